@@ -1,0 +1,1 @@
+"""The swarmdeck application: CLI, TUI, MCP server and the demo swarm."""

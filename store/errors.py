@@ -1,0 +1,58 @@
+"""Typed store errors. Every message is written for the person who will read it."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: anything the store refuses or cannot do."""
+
+    #: A short machine-readable code, used by `--json` errors and MCP errors.
+    code = "store_error"
+
+
+class NotFound(StoreError):
+    code = "not_found"
+
+
+class InvalidArgument(StoreError):
+    code = "invalid_argument"
+
+
+class InvalidTransition(StoreError):
+    code = "invalid_transition"
+
+
+class CycleError(StoreError):
+    code = "cycle"
+
+
+class SwarmPaused(StoreError):
+    code = "swarm_paused"
+
+
+class PermissionDenied(StoreError):
+    code = "permission_denied"
+
+
+class Conflict(StoreError):
+    """The state changed under the caller (e.g. a newer report version was submitted)."""
+
+    code = "conflict"
+
+
+class NotASwarmdeckDatabase(StoreError):
+    code = "not_a_swarmdeck_database"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+
+class DatabaseMissing(StoreError):
+    code = "database_missing"
+
+
+class Busy(StoreError):
+    """The database stayed locked by other writers for longer than the busy timeout."""
+
+    code = "busy"

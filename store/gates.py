@@ -1,0 +1,180 @@
+"""Milestone gate rules. Pure: who may decide, and what a decision does."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .errors import InvalidArgument, InvalidTransition, PermissionDenied
+from .models import (
+    Comparator,
+    Criterion,
+    CriterionStatus,
+    Decision,
+    Metric,
+    MilestoneStatus,
+    ReportIssue,
+    Severity,
+)
+
+#: Exit codes of `swarmdeck gate wait`, one per decision.
+WAIT_EXIT_CODES = {
+    Decision.APPROVE: 0,
+    Decision.CONDITIONAL: 10,
+    Decision.REVISE: 11,
+    Decision.ESCALATE: 12,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a recorded decision does to the milestone and the swarm."""
+
+    milestone_status: MilestoneStatus
+    opens_next: bool
+    pauses_swarm: bool
+
+
+def check_decision(
+    *,
+    milestone: str,
+    status: MilestoneStatus,
+    decision: Decision,
+    rationale: str,
+    reviewer: str,
+    submitted_by: str,
+    conditions: list[str],
+    already_approved_by: set[str],
+) -> None:
+    """Refuse a decision the rules do not allow, saying why."""
+    if status is not MilestoneStatus.REVIEW:
+        raise InvalidTransition(
+            f"milestone '{milestone}' is {status}; only a milestone in review can be decided"
+        )
+    if not reviewer.strip():
+        raise InvalidArgument("a reviewer name is required")
+    if not rationale.strip():
+        raise InvalidArgument("a rationale is required for every gate decision")
+    if reviewer == submitted_by:
+        raise PermissionDenied(
+            f"{reviewer} submitted this report and cannot decide it; another reviewer must"
+        )
+    if decision is Decision.CONDITIONAL and not [c for c in conditions if c.strip()]:
+        raise InvalidArgument("a CONDITIONAL decision needs at least one condition")
+    if decision is not Decision.CONDITIONAL and conditions:
+        raise InvalidArgument("conditions can only be attached to a CONDITIONAL decision")
+    if decision in (Decision.APPROVE, Decision.CONDITIONAL) and reviewer in already_approved_by:
+        raise PermissionDenied(f"{reviewer} has already approved this report version")
+
+
+def outcome(decision: Decision, approvals: int, required: int, open_conditions: int) -> Outcome:
+    """The effect of a decision, given the approvals and open conditions including this one's."""
+    if decision is Decision.REVISE:
+        return Outcome(MilestoneStatus.OPEN, opens_next=False, pauses_swarm=False)
+    if decision is Decision.ESCALATE:
+        return Outcome(MilestoneStatus.ESCALATED, opens_next=False, pauses_swarm=True)
+    if approvals < required:
+        return Outcome(MilestoneStatus.REVIEW, opens_next=False, pauses_swarm=False)
+    status = MilestoneStatus.CONDITIONAL if open_conditions else MilestoneStatus.APPROVED
+    return Outcome(status, opens_next=True, pauses_swarm=False)
+
+
+def _pick(item: Any, key: str, default: Any = ...) -> Any:
+    value = item.get(key, default) if isinstance(item, Mapping) else getattr(item, key, default)
+    if value is ...:
+        raise InvalidArgument(f"report entry {item!r} is missing {key!r}")
+    return value
+
+
+def _enum(kind: type[enum.Enum], value: Any, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(v.value) for v in kind)
+        raise InvalidArgument(f"{what} must be one of {allowed}, not {value!r}") from None
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidArgument(f"{what} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def parse_report(
+    *,
+    criteria: Iterable[Any],
+    metrics: Iterable[Any],
+    issues: Iterable[Any],
+    recommendations: Iterable[str],
+    proposed_decision: Any,
+) -> tuple[tuple[Criterion, ...], tuple[Metric, ...], tuple[ReportIssue, ...], tuple[str, ...], Decision | None]:
+    """Validate a validation report's parts (dicts or models) into models, or say what is wrong."""
+    crit = tuple(
+        Criterion(
+            name=_text(_pick(c, "name"), "criterion name"),
+            status=_enum(CriterionStatus, _pick(c, "status"), "criterion status"),
+            evidence=str(_pick(c, "evidence", "") or ""),
+        )
+        for c in criteria
+    )
+    mets = tuple(
+        Metric(
+            name=_text(_pick(m, "name"), "metric name"),
+            value=_number(_pick(m, "value"), f"metric {_pick(m, 'name')!r} value"),
+            target=_number(_pick(m, "target"), f"metric {_pick(m, 'name')!r} target"),
+            comparator=_enum(Comparator, _pick(m, "comparator", "<="), "metric comparator"),
+            unit=str(_pick(m, "unit", "") or ""),
+        )
+        for m in metrics
+    )
+    iss = tuple(
+        ReportIssue(
+            severity=_enum(Severity, _pick(i, "severity"), "issue severity"),
+            description=_text(_pick(i, "description"), "issue description"),
+        )
+        for i in issues
+    )
+    if isinstance(recommendations, str):
+        raise InvalidArgument("recommendations must be a list of strings")
+    recs = tuple(_text(r, "recommendation") for r in recommendations)
+    proposed = None if proposed_decision is None else _enum(Decision, proposed_decision, "proposed decision")
+    return crit, mets, iss, recs, proposed
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{what} must be non-empty text")
+    return value
+
+
+def report_hash(
+    *,
+    milestone: str,
+    version: int,
+    submitted_by: str,
+    summary: str,
+    criteria: tuple[Criterion, ...],
+    metrics: tuple[Metric, ...],
+    issues: tuple[ReportIssue, ...],
+    recommendations: tuple[str, ...],
+    proposed_decision: Decision | None,
+) -> str:
+    """SHA-256 of the report's canonical JSON: a decision records exactly what was reviewed."""
+    body = {
+        "milestone": milestone,
+        "version": version,
+        "submitted_by": submitted_by,
+        "summary": summary,
+        "criteria": [asdict(c) for c in criteria],
+        "metrics": [asdict(m) for m in metrics],
+        "issues": [asdict(i) for i in issues],
+        "recommendations": list(recommendations),
+        "proposed_decision": proposed_decision,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,90 @@
+"""Dependency-graph rules: cycle refusal, execution plans, cascades. Pure functions.
+
+Edges map a task to its prerequisites: ``{task: {prerequisite, ...}}``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+Edges = Mapping[int, Iterable[int]]
+
+
+def find_path(edges: Edges, start: int, goal: int) -> list[int] | None:
+    """A prerequisite path from ``start`` down to ``goal`` (inclusive), or None."""
+    parents: dict[int, int | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            path = [node]
+            while (prev := parents[path[-1]]) is not None:
+                path.append(prev)
+            return path[::-1]
+        for nxt in edges.get(node, ()):
+            if nxt not in parents:
+                parents[nxt] = node
+                queue.append(nxt)
+    return None
+
+
+def cycle_if_added(edges: Edges, task: int, prerequisite: int) -> list[int] | None:
+    """The cycle that making ``task`` depend on ``prerequisite`` would close, or None.
+
+    The returned list starts and ends with ``task``: task -> prerequisite -> ... -> task.
+    """
+    if task == prerequisite:
+        return [task, task]
+    path = find_path(edges, prerequisite, task)
+    return None if path is None else [task, *path]
+
+
+def dependency_depth(prerequisite_depths: Iterable[int]) -> int:
+    """0 with no prerequisites, else one more than the deepest prerequisite."""
+    return max((d + 1 for d in prerequisite_depths), default=0)
+
+
+def execution_plan(tasks: Iterable[int], edges: Edges) -> list[list[int]]:
+    """Topological batches: every task runs after all its prerequisites within ``tasks``.
+
+    Prerequisites outside ``tasks`` are taken as already satisfied. Batches are sorted
+    so that the plan is deterministic. Raises ValueError on a cycle.
+    """
+    members = set(tasks)
+    waiting = {t: {p for p in edges.get(t, ()) if p in members and p != t} for t in members}
+    dependents: dict[int, list[int]] = {t: [] for t in members}
+    for task, prereqs in waiting.items():
+        for p in prereqs:
+            dependents[p].append(task)
+    batch = sorted(t for t, prereqs in waiting.items() if not prereqs)
+    batches: list[list[int]] = []
+    placed = 0
+    while batch:
+        batches.append(batch)
+        placed += len(batch)
+        nxt = []
+        for task in batch:
+            for dep in dependents[task]:
+                waiting[dep].discard(task)
+                if not waiting[dep]:
+                    nxt.append(dep)
+        batch = sorted(nxt)
+    if placed != len(members):
+        stuck = sorted(t for t, prereqs in waiting.items() if prereqs)
+        raise ValueError(f"tasks {stuck} form a dependency cycle")
+    return batches
+
+
+def transitive_dependents(dependents: Edges, root: int) -> list[int]:
+    """Every task reachable from ``root`` through dependent edges, in BFS order."""
+    seen = {root}
+    order: list[int] = []
+    queue = deque([root])
+    while queue:
+        for nxt in dependents.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                order.append(nxt)
+                queue.append(nxt)
+    return order

@@ -1,0 +1,305 @@
+"""Frozen dataclasses the store returns. Never rows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def from_ts(value: float | None) -> datetime | None:
+    """Epoch seconds (how the database keeps time) to an aware UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "pending"
+    BLOCKED = "blocked"
+    READY = "ready"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+UNFINISHED = (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.READY, TaskStatus.RUNNING)
+
+
+class TaskSource(enum.StrEnum):
+    HUMAN = "human"
+    AGENT_REQUIREMENTS = "agent_requirements"
+    AGENT_PLANNER = "agent_planner"
+    AGENT_IMPLEMENTATION = "agent_implementation"
+
+
+class AgentStatus(enum.StrEnum):
+    IDLE = "idle"
+    WORKING = "working"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    OFFLINE = "offline"
+
+
+class MilestoneStatus(enum.StrEnum):
+    LOCKED = "locked"  # an earlier gate has not opened it yet: its tasks are blocked
+    OPEN = "open"  # work in progress
+    REVIEW = "review"  # a validation report awaits a decision
+    APPROVED = "approved"
+    CONDITIONAL = "conditional"  # approved with conditions still open
+    ESCALATED = "escalated"  # the swarm is paused until a human resumes
+
+    @property
+    def passed(self) -> bool:
+        return self in (MilestoneStatus.APPROVED, MilestoneStatus.CONDITIONAL)
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "APPROVE"
+    CONDITIONAL = "CONDITIONAL"
+    REVISE = "REVISE"
+    ESCALATE = "ESCALATE"
+
+
+class CriterionStatus(enum.StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Comparator(enum.StrEnum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    EQ = "=="
+
+    def holds(self, value: float, target: float) -> bool:
+        return {
+            "<": value < target,
+            "<=": value <= target,
+            ">": value > target,
+            ">=": value >= target,
+            "==": value == target,
+        }[self.value]
+
+
+class ConditionStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityBreakdown:
+    """abathur's five factors, each 0-100, and the weighted total."""
+
+    base: float
+    depth: float
+    urgency: float
+    blocking: float
+    source: float
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int
+    description: str
+    summary: str | None
+    source: TaskSource
+    agent_type: str
+    base_priority: int
+    status: TaskStatus
+    priority: float
+    dependency_depth: int
+    prerequisites: tuple[int, ...]
+    milestone_id: int | None
+    parent_task_id: int | None
+    session_id: str | None
+    deadline: datetime | None
+    estimated_duration_seconds: int | None
+    input_data: Any
+    result_data: Any
+    error_message: str | None
+    assigned_agent: str | None
+    retry_count: int
+    max_retries: int
+    timeout_seconds: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    #: Why a blocked task is blocked, e.g. "waiting for 3, 4" or "milestone 'M2' is not open".
+    blocked_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: int
+    name: str
+    agent_type: str
+    colour: str | None
+    model: str | None
+    status: AgentStatus
+    current_task_id: int | None
+    completion: float
+    blockers: tuple[str, ...]
+    next_milestone: str | None
+    last_heartbeat: datetime | None
+    stale_after_seconds: float
+    registered_at: datetime
+    heartbeat_age_seconds: float | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    id: int
+    name: str
+    position: int
+    objective: str
+    planned_weeks: str | None
+    hour_budget: float | None
+    hours_spent: float
+    deliverables: tuple[str, ...]
+    acceptance_criteria: tuple[str, ...]
+    status: MilestoneStatus
+    required_approvals: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    name: str
+    status: CriterionStatus
+    evidence: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    value: float
+    target: float
+    comparator: Comparator
+    unit: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.comparator.holds(self.value, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportIssue:
+    severity: Severity
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    id: int
+    milestone_id: int
+    version: int
+    submitted_by: str
+    submitted_at: datetime
+    summary: str
+    proposed_decision: Decision | None
+    criteria: tuple[Criterion, ...]
+    metrics: tuple[Metric, ...]
+    issues: tuple[ReportIssue, ...]
+    recommendations: tuple[str, ...]
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    id: int
+    milestone_id: int
+    report_id: int
+    report_version: int
+    report_hash: str
+    decision: Decision
+    rationale: str
+    reviewer: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    id: int
+    milestone_id: int
+    decision_id: int
+    text: str
+    status: ConditionStatus
+    closed_by: str | None
+    closed_at: datetime | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GateStatus:
+    milestone: Milestone
+    report: ValidationReport | None
+    decisions: tuple[GateDecision, ...]
+    conditions: tuple[Condition, ...]
+    #: Distinct reviewers who approved the current report version.
+    approvals: tuple[str, ...]
+    #: Tasks that approving this gate would unblock (tasks of the next locked milestone).
+    unblocks: int
+    next_milestone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmState:
+    paused: bool
+    reason: str | None
+    paused_by: str | None
+    paused_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    ts: datetime
+    actor: str
+    kind: str
+    entity: str
+    entity_id: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    counts: dict[str, int]
+    total: int
+    average_priority: float | None  # over unfinished tasks
+    oldest_pending: datetime | None  # oldest unfinished, not yet running task
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    batches: tuple[tuple[int, ...], ...]
+    total_batches: int
+    max_parallelism: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    cancelled_task_id: int
+    cascaded_task_ids: tuple[int, ...]
+    dry_run: bool
+
+    @property
+    def total_cancelled(self) -> int:
+        return 1 + len(self.cascaded_task_ids)

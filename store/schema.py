@@ -1,0 +1,242 @@
+"""Numbered migrations, each applied in the same transaction as its record.
+
+The schema version is kept twice: ``PRAGMA user_version`` (cheap to check on open) and the
+``schema_migrations`` table (which names and dates every step). ``PRAGMA application_id``
+marks the file as a swarmdeck database so that any other SQLite file is refused.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x53574B44  # "SWKD"
+
+_CORE = """
+CREATE TABLE schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  REAL NOT NULL
+);
+
+CREATE TABLE swarm_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    paused      INTEGER NOT NULL DEFAULT 0,
+    reason      TEXT,
+    paused_by   TEXT,
+    paused_at   REAL
+);
+INSERT INTO swarm_state (id, paused) VALUES (1, 0);
+
+CREATE TABLE milestones (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE,
+    position            INTEGER NOT NULL UNIQUE,
+    objective           TEXT NOT NULL DEFAULT '',
+    planned_weeks       TEXT,
+    hour_budget         REAL CHECK (hour_budget IS NULL OR hour_budget >= 0),
+    hours_spent         REAL NOT NULL DEFAULT 0 CHECK (hours_spent >= 0),
+    deliverables        TEXT NOT NULL DEFAULT '[]',
+    acceptance_criteria TEXT NOT NULL DEFAULT '[]',
+    status              TEXT NOT NULL DEFAULT 'locked' CHECK (status IN
+                        ('locked', 'open', 'review', 'approved', 'conditional', 'escalated')),
+    required_approvals  INTEGER NOT NULL DEFAULT 1 CHECK (required_approvals >= 1),
+    created_at          REAL NOT NULL
+);
+
+CREATE TABLE validation_reports (
+    id                INTEGER PRIMARY KEY,
+    milestone_id      INTEGER NOT NULL REFERENCES milestones(id),
+    version           INTEGER NOT NULL,
+    submitted_by      TEXT NOT NULL,
+    submitted_at      REAL NOT NULL,
+    summary           TEXT NOT NULL DEFAULT '',
+    proposed_decision TEXT CHECK (proposed_decision IN
+                      ('APPROVE', 'CONDITIONAL', 'REVISE', 'ESCALATE')),
+    content_hash      TEXT NOT NULL,
+    UNIQUE (milestone_id, version)
+);
+
+CREATE TABLE report_criteria (
+    report_id  INTEGER NOT NULL REFERENCES validation_reports(id),
+    position   INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('met', 'not_met', 'unknown')),
+    evidence   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (report_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE report_metrics (
+    report_id  INTEGER NOT NULL REFERENCES validation_reports(id),
+    position   INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    value      REAL NOT NULL,
+    target     REAL NOT NULL,
+    comparator TEXT NOT NULL CHECK (comparator IN ('<', '<=', '>', '>=', '==')),
+    unit       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (report_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE report_issues (
+    report_id   INTEGER NOT NULL REFERENCES validation_reports(id),
+    position    INTEGER NOT NULL,
+    severity    TEXT NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'low')),
+    description TEXT NOT NULL,
+    PRIMARY KEY (report_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE report_recommendations (
+    report_id  INTEGER NOT NULL REFERENCES validation_reports(id),
+    position   INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    PRIMARY KEY (report_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE gate_decisions (
+    id            INTEGER PRIMARY KEY,
+    milestone_id  INTEGER NOT NULL REFERENCES milestones(id),
+    report_id     INTEGER NOT NULL REFERENCES validation_reports(id),
+    report_hash   TEXT NOT NULL,
+    decision      TEXT NOT NULL CHECK (decision IN ('APPROVE', 'CONDITIONAL', 'REVISE', 'ESCALATE')),
+    rationale     TEXT NOT NULL CHECK (length(trim(rationale)) > 0),
+    reviewer      TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
+    decided_at    REAL NOT NULL
+);
+CREATE INDEX gate_decisions_milestone ON gate_decisions (milestone_id, id);
+CREATE INDEX gate_decisions_report ON gate_decisions (report_id, reviewer);
+CREATE TRIGGER gate_decisions_no_update BEFORE UPDATE ON gate_decisions
+BEGIN SELECT RAISE(ABORT, 'gate decisions are append-only: they cannot be changed'); END;
+CREATE TRIGGER gate_decisions_no_delete BEFORE DELETE ON gate_decisions
+BEGIN SELECT RAISE(ABORT, 'gate decisions are append-only: they cannot be deleted'); END;
+
+CREATE TABLE gate_conditions (
+    id            INTEGER PRIMARY KEY,
+    milestone_id  INTEGER NOT NULL REFERENCES milestones(id),
+    decision_id   INTEGER NOT NULL REFERENCES gate_decisions(id),
+    text          TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    closed_by     TEXT,
+    closed_at     REAL,
+    note          TEXT
+);
+CREATE INDEX gate_conditions_milestone ON gate_conditions (milestone_id, status);
+
+CREATE TABLE agents (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE,
+    agent_type          TEXT NOT NULL,
+    colour              TEXT,
+    model               TEXT,
+    status              TEXT NOT NULL DEFAULT 'idle' CHECK (status IN
+                        ('idle', 'working', 'blocked', 'failed', 'offline')),
+    current_task_id     INTEGER,
+    completion          REAL NOT NULL DEFAULT 0 CHECK (completion BETWEEN 0 AND 100),
+    blockers            TEXT NOT NULL DEFAULT '[]',
+    next_milestone      TEXT,
+    last_heartbeat      REAL,
+    stale_after_seconds REAL NOT NULL DEFAULT 60 CHECK (stale_after_seconds > 0),
+    registered_at       REAL NOT NULL
+);
+
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    agent_name  TEXT,
+    status      TEXT NOT NULL DEFAULT 'created' CHECK (status IN
+                ('created', 'active', 'paused', 'terminated', 'archived')),
+    state       TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX sessions_agent ON sessions (agent_name, created_at);
+
+CREATE TABLE tasks (
+    id                         INTEGER PRIMARY KEY,
+    description                TEXT NOT NULL CHECK (length(trim(description)) > 0),
+    summary                    TEXT,
+    source                     TEXT NOT NULL CHECK (source IN
+                               ('human', 'agent_requirements', 'agent_planner', 'agent_implementation')),
+    agent_type                 TEXT NOT NULL DEFAULT 'general',
+    base_priority              INTEGER NOT NULL DEFAULT 5 CHECK (base_priority BETWEEN 0 AND 10),
+    status                     TEXT NOT NULL CHECK (status IN
+                               ('pending', 'blocked', 'ready', 'running', 'completed', 'failed', 'cancelled')),
+    priority                   REAL NOT NULL DEFAULT 0,
+    dependency_depth           INTEGER NOT NULL DEFAULT 0,
+    milestone_id               INTEGER REFERENCES milestones(id),
+    parent_task_id             INTEGER REFERENCES tasks(id),
+    session_id                 TEXT,
+    deadline                   REAL,
+    estimated_duration_seconds INTEGER CHECK (estimated_duration_seconds IS NULL
+                               OR estimated_duration_seconds > 0),
+    input_data                 TEXT,
+    result_data                TEXT,
+    error_message              TEXT,
+    assigned_agent             TEXT,
+    retry_count                INTEGER NOT NULL DEFAULT 0,
+    max_retries                INTEGER NOT NULL DEFAULT 3 CHECK (max_retries >= 0),
+    timeout_seconds            INTEGER NOT NULL DEFAULT 3600 CHECK (timeout_seconds > 0),
+    lease_expires_at           REAL,
+    created_at                 REAL NOT NULL,
+    updated_at                 REAL NOT NULL,
+    started_at                 REAL,
+    finished_at                REAL
+);
+CREATE INDEX tasks_claim ON tasks (status, priority DESC, id);
+CREATE INDEX tasks_claim_by_type ON tasks (status, agent_type, priority DESC, id);
+CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE status = 'running';
+CREATE INDEX tasks_deadline ON tasks (deadline)
+    WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready');
+CREATE INDEX tasks_milestone ON tasks (milestone_id, status);
+CREATE INDEX tasks_agent ON tasks (assigned_agent, status);
+CREATE INDEX tasks_parent ON tasks (parent_task_id);
+CREATE INDEX tasks_created ON tasks (status, created_at);
+CREATE INDEX tasks_updated ON tasks (updated_at);
+
+CREATE TABLE task_dependencies (
+    task_id          INTEGER NOT NULL REFERENCES tasks(id),
+    prerequisite_id  INTEGER NOT NULL REFERENCES tasks(id),
+    PRIMARY KEY (task_id, prerequisite_id),
+    CHECK (task_id != prerequisite_id)
+) WITHOUT ROWID;
+CREATE INDEX task_dependencies_prerequisite ON task_dependencies (prerequisite_id, task_id);
+
+-- Counts and priority sums per status, kept by triggers so queue_status never scans tasks.
+CREATE TABLE task_counts (
+    status        TEXT PRIMARY KEY,
+    n             INTEGER NOT NULL DEFAULT 0,
+    priority_sum  REAL NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO task_counts (status) VALUES
+    ('pending'), ('blocked'), ('ready'), ('running'), ('completed'), ('failed'), ('cancelled');
+CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+    UPDATE task_counts SET n = n + 1, priority_sum = priority_sum + NEW.priority
+    WHERE status = NEW.status;
+END;
+CREATE TRIGGER task_counts_update AFTER UPDATE OF status, priority ON tasks BEGIN
+    UPDATE task_counts SET n = n - 1, priority_sum = priority_sum - OLD.priority
+    WHERE status = OLD.status;
+    UPDATE task_counts SET n = n + 1, priority_sum = priority_sum + NEW.priority
+    WHERE status = NEW.status;
+END;
+CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_counts SET n = n - 1, priority_sum = priority_sum - OLD.priority
+    WHERE status = OLD.status;
+END;
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL NOT NULL,
+    actor      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT,
+    payload    TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_entity ON events (entity, entity_id, id);
+CREATE INDEX events_kind ON events (kind, ts);
+CREATE INDEX events_actor ON events (actor, id);
+CREATE INDEX events_ts ON events (ts);
+"""
+
+#: The ordered migrations. Append only: never edit one that has shipped.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

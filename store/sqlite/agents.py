@@ -1,0 +1,153 @@
+"""Agents: registration, heartbeats, the seed-002 status fields, and action logs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import InvalidArgument, NotFound
+from ..models import Agent, AgentStatus
+from .base import StoreBase, Tx
+from .rows import agent_from_row, dumps
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" — distinct from None, which clears a field.
+UNSET: Any = _Unset()
+
+
+class AgentOps(StoreBase):
+    async def register_agent(
+        self,
+        name: str,
+        *,
+        agent_type: str,
+        colour: str | None = None,
+        model: str | None = None,
+        stale_after_seconds: float = 60.0,
+        actor: str | None = None,
+    ) -> Agent:
+        """Register an agent, or update the registration of one that exists (its history stays)."""
+        if not name or not name.strip():
+            raise InvalidArgument("an agent needs a name")
+        if not agent_type or not agent_type.strip():
+            raise InvalidArgument("an agent needs an agent_type (its role)")
+        if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
+                and stale_after_seconds > 0):
+            raise InvalidArgument("stale_after_seconds must be a positive number")
+        async with self.transaction(actor or name) as tx:
+            await tx.run(
+                """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds, registered_at,
+                                       last_heartbeat)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
+                       colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
+                       stale_after_seconds = excluded.stale_after_seconds,
+                       last_heartbeat = excluded.last_heartbeat,
+                       status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
+                (name, agent_type, colour, model, float(stale_after_seconds), tx.now, tx.now),
+            )
+            await tx.event("agent.registered", "agent", name, {
+                "agent_type": agent_type, "colour": colour, "model": model,
+            })
+            return await self._agent_in(tx, name)
+
+    async def heartbeat(self, name: str, **fields: Any) -> Agent:
+        """Record that the agent is alive, with any status fields it reports (see update_agent)."""
+        return await self.update_agent(name, heartbeat=True, **fields)
+
+    async def update_agent(
+        self,
+        name: str,
+        *,
+        status: AgentStatus | str = UNSET,
+        current_task_id: int | None = UNSET,
+        completion: float = UNSET,
+        blockers: Sequence[str] = UNSET,
+        next_milestone: str | None = UNSET,
+        heartbeat: bool = False,
+        actor: str | None = None,
+    ) -> Agent:
+        """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        sets: dict[str, Any] = {}
+        if status is not UNSET:
+            try:
+                sets["status"] = AgentStatus(status).value
+            except ValueError:
+                allowed = ", ".join(s.value for s in AgentStatus)
+                raise InvalidArgument(f"agent status must be one of {allowed}, not {status!r}") from None
+        if current_task_id is not UNSET:
+            sets["current_task_id"] = current_task_id
+        if completion is not UNSET:
+            if not (isinstance(completion, (int, float)) and 0 <= completion <= 100):
+                raise InvalidArgument(f"completion must be a percentage from 0 to 100, not {completion!r}")
+            sets["completion"] = float(completion)
+        if blockers is not UNSET:
+            if isinstance(blockers, str) or not all(isinstance(b, str) for b in blockers):
+                raise InvalidArgument("blockers must be a list of strings")
+            sets["blockers"] = dumps(list(blockers))
+        if next_milestone is not UNSET:
+            sets["next_milestone"] = next_milestone
+        async with self.transaction(actor or name) as tx:
+            if heartbeat:
+                sets["last_heartbeat"] = tx.now
+            if not sets:
+                raise InvalidArgument("nothing to update: give at least one field")
+            if current_task_id not in (UNSET, None) and not await tx.one(
+                "SELECT 1 FROM tasks WHERE id = ?", (current_task_id,)
+            ):
+                raise NotFound(f"task {current_task_id} does not exist")
+            assignments = ", ".join(f"{column} = ?" for column in sets)
+            if not await tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
+                raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name}`")
+            payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
+            await tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
+            return await self._agent_in(tx, name)
+
+    async def get_agent(self, name: str) -> Agent:
+        row = await self._one("SELECT * FROM agents WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"agent {name!r} is not registered")
+        return agent_from_row(row, self.clock())
+
+    async def list_agents(self) -> list[Agent]:
+        now = self.clock()
+        return [agent_from_row(r, now) for r in await self._all("SELECT * FROM agents ORDER BY name")]
+
+    async def agents_by_names(self, names: Sequence[str]) -> list[Agent]:
+        now = self.clock()
+        rows = await self._all(
+            "SELECT * FROM agents WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name",
+            (dumps(list(names)),),
+        )
+        return [agent_from_row(r, now) for r in rows]
+
+    async def log_action(
+        self,
+        agent: str,
+        *,
+        phase: str,
+        action: str,
+        duration_ms: float | None = None,
+        success: bool = True,
+        error_message: str | None = None,
+    ) -> None:
+        """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
+        if not phase or not action:
+            raise InvalidArgument("phase and action must not be empty")
+        if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
+            raise InvalidArgument("duration_ms must be a non-negative number")
+        async with self.transaction(agent) as tx:
+            await tx.event("agent.action", "agent", agent, {
+                "phase": phase, "action": action, "duration_ms": duration_ms,
+                "success": bool(success), "error_message": error_message,
+            })
+
+    async def _agent_in(self, tx: Tx, name: str) -> Agent:
+        row = await tx.one("SELECT * FROM agents WHERE name = ?", (name,))
+        return agent_from_row(row, tx.now)

@@ -1,0 +1,291 @@
+"""Connection, migrations, transactions and the change feed of the SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import sqlean
+
+from .. import schema
+from ..errors import (
+    Busy,
+    DatabaseMissing,
+    InvalidArgument,
+    NotASwarmdeckDatabase,
+    PermissionDenied,
+    SchemaTooNew,
+    StoreError,
+)
+from ..models import Event
+from .rows import event_from_row
+
+Clock = Callable[[], float]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _connector(path: Path) -> Callable[[], sqlean.Connection]:
+    # sqlean ships a recent SQLite that can load extensions (sqlite-vec) on any Python build;
+    # isolation_level=None leaves transaction control to us (BEGIN IMMEDIATE for writes).
+    return lambda: sqlean.connect(str(path), isolation_level=None, check_same_thread=False)
+
+
+def split_script(script: str) -> list[str]:
+    """Split SQL into whole statements (triggers included) without executescript's COMMIT."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:60]}")
+    return statements
+
+
+class Tx:
+    """One write transaction: its connection, its clock reading and its actor."""
+
+    __slots__ = ("conn", "now", "actor")
+
+    def __init__(self, conn: aiosqlite.Connection, now: float, actor: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.actor = actor
+
+    async def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Execute a statement; return lastrowid for inserts, rowcount otherwise."""
+        async with self.conn.execute(sql, tuple(params)) as cur:
+            return cur.lastrowid if sql.lstrip()[:6].upper() == "INSERT" else cur.rowcount
+
+    async def event(
+        self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
+    ) -> None:
+        """Append to the change feed, inside this transaction."""
+        await self.conn.execute(
+            "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self.now,
+                self.actor,
+                kind,
+                entity,
+                None if entity_id is None else str(entity_id),
+                json.dumps(payload or {}, separators=(",", ":"), default=str),
+            ),
+        )
+
+
+class StoreBase:
+    """What every part of the SQLite store shares: connections, clock, transactions, reads."""
+
+    def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False) -> None:
+        self.path = path
+        self.clock = clock
+        self.read_only = read_only
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def _open(self, *, create: bool) -> None:
+        if not self.path.exists():
+            if not create:
+                raise DatabaseMissing(
+                    f"no swarmdeck database at {self.path}; create one with `swarmdeck init`"
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        try:
+            await self._migrate(self._writer)
+            self._reader = await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
+        await conn
+        conn.row_factory = sqlean.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+                await cur.fetchone()
+        except sqlean.DatabaseError as exc:
+            await conn.close()
+            raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        """Apply the migrations this database lacks; refuse files that are not ours."""
+        await self._check_identity(conn)
+        for version, (name, script) in enumerate(schema.MIGRATIONS, start=1):
+            if await self._pragma(conn, "user_version") >= version:
+                continue
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated while we waited for the lock.
+                if await self._pragma(conn, "user_version") < version:
+                    for statement in split_script(script):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (version, name, self.clock()),
+                    )
+                    await conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+                    await conn.execute(f"PRAGMA user_version = {version}")
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+
+    async def _check_identity(self, conn: aiosqlite.Connection) -> None:
+        app_id = await self._pragma(conn, "application_id")
+        version = await self._pragma(conn, "user_version")
+        if app_id == schema.APPLICATION_ID:
+            if version > schema.SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path} was written by a newer swarmdeck (schema {version}; this version "
+                    f"knows up to {schema.SCHEMA_VERSION}); upgrade swarmdeck to open it"
+                )
+            return
+        tables = [
+            r[0]
+            for r in await conn.execute_fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5"
+            )
+        ]
+        if app_id != 0 or tables:
+            listed = ", ".join(tables) or f"application_id {app_id:#x}"
+            raise NotASwarmdeckDatabase(
+                f"{self.path} is a SQLite database but not a swarmdeck one ({listed}); "
+                "point --db at a swarmdeck database or a new path"
+            )
+
+    @staticmethod
+    async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
+        async with conn.execute(f"PRAGMA {name}") as cur:
+            row = await cur.fetchone()
+        return int(row[0])
+
+    async def schema_version(self) -> int:
+        return await self._pragma(self._read_conn, "user_version")
+
+    # -- transactions and reads ------------------------------------------------------------
+
+    @property
+    def _read_conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreError("the store is closed")
+        return self._reader
+
+    @asynccontextmanager
+    async def transaction(self, actor: str) -> AsyncIterator[Tx]:
+        """A write transaction (BEGIN IMMEDIATE): all of it lands, or none of it."""
+        if self.read_only:
+            raise PermissionDenied("this swarmdeck seat is read-only; nothing can be changed from it")
+        if self._writer is None:
+            raise StoreError("the store is closed")
+        conn = self._writer
+        async with self._write_lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                yield Tx(conn, self.clock(), actor or "unknown")
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                await asyncio.shield(self._rollback(conn))
+                if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
+                    raise Busy(
+                        f"the database stayed locked by other writers for {BUSY_TIMEOUT_MS} ms; "
+                        "try again"
+                    ) from exc
+                if isinstance(exc, sqlean.IntegrityError):
+                    # The checks in Python come first; this is the schema's last line of defence.
+                    raise InvalidArgument(f"refused by the database: {exc}") from exc
+                raise
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
+        async with self._read_conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
+        return list(await self._read_conn.execute_fetchall(sql, tuple(params)))
+
+    # -- the change feed -------------------------------------------------------------------
+
+    async def latest_event_id(self) -> int:
+        row = await self._one("SELECT max(id) FROM events")
+        return int(row[0] or 0)
+
+    async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
+        """Events after ``event_id``, oldest first. One index probe when nothing changed."""
+        rows = await self._all(
+            "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (event_id, limit)
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def events(
+        self,
+        *,
+        entity: str | None = None,
+        entity_id: Any = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Recent events, newest first, by entity, actor or kind (each served by an index)."""
+        clauses, params = [], []
+        if entity is not None:
+            clauses.append("entity = ?")
+            params.append(entity)
+            if entity_id is not None:
+                clauses.append("entity_id = ?")
+                params.append(str(entity_id))
+        elif actor is not None:
+            clauses.append("actor = ?")
+            params.append(actor)
+        elif kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(before_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._all(f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [event_from_row(r) for r in rows]

@@ -1,0 +1,384 @@
+"""Milestones, validation reports, gate decisions, conditions, and pausing the swarm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import gates
+from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
+from ..models import (
+    Comparator,
+    Condition,
+    Criterion,
+    CriterionStatus,
+    Decision,
+    GateDecision,
+    GateStatus,
+    Metric,
+    Milestone,
+    MilestoneStatus,
+    ReportIssue,
+    Severity,
+    SwarmState,
+    ValidationReport,
+    from_ts,
+)
+from .base import StoreBase, Tx
+from .rows import condition_from_row, decision_from_row, dumps, milestone_from_row, milestone_query
+from .tasks import TaskOps
+
+_DECISION_SELECT = (
+    "SELECT g.*, r.version AS report_version FROM gate_decisions g "
+    "JOIN validation_reports r ON r.id = g.report_id"
+)
+
+
+class GateOps(TaskOps, StoreBase):
+    # -- milestones --------------------------------------------------------------------------
+
+    async def add_milestone(
+        self,
+        name: str,
+        *,
+        objective: str = "",
+        planned_weeks: str | None = None,
+        hour_budget: float | None = None,
+        deliverables: Sequence[str] = (),
+        acceptance_criteria: Sequence[str] = (),
+        required_approvals: int = 1,
+        actor: str = "human",
+    ) -> Milestone:
+        """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+        if not name or not name.strip():
+            raise InvalidArgument("a milestone needs a name")
+        if hour_budget is not None and not (isinstance(hour_budget, (int, float)) and hour_budget >= 0):
+            raise InvalidArgument("hour_budget must be a non-negative number of hours")
+        if isinstance(required_approvals, bool) or not isinstance(required_approvals, int) or required_approvals < 1:
+            raise InvalidArgument("required_approvals must be a whole number of at least 1")
+        for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
+            if isinstance(items, str) or not all(isinstance(i, str) for i in items):
+                raise InvalidArgument(f"{what} must be a list of strings")
+        async with self.transaction(actor) as tx:
+            if await tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
+                raise InvalidArgument(f"a milestone named {name!r} already exists")
+            row = await tx.one(
+                "SELECT coalesce(max(position), 0), "
+                "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
+            )
+            position, unpassed = row[0] + 1, row[1]
+            status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
+            milestone_id = await tx.run(
+                """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
+                       acceptance_criteria, status, required_approvals, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (name, position, objective, planned_weeks, hour_budget, dumps(list(deliverables)),
+                 dumps(list(acceptance_criteria)), status.value, required_approvals, tx.now),
+            )
+            await tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
+            return await self._milestone_in(tx, milestone_id)
+
+    async def list_milestones(self) -> list[Milestone]:
+        return [milestone_from_row(r) for r in await self._all("SELECT * FROM milestones ORDER BY position")]
+
+    async def get_milestone(self, ref: int | str) -> Milestone:
+        row = await self._one(*milestone_query(ref))
+        if row is None:
+            raise NotFound(f"milestone {ref!r} does not exist")
+        return milestone_from_row(row)
+
+    async def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
+        row = await tx.one(*milestone_query(ref))
+        if row is None:
+            raise NotFound(f"milestone {ref!r} does not exist")
+        return milestone_from_row(row)
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def submit_report(
+        self,
+        milestone: int | str,
+        *,
+        submitted_by: str,
+        summary: str = "",
+        criteria: Iterable[Any] = (),
+        metrics: Iterable[Any] = (),
+        issues: Iterable[Any] = (),
+        recommendations: Iterable[str] = (),
+        proposed_decision: Decision | str | None = None,
+    ) -> ValidationReport:
+        """Submit a new version of the milestone's validation report; the gate goes to review."""
+        if not submitted_by or not submitted_by.strip():
+            raise InvalidArgument("a report needs a submitter (submitted_by)")
+        crit, mets, iss, recs, proposed = gates.parse_report(
+            criteria=criteria, metrics=metrics, issues=issues,
+            recommendations=recommendations, proposed_decision=proposed_decision,
+        )
+        async with self.transaction(submitted_by) as tx:
+            ms = await self._milestone_in(tx, milestone)
+            if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
+                raise InvalidTransition(
+                    f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
+                    "open or in review"
+                )
+            row = await tx.one(
+                "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
+            )
+            version = row[0] + 1
+            digest = gates.report_hash(
+                milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
+                criteria=crit, metrics=mets, issues=iss, recommendations=recs, proposed_decision=proposed,
+            )
+            report_id = await tx.run(
+                """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
+                       proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (ms.id, version, submitted_by, tx.now, summary, proposed and proposed.value, digest),
+            )
+            await tx.conn.executemany(
+                "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
+                [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(crit)],
+            )
+            await tx.conn.executemany(
+                "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(mets)],
+            )
+            await tx.conn.executemany(
+                "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
+                [(report_id, i, x.severity.value, x.description) for i, x in enumerate(iss)],
+            )
+            await tx.conn.executemany(
+                "INSERT INTO report_recommendations VALUES (?, ?, ?)",
+                [(report_id, i, r) for i, r in enumerate(recs)],
+            )
+            if ms.status is MilestoneStatus.OPEN:
+                await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms.id,))
+            await tx.event("gate.report_submitted", "milestone", ms.id, {
+                "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
+            })
+            return await self._report(tx.one, tx.all, ms.id, version)
+
+    async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
+        """A report version of the milestone (the latest by default); None if none was submitted."""
+        ms = await self.get_milestone(milestone)
+        return await self._report(self._one, self._all, ms.id, version)
+
+    async def _report(self, one, fetch, milestone_id: int, version: int | None) -> ValidationReport | None:
+        if version is None:
+            row = await one(
+                "SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
+                (milestone_id,),
+            )
+        else:
+            row = await one(
+                "SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?", (milestone_id, version)
+            )
+        if row is None:
+            if version is not None:
+                raise NotFound(f"milestone {milestone_id} has no report version {version}")
+            return None
+        rid = row["id"]
+        crit = await fetch("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
+        mets = await fetch("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
+        iss = await fetch("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
+        recs = await fetch("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
+        return ValidationReport(
+            id=rid,
+            milestone_id=row["milestone_id"],
+            version=row["version"],
+            submitted_by=row["submitted_by"],
+            submitted_at=from_ts(row["submitted_at"]),
+            summary=row["summary"],
+            proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
+            criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
+            metrics=tuple(
+                Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"]) for m in mets
+            ),
+            issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
+            recommendations=tuple(r["text"] for r in recs),
+            content_hash=row["content_hash"],
+        )
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    async def decide_gate(
+        self,
+        milestone: int | str,
+        *,
+        decision: Decision | str,
+        rationale: str,
+        reviewer: str,
+        conditions: Sequence[str] = (),
+        report_hash: str | None = None,
+    ) -> GateDecision:
+        """Record a human's decision on the milestone's current report and apply its effect.
+
+        ``report_hash`` (optional) is the hash of the version the reviewer read; if a newer
+        version arrived since, the decision is refused rather than applied to unread text.
+        """
+        try:
+            decision = Decision(str(decision).upper())
+        except ValueError:
+            raise InvalidArgument(
+                f"decision must be one of {', '.join(d.value for d in Decision)}, not {decision!r}"
+            ) from None
+        if isinstance(conditions, str):
+            raise InvalidArgument("conditions must be a list of strings")
+        conditions = [c for c in conditions if c and c.strip()]
+        async with self.transaction(reviewer) as tx:
+            ms = await self._milestone_in(tx, milestone)
+            report = await self._report(tx.one, tx.all, ms.id, None)
+            if report is None:
+                raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
+            if report_hash is not None and report_hash != report.content_hash:
+                raise Conflict(
+                    f"the report of milestone '{ms.name}' changed since it was read (now version "
+                    f"{report.version}); read it again before deciding"
+                )
+            approved_by = {
+                r[0] for r in await tx.all(
+                    "SELECT reviewer FROM gate_decisions WHERE report_id = ? "
+                    "AND decision IN ('APPROVE', 'CONDITIONAL')",
+                    (report.id,),
+                )
+            }
+            gates.check_decision(
+                milestone=ms.name, status=ms.status, decision=decision, rationale=rationale,
+                reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
+                already_approved_by=approved_by,
+            )
+            decision_id = await tx.run(
+                """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
+                       reviewer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), reviewer, tx.now),
+            )
+            await tx.conn.executemany(
+                "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
+                [(ms.id, decision_id, c) for c in conditions],
+            )
+            open_conditions = (await tx.one(
+                "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (ms.id,)
+            ))[0]
+            approvals = len(approved_by | {reviewer}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
+                else len(approved_by)
+            effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
+            await tx.event("gate.decided", "milestone", ms.id, {
+                "name": ms.name, "decision": decision.value, "reviewer": reviewer,
+                "report_version": report.version, "report_hash": report.content_hash,
+                "approvals": approvals, "required": ms.required_approvals,
+                "status": effect.milestone_status.value,
+            })
+            if effect.milestone_status is not ms.status:
+                await tx.run("UPDATE milestones SET status = ? WHERE id = ?", (effect.milestone_status.value, ms.id))
+            if effect.opens_next:
+                await self._open_next(tx, ms)
+            if effect.pauses_swarm:
+                reason = f"milestone '{ms.name}' was escalated by {reviewer}: {rationale.strip()}"
+                await tx.run(
+                    "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
+                    (reason, reviewer, tx.now),
+                )
+                await tx.event("swarm.paused", "swarm", None, {"reason": reason})
+            row = await tx.one(f"{_DECISION_SELECT} WHERE g.id = ?", (decision_id,))
+            return decision_from_row(row)
+
+    async def _next_locked(self, one, ms: Milestone) -> Any:
+        return await one(
+            "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1",
+            (ms.position,),
+        )
+
+    async def _open_next(self, tx: Tx, ms: Milestone) -> None:
+        row = await self._next_locked(tx.one, ms)
+        if row is None:
+            return
+        await tx.run("UPDATE milestones SET status = 'open' WHERE id = ?", (row["id"],))
+        await tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
+        await self._release_ready(tx, "t.milestone_id = ?", (row["id"],))
+
+    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None) -> Condition:
+        """Close one condition of a CONDITIONAL decision; the last one closed makes the gate APPROVED."""
+        if not closed_by or not closed_by.strip():
+            raise InvalidArgument("say who closes the condition (closed_by)")
+        async with self.transaction(closed_by) as tx:
+            row = await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,))
+            if row is None:
+                raise NotFound(f"condition {condition_id} does not exist")
+            if row["status"] == "closed":
+                raise InvalidTransition(f"condition {condition_id} is already closed")
+            await tx.run(
+                "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ? WHERE id = ?",
+                (closed_by, tx.now, note, condition_id),
+            )
+            await tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
+                "condition_id": condition_id, "text": row["text"], "note": note,
+            })
+            remaining = (await tx.one(
+                "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'",
+                (row["milestone_id"],),
+            ))[0]
+            ms = await self._milestone_in(tx, row["milestone_id"])
+            if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
+                await tx.run("UPDATE milestones SET status = 'approved' WHERE id = ?", (ms.id,))
+                await tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
+            return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)))
+
+    # -- the swarm ------------------------------------------------------------------------------
+
+    async def swarm_state(self) -> SwarmState:
+        row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
+        return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]))
+
+    async def resume_swarm(self, *, by: str, note: str | None = None) -> SwarmState:
+        """A human lifts an escalation: claims are accepted again, escalated gates go back to review."""
+        if not by or not by.strip():
+            raise InvalidArgument("say who resumes the swarm (by)")
+        async with self.transaction(by) as tx:
+            row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
+            if not row[0]:
+                raise InvalidTransition("the swarm is not paused")
+            await tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
+            for ms in await tx.all("SELECT id, name FROM milestones WHERE status = 'escalated'"):
+                await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
+                await tx.event("milestone.review", "milestone", ms["id"], {"name": ms["name"]})
+            await tx.event("swarm.resumed", "swarm", None, {"note": note})
+        return await self.swarm_state()
+
+    # -- what the gate screen shows --------------------------------------------------------------
+
+    async def gate_status(self, milestone: int | str) -> GateStatus:
+        ms = await self.get_milestone(milestone)
+        report = await self._report(self._one, self._all, ms.id, None)
+        decisions = tuple(
+            decision_from_row(r)
+            for r in await self._all(f"{_DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
+        )
+        conditions = tuple(
+            condition_from_row(r)
+            for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
+        )
+        approvals = tuple(sorted({
+            d.reviewer for d in decisions
+            if report and d.report_id == report.id and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
+        }))
+        nxt = await self._next_locked(self._one, ms)
+        unblocks = 0
+        if nxt is not None:
+            unblocks = (await self._one(
+                """SELECT count(*) FROM tasks t WHERE t.milestone_id = ? AND t.status = 'blocked'
+                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                                   WHERE d.task_id = t.id AND p.status != 'completed')""",
+                (nxt["id"],),
+            ))[0]
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"])
+
+    async def gates_awaiting_review(self) -> int:
+        return (await self._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
+
+    async def latest_decision(self, milestone: int | str, *, after_id: int = 0) -> GateDecision | None:
+        """The newest decision on the milestone with id greater than ``after_id``."""
+        ms = await self.get_milestone(milestone)
+        row = await self._one(
+            f"{_DECISION_SELECT} WHERE g.milestone_id = ? AND g.id > ? ORDER BY g.id DESC LIMIT 1", (ms.id, after_id)
+        )
+        return None if row is None else decision_from_row(row)
+

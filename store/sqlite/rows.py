@@ -1,0 +1,152 @@
+"""Rows to models. The only place that knows column names and storage encodings."""
+
+from __future__ import annotations
+
+import json
+import sqlean
+from typing import Any
+
+from ..models import (
+    Agent,
+    AgentStatus,
+    Condition,
+    ConditionStatus,
+    Event,
+    GateDecision,
+    Decision,
+    Milestone,
+    MilestoneStatus,
+    Task,
+    TaskSource,
+    TaskStatus,
+    from_ts,
+)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+
+def task_from_row(
+    row: sqlean.Row, prerequisites: tuple[int, ...] = (), blocked_reason: str | None = None
+) -> Task:
+    return Task(
+        id=row["id"],
+        description=row["description"],
+        summary=row["summary"],
+        source=TaskSource(row["source"]),
+        agent_type=row["agent_type"],
+        base_priority=row["base_priority"],
+        status=TaskStatus(row["status"]),
+        priority=row["priority"],
+        dependency_depth=row["dependency_depth"],
+        prerequisites=prerequisites,
+        milestone_id=row["milestone_id"],
+        parent_task_id=row["parent_task_id"],
+        session_id=row["session_id"],
+        deadline=from_ts(row["deadline"]),
+        estimated_duration_seconds=row["estimated_duration_seconds"],
+        input_data=loads(row["input_data"]),
+        result_data=loads(row["result_data"]),
+        error_message=row["error_message"],
+        assigned_agent=row["assigned_agent"],
+        retry_count=row["retry_count"],
+        max_retries=row["max_retries"],
+        timeout_seconds=row["timeout_seconds"],
+        created_at=from_ts(row["created_at"]),
+        updated_at=from_ts(row["updated_at"]),
+        started_at=from_ts(row["started_at"]),
+        finished_at=from_ts(row["finished_at"]),
+        blocked_reason=blocked_reason,
+    )
+
+
+def agent_from_row(row: sqlean.Row, now: float) -> Agent:
+    last = row["last_heartbeat"]
+    age = None if last is None else max(0.0, now - last)
+    status = AgentStatus(row["status"])
+    stale = status is not AgentStatus.OFFLINE and (age is None or age > row["stale_after_seconds"])
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        agent_type=row["agent_type"],
+        colour=row["colour"],
+        model=row["model"],
+        status=status,
+        current_task_id=row["current_task_id"],
+        completion=row["completion"],
+        blockers=tuple(loads(row["blockers"]) or ()),
+        next_milestone=row["next_milestone"],
+        last_heartbeat=from_ts(last),
+        stale_after_seconds=row["stale_after_seconds"],
+        registered_at=from_ts(row["registered_at"]),
+        heartbeat_age_seconds=age,
+        stale=stale,
+    )
+
+
+def milestone_from_row(row: sqlean.Row) -> Milestone:
+    return Milestone(
+        id=row["id"],
+        name=row["name"],
+        position=row["position"],
+        objective=row["objective"],
+        planned_weeks=row["planned_weeks"],
+        hour_budget=row["hour_budget"],
+        hours_spent=row["hours_spent"],
+        deliverables=tuple(loads(row["deliverables"]) or ()),
+        acceptance_criteria=tuple(loads(row["acceptance_criteria"]) or ()),
+        status=MilestoneStatus(row["status"]),
+        required_approvals=row["required_approvals"],
+        created_at=from_ts(row["created_at"]),
+    )
+
+
+def decision_from_row(row: sqlean.Row) -> GateDecision:
+    return GateDecision(
+        id=row["id"],
+        milestone_id=row["milestone_id"],
+        report_id=row["report_id"],
+        report_version=row["report_version"],
+        report_hash=row["report_hash"],
+        decision=Decision(row["decision"]),
+        rationale=row["rationale"],
+        reviewer=row["reviewer"],
+        decided_at=from_ts(row["decided_at"]),
+    )
+
+
+def condition_from_row(row: sqlean.Row) -> Condition:
+    return Condition(
+        id=row["id"],
+        milestone_id=row["milestone_id"],
+        decision_id=row["decision_id"],
+        text=row["text"],
+        status=ConditionStatus(row["status"]),
+        closed_by=row["closed_by"],
+        closed_at=from_ts(row["closed_at"]),
+        note=row["note"],
+    )
+
+
+def event_from_row(row: sqlean.Row) -> Event:
+    return Event(
+        id=row["id"],
+        ts=from_ts(row["ts"]),
+        actor=row["actor"],
+        kind=row["kind"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        payload=json.loads(row["payload"]),
+    )
+
+
+def milestone_query(ref: int | str) -> tuple[str, tuple[Any, ...]]:
+    """A milestone by id (an int, or digits) or by name."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return "SELECT * FROM milestones WHERE id = ?", (int(ref),)
+    return "SELECT * FROM milestones WHERE name = ?", (ref,)

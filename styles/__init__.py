@@ -1,0 +1,1 @@
+"""Textual CSS: app.tcss and one file per screen."""

@@ -1,0 +1,1 @@
+"""Reusable widgets: data in, messages out. They never call the store."""
