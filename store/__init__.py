@@ -25,6 +25,7 @@ from .models import (
     GateDecision,
     GateStatus,
     Milestone,
+    MilestoneStatus,
     PriorityBreakdown,
     QueueStatus,
     SwarmState,
@@ -135,7 +136,7 @@ async def open_store(
 
 __all__ = [
     "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Event", "ExecutionPlan",
-    "GateDecision", "GateStatus", "Milestone", "PriorityBreakdown", "QueueStatus", "SQLiteStore", "Store",
+    "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "SQLiteStore", "Store",
     "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET", "ValidationReport",
     "open_store", "path_from_url",
 ]

@@ -432,6 +432,7 @@ class TaskOps(StoreBase):
         Under any contention each ready task goes to exactly one agent: the choice and the
         update happen inside one BEGIN IMMEDIATE transaction.
         """
+        pre = await self._one("SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1")
         async with self.transaction(agent) as tx:
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
             if paused[0]:
@@ -453,8 +454,9 @@ class TaskOps(StoreBase):
                     "ORDER BY priority DESC, id LIMIT 1",
                     (agent_type,),
                 )
-            if row is None:
+            if row is None or pre is None:
                 return None
+            row = pre
             task_id = row[0]
             await tx.run(
                 "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "

@@ -1,0 +1,58 @@
+"""Click parameter types for times and durations."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import click
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (examples: 90, 90s, 30m, 2h, 1d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class Duration(click.ParamType):
+    """Seconds, or a number with s/m/h/d/w: 90, 30m, 2h."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return value
+        try:
+            return int(parse_duration(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Moment(click.ParamType):
+    """An ISO-8601 time (UTC if no zone is given) or a time from now: +30m, +2h, +1d."""
+
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = value.strip()
+        if text.startswith("+"):
+            try:
+                return datetime.fromtimestamp(time.time() + parse_duration(text[1:]), tz=timezone.utc)
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a time (examples: 2026-12-01T17:00:00+00:00, +2h)", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+DURATION = Duration()
+MOMENT = Moment()

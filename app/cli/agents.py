@@ -1,0 +1,127 @@
+"""`swarmdeck agent ...`: registration, heartbeats and status fields."""
+
+from __future__ import annotations
+
+import click
+
+from swarmdeck.store import Agent, AgentStatus
+
+from ..output import ago, plain
+from ._base import Config, Store, leaf, table
+from ._parse import DURATION
+
+
+@click.group("agent")
+def agent_group() -> None:
+    """Register agents, send heartbeats, report status."""
+
+
+def render_agent(a: Agent) -> str:
+    state = "STALE" if a.stale else a.status.value
+    lines = [
+        f"{plain(a.name)}  [{state}]  type {plain(a.agent_type)}  heartbeat {ago(a.heartbeat_age_seconds)} ago",
+        f"  task: {a.current_task_id or '-'}  completion: {a.completion:.0f}%  "
+        f"next milestone: {plain(a.next_milestone or '-')}",
+    ]
+    if a.blockers:
+        lines.append("  blockers: " + "; ".join(plain(b) for b in a.blockers))
+    return "\n".join(lines)
+
+
+def render_agents(agents: list[Agent]) -> str:
+    if not agents:
+        return "no agents registered"
+    return table(
+        [[a.name, "STALE" if a.stale else a.status, a.agent_type, a.current_task_id or "-",
+          f"{a.completion:.0f}%", ago(a.heartbeat_age_seconds)] for a in agents],
+        ["name", "status", "type", "task", "done", "heartbeat"],
+    )
+
+
+@leaf(agent_group, "register", render_agent)
+@click.argument("name")
+@click.option("--type", "agent_type", required=True, help="The agent's role / agent type.")
+@click.option("--colour", "--color", "colour")
+@click.option("--model")
+@click.option("--stale-after", "stale_after_seconds", type=DURATION, default=60, show_default=True,
+              help="Heartbeat age after which the agent is shown stale.")
+async def register(store: Store, cfg: Config, name: str, **fields) -> Agent:
+    """Register an agent (or update its registration)."""
+    return await store.register_agent(name, actor=cfg.who(name), **fields)
+
+
+def _status_options(fn):
+    for option in reversed([
+        click.option("--status", type=click.Choice([s.value for s in AgentStatus])),
+        click.option("--task", "current_task_id", type=int, help="Current task id."),
+        click.option("--no-task", is_flag=True, help="Clear the current task."),
+        click.option("--completion", type=click.FloatRange(0, 100), help="Percent complete."),
+        click.option("--blocker", "blockers", multiple=True, help="A blocker (repeatable)."),
+        click.option("--clear-blockers", is_flag=True),
+        click.option("--next-milestone"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
+    fields = {}
+    if status is not None:
+        fields["status"] = status
+    if no_task:
+        fields["current_task_id"] = None
+    elif current_task_id is not None:
+        fields["current_task_id"] = current_task_id
+    if completion is not None:
+        fields["completion"] = completion
+    if clear_blockers:
+        fields["blockers"] = []
+    elif blockers:
+        fields["blockers"] = list(blockers)
+    if next_milestone is not None:
+        fields["next_milestone"] = next_milestone
+    return fields
+
+
+@leaf(agent_group, "heartbeat", render_agent)
+@click.argument("name")
+@_status_options
+async def heartbeat(store: Store, cfg: Config, name: str, **options) -> Agent:
+    """Record that the agent is alive, with any status it reports."""
+    return await store.heartbeat(name, actor=cfg.who(name), **_fields(**options))
+
+
+@leaf(agent_group, "update", render_agent)
+@click.argument("name")
+@_status_options
+async def update(store: Store, cfg: Config, name: str, **options) -> Agent:
+    """Change an agent's status fields without counting as a heartbeat."""
+    return await store.update_agent(name, actor=cfg.who(name), **_fields(**options))
+
+
+@leaf(agent_group, "get", render_agent)
+@click.argument("name")
+async def get(store: Store, cfg: Config, name: str) -> Agent:
+    """Show one agent."""
+    return await store.get_agent(name)
+
+
+@leaf(agent_group, "list", render_agents)
+async def list_(store: Store, cfg: Config) -> list[Agent]:
+    """Every agent with its status and heartbeat age."""
+    return await store.list_agents()
+
+
+@leaf(agent_group, "log", lambda _: "logged")
+@click.argument("name")
+@click.option("--phase", required=True)
+@click.option("--action", required=True)
+@click.option("--duration-ms", type=click.FloatRange(0))
+@click.option("--failed", is_flag=True)
+@click.option("--error", "error_message")
+async def log(store: Store, cfg: Config, name: str, phase: str, action: str, duration_ms, failed, error_message):
+    """Log one action an agent took, with its duration."""
+    await store.log_action(name, phase=phase, action=action, duration_ms=duration_ms,
+                           success=not failed, error_message=error_message)
+    return {"logged": True}
+

@@ -1,0 +1,208 @@
+"""`swarmdeck milestone ...` and `swarmdeck gate ...`: milestones, reports, decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+
+from swarmdeck.store import Decision, GateDecision, GateStatus, Milestone, MilestoneStatus, ValidationReport
+from swarmdeck.store.errors import InvalidArgument, InvalidTransition
+from swarmdeck.store.gates import WAIT_EXIT_CODES
+
+from ..output import plain, when
+from ._base import Config, Exit, Store, leaf, parse_json_arg, table
+from ._parse import DURATION
+
+EXIT_TIMEOUT = 124
+
+
+@click.group("milestone")
+def milestone_group() -> None:
+    """Add and list milestones."""
+
+
+@click.group("gate")
+def gate_group() -> None:
+    """Submit validation reports, decide gates, wait for decisions."""
+
+
+def render_milestone(m: Milestone) -> str:
+    budget = "-" if m.hour_budget is None else f"{m.hour_budget:g}"
+    lines = [
+        f"milestone {m.id} {plain(m.name)}  [{m.status}]  weeks {plain(m.planned_weeks or '-')}  "
+        f"hours {m.hours_spent:.1f}/{budget}",
+        f"  objective: {plain(m.objective or '-')}",
+    ]
+    lines += [f"  deliverable: {plain(d)}" for d in m.deliverables]
+    lines += [f"  criterion: {plain(c)}" for c in m.acceptance_criteria]
+    return "\n".join(lines)
+
+
+def render_milestones(ms: list[Milestone]) -> str:
+    if not ms:
+        return "no milestones"
+    return table(
+        [[m.id, m.name, m.status, m.planned_weeks or "-", f"{m.hours_spent:.1f}/{m.hour_budget or '-'}"]
+         for m in ms],
+        ["id", "name", "status", "weeks", "hours"],
+    )
+
+
+@leaf(milestone_group, "add", render_milestone)
+@click.argument("name")
+@click.option("--objective", default="")
+@click.option("--weeks", "planned_weeks", help="Planned weeks, e.g. 1-2.")
+@click.option("--budget", "hour_budget", type=click.FloatRange(0), help="Hour budget.")
+@click.option("--deliverable", "deliverables", multiple=True)
+@click.option("--criterion", "acceptance_criteria", multiple=True, help="Acceptance criterion (repeatable).")
+@click.option("--approvals", "required_approvals", type=click.IntRange(1), default=1, show_default=True)
+async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, **fields) -> Milestone:
+    """Append a milestone (open if every earlier gate has passed, else locked)."""
+    return await store.add_milestone(name, deliverables=list(deliverables),
+                                     acceptance_criteria=list(acceptance_criteria), actor=cfg.who(), **fields)
+
+
+@leaf(milestone_group, "list", render_milestones)
+async def list_(store: Store, cfg: Config) -> list[Milestone]:
+    """Every milestone in order with its gate state."""
+    return await store.list_milestones()
+
+
+@leaf(milestone_group, "show", render_milestone)
+@click.argument("milestone")
+async def show(store: Store, cfg: Config, milestone: str) -> Milestone:
+    """One milestone by id or name."""
+    return await store.get_milestone(milestone)
+
+
+def render_report(r: ValidationReport) -> str:
+    lines = [f"report v{r.version} by {plain(r.submitted_by)} at {when(r.submitted_at)}  hash {r.content_hash[:12]}"]
+    if r.summary:
+        lines.append(f"  {plain(r.summary)}")
+    lines += [f"  [{c.status}] {plain(c.name)}: {plain(c.evidence)}" for c in r.criteria]
+    lines += [
+        f"  metric {plain(m.name)}: {m.value:g}{plain(m.unit)} (target {m.comparator} {m.target:g}) "
+        f"{'met' if m.met else 'MISSED'}"
+        for m in r.metrics
+    ]
+    lines += [f"  issue [{i.severity}] {plain(i.description)}" for i in r.issues]
+    lines += [f"  recommend: {plain(x)}" for x in r.recommendations]
+    if r.proposed_decision:
+        lines.append(f"  proposed decision: {r.proposed_decision}")
+    return "\n".join(lines)
+
+
+@leaf(gate_group, "submit", render_report)
+@click.argument("milestone")
+@click.option("--by", "submitted_by", help="Submitter (default: --actor, else the OS user).")
+@click.option("--file", "report_file", help="The report as JSON: a path, '@path' or '-' for stdin.")
+@click.option("--summary", help="Summary (overrides the file's).")
+@click.option("--propose", "proposed_decision", type=click.Choice([d.value for d in Decision]))
+async def submit(store: Store, cfg: Config, milestone: str, submitted_by, report_file, summary,
+                 proposed_decision) -> ValidationReport:
+    """Submit a validation report for a milestone; its gate goes to review.
+
+    The JSON has: summary, criteria [{name, status: met|not_met|unknown, evidence}], metrics
+    [{name, value, target, comparator: < <= > >= ==, unit}], issues [{severity:
+    critical|high|medium|low, description}], recommendations [text], proposed_decision.
+    """
+    if report_file and not report_file.startswith("@") and report_file != "-":
+        report_file = "@" + report_file
+    body = parse_json_arg(report_file, "--file") or {}
+    if not isinstance(body, dict):
+        raise InvalidArgument("the report file must hold a JSON object")
+    unknown = set(body) - {"summary", "criteria", "metrics", "issues", "recommendations", "proposed_decision"}
+    if unknown:
+        raise InvalidArgument(f"unknown report field(s): {', '.join(sorted(unknown))}")
+    if summary is not None:
+        body["summary"] = summary
+    if proposed_decision is not None:
+        body["proposed_decision"] = proposed_decision
+    return await store.submit_report(milestone, submitted_by=submitted_by or cfg.who(), **body)
+
+
+def render_decision(d: GateDecision) -> str:
+    return (f"{d.decision} by {plain(d.reviewer)} at {when(d.decided_at)} on report v{d.report_version} "
+            f"({d.report_hash[:12]}): {plain(d.rationale)}")
+
+
+@leaf(gate_group, "decide", render_decision)
+@click.argument("milestone")
+@click.option("--decision", required=True, type=click.Choice([d.value for d in Decision], case_sensitive=False))
+@click.option("--rationale", required=True, help="Why (required).")
+@click.option("--reviewer", envvar="SWARMDECK_REVIEWER", help="Default: $SWARMDECK_REVIEWER, --actor, OS user.")
+@click.option("--condition", "conditions", multiple=True, help="A condition, for CONDITIONAL (repeatable).")
+@click.option("--report-hash", help="Refuse if the report is no longer this version.")
+async def decide(store: Store, cfg: Config, milestone: str, decision: str, rationale: str, reviewer,
+                 conditions, report_hash) -> GateDecision:
+    """Decide a gate: APPROVE, CONDITIONAL, REVISE or ESCALATE, with a rationale."""
+    return await store.decide_gate(milestone, decision=decision, rationale=rationale,
+                                   reviewer=reviewer or cfg.who(), conditions=list(conditions),
+                                   report_hash=report_hash)
+
+
+def render_gate(g: GateStatus) -> str:
+    m = g.milestone
+    lines = [f"gate of {plain(m.name)}  [{m.status}]  approvals {len(g.approvals)}/{m.required_approvals}"]
+    if g.next_milestone:
+        lines.append(f"  approving opens {plain(g.next_milestone)} and unblocks {g.unblocks} task(s)")
+    if g.report:
+        lines.append(render_report(g.report))
+    else:
+        lines.append("  no report submitted yet")
+    lines += ["  decided: " + render_decision(d) for d in g.decisions]
+    lines += [f"  condition {c.id} [{c.status}] {plain(c.text)}" for c in g.conditions]
+    return "\n".join(lines)
+
+
+@leaf(gate_group, "status", render_gate)
+@click.argument("milestone")
+async def status(store: Store, cfg: Config, milestone: str) -> GateStatus:
+    """The gate's current report, decisions, conditions and what approving unblocks."""
+    return await store.gate_status(milestone)
+
+
+@leaf(gate_group, "wait", lambda d: render_decision(d) if d else "timed out waiting for a decision")
+@click.argument("milestone")
+@click.option("--timeout", type=DURATION, help="Give up after this long (exit 124).")
+@click.option("--interval", type=click.FloatRange(0.05), default=1.0, show_default=True, help="Seconds between checks.")
+async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> Exit:
+    """Block until the milestone's report is decided; exit 0 APPROVE, 10 CONDITIONAL, 11 REVISE, 12 ESCALATE."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seen = -1
+    while True:
+        event_id = await store.latest_event_id()
+        if event_id != seen:  # only look again when something changed
+            seen = event_id
+            ms = await store.get_milestone(milestone)
+            if ms.status in (MilestoneStatus.LOCKED,):
+                raise InvalidTransition(f"milestone '{ms.name}' is locked; there is nothing to wait for yet")
+            if ms.status is not MilestoneStatus.REVIEW:
+                gate = await store.gate_status(ms.id)
+                if gate.report is None:
+                    raise InvalidTransition(f"milestone '{ms.name}' has no report; submit one first")
+                decided = [d for d in gate.decisions if d.report_id == gate.report.id]
+                if decided:
+                    return Exit(WAIT_EXIT_CODES[decided[-1].decision], decided[-1])
+        if deadline is not None and time.monotonic() >= deadline:
+            return Exit(EXIT_TIMEOUT, None)
+        await asyncio.sleep(interval)
+
+
+@leaf(gate_group, "resume", lambda s: "swarm resumed: claims are accepted again")
+@click.option("--by", help="Who resumes (default: --actor, else the OS user).")
+@click.option("--note")
+async def resume(store: Store, cfg: Config, by, note):
+    """Lift an escalation: the swarm accepts claims again."""
+    return await store.resume_swarm(by=by or cfg.who(), note=note)
+
+
+@leaf(gate_group, "close-condition", lambda c: f"condition {c.id} closed")
+@click.argument("condition_id", type=int)
+@click.option("--by", help="Who closes it (default: --actor, else the OS user).")
+@click.option("--note")
+async def close_condition(store: Store, cfg: Config, condition_id: int, by, note):
+    """Close one condition of a CONDITIONAL decision."""
+    return await store.close_condition(condition_id, closed_by=by or cfg.who(), note=note)

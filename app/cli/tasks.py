@@ -1,0 +1,195 @@
+"""`swarmdeck task ...`: the queue as agents and scripts use it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, TaskSource, TaskStatus
+
+from ..output import plain, when
+from ._base import Config, Store, leaf, parse_json_arg, table
+from ._parse import DURATION, MOMENT
+
+
+@click.group("task")
+def task_group() -> None:
+    """Enqueue, claim, complete, fail, cancel and inspect tasks."""
+
+
+def render_task(t: Task) -> str:
+    lines = [
+        f"task {t.id}  [{t.status}]  priority {t.priority:.1f}",
+        f"  description: {plain(t.description)}",
+    ]
+    if t.summary:
+        lines.append(f"  summary: {plain(t.summary)}")
+    lines += [
+        f"  source: {t.source}  agent_type: {plain(t.agent_type)}  base_priority: {t.base_priority}",
+        f"  prerequisites: {', '.join(map(str, t.prerequisites)) or '-'}  depth: {t.dependency_depth}",
+    ]
+    if t.blocked_reason:
+        lines.append(f"  blocked: {plain(t.blocked_reason)}")
+    if t.milestone_id is not None:
+        lines.append(f"  milestone: {t.milestone_id}")
+    if t.assigned_agent:
+        lines.append(f"  agent: {plain(t.assigned_agent)}")
+    lines.append(f"  retries: {t.retry_count}/{t.max_retries}  timeout: {t.timeout_seconds}s")
+    if t.deadline:
+        lines.append(f"  deadline: {when(t.deadline)}")
+    if t.error_message:
+        lines.append(f"  error: {plain(t.error_message)}")
+    if t.result_data is not None:
+        lines.append(f"  result: {plain(json.dumps(t.result_data, ensure_ascii=False))}")
+    lines.append(f"  created: {when(t.created_at)}  updated: {when(t.updated_at)}")
+    return "\n".join(lines)
+
+
+def render_tasks(tasks: list[Task]) -> str:
+    if not tasks:
+        return "no tasks match"
+    return table(
+        [[t.id, t.status, f"{t.priority:.1f}", t.agent_type, t.assigned_agent or "-", t.description[:60]]
+         for t in tasks],
+        ["id", "status", "priority", "type", "agent", "description"],
+    )
+
+
+@leaf(task_group, "enqueue", render_task)
+@click.argument("description")
+@click.option("--source", type=click.Choice([s.value for s in TaskSource]), default="human", show_default=True)
+@click.option("--type", "agent_type", default="general", show_default=True, help="Agent type that should do it.")
+@click.option("--priority", "base_priority", type=click.IntRange(0, 10), default=5, show_default=True)
+@click.option("--after", "prerequisites", type=int, multiple=True, help="A prerequisite task id (repeatable).")
+@click.option("--deadline", type=MOMENT, help="ISO time or +30m/+2h/+1d.")
+@click.option("--estimate", "estimated_duration_seconds", type=DURATION, help="Expected duration: 90s, 30m, 2h.")
+@click.option("--milestone", help="Milestone id or name the task belongs to.")
+@click.option("--parent", "parent_task_id", type=int)
+@click.option("--session", "session_id")
+@click.option("--input", "input_data", help="JSON input data ('@file' or '-' for stdin).")
+@click.option("--summary")
+@click.option("--max-retries", type=click.IntRange(0, 1000), default=3, show_default=True)
+@click.option("--timeout", "timeout_seconds", type=DURATION, default=3600, show_default=True)
+async def enqueue(store: Store, cfg: Config, input_data: str | None, **fields) -> Task:
+    """Add a task to the queue (ready at once, or blocked until its prerequisites complete)."""
+    return await store.enqueue_task(
+        input_data=parse_json_arg(input_data, "--input"), actor=cfg.who(), **fields
+    )
+
+
+@leaf(task_group, "claim", lambda t: render_task(t) if t else "no ready task")
+@click.option("--agent", required=True, help="The claiming agent's registered name.")
+@click.option("--type", "agent_type", help="Only claim tasks for this agent type.")
+async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None) -> Task | None:
+    """Atomically take the highest-priority ready task (prints 'no ready task' / null if none)."""
+    return await store.claim_task(agent=agent, agent_type=agent_type)
+
+
+@leaf(task_group, "complete", render_task)
+@click.argument("task_id", type=int)
+@click.option("--agent", help="Refuse unless the task is assigned to this agent.")
+@click.option("--result", help="JSON result data ('@file' or '-' for stdin).")
+async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, result: str | None) -> Task:
+    """Mark a running task completed; tasks waiting only on it become ready."""
+    return await store.complete_task(
+        task_id, agent=agent, result=parse_json_arg(result, "--result"), actor=cfg.who(agent)
+    )
+
+
+@leaf(task_group, "fail", render_task)
+@click.argument("task_id", type=int)
+@click.option("--error", required=True, help="Why it failed.")
+@click.option("--agent", help="Refuse unless the task is assigned to this agent.")
+@click.option("--no-retry", is_flag=True, help="Fail it for good even if retries remain.")
+async def fail_(store: Store, cfg: Config, task_id: int, error: str, agent: str | None, no_retry: bool) -> Task:
+    """Report a running task failed: it is retried while retries remain, else it fails."""
+    return await store.fail_task(task_id, error=error, agent=agent, retry=not no_retry, actor=cfg.who(agent))
+
+
+def render_cancel(r: CancelResult) -> str:
+    verb = "would cancel" if r.dry_run else "cancelled"
+    cascade = ", ".join(map(str, r.cascaded_task_ids)) or "none"
+    return f"{verb} task {r.cancelled_task_id} and {len(r.cascaded_task_ids)} dependent(s): {cascade}"
+
+
+@leaf(task_group, "cancel", render_cancel)
+@click.argument("task_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Only show what would be cancelled.")
+@click.option("--reason")
+async def cancel(store: Store, cfg: Config, task_id: int, dry_run: bool, reason: str | None) -> CancelResult:
+    """Cancel a task and every unfinished task that depends on it (completed ones are never touched)."""
+    return await store.cancel_task(task_id, dry_run=dry_run, reason=reason, actor=cfg.who())
+
+
+@leaf(task_group, "retry", render_task)
+@click.argument("task_id", type=int)
+async def retry(store: Store, cfg: Config, task_id: int) -> Task:
+    """Put a failed task back in the queue."""
+    return await store.retry_task(task_id, actor=cfg.who())
+
+
+@leaf(task_group, "priority", render_task)
+@click.argument("task_id", type=int)
+@click.argument("base_priority", type=click.IntRange(0, 10))
+async def set_priority(store: Store, cfg: Config, task_id: int, base_priority: int) -> Task:
+    """Change a task's base priority (0-10); its score is recomputed."""
+    return await store.set_base_priority(task_id, base_priority, actor=cfg.who())
+
+
+@leaf(task_group, "depend", render_task)
+@click.argument("task_id", type=int)
+@click.option("--on", "prerequisite_id", type=int, required=True, help="The prerequisite task id.")
+async def depend(store: Store, cfg: Config, task_id: int, prerequisite_id: int) -> Task:
+    """Make a task wait for another (refused if it would form a cycle)."""
+    return await store.add_dependency(task_id, prerequisite_id, actor=cfg.who())
+
+
+@leaf(task_group, "get", render_task)
+@click.argument("task_id", type=int)
+async def get(store: Store, cfg: Config, task_id: int) -> Task:
+    """Show one task."""
+    return await store.get_task(task_id)
+
+
+@leaf(task_group, "list", render_tasks)
+@click.option("--status", "status", multiple=True, type=click.Choice([s.value for s in TaskStatus]))
+@click.option("--source", type=click.Choice([s.value for s in TaskSource]))
+@click.option("--type", "agent_type")
+@click.option("--milestone", "milestone_id", type=int)
+@click.option("--agent", "assigned_agent")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+async def list_(store: Store, cfg: Config, status: tuple[str, ...], **filters) -> list[Task]:
+    """List tasks (by priority when filtered by status, else newest first)."""
+    return await store.list_tasks(status=list(status) or None, **filters)
+
+
+def render_plan(p: ExecutionPlan) -> str:
+    lines = [f"batch {i}: {', '.join(map(str, b))}" for i, b in enumerate(p.batches, start=1)]
+    return "\n".join([*lines, f"{p.total_batches} batch(es), max parallelism {p.max_parallelism}"])
+
+
+@leaf(task_group, "plan", render_plan)
+@click.argument("task_ids", type=int, nargs=-1, required=True)
+async def plan(store: Store, cfg: Config, task_ids: tuple[int, ...]) -> ExecutionPlan:
+    """Topological batches for the given tasks, and the maximum parallelism."""
+    return await store.execution_plan(task_ids)
+
+
+def render_status(q: QueueStatus) -> str:
+    counts = "  ".join(f"{k} {v}" for k, v in q.counts.items())
+    avg = "-" if q.average_priority is None else f"{q.average_priority:.1f}"
+    paused = "  [swarm PAUSED]" if q.paused else ""
+    return f"{q.total} tasks: {counts}\naverage priority {avg}  oldest waiting {when(q.oldest_pending)}{paused}"
+
+
+@leaf(task_group, "status", render_status)
+async def status(store: Store, cfg: Config) -> QueueStatus:
+    """Counts per status, average priority and the oldest waiting task."""
+    return await store.queue_status()
+
+
+@leaf(task_group, "reap", lambda ts: f"{len(ts)} timed-out task(s) retried or failed")
+async def reap(store: Store, cfg: Config) -> list[Task]:
+    """Retry or fail every running task past its timeout (claims do this too)."""
+    return await store.reap_timeouts(actor=cfg.who())

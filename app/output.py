@@ -1,0 +1,57 @@
+"""Turning store models into JSON and into plain terminal text. Shared by the CLI and MCP server."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+# C0/C1 control characters other than tab and newline: an agent's text must never drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def jsonable(value: Any) -> Any:
+    """Models, enums and datetimes to plain JSON types (properties such as `total_cancelled` included)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name, attr in vars(type(value)).items():
+            if isinstance(attr, property):
+                out[name] = jsonable(getattr(value, name))
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(jsonable(value), ensure_ascii=False)
+
+
+def plain(text: Any) -> str:
+    """Untrusted text made safe for a terminal: control characters shown as escapes, not obeyed."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(seconds: float | None) -> str:
+    """Compact age: 4s, 3m, 2h, 5d."""
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
