@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
 
-from ._base import DB_ENV, Config, Store, default_db_path, leaf
+from ._base import DB_ENV, Config, Store, default_db_path, leaf, usage_error
 from .agents import agent_group
 from .events import events_group
 from .gates import gate_group, milestone_group
 from .tasks import task_group
+from .ui import demo, run_dashboard
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             invoke_without_command=True)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               help=f"The swarm database (default: ${DB_ENV}, else the nearest .swarmdeck/swarm.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
 @click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")
+@click.option("--read-only", is_flag=True, help="Dashboard: watch and search, change nothing.")
+@click.option("--reviewer", help="Dashboard: your name on gate decisions (default: $SWARMDECK_REVIEWER, OS user).")
+@click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
+              help="Dashboard: seconds between polls.")
 @click.version_option(package_name="swarmdeck")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None) -> None:
+def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, read_only: bool,
+        reviewer: str | None, interval: float) -> None:
     """swarmdeck: mission control for swarms of coding agents.
+
+    With no command, opens the dashboard on the database. `swarmdeck demo` opens it on a
+    simulated swarm.
 
     Exit codes: 0 success, 1 refused, 2 usage, 3 not found, 4 swarm paused, 5 database busy.
     """
     ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor)
+    if ctx.invoked_subcommand is None:
+        ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval))
 
 
 @leaf(cli, "init", lambda r: f"swarm database ready at {r['db']} (schema {r['schema_version']})", create=True)
@@ -34,9 +48,24 @@ async def init(store: Store, cfg: Config) -> dict:
     return {"db": str(cfg.db), "schema_version": await store.schema_version()}
 
 
-for group in (task_group, agent_group, milestone_group, gate_group, events_group):
+for group in (task_group, agent_group, milestone_group, gate_group, events_group, demo):
     cli.add_command(group)
 
 
 def main() -> None:
-    cli(prog_name="swarmdeck")
+    argv = sys.argv[1:]
+    try:
+        code = cli.main(args=argv, prog_name="swarmdeck", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a bare group: its help is the answer
+        code = exc.exit_code
+    except click.ClickException as exc:
+        code = usage_error(exc, argv)
+    except click.Abort:
+        click.echo("swarmdeck: aborted", err=True)
+        code = 130
+    except BrokenPipeError:
+        # The reader went away (`swarmdeck events tail | head`): stop quietly, as click would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -74,6 +74,8 @@ Renderer = Callable[[Any], str]
 
 
 def emit(cfg: Config, result: Any, render: Renderer | None) -> None:
+    if result is None and render is None:
+        return  # the command printed its own output (events tail): no trailing `null` line
     if cfg.json:
         click.echo(json.dumps(jsonable(result), ensure_ascii=False))
     elif render is not None:
@@ -121,6 +123,13 @@ def run(
         result = asyncio.run(main())
     except StoreError as exc:
         return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+    except OSError as exc:  # e.g. the database's folder cannot be created
+        if isinstance(exc, BrokenPipeError):
+            raise  # the reader of our output went away: `main` stops quietly
+        where = f" ({exc.filename})" if exc.filename else ""
+        return fail(cfg, EXIT_ERROR, "os_error", f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}")
+    except OverflowError:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
+        return fail(cfg, EXIT_ERROR, "invalid_argument", "a number given is too large for the database")
     except KeyboardInterrupt:
         return 130
     code = 0
@@ -128,6 +137,18 @@ def run(
         code, result = result.code, result.result
     emit(cfg, result, render)
     return code
+
+
+def usage_error(exc: click.ClickException, argv: list[str]) -> int:
+    """A usage error as one line on stderr (JSON with --json), like every other error."""
+    ctx = getattr(exc, "ctx", None)
+    cfg = ctx.find_object(Config) if ctx is not None else None
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    as_json = bool(cfg and cfg.json) or "--json" in options
+    message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    if ctx is not None and not as_json:
+        message += f" Try '{ctx.command_path} --help'."
+    return fail(Config(db=Path(), json=as_json), exc.exit_code, "usage", message)
 
 
 JSON_OPTION = click.Option(["--json", "as_json"], is_flag=True, help="Print the result (or error) as JSON.")

@@ -20,17 +20,46 @@ def parse_duration(text: str) -> float:
 
 
 class Duration(click.ParamType):
-    """Seconds, or a number with s/m/h/d/w: 90, 30m, 2h."""
+    """Seconds, or a number with s/m/h/d/w: 90, 30m, 2h. Whole seconds unless ``whole=False``."""
 
     name = "duration"
+
+    def __init__(self, *, whole: bool = True) -> None:
+        self.whole = whole
 
     def convert(self, value, param, ctx):
         if isinstance(value, (int, float)):
             return value
         try:
-            return int(parse_duration(value))
+            seconds = parse_duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        return int(seconds) if self.whole else seconds
+
+
+#: The largest integer SQLite stores; a bigger id would crash the driver instead of being "not found".
+SQLITE_MAX_INT = 2**63 - 1
+
+
+class Id(click.ParamType):
+    """A row id: a whole number from 1 (0 too with ``zero_ok``, e.g. an event id to start after)."""
+
+    name = "id"
+
+    def __init__(self, *, zero_ok: bool = False) -> None:
+        self.low = 0 if zero_ok else 1
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
+        if not self.low <= number <= SQLITE_MAX_INT:
+            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {SQLITE_MAX_INT})", param, ctx)
+        return number
 
 
 class Moment(click.ParamType):
@@ -55,4 +84,7 @@ class Moment(click.ParamType):
 
 
 DURATION = Duration()
+SECONDS = Duration(whole=False)
 MOMENT = Moment()
+ID = Id()
+EVENT_ID = Id(zero_ok=True)

@@ -8,7 +8,7 @@ from swarmdeck.store import Agent, AgentStatus
 
 from ..output import ago, plain
 from ._base import Config, Store, leaf, table
-from ._parse import DURATION
+from ._parse import DURATION, ID
 
 
 @click.group("agent")
@@ -53,7 +53,7 @@ async def register(store: Store, cfg: Config, name: str, **fields) -> Agent:
 def _status_options(fn):
     for option in reversed([
         click.option("--status", type=click.Choice([s.value for s in AgentStatus])),
-        click.option("--task", "current_task_id", type=int, help="Current task id."),
+        click.option("--task", "current_task_id", type=ID, help="Current task id."),
         click.option("--no-task", is_flag=True, help="Clear the current task."),
         click.option("--completion", type=click.FloatRange(0, 100), help="Percent complete."),
         click.option("--blocker", "blockers", multiple=True, help="A blocker (repeatable)."),

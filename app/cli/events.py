@@ -11,6 +11,7 @@ from swarmdeck.store import Event
 
 from ..output import jsonable, plain, when
 from ._base import Config, Store, leaf
+from ._parse import EVENT_ID
 
 
 @click.group("events")
@@ -27,7 +28,7 @@ def _line(cfg: Config, e: Event) -> str:
 
 
 @leaf(events_group, "tail")
-@click.option("--since", type=int, help="Events after this id (default: the last --limit events).")
+@click.option("--since", type=EVENT_ID, help="Events after this id (default: the last --limit events).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they happen.")
 @click.option("--interval", type=click.FloatRange(0.05), default=0.5, show_default=True)

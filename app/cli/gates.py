@@ -13,7 +13,7 @@ from swarmdeck.store.gates import WAIT_EXIT_CODES
 
 from ..output import plain, when
 from ._base import Config, Exit, Store, leaf, parse_json_arg, table
-from ._parse import DURATION
+from ._parse import ID, SECONDS
 
 EXIT_TIMEOUT = 124
 
@@ -57,7 +57,7 @@ def render_milestones(ms: list[Milestone]) -> str:
 @click.option("--budget", "hour_budget", type=click.FloatRange(0), help="Hour budget.")
 @click.option("--deliverable", "deliverables", multiple=True)
 @click.option("--criterion", "acceptance_criteria", multiple=True, help="Acceptance criterion (repeatable).")
-@click.option("--approvals", "required_approvals", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--approvals", "required_approvals", type=click.IntRange(1, 1000), default=1, show_default=True)
 async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, **fields) -> Milestone:
     """Append a milestone (open if every earlier gate has passed, else locked)."""
     return await store.add_milestone(name, deliverables=list(deliverables),
@@ -166,7 +166,7 @@ async def status(store: Store, cfg: Config, milestone: str) -> GateStatus:
 
 @leaf(gate_group, "wait", lambda d: render_decision(d) if d else "timed out waiting for a decision")
 @click.argument("milestone")
-@click.option("--timeout", type=DURATION, help="Give up after this long (exit 124).")
+@click.option("--timeout", type=SECONDS, help="Give up after this long (exit 124).")
 @click.option("--interval", type=click.FloatRange(0.05), default=1.0, show_default=True, help="Seconds between checks.")
 async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> Exit:
     """Block until the milestone's report is decided; exit 0 APPROVE, 10 CONDITIONAL, 11 REVISE, 12 ESCALATE."""
@@ -200,7 +200,7 @@ async def resume(store: Store, cfg: Config, by, note):
 
 
 @leaf(gate_group, "close-condition", lambda c: f"condition {c.id} closed")
-@click.argument("condition_id", type=int)
+@click.argument("condition_id", type=ID)
 @click.option("--by", help="Who closes it (default: --actor, else the OS user).")
 @click.option("--note")
 async def close_condition(store: Store, cfg: Config, condition_id: int, by, note):

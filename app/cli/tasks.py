@@ -10,7 +10,7 @@ from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, Task
 
 from ..output import plain, when
 from ._base import Config, Store, leaf, parse_json_arg, table
-from ._parse import DURATION, MOMENT
+from ._parse import DURATION, ID, MOMENT
 
 
 @click.group("task")
@@ -61,11 +61,11 @@ def render_tasks(tasks: list[Task]) -> str:
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]), default="human", show_default=True)
 @click.option("--type", "agent_type", default="general", show_default=True, help="Agent type that should do it.")
 @click.option("--priority", "base_priority", type=click.IntRange(0, 10), default=5, show_default=True)
-@click.option("--after", "prerequisites", type=int, multiple=True, help="A prerequisite task id (repeatable).")
+@click.option("--after", "prerequisites", type=ID, multiple=True, help="A prerequisite task id (repeatable).")
 @click.option("--deadline", type=MOMENT, help="ISO time or +30m/+2h/+1d.")
 @click.option("--estimate", "estimated_duration_seconds", type=DURATION, help="Expected duration: 90s, 30m, 2h.")
 @click.option("--milestone", help="Milestone id or name the task belongs to.")
-@click.option("--parent", "parent_task_id", type=int)
+@click.option("--parent", "parent_task_id", type=ID)
 @click.option("--session", "session_id")
 @click.option("--input", "input_data", help="JSON input data ('@file' or '-' for stdin).")
 @click.option("--summary")
@@ -87,7 +87,7 @@ async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None) -
 
 
 @leaf(task_group, "complete", render_task)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--agent", help="Refuse unless the task is assigned to this agent.")
 @click.option("--result", help="JSON result data ('@file' or '-' for stdin).")
 async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, result: str | None) -> Task:
@@ -98,7 +98,7 @@ async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, r
 
 
 @leaf(task_group, "fail", render_task)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--error", required=True, help="Why it failed.")
 @click.option("--agent", help="Refuse unless the task is assigned to this agent.")
 @click.option("--no-retry", is_flag=True, help="Fail it for good even if retries remain.")
@@ -114,7 +114,7 @@ def render_cancel(r: CancelResult) -> str:
 
 
 @leaf(task_group, "cancel", render_cancel)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.option("--dry-run", is_flag=True, help="Only show what would be cancelled.")
 @click.option("--reason")
 async def cancel(store: Store, cfg: Config, task_id: int, dry_run: bool, reason: str | None) -> CancelResult:
@@ -123,14 +123,14 @@ async def cancel(store: Store, cfg: Config, task_id: int, dry_run: bool, reason:
 
 
 @leaf(task_group, "retry", render_task)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 async def retry(store: Store, cfg: Config, task_id: int) -> Task:
     """Put a failed task back in the queue."""
     return await store.retry_task(task_id, actor=cfg.who())
 
 
 @leaf(task_group, "priority", render_task)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 @click.argument("base_priority", type=click.IntRange(0, 10))
 async def set_priority(store: Store, cfg: Config, task_id: int, base_priority: int) -> Task:
     """Change a task's base priority (0-10); its score is recomputed."""
@@ -138,15 +138,15 @@ async def set_priority(store: Store, cfg: Config, task_id: int, base_priority: i
 
 
 @leaf(task_group, "depend", render_task)
-@click.argument("task_id", type=int)
-@click.option("--on", "prerequisite_id", type=int, required=True, help="The prerequisite task id.")
+@click.argument("task_id", type=ID)
+@click.option("--on", "prerequisite_id", type=ID, required=True, help="The prerequisite task id.")
 async def depend(store: Store, cfg: Config, task_id: int, prerequisite_id: int) -> Task:
     """Make a task wait for another (refused if it would form a cycle)."""
     return await store.add_dependency(task_id, prerequisite_id, actor=cfg.who())
 
 
 @leaf(task_group, "get", render_task)
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ID)
 async def get(store: Store, cfg: Config, task_id: int) -> Task:
     """Show one task."""
     return await store.get_task(task_id)
@@ -156,7 +156,7 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 @click.option("--status", "status", multiple=True, type=click.Choice([s.value for s in TaskStatus]))
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]))
 @click.option("--type", "agent_type")
-@click.option("--milestone", "milestone_id", type=int)
+@click.option("--milestone", "milestone_id", type=ID)
 @click.option("--agent", "assigned_agent")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 async def list_(store: Store, cfg: Config, status: tuple[str, ...], **filters) -> list[Task]:
@@ -170,7 +170,7 @@ def render_plan(p: ExecutionPlan) -> str:
 
 
 @leaf(task_group, "plan", render_plan)
-@click.argument("task_ids", type=int, nargs=-1, required=True)
+@click.argument("task_ids", type=ID, nargs=-1, required=True)
 async def plan(store: Store, cfg: Config, task_ids: tuple[int, ...]) -> ExecutionPlan:
     """Topological batches for the given tasks, and the maximum parallelism."""
     return await store.execution_plan(task_ids)

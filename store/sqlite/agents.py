@@ -127,6 +127,17 @@ class AgentOps(StoreBase):
         )
         return [agent_from_row(r, now) for r in rows]
 
+    async def agent_task_counts(self) -> dict[str, dict[str, int]]:
+        """Completed and failed task counts per agent."""
+        counts: dict[str, dict[str, int]] = {}
+        for row in await self._all(
+            "SELECT assigned_agent, status, count(*) FROM tasks "
+            "WHERE assigned_agent IS NOT NULL AND status IN ('completed', 'failed') "
+            "GROUP BY assigned_agent, status"
+        ):
+            counts.setdefault(row[0], {})[row[1]] = row[2]
+        return counts
+
     async def log_action(
         self,
         agent: str,

@@ -371,6 +371,16 @@ class GateOps(TaskOps, StoreBase):
             ))[0]
         return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"])
 
+    async def milestone_progress(self) -> dict[int, dict[str, int]]:
+        """Task counts per status for every milestone (one index range per milestone)."""
+        progress: dict[int, dict[str, int]] = {}
+        for ms in await self._all("SELECT id FROM milestones ORDER BY position"):
+            rows = await self._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = ? GROUP BY status", (ms[0],)
+            )
+            progress[ms[0]] = {r[0]: r[1] for r in rows}
+        return progress
+
     async def gates_awaiting_review(self) -> int:
         return (await self._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
 

@@ -1,0 +1,96 @@
+"""Opening the dashboard: `swarmdeck` (on a database) and `swarmdeck demo` (on a simulated swarm)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from swarmdeck.store import open_store
+from swarmdeck.store.errors import StoreError
+
+from ._base import Config, fail, exit_code_for, os_user
+
+
+def reviewer_name(option: str | None) -> str:
+    return option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
+
+
+def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float) -> int:
+    """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
+    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
+
+    async def check() -> None:
+        store = await open_store(cfg.db)
+        await store.close()
+
+    try:
+        asyncio.run(check())
+    except StoreError as exc:
+        return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+    app = SwarmdeckApp(
+        lambda: open_store(cfg.db, read_only=read_only),
+        title=str(cfg.db),
+        reviewer=reviewer_name(reviewer),
+        read_only=read_only,
+        interval=interval,
+    )
+    return app.run() or 0
+
+
+@click.command("demo")
+@click.option("--db", "demo_db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to create the demo database (default: a new temporary file).")
+@click.option("--reviewer", help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user).")
+@click.option("--speed", type=click.FloatRange(0.1, 20), default=1.0, show_default=True,
+              help="How fast the simulated swarm works.")
+@click.option("--seed", "rng_seed", type=int, help="Random seed, for a repeatable swarm.")
+@click.pass_obj
+def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
+    """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
+    from .. import demo as sim
+    from ..tui import SwarmdeckApp
+
+    path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
+    if path.exists():
+        sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))
+
+    async def prepare() -> None:
+        store = await open_store(path, create=True)
+        try:
+            await sim.seed(store)
+        finally:
+            await store.close()
+
+    asyncio.run(prepare())
+    stop = asyncio.Event()
+
+    async def start_swarm(app: SwarmdeckApp) -> None:
+        # The swarm gets its own connections, as separate agent processes would have.
+        store = await open_store(path)
+        swarm = sim.Swarm(store, rng=random.Random(rng_seed), speed=speed)
+
+        async def run() -> None:
+            try:
+                await swarm.run(stop)
+            finally:
+                await store.close()
+
+        app.run_worker(run(), group="demo-swarm", exit_on_error=False)
+
+    app = SwarmdeckApp(
+        lambda: open_store(path),
+        title=f"demo · {path}",
+        reviewer=reviewer_name(reviewer),
+        on_ready=start_swarm,
+    )
+    try:
+        app.run()
+    finally:
+        stop.set()
+    click.echo(f"demo database kept at {path}")

@@ -1,0 +1,66 @@
+"""Command palette providers: every action of every screen, by area, calling the same action as its key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .tui import SwarmdeckApp
+
+GLOBAL = [
+    ("View", "Milestones and gates", None, "switch_mode('milestones')"),
+    ("View", "Task queue", None, "switch_mode('queue')"),
+    ("View", "Agents", None, "switch_mode('agents')"),
+    ("View", "Pause or resume the live view", None, "toggle_live"),
+    ("View", "Poll faster", None, "poll_faster"),
+    ("View", "Poll slower", None, "poll_slower"),
+    ("Help", "Show every key", None, "help"),
+]
+
+
+def palette_entries(app: SwarmdeckApp) -> Iterator[tuple[str, str, str | None, str]]:
+    """(area, title, mode, action) for every action a key can reach, read-only actions only in a read-only seat."""
+    yield from GLOBAL
+    for mode, screen in app.MODES.items():
+        area = getattr(screen, "SCREEN_NAME", mode).split(" ", 1)[-1]
+        mutating = getattr(screen, "MUTATING", frozenset())
+        for binding in getattr(screen, "BINDINGS", []):
+            if not isinstance(binding, Binding) or (app.read_only and binding.action in mutating):
+                continue
+            title = binding.tooltip or binding.description
+            yield area, title, mode, binding.action
+
+
+async def _run(app: SwarmdeckApp, mode: str | None, action: str) -> None:
+    if mode is None:
+        await app.run_action(action)
+        return
+    if app.current_mode != mode:
+        await app.switch_mode(mode)
+    await app.screen.run_action(action)
+
+
+class SwarmCommands(Provider):
+    """Queue, Milestones, Agents and View commands, prefixed by area."""
+
+    async def discover(self) -> Hits:
+        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        for area, title, mode, action in palette_entries(app):
+            yield DiscoveryHit(f"{area}: {title}", partial(_run, app, mode, action), help=action)
+
+    async def search(self, query: str) -> Hits:
+        app: SwarmdeckApp = self.app  # type: ignore[assignment]
+        matcher = self.matcher(query)
+        for area, title, mode, action in palette_entries(app):
+            text = f"{area}: {title}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(_run, app, mode, action), text=text, help=action)
+
+
+COMMAND_PROVIDERS = {SwarmCommands}

@@ -1,0 +1,105 @@
+"""The enqueue form: a task as a human operator adds it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from swarmdeck.store import Milestone, TaskSource
+
+from ..cli._parse import parse_duration
+
+
+class EnqueueModal(ModalScreen[dict[str, Any] | None]):
+    """Returns keyword arguments for Store.enqueue_task, or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "submit", "Enqueue")]
+
+    def __init__(self, milestones: list[Milestone]) -> None:
+        super().__init__()
+        self.milestones = milestones
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label("Enqueue a task", classes="dialog-title")
+            with Grid(classes="form"):
+                yield Label("Description")
+                yield Input(id="e-description", placeholder="what needs doing")
+                yield Label("Agent type")
+                yield Input("general", id="e-type")
+                yield Label("Base priority")
+                yield Input("5", id="e-priority", type="integer", placeholder="0-10")
+                yield Label("Prerequisites")
+                yield Input(id="e-after", placeholder="task ids, e.g. 12, 15")
+                yield Label("Milestone")
+                yield Select([(m.name, m.id) for m in self.milestones], prompt="none", id="e-milestone")
+                yield Label("Source")
+                yield Select([(s.value, s.value) for s in TaskSource], value="human", allow_blank=False,
+                             id="e-source")
+                yield Label("Deadline")
+                yield Input(id="e-deadline", placeholder="in: 30m, 2h, 1d (optional)")
+                yield Label("Estimate")
+                yield Input(id="e-estimate", placeholder="30m, 2h (optional)")
+            yield Static("", id="e-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Enqueue", variant="primary", id="submit")
+                yield Button("Cancel", id="cancel")
+
+    def _text(self, selector: str) -> str:
+        return self.query_one(selector, Input).value.strip()
+
+    def _fail(self, message: str, selector: str) -> None:
+        self.query_one("#e-error", Static).update(message)
+        self.query_one(selector).focus()
+
+    def action_submit(self) -> None:
+        description = self._text("#e-description")
+        if not description:
+            return self._fail("A description is required.", "#e-description")
+        try:
+            priority = int(self._text("#e-priority") or "5")
+            if not 0 <= priority <= 10:
+                raise ValueError
+        except ValueError:
+            return self._fail("Base priority must be a whole number from 0 to 10.", "#e-priority")
+        try:
+            after = [int(p) for p in self._text("#e-after").replace(",", " ").split()]
+        except ValueError:
+            return self._fail("Prerequisites are task ids separated by commas.", "#e-after")
+        fields: dict[str, Any] = {
+            "description": description,
+            "agent_type": self._text("#e-type") or "general",
+            "base_priority": priority,
+            "prerequisites": after,
+            "source": self.query_one("#e-source", Select).value,
+        }
+        milestone = self.query_one("#e-milestone", Select).value
+        if milestone is not Select.BLANK:
+            fields["milestone"] = milestone
+        try:
+            if deadline := self._text("#e-deadline").lstrip("+"):
+                fields["deadline"] = time.time() + parse_duration(deadline)
+        except ValueError as exc:
+            return self._fail(f"Deadline: {exc}", "#e-deadline")
+        try:
+            if estimate := self._text("#e-estimate"):
+                fields["estimated_duration_seconds"] = int(parse_duration(estimate))
+        except ValueError as exc:
+            return self._fail(f"Estimate: {exc}", "#e-estimate")
+        self.dismiss(fields)
+
+    @on(Button.Pressed, "#submit")
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

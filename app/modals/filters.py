@@ -1,0 +1,113 @@
+"""The queue's filters: which tasks are loaded (status, agent type, milestone, source)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Select, SelectionList
+
+from swarmdeck.store import Milestone, Task, TaskSource, TaskStatus
+
+ACTIVE = ("pending", "blocked", "ready", "running", "failed")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """Server-side filters (applied in SQL before the row cap)."""
+
+    statuses_: tuple[str, ...] = ACTIVE
+    agent_type: str | None = None
+    milestone_id: int | None = None
+    source: str | None = None
+
+    def statuses(self) -> tuple[str, ...]:
+        return self.statuses_
+
+    def query(self) -> dict[str, Any]:
+        return {
+            "status": list(self.statuses_) or None,
+            "agent_type": self.agent_type,
+            "milestone_id": self.milestone_id,
+            "source": self.source,
+        }
+
+    def matches(self, task: Task) -> bool:
+        return (
+            (not self.statuses_ or task.status.value in self.statuses_)
+            and (self.agent_type is None or task.agent_type == self.agent_type)
+            and (self.milestone_id is None or task.milestone_id == self.milestone_id)
+            and (self.source is None or task.source.value == self.source)
+        )
+
+    def describe(self) -> str:
+        parts = ["active" if self.statuses_ == ACTIVE else ("all statuses" if not self.statuses_
+                                                             else "/".join(self.statuses_))]
+        if self.agent_type:
+            parts.append(f"type {self.agent_type}")
+        if self.milestone_id is not None:
+            parts.append(f"milestone {self.milestone_id}")
+        if self.source:
+            parts.append(f"source {self.source}")
+        return ", ".join(parts) + "  (f to change)"
+
+
+class FilterModal(ModalScreen[QueueFilters | None]):
+    """Choose statuses, agent type, milestone and source."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+
+    def __init__(self, current: QueueFilters, milestones: list[Milestone], agent_types: list[str]) -> None:
+        super().__init__()
+        self.current = current
+        self.milestones = milestones
+        self.agent_types = sorted(set(agent_types) | ({current.agent_type} if current.agent_type else set()))
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Filter the queue", classes="dialog-title")
+            yield Label("Statuses (space toggles)")
+            yield SelectionList[str](
+                *[(s.value, s.value, s.value in self.current.statuses_) for s in TaskStatus], id="f-status"
+            )
+            yield Label("Agent type")
+            yield Select([(t, t) for t in self.agent_types], value=self.current.agent_type or Select.BLANK,
+                         prompt="any", id="f-type")
+            yield Label("Milestone")
+            yield Select([(m.name, m.id) for m in self.milestones],
+                         value=self.current.milestone_id if self.current.milestone_id is not None else Select.BLANK,
+                         prompt="any", id="f-milestone")
+            yield Label("Source")
+            yield Select([(s.value, s.value) for s in TaskSource], value=self.current.source or Select.BLANK,
+                         prompt="any", id="f-source")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply", variant="primary", id="apply")
+                yield Button("Reset", id="reset")
+                yield Button("Cancel", id="cancel")
+
+    def _value(self, selector: str) -> Any:
+        value = self.query_one(selector, Select).value
+        return None if value is Select.BLANK else value
+
+    def action_apply(self) -> None:
+        statuses = tuple(s.value for s in TaskStatus if s.value in self.query_one("#f-status", SelectionList).selected)
+        self.dismiss(replace(self.current, statuses_=statuses, agent_type=self._value("#f-type"),
+                             milestone_id=self._value("#f-milestone"), source=self._value("#f-source")))
+
+    @on(Button.Pressed, "#apply")
+    def _apply(self) -> None:
+        self.action_apply()
+
+    @on(Button.Pressed, "#reset")
+    def _reset(self) -> None:
+        self.dismiss(QueueFilters())
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+

@@ -1,0 +1,38 @@
+"""`?`: every key, on every screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+
+def _key_name(key: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "plus": "+", "equals_sign": "=", "minus": "-",
+             "right_square_bracket": "]", "left_square_bracket": "[", "escape": "esc"}
+    return ", ".join(names.get(k, k) for k in key.split(","))
+
+
+class HelpModal(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        sections = [("Everywhere", self.app.BINDINGS)]
+        for name, screen in self.app.MODES.items():
+            sections.append((getattr(screen, "SCREEN_NAME", name), getattr(screen, "BINDINGS", [])))
+        with Vertical(classes="dialog wide"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll():
+                for title, bindings in sections:
+                    table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True)
+                    table.add_column(width=14, style="bold")
+                    table.add_column()
+                    for b in bindings:
+                        if isinstance(b, Binding):
+                            table.add_row(_key_name(b.key), b.tooltip or b.description)
+                    yield Static(table)
+                yield Static("ctrl+p opens the command palette: every action, by name.", classes="dim")
+            yield Label("esc to close", classes="dim")

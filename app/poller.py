@@ -1,0 +1,77 @@
+"""The live poller: asks the store what changed since the last event id and tells the app."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+from textual.timer import Timer
+
+from swarmdeck.store import Event
+
+if TYPE_CHECKING:
+    from .tui import SwarmdeckApp
+
+INTERVALS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class StoreChanged(Message):
+    """New events in the change feed, oldest first."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class Poller:
+    """One cheap query per tick (an index probe when nothing changed); skips a tick while busy."""
+
+    def __init__(self, app: SwarmdeckApp, interval: float = 1.0) -> None:
+        self.app = app
+        self.interval = interval
+        self.cursor = 0
+        self.live = True
+        self._busy = False
+        self._timer: Timer | None = None
+        #: Recent tick costs in milliseconds, for the store-health figures.
+        self.costs: deque[float] = deque(maxlen=600)
+
+    async def start(self) -> None:
+        self.cursor = await self.app.store.latest_event_id()
+        self._timer = self.app.set_interval(self.interval, self.tick, name="poller")
+
+    def set_interval(self, interval: float) -> None:
+        self.interval = interval
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.app.set_interval(interval, self.tick, name="poller")
+
+    def step_interval(self, direction: int) -> float:
+        """Faster (-1) or slower (+1) through the fixed steps."""
+        current = min(range(len(INTERVALS)), key=lambda i: abs(INTERVALS[i] - self.interval))
+        index = max(0, min(len(INTERVALS) - 1, current + direction))
+        self.set_interval(INTERVALS[index])
+        return self.interval
+
+    def tick(self) -> None:
+        if self.live:
+            self.poll_now()
+
+    def poll_now(self) -> None:
+        """Poll once, now, even while the live view is paused (after the user's own action)."""
+        if not self._busy:
+            self._busy = True
+            self.app.run_worker(self._poll(), group="poll", exit_on_error=False)
+
+    async def _poll(self) -> None:
+        started = time.perf_counter()
+        try:
+            events = await self.app.store.changes_since(self.cursor, limit=5000)
+        finally:
+            self._busy = False
+        self.costs.append((time.perf_counter() - started) * 1000)
+        if events:
+            self.cursor = events[-1].id
+            self.app.post_message(StoreChanged(events))

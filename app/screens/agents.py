@@ -1,0 +1,222 @@
+"""Screen 3: every agent, its heartbeat age (always shown), and the selected agent's activity."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, RichLog, Static
+
+from swarmdeck.store import Agent, Event
+from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.text import cell, safe
+
+from ..format import STATUS_STYLE, age, clock_time
+from .base import LiveScreen
+
+COLUMNS = [
+    ("colour", " "), ("name", "Agent"), ("type", "Type"), ("status", "Status"), ("task", "Task"),
+    ("completion", "Done %"), ("heartbeat", "Heartbeat"), ("blockers", "Blockers"),
+    ("next", "Next milestone"), ("completed", "✔"), ("failed", "✘"),
+]
+ACTIVITY_LINES = 200
+
+
+def agent_state(agent: Agent, now: float) -> tuple[str, float | None]:
+    """The status to show, and the heartbeat age, as of ``now`` (stale is not idle)."""
+    if agent.last_heartbeat is None:
+        heartbeat_age = None
+    else:
+        heartbeat_age = max(0.0, now - agent.last_heartbeat.timestamp())
+    stale = agent.status.value != "offline" and (heartbeat_age is None or heartbeat_age > agent.stale_after_seconds)
+    return ("stale" if stale else agent.status.value), heartbeat_age
+
+
+class AgentsScreen(LiveScreen):
+    """Colour, name, type, status, task, completion, heartbeat age, blockers, next milestone, totals."""
+
+    SCREEN_NAME = "3 Agents"
+    BINDINGS = [
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
+        Binding("a", "toggle_heartbeats", "Heartbeats", tooltip="Show or hide heartbeats in the activity"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agents: dict[str, Agent] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.selected: str | None = None
+        self.show_heartbeats = False
+        self._activity_last_id = 0
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar()
+        with Vertical(id="agents-body"):
+            table = LiveTable(id="agents-table")
+            table.set_columns(COLUMNS)
+            yield table
+            yield Static("", id="activity-title")
+            yield RichLog(id="activity", max_lines=ACTIVITY_LINES, wrap=False, markup=False)
+        yield Footer()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#agents-table", LiveTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # Heartbeat ages move with the clock, not with the feed: refresh the cells every second.
+        self.set_interval(1.0, self._tick_ages, name="agent-ages")
+
+    def on_screen_suspend(self) -> None:
+        for timer in self._timers:
+            timer.pause()
+
+    def on_screen_resume(self, event) -> None:
+        for timer in self._timers:
+            timer.resume()
+        super().on_screen_resume(event)
+
+    # -- data ---------------------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        self.agents = {a.name: a for a in await self.store.list_agents()}
+        self.counts = await self.store.agent_task_counts()
+        with self.app.batch_update():
+            self.table.sync({name: self._cells(a) for name, a in self.agents.items()})
+        if self.selected is None and self.agents:
+            self.table.move_cursor(row=0)
+
+    async def apply(self, events: list[Event]) -> None:
+        names = {e.entity_id for e in events if e.entity == "agent" and e.entity_id}
+        for e in events:
+            if e.kind in ("task.completed", "task.failed") and e.payload.get("agent"):
+                status = "completed" if e.kind == "task.completed" else "failed"
+                per = self.counts.setdefault(e.payload["agent"], {})
+                per[status] = per.get(status, 0) + 1
+                names.add(e.payload["agent"])
+            elif e.kind in ("task.claimed", "task.retried", "task.cancelled") and e.payload.get("agent"):
+                names.add(e.payload["agent"])
+        if names:
+            for agent in await self.store.agents_by_names(sorted(names)):
+                self.agents[agent.name] = agent
+            with self.app.batch_update():
+                self.table.apply({n: self._cells(self.agents[n]) for n in names if n in self.agents})
+        if self.selected is not None:
+            self._append_activity([e for e in events if self._belongs(e, self.selected)])
+
+    def _cells(self, a: Agent) -> tuple:
+        now = self.sd.clock()
+        status, heartbeat_age = agent_state(a, now)
+        counts = self.counts.get(a.name, {})
+        return (
+            Text("■■", style=_colour(a.colour)),
+            cell(a.name, "bold"),
+            cell(a.agent_type),
+            cell("STALE" if status == "stale" else status, STATUS_STYLE.get(status, ""), sort_value=status),
+            cell(a.current_task_id or "-", sort_value=a.current_task_id or 0),
+            cell(f"{a.completion:3.0f}%", sort_value=a.completion),
+            cell(age(heartbeat_age) + " ago" if heartbeat_age is not None else "never",
+                 "bold red" if status == "stale" else "", sort_value=heartbeat_age or 0),
+            cell("; ".join(a.blockers) or "-", "yellow" if a.blockers else ""),
+            cell(a.next_milestone or "-"),
+            cell(counts.get("completed", 0), sort_value=counts.get("completed", 0)),
+            cell(counts.get("failed", 0), "red" if counts.get("failed") else "", sort_value=counts.get("failed", 0)),
+        )
+
+    def _tick_ages(self) -> None:
+        if not self.agents:
+            return
+        with self.app.batch_update():
+            self.table.apply({name: self._cells(a) for name, a in self.agents.items()})
+
+    # -- activity --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _belongs(event: Event, name: str) -> bool:
+        return event.actor == name or (event.entity == "agent" and event.entity_id == name)
+
+    @on(DataTable.RowHighlighted, "#agents-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value != self.selected:
+            self.selected = event.row_key.value
+            self.load_activity()
+
+    @work(exclusive=True, group="activity", exit_on_error=False)
+    async def load_activity(self) -> None:
+        name = self.selected
+        if name is None:
+            return
+        recent = await self.store.events(actor=name, limit=ACTIVITY_LINES)
+        log = self.query_one("#activity", RichLog)
+        log.clear()
+        title = Text("Activity of ", style="bold")
+        title.append_text(safe(name, "bold"))
+        title.append("  (a: heartbeats shown)" if self.show_heartbeats else "  (a: show heartbeats)", style="dim")
+        self.query_one("#activity-title", Static).update(title)
+        self._activity_last_id = 0
+        self._append_activity(list(reversed(recent)))
+
+    def _append_activity(self, events: list[Event]) -> None:
+        log = self.query_one("#activity", RichLog)
+        for e in events:
+            if e.id <= self._activity_last_id:
+                continue
+            self._activity_last_id = e.id
+            if e.kind == "agent.heartbeat" and not self.show_heartbeats:
+                continue
+            log.write(activity_line(e))
+
+    def action_toggle_heartbeats(self) -> None:
+        self.show_heartbeats = not self.show_heartbeats
+        self.load_activity()
+
+    def action_sort_next(self) -> None:
+        keys = [k for k, _ in COLUMNS if k != "colour"]
+        state = self.table.sort_state
+        column = keys[(keys.index(state[0]) + 1) % len(keys)] if state else "name"
+        self.table.sort_by(column)
+
+
+def activity_line(e: Event) -> Text:
+    line = Text(f"{clock_time(e.ts)[11:]}  ", style="dim")
+    kind = e.kind
+    line.append(f"{kind:<22}", style=STATUS_STYLE.get(kind.rsplit(".", 1)[-1], ""))
+    if e.entity == "task":
+        line.append(f" task {e.entity_id}")
+    p = e.payload
+    if kind == "agent.action":
+        text = f" {p.get('phase')}/{p.get('action')}"
+        if p.get("duration_ms") is not None:
+            text += f" {p['duration_ms']:.0f} ms"
+        line.append_text(safe(text, "" if p.get("success", True) else "red", one_line=True))
+        if p.get("error_message"):
+            line.append_text(safe(f"  {p['error_message']}", "red", one_line=True))
+    elif p.get("error"):
+        line.append_text(safe(f"  {p['error']}", "red", one_line=True))
+    elif kind == "agent.heartbeat" and p:
+        summary = ", ".join(f"{k}={v}" for k, v in p.items())
+        line.append_text(safe(f"  {summary}", "dim", one_line=True))
+    return line
+
+
+def _colour(colour: str | None) -> str:
+    """An agent's colour as a style; unknown or hostile values fall back to plain."""
+    from rich.color import Color, ColorParseError
+
+    if not colour:
+        return "dim"
+    name = _COLOUR_NAMES.get(colour.strip().lower(), colour.strip().lower())
+    try:
+        Color.parse(name)
+    except ColorParseError:
+        return "dim"
+    return name
+
+
+# Everyday colour names agents use that Rich spells differently.
+_COLOUR_NAMES = {"orange": "dark_orange", "pink": "hot_pink", "purple": "medium_purple", "grey": "grey50",
+                 "gray": "grey50"}
+

@@ -1,0 +1,129 @@
+"""What every live screen shares: the status bar, its own change-feed cursor, and catching up."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events, on
+from textual.screen import Screen
+
+from swarmdeck.store import Event, Store
+from swarmdeck.widgets.status_bar import StatusBar
+
+from ..poller import StoreChanged
+
+if TYPE_CHECKING:
+    from ..tui import SwarmdeckApp
+
+#: Past this many unseen events a screen reloads instead of replaying them.
+CATCH_UP_LIMIT = 5000
+
+
+class LiveScreen(Screen):
+    """A screen that loads once, then applies only what the change feed says changed.
+
+    Each screen keeps its own cursor into the feed. Only the visible screen is told of changes;
+    a screen coming back into view catches up from its cursor (or reloads after a long absence).
+    Store calls run in one worker at a time, so input is never blocked by a query.
+    """
+
+    SCREEN_NAME = ""
+    #: Actions that change the swarm; hidden and refused in a read-only seat.
+    MUTATING: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+        self._syncing = False
+        self._dirty = False
+        self._loaded = False
+
+    @property
+    def sd(self) -> SwarmdeckApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def store(self) -> Store:
+        return self.sd.store
+
+    def status_bar(self) -> StatusBar:
+        bar = StatusBar()
+        bar.screen_name = self.SCREEN_NAME
+        return bar
+
+    def on_mount(self) -> None:
+        bar = self.query_one(StatusBar)
+        bar.title = self.sd.db_title
+        bar.read_only = self.sd.read_only
+        for attribute in ("pending_reviews", "swarm_paused", "live", "interval"):
+            self.watch(self.app, attribute, _mirror(bar, attribute))
+        self.run_worker(self._initial_load(), group="sync", exit_on_error=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.sd.read_only and action in self.MUTATING:
+            return None  # hidden from the footer and the palette, refused if pressed
+        return True
+
+    async def _initial_load(self) -> None:
+        self._syncing = True
+        try:
+            self.seen = await self.store.latest_event_id()
+            await self.load()
+            self._loaded = True
+        finally:
+            self._syncing = False
+        if self._dirty:
+            self.kick()
+
+    # -- the change feed ---------------------------------------------------------------------------
+
+    @on(StoreChanged)
+    def _on_store_changed(self, message: StoreChanged) -> None:
+        message.stop()
+        if message.events and message.events[-1].id > self.seen:
+            self.kick()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if self._loaded:
+            self.kick()
+
+    def kick(self) -> None:
+        """Catch up with the feed: one worker at a time, coalescing bursts of changes."""
+        if self._syncing:
+            self._dirty = True
+            return
+        self._syncing = True
+        self.run_worker(self._catch_up(), group="sync", exit_on_error=False)
+
+    async def _catch_up(self) -> None:
+        try:
+            while True:
+                self._dirty = False
+                batch = await self.store.changes_since(self.seen, limit=CATCH_UP_LIMIT)
+                if len(batch) >= CATCH_UP_LIMIT:
+                    self.seen = await self.store.latest_event_id()
+                    await self.load()
+                elif batch:
+                    self.seen = batch[-1].id
+                    await self.apply(batch)
+                if not self._dirty:
+                    break
+        finally:
+            self._syncing = False
+
+    # -- what each screen implements ---------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Fetch everything the screen shows (first paint, or after a long absence)."""
+
+    async def apply(self, events: list[Event]) -> None:
+        """Fetch and update only what these events touched."""
+
+
+def _mirror(bar: StatusBar, attribute: str):
+    """A one-argument watcher copying an app reactive onto the status bar."""
+
+    def update(value: object) -> None:
+        setattr(bar, attribute, value)
+
+    return update

@@ -1,0 +1,178 @@
+"""Screen 1: milestones and their gates. The reviewer reads the report and decides."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Static
+
+from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus
+from swarmdeck.store.models import ConditionStatus
+from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.report_panel import ReportPanel
+from swarmdeck.widgets.text import cell, safe
+
+from ..format import STATUS_STYLE
+from ..modals.decision import DecisionModal
+from .base import LiveScreen
+
+COLUMNS = [("pos", "#"), ("name", "Milestone"), ("status", "Gate"), ("weeks", "Weeks"),
+           ("hours", "Hours / budget"), ("progress", "Tasks done")]
+
+
+def progress_bar(done: int, total: int, width: int = 10) -> str:
+    filled = round(width * done / total) if total else 0
+    return f"{'█' * filled}{'░' * (width - filled)} {done}/{total}"
+
+
+class MilestonesScreen(LiveScreen):
+    """Every milestone with its gate; the selected one's report, decisions and conditions."""
+
+    SCREEN_NAME = "1 Milestones"
+    MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
+    BINDINGS = [
+        Binding("d", "decide", "Decide", tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
+        Binding("x", "close_condition", "Close condition", tooltip="Close the oldest open condition"),
+        Binding("R", "resume_swarm", "Resume swarm", tooltip="Lift an escalation: claims are accepted again"),
+        Binding("n", "next_review", "Next review", tooltip="Jump to the next gate awaiting review"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.milestones: dict[int, Milestone] = {}
+        self.progress: dict[int, dict[str, int]] = {}
+        self.selected: int | None = None
+        self.gate: GateStatus | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar()
+        with Horizontal(id="milestones-body"):
+            with Vertical(id="milestones-left"):
+                table = LiveTable(id="milestones-table")
+                table.set_columns(COLUMNS)
+                yield table
+                yield Static("", id="milestone-objective")
+            with VerticalScroll(id="gate-scroll"):
+                yield ReportPanel(id="gate-panel")
+        yield Footer()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#milestones-table", LiveTable)
+
+    # -- data ------------------------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        self.milestones = {m.id: m for m in await self.store.list_milestones()}
+        self.progress = await self.store.milestone_progress()
+        with self.app.batch_update():
+            self.table.sync({str(m.id): self._cells(m) for m in self.milestones.values()})
+        if self.selected is None and self.milestones:
+            first = next((m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW),
+                         next(iter(self.milestones.values())))
+            self.table.move_cursor(row=self.table.get_row_index(str(first.id)))
+            self.selected = first.id
+        await self._load_gate()
+
+    async def apply(self, events: list[Event]) -> None:
+        touched_milestones = any(e.entity == "milestone" for e in events)
+        touched_tasks = any(e.entity == "task" for e in events)
+        if touched_milestones:
+            self.milestones = {m.id: m for m in await self.store.list_milestones()}
+        if touched_tasks:
+            self.progress = await self.store.milestone_progress()
+        if touched_milestones or touched_tasks:
+            with self.app.batch_update():
+                self.table.sync({str(m.id): self._cells(m) for m in self.milestones.values()})
+            await self._load_gate()
+
+    def _cells(self, m: Milestone) -> tuple:
+        counts = self.progress.get(m.id, {})
+        total = sum(counts.values())
+        done = counts.get("completed", 0)
+        budget = "-" if m.hour_budget is None else f"{m.hour_budget:g}"
+        over = m.hour_budget is not None and m.hours_spent > m.hour_budget
+        return (
+            cell(m.position, sort_value=m.position),
+            cell(m.name),
+            cell(m.status.value, STATUS_STYLE.get(m.status.value, "")),
+            cell(m.planned_weeks or "-"),
+            cell(f"{m.hours_spent:.1f} / {budget}", "bold red" if over else ""),
+            cell(progress_bar(done, total), sort_value=done / total if total else 0),
+        )
+
+    async def _load_gate(self) -> None:
+        if self.selected is None:
+            return
+        self.gate = await self.store.gate_status(self.selected)
+        self.query_one("#gate-panel", ReportPanel).show(self.gate)
+        m = self.gate.milestone
+        info = Text()
+        if m.acceptance_criteria:
+            info.append("Acceptance criteria\n", style="bold underline")
+            for c in m.acceptance_criteria:
+                info.append("• ")
+                info.append_text(safe(c))
+                info.append("\n")
+        self.query_one("#milestone-objective", Static).update(info)
+
+    @on(DataTable.RowHighlighted, "#milestones-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        milestone_id = int(event.row_key.value)
+        if milestone_id != self.selected:
+            self.selected = milestone_id
+            self.show_gate()
+
+    @work(exclusive=True, group="gate", exit_on_error=False)
+    async def show_gate(self) -> None:
+        await self._load_gate()
+
+    # -- actions ---------------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_decide(self) -> None:
+        if self.selected is None:
+            return
+        gate = await self.store.gate_status(self.selected)
+        if gate.milestone.status is not MilestoneStatus.REVIEW or gate.report is None:
+            self.notify(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report awaiting "
+                        "a decision", severity="warning", timeout=3, markup=False)
+            return
+        choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer))
+        if choice is None:
+            return
+        decision = await self.store.decide_gate(
+            gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
+            reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
+        )
+        self.notify(f"{decision.decision.value} recorded for {gate.milestone.name}", timeout=4, markup=False)
+        self.sd.changed()
+
+    def action_close_condition(self) -> None:
+        gate = self.gate
+        open_ = [c for c in (gate.conditions if gate else ()) if c.status is ConditionStatus.OPEN]
+        if not open_:
+            self.notify("No open condition on this gate", timeout=2)
+            return
+        self.sd.run_store_action(self.store.close_condition(open_[0].id, closed_by=self.sd.reviewer),
+                                 f"Condition #{open_[0].id} closed")
+
+    def action_resume_swarm(self) -> None:
+        if not self.sd.swarm_paused:
+            self.notify("The swarm is not paused", timeout=2)
+            return
+        self.sd.run_store_action(self.store.resume_swarm(by=self.sd.reviewer), "Swarm resumed: claims accepted")
+
+    def action_next_review(self) -> None:
+        waiting = [m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW]
+        if not waiting:
+            self.notify("No gate awaits review", timeout=2)
+            return
+        after = [m for m in waiting if self.selected is None or m.position > self.milestones[self.selected].position]
+        target = (after or waiting)[0]
+        self.table.move_cursor(row=self.table.get_row_index(str(target.id)))

@@ -1,0 +1,351 @@
+"""Screen 2: the task queue, its filters, a task's detail, and the operator's actions."""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Input, Static
+
+from swarmdeck.store import Event, Milestone, Task, TaskStatus
+from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.text import cell, safe
+
+from ..format import STATUS_STYLE, clock_time, since, until
+from ..modals.cancel import CancelModal
+from ..modals.enqueue import EnqueueModal
+from ..modals.filters import FilterModal, QueueFilters
+from ..modals.plan import PlanModal
+from .base import LiveScreen
+
+#: The table holds at most this many tasks (by priority); filters narrow what is loaded.
+ROW_CAP = 2000
+
+COLUMNS = [
+    ("id", "ID"), ("status", "Status"), ("priority", "Prio"), ("type", "Agent type"), ("agent", "Agent"),
+    ("milestone", "Milestone"), ("age", "Age"), ("deadline", "Deadline"), ("description", "Description"),
+]
+SORTABLE = [key for key, _ in COLUMNS]
+
+
+class QueueScreen(LiveScreen):
+    """Every task that matters now, live; `/` filters, `f` narrows, enter shows the detail."""
+
+    SCREEN_NAME = "2 Queue"
+    MUTATING = frozenset({"enqueue", "cancel_task", "retry_task", "priority_up", "priority_down"})
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", tooltip="Filter the rows by text"),
+        Binding("f", "filters", "Filters", tooltip="Filter by status, agent type, milestone, source"),
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
+        Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("n", "enqueue", "Enqueue", tooltip="Add a task"),
+        Binding("c", "cancel_task", "Cancel", tooltip="Cancel the task and its dependents (previewed)"),
+        Binding("r", "retry_task", "Retry", tooltip="Retry a failed task"),
+        Binding("right_square_bracket", "priority_up", "Prio+", tooltip="Raise base priority"),
+        Binding("left_square_bracket", "priority_down", "Prio-", tooltip="Lower base priority"),
+        Binding("e", "plan", "Plan", tooltip="Execution plan of the tasks shown"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters = QueueFilters()
+        self.text_filter = ""
+        self.tasks: dict[int, Task] = {}
+        self.milestones: dict[int, Milestone] = {}
+        self.selected: int | None = None
+        self.total_matching = 0
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar()
+        yield Input(placeholder="filter: text in description, agent, type…  (esc clears)", id="queue-filter")
+        yield Static(id="queue-summary")
+        with Horizontal(id="queue-body"):
+            table = LiveTable(id="queue-table")
+            table.set_columns(COLUMNS)
+            yield table
+            with VerticalScroll(id="task-detail"):
+                yield Static("Select a task to see its detail.", id="task-detail-body")
+        yield Footer()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#queue-table", LiveTable)
+
+    # -- loading and live updates -----------------------------------------------------------------------
+
+    async def load(self) -> None:
+        self.milestones = {m.id: m for m in await self.store.list_milestones()}
+        tasks = await self.store.list_tasks(limit=ROW_CAP, **self.filters.query())
+        self.tasks = {t.id: t for t in tasks}
+        status = await self.store.queue_status()
+        statuses = self.filters.statuses()
+        self.total_matching = sum(status.counts[s] for s in statuses) if statuses else status.total
+        self._render_rows(full=True)
+        if self.selected is None and self.table.row_count:
+            self.table.move_cursor(row=0)
+
+    async def apply(self, events: list[Event]) -> None:
+        ids = {int(e.entity_id) for e in events if e.entity == "task" and e.entity_id}
+        if any(e.entity == "milestone" for e in events):
+            self.milestones = {m.id: m for m in await self.store.list_milestones()}
+        if not ids:
+            return
+        fresh = await self.store.tasks_by_ids(ids)
+        upserts, removals = {}, []
+        for task in fresh:
+            if self.filters.matches(task):
+                self.tasks[task.id] = task
+                if self._text_match(task):
+                    upserts[str(task.id)] = self._cells(task)
+                    continue
+            else:
+                self.tasks.pop(task.id, None)
+            removals.append(str(task.id))
+        with self.app.batch_update():
+            self.table.apply(upserts, removals)
+        self._update_summary()
+        if self.selected in ids:
+            self.show_detail(self.selected)
+
+    def _render_rows(self, *, full: bool) -> None:
+        rows = {str(t.id): self._cells(t) for t in self.tasks.values() if self._text_match(t)}
+        with self.app.batch_update():
+            self.table.sync(rows)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        shown = self.table.row_count
+        parts = [f"{shown:,} task(s) shown"]
+        if len(self.tasks) >= ROW_CAP:
+            parts.append(f"the top {ROW_CAP:,} by priority of {self.total_matching:,}")
+        parts.append(self.filters.describe())
+        if self.text_filter:
+            parts.append(f"text “{self.text_filter}”")
+        sort = self.table.sort_state
+        if sort:
+            parts.append(f"sorted by {sort[0]}{' ↓' if sort[1] else ' ↑'}")
+        self.query_one("#queue-summary", Static).update(Text(" · ".join(parts), style="dim"))
+
+    def _cells(self, t: Task) -> tuple:
+        now = self.sd.clock()
+        milestone = self.milestones.get(t.milestone_id) if t.milestone_id else None
+        return (
+            cell(t.id, sort_value=t.id),
+            cell(t.status.value, STATUS_STYLE.get(t.status.value, ""), sort_value=t.status.value),
+            cell(f"{t.priority:5.1f}", sort_value=t.priority),
+            cell(t.agent_type),
+            cell(t.assigned_agent or "-"),
+            cell(milestone.name if milestone else "-"),
+            cell(since(t.created_at, now), sort_value=-t.created_at.timestamp()),
+            cell(until(t.deadline, now), "bold red" if t.deadline and t.deadline.timestamp() < now else "",
+                 sort_value=t.deadline.timestamp() if t.deadline else float("inf")),
+            cell(t.description[:200]),
+        )
+
+    def _text_match(self, t: Task) -> bool:
+        if not self.text_filter:
+            return True
+        needle = self.text_filter.lower()
+        haystack = f"{t.id} {t.description} {t.agent_type} {t.assigned_agent or ''} {t.status}".lower()
+        return needle in haystack
+
+    # -- selection and detail ------------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#queue-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            task_id = int(event.row_key.value)
+            if task_id != self.selected:
+                self.selected = task_id
+                self.show_detail(task_id)
+
+    @work(exclusive=True, group="detail", exit_on_error=False)
+    async def show_detail(self, task_id: int) -> None:
+        task = await self.store.get_task(task_id)
+        breakdown = await self.store.priority_breakdown(task_id)
+        dependents = await self.store.dependents(task_id)
+        history = await self.store.events(entity="task", entity_id=task_id, limit=12)
+        self.query_one("#task-detail-body", Static).update(
+            render_detail(task, breakdown, dependents, history, self.milestones, self.sd.clock())
+        )
+
+    # -- filters and sorting ---------------------------------------------------------------------------------
+
+    def action_focus_filter(self) -> None:
+        box = self.query_one("#queue-filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, "#queue-filter")
+    def _text_changed(self, event: Input.Changed) -> None:
+        self.text_filter = event.value.strip()
+        self._render_rows(full=False)
+
+    @on(Input.Submitted, "#queue-filter")
+    def _text_submitted(self) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#queue-filter", Input)
+        box.value = ""
+        box.remove_class("visible")
+        self.table.focus()
+
+    def action_filters(self) -> None:
+        def chosen(filters: QueueFilters | None) -> None:
+            if filters is not None and filters != self.filters:
+                self.filters = filters
+                self.run_worker(self.load(), group="sync", exit_on_error=False)
+
+        agent_types = sorted({t.agent_type for t in self.tasks.values()})
+        self.app.push_screen(FilterModal(self.filters, list(self.milestones.values()), agent_types), chosen)
+
+    def action_sort_next(self) -> None:
+        state = self.table.sort_state
+        column = SORTABLE[(SORTABLE.index(state[0]) + 1) % len(SORTABLE)] if state else "priority"
+        self.table.sort_by(column, reverse=column in ("priority",))
+        self._update_summary()
+
+    def action_sort_reverse(self) -> None:
+        state = self.table.sort_state or ("priority", False)
+        self.table.sort_by(state[0], reverse=not state[1])
+        self._update_summary()
+
+    @on(DataTable.HeaderSelected, "#queue-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        state = self.table.sort_state
+        column = event.column_key.value
+        self.table.sort_by(column, reverse=not state[1] if state and state[0] == column else False)
+        self._update_summary()
+
+    # -- actions ---------------------------------------------------------------------------------------------------
+
+    def _selected_task(self) -> Task | None:
+        if self.selected is None or self.selected not in self.tasks:
+            self.notify("Select a task first", severity="warning", timeout=2)
+            return None
+        return self.tasks[self.selected]
+
+    def action_enqueue(self) -> None:
+        def submitted(fields: dict | None) -> None:
+            if fields:
+                self.sd.run_store_action(
+                    self.store.enqueue_task(actor=self.sd.reviewer, **fields), "Task enqueued"
+                )
+
+        self.app.push_screen(EnqueueModal(list(self.milestones.values())), submitted)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_cancel_task(self) -> None:
+        task = self._selected_task()
+        if task is None:
+            return
+        preview = await self.store.cancel_task(task.id, dry_run=True, actor=self.sd.reviewer)
+        cascaded = await self.store.tasks_by_ids(preview.cascaded_task_ids)
+        reason = await self.app.push_screen_wait(CancelModal(task, cascaded))
+        if reason is not None:
+            result = await self.store.cancel_task(task.id, reason=reason or None, actor=self.sd.reviewer)
+            self.notify(f"Cancelled {result.total_cancelled} task(s)", timeout=3)
+            self.sd.changed()
+
+    def action_retry_task(self) -> None:
+        task = self._selected_task()
+        if task is not None:
+            self.sd.run_store_action(self.store.retry_task(task.id, actor=self.sd.reviewer),
+                                     f"Task {task.id} queued again")
+
+    def _nudge_priority(self, delta: int) -> None:
+        task = self._selected_task()
+        if task is None:
+            return
+        value = max(0, min(10, task.base_priority + delta))
+        if value == task.base_priority:
+            self.notify(f"Base priority is already {value}", timeout=2)
+            return
+        self.sd.run_store_action(self.store.set_base_priority(task.id, value, actor=self.sd.reviewer),
+                                 f"Task {task.id} base priority {task.base_priority} → {value}")
+
+    def action_priority_up(self) -> None:
+        self._nudge_priority(+1)
+
+    def action_priority_down(self) -> None:
+        self._nudge_priority(-1)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_plan(self) -> None:
+        ids = [t.id for t in self.tasks.values() if not t.status.finished]
+        if not ids:
+            self.notify("No unfinished tasks shown to plan", timeout=2)
+            return
+        plan = await self.store.execution_plan(ids)
+        await self.app.push_screen_wait(PlanModal(plan, self.tasks))
+
+
+def render_detail(task: Task, breakdown, dependents: list[int], history: list[Event],
+                  milestones: dict[int, Milestone], now: float) -> Text:
+    """The detail pane: everything about one task, agent text kept plain."""
+    out = Text()
+    out.append(f"Task {task.id}  ", style="bold")
+    out.append(task.status.value, style=STATUS_STYLE.get(task.status.value, ""))
+    out.append(f"  priority {task.priority:.1f}\n\n")
+    out.append_text(safe(task.description))
+    out.append("\n")
+    if task.summary:
+        out.append("\n")
+        out.append_text(safe(task.summary, "italic"))
+        out.append("\n")
+    if task.blocked_reason:
+        out.append("\nBlocked: ", style="bold yellow")
+        out.append_text(safe(task.blocked_reason))
+        out.append("\n")
+    if task.error_message:
+        out.append("\nLast error: ", style="bold red")
+        out.append_text(safe(task.error_message))
+        out.append("\n")
+    out.append("\nPriority breakdown\n", style="bold underline")
+    for name, weight in (("base", 0.30), ("depth", 0.25), ("urgency", 0.25), ("blocking", 0.15), ("source", 0.05)):
+        value = getattr(breakdown, name)
+        bar = "█" * int(value / 10) + "·" * (10 - int(value / 10))
+        out.append(f"  {name:<9}{value:6.1f} × {weight:.2f} = {value * weight:5.1f}  {bar}\n")
+    out.append(f"  {'total':<9}{breakdown.total:24.1f}\n", style="bold")
+    out.append("\nPrerequisites: ", style="bold")
+    out.append(", ".join(map(str, task.prerequisites)) or "none")
+    out.append("\nUnblocks: ", style="bold")
+    out.append(", ".join(map(str, dependents)) or "nothing")
+    milestone = milestones.get(task.milestone_id) if task.milestone_id else None
+    out.append("\nMilestone: ", style="bold")
+    out.append_text(safe(milestone.name if milestone else "-"))
+    out.append("\nSource: ", style="bold")
+    out.append(f"{task.source}   base priority {task.base_priority}   depth {task.dependency_depth}")
+    out.append("\nAgent: ", style="bold")
+    out.append_text(safe(f"{task.assigned_agent or '-'} ({task.agent_type})"))
+    out.append(f"\nRetries: {task.retry_count}/{task.max_retries}   timeout {task.timeout_seconds}s")
+    if task.estimated_duration_seconds:
+        out.append(f"   estimate {task.estimated_duration_seconds}s")
+    out.append(f"\nCreated {clock_time(task.created_at)} ({since(task.created_at, now)} ago)")
+    out.append(f"\nStarted {clock_time(task.started_at)}   finished {clock_time(task.finished_at)}")
+    if task.deadline:
+        out.append(f"\nDeadline {clock_time(task.deadline)} ({until(task.deadline, now)})")
+    if task.result_data is not None:
+        out.append("\n\nResult\n", style="bold underline")
+        out.append_text(safe(json.dumps(task.result_data, indent=2, ensure_ascii=False)))
+    if task.input_data is not None:
+        out.append("\n\nInput\n", style="bold underline")
+        out.append_text(safe(json.dumps(task.input_data, indent=2, ensure_ascii=False)))
+    out.append("\n\nHistory\n", style="bold underline")
+    for e in history:
+        out.append(f"  {clock_time(e.ts)[11:]}  ")
+        out.append(e.kind.removeprefix("task."), style=STATUS_STYLE.get(e.kind.removeprefix("task."), ""))
+        out.append("  ")
+        out.append_text(safe(e.actor))
+        detail = e.payload.get("error") or e.payload.get("reason") or ""
+        if detail:
+            out.append("  ")
+            out.append_text(safe(detail, "dim", one_line=True))
+        out.append("\n")
+    return out

@@ -1,0 +1,158 @@
+"""The swarmdeck App: modes, global keys, palette, store lifecycle and error routing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from swarmdeck.store import Store
+from swarmdeck.store.errors import StoreError
+
+from .commands import COMMAND_PROVIDERS
+from .modals.error import ErrorModal
+from .modals.help import HelpModal
+from .poller import Poller, StoreChanged
+from .screens.agents import AgentsScreen
+from .screens.base import LiveScreen
+from .screens.milestones import MilestonesScreen
+from .screens.queue import QueueScreen
+
+STYLES = Path(__file__).parent.parent / "styles"
+
+StoreFactory = Callable[[], Awaitable[Store]]
+
+
+class SwarmdeckApp(App[int]):
+    """Mission control: milestones and gates (1), the task queue (2), the agents (3)."""
+
+    TITLE = "swarmdeck"
+    CSS_PATH = [STYLES / "app.tcss", STYLES / "milestones.tcss", STYLES / "queue.tcss", STYLES / "agents.tcss"]
+    MODES = {"milestones": MilestonesScreen, "queue": QueueScreen, "agents": AgentsScreen}
+    DEFAULT_MODE = "milestones"
+    COMMANDS = App.COMMANDS | COMMAND_PROVIDERS
+
+    BINDINGS = [
+        Binding("1", "switch_mode('milestones')", "Milestones", tooltip="Milestones and gate review"),
+        Binding("2", "switch_mode('queue')", "Queue", tooltip="The task queue"),
+        Binding("3", "switch_mode('agents')", "Agents", tooltip="Agents and heartbeats"),
+        Binding("p", "toggle_live", "Pause", tooltip="Pause or resume the live view"),
+        Binding("plus,equals_sign", "poll_faster", "Faster", show=False),
+        Binding("minus", "poll_slower", "Slower", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    pending_reviews: reactive[int] = reactive(0)
+    swarm_paused: reactive[str] = reactive("")
+    live: reactive[bool] = reactive(True)
+    interval: reactive[float] = reactive(1.0)
+
+    def __init__(
+        self,
+        store_factory: StoreFactory,
+        *,
+        title: str = "",
+        reviewer: str = "reviewer",
+        read_only: bool = False,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        on_ready: Callable[[SwarmdeckApp], Awaitable[None]] | None = None,
+        poll: bool = True,
+    ) -> None:
+        super().__init__()
+        self._store_factory = store_factory
+        self.db_title = title
+        self.reviewer = reviewer
+        self.read_only = read_only
+        self.clock = clock
+        self._on_ready = on_ready
+        self._poll_enabled = poll
+        self.poller = Poller(self, interval)
+        self.set_reactive(SwarmdeckApp.interval, interval)
+        self.store: Store
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def on_load(self) -> None:
+        # Opened before the first screen composes: every screen can rely on self.app.store.
+        self.store = await self._store_factory()
+
+    async def on_mount(self) -> None:
+        await self.refresh_globals()
+        if self._poll_enabled:
+            await self.poller.start()
+        else:
+            self.poller.cursor = await self.store.latest_event_id()
+        if self._on_ready is not None:
+            await self._on_ready(self)
+
+    async def on_unmount(self) -> None:
+        await self.store.close()
+
+    async def refresh_globals(self) -> None:
+        """What every screen's status bar shows: gates awaiting review, and whether the swarm is paused."""
+        self.pending_reviews = await self.store.gates_awaiting_review()
+        state = await self.store.swarm_state()
+        self.swarm_paused = (state.reason or "paused") if state.paused else ""
+
+    # -- live updates ----------------------------------------------------------------------------
+
+    @on(StoreChanged)
+    async def _forward_changes(self, message: StoreChanged) -> None:
+        if any(e.entity in ("milestone", "swarm") for e in message.events):
+            await self.refresh_globals()
+        # Only the visible screen works now; the others catch up from their own cursor on resume.
+        if isinstance(self.screen, LiveScreen):
+            self.screen.post_message(StoreChanged(message.events))
+
+    def changed(self) -> None:
+        """The user just changed something: show it now, even while the live view is paused."""
+        self.poller.poll_now()
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def action_toggle_live(self) -> None:
+        self.live = self.poller.live = not self.poller.live
+        if self.live:
+            self.poller.poll_now()
+        self.notify("Live view resumed" if self.live else "Live view paused: press p to resume",
+                    timeout=2)
+
+    def action_poll_faster(self) -> None:
+        self.interval = self.poller.step_interval(-1)
+        self.notify(f"Polling every {self.interval:g}s", timeout=1.5)
+
+    def action_poll_slower(self) -> None:
+        self.interval = self.poller.step_interval(+1)
+        self.notify(f"Polling every {self.interval:g}s", timeout=1.5)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpModal())
+
+    # -- errors --------------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every failed worker lands here: a store refusal is a notification, anything else a modal."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, StoreError):
+            self.notify(str(error), title="Refused", severity="error", markup=False)
+        else:
+            self.push_screen(ErrorModal(error))
+
+    @work(exit_on_error=False)
+    async def run_store_action(self, action: Awaitable[object], success: str | None = None) -> None:
+        """Run a store write from a screen or modal; refusals become notifications."""
+        await action
+        if success:
+            self.notify(success, timeout=3, markup=False)
+        self.changed()

@@ -1,0 +1,146 @@
+"""The gate panel: a milestone's validation report, what deciding it does, and its history."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from swarmdeck.store import GateStatus
+from swarmdeck.store.models import CriterionStatus, Severity
+
+from .text import safe
+
+CRITERION = {
+    CriterionStatus.MET: ("✔ met", "bold green"),
+    CriterionStatus.NOT_MET: ("✘ not met", "bold red"),
+    CriterionStatus.UNKNOWN: ("? unknown", "yellow"),
+}
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "dim",
+}
+SEVERITY_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW]
+
+
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+def render_gate(gate: GateStatus) -> RenderableType:
+    """Everything a reviewer reads before deciding. Agent text is always plain."""
+    m = gate.milestone
+    parts: list[RenderableType] = []
+    title = Text()
+    title.append_text(safe(m.name, "bold"))
+    title.append(f"  gate: {m.status.value}", style="bold")
+    title.append(f"   approvals {len(gate.approvals)}/{m.required_approvals}")
+    parts.append(title)
+    if m.objective:
+        parts.append(safe(m.objective, "italic"))
+    if gate.next_milestone:
+        effect = Text("Approving opens ", style="bold")
+        effect.append_text(safe(gate.next_milestone, "bold"))
+        effect.append(f" and unblocks {gate.unblocks} task(s)", style="bold")
+        parts.append(effect)
+    else:
+        parts.append(Text("Approving completes the last milestone.", style="bold"))
+
+    report = gate.report
+    if report is None:
+        parts.append(Text("\nNo validation report submitted yet.", style="dim"))
+    else:
+        head = Text(f"\nValidation report v{report.version} by ", style="bold")
+        head.append_text(safe(report.submitted_by, "bold"))
+        head.append(f"  ·  {report.submitted_at.astimezone():%Y-%m-%d %H:%M}  ·  hash {report.content_hash[:12]}",
+                    style="dim")
+        parts.append(head)
+        if report.summary:
+            parts.append(safe(report.summary))
+
+        parts.append(_heading(f"Criteria ({sum(c.status is CriterionStatus.MET for c in report.criteria)}"
+                              f"/{len(report.criteria)} met)"))
+        criteria = Table(box=None, show_header=False, expand=True, padding=(0, 1))
+        criteria.add_column(width=11, no_wrap=True)
+        criteria.add_column(ratio=2)
+        criteria.add_column(ratio=3, style="dim")
+        for c in report.criteria:
+            label, style = CRITERION[c.status]
+            criteria.add_row(Text(label, style=style), safe(c.name), safe(c.evidence))
+        parts.append(criteria if report.criteria else Text("none", style="dim"))
+
+        parts.append(_heading("Metrics vs targets"))
+        metrics = Table(box=None, expand=True, padding=(0, 1), header_style="dim")
+        metrics.add_column("metric", ratio=3)
+        metrics.add_column("value", justify="right")
+        metrics.add_column("target", justify="right")
+        metrics.add_column("", width=8)
+        for mt in report.metrics:
+            met = mt.met
+            metrics.add_row(
+                safe(mt.name),
+                Text(f"{mt.value:g}", style="" if met else "bold red").append_text(safe(f" {mt.unit}".rstrip())),
+                Text(f"{mt.comparator.value} {mt.target:g}").append_text(safe(f" {mt.unit}".rstrip())),
+                Text("✔ met", style="green") if met else Text("✘ MISS", style="bold white on red"),
+            )
+        parts.append(metrics if report.metrics else Text("none", style="dim"))
+
+        parts.append(_heading(f"Issues ({len(report.issues)})"))
+        for issue in sorted(report.issues, key=lambda i: SEVERITY_ORDER.index(i.severity)):
+            line = Text(f" {issue.severity.value.upper():<8} ", style=SEVERITY_STYLE[issue.severity])
+            line.append(" ")
+            line.append_text(safe(issue.description))
+            parts.append(line)
+        if not report.issues:
+            parts.append(Text("none", style="dim"))
+
+        parts.append(_heading("Recommendations"))
+        for rec in report.recommendations:
+            parts.append(Text("• ").append_text(safe(rec)))
+        if not report.recommendations:
+            parts.append(Text("none", style="dim"))
+        if report.proposed_decision:
+            parts.append(Text(f"\nProposed decision: {report.proposed_decision.value}", style="bold"))
+
+    parts.append(_heading("Decisions"))
+    if not gate.decisions:
+        parts.append(Text("none yet", style="dim"))
+    for d in reversed(gate.decisions):
+        line = Text(f"{d.decided_at.astimezone():%m-%d %H:%M}  ")
+        line.append(f"{d.decision.value:<11}", style=DECISION_STYLE[d.decision.value])
+        line.append_text(safe(d.reviewer, "bold"))
+        line.append(f"  on v{d.report_version} ({d.report_hash[:8]})", style="dim")
+        line.append("\n    ")
+        line.append_text(safe(d.rationale))
+        parts.append(line)
+    if gate.conditions:
+        parts.append(_heading("Conditions"))
+        for c in gate.conditions:
+            mark = Text("☐ open  ", style="bold yellow") if c.status.value == "open" else Text("☑ closed", style="green")
+            line = Text(f"#{c.id:<4}").append_text(mark).append(" ")
+            line.append_text(safe(c.text))
+            if c.note:
+                line.append("  — ", style="dim").append_text(safe(c.note, "dim"))
+            parts.append(line)
+    for part in parts:
+        if isinstance(part, Text):
+            part.end = "\n"  # one renderable per line
+    return Group(*parts)
+
+
+DECISION_STYLE = {
+    "APPROVE": "bold green",
+    "CONDITIONAL": "bold yellow",
+    "REVISE": "bold magenta",
+    "ESCALATE": "bold white on red",
+}
+
+
+class ReportPanel(Static):
+    """Shows one gate. Data in: `show(gate)`."""
+
+    def show(self, gate: GateStatus | None) -> None:
+        self.update(render_gate(gate) if gate else Text("Select a milestone.", style="dim"))

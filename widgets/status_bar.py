@@ -1,0 +1,42 @@
+"""The bar at the top of every screen: live/paused, poll interval, gates awaiting review, swarm state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from .text import safe
+
+
+class StatusBar(Widget):
+    """Data in (reactives), nothing out. The app sets the values; every screen shows one."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: top; height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    title: reactive[str] = reactive("swarmdeck")
+    screen_name: reactive[str] = reactive("")
+    live: reactive[bool] = reactive(True)
+    interval: reactive[float] = reactive(1.0)
+    pending_reviews: reactive[int] = reactive(0)
+    swarm_paused: reactive[str] = reactive("")  # the reason, or "" when the swarm runs
+    read_only: reactive[bool] = reactive(False)
+
+    def render(self) -> Text:
+        parts: list[Text | str] = [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
+                                   Text(self.screen_name, style="bold")]
+        parts.append("   ")
+        if self.live:
+            parts.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))
+        else:
+            parts.append(Text("⏸ PAUSED", style="bold black on yellow"))
+        if self.pending_reviews:
+            noun = "gate awaits" if self.pending_reviews == 1 else "gates await"
+            parts += ["   ", Text(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")]
+        if self.swarm_paused:
+            parts += ["   ", Text("SWARM PAUSED: ", style="bold white on red"), safe(self.swarm_paused, one_line=True)]
+        if self.read_only:
+            parts += ["   ", Text("read-only", style="bold cyan")]
+        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")

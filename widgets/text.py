@@ -1,0 +1,49 @@
+"""Agent-written text, made safe to show.
+
+Everything an agent wrote (descriptions, names, evidence, blockers, rationales) is untrusted:
+it is shown as plain text. `Text(...)` is never parsed for markup, and control characters are
+replaced by visible escapes so no terminal sequence can take effect.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def scrub(value: object) -> str:
+    """The text with C0/C1 control characters (bar newline and tab) shown as escapes."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
+def safe(value: object, style: str = "", *, one_line: bool = False) -> Text:
+    """A Rich Text of untrusted content: never markup, never escapes."""
+    text = scrub("" if value is None else value)
+    if one_line:
+        text = text.replace("\n", " ⏎ ").replace("\t", " ")
+    return Text(text, style=style, end="")
+
+
+class Cell(Text):
+    """A table cell that sorts by a value of its own (a number, a time) rather than its text."""
+
+    def __init__(self, text: str, style: str = "", *, sort_value: object = None) -> None:
+        super().__init__(text, style=style, end="")
+        self.sort_value = text if sort_value is None else sort_value
+
+
+def cell(value: object, style: str = "", *, sort_value: object = None) -> Cell:
+    """An untrusted value as a sortable, markup-free, escape-free cell."""
+    text = scrub("" if value is None else value).replace("\n", " ⏎ ")
+    return Cell(text, style, sort_value=sort_value)
+
+
+def sort_key(value: object) -> object:
+    """Sort key for LiveTable cells: their own sort value, with None/mixed types kept orderable."""
+    v = getattr(value, "sort_value", value)
+    if isinstance(v, Text):
+        v = v.plain
+    return (0, v) if isinstance(v, (int, float)) else (1, str(v))
