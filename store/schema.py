@@ -179,12 +179,18 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_claim ON tasks (status, priority DESC, id);
 CREATE INDEX tasks_claim_by_type ON tasks (status, agent_type, priority DESC, id);
-CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE status = 'running';
-CREATE INDEX tasks_deadline ON tasks (deadline)
+-- status leads in these partial indexes so that, without ANALYZE statistics, the planner still
+-- prefers them to tasks_created (status, ...): it compares constrained columns, not index sizes.
+CREATE INDEX tasks_lease ON tasks (status, lease_expires_at) WHERE status = 'running';
+CREATE INDEX tasks_deadline ON tasks (status, deadline)
     WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready');
 CREATE INDEX tasks_milestone ON tasks (milestone_id, status);
+CREATE INDEX tasks_milestone_recent ON tasks (milestone_id, id);
 CREATE INDEX tasks_agent ON tasks (assigned_agent, status);
 CREATE INDEX tasks_parent ON tasks (parent_task_id);
+-- list_tasks filtered by milestone, source or agent_type alone, newest first (set once, at enqueue).
+CREATE INDEX tasks_source ON tasks (source, id);
+CREATE INDEX tasks_type ON tasks (agent_type, id);
 CREATE INDEX tasks_created ON tasks (status, created_at);
 CREATE INDEX tasks_updated ON tasks (updated_at);
 
@@ -229,7 +235,10 @@ CREATE TABLE events (
     payload    TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX events_entity ON events (entity, entity_id, id);
-CREATE INDEX events_kind ON events (kind, ts);
+-- (entity, id) and (kind, id): "the newest N of this entity/kind" reads N index entries, where an
+-- index without id had to sort every match first (or scan the table in id order).
+CREATE INDEX events_entity_recent ON events (entity, id);
+CREATE INDEX events_kind ON events (kind, id);
 CREATE INDEX events_actor ON events (actor, id);
 CREATE INDEX events_ts ON events (ts);
 """

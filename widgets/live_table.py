@@ -139,4 +139,5 @@ class _PreservedView:
             row = table.get_row_index(RowKey(self.key))
             if row != table.cursor_row:
                 table.move_cursor(row=row, animate=False, scroll=False)
-        table.scroll_to(*self.scroll, animate=False, immediate=True)
+        if (table.scroll_x, table.scroll_y) != self.scroll:
+            table.scroll_to(*self.scroll, animate=False, immediate=True)

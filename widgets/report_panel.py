@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from swarmdeck.store import GateStatus
+from swarmdeck.store.models import GateStatus
 from swarmdeck.store.models import CriterionStatus, Severity
 
 from .text import safe

@@ -38,6 +38,7 @@ class AgentsScreen(LiveScreen):
     """Colour, name, type, status, task, completion, heartbeat age, blockers, next milestone, totals."""
 
     SCREEN_NAME = "3 Agents"
+    AUTO_FOCUS = "#agents-table"
     BINDINGS = [
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
         Binding("a", "toggle_heartbeats", "Heartbeats", tooltip="Show or hide heartbeats in the activity"),

@@ -32,6 +32,7 @@ class MilestonesScreen(LiveScreen):
     """Every milestone with its gate; the selected one's report, decisions and conditions."""
 
     SCREEN_NAME = "1 Milestones"
+    AUTO_FOCUS = "#milestones-table"
     MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
     BINDINGS = [
         Binding("d", "decide", "Decide", tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),

@@ -36,6 +36,7 @@ class QueueScreen(LiveScreen):
     """Every task that matters now, live; `/` filters, `f` narrows, enter shows the detail."""
 
     SCREEN_NAME = "2 Queue"
+    AUTO_FOCUS = "#queue-table"
     MUTATING = frozenset({"enqueue", "cancel_task", "retry_task", "priority_up", "priority_down"})
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", tooltip="Filter the rows by text"),
@@ -59,6 +60,7 @@ class QueueScreen(LiveScreen):
         self.milestones: dict[int, Milestone] = {}
         self.selected: int | None = None
         self.total_matching = 0
+        self._summary = ""
 
     def compose(self) -> ComposeResult:
         yield self.status_bar()
@@ -129,7 +131,10 @@ class QueueScreen(LiveScreen):
         sort = self.table.sort_state
         if sort:
             parts.append(f"sorted by {sort[0]}{' ↓' if sort[1] else ' ↑'}")
-        self.query_one("#queue-summary", Static).update(Text(" · ".join(parts), style="dim"))
+        summary = " · ".join(parts)
+        if summary != self._summary:  # an unchanged update would still cost a layout pass
+            self._summary = summary
+            self.query_one("#queue-summary", Static).update(Text(summary, style="dim"))
 
     def _cells(self, t: Task) -> tuple:
         now = self.sd.clock()

@@ -132,7 +132,8 @@ class AgentOps(StoreBase):
         counts: dict[str, dict[str, int]] = {}
         for row in await self._all(
             "SELECT assigned_agent, status, count(*) FROM tasks "
-            "WHERE assigned_agent IS NOT NULL AND status IN ('completed', 'failed') "
+            # `+status`: walk tasks_agent (covering, already grouped), not every finished task's row.
+            "WHERE assigned_agent IS NOT NULL AND +status IN ('completed', 'failed') "
             "GROUP BY assigned_agent, status"
         ):
             counts.setdefault(row[0], {})[row[1]] = row[2]

@@ -127,11 +127,16 @@ class StoreBase:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Refuse a file that is not ours before switching it to WAL, which would change it for good.
+            await self._check_identity(conn)
             async with conn.execute("PRAGMA journal_mode = WAL") as cur:
                 await cur.fetchone()
         except sqlean.DatabaseError as exc:
             await conn.close()
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     async def close(self) -> None:

@@ -293,7 +293,7 @@ class GateOps(TaskOps, StoreBase):
             return
         await tx.run("UPDATE milestones SET status = 'open' WHERE id = ?", (row["id"],))
         await tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
-        await self._release_ready(tx, "t.milestone_id = ?", (row["id"],))
+        await self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None) -> Condition:
         """Close one condition of a CONDITIONAL decision; the last one closed makes the gate APPROVED."""

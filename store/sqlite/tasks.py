@@ -100,6 +100,10 @@ class TaskOps(StoreBase):
             params.append(assigned_agent)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "t.priority DESC, t.id" if statuses else "t.id DESC"
+        if statuses and assigned_agent is not None:
+            # `+`: let tasks_agent find the agent's few tasks and sort them, rather than walk
+            # every task of the status in priority order looking for them.
+            order = "+" + order
         rows = await self._all(f"{_SELECT} {where} ORDER BY {order} LIMIT ?", (*params, limit))
         return await self._hydrate(rows, self._all)
 
@@ -324,9 +328,10 @@ class TaskOps(StoreBase):
             # Everything the prerequisite already waits on, transitively: a cycle closes if task is in it.
             edges: dict[int, set[int]] = defaultdict(set)
             for r in await tx.all(
+                # `IN up` (not a join) keeps SQLite from scanning all of task_dependencies to meet `up`.
                 """WITH RECURSIVE up(id) AS (SELECT ? UNION
                        SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
-                   SELECT d.task_id, d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id""",
+                   SELECT d.task_id, d.prerequisite_id FROM task_dependencies d WHERE d.task_id IN up""",
                 (prerequisite_id,),
             ):
                 edges[r[0]].add(r[1])
@@ -432,7 +437,6 @@ class TaskOps(StoreBase):
         Under any contention each ready task goes to exactly one agent: the choice and the
         update happen inside one BEGIN IMMEDIATE transaction.
         """
-        pre = await self._one("SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1")
         async with self.transaction(agent) as tx:
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
             if paused[0]:
@@ -454,9 +458,8 @@ class TaskOps(StoreBase):
                     "ORDER BY priority DESC, id LIMIT 1",
                     (agent_type,),
                 )
-            if row is None or pre is None:
+            if row is None:
                 return None
-            row = pre
             task_id = row[0]
             await tx.run(
                 "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
@@ -583,11 +586,13 @@ class TaskOps(StoreBase):
         async with self.transaction(actor) as tx:
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.CANCELLED)
+            # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
             rows = await tx.all(
                 """WITH RECURSIVE down(id) AS (SELECT ? UNION
                        SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-                   SELECT t.id FROM down JOIN tasks t ON t.id = down.id
-                   WHERE t.id != ? AND t.status NOT IN ('completed', 'cancelled') ORDER BY t.id""",
+                   SELECT t.id FROM tasks t
+                   WHERE t.id IN down AND t.id != ? AND t.status NOT IN ('completed', 'cancelled')
+                   ORDER BY t.id""",
                 (task_id, task_id),
             )
             cascaded = tuple(r[0] for r in rows)
@@ -606,9 +611,12 @@ class TaskOps(StoreBase):
                 await tx.event("task.cancelled", "task", tid, {
                     "reason": reason, **({"cascade_from": task_id} if tid != task_id else {}),
                 })
+            # Only unfinished prerequisites: a completed task's row is never touched by a cancel.
+            # `+p.status`: start from the cancelled tasks' edges, not from every unfinished task.
             prereqs = await tx.all(
-                "SELECT DISTINCT prerequisite_id FROM task_dependencies "
-                "WHERE task_id IN (SELECT value FROM json_each(?))",
+                "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
+                "JOIN tasks p ON p.id = d.prerequisite_id "
+                f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {_UNFINISHED_SQL}",
                 (_ids_json((task_id, *cascaded)),),
             )
             await self._reprioritise(tx, [r[0] for r in prereqs])
@@ -619,9 +627,10 @@ class TaskOps(StoreBase):
     async def _release_ready(self, tx: Tx, where: str, params: Sequence[Any]) -> list[int]:
         """Blocked tasks matching ``where`` whose prerequisites are all complete and whose
         milestone is open become ready."""
+        # `+t.status`: never drive this from the status index (every blocked task); ``where`` narrows it.
         rows = await tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
-                WHERE {where} AND t.status = 'blocked'
+                WHERE {where} AND +t.status = 'blocked'
                   AND (m.status IS NULL OR m.status != 'locked')
                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                   WHERE d.task_id = t.id AND p.status != 'completed')""",

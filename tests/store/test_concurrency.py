@@ -62,12 +62,16 @@ def _run_workers(target, args_per_worker: list[tuple]) -> list[dict]:
     return collected
 
 
-def _worker_main(coro_fn, *args) -> None:
-    """Run an async worker; always put exactly one result (with the traceback if it failed)."""
+def _worker_main(coro_fn, barrier, *args) -> None:
+    """Run an async worker; always put exactly one result (with the traceback if it failed).
+
+    A failed worker breaks the barrier so that its partners fail at once instead of waiting.
+    """
     results = args[-1]
     try:
-        out = asyncio.run(coro_fn(*args[:-1]))
+        out = asyncio.run(coro_fn(barrier, *args[:-1]))
     except BaseException:
+        barrier.abort()
         out = {"error": traceback.format_exc()}
     results.put(out)
 
@@ -85,7 +89,7 @@ async def _setup(db: Path, agents: list[str], build) -> dict:
 # -- the claim race ----------------------------------------------------------------------------
 
 
-async def _claim_until_empty(db: str, agent: str, barrier, drain: bool) -> dict:
+async def _claim_until_empty(barrier, db: str, agent: str, drain: bool) -> dict:
     """Claim -> complete until nothing is left.
 
     With ``drain`` the worker keeps asking while tasks are still blocked or running elsewhere
@@ -118,7 +122,7 @@ async def _claim_until_empty(db: str, agent: str, barrier, drain: bool) -> dict:
 
 
 def _claim_worker(db: str, agent: str, barrier, drain: bool, results) -> None:
-    _worker_main(_claim_until_empty, db, agent, barrier, drain, results)
+    _worker_main(_claim_until_empty, barrier, db, agent, drain, results)
 
 
 def _check_claims(db: Path, reports: list[dict], task_ids: list[int]) -> None:
@@ -250,7 +254,7 @@ def test_claim_race_with_dependencies_releases_each_task_once_and_in_order(tmp_p
 # -- cycles under concurrent writers -------------------------------------------------------------
 
 
-async def _add_edges(db: str, pairs: list[tuple[int, int]], via_enqueue: bool, barrier) -> dict:
+async def _add_edges(barrier, db: str, pairs: list[tuple[int, int]], via_enqueue: bool) -> dict:
     """For each (task, prerequisite), wait for the other worker at the barrier, then add the edge.
 
     With ``via_enqueue`` the edge goes through a freshly enqueued middle task: enqueue ``m``
@@ -280,7 +284,7 @@ async def _add_edges(db: str, pairs: list[tuple[int, int]], via_enqueue: bool, b
 
 
 def _edge_worker(db: str, pairs, via_enqueue: bool, barrier, results) -> None:
-    _worker_main(_add_edges, db, pairs, via_enqueue, barrier, results)
+    _worker_main(_add_edges, barrier, db, pairs, via_enqueue, results)
 
 
 def _assert_acyclic(db: Path) -> None:

@@ -1,0 +1,113 @@
+"""The CLI as agents use it: the real `swarmdeck` console script, run in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The venv's own script first (tests may run with a bare `python -m pytest`), else whatever is on PATH.
+SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
+
+#: Variables the CLI reads: scrubbed so the developer's own shell cannot steer a test.
+_SCRUBBED = ("SWARMDECK_DB", "SWARMDECK_ACTOR", "SWARMDECK_REVIEWER")
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra or {})
+    return env
+
+
+def command(*args: Any) -> list[str]:
+    assert SWARMDECK, "the swarmdeck console script is not installed (pip install -e .)"
+    return [SWARMDECK, *map(str, args)]
+
+
+def run_swarmdeck(
+    *args: Any, input: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One CLI call. stdin is closed unless the call feeds it, so nothing can hang on a read."""
+    return subprocess.run(
+        command(*args),
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(env),
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def run_sd() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`swarmdeck` with no --db: for tests of how the database is found."""
+    return run_swarmdeck
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A swarm database made by `swarmdeck init`."""
+    path = tmp_path / "swarm.db"
+    result = run_swarmdeck("--db", path, "init")
+    assert result.returncode == 0, result.stderr
+    assert path.exists()
+    return path
+
+
+@pytest.fixture
+def sd(db: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`sd(*args, input=None, env=None)`: the CLI against the test's database."""
+
+    def call(*args: Any, input: str | None = None, env: dict[str, str] | None = None):
+        return run_swarmdeck("--db", db, *args, input=input, env=env)
+
+    return call
+
+
+@pytest.fixture
+def sdj(sd) -> Callable[..., Any]:
+    """`sdj(*args)`: the CLI with --json; the call must succeed; returns the parsed result."""
+
+    def call(*args: Any, input: str | None = None) -> Any:
+        result = sd("--json", *args, input=input)
+        assert result.returncode == 0, f"swarmdeck {' '.join(map(str, args))} failed: {result.stderr}"
+        assert result.stderr == ""
+        return json.loads(result.stdout)
+
+    return call
+
+
+@pytest.fixture
+def sd_popen(db: Path) -> Callable[..., subprocess.Popen[str]]:
+    """Start the CLI in the background (e.g. `gate wait`); the test waits on it with a timeout."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: Any, db_path: Path = db) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            command("--db", db_path, *args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=clean_env(),
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:  # a failed assertion must not leave a waiter running
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

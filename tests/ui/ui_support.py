@@ -1,0 +1,317 @@
+"""What the UI tests share: the seeded swarm, the app over it, waiting on conditions, reading the screen.
+
+Every app here runs on a frozen clock (so ages, deadlines and snapshots never move) with the
+poller off unless a test turns it on; times are shown in local time, so the zone is pinned to UTC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.segment import Segment
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from swarmdeck.app.tui import SwarmdeckApp
+from swarmdeck.store import open_store
+
+#: The frozen "now" of every app under test: 2027-01-15 08:00:00 UTC.
+NOW = 1_800_000_000.0
+
+
+def clock() -> float:
+    return NOW
+
+
+class SeedClock:
+    """Moves forward only when told, so seeded rows get distinct, known times before NOW."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, moment: float) -> None:
+        assert moment >= self.now, "the seed clock only moves forward"
+        self.now = moment
+
+
+@dataclass
+class Seeded:
+    """What the seed made, by name, so tests never hard-code an id by accident."""
+
+    path: Path
+    milestones: dict[str, int] = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)
+    report_hash: str = ""
+
+
+M2_REPORT: dict[str, Any] = {
+    "summary": "MemoryService is in place; search latency still misses its target.",
+    "criteria": [
+        {"name": "CRUD on memory entries", "status": "met", "evidence": "42 tests pass in CI run 118"},
+        {"name": "Namespaces isolate entries", "status": "met", "evidence": "property test, 10k cases"},
+        {"name": "Search p95 under 50 ms", "status": "not_met", "evidence": "p95 is 71 ms on 100k entries"},
+    ],
+    "metrics": [
+        {"name": "search p95", "value": 71, "target": 50, "comparator": "<", "unit": "ms"},
+        {"name": "test coverage", "value": 88, "target": 85, "comparator": ">=", "unit": "%"},
+    ],
+    "issues": [
+        {"severity": "low", "description": "log lines are too chatty"},
+        {"severity": "critical", "description": "soft-deleted entries leak into search results"},
+        {"severity": "medium", "description": "no index on namespace prefix"},
+        {"severity": "high", "description": "embedding backfill is not resumable"},
+    ],
+    "recommendations": ["Fix the soft-delete leak before M3", "Add a vector index for search"],
+    "proposed_decision": "CONDITIONAL",
+}
+
+
+async def seed(path: Path) -> Seeded:
+    """Three milestones (approved, in review, locked), four agents, fifteen tasks."""
+    sc = SeedClock(NOW - 4 * 3600)
+    store = await open_store(path, create=True, clock=sc)
+    out = Seeded(path)
+    t = out.tasks
+    try:
+        for name, objective, weeks, budget, criteria in (
+            ("Foundation", "Schema, migrations and the claim loop", "1-2", 40.0, ["Schema deployed"]),
+            ("Memory service", "Hierarchical memory with keyword and semantic search", "3-4", 60.0,
+             ["CRUD on memory entries", "Search p95 under 50 ms"]),
+            ("Learning loop", "Failures, decisions and lessons become searchable", "5-6", None, []),
+        ):
+            m = await store.add_milestone(name, objective=objective, planned_weeks=weeks, hour_budget=budget,
+                                          acceptance_criteria=criteria)
+            out.milestones[name] = m.id
+
+        # The stale agent's last heartbeat is ten minutes before NOW (stale after 60 s).
+        sc.at(NOW - 3.5 * 3600)
+        await store.register_agent("builder-1", agent_type="implementation", colour="green", model="opus")
+        await store.register_agent("tester-3", agent_type="testing", colour="orange")
+        await store.register_agent("validator", agent_type="validation", colour="purple")
+        await store.register_agent("researcher-2", agent_type="research", colour="blue", stale_after_seconds=60)
+
+        # Milestone 1: done and approved by another reviewer.
+        sc.at(NOW - 3 * 3600)
+        t["schema"] = (await store.enqueue_task(description="Design the coordination schema",
+                                                agent_type="implementation", base_priority=8,
+                                                milestone="Foundation")).id
+        t["migrations"] = (await store.enqueue_task(description="Write the numbered migrations",
+                                                    agent_type="implementation", prerequisites=[t["schema"]],
+                                                    milestone="Foundation")).id
+        for key in ("schema", "migrations"):
+            claimed = await store.claim_task(agent="builder-1", agent_type="implementation")
+            assert claimed is not None and claimed.id == t[key]
+            sc.at(sc.now + 900)
+            await store.complete_task(claimed.id, agent="builder-1", result={"files": 3})
+        await store.submit_report("Foundation", submitted_by="validator", summary="All green",
+                                  criteria=[{"name": "Schema deployed", "status": "met", "evidence": "ok"}],
+                                  proposed_decision="APPROVE")
+        sc.at(NOW - 2.5 * 3600)
+        await store.decide_gate("Foundation", decision="APPROVE", rationale="Everything checked", reviewer="bob")
+
+        # Milestone 2: open, work in flight, report in review.
+        sc.at(NOW - 2 * 3600)
+        t["service"] = (await store.enqueue_task(description="Implement MemoryService",
+                                                 agent_type="implementation", base_priority=7,
+                                                 milestone="Memory service", estimated_duration_seconds=7200)).id
+        t["fts"] = (await store.enqueue_task(description="Add the FTS5 keyword index",
+                                             agent_type="implementation", base_priority=6,
+                                             milestone="Memory service")).id
+        t["indexer"] = (await store.enqueue_task(description="Wire the background embedding indexer",
+                                                 agent_type="implementation", prerequisites=[t["service"], t["fts"]],
+                                                 milestone="Memory service")).id
+        t["api_docs"] = (await store.enqueue_task(description="Document the memory API",
+                                                  agent_type="docs", prerequisites=[t["indexer"]],
+                                                  milestone="Memory service", base_priority=3)).id
+        t["bench"] = (await store.enqueue_task(description="Benchmark search latency on 100k entries",
+                                               agent_type="testing", base_priority=6,
+                                               milestone="Memory service", max_retries=0)).id
+        t["ns_tests"] = (await store.enqueue_task(description="Write namespace isolation tests",
+                                                  agent_type="testing", milestone="Memory service",
+                                                  deadline=NOW + 2 * 3600, estimated_duration_seconds=1800)).id
+        t["hotfix"] = (await store.enqueue_task(description="Hotfix the soft-delete leak", agent_type="implementation",
+                                                base_priority=9, milestone="Memory service",
+                                                deadline=NOW - 1800)).id
+        t["flaky"] = (await store.enqueue_task(description="Quarantine the flaky sync test",
+                                               agent_type="testing", base_priority=2)).id
+        # Milestone 3 is locked: its tasks wait for the gate.
+        t["lessons"] = (await store.enqueue_task(description="Record failure lessons", agent_type="research",
+                                                 milestone="Learning loop", base_priority=5)).id
+        t["estimates"] = (await store.enqueue_task(description="Estimate accuracy report", agent_type="research",
+                                                   milestone="Learning loop", base_priority=4)).id
+        t["retro"] = (await store.enqueue_task(description="Retrospective template", agent_type="docs",
+                                               prerequisites=[t["lessons"]], milestone="Learning loop")).id
+        t["ci"] = (await store.enqueue_task(description="Upgrade the CI runners", agent_type="ops",
+                                            source="agent_planner", base_priority=4)).id
+        t["cleanup"] = (await store.enqueue_task(description="Clean up temporary branches", agent_type="ops",
+                                                 source="agent_implementation", base_priority=1)).id
+
+        sc.at(NOW - 1.5 * 3600)
+        claimed = await store.claim_task(agent="tester-3", agent_type="testing")
+        assert claimed is not None and claimed.id == t["bench"], claimed
+        await store.fail_task(claimed.id, agent="tester-3", error="timeout: index build took 40 minutes", retry=False)
+        await store.cancel_task(t["flaky"], reason="no longer flaky")
+
+        sc.at(NOW - 3600)
+        claimed = await store.claim_task(agent="builder-1", agent_type="implementation")
+        assert claimed is not None and claimed.id == t["hotfix"], claimed
+        await store.complete_task(claimed.id, agent="builder-1")
+        claimed = await store.claim_task(agent="builder-1", agent_type="implementation")
+        assert claimed is not None and claimed.id == t["service"], claimed
+        await store.log_action("builder-1", phase="implement", action="write MemoryService.get", duration_ms=1200)
+
+        report = await store.submit_report("Memory service", submitted_by="validator", **M2_REPORT)
+        out.report_hash = report.content_hash
+
+        sc.at(NOW - 600)
+        await store.heartbeat("researcher-2", status="idle")
+        sc.at(NOW - 30)
+        await store.heartbeat("tester-3", status="idle", blockers=["waiting for test fixtures"])
+        await store.heartbeat("validator", status="idle")
+        sc.at(NOW - 5)
+        await store.heartbeat("builder-1", status="working", current_task_id=t["service"], completion=40,
+                              next_milestone="Learning loop")
+    finally:
+        await store.close()
+    return out
+
+
+def make_app(db: Path, *, read_only: bool = False, **kw: Any) -> SwarmdeckApp:
+    """The app over ``db`` with a frozen clock and the poller off (unless a test passes poll=True)."""
+    options: dict[str, Any] = {"clock": clock, "reviewer": "alice", "poll": False, "title": "test",
+                               "read_only": read_only}
+    options.update(kw)
+    return SwarmdeckApp(lambda: open_store(db, clock=clock, read_only=read_only), **options)
+
+
+async def db_call(db: Path, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Read the database through a separate connection, as another process would."""
+    store = await open_store(db, clock=clock)
+    try:
+        return await getattr(store, method)(*args, **kwargs)
+    finally:
+        await store.close()
+
+
+# -- waiting on conditions, never on sleeps ------------------------------------------------------------
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int = 200, step: float = 0.01,
+                   what: str = "") -> None:
+    """Let the app run until ``condition()`` holds; fail (saying what) if it never does."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(step)
+    assert condition(), f"timed out waiting for {what or condition}"
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until no store worker is running (a worker parked on a modal is not waited for)."""
+    app = pilot.app
+    for _ in range(20):
+        await pilot.pause()
+        busy = [w for w in app.workers if not w.is_finished and w.group != "action"]
+        if not busy:
+            await pilot.pause()
+            if not [w for w in app.workers if not w.is_finished and w.group != "action"]:
+                return
+            continue
+        await app.workers.wait_for_complete(busy)
+    raise AssertionError("workers never settled")
+
+
+async def loaded(pilot: Pilot) -> None:
+    """The visible screen has finished its first load."""
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "_loaded", False), what="the screen to load")
+    await settle(pilot)
+
+
+# -- reading what is on screen ---------------------------------------------------------------------
+
+
+def screen_segments(app) -> list[list[Segment]]:
+    """The composed screen (modals over what they cover), one list of segments per terminal line.
+
+    The same render `App.export_screenshot` makes, kept as segments so tests can read text and styles.
+    """
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return [[segment for strip in line for segment in strip] for line in update.strips]
+
+
+def screen_text(app) -> str:
+    return "\n".join("".join(s.text for s in line) for line in screen_segments(app))
+
+
+def rows(table: DataTable) -> dict[str, list[str]]:
+    """The table's rows, in display order, as plain cell text keyed by row key."""
+    out = {}
+    for index in range(table.row_count):
+        key = table.coordinate_to_cell_key((index, 0)).row_key.value
+        out[key] = [getattr(c, "plain", str(c)) for c in table.get_row_at(index)]
+    return out
+
+
+def plain(renderable: Any, width: int = 200) -> str:
+    """Render any Rich renderable to plain text."""
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get()
+
+
+def static_text(widget) -> str:
+    return plain(widget.content)
+
+
+# -- the real CLI, as another process --------------------------------------------------------------
+
+SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
+_SCRUBBED = ("SWARMDECK_DB", "SWARMDECK_ACTOR", "SWARMDECK_REVIEWER")
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def cli(db: Path, *args: Any, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """One `swarmdeck` call in a subprocess; it must succeed."""
+    assert SWARMDECK, "the swarmdeck console script is not installed (pip install -e .)"
+    result = subprocess.run([SWARMDECK, "--db", str(db), *map(str, args)], input=input,
+                            stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
+                            text=True, encoding="utf-8", env=cli_env(), timeout=60)
+    assert result.returncode == 0, f"swarmdeck {args} failed: {result.stderr}"
+    return result
+
+
+async def cli_async(db: Path, *args: Any) -> str:
+    """The CLI from inside a running app: the event loop keeps running while the other process works."""
+    assert SWARMDECK
+    proc = await asyncio.create_subprocess_exec(
+        SWARMDECK, "--db", str(db), *map(str, args), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, f"swarmdeck {args} failed: {stderr.decode()}"
+    return stdout.decode()
+
+
+def texts(items: Iterable[Any]) -> list[str]:
+    return [getattr(i, "plain", str(i)) for i in items]
