@@ -44,8 +44,9 @@ class Poller:
 
     def set_interval(self, interval: float) -> None:
         self.interval = interval
-        if self._timer is not None:
-            self._timer.stop()
+        if self._timer is None:
+            return  # not started (an app opened with poll=False): the new interval applies on start()
+        self._timer.stop()
         self._timer = self.app.set_interval(interval, self.tick, name="poller")
 
     def step_interval(self, direction: int) -> float:

@@ -56,3 +56,9 @@ class Busy(StoreError):
     """The database stayed locked by other writers for longer than the busy timeout."""
 
     code = "busy"
+
+
+class SchemaOutdated(StoreError):
+    """The database needs a migration that a read-only seat may not apply."""
+
+    code = "schema_outdated"

@@ -34,10 +34,10 @@ class LiveTable(DataTable):
 
     # -- columns ------------------------------------------------------------------------------
 
-    def set_columns(self, columns: Iterable[tuple[str, str]]) -> None:
-        """(key, label) pairs, once."""
-        for key, label in columns:
-            self.add_column(label, key=key)
+    def set_columns(self, columns: Iterable[tuple[str, str] | tuple[str, str, int | None]]) -> None:
+        """(key, label) or (key, label, width) tuples, once; a width crops the column's cells."""
+        for key, label, *width in columns:
+            self.add_column(label, key=key, width=width[0] if width else None)
             self._column_keys.append(key)
 
     # -- rows -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
 from swarmdeck.store import Event, Milestone, Task, TaskStatus
@@ -26,10 +26,11 @@ from .base import LiveScreen
 ROW_CAP = 2000
 
 COLUMNS = [
-    ("id", "ID"), ("status", "Status"), ("priority", "Prio"), ("type", "Agent type"), ("agent", "Agent"),
-    ("milestone", "Milestone"), ("age", "Age"), ("deadline", "Deadline"), ("description", "Description"),
+    ("id", "ID", 5), ("status", "Status", 9), ("priority", "Prio", 5), ("type", "Agent type", 16),
+    ("agent", "Agent", 16), ("milestone", "Milestone", 9), ("age", "Age", 4), ("deadline", "Deadline", 8),
+    ("description", "Description", None),
 ]
-SORTABLE = [key for key, _ in COLUMNS]
+SORTABLE = [key for key, *_ in COLUMNS]
 
 
 class QueueScreen(LiveScreen):
@@ -66,12 +67,15 @@ class QueueScreen(LiveScreen):
         yield self.status_bar()
         yield Input(placeholder="filter: text in description, agent, type…  (esc clears)", id="queue-filter")
         yield Static(id="queue-summary")
-        with Horizontal(id="queue-body"):
+        with Vertical(id="queue-body"):
             table = LiveTable(id="queue-table")
             table.set_columns(COLUMNS)
             yield table
-            with VerticalScroll(id="task-detail"):
-                yield Static("Select a task to see its detail.", id="task-detail-body")
+            with Horizontal(id="task-detail"):
+                with VerticalScroll(id="task-detail-main"):
+                    yield Static("Select a task to see its detail.", id="task-detail-body")
+                with VerticalScroll(id="task-detail-side"):
+                    yield Static("", id="task-detail-facts")
         yield Footer()
 
     @property
@@ -87,6 +91,8 @@ class QueueScreen(LiveScreen):
         status = await self.store.queue_status()
         statuses = self.filters.statuses()
         self.total_matching = sum(status.counts[s] for s in statuses) if statuses else status.total
+        if self.table.sort_state is None:
+            self.table.sort_by("priority", reverse=True)  # new rows land in priority order too
         self._render_rows(full=True)
         if self.selected is None and self.table.row_count:
             self.table.move_cursor(row=0)
@@ -175,9 +181,9 @@ class QueueScreen(LiveScreen):
         breakdown = await self.store.priority_breakdown(task_id)
         dependents = await self.store.dependents(task_id)
         history = await self.store.events(entity="task", entity_id=task_id, limit=12)
-        self.query_one("#task-detail-body", Static).update(
-            render_detail(task, breakdown, dependents, history, self.milestones, self.sd.clock())
-        )
+        main, facts = render_detail(task, breakdown, dependents, history, self.milestones, self.sd.clock())
+        self.query_one("#task-detail-body", Static).update(main)
+        self.query_one("#task-detail-facts", Static).update(facts)
 
     # -- filters and sorting ---------------------------------------------------------------------------------
 
@@ -292,8 +298,11 @@ class QueueScreen(LiveScreen):
 
 
 def render_detail(task: Task, breakdown, dependents: list[int], history: list[Event],
-                  milestones: dict[int, Milestone], now: float) -> Text:
-    """The detail pane: everything about one task, agent text kept plain."""
+                  milestones: dict[int, Milestone], now: float) -> tuple[Text, Text]:
+    """The detail pane: what the task is and why it ranks where it does; then its facts and history.
+
+    Agent text is kept plain throughout.
+    """
     out = Text()
     out.append(f"Task {task.id}  ", style="bold")
     out.append(task.status.value, style=STATUS_STYLE.get(task.status.value, ""))
@@ -318,7 +327,8 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
         bar = "█" * int(value / 10) + "·" * (10 - int(value / 10))
         out.append(f"  {name:<9}{value:6.1f} × {weight:.2f} = {value * weight:5.1f}  {bar}\n")
     out.append(f"  {'total':<9}{breakdown.total:24.1f}\n", style="bold")
-    out.append("\nPrerequisites: ", style="bold")
+    main, out = out, Text()
+    out.append("Prerequisites: ", style="bold")
     out.append(", ".join(map(str, task.prerequisites)) or "none")
     out.append("\nUnblocks: ", style="bold")
     out.append(", ".join(map(str, dependents)) or "nothing")
@@ -353,4 +363,4 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
             out.append("  ")
             out.append_text(safe(detail, "dim", one_line=True))
         out.append("\n")
-    return out
+    return main, out

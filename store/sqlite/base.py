@@ -21,6 +21,7 @@ from ..errors import (
     InvalidArgument,
     NotASwarmdeckDatabase,
     PermissionDenied,
+    SchemaOutdated,
     SchemaTooNew,
     StoreError,
 )
@@ -113,7 +114,10 @@ class StoreBase:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
         try:
-            await self._migrate(self._writer)
+            if self.read_only:
+                await self._check_current(self._writer)
+            else:
+                await self._migrate(self._writer)
             self._reader = await self._connect()
         except BaseException:
             await self.close()
@@ -173,6 +177,15 @@ class StoreBase:
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
+
+    async def _check_current(self, conn: aiosqlite.Connection) -> None:
+        """A read-only seat changes nothing, not even the schema: it needs an up-to-date database."""
+        version = await self._pragma(conn, "user_version")
+        if version < schema.SCHEMA_VERSION:
+            raise SchemaOutdated(
+                f"{self.path} has schema {version} and needs migrating to {schema.SCHEMA_VERSION}; "
+                "open it once without --read-only (or run `swarmdeck init`)"
+            )
 
     async def _check_identity(self, conn: aiosqlite.Connection) -> None:
         app_id = await self._pragma(conn, "application_id")

@@ -28,7 +28,8 @@ def loads(text: str | None) -> Any:
 
 
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+    """JSON text for a column; anything JSON cannot hold raises TypeError rather than being stringified."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def task_from_row(

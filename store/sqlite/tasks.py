@@ -243,7 +243,10 @@ class TaskOps(StoreBase):
         if not agent_type or not agent_type.strip():
             raise InvalidArgument("agent_type must not be empty")
         deadline_ts = to_ts(deadline, "deadline")
-        prereq_ids = sorted({int(p) for p in prerequisites})
+        try:
+            prereq_ids = sorted({_as_id(p) for p in prerequisites})
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"prerequisites must be task ids, not {prerequisites!r}") from None
         try:
             input_json = dumps(input_data)
         except (TypeError, ValueError) as exc:
@@ -349,7 +352,8 @@ class TaskOps(StoreBase):
                 await self._set_status(tx, task_id, TaskStatus.READY, TaskStatus.BLOCKED)
             await tx.event("task.dependency_added", "task", task_id, {"prerequisite_id": prerequisite_id})
             await self._refresh_depths(tx, task_id)
-            await self._reprioritise(tx, [prerequisite_id])
+            if prereq.status in UNFINISHED:
+                await self._reprioritise(tx, [prerequisite_id])
             return await self._task_in(tx, task_id)
 
     async def _refresh_depths(self, tx: Tx, root: int) -> None:
@@ -671,6 +675,12 @@ def _statuses(status: Any) -> list[str]:
     except ValueError:
         allowed = ", ".join(s.value for s in TaskStatus)
         raise InvalidArgument(f"status must be one of {allowed}, not {status!r}") from None
+
+
+def _as_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(value)
+    return int(value)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:

@@ -16,13 +16,21 @@ import pytest
 # The venv's own script first (tests may run with a bare `python -m pytest`), else whatever is on PATH.
 SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
 
-#: Variables the CLI reads: scrubbed so the developer's own shell cannot steer a test.
-_SCRUBBED = ("SWARMDECK_DB", "SWARMDECK_ACTOR", "SWARMDECK_REVIEWER")
+#: Variables the CLI reads (scrubbed so the developer's own shell cannot steer a test), and
+#: PYTHONDONTWRITEBYTECODE, which would make every one of the ~200 calls recompile swarmdeck.
+_SCRUBBED = ("SWARMDECK_DB", "SWARMDECK_ACTOR", "SWARMDECK_REVIEWER", "PYTHONDONTWRITEBYTECODE")
+_BASE_ENV = {"PYTHONIOENCODING": "utf-8"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bytecode_cache(tmp_path_factory) -> None:
+    """Compiled modules go to a temporary folder, never into the source tree."""
+    _BASE_ENV["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(_BASE_ENV)
     env.update(extra or {})
     return env
 

@@ -315,3 +315,9 @@ async def cli_async(db: Path, *args: Any) -> str:
 
 def texts(items: Iterable[Any]) -> list[str]:
     return [getattr(i, "plain", str(i)) for i in items]
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type into whatever has focus, key by key, as a person would."""
+    names = {" ": "space", "\n": "enter"}
+    await pilot.press(*[names.get(ch, ch) for ch in text])
