@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -34,302 +35,35 @@ from swarmdeck.store import (
     TaskStatus,
     open_store,
 )
-from swarmdeck.store.errors import StoreError, SwarmPaused
+from swarmdeck.store.errors import InvalidArgument, StoreError, SwarmPaused
+
+from .demo_project import (
+    AGENTS,
+    BLOCKERS,
+    DEBUG,
+    ERRORS,
+    GENERIC_METRICS,
+    HISTORY_WORK,
+    IMPLEMENTERS,
+    MILESTONES,
+    ORCHESTRATOR,
+    PERF,
+    PHASES,
+    RECOMMEND,
+    REVIEWER,
+    ROSTER,
+    SECONDS_PER_HOUR,
+    STALE_AFTER_SECONDS,
+    TASK_TIMEOUT_SECONDS,
+    TEST,
+    PlannedMetric,
+    milestone_tag,
+    next_milestone_name,
+    owner_for,
+    planned,
+)
 
 log = logging.getLogger(__name__)
-
-# -- the seeds' project ------------------------------------------------------------------------
-
-ORCHESTRATOR = "implementation-orchestrator"
-DB = "database-schema-implementer"
-API = "python-api-developer"
-TEST = "test-automation-engineer"
-VECTOR = "vector-search-integrator"
-REVIEWER = "code-reviewer"
-PERF = "performance-validator"
-DEBUG = "python-debugging-specialist"
-
-#: Seed 000's roster: (name = role slug, model, colour). Each agent's agent_type is its role.
-AGENTS: tuple[tuple[str, str, str], ...] = (
-    (ORCHESTRATOR, "sonnet", "red"),
-    (DB, "thinking", "blue"),
-    (API, "thinking", "green"),
-    (TEST, "thinking", "yellow"),
-    (VECTOR, "thinking", "purple"),
-    (REVIEWER, "sonnet", "cyan"),
-    (PERF, "sonnet", "orange"),
-    (DEBUG, "thinking", "pink"),
-)
-ROSTER = frozenset(name for name, _, _ in AGENTS)
-IMPLEMENTERS = frozenset({DB, API, VECTOR})
-
-#: Demo scale: seconds of demo time per planned hour (a 4 h task takes ~2 s, a 16 h one ~8 s).
-SECONDS_PER_HOUR = 0.5
-#: Heartbeat age after which the demo's agents count as stale.
-STALE_AFTER_SECONDS = 10.0
-#: Lease of a demo task: a silent agent's task is retried by the store after this.
-TASK_TIMEOUT_SECONDS = 30
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    key: str
-    description: str
-    agent_type: str
-    hours: float
-    priority: int
-    after: tuple[str, ...] = ()
-    #: Seconds after seeding (demo scale) by which the task should be done; None for no deadline.
-    due: float | None = None
-
-
-@dataclass(frozen=True)
-class PlannedMetric:
-    name: str
-    good: float  # a typical on-target value
-    miss: float  # a plausible miss
-    target: float
-    comparator: str
-    unit: str = ""
-
-
-@dataclass(frozen=True)
-class PlannedMilestone:
-    name: str
-    objective: str
-    weeks: str
-    hours: float
-    deliverables: tuple[str, ...]
-    #: Acceptance criteria copied from seed 000, each with the task keys that evidence it
-    #: and the metric names that decide it.
-    criteria: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
-    tasks: tuple[PlannedTask, ...]
-    metrics: tuple[PlannedMetric, ...]
-
-
-def _t(key, description, agent_type, hours, priority, after=(), due=None) -> PlannedTask:
-    return PlannedTask(key, description, agent_type, hours, priority, tuple(after), due)
-
-
-MILESTONES: tuple[PlannedMilestone, ...] = (
-    PlannedMilestone(
-        name="M1 Core Schema Foundation",
-        objective="Deploy enhanced existing tables with session linkage",
-        weeks="1-2",
-        hours=86,
-        deliverables=(
-            "Initialized database with all tables, indexes, and constraints",
-            "Enhanced Database class",
-            "Unit test suite with 90%+ coverage",
-            "Performance benchmark suite",
-        ),
-        criteria=(
-            ("All DDL scripts executed without errors", ("m1.pragma", "m1.tables"), ()),
-            ("All 15 core indexes created", ("m1.indexes",), ("Core indexes created",)),
-            ('PRAGMA integrity_check returns "ok"', ("m1.integrity",), ()),
-            ("All unit tests pass (90%+ coverage)", ("m1.unit",), ("Unit test coverage", "Test pass rate")),
-            ("Performance <50ms (99th percentile)", ("m1.latency",), ("Exact-match read latency p99",)),
-        ),
-        tasks=(
-            # Week 1: Database Schema Deployment (38 hours), database-schema-implementer
-            _t("m1.pragma", "Execute PRAGMA configuration (WAL mode, foreign keys, busy_timeout)", DB, 4, 9,
-               due=30),
-            _t("m1.tables", "Deploy enhanced tasks, agents, audit, checkpoints tables", DB, 14, 9,
-               ["m1.pragma"], due=60),
-            _t("m1.indexes", "Create 15 core indexes", DB, 12, 8, ["m1.tables"], due=90),
-            _t("m1.integrity", "Run integrity checks (PRAGMA integrity_check, foreign_key_check)", DB, 8, 7,
-               ["m1.indexes"]),
-            # Week 2: Testing and Validation (48 hours), test-automation-engineer with support
-            _t("m1.dbclass", "Implement Database class enhancements", API, 14, 8, ["m1.tables"]),
-            _t("m1.unit", "Write unit tests (90%+ coverage)", TEST, 16, 7, ["m1.dbclass"]),
-            _t("m1.bench", "Create performance benchmark suite", PERF, 10, 6, ["m1.tables"]),
-            _t("m1.latency", "Validate <50ms read latency target", PERF, 8, 7, ["m1.bench", "m1.indexes"]),
-            # Supporting work the seed assigns to the roles (reviews, CI, baselines)
-            _t("m1.ddl_review", "Review Phase 2 DDL scripts before execution", REVIEWER, 4, 6),
-            _t("m1.ci", "Set up pytest and the CI job for the schema test suite", TEST, 6, 5),
-            _t("m1.baseline", "Capture baseline read latency on the old schema (EXPLAIN QUERY PLAN)", PERF,
-               5, 5),
-        ),
-        metrics=(
-            PlannedMetric("Exact-match read latency p99", 38, 57, 50, "<", "ms"),
-            PlannedMetric("Core indexes created", 15, 14, 15, "==", ""),
-            PlannedMetric("Unit test coverage", 93.4, 87.2, 90, ">=", "%"),
-            PlannedMetric("Index usage", 100, 96, 100, ">=", "% of queries"),
-        ),
-    ),
-    PlannedMilestone(
-        name="M2 Memory Management System",
-        objective="Deploy memory tables and implement service layer APIs",
-        weeks="3-4",
-        hours=96,
-        deliverables=(
-            "sessions, memory_entries and document_index tables with 18 memory indexes",
-            "SessionService, MemoryService and DocumentIndexService with full CRUD operations",
-            "Integration test suite",
-        ),
-        criteria=(
-            ("All memory tables deployed", ("m2.tables",), ()),
-            ("All 18 memory indexes created", ("m2.indexes",), ("Memory indexes created",)),
-            ("SessionService, MemoryService, DocumentIndexService implemented",
-             ("m2.session", "m2.memory", "m2.docindex"), ()),
-            ("Integration tests passing", ("m2.integration",), ("Test pass rate",)),
-            ("Performance targets met", ("m2.integration",),
-             ("Exact-match read latency p99", "Concurrent sessions")),
-        ),
-        tasks=(
-            # Week 3: Memory Tables Deployment (30 hours), database-schema-implementer
-            _t("m2.tables", "Deploy sessions, memory_entries, document_index tables", DB, 12, 9),
-            _t("m2.indexes", "Create 18 memory indexes", DB, 10, 8, ["m2.tables"]),
-            _t("m2.namespace", "Validate namespace hierarchy support", DB, 8, 7, ["m2.tables"]),
-            # Week 4: Service Layer Implementation (66 hours), python-api-developer with support
-            _t("m2.session", "Implement SessionService (12h)", API, 12, 8, ["m2.tables"]),
-            _t("m2.memory", "Implement MemoryService (16h)", API, 16, 8, ["m2.tables", "m2.namespace"]),
-            _t("m2.docindex", "Implement DocumentIndexService (8h)", API, 8, 7, ["m2.tables"]),
-            _t("m2.integration", "Integration testing (12h)", TEST, 12, 7,
-               ["m2.session", "m2.memory", "m2.docindex", "m2.indexes"]),
-            _t("m2.unit", "Write unit tests for the service layer (85%+ coverage)", TEST, 12, 6,
-               ["m2.session", "m2.memory"]),
-            _t("m2.review", "Review service layer code (type annotations, docstrings, AI slop)", REVIEWER, 6,
-               5, ["m2.session", "m2.memory", "m2.docindex"]),
-        ),
-        metrics=(
-            PlannedMetric("Exact-match read latency p99", 41, 63, 50, "<", "ms"),
-            PlannedMetric("Memory indexes created", 18, 16, 18, "==", ""),
-            PlannedMetric("Service layer coverage", 88.1, 81.5, 85, ">=", "%"),
-            PlannedMetric("Concurrent sessions", 64, 42, 50, ">=", "agents"),
-        ),
-    ),
-    PlannedMilestone(
-        name="M3 Vector Search Integration",
-        objective="Integrate sqlite-vss and Ollama for semantic search",
-        weeks="5-6",
-        hours=84,
-        deliverables=(
-            "sqlite-vss extension installed and configured",
-            "Ollama serving nomic-embed-text-v1.5",
-            "Embedding generation and background sync services",
-            "Semantic search queries under 500 ms",
-        ),
-        criteria=(
-            ("sqlite-vss installed and functional", ("m3.vss",), ()),
-            ("Ollama with nomic-embed-text-v1.5 deployed", ("m3.ollama",), ()),
-            ("Semantic search <500ms latency", ("m3.perf",), ("Semantic search latency",)),
-            ("Integration with MemoryService complete", ("m3.memory",), ()),
-        ),
-        tasks=(
-            # Week 5-6: Full Vector Search Implementation (84 hours), vector-search-integrator
-            _t("m3.vss", "Install sqlite-vss extension (4h)", VECTOR, 4, 9),
-            _t("m3.ollama", "Setup Ollama with nomic-embed-text-v1.5 (6h)", VECTOR, 6, 9),
-            _t("m3.embed", "Implement embedding generation service (12h)", VECTOR, 12, 8, ["m3.ollama"]),
-            _t("m3.sync", "Implement background sync service (10h)", VECTOR, 10, 7, ["m3.embed", "m3.vss"]),
-            _t("m3.search", "Implement semantic search queries (8h)", VECTOR, 8, 8, ["m3.vss", "m3.embed"]),
-            _t("m3.perf", "Performance testing <500ms latency (8h)", PERF, 8, 7, ["m3.search", "m3.sync"]),
-            _t("m3.memory", "Integrate semantic search with MemoryService", API, 16, 7, ["m3.search"]),
-            _t("m3.integration", "Integration tests for semantic search through MemoryService", TEST, 12, 6,
-               ["m3.memory"]),
-            _t("m3.review", "Review the vector search integration", REVIEWER, 8, 5, ["m3.memory"]),
-        ),
-        metrics=(
-            PlannedMetric("Semantic search latency", 310, 640, 500, "<", "ms"),
-            PlannedMetric("Concurrent sessions", 58, 44, 50, ">=", "agents"),
-            PlannedMetric("Embedding throughput", 120, 70, 100, ">=", "docs/s"),
-            PlannedMetric("Service layer coverage", 86.3, 82.0, 85, ">=", "%"),
-        ),
-    ),
-    PlannedMilestone(
-        name="M4 Production Deployment",
-        objective="Final validation and production deployment",
-        weeks="7-8",
-        hours=98,
-        deliverables=(
-            "Acceptance and performance test reports",
-            "Tested rollback procedures",
-            "Production database with monitoring and alerting",
-            "48-hour monitoring report",
-        ),
-        criteria=(
-            ("Production database operational", ("m4.init", "m4.ddl"), ()),
-            ("All validation procedures passed", ("m4.accept", "m4.perf", "m4.report"), ("Test pass rate",)),
-            ("Monitoring configured", ("m4.monitor",), ()),
-            ("Zero critical issues in 48 hours", ("m4.watch",), ("Critical issues in 48 h",)),
-        ),
-        tasks=(
-            # Week 7: Final Validation (36 hours), test-automation-engineer with support
-            _t("m4.accept", "Acceptance tests (12h)", TEST, 12, 8),
-            _t("m4.perf", "Performance tests (12h)", PERF, 12, 8),
-            _t("m4.rollback", "Rollback procedures (8h)", DB, 8, 7),
-            _t("m4.report", "Final test report (4h)", TEST, 4, 7, ["m4.accept", "m4.perf", "m4.rollback"]),
-            # Week 8: Production Deployment (62 hours), database-schema-implementer
-            _t("m4.init", "Initialize production database (6h)", DB, 6, 9, ["m4.report"]),
-            _t("m4.ddl", "Execute DDL in production (4h)", DB, 4, 9, ["m4.init"]),
-            _t("m4.monitor", "Configure monitoring/alerting (8h)", PERF, 8, 7, ["m4.init"]),
-            _t("m4.deploy", "Deploy services (6h)", API, 6, 8, ["m4.ddl"]),
-            _t("m4.smoke", "Production smoke tests (4h)", TEST, 4, 8, ["m4.deploy", "m4.monitor"]),
-            _t("m4.watch", "48-hour monitoring (8h)", PERF, 8, 6, ["m4.smoke"]),
-        ),
-        metrics=(
-            PlannedMetric("Critical issues in 48 h", 0, 1, 0, "==", ""),
-            PlannedMetric("Concurrent sessions", 55, 47, 50, ">=", "agents"),
-            PlannedMetric("Exact-match read latency p99", 36, 52, 50, "<", "ms"),
-            PlannedMetric("Uptime", 99.97, 99.6, 99.9, ">=", "%"),
-        ),
-    ),
-)
-
-_GENERIC_METRICS = (PlannedMetric("Exact-match read latency p99", 40, 58, 50, "<", "ms"),)
-
-#: What goes wrong, by role (errors an agent reports with fail_task).
-ERRORS: dict[str, tuple[str, ...]] = {
-    DB: (
-        "sqlite3.OperationalError: database is locked (busy_timeout 5000 ms exceeded)",
-        "FOREIGN KEY constraint failed while migrating audit rows",
-        "index idx_tasks_status_priority already exists",
-    ),
-    API: (
-        "TypeError: MemoryService.get() missing 1 required positional argument: 'namespace'",
-        "RuntimeError: Event loop is closed (aiosqlite connection reused across loops)",
-    ),
-    TEST: (
-        "3 tests failed: test_session_lifecycle, test_namespace_prefix, test_soft_delete",
-        "coverage 87.2% is below the 90% threshold",
-    ),
-    VECTOR: (
-        "sqlite-vss: undefined symbol faiss_Index_search (extension built for another SQLite)",
-        "httpx.ConnectTimeout: Ollama at localhost:11434 did not answer in 30 s",
-    ),
-    REVIEWER: ("review tool crashed: diff too large (4,812 lines)",),
-    PERF: (
-        "p99 read latency 71 ms exceeds the 50 ms target",
-        "EXPLAIN QUERY PLAN shows SCAN memory_entries (no index used)",
-    ),
-    DEBUG: ("could not reproduce: needs the production dataset",),
-}
-
-#: Transient blockers an agent reports while working (status blocked for a while).
-BLOCKERS: dict[str, tuple[str, ...]] = {
-    DB: ("waiting for a write lock held by a long migration", "waiting for code-reviewer sign-off on the DDL"),
-    API: ("waiting for the memory table DDL to settle", "flaky FK error, asked python-debugging-specialist"),
-    TEST: ("test database fixture hangs on WAL checkpoint", "waiting for CI runner"),
-    VECTOR: ("Ollama model download in progress (nomic-embed-text-v1.5)", "waiting for sqlite-vss build"),
-    REVIEWER: ("waiting for the author to push fixes",),
-    PERF: ("benchmark host busy: waiting for a quiet machine",),
-    DEBUG: ("waiting for a reproduction from the reporting agent",),
-}
-
-PHASES = {
-    ORCHESTRATOR: "coordination", DB: "schema", API: "implementation", TEST: "testing",
-    VECTOR: "integration", REVIEWER: "review", PERF: "benchmark", DEBUG: "debugging",
-}
-
-
-def milestone_tag(name: str) -> str:
-    """'M1 Core Schema Foundation' -> 'M1'."""
-    return name.split(" ", 1)[0]
-
-
-def _planned(ms: Milestone | str) -> PlannedMilestone | None:
-    name = ms if isinstance(ms, str) else ms.name
-    return next((p for p in MILESTONES if p.name == name), None)
 
 
 def _kind(task: Task) -> str | None:
@@ -342,23 +76,6 @@ def _data(task: Task) -> dict[str, Any]:
 
 def _demo_seconds(hours: float) -> int:
     return max(1, round(hours * SECONDS_PER_HOUR))
-
-
-def _owner_for(text: str) -> str:
-    """Who should take on a piece of rework, judged from its words."""
-    low = text.lower()
-    rules = (
-        (("coverage", "test", "flaky"), TEST),
-        (("latency", "explain", "benchmark", "throughput", "concurrent", "uptime"), PERF),
-        (("index", "ddl", "pragma", "table", "integrity", "migration"), DB),
-        (("vss", "ollama", "embedding", "semantic"), VECTOR),
-        (("service", "api", "class"), API),
-        (("review", "docstring", "annotation"), REVIEWER),
-    )
-    for words, owner in rules:
-        if any(w in low for w in words):
-            return owner
-    return DEBUG
 
 
 # -- seeding -----------------------------------------------------------------------------------
@@ -408,8 +125,6 @@ async def seed(store: Store, *, now: float | None = None, history: bool = True) 
 
 def _clock_of(store: Store):
     # The protocol has no clock call; the SQLite store keeps the one it was opened with.
-    import time
-
     return getattr(store, "clock", time.time)
 
 
@@ -421,53 +136,6 @@ class _ManualClock:
         return self.now
 
 
-_HISTORY_WORK: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    DB: (
-        ("Draft DDL for the {} table", ("tasks", "agents", "audit", "checkpoints", "sessions",
-                                       "memory_entries", "document_index", "metrics", "state")),
-        ("Specify indexes for the {} table", ("tasks", "agents", "audit", "sessions", "memory_entries",
-                                             "document_index")),
-    ),
-    API: (
-        ("Specify {}() signature, errors and docstring", (
-            "SessionService.create_session", "SessionService.get_session", "SessionService.terminate",
-            "MemoryService.add", "MemoryService.get", "MemoryService.search", "MemoryService.update",
-            "MemoryService.delete", "MemoryService.list_namespaces", "DocumentIndexService.index_document",
-            "DocumentIndexService.sync", "Database.migrate")),
-    ),
-    TEST: (
-        ("Write test scenarios for {}", ("the session lifecycle", "the namespace hierarchy",
-                                         "soft delete and versioning", "50 concurrent writers",
-                                         "WAL checkpointing", "foreign key cascades",
-                                         "semantic search ranking")),
-    ),
-    VECTOR: (
-        ("Write the sqlite-vss installation guide for {}", ("macOS", "Linux x86_64", "Linux arm64")),
-        ("Spike: {}", ("can sqlite-vss answer 384-dim queries under 500 ms?",
-                       "nomic-embed-text-v1.5 batch size vs latency",
-                       "background sync: triggers or polling?")),
-    ),
-    REVIEWER: (
-        ("Review {} for consistency", ("the Phase 1 schema design", "the Phase 2 DDL scripts",
-                                       "the Phase 3 API specification", "the test scenario catalogue",
-                                       "the performance targets table")),
-    ),
-    PERF: (
-        ("Estimate query cost with EXPLAIN QUERY PLAN: {}", (
-            "tasks by status and priority", "memory_entries by namespace prefix",
-            "document_index by content hash", "audit by agent and time")),
-    ),
-    DEBUG: (
-        ("Document a known SQLite pitfall: {}", ("database is locked under concurrent writers",
-                                                 "foreign_keys is a per-connection pragma",
-                                                 "aiosqlite connections across event loops")),
-    ),
-    ORCHESTRATOR: (
-        ("Validate Phase {} documentation against the roadmap", ("1", "2", "3")),
-    ),
-}
-
-
 async def backfill(store: Store, *, hours: float = 6, now: float | None = None,
                    rng: random.Random | None = None) -> int:
     """Write a few hours of past work (the seed's documentation phases) into the change feed.
@@ -476,6 +144,9 @@ async def backfill(store: Store, *, hours: float = 6, now: float | None = None,
     with a clock it moves through the past. Returns the number of tasks written (0 when the
     store is not a file this process can reopen). All of it is finished before ``now``.
     """
+    if (await store.queue_status()).total:
+        # Agents in the past would claim the project's tasks too: the past must come first.
+        raise InvalidArgument("backfill writes the swarm's past; run it on an empty store, before seeding")
     path = getattr(store, "path", None)
     if path is None:
         log.info("backfill skipped: %r has no database path to reopen with a past clock", store)
@@ -570,7 +241,7 @@ async def _history_batch(store: Store, rng: random.Random, dependents: dict[int,
     batch: list[int] = []
     for _ in range(rng.randint(7, 13)):
         role = rng.choices([n for n, _, _ in AGENTS], weights=[1, 4, 4, 3, 3, 3, 3, 1])[0]
-        template, fills = rng.choice(_HISTORY_WORK[role])
+        template, fills = rng.choice(HISTORY_WORK[role])
         minutes = rng.choice((3, 5, 8, 10, 12, 15, 20))
         prereqs = [rng.choice(batch)] if batch and rng.random() < 0.3 else []
         source = rng.choices(list(TaskSource), weights=[1, 2, 6, 2])[0]
@@ -658,6 +329,7 @@ class Swarm:
         self._current: int | None = None
         self._done_logged = False
         self._reviewed: set[int] = set()
+        self._pending_restart: tuple[_Sim, float] | None = None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -753,8 +425,6 @@ class Swarm:
         choices = sorted(n for n in agents if n not in (ORCHESTRATOR, not_))
         return self.rng.choice(choices) if choices else ORCHESTRATOR
 
-    _pending_restart: tuple[_Sim, float] | None = None
-
     async def _restart(self, sim: _Sim, agent: Agent, silent_for: float) -> None:
         """The agent comes back: give up whatever the store still thinks it holds, start afresh."""
         sim.work, sim.status, sim.blockers, sim.completion = None, AgentStatus.IDLE, (), 0.0
@@ -806,6 +476,7 @@ class Swarm:
         if isinstance(hours, (int, float)):
             estimate = hours * SECONDS_PER_HOUR
         duration = min(9.0, max(1.5, estimate * math.exp(self.rng.gauss(0.05, 0.3)))) / self.speed
+        duration = min(duration, 0.8 * task.timeout_seconds)  # never outlive the lease at low speeds
         roll = self.rng.random()
         outcome = "fail_final" if roll < self.FAIL_FINAL else "fail" if roll < self.FAIL else "complete"
         blocker = None
@@ -875,8 +546,8 @@ class Swarm:
         result: dict[str, Any] = {"summary": f"done: {task.description}"[:200],
                                   "files_changed": rng.randint(1, 9)}
         if _kind(task) == "gate_check" and data.get("check") == "benchmarks":
-            plan = _planned(data.get("milestone", "")) or None
-            metrics = plan.metrics if plan else _GENERIC_METRICS
+            plan = planned(data.get("milestone", ""))
+            metrics = plan.metrics if plan else GENERIC_METRICS
             miss_rate = 0.6 if data.get("round", 1) == 1 else 0.1
             misses = set()
             if rng.random() < miss_rate:
@@ -955,13 +626,18 @@ class Swarm:
         )
 
     async def _after_diagnosis(self, sim: _Sim, diagnosis: Task) -> None:
-        """Fixed and handed back (retried), unless nothing waits on it and it is not worth it."""
+        """Fixed and handed back (retried), unless it is optional work nothing waits on.
+
+        Conditions, gate checks and rework are always retried: leaving one failed would hold
+        its gate forever.
+        """
         original = await self.store.get_task(_data(diagnosis)["task"])
         if original.status is not TaskStatus.FAILED:
             return
         waiting = [t for t in await self.store.tasks_by_ids(await self.store.dependents(original.id))
                    if not t.status.finished]
-        if waiting or self.rng.random() < 0.7:
+        optional = _kind(original) in ("plan", "review", "fix", None)
+        if waiting or not optional or self.rng.random() < 0.7:
             await self.store.retry_task(original.id, actor=sim.name)
             await self.store.log_action(sim.name, phase="debugging", action=f"retry #{original.id}")
         else:
@@ -1047,7 +723,7 @@ class Swarm:
 
     def _build_report(self, ms: Milestone, tasks: list[Task], round_: int) -> dict[str, Any]:
         """The seed's validation report: criteria + evidence, metrics, issues, recommendations."""
-        plan = _planned(ms)
+        plan = planned(ms.name)
         checks = {_data(t).get("check"): t for t in tasks
                   if _kind(t) == "gate_check" and _data(t).get("round") == round_}
         bench = checks.get("benchmarks")
@@ -1096,13 +772,13 @@ class Swarm:
 
         recommendations = []
         for m in missed.values():
-            recommendations.append(_RECOMMEND.get(_owner_for(m["name"]), "Investigate before the next gate")
+            recommendations.append(RECOMMEND.get(owner_for(m["name"]), "Investigate before the next gate")
                                    + f" ({m['name']})")
         if any(i["severity"] == "high" and "failed" in i["description"] for i in issues):
             recommendations.append("Keep python-debugging-specialist on the failed task until it passes")
         if timed_out:
             recommendations.append("Shorten heartbeat intervals; an agent went silent and lost its lease")
-        nxt = _next_name(ms)
+        nxt = next_milestone_name(ms.name)
         recommendations.append(f"Carry the current benchmark suite into {nxt}" if nxt
                                else "Archive the validation reports with the deliverables")
 
@@ -1154,7 +830,7 @@ class Swarm:
         for text in items:
             fix = await self.store.enqueue_task(
                 description=f"Rework {tag} (v{decision.report_version} {decision.decision.value}): {text}",
-                source=TaskSource.AGENT_PLANNER, agent_type=_owner_for(text), base_priority=8,
+                source=TaskSource.AGENT_PLANNER, agent_type=owner_for(text), base_priority=8,
                 deadline=now + 60 / self.speed, estimated_duration_seconds=self.rng.choice((2, 3, 4)),
                 milestone=ms.id, input_data={"kind": "rework", "decision_id": decision.id},
                 timeout_seconds=TASK_TIMEOUT_SECONDS, actor=ORCHESTRATOR,
@@ -1184,39 +860,21 @@ class Swarm:
                 continue
             await self.store.enqueue_task(
                 description=f"Close condition of {milestone_tag(ms.name)}: {c.text}",
-                source=TaskSource.AGENT_PLANNER, agent_type=_owner_for(c.text), base_priority=8,
+                source=TaskSource.AGENT_PLANNER, agent_type=owner_for(c.text), base_priority=8,
                 deadline=now + 60 / self.speed, estimated_duration_seconds=3, milestone=ms.id,
                 input_data={"kind": "condition", "condition_id": c.id},
                 timeout_seconds=TASK_TIMEOUT_SECONDS, actor=ORCHESTRATOR,
             )
 
 
-_RECOMMEND = {
-    PERF: "Re-run EXPLAIN QUERY PLAN on the slow queries and add the missing covering index",
-    TEST: "Raise coverage on the untested branches before the next gate",
-    DB: "Re-run the DDL in a scratch database and diff the index list",
-    VECTOR: "Profile the embedding path; batch requests to Ollama",
-    API: "Tighten the service layer's error handling",
-    REVIEWER: "Schedule another review pass",
-    DEBUG: "Hand the reproduction to python-debugging-specialist",
-}
-
-
-def _next_name(ms: Milestone) -> str | None:
-    names = [p.name for p in MILESTONES]
-    if ms.name in names and names.index(ms.name) + 1 < len(names):
-        return names[names.index(ms.name) + 1]
-    return None
-
-
 def _jitter(rng: random.Random, value: float, m: PlannedMetric) -> float:
-    """Measurements wobble, but counts stay whole and a miss stays a miss."""
-    if m.comparator == "==" or float(value).is_integer() and value == m.target:
+    """Measurements wobble, but never across their target: a miss stays a miss, a pass a pass."""
+    if m.comparator == "==":
         return float(value)
-    jittered = round(value * rng.uniform(0.97, 1.03), 2)
-    good = _holds({"value": value, "target": m.target, "comparator": m.comparator})
-    return jittered if _holds({"value": jittered, "target": m.target, "comparator": m.comparator}) == good \
-        else float(value)
+    wobble = 0.3 * abs(value - m.target) * rng.uniform(-1, 1)
+    if not m.unit or m.unit == "agents":  # counts stay whole
+        return float(round(value + wobble))
+    return round(value + wobble, 2)
 
 
 def _holds(m: dict[str, Any]) -> bool:
@@ -1234,8 +892,6 @@ def _store_now(agents) -> float:
     readings = [a.last_heartbeat.timestamp() + a.heartbeat_age_seconds
                 for a in agents if a.last_heartbeat is not None and a.heartbeat_age_seconds is not None]
     if not readings:
-        import time
-
         return time.time()
     return max(readings)
 

@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.widgets.text import scrub
 
 from .commands import COMMAND_PROVIDERS
 from .modals.error import ErrorModal
@@ -145,7 +146,8 @@ class SwarmdeckApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, StoreError):
-            self.notify(str(error), title="Refused", severity="error", markup=False)
+            # Store messages quote names agents wrote: no escape sequence may reach the terminal.
+            self.notify(scrub(str(error)), title="Refused", severity="error", markup=False)
         else:
             self.push_screen(ErrorModal(error))
 

@@ -114,6 +114,9 @@ def parse_report(
     proposed_decision: Any,
 ) -> tuple[tuple[Criterion, ...], tuple[Metric, ...], tuple[ReportIssue, ...], tuple[str, ...], Decision | None]:
     """Validate a validation report's parts (dicts or models) into models, or say what is wrong."""
+    for what, part in (("criteria", criteria), ("metrics", metrics), ("issues", issues)):
+        if isinstance(part, (str, bytes, Mapping)) or not isinstance(part, Iterable):
+            raise InvalidArgument(f"{what} must be a list of entries, not {type(part).__name__}")
     crit = tuple(
         Criterion(
             name=_text(_pick(c, "name"), "criterion name"),

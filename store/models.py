@@ -303,3 +303,125 @@ class CancelResult:
     @property
     def total_cancelled(self) -> int:
         return 1 + len(self.cascaded_task_ids)
+
+
+# -- memory -----------------------------------------------------------------------------------------
+
+
+class SessionStatus(enum.StrEnum):
+    CREATED = "created"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    TERMINATED = "terminated"
+    ARCHIVED = "archived"
+
+
+class MemoryType(enum.StrEnum):
+    SEMANTIC = "semantic"
+    EPISODIC = "episodic"
+    PROCEDURAL = "procedural"
+
+
+class SearchMode(enum.StrEnum):
+    HYBRID = "hybrid"
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    agent_name: str | None
+    status: SessionStatus
+    state: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    id: int
+    session_id: str
+    ts: datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEntry:
+    id: int
+    namespace: str
+    key: str
+    version: int
+    value: Any  # text, or the decoded JSON value
+    is_json: bool
+    memory_type: MemoryType
+    created_by: str
+    session_id: str | None
+    task_id: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    is_current: bool
+    deleted_at: datetime | None
+    deleted_by: str | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LearningRecord:
+    id: int
+    kind: str
+    namespace: str
+    title: str
+    fields: dict[str, Any]
+    agent: str | None
+    task_id: int | None
+    milestone_id: int | None
+    session_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: int
+    namespace: str
+    path: str
+    content_hash: str
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One ranked result. ``snippet`` is plain text; ``highlights`` are (start, end) spans in it."""
+
+    item_id: int
+    kind: str  # memory, document, failure, decision, retrospective, spike, pattern, estimate
+    ref_id: int
+    namespace: str
+    title: str
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    score: float
+    keyword_rank: int | None
+    semantic_rank: int | None
+    memory_type: str | None
+    agent: str | None
+    task_id: int | None
+    milestone_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    entries: int
+    embedded: int
+    pending: int
+    failed: int
+    model: str | None
+    dim: int | None
+    last_error: str | None = None

@@ -243,9 +243,144 @@ CREATE INDEX events_actor ON events (actor, id);
 CREATE INDEX events_ts ON events (ts);
 """
 
+_MEMORY = """
+CREATE TABLE session_events (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL REFERENCES sessions(id),
+    ts          REAL NOT NULL,
+    kind        TEXT NOT NULL,
+    payload     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX session_events_session ON session_events (session_id, id);
+
+-- One row per version; the current version of (namespace, key) has is_current = 1.
+CREATE TABLE memory_entries (
+    id          INTEGER PRIMARY KEY,
+    namespace   TEXT NOT NULL CHECK (length(namespace) > 0),
+    key         TEXT NOT NULL CHECK (length(key) > 0),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    value       TEXT NOT NULL,
+    is_json     INTEGER NOT NULL DEFAULT 0,
+    memory_type TEXT NOT NULL CHECK (memory_type IN ('semantic', 'episodic', 'procedural')),
+    created_by  TEXT NOT NULL,
+    session_id  TEXT,
+    task_id     INTEGER,
+    metadata    TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL,
+    is_current  INTEGER NOT NULL DEFAULT 1,
+    deleted_at  REAL,
+    deleted_by  TEXT,
+    UNIQUE (namespace, key, version)
+);
+CREATE UNIQUE INDEX memory_current ON memory_entries (namespace, key) WHERE is_current = 1;
+
+-- Seed 003's learning records: failures, decisions, retrospectives, spikes, patterns, estimates.
+CREATE TABLE learning_records (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN
+                  ('failure', 'decision', 'retrospective', 'spike', 'pattern', 'estimate')),
+    namespace     TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    fields        TEXT NOT NULL,
+    agent         TEXT,
+    task_id       INTEGER,
+    milestone_id  INTEGER,
+    session_id    TEXT,
+    created_at    REAL NOT NULL
+);
+CREATE INDEX learning_records_kind ON learning_records (kind, id);
+
+CREATE TABLE documents (
+    id            INTEGER PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    chunk_count   INTEGER NOT NULL,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    UNIQUE (namespace, path)
+);
+
+CREATE TABLE document_chunks (
+    id           INTEGER PRIMARY KEY,
+    document_id  INTEGER NOT NULL REFERENCES documents(id),
+    position     INTEGER NOT NULL,
+    text         TEXT NOT NULL,
+    UNIQUE (document_id, position)
+);
+
+-- Everything searchable, in one place: memories (current, not deleted), learning records and
+-- document chunks. The FTS index and the vectors hang off this table.
+CREATE TABLE search_items (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    ref_id        INTEGER NOT NULL,
+    namespace     TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    memory_type   TEXT,
+    agent         TEXT,
+    task_id       INTEGER,
+    milestone_id  INTEGER,
+    created_at    REAL NOT NULL,
+    embedded_model TEXT,  -- the model whose vector is current; NULL until (re)embedded
+    UNIQUE (kind, ref_id)
+);
+CREATE INDEX search_items_pending ON search_items (id) WHERE embedded_model IS NULL;
+CREATE INDEX search_items_embedded ON search_items (embedded_model);
+CREATE INDEX search_items_namespace ON search_items (namespace, created_at);
+CREATE INDEX search_items_kind ON search_items (kind, created_at);
+CREATE INDEX search_items_agent ON search_items (agent, created_at);
+
+CREATE VIRTUAL TABLE search_fts USING fts5 (
+    title, body, content = 'search_items', content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER search_items_ai AFTER INSERT ON search_items BEGIN
+    INSERT INTO search_fts (rowid, title, body) VALUES (NEW.id, NEW.title, NEW.body);
+END;
+CREATE TRIGGER search_items_ad AFTER DELETE ON search_items BEGIN
+    INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', OLD.id, OLD.title, OLD.body);
+END;
+CREATE TRIGGER search_items_au AFTER UPDATE OF title, body ON search_items BEGIN
+    INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', OLD.id, OLD.title, OLD.body);
+    INSERT INTO search_fts (rowid, title, body) VALUES (NEW.id, NEW.title, NEW.body);
+END;
+
+-- One vector per item and model: the model and dimension are recorded with each vector, so a
+-- change of model is visible (the old vectors stop counting) and the indexer re-embeds.
+CREATE TABLE embeddings (
+    item_id      INTEGER NOT NULL REFERENCES search_items(id) ON DELETE CASCADE,
+    model        TEXT NOT NULL,
+    dim          INTEGER NOT NULL,
+    vector       BLOB NOT NULL,
+    embedded_at  REAL NOT NULL,
+    PRIMARY KEY (item_id, model)
+) WITHOUT ROWID;
+CREATE INDEX embeddings_model ON embeddings (model, item_id);
+
+-- One sqlite-vec index per embedding model (created when that model stores its first vector).
+CREATE TABLE vector_indexes (
+    model       TEXT PRIMARY KEY,
+    dim         INTEGER NOT NULL,
+    table_name  TEXT NOT NULL UNIQUE,
+    created_at  REAL NOT NULL
+);
+
+-- Items the indexer could not embed (the embedder was down or refused): retried later.
+CREATE TABLE embedding_failures (
+    item_id     INTEGER PRIMARY KEY REFERENCES search_items(id) ON DELETE CASCADE,
+    model       TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 1,
+    failed_at   REAL NOT NULL
+);
+"""
+
 #: The ordered migrations. Append only: never edit one that has shipped.
 MIGRATIONS: list[tuple[str, str]] = [
     ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
+    ("memory: versioned entries, learning records, documents, full-text and vector search", _MEMORY),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

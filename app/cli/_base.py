@@ -127,7 +127,8 @@ def run(
         if isinstance(exc, BrokenPipeError):
             raise  # the reader of our output went away: `main` stops quietly
         where = f" ({exc.filename})" if exc.filename else ""
-        return fail(cfg, EXIT_ERROR, "os_error", f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}")
+        message = f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}"
+        return fail(cfg, EXIT_ERROR, "os_error", message)
     except OverflowError:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
         return fail(cfg, EXIT_ERROR, "invalid_argument", "a number given is too large for the database")
     except KeyboardInterrupt:

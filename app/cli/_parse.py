@@ -58,7 +58,8 @@ class Id(click.ParamType):
             except ValueError:
                 self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
         if not self.low <= number <= SQLITE_MAX_INT:
-            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {SQLITE_MAX_INT})", param, ctx)
+            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {SQLITE_MAX_INT})",
+                      param, ctx)
         return number
 
 

@@ -100,7 +100,8 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         self.query_one("#conditions").display = conditional
         self.query_one("#conditions-label").display = conditional
         sentence = consequence(self.gate, decision, len(self._conditions()))
-        self.query_one("#consequence", Static).update(Text(f"What happens: {sentence}", style="bold"))
+        # The sentence quotes milestone names, which agents may have written: keep it plain.
+        self.query_one("#consequence", Static).update(safe(f"What happens: {sentence}", "bold"))
         self.query_one("#confirm", Button).label = f"Confirm {decision.value}"
 
     def _fail(self, message: str, selector: str) -> None:

@@ -81,7 +81,7 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
             "source": self.query_one("#e-source", Select).value,
         }
         milestone = self.query_one("#e-milestone", Select).value
-        if milestone is not Select.BLANK:
+        if milestone is not Select.NULL:
             fields["milestone"] = milestone
         try:
             if deadline := self._text("#e-deadline").lstrip("+"):

@@ -76,14 +76,14 @@ class FilterModal(ModalScreen[QueueFilters | None]):
                 *[(s.value, s.value, s.value in self.current.statuses_) for s in TaskStatus], id="f-status"
             )
             yield Label("Agent type")
-            yield Select([(t, t) for t in self.agent_types], value=self.current.agent_type or Select.BLANK,
+            yield Select([(t, t) for t in self.agent_types], value=self.current.agent_type or Select.NULL,
                          prompt="any", id="f-type")
             yield Label("Milestone")
             yield Select([(m.name, m.id) for m in self.milestones],
-                         value=self.current.milestone_id if self.current.milestone_id is not None else Select.BLANK,
+                         value=self.current.milestone_id if self.current.milestone_id is not None else Select.NULL,
                          prompt="any", id="f-milestone")
             yield Label("Source")
-            yield Select([(s.value, s.value) for s in TaskSource], value=self.current.source or Select.BLANK,
+            yield Select([(s.value, s.value) for s in TaskSource], value=self.current.source or Select.NULL,
                          prompt="any", id="f-source")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", variant="primary", id="apply")
@@ -92,7 +92,7 @@ class FilterModal(ModalScreen[QueueFilters | None]):
 
     def _value(self, selector: str) -> Any:
         value = self.query_one(selector, Select).value
-        return None if value is Select.BLANK else value
+        return None if value is Select.NULL else value
 
     def action_apply(self) -> None:
         statuses = tuple(s.value for s in TaskStatus if s.value in self.query_one("#f-status", SelectionList).selected)

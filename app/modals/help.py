@@ -29,7 +29,7 @@ class HelpModal(ModalScreen[None]):
                 for title, bindings in sections:
                     table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True)
                     table.add_column(width=14, style="bold")
-                    table.add_column()
+                    table.add_column(ratio=1)  # only the descriptions stretch: every section lines up
                     for b in bindings:
                         if isinstance(b, Binding):
                             table.add_row(_key_name(b.key), b.tooltip or b.description)

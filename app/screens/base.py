@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.screen import Screen
+from textual.worker import Worker
 
 from swarmdeck.store import Event, Store
 from swarmdeck.widgets.status_bar import StatusBar
@@ -61,8 +62,13 @@ class LiveScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.sd.read_only and action in self.MUTATING:
-            return None  # hidden from the footer and the palette, refused if pressed
+            return False  # hidden from the footer and the palette, refused if pressed (None would show it greyed)
         return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker messages do not bubble: hand this screen's workers to the app's one error router,
+        # or a refused store call (say, a gate decision on a report that changed) would vanish silently.
+        self.sd.on_worker_state_changed(event)
 
     async def _initial_load(self) -> None:
         self._syncing = True

@@ -8,9 +8,10 @@ from pathlib import Path
 from .agents import UNSET, AgentOps
 from .base import Clock
 from .gates import GateOps
+from .memory import MemoryOps
 
 
-class SQLiteStore(GateOps, AgentOps):
+class SQLiteStore(GateOps, AgentOps, MemoryOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     @classmethod

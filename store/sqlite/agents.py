@@ -104,8 +104,10 @@ class AgentOps(StoreBase):
                 raise NotFound(f"task {current_task_id} does not exist")
             assignments = ", ".join(f"{column} = ?" for column in sets)
             if not await tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
-                raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name}`")
+                raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name} --type TYPE`")
             payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
+            if "blockers" in payload:
+                payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
             await tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
             return await self._agent_in(tx, name)
 
@@ -155,6 +157,8 @@ class AgentOps(StoreBase):
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
             raise InvalidArgument("duration_ms must be a non-negative number")
         async with self.transaction(agent) as tx:
+            if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
+                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
             await tx.event("agent.action", "agent", agent, {
                 "phase": phase, "action": action, "duration_ms": duration_ms,
                 "success": bool(success), "error_message": error_message,

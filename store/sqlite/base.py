@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 import sqlean
+import sqlite_vec
 
 from .. import schema
 from ..errors import (
@@ -125,7 +126,13 @@ class StoreBase:
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
-        await conn
+        try:
+            await conn
+        except sqlean.OperationalError as exc:
+            stopped = conn.stop()  # the connection's thread outlives a failed connect otherwise
+            if stopped is not None:
+                await stopped
+            raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
         conn.row_factory = sqlean.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -133,8 +140,15 @@ class StoreBase:
             await conn.execute("PRAGMA synchronous = NORMAL")
             # Refuse a file that is not ours before switching it to WAL, which would change it for good.
             await self._check_identity(conn)
+            # sqlite-vec: the vector index lives in the same database.
+            await conn.enable_load_extension(True)
+            await conn.load_extension(sqlite_vec.loadable_path())
+            await conn.enable_load_extension(False)
             async with conn.execute("PRAGMA journal_mode = WAL") as cur:
                 await cur.fetchone()
+        except sqlean.OperationalError as exc:
+            await conn.close()
+            raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
         except sqlean.DatabaseError as exc:
             await conn.close()
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc

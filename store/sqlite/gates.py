@@ -110,6 +110,8 @@ class GateOps(TaskOps, StoreBase):
         """Submit a new version of the milestone's validation report; the gate goes to review."""
         if not submitted_by or not submitted_by.strip():
             raise InvalidArgument("a report needs a submitter (submitted_by)")
+        if not isinstance(summary, str):
+            raise InvalidArgument("the report summary must be text")
         crit, mets, iss, recs, proposed = gates.parse_report(
             criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,

@@ -447,7 +447,7 @@ class TaskOps(StoreBase):
                 raise SwarmPaused(f"the swarm is paused ({paused[1]}); claims resume when a human runs "
                                   "`swarmdeck gate resume`")
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent}`")
+                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
             await self._reap(tx)
             if tx.now - self._last_urgency_refresh >= _URGENCY_REFRESH_SECONDS:
                 await self._refresh_urgency(tx)

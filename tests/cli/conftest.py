@@ -97,11 +97,11 @@ def sdj(sd) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def sd_popen(db: Path) -> Callable[..., subprocess.Popen[str]]:
-    """Start the CLI in the background (e.g. `gate wait`); the test waits on it with a timeout."""
+def sd_popen() -> Callable[..., subprocess.Popen[str]]:
+    """`sd_popen(db_path, *args)`: the CLI in the background (e.g. `gate wait`); the test waits on it."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: Any, db_path: Path = db) -> subprocess.Popen[str]:
+    def start(db_path: Path, *args: Any) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             command("--db", db_path, *args),
             stdin=subprocess.DEVNULL,

@@ -174,11 +174,10 @@ async def test_swarm_works_milestone_1_into_review(store, clock):
     actions = await store.events(kind="agent.action", limit=500)
     assert any(e.payload["duration_ms"] for e in actions)
     assert any(not e.payload["success"] for e in actions)
-    assert not (await store.get_task(1)).status is TaskStatus.RUNNING
 
 
-async def test_failures_retries_and_reports_vary_with_the_rng(store, clock, tmp_path):
-    """Over a few seeds: a plausible metric miss shows up in some report, and M1 always reaches review."""
+async def test_reports_vary_with_the_rng_and_sometimes_miss_a_target(clock, tmp_path):
+    """Over a few seeds M1 always reaches review; some report misses a target and proposes less."""
     proposals = set()
     missed = False
     for n in range(4):
@@ -309,7 +308,7 @@ async def test_step_is_deterministic_for_a_given_rng(tmp_path, clock):
         try:
             await seed(s, now=own.now, history=False)
             swarm = Swarm(s, rng=random.Random(rng_seed))
-            for _ in range(80):
+            for _ in range(60):
                 own.now += TICK
                 await swarm.step()
             return [(e.kind, e.entity_id, e.actor, e.ts, sorted(e.payload.items(), key=str))
@@ -328,12 +327,14 @@ async def test_two_swarms_racing_on_one_database_never_crash(db_path, clock):
     try:
         await seed(a, now=clock.now, history=False)
         one, two = Swarm(a, rng=random.Random(1)), Swarm(b, rng=random.Random(2))
-        for _ in range(80):
+        for _ in range(50):
             clock.advance(TICK)
             await asyncio.gather(one.step(), two.step())
         completed = [e.entity_id for e in await a.events(kind="task.completed", limit=1000)]
         assert len(completed) >= 5 and len(completed) == len(set(completed))
-        assert one.errors or two.errors  # they did collide, and handled it
+        claimed = Counter(e.entity_id for e in await a.events(kind="task.claimed", limit=1000))
+        retried = Counter(e.entity_id for e in await a.events(kind="task.retried", limit=1000))
+        assert all(n <= retried[t] + 1 for t, n in claimed.items())  # one claim per attempt
     finally:
         await b.close()
         await a.close()

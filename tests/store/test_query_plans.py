@@ -23,8 +23,6 @@ import asyncio
 import json
 import random
 import re
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest

@@ -415,7 +415,7 @@ class TestClaim:
     async def test_unregistered_agent_is_refused(self, store):
         t = await store.enqueue_task(description="t")
         before = await state(store)
-        with pytest.raises(NotFound, match="'ghost' is not registered; run `swarmdeck agent register ghost`"):
+        with pytest.raises(NotFound, match="'ghost' is not registered; run `swarmdeck agent register ghost --type TYPE`"):
             await store.claim_task(agent="ghost")
         assert await state(store) == before
         assert (await store.get_task(t.id)).status is TaskStatus.READY
@@ -859,7 +859,7 @@ class TestAgents:
         before = await state(store)
         with pytest.raises(NotFound, match="agent 'ghost' is not registered"):
             await store.get_agent("ghost")
-        with pytest.raises(NotFound, match="run `swarmdeck agent register ghost`"):
+        with pytest.raises(NotFound, match="run `swarmdeck agent register ghost --type TYPE`"):
             await store.heartbeat("ghost")
         with pytest.raises(NotFound, match="ghost"):
             await store.update_agent("ghost", completion=10)

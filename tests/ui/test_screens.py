@@ -50,6 +50,11 @@ async def open_queue(pilot):
     return pilot.app.screen
 
 
+def detail_text(screen) -> str:
+    """The task detail: what it is and its priority breakdown, then its facts and history."""
+    return static_text(screen.query_one("#task-detail-body")) + static_text(screen.query_one("#task-detail-facts"))
+
+
 async def select(pilot, task_id: int) -> None:
     """Put the queue's cursor on a task and wait for its detail."""
     screen = pilot.app.screen
@@ -164,7 +169,7 @@ async def palette_hits(pilot, query: str, expect: str) -> list[str]:
     commands = palette.query_one(CommandList)
 
     def hits() -> list[str]:
-        return [str(commands.get_option_at_index(i).prompt).strip() for i in range(commands.option_count)]
+        return [str(commands.get_option_at_index(i).prompt).strip().splitlines()[0] for i in range(commands.option_count)]
 
     await wait_for(pilot, lambda: any(expect in h for h in hits()), what=f"{expect!r} in the palette")
     await settle(pilot)
@@ -212,7 +217,7 @@ async def test_queue_shows_the_active_tasks_and_the_selected_ones_detail(seeded)
         assert "11 task(s) shown · active" in static_text(screen.query_one("#queue-summary"))
 
         await select(pilot, t["ns_tests"])
-        detail = static_text(screen.query_one("#task-detail-body"))
+        detail = detail_text(screen)
         breakdown = await db_call(seeded.path, "priority_breakdown", t["ns_tests"])
         assert "Write namespace isolation tests" in detail
         assert "Priority breakdown" in detail
@@ -225,7 +230,7 @@ async def test_queue_shows_the_active_tasks_and_the_selected_ones_detail(seeded)
         assert "estimate 1800s" in detail
 
         await select(pilot, t["indexer"])
-        detail = static_text(screen.query_one("#task-detail-body"))
+        detail = detail_text(screen)
         assert f"Prerequisites: {t['service']}, {t['fts']}" in detail
         assert f"Unblocks: {t['api_docs']}" in detail
         assert "Blocked: " in detail
@@ -275,10 +280,8 @@ async def test_s_sorts_by_the_next_column(seeded):
     app = make_app(seeded.path)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_queue(pilot)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: screen.table.sort_state == ("priority", True))
-        priorities = [float(c[2]) for c in rows(screen.table).values()]
-        assert priorities == sorted(priorities, reverse=True)
+        # Priority order (highest first) is the default; `s` moves on to the next column.
+        assert screen.table.sort_state == ("priority", True)
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.table.sort_state == ("type", False))
         types = [c[3] for c in rows(screen.table).values()]
@@ -287,6 +290,10 @@ async def test_s_sorts_by_the_next_column(seeded):
         await pilot.press("S")
         await wait_for(pilot, lambda: screen.table.sort_state == ("type", True))
         assert [c[3] for c in rows(screen.table).values()] == sorted(types, reverse=True)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.table.sort_state == ("agent", False))
+        agents = [c[4] for c in rows(screen.table).values()]
+        assert agents == sorted(agents)
 
 
 async def test_enqueue_form_validates_then_creates_the_task(seeded):

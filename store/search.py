@@ -1,0 +1,115 @@
+"""Search rules: turning what a person types into an FTS5 query, and fusing rankings. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: Words that carry no meaning for ranking ("why did websocket fail" is about websocket and fail).
+STOPWORDS = frozenset(
+    "a an and are as at be but by did do does for from had has have how i in is it its of on or so "
+    "that the their them then there these they this to was we were what when where which who why will "
+    "with you".split()
+)
+_TOKEN = re.compile(r"[\w][\w\-\.:/]*", re.UNICODE)
+
+#: Reciprocal-rank-fusion constant (Cormack et al.): dampens the weight of the very top ranks.
+RRF_K = 60
+
+
+def fts_query(text: str, *, prefix_last: bool = True) -> str | None:
+    """A safe FTS5 query: every meaningful word quoted, OR-ed; the last one also as a prefix.
+
+    Quoting makes user input inert (no FTS5 syntax injection). Returns None when nothing is
+    left to search for.
+    """
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    if not words:
+        return None
+    meaningful = [w for w in words if w not in STOPWORDS] or words
+    terms = []
+    for i, word in enumerate(meaningful):
+        quoted = '"' + word.replace('"', '""') + '"'
+        last = i == len(meaningful) - 1
+        terms.append(f"{quoted}*" if last and prefix_last and not text.endswith(" ") else quoted)
+    return " OR ".join(dict.fromkeys(terms))
+
+
+def rrf(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,
+        weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of ranked id lists: [(id, score)], best first, ties by first appearance."""
+    scores: dict[int, float] = {}
+    weights = weights or [1.0] * len(rankings)
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` (for range filters)."""
+    return prefix + "\U0010ffff"
+
+
+def chunk_text(text: str, *, size: int = 1200, overlap: int = 150) -> list[str]:
+    """Split a document into overlapping chunks at paragraph or sentence boundaries where possible."""
+    text = text.strip()
+    if len(text) <= size:
+        return [text] if text else []
+    chunks, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind("\n\n", start, end), text.rfind(". ", start, end))
+            if cut > start + size // 2:
+                end = cut + 1
+        chunks.append(text[start:end].strip())
+        if end >= len(text):
+            break
+        start = max(end - overlap, start + 1)
+    return [c for c in chunks if c]
+
+
+def terms(text: str) -> list[str]:
+    """The meaningful lowercase words of a query (what highlights are made of)."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    return [w for w in words if w not in STOPWORDS] or words
+
+
+def snippet(body: str, words: Sequence[str], *, width: int = 180) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A window of ``body`` around the first matching word, and the spans of every match in it.
+
+    Highlights are character spans, never markup: the text stays exactly what was written.
+    """
+    flat = " ".join(body.split())
+    lower = flat.lower()
+    hits = sorted((i, i + len(w)) for w in words if w for i in _find_all(lower, w.rstrip("*")))
+    start = 0
+    if hits and hits[0][0] > width // 3:
+        start = max(0, hits[0][0] - width // 3)
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < hits[0][0] else start
+    window = flat[start:start + width]
+    prefix = "…" if start else ""
+    suffix = "…" if start + width < len(flat) else ""
+    shift = len(prefix) - start
+    spans = tuple((a + shift, min(b, start + width) + shift) for a, b in hits if start <= a < start + width)
+    return prefix + window + suffix, _merge(spans)
+
+
+def _find_all(haystack: str, needle: str) -> list[int]:
+    found, i = [], haystack.find(needle)
+    while needle and i >= 0:
+        found.append(i)
+        i = haystack.find(needle, i + len(needle))
+    return found
+
+
+def _merge(spans: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return tuple(merged)

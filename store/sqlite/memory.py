@@ -1,0 +1,632 @@
+"""Memory: sessions, versioned memory entries, learning records, documents, and hybrid search."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import learning, search as rules
+from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound
+from ..models import (
+    Document,
+    IndexStatus,
+    LearningRecord,
+    MemoryEntry,
+    MemoryType,
+    SearchHit,
+    SearchMode,
+    Session,
+    SessionEvent,
+    SessionStatus,
+    from_ts,
+)
+from . import vectors
+from .base import StoreBase, Tx
+from .rows import dumps, loads
+
+RECORD_KINDS = tuple(learning.KINDS)
+ITEM_KINDS = ("memory", "document", *RECORD_KINDS)
+
+_SESSION_FLOW = {
+    SessionStatus.CREATED: {SessionStatus.ACTIVE, SessionStatus.TERMINATED},
+    SessionStatus.ACTIVE: {SessionStatus.PAUSED, SessionStatus.TERMINATED},
+    SessionStatus.PAUSED: {SessionStatus.ACTIVE, SessionStatus.TERMINATED},
+    SessionStatus.TERMINATED: {SessionStatus.ARCHIVED},
+    SessionStatus.ARCHIVED: set(),
+}
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{what} must be non-empty text")
+    return value.strip()
+
+
+def _namespace(value: Any) -> str:
+    """Hierarchical namespaces: `project:abathur/agent:builder` — no empty segments."""
+    ns = _text(value, "namespace")
+    if any(not part.strip() for part in ns.split("/")):
+        raise InvalidArgument(f"namespace {ns!r} has an empty segment (use e.g. project:x/agent:y)")
+    return ns
+
+
+def _memory_type(value: Any) -> MemoryType:
+    try:
+        return MemoryType(value)
+    except ValueError:
+        raise InvalidArgument(
+            f"memory_type must be one of {', '.join(m.value for m in MemoryType)}, not {value!r}"
+        ) from None
+
+
+def _encode_value(value: Any) -> tuple[str, bool]:
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidArgument("a memory needs a non-empty value")
+        return value, False
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")), True
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"value must be text or JSON-serialisable ({exc})") from None
+
+
+def _searchable(value: Any, is_json: bool) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1) if is_json else value
+
+
+def _entry(row: Any) -> MemoryEntry:
+    value = json.loads(row["value"]) if row["is_json"] else row["value"]
+    return MemoryEntry(
+        id=row["id"], namespace=row["namespace"], key=row["key"], version=row["version"], value=value,
+        is_json=bool(row["is_json"]), memory_type=MemoryType(row["memory_type"]), created_by=row["created_by"],
+        session_id=row["session_id"], task_id=row["task_id"], metadata=loads(row["metadata"]) or {},
+        created_at=from_ts(row["created_at"]), is_current=bool(row["is_current"]),
+        deleted_at=from_ts(row["deleted_at"]), deleted_by=row["deleted_by"],
+    )
+
+
+def _record(row: Any) -> LearningRecord:
+    return LearningRecord(
+        id=row["id"], kind=row["kind"], namespace=row["namespace"], title=row["title"],
+        fields=json.loads(row["fields"]), agent=row["agent"], task_id=row["task_id"],
+        milestone_id=row["milestone_id"], session_id=row["session_id"], created_at=from_ts(row["created_at"]),
+    )
+
+
+def _session(row: Any) -> Session:
+    return Session(row["id"], row["agent_name"], SessionStatus(row["status"]), json.loads(row["state"]),
+                   from_ts(row["created_at"]), from_ts(row["updated_at"]))
+
+
+class MemoryOps(StoreBase):
+    # -- sessions -------------------------------------------------------------------------------------
+
+    async def create_session(self, *, agent: str | None = None, session_id: str | None = None,
+                             state: Mapping[str, Any] | None = None, actor: str | None = None) -> Session:
+        sid = session_id or uuid.uuid4().hex
+        state_json = dumps(dict(state or {}))
+        async with self.transaction(actor or agent or "unknown") as tx:
+            if await tx.one("SELECT 1 FROM sessions WHERE id = ?", (sid,)):
+                raise Conflict(f"session {sid} already exists")
+            await tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
+                         "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
+            await tx.event("session.created", "session", sid, {"agent": agent})
+            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
+
+    async def get_session(self, session_id: str) -> Session:
+        row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"session {session_id} does not exist")
+        return _session(row)
+
+    async def set_session_status(self, session_id: str, status: SessionStatus | str, *,
+                                 actor: str = "unknown") -> Session:
+        try:
+            target = SessionStatus(status)
+        except ValueError:
+            raise InvalidArgument(f"session status must be one of "
+                                  f"{', '.join(s.value for s in SessionStatus)}, not {status!r}") from None
+        async with self.transaction(actor) as tx:
+            row = await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+            if row is None:
+                raise NotFound(f"session {session_id} does not exist")
+            current = SessionStatus(row["status"])
+            if target not in _SESSION_FLOW[current]:
+                raise InvalidTransition(f"session {session_id} is {current}; it cannot become {target}")
+            await tx.run("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+                         (target.value, tx.now, session_id))
+            await tx.event(f"session.{target.value}", "session", session_id, {})
+            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
+
+    async def append_session_event(self, session_id: str, *, kind: str, payload: Mapping[str, Any] | None = None,
+                                   actor: str = "unknown") -> SessionEvent:
+        kind = _text(kind, "event kind")
+        try:
+            body = json.dumps(dict(payload or {}), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"payload must be JSON-serialisable ({exc})") from None
+        async with self.transaction(actor) as tx:
+            row = await tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
+            if row is None:
+                raise NotFound(f"session {session_id} does not exist")
+            if row[0] in (SessionStatus.TERMINATED, SessionStatus.ARCHIVED):
+                raise InvalidTransition(f"session {session_id} is {row[0]}; it takes no more events")
+            event_id = await tx.run("INSERT INTO session_events (session_id, ts, kind, payload) VALUES (?, ?, ?, ?)",
+                                    (session_id, tx.now, kind, body))
+            if row[0] == SessionStatus.CREATED:
+                await tx.run("UPDATE sessions SET status = 'active' WHERE id = ?", (session_id,))
+            await tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
+            await tx.event("session.event", "session", session_id, {"kind": kind})
+            return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
+
+    async def session_events(self, session_id: str, *, limit: int = 100) -> list[SessionEvent]:
+        rows = await self._all("SELECT * FROM session_events WHERE session_id = ? ORDER BY id DESC LIMIT ?",
+                               (session_id, limit))
+        return [SessionEvent(r["id"], r["session_id"], from_ts(r["ts"]), r["kind"], json.loads(r["payload"]))
+                for r in reversed(rows)]
+
+    async def set_session_state(self, session_id: str, state: Mapping[str, Any], *, merge: bool = True,
+                                actor: str = "unknown") -> Session:
+        if not isinstance(state, Mapping):
+            raise InvalidArgument("session state must be an object")
+        async with self.transaction(actor) as tx:
+            row = await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
+            if row is None:
+                raise NotFound(f"session {session_id} does not exist")
+            new = {**json.loads(row[0]), **state} if merge else dict(state)
+            try:
+                text = json.dumps(new, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
+            await tx.run("UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?", (text, tx.now, session_id))
+            await tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
+            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
+
+    # -- memory entries ---------------------------------------------------------------------------------
+
+    async def add_memory(self, namespace: str, key: str, value: Any, *, memory_type: MemoryType | str,
+                         created_by: str, session_id: str | None = None, task_id: int | None = None,
+                         metadata: Mapping[str, Any] | None = None) -> MemoryEntry:
+        """A new memory (version 1). Refused if the key exists: update it instead."""
+        ns, key, mtype = _namespace(namespace), _text(key, "key"), _memory_type(memory_type)
+        created_by = _text(created_by, "created_by")
+        text, is_json = _encode_value(value)
+        meta = self._metadata(metadata)
+        async with self.transaction(created_by) as tx:
+            existing = await tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
+                                    (ns, key))
+            if existing is not None:
+                state = "deleted (restore it)" if existing["deleted_at"] else "there (update it)"
+                raise Conflict(f"memory {ns} / {key} already exists and is {state}")
+            entry_id = await tx.run(
+                "INSERT INTO memory_entries (namespace, key, version, value, is_json, memory_type, created_by, "
+                "session_id, task_id, metadata, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ns, key, text, int(is_json), mtype.value, created_by, session_id, task_id, meta, tx.now),
+            )
+            await self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
+                                 memory_type=mtype.value, agent=created_by, task_id=task_id)
+            await tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
+            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
+
+    async def update_memory(self, namespace: str, key: str, value: Any, *, updated_by: str,
+                            memory_type: MemoryType | str | None = None,
+                            metadata: Mapping[str, Any] | None = None) -> MemoryEntry:
+        """Every update is a new version; the previous one stays in the history."""
+        ns, key, updated_by = _namespace(namespace), _text(key, "key"), _text(updated_by, "updated_by")
+        text, is_json = _encode_value(value)
+        async with self.transaction(updated_by) as tx:
+            current = await self._current(tx, ns, key)
+            if current["deleted_at"] is not None:
+                raise InvalidTransition(f"memory {ns} / {key} is deleted; restore it before updating")
+            mtype = _memory_type(memory_type) if memory_type is not None else MemoryType(current["memory_type"])
+            meta = self._metadata(metadata) if metadata is not None else current["metadata"]
+            await tx.run("UPDATE memory_entries SET is_current = 0 WHERE id = ?", (current["id"],))
+            entry_id = await tx.run(
+                "INSERT INTO memory_entries (namespace, key, version, value, is_json, memory_type, created_by, "
+                "session_id, task_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ns, key, current["version"] + 1, text, int(is_json), mtype.value, updated_by,
+                 current["session_id"], current["task_id"], meta, tx.now),
+            )
+            await self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
+                                  memory_type=mtype.value, agent=updated_by)
+            await tx.event("memory.updated", "memory", entry_id,
+                           {"namespace": ns, "key": key, "version": current["version"] + 1})
+            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
+
+    async def delete_memory(self, namespace: str, key: str, *, deleted_by: str) -> MemoryEntry:
+        """Soft delete: hidden from get and search, kept in the history, restorable."""
+        ns, key, deleted_by = _namespace(namespace), _text(key, "key"), _text(deleted_by, "deleted_by")
+        async with self.transaction(deleted_by) as tx:
+            current = await self._current(tx, ns, key)
+            if current["deleted_at"] is not None:
+                raise InvalidTransition(f"memory {ns} / {key} is already deleted")
+            await tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
+                         (tx.now, deleted_by, current["id"]))
+            await self._drop_item(tx, "memory", current["id"])
+            await tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
+            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
+
+    async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry:
+        ns, key, restored_by = _namespace(namespace), _text(key, "key"), _text(restored_by, "restored_by")
+        async with self.transaction(restored_by) as tx:
+            current = await self._current(tx, ns, key)
+            if current["deleted_at"] is None:
+                raise InvalidTransition(f"memory {ns} / {key} is not deleted")
+            await tx.run("UPDATE memory_entries SET deleted_at = NULL, deleted_by = NULL WHERE id = ?",
+                         (current["id"],))
+            entry = _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
+            await self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
+                                 memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
+                                 created_at=entry.created_at.timestamp())
+            await tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
+            return entry
+
+    async def get_memory(self, namespace: str, key: str, *, version: int | None = None,
+                         include_deleted: bool = False) -> MemoryEntry:
+        if version is None:
+            row = await self._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
+                                  (namespace, key))
+        else:
+            row = await self._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND version = ?",
+                                  (namespace, key, version))
+        if row is None or (row["deleted_at"] is not None and not include_deleted and version is None):
+            which = f" version {version}" if version is not None else ""
+            raise NotFound(f"no memory {namespace} / {key}{which}")
+        return _entry(row)
+
+    async def memory_history(self, namespace: str, key: str) -> list[MemoryEntry]:
+        rows = await self._all("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? ORDER BY version",
+                               (namespace, key))
+        if not rows:
+            raise NotFound(f"no memory {namespace} / {key}")
+        return [_entry(r) for r in rows]
+
+    async def list_memories(self, *, namespace_prefix: str | None = None, memory_type: str | None = None,
+                            include_deleted: bool = False, limit: int = 100) -> list[MemoryEntry]:
+        """Current memories under a namespace prefix, newest first; filters apply before the limit."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidArgument("limit must be between 1 and 10000")
+        clauses, params = ["is_current = 1"], []
+        if namespace_prefix:
+            clauses.append("namespace >= ? AND namespace < ?")
+            params += [namespace_prefix, rules.prefix_upper_bound(namespace_prefix)]
+        if memory_type:
+            clauses.append("memory_type = ?")
+            params.append(_memory_type(memory_type).value)
+        if not include_deleted:
+            clauses.append("deleted_at IS NULL")
+        rows = await self._all(f"SELECT * FROM memory_entries WHERE {' AND '.join(clauses)} "
+                               "ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
+        return [_entry(r) for r in rows]
+
+    async def get_memory_by_id(self, entry_id: int) -> MemoryEntry:
+        row = await self._one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,))
+        if row is None:
+            raise NotFound(f"memory entry {entry_id} does not exist")
+        return _entry(row)
+
+    async def _current(self, tx: Tx, ns: str, key: str) -> Any:
+        row = await tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1", (ns, key))
+        if row is None:
+            raise NotFound(f"no memory {ns} / {key}")
+        return row
+
+    @staticmethod
+    def _metadata(metadata: Mapping[str, Any] | None) -> str:
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgument("metadata must be an object")
+        try:
+            return json.dumps(dict(metadata or {}), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"metadata must be JSON-serialisable ({exc})") from None
+
+    # -- learning records ----------------------------------------------------------------------------------
+
+    async def log_record(self, kind: str, fields: Mapping[str, Any], *, namespace: str = "swarm",
+                         agent: str | None = None, task_id: int | None = None, milestone_id: int | None = None,
+                         session_id: str | None = None) -> LearningRecord:
+        """A failure, decision, retrospective, spike, pattern or estimate: searchable with the memories."""
+        clean = learning.validate(kind, fields)
+        ns = _namespace(namespace)
+        title = learning.title(kind, clean)
+        async with self.transaction(agent or "unknown") as tx:
+            if task_id is not None and not await tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)):
+                raise NotFound(f"task {task_id} does not exist")
+            if milestone_id is not None and not await tx.one("SELECT 1 FROM milestones WHERE id = ?", (milestone_id,)):
+                raise NotFound(f"milestone {milestone_id} does not exist")
+            record_id = await tx.run(
+                "INSERT INTO learning_records (kind, namespace, title, fields, agent, task_id, milestone_id, "
+                "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, ns, title, json.dumps(clean, ensure_ascii=False), agent, task_id, milestone_id,
+                 session_id, tx.now),
+            )
+            await self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
+                                 task_id=task_id, milestone_id=milestone_id)
+            await tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
+            return _record(await tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
+
+    async def get_record(self, record_id: int) -> LearningRecord:
+        row = await self._one("SELECT * FROM learning_records WHERE id = ?", (record_id,))
+        if row is None:
+            raise NotFound(f"learning record {record_id} does not exist")
+        return _record(row)
+
+    async def list_records(self, *, kind: str | None = None, limit: int = 100) -> list[LearningRecord]:
+        if kind is not None and kind not in learning.KINDS:
+            raise InvalidArgument(f"record kind must be one of {', '.join(learning.KINDS)}, not {kind!r}")
+        if kind is None:
+            rows = await self._all("SELECT * FROM learning_records ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = await self._all("SELECT * FROM learning_records WHERE kind = ? ORDER BY id DESC LIMIT ?",
+                                   (kind, limit))
+        return [_record(r) for r in rows]
+
+    # -- documents -------------------------------------------------------------------------------------------
+
+    async def index_document(self, namespace: str, path: str, content: str, *, actor: str = "unknown") -> Document:
+        """Index a document's text in chunks; unchanged content (same hash) is left as it is."""
+        ns, path = _namespace(namespace), _text(path, "file_path")
+        if not isinstance(content, str):
+            raise InvalidArgument("content must be text")
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        chunks = rules.chunk_text(content)
+        async with self.transaction(actor) as tx:
+            row = await tx.one("SELECT * FROM documents WHERE namespace = ? AND path = ?", (ns, path))
+            if row is not None and row["content_hash"] == digest:
+                return _document(row)
+            if row is None:
+                doc_id = await tx.run("INSERT INTO documents (namespace, path, content_hash, chunk_count, created_at, "
+                                      "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                      (ns, path, digest, len(chunks), tx.now, tx.now))
+            else:
+                doc_id = row["id"]
+                for (chunk_id,) in await tx.all("SELECT id FROM document_chunks WHERE document_id = ?", (doc_id,)):
+                    await self._drop_item(tx, "document", chunk_id)
+                await tx.run("DELETE FROM document_chunks WHERE document_id = ?", (doc_id,))
+                await tx.run("UPDATE documents SET content_hash = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
+                             (digest, len(chunks), tx.now, doc_id))
+            for position, text in enumerate(chunks):
+                chunk_id = await tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
+                                        (doc_id, position, text))
+                await self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
+            await tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
+            return _document(await tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
+
+    # -- the search index ------------------------------------------------------------------------------------
+
+    async def _put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
+                        memory_type: str | None = None, agent: str | None = None, task_id: int | None = None,
+                        milestone_id: int | None = None, created_at: float | None = None) -> int:
+        return await tx.run(
+            "INSERT INTO search_items (kind, ref_id, namespace, title, body, memory_type, agent, task_id, "
+            "milestone_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (kind, ref_id, namespace, title, body, memory_type, agent, task_id, milestone_id,
+             tx.now if created_at is None else created_at),
+        )
+
+    async def _move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
+                         memory_type: str | None, agent: str | None) -> None:
+        """The item now stands for a new version: new text, so its vectors must be made again."""
+        row = await tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, old_ref))
+        if row is None:
+            return
+        await vectors.forget(tx, [row[0]])
+        await tx.run("UPDATE search_items SET ref_id = ?, title = ?, body = ?, memory_type = ?, agent = ?, "
+                     "created_at = ?, embedded_model = NULL WHERE id = ?",
+                     (new_ref, title, body, memory_type, agent, tx.now, row[0]))
+
+    async def _drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
+        row = await tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+        if row is not None:
+            await vectors.forget(tx, [row[0]])
+            await tx.run("DELETE FROM search_items WHERE id = ?", (row[0],))
+
+    async def pending_embeddings(self, model: str, *, limit: int = 64, retry_after: float = 30.0) -> list[tuple[int, str]]:
+        """Items without a current vector for ``model`` (recent failures wait ``retry_after`` s): (id, text)."""
+        now = self.clock()
+        rows = await self._all(
+            "SELECT si.id, si.title, si.body FROM search_items si WHERE si.embedded_model IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM embedding_failures f WHERE f.item_id = si.id AND f.model = ? "
+            "AND f.failed_at > ?) ORDER BY si.id LIMIT ?",
+            (model, now - retry_after, limit),
+        )
+        if len(rows) < limit:  # items embedded by another model: re-embed for this one
+            rows += await self._all(
+                "SELECT id, title, body FROM search_items WHERE embedded_model IS NOT NULL AND embedded_model != ? "
+                "ORDER BY id LIMIT ?", (model, limit - len(rows)))
+        return [(r[0], f"{r[1]}\n{r[2]}") for r in rows]
+
+    async def store_embeddings(self, model: str, dim: int, vectors_by_item: Sequence[tuple[int, Any]]) -> int:
+        """Record vectors made by ``model``; items changed or gone since they were read are skipped."""
+        stored = 0
+        async with self.transaction("indexer") as tx:
+            table = await vectors.ensure_index(tx, model, dim)
+            for item_id, vector in vectors_by_item:
+                vec = np.asarray(vector, dtype="<f4")
+                if vec.shape != (dim,):
+                    raise InvalidArgument(f"vector for item {item_id} has shape {vec.shape}, expected ({dim},)")
+                item = await tx.one("SELECT kind, namespace, memory_type, agent, created_at FROM search_items "
+                                    "WHERE id = ?", (item_id,))
+                if item is None:
+                    continue
+                blob = vec.tobytes()
+                await tx.run(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
+                await tx.run(
+                    f"INSERT INTO {table} (item_id, embedding, kind, namespace, memory_type, agent, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (item_id, blob, item["kind"], item["namespace"], item["memory_type"] or vectors.NONE,
+                     item["agent"] or vectors.NONE, item["created_at"]),
+                )
+                await tx.run("INSERT OR REPLACE INTO embeddings (item_id, model, dim, vector, embedded_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (item_id, model, dim, blob, tx.now))
+                await tx.run("UPDATE search_items SET embedded_model = ? WHERE id = ?", (model, item_id))
+                await tx.run("DELETE FROM embedding_failures WHERE item_id = ?", (item_id,))
+                stored += 1
+            if stored:
+                await tx.event("index.embedded", "index", model, {"count": stored})
+        return stored
+
+    async def record_embedding_failure(self, model: str, item_ids: Iterable[int], error: str) -> None:
+        async with self.transaction("indexer") as tx:
+            for item_id in item_ids:
+                await tx.run(
+                    "INSERT INTO embedding_failures (item_id, model, error, failed_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (item_id) DO UPDATE SET error = excluded.error, model = excluded.model, "
+                    "attempts = attempts + 1, failed_at = excluded.failed_at",
+                    (item_id, model, error[:500], tx.now),
+                )
+            await tx.event("index.failed", "index", model, {"error": error[:500]})
+
+    async def index_status(self, model: str | None) -> IndexStatus:
+        entries = (await self._one("SELECT count(*) FROM search_items"))[0]
+        if model is None:
+            return IndexStatus(entries, 0, entries, 0, None, None)
+        embedded = (await self._one("SELECT count(*) FROM search_items WHERE embedded_model = ?", (model,)))[0]
+        failed = (await self._one("SELECT count(*) FROM embedding_failures WHERE model = ?", (model,)))[0]
+        last = await self._one("SELECT error FROM embedding_failures WHERE model = ? ORDER BY failed_at DESC LIMIT 1",
+                               (model,))
+        dim = await self._one("SELECT dim FROM vector_indexes WHERE model = ?", (model,))
+        return IndexStatus(entries, embedded, entries - embedded, failed, model, dim and dim[0], last and last[0])
+
+    # -- search ---------------------------------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str,
+        *,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        embedder: Any = None,
+        namespace_prefix: str | None = None,
+        kinds: Sequence[str] = (),
+        memory_type: str | None = None,
+        agent: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Ranked memories, records and documents: keyword (FTS5 bm25), semantic (vectors) or both fused.
+
+        Every filter is applied inside each ranking's query, before its limit.
+        """
+        try:
+            mode = SearchMode(mode)
+        except ValueError:
+            raise InvalidArgument(f"mode must be hybrid, keyword or semantic, not {mode!r}") from None
+        if not 1 <= limit <= 500:
+            raise InvalidArgument("limit must be between 1 and 500")
+        unknown = [k for k in kinds if k not in ITEM_KINDS]
+        if unknown:
+            raise InvalidArgument(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(ITEM_KINDS)}")
+        if memory_type is not None:
+            memory_type = _memory_type(memory_type).value
+        filters = vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)
+        depth = limit * 3 if mode is SearchMode.HYBRID else limit
+        keyword: list[int] = []
+        semantic: list[int] = []
+        scores: dict[str, dict[int, float]] = {"keyword": {}, "semantic": {}}
+        if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+            for item_id, rank in await self._keyword(query, filters, depth):
+                keyword.append(item_id)
+                scores["keyword"][item_id] = -rank
+        if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC) and embedder is not None and query.strip():
+            for item_id, distance in await self._semantic(query, embedder, filters, depth):
+                semantic.append(item_id)
+                scores["semantic"][item_id] = 1.0 - distance
+        if mode is SearchMode.HYBRID:
+            ranked = rules.rrf([keyword, semantic])[:limit]
+        elif mode is SearchMode.KEYWORD:
+            ranked = [(i, scores["keyword"][i]) for i in keyword[:limit]]
+        else:
+            ranked = [(i, scores["semantic"][i]) for i in semantic[:limit]]
+        return await self._hits(ranked, keyword, semantic, rules.terms(query))
+
+    async def _keyword(self, query: str, filters: vectors.VectorFilters, depth: int) -> list[tuple[int, float]]:
+        match = rules.fts_query(query)
+        if match is None:
+            return []
+        where, params = _item_filters(filters)
+        rows = await self._all(
+            "SELECT si.id, bm25(search_fts, 3.0, 1.0) AS rank FROM search_fts "
+            f"JOIN search_items si ON si.id = search_fts.rowid WHERE search_fts MATCH ?{where} "
+            "ORDER BY rank LIMIT ?",
+            (match, *params, depth),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def _semantic(self, query: str, embedder: Any, filters: vectors.VectorFilters,
+                        depth: int) -> list[tuple[int, float]]:
+        index = await self._one("SELECT table_name, dim FROM vector_indexes WHERE model = ?", (embedder.model,))
+        if index is None:
+            return []  # nothing embedded with this model yet: keyword results still come
+        vector = await embedder.embed_query(query)
+        where, params = filters.sql()
+        rows = await self._all(
+            f"SELECT item_id, distance FROM {index[0]} WHERE embedding MATCH ? AND k = ?{where} ORDER BY distance",
+            (vectors.as_blob(vector), depth, *params),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def _hits(self, ranked: list[tuple[int, float]], keyword: list[int], semantic: list[int],
+                    words: list[str]) -> list[SearchHit]:
+        if not ranked:
+            return []
+        rows = {r["id"]: r for r in await self._all(
+            "SELECT * FROM search_items WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([i for i, _ in ranked]),),
+        )}
+        kw_rank = {item: n for n, item in enumerate(keyword, start=1)}
+        sem_rank = {item: n for n, item in enumerate(semantic, start=1)}
+        hits = []
+        for item_id, score in ranked:
+            row = rows.get(item_id)
+            if row is None:
+                continue  # removed between the ranking and now
+            text, spans = rules.snippet(row["body"], words)
+            hits.append(SearchHit(
+                item_id=item_id, kind=row["kind"], ref_id=row["ref_id"], namespace=row["namespace"],
+                title=row["title"], snippet=text, highlights=spans, score=round(score, 6),
+                keyword_rank=kw_rank.get(item_id), semantic_rank=sem_rank.get(item_id),
+                memory_type=row["memory_type"], agent=row["agent"], task_id=row["task_id"],
+                milestone_id=row["milestone_id"], created_at=from_ts(row["created_at"]),
+            ))
+        return hits
+
+    async def search_item_body(self, item_id: int) -> str:
+        row = await self._one("SELECT body FROM search_items WHERE id = ?", (item_id,))
+        if row is None:
+            raise NotFound(f"search item {item_id} does not exist")
+        return row[0]
+
+
+def _item_filters(f: vectors.VectorFilters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if f.namespace_prefix:
+        clauses.append("si.namespace >= ? AND si.namespace < ?")
+        params += [f.namespace_prefix, rules.prefix_upper_bound(f.namespace_prefix)]
+    if f.kinds:
+        clauses.append(f"si.kind IN ({','.join('?' * len(f.kinds))})")
+        params += list(f.kinds)
+    if f.memory_type:
+        clauses.append("si.memory_type = ?")
+        params.append(f.memory_type)
+    if f.agent:
+        clauses.append("si.agent = ?")
+        params.append(f.agent)
+    if f.since is not None:
+        clauses.append("si.created_at >= ?")
+        params.append(f.since)
+    if f.until is not None:
+        clauses.append("si.created_at < ?")
+        params.append(f.until)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _document(row: Any) -> Document:
+    return Document(row["id"], row["namespace"], row["path"], row["content_hash"], row["chunk_count"],
+                    from_ts(row["created_at"]), from_ts(row["updated_at"]))

@@ -1,0 +1,603 @@
+"""Store benchmark: N agent processes looping heartbeat -> claim -> complete on one database.
+
+Each agent is a separate (spawned) process with its own store and SQLite connections, as real
+agents are. Reported per run: transitions/s (claims + completes), messages/s (heartbeats too),
+p50/p99 write latency per operation, how much of it was spent waiting for the write lock, and
+lock errors (``Busy``). Beside them, in the same run: a single-process baseline doing the same
+transitions with raw SQL (sqlean, no aiosqlite, no store), and exact-match reads (``get_task`` by
+id) at 100k tasks. This is a benchmark, not a test: it prints figures and passes/fails nothing.
+
+    python tests/bench/bench_store.py                                  # the full run
+    python tests/bench/bench_store.py --agents 4,8 --seconds 2 --read-tasks 20000   # a quick one
+
+``--variants`` adds runs at the largest N that change how writers wait for the lock, to see where
+tail latency comes from (SQLite's busy handler sleeps 1, 2, 5, 10 ... then 100 ms between tries,
+so a writer that has waited a while polls only ten times a second while fresh ones barge in).
+They are experiments done from the outside, not something the store does:
+
+* ``retry``: busy_timeout 0 on the writer; BEGIN IMMEDIATE retried after a random sleep of up to
+  0.2 ms, doubling to at most 4 ms (full jitter), for up to 10 s.
+* ``flock``: an exclusive flock(2) on a file beside the database around every write call: the
+  kernel queues writers and wakes the next one when the lock is released.
+
+Agents that loop flat out are a closed system: by Little's law their mean write latency is
+N / throughput whatever the locking, so at saturation 100 agents cannot see 50 ms unless the
+database does well over 2,000 writes/s. ``--pace R`` adds a run at the largest N in which each
+agent starts a loop every 3/R seconds (R messages/s each, random phase): latency at a load the
+database can carry, which is what the seeds' "under 100 concurrent agents" target is about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+
+CTX = mp.get_context("spawn")
+OPS = ("heartbeat", "claim", "complete")
+
+
+# -- figures -------------------------------------------------------------------------------------
+
+
+def pct(values, q: float) -> float:
+    """Nearest-rank percentile of ``values`` (any sequence of numbers); NaN when empty."""
+    if not len(values):
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+def times(x: float) -> str:
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+
+def ms(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "–"
+    value = seconds * 1000
+    return f"{value:.2f}" if value < 10 else f"{value:.0f}"
+
+
+# -- building databases --------------------------------------------------------------------------
+
+
+def fresh_db(directory: Path, name: str, n_tasks: int) -> Path:
+    """A new swarmdeck database (the store's own schema) with ``n_tasks`` ready tasks, bulk-inserted."""
+    import sqlean
+
+    from swarmdeck.store import open_store
+
+    db = directory / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+    async def create() -> None:
+        store = await open_store(db, create=True)
+        await store.close()
+
+    asyncio.run(create())
+    rng = random.Random(7)
+    now = time.time()
+    conn = sqlean.connect(str(db), isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO tasks (description, source, agent_type, base_priority, status, priority, created_at, "
+        "updated_at) VALUES (?, 'human', 'general', ?, 'ready', ?, ?, ?)",
+        ((f"bench task {i}", rng.randint(0, 10), round(rng.uniform(0, 100), 2), now, now)
+         for i in range(n_tasks)),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return db
+
+
+# -- one agent process -----------------------------------------------------------------------------
+
+
+def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barrier, results) -> None:
+    try:
+        results.put(asyncio.run(_agent(db, name, seconds, mode, pace, barrier)))
+    except BaseException as exc:  # a dead agent must not hang the parent
+        barrier.abort()
+        results.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+
+
+async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, barrier) -> dict:
+    import sqlean
+
+    from swarmdeck.store import open_store
+    from swarmdeck.store.errors import Busy
+    from swarmdeck.store.sqlite import base
+
+    # When BEGIN IMMEDIATE returned (the store builds its Tx right after): splits each write's
+    # latency into waiting for the lock and holding it.
+    began = [0.0]
+
+    class TimedTx(base.Tx):
+        __slots__ = ()
+
+        def __init__(self, *args, **kwargs) -> None:
+            began[0] = time.monotonic()
+            super().__init__(*args, **kwargs)
+
+    base.Tx = TimedTx
+    lock_fd = os.open(f"{db}.writelock", os.O_RDWR | os.O_CREAT, 0o644) if mode == "flock" else None
+
+    store = await open_store(db)
+    await store.register_agent(name, agent_type="general")
+    retries = [0]
+    if mode == "retry":
+        writer = store._writer
+        await writer.execute("PRAGMA busy_timeout = 0")
+        execute = writer.execute
+
+        async def begin_with_retry(sql: str):
+            ceiling, give_up = 0.0002, time.monotonic() + 10
+            while True:
+                try:
+                    return await execute(sql)
+                except sqlean.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > give_up:
+                        raise
+                    retries[0] += 1
+                    await asyncio.sleep(random.uniform(0, ceiling))
+                    ceiling = min(ceiling * 2, 0.004)
+
+        writer.execute = lambda sql, parameters=None: (
+            begin_with_retry(sql) if sql == "BEGIN IMMEDIATE" else execute(sql, parameters)
+        )
+    latency = {op: array("d") for op in OPS}
+    waited = {op: array("d") for op in OPS}
+    busy = {op: 0 for op in OPS}
+    empty = 0
+
+    async def timed(op: str, call):
+        start = time.monotonic()
+        if lock_fd is not None:
+            await asyncio.to_thread(fcntl.flock, lock_fd, fcntl.LOCK_EX)
+        try:
+            result = await call()
+        except Busy:
+            busy[op] += 1
+            return None
+        finally:
+            if lock_fd is not None:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        end = time.monotonic()
+        latency[op].append(end - start)
+        waited[op].append(began[0] - start)
+        return result
+
+    period = 3 / pace if pace else 0.0  # one loop is three messages
+    behind = 0
+    try:
+        barrier.wait(timeout=600)
+        started = time.monotonic()
+        deadline = started + seconds
+        next_loop = started + random.uniform(0, period)
+        while time.monotonic() < deadline:
+            if period:
+                delay = next_loop - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    behind += 1
+                next_loop += period
+            await timed("heartbeat", lambda: store.heartbeat(name))
+            task = await timed("claim", lambda: store.claim_task(agent=name))
+            if task is None:
+                empty += 1
+                continue
+            await timed("complete", lambda: store.complete_task(task.id, agent=name))
+        finished = time.monotonic()
+    finally:
+        await store.close()
+    return {
+        "name": name, "started": started, "finished": finished, "empty_claims": empty, "busy": busy,
+        "retries": retries[0], "behind": behind,
+        "latency": {op: v.tobytes() for op, v in latency.items()},
+        "waited": {op: v.tobytes() for op, v in waited.items()},
+    }
+
+
+def reader_process(db: str, seconds: float, n_tasks: int, barrier, results) -> None:
+    """A screen's worth of reads during the write load: get_task by random id, 50 times a second."""
+    try:
+        results.put(asyncio.run(_reader(db, seconds, n_tasks, barrier)))
+    except BaseException as exc:
+        barrier.abort()
+        results.put({"name": "reader", "error": f"{type(exc).__name__}: {exc}"})
+
+
+async def _reader(db: str, seconds: float, n_tasks: int, barrier) -> dict:
+    from swarmdeck.store import open_store
+
+    store = await open_store(db, read_only=True)
+    latency = array("d")
+    rng = random.Random(3)
+    try:
+        barrier.wait(timeout=600)
+        started = time.monotonic()
+        next_read = started
+        while time.monotonic() < started + seconds:
+            delay = next_read - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_read += 0.02
+            t0 = time.monotonic()
+            await store.get_task(rng.randint(1, n_tasks))
+            latency.append(time.monotonic() - t0)
+    finally:
+        await store.close()
+    return {"name": "reader", "latency": latency.tobytes()}
+
+
+def _unpack(raw: bytes) -> array:
+    values = array("d")
+    values.frombytes(raw)
+    return values
+
+
+def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int) -> dict:
+    barrier = CTX.Barrier(n + 1)
+    results = CTX.Queue()
+    procs = [
+        CTX.Process(target=agent_process, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barrier, results))
+        for i in range(n)
+    ]
+    procs.append(CTX.Process(target=reader_process, args=(str(db), seconds, n_tasks, barrier, results)))
+    for p in procs:
+        p.start()
+    reports = [results.get(timeout=900) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    errors = [r for r in reports if "error" in r]
+    if errors:
+        raise SystemExit(f"{len(errors)} process(es) failed, e.g. {errors[0]['name']}: {errors[0]['error']}")
+    reads = _unpack(next(r for r in reports if r["name"] == "reader")["latency"])
+    reports = [r for r in reports if r["name"] != "reader"]
+
+    latency = {op: array("d") for op in OPS}
+    waited = {op: array("d") for op in OPS}
+    for r in reports:
+        for op in OPS:
+            latency[op].extend(_unpack(r["latency"][op]))
+            waited[op].extend(_unpack(r["waited"][op]))
+    window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    counts = {op: len(latency[op]) for op in OPS}
+    check = _check_exactly_once(db)
+    return {
+        "pace": pace,
+        "label": f"store, {n} agents" + ("" if mode == "store" else f" + {mode}")
+                 + (f", paced {pace:g} msg/s each" if pace else ""),
+        "agents": n,
+        "window_s": window,
+        "counts": counts,
+        "transitions_per_s": (counts["claim"] + counts["complete"]) / window,
+        "messages_per_s": sum(counts.values()) / window,
+        "p50": {op: pct(latency[op], 50) for op in OPS},
+        "p99": {op: pct(latency[op], 99) for op in OPS},
+        "max": {op: max(latency[op], default=float("nan")) for op in OPS},
+        "wait_p50": pct([w for op in OPS for w in waited[op]], 50),
+        "wait_p99": pct([w for op in OPS for w in waited[op]], 99),
+        "hold_p50": pct([lat - w for op in OPS for lat, w in zip(latency[op], waited[op])], 50),
+        "hold_p99": pct([lat - w for op in OPS for lat, w in zip(latency[op], waited[op])], 99),
+        "busy": sum(sum(r["busy"].values()) for r in reports),
+        "empty_claims": sum(r["empty_claims"] for r in reports),
+        "begin_retries": sum(r["retries"] for r in reports),
+        "loops_behind": sum(r["behind"] for r in reports),
+        "littles_law_ms": 1000 * n / (sum(counts.values()) / window),
+        "double_claims": check,
+        "read_p50": pct(reads, 50), "read_p99": pct(reads, 99), "reads": len(reads),
+    }
+
+
+def _check_exactly_once(db: Path) -> int:
+    import sqlean
+
+    conn = sqlean.connect(str(db))
+    claims, distinct = conn.execute(
+        "SELECT count(*), count(DISTINCT entity_id) FROM events WHERE kind = 'task.claimed'"
+    ).fetchone()
+    conn.close()
+    return claims - distinct
+
+
+# -- the raw-SQL baseline ------------------------------------------------------------------------
+
+
+def run_baseline(db: Path, seconds: float) -> dict:
+    """One process, one sqlean connection: the same three writes per loop, in plain SQL.
+
+    Same schema (indexes and triggers), WAL, synchronous=NORMAL, BEGIN IMMEDIATE, an event row per
+    write: what the store does minus aiosqlite's thread hop, Python models and checks.
+    """
+    import sqlean
+
+    conn = sqlean.connect(str(db), isolation_level=None)
+    for pragma in ("busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL", "journal_mode = WAL"):
+        conn.execute(f"PRAGMA {pragma}")
+    name = "baseline"
+    conn.execute(
+        "INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) VALUES (?, 'general', ?, ?)",
+        (name, time.time(), time.time()),
+    )
+    event = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
+    latency = {op: array("d") for op in OPS}
+
+    def heartbeat() -> None:
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (now, name))
+        conn.execute(event, (now, name, "agent.heartbeat", "agent", name, "{}"))
+        conn.execute("SELECT * FROM agents WHERE name = ?", (name,)).fetchone()
+        conn.execute("COMMIT")
+
+    def claim() -> int | None:
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            "SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1"
+        ).fetchone()
+        if row is None:
+            conn.execute("COMMIT")
+            return None
+        conn.execute(
+            "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, lease_expires_at = ?, "
+            "updated_at = ? WHERE id = ?", (name, now, now + row[1], now, row[0]),
+        )
+        conn.execute("UPDATE agents SET status = 'working', current_task_id = ? WHERE name = ?", (row[0], name))
+        conn.execute(event, (now, name, "task.claimed", "task", str(row[0]), json.dumps({"agent": name})))
+        conn.execute("SELECT * FROM tasks WHERE id = ?", (row[0],)).fetchone()
+        conn.execute("COMMIT")
+        return row[0]
+
+    def complete(task_id: int) -> None:
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "UPDATE tasks SET status = 'completed', finished_at = ?, lease_expires_at = NULL, updated_at = ? "
+            "WHERE id = ? AND status = 'running'", (now, now, task_id),
+        )
+        conn.execute("UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ?", (name,))
+        conn.execute(event, (now, name, "task.completed", "task", str(task_id), "{}"))
+        conn.execute("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,)).fetchall()
+        conn.execute("COMMIT")
+
+    started = time.monotonic()
+    deadline = started + seconds
+    empty = 0
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        heartbeat()
+        t1 = time.monotonic()
+        task_id = claim()
+        t2 = time.monotonic()
+        latency["heartbeat"].append(t1 - t0)
+        latency["claim"].append(t2 - t1)
+        if task_id is None:
+            empty += 1
+            continue
+        complete(task_id)
+        latency["complete"].append(time.monotonic() - t2)
+    window = time.monotonic() - started
+    conn.close()
+    counts = {op: len(latency[op]) for op in OPS}
+    return {
+        "label": "raw SQL baseline, 1 process",
+        "agents": 1,
+        "window_s": window,
+        "counts": counts,
+        "transitions_per_s": (counts["claim"] + counts["complete"]) / window,
+        "messages_per_s": sum(counts.values()) / window,
+        "p50": {op: pct(latency[op], 50) for op in OPS},
+        "p99": {op: pct(latency[op], 99) for op in OPS},
+        "max": {op: max(latency[op], default=float("nan")) for op in OPS},
+        "wait_p50": float("nan"), "wait_p99": float("nan"), "hold_p50": float("nan"), "hold_p99": float("nan"),
+        "busy": 0,
+        "empty_claims": empty,
+        "begin_retries": 0,
+        "loops_behind": 0,
+        "littles_law_ms": float("nan"),
+        "double_claims": 0,
+        "read_p50": float("nan"), "read_p99": float("nan"), "reads": 0,
+    }
+
+
+# -- exact-match reads -------------------------------------------------------------------------------
+
+
+def run_reads(directory: Path, n_tasks: int, n_reads: int) -> dict:
+    """get_task by random id at ``n_tasks`` tasks, through the store and through raw SQL."""
+    import sqlean
+
+    from swarmdeck.store import open_store
+
+    db = fresh_db(directory, "reads", n_tasks)
+    rng = random.Random(11)
+    ids = [rng.randint(1, n_tasks) for _ in range(n_reads)]
+
+    async def through_store() -> array:
+        store = await open_store(db)
+        out = array("d")
+        try:
+            for task_id in ids[:200]:  # warm the page cache and the statement cache
+                await store.get_task(task_id)
+            for task_id in ids:
+                t0 = time.perf_counter()
+                task = await store.get_task(task_id)
+                out.append(time.perf_counter() - t0)
+                assert task.id == task_id
+        finally:
+            await store.close()
+        return out
+
+    store_lat = asyncio.run(through_store())
+    conn = sqlean.connect(str(db))
+    raw_lat = array("d")
+    for task_id in ids[:200]:
+        conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    for task_id in ids:
+        t0 = time.perf_counter()
+        conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        raw_lat.append(time.perf_counter() - t0)
+    conn.close()
+    return {
+        "tasks": n_tasks, "reads": n_reads,
+        "store_p50": pct(store_lat, 50), "store_p99": pct(store_lat, 99), "store_max": max(store_lat),
+        "raw_p50": pct(raw_lat, 50), "raw_p99": pct(raw_lat, 99), "raw_max": max(raw_lat),
+    }
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+
+def table(runs: list[dict], baseline: dict) -> str:
+    head = ("| run | transitions/s | messages/s | vs baseline | claim p50 / p99 ms | complete p50 / p99 ms "
+            "| heartbeat p50 / p99 ms | lock wait p50 / p99 ms | Busy errors |")
+    lines = [head, "|" + "|".join("---" for _ in range(9)) + "|"]
+    for r in runs:
+        ratio = r["transitions_per_s"] / baseline["transitions_per_s"]
+        lines.append(
+            f"| {r['label']} | {r['transitions_per_s']:,.0f} | {r['messages_per_s']:,.0f} | "
+            f"{'1' if r is baseline else 'paced' if r.get('pace') else f'{ratio:.2f}×'} | "
+            + " | ".join(f"{ms(r['p50'][op])} / {ms(r['p99'][op])}" for op in ("claim", "complete", "heartbeat"))
+            + f" | {ms(r['wait_p50'])} / {ms(r['wait_p99'])} | {r['busy']:g} |"
+        )
+    return "\n".join(lines)
+
+
+def latency_ratios(runs: list[dict], baseline: dict) -> str:
+    lines = ["| run | claim p50 × | claim p99 × | complete p50 × | complete p99 × | held p50 / p99 ms | "
+             "slowest write ms | N / msg/s ms | get_task meanwhile p50 / p99 ms | BEGIN retries | loops behind "
+             "| empty claims | double claims |",
+             "|" + "|".join("---" for _ in range(13)) + "|"]
+    for r in runs:
+        if r is baseline:
+            continue
+        lines.append(
+            f"| {r['label']} | {times(r['p50']['claim'] / baseline['p50']['claim'])} | "
+            f"{times(r['p99']['claim'] / baseline['p99']['claim'])} | "
+            f"{times(r['p50']['complete'] / baseline['p50']['complete'])} | "
+            f"{times(r['p99']['complete'] / baseline['p99']['complete'])} | "
+            f"{ms(r['hold_p50'])} / {ms(r['hold_p99'])} | {ms(max(r['max'].values()))} | "
+            f"{ms(r['littles_law_ms'] / 1000)} | {ms(r['read_p50'])} / {ms(r['read_p99'])} | "
+            f"{r['begin_retries']:g} | {r['loops_behind']:g} | "
+            f"{r['empty_claims']:g} | {r['double_claims']:g} |"
+        )
+    return "\n".join(lines)
+
+
+#: Counts of things that should not happen: the worst round is reported, not the median.
+WORST_OF = ("busy", "double_claims", "empty_claims")
+
+
+def median_of(results: list[dict]) -> dict:
+    """Figure by figure, the median over repeated runs of the same configuration."""
+    out = dict(results[0])
+    for key, value in results[0].items():
+        if isinstance(value, dict):
+            out[key] = median_of([r[key] for r in results])
+        elif key in WORST_OF:
+            out[key] = max(r[key] for r in results)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = statistics.median(r[key] for r in results)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", default="10,50,100", help="comma-separated agent counts (default 10,50,100)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per run (default 10)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every run; figures are the medians over rounds (default 1)")
+    parser.add_argument("--tasks", type=int, default=60_000, help="ready tasks preloaded per run (default 60000)")
+    parser.add_argument("--read-tasks", type=int, default=100_000, help="tasks in the read benchmark")
+    parser.add_argument("--reads", type=int, default=5_000, help="get_task calls in the read benchmark")
+    parser.add_argument("--pace", type=float, default=3.0,
+                        help="messages/s per agent in the paced run at the largest N (0: no paced run)")
+    parser.add_argument("--variants", default="retry,flock",
+                        help="extra runs at the largest N: retry, flock (comma-separated; '' for none)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
+    args = parser.parse_args(argv)
+    ns = [int(n) for n in args.agents.split(",") if n.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = set(variants) - {"retry", "flock"}
+    if unknown:
+        parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
+    plan = [(n, "store", 0.0) for n in ns] + [(max(ns), v, 0.0) for v in variants]
+    if args.pace:
+        plan.append((max(ns), "store", args.pace))
+
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="swarmdeck-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    import sqlean
+
+    loads = [os.getloadavg()[0]]
+    print(f"# swarmdeck store benchmark\n\nmachine: {platform.platform()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SQLite {sqlean.sqlite_version}\n"
+          f"databases in {directory}; {args.seconds:g} s per run; {args.repeat} round(s), medians shown\n",
+          flush=True)
+
+    rounds: list[list[dict]] = []
+    read_rounds: list[dict] = []
+    for round_no in range(1, args.repeat + 1):
+        runs = [run_baseline(fresh_db(directory, "baseline", args.tasks), args.seconds)]
+        print(f"round {round_no}: baseline {runs[0]['transitions_per_s']:,.0f} transitions/s",
+              file=sys.stderr, flush=True)
+        for n, mode, pace in plan:
+            db = fresh_db(directory, f"agents-{n}-{mode}{'-paced' if pace else ''}", args.tasks)
+            run = run_agents(db, n, args.seconds, mode, pace, args.tasks)
+            runs.append(run)
+            print(f"round {round_no}: {run['label']}: {run['transitions_per_s']:,.0f} transitions/s, "
+                  f"claim p99 {ms(run['p99']['claim'])} ms", file=sys.stderr, flush=True)
+        read_rounds.append(run_reads(directory, args.read_tasks, args.reads))
+        rounds.append(runs)
+        loads.append(os.getloadavg()[0])
+
+    runs = []
+    for i in range(len(rounds[0])):
+        runs.append(median_of([r[i] for r in rounds]))
+        runs[-1]["spread"] = [r[i]["transitions_per_s"] for r in rounds]
+    baseline = runs[0]
+    reads = median_of(read_rounds)
+
+    print("## Writes: heartbeat -> claim -> complete\n")
+    print(table(runs, baseline))
+    print("\nLatency relative to the baseline (×), time holding the write lock, and checks:\n")
+    print(latency_ratios(runs, baseline))
+    if args.repeat > 1:
+        print("\nTransitions/s in each round (the spread behind the medians):\n")
+        for r in runs:
+            print(f"- {r['label']}: " + ", ".join(f"{x:,.0f}" for x in r["spread"]))
+    print(f"\n## Exact-match reads: get_task by id at {reads['tasks']:,.0f} tasks "
+          f"({reads['reads']:,.0f} random ids, idle database)\n")
+    print("| path | p50 ms | p99 ms | max ms |\n|---|---|---|---|")
+    print(f"| store.get_task | {reads['store_p50'] * 1000:.3f} | {reads['store_p99'] * 1000:.3f} | "
+          f"{reads['store_max'] * 1000:.1f} |")
+    print(f"| raw SELECT by id | {reads['raw_p50'] * 1000:.3f} | {reads['raw_p99'] * 1000:.3f} | "
+          f"{reads['raw_max'] * 1000:.1f} |")
+    print(f"\n1-minute load average at the start and after each round: "
+          + ", ".join(f"{x:.1f}" for x in loads))
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": rounds, "reads": read_rounds, "loads": loads},
+                                        indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Live updates: another process writes to the database and the screen follows, with no key pressed.
+
+The writer is the real `swarmdeck` CLI in a subprocess. The app polls every 0.1 s; the tests wait on the
+condition they expect (bounded), never on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+
+from swarmdeck.app.screens.agents import AgentsScreen
+from swarmdeck.app.screens.queue import QueueScreen
+from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.status_bar import StatusBar
+from ui_support import cli_async, loaded, make_app, plain, rows, wait_for
+
+SIZE = (120, 40)
+#: Up to 10 s at 0.05 s a step: far beyond a 0.1 s poll plus a CLI start, short enough to fail fast.
+TRIES = 200
+
+
+async def until(pilot, condition, what: str) -> None:
+    await wait_for(pilot, condition, tries=TRIES, step=0.05, what=what)
+
+
+def never_cleared(monkeypatch) -> list[str]:
+    """Record any clear() of a LiveTable: live updates must be applied in place."""
+    calls: list[str] = []
+    original = LiveTable.clear
+
+    def clear(self, *args, **kwargs):
+        calls.append(self.id or "?")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LiveTable, "clear", clear)
+    return calls
+
+
+async def test_a_task_enqueued_by_another_process_appears_in_place(seeded, monkeypatch):
+    t = seeded.tasks
+    cleared = never_cleared(monkeypatch)
+    app = make_app(seeded.path, poll=True, interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, QueueScreen), "the queue")
+        await loaded(pilot)
+        table = app.screen.table
+        table.move_cursor(row=table.get_row_index(str(t["ci"])))
+        await until(pilot, lambda: app.screen.selected == t["ci"], "the selection")
+        before = rows(table)
+
+        out = await cli_async(seeded.path, "--json", "task", "enqueue", "Ship the live view", "--priority", "10",
+                              "--type", "ops")
+        new_id = str(json.loads(out)["id"])
+        await until(pilot, lambda: new_id in rows(table), "the new task's row")
+        assert rows(table)[new_id][8] == "Ship the live view" and rows(table)[new_id][1] == "ready"
+        # The other rows are untouched, the cursor stays on the row it was on.
+        after = rows(table)
+        assert {k: v for k, v in after.items() if k != new_id} == before
+        assert table.selected_key == str(t["ci"]) and app.screen.selected == t["ci"]
+
+        # A change to another row is applied to that row's cells only.
+        old = after[str(t["cleanup"])][2]
+        await cli_async(seeded.path, "task", "priority", t["cleanup"], "10")
+        await until(pilot, lambda: rows(table)[str(t["cleanup"])][2] != old, "the re-prioritised row")
+        assert table.selected_key == str(t["ci"])
+        # Priority order is kept live: the re-prioritised row moved up past the selected one.
+        order = list(rows(table))
+        assert order.index(str(t["cleanup"])) < order.index(str(t["ci"]))
+    assert cleared == []
+
+
+async def test_a_heartbeat_from_another_process_updates_the_agents_row(seeded, monkeypatch):
+    cleared = never_cleared(monkeypatch)
+    app = make_app(seeded.path, poll=True, interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen), "the agents")
+        await loaded(pilot)
+        table = app.screen.table
+        table.move_cursor(row=table.get_row_index("tester-3"))
+        await until(pilot, lambda: app.screen.selected == "tester-3", "the selection")
+        assert rows(table)["builder-1"][5] == " 40%"
+
+        await cli_async(seeded.path, "agent", "heartbeat", "builder-1", "--completion", "75",
+                        "--blocker", "waiting for review")
+        await until(pilot, lambda: rows(table)["builder-1"][5] == " 75%", "builder-1 at 75%")
+        assert rows(table)["builder-1"][7] == "waiting for review"
+        assert table.selected_key == "tester-3"
+        assert list(rows(table)) == ["builder-1", "researcher-2", "tester-3", "validator"]
+    assert cleared == []
+
+
+async def test_a_gate_decided_elsewhere_updates_the_status_bar(seeded):
+    app = make_app(seeded.path, poll=True, interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        bar = app.screen.query_one(StatusBar)
+        assert "⚑ 1 gate awaits review" in plain(bar.render())
+        await cli_async(seeded.path, "gate", "decide", "Memory service", "--decision", "REVISE",
+                        "--rationale", "latency first", "--reviewer", "carol")
+        await until(pilot, lambda: "await" not in plain(bar.render()), "the review count to drop")
+        await until(pilot, lambda: "REVISE" in plain(app.screen.query_one("#gate-panel").content),
+                    "the decision in the history")
+        assert [c[2] for c in rows(app.screen.table).values()] == ["approved", "open", "locked"]
