@@ -866,6 +866,9 @@ class TestAgents:
         assert await state(store) == before
 
     async def test_log_action(self, store):
+        with pytest.raises(NotFound, match="'a1' is not registered"):
+            await store.log_action("a1", phase="build", action="pytest")
+        await store.register_agent("a1", agent_type="impl")
         await store.log_action("a1", phase="build", action="pytest", duration_ms=1200, success=False,
                                error_message="2 failed")
         [event] = await store.events(actor="a1", limit=1)
