@@ -16,6 +16,7 @@ GLOBAL = [
     ("View", "Milestones and gates", None, "switch_mode('milestones')"),
     ("View", "Task queue", None, "switch_mode('queue')"),
     ("View", "Agents", None, "switch_mode('agents')"),
+    ("View", "Memory search", None, "switch_mode('memory')"),
     ("View", "Pause or resume the live view", None, "toggle_live"),
     ("View", "Poll faster", None, "poll_faster"),
     ("View", "Poll slower", None, "poll_slower"),

@@ -39,6 +39,9 @@ from swarmdeck.store.errors import InvalidArgument, StoreError, SwarmPaused
 
 from .demo_project import (
     AGENTS,
+    MEMORIES,
+    NAMESPACE,
+    RECORDS,
     BLOCKERS,
     DEBUG,
     ERRORS,
@@ -117,6 +120,10 @@ async def seed(store: Store, *, now: float | None = None, history: bool = True) 
                 actor=ORCHESTRATOR,
             )
             ids[pt.key] = task.id
+    for suffix, key, value, memory_type, agent in MEMORIES:
+        await store.add_memory(f"{NAMESPACE}/{suffix}", key, value, memory_type=memory_type, created_by=agent)
+    for kind, fields, agent in RECORDS:
+        await store.log_record(kind, fields, namespace=NAMESPACE, agent=agent)
     first = milestones[0].name
     for name, _, _ in AGENTS:
         await store.heartbeat(name, status=AgentStatus.IDLE, current_task_id=None, completion=0,

@@ -386,3 +386,68 @@ RECOMMEND = {
     REVIEWER: "Schedule another review pass",
     DEBUG: "Hand the reproduction to python-debugging-specialist",
 }
+
+
+# -- the swarm's memory: what earlier features taught (seed 003) and what the agents keep (seed 000) --
+
+NAMESPACE = "project:abathur"
+
+#: (kind, fields, agent) — learning records, searchable with the memories.
+RECORDS: tuple[tuple[str, dict, str], ...] = (
+    ("failure", {"feature": "Real-time agent chat", "approach": "Bidirectional WebSocket streaming of LLM tokens",
+                 "why_failed": "Connections dropped under load and every agent process held its own socket; "
+                               "fan-out to 50 agents stalled",
+                 "lesson": "Use Redis pub/sub for fan-out and keep one WebSocket per browser, not per agent"}, API),
+    ("failure", {"feature": "Vector search", "approach": "Brute-force cosine similarity in Python over every row",
+                 "why_failed": "Latency grew linearly: 2.4 s at 100k memories",
+                 "lesson": "Keep vectors in an index inside the database and filter by namespace first"}, VECTOR),
+    ("failure", {"feature": "Schema migration", "approach": "ALTER TABLE in place on the live database",
+                 "why_failed": "Long write lock blocked every agent's heartbeat for 40 s",
+                 "lesson": "Apply migrations in one short transaction each, recorded in the database"}, DB),
+    ("failure", {"feature": "OAuth login", "approach": "Hand-written token refresh",
+                 "why_failed": "Race between two refreshes invalidated both tokens",
+                 "lesson": "Use the provider's SDK; serialise refreshes behind a lock"}, API),
+    ("decision", {"decision": "SQLite with WAL as the coordination database",
+                  "rationale": "Readers never block the writer; one file; enough for 50+ agents on one machine",
+                  "alternatives": ["PostgreSQL from day one", "Redis only"]}, ORCHESTRATOR),
+    ("decision", {"decision": "FTS5 with BM25 for keyword search",
+                  "rationale": "Built into SQLite, kept in sync in the same transaction as the write"}, VECTOR),
+    ("decision", {"decision": "nomic-embed-text via Ollama for embeddings when configured",
+                  "rationale": "Runs locally; 768 dimensions; search_query/search_document prefixes"}, VECTOR),
+    ("retrospective", {"feature": "Session service", "surprises": "Namespace hierarchy needed prefix queries",
+                       "would_change": "Design the namespace index before the API",
+                       "new_patterns": ["namespace range scans"], "spike_accuracy": 70}, API),
+    ("spike", {"feature": "Streaming", "question": "Can we stream LLM output to agents over WebSocket?",
+               "approach": "Bidirectional WebSocket prototype", "result": "Viable only with Redis pub/sub behind it",
+               "viable": True, "lessons": "Fan-out belongs in a broker", "time_spent": 90}, API),
+    ("pattern", {"name": "Transactional outbox", "description": "Write the change and its event in one transaction; "
+                 "readers follow the event table", "when_to_use": "Any state other processes watch"}, DB),
+    ("estimate", {"feature": "Add OAuth authentication", "estimated_sessions": 3, "actual_sessions": 5,
+                  "complexity_score": 7.5, "notes": "Correction factor 1.67"}, ORCHESTRATOR),
+    ("estimate", {"feature": "Memory service CRUD", "estimated_sessions": 2, "actual_sessions": 2,
+                  "complexity_score": 4.0}, API),
+)
+
+#: (namespace suffix, key, value, memory type, agent)
+MEMORIES: tuple[tuple[str, str, object, str, str], ...] = (
+    ("agent:database-schema-implementer", "pragma-settings",
+     {"journal_mode": "WAL", "foreign_keys": "ON", "busy_timeout_ms": 5000, "synchronous": "NORMAL"},
+     "procedural", DB),
+    ("agent:python-api-developer", "memory-service-api",
+     "MemoryService: add, get, update (new version), delete (soft), history; namespaces are hierarchical",
+     "semantic", API),
+    ("agent:vector-search-integrator", "embedding-model",
+     {"model": "nomic-embed-text-v1.5", "dimensions": 768, "query_prefix": "search_query: "}, "semantic", VECTOR),
+    ("agent:test-automation-engineer", "coverage-targets",
+     "95% for the database layer, 85% for the service layer", "semantic", TEST),
+    ("agent:performance-validator", "latency-baseline",
+     {"exact_read_p99_ms": 3.1, "semantic_search_p95_ms": 41, "measured_on": "2 cores"}, "episodic", PERF),
+    ("agent:code-reviewer", "review-checklist",
+     "Type annotations, docstrings, no bare except, every query uses an index", "procedural", REVIEWER),
+    ("agent:python-debugging-specialist", "sqlite-busy-fix",
+     "database is locked under 50 agents: use BEGIN IMMEDIATE and a busy_timeout, not retries in a loop",
+     "episodic", DEBUG),
+    ("agent:implementation-orchestrator", "gate-protocol",
+     "Validate deliverables, criteria, performance and integration, then propose "
+     "APPROVE / CONDITIONAL / REVISE / ESCALATE", "procedural", ORCHESTRATOR),
+)

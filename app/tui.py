@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,7 +14,9 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store
+from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.indexer import Indexer
 from swarmdeck.widgets.text import scrub
 
 from .commands import COMMAND_PROVIDERS
@@ -22,6 +25,7 @@ from .modals.help import HelpModal
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
+from .screens.memory import MemoryScreen
 from .screens.milestones import MilestonesScreen
 from .screens.queue import QueueScreen
 
@@ -31,11 +35,11 @@ StoreFactory = Callable[[], Awaitable[Store]]
 
 
 class SwarmdeckApp(App[int]):
-    """Mission control: milestones and gates (1), the task queue (2), the agents (3)."""
+    """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4)."""
 
     TITLE = "swarmdeck"
-    CSS_PATH = [STYLES / "app.tcss", STYLES / "milestones.tcss", STYLES / "queue.tcss", STYLES / "agents.tcss"]
-    MODES = {"milestones": MilestonesScreen, "queue": QueueScreen, "agents": AgentsScreen}
+    CSS_PATH = [STYLES / f"{name}.tcss" for name in ("app", "milestones", "queue", "agents", "memory")]
+    MODES = {"milestones": MilestonesScreen, "queue": QueueScreen, "agents": AgentsScreen, "memory": MemoryScreen}
     DEFAULT_MODE = "milestones"
     COMMANDS = App.COMMANDS | COMMAND_PROVIDERS
 
@@ -43,6 +47,7 @@ class SwarmdeckApp(App[int]):
         Binding("1", "switch_mode('milestones')", "Milestones", tooltip="Milestones and gate review"),
         Binding("2", "switch_mode('queue')", "Queue", tooltip="The task queue"),
         Binding("3", "switch_mode('agents')", "Agents", tooltip="Agents and heartbeats"),
+        Binding("4", "switch_mode('memory')", "Memory", tooltip="Search the swarm's memory"),
         Binding("p", "toggle_live", "Pause", tooltip="Pause or resume the live view"),
         Binding("plus,equals_sign", "poll_faster", "Faster", show=False),
         Binding("minus", "poll_slower", "Slower", show=False),
@@ -67,6 +72,7 @@ class SwarmdeckApp(App[int]):
         clock: Callable[[], float] = time.time,
         on_ready: Callable[[SwarmdeckApp], Awaitable[None]] | None = None,
         poll: bool = True,
+        embedder: Embedder | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -77,6 +83,9 @@ class SwarmdeckApp(App[int]):
         self._on_ready = on_ready
         self._poll_enabled = poll
         self.poller = Poller(self, interval)
+        #: Turns queries (and, in the background indexer, new entries) into vectors; None = keyword only.
+        self.embedder = embedder
+        self._stop_indexer = asyncio.Event()
         self.set_reactive(SwarmdeckApp.interval, interval)
         self.store: Store
 
@@ -92,10 +101,14 @@ class SwarmdeckApp(App[int]):
             await self.poller.start()
         else:
             self.poller.cursor = await self.store.latest_event_id()
+        if self.embedder is not None and not self.read_only:
+            indexer = Indexer(self.store, self.embedder)
+            self.run_worker(indexer.run(self._stop_indexer), group="indexer", exit_on_error=False)
         if self._on_ready is not None:
             await self._on_ready(self)
 
     async def on_unmount(self) -> None:
+        self._stop_indexer.set()
         await self.store.close()
 
     async def refresh_globals(self) -> None:

@@ -402,7 +402,9 @@ class HashEmbedder:
 
     def __init__(self, dim: int = 64) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise InvalidArgument(f"the hash embedder needs a positive whole number of dimensions, not {dim!r}")
+            raise InvalidArgument(
+                f"the hash embedder needs a positive whole number of dimensions, not {dim!r}"
+            )
         self.dim = dim
         self.model = f"hash:{dim}"
 

@@ -47,3 +47,20 @@ def sort_key(value: object) -> object:
     if isinstance(v, Text):
         v = v.plain
     return (0, v) if isinstance(v, (int, float)) else (1, str(v))
+
+
+def highlighted(value: str, spans: tuple[tuple[int, int], ...], style: str = "bold reverse") -> Text:
+    """Untrusted text with character spans highlighted: styled by span, never by markup.
+
+    Each piece is scrubbed separately so the spans still land on the right characters.
+    """
+    out = Text(end="")
+    cursor = 0
+    for start, end in spans:
+        if start < cursor or end <= start:
+            continue
+        out.append(scrub(value[cursor:start]))
+        out.append(scrub(value[start:end]), style=style)
+        cursor = end
+    out.append(scrub(value[cursor:]))
+    return out

@@ -26,10 +26,12 @@ from .ui import demo, run_dashboard
 @click.option("--reviewer", help="Dashboard: your name on gate decisions (default: $SWARMDECK_REVIEWER, OS user).")
 @click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
               help="Dashboard: seconds between polls.")
+@click.option("--embedder", envvar="SWARMDECK_EMBEDDER",
+              help="Dashboard: local (default, bundled model), ollama[:MODEL][@URL], or hash.")
 @click.version_option(package_name="swarmdeck")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, read_only: bool,
-        reviewer: str | None, interval: float) -> None:
+        reviewer: str | None, interval: float, embedder: str | None) -> None:
     """swarmdeck: mission control for swarms of coding agents.
 
     With no command, opens the dashboard on the database. `swarmdeck demo` opens it on a
@@ -39,7 +41,8 @@ def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, r
     """
     ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor)
     if ctx.invoked_subcommand is None:
-        ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval))
+        ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval,
+                               embedder=embedder))
 
 
 @leaf(cli, "init", lambda r: f"swarm database ready at {r['db']} (schema {r['schema_version']})", create=True)

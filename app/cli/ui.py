@@ -21,7 +21,19 @@ def reviewer_name(option: str | None) -> str:
     return option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
 
 
-def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float) -> int:
+def load_embedder(spec: str | None):
+    """The configured embedder (default: the bundled local model), or None with a warning."""
+    from swarmdeck.store.embed import embedder_from_config
+
+    try:
+        return embedder_from_config(spec)
+    except StoreError as exc:
+        click.echo(f"swarmdeck: semantic search is off: {exc}", err=True)
+        return None
+
+
+def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
+                  embedder: str | None = None) -> int:
     """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 
@@ -39,6 +51,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         reviewer=reviewer_name(reviewer),
         read_only=read_only,
         interval=interval,
+        embedder=load_embedder(embedder),
     )
     return app.run() or 0
 
@@ -88,6 +101,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         title=f"demo · {path}",
         reviewer=reviewer_name(reviewer),
         on_ready=start_swarm,
+        embedder=load_embedder(None),
     )
     try:
         app.run()

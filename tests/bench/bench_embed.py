@@ -30,7 +30,8 @@ APPROACHES = ["a single global lock", "polling every 100 ms", "one connection pe
               "a nightly cron job", "a recursive CTE", "an LRU cache keyed by user id"]
 WHY = ["it deadlocked when two agents claimed at once", "latency went past 2 s at 50 agents",
        "memory grew without bound under load", "the tests were flaky on CI", "it lost messages on reconnect",
-       "the database file was locked for seconds", "it double-counted retries", "p99 exploded past 100 writers"]
+       "the database file was locked for seconds", "it double-counted retries",
+       "p99 exploded past 100 writers"]
 LESSONS = ["use Redis pub/sub", "use BEGIN IMMEDIATE and keep transactions short", "measure before caching",
            "push the filter into SQL", "make the operation idempotent", "add a partial index",
            "batch the writes", "let the client reconnect with the last event id"]

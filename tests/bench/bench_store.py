@@ -185,7 +185,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
     behind = 0
     try:
         barrier.wait(timeout=600)
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         deadline = started + seconds
         next_loop = started + random.uniform(0, period)
         while time.monotonic() < deadline:
@@ -202,12 +202,12 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
                 empty += 1
                 continue
             await timed("complete", lambda: store.complete_task(task.id, agent=name))
-        finished = time.monotonic()
+        finished, cpu = time.monotonic(), time.process_time() - cpu_started
     finally:
         await store.close()
     return {
         "name": name, "started": started, "finished": finished, "empty_claims": empty, "busy": busy,
-        "retries": retries[0], "behind": behind,
+        "retries": retries[0], "behind": behind, "cpu_s": cpu,
         "latency": {op: v.tobytes() for op, v in latency.items()},
         "waited": {op: v.tobytes() for op, v in waited.items()},
     }
@@ -300,6 +300,8 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "begin_retries": sum(r["retries"] for r in reports),
         "loops_behind": sum(r["behind"] for r in reports),
         "littles_law_ms": 1000 * n / (sum(counts.values()) / window),
+        "cpu_ms_per_message": 1000 * sum(r["cpu_s"] for r in reports) / max(1, sum(counts.values())),
+        "cores_busy": sum(r["cpu_s"] for r in reports) / window,
         "double_claims": check,
         "read_p50": pct(reads, 50), "read_p99": pct(reads, 99), "reads": len(reads),
     }
@@ -377,7 +379,7 @@ def run_baseline(db: Path, seconds: float) -> dict:
         conn.execute("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,)).fetchall()
         conn.execute("COMMIT")
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     deadline = started + seconds
     empty = 0
     while time.monotonic() < deadline:
@@ -393,7 +395,7 @@ def run_baseline(db: Path, seconds: float) -> dict:
             continue
         complete(task_id)
         latency["complete"].append(time.monotonic() - t2)
-    window = time.monotonic() - started
+    window, cpu = time.monotonic() - started, time.process_time() - cpu_started
     conn.close()
     counts = {op: len(latency[op]) for op in OPS}
     return {
@@ -412,6 +414,8 @@ def run_baseline(db: Path, seconds: float) -> dict:
         "begin_retries": 0,
         "loops_behind": 0,
         "littles_law_ms": float("nan"),
+        "cpu_ms_per_message": 1000 * cpu / max(1, sum(counts.values())),
+        "cores_busy": cpu / window,
         "double_claims": 0,
         "read_p50": float("nan"), "read_p99": float("nan"), "reads": 0,
     }
@@ -480,11 +484,24 @@ def table(runs: list[dict], baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def where_time_goes(runs: list[dict]) -> str:
+    lines = ["| run | CPU ms / message | cores busy | N ÷ messages/s ms | lock wait p50 / p99 ms "
+             "| lock held p50 / p99 ms | slowest write ms | BEGIN retries | loops behind |",
+             "|" + "|".join("---" for _ in range(9)) + "|"]
+    for r in runs:
+        lines.append(
+            f"| {r['label']} | {r['cpu_ms_per_message']:.2f} | {r['cores_busy']:.2f} | "
+            f"{ms(r['littles_law_ms'] / 1000)} | {ms(r['wait_p50'])} / {ms(r['wait_p99'])} | "
+            f"{ms(r['hold_p50'])} / {ms(r['hold_p99'])} | {ms(max(r['max'].values()))} | "
+            f"{r['begin_retries']:g} | {r['loops_behind']:g} |"
+        )
+    return "\n".join(lines)
+
+
 def latency_ratios(runs: list[dict], baseline: dict) -> str:
-    lines = ["| run | claim p50 × | claim p99 × | complete p50 × | complete p99 × | held p50 / p99 ms | "
-             "slowest write ms | N / msg/s ms | get_task meanwhile p50 / p99 ms | BEGIN retries | loops behind "
-             "| empty claims | double claims |",
-             "|" + "|".join("---" for _ in range(13)) + "|"]
+    lines = ["| run | claim p50 × | claim p99 × | complete p50 × | complete p99 × "
+             "| get_task meanwhile p50 / p99 ms | empty claims | double claims |",
+             "|" + "|".join("---" for _ in range(8)) + "|"]
     for r in runs:
         if r is baseline:
             continue
@@ -493,10 +510,7 @@ def latency_ratios(runs: list[dict], baseline: dict) -> str:
             f"{times(r['p99']['claim'] / baseline['p99']['claim'])} | "
             f"{times(r['p50']['complete'] / baseline['p50']['complete'])} | "
             f"{times(r['p99']['complete'] / baseline['p99']['complete'])} | "
-            f"{ms(r['hold_p50'])} / {ms(r['hold_p99'])} | {ms(max(r['max'].values()))} | "
-            f"{ms(r['littles_law_ms'] / 1000)} | {ms(r['read_p50'])} / {ms(r['read_p99'])} | "
-            f"{r['begin_retries']:g} | {r['loops_behind']:g} | "
-            f"{r['empty_claims']:g} | {r['double_claims']:g} |"
+            f"{ms(r['read_p50'])} / {ms(r['read_p99'])} | {r['empty_claims']:g} | {r['double_claims']:g} |"
         )
     return "\n".join(lines)
 
@@ -578,7 +592,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("## Writes: heartbeat -> claim -> complete\n")
     print(table(runs, baseline))
-    print("\nLatency relative to the baseline (×), time holding the write lock, and checks:\n")
+    print("\nWhere the time goes:\n")
+    print(where_time_goes(runs))
+    print("\nLatency relative to the baseline (×), reads during the load, and checks:\n")
     print(latency_ratios(runs, baseline))
     if args.repeat > 1:
         print("\nTransitions/s in each round (the spread behind the medians):\n")

@@ -181,7 +181,7 @@ def vector_for(text: str, dim: int = 8) -> list[float]:
 
 
 def embed_route(dim: int = 8):
-    return lambda body: (200, {"model": body["model"], "embeddings": [vector_for(t, dim) for t in body["input"]]})
+    return lambda body: (200, {"embeddings": [vector_for(t, dim) for t in body["input"]]})
 
 
 def legacy_route(dim: int = 8):
@@ -234,7 +234,7 @@ async def test_ollama_splits_large_batches_in_order(ollama):
     async with OllamaEmbedder(base_url=ollama.url, batch_size=2, task_prefixes=False) as emb:
         docs = await emb.embed_documents(texts)
     assert [body["input"] for _, body in ollama.requests] == [texts[0:2], texts[2:4], texts[4:]]
-    for row, text in zip(docs, texts):
+    for row, text in zip(docs, texts, strict=True):
         expected = np.array(vector_for(text), dtype=np.float32)
         np.testing.assert_allclose(row, expected / np.linalg.norm(expected), rtol=1e-6)
 
@@ -260,7 +260,8 @@ async def test_ollama_falls_back_to_legacy_endpoint_on_404(ollama):
 
 async def test_ollama_missing_model_is_reported_not_retried_on_the_legacy_endpoint(ollama):
     # Ollama also answers 404 for a model that is not pulled, with a JSON error body.
-    ollama.routes["/api/embed"] = lambda body: (404, {"error": f'model "{body["model"]}" not found, try pulling it first'})
+    ollama.routes["/api/embed"] = lambda body: (
+        404, {"error": f'model "{body["model"]}" not found, try pulling it first'})
     ollama.routes["/api/embeddings"] = legacy_route()
     async with OllamaEmbedder(base_url=ollama.url, model="nomic-embed-text:v1.5") as emb:
         with pytest.raises(EmbedderError) as info:
@@ -274,9 +275,10 @@ async def test_ollama_missing_model_is_reported_not_retried_on_the_legacy_endpoi
 
 
 async def test_ollama_http_error_body_is_surfaced(ollama):
-    ollama.routes["/api/embed"] = lambda body: (500, {"error": "llama runner process has terminated: signal: killed"})
+    crash = "llama runner process has terminated: signal: killed"
+    ollama.routes["/api/embed"] = lambda body: (500, {"error": crash})
     async with OllamaEmbedder(base_url=ollama.url) as emb:
-        with pytest.raises(EmbedderError, match=r"HTTP 500\): llama runner process has terminated: signal: killed$"):
+        with pytest.raises(EmbedderError, match=rf"HTTP 500\): {crash}$"):
             await emb.embed_documents(["x"])
 
 
@@ -346,7 +348,8 @@ async def test_ollama_that_never_answers_times_out_clearly(ollama):
     async with OllamaEmbedder(base_url=ollama.url, timeout=0.2) as emb:
         with pytest.raises(EmbedderError) as info:
             await emb.embed_query("x")
-    assert f"Ollama at {ollama.url} did not answer within 0.2 s; is `ollama serve` running?" in str(info.value)
+    message = str(info.value)
+    assert f"Ollama at {ollama.url} did not answer within 0.2 s; is `ollama serve` running?" in message
     assert ollama.paths() == ["/api/embed"]  # it connected and asked: this was a read timeout
 
 
@@ -370,7 +373,8 @@ async def test_ollama_transport_can_be_injected():
         seen.append((request.url.path, json.loads(request.content)))
         return httpx.Response(200, json={"embeddings": [[3.0, 4.0]]})
 
-    async with OllamaEmbedder(base_url="http://gpu-box:11434/", transport=httpx.MockTransport(handler)) as emb:
+    transport = httpx.MockTransport(handler)
+    async with OllamaEmbedder(base_url="http://gpu-box:11434/", transport=transport) as emb:
         vector = await emb.embed_query("q")
     np.testing.assert_allclose(vector, [0.6, 0.8], rtol=1e-6)
     assert seen == [("/api/embed", {"model": "nomic-embed-text", "input": ["search_query: q"]})]
@@ -384,8 +388,8 @@ async def test_ollama_unknown_host_is_clear():
 
     async with OllamaEmbedder(base_url="http://gpu-box:11434", transport=httpx.MockTransport(handler)) as emb:
         with pytest.raises(EmbedderError, match=r"^could not connect to Ollama at http://gpu-box:11434 "
-                                                r"\(cannot resolve the host name: Name or service not known\); "
-                                                r"is `ollama serve` running\?$"):
+                           r"\(cannot resolve the host name: Name or service not known\); "
+                           r"is `ollama serve` running\?$"):
             await emb.embed_query("x")
 
 
@@ -468,8 +472,10 @@ def test_config_reads_the_environment_only_without_a_spec(monkeypatch):
         ("ollama", "nomic-embed-text", "http://localhost:11434"),
         ("ollama:", "nomic-embed-text", "http://localhost:11434"),
         ("ollama:mxbai-embed-large", "mxbai-embed-large", "http://localhost:11434"),
-        ("ollama:nomic-embed-text:v1.5@http://gpu-box:11434", "nomic-embed-text:v1.5", "http://gpu-box:11434"),
-        ("ollama:dengcao/Qwen3-Embedding-8B:Q8_0", "dengcao/Qwen3-Embedding-8B:Q8_0", "http://localhost:11434"),
+        ("ollama:nomic-embed-text:v1.5@http://gpu-box:11434", "nomic-embed-text:v1.5",
+         "http://gpu-box:11434"),
+        ("ollama:dengcao/Qwen3-Embedding-8B:Q8_0", "dengcao/Qwen3-Embedding-8B:Q8_0",
+         "http://localhost:11434"),
         ("ollama:@https://ollama.internal/", "nomic-embed-text", "https://ollama.internal"),
     ],
 )

@@ -22,7 +22,6 @@ from ui_support import (
     make_app,
     plain,
     rows,
-    screen_text,
     settle,
     static_text,
     type_text,
@@ -311,7 +310,7 @@ async def test_enqueue_form_validates_then_creates_the_task(seeded):
         assert app.screen is form and form.query_one("#e-description").has_focus
         assert await db_call(seeded.path, "latest_event_id") == before
 
-        await type_text(pilot, "Write the search benchmark harness")
+        await type_text(pilot, "Bench harness")
         priority = form.query_one("#e-priority", Input)
         priority.value = ""
         priority.focus()
@@ -323,11 +322,11 @@ async def test_enqueue_form_validates_then_creates_the_task(seeded):
 
         def created():
             return [cells for cells in rows(screen.table).values()
-                    if cells[8] == "Write the search benchmark harness"]
+                    if cells[8] == "Bench harness"]
 
         await wait_for(pilot, created, what="the new row")
         tasks = await db_call(seeded.path, "list_tasks", limit=100)
-        new = [task for task in tasks if task.description == "Write the search benchmark harness"]
+        new = [task for task in tasks if task.description == "Bench harness"]
         assert len(new) == 1
         assert new[0].base_priority == 8 and new[0].prerequisites == (t["fts"],)
         assert new[0].status.value == "blocked" and new[0].source.value == "human"

@@ -12,13 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 from rich.segment import Segment
 from textual.pilot import Pilot
@@ -211,7 +209,7 @@ async def db_call(db: Path, method: str, *args: Any, **kwargs: Any) -> Any:
 # -- waiting on conditions, never on sleeps ------------------------------------------------------------
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int = 200, step: float = 0.01,
+async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int = 500, step: float = 0.01,
                    what: str = "") -> None:
     """Let the app run until ``condition()`` holds; fail (saying what) if it never does."""
     for _ in range(tries):
@@ -221,19 +219,27 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int 
     assert condition(), f"timed out waiting for {what or condition}"
 
 
+#: Worker groups `settle` does not wait for: an action parked on a modal, and the poller's own ticks.
+_UNSETTLED = ("action", "poll")
+
+
 async def settle(pilot: Pilot) -> None:
-    """Wait until no store worker is running (a worker parked on a modal is not waited for)."""
+    """Wait until the screens' store workers are done, and the messages they posted are handled."""
     app = pilot.app
+
+    def busy() -> list:
+        return [w for w in app.workers if not w.is_finished and w.group not in _UNSETTLED]
+
     for _ in range(20):
         await pilot.pause()
-        busy = [w for w in app.workers if not w.is_finished and w.group != "action"]
-        if not busy:
-            await pilot.pause()
-            if not [w for w in app.workers if not w.is_finished and w.group != "action"]:
+        running = busy()
+        if not running:
+            await pilot.pause()  # a finished worker's messages may start another (a detail after a load)
+            if not busy():
                 return
             continue
-        await app.workers.wait_for_complete(busy)
-    raise AssertionError("workers never settled")
+        await app.workers.wait_for_complete(running)
+    raise AssertionError(f"workers never settled: {busy()}")
 
 
 async def loaded(pilot: Pilot) -> None:
@@ -311,10 +317,6 @@ async def cli_async(db: Path, *args: Any) -> str:
     stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, f"swarmdeck {args} failed: {stderr.decode()}"
     return stdout.decode()
-
-
-def texts(items: Iterable[Any]) -> list[str]:
-    return [getattr(i, "plain", str(i)) for i in items]
 
 
 async def type_text(pilot: Pilot, text: str) -> None:

@@ -1,0 +1,260 @@
+"""Screen 4: search the swarm's memory as you type — memories, decisions, failures, lessons, documents."""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from swarmdeck.store import Event
+from swarmdeck.store.models import SearchHit, SearchMode
+from swarmdeck.widgets.text import highlighted, safe
+
+from ..format import age, clock_time
+from ..modals.memory_filters import SearchFilterModal, SearchFilters
+from .base import LiveScreen
+
+DEBOUNCE = 0.15
+RESULTS = 50
+MODES = [SearchMode.HYBRID, SearchMode.KEYWORD, SearchMode.SEMANTIC]
+KIND_STYLE = {"memory": "cyan", "failure": "bold red", "decision": "bold green", "retrospective": "magenta",
+              "spike": "yellow", "pattern": "blue", "estimate": "bright_black", "document": "white"}
+
+
+class MemoryScreen(LiveScreen):
+    """Type to search; j/k to move; enter to read the whole entry; m switches mode; f filters."""
+
+    SCREEN_NAME = "4 Memory"
+    AUTO_FOCUS = "#memory-query"
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", tooltip="Type a query (searches as you type)"),
+        Binding("ctrl+m", "toggle_mode", "Mode", show=False),
+        Binding("m", "toggle_mode", "Mode", tooltip="Hybrid, keyword or semantic ranking"),
+        Binding("f", "filters", "Filters", tooltip="Namespace, kind, memory type, agent, time"),
+        Binding("y", "copy", "Copy", tooltip="Copy the selected entry to the clipboard"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.mode = SearchMode.HYBRID
+        self.filters = SearchFilters()
+        self.hits: list[SearchHit] = []
+        self.preview_text = ""
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar()
+        with Horizontal(id="memory-search-row"):
+            yield Input(placeholder="search memories, decisions, failures, lessons…  (/ to focus)", id="memory-query")
+            yield Static("", id="memory-mode")
+        yield Static("", id="memory-health")
+        with Horizontal(id="memory-body"):
+            yield OptionList(id="memory-results", markup=False)
+            with VerticalScroll(id="memory-preview"):
+                yield Static("Type to search the swarm's memory.", id="memory-preview-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_mode()
+
+    # -- live data: the index health, and results when what they show changed ------------------------------
+
+    async def load(self) -> None:
+        await self._health()
+        if self.query_text:
+            await self._search()
+
+    async def apply(self, events: list[Event]) -> None:
+        if any(e.entity in ("memory", "record", "document", "index") for e in events):
+            await self._health()
+
+    async def _health(self) -> None:
+        model = getattr(self.sd.embedder, "model", None)
+        status = await self.store.index_status(model)
+        line = Text(f"index: {status.entries:,} entries · {status.embedded:,} embedded · ", style="dim")
+        line.append(f"{status.pending:,} pending", style="yellow" if status.pending else "dim")
+        if status.failed:
+            line.append(f" · {status.failed:,} failed", style="bold red")
+        line.append(f" · model {status.model or 'none (keyword only)'}", style="dim")
+        if status.dim:
+            line.append(f" · {status.dim} dims", style="dim")
+        if status.last_error:
+            line.append(" · last error: ", style="red")
+            line.append_text(safe(status.last_error, "red", one_line=True))
+        self.query_one("#memory-health", Static).update(line)
+
+    # -- searching ---------------------------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#memory-query")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE, self.run_search)
+
+    @on(Input.Submitted, "#memory-query")
+    def _submitted(self) -> None:
+        self.query_one("#memory-results", OptionList).focus()
+
+    def run_search(self) -> None:
+        self.search_worker()
+
+    @work(exclusive=True, group="search", exit_on_error=False)
+    async def search_worker(self) -> None:
+        """Exclusive: a newer query cancels the one still running, so stale results never land."""
+        await self._search()
+
+    async def _search(self) -> None:
+        results = self.query_one("#memory-results", OptionList)
+        if not self.query_text.strip():
+            self.hits = []
+            results.clear_options()
+            return
+        self.hits = await self.store.search(
+            self.query_text, mode=self.mode, embedder=self.sd.embedder, limit=RESULTS,
+            **self.filters.query(self.sd.clock()),
+        )
+        now = self.sd.clock()
+        results.clear_options()
+        results.add_options([Option(self._prompt(h, now), id=str(h.item_id)) for h in self.hits])
+        if self.hits:
+            results.highlighted = 0
+        else:
+            self.query_one("#memory-preview-body", Static).update(
+                Text(f"Nothing matches ({self.filters.describe()}).", style="dim"))
+
+    def _prompt(self, hit: SearchHit, now: float) -> Text:
+        line = Text(f"{hit.score:7.4f} ", style="dim")
+        line.append(f"{hit.kind:<14}", style=KIND_STYLE.get(hit.kind, ""))
+        line.append_text(safe(hit.namespace, "italic", one_line=True))
+        line.append(f"  {age(now - hit.created_at.timestamp())} ago  ", style="dim")
+        line.append_text(safe(hit.title, "bold", one_line=True))
+        line.append("\n        ")
+        line.append_text(highlighted(hit.snippet, hit.highlights, "bold black on yellow"))
+        line.no_wrap = True  # two lines per hit, each cropped: the preview has the rest
+        line.overflow = "ellipsis"
+        return line
+
+    # -- the preview ---------------------------------------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#memory-results")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            hit = next((h for h in self.hits if str(h.item_id) == event.option.id), None)
+            if hit is not None:
+                self.show_preview(hit)
+
+    @work(exclusive=True, group="preview", exit_on_error=False)
+    async def show_preview(self, hit: SearchHit) -> None:
+        body = Text()
+        body.append(f"{hit.kind}", style=f"bold {KIND_STYLE.get(hit.kind, '')}")
+        body.append("  ")
+        body.append_text(safe(hit.namespace, "italic"))
+        body.append(f"\nscore {hit.score:.4f}  keyword rank {hit.keyword_rank or '-'}  "
+                    f"semantic rank {hit.semantic_rank or '-'}\n", style="dim")
+        if hit.kind == "memory":
+            entry = await self.store.get_memory_by_id(hit.ref_id)
+            history = await self.store.memory_history(entry.namespace, entry.key)
+            body.append("\n")
+            body.append_text(safe(entry.key, "bold"))
+            body.append(f"   v{entry.version} · {entry.memory_type} · by ")
+            body.append_text(safe(entry.created_by))
+            body.append(f" · {clock_time(entry.created_at)}\n\n")
+            value = json.dumps(entry.value, indent=2, ensure_ascii=False) if entry.is_json else entry.value
+            body.append_text(safe(value))
+            self.preview_text = value
+            body.append("\n\nVersions\n", style="bold underline")
+            for version in reversed(history):
+                body.append(f"  v{version.version}  {clock_time(version.created_at)}  ")
+                body.append_text(safe(version.created_by))
+                if version.deleted:
+                    body.append("  deleted", style="red")
+                body.append("\n")
+            if entry.metadata:
+                body.append("\nMetadata\n", style="bold underline")
+                body.append_text(safe(json.dumps(entry.metadata, indent=2, ensure_ascii=False)))
+                body.append("\n")
+        elif hit.kind == "document":
+            text = await self.store.search_item_body(hit.item_id)
+            body.append("\n")
+            body.append_text(safe(hit.title, "bold"))
+            body.append("\n\n")
+            body.append_text(safe(text))
+            self.preview_text = text
+        else:
+            record = await self.store.get_record(hit.ref_id)
+            body.append("\n")
+            body.append_text(safe(record.title, "bold"))
+            body.append(f"\n{clock_time(record.created_at)}\n\n", style="dim")
+            for name, value in record.fields.items():
+                body.append(f"{name.replace('_', ' ')}\n", style="bold")
+                body.append_text(safe("; ".join(value) if isinstance(value, list) else value))
+                body.append("\n\n")
+            self.preview_text = json.dumps(record.fields, indent=2, ensure_ascii=False)
+        links = [("task", hit.task_id), ("milestone", hit.milestone_id), ("agent", hit.agent)]
+        if any(value for _, value in links):
+            body.append("\nLinks  ", style="bold")
+            for name, value in links:
+                if value:
+                    body.append(f"{name} ")
+                    body.append_text(safe(value, "bold"))
+                    body.append("   ")
+        self.query_one("#memory-preview-body", Static).update(body)
+
+    # -- actions ---------------------------------------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#memory-query", Input).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#memory-query", Input)
+        if box.has_focus and box.value:
+            box.value = ""
+        else:
+            box.focus()
+
+    def action_cursor_down(self) -> None:
+        self.query_one("#memory-results", OptionList).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one("#memory-results", OptionList).action_cursor_up()
+
+    def action_toggle_mode(self) -> None:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self._show_mode()
+        self.run_search()
+
+    def _show_mode(self) -> None:
+        label = Text(f" {self.mode.value} ", style="bold reverse")
+        label.append(f"  {self.filters.describe()}", style="dim")
+        if self.mode is not SearchMode.KEYWORD and self.sd.embedder is None:
+            label.append("  (no embedder: keyword only)", style="yellow")
+        self.query_one("#memory-mode", Static).update(label)
+
+    def action_filters(self) -> None:
+        def chosen(filters: SearchFilters | None) -> None:
+            if filters is not None:
+                self.filters = filters
+                self._show_mode()
+                self.run_search()
+
+        self.app.push_screen(SearchFilterModal(self.filters), chosen)
+
+    def action_copy(self) -> None:
+        if not self.preview_text:
+            self.notify("Select an entry first", timeout=2)
+            return
+        self.app.copy_to_clipboard(self.preview_text)
+        self.notify("Copied the entry to the clipboard", timeout=2)
