@@ -464,6 +464,9 @@ def embedder_from_config(spec: str | None = None) -> LocalEmbedder | OllamaEmbed
         source = ENV_VAR
     spec = spec.strip()
     kind, sep, rest = (spec or "local").partition(":")
+    if "@" in kind:  # `ollama@URL`: the model is optional, so '@' may follow the kind directly
+        kind, at, url = (spec or "local").partition("@")
+        sep, rest = ":", at + url
     kind = kind.strip().lower()
 
     def bad(why: str) -> InvalidArgument:

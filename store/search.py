@@ -47,8 +47,45 @@ def rrf(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,
 
 
 def prefix_upper_bound(prefix: str) -> str:
-    """The smallest string greater than every string starting with ``prefix`` (for range filters)."""
-    return prefix + "\U0010ffff"
+    """The smallest string greater than every string starting with ``prefix`` (for range filters).
+
+    The last character is moved to the next code point: SQLite compares text as UTF-8 bytes, whose
+    order is code-point order. (Appending U+10FFFF instead misses strings that continue with it.)
+    """
+    stem = prefix
+    while stem:
+        following = ord(stem[-1]) + 1
+        if 0xD800 <= following <= 0xDFFF:
+            following = 0xE000  # surrogates cannot be encoded: the next character is U+E000
+        if following <= 0x10FFFF:
+            return stem[:-1] + chr(following)
+        stem = stem[:-1]
+    raise ValueError(f"no string is greater than every string starting with {prefix!r}")
+
+
+#: A namespace prefix ending in one of these is open: it matches by plain string prefix.
+OPEN_PREFIX_ENDS = ("/", ":")
+
+
+def namespace_scope(prefix: str) -> tuple[str | None, str, str]:
+    """What a namespace prefix selects: ``(exact, low, high)``; a namespace matches when it equals
+    ``exact`` or ``low <= namespace < high``.
+
+    Namespaces are hierarchical (``project:x/agent:y``), so a prefix names whole segments:
+    ``project:a`` selects ``project:a`` and everything under ``project:a/``, never ``project:ab``.
+    A prefix ending in ``/`` or ``:`` is open and selects by plain string prefix: ``project:a/``
+    is what lies under project:a (not project:a itself), ``project:x/agent:`` every agent of x.
+    """
+    if prefix.endswith(OPEN_PREFIX_ENDS):
+        return None, prefix, prefix_upper_bound(prefix)
+    return prefix, prefix + "/", prefix_upper_bound(prefix + "/")
+
+
+def namespace_matches(prefix: str, namespace: str) -> bool:
+    """The rule ``namespace_scope`` turns into ranges, said directly."""
+    if prefix.endswith(OPEN_PREFIX_ENDS):
+        return namespace.startswith(prefix)
+    return namespace == prefix or namespace.startswith(prefix + "/")
 
 
 def chunk_text(text: str, *, size: int = 1200, overlap: int = 150) -> list[str]:

@@ -12,6 +12,7 @@ from ._base import DB_ENV, Config, Store, default_db_path, leaf, usage_error
 from .agents import agent_group
 from .events import events_group
 from .gates import gate_group, milestone_group
+from .memory import GROUPS as MEMORY_GROUPS
 from .tasks import task_group
 from .ui import demo, run_dashboard
 
@@ -51,7 +52,7 @@ async def init(store: Store, cfg: Config) -> dict:
     return {"db": str(cfg.db), "schema_version": await store.schema_version()}
 
 
-for group in (task_group, agent_group, milestone_group, gate_group, events_group, demo):
+for group in (task_group, agent_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo):
     cli.add_command(group)
 
 

@@ -84,8 +84,31 @@ class Moment(click.ParamType):
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+class Past(click.ParamType):
+    """A moment in the past: an ISO-8601 time (UTC if no zone is given) or how long ago: 30m, 2h, 1d.
+
+    A sign is accepted and ignored (+1d and -1d are both a day ago): a search filter only looks back.
+    """
+
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = value.strip()
+        span = text[1:] if text[:1] in ("+", "-") else text
+        if _DURATION.match(span):
+            return datetime.fromtimestamp(time.time() - parse_duration(span), tz=timezone.utc)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a time (examples: 2026-12-01T17:00:00+00:00, 2h, 1d)", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 DURATION = Duration()
 SECONDS = Duration(whole=False)
 MOMENT = Moment()
+PAST = Past()
 ID = Id()
 EVENT_ID = Id(zero_ok=True)

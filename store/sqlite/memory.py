@@ -288,13 +288,16 @@ class MemoryOps(StoreBase):
 
     async def list_memories(self, *, namespace_prefix: str | None = None, memory_type: str | None = None,
                             include_deleted: bool = False, limit: int = 100) -> list[MemoryEntry]:
-        """Current memories under a namespace prefix, newest first; filters apply before the limit."""
+        """Current memories under a namespace prefix, newest first; filters apply before the limit.
+
+        ``project:a`` lists project:a and what lies under project:a/, not project:ab; a prefix ending
+        in ``/`` or ``:`` matches by plain string prefix (search.namespace_scope).
+        """
         if not 1 <= limit <= 10_000:
             raise InvalidArgument("limit must be between 1 and 10000")
         clauses, params = ["is_current = 1"], []
         if namespace_prefix:
-            clauses.append("namespace >= ? AND namespace < ?")
-            params += [namespace_prefix, rules.prefix_upper_bound(namespace_prefix)]
+            clauses.append(_namespace_clause("namespace", namespace_prefix, params))
         if memory_type:
             clauses.append("memory_type = ?")
             params.append(_memory_type(memory_type).value)
@@ -564,12 +567,13 @@ class MemoryOps(StoreBase):
         if index is None:
             return []  # nothing embedded with this model yet: keyword results still come
         vector = await embedder.embed_query(query)
-        where, params = filters.sql()
-        rows = await self._all(
-            f"SELECT item_id, distance FROM {index[0]} WHERE embedding MATCH ? AND k = ?{where} ORDER BY distance",
-            (vectors.as_blob(vector), depth, *params),
-        )
-        return [(r[0], r[1]) for r in rows]
+        rows: list[tuple[int, float]] = []
+        for where, params in filters.sql():
+            rows += [(r[0], r[1]) for r in await self._all(
+                f"SELECT item_id, distance FROM {index[0]} WHERE embedding MATCH ? AND k = ?{where} "
+                "ORDER BY distance", (vectors.as_blob(vector), depth, *params),
+            )]
+        return sorted(rows, key=lambda row: row[1])[:depth]
 
     async def _hits(self, ranked: list[tuple[int, float]], keyword: list[int], semantic: list[int],
                     words: list[str]) -> list[SearchHit]:
@@ -603,12 +607,21 @@ class MemoryOps(StoreBase):
         return row[0]
 
 
+def _namespace_clause(column: str, prefix: str, params: list[Any]) -> str:
+    """``column`` under ``prefix`` (see search.namespace_scope: whole segments, not characters)."""
+    exact, low, high = rules.namespace_scope(prefix)
+    if exact is None:
+        params += [low, high]
+        return f"{column} >= ? AND {column} < ?"
+    params += [exact, low, high]
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))"
+
+
 def _item_filters(f: vectors.VectorFilters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if f.namespace_prefix:
-        clauses.append("si.namespace >= ? AND si.namespace < ?")
-        params += [f.namespace_prefix, rules.prefix_upper_bound(f.namespace_prefix)]
+        clauses.append(_namespace_clause("si.namespace", f.namespace_prefix, params))
     if f.kinds:
         clauses.append(f"si.kind IN ({','.join('?' * len(f.kinds))})")
         params += list(f.kinds)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..search import namespace_scope
 from .base import Tx
 
 #: A vec0 TEXT metadata column cannot hold NULL: absent values are stored as ''.
@@ -27,13 +28,15 @@ class VectorFilters:
     since: float | None = None
     until: float | None = None
 
-    def sql(self) -> tuple[str, list[object]]:
-        """Constraints on the vec0 metadata columns, for the KNN query itself."""
+    def sql(self) -> list[tuple[str, list[object]]]:
+        """Constraints on the vec0 metadata columns, for the KNN query itself: one set per query.
+
+        vec0 cannot take an OR into its search (SQLite would apply it after the k nearest were
+        chosen), so a prefix selecting a namespace and what lies under it takes two KNN queries,
+        whose results the caller merges by distance.
+        """
         clauses: list[str] = []
         params: list[object] = []
-        if self.namespace_prefix:
-            clauses.append("namespace >= ? AND namespace < ?")
-            params += [self.namespace_prefix, self.namespace_prefix + "\U0010ffff"]
         if self.kinds:
             clauses.append(f"kind IN ({','.join('?' * len(self.kinds))})")
             params += list(self.kinds)
@@ -49,7 +52,14 @@ class VectorFilters:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(self.until)
-        return "".join(f" AND {c}" for c in clauses), params
+        variants: list[tuple[list[str], list[object]]] = [([], [])]
+        if self.namespace_prefix:
+            exact, low, high = namespace_scope(self.namespace_prefix)
+            variants = [(["namespace >= ? AND namespace < ?"], [low, high])]
+            if exact is not None:
+                variants.append((["namespace = ?"], [exact]))
+        return [("".join(f" AND {c}" for c in ns_clauses + clauses), ns_params + params)
+                for ns_clauses, ns_params in variants]
 
 
 def table_for(model: str) -> str:

@@ -627,7 +627,7 @@ def test_error_exit_codes_and_single_line_messages(sd, sdj):
 
     # Numbers SQLite cannot hold never reach the driver as a crash.
     expect_error(sd("events", "tail", "--since", "99999999999999999999"), 2, "--since")
-    expect_error(sd("milestone", "show", "99999999999999999999"), 1, "too large")
+    expect_error(sd("milestone", "show", "99999999999999999999"), 3, "does not exist")
     expect_error(sd("gate", "close-condition", "99999999999999999999"), 2)
 
     # Help and version still work, on stdout, with exit 0.
