@@ -56,7 +56,8 @@ class Indexer:
             raise
         elapsed = time.perf_counter() - started
         stored = await self.store.store_embeddings(
-            self.embedder.model, self.embedder.dim, [(item, vec) for (item, _), vec in zip(pending, vectors)]
+            self.embedder.model, self.embedder.dim,
+            [(item, vec, text) for (item, text), vec in zip(pending, vectors)],
         )
         self.stats.embedded += stored
         self.stats.last_error = None

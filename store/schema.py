@@ -273,6 +273,8 @@ CREATE TABLE memory_entries (
     UNIQUE (namespace, key, version)
 );
 CREATE UNIQUE INDEX memory_current ON memory_entries (namespace, key) WHERE is_current = 1;
+-- list_memories, newest first: the first N current entries, without sorting every one of them.
+CREATE INDEX memory_recent ON memory_entries (created_at, id) WHERE is_current = 1;
 
 -- Seed 003's learning records: failures, decisions, retrospectives, spikes, patterns, estimates.
 CREATE TABLE learning_records (
@@ -375,6 +377,8 @@ CREATE TABLE embedding_failures (
     attempts    INTEGER NOT NULL DEFAULT 1,
     failed_at   REAL NOT NULL
 );
+-- index_status counts a model's failures and shows the newest error (the embedder may be down for all items).
+CREATE INDEX embedding_failures_model ON embedding_failures (model, failed_at);
 """
 
 #: The ordered migrations. Append only: never edit one that has shipped.

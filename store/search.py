@@ -103,7 +103,9 @@ def chunk_text(text: str, *, size: int = 1200, overlap: int = 150) -> list[str]:
         chunks.append(text[start:end].strip())
         if end >= len(text):
             break
-        start = max(end - overlap, start + 1)
+        # The overlap never exceeds half the chunk just made: a chunk shortened by its boundary and a
+        # larger overlap would otherwise step back to almost the same start, again and again.
+        start = max(end - min(overlap, (end - start) // 2), start + 1)
     return [c for c in chunks if c]
 
 

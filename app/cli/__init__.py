@@ -10,8 +10,10 @@ import click
 
 from ._base import DB_ENV, Config, Store, default_db_path, leaf, usage_error
 from .agents import agent_group
+from .bridge import watch_status
 from .events import events_group
 from .gates import gate_group, milestone_group
+from .mcp import mcp
 from .memory import GROUPS as MEMORY_GROUPS
 from .tasks import task_group
 from .ui import demo, run_dashboard
@@ -29,10 +31,12 @@ from .ui import demo, run_dashboard
               help="Dashboard: seconds between polls.")
 @click.option("--embedder", envvar="SWARMDECK_EMBEDDER",
               help="Dashboard: local (default, bundled model), ollama[:MODEL][@URL], or hash.")
+@click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path),
+              help="Dashboard: also mirror this seed-002 coordination_status.json (see watch-status).")
 @click.version_option(package_name="swarmdeck")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, read_only: bool,
-        reviewer: str | None, interval: float, embedder: str | None) -> None:
+        reviewer: str | None, interval: float, embedder: str | None, watch_status: Path | None) -> None:
     """swarmdeck: mission control for swarms of coding agents.
 
     With no command, opens the dashboard on the database. `swarmdeck demo` opens it on a
@@ -43,7 +47,7 @@ def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, r
     ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor)
     if ctx.invoked_subcommand is None:
         ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval,
-                               embedder=embedder))
+                               embedder=embedder, watch_status=watch_status))
 
 
 @leaf(cli, "init", lambda r: f"swarm database ready at {r['db']} (schema {r['schema_version']})", create=True)
@@ -52,7 +56,7 @@ async def init(store: Store, cfg: Config) -> dict:
     return {"db": str(cfg.db), "schema_version": await store.schema_version()}
 
 
-for group in (task_group, agent_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo):
+for group in (task_group, agent_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo, mcp, watch_status):
     cli.add_command(group)
 
 

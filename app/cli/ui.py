@@ -33,9 +33,12 @@ def load_embedder(spec: str | None):
 
 
 def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
-                  embedder: str | None = None) -> int:
+                  embedder: str | None = None, watch_status: Path | None = None) -> int:
     """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
+
+    if watch_status is not None and read_only:
+        return fail(cfg, 2, "usage", "--watch-status writes to the database; it cannot run on a --read-only seat")
 
     async def check() -> None:
         store = await open_store(cfg.db)
@@ -52,8 +55,35 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         read_only=read_only,
         interval=interval,
         embedder=load_embedder(embedder),
+        on_ready=None if watch_status is None else status_bridge_starter(cfg, watch_status, interval),
     )
     return app.run() or 0
+
+
+def status_bridge_starter(cfg: Config, path: Path, interval: float):
+    """An `on_ready` that mirrors a coordination_status.json beside the app, on its own connection."""
+    from ..status_bridge import StatusBridge
+
+    async def start(app) -> None:
+        store = await open_store(cfg.db)
+        severity = {"skipped": "warning", "warning": "warning", "error": "error"}
+
+        def report(kind: str, message: str) -> None:
+            if kind in severity:  # applied versions show as data; only trouble is worth a toast
+                app.notify(message, title="coordination status", severity=severity[kind])
+
+        bridge = StatusBridge(store, path, actor=cfg.who("status-bridge"), report=report)
+        stop = asyncio.Event()
+
+        async def run() -> None:
+            try:
+                await bridge.run(stop, interval)
+            finally:
+                await store.close()
+
+        app.run_worker(run(), group="status-bridge", exit_on_error=False)
+
+    return start
 
 
 @click.command("demo")

@@ -114,6 +114,14 @@ class QueueScreen(LiveScreen):
             else:
                 self.tasks.pop(task.id, None)
             removals.append(str(task.id))
+        if len(self.tasks) > ROW_CAP:
+            # Keep the cap as the initial load did: the highest priorities stay, the rest leave.
+            keep = sorted(self.tasks.values(), key=lambda t: (-t.priority, t.id))[:ROW_CAP]
+            kept = {t.id for t in keep}
+            for task_id in [i for i in self.tasks if i not in kept]:
+                del self.tasks[task_id]
+                upserts.pop(str(task_id), None)
+                removals.append(str(task_id))
         with self.app.batch_update():
             self.table.apply(upserts, removals)
         self._update_summary()

@@ -144,12 +144,17 @@ class MemoryOps(StoreBase):
             return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
     async def append_session_event(self, session_id: str, *, kind: str, payload: Mapping[str, Any] | None = None,
+                                   state_delta: Mapping[str, Any] | None = None,
                                    actor: str = "unknown") -> SessionEvent:
+        """Append an event; ``state_delta`` (merged into the session's state) lands in the same transaction."""
         kind = _text(kind, "event kind")
+        if state_delta is not None and not isinstance(state_delta, Mapping):
+            raise InvalidArgument("state_delta must be an object")
         try:
             body = json.dumps(dict(payload or {}), ensure_ascii=False)
+            delta = json.dumps(dict(state_delta or {}), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
-            raise InvalidArgument(f"payload must be JSON-serialisable ({exc})") from None
+            raise InvalidArgument(f"payload and state_delta must be JSON-serialisable ({exc})") from None
         async with self.transaction(actor) as tx:
             row = await tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
             if row is None:
@@ -161,6 +166,10 @@ class MemoryOps(StoreBase):
             if row[0] == SessionStatus.CREATED:
                 await tx.run("UPDATE sessions SET status = 'active' WHERE id = ?", (session_id,))
             await tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
+            if state_delta:  # a shallow merge, as set_session_state does
+                state = (await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,)))[0]
+                merged = json.dumps({**json.loads(state), **json.loads(delta)}, ensure_ascii=False)
+                await tx.run("UPDATE sessions SET state = ? WHERE id = ?", (merged, session_id))
             await tx.event("session.event", "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
 
@@ -432,31 +441,38 @@ class MemoryOps(StoreBase):
     async def pending_embeddings(self, model: str, *, limit: int = 64, retry_after: float = 30.0) -> list[tuple[int, str]]:
         """Items without a current vector for ``model`` (recent failures wait ``retry_after`` s): (id, text)."""
         now = self.clock()
+        waiting = ("NOT EXISTS (SELECT 1 FROM embedding_failures f WHERE f.item_id = si.id AND f.model = ? "
+                   "AND f.failed_at > ?)")
         rows = await self._all(
-            "SELECT si.id, si.title, si.body FROM search_items si WHERE si.embedded_model IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM embedding_failures f WHERE f.item_id = si.id AND f.model = ? "
-            "AND f.failed_at > ?) ORDER BY si.id LIMIT ?",
+            f"SELECT si.id, si.title, si.body FROM search_items si WHERE si.embedded_model IS NULL AND {waiting} "
+            "ORDER BY si.id LIMIT ?",
             (model, now - retry_after, limit),
         )
         if len(rows) < limit:  # items embedded by another model: re-embed for this one
+            # < and > (not !=) are two ranges of search_items_embedded that skip this model's items, and
+            # no ORDER BY (which would sort every stale item): an idle indexer's poll reads nothing.
             rows += await self._all(
-                "SELECT id, title, body FROM search_items WHERE embedded_model IS NOT NULL AND embedded_model != ? "
-                "ORDER BY id LIMIT ?", (model, limit - len(rows)))
+                "SELECT si.id, si.title, si.body FROM search_items si "
+                f"WHERE (si.embedded_model < ? OR si.embedded_model > ?) AND {waiting} LIMIT ?",
+                (model, model, model, now - retry_after, limit - len(rows)))
         return [(r[0], f"{r[1]}\n{r[2]}") for r in rows]
 
-    async def store_embeddings(self, model: str, dim: int, vectors_by_item: Sequence[tuple[int, Any]]) -> int:
-        """Record vectors made by ``model``; items changed or gone since they were read are skipped."""
+    async def store_embeddings(self, model: str, dim: int, vectors_by_item: Sequence[tuple[Any, ...]]) -> int:
+        """Record vectors made by ``model``: ``(item_id, vector)`` or ``(item_id, vector, text)`` with the
+        text ``pending_embeddings`` gave. Items gone since, or whose text changed since, are skipped."""
         stored = 0
         async with self.transaction("indexer") as tx:
             table = await vectors.ensure_index(tx, model, dim)
-            for item_id, vector in vectors_by_item:
+            for item_id, vector, *read in vectors_by_item:
                 vec = np.asarray(vector, dtype="<f4")
                 if vec.shape != (dim,):
                     raise InvalidArgument(f"vector for item {item_id} has shape {vec.shape}, expected ({dim},)")
-                item = await tx.one("SELECT kind, namespace, memory_type, agent, created_at FROM search_items "
-                                    "WHERE id = ?", (item_id,))
+                item = await tx.one("SELECT kind, namespace, memory_type, agent, created_at, title, body "
+                                    "FROM search_items WHERE id = ?", (item_id,))
                 if item is None:
                     continue
+                if read and read[0] != f"{item['title']}\n{item['body']}":
+                    continue  # updated while it was being embedded: the vector is of the old text
                 blob = vec.tobytes()
                 await tx.run(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
                 await tx.run(
@@ -477,11 +493,13 @@ class MemoryOps(StoreBase):
     async def record_embedding_failure(self, model: str, item_ids: Iterable[int], error: str) -> None:
         async with self.transaction("indexer") as tx:
             for item_id in item_ids:
+                # an item deleted while its batch was out is skipped (its failure row could not exist)
                 await tx.run(
-                    "INSERT INTO embedding_failures (item_id, model, error, failed_at) VALUES (?, ?, ?, ?) "
+                    "INSERT INTO embedding_failures (item_id, model, error, failed_at) SELECT id, ?, ?, ? "
+                    "FROM search_items WHERE id = ? "
                     "ON CONFLICT (item_id) DO UPDATE SET error = excluded.error, model = excluded.model, "
                     "attempts = attempts + 1, failed_at = excluded.failed_at",
-                    (item_id, model, error[:500], tx.now),
+                    (model, error[:500], tx.now, item_id),
                 )
             await tx.event("index.failed", "index", model, {"error": error[:500]})
 

@@ -215,6 +215,14 @@ async def test_queue_shows_the_active_tasks_and_the_selected_ones_detail(seeded)
         assert shown[str(t["ci"])][8] == "Upgrade the CI runners"
         assert "11 task(s) shown · active" in static_text(screen.query_one("#queue-summary"))
 
+        # The first row is selected and detailed; the arrow keys move the selection and the detail follows.
+        first, second = list(shown)[:2]
+        body = screen.query_one("#task-detail-body")
+        await wait_for(pilot, lambda: static_text(body).startswith(f"Task {first} "), what="the first detail")
+        await pilot.press("down")
+        await wait_for(pilot, lambda: static_text(body).startswith(f"Task {second} "), what="the second detail")
+        assert screen.selected == int(second)
+
         await select(pilot, t["ns_tests"])
         detail = detail_text(screen)
         breakdown = await db_call(seeded.path, "priority_breakdown", t["ns_tests"])

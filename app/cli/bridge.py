@@ -1,0 +1,84 @@
+"""`swarmdeck watch-status PATH`: mirror a seed-002 coordination_status.json into the swarm database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from swarmdeck.store import open_store
+from swarmdeck.store.errors import StoreError
+
+from ..output import plain
+from ..status_bridge import DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER, StatusBridge
+from ._base import EXIT_ERROR, EXIT_NOT_FOUND, Config, exit_code_for, fail
+from ._parse import DURATION
+
+
+def reporter(cfg: Config, kinds: list[str]):
+    """Applied versions on stdout; skipped files, warnings and errors on stderr (JSON lines with --json)."""
+
+    def report(kind: str, message: str) -> None:
+        kinds.append(kind)
+        err = kind != "applied"
+        if cfg.json:
+            click.echo(json.dumps({"event": kind, "message": message}, ensure_ascii=False), err=err)
+        else:
+            click.echo(f"swarmdeck: {plain(message)}" if err else plain(message), err=err)
+
+    return report
+
+
+@click.command("watch-status")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "bridge_db", type=click.Path(dir_okay=False, path_type=Path),
+              help="The swarm database (default: the global --db, $SWARMDECK_DB, else the nearest .swarmdeck/).")
+@click.option("--interval", type=click.FloatRange(0.001, 3600), default=1.0, show_default=True,
+              help="Seconds between looks at the file.")
+@click.option("--once", is_flag=True, help="Apply the file once and exit (1 if it is malformed, 3 if missing).")
+@click.option("--namespace", default=DEFAULT_NAMESPACE, show_default=True,
+              help="Memory namespace for phase, quality_gates and critical_issues.")
+@click.option("--stale-after", type=DURATION, default=int(DEFAULT_STALE_AFTER), show_default=True,
+              help="Heartbeat age after which a bridged agent shows stale (90s, 10m, 1h).")
+@click.option("--json", "as_json", is_flag=True, help="Report as JSON lines.")
+@click.pass_obj
+def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: float, once: bool, namespace: str,
+                 stale_after: int, as_json: bool) -> None:
+    """Follow a seed-002 coordination_status.json and mirror it into the database.
+
+    Its agents appear on the dashboard with no change to them: status, completion, blockers and
+    next milestone per agent; phase, quality gates and critical issues as versioned memories. A
+    malformed or half-written version is reported and skipped; the last good state stays.
+    """
+    cfg.json = cfg.json or as_json
+    db = bridge_db or cfg.db
+    kinds: list[str] = []
+
+    async def main() -> int:
+        store = await open_store(db)
+        try:
+            bridge = StatusBridge(store, path, namespace=namespace, actor=cfg.who("status-bridge"),
+                                  stale_after=stale_after, report=reporter(cfg, kinds))
+            if once:
+                if not path.exists():
+                    return fail(cfg, EXIT_NOT_FOUND, "not_found", f"{path} does not exist")
+                await bridge.poll()
+                return EXIT_ERROR if {"skipped", "error"} & set(kinds) else 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await bridge.run(stop, interval)
+            return 0
+        finally:
+            await store.close()
+
+    try:
+        code = asyncio.run(main())
+    except StoreError as exc:
+        code = fail(cfg, exit_code_for(exc), exc.code, str(exc))
+    sys.exit(code)

@@ -1,0 +1,41 @@
+"""`swarmdeck mcp`: the MCP server over stdio, for agents whose tools are MCP tools."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from swarmdeck.store.errors import StoreError
+
+from ._base import Config, exit_code_for, fail
+
+
+@click.command("mcp")
+@click.option("--db", "mcp_db", type=click.Path(dir_okay=False, path_type=Path),
+              help="The swarm database (default: the global --db, $SWARMDECK_DB, else the nearest .swarmdeck/).")
+@click.option("--embedder", "embedder_spec", envvar="SWARMDECK_EMBEDDER",
+              help="For semantic search: local (default), ollama[:MODEL][@URL] or hash[:DIM].")
+@click.option("--index/--no-index", default=True, show_default=True,
+              help="Embed new memories and documents in the background while serving.")
+@click.pass_obj
+def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool) -> None:
+    """Serve the Model Context Protocol over stdio (register it in your MCP client's .mcp.json).
+
+    Writes that name no agent (task_enqueue, task_cancel, ...) are recorded as --actor.
+    """
+    from ..mcp_server import serve  # the SDK loads only when serving
+
+    db = mcp_db or cfg.db
+
+    def warn(message: str) -> None:
+        click.echo(f"swarmdeck mcp: {message}", err=True)
+
+    try:
+        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec, index=index, warn=warn))
+    except StoreError as exc:
+        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+    except KeyboardInterrupt:
+        sys.exit(130)
