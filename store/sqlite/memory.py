@@ -42,9 +42,10 @@ _SESSION_FLOW = {
 
 
 def _text(value: Any, what: str) -> str:
+    """Non-empty text, kept exactly as given: a key written is the key read back."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{what} must be non-empty text")
-    return value.strip()
+    return value
 
 
 def _namespace(value: Any) -> str:
