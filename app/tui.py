@@ -44,10 +44,10 @@ class SwarmdeckApp(App[int]):
     COMMANDS = App.COMMANDS | COMMAND_PROVIDERS
 
     BINDINGS = [
-        Binding("1", "switch_mode('milestones')", "Milestones", tooltip="Milestones and gate review"),
-        Binding("2", "switch_mode('queue')", "Queue", tooltip="The task queue"),
-        Binding("3", "switch_mode('agents')", "Agents", tooltip="Agents and heartbeats"),
-        Binding("4", "switch_mode('memory')", "Memory", tooltip="Search the swarm's memory"),
+        Binding("1", "switch_mode('milestones')", "Milestones", show=False, tooltip="Milestones and gate review"),
+        Binding("2", "switch_mode('queue')", "Queue", show=False, tooltip="The task queue"),
+        Binding("3", "switch_mode('agents')", "Agents", show=False, tooltip="Agents and heartbeats"),
+        Binding("4", "switch_mode('memory')", "Memory", show=False, tooltip="Search the swarm's memory"),
         Binding("p", "toggle_live", "Pause", tooltip="Pause or resume the live view"),
         Binding("plus,equals_sign", "poll_faster", "Faster", show=False),
         Binding("minus", "poll_slower", "Slower", show=False),

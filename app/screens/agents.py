@@ -17,9 +17,9 @@ from ..format import STATUS_STYLE, age, clock_time
 from .base import LiveScreen
 
 COLUMNS = [
-    ("colour", " "), ("name", "Agent"), ("type", "Type"), ("status", "Status"), ("task", "Task"),
-    ("completion", "Done %"), ("heartbeat", "Heartbeat"), ("blockers", "Blockers"),
-    ("next", "Next milestone"), ("completed", "✔"), ("failed", "✘"),
+    ("colour", " ", 2), ("name", "Agent", 27), ("status", "Status", 8), ("heartbeat", "Heartbeat", 9),
+    ("task", "Task", 5), ("completion", "Done %", 6), ("completed", "✔", 3), ("failed", "✘", 3),
+    ("type", "Type", 14), ("blockers", "Blockers", 24), ("next", "Next milestone", None),
 ]
 ACTIVITY_LINES = 200
 
@@ -60,7 +60,7 @@ class AgentsScreen(LiveScreen):
             yield table
             yield Static("", id="activity-title")
             yield RichLog(id="activity", max_lines=ACTIVITY_LINES, wrap=False, markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> LiveTable:
@@ -115,16 +115,16 @@ class AgentsScreen(LiveScreen):
         return (
             Text("■■", style=_colour(a.colour)),
             cell(a.name, "bold"),
-            cell(a.agent_type),
             cell("STALE" if status == "stale" else status, STATUS_STYLE.get(status, ""), sort_value=status),
-            cell(a.current_task_id or "-", sort_value=a.current_task_id or 0),
-            cell(f"{a.completion:3.0f}%", sort_value=a.completion),
             cell(age(heartbeat_age) + " ago" if heartbeat_age is not None else "never",
                  "bold red" if status == "stale" else "", sort_value=heartbeat_age or 0),
-            cell("; ".join(a.blockers) or "-", "yellow" if a.blockers else ""),
-            cell(a.next_milestone or "-"),
+            cell(a.current_task_id or "-", sort_value=a.current_task_id or 0),
+            cell(f"{a.completion:3.0f}%", sort_value=a.completion),
             cell(counts.get("completed", 0), sort_value=counts.get("completed", 0)),
             cell(counts.get("failed", 0), "red" if counts.get("failed") else "", sort_value=counts.get("failed", 0)),
+            cell(a.agent_type),
+            cell("; ".join(a.blockers) or "-", "yellow" if a.blockers else ""),
+            cell(a.next_milestone or "-"),
         )
 
     def _tick_ages(self) -> None:
@@ -175,7 +175,7 @@ class AgentsScreen(LiveScreen):
         self.load_activity()
 
     def action_sort_next(self) -> None:
-        keys = [k for k, _ in COLUMNS if k != "colour"]
+        keys = [k for k, *_ in COLUMNS if k != "colour"]
         state = self.table.sort_state
         column = keys[(keys.index(state[0]) + 1) % len(keys)] if state else "name"
         self.table.sort_by(column)

@@ -63,7 +63,7 @@ class MemoryScreen(LiveScreen):
             yield OptionList(id="memory-results", markup=False)
             with VerticalScroll(id="memory-preview"):
                 yield Static("Type to search the swarm's memory.", id="memory-preview-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -19,11 +19,11 @@ from ..format import STATUS_STYLE
 from ..modals.decision import DecisionModal
 from .base import LiveScreen
 
-COLUMNS = [("pos", "#"), ("name", "Milestone"), ("status", "Gate"), ("weeks", "Weeks"),
-           ("hours", "Hours / budget"), ("progress", "Tasks done")]
+COLUMNS = [("pos", "#", 2), ("name", "Milestone", 18), ("status", "Gate", 11), ("weeks", "Weeks", 5),
+           ("hours", "Hours", 8), ("progress", "Tasks done", 10)]
 
 
-def progress_bar(done: int, total: int, width: int = 10) -> str:
+def progress_bar(done: int, total: int, width: int = 5) -> str:
     filled = round(width * done / total) if total else 0
     return f"{'█' * filled}{'░' * (width - filled)} {done}/{total}"
 
@@ -58,7 +58,7 @@ class MilestonesScreen(LiveScreen):
                 yield Static("", id="milestone-objective")
             with VerticalScroll(id="gate-scroll"):
                 yield ReportPanel(id="gate-panel")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> LiveTable:
@@ -101,7 +101,7 @@ class MilestonesScreen(LiveScreen):
             cell(m.name),
             cell(m.status.value, STATUS_STYLE.get(m.status.value, "")),
             cell(m.planned_weeks or "-"),
-            cell(f"{m.hours_spent:.1f} / {budget}", "bold red" if over else ""),
+            cell(f"{m.hours_spent:.0f}/{budget}", "bold red" if over else "", sort_value=m.hours_spent),
             cell(progress_bar(done, total), sort_value=done / total if total else 0),
         )
 

@@ -76,7 +76,7 @@ class QueueScreen(LiveScreen):
                     yield Static("Select a task to see its detail.", id="task-detail-body")
                 with VerticalScroll(id="task-detail-side"):
                     yield Static("", id="task-detail-facts")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> LiveTable:

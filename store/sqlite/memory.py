@@ -533,7 +533,10 @@ class MemoryOps(StoreBase):
     ) -> list[SearchHit]:
         """Ranked memories, records and documents: keyword (FTS5 bm25), semantic (vectors) or both fused.
 
-        Every filter is applied inside each ranking's query, before its limit.
+        Every filter is applied inside each ranking's query, before its limit. ``namespace_prefix`` names
+        whole segments (``project:a`` is project:a and what lies under project:a/, never project:ab); ending
+        in ``/`` or ``:`` it is a plain string prefix (search.namespace_scope). ``since``/``until`` and
+        ``agent`` are those of the searchable text: for a memory, its current version's write and writer.
         """
         try:
             mode = SearchMode(mode)

@@ -138,6 +138,15 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
 
     store = await open_store(db)
     await store.register_agent(name, agent_type="general")
+    # When SQLite itself starts BEGIN IMMEDIATE (the trace callback runs in aiosqlite's thread):
+    # splits the wait into getting the statement to SQLite and SQLite waiting for the lock.
+    in_sqlite = [0.0]
+
+    def trace(sql: str) -> None:
+        if sql == "BEGIN IMMEDIATE":
+            in_sqlite[0] = time.monotonic()
+
+    await store._writer.set_trace_callback(trace)
     retries = [0]
     if mode == "retry":
         writer = store._writer
@@ -161,8 +170,10 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         )
     latency = {op: array("d") for op in OPS}
     waited = {op: array("d") for op in OPS}
+    to_sqlite = array("d")
     busy = {op: 0 for op in OPS}
     empty = 0
+    gave_up = object()
 
     async def timed(op: str, call):
         start = time.monotonic()
@@ -172,13 +183,14 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
             result = await call()
         except Busy:
             busy[op] += 1
-            return None
+            return gave_up
         finally:
             if lock_fd is not None:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
         end = time.monotonic()
         latency[op].append(end - start)
         waited[op].append(began[0] - start)
+        to_sqlite.append(in_sqlite[0] - start)
         return result
 
     period = 3 / pace if pace else 0.0  # one loop is three messages
@@ -198,6 +210,8 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
                 next_loop += period
             await timed("heartbeat", lambda: store.heartbeat(name))
             task = await timed("claim", lambda: store.claim_task(agent=name))
+            if task is gave_up:
+                continue
             if task is None:
                 empty += 1
                 continue
@@ -210,6 +224,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         "retries": retries[0], "behind": behind, "cpu_s": cpu,
         "latency": {op: v.tobytes() for op, v in latency.items()},
         "waited": {op: v.tobytes() for op, v in waited.items()},
+        "to_sqlite": to_sqlite.tobytes(),
     }
 
 
@@ -276,6 +291,11 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         for op in OPS:
             latency[op].extend(_unpack(r["latency"][op]))
             waited[op].extend(_unpack(r["waited"][op]))
+    to_sqlite = array("d")
+    for r in reports:
+        to_sqlite.extend(_unpack(r["to_sqlite"]))
+    all_waits = [w for op in OPS for w in waited[op]]
+    in_begin = [w - q for w, q in zip(all_waits, to_sqlite)]
     window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     counts = {op: len(latency[op]) for op in OPS}
     check = _check_exactly_once(db)
@@ -291,8 +311,12 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "p50": {op: pct(latency[op], 50) for op in OPS},
         "p99": {op: pct(latency[op], 99) for op in OPS},
         "max": {op: max(latency[op], default=float("nan")) for op in OPS},
-        "wait_p50": pct([w for op in OPS for w in waited[op]], 50),
-        "wait_p99": pct([w for op in OPS for w in waited[op]], 99),
+        "wait_p50": pct(all_waits, 50),
+        "wait_p99": pct(all_waits, 99),
+        "to_sqlite_p99": pct(to_sqlite, 99),
+        "in_begin_p99": pct(in_begin, 99),
+        "waits_over_100ms": sum(1 for w in all_waits if w > 0.1),
+        "waits_over_100ms_in_begin": sum(1 for w, b in zip(all_waits, in_begin) if w > 0.1 and b > 0.9 * w),
         "hold_p50": pct([lat - w for op in OPS for lat, w in zip(latency[op], waited[op])], 50),
         "hold_p99": pct([lat - w for op in OPS for lat, w in zip(latency[op], waited[op])], 99),
         "busy": sum(sum(r["busy"].values()) for r in reports),
@@ -409,6 +433,8 @@ def run_baseline(db: Path, seconds: float) -> dict:
         "p99": {op: pct(latency[op], 99) for op in OPS},
         "max": {op: max(latency[op], default=float("nan")) for op in OPS},
         "wait_p50": float("nan"), "wait_p99": float("nan"), "hold_p50": float("nan"), "hold_p99": float("nan"),
+        "to_sqlite_p99": float("nan"), "in_begin_p99": float("nan"),
+        "waits_over_100ms": 0, "waits_over_100ms_in_begin": 0,
         "busy": 0,
         "empty_claims": empty,
         "begin_retries": 0,
@@ -485,13 +511,15 @@ def table(runs: list[dict], baseline: dict) -> str:
 
 
 def where_time_goes(runs: list[dict]) -> str:
-    lines = ["| run | CPU ms / message | cores busy | N ÷ messages/s ms | lock wait p50 / p99 ms "
-             "| lock held p50 / p99 ms | slowest write ms | BEGIN retries | loops behind |",
-             "|" + "|".join("---" for _ in range(9)) + "|"]
+    lines = ["| run | CPU ms / message | cores busy | N ÷ messages/s ms | p99 ms: to SQLite / in BEGIN "
+             "| waits > 100 ms (in BEGIN) | lock held p50 / p99 ms | slowest write ms | BEGIN retries "
+             "| loops behind |",
+             "|" + "|".join("---" for _ in range(10)) + "|"]
     for r in runs:
         lines.append(
             f"| {r['label']} | {r['cpu_ms_per_message']:.2f} | {r['cores_busy']:.2f} | "
-            f"{ms(r['littles_law_ms'] / 1000)} | {ms(r['wait_p50'])} / {ms(r['wait_p99'])} | "
+            f"{ms(r['littles_law_ms'] / 1000)} | {ms(r['to_sqlite_p99'])} / {ms(r['in_begin_p99'])} | "
+            f"{r['waits_over_100ms']:g} ({r['waits_over_100ms_in_begin']:g}) | "
             f"{ms(r['hold_p50'])} / {ms(r['hold_p99'])} | {ms(max(r['max'].values()))} | "
             f"{r['begin_retries']:g} | {r['loops_behind']:g} |"
         )

@@ -36,19 +36,19 @@ class Tools:
         self.session = session
         self.init = init  # the server's InitializeResult: capabilities, instructions
 
-    async def call(self, name: str, **args: Any):
-        return await self.session.call_tool(name, args)
+    async def call(self, tool: str, /, **args: Any):
+        return await self.session.call_tool(tool, args)
 
-    async def ok(self, name: str, **args: Any) -> dict[str, Any]:
-        result = await self.call(name, **args)
+    async def ok(self, tool: str, /, **args: Any) -> dict[str, Any]:
+        result = await self.call(tool, **args)
         text = result.content[0].text if result.content else ""
-        assert not result.is_error, f"{name}({args}) failed: {text}"
+        assert not result.is_error, f"{tool}({args}) failed: {text}"
         assert isinstance(result.structured_content, dict), result
         return result.structured_content
 
-    async def error(self, name: str, **args: Any) -> str:
-        result = await self.call(name, **args)
-        assert result.is_error, f"{name}({args}) should have failed but returned {result.structured_content}"
+    async def error(self, tool: str, /, **args: Any) -> str:
+        result = await self.call(tool, **args)
+        assert result.is_error, f"{tool}({args}) should have failed but returned {result.structured_content}"
         assert result.structured_content is None
         return result.content[0].text
 

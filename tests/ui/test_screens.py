@@ -438,15 +438,15 @@ async def test_agents_show_stale_not_idle_heartbeat_ages_and_activity(seeded):
         await loaded(pilot)
         shown = rows(app.screen.table)
         assert list(shown) == ["builder-1", "researcher-2", "tester-3", "validator"]
-        status, heartbeat = 3, 6
+        status, heartbeat = 2, 3
         assert shown["researcher-2"][status] == "STALE"
         assert (await db_call(seeded.path, "get_agent", "researcher-2")).status.value == "idle"
         assert shown["builder-1"][status] == "working" and shown["builder-1"][4] == str(t["service"])
         assert shown["builder-1"][5] == " 40%"
         assert shown["tester-3"][status] == "idle"
         assert [shown[n][heartbeat] for n in shown] == ["5s ago", "10m ago", "30s ago", "30s ago"]
-        assert shown["tester-3"][7] == "waiting for test fixtures"
-        assert shown["builder-1"][9] == "3" and shown["tester-3"][10] == "1"
+        assert shown["tester-3"][9] == "waiting for test fixtures"
+        assert shown["builder-1"][6] == "3" and shown["tester-3"][7] == "1"
 
         log = app.screen.query_one("#activity", RichLog)
         assert "Activity of builder-1" in static_text(app.screen.query_one("#activity-title"))

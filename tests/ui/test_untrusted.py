@@ -181,7 +181,7 @@ async def test_agents_show_names_blockers_and_activity_plainly(hostile_db):
         [(key, cells)] = rows_cells(app.screen.table).items()
         assert key == AGENT
         assert_plain_cell(cells[1], "agent")
-        assert_plain_cell(cells[7], "blocker")
+        assert_plain_cell(cells[9], "blocker")
         title = app.screen.query_one("#activity-title")
         await wait_for(pilot, lambda: shown("agent") in plain(title.content, width=400), what="the activity")
         await settle(pilot)
