@@ -236,7 +236,7 @@ class StatusBridge:
         self.namespace = namespace
         self.actor = actor
         self.stale_after = stale_after
-        self.report = report or (lambda kind, message: None)
+        self.report = report if report is not None else (lambda kind, message: None)
         #: The last good version applied (None until one is).
         self.current: StatusFile | None = None
         self._seen: str | None = None  # digest of the last content looked at, applied or skipped

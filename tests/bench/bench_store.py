@@ -24,7 +24,8 @@ Agents that loop flat out are a closed system: by Little's law their mean write 
 N / throughput whatever the locking, so at saturation 100 agents cannot see 50 ms unless the
 database does well over 2,000 writes/s. ``--pace R`` adds a run at the largest N in which each
 agent starts a loop every 3/R seconds (R messages/s each, random phase): latency at a load the
-database can carry, which is what the seeds' "under 100 concurrent agents" target is about.
+database can carry, which is what the seeds' "under 100 concurrent agents" target is about (the
+variants are run paced too).
 """
 
 from __future__ import annotations
@@ -583,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
     plan = [(n, "store", 0.0) for n in ns] + [(max(ns), v, 0.0) for v in variants]
     if args.pace:
-        plan.append((max(ns), "store", args.pace))
+        plan += [(max(ns), mode, args.pace) for mode in ("store", *variants)]
 
     directory = args.dir or Path(tempfile.mkdtemp(prefix="swarmdeck-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
