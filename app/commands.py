@@ -17,6 +17,7 @@ GLOBAL = [
     ("View", "Task queue", None, "switch_mode('queue')"),
     ("View", "Agents", None, "switch_mode('agents')"),
     ("View", "Memory search", None, "switch_mode('memory')"),
+    ("View", "Performance charts", None, "switch_mode('charts')"),
     ("View", "Pause or resume the live view", None, "toggle_live"),
     ("View", "Poll faster", None, "poll_faster"),
     ("View", "Poll slower", None, "poll_slower"),

@@ -25,6 +25,7 @@ from .modals.help import HelpModal
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
+from .screens.charts import ChartsScreen
 from .screens.memory import MemoryScreen
 from .screens.milestones import MilestonesScreen
 from .screens.queue import QueueScreen
@@ -35,11 +36,12 @@ StoreFactory = Callable[[], Awaitable[Store]]
 
 
 class SwarmdeckApp(App[int]):
-    """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4)."""
+    """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4), charts (5)."""
 
     TITLE = "swarmdeck"
-    CSS_PATH = [STYLES / f"{name}.tcss" for name in ("app", "milestones", "queue", "agents", "memory")]
-    MODES = {"milestones": MilestonesScreen, "queue": QueueScreen, "agents": AgentsScreen, "memory": MemoryScreen}
+    CSS_PATH = [STYLES / f"{name}.tcss" for name in ("app", "milestones", "queue", "agents", "memory", "charts")]
+    MODES = {"milestones": MilestonesScreen, "queue": QueueScreen, "agents": AgentsScreen, "memory": MemoryScreen,
+             "charts": ChartsScreen}
     DEFAULT_MODE = "milestones"
     COMMANDS = App.COMMANDS | COMMAND_PROVIDERS
 
@@ -48,6 +50,7 @@ class SwarmdeckApp(App[int]):
         Binding("2", "switch_mode('queue')", "Queue", show=False, tooltip="The task queue"),
         Binding("3", "switch_mode('agents')", "Agents", show=False, tooltip="Agents and heartbeats"),
         Binding("4", "switch_mode('memory')", "Memory", show=False, tooltip="Search the swarm's memory"),
+        Binding("5", "switch_mode('charts')", "Charts", show=False, tooltip="Performance charts"),
         Binding("p", "toggle_live", "Pause", tooltip="Pause or resume the live view"),
         Binding("plus,equals_sign", "poll_faster", "Faster", show=False),
         Binding("minus", "poll_slower", "Slower", show=False),

@@ -101,6 +101,7 @@ CREATE TABLE gate_decisions (
 );
 CREATE INDEX gate_decisions_milestone ON gate_decisions (milestone_id, id);
 CREATE INDEX gate_decisions_report ON gate_decisions (report_id, reviewer);
+CREATE INDEX gate_decisions_decided ON gate_decisions (decided_at);
 CREATE TRIGGER gate_decisions_no_update BEFORE UPDATE ON gate_decisions
 BEGIN SELECT RAISE(ABORT, 'gate decisions are append-only: they cannot be changed'); END;
 CREATE TRIGGER gate_decisions_no_delete BEFORE DELETE ON gate_decisions
@@ -193,6 +194,15 @@ CREATE INDEX tasks_source ON tasks (source, id);
 CREATE INDEX tasks_type ON tasks (agent_type, id);
 CREATE INDEX tasks_created ON tasks (status, created_at);
 CREATE INDEX tasks_updated ON tasks (updated_at);
+-- The charts: finished work by finish time, covering every column they read (filters included), so
+-- a bucket of throughput or a window of estimates is one index range and never a table row; the same
+-- by agent, so each agent's window is one range too (no sort of the window to group it by agent);
+-- and each milestone's tasks by creation time (the burn-down).
+CREATE INDEX tasks_finished ON tasks (finished_at, milestone_id, agent_type, status, assigned_agent,
+    started_at, estimated_duration_seconds) WHERE finished_at IS NOT NULL;
+CREATE INDEX tasks_agent_finished ON tasks (assigned_agent, finished_at, status, started_at, milestone_id,
+    agent_type) WHERE finished_at IS NOT NULL;
+CREATE INDEX tasks_milestone_created ON tasks (milestone_id, created_at, agent_type);
 
 CREATE TABLE task_dependencies (
     task_id          INTEGER NOT NULL REFERENCES tasks(id),
@@ -241,6 +251,22 @@ CREATE INDEX events_entity_recent ON events (entity, id);
 CREATE INDEX events_kind ON events (kind, id);
 CREATE INDEX events_actor ON events (actor, id);
 CREATE INDEX events_ts ON events (ts);
+-- Failed attempts (final or retried) by agent and time, for the success rate the charts show for an
+-- agent; only these events pay for it, and counting them never parses a payload.
+CREATE INDEX events_failures ON events (json_extract(payload, '$.agent'), ts)
+    WHERE kind IN ('task.failed', 'task.retried');
+
+-- Queue depth over time: the unfinished task counts as of the last status change in each 10 s slot,
+-- upserted in the same transaction as the change. A chart reads one primary-key probe per bucket, at
+-- any history length; replaying status events could not (a cancel does not say what it left).
+CREATE TABLE queue_samples (
+    slot     INTEGER PRIMARY KEY,  -- floor(ts / 10)
+    ts       REAL NOT NULL,
+    pending  INTEGER NOT NULL,
+    blocked  INTEGER NOT NULL,
+    ready    INTEGER NOT NULL,
+    running  INTEGER NOT NULL
+);
 """
 
 _MEMORY = """

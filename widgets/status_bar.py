@@ -39,5 +39,5 @@ class StatusBar(Widget):
             parts += ["   ", Text("SWARM PAUSED: ", style="bold white on red"), safe(self.swarm_paused, one_line=True)]
         if self.read_only:
             parts += ["   ", Text("read-only", style="bold cyan")]
-        parts += ["   ", Text("1-4 screens · ? keys · ^p commands", style="dim")]
+        parts += ["   ", Text("1-5 screens · ? keys · ^p commands", style="dim")]
         return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from .agents import UNSET, AgentOps
 from .base import Clock
+from .charts import ChartOps
 from .gates import GateOps
 from .memory import MemoryOps
 
 
-class SQLiteStore(GateOps, AgentOps, MemoryOps):
+class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     @classmethod

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
+import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +19,7 @@ import sqlean
 import sqlite_vec
 
 from .. import schema
+from ..charts import QUEUE_SLOT
 from ..errors import (
     Busy,
     DatabaseMissing,
@@ -32,6 +36,24 @@ from .rows import event_from_row
 Clock = Callable[[], float]
 
 BUSY_TIMEOUT_MS = 10_000
+
+#: Recent write transactions per database file in this process, as (monotonic time, ms). Every store
+#: object on the file records into the same log, so a dashboard also sees the writes of agents running
+#: beside it in the process (the demo swarm); one append per commit.
+_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
+WRITE_LOG_SIZE = 500
+
+#: Event kinds that move a task between statuses: their transaction refreshes the queue sample.
+_QUEUE_KINDS = frozenset({"task.enqueued", "task.pending", "task.blocked", "task.ready", "task.claimed",
+                          "task.running", "task.completed", "task.failed", "task.retried", "task.cancelled"})
+_QUEUE_SAMPLE = """
+INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
+SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'),
+       sum(n) FILTER (WHERE status = 'ready'), sum(n) FILTER (WHERE status = 'running')
+FROM task_counts WHERE true
+ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
+    ready = excluded.ready, running = excluded.running
+"""
 
 
 def _connector(path: Path) -> Callable[[], sqlean.Connection]:
@@ -57,12 +79,13 @@ def split_script(script: str) -> list[str]:
 class Tx:
     """One write transaction: its connection, its clock reading and its actor."""
 
-    __slots__ = ("conn", "now", "actor")
+    __slots__ = ("conn", "now", "actor", "queue_changed")
 
     def __init__(self, conn: aiosqlite.Connection, now: float, actor: str) -> None:
         self.conn = conn
         self.now = now
         self.actor = actor
+        self.queue_changed = False
 
     async def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
         async with self.conn.execute(sql, tuple(params)) as cur:
@@ -80,6 +103,8 @@ class Tx:
         self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
     ) -> None:
         """Append to the change feed, inside this transaction."""
+        if kind in _QUEUE_KINDS:
+            self.queue_changed = True
         await self.conn.execute(
             "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -103,6 +128,10 @@ class StoreBase:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
+        if self._write_log is None:
+            self._write_log = _WRITE_LOGS[os.path.abspath(path)] = deque(maxlen=WRITE_LOG_SIZE)
+        self._opened_at = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -251,9 +280,14 @@ class StoreBase:
         conn = self._writer
         async with self._write_lock:
             try:
+                started = time.perf_counter()
                 await conn.execute("BEGIN IMMEDIATE")
-                yield Tx(conn, self.clock(), actor or "unknown")
+                tx = Tx(conn, self.clock(), actor or "unknown")
+                yield tx
+                if tx.queue_changed:
+                    await conn.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now))
                 await conn.execute("COMMIT")
+                self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             except BaseException as exc:
                 await asyncio.shield(self._rollback(conn))
                 if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
@@ -270,6 +304,11 @@ class StoreBase:
     async def _rollback(conn: aiosqlite.Connection) -> None:
         if conn.in_transaction:
             await conn.execute("ROLLBACK")
+
+    async def write_latencies(self) -> tuple[float, ...]:
+        """Milliseconds of the recent write transactions on this file in this process since this
+        store opened (BEGIN IMMEDIATE to COMMIT, lock waits included), oldest first."""
+        return tuple(ms for at, ms in self._write_log if at >= self._opened_at)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
         async with self._read_conn.execute(sql, tuple(params)) as cur:

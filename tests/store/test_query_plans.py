@@ -271,6 +271,18 @@ async def _workload(store, clock: Clock) -> set[str]:
     await store.resume_swarm(by="lead", note="resolved")
     mark("resume_swarm")
 
+    # the performance charts (each chart_* runs inside charts(), on every range and both filters)
+    await store.chart_filters()
+    mark("chart_filters")
+    for key in ("15m", "24h", "all"):
+        await store.charts(key)
+        await store.charts(key, milestone_id=1, agent_type="backend")
+    for name in ("chart_window", "charts", "chart_throughput", "chart_queue_depth", "chart_durations",
+                 "chart_estimates", "chart_burndown", "chart_gate_latency"):
+        mark(name)
+    await store.write_latencies()
+    mark("write_latencies")
+
     # the change feed
     last = await store.latest_event_id()
     mark("latest_event_id")
@@ -396,6 +408,10 @@ _BULK_BY_DESIGN = [
      "gate_status counts the next milestone's blocked tasks that approving would release"),
     (r"^SELECT t\.id FROM tasks t LEFT JOIN milestones m .* WHERE t\.milestone_id = \? AND t\.status = \?",
      "opening a milestone examines each of its blocked tasks once"),
+    (r"FROM tasks INDEXED BY tasks_(?:finished|agent_finished|milestone_created) WHERE",
+     "a chart aggregates the tasks finished (or created) in its window: index ranges, no table rows"),
+    (r"^SELECT milestone_id, count\(\*\) FROM tasks WHERE milestone_id IN \(SELECT value FROM json_each",
+     "the burn-down counts each charted milestone's unfinished tasks (the count is its answer)"),
 ]
 
 
