@@ -75,7 +75,7 @@ AgentStatusName = Literal["idle", "working", "blocked", "failed", "offline"]
 MemoryTypeName = Literal["semantic", "episodic", "procedural"]
 DecisionName = Literal["APPROVE", "CONDITIONAL", "REVISE", "ESCALATE"]
 AgentName = Annotated[str, Field(min_length=1, max_length=200, description="The agent's registered name.")]
-Namespace = Annotated[str, Field(min_length=1, description="Hierarchical namespace, e.g. project:abathur/agent:builder.")]
+Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
 
 
 class CriterionIn(TypedDict):
@@ -160,7 +160,8 @@ class SwarmdeckMCP(MCPServer):
             raise
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(f"Error executing tool {name}: {_validation_text(exc.__cause__)}") from exc.__cause__
+                cause = exc.__cause__
+                raise ToolError(f"Error executing tool {name}: {_validation_text(cause)}") from cause
             raise
 
 
@@ -212,7 +213,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def search(query: str, *, kinds: list[str], namespace_prefix: str | None, memory_type: str | None,
                      limit: int) -> tuple[list[Any], str, str | None]:
         """Hybrid search when the index can serve it, else keyword results and a note saying why."""
-        params = dict(kinds=kinds, namespace_prefix=namespace_prefix or None, memory_type=memory_type, limit=limit)
+        params = dict(kinds=kinds, namespace_prefix=namespace_prefix or None, memory_type=memory_type,
+                      limit=limit)
         if embedder is None:
             hits = await store.search(query, mode=SearchMode.KEYWORD, **params)
             return hits, "keyword", "semantic search is off (no embedder); keyword results only"
@@ -221,7 +223,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
             hits = await store.search(query, mode=SearchMode.KEYWORD, **params)
             return hits, "keyword", f"nothing is embedded with {embedder.model} yet; keyword results only"
         try:
-            hits = await store.search(query, mode=SearchMode.HYBRID, embedder=_GuardedEmbedder(embedder), **params)
+            guarded = _GuardedEmbedder(embedder)
+            hits = await store.search(query, mode=SearchMode.HYBRID, embedder=guarded, **params)
             return hits, "hybrid", None
         except _EmbedFailed as exc:
             hits = await store.search(query, mode=SearchMode.KEYWORD, **params)
@@ -243,20 +246,29 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
 
     @tool(WRITE)
     async def task_enqueue(
-        description: Annotated[str, Field(description="What to do, written for the agent that will claim it.")],
-        source: Annotated[Source, Field(description="Who asks for it; weighs into priority (human highest).")],
-        agent_type: Annotated[str, Field(description="The kind of agent that should do it; claims can filter on it.")] = "general",
+        description: Annotated[str, Field(
+            description="What to do, written for the agent that will claim it.")],
+        source: Annotated[Source, Field(
+            description="Who asks for it; weighs into priority (human highest).")],
+        agent_type: Annotated[str, Field(
+            description="The kind of agent that should do it; claims can filter on it.")] = "general",
         base_priority: Annotated[whole(0, 10), Field(description="0 (lowest) to 10 (highest).")] = 5,
         prerequisites: Annotated[list[TaskId], Field(description="Task ids that must complete first.")] = [],
-        parent_task_id: Annotated[TaskId | None, Field(description="The task this one was split from.")] = None,
-        deadline: Annotated[str | None, Field(description="ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z.")] = None,
-        estimated_duration_seconds: Annotated[whole(1, 10**9) | None, Field(description="Expected duration.")] = None,
+        parent_task_id: Annotated[TaskId | None, Field(
+            description="The task this one was split from.")] = None,
+        deadline: Annotated[str | None, Field(
+            description="ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z.")] = None,
+        estimated_duration_seconds: Annotated[whole(1, 10**9) | None, Field(
+            description="Expected duration.")] = None,
         session_id: Annotated[str | None, Field(description="Session whose memory gives context.")] = None,
-        input_data: Annotated[dict[str, Any] | None, Field(description="Any JSON object the worker needs.")] = None,
+        input_data: Annotated[dict[str, Any] | None, Field(
+            description="Any JSON object the worker needs.")] = None,
         summary: Annotated[str | None, Field(max_length=500, description="One line for humans.")] = None,
-        milestone: Annotated[int | str | None, Field(description="Milestone id or name; its tasks wait until its gate opens.")] = None,
+        milestone: Annotated[int | str | None, Field(
+            description="Milestone id or name; its tasks wait until its gate opens.")] = None,
         max_retries: whole(0, 1000) = 3,
-        timeout_seconds: Annotated[whole(1, 10**9), Field(description="A running task past this is retried or failed.")] = 3600,
+        timeout_seconds: Annotated[whole(1, 10**9), Field(
+            description="A running task past this is retried or failed.")] = 3600,
     ) -> dict[str, Any]:
         """Add a task to the shared queue.
 
@@ -353,8 +365,10 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     @tool(WRITE)
     async def task_complete(
         task_id: TaskId,
-        agent: Annotated[str, Field(min_length=1, description="You: refused unless the task is assigned to you.")],
-        result: Annotated[Any, Field(description="Any JSON: what was produced (files, figures, links).")] = None,
+        agent: Annotated[str, Field(
+            min_length=1, description="You: refused unless the task is assigned to you.")],
+        result: Annotated[Any, Field(
+            description="Any JSON: what was produced (files, figures, links).")] = None,
     ) -> dict[str, Any]:
         """Mark your running task completed; tasks that were waiting only for it become ready.
         Returns the task."""
@@ -363,7 +377,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     @tool(WRITE)
     async def task_fail(
         task_id: TaskId,
-        agent: Annotated[str, Field(min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Annotated[str, Field(
+            min_length=1, description="You: refused unless the task is assigned to you.")],
         error: Annotated[str, Field(min_length=1, description="Why it failed, for whoever retries it.")],
         retry: Annotated[bool, Field(description="false fails it for good even if retries remain.")] = True,
     ) -> dict[str, Any]:
@@ -377,10 +392,12 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     @tool(WRITE)
     async def agent_register(
         name: AgentName,
-        agent_type: Annotated[str, Field(min_length=1, description="Your role, e.g. implementation, testing.")],
+        agent_type: Annotated[str, Field(
+            min_length=1, description="Your role, e.g. implementation, testing.")],
         colour: Annotated[str | None, Field(description="How the dashboard colours you, e.g. green.")] = None,
         model: Annotated[str | None, Field(description="The model behind you, e.g. opus.")] = None,
-        stale_after_seconds: Annotated[number(gt=0), Field(description="Heartbeat age after which you show as stale.")] = 60.0,
+        stale_after_seconds: Annotated[number(gt=0), Field(
+            description="Heartbeat age after which you show as stale.")] = 60.0,
     ) -> dict[str, Any]:
         """Register yourself (or update your registration) so you can claim tasks and send heartbeats.
         Returns the agent."""
@@ -392,11 +409,15 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def agent_heartbeat(
         agent: AgentName,
         status: Annotated[AgentStatusName | None, Field(description="Omit to leave it as it is.")] = None,
-        current_task: Annotated[TaskId | None, Field(description="Id of the task you are on (a number). Omit to leave it.")] = None,
+        current_task: Annotated[TaskId | None, Field(
+            description="Id of the task you are on (a number). Omit to leave it.")] = None,
         clear_current_task: Annotated[bool, Field(description="true: you are on no task now.")] = False,
-        completion: Annotated[number(ge=0, le=100) | None, Field(description="Percent done of the current work.")] = None,
-        blockers: Annotated[list[str] | None, Field(description="What blocks you; [] clears them. Omit to leave them.")] = None,
-        next_milestone: Annotated[str | None, Field(description="What you reach next; \"\" clears it.")] = None,
+        completion: Annotated[number(ge=0, le=100) | None, Field(
+            description="Percent done of the current work.")] = None,
+        blockers: Annotated[list[str] | None, Field(
+            description="What blocks you; [] clears them. Omit to leave them.")] = None,
+        next_milestone: Annotated[str | None, Field(
+            description="What you reach next; \"\" clears it.")] = None,
     ) -> dict[str, Any]:
         """Tell the dashboard you are alive, with any status you report (fields you omit stay as they
         are). Send one every minute or so while working: an agent whose heartbeat is older than its
@@ -421,7 +442,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     @tool(WRITE)
     async def log_action(
         agent: AgentName,
-        phase: Annotated[str, Field(min_length=1, description="Where you are, e.g. implement, test, review.")],
+        phase: Annotated[str, Field(
+            min_length=1, description="Where you are, e.g. implement, test, review.")],
         action: Annotated[str, Field(min_length=1, description="What you did, in a few words.")],
         duration_ms: number(ge=0) | None = None,
         success: bool = True,
@@ -440,7 +462,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         """Every milestone in order with its gate state (locked, open, review, approved, conditional,
         escalated), budget, hours spent and task counts per status."""
         progress = await store.milestone_progress()
-        milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {})} for m in await store.list_milestones()]
+        milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {})}
+                      for m in await store.list_milestones()]
         swarm = await store.swarm_state()
         return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason}
 
@@ -449,11 +472,13 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         milestone: MilestoneRef,
         submitted_by: AgentName,
         summary: str = "",
-        criteria: Annotated[list[CriterionIn], Field(description="Acceptance criteria with status and evidence.")] = [],
+        criteria: Annotated[list[CriterionIn], Field(
+            description="Acceptance criteria with status and evidence.")] = [],
         metrics: Annotated[list[MetricIn], Field(description="Quality metrics against their targets.")] = [],
         issues: Annotated[list[IssueIn], Field(description="Issues found, with severity.")] = [],
         recommendations: list[str] = [],
-        proposed_decision: Annotated[DecisionName | None, Field(description="What you recommend; a human decides.")] = None,
+        proposed_decision: Annotated[DecisionName | None, Field(
+            description="What you recommend; a human decides.")] = None,
     ) -> dict[str, Any]:
         """Submit a new version of a milestone's validation report; its gate goes to review.
 
@@ -483,7 +508,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         namespace: Namespace,
         key: Annotated[str, Field(min_length=1)],
         value: Annotated[Any, Field(description="Text or any JSON value.")],
-        memory_type: Annotated[MemoryTypeName, Field(description="semantic (facts), episodic (what happened), procedural (how to).")],
+        memory_type: Annotated[MemoryTypeName, Field(
+            description="semantic (facts), episodic (what happened), procedural (how to).")],
         created_by: Annotated[str, Field(min_length=1, description="Your agent name or session id.")],
         task_id: Annotated[TaskId | None, Field(description="The task it came from.")] = None,
         metadata: dict[str, Any] | None = None,
@@ -499,17 +525,20 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def memory_get(
         namespace: Namespace,
         key: Annotated[str, Field(min_length=1)],
-        version: Annotated[TaskId | None, Field(description="An earlier version; omit for the current one.")] = None,
+        version: Annotated[TaskId | None, Field(
+            description="An earlier version; omit for the current one.")] = None,
     ) -> dict[str, Any]:
         """A memory's current version (or the version asked for), with its value and metadata."""
         return jsonable(await store.get_memory(namespace, key, version=version))
 
     @tool(READ)
     async def memory_search(
-        namespace_prefix: Annotated[str, Field(description="project:a matches project:a and project:a/...; \"\" matches all.")] = "",
+        namespace_prefix: Annotated[str, Field(
+            description="project:a matches project:a and project:a/...; \"\" matches all.")] = "",
         memory_type: MemoryTypeName | None = None,
         limit: whole(1, 500) = 50,
-        query: Annotated[str | None, Field(description="Words to rank by (keyword + semantic); omit to list newest first.")] = None,
+        query: Annotated[str | None, Field(
+            description="Words to rank by (keyword + semantic); omit to list newest first.")] = None,
     ) -> dict[str, Any]:
         """Find memories under a namespace prefix, optionally of one type. Without query: the newest
         first. With query: ranked by relevance, each with score and snippet. Filters apply before
@@ -536,8 +565,10 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         value: Annotated[Any, Field(description="The new text or JSON value.")],
         updated_by: Annotated[str, Field(min_length=1)],
         memory_type: MemoryTypeName | None = None,
-        metadata: Annotated[dict[str, Any] | None, Field(description="Replaces the metadata; omit to keep it.")] = None,
-        task_id: Annotated[TaskId | None, Field(description="Accepted for compatibility; not recorded.")] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(
+            description="Replaces the metadata; omit to keep it.")] = None,
+        task_id: Annotated[TaskId | None, Field(
+            description="Accepted for compatibility; not recorded.")] = None,
     ) -> dict[str, Any]:
         """Write a new version of a memory; the previous versions stay readable with memory_get(version)."""
         entry = await store.update_memory(namespace, key, value, updated_by=updated_by, memory_type=memory_type,
@@ -548,8 +579,10 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def memory_delete(
         namespace: Namespace,
         key: Annotated[str, Field(min_length=1)],
-        deleted_by: Annotated[str | None, Field(description="Who deletes it (default: the server's actor).")] = None,
-        task_id: Annotated[TaskId | None, Field(description="Accepted for compatibility; not recorded.")] = None,
+        deleted_by: Annotated[str | None, Field(
+            description="Who deletes it (default: the server's actor).")] = None,
+        task_id: Annotated[TaskId | None, Field(
+            description="Accepted for compatibility; not recorded.")] = None,
     ) -> dict[str, Any]:
         """Soft-delete a memory: hidden from get and search, kept in its history (a human can restore it)."""
         entry = await store.delete_memory(namespace, key, deleted_by=deleted_by or actor)
@@ -557,7 +590,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
 
     @tool(WRITE)
     async def session_create(
-        session_id: Annotated[str | None, Field(description="Your own id for it; omit to get a new one.")] = None,
+        session_id: Annotated[str | None, Field(
+            description="Your own id for it; omit to get a new one.")] = None,
         agent: Annotated[str | None, Field(description="The agent the session belongs to.")] = None,
         initial_state: dict[str, Any] | None = None,
         app_name: Annotated[str | None, Field(description="Kept in the state as app_name.")] = None,
@@ -587,7 +621,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def session_append_event(
         session_id: Annotated[str, Field(min_length=1)],
         event: Annotated[dict[str, Any], Field(description="The event; its event_type (or kind) names it.")],
-        state_delta: Annotated[dict[str, Any] | None, Field(description="Keys to merge into the state, atomically with the event.")] = None,
+        state_delta: Annotated[dict[str, Any] | None, Field(
+            description="Keys to merge into the state, atomically with the event.")] = None,
     ) -> dict[str, Any]:
         """Append an event to a session's history (and merge state_delta into its state in the same
         write). A terminated session takes no more events."""
@@ -622,7 +657,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     @tool(WRITE)
     async def document_index(
         namespace: Namespace,
-        file_path: Annotated[str, Field(min_length=1, description="The document's path, its identity in the namespace.")],
+        file_path: Annotated[str, Field(
+            min_length=1, description="The document's path, its identity in the namespace.")],
         content: Annotated[str, Field(description="The full text.")],
     ) -> dict[str, Any]:
         """Index a document's text in chunks so document_semantic_search finds it. Indexing the same
@@ -632,8 +668,10 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
 
     @tool(READ)
     async def document_semantic_search(
-        query_text: Annotated[str, Field(min_length=1, description="What you are looking for, in plain words.")],
-        namespace: Annotated[str | None, Field(description="Only this namespace and what lies under it.")] = None,
+        query_text: Annotated[str, Field(
+            min_length=1, description="What you are looking for, in plain words.")],
+        namespace: Annotated[str | None, Field(
+            description="Only this namespace and what lies under it.")] = None,
         limit: whole(1, 100) = 10,
     ) -> dict[str, Any]:
         """Search indexed documents by meaning and keywords, best first. Each result has file_path,

@@ -293,7 +293,8 @@ class StatusBridge:
         for name, raw in status.unknown_statuses:
             if (name, raw) not in self._warned:
                 self._warned.add((name, raw))
-                self.report("warning", f"agent {name}: status {raw!r} is not one swarmdeck knows; shown as working")
+                self.report("warning",
+                            f"agent {name}: status {raw!r} is not one swarmdeck knows; shown as working")
         known = {a.name: a for a in await self.store.agents_by_names(list(status.agents))}
         task_ids = [e.current_task for e in status.agents.values() if isinstance(e.current_task, int)]
         existing_tasks = {t.id for t in await self.store.tasks_by_ids(task_ids)} if task_ids else set()

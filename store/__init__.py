@@ -204,10 +204,16 @@ def path_from_url(url: str | Path) -> Path:
 
 
 async def open_store(
-    url: str | Path, *, create: bool = False, read_only: bool = False, clock=time.time
+    url: str | Path, *, create: bool = False, read_only: bool = False, clock=time.time,
+    vector_backend: str | None = None, vector_cache_mb: int | None = None,
 ) -> Store:
-    """Open the coordination database at ``url``. ``create`` makes a new one if it is missing."""
-    return await SQLiteStore.open(path_from_url(url), create=create, read_only=read_only, clock=clock)
+    """Open the coordination database at ``url``. ``create`` makes a new one if it is missing.
+
+    ``vector_backend`` ("sqlite-vec", the default, or "sqlite-vss"; else $SWARMDECK_VECTOR_BACKEND) is
+    the vector index inside the database; ``vector_cache_mb`` bounds the in-memory fast path of
+    semantic search per model (0: off; else $SWARMDECK_VECTOR_CACHE_MB, else 1024)."""
+    return await SQLiteStore.open(path_from_url(url), create=create, read_only=read_only, clock=clock,
+                                  vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
 
 
 __all__ = [

@@ -66,7 +66,7 @@ class SearchFilterModal(ModalScreen[SearchFilters | None]):
             yield SelectionList[str](*[(k, k, k in self.current.kinds) for k in KINDS], id="sf-kinds")
             yield Label("Memory type")
             yield Select([(m.value, m.value) for m in MemoryType], prompt="any",
-                         value=self.current.memory_type or Select.BLANK, id="sf-type")
+                         value=self.current.memory_type or Select.NULL, id="sf-type")
             yield Label("Agent")
             yield Input(self.current.agent, placeholder="any agent", id="sf-agent")
             yield Label("Written")
@@ -83,7 +83,7 @@ class SearchFilterModal(ModalScreen[SearchFilters | None]):
             self.current,
             namespace_prefix=self.query_one("#sf-namespace", Input).value.strip(),
             kinds=tuple(k for k in KINDS if k in self.query_one("#sf-kinds", SelectionList).selected),
-            memory_type=None if memory_type is Select.BLANK else memory_type,
+            memory_type=None if memory_type is Select.NULL else memory_type,
             agent=self.query_one("#sf-agent", Input).value.strip(),
             range_name=self.query_one("#sf-range", Select).value,
         ))

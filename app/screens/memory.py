@@ -50,6 +50,8 @@ class MemoryScreen(LiveScreen):
         self.mode = SearchMode.HYBRID
         self.filters = SearchFilters()
         self.hits: list[SearchHit] = []
+        #: The query the shown results answer (the box may already hold a newer one).
+        self.results_for: str | None = None
         self.preview_text = ""
         self._debounce: Timer | None = None
 
@@ -118,14 +120,16 @@ class MemoryScreen(LiveScreen):
 
     async def _search(self) -> None:
         results = self.query_one("#memory-results", OptionList)
-        if not self.query_text.strip():
+        query = self.query_text
+        if not query.strip():
             self.hits = []
             results.clear_options()
+            self.results_for = query
             return
         self.hits = await self.store.search(
-            self.query_text, mode=self.mode, embedder=self.sd.embedder, limit=RESULTS,
-            **self.filters.query(self.sd.clock()),
+            query, mode=self.mode, embedder=self.sd.embedder, limit=RESULTS, **self.filters.query(self.sd.clock()),
         )
+        self.results_for = query
         now = self.sd.clock()
         results.clear_options()
         results.add_options([Option(self._prompt(h, now), id=str(h.item_id)) for h in self.hits])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from . import vectors
 from .agents import UNSET, AgentOps
 from .base import Clock
 from .charts import ChartOps
@@ -15,13 +16,27 @@ from .memory import MemoryOps
 class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
+    def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False,
+                 vector_backend: str | None = None, vector_cache_mb: int | None = None) -> None:
+        super().__init__(path, clock=clock, read_only=read_only)
+        self._vectors = vectors.open_index(vector_backend, path, read_only=read_only, cache_mb=vector_cache_mb)
+
     @classmethod
     async def open(
-        cls, path: str | Path, *, create: bool = False, clock: Clock = time.time, read_only: bool = False
+        cls, path: str | Path, *, create: bool = False, clock: Clock = time.time, read_only: bool = False,
+        vector_backend: str | None = None, vector_cache_mb: int | None = None,
     ) -> SQLiteStore:
-        store = cls(Path(path), clock=clock, read_only=read_only)
+        """``vector_backend``: "sqlite-vec" (default) or "sqlite-vss" (else $SWARMDECK_VECTOR_BACKEND);
+        ``vector_cache_mb``: memory for the in-memory vector fast path per model, 0 for none (else
+        $SWARMDECK_VECTOR_CACHE_MB, else 1024). See store/sqlite/vectors.py."""
+        store = cls(Path(path), clock=clock, read_only=read_only, vector_backend=vector_backend,
+                    vector_cache_mb=vector_cache_mb)
         await store._open(create=create)
         return store
+
+    async def close(self) -> None:
+        await self._vectors.close()
+        await super().close()
 
 
 __all__ = ["SQLiteStore", "UNSET"]

@@ -287,6 +287,8 @@ async def test_rapid_rewrites_only_ever_apply_whole_valid_versions(db, tmp_path)
 
     def invalid(i: int) -> dict[str, Any]:
         doc = version(i)
+        for entry in doc["agents"].values():
+            entry["blockers"] = [f"invalid {i}"]  # would show if any part of this version were applied
         doc["agents"]["testing"]["completion"] = 100 + i  # out of range: the whole version is refused
         return doc
 

@@ -240,7 +240,9 @@ async def test_memory_sessions_and_documents(db):
         assert [m["key"] for m in episodic["memories"]] == ["flaky"]
         assert len((await t.ok("memory_search", limit=1))["memories"]) == 1
         ranked = await t.ok("memory_search", namespace_prefix="project:", query="postgres")
-        assert {m["key"] for m in ranked["memories"]} == {"db-choice", "x"}
+        # Both keyword matches rank first (whether or not the indexer has embedded them yet: hybrid
+        # search may add semantic neighbours below them).
+        assert {m["key"] for m in ranked["memories"][:2]} == {"db-choice", "x"}
         assert all(m["score"] > 0 for m in ranked["memories"]) and ranked["mode"] in ("hybrid", "keyword")
 
         deleted = await t.ok("memory_delete", namespace="project:abathur/agent:tester", key="flaky")

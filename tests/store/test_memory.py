@@ -827,7 +827,8 @@ class TestIndexer:
         assert await indexer.run_once() == 0
         assert (await store.index_status(embedder.model)).pending == 0
         assert indexer.stats.embedded == 5 and indexer.stats.last_error is None
-        assert (await store.events(kind="index.embedded"))[0].payload == {"count": 1}
+        # the newest batch was item 5 alone; the item ids let caches of the vectors catch up
+        assert (await store.events(kind="index.embedded"))[0].payload == {"count": 1, "items": [5]}
 
     async def test_a_failing_embedder_is_recorded_and_retried_later(self, store, clock):
         await _memories(store, 4)

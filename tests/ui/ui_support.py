@@ -219,8 +219,8 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int 
     assert condition(), f"timed out waiting for {what or condition}"
 
 
-#: Worker groups `settle` does not wait for: an action parked on a modal, and the poller's own ticks.
-_UNSETTLED = ("action", "poll")
+#: Worker groups `settle` does not wait for: an action parked on a modal, the poller's ticks, the indexer.
+_UNSETTLED = ("action", "poll", "indexer")
 
 
 async def settle(pilot: Pilot) -> None:

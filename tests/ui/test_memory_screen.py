@@ -1,0 +1,179 @@
+"""Screen 4: search as you type, modes, filters, the preview, copy, index health, and untrusted text."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, OptionList
+
+from swarmdeck.app.screens.memory import MemoryScreen
+from swarmdeck.store import open_store
+from swarmdeck.store.embed import HashEmbedder
+from swarmdeck.store.indexer import Indexer
+
+from ui_support import clock, loaded, make_app, screen_segments, settle, static_text, type_text, wait_for
+
+SIZE = (120, 40)
+EVIL = "[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link] \x1b[31mred\x1b[0m"
+
+WEBSOCKET = {"feature": "Real-time chat", "approach": "Bidirectional WebSocket streaming",
+             "why_failed": "connections dropped under load", "lesson": "use Redis pub/sub for fan-out"}
+
+
+FILLER = [
+    "Coverage target is 95 percent for the database layer", "Milestone 2 deploys the memory tables",
+    "Run PRAGMA integrity_check after every migration", "The orchestrator proposes gate decisions",
+    "Index every foreign key used in a join", "Keep task descriptions short and concrete",
+    "Estimates drift: multiply by the correction factor", "Agents heartbeat every five seconds",
+    "The review checklist asks for docstrings", "Soft-deleted entries stay in the history",
+    "Namespaces are hierarchical, project then agent", "Prefer small transactions for writes",
+]
+
+
+@pytest.fixture
+async def memory_db(seeded):
+    """The seeded swarm plus memories and lessons, indexed with a deterministic embedder."""
+    store = await open_store(seeded.path, clock=clock)
+    try:
+        await store.log_record("failure", WEBSOCKET, namespace="project:abathur", agent="builder-1")
+        await store.log_record("decision", {"decision": "SQLite with WAL", "rationale": "readers never block"},
+                               namespace="project:abathur", agent="lead")
+        await store.add_memory("project:abathur/agent:builder", "pragma-settings",
+                               {"journal_mode": "WAL", "busy_timeout_ms": 5000},
+                               memory_type="procedural", created_by="builder-1")
+        await store.update_memory("project:abathur/agent:builder", "pragma-settings",
+                                  {"journal_mode": "WAL", "busy_timeout_ms": 10000}, updated_by="builder-1")
+        await store.add_memory("project:other", "websocket-notes", "WebSocket keepalive every 30 s",
+                               memory_type="semantic", created_by="researcher-2")
+        await store.add_memory("project:abathur", "evil", EVIL, memory_type="episodic", created_by=EVIL)
+        for n, topic in enumerate(FILLER):  # enough other text for BM25's word weights to mean something
+            await store.add_memory("project:abathur/notes", f"note-{n}", topic, memory_type="semantic",
+                                   created_by="lead")
+        await Indexer(store, HashEmbedder(64)).drain()
+    finally:
+        await store.close()
+    return seeded.path
+
+
+async def open_memory(pilot):
+    await loaded(pilot)
+    await pilot.press("4")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MemoryScreen), what="the memory screen")
+    await loaded(pilot)
+    return pilot.app.screen
+
+
+async def search(pilot, screen, text: str) -> list[str]:
+    box = screen.query_one("#memory-query", Input)
+    box.focus()
+    screen.results_for = None
+    box.value = ""
+    await type_text(pilot, text)
+    await wait_for(pilot, lambda: screen.results_for == text, what=f"results for {text!r}")
+    await settle(pilot)
+    return [h.title for h in screen.hits]
+
+
+async def test_searching_as_you_type_finds_the_lesson_first(memory_db):
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        assert "17 entries · 17 embedded · 0 pending" in static_text(screen.query_one("#memory-health"))
+        titles = await search(pilot, screen, "why did websocket fail")
+        # The toy test embedder ranks the short websocket note first by meaning, BM25 the failure:
+        # fused, both lead. (With the bundled model the failure leads; the store tests check that.)
+        assert set(titles[:2]) == {"failure: Real-time chat", "websocket-notes"}
+        results = screen.query_one("#memory-results", OptionList)
+        results.focus()
+        results.highlighted = titles.index("failure: Real-time chat")
+        hit = screen.hits[results.highlighted]
+        assert hit.keyword_rank == 1 and hit.semantic_rank is not None
+        await wait_for(pilot, lambda: "Redis" in static_text(screen.query_one("#memory-preview-body")),
+                       what="the failure's preview")
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert "use Redis pub/sub for fan-out" in preview and "Links  agent builder-1" in preview
+        # the snippet highlights the matching word by span, in the result list
+        prompt = results.get_option_at_index(results.highlighted).prompt
+        marked = [prompt.plain[s.start:s.end].lower() for s in prompt.spans if "yellow" in str(s.style)]
+        assert "websocket" in marked
+
+
+async def test_modes_and_filters_change_the_ranking(memory_db):
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        await search(pilot, screen, "websocket")
+        assert {h.namespace for h in screen.hits} >= {"project:abathur", "project:other"}
+        screen.query_one("#memory-results", OptionList).focus()
+        screen.results_for = None
+        await pilot.press("m")  # hybrid -> keyword
+        await wait_for(pilot, lambda: screen.mode.value == "keyword")
+        await wait_for(pilot, lambda: screen.results_for == "websocket", what="keyword results")
+        assert all(h.keyword_rank is not None and h.semantic_rank is None for h in screen.hits)
+        assert "keyword" in static_text(screen.query_one("#memory-mode"))
+        await pilot.press("f")
+        await pilot.pause()
+        modal = app.screen
+        modal.query_one("#sf-namespace", Input).value = "project:abathur"
+        screen.results_for = None
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen, what="the filter modal to close")
+        await wait_for(pilot, lambda: screen.results_for == "websocket", what="filtered results")
+        assert screen.hits and {h.namespace for h in screen.hits} == {"project:abathur"}
+        assert "ns project:abathur*" in static_text(screen.query_one("#memory-mode"))
+
+
+async def test_preview_shows_versions_and_j_k_move(memory_db):
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        await search(pilot, screen, "busy_timeout_ms")
+        assert screen.hits[0].title == "pragma-settings"
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert '"busy_timeout_ms": 10000' in preview  # the current version, pretty-printed
+        assert "v2" in preview and "v1" in preview  # and the history
+        await search(pilot, screen, "websocket")
+        results = screen.query_one("#memory-results", OptionList)
+        results.focus()
+        first = results.highlighted
+        await pilot.press("j")
+        assert results.highlighted == first + 1
+        await pilot.press("k")
+        assert results.highlighted == first
+        await pilot.press("y")
+        assert app.clipboard == screen.preview_text and screen.preview_text
+
+
+async def test_agent_text_stays_plain_in_results_and_preview(memory_db):
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        await search(pilot, screen, "evil")
+        await settle(pilot)
+        assert app.is_running  # the [@click=app.quit] text did not act
+        shown = "\n".join("".join(s.text for s in line) for line in screen_segments(app))
+        assert "[bold red]x[/]" in shown and "[@click=app.quit]q[/]" in shown
+        assert "\x1b" not in shown and "\\x1b[31mred" in shown
+        for line in screen_segments(app):
+            for segment in line:
+                style = segment.style
+                assert style is None or (not style.link and "@click" not in str(style.meta))
+
+
+async def test_without_an_embedder_search_is_keyword_only(memory_db):
+    app = make_app(memory_db)  # embedder=None
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        assert "model none (keyword only)" in static_text(screen.query_one("#memory-health"))
+        titles = await search(pilot, screen, "websocket fail")
+        assert titles[0] == "failure: Real-time chat"
+        assert all(h.semantic_rank is None for h in screen.hits)
+
+
+def test_memory_screen_snapshot(memory_db, snap_compare):
+    async def run_before(pilot):
+        screen = await open_memory(pilot)
+        await search(pilot, screen, "why did websocket fail")
+
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
