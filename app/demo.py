@@ -533,7 +533,9 @@ class Swarm:
         sim.work, sim.status, sim.blockers, sim.completion = None, AgentStatus.IDLE, (), 0.0
         task = await self.store.get_task(work.task_id)
         result = self._result(sim, task)
-        task = await self.store.complete_task(work.task_id, agent=sim.name, result=result)
+        # Demo time runs at SECONDS_PER_HOUR: book the effort in the plan's hours, as an agent tracking it would.
+        hours = (now - work.started) / SECONDS_PER_HOUR
+        task = await self.store.complete_task(work.task_id, agent=sim.name, result=result, hours=hours)
         await self.store.log_action(sim.name, phase=PHASES.get(sim.agent_type, "work"),
                                     action=f"complete #{task.id}", duration_ms=(now - work.started) * 1000)
         kind = _kind(task)

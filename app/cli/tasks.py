@@ -90,10 +90,12 @@ async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None) -
 @click.argument("task_id", type=ID)
 @click.option("--agent", help="Refuse unless the task is assigned to this agent.")
 @click.option("--result", help="JSON result data ('@file' or '-' for stdin).")
-async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, result: str | None) -> Task:
+@click.option("--hours", type=click.FloatRange(0), help="Effort to book on the milestone (default: the time it ran).")
+async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, result: str | None,
+                   hours: float | None) -> Task:
     """Mark a running task completed; tasks waiting only on it become ready."""
     return await store.complete_task(
-        task_id, agent=agent, result=parse_json_arg(result, "--result"), actor=cfg.who(agent)
+        task_id, agent=agent, result=parse_json_arg(result, "--result"), actor=cfg.who(agent), hours=hours
     )
 
 

@@ -495,9 +495,15 @@ class TaskOps(StoreBase):
         return [r[0] for r in rows]
 
     async def complete_task(
-        self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None
+        self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,
+        hours: float | None = None,
     ) -> Task:
-        """Mark a running task completed and release whatever was waiting only for it."""
+        """Mark a running task completed and release whatever was waiting only for it.
+
+        ``hours`` is the effort to book against the task's milestone; by default the time the
+        task ran (agents that track effort themselves report it).
+        """
+        _check_hours(hours)
         try:
             result_json = dumps(result)
         except (TypeError, ValueError) as exc:
@@ -512,7 +518,7 @@ class TaskOps(StoreBase):
                 (result_json, tx.now, tx.now, task_id),
             )
             await self._release_agent(tx, task)
-            await self._add_hours(tx, task, tx.now)
+            await self._add_hours(tx, task, tx.now, hours)
             await tx.event("task.completed", "task", task_id, {
                 "agent": task.assigned_agent,
                 "duration_s": _duration(task, tx.now),
@@ -657,8 +663,8 @@ class TaskOps(StoreBase):
                 (task.assigned_agent, task.id),
             )
 
-    async def _add_hours(self, tx: Tx, task: Task, now: float) -> None:
-        duration = _duration(task, now)
+    async def _add_hours(self, tx: Tx, task: Task, now: float, hours: float | None = None) -> None:
+        duration = _duration(task, now) if hours is None else hours * 3600.0
         if task.milestone_id is not None and duration:
             await tx.run(
                 "UPDATE milestones SET hours_spent = hours_spent + ? WHERE id = ?",
@@ -686,6 +692,12 @@ def _as_id(value: Any) -> int:
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise InvalidArgument(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
+
+
+def _check_hours(hours: Any) -> None:
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, (int, float))
+                              or not math.isfinite(hours) or hours < 0):
+        raise InvalidArgument(f"hours must be a non-negative number, not {hours!r}")
 
 
 def _check_owner(task: Task, agent: str | None) -> None:

@@ -1217,3 +1217,19 @@ class TestLayering:
         loaded, sanity = proc.stdout.splitlines()
         assert json.loads(loaded) == []
         assert sanity == "True"
+
+
+async def test_completing_books_reported_hours_or_the_time_it_ran(store, clock):
+    await store.add_milestone("M1", hour_budget=10)
+    await store.register_agent("a1", agent_type="impl")
+    first = await store.enqueue_task(description="measured", milestone="M1")
+    second = await store.enqueue_task(description="reported", milestone="M1")
+    await store.claim_task(agent="a1")
+    clock.advance(1800)
+    await store.complete_task(first.id, agent="a1")
+    assert (await store.get_milestone("M1")).hours_spent == pytest.approx(0.5)
+    await store.claim_task(agent="a1")
+    await store.complete_task(second.id, agent="a1", hours=3)
+    assert (await store.get_milestone("M1")).hours_spent == pytest.approx(3.5)
+    with pytest.raises(InvalidArgument, match="hours must be a non-negative number"):
+        await store.complete_task(second.id, agent="a1", hours=-1)
