@@ -71,15 +71,6 @@ class AgentsScreen(LiveScreen):
         # Heartbeat ages move with the clock, not with the feed: refresh the cells every second.
         self.set_interval(1.0, self._tick_ages, name="agent-ages")
 
-    def on_screen_suspend(self) -> None:
-        for timer in self._timers:
-            timer.pause()
-
-    def on_screen_resume(self, event) -> None:
-        for timer in self._timers:
-            timer.resume()
-        super().on_screen_resume(event)
-
     # -- data ---------------------------------------------------------------------------------------------
 
     async def load(self) -> None:

@@ -89,7 +89,14 @@ class LiveScreen(Screen):
         if message.events and message.events[-1].id > self.seen:
             self.kick()
 
+    def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
+        # Out of view, a screen's own timers (ages, chart refreshes) have nothing to draw on.
+        for timer in self._timers:
+            timer.pause()
+
     def on_screen_resume(self, event: events.ScreenResume) -> None:
+        for timer in self._timers:
+            timer.resume()
         if self._loaded:
             self.kick()
 

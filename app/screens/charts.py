@@ -107,15 +107,6 @@ class ChartsScreen(LiveScreen):
         self._show_header()
         self.set_interval(REFRESH_EVERY, self._tick, name="charts-refresh")
 
-    def on_screen_suspend(self) -> None:
-        for timer in self._timers:
-            timer.pause()
-
-    def on_screen_resume(self, event) -> None:
-        for timer in self._timers:
-            timer.resume()
-        super().on_screen_resume(event)
-
     # -- the feed: mark stale, refresh at most once a second ----------------------------------------------
 
     async def load(self) -> None:

@@ -173,6 +173,9 @@ def test_memory_screen_snapshot(memory_db, snap_compare):
     async def run_before(pilot):
         screen = await open_memory(pilot)
         await search(pilot, screen, "why did websocket fail")
+        preview = screen.query_one("#memory-preview-body")
+        await wait_for(pilot, lambda: screen.hits[0].namespace in static_text(preview), what="the first preview")
+        await settle(pilot)
 
     app = make_app(memory_db, embedder=HashEmbedder(64))
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
