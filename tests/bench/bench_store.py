@@ -15,6 +15,8 @@ tail latency comes from (SQLite's busy handler sleeps 1, 2, 5, 10 ... then 100 m
 so a writer that has waited a while polls only ten times a second while fresh ones barge in).
 They are experiments done from the outside, not something the store does:
 
+* ``raw``: N processes doing the baseline's raw SQL (no aiosqlite, no store): SQLite's own
+  locking at the same concurrency, with a short critical section.
 * ``retry``: busy_timeout 0 on the writer; BEGIN IMMEDIATE retried after a random sleep of up to
   0.2 ms, doubling to at most 4 ms (full jitter), for up to 10 s.
 * ``flock``: an exclusive flock(2) on a file beside the database around every write call: the
@@ -25,7 +27,7 @@ N / throughput whatever the locking, so at saturation 100 agents cannot see 50 m
 database does well over 2,000 writes/s. ``--pace R`` adds a run at the largest N in which each
 agent starts a loop every 3/R seconds (R messages/s each, random phase): latency at a load the
 database can carry, which is what the seeds' "under 100 concurrent agents" target is about (the
-variants are run paced too).
+variants but retry are run paced too).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def pct(values, q: float) -> float:
 
 
 def times(x: float) -> str:
-    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+    return f"{x:.2f}" if x < 1 else f"{x:.1f}" if x < 10 else f"{x:.0f}"
 
 
 def ms(seconds: float) -> str:
@@ -169,6 +171,24 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         writer.execute = lambda sql, parameters=None: (
             begin_with_retry(sql) if sql == "BEGIN IMMEDIATE" else execute(sql, parameters)
         )
+        if hasattr(store, "_write"):
+            # Writes that run whole on the connection's thread start BEGIN IMMEDIATE there, out of
+            # reach of the wrapper above: retry the whole write instead (a Busy one never began).
+            write = store._write
+
+            async def write_with_retry(*args):
+                ceiling, give_up = 0.0002, time.monotonic() + 10
+                while True:
+                    try:
+                        return await write(*args)
+                    except Busy:
+                        if time.monotonic() > give_up:
+                            raise
+                        retries[0] += 1
+                        await asyncio.sleep(random.uniform(0, ceiling))
+                        ceiling = min(ceiling * 2, 0.004)
+
+            store._write = write_with_retry
     latency = {op: array("d") for op in OPS}
     waited = {op: array("d") for op in OPS}
     to_sqlite = array("d")
@@ -270,8 +290,9 @@ def _unpack(raw: bytes) -> array:
 def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int) -> dict:
     barrier = CTX.Barrier(n + 1)
     results = CTX.Queue()
+    target = raw_agent_process if mode == "raw" else agent_process
     procs = [
-        CTX.Process(target=agent_process, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barrier, results))
+        CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barrier, results))
         for i in range(n)
     ]
     procs.append(CTX.Process(target=reader_process, args=(str(db), seconds, n_tasks, barrier, results)))
@@ -302,7 +323,8 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
     check = _check_exactly_once(db)
     return {
         "pace": pace,
-        "label": f"store, {n} agents" + ("" if mode == "store" else f" + {mode}")
+        "label": (f"raw SQL, {n} processes" if mode == "raw"
+                  else f"store, {n} agents" + ("" if mode == "store" else f" + {mode}"))
                  + (f", paced {pace:g} msg/s each" if pace else ""),
         "agents": n,
         "window_s": window,
@@ -346,86 +368,157 @@ def _check_exactly_once(db: Path) -> int:
 # -- the raw-SQL baseline ------------------------------------------------------------------------
 
 
-def run_baseline(db: Path, seconds: float) -> dict:
-    """One process, one sqlean connection: the same three writes per loop, in plain SQL.
+class RawAgent:
+    """The store's three writes in plain SQL on one synchronous sqlean connection.
 
-    Same schema (indexes and triggers), WAL, synchronous=NORMAL, BEGIN IMMEDIATE, an event row per
-    write: what the store does minus aiosqlite's thread hop, Python models and checks.
+    Same schema (indexes and triggers), WAL, synchronous=NORMAL, busy_timeout, BEGIN IMMEDIATE and
+    an event row per write: what the store does minus aiosqlite's thread hops, the Python checks
+    and the models. ``began`` is when the last BEGIN IMMEDIATE returned.
     """
-    import sqlean
 
-    conn = sqlean.connect(str(db), isolation_level=None)
-    for pragma in ("busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL", "journal_mode = WAL"):
-        conn.execute(f"PRAGMA {pragma}")
-    name = "baseline"
-    conn.execute(
-        "INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) VALUES (?, 'general', ?, ?)",
-        (name, time.time(), time.time()),
-    )
-    event = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
-    latency = {op: array("d") for op in OPS}
+    EVENT = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
 
-    def heartbeat() -> None:
-        now = time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (now, name))
-        conn.execute(event, (now, name, "agent.heartbeat", "agent", name, "{}"))
-        conn.execute("SELECT * FROM agents WHERE name = ?", (name,)).fetchone()
-        conn.execute("COMMIT")
+    def __init__(self, db: str, name: str) -> None:
+        import sqlean
 
-    def claim() -> int | None:
-        now = time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute(
+        self.conn = sqlean.connect(db, isolation_level=None)
+        for pragma in ("busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL", "journal_mode = WAL"):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self.name = name
+        self.began = 0.0
+        self.conn.execute(
+            "INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) VALUES (?, 'general', ?, ?)",
+            (name, time.time(), time.time()),
+        )
+
+    def _begin(self) -> float:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.began = time.monotonic()
+        return time.time()
+
+    def heartbeat(self) -> None:
+        now = self._begin()
+        self.conn.execute("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (now, self.name))
+        self.conn.execute(self.EVENT, (now, self.name, "agent.heartbeat", "agent", self.name, "{}"))
+        self.conn.execute("SELECT * FROM agents WHERE name = ?", (self.name,)).fetchone()
+        self.conn.execute("COMMIT")
+
+    def claim(self) -> int | None:
+        now = self._begin()
+        row = self.conn.execute(
             "SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1"
         ).fetchone()
         if row is None:
-            conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
             return None
-        conn.execute(
+        self.conn.execute(
             "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, lease_expires_at = ?, "
-            "updated_at = ? WHERE id = ?", (name, now, now + row[1], now, row[0]),
+            "updated_at = ? WHERE id = ?", (self.name, now, now + row[1], now, row[0]),
         )
-        conn.execute("UPDATE agents SET status = 'working', current_task_id = ? WHERE name = ?", (row[0], name))
-        conn.execute(event, (now, name, "task.claimed", "task", str(row[0]), json.dumps({"agent": name})))
-        conn.execute("SELECT * FROM tasks WHERE id = ?", (row[0],)).fetchone()
-        conn.execute("COMMIT")
+        self.conn.execute(
+            "UPDATE agents SET status = 'working', current_task_id = ? WHERE name = ?", (row[0], self.name)
+        )
+        self.conn.execute(self.EVENT, (now, self.name, "task.claimed", "task", str(row[0]),
+                                       json.dumps({"agent": self.name})))
+        self.conn.execute("SELECT * FROM tasks WHERE id = ?", (row[0],)).fetchone()
+        self.conn.execute("COMMIT")
         return row[0]
 
-    def complete(task_id: int) -> None:
-        now = time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
+    def complete(self, task_id: int) -> None:
+        now = self._begin()
+        self.conn.execute(
             "UPDATE tasks SET status = 'completed', finished_at = ?, lease_expires_at = NULL, updated_at = ? "
             "WHERE id = ? AND status = 'running'", (now, now, task_id),
         )
-        conn.execute("UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ?", (name,))
-        conn.execute(event, (now, name, "task.completed", "task", str(task_id), "{}"))
-        conn.execute("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,)).fetchall()
-        conn.execute("COMMIT")
+        self.conn.execute("UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ?", (self.name,))
+        self.conn.execute(self.EVENT, (now, self.name, "task.completed", "task", str(task_id), "{}"))
+        self.conn.execute("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,)).fetchall()
+        self.conn.execute("COMMIT")
 
+    def close(self) -> None:
+        self.conn.close()
+
+
+def raw_loop(agent: RawAgent, seconds: float, pace: float, barrier=None) -> dict:
+    """heartbeat -> claim -> complete for ``seconds`` (paced at ``pace`` messages/s if given)."""
+    import sqlean
+
+    latency = {op: array("d") for op in OPS}
+    waited = {op: array("d") for op in OPS}
+    busy = {op: 0 for op in OPS}
+    period = 3 / pace if pace else 0.0
+    empty = behind = 0
+
+    def timed(op: str, call):
+        start = time.monotonic()
+        try:
+            result = call()
+        except sqlean.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            agent.conn.execute("ROLLBACK") if agent.conn.in_transaction else None
+            busy[op] += 1
+            return RawAgent
+        latency[op].append(time.monotonic() - start)
+        waited[op].append(agent.began - start)
+        return result
+
+    if barrier is not None:
+        barrier.wait(timeout=600)
     started, cpu_started = time.monotonic(), time.process_time()
-    deadline = started + seconds
-    empty = 0
-    while time.monotonic() < deadline:
-        t0 = time.monotonic()
-        heartbeat()
-        t1 = time.monotonic()
-        task_id = claim()
-        t2 = time.monotonic()
-        latency["heartbeat"].append(t1 - t0)
-        latency["claim"].append(t2 - t1)
+    next_loop = started + random.uniform(0, period)
+    while time.monotonic() < started + seconds:
+        if period:
+            delay = next_loop - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                behind += 1
+            next_loop += period
+        timed("heartbeat", agent.heartbeat)
+        task_id = timed("claim", agent.claim)
+        if task_id is RawAgent:
+            continue
         if task_id is None:
             empty += 1
             continue
-        complete(task_id)
-        latency["complete"].append(time.monotonic() - t2)
-    window, cpu = time.monotonic() - started, time.process_time() - cpu_started
-    conn.close()
+        timed("complete", lambda: agent.complete(task_id))
+    finished, cpu = time.monotonic(), time.process_time() - cpu_started
+    return {
+        "name": agent.name, "started": started, "finished": finished, "empty_claims": empty, "busy": busy,
+        "retries": 0, "behind": behind, "cpu_s": cpu,
+        "latency": {op: v.tobytes() for op, v in latency.items()},
+        "waited": {op: v.tobytes() for op, v in waited.items()},
+        "to_sqlite": array("d", [0.0] * sum(len(v) for v in latency.values())).tobytes(),
+    }
+
+
+def raw_agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barrier, results) -> None:
+    try:
+        agent = RawAgent(db, name)
+        try:
+            results.put(raw_loop(agent, seconds, pace, barrier))
+        finally:
+            agent.close()
+    except BaseException as exc:
+        barrier.abort()
+        results.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def run_baseline(db: Path, seconds: float) -> dict:
+    """One process, one connection, no contention: the ceiling for these writes on this machine."""
+    agent = RawAgent(str(db), "baseline")
+    try:
+        report = raw_loop(agent, seconds, 0.0)
+    finally:
+        agent.close()
+    latency = {op: _unpack(report["latency"][op]) for op in OPS}
     counts = {op: len(latency[op]) for op in OPS}
+    window = report["finished"] - report["started"]
     return {
         "label": "raw SQL baseline, 1 process",
         "agents": 1,
+        "pace": 0.0,
         "window_s": window,
         "counts": counts,
         "transitions_per_s": (counts["claim"] + counts["complete"]) / window,
@@ -436,13 +529,13 @@ def run_baseline(db: Path, seconds: float) -> dict:
         "wait_p50": float("nan"), "wait_p99": float("nan"), "hold_p50": float("nan"), "hold_p99": float("nan"),
         "to_sqlite_p99": float("nan"), "in_begin_p99": float("nan"),
         "waits_over_100ms": 0, "waits_over_100ms_in_begin": 0,
-        "busy": 0,
-        "empty_claims": empty,
+        "busy": sum(report["busy"].values()),
+        "empty_claims": report["empty_claims"],
         "begin_retries": 0,
         "loops_behind": 0,
         "littles_law_ms": float("nan"),
-        "cpu_ms_per_message": 1000 * cpu / max(1, sum(counts.values())),
-        "cores_busy": cpu / window,
+        "cpu_ms_per_message": 1000 * report["cpu_s"] / max(1, sum(counts.values())),
+        "cores_busy": report["cpu_s"] / window,
         "double_claims": 0,
         "read_p50": float("nan"), "read_p99": float("nan"), "reads": 0,
     }
@@ -572,19 +665,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=5_000, help="get_task calls in the read benchmark")
     parser.add_argument("--pace", type=float, default=3.0,
                         help="messages/s per agent in the paced run at the largest N (0: no paced run)")
-    parser.add_argument("--variants", default="retry,flock",
-                        help="extra runs at the largest N: retry, flock (comma-separated; '' for none)")
+    parser.add_argument("--variants", default="raw,flock,retry",
+                        help="extra runs at the largest N: raw, flock, retry (comma-separated; '' for none)")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
     args = parser.parse_args(argv)
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = set(variants) - {"retry", "flock"}
+    unknown = set(variants) - {"raw", "retry", "flock"}
     if unknown:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
     plan = [(n, "store", 0.0) for n in ns] + [(max(ns), v, 0.0) for v in variants]
     if args.pace:
-        plan += [(max(ns), mode, args.pace) for mode in ("store", *variants)]
+        # retry is left out of the paced runs: flat out it already shows what it does.
+        plan += [(max(ns), mode, args.pace) for mode in ("store", *variants) if mode != "retry"]
 
     directory = args.dir or Path(tempfile.mkdtemp(prefix="swarmdeck-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
