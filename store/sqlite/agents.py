@@ -40,7 +40,7 @@ class AgentOps(StoreBase):
         if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
                 and stale_after_seconds > 0):
             raise InvalidArgument("stale_after_seconds must be a positive number")
-        async with self.transaction(actor or name) as tx:
+        async def in_tx(tx: Tx):
             await tx.run(
                 """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds, registered_at,
                                        last_heartbeat)
@@ -56,6 +56,8 @@ class AgentOps(StoreBase):
                 "agent_type": agent_type, "colour": colour, "model": model,
             })
             return await self._agent_in(tx, name)
+
+        return await self._write(actor or name, in_tx)
 
     async def heartbeat(self, name: str, **fields: Any) -> Agent:
         """Record that the agent is alive, with any status fields it reports (see update_agent)."""
@@ -93,7 +95,7 @@ class AgentOps(StoreBase):
             sets["blockers"] = dumps(list(blockers))
         if next_milestone is not UNSET:
             sets["next_milestone"] = next_milestone
-        async with self.transaction(actor or name) as tx:
+        async def in_tx(tx: Tx):
             if heartbeat:
                 sets["last_heartbeat"] = tx.now
             if not sets:
@@ -110,6 +112,8 @@ class AgentOps(StoreBase):
                 payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
             await tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
             return await self._agent_in(tx, name)
+
+        return await self._write(actor or name, in_tx)
 
     async def get_agent(self, name: str) -> Agent:
         row = await self._one("SELECT * FROM agents WHERE name = ?", (name,))
@@ -156,13 +160,15 @@ class AgentOps(StoreBase):
             raise InvalidArgument("phase and action must not be empty")
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
             raise InvalidArgument("duration_ms must be a non-negative number")
-        async with self.transaction(agent) as tx:
+        async def in_tx(tx: Tx):
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
             await tx.event("agent.action", "agent", agent, {
                 "phase": phase, "action": action, "duration_ms": duration_ms,
                 "success": bool(success), "error_message": error_message,
             })
+
+        return await self._write(agent, in_tx)
 
     async def _agent_in(self, tx: Tx, name: str) -> Agent:
         row = await tx.one("SELECT * FROM agents WHERE name = ?", (name,))

@@ -9,10 +9,10 @@ import sqlite3
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import sqlean
@@ -34,6 +34,7 @@ from ..models import Event
 from .rows import event_from_row
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -76,28 +77,63 @@ def split_script(script: str) -> list[str]:
     return statements
 
 
+_EVENT_SQL = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
+
+
 class Tx:
-    """One write transaction: its connection, its clock reading and its actor."""
+    """One write transaction: its connection, its clock reading and its actor.
 
-    __slots__ = ("conn", "now", "actor", "queue_changed")
+    The same domain code (``await tx.one(...)``) runs in two ways. Inside ``transaction()`` each
+    statement is a round trip to aiosqlite's thread. Inside ``_write()`` the whole transaction is
+    one call on that thread and ``raw`` is the thread's own sqlean connection: every method then
+    finishes without suspending, so the coroutine runs to its end in one step and nothing returns
+    to the event loop between BEGIN and COMMIT.
+    """
 
-    def __init__(self, conn: aiosqlite.Connection, now: float, actor: str) -> None:
+    __slots__ = ("conn", "now", "actor", "raw", "queue_changed")
+
+    def __init__(
+        self, conn: aiosqlite.Connection, now: float, actor: str, raw: sqlean.Connection | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
         self.actor = actor
+        self.raw = raw
         self.queue_changed = False
 
     async def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
+        if self.raw is not None:
+            cur = self.raw.execute(sql, tuple(params))
+            try:
+                return cur.fetchone()
+            finally:
+                cur.close()
         async with self.conn.execute(sql, tuple(params)) as cur:
             return await cur.fetchone()
 
     async def all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
+        if self.raw is not None:
+            return self.raw.execute(sql, tuple(params)).fetchall()
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Execute a statement; return lastrowid for inserts, rowcount otherwise."""
+        insert = sql.lstrip()[:6].upper() == "INSERT"
+        if self.raw is not None:
+            cur = self.raw.execute(sql, tuple(params))
+            try:
+                return cur.lastrowid if insert else cur.rowcount
+            finally:
+                cur.close()
         async with self.conn.execute(sql, tuple(params)) as cur:
-            return cur.lastrowid if sql.lstrip()[:6].upper() == "INSERT" else cur.rowcount
+            return cur.lastrowid if insert else cur.rowcount
+
+    async def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """Execute one statement for each row of parameters."""
+        if self.raw is not None:
+            self.raw.executemany(sql, rows).close()
+        else:
+            await self.conn.executemany(sql, rows)
 
     async def event(
         self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
@@ -105,8 +141,8 @@ class Tx:
         """Append to the change feed, inside this transaction."""
         if kind in _QUEUE_KINDS:
             self.queue_changed = True
-        await self.conn.execute(
-            "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)",
+        await self.run(
+            _EVENT_SQL,
             (
                 self.now,
                 self.actor,
@@ -116,6 +152,31 @@ class Tx:
                 json.dumps(payload or {}, separators=(",", ":"), default=str),
             ),
         )
+
+
+def _run_inline(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a ``_write`` body) to its end, here and now."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError(
+        "a write transaction awaited something other than its own statements; "
+        "only Tx methods (and code that awaits nothing else) may run inside _write()"
+    )
+
+
+def _store_error(exc: BaseException) -> BaseException | None:
+    """The typed error a failed write transaction raises instead of SQLite's, if any."""
+    if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
+        return Busy(
+            f"the database stayed locked by other writers for {BUSY_TIMEOUT_MS} ms; try again"
+        )
+    if isinstance(exc, sqlean.IntegrityError):
+        # The checks in Python come first; this is the schema's last line of defence.
+        return InvalidArgument(f"refused by the database: {exc}")
+    return None
 
 
 class StoreBase:
@@ -270,14 +331,20 @@ class StoreBase:
             raise StoreError("the store is closed")
         return self._reader
 
-    @asynccontextmanager
-    async def transaction(self, actor: str) -> AsyncIterator[Tx]:
-        """A write transaction (BEGIN IMMEDIATE): all of it lands, or none of it."""
+    def _writable(self) -> aiosqlite.Connection:
         if self.read_only:
             raise PermissionDenied("this swarmdeck seat is read-only; nothing can be changed from it")
         if self._writer is None:
             raise StoreError("the store is closed")
-        conn = self._writer
+        return self._writer
+
+    @asynccontextmanager
+    async def transaction(self, actor: str) -> AsyncIterator[Tx]:
+        """A write transaction (BEGIN IMMEDIATE): all of it lands, or none of it.
+
+        Each statement is a round trip to the connection's thread; the hot paths use ``_write``.
+        """
+        conn = self._writable()
         async with self._write_lock:
             try:
                 started = time.perf_counter()
@@ -290,15 +357,53 @@ class StoreBase:
                 self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             except BaseException as exc:
                 await asyncio.shield(self._rollback(conn))
-                if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
-                    raise Busy(
-                        f"the database stayed locked by other writers for {BUSY_TIMEOUT_MS} ms; "
-                        "try again"
-                    ) from exc
-                if isinstance(exc, sqlean.IntegrityError):
-                    # The checks in Python come first; this is the schema's last line of defence.
-                    raise InvalidArgument(f"refused by the database: {exc}") from exc
+                mapped = _store_error(exc)
+                if mapped is not None:
+                    raise mapped from exc
                 raise
+
+    async def _write(
+        self, actor: str, body: Callable[..., Coroutine[Any, Any, T]], *args: Any
+    ) -> T:
+        """Run ``body(tx, *args)`` as one write transaction (BEGIN IMMEDIATE): all of it, or none.
+
+        The whole transaction is a single call on the writer connection's thread (aiosqlite's
+        ``_execute``), so the SQLite write lock is held for the statements alone, never across a
+        hand-off to the event loop and back. ``body`` is ordinary domain code over ``Tx``.
+        """
+        conn = self._writable()
+        async with self._write_lock:
+            try:
+                result, ms = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
+                # Appended here, not on the connection's thread: readers iterate the log on the loop.
+                self._write_log.append((time.monotonic(), ms))
+                return result
+            except BaseException as exc:
+                mapped = _store_error(exc)
+                if mapped is not None:
+                    raise mapped from exc
+                raise
+
+    def _write_on_thread(
+        self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
+        args: tuple[Any, ...],
+    ) -> tuple[T, float]:
+        # On aiosqlite's thread: nothing else uses this connection until this returns, and a
+        # cancelled caller cannot leave the transaction open (it commits or rolls back here).
+        raw = conn._conn
+        started = time.perf_counter()
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            tx = Tx(conn, self.clock(), actor, raw)
+            result = _run_inline(body(tx, *args))
+            if tx.queue_changed:
+                raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now)).close()
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        return result, (time.perf_counter() - started) * 1000
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

@@ -59,7 +59,7 @@ class GateOps(TaskOps, StoreBase):
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             if await tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
                 raise InvalidArgument(f"a milestone named {name!r} already exists")
             row = await tx.one(
@@ -77,6 +77,8 @@ class GateOps(TaskOps, StoreBase):
             )
             await tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
             return await self._milestone_in(tx, milestone_id)
+
+        return await self._write(actor, in_tx)
 
     async def list_milestones(self) -> list[Milestone]:
         return [milestone_from_row(r) for r in await self._all("SELECT * FROM milestones ORDER BY position")]
@@ -116,7 +118,7 @@ class GateOps(TaskOps, StoreBase):
             criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
-        async with self.transaction(submitted_by) as tx:
+        async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
                 raise InvalidTransition(
@@ -136,19 +138,19 @@ class GateOps(TaskOps, StoreBase):
                        proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (ms.id, version, submitted_by, tx.now, summary, proposed and proposed.value, digest),
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
                 [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(crit)],
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(mets)],
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
                 [(report_id, i, x.severity.value, x.description) for i, x in enumerate(iss)],
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO report_recommendations VALUES (?, ?, ?)",
                 [(report_id, i, r) for i, r in enumerate(recs)],
             )
@@ -158,6 +160,8 @@ class GateOps(TaskOps, StoreBase):
                 "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
             })
             return await self._report(tx.one, tx.all, ms.id, version)
+
+        return await self._write(submitted_by, in_tx)
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""
@@ -226,7 +230,7 @@ class GateOps(TaskOps, StoreBase):
         if isinstance(conditions, str):
             raise InvalidArgument("conditions must be a list of strings")
         conditions = [c for c in conditions if c and c.strip()]
-        async with self.transaction(reviewer) as tx:
+        async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             report = await self._report(tx.one, tx.all, ms.id, None)
             if report is None:
@@ -253,7 +257,7 @@ class GateOps(TaskOps, StoreBase):
                        reviewer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), reviewer, tx.now),
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
                 [(ms.id, decision_id, c) for c in conditions],
             )
@@ -283,6 +287,8 @@ class GateOps(TaskOps, StoreBase):
             row = await tx.one(f"{_DECISION_SELECT} WHERE g.id = ?", (decision_id,))
             return decision_from_row(row)
 
+        return await self._write(reviewer, in_tx)
+
     async def _next_locked(self, one, ms: Milestone) -> Any:
         return await one(
             "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1",
@@ -301,7 +307,7 @@ class GateOps(TaskOps, StoreBase):
         """Close one condition of a CONDITIONAL decision; the last one closed makes the gate APPROVED."""
         if not closed_by or not closed_by.strip():
             raise InvalidArgument("say who closes the condition (closed_by)")
-        async with self.transaction(closed_by) as tx:
+        async def in_tx(tx: Tx):
             row = await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,))
             if row is None:
                 raise NotFound(f"condition {condition_id} does not exist")
@@ -324,6 +330,8 @@ class GateOps(TaskOps, StoreBase):
                 await tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
             return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)))
 
+        return await self._write(closed_by, in_tx)
+
     # -- the swarm ------------------------------------------------------------------------------
 
     async def swarm_state(self) -> SwarmState:
@@ -334,7 +342,7 @@ class GateOps(TaskOps, StoreBase):
         """A human lifts an escalation: claims are accepted again, escalated gates go back to review."""
         if not by or not by.strip():
             raise InvalidArgument("say who resumes the swarm (by)")
-        async with self.transaction(by) as tx:
+        async def in_tx(tx: Tx):
             row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
             if not row[0]:
                 raise InvalidTransition("the swarm is not paused")
@@ -343,6 +351,8 @@ class GateOps(TaskOps, StoreBase):
                 await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
                 await tx.event("milestone.review", "milestone", ms["id"], {"name": ms["name"]})
             await tx.event("swarm.resumed", "swarm", None, {"note": note})
+
+        await self._write(by, in_tx)
         return await self.swarm_state()
 
     # -- what the gate screen shows --------------------------------------------------------------

@@ -34,6 +34,7 @@ FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
 _UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
 _URGENCY_REFRESH_SECONDS = 10.0
+_REAP_INTERVAL_SECONDS = 5.0  # claims reap timed-out leases at most this often (and when none is ready)
 _REPRIORITISE_THRESHOLD = 0.5  # points out of 100: smaller drifts are not worth an event
 
 
@@ -55,6 +56,7 @@ def _ids_json(ids: Iterable[int]) -> str:
 
 class TaskOps(StoreBase):
     _last_urgency_refresh = float("-inf")
+    _last_reap = float("-inf")
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class TaskOps(StoreBase):
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"input_data must be JSON-serialisable ({exc})") from None
 
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             statuses: dict[int, tuple[str, int]] = {
                 r[0]: (r[1], r[2])
                 for r in await tx.all(
@@ -296,7 +298,7 @@ class TaskOps(StoreBase):
                  depth, milestone_id, parent_task_id, session_id, deadline_ts,
                  estimated_duration_seconds, input_json, max_retries, timeout_seconds, tx.now, tx.now),
             )
-            await tx.conn.executemany(
+            await tx.many(
                 "INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
                 [(task_id, p) for p in prereq_ids],
             )
@@ -306,6 +308,8 @@ class TaskOps(StoreBase):
             })
             await self._reprioritise(tx, [p for p in prereq_ids if statuses[p][0] in UNFINISHED])
             return await self._task_in(tx, task_id)
+
+        return await self._write(actor, in_tx)
 
     async def _resolve_milestone_for_task(self, tx: Tx, milestone: int | str | None) -> tuple[int | None, bool]:
         if milestone is None:
@@ -317,7 +321,7 @@ class TaskOps(StoreBase):
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             prereq = await self._task_in(tx, prerequisite_id)
             if task.status not in (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.READY):
@@ -355,6 +359,8 @@ class TaskOps(StoreBase):
             if prereq.status in UNFINISHED:
                 await self._reprioritise(tx, [prerequisite_id])
             return await self._task_in(tx, task_id)
+
+        return await self._write(actor, in_tx)
 
     async def _refresh_depths(self, tx: Tx, root: int) -> None:
         """Recompute dependency depth of ``root`` and everything that transitively waits on it."""
@@ -407,8 +413,10 @@ class TaskOps(StoreBase):
 
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             return await self._refresh_urgency(tx)
+
+        return await self._write(actor, in_tx)
 
     async def _refresh_urgency(self, tx: Tx) -> list[int]:
         rows = await tx.all(
@@ -419,7 +427,7 @@ class TaskOps(StoreBase):
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         _check_int("base_priority", base_priority, 0, 10)
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             if task.status.finished:
                 raise InvalidArgument(f"task {task_id} is {task.status}; its priority no longer matters")
@@ -433,43 +441,35 @@ class TaskOps(StoreBase):
             await self._reprioritise(tx, [task_id])
             return await self._task_in(tx, task_id)
 
+        return await self._write(actor, in_tx)
+
     # -- the claim loop --------------------------------------------------------------------
 
     async def claim_task(self, *, agent: str, agent_type: str | None = None) -> Task | None:
         """Atomically give the highest-priority ready task to ``agent``; None when there is none.
 
         Under any contention each ready task goes to exactly one agent: the choice and the
-        update happen inside one BEGIN IMMEDIATE transaction.
+        update are one statement, inside one BEGIN IMMEDIATE transaction.
         """
-        async with self.transaction(agent) as tx:
+        async def in_tx(tx: Tx):
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
             if paused[0]:
                 raise SwarmPaused(f"the swarm is paused ({paused[1]}); claims resume when a human runs "
                                   "`swarmdeck gate resume`")
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
-            await self._reap(tx)
+            # Timed-out leases are reaped every few seconds rather than in every claim; a claim that
+            # finds nothing ready reaps at once, so an idle agent never waits on a lease that ran out.
+            reaped = tx.now - self._last_reap >= _REAP_INTERVAL_SECONDS
+            if reaped:
+                await self._reap(tx)
             if tx.now - self._last_urgency_refresh >= _URGENCY_REFRESH_SECONDS:
                 await self._refresh_urgency(tx)
-            if agent_type is None:
-                row = await tx.one(
-                    "SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' "
-                    "ORDER BY priority DESC, id LIMIT 1"
-                )
-            else:
-                row = await tx.one(
-                    "SELECT id, timeout_seconds FROM tasks WHERE status = 'ready' AND agent_type = ? "
-                    "ORDER BY priority DESC, id LIMIT 1",
-                    (agent_type,),
-                )
-            if row is None:
+            task_id = await self._claim_next(tx, agent, agent_type)
+            if task_id is None and not reaped and await self._reap(tx):
+                task_id = await self._claim_next(tx, agent, agent_type)
+            if task_id is None:
                 return None
-            task_id = row[0]
-            await tx.run(
-                "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
-                "lease_expires_at = ?, updated_at = ? WHERE id = ?",
-                (agent, tx.now, tx.now + row[1], tx.now, task_id),
-            )
             await tx.run(
                 "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?",
                 (task_id, agent),
@@ -477,11 +477,28 @@ class TaskOps(StoreBase):
             await tx.event("task.claimed", "task", task_id, {"agent": agent})
             return await self._task_in(tx, task_id)
 
+        return await self._write(agent, in_tx)
+
+    @staticmethod
+    async def _claim_next(tx: Tx, agent: str, agent_type: str | None) -> int | None:
+        """Mark the best ready task running for ``agent`` and return its id: one statement."""
+        of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
+        row = await tx.one(
+            "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
+            "lease_expires_at = ? + timeout_seconds, updated_at = ? "
+            f"WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{of_type} "
+            "ORDER BY priority DESC, id LIMIT 1) RETURNING id",
+            (agent, tx.now, tx.now, tx.now, *params),
+        )
+        return None if row is None else row[0]
+
     async def reap_timeouts(self, *, actor: str = "system") -> list[Task]:
         """Retry (or fail, once retries run out) every running task past its timeout."""
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             ids = await self._reap(tx)
             return [await self._task_in(tx, i) for i in ids]
+
+        return await self._write(actor, in_tx)
 
     async def _reap(self, tx: Tx) -> list[int]:
         rows = await tx.all(
@@ -489,6 +506,7 @@ class TaskOps(StoreBase):
             "WHERE status = 'running' AND lease_expires_at < ?",
             (tx.now,),
         )
+        self._last_reap = tx.now
         for r in rows:
             reason = f"timed out after {r['timeout_seconds']} s with {r['assigned_agent']}"
             await self._finish_failure(tx, r["id"], r["assigned_agent"], reason, retry=True)
@@ -508,7 +526,7 @@ class TaskOps(StoreBase):
             result_json = dumps(result)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"result must be JSON-serialisable ({exc})") from None
-        async with self.transaction(actor or agent or "unknown") as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.COMPLETED)
             _check_owner(task, agent)
@@ -530,6 +548,8 @@ class TaskOps(StoreBase):
             )
             return await self._task_in(tx, task_id)
 
+        return await self._write(actor or agent or "unknown", in_tx)
+
     async def fail_task(
         self, task_id: int, *, error: str, agent: str | None = None, retry: bool = True,
         actor: str | None = None,
@@ -537,12 +557,14 @@ class TaskOps(StoreBase):
         """A running task failed: retried while retries remain (unless ``retry`` is False), else failed."""
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
-        async with self.transaction(actor or agent or "unknown") as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.FAILED)
             _check_owner(task, agent)
             await self._finish_failure(tx, task_id, task.assigned_agent, error, retry=retry, task=task)
             return await self._task_in(tx, task_id)
+
+        return await self._write(actor or agent or "unknown", in_tx)
 
     async def _finish_failure(
         self, tx: Tx, task_id: int, agent: str | None, error: str, *, retry: bool, task: Task | None = None
@@ -571,7 +593,7 @@ class TaskOps(StoreBase):
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it)."""
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             if task.status is not TaskStatus.FAILED:
                 raise InvalidArgument(f"task {task_id} is {task.status}; only failed tasks can be retried")
@@ -585,6 +607,8 @@ class TaskOps(StoreBase):
                 await tx.event("task.blocked", "task", task_id, {})
             return await self._task_in(tx, task_id)
 
+        return await self._write(actor, in_tx)
+
     async def cancel_task(
         self, task_id: int, *, dry_run: bool = False, reason: str | None = None, actor: str = "human"
     ) -> CancelResult:
@@ -593,7 +617,7 @@ class TaskOps(StoreBase):
         Completed tasks are never touched. With ``dry_run`` nothing changes: the result is the
         preview of what would be cancelled.
         """
-        async with self.transaction(actor) as tx:
+        async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.CANCELLED)
             # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
@@ -631,6 +655,8 @@ class TaskOps(StoreBase):
             )
             await self._reprioritise(tx, [r[0] for r in prereqs])
             return result
+
+        return await self._write(actor, in_tx)
 
     # -- shared steps -------------------------------------------------------------------------
 

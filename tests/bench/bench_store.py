@@ -171,6 +171,24 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         writer.execute = lambda sql, parameters=None: (
             begin_with_retry(sql) if sql == "BEGIN IMMEDIATE" else execute(sql, parameters)
         )
+        if hasattr(store, "_write"):
+            # Writes that run whole on the connection's thread start BEGIN IMMEDIATE there, out of
+            # reach of the wrapper above: retry the whole write instead (a Busy one never began).
+            write = store._write
+
+            async def write_with_retry(*args):
+                ceiling, give_up = 0.0002, time.monotonic() + 10
+                while True:
+                    try:
+                        return await write(*args)
+                    except Busy:
+                        if time.monotonic() > give_up:
+                            raise
+                        retries[0] += 1
+                        await asyncio.sleep(random.uniform(0, ceiling))
+                        ceiling = min(ceiling * 2, 0.004)
+
+            store._write = write_with_retry
     latency = {op: array("d") for op in OPS}
     waited = {op: array("d") for op in OPS}
     to_sqlite = array("d")
