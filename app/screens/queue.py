@@ -114,8 +114,9 @@ class QueueScreen(LiveScreen):
             else:
                 self.tasks.pop(task.id, None)
             removals.append(str(task.id))
-        if len(self.tasks) > ROW_CAP:
-            # Keep the cap as the initial load did: the highest priorities stay, the rest leave.
+        if len(self.tasks) > ROW_CAP * 5 // 4:
+            # Trim back to the cap now and then, not on every tick: removing a DataTable row costs
+            # a pass over every row, so the table may run a quarter over the cap between trims.
             keep = sorted(self.tasks.values(), key=lambda t: (-t.priority, t.id))[:ROW_CAP]
             kept = {t.id for t in keep}
             for task_id in [i for i in self.tasks if i not in kept]:
