@@ -175,6 +175,8 @@ def test_memory_screen_snapshot(memory_db, snap_compare):
         await search(pilot, screen, "why did websocket fail")
         preview = screen.query_one("#memory-preview-body")
         await wait_for(pilot, lambda: screen.hits[0].namespace in static_text(preview), what="the first preview")
+        await pilot.press("enter")  # to the results: a focused input's blinking cursor would make the image random
+        await wait_for(pilot, lambda: screen.query_one("#memory-results", OptionList).has_focus)
         await settle(pilot)
 
     app = make_app(memory_db, embedder=HashEmbedder(64))
