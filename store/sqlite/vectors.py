@@ -26,6 +26,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,7 +295,7 @@ class SqliteVecBackend:
         if row is not None and row[1].startswith(self.prefix):
             return row[1]
         name = table_for(model)
-        await tx.conn.execute(
+        await tx.run(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING vec0("
             f"item_id INTEGER PRIMARY KEY, embedding float[{int(dim)}] distance_metric=cosine, "
             "kind TEXT, namespace TEXT, memory_type TEXT, agent TEXT, created_at FLOAT)"
@@ -385,9 +386,11 @@ class SqliteVssBackend:
       transaction writes only ``embeddings`` (the source of truth) and the change feed, and a sync
       brings the vss0 table up to the feed in a connection opened for that sync, under the write lock.
       The table's watermark (the last index event applied) sits beside it in ``<table>_synced``.
-    * Every commit that touches the table rewrites the whole serialised index (~1.6 s at 100k x 384).
-      So syncs are batched: after a commit that stored vectors only once ``SYNC_BATCH`` items are
-      behind, and reads overlay what the vss0 table does not have yet (below), so they stay exact.
+    * Every commit that touches the table rewrites the whole serialised index (~1.6 s at 100k x 384),
+      and inserts pending in one transaction cost quadratically (8k: 17 s; 16k: over 5 min). So syncs
+      are batched (after a commit that stored vectors, only once ``SYNC_BATCH`` items are behind) and
+      insert ``INSERT_CHUNK`` vectors per transaction; reads overlay what the vss0 table does not have
+      yet (below), so they stay exact.
     * Raw float32 BLOBs inserted in one large transaction were stored as garbage: vectors go in
       through ``vector_from_raw(?)``.
     * Searching a connection's empty in-memory index aborts the whole process (a Faiss assertion):
@@ -406,8 +409,11 @@ class SqliteVssBackend:
 
     name = "sqlite-vss"
     prefix = "vss_"
-    RESCORE_MAX = 5_000
+    RESCORE_MAX = 2_000  # at 100k: ~30 us per candidate scored from its row; a vss0 round is ~7 ms
     SYNC_BATCH = 1_000
+    INSERT_CHUNK = 2_000
+    #: A sync claimed longer ago than this was abandoned (its process died): another may take over.
+    CLAIM_SECONDS = 600.0
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
@@ -433,7 +439,7 @@ class SqliteVssBackend:
         if row is not None and row[1] == name:
             return name
         await tx.run(f"CREATE TABLE IF NOT EXISTS {name}_synced (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                     "event_id INTEGER NOT NULL, dim INTEGER NOT NULL, count INTEGER NOT NULL)")
+                     "event_id INTEGER NOT NULL, dim INTEGER NOT NULL, count INTEGER NOT NULL, syncing REAL)")
         # watermark 0: not built; the first sync builds it from embeddings, reads score exactly until then
         await tx.run(f"INSERT OR REPLACE INTO {name}_synced (id, event_id, dim, count) VALUES (1, 0, ?, 0)", (dim,))
         if row is None:
@@ -456,7 +462,13 @@ class SqliteVssBackend:
 
     def sync(self, model: str, min_behind: int = 1) -> int:
         """Bring the model's vss0 table up to the change feed if at least ``min_behind`` items changed
-        (a full rebuild when it was never built): one transaction, one commit. Returns items applied."""
+        (a full rebuild when it was never built, or when most of it changed). Returns items applied.
+
+        Inserts go in ``INSERT_CHUNK`` per transaction: vss0's pending inserts cost quadratically within
+        one transaction (8k took 17 s, 16k over 5 min), while each commit rewrites the whole index. The
+        first transaction claims the sync (``syncing``), deletes what changed and, for a rebuild, sets
+        the watermark to 0 (reads then score exactly); the last one moves the watermark. In between,
+        readers stay exact: every id that changed since the watermark is left out of vss0's answers."""
         conn = self._connect()  # fresh: its Faiss copy is loaded inside the write lock, so it is current
         try:
             if min_behind > 1:  # a look first, without taking the write lock from the other writers
@@ -467,16 +479,35 @@ class SqliteVssBackend:
                     conn.execute("ROLLBACK")
                 if behind is not None and behind < min_behind:
                     return 0
-            conn.execute("BEGIN IMMEDIATE")
+            plan = self._in_transaction(conn, lambda: self._sync_start(conn, model, min_behind))
+            if plan is None:
+                return 0
+            name, rows, latest, count, applied = plan
             try:
-                applied = self._sync_in(conn, model, min_behind)
-            except BaseException:
-                conn.execute("ROLLBACK")
+                for start in range(0, len(rows), self.INSERT_CHUNK):
+                    chunk = rows[start:start + self.INSERT_CHUNK]
+                    self._in_transaction(conn, lambda: conn.executemany(
+                        f"INSERT INTO {name} (rowid, embedding) VALUES (?, vector_from_raw(?))",
+                        [(i, _unit(np.frombuffer(blob, dtype="<f4")).tobytes()) for i, blob in chunk]))
+                self._in_transaction(conn, lambda: conn.execute(
+                    f"UPDATE {name}_synced SET event_id = ?, count = ?, syncing = NULL", (latest, count)))
+            except BaseException:  # the watermark stays where it was: the next sync redoes this one
+                self._in_transaction(conn, lambda: conn.execute(f"UPDATE {name}_synced SET syncing = NULL"))
                 raise
-            conn.execute("COMMIT" if applied else "ROLLBACK")
             return applied
         finally:
             conn.close()
+
+    @staticmethod
+    def _in_transaction(conn: sqlean.Connection, work: Any) -> Any:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
 
     @staticmethod
     def _behind(conn: sqlean.Connection, model: str) -> int | None:
@@ -491,38 +522,40 @@ class SqliteVssBackend:
         changed = touched(conn.execute(INDEX_EVENTS, (mark, latest)).fetchall(), model)
         return None if changed is None else len(changed)
 
-    @staticmethod
-    def _sync_in(conn: sqlean.Connection, model: str, min_behind: int) -> int:
+    def _sync_start(self, conn: sqlean.Connection, model: str, min_behind: int) -> tuple | None:
+        """Claim the sync, delete what changed (or start a rebuild); the rows to insert, or None."""
         reg = conn.execute("SELECT table_name, dim FROM vector_indexes WHERE model = ?", (model,)).fetchone()
-        if reg is None or not reg[0].startswith(SqliteVssBackend.prefix):
-            return 0
+        if reg is None or not reg[0].startswith(self.prefix):
+            return None
         name, dim = reg
-        mark = conn.execute(f"SELECT event_id FROM {name}_synced").fetchone()[0]
+        mark, built, syncing = conn.execute(f"SELECT event_id, count, syncing FROM {name}_synced").fetchone()
+        now = time.time()
+        if syncing is not None and syncing > now - self.CLAIM_SECONDS:
+            return None  # another connection is syncing it
         latest = conn.execute(LATEST_INDEX_EVENT).fetchone()[0] or 0
-        if latest <= mark and mark:
-            return 0
+        if mark and latest <= mark:
+            return None
         changed = touched(conn.execute(INDEX_EVENTS, (mark, latest)).fetchall(), model) if mark else None
         if changed is not None and len(changed) < min_behind:
-            return 0
-        built = conn.execute(f"SELECT count FROM {name}_synced").fetchone()[0]
+            return None
         if changed is None or len(changed) * 2 > built:  # rebuilding is cheaper than that many deletes
             conn.execute(f"DROP TABLE IF EXISTS {name}")
             conn.execute(f"CREATE VIRTUAL TABLE {name} USING vss0(embedding({int(dim)}))")
             rows = conn.execute("SELECT item_id, vector FROM embeddings WHERE model = ?", (model,)).fetchall()
+            conn.execute(f"UPDATE {name}_synced SET event_id = 0, count = 0, syncing = ?", (now,))
         else:
-            ids = sorted(changed)
+            ids = json.dumps(sorted(changed))
             # a vss0 delete costs a pass over the whole index (~13 ms at 100k): only the ids it holds (its
-            # _data shadow table has a row per vector), and most changes are new items it does not hold
+            # _data shadow table has a row per vector); most changes are new items it does not hold
             present = conn.execute(f"SELECT rowid FROM {name}_data WHERE rowid IN (SELECT value FROM json_each(?))",
-                                   (json.dumps(ids),)).fetchall()
+                                   (ids,)).fetchall()
             conn.executemany(f"DELETE FROM {name} WHERE rowid = ?", present)
             rows = conn.execute("SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id IN "
-                                "(SELECT value FROM json_each(?))", (model, json.dumps(ids))).fetchall()
-        conn.executemany(f"INSERT INTO {name} (rowid, embedding) VALUES (?, vector_from_raw(?))",
-                         [(i, _unit(np.frombuffer(blob, dtype="<f4")).tobytes()) for i, blob in rows])
+                                "(SELECT value FROM json_each(?))", (model, ids)).fetchall()
+            # count: what the index surely holds meanwhile (never searched when 0: an empty index aborts)
+            conn.execute(f"UPDATE {name}_synced SET count = ?, syncing = ?", (built - len(present), now))
         count = conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
-        conn.execute(f"UPDATE {name}_synced SET event_id = ?, count = ?", (latest, count))
-        return max(len(rows), 1) if changed is None else max(len(changed), 1)
+        return name, rows, latest, count, max(len(rows) if changed is None else len(changed), 1)
 
     async def knn(self, read: aiosqlite.Connection, model: str, table: str, vector: np.ndarray, k: int,
                   filters: VectorFilters) -> list[tuple[int, float]]:
@@ -569,19 +602,18 @@ class SqliteVssBackend:
             if len(candidates) <= self.RESCORE_MAX:
                 return exact(candidates)
         hits: list[tuple[int, float]] = []
-        if count:
+        if count:  # a lower bound of what the index holds (a sync may be adding to it): 0 means do not search
             want = k + len(changed)
-            ask = want if candidates is None else math.ceil(want * count / max(len(candidates), 1) * 1.2)
-            ask = min(count, max(ask, want))
+            ask = want if candidates is None else max(want, math.ceil(want * count / max(len(candidates), 1) * 1.2))
             while True:
                 rows = conn.execute(
                     f"SELECT rowid, distance FROM {table} WHERE vss_search(embedding, "
                     "vss_search_params(vector_from_raw(?), ?))", (q.tobytes(), ask)).fetchall()
                 hits = [(r[0], r[1] / 2.0) for r in rows
                         if r[0] not in changed and (candidates is None or r[0] in candidates)]
-                if len(hits) >= k or ask >= count:
+                if len(hits) >= k or len(rows) < ask:  # enough, or the whole index was returned
                     break
-                ask = min(count, ask * 4)
+                ask *= 4
         return _merge(hits[:k], exact(changed) if changed else [], k=k)
 
     async def close(self) -> None:
@@ -736,10 +768,12 @@ class _Matrix:
         if not self.n:
             return []
         pick = np.flatnonzero(self.mask(f))
+        # einsum, not BLAS: at 100k x 384 numpy's own single-threaded loop took 6 ms where OpenBLAS's gemv
+        # took 14 (its threads also kept spinning into the next query's embedding, doubling that)
         if len(pick) * 4 < self.n:  # selective: score only the candidates
-            sims = self.mat[pick] @ q
-        else:  # one pass over the matrix (a BLAS matrix-vector product), then the mask
-            sims = (self.mat[:self.n] @ q)[pick]
+            sims = np.einsum("ij,j->i", self.mat[pick], q)
+        else:  # one pass over the matrix, then the mask
+            sims = np.einsum("ij,j->i", self.mat[:self.n], q)[pick]
         return top_k(self.ids[pick], sims, k)
 
 

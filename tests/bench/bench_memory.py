@@ -422,9 +422,10 @@ async def run(args: argparse.Namespace) -> None:
                     started = time.perf_counter()
                     await asyncio.to_thread(vss.sync, LocalEmbedder.model)
                     build = time.perf_counter() - started
+                    del vss.SYNC_BATCH  # back to the default for the inserts below
                     res["bulk index: ms per item (store_embeddings, batches)"] = (secs + build) * 1000 / len(vectors)
-                    notes["sqlite-vss"] = (f"vss0 built in one transaction of {len(vectors):,} vector_from_raw inserts: "
-                                           f"{build:.1f} s")
+                    notes["sqlite-vss"] = (f"vss0 built by one sync: {len(vectors):,} vector_from_raw inserts in "
+                                           f"transactions of {vss.INSERT_CHUNK:,}, {build:.1f} s")
                 else:
                     before = rss_mb()
                     started = time.perf_counter()

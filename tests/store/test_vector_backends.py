@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -282,6 +283,30 @@ async def test_vss_reads_stay_exact_between_syncs_and_a_sync_applies_the_changes
         for name, f in FILTER_CASES:
             q = await EMB.embed_query("zebra quagga")
             assert_exact(await knn(store, "zebra quagga", 9, f), await brute_force(store, q, 9, f), ("synced", name))
+    finally:
+        await store.close()
+
+
+async def test_vss_syncs_in_chunks_and_one_sync_at_a_time(db_path, clock):
+    store = await open_store(db_path, create=True, clock=clock, vector_backend="sqlite-vss", vector_cache_mb=0)
+    try:
+        vss = store._vectors.backend
+        vss.INSERT_CHUNK = 7  # 40 vectors: six transactions of inserts
+        await build_corpus(store, clock, n=40)
+        assert vss_index_size(store) == 40
+        vss.SYNC_BATCH = 1_000
+        await build_corpus(store, clock, n=10, start=700)
+        table = vectors.vss_table_for(EMB.model)
+        async with store.transaction("other-syncer") as tx:  # another connection is syncing it right now
+            await tx.run(f"UPDATE {table}_synced SET syncing = ?", (time.time(),))
+        assert vss.sync(EMB.model) == 0 and vss_index_size(store) == 40
+        async with store.transaction("other-syncer") as tx:  # ... or was, and died long ago
+            await tx.run(f"UPDATE {table}_synced SET syncing = ?", (time.time() - vss.CLAIM_SECONDS - 1,))
+        assert vss.sync(EMB.model) == 10 and vss_index_size(store) == 50
+        assert (await store._all(f"SELECT syncing FROM {table}_synced"))[0][0] is None
+        for name, f in FILTER_CASES:
+            q = await EMB.embed_query(QUERIES[0])
+            assert_exact(await knn(store, QUERIES[0], 12, f), await brute_force(store, q, 12, f), name)
     finally:
         await store.close()
 
