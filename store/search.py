@@ -81,6 +81,14 @@ def namespace_scope(prefix: str) -> tuple[str | None, str, str]:
     return prefix, prefix + "/", prefix_upper_bound(prefix + "/")
 
 
+def namespace_sql(column: str, prefix: str) -> tuple[str, list[str]]:
+    """``column`` within ``prefix``'s scope, as an SQL condition and its parameters."""
+    exact, low, high = namespace_scope(prefix)
+    if exact is None:
+        return f"{column} >= ? AND {column} < ?", [low, high]
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [exact, low, high]
+
+
 def namespace_matches(prefix: str, namespace: str) -> bool:
     """The rule ``namespace_scope`` turns into ranges, said directly."""
     if prefix.endswith(OPEN_PREFIX_ENDS):

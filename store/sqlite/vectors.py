@@ -36,7 +36,7 @@ import numpy as np
 import sqlean
 
 from ..errors import InvalidArgument, StoreError
-from ..search import namespace_matches, namespace_scope
+from ..search import namespace_matches, namespace_scope, namespace_sql
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -115,13 +115,9 @@ class VectorFilters:
         clauses: list[str] = []
         params: list[object] = []
         if self.namespace_prefix:
-            exact, low, high = namespace_scope(self.namespace_prefix)
-            if exact is None:
-                clauses.append("si.namespace >= ? AND si.namespace < ?")
-                params += [low, high]
-            else:
-                clauses.append("(si.namespace = ? OR (si.namespace >= ? AND si.namespace < ?))")
-                params += [exact, low, high]
+            clause, scope = namespace_sql("si.namespace", self.namespace_prefix)
+            clauses.append(clause)
+            params += scope
         if self.kinds:
             clauses.append(f"si.kind IN ({','.join('?' * len(self.kinds))})")
             params += list(self.kinds)
