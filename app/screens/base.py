@@ -38,6 +38,7 @@ class LiveScreen(Screen):
         self._syncing = False
         self._dirty = False
         self._loaded = False
+        self._delivered: list[Event] = []
 
     @property
     def sd(self) -> SwarmdeckApp:
@@ -87,6 +88,8 @@ class LiveScreen(Screen):
     def _on_store_changed(self, message: StoreChanged) -> None:
         message.stop()
         if message.events and message.events[-1].id > self.seen:
+            # Keep what the poller already read: the catch-up uses it instead of asking again.
+            self._delivered.extend(message.events)
             self.kick()
 
     def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
@@ -112,7 +115,12 @@ class LiveScreen(Screen):
         try:
             while True:
                 self._dirty = False
-                batch = await self.store.changes_since(self.seen, limit=CATCH_UP_LIMIT)
+                delivered, self._delivered = self._delivered, []
+                fresh = [e for e in delivered if e.id > self.seen]
+                if fresh and fresh[0].id == self.seen + 1:
+                    batch = fresh  # contiguous with what this screen has seen: no need to query
+                else:
+                    batch = await self.store.changes_since(self.seen, limit=CATCH_UP_LIMIT)
                 if len(batch) >= CATCH_UP_LIMIT:
                     self.seen = await self.store.latest_event_id()
                     await self.load()
