@@ -533,8 +533,10 @@ class Swarm:
         sim.work, sim.status, sim.blockers, sim.completion = None, AgentStatus.IDLE, (), 0.0
         task = await self.store.get_task(work.task_id)
         result = self._result(sim, task)
-        # Demo time runs at SECONDS_PER_HOUR: book the effort in the plan's hours, as an agent tracking it would.
-        hours = (now - work.started) / SECONDS_PER_HOUR
+        # Demo time is compressed: book the plan's hours for planned work (as an agent tracking effort
+        # would), and an hour for reviews, fixes and rework the plan did not foresee.
+        planned = task.input_data.get("hours") if isinstance(task.input_data, dict) else None
+        hours = float(planned) if isinstance(planned, (int, float)) else 1.0
         task = await self.store.complete_task(work.task_id, agent=sim.name, result=result, hours=hours)
         await self.store.log_action(sim.name, phase=PHASES.get(sim.agent_type, "work"),
                                     action=f"complete #{task.id}", duration_ms=(now - work.started) * 1000)
