@@ -113,7 +113,7 @@ class AgentOps(StoreBase):
             await tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
             return await self._agent_in(tx, name)
 
-        return await self._write(actor or name, in_tx)
+        return await self._write(actor or name, in_tx, quick=True)
 
     async def get_agent(self, name: str) -> Agent:
         row = await self._one("SELECT * FROM agents WHERE name = ?", (name,))

@@ -114,13 +114,16 @@ class MemoryOps(StoreBase):
                              state: Mapping[str, Any] | None = None, actor: str | None = None) -> Session:
         sid = session_id or uuid.uuid4().hex
         state_json = dumps(dict(state or {}))
-        async with self.transaction(actor or agent or "unknown") as tx:
+
+        async def in_tx(tx: Tx) -> Session:
             if await tx.one("SELECT 1 FROM sessions WHERE id = ?", (sid,)):
                 raise Conflict(f"session {sid} already exists")
             await tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
                          "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
             await tx.event("session.created", "session", sid, {"agent": agent})
             return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
+
+        return await self._write(actor or agent or "unknown", in_tx)
 
     async def get_session(self, session_id: str) -> Session:
         row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
@@ -135,7 +138,8 @@ class MemoryOps(StoreBase):
         except ValueError:
             raise InvalidArgument(f"session status must be one of "
                                   f"{', '.join(s.value for s in SessionStatus)}, not {status!r}") from None
-        async with self.transaction(actor) as tx:
+
+        async def in_tx(tx: Tx) -> Session:
             row = await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
@@ -146,6 +150,8 @@ class MemoryOps(StoreBase):
                          (target.value, tx.now, session_id))
             await tx.event(f"session.{target.value}", "session", session_id, {})
             return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
+
+        return await self._write(actor, in_tx)
 
     async def append_session_event(self, session_id: str, *, kind: str, payload: Mapping[str, Any] | None = None,
                                    state_delta: Mapping[str, Any] | None = None,
@@ -159,7 +165,8 @@ class MemoryOps(StoreBase):
             delta = json.dumps(dict(state_delta or {}), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"payload and state_delta must be JSON-serialisable ({exc})") from None
-        async with self.transaction(actor) as tx:
+
+        async def in_tx(tx: Tx) -> SessionEvent:
             row = await tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
@@ -177,6 +184,8 @@ class MemoryOps(StoreBase):
             await tx.event("session.event", "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
 
+        return await self._write(actor, in_tx)
+
     async def session_events(self, session_id: str, *, limit: int = 100) -> list[SessionEvent]:
         rows = await self._all("SELECT * FROM session_events WHERE session_id = ? ORDER BY id DESC LIMIT ?",
                                (session_id, limit))
@@ -187,7 +196,8 @@ class MemoryOps(StoreBase):
                                 actor: str = "unknown") -> Session:
         if not isinstance(state, Mapping):
             raise InvalidArgument("session state must be an object")
-        async with self.transaction(actor) as tx:
+
+        async def in_tx(tx: Tx) -> Session:
             row = await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
@@ -200,6 +210,8 @@ class MemoryOps(StoreBase):
             await tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
             return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
+        return await self._write(actor, in_tx)
+
     # -- memory entries ---------------------------------------------------------------------------------
 
     async def add_memory(self, namespace: str, key: str, value: Any, *, memory_type: MemoryType | str,
@@ -210,7 +222,8 @@ class MemoryOps(StoreBase):
         created_by = _text(created_by, "created_by")
         text, is_json = _encode_value(value)
         meta = self._metadata(metadata)
-        async with self.transaction(created_by) as tx:
+
+        async def in_tx(tx: Tx) -> MemoryEntry:
             existing = await tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
                                     (ns, key))
             if existing is not None:
@@ -226,13 +239,16 @@ class MemoryOps(StoreBase):
             await tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
             return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
+        return await self._write(created_by, in_tx)
+
     async def update_memory(self, namespace: str, key: str, value: Any, *, updated_by: str,
                             memory_type: MemoryType | str | None = None,
                             metadata: Mapping[str, Any] | None = None) -> MemoryEntry:
         """Every update is a new version; the previous one stays in the history."""
         ns, key, updated_by = _namespace(namespace), _text(key, "key"), _text(updated_by, "updated_by")
         text, is_json = _encode_value(value)
-        async with self.transaction(updated_by) as tx:
+
+        async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
             if current["deleted_at"] is not None:
                 raise InvalidTransition(f"memory {ns} / {key} is deleted; restore it before updating")
@@ -251,10 +267,13 @@ class MemoryOps(StoreBase):
                            {"namespace": ns, "key": key, "version": current["version"] + 1})
             return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
+        return await self._write(updated_by, in_tx)
+
     async def delete_memory(self, namespace: str, key: str, *, deleted_by: str) -> MemoryEntry:
         """Soft delete: hidden from get and search, kept in the history, restorable."""
         ns, key, deleted_by = _namespace(namespace), _text(key, "key"), _text(deleted_by, "deleted_by")
-        async with self.transaction(deleted_by) as tx:
+
+        async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
             if current["deleted_at"] is not None:
                 raise InvalidTransition(f"memory {ns} / {key} is already deleted")
@@ -264,9 +283,12 @@ class MemoryOps(StoreBase):
             await tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
             return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
 
+        return await self._write(deleted_by, in_tx)
+
     async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry:
         ns, key, restored_by = _namespace(namespace), _text(key, "key"), _text(restored_by, "restored_by")
-        async with self.transaction(restored_by) as tx:
+
+        async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
             if current["deleted_at"] is None:
                 raise InvalidTransition(f"memory {ns} / {key} is not deleted")
@@ -278,6 +300,8 @@ class MemoryOps(StoreBase):
                                  created_at=entry.created_at.timestamp())
             await tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
             return entry
+
+        return await self._write(restored_by, in_tx)
 
     async def get_memory(self, namespace: str, key: str, *, version: int | None = None,
                          include_deleted: bool = False) -> MemoryEntry:
@@ -352,7 +376,8 @@ class MemoryOps(StoreBase):
         clean = learning.validate(kind, fields)
         ns = _namespace(namespace)
         title = learning.title(kind, clean)
-        async with self.transaction(agent or "unknown") as tx:
+
+        async def in_tx(tx: Tx) -> LearningRecord:
             if task_id is not None and not await tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)):
                 raise NotFound(f"task {task_id} does not exist")
             if milestone_id is not None and not await tx.one("SELECT 1 FROM milestones WHERE id = ?", (milestone_id,)):
@@ -367,6 +392,8 @@ class MemoryOps(StoreBase):
                                  task_id=task_id, milestone_id=milestone_id)
             await tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
             return _record(await tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
+
+        return await self._write(agent or "unknown", in_tx)
 
     async def get_record(self, record_id: int) -> LearningRecord:
         row = await self._one("SELECT * FROM learning_records WHERE id = ?", (record_id,))
@@ -393,7 +420,8 @@ class MemoryOps(StoreBase):
             raise InvalidArgument("content must be text")
         digest = hashlib.sha256(content.encode()).hexdigest()
         chunks = rules.chunk_text(content)
-        async with self.transaction(actor) as tx:
+
+        async def in_tx(tx: Tx) -> Document:
             row = await tx.one("SELECT * FROM documents WHERE namespace = ? AND path = ?", (ns, path))
             if row is not None and row["content_hash"] == digest:
                 return _document(row)
@@ -414,6 +442,8 @@ class MemoryOps(StoreBase):
                 await self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
             await tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
             return _document(await tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
+
+        return await self._write(actor, in_tx)
 
     # -- the search index ------------------------------------------------------------------------------------
 
@@ -466,8 +496,9 @@ class MemoryOps(StoreBase):
     async def store_embeddings(self, model: str, dim: int, vectors_by_item: Sequence[tuple[Any, ...]]) -> int:
         """Record vectors made by ``model``: ``(item_id, vector)`` or ``(item_id, vector, text)`` with the
         text ``pending_embeddings`` gave. Items gone since, or whose text changed since, are skipped."""
-        stored_ids: list[int] = []
-        async with self.transaction("indexer") as tx:
+
+        async def in_tx(tx: Tx) -> int:
+            stored_ids: list[int] = []
             table = await self._vectors.ensure_index(tx, model, dim)
             for item_id, vector, *read in vectors_by_item:
                 vec = np.asarray(vector, dtype="<f4")
@@ -489,12 +520,16 @@ class MemoryOps(StoreBase):
             stored = len(stored_ids)
             if stored:  # the item ids: caches of the vectors catch up from the change feed
                 await tx.event("index.embedded", "index", model, {"count": stored, "items": stored_ids})
+            return stored
+
+        stored = await self._write("indexer", in_tx)
         if stored:
             await self._vectors.flush(model)
         return stored
 
     async def record_embedding_failure(self, model: str, item_ids: Iterable[int], error: str) -> None:
-        async with self.transaction("indexer") as tx:
+
+        async def in_tx(tx: Tx) -> None:
             for item_id in item_ids:
                 # an item deleted while its batch was out is skipped (its failure row could not exist)
                 await tx.run(
@@ -505,6 +540,8 @@ class MemoryOps(StoreBase):
                     (model, error[:500], tx.now, item_id),
                 )
             await tx.event("index.failed", "index", model, {"error": error[:500]})
+
+        return await self._write("indexer", in_tx)
 
     async def index_status(self, model: str | None) -> IndexStatus:
         entries = (await self._one("SELECT count(*) FROM search_items"))[0]

@@ -477,7 +477,7 @@ class TaskOps(StoreBase):
             await tx.event("task.claimed", "task", task_id, {"agent": agent})
             return await self._task_in(tx, task_id)
 
-        return await self._write(agent, in_tx)
+        return await self._write(agent, in_tx, quick=True)
 
     @staticmethod
     async def _claim_next(tx: Tx, agent: str, agent_type: str | None) -> int | None:
@@ -548,7 +548,7 @@ class TaskOps(StoreBase):
             )
             return await self._task_in(tx, task_id)
 
-        return await self._write(actor or agent or "unknown", in_tx)
+        return await self._write(actor or agent or "unknown", in_tx, quick=True)
 
     async def fail_task(
         self, task_id: int, *, error: str, agent: str | None = None, retry: bool = True,
@@ -564,7 +564,7 @@ class TaskOps(StoreBase):
             await self._finish_failure(tx, task_id, task.assigned_agent, error, retry=retry, task=task)
             return await self._task_in(tx, task_id)
 
-        return await self._write(actor or agent or "unknown", in_tx)
+        return await self._write(actor or agent or "unknown", in_tx, quick=True)
 
     async def _finish_failure(
         self, tx: Tx, task_id: int, agent: str | None, error: str, *, retry: bool, task: Task | None = None

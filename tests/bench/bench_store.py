@@ -12,15 +12,16 @@ id) at 100k tasks. This is a benchmark, not a test: it prints figures and passes
 
 ``--variants`` adds runs at the largest N that change how writers wait for the lock, to see where
 tail latency comes from (SQLite's busy handler sleeps 1, 2, 5, 10 ... then 100 ms between tries,
-so a writer that has waited a while polls only ten times a second while fresh ones barge in).
-They are experiments done from the outside, not something the store does:
+so a writer that has waited a while polls only ten times a second while fresh ones barge in):
 
 * ``raw``: N processes doing the baseline's raw SQL (no aiosqlite, no store): SQLite's own
   locking at the same concurrency, with a short critical section.
-* ``retry``: busy_timeout 0 on the writer; BEGIN IMMEDIATE retried after a random sleep of up to
-  0.2 ms, doubling to at most 4 ms (full jitter), for up to 10 s.
-* ``flock``: an exclusive flock(2) on a file beside the database around every write call: the
-  kernel queues writers and wakes the next one when the lock is released.
+* ``busy``: the store without its host write lock and with every write on the connection's
+  thread: writers wait in SQLite's busy handler alone (the store's write path before the lock).
+* ``thread``: the store with its host write lock but every write on the connection's thread
+  (no quick writes on the event loop): what the lock does on its own.
+* ``retry``: as ``busy``, but with busy_timeout 0 and the whole write retried after a random
+  sleep of up to 0.2 ms, doubling to at most 4 ms (full jitter), for up to 10 s.
 
 Agents that loop flat out are a closed system: by Little's law their mean write latency is
 N / throughput whatever the locking, so at saturation 100 agents cannot see 50 ms unless the
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
 import multiprocessing as mp
 import os
@@ -119,8 +119,6 @@ def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, ba
 
 
 async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, barrier) -> dict:
-    import sqlean
-
     from swarmdeck.store import open_store
     from swarmdeck.store.errors import Busy
     from swarmdeck.store.sqlite import base
@@ -137,9 +135,12 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
             super().__init__(*args, **kwargs)
 
     base.Tx = TimedTx
-    lock_fd = os.open(f"{db}.writelock", os.O_RDWR | os.O_CREAT, 0o644) if mode == "flock" else None
-
     store = await open_store(db)
+    if mode in ("busy", "retry", "thread"):
+        store._write_now = lambda *args: None  # every write on the connection's thread
+    if mode in ("busy", "retry"):
+        store._host_lock.close()  # SQLite's busy handler alone
+        store._host_lock = base.HostWriteLock(None)
     await store.register_agent(name, agent_type="general")
     # When SQLite itself starts BEGIN IMMEDIATE (the trace callback runs in aiosqlite's thread):
     # splits the wait into getting the statement to SQLite and SQLite waiting for the lock.
@@ -152,43 +153,23 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
     await store._writer.set_trace_callback(trace)
     retries = [0]
     if mode == "retry":
-        writer = store._writer
-        await writer.execute("PRAGMA busy_timeout = 0")
-        execute = writer.execute
+        store.busy_timeout_ms = 0
+        await store._writer.execute("PRAGMA busy_timeout = 0")
+        write = store._write
 
-        async def begin_with_retry(sql: str):
+        async def write_with_retry(*args, **kwargs):
             ceiling, give_up = 0.0002, time.monotonic() + 10
             while True:
                 try:
-                    return await execute(sql)
-                except sqlean.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > give_up:
+                    return await write(*args, **kwargs)
+                except Busy:  # it never began: try it again
+                    if time.monotonic() > give_up:
                         raise
                     retries[0] += 1
                     await asyncio.sleep(random.uniform(0, ceiling))
                     ceiling = min(ceiling * 2, 0.004)
 
-        writer.execute = lambda sql, parameters=None: (
-            begin_with_retry(sql) if sql == "BEGIN IMMEDIATE" else execute(sql, parameters)
-        )
-        if hasattr(store, "_write"):
-            # Writes that run whole on the connection's thread start BEGIN IMMEDIATE there, out of
-            # reach of the wrapper above: retry the whole write instead (a Busy one never began).
-            write = store._write
-
-            async def write_with_retry(*args):
-                ceiling, give_up = 0.0002, time.monotonic() + 10
-                while True:
-                    try:
-                        return await write(*args)
-                    except Busy:
-                        if time.monotonic() > give_up:
-                            raise
-                        retries[0] += 1
-                        await asyncio.sleep(random.uniform(0, ceiling))
-                        ceiling = min(ceiling * 2, 0.004)
-
-            store._write = write_with_retry
+        store._write = write_with_retry
     latency = {op: array("d") for op in OPS}
     waited = {op: array("d") for op in OPS}
     to_sqlite = array("d")
@@ -198,16 +179,11 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
 
     async def timed(op: str, call):
         start = time.monotonic()
-        if lock_fd is not None:
-            await asyncio.to_thread(fcntl.flock, lock_fd, fcntl.LOCK_EX)
         try:
             result = await call()
         except Busy:
             busy[op] += 1
             return gave_up
-        finally:
-            if lock_fd is not None:
-                fcntl.flock(lock_fd, fcntl.LOCK_UN)
         end = time.monotonic()
         latency[op].append(end - start)
         waited[op].append(began[0] - start)
@@ -665,14 +641,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=5_000, help="get_task calls in the read benchmark")
     parser.add_argument("--pace", type=float, default=3.0,
                         help="messages/s per agent in the paced run at the largest N (0: no paced run)")
-    parser.add_argument("--variants", default="raw,flock,retry",
-                        help="extra runs at the largest N: raw, flock, retry (comma-separated; '' for none)")
+    parser.add_argument("--variants", default="raw,busy,thread",
+                        help="extra runs at the largest N: raw, busy, thread, retry (comma-separated; '' for none)")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
     args = parser.parse_args(argv)
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = set(variants) - {"raw", "retry", "flock"}
+    unknown = set(variants) - {"raw", "busy", "thread", "retry"}
     if unknown:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
     plan = [(n, "store", 0.0) for n in ns] + [(max(ns), v, 0.0) for v in variants]

@@ -40,8 +40,10 @@ async def fts_rowids(store, word: str) -> set[int]:
 
 async def assert_fts_in_sync(store) -> None:
     """FTS5's own check that the index matches its content table, row for row."""
-    async with store.transaction("test") as tx:
+    async def in_tx(tx):
         await tx.run("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)")
+
+    await store._write("test", in_tx)
 
 
 async def item_id(store, kind: str, ref_id: int) -> int | None:

@@ -93,6 +93,14 @@ async def build_corpus(store, clock, n: int = 180, start: int = 0) -> None:
     await Indexer(store, EMB, batch=64).drain()
 
 
+async def run_sql(store, sql: str, *params) -> None:
+    """One statement as a write transaction of its own, as another writer would."""
+    async def in_tx(tx):
+        await tx.run(sql, params)
+
+    await store._write("other-writer", in_tx)
+
+
 async def brute_force(store, query: np.ndarray, k: int, f: dict) -> list[tuple[int, float]]:
     """The exact answer, from the items and their stored vectors, filtered here in Python."""
     rows = await store._all(
@@ -322,11 +330,9 @@ async def test_vss_syncs_in_chunks_and_one_sync_at_a_time(db_path, clock):
         vss.SYNC_BATCH = 1_000
         await build_corpus(store, clock, n=10, start=700)
         table = vectors.vss_table_for(EMB.model)
-        async with store.transaction("other-syncer") as tx:  # another connection is syncing it right now
-            await tx.run(f"UPDATE {table}_synced SET syncing = ?", (time.time(),))
+        await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time())  # another one is syncing it now
         assert vss.sync(EMB.model) == 0 and vss_index_size(store) == 40
-        async with store.transaction("other-syncer") as tx:  # ... or was, and died long ago
-            await tx.run(f"UPDATE {table}_synced SET syncing = ?", (time.time() - vss.CLAIM_SECONDS - 1,))
+        await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time() - vss.CLAIM_SECONDS - 1)  # ... or was, and died
         assert vss.sync(EMB.model) == 10 and vss_index_size(store) == 50
         assert (await store._all(f"SELECT syncing FROM {table}_synced"))[0][0] is None
         for name, f in FILTER_CASES:
@@ -502,9 +508,11 @@ async def test_the_matrix_reloads_when_the_feed_cannot_say_what_changed(fast_sto
     await knn(fast_store, QUERIES[0], 5, {})
     item = (await fast_store._all("SELECT id FROM search_items ORDER BY id LIMIT 1"))[0][0]
     target = await EMB.embed_query("zebra quagga okapi")
-    async with fast_store.transaction("old-writer") as tx:
+    async def in_tx(tx):
         await tx.run("UPDATE embeddings SET vector = ? WHERE item_id = ?", (vectors.as_blob(target), item))
         await tx.event("index.embedded", "index", EMB.model, {"count": 1})
+
+    await fast_store._write("old-writer", in_tx)
     got = await knn(fast_store, "zebra quagga okapi", 3, {})
     assert got[0][0] == item and got[0][1] < TOL
 

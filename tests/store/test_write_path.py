@@ -1,4 +1,4 @@
-"""The write path: a transaction run whole on the writer connection's thread, and when claims reap."""
+"""The write path: each transaction run whole in one place, the host's write lock, and when claims reap."""
 
 from __future__ import annotations
 
@@ -20,14 +20,8 @@ async def agents(store):
     return store
 
 
-@pytest.mark.parametrize("write", ["claim", "complete", "heartbeat", "enqueue", "register"])
-async def test_hot_writes_run_whole_on_the_writer_thread(agents, monkeypatch, write):
-    """Every statement of a hot write, BEGIN to COMMIT, runs in one call on the connection's thread,
-    so the lock is never held across a hand-off to the event loop."""
-    store = agents
-    task = await store.enqueue_task(description="t")
-    if write == "complete":
-        await store.claim_task(agent="a1")
+def spy_on_statements(monkeypatch) -> list[int]:
+    """The thread each statement of a write transaction runs on, in order."""
     threads: list[int] = []
     for name in ("one", "all", "run", "event"):
         real = getattr(base.Tx, name)
@@ -37,15 +31,96 @@ async def test_hot_writes_run_whole_on_the_writer_thread(agents, monkeypatch, wr
             return await _real(self, *args, **kwargs)
 
         monkeypatch.setattr(base.Tx, name, spy)
-    calls = {
+    return threads
+
+
+def hot_write(store, write: str, task_id: int):
+    return {
         "claim": lambda: store.claim_task(agent="a1"),
-        "complete": lambda: store.complete_task(task.id, agent="a1"),
+        "complete": lambda: store.complete_task(task_id, agent="a1"),
+        "fail": lambda: store.fail_task(task_id, agent="a1", error="boom"),
         "heartbeat": lambda: store.heartbeat("a1", completion=50),
-        "enqueue": lambda: store.enqueue_task(description="u", prerequisites=[task.id]),
+        "enqueue": lambda: store.enqueue_task(description="u", prerequisites=[task_id]),
         "register": lambda: store.register_agent("a3", agent_type="coder"),
-    }
-    await calls[write]()
+    }[write]()
+
+
+@pytest.mark.parametrize("write", ["claim", "complete", "fail", "heartbeat"])
+async def test_quick_writes_run_whole_on_the_event_loop_when_nobody_else_writes(agents, monkeypatch, write):
+    """No thread hand-off at all: BEGIN to COMMIT in one go, here."""
+    store = agents
+    task = await store.enqueue_task(description="t")
+    if write in ("complete", "fail"):
+        await store.claim_task(agent="a1")
+    threads = spy_on_statements(monkeypatch)
+    await hot_write(store, write, task.id)
+    assert threads and set(threads) == {threading.get_ident()}
+    assert not store._writer.in_transaction
+
+
+@pytest.mark.parametrize("write", ["enqueue", "register"])
+async def test_other_writes_run_whole_on_the_writer_thread(agents, monkeypatch, write):
+    """Every statement, BEGIN to COMMIT, in one call on the connection's thread: the lock is never
+    held across a hand-off to the event loop."""
+    store = agents
+    task = await store.enqueue_task(description="t")
+    threads = spy_on_statements(monkeypatch)
+    await hot_write(store, write, task.id)
     assert threads and set(threads) == {store._writer._thread.ident} != {threading.get_ident()}
+
+
+@pytest.mark.parametrize("write", ["heartbeat", "enqueue"])
+async def test_writers_queue_on_the_host_lock(agents, db_path, monkeypatch, write):
+    """While another writer on the host holds the lock, a write waits for it on the writer thread
+    (never on the event loop) and lands, whole, once it is released."""
+    store = agents
+    task = await store.enqueue_task(description="t")
+    mark = await store.latest_event_id()
+    waiting = threading.Event()
+    real_acquire = base.HostWriteLock.acquire
+
+    def acquire(self):
+        waiting.set()
+        real_acquire(self)
+
+    monkeypatch.setattr(base.HostWriteLock, "acquire", acquire)
+    other = base.HostWriteLock(db_path)  # another process's writer, as far as flock(2) can tell
+    try:
+        assert other.try_acquire()
+        threads = spy_on_statements(monkeypatch)
+        call = asyncio.create_task(hot_write(store, write, task.id))
+        assert await asyncio.to_thread(waiting.wait, 10)
+        assert not call.done() and threads == []
+        assert await store.changes_since(mark) == []  # nothing of it has happened yet
+    finally:
+        other.release()
+        other.close()
+    await call
+    assert threads and set(threads) == {store._writer._thread.ident}
+    assert len(await store.changes_since(mark)) >= 1
+
+
+async def test_the_host_lock_is_a_file_beside_the_database(agents, db_path):
+    store = agents
+    lock = base.HostWriteLock(db_path)
+    try:
+        assert (db_path.parent / f"{db_path.name}-writers").exists()
+        assert lock.try_acquire()
+        assert not store._host_lock.try_acquire()  # flock(2) locks conflict between open files
+        lock.release()
+        assert store._host_lock.try_acquire()
+        store._host_lock.release()
+    finally:
+        lock.close()
+
+
+async def test_without_a_lock_file_writes_still_work(tmp_path):
+    """A directory where the lock file cannot be made: SQLite's own locking alone."""
+    lock = base.HostWriteLock(tmp_path / "missing-dir" / "swarm.db")
+    assert lock.try_acquire() and lock.try_acquire()
+    lock.acquire()
+    lock.release()
+    lock.close()
 
 
 async def test_a_body_that_awaits_something_else_is_refused_and_rolled_back(agents):
@@ -77,29 +152,43 @@ async def test_errors_inside_a_write_roll_back_and_map_to_store_errors(agents):
     assert await store.changes_since(mark) == []
 
 
-async def test_a_locked_database_is_busy(agents, db_path):
+@pytest.mark.parametrize("write", ["heartbeat", "register"])
+async def test_a_database_locked_from_outside_swarmdeck_is_busy(agents, db_path, write):
+    """A writer that does not take the host lock (the sqlite3 shell, say) holds SQLite's lock: the
+    quick path does not wait for it on the event loop, and the writer thread gives up with Busy."""
     store = agents
+    store.busy_timeout_ms = 0
     await store._writer.execute("PRAGMA busy_timeout = 0")
+    call = {"heartbeat": lambda: store.heartbeat("a1"),
+            "register": lambda: store.register_agent("a9", agent_type="coder")}[write]
     other = sqlean.connect(str(db_path), isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(Busy, match="locked by other writers"):
-            await store.heartbeat("a1")
+        with pytest.raises(Busy, match="locked by other writers for 0 ms"):
+            await call()
+        assert not store._writer.in_transaction
+        assert store._host_lock.try_acquire()  # released on the way out
+        store._host_lock.release()
         other.execute("ROLLBACK")
     finally:
         other.close()
-    assert (await store.heartbeat("a1")).name == "a1"
+    await call()
 
 
 async def test_a_cancelled_caller_leaves_no_transaction_open(agents):
+    """Cancelled while its transaction is out on the writer thread: that transaction still ends
+    whole there (committed or rolled back), and writes go on."""
     store = agents
     t = await store.enqueue_task(description="t")
+    other = base.HostWriteLock(store.path)
+    assert other.try_acquire()  # so the claim waits its turn on the writer thread
     call = asyncio.create_task(store.claim_task(agent="a1"))
     await asyncio.sleep(0)
     call.cancel()
+    other.release()
+    other.close()
     with pytest.raises(asyncio.CancelledError):
         await call
-    # Whatever the thread had done by then was committed or rolled back whole; writes go on.
     await store.heartbeat("a2")
     assert not store._writer.in_transaction
     task = await store.get_task(t.id)
