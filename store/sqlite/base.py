@@ -38,6 +38,11 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 
+#: The writer copies the WAL back into the database (a PASSIVE checkpoint, outside the write locks)
+#: after this many of its own commits, and when it closes; SQLite's automatic checkpoint, which runs
+#: inside COMMIT, is off on the writer so that no writer holds the host lock through its fsyncs.
+CHECKPOINT_EVERY = 100
+
 #: Recent write transactions per database file in this process, as (monotonic time, ms). Every store
 #: object on the file records into the same log, so a dashboard also sees the writes of agents running
 #: beside it in the process (the demo swarm); one append per commit.
@@ -238,6 +243,8 @@ class StoreBase:
         self._host_lock = HostWriteLock(None)
         #: How long a write waits for a writer from outside swarmdeck before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
+        self._commits = 0  # since the writer's last checkpoint
+        self._checkpoint: asyncio.Future[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -257,6 +264,7 @@ class StoreBase:
             self._reader = await self._connect()
             if not self.read_only:
                 self._host_lock = HostWriteLock(self.path)
+                await self._writer.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             await self.close()
             raise
@@ -295,6 +303,10 @@ class StoreBase:
         return conn
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
+        if self._writer is not None and self._commits:
+            await self._checkpoint_wal(self._writer)
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()
@@ -403,21 +415,33 @@ class StoreBase:
         conn = self._writable()
         async with self._write_lock:
             try:
-                if quick:
+                done = None
+                if quick and (self._checkpoint is None or self._checkpoint.done()):
                     done = self._write_now(conn, actor or "unknown", body, args)
-                    if done is not None:
-                        result, ms = done
-                        self._write_log.append((time.monotonic(), ms))
-                        return result
-                result, ms = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
-                # Appended here, not on the connection's thread: readers iterate the log on the loop.
-                self._write_log.append((time.monotonic(), ms))
-                return result
+                if done is None:
+                    done = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms)
                 if mapped is not None:
                     raise mapped from exc
                 raise
+            result, ms = done
+            # Appended here, not on the connection's thread: readers iterate the log on the loop.
+            self._write_log.append((time.monotonic(), ms))
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+                # In the background, on the writer's thread: later writes on the thread queue behind
+                # it, and quick ones take the thread while it runs (the connection is in use there).
+                self._checkpoint = asyncio.ensure_future(self._checkpoint_wal(conn))
+            return result
+
+    async def _checkpoint_wal(self, conn: aiosqlite.Connection) -> None:
+        """Copy what the WAL holds into the database, waiting for nobody (PASSIVE)."""
+        self._commits = 0
+        try:
+            await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
+        except sqlean.Error:
+            pass  # another checkpoint is running, or the disk said no: SQLite keeps the WAL; the next one tries
 
     def _write_now(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],

@@ -643,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="messages/s per agent in the paced run at the largest N (0: no paced run)")
     parser.add_argument("--variants", default="raw,busy,thread",
                         help="extra runs at the largest N: raw, busy, thread, retry (comma-separated; '' for none)")
+    parser.add_argument("--paced-only", action="store_true", help="only the paced runs (and the baseline)")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
     args = parser.parse_args(argv)
@@ -652,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
     plan = [(n, "store", 0.0) for n in ns] + [(max(ns), v, 0.0) for v in variants]
+    if args.paced_only:
+        plan = []
     if args.pace:
         # retry is left out of the paced runs: flat out it already shows what it does.
         plan += [(max(ns), mode, args.pace) for mode in ("store", *variants) if mode != "retry"]

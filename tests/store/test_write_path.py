@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 
 import pytest
@@ -212,3 +213,46 @@ async def test_claims_reap_every_few_seconds_and_whenever_nothing_is_ready(agent
     await store.enqueue_task(description="more", base_priority=10)
     got = await store.claim_task(agent="a1")
     assert got.id == short.id and got.retry_count == 2  # reaped, and first by id at equal priority
+
+
+def events_in_the_database_file(db_path, tmp_path) -> int:
+    """The newest event id in the database file itself, as if its WAL were lost."""
+    copy = tmp_path / "main-file-only.db"
+    shutil.copyfile(db_path, copy)
+    conn = sqlean.connect(str(copy))
+    try:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_commits_leave_checkpoints_to_the_writer_outside_the_locks(agents, db_path, tmp_path, monkeypatch):
+    """COMMIT never checkpoints (no writer holds the host lock through fsyncs); every
+    CHECKPOINT_EVERY commits the writer copies the WAL into the database in the background."""
+    store = agents
+    monkeypatch.setattr(base, "CHECKPOINT_EVERY", 4)
+    await store._checkpoint_wal(store._writer)  # a known start: the file holds everything so far
+    before = events_in_the_database_file(db_path, tmp_path)
+    assert before == await store.latest_event_id()
+    for _ in range(3):
+        await store.heartbeat("a1")
+    assert events_in_the_database_file(db_path, tmp_path) == before  # all of it still only in the WAL
+    await store.heartbeat("a1")
+    assert store._checkpoint is not None
+    await store._checkpoint
+    assert events_in_the_database_file(db_path, tmp_path) == await store.latest_event_id()
+    assert store._commits == 0
+
+
+async def test_closing_the_store_checkpoints_what_it_wrote(db_path, tmp_path, clock):
+    from swarmdeck.store import open_store
+
+    first = await open_store(db_path, create=True, clock=clock)
+    keeps_the_wal = await open_store(db_path, clock=clock)  # so closing is not the last close
+    try:
+        await first.register_agent("short-lived", agent_type="coder")  # what one CLI command does
+        latest = await first.latest_event_id()
+        await first.close()
+        assert events_in_the_database_file(db_path, tmp_path) == latest
+    finally:
+        await keeps_the_wal.close()
