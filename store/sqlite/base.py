@@ -418,6 +418,7 @@ class StoreBase:
         """
         conn = self._writable()
         async with self._write_lock:
+            started = time.perf_counter()
             try:
                 done = None
                 if quick:
@@ -429,21 +430,20 @@ class StoreBase:
                         if done is not None:
                             break
                 if done is None:
-                    done = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
+                    done = [await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)]
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms)
                 if mapped is not None:
                     raise mapped from exc
                 raise
-            result, ms = done
             # Appended here, not on the connection's thread: readers iterate the log on the loop.
-            self._write_log.append((time.monotonic(), ms))
+            self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             self._commits += 1
             if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
                 # In the background, on the writer's thread: later writes on the thread queue behind
                 # it, and quick ones take the thread while it runs (the connection is in use there).
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal(conn))
-            return result
+            return done[0]
 
     async def _checkpoint_wal(self, conn: aiosqlite.Connection) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE)."""
@@ -456,37 +456,36 @@ class StoreBase:
     def _write_now(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
         args: tuple[Any, ...],
-    ) -> tuple[T, float] | None:
-        """The transaction here and now if nobody is writing; None (nothing done) if somebody is."""
+    ) -> list[T] | None:
+        """[the result] of the transaction, run here and now if nobody is writing; None (nothing
+        done) if somebody is."""
         # Safe on this thread: under _write_lock nothing else is using the writer connection.
         raw = conn._conn
-        started = time.perf_counter()
         if not self._host_lock.try_acquire():
             return None
         try:
-            raw.execute("PRAGMA busy_timeout = 0")  # a writer from outside swarmdeck: do not wait here
+            raw.execute("PRAGMA busy_timeout = 0").close()  # a writer from outside swarmdeck: no waiting here
             try:
                 raw.execute("BEGIN IMMEDIATE")
             except sqlean.OperationalError:
                 return None
             finally:
-                raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            return self._run_body(raw, conn, actor, body, args), (time.perf_counter() - started) * 1000
+                raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}").close()
+            return [self._run_body(raw, conn, actor, body, args)]
         finally:
             self._host_lock.release()
 
     def _write_on_thread(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
         args: tuple[Any, ...],
-    ) -> tuple[T, float]:
+    ) -> T:
         # On aiosqlite's thread: nothing else uses this connection until this returns, and a
         # cancelled caller cannot leave the transaction open (it commits or rolls back here).
         raw = conn._conn
-        started = time.perf_counter()
         self._host_lock.acquire()
         try:
             raw.execute("BEGIN IMMEDIATE")
-            return self._run_body(raw, conn, actor, body, args), (time.perf_counter() - started) * 1000
+            return self._run_body(raw, conn, actor, body, args)
         finally:
             self._host_lock.release()
 
@@ -509,7 +508,7 @@ class StoreBase:
 
     async def write_latencies(self) -> tuple[float, ...]:
         """Milliseconds of the recent write transactions on this file in this process since this
-        store opened (BEGIN IMMEDIATE to COMMIT, lock waits included), oldest first."""
+        store opened (from the call to its COMMIT, waits for the lock included), oldest first."""
         return tuple(ms for at, ms in self._write_log if at >= self._opened_at)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
