@@ -27,7 +27,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -805,8 +805,8 @@ class MatrixCache:
         count = await read.execute_fetchall("SELECT count(*) FROM embeddings WHERE model = ?", (model,))
         return count[0][0] * dim[0][0] * 4 if dim else None
 
-    async def knn(self, read: aiosqlite.Connection, model: str, vector: np.ndarray, k: int,
-                  filters: VectorFilters) -> list[tuple[int, float]] | None:
+    async def ready(self, read: aiosqlite.Connection, model: str) -> _Matrix | None:
+        """``model``'s matrix, caught up with the change feed; None when the backend must answer."""
         m = self._models.get(model)
         if m is None:
             size = await self._size(read, model)
@@ -825,6 +825,11 @@ class MatrixCache:
         async with m.lock:
             if not await self._catch_up(read, m):
                 return None
+        return m
+
+    async def search(self, m: _Matrix, vector: np.ndarray, k: int, filters: VectorFilters) -> list[tuple[int, float]]:
+        """The k nearest in ``m`` as it is (no SQL: a catch-up waits for the lock, not the other way round)."""
+        async with m.lock:
             return await asyncio.to_thread(m.search, _unit(vector), k, filters)
 
     async def _catch_up(self, read: aiosqlite.Connection, m: _Matrix) -> bool:
@@ -877,10 +882,25 @@ class VectorIndex:
 
     async def knn(self, read: aiosqlite.Connection, model: str, table: str, vector: np.ndarray, k: int,
                   filters: VectorFilters) -> list[tuple[int, float]]:
+        return await (await self.prepare(read, model, table, k, filters))(vector)
+
+    async def prepare(self, read: aiosqlite.Connection, model: str, table: str, k: int,
+                      filters: VectorFilters) -> Callable[[np.ndarray], Awaitable[list[tuple[int, float]]]]:
+        """The k-nearest search, for a query vector that may still be being made.
+
+        What the in-memory path must read (its catch-up with the change feed) is read now, so that once the
+        vector is there it answers without SQL: nothing it needs waits behind a query queued meanwhile on
+        ``read`` (the keyword ranking, in a hybrid search). The backends read when they search.
+        """
         if self.cache is not None:
-            hits = await self.cache.knn(read, model, vector, k, filters)
-            if hits is not None:
-                return hits
+            matrix = await self.cache.ready(read, model)
+            if matrix is not None:
+                cache = self.cache
+                return lambda vector: cache.search(matrix, vector, k, filters)
+        return lambda vector: self._backend_knn(read, model, table, vector, k, filters)
+
+    async def _backend_knn(self, read: aiosqlite.Connection, model: str, table: str, vector: np.ndarray, k: int,
+                           filters: VectorFilters) -> list[tuple[int, float]]:
         if table.startswith(self.backend.prefix):
             return await self.backend.knn(read, model, table, vector, k, filters)
         if table.startswith(SqliteVecBackend.prefix):  # not switched yet: sqlite-vec is always loaded

@@ -528,6 +528,32 @@ async def test_a_large_model_loads_in_the_background_and_the_backend_answers_mea
     assert_exact(await knn(fast_store, QUERIES[0], 8, {"agent": "ana"}), first, "loaded")
 
 
+async def test_a_hybrid_search_reads_for_the_matrix_before_the_keyword_query(fast_store, clock, monkeypatch):
+    """The read connection runs its queries one at a time: what the matrix reads (its catch-up with the
+    change feed) goes ahead of the keyword ranking's FTS query, so once the query's embedding is made
+    the vector search waits for nothing; only the hits are read after the FTS query."""
+    await build_corpus(fast_store, clock, n=40)
+    await knn(fast_store, QUERIES[0], 5, {})  # loaded
+    await build_corpus(fast_store, clock, n=3, start=500)  # vectors the matrix has not seen yet
+    read = fast_store._read_conn
+    asked: list[str] = []
+    for name in ("execute", "execute_fetchall"):
+        def recording(sql, *args, _real=getattr(read, name)):
+            asked.append(" ".join(sql.split()))
+            return _real(sql, *args)
+
+        monkeypatch.setattr(read, name, recording)
+    for filters in ({}, {"agent": "bo"}):
+        asked.clear()
+        hits = await fast_store.search("kestrel redis cache", mode="hybrid", embedder=EMB, limit=5, **filters)
+        assert hits and any(h.semantic_rank for h in hits) and any(h.keyword_rank for h in hits)
+        fts = next(n for n, sql in enumerate(asked) if "MATCH" in sql)
+        assert any(vectors.LATEST_INDEX_EVENT in sql for sql in asked[:fts]), asked
+        assert [sql.split(" WHERE ")[0] for sql in asked[fts + 1:]] == ["SELECT * FROM search_items"], asked
+    matrix = fast_store._vectors.cache._models[EMB.model]
+    assert matrix.n == 43  # caught up
+
+
 async def test_past_its_budget_the_matrix_steps_aside(db_path, clock):
     store = await open_store(db_path, create=True, clock=clock, vector_cache_mb=1)
     try:
