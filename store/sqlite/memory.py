@@ -30,6 +30,10 @@ from . import vectors
 from .base import StoreBase, Tx
 from .rows import dumps, loads
 
+#: A keyword search filtered to fewer items than this reads them first (``MemoryOps._keyword``): past about
+#: 20,000 of 100,000 items, looking up each FTS5 match costs less than gathering the set.
+FEW_ITEMS = 10_000
+
 RECORD_KINDS = tuple(learning.KINDS)
 ITEM_KINDS = ("memory", "document", *RECORD_KINDS)
 
@@ -627,6 +631,15 @@ class MemoryOps(StoreBase):
                 "ORDER BY rank LIMIT ?", (match, depth))
             return [(r[0], r[1]) for r in rows]
         where, params = filters.item_sql()
+        if await self._few_items(filters, where, params):
+            # The filter's items first, from their index; each FTS5 match is then checked against them
+            # instead of being looked up in search_items (at 3% of 100k items, 5 ms instead of 15). The `+`
+            # keeps the set away from FTS5, which would run the whole MATCH again for each of its ids.
+            rows = await self._all(
+                "SELECT rowid, bm25(search_fts, 3.0, 1.0) AS rank FROM search_fts WHERE search_fts MATCH ? "
+                f"AND +rowid IN (SELECT si.id FROM search_items si WHERE 1{where}) ORDER BY rank LIMIT ?",
+                (match, *params, depth))
+            return [(r[0], r[1]) for r in rows]
         # CROSS JOIN keeps FTS5 the outer loop: with an agent or time filter the planner otherwise starts
         # from search_items and runs the whole MATCH again for each row (16 s instead of 50 ms at 100k).
         rows = await self._all(
@@ -636,6 +649,16 @@ class MemoryOps(StoreBase):
             (match, *params, depth),
         )
         return [(r[0], r[1]) for r in rows]
+
+    async def _few_items(self, filters: vectors.VectorFilters, where: str, params: Sequence[object]) -> bool:
+        """Whether one index of search_items gives the filter's items (one of namespace, kinds and agent,
+        with or without a time range) and they are fewer than ``FEW_ITEMS``: counting them reads at most
+        that many index entries (under 1 ms)."""
+        if filters.memory_type or sum(map(bool, (filters.namespace_prefix, filters.kinds, filters.agent))) != 1:
+            return False
+        row = await self._one(f"SELECT count(*) FROM (SELECT 1 FROM search_items si WHERE 1{where} LIMIT ?)",
+                              (*params, FEW_ITEMS))
+        return row[0] < FEW_ITEMS
 
     async def _semantic(self, query: str, embedder: Any, filters: vectors.VectorFilters,
                         depth: int) -> Awaitable[list[tuple[int, float]]]:

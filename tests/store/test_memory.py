@@ -20,7 +20,7 @@ from swarmdeck.store.embed import EmbedderError, HashEmbedder, LocalEmbedder
 from swarmdeck.store.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.models import MemoryType, SessionStatus
-from swarmdeck.store.sqlite import base, vectors
+from swarmdeck.store.sqlite import base, memory, vectors
 from swarmdeck.store.sqlite.memory import MemoryOps
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -512,8 +512,11 @@ async def _filter_corpus(store, clock) -> dict[str, float | set[str]]:
     return {"early": early, "middle": middle, "late": late, "memories": weak_memories, "decisions": weak_decisions}
 
 
+@pytest.mark.parametrize("few_items", [0, memory.FEW_ITEMS], ids=["matches joined", "filter's items first"])
 @pytest.mark.parametrize("mode", MODES)
-async def test_filters_apply_before_the_limit(store, clock, mode):
+async def test_filters_apply_before_the_limit(store, clock, mode, few_items, monkeypatch):
+    """Both ways a keyword ranking applies a filter (memory.FEW_ITEMS chooses) give the same answers."""
+    monkeypatch.setattr(memory, "FEW_ITEMS", few_items)
     c = await _filter_corpus(store, clock)
     embedder = HashEmbedder()
     strong = await titles(store, QUERY, mode=mode, embedder=embedder, limit=10)
