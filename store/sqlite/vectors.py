@@ -737,18 +737,23 @@ class _Matrix:
             setattr(self, attr, getattr(fresh, attr))
         self.loaded = True
 
-    def _filter_codes(self, column: str, values: Sequence[str]) -> np.ndarray:
-        return np.array([self.codes[column].index[v] for v in values if v in self.codes[column].index], np.int32)
+    def _one_of(self, column: str, values: Sequence[str]) -> np.ndarray:
+        """Rows whose ``column`` is one of ``values``: a table of the codes, indexed by each row's code
+        (np.isin took 1.2 ms at 100k rows, sorting them; this takes ~0.1)."""
+        codes = self.codes[column]
+        wanted = np.zeros(len(codes.names), bool)
+        wanted[[codes.index[v] for v in values if v in codes.index]] = True
+        return wanted[getattr(self, column)[:self.n]]
 
     def mask(self, f: VectorFilters) -> np.ndarray:
         n = self.n
         mask = self.alive[:n].copy()
         if f.kinds:
-            mask &= np.isin(self.kind[:n], self._filter_codes("kind", f.kinds))
+            mask &= self._one_of("kind", f.kinds)
         if f.memory_type:
-            mask &= np.isin(self.mtype[:n], self._filter_codes("mtype", [f.memory_type]))
+            mask &= self._one_of("mtype", [f.memory_type])
         if f.agent:
-            mask &= np.isin(self.agent[:n], self._filter_codes("agent", [f.agent]))
+            mask &= self._one_of("agent", [f.agent])
         if f.since is not None:
             mask &= self.created[:n] >= f.since
         if f.until is not None:
@@ -766,7 +771,9 @@ class _Matrix:
         pick = np.flatnonzero(self.mask(f))
         # einsum, not BLAS: at 100k x 384 numpy's own single-threaded loop took 6 ms where OpenBLAS's gemv
         # took 14 (its threads also kept spinning into the next query's embedding, doubling that)
-        if len(pick) * 4 < self.n:  # selective: score only the candidates
+        # Gathering the candidates' rows costs ~5x a pass per row (measured at 100k x 384: 3.6 ms for 10% of
+        # them, 7.6 for 20%, a whole pass 6.5): past a sixth, one pass over the matrix, then the mask.
+        if len(pick) * 6 < self.n:  # selective: score only the candidates
             sims = np.einsum("ij,j->i", self.mat[pick], q)
         else:  # one pass over the matrix, then the mask
             sims = np.einsum("ij,j->i", self.mat[:self.n], q)[pick]
