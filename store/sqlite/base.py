@@ -307,15 +307,17 @@ class StoreBase:
         return conn
 
     async def close(self) -> None:
-        if self._checkpoint is not None:
-            await self._checkpoint
-        if self._writer is not None and self._commits:
-            await self._checkpoint_wal(self._writer)
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
-        self._host_lock.close()
+        try:
+            if self._checkpoint is not None:
+                await self._checkpoint
+            if self._writer is not None and self._commits:
+                await self._checkpoint_wal(self._writer)
+        finally:
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    await conn.close()
+            self._reader = self._writer = None
+            self._host_lock.close()
 
     async def __aenter__(self):
         return self
@@ -450,8 +452,10 @@ class StoreBase:
         self._commits = 0
         try:
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
-        except sqlean.Error:
-            pass  # another checkpoint is running, or the disk said no: SQLite keeps the WAL; the next one tries
+        except (sqlean.Error, ValueError):
+            # Another checkpoint is running, the disk said no, or the store closed meanwhile (aiosqlite
+            # says ValueError): the WAL keeps everything, and the next checkpoint copies it.
+            pass
 
     def _write_now(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
