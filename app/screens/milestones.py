@@ -81,7 +81,8 @@ class MilestonesScreen(LiveScreen):
     async def apply(self, events: list[Event]) -> None:
         touched_milestones = any(e.entity == "milestone" for e in events)
         touched_tasks = any(e.entity == "task" for e in events)
-        if touched_milestones:
+        if touched_milestones or touched_tasks:
+            # A task that finishes books its hours on its milestone: no milestone event says so.
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if touched_tasks:
             self.progress = await self.store.milestone_progress()

@@ -105,3 +105,16 @@ async def test_a_gate_decided_elsewhere_updates_the_status_bar(seeded):
         await until(pilot, lambda: "REVISE" in plain(app.screen.query_one("#gate-panel").content),
                     "the decision in the history")
         assert [c[2] for c in rows(app.screen.table).values()] == ["approved", "open", "locked"]
+
+
+async def test_hours_booked_by_a_completion_elsewhere_show_on_the_milestone(seeded):
+    """Completing a task books hours on its milestone without any milestone event: the row follows."""
+    app = make_app(seeded.path, poll=True, interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        key = str(seeded.milestones["Memory service"])
+        spent, budget = rows(app.screen.table)[key][4].split("/")
+        await cli_async(seeded.path, "task", "complete", str(seeded.tasks["service"]), "--agent", "builder-1",
+                        "--hours", "12")
+        await until(pilot, lambda: rows(app.screen.table)[key][4] == f"{float(spent) + 12:.0f}/{budget}",
+                    "the milestone's hours")
