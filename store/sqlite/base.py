@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import sqlite3
@@ -13,6 +12,11 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: SQLite's own locking alone
+    fcntl = None  # type: ignore[assignment]
 
 import aiosqlite
 import sqlean
@@ -176,7 +180,7 @@ class HostWriteLock:
 
     def __init__(self, db_path: Path | None) -> None:
         self._fd: int | None = None
-        if db_path is not None:
+        if db_path is not None and fcntl is not None:
             try:
                 self._fd = os.open(f"{db_path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
             except OSError:
