@@ -79,10 +79,11 @@ class MilestonesScreen(LiveScreen):
         await self._load_gate()
 
     async def apply(self, events: list[Event]) -> None:
-        touched_milestones = any(e.entity == "milestone" for e in events)
         touched_tasks = any(e.entity == "task" for e in events)
-        if touched_milestones or touched_tasks:
-            # A task that finishes books its hours on its milestone: no milestone event says so.
+        # A task that finishes books hours on its milestone: its event names the milestone.
+        touched_milestones = any(e.entity == "milestone" or (e.entity == "task" and e.payload.get("milestone_id"))
+                                 for e in events)
+        if touched_milestones:
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if touched_tasks:
             self.progress = await self.store.milestone_progress()

@@ -431,7 +431,7 @@ class StoreBase:
                     for pause in QUICK_RETRY_PAUSES:
                         if pause:
                             await asyncio.sleep(pause)
-                        if self._checkpoint is None or self._checkpoint.done():
+                        if not self._checkpointing:
                             done = self._write_now(conn, actor or "unknown", body, args)
                         if done is not None:
                             break
@@ -445,11 +445,16 @@ class StoreBase:
             # Appended here, not on the connection's thread: readers iterate the log on the loop.
             self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             self._commits += 1
-            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+            if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
                 # In the background, on the writer's thread: later writes on the thread queue behind
                 # it, and quick ones take the thread while it runs (the connection is in use there).
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal(conn))
             return done[0]
+
+    @property
+    def _checkpointing(self) -> bool:
+        """A background checkpoint is using the writer connection on its thread."""
+        return self._checkpoint is not None and not self._checkpoint.done()
 
     async def _checkpoint_wal(self, conn: aiosqlite.Connection) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE)."""

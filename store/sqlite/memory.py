@@ -533,7 +533,6 @@ class MemoryOps(StoreBase):
         return stored
 
     async def record_embedding_failure(self, model: str, item_ids: Iterable[int], error: str) -> None:
-
         async def in_tx(tx: Tx) -> None:
             for item_id in item_ids:
                 # an item deleted while its batch was out is skipped (its failure row could not exist)
@@ -595,9 +594,6 @@ class MemoryOps(StoreBase):
             memory_type = _memory_type(memory_type).value
         filters = vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)
         depth = limit * 3 if mode is SearchMode.HYBRID else limit
-        keyword: list[int] = []
-        semantic: list[int] = []
-        scores: dict[str, dict[int, float]] = {"keyword": {}, "semantic": {}}
         # Both rankings at once: the query's embedding (on a thread) overlaps the keyword query (on SQLite's).
         # The semantic ranking is started first, so that what it reads is read before the keyword query
         # takes the read connection, whose queries run one at a time.
@@ -607,48 +603,38 @@ class MemoryOps(StoreBase):
             self._keyword(query, filters, depth) if mode in (SearchMode.HYBRID, SearchMode.KEYWORD) else _none(),
             by_meaning,
         )
-        for item_id, rank in by_words:
-            keyword.append(item_id)
-            scores["keyword"][item_id] = -rank
-        for item_id, distance in by_meaning:
-            semantic.append(item_id)
-            scores["semantic"][item_id] = 1.0 - distance
+        keyword = [item_id for item_id, _ in by_words]
+        semantic = [item_id for item_id, _ in by_meaning]
         if mode is SearchMode.HYBRID:
             ranked = rules.rrf([keyword, semantic])[:limit]
         elif mode is SearchMode.KEYWORD:
-            ranked = [(i, scores["keyword"][i]) for i in keyword[:limit]]
+            ranked = [(item_id, -rank) for item_id, rank in by_words[:limit]]
         else:
-            ranked = [(i, scores["semantic"][i]) for i in semantic[:limit]]
+            ranked = [(item_id, 1.0 - distance) for item_id, distance in by_meaning[:limit]]
         return await self._hits(ranked, keyword, semantic, rules.terms(query))
 
     async def _keyword(self, query: str, filters: vectors.VectorFilters, depth: int) -> list[tuple[int, float]]:
         match = rules.fts_query(query)
         if match is None:
             return []
+        rank = "bm25(search_fts, 3.0, 1.0) AS rank"
         if not filters:
             # FTS5 alone: joining search_items for every match (~20k of 100k for a question) doubled the time.
-            rows = await self._all(
-                "SELECT rowid, bm25(search_fts, 3.0, 1.0) AS rank FROM search_fts WHERE search_fts MATCH ? "
-                "ORDER BY rank LIMIT ?", (match, depth))
-            return [(r[0], r[1]) for r in rows]
-        where, params = filters.item_sql()
-        if await self._few_items(filters):
+            sql, params = f"SELECT rowid, {rank} FROM search_fts WHERE search_fts MATCH ?", []
+        elif await self._few_items(filters):
             # The filter's items first, from their index; each FTS5 match is then checked against them
             # instead of being looked up in search_items (at 3% of 100k items, 5 ms instead of 15). The `+`
             # keeps the set away from FTS5, which would run the whole MATCH again for each of its ids.
-            rows = await self._all(
-                "SELECT rowid, bm25(search_fts, 3.0, 1.0) AS rank FROM search_fts WHERE search_fts MATCH ? "
-                f"AND +rowid IN (SELECT si.id FROM search_items si WHERE 1{where}) ORDER BY rank LIMIT ?",
-                (match, *params, depth))
-            return [(r[0], r[1]) for r in rows]
-        # CROSS JOIN keeps FTS5 the outer loop: with an agent or time filter the planner otherwise starts
-        # from search_items and runs the whole MATCH again for each row (16 s instead of 50 ms at 100k).
-        rows = await self._all(
-            "SELECT si.id, bm25(search_fts, 3.0, 1.0) AS rank FROM search_fts "
-            f"CROSS JOIN search_items si ON si.id = search_fts.rowid WHERE search_fts MATCH ?{where} "
-            "ORDER BY rank LIMIT ?",
-            (match, *params, depth),
-        )
+            where, params = filters.item_sql()
+            sql = (f"SELECT rowid, {rank} FROM search_fts WHERE search_fts MATCH ? "
+                   f"AND +rowid IN (SELECT si.id FROM search_items si WHERE 1{where})")
+        else:
+            # CROSS JOIN keeps FTS5 the outer loop: with an agent or time filter the planner otherwise starts
+            # from search_items and runs the whole MATCH again for each row (16 s instead of 50 ms at 100k).
+            where, params = filters.item_sql()
+            sql = (f"SELECT si.id, {rank} FROM search_fts CROSS JOIN search_items si "
+                   f"ON si.id = search_fts.rowid WHERE search_fts MATCH ?{where}")
+        rows = await self._all(f"{sql} ORDER BY rank LIMIT ?", (match, *params, depth))
         return [(r[0], r[1]) for r in rows]
 
     async def _few_items(self, filters: vectors.VectorFilters) -> bool:
@@ -657,8 +643,9 @@ class MemoryOps(StoreBase):
         that many index entries (under 1 ms)."""
         if filters.memory_type or sum(map(bool, (filters.namespace_prefix, filters.kinds, filters.agent))) != 1:
             return False
-        where, params = filters.item_sql()
-        if filters.namespace_prefix:
+        if not filters.namespace_prefix:
+            where, params = filters.item_sql()
+        else:
             # One range from the prefix itself to the end of what lies under it: a few namespaces more
             # (project:a-old sorts between project:a and project:a/) make no difference to a count that
             # only decides how to search, and one range is read at half the cost of the exact two.

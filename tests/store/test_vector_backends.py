@@ -15,7 +15,6 @@ import os
 import sys
 import time
 import traceback
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,76 +286,67 @@ def vss_index_size(store) -> int:
 
 
 @needs_vss
-async def test_vss_reads_stay_exact_between_syncs_and_a_sync_applies_the_changes(db_path, clock):
-    store = await open_store(db_path, create=True, clock=clock, vector_backend="sqlite-vss", vector_cache_mb=0)
-    try:
-        vss = store._vectors.backend
-        await build_corpus(store, clock, n=60)
-        built = await _vss_state(store)
-        assert built[1] == 60  # the first flush builds it (it was never built)
-        vss.SYNC_BATCH = 1_000  # fewer changes than this wait for the next sync; reads overlay them
-        await build_corpus(store, clock, n=12, start=500)
-        await store.update_memory("project:a", "k0", "zebra quagga", updated_by="bo")
-        await store.delete_memory("project:a/agent:x", "k1", deleted_by="bo")
-        await Indexer(store, EMB).drain()
-        assert await _vss_state(store) == built  # nothing applied yet
-        for name, f in FILTER_CASES:
-            for query in ("zebra quagga", QUERIES[1]):
-                q = await EMB.embed_query(query)
-                assert_exact(await knn(store, query, 9, f), await brute_force(store, q, 9, f), (name, query))
-        # the growing-k path (candidates above RESCORE_MAX) too
-        vss.RESCORE_MAX = 0
-        for name, f in FILTER_CASES:
-            q = await EMB.embed_query(QUERIES[2])
-            assert_exact(await knn(store, QUERIES[2], 9, f), await brute_force(store, q, 9, f), ("grow-k", name))
-        assert vss.sync(EMB.model) > 0
-        mark, count = await _vss_state(store)
-        assert mark > built[0] and count == vss_index_size(store) == 60 + 12 - 1  # k1 went; k0 came back
-        for name, f in FILTER_CASES:
-            q = await EMB.embed_query("zebra quagga")
-            assert_exact(await knn(store, "zebra quagga", 9, f), await brute_force(store, q, 9, f), ("synced", name))
-    finally:
-        await store.close()
+async def test_vss_reads_stay_exact_between_syncs_and_a_sync_applies_the_changes(vss_store, clock):
+    store = vss_store
+    vss = store._vectors.backend
+    await build_corpus(store, clock, n=60)
+    built = await _vss_state(store)
+    assert built[1] == 60  # the first flush builds it (it was never built)
+    vss.SYNC_BATCH = 1_000  # fewer changes than this wait for the next sync; reads overlay them
+    await build_corpus(store, clock, n=12, start=500)
+    await store.update_memory("project:a", "k0", "zebra quagga", updated_by="bo")
+    await store.delete_memory("project:a/agent:x", "k1", deleted_by="bo")
+    await Indexer(store, EMB).drain()
+    assert await _vss_state(store) == built  # nothing applied yet
+    for name, f in FILTER_CASES:
+        for query in ("zebra quagga", QUERIES[1]):
+            q = await EMB.embed_query(query)
+            assert_exact(await knn(store, query, 9, f), await brute_force(store, q, 9, f), (name, query))
+    # the growing-k path (candidates above RESCORE_MAX) too
+    vss.RESCORE_MAX = 0
+    for name, f in FILTER_CASES:
+        q = await EMB.embed_query(QUERIES[2])
+        assert_exact(await knn(store, QUERIES[2], 9, f), await brute_force(store, q, 9, f), ("grow-k", name))
+    assert vss.sync(EMB.model) > 0
+    mark, count = await _vss_state(store)
+    assert mark > built[0] and count == vss_index_size(store) == 60 + 12 - 1  # k1 went; k0 came back
+    for name, f in FILTER_CASES:
+        q = await EMB.embed_query("zebra quagga")
+        assert_exact(await knn(store, "zebra quagga", 9, f), await brute_force(store, q, 9, f), ("synced", name))
 
 
 @needs_vss
-async def test_vss_syncs_in_chunks_and_one_sync_at_a_time(db_path, clock):
-    store = await open_store(db_path, create=True, clock=clock, vector_backend="sqlite-vss", vector_cache_mb=0)
-    try:
-        vss = store._vectors.backend
-        vss.INSERT_CHUNK = 7  # 40 vectors: six transactions of inserts
-        await build_corpus(store, clock, n=40)
-        assert vss_index_size(store) == 40
-        vss.SYNC_BATCH = 1_000
-        await build_corpus(store, clock, n=10, start=700)
-        table = vectors.vss_table_for(EMB.model)
-        await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time())  # another one is syncing it now
-        assert vss.sync(EMB.model) == 0 and vss_index_size(store) == 40
-        await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time() - vss.CLAIM_SECONDS - 1)  # ... or was, and died
-        assert vss.sync(EMB.model) == 10 and vss_index_size(store) == 50
-        assert (await store._all(f"SELECT syncing FROM {table}_synced"))[0][0] is None
-        for name, f in FILTER_CASES:
-            q = await EMB.embed_query(QUERIES[0])
-            assert_exact(await knn(store, QUERIES[0], 12, f), await brute_force(store, q, 12, f), name)
-    finally:
-        await store.close()
+async def test_vss_syncs_in_chunks_and_one_sync_at_a_time(vss_store, clock):
+    store = vss_store
+    vss = store._vectors.backend
+    vss.INSERT_CHUNK = 7  # 40 vectors: six transactions of inserts
+    await build_corpus(store, clock, n=40)
+    assert vss_index_size(store) == 40
+    vss.SYNC_BATCH = 1_000
+    await build_corpus(store, clock, n=10, start=700)
+    table = vectors.vss_table_for(EMB.model)
+    await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time())  # another one is syncing it now
+    assert vss.sync(EMB.model) == 0 and vss_index_size(store) == 40
+    await run_sql(store, f"UPDATE {table}_synced SET syncing = ?", time.time() - vss.CLAIM_SECONDS - 1)  # ... or was, and died
+    assert vss.sync(EMB.model) == 10 and vss_index_size(store) == 50
+    assert (await store._all(f"SELECT syncing FROM {table}_synced"))[0][0] is None
+    for name, f in FILTER_CASES:
+        q = await EMB.embed_query(QUERIES[0])
+        assert_exact(await knn(store, QUERIES[0], 12, f), await brute_force(store, q, 12, f), name)
 
 
 @needs_vss
-async def test_vss_never_searches_an_empty_index(db_path, clock):
+async def test_vss_never_searches_an_empty_index(vss_store, clock):
     """An empty Faiss index aborts the whole process when searched: the backend must not search one."""
-    store = await open_store(db_path, create=True, clock=clock, vector_backend="sqlite-vss", vector_cache_mb=0)
-    try:
-        await store.add_memory("ns", "k", "kestrel", memory_type="semantic", created_by="t")
-        await Indexer(store, EMB).drain()
-        assert (await _vss_state(store))[1] == 1
-        await store.delete_memory("ns", "k", deleted_by="t")
-        assert store._vectors.backend.sync(EMB.model) == 1
-        assert await _vss_state(store) != (0, 0) and (await _vss_state(store))[1] == 0
-        assert await store.search("kestrel", mode="semantic", embedder=EMB) == []
-        assert await knn(store, "kestrel", 5, {"agent": "t"}) == []
-    finally:
-        await store.close()
+    store = vss_store
+    await store.add_memory("ns", "k", "kestrel", memory_type="semantic", created_by="t")
+    await Indexer(store, EMB).drain()
+    assert (await _vss_state(store))[1] == 1
+    await store.delete_memory("ns", "k", deleted_by="t")
+    assert store._vectors.backend.sync(EMB.model) == 1
+    assert await _vss_state(store) != (0, 0) and (await _vss_state(store))[1] == 0
+    assert await store.search("kestrel", mode="semantic", embedder=EMB) == []
+    assert await knn(store, "kestrel", 5, {"agent": "t"}) == []
 
 
 @needs_vss
@@ -457,6 +447,16 @@ async def test_switching_backends_rebuilds_from_the_stored_vectors(db_path, cloc
 
 
 # -- the in-memory fast path ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def vss_store(db_path, clock):
+    """A store on sqlite-vss with the fast path off, so that vss0 itself answers."""
+    s = await open_store(db_path, create=True, clock=clock, vector_backend="sqlite-vss", vector_cache_mb=0)
+    try:
+        yield s
+    finally:
+        await s.close()
 
 
 @pytest.fixture
