@@ -20,8 +20,9 @@ from swarmdeck.store.embed import EmbedderError, HashEmbedder, LocalEmbedder
 from swarmdeck.store.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.models import MemoryType, SessionStatus
-from swarmdeck.store.sqlite import base, memory, vectors
+from swarmdeck.store.sqlite import base, search_index, vectors
 from swarmdeck.store.sqlite.memory import MemoryOps
+from swarmdeck.store.sqlite.search_index import SearchOps
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -512,11 +513,11 @@ async def _filter_corpus(store, clock) -> dict[str, float | set[str]]:
     return {"early": early, "middle": middle, "late": late, "memories": weak_memories, "decisions": weak_decisions}
 
 
-@pytest.mark.parametrize("few_items", [0, memory.FEW_ITEMS], ids=["matches joined", "filter's items first"])
+@pytest.mark.parametrize("few_items", [0, search_index.FEW_ITEMS], ids=["matches joined", "filter's items first"])
 @pytest.mark.parametrize("mode", MODES)
 async def test_filters_apply_before_the_limit(store, clock, mode, few_items, monkeypatch):
-    """Both ways a keyword ranking applies a filter (memory.FEW_ITEMS chooses) give the same answers."""
-    monkeypatch.setattr(memory, "FEW_ITEMS", few_items)
+    """Both ways a keyword ranking applies a filter (search_index.FEW_ITEMS chooses) give the same answers."""
+    monkeypatch.setattr(search_index, "FEW_ITEMS", few_items)
     c = await _filter_corpus(store, clock)
     embedder = HashEmbedder()
     strong = await titles(store, QUERY, mode=mode, embedder=embedder, limit=10)
@@ -1261,7 +1262,7 @@ async def test_memory_statements_use_indexes(tmp_path, clock):
     finally:
         await store.close()
 
-    memory_methods = {n for n in vars(MemoryOps) if not n.startswith("_")}
+    memory_methods = {n for ops in (MemoryOps, SearchOps) for n in vars(ops) if not n.startswith("_")}
     assert memory_methods - called == set(), f"memory methods never called: {sorted(memory_methods - called)}"
     by_shape: dict[str, list[str]] = {}
     for sql in dict.fromkeys(seen):

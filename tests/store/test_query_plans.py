@@ -499,10 +499,11 @@ def test_workload_calls_every_store_method(traced) -> None:
     """The plan check below is only as good as its coverage: every public method ran."""
     from swarmdeck.store import Store
     from swarmdeck.store.sqlite.memory import MemoryOps
+    from swarmdeck.store.sqlite.search_index import SearchOps
 
     _, statements, called = traced
     # the memory methods have their own workload and plan check (test_memory.test_memory_statements_use_indexes)
-    memory = {n for n in vars(MemoryOps) if not n.startswith("_")}
+    memory = {n for ops in (MemoryOps, SearchOps) for n in vars(ops) if not n.startswith("_")}
     methods = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))} - {"close"} - memory
     assert methods - called == set(), f"Store methods the workload never called: {sorted(methods - called)}"
     assert len({_normalise(s) for s in statements}) > 60, "suspiciously few distinct statements traced"
