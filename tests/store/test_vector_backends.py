@@ -25,7 +25,7 @@ from swarmdeck.store.embed import HashEmbedder
 from swarmdeck.store.errors import InvalidArgument, StoreError
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.search import namespace_matches
-from swarmdeck.store.sqlite import vectors
+from swarmdeck.store.sqlite import matrix as matrix_module, vectors
 from swarmdeck.store.sqlite.vectors import VectorFilters
 
 def _vss_loads() -> bool:
@@ -520,7 +520,7 @@ async def test_the_matrix_reloads_when_the_feed_cannot_say_what_changed(fast_sto
 async def test_a_large_model_loads_in_the_background_and_the_backend_answers_meanwhile(fast_store, clock,
                                                                                       monkeypatch):
     await build_corpus(fast_store, clock, n=40)
-    monkeypatch.setattr(vectors, "EAGER_BYTES", 0)
+    monkeypatch.setattr(matrix_module, "EAGER_BYTES", 0)
     first = await knn(fast_store, QUERIES[0], 8, {"agent": "ana"})  # the backend's answer, loading started
     matrix = fast_store._vectors.cache._models[EMB.model]
     await asyncio.to_thread(matrix.loading.join, 60)
