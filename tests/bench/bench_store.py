@@ -49,6 +49,8 @@ from pathlib import Path
 
 CTX = mp.get_context("spawn")
 OPS = ("heartbeat", "claim", "complete")
+#: Writes slower than this are kept one by one (when, which agent, where the time went) for --slow-log.
+SLOW_WRITE_S = 0.02
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -110,15 +112,19 @@ def fresh_db(directory: Path, name: str, n_tasks: int) -> Path:
 # -- one agent process -----------------------------------------------------------------------------
 
 
-def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barrier, results) -> None:
+def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barriers, results) -> None:
     try:
-        results.put(asyncio.run(_agent(db, name, seconds, mode, pace, barrier)))
+        results.put(asyncio.run(_agent(db, name, seconds, mode, pace, barriers)))
     except BaseException as exc:  # a dead agent must not hang the parent
-        barrier.abort()
+        for barrier in barriers:
+            barrier.abort()
         results.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
 
 
-async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, barrier) -> dict:
+async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, barriers) -> dict:
+    """heartbeat -> claim -> complete for ``seconds``; ``barriers`` start every process together and
+    hold each one's store open until all have stopped writing, so no store's close (and its
+    checkpoint) overlaps another's measured writes."""
     from swarmdeck.store import open_store
     from swarmdeck.store.errors import Busy
     from swarmdeck.store.sqlite import base
@@ -175,6 +181,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
     to_sqlite = array("d")
     busy = {op: 0 for op in OPS}
     empty = 0
+    slow = []
     gave_up = object()
 
     async def timed(op: str, call):
@@ -188,12 +195,14 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         latency[op].append(end - start)
         waited[op].append(began[0] - start)
         to_sqlite.append(in_sqlite[0] - start)
+        if end - start > SLOW_WRITE_S:
+            slow.append((op, start, end - start, in_sqlite[0] - start, began[0] - in_sqlite[0]))
         return result
 
     period = 3 / pace if pace else 0.0  # one loop is three messages
     behind = 0
     try:
-        barrier.wait(timeout=600)
+        barriers[0].wait(timeout=600)
         started, cpu_started = time.monotonic(), time.process_time()
         deadline = started + seconds
         next_loop = started + random.uniform(0, period)
@@ -214,6 +223,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
                 continue
             await timed("complete", lambda: store.complete_task(task.id, agent=name))
         finished, cpu = time.monotonic(), time.process_time() - cpu_started
+        barriers[1].wait(timeout=600)
     finally:
         await store.close()
     return {
@@ -221,27 +231,28 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
         "retries": retries[0], "behind": behind, "cpu_s": cpu,
         "latency": {op: v.tobytes() for op, v in latency.items()},
         "waited": {op: v.tobytes() for op, v in waited.items()},
-        "to_sqlite": to_sqlite.tobytes(),
+        "to_sqlite": to_sqlite.tobytes(), "slow": slow,
     }
 
 
-def reader_process(db: str, seconds: float, n_tasks: int, barrier, results) -> None:
+def reader_process(db: str, seconds: float, n_tasks: int, barriers, results) -> None:
     """A screen's worth of reads during the write load: get_task by random id, 50 times a second."""
     try:
-        results.put(asyncio.run(_reader(db, seconds, n_tasks, barrier)))
+        results.put(asyncio.run(_reader(db, seconds, n_tasks, barriers)))
     except BaseException as exc:
-        barrier.abort()
+        for barrier in barriers:
+            barrier.abort()
         results.put({"name": "reader", "error": f"{type(exc).__name__}: {exc}"})
 
 
-async def _reader(db: str, seconds: float, n_tasks: int, barrier) -> dict:
+async def _reader(db: str, seconds: float, n_tasks: int, barriers) -> dict:
     from swarmdeck.store import open_store
 
     store = await open_store(db, read_only=True)
     latency = array("d")
     rng = random.Random(3)
     try:
-        barrier.wait(timeout=600)
+        barriers[0].wait(timeout=600)
         started = time.monotonic()
         next_read = started
         while time.monotonic() < started + seconds:
@@ -252,6 +263,7 @@ async def _reader(db: str, seconds: float, n_tasks: int, barrier) -> dict:
             t0 = time.monotonic()
             await store.get_task(rng.randint(1, n_tasks))
             latency.append(time.monotonic() - t0)
+        barriers[1].wait(timeout=600)
     finally:
         await store.close()
     return {"name": "reader", "latency": latency.tobytes()}
@@ -264,14 +276,14 @@ def _unpack(raw: bytes) -> array:
 
 
 def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int) -> dict:
-    barrier = CTX.Barrier(n + 1)
+    barriers = (CTX.Barrier(n + 1), CTX.Barrier(n + 1))  # start together; stay open until all stop
     results = CTX.Queue()
     target = raw_agent_process if mode == "raw" else agent_process
     procs = [
-        CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barrier, results))
+        CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barriers, results))
         for i in range(n)
     ]
-    procs.append(CTX.Process(target=reader_process, args=(str(db), seconds, n_tasks, barrier, results)))
+    procs.append(CTX.Process(target=reader_process, args=(str(db), seconds, n_tasks, barriers, results)))
     for p in procs:
         p.start()
     reports = [results.get(timeout=900) for _ in procs]
@@ -297,6 +309,9 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
     window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     counts = {op: len(latency[op]) for op in OPS}
     check = _check_exactly_once(db)
+    t0 = min(r["started"] for r in reports)
+    slow = sorted((at - t0, r["name"], op, total, to_sqlite, in_begin)
+                  for r in reports for op, at, total, to_sqlite, in_begin in r.get("slow", ()))
     return {
         "pace": pace,
         "label": (f"raw SQL, {n} processes" if mode == "raw"
@@ -327,6 +342,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "cores_busy": sum(r["cpu_s"] for r in reports) / window,
         "double_claims": check,
         "read_p50": pct(reads, 50), "read_p99": pct(reads, 99), "reads": len(reads),
+        "slow_writes": slow,
     }
 
 
@@ -415,7 +431,7 @@ class RawAgent:
         self.conn.close()
 
 
-def raw_loop(agent: RawAgent, seconds: float, pace: float, barrier=None) -> dict:
+def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dict:
     """heartbeat -> claim -> complete for ``seconds`` (paced at ``pace`` messages/s if given)."""
     import sqlean
 
@@ -439,8 +455,8 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barrier=None) -> dict
         waited[op].append(agent.began - start)
         return result
 
-    if barrier is not None:
-        barrier.wait(timeout=600)
+    if barriers is not None:
+        barriers[0].wait(timeout=600)
     started, cpu_started = time.monotonic(), time.process_time()
     next_loop = started + random.uniform(0, period)
     while time.monotonic() < started + seconds:
@@ -469,15 +485,18 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barrier=None) -> dict
     }
 
 
-def raw_agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barrier, results) -> None:
+def raw_agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barriers, results) -> None:
     try:
         agent = RawAgent(db, name)
         try:
-            results.put(raw_loop(agent, seconds, pace, barrier))
+            report = raw_loop(agent, seconds, pace, barriers)
+            barriers[1].wait(timeout=600)
+            results.put(report)
         finally:
             agent.close()
     except BaseException as exc:
-        barrier.abort()
+        for barrier in barriers:
+            barrier.abort()
         results.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
 
 
@@ -617,6 +636,15 @@ def latency_ratios(runs: list[dict], baseline: dict) -> str:
 WORST_OF = ("busy", "double_claims", "empty_claims")
 
 
+def write_slow_log(path: Path, label: str, slow: list[tuple]) -> None:
+    """The slow writes of one run as a timeline: do they come alone or together?"""
+    with path.open("a") as f:
+        f.write(f"# {label}: {len(slow)} writes over {SLOW_WRITE_S * 1000:g} ms\n"
+                "# s into run, agent, write, total ms, ms before BEGIN (queues and the host lock), ms in BEGIN\n")
+        for at, name, op, total, to_sqlite, in_begin in slow:
+            f.write(f"{at:8.3f} {name} {op:9s} {total * 1000:7.1f} {to_sqlite * 1000:7.1f} {in_begin * 1000:7.1f}\n")
+
+
 def median_of(results: list[dict]) -> dict:
     """Figure by figure, the median over repeated runs of the same configuration."""
     out = dict(results[0])
@@ -646,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-only", action="store_true", help="only the paced runs (and the baseline)")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
+    parser.add_argument("--slow-log", type=Path, default=None,
+                        help=f"append every store write over {SLOW_WRITE_S * 1000:g} ms here, by time into its run")
     args = parser.parse_args(argv)
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -679,6 +709,8 @@ def main(argv: list[str] | None = None) -> int:
             db = fresh_db(directory, f"agents-{n}-{mode}{'-paced' if pace else ''}", args.tasks)
             run = run_agents(db, n, args.seconds, mode, pace, args.tasks)
             runs.append(run)
+            if args.slow_log:
+                write_slow_log(args.slow_log, f"round {round_no}: {run['label']}", run["slow_writes"])
             print(f"round {round_no}: {run['label']}: {run['transitions_per_s']:,.0f} transitions/s, "
                   f"claim p99 {ms(run['p99']['claim'])} ms", file=sys.stderr, flush=True)
         read_rounds.append(run_reads(directory, args.read_tasks, args.reads))
