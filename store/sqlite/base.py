@@ -42,8 +42,9 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 
-#: The writer copies the WAL back into the database (a PASSIVE checkpoint, outside the write locks)
-#: after this many of its own commits, and when it closes; SQLite's automatic checkpoint, which runs
+#: A store copies the WAL back into the database (a PASSIVE checkpoint, outside the write locks)
+#: after this many of its own commits, on a connection of its own so that neither its writes nor its
+#: reads wait for the fsync, and once more when it closes; SQLite's automatic checkpoint, which runs
 #: inside COMMIT, is off on the writer so that no writer holds the host lock through its fsyncs.
 CHECKPOINT_EVERY = 100
 
@@ -239,6 +240,7 @@ class StoreBase:
         self.read_only = read_only
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: aiosqlite.Connection | None = None  # opened at the first checkpoint
         self._write_lock = asyncio.Lock()
         self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
         if self._write_log is None:
@@ -311,12 +313,12 @@ class StoreBase:
             if self._checkpoint is not None:
                 await self._checkpoint
             if self._writer is not None and self._commits:
-                await self._checkpoint_wal(self._writer)
+                await self._checkpoint_wal(self._writer)  # it writes no more
         finally:
-            for conn in (self._reader, self._writer):
+            for conn in (self._checkpointer, self._reader, self._writer):
                 if conn is not None:
                     await conn.close()
-            self._reader = self._writer = None
+            self._checkpointer = self._reader = self._writer = None
             self._host_lock.close()
 
     async def __aenter__(self):
@@ -425,7 +427,7 @@ class StoreBase:
             started = time.perf_counter()
             try:
                 done = None
-                if quick and not self._checkpointing:
+                if quick:
                     done = self._write_now(conn, actor or "unknown", body, args)
                 if done is None:
                     done = [await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)]
@@ -437,25 +439,24 @@ class StoreBase:
             # Appended here, not on the connection's thread: readers iterate the log on the loop.
             self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             self._commits += 1
-            if self._commits >= CHECKPOINT_EVERY and not self._checkpointing:
-                # In the background, on the writer's thread: later writes on the thread queue behind
-                # it, and quick ones take the thread while it runs (the connection is in use there).
-                self._checkpoint = asyncio.ensure_future(self._checkpoint_wal(conn))
+            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+                self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
             return done[0]
 
-    @property
-    def _checkpointing(self) -> bool:
-        """A background checkpoint is using the writer connection on its thread."""
-        return self._checkpoint is not None and not self._checkpoint.done()
-
-    async def _checkpoint_wal(self, conn: aiosqlite.Connection) -> None:
-        """Copy what the WAL holds into the database, waiting for nobody (PASSIVE)."""
+    async def _checkpoint_wal(self, conn: aiosqlite.Connection | None = None) -> None:
+        """Copy what the WAL holds into the database, waiting for nobody (PASSIVE); on the store's
+        checkpoint connection unless given another."""
         self._commits = 0
         try:
+            if conn is None:
+                if self._checkpointer is None:
+                    self._checkpointer = await self._connect()
+                conn = self._checkpointer
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
-        except (sqlean.Error, ValueError):
-            # Another checkpoint is running, the disk said no, or the store closed meanwhile (aiosqlite
-            # says ValueError): the WAL keeps everything, and the next checkpoint copies it.
+        except (sqlean.Error, ValueError, StoreError):
+            # Another checkpoint is running, the disk said no, the store closed meanwhile (aiosqlite
+            # says ValueError) or the file could not be opened again: the WAL keeps everything, and
+            # the next checkpoint copies it.
             pass
 
     def _write_now(

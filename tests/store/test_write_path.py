@@ -244,6 +244,26 @@ async def test_commits_leave_checkpoints_to_the_writer_outside_the_locks(agents,
     assert store._commits == 0
 
 
+async def test_writes_and_reads_never_wait_for_a_checkpoint(agents, monkeypatch):
+    """Checkpoints run on a connection of their own: a long one (a slow fsync) holds up nothing."""
+    store = agents
+    monkeypatch.setattr(base, "CHECKPOINT_EVERY", 1)
+    await store.heartbeat("a1")
+    await store._checkpoint  # the checkpoint connection is open now
+    release = threading.Event()
+    fsync = asyncio.ensure_future(store._checkpointer._execute(release.wait, 30))
+    try:
+        await asyncio.wait_for(store.heartbeat("a1"), 10)  # quick, and it starts another checkpoint
+        assert not store._checkpoint.done()
+        task = await asyncio.wait_for(store.enqueue_task(description="t"), 10)  # on the writer thread
+        assert (await asyncio.wait_for(store.get_task(task.id), 10)).description == "t"
+        assert not fsync.done() and not store._checkpoint.done()
+    finally:
+        release.set()
+        await fsync
+    await store._checkpoint
+
+
 async def test_closing_the_store_checkpoints_what_it_wrote(db_path, tmp_path, clock):
     from swarmdeck.store import open_store
 
