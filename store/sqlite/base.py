@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import sqlite3
 import time
 import weakref
@@ -249,7 +250,10 @@ class StoreBase:
         self._host_lock = HostWriteLock(None)
         #: How long a write waits for a writer from outside swarmdeck before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
-        self._commits = 0  # since the writer's last checkpoint
+        self._commits = 0  # since the last checkpoint
+        # The first checkpoint comes after a random share of CHECKPOINT_EVERY commits, so that agents
+        # started together do not all checkpoint together, then or ever after.
+        self._next_checkpoint = random.randint(1, CHECKPOINT_EVERY)
         self._checkpoint: asyncio.Future[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -439,18 +443,19 @@ class StoreBase:
             # Appended here, not on the connection's thread: readers iterate the log on the loop.
             self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             self._commits += 1
-            if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+            if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
             return done[0]
 
     async def _checkpoint_wal(self, conn: aiosqlite.Connection | None = None) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE); on the store's
         checkpoint connection unless given another."""
-        self._commits = 0
+        self._commits, self._next_checkpoint = 0, CHECKPOINT_EVERY
         try:
             if conn is None:
                 if self._checkpointer is None:
-                    self._checkpointer = await self._connect()
+                    # A bare connection: a checkpoint needs no schema checks, pragmas or extensions.
+                    self._checkpointer = await aiosqlite.Connection(_connector(self.path), iter_chunk_size=64)
                 conn = self._checkpointer
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
         except (sqlean.Error, ValueError, StoreError):

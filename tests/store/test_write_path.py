@@ -244,10 +244,17 @@ async def test_commits_leave_checkpoints_to_the_writer_outside_the_locks(agents,
     assert store._commits == 0
 
 
+def test_stores_opened_together_take_their_first_checkpoints_at_different_times(db_path):
+    firsts = [base.StoreBase(db_path)._next_checkpoint for _ in range(50)]
+    assert all(1 <= n <= base.CHECKPOINT_EVERY for n in firsts)
+    assert len(set(firsts)) > 10
+
+
 async def test_writes_and_reads_never_wait_for_a_checkpoint(agents, monkeypatch):
     """Checkpoints run on a connection of their own: a long one (a slow fsync) holds up nothing."""
     store = agents
     monkeypatch.setattr(base, "CHECKPOINT_EVERY", 1)
+    await store._checkpoint_wal(store._writer)  # a known start: the next commit checkpoints
     await store.heartbeat("a1")
     await store._checkpoint  # the checkpoint connection is open now
     release = threading.Event()
