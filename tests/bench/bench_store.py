@@ -112,19 +112,20 @@ def fresh_db(directory: Path, name: str, n_tasks: int) -> Path:
 # -- one agent process -----------------------------------------------------------------------------
 
 
-def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barriers, results) -> None:
+def agent_process(db: str, name: str, seconds: float, mode: str, pace: float, warmup: float, barriers,
+                  results) -> None:
     try:
-        results.put(asyncio.run(_agent(db, name, seconds, mode, pace, barriers)))
+        results.put(asyncio.run(_agent(db, name, seconds, mode, pace, warmup, barriers)))
     except BaseException as exc:  # a dead agent must not hang the parent
         for barrier in barriers:
             barrier.abort()
         results.put({"name": name, "error": f"{type(exc).__name__}: {exc}"})
 
 
-async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, barriers) -> dict:
-    """heartbeat -> claim -> complete for ``seconds``; ``barriers`` start every process together and
-    hold each one's store open until all have stopped writing, so no store's close (and its
-    checkpoint) overlaps another's measured writes."""
+async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, warmup: float, barriers) -> dict:
+    """heartbeat -> claim -> complete for ``warmup`` + ``seconds``, measuring the last ``seconds``;
+    ``barriers`` start every process together and hold each one's store open until all have stopped
+    writing, so no store's close (and its checkpoint) overlaps another's measured writes."""
     from swarmdeck.store import open_store
     from swarmdeck.store.errors import Busy
     from swarmdeck.store.sqlite import base
@@ -192,6 +193,8 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
             busy[op] += 1
             return gave_up
         end = time.monotonic()
+        if start < started:  # warming up
+            return result
         latency[op].append(end - start)
         waited[op].append(began[0] - start)
         to_sqlite.append(in_sqlite[0] - start)
@@ -203,9 +206,10 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
     behind = 0
     try:
         barriers[0].wait(timeout=600)
-        started, cpu_started = time.monotonic(), time.process_time()
+        began_at = time.monotonic()
+        started, cpu_started = began_at + warmup, None
         deadline = started + seconds
-        next_loop = started + random.uniform(0, period)
+        next_loop = began_at + random.uniform(0, period)
         while time.monotonic() < deadline:
             if period:
                 delay = next_loop - time.monotonic()
@@ -214,6 +218,8 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
                 else:
                     behind += 1
                 next_loop += period
+            if cpu_started is None and time.monotonic() >= started:
+                cpu_started = time.process_time()
             await timed("heartbeat", lambda: store.heartbeat(name))
             task = await timed("claim", lambda: store.claim_task(agent=name))
             if task is gave_up:
@@ -222,7 +228,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, bar
                 empty += 1
                 continue
             await timed("complete", lambda: store.complete_task(task.id, agent=name))
-        finished, cpu = time.monotonic(), time.process_time() - cpu_started
+        finished, cpu = time.monotonic(), time.process_time() - (cpu_started or time.process_time())
         barriers[1].wait(timeout=600)
     finally:
         await store.close()
@@ -275,15 +281,15 @@ def _unpack(raw: bytes) -> array:
     return values
 
 
-def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int) -> dict:
+def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int, warmup: float = 0.0) -> dict:
     barriers = (CTX.Barrier(n + 1), CTX.Barrier(n + 1))  # start together; stay open until all stop
     results = CTX.Queue()
     target = raw_agent_process if mode == "raw" else agent_process
     procs = [
-        CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, barriers, results))
+        CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, warmup, barriers, results))
         for i in range(n)
     ]
-    procs.append(CTX.Process(target=reader_process, args=(str(db), seconds, n_tasks, barriers, results)))
+    procs.append(CTX.Process(target=reader_process, args=(str(db), warmup + seconds, n_tasks, barriers, results)))
     for p in procs:
         p.start()
     reports = [results.get(timeout=900) for _ in procs]
@@ -431,7 +437,7 @@ class RawAgent:
         self.conn.close()
 
 
-def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dict:
+def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None, warmup: float = 0.0) -> dict:
     """heartbeat -> claim -> complete for ``seconds`` (paced at ``pace`` messages/s if given)."""
     import sqlean
 
@@ -451,14 +457,17 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dic
             agent.conn.execute("ROLLBACK") if agent.conn.in_transaction else None
             busy[op] += 1
             return RawAgent
+        if start < started:  # warming up
+            return result
         latency[op].append(time.monotonic() - start)
         waited[op].append(agent.began - start)
         return result
 
     if barriers is not None:
         barriers[0].wait(timeout=600)
-    started, cpu_started = time.monotonic(), time.process_time()
-    next_loop = started + random.uniform(0, period)
+    began_at = time.monotonic()
+    started, cpu_started = began_at + warmup, None
+    next_loop = began_at + random.uniform(0, period)
     while time.monotonic() < started + seconds:
         if period:
             delay = next_loop - time.monotonic()
@@ -467,6 +476,8 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dic
             else:
                 behind += 1
             next_loop += period
+        if cpu_started is None and time.monotonic() >= started:
+            cpu_started = time.process_time()
         timed("heartbeat", agent.heartbeat)
         task_id = timed("claim", agent.claim)
         if task_id is RawAgent:
@@ -475,7 +486,7 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dic
             empty += 1
             continue
         timed("complete", lambda: agent.complete(task_id))
-    finished, cpu = time.monotonic(), time.process_time() - cpu_started
+    finished, cpu = time.monotonic(), time.process_time() - (cpu_started or time.process_time())
     return {
         "name": agent.name, "started": started, "finished": finished, "empty_claims": empty, "busy": busy,
         "retries": 0, "behind": behind, "cpu_s": cpu,
@@ -485,11 +496,12 @@ def raw_loop(agent: RawAgent, seconds: float, pace: float, barriers=None) -> dic
     }
 
 
-def raw_agent_process(db: str, name: str, seconds: float, mode: str, pace: float, barriers, results) -> None:
+def raw_agent_process(db: str, name: str, seconds: float, mode: str, pace: float, warmup: float, barriers,
+                      results) -> None:
     try:
         agent = RawAgent(db, name)
         try:
-            report = raw_loop(agent, seconds, pace, barriers)
+            report = raw_loop(agent, seconds, pace, barriers, warmup)
             barriers[1].wait(timeout=600)
             results.put(report)
         finally:
@@ -672,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="raw,busy,thread",
                         help="extra runs at the largest N: raw, busy, thread, retry (comma-separated; '' for none)")
     parser.add_argument("--paced-only", action="store_true", help="only the paced runs (and the baseline)")
+    parser.add_argument("--warmup", type=float, default=0.0,
+                        help="seconds each multi-process run writes before its measured seconds (default 0: "
+                             "the cold start of every process at once is measured)")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
     parser.add_argument("--slow-log", type=Path, default=None,
@@ -707,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         for n, mode, pace in plan:
             db = fresh_db(directory, f"agents-{n}-{mode}{'-paced' if pace else ''}", args.tasks)
-            run = run_agents(db, n, args.seconds, mode, pace, args.tasks)
+            run = run_agents(db, n, args.seconds, mode, pace, args.tasks, args.warmup)
             runs.append(run)
             if args.slow_log:
                 write_slow_log(args.slow_log, f"round {round_no}: {run['label']}", run["slow_writes"])
@@ -741,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{reads['store_max'] * 1000:.1f} |")
     print(f"| raw SELECT by id | {reads['raw_p50'] * 1000:.3f} | {reads['raw_p99'] * 1000:.3f} | "
           f"{reads['raw_max'] * 1000:.1f} |")
-    print(f"\n1-minute load average at the start and after each round: "
+    print("\n1-minute load average at the start and after each round: "
           + ", ".join(f"{x:.1f}" for x in loads))
     if args.json:
         args.json.write_text(json.dumps({"rounds": rounds, "reads": read_rounds, "loads": loads},

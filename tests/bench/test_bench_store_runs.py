@@ -17,7 +17,7 @@ def test_store_benchmark_runs_every_kind_of_run_and_checks_its_claims(tmp_path: 
     figures, slow_log = tmp_path / "figures.json", tmp_path / "slow.txt"
     done = subprocess.run(
         [sys.executable, str(BENCH), "--agents", "3", "--seconds", "1", "--tasks", "400",
-         "--read-tasks", "300", "--reads", "20", "--variants", "raw", "--pace", "30",
+         "--read-tasks", "300", "--reads", "20", "--variants", "raw", "--pace", "30", "--warmup", "0.3",
          "--dir", str(tmp_path / "dbs"), "--json", str(figures), "--slow-log", str(slow_log)],
         capture_output=True, text=True, timeout=600,
     )
