@@ -1,8 +1,8 @@
 """Seed 000's project as data: the roster, the four milestones, their week-by-week tasks.
 
 Also the vocabulary the demo swarm speaks (errors, blockers, recommendations, the documentation
-work of the history) so that ``demo.py`` holds behaviour only. Everything here is quoted or
-derived from ``../shared/seeds/`` (000 for the plan, 001 for task fields, 003 for agent logs).
+work of the history) so that ``demo.py`` and ``demo_seed.py`` hold behaviour only. Everything here is
+quoted or derived from ``../shared/seeds/`` (000 for the plan, 001 for task fields, 003 for agent logs).
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.pass_obj
 def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
-    from .. import demo as sim
+    from ..demo import Swarm
+    from ..demo_seed import seed
     from ..tui import SwarmdeckApp
 
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
@@ -106,7 +107,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     async def prepare() -> None:
         store = await open_store(path, create=True)
         try:
-            await sim.seed(store)
+            await seed(store)
         finally:
             await store.close()
 
@@ -116,7 +117,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     async def start_swarm(app: SwarmdeckApp) -> None:
         # The swarm gets its own connections, as separate agent processes would have.
         store = await open_store(path)
-        swarm = sim.Swarm(store, rng=random.Random(rng_seed), speed=speed)
+        swarm = Swarm(store, rng=random.Random(rng_seed), speed=speed)
 
         async def run() -> None:
             try:

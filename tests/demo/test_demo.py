@@ -12,7 +12,9 @@ from collections import Counter
 
 import pytest
 
-from swarmdeck.app.demo import AGENTS, MILESTONES, ORCHESTRATOR, Swarm, seed
+from swarmdeck.app.demo import Swarm
+from swarmdeck.app.demo_project import AGENTS, MILESTONES, ORCHESTRATOR
+from swarmdeck.app.demo_seed import seed
 from swarmdeck.store import AgentStatus, Decision, MilestoneStatus, TaskStatus, open_store
 from swarmdeck.store.errors import SwarmPaused
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from swarmdeck.app.demo import Swarm, seed
+from swarmdeck.app.demo import Swarm
+from swarmdeck.app.demo_seed import seed
 
 TICK = 0.5
 
