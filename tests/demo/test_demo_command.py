@@ -1,0 +1,58 @@
+"""`swarmdeck demo` as the README starts it: a fresh database, the dashboard, and a swarm at work."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from click.testing import CliRunner
+from textual.app import App
+
+from swarmdeck.app.cli import cli
+from swarmdeck.app.tui import SwarmdeckApp
+from swarmdeck.store import open_store
+
+#: What the simulated agents must have done through their own store while the dashboard was open.
+AT_WORK = {"agent.heartbeat", "task.claimed", "task.completed"}
+
+
+def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "demo.db"
+    opened = datetime.now(timezone.utc)  # the seeded history is all from before this
+    seen: dict[str, object] = {}
+
+    async def watch(pilot) -> None:
+        store = await open_store(db, read_only=True)
+        try:
+            kinds: set[str] = set()
+            for _ in range(1200):  # up to a minute; the swarm at --speed 20 takes a few seconds
+                kinds = {e.kind for e in await store.events(limit=500) if e.ts >= opened}
+                if AT_WORK <= kinds:
+                    break
+                await pilot.pause(0.05)
+            seen["kinds"] = kinds
+            seen["db_title"] = pilot.app.db_title
+            seen["screen"] = type(pilot.app.screen).__name__
+        finally:
+            await store.close()
+        pilot.app.exit()
+
+    def run_headless(self: SwarmdeckApp, **_: object) -> None:
+        return App.run(self, headless=True, size=(140, 44), auto_pilot=watch)
+
+    monkeypatch.setattr(SwarmdeckApp, "run", run_headless)
+    result = CliRunner().invoke(cli, ["demo", "--db", str(db), "--seed", "7", "--speed", "20"])
+
+    assert result.exit_code == 0, result.output
+    assert AT_WORK <= seen["kinds"]
+    assert str(db) in str(seen["db_title"])
+    assert seen["screen"] == "MilestonesScreen"  # screen 1, where a reviewer starts
+    assert f"demo database kept at {db}" in result.output
+
+
+def test_demo_refuses_a_database_that_exists(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    db.write_bytes(b"")
+    result = CliRunner().invoke(cli, ["demo", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "already exists; the demo needs a fresh database" in result.output
