@@ -279,15 +279,20 @@ class StoreBase:
             await self.close()
             raise
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
+    async def _bare_connection(self, *, iter_chunk_size: int = 256) -> aiosqlite.Connection:
+        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=iter_chunk_size)
         try:
             await conn
         except sqlean.OperationalError as exc:
-            stopped = conn.stop()  # the connection's thread outlives a failed connect otherwise
-            if stopped is not None:
-                await stopped
+            # Before 0.22 aiosqlite left the connection's thread running after a failed connect; 0.22
+            # stops it itself, so the thread may be gone already and this stop is never answered:
+            # it must not be awaited.
+            conn.stop()
             raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
+        return conn
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await self._bare_connection()
         conn.row_factory = sqlean.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -454,8 +459,8 @@ class StoreBase:
         try:
             if conn is None:
                 if self._checkpointer is None:
-                    # A bare connection: a checkpoint needs no schema checks, pragmas or extensions.
-                    self._checkpointer = await aiosqlite.Connection(_connector(self.path), iter_chunk_size=64)
+                    # A checkpoint needs no schema checks, pragmas or extensions.
+                    self._checkpointer = await self._bare_connection(iter_chunk_size=64)
                 conn = self._checkpointer
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
         except (sqlean.Error, ValueError, StoreError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import subprocess
@@ -143,6 +144,11 @@ class TestOpen:
             await open_store(path)
         assert str(path) in str(info.value) and "swarmdeck init" in str(info.value)
         assert not path.exists() and not path.parent.exists()
+
+    async def test_a_path_sqlite_cannot_open_fails_at_once(self, tmp_path):
+        # A directory: SQLite refuses it when connecting, and the store must say so, not wait forever.
+        with pytest.raises(DatabaseMissing, match="cannot open .*unable to open database file"):
+            await asyncio.wait_for(open_store(tmp_path), 30)
 
     async def test_a_file_that_is_not_sqlite(self, tmp_path):
         path = tmp_path / "notes.db"

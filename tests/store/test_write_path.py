@@ -271,6 +271,20 @@ async def test_writes_and_reads_never_wait_for_a_checkpoint(agents, monkeypatch)
     await store._checkpoint
 
 
+async def test_a_checkpoint_that_cannot_open_its_connection_loses_nothing(agents, monkeypatch):
+    store = agents
+
+    def refuse(path):
+        def connect():
+            raise sqlean.OperationalError("unable to open database file")
+        return connect
+
+    monkeypatch.setattr(base, "_connector", refuse)
+    await store._checkpoint_wal()  # the WAL keeps everything for the next one
+    assert store._checkpointer is None
+    assert (await store.heartbeat("a1")).name == "a1"
+
+
 async def test_closing_the_store_checkpoints_what_it_wrote(db_path, tmp_path, clock):
     from swarmdeck.store import open_store
 
