@@ -88,6 +88,9 @@ def split_script(script: str) -> list[str]:
     return statements
 
 
+#: What ``_write_now`` returns when somebody else is writing (nothing was done).
+_NOT_NOW: Any = object()
+
 _EVENT_SQL = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
 
 
@@ -435,11 +438,9 @@ class StoreBase:
         async with self._write_lock:
             started = time.perf_counter()
             try:
-                done = None
-                if quick:
-                    done = self._write_now(conn, actor or "unknown", body, args)
-                if done is None:
-                    done = [await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)]
+                result = self._write_now(conn, actor or "unknown", body, args) if quick else _NOT_NOW
+                if result is _NOT_NOW:
+                    result = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms)
                 if mapped is not None:
@@ -450,7 +451,7 @@ class StoreBase:
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
-            return done[0]
+            return result
 
     async def _checkpoint_wal(self, conn: aiosqlite.Connection | None = None) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE); on the store's
@@ -472,22 +473,22 @@ class StoreBase:
     def _write_now(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
         args: tuple[Any, ...],
-    ) -> list[T] | None:
-        """[the result] of the transaction, run here and now if nobody is writing; None (nothing
+    ) -> T:
+        """The transaction's result, run here and now if nobody is writing; ``_NOT_NOW`` (nothing
         done) if somebody is."""
         # Safe on this thread: under _write_lock nothing else is using the writer connection.
         raw = conn._conn
         if not self._host_lock.try_acquire():
-            return None
+            return _NOT_NOW
         try:
             raw.execute("PRAGMA busy_timeout = 0").close()  # a writer from outside swarmdeck: no waiting here
             try:
                 raw.execute("BEGIN IMMEDIATE")
             except sqlean.OperationalError:
-                return None
+                return _NOT_NOW
             finally:
                 raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}").close()
-            return [self._run_body(raw, conn, actor, body, args)]
+            return self._run_body(raw, conn, actor, body, args)
         finally:
             self._host_lock.release()
 

@@ -144,7 +144,7 @@ async def _agent(db: str, name: str, seconds: float, mode: str, pace: float, war
     base.Tx = TimedTx
     store = await open_store(db)
     if mode in ("busy", "retry", "thread"):
-        store._write_now = lambda *args: None  # every write on the connection's thread
+        store._write_now = lambda *args: base._NOT_NOW  # every write on the connection's thread
     if mode in ("busy", "retry"):
         store._host_lock.close()  # SQLite's busy handler alone
         store._host_lock = base.HostWriteLock(None)
