@@ -14,13 +14,6 @@ from swarmdeck.store.errors import Busy, InvalidArgument
 from swarmdeck.store.sqlite import base
 
 
-@pytest.fixture
-async def agents(store):
-    await store.register_agent("a1", agent_type="coder")
-    await store.register_agent("a2", agent_type="coder")
-    return store
-
-
 def spy_on_statements(monkeypatch) -> list[int]:
     """The thread each statement of a write transaction runs on, in order."""
     threads: list[int] = []
