@@ -502,7 +502,7 @@ def test_workload_calls_every_store_method(traced) -> None:
     from swarmdeck.store.sqlite.search_index import SearchOps
 
     _, statements, called = traced
-    # the memory methods have their own workload and plan check (test_memory.test_memory_statements_use_indexes)
+    # the memory methods have their own workload and plan check (test_memory_query_plans.py)
     memory = {n for ops in (MemoryOps, SearchOps) for n in vars(ops) if not n.startswith("_")}
     methods = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))} - {"close"} - memory
     assert methods - called == set(), f"Store methods the workload never called: {sorted(methods - called)}"
