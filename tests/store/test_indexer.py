@@ -152,7 +152,7 @@ class TestIndexer:
 
     async def test_an_update_while_embedding_is_not_stored_with_the_old_vector(self, store):
         """The indexer read the old text; the memory changed before its vector came back."""
-        entry = await store.add_memory("ns", "k", "kestrel nests", memory_type="semantic", created_by="t")
+        await store.add_memory("ns", "k", "kestrel nests", memory_type="semantic", created_by="t")
         inner = HashEmbedder()
 
         class UpdatingEmbedder:
