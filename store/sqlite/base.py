@@ -287,10 +287,9 @@ class StoreBase:
         try:
             await conn
         except sqlean.OperationalError as exc:
-            # Before 0.22 aiosqlite left the connection's thread running after a failed connect; 0.22
-            # stops it itself, so the thread may be gone already and this stop is never answered:
-            # it must not be awaited.
-            conn.stop()
+            # aiosqlite stops the connection's thread itself; wait for it to end, or it may answer that
+            # stop on an event loop that has closed meanwhile.
+            await asyncio.to_thread(conn._thread.join, 10)
             raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
         return conn
 
