@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import sqlite3
+import threading
 import time
 import weakref
 from collections import deque
@@ -177,10 +179,20 @@ class HostWriteLock:
     mode serves one host only, so a host-wide lock is all it takes.) Held for one transaction, which
     never waits on anything but SQLite; the kernel drops it if its process dies. Without a lock file
     (a directory we cannot write to) writers fall back to SQLite's busy handler alone.
+
+    A holder that is alive but frozen (SIGSTOP, a debugger) never lets go, and ``flock(2)`` has no
+    timeout, so a writer waits for it on a thread of its own and gives up after its timeout; that
+    thread stays queued and, if nobody wants the lock by the time it gets it, lets go at once. One
+    store writes one transaction at a time, so there is at most one caller per lock.
     """
 
     def __init__(self, db_path: Path | None) -> None:
         self._fd: int | None = None
+        self._mutex = threading.Lock()
+        self._granted = threading.Event()  # the waiting thread got the lock for the caller
+        self._queued = False  # a waiting thread is in flock(2)
+        self._wanted = False  # and a caller still waits for it
+        self._closed = False
         if db_path is not None and fcntl is not None:
             try:
                 self._fd = os.open(f"{db_path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
@@ -190,24 +202,58 @@ class HostWriteLock:
     def try_acquire(self) -> bool:
         if self._fd is None:
             return True
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
+        with self._mutex:
+            if self._queued:
+                return False  # our own waiting thread is in line: this caller goes behind it
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
 
-    def acquire(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock within ``timeout`` seconds; False (not holding it) if that ran out."""
+        if self.try_acquire():
+            return True
+        with self._mutex:
+            self._wanted = True
+            if not self._queued:
+                self._queued = True
+                self._granted.clear()
+                threading.Thread(target=self._queue, name="swarmdeck-host-lock", daemon=True).start()
+        self._granted.wait(max(timeout, 0.0))
+        with self._mutex:
+            self._wanted = False
+            if self._granted.is_set():
+                self._granted.clear()
+                return True
+            return False
+
+    def _queue(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with self._mutex:
+            self._queued = False
+            if self._wanted:
+                self._granted.set()
+            elif self._closed:
+                os.close(fd)  # closing waited for this thread: the number is not reused under it
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)  # the caller gave up meanwhile
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._mutex:
+            if self._fd is not None:
+                self._closed = True
+                if not self._queued:
+                    os.close(self._fd)
+                # else: the waiting thread closes it once flock(2) returns
+                self._fd = None
 
 
 def _run_inline(coro: Coroutine[Any, Any, T]) -> T:
@@ -253,6 +299,7 @@ class StoreBase:
         self._host_lock = HostWriteLock(None)
         #: How long a write waits for a writer from outside swarmdeck before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
+        self._busy_now = BUSY_TIMEOUT_MS  # the writer connection's busy_timeout as last set
         self._commits = 0  # since the last checkpoint
         # The first checkpoint comes after a random share of CHECKPOINT_EVERY commits, so that agents
         # started together do not all checkpoint together, then or ever after.
@@ -434,12 +481,18 @@ class StoreBase:
         agents moved a fifth fewer messages, and paced ones gained nothing in p99.)
         """
         conn = self._writable()
+        # One timeout bounds the wait for other writers, counted from here: swarmdeck's (the host
+        # lock) and those from outside swarmdeck (SQLite's lock) together. This store's own earlier
+        # writes are each bounded the same way, and one that waited past it tries once, then gives up.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
         async with self._write_lock:
             started = time.perf_counter()
             try:
                 result = self._write_now(conn, actor or "unknown", body, args) if quick else _NOT_NOW
                 if result is _NOT_NOW:
-                    result = await conn._execute(self._write_on_thread, conn, actor or "unknown", body, args)
+                    result = await conn._execute(
+                        self._write_on_thread, conn, actor or "unknown", body, args, deadline
+                    )
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms)
                 if mapped is not None:
@@ -451,6 +504,10 @@ class StoreBase:
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
             return result
+
+    def _busy(self, holder: str) -> Busy:
+        return Busy(f"the database stayed locked by {holder} for {self.busy_timeout_ms} ms "
+                    "(a stopped or frozen process?); nothing was written, try again")
 
     async def _checkpoint_wal(self, conn: aiosqlite.Connection | None = None) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE); on the store's
@@ -480,26 +537,33 @@ class StoreBase:
         if not self._host_lock.try_acquire():
             return _NOT_NOW
         try:
-            raw.execute("PRAGMA busy_timeout = 0").close()  # a writer from outside swarmdeck: no waiting here
+            self._set_busy_timeout(raw, 0)  # a writer from outside swarmdeck: no waiting here
             try:
                 raw.execute("BEGIN IMMEDIATE")
             except sqlean.OperationalError:
                 return _NOT_NOW
-            finally:
-                raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}").close()
             return self._run_body(raw, conn, actor, body, args)
         finally:
             self._host_lock.release()
 
+    def _set_busy_timeout(self, raw: sqlean.Connection, ms: int) -> None:
+        """How long the writer's next BEGIN waits for SQLite's lock; set only when it changes."""
+        if ms != self._busy_now:
+            raw.execute(f"PRAGMA busy_timeout = {ms}").close()
+            self._busy_now = ms
+
     def _write_on_thread(
         self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
-        args: tuple[Any, ...],
+        args: tuple[Any, ...], deadline: float,
     ) -> T:
         # On aiosqlite's thread: nothing else uses this connection until this returns, and a
         # cancelled caller cannot leave the transaction open (it commits or rolls back here).
         raw = conn._conn
-        self._host_lock.acquire()
+        if not self._host_lock.acquire(deadline - time.monotonic()):
+            raise self._busy("another swarmdeck writer")
         try:
+            # What is left of the timeout, in whole milliseconds and at least one.
+            self._set_busy_timeout(raw, max(1, math.ceil((deadline - time.monotonic()) * 1000)))
             raw.execute("BEGIN IMMEDIATE")
             return self._run_body(raw, conn, actor, body, args)
         finally:

@@ -73,9 +73,9 @@ async def test_writers_queue_on_the_host_lock(agents, db_path, monkeypatch, writ
     waiting = threading.Event()
     real_acquire = base.HostWriteLock.acquire
 
-    def acquire(self):
+    def acquire(self, timeout):
         waiting.set()
-        real_acquire(self)
+        return real_acquire(self, timeout)
 
     monkeypatch.setattr(base.HostWriteLock, "acquire", acquire)
     other = base.HostWriteLock(db_path)  # another process's writer, as far as flock(2) can tell
@@ -112,7 +112,7 @@ async def test_without_a_lock_file_writes_still_work(tmp_path):
     """A directory where the lock file cannot be made: SQLite's own locking alone."""
     lock = base.HostWriteLock(tmp_path / "missing-dir" / "swarm.db")
     assert lock.try_acquire() and lock.try_acquire()
-    lock.acquire()
+    assert lock.acquire(0)
     lock.release()
     lock.close()
 
@@ -290,3 +290,72 @@ async def test_closing_the_store_checkpoints_what_it_wrote(db_path, tmp_path, cl
         assert events_in_the_database_file(db_path, tmp_path) == latest
     finally:
         await keeps_the_wal.close()
+
+
+FROZEN_WRITER = """
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1] + "-writers", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)  # frozen while it holds the lock, as under a debugger
+"""
+
+
+@pytest.mark.parametrize("write", ["heartbeat", "enqueue"])
+async def test_a_frozen_writer_holding_the_host_lock_makes_writes_busy_after_the_timeout(agents, db_path, write):
+    """A stopped swarmdeck process that holds the host lock never lets go: a write gives up with Busy
+    once its timeout has passed, changing nothing, and writes go on once the lock is free."""
+    import subprocess
+    import sys
+    import time
+
+    store = agents
+    task = await store.enqueue_task(description="t")
+    store.busy_timeout_ms = 300
+    mark = await store.latest_event_id()
+    frozen = subprocess.Popen([sys.executable, "-c", FROZEN_WRITER, str(db_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert frozen.stdout.readline() == "holding\n"
+        started = time.monotonic()
+        with pytest.raises(Busy, match="stayed locked by another swarmdeck writer for 300 ms"):
+            await asyncio.wait_for(hot_write(store, write, task.id), 20)
+        assert time.monotonic() - started < 5
+        assert await store.changes_since(mark) == []
+        # A second write finds the first one's wait still queued in flock(2), and gives up in time too.
+        with pytest.raises(Busy):
+            await asyncio.wait_for(hot_write(store, write, task.id), 20)
+    finally:
+        frozen.kill()
+        frozen.wait()
+    await asyncio.wait_for(hot_write(store, write, task.id), 20)
+    assert len(await store.changes_since(mark)) >= 1
+
+
+async def test_writers_queued_behind_an_outside_writer_all_give_up_after_one_timeout(agents, db_path):
+    """Five stores (five processes, as far as both locks can tell) write while the sqlite3 shell holds
+    SQLite's lock: each gives up one timeout after it started, not one timeout after the one before."""
+    import time
+
+    from swarmdeck.store import open_store
+
+    stores = [await open_store(db_path) for _ in range(5)]
+    other = sqlean.connect(str(db_path), isolation_level=None)
+    try:
+        for s in stores:
+            s.busy_timeout_ms = 1000
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+
+        async def register(s, i):
+            with pytest.raises(Busy):
+                await s.register_agent(f"w{i}", agent_type="coder")
+            return time.monotonic() - started
+
+        waited = await asyncio.wait_for(asyncio.gather(*(register(s, i) for i, s in enumerate(stores))), 30)
+        other.execute("ROLLBACK")
+        assert max(waited) < 2.5, waited  # one after another would be 1, 2, 3, 4 and 5 s
+        assert [a.name for a in await agents.list_agents() if a.name.startswith("w")] == []
+    finally:
+        other.close()
+        for s in stores:
+            await s.close()
