@@ -398,11 +398,15 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         model: Annotated[str | None, Field(description="The model behind you, e.g. opus.")] = None,
         stale_after_seconds: Annotated[number(gt=0), Field(
             description="Heartbeat age after which you show as stale.")] = 60.0,
+        requeue_after_seconds: Annotated[number(ge=0), Field(
+            description="How long you may stay stale before the tasks you claimed go back to the "
+                        "queue for others.")] = 300.0,
     ) -> dict[str, Any]:
         """Register yourself (or update your registration) so you can claim tasks and send heartbeats.
         Returns the agent."""
         agent = await store.register_agent(name, agent_type=agent_type, colour=colour, model=model,
-                                           stale_after_seconds=stale_after_seconds, actor=name)
+                                           stale_after_seconds=stale_after_seconds,
+                                           requeue_after_seconds=requeue_after_seconds, actor=name)
         return jsonable(agent)
 
     @tool(WRITE)

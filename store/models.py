@@ -161,6 +161,8 @@ class Agent:
     registered_at: datetime
     heartbeat_age_seconds: float | None
     stale: bool
+    #: Once stale for this long, the tasks it claimed go back to the queue (before their leases end).
+    requeue_after_seconds: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -407,10 +407,20 @@ CREATE TABLE embedding_failures (
 CREATE INDEX embedding_failures_model ON embedding_failures (model, failed_at);
 """
 
+_REQUEUE = """
+-- How long an agent may stay stale (heartbeat older than stale_after_seconds) before the tasks it
+-- claimed go back to the queue without waiting for their leases.
+ALTER TABLE agents ADD COLUMN requeue_after_seconds REAL NOT NULL DEFAULT 300
+    CHECK (requeue_after_seconds >= 0);
+-- Reaping finds the agents past that moment by one index range (then their running tasks by tasks_agent).
+CREATE INDEX agents_requeue_at ON agents (coalesce(last_heartbeat, 0) + stale_after_seconds + requeue_after_seconds);
+"""
+
 #: The ordered migrations. Append only: never edit one that has shipped.
 MIGRATIONS: list[tuple[str, str]] = [
     ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
     ("memory: versioned entries, learning records, documents, full-text and vector search", _MEMORY),
+    ("agents: a stale agent's claimed tasks return to the queue after a grace period", _REQUEUE),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

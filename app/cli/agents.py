@@ -45,6 +45,8 @@ def render_agents(agents: list[Agent]) -> str:
 @click.option("--model")
 @click.option("--stale-after", "stale_after_seconds", type=DURATION, default=60, show_default=True,
               help="Heartbeat age after which the agent is shown stale.")
+@click.option("--requeue-after", "requeue_after_seconds", type=DURATION, default=300, show_default=True,
+              help="How long the agent may stay stale before the tasks it claimed go back to the queue.")
 async def register(store: Store, cfg: Config, name: str, **fields) -> Agent:
     """Register an agent (or update its registration)."""
     return await store.register_agent(name, actor=cfg.who(name), **fields)

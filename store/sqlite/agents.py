@@ -30,9 +30,14 @@ class AgentOps(StoreBase):
         colour: str | None = None,
         model: str | None = None,
         stale_after_seconds: float = 60.0,
+        requeue_after_seconds: float = 300.0,
         actor: str | None = None,
     ) -> Agent:
-        """Register an agent, or update the registration of one that exists (its history stays)."""
+        """Register an agent, or update the registration of one that exists (its history stays).
+
+        An agent is shown stale once its heartbeat is older than ``stale_after_seconds``; once it has
+        been stale for ``requeue_after_seconds`` more, the tasks it claimed go back to the queue.
+        """
         if not name or not name.strip():
             raise InvalidArgument("an agent needs a name")
         if not agent_type or not agent_type.strip():
@@ -40,17 +45,22 @@ class AgentOps(StoreBase):
         if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
                 and stale_after_seconds > 0):
             raise InvalidArgument("stale_after_seconds must be a positive number")
+        if not (isinstance(requeue_after_seconds, (int, float)) and math.isfinite(requeue_after_seconds)
+                and requeue_after_seconds >= 0):
+            raise InvalidArgument("requeue_after_seconds must be a number of seconds, 0 or more")
         async def in_tx(tx: Tx):
             await tx.run(
-                """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds, registered_at,
-                                       last_heartbeat)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
+                                       requeue_after_seconds, registered_at, last_heartbeat)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
                        colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
                        stale_after_seconds = excluded.stale_after_seconds,
+                       requeue_after_seconds = excluded.requeue_after_seconds,
                        last_heartbeat = excluded.last_heartbeat,
                        status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
-                (name, agent_type, colour, model, float(stale_after_seconds), tx.now, tx.now),
+                (name, agent_type, colour, model, float(stale_after_seconds), float(requeue_after_seconds),
+                 tx.now, tx.now),
             )
             await tx.event("agent.registered", "agent", name, {
                 "agent_type": agent_type, "colour": colour, "model": model,

@@ -87,6 +87,7 @@ def agent_from_row(row: sqlean.Row, now: float) -> Agent:
         registered_at=from_ts(row["registered_at"]),
         heartbeat_age_seconds=age,
         stale=stale,
+        requeue_after_seconds=row["requeue_after_seconds"],
     )
 
 

@@ -493,7 +493,8 @@ class TaskOps(StoreBase):
         return None if row is None else row[0]
 
     async def reap_timeouts(self, *, actor: str = "system") -> list[Task]:
-        """Retry (or fail, once retries run out) every running task past its timeout."""
+        """Retry (or fail, once retries run out) every running task past its timeout, or whose agent
+        has been stale for longer than its ``requeue_after_seconds``."""
         async def in_tx(tx: Tx):
             ids = await self._reap(tx)
             return [await self._task_in(tx, i) for i in ids]
@@ -501,16 +502,30 @@ class TaskOps(StoreBase):
         return await self._write(actor, in_tx)
 
     async def _reap(self, tx: Tx) -> list[int]:
-        rows = await tx.all(
-            "SELECT id, retry_count, max_retries, assigned_agent, timeout_seconds FROM tasks "
-            "WHERE status = 'running' AND lease_expires_at < ?",
-            (tx.now,),
-        )
         self._last_reap = tx.now
-        for r in rows:
-            reason = f"timed out after {r['timeout_seconds']} s with {r['assigned_agent']}"
-            await self._finish_failure(tx, r["id"], r["assigned_agent"], reason, retry=True)
-        return [r[0] for r in rows]
+        reaped: dict[int, tuple[str, str]] = {}
+        for r in await tx.all(
+            "SELECT id, assigned_agent, timeout_seconds FROM tasks WHERE status = 'running' AND lease_expires_at < ?",
+            (tx.now,),
+        ):
+            reaped[r[0]] = (r[1], f"timed out after {r['timeout_seconds']} s with {r['assigned_agent']}")
+        # An agent that stopped heartbeating (killed, say) loses its tasks once it has been stale for its
+        # grace period, counted from its last heartbeat or from the claim, whichever came later.
+        for r in await tx.all(
+            """SELECT t.id, a.name, max(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
+                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
+               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
+               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < ?
+                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < ?""",
+            (tx.now, tx.now),
+        ):
+            if r[0] not in reaped:
+                reaped[r[0]] = (r[1], f"{r[1]} went silent: no heartbeat for {_span(tx.now - r['seen'])} "
+                                      f"(stale after {_span(r['stale'])}, its tasks released "
+                                      f"{_span(r['grace'])} later)")
+        for task_id, (agent, reason) in sorted(reaped.items()):
+            await self._finish_failure(tx, task_id, agent, reason, retry=True)
+        return sorted(reaped)
 
     async def complete_task(
         self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,
@@ -729,6 +744,15 @@ def _check_hours(hours: Any) -> None:
 def _check_owner(task: Task, agent: str | None) -> None:
     if agent is not None and task.assigned_agent not in (None, agent):
         raise PermissionDenied(f"task {task.id} is assigned to {task.assigned_agent}, not {agent}")
+
+
+def _span(seconds: float) -> str:
+    """12 s, 6 min, 2.5 h: a duration for a sentence."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _duration(task: Task, now: float) -> float | None:

@@ -19,7 +19,7 @@ TASK_FIELDS = {
 AGENT_FIELDS = {
     "name", "agent_type", "colour", "model", "status", "current_task_id", "completion", "blockers",
     "next_milestone", "last_heartbeat", "stale_after_seconds", "registered_at", "heartbeat_age_seconds",
-    "stale",
+    "stale", "requeue_after_seconds",
 }
 MILESTONE_FIELDS = {
     "id", "name", "position", "objective", "planned_weeks", "hour_budget", "hours_spent", "deliverables",

@@ -61,7 +61,7 @@ def _bulk_insert(db: Path, now: float, milestone_ids: dict[str, int]) -> None:
     conn.executemany(
         "INSERT INTO agents (name, agent_type, status, last_heartbeat, registered_at) VALUES (?, ?, ?, ?, ?)",
         [(a, AGENT_TYPES[i % len(AGENT_TYPES)], ("idle", "working", "blocked", "offline")[i % 4],
-          now - rng.uniform(0, 600), now - 86_400) for i, a in enumerate(agents)],
+          now - rng.uniform(0, 300), now - 86_400) for i, a in enumerate(agents)],
     )
     open_ms = [milestone_ids["M1"], None]
     locked_ms = [milestone_ids["M2"], milestone_ids["M3"], milestone_ids["M4"]]
