@@ -142,6 +142,8 @@ class Task:
     finished_at: datetime | None
     #: Why a blocked task is blocked, e.g. "waiting for 3, 4" or "milestone 'M2' is not open".
     blocked_reason: str | None = None
+    #: A task upstream that failed for good and so holds this one until it is retried or cancelled.
+    held_by: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +289,7 @@ class QueueStatus:
     average_priority: float | None  # over unfinished tasks
     oldest_pending: datetime | None  # oldest unfinished, not yet running task
     paused: bool
+    held_by_failure: int = 0  # blocked tasks that wait on a task that failed for good
 
 
 @dataclass(frozen=True, slots=True)

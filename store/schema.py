@@ -407,7 +407,12 @@ CREATE TABLE embedding_failures (
 CREATE INDEX embedding_failures_model ON embedding_failures (model, failed_at);
 """
 
-_REQUEUE = """
+_LIVENESS = """
+-- A failed task upstream (failed for good) that holds this blocked task, kept by every write that can
+-- change it, so that a screen or a count finds the tasks held by failures without walking the graph.
+ALTER TABLE tasks ADD COLUMN held_by INTEGER;
+CREATE INDEX tasks_held ON tasks (held_by) WHERE held_by IS NOT NULL;
+
 -- How long an agent may stay stale (heartbeat older than stale_after_seconds) before the tasks it
 -- claimed go back to the queue without waiting for their leases.
 ALTER TABLE agents ADD COLUMN requeue_after_seconds REAL NOT NULL DEFAULT 300
@@ -420,7 +425,7 @@ CREATE INDEX agents_requeue_at ON agents (coalesce(last_heartbeat, 0) + stale_af
 MIGRATIONS: list[tuple[str, str]] = [
     ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
     ("memory: versioned entries, learning records, documents, full-text and vector search", _MEMORY),
-    ("agents: a stale agent's claimed tasks return to the queue after a grace period", _REQUEUE),
+    ("liveness: tasks held by failed ones; a stale agent's tasks return to the queue", _LIVENESS),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

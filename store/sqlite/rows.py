@@ -63,6 +63,7 @@ def task_from_row(
         started_at=from_ts(row["started_at"]),
         finished_at=from_ts(row["finished_at"]),
         blocked_reason=blocked_reason,
+        held_by=row["held_by"],
     )
 
 

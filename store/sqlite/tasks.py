@@ -146,6 +146,10 @@ class TaskOps(StoreBase):
             if row[0] is not None:
                 oldest = row[0] if oldest is None else min(oldest, row[0])
         paused = await self._one("SELECT paused FROM swarm_state WHERE id = 1")
+        held = await self._one(
+            # `+status`: count from the small tasks_held index, not from every unfinished task.
+            f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {_UNFINISHED_SQL}"
+        )
         return QueueStatus(
             counts={s.value: counts[s.value][0] for s in TaskStatus},
             total=sum(n for n, _ in counts.values()),
@@ -154,6 +158,7 @@ class TaskOps(StoreBase):
             ),
             oldest_pending=from_ts(oldest),
             paused=bool(paused[0]),
+            held_by_failure=held[0],
         )
 
     async def execution_plan(self, task_ids: Iterable[int]) -> ExecutionPlan:
@@ -198,7 +203,7 @@ class TaskOps(StoreBase):
             mine = prereqs.get(row["id"], [])
             reason = None
             if row["status"] == TaskStatus.BLOCKED:
-                reason = _blocked_reason(mine, row["milestone_name"], row["milestone_status"])
+                reason = _blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
             tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
         return tasks
 
@@ -255,10 +260,11 @@ class TaskOps(StoreBase):
             raise InvalidArgument(f"input_data must be JSON-serialisable ({exc})") from None
 
         async def in_tx(tx: Tx):
-            statuses: dict[int, tuple[str, int]] = {
-                r[0]: (r[1], r[2])
+            # id -> (status, depth, the failed task holding it: itself if it failed)
+            statuses: dict[int, tuple[str, int, int | None]] = {
+                r[0]: (r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
                 for r in await tx.all(
-                    "SELECT id, status, dependency_depth FROM tasks "
+                    "SELECT id, status, dependency_depth, held_by FROM tasks "
                     "WHERE id IN (SELECT value FROM json_each(?))",
                     (_ids_json(prereq_ids),),
                 )
@@ -306,6 +312,9 @@ class TaskOps(StoreBase):
                 "status": status.value, "priority": prio, "agent_type": agent_type,
                 "prerequisites": prereq_ids, "milestone_id": milestone_id, "source": source.value,
             })
+            held_by = min((statuses[p][2] for p in prereq_ids if statuses[p][2] is not None), default=None)
+            if held_by is not None:
+                await self._hold(tx, [task_id], held_by)
             await self._reprioritise(tx, [p for p in prereq_ids if statuses[p][0] in UNFINISHED])
             return await self._task_in(tx, task_id)
 
@@ -355,6 +364,9 @@ class TaskOps(StoreBase):
             if task.status is TaskStatus.READY and prereq.status is not TaskStatus.COMPLETED:
                 await self._set_status(tx, task_id, TaskStatus.READY, TaskStatus.BLOCKED)
             await tx.event("task.dependency_added", "task", task_id, {"prerequisite_id": prerequisite_id})
+            held_by = prerequisite_id if prereq.status is TaskStatus.FAILED else prereq.held_by
+            if held_by is not None:
+                await self._hold(tx, [task_id], held_by)
             await self._refresh_depths(tx, task_id)
             if prereq.status in UNFINISHED:
                 await self._reprioritise(tx, [prerequisite_id])
@@ -605,21 +617,36 @@ class TaskOps(StoreBase):
                 (error, tx.now, tx.now, task_id),
             )
             await tx.event("task.failed", "task", task_id, payload)
+            dependents = await tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,))
+            await self._hold(tx, [r[0] for r in dependents], task_id)
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
-        """Put a failed task back in the queue (ready, or blocked if something holds it)."""
+        """Put a failed task back in the queue (ready, or blocked if something holds it).
+
+        Given a task held by failures upstream, retry every one of those instead: one step for the
+        operator who finds a task stuck behind them.
+        """
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
-            if task.status is not TaskStatus.FAILED:
-                raise InvalidArgument(f"task {task_id} is {task.status}; only failed tasks can be retried")
-            await tx.run(
-                "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
-                "assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
-                (tx.now, task_id),
-            )
-            await tx.event("task.retried", "task", task_id, {"manual": True, "retry": task.retry_count + 1})
-            if not await self._release_ready(tx, "t.id = ?", (task_id,)):
-                await tx.event("task.blocked", "task", task_id, {})
+            if task.status is TaskStatus.FAILED:
+                failed = [task]
+            elif task.held_by is not None:
+                failed = [await self._task_in(tx, i) for i in await self._failed_upstream(tx, task_id)]
+            else:
+                raise InvalidArgument(f"task {task_id} is {task.status}; only failed tasks, and tasks held by "
+                                      "failed ones, can be retried")
+            for f in failed:
+                await tx.run(
+                    "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
+                    "assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
+                    (tx.now, f.id),
+                )
+                await tx.event("task.retried", "task", f.id, {
+                    "manual": True, "retry": f.retry_count + 1, **({"for": task_id} if f.id != task_id else {}),
+                })
+                if not await self._release_ready(tx, "t.id = ?", (f.id,)):
+                    await tx.event("task.blocked", "task", f.id, {})
+                await self._unhold(tx, f.id)
             return await self._task_in(tx, task_id)
 
         return await self._write(actor, in_tx)
@@ -652,7 +679,7 @@ class TaskOps(StoreBase):
                 current = await self._task_in(tx, tid)
                 await tx.run(
                     "UPDATE tasks SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
-                    "updated_at = ?, error_message = coalesce(?, error_message) WHERE id = ?",
+                    "held_by = NULL, updated_at = ?, error_message = coalesce(?, error_message) WHERE id = ?",
                     (tx.now, tx.now, reason, tid),
                 )
                 if current.status is TaskStatus.RUNNING:
@@ -689,6 +716,44 @@ class TaskOps(StoreBase):
         )
         for r in rows:
             await self._set_status(tx, r[0], TaskStatus.BLOCKED, TaskStatus.READY)
+        return [r[0] for r in rows]
+
+    async def _hold(self, tx: Tx, task_ids: Sequence[int], failed_id: int) -> None:
+        """These tasks, and every unfinished task that waits on them, are held by ``failed_id`` (unless
+        another failure already holds them)."""
+        if not task_ids:
+            return
+        rows = await tx.all(
+            f"""WITH RECURSIVE down(id) AS (SELECT value FROM json_each(?) UNION
+                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                UPDATE tasks SET held_by = ?
+                WHERE id IN down AND held_by IS NULL AND status IN {_UNFINISHED_SQL} RETURNING id""",
+            (_ids_json(task_ids), failed_id),
+        )
+        for r in sorted(r[0] for r in rows):
+            await tx.event("task.held", "task", r, {"failed_task": failed_id})
+
+    async def _unhold(self, tx: Tx, failed_id: int) -> None:
+        """``failed_id`` is failed no more: what it held waits on its work again, or on another failure."""
+        for (task_id,) in await tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,)):
+            other = min(await self._failed_upstream(tx, task_id), default=None)
+            await tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (other, task_id))
+            if other is None:
+                await tx.event("task.unheld", "task", task_id, {"failed_task": failed_id})
+            else:
+                await tx.event("task.held", "task", task_id, {"failed_task": other})
+
+    @staticmethod
+    async def _failed_upstream(tx: Tx, task_id: int) -> list[int]:
+        """The failed tasks that ``task_id`` waits on, through unfinished tasks."""
+        rows = await tx.all(
+            f"""WITH RECURSIVE up(id) AS (SELECT ? UNION
+                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
+                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {_UNFINISHED_SQL})
+                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                WHERE d.task_id IN up AND p.status = 'failed' ORDER BY 1""",
+            (task_id,),
+        )
         return [r[0] for r in rows]
 
     async def _set_status(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus) -> None:
@@ -771,8 +836,11 @@ def _breakdown(row: sqlean.Row, dependents: int, now: float) -> PriorityBreakdow
     )
 
 
-def _blocked_reason(prereqs: list[tuple[int, str]], milestone: str | None, milestone_status: str | None) -> str:
+def _blocked_reason(prereqs: list[tuple[int, str]], milestone: str | None, milestone_status: str | None,
+                    held_by: int | None = None) -> str:
     parts = []
+    if held_by is not None:
+        parts.append(f"held by task {held_by}, which failed for good: retry or cancel it")
     waiting = [f"{p} ({s})" for p, s in prereqs if s != TaskStatus.COMPLETED]
     if waiting:
         parts.append("waiting for task " + ", ".join(waiting))

@@ -289,7 +289,7 @@ def test_fail_retry_priority_depend_plan_cancel(sd, sdj):
                  "task 4 is failed; only running tasks can be failed")
     retried = sdj("task", "retry", "4")
     assert (retried["status"], retried["retry_count"]) == ("ready", 2)
-    expect_error(sd("task", "retry", "4"), 1, "task 4 is ready; only failed tasks can be retried")
+    expect_error(sd("task", "retry", "4"), 1, "task 4 is ready; only failed tasks, and tasks held by failed ones, can be retried")
 
     # A dry run previews the cascade and changes nothing.
     preview = sdj("task", "cancel", "1", "--dry-run")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from swarmdeck.store import TaskStatus
-from swarmdeck.store.errors import InvalidArgument, InvalidTransition, PermissionDenied
+from swarmdeck.store.errors import InvalidArgument, PermissionDenied
 
 STALE, GRACE = 60, 300  # the defaults: stale after a minute, tasks released five minutes later
 
@@ -82,3 +82,109 @@ class TestSilentAgents:
         [failed] = await store.reap_timeouts()
         assert failed.id == task.id and failed.status is TaskStatus.FAILED
         assert failed.error_message.startswith("a1 went silent")
+
+
+async def fail_for_good(store, task_id: int, agent: str = "a1") -> None:
+    got = await store.claim_task(agent=agent)
+    assert got.id == task_id
+    await store.fail_task(task_id, agent=agent, error="tests failed", retry=False)
+
+
+class TestHeldByFailure:
+    async def test_a_failure_marks_every_task_waiting_on_it_and_they_are_counted(self, agents):
+        store = agents
+        root = await store.enqueue_task(description="root")
+        child = await store.enqueue_task(description="child", prerequisites=[root.id])
+        grandchild = await store.enqueue_task(description="grandchild", prerequisites=[child.id])
+        unrelated = await store.enqueue_task(description="unrelated", base_priority=0)
+        assert (await store.queue_status()).held_by_failure == 0
+        mark = await store.latest_event_id()
+        await fail_for_good(store, root.id)
+        for t in (child, grandchild):
+            t = await store.get_task(t.id)
+            assert t.status is TaskStatus.BLOCKED and t.held_by == root.id
+            assert t.blocked_reason.startswith(f"held by task {root.id}, which failed for good: retry or cancel it")
+        assert (await store.get_task(unrelated.id)).held_by is None
+        assert (await store.queue_status()).held_by_failure == 2
+        held = [e for e in await store.changes_since(mark) if e.kind == "task.held"]
+        assert sorted(int(e.entity_id) for e in held) == [child.id, grandchild.id]
+        assert all(e.payload == {"failed_task": root.id} for e in held)
+
+    async def test_a_retry_with_retries_left_holds_nothing(self, agents):
+        store = agents
+        root = await store.enqueue_task(description="root")
+        child = await store.enqueue_task(description="child", prerequisites=[root.id])
+        await store.claim_task(agent="a1")
+        await store.fail_task(root.id, agent="a1", error="flaky")  # retried: ready again
+        assert (await store.get_task(child.id)).held_by is None
+        assert (await store.queue_status()).held_by_failure == 0
+
+    async def test_retrying_a_held_task_retries_the_failures_that_hold_it_in_one_step(self, agents):
+        store = agents
+        left = await store.enqueue_task(description="left")
+        right = await store.enqueue_task(description="right")
+        child = await store.enqueue_task(description="child", prerequisites=[left.id, right.id])
+        await fail_for_good(store, left.id)
+        await fail_for_good(store, right.id)
+        assert (await store.get_task(child.id)).held_by == left.id
+        again = await store.retry_task(child.id)
+        assert again.id == child.id and again.status is TaskStatus.BLOCKED and again.held_by is None
+        assert again.blocked_reason == f"waiting for task {left.id} (ready), {right.id} (ready)"
+        for t in (left, right):
+            t = await store.get_task(t.id)
+            assert t.status is TaskStatus.READY and t.retry_count == 1
+        assert (await store.queue_status()).held_by_failure == 0
+        # And the work flows again: both complete, the child becomes ready.
+        for _ in range(2):
+            t = await store.claim_task(agent="a1")
+            await store.complete_task(t.id, agent="a1")
+        assert (await store.get_task(child.id)).status is TaskStatus.READY
+
+    async def test_retrying_one_of_two_failures_leaves_the_task_held_by_the_other(self, agents):
+        store = agents
+        left = await store.enqueue_task(description="left")
+        right = await store.enqueue_task(description="right")
+        child = await store.enqueue_task(description="child", prerequisites=[left.id, right.id])
+        await fail_for_good(store, left.id)
+        await fail_for_good(store, right.id)
+        await store.retry_task(left.id)
+        assert (await store.get_task(child.id)).held_by == right.id
+        assert (await store.queue_status()).held_by_failure == 1
+
+    async def test_cancelling_the_failure_cancels_what_it_holds_in_one_step(self, agents):
+        store = agents
+        root = await store.enqueue_task(description="root")
+        child = await store.enqueue_task(description="child", prerequisites=[root.id])
+        grandchild = await store.enqueue_task(description="grandchild", prerequisites=[child.id])
+        await fail_for_good(store, root.id)
+        result = await store.cancel_task(root.id, reason="not needed any more")
+        assert result.cascaded_task_ids == (child.id, grandchild.id)
+        assert (await store.get_task(grandchild.id)).status is TaskStatus.CANCELLED
+        assert (await store.queue_status()).held_by_failure == 0
+
+    async def test_new_work_on_a_failed_or_held_task_is_held_at_once(self, agents):
+        store = agents
+        root = await store.enqueue_task(description="root")
+        child = await store.enqueue_task(description="child", prerequisites=[root.id])
+        await fail_for_good(store, root.id)
+        late = await store.enqueue_task(description="late", prerequisites=[child.id])
+        assert late.held_by == root.id
+        other = await store.enqueue_task(description="other", base_priority=0)
+        waits = await store.add_dependency(other.id, root.id)
+        assert waits.status is TaskStatus.BLOCKED and waits.held_by == root.id
+        assert (await store.queue_status()).held_by_failure == 3
+
+    async def test_only_failed_or_held_tasks_can_be_retried(self, agents):
+        store = agents
+        t = await store.enqueue_task(description="t")
+        with pytest.raises(InvalidArgument, match="only failed tasks, and tasks held by failed ones"):
+            await store.retry_task(t.id)
+
+    async def test_a_reaped_task_that_runs_out_of_retries_holds_its_dependents(self, agents, clock):
+        store = agents
+        root = await store.enqueue_task(description="root", max_retries=0, timeout_seconds=10)
+        child = await store.enqueue_task(description="child", prerequisites=[root.id])
+        await store.claim_task(agent="a1")
+        clock.advance(11)
+        await store.reap_timeouts()
+        assert (await store.get_task(child.id)).held_by == root.id

@@ -51,7 +51,13 @@ async def test_migration_2_applies_on_a_version_1_database(db_path, clock, monke
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
     v1 = await open_store(db_path, create=True, clock=clock)
     try:
-        task = await v1.enqueue_task(description="written before memory existed")
+        async def insert_task(tx):  # SQL of schema 1: today's enqueue_task needs later columns
+            return await tx.run(
+                "INSERT INTO tasks (description, source, agent_type, base_priority, status, priority, "
+                "created_at, updated_at) VALUES ('written before memory existed', 'human', 'general', 5, "
+                "'ready', 50, ?, ?)", (clock.now, clock.now))
+
+        task_id = await v1._write("test", insert_task)
         session = await v1.create_session(agent="builder", state={"step": 1})
         assert await v1.schema_version() == 1
     finally:
@@ -64,7 +70,7 @@ async def test_migration_2_applies_on_a_version_1_database(db_path, clock, monke
     store = await open_store(db_path, clock=clock)
     try:
         assert await store.schema_version() == schema.SCHEMA_VERSION
-        assert (await store.get_task(task.id)).description == "written before memory existed"
+        assert (await store.get_task(task_id)).description == "written before memory existed"
         # the v1 session takes v2's session events
         await store.append_session_event(session.id, kind="note", payload={"x": 1})
         assert (await store.get_session(session.id)).status is SessionStatus.ACTIVE

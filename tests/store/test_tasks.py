@@ -324,7 +324,7 @@ class TestClaim:
     async def test_retry_task_of_a_failed_task(self, agents):
         store = agents
         t = await store.enqueue_task(description="t", max_retries=0)
-        with pytest.raises(InvalidArgument, match=f"task {t.id} is ready; only failed tasks can be retried"):
+        with pytest.raises(InvalidArgument, match=f"task {t.id} is ready; only failed tasks, and tasks held by failed ones, can be retried"):
             await store.retry_task(t.id)
         await claim(store, "a1", t.id)
         await store.fail_task(t.id, agent="a1", error="boom")

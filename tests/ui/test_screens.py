@@ -384,7 +384,7 @@ async def test_r_retries_a_failed_task(seeded):
         # Retrying a task that has not failed is refused by the store, shown as a notification.
         await select(pilot, t["ci"])
         await pilot.press("r")
-        await wait_for(pilot, lambda: any("only failed tasks can be retried" in n.message
+        await wait_for(pilot, lambda: any("only failed tasks, and tasks held by failed ones, can be retried" in n.message
                                           for n in app._notifications), what="the refusal")
         assert (await db_call(seeded.path, "get_task", t["ci"])).status.value == "ready"
 
