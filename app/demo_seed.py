@@ -133,8 +133,10 @@ async def _simulate_history(store: Store, clock: _ManualClock, rng: random.Rando
                             last_batch: float, end: float) -> int:
     """A small discrete-event run: planner batches arrive, agents claim, work, finish or fail."""
     for name, model, colour in AGENTS:
+        # The simulated past records no heartbeats between claim and finish: no task is taken away.
         await store.register_agent(name, agent_type=name, colour=colour, model=model,
-                                   stale_after_seconds=STALE_AFTER_SECONDS, actor="demo")
+                                   stale_after_seconds=STALE_AFTER_SECONDS, requeue_after_seconds=4 * 3600,
+                                   actor="demo")
     workers = [name for name, _, _ in AGENTS]
     free_at = {name: start + rng.uniform(0, 300) for name in workers}
     running: dict[str, tuple[int, float, float, str]] = {}  # agent -> task, started, ends, outcome

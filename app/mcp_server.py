@@ -302,6 +302,8 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         agent_type: str | None = None,
         assigned_agent: Annotated[str | None, Field(description="Only tasks assigned to this agent.")] = None,
         milestone: Annotated[int | str | None, Field(description="Milestone id or name.")] = None,
+        held_by_failure: Annotated[bool, Field(
+            description="Only tasks waiting on a task that failed for good.")] = False,
         limit: whole(1, 500) = 50,
     ) -> dict[str, Any]:
         """List tasks matching every filter given: by priority when filtered by status, else newest first.
@@ -310,17 +312,20 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         """
         milestone_id = None if milestone is None else (await store.get_milestone(milestone)).id
         tasks = await store.list_tasks(status=status, source=source, agent_type=agent_type,
-                                       assigned_agent=assigned_agent, milestone_id=milestone_id, limit=limit)
+                                       assigned_agent=assigned_agent, milestone_id=milestone_id,
+                                       held_by_failure=held_by_failure, limit=limit)
         return {"tasks": [task_out(t) for t in tasks], "count": len(tasks)}
 
     @tool(READ)
     async def task_queue_status() -> dict[str, Any]:
         """Queue health: total_tasks, status_counts, avg_priority (unfinished tasks), oldest_pending,
-        and whether the swarm is paused (claims are refused while it is)."""
+        held_by_failure (blocked tasks waiting on a task that failed for good: a human retries or
+        cancels it), and whether the swarm is paused (claims are refused while it is)."""
         q = await store.queue_status()
         out: dict[str, Any] = {
             "total_tasks": q.total, "status_counts": dict(q.counts), "avg_priority": q.average_priority,
             "oldest_pending": jsonable(q.oldest_pending), "swarm_paused": q.paused,
+            "held_by_failure": q.held_by_failure,
         }
         if q.paused:
             out["pause_reason"] = (await store.swarm_state()).reason

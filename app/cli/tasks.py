@@ -50,8 +50,8 @@ def render_tasks(tasks: list[Task]) -> str:
     if not tasks:
         return "no tasks match"
     return table(
-        [[t.id, t.status, f"{t.priority:.1f}", t.agent_type, t.assigned_agent or "-", t.description[:60]]
-         for t in tasks],
+        [[t.id, t.status if t.held_by is None else f"{t.status}, held by {t.held_by}", f"{t.priority:.1f}",
+          t.agent_type, t.assigned_agent or "-", t.description[:60]] for t in tasks],
         ["id", "status", "priority", "type", "agent", "description"],
     )
 
@@ -127,7 +127,7 @@ async def cancel(store: Store, cfg: Config, task_id: int, dry_run: bool, reason:
 @leaf(task_group, "retry", render_task)
 @click.argument("task_id", type=ID)
 async def retry(store: Store, cfg: Config, task_id: int) -> Task:
-    """Put a failed task back in the queue."""
+    """Put a failed task back in the queue; given a task held by failed ones, retry those."""
     return await store.retry_task(task_id, actor=cfg.who())
 
 
@@ -160,6 +160,7 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 @click.option("--type", "agent_type")
 @click.option("--milestone", "milestone_id", type=ID)
 @click.option("--agent", "assigned_agent")
+@click.option("--held", "held_by_failure", is_flag=True, help="Only tasks held by a task that failed for good.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 async def list_(store: Store, cfg: Config, status: tuple[str, ...], **filters) -> list[Task]:
     """List tasks (by priority when filtered by status, else newest first)."""
@@ -182,7 +183,11 @@ def render_status(q: QueueStatus) -> str:
     counts = "  ".join(f"{k} {v}" for k, v in q.counts.items())
     avg = "-" if q.average_priority is None else f"{q.average_priority:.1f}"
     paused = "  [swarm PAUSED]" if q.paused else ""
-    return f"{q.total} tasks: {counts}\naverage priority {avg}  oldest waiting {when(q.oldest_pending)}{paused}"
+    lines = [f"{q.total} tasks: {counts}", f"average priority {avg}  oldest waiting {when(q.oldest_pending)}{paused}"]
+    if q.held_by_failure:
+        lines.append(f"{q.held_by_failure} blocked by tasks that failed for good: see `swarmdeck task list --held`, "
+                     "then retry or cancel the failures")
+    return "\n".join(lines)
 
 
 @leaf(task_group, "status", render_status)
@@ -191,7 +196,7 @@ async def status(store: Store, cfg: Config) -> QueueStatus:
     return await store.queue_status()
 
 
-@leaf(task_group, "reap", lambda ts: f"{len(ts)} timed-out task(s) retried or failed")
+@leaf(task_group, "reap", lambda ts: f"{len(ts)} task(s) timed out or left by silent agents: retried or failed")
 async def reap(store: Store, cfg: Config) -> list[Task]:
-    """Retry or fail every running task past its timeout (claims do this too)."""
+    """Retry or fail every running task past its timeout or whose agent went silent (claims do this too)."""
     return await store.reap_timeouts(actor=cfg.who())

@@ -24,6 +24,8 @@ from .base import LiveScreen
 
 #: The table holds at most this many tasks (by priority); filters narrow what is loaded.
 ROW_CAP = 2000
+#: Events after which the count of tasks held by failures may have changed.
+HOLDING_KINDS = frozenset({"task.held", "task.unheld", "task.cancelled"})
 
 COLUMNS = [
     ("id", "ID", 5), ("status", "Status", 9), ("priority", "Prio", 5), ("type", "Agent type", 16),
@@ -46,7 +48,7 @@ class QueueScreen(LiveScreen):
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("n", "enqueue", "Enqueue", tooltip="Add a task"),
         Binding("c", "cancel_task", "Cancel", tooltip="Cancel the task and its dependents (previewed)"),
-        Binding("r", "retry_task", "Retry", tooltip="Retry a failed task"),
+        Binding("r", "retry_task", "Retry", tooltip="Retry a failed task, or the failures holding this one"),
         Binding("right_square_bracket", "priority_up", "Prio+", tooltip="Raise base priority"),
         Binding("left_square_bracket", "priority_down", "Prio-", tooltip="Lower base priority"),
         Binding("e", "plan", "Plan", tooltip="Execution plan of the tasks shown"),
@@ -61,6 +63,7 @@ class QueueScreen(LiveScreen):
         self.milestones: dict[int, Milestone] = {}
         self.selected: int | None = None
         self.total_matching = 0
+        self.held = 0  # tasks held by failures, in the whole queue
         self._summary = ""
 
     def compose(self) -> ComposeResult:
@@ -89,6 +92,7 @@ class QueueScreen(LiveScreen):
         tasks = await self.store.list_tasks(limit=ROW_CAP, **self.filters.query())
         self.tasks = {t.id: t for t in tasks}
         status = await self.store.queue_status()
+        self.held = status.held_by_failure
         statuses = self.filters.statuses()
         self.total_matching = sum(status.counts[s] for s in statuses) if statuses else status.total
         if self.table.sort_state is None:
@@ -103,6 +107,8 @@ class QueueScreen(LiveScreen):
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if not ids:
             return
+        if any(e.kind in HOLDING_KINDS for e in events):
+            self.held = (await self.store.queue_status()).held_by_failure
         fresh = await self.store.tasks_by_ids(ids)
         upserts, removals = {}, []
         for task in fresh:
@@ -147,16 +153,23 @@ class QueueScreen(LiveScreen):
         if sort:
             parts.append(f"sorted by {sort[0]}{' ↓' if sort[1] else ' ↑'}")
         summary = " · ".join(parts)
+        if self.held:
+            summary = (f"{self.held} held by failed tasks (r on one retries its failure; c on the failure "
+                       f"cancels what it holds) · {summary}")
         if summary != self._summary:  # an unchanged update would still cost a layout pass
             self._summary = summary
-            self.query_one("#queue-summary", Static).update(Text(summary, style="dim"))
+            text = Text(summary, style="dim")
+            if self.held:
+                text.stylize("bold red", 0, summary.index(" · "))
+            self.query_one("#queue-summary", Static).update(text)
 
     def _cells(self, t: Task) -> tuple:
         now = self.sd.clock()
         milestone = self.milestones.get(t.milestone_id) if t.milestone_id else None
         return (
             cell(t.id, sort_value=t.id),
-            cell(t.status.value, STATUS_STYLE.get(t.status.value, ""), sort_value=t.status.value),
+            cell("held", "bold red", sort_value=t.status.value) if t.held_by is not None
+            else cell(t.status.value, STATUS_STYLE.get(t.status.value, ""), sort_value=t.status.value),
             cell(f"{t.priority:5.1f}", sort_value=t.priority),
             cell(t.agent_type),
             cell(t.assigned_agent or "-"),
@@ -276,8 +289,9 @@ class QueueScreen(LiveScreen):
     def action_retry_task(self) -> None:
         task = self._selected_task()
         if task is not None:
-            self.sd.run_store_action(self.store.retry_task(task.id, actor=self.sd.reviewer),
-                                     f"Task {task.id} queued again")
+            done = (f"Task {task.id} queued again" if task.held_by is None
+                    else f"The failed task(s) holding task {task.id} queued again")
+            self.sd.run_store_action(self.store.retry_task(task.id, actor=self.sd.reviewer), done)
 
     def _nudge_priority(self, delta: int) -> None:
         task = self._selected_task()

@@ -74,9 +74,11 @@ class TaskOps(StoreBase):
         agent_type: str | None = None,
         milestone_id: int | None = None,
         assigned_agent: str | None = None,
+        held_by_failure: bool = False,
         limit: int = 100,
     ) -> list[Task]:
         """Tasks matching every filter given: by priority when filtered by status, else newest first.
+        ``held_by_failure``: only the tasks waiting on a task that failed for good.
 
         Filters are applied in SQL before the limit; each is served by an index.
         """
@@ -100,6 +102,8 @@ class TaskOps(StoreBase):
         if assigned_agent is not None:
             clauses.append("t.assigned_agent = ?")
             params.append(assigned_agent)
+        if held_by_failure:
+            clauses.append("t.held_by IS NOT NULL")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "t.priority DESC, t.id" if statuses else "t.id DESC"
         if statuses and assigned_agent is not None:

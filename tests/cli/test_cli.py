@@ -14,7 +14,7 @@ TASK_FIELDS = {
     "dependency_depth", "prerequisites", "milestone_id", "parent_task_id", "session_id", "deadline",
     "estimated_duration_seconds", "input_data", "result_data", "error_message", "assigned_agent",
     "retry_count", "max_retries", "timeout_seconds", "created_at", "updated_at", "started_at",
-    "finished_at", "blocked_reason",
+    "finished_at", "blocked_reason", "held_by",
 }
 AGENT_FIELDS = {
     "name", "agent_type", "colour", "model", "status", "current_task_id", "completion", "blockers",

@@ -77,6 +77,7 @@ async def test_the_task_loop_over_mcp(db):
         status = await t.ok("task_queue_status")
         assert status["total_tasks"] == 2 and status["status_counts"]["ready"] == 1
         assert status["status_counts"]["blocked"] == 1 and status["swarm_paused"] is False
+        assert status["held_by_failure"] == 0
         assert status["oldest_pending"] is not None and status["avg_priority"] > 0
 
         claim = await t.ok("task_claim", agent="builder-1", agent_type="implementation")
