@@ -1,0 +1,138 @@
+"""Acts a person signed: each reviewer's ed25519 key pair, and what their signatures cover.
+
+A reviewer's private key lives in their own config folder (``$SWARMDECK_KEYS``, else
+``$XDG_CONFIG_HOME/swarmdeck/keys``, else ``~/.config/swarmdeck/keys``), encrypted with a passphrase
+only they know (PKCS#8 with the best encryption ``cryptography`` offers); the database holds only the
+public half. A decision, a resume and a condition closure are signed over their content, so a row
+written around swarmdeck (raw SQL on a file every agent can write) carries no valid signature and is
+flagged, and opens nothing. Pure: no database, no UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import StoreError
+
+KEYS_ENV = "SWARMDECK_KEYS"
+#: Every signed payload names what it is, so a signature for one act can never stand for another.
+DECISION, RESUME, CLOSE_CONDITION = "gate_decision", "swarm_resume", "condition_closure"
+
+
+class SigningError(StoreError):
+    """No key, a wrong passphrase, or a key that is not this reviewer's."""
+
+    code = "signing"
+
+
+def key_dir() -> Path:
+    explicit = os.environ.get(KEYS_ENV)
+    if explicit:
+        return Path(explicit)
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "swarmdeck" / "keys"
+
+
+def key_path(reviewer: str, folder: Path | None = None) -> Path:
+    """Where ``reviewer``'s (canonical name) private key lives."""
+    # Canonical names can still hold characters a file name cannot: keep it to a safe spelling.
+    safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):x}" for c in reviewer)
+    return (folder or key_dir()) / f"{safe}.pem"
+
+
+def payload(kind: str, **fields: Any) -> bytes:
+    """The exact bytes a signature covers: canonical JSON of the act's kind and fields."""
+    return json.dumps({"kind": kind, **fields}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def decision_payload(*, milestone_id: int, report_hash: str, decision: str, rationale: str,
+                     conditions: list[str] | tuple[str, ...], reviewer: str) -> bytes:
+    return payload(DECISION, milestone_id=milestone_id, report_hash=report_hash, decision=decision,
+                   rationale=rationale, conditions=list(conditions), reviewer=reviewer)
+
+
+def resume_payload(*, escalation_id: int, note: str, reviewer: str) -> bytes:
+    """A resume lifts one escalation (its decision's id), so it cannot be replayed on a later one."""
+    return payload(RESUME, escalation_id=escalation_id, note=note, reviewer=reviewer)
+
+
+def close_payload(*, condition_id: int, note: str, reviewer: str) -> bytes:
+    return payload(CLOSE_CONDITION, condition_id=condition_id, note=note, reviewer=reviewer)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An unlocked private key: kept in memory for one command, or one dashboard session."""
+
+    reviewer: str
+    _key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+def verify(public_key: bytes | None, message: bytes, signature: bytes | None) -> bool:
+    """Whether ``signature`` is ``public_key``'s over exactly ``message``."""
+    if not public_key or not signature:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(public_key)).verify(bytes(signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def create_key(reviewer: str, passphrase: str, *, folder: Path | None = None) -> Signer:
+    """A new key pair for ``reviewer``, its private half written encrypted (mode 0600); never
+    replaces a key that exists."""
+    if not passphrase:
+        raise SigningError("a signing key needs a passphrase")
+    path = key_path(reviewer, folder)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(passphrase.encode()))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SigningError(f"{path} already holds a key for {reviewer}; unlock it instead") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return Signer(reviewer, key)
+
+
+def has_key(reviewer: str, *, folder: Path | None = None) -> bool:
+    return key_path(reviewer, folder).is_file()
+
+
+def load_key(reviewer: str, passphrase: str, *, folder: Path | None = None) -> Signer:
+    """Unlock ``reviewer``'s private key with their passphrase."""
+    path = key_path(reviewer, folder)
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        raise SigningError(
+            f"no signing key for {reviewer} at {path}; a reviewer gets one with `swarmdeck reviewer add`"
+        ) from None
+    except OSError as exc:
+        raise SigningError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase.encode())
+    except (ValueError, TypeError):
+        raise SigningError(f"wrong passphrase for {reviewer}'s signing key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"{path} is not an ed25519 signing key")
+    return Signer(reviewer, key)
