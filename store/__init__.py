@@ -46,6 +46,8 @@ from .models import (
     MilestoneStatus,
     PriorityBreakdown,
     QueueStatus,
+    Resumption,
+    Reviewer,
     SwarmState,
     Task,
     TaskSource,
@@ -133,6 +135,14 @@ class Store(Protocol):
     async def swarm_state(self) -> SwarmState: ...
     async def resume_swarm(self, *, by: str, note: str | None = None) -> SwarmState: ...
 
+    # reviewers: registered people, never agents (names in canonical form, store/identity.py)
+    async def add_reviewer(self, name: str, *, by: str) -> Reviewer: ...
+    async def remove_reviewer(self, name: str, *, by: str) -> Reviewer: ...
+    async def list_reviewers(self, *, include_removed: bool = False) -> list[Reviewer]: ...
+    async def get_reviewer(self, name: str) -> Reviewer: ...
+    async def check_reviewer(self, name: str, *, milestone: int | str | None = None,
+                             act: str = ...) -> Reviewer: ...
+
     # performance charts (store/charts.py): bucketed aggregates, filters applied in SQL
     async def chart_filters(self) -> ChartFilters: ...
     async def chart_window(self, range_key: str, *, now: float | None = None) -> Window: ...
@@ -219,7 +229,8 @@ async def open_store(
 
 __all__ = [
     "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Event", "ExecutionPlan",
-    "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "SQLiteStore", "Store",
+    "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
+    "Reviewer", "SQLiteStore", "Store",
     "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET", "ValidationReport",
     "open_store", "path_from_url",
 ]
