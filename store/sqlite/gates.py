@@ -131,13 +131,13 @@ class GateOps(TaskOps, StoreBase):
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
         async def in_tx(tx: Tx):
-            await require_agent(tx.one, submitted_by, "submit a report")
             ms = await self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
                 raise InvalidTransition(
                     f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
                     "open or in review"
                 )
+            await require_agent(tx.one, submitted_by, "submit a report")
             row = await tx.one(
                 "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
             )
@@ -228,11 +228,13 @@ class GateOps(TaskOps, StoreBase):
         reviewer: str,
         conditions: Sequence[str] = (),
         report_hash: str | None = None,
-    ) -> GateDecision:
+        dry_run: bool = False,
+    ) -> GateDecision | None:
         """Record a human's decision on the milestone's current report and apply its effect.
 
         ``report_hash`` (optional) is the hash of the version the reviewer read; if a newer
         version arrived since, the decision is refused rather than applied to unread text.
+        ``dry_run`` makes every check and records nothing (None): a seat asks before it confirms.
         """
         try:
             decision = Decision(str(decision).upper())
@@ -267,6 +269,8 @@ class GateOps(TaskOps, StoreBase):
                 already_approved_by=approved_by,
             )
             await require_reviewer(tx.one, who, "decide a gate")
+            if dry_run:
+                return None
             decision_id = await tx.run(
                 """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
                        reviewer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -319,13 +323,18 @@ class GateOps(TaskOps, StoreBase):
         await tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
         await self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
 
-    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None) -> Condition:
+    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
+                              dry_run: bool = False) -> Condition:
         """A reviewer closes one condition of a CONDITIONAL decision, saying how it was met; the last
-        one closed makes the gate APPROVED. Never an agent, nor the report's submitter."""
+        one closed makes the gate APPROVED. Never an agent, nor the report's submitter.
+
+        ``dry_run`` makes the checks (the note's only if one is given) and returns the condition as
+        it is: a seat shows what is being closed before it asks for the note and a confirmation."""
         if not identity.has_content(closed_by):
             raise InvalidArgument("say who closes the condition (closed_by)")
         who = identity.canonical(closed_by, "the name of who closes the condition")
-        note = identity.require_content(note, "a note on closing the condition")
+        if not (dry_run and note is None):
+            note = identity.require_content(note, "a note on closing the condition")
         async def in_tx(tx: Tx):
             row = await tx.one(
                 "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
@@ -338,6 +347,8 @@ class GateOps(TaskOps, StoreBase):
                 raise InvalidTransition(f"condition {condition_id} is already closed")
             gates.check_not_submitter(who, row["submitted_by"], "close a condition")
             await require_reviewer(tx.one, who, "close a condition")
+            if dry_run:
+                return condition_from_row(row)
             await tx.run(
                 "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ? WHERE id = ?",
                 (who, tx.now, note, condition_id),
@@ -363,13 +374,17 @@ class GateOps(TaskOps, StoreBase):
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
         return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]))
 
-    async def resume_swarm(self, *, by: str, note: str | None = None) -> SwarmState:
-        """A reviewer lifts an escalation, saying why: claims are accepted again, escalated gates go
-        back to review, and each of them records who resumed it, when and why."""
+    async def resume_swarm(self, *, by: str, note: str | None = None, dry_run: bool = False) -> SwarmState:
+        """A reviewer lifts an escalation, saying why (``note``): claims are accepted again, escalated
+        gates go back to review, and each of them records who resumed it, when and why.
+
+        ``dry_run`` makes the checks (the reason's only if one is given) and changes nothing."""
         if not identity.has_content(by):
             raise InvalidArgument("say who resumes the swarm (by)")
         who = identity.canonical(by, "the name of who resumes the swarm")
-        reason = identity.require_content(note, "the reason for resuming")
+        reason = note
+        if not (dry_run and note is None):
+            reason = identity.require_content(note, "the reason for resuming")
         async def in_tx(tx: Tx):
             row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
             if not row[0]:
@@ -386,6 +401,8 @@ class GateOps(TaskOps, StoreBase):
                 if ms["submitted_by"] is not None:
                     gates.check_not_submitter(who, ms["submitted_by"], "resume the swarm")
             await require_reviewer(tx.one, who, "resume the swarm")
+            if dry_run:
+                return
             await tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
             for ms in escalated:
                 await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))

@@ -61,13 +61,14 @@ async def refuse_reviewer_name(one: One, who: str) -> None:
 
 
 class ReviewerOps(StoreBase):
-    async def add_reviewer(self, name: str, *, by: str) -> Reviewer:
+    async def add_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer | None:
         """Register a person as a reviewer (or again, after removal). Only a reviewer adds another,
-        except the very first; never an agent, and never under an agent's name."""
+        except the very first; never an agent, and never under an agent's name. ``dry_run`` makes
+        the checks and registers nobody (None)."""
         who = identity.canonical(name, "the reviewer name")
         adder = identity.canonical(by, "the name of who adds the reviewer")
 
-        async def in_tx(tx: Tx) -> Reviewer:
+        async def in_tx(tx: Tx) -> Reviewer | None:
             await self._check_registrar(tx, adder, "add")
             if await is_agent(tx.one, who):
                 raise PermissionDenied(f"{who} is a registered agent; a reviewer can never be an agent "
@@ -75,6 +76,8 @@ class ReviewerOps(StoreBase):
             row = await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is not None and row["removed_at"] is None:
                 raise InvalidArgument(f"{who} is already a registered reviewer")
+            if dry_run:
+                return None
             if row is None:
                 await tx.run("INSERT INTO reviewers (name, added_at, added_by) VALUES (?, ?, ?)",
                              (who, tx.now, adder))
@@ -86,8 +89,9 @@ class ReviewerOps(StoreBase):
 
         return await self._write(adder, in_tx)
 
-    async def remove_reviewer(self, name: str, *, by: str) -> Reviewer:
-        """Take a reviewer's seat away; the row stays, so their past decisions still name them."""
+    async def remove_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer:
+        """Take a reviewer's seat away; the row stays, so their past decisions still name them.
+        ``dry_run`` makes the checks and returns the reviewer as they are."""
         who = identity.key(name)
         remover = identity.canonical(by, "the name of who removes the reviewer")
 
@@ -98,6 +102,8 @@ class ReviewerOps(StoreBase):
                 raise NotFound(f"{name!r} is not a registered reviewer")
             if row["removed_at"] is not None:
                 raise InvalidArgument(f"{who} is not an active reviewer (already removed)")
+            if dry_run:
+                return reviewer_from_row(row)
             await tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE id = ?",
                          (tx.now, remover, row["id"]))
             await tx.event("reviewer.removed", "reviewer", who, {"name": who, "by": remover})

@@ -7,7 +7,7 @@ import pytest
 import sqlean
 
 from swarmdeck.store import Decision, MilestoneStatus
-from swarmdeck.store.errors import InvalidArgument, NotFound, PermissionDenied
+from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied
 
 from store_support import raw, row_counts, state, submit
 
@@ -273,6 +273,35 @@ class TestHumanActs:
             with pytest.raises(sqlean.DatabaseError, match="append-only"):
                 conn.execute("REPLACE INTO gate_resumptions (id, milestone_id, resumed_by, reason, resumed_at) "
                              "VALUES (?, 1, 'mallory', 'forged', 0)", (resumption.id,))
+
+    async def test_dry_runs_refuse_as_the_act_would_and_write_nothing(self, desk, db_path):
+        store = desk
+        await submit(store, "M1", by="builder-1")
+        before, counts = await state(store), row_counts(db_path)
+        assert await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice",
+                                       dry_run=True) is None
+        with pytest.raises(PermissionDenied, match="builder-1 submitted this report"):
+            await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="Builder-1", dry_run=True)
+        with pytest.raises(InvalidArgument, match="a rationale is required"):
+            await store.decide_gate("M1", decision="APPROVE", rationale="\u200b", reviewer="alice", dry_run=True)
+        assert await store.add_reviewer("carol", by="alice", dry_run=True) is None
+        assert (await store.remove_reviewer("bob", by="alice", dry_run=True)).active
+        with pytest.raises(InvalidTransition, match="the swarm is not paused"):
+            await store.resume_swarm(by="alice", dry_run=True)
+        assert await state(store) == before and row_counts(db_path) == counts
+        assert [r.name for r in await store.list_reviewers()] == ["alice", "bob"]
+
+        await store.decide_gate("M1", decision="CONDITIONAL", rationale="ok", reviewer="alice", conditions=["c"])
+        [condition] = (await store.gate_status("M1")).conditions
+        before = await state(store)
+        shown = await store.close_condition(condition.id, closed_by="bob", dry_run=True)  # the note comes later
+        assert (shown.id, shown.text, shown.status.value) == (condition.id, "c", "open")
+        with pytest.raises(PermissionDenied, match="a2 is a registered agent"):
+            await store.close_condition(condition.id, closed_by="a2", dry_run=True)
+        with pytest.raises(InvalidArgument, match="must say something"):
+            await store.close_condition(condition.id, closed_by="bob", note=" ", dry_run=True)
+        assert await state(store) == before
+        assert (await store.gate_status("M1")).conditions == (condition,)
 
     async def test_check_reviewer_says_what_deciding_would(self, desk):
         store = desk
