@@ -69,10 +69,10 @@ class ReviewerOps(StoreBase):
         adder = identity.canonical(by, "the name of who adds the reviewer")
 
         async def in_tx(tx: Tx) -> Reviewer | None:
-            await self._check_registrar(tx, adder, "add")
             if await is_agent(tx.one, who):
                 raise PermissionDenied(f"{who} is a registered agent; a reviewer can never be an agent "
                                        "(a person registers under their own name)")
+            await self._check_registrar(tx, adder, "add")
             row = await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is not None and row["removed_at"] is None:
                 raise InvalidArgument(f"{who} is already a registered reviewer")
