@@ -343,10 +343,10 @@ class Swarm:
         elif kind == "diagnosis":
             await self._after_diagnosis(sim, task)
         elif kind == "condition":
-            await self.store.close_condition(
-                _data(task)["condition_id"], closed_by=sim.name,
-                note=f"task #{task.id}: {result['summary']}",
-            )
+            # Agents do the work a condition asks for; closing it is a reviewer's act (x on the gate).
+            await self.store.log_action(sim.name, phase="gate",
+                                        action=f"condition #{_data(task)['condition_id']} met by task #{task.id}: "
+                                               "a reviewer can close it")
 
     def _result(self, sim: _Sim, task: Task) -> dict[str, Any]:
         """What the agent reports back; gate checks carry the measurements the report quotes."""
@@ -655,7 +655,7 @@ class Swarm:
                                     action=f"planned {len(fixes) + 1} rework tasks for {ms.name}")
 
     async def _work_conditions(self, ms: Milestone, now: float) -> None:
-        """CONDITIONAL: every open condition gets a task; whoever finishes it closes the condition."""
+        """CONDITIONAL: every open condition gets a task; the reviewer closes the condition once it is done."""
         gate = await self.store.gate_status(ms.id)
         open_ = [c for c in gate.conditions if c.status.value == "open"]
         if not open_:
@@ -667,7 +667,7 @@ class Swarm:
             if c.id in planned:
                 continue
             await self.store.enqueue_task(
-                description=f"Close condition of {milestone_tag(ms.name)}: {c.text}",
+                description=f"Meet condition of {milestone_tag(ms.name)}: {c.text}",
                 source=TaskSource.AGENT_PLANNER, agent_type=owner_for(c.text), base_priority=8,
                 deadline=now + 60 / self.speed, estimated_duration_seconds=3, milestone=ms.id,
                 input_data={"kind": "condition", "condition_id": c.id},

@@ -43,10 +43,12 @@ def _demo_seconds(hours: float) -> int:
     return max(1, round(hours * SECONDS_PER_HOUR))
 
 
-async def seed(store: Store, *, now: float | None = None, history: bool = True) -> None:
+async def seed(store: Store, *, now: float | None = None, history: bool = True,
+               reviewer: str | None = None) -> None:
     """Fill a fresh store with seed 000's project: milestones, agents, tasks (and some history).
 
-    M1 opens with its first tasks ready; the tasks of M2-M4 wait for their gates.
+    M1 opens with its first tasks ready; the tasks of M2-M4 wait for their gates. ``reviewer`` is
+    registered as the swarm's first reviewer, so the person at the demo's dashboard can decide.
     """
     if now is None:
         now = _clock_of(store)()
@@ -55,6 +57,8 @@ async def seed(store: Store, *, now: float | None = None, history: bool = True) 
     for name, model, colour in AGENTS:
         await store.register_agent(name, agent_type=name, colour=colour, model=model,
                                    stale_after_seconds=STALE_AFTER_SECONDS, actor="demo")
+    if reviewer is not None:
+        await store.add_reviewer(reviewer, by=reviewer)
     milestones = []
     for plan in MILESTONES:
         milestones.append(await store.add_milestone(

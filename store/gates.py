@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import identity
 from .errors import InvalidArgument, InvalidTransition, PermissionDenied
 from .models import (
     Comparator,
@@ -51,25 +52,39 @@ def check_decision(
     conditions: list[str],
     already_approved_by: set[str],
 ) -> None:
-    """Refuse a decision the rules do not allow, saying why."""
+    """Refuse a decision the rules do not allow, saying why.
+
+    Names are compared in their canonical form (store/identity.py): a submitter is not a new
+    reviewer under another spelling, nor is an approver a second one."""
     if status is not MilestoneStatus.REVIEW:
         raise InvalidTransition(
             f"milestone '{milestone}' is {status}; only a milestone in review can be decided"
         )
-    if not reviewer.strip():
+    if not identity.has_content(reviewer):
         raise InvalidArgument("a reviewer name is required")
-    if not rationale.strip():
+    who = identity.canonical(reviewer, "the reviewer name")
+    if not identity.has_content(rationale):
         raise InvalidArgument("a rationale is required for every gate decision")
-    if reviewer == submitted_by:
-        raise PermissionDenied(
-            f"{reviewer} submitted this report and cannot decide it; another reviewer must"
-        )
-    if decision is Decision.CONDITIONAL and not [c for c in conditions if c.strip()]:
+    check_not_submitter(who, submitted_by)
+    if decision is Decision.CONDITIONAL and not [c for c in conditions if identity.has_content(c)]:
         raise InvalidArgument("a CONDITIONAL decision needs at least one condition")
     if decision is not Decision.CONDITIONAL and conditions:
         raise InvalidArgument("conditions can only be attached to a CONDITIONAL decision")
-    if decision in (Decision.APPROVE, Decision.CONDITIONAL) and reviewer in already_approved_by:
-        raise PermissionDenied(f"{reviewer} has already approved this report version")
+    if decision in (Decision.APPROVE, Decision.CONDITIONAL) and who in {identity.key(r) for r in already_approved_by}:
+        raise PermissionDenied(f"{who} has already approved this report version")
+
+
+#: What a submitter may not do on its own report's gate, by the reviewer's act.
+SUBMITTER_BARRED = {"decide a gate": "decide it", "close a condition": "close its conditions",
+                    "resume the swarm": "lift its escalation"}
+
+
+def check_not_submitter(who: str, submitted_by: str, act: str = "decide a gate") -> None:
+    """The one who submitted a report never decides it, nor acts on its gate as a reviewer."""
+    if identity.same(who, submitted_by):
+        barred = SUBMITTER_BARRED.get(act, act)
+        raise PermissionDenied(f"{identity.key(who)} submitted this report and cannot {barred}; "
+                               "another reviewer must")
 
 
 def outcome(decision: Decision, approvals: int, required: int, open_conditions: int) -> Outcome:

@@ -251,6 +251,36 @@ class Condition:
 
 
 @dataclass(frozen=True, slots=True)
+class Reviewer:
+    """A registered person who may decide gates. Removing one keeps the row (and its history)."""
+
+    id: int
+    name: str  # canonical form (store/identity.py)
+    added_at: datetime
+    added_by: str
+    removed_at: datetime | None
+    removed_by: str | None
+    #: The reviewer's ed25519 public key (32 raw bytes), once they have one.
+    public_key: bytes | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """A reviewer lifted an escalation of this gate: the swarm accepted claims again."""
+
+    id: int
+    milestone_id: int
+    decision_id: int | None  # the ESCALATE decision it lifted
+    resumed_by: str
+    reason: str
+    resumed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class GateStatus:
     milestone: Milestone
     report: ValidationReport | None
@@ -261,6 +291,8 @@ class GateStatus:
     #: Tasks that approving this gate would unblock (tasks of the next locked milestone).
     unblocks: int
     next_milestone: str | None
+    #: Escalations of this gate that a reviewer lifted, oldest first.
+    resumptions: tuple[Resumption, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,11 +421,60 @@ ALTER TABLE agents ADD COLUMN requeue_after_seconds REAL NOT NULL DEFAULT 300
 CREATE INDEX agents_requeue_at ON agents (coalesce(last_heartbeat, 0) + stale_after_seconds + requeue_after_seconds);
 """
 
+_IDENTITY = """
+-- Reviewers are registered people. A name is kept in its canonical form (store/identity.py), as every
+-- identity column written from now on is, so that one person has one spelling in the whole file.
+-- Removing a reviewer keeps the row (removed_at, removed_by): past decisions still name a reviewer.
+-- public_key: the reviewer's ed25519 public key (32 raw bytes), once they have one.
+CREATE TABLE reviewers (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+    public_key  BLOB CHECK (public_key IS NULL OR (typeof(public_key) = 'blob' AND length(public_key) = 32)),
+    added_at    REAL NOT NULL,
+    added_by    TEXT NOT NULL,
+    removed_at  REAL,
+    removed_by  TEXT
+);
+CREATE TRIGGER reviewers_no_delete BEFORE DELETE ON reviewers
+BEGIN SELECT RAISE(ABORT, 'reviewers are never deleted: remove one with `swarmdeck reviewer remove NAME` (its history stays)'); END;
+
+-- Every lifted escalation, in the gate's history: who resumed the swarm, when and why. Append-only,
+-- REPLACE included (it deletes without firing delete triggers, so it is refused before it can).
+CREATE TABLE gate_resumptions (
+    id            INTEGER PRIMARY KEY,
+    milestone_id  INTEGER NOT NULL REFERENCES milestones(id),
+    decision_id   INTEGER REFERENCES gate_decisions(id),  -- the ESCALATE decision it lifted
+    resumed_by    TEXT NOT NULL CHECK (length(trim(resumed_by)) > 0),
+    reason        TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    resumed_at    REAL NOT NULL
+);
+CREATE INDEX gate_resumptions_milestone ON gate_resumptions (milestone_id, id);
+CREATE TRIGGER gate_resumptions_no_update BEFORE UPDATE ON gate_resumptions
+BEGIN SELECT RAISE(ABORT, 'gate resumptions are append-only: they cannot be changed'); END;
+CREATE TRIGGER gate_resumptions_no_delete BEFORE DELETE ON gate_resumptions
+BEGIN SELECT RAISE(ABORT, 'gate resumptions are append-only: they cannot be deleted'); END;
+CREATE TRIGGER gate_resumptions_no_replace BEFORE INSERT ON gate_resumptions
+WHEN EXISTS (SELECT 1 FROM gate_resumptions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'gate resumptions are append-only: they cannot be replaced'); END;
+
+-- Identities already in the file, in the registries and live state that later writes compare with
+-- (history rows stay as written; they are compared in canonical form when read). An agent whose
+-- canonical name another agent already has keeps its old spelling. swarmdeck_identity() is the
+-- Python function store/identity.py defines, given to the connection that migrates.
+UPDATE OR IGNORE agents SET name = swarmdeck_identity(name) WHERE name != swarmdeck_identity(name);
+UPDATE tasks SET assigned_agent = swarmdeck_identity(assigned_agent)
+WHERE assigned_agent IS NOT NULL AND assigned_agent != swarmdeck_identity(assigned_agent)
+  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.name = tasks.assigned_agent);
+UPDATE swarm_state SET paused_by = swarmdeck_identity(paused_by)
+WHERE paused_by IS NOT NULL AND paused_by != swarmdeck_identity(paused_by);
+"""
+
 #: The ordered migrations. Append only: never edit one that has shipped.
 MIGRATIONS: list[tuple[str, str]] = [
     ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
     ("memory: versioned entries, learning records, documents, full-text and vector search", _MEMORY),
     ("liveness: tasks held by failed ones; a stale agent's tasks return to the queue", _LIVENESS),
+    ("identity: registered reviewers, resumptions in the gate's history, canonical identities", _IDENTITY),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

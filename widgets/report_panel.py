@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from swarmdeck.store.models import GateStatus
+from swarmdeck.store.models import GateDecision, GateStatus
 from swarmdeck.store.models import CriterionStatus, Severity
 
 from .text import safe
@@ -108,13 +108,22 @@ def render_gate(gate: GateStatus) -> RenderableType:
     parts.append(_heading("Decisions"))
     if not gate.decisions:
         parts.append(Text("none yet", style="dim"))
-    for d in reversed(gate.decisions):
-        line = Text(f"{d.decided_at.astimezone():%m-%d %H:%M}  ")
-        line.append(f"{d.decision.value:<11}", style=DECISION_STYLE[d.decision.value])
-        line.append_text(safe(d.reviewer, "bold"))
-        line.append(f"  on v{d.report_version} ({d.report_hash[:8]})", style="dim")
-        line.append("\n    ")
-        line.append_text(safe(d.rationale))
+    # Newest first: the decisions, and the escalations a reviewer lifted, each with who and why.
+    history = [(d.decided_at, 0, d) for d in gate.decisions] + [(r.resumed_at, 1, r) for r in gate.resumptions]
+    for at, _, entry in sorted(history, key=lambda h: (h[0], h[1]), reverse=True):
+        line = Text(f"{at.astimezone():%m-%d %H:%M}  ")
+        if isinstance(entry, GateDecision):
+            line.append(f"{entry.decision.value:<11}", style=DECISION_STYLE[entry.decision.value])
+            line.append_text(safe(entry.reviewer, "bold"))
+            line.append(f"  on v{entry.report_version} ({entry.report_hash[:8]})", style="dim")
+            line.append("\n    ")
+            line.append_text(safe(entry.rationale))
+        else:
+            line.append(f"{'RESUMED':<11}", style="bold cyan")
+            line.append_text(safe(entry.resumed_by, "bold"))
+            line.append("  lifted the escalation", style="dim")
+            line.append("\n    ")
+            line.append_text(safe(entry.reason))
         parts.append(line)
     if gate.conditions:
         parts.append(_heading("Conditions"))
@@ -122,8 +131,12 @@ def render_gate(gate: GateStatus) -> RenderableType:
             mark = Text("☐ open  ", style="bold yellow") if c.status.value == "open" else Text("☑ closed", style="green")
             line = Text(f"#{c.id:<4}").append_text(mark).append(" ")
             line.append_text(safe(c.text))
+            if c.closed_by:
+                line.append("  — closed by ", style="dim").append_text(safe(c.closed_by, "dim"))
+                if c.closed_at:
+                    line.append(f" {c.closed_at.astimezone():%m-%d %H:%M}", style="dim")
             if c.note:
-                line.append("  — ", style="dim").append_text(safe(c.note, "dim"))
+                line.append(": " if c.closed_by else "  — ", style="dim").append_text(safe(c.note, "dim"))
             parts.append(line)
     for part in parts:
         if isinstance(part, Text):

@@ -15,6 +15,7 @@ from .events import events_group
 from .gates import gate_group, milestone_group
 from .mcp import mcp
 from .memory import GROUPS as MEMORY_GROUPS
+from .reviewers import reviewer_group
 from .tasks import task_group
 from .ui import demo, run_dashboard
 
@@ -56,7 +57,7 @@ async def init(store: Store, cfg: Config) -> dict:
     return {"db": str(cfg.db), "schema_version": await store.schema_version()}
 
 
-for group in (task_group, agent_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo, mcp, watch_status):
+for group in (task_group, agent_group, reviewer_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo, mcp, watch_status):
     cli.add_command(group)
 
 

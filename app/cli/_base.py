@@ -18,6 +18,7 @@ from swarmdeck.store import Store, open_store
 from swarmdeck.store.errors import Busy, NotFound, StoreError, SwarmPaused
 
 from ..output import jsonable, plain
+from . import seat
 
 DB_ENV = "SWARMDECK_DB"
 DEFAULT_DIR = ".swarmdeck"
@@ -155,8 +156,12 @@ def usage_error(exc: click.ClickException, argv: list[str]) -> int:
 JSON_OPTION = click.Option(["--json", "as_json"], is_flag=True, help="Print the result (or error) as JSON.")
 
 
-def leaf(group: click.Group, name: str, render: Renderer | None = None, *, create: bool = False):
-    """Register ``async def fn(store, cfg, **params)`` as ``group name`` with the usual --json option."""
+def leaf(group: click.Group, name: str, render: Renderer | None = None, *, create: bool = False,
+         human: bool = False):
+    """Register ``async def fn(store, cfg, **params)`` as ``group name`` with the usual --json option.
+
+    ``human``: a person's act, refused (before the database is opened) without an interactive
+    terminal; ``fn`` shows what it acts on and asks for a confirmation (see seat.py)."""
 
     def deco(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         params = list(reversed(getattr(fn, "__click_params__", [])))
@@ -164,6 +169,11 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
         def callback(as_json: bool, **kwargs: Any) -> None:
             cfg: Config = click.get_current_context().find_object(Config)
             cfg.json = cfg.json or as_json
+            if human:
+                try:
+                    seat.require_human_seat(f"{group.name} {name}")
+                except seat.NotAHumanSeat as exc:
+                    sys.exit(fail(cfg, EXIT_ERROR, exc.code, str(exc)))
             sys.exit(run(cfg, fn, kwargs, render, create=create))
 
         group.add_command(click.Command(name, callback=callback, params=[*params, JSON_OPTION], help=fn.__doc__))

@@ -7,11 +7,13 @@ import time
 
 import click
 
-from swarmdeck.store import Decision, GateDecision, GateStatus, Milestone, MilestoneStatus, ValidationReport
+from swarmdeck.store import Decision, GateDecision, GateStatus, Milestone, MilestoneStatus, ValidationReport, identity
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition
+from swarmdeck.store.models import Condition
 from swarmdeck.store.gates import WAIT_EXIT_CODES
 
 from ..output import plain, when
+from . import seat
 from ._base import Config, Exit, Store, leaf, parse_json_arg, table
 from ._parse import ID, SECONDS
 
@@ -128,19 +130,43 @@ def render_decision(d: GateDecision) -> str:
             f"({d.report_hash[:12]}): {plain(d.rationale)}")
 
 
-@leaf(gate_group, "decide", render_decision)
+@leaf(gate_group, "decide", render_decision, human=True)
 @click.argument("milestone")
 @click.option("--decision", required=True, type=click.Choice([d.value for d in Decision], case_sensitive=False))
 @click.option("--rationale", required=True, help="Why (required).")
-@click.option("--reviewer", envvar="SWARMDECK_REVIEWER", help="Default: $SWARMDECK_REVIEWER, --actor, OS user.")
+@click.option("--reviewer", envvar="SWARMDECK_REVIEWER",
+              help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 @click.option("--condition", "conditions", multiple=True, help="A condition, for CONDITIONAL (repeatable).")
-@click.option("--report-hash", help="Refuse if the report is no longer this version.")
+@click.option("--report-hash", help="The report version you read: refused if the report changed since.")
 async def decide(store: Store, cfg: Config, milestone: str, decision: str, rationale: str, reviewer,
                  conditions, report_hash) -> GateDecision:
-    """Decide a gate: APPROVE, CONDITIONAL, REVISE or ESCALATE, with a rationale."""
-    return await store.decide_gate(milestone, decision=decision, rationale=rationale,
-                                   reviewer=reviewer or cfg.who(), conditions=list(conditions),
-                                   report_hash=report_hash)
+    """Decide a gate: APPROVE, CONDITIONAL, REVISE or ESCALATE, with a rationale.
+
+    A person's act: at an interactive terminal only. It shows the report version being decided
+    (its hash and summary) and asks for a confirmation; the decision records exactly that version.
+    """
+    reviewer = reviewer or cfg.who()
+    gate = await store.gate_status(milestone)
+    # The version shown is the version decided: a report that changes before the confirmation is refused.
+    expected = report_hash or (gate.report.content_hash if gate.report else None)
+    args = dict(decision=decision, rationale=rationale, reviewer=reviewer, conditions=list(conditions),
+                report_hash=expected)
+    await store.decide_gate(gate.milestone.id, dry_run=True, **args)  # every refusal before the question
+    report = gate.report
+    assert report is not None  # the dry run refused a gate without one
+    m = gate.milestone
+    seat.show([
+        f"Deciding the gate of milestone {m.id} {plain(m.name)} as {plain(identity.key(reviewer) or reviewer)}:",
+        f"  report     v{report.version} by {plain(report.submitted_by)} at {when(report.submitted_at)}",
+        f"  hash       {report.content_hash}",
+        f"  summary    {plain(report.summary) or '-'}",
+        f"  decision   {decision.upper()}",
+        f"  rationale  {plain(rationale.strip())}",
+        *[f"  condition  {plain(c)}" for c in conditions if c.strip()],
+        f"  approvals  {len(gate.approvals)}/{m.required_approvals} so far",
+    ])
+    seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
+    return await store.decide_gate(gate.milestone.id, **args)
 
 
 def render_gate(g: GateStatus) -> str:
@@ -153,7 +179,12 @@ def render_gate(g: GateStatus) -> str:
     else:
         lines.append("  no report submitted yet")
     lines += ["  decided: " + render_decision(d) for d in g.decisions]
-    lines += [f"  condition {c.id} [{c.status}] {plain(c.text)}" for c in g.conditions]
+    lines += [f"  resumed by {plain(r.resumed_by)} at {when(r.resumed_at)}: {plain(r.reason)}" for r in g.resumptions]
+    for c in g.conditions:
+        line = f"  condition {c.id} [{c.status}] {plain(c.text)}"
+        if c.closed_by:
+            line += f" (closed by {plain(c.closed_by)} at {when(c.closed_at)}: {plain(c.note or '-')})"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -191,18 +222,47 @@ async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> 
         await asyncio.sleep(interval)
 
 
-@leaf(gate_group, "resume", lambda s: "swarm resumed: claims are accepted again")
-@click.option("--by", help="Who resumes (default: --actor, else the OS user).")
-@click.option("--note")
-async def resume(store: Store, cfg: Config, by, note):
-    """Lift an escalation: the swarm accepts claims again."""
-    return await store.resume_swarm(by=by or cfg.who(), note=note)
+@leaf(gate_group, "resume", lambda s: "swarm resumed: claims are accepted again", human=True)
+@click.option("--by", envvar="SWARMDECK_REVIEWER",
+              help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
+@click.option("--reason", "--note", "reason", help="Why the swarm may go on (asked for if not given).")
+async def resume(store: Store, cfg: Config, by, reason):
+    """Lift an escalation: the swarm accepts claims again. A person's act, at a terminal only;
+    recorded in each escalated gate's history with who and why."""
+    by = by or cfg.who()
+    state = await store.resume_swarm(by=by, note=reason, dry_run=True)
+    escalated = [m for m in await store.list_milestones() if m.status is MilestoneStatus.ESCALATED]
+    seat.show([
+        f"Resuming the swarm as {plain(identity.key(by) or by)}:",
+        f"  paused     {plain(state.reason or '-')} (by {plain(state.paused_by or '-')} at {when(state.paused_at)})",
+        *[f"  gate       {plain(m.name)} goes back to review" for m in escalated],
+    ])
+    if reason is None:
+        reason = seat.ask("Why may the swarm go on")
+    seat.confirm("Resume the swarm (claims are accepted again)?")
+    return await store.resume_swarm(by=by, note=reason)
 
 
-@leaf(gate_group, "close-condition", lambda c: f"condition {c.id} closed")
+def render_condition(c: Condition) -> str:
+    return f"condition {c.id} closed"
+
+
+@leaf(gate_group, "close-condition", render_condition, human=True)
 @click.argument("condition_id", type=ID)
-@click.option("--by", help="Who closes it (default: --actor, else the OS user).")
-@click.option("--note")
+@click.option("--by", envvar="SWARMDECK_REVIEWER",
+              help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
+@click.option("--note", help="How the condition was met (asked for if not given).")
 async def close_condition(store: Store, cfg: Config, condition_id: int, by, note):
-    """Close one condition of a CONDITIONAL decision."""
-    return await store.close_condition(condition_id, closed_by=by or cfg.who(), note=note)
+    """Close one condition of a CONDITIONAL decision (ids: `gate status`). A person's act, at a
+    terminal only: records who closed it, when and a note."""
+    by = by or cfg.who()
+    condition = await store.close_condition(condition_id, closed_by=by, note=note, dry_run=True)
+    milestone = await store.get_milestone(condition.milestone_id)
+    seat.show([
+        f"Closing a condition of milestone {milestone.id} {plain(milestone.name)} as {plain(identity.key(by) or by)}:",
+        f"  condition  {condition.id}: {plain(condition.text)}",
+    ])
+    if note is None:
+        note = seat.ask("How was it met")
+    seat.confirm(f"Close condition {condition.id}?")
+    return await store.close_condition(condition_id, closed_by=by, note=note)

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import click
 
-from swarmdeck.store import open_store
+from swarmdeck.store import identity, open_store
 from swarmdeck.store.errors import StoreError
 
 from ._base import Config, fail, exit_code_for, os_user
 
 
 def reviewer_name(option: str | None) -> str:
-    return option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
+    """The seat's reviewer, in the form decisions record it (store/identity.py)."""
+    name = option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
+    return identity.key(name) or name
 
 
 def load_embedder(spec: str | None):
@@ -104,14 +106,22 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     if path.exists():
         sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))
 
+    name = reviewer_name(reviewer)
+
     async def prepare() -> None:
         store = await open_store(path, create=True)
         try:
-            await seed(store)
+            # The person at the demo's dashboard is its registered reviewer, without ceremony.
+            await seed(store, reviewer=name)
         finally:
             await store.close()
 
-    asyncio.run(prepare())
+    try:
+        asyncio.run(prepare())
+    except StoreError as exc:  # e.g. a reviewer name that is one of the demo's agents
+        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+    click.echo(f"demo: {name} is the registered reviewer of this swarm (--reviewer NAME to choose another)",
+               err=True)
     stop = asyncio.Event()
 
     async def start_swarm(app: SwarmdeckApp) -> None:
@@ -130,7 +140,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     app = SwarmdeckApp(
         lambda: open_store(path),
         title=f"demo · {path}",
-        reviewer=reviewer_name(reviewer),
+        reviewer=name,
         on_ready=start_swarm,
         embedder=load_embedder(None),
     )

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
 from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus
+from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.models import ConditionStatus
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.report_panel import ReportPanel
@@ -17,6 +18,7 @@ from swarmdeck.widgets.text import cell, safe, scrub
 
 from ..format import STATUS_STYLE
 from ..modals.decision import DecisionModal
+from ..modals.gate_acts import CloseConditionModal, ResumeModal
 from .base import LiveScreen
 
 COLUMNS = [("pos", "#", 2), ("name", "Milestone", 18), ("status", "Gate", 11), ("weeks", "Weeks", 5),
@@ -36,7 +38,7 @@ class MilestonesScreen(LiveScreen):
     MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
     BINDINGS = [
         Binding("d", "decide", "Decide", tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
-        Binding("x", "close_condition", "Close condition", tooltip="Close the oldest open condition"),
+        Binding("x", "close_condition", "Close condition", tooltip="Close an open condition of the selected gate"),
         Binding("R", "resume_swarm", "Resume swarm", tooltip="Lift an escalation: claims are accepted again"),
         Binding("n", "next_review", "Next review", tooltip="Jump to the next gate awaiting review"),
     ]
@@ -137,6 +139,17 @@ class MilestonesScreen(LiveScreen):
 
     # -- actions ---------------------------------------------------------------------------------------------
 
+    async def _reviewer_seat(self, act: str, milestone: int | None = None) -> bool:
+        """Whether this seat's reviewer may ``act`` (the store's own check); if not, say why and how a
+        person registers, and stay a seat that reads every gate."""
+        try:
+            await self.store.check_reviewer(self.sd.reviewer, milestone=milestone, act=act)
+        except PermissionDenied as exc:
+            self.notify(scrub(f"{exc}. This seat still shows every gate."), title="Not a reviewer here",
+                        severity="warning", timeout=10, markup=False)
+            return False
+        return True
+
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_decide(self) -> None:
         if self.selected is None:
@@ -145,6 +158,8 @@ class MilestonesScreen(LiveScreen):
         if gate.milestone.status is not MilestoneStatus.REVIEW or gate.report is None:
             self.notify(scrub(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
                               "awaiting a decision"), severity="warning", timeout=3, markup=False)
+            return
+        if not await self._reviewer_seat("decide a gate", gate.milestone.id):
             return
         choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer))
         if choice is None:
@@ -156,20 +171,39 @@ class MilestonesScreen(LiveScreen):
         self.notify(scrub(f"{decision.decision.value} recorded for {gate.milestone.name}"), timeout=4, markup=False)
         self.sd.changed()
 
-    def action_close_condition(self) -> None:
-        gate = self.gate
-        open_ = [c for c in (gate.conditions if gate else ()) if c.status is ConditionStatus.OPEN]
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_close_condition(self) -> None:
+        if self.selected is None:
+            return
+        gate = await self.store.gate_status(self.selected)
+        open_ = [c for c in gate.conditions if c.status is ConditionStatus.OPEN]
         if not open_:
             self.notify("No open condition on this gate", timeout=2)
             return
-        self.sd.run_store_action(self.store.close_condition(open_[0].id, closed_by=self.sd.reviewer),
-                                 f"Condition #{open_[0].id} closed")
+        if not await self._reviewer_seat("close a condition", gate.milestone.id):
+            return
+        closing = await self.app.push_screen_wait(CloseConditionModal(gate.milestone.name, open_, self.sd.reviewer))
+        if closing is None:
+            return
+        await self.store.close_condition(closing.condition_id, closed_by=self.sd.reviewer, note=closing.note)
+        self.notify(f"Condition #{closing.condition_id} closed", timeout=3)
+        self.sd.changed()
 
-    def action_resume_swarm(self) -> None:
-        if not self.sd.swarm_paused:
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_resume_swarm(self) -> None:
+        state = await self.store.swarm_state()
+        if not state.paused:
             self.notify("The swarm is not paused", timeout=2)
             return
-        self.sd.run_store_action(self.store.resume_swarm(by=self.sd.reviewer), "Swarm resumed: claims accepted")
+        if not await self._reviewer_seat("resume the swarm"):
+            return
+        escalated = [m.name for m in await self.store.list_milestones() if m.status is MilestoneStatus.ESCALATED]
+        reason = await self.app.push_screen_wait(ResumeModal(state, escalated, self.sd.reviewer))
+        if reason is None:
+            return
+        await self.store.resume_swarm(by=self.sd.reviewer, note=reason)
+        self.notify("Swarm resumed: claims accepted", timeout=3)
+        self.sd.changed()
 
     def action_next_review(self) -> None:
         waiting = [m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW]

@@ -11,9 +11,10 @@ from .base import Clock
 from .charts import ChartOps
 from .gates import GateOps
 from .memory import MemoryOps
+from .reviewers import ReviewerOps
 
 
-class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps):
+class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False,

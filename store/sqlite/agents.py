@@ -6,9 +6,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .. import identity
 from ..errors import InvalidArgument, NotFound
 from ..models import Agent, AgentStatus
 from .base import StoreBase, Tx
+from .reviewers import refuse_reviewer_name
 from .rows import agent_from_row, dumps
 
 
@@ -19,6 +21,11 @@ class _Unset:
 
 #: "Leave this field as it is" — distinct from None, which clears a field.
 UNSET: Any = _Unset()
+
+
+def _lookup(name: Any) -> Any:
+    """A name to look an agent up by: its canonical form (a name that is nobody's matches nobody)."""
+    return identity.key(name) or name
 
 
 class AgentOps(StoreBase):
@@ -37,9 +44,12 @@ class AgentOps(StoreBase):
 
         An agent is shown stale once its heartbeat is older than ``stale_after_seconds``; once it has
         been stale for ``requeue_after_seconds`` more, the tasks it claimed go back to the queue.
+
+        The name is kept in its canonical form (store/identity.py); it can never be a reviewer's.
         """
-        if not name or not name.strip():
+        if not identity.has_content(name):
             raise InvalidArgument("an agent needs a name")
+        name = identity.canonical(name, "the agent name")
         if not agent_type or not agent_type.strip():
             raise InvalidArgument("an agent needs an agent_type (its role)")
         if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
@@ -49,6 +59,7 @@ class AgentOps(StoreBase):
                 and requeue_after_seconds >= 0):
             raise InvalidArgument("requeue_after_seconds must be a number of seconds, 0 or more")
         async def in_tx(tx: Tx):
+            await refuse_reviewer_name(tx.one, name)
             await tx.run(
                 """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
                                        requeue_after_seconds, registered_at, last_heartbeat)
@@ -86,6 +97,7 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        name = _lookup(name)
         sets: dict[str, Any] = {}
         if status is not UNSET:
             try:
@@ -126,7 +138,7 @@ class AgentOps(StoreBase):
         return await self._write(actor or name, in_tx, quick=True)
 
     async def get_agent(self, name: str) -> Agent:
-        row = await self._one("SELECT * FROM agents WHERE name = ?", (name,))
+        row = await self._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
         if row is None:
             raise NotFound(f"agent {name!r} is not registered")
         return agent_from_row(row, self.clock())
@@ -139,7 +151,7 @@ class AgentOps(StoreBase):
         now = self.clock()
         rows = await self._all(
             "SELECT * FROM agents WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name",
-            (dumps(list(names)),),
+            (dumps([_lookup(n) for n in names]),),
         )
         return [agent_from_row(r, now) for r in rows]
 
@@ -170,6 +182,7 @@ class AgentOps(StoreBase):
             raise InvalidArgument("phase and action must not be empty")
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
             raise InvalidArgument("duration_ms must be a non-negative number")
+        agent = _lookup(agent)
         async def in_tx(tx: Tx):
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")

@@ -25,7 +25,7 @@ import aiosqlite
 import sqlean
 import sqlite_vec
 
-from .. import schema
+from .. import identity, schema
 from ..charts import QUEUE_SLOT
 from ..errors import (
     Busy,
@@ -269,6 +269,11 @@ def _run_inline(coro: Coroutine[Any, Any, T]) -> T:
     )
 
 
+def _identity_or_same(name: Any) -> Any:
+    """A name's canonical form; a value that is no valid name is left as it is."""
+    return identity.key(name) or name
+
+
 def _store_error(exc: BaseException, busy_timeout_ms: int) -> BaseException | None:
     """The typed error a failed write transaction raises instead of SQLite's, if any."""
     if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
@@ -388,6 +393,8 @@ class StoreBase:
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
         """Apply the migrations this database lacks; refuse files that are not ours."""
         await self._check_identity(conn)
+        # Migrations may make stored names canonical: they call the one definition of that form.
+        await conn.create_function("swarmdeck_identity", 1, _identity_or_same, deterministic=True)
         for version, (name, script) in enumerate(schema.MIGRATIONS, start=1):
             if await self._pragma(conn, "user_version") >= version:
                 continue
@@ -481,6 +488,8 @@ class StoreBase:
         agents moved a fifth fewer messages, and paced ones gained nothing in p99.)
         """
         conn = self._writable()
+        # Who acted, in the one form identities are compared in (left as given if it is no name).
+        actor = identity.key(actor) or actor or "unknown"
         # One timeout bounds the wait for other writers, counted from here: swarmdeck's (the host
         # lock) and those from outside swarmdeck (SQLite's lock) together. This store's own earlier
         # writes are each bounded the same way, and one that waited past it tries once, then gives up.
@@ -488,11 +497,9 @@ class StoreBase:
         async with self._write_lock:
             started = time.perf_counter()
             try:
-                result = self._write_now(conn, actor or "unknown", body, args) if quick else _NOT_NOW
+                result = self._write_now(conn, actor, body, args) if quick else _NOT_NOW
                 if result is _NOT_NOW:
-                    result = await conn._execute(
-                        self._write_on_thread, conn, actor or "unknown", body, args, deadline
-                    )
+                    result = await conn._execute(self._write_on_thread, conn, actor, body, args, deadline)
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms)
                 if mapped is not None:
@@ -627,11 +634,13 @@ class StoreBase:
             clauses.append("entity = ?")
             params.append(entity)
             if entity_id is not None:
+                if entity in ("agent", "reviewer"):  # named by identity: its canonical form
+                    entity_id = identity.key(entity_id) or entity_id
                 clauses.append("entity_id = ?")
                 params.append(str(entity_id))
         elif actor is not None:
             clauses.append("actor = ?")
-            params.append(actor)
+            params.append(identity.key(actor) or actor)
         elif kind is not None:
             clauses.append("kind = ?")
             params.append(kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import gates
+from .. import gates, identity
 from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
 from ..models import (
     Comparator,
@@ -25,7 +25,15 @@ from ..models import (
     from_ts,
 )
 from .base import StoreBase, Tx
-from .rows import condition_from_row, decision_from_row, dumps, milestone_from_row, milestone_query
+from .reviewers import require_agent, require_reviewer
+from .rows import (
+    condition_from_row,
+    decision_from_row,
+    dumps,
+    milestone_from_row,
+    milestone_query,
+    resumption_from_row,
+)
 from .tasks import TaskOps
 
 _DECISION_SELECT = (
@@ -109,9 +117,13 @@ class GateOps(TaskOps, StoreBase):
         recommendations: Iterable[str] = (),
         proposed_decision: Decision | str | None = None,
     ) -> ValidationReport:
-        """Submit a new version of the milestone's validation report; the gate goes to review."""
-        if not submitted_by or not submitted_by.strip():
+        """Submit a new version of the milestone's validation report; the gate goes to review.
+
+        Reports are an agent's work: ``submitted_by`` must be a registered agent (never a reviewer,
+        which would also lock that reviewer out of deciding it)."""
+        if not identity.has_content(submitted_by):
             raise InvalidArgument("a report needs a submitter (submitted_by)")
+        submitted_by = identity.canonical(submitted_by, "the submitter name")
         if not isinstance(summary, str):
             raise InvalidArgument("the report summary must be text")
         crit, mets, iss, recs, proposed = gates.parse_report(
@@ -125,6 +137,7 @@ class GateOps(TaskOps, StoreBase):
                     f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
                     "open or in review"
                 )
+            await require_agent(tx.one, submitted_by, "submit a report")
             row = await tx.one(
                 "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
             )
@@ -215,11 +228,13 @@ class GateOps(TaskOps, StoreBase):
         reviewer: str,
         conditions: Sequence[str] = (),
         report_hash: str | None = None,
-    ) -> GateDecision:
+        dry_run: bool = False,
+    ) -> GateDecision | None:
         """Record a human's decision on the milestone's current report and apply its effect.
 
         ``report_hash`` (optional) is the hash of the version the reviewer read; if a newer
         version arrived since, the decision is refused rather than applied to unread text.
+        ``dry_run`` makes every check and records nothing (None): a seat asks before it confirms.
         """
         try:
             decision = Decision(str(decision).upper())
@@ -229,7 +244,8 @@ class GateOps(TaskOps, StoreBase):
             ) from None
         if isinstance(conditions, str):
             raise InvalidArgument("conditions must be a list of strings")
-        conditions = [c for c in conditions if c and c.strip()]
+        conditions = [c.strip() for c in conditions if identity.has_content(c)]
+        who = identity.key(reviewer) or reviewer
         async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             report = await self._report(tx.one, tx.all, ms.id, None)
@@ -252,10 +268,13 @@ class GateOps(TaskOps, StoreBase):
                 reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
                 already_approved_by=approved_by,
             )
+            await require_reviewer(tx.one, who, "decide a gate")
+            if dry_run:
+                return None
             decision_id = await tx.run(
                 """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
                        reviewer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), reviewer, tx.now),
+                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), who, tx.now),
             )
             await tx.many(
                 "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
@@ -264,11 +283,12 @@ class GateOps(TaskOps, StoreBase):
             open_conditions = (await tx.one(
                 "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (ms.id,)
             ))[0]
-            approvals = len(approved_by | {reviewer}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
-                else len(approved_by)
+            approved = {identity.key(r) or r for r in approved_by}
+            approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
+                else len(approved)
             effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
             await tx.event("gate.decided", "milestone", ms.id, {
-                "name": ms.name, "decision": decision.value, "reviewer": reviewer,
+                "name": ms.name, "decision": decision.value, "reviewer": who,
                 "report_version": report.version, "report_hash": report.content_hash,
                 "approvals": approvals, "required": ms.required_approvals,
                 "status": effect.milestone_status.value,
@@ -278,16 +298,16 @@ class GateOps(TaskOps, StoreBase):
             if effect.opens_next:
                 await self._open_next(tx, ms)
             if effect.pauses_swarm:
-                reason = f"milestone '{ms.name}' was escalated by {reviewer}: {rationale.strip()}"
+                reason = f"milestone '{ms.name}' was escalated by {who}: {rationale.strip()}"
                 await tx.run(
                     "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
-                    (reason, reviewer, tx.now),
+                    (reason, who, tx.now),
                 )
                 await tx.event("swarm.paused", "swarm", None, {"reason": reason})
             row = await tx.one(f"{_DECISION_SELECT} WHERE g.id = ?", (decision_id,))
             return decision_from_row(row)
 
-        return await self._write(reviewer, in_tx)
+        return await self._write(who, in_tx)
 
     async def _next_locked(self, one, ms: Milestone) -> Any:
         return await one(
@@ -303,22 +323,38 @@ class GateOps(TaskOps, StoreBase):
         await tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
         await self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
 
-    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None) -> Condition:
-        """Close one condition of a CONDITIONAL decision; the last one closed makes the gate APPROVED."""
-        if not closed_by or not closed_by.strip():
+    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
+                              dry_run: bool = False) -> Condition:
+        """A reviewer closes one condition of a CONDITIONAL decision, saying how it was met; the last
+        one closed makes the gate APPROVED. Never an agent, nor the report's submitter.
+
+        ``dry_run`` makes the checks (the note's only if one is given) and returns the condition as
+        it is: a seat shows what is being closed before it asks for the note and a confirmation."""
+        if not identity.has_content(closed_by):
             raise InvalidArgument("say who closes the condition (closed_by)")
+        who = identity.canonical(closed_by, "the name of who closes the condition")
+        if not (dry_run and note is None):
+            note = identity.require_content(note, "a note on closing the condition")
         async def in_tx(tx: Tx):
-            row = await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,))
+            row = await tx.one(
+                "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
+                "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = ?",
+                (condition_id,),
+            )
             if row is None:
                 raise NotFound(f"condition {condition_id} does not exist")
             if row["status"] == "closed":
                 raise InvalidTransition(f"condition {condition_id} is already closed")
+            gates.check_not_submitter(who, row["submitted_by"], "close a condition")
+            await require_reviewer(tx.one, who, "close a condition")
+            if dry_run:
+                return condition_from_row(row)
             await tx.run(
                 "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ? WHERE id = ?",
-                (closed_by, tx.now, note, condition_id),
+                (who, tx.now, note, condition_id),
             )
             await tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
-                "condition_id": condition_id, "text": row["text"], "note": note,
+                "condition_id": condition_id, "text": row["text"], "closed_by": who, "note": note,
             })
             remaining = (await tx.one(
                 "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'",
@@ -330,7 +366,7 @@ class GateOps(TaskOps, StoreBase):
                 await tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
             return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)))
 
-        return await self._write(closed_by, in_tx)
+        return await self._write(who, in_tx)
 
     # -- the swarm ------------------------------------------------------------------------------
 
@@ -338,21 +374,49 @@ class GateOps(TaskOps, StoreBase):
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
         return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]))
 
-    async def resume_swarm(self, *, by: str, note: str | None = None) -> SwarmState:
-        """A human lifts an escalation: claims are accepted again, escalated gates go back to review."""
-        if not by or not by.strip():
+    async def resume_swarm(self, *, by: str, note: str | None = None, dry_run: bool = False) -> SwarmState:
+        """A reviewer lifts an escalation, saying why (``note``): claims are accepted again, escalated
+        gates go back to review, and each of them records who resumed it, when and why.
+
+        ``dry_run`` makes the checks (the reason's only if one is given) and changes nothing."""
+        if not identity.has_content(by):
             raise InvalidArgument("say who resumes the swarm (by)")
+        who = identity.canonical(by, "the name of who resumes the swarm")
+        reason = note
+        if not (dry_run and note is None):
+            reason = identity.require_content(note, "the reason for resuming")
         async def in_tx(tx: Tx):
             row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
             if not row[0]:
                 raise InvalidTransition("the swarm is not paused")
+            escalated = await tx.all(
+                """SELECT m.id, m.name,
+                          (SELECT max(d.id) FROM gate_decisions d
+                           WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
+                          (SELECT r.submitted_by FROM validation_reports r
+                           WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
+                   FROM milestones m WHERE m.status = 'escalated' ORDER BY m.position"""
+            )
+            for ms in escalated:
+                if ms["submitted_by"] is not None:
+                    gates.check_not_submitter(who, ms["submitted_by"], "resume the swarm")
+            await require_reviewer(tx.one, who, "resume the swarm")
+            if dry_run:
+                return
             await tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
-            for ms in await tx.all("SELECT id, name FROM milestones WHERE status = 'escalated'"):
+            for ms in escalated:
                 await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
-                await tx.event("milestone.review", "milestone", ms["id"], {"name": ms["name"]})
-            await tx.event("swarm.resumed", "swarm", None, {"note": note})
+                await tx.run(
+                    """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at)
+                       VALUES (?, ?, ?, ?, ?)""",
+                    (ms["id"], ms["escalation"], who, reason, tx.now),
+                )
+                await tx.event("milestone.review", "milestone", ms["id"], {
+                    "name": ms["name"], "resumed_by": who, "reason": reason,
+                })
+            await tx.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
 
-        await self._write(by, in_tx)
+        await self._write(who, in_tx)
         return await self.swarm_state()
 
     # -- what the gate screen shows --------------------------------------------------------------
@@ -368,8 +432,12 @@ class GateOps(TaskOps, StoreBase):
             condition_from_row(r)
             for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
+        resumptions = tuple(
+            resumption_from_row(r)
+            for r in await self._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
+        )
         approvals = tuple(sorted({
-            d.reviewer for d in decisions
+            identity.key(d.reviewer) or d.reviewer for d in decisions
             if report and d.report_id == report.id and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
         nxt = await self._next_locked(self._one, ms)
@@ -381,7 +449,7 @@ class GateOps(TaskOps, StoreBase):
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
                 (nxt["id"],),
             ))[0]
-        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"])
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions)
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

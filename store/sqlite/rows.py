@@ -16,6 +16,8 @@ from ..models import (
     Decision,
     Milestone,
     MilestoneStatus,
+    Resumption,
+    Reviewer,
     Task,
     TaskSource,
     TaskStatus,
@@ -133,6 +135,30 @@ def condition_from_row(row: sqlean.Row) -> Condition:
         closed_by=row["closed_by"],
         closed_at=from_ts(row["closed_at"]),
         note=row["note"],
+    )
+
+
+def reviewer_from_row(row: sqlean.Row) -> Reviewer:
+    key = row["public_key"]
+    return Reviewer(
+        id=row["id"],
+        name=row["name"],
+        added_at=from_ts(row["added_at"]),
+        added_by=row["added_by"],
+        removed_at=from_ts(row["removed_at"]),
+        removed_by=row["removed_by"],
+        public_key=None if key is None else bytes(key),
+    )
+
+
+def resumption_from_row(row: sqlean.Row) -> Resumption:
+    return Resumption(
+        id=row["id"],
+        milestone_id=row["milestone_id"],
+        decision_id=row["decision_id"],
+        resumed_by=row["resumed_by"],
+        reason=row["reason"],
+        resumed_at=from_ts(row["resumed_at"]),
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import graph, priority
+from .. import graph, identity, priority
 from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
 from ..lifecycle import check_transition
 from ..models import (
@@ -101,7 +101,7 @@ class TaskOps(StoreBase):
             params.append(milestone_id)
         if assigned_agent is not None:
             clauses.append("t.assigned_agent = ?")
-            params.append(assigned_agent)
+            params.append(identity.key(assigned_agent) or assigned_agent)
         if held_by_failure:
             clauses.append("t.held_by IS NOT NULL")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -467,6 +467,7 @@ class TaskOps(StoreBase):
         Under any contention each ready task goes to exactly one agent: the choice and the
         update are one statement, inside one BEGIN IMMEDIATE transaction.
         """
+        agent = identity.key(agent) or agent
         async def in_tx(tx: Tx):
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
             if paused[0]:
@@ -811,8 +812,13 @@ def _check_hours(hours: Any) -> None:
 
 
 def _check_owner(task: Task, agent: str | None) -> None:
-    if agent is not None and task.assigned_agent not in (None, agent):
-        raise PermissionDenied(f"task {task.id} is assigned to {task.assigned_agent}, not {agent}")
+    """Only the agent a task is assigned to (under any spelling of its name) finishes it."""
+    if agent is None or task.assigned_agent is None:
+        return
+    owner = identity.key(task.assigned_agent) or task.assigned_agent
+    who = identity.key(agent) or agent
+    if owner != who:
+        raise PermissionDenied(f"task {task.id} is assigned to {owner}, not {who}")
 
 
 def _span(seconds: float) -> str:

@@ -119,3 +119,54 @@ def sd_popen() -> Callable[..., subprocess.Popen[str]]:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+# -- a person at a terminal --------------------------------------------------------------------------
+
+
+def as_person(db_path: Path, *args: Any, input: str | None = "y\n", env: dict[str, str] | None = None,
+              ) -> subprocess.CompletedProcess[str]:
+    """The CLI in-process, as a person at a terminal runs it: call with the terminal check standing in
+    (the ``person`` fixture does that); the confirmation is typed on stdin."""
+    from click.testing import CliRunner
+
+    from swarmdeck.app.cli import cli
+
+    scrubbed: dict[str, str | None] = {name: None for name in _SCRUBBED}
+    scrubbed.update(env or {})
+    result = CliRunner(env=scrubbed).invoke(cli, ["--db", str(db_path), *map(str, args)], input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def person(monkeypatch) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`person(db_path, *args, input="y\\n", env=None)`: a person's act at a terminal (see as_person).
+    The real terminal is exercised in a pseudo-terminal by test_human_seat.py; here, the rules."""
+    from swarmdeck.app.cli import seat
+
+    monkeypatch.setattr(seat, "is_human_seat", lambda: True)
+    return as_person
+
+
+@pytest.fixture
+def human(db: Path, person) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`human(*args, input="y\\n", env=None)`: a person's act on the test's database."""
+
+    def call(*args: Any, input: str | None = "y\n", env: dict[str, str] | None = None):
+        return person(db, *args, input=input, env=env)
+
+    return call
+
+
+@pytest.fixture
+def humanj(human) -> Callable[..., Any]:
+    """`humanj(*args)`: a person's act with --json, confirmed; it must succeed; returns the result."""
+
+    def call(*args: Any, input: str = "y\n", env: dict[str, str] | None = None) -> Any:
+        result = human("--json", *args, input=input, env=env)
+        assert result.returncode == 0, f"swarmdeck {' '.join(map(str, args))} failed: {result.stderr}"
+        return json.loads(result.stdout)
+
+    return call

@@ -34,6 +34,9 @@ EVENT_FIELDS = {"id", "ts", "actor", "kind", "entity", "entity_id", "payload"}
 #: Text an agent might write that must never drive a terminal or a Textual/Rich renderer.
 EVIL = "[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link] \x1b[31mred\x1b[0m \x9b2J"
 EVIL_SHOWN = "\\x1b[31mred\\x1b[0m \\x9b2J"  # how plain text shows the control characters
+#: The markup of EVIL without its control characters: as hostile as a name can be (names with
+#: control characters are refused, see store/identity.py).
+EVIL_NAME = "[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link]"
 
 REPORT = {
     "summary": "M1 is done",
@@ -325,7 +328,7 @@ def test_reap_retries_a_timed_out_task(sd, sdj):
     task = reaped[0]
     assert (task["id"], task["status"], task["retry_count"], task["assigned_agent"]) == (1, "ready", 1, None)
     assert "timed out" in task["error_message"]
-    assert sd("task", "reap").stdout == "0 timed-out task(s) retried or failed\n"
+    assert sd("task", "reap").stdout == "0 task(s) timed out or left by silent agents: retried or failed\n"
     assert sdj("agent", "get", "w")["current_task_id"] is None
 
 
@@ -385,7 +388,12 @@ def test_agent_register_heartbeat_update_get_list_log(sd, sdj):
 # -- milestones and gates ---------------------------------------------------------------------------------
 
 
-def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
+def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, humanj):
+    # Reports come from registered agents; decisions from registered reviewers (people, at a terminal).
+    for agent in ("alice", "dave"):
+        sdj("agent", "register", agent, "--type", "validation")
+    for reviewer in ("bob", "carol", "erin"):
+        humanj("reviewer", "add", reviewer, "--by", "bob")
     m1 = sdj("milestone", "add", "M1", "--objective", "parse everything", "--weeks", "1-2", "--budget", "40",
              "--deliverable", "parser", "--criterion", "tests pass", "--criterion", "docs")
     assert MILESTONE_FIELDS <= set(m1)
@@ -412,8 +420,8 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
     gate = sdj("gate", "status", "M1")
     assert (gate["report"], gate["decisions"]) == (None, [])
     assert (gate["next_milestone"], gate["unblocks"]) == ("M2", 1)
-    human = sd("gate", "status", "M1").stdout
-    assert "approving opens M2 and unblocks 1 task(s)" in human and "no report submitted yet" in human
+    text = sd("gate", "status", "M1").stdout
+    assert "approving opens M2 and unblocks 1 task(s)" in text and "no report submitted yet" in text
 
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(REPORT))
@@ -432,14 +440,14 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
 
     # Who may decide, and with what.
     def decide(decision: str, *more: str, env: dict | None = None):
-        return sd("gate", "decide", "M1", "--decision", decision, *more, env=env)
+        return human("gate", "decide", "M1", "--decision", decision, *more, env=env)
 
     msg = expect_error(decide("APPROVE", "--rationale", "lgtm", "--reviewer", "alice"), 1,
                        "alice submitted this report and cannot decide it")
     assert "another reviewer" in msg
     expect_json_error(decide("APPROVE", "--rationale", "lgtm", "--json", env={"SWARMDECK_REVIEWER": "alice"}),
                       1, "permission_denied", "cannot decide")
-    expect_error(decide("APPROVE", "--reviewer", "bob"), 2, "--rationale")
+    expect_error(sd("gate", "decide", "M1", "--decision", "APPROVE", "--reviewer", "bob"), 2, "--rationale")
     expect_error(decide("APPROVE", "--rationale", "   ", "--reviewer", "bob"), 1, "a rationale is required")
     expect_error(decide("CONDITIONAL", "--rationale", "ok", "--reviewer", "bob"), 1,
                  "needs at least one condition")
@@ -447,7 +455,7 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
                              "--json"), 1, "conflict", "changed since it was read")
     assert sdj("gate", "status", "M1")["decisions"] == []  # none of the refusals left a decision
 
-    decision = sdj("gate", "decide", "M1", "--decision", "conditional", "--rationale", "good enough",
+    decision = humanj("gate", "decide", "M1", "--decision", "conditional", "--rationale", "good enough",
                    "--reviewer", "bob", "--condition", "write the docs", "--condition", "raise coverage",
                    "--report-hash", report["content_hash"])
     assert DECISION_FIELDS <= set(decision)
@@ -465,12 +473,14 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
     expect_error(decide("APPROVE", "--rationale", "x", "--reviewer", "carol"), 1,
                  "only a milestone in review can be decided")
 
-    closed = sdj("gate", "close-condition", "1", "--by", "carol", "--note", "docs merged")
+    closed = humanj("gate", "close-condition", "1", "--by", "carol", "--note", "docs merged")
     assert (closed["status"], closed["closed_by"], closed["note"]) == ("closed", "carol", "docs merged")
-    expect_error(sd("gate", "close-condition", "1", "--by", "carol"), 1, "condition 1 is already closed")
-    expect_error(sd("gate", "close-condition", "99", "--by", "carol"), 3, "condition 99 does not exist")
+    expect_error(human("gate", "close-condition", "1", "--by", "carol"), 1, "condition 1 is already closed")
+    expect_error(human("gate", "close-condition", "99", "--by", "carol"), 3, "condition 99 does not exist")
     assert sdj("milestone", "show", "M1")["status"] == "conditional"
-    assert sd("gate", "close-condition", "2", "--by", "carol").stdout == "condition 2 closed\n"
+    # Without --note, the person is asked how it was met.
+    assert human("gate", "close-condition", "2", "--by", "carol", input="coverage at 90%\ny\n").stdout == \
+        "condition 2 closed\n"
     assert sdj("milestone", "show", "M1")["status"] == "approved"  # the last condition closed
 
     # A report from stdin, on the milestone that just opened; --summary overrides the file's.
@@ -478,13 +488,13 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj):
                 input=json.dumps({"summary": "ignored", "recommendations": ["ship it"]}))
     assert (piped["summary"], piped["recommendations"]) == ("from a pipe", ["ship it"])
     assert piped["milestone_id"] == 2
-    first = sdj("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "fine", "--reviewer", "bob")
+    first = humanj("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "fine", "--reviewer", "bob")
     assert first["decision"] == "APPROVE"
     gate = sdj("gate", "status", "M2")
     assert (gate["milestone"]["status"], gate["approvals"]) == ("review", ["bob"])  # 1 of 2 approvals
-    again = sd("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "again", "--reviewer", "bob")
+    again = human("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "again", "--reviewer", "bob")
     expect_error(again, 1, "bob has already approved")
-    sdj("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "fine too", "--reviewer", "erin")
+    humanj("gate", "decide", "M2", "--decision", "APPROVE", "--rationale", "fine too", "--reviewer", "erin")
     assert sdj("milestone", "show", "M2")["status"] == "approved"
     expect_error(sd("gate", "submit", "M2", "--summary", "late"), 1, "M2' is approved")
 
@@ -508,13 +518,15 @@ def test_gate_submit_rejects_bad_reports(tmp_path, sd, sdj):
     assert sdj("milestone", "show", "M1")["status"] == "open"
 
 
-def test_escalate_pauses_claims_until_resume(sd, sdj):
+def test_escalate_pauses_claims_until_resume(sd, sdj, human, humanj):
     sdj("milestone", "add", "M1")
     sdj("agent", "register", "w", "--type", "general")
+    sdj("agent", "register", "alice", "--type", "validation")
+    humanj("reviewer", "add", "bob", "--by", "bob")
     sdj("task", "enqueue", "keep going")
     sdj("gate", "submit", "M1", "--by", "alice", "--summary", "not sure")
-    sdj("gate", "decide", "M1", "--decision", "ESCALATE", "--rationale", "security concern",
-        "--reviewer", "bob")
+    humanj("gate", "decide", "M1", "--decision", "ESCALATE", "--rationale", "security concern",
+           "--reviewer", "bob")
 
     expect_error(sd("task", "claim", "--agent", "w"), 4, "the swarm is paused", "security concern",
                  "gate resume")
@@ -524,29 +536,33 @@ def test_escalate_pauses_claims_until_resume(sd, sdj):
     assert sdj("milestone", "show", "M1")["status"] == "escalated"
     assert sdj("task", "get", "1")["status"] == "ready"  # refused claims took nothing
 
-    assert sdj("gate", "resume", "--by", "bob", "--note", "fixed") == {
+    assert humanj("gate", "resume", "--by", "bob", "--note", "fixed") == {
         "paused": False, "reason": None, "paused_by": None, "paused_at": None}
-    expect_error(sd("gate", "resume", "--by", "bob"), 1, "the swarm is not paused")
+    expect_error(human("gate", "resume", "--by", "bob"), 1, "the swarm is not paused")
     assert sdj("milestone", "show", "M1")["status"] == "review"
     assert sdj("task", "claim", "--agent", "w")["id"] == 1
     kinds = [e["kind"] for e in json_lines(sd("events", "tail", "--limit", "4", "--json"))]
     assert kinds == ["swarm.paused", "milestone.review", "swarm.resumed", "task.claimed"]
 
 
-def _ready_for_review(run_sd, db_path: Path) -> None:
-    """A fresh database whose milestone M1 has a report awaiting a decision."""
+def _ready_for_review(run_sd, person, db_path: Path) -> None:
+    """A fresh database whose milestone M1 has a report (by the agent alice) awaiting a decision, and
+    the reviewer bob."""
     assert run_sd("--db", db_path, "init").returncode == 0
-    for args in (["milestone", "add", "M1"], ["gate", "submit", "M1", "--by", "alice", "--summary", "done"]):
+    for args in (["milestone", "add", "M1"], ["agent", "register", "alice", "--type", "validation"],
+                 ["gate", "submit", "M1", "--by", "alice", "--summary", "done"]):
         result = run_sd("--db", db_path, *args)
         assert result.returncode == 0, result.stderr
+    added = person(db_path, "reviewer", "add", "bob", "--by", "bob")
+    assert added.returncode == 0, added.stderr
 
 
-def test_gate_wait_exits_with_a_code_per_decision(tmp_path, run_sd, sd_popen):
+def test_gate_wait_exits_with_a_code_per_decision(tmp_path, run_sd, sd_popen, person):
     expected = {"APPROVE": 0, "CONDITIONAL": 10, "REVISE": 11, "ESCALATE": 12}
     dbs = {decision: tmp_path / f"{decision.lower()}.db" for decision in expected}
     undecided = tmp_path / "undecided.db"
     for path in (*dbs.values(), undecided):
-        _ready_for_review(run_sd, path)
+        _ready_for_review(run_sd, person, path)
 
     waiters = {decision: sd_popen(path, "gate", "wait", "M1", "--interval", "0.1", "--json")
                for decision, path in dbs.items()}
@@ -560,7 +576,7 @@ def test_gate_wait_exits_with_a_code_per_decision(tmp_path, run_sd, sd_popen):
     assert [w.poll() for w in waiters.values()] == [None] * 4
     for decision, path in dbs.items():
         extra = ["--condition", "add docs"] if decision == "CONDITIONAL" else []
-        decided = run_sd("--db", path, "gate", "decide", "M1", "--decision", decision,
+        decided = person(path, "gate", "decide", "M1", "--decision", decision,
                          "--rationale", "because", "--reviewer", "bob", *extra)
         assert decided.returncode == 0, decided.stderr
 
@@ -699,7 +715,7 @@ def test_events_tail(sd, sdj):
 # -- untrusted text -----------------------------------------------------------------------------------------
 
 
-def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_path, sd, sdj):
+def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_path, sd, sdj, humanj):
     def inert(text: str) -> None:
         assert "\x1b" not in text and "\x9b" not in text
         assert EVIL_SHOWN in text
@@ -712,13 +728,18 @@ def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_pat
     inert(sd("task", "get", "1").stdout)
     assert "\x1b" not in sd("task", "list").stdout
 
-    agent = sdj("agent", "register", EVIL, "--type", "impl")
-    assert agent["name"] == EVIL
-    beat = sdj("agent", "heartbeat", EVIL, "--blocker", EVIL, "--next-milestone", EVIL)
+    # A name with control characters is no name: refused, and the refusal is inert too.
+    refused = sd("agent", "register", EVIL, "--type", "impl")
+    expect_error(refused, 1, "contains a control character (U+001B)")
+    assert "\x1b" not in refused.stderr and "\x9b" not in refused.stderr
+    agent = sdj("agent", "register", EVIL_NAME, "--type", EVIL)
+    assert agent["name"] == EVIL_NAME and agent["agent_type"] == EVIL
+    beat = sdj("agent", "heartbeat", EVIL_NAME, "--blocker", EVIL, "--next-milestone", EVIL)
     assert beat["blockers"] == [EVIL] and beat["next_milestone"] == EVIL
-    assert sdj("agent", "get", EVIL)["blockers"] == [EVIL]
-    inert(sd("agent", "get", EVIL).stdout)
+    assert sdj("agent", "get", EVIL_NAME)["blockers"] == [EVIL]
+    inert(sd("agent", "get", EVIL_NAME).stdout)
     inert(sd("agent", "list").stdout)
+    humanj("reviewer", "add", "bob", "--by", "bob")
 
     sdj("milestone", "add", "M1", "--objective", EVIL)
     report_file = tmp_path / "evil.json"
@@ -728,18 +749,20 @@ def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_pat
         "issues": [{"severity": "high", "description": EVIL}],
         "recommendations": [EVIL],
     }))
-    report = sdj("gate", "submit", "M1", "--file", str(report_file), "--by", EVIL)
-    assert report["summary"] == EVIL and report["submitted_by"] == EVIL
+    report = sdj("gate", "submit", "M1", "--file", str(report_file), "--by", EVIL_NAME)
+    assert report["summary"] == EVIL and report["submitted_by"] == EVIL_NAME
     assert report["criteria"] == [{"name": EVIL, "status": "met", "evidence": EVIL}]
-    decision = sdj("gate", "decide", "M1", "--decision", "REVISE", "--rationale", EVIL, "--reviewer", "bob")
+    decision = humanj("gate", "decide", "M1", "--decision", "REVISE", "--rationale", EVIL, "--reviewer", "bob")
     assert decision["rationale"] == EVIL
     gate = sdj("gate", "status", "M1")
     assert gate["report"]["issues"][0]["description"] == EVIL and gate["report"]["recommendations"] == [EVIL]
     inert(sd("gate", "status", "M1").stdout)
     inert(sd("milestone", "show", "M1").stdout)
 
+    sdj("--actor", EVIL, "task", "enqueue", "enqueued by whoever says so")  # an actor is not checked as a name
     events = json_lines(sd("events", "tail", "--limit", "100", "--json"))
-    assert any(e["actor"] == EVIL and e["entity_id"] == EVIL for e in events)
+    assert any(e["actor"] == EVIL_NAME and e["entity_id"] == EVIL_NAME for e in events)
+    assert any(e["actor"] == EVIL for e in events)
     inert(sd("events", "tail", "--limit", "100").stdout)
 
     # Error messages quote what was typed, still inert.

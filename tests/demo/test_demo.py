@@ -39,7 +39,7 @@ async def step_until(swarm: Swarm, clock, predicate, *, limit: int = 600) -> int
 
 
 async def seeded_swarm(store, clock, rng_seed: int = 0) -> Swarm:
-    await seed(store, now=clock.now, history=False)
+    await seed(store, now=clock.now, history=False, reviewer=REVIEWER)
     return Swarm(store, rng=random.Random(rng_seed))
 
 
@@ -286,13 +286,27 @@ async def test_conditional_conditions_become_tasks_and_get_closed(store, clock):
     assert (await store.get_milestone(M1)).status is MilestoneStatus.CONDITIONAL
     assert (await store.get_milestone(M2)).status is MilestoneStatus.OPEN
 
-    async def approved():
-        return (await store.get_milestone(M1)).status is MilestoneStatus.APPROVED
+    # The agents do the work the condition asks for; closing it is the reviewer's act, never theirs.
+    async def worked():
+        return any(kind(t) == "condition" and t.status is TaskStatus.COMPLETED
+                   for t in await store.list_tasks(milestone_id=1, limit=1000))
 
-    await step_until(swarm, clock, approved, limit=200)
+    await step_until(swarm, clock, worked, limit=200)
+    await step(swarm, clock, 10)
+    gate = await store.gate_status(M1)
+    assert [c.status.value for c in gate.conditions] == ["open"]
+    assert (await store.get_milestone(M1)).status is MilestoneStatus.CONDITIONAL
+    [done] = [t for t in await store.list_tasks(milestone_id=1, limit=1000) if kind(t) == "condition"]
+    told = [e.payload["action"] for e in await store.events(actor=done.assigned_agent, limit=100)
+            if e.kind == "agent.action"]
+    assert any(f"met by task #{done.id}: a reviewer can close it" in a for a in told)
+
+    await store.close_condition(gate.conditions[0].id, closed_by=REVIEWER, note=f"task #{done.id}: coverage 93%")
+    assert (await store.get_milestone(M1)).status is MilestoneStatus.APPROVED
     gate = await store.gate_status(M1)
     assert [c.status.value for c in gate.conditions] == ["closed"]
-    assert gate.conditions[0].closed_by != REVIEWER and gate.conditions[0].note.startswith("task #")
+    assert gate.conditions[0].closed_by == REVIEWER and gate.conditions[0].note.startswith("task #")
+    assert not [e for e in await store.events(kind="gate.condition_closed") if e.actor != REVIEWER]
 
 
 class Clock:

@@ -31,6 +31,8 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
                     break
                 await pilot.pause(0.05)
             seen["kinds"] = kinds
+            seen["reviewers"] = [r.name for r in await store.list_reviewers()]
+            seen["reviewer"] = pilot.app.reviewer
             seen["db_title"] = pilot.app.db_title
             seen["screen"] = type(pilot.app.screen).__name__
         finally:
@@ -41,13 +43,23 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
         return App.run(self, headless=True, size=(140, 44), auto_pilot=watch)
 
     monkeypatch.setattr(SwarmdeckApp, "run", run_headless)
-    result = CliRunner().invoke(cli, ["demo", "--db", str(db), "--seed", "7", "--speed", "20"])
+    result = CliRunner(env={"SWARMDECK_REVIEWER": None}).invoke(
+        cli, ["demo", "--db", str(db), "--seed", "7", "--speed", "20", "--reviewer", "Dana"])
 
     assert result.exit_code == 0, result.output
+    # The person at the demo is its registered reviewer, set up by the demo itself, and told so.
+    assert "demo: dana is the registered reviewer of this swarm" in result.output
+    assert seen["reviewers"] == ["dana"] and seen["reviewer"] == "dana"
     assert AT_WORK <= seen["kinds"]
     assert str(db) in str(seen["db_title"])
     assert seen["screen"] == "MilestonesScreen"  # screen 1, where a reviewer starts
     assert f"demo database kept at {db}" in result.output
+
+
+def test_demo_refuses_a_reviewer_named_like_one_of_its_agents(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--db", str(tmp_path / "demo.db"), "--reviewer", "Code-Reviewer"])
+    assert result.exit_code == 1
+    assert "code-reviewer is a registered agent; a reviewer can never be an agent" in result.output
 
 
 def test_demo_refuses_a_database_that_exists(tmp_path: Path) -> None:

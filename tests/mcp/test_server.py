@@ -17,6 +17,26 @@ TOOLS = {
 }
 
 
+#: Words in the name of a tool that would do a person's act: none may exist.
+HUMAN_ACTS = ("decide", "approve", "resume", "close", "condition", "reviewer", "escalat", "revise")
+
+
+async def test_no_tool_does_what_only_a_person_may(db):
+    """Deciding, resuming, closing conditions and registering reviewers happen only at a human seat:
+    the server offers no tool for any of them (and no tool takes a reviewer)."""
+    from swarmdeck.app.mcp_server import build_server
+
+    async with opened(db) as store:
+        server = build_server(store, actor="mcp")
+        listed = await server.list_tools()
+    names = {tool.name for tool in listed}
+    assert names == TOOLS
+    assert [n for n in names if any(w in n for w in HUMAN_ACTS)] == []
+    for tool in listed:
+        params = set(tool.input_schema.get("properties", {}))
+        assert not params & {"reviewer", "closed_by", "resumed_by", "rationale"}, (tool.name, params)
+
+
 async def test_the_tools_agents_call_are_listed_and_described_and_no_gate_can_be_decided(db):
     async with mcp_tools(db) as t:
         assert t.init.capabilities.tools is not None and t.init.server_info.name == "swarmdeck"
@@ -24,7 +44,7 @@ async def test_the_tools_agents_call_are_listed_and_described_and_no_gate_can_be
         listed = (await t.session.list_tools()).tools
         names = {tool.name for tool in listed}
         assert names == TOOLS
-        assert not [n for n in names if "decide" in n or "approve" in n or "resume" in n]
+        assert not [n for n in names if any(w in n for w in HUMAN_ACTS)]
         for tool in listed:
             # Written for a model: what it does (a sentence or more), and every parameter typed.
             assert tool.description and len(tool.description) > 40, tool.name
@@ -314,6 +334,8 @@ async def test_without_an_embedder_search_says_it_fell_back_to_keywords(db):
 
 async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(db):
     async with opened(db) as store:
+        await store.register_agent("validator", agent_type="validation")
+        await store.add_reviewer("alice", by="alice")
         await store.add_milestone("Foundation", objective="schema", hour_budget=40)
         await store.add_milestone("Memory", objective="memory service")
         await store.enqueue_task(description="memory work", milestone="Memory")
@@ -329,6 +351,9 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
             issues=[{"severity": "low", "description": "one unused index"}],
             recommendations=["open milestone 2"], proposed_decision="APPROVE",
         )
+        # A report in a reviewer's name would lock that reviewer out of deciding it: refused.
+        refused = await t.error("gate_submit_report", milestone="Foundation", submitted_by="Alice", summary="x")
+        assert "permission_denied: alice is a reviewer; reports are submitted by agents" in refused
         assert report["version"] == 1 and len(report["content_hash"]) == 64
         assert report["metrics"][0]["met"] is True and report["proposed_decision"] == "APPROVE"
         status = await t.ok("gate_status", milestone="Foundation")

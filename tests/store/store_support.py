@@ -52,5 +52,16 @@ REPORT = dict(
 )
 
 
+#: The reviewers the store tests decide as: registered people, never agents.
+REVIEWERS = ("alice", "bob", "carol", "lead")
+
+
+async def people(store, *, submitter: str = "bot", reviewers=REVIEWERS) -> None:
+    """Register the agent that submits reports and the reviewers who decide them."""
+    await store.register_agent(submitter, agent_type="validator")
+    for name in reviewers:
+        await store.add_reviewer(name, by=reviewers[0])
+
+
 async def submit(store, milestone="M1", by="bot", **overrides):
     return await store.submit_report(milestone, submitted_by=by, **{**REPORT, **overrides})

@@ -26,6 +26,8 @@ from swarmdeck.store.charts import (
 )
 from swarmdeck.store.errors import InvalidArgument
 
+from store_support import people
+
 EPOCH = 1_767_225_600.0  # tests/conftest.py: the FakeClock starts here
 
 MIN = 60.0
@@ -236,6 +238,7 @@ async def test_queue_depth_reads_the_sample_at_each_bucket_end(store, clock):
 
 
 async def test_gate_latency_decided_in_the_window_and_awaiting_now(store, clock):
+    await people(store, submitter="validator")
     await store.add_milestone("M1")
     await store.add_milestone("M2")
     await store.add_milestone("M3")
@@ -305,6 +308,7 @@ async def test_every_chart_query_uses_an_index(store, db_path, clock):
     without ANALYZE): no table but milestones (a handful of rows by nature) is scanned."""
     await store.register_agent("a1", agent_type="impl")
     await store.register_agent("a2", agent_type="test")
+    await store.register_agent("validator", agent_type="validation")
     await store.add_milestone("M1", hour_budget=10)
     for i in range(60):
         agent, kind = ("a1", "impl") if i % 2 else ("a2", "test")

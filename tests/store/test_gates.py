@@ -16,7 +16,7 @@ from swarmdeck.store.errors import (
 )
 from swarmdeck.store.models import ConditionStatus
 
-from store_support import claim, raw, row_counts, state, submit
+from store_support import claim, people, raw, row_counts, state, submit
 
 
 # -- milestones and gates ------------------------------------------------------------------------
@@ -158,11 +158,11 @@ class TestGates:
         )
         assert (await store.get_milestone("M1")).status is MilestoneStatus.CONDITIONAL
         with pytest.raises(InvalidTransition, match=f"condition {first.id} is already closed"):
-            await store.close_condition(first.id, closed_by="carol")
-        await store.close_condition(second.id, closed_by="carol")
+            await store.close_condition(first.id, closed_by="carol", note="again")
+        await store.close_condition(second.id, closed_by="carol", note="flake fixed")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
         with pytest.raises(NotFound):
-            await store.close_condition(999, closed_by="carol")
+            await store.close_condition(999, closed_by="carol", note="none")
 
     async def test_revise_returns_the_milestone_to_work(self, gated):
         store = gated
@@ -207,12 +207,13 @@ class TestGates:
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
         await claim(store, "a1", t.id)
         with pytest.raises(InvalidTransition, match="the swarm is not paused"):
-            await store.resume_swarm(by="lead")
+            await store.resume_swarm(by="lead", note="again")
         await store.decide_gate("M1", decision="APPROVE", rationale="cleared", reviewer="alice")
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
 
     async def test_two_approvals_from_two_reviewers(self, agents):
         store = agents
+        await people(store)
         await store.add_milestone("M1", required_approvals=2)
         await store.add_milestone("M2")
         await submit(store, "M1")

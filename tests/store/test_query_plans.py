@@ -120,8 +120,8 @@ async def _build(db: Path, clock: Clock) -> None:
         milestones = {}
         for name in ("M1", "M2", "M3", "M4"):
             milestones[name] = (await store.add_milestone(name, objective=f"objective of {name}")).id
-        await store.register_agent("lead", agent_type="reviewer")
-        await store.register_agent("second", agent_type="reviewer")
+        await store.add_reviewer("lead", by="lead")
+        await store.add_reviewer("second", by="lead")
         await store.enqueue_task(description="made through the store", milestone="M1")
     finally:
         await store.close()
@@ -270,6 +270,19 @@ async def _workload(store, clock: Clock) -> set[str]:
     mark("swarm_state")
     await store.resume_swarm(by="lead", note="resolved")
     mark("resume_swarm")
+
+    # reviewers
+    await store.add_reviewer("third", by="lead")
+    mark("add_reviewer")
+    await store.remove_reviewer("third", by="second")
+    mark("remove_reviewer")
+    await store.list_reviewers()
+    await store.list_reviewers(include_removed=True)
+    mark("list_reviewers")
+    await store.get_reviewer("second")
+    mark("get_reviewer")
+    await store.check_reviewer("second", milestone="M2", act="resume the swarm")
+    mark("check_reviewer")
 
     # the performance charts (each chart_* runs inside charts(), on every range and both filters)
     await store.chart_filters()

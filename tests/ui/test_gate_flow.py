@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import RadioButton, Static, TextArea
 
 from swarmdeck.app.modals.decision import DecisionModal
+from swarmdeck.app.modals.gate_acts import CloseConditionModal, ResumeModal
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.status_bar import StatusBar
 from ui_support import db_call, loaded, make_app, plain, rows, settle, static_text, type_text, wait_for
@@ -135,10 +136,21 @@ async def test_escalate_pauses_the_swarm_until_r_resumes_it(seeded):
         assert "Data leak" in status_bar(app)
 
         await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResumeModal), what="the resume modal")
+        assert "Data leak" in "\n".join(static_text(s) for s in app.screen.query(Static))
+        await pilot.press("enter")  # a reason is required
+        await wait_for(pilot, lambda: "Say why" in static_text(app.screen.query_one("#resume-error")))
+        await type_text(pilot, "Leak patched")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MilestonesScreen), what="the modal to close")
         await wait_for(pilot, lambda: "SWARM PAUSED" not in status_bar(app), what="the swarm to resume")
         assert not (await db_call(seeded.path, "swarm_state")).paused
         assert (await db_call(seeded.path, "get_milestone", m2)).status.value == "review"
         assert "⚑ 1 gate awaits review" in status_bar(app)
+        [resumption] = (await db_call(seeded.path, "gate_status", m2)).resumptions
+        assert (resumption.resumed_by, resumption.reason) == ("alice", "Leak patched")
+        await wait_for(pilot, lambda: "RESUMED" in panel(app), what="the resumption in the history")
+        assert "Leak patched" in panel(app)
 
 
 async def test_conditional_tracks_conditions_and_x_closes_them(seeded):
@@ -157,12 +169,24 @@ async def test_conditional_tracks_conditions_and_x_closes_them(seeded):
         assert {c.status.value for c in gate.conditions} == {"open"}
         assert panel(app).count("☐ open") == 2
 
+        # x: the reviewer picks which condition (the first is chosen to start with) and says how.
         await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloseConditionModal), what="the close modal")
+        assert [b.name for b in app.screen.query(RadioButton)] == [str(c.id) for c in gate.conditions]
+        await pilot.press("ctrl+s")  # a note is required
+        await wait_for(pilot, lambda: "Say how" in static_text(app.screen.query_one("#close-error")))
+        await type_text(pilot, "Leak fixed in #12")
+        await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: panel(app).count("☐ open") == 1, what="one condition closed")
         gate = await db_call(seeded.path, "gate_status", m2)
         assert [c.status.value for c in gate.conditions] == ["closed", "open"]
         assert gate.conditions[0].closed_by == "alice"
+        assert gate.conditions[0].note == "Leak fixed in #12" and "closed by alice" in panel(app)
         await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloseConditionModal), what="the close modal")
+        assert [b.name for b in app.screen.query(RadioButton)] == [str(gate.conditions[1].id)]
+        await type_text(pilot, "p95 is 41 ms")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "☐ open" not in panel(app), what="both conditions closed")
         assert (await db_call(seeded.path, "get_milestone", m2)).status.value == "approved"
         await pilot.press("x")
@@ -173,12 +197,32 @@ async def test_a_refused_decision_is_shown_not_swallowed(seeded):
     """The store refuses the submitter's own decision; the reviewer is told why, and nothing is recorded."""
     app = make_app(seeded.path, reviewer="validator")
     async with app.run_test(size=SIZE) as pilot:
-        modal = await open_decision(pilot)
-        await choose(pilot, modal, "APPROVE")
-        await write(pilot, modal, "#rationale", "mine")
-        await pilot.press("ctrl+s")
+        await loaded(pilot)
+        await pilot.press("d")  # refused before the reviewer writes a rationale for nothing
         await wait_for(pilot, lambda: any("validator submitted this report and cannot decide it" in n.message
                                           for n in app._notifications), what="the refusal")
         assert isinstance(app.screen, MilestonesScreen)
     gate = await db_call(seeded.path, "gate_status", seeded.milestones["Memory service"])
     assert gate.decisions == () and gate.milestone.status.value == "review"
+
+
+async def test_a_seat_whose_reviewer_is_not_registered_reads_but_does_not_decide(seeded):
+    """The dashboard is a human seat, for a registered reviewer: anyone else is told how to register."""
+    m2 = seeded.milestones["Memory service"]
+    await db_call(seeded.path, "decide_gate", m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
+                  conditions=["Fix leak"])
+    for reviewer, why in (("zoe", "zoe is not a registered reviewer"), ("builder-1", "builder-1 is a registered agent")):
+        app = make_app(seeded.path, reviewer=reviewer)
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(pilot)
+            await pilot.press("down")
+            await wait_for(pilot, lambda: "Fix leak" in panel(app), what="the gate with its condition")  # it reads
+            await pilot.press("x")
+            await wait_for(pilot, lambda: any(why in n.message for n in app._notifications), what="the refusal")
+            [note] = [n for n in app._notifications if why in n.message]
+            assert "This seat still shows every gate" in note.message
+            if reviewer == "zoe":
+                assert "swarmdeck reviewer add zoe" in note.message
+            assert isinstance(app.screen, MilestonesScreen)
+    gate = await db_call(seeded.path, "gate_status", m2)
+    assert [c.status.value for c in gate.conditions] == ["open"]

@@ -5,6 +5,7 @@ The hostile text goes in the way an agent would put it there: through the real `
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -39,15 +40,17 @@ PAYLOADS = ("[bold red]x[/]", "[@click=app.quit]q[/]", "[link=http://x]y[/link]"
 SHOWN = ("[bold red]x[/]", "[@click=app.quit]q[/]", "[link=http://x]y[/link]", "\\x1b[31mred\\x1b[0m")
 
 
+#: The agent's name: the markup payloads, but no control character (a name holding one is refused:
+#: store/identity.py), so it is shown exactly as written.
+AGENT = " ".join(("agent", *PAYLOADS[:3]))
+
+
 def evil(label: str) -> str:
     return " ".join((label, *PAYLOADS))
 
 
 def shown(label: str) -> str:
-    return " ".join((label, *SHOWN))
-
-
-AGENT = evil("agent")
+    return AGENT if label == "agent" else " ".join((label, *SHOWN))
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,7 @@ def hostile_db(tmp_path_factory) -> Path:
     cli(db, "milestone", "add", evil("milestone"))
     cli(db, "agent", "register", AGENT, "--type", "research")
     cli(db, "agent", "heartbeat", AGENT, "--status", "working", "--blocker", evil("blocker"))
+    cli(db, "agent", "log", AGENT, "--phase", PAYLOADS[3], "--action", "escape")  # short: on screen whole
     cli(db, "task", "enqueue", evil("desc"), "--type", "research", "--milestone", "1")
     cli(db, "task", "claim", "--agent", AGENT)
     cli(db, "task", "fail", "1", "--agent", AGENT, "--error", evil("error"))
@@ -73,8 +77,11 @@ def hostile_db(tmp_path_factory) -> Path:
     }
     (folder / "r1.json").write_text(json.dumps(report))
     cli(db, "gate", "submit", "1", "--by", AGENT, "--file", folder / "r1.json")
-    cli(db, "gate", "decide", "1", "--decision", "CONDITIONAL", "--rationale", evil("rationale"),
-        "--reviewer", "carol", "--condition", evil("condition"))
+    # People decide (alice is the test apps' reviewer), at their own seats.
+    for name in ("alice", "carol"):
+        asyncio.run(db_call(db, "add_reviewer", name, by="alice"))
+    asyncio.run(db_call(db, "decide_gate", 1, decision="CONDITIONAL", rationale=evil("rationale"),
+                        reviewer="carol", conditions=[evil("condition")]))
     (folder / "r2.json").write_text(json.dumps({"summary": "second", "proposed_decision": "REVISE"}))
     cli(db, "gate", "submit", "2", "--by", AGENT, "--file", folder / "r2.json")
     return db

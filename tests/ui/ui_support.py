@@ -79,8 +79,12 @@ M2_REPORT: dict[str, Any] = {
 }
 
 
+#: Registered reviewers of the seeded swarm.
+REVIEWERS = ("alice", "bob", "carol")
+
+
 async def seed(path: Path) -> Seeded:
-    """Three milestones (approved, in review, locked), four agents, fifteen tasks."""
+    """Three milestones (approved, in review, locked), four agents, three reviewers, fifteen tasks."""
     sc = SeedClock(NOW - 4 * 3600)
     store = await open_store(path, create=True, clock=sc)
     out = Seeded(path)
@@ -102,6 +106,9 @@ async def seed(path: Path) -> Seeded:
         await store.register_agent("tester-3", agent_type="testing", colour="orange")
         await store.register_agent("validator", agent_type="validation", colour="purple")
         await store.register_agent("researcher-2", agent_type="research", colour="blue", stale_after_seconds=60)
+        # The people who decide gates: alice is every test app's reviewer; bob decided milestone 1.
+        for name in REVIEWERS:
+            await store.add_reviewer(name, by=REVIEWERS[0])
 
         # Milestone 1: done and approved by another reviewer.
         sc.at(NOW - 3 * 3600)

@@ -1,0 +1,127 @@
+"""A reviewer's other acts on a gate: closing a condition (which one, and how it was met) and lifting an
+escalation (why). Each returns what the reviewer chose, or None if they step back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from swarmdeck.store import Condition, SwarmState, identity
+from swarmdeck.widgets.text import safe
+
+
+@dataclass(frozen=True)
+class Closing:
+    condition_id: int
+    note: str
+
+
+class CloseConditionModal(ModalScreen[Closing | None]):
+    """Pick one of the gate's open conditions and say how it was met."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "confirm", "Confirm")]
+
+    def __init__(self, milestone: str, conditions: list[Condition], reviewer: str) -> None:
+        super().__init__()
+        self.milestone = milestone
+        self.conditions = conditions
+        self.reviewer = reviewer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="close-dialog"):
+            title = Text("Close a condition of ")
+            title.append_text(safe(self.milestone, "bold"))
+            yield Label(title, classes="dialog-title")
+            meta = Text(f"{len(self.conditions)} open · closing as ")
+            meta.append_text(safe(self.reviewer, "bold"))
+            yield Static(meta, classes="dim")
+            with RadioSet(id="condition"):
+                for i, c in enumerate(self.conditions):
+                    label = Text(f"#{c.id}  ").append_text(safe(c.text, one_line=True))
+                    yield RadioButton(label, value=i == 0, name=str(c.id))
+            yield Label("How was it met? (required)")
+            yield Input(id="close-note", placeholder="e.g. docs merged in #214")
+            yield Static("", id="close-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close condition", variant="primary", id="confirm")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#close-note", Input).focus()
+
+    @property
+    def chosen(self) -> int:
+        pressed = self.query_one("#condition", RadioSet).pressed_button
+        return int(pressed.name) if pressed is not None and pressed.name else self.conditions[0].id
+
+    def action_confirm(self) -> None:
+        note = self.query_one("#close-note", Input).value
+        if not identity.has_content(note):
+            self.query_one("#close-error", Static).update("Say how the condition was met.")
+            self.query_one("#close-note", Input).focus()
+            return
+        self.dismiss(Closing(self.chosen, note.strip()))
+
+    @on(Button.Pressed, "#confirm")
+    @on(Input.Submitted, "#close-note")
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ResumeModal(ModalScreen[str | None]):
+    """Why the swarm may go on; returns the reason."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, state: SwarmState, escalated: list[str], reviewer: str) -> None:
+        super().__init__()
+        self.state = state
+        self.escalated = escalated
+        self.reviewer = reviewer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="resume-dialog"):
+            yield Label("Resume the swarm?", classes="dialog-title")
+            paused = Text("Paused: ", style="bold")
+            paused.append_text(safe(self.state.reason or "-"))
+            yield Static(paused)
+            if self.escalated:
+                back = Text("Back to review: ")
+                back.append_text(safe(", ".join(self.escalated)))
+                yield Static(back)
+            who = Text("Claims are accepted again once you confirm · resuming as ")
+            who.append_text(safe(self.reviewer, "bold"))
+            yield Static(who, classes="dim")
+            yield Input(id="resume-reason", placeholder="why the swarm may go on (required)")
+            yield Static("", id="resume-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Resume", variant="warning", id="confirm")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#resume-reason", Input).focus()
+
+    @on(Button.Pressed, "#confirm")
+    @on(Input.Submitted, "#resume-reason")
+    def _confirm(self) -> None:
+        reason = self.query_one("#resume-reason", Input).value
+        if not identity.has_content(reason):
+            self.query_one("#resume-error", Static).update("Say why the swarm may go on.")
+            self.query_one("#resume-reason", Input).focus()
+            return
+        self.dismiss(reason.strip())
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
