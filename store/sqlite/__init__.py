@@ -35,8 +35,10 @@ class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps):
         return store
 
     async def close(self) -> None:
-        await self._vectors.close()
-        await super().close()
+        try:
+            await self._vectors.close()
+        finally:
+            await super().close()
 
 
 __all__ = ["SQLiteStore", "UNSET"]
