@@ -731,11 +731,14 @@ async def serve(db: Path, *, actor: str, embedder_spec: str | None = None, index
         finally:
             stop.set()
             if indexer_task is not None:
-                await indexer_task
+                indexer_task.cancel()  # it may be embedding a batch: the store closes only once it ended
+                await asyncio.gather(indexer_task, return_exceptions=True)
     finally:
-        if embedder is not None:
-            await embedder.aclose()
-        await store.close()
+        try:
+            if embedder is not None:
+                await embedder.aclose()
+        finally:
+            await store.close()
 
 
 __all__ = ["INSTRUCTIONS", "SwarmdeckMCP", "build_server", "serve"]

@@ -34,6 +34,19 @@ STYLES = Path(__file__).parent.parent / "styles"
 
 StoreFactory = Callable[[], Awaitable[Store]]
 
+#: How long the app waits at exit for its cancelled workers to end before it closes their stores.
+WORKERS_END_TIMEOUT = 10.0
+
+
+async def _close_all(stores: list[Store]) -> None:
+    """Close every store, the last opened first, even if closing one fails."""
+    if not stores:
+        return
+    try:
+        await stores[-1].close()
+    finally:
+        await _close_all(stores[:-1])
+
 
 class SwarmdeckApp(App[int]):
     """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4), charts (5)."""
@@ -91,12 +104,23 @@ class SwarmdeckApp(App[int]):
         self._stop_indexer = asyncio.Event()
         self.set_reactive(SwarmdeckApp.interval, interval)
         self.store: Store
+        #: Every store this app opened or was handed (its own first), closed in reverse when it exits.
+        self._stores: list[Store] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def own(self, store: Store) -> Store:
+        """Close ``store`` when the app exits, after the workers using it have ended. A store opened
+        for a worker (the demo swarm, a status bridge) is handed here as soon as it is open: a worker
+        can be cancelled before it starts, and a worker's own ``finally`` can be cancelled a second
+        time (``asyncio.run`` cancels what is still running when the app returns); either way the
+        store's connection threads would keep the process from exiting."""
+        self._stores.append(store)
+        return store
+
     async def on_load(self) -> None:
         # Opened before the first screen composes: every screen can rely on self.app.store.
-        self.store = await self._store_factory()
+        self.store = self.own(await self._store_factory())
 
     async def on_mount(self) -> None:
         await self.refresh_globals()
@@ -112,7 +136,23 @@ class SwarmdeckApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._stop_indexer.set()
-        await self.store.close()
+        try:
+            await self._end_workers()
+        finally:
+            await _close_all(self._stores)
+            self._stores.clear()
+
+    async def _end_workers(self) -> None:
+        """Cancel every worker and wait until they have ended, so that no store closes under one. (The
+        app has cancelled them already as it stopped, but nothing waits for them to finish.)"""
+        workers = list(self.workers)
+        self.workers.cancel_all()
+        try:
+            # How each ended was reported as it ended; here it only matters that it did.
+            await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True),
+                                   timeout=WORKERS_END_TIMEOUT)
+        except asyncio.TimeoutError:
+            pass  # a worker deaf to cancellation: its store closes under it, as it would have anyway
 
     async def refresh_globals(self) -> None:
         """What every screen's status bar shows: gates awaiting review, and whether the swarm is paused."""

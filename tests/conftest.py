@@ -1,7 +1,16 @@
-"""Shared fixtures: a real store file in tmp_path, and a clock the test controls."""
+"""Shared fixtures: a real store file in tmp_path, a clock the test controls, and a check that no test
+leaves a database connection open."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+import traceback
+import weakref
+from pathlib import Path
+
+import aiosqlite
 import pytest
 
 from swarmdeck.store import open_store
@@ -41,3 +50,57 @@ async def store(db_path, clock):
         yield s
     finally:
         await s.close()
+
+
+# -- no connection left open ---------------------------------------------------------------------
+
+#: How long a connection's thread may take to finish after its store closed (it ends right away).
+_THREAD_GRACE_S = 5.0
+
+#: Each aiosqlite connection by its thread, and where it was opened: what a leak report names.
+_OPENED_BY: weakref.WeakKeyDictionary[threading.Thread, tuple[weakref.ref, str]] = weakref.WeakKeyDictionary()
+_connection_init = aiosqlite.Connection.__init__
+_ROOT = str(Path(__file__).resolve().parents[1])
+_VENV = str(Path(sys.prefix).resolve())
+
+
+def _recording_init(self, *args, **kwargs) -> None:
+    _connection_init(self, *args, **kwargs)
+    # The project's own frames (not the venv's, not asyncio's): who opened it, through which store call.
+    frames = [f for f in traceback.extract_stack()[:-1]
+              if f.filename.startswith(_ROOT) and not f.filename.startswith(_VENV)]
+    _OPENED_BY[self._thread] = (weakref.ref(self),
+                                "".join(traceback.format_list(frames[-6:])) or "  (outside the project)\n")
+
+
+aiosqlite.Connection.__init__ = _recording_init
+
+
+def connection_threads() -> list[threading.Thread]:
+    """Live threads of aiosqlite connections: each runs aiosqlite's ``_connection_worker_thread``, and
+    Python names a thread after its target ("Thread-7 (_connection_worker_thread)"); aiosqlite's
+    threads are not daemons, so one left running keeps the interpreter from exiting."""
+    return [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_open(request):
+    """Fail any test that leaves an aiosqlite connection thread running (a store it never closed).
+
+    Threads running before the test (those of broader-scoped fixtures, set up first) are not its own."""
+    before = set(connection_threads())
+    yield
+    deadline = time.monotonic() + _THREAD_GRACE_S
+    leaked = [t for t in connection_threads() if t not in before]
+    for t in leaked:
+        t.join(max(0.0, deadline - time.monotonic()))
+    leaked = [t for t in leaked if t.is_alive()]
+    if leaked:
+        where = "\n".join(f"{t.name}, opened at:\n{_OPENED_BY.get(t, (None, '  (not recorded)'))[1]}"
+                          for t in leaked)
+        for t in leaked:  # end them, or the interpreter would wait for them at exit
+            conn = _OPENED_BY.get(t, (lambda: None,))[0]()
+            if conn is not None:
+                conn.stop()
+        pytest.fail(f"{request.node.nodeid} left {len(leaked)} database connection(s) open "
+                    f"(a store never closed):\n{where}", pytrace=False)

@@ -67,7 +67,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
     from ..status_bridge import StatusBridge
 
     async def start(app) -> None:
-        store = await open_store(cfg.db)
+        store = app.own(await open_store(cfg.db))  # the app closes it when it exits
         severity = {"skipped": "warning", "warning": "warning", "error": "error"}
 
         def report(kind: str, message: str) -> None:
@@ -75,15 +75,8 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
                 app.notify(message, title="coordination status", severity=severity[kind])
 
         bridge = StatusBridge(store, path, actor=cfg.who("status-bridge"), report=report)
-        stop = asyncio.Event()
-
-        async def run() -> None:
-            try:
-                await bridge.run(stop, interval)
-            finally:
-                await store.close()
-
-        app.run_worker(run(), group="status-bridge", exit_on_error=False)
+        # Until the app exits, which cancels it.
+        app.run_worker(bridge.run(asyncio.Event(), interval), group="status-bridge", exit_on_error=False)
 
     return start
 
@@ -122,20 +115,13 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
     click.echo(f"demo: {name} is the registered reviewer of this swarm (--reviewer NAME to choose another)",
                err=True)
-    stop = asyncio.Event()
 
     async def start_swarm(app: SwarmdeckApp) -> None:
-        # The swarm gets its own connections, as separate agent processes would have.
-        store = await open_store(path)
+        # The swarm gets its own connections, as separate agent processes would have; the app closes
+        # them when it exits, after cancelling the swarm.
+        store = app.own(await open_store(path))
         swarm = Swarm(store, rng=random.Random(rng_seed), speed=speed)
-
-        async def run() -> None:
-            try:
-                await swarm.run(stop)
-            finally:
-                await store.close()
-
-        app.run_worker(run(), group="demo-swarm", exit_on_error=False)
+        app.run_worker(swarm.run(asyncio.Event()), group="demo-swarm", exit_on_error=False)
 
     app = SwarmdeckApp(
         lambda: open_store(path),
@@ -144,8 +130,5 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         on_ready=start_swarm,
         embedder=load_embedder(None),
     )
-    try:
-        app.run()
-    finally:
-        stop.set()
+    app.run()
     click.echo(f"demo database kept at {path}")

@@ -36,8 +36,10 @@ class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps):
         return store
 
     async def close(self) -> None:
-        await self._vectors.close()
-        await super().close()
+        try:
+            await self._vectors.close()
+        finally:
+            await super().close()
 
 
 __all__ = ["SQLiteStore", "UNSET"]

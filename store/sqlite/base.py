@@ -310,6 +310,7 @@ class StoreBase:
         # started together do not all checkpoint together, then or ever after.
         self._next_checkpoint = random.randint(1, CHECKPOINT_EVERY)
         self._checkpoint: asyncio.Future[None] | None = None
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -372,17 +373,32 @@ class StoreBase:
         return conn
 
     async def close(self) -> None:
+        """Close every connection. Each runs on a thread of its own that keeps the process from exiting
+        until it is stopped, so an error or a cancellation (even a second one) on the way still stops
+        all of them."""
+        self._closed = True  # no checkpoint opens a connection from now on
         try:
+            if self._reader is not None:
+                # A read still running belongs to a caller that went away (a cancelled worker):
+                # closing would wait for it to end.
+                await self._reader.interrupt()
             if self._checkpoint is not None:
                 await self._checkpoint
             if self._writer is not None and self._commits:
                 await self._checkpoint_wal(self._writer)  # it writes no more
         finally:
-            for conn in (self._checkpointer, self._reader, self._writer):
-                if conn is not None:
-                    await conn.close()
+            conns = [c for c in (self._checkpointer, self._reader, self._writer) if c is not None]
             self._checkpointer = self._reader = self._writer = None
-            self._host_lock.close()
+            try:
+                for i, conn in enumerate(conns):
+                    try:
+                        await conn.close()  # interrupted, it still stops its own thread
+                    except BaseException:
+                        for rest in conns[i + 1:]:
+                            rest.stop()  # its thread closes the connection, then ends
+                        raise
+            finally:
+                self._host_lock.close()
 
     async def __aenter__(self):
         return self
@@ -523,8 +539,14 @@ class StoreBase:
         try:
             if conn is None:
                 if self._checkpointer is None:
+                    if self._closed:
+                        return
                     # A checkpoint needs no schema checks, pragmas or extensions.
-                    self._checkpointer = await self._bare_connection(iter_chunk_size=64)
+                    opened = await self._bare_connection(iter_chunk_size=64)
+                    if self._closed:  # the store closed while this opened: nobody else would close it
+                        await opened.close()
+                        return
+                    self._checkpointer = opened
                 conn = self._checkpointer
             await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
         except (sqlean.Error, ValueError, StoreError):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from textual.app import App
 
 from swarmdeck.app.cli import cli
+from swarmdeck.app.demo import Swarm
 from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
@@ -68,3 +71,81 @@ def test_demo_refuses_a_database_that_exists(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--db", str(db)])
     assert result.exit_code == 1
     assert "already exists; the demo needs a fresh database" in result.output
+
+
+# -- quitting, at any moment, ends the process -------------------------------------------------------------
+
+
+def connection_threads() -> set[threading.Thread]:
+    """aiosqlite's connection threads (not daemons: one left running keeps the process from exiting)."""
+    return {t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")}
+
+
+def run_demo(monkeypatch, db: Path, pilot_script) -> None:
+    """`swarmdeck demo` as a user runs it (``App.run``, so ``asyncio.run`` tears down what is left when the
+    app returns), headless, driven by ``pilot_script``; then none of its connections may be open."""
+    before = connection_threads()
+
+    def run_headless(self: SwarmdeckApp, **_: object) -> None:
+        return App.run(self, headless=True, size=(120, 40), auto_pilot=pilot_script)
+
+    monkeypatch.setattr(SwarmdeckApp, "run", run_headless)
+    result = CliRunner().invoke(cli, ["demo", "--db", str(db), "--seed", "3", "--speed", "20"])
+    assert result.exit_code == 0, result.output
+    left = connection_threads() - before
+    for t in left:
+        t.join(5)
+    left = [t.name for t in left if t.is_alive()]
+    assert not left, f"the demo returned with {len(left)} connection(s) open (its process would never exit): {left}"
+
+
+async def wait_until(pilot, condition, what: str) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+#: Where a quit can land: before the swarm's first step, among the charts' queries (the keys of the
+#: report: range, range, milestone, agent type, range back), and once the swarm has worked a while.
+QUITS = {
+    "at-once": [],
+    "charts-keys": ["5", "t", "t", "m", "a", "T"],
+    "charts-keys-paced": ["5", 0.2, "t", 0.05, "t", 0.1, "m", 0.05, "a", 0.3, "T"],
+    "after-work": [1.0],
+}
+
+
+@pytest.mark.parametrize("keys", QUITS.values(), ids=QUITS.keys())
+def test_quitting_the_demo_at_any_moment_leaves_no_connection_open(tmp_path: Path, monkeypatch, keys) -> None:
+    async def script(pilot) -> None:
+        for key in keys:
+            if isinstance(key, str):
+                await pilot.press(key)
+            else:
+                await pilot.pause(key)
+        await pilot.press("q")
+
+    run_demo(monkeypatch, tmp_path / "demo.db", script)
+
+
+def test_quitting_while_the_swarm_is_reading_closes_its_store(tmp_path: Path, monkeypatch) -> None:
+    """The hang as it happened: the swarm's worker, cancelled at the quit, closed its store after its
+    read in flight, and ``asyncio.run`` cancelled that close as the app returned: the writer's thread
+    was never stopped and the process waited for it forever."""
+    reading: list[bool] = []
+
+    async def long_read(self: Swarm) -> None:
+        reading.append(True)
+        # A few seconds of counting on the swarm's own read connection (a big query, a slow disk).
+        await self.store._all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3e7) "
+                              "SELECT count(*) FROM c")
+
+    monkeypatch.setattr(Swarm, "step", long_read)
+
+    async def script(pilot) -> None:
+        await wait_until(pilot, lambda: reading, "the swarm's read")
+        await pilot.press("q")
+
+    run_demo(monkeypatch, tmp_path / "demo.db", script)
