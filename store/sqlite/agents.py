@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InvalidArgument, NotFound
+from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import Agent, AgentStatus
 from .base import StoreBase, Tx
 from .rows import agent_from_row, dumps
@@ -33,6 +34,8 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Register an agent, or update the registration of one that exists (its history stays)."""
+        check_fields(name=(name, MAX_NAME), agent_type=(agent_type, MAX_NAME), colour=(colour, MAX_NAME),
+                     model=(model, MAX_NAME), actor=(actor, MAX_NAME))
         if not name or not name.strip():
             raise InvalidArgument("an agent needs a name")
         if not agent_type or not agent_type.strip():
@@ -76,6 +79,11 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
+        if next_milestone is not UNSET:
+            check_fields(next_milestone=(next_milestone, MAX_LINE))
+        if blockers is not UNSET:
+            check_texts("blockers", blockers, MAX_TEXT)
         sets: dict[str, Any] = {}
         if status is not UNSET:
             try:
@@ -156,6 +164,8 @@ class AgentOps(StoreBase):
         error_message: str | None = None,
     ) -> None:
         """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
+        check_fields(agent=(agent, MAX_NAME), phase=(phase, MAX_LINE), action=(action, MAX_TEXT),
+                     error_message=(error_message, MAX_TEXT))
         if not phase or not action:
             raise InvalidArgument("phase and action must not be empty")
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):

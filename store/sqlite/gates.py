@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import gates
 from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
+from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
     Comparator,
     Condition,
@@ -50,6 +51,10 @@ class GateOps(TaskOps, StoreBase):
         actor: str = "human",
     ) -> Milestone:
         """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+        check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT), planned_weeks=(planned_weeks, MAX_NAME),
+                     actor=(actor, MAX_NAME))
+        check_texts("deliverables", deliverables, MAX_TEXT)
+        check_texts("acceptance_criteria", acceptance_criteria, MAX_TEXT)
         if not name or not name.strip():
             raise InvalidArgument("a milestone needs a name")
         if hour_budget is not None and not (isinstance(hour_budget, (int, float)) and hour_budget >= 0):
@@ -110,6 +115,7 @@ class GateOps(TaskOps, StoreBase):
         proposed_decision: Decision | str | None = None,
     ) -> ValidationReport:
         """Submit a new version of the milestone's validation report; the gate goes to review."""
+        check_fields(submitted_by=(submitted_by, MAX_NAME), summary=(summary, MAX_TEXT))
         if not submitted_by or not submitted_by.strip():
             raise InvalidArgument("a report needs a submitter (submitted_by)")
         if not isinstance(summary, str):
@@ -118,6 +124,7 @@ class GateOps(TaskOps, StoreBase):
             criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
+        gates.check_report_size(summary, crit, mets, iss, recs)
         async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
@@ -229,6 +236,9 @@ class GateOps(TaskOps, StoreBase):
             ) from None
         if isinstance(conditions, str):
             raise InvalidArgument("conditions must be a list of strings")
+        check_fields(rationale=(rationale, MAX_TEXT), reviewer=(reviewer, MAX_NAME))
+        conditions = list(conditions)
+        check_texts("conditions", conditions, MAX_TEXT)
         conditions = [c for c in conditions if c and c.strip()]
         async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
@@ -305,6 +315,7 @@ class GateOps(TaskOps, StoreBase):
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None) -> Condition:
         """Close one condition of a CONDITIONAL decision; the last one closed makes the gate APPROVED."""
+        check_fields(closed_by=(closed_by, MAX_NAME), note=(note, MAX_TEXT))
         if not closed_by or not closed_by.strip():
             raise InvalidArgument("say who closes the condition (closed_by)")
         async def in_tx(tx: Tx):
@@ -340,6 +351,7 @@ class GateOps(TaskOps, StoreBase):
 
     async def resume_swarm(self, *, by: str, note: str | None = None) -> SwarmState:
         """A human lifts an escalation: claims are accepted again, escalated gates go back to review."""
+        check_fields(by=(by, MAX_NAME), note=(note, MAX_TEXT))
         if not by or not by.strip():
             raise InvalidArgument("say who resumes the swarm (by)")
         async def in_tx(tx: Tx):

@@ -13,6 +13,7 @@ from typing import Any
 from .. import graph, priority
 from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
 from ..lifecycle import check_transition
+from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
     CancelResult,
@@ -230,6 +231,9 @@ class TaskOps(StoreBase):
         actor: str = "human",
     ) -> Task:
         """Add a task: ready if nothing holds it back, else blocked until its prerequisites complete."""
+        check_fields(description=(description, MAX_TEXT), agent_type=(agent_type, MAX_NAME),
+                     summary=(summary, MAX_LINE), session_id=(session_id, MAX_NAME), actor=(actor, MAX_NAME))
+        check_json("input_data", input_data)
         if not isinstance(description, str) or not description.strip():
             raise InvalidArgument("a task needs a non-empty description")
         try:
@@ -321,6 +325,7 @@ class TaskOps(StoreBase):
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             prereq = await self._task_in(tx, prerequisite_id)
@@ -413,6 +418,7 @@ class TaskOps(StoreBase):
 
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             return await self._refresh_urgency(tx)
 
@@ -426,6 +432,7 @@ class TaskOps(StoreBase):
         return await self._reprioritise(tx, [r[0] for r in rows], threshold=_REPRIORITISE_THRESHOLD)
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
+        check_text("actor", actor, MAX_NAME)
         _check_int("base_priority", base_priority, 0, 10)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
@@ -451,6 +458,7 @@ class TaskOps(StoreBase):
         Under any contention each ready task goes to exactly one agent: the choice and the
         update are one statement, inside one BEGIN IMMEDIATE transaction.
         """
+        check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         async def in_tx(tx: Tx):
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
             if paused[0]:
@@ -494,6 +502,7 @@ class TaskOps(StoreBase):
 
     async def reap_timeouts(self, *, actor: str = "system") -> list[Task]:
         """Retry (or fail, once retries run out) every running task past its timeout."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             ids = await self._reap(tx)
             return [await self._task_in(tx, i) for i in ids]
@@ -521,6 +530,8 @@ class TaskOps(StoreBase):
         ``hours`` is the effort to book against the task's milestone; by default the time the
         task ran (agents that track effort themselves report it).
         """
+        check_fields(agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
+        check_json("result", result)
         _check_hours(hours)
         try:
             result_json = dumps(result)
@@ -555,6 +566,7 @@ class TaskOps(StoreBase):
         actor: str | None = None,
     ) -> Task:
         """A running task failed: retried while retries remain (unless ``retry`` is False), else failed."""
+        check_fields(error=(error, MAX_TEXT), agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
         async def in_tx(tx: Tx):
@@ -593,6 +605,7 @@ class TaskOps(StoreBase):
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it)."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             if task.status is not TaskStatus.FAILED:
@@ -617,6 +630,7 @@ class TaskOps(StoreBase):
         Completed tasks are never touched. With ``dry_run`` nothing changes: the result is the
         preview of what would be cancelled.
         """
+        check_fields(reason=(reason, MAX_TEXT), actor=(actor, MAX_NAME))
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.CANCELLED)
