@@ -29,7 +29,7 @@ MAX_JSON_BYTES = 1_000_000
 #: Names and identities: agents, agent types, milestones, reviewers, actors, session ids, kinds, colours.
 MAX_NAME = 200
 #: One line: summaries, memory namespaces and keys, document paths, phases, next milestones.
-MAX_LINE = 1_000
+MAX_LINE = 500
 #: Prose: descriptions, errors, reasons, rationales, notes, conditions, blockers, actions, report
 #: entries, learning record fields.
 MAX_TEXT = 65_536

@@ -245,7 +245,7 @@ def _storage_error(exc: BaseException, path: Path | None) -> StorageError | None
         return None
     where = path if path is not None else "the database"
     primary = code & 0xFF  # extended codes keep the primary one in their low byte
-    if primary == sqlean.SQLITE_FULL:
+    if primary == sqlean.SQLITE_FULL or (primary == sqlean.SQLITE_IOERR and _nearly_full(path)):
         return DiskFull(f"the disk holding {where} is full ({exc}); nothing was written: free some space "
                         "and try again")
     if primary == sqlean.SQLITE_READONLY:
@@ -254,6 +254,26 @@ def _storage_error(exc: BaseException, path: Path | None) -> StorageError | None
     if primary == sqlean.SQLITE_IOERR:
         return StorageError(f"the disk failed reading or writing {where} ({exc}); nothing was written")
     return None
+
+
+def _cannot_open(path: Path, exc: BaseException) -> StoreError:
+    """SQLite could not open the file: say so, and say why when its folder is read-only (SQLite writes
+    the -shm and -wal files beside a WAL database even to read it)."""
+    folder = path.parent
+    if folder.is_dir() and path.exists() and not os.access(folder, os.W_OK):
+        return ReadOnlyStorage(f"cannot open {path}: {exc}; its folder is read-only, and SQLite must write "
+                               "beside a WAL database even to read it")
+    return DatabaseMissing(f"cannot open {path}: {exc}")
+
+
+def _nearly_full(path: Path | None) -> bool:
+    """Whether the disk holding ``path`` has under a mebibyte left (SQLite reports a write that ran out
+    of space part-way, in the WAL or its index, as an I/O error rather than as SQLITE_FULL)."""
+    try:
+        disk = os.statvfs(path.parent if path is not None else ".")
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < 1 << 20
 
 
 class StoreBase:
@@ -324,7 +344,7 @@ class StoreBase:
             # aiosqlite stops the connection's thread itself; wait for it to end, or it may answer that
             # stop on an event loop that has closed meanwhile.
             await asyncio.to_thread(conn._thread.join, 10)
-            raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
+            raise _cannot_open(self.path, exc) from exc
         return conn
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -349,7 +369,7 @@ class StoreBase:
                     await cur.fetchone()
         except sqlean.OperationalError as exc:
             await conn.close()
-            raise (_storage_error(exc, self.path) or DatabaseMissing(f"cannot open {self.path}: {exc}")) from exc
+            raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
         except sqlean.DatabaseError as exc:
             await conn.close()
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc

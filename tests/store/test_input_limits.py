@@ -19,7 +19,7 @@ from swarmdeck.store.errors import InvalidArgument
 #: The documented limits (README, "Limits").
 DEPTH = 32
 NAME = 200
-LINE = 1_000
+LINE = 500
 TEXT = 65_536
 DOCUMENT = 1_000_000
 JSON_BYTES = 1_000_000
