@@ -95,3 +95,16 @@ async def test_the_real_server_survives_a_buried_task(db):
         assert (await tools.ok("task_get", task_id=deep))["input_data"]["unreadable"]
         assert (await tools.ok("task_list"))["count"] == 1
         assert (await tools.ok("task_claim", agent="w1"))["task"]["id"] == deep
+
+
+async def test_a_read_only_seat_serves_reads_and_refuses_writes(db):
+    """What `swarmdeck --read-only mcp` serves: the store opened read-only."""
+    store = await open_store(db, read_only=True)
+    try:
+        async with Client(build_server(store, actor="watcher")) as client:
+            assert (await ok(client, "task_queue_status"))["total_tasks"] == 0
+            text = await error(client, "task_enqueue", description="x", source="human")
+            assert text.startswith("Error executing tool task_enqueue: permission_denied:"), text
+            assert "read-only" in await error(client, "agent_register", name="a", agent_type="t")
+    finally:
+        await store.close()
