@@ -26,10 +26,11 @@ The bridge polls the file and applies each new version through the store API:
 A version is validated whole before anything is written, against the store's own limits too (a value
 nested too deep or a text too long for the store makes the version malformed): a malformed or
 half-written file is reported and skipped, and the last good state stays. A path that is not a regular
-file (a FIFO, a device, a directory) is reported and skipped without being read. Writes are one transaction per changed agent
-(plus a registration for a new one) and one per changed memory key; a version whose writes fail
-(the database stayed locked) is retried on the next poll, and since every write sets absolute
-values, a retry converges on the file.
+file (a FIFO, a device, a directory) is reported and skipped without being read.
+
+Writes are one transaction per changed agent (plus a registration for a new one) and one per changed
+memory key; a version whose writes fail (the database stayed locked) is retried on the next poll, and
+since every write sets absolute values, a retry converges on the file.
 """
 
 from __future__ import annotations
@@ -47,7 +48,15 @@ from typing import Any
 
 from swarmdeck.store import UNSET, AgentStatus, Store
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
-from swarmdeck.store.limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_json, check_text, check_texts, parse_json
+from swarmdeck.store.limits import (
+    MAX_LINE,
+    MAX_NAME,
+    MAX_TEXT,
+    check_json,
+    check_text,
+    check_texts,
+    parse_json,
+)
 
 DEFAULT_NAMESPACE = "bridge:coordination_status"
 BRIDGE_ACTOR = "status-bridge"

@@ -186,10 +186,16 @@ def decode_stored(text: str | None, what: str) -> Any:
     return value
 
 
+def not_utf8(what: str, exc: UnicodeEncodeError) -> InvalidArgument:
+    """The error for text that cannot be stored as UTF-8. Python keeps argv and file bytes that are not
+    UTF-8 as lone surrogates (U+DC80-U+DCFF for the bytes 0x80-0xFF): name the byte."""
+    ch = exc.object[exc.start] if isinstance(exc.object, str) else "?"
+    shown = f"the byte \\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF else f"the lone surrogate {ch!a}"
+    return InvalidArgument(f"{what}: not valid UTF-8 text ({shown} at character {exc.start})")
+
+
 def _utf8(what: str, text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidArgument(f"{what}: not valid UTF-8 text (a stray {exc.object[exc.start]!a} at "
-                              f"character {exc.start})") from None
-
+        raise not_utf8(what, exc) from None

@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from swarmdeck.store import Store, open_store
-from swarmdeck.store.errors import Busy, InvalidArgument, NotFound, PermissionDenied, StoreError, SwarmPaused
-from swarmdeck.store.limits import MAX_JSON_BYTES, parse_json, too_big
+from swarmdeck.store.errors import Busy, NotFound, PermissionDenied, StoreError, SwarmPaused
+from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
 
@@ -148,9 +148,8 @@ def run(
     except StoreError as exc:
         return fail(cfg, exit_code_for(exc), exc.code, str(exc))
     except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8, given where only lookups see them
-        bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
-        return fail(cfg, EXIT_ERROR, InvalidArgument.code,
-                    f"an argument is not valid UTF-8 text ({_encodable(bad)!s}); give text in UTF-8")
+        refused = not_utf8("an argument", exc)
+        return fail(cfg, exit_code_for(refused), refused.code, str(refused))
     except OSError as exc:  # e.g. the database's folder cannot be created
         if isinstance(exc, BrokenPipeError):
             raise  # the reader of our output went away: `main` stops quietly
@@ -224,7 +223,8 @@ def parse_json_arg(value: str | None, what: str, *, max_bytes: int = MAX_JSON_BY
         raise click.BadParameter(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                                  param_hint=what) from None
     except UnicodeDecodeError as exc:
-        raise click.BadParameter(f"not UTF-8 JSON ({exc.reason} at byte {exc.start})", param_hint=what) from None
+        raise click.BadParameter(f"not UTF-8 JSON ({exc.reason} at byte {exc.start})",
+                                 param_hint=what) from None
 
 
 def read_bounded(stream: Any, what: str, max_bytes: int) -> bytes:
