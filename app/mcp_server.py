@@ -16,6 +16,7 @@ import asyncio
 import inspect
 import logging
 import re
+import reprlib
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing_extensions import NotRequired, TypedDict
 from swarmdeck.store import Store, open_store
 from swarmdeck.store.errors import InvalidArgument, StoreError
 from swarmdeck.store.indexer import Indexer
+from swarmdeck.store.limits import MAX_LINE, MAX_NAME
 from swarmdeck.store.models import SearchMode
 
 from .output import jsonable
@@ -74,7 +76,7 @@ TaskStatusName = Literal["pending", "blocked", "ready", "running", "completed", 
 AgentStatusName = Literal["idle", "working", "blocked", "failed", "offline"]
 MemoryTypeName = Literal["semantic", "episodic", "procedural"]
 DecisionName = Literal["APPROVE", "CONDITIONAL", "REVISE", "ESCALATE"]
-AgentName = Annotated[str, Field(min_length=1, max_length=200, description="The agent's registered name.")]
+AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
 
 
@@ -118,7 +120,7 @@ def _validation_text(exc: ValidationError) -> str:
         if err["type"] == "missing":
             parts.append(f"{where} is required")
             continue
-        shown = repr(err.get("input"))
+        shown = reprlib.repr(err.get("input"))  # bounded in depth and length, whatever the input
         parts.append(f"{where}: {msg} (got {shown[:80]}{'…' if len(shown) > 80 else ''})")
     return "invalid_argument: " + "; ".join(parts)
 
@@ -156,6 +158,10 @@ class SwarmdeckMCP(MCPServer):
             if isinstance(cause, OverflowError):
                 raise ToolError(
                     f"Error executing tool {name}: invalid_argument: a number given is too large for the database"
+                ) from cause
+            if isinstance(cause, UnicodeEncodeError):  # "\udcff" in a JSON string: no text SQLite can hold
+                raise ToolError(
+                    f"Error executing tool {name}: invalid_argument: a parameter is not valid UTF-8 text"
                 ) from cause
             raise
         except ToolError as exc:
@@ -263,7 +269,7 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
         session_id: Annotated[str | None, Field(description="Session whose memory gives context.")] = None,
         input_data: Annotated[dict[str, Any] | None, Field(
             description="Any JSON object the worker needs.")] = None,
-        summary: Annotated[str | None, Field(max_length=500, description="One line for humans.")] = None,
+        summary: Annotated[str | None, Field(max_length=MAX_LINE, description="One line for humans.")] = None,
         milestone: Annotated[int | str | None, Field(
             description="Milestone id or name; its tasks wait until its gate opens.")] = None,
         max_retries: whole(0, 1000) = 3,
@@ -707,13 +713,15 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
 
 
 async def serve(db: Path, *, actor: str, embedder_spec: str | None = None, index: bool = True,
-                warn=lambda message: None) -> None:
+                warn=lambda message: None, read_only: bool = False) -> None:
     """Serve MCP over stdio on the database at ``db`` until the client closes the connection.
 
     With ``index`` the server also embeds new memories and documents in the background (what the
-    dashboard's indexer does), so semantic search works without a dashboard open.
+    dashboard's indexer does), so semantic search works without a dashboard open. ``read_only``
+    serves a seat that reads and searches only: every write tool is refused (permission_denied).
     """
-    store = await open_store(db)
+    store = await open_store(db, read_only=read_only)
+    index = index and not read_only
     embedder = None
     try:
         from swarmdeck.store.embed import embedder_from_config

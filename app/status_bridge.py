@@ -23,11 +23,14 @@ The bridge polls the file and applies each new version through the store API:
   their history is the history of the swarm's gates and issues, searchable like any memory. They are
   not milestone gates: only a human decides those.
 
-A version is validated whole before anything is written: a malformed or half-written file is
-reported and skipped, and the last good state stays. Writes are one transaction per changed agent
-(plus a registration for a new one) and one per changed memory key; a version whose writes fail
-(the database stayed locked) is retried on the next poll, and since every write sets absolute
-values, a retry converges on the file.
+A version is validated whole before anything is written, against the store's own limits too (a value
+nested too deep or a text too long for the store makes the version malformed): a malformed or
+half-written file is reported and skipped, and the last good state stays. A path that is not a regular
+file (a FIFO, a device, a directory) is reported and skipped without being read.
+
+Writes are one transaction per changed agent (plus a registration for a new one) and one per changed
+memory key; a version whose writes fail (the database stayed locked) is retried on the next poll, and
+since every write sets absolute values, a retry converges on the file.
 """
 
 from __future__ import annotations
@@ -36,21 +39,33 @@ import asyncio
 import hashlib
 import json
 import math
+import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swarmdeck.store import UNSET, AgentStatus, Store
-from swarmdeck.store.errors import NotFound, StoreError
+from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
+from swarmdeck.store.limits import (
+    MAX_LINE,
+    MAX_NAME,
+    MAX_TEXT,
+    check_json,
+    check_text,
+    check_texts,
+    parse_json,
+)
 
 DEFAULT_NAMESPACE = "bridge:coordination_status"
 BRIDGE_ACTOR = "status-bridge"
 #: File-driven agents report when something changes, not every minute: stale only after 10 minutes.
 DEFAULT_STALE_AFTER = 600.0
 MAX_FILE_BYTES = 1_000_000
-#: How a free-text current task is logged as an agent's action.
+#: How a free-text current task is logged as an agent's action, and in which phase.
 TASK_ACTION = "current task: "
+PHASE = "phase "
 
 #: Seed 002's free-form statuses, normalised (lowercase, `-`/space -> `_`), to the dashboard's.
 STATUS_MAP: dict[str, AgentStatus] = {
@@ -66,6 +81,22 @@ STATUS_MAP: dict[str, AgentStatus] = {
 
 class InvalidStatusFile(ValueError):
     """The file is not a complete, valid coordination status: nothing of it is applied."""
+
+
+class NotARegularFile(InvalidStatusFile):
+    """The path is a FIFO, a device, a directory...: never read (a FIFO would block the reader)."""
+
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _within_limits(what: str, check, *args: Any) -> None:
+    """The store's own check (store/limits.py), its refusal made this file's."""
+    try:
+        check(what, *args)
+    except InvalidArgument as exc:
+        raise InvalidStatusFile(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +158,16 @@ def normalise_status(raw: str) -> str:
 
 def _agent(name: str, body: Any) -> tuple[AgentEntry, str | None]:
     where = f"agents.{name}"
-    if not name.strip() or len(name) > 200:
-        raise InvalidStatusFile(f"agent name {name[:40]!r} must be 1 to 200 characters")
+    if not name.strip() or len(name) > MAX_NAME:
+        raise InvalidStatusFile(f"agent name {name[:40]!r} must be 1 to {MAX_NAME} characters")
+    _within_limits("agent name", check_text, name, MAX_NAME)
     if not isinstance(body, Mapping):
         raise InvalidStatusFile(f"{where} must be an object, not {_kind(body)}")
     agent_type = None
     for key in ("agent_type", "role", "type"):
         if body.get(key) is not None:
             agent_type = _text(body[key], f"{where}.{key}").strip() or None
+            _within_limits(f"{where}.{key}", check_text, agent_type, MAX_NAME)
             break
     status, raw, unknown = UNSET, None, None
     if body.get("status") is not None:
@@ -157,11 +190,13 @@ def _agent(name: str, body: Any) -> tuple[AgentEntry, str | None]:
         elif not isinstance(value, list) or not all(isinstance(b, str) for b in value):
             raise InvalidStatusFile(f"{where}.blockers must be a list of text, not {_kind(value)}")
         else:
+            _within_limits(f"{where}.blockers", check_texts, value, MAX_TEXT)
             blockers = tuple(value)
     next_milestone = UNSET
     if "next_milestone" in body:
         value = body["next_milestone"]
         next_milestone = None if value is None else (_text(value, f"{where}.next_milestone").strip() or None)
+        _within_limits(f"{where}.next_milestone", check_text, next_milestone, MAX_LINE)
     current_task = UNSET
     if "current_task" in body:
         value = body["current_task"]
@@ -173,6 +208,7 @@ def _agent(name: str, body: Any) -> tuple[AgentEntry, str | None]:
             current_task = int(value)
         else:
             current_task = value.strip()
+            _within_limits(f"{where}.current_task", check_text, current_task, MAX_TEXT - len(TASK_ACTION))
     entry = AgentEntry(name, agent_type, status, raw, completion, blockers, next_milestone, current_task)
     return entry, unknown
 
@@ -187,7 +223,10 @@ def parse_status(text: str | bytes) -> StatusFile:
     if not text.strip():
         raise InvalidStatusFile("the file is empty (half-written?)")
     try:
-        doc = json.loads(text)
+        # The whole file within the store's depth limit, so every value taken from it is too.
+        doc = parse_json("the file", text, max_bytes=MAX_FILE_BYTES)
+    except InvalidArgument as exc:
+        raise InvalidStatusFile(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise InvalidStatusFile(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
                                 "(half-written?)") from None
@@ -202,6 +241,7 @@ def parse_status(text: str | bytes) -> StatusFile:
         if isinstance(phase, bool) or not isinstance(phase, (str, int, float)):
             raise InvalidStatusFile(f"phase must be text or a number, not {_kind(phase)}")
         phase = str(phase).strip() or None
+        _within_limits("phase", check_text, phase, MAX_LINE - len(PHASE))
     timestamp = doc.get("timestamp")
     if timestamp is not None:
         timestamp = _text(timestamp, "timestamp")
@@ -211,6 +251,8 @@ def parse_status(text: str | bytes) -> StatusFile:
     issues = doc.get("critical_issues")
     if issues is not None and not isinstance(issues, list):
         raise InvalidStatusFile(f"critical_issues must be a list, not {_kind(issues)}")
+    for key, value in (("quality_gates", gates), ("critical_issues", issues)):
+        _within_limits(key, check_json, value)  # what the store will keep of them, as memory values
     agents, unknown = {}, []
     for name, body in doc["agents"].items():
         agents[name], odd = _agent(name, body)
@@ -252,6 +294,8 @@ class StatusBridge:
                 self._missing_reported = True
                 self.report("skipped", f"{self.path} does not exist (yet); waiting for it")
             return None
+        except NotARegularFile as exc:  # reported once, until the path changes
+            return self._skip(str(exc), f"not-a-regular-file:{exc}")
         except (OSError, InvalidStatusFile) as exc:
             return self._skip(str(getattr(exc, "strerror", None) or exc), None)
         self._missing_reported = False
@@ -274,7 +318,17 @@ class StatusBridge:
         return applied
 
     def _read(self) -> bytes:
-        with open(self.path, "rb") as f:
+        # Without O_NONBLOCK, opening a FIFO waits for a writer, for ever; nothing but a regular file is read.
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+                raise NotARegularFile(f"{self.path} is not a regular file ({kind})")
+        except BaseException:
+            os.close(fd)
+            raise
+        with open(fd, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise InvalidStatusFile(f"the file is larger than {MAX_FILE_BYTES} bytes")
@@ -309,7 +363,7 @@ class StatusBridge:
                 await self.store.heartbeat(entry.name, actor=self.actor, **fields)
                 out.updated.append(entry.name)
             if task_text is not None and await self._task_changed(entry, previous, task_text):
-                await self.store.log_action(entry.name, phase=f"phase {status.phase or '?'}",
+                await self.store.log_action(entry.name, phase=f"{PHASE}{status.phase or '?'}",
                                             action=f"{TASK_ACTION}{task_text}")
         if previous is not None:
             for name in previous.agents.keys() - status.agents.keys():

@@ -62,3 +62,19 @@ class SchemaOutdated(StoreError):
     """The database needs a migration that a read-only seat may not apply."""
 
     code = "schema_outdated"
+
+
+class StorageError(StoreError):
+    """The disk refused the database: a write could not be made, or the file could not be read."""
+
+    code = "storage_error"
+
+
+class DiskFull(StorageError):
+    code = "disk_full"
+
+
+class ReadOnlyStorage(StorageError):
+    """The database file, its folder or its disk cannot be written (not a --read-only seat's refusal)."""
+
+    code = "read_only_storage"

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import identity
 from .errors import InvalidArgument, InvalidTransition, PermissionDenied
+from .limits import MAX_ITEMS, MAX_LINE, MAX_NAME, MAX_REPORT_BYTES, MAX_TEXT, check_json, check_text
 from .models import (
     Comparator,
     Criterion,
@@ -136,7 +137,7 @@ def parse_report(
         Criterion(
             name=_text(_pick(c, "name"), "criterion name"),
             status=_enum(CriterionStatus, _pick(c, "status"), "criterion status"),
-            evidence=str(_pick(c, "evidence", "") or ""),
+            evidence=_plain(_pick(c, "evidence", ""), "criterion evidence"),
         )
         for c in criteria
     )
@@ -146,7 +147,7 @@ def parse_report(
             value=_number(_pick(m, "value"), f"metric {_pick(m, 'name')!r} value"),
             target=_number(_pick(m, "target"), f"metric {_pick(m, 'name')!r} target"),
             comparator=_enum(Comparator, _pick(m, "comparator", "<="), "metric comparator"),
-            unit=str(_pick(m, "unit", "") or ""),
+            unit=_plain(_pick(m, "unit", ""), "metric unit"),
         )
         for m in metrics
     )
@@ -168,6 +169,38 @@ def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{what} must be non-empty text")
     return value
+
+
+def _plain(value: Any, what: str) -> str:
+    """Optional text; a number is taken as its text, anything else (an object, a list) is refused."""
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise InvalidArgument(f"{what} must be text, not {type(value).__name__}")
+
+
+def check_report_size(summary: str, criteria: tuple[Criterion, ...], metrics: tuple[Metric, ...],
+                      issues: tuple[ReportIssue, ...], recommendations: tuple[str, ...]) -> None:
+    """Each part of a parsed report within its limit (store/limits.py), and the whole report too."""
+    check_text("summary", summary, MAX_TEXT)
+    for what, part in (("criteria", criteria), ("metrics", metrics), ("issues", issues),
+                       ("recommendations", recommendations)):
+        if len(part) > MAX_ITEMS:
+            raise InvalidArgument(f"{what}: {len(part)} entries, limit {MAX_ITEMS}")
+    for i, c in enumerate(criteria):
+        check_text(f"criteria[{i}].name", c.name, MAX_TEXT)
+        check_text(f"criteria[{i}].evidence", c.evidence, MAX_TEXT)
+    for i, m in enumerate(metrics):
+        check_text(f"metrics[{i}].name", m.name, MAX_LINE)
+        check_text(f"metrics[{i}].unit", m.unit, MAX_NAME)
+    for i, x in enumerate(issues):
+        check_text(f"issues[{i}].description", x.description, MAX_TEXT)
+    for i, r in enumerate(recommendations):
+        check_text(f"recommendations[{i}]", r, MAX_TEXT)
+    check_json("report", {"summary": summary, "criteria": [asdict(c) for c in criteria],
+                          "metrics": [asdict(m) for m in metrics], "issues": [asdict(i) for i in issues],
+                          "recommendations": list(recommendations)}, max_bytes=MAX_REPORT_BYTES)
 
 
 def report_hash(

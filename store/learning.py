@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidArgument
+from .limits import MAX_TEXT, check_text, check_texts
 
 #: kind -> (required fields, optional fields). The first required field titles the record.
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -48,8 +49,11 @@ def validate(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
                 raise InvalidArgument(f"{name} must be text or a list of text")
+            check_texts(name, value, MAX_TEXT)
         elif not isinstance(value, str):
             raise InvalidArgument(f"{name} must be text, not {value!r}")
+        else:
+            check_text(name, value, MAX_TEXT)
         clean[name] = value
     return clean
 

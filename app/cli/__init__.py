@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._base import DB_ENV, Config, Store, default_db_path, leaf, usage_error
+from ._base import DB_ENV, Config, Store, default_db_path, leaf, unexpected, usage_error
 from .agents import agent_group
 from .bridge import watch_status
 from .events import events_group
@@ -26,7 +26,8 @@ from .ui import demo, run_dashboard
               help=f"The swarm database (default: ${DB_ENV}, else the nearest .swarmdeck/swarm.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
 @click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")
-@click.option("--read-only", is_flag=True, help="Dashboard: watch and search, change nothing.")
+@click.option("--read-only", is_flag=True,
+              help="Watch and search, change nothing: every write is refused (dashboard and commands).")
 @click.option("--reviewer", help="Dashboard: your name on gate decisions (default: $SWARMDECK_REVIEWER, OS user).")
 @click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
               help="Dashboard: seconds between polls.")
@@ -45,7 +46,7 @@ def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, r
 
     Exit codes: 0 success, 1 refused, 2 usage, 3 not found, 4 swarm paused, 5 database busy.
     """
-    ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor)
+    ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor, read_only=read_only)
     if ctx.invoked_subcommand is None:
         ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval,
                                embedder=embedder, watch_status=watch_status))
@@ -77,4 +78,6 @@ def main() -> None:
         # The reader went away (`swarmdeck events tail | head`): stop quietly, as click would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
+    except Exception as exc:  # whatever it was, one line and exit 1, never a traceback
+        code = unexpected(Config(db=Path(), json="--json" in argv), exc)
     sys.exit(code if isinstance(code, int) else 0)

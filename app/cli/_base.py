@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import click
 
 from swarmdeck.store import Store, open_store
-from swarmdeck.store.errors import Busy, NotFound, StoreError, SwarmPaused
+from swarmdeck.store.errors import Busy, NotFound, PermissionDenied, StoreError, SwarmPaused
+from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
 from . import seat
@@ -57,6 +59,8 @@ class Config:
     db: Path
     json: bool = False
     actor: str | None = None
+    #: --read-only: the store is opened read-only, so every write is refused (permission_denied).
+    read_only: bool = False
 
     def who(self, fallback: str | None = None) -> str:
         """Who is acting: --actor / $SWARMDECK_ACTOR, else the given name, else the OS user."""
@@ -86,11 +90,28 @@ def emit(cfg: Config, result: Any, render: Renderer | None) -> None:
 
 
 def fail(cfg: Config, code: int, kind: str, message: str) -> int:
+    """One line on stderr (a JSON object with --json); returns the exit code."""
+    message = " ".join(_encodable(message).split("\n"))
     if cfg.json:
         click.echo(json.dumps({"error": {"code": kind, "message": message}}, ensure_ascii=False), err=True)
     else:
         click.echo(f"swarmdeck: {plain(message)}", err=True)
     return code
+
+
+def _encodable(text: str) -> str:
+    """Text any UTF-8 stream can take: what is left of argv bytes that were not UTF-8 (lone surrogates)
+    is shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unexpected(cfg: Config, exc: BaseException) -> int:
+    """A failure nobody planned for: still one line (the traceback with SWARMDECK_DEBUG=1)."""
+    if os.environ.get("SWARMDECK_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = str(exc) or "no details"
+    return fail(cfg, EXIT_ERROR, "internal_error",
+                f"unexpected {type(exc).__name__}: {detail[:500]} (SWARMDECK_DEBUG=1 shows where)")
 
 
 def exit_code_for(exc: StoreError) -> int:
@@ -114,16 +135,22 @@ def run(
     """Open the store, run one action, print its result; return the exit code."""
 
     async def main() -> Any:
-        store = await open_store(cfg.db, create=create)
+        store = await open_store(cfg.db, create=create, read_only=cfg.read_only)
         try:
             return await action(store, cfg, **params)
         finally:
             await store.close()
 
+    if create and cfg.read_only:
+        exc = PermissionDenied("this swarmdeck seat is read-only; it cannot create or migrate a database")
+        return fail(cfg, exit_code_for(exc), exc.code, str(exc))
     try:
         result = asyncio.run(main())
     except StoreError as exc:
         return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+    except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8, given where only lookups see them
+        refused = not_utf8("an argument", exc)
+        return fail(cfg, exit_code_for(refused), refused.code, str(refused))
     except OSError as exc:  # e.g. the database's folder cannot be created
         if isinstance(exc, BrokenPipeError):
             raise  # the reader of our output went away: `main` stops quietly
@@ -134,6 +161,10 @@ def run(
         return fail(cfg, EXIT_ERROR, "invalid_argument", "a number given is too large for the database")
     except KeyboardInterrupt:
         return 130
+    except (click.ClickException, click.Abort):
+        raise  # a usage error found while running (a bad JSON argument): `main` words it
+    except Exception as exc:
+        return unexpected(cfg, exc)
     code = 0
     if isinstance(result, Exit):
         code, result = result.code, result.result
@@ -182,23 +213,39 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
     return deco
 
 
-def parse_json_arg(value: str | None, what: str) -> Any:
-    """A JSON command-line argument; '@file' reads a file and '-' reads standard input."""
+def parse_json_arg(value: str | None, what: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON command-line argument; '@file' reads a file and '-' reads standard input. Within the
+    store's limits (size, then depth: store/limits.py), checked before more than the limit is read."""
     if value is None:
         return None
-    text = value
+    text: str | bytes = value
     if value == "-":
-        text = sys.stdin.read()
+        text = read_bounded(sys.stdin, what, max_bytes)
     elif value.startswith("@"):
         try:
-            text = Path(value[1:]).read_text()
+            with open(value[1:], "rb") as f:
+                text = read_bounded(f, what, max_bytes)
         except OSError as exc:
             raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint=what) from None
     try:
-        return json.loads(text)
+        return parse_json(what, text, max_bytes=max_bytes)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                                  param_hint=what) from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"not UTF-8 JSON ({exc.reason} at byte {exc.start})",
+                                 param_hint=what) from None
+
+
+def read_bounded(stream: Any, what: str, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of a file or standard input; refused, without reading on, if there is more."""
+    binary = getattr(stream, "buffer", stream)
+    data = binary.read(max_bytes + 1)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    if len(data) > max_bytes:
+        raise too_big(what, max_bytes, max_bytes, more=True)
+    return data
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from swarmdeck.store import open_store
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import PermissionDenied, StoreError
 
 from ..output import plain
 from ..status_bridge import DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER, StatusBridge
@@ -57,6 +57,9 @@ def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: floa
     cfg.json = cfg.json or as_json
     db = bridge_db or cfg.db
     kinds: list[str] = []
+    if cfg.read_only:
+        refused = PermissionDenied("this swarmdeck seat is read-only; watch-status writes what the file says")
+        sys.exit(fail(cfg, exit_code_for(refused), refused.code, str(refused)))
 
     async def main() -> int:
         store = await open_store(db)

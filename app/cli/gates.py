@@ -11,6 +11,7 @@ from swarmdeck.store import Decision, GateDecision, GateStatus, Milestone, Miles
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition
 from swarmdeck.store.models import Condition
 from swarmdeck.store.gates import WAIT_EXIT_CODES
+from swarmdeck.store.limits import MAX_REPORT_BYTES
 
 from ..output import plain, when
 from . import seat
@@ -112,7 +113,7 @@ async def submit(store: Store, cfg: Config, milestone: str, submitted_by, report
     """
     if report_file and not report_file.startswith("@") and report_file != "-":
         report_file = "@" + report_file
-    body = parse_json_arg(report_file, "--file") or {}
+    body = parse_json_arg(report_file, "--file", max_bytes=MAX_REPORT_BYTES) or {}
     if not isinstance(body, dict):
         raise InvalidArgument("the report file must hold a JSON object")
     unknown = set(body) - {"summary", "criteria", "metrics", "issues", "recommendations", "proposed_decision"}

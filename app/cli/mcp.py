@@ -34,7 +34,8 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
         click.echo(f"swarmdeck mcp: {message}", err=True)
 
     try:
-        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec, index=index, warn=warn))
+        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec, index=index, warn=warn,
+                          read_only=cfg.read_only))
     except StoreError as exc:
         sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
     except KeyboardInterrupt:

@@ -7,13 +7,13 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
 from swarmdeck.store import learning
 from swarmdeck.store.errors import InvalidArgument, StoreError
+from swarmdeck.store.limits import MAX_DOCUMENT, too_long
 from swarmdeck.store.models import (
     Document,
     IndexStatus,
@@ -87,11 +87,15 @@ def warn(cfg: Config, code: str, message: str) -> None:
 
 
 def read_text_arg(value: str) -> str:
-    """'-' reads standard input (one trailing newline dropped, as `$(...)` would); else the text itself."""
+    """'-' reads standard input (one trailing newline dropped, as `$(...)` would), at most a memory
+    value's limit of it; else the text itself."""
     if value != "-":
         return value
-    text = sys.stdin.read()
-    return text[:-1] if text.endswith("\n") else text
+    text = sys.stdin.read(MAX_DOCUMENT + 2)
+    text = text[:-1] if text.endswith("\n") else text
+    if len(text) > MAX_DOCUMENT:
+        raise too_long("value", MAX_DOCUMENT, MAX_DOCUMENT, more=True)
+    return text
 
 
 def memory_value(value: str, json_value: bool) -> Any:
@@ -556,10 +560,16 @@ async def index_document(store: Store, cfg: Config, path: str, namespace: str,
     if path == "-":
         if not file_path:
             raise InvalidArgument("reading a document from stdin needs --as NAME to index it under")
-        content = sys.stdin.read()
+        content = sys.stdin.read(MAX_DOCUMENT + 1)
+        if len(content) > MAX_DOCUMENT:
+            raise too_long("content", MAX_DOCUMENT, MAX_DOCUMENT, more=True)
     else:
         try:
-            content = Path(path).read_text(encoding="utf-8")
+            with open(path, "rb") as f:  # UTF-8 takes at most 4 bytes a character: read no more than that
+                data = f.read(4 * MAX_DOCUMENT + 1)
+            if len(data) > 4 * MAX_DOCUMENT:
+                raise too_long("content", MAX_DOCUMENT, MAX_DOCUMENT, more=True)
+            content = data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidArgument(f"{path} is not UTF-8 text") from None
         except OSError as exc:

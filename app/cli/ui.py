@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from swarmdeck.store import identity, open_store
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import PermissionDenied, StoreError
 
 from ._base import Config, fail, exit_code_for, os_user
 
@@ -43,7 +43,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         return fail(cfg, 2, "usage", "--watch-status writes to the database; it cannot run on a --read-only seat")
 
     async def check() -> None:
-        store = await open_store(cfg.db)
+        store = await open_store(cfg.db, read_only=read_only)  # a read-only seat never migrates
         await store.close()
 
     try:
@@ -95,6 +95,10 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     from ..demo_seed import seed
     from ..tui import SwarmdeckApp
 
+    if cfg.read_only:
+        refused = PermissionDenied("this swarmdeck seat is read-only; the demo creates a database and a "
+                                   "simulated swarm that writes to it")
+        sys.exit(fail(cfg, exit_code_for(refused), refused.code, str(refused)))
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
     if path.exists():
         sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import identity
 from ..errors import InvalidArgument, NotFound
+from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import Agent, AgentStatus
 from .base import StoreBase, Tx
 from .reviewers import refuse_reviewer_name
@@ -47,6 +48,8 @@ class AgentOps(StoreBase):
 
         The name is kept in its canonical form (store/identity.py); it can never be a reviewer's.
         """
+        check_fields(name=(name, MAX_NAME), agent_type=(agent_type, MAX_NAME), colour=(colour, MAX_NAME),
+                     model=(model, MAX_NAME), actor=(actor, MAX_NAME))
         if not identity.has_content(name):
             raise InvalidArgument("an agent needs a name")
         name = identity.canonical(name, "the agent name")
@@ -97,6 +100,11 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
+        if next_milestone is not UNSET:
+            check_fields(next_milestone=(next_milestone, MAX_LINE))
+        if blockers is not UNSET:
+            check_texts("blockers", blockers, MAX_TEXT)
         name = _lookup(name)
         sets: dict[str, Any] = {}
         if status is not UNSET:
@@ -178,6 +186,8 @@ class AgentOps(StoreBase):
         error_message: str | None = None,
     ) -> None:
         """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
+        check_fields(agent=(agent, MAX_NAME), phase=(phase, MAX_LINE), action=(action, MAX_TEXT),
+                     error_message=(error_message, MAX_TEXT))
         if not phase or not action:
             raise InvalidArgument("phase and action must not be empty")
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):

@@ -30,11 +30,14 @@ from ..charts import QUEUE_SLOT
 from ..errors import (
     Busy,
     DatabaseMissing,
+    DiskFull,
     InvalidArgument,
     NotASwarmdeckDatabase,
     PermissionDenied,
+    ReadOnlyStorage,
     SchemaOutdated,
     SchemaTooNew,
+    StorageError,
     StoreError,
 )
 from ..models import Event
@@ -274,7 +277,7 @@ def _identity_or_same(name: Any) -> Any:
     return identity.key(name) or name
 
 
-def _store_error(exc: BaseException, busy_timeout_ms: int) -> BaseException | None:
+def _store_error(exc: BaseException, busy_timeout_ms: int, path: Path | None = None) -> BaseException | None:
     """The typed error a failed write transaction raises instead of SQLite's, if any."""
     if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
         return Busy(
@@ -283,7 +286,45 @@ def _store_error(exc: BaseException, busy_timeout_ms: int) -> BaseException | No
     if isinstance(exc, sqlean.IntegrityError):
         # The checks in Python come first; this is the schema's last line of defence.
         return InvalidArgument(f"refused by the database: {exc}")
+    return _storage_error(exc, path)
+
+
+def _storage_error(exc: BaseException, path: Path | None) -> StorageError | None:
+    """What the disk refused (SQLite's FULL, READONLY, IOERR), as an error that says so; else None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlean.Error) or code is None:
+        return None
+    where = path if path is not None else "the database"
+    primary = code & 0xFF  # extended codes keep the primary one in their low byte
+    if primary == sqlean.SQLITE_FULL or (primary == sqlean.SQLITE_IOERR and _nearly_full(path)):
+        return DiskFull(f"the disk holding {where} is full ({exc}); nothing was written: free some space "
+                        "and try again")
+    if primary == sqlean.SQLITE_READONLY:
+        return ReadOnlyStorage(f"{where} cannot be written: the file, its folder or its disk is read-only "
+                               f"({exc}); nothing was written")
+    if primary == sqlean.SQLITE_IOERR:
+        return StorageError(f"the disk failed reading or writing {where} ({exc}); nothing was written")
     return None
+
+
+def _cannot_open(path: Path, exc: BaseException) -> StoreError:
+    """SQLite could not open the file: say so, and say why when its folder is read-only (SQLite writes
+    the -shm and -wal files beside a WAL database even to read it)."""
+    folder = path.parent
+    if folder.is_dir() and path.exists() and not os.access(folder, os.W_OK):
+        return ReadOnlyStorage(f"cannot open {path}: {exc}; its folder is read-only, and SQLite must write "
+                               "beside a WAL database even to read it")
+    return DatabaseMissing(f"cannot open {path}: {exc}")
+
+
+def _nearly_full(path: Path | None) -> bool:
+    """Whether the disk holding ``path`` has under a mebibyte left (SQLite reports a write that ran out
+    of space part-way, in the WAL or its index, as an I/O error rather than as SQLITE_FULL)."""
+    try:
+        disk = os.statvfs(path.parent if path is not None else ".")
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < 1 << 20
 
 
 class StoreBase:
@@ -301,6 +342,7 @@ class StoreBase:
         if self._write_log is None:
             self._write_log = _WRITE_LOGS[os.path.abspath(path)] = deque(maxlen=WRITE_LOG_SIZE)
         self._opened_at = time.monotonic()
+        self._may_initialise = False  # set by _open: only a caller that creates may make an empty file ours
         self._host_lock = HostWriteLock(None)
         #: How long a write waits for a writer from outside swarmdeck before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
@@ -315,12 +357,16 @@ class StoreBase:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def _open(self, *, create: bool) -> None:
+        create = create and not self.read_only  # a read-only seat never makes a database
         if not self.path.exists():
             if not create:
                 raise DatabaseMissing(
                     f"no swarmdeck database at {self.path}; create one with `swarmdeck init`"
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not create and self.path.is_file() and self.path.stat().st_size == 0:
+            raise self._empty()  # before any connection: nothing may appear beside it either
+        self._may_initialise = create
         self._writer = await self._connect()
         try:
             if self.read_only:
@@ -331,9 +377,17 @@ class StoreBase:
             if not self.read_only:
                 self._host_lock = HostWriteLock(self.path)
                 await self._writer.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
-        except BaseException:
+        except BaseException as exc:
             await self.close()
+            mapped = _store_error(exc, self.busy_timeout_ms, self.path)  # e.g. a migration the disk refused
+            if mapped is not None:
+                raise mapped from exc
             raise
+
+    def _empty(self) -> DatabaseMissing:
+        return DatabaseMissing(
+            f"{self.path} is empty, not a swarmdeck database; create one there with `swarmdeck init`"
+        )
 
     async def _bare_connection(self, *, iter_chunk_size: int = 256) -> aiosqlite.Connection:
         conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=iter_chunk_size)
@@ -343,7 +397,7 @@ class StoreBase:
             # aiosqlite stops the connection's thread itself; wait for it to end, or it may answer that
             # stop on an event loop that has closed meanwhile.
             await asyncio.to_thread(conn._thread.join, 10)
-            raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
+            raise _cannot_open(self.path, exc) from exc
         return conn
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -359,11 +413,16 @@ class StoreBase:
             await conn.enable_load_extension(True)
             await conn.load_extension(sqlite_vec.loadable_path())
             await conn.enable_load_extension(False)
-            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-                await cur.fetchone()
+            if self.read_only:
+                # A seat that changes nothing: the file stays in the journal mode it is in (switching
+                # to WAL rewrites its header), and SQLite itself refuses any statement that would write.
+                await conn.execute("PRAGMA query_only = ON")
+            else:
+                async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+                    await cur.fetchone()
         except sqlean.OperationalError as exc:
             await conn.close()
-            raise DatabaseMissing(f"cannot open {self.path}: {exc}") from exc
+            raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
         except sqlean.DatabaseError as exc:
             await conn.close()
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
@@ -462,6 +521,8 @@ class StoreBase:
                 f"{self.path} is a SQLite database but not a swarmdeck one ({listed}); "
                 "point --db at a swarmdeck database or a new path"
             )
+        if not self._may_initialise:  # an empty SQLite file: only a caller that creates makes it ours
+            raise self._empty()
 
     @staticmethod
     async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
@@ -517,7 +578,7 @@ class StoreBase:
                 if result is _NOT_NOW:
                     result = await conn._execute(self._write_on_thread, conn, actor, body, args, deadline)
             except BaseException as exc:
-                mapped = _store_error(exc, self.busy_timeout_ms)
+                mapped = _store_error(exc, self.busy_timeout_ms, self.path)
                 if mapped is not None:
                     raise mapped from exc
                 raise

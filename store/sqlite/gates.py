@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import gates, identity
 from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
+from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
     Comparator,
     Condition,
@@ -58,6 +59,10 @@ class GateOps(TaskOps, StoreBase):
         actor: str = "human",
     ) -> Milestone:
         """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+        check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT), planned_weeks=(planned_weeks, MAX_NAME),
+                     actor=(actor, MAX_NAME))
+        check_texts("deliverables", deliverables, MAX_TEXT)
+        check_texts("acceptance_criteria", acceptance_criteria, MAX_TEXT)
         if not name or not name.strip():
             raise InvalidArgument("a milestone needs a name")
         if hour_budget is not None and not (isinstance(hour_budget, (int, float)) and hour_budget >= 0):
@@ -121,6 +126,7 @@ class GateOps(TaskOps, StoreBase):
 
         Reports are an agent's work: ``submitted_by`` must be a registered agent (never a reviewer,
         which would also lock that reviewer out of deciding it)."""
+        check_fields(submitted_by=(submitted_by, MAX_NAME), summary=(summary, MAX_TEXT))
         if not identity.has_content(submitted_by):
             raise InvalidArgument("a report needs a submitter (submitted_by)")
         submitted_by = identity.canonical(submitted_by, "the submitter name")
@@ -130,6 +136,7 @@ class GateOps(TaskOps, StoreBase):
             criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
+        gates.check_report_size(summary, crit, mets, iss, recs)
         async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
@@ -244,6 +251,9 @@ class GateOps(TaskOps, StoreBase):
             ) from None
         if isinstance(conditions, str):
             raise InvalidArgument("conditions must be a list of strings")
+        check_fields(rationale=(rationale, MAX_TEXT), reviewer=(reviewer, MAX_NAME))
+        conditions = list(conditions)
+        check_texts("conditions", conditions, MAX_TEXT)
         conditions = [c.strip() for c in conditions if identity.has_content(c)]
         who = identity.key(reviewer) or reviewer
         async def in_tx(tx: Tx):
@@ -330,6 +340,7 @@ class GateOps(TaskOps, StoreBase):
 
         ``dry_run`` makes the checks (the note's only if one is given) and returns the condition as
         it is: a seat shows what is being closed before it asks for the note and a confirmation."""
+        check_fields(closed_by=(closed_by, MAX_NAME), note=(note, MAX_TEXT))
         if not identity.has_content(closed_by):
             raise InvalidArgument("say who closes the condition (closed_by)")
         who = identity.canonical(closed_by, "the name of who closes the condition")
@@ -379,6 +390,7 @@ class GateOps(TaskOps, StoreBase):
         gates go back to review, and each of them records who resumed it, when and why.
 
         ``dry_run`` makes the checks (the reason's only if one is given) and changes nothing."""
+        check_fields(by=(by, MAX_NAME), note=(note, MAX_TEXT))
         if not identity.has_content(by):
             raise InvalidArgument("say who resumes the swarm (by)")
         who = identity.canonical(by, "the name of who resumes the swarm")

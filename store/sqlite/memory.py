@@ -10,6 +10,15 @@ from typing import Any
 
 from .. import learning, search as rules
 from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound
+from ..limits import (
+    MAX_DOCUMENT,
+    MAX_LINE,
+    MAX_NAME,
+    Unreadable,
+    check_json,
+    check_text,
+    decode_stored,
+)
 from ..models import (
     Document,
     LearningRecord,
@@ -33,16 +42,17 @@ _SESSION_FLOW = {
 }
 
 
-def _text(value: Any, what: str) -> str:
+def _text(value: Any, what: str, limit: int = MAX_NAME) -> str:
     """Non-empty text, kept exactly as given: a key written is the key read back."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{what} must be non-empty text")
+    check_text(what, value, limit)
     return value
 
 
 def _namespace(value: Any) -> str:
     """Hierarchical namespaces: `project:abathur/agent:builder` — no empty segments."""
-    ns = _text(value, "namespace")
+    ns = _text(value, "namespace", MAX_LINE)
     if any(not part.strip() for part in ns.split("/")):
         raise InvalidArgument(f"namespace {ns!r} has an empty segment (use e.g. project:x/agent:y)")
     return ns
@@ -52,7 +62,9 @@ def _encode_value(value: Any) -> tuple[str, bool]:
     if isinstance(value, str):
         if not value.strip():
             raise InvalidArgument("a memory needs a non-empty value")
+        check_text("value", value, MAX_DOCUMENT)
         return value, False
+    check_json("value", value)
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")), True
     except (TypeError, ValueError) as exc:
@@ -64,11 +76,11 @@ def _searchable(value: Any, is_json: bool) -> str:
 
 
 def _entry(row: Any) -> MemoryEntry:
-    value = json.loads(row["value"]) if row["is_json"] else row["value"]
+    value = decode_stored(row["value"], "value") if row["is_json"] else row["value"]
     return MemoryEntry(
         id=row["id"], namespace=row["namespace"], key=row["key"], version=row["version"], value=value,
         is_json=bool(row["is_json"]), memory_type=MemoryType(row["memory_type"]), created_by=row["created_by"],
-        session_id=row["session_id"], task_id=row["task_id"], metadata=loads(row["metadata"]) or {},
+        session_id=row["session_id"], task_id=row["task_id"], metadata=loads(row["metadata"], "metadata") or {},
         created_at=from_ts(row["created_at"]), is_current=bool(row["is_current"]),
         deleted_at=from_ts(row["deleted_at"]), deleted_by=row["deleted_by"],
     )
@@ -77,13 +89,13 @@ def _entry(row: Any) -> MemoryEntry:
 def _record(row: Any) -> LearningRecord:
     return LearningRecord(
         id=row["id"], kind=row["kind"], namespace=row["namespace"], title=row["title"],
-        fields=json.loads(row["fields"]), agent=row["agent"], task_id=row["task_id"],
+        fields=decode_stored(row["fields"], "fields"), agent=row["agent"], task_id=row["task_id"],
         milestone_id=row["milestone_id"], session_id=row["session_id"], created_at=from_ts(row["created_at"]),
     )
 
 
 def _session(row: Any) -> Session:
-    return Session(row["id"], row["agent_name"], SessionStatus(row["status"]), json.loads(row["state"]),
+    return Session(row["id"], row["agent_name"], SessionStatus(row["status"]), decode_stored(row["state"], "state"),
                    from_ts(row["created_at"]), from_ts(row["updated_at"]))
 
 
@@ -93,6 +105,9 @@ class MemoryOps(SearchOps):
 
     async def create_session(self, *, agent: str | None = None, session_id: str | None = None,
                              state: Mapping[str, Any] | None = None, actor: str | None = None) -> Session:
+        for what, name in (("agent", agent), ("session_id", session_id), ("actor", actor)):
+            check_text(what, name, MAX_NAME)
+        check_json("state", state)
         sid = session_id or uuid.uuid4().hex
         state_json = dumps(dict(state or {}))
 
@@ -114,6 +129,7 @@ class MemoryOps(SearchOps):
 
     async def set_session_status(self, session_id: str, status: SessionStatus | str, *,
                                  actor: str = "unknown") -> Session:
+        check_text("actor", actor, MAX_NAME)
         try:
             target = SessionStatus(status)
         except ValueError:
@@ -139,8 +155,11 @@ class MemoryOps(SearchOps):
                                    actor: str = "unknown") -> SessionEvent:
         """Append an event; ``state_delta`` (merged into the session's state) lands in the same transaction."""
         kind = _text(kind, "event kind")
+        check_text("actor", actor, MAX_NAME)
         if state_delta is not None and not isinstance(state_delta, Mapping):
             raise InvalidArgument("state_delta must be an object")
+        check_json("payload", payload)
+        check_json("state_delta", state_delta)
         try:
             body = json.dumps(dict(payload or {}), ensure_ascii=False)
             delta = json.dumps(dict(state_delta or {}), ensure_ascii=False)
@@ -160,7 +179,7 @@ class MemoryOps(SearchOps):
             await tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
             if state_delta:  # a shallow merge, as set_session_state does
                 state = (await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,)))[0]
-                merged = json.dumps({**json.loads(state), **json.loads(delta)}, ensure_ascii=False)
+                merged = _merged_state(session_id, state, json.loads(delta))
                 await tx.run("UPDATE sessions SET state = ? WHERE id = ?", (merged, session_id))
             await tx.event("session.event", "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
@@ -170,23 +189,28 @@ class MemoryOps(SearchOps):
     async def session_events(self, session_id: str, *, limit: int = 100) -> list[SessionEvent]:
         rows = await self._all("SELECT * FROM session_events WHERE session_id = ? ORDER BY id DESC LIMIT ?",
                                (session_id, limit))
-        return [SessionEvent(r["id"], r["session_id"], from_ts(r["ts"]), r["kind"], json.loads(r["payload"]))
+        return [SessionEvent(r["id"], r["session_id"], from_ts(r["ts"]), r["kind"],
+                             decode_stored(r["payload"], "payload"))
                 for r in reversed(rows)]
 
     async def set_session_state(self, session_id: str, state: Mapping[str, Any], *, merge: bool = True,
                                 actor: str = "unknown") -> Session:
         if not isinstance(state, Mapping):
             raise InvalidArgument("session state must be an object")
+        check_text("actor", actor, MAX_NAME)
+        check_json("state", state)
 
         async def in_tx(tx: Tx) -> Session:
             row = await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
-            new = {**json.loads(row[0]), **state} if merge else dict(state)
-            try:
-                text = json.dumps(new, ensure_ascii=False)
-            except (TypeError, ValueError) as exc:
-                raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
+            if merge:
+                text = _merged_state(session_id, row[0], state)
+            else:
+                try:
+                    text = json.dumps(dict(state), ensure_ascii=False)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
             await tx.run("UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?", (text, tx.now, session_id))
             await tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
             return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
@@ -199,8 +223,9 @@ class MemoryOps(SearchOps):
                          created_by: str, session_id: str | None = None, task_id: int | None = None,
                          metadata: Mapping[str, Any] | None = None) -> MemoryEntry:
         """A new memory (version 1). Refused if the key exists: update it instead."""
-        ns, key, mtype = _namespace(namespace), _text(key, "key"), parse_memory_type(memory_type)
+        ns, key, mtype = _namespace(namespace), _text(key, "key", MAX_LINE), parse_memory_type(memory_type)
         created_by = _text(created_by, "created_by")
+        check_text("session_id", session_id, MAX_NAME)
         text, is_json = _encode_value(value)
         meta = self._metadata(metadata)
 
@@ -226,8 +251,10 @@ class MemoryOps(SearchOps):
                             memory_type: MemoryType | str | None = None,
                             metadata: Mapping[str, Any] | None = None) -> MemoryEntry:
         """Every update is a new version; the previous one stays in the history."""
-        ns, key, updated_by = _namespace(namespace), _text(key, "key"), _text(updated_by, "updated_by")
+        ns, key, updated_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(updated_by, "updated_by")
         text, is_json = _encode_value(value)
+        if metadata is not None:
+            self._metadata(metadata)  # refused here, before the transaction, like every other input
 
         async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
@@ -252,7 +279,7 @@ class MemoryOps(SearchOps):
 
     async def delete_memory(self, namespace: str, key: str, *, deleted_by: str) -> MemoryEntry:
         """Soft delete: hidden from get and search, kept in the history, restorable."""
-        ns, key, deleted_by = _namespace(namespace), _text(key, "key"), _text(deleted_by, "deleted_by")
+        ns, key, deleted_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(deleted_by, "deleted_by")
 
         async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
@@ -267,7 +294,7 @@ class MemoryOps(SearchOps):
         return await self._write(deleted_by, in_tx)
 
     async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry:
-        ns, key, restored_by = _namespace(namespace), _text(key, "key"), _text(restored_by, "restored_by")
+        ns, key, restored_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(restored_by, "restored_by")
 
         async def in_tx(tx: Tx) -> MemoryEntry:
             current = await self._current(tx, ns, key)
@@ -343,6 +370,7 @@ class MemoryOps(SearchOps):
     def _metadata(metadata: Mapping[str, Any] | None) -> str:
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument("metadata must be an object")
+        check_json("metadata", metadata)
         try:
             return json.dumps(dict(metadata or {}), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
@@ -356,6 +384,8 @@ class MemoryOps(SearchOps):
         """A failure, decision, retrospective, spike, pattern or estimate: searchable with the memories."""
         clean = learning.validate(kind, fields)
         ns = _namespace(namespace)
+        check_text("agent", agent, MAX_NAME)
+        check_text("session_id", session_id, MAX_NAME)
         title = learning.title(kind, clean)
 
         async def in_tx(tx: Tx) -> LearningRecord:
@@ -396,9 +426,11 @@ class MemoryOps(SearchOps):
 
     async def index_document(self, namespace: str, path: str, content: str, *, actor: str = "unknown") -> Document:
         """Index a document's text in chunks; unchanged content (same hash) is left as it is."""
-        ns, path = _namespace(namespace), _text(path, "file_path")
+        ns, path = _namespace(namespace), _text(path, "file_path", MAX_LINE)
         if not isinstance(content, str):
             raise InvalidArgument("content must be text")
+        check_text("content", content, MAX_DOCUMENT)
+        check_text("actor", actor, MAX_NAME)
         digest = hashlib.sha256(content.encode()).hexdigest()
         chunks = rules.chunk_text(content)
 
@@ -425,6 +457,19 @@ class MemoryOps(SearchOps):
             return _document(await tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
 
         return await self._write(actor, in_tx)
+
+
+def _merged_state(session_id: str, stored: str, changes: Mapping[str, Any]) -> str:
+    """A session's stored state with ``changes`` merged in (shallow), as JSON within the limits."""
+    current = decode_stored(stored, "state")
+    if isinstance(current, Unreadable):
+        raise InvalidArgument(f"session {session_id}'s stored state is too deep to merge into; replace it whole")
+    merged = {**current, **changes}
+    check_json("state", merged)
+    try:
+        return json.dumps(merged, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
 
 
 def _document(row: Any) -> Document:

@@ -6,6 +6,7 @@ import json
 import sqlean
 from typing import Any
 
+from ..limits import decode_stored
 from ..models import (
     Agent,
     AgentStatus,
@@ -25,8 +26,9 @@ from ..models import (
 )
 
 
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def loads(text: str | None, what: str = "value") -> Any:
+    """A JSON column, decoded so that no stored row can break its readers (see limits.decode_stored)."""
+    return decode_stored(text, what)
 
 
 def dumps(value: Any) -> str | None:
@@ -53,8 +55,8 @@ def task_from_row(
         session_id=row["session_id"],
         deadline=from_ts(row["deadline"]),
         estimated_duration_seconds=row["estimated_duration_seconds"],
-        input_data=loads(row["input_data"]),
-        result_data=loads(row["result_data"]),
+        input_data=loads(row["input_data"], "input_data"),
+        result_data=loads(row["result_data"], "result_data"),
         error_message=row["error_message"],
         assigned_agent=row["assigned_agent"],
         retry_count=row["retry_count"],
@@ -170,7 +172,7 @@ def event_from_row(row: sqlean.Row) -> Event:
         kind=row["kind"],
         entity=row["entity"],
         entity_id=row["entity_id"],
-        payload=json.loads(row["payload"]),
+        payload=loads(row["payload"], "payload"),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from .. import graph, identity, priority
 from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
 from ..lifecycle import check_transition
+from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
     CancelResult,
@@ -239,6 +240,9 @@ class TaskOps(StoreBase):
         actor: str = "human",
     ) -> Task:
         """Add a task: ready if nothing holds it back, else blocked until its prerequisites complete."""
+        check_fields(description=(description, MAX_TEXT), agent_type=(agent_type, MAX_NAME),
+                     summary=(summary, MAX_LINE), session_id=(session_id, MAX_NAME), actor=(actor, MAX_NAME))
+        check_json("input_data", input_data)
         if not isinstance(description, str) or not description.strip():
             raise InvalidArgument("a task needs a non-empty description")
         try:
@@ -334,6 +338,7 @@ class TaskOps(StoreBase):
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             prereq = await self._task_in(tx, prerequisite_id)
@@ -429,6 +434,7 @@ class TaskOps(StoreBase):
 
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             return await self._refresh_urgency(tx)
 
@@ -442,6 +448,7 @@ class TaskOps(StoreBase):
         return await self._reprioritise(tx, [r[0] for r in rows], threshold=_REPRIORITISE_THRESHOLD)
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
+        check_text("actor", actor, MAX_NAME)
         _check_int("base_priority", base_priority, 0, 10)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
@@ -467,6 +474,7 @@ class TaskOps(StoreBase):
         Under any contention each ready task goes to exactly one agent: the choice and the
         update are one statement, inside one BEGIN IMMEDIATE transaction.
         """
+        check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
         async def in_tx(tx: Tx):
             paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
@@ -512,6 +520,7 @@ class TaskOps(StoreBase):
     async def reap_timeouts(self, *, actor: str = "system") -> list[Task]:
         """Retry (or fail, once retries run out) every running task past its timeout, or whose agent
         has been stale for longer than its ``requeue_after_seconds``."""
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             ids = await self._reap(tx)
             return [await self._task_in(tx, i) for i in ids]
@@ -553,6 +562,8 @@ class TaskOps(StoreBase):
         ``hours`` is the effort to book against the task's milestone; by default the time the
         task ran (agents that track effort themselves report it).
         """
+        check_fields(agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
+        check_json("result", result)
         _check_hours(hours)
         try:
             result_json = dumps(result)
@@ -587,6 +598,7 @@ class TaskOps(StoreBase):
         actor: str | None = None,
     ) -> Task:
         """A running task failed: retried while retries remain (unless ``retry`` is False), else failed."""
+        check_fields(error=(error, MAX_TEXT), agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
         async def in_tx(tx: Tx):
@@ -631,6 +643,7 @@ class TaskOps(StoreBase):
         Given a task held by failures upstream, retry every one of those instead: one step for the
         operator who finds a task stuck behind them.
         """
+        check_text("actor", actor, MAX_NAME)
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             if task.status is TaskStatus.FAILED:
@@ -664,6 +677,7 @@ class TaskOps(StoreBase):
         Completed tasks are never touched. With ``dry_run`` nothing changes: the result is the
         preview of what would be cancelled.
         """
+        check_fields(reason=(reason, MAX_TEXT), actor=(actor, MAX_NAME))
         async def in_tx(tx: Tx):
             task = await self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.CANCELLED)

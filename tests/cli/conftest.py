@@ -1,4 +1,5 @@
-"""The CLI as agents use it: the real `swarmdeck` console script, run in a subprocess."""
+"""The CLI as agents use it: the real `swarmdeck` console script in a subprocess, or its entry point
+in this process (``invoke``, ``sdi``) where a test needs no process of its own."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 # The venv's own script first (tests may run with a bare `python -m pytest`), else whatever is on PATH.
 SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
@@ -35,9 +39,10 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def command(*args: Any) -> list[str]:
+def command(*args: Any) -> list[str | bytes]:
+    """The console script and its arguments (bytes pass as they are: argv need not be UTF-8)."""
     assert SWARMDECK, "the swarmdeck console script is not installed (pip install -e .)"
-    return [SWARMDECK, *map(str, args)]
+    return [SWARMDECK, *(a if isinstance(a, bytes) else str(a) for a in args)]
 
 
 def run_swarmdeck(
@@ -169,4 +174,62 @@ def humanj(human) -> Callable[..., Any]:
         assert result.returncode == 0, f"swarmdeck {' '.join(map(str, args))} failed: {result.stderr}"
         return json.loads(result.stdout)
 
+    return call
+
+
+# -- in process -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ran:
+    """What one in-process CLI call did, shaped like subprocess.CompletedProcess."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: Any, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Ran:
+    """One CLI call in this process, through the console script's own entry point (``main``), with
+    click's runner standing in for stdin, stdout, stderr and the environment. An exception that would
+    end a real process with a traceback is turned into that traceback on stderr and exit code 1."""
+    from swarmdeck.app.cli import main
+
+    scrubbed: dict[str, str | None] = {name: None for name in _SCRUBBED}
+    with CliRunner().isolation(input=input, env={**scrubbed, **(env or {})}) as (out, err, _):
+        saved = sys.argv
+        sys.argv = ["swarmdeck", *(a if isinstance(a, str) else str(a) for a in args)]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # what a real process would print before dying
+            sys.stderr.write(traceback.format_exc())
+            code = 1
+        finally:
+            sys.argv = saved
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Ran(code, out.getvalue().decode("utf-8", "backslashreplace"),
+                   err.getvalue().decode("utf-8", "backslashreplace"))
+
+
+@pytest.fixture
+def cli() -> Callable[..., Ran]:
+    """`cli(*args)`: the CLI in this process, with no --db: for tests that bring their own."""
+    return invoke
+
+
+@pytest.fixture
+def sdi(tmp_path: Path) -> Callable[..., Ran]:
+    """`sdi(*args)`: the CLI in this process against a database made by `swarmdeck init` (``sdi.db``)."""
+    path = tmp_path / "swarm.db"
+    made = invoke("--db", path, "init")
+    assert made.returncode == 0, made.stderr
+
+    def call(*args: Any, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Ran:
+        return invoke("--db", path, *args, input=input, env=env)
+
+    call.db = path
     return call
