@@ -149,7 +149,8 @@ class QueueScreen(LiveScreen):
         summary = " · ".join(parts)
         if summary != self._summary:  # an unchanged update would still cost a layout pass
             self._summary = summary
-            self.query_one("#queue-summary", Static).update(Text(summary, style="dim"))
+            # It quotes the agent type filtered on: agent text.
+            self.query_one("#queue-summary", Static).update(safe(summary, "dim", one_line=True))
 
     def _cells(self, t: Task) -> tuple:
         now = self.sd.clock()
