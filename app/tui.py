@@ -164,6 +164,12 @@ class SwarmdeckApp(App[int]):
         characters show as escapes. No swarmdeck message uses markup."""
         super().notify(scrub(message), title=scrub(title), severity=severity, timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual's reminder of how to quit, worded without the markup its own version uses."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        if keys:
+            self.notify(f"Press {keys[0]} to quit the app", title="Do you want to quit?")
+
     # -- errors --------------------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -577,8 +577,12 @@ async def test_charts_and_their_filters_show_agent_names_plainly(hostile_db):
 
 async def test_help_the_palette_and_an_unexpected_error_quoting_agent_text_stay_plain(hostile_db):
     app = make_app(hostile_db)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await loaded(pilot)
+        # Every toast is plain text, Textual's own reminder of how to quit (ctrl+c) too: worded without markup.
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: any("to quit the app" in t for t in toasts(app)), what="the reminder")
+        assert any(t.endswith("Press ctrl+q to quit the app") for t in toasts(app)), toasts(app)
         await modal(pilot, "question_mark", HelpModal)
         assert_inert(app, literal=False)
         await close(pilot, MilestonesScreen)
