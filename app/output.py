@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import re
 from datetime import datetime, timezone
 from typing import Any
 
-# C0/C1 control characters other than tab and newline: an agent's text must never drive the terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Untrusted text made safe for a terminal (controls, bidi and invisible characters shown as escapes):
+# the same function the dashboard uses, under the name the CLI's renderers know.
+from swarmdeck.store.text import scrub as plain
+
+__all__ = ["ago", "jsonable", "plain", "to_json", "when"]
 
 
 def jsonable(value: Any) -> Any:
@@ -36,11 +38,6 @@ def jsonable(value: Any) -> Any:
 
 def to_json(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False)
-
-
-def plain(text: Any) -> str:
-    """Untrusted text made safe for a terminal: control characters shown as escapes, not obeyed."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 def when(value: datetime | None) -> str:

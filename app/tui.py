@@ -10,6 +10,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
@@ -194,6 +195,21 @@ class SwarmdeckApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpModal())
 
+    # -- notifications ---------------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast is plain text: messages quote names agents wrote (milestones, agents, the bridge's
+        file), so markup is always off, whatever a caller asks, and control, bidi and invisible
+        characters show as escapes. No swarmdeck message uses markup."""
+        super().notify(scrub(message), title=scrub(title), severity=severity, timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual's reminder of how to quit, worded without the markup its own version uses."""
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        if keys:
+            self.notify(f"Press {keys[0]} to quit the app", title="Do you want to quit?")
+
     # -- errors --------------------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -202,8 +218,7 @@ class SwarmdeckApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, StoreError):
-            # Store messages quote names agents wrote: no escape sequence may reach the terminal.
-            self.notify(scrub(str(error)), title="Refused", severity="error", markup=False)
+            self.notify(str(error), title="Refused", severity="error")  # plain: see notify
         else:
             self.push_screen(ErrorModal(error))
 
@@ -212,5 +227,5 @@ class SwarmdeckApp(App[int]):
         """Run a store write from a screen or modal; refusals become notifications."""
         await action
         if success:
-            self.notify(success, timeout=3, markup=False)
+            self.notify(success, timeout=3)
         self.changed()

@@ -1,22 +1,20 @@
 """Agent-written text, made safe to show.
 
 Everything an agent wrote (descriptions, names, evidence, blockers, rationales) is untrusted:
-it is shown as plain text. `Text(...)` is never parsed for markup, and control characters are
-replaced by visible escapes so no terminal sequence can take effect.
+it is shown as plain text. `Text(...)` is never parsed for markup, and control, bidi and invisible
+characters are replaced by visible escapes (`scrub`, shared with the CLI) so none can take effect.
+Any Textual API that would parse a str as markup (Select and OptionList options, Static, Label,
+titles) gets agent text only as one of these `Text` objects; `notify`, which takes only a str, gets
+it scrubbed with markup off (the app enforces that for every toast).
 """
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from swarmdeck.store.text import scrub
 
-
-def scrub(value: object) -> str:
-    """The text with C0/C1 control characters (bar newline and tab) shown as escapes."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+__all__ = ["Cell", "cell", "highlighted", "safe", "scrub", "sort_key"]
 
 
 def safe(value: object, style: str = "", *, one_line: bool = False) -> Text:

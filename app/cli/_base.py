@@ -86,7 +86,9 @@ def emit(cfg: Config, result: Any, render: Renderer | None) -> None:
     elif render is not None:
         text = render(result)
         if text:
-            click.echo(text)
+            # Renderers pass agent text through `plain` field by field; this catches any they miss
+            # (escaping is idempotent: an escape is printable ASCII and passes unchanged).
+            click.echo(plain(text))
 
 
 def fail(cfg: Config, code: int, kind: str, message: str) -> int:

@@ -10,6 +10,7 @@ import click
 
 from swarmdeck.store.errors import StoreError
 
+from ..output import plain
 from ._base import Config, exit_code_for, fail
 
 
@@ -31,7 +32,7 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
     db = mcp_db or cfg.db
 
     def warn(message: str) -> None:
-        click.echo(f"swarmdeck mcp: {message}", err=True)
+        click.echo(f"swarmdeck mcp: {plain(message)}", err=True)
 
     try:
         asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec, index=index, warn=warn,

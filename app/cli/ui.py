@@ -14,6 +14,7 @@ import click
 from swarmdeck.store import identity, open_store
 from swarmdeck.store.errors import PermissionDenied, StoreError
 
+from ..output import plain
 from ._base import Config, fail, exit_code_for, os_user
 
 
@@ -30,7 +31,7 @@ def load_embedder(spec: str | None):
     try:
         return embedder_from_config(spec)
     except StoreError as exc:
-        click.echo(f"swarmdeck: semantic search is off: {exc}", err=True)
+        click.echo(f"swarmdeck: semantic search is off: {plain(str(exc))}", err=True)
         return None
 
 
@@ -72,7 +73,8 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 
         def report(kind: str, message: str) -> None:
             if kind in severity:  # applied versions show as data; only trouble is worth a toast
-                app.notify(message, title="coordination status", severity=severity[kind])
+                # The message quotes the file's agent names and words: plain text, never markup.
+                app.notify(plain(message), title="coordination status", severity=severity[kind], markup=False)
 
         bridge = StatusBridge(store, path, actor=cfg.who("status-bridge"), report=report)
         # Until the app exits, which cancels it.

@@ -105,7 +105,7 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         self.query_one("#confirm", Button).label = f"Confirm {decision.value}"
 
     def _fail(self, message: str, selector: str) -> None:
-        self.query_one("#decision-error", Static).update(message)
+        self.query_one("#decision-error", Static).update(Text(message))
         self.query_one(selector).focus()
 
     def action_confirm(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from swarmdeck.store import Milestone, TaskSource
+from swarmdeck.widgets.text import safe
 
 from ..cli._parse import parse_duration
 
@@ -39,7 +41,9 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
                 yield Label("Prerequisites")
                 yield Input(id="e-after", placeholder="task ids, e.g. 12, 15")
                 yield Label("Milestone")
-                yield Select([(m.name, m.id) for m in self.milestones], prompt="none", id="e-milestone")
+                # Milestone names are agent text: Text prompts, which Select never parses as markup.
+                yield Select([(safe(m.name, one_line=True), m.id) for m in self.milestones], prompt="none",
+                             id="e-milestone")
                 yield Label("Source")
                 yield Select([(s.value, s.value) for s in TaskSource], value="human", allow_blank=False,
                              id="e-source")
@@ -56,7 +60,7 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         return self.query_one(selector, Input).value.strip()
 
     def _fail(self, message: str, selector: str) -> None:
-        self.query_one("#e-error", Static).update(message)
+        self.query_one("#e-error", Static).update(Text(message))  # may quote what was typed: never markup
         self.query_one(selector).focus()
 
     def action_submit(self) -> None:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, SelectionList
 
 from swarmdeck.store import Milestone, Task, TaskSource, TaskStatus
+from swarmdeck.widgets.text import safe
 
 ACTIVE = ("pending", "blocked", "ready", "running", "failed")
 
@@ -76,10 +77,12 @@ class FilterModal(ModalScreen[QueueFilters | None]):
                 *[(s.value, s.value, s.value in self.current.statuses_) for s in TaskStatus], id="f-status"
             )
             yield Label("Agent type")
-            yield Select([(t, t) for t in self.agent_types], value=self.current.agent_type or Select.NULL,
+            # Agent types and milestone names are agent text: Text prompts, which Select never parses.
+            yield Select([(safe(t, one_line=True), t) for t in self.agent_types],
+                         value=self.current.agent_type or Select.NULL,
                          prompt="any", id="f-type")
             yield Label("Milestone")
-            yield Select([(m.name, m.id) for m in self.milestones],
+            yield Select([(safe(m.name, one_line=True), m.id) for m in self.milestones],
                          value=self.current.milestone_id if self.current.milestone_id is not None else Select.NULL,
                          prompt="any", id="f-milestone")
             yield Label("Source")

@@ -137,7 +137,7 @@ class MemoryScreen(LiveScreen):
             results.highlighted = 0
         else:
             self.query_one("#memory-preview-body", Static).update(
-                Text(f"Nothing matches ({self.filters.describe()}).", style="dim"))
+                safe(f"Nothing matches ({self.filters.describe()}).", "dim", one_line=True))
 
     def _prompt(self, hit: SearchHit, now: float) -> Text:
         line = Text(f"{hit.score:7.4f} ", style="dim")
@@ -242,7 +242,7 @@ class MemoryScreen(LiveScreen):
 
     def _show_mode(self) -> None:
         label = Text(f" {self.mode.value} ", style="bold reverse")
-        label.append(f"  {self.filters.describe()}", style="dim")
+        label.append_text(safe(f"  {self.filters.describe()}", "dim", one_line=True))  # quotes what was typed
         if self.mode is not SearchMode.KEYWORD and self.sd.embedder is None:
             label.append("  (no embedder: keyword only)", style="yellow")
         self.query_one("#memory-mode", Static).update(label)

@@ -14,7 +14,7 @@ from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.models import ConditionStatus
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.report_panel import ReportPanel
-from swarmdeck.widgets.text import cell, safe, scrub
+from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE
 from ..modals.decision import DecisionModal
@@ -156,8 +156,9 @@ class MilestonesScreen(LiveScreen):
             return
         gate = await self.store.gate_status(self.selected)
         if gate.milestone.status is not MilestoneStatus.REVIEW or gate.report is None:
-            self.notify(scrub(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
-                              "awaiting a decision"), severity="warning", timeout=3, markup=False)
+            # Toasts are always plain text (SwarmdeckApp.notify): the name is shown as written.
+            self.notify(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
+                        "awaiting a decision", severity="warning", timeout=3)
             return
         if not await self._reviewer_seat("decide a gate", gate.milestone.id):
             return
@@ -168,7 +169,7 @@ class MilestonesScreen(LiveScreen):
             gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
             reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
         )
-        self.notify(scrub(f"{decision.decision.value} recorded for {gate.milestone.name}"), timeout=4, markup=False)
+        self.notify(f"{decision.decision.value} recorded for {gate.milestone.name}", timeout=4)
         self.sd.changed()
 
     @work(exclusive=True, group="action", exit_on_error=False)

@@ -158,9 +158,10 @@ class QueueScreen(LiveScreen):
                        f"cancels what it holds) · {summary}")
         if summary != self._summary:  # an unchanged update would still cost a layout pass
             self._summary = summary
-            text = Text(summary, style="dim")
+            # It quotes the agent type filtered on: agent text.
+            text = safe(summary, "dim", one_line=True)
             if self.held:
-                text.stylize("bold red", 0, summary.index(" · "))
+                text.stylize("bold red", 0, text.plain.index(" · "))
             self.query_one("#queue-summary", Static).update(text)
 
     def _cells(self, t: Task) -> tuple:

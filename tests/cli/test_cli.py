@@ -32,8 +32,12 @@ DECISION_FIELDS = {
 EVENT_FIELDS = {"id", "ts", "actor", "kind", "entity", "entity_id", "payload"}
 
 #: Text an agent might write that must never drive a terminal or a Textual/Rich renderer.
-EVIL = "[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link] \x1b[31mred\x1b[0m \x9b2J"
-EVIL_SHOWN = "\\x1b[31mred\\x1b[0m \\x9b2J"  # how plain text shows the control characters
+EVIL = ("[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link] \x1b[31mred\x1b[0m \x9b2J "
+        "\u202eexe.txt\u202c z\u200bw\u2060j\ufeff\xad")
+#: How plain text shows the control, bidi and invisible characters: as escapes.
+EVIL_SHOWN = "\\x1b[31mred\\x1b[0m \\x9b2J \\u202eexe.txt\\u202c z\\u200bw\\u2060j\\ufeff\\xad"
+#: What must never reach a terminal raw.
+RAW = ("\x1b", "\x9b", "\u202e", "\u202c", "\u200b", "\u2060", "\ufeff", "\xad")
 #: The markup of EVIL without its control characters: as hostile as a name can be (names with
 #: control characters are refused, see store/identity.py).
 EVIL_NAME = "[bold red]x[/] [@click=app.quit]q[/] [link=http://x]y[/link]"
@@ -717,7 +721,7 @@ def test_events_tail(sd, sdj):
 
 def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_path, sd, sdj, humanj):
     def inert(text: str) -> None:
-        assert "\x1b" not in text and "\x9b" not in text
+        assert not [ch for ch in RAW if ch in text]
         assert EVIL_SHOWN in text
         for markup in ("[bold red]x[/]", "[@click=app.quit]q[/]", "[link=http://x]y[/link]"):
             assert markup in text
@@ -726,7 +730,7 @@ def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_pat
     assert task["description"] == EVIL and task["summary"] == EVIL
     assert sdj("task", "get", "1")["description"] == EVIL
     inert(sd("task", "get", "1").stdout)
-    assert "\x1b" not in sd("task", "list").stdout
+    assert not [ch for ch in RAW if ch in sd("task", "list").stdout]
 
     # A name with control characters is no name: refused, and the refusal is inert too.
     refused = sd("agent", "register", EVIL, "--type", "impl")
@@ -768,6 +772,6 @@ def test_untrusted_text_round_trips_in_json_and_is_inert_in_human_output(tmp_pat
     # Error messages quote what was typed, still inert.
     missing = sd("agent", "get", "no " + EVIL)
     expect_error(missing, 3, "is not registered")
-    assert "\x1b" not in missing.stderr and "\x9b" not in missing.stderr
+    assert not [ch for ch in RAW if ch in missing.stderr]
     failed = sd("task", "fail", "1", "--error", EVIL)
     expect_error(failed, 1, "only running tasks can be failed")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.cells import cell_len
 from rich.segment import Segment
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -226,8 +227,9 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int 
     assert condition(), f"timed out waiting for {what or condition}"
 
 
-#: Worker groups `settle` does not wait for: an action parked on a modal, the poller's ticks, the indexer.
-_UNSETTLED = ("action", "poll", "indexer")
+#: Worker groups `settle` does not wait for: an action parked on a modal, the poller's ticks, the indexer,
+#: and the long-lived workers started beside the app (the status bridge, the demo's swarm).
+_UNSETTLED = ("action", "poll", "indexer", "status-bridge", "demo-swarm")
 
 
 async def settle(pilot: Pilot) -> None:
@@ -330,3 +332,33 @@ async def type_text(pilot: Pilot, text: str) -> None:
     """Type into whatever has focus, key by key, as a person would."""
     names = {" ": "space", "\n": "enter"}
     await pilot.press(*[names.get(ch, ch) for ch in text])
+
+
+def region_text(app, region) -> list[str]:
+    """The screen's text inside ``region`` (say, a widget's content region), one string per line.
+
+    Columns are counted in terminal cells, so wide characters left of the region do not shift it.
+    """
+    out = []
+    for line in screen_segments(app)[region.y:region.bottom]:
+        cells: list[str] = []
+        for segment in line:
+            for ch in segment.text:
+                width = cell_len(ch)
+                if width == 0 and cells:
+                    cells[-1] += ch
+                else:
+                    cells.append(ch)
+                    cells.extend([""] * (width - 1))
+        out.append("".join(cells[region.x:region.right]))
+    return out
+
+
+def copy_db(source: Path, folder: Path) -> Path:
+    """A copy of a database (and its WAL) of a test's own, for a test that writes."""
+    db = folder / source.name
+    for suffix in ("", "-wal", "-shm"):
+        part = source.with_name(source.name + suffix)
+        if part.exists():
+            shutil.copy(part, db.with_name(db.name + suffix))
+    return db
