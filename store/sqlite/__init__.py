@@ -7,13 +7,14 @@ from pathlib import Path
 
 from . import vectors
 from .agents import UNSET, AgentOps
+from .audit import AuditOps
 from .base import Clock
 from .charts import ChartOps
 from .gates import GateOps
 from .memory import MemoryOps
 
 
-class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps):
+class SQLiteStore(GateOps, AgentOps, MemoryOps, ChartOps, AuditOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False,

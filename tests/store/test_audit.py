@@ -194,9 +194,9 @@ class TestChain:
         assert more.ok and more.checked == 2 and more.last_id == first.last_id + 2
         nothing = await store.verify_events(after_id=more.last_id, after_hash=more.last_hash)
         assert nothing.ok and nothing.checked == 0 and nothing.last_hash == more.last_hash
-        # A remembered hash that the file no longer continues from is a broken link.
+        # A remembered hash the file no longer has: everything up to that event was rewritten since.
         wrong = await store.verify_events(after_id=first.last_id, after_hash="0" * 64)
-        assert (wrong.ok, wrong.broken_at, wrong.problem) == (False, first.last_id + 1, "link_broken")
+        assert (wrong.ok, wrong.broken_at, wrong.problem) == (False, first.last_id, "rewritten")
 
     async def test_a_recorded_head_catches_a_cut_tail_and_a_full_rewrite(self, decided, db_path):
         store, _ = decided
@@ -226,7 +226,7 @@ class TestChain:
                 conn.execute("UPDATE events SET hash = ? WHERE id = ?", (prev, row[0]))
         assert (await store.verify_events()).ok  # a full rewrite is consistent with itself
         result = await store.verify_events(head=(head.id, head.hash))
-        assert (result.ok, result.problem, result.broken_at) == (False, "head_mismatch", head.id)
+        assert (result.ok, result.problem, result.broken_at) == (False, "rewritten", head.id)
 
     async def test_verification_streams_over_chunks(self, decided, db_path):
         store, _ = decided
