@@ -330,8 +330,16 @@ class StoreBase:
         try:
             if self.read_only:
                 await self._check_current(self._writer)
-            else:
-                await self._migrate(self._writer)
+            elif await self._pragma(self._writer, "user_version") < schema.SCHEMA_VERSION:
+                # On a connection of its own: migrating runs a hundred one-shot statements, and on the
+                # writer they would fill its statement cache (sqlean keeps 100; once it is full of
+                # statements used once, it admits no new ones, and every write prepares every
+                # statement again: a heartbeat took twice as long in the process that migrated).
+                migrator = await self._connect()
+                try:
+                    await self._migrate(migrator)
+                finally:
+                    await migrator.close()
             self._reader = await self._connect()
             if not self.read_only:
                 self._host_lock = HostWriteLock(self.path)
