@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 #: The hash the first event is chained to.
@@ -24,16 +24,23 @@ GENESIS = hashlib.sha256(b"swarmdeck audit trail v1").hexdigest()
 #: The columns of an event row that ``ChainCheck`` reads, in this order (content first, then its hash).
 COLUMNS = "id, ts, actor, kind, entity, entity_id, payload, hash"
 
-# One encoder, built once: json.dumps with options builds a new one per call. ASCII only, so any text
-# (lone surrogates included) encodes, and the same way on every platform.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode
 _sha256 = hashlib.sha256
+_float = float.__repr__  # the shortest text that reads back as the same double; TypeError for anything else
+_text = encode_basestring_ascii  # a JSON string, ASCII only: any text encodes, the same way everywhere
+
+
+def canonical(id: int, ts: float, actor: str, kind: str, entity: str, entity_id: str | None, payload: str) -> str:
+    """An event's content as one JSON array ``[id,ts,actor,kind,entity,entity_id,payload]``: no spaces,
+    strings escaped to ASCII, ``ts`` as the shortest repr of its double. Types count: a ``ts`` stored as
+    text, or a blob where text was, raises TypeError instead of encoding like the original."""
+    return (f"[{int(id)},{_float(ts)},{_text(actor)},{_text(kind)},{_text(entity)},"
+            f"{'null' if entity_id is None else _text(entity_id)},{_text(payload)}]")
 
 
 def event_hash(prev: str, id: int, ts: float, actor: str, kind: str, entity: str, entity_id: str | None,
                payload: str) -> str:
-    """The hash of one event chained to ``prev``: types count (a ts stored as text is another value)."""
-    return _sha256((prev + _encode([id, ts, actor, kind, entity, entity_id, payload])).encode()).hexdigest()
+    """SHA-256 (hex) of the previous event's hash followed by this event's canonical content."""
+    return _sha256((prev + canonical(id, ts, actor, kind, entity, entity_id, payload)).encode()).hexdigest()
 
 
 class AuditProblem(enum.StrEnum):
@@ -73,7 +80,8 @@ class AuditResult:
     def message(self) -> str:
         """One line for a person (the CLI's output, the dashboard's toast)."""
         if self.ok:
-            return f"audit trail intact: {self.checked} events verified, head {self.last_id}:{self.last_hash}"
+            noun = "event" if self.checked == 1 else "events"
+            return f"audit trail intact: {self.checked} {noun} verified, head {self.last_id}:{self.last_hash}"
         return f"AUDIT TRAIL BROKEN at event {self.broken_at}: {self.detail}"
 
     @property
@@ -138,8 +146,8 @@ class ChainCheck:
                                     "no hash (written around swarmdeck, not through it)")
                     return False
                 try:
-                    computed = _sha256((last_hash + _encode(row[:7])).encode()).hexdigest()
-                except (TypeError, ValueError):  # a column turned into something JSON cannot hold (a blob)
+                    computed = _sha256((last_hash + canonical(*row[:7])).encode()).hexdigest()
+                except (TypeError, ValueError):  # a column turned into another type (a blob, text for a time)
                     computed = None
                 if computed != stored:
                     if ident != last_id + 1:

@@ -57,17 +57,27 @@ class AuditOps(StoreBase):
                                              "up to here)"))
                 return AuditResult(False, 0, after_id, after_hash, after_id, problem, detail)
         check = ChainCheck(after_id, after_hash, head)
-        cursor = after_id
-        while True:
-            async with self._read_conn.execute(
-                f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (cursor, chunk)
-            ) as cur:
-                cur.row_factory = None  # plain tuples: a Row per event would cost more than its hash
-                rows = await cur.fetchall()
-            if not rows:
-                break
-            cursor = rows[-1][0]
-            going = await asyncio.to_thread(check.feed, rows) if len(rows) >= _THREAD_AT else check.feed(rows)
-            if not going or len(rows) < chunk:
-                break
+        # The next chunk is read while this one is hashed (SQLite steps without the GIL).
+        reading: asyncio.Future[list[tuple]] | None = asyncio.ensure_future(self._event_rows(after_id, chunk))
+        while reading is not None:
+            rows = await reading
+            reading = None
+            if len(rows) == chunk:
+                reading = asyncio.ensure_future(self._event_rows(rows[-1][0], chunk))
+            try:
+                going = await asyncio.to_thread(check.feed, rows) if len(rows) >= _THREAD_AT else check.feed(rows)
+            except BaseException:
+                if reading is not None:
+                    await asyncio.wait([reading])  # never leave a read running on the connection
+                raise
+            if not going and reading is not None:
+                await reading
+                reading = None
         return check.result()
+
+    async def _event_rows(self, after_id: int, limit: int) -> list[tuple]:
+        async with self._read_conn.execute(
+            f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ) as cur:
+            cur.row_factory = None  # plain tuples: a Row per event would cost more than its hash
+            return list(await cur.fetchall())

@@ -30,7 +30,8 @@ def summary(label: str, micros: list[float]) -> str:
 
 
 async def writes(path: Path, n: int) -> None:
-    store = await open_store(path, create=True)
+    await _init(path)  # an agent opens a database that exists (the process that migrates is another)
+    store = await open_store(path)
     try:
         await store.register_agent("bench-1", agent_type="general")
         beats = []
