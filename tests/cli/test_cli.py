@@ -325,7 +325,7 @@ def test_reap_retries_a_timed_out_task(sd, sdj):
     task = reaped[0]
     assert (task["id"], task["status"], task["retry_count"], task["assigned_agent"]) == (1, "ready", 1, None)
     assert "timed out" in task["error_message"]
-    assert sd("task", "reap").stdout == "0 timed-out task(s) retried or failed\n"
+    assert sd("task", "reap").stdout == "0 task(s) timed out or left by silent agents: retried or failed\n"
     assert sdj("agent", "get", "w")["current_task_id"] is None
 
 
