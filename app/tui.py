@@ -157,11 +157,13 @@ class SwarmdeckApp(App[int]):
         try:
             while True:
                 self._audit_again = False
-                result = await self.store.verify_events(after_id=self.audit_checked_id, after_hash=self._audit_hash)
+                result = await self.store.verify_events(after_id=self.audit_checked_id,
+                                                        after_hash=self._audit_hash)
                 self.audit_checked_id, self._audit_hash = result.last_id, result.last_hash
                 if not result.ok:
                     self.audit_broken = result.flag
-                    self.notify(result.message, title="Audit trail", severity="error", timeout=30, markup=False)
+                    self.notify(result.message, title="Audit trail", severity="error", timeout=30,
+                                markup=False)
                     return
                 self.audit_verified = True
                 if not self._audit_again:

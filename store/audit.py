@@ -29,7 +29,8 @@ _float = float.__repr__  # the shortest text that reads back as the same double;
 _text = encode_basestring_ascii  # a JSON string, ASCII only: any text encodes, the same way everywhere
 
 
-def canonical(id: int, ts: float, actor: str, kind: str, entity: str, entity_id: str | None, payload: str) -> str:
+def canonical(id: int, ts: float, actor: str, kind: str, entity: str, entity_id: str | None,
+              payload: str) -> str:
     """An event's content as one JSON array ``[id,ts,actor,kind,entity,entity_id,payload]``: no spaces,
     strings escaped to ASCII, ``ts`` as the shortest repr of its double. Types count: a ``ts`` stored as
     text, or a blob where text was, raises TypeError instead of encoding like the original."""
@@ -94,7 +95,8 @@ def parse_head(text: str) -> tuple[int, str]:
     """``ID:HASH`` as ``audit head`` prints it; ValueError if it is not that."""
     ident, sep, digest = text.strip().partition(":")
     digest = digest.lower()
-    if not sep or not ident.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    hexadecimal = len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    if not sep or not ident.isdigit() or not hexadecimal:
         raise ValueError(f"{text!r} is not a head: expected ID:HASH as `swarmdeck audit head` prints it")
     return int(ident), digest
 
@@ -117,7 +119,8 @@ class ChainCheck:
     that one still chains to the stored hash, the stored hash is the original and the content changed.
     """
 
-    def __init__(self, after_id: int = 0, after_hash: str = GENESIS, head: tuple[int, str] | None = None) -> None:
+    def __init__(self, after_id: int = 0, after_hash: str = GENESIS,
+                 head: tuple[int, str] | None = None) -> None:
         self.last_id = after_id
         self.last_hash = after_hash
         self.checked = 0
@@ -158,7 +161,7 @@ class ChainCheck:
                     continue
                 if ident == head_id and stored != head_hash:
                     self._broken = (ident, AuditProblem.REWRITTEN,
-                                    "its hash is not the recorded head's (the trail was rewritten up to here)")
+                                    "its hash is not the recorded head's (rewritten up to here)")
                     return False
                 last_id, last_hash = ident, stored
                 checked += 1

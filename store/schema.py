@@ -457,7 +457,8 @@ async def _chain_events(conn: Any) -> None:
     last_id, last_hash = 0, audit.GENESIS
     while True:
         rows = await conn.execute_fetchall(
-            "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id > ? ORDER BY id LIMIT 10000",
+            "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
+            "WHERE id > ? ORDER BY id LIMIT 10000",
             (last_id,),
         )
         if not rows:

@@ -30,7 +30,8 @@ class StatusBar(Widget):
         parts: list[Text | str] = []
         if self.audit_broken:
             parts += [Text(f" ⚠ {self.audit_broken} ", style="bold white on red"), " "]
-        parts += [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ", Text(self.screen_name, style="bold")]
+        parts += [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
+                  Text(self.screen_name, style="bold")]
         parts.append("   ")
         if self.live:
             parts.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))

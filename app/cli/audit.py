@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from swarmdeck.store.audit import AuditHead, AuditResult, parse_head
 
 from ._base import EXIT_ERROR, Config, Exit, Store, leaf
@@ -30,8 +29,9 @@ class Head(click.ParamType):
 
 @leaf(audit_group, "verify", lambda r: r.message)
 @click.option("--head", type=Head(), metavar="ID:HASH",
-              help="A head recorded earlier (`audit head`): it must still be there, with that hash. Catches a "
-                   "cut at the end, and a rewrite of everything after some event, which the chain alone cannot.")
+              help="A head recorded earlier (`audit head`): it must still be there, with that hash. "
+                   "Catches a cut at the end, and a rewrite of everything after some event, which the "
+                   "chain alone cannot.")
 async def verify(store: Store, cfg: Config, head: tuple[int, str] | None) -> Exit:
     """Walk the event log's hash chain: exit 0 if it is intact, 1 (naming the first bad event) if not."""
     result: AuditResult = await store.verify_events(head=head)
@@ -40,5 +40,5 @@ async def verify(store: Store, cfg: Config, head: tuple[int, str] | None) -> Exi
 
 @leaf(audit_group, "head", lambda h: h.text)
 async def head(store: Store, cfg: Config) -> AuditHead:
-    """Print the newest event's ID:HASH, to record somewhere agents cannot write (see `audit verify --head`)."""
+    """Print the newest event's ID:HASH, to record where agents cannot write (see `audit verify --head`)."""
     return await store.audit_head()

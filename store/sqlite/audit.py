@@ -50,11 +50,9 @@ class AuditOps(StoreBase):
                 after_hash = row[0]
             elif row is None or row[0] != after_hash:
                 # Changed since it was verified: whatever follows would be checked against a rewrite.
-                problem, detail = (
-                    (AuditProblem.ROWS_MISSING, f"event {after_id} is missing (it was there when last verified)")
-                    if row is None else
-                    (AuditProblem.REWRITTEN, "its hash changed since it was verified (the trail was rewritten "
-                                             "up to here)"))
+                problem = AuditProblem.ROWS_MISSING if row is None else AuditProblem.REWRITTEN
+                detail = (f"event {after_id} is missing (it was there when verified)" if row is None
+                          else "its hash changed since it was verified (rewritten up to here)")
                 return AuditResult(False, 0, after_id, after_hash, after_id, problem, detail)
         check = ChainCheck(after_id, after_hash, head)
         # The next chunk is read while this one is hashed (SQLite steps without the GIL).
@@ -65,7 +63,8 @@ class AuditOps(StoreBase):
             if len(rows) == chunk:
                 reading = asyncio.ensure_future(self._event_rows(rows[-1][0], chunk))
             try:
-                going = await asyncio.to_thread(check.feed, rows) if len(rows) >= _THREAD_AT else check.feed(rows)
+                big = len(rows) >= _THREAD_AT
+                going = await asyncio.to_thread(check.feed, rows) if big else check.feed(rows)
             except BaseException:
                 if reading is not None:
                     await asyncio.wait([reading])  # never leave a read running on the connection

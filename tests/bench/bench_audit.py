@@ -59,7 +59,6 @@ async def writes(path: Path, n: int) -> None:
 def build(path: Path, n: int) -> None:
     """A store database holding ``n`` chained heartbeat-like events, written with raw SQL."""
     import sqlean
-
     from swarmdeck.store.audit import GENESIS, event_hash
 
     asyncio.run(_init(path))
@@ -70,16 +69,29 @@ def build(path: Path, n: int) -> None:
     ts = time.time() - n
     batch = []
     for i in range(prev_id + 1, prev_id + n + 1):
-        row = (i, ts + i * 0.001, f"agent-{i % 100}", "agent.heartbeat", "agent", f"agent-{i % 100}",
-               json.dumps({"status": "working", "completion": i % 100}, separators=(",", ":")))
+        row = (
+            i,
+            ts + i * 0.001,
+            f"agent-{i % 100}",
+            "agent.heartbeat",
+            "agent",
+            f"agent-{i % 100}",
+            json.dumps({"status": "working", "completion": i % 100}, separators=(",", ":")),
+        )
         prev = event_hash(prev, *row)
         batch.append((*row, prev))
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            conn.executemany(
+                "INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                batch,
+            )
             batch.clear()
-    conn.executemany("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+    conn.executemany(
+        "INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        batch,
+    )
     conn.execute("COMMIT")
     conn.close()
 
@@ -95,14 +107,18 @@ async def verify(path: Path) -> None:
         started = time.perf_counter()
         result = await store.verify_events()
         seconds = time.perf_counter() - started
-        print(f"verify_events          {result.checked:,} events in {seconds:.2f} s: "
-              f"{result.checked / seconds:,.0f} events/s ({'intact' if result.ok else result.message})")
+        print(
+            f"verify_events          {result.checked:,} events in {seconds:.2f} s: "
+            f"{result.checked / seconds:,.0f} events/s ({'intact' if result.ok else result.message})"
+        )
     finally:
         await store.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None)

@@ -12,8 +12,9 @@ import sqlean
 def tamper(db, *statements: str) -> None:
     """Edit the file as an agent with write access could: drop the event log's triggers first."""
     with closing(sqlean.connect(str(db), isolation_level=None)) as conn:
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")\
-                .fetchall():
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        ).fetchall():
             conn.execute(f'DROP TRIGGER "{name}"')
         for sql in statements:
             conn.execute(sql)
@@ -39,7 +40,7 @@ def test_an_intact_trail_verifies_in_one_line(sd, sdj):
 
 def test_an_edited_event_is_named_and_exits_1(db, sd, sdj):
     some_activity(sdj)
-    tamper(db, "UPDATE events SET payload = '{\"description\":\"rm -rf\"}' WHERE id = 4")
+    tamper(db, 'UPDATE events SET payload = \'{"description":"rm -rf"}\' WHERE id = 4')
     out = sd("audit", "verify")
     assert out.returncode == 1
     assert out.stdout.count("\n") == 1 and out.stderr == ""

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import pytest
 import sqlean
-
-from swarmdeck.store import Decision, open_store
-from swarmdeck.store import schema
-
 from store_support import raw, submit
+from swarmdeck.store import Decision, open_store, schema
 
 #: Every table that only ever grows, and its primary key.
 APPEND_ONLY = {
@@ -26,14 +23,20 @@ APPEND_ONLY = {
 
 def dump(path) -> dict[str, list[tuple]]:
     with raw(path) as conn:
-        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY {', '.join(pk)}")]
-                for t, pk in APPEND_ONLY.items()}
+        return {
+            t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY {', '.join(pk)}")]
+            for t, pk in APPEND_ONLY.items()
+        }
 
 
 def drop_triggers(conn, table: str) -> None:
     """What anyone with write access to the file can do first."""
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                                        (table,))]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+        )
+    ]
     for name in names:
         conn.execute(f'DROP TRIGGER "{name}"')
 
@@ -53,24 +56,30 @@ class TestAppendOnly:
         store, decision = decided
         before = await store.gate_status("M1")
         with raw(db_path) as conn:
-            row = conn.execute("SELECT milestone_id, report_id, report_hash, decided_at FROM gate_decisions "
-                               "WHERE id = ?", (decision.id,)).fetchone()
+            row = conn.execute(
+                "SELECT milestone_id, report_id, report_hash, decided_at FROM gate_decisions WHERE id = ?",
+                (decision.id,),
+            ).fetchone()
             for verb in ("REPLACE", "INSERT OR REPLACE"):
                 with pytest.raises(sqlean.DatabaseError, match="append-only"):
                     conn.execute(
-                        f"{verb} INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, rationale, "
-                        "reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?)",
-                        (decision.id, *row))
+                        f"{verb} INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, "
+                        "rationale, reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?)",
+                        (decision.id, *row),
+                    )
             with pytest.raises(sqlean.DatabaseError, match="append-only"):
                 conn.execute(
-                    "INSERT INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, rationale, "
-                    "reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?) "
-                    "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision, reviewer = excluded.reviewer",
-                    (decision.id, *row))
+                    "INSERT INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, "
+                    "rationale, reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?) "
+                    "ON CONFLICT (id) DO UPDATE SET decision = excluded.decision, "
+                    "reviewer = excluded.reviewer",
+                    (decision.id, *row),
+                )
         after = await store.gate_status("M1")
         assert after.decisions == before.decisions
         assert [(d.id, d.decision, d.reviewer, d.rationale) for d in after.decisions] == [
-            (decision.id, Decision.APPROVE, "alice", "checked")]
+            (decision.id, Decision.APPROVE, "alice", "checked")
+        ]
         assert await store.latest_decision("M1") == decision
 
     @pytest.mark.parametrize("table", list(APPEND_ONLY))
@@ -80,8 +89,12 @@ class TestAppendOnly:
         pk = APPEND_ONLY[table]
         where = " AND ".join(f"{c} = ?" for c in pk)
         with raw(db_path) as conn:
-            first = conn.execute(f"SELECT {', '.join(pk)} FROM {table} ORDER BY {', '.join(pk)} LIMIT 1").fetchone()
-            column = conn.execute(f"SELECT name FROM pragma_table_info('{table}') WHERE pk = 0 LIMIT 1").fetchone()[0]
+            first = conn.execute(
+                f"SELECT {', '.join(pk)} FROM {table} ORDER BY {', '.join(pk)} LIMIT 1"
+            ).fetchone()
+            column = conn.execute(
+                f"SELECT name FROM pragma_table_info('{table}') WHERE pk = 0 LIMIT 1"
+            ).fetchone()[0]
             attempts = [
                 (f"UPDATE {table} SET {column} = {column} WHERE {where}", tuple(first)),
                 (f"UPDATE {table} SET {column} = {column}", ()),
@@ -98,18 +111,21 @@ class TestAppendOnly:
     async def test_a_report_cannot_be_replaced_through_its_unique_version(self, decided, db_path):
         """REPLACE with a fresh id still deletes the row it collides with on (milestone_id, version)."""
         before = dump(db_path)
-        with raw(db_path) as conn:
-            with pytest.raises(sqlean.DatabaseError, match="append-only"):
-                conn.execute(
-                    "REPLACE INTO validation_reports (id, milestone_id, version, submitted_by, submitted_at, summary, "
-                    "proposed_decision, content_hash) SELECT 999, milestone_id, version, 'mallory', submitted_at, "
-                    "'forged', 'APPROVE', content_hash FROM validation_reports ORDER BY id LIMIT 1")
+        with raw(db_path) as conn, pytest.raises(sqlean.DatabaseError, match="append-only"):
+            conn.execute(
+                "REPLACE INTO validation_reports (id, milestone_id, version, submitted_by, submitted_at, "
+                "summary, proposed_decision, content_hash) SELECT 999, milestone_id, version, 'mallory', "
+                "submitted_at, "
+                "'forged', 'APPROVE', content_hash FROM validation_reports ORDER BY id LIMIT 1"
+            )
         assert dump(db_path) == before
 
     async def test_the_store_still_appends_everywhere(self, decided, db_path):
         store, _ = decided
         await submit(store, "M2", summary="third")
-        await store.decide_gate("M2", decision="CONDITIONAL", rationale="fine", reviewer="alice", conditions=["docs"])
+        await store.decide_gate(
+            "M2", decision="CONDITIONAL", rationale="fine", reviewer="alice", conditions=["docs"]
+        )
         status = await store.gate_status("M2")
         await store.close_condition(status.conditions[0].id, closed_by="alice", note="done")
         assert (await store.verify_events()).ok
@@ -132,15 +148,16 @@ class TestChain:
         target = latest // 2
         with raw(db_path) as conn:
             drop_triggers(conn, "events")
-            conn.execute("UPDATE events SET payload = '{\"reviewer\":\"mallory\"}' WHERE id = ?", (target,))
+            conn.execute('UPDATE events SET payload = \'{"reviewer":"mallory"}\' WHERE id = ?', (target,))
         result = await store.verify_events()
         assert not result.ok
         assert result.broken_at == target and result.problem == "content_changed"
         assert result.last_id == target - 1 and result.checked == target - 1
         assert f"event {target}" in result.message
 
-    @pytest.mark.parametrize("column, value", [("actor", "alice"), ("kind", "gate.decided"), ("ts", 0.0),
-                                               ("entity_id", "999")])
+    @pytest.mark.parametrize(
+        "column, value", [("actor", "alice"), ("kind", "gate.decided"), ("ts", 0.0), ("entity_id", "999")]
+    )
     async def test_any_edited_field_is_named(self, decided, db_path, column, value):
         store, _ = decided
         with raw(db_path) as conn:
@@ -165,8 +182,10 @@ class TestChain:
         store, _ = decided
         latest = await store.latest_event_id()
         with raw(db_path) as conn:
-            conn.execute("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
-                         "VALUES (1, 'mallory', 'gate.decided', 'milestone', '1', '{}')")
+            conn.execute(
+                "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
+                "VALUES (1, 'mallory', 'gate.decided', 'milestone', '1', '{}')"
+            )
         result = await store.verify_events()
         assert (result.ok, result.broken_at, result.problem) == (False, latest + 1, "unhashed")
 
@@ -179,7 +198,9 @@ class TestChain:
             drop_triggers(conn, "events")
             prev = conn.execute("SELECT hash FROM events WHERE id = 4").fetchone()[0]
             conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 5")
-            row = conn.execute("SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id = 5").fetchone()
+            row = conn.execute(
+                "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id = 5"
+            ).fetchone()
             conn.execute("UPDATE events SET hash = ? WHERE id = 5", (event_hash(prev, *row),))
         result = await store.verify_events()
         assert (result.ok, result.broken_at) == (False, 6)
@@ -197,6 +218,17 @@ class TestChain:
         # A remembered hash the file no longer has: everything up to that event was rewritten since.
         wrong = await store.verify_events(after_id=first.last_id, after_hash="0" * 64)
         assert (wrong.ok, wrong.broken_at, wrong.problem) == (False, first.last_id, "rewritten")
+
+    async def test_verification_resumed_after_a_cut_names_the_event_that_went(self, decided, db_path):
+        store, _ = decided
+        first = await store.verify_events()
+        with raw(db_path) as conn:
+            drop_triggers(conn, "events")
+            conn.execute("DELETE FROM events WHERE id = ?", (first.last_id,))
+        await store.heartbeat("a1", status="idle")  # chained onto what the file holds now
+        assert (await store.verify_events()).ok  # the shorter chain is consistent by itself
+        again = await store.verify_events(after_id=first.last_id, after_hash=first.last_hash)
+        assert (again.ok, again.broken_at, again.problem) == (False, first.last_id, "rewritten")
 
     async def test_a_recorded_head_catches_a_cut_tail_and_a_full_rewrite(self, decided, db_path):
         store, _ = decided
@@ -218,8 +250,9 @@ class TestChain:
         with raw(db_path) as conn:
             drop_triggers(conn, "events")
             conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 3")
-            rows = conn.execute("SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
-                                "WHERE id >= 3 ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id >= 3 ORDER BY id"
+            ).fetchall()
             prev = conn.execute("SELECT hash FROM events WHERE id = 2").fetchone()[0]
             for row in rows:
                 prev = event_hash(prev, *row)
@@ -259,9 +292,17 @@ async def test_the_migration_chains_the_events_already_written(db_path, clock, m
     await old.close()
     with raw(db_path) as conn:  # what an older swarmdeck wrote: no ids given, no hashes
         for i in range(25):
-            conn.execute("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)",
-                         (clock.now + i, f"agent-{i % 3}", "agent.heartbeat", "agent", f"agent-{i % 3}",
-                          '{"status":"idle"}'))
+            conn.execute(
+                "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    clock.now + i,
+                    f"agent-{i % 3}",
+                    "agent.heartbeat",
+                    "agent",
+                    f"agent-{i % 3}",
+                    '{"status":"idle"}',
+                ),
+            )
     monkeypatch.undo()
     store = await open_store(db_path, clock=clock)
     try:
@@ -272,6 +313,5 @@ async def test_the_migration_chains_the_events_already_written(db_path, clock, m
         assert result.ok and result.checked == 26
     finally:
         await store.close()
-    with raw(db_path) as conn:
-        with pytest.raises(sqlean.DatabaseError, match="append-only"):
-            conn.execute("DELETE FROM events WHERE id = 1")
+    with raw(db_path) as conn, pytest.raises(sqlean.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM events WHERE id = 1")

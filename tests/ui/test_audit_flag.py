@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import closing
 
 import sqlean
-
 from swarmdeck.widgets.status_bar import StatusBar
 from ui_support import cli_async, loaded, make_app, plain, screen_text, settle, wait_for
 
@@ -20,8 +19,9 @@ def status_bar(app) -> str:
 
 def tamper(db, *statements: str) -> None:
     with closing(sqlean.connect(str(db), isolation_level=None)) as conn:
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")\
-                .fetchall():
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        ).fetchall():
             conn.execute(f'DROP TRIGGER "{name}"')
         for sql in statements:
             conn.execute(sql)
@@ -63,13 +63,19 @@ async def test_an_event_written_around_the_store_is_flagged_as_it_arrives(seeded
         # An honest write through swarmdeck: verified as it arrives, no flag.
         await cli_async(seeded.path, "task", "enqueue", "honest work")
         honest = int((await cli_async(seeded.path, "audit", "head")).split(":")[0])
-        await wait_for(pilot, lambda: app.audit_checked_id >= honest, tries=200, step=0.05, what="the new event")
+        await wait_for(
+            pilot, lambda: app.audit_checked_id >= honest, tries=200, step=0.05, what="the new event"
+        )
         assert "AUDIT" not in status_bar(app)
         # A forged decision event written with raw SQL: the next poll flags it.
-        tamper(seeded.path, "INSERT INTO events (ts, actor, kind, entity, entity_id, payload, hash) VALUES "
-                            "(1800000000, 'alice', 'gate.decided', 'milestone', '2', '{}', 'forged')")
-        await wait_for(pilot, lambda: f"{FLAG} {honest + 1}" in status_bar(app), tries=200, step=0.05,
-                       what="the flag")
+        tamper(
+            seeded.path,
+            "INSERT INTO events (ts, actor, kind, entity, entity_id, payload, hash) VALUES "
+            "(1800000000, 'alice', 'gate.decided', 'milestone', '2', '{}', 'forged')",
+        )
+        await wait_for(
+            pilot, lambda: f"{FLAG} {honest + 1}" in status_bar(app), tries=200, step=0.05, what="the flag"
+        )
         # Later honest writes keep the flag where it was: the trail stays broken at that event.
         await cli_async(seeded.path, "task", "enqueue", "more work")
         await pilot.press("2")
