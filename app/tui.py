@@ -75,6 +75,7 @@ class SwarmdeckApp(App[int]):
 
     pending_reviews: reactive[int] = reactive(0)
     swarm_paused: reactive[str] = reactive("")
+    audit_broken: reactive[str] = reactive("")  # "AUDIT TRAIL BROKEN at event N" once it is, for good
     live: reactive[bool] = reactive(True)
     interval: reactive[float] = reactive(1.0)
 
@@ -103,6 +104,11 @@ class SwarmdeckApp(App[int]):
         #: Turns queries (and, in the background indexer, new entries) into vectors; None = keyword only.
         self.embedder = embedder
         self._stop_indexer = asyncio.Event()
+        #: The audit trail as verified so far: the last event that fitted, and its hash.
+        self.audit_checked_id = 0
+        self._audit_hash: str | None = None
+        self.audit_verified = False  # the whole trail, once, since the app started
+        self._auditing = self._audit_again = False
         self.set_reactive(SwarmdeckApp.interval, interval)
         self.store: Store
         #: Every store this app opened or was handed (its own first), closed in reverse when it exits.
@@ -125,6 +131,7 @@ class SwarmdeckApp(App[int]):
 
     async def on_mount(self) -> None:
         await self.refresh_globals()
+        self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
         if self._poll_enabled:
             await self.poller.start()
         else:
@@ -167,9 +174,43 @@ class SwarmdeckApp(App[int]):
     async def _forward_changes(self, message: StoreChanged) -> None:
         if any(e.entity in ("milestone", "swarm") for e in message.events):
             await self.refresh_globals()
+        self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
         if isinstance(self.screen, LiveScreen):
             self.screen.post_message(StoreChanged(message.events))
+
+    # -- the audit trail ---------------------------------------------------------------------------
+
+    def verify_audit(self) -> None:
+        """Verify the events written since the last verified one (all of them the first time), in a worker.
+
+        Each run starts from the hash this app verified last, not from what the file says now, so an
+        event rewritten after it was verified breaks the link. Once broken, the flag stays."""
+        if self.audit_broken:
+            return
+        if self._auditing:
+            self._audit_again = True
+            return
+        self._auditing = True
+        self.run_worker(self._verify_audit(), group="audit", exit_on_error=False)
+
+    async def _verify_audit(self) -> None:
+        try:
+            while True:
+                self._audit_again = False
+                result = await self.store.verify_events(after_id=self.audit_checked_id,
+                                                        after_hash=self._audit_hash)
+                self.audit_checked_id, self._audit_hash = result.last_id, result.last_hash
+                if not result.ok:
+                    self.audit_broken = result.flag
+                    self.notify(result.message, title="Audit trail", severity="error", timeout=30,
+                                markup=False)
+                    return
+                self.audit_verified = True
+                if not self._audit_again:
+                    return
+        finally:
+            self._auditing = False
 
     def changed(self) -> None:
         """The user just changed something: show it now, even while the live view is paused."""

@@ -24,6 +24,7 @@ from .charts import (
     Throughput,
     Window,
 )
+from .audit import AuditHead, AuditProblem, AuditResult
 from .errors import InvalidArgument, StoreError
 from .models import (
     Document,
@@ -68,6 +69,11 @@ class Store(Protocol):
     async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]: ...
     async def events(self, *, entity: str | None = None, entity_id: Any = None, actor: str | None = None,
                      kind: str | None = None, before_id: int | None = None, limit: int = 100) -> list[Event]: ...
+
+    # the audit trail (the event log's hash chain)
+    async def audit_head(self) -> AuditHead: ...
+    async def verify_events(self, *, after_id: int = 0, after_hash: str | None = None,
+                            head: tuple[int, str] | None = None, chunk: int = ...) -> AuditResult: ...
 
     # tasks
     async def enqueue_task(self, *, description: str, source: TaskSource | str = ..., agent_type: str = ...,
@@ -229,9 +235,9 @@ async def open_store(
 
 
 __all__ = [
-    "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Event", "ExecutionPlan",
-    "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
-    "Reviewer", "SQLiteStore", "Store",
+    "Agent", "AgentStatus", "AuditHead", "AuditProblem", "AuditResult", "CancelResult", "Condition", "Decision",
+    "Event", "ExecutionPlan", "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown",
+    "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "Store",
     "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET", "ValidationReport",
     "open_store", "path_from_url",
 ]

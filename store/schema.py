@@ -7,6 +7,11 @@ marks the file as a swarmdeck database so that any other SQLite file is refused.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from . import audit
+
 APPLICATION_ID = 0x53574B44  # "SWKD"
 
 _CORE = """
@@ -469,12 +474,86 @@ UPDATE swarm_state SET paused_by = swarmdeck_identity(paused_by)
 WHERE paused_by IS NOT NULL AND paused_by != swarmdeck_identity(paused_by);
 """
 
-#: The ordered migrations. Append only: never edit one that has shipped.
-MIGRATIONS: list[tuple[str, str]] = [
+
+
+def _append_only(table: str, noun: str, key: Sequence[str], unique: Sequence[Sequence[str]] = ()) -> str:
+    """Triggers that keep ``table`` append-only against any connection, whatever its pragmas.
+
+    BEFORE UPDATE and BEFORE DELETE refuse; BEFORE INSERT refuses a row whose key (or any UNIQUE
+    column set) is taken, which is what stops REPLACE / INSERT OR REPLACE: their conflict resolution
+    deletes the old row without firing delete triggers unless recursive_triggers is on. (An INTEGER
+    PRIMARY KEY left to SQLite reads as -1 in a BEFORE INSERT trigger; no row has that id.)
+    """
+    def taken(columns: Sequence[str]) -> str:
+        match = " AND ".join(f"{c} = NEW.{c}" for c in columns)
+        return f"EXISTS (SELECT 1 FROM {table} WHERE {match})"
+
+    conflicts = [f"(NEW.{key[0]} <> -1 AND {taken(key)})" if len(key) == 1 else taken(key)]
+    conflicts += [taken(columns) for columns in unique]
+    return f"""
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{noun} are append-only: they cannot be changed'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{noun} are append-only: they cannot be deleted'); END;
+CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} WHEN {" OR ".join(conflicts)}
+BEGIN SELECT RAISE(ABORT, '{noun} are append-only: an existing one cannot be replaced'); END;
+"""
+
+
+async def _chain_events(conn: Any) -> None:
+    """Hash-chain the events written before the chain existed, oldest first, in chunks."""
+    last_id, last_hash = 0, audit.GENESIS
+    while True:
+        rows = await conn.execute_fetchall(
+            "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
+            "WHERE id > ? ORDER BY id LIMIT 10000",
+            (last_id,),
+        )
+        if not rows:
+            return
+        hashes = []
+        for row in rows:
+            last_hash = audit.event_hash(last_hash, *row)
+            hashes.append((last_hash, row[0]))
+        last_id = rows[-1][0]
+        await conn.executemany("UPDATE events SET hash = ? WHERE id = ?", hashes)
+
+
+_AUDIT_COLUMN = """
+-- SHA-256 over the previous event's hash and this event's content (store/audit.py), written in the same
+-- transaction as the event: `swarmdeck audit verify` walks the chain.
+ALTER TABLE events ADD COLUMN hash TEXT;
+"""
+
+_AUDIT_TRIGGERS = (
+    _append_only("events", "events", ["id"])
+    + _append_only("validation_reports", "validation reports", ["id"], unique=[["milestone_id", "version"]])
+    + "".join(_append_only(table, "validation reports", ["report_id", "position"])
+              for table in ("report_criteria", "report_metrics", "report_issues", "report_recommendations"))
+    + """
+CREATE TRIGGER gate_decisions_no_replace BEFORE INSERT ON gate_decisions
+WHEN NEW.id <> -1 AND EXISTS (SELECT 1 FROM gate_decisions WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'gate decisions are append-only: an existing one cannot be replaced'); END;
+"""
+)
+
+#: A step of a migration: SQL (statements, triggers included), or an async function of the connection.
+Step = str | Callable[[Any], Awaitable[None]]
+
+#: The ordered migrations, each one SQL or a sequence of steps run in order in one transaction.
+#: Append only: never edit one that has shipped.
+MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("core: tasks, agents, milestones, gates, sessions, events", _CORE),
     ("memory: versioned entries, learning records, documents, full-text and vector search", _MEMORY),
     ("liveness: tasks held by failed ones; a stale agent's tasks return to the queue", _LIVENESS),
     ("identity: registered reviewers, resumptions in the gate's history, canonical identities", _IDENTITY),
+    ("audit: reports, decisions and events append-only; the event log hash-chained",
+     (_AUDIT_COLUMN, _chain_events, _AUDIT_TRIGGERS)),
 ]
+
+
+def steps(migration: Step | Sequence[Step]) -> Sequence[Step]:
+    """A migration's steps, in order."""
+    return (migration,) if isinstance(migration, str) or callable(migration) else migration
 
 SCHEMA_VERSION = len(MIGRATIONS)

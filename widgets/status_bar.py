@@ -1,4 +1,5 @@
-"""The bar at the top of every screen: live/paused, poll interval, gates awaiting review, swarm state."""
+"""The bar at the top of every screen: live/paused, poll interval, gates awaiting review, swarm state, and
+a broken audit trail."""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ class StatusBar(Widget):
     pending_reviews: reactive[int] = reactive(0)
     swarm_paused: reactive[str] = reactive("")  # the reason, or "" when the swarm runs
     read_only: reactive[bool] = reactive(False)
+    audit_broken: reactive[str] = reactive("")  # shown first, so that no width cuts it off
 
     def render(self) -> Text:
-        parts: list[Text | str] = [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
-                                   Text(self.screen_name, style="bold")]
+        parts: list[Text | str] = []
+        if self.audit_broken:
+            parts += [Text(f" ⚠ {self.audit_broken} ", style="bold white on red"), " "]
+        parts += [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
+                  Text(self.screen_name, style="bold")]
         parts.append("   ")
         if self.live:
             parts.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))

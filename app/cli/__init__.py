@@ -10,6 +10,7 @@ import click
 
 from ._base import DB_ENV, Config, Store, default_db_path, leaf, unexpected, usage_error
 from .agents import agent_group
+from .audit import audit_group
 from .bridge import watch_status
 from .events import events_group
 from .gates import gate_group, milestone_group
@@ -58,7 +59,8 @@ async def init(store: Store, cfg: Config) -> dict:
     return {"db": str(cfg.db), "schema_version": await store.schema_version()}
 
 
-for group in (task_group, agent_group, reviewer_group, milestone_group, gate_group, events_group, *MEMORY_GROUPS, demo, mcp, watch_status):
+for group in (task_group, agent_group, reviewer_group, milestone_group, gate_group, events_group, audit_group,
+              *MEMORY_GROUPS, demo, mcp, watch_status):
     cli.add_command(group)
 
 

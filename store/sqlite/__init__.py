@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import vectors
 from .agents import UNSET, AgentOps
+from .audit import AuditOps
 from .base import Clock
 from .charts import ChartOps
 from .gates import GateOps
@@ -14,7 +15,7 @@ from .memory import MemoryOps
 from .reviewers import ReviewerOps
 
 
-class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps):
+class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps, AuditOps):
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False,

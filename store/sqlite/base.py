@@ -25,7 +25,7 @@ import aiosqlite
 import sqlean
 import sqlite_vec
 
-from .. import identity, schema
+from .. import audit, identity, schema
 from ..charts import QUEUE_SLOT
 from ..errors import (
     Busy,
@@ -96,7 +96,8 @@ def split_script(script: str) -> list[str]:
 #: What ``_write_now`` returns when somebody else is writing (nothing was done).
 _NOT_NOW: Any = object()
 
-_EVENT_SQL = "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
+_EVENT_SQL = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class Tx:
@@ -108,7 +109,7 @@ class Tx:
     and COMMIT.
     """
 
-    __slots__ = ("conn", "now", "actor", "raw", "queue_changed")
+    __slots__ = ("conn", "now", "actor", "raw", "queue_changed", "_chain")
 
     def __init__(
         self, conn: aiosqlite.Connection, now: float, actor: str, raw: sqlean.Connection | None = None
@@ -118,6 +119,7 @@ class Tx:
         self.actor = actor
         self.raw = raw
         self.queue_changed = False
+        self._chain: tuple[int, str] | None = None  # the newest event's id and hash, read once
 
     async def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
         if self.raw is not None:
@@ -156,20 +158,29 @@ class Tx:
     async def event(
         self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
     ) -> None:
-        """Append to the change feed, inside this transaction."""
+        """Append to the change feed, inside this transaction, chained to the event before it.
+
+        The id is given, not left to SQLite, because it is part of what the hash covers; under the
+        write lock the newest event cannot change, so it is read once per transaction.
+        """
         if kind in _QUEUE_KINDS:
             self.queue_changed = True
-        await self.run(
-            _EVENT_SQL,
-            (
-                self.now,
-                self.actor,
-                kind,
-                entity,
-                None if entity_id is None else str(entity_id),
-                json.dumps(payload or {}, separators=(",", ":"), default=str),
-            ),
+        if self._chain is None:
+            last = await self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+            # An event written around swarmdeck without a hash stays flagged where it is; chain on.
+            self._chain = (last[0], last[1] or audit.GENESIS) if last is not None else (0, audit.GENESIS)
+        content = (
+            self._chain[0] + 1,
+            float(self.now),
+            self.actor,
+            kind,
+            entity,
+            None if entity_id is None else str(entity_id),
+            json.dumps(payload or {}, separators=(",", ":"), default=str),
         )
+        digest = audit.event_hash(self._chain[1], *content)
+        await self.run(_EVENT_SQL, (*content, digest))
+        self._chain = (content[0], digest)
 
 
 class HostWriteLock:
@@ -371,8 +382,16 @@ class StoreBase:
         try:
             if self.read_only:
                 await self._check_current(self._writer)
-            else:
-                await self._migrate(self._writer)
+            elif await self._pragma(self._writer, "user_version") < schema.SCHEMA_VERSION:
+                # On a connection of its own: migrating runs a hundred one-shot statements, and on the
+                # writer they would fill its statement cache (sqlean keeps 100; once it is full of
+                # statements used once, it admits no new ones, and every write prepares every
+                # statement again: a heartbeat took twice as long in the process that migrated).
+                migrator = await self._connect()
+                try:
+                    await self._migrate(migrator)
+                finally:
+                    await migrator.close()
             self._reader = await self._connect()
             if not self.read_only:
                 self._host_lock = HostWriteLock(self.path)
@@ -477,8 +496,12 @@ class StoreBase:
             try:
                 # Another process may have migrated while we waited for the lock.
                 if await self._pragma(conn, "user_version") < version:
-                    for statement in split_script(script):
-                        await conn.execute(statement)
+                    for step in schema.steps(script):
+                        if isinstance(step, str):
+                            for statement in split_script(step):
+                                await conn.execute(statement)
+                        else:
+                            await step(conn)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                         (version, name, self.clock()),

@@ -248,7 +248,7 @@ def swarm(tmp_path, sdi):
         ["task", "enqueue", "second"],
         ["task", "claim", "--agent", "a1"],
         ["milestone", "add", "M1"],
-        ["gate", "submit", "M1", "--by", "bot", "--summary", "done"],
+        ["gate", "submit", "M1", "--by", "a1", "--summary", "done"],
         ["memory", "add", "ns", "k", "v"],
         ["session", "create", "--id", "s1"],
         ["decision", "log", "--decision", "d", "--rationale", "r"],

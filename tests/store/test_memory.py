@@ -57,8 +57,13 @@ async def test_migration_2_applies_on_a_version_1_database(db_path, clock, monke
                 "created_at, updated_at) VALUES ('written before memory existed', 'human', 'general', 5, "
                 "'ready', 50, ?, ?)", (clock.now, clock.now))
 
+        async def insert_session(tx):  # likewise: today's events carry a hash schema 1 has no column for
+            await tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
+                         "VALUES ('s1', 'builder', 'created', '{\"step\":1}', ?, ?)", (clock.now, clock.now))
+
         task_id = await v1._write("test", insert_task)
-        session = await v1.create_session(agent="builder", state={"step": 1})
+        await v1._write("test", insert_session)
+        session = await v1.get_session("s1")
         assert await v1.schema_version() == 1
     finally:
         await v1.close()
