@@ -78,3 +78,7 @@ class ReadOnlyStorage(StorageError):
     """The database file, its folder or its disk cannot be written (not a --read-only seat's refusal)."""
 
     code = "read_only_storage"
+
+
+#: Why a read-only seat refuses a change, wherever it is refused.
+READ_ONLY_SEAT = "this swarmdeck seat is read-only; nothing can be changed from it"

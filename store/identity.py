@@ -22,9 +22,7 @@ import unicodedata
 from functools import lru_cache
 
 from .errors import InvalidArgument
-
-#: The longest name, in characters of its canonical form.
-MAX_NAME = 200
+from .limits import MAX_NAME  # the longest name, in characters of its canonical form
 
 #: Default-ignorable code points that are not format characters (Cf is removed by category).
 _IGNORABLE_RANGES = (
@@ -75,7 +73,7 @@ def _canonical(name: str) -> tuple[str | None, str | None]:
             return None, f"contains {what} (U+{ord(ch):04X})"
     key = " ".join(key.split())
     if len(key) > MAX_NAME:
-        return None, f"is longer than {MAX_NAME} characters"
+        return None, f"is {len(key)} characters, limit {MAX_NAME}"
     return key, None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from swarmdeck.store import Store, open_store
-from swarmdeck.store.errors import Busy, NotFound, PermissionDenied, StoreError, SwarmPaused
+from swarmdeck.store.errors import READ_ONLY_SEAT, Busy, NotFound, PermissionDenied, StoreError, SwarmPaused
 from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
@@ -202,6 +202,8 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
         def callback(as_json: bool, **kwargs: Any) -> None:
             cfg: Config = click.get_current_context().find_object(Config)
             cfg.json = cfg.json or as_json
+            if human and cfg.read_only:  # the seat's own refusal is the one that says what to do
+                sys.exit(fail(cfg, EXIT_ERROR, PermissionDenied.code, READ_ONLY_SEAT))
             if human:
                 try:
                     seat.require_human_seat(f"{group.name} {name}")

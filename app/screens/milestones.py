@@ -145,8 +145,8 @@ class MilestonesScreen(LiveScreen):
         try:
             await self.store.check_reviewer(self.sd.reviewer, milestone=milestone, act=act)
         except PermissionDenied as exc:
-            self.notify(scrub(f"{exc}. This seat still shows every gate."), title="Not a reviewer here",
-                        severity="warning", timeout=10, markup=False)
+            self.notify(f"{exc}. This seat still shows every gate.", title="Not a reviewer here",  # plain: app.notify
+                        severity="warning", timeout=10)
             return False
         return True
 

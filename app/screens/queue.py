@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
-from swarmdeck.store import Event, Milestone, Task, TaskStatus
+from swarmdeck.store import Event, Milestone, Task
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.text import cell, safe
 

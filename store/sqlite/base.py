@@ -28,6 +28,7 @@ import sqlite_vec
 from .. import audit, identity, schema
 from ..charts import QUEUE_SLOT
 from ..errors import (
+    READ_ONLY_SEAT,
     Busy,
     DatabaseMissing,
     DiskFull,
@@ -566,7 +567,7 @@ class StoreBase:
 
     def _writable(self) -> aiosqlite.Connection:
         if self.read_only:
-            raise PermissionDenied("this swarmdeck seat is read-only; nothing can be changed from it")
+            raise PermissionDenied(READ_ONLY_SEAT)
         if self._writer is None:
             raise StoreError("the store is closed")
         return self._writer

@@ -72,9 +72,12 @@ class TestReadOnlySeat:
         monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
         monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
         old = await open_store(db_path, create=True, clock=clock)
-        await old.enqueue_task(description="written by an older swarmdeck")
         await old.close()
         monkeypatch.undo()
+        with raw(db_path) as conn:  # a row in schema 1's shape (today's enqueue_task needs later columns)
+            conn.execute("INSERT INTO tasks (description, source, agent_type, base_priority, status, priority, "
+                         "created_at, updated_at) VALUES ('written by an older swarmdeck', 'human', 'general', 5, "
+                         "'ready', 50, 0, 0)")
         with raw(db_path) as conn:  # as an older swarmdeck, or one that ran before WAL, may have left it
             conn.execute("PRAGMA journal_mode = DELETE")
         before = snapshot(db_path)

@@ -68,7 +68,7 @@ def evil(label: str) -> str:
 
 
 def shown(label: str) -> str:
-    return AGENT if label == "agent" else " ".join((label, *SHOWN))
+    return {"agent": AGENT, "bridged": BRIDGED}.get(label) or " ".join((label, *SHOWN))
 
 
 def ns(label: str) -> str:
@@ -85,7 +85,7 @@ def shown_value(value: str) -> str:
 #: The agent's name: the markup payloads, but no control, bidi or invisible character (a name holding
 #: one is refused or loses it: store/identity.py), so it is shown exactly as written.
 AGENT = " ".join(("agent", *PAYLOADS[:3]))
-BRIDGED = evil("bridged")
+BRIDGED = " ".join(("bridged", *PAYLOADS[:3]))
 
 
 def compact(text: str) -> str:
