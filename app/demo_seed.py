@@ -44,11 +44,12 @@ def _demo_seconds(hours: float) -> int:
 
 
 async def seed(store: Store, *, now: float | None = None, history: bool = True,
-               reviewer: str | None = None) -> None:
+               reviewer: str | None = None, reviewer_key: bytes | None = None) -> None:
     """Fill a fresh store with seed 000's project: milestones, agents, tasks (and some history).
 
     M1 opens with its first tasks ready; the tasks of M2-M4 wait for their gates. ``reviewer`` is
-    registered as the swarm's first reviewer, so the person at the demo's dashboard can decide.
+    registered as the swarm's first reviewer, with ``reviewer_key`` (the public half of the key
+    that signs their acts), so the person at the demo's dashboard can decide.
     """
     if now is None:
         now = _clock_of(store)()
@@ -58,7 +59,7 @@ async def seed(store: Store, *, now: float | None = None, history: bool = True,
         await store.register_agent(name, agent_type=name, colour=colour, model=model,
                                    stale_after_seconds=STALE_AFTER_SECONDS, actor="demo")
     if reviewer is not None:
-        await store.add_reviewer(reviewer, by=reviewer)
+        await store.add_reviewer(reviewer, by=reviewer, public_key=reviewer_key)
     milestones = []
     for plan in MILESTONES:
         milestones.append(await store.add_milestone(

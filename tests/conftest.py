@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarmdeck.store import open_store
+from swarmdeck.store import open_store, signing
 
 #: 2026-01-01T00:00:00Z: far from any DST or epoch edge, so arithmetic on it stays obvious.
 EPOCH = 1_767_225_600.0
@@ -22,6 +22,15 @@ class FakeClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def signing_keys(tmp_path_factory, monkeypatch):
+    """Reviewers' private keys go to a folder of the test's own (inherited by the CLI it runs), never
+    to the real config folder."""
+    folder = tmp_path_factory.mktemp("keys")
+    monkeypatch.setenv(signing.KEYS_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mcp_support import SWARMDECK, mcp_tools, opened, server_env, until
+from signing_support import decide, key
 
 TOOLS = {
     "task_enqueue", "task_get", "task_list", "task_queue_status", "task_cancel", "task_execution_plan",
@@ -335,7 +336,7 @@ async def test_without_an_embedder_search_says_it_fell_back_to_keywords(db):
 async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(db):
     async with opened(db) as store:
         await store.register_agent("validator", agent_type="validation")
-        await store.add_reviewer("alice", by="alice")
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
         await store.add_milestone("Foundation", objective="schema", hour_budget=40)
         await store.add_milestone("Memory", objective="memory service")
         await store.enqueue_task(description="memory work", milestone="Memory")
@@ -362,7 +363,7 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
         assert status["next_milestone"] == "Memory"
 
         async with opened(db) as store:  # a human decides, through their own seat
-            await store.decide_gate("Foundation", decision="APPROVE", rationale="criteria met", reviewer="alice")
+            await decide(store, "Foundation", decision="APPROVE", rationale="criteria met", reviewer="alice")
         status = await t.ok("gate_status", milestone=1)
         assert status["awaiting_decision"] is False
         assert status["latest_decision"]["decision"] == "APPROVE" and status["latest_decision"]["reviewer"] == "alice"

@@ -127,7 +127,7 @@ async def seed(path: Path) -> Seeded:
                                   criteria=[{"name": "Schema deployed", "status": "met", "evidence": "ok"}],
                                   proposed_decision="APPROVE")
         sc.at(NOW - 2.5 * 3600)
-        await store.decide_gate("Foundation", decision="APPROVE", rationale="Everything checked", reviewer="bob")
+        await decide(store, "Foundation", decision="APPROVE", rationale="Everything checked", reviewer="bob")
 
         # Milestone 2: open, work in flight, report in review.
         sc.at(NOW - 2 * 3600)
