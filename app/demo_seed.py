@@ -15,9 +15,11 @@ import logging
 import math
 import random
 import time
+from pathlib import Path
 
-from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_store
+from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_store, signing
 from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store.signing import Signer
 
 from .demo import _kind
 from .demo_project import (
@@ -37,6 +39,25 @@ from .demo_project import (
 )
 
 log = logging.getLogger(__name__)
+
+
+#: The demo reviewer's passphrase: no secret, so the demo can unlock their key without asking.
+DEMO_PASSPHRASE = "swarmdeck-demo"
+
+
+def demo_key_folder(db_path: Path) -> Path:
+    """Where the demo keeps its reviewer's signing key: a folder beside its database, never the
+    person's own key folder."""
+    return db_path.with_name(db_path.name + "-keys")
+
+
+def demo_signer(reviewer: str, db_path: Path) -> Signer:
+    """The demo reviewer's signing key, made (or, beside a database used before, unlocked) with the
+    demo's fixed passphrase: the demo signs its reviewer's acts without ceremony."""
+    folder = demo_key_folder(db_path)
+    if signing.has_key(reviewer, folder=folder):
+        return signing.load_key(reviewer, DEMO_PASSPHRASE, folder=folder)
+    return signing.create_key(reviewer, DEMO_PASSPHRASE, folder=folder)
 
 
 def _demo_seconds(hours: float) -> int:

@@ -24,13 +24,15 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(autouse=True)
-def signing_keys(tmp_path_factory, monkeypatch):
-    """Reviewers' private keys go to a folder of the test's own (inherited by the CLI it runs), never
-    to the real config folder."""
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory):
+    """Reviewers' private keys go to a folder of the test session's own (inherited by the CLI it runs),
+    never to the real config folder; set before any fixture, module-scoped ones included. Keys are
+    made on first use under one passphrase (tests/signing_support.py), so tests can share them."""
     folder = tmp_path_factory.mktemp("keys")
-    monkeypatch.setenv(signing.KEYS_ENV, str(folder))
-    return folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(signing.KEYS_ENV, str(folder))
+        yield folder
 
 
 @pytest.fixture

@@ -20,9 +20,11 @@ from swarmdeck.app.modals.decision import DecisionModal
 from swarmdeck.app.screens.agents import AgentsScreen
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.app.screens.queue import QueueScreen
+from signing_support import decide, key
 from ui_support import (
     cli,
     cli_async,
+    db_act,
     db_call,
     loaded,
     make_app,
@@ -79,9 +81,9 @@ def hostile_db(tmp_path_factory) -> Path:
     cli(db, "gate", "submit", "1", "--by", AGENT, "--file", folder / "r1.json")
     # People decide (alice is the test apps' reviewer), at their own seats.
     for name in ("alice", "carol"):
-        asyncio.run(db_call(db, "add_reviewer", name, by="alice"))
-    asyncio.run(db_call(db, "decide_gate", 1, decision="CONDITIONAL", rationale=evil("rationale"),
-                        reviewer="carol", conditions=[evil("condition")]))
+        asyncio.run(db_call(db, "add_reviewer", name, by="alice", public_key=key(name)))
+    asyncio.run(db_act(db, decide, 1, decision="CONDITIONAL", rationale=evil("rationale"),
+                       reviewer="carol", conditions=[evil("condition")]))
     (folder / "r2.json").write_text(json.dumps({"summary": "second", "proposed_decision": "REVISE"}))
     cli(db, "gate", "submit", "2", "--by", AGENT, "--file", folder / "r2.json")
     return db
