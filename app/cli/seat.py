@@ -113,5 +113,5 @@ def key_for(name: str) -> Signer:
     show([f"Making {name}'s signing key (ed25519): the private half stays at {path}, encrypted with a passphrase",
           "only they know; every decision, resume and closure of theirs is signed with it."])
     passphrase = click.prompt(f"New passphrase for {name}'s signing key", hide_input=True, err=True,
-                              confirmation_prompt=True)
+                              confirmation_prompt=True, default="", show_default=False)
     return signing.create_key(name, passphrase)
