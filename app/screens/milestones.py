@@ -155,7 +155,8 @@ class MilestonesScreen(LiveScreen):
         if self.selected is None:
             return
         gate = await self.store.gate_status(self.selected)
-        if gate.milestone.status is not MilestoneStatus.REVIEW or gate.report is None:
+        unverified = gate.milestone.status.passed and not gate.verified_passed  # decided again, signed
+        if (gate.milestone.status is not MilestoneStatus.REVIEW and not unverified) or gate.report is None:
             self.notify(scrub(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
                               "awaiting a decision"), severity="warning", timeout=3, markup=False)
             return

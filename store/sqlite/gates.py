@@ -247,7 +247,11 @@ class GateOps(TaskOps, StoreBase):
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
         async def in_tx(tx: Tx):
+            guard = await self._gate_guard(tx.one, tx.all)  # before this transaction writes
             ms = await self._milestone_in(tx, milestone)
+            # A gate whose status says it passed without verified approvals to show for it (decided before
+            # decisions were signed, or its status written around swarmdeck) is decided again, signed.
+            status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
             report = await self._report(tx.one, tx.all, ms.id, None)
             if report is None:
                 raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
@@ -265,7 +269,7 @@ class GateOps(TaskOps, StoreBase):
             approved_by = {r["reviewer"] for r, ok in zip(approvals, await self._verified_decisions(tx.all, approvals))
                            if ok}
             gates.check_decision(
-                milestone=ms.name, status=ms.status, decision=decision, rationale=rationale,
+                milestone=ms.name, status=status, decision=decision, rationale=rationale,
                 reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
                 already_approved_by=approved_by,
             )

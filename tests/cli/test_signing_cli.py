@@ -102,12 +102,12 @@ def test_the_act_is_signed_after_it_is_shown(db, human):
 def test_a_key_file_that_is_not_the_registered_one_signs_nothing(db, human, tmp_path, monkeypatch):
     setup(db)
     other = tmp_path / "elsewhere"
-    signing.create_key("bob", PASSPHRASE, folder=other)
+    imposter = signing.create_key("bob", PASSPHRASE, folder=other)
     result = human("gate", "decide", "M1", "--decision", "APPROVE", "--rationale", "ok", "--reviewer", "bob",
                    env={signing.KEYS_ENV: str(other)})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
-        f"swarmdeck: the key at {other / 'bob.pem'} ({signing.fingerprint(signing.load_key('bob', PASSPHRASE, folder=other).public_key)}) "
+        f"swarmdeck: the key at {other / 'bob.pem'} ({signing.fingerprint(imposter.public_key)}) "
         f"is not the one registered for bob ({signing.fingerprint(key('bob'))})")
     assert gate(db)[0].decisions == ()
 

@@ -27,7 +27,7 @@ from swarmdeck.store.charts import (
 from swarmdeck.store.errors import InvalidArgument
 
 from store_support import people
-from signing_support import close, decide
+from signing_support import decide
 
 EPOCH = 1_767_225_600.0  # tests/conftest.py: the FakeClock starts here
 

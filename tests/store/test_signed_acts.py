@@ -8,7 +8,7 @@ import pytest
 import sqlean
 
 from swarmdeck.store import MilestoneStatus, open_store, signing
-from swarmdeck.store.errors import InvalidArgument, NotFound, PermissionDenied, SwarmPaused
+from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied, SwarmPaused
 
 from signing_support import close, decide, key, resume, signer
 from store_support import claim, raw, row_counts, state, submit
@@ -130,6 +130,20 @@ class TestForgedApproval:
             conn.execute("DROP TRIGGER gate_decisions_no_update")
             conn.execute("UPDATE gate_decisions SET rationale = 'ship it'")
         assert not (await store.gate_status("M1")).decisions[0].verified
+
+    async def test_a_gate_passed_without_verified_approvals_is_decided_again(self, two_gates, db_path):
+        """Decided before decisions were signed (or its status forged): a reviewer decides it again,
+        signed, and only then does it open the next milestone."""
+        store = two_gates
+        forge_decision(db_path, signature=None)  # as an older swarmdeck recorded it: no signature at all
+        force_open(db_path)
+        assert await store.claim_task(agent="a1") is None
+        again = await decide(store, "M1", decision="APPROVE", rationale="re-signed", reviewer="alice")
+        assert again.verified and (await store.gate_status("M1")).verified_passed
+        assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
+        await claim(store, "a1", 1)
+        with pytest.raises(InvalidTransition, match="only a milestone in review can be decided"):
+            await decide(store, "M1", decision="APPROVE", rationale="once more", reviewer="bob")
 
     async def test_another_process_sees_a_real_approval_at_once(self, two_gates, db_path):
         """The claim path caches what verified decisions allow; a decision elsewhere renews it."""

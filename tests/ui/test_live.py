@@ -13,7 +13,7 @@ from swarmdeck.app.screens.queue import QueueScreen
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.status_bar import StatusBar
 from signing_support import decide
-from ui_support import cli_async, db_act, db_call, loaded, make_app, plain, rows, wait_for
+from ui_support import cli_async, db_act, loaded, make_app, plain, rows, wait_for
 
 SIZE = (120, 40)
 #: Up to 10 s at 0.05 s a step: far beyond a 0.1 s poll plus a CLI start, short enough to fail fast.
