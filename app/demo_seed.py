@@ -15,9 +15,11 @@ import logging
 import math
 import random
 import time
+from pathlib import Path
 
-from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_store
+from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_store, signing
 from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store.signing import Signer
 
 from .demo import _kind
 from .demo_project import (
@@ -39,16 +41,36 @@ from .demo_project import (
 log = logging.getLogger(__name__)
 
 
+#: The demo reviewer's passphrase: no secret, so the demo can unlock their key without asking.
+DEMO_PASSPHRASE = "swarmdeck-demo"
+
+
+def demo_key_folder(db_path: Path) -> Path:
+    """Where the demo keeps its reviewer's signing key: a folder beside its database, never the
+    person's own key folder."""
+    return db_path.with_name(db_path.name + "-keys")
+
+
+def demo_signer(reviewer: str, db_path: Path) -> Signer:
+    """The demo reviewer's signing key, made (or, beside a database used before, unlocked) with the
+    demo's fixed passphrase: the demo signs its reviewer's acts without ceremony."""
+    folder = demo_key_folder(db_path)
+    if signing.has_key(reviewer, folder=folder):
+        return signing.load_key(reviewer, DEMO_PASSPHRASE, folder=folder)
+    return signing.create_key(reviewer, DEMO_PASSPHRASE, folder=folder)
+
+
 def _demo_seconds(hours: float) -> int:
     return max(1, round(hours * SECONDS_PER_HOUR))
 
 
 async def seed(store: Store, *, now: float | None = None, history: bool = True,
-               reviewer: str | None = None) -> None:
+               reviewer: str | None = None, reviewer_key: bytes | None = None) -> None:
     """Fill a fresh store with seed 000's project: milestones, agents, tasks (and some history).
 
     M1 opens with its first tasks ready; the tasks of M2-M4 wait for their gates. ``reviewer`` is
-    registered as the swarm's first reviewer, so the person at the demo's dashboard can decide.
+    registered as the swarm's first reviewer, with ``reviewer_key`` (the public half of the key
+    that signs their acts), so the person at the demo's dashboard can decide.
     """
     if now is None:
         now = _clock_of(store)()
@@ -58,7 +80,7 @@ async def seed(store: Store, *, now: float | None = None, history: bool = True,
         await store.register_agent(name, agent_type=name, colour=colour, model=model,
                                    stale_after_seconds=STALE_AFTER_SECONDS, actor="demo")
     if reviewer is not None:
-        await store.add_reviewer(reviewer, by=reviewer)
+        await store.add_reviewer(reviewer, by=reviewer, public_key=reviewer_key)
     milestones = []
     for plan in MILESTONES:
         milestones.append(await store.add_milestone(

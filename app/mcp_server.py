@@ -510,9 +510,11 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     async def gate_status(milestone: MilestoneRef) -> dict[str, Any]:
         """A milestone's gate: its status, the latest report, every decision (append-only), open
         conditions, approvals so far, and how many tasks approving it would unblock.
-        awaiting_decision is true while a human has yet to decide."""
+        awaiting_decision is true while a human has yet to decide. Each decision, resume and closure
+        says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
+        counts for nothing and opens nothing. latest_decision is the latest verified one."""
         s = await store.gate_status(milestone)
-        current = [d for d in s.decisions if s.report is not None and d.report_id == s.report.id]
+        current = [d for d in s.decisions if s.report is not None and d.report_id == s.report.id and d.verified]
         return {**jsonable(s), "awaiting_decision": s.milestone.status.value == "review",
                 "latest_decision": jsonable(current[-1]) if current else None}
 

@@ -14,15 +14,17 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from swarmdeck.store import Store
+from swarmdeck.store import Store, signing
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.indexer import Indexer
+from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
 
 from .commands import COMMAND_PROVIDERS
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
+from .modals.passphrase import PassphraseModal
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
@@ -91,6 +93,7 @@ class SwarmdeckApp(App[int]):
         on_ready: Callable[[SwarmdeckApp], Awaitable[None]] | None = None,
         poll: bool = True,
         embedder: Embedder | None = None,
+        signer: Signer | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -113,6 +116,9 @@ class SwarmdeckApp(App[int]):
         self.store: Store
         #: Every store this app opened or was handed (its own first), closed in reverse when it exits.
         self._stores: list[Store] = []
+        #: The reviewer's signing key, once unlocked (``signer=``, or the passphrase asked at the first
+        #: act): kept in memory for this session only.
+        self.signer = signer
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -250,6 +256,27 @@ class SwarmdeckApp(App[int]):
         keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
         if keys:
             self.notify(f"Press {keys[0]} to quit the app", title="Do you want to quit?")
+
+    # -- the reviewer's signing key ----------------------------------------------------------------
+
+    async def unlock_signer(self) -> Signer | None:
+        """The seat's reviewer's signing key: asked for (the passphrase) once per session, then kept.
+        None, with a word on why, if this seat holds no key for them or the person steps back. Call it
+        from a worker (it waits on a modal)."""
+        reviewer = await self.store.get_reviewer(self.reviewer)
+        if self.signer is not None and self.signer.reviewer == reviewer.name \
+                and self.signer.public_key == reviewer.public_key:
+            return self.signer
+        if not signing.has_key(reviewer.name):
+            self.notify(f"No signing key for {reviewer.name} at {signing.key_path(reviewer.name)}: sign at "
+                        f"the seat that holds it, or make one with `swarmdeck reviewer key {reviewer.name}` "
+                        "at a terminal. This seat still shows every gate.",
+                        title="Cannot sign here", severity="warning", timeout=10)
+            return None
+        signer = await self.push_screen_wait(PassphraseModal(reviewer.name, reviewer.public_key))
+        if signer is not None:
+            self.signer = signer
+        return signer
 
     # -- errors --------------------------------------------------------------------------------------
 

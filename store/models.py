@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .signing import unverified
+
 
 def from_ts(value: float | None) -> datetime | None:
     """Epoch seconds (how the database keeps time) to an aware UTC datetime."""
@@ -236,6 +238,16 @@ class GateDecision:
     rationale: str
     reviewer: str
     decided_at: datetime
+    #: The reviewer's ed25519 signature over the decision (store/signing.py), as recorded.
+    signature: bytes | None = None
+    #: Whether that signature is the reviewer's registered key's over exactly this decision of exactly
+    #: this report version. Only verified approvals open a milestone.
+    verified: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        """What every seat shows, loudly, for a decision that is not verified."""
+        return None if self.verified else unverified(self.reviewer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +260,16 @@ class Condition:
     closed_by: str | None
     closed_at: datetime | None
     note: str | None
+    #: The closing reviewer's signature over the closure (None while the condition is open).
+    close_signature: bytes | None = None
+    #: Whether the closure is signed by the registered key of who closed it (False while open).
+    verified: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        """Said of a closure that is not verified; None for an open condition."""
+        closed = self.status is ConditionStatus.CLOSED
+        return unverified(self.closed_by) if closed and not self.verified else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +300,15 @@ class Resumption:
     resumed_by: str
     reason: str
     resumed_at: datetime
+    #: The newest signed escalation this resume lifted: what its signature covers (0: none was).
+    escalation_id: int | None = None
+    signature: bytes | None = None
+    #: Whether the signature is the registered key's of who resumed, over exactly this resume.
+    verified: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        return None if self.verified else unverified(self.resumed_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +324,11 @@ class GateStatus:
     next_milestone: str | None
     #: Escalations of this gate that a reviewer lifted, oldest first.
     resumptions: tuple[Resumption, ...] = ()
+    #: Whether this gate passed by verified approvals of its current report (what opens the next one).
+    verified_passed: bool = False
+    #: Whether the store hands out this milestone's tasks: it is the first, or every earlier gate
+    #: passed by verified approvals (whatever the milestone's status column says).
+    claims_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +337,9 @@ class SwarmState:
     reason: str | None
     paused_by: str | None
     paused_at: datetime | None
+    #: The newest verified ESCALATE that no verified resume has lifted: the one a resume lifts, and
+    #: signs (None when there is none; the swarm may still be paused by its flag alone).
+    escalation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

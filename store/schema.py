@@ -537,6 +537,32 @@ BEGIN SELECT RAISE(ABORT, 'gate decisions are append-only: an existing one canno
 """
 )
 
+_SIGNED = """
+-- Every act of a person on a gate carries their ed25519 signature (store/signing.py) over exactly what
+-- the row records; every seat checks it against the reviewer's public key (reviewers.public_key), and
+-- only verified approvals open a milestone and only a verified resume lifts a verified escalation.
+ALTER TABLE gate_decisions ADD COLUMN signature BLOB;
+ALTER TABLE gate_conditions ADD COLUMN close_signature BLOB;
+ALTER TABLE gate_resumptions ADD COLUMN signature BLOB;
+-- The newest verified ESCALATE the resume lifted (0: none was outstanding): what its signature covers,
+-- so a resume can never be replayed on a later escalation.
+ALTER TABLE gate_resumptions ADD COLUMN escalation_id INTEGER;
+
+-- A decision's conditions are part of what its signature covers: read by decision.
+CREATE INDEX gate_conditions_decision ON gate_conditions (decision_id, id);
+
+-- What the signatures rest on does not change once set. A floor, like every trigger on a file that
+-- agents can write: what a signature covers cannot be forged, what it rests on can only be refused.
+CREATE TRIGGER reviewers_key_once BEFORE UPDATE OF public_key ON reviewers
+WHEN OLD.public_key IS NOT NULL AND NEW.public_key IS NOT OLD.public_key
+BEGIN SELECT RAISE(ABORT, 'a reviewer''s signing key never changes once registered'); END;
+CREATE TRIGGER gate_conditions_closed_once BEFORE UPDATE ON gate_conditions WHEN OLD.status = 'closed'
+BEGIN SELECT RAISE(ABORT, 'a closed condition cannot be changed'); END;
+CREATE TRIGGER milestones_gate_fixed BEFORE UPDATE OF position, required_approvals ON milestones
+WHEN NEW.position IS NOT OLD.position OR NEW.required_approvals IS NOT OLD.required_approvals
+BEGIN SELECT RAISE(ABORT, 'a milestone''s place and the approvals its gate needs are fixed when it is added'); END;
+"""
+
 #: A step of a migration: SQL (statements, triggers included), or an async function of the connection.
 Step = str | Callable[[Any], Awaitable[None]]
 
@@ -549,6 +575,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("identity: registered reviewers, resumptions in the gate's history, canonical identities", _IDENTITY),
     ("audit: reports, decisions and events append-only; the event log hash-chained",
      (_AUDIT_COLUMN, _chain_events, _AUDIT_TRIGGERS)),
+    ("signed: reviewers' signatures on decisions, resumes and condition closures", _SIGNED),
 ]
 
 

@@ -10,8 +10,10 @@ flagged, and opens nothing. Pure: no database, no UI.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import identity
 from .errors import StoreError
 
 KEYS_ENV = "SWARMDECK_KEYS"
@@ -69,6 +72,45 @@ def close_payload(*, condition_id: int, note: str, reviewer: str) -> bytes:
     return payload(CLOSE_CONDITION, condition_id=condition_id, note=note, reviewer=reviewer)
 
 
+# What a seat signs: the payloads above over what it is about to send, in the form the store records
+# it (and rebuilds the payload from). The store normalises its input with the same functions.
+
+
+def clean_conditions(conditions: Iterable[str]) -> list[str]:
+    """A decision's conditions as recorded: stripped, and those that show nothing dropped."""
+    return [c.strip() for c in conditions if identity.has_content(c)]
+
+
+def decision_message(*, milestone_id: int, report_hash: str, decision: Any, rationale: str,
+                     conditions: Iterable[str], reviewer: str) -> bytes:
+    """A decision as a seat sends it (any spelling of the decision and the reviewer's name)."""
+    return decision_payload(milestone_id=milestone_id, report_hash=report_hash,
+                            decision=str(getattr(decision, "value", decision)).upper(),
+                            rationale=rationale.strip(), conditions=clean_conditions(conditions),
+                            reviewer=identity.key(reviewer) or reviewer)
+
+
+def resume_message(*, escalation_id: int | None, note: str, reviewer: str) -> bytes:
+    """A resume of the swarm; ``escalation_id`` is ``SwarmState.escalation_id`` (None: no signed
+    escalation is outstanding, only the pause flag is set)."""
+    return resume_payload(escalation_id=escalation_id or 0, note=note.strip(),
+                          reviewer=identity.key(reviewer) or reviewer)
+
+
+def close_message(*, condition_id: int, note: str, reviewer: str) -> bytes:
+    return close_payload(condition_id=condition_id, note=note.strip(), reviewer=identity.key(reviewer) or reviewer)
+
+
+def fingerprint(public_key: bytes) -> str:
+    """A short name for a public key, for people to compare: ``SHA256:`` and 16 hex digits."""
+    return "SHA256:" + hashlib.sha256(bytes(public_key)).hexdigest()[:16]
+
+
+def unverified(who: str | None) -> str:
+    """What every seat says of a signed act whose signature does not check out."""
+    return f"UNVERIFIED: not signed by {who or 'a reviewer'}'s key — written around swarmdeck?"
+
+
 @dataclass(frozen=True)
 class Signer:
     """An unlocked private key: kept in memory for one command, or one dashboard session."""
@@ -86,8 +128,9 @@ class Signer:
 
 def verify(public_key: bytes | None, message: bytes, signature: bytes | None) -> bool:
     """Whether ``signature`` is ``public_key``'s over exactly ``message``."""
-    if not public_key or not signature:
-        return False
+    if not isinstance(public_key, (bytes, bytearray, memoryview)) or not isinstance(
+            signature, (bytes, bytearray, memoryview)) or not public_key or not signature:
+        return False  # a column written around swarmdeck may hold anything: text, a number
     try:
         Ed25519PublicKey.from_public_bytes(bytes(public_key)).verify(bytes(signature), message)
     except (InvalidSignature, ValueError):

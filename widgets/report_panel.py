@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from swarmdeck.store.models import GateDecision, GateStatus
+from swarmdeck.store.models import GateDecision, GateStatus, MilestoneStatus
 from swarmdeck.store.models import CriterionStatus, Severity
 
 from .text import safe
@@ -30,6 +30,19 @@ def _heading(text: str) -> Text:
     return Text(f"\n{text}", style="bold underline")
 
 
+#: How an act that does not verify is shown: it must not be missed.
+LOUD = "bold white on red"
+
+
+def _signed(line: Text, warning: str | None) -> None:
+    """Append how a signed act checked out: a quiet mark, or the warning, loud, on a line of its own."""
+    if warning is None:
+        line.append("  ✔ signed", style="green")
+    else:
+        line.append("\n    ")
+        line.append_text(safe(f" {warning} ", LOUD))  # it names a reviewer a forged row may have spelt oddly
+
+
 def render_gate(gate: GateStatus) -> RenderableType:
     """Everything a reviewer reads before deciding. Agent text is always plain."""
     m = gate.milestone
@@ -39,6 +52,13 @@ def render_gate(gate: GateStatus) -> RenderableType:
     title.append(f"  gate: {m.status.value}", style="bold")
     title.append(f"   approvals {len(gate.approvals)}/{m.required_approvals}")
     parts.append(title)
+    # What the status column says is only what verified decisions back: say so when they disagree.
+    if m.status is not MilestoneStatus.LOCKED and not gate.claims_open:
+        parts.append(Text(" CLAIMS REFUSED: no verified approvals opened this milestone; its status was set "
+                          "around swarmdeck? ", style=LOUD))
+    if m.status.passed and not gate.verified_passed:
+        parts.append(Text(f" NOT PASSED: '{m.status.value}' without enough verified approvals; the next "
+                          "milestone stays shut ", style=LOUD))
     if m.objective:
         parts.append(safe(m.objective, "italic"))
     if gate.next_milestone:
@@ -115,13 +135,15 @@ def render_gate(gate: GateStatus) -> RenderableType:
         if isinstance(entry, GateDecision):
             line.append(f"{entry.decision.value:<11}", style=DECISION_STYLE[entry.decision.value])
             line.append_text(safe(entry.reviewer, "bold"))
-            line.append(f"  on v{entry.report_version} ({entry.report_hash[:8]})", style="dim")
+            line.append_text(safe(f"  on v{entry.report_version} ({entry.report_hash[:8]})", "dim"))
+            _signed(line, entry.warning)
             line.append("\n    ")
             line.append_text(safe(entry.rationale))
         else:
             line.append(f"{'RESUMED':<11}", style="bold cyan")
             line.append_text(safe(entry.resumed_by, "bold"))
             line.append("  lifted the escalation", style="dim")
+            _signed(line, entry.warning)
             line.append("\n    ")
             line.append_text(safe(entry.reason))
         parts.append(line)
@@ -137,6 +159,8 @@ def render_gate(gate: GateStatus) -> RenderableType:
                     line.append(f" {c.closed_at.astimezone():%m-%d %H:%M}", style="dim")
             if c.note:
                 line.append(": " if c.closed_by else "  — ", style="dim").append_text(safe(c.note, "dim"))
+            if c.closed_by:
+                _signed(line, c.warning)
             parts.append(line)
     for part in parts:
         if isinstance(part, Text):

@@ -7,7 +7,16 @@ import time
 
 import click
 
-from swarmdeck.store import Decision, GateDecision, GateStatus, Milestone, MilestoneStatus, ValidationReport, identity
+from swarmdeck.store import (
+    Decision,
+    GateDecision,
+    GateStatus,
+    Milestone,
+    MilestoneStatus,
+    ValidationReport,
+    identity,
+    signing,
+)
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition
 from swarmdeck.store.models import Condition
 from swarmdeck.store.gates import WAIT_EXIT_CODES
@@ -126,9 +135,20 @@ async def submit(store: Store, cfg: Config, milestone: str, submitted_by, report
     return await store.submit_report(milestone, submitted_by=submitted_by or cfg.who(), **body)
 
 
+def loud(text: str) -> str:
+    """A warning a person must not miss: red and bold on a terminal (click strips it elsewhere)."""
+    return click.style(text, fg="red", bold=True)
+
+
+def trust(warning: str | None, signer: str | None) -> str:
+    """How a signed act checked out: ``[verified: signed by alice's key]``, or the loud warning. It
+    comes before any text an agent may have written, so that text cannot pose as it."""
+    return loud(f"[{plain(warning)}]") if warning else f"[verified: signed by {plain(signer)}'s key]"
+
+
 def render_decision(d: GateDecision) -> str:
     return (f"{d.decision} by {plain(d.reviewer)} at {when(d.decided_at)} on report v{d.report_version} "
-            f"({d.report_hash[:12]}): {plain(d.rationale)}")
+            f"({plain(d.report_hash)[:12]}) {trust(d.warning, d.reviewer)}: {plain(d.rationale)}")
 
 
 @leaf(gate_group, "decide", render_decision, human=True)
@@ -155,6 +175,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     await store.decide_gate(gate.milestone.id, dry_run=True, **args)  # every refusal before the question
     report = gate.report
     assert report is not None  # the dry run refused a gate without one
+    person = await store.get_reviewer(reviewer)
     m = gate.milestone
     seat.show([
         f"Deciding the gate of milestone {m.id} {plain(m.name)} as {plain(identity.key(reviewer) or reviewer)}:",
@@ -165,14 +186,29 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
         f"  rationale  {plain(rationale.strip())}",
         *[f"  condition  {plain(c)}" for c in conditions if c.strip()],
         f"  approvals  {len(gate.approvals)}/{m.required_approvals} so far",
+        signs(person),
     ])
     seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
-    return await store.decide_gate(gate.milestone.id, **args)
+    signer = seat.unlock(person)
+    signature = signer.sign(signing.decision_message(milestone_id=m.id, report_hash=expected, **{
+        k: args[k] for k in ("decision", "rationale", "conditions", "reviewer")}))
+    return await store.decide_gate(gate.milestone.id, signature=signature, **args)
+
+
+def signs(person) -> str:
+    key = signing.fingerprint(person.public_key) if person.public_key else "none"
+    return f"  signed by  {plain(person.name)}'s key {key}, unlocked with their passphrase"
 
 
 def render_gate(g: GateStatus) -> str:
     m = g.milestone
     lines = [f"gate of {plain(m.name)}  [{m.status}]  approvals {len(g.approvals)}/{m.required_approvals}"]
+    if m.status is not MilestoneStatus.LOCKED and not g.claims_open:
+        lines.append("  " + loud("CLAIMS REFUSED: no verified approvals opened this milestone; its status was "
+                                 "set around swarmdeck?"))
+    if m.status.passed and not g.verified_passed:
+        lines.append("  " + loud(f"NOT PASSED: '{plain(m.status)}' without enough verified approvals; "
+                                 "the next milestone stays shut"))
     if g.next_milestone:
         lines.append(f"  approving opens {plain(g.next_milestone)} and unblocks {g.unblocks} task(s)")
     if g.report:
@@ -180,11 +216,13 @@ def render_gate(g: GateStatus) -> str:
     else:
         lines.append("  no report submitted yet")
     lines += ["  decided: " + render_decision(d) for d in g.decisions]
-    lines += [f"  resumed by {plain(r.resumed_by)} at {when(r.resumed_at)}: {plain(r.reason)}" for r in g.resumptions]
+    lines += [f"  resumed by {plain(r.resumed_by)} at {when(r.resumed_at)} {trust(r.warning, r.resumed_by)}: "
+              f"{plain(r.reason)}" for r in g.resumptions]
     for c in g.conditions:
         line = f"  condition {c.id} [{c.status}] {plain(c.text)}"
         if c.closed_by:
-            line += f" (closed by {plain(c.closed_by)} at {when(c.closed_at)}: {plain(c.note or '-')})"
+            line += (f" (closed by {plain(c.closed_by)} at {when(c.closed_at)} {trust(c.warning, c.closed_by)}: "
+                     f"{plain(c.note or '-')})")
         lines.append(line)
     return "\n".join(lines)
 
@@ -215,7 +253,8 @@ async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> 
                 gate = await store.gate_status(ms.id)
                 if gate.report is None:
                     raise InvalidTransition(f"milestone '{ms.name}' has no report; submit one first")
-                decided = [d for d in gate.decisions if d.report_id == gate.report.id]
+                # Only a verified decision is one: a row written around swarmdeck decides nothing.
+                decided = [d for d in gate.decisions if d.report_id == gate.report.id and d.verified]
                 if decided:
                     return Exit(WAIT_EXIT_CODES[decided[-1].decision], decided[-1])
         if deadline is not None and time.monotonic() >= deadline:
@@ -232,16 +271,20 @@ async def resume(store: Store, cfg: Config, by, reason):
     recorded in each escalated gate's history with who and why."""
     by = by or cfg.who()
     state = await store.resume_swarm(by=by, note=reason, dry_run=True)
+    person = await store.get_reviewer(by)
     escalated = [m for m in await store.list_milestones() if m.status is MilestoneStatus.ESCALATED]
     seat.show([
         f"Resuming the swarm as {plain(identity.key(by) or by)}:",
         f"  paused     {plain(state.reason or '-')} (by {plain(state.paused_by or '-')} at {when(state.paused_at)})",
         *[f"  gate       {plain(m.name)} goes back to review" for m in escalated],
+        signs(person),
     ])
     if reason is None:
         reason = seat.ask("Why may the swarm go on")
     seat.confirm("Resume the swarm (claims are accepted again)?")
-    return await store.resume_swarm(by=by, note=reason)
+    signer = seat.unlock(person)
+    signature = signer.sign(signing.resume_message(escalation_id=state.escalation_id, note=reason, reviewer=by))
+    return await store.resume_swarm(by=by, note=reason, signature=signature)
 
 
 def render_condition(c: Condition) -> str:
@@ -258,12 +301,16 @@ async def close_condition(store: Store, cfg: Config, condition_id: int, by, note
     terminal only: records who closed it, when and a note."""
     by = by or cfg.who()
     condition = await store.close_condition(condition_id, closed_by=by, note=note, dry_run=True)
+    person = await store.get_reviewer(by)
     milestone = await store.get_milestone(condition.milestone_id)
     seat.show([
         f"Closing a condition of milestone {milestone.id} {plain(milestone.name)} as {plain(identity.key(by) or by)}:",
         f"  condition  {condition.id}: {plain(condition.text)}",
+        signs(person),
     ])
     if note is None:
         note = seat.ask("How was it met")
     seat.confirm(f"Close condition {condition.id}?")
-    return await store.close_condition(condition_id, closed_by=by, note=note)
+    signer = seat.unlock(person)
+    signature = signer.sign(signing.close_message(condition_id=condition_id, note=note, reviewer=by))
+    return await store.close_condition(condition_id, closed_by=by, note=note, signature=signature)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.store import Reviewer, identity
+from swarmdeck.store import Reviewer, identity, signing
+from swarmdeck.store.errors import InvalidArgument, PermissionDenied
 
 from ..output import plain, when
 from . import seat
@@ -16,9 +17,14 @@ def reviewer_group() -> None:
     """Register the people who decide gates; list and remove them."""
 
 
+def key_text(r: Reviewer) -> str:
+    return signing.fingerprint(r.public_key) if r.public_key else "none"
+
+
 def render_reviewer(r: Reviewer) -> str:
     state = "active" if r.active else f"removed by {plain(r.removed_by)} at {when(r.removed_at)}"
-    return f"reviewer {plain(r.name)}  [{state}]  added by {plain(r.added_by)} at {when(r.added_at)}"
+    return (f"reviewer {plain(r.name)}  [{state}]  added by {plain(r.added_by)} at {when(r.added_at)}  "
+            f"signing key {key_text(r)}")
 
 
 def render_reviewers(reviewers: list[Reviewer]) -> str:
@@ -26,8 +32,8 @@ def render_reviewers(reviewers: list[Reviewer]) -> str:
         return "no reviewers registered (a person registers with `swarmdeck reviewer add NAME`)"
     return table(
         [[r.name, "active" if r.active else "removed", r.added_by, when(r.added_at),
-          r.removed_by or "-", when(r.removed_at)] for r in reviewers],
-        ["name", "status", "added by", "added", "removed by", "removed"],
+          r.removed_by or "-", when(r.removed_at), key_text(r)] for r in reviewers],
+        ["name", "status", "added by", "added", "removed by", "removed", "key"],
     )
 
 
@@ -39,16 +45,40 @@ _BY = click.option("--by", envvar="SWARMDECK_REVIEWER",
 @leaf(reviewer_group, "add", render_reviewer, human=True)
 @click.argument("name")
 @_BY
-async def add(store: Store, cfg: Config, name: str, by) -> Reviewer:
-    """Register a person as a reviewer. A person's act, at a terminal only; a reviewer's name can
-    never be an agent's."""
+@click.option("--no-key", is_flag=True,
+              help="Register without a signing key: NAME makes it later at their own terminal "
+                   "(`swarmdeck reviewer key NAME`), and cannot act until then.")
+async def add(store: Store, cfg: Config, name: str, by, no_key: bool) -> Reviewer:
+    """Register a person as a reviewer, with their signing key: made here (a passphrase asked twice)
+    or, if this terminal has a key file for them, unlocked to prove it. A person's act, at a terminal
+    only; a reviewer's name can never be an agent's."""
     by = by or cfg.who()
     await store.add_reviewer(name, by=by, dry_run=True)  # every refusal before the question
-    seat.show([f"Registering {plain(identity.canonical(name, 'the reviewer name'))} as a reviewer "
-               f"(added by {plain(identity.key(by) or by)}): they may then decide gates, resume the swarm "
-               "and close conditions."])
+    who = identity.canonical(name, "the reviewer name")
+    seat.show([f"Registering {plain(who)} as a reviewer (added by {plain(identity.key(by) or by)}): they may "
+               "then decide gates, resume the swarm and close conditions, each signed with their key."])
     seat.confirm("Register this reviewer?")
-    return await store.add_reviewer(name, by=by)
+    public_key = None if no_key else seat.key_for(who).public_key
+    return await store.add_reviewer(name, by=by, public_key=public_key)
+
+
+@leaf(reviewer_group, "key", render_reviewer, human=True)
+@click.argument("name")
+async def key(store: Store, cfg: Config, name: str) -> Reviewer:
+    """Give a reviewer registered without a signing key their key: made here (a passphrase asked
+    twice), or the key file this terminal has for them, unlocked. A person's act, at their own
+    terminal only; a reviewer's key never changes once registered."""
+    reviewer = await store.get_reviewer(name)
+    if reviewer.public_key is not None:
+        raise PermissionDenied(f"{reviewer.name} already has a signing key ({key_text(reviewer)}); a reviewer's "
+                               "key never changes")
+    if not reviewer.active:
+        raise InvalidArgument(f"{reviewer.name} is not an active reviewer (removed by {reviewer.removed_by})")
+    seat.show([f"Giving {plain(reviewer.name)} a signing key: every decision, resume and closure of theirs is "
+               "signed with it."])
+    seat.confirm(f"Give {plain(reviewer.name)} a signing key?")
+    signer = seat.key_for(reviewer.name)
+    return await store.set_reviewer_key(reviewer.name, public_key=signer.public_key)
 
 
 @leaf(reviewer_group, "remove", render_reviewer, human=True)

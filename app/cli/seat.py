@@ -7,7 +7,8 @@ they act on, and ask for a confirmation read from that terminal.
 
 This is a floor, not a wall: a process can open a pseudo-terminal. What it stops is an agent acting
 for a person through swarmdeck by accident or by habit, and `SWARMDECK_ACTOR=alice swarmdeck ...`
-from a tool call; signed decisions are what make a forgery detectable.
+from a tool call; signed decisions are what make a forgery detectable. Each act is signed here, with
+the reviewer's key unlocked by the passphrase typed on this terminal, after it was shown.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 
 import click
 
+from swarmdeck.store import Reviewer, signing
 from swarmdeck.store.errors import PermissionDenied, StoreError
+from swarmdeck.store.signing import Signer, SigningError
 
 HOW = "run this from your own terminal, or use the dashboard"
 
@@ -73,3 +76,42 @@ def confirm(question: str) -> None:
 def ask(prompt: str) -> str:
     """A line of text typed on the terminal (a note, a reason)."""
     return click.prompt(prompt, err=True)
+
+
+# -- the reviewer's signing key ----------------------------------------------------------------------
+
+
+def unlock(reviewer: Reviewer) -> Signer:
+    """The reviewer's key, unlocked with the passphrase typed on the terminal (never echoed); a wrong
+    passphrase, or a key that is not the one registered for them, is one line and nothing done."""
+    path = signing.key_path(reviewer.name)
+    if not signing.has_key(reviewer.name):
+        raise SigningError(f"no signing key for {reviewer.name} at {path}: sign at the seat that holds it (the "
+                           f"reviewer's own terminal), or point ${signing.KEYS_ENV} at its folder")
+    passphrase = click.prompt(f"Passphrase of {reviewer.name}'s signing key ({path})", hide_input=True,
+                              err=True, default="", show_default=False)
+    signer = signing.load_key(reviewer.name, passphrase)
+    check_registered(signer, reviewer)
+    return signer
+
+
+def check_registered(signer: Signer, reviewer: Reviewer) -> None:
+    if reviewer.public_key is not None and signer.public_key != reviewer.public_key:
+        raise SigningError(f"the key at {signing.key_path(reviewer.name)} ({signing.fingerprint(signer.public_key)}) "
+                           f"is not the one registered for {reviewer.name} ({signing.fingerprint(reviewer.public_key)})")
+
+
+def key_for(name: str) -> Signer:
+    """``name``'s key pair for registering: the key file they have (unlocked, which proves it is
+    theirs), else a new one, its private half encrypted with a passphrase asked twice."""
+    path = signing.key_path(name)
+    if signing.has_key(name):
+        show([f"{name}'s signing key is at {path}: unlock it to register its public half."])
+        passphrase = click.prompt(f"Passphrase of {name}'s signing key", hide_input=True, err=True,
+                                  default="", show_default=False)
+        return signing.load_key(name, passphrase)
+    show([f"Making {name}'s signing key (ed25519): the private half stays at {path}, encrypted with a passphrase",
+          "only they know; every decision, resume and closure of theirs is signed with it."])
+    passphrase = click.prompt(f"New passphrase for {name}'s signing key", hide_input=True, err=True,
+                              confirmation_prompt=True, default="", show_default=False)
+    return signing.create_key(name, passphrase)

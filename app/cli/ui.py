@@ -13,6 +13,7 @@ import click
 
 from swarmdeck.store import identity, open_store
 from swarmdeck.store.errors import PermissionDenied, StoreError
+from swarmdeck.store.signing import Signer
 
 from ..output import plain
 from ._base import Config, fail, exit_code_for, os_user
@@ -22,6 +23,14 @@ def reviewer_name(option: str | None) -> str:
     """The seat's reviewer, in the form decisions record it (store/identity.py)."""
     name = option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
     return identity.key(name) or name
+
+
+def demo_shortcut(name: str, path: Path) -> str:
+    """What the demo says of its reviewer's key, on the terminal and in the dashboard."""
+    from ..demo_seed import demo_key_folder
+
+    return (f"demo reviewer {name}: its signing key is unlocked automatically, in "
+            f"{demo_key_folder(path)}")
 
 
 def load_embedder(spec: str | None):
@@ -94,7 +103,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
     from ..demo import Swarm
-    from ..demo_seed import seed
+    from ..demo_seed import DEMO_PASSPHRASE, demo_signer, seed
     from ..tui import SwarmdeckApp
 
     if cfg.read_only:
@@ -107,22 +116,28 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
 
     name = reviewer_name(reviewer)
 
-    async def prepare() -> None:
+    async def prepare() -> Signer:
+        # The person at the demo's dashboard is its registered reviewer, without ceremony: their
+        # signing key lives beside the demo database, under a passphrase the demo knows.
+        signer = demo_signer(name, path)
         store = await open_store(path, create=True)
         try:
-            # The person at the demo's dashboard is its registered reviewer, without ceremony.
-            await seed(store, reviewer=name)
+            await seed(store, reviewer=name, reviewer_key=signer.public_key)
         finally:
             await store.close()
+        return signer
 
     try:
-        asyncio.run(prepare())
+        signer = asyncio.run(prepare())
     except StoreError as exc:  # e.g. a reviewer name that is one of the demo's agents
         sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
     click.echo(f"demo: {name} is the registered reviewer of this swarm (--reviewer NAME to choose another)",
                err=True)
+    shortcut = demo_shortcut(name, path)
+    click.echo(f"{shortcut} (passphrase {DEMO_PASSPHRASE!r}); a real swarm asks for yours", err=True)
 
     async def start_swarm(app: SwarmdeckApp) -> None:
+        app.notify(shortcut, title="Signed decisions", timeout=10)
         # The swarm gets its own connections, as separate agent processes would have; the app closes
         # them when it exits, after cancelling the swarm.
         store = app.own(await open_store(path))
@@ -135,6 +150,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         reviewer=name,
         on_ready=start_swarm,
         embedder=load_embedder(None),
+        signer=signer,
     )
     app.run()
     click.echo(f"demo database kept at {path}")

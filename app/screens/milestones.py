@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
-from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus
+from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, signing
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.models import ConditionStatus
 from swarmdeck.widgets.live_table import LiveTable
@@ -155,19 +155,27 @@ class MilestonesScreen(LiveScreen):
         if self.selected is None:
             return
         gate = await self.store.gate_status(self.selected)
-        if gate.milestone.status is not MilestoneStatus.REVIEW or gate.report is None:
+        unverified = gate.milestone.status.passed and not gate.verified_passed  # decided again, signed
+        if (gate.milestone.status is not MilestoneStatus.REVIEW and not unverified) or gate.report is None:
             # Toasts are always plain text (SwarmdeckApp.notify): the name is shown as written.
             self.notify(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
                         "awaiting a decision", severity="warning", timeout=3)
             return
         if not await self._reviewer_seat("decide a gate", gate.milestone.id):
             return
+        signer = await self.sd.unlock_signer()
+        if signer is None:
+            return
         choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer))
         if choice is None:
             return
+        signature = signer.sign(signing.decision_message(
+            milestone_id=gate.milestone.id, report_hash=choice.report_hash, decision=choice.decision,
+            rationale=choice.rationale, conditions=choice.conditions, reviewer=self.sd.reviewer))
         decision = await self.store.decide_gate(
             gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
             reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
+            signature=signature,
         )
         self.notify(f"{decision.decision.value} recorded for {gate.milestone.name}", timeout=4)
         self.sd.changed()
@@ -183,10 +191,16 @@ class MilestonesScreen(LiveScreen):
             return
         if not await self._reviewer_seat("close a condition", gate.milestone.id):
             return
+        signer = await self.sd.unlock_signer()
+        if signer is None:
+            return
         closing = await self.app.push_screen_wait(CloseConditionModal(gate.milestone.name, open_, self.sd.reviewer))
         if closing is None:
             return
-        await self.store.close_condition(closing.condition_id, closed_by=self.sd.reviewer, note=closing.note)
+        signature = signer.sign(signing.close_message(condition_id=closing.condition_id, note=closing.note,
+                                                      reviewer=self.sd.reviewer))
+        await self.store.close_condition(closing.condition_id, closed_by=self.sd.reviewer, note=closing.note,
+                                         signature=signature)
         self.notify(f"Condition #{closing.condition_id} closed", timeout=3)
         self.sd.changed()
 
@@ -198,11 +212,17 @@ class MilestonesScreen(LiveScreen):
             return
         if not await self._reviewer_seat("resume the swarm"):
             return
+        signer = await self.sd.unlock_signer()
+        if signer is None:
+            return
         escalated = [m.name for m in await self.store.list_milestones() if m.status is MilestoneStatus.ESCALATED]
         reason = await self.app.push_screen_wait(ResumeModal(state, escalated, self.sd.reviewer))
         if reason is None:
             return
-        await self.store.resume_swarm(by=self.sd.reviewer, note=reason)
+        # The escalation this lifts, as of the confirmation: a newer one is refused, not lifted unseen.
+        signature = signer.sign(signing.resume_message(escalation_id=state.escalation_id, note=reason,
+                                                       reviewer=self.sd.reviewer))
+        await self.store.resume_swarm(by=self.sd.reviewer, note=reason, signature=signature)
         self.notify("Swarm resumed: claims accepted", timeout=3)
         self.sd.changed()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import gates, identity
+from .. import gates, identity, signing
 from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
@@ -26,7 +26,7 @@ from ..models import (
     from_ts,
 )
 from .base import StoreBase, Tx
-from .reviewers import require_agent, require_reviewer
+from .reviewers import require_agent, require_reviewer, require_signature
 from .rows import (
     condition_from_row,
     decision_from_row,
@@ -35,12 +35,8 @@ from .rows import (
     milestone_query,
     resumption_from_row,
 )
+from .signatures import DECISION_SELECT, escalation_reason
 from .tasks import TaskOps
-
-_DECISION_SELECT = (
-    "SELECT g.*, r.version AS report_version FROM gate_decisions g "
-    "JOIN validation_reports r ON r.id = g.report_id"
-)
 
 
 class GateOps(TaskOps, StoreBase):
@@ -235,13 +231,17 @@ class GateOps(TaskOps, StoreBase):
         reviewer: str,
         conditions: Sequence[str] = (),
         report_hash: str | None = None,
+        signature: bytes | None = None,
         dry_run: bool = False,
     ) -> GateDecision | None:
         """Record a human's decision on the milestone's current report and apply its effect.
 
         ``report_hash`` (optional) is the hash of the version the reviewer read; if a newer
         version arrived since, the decision is refused rather than applied to unread text.
-        ``dry_run`` makes every check and records nothing (None): a seat asks before it confirms.
+        ``signature``: the reviewer's, over ``signing.decision_message`` of this decision of the
+        current report; checked here against their registered key, and recorded with it.
+        ``dry_run`` makes every check but the signature's and records nothing (None): a seat asks
+        (and unlocks the reviewer's key) before it confirms.
         """
         try:
             decision = Decision(str(decision).upper())
@@ -254,10 +254,14 @@ class GateOps(TaskOps, StoreBase):
         check_fields(rationale=(rationale, MAX_TEXT), reviewer=(reviewer, MAX_NAME))
         conditions = list(conditions)
         check_texts("conditions", conditions, MAX_TEXT)
-        conditions = [c.strip() for c in conditions if identity.has_content(c)]
+        conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
         async def in_tx(tx: Tx):
+            guard = await self._gate_guard(tx.one, tx.all)  # before this transaction writes
             ms = await self._milestone_in(tx, milestone)
+            # A gate whose status says it passed without verified approvals to show for it (decided before
+            # decisions were signed, or its status written around swarmdeck) is decided again, signed.
+            status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
             report = await self._report(tx.one, tx.all, ms.id, None)
             if report is None:
                 raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
@@ -266,25 +270,31 @@ class GateOps(TaskOps, StoreBase):
                     f"the report of milestone '{ms.name}' changed since it was read (now version "
                     f"{report.version}); read it again before deciding"
                 )
-            approved_by = {
-                r[0] for r in await tx.all(
-                    "SELECT reviewer FROM gate_decisions WHERE report_id = ? "
-                    "AND decision IN ('APPROVE', 'CONDITIONAL')",
-                    (report.id,),
-                )
-            }
+            # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
+            # stands in the way of the reviewer it names.
+            approvals = await tx.all(
+                f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
+                (report.id,),
+            )
+            approved_by = {r["reviewer"] for r, ok in zip(approvals, await self._verified_decisions(tx.all, approvals))
+                           if ok}
             gates.check_decision(
-                milestone=ms.name, status=ms.status, decision=decision, rationale=rationale,
+                milestone=ms.name, status=status, decision=decision, rationale=rationale,
                 reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
                 already_approved_by=approved_by,
             )
-            await require_reviewer(tx.one, who, "decide a gate")
+            person = await require_reviewer(tx.one, who, "decide a gate")
             if dry_run:
                 return None
+            message = signing.decision_payload(
+                milestone_id=ms.id, report_hash=report.content_hash, decision=decision.value,
+                rationale=rationale.strip(), conditions=conditions, reviewer=who)
+            require_signature(person, message, signature, "decide a gate")
             decision_id = await tx.run(
                 """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                       reviewer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), who, tx.now),
+                       reviewer, decided_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), who, tx.now,
+                 bytes(signature)),
             )
             await tx.many(
                 "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
@@ -308,14 +318,14 @@ class GateOps(TaskOps, StoreBase):
             if effect.opens_next:
                 await self._open_next(tx, ms)
             if effect.pauses_swarm:
-                reason = f"milestone '{ms.name}' was escalated by {who}: {rationale.strip()}"
+                reason = escalation_reason(ms.name, who, rationale.strip())
                 await tx.run(
                     "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
                     (reason, who, tx.now),
                 )
                 await tx.event("swarm.paused", "swarm", None, {"reason": reason})
-            row = await tx.one(f"{_DECISION_SELECT} WHERE g.id = ?", (decision_id,))
-            return decision_from_row(row)
+            row = await tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
+            return decision_from_row(row, verified=True)  # its signature was checked just now
 
         return await self._write(who, in_tx)
 
@@ -334,12 +344,14 @@ class GateOps(TaskOps, StoreBase):
         await self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
-                              dry_run: bool = False) -> Condition:
+                              signature: bytes | None = None, dry_run: bool = False) -> Condition:
         """A reviewer closes one condition of a CONDITIONAL decision, saying how it was met; the last
         one closed makes the gate APPROVED. Never an agent, nor the report's submitter.
 
-        ``dry_run`` makes the checks (the note's only if one is given) and returns the condition as
-        it is: a seat shows what is being closed before it asks for the note and a confirmation."""
+        ``signature``: the reviewer's, over ``signing.close_message`` of this closure.
+        ``dry_run`` makes the checks (the note's only if one is given; never the signature's) and
+        returns the condition as it is: a seat shows what is being closed before it asks for the
+        note, a confirmation and the key."""
         check_fields(closed_by=(closed_by, MAX_NAME), note=(note, MAX_TEXT))
         if not identity.has_content(closed_by):
             raise InvalidArgument("say who closes the condition (closed_by)")
@@ -357,12 +369,15 @@ class GateOps(TaskOps, StoreBase):
             if row["status"] == "closed":
                 raise InvalidTransition(f"condition {condition_id} is already closed")
             gates.check_not_submitter(who, row["submitted_by"], "close a condition")
-            await require_reviewer(tx.one, who, "close a condition")
+            person = await require_reviewer(tx.one, who, "close a condition")
             if dry_run:
                 return condition_from_row(row)
+            require_signature(person, signing.close_payload(condition_id=condition_id, note=note, reviewer=who),
+                              signature, "close a condition")
             await tx.run(
-                "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ? WHERE id = ?",
-                (who, tx.now, note, condition_id),
+                "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ?, "
+                "close_signature = ? WHERE id = ?",
+                (who, tx.now, note, bytes(signature), condition_id),
             )
             await tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
                 "condition_id": condition_id, "text": row["text"], "closed_by": who, "note": note,
@@ -375,21 +390,28 @@ class GateOps(TaskOps, StoreBase):
             if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
                 await tx.run("UPDATE milestones SET status = 'approved' WHERE id = ?", (ms.id,))
                 await tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
-            return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)))
+            return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
+                                      verified=True)
 
         return await self._write(who, in_tx)
 
     # -- the swarm ------------------------------------------------------------------------------
 
     async def swarm_state(self) -> SwarmState:
+        """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
+        clearing the flag around swarmdeck lifts nothing."""
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
-        return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]))
+        guard = await self._gate_guard(self._one, self._all)
+        return _swarm_state(row, guard.escalation)
 
-    async def resume_swarm(self, *, by: str, note: str | None = None, dry_run: bool = False) -> SwarmState:
+    async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
+                           dry_run: bool = False) -> SwarmState:
         """A reviewer lifts an escalation, saying why (``note``): claims are accepted again, escalated
         gates go back to review, and each of them records who resumed it, when and why.
 
-        ``dry_run`` makes the checks (the reason's only if one is given) and changes nothing."""
+        ``signature``: the reviewer's, over ``signing.resume_message`` with the escalation this lifts
+        (``SwarmState.escalation_id``), so it can never lift a later one. ``dry_run`` makes the
+        checks (the reason's only if one is given; never the signature's) and changes nothing."""
         check_fields(by=(by, MAX_NAME), note=(note, MAX_TEXT))
         if not identity.has_content(by):
             raise InvalidArgument("say who resumes the swarm (by)")
@@ -398,30 +420,36 @@ class GateOps(TaskOps, StoreBase):
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
         async def in_tx(tx: Tx):
+            guard = await self._gate_guard(tx.one, tx.all)  # before this transaction writes
             row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
-            if not row[0]:
+            if not row[0] and guard.escalation is None:
                 raise InvalidTransition("the swarm is not paused")
+            lifted, lifted_milestone = (guard.escalation or (0, None, ""))[:2]
             escalated = await tx.all(
-                """SELECT m.id, m.name,
+                """SELECT m.id, m.name, m.status,
                           (SELECT max(d.id) FROM gate_decisions d
                            WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
                           (SELECT r.submitted_by FROM validation_reports r
                            WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
-                   FROM milestones m WHERE m.status = 'escalated' ORDER BY m.position"""
+                   FROM milestones m WHERE m.status = 'escalated' OR m.id = ? ORDER BY m.position""",
+                (lifted_milestone,),
             )
             for ms in escalated:
                 if ms["submitted_by"] is not None:
                     gates.check_not_submitter(who, ms["submitted_by"], "resume the swarm")
-            await require_reviewer(tx.one, who, "resume the swarm")
+            person = await require_reviewer(tx.one, who, "resume the swarm")
             if dry_run:
                 return
+            require_signature(person, signing.resume_payload(escalation_id=lifted, note=reason, reviewer=who),
+                              signature, "resume the swarm")
             await tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
             for ms in escalated:
-                await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
+                if ms["status"] == MilestoneStatus.ESCALATED:
+                    await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
                 await tx.run(
-                    """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at)
-                       VALUES (?, ?, ?, ?, ?)""",
-                    (ms["id"], ms["escalation"], who, reason, tx.now),
+                    """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
+                           escalation_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    (ms["id"], ms["escalation"], who, reason, tx.now, lifted, bytes(signature)),
                 )
                 await tx.event("milestone.review", "milestone", ms["id"], {
                     "name": ms["name"], "resumed_by": who, "reason": reason,
@@ -434,24 +462,29 @@ class GateOps(TaskOps, StoreBase):
     # -- what the gate screen shows --------------------------------------------------------------
 
     async def gate_status(self, milestone: int | str) -> GateStatus:
+        """The gate as every seat shows it: each decision, closure and resume verified or flagged, and
+        approvals counting verified ones only."""
         ms = await self.get_milestone(milestone)
         report = await self._report(self._one, self._all, ms.id, None)
+        keys = await self._reviewer_keys(self._all)
+        rows = await self._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
         decisions = tuple(
-            decision_from_row(r)
-            for r in await self._all(f"{_DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
+            decision_from_row(r, ok) for r, ok in zip(rows, await self._verified_decisions(self._all, rows, keys))
         )
         conditions = tuple(
-            condition_from_row(r)
+            condition_from_row(r, self._closure_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         resumptions = tuple(
-            resumption_from_row(r)
+            resumption_from_row(r, self._resumption_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         approvals = tuple(sorted({
             identity.key(d.reviewer) or d.reviewer for d in decisions
-            if report and d.report_id == report.id and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
+            if d.verified and report and d.report_id == report.id
+            and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
+        guard = await self._gate_guard(self._one, self._all)
         nxt = await self._next_locked(self._one, ms)
         unblocks = 0
         if nxt is not None:
@@ -461,7 +494,8 @@ class GateOps(TaskOps, StoreBase):
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
                 (nxt["id"],),
             ))[0]
-        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions)
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions,
+                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked)
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""
@@ -477,10 +511,22 @@ class GateOps(TaskOps, StoreBase):
         return (await self._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
 
     async def latest_decision(self, milestone: int | str, *, after_id: int = 0) -> GateDecision | None:
-        """The newest decision on the milestone with id greater than ``after_id``."""
+        """The newest decision on the milestone with id greater than ``after_id`` (verified or not: see
+        its ``verified``)."""
         ms = await self.get_milestone(milestone)
         row = await self._one(
-            f"{_DECISION_SELECT} WHERE g.milestone_id = ? AND g.id > ? ORDER BY g.id DESC LIMIT 1", (ms.id, after_id)
+            f"{DECISION_SELECT} WHERE g.milestone_id = ? AND g.id > ? ORDER BY g.id DESC LIMIT 1", (ms.id, after_id)
         )
-        return None if row is None else decision_from_row(row)
+        if row is None:
+            return None
+        [ok] = await self._verified_decisions(self._all, [row])
+        return decision_from_row(row, ok)
+
+
+def _swarm_state(row: Any, escalation: tuple[int, int, str] | None) -> SwarmState:
+    """The pause flag's state, unless a verified escalation still stands (then paused, whatever the flag)."""
+    if escalation is not None and not row["paused"]:
+        return SwarmState(True, f"{escalation[2]} (no signed resume has lifted it)", None, None, escalation[0])
+    return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]),
+                      escalation and escalation[0])
 

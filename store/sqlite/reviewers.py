@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .. import identity
+from .. import identity, signing
 from ..gates import check_not_submitter
 from ..errors import InvalidArgument, NotFound, PermissionDenied
 from ..models import Reviewer
@@ -27,8 +27,9 @@ async def is_agent(one: One, who: str) -> bool:
     return await one("SELECT 1 FROM agents WHERE name = ?", (who,)) is not None
 
 
-async def require_reviewer(one: One, who: str, act: str) -> Reviewer:
-    """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``."""
+async def require_reviewer(one: One, who: str, act: str, *, keyed: bool = True) -> Reviewer:
+    """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``.
+    ``keyed``: they must have a signing key too (every act of theirs is signed)."""
     if await is_agent(one, who):
         raise PermissionDenied(f"{who} is a registered agent; agents never {act}: a person does, as a "
                                "registered reviewer")
@@ -39,7 +40,44 @@ async def require_reviewer(one: One, who: str, act: str) -> Reviewer:
     reviewer = reviewer_from_row(row)
     if not reviewer.active:
         raise PermissionDenied(f"{who} is no longer a reviewer (removed by {reviewer.removed_by}), so cannot {act}")
+    if keyed:
+        require_key(reviewer, act)
     return reviewer
+
+
+def key_hint(who: str) -> str:
+    return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
+
+
+def require_key(reviewer: Reviewer, act: str) -> bytes:
+    """The reviewer's public key, or PermissionDenied: a reviewer without one cannot sign, so cannot act."""
+    if reviewer.public_key is None:
+        who = reviewer.name
+        raise PermissionDenied(f"{who} has no signing key yet, so cannot {act}: every decision, resume and "
+                               f"condition closure is signed by its reviewer; {key_hint(who)}")
+    return reviewer.public_key
+
+
+def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | None, act: str) -> None:
+    """PermissionDenied unless ``signature`` is ``reviewer``'s registered key's over exactly ``message``:
+    every decision, resume and closure is signed by the person who makes it."""
+    who = reviewer.name
+    require_key(reviewer, act)
+    if not signature:
+        raise PermissionDenied(f"to {act}, {who} signs it with their key, unlocked with their passphrase at "
+                               "a human seat (the dashboard, or the CLI at a terminal); nothing was signed here. "
+                               f"A reviewer without a key: {key_hint(who)}")
+    if not signing.verify(reviewer.public_key, message, signature):
+        raise PermissionDenied(f"the signature is not {who}'s over this act, so cannot {act}: it must be made "
+                               f"with {who}'s registered key ({signing.fingerprint(reviewer.public_key)}) over "
+                               "exactly what is recorded (the report may have changed: read it again). "
+                               f"A reviewer without a key: {key_hint(who)}")
+
+
+def check_public_key(public_key: Any) -> bytes:
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise InvalidArgument("a reviewer's public key is the 32 raw bytes of an ed25519 key")
+    return bytes(public_key)
 
 
 async def require_agent(one: One, who: str, act: str) -> None:
@@ -61,12 +99,16 @@ async def refuse_reviewer_name(one: One, who: str) -> None:
 
 
 class ReviewerOps(StoreBase):
-    async def add_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer | None:
+    async def add_reviewer(self, name: str, *, by: str, public_key: bytes | None = None,
+                           dry_run: bool = False) -> Reviewer | None:
         """Register a person as a reviewer (or again, after removal). Only a reviewer adds another,
-        except the very first; never an agent, and never under an agent's name. ``dry_run`` makes
-        the checks and registers nobody (None)."""
+        except the very first; never an agent, and never under an agent's name. ``public_key``: their
+        ed25519 public key (32 raw bytes), which every act of theirs is signed with; without one they
+        can act only once they have one (``set_reviewer_key``). A reviewer registered again keeps the
+        key they had. ``dry_run`` makes the checks and registers nobody (None)."""
         who = identity.canonical(name, "the reviewer name")
         adder = identity.canonical(by, "the name of who adds the reviewer")
+        key = None if public_key is None else check_public_key(public_key)
 
         async def in_tx(tx: Tx) -> Reviewer | None:
             if await is_agent(tx.one, who):
@@ -76,18 +118,57 @@ class ReviewerOps(StoreBase):
             row = await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is not None and row["removed_at"] is None:
                 raise InvalidArgument(f"{who} is already a registered reviewer")
+            had = None if row is None else row["public_key"]
+            if had is not None and key is not None and bytes(had) != key:
+                raise PermissionDenied(f"{who} was registered with another signing key "
+                                       f"({signing.fingerprint(had)}); a reviewer's key never changes: register "
+                                       "them again with that key")
             if dry_run:
                 return None
             if row is None:
-                await tx.run("INSERT INTO reviewers (name, added_at, added_by) VALUES (?, ?, ?)",
-                             (who, tx.now, adder))
+                await tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
+                             (who, key, tx.now, adder))
             else:
                 await tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, "
-                             "removed_by = NULL WHERE id = ?", (tx.now, adder, row["id"]))
-            await tx.event("reviewer.added", "reviewer", who, {"name": who, "by": adder})
+                             "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE id = ?",
+                             (tx.now, adder, key, row["id"]))
+            final = had if had is not None else key
+            await tx.event("reviewer.added", "reviewer", who, {
+                "name": who, "by": adder, "key": None if final is None else signing.fingerprint(final)})
             return reviewer_from_row(await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,)))
 
         return await self._write(adder, in_tx)
+
+    async def set_reviewer_key(self, name: str, *, public_key: bytes, by: str | None = None,
+                               dry_run: bool = False) -> Reviewer:
+        """Give a registered reviewer who has none their signing key (its public half). Once set it
+        never changes. ``by``: who does it, the reviewer themself by default (a reviewer either way).
+        ``dry_run`` makes the checks and returns the reviewer as they are."""
+        who = identity.key(name)
+        actor = identity.canonical(by, "the name of who sets the key") if by is not None else who
+        key = check_public_key(public_key)
+
+        async def in_tx(tx: Tx) -> Reviewer:
+            row = None if who is None else await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
+            if row is None:
+                raise NotFound(f"{name!r} is not a registered reviewer; " + REGISTER_HINT.format(who=name))
+            if row["removed_at"] is not None:
+                raise InvalidArgument(f"{who} is not an active reviewer (removed by {row['removed_by']})")
+            if row["public_key"] is not None:
+                if bytes(row["public_key"]) == key:
+                    return reviewer_from_row(row)  # the key they have: nothing to do
+                raise PermissionDenied(f"{who} already has a signing key ({signing.fingerprint(row['public_key'])});"
+                                       " a reviewer's key never changes")
+            if actor != who:
+                await self._check_registrar(tx, actor, "give a key to")
+            if dry_run:
+                return reviewer_from_row(row)
+            await tx.run("UPDATE reviewers SET public_key = ? WHERE id = ?", (key, row["id"]))
+            await tx.event("reviewer.key", "reviewer", who, {"name": who, "by": actor,
+                                                              "key": signing.fingerprint(key)})
+            return reviewer_from_row(await tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
+
+        return await self._write(actor or "unknown", in_tx)
 
     async def remove_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer:
         """Take a reviewer's seat away; the row stays, so their past decisions still name them.

@@ -113,21 +113,28 @@ def milestone_from_row(row: sqlean.Row) -> Milestone:
     )
 
 
-def decision_from_row(row: sqlean.Row) -> GateDecision:
+def blob(value: Any) -> bytes | None:
+    """A signature or key column: bytes, or None (a row written around swarmdeck may hold text)."""
+    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
+
+
+def decision_from_row(row: sqlean.Row, verified: bool = False) -> GateDecision:
     return GateDecision(
         id=row["id"],
         milestone_id=row["milestone_id"],
         report_id=row["report_id"],
-        report_version=row["report_version"],
+        report_version=row["report_version"] or 0,  # 0: no such report (a row written around swarmdeck)
         report_hash=row["report_hash"],
         decision=Decision(row["decision"]),
         rationale=row["rationale"],
         reviewer=row["reviewer"],
         decided_at=from_ts(row["decided_at"]),
+        signature=blob(row["signature"]),
+        verified=verified,
     )
 
 
-def condition_from_row(row: sqlean.Row) -> Condition:
+def condition_from_row(row: sqlean.Row, verified: bool = False) -> Condition:
     return Condition(
         id=row["id"],
         milestone_id=row["milestone_id"],
@@ -137,6 +144,8 @@ def condition_from_row(row: sqlean.Row) -> Condition:
         closed_by=row["closed_by"],
         closed_at=from_ts(row["closed_at"]),
         note=row["note"],
+        close_signature=blob(row["close_signature"]),
+        verified=verified,
     )
 
 
@@ -149,11 +158,11 @@ def reviewer_from_row(row: sqlean.Row) -> Reviewer:
         added_by=row["added_by"],
         removed_at=from_ts(row["removed_at"]),
         removed_by=row["removed_by"],
-        public_key=None if key is None else bytes(key),
+        public_key=blob(key),
     )
 
 
-def resumption_from_row(row: sqlean.Row) -> Resumption:
+def resumption_from_row(row: sqlean.Row, verified: bool = False) -> Resumption:
     return Resumption(
         id=row["id"],
         milestone_id=row["milestone_id"],
@@ -161,6 +170,9 @@ def resumption_from_row(row: sqlean.Row) -> Resumption:
         resumed_by=row["resumed_by"],
         reason=row["reason"],
         resumed_at=from_ts(row["resumed_at"]),
+        escalation_id=row["escalation_id"],
+        signature=blob(row["signature"]),
+        verified=verified,
     )
 
 

@@ -26,8 +26,9 @@ from ..models import (
     TaskStatus,
     from_ts,
 )
-from .base import StoreBase, Tx
+from .base import Tx
 from .rows import dumps, milestone_query, task_from_row
+from .signatures import GUARD_MARK, SignatureOps
 
 _SELECT = """
 SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
@@ -55,7 +56,7 @@ def _ids_json(ids: Iterable[int]) -> str:
     return json.dumps(list(ids))
 
 
-class TaskOps(StoreBase):
+class TaskOps(SignatureOps):
     _last_urgency_refresh = float("-inf")
     _last_reap = float("-inf")
 
@@ -151,6 +152,8 @@ class TaskOps(StoreBase):
             if row[0] is not None:
                 oldest = row[0] if oldest is None else min(oldest, row[0])
         paused = await self._one("SELECT paused FROM swarm_state WHERE id = 1")
+        # Paused by its flag, or by a verified escalation no verified resume lifted (as claims are).
+        escalation = (await self._gate_guard(self._one, self._all)).escalation
         held = await self._one(
             # `+status`: count from the small tasks_held index, not from every unfinished task.
             f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {_UNFINISHED_SQL}"
@@ -162,7 +165,7 @@ class TaskOps(StoreBase):
                 round(sum(p for _, p in unfinished) / n_unfinished, 2) if n_unfinished else None
             ),
             oldest_pending=from_ts(oldest),
-            paused=bool(paused[0]),
+            paused=bool(paused[0]) or escalation is not None,
             held_by_failure=held[0],
         )
 
@@ -473,13 +476,20 @@ class TaskOps(StoreBase):
 
         Under any contention each ready task goes to exactly one agent: the choice and the
         update are one statement, inside one BEGIN IMMEDIATE transaction.
+
+        Only what verified decisions allow is handed out, whatever the status columns say: no task
+        of a milestone that an earlier gate did not open by verified approvals, and nothing while a
+        verified escalation stands that no verified resume lifted.
         """
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
         async def in_tx(tx: Tx):
-            paused = await tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
-            if paused[0]:
-                raise SwarmPaused(f"the swarm is paused ({paused[1]}); claims resume when a human runs "
+            # The pause flag, and the primary-key probes that say whether the cached guard still holds.
+            paused = await tx.one(f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1")
+            guard = await self._gate_guard(tx.one, tx.all, tuple(paused[2:]))
+            if paused[0] or guard.escalation is not None:
+                reason = paused[1] if paused[0] else guard.escalation[2]  # type: ignore[index]
+                raise SwarmPaused(f"the swarm is paused ({reason}); claims resume when a human runs "
                                   "`swarmdeck gate resume`")
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
@@ -490,9 +500,10 @@ class TaskOps(StoreBase):
                 await self._reap(tx)
             if tx.now - self._last_urgency_refresh >= _URGENCY_REFRESH_SECONDS:
                 await self._refresh_urgency(tx)
-            task_id = await self._claim_next(tx, agent, agent_type)
+            locked = guard.locked_sql if guard.locked else None
+            task_id = await self._claim_next(tx, agent, agent_type, locked)
             if task_id is None and not reaped and await self._reap(tx):
-                task_id = await self._claim_next(tx, agent, agent_type)
+                task_id = await self._claim_next(tx, agent, agent_type, locked)
             if task_id is None:
                 return None
             await tx.run(
@@ -505,9 +516,15 @@ class TaskOps(StoreBase):
         return await self._write(agent, in_tx, quick=True)
 
     @staticmethod
-    async def _claim_next(tx: Tx, agent: str, agent_type: str | None) -> int | None:
-        """Mark the best ready task running for ``agent`` and return its id: one statement."""
+    async def _claim_next(tx: Tx, agent: str, agent_type: str | None, locked: str | None = None) -> int | None:
+        """Mark the best ready task running for ``agent`` and return its id: one statement.
+        ``locked``: the ids (comma-separated) of milestones whose tasks are not handed out."""
         of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
+        if locked is not None:
+            # `+milestone_id`: still walk the claim index in priority order, skipping the few ready
+            # tasks (if any: status set around swarmdeck) of a milestone no verified gate opened. The
+            # ids are the guard's own integers, written into the statement (one text per locked set).
+            of_type += f" AND coalesce(+milestone_id, 0) NOT IN ({locked})"
         row = await tx.one(
             "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
             "lease_expires_at = ? + timeout_seconds, updated_at = ? "

@@ -17,6 +17,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from signing_support import PASSPHRASE
+
+#: What a person types by default: yes to the confirmation, then the passphrase of their signing key
+#: (twice, when it is made: `reviewer add`); what a command does not ask for is never read.
+YES_SIGNED = f"y\n{PASSPHRASE}\n{PASSPHRASE}\n"
+
 # The venv's own script first (tests may run with a bare `python -m pytest`), else whatever is on PATH.
 SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
 
@@ -129,10 +135,10 @@ def sd_popen() -> Callable[..., subprocess.Popen[str]]:
 # -- a person at a terminal --------------------------------------------------------------------------
 
 
-def as_person(db_path: Path, *args: Any, input: str | None = "y\n", env: dict[str, str] | None = None,
+def as_person(db_path: Path, *args: Any, input: str | None = YES_SIGNED, env: dict[str, str] | None = None,
               ) -> subprocess.CompletedProcess[str]:
     """The CLI in-process, as a person at a terminal runs it: call with the terminal check standing in
-    (the ``person`` fixture does that); the confirmation is typed on stdin."""
+    (the ``person`` fixture does that); the confirmation and the passphrase are typed on stdin."""
     from click.testing import CliRunner
 
     from swarmdeck.app.cli import cli
@@ -159,7 +165,7 @@ def person(monkeypatch) -> Callable[..., subprocess.CompletedProcess[str]]:
 def human(db: Path, person) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`human(*args, input="y\\n", env=None)`: a person's act on the test's database."""
 
-    def call(*args: Any, input: str | None = "y\n", env: dict[str, str] | None = None):
+    def call(*args: Any, input: str | None = YES_SIGNED, env: dict[str, str] | None = None):
         return person(db, *args, input=input, env=env)
 
     return call
@@ -169,7 +175,7 @@ def human(db: Path, person) -> Callable[..., subprocess.CompletedProcess[str]]:
 def humanj(human) -> Callable[..., Any]:
     """`humanj(*args)`: a person's act with --json, confirmed; it must succeed; returns the result."""
 
-    def call(*args: Any, input: str = "y\n", env: dict[str, str] | None = None) -> Any:
+    def call(*args: Any, input: str = YES_SIGNED, env: dict[str, str] | None = None) -> Any:
         result = human("--json", *args, input=input, env=env)
         assert result.returncode == 0, f"swarmdeck {' '.join(map(str, args))} failed: {result.stderr}"
         return json.loads(result.stdout)

@@ -8,6 +8,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from signing_support import PASSPHRASE
+
 
 TASK_FIELDS = {
     "id", "description", "summary", "source", "agent_type", "base_priority", "status", "priority",
@@ -483,7 +485,7 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, h
     expect_error(human("gate", "close-condition", "99", "--by", "carol"), 3, "condition 99 does not exist")
     assert sdj("milestone", "show", "M1")["status"] == "conditional"
     # Without --note, the person is asked how it was met.
-    assert human("gate", "close-condition", "2", "--by", "carol", input="coverage at 90%\ny\n").stdout == \
+    assert human("gate", "close-condition", "2", "--by", "carol", input=f"coverage at 90%\ny\n{PASSPHRASE}\n").stdout == \
         "condition 2 closed\n"
     assert sdj("milestone", "show", "M1")["status"] == "approved"  # the last condition closed
 
@@ -541,7 +543,7 @@ def test_escalate_pauses_claims_until_resume(sd, sdj, human, humanj):
     assert sdj("task", "get", "1")["status"] == "ready"  # refused claims took nothing
 
     assert humanj("gate", "resume", "--by", "bob", "--note", "fixed") == {
-        "paused": False, "reason": None, "paused_by": None, "paused_at": None}
+        "paused": False, "reason": None, "paused_by": None, "paused_at": None, "escalation_id": None}
     expect_error(human("gate", "resume", "--by", "bob"), 1, "the swarm is not paused")
     assert sdj("milestone", "show", "M1")["status"] == "review"
     assert sdj("task", "claim", "--agent", "w")["id"] == 1

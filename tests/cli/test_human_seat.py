@@ -20,14 +20,16 @@ import pytest
 from swarmdeck.app.cli import seat
 from swarmdeck.store import open_store
 
+from signing_support import PASSPHRASE, decide, key
 from test_cli import REPORT, expect_error, expect_json_error
 
 SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
 
 
 def clean_env() -> dict[str, str]:
-    """The developer's own SWARMDECK_* settings cannot steer the command under test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
+    """The developer's own SWARMDECK_* settings cannot steer the command under test (but the test's own
+    key folder is where its reviewers' keys are)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_") or k == "SWARMDECK_KEYS"}
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 
@@ -54,16 +56,29 @@ def review(db: Path) -> Path:
     """M1 (one approval) in review on a report by the agent builder-1; reviewers alice and bob."""
     store_call(db,
                call("register_agent", "builder-1", agent_type="implementation"),
-               call("add_reviewer", "alice", by="alice"),
-               call("add_reviewer", "bob", by="alice"),
+               call("add_reviewer", "alice", by="alice", public_key=key("alice")),
+               call("add_reviewer", "bob", by="alice", public_key=key("bob")),
                call("add_milestone", "M1"),
                call("add_milestone", "M2"),
                call("submit_report", "M1", submitted_by="builder-1", **REPORT))
     return db
 
 
+def signed(db: Path, act, *args, **kwargs):
+    """A person's signed act (tests/signing_support.py) on ``db``, done earlier."""
+
+    async def main():
+        store = await open_store(db)
+        try:
+            return await act(store, *args, **kwargs)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
 def escalate(db: Path) -> None:
-    store_call(db, call("decide_gate", "M1", decision="ESCALATE", rationale="security review", reviewer="alice"))
+    signed(db, decide, "M1", decision="ESCALATE", rationale="security review", reviewer="alice")
 
 
 def gate(db: Path):
@@ -173,8 +188,11 @@ def test_deciding_at_a_terminal_shows_the_version_and_asks(review):
         assert fragment in shown, fragment
     assert gate(review).decisions == ()  # nothing until the person says so
     term.type("y")
+    term.read_until("Passphrase of bob's signing key")
+    term.type(PASSPHRASE)
     assert term.finish() == 0
-    assert "APPROVE by bob" in term.seen
+    assert PASSPHRASE not in term.seen  # typed on the terminal, never echoed
+    assert "APPROVE by bob" in term.seen and "[verified: signed by bob's key]" in term.seen
     [decision] = gate(review).decisions
     assert (decision.reviewer, decision.report_hash) == ("bob", report.content_hash)
 
@@ -216,7 +234,8 @@ def test_a_report_that_changes_while_the_person_reads_is_not_decided(review, hum
                                                   summary="all green, honest")).result()
 
     monkeypatch.setattr(seat, "confirm", agent_swaps_the_report)
-    result = human("gate", "decide", "M1", "--decision", "APPROVE", "--rationale", "ok", "--reviewer", "bob")
+    result = human("gate", "decide", "M1", "--decision", "APPROVE", "--rationale", "ok", "--reviewer", "bob",
+                   input=f"{PASSPHRASE}\n")  # the confirmation is the agent's swap: then the key is unlocked
     assert asked == [f"Record APPROVE on report v1 ({shown.content_hash[:12]})?"]
     assert f"hash       {shown.content_hash}" in result.stderr and "summary    M1 is done" in result.stderr
     assert result.returncode == 1
@@ -259,17 +278,18 @@ def test_at_a_terminal_an_agent_is_still_no_reviewer(review, human):
 
 
 def test_closing_a_condition_shows_it_and_records_who_when_and_a_note(review, human):
-    store_call(review, call("decide_gate", "M1", decision="CONDITIONAL", rationale="ok", reviewer="alice",
-                            conditions=["write the docs", "raise coverage"]))
+    signed(review, decide, "M1", decision="CONDITIONAL", rationale="ok", reviewer="alice",
+           conditions=["write the docs", "raise coverage"])
     expect_error(human("gate", "close-condition", "1", "--by", "builder-1", "--note", "done"), 1,
                  "builder-1 submitted this report and cannot close its conditions")
-    result = human("gate", "close-condition", "2", "--by", "bob", input="coverage is 91%\ny\n")
+    result = human("gate", "close-condition", "2", "--by", "bob", input=f"coverage is 91%\ny\n{PASSPHRASE}\n")
     assert result.returncode == 0, result.stderr
     assert "condition  2: raise coverage" in result.stderr and "How was it met" in result.stderr
     [_, closed] = gate(review).conditions
     assert (closed.closed_by, closed.note) == ("bob", "coverage is 91%") and closed.closed_at is not None
     status = human("gate", "status", "M1").stdout
-    assert "condition 2 [closed] raise coverage (closed by bob at " in status and ": coverage is 91%)" in status
+    assert "condition 2 [closed] raise coverage (closed by bob at " in status
+    assert "[verified: signed by bob's key]: coverage is 91%)" in status
 
 
 def test_resume_says_what_it_lifts_and_records_why(review, human):
@@ -290,7 +310,8 @@ def test_reviewer_add_list_remove(db, sd, sdj, human, humanj):
     assert sd("reviewer", "list").stdout.startswith("no reviewers registered")
     first = humanj("reviewer", "add", "Alice ", "--by", "alice")
     assert {"id", "name", "added_at", "added_by", "removed_at", "removed_by", "public_key", "active"} <= set(first)
-    assert (first["name"], first["added_by"], first["active"], first["public_key"]) == ("alice", "alice", True, None)
+    assert (first["name"], first["added_by"], first["active"], first["public_key"]) == (
+        "alice", "alice", True, key("alice").hex())  # the key made at this terminal
     result = human("reviewer", "add", "bob", "--by", "alice")
     assert result.returncode == 0 and "Registering bob as a reviewer (added by alice)" in result.stderr
     expect_error(human("reviewer", "add", "mallory", "--by", "mallory"), 1,
@@ -307,7 +328,7 @@ def test_reviewer_add_list_remove(db, sd, sdj, human, humanj):
     assert [r["name"] for r in sdj("reviewer", "list")] == ["alice"]
     assert [(r["name"], r["active"]) for r in sdj("reviewer", "list", "--all")] == [("alice", True), ("bob", False)]
     listed = sd("reviewer", "list", "--all").stdout.splitlines()
-    assert listed[0].split() == ["NAME", "STATUS", "ADDED", "BY", "ADDED", "REMOVED", "BY", "REMOVED"]
+    assert listed[0].split() == ["NAME", "STATUS", "ADDED", "BY", "ADDED", "REMOVED", "BY", "REMOVED", "KEY"]
     assert listed[2].startswith("bob    removed  alice")
     expect_error(human("reviewer", "remove", "bob", "--by", "alice"), 1, "bob is not an active reviewer")
     expect_error(human("reviewer", "remove", "nobody", "--by", "alice"), 3, "'nobody' is not a registered reviewer")

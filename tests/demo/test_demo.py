@@ -18,6 +18,8 @@ from swarmdeck.app.demo_seed import seed
 from swarmdeck.store import AgentStatus, Decision, MilestoneStatus, TaskStatus, open_store
 from swarmdeck.store.errors import SwarmPaused
 
+from signing_support import close, decide, key, resume
+
 TICK = 0.5
 M1, M2 = MILESTONES[0].name, MILESTONES[1].name
 REVIEWER = "alice"
@@ -39,7 +41,7 @@ async def step_until(swarm: Swarm, clock, predicate, *, limit: int = 600) -> int
 
 
 async def seeded_swarm(store, clock, rng_seed: int = 0) -> Swarm:
-    await seed(store, now=clock.now, history=False, reviewer=REVIEWER)
+    await seed(store, now=clock.now, history=False, reviewer=REVIEWER, reviewer_key=key(REVIEWER))
     return Swarm(store, rng=random.Random(rng_seed))
 
 
@@ -202,7 +204,7 @@ async def test_approve_opens_the_next_milestone_and_agents_claim_its_tasks(store
     gate = await store.gate_status(M1)
     assert gate.unblocks > 0
 
-    await store.decide_gate(M1, decision=Decision.APPROVE, rationale="criteria met", reviewer=REVIEWER)
+    await decide(store, M1, decision=Decision.APPROVE, rationale="criteria met", reviewer=REVIEWER)
     m2 = await store.get_milestone(M2)
     assert m2.status is MilestoneStatus.OPEN
     assert await store.list_tasks(milestone_id=m2.id, status="ready")
@@ -224,7 +226,7 @@ async def test_revise_brings_rework_and_a_new_report_version(store, clock):
     await to_review(store, clock, swarm)
     first = await store.get_report(M1)
 
-    decision = await store.decide_gate(M1, decision="REVISE", rationale="coverage evidence is thin",
+    decision = await decide(store, M1, decision="REVISE", rationale="coverage evidence is thin",
                                        reviewer=REVIEWER, report_hash=first.content_hash)
     assert (await store.get_milestone(M1)).status is MilestoneStatus.OPEN
     await step(swarm, clock)
@@ -248,7 +250,7 @@ async def test_revise_brings_rework_and_a_new_report_version(store, clock):
 async def test_escalate_pauses_claims_until_a_human_resumes(store, clock):
     swarm = await seeded_swarm(store, clock)
     await to_review(store, clock, swarm)
-    await store.decide_gate(M1, decision=Decision.ESCALATE, rationale="benchmark host is shared",
+    await decide(store, M1, decision=Decision.ESCALATE, rationale="benchmark host is shared",
                             reviewer=REVIEWER)
     extra = await store.enqueue_task(description="Rotate the CI secrets", agent_type="general")
     assert extra.status is TaskStatus.READY
@@ -266,7 +268,7 @@ async def test_escalate_pauses_claims_until_a_human_resumes(store, clock):
         assert agent.blockers and agent.blockers[0].startswith("swarm paused: ")
         assert "benchmark host is shared" in agent.blockers[0]
 
-    await store.resume_swarm(by=REVIEWER, note="dedicated host booked")
+    await resume(store, by=REVIEWER, note="dedicated host booked")
     assert (await store.get_milestone(M1)).status is MilestoneStatus.REVIEW
 
     async def extra_claimed():
@@ -281,7 +283,7 @@ async def test_escalate_pauses_claims_until_a_human_resumes(store, clock):
 async def test_conditional_conditions_become_tasks_and_get_closed(store, clock):
     swarm = await seeded_swarm(store, clock)
     await to_review(store, clock, swarm)
-    await store.decide_gate(M1, decision=Decision.CONDITIONAL, rationale="ship it, fix coverage",
+    await decide(store, M1, decision=Decision.CONDITIONAL, rationale="ship it, fix coverage",
                             reviewer=REVIEWER, conditions=["Raise unit test coverage above 92%"])
     assert (await store.get_milestone(M1)).status is MilestoneStatus.CONDITIONAL
     assert (await store.get_milestone(M2)).status is MilestoneStatus.OPEN
@@ -301,7 +303,7 @@ async def test_conditional_conditions_become_tasks_and_get_closed(store, clock):
             if e.kind == "agent.action"]
     assert any(f"met by task #{done.id}: a reviewer can close it" in a for a in told)
 
-    await store.close_condition(gate.conditions[0].id, closed_by=REVIEWER, note=f"task #{done.id}: coverage 93%")
+    await close(store, gate.conditions[0].id, closed_by=REVIEWER, note=f"task #{done.id}: coverage 93%")
     assert (await store.get_milestone(M1)).status is MilestoneStatus.APPROVED
     gate = await store.gate_status(M1)
     assert [c.status.value for c in gate.conditions] == ["closed"]

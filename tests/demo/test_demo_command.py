@@ -38,6 +38,10 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
             seen["reviewer"] = pilot.app.reviewer
             seen["db_title"] = pilot.app.db_title
             seen["screen"] = type(pilot.app.screen).__name__
+            # Its key is unlocked already: the first act asks nothing.
+            seen["signer"] = await pilot.app.unlock_signer()
+            seen["registered"] = (await store.get_reviewer("dana")).public_key
+            seen["toasts"] = [n.message for n in pilot.app._notifications]
         finally:
             await store.close()
         pilot.app.exit()
@@ -56,6 +60,11 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
     assert AT_WORK <= seen["kinds"]
     assert str(db) in str(seen["db_title"])
     assert seen["screen"] == "MilestonesScreen"  # screen 1, where a reviewer starts
+    # Its signing key: beside the demo database, unlocked without ceremony, and it says so.
+    shortcut = f"demo reviewer dana: its signing key is unlocked automatically, in {tmp_path / 'demo.db-keys'}"
+    assert shortcut in result.output and shortcut in seen["toasts"]
+    assert (tmp_path / "demo.db-keys" / "dana.pem").is_file()
+    assert seen["signer"].public_key == seen["registered"]
     assert f"demo database kept at {db}" in result.output
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mcp_support import SWARMDECK, mcp_tools, opened, server_env, until
+from signing_support import decide, key
 
 TOOLS = {
     "task_enqueue", "task_get", "task_list", "task_queue_status", "task_cancel", "task_execution_plan",
@@ -335,7 +336,7 @@ async def test_without_an_embedder_search_says_it_fell_back_to_keywords(db):
 async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(db):
     async with opened(db) as store:
         await store.register_agent("validator", agent_type="validation")
-        await store.add_reviewer("alice", by="alice")
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
         await store.add_milestone("Foundation", objective="schema", hour_budget=40)
         await store.add_milestone("Memory", objective="memory service")
         await store.enqueue_task(description="memory work", milestone="Memory")
@@ -362,11 +363,44 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
         assert status["next_milestone"] == "Memory"
 
         async with opened(db) as store:  # a human decides, through their own seat
-            await store.decide_gate("Foundation", decision="APPROVE", rationale="criteria met", reviewer="alice")
+            await decide(store, "Foundation", decision="APPROVE", rationale="criteria met", reviewer="alice")
         status = await t.ok("gate_status", milestone=1)
         assert status["awaiting_decision"] is False
         assert status["latest_decision"]["decision"] == "APPROVE" and status["latest_decision"]["reviewer"] == "alice"
         assert (await t.ok("milestone_list"))["milestones"][1]["status"] == "open"
+
+
+async def test_a_decision_written_around_swarmdeck_is_flagged_and_opens_nothing(db):
+    """An agent with the file at hand forges alice's APPROVE and opens the next milestone by raw SQL: the
+    MCP server, another seat, shows the decision unverified, counts no approval and hands out no task."""
+    import sqlean
+
+    async with opened(db) as store:
+        await store.register_agent("validator", agent_type="validation")
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
+        await store.add_milestone("Foundation")
+        await store.add_milestone("Memory")
+        await store.enqueue_task(description="memory work", milestone="Memory")
+        await store.submit_report("Foundation", submitted_by="validator", summary="done")
+    conn = sqlean.connect(str(db), isolation_level=None)
+    try:
+        conn.execute("INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale, "
+                     "reviewer, decided_at, signature) SELECT 1, id, content_hash, 'APPROVE', 'lgtm', 'alice', 0, "
+                     "randomblob(64) FROM validation_reports")
+        conn.execute("UPDATE milestones SET status = CASE id WHEN 1 THEN 'approved' ELSE 'open' END")
+        conn.execute("UPDATE tasks SET status = 'ready'")
+    finally:
+        conn.close()
+    async with mcp_tools(db) as t:
+        status = await t.ok("gate_status", milestone="Foundation")
+        [forged] = status["decisions"]
+        assert forged["verified"] is False
+        assert forged["warning"] == "UNVERIFIED: not signed by alice's key — written around swarmdeck?"
+        assert status["approvals"] == [] and status["latest_decision"] is None
+        assert status["verified_passed"] is False
+        assert (await t.ok("gate_status", milestone="Memory"))["claims_open"] is False
+        await t.ok("agent_register", name="worker", agent_type="general")
+        assert await t.ok("task_claim", agent="worker") == {"claimed": False, "task": None}
 
 
 async def test_the_server_refuses_a_missing_database_with_one_clear_line(tmp_path):

@@ -10,6 +10,8 @@ import sqlean
 
 from swarmdeck.store import TaskStatus
 
+from signing_support import key
+
 TABLES = ("tasks", "task_dependencies", "events", "agents", "milestones", "validation_reports",
           "gate_decisions", "gate_conditions", "swarm_state")
 
@@ -60,7 +62,7 @@ async def people(store, *, submitter: str = "bot", reviewers=REVIEWERS) -> None:
     """Register the agent that submits reports and the reviewers who decide them."""
     await store.register_agent(submitter, agent_type="validator")
     for name in reviewers:
-        await store.add_reviewer(name, by=reviewers[0])
+        await store.add_reviewer(name, by=reviewers[0], public_key=key(name))
 
 
 async def submit(store, milestone="M1", by="bot", **overrides):

@@ -27,6 +27,7 @@ from swarmdeck.store.charts import (
 from swarmdeck.store.errors import InvalidArgument
 
 from store_support import people
+from signing_support import decide
 
 EPOCH = 1_767_225_600.0  # tests/conftest.py: the FakeClock starts here
 
@@ -245,11 +246,11 @@ async def test_gate_latency_decided_in_the_window_and_awaiting_now(store, clock)
     clock.now = EPOCH - 5000  # a decision before the window
     await store.submit_report("M1", submitted_by="validator")
     clock.now = EPOCH - 4000
-    await store.decide_gate("M1", decision="REVISE", rationale="not yet", reviewer="bob")
+    await decide(store, "M1", decision="REVISE", rationale="not yet", reviewer="bob")
     clock.now = EPOCH
     await store.submit_report("M1", submitted_by="validator")
     clock.now = EPOCH + 600
-    await store.decide_gate("M1", decision="APPROVE", rationale="fine", reviewer="alice")
+    await decide(store, "M1", decision="APPROVE", rationale="fine", reviewer="alice")
     clock.now = EPOCH + 700
     await store.submit_report("M2", submitted_by="validator")
     window = Window(EPOCH, 300, 4)

@@ -10,6 +10,7 @@ from swarmdeck.store import MilestoneStatus
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied
 
 from store_support import raw, row_counts, state, submit
+from signing_support import close, decide, key, resume
 
 
 @pytest.fixture
@@ -17,8 +18,8 @@ async def desk(store):
     """Agents builder-1 and a2, reviewers alice and bob, a 2-of-2 milestone M1 and a locked M2."""
     await store.register_agent("builder-1", agent_type="coder")
     await store.register_agent("a2", agent_type="coder")
-    await store.add_reviewer("alice", by="alice")
-    await store.add_reviewer("bob", by="alice")
+    await store.add_reviewer("alice", by="alice", public_key=key("alice"))
+    await store.add_reviewer("bob", by="alice", public_key=key("bob"))
     await store.add_milestone("M1", required_approvals=2)
     await store.add_milestone("M2")
     return store
@@ -41,7 +42,7 @@ class TestCanonicalIdentities:
         await submit(store, "M1", by="builder-1")
         for spelling in ("builder-1 ", "Builder-1", "BUILDER-1", "builder\u200b-1", "\u202ebuilder-1",
                          "ｂｕｉｌｄｅｒ-1"):
-            await unchanged(store, db_path, store.decide_gate("M1", decision="APPROVE", rationale="mine",
+            await unchanged(store, db_path, decide(store, "M1", decision="APPROVE", rationale="mine",
                                                               reviewer=spelling),
                             PermissionDenied, "builder-1 submitted this report and cannot decide it")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
@@ -49,14 +50,14 @@ class TestCanonicalIdentities:
     async def test_a_zero_width_variant_is_not_a_second_approver(self, desk, db_path):
         store = desk
         await submit(store, "M1", by="builder-1")
-        await store.decide_gate("M1", decision="APPROVE", rationale="good", reviewer="alice")
+        await decide(store, "M1", decision="APPROVE", rationale="good", reviewer="alice")
         for spelling in ("al\u200bice", "Alice", " alice", "al\u00adice", "alice\ufeff", "al\u2060ice"):
-            await unchanged(store, db_path, store.decide_gate("M1", decision="APPROVE", rationale="again",
+            await unchanged(store, db_path, decide(store, "M1", decision="APPROVE", rationale="again",
                                                               reviewer=spelling),
                             PermissionDenied, "alice has already approved this report version")
         gate = await store.gate_status("M1")
         assert gate.approvals == ("alice",) and gate.milestone.status is MilestoneStatus.REVIEW
-        await store.decide_gate("M1", decision="APPROVE", rationale="agreed", reviewer="Bob ")
+        await decide(store, "M1", decision="APPROVE", rationale="agreed", reviewer="Bob ")
         gate = await store.gate_status("M1")
         assert gate.approvals == ("alice", "bob") and gate.milestone.status is MilestoneStatus.APPROVED
         assert gate.decisions[-1].reviewer == "bob"  # stored in its canonical form
@@ -66,14 +67,14 @@ class TestCanonicalIdentities:
     async def test_an_invisible_rationale_is_no_rationale(self, desk, db_path, rationale):
         store = desk
         await submit(store, "M1", by="builder-1")
-        await unchanged(store, db_path, store.decide_gate("M1", decision="REVISE", rationale=rationale,
+        await unchanged(store, db_path, decide(store, "M1", decision="REVISE", rationale=rationale,
                                                           reviewer="alice"),
                         InvalidArgument, "a rationale is required")
 
     async def test_an_invisible_condition_is_no_condition(self, desk, db_path):
         store = desk
         await submit(store, "M1", by="builder-1")
-        await unchanged(store, db_path, store.decide_gate("M1", decision="CONDITIONAL", rationale="ok",
+        await unchanged(store, db_path, decide(store, "M1", decision="CONDITIONAL", rationale="ok",
                                                           reviewer="alice", conditions=["\u200b", " "]),
                         InvalidArgument, "needs at least one condition")
 
@@ -175,15 +176,19 @@ class TestReviewers:
         await unchanged(store, db_path, store.register_agent("bob", agent_type="coder"), PermissionDenied,
                         "bob is a registered reviewer")
 
-    async def test_reviewers_are_never_deleted_and_keys_are_32_bytes(self, desk, db_path):
+    async def test_reviewers_are_never_deleted_and_keys_are_32_bytes_set_once(self, desk, db_path):
         store = desk
+        await store.add_reviewer("carol", by="alice")  # registered without a key
         with raw(db_path) as conn:
             with pytest.raises(sqlean.DatabaseError, match="reviewers are never deleted"):
                 conn.execute("DELETE FROM reviewers WHERE name = 'alice'")
             with pytest.raises(sqlean.IntegrityError):
-                conn.execute("UPDATE reviewers SET public_key = x'0011' WHERE name = 'alice'")
-            conn.execute("UPDATE reviewers SET public_key = ? WHERE name = 'alice'", (bytes(32),))
-        assert (await store.get_reviewer("alice")).public_key == bytes(32)
+                conn.execute("UPDATE reviewers SET public_key = x'0011' WHERE name = 'carol'")
+            conn.execute("UPDATE reviewers SET public_key = ? WHERE name = 'carol'", (bytes(32),))
+            with pytest.raises(sqlean.IntegrityError, match="signing key never changes"):
+                conn.execute("UPDATE reviewers SET public_key = ? WHERE name = 'alice'", (bytes(32),))
+        assert (await store.get_reviewer("carol")).public_key == bytes(32)
+        assert (await store.get_reviewer("alice")).public_key == key("alice")
 
 
 # -- the acts of a reviewer -----------------------------------------------------------------------------
@@ -193,13 +198,13 @@ class TestHumanActs:
     async def test_only_a_registered_reviewer_decides(self, desk, db_path):
         store = desk
         await submit(store, "M1", by="builder-1")
-        decide = lambda who: store.decide_gate("M1", decision="APPROVE", rationale="fine", reviewer=who)  # noqa: E731
-        await unchanged(store, db_path, decide("a2"), PermissionDenied,
+        approve = lambda who: decide(store, "M1", decision="APPROVE", rationale="fine", reviewer=who)  # noqa: E731
+        await unchanged(store, db_path, approve("a2"), PermissionDenied,
                         "a2 is a registered agent; agents never decide a gate")
-        await unchanged(store, db_path, decide("mallory"), PermissionDenied,
+        await unchanged(store, db_path, approve("mallory"), PermissionDenied,
                         "mallory is not a registered reviewer, so cannot decide a gate.*swarmdeck reviewer add")
         await store.remove_reviewer("bob", by="alice")
-        await unchanged(store, db_path, decide("bob"), PermissionDenied, "bob is no longer a reviewer")
+        await unchanged(store, db_path, approve("bob"), PermissionDenied, "bob is no longer a reviewer")
 
     async def test_reports_are_submitted_by_registered_agents(self, desk, db_path):
         store = desk
@@ -216,46 +221,46 @@ class TestHumanActs:
     async def test_an_agent_cannot_close_its_gates_conditions(self, desk, db_path, clock):
         store = desk
         await submit(store, "M1", by="builder-1")
-        await store.decide_gate("M1", decision="CONDITIONAL", rationale="ok", reviewer="alice",
+        await decide(store, "M1", decision="CONDITIONAL", rationale="ok", reviewer="alice",
                                 conditions=["add docs", "fix flake"])
-        await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="bob")
+        await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="bob")
         first, second = (await store.gate_status("M1")).conditions
         for who in ("builder-1", "Builder-1"):
-            await unchanged(store, db_path, store.close_condition(first.id, closed_by=who, note="done"),
+            await unchanged(store, db_path, close(store, first.id, closed_by=who, note="done"),
                             PermissionDenied, "builder-1 submitted this report")
-        await unchanged(store, db_path, store.close_condition(first.id, closed_by="a2", note="done"),
+        await unchanged(store, db_path, close(store, first.id, closed_by="a2", note="done"),
                         PermissionDenied, "a2 is a registered agent; agents never close a condition")
-        await unchanged(store, db_path, store.close_condition(first.id, closed_by="mallory", note="done"),
+        await unchanged(store, db_path, close(store, first.id, closed_by="mallory", note="done"),
                         PermissionDenied, "mallory is not a registered reviewer")
         for note in (None, "", " \u200b "):
-            await unchanged(store, db_path, store.close_condition(first.id, closed_by="alice", note=note),
+            await unchanged(store, db_path, close(store, first.id, closed_by="alice", note=note),
                             InvalidArgument, "a note on closing the condition must say something")
         clock.advance(5)
-        closed = await store.close_condition(first.id, closed_by="Alice", note="  docs merged ")
+        closed = await close(store, first.id, closed_by="Alice", note="  docs merged ")
         assert (closed.closed_by, closed.note, closed.closed_at.timestamp()) == ("alice", "docs merged", clock.now)
         [event] = [e for e in await store.events(kind="gate.condition_closed")]
         assert (event.actor, event.payload["closed_by"], event.payload["note"]) == ("alice", "alice", "docs merged")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.CONDITIONAL
-        await store.close_condition(second.id, closed_by="bob", note="flake fixed")
+        await close(store, second.id, closed_by="bob", note="flake fixed")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
 
     async def test_only_a_reviewer_resumes_and_says_why(self, desk, db_path, clock):
         store = desk
         await submit(store, "M1", by="builder-1")
-        escalation = await store.decide_gate("M1", decision="ESCALATE", rationale="security", reviewer="alice")
-        await unchanged(store, db_path, store.resume_swarm(by="Builder-1", note="fine"), PermissionDenied,
+        escalation = await decide(store, "M1", decision="ESCALATE", rationale="security", reviewer="alice")
+        await unchanged(store, db_path, resume(store, by="Builder-1", note="fine"), PermissionDenied,
                         "builder-1 submitted this report")
-        await unchanged(store, db_path, store.resume_swarm(by="a2", note="fine"), PermissionDenied,
+        await unchanged(store, db_path, resume(store, by="a2", note="fine"), PermissionDenied,
                         "a2 is a registered agent; agents never resume the swarm")
-        await unchanged(store, db_path, store.resume_swarm(by="mallory", note="fine"), PermissionDenied,
+        await unchanged(store, db_path, resume(store, by="mallory", note="fine"), PermissionDenied,
                         "mallory is not a registered reviewer")
         for note in (None, "  ", "\u200b"):
-            await unchanged(store, db_path, store.resume_swarm(by="bob", note=note), InvalidArgument,
+            await unchanged(store, db_path, resume(store, by="bob", note=note), InvalidArgument,
                             "the reason for resuming must say something")
         assert (await store.swarm_state()).paused
 
         clock.advance(30)
-        resumed = await store.resume_swarm(by="BOB", note=" host booked ")
+        resumed = await resume(store, by="BOB", note=" host booked ")
         assert not resumed.paused
         gate = await store.gate_status("M1")
         [resumption] = gate.resumptions
@@ -278,28 +283,28 @@ class TestHumanActs:
         store = desk
         await submit(store, "M1", by="builder-1")
         before, counts = await state(store), row_counts(db_path)
-        assert await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice",
+        assert await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice",
                                        dry_run=True) is None
         with pytest.raises(PermissionDenied, match="builder-1 submitted this report"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="Builder-1", dry_run=True)
+            await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="Builder-1", dry_run=True)
         with pytest.raises(InvalidArgument, match="a rationale is required"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="\u200b", reviewer="alice", dry_run=True)
+            await decide(store, "M1", decision="APPROVE", rationale="\u200b", reviewer="alice", dry_run=True)
         assert await store.add_reviewer("carol", by="alice", dry_run=True) is None
         assert (await store.remove_reviewer("bob", by="alice", dry_run=True)).active
         with pytest.raises(InvalidTransition, match="the swarm is not paused"):
-            await store.resume_swarm(by="alice", dry_run=True)
+            await resume(store, by="alice", dry_run=True)
         assert await state(store) == before and row_counts(db_path) == counts
         assert [r.name for r in await store.list_reviewers()] == ["alice", "bob"]
 
-        await store.decide_gate("M1", decision="CONDITIONAL", rationale="ok", reviewer="alice", conditions=["c"])
+        await decide(store, "M1", decision="CONDITIONAL", rationale="ok", reviewer="alice", conditions=["c"])
         [condition] = (await store.gate_status("M1")).conditions
         before = await state(store)
-        shown = await store.close_condition(condition.id, closed_by="bob", dry_run=True)  # the note comes later
+        shown = await close(store, condition.id, closed_by="bob", dry_run=True)  # the note comes later
         assert (shown.id, shown.text, shown.status.value) == (condition.id, "c", "open")
         with pytest.raises(PermissionDenied, match="a2 is a registered agent"):
-            await store.close_condition(condition.id, closed_by="a2", dry_run=True)
+            await close(store, condition.id, closed_by="a2", dry_run=True)
         with pytest.raises(InvalidArgument, match="must say something"):
-            await store.close_condition(condition.id, closed_by="bob", note=" ", dry_run=True)
+            await close(store, condition.id, closed_by="bob", note=" ", dry_run=True)
         assert await state(store) == before
         assert (await store.gate_status("M1")).conditions == (condition,)
 
@@ -326,6 +331,12 @@ async def test_existing_identities_are_made_canonical_by_the_migration(db_path, 
     with raw(db_path) as conn:
         # Back to the schema before this migration, with names as an older swarmdeck stored them.
         conn.execute("BEGIN")
+        # What the later migrations added goes too: they run again on top of this one.
+        conn.execute("DROP INDEX gate_conditions_decision")
+        conn.execute("DROP TRIGGER gate_conditions_closed_once")
+        conn.execute("DROP TRIGGER milestones_gate_fixed")
+        conn.execute("ALTER TABLE gate_decisions DROP COLUMN signature")
+        conn.execute("ALTER TABLE gate_conditions DROP COLUMN close_signature")
         conn.execute("DROP TABLE gate_resumptions")
         conn.execute("DROP TABLE reviewers")
         version = [i for i, (name, _) in enumerate(schema.MIGRATIONS, start=1) if name.startswith("identity")][0]

@@ -17,6 +17,7 @@ from swarmdeck.store.errors import (
 from swarmdeck.store.models import ConditionStatus
 
 from store_support import claim, people, raw, row_counts, state, submit
+from signing_support import close, decide, resume
 
 
 # -- milestones and gates ------------------------------------------------------------------------
@@ -42,9 +43,9 @@ class TestMilestones:
     async def test_a_milestone_added_after_every_gate_passed_opens(self, gated):
         store = gated
         await submit(store, "M1")
-        await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice")
+        await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice")
         await submit(store, "M2")
-        await store.decide_gate("M2", decision="APPROVE", rationale="ok", reviewer="alice")
+        await decide(store, "M2", decision="APPROVE", rationale="ok", reviewer="alice")
         assert (await store.add_milestone("M3")).status is MilestoneStatus.OPEN
 
     async def test_locked_milestone_tasks_wait_for_the_gate(self, gated):
@@ -66,7 +67,7 @@ class TestMilestones:
         await submit(store, "M1")
         gate = await store.gate_status("M1")
         assert (gate.unblocks, gate.next_milestone) == (2, "M2")  # z still waits on prep
-        await store.decide_gate("M1", decision="APPROVE", rationale="solid", reviewer="alice")
+        await decide(store, "M1", decision="APPROVE", rationale="solid", reviewer="alice")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
         assert [t.status for t in await store.tasks_by_ids([x.id, y.id, z.id])] == [
@@ -109,7 +110,7 @@ class TestGates:
         await submit(store, "M1", by="bot")
         before, counts = await state(store), row_counts(db_path)
         with pytest.raises(PermissionDenied, match="bot submitted this report and cannot decide it"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="looks good to me", reviewer="bot")
+            await decide(store, "M1", decision="APPROVE", rationale="looks good to me", reviewer="bot")
         assert await state(store) == before and row_counts(db_path) == counts
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
 
@@ -119,14 +120,14 @@ class TestGates:
         await submit(store, "M1")
         counts = row_counts(db_path)
         with pytest.raises(InvalidArgument, match="a rationale is required"):
-            await store.decide_gate("M1", decision="APPROVE", rationale=rationale, reviewer="alice")
+            await decide(store, "M1", decision="APPROVE", rationale=rationale, reviewer="alice")
         assert row_counts(db_path) == counts
 
     async def test_approve_records_who_what_when_and_which_version(self, gated, clock):
         store = gated
         report = await submit(store, "M1")
         clock.advance(60)
-        decision = await store.decide_gate("M1", decision="approve", rationale="  solid  ", reviewer="alice",
+        decision = await decide(store, "M1", decision="approve", rationale="  solid  ", reviewer="alice",
                                            report_hash=report.content_hash)
         assert decision.decision is Decision.APPROVE
         assert (decision.reviewer, decision.rationale) == ("alice", "solid")
@@ -143,8 +144,8 @@ class TestGates:
         store = gated
         await submit(store, "M1")
         with pytest.raises(InvalidArgument, match="CONDITIONAL decision needs at least one condition"):
-            await store.decide_gate("M1", decision="CONDITIONAL", rationale="mostly", reviewer="alice")
-        await store.decide_gate("M1", decision="CONDITIONAL", rationale="mostly", reviewer="alice",
+            await decide(store, "M1", decision="CONDITIONAL", rationale="mostly", reviewer="alice")
+        await decide(store, "M1", decision="CONDITIONAL", rationale="mostly", reviewer="alice",
                                 conditions=["add docs", "fix flake", "  "])
         assert (await store.get_milestone("M1")).status is MilestoneStatus.CONDITIONAL
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN  # it proceeds
@@ -152,31 +153,31 @@ class TestGates:
         assert (first.text, second.text) == ("add docs", "fix flake")
         assert first.status is ConditionStatus.OPEN
 
-        closed = await store.close_condition(first.id, closed_by="carol", note="docs merged")
+        closed = await close(store, first.id, closed_by="carol", note="docs merged")
         assert (closed.status, closed.closed_by, closed.note) == (
             ConditionStatus.CLOSED, "carol", "docs merged",
         )
         assert (await store.get_milestone("M1")).status is MilestoneStatus.CONDITIONAL
         with pytest.raises(InvalidTransition, match=f"condition {first.id} is already closed"):
-            await store.close_condition(first.id, closed_by="carol", note="again")
-        await store.close_condition(second.id, closed_by="carol", note="flake fixed")
+            await close(store, first.id, closed_by="carol", note="again")
+        await close(store, second.id, closed_by="carol", note="flake fixed")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
         with pytest.raises(NotFound):
-            await store.close_condition(999, closed_by="carol", note="none")
+            await close(store, 999, closed_by="carol", note="none")
 
     async def test_revise_returns_the_milestone_to_work(self, gated):
         store = gated
         v1 = await submit(store, "M1")
-        await store.decide_gate("M1", decision="REVISE", rationale="coverage too low", reviewer="alice")
+        await decide(store, "M1", decision="REVISE", rationale="coverage too low", reviewer="alice")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.OPEN
         assert (await store.get_milestone("M2")).status is MilestoneStatus.LOCKED
         with pytest.raises(InvalidTransition, match="'M1' is open; only a milestone in review"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice")
+            await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice")
         v2 = await submit(store, "M1", summary="coverage fixed")
         assert v2.version == 2 and v2.content_hash != v1.content_hash
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
         assert await store.get_report("M1", version=1) == v1
-        decision = await store.decide_gate("M1", decision="APPROVE", rationale="better", reviewer="alice")
+        decision = await decide(store, "M1", decision="APPROVE", rationale="better", reviewer="alice")
         assert decision.report_version == 2
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
 
@@ -184,7 +185,7 @@ class TestGates:
         store = gated
         t = await store.enqueue_task(description="t", milestone="M1")
         await submit(store, "M1")
-        await store.decide_gate("M1", decision="ESCALATE", rationale="security review needed",
+        await decide(store, "M1", decision="ESCALATE", rationale="security review needed",
                                 reviewer="alice")
         assert (await store.get_milestone("M1")).status is MilestoneStatus.ESCALATED
         swarm = await store.swarm_state()
@@ -201,14 +202,14 @@ class TestGates:
         assert await state(store) == before
 
         with pytest.raises(InvalidArgument, match="say who resumes"):
-            await store.resume_swarm(by=" ")
-        resumed = await store.resume_swarm(by="lead", note="reviewed")
+            await resume(store, by=" ")
+        resumed = await resume(store, by="lead", note="reviewed")
         assert not resumed.paused and resumed.reason is None
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
         await claim(store, "a1", t.id)
         with pytest.raises(InvalidTransition, match="the swarm is not paused"):
-            await store.resume_swarm(by="lead", note="again")
-        await store.decide_gate("M1", decision="APPROVE", rationale="cleared", reviewer="alice")
+            await resume(store, by="lead", note="again")
+        await decide(store, "M1", decision="APPROVE", rationale="cleared", reviewer="alice")
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
 
     async def test_two_approvals_from_two_reviewers(self, agents):
@@ -217,17 +218,17 @@ class TestGates:
         await store.add_milestone("M1", required_approvals=2)
         await store.add_milestone("M2")
         await submit(store, "M1")
-        await store.decide_gate("M1", decision="APPROVE", rationale="good", reviewer="alice")
+        await decide(store, "M1", decision="APPROVE", rationale="good", reviewer="alice")
         gate = await store.gate_status("M1")
         assert gate.milestone.status is MilestoneStatus.REVIEW and gate.approvals == ("alice",)
         assert (await store.get_milestone("M2")).status is MilestoneStatus.LOCKED
 
         mark = await store.latest_event_id()
         with pytest.raises(PermissionDenied, match="alice has already approved this report version"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="really good", reviewer="alice")
+            await decide(store, "M1", decision="APPROVE", rationale="really good", reviewer="alice")
         assert await store.latest_event_id() == mark
 
-        await store.decide_gate("M1", decision="APPROVE", rationale="agreed", reviewer="bob")
+        await decide(store, "M1", decision="APPROVE", rationale="agreed", reviewer="bob")
         gate = await store.gate_status("M1")
         assert gate.milestone.status is MilestoneStatus.APPROVED and gate.approvals == ("alice", "bob")
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
@@ -238,17 +239,17 @@ class TestGates:
         v2 = await submit(store, "M1", summary="one more fix")
         counts = row_counts(db_path)
         with pytest.raises(Conflict, match=r"milestone 'M1' changed since it was read \(now version 2\)"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice",
+            await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice",
                                     report_hash=v1.content_hash)
         assert row_counts(db_path) == counts
-        decision = await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice",
+        decision = await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice",
                                            report_hash=v2.content_hash)
         assert decision.report_hash == v2.content_hash
 
     async def test_decisions_are_append_only_in_the_database(self, gated, db_path):
         store = gated
         await submit(store, "M1")
-        decision = await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice")
+        decision = await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice")
         with raw(db_path) as conn:
             with pytest.raises(sqlean.DatabaseError, match="append-only: they cannot be changed"):
                 conn.execute("UPDATE gate_decisions SET decision = 'REVISE' WHERE id = ?", (decision.id,))
@@ -267,7 +268,7 @@ class TestGates:
         assert await store.get_report("M1") is None
         await submit(store, "M1")
         with pytest.raises(InvalidArgument, match="decision must be one of APPROVE"):
-            await store.decide_gate("M1", decision="SHIP", rationale="ok", reviewer="alice")
+            await decide(store, "M1", decision="SHIP", rationale="ok", reviewer="alice")
         with pytest.raises(InvalidArgument, match="only be attached to a CONDITIONAL"):
-            await store.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice",
+            await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice",
                                     conditions=["x"])

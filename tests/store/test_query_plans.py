@@ -31,6 +31,9 @@ import sqlean
 from swarmdeck.store import TaskStatus, open_store
 from swarmdeck.store.audit import event_hash
 
+from signing_support import close, decide, resume
+from signing_support import key as public_key
+
 WATCHED = ("tasks", "events", "agents")
 N_TASKS = 20_000
 N_AGENTS = 200
@@ -129,8 +132,8 @@ async def _build(db: Path, clock: Clock) -> None:
         milestones = {}
         for name in ("M1", "M2", "M3", "M4"):
             milestones[name] = (await store.add_milestone(name, objective=f"objective of {name}")).id
-        await store.add_reviewer("lead", by="lead")
-        await store.add_reviewer("second", by="lead")
+        await store.add_reviewer("lead", by="lead", public_key=public_key("lead"))
+        await store.add_reviewer("second", by="lead", public_key=public_key("second"))
         await store.enqueue_task(description="made through the store", milestone="M1")
     finally:
         await store.close()
@@ -263,26 +266,28 @@ async def _workload(store, clock: Clock) -> set[str]:
     mark("gates_awaiting_review")
     await store.milestone_progress()
     mark("milestone_progress")
-    decision = await store.decide_gate("M1", decision="CONDITIONAL", rationale="good enough", reviewer="lead",
+    decision = await decide(store, "M1", decision="CONDITIONAL", rationale="good enough", reviewer="lead",
                                        conditions=["fix naming"], report_hash=report.content_hash)
     mark("decide_gate")
     status = await store.gate_status("M1")
-    await store.close_condition(status.conditions[0].id, closed_by="lead", note="fixed")
+    await close(store, status.conditions[0].id, closed_by="lead", note="fixed")
     mark("close_condition")
     await store.latest_decision("M1")
     await store.latest_decision("M1", after_id=decision.id)
     mark("latest_decision")
     await store.gate_status("M2")  # M2 opened: counts what approving it would unblock in M3
     await store.submit_report("M2", submitted_by="agent-021", summary="stuck")
-    await store.decide_gate("M2", decision="ESCALATE", rationale="needs a human", reviewer="lead")
+    await decide(store, "M2", decision="ESCALATE", rationale="needs a human", reviewer="lead")
     await store.swarm_state()
     mark("swarm_state")
-    await store.resume_swarm(by="lead", note="resolved")
+    await resume(store, by="lead", note="resolved")
     mark("resume_swarm")
 
     # reviewers
     await store.add_reviewer("third", by="lead")
     mark("add_reviewer")
+    await store.set_reviewer_key("third", public_key=public_key("third"))
+    mark("set_reviewer_key")
     await store.remove_reviewer("third", by="second")
     mark("remove_reviewer")
     await store.list_reviewers()
@@ -466,6 +471,8 @@ def _heavy_statements(db: Path, statements: list[str]) -> list[str]:
             conn.execute("BEGIN")
             try:
                 conn.execute(sql).fetchall()
+            except sqlean.IntegrityError:
+                pass  # a trigger refuses it now (a condition since closed for good): measured as far as it ran
             finally:
                 conn.execute("ROLLBACK")
             shape = _normalise(sql)

@@ -234,6 +234,7 @@ class TestReadOnly:
                 ro.decide_gate("M1", decision="APPROVE", rationale="ok", reviewer="alice"),
                 ro.resume_swarm(by="lead", note="reviewed"),
                 ro.add_reviewer("dave", by="alice"),
+                ro.set_reviewer_key("alice", public_key=bytes(32)),
                 ro.remove_reviewer("bob", by="alice"),
                 ro.refresh_priorities(),
                 ro.reap_timeouts(),

@@ -8,7 +8,8 @@ from swarmdeck.app.modals.decision import DecisionModal
 from swarmdeck.app.modals.gate_acts import CloseConditionModal, ResumeModal
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.status_bar import StatusBar
-from ui_support import db_call, loaded, make_app, plain, rows, settle, static_text, type_text, wait_for
+from signing_support import decide
+from ui_support import db_act, db_call, loaded, make_app, plain, rows, settle, static_text, type_text, wait_for
 
 SIZE = (120, 40)
 
@@ -209,8 +210,8 @@ async def test_a_refused_decision_is_shown_not_swallowed(seeded):
 async def test_a_seat_whose_reviewer_is_not_registered_reads_but_does_not_decide(seeded):
     """The dashboard is a human seat, for a registered reviewer: anyone else is told how to register."""
     m2 = seeded.milestones["Memory service"]
-    await db_call(seeded.path, "decide_gate", m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
-                  conditions=["Fix leak"])
+    await db_act(seeded.path, decide, m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
+                 conditions=["Fix leak"])
     for reviewer, why in (("zoe", "zoe is not a registered reviewer"), ("builder-1", "builder-1 is a registered agent")):
         app = make_app(seeded.path, reviewer=reviewer)
         async with app.run_test(size=SIZE) as pilot:

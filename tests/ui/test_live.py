@@ -12,7 +12,8 @@ from swarmdeck.app.screens.agents import AgentsScreen
 from swarmdeck.app.screens.queue import QueueScreen
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.status_bar import StatusBar
-from ui_support import cli_async, db_call, loaded, make_app, plain, rows, wait_for
+from signing_support import decide
+from ui_support import cli_async, db_act, loaded, make_app, plain, rows, wait_for
 
 SIZE = (120, 40)
 #: Up to 10 s at 0.05 s a step: far beyond a 0.1 s poll plus a CLI start, short enough to fail fast.
@@ -100,8 +101,8 @@ async def test_a_gate_decided_elsewhere_updates_the_status_bar(seeded):
         bar = app.screen.query_one(StatusBar)
         assert "⚑ 1 gate awaits review" in plain(bar.render())
         # Another reviewer's seat (a person's act: not a script's CLI call) decides meanwhile.
-        await db_call(seeded.path, "decide_gate", "Memory service", decision="REVISE",
-                      rationale="latency first", reviewer="carol")
+        await db_act(seeded.path, decide, "Memory service", decision="REVISE",
+                     rationale="latency first", reviewer="carol")
         await until(pilot, lambda: "await" not in plain(bar.render()), "the review count to drop")
         await until(pilot, lambda: "REVISE" in plain(app.screen.query_one("#gate-panel").content),
                     "the decision in the history")

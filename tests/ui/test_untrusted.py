@@ -36,10 +36,12 @@ from swarmdeck.app.screens.memory import MemoryScreen
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.app.screens.queue import QueueScreen
 from swarmdeck.widgets.status_bar import StatusBar
+from signing_support import close, decide, key
 from ui_support import (
     cli,
     cli_async,
     copy_db,
+    db_act,
     db_call,
     loaded,
     make_app,
@@ -149,10 +151,10 @@ def hostile_db(tmp_path_factory) -> Path:
     cli(db, "gate", "submit", "1", "--by", AGENT, "--file", folder / "r1.json")
     # People decide (alice is the test apps' reviewer), at their own seats.
     for name in ("alice", "carol"):
-        asyncio.run(db_call(db, "add_reviewer", name, by="alice"))
-    asyncio.run(db_call(db, "decide_gate", 1, decision="CONDITIONAL", rationale=evil("rationale"),
-                        reviewer="carol", conditions=[evil("condition"), evil("closed")]))
-    asyncio.run(db_call(db, "close_condition", 2, closed_by="carol", note=evil("note")))
+        asyncio.run(db_call(db, "add_reviewer", name, by="alice", public_key=key(name)))
+    asyncio.run(db_act(db, decide, 1, decision="CONDITIONAL", rationale=evil("rationale"),
+                       reviewer="carol", conditions=[evil("condition"), evil("closed")]))
+    asyncio.run(db_act(db, close, 2, closed_by="carol", note=evil("note")))
     (folder / "r2.json").write_text(json.dumps({"summary": "second", "proposed_decision": "REVISE"}))
     cli(db, "gate", "submit", "2", "--by", AGENT, "--file", folder / "r2.json")
     # Task 4 belongs to the agent-named milestone, and the agent is working on it.
@@ -331,7 +333,7 @@ async def test_milestones_gates_and_the_decision_modal_show_agent_text_plainly(h
 
 async def test_an_escalation_naming_an_agents_milestone_stays_plain_in_the_status_bar(hostile_db, tmp_path):
     db = copy_db(hostile_db, tmp_path)
-    await db_call(db, "decide_gate", 2, decision="ESCALATE", rationale=evil("escalated"), reviewer="carol")
+    await db_act(db, decide, 2, decision="ESCALATE", rationale=evil("escalated"), reviewer="carol")
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)

@@ -26,6 +26,8 @@ from textual.widgets import DataTable
 from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
+from signing_support import decide, signer
+
 #: The frozen "now" of every app under test: 2027-01-15 08:00:00 UTC.
 NOW = 1_800_000_000.0
 
@@ -109,7 +111,7 @@ async def seed(path: Path) -> Seeded:
         await store.register_agent("researcher-2", agent_type="research", colour="blue", stale_after_seconds=60)
         # The people who decide gates: alice is every test app's reviewer; bob decided milestone 1.
         for name in REVIEWERS:
-            await store.add_reviewer(name, by=REVIEWERS[0])
+            await store.add_reviewer(name, by=REVIEWERS[0], public_key=signer(name).public_key)
 
         # Milestone 1: done and approved by another reviewer.
         sc.at(NOW - 3 * 3600)
@@ -128,7 +130,7 @@ async def seed(path: Path) -> Seeded:
                                   criteria=[{"name": "Schema deployed", "status": "met", "evidence": "ok"}],
                                   proposed_decision="APPROVE")
         sc.at(NOW - 2.5 * 3600)
-        await store.decide_gate("Foundation", decision="APPROVE", rationale="Everything checked", reviewer="bob")
+        await decide(store, "Foundation", decision="APPROVE", rationale="Everything checked", reviewer="bob")
 
         # Milestone 2: open, work in flight, report in review.
         sc.at(NOW - 2 * 3600)
@@ -198,9 +200,12 @@ async def seed(path: Path) -> Seeded:
 
 
 def make_app(db: Path, *, read_only: bool = False, **kw: Any) -> SwarmdeckApp:
-    """The app over ``db`` with a frozen clock and the poller off (unless a test passes poll=True)."""
+    """The app over ``db`` with a frozen clock and the poller off (unless a test passes poll=True).
+    The reviewer's signing key is unlocked already, as after the passphrase was asked (a test of that
+    modal passes ``signer=None``)."""
     options: dict[str, Any] = {"clock": clock, "reviewer": "alice", "poll": False, "title": "test",
                                "read_only": read_only}
+    options["signer"] = signer(kw.get("reviewer", "alice")) if kw.get("reviewer", "alice") in REVIEWERS else None
     options.update(kw)
     return SwarmdeckApp(lambda: open_store(db, clock=clock, read_only=read_only), **options)
 
@@ -210,6 +215,15 @@ async def db_call(db: Path, method: str, *args: Any, **kwargs: Any) -> Any:
     store = await open_store(db, clock=clock)
     try:
         return await getattr(store, method)(*args, **kwargs)
+    finally:
+        await store.close()
+
+
+async def db_act(db: Path, act: Any, *args: Any, **kwargs: Any) -> Any:
+    """A person's signed act (tests/signing_support.py) through a separate connection: another seat."""
+    store = await open_store(db, clock=clock)
+    try:
+        return await act(store, *args, **kwargs)
     finally:
         await store.close()
 

@@ -1,0 +1,189 @@
+"""Signed acts, verified wherever they are read: gate decisions, resumes and condition closures.
+
+A row's signature is checked against its reviewer's registered public key over the payload rebuilt
+from the row itself (store/signing.py), so a row written around swarmdeck (raw SQL on a file every
+agent can write) shows unverified, whatever it holds. Only verified rows count for what opens:
+which milestones' tasks are handed out and whether the swarm is paused (``GateGuard``), whatever
+the milestones' status column or the swarm's pause flag say.
+
+Both are cached in the store. A verdict is kept by row with exactly what it covered (key, payload,
+signature), so a row rewritten in place is checked again. The guard is computed again only when a
+gate table has a new row (a few primary-key probes per claim): gate rows are append-only, and a
+row changed in place without a new one can at worst leave the guard as the verified rows had made
+it, never open something they did not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlean
+
+from .. import identity, signing
+from .base import StoreBase
+
+One = Callable[..., Awaitable[Any]]
+All = Callable[..., Awaitable[list[sqlean.Row]]]
+
+#: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
+#: name none, and is still shown).
+DECISION_SELECT = (
+    "SELECT g.*, r.version AS report_version, r.content_hash AS report_content_hash, "
+    "r.milestone_id AS report_milestone FROM gate_decisions g LEFT JOIN validation_reports r ON r.id = g.report_id"
+)
+
+#: One primary-key probe per table: what changes when a gate's verified state can. Columns to add to a
+#: statement a transaction runs anyway (the claim reads the pause flag with them).
+GUARD_MARK = ("(SELECT max(id) FROM gate_decisions), (SELECT max(id) FROM gate_resumptions), "
+              "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
+              "(SELECT max(id) FROM reviewers)")
+
+_VERDICTS_MAX = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class GateGuard:
+    """What verified decisions allow, whatever the status columns say."""
+
+    #: Milestones whose tasks are not handed out: some earlier gate did not pass by verified approvals.
+    locked: frozenset[int]
+    #: The same, as the list of numbers the claim statement names (our own integer ids: never text).
+    locked_sql: str
+    #: Gates that passed by verified approvals of their current report.
+    passed: frozenset[int]
+    #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, the reason
+    #: the pause shows), or None.
+    escalation: tuple[int, int, str] | None
+
+
+def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:
+    """Why the swarm is paused, as the escalating decision says it (one wording for every seat)."""
+    return f"milestone '{milestone}' was escalated by {reviewer}: {rationale}"
+
+
+class SignatureOps(StoreBase):
+    _verdicts: dict[tuple[str, int], tuple[tuple[Any, bytes, Any], bool]] | None = None
+    _guard_cache: tuple[tuple[Any, ...], GateGuard] | None = None
+
+    # -- verdicts ---------------------------------------------------------------------------------
+
+    def _verdict(self, kind: str, row_id: int, public_key: Any, message: bytes, signature: Any) -> bool:
+        """``signing.verify``, remembered for the row as long as what it covered is unchanged."""
+        if self._verdicts is None:
+            self._verdicts = {}
+        covered = (public_key, message, signature)
+        seen = self._verdicts.get((kind, row_id))
+        if seen is not None and seen[0] == covered:
+            return seen[1]
+        ok = signing.verify(public_key, message, signature)
+        if len(self._verdicts) >= _VERDICTS_MAX:
+            self._verdicts.clear()
+        self._verdicts[(kind, row_id)] = (covered, ok)
+        return ok
+
+    @staticmethod
+    async def _reviewer_keys(fetch: All) -> dict[str, Any]:
+        return {r[0]: r[1] for r in await fetch("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL")}
+
+    @staticmethod
+    def _key_of(keys: dict[str, Any], who: Any) -> Any:
+        return keys.get(identity.key(who) or who) if isinstance(who, str) else None
+
+    @staticmethod
+    async def _conditions_of(fetch: All, decision_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each decision's conditions, in order: part of what the decision's signature covers."""
+        ids = sorted(set(decision_ids))
+        out: dict[int, list[str]] = defaultdict(list)
+        if ids:
+            for r in await fetch("SELECT decision_id, text FROM gate_conditions "
+                                 "WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                                 (json.dumps(ids),)):
+                out[r[0]].append(r[1])
+        return out
+
+    def _decision_verified(self, row: sqlean.Row, conditions: list[str], keys: dict[str, Any]) -> bool:
+        """Signed by the reviewer's key over exactly this decision of exactly the report it names."""
+        if row["report_content_hash"] is None or row["report_content_hash"] != row["report_hash"] \
+                or row["report_milestone"] != row["milestone_id"]:
+            return False
+        message = signing.decision_payload(
+            milestone_id=row["milestone_id"], report_hash=row["report_hash"], decision=row["decision"],
+            rationale=row["rationale"], conditions=conditions, reviewer=row["reviewer"])
+        return self._verdict("decision", row["id"], self._key_of(keys, row["reviewer"]), message, row["signature"])
+
+    def _resumption_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+        message = signing.resume_payload(escalation_id=row["escalation_id"] or 0, note=row["reason"],
+                                         reviewer=row["resumed_by"])
+        return self._verdict("resumption", row["id"], self._key_of(keys, row["resumed_by"]), message,
+                             row["signature"])
+
+    def _closure_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+        if row["status"] != "closed":
+            return False
+        message = signing.close_payload(condition_id=row["id"], note=row["note"], reviewer=row["closed_by"])
+        return self._verdict("closure", row["id"], self._key_of(keys, row["closed_by"]), message,
+                             row["close_signature"])
+
+    async def _verified_decisions(self, fetch: All, rows: list[sqlean.Row],
+                                  keys: dict[str, Any] | None = None) -> list[bool]:
+        """Whether each decision row is verified (in order)."""
+        if keys is None:
+            keys = await self._reviewer_keys(fetch)
+        conditions = await self._conditions_of(fetch, (r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
+        return [self._decision_verified(r, conditions.get(r["id"], []), keys) for r in rows]
+
+    # -- what verified decisions allow -------------------------------------------------------------
+
+    async def _gate_guard(self, one: One, fetch: All, mark: tuple[Any, ...] | None = None) -> GateGuard:
+        """The gates as verified decisions leave them; computed again only when a gate table grew.
+        ``mark``: the ``GUARD_MARK`` columns, if the caller read them already.
+
+        Call it before a transaction writes to any gate table (or on the reader): a guard computed
+        from rows a transaction then rolls back would be kept under ids that later rows reuse."""
+        if mark is None:
+            mark = tuple(await one(f"SELECT {GUARD_MARK}"))
+        cached = self._guard_cache
+        if cached is not None and cached[0] == mark:
+            return cached[1]
+        guard = await self._compute_guard(fetch)
+        self._guard_cache = (mark, guard)
+        return guard
+
+    async def _compute_guard(self, fetch: All) -> GateGuard:
+        keys = await self._reviewer_keys(fetch)
+        milestones = await fetch("SELECT id, name, required_approvals FROM milestones ORDER BY position")
+        # Each milestone's current report: its newest version (a bare column beside max() is that row's).
+        current = {r[0]: r[1] for r in await fetch(
+            "SELECT milestone_id, id, max(version) FROM validation_reports GROUP BY milestone_id")}
+        rows = await fetch(f"{DECISION_SELECT} WHERE g.decision IN ('APPROVE', 'CONDITIONAL', 'ESCALATE') "
+                           "ORDER BY g.id")
+        approvers: dict[int, set[str]] = defaultdict(set)
+        escalation = None
+        for row, ok in zip(rows, await self._verified_decisions(fetch, rows, keys)):
+            if not ok:
+                continue
+            if row["decision"] == "ESCALATE":
+                escalation = row
+            elif current.get(row["milestone_id"]) == row["report_id"]:
+                approvers[row["milestone_id"]].add(identity.key(row["reviewer"]) or row["reviewer"])
+        passed = frozenset(m["id"] for m in milestones if len(approvers[m["id"]]) >= m["required_approvals"])
+        locked: set[int] = set()
+        shut = False  # the first milestone is open; each next one once every gate before it passed
+        for m in milestones:
+            if shut:
+                locked.add(m["id"])
+            elif m["id"] not in passed:
+                shut = True
+        outstanding = None
+        if escalation is not None:
+            lifts = await fetch("SELECT * FROM gate_resumptions WHERE escalation_id = ?", (escalation["id"],))
+            if not any(self._resumption_verified(r, keys) for r in lifts):
+                names = {m["id"]: m["name"] for m in milestones}
+                reason = escalation_reason(names.get(escalation["milestone_id"], str(escalation["milestone_id"])),
+                                           escalation["reviewer"], escalation["rationale"])
+                outstanding = (escalation["id"], escalation["milestone_id"], reason)
+        return GateGuard(frozenset(locked), ", ".join(map(str, sorted(locked))), passed, outstanding)
