@@ -204,8 +204,10 @@ class HostWriteLock:
     def __init__(self, db_path: Path | None) -> None:
         self._fd: int | None = None
         self._mutex = threading.Lock()
+        self._request = threading.Condition(self._mutex)  # the waiting thread: "queue for it now"
         self._granted = threading.Event()  # the waiting thread got the lock for the caller
-        self._queued = False  # a waiting thread is in flock(2)
+        self._waiter: threading.Thread | None = None  # started at the first wait, kept for the next
+        self._queued = False  # the waiting thread is in (or about to enter) flock(2)
         self._wanted = False  # and a caller still waits for it
         self._closed = False
         if db_path is not None and fcntl is not None:
@@ -213,6 +215,7 @@ class HostWriteLock:
                 self._fd = os.open(f"{db_path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
             except OSError:
                 pass
+        self._file = self._fd  # the open file itself, for the waiting thread (``_fd`` is None once closed)
 
     def try_acquire(self) -> bool:
         if self._fd is None:
@@ -235,7 +238,10 @@ class HostWriteLock:
             if not self._queued:
                 self._queued = True
                 self._granted.clear()
-                threading.Thread(target=self._queue, name="swarmdeck-host-lock", daemon=True).start()
+                if self._waiter is None:
+                    self._waiter = threading.Thread(target=self._serve, name="swarmdeck-host-lock", daemon=True)
+                    self._waiter.start()
+                self._request.notify()
         self._granted.wait(max(timeout, 0.0))
         with self._mutex:
             self._wanted = False
@@ -244,18 +250,25 @@ class HostWriteLock:
                 return True
             return False
 
-    def _queue(self) -> None:
-        fd = self._fd
-        assert fd is not None
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with self._mutex:
-            self._queued = False
-            if self._wanted:
-                self._granted.set()
-            elif self._closed:
-                os.close(fd)  # closing waited for this thread: the number is not reused under it
-            else:
-                fcntl.flock(fd, fcntl.LOCK_UN)  # the caller gave up meanwhile
+    def _serve(self) -> None:
+        """The waiting thread: queues in flock(2) whenever asked, for as long as the lock file is open."""
+        while True:
+            with self._mutex:
+                while not self._queued and not self._closed:
+                    self._request.wait()
+                if not self._queued:
+                    return  # closed, and nothing in flight: close() closed the file
+                fd = self._file
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self._mutex:
+                self._queued = False
+                if self._wanted:
+                    self._granted.set()
+                elif self._closed:
+                    os.close(fd)  # closing waited for this thread: the number is not reused under it
+                    return
+                else:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # the caller gave up meanwhile
 
     def release(self) -> None:
         if self._fd is not None:
@@ -269,6 +282,7 @@ class HostWriteLock:
                     os.close(self._fd)
                 # else: the waiting thread closes it once flock(2) returns
                 self._fd = None
+                self._request.notify()
 
 
 def _run_inline(coro: Coroutine[Any, Any, T]) -> T:
