@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlean
+from signing_support import close, decide
 from store_support import raw, submit
 from swarmdeck.store import Decision, open_store, schema
 
@@ -46,7 +47,7 @@ async def decided(gated):
     """M1 approved by alice on the bot's report; M2's report submitted and pending."""
     store = gated
     await submit(store, "M1")
-    decision = await store.decide_gate("M1", decision="APPROVE", rationale="checked", reviewer="alice")
+    decision = await decide(store, "M1", decision="APPROVE", rationale="checked", reviewer="alice")
     await submit(store, "M2", summary="second")
     return store, decision
 
@@ -123,11 +124,9 @@ class TestAppendOnly:
     async def test_the_store_still_appends_everywhere(self, decided, db_path):
         store, _ = decided
         await submit(store, "M2", summary="third")
-        await store.decide_gate(
-            "M2", decision="CONDITIONAL", rationale="fine", reviewer="alice", conditions=["docs"]
-        )
+        await decide(store, "M2", decision="CONDITIONAL", rationale="fine", reviewer="alice", conditions=["docs"])
         status = await store.gate_status("M2")
-        await store.close_condition(status.conditions[0].id, closed_by="alice", note="done")
+        await close(store, status.conditions[0].id, closed_by="alice", note="done")
         assert (await store.verify_events()).ok
 
 

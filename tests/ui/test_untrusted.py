@@ -36,7 +36,7 @@ from swarmdeck.app.screens.memory import MemoryScreen
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.app.screens.queue import QueueScreen
 from swarmdeck.widgets.status_bar import StatusBar
-from signing_support import close, decide, key
+from signing_support import close as close_condition, decide, key
 from ui_support import (
     cli,
     cli_async,
@@ -154,7 +154,7 @@ def hostile_db(tmp_path_factory) -> Path:
         asyncio.run(db_call(db, "add_reviewer", name, by="alice", public_key=key(name)))
     asyncio.run(db_act(db, decide, 1, decision="CONDITIONAL", rationale=evil("rationale"),
                        reviewer="carol", conditions=[evil("condition"), evil("closed")]))
-    asyncio.run(db_act(db, close, 2, closed_by="carol", note=evil("note")))
+    asyncio.run(db_act(db, close_condition, 2, closed_by="carol", note=evil("note")))
     (folder / "r2.json").write_text(json.dumps({"summary": "second", "proposed_decision": "REVISE"}))
     cli(db, "gate", "submit", "2", "--by", AGENT, "--file", folder / "r2.json")
     # Task 4 belongs to the agent-named milestone, and the agent is working on it.
