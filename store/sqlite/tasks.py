@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sqlean
 from collections import defaultdict
@@ -28,13 +27,13 @@ from ..models import (
 )
 from .base import Tx
 from .rows import dumps, milestone_query, task_from_row
-from .signatures import GUARD_MARK, SignatureOps
+from .liveness import UNFINISHED_SQL as _UNFINISHED_SQL, LivenessOps, ids_json as _ids_json
+from .signatures import GUARD_MARK
 
 _SELECT = """
 SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
-_UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
 _URGENCY_REFRESH_SECONDS = 10.0
 _REAP_INTERVAL_SECONDS = 5.0  # claims reap timed-out leases at most this often (and when none is ready)
 _REPRIORITISE_THRESHOLD = 0.5  # points out of 100: smaller drifts are not worth an event
@@ -52,13 +51,8 @@ def to_ts(value: datetime | float | int | None, what: str) -> float | None:
     raise InvalidArgument(f"{what} must be a datetime or epoch seconds, not {value!r}")
 
 
-def _ids_json(ids: Iterable[int]) -> str:
-    return json.dumps(list(ids))
-
-
-class TaskOps(SignatureOps):
+class TaskOps(LivenessOps):
     _last_urgency_refresh = float("-inf")
-    _last_reap = float("-inf")
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -534,42 +528,6 @@ class TaskOps(SignatureOps):
         )
         return None if row is None else row[0]
 
-    async def reap_timeouts(self, *, actor: str = "system") -> list[Task]:
-        """Retry (or fail, once retries run out) every running task past its timeout, or whose agent
-        has been stale for longer than its ``requeue_after_seconds``."""
-        check_text("actor", actor, MAX_NAME)
-        async def in_tx(tx: Tx):
-            ids = await self._reap(tx)
-            return [await self._task_in(tx, i) for i in ids]
-
-        return await self._write(actor, in_tx)
-
-    async def _reap(self, tx: Tx) -> list[int]:
-        self._last_reap = tx.now
-        reaped: dict[int, tuple[str, str]] = {}
-        for r in await tx.all(
-            "SELECT id, assigned_agent, timeout_seconds FROM tasks WHERE status = 'running' AND lease_expires_at < ?",
-            (tx.now,),
-        ):
-            reaped[r[0]] = (r[1], f"timed out after {r['timeout_seconds']} s with {r['assigned_agent']}")
-        # An agent that stopped heartbeating (killed, say) loses its tasks once it has been stale for its
-        # grace period, counted from its last heartbeat or from the claim, whichever came later.
-        for r in await tx.all(
-            """SELECT t.id, a.name, max(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
-                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
-               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
-               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < ?
-                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < ?""",
-            (tx.now, tx.now),
-        ):
-            if r[0] not in reaped:
-                reaped[r[0]] = (r[1], f"{r[1]} went silent: no heartbeat for {_span(tx.now - r['seen'])} "
-                                      f"(stale after {_span(r['stale'])}, its tasks released "
-                                      f"{_span(r['grace'])} later)")
-        for task_id, (agent, reason) in sorted(reaped.items()):
-            await self._finish_failure(tx, task_id, agent, reason, retry=True)
-        return sorted(reaped)
-
     async def complete_task(
         self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,
         hours: float | None = None,
@@ -754,44 +712,6 @@ class TaskOps(SignatureOps):
             await self._set_status(tx, r[0], TaskStatus.BLOCKED, TaskStatus.READY)
         return [r[0] for r in rows]
 
-    async def _hold(self, tx: Tx, task_ids: Sequence[int], failed_id: int) -> None:
-        """These tasks, and every unfinished task that waits on them, are held by ``failed_id`` (unless
-        another failure already holds them)."""
-        if not task_ids:
-            return
-        rows = await tx.all(
-            f"""WITH RECURSIVE down(id) AS (SELECT value FROM json_each(?) UNION
-                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-                UPDATE tasks SET held_by = ?
-                WHERE id IN down AND held_by IS NULL AND status IN {_UNFINISHED_SQL} RETURNING id""",
-            (_ids_json(task_ids), failed_id),
-        )
-        for r in sorted(r[0] for r in rows):
-            await tx.event("task.held", "task", r, {"failed_task": failed_id})
-
-    async def _unhold(self, tx: Tx, failed_id: int) -> None:
-        """``failed_id`` is failed no more: what it held waits on its work again, or on another failure."""
-        for (task_id,) in await tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,)):
-            other = min(await self._failed_upstream(tx, task_id), default=None)
-            await tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (other, task_id))
-            if other is None:
-                await tx.event("task.unheld", "task", task_id, {"failed_task": failed_id})
-            else:
-                await tx.event("task.held", "task", task_id, {"failed_task": other})
-
-    @staticmethod
-    async def _failed_upstream(tx: Tx, task_id: int) -> list[int]:
-        """The failed tasks that ``task_id`` waits on, through unfinished tasks."""
-        rows = await tx.all(
-            f"""WITH RECURSIVE up(id) AS (SELECT ? UNION
-                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
-                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {_UNFINISHED_SQL})
-                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
-                WHERE d.task_id IN up AND p.status = 'failed' ORDER BY 1""",
-            (task_id,),
-        )
-        return [r[0] for r in rows]
-
     async def _set_status(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus) -> None:
         check_transition(task_id, current, target)
         await tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (target.value, tx.now, task_id))
@@ -850,15 +770,6 @@ def _check_owner(task: Task, agent: str | None) -> None:
     who = identity.key(agent) or agent
     if owner != who:
         raise PermissionDenied(f"task {task.id} is assigned to {owner}, not {who}")
-
-
-def _span(seconds: float) -> str:
-    """12 s, 6 min, 2.5 h: a duration for a sentence."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _duration(task: Task, now: float) -> float | None:
