@@ -150,7 +150,6 @@ def condition_from_row(row: sqlean.Row, verified: bool = False) -> Condition:
 
 
 def reviewer_from_row(row: sqlean.Row) -> Reviewer:
-    key = row["public_key"]
     return Reviewer(
         id=row["id"],
         name=row["name"],
@@ -158,7 +157,7 @@ def reviewer_from_row(row: sqlean.Row) -> Reviewer:
         added_by=row["added_by"],
         removed_at=from_ts(row["removed_at"]),
         removed_by=row["removed_by"],
-        public_key=blob(key),
+        public_key=blob(row["public_key"]),
     )
 
 

@@ -27,7 +27,7 @@ from ..models import (
 )
 from .base import Tx
 from .rows import dumps, milestone_query, task_from_row
-from .liveness import UNFINISHED_SQL as _UNFINISHED_SQL, LivenessOps, ids_json as _ids_json
+from .liveness import UNFINISHED_SQL, LivenessOps, ids_json
 from .signatures import GUARD_MARK
 
 _SELECT = """
@@ -113,7 +113,7 @@ class TaskOps(LivenessOps):
         """The tasks with these ids that exist, in id order (for screens applying changes)."""
         rows = await self._all(
             f"{_SELECT} WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
-            (_ids_json(task_ids),),
+            (ids_json(task_ids),),
         )
         return await self._hydrate(rows, self._all)
 
@@ -128,7 +128,7 @@ class TaskOps(LivenessOps):
         """The five factors of a task's priority as of now."""
         row = await self._one(
             f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
-                    WHERE d.prerequisite_id = t.id AND c.status IN {_UNFINISHED_SQL}) AS n
+                    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
                 FROM tasks t WHERE t.id = ?""",
             (task_id,),
         )
@@ -150,7 +150,7 @@ class TaskOps(LivenessOps):
         escalation = (await self._gate_guard(self._one, self._all)).escalation
         held = await self._one(
             # `+status`: count from the small tasks_held index, not from every unfinished task.
-            f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {_UNFINISHED_SQL}"
+            f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {UNFINISHED_SQL}"
         )
         return QueueStatus(
             counts={s.value: counts[s.value][0] for s in TaskStatus},
@@ -169,7 +169,7 @@ class TaskOps(LivenessOps):
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
         found = {r[0] for r in await self._all(
-            "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", (_ids_json(ids),)
+            "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
         )}
         missing = [i for i in ids if i not in found]
         if missing:
@@ -178,7 +178,7 @@ class TaskOps(LivenessOps):
         for row in await self._all(
             "SELECT task_id, prerequisite_id FROM task_dependencies "
             "WHERE task_id IN (SELECT value FROM json_each(?))",
-            (_ids_json(ids),),
+            (ids_json(ids),),
         ):
             edges[row[0]].add(row[1])
         batches = graph.execution_plan(ids, edges)
@@ -197,7 +197,7 @@ class TaskOps(LivenessOps):
             "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
             "JOIN tasks p ON p.id = d.prerequisite_id "
             "WHERE d.task_id IN (SELECT value FROM json_each(?)) ORDER BY d.task_id, d.prerequisite_id",
-            (_ids_json(r["id"] for r in rows),),
+            (ids_json(r["id"] for r in rows),),
         ):
             prereqs[r[0]].append((r[1], r[2]))
         tasks = []
@@ -271,7 +271,7 @@ class TaskOps(LivenessOps):
                 for r in await tx.all(
                     "SELECT id, status, dependency_depth, held_by FROM tasks "
                     "WHERE id IN (SELECT value FROM json_each(?))",
-                    (_ids_json(prereq_ids),),
+                    (ids_json(prereq_ids),),
                 )
             }
             missing = [p for p in prereq_ids if p not in statuses]
@@ -394,7 +394,7 @@ class TaskOps(LivenessOps):
         for r in await tx.all(
             "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
             "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id IN (SELECT value FROM json_each(?))",
-            (_ids_json(affected),),
+            (ids_json(affected),),
         ):
             edges[r[0]].add(r[1])
             depths[r[1]] = r[2]
@@ -418,9 +418,9 @@ class TaskOps(LivenessOps):
         changed = []
         for row in await tx.all(
             f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
-                    WHERE d.prerequisite_id = t.id AND c.status IN {_UNFINISHED_SQL}) AS n
+                    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
                 FROM tasks t WHERE t.id IN (SELECT value FROM json_each(?))""",
-            (_ids_json(ids),),
+            (ids_json(ids),),
         ):
             new = _breakdown(row, row["n"], tx.now).total
             if abs(new - row["priority"]) > threshold:
@@ -686,8 +686,8 @@ class TaskOps(LivenessOps):
             prereqs = await tx.all(
                 "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
                 "JOIN tasks p ON p.id = d.prerequisite_id "
-                f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {_UNFINISHED_SQL}",
-                (_ids_json((task_id, *cascaded)),),
+                f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {UNFINISHED_SQL}",
+                (ids_json((task_id, *cascaded)),),
             )
             await self._reprioritise(tx, [r[0] for r in prereqs])
             return result
