@@ -8,12 +8,14 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
 from swarmdeck.store import open_store, signing
+from swarmdeck.store.sqlite.connection import THREAD_PREFIX, OwnedConnection
 
 #: 2026-01-01T00:00:00Z: far from any DST or epoch edge, so arithmetic on it stays obvious.
 EPOCH = 1_767_225_600.0
@@ -68,35 +70,62 @@ async def store(db_path, clock):
 #: How long a connection's thread may take to finish after its store closed (it ends right away).
 _THREAD_GRACE_S = 5.0
 
-#: Each aiosqlite connection by its thread, and where it was opened: what a leak report names.
-_OPENED_BY: weakref.WeakKeyDictionary[threading.Thread, tuple[weakref.ref, str]] = weakref.WeakKeyDictionary()
-_connection_init = aiosqlite.Connection.__init__
+#: Each database connection's thread (aiosqlite's readers, the store's own writer and checkpoint
+#: connections), with a way to stop it and where it was started: what a leak report names.
+_OPENED_BY: weakref.WeakKeyDictionary[threading.Thread, tuple[Callable[[], None], str]] = weakref.WeakKeyDictionary()
+#: Connections made and not yet matched to the thread they start (aiosqlite starts it when awaited).
+_UNSTARTED: list[weakref.ref] = []
 _ROOT = str(Path(__file__).resolve().parents[1])
 _VENV = str(Path(sys.prefix).resolve())
+_thread_start = threading.Thread.start
+_connection_init = aiosqlite.Connection.__init__
+
+
+def _where() -> str:
+    # The project's own frames (not the venv's, not asyncio's): who opened it, through which store call.
+    frames = [f for f in traceback.extract_stack()[:-2]
+              if f.filename.startswith(_ROOT) and not f.filename.startswith(_VENV)]
+    return "".join(traceback.format_list(frames[-6:])) or "  (outside the project)\n"
 
 
 def _recording_init(self, *args, **kwargs) -> None:
     _connection_init(self, *args, **kwargs)
-    # The project's own frames (not the venv's, not asyncio's): who opened it, through which store call.
-    frames = [f for f in traceback.extract_stack()[:-1]
-              if f.filename.startswith(_ROOT) and not f.filename.startswith(_VENV)]
-    _OPENED_BY[self._thread] = (weakref.ref(self),
-                                "".join(traceback.format_list(frames[-6:])) or "  (outside the project)\n")
+    _UNSTARTED.append(weakref.ref(self))
+
+
+def _recording_start(self) -> None:
+    """Every connection thread, as it starts: aiosqlite's run ``_connection_worker_thread`` (Python
+    names a thread after its target), the store's own are named with connection.THREAD_PREFIX."""
+    if self.name.endswith("(_connection_worker_thread)") and _UNSTARTED:
+        conn = _UNSTARTED.pop()  # awaited right after it was made: the newest unstarted one
+        _OPENED_BY[self] = (lambda: (c := conn()) is not None and c.stop(), _where())
+    _thread_start(self)
+
+
+def _recording_owned_init(self, role: str) -> None:
+    _owned_init(self, role)
+    ref = weakref.ref(self)
+    for t in threading.enumerate():
+        if t.ident == self.ident:
+            _OPENED_BY[t] = (lambda: (c := ref()) is not None and c.stop(), _where())
 
 
 aiosqlite.Connection.__init__ = _recording_init
+threading.Thread.start = _recording_start
+_owned_init = OwnedConnection.__init__
+OwnedConnection.__init__ = _recording_owned_init
 
 
 def connection_threads() -> list[threading.Thread]:
-    """Live threads of aiosqlite connections: each runs aiosqlite's ``_connection_worker_thread``, and
-    Python names a thread after its target ("Thread-7 (_connection_worker_thread)"); aiosqlite's
-    threads are not daemons, so one left running keeps the interpreter from exiting."""
-    return [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+    """Live threads of database connections: aiosqlite's (not daemons, so one left running keeps the
+    interpreter from exiting) and the store's own (not daemons either)."""
+    return [t for t in threading.enumerate()
+            if t.name.endswith("(_connection_worker_thread)") or t.name.startswith(THREAD_PREFIX)]
 
 
 @pytest.fixture(autouse=True)
 def no_connection_left_open(request):
-    """Fail any test that leaves an aiosqlite connection thread running (a store it never closed).
+    """Fail any test that leaves a database connection thread running (a store it never closed).
 
     Threads running before the test (those of broader-scoped fixtures, set up first) are not its own."""
     before = set(connection_threads())
@@ -110,8 +139,10 @@ def no_connection_left_open(request):
         where = "\n".join(f"{t.name}, opened at:\n{_OPENED_BY.get(t, (None, '  (not recorded)'))[1]}"
                           for t in leaked)
         for t in leaked:  # end them, or the interpreter would wait for them at exit
-            conn = _OPENED_BY.get(t, (lambda: None,))[0]()
-            if conn is not None:
-                conn.stop()
+            stop = _OPENED_BY.get(t, (lambda: None,))[0]
+            try:
+                stop()
+            except Exception:
+                pass
         pytest.fail(f"{request.node.nodeid} left {len(leaked)} database connection(s) open "
                     f"(a store never closed):\n{where}", pytrace=False)

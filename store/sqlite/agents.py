@@ -61,9 +61,9 @@ class AgentOps(StoreBase):
         if not (isinstance(requeue_after_seconds, (int, float)) and math.isfinite(requeue_after_seconds)
                 and requeue_after_seconds >= 0):
             raise InvalidArgument("requeue_after_seconds must be a number of seconds, 0 or more")
-        async def in_tx(tx: Tx):
-            await refuse_reviewer_name(tx.one, name)
-            await tx.run(
+        def in_tx(tx: Tx):
+            tx.read(refuse_reviewer_name(name))
+            tx.run(
                 """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
                                        requeue_after_seconds, registered_at, last_heartbeat)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -76,10 +76,10 @@ class AgentOps(StoreBase):
                 (name, agent_type, colour, model, float(stale_after_seconds), float(requeue_after_seconds),
                  tx.now, tx.now),
             )
-            await tx.event("agent.registered", "agent", name, {
+            tx.event("agent.registered", "agent", name, {
                 "agent_type": agent_type, "colour": colour, "model": model,
             })
-            return await self._agent_in(tx, name)
+            return self._agent_in(tx, name)
 
         return await self._write(actor or name, in_tx)
 
@@ -125,23 +125,23 @@ class AgentOps(StoreBase):
             sets["blockers"] = dumps(list(blockers))
         if next_milestone is not UNSET:
             sets["next_milestone"] = next_milestone
-        async def in_tx(tx: Tx):
+        def in_tx(tx: Tx):
             if heartbeat:
                 sets["last_heartbeat"] = tx.now
             if not sets:
                 raise InvalidArgument("nothing to update: give at least one field")
-            if current_task_id not in (UNSET, None) and not await tx.one(
+            if current_task_id not in (UNSET, None) and not tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (current_task_id,)
             ):
                 raise NotFound(f"task {current_task_id} does not exist")
             assignments = ", ".join(f"{column} = ?" for column in sets)
-            if not await tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
+            if not tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
                 raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name} --type TYPE`")
             payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
             if "blockers" in payload:
                 payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
-            await tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
-            return await self._agent_in(tx, name)
+            tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
+            return self._agent_in(tx, name)
 
         return await self._write(actor or name, in_tx, quick=True)
 
@@ -193,16 +193,16 @@ class AgentOps(StoreBase):
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
             raise InvalidArgument("duration_ms must be a non-negative number")
         agent = _lookup(agent)
-        async def in_tx(tx: Tx):
-            if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
+        def in_tx(tx: Tx):
+            if not tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
-            await tx.event("agent.action", "agent", agent, {
+            tx.event("agent.action", "agent", agent, {
                 "phase": phase, "action": action, "duration_ms": duration_ms,
                 "success": bool(success), "error_message": error_message,
             })
 
         return await self._write(agent, in_tx)
 
-    async def _agent_in(self, tx: Tx, name: str) -> Agent:
-        row = await tx.one("SELECT * FROM agents WHERE name = ?", (name,))
+    def _agent_in(self, tx: Tx, name: str) -> Agent:
+        row = tx.one("SELECT * FROM agents WHERE name = ?", (name,))
         return agent_from_row(row, tx.now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 import os
@@ -12,9 +13,9 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 try:
     import fcntl
@@ -25,7 +26,9 @@ import aiosqlite
 import sqlean
 import sqlite_vec
 
-from .. import audit, identity, schema
+from .. import audit, identity
+from . import schema
+from .connection import OwnedConnection
 from ..charts import QUEUE_SLOT
 from ..errors import (
     READ_ONLY_SEAT,
@@ -101,62 +104,76 @@ _EVENT_SQL = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, paylo
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
+class One(NamedTuple):
+    """A read that wants the first row (or None): what a ``Reads`` generator yields."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+class All(NamedTuple):
+    """A read that wants every row: what a ``Reads`` generator yields."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+#: A check or lookup that runs both inside a write transaction and on the reader: a generator that
+#: yields the reads it needs (``One``/``All``) and is sent their rows, so one body serves the
+#: synchronous transaction (``Tx.read``) and the asynchronous reader (``StoreBase._read``).
+#: Nested ones are called with ``yield from``.
+Reads = Generator[One | All, Any, T]
+
+
 class Tx:
     """One write transaction: its connection, its clock reading and its actor.
 
-    Domain code reads like ordinary async code (``await tx.one(...)``), but ``raw`` is the writer's
-    own sqlean connection and every method finishes without suspending, so ``_write()`` runs the
-    coroutine to its end in one step, in one place: nothing returns to the event loop between BEGIN
-    and COMMIT.
+    Every method is synchronous and a write body is a plain function over this object, so the whole
+    transaction runs as one call on one thread: nothing returns to the event loop between BEGIN and
+    COMMIT, by construction rather than by a check at run time.
     """
 
-    __slots__ = ("conn", "now", "actor", "raw", "queue_changed", "_chain")
+    __slots__ = ("now", "actor", "raw", "queue_changed", "_chain")
 
-    def __init__(
-        self, conn: aiosqlite.Connection, now: float, actor: str, raw: sqlean.Connection | None = None
-    ) -> None:
-        self.conn = conn
+    def __init__(self, raw: sqlean.Connection, now: float, actor: str) -> None:
+        self.raw = raw
         self.now = now
         self.actor = actor
-        self.raw = raw
         self.queue_changed = False
         self._chain: tuple[int, str] | None = None  # the newest event's id and hash, read once
 
-    async def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
-        if self.raw is not None:
-            cur = self.raw.execute(sql, tuple(params))
-            try:
-                return cur.fetchone()
-            finally:
-                cur.close()
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+    def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
+        cur = self.raw.execute(sql, tuple(params))
+        try:
+            return cur.fetchone()
+        finally:
+            cur.close()
 
-    async def all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
-        if self.raw is not None:
-            return self.raw.execute(sql, tuple(params)).fetchall()
-        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+    def all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
+        cur = self.raw.execute(sql, tuple(params))
+        try:
+            return cur.fetchall()
+        finally:
+            cur.close()
 
-    async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
+    def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Execute a statement; return lastrowid for inserts, rowcount otherwise."""
         insert = sql.lstrip()[:6].upper() == "INSERT"
-        if self.raw is not None:
-            cur = self.raw.execute(sql, tuple(params))
-            try:
-                return cur.lastrowid if insert else cur.rowcount
-            finally:
-                cur.close()
-        async with self.conn.execute(sql, tuple(params)) as cur:
+        cur = self.raw.execute(sql, tuple(params))
+        try:
             return cur.lastrowid if insert else cur.rowcount
+        finally:
+            cur.close()
 
-    async def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+    def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         """Execute one statement for each row of parameters."""
-        if self.raw is not None:
-            self.raw.executemany(sql, rows).close()
-        else:
-            await self.conn.executemany(sql, rows)
+        self.raw.executemany(sql, rows).close()
 
-    async def event(
+    def read(self, reads: Reads[T]) -> T:
+        """Run a ``Reads`` generator inside this transaction; its result."""
+        return run_reads(self.one, self.all, reads)
+
+    def event(
         self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
     ) -> None:
         """Append to the change feed, inside this transaction, chained to the event before it.
@@ -167,7 +184,7 @@ class Tx:
         if kind in _QUEUE_KINDS:
             self.queue_changed = True
         if self._chain is None:
-            last = await self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+            last = self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
             # An event written around swarmdeck without a hash stays flagged where it is; chain on.
             self._chain = (last[0], last[1] or audit.GENESIS) if last is not None else (0, audit.GENESIS)
         content = (
@@ -180,8 +197,30 @@ class Tx:
             json.dumps(payload or {}, separators=(",", ":"), default=str),
         )
         digest = audit.event_hash(self._chain[1], *content)
-        await self.run(_EVENT_SQL, (*content, digest))
+        self.run(_EVENT_SQL, (*content, digest))
         self._chain = (content[0], digest)
+
+
+def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
+    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
+    try:
+        want = next(reads)
+        while True:
+            want = reads.send(one(want.sql, want.params) if isinstance(want, One) else all_(want.sql, want.params))
+    except StopIteration as done:
+        return done.value
+
+
+def raw_reads(raw: sqlean.Connection, reads: Reads[T]) -> T:
+    """Drive a ``Reads`` generator on a bare connection (opening and migrating, outside a Tx)."""
+    def one(sql: str, params: tuple[Any, ...]) -> Any:
+        cur = raw.execute(sql, params)
+        try:
+            return cur.fetchone()
+        finally:
+            cur.close()
+
+    return run_reads(one, lambda sql, params: raw.execute(sql, params).fetchall(), reads)
 
 
 class HostWriteLock:
@@ -285,19 +324,6 @@ class HostWriteLock:
                 self._request.notify()
 
 
-def _run_inline(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (a ``_write`` body) to its end, here and now."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError(
-        "a write transaction awaited something other than its own statements; "
-        "only Tx methods (and code that awaits nothing else) may run inside _write()"
-    )
-
-
 def _identity_or_same(name: Any) -> Any:
     """A name's canonical form; a value that is no valid name is left as it is."""
     return identity.key(name) or name
@@ -354,15 +380,19 @@ def _nearly_full(path: Path | None) -> bool:
 
 
 class StoreBase:
-    """What every part of the SQLite store shares: connections, clock, transactions, reads."""
+    """What every part of the SQLite store shares: connections, clock, transactions, reads.
+
+    The writer is a sqlean connection the store owns, with a thread of its own (``OwnedConnection``);
+    reads go through aiosqlite's public API on a connection beside it; checkpoints run on a third
+    connection of the store's own, opened at the first one."""
 
     def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.path = path
         self.clock = clock
         self.read_only = read_only
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: OwnedConnection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._checkpointer: aiosqlite.Connection | None = None  # opened at the first checkpoint
+        self._checkpointer: OwnedConnection | None = None  # opened at the first checkpoint
         self._write_lock = asyncio.Lock()
         self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
         if self._write_log is None:
@@ -393,24 +423,24 @@ class StoreBase:
         elif not create and self.path.is_file() and self.path.stat().st_size == 0:
             raise self._empty()  # before any connection: nothing may appear beside it either
         self._may_initialise = create
-        self._writer = await self._connect()
         try:
+            # The store's own connection first: a file SQLite cannot open fails here, before any
+            # aiosqlite connection (and its thread) exists.
+            self._writer = OwnedConnection("writer")
+            await self._writer.open(self._open_writer)
             if self.read_only:
-                await self._check_current(self._writer)
-            elif await self._pragma(self._writer, "user_version") < schema.SCHEMA_VERSION:
-                # On a connection of its own: migrating runs a hundred one-shot statements, and on the
-                # writer they would fill its statement cache (sqlean keeps 100; once it is full of
-                # statements used once, it admits no new ones, and every write prepares every
-                # statement again: a heartbeat took twice as long in the process that migrated).
-                migrator = await self._connect()
-                try:
-                    await self._migrate(migrator)
-                finally:
-                    await migrator.close()
+                await self._writer.call(self._check_current_on, self._writer.raw)
+            elif await self._writer.call(self._pragma_on, self._writer.raw, "user_version") < schema.SCHEMA_VERSION:
+                # On a connection of its own (on the writer's thread): migrating runs a hundred one-shot
+                # statements, and on the writer they would fill its statement cache (sqlean keeps 100;
+                # once it is full of statements used once, it admits no new ones, and every write
+                # prepares every statement again: a heartbeat took twice as long in the process that
+                # migrated).
+                await self._writer.call(self._migrate_apart)
             self._reader = await self._connect()
             if not self.read_only:
                 self._host_lock = HostWriteLock(self.path)
-                await self._writer.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
+                await self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException as exc:
             await self.close()
             mapped = _store_error(exc, self.busy_timeout_ms, self.path)  # e.g. a migration the disk refused
@@ -423,37 +453,58 @@ class StoreBase:
             f"{self.path} is empty, not a swarmdeck database; create one there with `swarmdeck init`"
         )
 
-    async def _bare_connection(self, *, iter_chunk_size: int = 256) -> aiosqlite.Connection:
-        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=iter_chunk_size)
+    def _open_writer(self) -> sqlean.Connection:
+        """The writer's connection, opened and set up (on its thread)."""
         try:
-            await conn
+            raw = _connector(self.path)()
         except sqlean.OperationalError as exc:
-            # aiosqlite stops the connection's thread itself; wait for it to end, or it may answer that
-            # stop on an event loop that has closed meanwhile.
-            await asyncio.to_thread(conn._thread.join, 10)
             raise _cannot_open(self.path, exc) from exc
-        return conn
+        try:
+            self._set_up(raw)
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    def _set_up(self, raw: sqlean.Connection) -> None:
+        """Pragmas, identity check and extensions of a store connection that is not aiosqlite's."""
+        raw.row_factory = sqlean.Row
+        try:
+            for sql in self._SETUP:
+                raw.execute(sql.format(busy=self.busy_timeout_ms)).close()
+            # Refuse a file that is not ours before switching it to WAL, which would change it for good.
+            raw_reads(raw, self._check_identity())
+            # sqlite-vec: the vector index lives in the same database.
+            raw.enable_load_extension(True)
+            raw.load_extension(sqlite_vec.loadable_path())
+            raw.enable_load_extension(False)
+            # A read-only seat changes nothing: the file stays in the journal mode it is in (switching
+            # to WAL rewrites its header), and SQLite itself refuses any statement that would write.
+            raw.execute("PRAGMA query_only = ON" if self.read_only else "PRAGMA journal_mode = WAL").fetchall()
+        except sqlean.OperationalError as exc:
+            raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
+        except sqlean.DatabaseError as exc:
+            raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
+
+    _SETUP = ("PRAGMA busy_timeout = {busy}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await self._bare_connection()
+        """The reader: aiosqlite, through its public API only."""
+        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
+        try:
+            await conn
+        except sqlean.OperationalError as exc:  # aiosqlite stops its thread itself
+            raise _cannot_open(self.path, exc) from exc
         conn.row_factory = sqlean.Row
         try:
-            await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            # Refuse a file that is not ours before switching it to WAL, which would change it for good.
-            await self._check_identity(conn)
-            # sqlite-vec: the vector index lives in the same database.
+            for sql in self._SETUP:
+                await conn.execute(sql.format(busy=self.busy_timeout_ms))
+            await self._read_with(conn, self._check_identity())
             await conn.enable_load_extension(True)
             await conn.load_extension(sqlite_vec.loadable_path())
             await conn.enable_load_extension(False)
-            if self.read_only:
-                # A seat that changes nothing: the file stays in the journal mode it is in (switching
-                # to WAL rewrites its header), and SQLite itself refuses any statement that would write.
-                await conn.execute("PRAGMA query_only = ON")
-            else:
-                async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-                    await cur.fetchone()
+            async with conn.execute("PRAGMA query_only = ON" if self.read_only else "PRAGMA journal_mode = WAL") as cur:
+                await cur.fetchall()
         except sqlean.OperationalError as exc:
             await conn.close()
             raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
@@ -477,7 +528,7 @@ class StoreBase:
                 await self._reader.interrupt()
             if self._checkpoint is not None:
                 await self._checkpoint
-            if self._writer is not None and self._commits:
+            if self._writer is not None and self._writer.raw is not None and self._commits:
                 await self._checkpoint_wal(self._writer)  # it writes no more
         finally:
             conns = [c for c in (self._checkpointer, self._reader, self._writer) if c is not None]
@@ -499,47 +550,59 @@ class StoreBase:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+    def _migrate_apart(self) -> None:
+        """Migrate on a connection opened for it and closed after (on the writer's thread)."""
+        conn = _connector(self.path)()
+        try:
+            conn.row_factory = sqlean.Row
+            for sql in self._SETUP:
+                conn.execute(sql.format(busy=self.busy_timeout_ms)).close()
+            self._migrate(conn)
+        finally:
+            conn.close()
+
+    def _migrate(self, conn: sqlean.Connection) -> None:
         """Apply the migrations this database lacks; refuse files that are not ours."""
-        await self._check_identity(conn)
+        raw_reads(conn, self._check_identity())
         # Migrations may make stored names canonical: they call the one definition of that form.
-        await conn.create_function("swarmdeck_identity", 1, _identity_or_same, deterministic=True)
+        conn.create_function("swarmdeck_identity", 1, _identity_or_same, deterministic=True)
         for version, (name, script) in enumerate(schema.MIGRATIONS, start=1):
-            if await self._pragma(conn, "user_version") >= version:
+            if self._pragma_on(conn, "user_version") >= version:
                 continue
-            await conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 # Another process may have migrated while we waited for the lock.
-                if await self._pragma(conn, "user_version") < version:
+                if self._pragma_on(conn, "user_version") < version:
                     for step in schema.steps(script):
                         if isinstance(step, str):
                             for statement in split_script(step):
-                                await conn.execute(statement)
+                                conn.execute(statement).close()
                         else:
-                            await step(conn)
-                    await conn.execute(
+                            step(conn)
+                    conn.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                         (version, name, self.clock()),
-                    )
-                    await conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-                    await conn.execute(f"PRAGMA user_version = {version}")
-                await conn.execute("COMMIT")
+                    ).close()
+                    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}").close()
+                    conn.execute(f"PRAGMA user_version = {version}").close()
+                conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
-    async def _check_current(self, conn: aiosqlite.Connection) -> None:
+    def _check_current_on(self, raw: sqlean.Connection) -> None:
         """A read-only seat changes nothing, not even the schema: it needs an up-to-date database."""
-        version = await self._pragma(conn, "user_version")
+        version = self._pragma_on(raw, "user_version")
         if version < schema.SCHEMA_VERSION:
             raise SchemaOutdated(
                 f"{self.path} has schema {version} and needs migrating to {schema.SCHEMA_VERSION}; "
                 "open it once without --read-only (or run `swarmdeck init`)"
             )
 
-    async def _check_identity(self, conn: aiosqlite.Connection) -> None:
-        app_id = await self._pragma(conn, "application_id")
-        version = await self._pragma(conn, "user_version")
+    def _check_identity(self) -> Reads[None]:
+        app_id = int((yield One("PRAGMA application_id"))[0])
+        version = int((yield One("PRAGMA user_version"))[0])
         if app_id == schema.APPLICATION_ID:
             if version > schema.SCHEMA_VERSION:
                 raise SchemaTooNew(
@@ -547,12 +610,7 @@ class StoreBase:
                     f"knows up to {schema.SCHEMA_VERSION}); upgrade swarmdeck to open it"
                 )
             return
-        tables = [
-            r[0]
-            for r in await conn.execute_fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5"
-            )
-        ]
+        tables = [r[0] for r in (yield All("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5"))]
         if app_id != 0 or tables:
             listed = ", ".join(tables) or f"application_id {app_id:#x}"
             raise NotASwarmdeckDatabase(
@@ -561,6 +619,10 @@ class StoreBase:
             )
         if not self._may_initialise:  # an empty SQLite file: only a caller that creates makes it ours
             raise self._empty()
+
+    @staticmethod
+    def _pragma_on(raw: sqlean.Connection, name: str) -> int:
+        return int(raw.execute(f"PRAGMA {name}").fetchone()[0])
 
     @staticmethod
     async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
@@ -579,30 +641,30 @@ class StoreBase:
             raise StoreError("the store is closed")
         return self._reader
 
-    def _writable(self) -> aiosqlite.Connection:
+    def _writable(self) -> OwnedConnection:
         if self.read_only:
             raise PermissionDenied(READ_ONLY_SEAT)
-        if self._writer is None:
+        if self._writer is None or self._writer.raw is None:
             raise StoreError("the store is closed")
         return self._writer
 
-    async def _write(
-        self, actor: str, body: Callable[..., Coroutine[Any, Any, T]], *args: Any, quick: bool = False
-    ) -> T:
+    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False) -> T:
         """Run ``body(tx, *args)`` as one write transaction (BEGIN IMMEDIATE): all of it, or none.
 
-        ``body`` is ordinary domain code over ``Tx`` that awaits nothing but its own statements, so
-        the whole transaction runs as one call and nothing returns to the event loop while the SQLite
-        write lock is held. Writers on this host first take its write lock (``HostWriteLock``), so
-        they queue in the kernel instead of sleeping in SQLite's busy handler.
+        ``body`` is a plain function over ``Tx`` (a coroutine function is refused), so the whole
+        transaction runs as one call on one thread and nothing returns to the event loop while the
+        SQLite write lock is held. Writers on this host first take its write lock (``HostWriteLock``),
+        so they queue in the kernel instead of sleeping in SQLite's busy handler.
 
         ``quick`` writes (a few indexed statements: heartbeats, claims, completions) run right here on
         the event loop if the host lock is free, which saves two thread hand-offs; otherwise, and for
-        every other write, the transaction queues for the lock on the writer connection's thread.
+        every other write, the transaction queues for the lock on the writer's own thread.
         (Looking again after a pause or two before queueing cost more CPU than it saved: flat out, 100
         agents moved a fifth fewer messages, and paced ones gained nothing in p99.)
         """
-        conn = self._writable()
+        if inspect.iscoroutinefunction(body):
+            raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
+        writer = self._writable()
         # Who acted, in the one form identities are compared in (left as given if it is no name).
         actor = identity.key(actor) or actor or "unknown"
         # One timeout bounds the wait for other writers, counted from here: swarmdeck's (the host
@@ -612,26 +674,41 @@ class StoreBase:
         async with self._write_lock:
             started = time.perf_counter()
             try:
-                result = self._write_now(conn, actor, body, args) if quick else _NOT_NOW
+                result = self._write_now(writer.raw, actor, body, args) if quick else _NOT_NOW
                 if result is _NOT_NOW:
-                    result = await conn._execute(self._write_on_thread, conn, actor, body, args, deadline)
+                    result = await self._on_writer_thread(writer, actor, body, args, deadline)
             except BaseException as exc:
                 mapped = _store_error(exc, self.busy_timeout_ms, self.path)
                 if mapped is not None:
                     raise mapped from exc
                 raise
-            # Appended here, not on the connection's thread: readers iterate the log on the loop.
+            # Appended here, not on the writer's thread: readers iterate the log on the loop.
             self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
             return result
 
+    async def _on_writer_thread(
+        self, writer: OwnedConnection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
+    ) -> T:
+        """The transaction, run whole on the writer's thread. A caller cancelled before it started
+        runs nothing; one cancelled after keeps the write lock until it has ended (committed or rolled
+        back), so the next write never finds the connection inside a transaction."""
+        future = writer.submit(self._write_on_thread, writer.raw, actor, body, args, deadline)
+        waiting = asyncio.wrap_future(future)
+        try:
+            return await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            if not future.cancel():
+                await asyncio.wait([waiting])  # it is running: it ends whole on the thread
+            raise
+
     def _busy(self, holder: str) -> Busy:
         return Busy(f"the database stayed locked by {holder} for {self.busy_timeout_ms} ms "
                     "(a stopped or frozen process?); nothing was written, try again")
 
-    async def _checkpoint_wal(self, conn: aiosqlite.Connection | None = None) -> None:
+    async def _checkpoint_wal(self, conn: OwnedConnection | None = None) -> None:
         """Copy what the WAL holds into the database, waiting for nobody (PASSIVE); on the store's
         checkpoint connection unless given another."""
         self._commits, self._next_checkpoint = 0, CHECKPOINT_EVERY
@@ -641,27 +718,27 @@ class StoreBase:
                     if self._closed:
                         return
                     # A checkpoint needs no schema checks, pragmas or extensions.
-                    opened = await self._bare_connection(iter_chunk_size=64)
+                    opened = OwnedConnection("checkpoint")
+                    try:
+                        await opened.open(_connector(self.path))
+                    except sqlean.OperationalError as exc:
+                        raise _cannot_open(self.path, exc) from exc
                     if self._closed:  # the store closed while this opened: nobody else would close it
                         await opened.close()
                         return
                     self._checkpointer = opened
                 conn = self._checkpointer
-            await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
-        except (sqlean.Error, ValueError, StoreError):
-            # Another checkpoint is running, the disk said no, the store closed meanwhile (aiosqlite
-            # says ValueError) or the file could not be opened again: the WAL keeps everything, and
-            # the next checkpoint copies it.
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # read to the end: no open statement
+        except (sqlean.Error, RuntimeError, StoreError):
+            # Another checkpoint is running, the disk said no, the store closed meanwhile (its
+            # connection says RuntimeError) or the file could not be opened again: the WAL keeps
+            # everything, and the next checkpoint copies it.
             pass
 
-    def _write_now(
-        self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
-        args: tuple[Any, ...],
-    ) -> T:
+    def _write_now(self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...]) -> T:
         """The transaction's result, run here and now if nobody is writing; ``_NOT_NOW`` (nothing
         done) if somebody is."""
         # Safe on this thread: under _write_lock nothing else is using the writer connection.
-        raw = conn._conn
         if not self._host_lock.try_acquire():
             return _NOT_NOW
         try:
@@ -670,7 +747,7 @@ class StoreBase:
                 raw.execute("BEGIN IMMEDIATE")
             except sqlean.OperationalError:
                 return _NOT_NOW
-            return self._run_body(raw, conn, actor, body, args)
+            return self._run_body(raw, actor, body, args)
         finally:
             self._host_lock.release()
 
@@ -681,30 +758,30 @@ class StoreBase:
             self._busy_now = ms
 
     def _write_on_thread(
-        self, conn: aiosqlite.Connection, actor: str, body: Callable[..., Coroutine[Any, Any, T]],
-        args: tuple[Any, ...], deadline: float,
+        self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
     ) -> T:
-        # On aiosqlite's thread: nothing else uses this connection until this returns, and a
+        # On the writer's thread: nothing else uses this connection until this returns, and a
         # cancelled caller cannot leave the transaction open (it commits or rolls back here).
-        raw = conn._conn
         if not self._host_lock.acquire(deadline - time.monotonic()):
             raise self._busy("another swarmdeck writer")
         try:
             # What is left of the timeout, in whole milliseconds and at least one.
             self._set_busy_timeout(raw, max(1, math.ceil((deadline - time.monotonic()) * 1000)))
             raw.execute("BEGIN IMMEDIATE")
-            return self._run_body(raw, conn, actor, body, args)
+            return self._run_body(raw, actor, body, args)
         finally:
             self._host_lock.release()
 
-    def _run_body(
-        self, raw: sqlean.Connection, conn: aiosqlite.Connection, actor: str,
-        body: Callable[..., Coroutine[Any, Any, T]], args: tuple[Any, ...],
-    ) -> T:
+    def _run_body(self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...]) -> T:
         """The body and COMMIT of a transaction that has begun; ROLLBACK if any of it fails."""
         try:
-            tx = Tx(conn, self.clock(), actor, raw)
-            result = _run_inline(body(tx, *args))
+            tx = Tx(raw, self.clock(), actor)
+            result = body(tx, *args)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError("a write body returned an awaitable: write bodies are plain functions over Tx "
+                                "and run to their end without awaiting")
             if tx.queue_changed:
                 raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now)).close()
             raw.execute("COMMIT")
@@ -725,6 +802,24 @@ class StoreBase:
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
         return list(await self._read_conn.execute_fetchall(sql, tuple(params)))
+
+    async def _read(self, reads: Reads[T]) -> T:
+        """Run a ``Reads`` generator on the reader; its result."""
+        return await self._read_with(self._read_conn, reads)
+
+    @staticmethod
+    async def _read_with(conn: aiosqlite.Connection, reads: Reads[T]) -> T:
+        try:
+            want = next(reads)
+            while True:
+                if isinstance(want, One):
+                    async with conn.execute(want.sql, want.params) as cur:
+                        got = await cur.fetchone()
+                else:
+                    got = list(await conn.execute_fetchall(want.sql, want.params))
+                want = reads.send(got)
+        except StopIteration as done:
+            return done.value
 
     # -- the change feed -------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from ..models import (
     ValidationReport,
     from_ts,
 )
-from .base import StoreBase, Tx
+from .base import All, One, Reads, StoreBase, Tx
 from .reviewers import require_agent, require_reviewer, require_signature
 from .rows import (
     condition_from_row,
@@ -37,6 +37,9 @@ from .rows import (
 )
 from .signatures import DECISION_SELECT, escalation_reason
 from .tasks import TaskOps
+
+#: The milestone after ``position`` that is still locked: the one a passed gate opens.
+_NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
 
 
 class GateOps(TaskOps, StoreBase):
@@ -68,24 +71,24 @@ class GateOps(TaskOps, StoreBase):
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
-        async def in_tx(tx: Tx):
-            if await tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
+        def in_tx(tx: Tx):
+            if tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
                 raise InvalidArgument(f"a milestone named {name!r} already exists")
-            row = await tx.one(
+            row = tx.one(
                 "SELECT coalesce(max(position), 0), "
                 "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
             )
             position, unpassed = row[0] + 1, row[1]
             status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
-            milestone_id = await tx.run(
+            milestone_id = tx.run(
                 """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
                        acceptance_criteria, status, required_approvals, created_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (name, position, objective, planned_weeks, hour_budget, dumps(list(deliverables)),
                  dumps(list(acceptance_criteria)), status.value, required_approvals, tx.now),
             )
-            await tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
-            return await self._milestone_in(tx, milestone_id)
+            tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
+            return self._milestone_in(tx, milestone_id)
 
         return await self._write(actor, in_tx)
 
@@ -98,8 +101,8 @@ class GateOps(TaskOps, StoreBase):
             raise NotFound(f"milestone {ref!r} does not exist")
         return milestone_from_row(row)
 
-    async def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
-        row = await tx.one(*milestone_query(ref))
+    def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
+        row = tx.one(*milestone_query(ref))
         if row is None:
             raise NotFound(f"milestone {ref!r} does not exist")
         return milestone_from_row(row)
@@ -133,15 +136,15 @@ class GateOps(TaskOps, StoreBase):
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
         gates.check_report_size(summary, crit, mets, iss, recs)
-        async def in_tx(tx: Tx):
-            ms = await self._milestone_in(tx, milestone)
+        def in_tx(tx: Tx):
+            ms = self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
                 raise InvalidTransition(
                     f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
                     "open or in review"
                 )
-            await require_agent(tx.one, submitted_by, "submit a report")
-            row = await tx.one(
+            tx.read(require_agent(submitted_by, "submit a report"))
+            row = tx.one(
                 "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
             )
             version = row[0] + 1
@@ -149,49 +152,50 @@ class GateOps(TaskOps, StoreBase):
                 milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
                 criteria=crit, metrics=mets, issues=iss, recommendations=recs, proposed_decision=proposed,
             )
-            report_id = await tx.run(
+            report_id = tx.run(
                 """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
                        proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (ms.id, version, submitted_by, tx.now, summary, proposed and proposed.value, digest),
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
                 [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(crit)],
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(mets)],
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
                 [(report_id, i, x.severity.value, x.description) for i, x in enumerate(iss)],
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO report_recommendations VALUES (?, ?, ?)",
                 [(report_id, i, r) for i, r in enumerate(recs)],
             )
             if ms.status is MilestoneStatus.OPEN:
-                await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms.id,))
-            await tx.event("gate.report_submitted", "milestone", ms.id, {
+                tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms.id,))
+            tx.event("gate.report_submitted", "milestone", ms.id, {
                 "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
             })
-            return await self._report(tx.one, tx.all, ms.id, version)
+            return tx.read(self._report(ms.id, version))
 
         return await self._write(submitted_by, in_tx)
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""
         ms = await self.get_milestone(milestone)
-        return await self._report(self._one, self._all, ms.id, version)
+        return await self._read(self._report(ms.id, version))
 
-    async def _report(self, one, fetch, milestone_id: int, version: int | None) -> ValidationReport | None:
+    @staticmethod
+    def _report(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
         if version is None:
-            row = await one(
+            row = yield One(
                 "SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
                 (milestone_id,),
             )
         else:
-            row = await one(
+            row = yield One(
                 "SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?", (milestone_id, version)
             )
         if row is None:
@@ -199,10 +203,10 @@ class GateOps(TaskOps, StoreBase):
                 raise NotFound(f"milestone {milestone_id} has no report version {version}")
             return None
         rid = row["id"]
-        crit = await fetch("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
-        mets = await fetch("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
-        iss = await fetch("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
-        recs = await fetch("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
+        crit = yield All("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
+        mets = yield All("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
+        iss = yield All("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
+        recs = yield All("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
         return ValidationReport(
             id=rid,
             milestone_id=row["milestone_id"],
@@ -256,13 +260,13 @@ class GateOps(TaskOps, StoreBase):
         check_texts("conditions", conditions, MAX_TEXT)
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
-        async def in_tx(tx: Tx):
-            guard = await self._gate_guard(tx.one, tx.all)  # before this transaction writes
-            ms = await self._milestone_in(tx, milestone)
+        def in_tx(tx: Tx):
+            guard = tx.read(self._gate_guard())  # before this transaction writes
+            ms = self._milestone_in(tx, milestone)
             # A gate whose status says it passed without verified approvals to show for it (decided before
             # decisions were signed, or its status written around swarmdeck) is decided again, signed.
             status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
-            report = await self._report(tx.one, tx.all, ms.id, None)
+            report = tx.read(self._report(ms.id, None))
             if report is None:
                 raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
             if report_hash is not None and report_hash != report.content_hash:
@@ -272,76 +276,70 @@ class GateOps(TaskOps, StoreBase):
                 )
             # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
             # stands in the way of the reviewer it names.
-            approvals = await tx.all(
+            approvals = tx.all(
                 f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
                 (report.id,),
             )
-            approved_by = {r["reviewer"] for r, ok in zip(approvals, await self._verified_decisions(tx.all, approvals))
+            approved_by = {r["reviewer"] for r, ok in zip(approvals, tx.read(self._verified_decisions(approvals)))
                            if ok}
             gates.check_decision(
                 milestone=ms.name, status=status, decision=decision, rationale=rationale,
                 reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
                 already_approved_by=approved_by,
             )
-            person = await require_reviewer(tx.one, who, "decide a gate")
+            person = tx.read(require_reviewer(who, "decide a gate"))
             if dry_run:
                 return None
             message = signing.decision_payload(
                 milestone_id=ms.id, report_hash=report.content_hash, decision=decision.value,
                 rationale=rationale.strip(), conditions=conditions, reviewer=who)
             require_signature(person, message, signature, "decide a gate")
-            decision_id = await tx.run(
+            decision_id = tx.run(
                 """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
                        reviewer, decided_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), who, tx.now,
                  bytes(signature)),
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
                 [(ms.id, decision_id, c) for c in conditions],
             )
-            open_conditions = (await tx.one(
+            open_conditions = (tx.one(
                 "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (ms.id,)
             ))[0]
             approved = {identity.key(r) or r for r in approved_by}
             approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
                 else len(approved)
             effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
-            await tx.event("gate.decided", "milestone", ms.id, {
+            tx.event("gate.decided", "milestone", ms.id, {
                 "name": ms.name, "decision": decision.value, "reviewer": who,
                 "report_version": report.version, "report_hash": report.content_hash,
                 "approvals": approvals, "required": ms.required_approvals,
                 "status": effect.milestone_status.value,
             })
             if effect.milestone_status is not ms.status:
-                await tx.run("UPDATE milestones SET status = ? WHERE id = ?", (effect.milestone_status.value, ms.id))
+                tx.run("UPDATE milestones SET status = ? WHERE id = ?", (effect.milestone_status.value, ms.id))
             if effect.opens_next:
-                await self._open_next(tx, ms)
+                self._open_next(tx, ms)
             if effect.pauses_swarm:
                 reason = escalation_reason(ms.name, who, rationale.strip())
-                await tx.run(
+                tx.run(
                     "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
                     (reason, who, tx.now),
                 )
-                await tx.event("swarm.paused", "swarm", None, {"reason": reason})
-            row = await tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
+                tx.event("swarm.paused", "swarm", None, {"reason": reason})
+            row = tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
             return decision_from_row(row, verified=True)  # its signature was checked just now
 
         return await self._write(who, in_tx)
 
-    async def _next_locked(self, one, ms: Milestone) -> Any:
-        return await one(
-            "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1",
-            (ms.position,),
-        )
-
-    async def _open_next(self, tx: Tx, ms: Milestone) -> None:
-        row = await self._next_locked(tx.one, ms)
+    def _open_next(self, tx: Tx, ms: Milestone) -> None:
+        row = tx.one(_NEXT_LOCKED, (ms.position,))
         if row is None:
             return
-        await tx.run("UPDATE milestones SET status = 'open' WHERE id = ?", (row["id"],))
-        await tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
-        await self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
+        tx.run("UPDATE milestones SET status = 'open' WHERE id = ?", (row["id"],))
+        tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
+        self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition:
@@ -358,8 +356,8 @@ class GateOps(TaskOps, StoreBase):
         who = identity.canonical(closed_by, "the name of who closes the condition")
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
-        async def in_tx(tx: Tx):
-            row = await tx.one(
+        def in_tx(tx: Tx):
+            row = tx.one(
                 "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
                 "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = ?",
                 (condition_id,),
@@ -369,28 +367,28 @@ class GateOps(TaskOps, StoreBase):
             if row["status"] == "closed":
                 raise InvalidTransition(f"condition {condition_id} is already closed")
             gates.check_not_submitter(who, row["submitted_by"], "close a condition")
-            person = await require_reviewer(tx.one, who, "close a condition")
+            person = tx.read(require_reviewer(who, "close a condition"))
             if dry_run:
                 return condition_from_row(row)
             require_signature(person, signing.close_payload(condition_id=condition_id, note=note, reviewer=who),
                               signature, "close a condition")
-            await tx.run(
+            tx.run(
                 "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ?, "
                 "close_signature = ? WHERE id = ?",
                 (who, tx.now, note, bytes(signature), condition_id),
             )
-            await tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
+            tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
                 "condition_id": condition_id, "text": row["text"], "closed_by": who, "note": note,
             })
-            remaining = (await tx.one(
+            remaining = (tx.one(
                 "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'",
                 (row["milestone_id"],),
             ))[0]
-            ms = await self._milestone_in(tx, row["milestone_id"])
+            ms = self._milestone_in(tx, row["milestone_id"])
             if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
-                await tx.run("UPDATE milestones SET status = 'approved' WHERE id = ?", (ms.id,))
-                await tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
-            return condition_from_row(await tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
+                tx.run("UPDATE milestones SET status = 'approved' WHERE id = ?", (ms.id,))
+                tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
+            return condition_from_row(tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
                                       verified=True)
 
         return await self._write(who, in_tx)
@@ -401,7 +399,7 @@ class GateOps(TaskOps, StoreBase):
         """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
         clearing the flag around swarmdeck lifts nothing."""
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
-        guard = await self._gate_guard(self._one, self._all)
+        guard = await self._read(self._gate_guard())
         return _swarm_state(row, guard.escalation)
 
     async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
@@ -419,13 +417,13 @@ class GateOps(TaskOps, StoreBase):
         reason = note
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
-        async def in_tx(tx: Tx):
-            guard = await self._gate_guard(tx.one, tx.all)  # before this transaction writes
-            row = await tx.one("SELECT paused FROM swarm_state WHERE id = 1")
+        def in_tx(tx: Tx):
+            guard = tx.read(self._gate_guard())  # before this transaction writes
+            row = tx.one("SELECT paused FROM swarm_state WHERE id = 1")
             if not row[0] and guard.escalation is None:
                 raise InvalidTransition("the swarm is not paused")
             lifted, lifted_milestone = (guard.escalation or (0, None, ""))[:2]
-            escalated = await tx.all(
+            escalated = tx.all(
                 """SELECT m.id, m.name, m.status,
                           (SELECT max(d.id) FROM gate_decisions d
                            WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
@@ -437,24 +435,24 @@ class GateOps(TaskOps, StoreBase):
             for ms in escalated:
                 if ms["submitted_by"] is not None:
                     gates.check_not_submitter(who, ms["submitted_by"], "resume the swarm")
-            person = await require_reviewer(tx.one, who, "resume the swarm")
+            person = tx.read(require_reviewer(who, "resume the swarm"))
             if dry_run:
                 return
             require_signature(person, signing.resume_payload(escalation_id=lifted, note=reason, reviewer=who),
                               signature, "resume the swarm")
-            await tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
+            tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
             for ms in escalated:
                 if ms["status"] == MilestoneStatus.ESCALATED:
-                    await tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
-                await tx.run(
+                    tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
+                tx.run(
                     """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
                            escalation_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                     (ms["id"], ms["escalation"], who, reason, tx.now, lifted, bytes(signature)),
                 )
-                await tx.event("milestone.review", "milestone", ms["id"], {
+                tx.event("milestone.review", "milestone", ms["id"], {
                     "name": ms["name"], "resumed_by": who, "reason": reason,
                 })
-            await tx.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
+            tx.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
 
         await self._write(who, in_tx)
         return await self.swarm_state()
@@ -465,11 +463,11 @@ class GateOps(TaskOps, StoreBase):
         """The gate as every seat shows it: each decision, closure and resume verified or flagged, and
         approvals counting verified ones only."""
         ms = await self.get_milestone(milestone)
-        report = await self._report(self._one, self._all, ms.id, None)
-        keys = await self._reviewer_keys(self._all)
+        report = await self._read(self._report(ms.id, None))
+        keys = await self._read(self._reviewer_keys())
         rows = await self._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
         decisions = tuple(
-            decision_from_row(r, ok) for r, ok in zip(rows, await self._verified_decisions(self._all, rows, keys))
+            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._verified_decisions(rows, keys)))
         )
         conditions = tuple(
             condition_from_row(r, self._closure_verified(r, keys))
@@ -484,8 +482,8 @@ class GateOps(TaskOps, StoreBase):
             if d.verified and report and d.report_id == report.id
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
-        guard = await self._gate_guard(self._one, self._all)
-        nxt = await self._next_locked(self._one, ms)
+        guard = await self._read(self._gate_guard())
+        nxt = await self._one(_NEXT_LOCKED, (ms.position,))
         unblocks = 0
         if nxt is not None:
             unblocks = (await self._one(
@@ -519,7 +517,7 @@ class GateOps(TaskOps, StoreBase):
         )
         if row is None:
             return None
-        [ok] = await self._verified_decisions(self._all, [row])
+        [ok] = await self._read(self._verified_decisions([row]))
         return decision_from_row(row, ok)
 
 

@@ -31,23 +31,23 @@ class LivenessOps(SignatureOps):
         """Retry (or fail, once retries run out) every running task past its timeout, or whose agent
         has been stale for longer than its ``requeue_after_seconds``."""
         check_text("actor", actor, MAX_NAME)
-        async def in_tx(tx: Tx):
-            ids = await self._reap(tx)
-            return [await self._task_in(tx, i) for i in ids]
+        def in_tx(tx: Tx):
+            ids = self._reap(tx)
+            return [self._task_in(tx, i) for i in ids]
 
         return await self._write(actor, in_tx)
 
-    async def _reap(self, tx: Tx) -> list[int]:
+    def _reap(self, tx: Tx) -> list[int]:
         self._last_reap = tx.now
         reaped: dict[int, tuple[str, str]] = {}
-        for r in await tx.all(
+        for r in tx.all(
             "SELECT id, assigned_agent, timeout_seconds FROM tasks WHERE status = 'running' AND lease_expires_at < ?",
             (tx.now,),
         ):
             reaped[r[0]] = (r[1], f"timed out after {r['timeout_seconds']} s with {r['assigned_agent']}")
         # An agent that stopped heartbeating (killed, say) loses its tasks once it has been stale for its
         # grace period, counted from its last heartbeat or from the claim, whichever came later.
-        for r in await tx.all(
+        for r in tx.all(
             """SELECT t.id, a.name, max(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
                       a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
                FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
@@ -60,15 +60,15 @@ class LivenessOps(SignatureOps):
                                       f"(stale after {_span(r['stale'])}, its tasks released "
                                       f"{_span(r['grace'])} later)")
         for task_id, (agent, reason) in sorted(reaped.items()):
-            await self._finish_failure(tx, task_id, agent, reason, retry=True)
+            self._finish_failure(tx, task_id, agent, reason, retry=True)
         return sorted(reaped)
 
-    async def _hold(self, tx: Tx, task_ids: Sequence[int], failed_id: int) -> None:
+    def _hold(self, tx: Tx, task_ids: Sequence[int], failed_id: int) -> None:
         """These tasks, and every unfinished task that waits on them, are held by ``failed_id`` (unless
         another failure already holds them)."""
         if not task_ids:
             return
-        rows = await tx.all(
+        rows = tx.all(
             f"""WITH RECURSIVE down(id) AS (SELECT value FROM json_each(?) UNION
                     SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
                 UPDATE tasks SET held_by = ?
@@ -76,22 +76,22 @@ class LivenessOps(SignatureOps):
             (ids_json(task_ids), failed_id),
         )
         for r in sorted(r[0] for r in rows):
-            await tx.event("task.held", "task", r, {"failed_task": failed_id})
+            tx.event("task.held", "task", r, {"failed_task": failed_id})
 
-    async def _unhold(self, tx: Tx, failed_id: int) -> None:
+    def _unhold(self, tx: Tx, failed_id: int) -> None:
         """``failed_id`` is failed no more: what it held waits on its work again, or on another failure."""
-        for (task_id,) in await tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,)):
-            other = min(await self._failed_upstream(tx, task_id), default=None)
-            await tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (other, task_id))
+        for (task_id,) in tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,)):
+            other = min(self._failed_upstream(tx, task_id), default=None)
+            tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (other, task_id))
             if other is None:
-                await tx.event("task.unheld", "task", task_id, {"failed_task": failed_id})
+                tx.event("task.unheld", "task", task_id, {"failed_task": failed_id})
             else:
-                await tx.event("task.held", "task", task_id, {"failed_task": other})
+                tx.event("task.held", "task", task_id, {"failed_task": other})
 
     @staticmethod
-    async def _failed_upstream(tx: Tx, task_id: int) -> list[int]:
+    def _failed_upstream(tx: Tx, task_id: int) -> list[int]:
         """The failed tasks that ``task_id`` waits on, through unfinished tasks."""
-        rows = await tx.all(
+        rows = tx.all(
             f"""WITH RECURSIVE up(id) AS (SELECT ? UNION
                     SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
                     JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})

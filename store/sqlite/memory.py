@@ -111,13 +111,13 @@ class MemoryOps(SearchOps):
         sid = session_id or uuid.uuid4().hex
         state_json = dumps(dict(state or {}))
 
-        async def in_tx(tx: Tx) -> Session:
-            if await tx.one("SELECT 1 FROM sessions WHERE id = ?", (sid,)):
+        def in_tx(tx: Tx) -> Session:
+            if tx.one("SELECT 1 FROM sessions WHERE id = ?", (sid,)):
                 raise Conflict(f"session {sid} already exists")
-            await tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
+            tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
                          "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
-            await tx.event("session.created", "session", sid, {"agent": agent})
-            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
+            tx.event("session.created", "session", sid, {"agent": agent})
+            return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
 
         return await self._write(actor or agent or "unknown", in_tx)
 
@@ -136,17 +136,17 @@ class MemoryOps(SearchOps):
             raise InvalidArgument(f"session status must be one of "
                                   f"{', '.join(s.value for s in SessionStatus)}, not {status!r}") from None
 
-        async def in_tx(tx: Tx) -> Session:
-            row = await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        def in_tx(tx: Tx) -> Session:
+            row = tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
             current = SessionStatus(row["status"])
             if target not in _SESSION_FLOW[current]:
                 raise InvalidTransition(f"session {session_id} is {current}; it cannot become {target}")
-            await tx.run("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
+            tx.run("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
                          (target.value, tx.now, session_id))
-            await tx.event(f"session.{target.value}", "session", session_id, {})
-            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
+            tx.event(f"session.{target.value}", "session", session_id, {})
+            return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
         return await self._write(actor, in_tx)
 
@@ -166,22 +166,22 @@ class MemoryOps(SearchOps):
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"payload and state_delta must be JSON-serialisable ({exc})") from None
 
-        async def in_tx(tx: Tx) -> SessionEvent:
-            row = await tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
+        def in_tx(tx: Tx) -> SessionEvent:
+            row = tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
             if row[0] in (SessionStatus.TERMINATED, SessionStatus.ARCHIVED):
                 raise InvalidTransition(f"session {session_id} is {row[0]}; it takes no more events")
-            event_id = await tx.run("INSERT INTO session_events (session_id, ts, kind, payload) VALUES (?, ?, ?, ?)",
+            event_id = tx.run("INSERT INTO session_events (session_id, ts, kind, payload) VALUES (?, ?, ?, ?)",
                                     (session_id, tx.now, kind, body))
             if row[0] == SessionStatus.CREATED:
-                await tx.run("UPDATE sessions SET status = 'active' WHERE id = ?", (session_id,))
-            await tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
+                tx.run("UPDATE sessions SET status = 'active' WHERE id = ?", (session_id,))
+            tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
             if state_delta:  # a shallow merge, as set_session_state does
-                state = (await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,)))[0]
+                state = (tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,)))[0]
                 merged = _merged_state(session_id, state, json.loads(delta))
-                await tx.run("UPDATE sessions SET state = ? WHERE id = ?", (merged, session_id))
-            await tx.event("session.event", "session", session_id, {"kind": kind})
+                tx.run("UPDATE sessions SET state = ? WHERE id = ?", (merged, session_id))
+            tx.event("session.event", "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
 
         return await self._write(actor, in_tx)
@@ -200,8 +200,8 @@ class MemoryOps(SearchOps):
         check_text("actor", actor, MAX_NAME)
         check_json("state", state)
 
-        async def in_tx(tx: Tx) -> Session:
-            row = await tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
+        def in_tx(tx: Tx) -> Session:
+            row = tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
             if row is None:
                 raise NotFound(f"session {session_id} does not exist")
             if merge:
@@ -211,9 +211,9 @@ class MemoryOps(SearchOps):
                     text = json.dumps(dict(state), ensure_ascii=False)
                 except (TypeError, ValueError) as exc:
                     raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
-            await tx.run("UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?", (text, tx.now, session_id))
-            await tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
-            return _session(await tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
+            tx.run("UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?", (text, tx.now, session_id))
+            tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
+            return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
         return await self._write(actor, in_tx)
 
@@ -229,21 +229,21 @@ class MemoryOps(SearchOps):
         text, is_json = _encode_value(value)
         meta = self._metadata(metadata)
 
-        async def in_tx(tx: Tx) -> MemoryEntry:
-            existing = await tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
+        def in_tx(tx: Tx) -> MemoryEntry:
+            existing = tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
                                     (ns, key))
             if existing is not None:
                 state = "deleted (restore it)" if existing["deleted_at"] else "there (update it)"
                 raise Conflict(f"memory {ns} / {key} already exists and is {state}")
-            entry_id = await tx.run(
+            entry_id = tx.run(
                 "INSERT INTO memory_entries (namespace, key, version, value, is_json, memory_type, created_by, "
                 "session_id, task_id, metadata, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ns, key, text, int(is_json), mtype.value, created_by, session_id, task_id, meta, tx.now),
             )
-            await self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
+            self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
                                  memory_type=mtype.value, agent=created_by, task_id=task_id)
-            await tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
-            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
+            tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
+            return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
         return await self._write(created_by, in_tx)
 
@@ -256,24 +256,24 @@ class MemoryOps(SearchOps):
         if metadata is not None:
             self._metadata(metadata)  # refused here, before the transaction, like every other input
 
-        async def in_tx(tx: Tx) -> MemoryEntry:
-            current = await self._current(tx, ns, key)
+        def in_tx(tx: Tx) -> MemoryEntry:
+            current = self._current(tx, ns, key)
             if current["deleted_at"] is not None:
                 raise InvalidTransition(f"memory {ns} / {key} is deleted; restore it before updating")
             mtype = parse_memory_type(memory_type) if memory_type is not None else MemoryType(current["memory_type"])
             meta = self._metadata(metadata) if metadata is not None else current["metadata"]
-            await tx.run("UPDATE memory_entries SET is_current = 0 WHERE id = ?", (current["id"],))
-            entry_id = await tx.run(
+            tx.run("UPDATE memory_entries SET is_current = 0 WHERE id = ?", (current["id"],))
+            entry_id = tx.run(
                 "INSERT INTO memory_entries (namespace, key, version, value, is_json, memory_type, created_by, "
                 "session_id, task_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ns, key, current["version"] + 1, text, int(is_json), mtype.value, updated_by,
                  current["session_id"], current["task_id"], meta, tx.now),
             )
-            await self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
+            self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
                                   memory_type=mtype.value, agent=updated_by)
-            await tx.event("memory.updated", "memory", entry_id,
+            tx.event("memory.updated", "memory", entry_id,
                            {"namespace": ns, "key": key, "version": current["version"] + 1})
-            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
+            return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
         return await self._write(updated_by, in_tx)
 
@@ -281,32 +281,32 @@ class MemoryOps(SearchOps):
         """Soft delete: hidden from get and search, kept in the history, restorable."""
         ns, key, deleted_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(deleted_by, "deleted_by")
 
-        async def in_tx(tx: Tx) -> MemoryEntry:
-            current = await self._current(tx, ns, key)
+        def in_tx(tx: Tx) -> MemoryEntry:
+            current = self._current(tx, ns, key)
             if current["deleted_at"] is not None:
                 raise InvalidTransition(f"memory {ns} / {key} is already deleted")
-            await tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
+            tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
                          (tx.now, deleted_by, current["id"]))
-            await self._drop_item(tx, "memory", current["id"])
-            await tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
-            return _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
+            self._drop_item(tx, "memory", current["id"])
+            tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
+            return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
 
         return await self._write(deleted_by, in_tx)
 
     async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry:
         ns, key, restored_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(restored_by, "restored_by")
 
-        async def in_tx(tx: Tx) -> MemoryEntry:
-            current = await self._current(tx, ns, key)
+        def in_tx(tx: Tx) -> MemoryEntry:
+            current = self._current(tx, ns, key)
             if current["deleted_at"] is None:
                 raise InvalidTransition(f"memory {ns} / {key} is not deleted")
-            await tx.run("UPDATE memory_entries SET deleted_at = NULL, deleted_by = NULL WHERE id = ?",
+            tx.run("UPDATE memory_entries SET deleted_at = NULL, deleted_by = NULL WHERE id = ?",
                          (current["id"],))
-            entry = _entry(await tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
-            await self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
+            entry = _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
+            self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
                                  memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
                                  created_at=entry.created_at.timestamp())
-            await tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
+            tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
             return entry
 
         return await self._write(restored_by, in_tx)
@@ -360,8 +360,8 @@ class MemoryOps(SearchOps):
             raise NotFound(f"memory entry {entry_id} does not exist")
         return _entry(row)
 
-    async def _current(self, tx: Tx, ns: str, key: str) -> Any:
-        row = await tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1", (ns, key))
+    def _current(self, tx: Tx, ns: str, key: str) -> Any:
+        row = tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1", (ns, key))
         if row is None:
             raise NotFound(f"no memory {ns} / {key}")
         return row
@@ -388,21 +388,21 @@ class MemoryOps(SearchOps):
         check_text("session_id", session_id, MAX_NAME)
         title = learning.title(kind, clean)
 
-        async def in_tx(tx: Tx) -> LearningRecord:
-            if task_id is not None and not await tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)):
+        def in_tx(tx: Tx) -> LearningRecord:
+            if task_id is not None and not tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)):
                 raise NotFound(f"task {task_id} does not exist")
-            if milestone_id is not None and not await tx.one("SELECT 1 FROM milestones WHERE id = ?", (milestone_id,)):
+            if milestone_id is not None and not tx.one("SELECT 1 FROM milestones WHERE id = ?", (milestone_id,)):
                 raise NotFound(f"milestone {milestone_id} does not exist")
-            record_id = await tx.run(
+            record_id = tx.run(
                 "INSERT INTO learning_records (kind, namespace, title, fields, agent, task_id, milestone_id, "
                 "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, ns, title, json.dumps(clean, ensure_ascii=False), agent, task_id, milestone_id,
                  session_id, tx.now),
             )
-            await self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
+            self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
                                  task_id=task_id, milestone_id=milestone_id)
-            await tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
-            return _record(await tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
+            tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
+            return _record(tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
 
         return await self._write(agent or "unknown", in_tx)
 
@@ -434,27 +434,27 @@ class MemoryOps(SearchOps):
         digest = hashlib.sha256(content.encode()).hexdigest()
         chunks = rules.chunk_text(content)
 
-        async def in_tx(tx: Tx) -> Document:
-            row = await tx.one("SELECT * FROM documents WHERE namespace = ? AND path = ?", (ns, path))
+        def in_tx(tx: Tx) -> Document:
+            row = tx.one("SELECT * FROM documents WHERE namespace = ? AND path = ?", (ns, path))
             if row is not None and row["content_hash"] == digest:
                 return _document(row)
             if row is None:
-                doc_id = await tx.run("INSERT INTO documents (namespace, path, content_hash, chunk_count, created_at, "
+                doc_id = tx.run("INSERT INTO documents (namespace, path, content_hash, chunk_count, created_at, "
                                       "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                                       (ns, path, digest, len(chunks), tx.now, tx.now))
             else:
                 doc_id = row["id"]
-                for (chunk_id,) in await tx.all("SELECT id FROM document_chunks WHERE document_id = ?", (doc_id,)):
-                    await self._drop_item(tx, "document", chunk_id)
-                await tx.run("DELETE FROM document_chunks WHERE document_id = ?", (doc_id,))
-                await tx.run("UPDATE documents SET content_hash = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
+                for (chunk_id,) in tx.all("SELECT id FROM document_chunks WHERE document_id = ?", (doc_id,)):
+                    self._drop_item(tx, "document", chunk_id)
+                tx.run("DELETE FROM document_chunks WHERE document_id = ?", (doc_id,))
+                tx.run("UPDATE documents SET content_hash = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
                              (digest, len(chunks), tx.now, doc_id))
             for position, text in enumerate(chunks):
-                chunk_id = await tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
+                chunk_id = tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
                                         (doc_id, position, text))
-                await self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
-            await tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
-            return _document(await tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
+                self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
+            tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
+            return _document(tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
 
         return await self._write(actor, in_tx)
 

@@ -7,33 +7,30 @@ API, CLI, MCP server, dashboard) meets the same ones.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import identity, signing
 from ..gates import check_not_submitter
 from ..errors import InvalidArgument, NotFound, PermissionDenied
 from ..models import Reviewer
-from .base import StoreBase, Tx
+from .base import All, One, Reads, StoreBase, Tx
 from .rows import reviewer_from_row
-
-One = Callable[..., Awaitable[Any]]
 
 #: What a person registers with, quoted in refusals.
 REGISTER_HINT = "a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
 
 
-async def is_agent(one: One, who: str) -> bool:
-    return await one("SELECT 1 FROM agents WHERE name = ?", (who,)) is not None
+def is_agent(who: str) -> Reads[bool]:
+    return (yield One("SELECT 1 FROM agents WHERE name = ?", (who,))) is not None
 
 
-async def require_reviewer(one: One, who: str, act: str, *, keyed: bool = True) -> Reviewer:
+def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewer]:
     """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``.
     ``keyed``: they must have a signing key too (every act of theirs is signed)."""
-    if await is_agent(one, who):
+    if (yield from is_agent(who)):
         raise PermissionDenied(f"{who} is a registered agent; agents never {act}: a person does, as a "
                                "registered reviewer")
-    row = await one("SELECT * FROM reviewers WHERE name = ?", (who,))
+    row = yield One("SELECT * FROM reviewers WHERE name = ?", (who,))
     if row is None:
         raise PermissionDenied(f"{who} is not a registered reviewer, so cannot {act}; "
                                + REGISTER_HINT.format(who=who))
@@ -80,18 +77,18 @@ def check_public_key(public_key: Any) -> bytes:
     return bytes(public_key)
 
 
-async def require_agent(one: One, who: str, act: str) -> None:
+def require_agent(who: str, act: str) -> Reads[None]:
     """PermissionDenied unless ``who`` (canonical) is a registered agent and no reviewer."""
-    if await one("SELECT 1 FROM reviewers WHERE name = ?", (who,)) is not None:
+    if (yield One("SELECT 1 FROM reviewers WHERE name = ?", (who,))) is not None:
         raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
-    if not await is_agent(one, who):
+    if not (yield from is_agent(who)):
         raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}; register it first with "
                                f"`swarmdeck agent register {who} --type TYPE`")
 
 
-async def refuse_reviewer_name(one: One, who: str) -> None:
+def refuse_reviewer_name(who: str) -> Reads[None]:
     """An agent may not take a name that is (or was) a reviewer's."""
-    row = await one("SELECT removed_at FROM reviewers WHERE name = ?", (who,))
+    row = yield One("SELECT removed_at FROM reviewers WHERE name = ?", (who,))
     if row is not None:
         was = " (removed; its history stays)" if row[0] is not None else ""
         raise PermissionDenied(f"{who} is a registered reviewer{was}; an agent can never be a reviewer "
@@ -110,12 +107,12 @@ class ReviewerOps(StoreBase):
         adder = identity.canonical(by, "the name of who adds the reviewer")
         key = None if public_key is None else check_public_key(public_key)
 
-        async def in_tx(tx: Tx) -> Reviewer | None:
-            if await is_agent(tx.one, who):
+        def in_tx(tx: Tx) -> Reviewer | None:
+            if tx.read(is_agent(who)):
                 raise PermissionDenied(f"{who} is a registered agent; a reviewer can never be an agent "
                                        "(a person registers under their own name)")
-            await self._check_registrar(tx, adder, "add")
-            row = await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
+            self._check_registrar(tx, adder, "add")
+            row = tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is not None and row["removed_at"] is None:
                 raise InvalidArgument(f"{who} is already a registered reviewer")
             had = None if row is None else row["public_key"]
@@ -126,16 +123,16 @@ class ReviewerOps(StoreBase):
             if dry_run:
                 return None
             if row is None:
-                await tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
+                tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
                              (who, key, tx.now, adder))
             else:
-                await tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, "
+                tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, "
                              "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE id = ?",
                              (tx.now, adder, key, row["id"]))
             final = had if had is not None else key
-            await tx.event("reviewer.added", "reviewer", who, {
+            tx.event("reviewer.added", "reviewer", who, {
                 "name": who, "by": adder, "key": None if final is None else signing.fingerprint(final)})
-            return reviewer_from_row(await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,)))
+            return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE name = ?", (who,)))
 
         return await self._write(adder, in_tx)
 
@@ -148,8 +145,8 @@ class ReviewerOps(StoreBase):
         actor = identity.canonical(by, "the name of who sets the key") if by is not None else who
         key = check_public_key(public_key)
 
-        async def in_tx(tx: Tx) -> Reviewer:
-            row = None if who is None else await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
+        def in_tx(tx: Tx) -> Reviewer:
+            row = None if who is None else tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is None:
                 raise NotFound(f"{name!r} is not a registered reviewer; " + REGISTER_HINT.format(who=name))
             if row["removed_at"] is not None:
@@ -160,13 +157,13 @@ class ReviewerOps(StoreBase):
                 raise PermissionDenied(f"{who} already has a signing key ({signing.fingerprint(row['public_key'])});"
                                        " a reviewer's key never changes")
             if actor != who:
-                await self._check_registrar(tx, actor, "give a key to")
+                self._check_registrar(tx, actor, "give a key to")
             if dry_run:
                 return reviewer_from_row(row)
-            await tx.run("UPDATE reviewers SET public_key = ? WHERE id = ?", (key, row["id"]))
-            await tx.event("reviewer.key", "reviewer", who, {"name": who, "by": actor,
+            tx.run("UPDATE reviewers SET public_key = ? WHERE id = ?", (key, row["id"]))
+            tx.event("reviewer.key", "reviewer", who, {"name": who, "by": actor,
                                                               "key": signing.fingerprint(key)})
-            return reviewer_from_row(await tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
+            return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
 
         return await self._write(actor or "unknown", in_tx)
 
@@ -176,30 +173,30 @@ class ReviewerOps(StoreBase):
         who = identity.key(name)
         remover = identity.canonical(by, "the name of who removes the reviewer")
 
-        async def in_tx(tx: Tx) -> Reviewer:
-            await self._check_registrar(tx, remover, "remove")
-            row = None if who is None else await tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
+        def in_tx(tx: Tx) -> Reviewer:
+            self._check_registrar(tx, remover, "remove")
+            row = None if who is None else tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is None:
                 raise NotFound(f"{name!r} is not a registered reviewer")
             if row["removed_at"] is not None:
                 raise InvalidArgument(f"{who} is not an active reviewer (already removed)")
             if dry_run:
                 return reviewer_from_row(row)
-            await tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE id = ?",
+            tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE id = ?",
                          (tx.now, remover, row["id"]))
-            await tx.event("reviewer.removed", "reviewer", who, {"name": who, "by": remover})
-            return reviewer_from_row(await tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
+            tx.event("reviewer.removed", "reviewer", who, {"name": who, "by": remover})
+            return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
 
         return await self._write(remover, in_tx)
 
-    async def _check_registrar(self, tx: Tx, who: str, verb: str) -> None:
-        if await is_agent(tx.one, who):
+    def _check_registrar(self, tx: Tx, who: str, verb: str) -> None:
+        if tx.read(is_agent(who)):
             raise PermissionDenied(f"{who} is a registered agent; agents never add or remove reviewers: a person "
                                    "does, as a registered reviewer")
-        anyone = await tx.one("SELECT 1 FROM reviewers WHERE removed_at IS NULL LIMIT 1")
+        anyone = tx.one("SELECT 1 FROM reviewers WHERE removed_at IS NULL LIMIT 1")
         if anyone is None and verb == "add":
             return  # the first reviewer of a swarm has nobody to be added by
-        if not await tx.one("SELECT 1 FROM reviewers WHERE name = ? AND removed_at IS NULL", (who,)):
+        if not tx.one("SELECT 1 FROM reviewers WHERE name = ? AND removed_at IS NULL", (who,)):
             raise PermissionDenied(f"only a registered reviewer can {verb} a reviewer; {who} is not one "
                                    "(run it as a reviewer: --by NAME)")
 
@@ -229,4 +226,4 @@ class ReviewerOps(StoreBase):
             )
             if row is not None:
                 check_not_submitter(who, row[0], act)
-        return await require_reviewer(self._one, who, act)
+        return await self._read(require_reviewer(who, act))

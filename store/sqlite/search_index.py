@@ -39,32 +39,32 @@ class SearchOps(StoreBase):
 
     # -- the search index ------------------------------------------------------------------------------------
 
-    async def _put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
+    def _put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
                         memory_type: str | None = None, agent: str | None = None, task_id: int | None = None,
                         milestone_id: int | None = None, created_at: float | None = None) -> int:
-        return await tx.run(
+        return tx.run(
             "INSERT INTO search_items (kind, ref_id, namespace, title, body, memory_type, agent, task_id, "
             "milestone_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (kind, ref_id, namespace, title, body, memory_type, agent, task_id, milestone_id,
              tx.now if created_at is None else created_at),
         )
 
-    async def _move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
+    def _move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
                          memory_type: str | None, agent: str | None) -> None:
         """The item now stands for a new version: new text, so its vectors must be made again."""
-        row = await tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, old_ref))
+        row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, old_ref))
         if row is None:
             return
-        await vectors.forget(tx, [row[0]])
-        await tx.run("UPDATE search_items SET ref_id = ?, title = ?, body = ?, memory_type = ?, agent = ?, "
+        vectors.forget(tx, [row[0]])
+        tx.run("UPDATE search_items SET ref_id = ?, title = ?, body = ?, memory_type = ?, agent = ?, "
                      "created_at = ?, embedded_model = NULL WHERE id = ?",
                      (new_ref, title, body, memory_type, agent, tx.now, row[0]))
 
-    async def _drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
-        row = await tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, ref_id))
+    def _drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
+        row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, ref_id))
         if row is not None:
-            await vectors.forget(tx, [row[0]])
-            await tx.run("DELETE FROM search_items WHERE id = ?", (row[0],))
+            vectors.forget(tx, [row[0]])
+            tx.run("DELETE FROM search_items WHERE id = ?", (row[0],))
 
     async def pending_embeddings(self, model: str, *, limit: int = 64, retry_after: float = 30.0) -> list[tuple[int, str]]:
         """Items without a current vector for ``model`` (recent failures wait ``retry_after`` s): (id, text)."""
@@ -89,29 +89,29 @@ class SearchOps(StoreBase):
         """Record vectors made by ``model``: ``(item_id, vector)`` or ``(item_id, vector, text)`` with the
         text ``pending_embeddings`` gave. Items gone since, or whose text changed since, are skipped."""
 
-        async def in_tx(tx: Tx) -> int:
+        def in_tx(tx: Tx) -> int:
             stored_ids: list[int] = []
-            table = await self._vectors.ensure_index(tx, model, dim)
+            table = self._vectors.ensure_index(tx, model, dim)
             for item_id, vector, *read in vectors_by_item:
                 vec = np.asarray(vector, dtype="<f4")
                 if vec.shape != (dim,):
                     raise InvalidArgument(f"vector for item {item_id} has shape {vec.shape}, expected ({dim},)")
-                item = await tx.one("SELECT kind, namespace, memory_type, agent, created_at, title, body "
+                item = tx.one("SELECT kind, namespace, memory_type, agent, created_at, title, body "
                                     "FROM search_items WHERE id = ?", (item_id,))
                 if item is None:
                     continue
                 if read and read[0] != f"{item['title']}\n{item['body']}":
                     continue  # updated while it was being embedded: the vector is of the old text
                 blob = vec.tobytes()
-                await self._vectors.put(tx, table, item_id, vec, item)
-                await tx.run("INSERT OR REPLACE INTO embeddings (item_id, model, dim, vector, embedded_at) "
+                self._vectors.put(tx, table, item_id, vec, item)
+                tx.run("INSERT OR REPLACE INTO embeddings (item_id, model, dim, vector, embedded_at) "
                              "VALUES (?, ?, ?, ?, ?)", (item_id, model, dim, blob, tx.now))
-                await tx.run("UPDATE search_items SET embedded_model = ? WHERE id = ?", (model, item_id))
-                await tx.run("DELETE FROM embedding_failures WHERE item_id = ?", (item_id,))
+                tx.run("UPDATE search_items SET embedded_model = ? WHERE id = ?", (model, item_id))
+                tx.run("DELETE FROM embedding_failures WHERE item_id = ?", (item_id,))
                 stored_ids.append(item_id)
             stored = len(stored_ids)
             if stored:  # the item ids: caches of the vectors catch up from the change feed
-                await tx.event("index.embedded", "index", model, {"count": stored, "items": stored_ids})
+                tx.event("index.embedded", "index", model, {"count": stored, "items": stored_ids})
             return stored
 
         stored = await self._write("indexer", in_tx)
@@ -120,17 +120,17 @@ class SearchOps(StoreBase):
         return stored
 
     async def record_embedding_failure(self, model: str, item_ids: Iterable[int], error: str) -> None:
-        async def in_tx(tx: Tx) -> None:
+        def in_tx(tx: Tx) -> None:
             for item_id in item_ids:
                 # an item deleted while its batch was out is skipped (its failure row could not exist)
-                await tx.run(
+                tx.run(
                     "INSERT INTO embedding_failures (item_id, model, error, failed_at) SELECT id, ?, ?, ? "
                     "FROM search_items WHERE id = ? "
                     "ON CONFLICT (item_id) DO UPDATE SET error = excluded.error, model = excluded.model, "
                     "attempts = attempts + 1, failed_at = excluded.failed_at",
                     (model, error[:500], tx.now, item_id),
                 )
-            await tx.event("index.failed", "index", model, {"error": error[:500]})
+            tx.event("index.failed", "index", model, {"error": error[:500]})
 
         return await self._write("indexer", in_tx)
 

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlean
 
 from .. import identity, signing
-from .base import StoreBase
-
-One = Callable[..., Awaitable[Any]]
-All = Callable[..., Awaitable[list[sqlean.Row]]]
+from .base import All, One, Reads, StoreBase
 
 #: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
 #: name none, and is still shown).
@@ -86,22 +83,22 @@ class SignatureOps(StoreBase):
         return ok
 
     @staticmethod
-    async def _reviewer_keys(fetch: All) -> dict[str, Any]:
-        return {r[0]: r[1] for r in await fetch("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL")}
+    def _reviewer_keys() -> Reads[dict[str, Any]]:
+        return {r[0]: r[1] for r in (yield All("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL"))}
 
     @staticmethod
     def _key_of(keys: dict[str, Any], who: Any) -> Any:
         return keys.get(identity.key(who) or who) if isinstance(who, str) else None
 
     @staticmethod
-    async def _conditions_of(fetch: All, decision_ids: Iterable[int]) -> dict[int, list[str]]:
+    def _conditions_of(decision_ids: Iterable[int]) -> Reads[dict[int, list[str]]]:
         """Each decision's conditions, in order: part of what the decision's signature covers."""
         ids = sorted(set(decision_ids))
         out: dict[int, list[str]] = defaultdict(list)
         if ids:
-            for r in await fetch("SELECT decision_id, text FROM gate_conditions "
-                                 "WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                                 (json.dumps(ids),)):
+            for r in (yield All("SELECT decision_id, text FROM gate_conditions "
+                                "WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                                (json.dumps(ids),))):
                 out[r[0]].append(r[1])
         return out
 
@@ -128,42 +125,42 @@ class SignatureOps(StoreBase):
         return self._verdict("closure", row["id"], self._key_of(keys, row["closed_by"]), message,
                              row["close_signature"])
 
-    async def _verified_decisions(self, fetch: All, rows: list[sqlean.Row],
-                                  keys: dict[str, Any] | None = None) -> list[bool]:
+    def _verified_decisions(self, rows: list[sqlean.Row],
+                            keys: dict[str, Any] | None = None) -> Reads[list[bool]]:
         """Whether each decision row is verified (in order)."""
         if keys is None:
-            keys = await self._reviewer_keys(fetch)
-        conditions = await self._conditions_of(fetch, (r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
+            keys = yield from self._reviewer_keys()
+        conditions = yield from self._conditions_of((r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
         return [self._decision_verified(r, conditions.get(r["id"], []), keys) for r in rows]
 
     # -- what verified decisions allow -------------------------------------------------------------
 
-    async def _gate_guard(self, one: One, fetch: All, mark: tuple[Any, ...] | None = None) -> GateGuard:
+    def _gate_guard(self, mark: tuple[Any, ...] | None = None) -> Reads[GateGuard]:
         """The gates as verified decisions leave them; computed again only when a gate table grew.
         ``mark``: the ``GUARD_MARK`` columns, if the caller read them already.
 
         Call it before a transaction writes to any gate table (or on the reader): a guard computed
         from rows a transaction then rolls back would be kept under ids that later rows reuse."""
         if mark is None:
-            mark = tuple(await one(f"SELECT {GUARD_MARK}"))
+            mark = tuple((yield One(f"SELECT {GUARD_MARK}")))
         cached = self._guard_cache
         if cached is not None and cached[0] == mark:
             return cached[1]
-        guard = await self._compute_guard(fetch)
+        guard = yield from self._compute_guard()
         self._guard_cache = (mark, guard)
         return guard
 
-    async def _compute_guard(self, fetch: All) -> GateGuard:
-        keys = await self._reviewer_keys(fetch)
-        milestones = await fetch("SELECT id, name, required_approvals FROM milestones ORDER BY position")
+    def _compute_guard(self) -> Reads[GateGuard]:
+        keys = yield from self._reviewer_keys()
+        milestones = yield All("SELECT id, name, required_approvals FROM milestones ORDER BY position")
         # Each milestone's current report: its newest version (a bare column beside max() is that row's).
-        current = {r[0]: r[1] for r in await fetch(
-            "SELECT milestone_id, id, max(version) FROM validation_reports GROUP BY milestone_id")}
-        rows = await fetch(f"{DECISION_SELECT} WHERE g.decision IN ('APPROVE', 'CONDITIONAL', 'ESCALATE') "
+        current = {r[0]: r[1] for r in (yield All(
+            "SELECT milestone_id, id, max(version) FROM validation_reports GROUP BY milestone_id"))}
+        rows = yield All(f"{DECISION_SELECT} WHERE g.decision IN ('APPROVE', 'CONDITIONAL', 'ESCALATE') "
                            "ORDER BY g.id")
         approvers: dict[int, set[str]] = defaultdict(set)
         escalation = None
-        for row, ok in zip(rows, await self._verified_decisions(fetch, rows, keys)):
+        for row, ok in zip(rows, (yield from self._verified_decisions(rows, keys))):
             if not ok:
                 continue
             if row["decision"] == "ESCALATE":
@@ -180,7 +177,7 @@ class SignatureOps(StoreBase):
                 shut = True
         outstanding = None
         if escalation is not None:
-            lifts = await fetch("SELECT * FROM gate_resumptions WHERE escalation_id = ?", (escalation["id"],))
+            lifts = yield All("SELECT * FROM gate_resumptions WHERE escalation_id = ?", (escalation["id"],))
             if not any(self._resumption_verified(r, keys) for r in lifts):
                 names = {m["id"]: m["name"] for m in milestones}
                 reason = escalation_reason(names.get(escalation["milestone_id"], str(escalation["milestone_id"])),

@@ -25,7 +25,7 @@ from ..models import (
     TaskStatus,
     from_ts,
 )
-from .base import Tx
+from .base import All, Reads, Tx
 from .rows import dumps, milestone_query, task_from_row
 from .liveness import UNFINISHED_SQL, LivenessOps, ids_json
 from .signatures import GUARD_MARK
@@ -60,7 +60,7 @@ class TaskOps(LivenessOps):
         rows = await self._all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist")
-        return (await self._hydrate(rows, self._all))[0]
+        return (await self._read(self._hydrate(rows)))[0]
 
     async def list_tasks(
         self,
@@ -107,7 +107,7 @@ class TaskOps(LivenessOps):
             # every task of the status in priority order looking for them.
             order = "+" + order
         rows = await self._all(f"{_SELECT} {where} ORDER BY {order} LIMIT ?", (*params, limit))
-        return await self._hydrate(rows, self._all)
+        return await self._read(self._hydrate(rows))
 
     async def tasks_by_ids(self, task_ids: Iterable[int]) -> list[Task]:
         """The tasks with these ids that exist, in id order (for screens applying changes)."""
@@ -115,7 +115,7 @@ class TaskOps(LivenessOps):
             f"{_SELECT} WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
             (ids_json(task_ids),),
         )
-        return await self._hydrate(rows, self._all)
+        return await self._read(self._hydrate(rows))
 
     async def dependents(self, task_id: int) -> list[int]:
         rows = await self._all(
@@ -147,7 +147,7 @@ class TaskOps(LivenessOps):
                 oldest = row[0] if oldest is None else min(oldest, row[0])
         paused = await self._one("SELECT paused FROM swarm_state WHERE id = 1")
         # Paused by its flag, or by a verified escalation no verified resume lifted (as claims are).
-        escalation = (await self._gate_guard(self._one, self._all)).escalation
+        escalation = (await self._read(self._gate_guard())).escalation
         held = await self._one(
             # `+status`: count from the small tasks_held index, not from every unfinished task.
             f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {UNFINISHED_SQL}"
@@ -188,17 +188,18 @@ class TaskOps(LivenessOps):
             max_parallelism=max(len(b) for b in batches),
         )
 
-    async def _hydrate(self, rows: list[sqlean.Row], fetch) -> list[Task]:
+    @staticmethod
+    def _hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
         """Attach prerequisites, and say why each blocked task is blocked."""
         if not rows:
             return []
         prereqs: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for r in await fetch(
+        for r in (yield All(
             "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
             "JOIN tasks p ON p.id = d.prerequisite_id "
             "WHERE d.task_id IN (SELECT value FROM json_each(?)) ORDER BY d.task_id, d.prerequisite_id",
             (ids_json(r["id"] for r in rows),),
-        ):
+        )):
             prereqs[r[0]].append((r[1], r[2]))
         tasks = []
         for row in rows:
@@ -209,11 +210,11 @@ class TaskOps(LivenessOps):
             tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
         return tasks
 
-    async def _task_in(self, tx: Tx, task_id: int) -> Task:
-        rows = await tx.all(f"{_SELECT} WHERE t.id = ?", (task_id,))
+    def _task_in(self, tx: Tx, task_id: int) -> Task:
+        rows = tx.all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist")
-        return (await self._hydrate(rows, tx.all))[0]
+        return tx.read(self._hydrate(rows))[0]
 
     # -- enqueue and dependencies ---------------------------------------------------------
 
@@ -264,11 +265,11 @@ class TaskOps(LivenessOps):
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"input_data must be JSON-serialisable ({exc})") from None
 
-        async def in_tx(tx: Tx):
+        def in_tx(tx: Tx):
             # id -> (status, depth, the failed task holding it: itself if it failed)
             statuses: dict[int, tuple[str, int, int | None]] = {
                 r[0]: (r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
-                for r in await tx.all(
+                for r in tx.all(
                     "SELECT id, status, dependency_depth, held_by FROM tasks "
                     "WHERE id IN (SELECT value FROM json_each(?))",
                     (ids_json(prereq_ids),),
@@ -282,11 +283,11 @@ class TaskOps(LivenessOps):
                 raise InvalidArgument(
                     f"prerequisite task {', '.join(map(str, dead))} is cancelled and will never complete"
                 )
-            if parent_task_id is not None and not await tx.one(
+            if parent_task_id is not None and not tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (parent_task_id,)
             ):
                 raise NotFound(f"parent task {parent_task_id} does not exist")
-            milestone_id, locked = await self._resolve_milestone_for_task(tx, milestone)
+            milestone_id, locked = self._resolve_milestone_for_task(tx, milestone)
             waiting = any(statuses[p][0] != TaskStatus.COMPLETED for p in prereq_ids)
             status = TaskStatus.BLOCKED if waiting or locked else TaskStatus.READY
             depth = graph.dependency_depth(statuses[p][1] for p in prereq_ids)
@@ -299,7 +300,7 @@ class TaskOps(LivenessOps):
                 source=source,
                 now=tx.now,
             ).total
-            task_id = await tx.run(
+            task_id = tx.run(
                 """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
                        priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
                        estimated_duration_seconds, input_data, max_retries, timeout_seconds,
@@ -309,26 +310,26 @@ class TaskOps(LivenessOps):
                  depth, milestone_id, parent_task_id, session_id, deadline_ts,
                  estimated_duration_seconds, input_json, max_retries, timeout_seconds, tx.now, tx.now),
             )
-            await tx.many(
+            tx.many(
                 "INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
                 [(task_id, p) for p in prereq_ids],
             )
-            await tx.event("task.enqueued", "task", task_id, {
+            tx.event("task.enqueued", "task", task_id, {
                 "status": status.value, "priority": prio, "agent_type": agent_type,
                 "prerequisites": prereq_ids, "milestone_id": milestone_id, "source": source.value,
             })
             held_by = min((statuses[p][2] for p in prereq_ids if statuses[p][2] is not None), default=None)
             if held_by is not None:
-                await self._hold(tx, [task_id], held_by)
-            await self._reprioritise(tx, [p for p in prereq_ids if statuses[p][0] in UNFINISHED])
-            return await self._task_in(tx, task_id)
+                self._hold(tx, [task_id], held_by)
+            self._reprioritise(tx, [p for p in prereq_ids if statuses[p][0] in UNFINISHED])
+            return self._task_in(tx, task_id)
 
         return await self._write(actor, in_tx)
 
-    async def _resolve_milestone_for_task(self, tx: Tx, milestone: int | str | None) -> tuple[int | None, bool]:
+    def _resolve_milestone_for_task(self, tx: Tx, milestone: int | str | None) -> tuple[int | None, bool]:
         if milestone is None:
             return None, False
-        row = await tx.one(*milestone_query(milestone))
+        row = tx.one(*milestone_query(milestone))
         if row is None:
             raise NotFound(f"milestone {milestone!r} does not exist")
         return row["id"], row["status"] == MilestoneStatus.LOCKED
@@ -336,9 +337,9 @@ class TaskOps(LivenessOps):
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
         check_text("actor", actor, MAX_NAME)
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
-            prereq = await self._task_in(tx, prerequisite_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
+            prereq = self._task_in(tx, prerequisite_id)
             if task.status not in (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.READY):
                 raise InvalidArgument(
                     f"task {task_id} is {task.status}; prerequisites can only be added before it runs"
@@ -349,7 +350,7 @@ class TaskOps(LivenessOps):
                 return task
             # Everything the prerequisite already waits on, transitively: a cycle closes if task is in it.
             edges: dict[int, set[int]] = defaultdict(set)
-            for r in await tx.all(
+            for r in tx.all(
                 # `IN up` (not a join) keeps SQLite from scanning all of task_dependencies to meet `up`.
                 """WITH RECURSIVE up(id) AS (SELECT ? UNION
                        SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
@@ -363,26 +364,26 @@ class TaskOps(LivenessOps):
                     f"task {task_id} cannot wait for task {prerequisite_id}: that would form the cycle "
                     + " -> ".join(map(str, cycle))
                 )
-            await tx.run(
+            tx.run(
                 "INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
                 (task_id, prerequisite_id),
             )
             if task.status is TaskStatus.READY and prereq.status is not TaskStatus.COMPLETED:
-                await self._set_status(tx, task_id, TaskStatus.READY, TaskStatus.BLOCKED)
-            await tx.event("task.dependency_added", "task", task_id, {"prerequisite_id": prerequisite_id})
+                self._set_status(tx, task_id, TaskStatus.READY, TaskStatus.BLOCKED)
+            tx.event("task.dependency_added", "task", task_id, {"prerequisite_id": prerequisite_id})
             held_by = prerequisite_id if prereq.status is TaskStatus.FAILED else prereq.held_by
             if held_by is not None:
-                await self._hold(tx, [task_id], held_by)
-            await self._refresh_depths(tx, task_id)
+                self._hold(tx, [task_id], held_by)
+            self._refresh_depths(tx, task_id)
             if prereq.status in UNFINISHED:
-                await self._reprioritise(tx, [prerequisite_id])
-            return await self._task_in(tx, task_id)
+                self._reprioritise(tx, [prerequisite_id])
+            return self._task_in(tx, task_id)
 
         return await self._write(actor, in_tx)
 
-    async def _refresh_depths(self, tx: Tx, root: int) -> None:
+    def _refresh_depths(self, tx: Tx, root: int) -> None:
         """Recompute dependency depth of ``root`` and everything that transitively waits on it."""
-        rows = await tx.all(
+        rows = tx.all(
             """WITH RECURSIVE down(id) AS (SELECT ? UNION
                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
                SELECT id FROM down""",
@@ -391,7 +392,7 @@ class TaskOps(LivenessOps):
         affected = [r[0] for r in rows]
         edges: dict[int, set[int]] = defaultdict(set)
         depths: dict[int, int] = {}
-        for r in await tx.all(
+        for r in tx.all(
             "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
             "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id IN (SELECT value FROM json_each(?))",
             (ids_json(affected),),
@@ -405,18 +406,18 @@ class TaskOps(LivenessOps):
                 if depths.get(t) != new:
                     depths[t] = new
                     changed.append(t)
-                    await tx.run("UPDATE tasks SET dependency_depth = ? WHERE id = ?", (new, t))
-        await self._reprioritise(tx, changed)
+                    tx.run("UPDATE tasks SET dependency_depth = ? WHERE id = ?", (new, t))
+        self._reprioritise(tx, changed)
 
     # -- priority --------------------------------------------------------------------------
 
-    async def _reprioritise(self, tx: Tx, task_ids: Iterable[int], *, threshold: float = 1e-9) -> list[int]:
+    def _reprioritise(self, tx: Tx, task_ids: Iterable[int], *, threshold: float = 1e-9) -> list[int]:
         """Recompute stored priorities; record the ones that moved by more than ``threshold``."""
         ids = list(task_ids)
         if not ids:
             return []
         changed = []
-        for row in await tx.all(
+        for row in tx.all(
             f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
                     WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
                 FROM tasks t WHERE t.id IN (SELECT value FROM json_each(?))""",
@@ -424,42 +425,42 @@ class TaskOps(LivenessOps):
         ):
             new = _breakdown(row, row["n"], tx.now).total
             if abs(new - row["priority"]) > threshold:
-                await tx.run("UPDATE tasks SET priority = ? WHERE id = ?", (new, row["id"]))
-                await tx.event("task.reprioritised", "task", row["id"], {"priority": new, "was": row["priority"]})
+                tx.run("UPDATE tasks SET priority = ? WHERE id = ?", (new, row["id"]))
+                tx.event("task.reprioritised", "task", row["id"], {"priority": new, "was": row["priority"]})
                 changed.append(row["id"])
         return changed
 
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
         check_text("actor", actor, MAX_NAME)
-        async def in_tx(tx: Tx):
-            return await self._refresh_urgency(tx)
+        def in_tx(tx: Tx):
+            return self._refresh_urgency(tx)
 
         return await self._write(actor, in_tx)
 
-    async def _refresh_urgency(self, tx: Tx) -> list[int]:
-        rows = await tx.all(
+    def _refresh_urgency(self, tx: Tx) -> list[int]:
+        rows = tx.all(
             "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
         )
         self._last_urgency_refresh = tx.now
-        return await self._reprioritise(tx, [r[0] for r in rows], threshold=_REPRIORITISE_THRESHOLD)
+        return self._reprioritise(tx, [r[0] for r in rows], threshold=_REPRIORITISE_THRESHOLD)
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         check_text("actor", actor, MAX_NAME)
         _check_int("base_priority", base_priority, 0, 10)
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
             if task.status.finished:
                 raise InvalidArgument(f"task {task_id} is {task.status}; its priority no longer matters")
-            await tx.run(
+            tx.run(
                 "UPDATE tasks SET base_priority = ?, updated_at = ? WHERE id = ?",
                 (base_priority, tx.now, task_id),
             )
-            await tx.event("task.base_priority_set", "task", task_id, {
+            tx.event("task.base_priority_set", "task", task_id, {
                 "base_priority": base_priority, "was": task.base_priority,
             })
-            await self._reprioritise(tx, [task_id])
-            return await self._task_in(tx, task_id)
+            self._reprioritise(tx, [task_id])
+            return self._task_in(tx, task_id)
 
         return await self._write(actor, in_tx)
 
@@ -477,40 +478,40 @@ class TaskOps(LivenessOps):
         """
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
-        async def in_tx(tx: Tx):
+        def in_tx(tx: Tx):
             # The pause flag, and the primary-key probes that say whether the cached guard still holds.
-            paused = await tx.one(f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1")
-            guard = await self._gate_guard(tx.one, tx.all, tuple(paused[2:]))
+            paused = tx.one(f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1")
+            guard = tx.read(self._gate_guard(tuple(paused[2:])))
             if paused[0] or guard.escalation is not None:
                 reason = paused[1] if paused[0] else guard.escalation[2]  # type: ignore[index]
                 raise SwarmPaused(f"the swarm is paused ({reason}); claims resume when a human runs "
                                   "`swarmdeck gate resume`")
-            if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
+            if not tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
                 raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
             # Timed-out leases are reaped every few seconds rather than in every claim; a claim that
             # finds nothing ready reaps at once, so an idle agent never waits on a lease that ran out.
             reaped = tx.now - self._last_reap >= _REAP_INTERVAL_SECONDS
             if reaped:
-                await self._reap(tx)
+                self._reap(tx)
             if tx.now - self._last_urgency_refresh >= _URGENCY_REFRESH_SECONDS:
-                await self._refresh_urgency(tx)
+                self._refresh_urgency(tx)
             locked = guard.locked_sql if guard.locked else None
-            task_id = await self._claim_next(tx, agent, agent_type, locked)
-            if task_id is None and not reaped and await self._reap(tx):
-                task_id = await self._claim_next(tx, agent, agent_type, locked)
+            task_id = self._claim_next(tx, agent, agent_type, locked)
+            if task_id is None and not reaped and self._reap(tx):
+                task_id = self._claim_next(tx, agent, agent_type, locked)
             if task_id is None:
                 return None
-            await tx.run(
+            tx.run(
                 "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?",
                 (task_id, agent),
             )
-            await tx.event("task.claimed", "task", task_id, {"agent": agent})
-            return await self._task_in(tx, task_id)
+            tx.event("task.claimed", "task", task_id, {"agent": agent})
+            return self._task_in(tx, task_id)
 
         return await self._write(agent, in_tx, quick=True)
 
     @staticmethod
-    async def _claim_next(tx: Tx, agent: str, agent_type: str | None, locked: str | None = None) -> int | None:
+    def _claim_next(tx: Tx, agent: str, agent_type: str | None, locked: str | None = None) -> int | None:
         """Mark the best ready task running for ``agent`` and return its id: one statement.
         ``locked``: the ids (comma-separated) of milestones whose tasks are not handed out."""
         of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
@@ -519,7 +520,7 @@ class TaskOps(LivenessOps):
             # tasks (if any: status set around swarmdeck) of a milestone no verified gate opened. The
             # ids are the guard's own integers, written into the statement (one text per locked set).
             of_type += f" AND coalesce(+milestone_id, 0) NOT IN ({locked})"
-        row = await tx.one(
+        row = tx.one(
             "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
             "lease_expires_at = ? + timeout_seconds, updated_at = ? "
             f"WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{of_type} "
@@ -544,27 +545,27 @@ class TaskOps(LivenessOps):
             result_json = dumps(result)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"result must be JSON-serialisable ({exc})") from None
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.COMPLETED)
             _check_owner(task, agent)
-            await tx.run(
+            tx.run(
                 "UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
                 "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
                 (result_json, tx.now, tx.now, task_id),
             )
-            await self._release_agent(tx, task)
-            await self._add_hours(tx, task, tx.now, hours)
-            await tx.event("task.completed", "task", task_id, {
+            self._release_agent(tx, task)
+            self._add_hours(tx, task, tx.now, hours)
+            tx.event("task.completed", "task", task_id, {
                 "agent": task.assigned_agent,
                 "duration_s": _duration(task, tx.now),
                 "estimated_s": task.estimated_duration_seconds,
                 "milestone_id": task.milestone_id,
             })
-            await self._release_ready(
+            self._release_ready(
                 tx, "t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?)", (task_id,)
             )
-            return await self._task_in(tx, task_id)
+            return self._task_in(tx, task_id)
 
         return await self._write(actor or agent or "unknown", in_tx, quick=True)
 
@@ -576,41 +577,41 @@ class TaskOps(LivenessOps):
         check_fields(error=(error, MAX_TEXT), agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.FAILED)
             _check_owner(task, agent)
-            await self._finish_failure(tx, task_id, task.assigned_agent, error, retry=retry, task=task)
-            return await self._task_in(tx, task_id)
+            self._finish_failure(tx, task_id, task.assigned_agent, error, retry=retry, task=task)
+            return self._task_in(tx, task_id)
 
         return await self._write(actor or agent or "unknown", in_tx, quick=True)
 
-    async def _finish_failure(
+    def _finish_failure(
         self, tx: Tx, task_id: int, agent: str | None, error: str, *, retry: bool, task: Task | None = None
     ) -> None:
-        task = task or await self._task_in(tx, task_id)
-        await self._release_agent(tx, task)
-        await self._add_hours(tx, task, tx.now)
+        task = task or self._task_in(tx, task_id)
+        self._release_agent(tx, task)
+        self._add_hours(tx, task, tx.now)
         payload = {"agent": agent, "error": error, "duration_s": _duration(task, tx.now),
                    "milestone_id": task.milestone_id}
         if retry and task.retry_count < task.max_retries:
-            await tx.run(
+            tx.run(
                 "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = ?, "
                 "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = ? "
                 "WHERE id = ?",
                 (error, tx.now, task_id),
             )
-            await tx.event("task.retried", "task", task_id, {**payload, "retry": task.retry_count + 1,
+            tx.event("task.retried", "task", task_id, {**payload, "retry": task.retry_count + 1,
                                                              "max_retries": task.max_retries})
         else:
-            await tx.run(
+            tx.run(
                 "UPDATE tasks SET status = 'failed', error_message = ?, finished_at = ?, "
                 "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
                 (error, tx.now, tx.now, task_id),
             )
-            await tx.event("task.failed", "task", task_id, payload)
-            dependents = await tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,))
-            await self._hold(tx, [r[0] for r in dependents], task_id)
+            tx.event("task.failed", "task", task_id, payload)
+            dependents = tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,))
+            self._hold(tx, [r[0] for r in dependents], task_id)
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it).
@@ -619,28 +620,28 @@ class TaskOps(LivenessOps):
         operator who finds a task stuck behind them.
         """
         check_text("actor", actor, MAX_NAME)
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
             if task.status is TaskStatus.FAILED:
                 failed = [task]
             elif task.held_by is not None:
-                failed = [await self._task_in(tx, i) for i in await self._failed_upstream(tx, task_id)]
+                failed = [self._task_in(tx, i) for i in self._failed_upstream(tx, task_id)]
             else:
                 raise InvalidArgument(f"task {task_id} is {task.status}; only failed tasks, and tasks held by "
                                       "failed ones, can be retried")
             for f in failed:
-                await tx.run(
+                tx.run(
                     "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
                     "assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
                     (tx.now, f.id),
                 )
-                await tx.event("task.retried", "task", f.id, {
+                tx.event("task.retried", "task", f.id, {
                     "manual": True, "retry": f.retry_count + 1, **({"for": task_id} if f.id != task_id else {}),
                 })
-                if not await self._release_ready(tx, "t.id = ?", (f.id,)):
-                    await tx.event("task.blocked", "task", f.id, {})
-                await self._unhold(tx, f.id)
-            return await self._task_in(tx, task_id)
+                if not self._release_ready(tx, "t.id = ?", (f.id,)):
+                    tx.event("task.blocked", "task", f.id, {})
+                self._unhold(tx, f.id)
+            return self._task_in(tx, task_id)
 
         return await self._write(actor, in_tx)
 
@@ -653,11 +654,11 @@ class TaskOps(LivenessOps):
         preview of what would be cancelled.
         """
         check_fields(reason=(reason, MAX_TEXT), actor=(actor, MAX_NAME))
-        async def in_tx(tx: Tx):
-            task = await self._task_in(tx, task_id)
+        def in_tx(tx: Tx):
+            task = self._task_in(tx, task_id)
             check_transition(task_id, task.status, TaskStatus.CANCELLED)
             # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
-            rows = await tx.all(
+            rows = tx.all(
                 """WITH RECURSIVE down(id) AS (SELECT ? UNION
                        SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
                    SELECT t.id FROM tasks t
@@ -670,37 +671,37 @@ class TaskOps(LivenessOps):
             if dry_run:
                 return result  # nothing was written: the empty transaction commits harmlessly
             for tid in (task_id, *cascaded):
-                current = await self._task_in(tx, tid)
-                await tx.run(
+                current = self._task_in(tx, tid)
+                tx.run(
                     "UPDATE tasks SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
                     "held_by = NULL, updated_at = ?, error_message = coalesce(?, error_message) WHERE id = ?",
                     (tx.now, tx.now, reason, tid),
                 )
                 if current.status is TaskStatus.RUNNING:
-                    await self._release_agent(tx, current)
-                await tx.event("task.cancelled", "task", tid, {
+                    self._release_agent(tx, current)
+                tx.event("task.cancelled", "task", tid, {
                     "reason": reason, **({"cascade_from": task_id} if tid != task_id else {}),
                 })
             # Only unfinished prerequisites: a completed task's row is never touched by a cancel.
             # `+p.status`: start from the cancelled tasks' edges, not from every unfinished task.
-            prereqs = await tx.all(
+            prereqs = tx.all(
                 "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
                 "JOIN tasks p ON p.id = d.prerequisite_id "
                 f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {UNFINISHED_SQL}",
                 (ids_json((task_id, *cascaded)),),
             )
-            await self._reprioritise(tx, [r[0] for r in prereqs])
+            self._reprioritise(tx, [r[0] for r in prereqs])
             return result
 
         return await self._write(actor, in_tx)
 
     # -- shared steps -------------------------------------------------------------------------
 
-    async def _release_ready(self, tx: Tx, where: str, params: Sequence[Any]) -> list[int]:
+    def _release_ready(self, tx: Tx, where: str, params: Sequence[Any]) -> list[int]:
         """Blocked tasks matching ``where`` whose prerequisites are all complete and whose
         milestone is open become ready."""
         # `+t.status`: never drive this from the status index (every blocked task); ``where`` narrows it.
-        rows = await tx.all(
+        rows = tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
                 WHERE {where} AND +t.status = 'blocked'
                   AND (m.status IS NULL OR m.status != 'locked')
@@ -709,26 +710,26 @@ class TaskOps(LivenessOps):
             tuple(params),
         )
         for r in rows:
-            await self._set_status(tx, r[0], TaskStatus.BLOCKED, TaskStatus.READY)
+            self._set_status(tx, r[0], TaskStatus.BLOCKED, TaskStatus.READY)
         return [r[0] for r in rows]
 
-    async def _set_status(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus) -> None:
+    def _set_status(self, tx: Tx, task_id: int, current: TaskStatus, target: TaskStatus) -> None:
         check_transition(task_id, current, target)
-        await tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (target.value, tx.now, task_id))
-        await tx.event(f"task.{target.value}", "task", task_id, {})
+        tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (target.value, tx.now, task_id))
+        tx.event(f"task.{target.value}", "task", task_id, {})
 
-    async def _release_agent(self, tx: Tx, task: Task) -> None:
+    def _release_agent(self, tx: Tx, task: Task) -> None:
         if task.assigned_agent:
-            await tx.run(
+            tx.run(
                 "UPDATE agents SET status = 'idle', current_task_id = NULL "
                 "WHERE name = ? AND current_task_id = ?",
                 (task.assigned_agent, task.id),
             )
 
-    async def _add_hours(self, tx: Tx, task: Task, now: float, hours: float | None = None) -> None:
+    def _add_hours(self, tx: Tx, task: Task, now: float, hours: float | None = None) -> None:
         duration = _duration(task, now) if hours is None else hours * 3600.0
         if task.milestone_id is not None and duration:
-            await tx.run(
+            tx.run(
                 "UPDATE milestones SET hours_spent = hours_spent + ? WHERE id = ?",
                 (duration / 3600.0, task.milestone_id),
             )

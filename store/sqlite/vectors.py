@@ -220,14 +220,14 @@ async def exact_knn(read: aiosqlite.Connection, model: str, vector: np.ndarray, 
 # -- what every backend shares -------------------------------------------------------------------------
 
 
-async def registered(tx: Tx, model: str, dim: int) -> Any:
-    row = await tx.one("SELECT dim, table_name FROM vector_indexes WHERE model = ?", (model,))
+def registered(tx: Tx, model: str, dim: int) -> Any:
+    row = tx.one("SELECT dim, table_name FROM vector_indexes WHERE model = ?", (model,))
     if row is not None and row[0] != dim:
         raise ValueError(f"model {model} was indexed with {row[0]} dimensions, not {dim}")
     return row
 
 
-async def forget(tx: Tx, item_ids: Sequence[int]) -> None:
+def forget(tx: Tx, item_ids: Sequence[int]) -> None:
     """Drop every vector of these items, in every model's index (their text changed or went).
 
     The change feed says which (``index.forgotten``), so that caches and derived indexes follow."""
@@ -235,13 +235,13 @@ async def forget(tx: Tx, item_ids: Sequence[int]) -> None:
         return
     ids = list(item_ids)
     marks = ",".join("?" * len(ids))
-    for (name,) in await tx.all("SELECT table_name FROM vector_indexes"):
+    for (name,) in tx.all("SELECT table_name FROM vector_indexes"):
         if name.startswith(SqliteVecBackend.prefix):  # a vss0 index catches up from the feed instead
-            await tx.run(f"DELETE FROM {name} WHERE item_id IN ({marks})", ids)
-    gone = await tx.all(f"DELETE FROM embeddings WHERE item_id IN ({marks}) RETURNING item_id", ids)
-    await tx.run(f"DELETE FROM embedding_failures WHERE item_id IN ({marks})", ids)
+            tx.run(f"DELETE FROM {name} WHERE item_id IN ({marks})", ids)
+    gone = tx.all(f"DELETE FROM embeddings WHERE item_id IN ({marks}) RETURNING item_id", ids)
+    tx.run(f"DELETE FROM embedding_failures WHERE item_id IN ({marks})", ids)
     if gone:
-        await tx.event("index.forgotten", "index", None, {"items": sorted({r[0] for r in gone})})
+        tx.event("index.forgotten", "index", None, {"items": sorted({r[0] for r in gone})})
 
 
 class VectorBackend(Protocol):
@@ -251,15 +251,15 @@ class VectorBackend(Protocol):
     #: Table names of this backend start with it (``vector_indexes.table_name`` says whose a table is).
     prefix: str
 
-    async def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
+    def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
         """The model's index table (created, or rebuilt from ``embeddings`` if another backend made it)."""
         ...
 
-    async def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
+    def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
         """Index one vector (``meta``: the item's kind, namespace, memory_type, agent, created_at)."""
         ...
 
-    async def forget(self, tx: Tx, item_ids: Sequence[int]) -> None: ...
+    def forget(self, tx: Tx, item_ids: Sequence[int]) -> None: ...
 
     async def knn(self, read: aiosqlite.Connection, model: str, table: str, vector: np.ndarray, k: int,
                   filters: VectorFilters) -> list[tuple[int, float]]:
@@ -282,18 +282,18 @@ class SqliteVecBackend:
     name = "sqlite-vec"
     prefix = "vec_"
 
-    async def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
-        row = await registered(tx, model, dim)
+    def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
+        row = registered(tx, model, dim)
         if row is not None and row[1].startswith(self.prefix):
             return row[1]
         name = table_for(model)
-        await tx.run(
+        tx.run(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING vec0("
             f"item_id INTEGER PRIMARY KEY, embedding float[{int(dim)}] distance_metric=cosine, "
             "kind TEXT, namespace TEXT, memory_type TEXT, agent TEXT, created_at FLOAT)"
         )
         if row is None:
-            await tx.run(
+            tx.run(
                 "INSERT INTO vector_indexes (model, dim, table_name, created_at) VALUES (?, ?, ?, ?)",
                 (model, dim, name, tx.now),
             )
@@ -301,26 +301,26 @@ class SqliteVecBackend:
         # Indexed by sqlite-vss until now: rebuild from the vectors themselves. The vss0 tables stay
         # (dropping a virtual table needs its module, which this backend does not load).
         log.warning("rebuilding the %s index of %s with sqlite-vec; %s is left unused", row[1], model, row[1])
-        await tx.run(f"DELETE FROM {name}")
-        await tx.run(
+        tx.run(f"DELETE FROM {name}")
+        tx.run(
             f"INSERT INTO {name} (item_id, embedding, kind, namespace, memory_type, agent, created_at) "
             "SELECT e.item_id, e.vector, si.kind, si.namespace, coalesce(si.memory_type, ''), "
             "coalesce(si.agent, ''), si.created_at FROM embeddings e JOIN search_items si ON si.id = e.item_id "
             "WHERE e.model = ?", (model,))
-        await tx.run("UPDATE vector_indexes SET table_name = ? WHERE model = ?", (name, model))
+        tx.run("UPDATE vector_indexes SET table_name = ? WHERE model = ?", (name, model))
         return name
 
-    async def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
-        await tx.run(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
-        await tx.run(
+    def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
+        tx.run(f"DELETE FROM {table} WHERE item_id = ?", (item_id,))
+        tx.run(
             f"INSERT INTO {table} (item_id, embedding, kind, namespace, memory_type, agent, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (item_id, as_blob(vector), meta["kind"], meta["namespace"], meta["memory_type"] or NONE,
              meta["agent"] or NONE, meta["created_at"]),
         )
 
-    async def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
-        await forget(tx, item_ids)
+    def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
+        forget(tx, item_ids)
 
     async def knn(self, read: aiosqlite.Connection, model: str, table: str, vector: np.ndarray, k: int,
                   filters: VectorFilters) -> list[tuple[int, float]]:
@@ -350,14 +350,14 @@ class VectorIndex:
         self.cache = cache
         self._vec = backend if isinstance(backend, SqliteVecBackend) else SqliteVecBackend()
 
-    async def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
-        return await self.backend.ensure_index(tx, model, dim)
+    def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
+        return self.backend.ensure_index(tx, model, dim)
 
-    async def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
-        await self.backend.put(tx, table, item_id, vector, meta)
+    def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
+        self.backend.put(tx, table, item_id, vector, meta)
 
-    async def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
-        await self.backend.forget(tx, item_ids)
+    def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
+        self.backend.forget(tx, item_ids)
 
     async def flush(self, model: str) -> None:
         await self.backend.flush(model)

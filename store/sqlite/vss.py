@@ -122,28 +122,28 @@ class SqliteVssBackend:
         load_vss(conn)
         return conn
 
-    async def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
-        row = await registered(tx, model, dim)
+    def ensure_index(self, tx: Tx, model: str, dim: int) -> str:
+        row = registered(tx, model, dim)
         name = vss_table_for(model)
         if row is not None and row[1] == name:
             return name
-        await tx.run(f"CREATE TABLE IF NOT EXISTS {name}_synced (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        tx.run(f"CREATE TABLE IF NOT EXISTS {name}_synced (id INTEGER PRIMARY KEY CHECK (id = 1), "
                      "event_id INTEGER NOT NULL, dim INTEGER NOT NULL, count INTEGER NOT NULL, syncing REAL)")
         # watermark 0: not built; the first sync builds it from embeddings, reads score exactly until then
-        await tx.run(f"INSERT OR REPLACE INTO {name}_synced (id, event_id, dim, count) VALUES (1, 0, ?, 0)", (dim,))
+        tx.run(f"INSERT OR REPLACE INTO {name}_synced (id, event_id, dim, count) VALUES (1, 0, ?, 0)", (dim,))
         if row is None:
-            await tx.run("INSERT INTO vector_indexes (model, dim, table_name, created_at) VALUES (?, ?, ?, ?)",
+            tx.run("INSERT INTO vector_indexes (model, dim, table_name, created_at) VALUES (?, ?, ?, ?)",
                          (model, dim, name, tx.now))
         else:  # indexed by sqlite-vec until now (always loaded, so its table can go)
-            await tx.run(f"DROP TABLE IF EXISTS {row[1]}")
-            await tx.run("UPDATE vector_indexes SET table_name = ? WHERE model = ?", (name, model))
+            tx.run(f"DROP TABLE IF EXISTS {row[1]}")
+            tx.run("UPDATE vector_indexes SET table_name = ? WHERE model = ?", (name, model))
         return name
 
-    async def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
+    def put(self, tx: Tx, table: str, item_id: int, vector: np.ndarray, meta: Mapping[str, Any]) -> None:
         """Nothing here: the embeddings row and the ``index.embedded`` event are what the sync applies."""
 
-    async def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
-        await forget(tx, item_ids)
+    def forget(self, tx: Tx, item_ids: Sequence[int]) -> None:
+        forget(tx, item_ids)
 
     async def flush(self, model: str) -> None:
         if not self.read_only:

@@ -415,7 +415,7 @@ async def run(args: argparse.Namespace) -> None:
                     res["bulk index: ms per item (store_embeddings, batches)"] = secs * 1000 / len(vectors)
                     # one file is the database; read to the end: a statement left open on the writer
                     # connection makes its next COMMIT fail ("SQL statements in progress")
-                    await store._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+                    await store._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     shutil.copy(db, tmp / "numpy.db")  # the same index; there the matrix answers
                 elif path_name == "sqlite-vss":
                     vss = store._vectors.backend

@@ -322,7 +322,7 @@ def test_a_read_only_seat_refuses_every_write_and_changes_nothing(tmp_path, swar
 
 
 def test_a_read_only_seat_never_migrates(tmp_path, cli, monkeypatch):
-    from swarmdeck.store import schema
+    from swarmdeck.store.sqlite import schema
 
     db = tmp_path / "old.db"
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])

@@ -8,7 +8,8 @@ import pytest
 import sqlean
 from signing_support import close, decide
 from store_support import raw, submit
-from swarmdeck.store import Decision, open_store, schema
+from swarmdeck.store import Decision, open_store
+from swarmdeck.store.sqlite import schema
 
 #: Every table that only ever grows, and its primary key.
 APPEND_ONLY = {

@@ -324,7 +324,8 @@ class TestHumanActs:
 
 async def test_existing_identities_are_made_canonical_by_the_migration(db_path, clock, monkeypatch):
     """A database written before identities were canonical: its agents keep working under their names."""
-    from swarmdeck.store import open_store, schema
+    from swarmdeck.store import open_store
+    from swarmdeck.store.sqlite import schema
 
     store = await open_store(db_path, create=True, clock=clock)
     await store.close()

@@ -9,7 +9,8 @@ import pytest
 import sqlean
 from memory_support import _WORDS, item_id, scalar, titles
 
-from swarmdeck.store import open_store, schema, search as rules
+from swarmdeck.store import open_store, search as rules
+from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from swarmdeck.store.models import MemoryType, SessionStatus
 from swarmdeck.store.sqlite import base
@@ -25,8 +26,8 @@ async def fts_rowids(store, word: str) -> set[int]:
 
 async def assert_fts_in_sync(store) -> None:
     """FTS5's own check that the index matches its content table, row for row."""
-    async def in_tx(tx):
-        await tx.run("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)")
+    def in_tx(tx):
+        tx.run("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)")
 
     await store._write("test", in_tx)
 
@@ -51,14 +52,14 @@ async def test_migration_2_applies_on_a_version_1_database(db_path, clock, monke
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
     v1 = await open_store(db_path, create=True, clock=clock)
     try:
-        async def insert_task(tx):  # SQL of schema 1: today's enqueue_task needs later columns
-            return await tx.run(
+        def insert_task(tx):  # SQL of schema 1: today's enqueue_task needs later columns
+            return tx.run(
                 "INSERT INTO tasks (description, source, agent_type, base_priority, status, priority, "
                 "created_at, updated_at) VALUES ('written before memory existed', 'human', 'general', 5, "
                 "'ready', 50, ?, ?)", (clock.now, clock.now))
 
-        async def insert_session(tx):  # likewise: today's events carry a hash schema 1 has no column for
-            await tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
+        def insert_session(tx):  # likewise: today's events carry a hash schema 1 has no column for
+            tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
                          "VALUES ('s1', 'builder', 'created', '{\"step\":1}', ?, ?)", (clock.now, clock.now))
 
         task_id = await v1._write("test", insert_task)
@@ -399,10 +400,10 @@ class TestFtsSync:
         await store.add_memory("ns", "k", "original wording", memory_type="semantic", created_by="a")
         real_event = base.Tx.event
 
-        async def failing_event(self, kind, *args, **kwargs):
+        def failing_event(self, kind, *args, **kwargs):
             if kind == "memory.updated":
                 raise InvalidArgument("simulated failure after every other write")
-            return await real_event(self, kind, *args, **kwargs)
+            return real_event(self, kind, *args, **kwargs)
 
         monkeypatch.setattr(base.Tx, "event", failing_event)
         with pytest.raises(InvalidArgument, match="simulated"):

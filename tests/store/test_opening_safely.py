@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from store_support import raw
 
-from swarmdeck.store import open_store, schema
+from swarmdeck.store import open_store
+from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import DatabaseMissing, SchemaOutdated, StoreError
 from swarmdeck.store.sqlite import base
 

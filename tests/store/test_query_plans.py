@@ -594,7 +594,7 @@ def test_no_statement_reads_far_more_than_it_returns(traced, analyzed, stats: bo
 def test_the_checker_flags_full_scans_and_only_allows_the_two_honest_ones() -> None:
     """The checker itself, on plans SQLite really produces for hand-written statements."""
     conn = sqlean.connect(":memory:", isolation_level=None)
-    from swarmdeck.store import schema
+    from swarmdeck.store.sqlite import schema
     from swarmdeck.store.sqlite.base import split_script
 
     for stmt in split_script(schema.MIGRATIONS[0][1]):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from swarmdeck.store import AgentStatus, Store, TaskStatus, open_store, schema
+from swarmdeck.store import AgentStatus, Store, TaskStatus, open_store
+from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import (
     DatabaseMissing,
     InvalidArgument,
@@ -191,10 +192,10 @@ class TestEvents:
         before = await state(store)
         original = base.Tx.event
 
-        async def failing(self, kind, *args, **kwargs):
+        def failing(self, kind, *args, **kwargs):
             if kind == "task.completed":
                 raise RuntimeError("disk full while logging")
-            return await original(self, kind, *args, **kwargs)
+            return original(self, kind, *args, **kwargs)
 
         monkeypatch.setattr(base.Tx, "event", failing)
         with pytest.raises(RuntimeError, match="disk full"):

@@ -94,8 +94,8 @@ async def build_corpus(store, clock, n: int = 180, start: int = 0) -> None:
 
 async def run_sql(store, sql: str, *params) -> None:
     """One statement as a write transaction of its own, as another writer would."""
-    async def in_tx(tx):
-        await tx.run(sql, params)
+    def in_tx(tx):
+        tx.run(sql, params)
 
     await store._write("other-writer", in_tx)
 
@@ -508,9 +508,9 @@ async def test_the_matrix_reloads_when_the_feed_cannot_say_what_changed(fast_sto
     await knn(fast_store, QUERIES[0], 5, {})
     item = (await fast_store._all("SELECT id FROM search_items ORDER BY id LIMIT 1"))[0][0]
     target = await EMB.embed_query("zebra quagga okapi")
-    async def in_tx(tx):
-        await tx.run("UPDATE embeddings SET vector = ? WHERE item_id = ?", (vectors.as_blob(target), item))
-        await tx.event("index.embedded", "index", EMB.model, {"count": 1})
+    def in_tx(tx):
+        tx.run("UPDATE embeddings SET vector = ? WHERE item_id = ?", (vectors.as_blob(target), item))
+        tx.event("index.embedded", "index", EMB.model, {"count": 1})
 
     await fast_store._write("old-writer", in_tx)
     got = await knn(fast_store, "zebra quagga okapi", 3, {})

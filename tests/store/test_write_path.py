@@ -20,9 +20,9 @@ def spy_on_statements(monkeypatch) -> list[int]:
     for name in ("one", "all", "run", "event"):
         real = getattr(base.Tx, name)
 
-        async def spy(self, *args, _real=real, **kwargs):
+        def spy(self, *args, _real=real, **kwargs):
             threads.append(threading.get_ident())
-            return await _real(self, *args, **kwargs)
+            return _real(self, *args, **kwargs)
 
         monkeypatch.setattr(base.Tx, name, spy)
     return threads
@@ -60,7 +60,7 @@ async def test_other_writes_run_whole_on_the_writer_thread(agents, monkeypatch, 
     task = await store.enqueue_task(description="t")
     threads = spy_on_statements(monkeypatch)
     await hot_write(store, write, task.id)
-    assert threads and set(threads) == {store._writer._thread.ident} != {threading.get_ident()}
+    assert threads and set(threads) == {store._writer.ident} != {threading.get_ident()}
 
 
 @pytest.mark.parametrize("write", ["heartbeat", "enqueue"])
@@ -90,7 +90,7 @@ async def test_writers_queue_on_the_host_lock(agents, db_path, monkeypatch, writ
         other.release()
         other.close()
     await call
-    assert threads and set(threads) == {store._writer._thread.ident}
+    assert threads and set(threads) == {store._writer.ident}
     assert len(await store.changes_since(mark)) >= 1
 
 
@@ -117,16 +117,26 @@ async def test_without_a_lock_file_writes_still_work(tmp_path):
     lock.close()
 
 
-async def test_a_body_that_awaits_something_else_is_refused_and_rolled_back(agents):
+async def test_a_body_that_awaits_something_is_refused_and_rolled_back(agents):
+    """Write bodies are plain functions over Tx: a coroutine function is refused before anything
+    runs, and a body that hands back an awaitable anyway is rolled back."""
     store = agents
     mark = await store.latest_event_id()
 
     async def body(tx):
-        await tx.event("test.half", "test")
+        tx.event("test.half", "test")
         await asyncio.sleep(0)  # a real suspension: not allowed inside _write
 
-    with pytest.raises(RuntimeError, match="awaited something other than its own statements"):
+    with pytest.raises(TypeError, match="not a coroutine function"):
         await store._write("tester", body)
+    assert await store.changes_since(mark) == []
+
+    def sneaky(tx):
+        tx.event("test.half", "test")
+        return body(tx)  # a coroutine, returned rather than awaited
+
+    with pytest.raises(TypeError, match="returned an awaitable"):
+        await store._write("tester", sneaky)
     assert await store.changes_since(mark) == []
     assert not store._writer.in_transaction
     # The connection is usable afterwards.
@@ -137,9 +147,9 @@ async def test_errors_inside_a_write_roll_back_and_map_to_store_errors(agents):
     store = agents
     mark = await store.latest_event_id()
 
-    async def violates(tx):
-        await tx.event("test.before", "test")
-        await tx.run("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (999, 998)")
+    def violates(tx):
+        tx.event("test.before", "test")
+        tx.run("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (999, 998)")
 
     with pytest.raises(InvalidArgument, match="refused by the database"):
         await store._write("tester", violates)
@@ -251,7 +261,7 @@ async def test_writes_and_reads_never_wait_for_a_checkpoint(agents, monkeypatch)
     await store.heartbeat("a1")
     await store._checkpoint  # the checkpoint connection is open now
     release = threading.Event()
-    fsync = asyncio.ensure_future(store._checkpointer._execute(release.wait, 30))
+    fsync = asyncio.ensure_future(store._checkpointer.call(release.wait, 30))
     try:
         await asyncio.wait_for(store.heartbeat("a1"), 10)  # quick, and it starts another checkpoint
         assert not store._checkpoint.done()
@@ -364,3 +374,42 @@ async def test_writers_queued_behind_an_outside_writer_all_give_up_after_one_tim
         other.close()
         for s in stores:
             await s.close()
+
+
+def test_no_private_api_of_aiosqlite_anywhere():
+    """The store owns its writer (a connection and a thread): nothing in store/ or tests/ reaches into
+    an aiosqlite object's private attributes."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    private = re.compile(r"\._(conn|thread|execute)\b")
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}"
+             for folder in ("store", "tests") for path in sorted((root / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if private.search(line) and "private = re.compile" not in line]
+    assert found == []
+
+
+async def test_a_write_cancelled_while_running_on_the_writer_thread_ends_whole_before_the_next(agents):
+    """The writer's thread runs a transaction to its end even if its caller stops waiting; the write
+    lock is held until then, so the next write never finds the connection inside a transaction."""
+    store = agents
+    started, release = threading.Event(), threading.Event()
+
+    def slow(tx):
+        tx.event("test.slow", "test")
+        started.set()
+        release.wait(30)
+
+    call = asyncio.create_task(store._write("tester", slow))
+    assert await asyncio.to_thread(started.wait, 10)
+    call.cancel()
+    nxt = asyncio.create_task(store.heartbeat("a1"))
+    await asyncio.sleep(0)
+    assert not nxt.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert (await nxt).name == "a1"
+    assert [e.kind for e in await store.events(kind="test.slow")] == ["test.slow"]

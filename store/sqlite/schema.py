@@ -7,10 +7,10 @@ marks the file as a swarmdeck database so that any other SQLite file is refused.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import audit
+from .. import audit
 
 APPLICATION_ID = 0x53574B44  # "SWKD"
 
@@ -500,15 +500,15 @@ BEGIN SELECT RAISE(ABORT, '{noun} are append-only: an existing one cannot be rep
 """
 
 
-async def _chain_events(conn: Any) -> None:
+def _chain_events(conn: Any) -> None:
     """Hash-chain the events written before the chain existed, oldest first, in chunks."""
     last_id, last_hash = 0, audit.GENESIS
     while True:
-        rows = await conn.execute_fetchall(
+        rows = conn.execute(
             "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
             "WHERE id > ? ORDER BY id LIMIT 10000",
             (last_id,),
-        )
+        ).fetchall()
         if not rows:
             return
         hashes = []
@@ -516,7 +516,7 @@ async def _chain_events(conn: Any) -> None:
             last_hash = audit.event_hash(last_hash, *row)
             hashes.append((last_hash, row[0]))
         last_id = rows[-1][0]
-        await conn.executemany("UPDATE events SET hash = ? WHERE id = ?", hashes)
+        conn.executemany("UPDATE events SET hash = ? WHERE id = ?", hashes).close()
 
 
 _AUDIT_COLUMN = """
@@ -563,8 +563,8 @@ WHEN NEW.position IS NOT OLD.position OR NEW.required_approvals IS NOT OLD.requi
 BEGIN SELECT RAISE(ABORT, 'a milestone''s place and the approvals its gate needs are fixed when it is added'); END;
 """
 
-#: A step of a migration: SQL (statements, triggers included), or an async function of the connection.
-Step = str | Callable[[Any], Awaitable[None]]
+#: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
+Step = str | Callable[[Any], None]
 
 #: The ordered migrations, each one SQL or a sequence of steps run in order in one transaction.
 #: Append only: never edit one that has shipped.
