@@ -1,17 +1,34 @@
 """swarmdeck's store: the coordination state every agent, script and screen shares.
 
-``open_store(url)`` returns an object implementing the ``Store`` protocol. This package never
-imports Textual (a checked contract: see pyproject's import-linter section).
+``open_store(url)`` returns an object implementing the ``Store`` protocol, from the backend its URL
+names: ``BACKENDS`` maps a scheme to "module:callable", imported on first use, so this module imports
+no backend (a checked contract: see pyproject's import-linter section and tests/store/test_protocol.py).
+A plain path, or a ``sqlite:`` URL, is the embedded SQLite store (store/sqlite/); any other scheme is
+refused, never taken for a path. This package never imports Textual either.
+
+How writes are shaped, for every backend. A write is a plain synchronous function over a transaction
+object (``tx.one/all/run/many/event``), run to its end on one thread: nothing returns to the event
+loop between BEGIN and COMMIT, so no other coroutine can interleave with a transaction while its lock
+is held, and the event loop is never blocked by one (it runs on the store's own thread whenever it
+might wait). SQLite runs it on a connection and a thread the store owns (store/sqlite/connection.py).
+A PostgreSQL backend runs the same synchronous, backend-neutral orchestration over a synchronous
+driver on the store's own thread (psycopg, in pipeline mode); should its claim rate need asyncpg, it
+wraps each call of the transaction object instead, still with no await point inside the body. Why:
+one shape of rules for every backend (the domain code is written once, as ordinary functions), no
+await points inside a transaction (so no lock is held across a suspension, and no body can be
+interleaved by accident), and the event loop never blocked.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from .charts import (
     Burndown,
@@ -27,13 +44,17 @@ from .charts import (
 from .audit import AuditHead, AuditProblem, AuditResult
 from .errors import InvalidArgument, StoreError
 from .models import (
+    UNSET,
     Document,
     IndexStatus,
     LearningRecord,
     MemoryEntry,
+    MemoryType,
     SearchHit,
+    SearchMode,
     Session,
     SessionEvent,
+    SessionStatus,
     Agent,
     AgentStatus,
     CancelResult,
@@ -55,14 +76,17 @@ from .models import (
     TaskStatus,
     ValidationReport,
 )
-from .sqlite import UNSET, SQLiteStore
 
 
 @runtime_checkable
 class Store(Protocol):
     """Every operation on the coordination state. A PostgreSQL store implements the same."""
 
+    #: The clock every timestamp the store writes is read from (seconds since the epoch).
+    clock: Callable[[], float]
+
     async def close(self) -> None: ...
+    async def schema_version(self) -> int: ...
 
     # change feed
     async def latest_event_id(self) -> int: ...
@@ -83,7 +107,8 @@ class Store(Protocol):
                            session_id: str | None = ..., input_data: Any = ..., summary: str | None = ...,
                            max_retries: int = ..., timeout_seconds: int = ..., actor: str = ...) -> Task: ...
     async def get_task(self, task_id: int) -> Task: ...
-    async def list_tasks(self, *, status: Any = None, source: Any = None, agent_type: str | None = None,
+    async def list_tasks(self, *, status: TaskStatus | str | Sequence[TaskStatus | str] | None = None,
+                         source: TaskSource | str | None = None, agent_type: str | None = None,
                          milestone_id: int | None = None, assigned_agent: str | None = None,
                          held_by_failure: bool = False, limit: int = 100) -> list[Task]: ...
     async def tasks_by_ids(self, task_ids: Iterable[int]) -> list[Task]: ...
@@ -110,7 +135,9 @@ class Store(Protocol):
                              requeue_after_seconds: float = 300.0,
                              actor: str | None = None) -> Agent: ...
     async def heartbeat(self, name: str, **fields: Any) -> Agent: ...
-    async def update_agent(self, name: str, **fields: Any) -> Agent: ...
+    async def update_agent(self, name: str, *, status: AgentStatus | str = ..., current_task_id: int | None = ...,
+                           completion: float = ..., blockers: Sequence[str] = ..., next_milestone: str | None = ...,
+                           heartbeat: bool = False, actor: str | None = None) -> Agent: ...
     async def get_agent(self, name: str) -> Agent: ...
     async def list_agents(self) -> list[Agent]: ...
     async def agents_by_names(self, names: Sequence[str]) -> list[Agent]: ...
@@ -178,24 +205,26 @@ class Store(Protocol):
     async def create_session(self, *, agent: str | None = None, session_id: str | None = None,
                              state: Mapping[str, Any] | None = None, actor: str | None = None) -> Session: ...
     async def get_session(self, session_id: str) -> Session: ...
-    async def set_session_status(self, session_id: str, status: Any, *, actor: str = ...) -> Session: ...
+    async def set_session_status(self, session_id: str, status: SessionStatus | str, *,
+                                 actor: str = ...) -> Session: ...
     async def append_session_event(self, session_id: str, *, kind: str, payload: Mapping[str, Any] | None = None,
                                    **options: Any) -> SessionEvent: ...
     async def session_events(self, session_id: str, *, limit: int = 100) -> list[SessionEvent]: ...
     async def set_session_state(self, session_id: str, state: Mapping[str, Any], *, merge: bool = True,
                                 actor: str = ...) -> Session: ...
-    async def add_memory(self, namespace: str, key: str, value: Any, *, memory_type: Any, created_by: str,
+    async def add_memory(self, namespace: str, key: str, value: Any, *, memory_type: MemoryType | str, created_by: str,
                          session_id: str | None = None, task_id: int | None = None,
                          metadata: Mapping[str, Any] | None = None) -> MemoryEntry: ...
     async def update_memory(self, namespace: str, key: str, value: Any, *, updated_by: str,
-                            memory_type: Any = None, metadata: Mapping[str, Any] | None = None) -> MemoryEntry: ...
+                            memory_type: MemoryType | str | None = None,
+                            metadata: Mapping[str, Any] | None = None) -> MemoryEntry: ...
     async def delete_memory(self, namespace: str, key: str, *, deleted_by: str) -> MemoryEntry: ...
     async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry: ...
     async def get_memory(self, namespace: str, key: str, *, version: int | None = None,
                          include_deleted: bool = False) -> MemoryEntry: ...
     async def get_memory_by_id(self, entry_id: int) -> MemoryEntry: ...
     async def memory_history(self, namespace: str, key: str) -> list[MemoryEntry]: ...
-    async def list_memories(self, *, namespace_prefix: str | None = None, memory_type: str | None = None,
+    async def list_memories(self, *, namespace_prefix: str | None = None, memory_type: MemoryType | str | None = None,
                             include_deleted: bool = False, limit: int = 100) -> list[MemoryEntry]: ...
     async def log_record(self, kind: str, fields: Mapping[str, Any], *, namespace: str = ..., agent: str | None = None,
                          task_id: int | None = None, milestone_id: int | None = None,
@@ -203,8 +232,8 @@ class Store(Protocol):
     async def get_record(self, record_id: int) -> LearningRecord: ...
     async def list_records(self, *, kind: str | None = None, limit: int = 100) -> list[LearningRecord]: ...
     async def index_document(self, namespace: str, path: str, content: str, *, actor: str = ...) -> Document: ...
-    async def search(self, query: str, *, mode: Any = ..., embedder: Any = None, namespace_prefix: str | None = None,
-                     kinds: Sequence[str] = (), memory_type: str | None = None, agent: str | None = None,
+    async def search(self, query: str, *, mode: SearchMode | str = ..., embedder: Any = None, namespace_prefix: str | None = None,
+                     kinds: Sequence[str] = (), memory_type: MemoryType | str | None = None, agent: str | None = None,
                      since: float | None = None, until: float | None = None, limit: int = 20) -> list[SearchHit]: ...
     async def search_item_body(self, item_id: int) -> str: ...
     async def pending_embeddings(self, model: str, *, limit: int = 64, retry_after: float = 30.0) -> list[Any]: ...
@@ -213,22 +242,49 @@ class Store(Protocol):
     async def index_status(self, model: str | None) -> IndexStatus: ...
 
 
+#: Store backends by URL scheme: "module:callable", imported on first use. The callable takes the URL
+#: (a plain path included) and open_store's keyword arguments, and returns an open ``Store``.
+BACKENDS: dict[str, str] = {
+    "sqlite": "swarmdeck.store.sqlite:open_url",
+}
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme_of(url: str | Path) -> str:
+    """The backend a URL names: its scheme, or "sqlite" for a plain path (or ``sqlite:`` without //).
+    An unknown scheme is an InvalidArgument naming the known ones."""
+    if isinstance(url, Path):
+        return "sqlite"
+    found = _SCHEME.match(url)
+    if found is None:
+        return "sqlite"
+    scheme = found.group(1).lower()
+    if scheme not in BACKENDS:
+        known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
+        raise InvalidArgument(f"unsupported database URL scheme {scheme!r}: known schemes are {known} "
+                              "(or a plain path to a SQLite file), e.g. sqlite:///path/to/swarm.db")
+    return scheme
+
+
+def _backend(scheme: str) -> Callable[..., Any]:
+    module, _, name = BACKENDS[scheme].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def path_from_url(url: str | Path) -> Path:
     """``sqlite:///rel.db`` (relative), ``sqlite:////abs.db`` (absolute), or a plain path."""
+    if scheme_of(url) != "sqlite":
+        raise InvalidArgument(f"{url} is not a SQLite database URL: use sqlite:///path/to/swarm.db")
     if isinstance(url, Path):
         return url
     if "://" not in url:
         return Path(url)
-    parsed = urlparse(url)
-    if parsed.scheme != "sqlite":
-        raise InvalidArgument(
-            f"unsupported database URL scheme {parsed.scheme!r}: use sqlite:///path/to/swarm.db"
-        )
     return Path(unquote(url[len("sqlite:///"):]))
 
 
 async def open_store(
-    url: str | Path, *, create: bool = False, read_only: bool = False, clock=time.time,
+    url: str | Path, *, create: bool = False, read_only: bool = False, clock: Callable[[], float] = time.time,
     vector_backend: str | None = None, vector_cache_mb: int | None = None,
 ) -> Store:
     """Open the coordination database at ``url``. ``create`` makes a new one if it is missing.
@@ -236,14 +292,22 @@ async def open_store(
     ``vector_backend`` ("sqlite-vec", the default, or "sqlite-vss"; else $SWARMDECK_VECTOR_BACKEND) is
     the vector index inside the database; ``vector_cache_mb`` bounds the in-memory fast path of
     semantic search per model (0: off; else $SWARMDECK_VECTOR_CACHE_MB, else 1024)."""
-    return await SQLiteStore.open(path_from_url(url), create=create, read_only=read_only, clock=clock,
-                                  vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
+    opener = _backend(scheme_of(url))
+    return await opener(url, create=create, read_only=read_only, clock=clock,
+                        vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
+
+
+def __getattr__(name: str) -> Any:
+    """``SQLiteStore`` for callers that still import it from here: loaded only when asked for."""
+    if name == "SQLiteStore":  # through the registry's own lookup, like open_store: never imported here
+        return importlib.import_module(BACKENDS["sqlite"].partition(":")[0]).SQLiteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
-    "Agent", "AgentStatus", "AuditHead", "AuditProblem", "AuditResult", "CancelResult", "Condition", "Decision",
-    "Event", "ExecutionPlan", "GateDecision", "GateStatus", "Milestone", "MilestoneStatus", "PriorityBreakdown",
-    "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "Store",
-    "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET", "ValidationReport",
-    "open_store", "path_from_url",
+    "Agent", "AgentStatus", "AuditHead", "AuditProblem", "AuditResult", "BACKENDS", "CancelResult", "Condition",
+    "Decision", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "MemoryType", "Milestone",
+    "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "SearchMode",
+    "SessionStatus", "Store", "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET",
+    "ValidationReport", "open_store", "path_from_url", "scheme_of",
 ]

@@ -15,6 +15,15 @@ def from_ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" — distinct from None, which clears a field (every backend takes it).
+UNSET: Any = _Unset()
+
+
 class TaskStatus(enum.StrEnum):
     PENDING = "pending"
     BLOCKED = "blocked"

@@ -1,4 +1,9 @@
-"""The embedded SQLite implementation of the Store protocol."""
+"""The embedded SQLite implementation of the Store protocol.
+
+Writes are plain functions over ``base.Tx``, run whole on the writer connection the store owns: on
+the event loop when the host's write lock is free and the write is quick, else on the writer's own
+thread (connection.py). Reads go through aiosqlite's public API. See the package docstring of
+``swarmdeck.store`` for why every backend shares this shape."""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import time
 from pathlib import Path
 
 from . import vectors
-from .agents import UNSET, AgentOps
+from ..models import UNSET
+from .agents import AgentOps
 from .audit import AuditOps
 from .base import Clock
 from .charts import ChartOps
@@ -43,4 +49,15 @@ class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps, AuditOps)
             await super().close()
 
 
-__all__ = ["SQLiteStore", "UNSET"]
+async def open_url(
+    url: str | Path, *, create: bool = False, read_only: bool = False, clock: Clock = time.time,
+    vector_backend: str | None = None, vector_cache_mb: int | None = None,
+) -> SQLiteStore:
+    """The ``sqlite`` entry of the store's backend registry (``swarmdeck.store.BACKENDS``)."""
+    from .. import path_from_url
+
+    return await SQLiteStore.open(path_from_url(url), create=create, read_only=read_only, clock=clock,
+                                  vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
+
+
+__all__ = ["SQLiteStore", "UNSET", "open_url"]

@@ -9,19 +9,10 @@ from typing import Any
 from .. import identity
 from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_texts
-from ..models import Agent, AgentStatus
+from ..models import UNSET, Agent, AgentStatus
 from .base import StoreBase, Tx
 from .reviewers import refuse_reviewer_name
 from .rows import agent_from_row, dumps
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: "Leave this field as it is" — distinct from None, which clears a field.
-UNSET: Any = _Unset()
 
 
 def _lookup(name: Any) -> Any:

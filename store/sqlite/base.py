@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.util
 import inspect
 import json
 import math
@@ -24,7 +26,6 @@ except ImportError:  # not a POSIX system: SQLite's own locking alone
 
 import aiosqlite
 import sqlean
-import sqlite_vec
 
 from .. import audit, identity
 from . import schema
@@ -81,6 +82,16 @@ def _connector(path: Path) -> Callable[[], sqlean.Connection]:
     # sqlean ships a recent SQLite that can load extensions (sqlite-vec) on any Python build;
     # isolation_level=None leaves transaction control to us (BEGIN IMMEDIATE for writes).
     return lambda: sqlean.connect(str(path), isolation_level=None, check_same_thread=False)
+
+
+@functools.cache
+def _vec0_path() -> str:
+    """sqlite-vec's loadable extension (what ``sqlite_vec.loadable_path()`` returns), found without
+    importing the package, which imports numpy: a CLI call that uses no vectors does without it."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or spec.origin is None:
+        raise ImportError("the sqlite-vec package is not installed")
+    return os.path.normpath(os.path.join(os.path.dirname(spec.origin), "vec0"))
 
 
 def split_script(script: str) -> list[str]:
@@ -476,7 +487,7 @@ class StoreBase:
             raw_reads(raw, self._check_identity())
             # sqlite-vec: the vector index lives in the same database.
             raw.enable_load_extension(True)
-            raw.load_extension(sqlite_vec.loadable_path())
+            raw.load_extension(_vec0_path())
             raw.enable_load_extension(False)
             # A read-only seat changes nothing: the file stays in the journal mode it is in (switching
             # to WAL rewrites its header), and SQLite itself refuses any statement that would write.
@@ -501,7 +512,7 @@ class StoreBase:
                 await conn.execute(sql.format(busy=self.busy_timeout_ms))
             await self._read_with(conn, self._check_identity())
             await conn.enable_load_extension(True)
-            await conn.load_extension(sqlite_vec.loadable_path())
+            await conn.load_extension(_vec0_path())
             await conn.enable_load_extension(False)
             async with conn.execute("PRAGMA query_only = ON" if self.read_only else "PRAGMA journal_mode = WAL") as cur:
                 await cur.fetchall()

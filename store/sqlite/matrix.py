@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sqlean
 
 from ..search import namespace_matches
@@ -27,6 +26,7 @@ from .vectors import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import aiosqlite
 
 
@@ -59,6 +59,7 @@ class _Matrix:
     """One model's vectors (unit rows) and filter columns, with the feed position they are current at."""
 
     def __init__(self, model: str) -> None:
+        import numpy as np
         self.model = model
         self.mark = 0
         self.n = 0
@@ -83,6 +84,7 @@ class _Matrix:
         return self.mat.nbytes
 
     def _grow(self, need: int) -> None:
+        import numpy as np
         live = self.n - int((~self.alive[:self.n]).sum())
         if live + need <= len(self.ids) and self.n + need > len(self.ids):
             self._compact()
@@ -99,6 +101,7 @@ class _Matrix:
         self.mat = mat
 
     def _compact(self) -> None:
+        import numpy as np
         keep = np.flatnonzero(self.alive[:self.n])
         for attr in ("ids", "alive", "kind", "ns", "mtype", "agent", "created", "mat"):
             arr = getattr(self, attr)
@@ -113,6 +116,7 @@ class _Matrix:
                 self.alive[r] = False
 
     def add(self, rows: Sequence[Sequence[Any]]) -> None:
+        import numpy as np
         if not rows:
             return
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
@@ -153,12 +157,14 @@ class _Matrix:
     def _one_of(self, column: str, values: Sequence[str]) -> np.ndarray:
         """Rows whose ``column`` is one of ``values``: a table of the codes, indexed by each row's code
         (np.isin took 1.2 ms at 100k rows, sorting them; this takes ~0.1)."""
+        import numpy as np
         codes = self.codes[column]
         wanted = np.zeros(len(codes.names), bool)
         wanted[[codes.index[v] for v in values if v in codes.index]] = True
         return wanted[getattr(self, column)[:self.n]]
 
     def mask(self, f: VectorFilters) -> np.ndarray:
+        import numpy as np
         n = self.n
         mask = self.alive[:n].copy()
         if f.kinds:
@@ -179,6 +185,7 @@ class _Matrix:
         return mask
 
     def search(self, q: np.ndarray, k: int, f: VectorFilters) -> list[tuple[int, float]]:
+        import numpy as np
         if not self.n:
             return []
         pick = np.flatnonzero(self.mask(f))

@@ -7,15 +7,16 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .. import learning, search as rules
 from ..errors import InvalidArgument, NotFound
 from ..models import IndexStatus, MemoryType, SearchHit, SearchMode, from_ts
 from . import vectors
 from .base import StoreBase, Tx
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: A keyword search filtered to fewer items than this reads them first (``SearchOps._keyword``): past about
 #: 20,000 of 100,000 items, looking up each FTS5 match costs less than gathering the set.
@@ -88,8 +89,10 @@ class SearchOps(StoreBase):
     async def store_embeddings(self, model: str, dim: int, vectors_by_item: Sequence[tuple[Any, ...]]) -> int:
         """Record vectors made by ``model``: ``(item_id, vector)`` or ``(item_id, vector, text)`` with the
         text ``pending_embeddings`` gave. Items gone since, or whose text changed since, are skipped."""
+        import numpy as np
 
         def in_tx(tx: Tx) -> int:
+            import numpy as np
             stored_ids: list[int] = []
             table = self._vectors.ensure_index(tx, model, dim)
             for item_id, vector, *read in vectors_by_item:

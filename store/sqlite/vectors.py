@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from ..errors import InvalidArgument
 from ..search import namespace_scope, namespace_sql
 
 if TYPE_CHECKING:
     import aiosqlite
+    import numpy as np
 
     from .base import Tx
     from .matrix import MatrixCache
@@ -142,16 +141,19 @@ def vss_table_for(model: str) -> str:
 
 def as_blob(vector: Sequence[float] | np.ndarray) -> bytes:
     # sqlite-vec reads little-endian float32; an explicit dtype keeps garbage out.
+    import numpy as np
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
 def unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    import numpy as np
     v = np.asarray(vector, dtype="<f4")
     norm = float(np.linalg.norm(v))
     return v / norm if norm > 0 else v
 
 
 def unit_rows(mat: np.ndarray) -> np.ndarray:
+    import numpy as np
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (mat / norms).astype(np.float32, copy=False)
@@ -174,6 +176,7 @@ def touched(rows: Sequence[Sequence[Any]], model: str) -> set[int] | None:
 
 def top_k(ids: np.ndarray, sims: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` most similar as ``(item_id, cosine distance)``, nearest first, ties by item id."""
+    import numpy as np
     if len(sims) == 0:
         return []
     if k < len(sims):
@@ -202,6 +205,7 @@ def exact_sql(filters: VectorFilters, only: Sequence[int] | None) -> tuple[str, 
 
 
 def exact_from_rows(rows: Sequence[Sequence[Any]], query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    import numpy as np
     if not rows:
         return []
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -408,8 +412,12 @@ def open_index(backend: str | None, path: Path, *, read_only: bool = False,
         cache_mb = int(raw) if raw else DEFAULT_CACHE_MB
     if cache_mb < 0:
         raise InvalidArgument("vector_cache_mb must be 0 (off) or a positive number of megabytes")
-    from .matrix import MatrixCache
-    from .vss import SqliteVssBackend  # imported only for a store that asks for it
+    from .matrix import MatrixCache  # numpy itself is imported only once vectors are used
 
-    chosen = SqliteVssBackend(path, read_only=read_only) if name == "sqlite-vss" else SqliteVecBackend()
+    if name == "sqlite-vss":
+        from .vss import SqliteVssBackend  # imported only for a store that asks for it
+
+        chosen: SqliteVecBackend | SqliteVssBackend = SqliteVssBackend(path, read_only=read_only)
+    else:
+        chosen = SqliteVecBackend()
     return VectorIndex(chosen, MatrixCache(path, cache_mb, eager=eager) if cache_mb else None)

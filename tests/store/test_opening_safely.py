@@ -124,9 +124,28 @@ class TestReadOnlySeat:
         try:
             with pytest.raises(Exception, match="readonly"):
                 await ro._reader.execute("DELETE FROM tasks")
+            with pytest.raises(Exception, match="readonly"):
+                await ro._writer.execute("DELETE FROM tasks")
         finally:
             await ro.close()
         assert len(await store.list_tasks()) == 1
+
+
+async def test_a_path_sqlite_cannot_open_fails_at_once_and_leaves_no_thread(tmp_path):
+    """The store opens its own writer connection first: a path SQLite cannot open is refused before
+    any other connection (or its thread) exists, and the writer's thread has ended when it is."""
+    import threading
+
+    from swarmdeck.store.sqlite.connection import THREAD_PREFIX
+
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    before = set(threading.enumerate())
+    with pytest.raises(DatabaseMissing, match="cannot open"):
+        await open_store(folder)
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive()
+            and (t.name.startswith(THREAD_PREFIX) or t.name.endswith("(_connection_worker_thread)"))]
+    assert left == []
 
 
 def connect_with(monkeypatch, setup) -> None:

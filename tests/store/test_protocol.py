@@ -1,10 +1,20 @@
-"""The SQLite store implements the whole Store protocol, with the same keyword arguments."""
+"""The SQLite store implements the whole Store protocol, with the same keyword arguments; the protocol
+module knows its backends only by a lazy registry."""
 
 from __future__ import annotations
 
+import enum
 import inspect
+import subprocess
+import sys
+import typing
 
-from swarmdeck.store import SQLiteStore, Store
+import pytest
+
+import swarmdeck.store
+from swarmdeck.store import Store, open_store
+from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store.sqlite import SQLiteStore
 
 
 def protocol_methods() -> dict[str, inspect.Signature]:
@@ -33,3 +43,78 @@ def test_protocol_keywords_are_accepted_by_the_implementation():
                 assert accepts_any or parameter.name in implementation.parameters, (
                     f"SQLiteStore.{name} does not take {parameter.name!r}"
                 )
+
+
+def test_the_protocol_names_the_clock_and_the_schema_version():
+    assert "clock" in typing.get_type_hints(Store)
+    assert inspect.iscoroutinefunction(Store.schema_version)
+
+
+async def test_an_open_store_is_a_store(store, clock):
+    assert isinstance(store, Store)
+    assert store.clock is clock
+    assert await store.schema_version() >= 1
+
+
+def test_parameters_that_take_an_enum_say_so():
+    """Where a value is one of an enum's, the protocol names the enum (a string is still accepted)."""
+    for name, parameter in [("list_tasks", "status"), ("list_tasks", "source"), ("update_agent", "status"),
+                            ("set_session_status", "status"), ("add_memory", "memory_type"),
+                            ("update_memory", "memory_type"), ("list_memories", "memory_type"),
+                            ("search", "mode"), ("search", "memory_type")]:
+        hint = inspect.signature(getattr(Store, name)).parameters[parameter].annotation
+        assert "Any" not in hint, (name, parameter, hint)
+        named = [n for n, v in vars(swarmdeck.store).items() if isinstance(v, type) and issubclass(v, enum.Enum)
+                 and n in hint]
+        assert named and "str" in hint, (name, parameter, hint)
+
+
+@pytest.mark.parametrize("url", ["postgresql://localhost/swarm", "mysql://db/x", "HTTP://example.com/swarm.db"])
+async def test_an_unknown_scheme_is_refused_and_never_taken_for_a_path(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument, match="known schemes are sqlite://") as refused:
+        await open_store(url, create=True)
+    assert "unsupported database URL scheme" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []  # nothing was created under a name made of the URL
+
+
+async def test_sqlite_urls_and_plain_paths_open_the_sqlite_store(tmp_path, clock):
+    for url in (tmp_path / "a.db", str(tmp_path / "b.db"), f"sqlite:///{tmp_path / 'c.db'}"):
+        s = await open_store(url, create=True, clock=clock)
+        try:
+            assert isinstance(s, SQLiteStore)
+        finally:
+            await s.close()
+
+
+def test_the_registry_names_each_backend_lazily():
+    assert swarmdeck.store.BACKENDS["sqlite"] == "swarmdeck.store.sqlite:open_url"
+    assert swarmdeck.store.SQLiteStore is SQLiteStore  # still importable from here, when asked for
+
+
+def _fresh(code: str) -> None:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_importing_the_protocol_imports_no_backend():
+    _fresh("import sys, swarmdeck.store\n"
+           "assert not [m for m in sys.modules if m.startswith('swarmdeck.store.sqlite')], 'a backend'\n"
+           "assert 'aiosqlite' not in sys.modules and 'sqlean' not in sys.modules")
+
+
+def test_importing_the_cli_does_not_import_numpy():
+    _fresh("import swarmdeck.app.cli, sys; assert 'numpy' not in sys.modules")
+
+
+def test_opening_a_store_without_using_vectors_does_not_import_numpy(tmp_path):
+    _fresh("import asyncio, sys\n"
+           "from swarmdeck.store import open_store\n"
+           "async def main():\n"
+           f"    s = await open_store({str(tmp_path / 'n.db')!r}, create=True)\n"
+           "    await s.register_agent('a1', agent_type='coder')\n"
+           "    await s.enqueue_task(description='t')\n"
+           "    await s.claim_task(agent='a1')\n"
+           "    await s.close()\n"
+           "asyncio.run(main())\n"
+           "assert 'numpy' not in sys.modules")

@@ -310,6 +310,9 @@ async def _workload(store, clock: Clock) -> set[str]:
     await store.write_latencies()
     mark("write_latencies")
 
+    await store.schema_version()
+    mark("schema_version")
+
     # the change feed
     last = await store.latest_event_id()
     mark("latest_event_id")
