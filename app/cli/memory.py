@@ -472,8 +472,8 @@ async def log_decision(store: Store, cfg: Config, namespace: str, agent: str | N
                       milestone_id=milestone_id, session_id=session_id)
 
 
-_NUMERIC_FIELDS = learning._NUMERIC  # the fields learning.validate wants as numbers
-_BOOLEAN_FIELDS = {"viable"}
+_NUMERIC_FIELDS = learning.NUMBER_FIELDS  # the fields a record's model wants as numbers
+_BOOLEAN_FIELDS = learning.FLAG_FIELDS
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 
 
