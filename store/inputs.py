@@ -141,7 +141,7 @@ def error_lines(exc: ValidationError, *, where: Callable[[Iterable[Any]], str] =
         field = where(loc)
         if not field:
             lines.append(message)
-        elif message.startswith("must "):
+        elif message.startswith(("must ", "needs ")):
             lines.append(f"{field} {message}")
         else:
             lines.append(f"{field}: {message}")
@@ -218,8 +218,18 @@ def _not_bool(value: Any) -> Any:
 
 
 def whole(ge: int | None = None, le: int | None = None) -> Any:
-    """A whole number within bounds. The bounds come before the validator, or the schema loses them."""
-    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_not_bool)]
+    """A whole number within bounds, in the schema (Field) and in the store's words (the validator, which
+    runs first: the bounds come before it, or the schema loses them)."""
+    span = (f"from {ge} to {le}" if ge is not None and le is not None
+            else f"of at least {ge}" if ge is not None else f"of at most {le}" if le is not None else "")
+
+    def run(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or (ge is not None and value < ge) \
+                or (le is not None and value > le):
+            raise problem(f"must be a whole number {span}, not {shown(value)}".replace("  ", " "))
+        return value
+
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(run)]
 
 
 def number(*, ge: float | None = None, gt: float | None = None, le: float | None = None) -> Any:
@@ -229,15 +239,16 @@ def number(*, ge: float | None = None, gt: float | None = None, le: float | None
 TaskId = whole(1, MAX_ID)
 
 
-def choice(kind: type[Enum], what: str) -> Any:
-    """One of an enum's values (store/models.py), refused in words that list them."""
+def choice(kind: type[Enum], what: str | None = None) -> Any:
+    """One of an enum's values (store/models.py), refused in words that list them (``what``: the name a
+    person knows the field by, when it is not the field's own)."""
 
     def run(value: Any) -> Any:
         try:
             return kind(value)
         except (ValueError, TypeError):
             allowed = ", ".join(str(v.value) for v in kind)
-            raise problem(f"{what} must be one of {allowed}, not {shown(value)}") from None
+            raise problem(f"{what + ' ' if what else ''}must be one of {allowed}, not {shown(value)}") from None
 
     return Annotated[kind, BeforeValidator(run)]
 
@@ -286,6 +297,14 @@ def _deadline(value: Any) -> Any:
         raise problem("must be a time or epoch seconds, not true/false")
     if isinstance(value, datetime) and value.tzinfo is None:
         raise problem("needs a timezone (e.g. 2026-01-31T17:00:00+00:00)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise problem(f"must be a datetime or epoch seconds, not {value!r}")
+    return value
+
+
+def _agent_type(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip() or value is None:
+        raise problem("must not be empty")
     return value
 
 
@@ -294,8 +313,8 @@ class TaskSpec(StoreInput):
 
     description: Annotated[Prose, BeforeValidator(lambda v: _nonempty_description(v))] = Field(
         description="What to do, written for the agent that will claim it.")
-    source: TaskSource = Field(TaskSource.HUMAN, description="Who asks for it; weighs into priority (human highest).")
-    agent_type: filled(MAX_NAME, "agent_type") = Field(
+    source: choice(TaskSource) = Field(TaskSource.HUMAN, description="Who asks for it; weighs into priority (human highest).")
+    agent_type: Annotated[Name, BeforeValidator(_agent_type)] = Field(
         "general", description="The kind of agent that should do it; claims can filter on it.")
     base_priority: whole(0, 10) = Field(5, description="0 (lowest) to 10 (highest).")
     prerequisites: list[TaskId] = Field([], description="Task ids that must complete first.")
@@ -344,7 +363,7 @@ class AgentUpdate(StoreInput):
     clears it (current_task_id, next_milestone: none; blockers: empty). Status and completion cannot be
     cleared, only set."""
 
-    status: AgentStatus | None = Field(None, description="What you are doing now.")
+    status: choice(AgentStatus, "agent status") | None = Field(None, description="What you are doing now.")
     current_task_id: TaskId | None = Field(None, description="Id of the task you are on; null: none.")
     completion: Annotated[float, BeforeValidator(_percent)] | None = Field(
         None, description="Percent done of the current work.")
