@@ -630,7 +630,7 @@ def _phase(value: Any) -> Any:
     return str(value).strip() or None
 
 
-class AgentStatusEntry(BaseModel):
+class AgentStatusEntry(StoreInput):
     """One agent's entry in coordination_status.json. Keys seed 002 does not define are ignored; a key
     the entry omits is not in ``model_fields_set`` (the bridge leaves that field as it is)."""
 
@@ -659,7 +659,7 @@ def _bounded_json(value: Any) -> Any:
     return _limited(check_json)(value)
 
 
-class CoordinationStatus(BaseModel):
+class CoordinationStatus(StoreInput):
     """A whole seed-002 coordination_status.json: ``agents`` (name: entry), and the swarm's ``phase``,
     ``quality_gates`` and ``critical_issues``; other keys are ignored."""
 
