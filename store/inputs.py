@@ -172,7 +172,7 @@ def _limited(check: Callable[..., None], *args: Any, **kwargs: Any) -> Callable[
 
 def text(limit: int) -> Any:
     """Text of at most ``limit`` characters that SQLite can store (store/limits.check_text)."""
-    return Annotated[str, AfterValidator(_limited(check_text, limit))]
+    return Annotated[str, AfterValidator(_limited(check_text, limit)), Field(json_schema_extra={"maxLength": limit})]
 
 
 def _not_blank(what: str) -> Callable[[Any], Any]:
@@ -186,7 +186,8 @@ def _not_blank(what: str) -> Callable[[Any], Any]:
 
 def filled(limit: int, what: str) -> Any:
     """Text with something in it besides spaces."""
-    return Annotated[str, BeforeValidator(_not_blank(what)), AfterValidator(_limited(check_text, limit))]
+    return Annotated[str, BeforeValidator(_not_blank(what)), AfterValidator(_limited(check_text, limit)),
+                     Field(json_schema_extra={"minLength": 1, "maxLength": limit})]
 
 
 def _items(limit: int = MAX_ITEMS) -> Callable[[Any], Any]:
