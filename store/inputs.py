@@ -455,6 +455,18 @@ class ReportInput(StoreInput):
     proposed_decision: choice(Decision, "proposed decision") | None = Field(
         None, description="What you recommend; a human decides.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise problem(f"unknown report field(s): {', '.join(map(str, unknown))} "
+                              f"(allowed: {', '.join(cls.model_fields)})")
+        elif not isinstance(data, ReportInput):
+            raise problem(f"a report must be a JSON object, not {kind_of(data)}")
+        return data
+
     @model_validator(mode="after")
     def _whole_size(self) -> ReportInput:
         _limited(check_json, max_bytes=MAX_REPORT_BYTES)(self.model_dump(
