@@ -296,6 +296,14 @@ class StoreInput(BaseModel):
 def _deadline(value: Any) -> Any:
     if isinstance(value, bool):
         raise problem("must be a time or epoch seconds, not true/false")
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise problem("must be an ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z, "
+                          f"not {shown(value)}") from None
     if isinstance(value, datetime) and value.tzinfo is None:
         raise problem("needs a timezone (e.g. 2026-01-31T17:00:00+00:00)")
     if isinstance(value, float) and not math.isfinite(value):
@@ -320,7 +328,8 @@ class TaskSpec(StoreInput):
     base_priority: whole(0, 10) = Field(5, description="0 (lowest) to 10 (highest).")
     prerequisites: list[TaskId] = Field([], description="Task ids that must complete first.")
     deadline: Annotated[datetime | float | None, BeforeValidator(_deadline)] = Field(
-        None, description="When it is due: a time with a timezone, or epoch seconds.")
+        None, description="When it is due: an ISO 8601 time with a timezone (e.g. 2026-01-31T17:00:00Z), "
+                          "or epoch seconds.")
     estimated_duration_seconds: whole(1, 10**9) | None = Field(None, description="Expected duration.")
     milestone: TaskId | Name | None = Field(
         None, description="Milestone id or name; its tasks wait until its gate opens.")
@@ -464,7 +473,7 @@ class ReportInput(StoreInput):
                 raise problem(f"unknown report field(s): {', '.join(map(str, unknown))} "
                               f"(allowed: {', '.join(cls.model_fields)})")
         elif not isinstance(data, ReportInput):
-            raise problem(f"a report must be a JSON object, not {kind_of(data)}")
+            raise problem(f"a report must hold a JSON object, not {kind_of(data)}")
         return data
 
     @model_validator(mode="after")

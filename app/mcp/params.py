@@ -4,12 +4,10 @@ input models (store/inputs.py) that tools take as their parameters."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
-from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.limits import MAX_NAME
 from swarmdeck.store.models import AgentStatus, MemoryType, TaskSource, TaskStatus
 
@@ -61,17 +59,3 @@ def default_of(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
-
-
-def deadline(text: str | None) -> datetime | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidArgument(
-            f"deadline must be an ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z, not {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidArgument(f"deadline {text!r} needs a timezone, e.g. 2026-01-31T17:00:00Z")
-    return moment
