@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+from functools import cache
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import Enum
@@ -279,7 +280,9 @@ def _plain(what: str) -> Callable[[Any], Any]:
 class StoreInput(BaseModel):
     """A model of input: unknown fields refused, enums kept as enums."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: A model's validator is built when it is first used, not when this module loads: a heartbeat
+    #: builds AgentUpdate's alone.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @classmethod
     def parse(cls, data: Any = None, /, **fields: Any) -> StoreInput:
@@ -404,7 +407,7 @@ class AgentUpdate(StoreInput):
 
 
 class _Entry(StoreInput):
-    model_config = ConfigDict(extra="forbid", frozen=True, from_attributes=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, from_attributes=True)
 
 
 class CriterionInput(_Entry):
@@ -580,7 +583,11 @@ LearningRecord = Annotated[
     Union[tuple(Annotated[model, Tag(kind)] for kind, model in RECORD_MODELS.items())],  # noqa: UP007
     Discriminator(lambda v: v.get("kind") if isinstance(v, Mapping) else getattr(v, "kind", None)),
 ]
-_RECORD = TypeAdapter(LearningRecord)
+
+
+@cache
+def _records() -> TypeAdapter:
+    return TypeAdapter(LearningRecord)
 
 
 def parse_record(kind: Any, fields: Any) -> RecordBase:
@@ -590,7 +597,7 @@ def parse_record(kind: Any, fields: Any) -> RecordBase:
     if not isinstance(fields, Mapping):
         raise InvalidArgument("record fields must be an object of field: value")
     try:
-        return _RECORD.validate_python({**fields, "kind": kind})
+        return _records().validate_python({**fields, "kind": kind})
     except ValidationError as exc:
         # The union's tag is the kind, already known: name the field alone.
         raise InvalidArgument("; ".join(error_lines(exc, where=lambda loc: _where(list(loc)[1:])))) from None
@@ -656,7 +663,7 @@ class AgentStatusEntry(StoreInput):
     """One agent's entry in coordination_status.json. Keys seed 002 does not define are ignored; a key
     the entry omits is not in ``model_fields_set`` (the bridge leaves that field as it is)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     agent_type: Annotated[Name | None, BeforeValidator(_stripped)] = None
     role: Annotated[Name | None, BeforeValidator(_stripped)] = None
@@ -685,7 +692,7 @@ class CoordinationStatus(StoreInput):
     """A whole seed-002 coordination_status.json: ``agents`` (name: entry), and the swarm's ``phase``,
     ``quality_gates`` and ``critical_issues``; other keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     phase: Annotated[text(MAX_LINE - len(PHASE)) | None, BeforeValidator(_phase)] = None
     timestamp: str | None = None
