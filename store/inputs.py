@@ -481,8 +481,11 @@ class ReportInput(StoreInput):
 
     @model_validator(mode="after")
     def _whole_size(self) -> ReportInput:
-        _limited(check_json, max_bytes=MAX_REPORT_BYTES)(self.model_dump(
-            mode="json", include={"summary", "criteria", "metrics", "issues", "recommendations"}))
+        whole = self.model_dump(mode="json", include={"summary", "criteria", "metrics", "issues", "recommendations"})
+        try:
+            check_json("report", whole, max_bytes=MAX_REPORT_BYTES)
+        except InvalidArgument as exc:
+            raise problem(str(exc)) from None
         return self
 
     def parts(self) -> tuple[tuple[Criterion, ...], tuple[Metric, ...], tuple[ReportIssue, ...], tuple[str, ...],
@@ -493,7 +496,6 @@ class ReportInput(StoreInput):
 
 
 # -- learning records ------------------------------------------------------------------------------------------
-
 
 
 def _strict_number(value: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +16,7 @@ from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 from swarmdeck.store import Store
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.inputs import error_lines
 
 INSTRUCTIONS = """\
 swarmdeck coordinates a swarm of coding agents through one shared database; humans watch it on a
@@ -42,17 +42,14 @@ def _error_text(exc: StoreError) -> str:
     return f"{exc.code}: {message}"
 
 
+def _dotted(loc: Any) -> str:
+    """A parameter's path as a JSON client writes it: criteria.0.status."""
+    return ".".join(str(p) for p in loc)
+
+
 def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            parts.append(f"{where} is required")
-            continue
-        shown = reprlib.repr(err.get("input"))  # bounded in depth and length, whatever the input
-        parts.append(f"{where}: {msg} (got {shown[:80]}{'…' if len(shown) > 80 else ''})")
-    return "invalid_argument: " + "; ".join(parts)
+    """Arguments that did not validate, in the store's one error format (store.inputs.error_lines)."""
+    return "invalid_argument: " + "; ".join(error_lines(exc, where=_dotted))
 
 
 class SwarmdeckMCP(MCPServer):
