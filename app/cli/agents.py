@@ -67,6 +67,9 @@ def _status_options(fn):
 
 
 def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
+    """The options given, parsed into an AgentUpdate: only what it changes."""
+    from swarmdeck.store.inputs import AgentUpdate
+
     fields = {}
     if status is not None:
         fields["status"] = status
@@ -82,7 +85,7 @@ def _fields(status, current_task_id, no_task, completion, blockers, clear_blocke
         fields["blockers"] = list(blockers)
     if next_milestone is not None:
         fields["next_milestone"] = next_milestone
-    return fields
+    return AgentUpdate.parse(fields).changes()
 
 
 @leaf(agent_group, "heartbeat", render_agent)
