@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .signing import unverified
+
+if TYPE_CHECKING:
+    from .events import EventKind, Payload
 
 
 def from_ts(value: float | None) -> datetime | None:
@@ -167,6 +170,22 @@ class Agent:
     stale: bool
     #: Once stale for this long, the tasks it claimed go back to the queue (before their leases end).
     requeue_after_seconds: float = 300.0
+
+    @staticmethod
+    def stale_rule(status: AgentStatus, heartbeat_age: float | None, stale_after_seconds: float) -> bool:
+        """The stale rule: an agent not offline whose last heartbeat (if any) is older than it promised."""
+        return status is not AgentStatus.OFFLINE and (heartbeat_age is None or heartbeat_age > stale_after_seconds)
+
+    def heartbeat_age(self, now: float | datetime) -> float | None:
+        """Seconds since the last heartbeat as of ``now`` (epoch seconds or a datetime); None if never."""
+        if self.last_heartbeat is None:
+            return None
+        now = now.timestamp() if isinstance(now, datetime) else now
+        return max(0.0, now - self.last_heartbeat.timestamp())
+
+    def is_stale(self, now: float | datetime) -> bool:
+        """Whether the agent is stale as of ``now`` (``stale`` says the same as of when it was read)."""
+        return Agent.stale_rule(self.status, self.heartbeat_age(now), self.stale_after_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +370,19 @@ class Event:
     entity: str
     entity_id: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind_enum(self) -> EventKind | None:
+        """The kind as a member of the change feed's contract (store/events.py); None if not one."""
+        from .events import EventKind
+
+        return EventKind.of(self.kind)
+
+    def typed(self) -> Payload:
+        """The payload as its kind's typed class (store/events.py)."""
+        from .events import payload_of
+
+        return payload_of(self)
 
 
 @dataclass(frozen=True, slots=True)
