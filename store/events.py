@@ -31,7 +31,7 @@ import enum
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .models import AgentStatus, Decision, MilestoneStatus, TaskSource, TaskStatus
+from .models import AgentStatus, Decision, MilestoneStatus, SessionStatus, TaskSource, TaskStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -116,6 +116,16 @@ class EventKind(enum.StrEnum):
         """The entity every event of this kind is about (a gate's events are its milestone's)."""
         return _ENTITY[self]
 
+    @property
+    def action(self) -> str:
+        """What happened, without the entity: ``claimed`` for ``task.claimed``."""
+        return self.value.split(".", 1)[1]
+
+    @property
+    def status(self) -> TaskStatus | MilestoneStatus | SessionStatus | None:
+        """For a kind named after the status it leaves its entity in (``task.ready``), that status."""
+        return _STATUS.get(self)
+
     @classmethod
     def of(cls, kind: str) -> EventKind | None:
         """The member for a stored kind, or None for a kind this version does not know."""
@@ -125,6 +135,20 @@ class EventKind(enum.StrEnum):
 _ENTITY = {
     kind: Entity.MILESTONE if kind.value.startswith("gate.") else Entity(kind.value.split(".", 1)[0])
     for kind in EventKind
+}
+
+_STATUS: dict[EventKind, TaskStatus | MilestoneStatus | SessionStatus] = {
+    EventKind.TASK_BLOCKED: TaskStatus.BLOCKED,
+    EventKind.TASK_READY: TaskStatus.READY,
+    EventKind.TASK_COMPLETED: TaskStatus.COMPLETED,
+    EventKind.TASK_FAILED: TaskStatus.FAILED,
+    EventKind.TASK_CANCELLED: TaskStatus.CANCELLED,
+    EventKind.MILESTONE_APPROVED: MilestoneStatus.APPROVED,
+    EventKind.MILESTONE_REVIEW: MilestoneStatus.REVIEW,
+    EventKind.SESSION_ACTIVE: SessionStatus.ACTIVE,
+    EventKind.SESSION_PAUSED: SessionStatus.PAUSED,
+    EventKind.SESSION_TERMINATED: SessionStatus.TERMINATED,
+    EventKind.SESSION_ARCHIVED: SessionStatus.ARCHIVED,
 }
 
 
