@@ -349,6 +349,17 @@ class GateStatus:
     #: passed by verified approvals (whatever the milestone's status column says).
     claims_open: bool = True
 
+    @property
+    def unverified_pass(self) -> bool:
+        """The status says the gate passed, but verified approvals of its report do not back it."""
+        return self.milestone.status.passed and not self.verified_passed
+
+    @property
+    def decidable(self) -> bool:
+        """Whether a report awaits a decision: the gate is in review, or it passed unverified (the store
+        takes such a gate as in review, to be decided again, signed)."""
+        return self.report is not None and (self.milestone.status is MilestoneStatus.REVIEW or self.unverified_pass)
+
 
 @dataclass(frozen=True, slots=True)
 class SwarmState:

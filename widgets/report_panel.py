@@ -63,7 +63,7 @@ def render_gate(gate: GateStatus) -> RenderableType:
     if m.status is not MilestoneStatus.LOCKED and not gate.claims_open:
         parts.append(Text(" CLAIMS REFUSED: no verified approvals opened this milestone; its status was set "
                           "around swarmdeck? ", style=LOUD))
-    if m.status.passed and not gate.verified_passed:
+    if gate.unverified_pass:
         parts.append(Text(f" NOT PASSED: '{m.status.value}' without enough verified approvals; the next "
                           "milestone stays shut ", style=LOUD))
     if m.objective:

@@ -154,8 +154,7 @@ class MilestonesScreen(LiveScreen):
         if self.selected is None:
             return
         gate = await self.store.gate_status(self.selected)
-        unverified = gate.milestone.status.passed and not gate.verified_passed  # decided again, signed
-        if (gate.milestone.status is not MilestoneStatus.REVIEW and not unverified) or gate.report is None:
+        if not gate.decidable:
             # Toasts are always plain text (SwarmdeckApp.notify): the name is shown as written.
             self.notify(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
                         "awaiting a decision", severity="warning", timeout=3)

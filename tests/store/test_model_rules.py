@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from swarmdeck.store.models import AgentStatus
+from store_support import submit
+
+from swarmdeck.store.models import AgentStatus, MilestoneStatus
+
+from signing_support import decide
 
 
 class TestAgentIsStale:
@@ -28,3 +32,20 @@ class TestAgentIsStale:
         assert agent.heartbeat_age(clock.now - 5) == 0.0  # a clock behind the heartbeat: no negative age
         offline = await store.update_agent("a1", status=AgentStatus.OFFLINE)
         assert not offline.is_stale(clock.now + 10_000)  # an agent that said it left is not stale
+
+
+class TestGateDecidable:
+    async def test_a_report_in_review_or_a_pass_no_verified_approval_backs(self, gated):
+        store = gated
+        gate = await store.gate_status("M1")
+        assert not gate.decidable and not gate.unverified_pass  # open, no report yet
+        await submit(store, "M1")
+        gate = await store.gate_status("M1")
+        assert gate.milestone.status is MilestoneStatus.REVIEW and gate.decidable
+        await decide(store, "M1", reviewer="alice", decision="APPROVE", rationale="good")
+        gate = await store.gate_status("M1")
+        assert gate.verified_passed and not gate.decidable and not gate.unverified_pass
+        # the same status without verified approvals behind it: the store takes it as in review again
+        forged = replace(gate, verified_passed=False)
+        assert forged.unverified_pass and forged.decidable
+        assert not replace(forged, report=None).decidable
