@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
 from swarmdeck.store import Event, Milestone, Task
-from swarmdeck.store.events import HOLDING, Entity, TaskCancelled, TaskFailed, TaskRetried
-from swarmdeck.store.priority import WEIGHTS
+from swarmdeck.store.events import HOLDING, Entity, Payload, TaskCancelled, TaskFailed, TaskRetried
+from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.text import cell, safe
 
@@ -298,7 +298,7 @@ class QueueScreen(LiveScreen):
         task = self._selected_task()
         if task is None:
             return
-        value = max(0, min(10, task.base_priority + delta))
+        value = clamp_base_priority(task.base_priority + delta)
         if value == task.base_priority:
             self.notify(f"Base priority is already {value}", timeout=2)
             return
@@ -384,13 +384,17 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
         out.append(e.kind if kind is None else kind.action, style=STATUS_STYLE.get(status, "") if status else "")
         out.append("  ")
         out.append_text(safe(e.actor))
-        match e.typed():
-            case TaskFailed(error=detail) | TaskRetried(error=detail) | TaskCancelled(reason=detail):
-                pass
-            case _:
-                detail = None
+        detail = _history_detail(e.typed())
         if detail:
             out.append("  ")
             out.append_text(safe(detail, "dim", one_line=True))
         out.append("\n")
     return main, out
+
+
+def _history_detail(payload: Payload) -> str | None:
+    """What a task's history line adds: why it failed, or why it was cancelled."""
+    match payload:
+        case TaskFailed(error=detail) | TaskRetried(error=detail) | TaskCancelled(reason=detail):
+            return detail
+    return None

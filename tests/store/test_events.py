@@ -187,3 +187,4 @@ class TestReading:
         assert EventKind.AGENT_HEARTBEAT not in CHARTED and EventKind.MEMORY_ADDED not in CHARTED
         assert {EventKind.TASK_CLAIMED, EventKind.GATE_DECIDED, EventKind.MILESTONE_OPENED} <= CHARTED
         assert HOLDING == {EventKind.TASK_HELD, EventKind.TASK_UNHELD, EventKind.TASK_CANCELLED}
+        assert "task.held" in HOLDING and "gate.decided" in CHARTED  # a stored kind (a str) finds its member

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from store_support import submit
 
+from swarmdeck.store import priority
 from swarmdeck.store.models import AgentStatus, MilestoneStatus
 
 from signing_support import decide
@@ -49,3 +50,8 @@ class TestGateDecidable:
         forged = replace(gate, verified_passed=False)
         assert forged.unverified_pass and forged.decidable
         assert not replace(forged, report=None).decidable
+
+
+def test_a_base_priority_nudged_past_either_end_stays_there():
+    assert [priority.clamp_base_priority(v) for v in (-1, 0, 5, 10, 11)] == [0, 0, 5, 10, 10]
+    assert (priority.BASE_PRIORITY_MIN, priority.BASE_PRIORITY_MAX) == (0, 10)
