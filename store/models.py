@@ -385,7 +385,7 @@ class Event:
     @property
     def kind_enum(self) -> EventKind | None:
         """The kind as a member of the change feed's contract (store/events.py); None if not one."""
-        from .events import EventKind
+        from .events import EventKind  # imported when first read: a CLI call never pays for the contract
 
         return EventKind.of(self.kind)
 
@@ -544,3 +544,4 @@ class IndexStatus:
     model: str | None
     dim: int | None
     last_error: str | None = None
+
