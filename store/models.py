@@ -174,7 +174,9 @@ class Agent:
     @staticmethod
     def stale_rule(status: AgentStatus, heartbeat_age: float | None, stale_after_seconds: float) -> bool:
         """The stale rule: an agent not offline whose last heartbeat (if any) is older than it promised."""
-        return status is not AgentStatus.OFFLINE and (heartbeat_age is None or heartbeat_age > stale_after_seconds)
+        if status is AgentStatus.OFFLINE:
+            return False
+        return heartbeat_age is None or heartbeat_age > stale_after_seconds
 
     def heartbeat_age(self, now: float | datetime) -> float | None:
         """Seconds since the last heartbeat as of ``now`` (epoch seconds or a datetime); None if never."""
@@ -358,7 +360,8 @@ class GateStatus:
     def decidable(self) -> bool:
         """Whether a report awaits a decision: the gate is in review, or it passed unverified (the store
         takes such a gate as in review, to be decided again, signed)."""
-        return self.report is not None and (self.milestone.status is MilestoneStatus.REVIEW or self.unverified_pass)
+        in_review = self.milestone.status is MilestoneStatus.REVIEW
+        return self.report is not None and (in_review or self.unverified_pass)
 
 
 @dataclass(frozen=True, slots=True)

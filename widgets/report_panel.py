@@ -157,7 +157,8 @@ def render_gate(gate: GateStatus) -> RenderableType:
     if gate.conditions:
         parts.append(_heading("Conditions"))
         for c in gate.conditions:
-            mark = Text("☐ open  ", style="bold yellow") if c.status is ConditionStatus.OPEN else Text("☑ closed", style="green")
+            is_open = c.status is ConditionStatus.OPEN
+            mark = Text("☐ open  ", style="bold yellow") if is_open else Text("☑ closed", style="green")
             line = Text(f"#{c.id:<4}").append_text(mark).append(" ")
             line.append_text(safe(c.text))
             if c.closed_by:

@@ -185,8 +185,8 @@ def activity_line(e: Event) -> Text:
             line.append_text(safe(text, "" if p.success else "red", one_line=True))
             if p.error_message:
                 line.append_text(safe(f"  {p.error_message}", "red", one_line=True))
-        case TaskFailed(error=str() as error) | TaskRetried(error=str() as error) | IndexFailed(error=str() as error) \
-                if error:
+        case (TaskFailed(error=str() as error) | TaskRetried(error=str() as error)
+              | IndexFailed(error=str() as error)) if error:
             line.append_text(safe(f"  {error}", "red", one_line=True))
         case AgentChange() as p if e.kind == EventKind.AGENT_HEARTBEAT and (changes := p.changes()):
             summary = ", ".join(f"{k}={v}" for k, v in changes.items())

@@ -239,7 +239,7 @@ def _books_hours(e: Event) -> bool:
     if e.entity != Entity.TASK:
         return False
     match e.typed():
-        case TaskEnqueued(milestone_id=int()) | TaskCompleted(milestone_id=int()) | TaskFailed(milestone_id=int()) \
-                | TaskRetried(milestone_id=int()):
+        case (TaskEnqueued(milestone_id=int()) | TaskCompleted(milestone_id=int())
+              | TaskFailed(milestone_id=int()) | TaskRetried(milestone_id=int())):
             return True
     return False

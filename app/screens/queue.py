@@ -381,7 +381,8 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
         out.append(f"  {clock_time(e.ts)[11:]}  ")
         kind = e.kind_enum
         status = None if kind is None else kind.status
-        out.append(e.kind if kind is None else kind.action, style=STATUS_STYLE.get(status, "") if status else "")
+        style = STATUS_STYLE.get(status, "") if status else ""
+        out.append(e.kind if kind is None else kind.action, style=style)
         out.append("  ")
         out.append_text(safe(e.actor))
         detail = _history_detail(e.typed())

@@ -127,7 +127,7 @@ class TestTheContract:
             missing = set(cls.always_keys()) - set(raw)
             assert not missing, f"{event.kind} lacks {sorted(missing)}: {raw}"
             undeclared = set(raw) - set(cls.declared_keys())
-            assert not undeclared, f"{event.kind} writes {sorted(undeclared)}, which {cls.__name__} does not declare"
+            assert not undeclared, f"{event.kind} writes {sorted(undeclared)}: not in {cls.__name__}"
             # each stored value reads back as itself (typed: an enum member equals its string)
             by_key = {f.metadata.get("key", f.name): f.name for f in fields(cls)}
             for stored_key, value in raw.items():
@@ -145,18 +145,22 @@ class TestTheContract:
         assert [(p.agent, p.error, p.manual) for p in retried] == [("a1", "flaky", False), (None, None, True)]
         assert retried[1].for_task is not None  # retried to release the task it held
         completed = payload_of(by_kind[EventKind.TASK_COMPLETED][0])
-        assert isinstance(completed, TaskCompleted) and completed.agent == "a2" and completed.milestone_id == 1
+        assert isinstance(completed, TaskCompleted)
+        assert (completed.agent, completed.milestone_id) == ("a2", 1)
         enqueued = payload_of(by_kind[EventKind.TASK_ENQUEUED][1])
         assert enqueued.status is TaskStatus.BLOCKED and enqueued.prerequisites == (1,)
         decided = [payload_of(e) for e in by_kind[EventKind.GATE_DECIDED]]
         assert [(d.decision, d.status) for d in decided] == [
-            (Decision.CONDITIONAL, MilestoneStatus.CONDITIONAL), (Decision.ESCALATE, MilestoneStatus.ESCALATED)]
+            (Decision.CONDITIONAL, MilestoneStatus.CONDITIONAL),
+            (Decision.ESCALATE, MilestoneStatus.ESCALATED),
+        ]
         heartbeat = payload_of(by_kind[EventKind.AGENT_HEARTBEAT][0])
         assert isinstance(heartbeat, AgentChange)
         assert heartbeat.changes() == {"status": AgentStatus.WORKING, "completion": 50.0}
         assert heartbeat.blockers is NOT_GIVEN
         updated = payload_of(by_kind[EventKind.AGENT_UPDATED][0])
-        assert updated.changes() == {"status": "blocked", "current_task_id": None, "blockers": ["waiting on review"]}
+        assert updated.changes() == {"status": "blocked", "current_task_id": None,
+                                     "blockers": ["waiting on review"]}
 
 
 class TestReading:

@@ -12,8 +12,8 @@ from swarmdeck.store.models import Event
 TS = datetime(2026, 1, 1, 12, 30, 5, tzinfo=timezone.utc)
 
 
-def event(kind: str, payload: dict, entity: str = "task", entity_id: str | None = "7", actor: str = "a1") -> Event:
-    return Event(1, TS, actor, kind, entity, entity_id, payload)
+def event(kind: str, payload: dict, entity: str = "task", entity_id: str | None = "7") -> Event:
+    return Event(1, TS, "a1", kind, entity, entity_id, payload)
 
 
 def styles(text) -> set[str]:
@@ -22,8 +22,9 @@ def styles(text) -> set[str]:
 
 class TestActivityLine:
     def test_an_action_with_its_duration_and_error(self):
-        line = activity_line(event("agent.action", {"phase": "build", "action": "compile", "duration_ms": 12.4,
-                                                     "success": False, "error_message": "linker"}, "agent", "a1"))
+        payload = {"phase": "build", "action": "compile", "duration_ms": 12.4, "success": False,
+                   "error_message": "linker"}
+        line = activity_line(event("agent.action", payload, "agent", "a1"))
         assert line.plain.endswith("agent.action           build/compile 12 ms  linker")
         assert "red" in styles(line)
 
@@ -31,7 +32,8 @@ class TestActivityLine:
         line = activity_line(event("agent.heartbeat", {"status": "working", "completion": 50.0,
                                                         "blockers": ["x"]}, "agent", "a1"))
         assert line.plain.endswith("status=working, completion=50.0, blockers=['x']")
-        assert activity_line(event("agent.heartbeat", {}, "agent", "a1")).plain.endswith("agent.heartbeat       ")
+        bare = activity_line(event("agent.heartbeat", {}, "agent", "a1"))
+        assert bare.plain.endswith("agent.heartbeat       ")
 
     def test_a_failure_shows_its_error_in_the_failed_colour(self):
         line = activity_line(event("task.failed", {"agent": "a1", "error": "boom\x1b[31m", "duration_s": 3}))
