@@ -158,12 +158,13 @@ _STATUS: dict[EventKind, TaskStatus | MilestoneStatus | SessionStatus] = {
 SOMETIMES = {"sometimes": True}
 
 
-def _sometimes(default: Any = None, **metadata: Any) -> Any:
-    return field(default=default, metadata={**SOMETIMES, **metadata})
+def _sometimes(default: Any = None) -> Any:
+    """A field whose key the emitter writes only sometimes."""
+    return field(default=default, metadata=SOMETIMES)
 
 
 def _key(key: str, default: Any = None) -> Any:
-    """A field stored under another key (``for`` is a Python keyword)."""
+    """A sometimes-written field stored under another key (``for`` is a Python keyword)."""
     return field(default=default, metadata={**SOMETIMES, "key": key})
 
 
@@ -173,7 +174,7 @@ def _enum(kind: type[enum.Enum]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         try:
             return kind(value)
-        except ValueError:
+        except (ValueError, TypeError):
             return value
 
     return convert
