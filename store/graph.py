@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 
 Edges = Mapping[int, Iterable[int]]
 
@@ -46,33 +47,23 @@ def dependency_depth(prerequisite_depths: Iterable[int]) -> int:
 
 
 def execution_plan(tasks: Iterable[int], edges: Edges) -> list[list[int]]:
-    """Topological batches: every task runs after all its prerequisites within ``tasks``.
+    """Topological batches: every task runs after all its prerequisites within ``tasks``, each as early
+    as it can (stdlib ``graphlib``, a batch being everything ready once the batch before it is done).
 
     Prerequisites outside ``tasks`` are taken as already satisfied. Batches are sorted
-    so that the plan is deterministic. Raises ValueError on a cycle.
+    so that the plan is deterministic. Raises ValueError on a cycle, naming its tasks.
     """
     members = set(tasks)
-    waiting = {t: {p for p in edges.get(t, ()) if p in members and p != t} for t in members}
-    dependents: dict[int, list[int]] = {t: [] for t in members}
-    for task, prereqs in waiting.items():
-        for p in prereqs:
-            dependents[p].append(task)
-    batch = sorted(t for t, prereqs in waiting.items() if not prereqs)
+    sorter = TopologicalSorter({t: [p for p in edges.get(t, ()) if p in members and p != t] for t in members})
+    try:
+        sorter.prepare()
+    except CycleError as e:
+        raise ValueError(f"tasks {sorted(set(e.args[1]))} form a dependency cycle") from None
     batches: list[list[int]] = []
-    placed = 0
-    while batch:
+    while sorter.is_active():
+        batch = sorted(sorter.get_ready())
         batches.append(batch)
-        placed += len(batch)
-        nxt = []
-        for task in batch:
-            for dep in dependents[task]:
-                waiting[dep].discard(task)
-                if not waiting[dep]:
-                    nxt.append(dep)
-        batch = sorted(nxt)
-    if placed != len(members):
-        stuck = sorted(t for t, prereqs in waiting.items() if prereqs)
-        raise ValueError(f"tasks {stuck} form a dependency cycle")
+        sorter.done(*batch)
     return batches
 
 

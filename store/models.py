@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .signing import unverified
+
+if TYPE_CHECKING:
+    from .events import EventKind, Payload
 
 
 def from_ts(value: float | None) -> datetime | None:
@@ -177,6 +180,24 @@ class Agent:
     #: Once stale for this long, the tasks it claimed go back to the queue (before their leases end).
     requeue_after_seconds: float = 300.0
 
+    @staticmethod
+    def stale_rule(status: AgentStatus, heartbeat_age: float | None, stale_after_seconds: float) -> bool:
+        """The stale rule: an agent not offline whose last heartbeat (if any) is older than it promised."""
+        if status is AgentStatus.OFFLINE:
+            return False
+        return heartbeat_age is None or heartbeat_age > stale_after_seconds
+
+    def heartbeat_age(self, now: float | datetime) -> float | None:
+        """Seconds since the last heartbeat as of ``now`` (epoch seconds or a datetime); None if never."""
+        if self.last_heartbeat is None:
+            return None
+        now = now.timestamp() if isinstance(now, datetime) else now
+        return max(0.0, now - self.last_heartbeat.timestamp())
+
+    def is_stale(self, now: float | datetime) -> bool:
+        """Whether the agent is stale as of ``now`` (``stale`` says the same as of when it was read)."""
+        return Agent.stale_rule(self.status, self.heartbeat_age(now), self.stale_after_seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class Milestone:
@@ -339,6 +360,18 @@ class GateStatus:
     #: passed by verified approvals (whatever the milestone's status column says).
     claims_open: bool = True
 
+    @property
+    def unverified_pass(self) -> bool:
+        """The status says the gate passed, but verified approvals of its report do not back it."""
+        return self.milestone.status.passed and not self.verified_passed
+
+    @property
+    def decidable(self) -> bool:
+        """Whether a report awaits a decision: the gate is in review, or it passed unverified (the store
+        takes such a gate as in review, to be decided again, signed)."""
+        in_review = self.milestone.status is MilestoneStatus.REVIEW
+        return self.report is not None and (in_review or self.unverified_pass)
+
 
 @dataclass(frozen=True, slots=True)
 class SwarmState:
@@ -360,6 +393,19 @@ class Event:
     entity: str
     entity_id: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind_enum(self) -> EventKind | None:
+        """The kind as a member of the change feed's contract (store/events.py); None if not one."""
+        from .events import EventKind  # imported when first read: a CLI call never pays for the contract
+
+        return EventKind.of(self.kind)
+
+    def typed(self) -> Payload:
+        """The payload as its kind's typed class (store/events.py)."""
+        from .events import payload_of
+
+        return payload_of(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,3 +556,4 @@ class IndexStatus:
     model: str | None
     dim: int | None
     last_error: str | None = None
+

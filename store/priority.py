@@ -8,6 +8,9 @@ from .models import PriorityBreakdown, TaskSource
 
 WEIGHTS = {"base": 0.30, "depth": 0.25, "urgency": 0.25, "blocking": 0.15, "source": 0.05}
 
+#: A task's base priority is a whole number in this range, inclusive: 0 (lowest) to 10 (highest).
+BASE_PRIORITY_MIN, BASE_PRIORITY_MAX = 0, 10
+
 SOURCE_SCORES = {
     TaskSource.HUMAN: 100.0,
     TaskSource.AGENT_REQUIREMENTS: 75.0,
@@ -36,6 +39,11 @@ def urgency_score(deadline: float | None, estimate: float | None, now: float) ->
     if remaining < _WEEK:
         return 30.0
     return 10.0
+
+
+def clamp_base_priority(value: int) -> int:
+    """The nearest base priority the store accepts (a step past either end stays at the end)."""
+    return max(BASE_PRIORITY_MIN, min(BASE_PRIORITY_MAX, value))
 
 
 def depth_score(dependency_depth: int) -> float:

@@ -7,8 +7,15 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from swarmdeck.store.models import GateDecision, GateStatus, MilestoneStatus
-from swarmdeck.store.models import CriterionStatus, Severity
+from swarmdeck.store.models import (
+    ConditionStatus,
+    CriterionStatus,
+    Decision,
+    GateDecision,
+    GateStatus,
+    MilestoneStatus,
+    Severity,
+)
 
 from .text import safe
 
@@ -56,7 +63,7 @@ def render_gate(gate: GateStatus) -> RenderableType:
     if m.status is not MilestoneStatus.LOCKED and not gate.claims_open:
         parts.append(Text(" CLAIMS REFUSED: no verified approvals opened this milestone; its status was set "
                           "around swarmdeck? ", style=LOUD))
-    if m.status.passed and not gate.verified_passed:
+    if gate.unverified_pass:
         parts.append(Text(f" NOT PASSED: '{m.status.value}' without enough verified approvals; the next "
                           "milestone stays shut ", style=LOUD))
     if m.objective:
@@ -133,7 +140,7 @@ def render_gate(gate: GateStatus) -> RenderableType:
     for at, _, entry in sorted(history, key=lambda h: (h[0], h[1]), reverse=True):
         line = Text(f"{at.astimezone():%m-%d %H:%M}  ")
         if isinstance(entry, GateDecision):
-            line.append(f"{entry.decision.value:<11}", style=DECISION_STYLE[entry.decision.value])
+            line.append(f"{entry.decision.value:<11}", style=DECISION_STYLE[entry.decision])
             line.append_text(safe(entry.reviewer, "bold"))
             line.append_text(safe(f"  on v{entry.report_version} ({entry.report_hash[:8]})", "dim"))
             _signed(line, entry.warning)
@@ -150,7 +157,8 @@ def render_gate(gate: GateStatus) -> RenderableType:
     if gate.conditions:
         parts.append(_heading("Conditions"))
         for c in gate.conditions:
-            mark = Text("☐ open  ", style="bold yellow") if c.status.value == "open" else Text("☑ closed", style="green")
+            is_open = c.status is ConditionStatus.OPEN
+            mark = Text("☐ open  ", style="bold yellow") if is_open else Text("☑ closed", style="green")
             line = Text(f"#{c.id:<4}").append_text(mark).append(" ")
             line.append_text(safe(c.text))
             if c.closed_by:
@@ -169,10 +177,10 @@ def render_gate(gate: GateStatus) -> RenderableType:
 
 
 DECISION_STYLE = {
-    "APPROVE": "bold green",
-    "CONDITIONAL": "bold yellow",
-    "REVISE": "bold magenta",
-    "ESCALATE": "bold white on red",
+    Decision.APPROVE: "bold green",
+    Decision.CONDITIONAL: "bold yellow",
+    Decision.REVISE: "bold magenta",
+    Decision.ESCALATE: "bold white on red",
 }
 
 

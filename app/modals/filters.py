@@ -13,9 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, SelectionList
 
 from swarmdeck.store import Milestone, Task, TaskSource, TaskStatus
+from swarmdeck.store.models import UNFINISHED
 from swarmdeck.widgets.text import safe
 
-ACTIVE = ("pending", "blocked", "ready", "running", "failed")
+#: What the queue shows by default: every unfinished task, and the failed ones that hold others.
+ACTIVE = tuple(s.value for s in (*UNFINISHED, TaskStatus.FAILED))
 
 
 @dataclass(frozen=True)

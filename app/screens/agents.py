@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from swarmdeck.store import Agent, Event
+from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskClaimed, \
+    TaskCompleted, TaskFailed, TaskRetried
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.text import cell, safe
 
@@ -25,13 +27,8 @@ ACTIVITY_LINES = 200
 
 
 def agent_state(agent: Agent, now: float) -> tuple[str, float | None]:
-    """The status to show, and the heartbeat age, as of ``now`` (stale is not idle)."""
-    if agent.last_heartbeat is None:
-        heartbeat_age = None
-    else:
-        heartbeat_age = max(0.0, now - agent.last_heartbeat.timestamp())
-    stale = agent.status.value != "offline" and (heartbeat_age is None or heartbeat_age > agent.stale_after_seconds)
-    return ("stale" if stale else agent.status.value), heartbeat_age
+    """The status to show, and the heartbeat age, as of ``now`` (stale is not idle: the model's rule)."""
+    return ("stale" if agent.is_stale(now) else agent.status.value), agent.heartbeat_age(now)
 
 
 class AgentsScreen(LiveScreen):
@@ -82,15 +79,18 @@ class AgentsScreen(LiveScreen):
             self.table.move_cursor(row=0)
 
     async def apply(self, events: list[Event]) -> None:
-        names = {e.entity_id for e in events if e.entity == "agent" and e.entity_id}
+        names = {e.entity_id for e in events if e.entity == Entity.AGENT and e.entity_id}
         for e in events:
-            if e.kind in ("task.completed", "task.failed") and e.payload.get("agent"):
-                status = "completed" if e.kind == "task.completed" else "failed"
-                per = self.counts.setdefault(e.payload["agent"], {})
-                per[status] = per.get(status, 0) + 1
-                names.add(e.payload["agent"])
-            elif e.kind in ("task.claimed", "task.retried", "task.cancelled") and e.payload.get("agent"):
-                names.add(e.payload["agent"])
+            if e.entity != Entity.TASK:
+                continue
+            match e.typed():
+                case TaskCompleted(agent=str() as agent) | TaskFailed(agent=str() as agent) if agent:
+                    outcome = "completed" if e.kind == EventKind.TASK_COMPLETED else "failed"
+                    per = self.counts.setdefault(agent, {})
+                    per[outcome] = per.get(outcome, 0) + 1
+                    names.add(agent)
+                case TaskClaimed(agent=str() as agent) | TaskRetried(agent=str() as agent) if agent:
+                    names.add(agent)
         if names:
             for agent in await self.store.agents_by_names(sorted(names)):
                 self.agents[agent.name] = agent
@@ -128,7 +128,7 @@ class AgentsScreen(LiveScreen):
 
     @staticmethod
     def _belongs(event: Event, name: str) -> bool:
-        return event.actor == name or (event.entity == "agent" and event.entity_id == name)
+        return event.actor == name or (event.entity == Entity.AGENT and event.entity_id == name)
 
     @on(DataTable.RowHighlighted, "#agents-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -157,7 +157,7 @@ class AgentsScreen(LiveScreen):
             if e.id <= self._activity_last_id:
                 continue
             self._activity_last_id = e.id
-            if e.kind == "agent.heartbeat" and not self.show_heartbeats:
+            if e.kind == EventKind.AGENT_HEARTBEAT and not self.show_heartbeats:
                 continue
             log.write(activity_line(e))
 
@@ -174,24 +174,33 @@ class AgentsScreen(LiveScreen):
 
 def activity_line(e: Event) -> Text:
     line = Text(f"{clock_time(e.ts)[11:]}  ", style="dim")
-    kind = e.kind
-    line.append(f"{kind:<22}", style=STATUS_STYLE.get(kind.rsplit(".", 1)[-1], ""))
-    if e.entity == "task":
+    line.append(f"{e.kind:<22}", style=_kind_style(e))
+    if e.entity == Entity.TASK:
         line.append(f" task {e.entity_id}")
-    p = e.payload
-    if kind == "agent.action":
-        text = f" {p.get('phase')}/{p.get('action')}"
-        if p.get("duration_ms") is not None:
-            text += f" {p['duration_ms']:.0f} ms"
-        line.append_text(safe(text, "" if p.get("success", True) else "red", one_line=True))
-        if p.get("error_message"):
-            line.append_text(safe(f"  {p['error_message']}", "red", one_line=True))
-    elif p.get("error"):
-        line.append_text(safe(f"  {p['error']}", "red", one_line=True))
-    elif kind == "agent.heartbeat" and p:
-        summary = ", ".join(f"{k}={v}" for k, v in p.items())
-        line.append_text(safe(f"  {summary}", "dim", one_line=True))
+    match e.typed():
+        case AgentAction() as p:
+            text = f" {p.phase}/{p.action}"
+            if p.duration_ms is not None:
+                text += f" {p.duration_ms:.0f} ms"
+            line.append_text(safe(text, "" if p.success else "red", one_line=True))
+            if p.error_message:
+                line.append_text(safe(f"  {p.error_message}", "red", one_line=True))
+        case (TaskFailed(error=str() as error) | TaskRetried(error=str() as error)
+              | IndexFailed(error=str() as error)) if error:
+            line.append_text(safe(f"  {error}", "red", one_line=True))
+        case AgentChange() as p if e.kind == EventKind.AGENT_HEARTBEAT and (changes := p.changes()):
+            summary = ", ".join(f"{k}={v}" for k, v in changes.items())
+            line.append_text(safe(f"  {summary}", "dim", one_line=True))
     return line
+
+
+def _kind_style(e: Event) -> str:
+    """An event named after the status it leaves its entity in (``task.failed``) in that status's colour;
+    a failure to embed as a failure."""
+    kind = e.kind_enum
+    if kind is EventKind.INDEX_FAILED:
+        return STATUS_STYLE["failed"]
+    return STATUS_STYLE.get(kind.status, "") if kind is not None and kind.status is not None else ""
 
 
 def _colour(colour: str | None) -> str:

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 
 from swarmdeck.store import Event
+from swarmdeck.store.events import CHARTED
 from swarmdeck.store.charts import RANGE_KEYS, RANGES, ChartFilters, Charts, StoreHealth, window_for
 from swarmdeck.widgets.charts import (
     BurndownChart,
@@ -36,8 +37,6 @@ from .base import LiveScreen
 REFRESH_EVERY = 1.0
 #: Poll tick costs shown by the health chart (the poller keeps more).
 HEALTH_SAMPLES = 120
-#: Event kinds that can move a chart (heartbeats and memory writes do not).
-_CHARTED = ("task.", "gate.", "milestone.")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class ChartsScreen(LiveScreen):
         await self._compute(self.query_state)
 
     async def apply(self, events: list[Event]) -> None:
-        if any(e.kind.startswith(_CHARTED) for e in events):
+        if any(e.kind in CHARTED for e in events):
             self._stale = True
 
     def _tick(self) -> None:

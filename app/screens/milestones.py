@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, signing
 from swarmdeck.store.errors import PermissionDenied
+from swarmdeck.store.events import Entity, TaskCompleted, TaskEnqueued, TaskFailed, TaskRetried
 from swarmdeck.store.models import ConditionStatus
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.report_panel import ReportPanel
@@ -81,10 +82,8 @@ class MilestonesScreen(LiveScreen):
         await self._load_gate()
 
     async def apply(self, events: list[Event]) -> None:
-        touched_tasks = any(e.entity == "task" for e in events)
-        # A task that finishes books hours on its milestone: its event names the milestone.
-        touched_milestones = any(e.entity == "milestone" or (e.entity == "task" and e.payload.get("milestone_id"))
-                                 for e in events)
+        touched_tasks = any(e.entity == Entity.TASK for e in events)
+        touched_milestones = any(e.entity == Entity.MILESTONE or _books_hours(e) for e in events)
         if touched_milestones:
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if touched_tasks:
@@ -155,8 +154,7 @@ class MilestonesScreen(LiveScreen):
         if self.selected is None:
             return
         gate = await self.store.gate_status(self.selected)
-        unverified = gate.milestone.status.passed and not gate.verified_passed  # decided again, signed
-        if (gate.milestone.status is not MilestoneStatus.REVIEW and not unverified) or gate.report is None:
+        if not gate.decidable:
             # Toasts are always plain text (SwarmdeckApp.notify): the name is shown as written.
             self.notify(f"{gate.milestone.name} is {gate.milestone.status.value}: there is no report "
                         "awaiting a decision", severity="warning", timeout=3)
@@ -234,3 +232,14 @@ class MilestonesScreen(LiveScreen):
         after = [m for m in waiting if self.selected is None or m.position > self.milestones[self.selected].position]
         target = (after or waiting)[0]
         self.table.move_cursor(row=self.table.get_row_index(str(target.id)))
+
+
+def _books_hours(e: Event) -> bool:
+    """A task event that names its milestone: a task that finishes books hours on it."""
+    if e.entity != Entity.TASK:
+        return False
+    match e.typed():
+        case (TaskEnqueued(milestone_id=int()) | TaskCompleted(milestone_id=int())
+              | TaskFailed(milestone_id=int()) | TaskRetried(milestone_id=int())):
+            return True
+    return False

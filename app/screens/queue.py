@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
 from swarmdeck.store import Event, Milestone, Task
+from swarmdeck.store.events import HOLDING, Entity, Payload, TaskCancelled, TaskFailed, TaskRetried
+from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.text import cell, safe
 
@@ -24,8 +26,6 @@ from .base import LiveScreen
 
 #: The table holds at most this many tasks (by priority); filters narrow what is loaded.
 ROW_CAP = 2000
-#: Events after which the count of tasks held by failures may have changed.
-HOLDING_KINDS = frozenset({"task.held", "task.unheld", "task.cancelled"})
 
 COLUMNS = [
     ("id", "ID", 5), ("status", "Status", 9), ("priority", "Prio", 5), ("type", "Agent type", 16),
@@ -102,12 +102,12 @@ class QueueScreen(LiveScreen):
             self.table.move_cursor(row=0)
 
     async def apply(self, events: list[Event]) -> None:
-        ids = {int(e.entity_id) for e in events if e.entity == "task" and e.entity_id}
-        if any(e.entity == "milestone" for e in events):
+        ids = {int(e.entity_id) for e in events if e.entity == Entity.TASK and e.entity_id}
+        if any(e.entity == Entity.MILESTONE for e in events):
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if not ids:
             return
-        if any(e.kind in HOLDING_KINDS for e in events):
+        if any(e.kind in HOLDING for e in events):
             self.held = (await self.store.queue_status()).held_by_failure
         fresh = await self.store.tasks_by_ids(ids)
         upserts, removals = {}, []
@@ -203,7 +203,7 @@ class QueueScreen(LiveScreen):
         task = await self.store.get_task(task_id)
         breakdown = await self.store.priority_breakdown(task_id)
         dependents = await self.store.dependents(task_id)
-        history = await self.store.events(entity="task", entity_id=task_id, limit=12)
+        history = await self.store.events(entity=Entity.TASK, entity_id=task_id, limit=12)
         main, facts = render_detail(task, breakdown, dependents, history, self.milestones, self.sd.clock())
         self.query_one("#task-detail-body", Static).update(main)
         self.query_one("#task-detail-facts", Static).update(facts)
@@ -298,7 +298,7 @@ class QueueScreen(LiveScreen):
         task = self._selected_task()
         if task is None:
             return
-        value = max(0, min(10, task.base_priority + delta))
+        value = clamp_base_priority(task.base_priority + delta)
         if value == task.base_priority:
             self.notify(f"Base priority is already {value}", timeout=2)
             return
@@ -346,7 +346,7 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
         out.append_text(safe(task.error_message))
         out.append("\n")
     out.append("\nPriority breakdown\n", style="bold underline")
-    for name, weight in (("base", 0.30), ("depth", 0.25), ("urgency", 0.25), ("blocking", 0.15), ("source", 0.05)):
+    for name, weight in WEIGHTS.items():
         value = getattr(breakdown, name)
         bar = "█" * int(value / 10) + "·" * (10 - int(value / 10))
         out.append(f"  {name:<9}{value:6.1f} × {weight:.2f} = {value * weight:5.1f}  {bar}\n")
@@ -379,12 +379,23 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
     out.append("\n\nHistory\n", style="bold underline")
     for e in history:
         out.append(f"  {clock_time(e.ts)[11:]}  ")
-        out.append(e.kind.removeprefix("task."), style=STATUS_STYLE.get(e.kind.removeprefix("task."), ""))
+        kind = e.kind_enum
+        status = None if kind is None else kind.status
+        style = STATUS_STYLE.get(status, "") if status else ""
+        out.append(e.kind if kind is None else kind.action, style=style)
         out.append("  ")
         out.append_text(safe(e.actor))
-        detail = e.payload.get("error") or e.payload.get("reason") or ""
+        detail = _history_detail(e.typed())
         if detail:
             out.append("  ")
             out.append_text(safe(detail, "dim", one_line=True))
         out.append("\n")
     return main, out
+
+
+def _history_detail(payload: Payload) -> str | None:
+    """What a task's history line adds: why it failed, or why it was cancelled."""
+    match payload:
+        case TaskFailed(error=detail) | TaskRetried(error=detail) | TaskCancelled(reason=detail):
+            return detail
+    return None

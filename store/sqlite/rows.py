@@ -75,7 +75,7 @@ def agent_from_row(row: sqlean.Row, now: float) -> Agent:
     last = row["last_heartbeat"]
     age = None if last is None else max(0.0, now - last)
     status = AgentStatus(row["status"])
-    stale = status is not AgentStatus.OFFLINE and (age is None or age > row["stale_after_seconds"])
+    stale = Agent.stale_rule(status, age, row["stale_after_seconds"])
     return Agent(
         id=row["id"],
         name=row["name"],

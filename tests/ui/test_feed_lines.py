@@ -1,0 +1,56 @@
+"""How the screens read the change feed: by kind and typed payload (store/events.py), for the agents'
+activity, a task's history and the screens' choice of what to reload. Pure: no app, no store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from swarmdeck.app.screens.agents import activity_line
+from swarmdeck.app.screens.milestones import _books_hours
+from swarmdeck.store.models import Event
+
+TS = datetime(2026, 1, 1, 12, 30, 5, tzinfo=timezone.utc)
+
+
+def event(kind: str, payload: dict, entity: str = "task", entity_id: str | None = "7") -> Event:
+    return Event(1, TS, "a1", kind, entity, entity_id, payload)
+
+
+def styles(text) -> set[str]:
+    return {str(span.style) for span in text.spans}
+
+
+class TestActivityLine:
+    def test_an_action_with_its_duration_and_error(self):
+        payload = {"phase": "build", "action": "compile", "duration_ms": 12.4, "success": False,
+                   "error_message": "linker"}
+        line = activity_line(event("agent.action", payload, "agent", "a1"))
+        assert line.plain.endswith("agent.action           build/compile 12 ms  linker")
+        assert "red" in styles(line)
+
+    def test_a_heartbeat_says_what_changed_in_order(self):
+        line = activity_line(event("agent.heartbeat", {"status": "working", "completion": 50.0,
+                                                        "blockers": ["x"]}, "agent", "a1"))
+        assert line.plain.endswith("status=working, completion=50.0, blockers=['x']")
+        bare = activity_line(event("agent.heartbeat", {}, "agent", "a1"))
+        assert bare.plain.endswith("agent.heartbeat       ")
+
+    def test_a_failure_shows_its_error_in_the_failed_colour(self):
+        line = activity_line(event("task.failed", {"agent": "a1", "error": "boom\x1b[31m", "duration_s": 3}))
+        assert " task 7  boom\\x1b[31m" in line.plain  # agent text: escapes shown, never acted on
+        assert "bold red" in styles(line)
+        retried = activity_line(event("task.retried", {"retry": 1, "manual": True}))
+        assert retried.plain.endswith("task.retried           task 7")
+
+    def test_an_old_row_without_its_keys_still_reads(self):
+        line = activity_line(event("agent.action", {}, "agent", "a1"))
+        assert line.plain.endswith("None/None")
+
+
+class TestWhatMovesTheMilestones:
+    def test_task_events_that_name_a_milestone(self):
+        assert _books_hours(event("task.completed", {"agent": "a1", "milestone_id": 2}))
+        assert _books_hours(event("task.retried", {"retry": 1, "milestone_id": 2}))
+        assert not _books_hours(event("task.completed", {"agent": "a1", "milestone_id": None}))
+        assert not _books_hours(event("task.claimed", {"agent": "a1"}))
+        assert not _books_hours(event("memory.added", {"milestone_id": 2}, "memory"))
