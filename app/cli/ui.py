@@ -27,7 +27,7 @@ def reviewer_name(option: str | None) -> str:
 
 def demo_shortcut(name: str, path: Path) -> str:
     """What the demo says of its reviewer's key, on the terminal and in the dashboard."""
-    from ..demo_seed import demo_key_folder
+    from ..demo import demo_key_folder
 
     return (f"demo reviewer {name}: its signing key is unlocked automatically, in "
             f"{demo_key_folder(path)}")
@@ -102,8 +102,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.pass_obj
 def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
-    from ..demo import Swarm
-    from ..demo_seed import DEMO_PASSPHRASE, demo_signer, seed
+    from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
     from ..tui import SwarmdeckApp
 
     if cfg.read_only:
