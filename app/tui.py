@@ -100,6 +100,7 @@ class SwarmdeckApp(App[int]):
         embedder: Embedder | None = None,
         signer: Signer | None = None,
         keymap: Mapping[str, str] | None = None,
+        key_folder: Path | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -125,6 +126,8 @@ class SwarmdeckApp(App[int]):
         #: The reviewer's signing key, once unlocked (``signer=``, or the passphrase asked at the first
         #: act): kept in memory for this session only.
         self.signer = signer
+        #: Where this seat's signing keys live ($SWARMDECK_KEYS); None: store/signing.py's default.
+        self.key_folder = key_folder
         #: Keys rebound by binding id (app/keymap.py), e.g. from $SWARMDECK_KEYMAP.
         self.keymap: dict[str, str] = dict(keymap or {})
         if self.keymap:
@@ -280,13 +283,15 @@ class SwarmdeckApp(App[int]):
         if self.signer is not None and self.signer.reviewer == reviewer.name \
                 and self.signer.public_key == reviewer.public_key:
             return self.signer
-        if not signing.has_key(reviewer.name):
-            self.notify(f"No signing key for {reviewer.name} at {signing.key_path(reviewer.name)}: sign at "
+        if not signing.has_key(reviewer.name, folder=self.key_folder):
+            where = signing.key_path(reviewer.name, self.key_folder)
+            self.notify(f"No signing key for {reviewer.name} at {where}: sign at "
                         f"the seat that holds it, or make one with `swarmdeck reviewer key {reviewer.name}` "
                         "at a terminal. This seat still shows every gate.",
                         title="Cannot sign here", severity="warning", timeout=10)
             return None
-        signer = await self.push_screen_wait(PassphraseModal(reviewer.name, reviewer.public_key))
+        signer = await self.push_screen_wait(
+            PassphraseModal(reviewer.name, reviewer.public_key, self.key_folder))
         if signer is not None:
             self.signer = signer
         return signer
