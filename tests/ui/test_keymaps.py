@@ -6,8 +6,8 @@ from collections import Counter
 
 from swarmdeck.app.keymap import binding_ids, binding_scopes, keys_of
 from swarmdeck.app.modals.help import HelpModal
-from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.app.screens.queue import QueueScreen
+from swarmdeck.app.tui import SwarmdeckApp
 from ui_support import loaded, make_app, screen_text, settle, wait_for
 
 SIZE = (120, 40)
