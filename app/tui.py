@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from textual import on, work
@@ -22,6 +22,7 @@ from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
 
 from .commands import COMMAND_PROVIDERS
+from .keymap import unknown_ids
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
 from .modals.passphrase import PassphraseModal
@@ -62,17 +63,21 @@ class SwarmdeckApp(App[int]):
     COMMANDS = App.COMMANDS | COMMAND_PROVIDERS
 
     BINDINGS = [
-        Binding("1", "switch_mode('milestones')", "Milestones", show=False, tooltip="Milestones and gate review"),
-        Binding("2", "switch_mode('queue')", "Queue", show=False, tooltip="The task queue"),
-        Binding("3", "switch_mode('agents')", "Agents", show=False, tooltip="Agents and heartbeats"),
-        Binding("4", "switch_mode('memory')", "Memory", show=False, tooltip="Search the swarm's memory"),
-        Binding("5", "switch_mode('charts')", "Charts", show=False, tooltip="Performance charts"),
-        Binding("p", "toggle_live", "Pause", tooltip="Pause or resume the live view"),
-        Binding("plus,equals_sign", "poll_faster", "Faster", show=False),
-        Binding("minus", "poll_slower", "Slower", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("1", "switch_mode('milestones')", "Milestones", show=False, id="app.milestones",
+                tooltip="Milestones and gate review"),
+        Binding("2", "switch_mode('queue')", "Queue", show=False, id="app.queue", tooltip="The task queue"),
+        Binding("3", "switch_mode('agents')", "Agents", show=False, id="app.agents",
+                tooltip="Agents and heartbeats"),
+        Binding("4", "switch_mode('memory')", "Memory", show=False, id="app.memory",
+                tooltip="Search the swarm's memory"),
+        Binding("5", "switch_mode('charts')", "Charts", show=False, id="app.charts",
+                tooltip="Performance charts"),
+        Binding("p", "toggle_live", "Pause", id="app.pause", tooltip="Pause or resume the live view"),
+        Binding("plus,equals_sign", "poll_faster", "Faster", show=False, id="app.poll-faster"),
+        Binding("minus", "poll_slower", "Slower", show=False, id="app.poll-slower"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
     ]
 
     pending_reviews: reactive[int] = reactive(0)
@@ -94,6 +99,8 @@ class SwarmdeckApp(App[int]):
         poll: bool = True,
         embedder: Embedder | None = None,
         signer: Signer | None = None,
+        keymap: Mapping[str, str] | None = None,
+        key_folder: Path | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -119,6 +126,12 @@ class SwarmdeckApp(App[int]):
         #: The reviewer's signing key, once unlocked (``signer=``, or the passphrase asked at the first
         #: act): kept in memory for this session only.
         self.signer = signer
+        #: Where this seat's signing keys live ($SWARMDECK_KEYS); None: store/signing.py's default.
+        self.key_folder = key_folder
+        #: Keys rebound by binding id (app/keymap.py), e.g. from $SWARMDECK_KEYMAP.
+        self.keymap: dict[str, str] = dict(keymap or {})
+        if self.keymap:
+            self.set_keymap(self.keymap)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -136,6 +149,9 @@ class SwarmdeckApp(App[int]):
         self.store = self.own(await self._store_factory())
 
     async def on_mount(self) -> None:
+        if unknown := unknown_ids(self.keymap):
+            self.notify(f"The keymap names no key binding: {', '.join(unknown)} (press ? for the keys)",
+                        title="Keymap", severity="warning", timeout=10)
         await self.refresh_globals()
         self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
         if self._poll_enabled:
@@ -267,13 +283,15 @@ class SwarmdeckApp(App[int]):
         if self.signer is not None and self.signer.reviewer == reviewer.name \
                 and self.signer.public_key == reviewer.public_key:
             return self.signer
-        if not signing.has_key(reviewer.name):
-            self.notify(f"No signing key for {reviewer.name} at {signing.key_path(reviewer.name)}: sign at "
+        if not signing.has_key(reviewer.name, folder=self.key_folder):
+            where = signing.key_path(reviewer.name, self.key_folder)
+            self.notify(f"No signing key for {reviewer.name} at {where}: sign at "
                         f"the seat that holds it, or make one with `swarmdeck reviewer key {reviewer.name}` "
                         "at a terminal. This seat still shows every gate.",
                         title="Cannot sign here", severity="warning", timeout=10)
             return None
-        signer = await self.push_screen_wait(PassphraseModal(reviewer.name, reviewer.public_key))
+        signer = await self.push_screen_wait(
+            PassphraseModal(reviewer.name, reviewer.public_key, self.key_folder))
         if signer is not None:
             self.signer = signer
         return signer

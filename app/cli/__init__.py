@@ -18,39 +18,33 @@ from .mcp import mcp
 from .memory import GROUPS as MEMORY_GROUPS
 from .reviewers import reviewer_group
 from .tasks import task_group
-from .ui import demo, run_dashboard
+from .ui import dashboard, dashboard_options, demo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              invoke_without_command=True)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar=DB_ENV,
               help=f"The swarm database (default: ${DB_ENV}, else the nearest .swarmdeck/swarm.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
 @click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")
 @click.option("--read-only", is_flag=True,
               help="Watch and search, change nothing: every write is refused (dashboard and commands).")
-@click.option("--reviewer", help="Dashboard: your name on gate decisions (default: $SWARMDECK_REVIEWER, OS user).")
-@click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
-              help="Dashboard: seconds between polls.")
-@click.option("--embedder", envvar="SWARMDECK_EMBEDDER",
-              help="Dashboard: local (default, bundled model), ollama[:MODEL][@URL], or hash.")
-@click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path),
-              help="Dashboard: also mirror this seed-002 coordination_status.json (see watch-status).")
+@dashboard_options(hidden=True)  # `swarmdeck --interval 2`: the dashboard's options, as they were spelled
 @click.version_option(package_name="swarmdeck")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, read_only: bool,
-        reviewer: str | None, interval: float, embedder: str | None, watch_status: Path | None) -> None:
+        **dashboard_given: object) -> None:
     """swarmdeck: mission control for swarms of coding agents.
 
-    With no command, opens the dashboard on the database. `swarmdeck demo` opens it on a
-    simulated swarm.
+    With no command, opens the dashboard on the database (`swarmdeck dashboard --help` lists its
+    options). `swarmdeck demo` opens it on a simulated swarm.
 
     Exit codes: 0 success, 1 refused, 2 usage, 3 not found, 4 swarm paused, 5 database busy.
     """
-    ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor, read_only=read_only)
+    ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor, read_only=read_only,
+                     dashboard_options={k: v for k, v in dashboard_given.items() if v is not None})
     if ctx.invoked_subcommand is None:
-        ctx.exit(run_dashboard(ctx.obj, read_only=read_only, reviewer=reviewer, interval=interval,
-                               embedder=embedder, watch_status=watch_status))
+        ctx.invoke(dashboard)
 
 
 @leaf(cli, "init", lambda r: f"swarm database ready at {r['db']} (schema {r['schema_version']})", create=True)
@@ -60,7 +54,7 @@ async def init(store: Store, cfg: Config) -> dict:
 
 
 for group in (task_group, agent_group, reviewer_group, milestone_group, gate_group, events_group, audit_group,
-              *MEMORY_GROUPS, demo, mcp, watch_status):
+              *MEMORY_GROUPS, dashboard, demo, mcp, watch_status):
     cli.add_command(group)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +20,9 @@ from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
 from . import seat
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 DB_ENV = "SWARMDECK_DB"
 DEFAULT_DIR = ".swarmdeck"
@@ -35,10 +37,8 @@ EXIT_BUSY = 5
 
 
 def default_db_path(start: Path | None = None) -> Path:
-    """$SWARMDECK_DB, else the nearest .swarmdeck/swarm.db above the working directory, else ./.swarmdeck/."""
-    env = os.environ.get(DB_ENV)
-    if env:
-        return Path(env)
+    """The nearest .swarmdeck/swarm.db above the working directory, else ./.swarmdeck/ (--db and
+    $SWARMDECK_DB, read by click, come first)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / DEFAULT_DIR / DEFAULT_NAME
@@ -61,6 +61,25 @@ class Config:
     actor: str | None = None
     #: --read-only: the store is opened read-only, so every write is refused (permission_denied).
     read_only: bool = False
+    #: The group-level spelling of the dashboard's options (`swarmdeck --interval 2`), kept working.
+    dashboard_options: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The environment's settings (app/settings.py), built on first use, once: the commands agents
+        call in loops (task claim, agent heartbeat) need only --db and never pay for them. Raises
+        InvalidArgument for a malformed variable."""
+        if self._settings is None:
+            from ..settings import load_settings
+
+            self._settings = load_settings(db=self.db, actor=self.actor)
+        return self._settings
+
+    def store_options(self) -> dict[str, Any]:
+        """What ``open_store`` takes from the settings, once a command has built them; before that the
+        store reads its own defaults (the same variables)."""
+        return self._settings.store_options() if self._settings is not None else {}
 
     def who(self, fallback: str | None = None) -> str:
         """Who is acting: --actor / $SWARMDECK_ACTOR, else the given name, else the OS user."""
@@ -109,11 +128,18 @@ def _encodable(text: str) -> str:
 
 def unexpected(cfg: Config, exc: BaseException) -> int:
     """A failure nobody planned for: still one line (the traceback with SWARMDECK_DEBUG=1)."""
-    if os.environ.get("SWARMDECK_DEBUG"):
+    if _debugging(cfg):
         traceback.print_exception(exc, file=sys.stderr)
     detail = str(exc) or "no details"
     return fail(cfg, EXIT_ERROR, "internal_error",
                 f"unexpected {type(exc).__name__}: {detail[:500]} (SWARMDECK_DEBUG=1 shows where)")
+
+
+def _debugging(cfg: Config) -> bool:
+    try:
+        return cfg.settings.debug
+    except StoreError:  # a malformed variable: the failure being reported matters more
+        return False
 
 
 def exit_code_for(exc: StoreError) -> int:
@@ -133,11 +159,15 @@ def run(
     render: Renderer | None,
     *,
     create: bool = False,
+    settings: bool = False,
 ) -> int:
-    """Open the store, run one action, print its result; return the exit code."""
+    """Open the store, run one action, print its result; return the exit code. ``settings``: build the
+    settings (app/settings.py) first, for an action that reads them (``cfg.settings``)."""
 
     async def main() -> Any:
-        store = await open_store(cfg.db, create=create, read_only=cfg.read_only)
+        if settings:
+            cfg.settings  # noqa: B018 (built here, so that a malformed variable is one refusal)
+        store = await open_store(cfg.db, create=create, read_only=cfg.read_only, **cfg.store_options())
         try:
             return await action(store, cfg, **params)
         finally:
@@ -190,9 +220,11 @@ JSON_OPTION = click.Option(["--json", "as_json"], is_flag=True, help="Print the 
 
 
 def leaf(group: click.Group, name: str, render: Renderer | None = None, *, create: bool = False,
-         human: bool = False):
+         human: bool = False, settings: bool = False):
     """Register ``async def fn(store, cfg, **params)`` as ``group name`` with the usual --json option.
 
+    ``settings``: the command reads ``cfg.settings`` (built before the store opens, which then takes
+    its options from them); leave it off for the commands agents call in loops.
     ``human``: a person's act, refused (before the database is opened) without an interactive
     terminal; ``fn`` shows what it acts on and asks for a confirmation (see seat.py)."""
 
@@ -209,7 +241,7 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
                     seat.require_human_seat(f"{group.name} {name}")
                 except seat.NotAHumanSeat as exc:
                     sys.exit(fail(cfg, EXIT_ERROR, exc.code, str(exc)))
-            sys.exit(run(cfg, fn, kwargs, render, create=create))
+            sys.exit(run(cfg, fn, kwargs, render, create=create, settings=settings))
 
         group.add_command(click.Command(name, callback=callback, params=[*params, JSON_OPTION], help=fn.__doc__))
         return fn

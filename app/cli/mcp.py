@@ -17,8 +17,9 @@ from ._base import Config, exit_code_for, fail
 @click.command("mcp")
 @click.option("--db", "mcp_db", type=click.Path(dir_okay=False, path_type=Path),
               help="The swarm database (default: the global --db, $SWARMDECK_DB, else the nearest .swarmdeck/).")
-@click.option("--embedder", "embedder_spec", envvar="SWARMDECK_EMBEDDER",
-              help="For semantic search: local (default), ollama[:MODEL][@URL] or hash[:DIM].")
+@click.option("--embedder", "embedder_spec",
+              help="For semantic search: local (default), ollama[:MODEL][@URL] or hash[:DIM] "
+                   "(default: $SWARMDECK_EMBEDDER).")
 @click.option("--index/--no-index", default=True, show_default=True,
               help="Embed new memories and documents in the background while serving.")
 @click.pass_obj
@@ -35,8 +36,9 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
         click.echo(f"swarmdeck mcp: {plain(message)}", err=True)
 
     try:
-        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec, index=index, warn=warn,
-                          read_only=cfg.read_only))
+        settings = cfg.settings
+        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec or settings.embedder, index=index,
+                          warn=warn, read_only=cfg.read_only))
     except StoreError as exc:
         sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
     except KeyboardInterrupt:

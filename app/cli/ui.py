@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,16 +19,20 @@ from swarmdeck.store.signing import Signer
 from ..output import plain
 from ._base import Config, fail, exit_code_for, os_user
 
+#: Seconds between the dashboard's polls, unless --interval says otherwise.
+DEFAULT_INTERVAL = 1.0
 
-def reviewer_name(option: str | None) -> str:
-    """The seat's reviewer, in the form decisions record it (store/identity.py)."""
-    name = option or os.environ.get("SWARMDECK_REVIEWER") or os_user()
+
+def reviewer_name(option: str | None, cfg: Config | None = None) -> str:
+    """The seat's reviewer, in the form decisions record it (store/identity.py): --reviewer, else
+    $SWARMDECK_REVIEWER (the settings), else the OS user."""
+    name = option or (cfg.settings.reviewer if cfg is not None else None) or os_user()
     return identity.key(name) or name
 
 
 def demo_shortcut(name: str, path: Path) -> str:
     """What the demo says of its reviewer's key, on the terminal and in the dashboard."""
-    from ..demo_seed import demo_key_folder
+    from ..demo import demo_key_folder
 
     return (f"demo reviewer {name}: its signing key is unlocked automatically, in "
             f"{demo_key_folder(path)}")
@@ -38,10 +43,50 @@ def load_embedder(spec: str | None):
     from swarmdeck.store.embed import embedder_from_config
 
     try:
-        return embedder_from_config(spec)
+        return embedder_from_config(spec or "local")
     except StoreError as exc:
         click.echo(f"swarmdeck: semantic search is off: {plain(str(exc))}", err=True)
         return None
+
+
+def dashboard_options(*, hidden: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The dashboard's own options: on `swarmdeck dashboard`, and (hidden) on the group, where they were
+    first spelled (`swarmdeck --interval 2`, `swarmdeck --watch-status PATH`)."""
+    options = [
+        click.option("--reviewer", hidden=hidden,
+                     help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user)."),
+        click.option("--interval", type=click.FloatRange(0.1, 60), hidden=hidden,
+                     help=f"Seconds between polls.  [default: {DEFAULT_INTERVAL:g}]"),
+        click.option("--embedder", hidden=hidden,
+                     help="local (default, bundled model), ollama[:MODEL][@URL], or hash "
+                          "(default: $SWARMDECK_EMBEDDER)."),
+        click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path), hidden=hidden,
+                     help="Also mirror this seed-002 coordination_status.json (see watch-status)."),
+    ]
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return deco
+
+
+@click.command("dashboard")
+@dashboard_options()
+@click.pass_context
+def dashboard(ctx: click.Context, reviewer: str | None, interval: float | None, embedder: str | None,
+              watch_status: Path | None) -> None:
+    """Open the dashboard on the database (what `swarmdeck` alone does).
+
+    Keys can be rebound by id with $SWARMDECK_KEYMAP (JSON, e.g. '{"queue.enqueue": "a"}'); `?` in
+    the dashboard lists every key."""
+    cfg: Config = ctx.find_object(Config)
+    given = {"reviewer": reviewer, "interval": interval, "embedder": embedder, "watch_status": watch_status}
+    options = {**cfg.dashboard_options, **{k: v for k, v in given.items() if v is not None}}
+    ctx.exit(run_dashboard(cfg, read_only=cfg.read_only, reviewer=options.get("reviewer"),
+                           interval=options.get("interval", DEFAULT_INTERVAL), embedder=options.get("embedder"),
+                           watch_status=options.get("watch_status")))
 
 
 def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
@@ -53,21 +98,25 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         return fail(cfg, 2, "usage", "--watch-status writes to the database; it cannot run on a --read-only seat")
 
     async def check() -> None:
-        store = await open_store(cfg.db, read_only=read_only)  # a read-only seat never migrates
+        # a read-only seat never migrates
+        store = await open_store(cfg.db, read_only=read_only, **cfg.store_options())
         await store.close()
 
     try:
+        settings = cfg.settings
         asyncio.run(check())
     except StoreError as exc:
         return fail(cfg, exit_code_for(exc), exc.code, str(exc))
     app = SwarmdeckApp(
-        lambda: open_store(cfg.db, read_only=read_only),
+        lambda: open_store(cfg.db, read_only=read_only, **settings.store_options()),
         title=str(cfg.db),
-        reviewer=reviewer_name(reviewer),
+        reviewer=reviewer_name(reviewer, cfg),
         read_only=read_only,
         interval=interval,
-        embedder=load_embedder(embedder),
+        embedder=load_embedder(embedder or settings.embedder),
         on_ready=None if watch_status is None else status_bridge_starter(cfg, watch_status, interval),
+        keymap=settings.keymap,
+        key_folder=settings.keys,
     )
     return app.run() or 0
 
@@ -77,7 +126,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
     from ..status_bridge import StatusBridge
 
     async def start(app) -> None:
-        store = app.own(await open_store(cfg.db))  # the app closes it when it exits
+        store = app.own(await open_store(cfg.db, **cfg.store_options()))  # the app closes it when it exits
         severity = {"skipped": "warning", "warning": "warning", "error": "error"}
 
         def report(kind: str, message: str) -> None:
@@ -102,8 +151,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.pass_obj
 def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
-    from ..demo import Swarm
-    from ..demo_seed import DEMO_PASSPHRASE, demo_signer, seed
+    from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
     from ..tui import SwarmdeckApp
 
     if cfg.read_only:
@@ -113,14 +161,19 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
     if path.exists():
         sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))
+    try:
+        settings = cfg.settings
+    except StoreError as exc:
+        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+    store_options = settings.store_options()
 
-    name = reviewer_name(reviewer)
+    name = reviewer_name(reviewer, cfg)
 
     async def prepare() -> Signer:
         # The person at the demo's dashboard is its registered reviewer, without ceremony: their
         # signing key lives beside the demo database, under a passphrase the demo knows.
         signer = demo_signer(name, path)
-        store = await open_store(path, create=True)
+        store = await open_store(path, create=True, **store_options)
         try:
             await seed(store, reviewer=name, reviewer_key=signer.public_key)
         finally:
@@ -140,17 +193,18 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         app.notify(shortcut, title="Signed decisions", timeout=10)
         # The swarm gets its own connections, as separate agent processes would have; the app closes
         # them when it exits, after cancelling the swarm.
-        store = app.own(await open_store(path))
+        store = app.own(await open_store(path, **store_options))
         swarm = Swarm(store, rng=random.Random(rng_seed), speed=speed)
         app.run_worker(swarm.run(asyncio.Event()), group="demo-swarm", exit_on_error=False)
 
     app = SwarmdeckApp(
-        lambda: open_store(path),
+        lambda: open_store(path, **store_options),
         title=f"demo · {path}",
         reviewer=name,
         on_ready=start_swarm,
-        embedder=load_embedder(None),
+        embedder=load_embedder(settings.embedder),
         signer=signer,
+        keymap=settings.keymap,
     )
     app.run()
     click.echo(f"demo database kept at {path}")

@@ -17,7 +17,7 @@ from swarmdeck.widgets.text import safe
 class CancelModal(ModalScreen[str | None]):
     """Returns the reason ('' for none) to confirm, or None to keep everything."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Keep")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Keep", id="modal.cancel")]
 
     def __init__(self, task: Task, cascaded: list[Task]) -> None:
         super().__init__()

@@ -45,7 +45,10 @@ def consequence(gate: GateStatus, decision: Decision, conditions: int = 0) -> st
 class DecisionModal(ModalScreen[DecisionInput | None]):
     """Returns the reviewer's decision, or None if they step back."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "confirm", "Confirm")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "confirm", "Confirm", id="modal.confirm"),
+    ]
 
     def __init__(self, gate: GateStatus, reviewer: str) -> None:
         super().__init__()

@@ -22,7 +22,10 @@ from ..cli._parse import parse_duration
 class EnqueueModal(ModalScreen[dict[str, Any] | None]):
     """Returns keyword arguments for Store.enqueue_task, or None."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "submit", "Enqueue")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "submit", "Enqueue", id="modal.confirm"),
+    ]
 
     def __init__(self, milestones: list[Milestone]) -> None:
         super().__init__()

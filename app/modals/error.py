@@ -15,7 +15,7 @@ from swarmdeck.widgets.text import safe
 
 
 class ErrorModal(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Close", id="modal.close")]
 
     def __init__(self, error: BaseException | None) -> None:
         super().__init__()

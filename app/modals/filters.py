@@ -63,7 +63,10 @@ class QueueFilters:
 class FilterModal(ModalScreen[QueueFilters | None]):
     """Choose statuses, agent type, milestone and source."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "apply", "Apply", id="modal.confirm"),
+    ]
 
     def __init__(self, current: QueueFilters, milestones: list[Milestone], agent_types: list[str]) -> None:
         super().__init__()

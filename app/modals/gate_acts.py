@@ -26,7 +26,10 @@ class Closing:
 class CloseConditionModal(ModalScreen[Closing | None]):
     """Pick one of the gate's open conditions and say how it was met."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "confirm", "Confirm")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "confirm", "Confirm", id="modal.confirm"),
+    ]
 
     def __init__(self, milestone: str, conditions: list[Condition], reviewer: str) -> None:
         super().__init__()
@@ -82,7 +85,7 @@ class CloseConditionModal(ModalScreen[Closing | None]):
 class ResumeModal(ModalScreen[str | None]):
     """Why the swarm may go on; returns the reason."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
 
     def __init__(self, state: SwarmState, escalated: list[str], reviewer: str) -> None:
         super().__init__()

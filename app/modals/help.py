@@ -9,6 +9,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..keymap import keys_of
+
 
 def _key_name(key: str) -> str:
     names = {"question_mark": "?", "slash": "/", "plus": "+", "equals_sign": "=", "minus": "-",
@@ -17,7 +19,7 @@ def _key_name(key: str) -> str:
 
 
 class HelpModal(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close", id="modal.close")]
 
     def compose(self) -> ComposeResult:
         sections = [("Everywhere", self.app.BINDINGS)]
@@ -32,7 +34,8 @@ class HelpModal(ModalScreen[None]):
                     table.add_column(ratio=1)  # only the descriptions stretch: every section lines up
                     for b in bindings:
                         if isinstance(b, Binding):
-                            table.add_row(_key_name(b.key), b.tooltip or b.description)
+                            table.add_row(_key_name(keys_of(b, getattr(self.app, "keymap", {}))),
+                                          b.tooltip or b.description)
                     yield Static(table)
                 yield Static("ctrl+p opens the command palette: every action, by name.", classes="dim")
             yield Label("esc to close", classes="dim")

@@ -51,7 +51,10 @@ class SearchFilters:
 
 
 class SearchFilterModal(ModalScreen[SearchFilters | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "apply", "Apply", id="modal.confirm"),
+    ]
 
     def __init__(self, current: SearchFilters) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ class PassphraseModal(ModalScreen[Signer | None]):
     """Unlock ``reviewer``'s key; returns the unlocked key, or None if they step back. A wrong
     passphrase, or a key that is not the one registered for them, is said here and asked again."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
 
     def __init__(self, reviewer: str, registered: bytes | None, folder: Path | None = None) -> None:
         super().__init__()

@@ -14,7 +14,7 @@ from swarmdeck.widgets.text import safe
 
 
 class PlanModal(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,e", "dismiss(None)", "Close")]
+    BINDINGS = [Binding("escape,q,e", "dismiss(None)", "Close", id="modal.close")]
 
     def __init__(self, plan: ExecutionPlan, tasks: dict[int, Task]) -> None:
         super().__init__()

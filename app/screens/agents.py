@@ -37,8 +37,9 @@ class AgentsScreen(LiveScreen):
     SCREEN_NAME = "3 Agents"
     AUTO_FOCUS = "#agents-table"
     BINDINGS = [
-        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
-        Binding("a", "toggle_heartbeats", "Heartbeats", tooltip="Show or hide heartbeats in the activity"),
+        Binding("s", "sort_next", "Sort", id="agents.sort", tooltip="Sort by the next column"),
+        Binding("a", "toggle_heartbeats", "Heartbeats", id="agents.heartbeats",
+                tooltip="Show or hide heartbeats in the activity"),
     ]
 
     def __init__(self) -> None:

@@ -54,14 +54,19 @@ class ChartsScreen(LiveScreen):
     SCREEN_NAME = "5 Charts"
     AUTO_FOCUS = "#charts-scroll"
     BINDINGS = [
-        Binding("t", "next_range", "Range", tooltip="Time range: 15 min, 1 h, 24 h, 7 d, all (T goes back)"),
-        Binding("T", "previous_range", "Range back", show=False, tooltip="The previous time range"),
-        Binding("m", "next_milestone", "Milestone", tooltip="Filter by milestone, or all (M goes back)"),
-        Binding("M", "previous_milestone", "Milestone back", show=False, tooltip="The previous milestone filter"),
-        Binding("a", "next_agent_type", "Agent type", tooltip="Filter by agent type, or all (A goes back)"),
-        Binding("A", "previous_agent_type", "Agent type back", show=False,
+        Binding("t", "next_range", "Range", id="charts.range",
+                tooltip="Time range: 15 min, 1 h, 24 h, 7 d, all (T goes back)"),
+        Binding("T", "previous_range", "Range back", show=False, id="charts.range-back",
+                tooltip="The previous time range"),
+        Binding("m", "next_milestone", "Milestone", id="charts.milestone",
+                tooltip="Filter by milestone, or all (M goes back)"),
+        Binding("M", "previous_milestone", "Milestone back", show=False, id="charts.milestone-back",
+                tooltip="The previous milestone filter"),
+        Binding("a", "next_agent_type", "Agent type", id="charts.agent-type",
+                tooltip="Filter by agent type, or all (A goes back)"),
+        Binding("A", "previous_agent_type", "Agent type back", show=False, id="charts.agent-type-back",
                 tooltip="The previous agent-type filter"),
-        Binding("r", "refresh_charts", "Refresh", tooltip="Recompute every chart now"),
+        Binding("r", "refresh_charts", "Refresh", id="charts.refresh", tooltip="Recompute every chart now"),
     ]
 
     class Computed(Message):

@@ -34,14 +34,16 @@ class MemoryScreen(LiveScreen):
     SCREEN_NAME = "4 Memory"
     AUTO_FOCUS = "#memory-query"
     BINDINGS = [
-        Binding("slash", "focus_search", "Search", tooltip="Type a query (searches as you type)"),
-        Binding("ctrl+m", "toggle_mode", "Mode", show=False),
-        Binding("m", "toggle_mode", "Mode", tooltip="Hybrid, keyword or semantic ranking"),
-        Binding("f", "filters", "Filters", tooltip="Namespace, kind, memory type, agent, time"),
-        Binding("y", "copy", "Copy", tooltip="Copy the selected entry to the clipboard"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("escape", "back", "Back", show=False),
+        Binding("slash", "focus_search", "Search", id="memory.search",
+                tooltip="Type a query (searches as you type)"),
+        Binding("ctrl+m", "toggle_mode", "Mode", show=False, id="memory.mode-from-search"),
+        Binding("m", "toggle_mode", "Mode", id="memory.mode", tooltip="Hybrid, keyword or semantic ranking"),
+        Binding("f", "filters", "Filters", id="memory.filters",
+                tooltip="Namespace, kind, memory type, agent, time"),
+        Binding("y", "copy", "Copy", id="memory.copy", tooltip="Copy the selected entry to the clipboard"),
+        Binding("j", "cursor_down", "Down", show=False, id="memory.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="memory.up"),
+        Binding("escape", "back", "Back", show=False, id="memory.back"),
     ]
 
     def __init__(self) -> None:

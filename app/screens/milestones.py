@@ -38,10 +38,14 @@ class MilestonesScreen(LiveScreen):
     AUTO_FOCUS = "#milestones-table"
     MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
     BINDINGS = [
-        Binding("d", "decide", "Decide", tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
-        Binding("x", "close_condition", "Close condition", tooltip="Close an open condition of the selected gate"),
-        Binding("R", "resume_swarm", "Resume swarm", tooltip="Lift an escalation: claims are accepted again"),
-        Binding("n", "next_review", "Next review", tooltip="Jump to the next gate awaiting review"),
+        Binding("d", "decide", "Decide", id="milestones.decide",
+                tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
+        Binding("x", "close_condition", "Close condition", id="milestones.close-condition",
+                tooltip="Close an open condition of the selected gate"),
+        Binding("R", "resume_swarm", "Resume swarm", id="milestones.resume",
+                tooltip="Lift an escalation: claims are accepted again"),
+        Binding("n", "next_review", "Next review", id="milestones.next-review",
+                tooltip="Jump to the next gate awaiting review"),
     ]
 
     def __init__(self) -> None:

@@ -42,17 +42,22 @@ class QueueScreen(LiveScreen):
     AUTO_FOCUS = "#queue-table"
     MUTATING = frozenset({"enqueue", "cancel_task", "retry_task", "priority_up", "priority_down"})
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", tooltip="Filter the rows by text"),
-        Binding("f", "filters", "Filters", tooltip="Filter by status, agent type, milestone, source"),
-        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
-        Binding("S", "sort_reverse", "Reverse", show=False),
-        Binding("n", "enqueue", "Enqueue", tooltip="Add a task"),
-        Binding("c", "cancel_task", "Cancel", tooltip="Cancel the task and its dependents (previewed)"),
-        Binding("r", "retry_task", "Retry", tooltip="Retry a failed task, or the failures holding this one"),
-        Binding("right_square_bracket", "priority_up", "Prio+", tooltip="Raise base priority"),
-        Binding("left_square_bracket", "priority_down", "Prio-", tooltip="Lower base priority"),
-        Binding("e", "plan", "Plan", tooltip="Execution plan of the tasks shown"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("slash", "focus_filter", "Filter", id="queue.filter-text", tooltip="Filter the rows by text"),
+        Binding("f", "filters", "Filters", id="queue.filters",
+                tooltip="Filter by status, agent type, milestone, source"),
+        Binding("s", "sort_next", "Sort", id="queue.sort", tooltip="Sort by the next column"),
+        Binding("S", "sort_reverse", "Reverse", show=False, id="queue.sort-reverse"),
+        Binding("n", "enqueue", "Enqueue", id="queue.enqueue", tooltip="Add a task"),
+        Binding("c", "cancel_task", "Cancel", id="queue.cancel",
+                tooltip="Cancel the task and its dependents (previewed)"),
+        Binding("r", "retry_task", "Retry", id="queue.retry",
+                tooltip="Retry a failed task, or the failures holding this one"),
+        Binding("right_square_bracket", "priority_up", "Prio+", id="queue.priority-up",
+                tooltip="Raise base priority"),
+        Binding("left_square_bracket", "priority_down", "Prio-", id="queue.priority-down",
+                tooltip="Lower base priority"),
+        Binding("e", "plan", "Plan", id="queue.plan", tooltip="Execution plan of the tasks shown"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="queue.clear-filter"),
     ]
 
     def __init__(self) -> None:

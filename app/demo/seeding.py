@@ -2,7 +2,7 @@
 
 ``seed(store)`` fills a fresh store with seed 000's project (four milestones, eight agents, the
 week-by-week task lists) and, optionally, a few hours of past activity, so the change feed and the
-charts have a history from the first frame; ``demo.Swarm`` then works the project from there.
+charts have a history from the first frame; ``swarm.Swarm`` then works the project from there.
 ``backfill`` writes that past through the public ``Store`` methods, on a second store over the
 same file with a clock it moves through the past. The plan's estimates are on the demo's
 compressed scale (one planned hour is half a second). No Textual import here: the CLI seeds the
@@ -21,8 +21,7 @@ from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_sto
 from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.signing import Signer
 
-from .demo import _kind
-from .demo_project import (
+from .project import (
     AGENTS,
     DEBUG,
     ERRORS,
@@ -36,6 +35,7 @@ from .demo_project import (
     SECONDS_PER_HOUR,
     STALE_AFTER_SECONDS,
     TASK_TIMEOUT_SECONDS,
+    task_kind,
 )
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ async def _simulate_history(store: Store, clock: _ManualClock, rng: random.Rando
     clock.now = end
     for task in await store.list_tasks(status=["ready", "blocked", "running"], limit=100_000):
         current = await store.get_task(task.id)
-        if _kind(current) == "history" and not current.status.finished:
+        if task_kind(current) == "history" and not current.status.finished:
             await store.cancel_task(task.id, reason="superseded by the implementation plan",
                                     actor=ORCHESTRATOR)
     return written

@@ -1,13 +1,17 @@
 """Seed 000's project as data: the roster, the four milestones, their week-by-week tasks.
 
 Also the vocabulary the demo swarm speaks (errors, blockers, recommendations, the documentation
-work of the history) so that ``demo.py`` and ``demo_seed.py`` hold behaviour only. Everything here is
+work of the history) so that ``swarm.py`` and ``seeding.py`` hold behaviour only. Everything here is
 quoted or derived from ``../shared/seeds/`` (000 for the plan, 001 for task fields, 003 for agent logs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swarmdeck.store import Task
 
 ORCHESTRATOR = "implementation-orchestrator"
 DB = "database-schema-implementer"
@@ -451,3 +455,14 @@ MEMORIES: tuple[tuple[str, str, object, str, str], ...] = (
      "Validate deliverables, criteria, performance and integration, then propose "
      "APPROVE / CONDITIONAL / REVISE / ESCALATE", "procedural", ORCHESTRATOR),
 )
+
+
+def task_kind(task: Task) -> str | None:
+    """Which of the demo's kinds of work a task is (its ``input_data["kind"]``: plan, review, fix,
+    gate_check, diagnosis, rework, condition, history), or None for a task the demo did not write."""
+    return task.input_data.get("kind") if isinstance(task.input_data, dict) else None
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    """A task's ``input_data`` as the demo wrote it (a dict), or an empty one."""
+    return task.input_data if isinstance(task.input_data, dict) else {}

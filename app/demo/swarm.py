@@ -1,6 +1,6 @@
 """The simulated swarm behind `swarmdeck demo`: the seeds' project, worked by eight fake agents.
 
-``Swarm(store)`` drives the agents of a store filled by ``demo_seed.seed`` exactly as real ones
+``Swarm(store)`` drives the agents of a store filled by ``seeding.seed`` exactly as real ones
 would: through the public ``Store`` methods only (heartbeats, claims, completions, failures,
 follow-up tasks, action logs, validation reports), catching the store's refusals the way an agent
 must. Humans decide the gates; the swarm reacts.
@@ -35,7 +35,7 @@ from swarmdeck.store import (
 )
 from swarmdeck.store.errors import StoreError, SwarmPaused
 
-from .demo_project import (
+from .project import (
     AGENTS,
     BLOCKERS,
     DEBUG,
@@ -57,17 +57,11 @@ from .demo_project import (
     next_milestone_name,
     owner_for,
     planned,
+    task_data,
+    task_kind,
 )
 
 log = logging.getLogger(__name__)
-
-
-def _kind(task: Task) -> str | None:
-    return task.input_data.get("kind") if isinstance(task.input_data, dict) else None
-
-
-def _data(task: Task) -> dict[str, Any]:
-    return task.input_data if isinstance(task.input_data, dict) else {}
 
 
 @dataclass
@@ -276,7 +270,7 @@ class Swarm:
 
     def _plan_work(self, task: Task, now: float) -> _Work:
         estimate = float(task.estimated_duration_seconds or 4)
-        hours = _data(task).get("hours")
+        hours = task_data(task).get("hours")
         if isinstance(hours, (int, float)):
             estimate = hours * SECONDS_PER_HOUR
         duration = min(9.0, max(1.5, estimate * math.exp(self.rng.gauss(0.05, 0.3)))) / self.speed
@@ -306,7 +300,7 @@ class Swarm:
 
     async def _follow_up_on_claim(self, sim: _Sim, task: Task, now: float) -> None:
         """An implementer asks for a review of what it has just started (blocked until it lands)."""
-        if (_kind(task) != "plan" or task.agent_type not in IMPLEMENTERS or task.id in self._reviewed
+        if (task_kind(task) != "plan" or task.agent_type not in IMPLEMENTERS or task.id in self._reviewed
                 or self.rng.random() >= self.REVIEW_FOLLOW_UP):
             return
         self._reviewed.add(task.id)
@@ -337,7 +331,7 @@ class Swarm:
         task = await self.store.complete_task(work.task_id, agent=sim.name, result=result, hours=hours)
         await self.store.log_action(sim.name, phase=PHASES.get(sim.agent_type, "work"),
                                     action=f"complete #{task.id}", duration_ms=(now - work.started) * 1000)
-        kind = _kind(task)
+        kind = task_kind(task)
         if kind == "review":
             await self._maybe_request_changes(sim, task, now)
         elif kind == "diagnosis":
@@ -345,15 +339,15 @@ class Swarm:
         elif kind == "condition":
             # Agents do the work a condition asks for; closing it is a reviewer's act (x on the gate).
             await self.store.log_action(sim.name, phase="gate",
-                                        action=f"condition #{_data(task)['condition_id']} met by task #{task.id}: "
+                                        action=f"condition #{task_data(task)['condition_id']} met by task #{task.id}: "
                                                "a reviewer can close it")
 
     def _result(self, sim: _Sim, task: Task) -> dict[str, Any]:
         """What the agent reports back; gate checks carry the measurements the report quotes."""
-        data, rng = _data(task), self.rng
+        data, rng = task_data(task), self.rng
         result: dict[str, Any] = {"summary": f"done: {task.description}"[:200],
                                   "files_changed": rng.randint(1, 9)}
-        if _kind(task) == "gate_check" and data.get("check") == "benchmarks":
+        if task_kind(task) == "gate_check" and data.get("check") == "benchmarks":
             plan = planned(data.get("milestone", ""))
             metrics = plan.metrics if plan else GENERIC_METRICS
             miss_rate = 0.6 if data.get("round", 1) == 1 else 0.1
@@ -368,7 +362,7 @@ class Swarm:
                 for i, m in enumerate(metrics)
             ]
             result["summary"] = f"benchmarks run: {len(metrics) - len(misses)}/{len(metrics)} on target"
-        elif _kind(task) == "gate_check" and data.get("check") == "tests":
+        elif task_kind(task) == "gate_check" and data.get("check") == "tests":
             total = rng.randint(180, 420)
             failed = 0 if rng.random() < 0.8 else rng.randint(1, 3)
             result.update(tests_passed=total - failed, tests_failed=failed)
@@ -378,7 +372,7 @@ class Swarm:
     async def _maybe_request_changes(self, sim: _Sim, review: Task, now: float) -> None:
         if self.rng.random() >= self.CHANGES_REQUESTED:
             return
-        data = _data(review)
+        data = task_data(review)
         comment = self.rng.choice((
             "missing type annotations on the public methods",
             "docstrings do not say what is raised",
@@ -415,7 +409,7 @@ class Swarm:
                                 known: list[Task] | None = None) -> None:
         attempt = task.retry_count
         if known is not None and any(
-            _kind(t) == "diagnosis" and _data(t).get("task") == task.id and _data(t).get("attempt") == attempt
+            task_kind(t) == "diagnosis" and task_data(t).get("task") == task.id and task_data(t).get("attempt") == attempt
             for t in known
         ):
             return
@@ -439,12 +433,12 @@ class Swarm:
         Conditions, gate checks and rework are always retried: leaving one failed would hold
         its gate forever.
         """
-        original = await self.store.get_task(_data(diagnosis)["task"])
+        original = await self.store.get_task(task_data(diagnosis)["task"])
         if original.status is not TaskStatus.FAILED:
             return
         waiting = [t for t in await self.store.tasks_by_ids(await self.store.dependents(original.id))
                    if not t.status.finished]
-        optional = _kind(original) in ("plan", "review", "fix", None)
+        optional = task_kind(original) in ("plan", "review", "fix", None)
         if waiting or not optional or self.rng.random() < 0.7:
             await self.store.retry_task(original.id, actor=sim.name)
             await self.store.log_action(sim.name, phase="debugging", action=f"retry #{original.id}")
@@ -493,7 +487,7 @@ class Swarm:
         progress = 100.0 * done / len(tasks) if tasks else 100.0
         if unfinished:
             return min(progress, 95.0)
-        checks = [t for t in tasks if _kind(t) == "gate_check" and _data(t).get("round") == round_]
+        checks = [t for t in tasks if task_kind(t) == "gate_check" and task_data(t).get("round") == round_]
         if not checks:
             await self._enqueue_gate_checks(ms, round_, now, len(tasks))
             return 95.0
@@ -532,8 +526,8 @@ class Swarm:
     def _build_report(self, ms: Milestone, tasks: list[Task], round_: int) -> dict[str, Any]:
         """The seed's validation report: criteria + evidence, metrics, issues, recommendations."""
         plan = planned(ms.name)
-        checks = {_data(t).get("check"): t for t in tasks
-                  if _kind(t) == "gate_check" and _data(t).get("round") == round_}
+        checks = {task_data(t).get("check"): t for t in tasks
+                  if task_kind(t) == "gate_check" and task_data(t).get("round") == round_}
         bench = checks.get("benchmarks")
         metrics = list((bench.result_data or {}).get("metrics", [])) if bench and bench.result_data else []
         tests = checks.get("tests")
@@ -548,7 +542,7 @@ class Swarm:
                             "target": 80, "comparator": ">=", "unit": "%"})
         missed = {m["name"]: m for m in metrics if not _holds(m)}
 
-        by_key = {_data(t).get("key"): t for t in tasks if _kind(t) == "plan"}
+        by_key = {task_data(t).get("key"): t for t in tasks if task_kind(t) == "plan"}
         criteria = []
         spec = plan.criteria if plan else tuple((c, (), ()) for c in ms.acceptance_criteria)
         for text, keys, metric_names in spec:
@@ -629,7 +623,7 @@ class Swarm:
     async def _rework(self, ms: Milestone, decision, report, now: float) -> None:
         """REVISE: turn the report's issues (and the reviewer's rationale) into rework tasks."""
         tasks = await self.store.list_tasks(milestone_id=ms.id, limit=100_000)
-        if any(_data(t).get("decision_id") == decision.id for t in tasks):
+        if any(task_data(t).get("decision_id") == decision.id for t in tasks):
             return  # already planned (by another swarm, or before a restart)
         items = [i.description for i in (report.issues if report else ())
                  if i.severity.value in ("critical", "high", "medium")][:4]
@@ -661,7 +655,7 @@ class Swarm:
         if not open_:
             return
         tasks = await self.store.list_tasks(milestone_id=ms.id, limit=100_000)
-        planned = {_data(t).get("condition_id") for t in tasks if _kind(t) == "condition"
+        planned = {task_data(t).get("condition_id") for t in tasks if task_kind(t) == "condition"
                    and t.status is not TaskStatus.CANCELLED}
         for c in open_:
             if c.id in planned:
