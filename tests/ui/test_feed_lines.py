@@ -3,7 +3,9 @@ activity, a task's history and the screens' choice of what to reload. Pure: no a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 from swarmdeck.app.screens.agents import activity_line
 from swarmdeck.app.screens.milestones import _books_hours
@@ -54,3 +56,19 @@ class TestWhatMovesTheMilestones:
         assert not _books_hours(event("task.completed", {"agent": "a1", "milestone_id": None}))
         assert not _books_hours(event("task.claimed", {"agent": "a1"}))
         assert not _books_hours(event("memory.added", {"milestone_id": 2}, "memory"))
+
+
+def test_no_face_of_the_dashboard_reads_the_feed_by_strings():
+    """Screens, widgets, modals and the poller match on EventKind and typed payloads (store/events.py):
+    no kind spelt as a string, no prefix test on a kind, no payload read by a guessed key."""
+    root = Path(__file__).resolve().parents[2]
+    files = [*root.glob("app/screens/*.py"), *root.glob("app/modals/*.py"), *root.glob("widgets/*.py"),
+             root / "app" / "poller.py", root / "app" / "tui.py", root / "store" / "charts.py"]
+    entities = "task|agent|reviewer|gate|milestone|swarm|session|memory|record|document|index"
+    by_string = re.compile(rf"""["']({entities})\.[a-z_]+["']"""  # a kind spelt out
+                           r"""|\.payload\s*(\.get\b|\[)"""  # a payload key guessed
+                           r"""|kind\.(startswith|removeprefix|split)""")  # a kind cut apart
+    found = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+             for path in files for number, line in enumerate(path.read_text().splitlines(), 1)
+             if by_string.search(line)]
+    assert not found, "\n".join(found)
