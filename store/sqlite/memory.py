@@ -115,7 +115,7 @@ class MemoryOps(SearchOps):
             if tx.one("SELECT 1 FROM sessions WHERE id = ?", (sid,)):
                 raise Conflict(f"session {sid} already exists")
             tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
-                         "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
+                   "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
             tx.event("session.created", "session", sid, {"agent": agent})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
 
@@ -144,7 +144,7 @@ class MemoryOps(SearchOps):
             if target not in _SESSION_FLOW[current]:
                 raise InvalidTransition(f"session {session_id} is {current}; it cannot become {target}")
             tx.run("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
-                         (target.value, tx.now, session_id))
+                   (target.value, tx.now, session_id))
             tx.event(f"session.{target.value}", "session", session_id, {})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
@@ -173,7 +173,7 @@ class MemoryOps(SearchOps):
             if row[0] in (SessionStatus.TERMINATED, SessionStatus.ARCHIVED):
                 raise InvalidTransition(f"session {session_id} is {row[0]}; it takes no more events")
             event_id = tx.run("INSERT INTO session_events (session_id, ts, kind, payload) VALUES (?, ?, ?, ?)",
-                                    (session_id, tx.now, kind, body))
+                              (session_id, tx.now, kind, body))
             if row[0] == SessionStatus.CREATED:
                 tx.run("UPDATE sessions SET status = 'active' WHERE id = ?", (session_id,))
             tx.run("UPDATE sessions SET updated_at = ? WHERE id = ?", (tx.now, session_id))
@@ -231,7 +231,7 @@ class MemoryOps(SearchOps):
 
         def in_tx(tx: Tx) -> MemoryEntry:
             existing = tx.one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
-                                    (ns, key))
+                              (ns, key))
             if existing is not None:
                 state = "deleted (restore it)" if existing["deleted_at"] else "there (update it)"
                 raise Conflict(f"memory {ns} / {key} already exists and is {state}")
@@ -241,7 +241,7 @@ class MemoryOps(SearchOps):
                 (ns, key, text, int(is_json), mtype.value, created_by, session_id, task_id, meta, tx.now),
             )
             self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
-                                 memory_type=mtype.value, agent=created_by, task_id=task_id)
+                           memory_type=mtype.value, agent=created_by, task_id=task_id)
             tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
@@ -270,9 +270,9 @@ class MemoryOps(SearchOps):
                  current["session_id"], current["task_id"], meta, tx.now),
             )
             self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
-                                  memory_type=mtype.value, agent=updated_by)
+                            memory_type=mtype.value, agent=updated_by)
             tx.event("memory.updated", "memory", entry_id,
-                           {"namespace": ns, "key": key, "version": current["version"] + 1})
+                     {"namespace": ns, "key": key, "version": current["version"] + 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
         return await self._write(updated_by, in_tx)
@@ -286,7 +286,7 @@ class MemoryOps(SearchOps):
             if current["deleted_at"] is not None:
                 raise InvalidTransition(f"memory {ns} / {key} is already deleted")
             tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
-                         (tx.now, deleted_by, current["id"]))
+                   (tx.now, deleted_by, current["id"]))
             self._drop_item(tx, "memory", current["id"])
             tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
@@ -301,11 +301,11 @@ class MemoryOps(SearchOps):
             if current["deleted_at"] is None:
                 raise InvalidTransition(f"memory {ns} / {key} is not deleted")
             tx.run("UPDATE memory_entries SET deleted_at = NULL, deleted_by = NULL WHERE id = ?",
-                         (current["id"],))
+                   (current["id"],))
             entry = _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
             self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
-                                 memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
-                                 created_at=entry.created_at.timestamp())
+                           memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
+                           created_at=entry.created_at.timestamp())
             tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
             return entry
 
@@ -400,7 +400,7 @@ class MemoryOps(SearchOps):
                  session_id, tx.now),
             )
             self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
-                                 task_id=task_id, milestone_id=milestone_id)
+                           task_id=task_id, milestone_id=milestone_id)
             tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
             return _record(tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
 
@@ -440,18 +440,18 @@ class MemoryOps(SearchOps):
                 return _document(row)
             if row is None:
                 doc_id = tx.run("INSERT INTO documents (namespace, path, content_hash, chunk_count, created_at, "
-                                      "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                      (ns, path, digest, len(chunks), tx.now, tx.now))
+                                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                (ns, path, digest, len(chunks), tx.now, tx.now))
             else:
                 doc_id = row["id"]
                 for (chunk_id,) in tx.all("SELECT id FROM document_chunks WHERE document_id = ?", (doc_id,)):
                     self._drop_item(tx, "document", chunk_id)
                 tx.run("DELETE FROM document_chunks WHERE document_id = ?", (doc_id,))
                 tx.run("UPDATE documents SET content_hash = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
-                             (digest, len(chunks), tx.now, doc_id))
+                       (digest, len(chunks), tx.now, doc_id))
             for position, text in enumerate(chunks):
                 chunk_id = tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
-                                        (doc_id, position, text))
+                                  (doc_id, position, text))
                 self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
             tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
             return _document(tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))

@@ -124,11 +124,11 @@ class ReviewerOps(StoreBase):
                 return None
             if row is None:
                 tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
-                             (who, key, tx.now, adder))
+                       (who, key, tx.now, adder))
             else:
                 tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, "
-                             "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE id = ?",
-                             (tx.now, adder, key, row["id"]))
+                       "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE id = ?",
+                       (tx.now, adder, key, row["id"]))
             final = had if had is not None else key
             tx.event("reviewer.added", "reviewer", who, {
                 "name": who, "by": adder, "key": None if final is None else signing.fingerprint(final)})
@@ -183,7 +183,7 @@ class ReviewerOps(StoreBase):
             if dry_run:
                 return reviewer_from_row(row)
             tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE id = ?",
-                         (tx.now, remover, row["id"]))
+                   (tx.now, remover, row["id"]))
             tx.event("reviewer.removed", "reviewer", who, {"name": who, "by": remover})
             return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
 

@@ -41,8 +41,8 @@ class SearchOps(StoreBase):
     # -- the search index ------------------------------------------------------------------------------------
 
     def _put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
-                        memory_type: str | None = None, agent: str | None = None, task_id: int | None = None,
-                        milestone_id: int | None = None, created_at: float | None = None) -> int:
+                  memory_type: str | None = None, agent: str | None = None, task_id: int | None = None,
+                  milestone_id: int | None = None, created_at: float | None = None) -> int:
         return tx.run(
             "INSERT INTO search_items (kind, ref_id, namespace, title, body, memory_type, agent, task_id, "
             "milestone_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -51,15 +51,15 @@ class SearchOps(StoreBase):
         )
 
     def _move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
-                         memory_type: str | None, agent: str | None) -> None:
+                   memory_type: str | None, agent: str | None) -> None:
         """The item now stands for a new version: new text, so its vectors must be made again."""
         row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, old_ref))
         if row is None:
             return
         vectors.forget(tx, [row[0]])
         tx.run("UPDATE search_items SET ref_id = ?, title = ?, body = ?, memory_type = ?, agent = ?, "
-                     "created_at = ?, embedded_model = NULL WHERE id = ?",
-                     (new_ref, title, body, memory_type, agent, tx.now, row[0]))
+               "created_at = ?, embedded_model = NULL WHERE id = ?",
+               (new_ref, title, body, memory_type, agent, tx.now, row[0]))
 
     def _drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
         row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, ref_id))
@@ -100,7 +100,7 @@ class SearchOps(StoreBase):
                 if vec.shape != (dim,):
                     raise InvalidArgument(f"vector for item {item_id} has shape {vec.shape}, expected ({dim},)")
                 item = tx.one("SELECT kind, namespace, memory_type, agent, created_at, title, body "
-                                    "FROM search_items WHERE id = ?", (item_id,))
+                              "FROM search_items WHERE id = ?", (item_id,))
                 if item is None:
                     continue
                 if read and read[0] != f"{item['title']}\n{item['body']}":
@@ -108,7 +108,7 @@ class SearchOps(StoreBase):
                 blob = vec.tobytes()
                 self._vectors.put(tx, table, item_id, vec, item)
                 tx.run("INSERT OR REPLACE INTO embeddings (item_id, model, dim, vector, embedded_at) "
-                             "VALUES (?, ?, ?, ?, ?)", (item_id, model, dim, blob, tx.now))
+                       "VALUES (?, ?, ?, ?, ?)", (item_id, model, dim, blob, tx.now))
                 tx.run("UPDATE search_items SET embedded_model = ? WHERE id = ?", (model, item_id))
                 tx.run("DELETE FROM embedding_failures WHERE item_id = ?", (item_id,))
                 stored_ids.append(item_id)

@@ -157,7 +157,7 @@ class SignatureOps(StoreBase):
         current = {r[0]: r[1] for r in (yield All(
             "SELECT milestone_id, id, max(version) FROM validation_reports GROUP BY milestone_id"))}
         rows = yield All(f"{DECISION_SELECT} WHERE g.decision IN ('APPROVE', 'CONDITIONAL', 'ESCALATE') "
-                           "ORDER BY g.id")
+                         "ORDER BY g.id")
         approvers: dict[int, set[str]] = defaultdict(set)
         escalation = None
         for row, ok in zip(rows, (yield from self._verified_decisions(rows, keys))):

@@ -595,7 +595,7 @@ class TaskOps(LivenessOps):
                 (error, tx.now, task_id),
             )
             tx.event("task.retried", "task", task_id, {**payload, "retry": task.retry_count + 1,
-                                                             "max_retries": task.max_retries})
+                                                       "max_retries": task.max_retries})
         else:
             tx.run(
                 "UPDATE tasks SET status = 'failed', error_message = ?, finished_at = ?, "

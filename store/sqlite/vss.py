@@ -128,12 +128,12 @@ class SqliteVssBackend:
         if row is not None and row[1] == name:
             return name
         tx.run(f"CREATE TABLE IF NOT EXISTS {name}_synced (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                     "event_id INTEGER NOT NULL, dim INTEGER NOT NULL, count INTEGER NOT NULL, syncing REAL)")
+               "event_id INTEGER NOT NULL, dim INTEGER NOT NULL, count INTEGER NOT NULL, syncing REAL)")
         # watermark 0: not built; the first sync builds it from embeddings, reads score exactly until then
         tx.run(f"INSERT OR REPLACE INTO {name}_synced (id, event_id, dim, count) VALUES (1, 0, ?, 0)", (dim,))
         if row is None:
             tx.run("INSERT INTO vector_indexes (model, dim, table_name, created_at) VALUES (?, ?, ?, ?)",
-                         (model, dim, name, tx.now))
+                   (model, dim, name, tx.now))
         else:  # indexed by sqlite-vec until now (always loaded, so its table can go)
             tx.run(f"DROP TABLE IF EXISTS {row[1]}")
             tx.run("UPDATE vector_indexes SET table_name = ? WHERE model = ?", (name, model))
