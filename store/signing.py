@@ -6,6 +6,9 @@ only they know (PKCS#8 with the best encryption ``cryptography`` offers); the da
 public half. A decision, a resume and a condition closure are signed over their content, so a row
 written around swarmdeck (raw SQL on a file every agent can write) carries no valid signature and is
 flagged, and opens nothing. Pure: no database, no UI.
+
+cryptography is imported where a key is made, unlocked or checked, not with this module: the CLI's
+most frequent calls (claims, heartbeats) never sign.
 """
 
 from __future__ import annotations
@@ -16,14 +19,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from . import identity
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEYS_ENV = "SWARMDECK_KEYS"
 #: Every signed payload names what it is, so a signature for one act can never stand for another.
@@ -120,6 +122,8 @@ class Signer:
 
     @property
     def public_key(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
     def sign(self, message: bytes) -> bytes:
@@ -131,6 +135,9 @@ def verify(public_key: bytes | None, message: bytes, signature: bytes | None) ->
     if not isinstance(public_key, (bytes, bytearray, memoryview)) or not isinstance(
             signature, (bytes, bytearray, memoryview)) or not public_key or not signature:
         return False  # a column written around swarmdeck may hold anything: text, a number
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(bytes(public_key)).verify(bytes(signature), message)
     except (InvalidSignature, ValueError):
@@ -145,6 +152,9 @@ def create_key(reviewer: str, passphrase: str, *, folder: Path | None = None) ->
         raise SigningError("a signing key needs a passphrase")
     path = key_path(reviewer, folder)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.BestAvailableEncryption(passphrase.encode()))
@@ -172,6 +182,9 @@ def load_key(reviewer: str, passphrase: str, *, folder: Path | None = None) -> S
         ) from None
     except OSError as exc:
         raise SigningError(f"cannot read {path}: {exc.strerror}") from None
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=passphrase.encode())
     except (ValueError, TypeError):
