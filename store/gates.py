@@ -24,15 +24,6 @@ from .models import (
     Severity,
 )
 
-#: Exit codes of `swarmdeck gate wait`, one per decision.
-WAIT_EXIT_CODES = {
-    Decision.APPROVE: 0,
-    Decision.CONDITIONAL: 10,
-    Decision.REVISE: 11,
-    Decision.ESCALATE: 12,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a recorded decision does to the milestone and the swarm."""

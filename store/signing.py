@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import identity
-from .errors import StoreError
+from .errors import Remedy, StoreError
 
 KEYS_ENV = "SWARMDECK_KEYS"
 #: Every signed payload names what it is, so a signature for one act can never stand for another.
@@ -168,7 +168,7 @@ def load_key(reviewer: str, passphrase: str, *, folder: Path | None = None) -> S
         pem = path.read_bytes()
     except FileNotFoundError:
         raise SigningError(
-            f"no signing key for {reviewer} at {path}; a reviewer gets one with `swarmdeck reviewer add`"
+            f"no signing key for {reviewer} at {path}", remedy=Remedy.MAKE_KEY, who=reviewer
         ) from None
     except OSError as exc:
         raise SigningError(f"cannot read {path}: {exc.strerror}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.store import Agent, AgentStatus
+from swarmdeck.store import Agent, AgentStatus, rules
 
 from ..output import ago, plain
 from ._base import Config, Store, leaf, table
@@ -67,22 +67,9 @@ def _status_options(fn):
 
 
 def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
-    fields = {}
-    if status is not None:
-        fields["status"] = status
-    if no_task:
-        fields["current_task_id"] = None
-    elif current_task_id is not None:
-        fields["current_task_id"] = current_task_id
-    if completion is not None:
-        fields["completion"] = completion
-    if clear_blockers:
-        fields["blockers"] = []
-    elif blockers:
-        fields["blockers"] = list(blockers)
-    if next_milestone is not None:
-        fields["next_milestone"] = next_milestone
-    return fields
+    return rules.agent_fields(status=status, current_task=current_task_id, clear_task=no_task,
+                              completion=completion, blockers=list(blockers) or None,
+                              clear_blockers=clear_blockers, next_milestone=next_milestone)
 
 
 @leaf(agent_group, "heartbeat", render_agent)

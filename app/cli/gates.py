@@ -15,11 +15,11 @@ from swarmdeck.store import (
     MilestoneStatus,
     ValidationReport,
     identity,
+    rules,
     signing,
 )
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition
 from swarmdeck.store.models import Condition
-from swarmdeck.store.gates import WAIT_EXIT_CODES
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
 from ..output import plain, when
@@ -28,6 +28,14 @@ from ._base import Config, Exit, Store, leaf, parse_json_arg, table
 from ._parse import ID, SECONDS
 
 EXIT_TIMEOUT = 124
+
+#: Exit codes of `swarmdeck gate wait`, one per decision.
+WAIT_EXIT_CODES = {
+    Decision.APPROVE: 0,
+    Decision.CONDITIONAL: 10,
+    Decision.REVISE: 11,
+    Decision.ESCALATE: 12,
+}
 
 
 @click.group("milestone")
@@ -255,9 +263,9 @@ async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> 
                 if gate.report is None:
                     raise InvalidTransition(f"milestone '{ms.name}' has no report; submit one first")
                 # Only a verified decision is one: a row written around swarmdeck decides nothing.
-                decided = [d for d in gate.decisions if d.report_id == gate.report.id and d.verified]
-                if decided:
-                    return Exit(WAIT_EXIT_CODES[decided[-1].decision], decided[-1])
+                decided = rules.latest_decision(gate)
+                if decided is not None:
+                    return Exit(WAIT_EXIT_CODES[decided.decision], decided)
         if deadline is not None and time.monotonic() >= deadline:
             return Exit(EXIT_TIMEOUT, None)
         await asyncio.sleep(interval)

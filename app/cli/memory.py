@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from swarmdeck.store import learning
+from swarmdeck.store import learning, rules
 from swarmdeck.store.errors import InvalidArgument, StoreError
 from swarmdeck.store.limits import MAX_DOCUMENT, too_long
 from swarmdeck.store.models import (
@@ -252,30 +252,6 @@ def render_hits(hits: list[SearchHit]) -> str:
     )
 
 
-class _EmbedFailed(Exception):
-    """The query could not be embedded: search falls back to keyword results."""
-
-
-class _GuardedEmbedder:
-    """The configured embedder, with its failures (whatever they are) told apart from the store's."""
-
-    def __init__(self, inner: Any, dim: int | None) -> None:
-        self.inner = inner
-        self.model = inner.model
-        self.index_dim = dim
-
-    async def embed_query(self, text: str) -> Any:
-        try:
-            vector = await self.inner.embed_query(text)
-        except Exception as exc:  # a model that will not load, a server that is down, or nonsense back
-            raise _EmbedFailed(str(exc) or type(exc).__name__) from exc
-        shape = getattr(vector, "shape", None)
-        if self.index_dim and shape != (self.index_dim,):
-            raise _EmbedFailed(f"{self.model} returned a vector of shape {shape}, but its index holds "
-                               f"{self.index_dim} dimensions")
-        return vector
-
-
 @leaf(memory_group, "search", render_hits)
 @click.argument("query")
 @click.option("--mode", type=click.Choice([m.value for m in SearchMode]), default="hybrid", show_default=True,
@@ -299,38 +275,25 @@ async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec
     """
     from swarmdeck.store.embed import embedder_from_config  # httpx and friends: only when searching
 
-    params = dict(kinds=list(kinds), since=since and since.timestamp(), until=until and until.timestamp(),
-                  **filters)
-
-    async def keyword() -> list[SearchHit]:
-        return await store.search(query, mode=SearchMode.KEYWORD, **params)
-
-    if mode == SearchMode.KEYWORD:
-        return await keyword()
-    try:
-        embedder = embedder_from_config(embedder_spec)
-    except StoreError as exc:
-        hits = await keyword()  # bad filters are still refused as errors, before any warning
-        warn(cfg, "embedder_unavailable", f"semantic search is off ({exc}); keyword results only")
-        return hits
-    try:
-        status = await store.index_status(embedder.model)
-        if status.entries and not status.embedded:
-            hits = await keyword()
-            why = (f"; its last error: {status.last_error}" if status.last_error
-                   else " (run `swarmdeck memory index`)")
-            warn(cfg, "index_empty", f"nothing is embedded with {embedder.model} yet{why}; "
-                                     "keyword results only")
-            return hits
+    filters = dict(kinds=list(kinds), since=since and since.timestamp(), until=until and until.timestamp(),
+                   **filters)
+    embedder, unavailable = None, None
+    if mode != SearchMode.KEYWORD:
         try:
-            guarded = _GuardedEmbedder(embedder, status.dim)
-            return await store.search(query, mode=mode, embedder=guarded, **params)
-        except _EmbedFailed as exc:
-            hits = await keyword()
-            warn(cfg, "embedder_failed", f"semantic search failed ({exc}); keyword results only")
-            return hits
+            embedder = embedder_from_config(embedder_spec)
+        except StoreError as exc:
+            unavailable = str(exc)
+    try:
+        answer = await rules.search(store, query, mode=mode, embedder=embedder, unavailable=unavailable,
+                                    **filters)
     finally:
-        await embedder.aclose()
+        if embedder is not None:
+            await embedder.aclose()
+    if answer.fallback is not None:
+        hint = (" (run `swarmdeck memory index`)"
+                if answer.fallback is rules.Fallback.INDEX_EMPTY and not answer.detail else "")
+        warn(cfg, answer.fallback.value, f"{answer.reason}{hint}; keyword results only")
+    return answer.hits
 
 
 def render_index_run(r: dict) -> str:

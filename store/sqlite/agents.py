@@ -136,7 +136,7 @@ class AgentOps(StoreBase):
                 raise NotFound(f"task {current_task_id} does not exist")
             assignments = ", ".join(f"{column} = ?" for column in sets)
             if not await tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
-                raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name} --type TYPE`")
+                raise NotFound(entity="agent", key=name)
             payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
             if "blockers" in payload:
                 payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
@@ -195,7 +195,7 @@ class AgentOps(StoreBase):
         agent = _lookup(agent)
         async def in_tx(tx: Tx):
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
+                raise NotFound(entity="agent", key=agent)
             await tx.event("agent.action", "agent", agent, {
                 "phase": phase, "action": action, "duration_ms": duration_ms,
                 "success": bool(success), "error_message": error_message,

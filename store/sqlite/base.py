@@ -386,9 +386,7 @@ class StoreBase:
         create = create and not self.read_only  # a read-only seat never makes a database
         if not self.path.exists():
             if not create:
-                raise DatabaseMissing(
-                    f"no swarmdeck database at {self.path}; create one with `swarmdeck init`"
-                )
+                raise DatabaseMissing(path=self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not create and self.path.is_file() and self.path.stat().st_size == 0:
             raise self._empty()  # before any connection: nothing may appear beside it either
@@ -419,9 +417,7 @@ class StoreBase:
             raise
 
     def _empty(self) -> DatabaseMissing:
-        return DatabaseMissing(
-            f"{self.path} is empty, not a swarmdeck database; create one there with `swarmdeck init`"
-        )
+        return DatabaseMissing(path=self.path, empty=True)
 
     async def _bare_connection(self, *, iter_chunk_size: int = 256) -> aiosqlite.Connection:
         conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=iter_chunk_size)
@@ -532,10 +528,7 @@ class StoreBase:
         """A read-only seat changes nothing, not even the schema: it needs an up-to-date database."""
         version = await self._pragma(conn, "user_version")
         if version < schema.SCHEMA_VERSION:
-            raise SchemaOutdated(
-                f"{self.path} has schema {version} and needs migrating to {schema.SCHEMA_VERSION}; "
-                "open it once without --read-only (or run `swarmdeck init`)"
-            )
+            raise SchemaOutdated(path=self.path, version=version, needed=schema.SCHEMA_VERSION)
 
     async def _check_identity(self, conn: aiosqlite.Connection) -> None:
         app_id = await self._pragma(conn, "application_id")

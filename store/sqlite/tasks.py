@@ -483,10 +483,9 @@ class TaskOps(LivenessOps):
             guard = await self._gate_guard(tx.one, tx.all, tuple(paused[2:]))
             if paused[0] or guard.escalation is not None:
                 reason = paused[1] if paused[0] else guard.escalation[2]  # type: ignore[index]
-                raise SwarmPaused(f"the swarm is paused ({reason}); claims resume when a human runs "
-                                  "`swarmdeck gate resume`")
+                raise SwarmPaused(reason=reason)
             if not await tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
+                raise NotFound(entity="agent", key=agent)
             # Timed-out leases are reaped every few seconds rather than in every claim; a claim that
             # finds nothing ready reaps at once, so an idle agent never waits on a lease that ran out.
             reaped = tx.now - self._last_reap >= _REAP_INTERVAL_SECONDS
