@@ -27,7 +27,7 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
 
     Writes that name no agent (task_enqueue, task_cancel, ...) are recorded as --actor.
     """
-    from ..mcp_server import serve  # the SDK loads only when serving
+    from ..mcp import serve  # the SDK loads only when serving
 
     db = mcp_db or cfg.db
 

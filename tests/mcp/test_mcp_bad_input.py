@@ -12,7 +12,7 @@ import sqlean
 from mcp import Client
 from mcp_support import mcp_tools
 
-from swarmdeck.app.mcp_server import build_server
+from swarmdeck.app.mcp import build_server
 from swarmdeck.store import open_store
 
 

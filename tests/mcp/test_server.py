@@ -25,7 +25,7 @@ HUMAN_ACTS = ("decide", "approve", "resume", "close", "condition", "reviewer", "
 async def test_no_tool_does_what_only_a_person_may(db):
     """Deciding, resuming, closing conditions and registering reviewers happen only at a human seat:
     the server offers no tool for any of them (and no tool takes a reviewer)."""
-    from swarmdeck.app.mcp_server import build_server
+    from swarmdeck.app.mcp import build_server
 
     async with opened(db) as store:
         server = build_server(store, actor="mcp")

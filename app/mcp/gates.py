@@ -1,0 +1,82 @@
+"""Milestone and gate tools: list milestones, submit a validation report, read a gate. Deciding is
+not a tool: only a human decides a gate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from swarmdeck.app.output import jsonable
+from typing_extensions import NotRequired, TypedDict
+
+from .params import AgentName, DecisionName, MilestoneRef
+from .server import READ, WRITE, Tools
+
+
+class CriterionIn(TypedDict):
+    name: str
+    status: Literal["met", "not_met", "unknown"]
+    evidence: NotRequired[str]
+
+
+class MetricIn(TypedDict):
+    name: str
+    value: float
+    target: float
+    comparator: Literal["<", "<=", ">", ">=", "=="]
+    unit: NotRequired[str]
+
+
+class IssueIn(TypedDict):
+    severity: Literal["critical", "high", "medium", "low"]
+    description: str
+
+
+def register(t: Tools) -> None:
+    store, tool = t.store, t.tool
+
+    @tool(READ)
+    async def milestone_list() -> dict[str, Any]:
+        """Every milestone in order with its gate state (locked, open, review, approved, conditional,
+        escalated), budget, hours spent and task counts per status."""
+        progress = await store.milestone_progress()
+        milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {})}
+                      for m in await store.list_milestones()]
+        swarm = await store.swarm_state()
+        return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason}
+
+    @tool(WRITE)
+    async def gate_submit_report(
+        milestone: MilestoneRef,
+        submitted_by: AgentName,
+        summary: str = "",
+        criteria: Annotated[list[CriterionIn], Field(
+            description="Acceptance criteria with status and evidence.")] = [],
+        metrics: Annotated[list[MetricIn], Field(description="Quality metrics against their targets.")] = [],
+        issues: Annotated[list[IssueIn], Field(description="Issues found, with severity.")] = [],
+        recommendations: list[str] = [],
+        proposed_decision: Annotated[DecisionName | None, Field(
+            description="What you recommend; a human decides.")] = None,
+    ) -> dict[str, Any]:
+        """Submit a new version of a milestone's validation report; its gate goes to review.
+
+        A human (never the submitter) then decides APPROVE, CONDITIONAL, REVISE or ESCALATE; poll
+        gate_status for the decision. Returns the report with its version and content_hash.
+        """
+        report = await store.submit_report(
+            milestone, submitted_by=submitted_by, summary=summary, criteria=criteria, metrics=metrics,
+            issues=issues, recommendations=recommendations, proposed_decision=proposed_decision,
+        )
+        return jsonable(report)
+
+    @tool(READ)
+    async def gate_status(milestone: MilestoneRef) -> dict[str, Any]:
+        """A milestone's gate: its status, the latest report, every decision (append-only), open
+        conditions, approvals so far, and how many tasks approving it would unblock.
+        awaiting_decision is true while a human has yet to decide. Each decision, resume and closure
+        says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
+        counts for nothing and opens nothing. latest_decision is the latest verified one."""
+        s = await store.gate_status(milestone)
+        current = [d for d in s.decisions if s.report is not None and d.report_id == s.report.id and d.verified]
+        return {**jsonable(s), "awaiting_decision": s.milestone.status.value == "review",
+                "latest_decision": jsonable(current[-1]) if current else None}

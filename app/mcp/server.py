@@ -1,0 +1,128 @@
+"""The server object: an MCPServer whose tools refuse unknown parameters and explain bad ones in a
+sentence, and what every domain module registers its tools through (`Tools`)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import reprlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import ToolAnnotations
+from pydantic import ValidationError
+from swarmdeck.store import Store
+from swarmdeck.store.errors import StoreError
+
+INSTRUCTIONS = """\
+swarmdeck coordinates a swarm of coding agents through one shared database; humans watch it on a
+dashboard and decide milestone gates. A worker agent's loop: agent_register once; then repeatedly
+task_claim (the highest-priority ready task for your agent_type, or claimed=false when there is
+none: wait and try again), agent_heartbeat while you work (status, completion, blockers), then
+task_complete with a result, or task_fail with the reason (it is retried while retries remain).
+A planner uses task_enqueue with prerequisites, task_execution_plan and task_queue_status. Memory
+tools keep what the swarm learns (memory_*, session_*, document_*). Errors read "<code>: <what is
+wrong>"; swarm_paused means a human escalated a gate: claims resume when a human resumes the swarm.
+You cannot decide gates: submit a report with gate_submit_report and poll gate_status."""
+
+READ = ToolAnnotations(read_only_hint=True)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True)
+
+_CLI_REGISTER_HINT = re.compile(r"run `swarmdeck agent register [^`]*`")
+
+
+def _error_text(exc: StoreError) -> str:
+    """A store error as the model should read it: its code, then the store's own message."""
+    message = _CLI_REGISTER_HINT.sub("call agent_register first", str(exc))
+    return f"{exc.code}: {message}"
+
+
+def _validation_text(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            parts.append(f"{where} is required")
+            continue
+        shown = reprlib.repr(err.get("input"))  # bounded in depth and length, whatever the input
+        parts.append(f"{where}: {msg} (got {shown[:80]}{'…' if len(shown) > 80 else ''})")
+    return "invalid_argument: " + "; ".join(parts)
+
+
+class SwarmdeckMCP(MCPServer):
+    """MCPServer whose tools refuse unknown parameters and explain bad ones in a sentence."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parameters: dict[str, set[str]] | None = None
+
+    async def _known_parameters(self, name: str) -> set[str] | None:
+        if self._parameters is None:
+            self._parameters = {
+                t.name: set((t.input_schema or {}).get("properties", {})) for t in await self.list_tools()
+            }
+        return self._parameters.get(name)
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        known = await self._known_parameters(name)
+        if known is not None:
+            unknown = sorted(set(arguments) - known)
+            if unknown:
+                accepted = ", ".join(sorted(known)) or "none"
+                raise ToolError(
+                    f"Error executing tool {name}: invalid_argument: unknown parameter(s) "
+                    f"{', '.join(unknown)}; {name} takes: {accepted}"
+                )
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, StoreError):
+                raise ToolError(f"Error executing tool {name}: {_error_text(cause)}") from cause
+            if isinstance(cause, OverflowError):
+                raise ToolError(
+                    f"Error executing tool {name}: invalid_argument: a number given is too large for the database"
+                ) from cause
+            if isinstance(cause, UnicodeEncodeError):  # "\udcff" in a JSON string: no text SQLite can hold
+                raise ToolError(
+                    f"Error executing tool {name}: invalid_argument: a parameter is not valid UTF-8 text"
+                ) from cause
+            raise
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                cause = exc.__cause__
+                raise ToolError(f"Error executing tool {name}: {_validation_text(cause)}") from cause
+            raise
+
+
+def package_version() -> str:
+    try:
+        return version("swarmdeck")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0"
+
+
+@dataclass
+class Tools:
+    """What a domain module registers its tools with: the server, the store they call, who acts for
+    writes that name no agent (--actor), and the embedder semantic search uses (None: keyword only)."""
+
+    mcp: SwarmdeckMCP
+    store: Store
+    actor: str
+    embedder: Any = None
+
+    def tool(self, annotations: ToolAnnotations) -> Callable[[Callable], Callable]:
+        """Register a tool; its docstring, dedented, is the description the model reads."""
+
+        def deco(fn: Callable) -> Callable:
+            self.mcp.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+            return fn
+
+        return deco

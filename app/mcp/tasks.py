@@ -1,0 +1,168 @@
+"""Task tools: enqueue, read, claim, complete, fail, cancel and plan the shared queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+from swarmdeck.app.output import jsonable
+from swarmdeck.store.limits import MAX_LINE
+
+from .params import AgentName, Source, TaskId, TaskStatusName, deadline, whole
+from .server import DESTRUCTIVE, READ, WRITE, Tools
+
+
+def register(t: Tools) -> None:
+    store, actor, tool = t.store, t.actor, t.tool
+    _deadline = deadline
+
+    def task_out(task: Any) -> dict[str, Any]:
+        return jsonable(task)
+
+    @tool(WRITE)
+    async def task_enqueue(
+        description: Annotated[str, Field(
+            description="What to do, written for the agent that will claim it.")],
+        source: Annotated[Source, Field(
+            description="Who asks for it; weighs into priority (human highest).")],
+        agent_type: Annotated[str, Field(
+            description="The kind of agent that should do it; claims can filter on it.")] = "general",
+        base_priority: Annotated[whole(0, 10), Field(description="0 (lowest) to 10 (highest).")] = 5,
+        prerequisites: Annotated[list[TaskId], Field(description="Task ids that must complete first.")] = [],
+        parent_task_id: Annotated[TaskId | None, Field(
+            description="The task this one was split from.")] = None,
+        deadline: Annotated[str | None, Field(
+            description="ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z.")] = None,
+        estimated_duration_seconds: Annotated[whole(1, 10**9) | None, Field(
+            description="Expected duration.")] = None,
+        session_id: Annotated[str | None, Field(description="Session whose memory gives context.")] = None,
+        input_data: Annotated[dict[str, Any] | None, Field(
+            description="Any JSON object the worker needs.")] = None,
+        summary: Annotated[str | None, Field(max_length=MAX_LINE, description="One line for humans.")] = None,
+        milestone: Annotated[int | str | None, Field(
+            description="Milestone id or name; its tasks wait until its gate opens.")] = None,
+        max_retries: whole(0, 1000) = 3,
+        timeout_seconds: Annotated[whole(1, 10**9), Field(
+            description="A running task past this is retried or failed.")] = 3600,
+    ) -> dict[str, Any]:
+        """Add a task to the shared queue.
+
+        It is ready at once, or blocked until every prerequisite completes (and its milestone's gate
+        is open). A prerequisite that would form a cycle, or one that is cancelled, is refused.
+        Returns task_id, status (ready or blocked), calculated_priority (0-100, abathur's five-factor
+        score), dependency_depth, blocked_reason and the full task.
+        """
+        task = await store.enqueue_task(
+            description=description, source=source, agent_type=agent_type, base_priority=base_priority,
+            prerequisites=prerequisites, deadline=_deadline(deadline),
+            estimated_duration_seconds=estimated_duration_seconds, milestone=milestone,
+            parent_task_id=parent_task_id, session_id=session_id, input_data=input_data, summary=summary,
+            max_retries=max_retries, timeout_seconds=timeout_seconds, actor=actor,
+        )
+        return {
+            "task_id": task.id, "status": task.status.value, "calculated_priority": task.priority,
+            "dependency_depth": task.dependency_depth, "submitted_at": task.created_at.isoformat(),
+            "blocked_reason": task.blocked_reason, "task": task_out(task),
+        }
+
+    @tool(READ)
+    async def task_get(task_id: TaskId) -> dict[str, Any]:
+        """One task with every field: status, priority, prerequisites, assigned agent, result or error."""
+        return task_out(await store.get_task(task_id))
+
+    @tool(READ)
+    async def task_list(
+        status: TaskStatusName | None = None,
+        source: Source | None = None,
+        agent_type: str | None = None,
+        assigned_agent: Annotated[str | None, Field(description="Only tasks assigned to this agent.")] = None,
+        milestone: Annotated[int | str | None, Field(description="Milestone id or name.")] = None,
+        held_by_failure: Annotated[bool, Field(
+            description="Only tasks waiting on a task that failed for good.")] = False,
+        limit: whole(1, 500) = 50,
+    ) -> dict[str, Any]:
+        """List tasks matching every filter given: by priority when filtered by status, else newest first.
+
+        Returns {tasks: [...], count}.
+        """
+        milestone_id = None if milestone is None else (await store.get_milestone(milestone)).id
+        tasks = await store.list_tasks(status=status, source=source, agent_type=agent_type,
+                                       assigned_agent=assigned_agent, milestone_id=milestone_id,
+                                       held_by_failure=held_by_failure, limit=limit)
+        return {"tasks": [task_out(t) for t in tasks], "count": len(tasks)}
+
+    @tool(READ)
+    async def task_queue_status() -> dict[str, Any]:
+        """Queue health: total_tasks, status_counts, avg_priority (unfinished tasks), oldest_pending,
+        held_by_failure (blocked tasks waiting on a task that failed for good: a human retries or
+        cancels it), and whether the swarm is paused (claims are refused while it is)."""
+        q = await store.queue_status()
+        out: dict[str, Any] = {
+            "total_tasks": q.total, "status_counts": dict(q.counts), "avg_priority": q.average_priority,
+            "oldest_pending": jsonable(q.oldest_pending), "swarm_paused": q.paused,
+            "held_by_failure": q.held_by_failure,
+        }
+        if q.paused:
+            out["pause_reason"] = (await store.swarm_state()).reason
+        return out
+
+    @tool(DESTRUCTIVE)
+    async def task_cancel(
+        task_id: TaskId,
+        reason: Annotated[str | None, Field(description="Why; shown to humans.")] = None,
+        dry_run: Annotated[bool, Field(description="Only report what would be cancelled.")] = False,
+    ) -> dict[str, Any]:
+        """Cancel a task and every unfinished task that transitively depends on it (completed tasks are
+        never touched). Returns cancelled_task_id, cascaded_task_ids, total_cancelled."""
+        r = await store.cancel_task(task_id, dry_run=dry_run, reason=reason, actor=actor)
+        return {"cancelled_task_id": r.cancelled_task_id, "cascaded_task_ids": list(r.cascaded_task_ids),
+                "total_cancelled": r.total_cancelled, "dry_run": r.dry_run}
+
+    @tool(READ)
+    async def task_execution_plan(
+        task_ids: Annotated[list[TaskId], Field(min_length=1, description="The tasks to plan.")],
+    ) -> dict[str, Any]:
+        """Order tasks into batches: each batch's tasks can run in parallel once the earlier batches are
+        done (prerequisites outside the set count as met). Returns batches, total_batches, max_parallelism."""
+        p = await store.execution_plan(task_ids)
+        return {"batches": [list(b) for b in p.batches], "total_batches": p.total_batches,
+                "max_parallelism": p.max_parallelism}
+
+    @tool(WRITE)
+    async def task_claim(
+        agent: AgentName,
+        agent_type: Annotated[str | None, Field(description="Only claim tasks for this agent type.")] = None,
+    ) -> dict[str, Any]:
+        """Atomically take the highest-priority ready task; no other agent can get the same one.
+
+        Returns {claimed: true, task} or {claimed: false, task: null} when nothing is ready (wait and
+        try again). Register first with agent_register. While a human has paused the swarm, claims
+        fail with swarm_paused: back off and retry later.
+        """
+        task = await store.claim_task(agent=agent, agent_type=agent_type)
+        return {"claimed": task is not None, "task": None if task is None else task_out(task)}
+
+    @tool(WRITE)
+    async def task_complete(
+        task_id: TaskId,
+        agent: Annotated[str, Field(
+            min_length=1, description="You: refused unless the task is assigned to you.")],
+        result: Annotated[Any, Field(
+            description="Any JSON: what was produced (files, figures, links).")] = None,
+    ) -> dict[str, Any]:
+        """Mark your running task completed; tasks that were waiting only for it become ready.
+        Returns the task."""
+        return task_out(await store.complete_task(task_id, agent=agent, result=result, actor=agent))
+
+    @tool(WRITE)
+    async def task_fail(
+        task_id: TaskId,
+        agent: Annotated[str, Field(
+            min_length=1, description="You: refused unless the task is assigned to you.")],
+        error: Annotated[str, Field(min_length=1, description="Why it failed, for whoever retries it.")],
+        retry: Annotated[bool, Field(description="false fails it for good even if retries remain.")] = True,
+    ) -> dict[str, Any]:
+        """Report your running task failed. It goes back to ready while retries remain (unless retry is
+        false), else it is failed. Returns the task and will_retry."""
+        task = await store.fail_task(task_id, error=error, agent=agent, retry=retry, actor=agent)
+        return {**task_out(task), "will_retry": task.status.value == "ready"}
