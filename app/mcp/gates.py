@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
+from swarmdeck.store import rules
 from typing_extensions import NotRequired, TypedDict
 
 from .params import AgentName, DecisionName, MilestoneRef
@@ -77,6 +78,6 @@ def register(t: Tools) -> None:
         says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
         counts for nothing and opens nothing. latest_decision is the latest verified one."""
         s = await store.gate_status(milestone)
-        current = [d for d in s.decisions if s.report is not None and d.report_id == s.report.id and d.verified]
+        latest = rules.latest_decision(s)
         return {**jsonable(s), "awaiting_decision": s.milestone.status.value == "review",
-                "latest_decision": jsonable(current[-1]) if current else None}
+                "latest_decision": jsonable(latest) if latest else None}

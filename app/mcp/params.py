@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
+from swarmdeck.store import rules, timeparse
 from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.limits import MAX_NAME
 
 #: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
-MAX_ID = 2**63 - 1
+MAX_ID = rules.MAX_ID
 
 
 def _not_bool(value: Any) -> Any:
@@ -42,14 +43,8 @@ Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. p
 
 
 def deadline(text: str | None) -> datetime | None:
-    if text is None or not text.strip():
-        return None
+    """An ISO 8601 time with a timezone (store/timeparse.py), refused as an argument if it is not."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidArgument(
-            f"deadline must be an ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z, not {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidArgument(f"deadline {text!r} needs a timezone, e.g. 2026-01-31T17:00:00Z")
-    return moment
+        return timeparse.deadline(text)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
