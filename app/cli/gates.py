@@ -18,6 +18,7 @@ from swarmdeck.store import (
     rules,
     signing,
 )
+from swarmdeck.store import gates as store_gates
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition
 from swarmdeck.store.models import Condition
 from swarmdeck.store.limits import MAX_REPORT_BYTES
@@ -186,6 +187,9 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     assert report is not None  # the dry run refused a gate without one
     person = await store.get_reviewer(reviewer)
     m = gate.milestone
+    # What it will do: the store's rule (gates.preview), as the dashboard's decision modal shows it.
+    effect = store_gates.preview(gate, Decision(decision.upper()), reviewer=reviewer, rationale=rationale,
+                                 conditions=list(conditions))
     seat.show([
         f"Deciding the gate of milestone {m.id} {plain(m.name)} as {plain(identity.key(reviewer) or reviewer)}:",
         f"  report     v{report.version} by {plain(report.submitted_by)} at {when(report.submitted_at)}",
@@ -195,6 +199,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
         f"  rationale  {plain(rationale.strip())}",
         *[f"  condition  {plain(c)}" for c in conditions if c.strip()],
         f"  approvals  {len(gate.approvals)}/{m.required_approvals} so far",
+        f"  effect     {plain(effect.sentence)}",
         signs(person),
     ])
     seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
