@@ -148,7 +148,7 @@ class AgentOps(StoreBase):
     async def get_agent(self, name: str) -> Agent:
         row = await self._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
         if row is None:
-            raise NotFound(f"agent {name!r} is not registered")
+            raise NotFound(entity="agent", key=name)
         return agent_from_row(row, self.clock())
 
     async def list_agents(self) -> list[Agent]:
