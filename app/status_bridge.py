@@ -23,7 +23,8 @@ The bridge polls the file and applies each new version through the store API:
   their history is the history of the swarm's gates and issues, searchable like any memory. They are
   not milestone gates: only a human decides those.
 
-A version is validated whole before anything is written, against the store's own limits too (a value
+A version is validated whole (``store.inputs.CoordinationStatus``) before anything is written, against
+the store's own limits too (a value
 nested too deep or a text too long for the store makes the version malformed): a malformed or
 half-written file is reported and skipped, and the last good state stays. A path that is not a regular
 file (a FIFO, a device, a directory) is reported and skipped without being read.
@@ -38,34 +39,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swarmdeck.store import UNSET, AgentStatus, Store
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
-from swarmdeck.store.limits import (
-    MAX_LINE,
-    MAX_NAME,
-    MAX_TEXT,
-    check_json,
-    check_text,
-    check_texts,
-    parse_json,
-)
+from swarmdeck.store.inputs import PHASE, TASK_ACTION, AgentStatusEntry, CoordinationStatus
+from swarmdeck.store.limits import parse_json
 
 DEFAULT_NAMESPACE = "bridge:coordination_status"
 BRIDGE_ACTOR = "status-bridge"
 #: File-driven agents report when something changes, not every minute: stale only after 10 minutes.
 DEFAULT_STALE_AFTER = 600.0
 MAX_FILE_BYTES = 1_000_000
-#: How a free-text current task is logged as an agent's action, and in which phase.
-TASK_ACTION = "current task: "
-PHASE = "phase "
 
 #: Seed 002's free-form statuses, normalised (lowercase, `-`/space -> `_`), to the dashboard's.
 STATUS_MAP: dict[str, AgentStatus] = {
@@ -89,14 +79,6 @@ class NotARegularFile(InvalidStatusFile):
 
 _FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def _within_limits(what: str, check, *args: Any) -> None:
-    """The store's own check (store/limits.py), its refusal made this file's."""
-    try:
-        check(what, *args)
-    except InvalidArgument as exc:
-        raise InvalidStatusFile(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,75 +123,25 @@ class Applied:
 # -- parsing ---------------------------------------------------------------------------------------------
 
 
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidStatusFile(f"{where} must be text, not {_kind(value)}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
-
-
 def normalise_status(raw: str) -> str:
     return "_".join(raw.strip().lower().replace("-", " ").split())
 
 
-def _agent(name: str, body: Any) -> tuple[AgentEntry, str | None]:
-    where = f"agents.{name}"
-    if not name.strip() or len(name) > MAX_NAME:
-        raise InvalidStatusFile(f"agent name {name[:40]!r} must be 1 to {MAX_NAME} characters")
-    _within_limits("agent name", check_text, name, MAX_NAME)
-    if not isinstance(body, Mapping):
-        raise InvalidStatusFile(f"{where} must be an object, not {_kind(body)}")
-    agent_type = None
-    for key in ("agent_type", "role", "type"):
-        if body.get(key) is not None:
-            agent_type = _text(body[key], f"{where}.{key}").strip() or None
-            _within_limits(f"{where}.{key}", check_text, agent_type, MAX_NAME)
-            break
-    status, raw, unknown = UNSET, None, None
-    if body.get("status") is not None:
-        raw = _text(body["status"], f"{where}.status")
+def _entry(name: str, body: AgentStatusEntry) -> tuple[AgentEntry, str | None]:
+    """An agent's validated entry, its status word mapped to the dashboard's (UNSET: not given)."""
+    status, raw, unknown = UNSET, body.status, None
+    if raw is not None:
         status = STATUS_MAP.get(normalise_status(raw))
         if status is None:  # an agent's own word: keep it working rather than refuse the whole file
             status, unknown = AgentStatus.WORKING, raw
-    completion = UNSET
-    if "completion" in body and body["completion"] is not None:
-        value = body["completion"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not 0 <= value <= 100:
-            raise InvalidStatusFile(f"{where}.completion must be a number from 0 to 100, not {value!r}")
-        completion = float(value)
-    blockers = UNSET
-    if "blockers" in body:
-        value = body["blockers"]
-        if value is None:
-            blockers = ()
-        elif not isinstance(value, list) or not all(isinstance(b, str) for b in value):
-            raise InvalidStatusFile(f"{where}.blockers must be a list of text, not {_kind(value)}")
-        else:
-            _within_limits(f"{where}.blockers", check_texts, value, MAX_TEXT)
-            blockers = tuple(value)
-    next_milestone = UNSET
-    if "next_milestone" in body:
-        value = body["next_milestone"]
-        next_milestone = None if value is None else (_text(value, f"{where}.next_milestone").strip() or None)
-        _within_limits(f"{where}.next_milestone", check_text, next_milestone, MAX_LINE)
-    current_task = UNSET
-    if "current_task" in body:
-        value = body["current_task"]
-        if value is None or (isinstance(value, str) and not value.strip()):
-            current_task = None
-        elif isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise InvalidStatusFile(f"{where}.current_task must be text or a task id, not {_kind(value)}")
-        elif isinstance(value, int) or value.strip().isdigit():
-            current_task = int(value)
-        else:
-            current_task = value.strip()
-            _within_limits(f"{where}.current_task", check_text, current_task, MAX_TEXT - len(TASK_ACTION))
-    entry = AgentEntry(name, agent_type, status, raw, completion, blockers, next_milestone, current_task)
+
+    def given(field: str) -> Any:
+        return getattr(body, field) if body.given(field) else UNSET
+
+    blockers = given("blockers")
+    entry = AgentEntry(name, body.kind, status, raw, UNSET if body.completion is None else body.completion,
+                       blockers if blockers is UNSET else tuple(blockers), given("next_milestone"),
+                       given("current_task"))
     return entry, unknown
 
 
@@ -230,35 +162,17 @@ def parse_status(text: str | bytes) -> StatusFile:
     except json.JSONDecodeError as exc:
         raise InvalidStatusFile(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
                                 "(half-written?)") from None
-    if not isinstance(doc, dict):
-        raise InvalidStatusFile(f"the top level must be an object, not {_kind(doc)}")
-    if "agents" not in doc:
-        raise InvalidStatusFile("there is no \"agents\" object")
-    if not isinstance(doc["agents"], dict):
-        raise InvalidStatusFile(f"agents must be an object of name: entry, not {_kind(doc['agents'])}")
-    phase = doc.get("phase")
-    if phase is not None:
-        if isinstance(phase, bool) or not isinstance(phase, (str, int, float)):
-            raise InvalidStatusFile(f"phase must be text or a number, not {_kind(phase)}")
-        phase = str(phase).strip() or None
-        _within_limits("phase", check_text, phase, MAX_LINE - len(PHASE))
-    timestamp = doc.get("timestamp")
-    if timestamp is not None:
-        timestamp = _text(timestamp, "timestamp")
-    gates = doc.get("quality_gates")
-    if gates is not None and not isinstance(gates, dict):
-        raise InvalidStatusFile(f"quality_gates must be an object of gate: status, not {_kind(gates)}")
-    issues = doc.get("critical_issues")
-    if issues is not None and not isinstance(issues, list):
-        raise InvalidStatusFile(f"critical_issues must be a list, not {_kind(issues)}")
-    for key, value in (("quality_gates", gates), ("critical_issues", issues)):
-        _within_limits(key, check_json, value)  # what the store will keep of them, as memory values
+    try:
+        status = CoordinationStatus.parse(doc)
+    except InvalidArgument as exc:
+        raise InvalidStatusFile(str(exc)) from None
     agents, unknown = {}, []
-    for name, body in doc["agents"].items():
-        agents[name], odd = _agent(name, body)
+    for name, body in status.agents.items():
+        agents[name], odd = _entry(name, body)
         if odd is not None:
             unknown.append((name, odd))
-    return StatusFile(phase, timestamp, agents, gates, issues, tuple(unknown))
+    return StatusFile(status.phase, status.timestamp, agents, status.quality_gates, status.critical_issues,
+                      tuple(unknown))
 
 
 # -- applying ------------------------------------------------------------------------------------------

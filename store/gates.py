@@ -1,30 +1,17 @@
-"""Milestone gate rules. Pure: who may decide, and what a decision does."""
+"""Milestone gate rules. Pure: who may decide, and what a decision does.
+
+A report's parts are validated by ``store.inputs.ReportInput`` (its limits and wording included)."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from . import identity
 from .errors import InvalidArgument, InvalidTransition, PermissionDenied, StoreError
-from .limits import MAX_ITEMS, MAX_LINE, MAX_NAME, MAX_REPORT_BYTES, MAX_TEXT, check_json, check_text
-from .models import (
-    Comparator,
-    ConditionStatus,
-    Criterion,
-    CriterionStatus,
-    Decision,
-    GateStatus,
-    Metric,
-    MilestoneStatus,
-    ReportIssue,
-    Severity,
-)
+from .models import ConditionStatus, Criterion, Decision, GateStatus, Metric, MilestoneStatus, ReportIssue
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -156,109 +143,6 @@ def _sentence(gate: GateStatus, decision: Decision, effect: Outcome, approvals: 
     if effect.milestone_status is MilestoneStatus.CONDITIONAL or decision is Decision.CONDITIONAL:
         return f"{m.name} proceeds: {opens}; {open_conditions} condition(s) stay tracked until closed."
     return f"{m.name} is approved: {opens}."
-
-
-def _pick(item: Any, key: str, default: Any = ...) -> Any:
-    value = item.get(key, default) if isinstance(item, Mapping) else getattr(item, key, default)
-    if value is ...:
-        raise InvalidArgument(f"report entry {item!r} is missing {key!r}")
-    return value
-
-
-def _enum(kind: type[enum.Enum], value: Any, what: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(str(v.value) for v in kind)
-        raise InvalidArgument(f"{what} must be one of {allowed}, not {value!r}") from None
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgument(f"{what} must be a finite number, not {value!r}")
-    return float(value)
-
-
-def parse_report(
-    *,
-    criteria: Iterable[Any],
-    metrics: Iterable[Any],
-    issues: Iterable[Any],
-    recommendations: Iterable[str],
-    proposed_decision: Any,
-) -> tuple[tuple[Criterion, ...], tuple[Metric, ...], tuple[ReportIssue, ...], tuple[str, ...], Decision | None]:
-    """Validate a validation report's parts (dicts or models) into models, or say what is wrong."""
-    for what, part in (("criteria", criteria), ("metrics", metrics), ("issues", issues)):
-        if isinstance(part, (str, bytes, Mapping)) or not isinstance(part, Iterable):
-            raise InvalidArgument(f"{what} must be a list of entries, not {type(part).__name__}")
-    crit = tuple(
-        Criterion(
-            name=_text(_pick(c, "name"), "criterion name"),
-            status=_enum(CriterionStatus, _pick(c, "status"), "criterion status"),
-            evidence=_plain(_pick(c, "evidence", ""), "criterion evidence"),
-        )
-        for c in criteria
-    )
-    mets = tuple(
-        Metric(
-            name=_text(_pick(m, "name"), "metric name"),
-            value=_number(_pick(m, "value"), f"metric {_pick(m, 'name')!r} value"),
-            target=_number(_pick(m, "target"), f"metric {_pick(m, 'name')!r} target"),
-            comparator=_enum(Comparator, _pick(m, "comparator", "<="), "metric comparator"),
-            unit=_plain(_pick(m, "unit", ""), "metric unit"),
-        )
-        for m in metrics
-    )
-    iss = tuple(
-        ReportIssue(
-            severity=_enum(Severity, _pick(i, "severity"), "issue severity"),
-            description=_text(_pick(i, "description"), "issue description"),
-        )
-        for i in issues
-    )
-    if isinstance(recommendations, str):
-        raise InvalidArgument("recommendations must be a list of strings")
-    recs = tuple(_text(r, "recommendation") for r in recommendations)
-    proposed = None if proposed_decision is None else _enum(Decision, proposed_decision, "proposed decision")
-    return crit, mets, iss, recs, proposed
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgument(f"{what} must be non-empty text")
-    return value
-
-
-def _plain(value: Any, what: str) -> str:
-    """Optional text; a number is taken as its text, anything else (an object, a list) is refused."""
-    if value is None:
-        return ""
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise InvalidArgument(f"{what} must be text, not {type(value).__name__}")
-
-
-def check_report_size(summary: str, criteria: tuple[Criterion, ...], metrics: tuple[Metric, ...],
-                      issues: tuple[ReportIssue, ...], recommendations: tuple[str, ...]) -> None:
-    """Each part of a parsed report within its limit (store/limits.py), and the whole report too."""
-    check_text("summary", summary, MAX_TEXT)
-    for what, part in (("criteria", criteria), ("metrics", metrics), ("issues", issues),
-                       ("recommendations", recommendations)):
-        if len(part) > MAX_ITEMS:
-            raise InvalidArgument(f"{what}: {len(part)} entries, limit {MAX_ITEMS}")
-    for i, c in enumerate(criteria):
-        check_text(f"criteria[{i}].name", c.name, MAX_TEXT)
-        check_text(f"criteria[{i}].evidence", c.evidence, MAX_TEXT)
-    for i, m in enumerate(metrics):
-        check_text(f"metrics[{i}].name", m.name, MAX_LINE)
-        check_text(f"metrics[{i}].unit", m.unit, MAX_NAME)
-    for i, x in enumerate(issues):
-        check_text(f"issues[{i}].description", x.description, MAX_TEXT)
-    for i, r in enumerate(recommendations):
-        check_text(f"recommendations[{i}]", r, MAX_TEXT)
-    check_json("report", {"summary": summary, "criteria": [asdict(c) for c in criteria],
-                          "metrics": [asdict(m) for m in metrics], "issues": [asdict(i) for i in issues],
-                          "recommendations": list(recommendations)}, max_bytes=MAX_REPORT_BYTES)
 
 
 def report_hash(

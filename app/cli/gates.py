@@ -19,7 +19,7 @@ from swarmdeck.store import (
     signing,
 )
 from swarmdeck.store import gates as store_gates
-from swarmdeck.store.errors import InvalidArgument, InvalidTransition
+from swarmdeck.store.errors import InvalidTransition
 from swarmdeck.store.models import Condition
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
@@ -131,17 +131,12 @@ async def submit(store: Store, cfg: Config, milestone: str, submitted_by, report
     """
     if report_file and not report_file.startswith("@") and report_file != "-":
         report_file = "@" + report_file
+    from swarmdeck.store.inputs import ReportInput
+
     body = parse_json_arg(report_file, "--file", max_bytes=MAX_REPORT_BYTES) or {}
-    if not isinstance(body, dict):
-        raise InvalidArgument("the report file must hold a JSON object")
-    unknown = set(body) - {"summary", "criteria", "metrics", "issues", "recommendations", "proposed_decision"}
-    if unknown:
-        raise InvalidArgument(f"unknown report field(s): {', '.join(sorted(unknown))}")
-    if summary is not None:
-        body["summary"] = summary
-    if proposed_decision is not None:
-        body["proposed_decision"] = proposed_decision
-    return await store.submit_report(milestone, submitted_by=submitted_by or cfg.who(), **body)
+    overrides = {k: v for k, v in (("summary", summary), ("proposed_decision", proposed_decision)) if v is not None}
+    report = ReportInput.parse({**body, **overrides} if isinstance(body, dict) else body)
+    return await store.submit_report(milestone, submitted_by=submitted_by or cfg.who(), **dict(report))
 
 
 def loud(text: str) -> str:

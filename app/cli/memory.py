@@ -401,8 +401,10 @@ def _record_options(fn):
 
 async def _log(store: Store, cfg: Config, kind: str, fields: dict[str, Any], *, namespace: str,
                agent: str | None, **links: Any) -> LearningRecord:
-    given = {k: v for k, v in fields.items() if v is not None}
-    return await store.log_record(kind, given, namespace=namespace, agent=agent or cfg.actor, **links)
+    from swarmdeck.store.inputs import parse_record
+
+    record = parse_record(kind, {k: v for k, v in fields.items() if v is not None})
+    return await store.log_record(kind, record.fields(), namespace=namespace, agent=agent or cfg.actor, **links)
 
 
 @leaf(failure_group, "log", render_record)
@@ -435,8 +437,8 @@ async def log_decision(store: Store, cfg: Config, namespace: str, agent: str | N
                       milestone_id=milestone_id, session_id=session_id)
 
 
-_NUMERIC_FIELDS = learning._NUMERIC  # the fields learning.validate wants as numbers
-_BOOLEAN_FIELDS = {"viable"}
+_NUMERIC_FIELDS = learning.NUMBER_FIELDS  # the fields a record's model wants as numbers
+_BOOLEAN_FIELDS = learning.FLAG_FIELDS
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 
 

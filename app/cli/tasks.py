@@ -73,9 +73,10 @@ def render_tasks(tasks: list[Task]) -> str:
 @click.option("--timeout", "timeout_seconds", type=DURATION, default=3600, show_default=True)
 async def enqueue(store: Store, cfg: Config, input_data: str | None, **fields) -> Task:
     """Add a task to the queue (ready at once, or blocked until its prerequisites complete)."""
-    return await store.enqueue_task(
-        input_data=parse_json_arg(input_data, "--input"), actor=cfg.who(), **fields
-    )
+    from swarmdeck.store.inputs import TaskSpec
+
+    spec = TaskSpec.parse(input_data=parse_json_arg(input_data, "--input"), **fields)
+    return await store.enqueue_task(actor=cfg.who(), **dict(spec))
 
 
 @leaf(task_group, "claim", lambda t: render_task(t) if t else "no ready task")

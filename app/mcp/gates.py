@@ -3,34 +3,19 @@ not a tool: only a human decides a gate."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import Field
 from swarmdeck.app.output import jsonable
 from swarmdeck.store import rules
-from typing_extensions import NotRequired, TypedDict
+from swarmdeck.store.inputs import ReportInput
 
-from .params import AgentName, DecisionName, MilestoneRef
+from .params import AgentName, MilestoneRef, field_of
 from .server import READ, WRITE, Tools
 
 
-class CriterionIn(TypedDict):
-    name: str
-    status: Literal["met", "not_met", "unknown"]
-    evidence: NotRequired[str]
-
-
-class MetricIn(TypedDict):
-    name: str
-    value: float
-    target: float
-    comparator: Literal["<", "<=", ">", ">=", "=="]
-    unit: NotRequired[str]
-
-
-class IssueIn(TypedDict):
-    severity: Literal["critical", "high", "medium", "low"]
-    description: str
+def report(name: str) -> Any:
+    """A ReportInput field as gate_submit_report's parameter: its entries are the store's models."""
+    return field_of(ReportInput, name)
 
 
 def register(t: Tools) -> None:
@@ -50,14 +35,12 @@ def register(t: Tools) -> None:
     async def gate_submit_report(
         milestone: MilestoneRef,
         submitted_by: AgentName,
-        summary: str = "",
-        criteria: Annotated[list[CriterionIn], Field(
-            description="Acceptance criteria with status and evidence.")] = [],
-        metrics: Annotated[list[MetricIn], Field(description="Quality metrics against their targets.")] = [],
-        issues: Annotated[list[IssueIn], Field(description="Issues found, with severity.")] = [],
-        recommendations: list[str] = [],
-        proposed_decision: Annotated[DecisionName | None, Field(
-            description="What you recommend; a human decides.")] = None,
+        summary: report("summary") = "",
+        criteria: report("criteria") = [],
+        metrics: report("metrics") = [],
+        issues: report("issues") = [],
+        recommendations: report("recommendations") = [],
+        proposed_decision: report("proposed_decision") = None,
     ) -> dict[str, Any]:
         """Submit a new version of a milestone's validation report; its gate goes to review.
 

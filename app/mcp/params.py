@@ -1,15 +1,18 @@
 """Parameter types the tools share: whole numbers and numbers that refuse true/false, ids within
-SQLite's range, names within the store's limits."""
+SQLite's range, names within the store's limits, enums from store/models.py, and the fields of the
+input models (store/inputs.py) that tools take as their parameters."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import Enum
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from swarmdeck.store import rules, timeparse
 from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.limits import MAX_NAME
+from swarmdeck.store.models import AgentStatus, MemoryType, TaskSource, TaskStatus
 
 #: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
 MAX_ID = rules.MAX_ID
@@ -33,11 +36,30 @@ def number(*, ge: float | None = None, gt: float | None = None, le: float | None
 
 TaskId = whole(1, MAX_ID)
 MilestoneRef = Annotated[int | str, Field(description="Milestone id (a number) or its exact name.")]
-Source = Literal["human", "agent_requirements", "agent_planner", "agent_implementation"]
-TaskStatusName = Literal["pending", "blocked", "ready", "running", "completed", "failed", "cancelled"]
-AgentStatusName = Literal["idle", "working", "blocked", "failed", "offline"]
-MemoryTypeName = Literal["semantic", "episodic", "procedural"]
-DecisionName = Literal["APPROVE", "CONDITIONAL", "REVISE", "ESCALATE"]
+
+
+def one_of(kind: type[Enum]) -> Any:
+    """A parameter taking one of an enum's values (store/models.py), its values listed in the schema
+    itself (not behind a $ref) so that a client sees them beside the parameter."""
+    return Annotated[kind, WithJsonSchema({"type": "string", "enum": [v.value for v in kind]})]
+
+
+Source = one_of(TaskSource)
+TaskStatusName = one_of(TaskStatus)
+AgentStatusName = one_of(AgentStatus)
+MemoryTypeName = one_of(MemoryType)
+
+
+def field_of(model: type[BaseModel], name: str, **schema: Any) -> Any:
+    """A model field (store/inputs.py) as a tool parameter: its type, limits, validators and description;
+    ``schema`` adds to or replaces the description. The default stays the tool's (defaults: ``default_of``)."""
+    info = model.model_fields[name]
+    described = {"description": info.description} if info.description else {}
+    return Annotated[(info.annotation, *info.metadata, Field(**{**described, **schema}))]
+
+
+def default_of(model: type[BaseModel], name: str) -> Any:
+    return model.model_fields[name].get_default(call_default_factory=True)
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
 

@@ -6,10 +6,19 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
-from swarmdeck.store.limits import MAX_LINE
+from swarmdeck.store.inputs import TaskSpec
 
-from .params import AgentName, Source, TaskId, TaskStatusName, deadline, whole
+from .params import AgentName, Source, TaskId, TaskStatusName, deadline, default_of, field_of, whole
 from .server import DESTRUCTIVE, READ, WRITE, Tools
+
+
+def spec(name: str) -> Any:
+    """A TaskSpec field as task_enqueue's parameter: the store's own type, limits and description."""
+    return field_of(TaskSpec, name)
+
+
+def default(name: str) -> Any:
+    return default_of(TaskSpec, name)
 
 
 def register(t: Tools) -> None:
@@ -21,29 +30,22 @@ def register(t: Tools) -> None:
 
     @tool(WRITE)
     async def task_enqueue(
-        description: Annotated[str, Field(
-            description="What to do, written for the agent that will claim it.")],
-        source: Annotated[Source, Field(
-            description="Who asks for it; weighs into priority (human highest).")],
-        agent_type: Annotated[str, Field(
-            description="The kind of agent that should do it; claims can filter on it.")] = "general",
-        base_priority: Annotated[whole(0, 10), Field(description="0 (lowest) to 10 (highest).")] = 5,
-        prerequisites: Annotated[list[TaskId], Field(description="Task ids that must complete first.")] = [],
-        parent_task_id: Annotated[TaskId | None, Field(
-            description="The task this one was split from.")] = None,
+        description: spec("description"),
+        source: Annotated[Source, Field(description=TaskSpec.model_fields["source"].description)],
+        agent_type: spec("agent_type") = default("agent_type"),
+        base_priority: spec("base_priority") = default("base_priority"),
+        prerequisites: spec("prerequisites") = default("prerequisites"),
+        parent_task_id: spec("parent_task_id") = None,
         deadline: Annotated[str | None, Field(
             description="ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z.")] = None,
-        estimated_duration_seconds: Annotated[whole(1, 10**9) | None, Field(
-            description="Expected duration.")] = None,
-        session_id: Annotated[str | None, Field(description="Session whose memory gives context.")] = None,
+        estimated_duration_seconds: spec("estimated_duration_seconds") = None,
+        session_id: spec("session_id") = None,
         input_data: Annotated[dict[str, Any] | None, Field(
             description="Any JSON object the worker needs.")] = None,
-        summary: Annotated[str | None, Field(max_length=MAX_LINE, description="One line for humans.")] = None,
-        milestone: Annotated[int | str | None, Field(
-            description="Milestone id or name; its tasks wait until its gate opens.")] = None,
-        max_retries: whole(0, 1000) = 3,
-        timeout_seconds: Annotated[whole(1, 10**9), Field(
-            description="A running task past this is retried or failed.")] = 3600,
+        summary: spec("summary") = None,
+        milestone: spec("milestone") = None,
+        max_retries: spec("max_retries") = default("max_retries"),
+        timeout_seconds: spec("timeout_seconds") = default("timeout_seconds"),
     ) -> dict[str, Any]:
         """Add a task to the shared queue.
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import identity
 from ..errors import InvalidArgument, NotFound
-from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_texts
+from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields
 from ..models import Agent, AgentStatus
 from .base import StoreBase, Tx
 from .reviewers import refuse_reviewer_name
@@ -100,31 +100,19 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        from ..inputs import AgentUpdate  # pydantic loads only when an agent is updated
+
         check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
-        if next_milestone is not UNSET:
-            check_fields(next_milestone=(next_milestone, MAX_LINE))
-        if blockers is not UNSET:
-            check_texts("blockers", blockers, MAX_TEXT)
+        update = AgentUpdate.given(status=status, current_task_id=current_task_id, completion=completion,
+                                   blockers=blockers, next_milestone=next_milestone)
         name = _lookup(name)
-        sets: dict[str, Any] = {}
-        if status is not UNSET:
-            try:
-                sets["status"] = AgentStatus(status).value
-            except ValueError:
-                allowed = ", ".join(s.value for s in AgentStatus)
-                raise InvalidArgument(f"agent status must be one of {allowed}, not {status!r}") from None
-        if current_task_id is not UNSET:
-            sets["current_task_id"] = current_task_id
-        if completion is not UNSET:
-            if not (isinstance(completion, (int, float)) and 0 <= completion <= 100):
-                raise InvalidArgument(f"completion must be a percentage from 0 to 100, not {completion!r}")
-            sets["completion"] = float(completion)
-        if blockers is not UNSET:
-            if isinstance(blockers, str) or not all(isinstance(b, str) for b in blockers):
-                raise InvalidArgument("blockers must be a list of strings")
-            sets["blockers"] = dumps(list(blockers))
-        if next_milestone is not UNSET:
-            sets["next_milestone"] = next_milestone
+        sets: dict[str, Any] = update.changes()
+        if "status" in sets:
+            sets["status"] = sets["status"].value
+        if "blockers" in sets:
+            blockers = sets["blockers"]
+            sets["blockers"] = dumps(blockers)
+        current_task_id = sets.get("current_task_id", current_task_id)
         async def in_tx(tx: Tx):
             if heartbeat:
                 sets["last_heartbeat"] = tx.now

@@ -128,11 +128,12 @@ class GateOps(TaskOps, StoreBase):
         submitted_by = identity.canonical(submitted_by, "the submitter name")
         if not isinstance(summary, str):
             raise InvalidArgument("the report summary must be text")
-        crit, mets, iss, recs, proposed = gates.parse_report(
-            criteria=criteria, metrics=metrics, issues=issues,
+        from ..inputs import ReportInput  # pydantic loads only when a report is submitted
+
+        crit, mets, iss, recs, proposed = ReportInput.parse(
+            summary=summary, criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
-        )
-        gates.check_report_size(summary, crit, mets, iss, recs)
+        ).parts()
         async def in_tx(tx: Tx):
             ms = await self._milestone_in(tx, milestone)
             if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):

@@ -12,7 +12,7 @@ from typing import Any
 from .. import graph, identity, priority
 from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
 from ..lifecycle import check_transition
-from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
+from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
     CancelResult,
@@ -237,23 +237,16 @@ class TaskOps(LivenessOps):
         actor: str = "human",
     ) -> Task:
         """Add a task: ready if nothing holds it back, else blocked until its prerequisites complete."""
-        check_fields(description=(description, MAX_TEXT), agent_type=(agent_type, MAX_NAME),
-                     summary=(summary, MAX_LINE), session_id=(session_id, MAX_NAME), actor=(actor, MAX_NAME))
-        check_json("input_data", input_data)
-        if not isinstance(description, str) or not description.strip():
-            raise InvalidArgument("a task needs a non-empty description")
-        try:
-            source = TaskSource(source)
-        except ValueError:
-            allowed = ", ".join(s.value for s in TaskSource)
-            raise InvalidArgument(f"source must be one of {allowed}, not {source!r}") from None
-        _check_int("base_priority", base_priority, 0, 10)
-        _check_int("max_retries", max_retries, 0, 1000)
-        _check_int("timeout_seconds", timeout_seconds, 1, 10**9)
-        if estimated_duration_seconds is not None:
-            _check_int("estimated_duration_seconds", estimated_duration_seconds, 1, 10**9)
-        if not agent_type or not agent_type.strip():
-            raise InvalidArgument("agent_type must not be empty")
+        from ..inputs import TaskSpec  # pydantic loads only when a task is enqueued
+
+        check_fields(actor=(actor, MAX_NAME))
+        spec = TaskSpec.parse(
+            description=description, source=source, agent_type=agent_type, base_priority=base_priority,
+            prerequisites=list(prerequisites), deadline=deadline, estimated_duration_seconds=estimated_duration_seconds,
+            milestone=milestone, parent_task_id=parent_task_id, session_id=session_id, input_data=input_data,
+            summary=summary, max_retries=max_retries, timeout_seconds=timeout_seconds,
+        )
+        source, prerequisites = spec.source, spec.prerequisites
         deadline_ts = to_ts(deadline, "deadline")
         try:
             prereq_ids = sorted({_as_id(p) for p in prerequisites})

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from swarmdeck.store import gates, graph, priority
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, PermissionDenied
+from swarmdeck.store.inputs import ReportInput
 from swarmdeck.store.lifecycle import check_transition
 from swarmdeck.store.models import (
     Comparator,
@@ -441,6 +442,11 @@ class TestOutcome:
         assert o == gates.Outcome(MilestoneStatus.REVIEW, opens_next=False, pauses_swarm=False)
 
 
+def parse_report(**parts):
+    """A report's parts as the store keeps them, through the model the store validates with."""
+    return ReportInput.parse(**parts).parts()
+
+
 REPORT = dict(
     criteria=[
         {"name": "coverage", "status": "met", "evidence": "92%"},
@@ -458,7 +464,7 @@ REPORT = dict(
 
 class TestParseReport:
     def test_dicts_to_models(self):
-        crit, mets, iss, recs, proposed = gates.parse_report(**REPORT)
+        crit, mets, iss, recs, proposed = parse_report(**REPORT)
         assert crit == (
             Criterion("coverage", CriterionStatus.MET, "92%"),
             Criterion("docs", CriterionStatus.NOT_MET, ""),
@@ -473,15 +479,15 @@ class TestParseReport:
         assert proposed is Decision.CONDITIONAL
 
     def test_models_are_accepted_as_they_are(self):
-        parsed = gates.parse_report(**REPORT)
-        again = gates.parse_report(
+        parsed = parse_report(**REPORT)
+        again = parse_report(
             criteria=parsed[0], metrics=parsed[1], issues=parsed[2], recommendations=parsed[3],
             proposed_decision=parsed[4],
         )
         assert again == parsed
 
     def test_empty_report(self):
-        assert gates.parse_report(criteria=[], metrics=[], issues=[], recommendations=[],
+        assert parse_report(criteria=[], metrics=[], issues=[], recommendations=[],
                                   proposed_decision=None) == ((), (), (), (), None)
 
     @pytest.mark.parametrize(
@@ -503,11 +509,11 @@ class TestParseReport:
     )
     def test_refusals_say_what_is_wrong(self, part, value, message):
         with pytest.raises(InvalidArgument, match=message):
-            gates.parse_report(**{**REPORT, part: value})
+            parse_report(**{**REPORT, part: value})
 
 
 def hash_of(**overrides):
-    crit, mets, iss, recs, proposed = gates.parse_report(**REPORT)
+    crit, mets, iss, recs, proposed = parse_report(**REPORT)
     args = dict(milestone="M1", version=1, submitted_by="bot", summary="done", criteria=crit, metrics=mets,
                 issues=iss, recommendations=recs, proposed_decision=proposed)
     args.update(overrides)
@@ -520,7 +526,7 @@ class TestReportHash:
         assert h == hash_of()
         assert len(h) == 64 and int(h, 16) >= 0
         # The same content built from models rather than dicts hashes the same.
-        crit, mets, iss, recs, proposed = gates.parse_report(**REPORT)
+        crit, mets, iss, recs, proposed = parse_report(**REPORT)
         assert hash_of(criteria=tuple(Criterion(c.name, c.status, c.evidence) for c in crit)) == h
 
     @pytest.mark.parametrize(
@@ -542,5 +548,5 @@ class TestReportHash:
         assert hash_of(**change) != hash_of()
 
     def test_order_of_criteria_matters(self):
-        crit = gates.parse_report(**REPORT)[0]
+        crit = parse_report(**REPORT)[0]
         assert hash_of(criteria=crit[::-1]) != hash_of(criteria=crit)
