@@ -39,10 +39,12 @@ def hint(exc: StoreError) -> str | None:
         return "call agent_register first"
     if exc.remedy is Remedy.RESUME_SWARM:
         return "claims resume when a human resumes the swarm: back off and retry later"
-    if exc.remedy in (Remedy.REGISTER_REVIEWER, Remedy.MAKE_KEY):
-        return f"only a person can do that, at their own terminal ({who}); no tool does it"
+    if exc.remedy is Remedy.REGISTER_REVIEWER:
+        return f"a person registers as a reviewer at their own terminal, never through a tool ({who})"
+    if exc.remedy is Remedy.MAKE_KEY:
+        return f"{who} makes a signing key at their own terminal, never through a tool"
     if exc.remedy in (Remedy.INIT_DATABASE, Remedy.MIGRATE):
-        return "the server's database must be set up by a person; no tool does it"
+        return "a person sets up the server's database; no tool does it"
     return None
 
 
