@@ -44,12 +44,16 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swarmdeck.store import UNSET, AgentStatus, Store
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
-from swarmdeck.store.inputs import PHASE, TASK_ACTION, AgentStatusEntry, CoordinationStatus
 from swarmdeck.store.limits import parse_json
+
+if TYPE_CHECKING:
+    from swarmdeck.store.inputs import AgentStatusEntry
+
+# store.inputs (pydantic) loads when a file is parsed, not when the CLI that offers the bridge starts.
 
 DEFAULT_NAMESPACE = "bridge:coordination_status"
 BRIDGE_ACTOR = "status-bridge"
@@ -162,6 +166,8 @@ def parse_status(text: str | bytes) -> StatusFile:
     except json.JSONDecodeError as exc:
         raise InvalidStatusFile(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
                                 "(half-written?)") from None
+    from swarmdeck.store.inputs import CoordinationStatus
+
     try:
         status = CoordinationStatus.parse(doc)
     except InvalidArgument as exc:
@@ -277,6 +283,8 @@ class StatusBridge:
                 await self.store.heartbeat(entry.name, actor=self.actor, **fields)
                 out.updated.append(entry.name)
             if task_text is not None and await self._task_changed(entry, previous, task_text):
+                from swarmdeck.store.inputs import PHASE, TASK_ACTION
+
                 await self.store.log_action(entry.name, phase=f"{PHASE}{status.phase or '?'}",
                                             action=f"{TASK_ACTION}{task_text}")
         if previous is not None:
@@ -298,6 +306,8 @@ class StatusBridge:
         if previous is not None and entry.name in previous.agents:
             return previous.agents[entry.name].current_task != entry.current_task
         # First sight in this run: the store remembers what an earlier run logged.
+        from swarmdeck.store.inputs import TASK_ACTION
+
         for event in await self.store.events(entity="agent", entity_id=entry.name, limit=50):
             action = event.payload.get("action") if event.kind == "agent.action" else None
             if isinstance(action, str) and action.startswith(TASK_ACTION):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+from functools import cache
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import Enum
@@ -68,8 +69,7 @@ from .models import (
     TaskSource,
 )
 
-#: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
-MAX_ID = 2**63 - 1
+from .rules import MAX_ID  # the largest id SQLite stores: one bound for every face
 
 # -- the error format ---------------------------------------------------------------------------------------
 
@@ -279,7 +279,9 @@ def _plain(what: str) -> Callable[[Any], Any]:
 class StoreInput(BaseModel):
     """A model of input: unknown fields refused, enums kept as enums."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: A model's validator is built when it is first used, not when this module loads: a heartbeat
+    #: builds AgentUpdate's alone.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @classmethod
     def parse(cls, data: Any = None, /, **fields: Any) -> StoreInput:
@@ -296,6 +298,14 @@ class StoreInput(BaseModel):
 def _deadline(value: Any) -> Any:
     if isinstance(value, bool):
         raise problem("must be a time or epoch seconds, not true/false")
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise problem("must be an ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z, "
+                          f"not {shown(value)}") from None
     if isinstance(value, datetime) and value.tzinfo is None:
         raise problem("needs a timezone (e.g. 2026-01-31T17:00:00+00:00)")
     if isinstance(value, float) and not math.isfinite(value):
@@ -320,7 +330,8 @@ class TaskSpec(StoreInput):
     base_priority: whole(0, 10) = Field(5, description="0 (lowest) to 10 (highest).")
     prerequisites: list[TaskId] = Field([], description="Task ids that must complete first.")
     deadline: Annotated[datetime | float | None, BeforeValidator(_deadline)] = Field(
-        None, description="When it is due: a time with a timezone, or epoch seconds.")
+        None, description="When it is due: an ISO 8601 time with a timezone (e.g. 2026-01-31T17:00:00Z), "
+                          "or epoch seconds.")
     estimated_duration_seconds: whole(1, 10**9) | None = Field(None, description="Expected duration.")
     milestone: TaskId | Name | None = Field(
         None, description="Milestone id or name; its tasks wait until its gate opens.")
@@ -395,7 +406,7 @@ class AgentUpdate(StoreInput):
 
 
 class _Entry(StoreInput):
-    model_config = ConfigDict(extra="forbid", frozen=True, from_attributes=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, from_attributes=True)
 
 
 class CriterionInput(_Entry):
@@ -464,13 +475,16 @@ class ReportInput(StoreInput):
                 raise problem(f"unknown report field(s): {', '.join(map(str, unknown))} "
                               f"(allowed: {', '.join(cls.model_fields)})")
         elif not isinstance(data, ReportInput):
-            raise problem(f"a report must be a JSON object, not {kind_of(data)}")
+            raise problem(f"a report must hold a JSON object, not {kind_of(data)}")
         return data
 
     @model_validator(mode="after")
     def _whole_size(self) -> ReportInput:
-        _limited(check_json, max_bytes=MAX_REPORT_BYTES)(self.model_dump(
-            mode="json", include={"summary", "criteria", "metrics", "issues", "recommendations"}))
+        whole = self.model_dump(mode="json", include={"summary", "criteria", "metrics", "issues", "recommendations"})
+        try:
+            check_json("report", whole, max_bytes=MAX_REPORT_BYTES)
+        except InvalidArgument as exc:
+            raise problem(str(exc)) from None
         return self
 
     def parts(self) -> tuple[tuple[Criterion, ...], tuple[Metric, ...], tuple[ReportIssue, ...], tuple[str, ...],
@@ -481,7 +495,6 @@ class ReportInput(StoreInput):
 
 
 # -- learning records ------------------------------------------------------------------------------------------
-
 
 
 def _strict_number(value: Any) -> Any:
@@ -571,7 +584,11 @@ LearningRecord = Annotated[
     Union[tuple(Annotated[model, Tag(kind)] for kind, model in RECORD_MODELS.items())],  # noqa: UP007
     Discriminator(lambda v: v.get("kind") if isinstance(v, Mapping) else getattr(v, "kind", None)),
 ]
-_RECORD = TypeAdapter(LearningRecord)
+
+
+@cache
+def _records() -> TypeAdapter:
+    return TypeAdapter(LearningRecord)
 
 
 def parse_record(kind: Any, fields: Any) -> RecordBase:
@@ -581,7 +598,7 @@ def parse_record(kind: Any, fields: Any) -> RecordBase:
     if not isinstance(fields, Mapping):
         raise InvalidArgument("record fields must be an object of field: value")
     try:
-        return _RECORD.validate_python({**fields, "kind": kind})
+        return _records().validate_python({**fields, "kind": kind})
     except ValidationError as exc:
         # The union's tag is the kind, already known: name the field alone.
         raise InvalidArgument("; ".join(error_lines(exc, where=lambda loc: _where(list(loc)[1:])))) from None
@@ -647,7 +664,7 @@ class AgentStatusEntry(StoreInput):
     """One agent's entry in coordination_status.json. Keys seed 002 does not define are ignored; a key
     the entry omits is not in ``model_fields_set`` (the bridge leaves that field as it is)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     agent_type: Annotated[Name | None, BeforeValidator(_stripped)] = None
     role: Annotated[Name | None, BeforeValidator(_stripped)] = None
@@ -676,7 +693,7 @@ class CoordinationStatus(StoreInput):
     """A whole seed-002 coordination_status.json: ``agents`` (name: entry), and the swarm's ``phase``,
     ``quality_gates`` and ``critical_issues``; other keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     phase: Annotated[text(MAX_LINE - len(PHASE)) | None, BeforeValidator(_phase)] = None
     timestamp: str | None = None
@@ -696,8 +713,30 @@ class CoordinationStatus(StoreInput):
 
 
 __all__ = [
-    "MAX_DOCUMENT", "AgentStatusEntry", "AgentUpdate", "CoordinationStatus", "CriterionInput", "IssueInput",
-    "JsonValue", "LearningRecord", "Line", "MetricInput", "Name", "Prose", "RECORD_MODELS", "RecordBase",
-    "ReportInput", "StoreInput", "TaskId", "TaskSpec", "choice", "error_lines", "invalid", "parse_record",
-    "problem", "text", "texts", "whole",
+    "MAX_DOCUMENT",
+    "RECORD_MODELS",
+    "AgentStatusEntry",
+    "AgentUpdate",
+    "CoordinationStatus",
+    "CriterionInput",
+    "IssueInput",
+    "JsonValue",
+    "LearningRecord",
+    "Line",
+    "MetricInput",
+    "Name",
+    "Prose",
+    "RecordBase",
+    "ReportInput",
+    "StoreInput",
+    "TaskId",
+    "TaskSpec",
+    "choice",
+    "error_lines",
+    "invalid",
+    "parse_record",
+    "problem",
+    "text",
+    "texts",
+    "whole",
 ]

@@ -2,7 +2,8 @@
 
 Backend-neutral and UI-free: plain functions that return numbers and datetimes or raise ``ValueError``
 with a sentence a person can act on. The CLI wraps them in click parameter types (app/cli/_parse.py),
-the enqueue modal and the MCP server call them directly.
+the enqueue modal calls them directly. (A task's deadline given as data, by the MCP server or a JSON
+file, is parsed by its input model, store/inputs.py.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-__all__ = ["deadline", "duration", "is_duration", "moment", "past"]
+__all__ = ["duration", "is_duration", "moment", "past"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -58,18 +59,3 @@ def past(text: str, *, clock: Clock = time.time) -> datetime:
     if is_duration(span):
         return datetime.fromtimestamp(clock() - duration(span), tz=timezone.utc)
     return _iso(text, "2026-12-01T17:00:00+00:00, 2h, 1d")
-
-
-def deadline(text: str | None) -> datetime | None:
-    """A deadline as an agent gives it: an ISO 8601 time *with* a timezone; blank is none."""
-    if text is None or not text.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"deadline must be an ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z, not {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        raise ValueError(f"deadline {text!r} needs a timezone, e.g. 2026-01-31T17:00:00Z")
-    return when

@@ -4,13 +4,11 @@ input models (store/inputs.py) that tools take as their parameters."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
-from swarmdeck.store import rules, timeparse
-from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store import rules
 from swarmdeck.store.limits import MAX_NAME
 from swarmdeck.store.models import AgentStatus, MemoryType, TaskSource, TaskStatus
 
@@ -62,11 +60,3 @@ def default_of(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
-
-
-def deadline(text: str | None) -> datetime | None:
-    """An ISO 8601 time with a timezone (store/timeparse.py), refused as an argument if it is not."""
-    try:
-        return timeparse.deadline(text)
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None

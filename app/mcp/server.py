@@ -4,7 +4,6 @@ sentence, and what every domain module registers its tools through (`Tools`)."""
 from __future__ import annotations
 
 import inspect
-import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -16,6 +15,7 @@ from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 from swarmdeck.store import Store, rules
 from swarmdeck.store.errors import Remedy, StoreError
+from swarmdeck.store.inputs import error_lines
 
 INSTRUCTIONS = """\
 swarmdeck coordinates a swarm of coding agents through one shared database; humans watch it on a
@@ -54,17 +54,14 @@ def _error_text(exc: StoreError) -> str:
     return f"{exc.code}: {exc}" + (f"; {advice}" if advice else "")
 
 
+def _dotted(loc: Any) -> str:
+    """A parameter's path as a JSON client writes it: criteria.0.status."""
+    return ".".join(str(p) for p in loc)
+
+
 def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            parts.append(f"{where} is required")
-            continue
-        shown = reprlib.repr(err.get("input"))  # bounded in depth and length, whatever the input
-        parts.append(f"{where}: {msg} (got {shown[:80]}{'…' if len(shown) > 80 else ''})")
-    return "invalid_argument: " + "; ".join(parts)
+    """Arguments that did not validate, in the store's one error format (store.inputs.error_lines)."""
+    return "invalid_argument: " + "; ".join(error_lines(exc, where=_dotted))
 
 
 class SwarmdeckMCP(MCPServer):

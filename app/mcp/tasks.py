@@ -8,7 +8,7 @@ from pydantic import Field
 from swarmdeck.app.output import jsonable
 from swarmdeck.store.inputs import TaskSpec
 
-from .params import AgentName, Source, TaskId, TaskStatusName, deadline, default_of, field_of, whole
+from .params import AgentName, Source, TaskId, TaskStatusName, default_of, field_of, whole
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
@@ -23,7 +23,6 @@ def default(name: str) -> Any:
 
 def register(t: Tools) -> None:
     store, actor, tool = t.store, t.actor, t.tool
-    _deadline = deadline
 
     def task_out(task: Any) -> dict[str, Any]:
         return jsonable(task)
@@ -36,8 +35,7 @@ def register(t: Tools) -> None:
         base_priority: spec("base_priority") = default("base_priority"),
         prerequisites: spec("prerequisites") = default("prerequisites"),
         parent_task_id: spec("parent_task_id") = None,
-        deadline: Annotated[str | None, Field(
-            description="ISO 8601 time with a timezone, e.g. 2026-01-31T17:00:00Z.")] = None,
+        deadline: spec("deadline") = None,
         estimated_duration_seconds: spec("estimated_duration_seconds") = None,
         session_id: spec("session_id") = None,
         input_data: Annotated[dict[str, Any] | None, Field(
@@ -56,7 +54,7 @@ def register(t: Tools) -> None:
         """
         task = await store.enqueue_task(
             description=description, source=source, agent_type=agent_type, base_priority=base_priority,
-            prerequisites=prerequisites, deadline=_deadline(deadline),
+            prerequisites=prerequisites, deadline=deadline,
             estimated_duration_seconds=estimated_duration_seconds, milestone=milestone,
             parent_task_id=parent_task_id, session_id=session_id, input_data=input_data, summary=summary,
             max_retries=max_retries, timeout_seconds=timeout_seconds, actor=actor,
