@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from swarmdeck.store import Store, open_store
-from swarmdeck.store import rules
+from swarmdeck.store import Store, open_store, rules
 from swarmdeck.store.errors import (
     READ_ONLY_SEAT,
     Busy,
