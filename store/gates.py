@@ -115,8 +115,9 @@ def preview(gate: GateStatus, decision: Decision, *, reviewer: str, rationale: s
         refusal = InvalidTransition(f"milestone '{m.name}' has no validation report to decide")
     else:
         try:
-            check_decision(milestone=m.name, status=deciding_status(m.status, gate.verified_passed), decision=decision, rationale=rationale,
-                           reviewer=reviewer, submitted_by=gate.report.submitted_by, conditions=list(conditions),
+            check_decision(milestone=m.name, status=deciding_status(m.status, gate.verified_passed),
+                           decision=decision, rationale=rationale, reviewer=reviewer,
+                           submitted_by=gate.report.submitted_by, conditions=list(conditions),
                            already_approved_by=set(gate.approvals))
         except StoreError as exc:
             refusal = exc
@@ -129,7 +130,8 @@ def preview(gate: GateStatus, decision: Decision, *, reviewer: str, rationale: s
                            _sentence(gate, decision, effect, approvals, open_conditions))
 
 
-def _sentence(gate: GateStatus, decision: Decision, effect: Outcome, approvals: int, open_conditions: int) -> str:
+def _sentence(gate: GateStatus, decision: Decision, effect: Outcome, approvals: int,
+              open_conditions: int) -> str:
     m = gate.milestone
     if effect.pauses_swarm:
         return "The whole swarm pauses: every claim is refused until a human resumes it."

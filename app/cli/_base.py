@@ -182,7 +182,8 @@ def run(
             await store.close()
 
     if create and cfg.read_only:
-        return refuse(cfg, PermissionDenied("this swarmdeck seat is read-only; it cannot create or migrate a database"))
+        read_only = PermissionDenied("this swarmdeck seat is read-only; it cannot create or migrate a database")
+        return refuse(cfg, read_only)
     try:
         result = asyncio.run(main())
     except StoreError as exc:

@@ -44,7 +44,8 @@ class Id(click.ParamType):
             except ValueError:
                 self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
         if not rules.id_in_range(number, low=self.low):
-            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {rules.MAX_ID})", param, ctx)
+            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {rules.MAX_ID})",
+                      param, ctx)
         return number
 
 

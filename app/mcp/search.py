@@ -13,6 +13,7 @@ async def search(store: Store, embedder: Any, query: str, *, kinds: list[str], n
                  memory_type: str | None, limit: int) -> tuple[list[Any], str, str | None]:
     """The hits, the mode that ranked them, and a note saying why semantic ranking took no part."""
     answer = await rules.search(store, query, mode=SearchMode.HYBRID, embedder=embedder, kinds=kinds,
-                                namespace_prefix=namespace_prefix or None, memory_type=memory_type, limit=limit)
+                                namespace_prefix=namespace_prefix or None, memory_type=memory_type,
+                                limit=limit)
     note = f"{answer.reason}; keyword results only" if answer.fell_back else None
     return answer.hits, answer.mode.value, note

@@ -85,7 +85,9 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         self.query_one("#conditions-label").display = conditional
         preview = self._preview()
         # The dashboard's own word on a pause: the key that lifts it here.
-        sentence = f"{preview.sentence.removesuffix('.')} (R)." if preview.outcome.pauses_swarm else preview.sentence
+        sentence = preview.sentence
+        if preview.outcome.pauses_swarm:
+            sentence = f"{sentence.removesuffix('.')} (R)."
         # The sentence quotes milestone names, which agents may have written: keep it plain.
         self.query_one("#consequence", Static).update(safe(f"What happens: {sentence}", "bold"))
         self.query_one("#confirm", Button).label = f"Confirm {decision.value}"

@@ -129,8 +129,8 @@ class MemoryScreen(LiveScreen):
             self.results_for = query
             return
         # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
-        answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder, limit=RESULTS,
-                                    **self.filters.query(self.sd.clock()))
+        answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
+                                    limit=RESULTS, **self.filters.query(self.sd.clock()))
         self.hits = answer.hits
         self.fallback = answer
         self._show_mode()
@@ -252,7 +252,8 @@ class MemoryScreen(LiveScreen):
             label.append("  (no embedder: keyword only)", style="yellow")
         elif self.mode is not SearchMode.KEYWORD and self.fallback is not None and self.fallback.fell_back:
             # The embedder's error may quote anything a server answered: plain text.
-            label.append_text(safe(f"  (keyword results only: {self.fallback.reason})", "yellow", one_line=True))
+            why = f"  (keyword results only: {self.fallback.reason})"
+            label.append_text(safe(why, "yellow", one_line=True))
         self.query_one("#memory-mode", Static).update(label)
 
     def action_filters(self) -> None:

@@ -145,7 +145,8 @@ class MilestonesScreen(LiveScreen):
         try:
             await self.store.check_reviewer(self.sd.reviewer, milestone=milestone, act=act)
         except PermissionDenied as exc:
-            self.notify(f"{refusal(exc)}. This seat still shows every gate.", title="Not a reviewer here",  # plain: app.notify
+            self.notify(f"{refusal(exc)}. This seat still shows every gate.",  # plain: app.notify
+                        title="Not a reviewer here",
                         severity="warning", timeout=10)
             return False
         return True

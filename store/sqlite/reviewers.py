@@ -57,7 +57,8 @@ def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | Non
     require_key(reviewer, act)
     if not signature:
         raise PermissionDenied(f"to {act}, {who} signs it with their key, unlocked with their passphrase at "
-                               "a human seat (the dashboard, or the CLI at a terminal); nothing was signed here",
+                               "a human seat (the dashboard, or the CLI at a terminal); "
+                               "nothing was signed here",
                                remedy=Remedy.MAKE_KEY, who=who)
     if not signing.verify(reviewer.public_key, message, signature):
         raise PermissionDenied(f"the signature is not {who}'s over this act, so cannot {act}: it must be made "
