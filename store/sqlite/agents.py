@@ -121,7 +121,7 @@ class AgentOps(StoreBase):
             if current_task_id not in (UNSET, None) and not await tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (current_task_id,)
             ):
-                raise NotFound(f"task {current_task_id} does not exist")
+                raise NotFound(f"task {current_task_id} does not exist", entity="task", key=current_task_id)
             assignments = ", ".join(f"{column} = ?" for column in sets)
             if not await tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
                 raise NotFound(entity="agent", key=name)

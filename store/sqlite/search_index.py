@@ -286,7 +286,7 @@ class SearchOps(StoreBase):
     async def search_item_body(self, item_id: int) -> str:
         row = await self._one("SELECT body FROM search_items WHERE id = ?", (item_id,))
         if row is None:
-            raise NotFound(f"search item {item_id} does not exist")
+            raise NotFound(f"search item {item_id} does not exist", entity="search_item", key=item_id)
         return row[0]
 
 

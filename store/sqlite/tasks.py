@@ -59,7 +59,7 @@ class TaskOps(LivenessOps):
     async def get_task(self, task_id: int) -> Task:
         rows = await self._all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return (await self._hydrate(rows, self._all))[0]
 
     async def list_tasks(
@@ -133,7 +133,7 @@ class TaskOps(LivenessOps):
             (task_id,),
         )
         if row is None:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return _breakdown(row, row["n"], self.clock())
 
     async def queue_status(self) -> QueueStatus:
@@ -212,7 +212,7 @@ class TaskOps(LivenessOps):
     async def _task_in(self, tx: Tx, task_id: int) -> Task:
         rows = await tx.all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return (await self._hydrate(rows, tx.all))[0]
 
     # -- enqueue and dependencies ---------------------------------------------------------
@@ -278,7 +278,8 @@ class TaskOps(LivenessOps):
             if parent_task_id is not None and not await tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (parent_task_id,)
             ):
-                raise NotFound(f"parent task {parent_task_id} does not exist")
+                raise NotFound(f"parent task {parent_task_id} does not exist",
+                               entity="task", key=parent_task_id)
             milestone_id, locked = await self._resolve_milestone_for_task(tx, milestone)
             waiting = any(statuses[p][0] != TaskStatus.COMPLETED for p in prereq_ids)
             status = TaskStatus.BLOCKED if waiting or locked else TaskStatus.READY
@@ -323,7 +324,7 @@ class TaskOps(LivenessOps):
             return None, False
         row = await tx.one(*milestone_query(milestone))
         if row is None:
-            raise NotFound(f"milestone {milestone!r} does not exist")
+            raise NotFound(f"milestone {milestone!r} does not exist", entity="milestone", key=milestone)
         return row["id"], row["status"] == MilestoneStatus.LOCKED
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:

@@ -212,3 +212,12 @@ async def test_no_store_message_carries_command_line_advice(store):
         with pytest.raises((NotFound, PermissionDenied)) as info:
             await call
         assert "`swarmdeck" not in str(info.value) and info.value.remedy is not None
+
+
+async def test_a_missing_row_names_its_entity_and_key(store):
+    for call, entity, key in ((store.get_task(99), "task", 99), (store.get_record(7), "learning_record", 7),
+                              (store.get_session("s-9"), "session", "s-9")):
+        with pytest.raises(NotFound) as info:
+            await call
+        assert (info.value.entity, info.value.key, info.value.fields["entity"]) == (entity, key, entity)
+        assert info.value.remedy is None
