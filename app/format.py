@@ -1,8 +1,12 @@
-"""Small display helpers for times and statuses (no agent text here: see widgets.text)."""
+"""Small display helpers for times, statuses and refusals (no agent text here: see widgets.text).
+
+UI-free: the CLI's output (app/output.py) uses `age` too, so a duration reads the same everywhere."""
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from swarmdeck.store.errors import Remedy, StoreError
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -51,3 +55,24 @@ def until(moment: datetime | None, now: float) -> str:
 
 def clock_time(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def hint(exc: StoreError) -> str | None:
+    """What the dashboard says to do about a store refusal, if a person at it can do anything.
+
+    No command-line advice for what the dashboard does itself; a reviewer registers and makes a key only
+    at their own terminal, so for those the terminal's command is the honest answer."""
+    who = exc.fields.get("who") or exc.fields.get("key")
+    if exc.remedy is Remedy.REGISTER_REVIEWER:
+        return f"a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
+    if exc.remedy is Remedy.MAKE_KEY:
+        return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
+    if exc.remedy is Remedy.RESUME_SWARM:
+        return "a human resumes it from the milestones screen (R)"
+    return None
+
+
+def refusal(exc: StoreError) -> str:
+    """A store error as a dashboard toast says it: the store's message, then the dashboard's hint."""
+    advice = hint(exc)
+    return f"{exc}; {advice}" if advice else str(exc)

@@ -12,6 +12,9 @@ from typing import Any
 # the same function the dashboard uses, under the name the CLI's renderers know.
 from swarmdeck.store.text import scrub as plain
 
+# One compact age (4s, 3m, 2h, 5d) for the CLI and the dashboard.
+from .format import age as ago
+
 __all__ = ["ago", "jsonable", "plain", "to_json", "when"]
 
 
@@ -44,13 +47,3 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def ago(seconds: float | None) -> str:
-    """Compact age: 4s, 3m, 2h, 5d."""
-    if seconds is None:
-        return "never"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"

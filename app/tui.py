@@ -23,6 +23,7 @@ from swarmdeck.widgets.text import scrub
 
 from .commands import COMMAND_PROVIDERS
 from .keymap import unknown_ids
+from .format import refusal
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
 from .modals.passphrase import PassphraseModal
@@ -304,7 +305,7 @@ class SwarmdeckApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, StoreError):
-            self.notify(str(error), title="Refused", severity="error")  # plain: see notify
+            self.notify(refusal(error), title="Refused", severity="error")  # plain: see notify
         else:
             self.push_screen(ErrorModal(error))
 

@@ -97,7 +97,7 @@ def parse_head(text: str) -> tuple[int, str]:
     digest = digest.lower()
     hexadecimal = len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
     if not sep or not ident.isdigit() or not hexadecimal:
-        raise ValueError(f"{text!r} is not a head: expected ID:HASH as `swarmdeck audit head` prints it")
+        raise ValueError(f"{text!r} is not a head: expected ID:HASH, the form an audit head is written in")
     return int(ident), digest
 
 

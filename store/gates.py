@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from . import identity
-from .errors import InvalidArgument, InvalidTransition, PermissionDenied
-from .models import Criterion, Decision, Metric, MilestoneStatus, ReportIssue
-
-#: Exit codes of `swarmdeck gate wait`, one per decision.
-WAIT_EXIT_CODES = {
-    Decision.APPROVE: 0,
-    Decision.CONDITIONAL: 10,
-    Decision.REVISE: 11,
-    Decision.ESCALATE: 12,
-}
-
+from .errors import InvalidArgument, InvalidTransition, PermissionDenied, StoreError
+from .models import ConditionStatus, Criterion, Decision, GateStatus, Metric, MilestoneStatus, ReportIssue
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -53,12 +45,12 @@ def check_decision(
         raise InvalidArgument("a reviewer name is required")
     who = identity.canonical(reviewer, "the reviewer name")
     if not identity.has_content(rationale):
-        raise InvalidArgument("a rationale is required for every gate decision")
+        raise InvalidArgument("a rationale is required for every gate decision", field="rationale")
     check_not_submitter(who, submitted_by)
     if decision is Decision.CONDITIONAL and not [c for c in conditions if identity.has_content(c)]:
-        raise InvalidArgument("a CONDITIONAL decision needs at least one condition")
+        raise InvalidArgument("a CONDITIONAL decision needs at least one condition", field="conditions")
     if decision is not Decision.CONDITIONAL and conditions:
-        raise InvalidArgument("conditions can only be attached to a CONDITIONAL decision")
+        raise InvalidArgument("conditions can only be attached to a CONDITIONAL decision", field="conditions")
     if decision in (Decision.APPROVE, Decision.CONDITIONAL) and who in {identity.key(r) for r in already_approved_by}:
         raise PermissionDenied(f"{who} has already approved this report version")
 
@@ -86,6 +78,73 @@ def outcome(decision: Decision, approvals: int, required: int, open_conditions: 
         return Outcome(MilestoneStatus.REVIEW, opens_next=False, pauses_swarm=False)
     status = MilestoneStatus.CONDITIONAL if open_conditions else MilestoneStatus.APPROVED
     return Outcome(status, opens_next=True, pauses_swarm=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPreview:
+    """What a decision would do, and what (if anything) refuses it, before it is recorded."""
+
+    decision: Decision
+    outcome: Outcome
+    #: Approvals of the current report version counting this one, and how many the gate needs.
+    approvals: int
+    required: int
+    #: Open conditions once it is recorded (this decision's included).
+    open_conditions: int
+    #: Why the rules refuse it as it stands (check_decision), or None.
+    refusal: StoreError | None
+    #: What it does, in a sentence derived from ``outcome`` (milestone names are agent text: show it plainly).
+    sentence: str
+
+
+def deciding_status(status: MilestoneStatus, verified_passed: bool) -> MilestoneStatus:
+    """The status a decision is checked against: a gate whose status says it passed without verified
+    approvals to show for it (decided before decisions were signed, or written around swarmdeck) is
+    decided again, signed, as if in review."""
+    return MilestoneStatus.REVIEW if status.passed and not verified_passed else status
+
+
+def preview(gate: GateStatus, decision: Decision, *, reviewer: str, rationale: str = "",
+            conditions: Sequence[str] = ()) -> DecisionPreview:
+    """What recording ``decision`` on ``gate`` would do (from `outcome`) and what refuses it (from
+    `check_decision`), for a seat to show before a person confirms: one rule, never re-described."""
+    m = gate.milestone
+    given = [c for c in conditions if identity.has_content(c)]
+    refusal: StoreError | None = None
+    if gate.report is None:
+        refusal = InvalidTransition(f"milestone '{m.name}' has no validation report to decide")
+    else:
+        try:
+            check_decision(milestone=m.name, status=deciding_status(m.status, gate.verified_passed),
+                           decision=decision, rationale=rationale, reviewer=reviewer,
+                           submitted_by=gate.report.submitted_by, conditions=list(conditions),
+                           already_approved_by=set(gate.approvals))
+        except StoreError as exc:
+            refusal = exc
+    approving = decision in (Decision.APPROVE, Decision.CONDITIONAL)
+    approvals = len(gate.approvals) + (1 if approving else 0)
+    still_open = sum(1 for c in gate.conditions if c.status is ConditionStatus.OPEN)
+    open_conditions = still_open + (len(given) if decision is Decision.CONDITIONAL else 0)
+    effect = outcome(decision, approvals, m.required_approvals, open_conditions)
+    return DecisionPreview(decision, effect, approvals, m.required_approvals, open_conditions, refusal,
+                           _sentence(gate, decision, effect, approvals, open_conditions))
+
+
+def _sentence(gate: GateStatus, decision: Decision, effect: Outcome, approvals: int,
+              open_conditions: int) -> str:
+    m = gate.milestone
+    if effect.pauses_swarm:
+        return "The whole swarm pauses: every claim is refused until a human resumes it."
+    if effect.milestone_status is MilestoneStatus.REVIEW:
+        return (f"Records approval {approvals} of {m.required_approvals}; "
+                "the gate stays in review until the rest approve.")
+    if not effect.opens_next:
+        return f"{m.name} returns to work: agents revise and submit a new report version."
+    opens = (f"{gate.next_milestone} opens and {gate.unblocks} task(s) become ready"
+             if gate.next_milestone else "the last milestone is complete")
+    if effect.milestone_status is MilestoneStatus.CONDITIONAL or decision is Decision.CONDITIONAL:
+        return f"{m.name} proceeds: {opens}; {open_conditions} condition(s) stay tracked until closed."
+    return f"{m.name} is approved: {opens}."
 
 
 def report_hash(

@@ -69,8 +69,7 @@ from .models import (
     TaskSource,
 )
 
-#: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
-MAX_ID = 2**63 - 1
+from .rules import MAX_ID  # the largest id SQLite stores: one bound for every face
 
 # -- the error format ---------------------------------------------------------------------------------------
 

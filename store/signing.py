@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import identity
-from .errors import StoreError
+from .errors import Remedy, StoreError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -178,7 +178,7 @@ def load_key(reviewer: str, passphrase: str, *, folder: Path | None = None) -> S
         pem = path.read_bytes()
     except FileNotFoundError:
         raise SigningError(
-            f"no signing key for {reviewer} at {path}; a reviewer gets one with `swarmdeck reviewer add`"
+            f"no signing key for {reviewer} at {path}", remedy=Remedy.MAKE_KEY, who=reviewer
         ) from None
     except OSError as exc:
         raise SigningError(f"cannot read {path}: {exc.strerror}") from None

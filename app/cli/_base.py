@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from swarmdeck.store import Store, open_store
-from swarmdeck.store.errors import READ_ONLY_SEAT, Busy, NotFound, PermissionDenied, StoreError, SwarmPaused
+from swarmdeck.store import Store, open_store, rules
+from swarmdeck.store.errors import (
+    READ_ONLY_SEAT,
+    Busy,
+    NotFound,
+    PermissionDenied,
+    Remedy,
+    StoreError,
+    SwarmPaused,
+)
 from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
@@ -142,6 +150,36 @@ def _debugging(cfg: Config) -> bool:
         return False
 
 
+def hint(exc: StoreError) -> str | None:
+    """What the CLI tells a person to do about a store refusal: the command that lifts it, if any."""
+    fields = exc.fields
+    who = fields.get("who") or fields.get("key")
+    if exc.remedy is Remedy.INIT_DATABASE:
+        return f"create one{' there' if fields.get('empty') else ''} with `swarmdeck init`"
+    if exc.remedy is Remedy.MIGRATE:
+        return "open it once without --read-only (or run `swarmdeck init`)"
+    if exc.remedy is Remedy.REGISTER_AGENT:
+        return f"run `swarmdeck agent register {who} --type TYPE`"
+    if exc.remedy is Remedy.REGISTER_REVIEWER:
+        return f"a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
+    if exc.remedy is Remedy.MAKE_KEY:
+        return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
+    if exc.remedy is Remedy.RESUME_SWARM:
+        return "claims resume when a human runs `swarmdeck gate resume`"
+    return None
+
+
+def message(exc: StoreError) -> str:
+    """A store error as the CLI says it: the store's message, then the CLI's hint."""
+    advice = hint(exc)
+    return f"{exc}; {advice}" if advice else str(exc)
+
+
+def refuse(cfg: Config, exc: StoreError) -> int:
+    """A store refusal as one line on stderr, with the CLI's hint and exit code; returns the exit code."""
+    return fail(cfg, exit_code_for(exc), exc.code, message(exc))
+
+
 def exit_code_for(exc: StoreError) -> int:
     if isinstance(exc, NotFound):
         return EXIT_NOT_FOUND
@@ -174,23 +212,22 @@ def run(
             await store.close()
 
     if create and cfg.read_only:
-        exc = PermissionDenied("this swarmdeck seat is read-only; it cannot create or migrate a database")
-        return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+        read_only = PermissionDenied("this swarmdeck seat is read-only; it cannot create or migrate a database")
+        return refuse(cfg, read_only)
     try:
         result = asyncio.run(main())
     except StoreError as exc:
-        return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+        return refuse(cfg, exc)
     except UnicodeEncodeError as exc:  # argv bytes that were not UTF-8, given where only lookups see them
-        refused = not_utf8("an argument", exc)
-        return fail(cfg, exit_code_for(refused), refused.code, str(refused))
+        return refuse(cfg, not_utf8("an argument", exc))
     except OSError as exc:  # e.g. the database's folder cannot be created
         if isinstance(exc, BrokenPipeError):
             raise  # the reader of our output went away: `main` stops quietly
         where = f" ({exc.filename})" if exc.filename else ""
         message = f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}"
         return fail(cfg, EXIT_ERROR, "os_error", message)
-    except OverflowError:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
-        return fail(cfg, EXIT_ERROR, "invalid_argument", "a number given is too large for the database")
+    except OverflowError as exc:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
+        return refuse(cfg, rules.driver_refusal(exc))
     except KeyboardInterrupt:
         return 130
     except (click.ClickException, click.Abort):

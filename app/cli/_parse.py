@@ -1,23 +1,13 @@
-"""Click parameter types for times and durations."""
+"""Click parameter types for ids, times and durations: thin wrappers over store/timeparse.py and the
+store's id rule (store/rules.py), so that every face reads a time and an id the same way."""
 
 from __future__ import annotations
 
-import re
-import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> float:
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (examples: 90, 90s, 30m, 2h, 1d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
+from swarmdeck.store import rules, timeparse
 
 class Duration(click.ParamType):
     """Seconds, or a number with s/m/h/d/w: 90, 30m, 2h. Whole seconds unless ``whole=False``."""
@@ -31,14 +21,10 @@ class Duration(click.ParamType):
         if isinstance(value, (int, float)):
             return value
         try:
-            seconds = parse_duration(value)
+            seconds = timeparse.duration(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return int(seconds) if self.whole else seconds
-
-
-#: The largest integer SQLite stores; a bigger id would crash the driver instead of being "not found".
-SQLITE_MAX_INT = 2**63 - 1
 
 
 class Id(click.ParamType):
@@ -57,8 +43,8 @@ class Id(click.ParamType):
                 number = int(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
-        if not self.low <= number <= SQLITE_MAX_INT:
-            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {SQLITE_MAX_INT})",
+        if not rules.id_in_range(number, low=self.low):
+            self.fail(f"{value!r} is not an id (a whole number from {self.low} to {rules.MAX_ID})",
                       param, ctx)
         return number
 
@@ -71,17 +57,10 @@ class Moment(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
             return value
-        text = value.strip()
-        if text.startswith("+"):
-            try:
-                return datetime.fromtimestamp(time.time() + parse_duration(text[1:]), tz=timezone.utc)
-            except ValueError as exc:
-                self.fail(str(exc), param, ctx)
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a time (examples: 2026-12-01T17:00:00+00:00, +2h)", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return timeparse.moment(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class Past(click.ParamType):
@@ -95,15 +74,10 @@ class Past(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
             return value
-        text = value.strip()
-        span = text[1:] if text[:1] in ("+", "-") else text
-        if _DURATION.match(span):
-            return datetime.fromtimestamp(time.time() - parse_duration(span), tz=timezone.utc)
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not a time (examples: 2026-12-01T17:00:00+00:00, 2h, 1d)", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return timeparse.past(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 DURATION = Duration()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from swarmdeck.store import Agent, AgentStatus
+from swarmdeck.store import Agent, AgentStatus, rules
 
 from ..output import ago, plain
 from ._base import Config, Store, leaf, table
@@ -67,24 +67,12 @@ def _status_options(fn):
 
 
 def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
-    """The options given, parsed into an AgentUpdate: only what it changes."""
+    """The options given, as the store's fields (rules.agent_fields), parsed into an AgentUpdate."""
     from swarmdeck.store.inputs import AgentUpdate
 
-    fields = {}
-    if status is not None:
-        fields["status"] = status
-    if no_task:
-        fields["current_task_id"] = None
-    elif current_task_id is not None:
-        fields["current_task_id"] = current_task_id
-    if completion is not None:
-        fields["completion"] = completion
-    if clear_blockers:
-        fields["blockers"] = []
-    elif blockers:
-        fields["blockers"] = list(blockers)
-    if next_milestone is not None:
-        fields["next_milestone"] = next_milestone
+    fields = rules.agent_fields(status=status, current_task=current_task_id, clear_task=no_task,
+                                completion=completion, blockers=list(blockers) or None,
+                                clear_blockers=clear_blockers, next_milestone=next_milestone)
     return AgentUpdate.parse(fields).changes()
 
 

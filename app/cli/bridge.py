@@ -15,7 +15,7 @@ from swarmdeck.store.errors import PermissionDenied, StoreError
 
 from ..output import plain
 from ..status_bridge import DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER, StatusBridge
-from ._base import EXIT_ERROR, EXIT_NOT_FOUND, Config, exit_code_for, fail
+from ._base import EXIT_ERROR, EXIT_NOT_FOUND, Config, fail, refuse
 from ._parse import DURATION
 
 
@@ -59,7 +59,7 @@ def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: floa
     kinds: list[str] = []
     if cfg.read_only:
         refused = PermissionDenied("this swarmdeck seat is read-only; watch-status writes what the file says")
-        sys.exit(fail(cfg, exit_code_for(refused), refused.code, str(refused)))
+        sys.exit(refuse(cfg, refused))
 
     async def main() -> int:
         store = await open_store(db)
@@ -83,5 +83,5 @@ def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: floa
     try:
         code = asyncio.run(main())
     except StoreError as exc:
-        code = fail(cfg, exit_code_for(exc), exc.code, str(exc))
+        code = refuse(cfg, exc)
     sys.exit(code)

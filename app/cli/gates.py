@@ -15,11 +15,12 @@ from swarmdeck.store import (
     MilestoneStatus,
     ValidationReport,
     identity,
+    rules,
     signing,
 )
+from swarmdeck.store import gates as store_gates
 from swarmdeck.store.errors import InvalidTransition
 from swarmdeck.store.models import Condition
-from swarmdeck.store.gates import WAIT_EXIT_CODES
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
 from ..output import plain, when
@@ -28,6 +29,14 @@ from ._base import Config, Exit, Store, leaf, parse_json_arg, table
 from ._parse import ID, SECONDS
 
 EXIT_TIMEOUT = 124
+
+#: Exit codes of `swarmdeck gate wait`, one per decision.
+WAIT_EXIT_CODES = {
+    Decision.APPROVE: 0,
+    Decision.CONDITIONAL: 10,
+    Decision.REVISE: 11,
+    Decision.ESCALATE: 12,
+}
 
 
 @click.group("milestone")
@@ -173,6 +182,9 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     assert report is not None  # the dry run refused a gate without one
     person = await store.get_reviewer(reviewer)
     m = gate.milestone
+    # What it will do: the store's rule (gates.preview), as the dashboard's decision modal shows it.
+    effect = store_gates.preview(gate, Decision(decision.upper()), reviewer=reviewer, rationale=rationale,
+                                 conditions=list(conditions))
     seat.show([
         f"Deciding the gate of milestone {m.id} {plain(m.name)} as {plain(identity.key(reviewer) or reviewer)}:",
         f"  report     v{report.version} by {plain(report.submitted_by)} at {when(report.submitted_at)}",
@@ -182,6 +194,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
         f"  rationale  {plain(rationale.strip())}",
         *[f"  condition  {plain(c)}" for c in conditions if c.strip()],
         f"  approvals  {len(gate.approvals)}/{m.required_approvals} so far",
+        f"  effect     {plain(effect.sentence)}",
         signs(person),
     ])
     seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
@@ -250,9 +263,9 @@ async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> 
                 if gate.report is None:
                     raise InvalidTransition(f"milestone '{ms.name}' has no report; submit one first")
                 # Only a verified decision is one: a row written around swarmdeck decides nothing.
-                decided = [d for d in gate.decisions if d.report_id == gate.report.id and d.verified]
-                if decided:
-                    return Exit(WAIT_EXIT_CODES[decided[-1].decision], decided[-1])
+                decided = rules.latest_decision(gate)
+                if decided is not None:
+                    return Exit(WAIT_EXIT_CODES[decided.decision], decided)
         if deadline is not None and time.monotonic() >= deadline:
             return Exit(EXIT_TIMEOUT, None)
         await asyncio.sleep(interval)

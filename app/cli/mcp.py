@@ -11,7 +11,7 @@ import click
 from swarmdeck.store.errors import StoreError
 
 from ..output import plain
-from ._base import Config, exit_code_for, fail
+from ._base import Config, refuse
 
 
 @click.command("mcp")
@@ -40,6 +40,6 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
         asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec or settings.embedder, index=index,
                           warn=warn, read_only=cfg.read_only))
     except StoreError as exc:
-        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+        sys.exit(refuse(cfg, exc))
     except KeyboardInterrupt:
         sys.exit(130)

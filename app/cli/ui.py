@@ -17,7 +17,7 @@ from swarmdeck.store.errors import PermissionDenied, StoreError
 from swarmdeck.store.signing import Signer
 
 from ..output import plain
-from ._base import Config, fail, exit_code_for, os_user
+from ._base import Config, fail, os_user, refuse
 
 #: Seconds between the dashboard's polls, unless --interval says otherwise.
 DEFAULT_INTERVAL = 1.0
@@ -106,7 +106,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         settings = cfg.settings
         asyncio.run(check())
     except StoreError as exc:
-        return fail(cfg, exit_code_for(exc), exc.code, str(exc))
+        return refuse(cfg, exc)
     app = SwarmdeckApp(
         lambda: open_store(cfg.db, read_only=read_only, **settings.store_options()),
         title=str(cfg.db),
@@ -157,14 +157,14 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     if cfg.read_only:
         refused = PermissionDenied("this swarmdeck seat is read-only; the demo creates a database and a "
                                    "simulated swarm that writes to it")
-        sys.exit(fail(cfg, exit_code_for(refused), refused.code, str(refused)))
+        sys.exit(refuse(cfg, refused))
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
     if path.exists():
         sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))
     try:
         settings = cfg.settings
     except StoreError as exc:
-        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+        sys.exit(refuse(cfg, exc))
     store_options = settings.store_options()
 
     name = reviewer_name(reviewer, cfg)
@@ -183,7 +183,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     try:
         signer = asyncio.run(prepare())
     except StoreError as exc:  # e.g. a reviewer name that is one of the demo's agents
-        sys.exit(fail(cfg, exit_code_for(exc), exc.code, str(exc)))
+        sys.exit(refuse(cfg, exc))
     click.echo(f"demo: {name} is the registered reviewer of this swarm (--reviewer NAME to choose another)",
                err=True)
     shortcut = demo_shortcut(name, path)

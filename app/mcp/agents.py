@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
-from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store import rules
 
 from .params import AgentName, AgentStatusName, TaskId, number
 from .server import WRITE, Tools
@@ -52,21 +52,8 @@ def register(t: Tools) -> None:
         """Tell the dashboard you are alive, with any status you report (fields you omit stay as they
         are). Send one every minute or so while working: an agent whose heartbeat is older than its
         stale_after_seconds shows as stale. Returns the agent."""
-        if clear_current_task and current_task is not None:
-            raise InvalidArgument("give current_task or clear_current_task, not both")
-        fields: dict[str, Any] = {}
-        if status is not None:
-            fields["status"] = status
-        if clear_current_task:
-            fields["current_task_id"] = None
-        elif current_task is not None:
-            fields["current_task_id"] = current_task
-        if completion is not None:
-            fields["completion"] = completion
-        if blockers is not None:
-            fields["blockers"] = blockers
-        if next_milestone is not None:
-            fields["next_milestone"] = next_milestone or None
+        fields = rules.agent_fields(status=status, current_task=current_task, clear_task=clear_current_task,
+                                    completion=completion, blockers=blockers, next_milestone=next_milestone)
         return jsonable(await store.heartbeat(agent, actor=agent, **fields))
 
     @tool(WRITE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from swarmdeck.app.output import jsonable
+from swarmdeck.store import rules
 from swarmdeck.store.inputs import ReportInput
 
 from .params import AgentName, MilestoneRef, field_of
@@ -60,6 +61,6 @@ def register(t: Tools) -> None:
         says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
         counts for nothing and opens nothing. latest_decision is the latest verified one."""
         s = await store.gate_status(milestone)
-        current = [d for d in s.decisions if s.report is not None and d.report_id == s.report.id and d.verified]
+        latest = rules.latest_decision(s)
         return {**jsonable(s), "awaiting_decision": s.milestone.status.value == "review",
-                "latest_decision": jsonable(current[-1]) if current else None}
+                "latest_decision": jsonable(latest) if latest else None}

@@ -8,11 +8,12 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from swarmdeck.store import rules
 from swarmdeck.store.limits import MAX_NAME
 from swarmdeck.store.models import AgentStatus, MemoryType, TaskSource, TaskStatus
 
 #: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
-MAX_ID = 2**63 - 1
+MAX_ID = rules.MAX_ID
 
 
 def _not_bool(value: Any) -> Any:

@@ -4,7 +4,6 @@ sentence, and what every domain module registers its tools through (`Tools`)."""
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -14,8 +13,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
-from swarmdeck.store import Store
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store import Store, rules
+from swarmdeck.store.errors import Remedy, StoreError
 from swarmdeck.store.inputs import error_lines
 
 INSTRUCTIONS = """\
@@ -33,13 +32,26 @@ READ = ToolAnnotations(read_only_hint=True)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False)
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True)
 
-_CLI_REGISTER_HINT = re.compile(r"run `swarmdeck agent register [^`]*`")
+def hint(exc: StoreError) -> str | None:
+    """What the model should do about a store refusal: the tool to call, or what to wait for."""
+    who = exc.fields.get("who") or exc.fields.get("key")
+    if exc.remedy is Remedy.REGISTER_AGENT:
+        return "call agent_register first"
+    if exc.remedy is Remedy.RESUME_SWARM:
+        return "claims resume when a human resumes the swarm: back off and retry later"
+    if exc.remedy is Remedy.REGISTER_REVIEWER:
+        return f"a person registers as a reviewer at their own terminal, never through a tool ({who})"
+    if exc.remedy is Remedy.MAKE_KEY:
+        return f"{who} makes a signing key at their own terminal, never through a tool"
+    if exc.remedy in (Remedy.INIT_DATABASE, Remedy.MIGRATE):
+        return "a person sets up the server's database; no tool does it"
+    return None
 
 
 def _error_text(exc: StoreError) -> str:
-    """A store error as the model should read it: its code, then the store's own message."""
-    message = _CLI_REGISTER_HINT.sub("call agent_register first", str(exc))
-    return f"{exc.code}: {message}"
+    """A store error as the model should read it: its code, the store's own message, then what to do."""
+    advice = hint(exc)
+    return f"{exc.code}: {exc}" + (f"; {advice}" if advice else "")
 
 
 def _dotted(loc: Any) -> str:
@@ -80,12 +92,9 @@ class SwarmdeckMCP(MCPServer):
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
             cause = exc.__cause__
-            if isinstance(cause, StoreError):
-                raise ToolError(f"Error executing tool {name}: {_error_text(cause)}") from cause
-            if isinstance(cause, OverflowError):
-                raise ToolError(
-                    f"Error executing tool {name}: invalid_argument: a number given is too large for the database"
-                ) from cause
+            refused = cause if isinstance(cause, StoreError) else rules.driver_refusal(cause)
+            if refused is not None:  # a store refusal, or a number the database cannot hold
+                raise ToolError(f"Error executing tool {name}: {_error_text(refused)}") from cause
             if isinstance(cause, UnicodeEncodeError):  # "\udcff" in a JSON string: no text SQLite can hold
                 raise ToolError(
                     f"Error executing tool {name}: invalid_argument: a parameter is not valid UTF-8 text"

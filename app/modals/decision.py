@@ -12,7 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, RadioButton, RadioSet, Static, TextArea
 
-from swarmdeck.store import Decision, GateStatus
+from swarmdeck.store import Decision, GateStatus, gates
+from swarmdeck.store.errors import StoreError
+from swarmdeck.store.gates import DecisionPreview
 from swarmdeck.widgets.text import safe
 
 
@@ -22,24 +24,6 @@ class DecisionInput:
     rationale: str
     conditions: tuple[str, ...]
     report_hash: str
-
-
-def consequence(gate: GateStatus, decision: Decision, conditions: int = 0) -> str:
-    """What recording this decision will do, in a sentence."""
-    m = gate.milestone
-    approving = decision in (Decision.APPROVE, Decision.CONDITIONAL)
-    if approving and len(gate.approvals) + 1 < m.required_approvals:
-        return (f"Records approval {len(gate.approvals) + 1} of {m.required_approvals}; "
-                "the gate stays in review until the rest approve.")
-    opens = (f"{gate.next_milestone} opens and {gate.unblocks} task(s) become ready"
-             if gate.next_milestone else "the last milestone is complete")
-    if decision is Decision.APPROVE:
-        return f"{m.name} is approved: {opens}."
-    if decision is Decision.CONDITIONAL:
-        return f"{m.name} proceeds: {opens}; {conditions} condition(s) stay tracked until closed."
-    if decision is Decision.REVISE:
-        return f"{m.name} returns to work: agents revise and submit a new report version."
-    return "The whole swarm pauses: every claim is refused until a human resumes it (R)."
 
 
 class DecisionModal(ModalScreen[DecisionInput | None]):
@@ -102,7 +86,11 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         conditional = decision is Decision.CONDITIONAL
         self.query_one("#conditions").display = conditional
         self.query_one("#conditions-label").display = conditional
-        sentence = consequence(self.gate, decision, len(self._conditions()))
+        preview = self._preview()
+        # The dashboard's own word on a pause: the key that lifts it here.
+        sentence = preview.sentence
+        if preview.outcome.pauses_swarm:
+            sentence = f"{sentence.removesuffix('.')} (R)."
         # The sentence quotes milestone names, which agents may have written: keep it plain.
         self.query_one("#consequence", Static).update(safe(f"What happens: {sentence}", "bold"))
         self.query_one("#confirm", Button).label = f"Confirm {decision.value}"
@@ -111,13 +99,27 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         self.query_one("#decision-error", Static).update(Text(message))
         self.query_one(selector).focus()
 
-    def action_confirm(self) -> None:
-        rationale = self.query_one("#rationale", TextArea).text.strip()
-        if not rationale:
-            return self._fail("A rationale is required: say why.", "#rationale")
+    def _preview(self) -> DecisionPreview:
+        """What the decision as it stands would do and what refuses it: the store's rule (gates.preview),
+        never re-described here."""
         conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
-        if self.decision is Decision.CONDITIONAL and not conditions:
-            return self._fail("CONDITIONAL needs at least one condition (one per line).", "#conditions")
+        return gates.preview(self.gate, self.decision, reviewer=self.reviewer, conditions=conditions,
+                             rationale=self.query_one("#rationale", TextArea).text)
+
+    def _refusal_text(self, refusal: StoreError, field: str | None) -> str:
+        """The store's refusal as this form says it: its message; for the conditions box, how to fill it."""
+        if field == "conditions" and self.decision is Decision.CONDITIONAL:
+            return "CONDITIONAL needs at least one condition (one per line)."
+        text = str(refusal)
+        return f"{text[:1].upper()}{text[1:]}."
+
+    def action_confirm(self) -> None:
+        refusal = self._preview().refusal  # the store's own check, before the passphrase is asked for
+        if refusal is not None:
+            field = refusal.fields.get("field")
+            return self._fail(self._refusal_text(refusal, field), f"#{field}" if field else "#rationale")
+        rationale = self.query_one("#rationale", TextArea).text.strip()
+        conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
         assert self.gate.report is not None
         self.dismiss(DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash))
 

@@ -13,10 +13,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from swarmdeck.store import Milestone, TaskSource
+from swarmdeck.store import Milestone, TaskSource, timeparse
 from swarmdeck.widgets.text import safe
-
-from ..cli._parse import parse_duration
 
 
 class EnqueueModal(ModalScreen[dict[str, Any] | None]):
@@ -92,12 +90,12 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
             fields["milestone"] = milestone
         try:
             if deadline := self._text("#e-deadline").lstrip("+"):
-                fields["deadline"] = time.time() + parse_duration(deadline)
+                fields["deadline"] = time.time() + timeparse.duration(deadline)
         except ValueError as exc:
             return self._fail(f"Deadline: {exc}", "#e-deadline")
         try:
             if estimate := self._text("#e-estimate"):
-                fields["estimated_duration_seconds"] = int(parse_duration(estimate))
+                fields["estimated_duration_seconds"] = int(timeparse.duration(estimate))
         except ValueError as exc:
             return self._fail(f"Estimate: {exc}", "#e-estimate")
         self.dismiss(fields)

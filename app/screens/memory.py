@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from swarmdeck.store import Event
+from swarmdeck.store import Event, rules
 from swarmdeck.store.models import SearchHit, SearchMode
 from swarmdeck.widgets.text import highlighted, safe
 
@@ -54,6 +54,8 @@ class MemoryScreen(LiveScreen):
         self.hits: list[SearchHit] = []
         #: The query the shown results answer (the box may already hold a newer one).
         self.results_for: str | None = None
+        #: The last search's answer: whether it fell back to keywords, and why.
+        self.fallback: rules.SearchAnswer | None = None
         self.preview_text = ""
         self._debounce: Timer | None = None
 
@@ -128,9 +130,12 @@ class MemoryScreen(LiveScreen):
             results.clear_options()
             self.results_for = query
             return
-        self.hits = await self.store.search(
-            query, mode=self.mode, embedder=self.sd.embedder, limit=RESULTS, **self.filters.query(self.sd.clock()),
-        )
+        # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
+        answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
+                                    limit=RESULTS, **self.filters.query(self.sd.clock()))
+        self.hits = answer.hits
+        self.fallback = answer
+        self._show_mode()
         self.results_for = query
         now = self.sd.clock()
         results.clear_options()
@@ -247,6 +252,10 @@ class MemoryScreen(LiveScreen):
         label.append_text(safe(f"  {self.filters.describe()}", "dim", one_line=True))  # quotes what was typed
         if self.mode is not SearchMode.KEYWORD and self.sd.embedder is None:
             label.append("  (no embedder: keyword only)", style="yellow")
+        elif self.mode is not SearchMode.KEYWORD and self.fallback is not None and self.fallback.fell_back:
+            # The embedder's error may quote anything a server answered: plain text.
+            why = f"  (keyword results only: {self.fallback.reason})"
+            label.append_text(safe(why, "yellow", one_line=True))
         self.query_one("#memory-mode", Static).update(label)
 
     def action_filters(self) -> None:

@@ -17,7 +17,7 @@ from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.report_panel import ReportPanel
 from swarmdeck.widgets.text import cell, safe
 
-from ..format import STATUS_STYLE
+from ..format import STATUS_STYLE, refusal
 from ..modals.decision import DecisionModal
 from ..modals.gate_acts import CloseConditionModal, ResumeModal
 from .base import LiveScreen
@@ -148,7 +148,8 @@ class MilestonesScreen(LiveScreen):
         try:
             await self.store.check_reviewer(self.sd.reviewer, milestone=milestone, act=act)
         except PermissionDenied as exc:
-            self.notify(f"{exc}. This seat still shows every gate.", title="Not a reviewer here",  # plain: app.notify
+            self.notify(f"{refusal(exc)}. This seat still shows every gate.",  # plain: app.notify
+                        title="Not a reviewer here",
                         severity="warning", timeout=10)
             return False
         return True

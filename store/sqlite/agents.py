@@ -112,10 +112,10 @@ class AgentOps(StoreBase):
             if current_task_id not in (UNSET, None) and not tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (current_task_id,)
             ):
-                raise NotFound(f"task {current_task_id} does not exist")
+                raise NotFound(f"task {current_task_id} does not exist", entity="task", key=current_task_id)
             assignments = ", ".join(f"{column} = ?" for column in sets)
             if not tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
-                raise NotFound(f"agent {name!r} is not registered; run `swarmdeck agent register {name} --type TYPE`")
+                raise NotFound(entity="agent", key=name)
             payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
             if "blockers" in payload:
                 payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
@@ -127,7 +127,7 @@ class AgentOps(StoreBase):
     async def get_agent(self, name: str) -> Agent:
         row = await self._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
         if row is None:
-            raise NotFound(f"agent {name!r} is not registered")
+            raise NotFound(entity="agent", key=name)
         return agent_from_row(row, self.clock())
 
     async def list_agents(self) -> list[Agent]:
@@ -174,7 +174,7 @@ class AgentOps(StoreBase):
         agent = _lookup(agent)
         def in_tx(tx: Tx):
             if not tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
+                raise NotFound(entity="agent", key=agent)
             tx.event("agent.action", "agent", agent, {
                 "phase": phase, "action": action, "duration_ms": duration_ms,
                 "success": bool(success), "error_message": error_message,

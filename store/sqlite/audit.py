@@ -44,7 +44,7 @@ class AuditOps(StoreBase):
             row = await self._one("SELECT hash FROM events WHERE id = ?", (after_id,))
             if after_hash is None:
                 if row is None:
-                    raise NotFound(f"event {after_id} does not exist")
+                    raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
                 if row[0] is None:
                     raise InvalidArgument(f"event {after_id} has no hash to verify from")
                 after_hash = row[0]

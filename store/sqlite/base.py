@@ -427,9 +427,7 @@ class StoreBase:
         create = create and not self.read_only  # a read-only seat never makes a database
         if not self.path.exists():
             if not create:
-                raise DatabaseMissing(
-                    f"no swarmdeck database at {self.path}; create one with `swarmdeck init`"
-                )
+                raise DatabaseMissing(path=self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not create and self.path.is_file() and self.path.stat().st_size == 0:
             raise self._empty()  # before any connection: nothing may appear beside it either
@@ -460,9 +458,7 @@ class StoreBase:
             raise
 
     def _empty(self) -> DatabaseMissing:
-        return DatabaseMissing(
-            f"{self.path} is empty, not a swarmdeck database; create one there with `swarmdeck init`"
-        )
+        return DatabaseMissing(path=self.path, empty=True)
 
     def _open_writer(self) -> sqlean.Connection:
         """The writer's connection, opened and set up (on its thread)."""
@@ -604,10 +600,7 @@ class StoreBase:
         """A read-only seat changes nothing, not even the schema: it needs an up-to-date database."""
         version = self._pragma_on(raw, "user_version")
         if version < schema.SCHEMA_VERSION:
-            raise SchemaOutdated(
-                f"{self.path} has schema {version} and needs migrating to {schema.SCHEMA_VERSION}; "
-                "open it once without --read-only (or run `swarmdeck init`)"
-            )
+            raise SchemaOutdated(path=self.path, version=version, needed=schema.SCHEMA_VERSION)
 
     def _check_identity(self) -> Reads[None]:
         app_id = int((yield One("PRAGMA application_id"))[0])

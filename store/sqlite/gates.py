@@ -98,13 +98,13 @@ class GateOps(TaskOps, StoreBase):
     async def get_milestone(self, ref: int | str) -> Milestone:
         row = await self._one(*milestone_query(ref))
         if row is None:
-            raise NotFound(f"milestone {ref!r} does not exist")
+            raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
         return milestone_from_row(row)
 
     def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
         row = tx.one(*milestone_query(ref))
         if row is None:
-            raise NotFound(f"milestone {ref!r} does not exist")
+            raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
         return milestone_from_row(row)
 
     # -- reports ------------------------------------------------------------------------------
@@ -364,7 +364,8 @@ class GateOps(TaskOps, StoreBase):
                 (condition_id,),
             )
             if row is None:
-                raise NotFound(f"condition {condition_id} does not exist")
+                raise NotFound(f"condition {condition_id} does not exist",
+                               entity="condition", key=condition_id)
             if row["status"] == "closed":
                 raise InvalidTransition(f"condition {condition_id} is already closed")
             gates.check_not_submitter(who, row["submitted_by"], "close a condition")

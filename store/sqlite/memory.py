@@ -124,7 +124,7 @@ class MemoryOps(SearchOps):
     async def get_session(self, session_id: str) -> Session:
         row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
         if row is None:
-            raise NotFound(f"session {session_id} does not exist")
+            raise NotFound(f"session {session_id} does not exist", entity="session", key=session_id)
         return _session(row)
 
     async def set_session_status(self, session_id: str, status: SessionStatus | str, *,
@@ -139,7 +139,7 @@ class MemoryOps(SearchOps):
         def in_tx(tx: Tx) -> Session:
             row = tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,))
             if row is None:
-                raise NotFound(f"session {session_id} does not exist")
+                raise NotFound(f"session {session_id} does not exist", entity="session", key=session_id)
             current = SessionStatus(row["status"])
             if target not in _SESSION_FLOW[current]:
                 raise InvalidTransition(f"session {session_id} is {current}; it cannot become {target}")
@@ -169,7 +169,7 @@ class MemoryOps(SearchOps):
         def in_tx(tx: Tx) -> SessionEvent:
             row = tx.one("SELECT status FROM sessions WHERE id = ?", (session_id,))
             if row is None:
-                raise NotFound(f"session {session_id} does not exist")
+                raise NotFound(f"session {session_id} does not exist", entity="session", key=session_id)
             if row[0] in (SessionStatus.TERMINATED, SessionStatus.ARCHIVED):
                 raise InvalidTransition(f"session {session_id} is {row[0]}; it takes no more events")
             event_id = tx.run("INSERT INTO session_events (session_id, ts, kind, payload) VALUES (?, ?, ?, ?)",
@@ -203,7 +203,7 @@ class MemoryOps(SearchOps):
         def in_tx(tx: Tx) -> Session:
             row = tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,))
             if row is None:
-                raise NotFound(f"session {session_id} does not exist")
+                raise NotFound(f"session {session_id} does not exist", entity="session", key=session_id)
             if merge:
                 text = _merged_state(session_id, row[0], state)
             else:
@@ -357,7 +357,7 @@ class MemoryOps(SearchOps):
     async def get_memory_by_id(self, entry_id: int) -> MemoryEntry:
         row = await self._one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,))
         if row is None:
-            raise NotFound(f"memory entry {entry_id} does not exist")
+            raise NotFound(f"memory entry {entry_id} does not exist", entity="memory_entry", key=entry_id)
         return _entry(row)
 
     def _current(self, tx: Tx, ns: str, key: str) -> Any:
@@ -390,9 +390,10 @@ class MemoryOps(SearchOps):
 
         def in_tx(tx: Tx) -> LearningRecord:
             if task_id is not None and not tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)):
-                raise NotFound(f"task {task_id} does not exist")
+                raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
             if milestone_id is not None and not tx.one("SELECT 1 FROM milestones WHERE id = ?", (milestone_id,)):
-                raise NotFound(f"milestone {milestone_id} does not exist")
+                raise NotFound(f"milestone {milestone_id} does not exist",
+                               entity="milestone", key=milestone_id)
             record_id = tx.run(
                 "INSERT INTO learning_records (kind, namespace, title, fields, agent, task_id, milestone_id, "
                 "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -409,7 +410,8 @@ class MemoryOps(SearchOps):
     async def get_record(self, record_id: int) -> LearningRecord:
         row = await self._one("SELECT * FROM learning_records WHERE id = ?", (record_id,))
         if row is None:
-            raise NotFound(f"learning record {record_id} does not exist")
+            raise NotFound(f"learning record {record_id} does not exist",
+                           entity="learning_record", key=record_id)
         return _record(row)
 
     async def list_records(self, *, kind: str | None = None, limit: int = 100) -> list[LearningRecord]:

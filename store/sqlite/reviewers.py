@@ -11,14 +11,10 @@ from typing import Any
 
 from .. import identity, signing
 from ..gates import check_not_submitter
-from ..errors import InvalidArgument, NotFound, PermissionDenied
+from ..errors import InvalidArgument, NotFound, PermissionDenied, Remedy
 from ..models import Reviewer
-from .base import All, One, Reads, StoreBase, Tx
+from .base import One, Reads, StoreBase, Tx
 from .rows import reviewer_from_row
-
-#: What a person registers with, quoted in refusals.
-REGISTER_HINT = "a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
-
 
 def is_agent(who: str) -> Reads[bool]:
     return (yield One("SELECT 1 FROM agents WHERE name = ?", (who,))) is not None
@@ -32,8 +28,8 @@ def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewe
                                "registered reviewer")
     row = yield One("SELECT * FROM reviewers WHERE name = ?", (who,))
     if row is None:
-        raise PermissionDenied(f"{who} is not a registered reviewer, so cannot {act}; "
-                               + REGISTER_HINT.format(who=who))
+        raise PermissionDenied(f"{who} is not a registered reviewer, so cannot {act}",
+                               remedy=Remedy.REGISTER_REVIEWER, who=who)
     reviewer = reviewer_from_row(row)
     if not reviewer.active:
         raise PermissionDenied(f"{who} is no longer a reviewer (removed by {reviewer.removed_by}), so cannot {act}")
@@ -42,16 +38,12 @@ def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewe
     return reviewer
 
 
-def key_hint(who: str) -> str:
-    return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
-
-
 def require_key(reviewer: Reviewer, act: str) -> bytes:
     """The reviewer's public key, or PermissionDenied: a reviewer without one cannot sign, so cannot act."""
     if reviewer.public_key is None:
         who = reviewer.name
         raise PermissionDenied(f"{who} has no signing key yet, so cannot {act}: every decision, resume and "
-                               f"condition closure is signed by its reviewer; {key_hint(who)}")
+                               "condition closure is signed by its reviewer", remedy=Remedy.MAKE_KEY, who=who)
     return reviewer.public_key
 
 
@@ -62,13 +54,14 @@ def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | Non
     require_key(reviewer, act)
     if not signature:
         raise PermissionDenied(f"to {act}, {who} signs it with their key, unlocked with their passphrase at "
-                               "a human seat (the dashboard, or the CLI at a terminal); nothing was signed here. "
-                               f"A reviewer without a key: {key_hint(who)}")
+                               "a human seat (the dashboard, or the CLI at a terminal); "
+                               "nothing was signed here",
+                               remedy=Remedy.MAKE_KEY, who=who)
     if not signing.verify(reviewer.public_key, message, signature):
         raise PermissionDenied(f"the signature is not {who}'s over this act, so cannot {act}: it must be made "
                                f"with {who}'s registered key ({signing.fingerprint(reviewer.public_key)}) over "
-                               "exactly what is recorded (the report may have changed: read it again). "
-                               f"A reviewer without a key: {key_hint(who)}")
+                               "exactly what is recorded (the report may have changed: read it again)",
+                               remedy=Remedy.MAKE_KEY, who=who)
 
 
 def check_public_key(public_key: Any) -> bytes:
@@ -82,8 +75,8 @@ def require_agent(who: str, act: str) -> Reads[None]:
     if (yield One("SELECT 1 FROM reviewers WHERE name = ?", (who,))) is not None:
         raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
     if not (yield from is_agent(who)):
-        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}; register it first with "
-                               f"`swarmdeck agent register {who} --type TYPE`")
+        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}",
+                               remedy=Remedy.REGISTER_AGENT, who=who)
 
 
 def refuse_reviewer_name(who: str) -> Reads[None]:
@@ -148,7 +141,8 @@ class ReviewerOps(StoreBase):
         def in_tx(tx: Tx) -> Reviewer:
             row = None if who is None else tx.one("SELECT * FROM reviewers WHERE name = ?", (who,))
             if row is None:
-                raise NotFound(f"{name!r} is not a registered reviewer; " + REGISTER_HINT.format(who=name))
+                raise NotFound(f"{name!r} is not a registered reviewer", entity="reviewer", key=name,
+                               remedy=Remedy.REGISTER_REVIEWER, who=name)
             if row["removed_at"] is not None:
                 raise InvalidArgument(f"{who} is not an active reviewer (removed by {row['removed_by']})")
             if row["public_key"] is not None:

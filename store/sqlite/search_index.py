@@ -92,7 +92,6 @@ class SearchOps(StoreBase):
         import numpy as np
 
         def in_tx(tx: Tx) -> int:
-            import numpy as np
             stored_ids: list[int] = []
             table = self._vectors.ensure_index(tx, model, dim)
             for item_id, vector, *read in vectors_by_item:
@@ -289,7 +288,7 @@ class SearchOps(StoreBase):
     async def search_item_body(self, item_id: int) -> str:
         row = await self._one("SELECT body FROM search_items WHERE id = ?", (item_id,))
         if row is None:
-            raise NotFound(f"search item {item_id} does not exist")
+            raise NotFound(f"search item {item_id} does not exist", entity="search_item", key=item_id)
         return row[0]
 
 

@@ -59,7 +59,7 @@ class TaskOps(LivenessOps):
     async def get_task(self, task_id: int) -> Task:
         rows = await self._all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return (await self._read(self._hydrate(rows)))[0]
 
     async def list_tasks(
@@ -133,7 +133,7 @@ class TaskOps(LivenessOps):
             (task_id,),
         )
         if row is None:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return _breakdown(row, row["n"], self.clock())
 
     async def queue_status(self) -> QueueStatus:
@@ -213,7 +213,7 @@ class TaskOps(LivenessOps):
     def _task_in(self, tx: Tx, task_id: int) -> Task:
         rows = tx.all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return tx.read(self._hydrate(rows))[0]
 
     # -- enqueue and dependencies ---------------------------------------------------------
@@ -279,7 +279,8 @@ class TaskOps(LivenessOps):
             if parent_task_id is not None and not tx.one(
                 "SELECT 1 FROM tasks WHERE id = ?", (parent_task_id,)
             ):
-                raise NotFound(f"parent task {parent_task_id} does not exist")
+                raise NotFound(f"parent task {parent_task_id} does not exist",
+                               entity="task", key=parent_task_id)
             milestone_id, locked = self._resolve_milestone_for_task(tx, milestone)
             waiting = any(statuses[p][0] != TaskStatus.COMPLETED for p in prereq_ids)
             status = TaskStatus.BLOCKED if waiting or locked else TaskStatus.READY
@@ -324,7 +325,7 @@ class TaskOps(LivenessOps):
             return None, False
         row = tx.one(*milestone_query(milestone))
         if row is None:
-            raise NotFound(f"milestone {milestone!r} does not exist")
+            raise NotFound(f"milestone {milestone!r} does not exist", entity="milestone", key=milestone)
         return row["id"], row["status"] == MilestoneStatus.LOCKED
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
@@ -477,10 +478,9 @@ class TaskOps(LivenessOps):
             guard = tx.read(self._gate_guard(tuple(paused[2:])))
             if paused[0] or guard.escalation is not None:
                 reason = paused[1] if paused[0] else guard.escalation[2]  # type: ignore[index]
-                raise SwarmPaused(f"the swarm is paused ({reason}); claims resume when a human runs "
-                                  "`swarmdeck gate resume`")
+                raise SwarmPaused(reason=reason)
             if not tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(f"agent {agent!r} is not registered; run `swarmdeck agent register {agent} --type TYPE`")
+                raise NotFound(entity="agent", key=agent)
             # Timed-out leases are reaped every few seconds rather than in every claim; a claim that
             # finds nothing ready reaps at once, so an idle agent never waits on a lease that ran out.
             reaped = tx.now - self._last_reap >= _REAP_INTERVAL_SECONDS

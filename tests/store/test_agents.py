@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import AgentStatus
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
 
@@ -88,8 +89,9 @@ class TestAgents:
         before = await state(store)
         with pytest.raises(NotFound, match="agent 'ghost' is not registered"):
             await store.get_agent("ghost")
-        with pytest.raises(NotFound, match="run `swarmdeck agent register ghost --type TYPE`"):
+        with pytest.raises(NotFound) as info:
             await store.heartbeat("ghost")
+        assert "run `swarmdeck agent register ghost --type TYPE`" in cli_message(info.value)
         with pytest.raises(NotFound, match="ghost"):
             await store.update_agent("ghost", completion=10)
         assert await state(store) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlean
 
+from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import Decision, MilestoneStatus, TaskStatus
 from swarmdeck.store.errors import (
     Conflict,
@@ -195,7 +196,9 @@ class TestGates:
         before = await state(store)
         with pytest.raises(SwarmPaused) as info:
             await store.claim_task(agent="a1")
-        assert str(info.value) == (
+        assert str(info.value) == "the swarm is paused (milestone 'M1' was escalated by alice: security review needed)"
+        assert info.value.reason == "milestone 'M1' was escalated by alice: security review needed"
+        assert cli_message(info.value) == (
             "the swarm is paused (milestone 'M1' was escalated by alice: security review needed); "
             "claims resume when a human runs `swarmdeck gate resume`"
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from store_support import raw
 
+from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import open_store
 from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import DatabaseMissing, SchemaOutdated, StoreError
@@ -38,7 +39,7 @@ class TestEmptyFile:
         path.touch()
         with pytest.raises(DatabaseMissing) as info:
             await open_store(path, read_only=read_only)
-        message = str(info.value)
+        message = cli_message(info.value)  # the store's message, then the CLI's hint
         assert str(path) in message and "empty" in message and "swarmdeck init" in message
         assert path.stat().st_size == 0 and beside(path) == []
 
@@ -82,8 +83,9 @@ class TestReadOnlySeat:
         with raw(db_path) as conn:  # as an older swarmdeck, or one that ran before WAL, may have left it
             conn.execute("PRAGMA journal_mode = DELETE")
         before = snapshot(db_path)
-        with pytest.raises(SchemaOutdated, match="open it once without --read-only"):
+        with pytest.raises(SchemaOutdated) as info:
             await open_store(db_path, read_only=True, clock=clock)
+        assert "open it once without --read-only" in cli_message(info.value)
         assert snapshot(db_path) == before
         assert journal_mode(db_path) == "delete"
         with raw(db_path) as conn:

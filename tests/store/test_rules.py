@@ -441,11 +441,6 @@ class TestOutcome:
         o = gates.outcome(decision, approvals=1, required=2, open_conditions=0)
         assert o == gates.Outcome(MilestoneStatus.REVIEW, opens_next=False, pauses_swarm=False)
 
-    def test_wait_exit_codes_are_distinct(self):
-        assert set(gates.WAIT_EXIT_CODES) == set(Decision)
-        assert gates.WAIT_EXIT_CODES[Decision.APPROVE] == 0
-        assert len(set(gates.WAIT_EXIT_CODES.values())) == 4
-
 
 def parse_report(**parts):
     """A report's parts as the store keeps them, through the model the store validates with."""

@@ -4,9 +4,12 @@ a row written around swarmdeck (raw SQL on a file every agent can write) is flag
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlean
 
+from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import MilestoneStatus, open_store, signing
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied, SwarmPaused
 
@@ -228,8 +231,9 @@ class TestForgedResume:
 class TestSignaturesTheStoreRefuses:
     async def unchanged(self, store, db_path, action, match):
         before, counts = await state(store), row_counts(db_path)
-        with pytest.raises(PermissionDenied, match=match):
+        with pytest.raises(PermissionDenied) as info:  # as the CLI says it: the store's message, its hint
             await action
+        assert re.search(match, cli_message(info.value)), cli_message(info.value)
         assert await state(store) == before and row_counts(db_path) == counts
 
     async def test_a_signature_for_another_report_or_decision_is_refused(self, two_gates, db_path):

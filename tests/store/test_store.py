@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import AgentStatus, Store, TaskStatus, open_store
 from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import (
@@ -66,7 +67,7 @@ class TestOpen:
         path = tmp_path / "nowhere" / "swarm.db"
         with pytest.raises(DatabaseMissing) as info:
             await open_store(path)
-        assert str(path) in str(info.value) and "swarmdeck init" in str(info.value)
+        assert str(path) in str(info.value) and "swarmdeck init" in cli_message(info.value)
         assert not path.exists() and not path.parent.exists()
 
     async def test_a_path_sqlite_cannot_open_fails_at_once(self, tmp_path):

@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from swarmdeck.store import AgentStatus, TaskSource, TaskStatus
-from swarmdeck.store.errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied
+from swarmdeck.app.cli._base import message as cli_message
+from swarmdeck.store.errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
 
 from store_support import claim, raw, row_counts, state
 
@@ -237,8 +238,12 @@ class TestClaim:
     async def test_unregistered_agent_is_refused(self, store):
         t = await store.enqueue_task(description="t")
         before = await state(store)
-        with pytest.raises(NotFound, match="'ghost' is not registered; run `swarmdeck agent register ghost --type TYPE`"):
+        with pytest.raises(NotFound, match="'ghost' is not registered") as info:
             await store.claim_task(agent="ghost")
+        # The store names what is missing; the CLI words what to do about it.
+        assert (info.value.entity, info.value.key, info.value.remedy) == ("agent", "ghost", Remedy.REGISTER_AGENT)
+        assert cli_message(info.value).endswith(
+            "'ghost' is not registered; run `swarmdeck agent register ghost --type TYPE`")
         assert await state(store) == before
         assert (await store.get_task(t.id)).status is TaskStatus.READY
 

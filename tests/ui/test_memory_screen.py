@@ -6,8 +6,8 @@ import pytest
 from textual.widgets import Input, OptionList
 
 from swarmdeck.app.screens.memory import MemoryScreen
-from swarmdeck.store import open_store
-from swarmdeck.store.embed import HashEmbedder
+from swarmdeck.store import open_store, rules
+from swarmdeck.store.embed import EmbedderError, HashEmbedder
 from swarmdeck.store.indexer import Indexer
 
 from ui_support import clock, loaded, make_app, screen_segments, settle, static_text, type_text, wait_for
@@ -182,3 +182,47 @@ def test_memory_screen_snapshot(memory_db, snap_compare):
     app = make_app(memory_db, embedder=HashEmbedder(64))
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
+
+
+class DownEmbedder:
+    """The index's model, served by a server that is down: every query's embedding fails."""
+
+    def __init__(self) -> None:
+        self.inner = HashEmbedder(64)
+        self.model, self.dim = self.inner.model, self.inner.dim
+        self.calls = 0
+
+    async def embed_query(self, text: str):
+        self.calls += 1
+        raise EmbedderError("cannot reach ollama at http://127.0.0.1:9: connection refused")
+
+    async def embed_documents(self, texts):
+        raise EmbedderError("cannot reach ollama at http://127.0.0.1:9: connection refused")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_with_the_embedder_down_search_answers_from_keywords_and_says_so(memory_db):
+    """As the CLI and the MCP server do (one rule, store/rules.py): keyword results, no refusal."""
+    embedder = DownEmbedder()
+    app = make_app(memory_db, embedder=embedder)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        assert screen.mode.value == "hybrid"
+        titles = await search(pilot, screen, "websocket fail")
+        assert embedder.calls >= 1  # it was asked, and failed
+        assert titles[0] == "failure: Real-time chat"
+        assert all(h.keyword_rank is not None and h.semantic_rank is None for h in screen.hits)
+        assert screen.fallback.fell_back and screen.fallback.fallback is rules.Fallback.EMBEDDER_FAILED
+        mode = static_text(screen.query_one("#memory-mode"))
+        assert "keyword results only: semantic search failed" in mode and "connection refused" in mode
+        assert not [n for n in app._notifications if n.title == "Refused"]
+
+        await pilot.press("enter")  # to the results, so that m switches the mode
+        await wait_for(pilot, lambda: screen.query_one("#memory-results", OptionList).has_focus)
+        await pilot.press("m")  # keyword mode: nothing fell back, nothing to say
+        await wait_for(pilot, lambda: screen.mode.value == "keyword")
+        await wait_for(pilot, lambda: screen.fallback is not None and not screen.fallback.fell_back,
+                       what="keyword results")
+        assert "keyword results only" not in static_text(screen.query_one("#memory-mode"))

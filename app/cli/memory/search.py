@@ -1,0 +1,67 @@
+"""`swarmdeck memory search`: ranked memories, records and documents, through the shared rule
+(store/rules.py: keyword results with a warning when the embedder cannot be used)."""
+
+from __future__ import annotations
+
+import click
+
+from swarmdeck.store import rules
+from swarmdeck.store.errors import StoreError
+from swarmdeck.store.models import SearchHit, SearchMode
+
+from .._base import Config, Store, leaf
+from .._parse import PAST
+from ._common import memory_group, one_line, warn
+
+def render_hits(hits: list[SearchHit]) -> str:
+    if not hits:
+        return "no matches"
+    return "\n".join(
+        f"{h.score:8.4g}  {h.kind:<13} {one_line(h.namespace)}  {one_line(h.title, 80)} — "
+        f"{one_line(h.snippet)}"
+        for h in hits
+    )
+
+
+@leaf(memory_group, "search", render_hits)
+@click.argument("query")
+@click.option("--mode", type=click.Choice([m.value for m in SearchMode]), default="hybrid", show_default=True,
+              help="hybrid fuses keyword (BM25) and semantic (vector) rankings.")
+@click.option("--prefix", "namespace_prefix", help="Only namespaces starting with this.")
+@click.option("--kind", "kinds", multiple=True,
+              help="memory, document, failure, decision, retrospective, spike, pattern, estimate "
+                   "(repeatable).")
+@click.option("--type", "memory_type", help="Only memories of this type.")
+@click.option("--agent", help="Only what this agent wrote.")
+@click.option("--since", type=PAST, help="Only newer than this: ISO time, or how long ago (2h, 1d).")
+@click.option("--until", type=PAST, help="Only older than this: ISO time, or how long ago.")
+@click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True)
+@click.option("--embedder", "embedder_spec", help="local, ollama[:MODEL][@URL] or hash[:DIM] "
+                                                  "(default: $SWARMDECK_EMBEDDER, else local).")
+async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec: str | None, since, until,
+                 kinds: tuple[str, ...], **filters) -> list[SearchHit]:
+    """Ranked memories, learning records and documents; filters apply before the limit.
+
+    If the embedder cannot be used, keyword results are shown with a warning.
+    """
+    from swarmdeck.store.embed import embedder_from_config  # httpx and friends: only when searching
+
+    filters = dict(kinds=list(kinds), since=since and since.timestamp(), until=until and until.timestamp(),
+                   **filters)
+    embedder, unavailable = None, None
+    if mode != SearchMode.KEYWORD:
+        try:
+            embedder = embedder_from_config(embedder_spec)
+        except StoreError as exc:
+            unavailable = str(exc)
+    try:
+        answer = await rules.search(store, query, mode=mode, embedder=embedder, unavailable=unavailable,
+                                    **filters)
+    finally:
+        if embedder is not None:
+            await embedder.aclose()
+    if answer.fallback is not None:
+        hint = (" (run `swarmdeck memory index`)"
+                if answer.fallback is rules.Fallback.INDEX_EMPTY and not answer.detail else "")
+        warn(cfg, answer.fallback.value, f"{answer.reason}{hint}; keyword results only")
+    return answer.hits
