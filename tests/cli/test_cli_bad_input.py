@@ -1,7 +1,7 @@
 """Bad input loses nothing and never kills a process: too deep or too big JSON, text that is not UTF-8,
 an empty file given as the database, a disk that is read-only or full, and a --read-only seat asked
 to write. Each is one line on stderr (a JSON object with --json) with the README's exit code, and
-changes nothing. In this process (click's runner) except for a few real-process smoke tests.
+changes nothing. In this process (click's runner); the real process is in test_smoke.py.
 """
 
 from __future__ import annotations
@@ -119,16 +119,6 @@ def test_arguments_that_are_not_utf8_are_one_line(sdi, args):
     message = expect_error(sdi(*args), 1, "not valid UTF-8")
     assert "\udcff" not in message
     expect_json_error(sdi("--json", *args), 1, "invalid_argument", "not valid UTF-8")
-
-
-def test_argv_bytes_that_are_not_utf8_in_a_real_process(sdi, run_sd):
-    """The real thing: bytes in argv, decoded by Python at start-up, never a traceback."""
-    for args in ([b"task", b"enqueue", b"\xff\xfe"], [b"agent", b"register", b"\xff", b"--type", b"x"],
-                 [b"--json", b"task", b"list", b"--type", b"\xc3"]):
-        proc = run_sd("--db", sdi.db, *args)
-        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-        assert len(proc.stderr.splitlines()) == 1 and "not valid UTF-8" in proc.stderr and proc.stdout == ""
-    assert json.loads(run_sd("--db", sdi.db, "--json", "task", "list").stdout) == []
 
 
 # -- the database file ---------------------------------------------------------------------------------------
