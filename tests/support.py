@@ -9,6 +9,7 @@ real processes are for what only a process shows (tests/cli/test_smoke.py, concu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import inspect
 import os
@@ -122,7 +123,19 @@ def invoke(*args: Any, input: str | bytes | None = None, env: dict[str, str] | N
 
     ``tty``: whether a person's terminal stands in for stdin and stdout (``seat.is_human_seat``);
     without it, the seat check is the real one, which finds no terminal (as an agent's call has none).
-    ``cwd``: the working directory of the call (where the default database is looked for)."""
+    ``cwd``: the working directory of the call (where the default database is looked for).
+    Called from a running event loop (an async test), the call runs on a thread of its own, since the
+    CLI runs its own loop; this loop waits, as it would for a subprocess."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _invoke(args, input, env, cwd, tty)
+    with concurrent.futures.ThreadPoolExecutor(1) as other:
+        return other.submit(_invoke, args, input, env, cwd, tty).result()
+
+
+def _invoke(args: tuple[Any, ...], input: str | bytes | None, env: dict[str, str] | None, cwd: Path | None,
+            tty: bool) -> Ran:
     from click.testing import CliRunner
 
     from swarmdeck.app.cli import main, seat

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from mcp_support import SWARMDECK, opened
+from support import clean_env
 
 from swarmdeck.app.status_bridge import InvalidStatusFile, StatusBridge, parse_status
 from swarmdeck.store import AgentStatus
@@ -108,7 +109,7 @@ async def test_other_files_that_are_not_regular_are_skipped(db, tmp_path):
 def test_watch_status_once_on_a_fifo_exits_at_once(db, tmp_path):
     fifo = tmp_path / "status.fifo"
     os.mkfifo(fifo)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
+    env = clean_env(every_setting=True)
     try:
         done = subprocess.run([SWARMDECK, "--db", str(db), "watch-status", str(fifo), "--once"],
                               capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=30)

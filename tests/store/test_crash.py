@@ -18,7 +18,6 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ from crash_writer import AckLog
 from crash_writer import OPS as API_OPS
 from swarmdeck.store import open_store
 
+from support import SWARMDECK, clean_env
+
 pytestmark = pytest.mark.slow
 
 SEED = 20260101
@@ -49,18 +50,11 @@ API_LIFE = (0.05, 0.9)
 CLI_KILL_SHARE = 0.5
 CLI_KILL_AT = (0.5, 1.2)
 WRITER = Path(__file__).with_name("crash_writer.py")
-SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
 #: Exit codes of a CLI call the store refused (refused, not found, paused, busy): nothing to check.
 REFUSED = {1, 3, 4, 5}
 
 #: Task events that end a claim: the task is no longer running for the agent that claimed it.
 RELEASES = {"task.completed", "task.failed", "task.retried", "task.cancelled"}
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 # -- the writers ------------------------------------------------------------------------------------
@@ -109,7 +103,7 @@ def _api_agent(run: Run, agent: str, seed: int) -> None:
             proc = subprocess.Popen(
                 [sys.executable, str(WRITER), str(run.db), str(run.logs / f"{agent}.{generation}.jsonl"),
                  str(rng.randrange(2**31)), agent],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, env=_env())
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(every_setting=True))
         try:
             if not _ready(proc, timeout=60):
                 proc.kill()
@@ -159,7 +153,7 @@ class CliAgent:
         started = time.monotonic()
         proc = subprocess.Popen([SWARMDECK, "--db", str(self.run.db), "--json", *map(str, args)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, encoding="utf-8", env=_env())
+                                text=True, encoding="utf-8", env=clean_env(every_setting=True))
         try:
             out, err = proc.communicate(timeout=kill_after or 60)
         except subprocess.TimeoutExpired:

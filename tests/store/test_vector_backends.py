@@ -375,7 +375,7 @@ CTX = mp.get_context("spawn")
 
 
 async def _other_process(db: str, start: int) -> None:
-    from tests.conftest import FakeClock
+    from support import FakeClock
 
     store = await open_store(db, clock=FakeClock(), vector_backend="sqlite-vss", vector_cache_mb=0)
     store._vectors.backend.SYNC_BATCH = 1
