@@ -40,8 +40,11 @@ from support import SWARMDECK, clean_env
 pytestmark = pytest.mark.slow
 
 SEED = 20260101
-#: How long the writers write (then each is killed one last time). The whole test takes about twice that.
+#: How long the writers write at most (then each is killed one last time); they stop sooner once the
+#: experiment has happened (``Run.happened``): every kind of write acknowledged through both interfaces,
+#: each API writer killed at least KILLS times and a CLI call killed before it answered.
 WRITE_SECONDS = 24.0
+KILLS = 3
 API_AGENTS = ("api0", "api1")
 CLI_AGENT = "cli0"
 #: A killed API writer lived this long after it said it was ready (seconds, uniform).
@@ -77,6 +80,25 @@ class Run:
     def killed(self, who: str) -> None:
         with self.lock:
             self.kills[who] += 1
+
+    def happened(self) -> bool:
+        """Whether the experiment has happened: every API writer killed KILLS times and a CLI call killed,
+        every kind of write acknowledged through the API and through the CLI."""
+        with self.lock:
+            if any(self.kills[w] < KILLS for w in API_AGENTS) or not self.kills[CLI_AGENT]:
+                return False
+        acks = read_acks(self.logs)
+        kinds = {a["op"] for a in acks}
+        by_cli = {a["op"] for a in acks if a["w"].startswith(CLI_AGENT)}
+        return set(API_OPS) | {"register"} <= kinds and set(CliAgent.OPS) <= by_cli
+
+    def stop_once_it_happened(self, writers: list[threading.Thread]) -> None:
+        """Look every half second; once the experiment has happened, end the writing early."""
+        while time.monotonic() < self.deadline and any(t.is_alive() for t in writers):
+            if self.happened():
+                self.deadline = time.monotonic()
+                return
+            time.sleep(0.5)
 
 
 def _ready(proc: subprocess.Popen, timeout: float) -> bool:
@@ -513,6 +535,7 @@ def test_writers_killed_at_random_moments_lose_no_acknowledged_write(tmp_path: P
     threads.append(threading.Thread(target=cli_agent, args=(run, rng.randrange(2**31))))
     for t in threads:
         t.start()
+    run.stop_once_it_happened(threads)
     for t in threads:
         t.join(WRITE_SECONDS + 180)
     assert not any(t.is_alive() for t in threads), "a writer thread never finished"
@@ -523,7 +546,7 @@ def test_writers_killed_at_random_moments_lose_no_acknowledged_write(tmp_path: P
     by_cli = Counter(a["op"] for a in acks if a["w"].startswith(CLI_AGENT))
     print(f"\n{sum(run.kills.values())} kills ({dict(run.kills)}), {len(acks)} acknowledged writes: {dict(kinds)}")
     # The experiment happened: kills, and every kind of write acknowledged through both interfaces.
-    assert all(run.kills[a] >= 3 for a in API_AGENTS), run.kills
+    assert all(run.kills[a] >= KILLS for a in API_AGENTS), run.kills
     assert set(API_OPS) | {"register"} <= set(kinds), f"kinds of write never acknowledged: {set(API_OPS) - set(kinds)}"
     assert set(CliAgent.OPS) <= set(by_cli), f"CLI writes never acknowledged: {set(CliAgent.OPS) - set(by_cli)}"
 
