@@ -112,14 +112,3 @@ def humanj(human) -> Callable[..., Any]:
 def cli() -> Callable[..., Ran]:
     """`cli(*args)`: the CLI in this process, with no --db: for tests that bring their own."""
     return invoke
-
-
-@pytest.fixture
-def sdi(sd, db: Path) -> Callable[..., Ran]:
-    """`sdi(*args)`: `sd` with the database's path at hand (``sdi.db``)."""
-
-    def call(*args: Any, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Ran:
-        return sd(*args, input=input, env=env)
-
-    call.db = db
-    return call
