@@ -9,13 +9,12 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp_support import SWARMDECK, opened, until
-from support import clean_env
+from support import Ran, clean_env, invoke
 from textual.css.query import NoMatches
 from textual.widgets import DataTable
 
@@ -253,10 +252,8 @@ async def test_a_malformed_or_half_written_file_changes_nothing_and_the_last_goo
 async def test_watch_status_once_from_the_cli(db, tmp_path):
     path = tmp_path / "coordination_status.json"
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = clean_env(every_setting=True)
-        return subprocess.run([SWARMDECK, "--db", str(db), "watch-status", str(path), *args], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    def run(*args: str) -> Ran:
+        return invoke("--db", db, "watch-status", path, *args)
 
     missing = run("--once")
     assert missing.returncode == 3 and "does not exist" in missing.stderr
@@ -397,7 +394,5 @@ async def test_the_dashboard_can_follow_a_status_file_but_not_from_a_read_only_s
         assert any("skipped" in str(n.message) for n in app._notifications)
         assert "database_migration" in {k.value for k in agents().rows}
 
-    env = clean_env(every_setting=True)
-    refused = subprocess.run([SWARMDECK, "--db", str(db), "--read-only", "--watch-status", str(path)], env=env,
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    refused = invoke("--db", db, "--read-only", "--watch-status", path)
     assert refused.returncode == 2 and "cannot run on a --read-only seat" in refused.stderr
