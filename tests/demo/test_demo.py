@@ -1,6 +1,6 @@
 """The demo swarm: the seeded project's shape, and a simulated swarm reacting to human gate decisions.
 
-Every run is driven by a seeded rng and the fake clock from tests/conftest.py, advanced half a
+Every run is driven by a seeded rng and the fake clock of tests/support.py, advanced half a
 second per step, so timeouts and staleness are deterministic and nothing sleeps.
 """
 

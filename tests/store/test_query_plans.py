@@ -33,14 +33,14 @@ from swarmdeck.store.audit import event_hash
 
 from signing_support import close, decide, resume
 from signing_support import key as public_key
-from support import FakeClock
+from support import EPOCH, FakeClock
 
 WATCHED = ("tasks", "events", "agents")
 N_TASKS = 20_000
 N_AGENTS = 200
 AGENT_TYPES = ("backend", "frontend", "qa", "docs", "general")
 SOURCES = ("human", "agent_requirements", "agent_planner", "agent_implementation")
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+START = EPOCH
 
 
 # -- building the database -------------------------------------------------------------------
