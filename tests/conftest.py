@@ -1,5 +1,5 @@
 """Shared fixtures: a real store file in tmp_path, a clock the test controls, and a check that no test
-leaves a database connection open."""
+leaves a database connection open. The helpers behind them are in tests/support.py."""
 
 from __future__ import annotations
 
@@ -17,22 +17,11 @@ import pytest
 from swarmdeck.store import open_store, signing
 from swarmdeck.store.sqlite.connection import THREAD_PREFIX, OwnedConnection
 
-#: 2026-01-01T00:00:00Z: far from any DST or epoch edge, so arithmetic on it stays obvious.
-EPOCH = 1_767_225_600.0
+from support import EPOCH, FakeClock, init_db  # noqa: F401 (EPOCH: for tests that import it from here)
 
 
-class FakeClock:
-    """A callable clock (what open_store's ``clock=`` takes) that moves only when told."""
-
-    def __init__(self, start: float = EPOCH) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "smoke: the real `swarmdeck` console script in real processes")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,6 +43,12 @@ def clock() -> FakeClock:
 @pytest.fixture
 def db_path(tmp_path):
     return tmp_path / "swarm.db"
+
+
+@pytest.fixture
+def db(db_path) -> Path:
+    """An empty swarm database, made through the store as `swarmdeck init` makes it."""
+    return init_db(db_path)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ BENCH = Path(__file__).with_name("bench_store.py")
 def test_store_benchmark_runs_every_kind_of_run_and_checks_its_claims(tmp_path: Path) -> None:
     figures, slow_log = tmp_path / "figures.json", tmp_path / "slow.txt"
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--agents", "3", "--seconds", "1", "--tasks", "400",
-         "--read-tasks", "300", "--reads", "20", "--variants", "raw", "--pace", "30", "--warmup", "0.3",
+        [sys.executable, str(BENCH), "--agents", "3", "--seconds", "0.5", "--tasks", "400",
+         "--read-tasks", "300", "--reads", "20", "--variants", "raw", "--pace", "30", "--warmup", "0.1",
          "--dir", str(tmp_path / "dbs"), "--json", str(figures), "--slow-log", str(slow_log)],
         capture_output=True, text=True, timeout=600,
     )

@@ -1,14 +1,15 @@
-"""The `swarmdeck` CLI end to end: real console script, real database file, real exit codes."""
+"""The `swarmdeck` CLI end to end: its entry point in this process (tests/support.py ``invoke``), a real
+database file, real exit codes. The real process is smoke-tested in test_smoke.py."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from signing_support import PASSPHRASE
+from support import Ran
 
 
 TASK_FIELDS = {
@@ -56,7 +57,7 @@ REPORT = {
 }
 
 
-def expect_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+def expect_error(result: Ran, code: int, *fragments: str) -> str:
     """Exit code `code`, nothing on stdout, one human line on stderr naming every fragment."""
     assert "Traceback" not in result.stderr
     assert result.returncode == code, (result.returncode, result.stderr)
@@ -69,7 +70,7 @@ def expect_error(result: subprocess.CompletedProcess[str], code: int, *fragments
     return lines[0]
 
 
-def expect_json_error(result: subprocess.CompletedProcess[str], code: int, kind: str, *fragments: str) -> str:
+def expect_json_error(result: Ran, code: int, kind: str, *fragments: str) -> str:
     """Exit code `code` and exactly {"error": {"code": kind, "message": ...}} on one stderr line."""
     assert "Traceback" not in result.stderr
     assert result.returncode == code, (result.returncode, result.stderr)
@@ -88,7 +89,7 @@ def ids(tasks: list[dict]) -> list[int]:
     return [t["id"] for t in tasks]
 
 
-def json_lines(result: subprocess.CompletedProcess[str]) -> list[dict]:
+def json_lines(result: Ran) -> list[dict]:
     """`events tail --json` output: one JSON object per line, nothing else."""
     assert result.returncode == 0 and result.stderr == "", result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
@@ -549,56 +550,6 @@ def test_escalate_pauses_claims_until_resume(sd, sdj, human, humanj):
     assert sdj("task", "claim", "--agent", "w")["id"] == 1
     kinds = [e["kind"] for e in json_lines(sd("events", "tail", "--limit", "4", "--json"))]
     assert kinds == ["swarm.paused", "milestone.review", "swarm.resumed", "task.claimed"]
-
-
-def _ready_for_review(run_sd, person, db_path: Path) -> None:
-    """A fresh database whose milestone M1 has a report (by the agent alice) awaiting a decision, and
-    the reviewer bob."""
-    assert run_sd("--db", db_path, "init").returncode == 0
-    for args in (["milestone", "add", "M1"], ["agent", "register", "alice", "--type", "validation"],
-                 ["gate", "submit", "M1", "--by", "alice", "--summary", "done"]):
-        result = run_sd("--db", db_path, *args)
-        assert result.returncode == 0, result.stderr
-    added = person(db_path, "reviewer", "add", "bob", "--by", "bob")
-    assert added.returncode == 0, added.stderr
-
-
-def test_gate_wait_exits_with_a_code_per_decision(tmp_path, run_sd, sd_popen, person):
-    expected = {"APPROVE": 0, "CONDITIONAL": 10, "REVISE": 11, "ESCALATE": 12}
-    dbs = {decision: tmp_path / f"{decision.lower()}.db" for decision in expected}
-    undecided = tmp_path / "undecided.db"
-    for path in (*dbs.values(), undecided):
-        _ready_for_review(run_sd, person, path)
-
-    waiters = {decision: sd_popen(path, "gate", "wait", "M1", "--interval", "0.1", "--json")
-               for decision, path in dbs.items()}
-    started = time.monotonic()
-    timer = sd_popen(undecided, "gate", "wait", "M1", "--interval", "0.1", "--timeout", "0.5")
-    out, err = timer.communicate(timeout=30)
-    assert (timer.returncode, out, err) == (124, "timed out waiting for a decision\n", "")
-    assert time.monotonic() - started >= 0.5  # a fractional --timeout is honoured, not rounded down to 0
-
-    # Meanwhile nothing was decided, so every waiter is still waiting.
-    assert [w.poll() for w in waiters.values()] == [None] * 4
-    for decision, path in dbs.items():
-        extra = ["--condition", "add docs"] if decision == "CONDITIONAL" else []
-        decided = person(path, "gate", "decide", "M1", "--decision", decision,
-                         "--rationale", "because", "--reviewer", "bob", *extra)
-        assert decided.returncode == 0, decided.stderr
-
-    for decision, waiter in waiters.items():
-        out, err = waiter.communicate(timeout=30)
-        assert err == ""
-        assert waiter.returncode == expected[decision], (decision, waiter.returncode)
-        result = json.loads(out)
-        assert (result["decision"], result["reviewer"], result["rationale"]) == (decision, "bob", "because")
-
-    # Once decided, a new waiter returns at once with the same code (and the decision in plain text).
-    again = run_sd("--db", dbs["REVISE"], "gate", "wait", "M1")
-    assert again.returncode == 11
-    assert again.stdout.startswith("REVISE by bob at ") and again.stdout.rstrip().endswith(": because")
-    timed_out = run_sd("--db", undecided, "--json", "gate", "wait", "M1", "--timeout", "0")
-    assert (timed_out.returncode, timed_out.stdout) == (124, "null\n")
 
 
 def test_gate_wait_refuses_what_cannot_be_decided(sd, sdj):

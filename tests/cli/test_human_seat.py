@@ -6,12 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pty
-import select
-import shutil
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,16 +16,6 @@ from swarmdeck.store import open_store
 
 from signing_support import PASSPHRASE, decide, key
 from test_cli import REPORT, expect_error, expect_json_error
-
-SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
-
-
-def clean_env() -> dict[str, str]:
-    """The developer's own SWARMDECK_* settings cannot steer the command under test (but the test's own
-    key folder is where its reviewers' keys are)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_") or k == "SWARMDECK_KEYS"}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 def store_call(db: Path, *calls: tuple[str, tuple, dict]) -> list:
@@ -129,84 +113,6 @@ def test_the_terminal_check_is_both_ends(monkeypatch):
     monkeypatch.undo()
     with open(os.devnull) as null:
         assert not seat._tty(null)
-
-
-# -- in a real terminal ----------------------------------------------------------------------------------
-
-
-class Terminal:
-    """`swarmdeck` with stdin, stdout and stderr on a pseudo-terminal, as a person's shell runs it."""
-
-    def __init__(self, *args: str) -> None:
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([SWARMDECK, *args], stdin=slave, stdout=slave, stderr=slave,
-                                     env=clean_env(), close_fds=True)
-        os.close(slave)
-        self.seen = ""
-
-    def read_until(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.seen:
-            assert time.monotonic() < deadline, f"never saw {text!r}; saw {self.seen!r}"
-            ready, _, _ = select.select([self.master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:  # the other end closed
-                    chunk = b""
-                if not chunk:
-                    assert text in self.seen, f"the command ended before {text!r}: {self.seen!r}"
-                self.seen += chunk.decode(errors="replace").replace("\r\n", "\n")
-        return self.seen
-
-    def type(self, line: str) -> None:
-        os.write(self.master, line.encode() + b"\r")
-
-    def finish(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            assert time.monotonic() < deadline, f"the command never ended: {self.seen!r}"
-            ready, _, _ = select.select([self.master], [], [], 0.1)
-            if ready:
-                try:
-                    self.seen += os.read(self.master, 4096).decode(errors="replace").replace("\r\n", "\n")
-                except OSError:
-                    pass
-        os.close(self.master)
-        return self.proc.returncode
-
-
-def test_deciding_at_a_terminal_shows_the_version_and_asks(review):
-    report = gate(review).report
-    term = Terminal("--db", str(review), "gate", "decide", "M1", "--decision", "approve",
-                    "--rationale", "criteria met", "--reviewer", "Bob")
-    shown = term.read_until("[y/N]")
-    for fragment in ("Deciding the gate of milestone 1 M1 as bob", "report     v1 by builder-1",
-                     f"hash       {report.content_hash}", "summary    M1 is done", "decision   APPROVE",
-                     "rationale  criteria met", "approvals  0/1 so far",
-                     f"Record APPROVE on report v1 ({report.content_hash[:12]})?"):
-        assert fragment in shown, fragment
-    assert gate(review).decisions == ()  # nothing until the person says so
-    term.type("y")
-    term.read_until("Passphrase of bob's signing key")
-    term.type(PASSPHRASE)
-    assert term.finish() == 0
-    assert PASSPHRASE not in term.seen  # typed on the terminal, never echoed
-    assert "APPROVE by bob" in term.seen and "[verified: signed by bob's key]" in term.seen
-    [decision] = gate(review).decisions
-    assert (decision.reviewer, decision.report_hash) == ("bob", report.content_hash)
-
-
-def test_saying_no_at_the_terminal_records_nothing(review):
-    escalate(review)
-    term = Terminal("--db", str(review), "gate", "resume", "--by", "bob")
-    term.read_until("Why may the swarm go on")
-    term.type("dedicated host booked")
-    term.read_until("[y/N]")
-    term.type("n")
-    assert term.finish() == 1
-    assert "not confirmed: nothing was recorded" in term.seen
-    assert store_call(review, call("swarm_state"))[0].paused
 
 
 # -- the version decided is the version shown ------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The demo swarm: the seeded project's shape, and a simulated swarm reacting to human gate decisions.
 
-Every run is driven by a seeded rng and the fake clock from tests/conftest.py, advanced half a
+Every run is driven by a seeded rng and the fake clock of tests/support.py, advanced half a
 second per step, so timeouts and staleness are deterministic and nothing sleeps.
 """
 
@@ -18,6 +18,7 @@ from swarmdeck.store import AgentStatus, Decision, MilestoneStatus, TaskStatus, 
 from swarmdeck.store.errors import SwarmPaused
 
 from signing_support import close, decide, key, resume
+from support import FakeClock
 
 TICK = 0.5
 M1, M2 = MILESTONES[0].name, MILESTONES[1].name
@@ -310,17 +311,9 @@ async def test_conditional_conditions_become_tasks_and_get_closed(store, clock):
     assert not [e for e in await store.events(kind="gate.condition_closed") if e.actor != REVIEWER]
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_step_is_deterministic_for_a_given_rng(tmp_path, clock):
     async def trace(name: str, rng_seed: int) -> list[tuple]:
-        own = Clock(clock.now)
+        own = FakeClock(clock.now)
         s = await open_store(tmp_path / name, create=True, clock=own)
         try:
             await seed(s, now=own.now, history=False)

@@ -15,6 +15,8 @@ from swarmdeck.app.demo import Swarm
 from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
+from support import wait_for
+
 #: What the simulated agents must have done through their own store while the dashboard was open.
 AT_WORK = {"agent.heartbeat", "task.claimed", "task.completed"}
 
@@ -108,14 +110,6 @@ def run_demo(monkeypatch, db: Path, pilot_script) -> None:
     assert not left, f"the demo returned with {len(left)} connection(s) open (its process would never exit): {left}"
 
 
-async def wait_until(pilot, condition, what: str) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 #: Where a quit can land: before the swarm's first step, among the charts' queries (the keys of the
 #: report: range, range, milestone, agent type, range back), and once the swarm has worked a while.
 QUITS = {
@@ -154,7 +148,7 @@ def test_quitting_while_the_swarm_is_reading_closes_its_store(tmp_path: Path, mo
     monkeypatch.setattr(Swarm, "step", long_read)
 
     async def script(pilot) -> None:
-        await wait_until(pilot, lambda: reading, "the swarm's read")
+        await wait_for(lambda: reading, "the swarm's read", tries=1000, pause=pilot.pause)
         await pilot.press("q")
 
     run_demo(monkeypatch, tmp_path / "demo.db", script)

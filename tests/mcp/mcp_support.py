@@ -1,12 +1,10 @@
 """What the MCP and bridge tests share: the server in a real subprocess driven by the SDK's own client,
-a connection of the test's own, and bounded waits on conditions."""
+a connection of the test's own, and bounded waits on conditions (tests/support.py)."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
-import shutil
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +14,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from swarmdeck.store import open_store
 
-SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
+from support import SWARMDECK, wait_for
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -73,10 +71,5 @@ async def opened(db: Path):
         await store.close()
 
 
-async def until(condition, what: str, *, tries: int = 400, step: float = 0.025) -> None:
-    """Wait (bounded) until an async condition holds: for work another process does in its own time."""
-    for _ in range(tries):
-        if await condition():
-            return
-        await asyncio.sleep(step)
-    assert await condition(), f"timed out waiting for {what}"
+#: Work another process does in its own time: up to 10 s, looked at every 25 ms.
+until = functools.partial(wait_for, tries=400, step=0.025)

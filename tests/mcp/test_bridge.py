@@ -9,12 +9,12 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp_support import SWARMDECK, opened, until
+from support import Ran, clean_env, invoke
 from textual.css.query import NoMatches
 from textual.widgets import DataTable
 
@@ -252,10 +252,8 @@ async def test_a_malformed_or_half_written_file_changes_nothing_and_the_last_goo
 async def test_watch_status_once_from_the_cli(db, tmp_path):
     path = tmp_path / "coordination_status.json"
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
-        return subprocess.run([SWARMDECK, "--db", str(db), "watch-status", str(path), *args], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    def run(*args: str) -> Ran:
+        return invoke("--db", db, "watch-status", path, *args)
 
     missing = run("--once")
     assert missing.returncode == 3 and "does not exist" in missing.stderr
@@ -300,7 +298,7 @@ async def test_rapid_rewrites_only_ever_apply_whole_valid_versions(db, tmp_path)
                 f.write(text[len(text) // 2:])
 
     write(path, version(0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
+    env = clean_env(every_setting=True)
     proc = await asyncio.create_subprocess_exec(
         SWARMDECK, "--db", str(db), "--json", "watch-status", str(path), "--interval", "0.002",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
@@ -396,7 +394,5 @@ async def test_the_dashboard_can_follow_a_status_file_but_not_from_a_read_only_s
         assert any("skipped" in str(n.message) for n in app._notifications)
         assert "database_migration" in {k.value for k in agents().rows}
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
-    refused = subprocess.run([SWARMDECK, "--db", str(db), "--read-only", "--watch-status", str(path)], env=env,
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    refused = invoke("--db", db, "--read-only", "--watch-status", path)
     assert refused.returncode == 2 and "cannot run on a --read-only seat" in refused.stderr

@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mcp_support import SWARMDECK, opened
+from mcp_support import opened
+from support import run_swarmdeck
 
 from swarmdeck.app.status_bridge import InvalidStatusFile, StatusBridge, parse_status
 from swarmdeck.store import AgentStatus
@@ -108,10 +109,8 @@ async def test_other_files_that_are_not_regular_are_skipped(db, tmp_path):
 def test_watch_status_once_on_a_fifo_exits_at_once(db, tmp_path):
     fifo = tmp_path / "status.fifo"
     os.mkfifo(fifo)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
-    try:
-        done = subprocess.run([SWARMDECK, "--db", str(db), "watch-status", str(fifo), "--once"],
-                              capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=30)
+    try:  # in a process of its own: were it to block on the FIFO, the timeout ends it
+        done = run_swarmdeck("--db", db, "watch-status", fifo, "--once", timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail("watch-status --once blocked on the FIFO")
     finally:

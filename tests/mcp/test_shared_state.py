@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
-from mcp_support import SWARMDECK, mcp_tools, opened, until
+from mcp_support import mcp_tools, opened, until
+from support import run_swarmdeck_async, wait_for
 from textual.css.query import NoMatches
 from textual.widgets import DataTable
 
@@ -33,10 +33,9 @@ async def test_a_task_enqueued_over_mcp_appears_on_the_dashboard(db):
             created = await t.ok("task_enqueue", description="Ship the MCP server", source="agent_planner",
                                  agent_type="ops", base_priority=9)
             key = str(created["task_id"])
-            for _ in range(400):  # the poller's 0.1 s ticks; bounded, so a regression fails rather than hangs
-                if table() is not None and key in table().rows:
-                    break
-                await pilot.pause(0.025)
+            # the poller's 0.1 s ticks; bounded, so a regression fails rather than hangs
+            await wait_for(lambda: table() is not None and key in table().rows, "the MCP task on the queue screen",
+                           tries=400, step=0.025, pause=pilot.pause)
             assert table() is not None and key in table().rows, "the MCP task never reached the queue screen"
             cells = _cells(table(), key)
             assert "Ship the MCP server" in cells and "ready" in cells and "ops" in cells
@@ -44,32 +43,25 @@ async def test_a_task_enqueued_over_mcp_appears_on_the_dashboard(db):
             # A claim over MCP changes the same row in place.
             await t.ok("agent_register", name="ops-1", agent_type="ops")
             await t.ok("task_claim", agent="ops-1")
-            for _ in range(400):
-                if "running" in _cells(table(), key):
-                    break
-                await pilot.pause(0.025)
+            await wait_for(lambda: "running" in _cells(table(), key), "the claim on the dashboard", tries=400,
+                           step=0.025, pause=pilot.pause)
             assert "running" in _cells(table(), key) and "ops-1" in _cells(table(), key)
 
 
 async def test_a_claim_over_mcp_is_exclusive_against_cli_claims_racing_it(db):
-    n_cli, n_tasks = 6, 12
+    n_cli, n_tasks = 4, 8
     async with opened(db) as store:
         await store.register_agent("mcp-agent", agent_type="build")
         for i in range(n_cli):
             await store.register_agent(f"cli-{i}", agent_type="build")
         task_ids = [(await store.enqueue_task(description=f"job {i}", agent_type="build")).id for i in range(n_tasks)]
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
     async with mcp_tools(db) as t, opened(db) as store:
-        procs = [
-            await asyncio.create_subprocess_exec(
-                SWARMDECK, "--db", str(db), "--json", "task", "claim", "--agent", f"cli-{i}", "--type", "build",
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=env,
-            )
+        finished = [
+            asyncio.create_task(run_swarmdeck_async("--db", db, "--json", "task", "claim", "--agent", f"cli-{i}",
+                                                    "--type", "build"))
             for i in range(n_cli)
         ]
-        finished = [asyncio.create_task(p.communicate()) for p in procs]
 
         async def a_cli_claim_landed() -> bool:
             return bool(await store.list_tasks(status="running"))
@@ -87,9 +79,9 @@ async def test_a_claim_over_mcp_is_exclusive_against_cli_claims_racing_it(db):
         outputs = await asyncio.gather(*finished)
 
         cli_claimed: dict[str, int] = {}
-        for i, (proc, (out, err)) in enumerate(zip(procs, outputs)):
-            assert proc.returncode == 0, err.decode()
-            task = json.loads(out)
+        for i, ran in enumerate(outputs):
+            assert ran.returncode == 0, ran.stderr
+            task = json.loads(ran.stdout)
             if task is not None:
                 cli_claimed[f"cli-{i}"] = task["id"]
 

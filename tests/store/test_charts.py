@@ -28,8 +28,8 @@ from swarmdeck.store.errors import InvalidArgument
 
 from store_support import people
 from signing_support import decide
+from support import EPOCH  # where the FakeClock starts
 
-EPOCH = 1_767_225_600.0  # tests/conftest.py: the FakeClock starts here
 
 MIN = 60.0
 

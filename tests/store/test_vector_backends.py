@@ -28,6 +28,9 @@ from swarmdeck.store.search import namespace_matches
 from swarmdeck.store.sqlite import matrix as matrix_module, vectors
 from swarmdeck.store.sqlite.vectors import VectorFilters
 
+from support import EPOCH, FakeClock
+
+
 def _vss_loads() -> bool:
     try:
         import sqlite_vss
@@ -63,9 +66,9 @@ FILTER_CASES = [
     ("kinds", {"kinds": ("failure", "decision")}),
     ("memory type", {"memory_type": "procedural"}),
     ("agent", {"agent": "cy"}),
-    ("time range", {"since": 1_767_225_600.0 + 3_000, "until": 1_767_225_600.0 + 9_000}),
+    ("time range", {"since": EPOCH + 3_000, "until": EPOCH + 9_000}),
     ("everything at once", {"namespace_prefix": "project:a", "kinds": ("memory",), "memory_type": "semantic",
-                            "agent": "ana", "since": 1_767_225_600.0}),
+                            "agent": "ana", "since": EPOCH}),
     ("matches nothing", {"agent": "nobody"}),
 ]
 TOL = 1e-5
@@ -375,8 +378,6 @@ CTX = mp.get_context("spawn")
 
 
 async def _other_process(db: str, start: int) -> None:
-    from tests.conftest import FakeClock
-
     store = await open_store(db, clock=FakeClock(), vector_backend="sqlite-vss", vector_cache_mb=0)
     store._vectors.backend.SYNC_BATCH = 1
     try:

@@ -28,6 +28,7 @@ def seeded(tmp_path) -> Seeded:
 
 @pytest.fixture
 def db(seeded) -> Path:
+    """Here the swarm database (tests/conftest.py) is the seeded one."""
     return seeded.path
 
 

@@ -6,12 +6,8 @@ poller off unless a test turns it on; times are shown in local time, so the zone
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +23,8 @@ from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
 from signing_support import decide, signer
+from support import FakeClock, Ran, invoke, run_swarmdeck_async
+from support import wait_for as wait_on
 
 #: The frozen "now" of every app under test: 2027-01-15 08:00:00 UTC.
 NOW = 1_800_000_000.0
@@ -34,20 +32,6 @@ NOW = 1_800_000_000.0
 
 def clock() -> float:
     return NOW
-
-
-class SeedClock:
-    """Moves forward only when told, so seeded rows get distinct, known times before NOW."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self, moment: float) -> None:
-        assert moment >= self.now, "the seed clock only moves forward"
-        self.now = moment
 
 
 @dataclass
@@ -88,7 +72,7 @@ REVIEWERS = ("alice", "bob", "carol")
 
 async def seed(path: Path) -> Seeded:
     """Three milestones (approved, in review, locked), four agents, three reviewers, fifteen tasks."""
-    sc = SeedClock(NOW - 4 * 3600)
+    sc = FakeClock(NOW - 4 * 3600)
     store = await open_store(path, create=True, clock=sc)
     out = Seeded(path)
     t = out.tasks
@@ -234,11 +218,7 @@ async def db_act(db: Path, act: Any, *args: Any, **kwargs: Any) -> Any:
 async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int = 500, step: float = 0.01,
                    what: str = "") -> None:
     """Let the app run until ``condition()`` holds; fail (saying what) if it never does."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(step)
-    assert condition(), f"timed out waiting for {what or condition}"
+    await wait_on(condition, what, tries=tries, step=step, pause=pilot.pause)
 
 
 #: Worker groups `settle` does not wait for: an action parked on a modal, the poller's ticks, the indexer,
@@ -308,38 +288,22 @@ def static_text(widget) -> str:
     return plain(widget.content)
 
 
-# -- the real CLI, as another process --------------------------------------------------------------
-
-SWARMDECK = shutil.which("swarmdeck", path=str(Path(sys.executable).parent)) or shutil.which("swarmdeck")
-_SCRUBBED = ("SWARMDECK_DB", "SWARMDECK_ACTOR", "SWARMDECK_REVIEWER")
+# -- the CLI ------------------------------------------------------------------------------------------
 
 
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
-
-
-def cli(db: Path, *args: Any, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """One `swarmdeck` call in a subprocess; it must succeed."""
-    assert SWARMDECK, "the swarmdeck console script is not installed (pip install -e .)"
-    result = subprocess.run([SWARMDECK, "--db", str(db), *map(str, args)], input=input,
-                            stdin=None if input is not None else subprocess.DEVNULL, capture_output=True,
-                            text=True, encoding="utf-8", env=cli_env(), timeout=60)
+def cli(db: Path, *args: Any, input: str | None = None) -> Ran:
+    """One `swarmdeck` call (in this process, tests/support.py); it must succeed."""
+    result = invoke("--db", db, *args, input=input)
     assert result.returncode == 0, f"swarmdeck {args} failed: {result.stderr}"
     return result
 
 
 async def cli_async(db: Path, *args: Any) -> str:
-    """The CLI from inside a running app: the event loop keeps running while the other process works."""
-    assert SWARMDECK
-    proc = await asyncio.create_subprocess_exec(
-        SWARMDECK, "--db", str(db), *map(str, args), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode == 0, f"swarmdeck {args} failed: {stderr.decode()}"
-    return stdout.decode()
+    """The CLI in another process, from inside a running app: the event loop keeps running while the
+    other process works."""
+    result = await run_swarmdeck_async("--db", db, *args)
+    assert result.returncode == 0, f"swarmdeck {args} failed: {result.stderr}"
+    return result.stdout
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
