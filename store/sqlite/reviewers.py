@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import identity, signing
+from ..domain.reviewers import REGISTER_HINT, agent_refused, check_reviewer
 from ..gates import check_not_submitter
 from ..errors import InvalidArgument, NotFound, PermissionDenied
 from ..models import Reviewer
 from .base import All, One, Reads, StoreBase, Tx
 from .rows import reviewer_from_row
-
-#: What a person registers with, quoted in refusals.
-REGISTER_HINT = "a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
 
 
 def is_agent(who: str) -> Reads[bool]:
@@ -28,47 +26,9 @@ def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewe
     """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``.
     ``keyed``: they must have a signing key too (every act of theirs is signed)."""
     if (yield from is_agent(who)):
-        raise PermissionDenied(f"{who} is a registered agent; agents never {act}: a person does, as a "
-                               "registered reviewer")
+        raise agent_refused(who, act)
     row = yield One("SELECT * FROM reviewers WHERE name = ?", (who,))
-    if row is None:
-        raise PermissionDenied(f"{who} is not a registered reviewer, so cannot {act}; "
-                               + REGISTER_HINT.format(who=who))
-    reviewer = reviewer_from_row(row)
-    if not reviewer.active:
-        raise PermissionDenied(f"{who} is no longer a reviewer (removed by {reviewer.removed_by}), so cannot {act}")
-    if keyed:
-        require_key(reviewer, act)
-    return reviewer
-
-
-def key_hint(who: str) -> str:
-    return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
-
-
-def require_key(reviewer: Reviewer, act: str) -> bytes:
-    """The reviewer's public key, or PermissionDenied: a reviewer without one cannot sign, so cannot act."""
-    if reviewer.public_key is None:
-        who = reviewer.name
-        raise PermissionDenied(f"{who} has no signing key yet, so cannot {act}: every decision, resume and "
-                               f"condition closure is signed by its reviewer; {key_hint(who)}")
-    return reviewer.public_key
-
-
-def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | None, act: str) -> None:
-    """PermissionDenied unless ``signature`` is ``reviewer``'s registered key's over exactly ``message``:
-    every decision, resume and closure is signed by the person who makes it."""
-    who = reviewer.name
-    require_key(reviewer, act)
-    if not signature:
-        raise PermissionDenied(f"to {act}, {who} signs it with their key, unlocked with their passphrase at "
-                               "a human seat (the dashboard, or the CLI at a terminal); nothing was signed here. "
-                               f"A reviewer without a key: {key_hint(who)}")
-    if not signing.verify(reviewer.public_key, message, signature):
-        raise PermissionDenied(f"the signature is not {who}'s over this act, so cannot {act}: it must be made "
-                               f"with {who}'s registered key ({signing.fingerprint(reviewer.public_key)}) over "
-                               "exactly what is recorded (the report may have changed: read it again). "
-                               f"A reviewer without a key: {key_hint(who)}")
+    return check_reviewer(who, act, None if row is None else reviewer_from_row(row), keyed=keyed)
 
 
 def check_public_key(public_key: Any) -> bytes:

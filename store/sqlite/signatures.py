@@ -24,6 +24,7 @@ from typing import Any
 import sqlean
 
 from .. import identity, signing
+from ..domain.gates import escalation_reason
 from .base import All, One, Reads, StoreBase
 
 #: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
@@ -55,11 +56,6 @@ class GateGuard:
     #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, the reason
     #: the pause shows), or None.
     escalation: tuple[int, int, str] | None
-
-
-def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:
-    """Why the swarm is paused, as the escalating decision says it (one wording for every seat)."""
-    return f"milestone '{milestone}' was escalated by {reviewer}: {rationale}"
 
 
 class SignatureOps(StoreBase):
