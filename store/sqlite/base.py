@@ -565,9 +565,7 @@ class StoreBase:
         """Migrate on a connection opened for it and closed after (on the writer's thread)."""
         conn = _connector(self.path)()
         try:
-            conn.row_factory = sqlean.Row
-            for sql in self._SETUP:
-                conn.execute(sql.format(busy=self.busy_timeout_ms)).close()
+            self._set_up(conn)  # as every store connection is: pragmas, identity, extensions, WAL
             self._migrate(conn)
         finally:
             conn.close()

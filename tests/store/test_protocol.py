@@ -118,3 +118,23 @@ def test_opening_a_store_without_using_vectors_does_not_import_numpy(tmp_path):
            "    await s.close()\n"
            "asyncio.run(main())\n"
            "assert 'numpy' not in sys.modules")
+
+
+async def test_a_backend_registered_by_scheme_is_imported_on_first_use_and_given_the_url(monkeypatch):
+    """What a second backend does to be found: one registry entry, "module:callable"."""
+    import types
+
+    opened = []
+
+    async def open_fake(url, **options):
+        opened.append((url, options["create"], options["read_only"]))
+        return "a fake store"
+
+    module = types.ModuleType("swarmdeck_fake_backend")
+    module.open_fake = open_fake
+    monkeypatch.setitem(sys.modules, "swarmdeck_fake_backend", module)
+    monkeypatch.setitem(swarmdeck.store.BACKENDS, "fake", "swarmdeck_fake_backend:open_fake")
+    assert await open_store("fake://host/db", create=True) == "a fake store"
+    assert opened == [("fake://host/db", True, False)]
+    with pytest.raises(InvalidArgument, match="known schemes are fake://, sqlite://"):
+        await open_store("nope://x")
