@@ -7,8 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import gates, identity, signing
-from ..errors import Conflict, InvalidTransition, NotFound
-from ..models import Condition, Decision, GateDecision, Milestone, MilestoneStatus, Reviewer
+from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound, PermissionDenied
+from ..models import (
+    Condition,
+    Criterion,
+    Decision,
+    GateDecision,
+    Metric,
+    Milestone,
+    MilestoneStatus,
+    ReportIssue,
+    Reviewer,
+    ValidationReport,
+)
 from .reviewers import agent_refused, check_reviewer, require_signature
 from .tasks import release_ready
 from .uow import Unit
@@ -33,6 +44,58 @@ def milestone(u: Unit, ref: int | str) -> Milestone:
     return ms
 
 
+def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | None, hour_budget: float | None,
+                  deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int) -> Milestone:
+    """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+    if u.milestone_named(name):
+        raise InvalidArgument(f"a milestone named {name!r} already exists")
+    last, unpassed = u.milestone_tail()
+    status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
+    milestone_id = u.insert_milestone(
+        name=name, position=last + 1, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+        deliverables=list(deliverables), acceptance_criteria=list(acceptance_criteria), status=status.value,
+        required_approvals=required_approvals)
+    u.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
+    return milestone(u, milestone_id)
+
+
+def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, criteria: Sequence[Criterion],
+                  metrics: Sequence[Metric], issues: Sequence[ReportIssue], recommendations: Sequence[str],
+                  proposed: Decision | None) -> ValidationReport:
+    """A new version of the milestone's validation report, by a registered agent; the gate goes to review."""
+    ms = milestone(u, ref)
+    if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
+        raise InvalidTransition(
+            f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
+            "open or in review"
+        )
+    require_agent(u, submitted_by, "submit a report")
+    version = u.latest_report_version(ms.id) + 1
+    digest = gates.report_hash(
+        milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
+        criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
+        proposed_decision=proposed,
+    )
+    u.insert_report(milestone_id=ms.id, version=version, submitted_by=submitted_by, summary=summary,
+                    criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
+                    proposed=proposed, content_hash=digest)
+    if ms.status is MilestoneStatus.OPEN:
+        u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
+    u.event("gate.report_submitted", "milestone", ms.id, {
+        "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
+    })
+    return u.report(ms.id, version)
+
+
+def require_agent(u: Unit, who: str, act: str) -> None:
+    """PermissionDenied unless ``who`` (canonical) is a registered agent and no reviewer."""
+    if u.reviewer(who) is not None:
+        raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
+    if not u.agent_exists(who):
+        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}; register it first with "
+                               f"`swarmdeck agent register {who} --type TYPE`")
+
+
 def decide(
     u: Unit, ref: int | str, *, decision: Decision, rationale: str, reviewer: str, who: str,
     conditions: Sequence[str], report_hash: str | None, signature: bytes | None, dry_run: bool,
@@ -44,7 +107,7 @@ def decide(
     # A gate whose status says it passed without verified approvals to show for it (decided before
     # decisions were signed, or its status written around swarmdeck) is decided again, signed.
     status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
-    report = u.current_report(ms.id)
+    report = u.report(ms.id, None)
     if report is None:
         raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
     if report_hash is not None and report_hash != report.content_hash:

@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from ..models import Milestone, Reviewer, Task, TaskStatus, ValidationReport
+from ..models import (
+    Agent,
+    Criterion,
+    Decision,
+    Metric,
+    Milestone,
+    ReportIssue,
+    Reviewer,
+    Task,
+    TaskStatus,
+    ValidationReport,
+)
 
 
 class Pause(NamedTuple):
@@ -118,7 +129,15 @@ class Unit(Protocol):
     def set_agent_working(self, name: str, task_id: int) -> None: ...
     def release_agent(self, name: str, task_id: int) -> None:
         """The agent is idle again, if ``task_id`` is still its current task."""
-    def reviewer(self, name: str) -> Reviewer | None: ...
+    def reviewer(self, name: str) -> Reviewer | None:
+        """The reviewer registered under ``name`` (canonical), removed or not; None if nobody is."""
+    def agent(self, name: str) -> Agent: ...
+    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
+                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
+        """Register, or update the registration (keeping a colour and model not given); it has just
+        heartbeated, and an offline agent is idle again."""
+    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
+        """Set these ``Agent`` fields (``blockers`` a list); False if there is no such agent."""
 
     # -- tasks: reads -----------------------------------------------------------------------------
 
@@ -184,10 +203,23 @@ class Unit(Protocol):
 
     # -- milestones and gates ---------------------------------------------------------------------
 
-    def milestone(self, ref: int | str) -> Milestone | None: ...
+    def milestone(self, ref: int | str) -> Milestone | None:
+        """By id (an int, or digits) or by name."""
+    def milestone_named(self, name: str) -> bool: ...
+    def milestone_tail(self) -> tuple[int, int]:
+        """The last milestone's position (0 with none), and how many milestones have not passed."""
+    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
+                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
+                         status: str, required_approvals: int) -> int: ...
     def next_locked_milestone(self, position: int) -> Milestone | None: ...
     def set_milestone_status(self, milestone_id: int, status: str) -> None: ...
-    def current_report(self, milestone_id: int) -> ValidationReport | None: ...
+    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
+        """A version of the milestone's report (None: the latest); None if none was submitted."""
+    def latest_report_version(self, milestone_id: int) -> int:
+        """0 if none was submitted."""
+    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
+                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int: ...
     def verified_approvers(self, report_id: int) -> set[str]:
         """Reviewers whose APPROVE or CONDITIONAL decision on the report is verified (signed)."""
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import gates, identity, signing
 from ..domain import gates as domain_gates
-from ..errors import InvalidArgument, InvalidTransition, NotFound
+from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
     Condition,
@@ -15,17 +15,14 @@ from ..models import (
     GateDecision,
     GateStatus,
     Milestone,
-    MilestoneStatus,
     SwarmState,
     ValidationReport,
     from_ts,
 )
-from .base import StoreBase, Tx
-from .reviewers import require_agent
+from .base import StoreBase
 from .rows import (
     condition_from_row,
     decision_from_row,
-    dumps,
     milestone_from_row,
     milestone_query,
     resumption_from_row,
@@ -68,26 +65,10 @@ class GateOps(TaskOps, StoreBase):
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
-        def in_tx(tx: Tx):
-            if tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
-                raise InvalidArgument(f"a milestone named {name!r} already exists")
-            row = tx.one(
-                "SELECT coalesce(max(position), 0), "
-                "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
-            )
-            position, unpassed = row[0] + 1, row[1]
-            status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
-            milestone_id = tx.run(
-                """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                       acceptance_criteria, status, required_approvals, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (name, position, objective, planned_weeks, hour_budget, dumps(list(deliverables)),
-                 dumps(list(acceptance_criteria)), status.value, required_approvals, tx.now),
-            )
-            tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
-            return self._milestone_in(tx, milestone_id)
-
-        return await self._write(actor, in_tx)
+        return await self._write(actor, lambda tx: domain_gates.add_milestone(
+            SqliteUnit(tx, self), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+            deliverables=deliverables, acceptance_criteria=acceptance_criteria,
+            required_approvals=required_approvals))
 
     async def list_milestones(self) -> list[Milestone]:
         return [milestone_from_row(r) for r in await self._all("SELECT * FROM milestones ORDER BY position")]
@@ -97,9 +78,6 @@ class GateOps(TaskOps, StoreBase):
         if row is None:
             raise NotFound(f"milestone {ref!r} does not exist")
         return milestone_from_row(row)
-
-    def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
-        return domain_gates.milestone(SqliteUnit(tx, self), ref)
 
     # -- reports ------------------------------------------------------------------------------
 
@@ -130,51 +108,9 @@ class GateOps(TaskOps, StoreBase):
             recommendations=recommendations, proposed_decision=proposed_decision,
         )
         gates.check_report_size(summary, crit, mets, iss, recs)
-        def in_tx(tx: Tx):
-            ms = self._milestone_in(tx, milestone)
-            if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
-                raise InvalidTransition(
-                    f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
-                    "open or in review"
-                )
-            tx.read(require_agent(submitted_by, "submit a report"))
-            row = tx.one(
-                "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
-            )
-            version = row[0] + 1
-            digest = gates.report_hash(
-                milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
-                criteria=crit, metrics=mets, issues=iss, recommendations=recs, proposed_decision=proposed,
-            )
-            report_id = tx.run(
-                """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                       proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (ms.id, version, submitted_by, tx.now, summary, proposed and proposed.value, digest),
-            )
-            tx.many(
-                "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
-                [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(crit)],
-            )
-            tx.many(
-                "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(mets)],
-            )
-            tx.many(
-                "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
-                [(report_id, i, x.severity.value, x.description) for i, x in enumerate(iss)],
-            )
-            tx.many(
-                "INSERT INTO report_recommendations VALUES (?, ?, ?)",
-                [(report_id, i, r) for i, r in enumerate(recs)],
-            )
-            if ms.status is MilestoneStatus.OPEN:
-                tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms.id,))
-            tx.event("gate.report_submitted", "milestone", ms.id, {
-                "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
-            })
-            return tx.read(report_reads(ms.id, version))
-
-        return await self._write(submitted_by, in_tx)
+        return await self._write(submitted_by, lambda tx: domain_gates.submit_report(
+            SqliteUnit(tx, self), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
+            metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""

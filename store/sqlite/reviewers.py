@@ -37,24 +37,6 @@ def check_public_key(public_key: Any) -> bytes:
     return bytes(public_key)
 
 
-def require_agent(who: str, act: str) -> Reads[None]:
-    """PermissionDenied unless ``who`` (canonical) is a registered agent and no reviewer."""
-    if (yield One("SELECT 1 FROM reviewers WHERE name = ?", (who,))) is not None:
-        raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
-    if not (yield from is_agent(who)):
-        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}; register it first with "
-                               f"`swarmdeck agent register {who} --type TYPE`")
-
-
-def refuse_reviewer_name(who: str) -> Reads[None]:
-    """An agent may not take a name that is (or was) a reviewer's."""
-    row = yield One("SELECT removed_at FROM reviewers WHERE name = ?", (who,))
-    if row is not None:
-        was = " (removed; its history stays)" if row[0] is not None else ""
-        raise PermissionDenied(f"{who} is a registered reviewer{was}; an agent can never be a reviewer "
-                               "(choose another name for the agent)")
-
-
 class ReviewerOps(StoreBase):
     async def add_reviewer(self, name: str, *, by: str, public_key: bytes | None = None,
                            dry_run: bool = False) -> Reviewer | None:

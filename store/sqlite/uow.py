@@ -26,6 +26,7 @@ from ..domain.uow import (
 )
 from ..errors import NotFound
 from ..models import (
+    Agent,
     Comparator,
     Condition,
     Criterion,
@@ -45,7 +46,9 @@ from ..models import (
 from .base import All, One, Reads, Tx
 from .liveness import UNFINISHED_SQL, ids_json
 from .rows import (
+    agent_from_row,
     condition_from_row,
+    dumps,
     decision_from_row,
     milestone_from_row,
     milestone_query,
@@ -134,6 +137,10 @@ def report(milestone_id: int, version: int | None) -> Reads[ValidationReport | N
     )
 
 
+#: The agent fields an update may set, which are also their columns' names.
+_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat"})
+
+
 @functools.lru_cache(maxsize=64)
 def _locked_sql(locked: frozenset[int]) -> str:
     """The locked milestones as the list of numbers the claim statement names (our own integer ids,
@@ -197,6 +204,36 @@ class SqliteUnit:
     def reviewer(self, name: str) -> Reviewer | None:
         row = self.tx.one("SELECT * FROM reviewers WHERE name = ?", (name,))
         return None if row is None else reviewer_from_row(row)
+
+    def agent(self, name: str) -> Agent:
+        row = self.tx.one("SELECT * FROM agents WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"agent {name!r} is not registered")
+        return agent_from_row(row, self.now)
+
+    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
+                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
+        self.tx.run(
+            """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
+                                   requeue_after_seconds, registered_at, last_heartbeat)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
+                   colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
+                   stale_after_seconds = excluded.stale_after_seconds,
+                   requeue_after_seconds = excluded.requeue_after_seconds,
+                   last_heartbeat = excluded.last_heartbeat,
+                   status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
+            (name, agent_type, colour, model, stale_after_seconds, requeue_after_seconds, self.now, self.now),
+        )
+
+    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
+        if "blockers" in fields:
+            fields = {**fields, "blockers": dumps(fields["blockers"])}  # stored as JSON text
+        # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
+        if not _AGENT_COLUMNS.issuperset(fields):
+            raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
+        assignments = ", ".join(f"{column} = ?" for column in fields)
+        return bool(self.tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*fields.values(), name)))
 
     # -- tasks: reads -----------------------------------------------------------------------------
 
@@ -461,8 +498,61 @@ class SqliteUnit:
     def set_milestone_status(self, milestone_id: int, status: str) -> None:
         self.tx.run("UPDATE milestones SET status = ? WHERE id = ?", (status, milestone_id))
 
-    def current_report(self, milestone_id: int) -> ValidationReport | None:
-        return self.tx.read(report(milestone_id, None))
+    def milestone_named(self, name: str) -> bool:
+        return self.tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)) is not None
+
+    def milestone_tail(self) -> tuple[int, int]:
+        row = self.tx.one(
+            "SELECT coalesce(max(position), 0), "
+            "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
+        )
+        return row[0], row[1]
+
+    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
+                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
+                         status: str, required_approvals: int) -> int:
+        return self.tx.run(
+            """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
+                   acceptance_criteria, status, required_approvals, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
+             dumps(acceptance_criteria), status, required_approvals, self.now),
+        )
+
+    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
+        return self.tx.read(report(milestone_id, version))
+
+    def latest_report_version(self, milestone_id: int) -> int:
+        return self.tx.one(
+            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (milestone_id,)
+        )[0]
+
+    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
+                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int:
+        tx = self.tx
+        report_id = tx.run(
+            """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
+                   proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash),
+        )
+        tx.many(
+            "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
+            [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(criteria)],
+        )
+        tx.many(
+            "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(metrics)],
+        )
+        tx.many(
+            "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
+            [(report_id, i, x.severity.value, x.description) for i, x in enumerate(issues)],
+        )
+        tx.many(
+            "INSERT INTO report_recommendations VALUES (?, ?, ?)",
+            [(report_id, i, r) for i, r in enumerate(recommendations)],
+        )
+        return report_id
 
     def verified_approvers(self, report_id: int) -> set[str]:
         # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
