@@ -4,7 +4,8 @@ what a decision does, are store/gates.py's; this module applies them inside a tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from .. import gates, identity, signing
 from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound, PermissionDenied
@@ -23,6 +24,36 @@ from ..models import (
 from .reviewers import agent_refused, check_reviewer, require_signature
 from .tasks import release_ready
 from .uow import Unit
+
+
+@dataclass(frozen=True, slots=True)
+class GateGuard:
+    """What verified decisions allow, whatever the status columns say (``uow.Guard``)."""
+
+    #: Milestones whose tasks are not handed out: some earlier gate did not pass by verified approvals.
+    locked: frozenset[int]
+    #: Gates that passed by verified approvals of their current report.
+    passed: frozenset[int]
+    #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, the reason
+    #: the pause shows), or None.
+    escalation: tuple[int, int, str] | None
+
+
+def guard(milestones: Sequence[tuple[int, int]], approvers: Mapping[int, set[str]],
+          escalation: tuple[int, int, str] | None) -> GateGuard:
+    """The guard, from the milestones in order as (id, approvals required), the verified approvers of
+    each one's current report (canonical names), and the escalation that stands, if any: a gate passed
+    with enough approvals; the first milestone is open, and each next one once every gate before it
+    passed."""
+    passed = frozenset(m for m, required in milestones if len(approvers.get(m, ())) >= required)
+    locked: set[int] = set()
+    shut = False
+    for m, _ in milestones:
+        if shut:
+            locked.add(m)
+        elif m not in passed:
+            shut = True
+    return GateGuard(frozenset(locked), passed, escalation)
 
 
 def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:

@@ -45,7 +45,7 @@ class AgentOps(StoreBase):
         name = agents.check_registration(name, agent_type, colour, model, stale_after_seconds,
                                          requeue_after_seconds, actor)
         return await self._write(actor or name, lambda tx: agents.register(
-            SqliteUnit(tx, self), name, agent_type=agent_type, colour=colour, model=model,
+            SqliteUnit(tx), name, agent_type=agent_type, colour=colour, model=model,
             stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds))
 
     async def heartbeat(self, name: str, **fields: Any) -> Agent:
@@ -69,7 +69,7 @@ class AgentOps(StoreBase):
                                       blockers=blockers, next_milestone=next_milestone, name=name, actor=actor)
         name = _lookup(name)
         return await self._write(
-            actor or name, lambda tx: agents.update(SqliteUnit(tx, self), name, changes, heartbeat=heartbeat),
+            actor or name, lambda tx: agents.update(SqliteUnit(tx), name, changes, heartbeat=heartbeat),
             quick=True)
 
     async def get_agent(self, name: str) -> Agent:
@@ -122,4 +122,4 @@ class AgentOps(StoreBase):
         agent = _lookup(agent)
         payload = {"phase": phase, "action": action, "duration_ms": duration_ms, "success": bool(success),
                    "error_message": error_message}
-        return await self._write(agent, lambda tx: agents.log_action(SqliteUnit(tx, self), agent, payload))
+        return await self._write(agent, lambda tx: agents.log_action(SqliteUnit(tx), agent, payload))

@@ -66,7 +66,7 @@ class GateOps(TaskOps, StoreBase):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
         return await self._write(actor, lambda tx: domain_gates.add_milestone(
-            SqliteUnit(tx, self), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+            SqliteUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
             required_approvals=required_approvals))
 
@@ -109,7 +109,7 @@ class GateOps(TaskOps, StoreBase):
         )
         gates.check_report_size(summary, crit, mets, iss, recs)
         return await self._write(submitted_by, lambda tx: domain_gates.submit_report(
-            SqliteUnit(tx, self), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
+            SqliteUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
             metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
@@ -154,7 +154,7 @@ class GateOps(TaskOps, StoreBase):
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
         return await self._write(who, lambda tx: domain_gates.decide(
-            SqliteUnit(tx, self), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
+            SqliteUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
             conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
@@ -173,7 +173,7 @@ class GateOps(TaskOps, StoreBase):
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
         return await self._write(who, lambda tx: domain_gates.close_condition(
-            SqliteUnit(tx, self), condition_id, who=who, note=note, signature=signature, dry_run=dry_run))
+            SqliteUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature, dry_run=dry_run))
 
     # -- the swarm ------------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class GateOps(TaskOps, StoreBase):
         """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
         clearing the flag around swarmdeck lifts nothing."""
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
-        guard = await self._read(self._gate_guard())
+        guard = await self._read(self._signatures.gate_guard())
         return _swarm_state(row, guard.escalation)
 
     async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
@@ -200,7 +200,7 @@ class GateOps(TaskOps, StoreBase):
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
         await self._write(who, lambda tx: domain_gates.resume(
-            SqliteUnit(tx, self), who=who, reason=reason, signature=signature, dry_run=dry_run))
+            SqliteUnit(tx, self._signatures), who=who, reason=reason, signature=signature, dry_run=dry_run))
         return await self.swarm_state()
 
     # -- what the gate screen shows --------------------------------------------------------------
@@ -210,17 +210,17 @@ class GateOps(TaskOps, StoreBase):
         approvals counting verified ones only."""
         ms = await self.get_milestone(milestone)
         report = await self._read(report_reads(ms.id, None))
-        keys = await self._read(self._reviewer_keys())
+        keys = await self._read(self._signatures.reviewer_keys())
         rows = await self._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
         decisions = tuple(
-            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._verified_decisions(rows, keys)))
+            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._signatures.verified_decisions(rows, keys)))
         )
         conditions = tuple(
-            condition_from_row(r, self._closure_verified(r, keys))
+            condition_from_row(r, self._signatures.closure_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         resumptions = tuple(
-            resumption_from_row(r, self._resumption_verified(r, keys))
+            resumption_from_row(r, self._signatures.resumption_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         approvals = tuple(sorted({
@@ -228,7 +228,7 @@ class GateOps(TaskOps, StoreBase):
             if d.verified and report and d.report_id == report.id
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
-        guard = await self._read(self._gate_guard())
+        guard = await self._read(self._signatures.gate_guard())
         nxt = await self._one(NEXT_LOCKED, (ms.position,))
         unblocks = 0
         if nxt is not None:
@@ -263,7 +263,7 @@ class GateOps(TaskOps, StoreBase):
         )
         if row is None:
             return None
-        [ok] = await self._read(self._verified_decisions([row]))
+        [ok] = await self._read(self._signatures.verified_decisions([row]))
         return decision_from_row(row, ok)
 
 

@@ -23,22 +23,27 @@ from ..models import (
     TaskStatus,
     from_ts,
 )
-from .base import Tx
+from .base import StoreBase, Tx
 from .liveness import UNFINISHED_SQL, ids_json
-from .signatures import SignatureOps
+from .signatures import Signatures
 from .uow import TASK_SELECT as _SELECT
 from .uow import SqliteUnit, hydrate, priority_inputs
 
 
-class TaskOps(SignatureOps):
+class TaskOps(StoreBase):
     """The task queue's public methods: the reads, and each write as a rule of store/domain/tasks.py
-    run over a ``SqliteUnit`` of one transaction."""
+    run over a ``SqliteUnit`` of one transaction.
 
-    #: When this store last reaped and refreshed urgency (the claim's chores).
+    The store holds the parts its writes share rather than inheriting them: the signature verdicts and
+    gate guard it caches (``Signatures``) and when it last reaped and refreshed urgency (``Housekeeping``).
+    """
+
+    _signatures: Signatures
     _chores: Housekeeping
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._signatures = Signatures()
         self._chores = Housekeeping()
 
     # -- reads -----------------------------------------------------------------------------
@@ -134,7 +139,7 @@ class TaskOps(SignatureOps):
                 oldest = row[0] if oldest is None else min(oldest, row[0])
         paused = await self._one("SELECT paused FROM swarm_state WHERE id = 1")
         # Paused by its flag, or by a verified escalation no verified resume lifted (as claims are).
-        escalation = (await self._read(self._gate_guard())).escalation
+        escalation = (await self._read(self._signatures.gate_guard())).escalation
         held = await self._one(
             # `+status`: count from the small tasks_held index, not from every unfinished task.
             f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {UNFINISHED_SQL}"
@@ -203,26 +208,26 @@ class TaskOps(SignatureOps):
             milestone=milestone, parent_task_id=parent_task_id, session_id=session_id, input_data=input_data,
             summary=summary, max_retries=max_retries, timeout_seconds=timeout_seconds, actor=actor,
         )
-        return await self._write(actor, lambda tx: tasks.enqueue(SqliteUnit(tx, self), new))
+        return await self._write(actor, lambda tx: tasks.enqueue(SqliteUnit(tx, self._signatures), new))
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
         check_text("actor", actor, MAX_NAME)
         return await self._write(
-            actor, lambda tx: tasks.add_dependency(SqliteUnit(tx, self), task_id, prerequisite_id))
+            actor, lambda tx: tasks.add_dependency(SqliteUnit(tx, self._signatures), task_id, prerequisite_id))
 
     # -- priority --------------------------------------------------------------------------
 
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
         check_text("actor", actor, MAX_NAME)
-        return await self._write(actor, lambda tx: tasks.refresh_urgency(SqliteUnit(tx, self), self._chores))
+        return await self._write(actor, lambda tx: tasks.refresh_urgency(SqliteUnit(tx, self._signatures), self._chores))
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         check_text("actor", actor, MAX_NAME)
         tasks.check_int("base_priority", base_priority, 0, 10)
         return await self._write(
-            actor, lambda tx: tasks.set_base_priority(SqliteUnit(tx, self), task_id, base_priority))
+            actor, lambda tx: tasks.set_base_priority(SqliteUnit(tx, self._signatures), task_id, base_priority))
 
     # -- the claim loop --------------------------------------------------------------------
 
@@ -239,7 +244,7 @@ class TaskOps(SignatureOps):
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
         return await self._write(
-            agent, lambda tx: tasks.claim(SqliteUnit(tx, self), agent, agent_type, self._chores), quick=True)
+            agent, lambda tx: tasks.claim(SqliteUnit(tx, self._signatures), agent, agent_type, self._chores), quick=True)
 
     async def complete_task(
         self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,
@@ -256,7 +261,7 @@ class TaskOps(SignatureOps):
         result_json = tasks.to_json(result, "result")
         return await self._write(
             actor or agent or "unknown",
-            lambda tx: tasks.complete(SqliteUnit(tx, self), task_id, agent, result_json, hours), quick=True)
+            lambda tx: tasks.complete(SqliteUnit(tx, self._signatures), task_id, agent, result_json, hours), quick=True)
 
     async def fail_task(
         self, task_id: int, *, error: str, agent: str | None = None, retry: bool = True,
@@ -268,7 +273,7 @@ class TaskOps(SignatureOps):
             raise InvalidArgument("say why the task failed (error must not be empty)")
         return await self._write(
             actor or agent or "unknown",
-            lambda tx: tasks.fail(SqliteUnit(tx, self), task_id, agent, error, retry), quick=True)
+            lambda tx: tasks.fail(SqliteUnit(tx, self._signatures), task_id, agent, error, retry), quick=True)
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it).
@@ -277,7 +282,7 @@ class TaskOps(SignatureOps):
         operator who finds a task stuck behind them.
         """
         check_text("actor", actor, MAX_NAME)
-        return await self._write(actor, lambda tx: tasks.retry(SqliteUnit(tx, self), task_id))
+        return await self._write(actor, lambda tx: tasks.retry(SqliteUnit(tx, self._signatures), task_id))
 
     async def cancel_task(
         self, task_id: int, *, dry_run: bool = False, reason: str | None = None, actor: str = "human"
@@ -288,7 +293,7 @@ class TaskOps(SignatureOps):
         preview of what would be cancelled (the empty transaction commits harmlessly).
         """
         check_fields(reason=(reason, MAX_TEXT), actor=(actor, MAX_NAME))
-        return await self._write(actor, lambda tx: tasks.cancel(SqliteUnit(tx, self), task_id, reason, dry_run))
+        return await self._write(actor, lambda tx: tasks.cancel(SqliteUnit(tx, self._signatures), task_id, reason, dry_run))
 
     # -- liveness ----------------------------------------------------------------------------
 
@@ -298,7 +303,7 @@ class TaskOps(SignatureOps):
         check_text("actor", actor, MAX_NAME)
 
         def in_tx(tx: Tx) -> list[Task]:
-            u = SqliteUnit(tx, self)
+            u = SqliteUnit(tx, self._signatures)
             return [u.task(i) for i in liveness.reap(u, self._chores)]
 
         return await self._write(actor, in_tx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlean
 
@@ -55,10 +55,9 @@ from .rows import (
     reviewer_from_row,
     task_from_row,
 )
-from .signatures import DECISION_SELECT, GUARD_MARK, GateGuard
+from ..domain.gates import GateGuard
+from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
 
-if TYPE_CHECKING:
-    from .signatures import SignatureOps
 
 #: A task with its milestone's name and status (for the blocked reason).
 TASK_SELECT = """
@@ -149,17 +148,17 @@ def _locked_sql(locked: frozenset[int]) -> str:
 
 
 class SqliteUnit:
-    """``domain.uow.Unit`` over one SQLite write transaction. ``store`` keeps what outlives it: the
-    gate guard and signature verdicts it caches (``SignatureOps``)."""
+    """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
+    gate guard, which outlive the transaction (the writes of gates and claims need them)."""
 
-    __slots__ = ("tx", "now", "actor", "event", "_store", "_mark")
+    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark")
 
-    def __init__(self, tx: Tx, store: SignatureOps) -> None:
+    def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         self.tx = tx
         self.now = tx.now
         self.actor = tx.actor
         self.event = tx.event
-        self._store = store
+        self._signatures = signatures
         self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
@@ -172,7 +171,7 @@ class SqliteUnit:
 
     def gate_guard(self) -> GateGuard:
         mark, self._mark = self._mark, None
-        return self.tx.read(self._store._gate_guard(mark))
+        return self.tx.read(self._signatures.gate_guard(mark))
 
     def pause_swarm(self, reason: str, by: str) -> None:
         self.tx.run(
@@ -561,7 +560,7 @@ class SqliteUnit:
             f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
             (report_id,),
         )
-        verdicts = self.tx.read(self._store._verified_decisions(approvals))
+        verdicts = self.tx.read(self._signatures.verified_decisions(approvals))
         return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
 
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,

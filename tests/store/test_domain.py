@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from swarmdeck.store import TaskStatus, open_store
-from swarmdeck.store.domain import liveness, tasks
+from swarmdeck.store.domain import gates, liveness, tasks
 from swarmdeck.store.domain.liveness import Housekeeping
 from swarmdeck.store.domain.uow import Lease, Pause, PrerequisiteState, PriorityInputs, Silent
 from swarmdeck.store.errors import NotFound, StoreError, SwarmPaused
@@ -374,6 +374,14 @@ class TestRulesWithoutADatabase:
         db.paused = Pause(True, "maintenance")
         with pytest.raises(SwarmPaused, match="maintenance"):
             db.write(EPOCH, "a1", tasks.claim, "a1", None, Housekeeping())
+
+    def test_the_gate_guard_opens_each_milestone_once_every_gate_before_it_passed(self):
+        milestones = [(1, 1), (2, 2), (3, 1), (4, 1)]
+        g = gates.guard(milestones, {1: {"alice"}, 2: {"alice"}, 3: {"bob"}}, None)
+        # M2 lacks its second approval: M3 and M4 stay locked, however M3's gate went.
+        assert (g.passed, g.locked, g.escalation) == (frozenset({1, 3}), frozenset({3, 4}), None)
+        g = gates.guard(milestones, {1: {"alice"}, 2: {"alice", "bob"}}, (7, 2, "why"))
+        assert (g.locked, g.escalation) == (frozenset({4}), (7, 2, "why"))
 
     def test_a_silent_agents_task_is_reaped(self, db):
         chores = Housekeeping()
