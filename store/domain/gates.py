@@ -19,7 +19,9 @@ from ..models import (
     MilestoneStatus,
     ReportIssue,
     Reviewer,
+    SwarmState,
     ValidationReport,
+    from_ts,
 )
 from .reviewers import agent_refused, check_reviewer, require_signature
 from .tasks import release_ready
@@ -54,6 +56,15 @@ def guard(milestones: Sequence[tuple[int, int]], approvers: Mapping[int, set[str
         elif m not in passed:
             shut = True
     return GateGuard(frozenset(locked), passed, escalation)
+
+
+def swarm_state(paused: bool, reason: str | None, paused_by: str | None, paused_at: float | None,
+                escalation: tuple[int, int, str] | None) -> SwarmState:
+    """The pause flag's state, unless a verified escalation still stands (then paused, whatever the
+    flag says: clearing it around swarmdeck lifts nothing)."""
+    if escalation is not None and not paused:
+        return SwarmState(True, f"{escalation[2]} (no signed resume has lifted it)", None, None, escalation[0])
+    return SwarmState(paused, reason, paused_by, from_ts(paused_at), escalation and escalation[0])
 
 
 def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:

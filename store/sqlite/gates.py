@@ -17,7 +17,6 @@ from ..models import (
     Milestone,
     SwarmState,
     ValidationReport,
-    from_ts,
 )
 from .base import StoreBase
 from .rows import (
@@ -173,7 +172,8 @@ class GateOps(TaskOps, StoreBase):
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
         return await self._write(who, lambda tx: domain_gates.close_condition(
-            SqliteUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature, dry_run=dry_run))
+            SqliteUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
+            dry_run=dry_run))
 
     # -- the swarm ------------------------------------------------------------------------------
 
@@ -182,7 +182,8 @@ class GateOps(TaskOps, StoreBase):
         clearing the flag around swarmdeck lifts nothing."""
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
         guard = await self._read(self._signatures.gate_guard())
-        return _swarm_state(row, guard.escalation)
+        return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"], row["paused_at"],
+                                        guard.escalation)
 
     async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
                            dry_run: bool = False) -> SwarmState:
@@ -265,12 +266,4 @@ class GateOps(TaskOps, StoreBase):
             return None
         [ok] = await self._read(self._signatures.verified_decisions([row]))
         return decision_from_row(row, ok)
-
-
-def _swarm_state(row: Any, escalation: tuple[int, int, str] | None) -> SwarmState:
-    """The pause flag's state, unless a verified escalation still stands (then paused, whatever the flag)."""
-    if escalation is not None and not row["paused"]:
-        return SwarmState(True, f"{escalation[2]} (no signed resume has lifted it)", None, None, escalation[0])
-    return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]),
-                      escalation and escalation[0])
 

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from swarmdeck.store import TaskStatus, open_store
 from swarmdeck.store.domain import gates, liveness, tasks
 from swarmdeck.store.domain.liveness import Housekeeping
-from swarmdeck.store.domain.uow import Lease, Pause, PrerequisiteState, PriorityInputs, Silent
+from swarmdeck.store.domain.uow import Lease, Pause, PrerequisiteState, PriorityInputs, Silent, Unit
 from swarmdeck.store.errors import NotFound, StoreError, SwarmPaused
 from swarmdeck.store.models import UNFINISHED, TaskSource, from_ts
 from swarmdeck.store.models import Task
+from swarmdeck.store.sqlite.uow import SqliteUnit
 
 EPOCH = 1_767_225_600.0
 UNFINISHED_VALUES = {s.value for s in UNFINISHED}
@@ -390,6 +391,11 @@ class TestRulesWithoutADatabase:
         assert db.write(EPOCH + 360, "system", liveness.reap, chores) == []
         assert db.write(EPOCH + 361, "system", liveness.reap, chores) == [t.id]
         assert db.tasks[t.id]["status"] == "ready" and db.tasks[t.id]["error_message"].startswith("a1 went silent")
+
+
+def test_the_sqlite_unit_has_every_operation_of_the_unit_of_work():
+    wanted = {name for name in dir(Unit) if not name.startswith("_")} | {"now", "actor", "event"}
+    assert wanted - set(dir(SqliteUnit)) == set()
 
 
 # -- the same operations over SQLite and over dicts ------------------------------------------------
