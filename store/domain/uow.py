@@ -14,8 +14,10 @@ from typing import Any, NamedTuple, Protocol
 
 from ..models import (
     Agent,
+    Condition,
     Criterion,
     Decision,
+    GateDecision,
     Metric,
     Milestone,
     ReportIssue,
@@ -101,8 +103,8 @@ class ConditionRow(NamedTuple):
     text: str
     status: str
     submitted_by: str
-    #: The condition as the public API shows it (``Condition``, unverified).
-    record: Any
+    #: The condition as the public API shows it (unverified).
+    record: Condition
 
 
 class Unit(Protocol):
@@ -117,7 +119,8 @@ class Unit(Protocol):
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
-    def swarm_pause(self) -> Pause: ...
+    def swarm_pause(self) -> Pause:
+        """The pause flag (a backend may read what ``gate_guard`` needs along with it)."""
     def gate_guard(self) -> Guard:
         """Computed from the gate tables as they are now: call it before the transaction writes them."""
     def pause_swarm(self, reason: str, by: str) -> None: ...
@@ -224,13 +227,13 @@ class Unit(Protocol):
         """Reviewers whose APPROVE or CONDITIONAL decision on the report is verified (signed)."""
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
                         reviewer: str, signature: bytes, conditions: Sequence[str]) -> int: ...
-    def decision(self, decision_id: int) -> Any:
-        """The recorded decision (a ``GateDecision``), verified: it was signed just now."""
+    def decision(self, decision_id: int) -> GateDecision:
+        """The recorded decision, verified: it was signed just now."""
     def open_conditions(self, milestone_id: int) -> int: ...
     def condition(self, condition_id: int) -> ConditionRow | None: ...
     def close_condition(self, condition_id: int, *, by: str, note: str, signature: bytes) -> None: ...
-    def closed_condition(self, condition_id: int) -> Any:
-        """The condition just closed (a ``Condition``), verified: it was signed just now."""
+    def closed_condition(self, condition_id: int) -> Condition:
+        """The condition just closed, verified: it was signed just now."""
     def escalated_gates(self, escalation_milestone: int | None) -> list[EscalatedGate]: ...
     def record_resumption(self, gate: EscalatedGate, *, by: str, reason: str, escalation_id: int,
                           signature: bytes) -> None: ...
