@@ -1,7 +1,8 @@
 """The domain rules over a unit of work that is plain Python: the seam a second backend implements.
 
 ``MemoryUnit`` implements the task queue's part of ``store.domain.uow.Unit`` over dicts, with no
-SQLite anywhere; the rules of store/domain/ (claim, complete, fail, retry, cancel, hold, reap) run
+SQLite anywhere; the rules of store/domain/ (claim, complete, fail, retry, cancel, hold, reap,
+dependencies and priorities) run
 over it unchanged. Then the same random sequences of operations run over the SQLite store and over
 the dicts, and every answer, refusal, task and change-feed event must be the same.
 """
@@ -160,6 +161,22 @@ class MemoryUnit:
     def unfinished_prerequisites_of(self, task_ids) -> list[int]:
         return sorted({p for t, p in self.db.deps if t in set(task_ids)
                        and self.db.tasks[p]["status"] in UNFINISHED_VALUES})
+
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        up, todo = {task_id}, [task_id]
+        while todo:
+            for p in self._prereqs(todo.pop()):
+                if p not in up:
+                    up.add(p)
+                    todo.append(p)
+        return sorted((t, p) for t, p in self.db.deps if t in up)
+
+    def downstream_of(self, task_id: int) -> list[int]:
+        return sorted(self._down([task_id]))
+
+    def depth_edges(self, task_ids) -> list[tuple[int, int, int]]:
+        wanted = set(task_ids)
+        return sorted((t, p, self.db.tasks[p]["dependency_depth"]) for t, p in self.db.deps if t in wanted)
 
     def priority_inputs(self, task_ids) -> list[PriorityInputs]:
         out = []
@@ -412,6 +429,8 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("fail"), st.integers(0, 30), st.booleans()),
     st.tuples(st.just("retry"), st.integers(0, 30)),
     st.tuples(st.just("cancel"), st.integers(0, 30), st.booleans()),
+    st.tuples(st.just("depend"), st.integers(0, 30), st.integers(0, 30)),
+    st.tuples(st.just("base"), st.integers(0, 30), st.integers(0, 10)),
     st.tuples(st.just("wait"), st.sampled_from([1, 7, 400, 4000])),
     st.just(("reap",)),
 ), min_size=1, max_size=40)
@@ -457,6 +476,14 @@ async def _both(ops: list[tuple], path: Path) -> None:
                 task_id = pick(op[1])
                 sql = store.retry_task(task_id)
                 mem = lambda: db.write(now, "human", tasks.retry, task_id)  # noqa: E731
+            elif kind == "depend":
+                task_id, prereq = pick(op[1]), pick(op[2])
+                sql = store.add_dependency(task_id, prereq)
+                mem = lambda: db.write(now, "human", tasks.add_dependency, task_id, prereq)  # noqa: E731
+            elif kind == "base":
+                task_id = pick(op[1])
+                sql = store.set_base_priority(task_id, op[2])
+                mem = lambda: db.write(now, "human", tasks.set_base_priority, task_id, op[2])  # noqa: E731
             elif kind == "cancel":
                 task_id = pick(op[1])
                 sql = store.cancel_task(task_id, dry_run=op[2])
@@ -487,11 +514,13 @@ async def _both(ops: list[tuple], path: Path) -> None:
 
 
 #: A failure that holds a fan of tasks, one of them with a task of its own behind it; then a retry
-#: from the far end, a lease that runs out, and a cancel of what the failure held.
+#: from the far end, a lease that runs out, a cancel of what the failure held, and a dependency
+#: added (and one refused: it would close a cycle).
 FAN = [("enqueue", 5, [], 0, "coder"), ("enqueue", 3, [0], 0, "coder"), ("enqueue", 7, [0], 1, "coder"),
        ("enqueue", 5, [2], 0, "tester"), ("claim", "a1", None), ("fail", 0, True), ("retry", 3),
        ("claim", "a2", "coder"), ("wait", 4000), ("claim", "a1", None), ("wait", 400), ("reap",),
-       ("fail", 0, False), ("cancel", 1, True), ("cancel", 1, False), ("complete", 2)]
+       ("fail", 0, False), ("cancel", 1, True), ("cancel", 1, False), ("complete", 2),
+       ("enqueue", 2, [], 1, "coder"), ("depend", 4, 2), ("depend", 2, 4), ("base", 4, 9), ("claim", "a1", None)]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
