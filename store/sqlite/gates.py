@@ -28,8 +28,7 @@ from .rows import (
 )
 from .signatures import DECISION_SELECT
 from .tasks import TaskOps
-from .uow import NEXT_LOCKED, SqliteUnit
-from .uow import report as report_reads
+from .uow import NEXT_LOCKED, SqliteUnit, report_reads
 
 
 class GateOps(TaskOps, StoreBase):

@@ -27,7 +27,7 @@ from .base import StoreBase, Tx
 from .liveness import UNFINISHED_SQL, ids_json
 from .signatures import Signatures
 from .uow import TASK_SELECT as _SELECT
-from .uow import SqliteUnit, hydrate, priority_inputs
+from .uow import SqliteUnit, hydrate, priority_inputs_of
 
 
 class TaskOps(StoreBase):
@@ -126,7 +126,7 @@ class TaskOps(StoreBase):
         )
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
-        return tasks.priority_of(priority_inputs(row, row["n"]), self.clock())
+        return tasks.priority_of(priority_inputs_of(row, row["n"]), self.clock())
 
     async def queue_status(self) -> QueueStatus:
         counts = {r["status"]: (r["n"], r["priority_sum"]) for r in await self._all("SELECT * FROM task_counts")}

@@ -91,13 +91,13 @@ def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
     return tasks
 
 
-def priority_inputs(row: sqlean.Row, unfinished_dependents: int) -> PriorityInputs:
+def priority_inputs_of(row: sqlean.Row, unfinished_dependents: int) -> PriorityInputs:
     """A task row's priority factors."""
     return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
                           row["deadline"], row["estimated_duration_seconds"], row["source"], unfinished_dependents)
 
 
-def report(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
+def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
     """A version of the milestone's validation report (the latest by default); None if none was
     submitted, NotFound if the version asked for was not."""
     if version is None:
@@ -309,7 +309,7 @@ class SqliteUnit:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
-        return [priority_inputs(row, row["n"]) for row in self.tx.all(
+        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
             f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
                     WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
                 FROM tasks t WHERE t.id IN (SELECT value FROM json_each(?))""",
@@ -519,7 +519,7 @@ class SqliteUnit:
         )
 
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
-        return self.tx.read(report(milestone_id, version))
+        return self.tx.read(report_reads(milestone_id, version))
 
     def latest_report_version(self, milestone_id: int) -> int:
         return self.tx.one(
