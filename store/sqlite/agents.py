@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from .. import identity
+from ..domain import agents
 from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields
 from ..models import UNSET, Agent, AgentStatus
-from .base import StoreBase, Tx
-from .reviewers import refuse_reviewer_name
+from .base import StoreBase
 from .rows import agent_from_row, dumps
+from .uow import SqliteUnit
 
 
 def _lookup(name: Any) -> Any:
@@ -21,6 +21,9 @@ def _lookup(name: Any) -> Any:
 
 
 class AgentOps(StoreBase):
+    """Agents' public methods: the reads, and each write as a rule of store/domain/agents.py run over a
+    ``SqliteUnit`` of one transaction."""
+
     async def register_agent(
         self,
         name: str,
@@ -39,40 +42,11 @@ class AgentOps(StoreBase):
 
         The name is kept in its canonical form (store/identity.py); it can never be a reviewer's.
         """
-        check_fields(name=(name, MAX_NAME), agent_type=(agent_type, MAX_NAME), colour=(colour, MAX_NAME),
-                     model=(model, MAX_NAME), actor=(actor, MAX_NAME))
-        if not identity.has_content(name):
-            raise InvalidArgument("an agent needs a name")
-        name = identity.canonical(name, "the agent name")
-        if not agent_type or not agent_type.strip():
-            raise InvalidArgument("an agent needs an agent_type (its role)")
-        if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
-                and stale_after_seconds > 0):
-            raise InvalidArgument("stale_after_seconds must be a positive number")
-        if not (isinstance(requeue_after_seconds, (int, float)) and math.isfinite(requeue_after_seconds)
-                and requeue_after_seconds >= 0):
-            raise InvalidArgument("requeue_after_seconds must be a number of seconds, 0 or more")
-        def in_tx(tx: Tx):
-            tx.read(refuse_reviewer_name(name))
-            tx.run(
-                """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
-                                       requeue_after_seconds, registered_at, last_heartbeat)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
-                       colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
-                       stale_after_seconds = excluded.stale_after_seconds,
-                       requeue_after_seconds = excluded.requeue_after_seconds,
-                       last_heartbeat = excluded.last_heartbeat,
-                       status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
-                (name, agent_type, colour, model, float(stale_after_seconds), float(requeue_after_seconds),
-                 tx.now, tx.now),
-            )
-            tx.event("agent.registered", "agent", name, {
-                "agent_type": agent_type, "colour": colour, "model": model,
-            })
-            return self._agent_in(tx, name)
-
-        return await self._write(actor or name, in_tx)
+        name = agents.check_registration(name, agent_type, colour, model, stale_after_seconds,
+                                         requeue_after_seconds, actor)
+        return await self._write(actor or name, lambda tx: agents.register(
+            SqliteUnit(tx), name, agent_type=agent_type, colour=colour, model=model,
+            stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds))
 
     async def heartbeat(self, name: str, **fields: Any) -> Agent:
         """Record that the agent is alive, with any status fields it reports (see update_agent)."""
@@ -91,38 +65,12 @@ class AgentOps(StoreBase):
         actor: str | None = None,
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
-        from ..inputs import AgentUpdate  # pydantic loads only when an agent is updated
-
-        check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
-        update = AgentUpdate.given(status=status, current_task_id=current_task_id, completion=completion,
-                                   blockers=blockers, next_milestone=next_milestone)
+        changes = agents.check_update(status=status, current_task_id=current_task_id, completion=completion,
+                                      blockers=blockers, next_milestone=next_milestone, name=name, actor=actor)
         name = _lookup(name)
-        sets: dict[str, Any] = update.changes()
-        if "status" in sets:
-            sets["status"] = sets["status"].value
-        if "blockers" in sets:
-            blockers = sets["blockers"]
-            sets["blockers"] = dumps(blockers)
-        current_task_id = sets.get("current_task_id", current_task_id)
-        def in_tx(tx: Tx):
-            if heartbeat:
-                sets["last_heartbeat"] = tx.now
-            if not sets:
-                raise InvalidArgument("nothing to update: give at least one field")
-            if current_task_id not in (UNSET, None) and not tx.one(
-                "SELECT 1 FROM tasks WHERE id = ?", (current_task_id,)
-            ):
-                raise NotFound(f"task {current_task_id} does not exist", entity="task", key=current_task_id)
-            assignments = ", ".join(f"{column} = ?" for column in sets)
-            if not tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*sets.values(), name)):
-                raise NotFound(entity="agent", key=name)
-            payload = {k: v for k, v in sets.items() if k != "last_heartbeat"}
-            if "blockers" in payload:
-                payload["blockers"] = list(blockers)  # the list itself, not its stored JSON text
-            tx.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, payload)
-            return self._agent_in(tx, name)
-
-        return await self._write(actor or name, in_tx, quick=True)
+        return await self._write(
+            actor or name, lambda tx: agents.update(SqliteUnit(tx), name, changes, heartbeat=heartbeat),
+            quick=True)
 
     async def get_agent(self, name: str) -> Agent:
         row = await self._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
@@ -172,16 +120,6 @@ class AgentOps(StoreBase):
         if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
             raise InvalidArgument("duration_ms must be a non-negative number")
         agent = _lookup(agent)
-        def in_tx(tx: Tx):
-            if not tx.one("SELECT 1 FROM agents WHERE name = ?", (agent,)):
-                raise NotFound(entity="agent", key=agent)
-            tx.event("agent.action", "agent", agent, {
-                "phase": phase, "action": action, "duration_ms": duration_ms,
-                "success": bool(success), "error_message": error_message,
-            })
-
-        return await self._write(agent, in_tx)
-
-    def _agent_in(self, tx: Tx, name: str) -> Agent:
-        row = tx.one("SELECT * FROM agents WHERE name = ?", (name,))
-        return agent_from_row(row, tx.now)
+        payload = {"phase": phase, "action": action, "duration_ms": duration_ms, "success": bool(success),
+                   "error_message": error_message}
+        return await self._write(agent, lambda tx: agents.log_action(SqliteUnit(tx), agent, payload))

@@ -5,44 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import gates, identity, signing
-from ..errors import InvalidArgument, InvalidTransition, NotFound, Conflict
+from .. import identity, signing
+from ..domain import gates as domain_gates
+from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
-    Comparator,
     Condition,
-    Criterion,
-    CriterionStatus,
     Decision,
     GateDecision,
     GateStatus,
-    Metric,
     Milestone,
-    MilestoneStatus,
-    ReportIssue,
-    Severity,
     SwarmState,
     ValidationReport,
-    from_ts,
 )
-from .base import All, One, Reads, StoreBase, Tx
-from .reviewers import require_agent, require_reviewer, require_signature
+from .base import StoreBase
 from .rows import (
     condition_from_row,
     decision_from_row,
-    dumps,
     milestone_from_row,
     milestone_query,
     resumption_from_row,
 )
-from .signatures import DECISION_SELECT, escalation_reason
+from .signatures import DECISION_SELECT
 from .tasks import TaskOps
-
-#: The milestone after ``position`` that is still locked: the one a passed gate opens.
-_NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
+from .uow import NEXT_LOCKED, SqliteUnit, report_reads
 
 
 class GateOps(TaskOps, StoreBase):
+    """Milestones, reports and gates: the reads, and each decision, closure and resume as a rule of
+    store/domain/gates.py run over a ``SqliteUnit`` of one transaction."""
+
     # -- milestones --------------------------------------------------------------------------
 
     async def add_milestone(
@@ -71,38 +63,16 @@ class GateOps(TaskOps, StoreBase):
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
-        def in_tx(tx: Tx):
-            if tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)):
-                raise InvalidArgument(f"a milestone named {name!r} already exists")
-            row = tx.one(
-                "SELECT coalesce(max(position), 0), "
-                "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
-            )
-            position, unpassed = row[0] + 1, row[1]
-            status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
-            milestone_id = tx.run(
-                """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                       acceptance_criteria, status, required_approvals, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (name, position, objective, planned_weeks, hour_budget, dumps(list(deliverables)),
-                 dumps(list(acceptance_criteria)), status.value, required_approvals, tx.now),
-            )
-            tx.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
-            return self._milestone_in(tx, milestone_id)
-
-        return await self._write(actor, in_tx)
+        return await self._write(actor, lambda tx: domain_gates.add_milestone(
+            SqliteUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+            deliverables=deliverables, acceptance_criteria=acceptance_criteria,
+            required_approvals=required_approvals))
 
     async def list_milestones(self) -> list[Milestone]:
         return [milestone_from_row(r) for r in await self._all("SELECT * FROM milestones ORDER BY position")]
 
     async def get_milestone(self, ref: int | str) -> Milestone:
         row = await self._one(*milestone_query(ref))
-        if row is None:
-            raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
-        return milestone_from_row(row)
-
-    def _milestone_in(self, tx: Tx, ref: int | str) -> Milestone:
-        row = tx.one(*milestone_query(ref))
         if row is None:
             raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
         return milestone_from_row(row)
@@ -137,93 +107,14 @@ class GateOps(TaskOps, StoreBase):
             summary=summary, criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
         ).parts()
-        def in_tx(tx: Tx):
-            ms = self._milestone_in(tx, milestone)
-            if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
-                raise InvalidTransition(
-                    f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
-                    "open or in review"
-                )
-            tx.read(require_agent(submitted_by, "submit a report"))
-            row = tx.one(
-                "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (ms.id,)
-            )
-            version = row[0] + 1
-            digest = gates.report_hash(
-                milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
-                criteria=crit, metrics=mets, issues=iss, recommendations=recs, proposed_decision=proposed,
-            )
-            report_id = tx.run(
-                """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                       proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (ms.id, version, submitted_by, tx.now, summary, proposed and proposed.value, digest),
-            )
-            tx.many(
-                "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
-                [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(crit)],
-            )
-            tx.many(
-                "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(mets)],
-            )
-            tx.many(
-                "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
-                [(report_id, i, x.severity.value, x.description) for i, x in enumerate(iss)],
-            )
-            tx.many(
-                "INSERT INTO report_recommendations VALUES (?, ?, ?)",
-                [(report_id, i, r) for i, r in enumerate(recs)],
-            )
-            if ms.status is MilestoneStatus.OPEN:
-                tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms.id,))
-            tx.event("gate.report_submitted", "milestone", ms.id, {
-                "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
-            })
-            return tx.read(self._report(ms.id, version))
-
-        return await self._write(submitted_by, in_tx)
+        return await self._write(submitted_by, lambda tx: domain_gates.submit_report(
+            SqliteUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
+            metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""
         ms = await self.get_milestone(milestone)
-        return await self._read(self._report(ms.id, version))
-
-    @staticmethod
-    def _report(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
-        if version is None:
-            row = yield One(
-                "SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
-                (milestone_id,),
-            )
-        else:
-            row = yield One(
-                "SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?", (milestone_id, version)
-            )
-        if row is None:
-            if version is not None:
-                raise NotFound(f"milestone {milestone_id} has no report version {version}")
-            return None
-        rid = row["id"]
-        crit = yield All("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
-        mets = yield All("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
-        iss = yield All("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
-        recs = yield All("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
-        return ValidationReport(
-            id=rid,
-            milestone_id=row["milestone_id"],
-            version=row["version"],
-            submitted_by=row["submitted_by"],
-            submitted_at=from_ts(row["submitted_at"]),
-            summary=row["summary"],
-            proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
-            criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
-            metrics=tuple(
-                Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"]) for m in mets
-            ),
-            issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
-            recommendations=tuple(r["text"] for r in recs),
-            content_hash=row["content_hash"],
-        )
+        return await self._read(report_reads(ms.id, version))
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -261,86 +152,9 @@ class GateOps(TaskOps, StoreBase):
         check_texts("conditions", conditions, MAX_TEXT)
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
-        def in_tx(tx: Tx):
-            guard = tx.read(self._gate_guard())  # before this transaction writes
-            ms = self._milestone_in(tx, milestone)
-            # A gate whose status says it passed without verified approvals to show for it (decided before
-            # decisions were signed, or its status written around swarmdeck) is decided again, signed.
-            status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
-            report = tx.read(self._report(ms.id, None))
-            if report is None:
-                raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
-            if report_hash is not None and report_hash != report.content_hash:
-                raise Conflict(
-                    f"the report of milestone '{ms.name}' changed since it was read (now version "
-                    f"{report.version}); read it again before deciding"
-                )
-            # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
-            # stands in the way of the reviewer it names.
-            approvals = tx.all(
-                f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
-                (report.id,),
-            )
-            approved_by = {r["reviewer"] for r, ok in zip(approvals, tx.read(self._verified_decisions(approvals)))
-                           if ok}
-            gates.check_decision(
-                milestone=ms.name, status=status, decision=decision, rationale=rationale,
-                reviewer=reviewer, submitted_by=report.submitted_by, conditions=conditions,
-                already_approved_by=approved_by,
-            )
-            person = tx.read(require_reviewer(who, "decide a gate"))
-            if dry_run:
-                return None
-            message = signing.decision_payload(
-                milestone_id=ms.id, report_hash=report.content_hash, decision=decision.value,
-                rationale=rationale.strip(), conditions=conditions, reviewer=who)
-            require_signature(person, message, signature, "decide a gate")
-            decision_id = tx.run(
-                """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                       reviewer, decided_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (ms.id, report.id, report.content_hash, decision.value, rationale.strip(), who, tx.now,
-                 bytes(signature)),
-            )
-            tx.many(
-                "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
-                [(ms.id, decision_id, c) for c in conditions],
-            )
-            open_conditions = (tx.one(
-                "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (ms.id,)
-            ))[0]
-            approved = {identity.key(r) or r for r in approved_by}
-            approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
-                else len(approved)
-            effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
-            tx.event("gate.decided", "milestone", ms.id, {
-                "name": ms.name, "decision": decision.value, "reviewer": who,
-                "report_version": report.version, "report_hash": report.content_hash,
-                "approvals": approvals, "required": ms.required_approvals,
-                "status": effect.milestone_status.value,
-            })
-            if effect.milestone_status is not ms.status:
-                tx.run("UPDATE milestones SET status = ? WHERE id = ?", (effect.milestone_status.value, ms.id))
-            if effect.opens_next:
-                self._open_next(tx, ms)
-            if effect.pauses_swarm:
-                reason = escalation_reason(ms.name, who, rationale.strip())
-                tx.run(
-                    "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
-                    (reason, who, tx.now),
-                )
-                tx.event("swarm.paused", "swarm", None, {"reason": reason})
-            row = tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
-            return decision_from_row(row, verified=True)  # its signature was checked just now
-
-        return await self._write(who, in_tx)
-
-    def _open_next(self, tx: Tx, ms: Milestone) -> None:
-        row = tx.one(_NEXT_LOCKED, (ms.position,))
-        if row is None:
-            return
-        tx.run("UPDATE milestones SET status = 'open' WHERE id = ?", (row["id"],))
-        tx.event("milestone.opened", "milestone", row["id"], {"name": row["name"], "after": ms.name})
-        self._release_ready(tx, "t.milestone_id = ? AND t.status = 'blocked'", (row["id"],))
+        return await self._write(who, lambda tx: domain_gates.decide(
+            SqliteUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
+            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition:
@@ -357,43 +171,9 @@ class GateOps(TaskOps, StoreBase):
         who = identity.canonical(closed_by, "the name of who closes the condition")
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
-        def in_tx(tx: Tx):
-            row = tx.one(
-                "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
-                "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = ?",
-                (condition_id,),
-            )
-            if row is None:
-                raise NotFound(f"condition {condition_id} does not exist",
-                               entity="condition", key=condition_id)
-            if row["status"] == "closed":
-                raise InvalidTransition(f"condition {condition_id} is already closed")
-            gates.check_not_submitter(who, row["submitted_by"], "close a condition")
-            person = tx.read(require_reviewer(who, "close a condition"))
-            if dry_run:
-                return condition_from_row(row)
-            require_signature(person, signing.close_payload(condition_id=condition_id, note=note, reviewer=who),
-                              signature, "close a condition")
-            tx.run(
-                "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ?, "
-                "close_signature = ? WHERE id = ?",
-                (who, tx.now, note, bytes(signature), condition_id),
-            )
-            tx.event("gate.condition_closed", "milestone", row["milestone_id"], {
-                "condition_id": condition_id, "text": row["text"], "closed_by": who, "note": note,
-            })
-            remaining = (tx.one(
-                "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'",
-                (row["milestone_id"],),
-            ))[0]
-            ms = self._milestone_in(tx, row["milestone_id"])
-            if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
-                tx.run("UPDATE milestones SET status = 'approved' WHERE id = ?", (ms.id,))
-                tx.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
-            return condition_from_row(tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
-                                      verified=True)
-
-        return await self._write(who, in_tx)
+        return await self._write(who, lambda tx: domain_gates.close_condition(
+            SqliteUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
+            dry_run=dry_run))
 
     # -- the swarm ------------------------------------------------------------------------------
 
@@ -401,8 +181,9 @@ class GateOps(TaskOps, StoreBase):
         """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
         clearing the flag around swarmdeck lifts nothing."""
         row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
-        guard = await self._read(self._gate_guard())
-        return _swarm_state(row, guard.escalation)
+        guard = await self._read(self._signatures.gate_guard())
+        return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"], row["paused_at"],
+                                        guard.escalation)
 
     async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
                            dry_run: bool = False) -> SwarmState:
@@ -419,44 +200,8 @@ class GateOps(TaskOps, StoreBase):
         reason = note
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
-        def in_tx(tx: Tx):
-            guard = tx.read(self._gate_guard())  # before this transaction writes
-            row = tx.one("SELECT paused FROM swarm_state WHERE id = 1")
-            if not row[0] and guard.escalation is None:
-                raise InvalidTransition("the swarm is not paused")
-            lifted, lifted_milestone = (guard.escalation or (0, None, ""))[:2]
-            escalated = tx.all(
-                """SELECT m.id, m.name, m.status,
-                          (SELECT max(d.id) FROM gate_decisions d
-                           WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
-                          (SELECT r.submitted_by FROM validation_reports r
-                           WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
-                   FROM milestones m WHERE m.status = 'escalated' OR m.id = ? ORDER BY m.position""",
-                (lifted_milestone,),
-            )
-            for ms in escalated:
-                if ms["submitted_by"] is not None:
-                    gates.check_not_submitter(who, ms["submitted_by"], "resume the swarm")
-            person = tx.read(require_reviewer(who, "resume the swarm"))
-            if dry_run:
-                return
-            require_signature(person, signing.resume_payload(escalation_id=lifted, note=reason, reviewer=who),
-                              signature, "resume the swarm")
-            tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
-            for ms in escalated:
-                if ms["status"] == MilestoneStatus.ESCALATED:
-                    tx.run("UPDATE milestones SET status = 'review' WHERE id = ?", (ms["id"],))
-                tx.run(
-                    """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
-                           escalation_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                    (ms["id"], ms["escalation"], who, reason, tx.now, lifted, bytes(signature)),
-                )
-                tx.event("milestone.review", "milestone", ms["id"], {
-                    "name": ms["name"], "resumed_by": who, "reason": reason,
-                })
-            tx.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
-
-        await self._write(who, in_tx)
+        await self._write(who, lambda tx: domain_gates.resume(
+            SqliteUnit(tx, self._signatures), who=who, reason=reason, signature=signature, dry_run=dry_run))
         return await self.swarm_state()
 
     # -- what the gate screen shows --------------------------------------------------------------
@@ -465,18 +210,18 @@ class GateOps(TaskOps, StoreBase):
         """The gate as every seat shows it: each decision, closure and resume verified or flagged, and
         approvals counting verified ones only."""
         ms = await self.get_milestone(milestone)
-        report = await self._read(self._report(ms.id, None))
-        keys = await self._read(self._reviewer_keys())
+        report = await self._read(report_reads(ms.id, None))
+        keys = await self._read(self._signatures.reviewer_keys())
         rows = await self._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
         decisions = tuple(
-            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._verified_decisions(rows, keys)))
+            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._signatures.verified_decisions(rows, keys)))
         )
         conditions = tuple(
-            condition_from_row(r, self._closure_verified(r, keys))
+            condition_from_row(r, self._signatures.closure_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         resumptions = tuple(
-            resumption_from_row(r, self._resumption_verified(r, keys))
+            resumption_from_row(r, self._signatures.resumption_verified(r, keys))
             for r in await self._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         approvals = tuple(sorted({
@@ -484,8 +229,8 @@ class GateOps(TaskOps, StoreBase):
             if d.verified and report and d.report_id == report.id
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
-        guard = await self._read(self._gate_guard())
-        nxt = await self._one(_NEXT_LOCKED, (ms.position,))
+        guard = await self._read(self._signatures.gate_guard())
+        nxt = await self._one(NEXT_LOCKED, (ms.position,))
         unblocks = 0
         if nxt is not None:
             unblocks = (await self._one(
@@ -519,14 +264,6 @@ class GateOps(TaskOps, StoreBase):
         )
         if row is None:
             return None
-        [ok] = await self._read(self._verified_decisions([row]))
+        [ok] = await self._read(self._signatures.verified_decisions([row]))
         return decision_from_row(row, ok)
-
-
-def _swarm_state(row: Any, escalation: tuple[int, int, str] | None) -> SwarmState:
-    """The pause flag's state, unless a verified escalation still stands (then paused, whatever the flag)."""
-    if escalation is not None and not row["paused"]:
-        return SwarmState(True, f"{escalation[2]} (no signed resume has lifted it)", None, None, escalation[0])
-    return SwarmState(bool(row["paused"]), row["reason"], row["paused_by"], from_ts(row["paused_at"]),
-                      escalation and escalation[0])
 

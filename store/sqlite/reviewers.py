@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import identity, signing
+from ..domain.reviewers import agent_refused, check_reviewer
 from ..gates import check_not_submitter
 from ..errors import InvalidArgument, NotFound, PermissionDenied, Remedy
 from ..models import Reviewer
 from .base import One, Reads, StoreBase, Tx
 from .rows import reviewer_from_row
+
 
 def is_agent(who: str) -> Reads[bool]:
     return (yield One("SELECT 1 FROM agents WHERE name = ?", (who,))) is not None
@@ -24,68 +26,15 @@ def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewe
     """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``.
     ``keyed``: they must have a signing key too (every act of theirs is signed)."""
     if (yield from is_agent(who)):
-        raise PermissionDenied(f"{who} is a registered agent; agents never {act}: a person does, as a "
-                               "registered reviewer")
+        raise agent_refused(who, act)
     row = yield One("SELECT * FROM reviewers WHERE name = ?", (who,))
-    if row is None:
-        raise PermissionDenied(f"{who} is not a registered reviewer, so cannot {act}",
-                               remedy=Remedy.REGISTER_REVIEWER, who=who)
-    reviewer = reviewer_from_row(row)
-    if not reviewer.active:
-        raise PermissionDenied(f"{who} is no longer a reviewer (removed by {reviewer.removed_by}), so cannot {act}")
-    if keyed:
-        require_key(reviewer, act)
-    return reviewer
-
-
-def require_key(reviewer: Reviewer, act: str) -> bytes:
-    """The reviewer's public key, or PermissionDenied: a reviewer without one cannot sign, so cannot act."""
-    if reviewer.public_key is None:
-        who = reviewer.name
-        raise PermissionDenied(f"{who} has no signing key yet, so cannot {act}: every decision, resume and "
-                               "condition closure is signed by its reviewer", remedy=Remedy.MAKE_KEY, who=who)
-    return reviewer.public_key
-
-
-def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | None, act: str) -> None:
-    """PermissionDenied unless ``signature`` is ``reviewer``'s registered key's over exactly ``message``:
-    every decision, resume and closure is signed by the person who makes it."""
-    who = reviewer.name
-    require_key(reviewer, act)
-    if not signature:
-        raise PermissionDenied(f"to {act}, {who} signs it with their key, unlocked with their passphrase at "
-                               "a human seat (the dashboard, or the CLI at a terminal); "
-                               "nothing was signed here",
-                               remedy=Remedy.MAKE_KEY, who=who)
-    if not signing.verify(reviewer.public_key, message, signature):
-        raise PermissionDenied(f"the signature is not {who}'s over this act, so cannot {act}: it must be made "
-                               f"with {who}'s registered key ({signing.fingerprint(reviewer.public_key)}) over "
-                               "exactly what is recorded (the report may have changed: read it again)",
-                               remedy=Remedy.MAKE_KEY, who=who)
+    return check_reviewer(who, act, None if row is None else reviewer_from_row(row), keyed=keyed)
 
 
 def check_public_key(public_key: Any) -> bytes:
     if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
         raise InvalidArgument("a reviewer's public key is the 32 raw bytes of an ed25519 key")
     return bytes(public_key)
-
-
-def require_agent(who: str, act: str) -> Reads[None]:
-    """PermissionDenied unless ``who`` (canonical) is a registered agent and no reviewer."""
-    if (yield One("SELECT 1 FROM reviewers WHERE name = ?", (who,))) is not None:
-        raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
-    if not (yield from is_agent(who)):
-        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}",
-                               remedy=Remedy.REGISTER_AGENT, who=who)
-
-
-def refuse_reviewer_name(who: str) -> Reads[None]:
-    """An agent may not take a name that is (or was) a reviewer's."""
-    row = yield One("SELECT removed_at FROM reviewers WHERE name = ?", (who,))
-    if row is not None:
-        was = " (removed; its history stays)" if row[0] is not None else ""
-        raise PermissionDenied(f"{who} is a registered reviewer{was}; an agent can never be a reviewer "
-                               "(choose another name for the agent)")
 
 
 class ReviewerOps(StoreBase):

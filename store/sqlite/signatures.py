@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlean
 
 from .. import identity, signing
-from .base import All, One, Reads, StoreBase
+from ..domain.gates import GateGuard, escalation_reason, guard
+from .base import All, One, Reads
 
 #: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
 #: name none, and is still shown).
@@ -42,36 +42,19 @@ GUARD_MARK = ("(SELECT max(id) FROM gate_decisions), (SELECT max(id) FROM gate_r
 _VERDICTS_MAX = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class GateGuard:
-    """What verified decisions allow, whatever the status columns say."""
+class Signatures:
+    """The verdicts on signed rows and the gate guard, cached for one store object (which holds one
+    of these): every method is a ``Reads`` generator or pure, so it serves the write transaction
+    and the reader alike."""
 
-    #: Milestones whose tasks are not handed out: some earlier gate did not pass by verified approvals.
-    locked: frozenset[int]
-    #: The same, as the list of numbers the claim statement names (our own integer ids: never text).
-    locked_sql: str
-    #: Gates that passed by verified approvals of their current report.
-    passed: frozenset[int]
-    #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, the reason
-    #: the pause shows), or None.
-    escalation: tuple[int, int, str] | None
-
-
-def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:
-    """Why the swarm is paused, as the escalating decision says it (one wording for every seat)."""
-    return f"milestone '{milestone}' was escalated by {reviewer}: {rationale}"
-
-
-class SignatureOps(StoreBase):
-    _verdicts: dict[tuple[str, int], tuple[tuple[Any, bytes, Any], bool]] | None = None
-    _guard_cache: tuple[tuple[Any, ...], GateGuard] | None = None
+    def __init__(self) -> None:
+        self._verdicts: dict[tuple[str, int], tuple[tuple[Any, bytes, Any], bool]] = {}
+        self._guard_cache: tuple[tuple[Any, ...], GateGuard] | None = None
 
     # -- verdicts ---------------------------------------------------------------------------------
 
-    def _verdict(self, kind: str, row_id: int, public_key: Any, message: bytes, signature: Any) -> bool:
+    def verdict(self, kind: str, row_id: int, public_key: Any, message: bytes, signature: Any) -> bool:
         """``signing.verify``, remembered for the row as long as what it covered is unchanged."""
-        if self._verdicts is None:
-            self._verdicts = {}
         covered = (public_key, message, signature)
         seen = self._verdicts.get((kind, row_id))
         if seen is not None and seen[0] == covered:
@@ -83,15 +66,15 @@ class SignatureOps(StoreBase):
         return ok
 
     @staticmethod
-    def _reviewer_keys() -> Reads[dict[str, Any]]:
+    def reviewer_keys() -> Reads[dict[str, Any]]:
         return {r[0]: r[1] for r in (yield All("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL"))}
 
     @staticmethod
-    def _key_of(keys: dict[str, Any], who: Any) -> Any:
+    def key_of(keys: dict[str, Any], who: Any) -> Any:
         return keys.get(identity.key(who) or who) if isinstance(who, str) else None
 
     @staticmethod
-    def _conditions_of(decision_ids: Iterable[int]) -> Reads[dict[int, list[str]]]:
+    def conditions_of(decision_ids: Iterable[int]) -> Reads[dict[int, list[str]]]:
         """Each decision's conditions, in order: part of what the decision's signature covers."""
         ids = sorted(set(decision_ids))
         out: dict[int, list[str]] = defaultdict(list)
@@ -102,7 +85,7 @@ class SignatureOps(StoreBase):
                 out[r[0]].append(r[1])
         return out
 
-    def _decision_verified(self, row: sqlean.Row, conditions: list[str], keys: dict[str, Any]) -> bool:
+    def decision_verified(self, row: sqlean.Row, conditions: list[str], keys: dict[str, Any]) -> bool:
         """Signed by the reviewer's key over exactly this decision of exactly the report it names."""
         if row["report_content_hash"] is None or row["report_content_hash"] != row["report_hash"] \
                 or row["report_milestone"] != row["milestone_id"]:
@@ -110,32 +93,32 @@ class SignatureOps(StoreBase):
         message = signing.decision_payload(
             milestone_id=row["milestone_id"], report_hash=row["report_hash"], decision=row["decision"],
             rationale=row["rationale"], conditions=conditions, reviewer=row["reviewer"])
-        return self._verdict("decision", row["id"], self._key_of(keys, row["reviewer"]), message, row["signature"])
+        return self.verdict("decision", row["id"], self.key_of(keys, row["reviewer"]), message, row["signature"])
 
-    def _resumption_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+    def resumption_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
         message = signing.resume_payload(escalation_id=row["escalation_id"] or 0, note=row["reason"],
                                          reviewer=row["resumed_by"])
-        return self._verdict("resumption", row["id"], self._key_of(keys, row["resumed_by"]), message,
+        return self.verdict("resumption", row["id"], self.key_of(keys, row["resumed_by"]), message,
                              row["signature"])
 
-    def _closure_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+    def closure_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
         if row["status"] != "closed":
             return False
         message = signing.close_payload(condition_id=row["id"], note=row["note"], reviewer=row["closed_by"])
-        return self._verdict("closure", row["id"], self._key_of(keys, row["closed_by"]), message,
+        return self.verdict("closure", row["id"], self.key_of(keys, row["closed_by"]), message,
                              row["close_signature"])
 
-    def _verified_decisions(self, rows: list[sqlean.Row],
+    def verified_decisions(self, rows: list[sqlean.Row],
                             keys: dict[str, Any] | None = None) -> Reads[list[bool]]:
         """Whether each decision row is verified (in order)."""
         if keys is None:
-            keys = yield from self._reviewer_keys()
-        conditions = yield from self._conditions_of((r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
-        return [self._decision_verified(r, conditions.get(r["id"], []), keys) for r in rows]
+            keys = yield from self.reviewer_keys()
+        conditions = yield from self.conditions_of((r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
+        return [self.decision_verified(r, conditions.get(r["id"], []), keys) for r in rows]
 
     # -- what verified decisions allow -------------------------------------------------------------
 
-    def _gate_guard(self, mark: tuple[Any, ...] | None = None) -> Reads[GateGuard]:
+    def gate_guard(self, mark: tuple[Any, ...] | None = None) -> Reads[GateGuard]:
         """The gates as verified decisions leave them; computed again only when a gate table grew.
         ``mark``: the ``GUARD_MARK`` columns, if the caller read them already.
 
@@ -146,12 +129,12 @@ class SignatureOps(StoreBase):
         cached = self._guard_cache
         if cached is not None and cached[0] == mark:
             return cached[1]
-        guard = yield from self._compute_guard()
+        guard = yield from self.compute_guard()
         self._guard_cache = (mark, guard)
         return guard
 
-    def _compute_guard(self) -> Reads[GateGuard]:
-        keys = yield from self._reviewer_keys()
+    def compute_guard(self) -> Reads[GateGuard]:
+        keys = yield from self.reviewer_keys()
         milestones = yield All("SELECT id, name, required_approvals FROM milestones ORDER BY position")
         # Each milestone's current report: its newest version (a bare column beside max() is that row's).
         current = {r[0]: r[1] for r in (yield All(
@@ -160,27 +143,19 @@ class SignatureOps(StoreBase):
                          "ORDER BY g.id")
         approvers: dict[int, set[str]] = defaultdict(set)
         escalation = None
-        for row, ok in zip(rows, (yield from self._verified_decisions(rows, keys))):
+        for row, ok in zip(rows, (yield from self.verified_decisions(rows, keys))):
             if not ok:
                 continue
             if row["decision"] == "ESCALATE":
                 escalation = row
             elif current.get(row["milestone_id"]) == row["report_id"]:
                 approvers[row["milestone_id"]].add(identity.key(row["reviewer"]) or row["reviewer"])
-        passed = frozenset(m["id"] for m in milestones if len(approvers[m["id"]]) >= m["required_approvals"])
-        locked: set[int] = set()
-        shut = False  # the first milestone is open; each next one once every gate before it passed
-        for m in milestones:
-            if shut:
-                locked.add(m["id"])
-            elif m["id"] not in passed:
-                shut = True
         outstanding = None
         if escalation is not None:
             lifts = yield All("SELECT * FROM gate_resumptions WHERE escalation_id = ?", (escalation["id"],))
-            if not any(self._resumption_verified(r, keys) for r in lifts):
+            if not any(self.resumption_verified(r, keys) for r in lifts):
                 names = {m["id"]: m["name"] for m in milestones}
                 reason = escalation_reason(names.get(escalation["milestone_id"], str(escalation["milestone_id"])),
                                            escalation["reviewer"], escalation["rationale"])
                 outstanding = (escalation["id"], escalation["milestone_id"], reason)
-        return GateGuard(frozenset(locked), ", ".join(map(str, sorted(locked))), passed, outstanding)
+        return guard([(m["id"], m["required_approvals"]) for m in milestones], approvers, outstanding)

@@ -1,0 +1,92 @@
+"""Agents: registering one (never under a reviewer's name), the fields it reports with its
+heartbeats, and the steps it logs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import identity
+from ..errors import InvalidArgument, NotFound, PermissionDenied
+from ..limits import MAX_NAME, check_fields
+from ..models import UNSET, Agent
+from .uow import Unit
+
+
+def not_registered(name: str) -> NotFound:
+    return NotFound(entity="agent", key=name)
+
+
+def check_registration(name: str, agent_type: str, colour: str | None, model: str | None,
+                       stale_after_seconds: float, requeue_after_seconds: float, actor: str | None) -> str:
+    """Check a registration; the agent's name in its canonical form (store/identity.py)."""
+    check_fields(name=(name, MAX_NAME), agent_type=(agent_type, MAX_NAME), colour=(colour, MAX_NAME),
+                 model=(model, MAX_NAME), actor=(actor, MAX_NAME))
+    if not identity.has_content(name):
+        raise InvalidArgument("an agent needs a name")
+    name = identity.canonical(name, "the agent name")
+    if not agent_type or not agent_type.strip():
+        raise InvalidArgument("an agent needs an agent_type (its role)")
+    if not (isinstance(stale_after_seconds, (int, float)) and math.isfinite(stale_after_seconds)
+            and stale_after_seconds > 0):
+        raise InvalidArgument("stale_after_seconds must be a positive number")
+    if not (isinstance(requeue_after_seconds, (int, float)) and math.isfinite(requeue_after_seconds)
+            and requeue_after_seconds >= 0):
+        raise InvalidArgument("requeue_after_seconds must be a number of seconds, 0 or more")
+    return name
+
+
+def register(u: Unit, name: str, *, agent_type: str, colour: str | None, model: str | None,
+             stale_after_seconds: float, requeue_after_seconds: float) -> Agent:
+    """Register an agent, or update the registration of one that exists (its history stays)."""
+    reviewer = u.reviewer(name)
+    if reviewer is not None:  # an agent may not take a name that is (or was) a reviewer's
+        was = " (removed; its history stays)" if reviewer.removed_at is not None else ""
+        raise PermissionDenied(f"{name} is a registered reviewer{was}; an agent can never be a reviewer "
+                               "(choose another name for the agent)")
+    u.upsert_agent(name, agent_type=agent_type, colour=colour, model=model,
+                   stale_after_seconds=float(stale_after_seconds), requeue_after_seconds=float(requeue_after_seconds))
+    u.event("agent.registered", "agent", name, {"agent_type": agent_type, "colour": colour, "model": model})
+    return u.agent(name)
+
+
+def check_update(
+    *, status: Any = UNSET, current_task_id: Any = UNSET, completion: Any = UNSET,
+    blockers: Any = UNSET, next_milestone: Any = UNSET, name: str, actor: str | None,
+) -> dict[str, Any]:
+    """The agent fields to change (those given), checked by ``AgentUpdate``: ``status`` as its value,
+    ``blockers`` a list. A bare heartbeat gives none, and loads no model."""
+    check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
+    given = {"status": status, "current_task_id": current_task_id, "completion": completion,
+             "blockers": blockers, "next_milestone": next_milestone}
+    if all(value is UNSET for value in given.values()):
+        return {}
+    from ..inputs import AgentUpdate  # pydantic loads only when fields are given
+
+    changes = AgentUpdate.given(**given).changes()
+    if "status" in changes:
+        changes["status"] = changes["status"].value
+    if "blockers" in changes:
+        changes["blockers"] = list(changes["blockers"])
+    return changes
+
+
+def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> Agent:
+    """Change the fields given; ``heartbeat`` also stamps the heartbeat time."""
+    fields = {**changes, "last_heartbeat": u.now} if heartbeat else changes
+    if not fields:
+        raise InvalidArgument("nothing to update: give at least one field")
+    task_id = changes.get("current_task_id")
+    if task_id is not None and not u.task_exists(task_id):
+        raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
+    if not u.update_agent(name, fields):
+        raise not_registered(name)
+    u.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, dict(changes))
+    return u.agent(name)
+
+
+def log_action(u: Unit, agent: str, payload: dict[str, Any]) -> None:
+    """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
+    if not u.agent_exists(agent):
+        raise not_registered(agent)
+    u.event("agent.action", "agent", agent, payload)

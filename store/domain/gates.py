@@ -1,0 +1,262 @@
+"""The gate decision and what follows from it: the checks, the outcome, opening the next milestone,
+closing conditions, and resuming an escalated swarm. The pure rules of who may decide what, and
+what a decision does, are store/gates.py's; this module applies them inside a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .. import gates, identity, signing
+from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
+from ..models import (
+    Condition,
+    Criterion,
+    Decision,
+    GateDecision,
+    Metric,
+    Milestone,
+    MilestoneStatus,
+    ReportIssue,
+    Reviewer,
+    SwarmState,
+    ValidationReport,
+    from_ts,
+)
+from .reviewers import agent_refused, check_reviewer, require_signature
+from .tasks import release_ready
+from .uow import Unit
+
+
+@dataclass(frozen=True, slots=True)
+class GateGuard:
+    """What verified decisions allow, whatever the status columns say (``uow.Guard``)."""
+
+    #: Milestones whose tasks are not handed out: some earlier gate did not pass by verified approvals.
+    locked: frozenset[int]
+    #: Gates that passed by verified approvals of their current report.
+    passed: frozenset[int]
+    #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, the reason
+    #: the pause shows), or None.
+    escalation: tuple[int, int, str] | None
+
+
+def guard(milestones: Sequence[tuple[int, int]], approvers: Mapping[int, set[str]],
+          escalation: tuple[int, int, str] | None) -> GateGuard:
+    """The guard, from the milestones in order as (id, approvals required), the verified approvers of
+    each one's current report (canonical names), and the escalation that stands, if any: a gate passed
+    with enough approvals; the first milestone is open, and each next one once every gate before it
+    passed."""
+    passed = frozenset(m for m, required in milestones if len(approvers.get(m, ())) >= required)
+    locked: set[int] = set()
+    shut = False
+    for m, _ in milestones:
+        if shut:
+            locked.add(m)
+        elif m not in passed:
+            shut = True
+    return GateGuard(frozenset(locked), passed, escalation)
+
+
+def swarm_state(paused: bool, reason: str | None, paused_by: str | None, paused_at: float | None,
+                escalation: tuple[int, int, str] | None) -> SwarmState:
+    """The pause flag's state, unless a verified escalation still stands (then paused, whatever the
+    flag says: clearing it around swarmdeck lifts nothing)."""
+    if escalation is not None and not paused:
+        return SwarmState(True, f"{escalation[2]} (no signed resume has lifted it)", None, None, escalation[0])
+    return SwarmState(paused, reason, paused_by, from_ts(paused_at), escalation and escalation[0])
+
+
+def escalation_reason(milestone: str, reviewer: str, rationale: str) -> str:
+    """Why the swarm is paused, as the escalating decision says it (one wording for every seat)."""
+    return f"milestone '{milestone}' was escalated by {reviewer}: {rationale}"
+
+
+def require_reviewer(u: Unit, who: str, act: str) -> Reviewer:
+    """The active, keyed reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``."""
+    if u.agent_exists(who):
+        raise agent_refused(who, act)
+    return check_reviewer(who, act, u.reviewer(who))
+
+
+def milestone(u: Unit, ref: int | str) -> Milestone:
+    ms = u.milestone(ref)
+    if ms is None:
+        raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
+    return ms
+
+
+def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | None, hour_budget: float | None,
+                  deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int) -> Milestone:
+    """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+    if u.milestone_named(name):
+        raise InvalidArgument(f"a milestone named {name!r} already exists")
+    last, unpassed = u.milestone_tail()
+    status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
+    milestone_id = u.insert_milestone(
+        name=name, position=last + 1, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+        deliverables=list(deliverables), acceptance_criteria=list(acceptance_criteria), status=status.value,
+        required_approvals=required_approvals)
+    u.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
+    return milestone(u, milestone_id)
+
+
+def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, criteria: Sequence[Criterion],
+                  metrics: Sequence[Metric], issues: Sequence[ReportIssue], recommendations: Sequence[str],
+                  proposed: Decision | None) -> ValidationReport:
+    """A new version of the milestone's validation report, by a registered agent; the gate goes to review."""
+    ms = milestone(u, ref)
+    if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
+        raise InvalidTransition(
+            f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
+            "open or in review"
+        )
+    require_agent(u, submitted_by, "submit a report")
+    version = u.latest_report_version(ms.id) + 1
+    digest = gates.report_hash(
+        milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
+        criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
+        proposed_decision=proposed,
+    )
+    u.insert_report(milestone_id=ms.id, version=version, submitted_by=submitted_by, summary=summary,
+                    criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
+                    proposed=proposed, content_hash=digest)
+    if ms.status is MilestoneStatus.OPEN:
+        u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
+    u.event("gate.report_submitted", "milestone", ms.id, {
+        "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
+    })
+    return u.report(ms.id, version)
+
+
+def require_agent(u: Unit, who: str, act: str) -> None:
+    """PermissionDenied unless ``who`` (canonical) is a registered agent and no reviewer."""
+    if u.reviewer(who) is not None:
+        raise PermissionDenied(f"{who} is a reviewer; reports are submitted by agents, and reviewers decide them")
+    if not u.agent_exists(who):
+        raise PermissionDenied(f"{who} is not a registered agent, so cannot {act}",
+                               remedy=Remedy.REGISTER_AGENT, who=who)
+
+
+def decide(
+    u: Unit, ref: int | str, *, decision: Decision, rationale: str, reviewer: str, who: str,
+    conditions: Sequence[str], report_hash: str | None, signature: bytes | None, dry_run: bool,
+) -> GateDecision | None:
+    """Record a reviewer's decision on the milestone's current report and apply its effect; with
+    ``dry_run``, every check but the signature's and nothing recorded (None)."""
+    guard = u.gate_guard()  # before this transaction writes
+    ms = milestone(u, ref)
+    # A gate whose status says it passed without verified approvals to show for it (decided before
+    # decisions were signed, or its status written around swarmdeck) is decided again, signed.
+    status = MilestoneStatus.REVIEW if ms.status.passed and ms.id not in guard.passed else ms.status
+    report = u.report(ms.id, None)
+    if report is None:
+        raise InvalidTransition(f"milestone '{ms.name}' has no validation report to decide")
+    if report_hash is not None and report_hash != report.content_hash:
+        raise Conflict(
+            f"the report of milestone '{ms.name}' changed since it was read (now version "
+            f"{report.version}); read it again before deciding"
+        )
+    approved_by = u.verified_approvers(report.id)
+    gates.check_decision(
+        milestone=ms.name, status=status, decision=decision, rationale=rationale,
+        reviewer=reviewer, submitted_by=report.submitted_by, conditions=list(conditions),
+        already_approved_by=approved_by,
+    )
+    person = require_reviewer(u, who, "decide a gate")
+    if dry_run:
+        return None
+    message = signing.decision_payload(
+        milestone_id=ms.id, report_hash=report.content_hash, decision=decision.value,
+        rationale=rationale.strip(), conditions=conditions, reviewer=who)
+    require_signature(person, message, signature, "decide a gate")
+    decision_id = u.insert_decision(milestone_id=ms.id, report=report, decision=decision.value,
+                                    rationale=rationale.strip(), reviewer=who, signature=bytes(signature),
+                                    conditions=conditions)
+    open_conditions = u.open_conditions(ms.id)
+    approved = {identity.key(r) or r for r in approved_by}
+    approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
+        else len(approved)
+    effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
+    u.event("gate.decided", "milestone", ms.id, {
+        "name": ms.name, "decision": decision.value, "reviewer": who,
+        "report_version": report.version, "report_hash": report.content_hash,
+        "approvals": approvals, "required": ms.required_approvals,
+        "status": effect.milestone_status.value,
+    })
+    if effect.milestone_status is not ms.status:
+        u.set_milestone_status(ms.id, effect.milestone_status.value)
+    if effect.opens_next:
+        open_next(u, ms)
+    if effect.pauses_swarm:
+        reason = escalation_reason(ms.name, who, rationale.strip())
+        u.pause_swarm(reason, who)
+        u.event("swarm.paused", "swarm", None, {"reason": reason})
+    return u.decision(decision_id)
+
+
+def open_next(u: Unit, ms: Milestone) -> None:
+    """The first locked milestone after ``ms`` opens, and its tasks with nothing left to wait for are
+    released."""
+    nxt = u.next_locked_milestone(ms.position)
+    if nxt is None:
+        return
+    u.set_milestone_status(nxt.id, MilestoneStatus.OPEN.value)
+    u.event("milestone.opened", "milestone", nxt.id, {"name": nxt.name, "after": ms.name})
+    release_ready(u, u.ready_to_release(milestone_id=nxt.id))
+
+
+def close_condition(u: Unit, condition_id: int, *, who: str, note: str | None, signature: bytes | None,
+                    dry_run: bool) -> Condition:
+    """A reviewer closes one condition of a CONDITIONAL decision; the last one closed makes the gate
+    APPROVED. Never an agent, nor the report's submitter."""
+    row = u.condition(condition_id)
+    if row is None:
+        raise NotFound(f"condition {condition_id} does not exist",
+                       entity="condition", key=condition_id)
+    if row.status == "closed":
+        raise InvalidTransition(f"condition {condition_id} is already closed")
+    gates.check_not_submitter(who, row.submitted_by, "close a condition")
+    person = require_reviewer(u, who, "close a condition")
+    if dry_run:
+        return row.record
+    require_signature(person, signing.close_payload(condition_id=condition_id, note=note, reviewer=who),
+                      signature, "close a condition")
+    u.close_condition(condition_id, by=who, note=note, signature=bytes(signature))
+    u.event("gate.condition_closed", "milestone", row.milestone_id, {
+        "condition_id": condition_id, "text": row.text, "closed_by": who, "note": note,
+    })
+    remaining = u.open_conditions(row.milestone_id)
+    ms = milestone(u, row.milestone_id)
+    if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
+        u.set_milestone_status(ms.id, MilestoneStatus.APPROVED.value)
+        u.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
+    return u.closed_condition(condition_id)
+
+
+def resume(u: Unit, *, who: str, reason: str | None, signature: bytes | None, dry_run: bool) -> None:
+    """A reviewer lifts an escalation: claims are accepted again, escalated gates go back to review,
+    and each of them records who resumed it, when and why."""
+    guard = u.gate_guard()  # before this transaction writes
+    if not u.swarm_pause().paused and guard.escalation is None:
+        raise InvalidTransition("the swarm is not paused")
+    lifted, lifted_milestone = (guard.escalation or (0, None, ""))[:2]
+    escalated = u.escalated_gates(lifted_milestone)
+    for ms in escalated:
+        if ms.submitted_by is not None:
+            gates.check_not_submitter(who, ms.submitted_by, "resume the swarm")
+    person = require_reviewer(u, who, "resume the swarm")
+    if dry_run:
+        return
+    require_signature(person, signing.resume_payload(escalation_id=lifted, note=reason, reviewer=who),
+                      signature, "resume the swarm")
+    u.unpause_swarm()
+    for ms in escalated:
+        if ms.status == MilestoneStatus.ESCALATED:
+            u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
+        u.record_resumption(ms, by=who, reason=reason, escalation_id=lifted, signature=bytes(signature))
+        u.event("milestone.review", "milestone", ms.id, {
+            "name": ms.name, "resumed_by": who, "reason": reason,
+        })
+    u.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
+

@@ -1,0 +1,239 @@
+"""The unit of work: what one write transaction needs from a backend, named by meaning.
+
+A backend implements ``Unit`` over its transaction (store/sqlite/uow.py: SQLite's ``Tx``); the rules
+(tasks.py, liveness.py, gates.py) call nothing else. Every method is synchronous and runs inside the
+transaction: its reads see its own writes, and nothing is committed until the rule returns. Ids are
+the backend's integers; statuses are written as ``TaskStatus``/``MilestoneStatus`` values.
+Methods that change a row say nothing about the change feed: the rules append events (``event``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from ..models import (
+    Agent,
+    Condition,
+    Criterion,
+    Decision,
+    GateDecision,
+    Metric,
+    Milestone,
+    ReportIssue,
+    Reviewer,
+    Task,
+    TaskStatus,
+    ValidationReport,
+)
+
+
+class Pause(NamedTuple):
+    """The swarm's pause flag, as last written."""
+
+    paused: bool
+    reason: str | None
+
+
+class Guard(Protocol):
+    """What verified gate decisions allow, whatever the status columns say (a backend computes it
+    from signed rows: store/sqlite/signatures.py)."""
+
+    #: Milestones whose tasks are not handed out: some earlier gate did not pass by verified approvals.
+    locked: frozenset[int]
+    #: Gates that passed by verified approvals of their current report.
+    passed: frozenset[int]
+    #: The newest verified ESCALATE no verified resume lifted: (decision id, milestone id, reason).
+    escalation: tuple[int, int, str] | None
+
+
+class PrerequisiteState(NamedTuple):
+    status: str
+    depth: int
+    #: The failed task holding it back: itself if it failed, else what holds it (or None).
+    held_by: int | None
+
+
+class PriorityInputs(NamedTuple):
+    """What a task's priority is computed from (store/priority.py), with the priority stored now."""
+
+    id: int
+    priority: float
+    base_priority: int
+    dependency_depth: int
+    deadline: float | None
+    estimate: int | None
+    source: str
+    unfinished_dependents: int
+
+
+class Lease(NamedTuple):
+    """A running task whose lease ran out."""
+
+    task_id: int
+    agent: str | None
+    timeout_seconds: int
+
+
+class Silent(NamedTuple):
+    """A running task of an agent silent past its stale time and requeue grace."""
+
+    task_id: int
+    agent: str
+    seen: float
+    stale_after: float
+    grace: float
+
+
+class EscalatedGate(NamedTuple):
+    """A milestone an escalation lifted by a resume concerns (escalated, or the escalation's own)."""
+
+    id: int
+    name: str
+    status: str
+    escalation: int | None
+    submitted_by: str | None
+
+
+class ConditionRow(NamedTuple):
+    """One condition of a CONDITIONAL decision, with the submitter of the report it was set on."""
+
+    id: int
+    milestone_id: int
+    text: str
+    status: str
+    submitted_by: str
+    #: The condition as the public API shows it (unverified).
+    record: Condition
+
+
+class Unit(Protocol):
+    """One write transaction of a backend, seen by the rules."""
+
+    #: The transaction's clock reading (epoch seconds) and who acts (canonical).
+    now: float
+    actor: str
+
+    def event(self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None) -> None:
+        """Append to the change feed, inside this transaction."""
+
+    # -- the swarm and the gates' guard ------------------------------------------------------------
+
+    def swarm_pause(self) -> Pause:
+        """The pause flag (a backend may read what ``gate_guard`` needs along with it)."""
+    def gate_guard(self) -> Guard:
+        """Computed from the gate tables as they are now: call it before the transaction writes them."""
+    def pause_swarm(self, reason: str, by: str) -> None: ...
+    def unpause_swarm(self) -> None: ...
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    def agent_exists(self, name: str) -> bool: ...
+    def set_agent_working(self, name: str, task_id: int) -> None: ...
+    def release_agent(self, name: str, task_id: int) -> None:
+        """The agent is idle again, if ``task_id`` is still its current task."""
+    def reviewer(self, name: str) -> Reviewer | None:
+        """The reviewer registered under ``name`` (canonical), removed or not; None if nobody is."""
+    def agent(self, name: str) -> Agent: ...
+    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
+                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
+        """Register, or update the registration (keeping a colour and model not given); it has just
+        heartbeated, and an offline agent is idle again."""
+    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
+        """Set these ``Agent`` fields (``blockers`` a list); False if there is no such agent."""
+
+    # -- tasks: reads -----------------------------------------------------------------------------
+
+    def task(self, task_id: int) -> Task:
+        """The task with its prerequisites and blocked reason; NotFound if there is none."""
+    def task_exists(self, task_id: int) -> bool: ...
+    def prerequisite_states(self, task_ids: Sequence[int]) -> dict[int, PrerequisiteState]: ...
+    def dependents_of(self, task_id: int) -> list[int]:
+        """The tasks that wait directly on ``task_id``."""
+    def cascade_of(self, task_id: int) -> list[int]:
+        """Every unfinished task that waits on ``task_id``, transitively, in id order (not itself)."""
+    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]: ...
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        """(task, prerequisite) for ``task_id`` and everything it waits on, transitively."""
+    def downstream_of(self, task_id: int) -> list[int]:
+        """``task_id`` and everything that waits on it, transitively."""
+    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(task, prerequisite, the prerequisite's depth) of the tasks given."""
+    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]: ...
+    def waiting_with_deadline(self) -> list[int]:
+        """Waiting tasks (pending, blocked, ready) that have a deadline."""
+    def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
+                         milestone_id: int | None = None) -> list[int]:
+        """Blocked tasks (the dependents of a task, one task, or a milestone's) whose prerequisites
+        have all completed and whose milestone is not locked."""
+
+    # -- tasks: writes ----------------------------------------------------------------------------
+
+    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
+                    base_priority: int, status: str, priority: float, dependency_depth: int,
+                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
+                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
+                    max_retries: int, timeout_seconds: int) -> int: ...
+    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None: ...
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> int | None:
+        """Mark the best ready task (of ``agent_type``, outside the ``locked`` milestones) running for
+        ``agent``, leased for its timeout; its id, or None. One step: under any contention each ready
+        task goes to exactly one agent."""
+    def set_task_status(self, task_id: int, status: TaskStatus) -> None: ...
+    def mark_completed(self, task_id: int, result_json: str | None) -> None: ...
+    def retry_later(self, task_id: int, error: str) -> None:
+        """Back to ready with one retry more, unassigned: a failure with retries left."""
+    def mark_failed(self, task_id: int, error: str) -> None: ...
+    def requeue_failed(self, task_id: int) -> None:
+        """A manual retry: blocked (until released) with one retry more, unassigned and unfinished."""
+    def mark_cancelled(self, task_id: int, reason: str | None) -> None: ...
+    def set_priority(self, task_id: int, priority: float) -> None: ...
+    def set_base_priority(self, task_id: int, base_priority: int) -> None: ...
+    def set_depth(self, task_id: int, depth: int) -> None: ...
+    def add_milestone_hours(self, milestone_id: int, hours: float) -> None: ...
+
+    # -- liveness ---------------------------------------------------------------------------------
+
+    def expired_leases(self) -> list[Lease]: ...
+    def silent_agents_tasks(self) -> list[Silent]: ...
+    def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
+        """Mark these tasks and every unfinished task waiting on them held by ``failed_id``, unless
+        already held; the ids newly held."""
+    def held_by(self, failed_id: int) -> list[int]: ...
+    def set_held_by(self, task_id: int, failed_id: int | None) -> None: ...
+    def failed_upstream(self, task_id: int) -> list[int]:
+        """The failed tasks ``task_id`` waits on, through unfinished tasks, in id order."""
+
+    # -- milestones and gates ---------------------------------------------------------------------
+
+    def milestone(self, ref: int | str) -> Milestone | None:
+        """By id (an int, or digits) or by name."""
+    def milestone_named(self, name: str) -> bool: ...
+    def milestone_tail(self) -> tuple[int, int]:
+        """The last milestone's position (0 with none), and how many milestones have not passed."""
+    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
+                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
+                         status: str, required_approvals: int) -> int: ...
+    def next_locked_milestone(self, position: int) -> Milestone | None: ...
+    def set_milestone_status(self, milestone_id: int, status: str) -> None: ...
+    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
+        """A version of the milestone's report (None: the latest); None if none was submitted."""
+    def latest_report_version(self, milestone_id: int) -> int:
+        """0 if none was submitted."""
+    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
+                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int: ...
+    def verified_approvers(self, report_id: int) -> set[str]:
+        """Reviewers whose APPROVE or CONDITIONAL decision on the report is verified (signed)."""
+    def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
+                        reviewer: str, signature: bytes, conditions: Sequence[str]) -> int: ...
+    def decision(self, decision_id: int) -> GateDecision:
+        """The recorded decision, verified: it was signed just now."""
+    def open_conditions(self, milestone_id: int) -> int: ...
+    def condition(self, condition_id: int) -> ConditionRow | None: ...
+    def close_condition(self, condition_id: int, *, by: str, note: str, signature: bytes) -> None: ...
+    def closed_condition(self, condition_id: int) -> Condition:
+        """The condition just closed, verified: it was signed just now."""
+    def escalated_gates(self, escalation_milestone: int | None) -> list[EscalatedGate]: ...
+    def record_resumption(self, gate: EscalatedGate, *, by: str, reason: str, escalation_id: int,
+                          signature: bytes) -> None: ...

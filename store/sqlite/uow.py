@@ -1,0 +1,628 @@
+"""The SQLite unit of work: the domain's data operations (store/domain/uow.py) as SQL over one ``Tx``.
+
+Every statement the rules need is here, with its index hints and what they are for; the rules
+themselves (what a claim hands out, what a failure holds) are in store/domain/. A unit lives for one
+transaction and is made by the write body: ``lambda tx: domain.tasks.claim(SqliteUnit(tx, self), ...)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlean
+
+from ..domain.tasks import blocked_reason
+from ..domain.uow import (
+    ConditionRow,
+    EscalatedGate,
+    Lease,
+    Pause,
+    PrerequisiteState,
+    PriorityInputs,
+    Silent,
+)
+from ..errors import NotFound
+from ..models import (
+    Agent,
+    Comparator,
+    Condition,
+    Criterion,
+    CriterionStatus,
+    Decision,
+    GateDecision,
+    Milestone,
+    Reviewer,
+    ReportIssue,
+    Severity,
+    Metric,
+    Task,
+    TaskStatus,
+    ValidationReport,
+    from_ts,
+)
+from .base import All, One, Reads, Tx
+from .liveness import UNFINISHED_SQL, ids_json
+from .rows import (
+    agent_from_row,
+    condition_from_row,
+    dumps,
+    decision_from_row,
+    milestone_from_row,
+    milestone_query,
+    reviewer_from_row,
+    task_from_row,
+)
+from ..domain.gates import GateGuard
+from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+
+
+#: A task with its milestone's name and status (for the blocked reason).
+TASK_SELECT = """
+SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
+FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
+"""
+
+#: The milestone after ``position`` that is still locked: the one a passed gate opens.
+NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
+
+
+def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
+    """Attach prerequisites, and say why each blocked task is blocked."""
+    if not rows:
+        return []
+    prereqs: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for r in (yield All(
+        "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
+        "JOIN tasks p ON p.id = d.prerequisite_id "
+        "WHERE d.task_id IN (SELECT value FROM json_each(?)) ORDER BY d.task_id, d.prerequisite_id",
+        (ids_json(r["id"] for r in rows),),
+    )):
+        prereqs[r[0]].append((r[1], r[2]))
+    tasks = []
+    for row in rows:
+        mine = prereqs.get(row["id"], [])
+        reason = None
+        if row["status"] == TaskStatus.BLOCKED:
+            reason = blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
+        tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
+    return tasks
+
+
+def priority_inputs_of(row: sqlean.Row, unfinished_dependents: int) -> PriorityInputs:
+    """A task row's priority factors."""
+    return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
+                          row["deadline"], row["estimated_duration_seconds"], row["source"], unfinished_dependents)
+
+
+def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
+    """A version of the milestone's validation report (the latest by default); None if none was
+    submitted, NotFound if the version asked for was not."""
+    if version is None:
+        row = yield One(
+            "SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
+            (milestone_id,),
+        )
+    else:
+        row = yield One(
+            "SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?", (milestone_id, version)
+        )
+    if row is None:
+        if version is not None:
+            raise NotFound(f"milestone {milestone_id} has no report version {version}")
+        return None
+    rid = row["id"]
+    crit = yield All("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
+    mets = yield All("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
+    iss = yield All("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
+    recs = yield All("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
+    return ValidationReport(
+        id=rid,
+        milestone_id=row["milestone_id"],
+        version=row["version"],
+        submitted_by=row["submitted_by"],
+        submitted_at=from_ts(row["submitted_at"]),
+        summary=row["summary"],
+        proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
+        criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
+        metrics=tuple(
+            Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"]) for m in mets
+        ),
+        issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
+        recommendations=tuple(r["text"] for r in recs),
+        content_hash=row["content_hash"],
+    )
+
+
+#: The agent fields an update may set, which are also their columns' names.
+_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat"})
+
+
+@functools.lru_cache(maxsize=64)
+def _locked_sql(locked: frozenset[int]) -> str:
+    """The locked milestones as the list of numbers the claim statement names (our own integer ids,
+    never text): one statement text per locked set."""
+    return ", ".join(map(str, sorted(locked)))
+
+
+class SqliteUnit:
+    """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
+    gate guard, which outlive the transaction (the writes of gates and claims need them)."""
+
+    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark")
+
+    def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
+        self.tx = tx
+        self.now = tx.now
+        self.actor = tx.actor
+        self.event = tx.event
+        self._signatures = signatures
+        self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
+
+    # -- the swarm and the gates' guard ------------------------------------------------------------
+
+    def swarm_pause(self) -> Pause:
+        # The pause flag, and the primary-key probes that say whether the cached guard still holds.
+        row = self.tx.one(f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1")
+        self._mark = tuple(row[2:])
+        return Pause(bool(row[0]), row[1])
+
+    def gate_guard(self) -> GateGuard:
+        mark, self._mark = self._mark, None
+        return self.tx.read(self._signatures.gate_guard(mark))
+
+    def pause_swarm(self, reason: str, by: str) -> None:
+        self.tx.run(
+            "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
+            (reason, by, self.now),
+        )
+
+    def unpause_swarm(self) -> None:
+        self.tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
+
+    # -- agents and reviewers ---------------------------------------------------------------------
+
+    def agent_exists(self, name: str) -> bool:
+        return self.tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
+
+    def set_agent_working(self, name: str, task_id: int) -> None:
+        self.tx.run(
+            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?",
+            (task_id, name),
+        )
+
+    def release_agent(self, name: str, task_id: int) -> None:
+        self.tx.run(
+            "UPDATE agents SET status = 'idle', current_task_id = NULL "
+            "WHERE name = ? AND current_task_id = ?",
+            (name, task_id),
+        )
+
+    def reviewer(self, name: str) -> Reviewer | None:
+        row = self.tx.one("SELECT * FROM reviewers WHERE name = ?", (name,))
+        return None if row is None else reviewer_from_row(row)
+
+    def agent(self, name: str) -> Agent:
+        row = self.tx.one("SELECT * FROM agents WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"agent {name!r} is not registered")
+        return agent_from_row(row, self.now)
+
+    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
+                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
+        self.tx.run(
+            """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
+                                   requeue_after_seconds, registered_at, last_heartbeat)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
+                   colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
+                   stale_after_seconds = excluded.stale_after_seconds,
+                   requeue_after_seconds = excluded.requeue_after_seconds,
+                   last_heartbeat = excluded.last_heartbeat,
+                   status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
+            (name, agent_type, colour, model, stale_after_seconds, requeue_after_seconds, self.now, self.now),
+        )
+
+    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
+        if "blockers" in fields:
+            fields = {**fields, "blockers": dumps(fields["blockers"])}  # stored as JSON text
+        # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
+        if not _AGENT_COLUMNS.issuperset(fields):
+            raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
+        assignments = ", ".join(f"{column} = ?" for column in fields)
+        return bool(self.tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*fields.values(), name)))
+
+    # -- tasks: reads -----------------------------------------------------------------------------
+
+    def task(self, task_id: int) -> Task:
+        rows = self.tx.all(f"{TASK_SELECT} WHERE t.id = ?", (task_id,))
+        if not rows:
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
+        return self.tx.read(hydrate(rows))[0]
+
+    def task_exists(self, task_id: int) -> bool:
+        return self.tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)) is not None
+
+    def prerequisite_states(self, task_ids: Sequence[int]) -> dict[int, PrerequisiteState]:
+        return {
+            r[0]: PrerequisiteState(r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
+            for r in self.tx.all(
+                "SELECT id, status, dependency_depth, held_by FROM tasks "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (ids_json(task_ids),),
+            )
+        }
+
+    def dependents_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,))
+        return [r[0] for r in rows]
+
+    def cascade_of(self, task_id: int) -> list[int]:
+        # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
+        rows = self.tx.all(
+            """WITH RECURSIVE down(id) AS (SELECT ? UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT t.id FROM tasks t
+               WHERE t.id IN down AND t.id != ? AND t.status NOT IN ('completed', 'cancelled')
+               ORDER BY t.id""",
+            (task_id, task_id),
+        )
+        return [r[0] for r in rows]
+
+    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
+        # `+p.status`: start from the given tasks' edges, not from every unfinished task.
+        rows = self.tx.all(
+            "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id "
+            f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {UNFINISHED_SQL}",
+            (ids_json(task_ids),),
+        )
+        return [r[0] for r in rows]
+
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        rows = self.tx.all(
+            # `IN up` (not a join) keeps SQLite from scanning all of task_dependencies to meet `up`.
+            """WITH RECURSIVE up(id) AS (SELECT ? UNION
+                   SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
+               SELECT d.task_id, d.prerequisite_id FROM task_dependencies d WHERE d.task_id IN up""",
+            (task_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def downstream_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            """WITH RECURSIVE down(id) AS (SELECT ? UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT id FROM down""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]
+
+    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        rows = self.tx.all(
+            "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id IN (SELECT value FROM json_each(?))",
+            (ids_json(task_ids),),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
+        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
+            f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
+                    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
+                FROM tasks t WHERE t.id IN (SELECT value FROM json_each(?))""",
+            (ids_json(task_ids),),
+        )]
+
+    def waiting_with_deadline(self) -> list[int]:
+        rows = self.tx.all(
+            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
+        )
+        return [r[0] for r in rows]
+
+    def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
+                         milestone_id: int | None = None) -> list[int]:
+        if dependents_of is not None:
+            where, params = "t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?)", (dependents_of,)
+        elif task_id is not None:
+            where, params = "t.id = ?", (task_id,)
+        else:
+            where, params = "t.milestone_id = ? AND t.status = 'blocked'", (milestone_id,)
+        # `+t.status`: never drive this from the status index (every blocked task); ``where`` narrows it.
+        rows = self.tx.all(
+            f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
+                WHERE {where} AND +t.status = 'blocked'
+                  AND (m.status IS NULL OR m.status != 'locked')
+                  AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                                  WHERE d.task_id = t.id AND p.status != 'completed')""",
+            params,
+        )
+        return [r[0] for r in rows]
+
+    # -- tasks: writes ----------------------------------------------------------------------------
+
+    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
+                    base_priority: int, status: str, priority: float, dependency_depth: int,
+                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
+                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
+                    max_retries: int, timeout_seconds: int) -> int:
+        return self.tx.run(
+            """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
+                   priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+                   estimated_duration_seconds, input_data, max_retries, timeout_seconds,
+                   created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (description, summary, source, agent_type, base_priority, status, priority,
+             dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+             estimated_duration_seconds, input_json, max_retries, timeout_seconds, self.now, self.now),
+        )
+
+    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None:
+        self.tx.many(
+            "INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
+            [(task_id, p) for p in prerequisite_ids],
+        )
+
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> int | None:
+        """One statement: the choice and the update."""
+        of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
+        if locked:
+            # `+milestone_id`: still walk the claim index in priority order, skipping the few ready
+            # tasks (if any: status set around swarmdeck) of a milestone no verified gate opened. The
+            # ids are the guard's own integers, written into the statement (one text per locked set).
+            of_type += f" AND coalesce(+milestone_id, 0) NOT IN ({_locked_sql(locked)})"
+        now = self.now
+        row = self.tx.one(
+            "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
+            "lease_expires_at = ? + timeout_seconds, updated_at = ? "
+            f"WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{of_type} "
+            "ORDER BY priority DESC, id LIMIT 1) RETURNING id",
+            (agent, now, now, now, *params),
+        )
+        return None if row is None else row[0]
+
+    def set_task_status(self, task_id: int, status: TaskStatus) -> None:
+        self.tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (status.value, self.now, task_id))
+
+    def mark_completed(self, task_id: int, result_json: str | None) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
+            "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+            (result_json, self.now, self.now, task_id),
+        )
+
+    def retry_later(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = ?, "
+            "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = ? "
+            "WHERE id = ?",
+            (error, self.now, task_id),
+        )
+
+    def mark_failed(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'failed', error_message = ?, finished_at = ?, "
+            "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+            (error, self.now, self.now, task_id),
+        )
+
+    def requeue_failed(self, task_id: int) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
+            "assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
+            (self.now, task_id),
+        )
+
+    def mark_cancelled(self, task_id: int, reason: str | None) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
+            "held_by = NULL, updated_at = ?, error_message = coalesce(?, error_message) WHERE id = ?",
+            (self.now, self.now, reason, task_id),
+        )
+
+    def set_priority(self, task_id: int, priority: float) -> None:
+        self.tx.run("UPDATE tasks SET priority = ? WHERE id = ?", (priority, task_id))
+
+    def set_base_priority(self, task_id: int, base_priority: int) -> None:
+        self.tx.run(
+            "UPDATE tasks SET base_priority = ?, updated_at = ? WHERE id = ?",
+            (base_priority, self.now, task_id),
+        )
+
+    def set_depth(self, task_id: int, depth: int) -> None:
+        self.tx.run("UPDATE tasks SET dependency_depth = ? WHERE id = ?", (depth, task_id))
+
+    def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
+        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + ? WHERE id = ?", (hours, milestone_id))
+
+    # -- liveness ---------------------------------------------------------------------------------
+
+    def expired_leases(self) -> list[Lease]:
+        rows = self.tx.all(
+            "SELECT id, assigned_agent, timeout_seconds FROM tasks WHERE status = 'running' AND lease_expires_at < ?",
+            (self.now,),
+        )
+        return [Lease(r[0], r[1], r[2]) for r in rows]
+
+    def silent_agents_tasks(self) -> list[Silent]:
+        rows = self.tx.all(
+            """SELECT t.id, a.name, max(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
+                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
+               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
+               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < ?
+                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < ?""",
+            (self.now, self.now),
+        )
+        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
+        rows = self.tx.all(
+            f"""WITH RECURSIVE down(id) AS (SELECT value FROM json_each(?) UNION
+                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                UPDATE tasks SET held_by = ?
+                WHERE id IN down AND held_by IS NULL AND status IN {UNFINISHED_SQL} RETURNING id""",
+            (ids_json(task_ids), failed_id),
+        )
+        return [r[0] for r in rows]
+
+    def held_by(self, failed_id: int) -> list[int]:
+        return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,))]
+
+    def set_held_by(self, task_id: int, failed_id: int | None) -> None:
+        self.tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (failed_id, task_id))
+
+    def failed_upstream(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            f"""WITH RECURSIVE up(id) AS (SELECT ? UNION
+                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
+                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
+                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                WHERE d.task_id IN up AND p.status = 'failed' ORDER BY 1""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]
+
+    # -- milestones and gates ---------------------------------------------------------------------
+
+    def milestone(self, ref: int | str) -> Milestone | None:
+        row = self.tx.one(*milestone_query(ref))
+        return None if row is None else milestone_from_row(row)
+
+    def next_locked_milestone(self, position: int) -> Milestone | None:
+        row = self.tx.one(NEXT_LOCKED, (position,))
+        return None if row is None else milestone_from_row(row)
+
+    def set_milestone_status(self, milestone_id: int, status: str) -> None:
+        self.tx.run("UPDATE milestones SET status = ? WHERE id = ?", (status, milestone_id))
+
+    def milestone_named(self, name: str) -> bool:
+        return self.tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)) is not None
+
+    def milestone_tail(self) -> tuple[int, int]:
+        row = self.tx.one(
+            "SELECT coalesce(max(position), 0), "
+            "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
+        )
+        return row[0], row[1]
+
+    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
+                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
+                         status: str, required_approvals: int) -> int:
+        return self.tx.run(
+            """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
+                   acceptance_criteria, status, required_approvals, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
+             dumps(acceptance_criteria), status, required_approvals, self.now),
+        )
+
+    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
+        return self.tx.read(report_reads(milestone_id, version))
+
+    def latest_report_version(self, milestone_id: int) -> int:
+        return self.tx.one(
+            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (milestone_id,)
+        )[0]
+
+    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
+                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int:
+        tx = self.tx
+        report_id = tx.run(
+            """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
+                   proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash),
+        )
+        tx.many(
+            "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
+            [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(criteria)],
+        )
+        tx.many(
+            "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(metrics)],
+        )
+        tx.many(
+            "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
+            [(report_id, i, x.severity.value, x.description) for i, x in enumerate(issues)],
+        )
+        tx.many(
+            "INSERT INTO report_recommendations VALUES (?, ?, ?)",
+            [(report_id, i, r) for i, r in enumerate(recommendations)],
+        )
+        return report_id
+
+    def verified_approvers(self, report_id: int) -> set[str]:
+        # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
+        # stands in the way of the reviewer it names.
+        approvals = self.tx.all(
+            f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
+            (report_id,),
+        )
+        verdicts = self.tx.read(self._signatures.verified_decisions(approvals))
+        return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
+
+    def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
+                        reviewer: str, signature: bytes, conditions: Sequence[str]) -> int:
+        decision_id = self.tx.run(
+            """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
+                   reviewer, decided_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now, signature),
+        )
+        self.tx.many(
+            "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
+            [(milestone_id, decision_id, c) for c in conditions],
+        )
+        return decision_id
+
+    def decision(self, decision_id: int) -> GateDecision:
+        row = self.tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
+        return decision_from_row(row, verified=True)  # its signature was checked just now
+
+    def open_conditions(self, milestone_id: int) -> int:
+        return self.tx.one(
+            "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (milestone_id,)
+        )[0]
+
+    def condition(self, condition_id: int) -> ConditionRow | None:
+        row = self.tx.one(
+            "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
+            "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = ?",
+            (condition_id,),
+        )
+        if row is None:
+            return None
+        return ConditionRow(row["id"], row["milestone_id"], row["text"], row["status"], row["submitted_by"],
+                            condition_from_row(row))
+
+    def close_condition(self, condition_id: int, *, by: str, note: str, signature: bytes) -> None:
+        self.tx.run(
+            "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ?, "
+            "close_signature = ? WHERE id = ?",
+            (by, self.now, note, signature, condition_id),
+        )
+
+    def closed_condition(self, condition_id: int) -> Condition:
+        return condition_from_row(self.tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
+                                  verified=True)
+
+    def escalated_gates(self, escalation_milestone: int | None) -> list[EscalatedGate]:
+        rows = self.tx.all(
+            """SELECT m.id, m.name, m.status,
+                      (SELECT max(d.id) FROM gate_decisions d
+                       WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
+                      (SELECT r.submitted_by FROM validation_reports r
+                       WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
+               FROM milestones m WHERE m.status = 'escalated' OR m.id = ? ORDER BY m.position""",
+            (escalation_milestone,),
+        )
+        return [EscalatedGate(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def record_resumption(self, gate: EscalatedGate, *, by: str, reason: str, escalation_id: int,
+                          signature: bytes) -> None:
+        self.tx.run(
+            """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
+                   escalation_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (gate.id, gate.escalation, by, reason, self.now, escalation_id, signature),
+        )
