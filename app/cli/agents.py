@@ -68,11 +68,13 @@ def _status_options(fn):
 
 def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
     """The options given, as the store's fields (rules.agent_fields), parsed into an AgentUpdate."""
-    from swarmdeck.store.inputs import AgentUpdate
-
     fields = rules.agent_fields(status=status, current_task=current_task_id, clear_task=no_task,
                                 completion=completion, blockers=list(blockers) or None,
                                 clear_blockers=clear_blockers, next_milestone=next_milestone)
+    if not fields:
+        return {}  # a bare heartbeat: nothing to parse, and no model to load
+    from swarmdeck.store.inputs import AgentUpdate
+
     return AgentUpdate.parse(fields).changes()
 
 
