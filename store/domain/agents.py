@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import identity
 from ..errors import InvalidArgument, NotFound, PermissionDenied
+from ..events import EventKind
 from ..limits import MAX_NAME, check_fields
 from ..models import UNSET, Agent
 from .uow import Unit
@@ -46,7 +47,7 @@ def register(u: Unit, name: str, *, agent_type: str, colour: str | None, model: 
                                "(choose another name for the agent)")
     u.upsert_agent(name, agent_type=agent_type, colour=colour, model=model,
                    stale_after_seconds=float(stale_after_seconds), requeue_after_seconds=float(requeue_after_seconds))
-    u.event("agent.registered", "agent", name, {"agent_type": agent_type, "colour": colour, "model": model})
+    u.event(EventKind.AGENT_REGISTERED, "agent", name, {"agent_type": agent_type, "colour": colour, "model": model})
     return u.agent(name)
 
 
@@ -81,7 +82,7 @@ def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> A
         raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
     if not u.update_agent(name, fields):
         raise not_registered(name)
-    u.event("agent.heartbeat" if heartbeat else "agent.updated", "agent", name, dict(changes))
+    u.event(EventKind.AGENT_HEARTBEAT if heartbeat else "agent.updated", "agent", name, dict(changes))
     return u.agent(name)
 
 
@@ -89,4 +90,4 @@ def log_action(u: Unit, agent: str, payload: dict[str, Any]) -> None:
     """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
     if not u.agent_exists(agent):
         raise not_registered(agent)
-    u.event("agent.action", "agent", agent, payload)
+    u.event(EventKind.AGENT_ACTION, "agent", agent, payload)

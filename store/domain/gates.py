@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .. import gates, identity, signing
 from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
+from ..events import EventKind
 from ..models import (
     Condition,
     Criterion,
@@ -97,7 +98,7 @@ def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | No
         name=name, position=last + 1, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
         deliverables=list(deliverables), acceptance_criteria=list(acceptance_criteria), status=status.value,
         required_approvals=required_approvals)
-    u.event("milestone.added", "milestone", milestone_id, {"name": name, "status": status.value})
+    u.event(EventKind.MILESTONE_ADDED, "milestone", milestone_id, {"name": name, "status": status.value})
     return milestone(u, milestone_id)
 
 
@@ -123,7 +124,7 @@ def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, c
                     proposed=proposed, content_hash=digest)
     if ms.status is MilestoneStatus.OPEN:
         u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
-    u.event("gate.report_submitted", "milestone", ms.id, {
+    u.event(EventKind.GATE_REPORT_SUBMITTED, "milestone", ms.id, {
         "name": ms.name, "version": version, "hash": digest, "proposed_decision": proposed,
     })
     return u.report(ms.id, version)
@@ -178,7 +179,7 @@ def decide(
     approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
         else len(approved)
     effect = gates.outcome(decision, approvals, ms.required_approvals, open_conditions)
-    u.event("gate.decided", "milestone", ms.id, {
+    u.event(EventKind.GATE_DECIDED, "milestone", ms.id, {
         "name": ms.name, "decision": decision.value, "reviewer": who,
         "report_version": report.version, "report_hash": report.content_hash,
         "approvals": approvals, "required": ms.required_approvals,
@@ -191,7 +192,7 @@ def decide(
     if effect.pauses_swarm:
         reason = escalation_reason(ms.name, who, rationale.strip())
         u.pause_swarm(reason, who)
-        u.event("swarm.paused", "swarm", None, {"reason": reason})
+        u.event(EventKind.SWARM_PAUSED, "swarm", None, {"reason": reason})
     return u.decision(decision_id)
 
 
@@ -202,7 +203,7 @@ def open_next(u: Unit, ms: Milestone) -> None:
     if nxt is None:
         return
     u.set_milestone_status(nxt.id, MilestoneStatus.OPEN.value)
-    u.event("milestone.opened", "milestone", nxt.id, {"name": nxt.name, "after": ms.name})
+    u.event(EventKind.MILESTONE_OPENED, "milestone", nxt.id, {"name": nxt.name, "after": ms.name})
     release_ready(u, u.ready_to_release(milestone_id=nxt.id))
 
 
@@ -223,14 +224,14 @@ def close_condition(u: Unit, condition_id: int, *, who: str, note: str | None, s
     require_signature(person, signing.close_payload(condition_id=condition_id, note=note, reviewer=who),
                       signature, "close a condition")
     u.close_condition(condition_id, by=who, note=note, signature=bytes(signature))
-    u.event("gate.condition_closed", "milestone", row.milestone_id, {
+    u.event(EventKind.GATE_CONDITION_CLOSED, "milestone", row.milestone_id, {
         "condition_id": condition_id, "text": row.text, "closed_by": who, "note": note,
     })
     remaining = u.open_conditions(row.milestone_id)
     ms = milestone(u, row.milestone_id)
     if not remaining and ms.status is MilestoneStatus.CONDITIONAL:
         u.set_milestone_status(ms.id, MilestoneStatus.APPROVED.value)
-        u.event("milestone.approved", "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
+        u.event(EventKind.MILESTONE_APPROVED, "milestone", ms.id, {"name": ms.name, "conditions_closed": True})
     return u.closed_condition(condition_id)
 
 
@@ -255,8 +256,8 @@ def resume(u: Unit, *, who: str, reason: str | None, signature: bytes | None, dr
         if ms.status == MilestoneStatus.ESCALATED:
             u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
         u.record_resumption(ms, by=who, reason=reason, escalation_id=lifted, signature=bytes(signature))
-        u.event("milestone.review", "milestone", ms.id, {
+        u.event(EventKind.MILESTONE_REVIEW, "milestone", ms.id, {
             "name": ms.name, "resumed_by": who, "reason": reason,
         })
-    u.event("swarm.resumed", "swarm", None, {"by": who, "note": reason})
+    u.event(EventKind.SWARM_RESUMED, "swarm", None, {"by": who, "note": reason})
 

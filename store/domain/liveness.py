@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..events import EventKind
 from ..models import Task
 from .uow import Unit
 
@@ -56,11 +57,11 @@ def finish_failure(u: Unit, task_id: int, agent: str | None, error: str, *, retr
                "milestone_id": task.milestone_id}
     if retry and task.retry_count < task.max_retries:
         u.retry_later(task_id, error)
-        u.event("task.retried", "task", task_id, {**payload, "retry": task.retry_count + 1,
+        u.event(EventKind.TASK_RETRIED, "task", task_id, {**payload, "retry": task.retry_count + 1,
                                                   "max_retries": task.max_retries})
     else:
         u.mark_failed(task_id, error)
-        u.event("task.failed", "task", task_id, payload)
+        u.event(EventKind.TASK_FAILED, "task", task_id, payload)
         hold(u, u.dependents_of(task_id), task_id)
 
 
@@ -70,7 +71,7 @@ def hold(u: Unit, task_ids: Sequence[int], failed_id: int) -> None:
     if not task_ids:
         return
     for task_id in sorted(u.hold(task_ids, failed_id)):
-        u.event("task.held", "task", task_id, {"failed_task": failed_id})
+        u.event(EventKind.TASK_HELD, "task", task_id, {"failed_task": failed_id})
 
 
 def unhold(u: Unit, failed_id: int) -> None:
@@ -79,9 +80,9 @@ def unhold(u: Unit, failed_id: int) -> None:
         other = min(u.failed_upstream(task_id), default=None)
         u.set_held_by(task_id, other)
         if other is None:
-            u.event("task.unheld", "task", task_id, {"failed_task": failed_id})
+            u.event(EventKind.TASK_UNHELD, "task", task_id, {"failed_task": failed_id})
         else:
-            u.event("task.held", "task", task_id, {"failed_task": other})
+            u.event(EventKind.TASK_HELD, "task", task_id, {"failed_task": other})
 
 
 def release_agent(u: Unit, task: Task) -> None:

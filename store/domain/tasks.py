@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import graph, identity, priority
 from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
+from ..events import EventKind
 from ..lifecycle import check_transition
 from ..limits import MAX_NAME, check_fields
 from ..models import (
@@ -147,7 +148,7 @@ def enqueue(u: Unit, t: NewTask) -> Task:
         max_retries=t.max_retries, timeout_seconds=t.timeout_seconds,
     )
     u.add_dependencies(task_id, prereq_ids)
-    u.event("task.enqueued", "task", task_id, {
+    u.event(EventKind.TASK_ENQUEUED, "task", task_id, {
         "status": status.value, "priority": prio, "agent_type": t.agent_type,
         "prerequisites": prereq_ids, "milestone_id": milestone_id, "source": t.source.value,
     })
@@ -183,7 +184,7 @@ def add_dependency(u: Unit, task_id: int, prerequisite_id: int) -> Task:
     u.add_dependencies(task_id, [prerequisite_id])
     if task.status is TaskStatus.READY and prereq.status is not TaskStatus.COMPLETED:
         set_status(u, task_id, TaskStatus.READY, TaskStatus.BLOCKED)
-    u.event("task.dependency_added", "task", task_id, {"prerequisite_id": prerequisite_id})
+    u.event(EventKind.TASK_DEPENDENCY_ADDED, "task", task_id, {"prerequisite_id": prerequisite_id})
     held_by = prerequisite_id if prereq.status is TaskStatus.FAILED else prereq.held_by
     if held_by is not None:
         hold(u, [task_id], held_by)
@@ -237,7 +238,7 @@ def reprioritise(u: Unit, task_ids: Iterable[int], *, threshold: float = 1e-9) -
         new = priority_of(t, u.now).total
         if abs(new - t.priority) > threshold:
             u.set_priority(t.id, new)
-            u.event("task.reprioritised", "task", t.id, {"priority": new, "was": t.priority})
+            u.event(EventKind.TASK_REPRIORITISED, "task", t.id, {"priority": new, "was": t.priority})
             changed.append(t.id)
     return changed
 
@@ -254,7 +255,7 @@ def set_base_priority(u: Unit, task_id: int, base_priority: int) -> Task:
     if task.status.finished:
         raise InvalidArgument(f"task {task_id} is {task.status}; its priority no longer matters")
     u.set_base_priority(task_id, base_priority)
-    u.event("task.base_priority_set", "task", task_id, {
+    u.event(EventKind.TASK_BASE_PRIORITY_SET, "task", task_id, {
         "base_priority": base_priority, "was": task.base_priority,
     })
     reprioritise(u, [task_id])
@@ -292,7 +293,7 @@ def claim(u: Unit, agent: str, agent_type: str | None, chores: Housekeeping) -> 
     if task_id is None:
         return None
     u.set_agent_working(agent, task_id)
-    u.event("task.claimed", "task", task_id, {"agent": agent})
+    u.event(EventKind.TASK_CLAIMED, "task", task_id, {"agent": agent})
     return u.task(task_id)
 
 
@@ -304,7 +305,7 @@ def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, 
     u.mark_completed(task_id, result_json)
     release_agent(u, task)
     add_hours(u, task, hours)
-    u.event("task.completed", "task", task_id, {
+    u.event(EventKind.TASK_COMPLETED, "task", task_id, {
         "agent": task.assigned_agent,
         "duration_s": duration(task, u.now),
         "estimated_s": task.estimated_duration_seconds,
@@ -336,11 +337,11 @@ def retry(u: Unit, task_id: int) -> Task:
                               "failed ones, can be retried")
     for f in failed:
         u.requeue_failed(f.id)
-        u.event("task.retried", "task", f.id, {
+        u.event(EventKind.TASK_RETRIED, "task", f.id, {
             "manual": True, "retry": f.retry_count + 1, **({"for": task_id} if f.id != task_id else {}),
         })
         if not release_ready(u, u.ready_to_release(task_id=f.id)):
-            u.event("task.blocked", "task", f.id, {})
+            u.event(EventKind.TASK_BLOCKED, "task", f.id, {})
         unhold(u, f.id)
     return u.task(task_id)
 
@@ -359,7 +360,7 @@ def cancel(u: Unit, task_id: int, reason: str | None, dry_run: bool) -> CancelRe
         u.mark_cancelled(tid, reason)
         if current.status is TaskStatus.RUNNING:
             release_agent(u, current)
-        u.event("task.cancelled", "task", tid, {
+        u.event(EventKind.TASK_CANCELLED, "task", tid, {
             "reason": reason, **({"cascade_from": task_id} if tid != task_id else {}),
         })
     # Only unfinished prerequisites: a completed task is never touched by a cancel.
@@ -380,7 +381,7 @@ def release_ready(u: Unit, task_ids: list[int]) -> list[int]:
 def set_status(u: Unit, task_id: int, current: TaskStatus, target: TaskStatus) -> None:
     check_transition(task_id, current, target)
     u.set_task_status(task_id, target)
-    u.event(f"task.{target.value}", "task", task_id, {})
+    u.event(EventKind(f"task.{target.value}"), "task", task_id, {})
 
 
 def check_owner(task: Task, agent: str | None) -> None:

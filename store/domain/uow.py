@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from ..events import EventKind
 from ..models import (
     Agent,
     Condition,
@@ -114,7 +115,8 @@ class Unit(Protocol):
     now: float
     actor: str
 
-    def event(self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None) -> None:
+    def event(self, kind: EventKind, entity: str, entity_id: Any = None,
+              payload: dict[str, Any] | None = None) -> None:
         """Append to the change feed, inside this transaction."""
 
     # -- the swarm and the gates' guard ------------------------------------------------------------

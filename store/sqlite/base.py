@@ -45,6 +45,7 @@ from ..errors import (
     StorageError,
     StoreError,
 )
+from ..events import EventKind
 from ..models import Event
 from .rows import event_from_row
 
@@ -66,8 +67,9 @@ _WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weak
 WRITE_LOG_SIZE = 500
 
 #: Event kinds that move a task between statuses: their transaction refreshes the queue sample.
-_QUEUE_KINDS = frozenset({"task.enqueued", "task.pending", "task.blocked", "task.ready", "task.claimed",
-                          "task.running", "task.completed", "task.failed", "task.retried", "task.cancelled"})
+_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
+                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
+                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
 _QUEUE_SAMPLE = """
 INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
 SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'),
@@ -185,13 +187,16 @@ class Tx:
         return run_reads(self.one, self.all, reads)
 
     def event(
-        self, kind: str, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
+        self, kind: EventKind, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
     ) -> None:
         """Append to the change feed, inside this transaction, chained to the event before it.
 
         The id is given, not left to SQLite, because it is part of what the hash covers; under the
-        write lock the newest event cannot change, so it is read once per transaction.
+        write lock the newest event cannot change, so it is read once per transaction. Only the kinds
+        the feed's contract names (store/events.py) are written: any other is a ValueError.
         """
+        if type(kind) is not EventKind:
+            kind = EventKind(kind)
         if kind in _QUEUE_KINDS:
             self.queue_changed = True
         if self._chain is None:

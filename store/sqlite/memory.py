@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import learning, search as rules
 from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound
+from ..events import EventKind
 from ..limits import (
     MAX_DOCUMENT,
     MAX_LINE,
@@ -116,7 +117,7 @@ class MemoryOps(SearchOps):
                 raise Conflict(f"session {sid} already exists")
             tx.run("INSERT INTO sessions (id, agent_name, status, state, created_at, updated_at) "
                    "VALUES (?, ?, 'created', ?, ?, ?)", (sid, agent, state_json, tx.now, tx.now))
-            tx.event("session.created", "session", sid, {"agent": agent})
+            tx.event(EventKind.SESSION_CREATED, "session", sid, {"agent": agent})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
 
         return await self._write(actor or agent or "unknown", in_tx)
@@ -145,7 +146,7 @@ class MemoryOps(SearchOps):
                 raise InvalidTransition(f"session {session_id} is {current}; it cannot become {target}")
             tx.run("UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?",
                    (target.value, tx.now, session_id))
-            tx.event(f"session.{target.value}", "session", session_id, {})
+            tx.event(EventKind(f"session.{target.value}"), "session", session_id, {})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
         return await self._write(actor, in_tx)
@@ -181,7 +182,7 @@ class MemoryOps(SearchOps):
                 state = (tx.one("SELECT state FROM sessions WHERE id = ?", (session_id,)))[0]
                 merged = _merged_state(session_id, state, json.loads(delta))
                 tx.run("UPDATE sessions SET state = ? WHERE id = ?", (merged, session_id))
-            tx.event("session.event", "session", session_id, {"kind": kind})
+            tx.event(EventKind.SESSION_EVENT, "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
 
         return await self._write(actor, in_tx)
@@ -212,7 +213,7 @@ class MemoryOps(SearchOps):
                 except (TypeError, ValueError) as exc:
                     raise InvalidArgument(f"session state must be JSON-serialisable ({exc})") from None
             tx.run("UPDATE sessions SET state = ?, updated_at = ? WHERE id = ?", (text, tx.now, session_id))
-            tx.event("session.state_set", "session", session_id, {"keys": sorted(state)})
+            tx.event(EventKind.SESSION_STATE_SET, "session", session_id, {"keys": sorted(state)})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
         return await self._write(actor, in_tx)
@@ -242,7 +243,7 @@ class MemoryOps(SearchOps):
             )
             self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
                            memory_type=mtype.value, agent=created_by, task_id=task_id)
-            tx.event("memory.added", "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
+            tx.event(EventKind.MEMORY_ADDED, "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
         return await self._write(created_by, in_tx)
@@ -271,7 +272,7 @@ class MemoryOps(SearchOps):
             )
             self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
                             memory_type=mtype.value, agent=updated_by)
-            tx.event("memory.updated", "memory", entry_id,
+            tx.event(EventKind.MEMORY_UPDATED, "memory", entry_id,
                      {"namespace": ns, "key": key, "version": current["version"] + 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
@@ -288,7 +289,7 @@ class MemoryOps(SearchOps):
             tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
                    (tx.now, deleted_by, current["id"]))
             self._drop_item(tx, "memory", current["id"])
-            tx.event("memory.deleted", "memory", current["id"], {"namespace": ns, "key": key})
+            tx.event(EventKind.MEMORY_DELETED, "memory", current["id"], {"namespace": ns, "key": key})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
 
         return await self._write(deleted_by, in_tx)
@@ -306,7 +307,7 @@ class MemoryOps(SearchOps):
             self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
                            memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
                            created_at=entry.created_at.timestamp())
-            tx.event("memory.restored", "memory", entry.id, {"namespace": ns, "key": key})
+            tx.event(EventKind.MEMORY_RESTORED, "memory", entry.id, {"namespace": ns, "key": key})
             return entry
 
         return await self._write(restored_by, in_tx)
@@ -402,7 +403,7 @@ class MemoryOps(SearchOps):
             )
             self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
                            task_id=task_id, milestone_id=milestone_id)
-            tx.event("record.logged", "record", record_id, {"kind": kind, "title": title})
+            tx.event(EventKind.RECORD_LOGGED, "record", record_id, {"kind": kind, "title": title})
             return _record(tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
 
         return await self._write(agent or "unknown", in_tx)
@@ -455,7 +456,7 @@ class MemoryOps(SearchOps):
                 chunk_id = tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
                                   (doc_id, position, text))
                 self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
-            tx.event("document.indexed", "document", doc_id, {"path": path, "chunks": len(chunks)})
+            tx.event(EventKind.DOCUMENT_INDEXED, "document", doc_id, {"path": path, "chunks": len(chunks)})
             return _document(tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
 
         return await self._write(actor, in_tx)

@@ -13,6 +13,7 @@ from .. import identity, signing
 from ..domain.reviewers import agent_refused, check_reviewer
 from ..gates import check_not_submitter
 from ..errors import InvalidArgument, NotFound, PermissionDenied, Remedy
+from ..events import EventKind
 from ..models import Reviewer
 from .base import One, Reads, StoreBase, Tx
 from .rows import reviewer_from_row
@@ -72,7 +73,7 @@ class ReviewerOps(StoreBase):
                        "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE id = ?",
                        (tx.now, adder, key, row["id"]))
             final = had if had is not None else key
-            tx.event("reviewer.added", "reviewer", who, {
+            tx.event(EventKind.REVIEWER_ADDED, "reviewer", who, {
                 "name": who, "by": adder, "key": None if final is None else signing.fingerprint(final)})
             return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE name = ?", (who,)))
 
@@ -104,7 +105,7 @@ class ReviewerOps(StoreBase):
             if dry_run:
                 return reviewer_from_row(row)
             tx.run("UPDATE reviewers SET public_key = ? WHERE id = ?", (key, row["id"]))
-            tx.event("reviewer.key", "reviewer", who, {"name": who, "by": actor,
+            tx.event(EventKind.REVIEWER_KEY, "reviewer", who, {"name": who, "by": actor,
                                                               "key": signing.fingerprint(key)})
             return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
 
@@ -127,7 +128,7 @@ class ReviewerOps(StoreBase):
                 return reviewer_from_row(row)
             tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE id = ?",
                    (tx.now, remover, row["id"]))
-            tx.event("reviewer.removed", "reviewer", who, {"name": who, "by": remover})
+            tx.event(EventKind.REVIEWER_REMOVED, "reviewer", who, {"name": who, "by": remover})
             return reviewer_from_row(tx.one("SELECT * FROM reviewers WHERE id = ?", (row["id"],)))
 
         return await self._write(remover, in_tx)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import learning, search as rules
 from ..errors import InvalidArgument, NotFound
+from ..events import EventKind
 from ..models import IndexStatus, MemoryType, SearchHit, SearchMode, from_ts
 from . import vectors
 from .base import StoreBase, Tx
@@ -113,7 +114,7 @@ class SearchOps(StoreBase):
                 stored_ids.append(item_id)
             stored = len(stored_ids)
             if stored:  # the item ids: caches of the vectors catch up from the change feed
-                tx.event("index.embedded", "index", model, {"count": stored, "items": stored_ids})
+                tx.event(EventKind.INDEX_EMBEDDED, "index", model, {"count": stored, "items": stored_ids})
             return stored
 
         stored = await self._write("indexer", in_tx)
@@ -132,7 +133,7 @@ class SearchOps(StoreBase):
                     "attempts = attempts + 1, failed_at = excluded.failed_at",
                     (model, error[:500], tx.now, item_id),
                 )
-            tx.event("index.failed", "index", model, {"error": error[:500]})
+            tx.event(EventKind.INDEX_FAILED, "index", model, {"error": error[:500]})
 
         return await self._write("indexer", in_tx)
 

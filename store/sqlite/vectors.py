@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InvalidArgument
+from ..events import EventKind
 from ..search import namespace_scope, namespace_sql
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def forget(tx: Tx, item_ids: Sequence[int]) -> None:
     gone = tx.all(f"DELETE FROM embeddings WHERE item_id IN ({marks}) RETURNING item_id", ids)
     tx.run(f"DELETE FROM embedding_failures WHERE item_id IN ({marks})", ids)
     if gone:
-        tx.event("index.forgotten", "index", None, {"items": sorted({r[0] for r in gone})})
+        tx.event(EventKind.INDEX_FORGOTTEN, "index", None, {"items": sorted({r[0] for r in gone})})
 
 
 class VectorBackend(Protocol):

@@ -11,6 +11,7 @@ import sqlean
 
 from swarmdeck.store import TaskStatus
 from swarmdeck.store.errors import Busy, InvalidArgument
+from swarmdeck.store.events import EventKind
 from swarmdeck.store.sqlite import base
 
 
@@ -124,7 +125,7 @@ async def test_a_body_that_awaits_something_is_refused_and_rolled_back(agents):
     mark = await store.latest_event_id()
 
     async def body(tx):
-        tx.event("test.half", "test")
+        tx.event(EventKind.AGENT_ACTION, "agent", "tester", {"action": "half"})
         await asyncio.sleep(0)  # a real suspension: not allowed inside _write
 
     with pytest.raises(TypeError, match="not a coroutine function"):
@@ -132,7 +133,7 @@ async def test_a_body_that_awaits_something_is_refused_and_rolled_back(agents):
     assert await store.changes_since(mark) == []
 
     def sneaky(tx):
-        tx.event("test.half", "test")
+        tx.event(EventKind.AGENT_ACTION, "agent", "tester", {"action": "half"})
         return body(tx)  # a coroutine, returned rather than awaited
 
     with pytest.raises(TypeError, match="returned an awaitable"):
@@ -148,7 +149,7 @@ async def test_errors_inside_a_write_roll_back_and_map_to_store_errors(agents):
     mark = await store.latest_event_id()
 
     def violates(tx):
-        tx.event("test.before", "test")
+        tx.event(EventKind.AGENT_ACTION, "agent", "tester", {"action": "before"})
         tx.run("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (999, 998)")
 
     with pytest.raises(InvalidArgument, match="refused by the database"):
@@ -398,7 +399,7 @@ async def test_a_write_cancelled_while_running_on_the_writer_thread_ends_whole_b
     started, release = threading.Event(), threading.Event()
 
     def slow(tx):
-        tx.event("test.slow", "test")
+        tx.event(EventKind.AGENT_ACTION, "agent", "tester", {"action": "slow"})
         started.set()
         release.wait(30)
 
@@ -412,4 +413,20 @@ async def test_a_write_cancelled_while_running_on_the_writer_thread_ends_whole_b
     with pytest.raises(asyncio.CancelledError):
         await call
     assert (await nxt).name == "a1"
-    assert [e.kind for e in await store.events(kind="test.slow")] == ["test.slow"]
+    assert [e.payload["action"] for e in await store.events(kind=EventKind.AGENT_ACTION)] == ["slow"]
+
+
+async def test_only_the_kinds_the_feed_names_are_written(agents):
+    """The change feed's contract (store/events.py) is enforced where events are written: a kind it
+    does not name is refused, and the transaction writes nothing."""
+    store = agents
+    mark = await store.latest_event_id()
+
+    def stray(tx):
+        tx.run("UPDATE agents SET completion = 50 WHERE name = 'a1'")
+        tx.event("task.teleported", "task", 1)
+
+    with pytest.raises(ValueError, match="task.teleported"):
+        await store._write("tester", stray)
+    assert await store.changes_since(mark) == []
+    assert (await store.get_agent("a1")).completion == 0
