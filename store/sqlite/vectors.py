@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..events import EventKind
 from ..search import namespace_scope, namespace_sql
+# The options are checked in vector_options.py (imported at open, without this module); named here too.
 from .vector_options import BACKENDS, DEFAULT_CACHE_MB, ENV_BACKEND, ENV_CACHE_MB, choose  # noqa: F401
 
 if TYPE_CHECKING:
