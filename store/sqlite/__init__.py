@@ -31,7 +31,10 @@ it then keeps in the store's ``__dict__``, so every later call costs what a meth
 The parts a claim or a heartbeat does not need (the search index and its vector index, memory, charts,
 audit) are built, and their modules imported, on first use: ``swarmdeck task claim`` imports none of
 memory.py, search_index.py, vectors.py, matrix.py, vss.py or charts.py (nor numpy). Closing the store
-closes the vector index only if it was built, then the database.
+closes the vector index only if it was built, then the database. (The vector options are checked at
+open all the same, and an index asked for by name as sqlite-vss is built at open, so that a library it
+cannot load is an error there. ``isinstance(store, Store)`` reads every member of the protocol on
+Python 3.11, and so builds every part: the faces never ask it.)
 """
 
 from __future__ import annotations
