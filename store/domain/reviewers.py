@@ -1,11 +1,24 @@
-"""Who may act as a reviewer, and the signature every act of theirs carries. Pure: the reviewer
-and whether the name is an agent's are looked up by the caller (a unit of work, or a reader)."""
+"""Who may act as a reviewer, the signature every act of theirs carries, and the registration of
+reviewers (add, give a key, remove) over a unit of work (store/domain/uow.py).
+
+Agents and reviewers are two disjoint sets of canonical names (store/identity.py): a name is never
+both, whichever was registered first. The checks here are the store's, so every interface (Python API,
+CLI, MCP server, dashboard) meets the same ones. ``check_reviewer`` and the checks beside it are pure:
+the reviewer and whether the name is an agent's are looked up by the caller (a unit of work, or a
+reader)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .. import signing
-from ..errors import PermissionDenied, Remedy
+from ..errors import InvalidArgument, NotFound, PermissionDenied, Remedy
+from ..events import EventKind
 from ..models import Reviewer
+
+if TYPE_CHECKING:
+    from .uow import Unit
+
 
 def check_reviewer(who: str, act: str, reviewer: Reviewer | None, *, keyed: bool = True) -> Reviewer:
     """``reviewer`` (the one registered as ``who``, or None), if they may ``act``: registered, active,
@@ -50,3 +63,90 @@ def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | Non
                                f"with {who}'s registered key ({signing.fingerprint(reviewer.public_key)}) over "
                                "exactly what is recorded (the report may have changed: read it again)",
                                remedy=Remedy.MAKE_KEY, who=who)
+
+
+# -- registration -----------------------------------------------------------------------------------
+
+
+def check_public_key(public_key: Any) -> bytes:
+    if not isinstance(public_key, (bytes, bytearray)) or len(public_key) != 32:
+        raise InvalidArgument("a reviewer's public key is the 32 raw bytes of an ed25519 key")
+    return bytes(public_key)
+
+
+def check_registrar(u: Unit, who: str, verb: str) -> None:
+    """PermissionDenied unless ``who`` may ``verb`` a reviewer: an active reviewer, never an agent
+    (the first reviewer of a swarm has nobody to be added by)."""
+    if u.agent_exists(who):
+        raise PermissionDenied(f"{who} is a registered agent; agents never add or remove reviewers: a person "
+                               "does, as a registered reviewer")
+    if verb == "add" and not u.any_active_reviewer():
+        return
+    registrar = u.reviewer(who)
+    if registrar is None or not registrar.active:
+        raise PermissionDenied(f"only a registered reviewer can {verb} a reviewer; {who} is not one "
+                               "(run it as a reviewer: --by NAME)")
+
+
+def add(u: Unit, who: str, *, by: str, key: bytes | None, dry_run: bool) -> Reviewer | None:
+    """Register ``who`` (canonical), or again after removal, keeping the key they had; None if ``dry_run``."""
+    if u.agent_exists(who):
+        raise PermissionDenied(f"{who} is a registered agent; a reviewer can never be an agent "
+                               "(a person registers under their own name)")
+    check_registrar(u, by, "add")
+    existing = u.reviewer(who)
+    if existing is not None and existing.active:
+        raise InvalidArgument(f"{who} is already a registered reviewer")
+    had = None if existing is None else existing.public_key
+    if had is not None and key is not None and bytes(had) != key:
+        raise PermissionDenied(f"{who} was registered with another signing key "
+                               f"({signing.fingerprint(had)}); a reviewer's key never changes: register "
+                               "them again with that key")
+    if dry_run:
+        return None
+    if existing is None:
+        u.insert_reviewer(who, public_key=key, by=by)
+    else:
+        u.readmit_reviewer(who, public_key=key, by=by)
+    final = had if had is not None else key
+    u.event(EventKind.REVIEWER_ADDED, "reviewer", who, {
+        "name": who, "by": by, "key": None if final is None else signing.fingerprint(final)})
+    return u.reviewer(who)
+
+
+def set_key(u: Unit, who: str | None, name: str, *, by: str | None, key: bytes, dry_run: bool) -> Reviewer:
+    """Give the reviewer ``who`` (canonical; None if ``name`` is nobody's) their key, once; ``by``: who
+    does it (the reviewer themself, or a registrar)."""
+    existing = None if who is None else u.reviewer(who)
+    if existing is None:
+        raise NotFound(f"{name!r} is not a registered reviewer", entity="reviewer", key=name,
+                       remedy=Remedy.REGISTER_REVIEWER, who=name)
+    if not existing.active:
+        raise InvalidArgument(f"{who} is not an active reviewer (removed by {existing.removed_by})")
+    if existing.public_key is not None:
+        if bytes(existing.public_key) == key:
+            return existing  # the key they have: nothing to do
+        raise PermissionDenied(f"{who} already has a signing key ({signing.fingerprint(existing.public_key)});"
+                               " a reviewer's key never changes")
+    if by != who:
+        check_registrar(u, by, "give a key to")
+    if dry_run:
+        return existing
+    u.set_reviewer_key(who, key)
+    u.event(EventKind.REVIEWER_KEY, "reviewer", who, {"name": who, "by": by, "key": signing.fingerprint(key)})
+    return u.reviewer(who)
+
+
+def remove(u: Unit, who: str | None, name: str, *, by: str, dry_run: bool) -> Reviewer:
+    """Take the seat of the reviewer ``who`` (canonical; None if ``name`` is nobody's); the row stays."""
+    check_registrar(u, by, "remove")
+    existing = None if who is None else u.reviewer(who)
+    if existing is None:
+        raise NotFound(f"{name!r} is not a registered reviewer")
+    if not existing.active:
+        raise InvalidArgument(f"{who} is not an active reviewer (already removed)")
+    if dry_run:
+        return existing
+    u.remove_reviewer(who, by=by)
+    u.event(EventKind.REVIEWER_REMOVED, "reviewer", who, {"name": who, "by": by})
+    return u.reviewer(who)

@@ -136,6 +136,14 @@ class Unit(Protocol):
         """The agent is idle again, if ``task_id`` is still its current task."""
     def reviewer(self, name: str) -> Reviewer | None:
         """The reviewer registered under ``name`` (canonical), removed or not; None if nobody is."""
+    def any_active_reviewer(self) -> bool:
+        """Whether the swarm has a reviewer who was not removed."""
+    def insert_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None: ...
+    def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
+        """A removed reviewer registered again: active, added now by ``by``, keeping a key they had."""
+    def set_reviewer_key(self, name: str, public_key: bytes) -> None: ...
+    def remove_reviewer(self, name: str, *, by: str) -> None:
+        """Removed now by ``by``; the row stays."""
     def agent(self, name: str) -> Agent: ...
     def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
                      stale_after_seconds: float, requeue_after_seconds: float) -> None:

@@ -1,33 +1,183 @@
-"""The embedded SQLite implementation of the Store protocol.
+"""The embedded SQLite implementation of the Store protocol, put together from parts.
 
 Writes are plain functions over ``base.Tx``, run whole on the writer connection the store owns: on
 the event loop when the host's write lock is free and the write is quick, else on the writer's own
 thread (connection.py). Reads go through aiosqlite's public API. See the package docstring of
-``swarmdeck.store`` for why every backend shares this shape."""
+``swarmdeck.store`` for why every backend shares this shape.
+
+How the store is put together. ``base.Database`` is the database object: the connections, the write
+path (``_write``), the reads (``_one``, ``_all``, ``_read``), the change feed and the lifecycle. Each
+domain is a plain class that holds it, and is given whatever else it needs; no part inherits another
+part or the database:
+
+    tasks          Tasks(db, signatures, housekeeping)      tasks.py
+    gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
+    agents         Agents(db)                               agents.py
+    reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
+    search_index   SearchIndex(db, vector index)            search_index.py
+    memory         Memory(db, search_index)                 memory.py
+    chart_queries  ChartQueries(db)                         charts.py
+    audit          Audit(db)                                audit.py
+
+``signatures`` (signatures.py: cached signature verdicts and the gates' guard) and ``housekeeping``
+(domain/liveness.py: when the store last reaped and refreshed urgency) are shared by the parts that
+write tasks and gates. Every write of a part is a rule of store/domain/ run over a ``SqliteUnit``
+(uow.py) of one transaction, except memory's and the search index's, which are SQL of their own.
+
+``SQLiteStore`` holds the parts and exposes every method of the protocol by delegation: a ``Delegate``
+class attribute names the part (``claim_task = Delegate("tasks")``). Read on the class it is the part's
+function, so ``inspect`` sees the real signature; read on a store it is the part's bound method, which
+it then keeps in the store's ``__dict__``, so every later call costs what a method call always did.
+The parts a claim or a heartbeat does not need (the search index and its vector index, memory, charts,
+audit) are built, and their modules imported, on first use: ``swarmdeck task claim`` imports none of
+memory.py, search_index.py, vectors.py, matrix.py, vss.py or charts.py (nor numpy). Closing the store
+closes the vector index only if it was built, then the database. (The vector options are checked at
+open all the same, and an index asked for by name as sqlite-vss is built at open, so that a library it
+cannot load is an error there. ``isinstance(store, Store)`` reads every member of the protocol on
+Python 3.11, and so builds every part: the faces never ask it.)
+"""
 
 from __future__ import annotations
 
+import importlib
 import time
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from . import vectors
+from ..domain.liveness import Housekeeping
 from ..models import UNSET
-from .agents import AgentOps
-from .audit import AuditOps
-from .base import Clock
-from .charts import ChartOps
-from .gates import GateOps
-from .memory import MemoryOps
-from .reviewers import ReviewerOps
+from . import vector_options
+from .agents import Agents
+from .base import Clock, Database
+from .gates import Gates
+from .reviewers import Reviewers
+from .signatures import Signatures
+from .tasks import Tasks
+
+if TYPE_CHECKING:
+    from .audit import Audit
+    from .charts import ChartQueries
+    from .memory import Memory
+    from .search_index import SearchIndex
+    from .vectors import VectorIndex
+
+#: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
+PART_CLASSES = {
+    "db": ("base", "Database"),
+    "tasks": ("tasks", "Tasks"),
+    "gates": ("gates", "Gates"),
+    "agents": ("agents", "Agents"),
+    "reviewers": ("reviewers", "Reviewers"),
+    "search_index": ("search_index", "SearchIndex"),
+    "memory": ("memory", "Memory"),
+    "chart_queries": ("charts", "ChartQueries"),
+    "audit": ("audit", "Audit"),
+}
 
 
-class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps, AuditOps):
+def part_class(part: str) -> type:
+    module, name = PART_CLASSES[part]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+class Delegate:
+    """A store method that is a part's method of the same name: ``claim_task = Delegate("tasks")``.
+
+    On the class it is the part's function (its signature, its docstring, a coroutine function if
+    that is); on a store it is the part's bound method, which it also keeps in the store's
+    ``__dict__``: a non-data descriptor, it is never consulted again for that store."""
+
+    __slots__ = ("part", "name")
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store: Any, owner: type | None = None) -> Any:
+        if store is None:
+            return getattr(part_class(self.part), self.name)
+        method = getattr(getattr(store, self.part), self.name)
+        store.__dict__[self.name] = method
+        return method
+
+    def __repr__(self) -> str:
+        return f"Delegate({self.part!r}) for {self.name}"
+
+
+class Forward:
+    """An attribute of the database, read (and set) through the store: ``store._writer``,
+    ``store.busy_timeout_ms = 0`` (what tests and benchmarks reach into)."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store: Any, owner: type | None = None) -> Any:
+        if store is None:
+            return self
+        return getattr(store.db, self.name)
+
+    def __set__(self, store: Any, value: Any) -> None:
+        setattr(store.db, self.name, value)
+
+
+class SQLiteStore:
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
     def __init__(self, path: Path, *, clock: Clock = time.time, read_only: bool = False,
                  vector_backend: str | None = None, vector_cache_mb: int | None = None) -> None:
-        super().__init__(path, clock=clock, read_only=read_only)
-        self._vectors = vectors.open_index(vector_backend, path, read_only=read_only, cache_mb=vector_cache_mb)
+        # The vector options are checked now, though the index is built at its first use.
+        self._vector_options = vector_options.choose(vector_backend, vector_cache_mb)
+        self.db = Database(path, clock=clock, read_only=read_only)
+        self._signatures = Signatures()
+        self._chores = Housekeeping()
+        self.tasks = Tasks(self.db, self._signatures, self._chores)
+        self.gates = Gates(self.db, self._signatures)
+        self.agents = Agents(self.db)
+        self.reviewers = Reviewers(self.db, self.gates.get_milestone)
+        if self._vector_options[0] == "sqlite-vss":
+            self._vectors  # noqa: B018  (asked for by name: its library must load now, or the open fails)
+
+    # -- the parts built on first use -------------------------------------------------------------
+
+    @cached_property
+    def _vectors(self) -> VectorIndex:
+        """The vector index (backend and in-memory fast path): store/sqlite/vectors.py."""
+        from .vectors import open_index
+
+        backend, cache_mb = self._vector_options
+        return open_index(backend, self.db.path, read_only=self.db.read_only, cache_mb=cache_mb)
+
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        from .search_index import SearchIndex
+
+        return SearchIndex(self.db, self._vectors)
+
+    @cached_property
+    def memory(self) -> Memory:
+        from .memory import Memory
+
+        return Memory(self.db, self.search_index)
+
+    @cached_property
+    def chart_queries(self) -> ChartQueries:
+        from .charts import ChartQueries
+
+        return ChartQueries(self.db)
+
+    @cached_property
+    def audit(self) -> Audit:
+        from .audit import Audit
+
+        return Audit(self.db)
+
+    # -- lifecycle --------------------------------------------------------------------------------
 
     @classmethod
     async def open(
@@ -39,14 +189,150 @@ class SQLiteStore(GateOps, AgentOps, ReviewerOps, MemoryOps, ChartOps, AuditOps)
         $SWARMDECK_VECTOR_CACHE_MB, else 1024). See store/sqlite/vectors.py."""
         store = cls(Path(path), clock=clock, read_only=read_only, vector_backend=vector_backend,
                     vector_cache_mb=vector_cache_mb)
-        await store._open(create=create)
+        await store.db._open(create=create)
         return store
 
     async def close(self) -> None:
+        """Close the vector index if it was built, then the database."""
         try:
-            await self._vectors.close()
+            vectors = self.__dict__.get("_vectors")
+            if vectors is not None:
+                await vectors.close()
         finally:
-            await super().close()
+            await self.db.close()
+
+    async def __aenter__(self) -> SQLiteStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the database's own, and what tests and benchmarks reach into -----------------------------
+
+    path = Forward()
+    clock = Forward()
+    read_only = Forward()
+    busy_timeout_ms = Forward()
+    _writer = Forward()
+    _reader = Forward()
+    _read_conn = Forward()
+    _checkpointer = Forward()
+    _checkpoint = Forward()
+    _checkpoint_wal = Forward()
+    _commits = Forward()
+    _host_lock = Forward()
+    _write = Forward()
+    _write_now = Forward()
+    _one = Forward()
+    _all = Forward()
+    _read = Forward()
+
+    schema_version = Delegate("db")
+    latest_event_id = Delegate("db")
+    changes_since = Delegate("db")
+    events = Delegate("db")
+    write_latencies = Delegate("db")
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    enqueue_task = Delegate("tasks")
+    get_task = Delegate("tasks")
+    list_tasks = Delegate("tasks")
+    tasks_by_ids = Delegate("tasks")
+    dependents = Delegate("tasks")
+    add_dependency = Delegate("tasks")
+    claim_task = Delegate("tasks")
+    complete_task = Delegate("tasks")
+    fail_task = Delegate("tasks")
+    retry_task = Delegate("tasks")
+    cancel_task = Delegate("tasks")
+    set_base_priority = Delegate("tasks")
+    priority_breakdown = Delegate("tasks")
+    refresh_priorities = Delegate("tasks")
+    reap_timeouts = Delegate("tasks")
+    queue_status = Delegate("tasks")
+    execution_plan = Delegate("tasks")
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    register_agent = Delegate("agents")
+    heartbeat = Delegate("agents")
+    update_agent = Delegate("agents")
+    get_agent = Delegate("agents")
+    list_agents = Delegate("agents")
+    agents_by_names = Delegate("agents")
+    agent_task_counts = Delegate("agents")
+    log_action = Delegate("agents")
+
+    # -- milestones, gates and the swarm ----------------------------------------------------------
+
+    add_milestone = Delegate("gates")
+    list_milestones = Delegate("gates")
+    get_milestone = Delegate("gates")
+    submit_report = Delegate("gates")
+    get_report = Delegate("gates")
+    decide_gate = Delegate("gates")
+    close_condition = Delegate("gates")
+    gate_status = Delegate("gates")
+    gates_awaiting_review = Delegate("gates")
+    milestone_progress = Delegate("gates")
+    latest_decision = Delegate("gates")
+    swarm_state = Delegate("gates")
+    resume_swarm = Delegate("gates")
+
+    # -- reviewers --------------------------------------------------------------------------------
+
+    add_reviewer = Delegate("reviewers")
+    set_reviewer_key = Delegate("reviewers")
+    remove_reviewer = Delegate("reviewers")
+    list_reviewers = Delegate("reviewers")
+    get_reviewer = Delegate("reviewers")
+    check_reviewer = Delegate("reviewers")
+
+    # -- memory: sessions, entries, records, documents ---------------------------------------------
+
+    create_session = Delegate("memory")
+    get_session = Delegate("memory")
+    set_session_status = Delegate("memory")
+    append_session_event = Delegate("memory")
+    session_events = Delegate("memory")
+    set_session_state = Delegate("memory")
+    add_memory = Delegate("memory")
+    update_memory = Delegate("memory")
+    delete_memory = Delegate("memory")
+    restore_memory = Delegate("memory")
+    get_memory = Delegate("memory")
+    get_memory_by_id = Delegate("memory")
+    memory_history = Delegate("memory")
+    list_memories = Delegate("memory")
+    log_record = Delegate("memory")
+    get_record = Delegate("memory")
+    list_records = Delegate("memory")
+    index_document = Delegate("memory")
+
+    # -- the search index -------------------------------------------------------------------------
+
+    search = Delegate("search_index")
+    search_item_body = Delegate("search_index")
+    pending_embeddings = Delegate("search_index")
+    store_embeddings = Delegate("search_index")
+    record_embedding_failure = Delegate("search_index")
+    index_status = Delegate("search_index")
+
+    # -- charts and audit -------------------------------------------------------------------------
+
+    chart_filters = Delegate("chart_queries")
+    chart_window = Delegate("chart_queries")
+    charts = Delegate("chart_queries")
+    chart_throughput = Delegate("chart_queries")
+    chart_queue_depth = Delegate("chart_queries")
+    chart_durations = Delegate("chart_queries")
+    chart_estimates = Delegate("chart_queries")
+    chart_burndown = Delegate("chart_queries")
+    chart_gate_latency = Delegate("chart_queries")
+
+    audit_head = Delegate("audit")
+    verify_events = Delegate("audit")
 
 
 async def open_url(
@@ -60,4 +346,4 @@ async def open_url(
                                   vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
 
 
-__all__ = ["SQLiteStore", "UNSET", "open_url"]
+__all__ = ["Delegate", "SQLiteStore", "UNSET", "open_url"]

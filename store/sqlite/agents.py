@@ -10,7 +10,7 @@ from ..domain import agents
 from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields
 from ..models import UNSET, Agent, AgentStatus
-from .base import StoreBase
+from .base import Database
 from .rows import agent_from_row, dumps
 from .uow import SqliteUnit
 
@@ -20,9 +20,14 @@ def _lookup(name: Any) -> Any:
     return identity.key(name) or name
 
 
-class AgentOps(StoreBase):
+class Agents:
     """Agents' public methods: the reads, and each write as a rule of store/domain/agents.py run over a
     ``SqliteUnit`` of one transaction."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def register_agent(
         self,
@@ -44,7 +49,7 @@ class AgentOps(StoreBase):
         """
         name = agents.check_registration(name, agent_type, colour, model, stale_after_seconds,
                                          requeue_after_seconds, actor)
-        return await self._write(actor or name, lambda tx: agents.register(
+        return await self.db._write(actor or name, lambda tx: agents.register(
             SqliteUnit(tx), name, agent_type=agent_type, colour=colour, model=model,
             stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds))
 
@@ -68,23 +73,23 @@ class AgentOps(StoreBase):
         changes = agents.check_update(status=status, current_task_id=current_task_id, completion=completion,
                                       blockers=blockers, next_milestone=next_milestone, name=name, actor=actor)
         name = _lookup(name)
-        return await self._write(
+        return await self.db._write(
             actor or name, lambda tx: agents.update(SqliteUnit(tx), name, changes, heartbeat=heartbeat),
             quick=True)
 
     async def get_agent(self, name: str) -> Agent:
-        row = await self._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
+        row = await self.db._one("SELECT * FROM agents WHERE name = ?", (_lookup(name),))
         if row is None:
             raise NotFound(entity="agent", key=name)
-        return agent_from_row(row, self.clock())
+        return agent_from_row(row, self.db.clock())
 
     async def list_agents(self) -> list[Agent]:
-        now = self.clock()
-        return [agent_from_row(r, now) for r in await self._all("SELECT * FROM agents ORDER BY name")]
+        now = self.db.clock()
+        return [agent_from_row(r, now) for r in await self.db._all("SELECT * FROM agents ORDER BY name")]
 
     async def agents_by_names(self, names: Sequence[str]) -> list[Agent]:
-        now = self.clock()
-        rows = await self._all(
+        now = self.db.clock()
+        rows = await self.db._all(
             "SELECT * FROM agents WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name",
             (dumps([_lookup(n) for n in names]),),
         )
@@ -93,7 +98,7 @@ class AgentOps(StoreBase):
     async def agent_task_counts(self) -> dict[str, dict[str, int]]:
         """Completed and failed task counts per agent."""
         counts: dict[str, dict[str, int]] = {}
-        for row in await self._all(
+        for row in await self.db._all(
             "SELECT assigned_agent, status, count(*) FROM tasks "
             # `+status`: walk tasks_agent (covering, already grouped), not every finished task's row.
             "WHERE assigned_agent IS NOT NULL AND +status IN ('completed', 'failed') "
@@ -122,4 +127,4 @@ class AgentOps(StoreBase):
         agent = _lookup(agent)
         payload = {"phase": phase, "action": action, "duration_ms": duration_ms, "success": bool(success),
                    "error_message": error_message}
-        return await self._write(agent, lambda tx: agents.log_action(SqliteUnit(tx), agent, payload))
+        return await self.db._write(agent, lambda tx: agents.log_action(SqliteUnit(tx), agent, payload))

@@ -6,7 +6,7 @@ import asyncio
 
 from ..audit import COLUMNS, GENESIS, AuditHead, AuditProblem, AuditResult, ChainCheck
 from ..errors import InvalidArgument, NotFound
-from .base import StoreBase
+from .base import Database
 
 #: Events read per query while verifying: big enough that a million take a hundred queries, small
 #: enough that a dashboard's other reads on the same connection wait a few milliseconds at most.
@@ -15,10 +15,17 @@ VERIFY_CHUNK = 10_000
 _THREAD_AT = 500
 
 
-class AuditOps(StoreBase):
+class Audit:
+    """Verifying the change feed's hash chain, on the database's reader."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     async def audit_head(self) -> AuditHead:
         """The newest event's id and hash (id 0 and the genesis hash while the log is empty)."""
-        row = await self._one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
+        row = await self.db._one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
         return AuditHead(0, GENESIS) if row is None else AuditHead(row[0], row[1] or "")
 
     async def verify_events(
@@ -41,7 +48,7 @@ class AuditOps(StoreBase):
         if after_id == 0:
             after_hash = after_hash or GENESIS
         else:
-            row = await self._one("SELECT hash FROM events WHERE id = ?", (after_id,))
+            row = await self.db._one("SELECT hash FROM events WHERE id = ?", (after_id,))
             if after_hash is None:
                 if row is None:
                     raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
@@ -75,7 +82,7 @@ class AuditOps(StoreBase):
         return check.result()
 
     async def _event_rows(self, after_id: int, limit: int) -> list[tuple]:
-        async with self._read_conn.execute(
+        async with self.db._read_conn.execute(
             f"SELECT {COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         ) as cur:
             cur.row_factory = None  # plain tuples: a Row per event would cost more than its hash

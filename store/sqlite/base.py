@@ -133,7 +133,7 @@ class All(NamedTuple):
 
 #: A check or lookup that runs both inside a write transaction and on the reader: a generator that
 #: yields the reads it needs (``One``/``All``) and is sent their rows, so one body serves the
-#: synchronous transaction (``Tx.read``) and the asynchronous reader (``StoreBase._read``).
+#: synchronous transaction (``Tx.read``) and the asynchronous reader (``Database._read``).
 #: Nested ones are called with ``yield from``.
 Reads = Generator[One | All, Any, T]
 
@@ -395,8 +395,9 @@ def _nearly_full(path: Path | None) -> bool:
     return disk.f_bavail * disk.f_frsize < 1 << 20
 
 
-class StoreBase:
-    """What every part of the SQLite store shares: connections, clock, transactions, reads.
+class Database:
+    """The SQLite store's database: connections, clock, transactions, reads, the change feed and the
+    lifecycle. Every part of the store (store/sqlite/__init__.py) holds this one object.
 
     The writer is a sqlean connection the store owns, with a thread of its own (``OwnedConnection``);
     reads go through aiosqlite's public API on a connection beside it; checkpoints run on a third

@@ -33,7 +33,7 @@ from ..charts import (
     window_for,
 )
 from ..errors import InvalidArgument
-from .base import StoreBase
+from .base import Database
 
 _UNFINISHED = "('pending', 'blocked', 'ready', 'running')"
 #: Burn-down points per bucket on the charts screen: the line is drawn finer than the bars around it
@@ -62,14 +62,21 @@ def _check_window(window: Window) -> None:
         raise InvalidArgument("a chart window needs at least one bucket of positive width")
 
 
-class ChartOps(StoreBase):
+class ChartQueries:
+    """The charts screen's aggregates, read on the database's reader."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     # -- what the charts can show --------------------------------------------------------------
 
     async def chart_filters(self) -> ChartFilters:
         """The milestones (in order) and the agent types tasks were enqueued for, to filter by."""
-        milestones = await self._all("SELECT id, name FROM milestones ORDER BY position")
+        milestones = await self.db._all("SELECT id, name FROM milestones ORDER BY position")
         # Distinct agent types by hopping through tasks_type: one probe per type, not a pass over tasks.
-        types = await self._all(
+        types = await self.db._all(
             """WITH RECURSIVE t(v) AS (
                    SELECT (SELECT min(agent_type) FROM tasks)
                    UNION ALL SELECT (SELECT min(agent_type) FROM tasks WHERE agent_type > t.v) FROM t
@@ -80,10 +87,10 @@ class ChartOps(StoreBase):
 
     async def chart_window(self, range_key: str, *, now: float | None = None) -> Window:
         """The bucketed window of a range ("15m", "1h", "24h", "7d", "all") ending now."""
-        now = self.clock() if now is None else now
+        now = self.db.clock() if now is None else now
         first = None
         if range_key == "all":
-            first = (await self._one("SELECT min(ts) FROM events"))[0]
+            first = (await self.db._one("SELECT min(ts) FROM events"))[0]
         try:
             return window_for(range_key, now, first)
         except ValueError as exc:
@@ -92,7 +99,7 @@ class ChartOps(StoreBase):
     async def charts(self, range_key: str, *, milestone_id: int | None = None, agent_type: str | None = None,
                      now: float | None = None) -> Charts:
         """Every chart of the charts screen, for one range and one set of filters."""
-        now = self.clock() if now is None else now
+        now = self.db.clock() if now is None else now
         window = await self.chart_window(range_key, now=now)
         kw = {"milestone_id": milestone_id, "agent_type": agent_type}
         return Charts(
@@ -115,7 +122,7 @@ class ChartOps(StoreBase):
         """Tasks that finished completed or failed in each bucket (by finish time)."""
         _check_window(window)
         where, params = _filters(milestone_id, agent_type, 4)
-        rows = await self._all(
+        rows = await self.db._all(
             f"""{_BUCKETS}
                 SELECT b.i, (SELECT json_array(count(*) FILTER (WHERE status = 'completed'),
                                                count(*) FILTER (WHERE status = 'failed'))
@@ -139,8 +146,8 @@ class ChartOps(StoreBase):
         each 10 s slot); the bucket holding ``now`` shows the counts now.
         """
         _check_window(window)
-        now = self.clock() if now is None else now
-        rows = await self._all(
+        now = self.db.clock() if now is None else now
+        rows = await self.db._all(
             f"""{_BUCKETS}
                 SELECT b.i, s.blocked, s.ready, s.running FROM b
                 LEFT JOIN queue_samples s ON s.slot = (
@@ -153,7 +160,7 @@ class ChartOps(StoreBase):
             for key in series:
                 series[key].append(r[key])
         if window.start <= now < window.end:
-            current = {r[0]: r[1] for r in await self._all(
+            current = {r[0]: r[1] for r in await self.db._all(
                 "SELECT status, n FROM task_counts WHERE status IN ('blocked', 'ready', 'running')"
             )}
             last = int((now - window.start) // window.width)
@@ -175,7 +182,7 @@ class ChartOps(StoreBase):
                   WHERE finished_at >= ?1 AND finished_at < ?2 AND status = 'completed' AND started_at IS NOT NULL"""
         # Every agent that ever finished a task, one probe each (a skip-scan of tasks_agent_finished),
         # then that agent's window as one index range: no sort of the whole window to group it.
-        rows = await self._all(
+        rows = await self.db._all(
             f"""WITH RECURSIVE a(name) AS (
                     SELECT (SELECT min(assigned_agent) FROM tasks INDEXED BY tasks_agent_finished
                             WHERE assigned_agent IS NOT NULL AND finished_at IS NOT NULL)
@@ -196,7 +203,7 @@ class ChartOps(StoreBase):
         # cume_dist is rank/n over the durations in order: the first value reaching p is the
         # nearest-rank percentile (see store.charts.percentile).
         where_top, params_top = _filters(milestone_id, agent_type, 4)
-        quantiles = {r[0]: (r[1], r[2]) for r in await self._all(
+        quantiles = {r[0]: (r[1], r[2]) for r in await self.db._all(
             f"""SELECT agent, min(d) FILTER (WHERE cd >= 0.5), min(d) FILTER (WHERE cd >= 0.95) FROM (
                     SELECT assigned_agent AS agent, finished_at - started_at AS d,
                            cume_dist() OVER (PARTITION BY assigned_agent ORDER BY finished_at - started_at) AS cd
@@ -218,7 +225,7 @@ class ChartOps(StoreBase):
         if milestone_id is not None or agent_type is not None:
             where, params = _filters(milestone_id, agent_type, 4)
             task_filter = f" AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = CAST(e.entity_id AS INTEGER){where})"
-        rows = await self._all(
+        rows = await self.db._all(
             f"""SELECT json_extract(payload, '$.agent'), count(*) FROM events e INDEXED BY events_failures
                 WHERE kind IN ('task.failed', 'task.retried')
                   AND json_extract(payload, '$.agent') IN (SELECT value FROM json_each(?3))
@@ -238,18 +245,18 @@ class ChartOps(StoreBase):
         _check_window(window)
         if not 1 <= points <= 10_000:
             raise InvalidArgument("points must be between 1 and 10000")
-        now = self.clock() if now is None else now
+        now = self.db.clock() if now is None else now
         where, params = _filters(milestone_id, agent_type, 4)
         done = """FROM tasks INDEXED BY tasks_finished
                   WHERE finished_at >= ?1 AND finished_at < ?2 AND status = 'completed'
                     AND estimated_duration_seconds IS NOT NULL AND started_at IS NOT NULL"""
-        rows = await self._all(
+        rows = await self.db._all(
             f"""SELECT estimated_duration_seconds, finished_at - started_at {done}{where}
                 ORDER BY finished_at DESC LIMIT ?3""",
             (window.start, window.end, points, *params),
         )
         where, params = _filters(milestone_id, agent_type, 3)
-        factor = await self._one(
+        factor = await self.db._one(
             f"SELECT avg((finished_at - started_at) / estimated_duration_seconds), count(*) {done}{where}",
             (now - FACTOR_DAYS * 86400, now + 1, *params),
         )
@@ -274,7 +281,7 @@ class ChartOps(StoreBase):
         if not (isinstance(resolution, int) and 1 <= resolution <= 10):
             raise InvalidArgument("resolution must be a whole number from 1 to 10")
         window = Window(window.start, window.width / resolution, window.count * resolution)
-        rows = await self._all(
+        rows = await self.db._all(
             "SELECT id, name, hour_budget, hours_spent, status FROM milestones ORDER BY position"
         )
         if milestone_id is not None:
@@ -283,7 +290,7 @@ class ChartOps(StoreBase):
             return Burndown(window, ())
         ids = [r["id"] for r in rows]
         type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = ?2", [agent_type])
-        unfinished = {r[0]: r[1] for r in await self._all(
+        unfinished = {r[0]: r[1] for r in await self.db._all(
             f"""SELECT milestone_id, count(*) FROM tasks
                 WHERE milestone_id IN (SELECT value FROM json_each(?1)) AND status IN {_UNFINISHED}{type_sql}
                 GROUP BY milestone_id""",
@@ -292,7 +299,7 @@ class ChartOps(StoreBase):
         # Finished per bucket, one count per milestone: one pass over the window's finished tasks.
         slots = ", ".join(f"count(*) FILTER (WHERE milestone_id = ?{5 + k})" for k in range(len(ids)))
         type_sql = "" if agent_type is None else " AND agent_type = ?4"
-        finished_rows = await self._all(
+        finished_rows = await self.db._all(
             f"""{_BUCKETS}
                 SELECT b.i, (SELECT json_array({slots}) FROM tasks INDEXED BY tasks_finished
                              WHERE {_IN_BUCKET}{type_sql}) FROM b""",
@@ -306,7 +313,7 @@ class ChartOps(StoreBase):
         for r in rows:
             mid = r["id"]
             created = [0] * window.count
-            for c in await self._all(
+            for c in await self.db._all(
                 f"""{_BUCKETS}
                     SELECT b.i, (SELECT count(*) FROM tasks INDEXED BY tasks_milestone_created
                                  WHERE milestone_id = ?4 AND created_at >= ?1 + b.i * ?2
@@ -332,9 +339,9 @@ class ChartOps(StoreBase):
         """Report submitted -> decision for every decision in the window (per gate and reviewer),
         and the reports awaiting a decision now with how long they have waited."""
         _check_window(window)
-        now = self.clock() if now is None else now
+        now = self.db.clock() if now is None else now
         ms_sql, ms_params = ("", []) if milestone_id is None else (" AND g.milestone_id = ?3", [milestone_id])
-        decided = await self._all(
+        decided = await self.db._all(
             f"""SELECT m.name, r.version, g.reviewer, g.decision, g.decided_at - r.submitted_at
                 FROM gate_decisions g JOIN validation_reports r ON r.id = g.report_id
                 JOIN milestones m ON m.id = g.milestone_id
@@ -342,7 +349,7 @@ class ChartOps(StoreBase):
             (window.start, window.end, *ms_params),
         )
         ms_sql = "" if milestone_id is None else " AND m.id = ?2"
-        awaiting = await self._all(
+        awaiting = await self.db._all(
             f"""SELECT m.name, r.version, ?1 - r.submitted_at FROM milestones m
                 JOIN validation_reports r ON r.milestone_id = m.id
                   AND r.version = (SELECT max(version) FROM validation_reports WHERE milestone_id = m.id)

@@ -18,7 +18,7 @@ from ..models import (
     SwarmState,
     ValidationReport,
 )
-from .base import StoreBase
+from .base import Database
 from .rows import (
     condition_from_row,
     decision_from_row,
@@ -26,14 +26,20 @@ from .rows import (
     milestone_query,
     resumption_from_row,
 )
-from .signatures import DECISION_SELECT
-from .tasks import TaskOps
+from .signatures import DECISION_SELECT, Signatures
 from .uow import NEXT_LOCKED, SqliteUnit, report_reads
 
 
-class GateOps(TaskOps, StoreBase):
+class Gates:
     """Milestones, reports and gates: the reads, and each decision, closure and resume as a rule of
-    store/domain/gates.py run over a ``SqliteUnit`` of one transaction."""
+    store/domain/gates.py run over a ``SqliteUnit`` of one transaction. A decision releases tasks
+    through the unit of work, so this part needs the database and the signatures, not the tasks part."""
+
+    __slots__ = ("db", "_signatures")
+
+    def __init__(self, db: Database, signatures: Signatures) -> None:
+        self.db = db
+        self._signatures = signatures
 
     # -- milestones --------------------------------------------------------------------------
 
@@ -63,16 +69,16 @@ class GateOps(TaskOps, StoreBase):
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
-        return await self._write(actor, lambda tx: domain_gates.add_milestone(
+        return await self.db._write(actor, lambda tx: domain_gates.add_milestone(
             SqliteUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
             required_approvals=required_approvals))
 
     async def list_milestones(self) -> list[Milestone]:
-        return [milestone_from_row(r) for r in await self._all("SELECT * FROM milestones ORDER BY position")]
+        return [milestone_from_row(r) for r in await self.db._all("SELECT * FROM milestones ORDER BY position")]
 
     async def get_milestone(self, ref: int | str) -> Milestone:
-        row = await self._one(*milestone_query(ref))
+        row = await self.db._one(*milestone_query(ref))
         if row is None:
             raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
         return milestone_from_row(row)
@@ -107,14 +113,14 @@ class GateOps(TaskOps, StoreBase):
             summary=summary, criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
         ).parts()
-        return await self._write(submitted_by, lambda tx: domain_gates.submit_report(
+        return await self.db._write(submitted_by, lambda tx: domain_gates.submit_report(
             SqliteUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
             metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""
         ms = await self.get_milestone(milestone)
-        return await self._read(report_reads(ms.id, version))
+        return await self.db._read(report_reads(ms.id, version))
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -152,7 +158,7 @@ class GateOps(TaskOps, StoreBase):
         check_texts("conditions", conditions, MAX_TEXT)
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
-        return await self._write(who, lambda tx: domain_gates.decide(
+        return await self.db._write(who, lambda tx: domain_gates.decide(
             SqliteUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
             conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run))
 
@@ -171,7 +177,7 @@ class GateOps(TaskOps, StoreBase):
         who = identity.canonical(closed_by, "the name of who closes the condition")
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
-        return await self._write(who, lambda tx: domain_gates.close_condition(
+        return await self.db._write(who, lambda tx: domain_gates.close_condition(
             SqliteUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
             dry_run=dry_run))
 
@@ -180,8 +186,8 @@ class GateOps(TaskOps, StoreBase):
     async def swarm_state(self) -> SwarmState:
         """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
         clearing the flag around swarmdeck lifts nothing."""
-        row = await self._one("SELECT * FROM swarm_state WHERE id = 1")
-        guard = await self._read(self._signatures.gate_guard())
+        row = await self.db._one("SELECT * FROM swarm_state WHERE id = 1")
+        guard = await self.db._read(self._signatures.gate_guard())
         return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"], row["paused_at"],
                                         guard.escalation)
 
@@ -200,7 +206,7 @@ class GateOps(TaskOps, StoreBase):
         reason = note
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
-        await self._write(who, lambda tx: domain_gates.resume(
+        await self.db._write(who, lambda tx: domain_gates.resume(
             SqliteUnit(tx, self._signatures), who=who, reason=reason, signature=signature, dry_run=dry_run))
         return await self.swarm_state()
 
@@ -210,30 +216,30 @@ class GateOps(TaskOps, StoreBase):
         """The gate as every seat shows it: each decision, closure and resume verified or flagged, and
         approvals counting verified ones only."""
         ms = await self.get_milestone(milestone)
-        report = await self._read(report_reads(ms.id, None))
-        keys = await self._read(self._signatures.reviewer_keys())
-        rows = await self._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
+        report = await self.db._read(report_reads(ms.id, None))
+        keys = await self.db._read(self._signatures.reviewer_keys())
+        rows = await self.db._all(f"{DECISION_SELECT} WHERE g.milestone_id = ? ORDER BY g.id", (ms.id,))
         decisions = tuple(
-            decision_from_row(r, ok) for r, ok in zip(rows, await self._read(self._signatures.verified_decisions(rows, keys)))
+            decision_from_row(r, ok) for r, ok in zip(rows, await self.db._read(self._signatures.verified_decisions(rows, keys)))
         )
         conditions = tuple(
             condition_from_row(r, self._signatures.closure_verified(r, keys))
-            for r in await self._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
+            for r in await self.db._all("SELECT * FROM gate_conditions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         resumptions = tuple(
             resumption_from_row(r, self._signatures.resumption_verified(r, keys))
-            for r in await self._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
+            for r in await self.db._all("SELECT * FROM gate_resumptions WHERE milestone_id = ? ORDER BY id", (ms.id,))
         )
         approvals = tuple(sorted({
             identity.key(d.reviewer) or d.reviewer for d in decisions
             if d.verified and report and d.report_id == report.id
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
-        guard = await self._read(self._signatures.gate_guard())
-        nxt = await self._one(NEXT_LOCKED, (ms.position,))
+        guard = await self.db._read(self._signatures.gate_guard())
+        nxt = await self.db._one(NEXT_LOCKED, (ms.position,))
         unblocks = 0
         if nxt is not None:
-            unblocks = (await self._one(
+            unblocks = (await self.db._one(
                 """SELECT count(*) FROM tasks t WHERE t.milestone_id = ? AND t.status = 'blocked'
                    AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
@@ -245,25 +251,25 @@ class GateOps(TaskOps, StoreBase):
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""
         progress: dict[int, dict[str, int]] = {}
-        for ms in await self._all("SELECT id FROM milestones ORDER BY position"):
-            rows = await self._all(
+        for ms in await self.db._all("SELECT id FROM milestones ORDER BY position"):
+            rows = await self.db._all(
                 "SELECT status, count(*) FROM tasks WHERE milestone_id = ? GROUP BY status", (ms[0],)
             )
             progress[ms[0]] = {r[0]: r[1] for r in rows}
         return progress
 
     async def gates_awaiting_review(self) -> int:
-        return (await self._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
+        return (await self.db._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
 
     async def latest_decision(self, milestone: int | str, *, after_id: int = 0) -> GateDecision | None:
         """The newest decision on the milestone with id greater than ``after_id`` (verified or not: see
         its ``verified``)."""
         ms = await self.get_milestone(milestone)
-        row = await self._one(
+        row = await self.db._one(
             f"{DECISION_SELECT} WHERE g.milestone_id = ? AND g.id > ? ORDER BY g.id DESC LIMIT 1", (ms.id, after_id)
         )
         if row is None:
             return None
-        [ok] = await self._read(self._signatures.verified_decisions([row]))
+        [ok] = await self.db._read(self._signatures.verified_decisions([row]))
         return decision_from_row(row, ok)
 

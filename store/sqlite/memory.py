@@ -30,9 +30,9 @@ from ..models import (
     SessionStatus,
     from_ts,
 )
-from .base import Tx
+from .base import Database, Tx
 from .rows import dumps, loads
-from .search_index import SearchOps, parse_memory_type
+from .search_index import SearchIndex, parse_memory_type
 
 _SESSION_FLOW = {
     SessionStatus.CREATED: {SessionStatus.ACTIVE, SessionStatus.TERMINATED},
@@ -100,7 +100,15 @@ def _session(row: Any) -> Session:
                    from_ts(row["created_at"]), from_ts(row["updated_at"]))
 
 
-class MemoryOps(SearchOps):
+class Memory:
+    """Sessions, memory entries, learning records and documents; what is searchable goes into the
+    search index it is given (``SearchIndex``), in the same transaction."""
+
+    __slots__ = ("db", "index")
+
+    def __init__(self, db: Database, index: SearchIndex) -> None:
+        self.db = db
+        self.index = index
 
     # -- sessions -------------------------------------------------------------------------------------
 
@@ -120,10 +128,10 @@ class MemoryOps(SearchOps):
             tx.event(EventKind.SESSION_CREATED, "session", sid, {"agent": agent})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (sid,)))
 
-        return await self._write(actor or agent or "unknown", in_tx)
+        return await self.db._write(actor or agent or "unknown", in_tx)
 
     async def get_session(self, session_id: str) -> Session:
-        row = await self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        row = await self.db._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
         if row is None:
             raise NotFound(f"session {session_id} does not exist", entity="session", key=session_id)
         return _session(row)
@@ -149,7 +157,7 @@ class MemoryOps(SearchOps):
             tx.event(EventKind(f"session.{target.value}"), "session", session_id, {})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
-        return await self._write(actor, in_tx)
+        return await self.db._write(actor, in_tx)
 
     async def append_session_event(self, session_id: str, *, kind: str, payload: Mapping[str, Any] | None = None,
                                    state_delta: Mapping[str, Any] | None = None,
@@ -185,10 +193,10 @@ class MemoryOps(SearchOps):
             tx.event(EventKind.SESSION_EVENT, "session", session_id, {"kind": kind})
             return SessionEvent(event_id, session_id, from_ts(tx.now), kind, json.loads(body))
 
-        return await self._write(actor, in_tx)
+        return await self.db._write(actor, in_tx)
 
     async def session_events(self, session_id: str, *, limit: int = 100) -> list[SessionEvent]:
-        rows = await self._all("SELECT * FROM session_events WHERE session_id = ? ORDER BY id DESC LIMIT ?",
+        rows = await self.db._all("SELECT * FROM session_events WHERE session_id = ? ORDER BY id DESC LIMIT ?",
                                (session_id, limit))
         return [SessionEvent(r["id"], r["session_id"], from_ts(r["ts"]), r["kind"],
                              decode_stored(r["payload"], "payload"))
@@ -216,7 +224,7 @@ class MemoryOps(SearchOps):
             tx.event(EventKind.SESSION_STATE_SET, "session", session_id, {"keys": sorted(state)})
             return _session(tx.one("SELECT * FROM sessions WHERE id = ?", (session_id,)))
 
-        return await self._write(actor, in_tx)
+        return await self.db._write(actor, in_tx)
 
     # -- memory entries ---------------------------------------------------------------------------------
 
@@ -241,12 +249,12 @@ class MemoryOps(SearchOps):
                 "session_id, task_id, metadata, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ns, key, text, int(is_json), mtype.value, created_by, session_id, task_id, meta, tx.now),
             )
-            self._put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
+            self.index.put_item(tx, "memory", entry_id, ns, key, _searchable(value, is_json),
                            memory_type=mtype.value, agent=created_by, task_id=task_id)
             tx.event(EventKind.MEMORY_ADDED, "memory", entry_id, {"namespace": ns, "key": key, "version": 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
-        return await self._write(created_by, in_tx)
+        return await self.db._write(created_by, in_tx)
 
     async def update_memory(self, namespace: str, key: str, value: Any, *, updated_by: str,
                             memory_type: MemoryType | str | None = None,
@@ -270,13 +278,13 @@ class MemoryOps(SearchOps):
                 (ns, key, current["version"] + 1, text, int(is_json), mtype.value, updated_by,
                  current["session_id"], current["task_id"], meta, tx.now),
             )
-            self._move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
+            self.index.move_item(tx, "memory", current["id"], entry_id, title=key, body=_searchable(value, is_json),
                             memory_type=mtype.value, agent=updated_by)
             tx.event(EventKind.MEMORY_UPDATED, "memory", entry_id,
                      {"namespace": ns, "key": key, "version": current["version"] + 1})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,)))
 
-        return await self._write(updated_by, in_tx)
+        return await self.db._write(updated_by, in_tx)
 
     async def delete_memory(self, namespace: str, key: str, *, deleted_by: str) -> MemoryEntry:
         """Soft delete: hidden from get and search, kept in the history, restorable."""
@@ -288,11 +296,11 @@ class MemoryOps(SearchOps):
                 raise InvalidTransition(f"memory {ns} / {key} is already deleted")
             tx.run("UPDATE memory_entries SET deleted_at = ?, deleted_by = ? WHERE id = ?",
                    (tx.now, deleted_by, current["id"]))
-            self._drop_item(tx, "memory", current["id"])
+            self.index.drop_item(tx, "memory", current["id"])
             tx.event(EventKind.MEMORY_DELETED, "memory", current["id"], {"namespace": ns, "key": key})
             return _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
 
-        return await self._write(deleted_by, in_tx)
+        return await self.db._write(deleted_by, in_tx)
 
     async def restore_memory(self, namespace: str, key: str, *, restored_by: str) -> MemoryEntry:
         ns, key, restored_by = _namespace(namespace), _text(key, "key", MAX_LINE), _text(restored_by, "restored_by")
@@ -304,21 +312,21 @@ class MemoryOps(SearchOps):
             tx.run("UPDATE memory_entries SET deleted_at = NULL, deleted_by = NULL WHERE id = ?",
                    (current["id"],))
             entry = _entry(tx.one("SELECT * FROM memory_entries WHERE id = ?", (current["id"],)))
-            self._put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
+            self.index.put_item(tx, "memory", entry.id, ns, key, _searchable(entry.value, entry.is_json),
                            memory_type=entry.memory_type.value, agent=entry.created_by, task_id=entry.task_id,
                            created_at=entry.created_at.timestamp())
             tx.event(EventKind.MEMORY_RESTORED, "memory", entry.id, {"namespace": ns, "key": key})
             return entry
 
-        return await self._write(restored_by, in_tx)
+        return await self.db._write(restored_by, in_tx)
 
     async def get_memory(self, namespace: str, key: str, *, version: int | None = None,
                          include_deleted: bool = False) -> MemoryEntry:
         if version is None:
-            row = await self._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
+            row = await self.db._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND is_current = 1",
                                   (namespace, key))
         else:
-            row = await self._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND version = ?",
+            row = await self.db._one("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? AND version = ?",
                                   (namespace, key, version))
         if row is None or (row["deleted_at"] is not None and not include_deleted and version is None):
             which = f" version {version}" if version is not None else ""
@@ -326,7 +334,7 @@ class MemoryOps(SearchOps):
         return _entry(row)
 
     async def memory_history(self, namespace: str, key: str) -> list[MemoryEntry]:
-        rows = await self._all("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? ORDER BY version",
+        rows = await self.db._all("SELECT * FROM memory_entries WHERE namespace = ? AND key = ? ORDER BY version",
                                (namespace, key))
         if not rows:
             raise NotFound(f"no memory {namespace} / {key}")
@@ -351,12 +359,12 @@ class MemoryOps(SearchOps):
             params.append(parse_memory_type(memory_type).value)
         if not include_deleted:
             clauses.append("deleted_at IS NULL")
-        rows = await self._all(f"SELECT * FROM memory_entries WHERE {' AND '.join(clauses)} "
+        rows = await self.db._all(f"SELECT * FROM memory_entries WHERE {' AND '.join(clauses)} "
                                "ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
         return [_entry(r) for r in rows]
 
     async def get_memory_by_id(self, entry_id: int) -> MemoryEntry:
-        row = await self._one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,))
+        row = await self.db._one("SELECT * FROM memory_entries WHERE id = ?", (entry_id,))
         if row is None:
             raise NotFound(f"memory entry {entry_id} does not exist", entity="memory_entry", key=entry_id)
         return _entry(row)
@@ -401,15 +409,15 @@ class MemoryOps(SearchOps):
                 (kind, ns, title, json.dumps(clean, ensure_ascii=False), agent, task_id, milestone_id,
                  session_id, tx.now),
             )
-            self._put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
+            self.index.put_item(tx, kind, record_id, ns, title, learning.body(kind, clean), agent=agent,
                            task_id=task_id, milestone_id=milestone_id)
             tx.event(EventKind.RECORD_LOGGED, "record", record_id, {"kind": kind, "title": title})
             return _record(tx.one("SELECT * FROM learning_records WHERE id = ?", (record_id,)))
 
-        return await self._write(agent or "unknown", in_tx)
+        return await self.db._write(agent or "unknown", in_tx)
 
     async def get_record(self, record_id: int) -> LearningRecord:
-        row = await self._one("SELECT * FROM learning_records WHERE id = ?", (record_id,))
+        row = await self.db._one("SELECT * FROM learning_records WHERE id = ?", (record_id,))
         if row is None:
             raise NotFound(f"learning record {record_id} does not exist",
                            entity="learning_record", key=record_id)
@@ -419,9 +427,9 @@ class MemoryOps(SearchOps):
         if kind is not None and kind not in learning.KINDS:
             raise InvalidArgument(f"record kind must be one of {', '.join(learning.KINDS)}, not {kind!r}")
         if kind is None:
-            rows = await self._all("SELECT * FROM learning_records ORDER BY id DESC LIMIT ?", (limit,))
+            rows = await self.db._all("SELECT * FROM learning_records ORDER BY id DESC LIMIT ?", (limit,))
         else:
-            rows = await self._all("SELECT * FROM learning_records WHERE kind = ? ORDER BY id DESC LIMIT ?",
+            rows = await self.db._all("SELECT * FROM learning_records WHERE kind = ? ORDER BY id DESC LIMIT ?",
                                    (kind, limit))
         return [_record(r) for r in rows]
 
@@ -448,18 +456,18 @@ class MemoryOps(SearchOps):
             else:
                 doc_id = row["id"]
                 for (chunk_id,) in tx.all("SELECT id FROM document_chunks WHERE document_id = ?", (doc_id,)):
-                    self._drop_item(tx, "document", chunk_id)
+                    self.index.drop_item(tx, "document", chunk_id)
                 tx.run("DELETE FROM document_chunks WHERE document_id = ?", (doc_id,))
                 tx.run("UPDATE documents SET content_hash = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
                        (digest, len(chunks), tx.now, doc_id))
             for position, text in enumerate(chunks):
                 chunk_id = tx.run("INSERT INTO document_chunks (document_id, position, text) VALUES (?, ?, ?)",
                                   (doc_id, position, text))
-                self._put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
+                self.index.put_item(tx, "document", chunk_id, ns, f"{path} #{position + 1}", text, agent=actor)
             tx.event(EventKind.DOCUMENT_INDEXED, "document", doc_id, {"path": path, "chunks": len(chunks)})
             return _document(tx.one("SELECT * FROM documents WHERE id = ?", (doc_id,)))
 
-        return await self._write(actor, in_tx)
+        return await self.db._write(actor, in_tx)
 
 
 def _merged_state(session_id: str, stored: str, changes: Mapping[str, Any]) -> str:

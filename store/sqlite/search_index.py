@@ -14,12 +14,12 @@ from ..errors import InvalidArgument, NotFound
 from ..events import EventKind
 from ..models import IndexStatus, MemoryType, SearchHit, SearchMode, from_ts
 from . import vectors
-from .base import StoreBase, Tx
+from .base import Database, Tx
 
 if TYPE_CHECKING:
     import numpy as np
 
-#: A keyword search filtered to fewer items than this reads them first (``SearchOps._keyword``): past about
+#: A keyword search filtered to fewer items than this reads them first (``SearchIndex._keyword``): past about
 #: 20,000 of 100,000 items, looking up each FTS5 match costs less than gathering the set.
 FEW_ITEMS = 10_000
 
@@ -36,12 +36,19 @@ def parse_memory_type(value: Any) -> MemoryType:
         ) from None
 
 
-class SearchOps(StoreBase):
-    _vectors: vectors.VectorIndex  # the vector index (backend and fast path), chosen when the store opens
+class SearchIndex:
+    """The search index (``search_items`` and its FTS5 table), the embeddings written into it, and search
+    over it. Given the database and the vector index (backend and fast path) the store chose."""
+
+    __slots__ = ("db", "_vectors")
+
+    def __init__(self, db: Database, index: vectors.VectorIndex) -> None:
+        self.db = db
+        self._vectors = index
 
     # -- the search index ------------------------------------------------------------------------------------
 
-    def _put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
+    def put_item(self, tx: Tx, kind: str, ref_id: int, namespace: str, title: str, body: str, *,
                   memory_type: str | None = None, agent: str | None = None, task_id: int | None = None,
                   milestone_id: int | None = None, created_at: float | None = None) -> int:
         return tx.run(
@@ -51,7 +58,7 @@ class SearchOps(StoreBase):
              tx.now if created_at is None else created_at),
         )
 
-    def _move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
+    def move_item(self, tx: Tx, kind: str, old_ref: int, new_ref: int, *, title: str, body: str,
                    memory_type: str | None, agent: str | None) -> None:
         """The item now stands for a new version: new text, so its vectors must be made again."""
         row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, old_ref))
@@ -62,7 +69,7 @@ class SearchOps(StoreBase):
                "created_at = ?, embedded_model = NULL WHERE id = ?",
                (new_ref, title, body, memory_type, agent, tx.now, row[0]))
 
-    def _drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
+    def drop_item(self, tx: Tx, kind: str, ref_id: int) -> None:
         row = tx.one("SELECT id FROM search_items WHERE kind = ? AND ref_id = ?", (kind, ref_id))
         if row is not None:
             vectors.forget(tx, [row[0]])
@@ -70,10 +77,10 @@ class SearchOps(StoreBase):
 
     async def pending_embeddings(self, model: str, *, limit: int = 64, retry_after: float = 30.0) -> list[tuple[int, str]]:
         """Items without a current vector for ``model`` (recent failures wait ``retry_after`` s): (id, text)."""
-        now = self.clock()
+        now = self.db.clock()
         waiting = ("NOT EXISTS (SELECT 1 FROM embedding_failures f WHERE f.item_id = si.id AND f.model = ? "
                    "AND f.failed_at > ?)")
-        rows = await self._all(
+        rows = await self.db._all(
             f"SELECT si.id, si.title, si.body FROM search_items si WHERE si.embedded_model IS NULL AND {waiting} "
             "ORDER BY si.id LIMIT ?",
             (model, now - retry_after, limit),
@@ -81,7 +88,7 @@ class SearchOps(StoreBase):
         if len(rows) < limit:  # items embedded by another model: re-embed for this one
             # < and > (not !=) are two ranges of search_items_embedded that skip this model's items, and
             # no ORDER BY (which would sort every stale item): an idle indexer's poll reads nothing.
-            rows += await self._all(
+            rows += await self.db._all(
                 "SELECT si.id, si.title, si.body FROM search_items si "
                 f"WHERE (si.embedded_model < ? OR si.embedded_model > ?) AND {waiting} LIMIT ?",
                 (model, model, model, now - retry_after, limit - len(rows)))
@@ -117,7 +124,7 @@ class SearchOps(StoreBase):
                 tx.event(EventKind.INDEX_EMBEDDED, "index", model, {"count": stored, "items": stored_ids})
             return stored
 
-        stored = await self._write("indexer", in_tx)
+        stored = await self.db._write("indexer", in_tx)
         if stored:
             await self._vectors.flush(model)
         return stored
@@ -135,17 +142,17 @@ class SearchOps(StoreBase):
                 )
             tx.event(EventKind.INDEX_FAILED, "index", model, {"error": error[:500]})
 
-        return await self._write("indexer", in_tx)
+        return await self.db._write("indexer", in_tx)
 
     async def index_status(self, model: str | None) -> IndexStatus:
-        entries = (await self._one("SELECT count(*) FROM search_items"))[0]
+        entries = (await self.db._one("SELECT count(*) FROM search_items"))[0]
         if model is None:
             return IndexStatus(entries, 0, entries, 0, None, None)
-        embedded = (await self._one("SELECT count(*) FROM search_items WHERE embedded_model = ?", (model,)))[0]
-        failed = (await self._one("SELECT count(*) FROM embedding_failures WHERE model = ?", (model,)))[0]
-        last = await self._one("SELECT error FROM embedding_failures WHERE model = ? ORDER BY failed_at DESC LIMIT 1",
+        embedded = (await self.db._one("SELECT count(*) FROM search_items WHERE embedded_model = ?", (model,)))[0]
+        failed = (await self.db._one("SELECT count(*) FROM embedding_failures WHERE model = ?", (model,)))[0]
+        last = await self.db._one("SELECT error FROM embedding_failures WHERE model = ? ORDER BY failed_at DESC LIMIT 1",
                                (model,))
-        dim = await self._one("SELECT dim FROM vector_indexes WHERE model = ?", (model,))
+        dim = await self.db._one("SELECT dim FROM vector_indexes WHERE model = ?", (model,))
         return IndexStatus(entries, embedded, entries - embedded, failed, model, dim and dim[0], last and last[0])
 
     # -- search ---------------------------------------------------------------------------------------------
@@ -224,7 +231,7 @@ class SearchOps(StoreBase):
             where, params = filters.item_sql()
             sql = (f"SELECT si.id, {rank} FROM search_fts CROSS JOIN search_items si "
                    f"ON si.id = search_fts.rowid WHERE search_fts MATCH ?{where}")
-        rows = await self._all(f"{sql} ORDER BY rank LIMIT ?", (match, *params, depth))
+        rows = await self.db._all(f"{sql} ORDER BY rank LIMIT ?", (match, *params, depth))
         return [(r[0], r[1]) for r in rows]
 
     async def _few_items(self, filters: vectors.VectorFilters) -> bool:
@@ -242,7 +249,7 @@ class SearchOps(StoreBase):
             exact, low, high = rules.namespace_scope(filters.namespace_prefix)
             where, params = replace(filters, namespace_prefix=None).item_sql()
             where, params = f" AND si.namespace >= ? AND si.namespace < ?{where}", [exact or low, high, *params]
-        row = await self._one(f"SELECT count(*) FROM (SELECT 1 FROM search_items si WHERE 1{where} LIMIT ?)",
+        row = await self.db._one(f"SELECT count(*) FROM (SELECT 1 FROM search_items si WHERE 1{where} LIMIT ?)",
                               (*params, FEW_ITEMS))
         return row[0] < FEW_ITEMS
 
@@ -250,12 +257,12 @@ class SearchOps(StoreBase):
                         depth: int) -> Awaitable[list[tuple[int, float]]]:
         """The semantic ranking, started: the query's embedding is under way on its thread and the index
         has read what it needs; what is returned finishes it."""
-        index = await self._one("SELECT table_name, dim FROM vector_indexes WHERE model = ?", (embedder.model,))
+        index = await self.db._one("SELECT table_name, dim FROM vector_indexes WHERE model = ?", (embedder.model,))
         if index is None:
             return _none()  # nothing embedded with this model yet: keyword results still come
         vector = asyncio.ensure_future(embedder.embed_query(query))
         try:
-            knn = await self._vectors.prepare(self._read_conn, embedder.model, index[0], depth, filters)
+            knn = await self._vectors.prepare(self.db._read_conn, embedder.model, index[0], depth, filters)
         except BaseException:
             vector.cancel()
             raise
@@ -265,7 +272,7 @@ class SearchOps(StoreBase):
                     words: list[str]) -> list[SearchHit]:
         if not ranked:
             return []
-        rows = {r["id"]: r for r in await self._all(
+        rows = {r["id"]: r for r in await self.db._all(
             "SELECT * FROM search_items WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps([i for i, _ in ranked]),),
         )}
@@ -287,7 +294,7 @@ class SearchOps(StoreBase):
         return hits
 
     async def search_item_body(self, item_id: int) -> str:
-        row = await self._one("SELECT body FROM search_items WHERE id = ?", (item_id,))
+        row = await self.db._one("SELECT body FROM search_items WHERE id = ?", (item_id,))
         if row is None:
             raise NotFound(f"search item {item_id} does not exist", entity="search_item", key=item_id)
         return row[0]

@@ -23,36 +23,36 @@ from ..models import (
     TaskStatus,
     from_ts,
 )
-from .base import StoreBase, Tx
+from .base import Database, Tx
 from .liveness import UNFINISHED_SQL, ids_json
 from .signatures import Signatures
 from .uow import TASK_SELECT as _SELECT
 from .uow import SqliteUnit, hydrate, priority_inputs_of
 
 
-class TaskOps(StoreBase):
+class Tasks:
     """The task queue's public methods: the reads, and each write as a rule of store/domain/tasks.py
     run over a ``SqliteUnit`` of one transaction.
 
-    The store holds the parts its writes share rather than inheriting them: the signature verdicts and
-    gate guard it caches (``Signatures``) and when it last reaped and refreshed urgency (``Housekeeping``).
+    It is given what its writes share with the other parts: the database, the signature verdicts and
+    gate guard the store caches (``Signatures``, shared with the gates) and when it last reaped and
+    refreshed urgency (``Housekeeping``).
     """
 
-    _signatures: Signatures
-    _chores: Housekeeping
+    __slots__ = ("db", "_signatures", "_chores")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._signatures = Signatures()
-        self._chores = Housekeeping()
+    def __init__(self, db: Database, signatures: Signatures, chores: Housekeeping) -> None:
+        self.db = db
+        self._signatures = signatures
+        self._chores = chores
 
     # -- reads -----------------------------------------------------------------------------
 
     async def get_task(self, task_id: int) -> Task:
-        rows = await self._all(f"{_SELECT} WHERE t.id = ?", (task_id,))
+        rows = await self.db._all(f"{_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
-        return (await self._read(hydrate(rows)))[0]
+        return (await self.db._read(hydrate(rows)))[0]
 
     async def list_tasks(
         self,
@@ -98,19 +98,19 @@ class TaskOps(StoreBase):
             # `+`: let tasks_agent find the agent's few tasks and sort them, rather than walk
             # every task of the status in priority order looking for them.
             order = "+" + order
-        rows = await self._all(f"{_SELECT} {where} ORDER BY {order} LIMIT ?", (*params, limit))
-        return await self._read(hydrate(rows))
+        rows = await self.db._all(f"{_SELECT} {where} ORDER BY {order} LIMIT ?", (*params, limit))
+        return await self.db._read(hydrate(rows))
 
     async def tasks_by_ids(self, task_ids: Iterable[int]) -> list[Task]:
         """The tasks with these ids that exist, in id order (for screens applying changes)."""
-        rows = await self._all(
+        rows = await self.db._all(
             f"{_SELECT} WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
             (ids_json(task_ids),),
         )
-        return await self._read(hydrate(rows))
+        return await self.db._read(hydrate(rows))
 
     async def dependents(self, task_id: int) -> list[int]:
-        rows = await self._all(
+        rows = await self.db._all(
             "SELECT task_id FROM task_dependencies WHERE prerequisite_id = ? ORDER BY task_id",
             (task_id,),
         )
@@ -118,7 +118,7 @@ class TaskOps(StoreBase):
 
     async def priority_breakdown(self, task_id: int) -> PriorityBreakdown:
         """The five factors of a task's priority as of now."""
-        row = await self._one(
+        row = await self.db._one(
             f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
                     WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
                 FROM tasks t WHERE t.id = ?""",
@@ -126,21 +126,21 @@ class TaskOps(StoreBase):
         )
         if row is None:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
-        return tasks.priority_of(priority_inputs_of(row, row["n"]), self.clock())
+        return tasks.priority_of(priority_inputs_of(row, row["n"]), self.db.clock())
 
     async def queue_status(self) -> QueueStatus:
-        counts = {r["status"]: (r["n"], r["priority_sum"]) for r in await self._all("SELECT * FROM task_counts")}
+        counts = {r["status"]: (r["n"], r["priority_sum"]) for r in await self.db._all("SELECT * FROM task_counts")}
         unfinished = [counts[s.value] for s in UNFINISHED]
         n_unfinished = sum(n for n, _ in unfinished)
         oldest = None
         for status in (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.READY):
-            row = await self._one("SELECT min(created_at) FROM tasks WHERE status = ?", (status.value,))
+            row = await self.db._one("SELECT min(created_at) FROM tasks WHERE status = ?", (status.value,))
             if row[0] is not None:
                 oldest = row[0] if oldest is None else min(oldest, row[0])
-        paused = await self._one("SELECT paused FROM swarm_state WHERE id = 1")
+        paused = await self.db._one("SELECT paused FROM swarm_state WHERE id = 1")
         # Paused by its flag, or by a verified escalation no verified resume lifted (as claims are).
-        escalation = (await self._read(self._signatures.gate_guard())).escalation
-        held = await self._one(
+        escalation = (await self.db._read(self._signatures.gate_guard())).escalation
+        held = await self.db._one(
             # `+status`: count from the small tasks_held index, not from every unfinished task.
             f"SELECT count(*) FROM tasks WHERE held_by IS NOT NULL AND +status IN {UNFINISHED_SQL}"
         )
@@ -160,14 +160,14 @@ class TaskOps(StoreBase):
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
-        found = {r[0] for r in await self._all(
+        found = {r[0] for r in await self.db._all(
             "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
         )}
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"no such task: {', '.join(map(str, missing))}")
         edges: dict[int, set[int]] = defaultdict(set)
-        for row in await self._all(
+        for row in await self.db._all(
             "SELECT task_id, prerequisite_id FROM task_dependencies "
             "WHERE task_id IN (SELECT value FROM json_each(?))",
             (ids_json(ids),),
@@ -208,12 +208,12 @@ class TaskOps(StoreBase):
             milestone=milestone, parent_task_id=parent_task_id, session_id=session_id, input_data=input_data,
             summary=summary, max_retries=max_retries, timeout_seconds=timeout_seconds, actor=actor,
         )
-        return await self._write(actor, lambda tx: tasks.enqueue(SqliteUnit(tx, self._signatures), new))
+        return await self.db._write(actor, lambda tx: tasks.enqueue(SqliteUnit(tx, self._signatures), new))
 
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
         check_text("actor", actor, MAX_NAME)
-        return await self._write(
+        return await self.db._write(
             actor, lambda tx: tasks.add_dependency(SqliteUnit(tx, self._signatures), task_id, prerequisite_id))
 
     # -- priority --------------------------------------------------------------------------
@@ -221,12 +221,12 @@ class TaskOps(StoreBase):
     async def refresh_priorities(self, *, actor: str = "system") -> list[int]:
         """Bring deadline urgency up to date for every waiting task that has a deadline."""
         check_text("actor", actor, MAX_NAME)
-        return await self._write(actor, lambda tx: tasks.refresh_urgency(SqliteUnit(tx, self._signatures), self._chores))
+        return await self.db._write(actor, lambda tx: tasks.refresh_urgency(SqliteUnit(tx, self._signatures), self._chores))
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         check_text("actor", actor, MAX_NAME)
         tasks.check_int("base_priority", base_priority, 0, 10)
-        return await self._write(
+        return await self.db._write(
             actor, lambda tx: tasks.set_base_priority(SqliteUnit(tx, self._signatures), task_id, base_priority))
 
     # -- the claim loop --------------------------------------------------------------------
@@ -243,7 +243,7 @@ class TaskOps(StoreBase):
         """
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
-        return await self._write(
+        return await self.db._write(
             agent, lambda tx: tasks.claim(SqliteUnit(tx, self._signatures), agent, agent_type, self._chores), quick=True)
 
     async def complete_task(
@@ -259,7 +259,7 @@ class TaskOps(StoreBase):
         check_json("result", result)
         tasks.check_hours(hours)
         result_json = tasks.to_json(result, "result")
-        return await self._write(
+        return await self.db._write(
             actor or agent or "unknown",
             lambda tx: tasks.complete(SqliteUnit(tx, self._signatures), task_id, agent, result_json, hours), quick=True)
 
@@ -271,7 +271,7 @@ class TaskOps(StoreBase):
         check_fields(error=(error, MAX_TEXT), agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
-        return await self._write(
+        return await self.db._write(
             actor or agent or "unknown",
             lambda tx: tasks.fail(SqliteUnit(tx, self._signatures), task_id, agent, error, retry), quick=True)
 
@@ -282,7 +282,7 @@ class TaskOps(StoreBase):
         operator who finds a task stuck behind them.
         """
         check_text("actor", actor, MAX_NAME)
-        return await self._write(actor, lambda tx: tasks.retry(SqliteUnit(tx, self._signatures), task_id))
+        return await self.db._write(actor, lambda tx: tasks.retry(SqliteUnit(tx, self._signatures), task_id))
 
     async def cancel_task(
         self, task_id: int, *, dry_run: bool = False, reason: str | None = None, actor: str = "human"
@@ -293,7 +293,7 @@ class TaskOps(StoreBase):
         preview of what would be cancelled (the empty transaction commits harmlessly).
         """
         check_fields(reason=(reason, MAX_TEXT), actor=(actor, MAX_NAME))
-        return await self._write(actor, lambda tx: tasks.cancel(SqliteUnit(tx, self._signatures), task_id, reason, dry_run))
+        return await self.db._write(actor, lambda tx: tasks.cancel(SqliteUnit(tx, self._signatures), task_id, reason, dry_run))
 
     # -- liveness ----------------------------------------------------------------------------
 
@@ -306,7 +306,7 @@ class TaskOps(StoreBase):
             u = SqliteUnit(tx, self._signatures)
             return [u.task(i) for i in liveness.reap(u, self._chores)]
 
-        return await self._write(actor, in_tx)
+        return await self.db._write(actor, in_tx)
 
 
 

@@ -204,6 +204,23 @@ class SqliteUnit:
         row = self.tx.one("SELECT * FROM reviewers WHERE name = ?", (name,))
         return None if row is None else reviewer_from_row(row)
 
+    def any_active_reviewer(self) -> bool:
+        return self.tx.one("SELECT 1 FROM reviewers WHERE removed_at IS NULL LIMIT 1") is not None
+
+    def insert_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
+        self.tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
+                    (name, public_key, self.now, by))
+
+    def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
+        self.tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, removed_by = NULL, "
+                    "public_key = coalesce(public_key, ?) WHERE name = ?", (self.now, by, public_key, name))
+
+    def set_reviewer_key(self, name: str, public_key: bytes) -> None:
+        self.tx.run("UPDATE reviewers SET public_key = ? WHERE name = ?", (public_key, name))
+
+    def remove_reviewer(self, name: str, *, by: str) -> None:
+        self.tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE name = ?", (self.now, by, name))
+
     def agent(self, name: str) -> Agent:
         row = self.tx.one("SELECT * FROM agents WHERE name = ?", (name,))
         if row is None:

@@ -22,16 +22,15 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import InvalidArgument
 from ..events import EventKind
 from ..search import namespace_scope, namespace_sql
+# The options are checked in vector_options.py (imported at open, without this module); named here too.
+from .vector_options import BACKENDS, DEFAULT_CACHE_MB, ENV_BACKEND, ENV_CACHE_MB, choose  # noqa: F401
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -43,12 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Environment variables read when open_store is not told: the backend, and the fast path's budget.
-ENV_BACKEND = "SWARMDECK_VECTOR_BACKEND"
-ENV_CACHE_MB = "SWARMDECK_VECTOR_CACHE_MB"
-BACKENDS = ("sqlite-vec", "sqlite-vss")
-#: Per model and process; 0 switches the in-memory matrix off. 1 GiB holds ~700k 384-d vectors.
-DEFAULT_CACHE_MB = 1024
 
 #: A vec0 TEXT metadata column cannot hold NULL: absent values are stored as ''.
 NONE = ""
@@ -403,16 +396,7 @@ def open_index(backend: str | None, path: Path, *, read_only: bool = False,
                cache_mb: int | None = None, eager: bool = False) -> VectorIndex:
     """The vector index for a store on ``path``: ``backend`` (or $SWARMDECK_VECTOR_BACKEND, else
     sqlite-vec) with the in-memory fast path within ``cache_mb`` (or $SWARMDECK_VECTOR_CACHE_MB)."""
-    name = (backend or os.environ.get(ENV_BACKEND) or "sqlite-vec").strip().lower()
-    if name not in BACKENDS:
-        raise InvalidArgument(f"vector backend must be one of {', '.join(BACKENDS)}, not {name!r}")
-    if cache_mb is None:
-        raw = os.environ.get(ENV_CACHE_MB, "").strip()
-        if raw and not re.fullmatch(r"\d+", raw):
-            raise InvalidArgument(f"{ENV_CACHE_MB} must be a whole number of megabytes, not {raw!r}")
-        cache_mb = int(raw) if raw else DEFAULT_CACHE_MB
-    if cache_mb < 0:
-        raise InvalidArgument("vector_cache_mb must be 0 (off) or a positive number of megabytes")
+    name, cache_mb = choose(backend, cache_mb)
     from .matrix import MatrixCache  # numpy itself is imported only once vectors are used
 
     if name == "sqlite-vss":

@@ -14,8 +14,12 @@ from swarmdeck.store import open_store
 from swarmdeck.store.embed import HashEmbedder
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.sqlite import vectors
-from swarmdeck.store.sqlite.memory import MemoryOps
-from swarmdeck.store.sqlite.search_index import SearchOps
+from swarmdeck.store.sqlite import SQLiteStore
+
+
+def _memory_methods() -> set[str]:
+    """The store's methods that are the memory part's or the search index's."""
+    return {n for n, v in vars(SQLiteStore).items() if getattr(v, "part", None) in ("memory", "search_index")}
 
 
 # -- query plans of the memory's statements ----------------------------------------------------------------
@@ -267,7 +271,7 @@ async def test_memory_statements_use_indexes(tmp_path, clock):
     finally:
         await store.close()
 
-    memory_methods = {n for ops in (MemoryOps, SearchOps) for n in vars(ops) if not n.startswith("_")}
+    memory_methods = _memory_methods()
     assert memory_methods - called == set(), f"memory methods never called: {sorted(memory_methods - called)}"
     by_shape: dict[str, list[str]] = {}
     for sql in dict.fromkeys(seen):

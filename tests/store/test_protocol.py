@@ -138,3 +138,93 @@ async def test_a_backend_registered_by_scheme_is_imported_on_first_use_and_given
     assert opened == [("fake://host/db", True, False)]
     with pytest.raises(InvalidArgument, match="known schemes are fake://, sqlite://"):
         await open_store("nope://x")
+
+
+# -- the store is put together from parts -----------------------------------------------------------
+
+from swarmdeck.store.sqlite import Delegate, part_class  # noqa: E402
+
+PARTS = ("db", "tasks", "gates", "agents", "reviewers", "search_index", "memory", "chart_queries", "audit")
+#: The parts built on first use, and the modules only they import.
+LAZY_PARTS = ("search_index", "memory", "chart_queries", "audit")
+LAZY_MODULES = tuple(f"swarmdeck.store.sqlite.{m}" for m in ("memory", "search_index", "vectors", "vss", "matrix",
+                                                              "charts"))
+
+
+def test_each_protocol_method_resolves_to_a_parts_method_with_the_same_signature():
+    for name in protocol_methods():
+        if name == "close":  # the store's own: it closes what was built, then the database
+            assert "close" in vars(SQLiteStore)
+            continue
+        delegate = vars(SQLiteStore).get(name)
+        assert isinstance(delegate, Delegate), f"SQLiteStore.{name} is not delegated to a part"
+        assert delegate.part in PARTS
+        function = vars(part_class(delegate.part)).get(name)
+        assert function is not None, f"the {delegate.part} part has no {name}"
+        assert getattr(SQLiteStore, name) is function
+        assert inspect.signature(getattr(SQLiteStore, name)) == inspect.signature(function)
+
+
+def test_no_part_inherits_another_part_or_the_database():
+    classes = {part: part_class(part) for part in PARTS}
+    for part, cls in classes.items():
+        assert cls.__mro__ == (cls, object), f"the {part} part inherits {cls.__mro__[1:-1]}"
+    assert SQLiteStore.__mro__ == (SQLiteStore, object)
+
+
+async def test_a_store_method_is_its_parts_bound_method_kept_after_the_first_lookup(store):
+    claim = store.claim_task
+    assert claim.__self__ is store.tasks and claim.__func__ is part_class("tasks").claim_task
+    assert vars(store)["claim_task"] is claim and store.claim_task is claim  # no descriptor from now on
+    assert inspect.signature(claim) == inspect.signature(store.tasks.claim_task)
+    assert store.get_milestone.__self__ is store.gates and store.schema_version.__self__ is store.db
+    # the parts share one database, and what tests reach into is the database's
+    assert {getattr(store, part).db for part in PARTS if part != "db"} == {store.db}
+    assert store._writer is store.db._writer and store.clock is store.db.clock
+    store.busy_timeout_ms = 1234
+    assert store.db.busy_timeout_ms == 1234
+
+
+async def test_the_parts_a_claim_does_not_need_are_built_on_first_use(store):
+    await store.register_agent("a1", agent_type="coder")
+    await store.enqueue_task(description="t")
+    await store.claim_task(agent="a1")
+    assert not [part for part in (*LAZY_PARTS, "_vectors") if part in vars(store)]
+    await store.add_memory("ns", "k", "v", memory_type="semantic", created_by="a1")
+    assert "memory" in vars(store) and "search_index" in vars(store) and "_vectors" in vars(store)
+    assert store.memory.index is store.search_index and store.search_index._vectors is store._vectors
+    assert "chart_queries" not in vars(store) and "audit" not in vars(store)
+
+
+async def test_closing_closes_only_the_parts_that_were_built(db_path, clock, monkeypatch):
+    from swarmdeck.store.sqlite import vectors
+
+    closed = []
+
+    async def close(index):
+        closed.append(index)
+
+    monkeypatch.setattr(vectors.VectorIndex, "close", close)
+    unused = await open_store(db_path, create=True, clock=clock)
+    await unused.close()
+    assert closed == [] and "_vectors" not in vars(unused) and unused._writer is None
+    used = await open_store(db_path, clock=clock)
+    await used.search("anything")
+    await used.close()
+    assert closed == [used._vectors] and used._writer is None
+
+
+def test_claiming_imports_none_of_the_memory_search_vector_or_chart_modules(tmp_path):
+    _fresh("import asyncio, sys\n"
+           "from swarmdeck.store import open_store\n"
+           "async def main():\n"
+           f"    s = await open_store({str(tmp_path / 'c.db')!r}, create=True)\n"
+           "    await s.register_agent('a1', agent_type='coder')\n"
+           "    await s.enqueue_task(description='t')\n"
+           "    task = await s.claim_task(agent='a1')\n"
+           "    await s.heartbeat('a1', status='working')\n"
+           "    await s.complete_task(task.id, agent='a1')\n"
+           "    await s.close()\n"
+           "asyncio.run(main())\n"
+           f"loaded = [m for m in {LAZY_MODULES!r} if m in sys.modules]\n"
+           "assert not loaded, loaded")

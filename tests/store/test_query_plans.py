@@ -534,12 +534,11 @@ def traced(tmp_path_factory) -> tuple[Path, list[str], set[str]]:
 def test_workload_calls_every_store_method(traced) -> None:
     """The plan check below is only as good as its coverage: every public method ran."""
     from swarmdeck.store import Store
-    from swarmdeck.store.sqlite.memory import MemoryOps
-    from swarmdeck.store.sqlite.search_index import SearchOps
+    from swarmdeck.store.sqlite import SQLiteStore
 
     _, statements, called = traced
     # the memory methods have their own workload and plan check (test_memory_query_plans.py)
-    memory = {n for ops in (MemoryOps, SearchOps) for n in vars(ops) if not n.startswith("_")}
+    memory = {n for n, v in vars(SQLiteStore).items() if getattr(v, "part", None) in ("memory", "search_index")}
     methods = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))} - {"close"} - memory
     assert methods - called == set(), f"Store methods the workload never called: {sorted(methods - called)}"
     assert len({_normalise(s) for s in statements}) > 60, "suspiciously few distinct statements traced"

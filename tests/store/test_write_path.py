@@ -249,7 +249,7 @@ async def test_commits_leave_checkpoints_to_the_writer_outside_the_locks(agents,
 
 
 def test_stores_opened_together_take_their_first_checkpoints_at_different_times(db_path):
-    firsts = [base.StoreBase(db_path)._next_checkpoint for _ in range(50)]
+    firsts = [base.Database(db_path)._next_checkpoint for _ in range(50)]
     assert all(1 <= n <= base.CHECKPOINT_EVERY for n in firsts)
     assert len(set(firsts)) > 10
 
