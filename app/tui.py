@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from swarmdeck.store import Store, signing
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.events import Entity
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
@@ -195,7 +196,7 @@ class SwarmdeckApp(App[int]):
 
     @on(StoreChanged)
     async def _forward_changes(self, message: StoreChanged) -> None:
-        if any(e.entity in ("milestone", "swarm") for e in message.events):
+        if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
