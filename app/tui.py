@@ -128,7 +128,8 @@ class SwarmdeckApp(App[int]):
         #: The reviewer's signing key, once unlocked (``signer=``, or the passphrase asked at the first
         #: act): kept in memory for this session only.
         self.signer = signer
-        #: Where this seat's signing keys live ($SWARMDECK_KEYS); None: store/signing.py's default.
+        #: Where this seat's signing keys live (the CLI passes the settings' ``key_folder``); None: the
+        #: store's fallback (store/__init__.py), for an app built in Python without one.
         self.key_folder = key_folder
         #: Keys rebound by binding id (app/keymap.py), e.g. from $SWARMDECK_KEYMAP.
         self.keymap: dict[str, str] = dict(keymap or {})
