@@ -177,7 +177,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         signer = demo_signer(name, path)
         store = await open_store(path, create=True, **store_options)
         try:
-            await seed(store, reviewer=name, reviewer_key=signer.public_key)
+            await seed(store, reviewer=name, reviewer_key=signer.public_key, store_options=store_options)
         finally:
             await store.close()
         return signer
