@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 
 from swarmdeck.store import UNSET, AgentStatus, Store
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
-from swarmdeck.store.events import AgentAction, Entity
 from swarmdeck.store.limits import parse_json
 
 if TYPE_CHECKING:
@@ -307,6 +306,7 @@ class StatusBridge:
         if previous is not None and entry.name in previous.agents:
             return previous.agents[entry.name].current_task != entry.current_task
         # First sight in this run: the store remembers what an earlier run logged.
+        from swarmdeck.store.events import AgentAction, Entity  # the feed's contract: not on every CLI call
         from swarmdeck.store.inputs import TASK_ACTION
 
         for event in await self.store.events(entity=Entity.AGENT, entity_id=entry.name, limit=50):
