@@ -12,9 +12,10 @@ loop: so ``--db`` ($SWARMDECK_DB) and ``--actor`` ($SWARMDECK_ACTOR) are read by
 commands agents call in loops never build this object. Nothing here is imported at the CLI's start.
 
 The store takes each of these values as a parameter. When it is not given one (the Python API, and the
-CLI's loop commands, which never use vectors) it falls back to the same variables itself: see the
+CLI commands that use no vectors and so build no settings, task claim among them) it falls back to the same variables itself: see the
 store package's docstring (store/__init__.py), the one place that lists them.
 """
+
 from __future__ import annotations
 
 import re

@@ -23,9 +23,9 @@ swarmdeck's faces always pass from their settings object (app/settings.py). For 
 only, a parameter left out falls back to its variable, here and nowhere else documented:
 
 - ``open_store(vector_backend=None)``: $SWARMDECK_VECTOR_BACKEND, else sqlite-vec; ``vector_cache_mb=None``:
-  $SWARMDECK_VECTOR_CACHE_MB, else 1024 (store/sqlite/vectors.py's ``open_index``). The CLI's loop
-  commands (``task claim``, ``agent heartbeat``...) never build the settings and never use vectors:
-  the stores they open take these defaults too.
+  $SWARMDECK_VECTOR_CACHE_MB, else 1024 (store/sqlite/vectors.py's ``open_index``). The CLI commands
+  that use no vectors (``task claim``, ``agent heartbeat``...) build no settings, so the stores they
+  open take these fallbacks too.
 - ``embed.embedder_from_config(None)``: $SWARMDECK_EMBEDDER, else the local model.
 - ``signing.key_path`` / ``has_key`` / ``load_key`` / ``create_key`` with no ``folder``: $SWARMDECK_KEYS,
   else $XDG_CONFIG_HOME/swarmdeck/keys, else ~/.config/swarmdeck/keys (``signing.key_dir``).
