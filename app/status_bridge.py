@@ -306,12 +306,13 @@ class StatusBridge:
         if previous is not None and entry.name in previous.agents:
             return previous.agents[entry.name].current_task != entry.current_task
         # First sight in this run: the store remembers what an earlier run logged.
+        from swarmdeck.store.events import AgentAction, Entity  # the feed's contract: not on every CLI call
         from swarmdeck.store.inputs import TASK_ACTION
 
-        for event in await self.store.events(entity="agent", entity_id=entry.name, limit=50):
-            action = event.payload.get("action") if event.kind == "agent.action" else None
-            if isinstance(action, str) and action.startswith(TASK_ACTION):
-                return action != f"{TASK_ACTION}{text}"
+        for event in await self.store.events(entity=Entity.AGENT, entity_id=entry.name, limit=50):
+            match event.typed():
+                case AgentAction(action=str() as action) if action.startswith(TASK_ACTION):
+                    return action != f"{TASK_ACTION}{text}"
         return True
 
     def _fields(self, entry: AgentEntry, existing_tasks: set[int]) -> tuple[dict[str, Any], str | None]:

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from swarmdeck.store import Store, signing
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
+from swarmdeck.store.events import Entity
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
@@ -127,7 +128,8 @@ class SwarmdeckApp(App[int]):
         #: The reviewer's signing key, once unlocked (``signer=``, or the passphrase asked at the first
         #: act): kept in memory for this session only.
         self.signer = signer
-        #: Where this seat's signing keys live ($SWARMDECK_KEYS); None: store/signing.py's default.
+        #: Where this seat's signing keys live (the CLI passes the settings' ``key_folder``); None: the
+        #: store's fallback (store/__init__.py), for an app built in Python without one.
         self.key_folder = key_folder
         #: Keys rebound by binding id (app/keymap.py), e.g. from $SWARMDECK_KEYMAP.
         self.keymap: dict[str, str] = dict(keymap or {})
@@ -195,7 +197,7 @@ class SwarmdeckApp(App[int]):
 
     @on(StoreChanged)
     async def _forward_changes(self, message: StoreChanged) -> None:
-        if any(e.entity in ("milestone", "swarm") for e in message.events):
+        if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.

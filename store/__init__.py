@@ -17,6 +17,18 @@ wraps each call of the transaction object instead, still with no await point ins
 one shape of rules for every backend (the domain code is written once, as ordinary functions), no
 await points inside a transaction (so no lock is held across a suspension, and no body can be
 interleaved by accident), and the event loop never blocked.
+
+What the store reads from the environment: nothing it is told. Every setting is a parameter, which
+swarmdeck's faces always pass from their settings object (app/settings.py). For Python API users
+only, a parameter left out falls back to its variable, here and nowhere else documented:
+
+- ``open_store(vector_backend=None)``: $SWARMDECK_VECTOR_BACKEND, else sqlite-vec; ``vector_cache_mb=None``:
+  $SWARMDECK_VECTOR_CACHE_MB, else 1024 (store/sqlite/vectors.py's ``open_index``). The CLI commands
+  that use no vectors (``task claim``, ``agent heartbeat``...) build no settings, so the stores they
+  open take these fallbacks too.
+- ``embed.embedder_from_config(None)``: $SWARMDECK_EMBEDDER, else the local model.
+- ``signing.key_path`` / ``has_key`` / ``load_key`` / ``create_key`` with no ``folder``: $SWARMDECK_KEYS,
+  else $XDG_CONFIG_HOME/swarmdeck/keys, else ~/.config/swarmdeck/keys (``signing.key_dir``).
 """
 
 from __future__ import annotations
@@ -289,9 +301,9 @@ async def open_store(
 ) -> Store:
     """Open the coordination database at ``url``. ``create`` makes a new one if it is missing.
 
-    ``vector_backend`` ("sqlite-vec", the default, or "sqlite-vss"; else $SWARMDECK_VECTOR_BACKEND) is
-    the vector index inside the database; ``vector_cache_mb`` bounds the in-memory fast path of
-    semantic search per model (0: off; else $SWARMDECK_VECTOR_CACHE_MB, else 1024)."""
+    ``vector_backend`` ("sqlite-vec", the default, or "sqlite-vss") is the vector index inside the
+    database; ``vector_cache_mb`` bounds the in-memory fast path of semantic search per model (0: off;
+    else 1024). Either left out falls back to its variable (this package's docstring)."""
     opener = _backend(scheme_of(url))
     return await opener(url, create=create, read_only=read_only, clock=clock,
                         vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)

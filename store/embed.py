@@ -5,7 +5,7 @@ cosine similarity, and names itself with a stable ``model`` identifier that is s
 vector: vectors from different models (or different recipes of one model) must never be compared.
 CPU work runs on a worker thread (``asyncio.to_thread``), so no embedder blocks the event loop.
 
-Choose one with ``embedder_from_config(spec)`` or the ``SWARMDECK_EMBEDDER`` environment variable:
+Choose one with ``embedder_from_config(spec)`` (swarmdeck's faces pass $SWARMDECK_EMBEDDER from their settings):
 ``local`` (default), ``ollama[:MODEL][@URL]``, ``hash[:DIM]``.
 """
 
@@ -26,7 +26,8 @@ import numpy as np
 
 from .errors import InvalidArgument, StoreError
 
-#: The environment variable ``embedder_from_config(None)`` reads.
+#: The environment variable ``embedder_from_config(None)`` reads (the Python API's fallback), and the name
+#: a refusal gives a spec that came from it.
 ENV_VAR = "SWARMDECK_EMBEDDER"
 
 OLLAMA_URL = "http://localhost:11434"
@@ -482,16 +483,19 @@ class HashEmbedder:
 _SPEC_FORMS = "local, ollama[:MODEL][@http://HOST:PORT] or hash[:DIM]"
 
 
-def embedder_from_config(spec: str | None = None) -> LocalEmbedder | OllamaEmbedder | HashEmbedder:
-    """The embedder a spec names: ``local`` (default), ``ollama[:MODEL][@URL]``, ``hash[:DIM]``.
+def embedder_from_config(spec: str | None = None, *, source: str | None = None,
+                         ) -> LocalEmbedder | OllamaEmbedder | HashEmbedder:
+    """The embedder a spec names: ``local`` (default), ``ollama[:MODEL][@URL]``, ``hash[:DIM]``; empty
+    means ``local``. ``source`` names where the spec came from in a refusal (default: "embedder spec").
 
-    ``None`` reads ``SWARMDECK_EMBEDDER``; unset or empty means ``local``. Nothing is loaded or
+    ``None``, for Python API users only, reads ``SWARMDECK_EMBEDDER`` (store/__init__.py lists the
+    store's fallbacks); swarmdeck's own faces pass the spec from their settings. Nothing is loaded or
     contacted here: a bad server or model shows up on the first embedding.
     """
-    source = "embedder spec"
     if spec is None:
         spec = os.environ.get(ENV_VAR, "")
-        source = ENV_VAR
+        source = source or ENV_VAR
+    source = source or "embedder spec"
     spec = spec.strip()
     kind, sep, rest = (spec or "local").partition(":")
     if "@" in kind:  # `ollama@URL`: the model is optional, so '@' may follow the kind directly

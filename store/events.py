@@ -314,6 +314,8 @@ class TaskCancelled(Payload):
     reason: str | None = None
     #: The task whose cancel took this one with it (absent for the task cancelled itself).
     cascade_from: int | None = _sometimes()
+    #: The agent that was running it, now idle again (absent for a task that was not running).
+    agent: str | None = _sometimes()
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ from .models import (
     TaskSource,
 )
 
+from .priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from .rules import MAX_ID  # the largest id SQLite stores: one bound for every face
 
 # -- the error format ---------------------------------------------------------------------------------------
@@ -327,7 +328,8 @@ class TaskSpec(StoreInput):
     source: choice(TaskSource) = Field(TaskSource.HUMAN, description="Who asks for it; weighs into priority (human highest).")
     agent_type: Annotated[Name, BeforeValidator(_agent_type)] = Field(
         "general", description="The kind of agent that should do it; claims can filter on it.")
-    base_priority: whole(0, 10) = Field(5, description="0 (lowest) to 10 (highest).")
+    base_priority: whole(BASE_PRIORITY_MIN, BASE_PRIORITY_MAX) = Field(
+        BASE_PRIORITY_DEFAULT, description=f"{BASE_PRIORITY_MIN} (lowest) to {BASE_PRIORITY_MAX} (highest).")
     prerequisites: list[TaskId] = Field([], description="Task ids that must complete first.")
     deadline: Annotated[datetime | float | None, BeforeValidator(_deadline)] = Field(
         None, description="When it is due: an ISO 8601 time with a timezone (e.g. 2026-01-31T17:00:00Z), "

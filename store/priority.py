@@ -10,6 +10,8 @@ WEIGHTS = {"base": 0.30, "depth": 0.25, "urgency": 0.25, "blocking": 0.15, "sour
 
 #: A task's base priority is a whole number in this range, inclusive: 0 (lowest) to 10 (highest).
 BASE_PRIORITY_MIN, BASE_PRIORITY_MAX = 0, 10
+#: The base priority of a task that names none: the middle of the range.
+BASE_PRIORITY_DEFAULT = 5
 
 SOURCE_SCORES = {
     TaskSource.HUMAN: 100.0,

@@ -1,7 +1,8 @@
 """Acts a person signed: each reviewer's ed25519 key pair, and what their signatures cover.
 
 A reviewer's private key lives in their own config folder (``$SWARMDECK_KEYS``, else
-``$XDG_CONFIG_HOME/swarmdeck/keys``, else ``~/.config/swarmdeck/keys``), encrypted with a passphrase
+``$XDG_CONFIG_HOME/swarmdeck/keys``, else ``~/.config/swarmdeck/keys``: each function takes the folder,
+which swarmdeck's seats take from their settings), encrypted with a passphrase
 only they know (PKCS#8 with the best encryption ``cryptography`` offers); the database holds only the
 public half. A decision, a resume and a condition closure are signed over their content, so a row
 written around swarmdeck (raw SQL on a file every agent can write) carries no valid signature and is
@@ -38,12 +39,16 @@ class SigningError(StoreError):
     code = "signing"
 
 
+def default_key_dir(config_home: str | Path | None = None) -> Path:
+    """The key folder in a config folder (``config_home``, else ``~/.config``): ``swarmdeck/keys``."""
+    return Path(config_home or os.path.join(os.path.expanduser("~"), ".config")) / "swarmdeck" / "keys"
+
+
 def key_dir() -> Path:
-    explicit = os.environ.get(KEYS_ENV)
-    if explicit:
-        return Path(explicit)
-    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(config) / "swarmdeck" / "keys"
+    """The key folder when a caller names none: $SWARMDECK_KEYS, else the default in $XDG_CONFIG_HOME.
+    The Python API's fallback (store/__init__.py lists the store's fallbacks); swarmdeck's own seats
+    pass the folder from their settings."""
+    return Path(os.environ.get(KEYS_ENV) or default_key_dir(os.environ.get("XDG_CONFIG_HOME")))
 
 
 def key_path(reviewer: str, folder: Path | None = None) -> Path:

@@ -61,8 +61,13 @@ def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: floa
         refused = PermissionDenied("this swarmdeck seat is read-only; watch-status writes what the file says")
         sys.exit(refuse(cfg, refused))
 
+    try:
+        store_options = cfg.settings.store_options()  # the memories it writes go to the configured index
+    except StoreError as exc:
+        sys.exit(refuse(cfg, exc))
+
     async def main() -> int:
-        store = await open_store(db)
+        store = await open_store(db, **store_options)
         try:
             bridge = StatusBridge(store, path, namespace=namespace, actor=cfg.who("status-bridge"),
                                   stale_after=stale_after, report=reporter(cfg, kinds))

@@ -156,11 +156,11 @@ def render_decision(d: GateDecision) -> str:
             f"({plain(d.report_hash)[:12]}) {trust(d.warning, d.reviewer)}: {plain(d.rationale)}")
 
 
-@leaf(gate_group, "decide", render_decision, human=True)
+@leaf(gate_group, "decide", render_decision, human=True, settings=True)
 @click.argument("milestone")
 @click.option("--decision", required=True, type=click.Choice([d.value for d in Decision], case_sensitive=False))
 @click.option("--rationale", required=True, help="Why (required).")
-@click.option("--reviewer", envvar="SWARMDECK_REVIEWER",
+@click.option("--reviewer",
               help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 @click.option("--condition", "conditions", multiple=True, help="A condition, for CONDITIONAL (repeatable).")
 @click.option("--report-hash", help="The report version you read: refused if the report changed since.")
@@ -171,7 +171,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     A person's act: at an interactive terminal only. It shows the report version being decided
     (its hash and summary) and asks for a confirmation; the decision records exactly that version.
     """
-    reviewer = reviewer or cfg.who()
+    reviewer = seat.acting_reviewer(cfg, reviewer)
     gate = await store.gate_status(milestone)
     # The version shown is the version decided: a report that changes before the confirmation is refused.
     expected = report_hash or (gate.report.content_hash if gate.report else None)
@@ -198,7 +198,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
         signs(person),
     ])
     seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
-    signer = seat.unlock(person)
+    signer = seat.unlock(person, cfg.settings.key_folder)
     signature = signer.sign(signing.decision_message(milestone_id=m.id, report_hash=expected, **{
         k: args[k] for k in ("decision", "rationale", "conditions", "reviewer")}))
     return await store.decide_gate(gate.milestone.id, signature=signature, **args)
@@ -271,14 +271,14 @@ async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> 
         await asyncio.sleep(interval)
 
 
-@leaf(gate_group, "resume", lambda s: "swarm resumed: claims are accepted again", human=True)
-@click.option("--by", envvar="SWARMDECK_REVIEWER",
+@leaf(gate_group, "resume", lambda s: "swarm resumed: claims are accepted again", human=True, settings=True)
+@click.option("--by",
               help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 @click.option("--reason", "--note", "reason", help="Why the swarm may go on (asked for if not given).")
 async def resume(store: Store, cfg: Config, by, reason):
     """Lift an escalation: the swarm accepts claims again. A person's act, at a terminal only;
     recorded in each escalated gate's history with who and why."""
-    by = by or cfg.who()
+    by = seat.acting_reviewer(cfg, by)
     state = await store.resume_swarm(by=by, note=reason, dry_run=True)
     person = await store.get_reviewer(by)
     escalated = [m for m in await store.list_milestones() if m.status is MilestoneStatus.ESCALATED]
@@ -291,7 +291,7 @@ async def resume(store: Store, cfg: Config, by, reason):
     if reason is None:
         reason = seat.ask("Why may the swarm go on")
     seat.confirm("Resume the swarm (claims are accepted again)?")
-    signer = seat.unlock(person)
+    signer = seat.unlock(person, cfg.settings.key_folder)
     signature = signer.sign(signing.resume_message(escalation_id=state.escalation_id, note=reason, reviewer=by))
     return await store.resume_swarm(by=by, note=reason, signature=signature)
 
@@ -300,15 +300,15 @@ def render_condition(c: Condition) -> str:
     return f"condition {c.id} closed"
 
 
-@leaf(gate_group, "close-condition", render_condition, human=True)
+@leaf(gate_group, "close-condition", render_condition, human=True, settings=True)
 @click.argument("condition_id", type=ID)
-@click.option("--by", envvar="SWARMDECK_REVIEWER",
+@click.option("--by",
               help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 @click.option("--note", help="How the condition was met (asked for if not given).")
 async def close_condition(store: Store, cfg: Config, condition_id: int, by, note):
     """Close one condition of a CONDITIONAL decision (ids: `gate status`). A person's act, at a
     terminal only: records who closed it, when and a note."""
-    by = by or cfg.who()
+    by = seat.acting_reviewer(cfg, by)
     condition = await store.close_condition(condition_id, closed_by=by, note=note, dry_run=True)
     person = await store.get_reviewer(by)
     milestone = await store.get_milestone(condition.milestone_id)
@@ -320,6 +320,6 @@ async def close_condition(store: Store, cfg: Config, condition_id: int, by, note
     if note is None:
         note = seat.ask("How was it met")
     seat.confirm(f"Close condition {condition.id}?")
-    signer = seat.unlock(person)
+    signer = seat.unlock(person, cfg.settings.key_folder)
     signature = signer.sign(signing.close_message(condition_id=condition_id, note=note, reviewer=by))
     return await store.close_condition(condition_id, closed_by=by, note=note, signature=signature)

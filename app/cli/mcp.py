@@ -37,8 +37,8 @@ def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool
 
     try:
         settings = cfg.settings
-        asyncio.run(serve(db, actor=cfg.who(), embedder_spec=embedder_spec or settings.embedder, index=index,
-                          warn=warn, read_only=cfg.read_only))
+        asyncio.run(serve(db, actor=cfg.who(), make_embedder=lambda: settings.make_embedder(embedder_spec),
+                          index=index, warn=warn, read_only=cfg.read_only, store_options=settings.store_options()))
     except StoreError as exc:
         sys.exit(refuse(cfg, exc))
     except KeyboardInterrupt:

@@ -37,12 +37,12 @@ def render_reviewers(reviewers: list[Reviewer]) -> str:
     )
 
 
-_BY = click.option("--by", envvar="SWARMDECK_REVIEWER",
+_BY = click.option("--by",
                    help="Who does it: a registered reviewer (any person, for the first one). "
                         "Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 
 
-@leaf(reviewer_group, "add", render_reviewer, human=True)
+@leaf(reviewer_group, "add", render_reviewer, human=True, settings=True)
 @click.argument("name")
 @_BY
 @click.option("--no-key", is_flag=True,
@@ -52,17 +52,17 @@ async def add(store: Store, cfg: Config, name: str, by, no_key: bool) -> Reviewe
     """Register a person as a reviewer, with their signing key: made here (a passphrase asked twice)
     or, if this terminal has a key file for them, unlocked to prove it. A person's act, at a terminal
     only; a reviewer's name can never be an agent's."""
-    by = by or cfg.who()
+    by = seat.acting_reviewer(cfg, by)
     await store.add_reviewer(name, by=by, dry_run=True)  # every refusal before the question
     who = identity.canonical(name, "the reviewer name")
     seat.show([f"Registering {plain(who)} as a reviewer (added by {plain(identity.key(by) or by)}): they may "
                "then decide gates, resume the swarm and close conditions, each signed with their key."])
     seat.confirm("Register this reviewer?")
-    public_key = None if no_key else seat.key_for(who).public_key
+    public_key = None if no_key else seat.key_for(who, cfg.settings.key_folder).public_key
     return await store.add_reviewer(name, by=by, public_key=public_key)
 
 
-@leaf(reviewer_group, "key", render_reviewer, human=True)
+@leaf(reviewer_group, "key", render_reviewer, human=True, settings=True)
 @click.argument("name")
 async def key(store: Store, cfg: Config, name: str) -> Reviewer:
     """Give a reviewer registered without a signing key their key: made here (a passphrase asked
@@ -77,17 +77,17 @@ async def key(store: Store, cfg: Config, name: str) -> Reviewer:
     seat.show([f"Giving {plain(reviewer.name)} a signing key: every decision, resume and closure of theirs is "
                "signed with it."])
     seat.confirm(f"Give {plain(reviewer.name)} a signing key?")
-    signer = seat.key_for(reviewer.name)
+    signer = seat.key_for(reviewer.name, cfg.settings.key_folder)
     return await store.set_reviewer_key(reviewer.name, public_key=signer.public_key)
 
 
-@leaf(reviewer_group, "remove", render_reviewer, human=True)
+@leaf(reviewer_group, "remove", render_reviewer, human=True, settings=True)
 @click.argument("name")
 @_BY
 async def remove(store: Store, cfg: Config, name: str, by) -> Reviewer:
     """Take a reviewer's seat away (their past decisions keep their name). A person's act, at a
     terminal only."""
-    by = by or cfg.who()
+    by = seat.acting_reviewer(cfg, by)
     reviewer = await store.remove_reviewer(name, by=by, dry_run=True)
     seat.show([f"Removing {plain(reviewer.name)} as a reviewer (by {plain(identity.key(by) or by)}): "
                "their past decisions stay as they are."])

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from swarmdeck.store import Reviewer, signing
 from swarmdeck.store.errors import PermissionDenied, StoreError
 from swarmdeck.store.signing import Signer, SigningError
+
+if TYPE_CHECKING:
+    from ._base import Config
 
 HOW = "run this from your own terminal, or use the dashboard"
 
@@ -61,6 +66,12 @@ def require_human_seat(command: str) -> None:
         raise NotAHumanSeat(refusal(command))
 
 
+def acting_reviewer(cfg: Config, given: str | None) -> str:
+    """Who acts at this seat: --by / --reviewer, else $SWARMDECK_REVIEWER (the settings), else --actor
+    ($SWARMDECK_ACTOR), else the OS user."""
+    return given or cfg.settings.reviewer or cfg.who()
+
+
 def show(lines: list[str]) -> None:
     """What is being acted on, on the terminal (stderr: stdout stays the result, JSON with --json)."""
     for line in lines:
@@ -81,37 +92,40 @@ def ask(prompt: str) -> str:
 # -- the reviewer's signing key ----------------------------------------------------------------------
 
 
-def unlock(reviewer: Reviewer) -> Signer:
-    """The reviewer's key, unlocked with the passphrase typed on the terminal (never echoed); a wrong
-    passphrase, or a key that is not the one registered for them, is one line and nothing done."""
-    path = signing.key_path(reviewer.name)
-    if not signing.has_key(reviewer.name):
+def unlock(reviewer: Reviewer, folder: Path) -> Signer:
+    """The reviewer's key, from this seat's key ``folder`` (the settings' ``key_folder``), unlocked with
+    the passphrase typed on the terminal (never echoed); a wrong passphrase, or a key that is not the
+    one registered for them, is one line and nothing done."""
+    path = signing.key_path(reviewer.name, folder)
+    if not signing.has_key(reviewer.name, folder=folder):
         raise SigningError(f"no signing key for {reviewer.name} at {path}: sign at the seat that holds it (the "
                            f"reviewer's own terminal), or point ${signing.KEYS_ENV} at its folder")
     passphrase = click.prompt(f"Passphrase of {reviewer.name}'s signing key ({path})", hide_input=True,
                               err=True, default="", show_default=False)
-    signer = signing.load_key(reviewer.name, passphrase)
-    check_registered(signer, reviewer)
+    signer = signing.load_key(reviewer.name, passphrase, folder=folder)
+    check_registered(signer, reviewer, folder)
     return signer
 
 
-def check_registered(signer: Signer, reviewer: Reviewer) -> None:
+def check_registered(signer: Signer, reviewer: Reviewer, folder: Path) -> None:
     if reviewer.public_key is not None and signer.public_key != reviewer.public_key:
-        raise SigningError(f"the key at {signing.key_path(reviewer.name)} ({signing.fingerprint(signer.public_key)}) "
+        raise SigningError(f"the key at {signing.key_path(reviewer.name, folder)} "
+                           f"({signing.fingerprint(signer.public_key)}) "
                            f"is not the one registered for {reviewer.name} ({signing.fingerprint(reviewer.public_key)})")
 
 
-def key_for(name: str) -> Signer:
-    """``name``'s key pair for registering: the key file they have (unlocked, which proves it is
-    theirs), else a new one, its private half encrypted with a passphrase asked twice."""
-    path = signing.key_path(name)
-    if signing.has_key(name):
+def key_for(name: str, folder: Path) -> Signer:
+    """``name``'s key pair for registering: the key file they have in this seat's key ``folder``
+    (unlocked, which proves it is theirs), else a new one, its private half encrypted with a passphrase
+    asked twice."""
+    path = signing.key_path(name, folder)
+    if signing.has_key(name, folder=folder):
         show([f"{name}'s signing key is at {path}: unlock it to register its public half."])
         passphrase = click.prompt(f"Passphrase of {name}'s signing key", hide_input=True, err=True,
                                   default="", show_default=False)
-        return signing.load_key(name, passphrase)
+        return signing.load_key(name, passphrase, folder=folder)
     show([f"Making {name}'s signing key (ed25519): the private half stays at {path}, encrypted with a passphrase",
           "only they know; every decision, resume and closure of theirs is signed with it."])
     passphrase = click.prompt(f"New passphrase for {name}'s signing key", hide_input=True, err=True,
                               confirmation_prompt=True, default="", show_default=False)
-    return signing.create_key(name, passphrase)
+    return signing.create_key(name, passphrase, folder=folder)

@@ -7,10 +7,15 @@ import json
 import click
 
 from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, TaskSource, TaskStatus
+from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
 from ..output import plain, when
 from ._base import Config, Store, leaf, parse_json_arg, table
 from ._parse import DURATION, ID, MOMENT
+
+
+#: A base priority, within the store's range (store/priority.py).
+BASE_PRIORITY = click.IntRange(BASE_PRIORITY_MIN, BASE_PRIORITY_MAX)
 
 
 @click.group("task")
@@ -60,7 +65,8 @@ def render_tasks(tasks: list[Task]) -> str:
 @click.argument("description")
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]), default="human", show_default=True)
 @click.option("--type", "agent_type", default="general", show_default=True, help="Agent type that should do it.")
-@click.option("--priority", "base_priority", type=click.IntRange(0, 10), default=5, show_default=True)
+@click.option("--priority", "base_priority", type=BASE_PRIORITY, default=BASE_PRIORITY_DEFAULT, show_default=True,
+              help=f"Base priority, {BASE_PRIORITY_MIN} (lowest) to {BASE_PRIORITY_MAX} (highest).")
 @click.option("--after", "prerequisites", type=ID, multiple=True, help="A prerequisite task id (repeatable).")
 @click.option("--deadline", type=MOMENT, help="ISO time or +30m/+2h/+1d.")
 @click.option("--estimate", "estimated_duration_seconds", type=DURATION, help="Expected duration: 90s, 30m, 2h.")
@@ -134,9 +140,9 @@ async def retry(store: Store, cfg: Config, task_id: int) -> Task:
 
 @leaf(task_group, "priority", render_task)
 @click.argument("task_id", type=ID)
-@click.argument("base_priority", type=click.IntRange(0, 10))
+@click.argument("base_priority", type=BASE_PRIORITY)
 async def set_priority(store: Store, cfg: Config, task_id: int, base_priority: int) -> Task:
-    """Change a task's base priority (0-10); its score is recomputed."""
+    """Change a task's base priority (the higher, the sooner it runs); its score is recomputed."""
     return await store.set_base_priority(task_id, base_priority, actor=cfg.who())
 
 

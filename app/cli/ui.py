@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from swarmdeck.store.signing import Signer
 
 from ..output import plain
 from ._base import Config, fail, os_user, refuse
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 #: Seconds between the dashboard's polls, unless --interval says otherwise.
 DEFAULT_INTERVAL = 1.0
@@ -38,12 +41,11 @@ def demo_shortcut(name: str, path: Path) -> str:
             f"{demo_key_folder(path)}")
 
 
-def load_embedder(spec: str | None):
-    """The configured embedder (default: the bundled local model), or None with a warning."""
-    from swarmdeck.store.embed import embedder_from_config
-
+def load_embedder(settings: Settings, option: str | None = None):
+    """The embedder --embedder names, else the settings' (default: the bundled local model), or None
+    with a warning."""
     try:
-        return embedder_from_config(spec or "local")
+        return settings.make_embedder(option)
     except StoreError as exc:
         click.echo(f"swarmdeck: semantic search is off: {plain(str(exc))}", err=True)
         return None
@@ -113,10 +115,10 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         reviewer=reviewer_name(reviewer, cfg),
         read_only=read_only,
         interval=interval,
-        embedder=load_embedder(embedder or settings.embedder),
+        embedder=load_embedder(settings, embedder),
         on_ready=None if watch_status is None else status_bridge_starter(cfg, watch_status, interval),
         keymap=settings.keymap,
-        key_folder=settings.keys,
+        key_folder=settings.key_folder,
     )
     return app.run() or 0
 
@@ -175,7 +177,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         signer = demo_signer(name, path)
         store = await open_store(path, create=True, **store_options)
         try:
-            await seed(store, reviewer=name, reviewer_key=signer.public_key)
+            await seed(store, reviewer=name, reviewer_key=signer.public_key, store_options=store_options)
         finally:
             await store.close()
         return signer
@@ -202,7 +204,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         title=f"demo · {path}",
         reviewer=name,
         on_ready=start_swarm,
-        embedder=load_embedder(settings.embedder),
+        embedder=load_embedder(settings),
         signer=signer,
         keymap=settings.keymap,
     )

@@ -15,7 +15,9 @@ import logging
 import math
 import random
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from swarmdeck.store import AgentStatus, Store, TaskSource, TaskStatus, open_store, signing
 from swarmdeck.store.errors import InvalidArgument
@@ -65,17 +67,19 @@ def _demo_seconds(hours: float) -> int:
 
 
 async def seed(store: Store, *, now: float | None = None, history: bool = True,
-               reviewer: str | None = None, reviewer_key: bytes | None = None) -> None:
+               reviewer: str | None = None, reviewer_key: bytes | None = None,
+               store_options: Mapping[str, Any] | None = None) -> None:
     """Fill a fresh store with seed 000's project: milestones, agents, tasks (and some history).
 
     M1 opens with its first tasks ready; the tasks of M2-M4 wait for their gates. ``reviewer`` is
     registered as the swarm's first reviewer, with ``reviewer_key`` (the public half of the key
-    that signs their acts), so the person at the demo's dashboard can decide.
+    that signs their acts), so the person at the demo's dashboard can decide. ``store_options``:
+    what the history's own store is opened with (the settings' vector options, from the CLI).
     """
     if now is None:
         now = _clock_of(store)()
     if history:
-        await backfill(store, now=now)
+        await backfill(store, now=now, store_options=store_options)
     for name, model, colour in AGENTS:
         await store.register_agent(name, agent_type=name, colour=colour, model=model,
                                    stale_after_seconds=STALE_AFTER_SECONDS, actor="demo")
@@ -129,7 +133,7 @@ class _ManualClock:
 
 
 async def backfill(store: Store, *, hours: float = 6, now: float | None = None,
-                   rng: random.Random | None = None) -> int:
+                   rng: random.Random | None = None, store_options: Mapping[str, Any] | None = None) -> int:
     """Write a few hours of past work (the seed's documentation phases) into the change feed.
 
     The store stamps events with its own clock, so this opens a second store on the same file
@@ -148,7 +152,7 @@ async def backfill(store: Store, *, hours: float = 6, now: float | None = None,
         now = _clock_of(store)()
     start, last_batch = now - hours * 3600.0, now - 90 * 60.0
     clock = _ManualClock(start)
-    past = await open_store(path, clock=clock)
+    past = await open_store(path, clock=clock, **(store_options or {}))
     try:
         return await _simulate_history(past, clock, rng, start, last_batch, now - 30.0)
     finally:

@@ -34,6 +34,7 @@ from swarmdeck.store import (
     TaskStatus,
 )
 from swarmdeck.store.errors import StoreError, SwarmPaused
+from swarmdeck.store.events import EventKind
 
 from .project import (
     AGENTS,
@@ -599,7 +600,7 @@ class Swarm:
 
     async def _react_to_decisions(self, now: float) -> None:
         """Notice new gate decisions (the change feed) and do what each asks of the swarm."""
-        events = await self.store.events(kind="gate.decided", limit=50)
+        events = await self.store.events(kind=EventKind.GATE_DECIDED, limit=50)
         fresh = sorted((e for e in events if e.id > self._last_gate_event), key=lambda e: e.id)
         if not fresh:
             return

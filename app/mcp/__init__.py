@@ -15,6 +15,7 @@ tools on the server through ``register(Tools)``. This package may import the sto
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +40,24 @@ def build_server(store: Store, *, actor: str, embedder: Any = None) -> Swarmdeck
     return mcp
 
 
-async def serve(db: Path, *, actor: str, embedder_spec: str | None = None, index: bool = True,
-                warn=lambda message: None, read_only: bool = False) -> None:
+async def serve(db: Path, *, actor: str, make_embedder: Callable[[], Any] | None = None, index: bool = True,
+                warn: Callable[[str], None] = lambda message: None, read_only: bool = False,
+                store_options: Mapping[str, Any] | None = None) -> None:
     """Serve MCP over stdio on the database at ``db`` until the client closes the connection.
 
-    With ``index`` the server also embeds new memories and documents in the background (what the
-    dashboard's indexer does), so semantic search works without a dashboard open. ``read_only``
-    serves a seat that reads and searches only: every write tool is refused (permission_denied).
+    The caller passes what its settings say (app/settings.py): ``make_embedder`` builds the embedder for
+    semantic search (None, or a refusal, which is warned about: keyword search only) and
+    ``store_options`` are ``open_store``'s vector options. With ``index`` the server also embeds new
+    memories and documents in the background (what the dashboard's indexer does), so semantic search
+    works without a dashboard open. ``read_only`` serves a seat that reads and searches only: every
+    write tool is refused (permission_denied).
     """
-    store = await open_store(db, read_only=read_only)
+    store = await open_store(db, read_only=read_only, **(store_options or {}))
     index = index and not read_only
     embedder = None
     try:
-        from swarmdeck.store.embed import embedder_from_config
-
         try:
-            embedder = embedder_from_config(embedder_spec)
+            embedder = make_embedder() if make_embedder is not None else None
         except StoreError as exc:
             warn(f"semantic search is off: {exc}")
         stop = asyncio.Event()

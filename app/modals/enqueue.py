@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from swarmdeck.store import Milestone, TaskSource, timeparse
+from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from swarmdeck.widgets.text import safe
 
 
@@ -38,7 +39,8 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
                 yield Label("Agent type")
                 yield Input("general", id="e-type")
                 yield Label("Base priority")
-                yield Input("5", id="e-priority", type="integer", placeholder="0-10")
+                yield Input(str(BASE_PRIORITY_DEFAULT), id="e-priority", type="integer",
+                            placeholder=f"{BASE_PRIORITY_MIN}-{BASE_PRIORITY_MAX}")
                 yield Label("Prerequisites")
                 yield Input(id="e-after", placeholder="task ids, e.g. 12, 15")
                 yield Label("Milestone")
@@ -69,11 +71,12 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         if not description:
             return self._fail("A description is required.", "#e-description")
         try:
-            priority = int(self._text("#e-priority") or "5")
-            if not 0 <= priority <= 10:
+            priority = int(self._text("#e-priority") or BASE_PRIORITY_DEFAULT)
+            if not BASE_PRIORITY_MIN <= priority <= BASE_PRIORITY_MAX:
                 raise ValueError
         except ValueError:
-            return self._fail("Base priority must be a whole number from 0 to 10.", "#e-priority")
+            return self._fail(f"Base priority must be a whole number from {BASE_PRIORITY_MIN} to "
+                              f"{BASE_PRIORITY_MAX}.", "#e-priority")
         try:
             after = [int(p) for p in self._text("#e-after").replace(",", " ").split()]
         except ValueError:

@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from swarmdeck.store import Agent, Event
-from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskClaimed, \
-    TaskCompleted, TaskFailed, TaskRetried
+from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
+    TaskClaimed, TaskCompleted, TaskFailed, TaskRetried
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.text import cell, safe
 
@@ -90,7 +90,8 @@ class AgentsScreen(LiveScreen):
                     per = self.counts.setdefault(agent, {})
                     per[outcome] = per.get(outcome, 0) + 1
                     names.add(agent)
-                case TaskClaimed(agent=str() as agent) | TaskRetried(agent=str() as agent) if agent:
+                case (TaskClaimed(agent=str() as agent) | TaskRetried(agent=str() as agent)
+                      | TaskCancelled(agent=str() as agent)) if agent:
                     names.add(agent)
         if names:
             for agent in await self.store.agents_by_names(sorted(names)):

@@ -362,6 +362,7 @@ def cancel(u: Unit, task_id: int, reason: str | None, dry_run: bool) -> CancelRe
             release_agent(u, current)
         u.event(EventKind.TASK_CANCELLED, "task", tid, {
             "reason": reason, **({"cascade_from": task_id} if tid != task_id else {}),
+            **({"agent": current.assigned_agent} if current.status is TaskStatus.RUNNING else {}),
         })
     # Only unfinished prerequisites: a completed task is never touched by a cancel.
     reprioritise(u, u.unfinished_prerequisites_of((task_id, *cascaded)))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import graph, identity
+from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from ..domain import liveness, tasks
 from ..domain.liveness import Housekeeping
 from ..errors import InvalidArgument, NotFound
@@ -225,7 +226,7 @@ class Tasks:
 
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         check_text("actor", actor, MAX_NAME)
-        tasks.check_int("base_priority", base_priority, 0, 10)
+        tasks.check_int("base_priority", base_priority, BASE_PRIORITY_MIN, BASE_PRIORITY_MAX)
         return await self.db._write(
             actor, lambda tx: tasks.set_base_priority(SqliteUnit(tx, self._signatures), task_id, base_priority))
 

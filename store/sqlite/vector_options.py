@@ -9,7 +9,8 @@ import re
 
 from ..errors import InvalidArgument
 
-#: Environment variables read when open_store is not told: the backend, and the fast path's budget.
+#: Environment variables read when open_store is not told (the Python API's fallback, listed in
+#: store/__init__.py; swarmdeck's faces pass the settings' values): the backend, the fast path's budget.
 ENV_BACKEND = "SWARMDECK_VECTOR_BACKEND"
 ENV_CACHE_MB = "SWARMDECK_VECTOR_CACHE_MB"
 BACKENDS = ("sqlite-vec", "sqlite-vss")

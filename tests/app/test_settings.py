@@ -158,3 +158,86 @@ def test_task_claim_and_agent_heartbeat_never_build_the_settings(tmp_path) -> No
         probe = subprocess.run([sys.executable, "-c", PROBE.replace("ARGS", repr(["--db", db, *args]))],
                                capture_output=True, text=True, timeout=60)
         assert probe.stderr.strip().splitlines()[-1] == "0 -", (args, probe.stderr)
+
+
+# -- what the app passes down, so that nothing under app/ reads the environment itself -------------------
+
+
+def test_the_key_folder_is_keys_else_the_config_folders(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert load_settings().key_folder == Path.home() / ".config" / "swarmdeck" / "keys"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert load_settings().key_folder == tmp_path / "config" / "swarmdeck" / "keys"
+    monkeypatch.setenv("SWARMDECK_KEYS", str(tmp_path / "k"))
+    assert load_settings().key_folder == tmp_path / "k"
+
+
+def test_the_embedder_is_the_options_else_the_variables_named_in_a_refusal(monkeypatch) -> None:
+    from swarmdeck.store.embed import LocalEmbedder
+
+    assert isinstance(load_settings().make_embedder(), LocalEmbedder)
+    monkeypatch.setenv("SWARMDECK_EMBEDDER", "hash:16")
+    assert load_settings().make_embedder().dim == 16
+    assert load_settings().make_embedder("hash:8").dim == 8  # the option beats the variable
+    monkeypatch.setenv("SWARMDECK_EMBEDDER", "olama")
+    with pytest.raises(InvalidArgument, match="^SWARMDECK_EMBEDDER 'olama' is not an embedder"):
+        load_settings().make_embedder()
+    with pytest.raises(InvalidArgument, match="^embedder spec 'olama' is not an embedder"):
+        load_settings().make_embedder("olama")
+
+
+@pytest.fixture
+def stores_opened(monkeypatch) -> list[dict[str, Any]]:
+    """The options every store the CLI opens is given (the store itself is opened as usual)."""
+    import swarmdeck.app.cli._base as base
+    import swarmdeck.app.mcp as mcp_server
+
+    seen: list[dict[str, Any]] = []
+    real = base.open_store
+
+    async def recording(url, **options):
+        seen.append(options)
+        return await real(url, **options)
+
+    monkeypatch.setattr(base, "open_store", recording)
+    monkeypatch.setattr(mcp_server, "open_store", recording)
+    return seen
+
+
+def test_the_memory_commands_and_the_mcp_server_open_the_store_with_the_settings_vector_options(
+        opened, stores_opened, monkeypatch) -> None:
+    db, _apps = opened
+    env = {"SWARMDECK_VECTOR_BACKEND": "sqlite-vec", "SWARMDECK_VECTOR_CACHE_MB": "0", "SWARMDECK_EMBEDDER": "hash"}
+    for args in (["memory", "search", "kestrel"], ["memory", "index"], ["memory", "status"]):
+        result = invoke("--db", str(db), *args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+        assert stores_opened.pop() == {"create": False, "read_only": False, "vector_backend": "sqlite-vec",
+                                       "vector_cache_mb": 0}, args
+
+    import swarmdeck.app.mcp as mcp_server
+
+    async def stop(self) -> None:  # the server's stdio loop: return at once, as if the client closed
+        return None
+
+    monkeypatch.setattr(mcp_server.SwarmdeckMCP, "run_stdio_async", stop)
+    result = invoke("--db", str(db), "mcp", "--no-index", env=env)
+    assert result.exit_code == 0, result.output
+    assert stores_opened.pop() == {"read_only": False, "vector_backend": "sqlite-vec", "vector_cache_mb": 0}
+
+
+def test_nothing_under_app_reads_the_environment_but_the_settings() -> None:
+    """Every SWARMDECK_* variable comes through app/settings.py, but the two click reads for the loop
+    commands (--db, --actor: app/cli/__init__.py)."""
+    import re
+
+    import swarmdeck.app
+
+    root = Path(swarmdeck.app.__file__).parent
+    reads = re.compile(r"os\.environ|getenv|envvar=")
+    found = sorted(f"{path.relative_to(root)}:{number}: {line.strip()}"
+                   for path in root.rglob("*.py") if path.name != "settings.py"
+                   for number, line in enumerate(path.read_text().splitlines(), 1) if reads.search(line))
+    assert [line.split(": ", 1)[1] for line in found] == [
+        '@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar=DB_ENV,',
+        '@click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")',
+    ], found

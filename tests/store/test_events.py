@@ -22,6 +22,7 @@ from swarmdeck.store.events import (
     Entity,
     EventKind,
     NoDetail,
+    TaskCancelled,
     TaskCompleted,
     TaskRetried,
     UnknownPayload,
@@ -53,7 +54,8 @@ async def every_operation(store) -> None:
     await store.add_milestone("M2", objective="features")
 
     # tasks: dependencies, priorities, claims, a failure retried by itself, one for good that holds what
-    # waits on it, the operator's retry that releases them, completion, a cancel that cascades
+    # waits on it, the operator's retry that releases them, completion, a cancel that cascades, a cancel of
+    # a running task
     t1 = (await store.enqueue_task(description="build", agent_type="coder", milestone="M1")).id
     t2 = (await store.enqueue_task(description="test", agent_type="coder", prerequisites=[t1])).id
     t3 = (await store.enqueue_task(description="docs", agent_type="coder")).id
@@ -69,6 +71,9 @@ async def every_operation(store) -> None:
     t4 = (await store.enqueue_task(description="spike", agent_type="coder")).id
     await store.enqueue_task(description="after spike", agent_type="coder", prerequisites=[t4])
     await store.cancel_task(t4, reason="not needed")
+    t6 = (await store.enqueue_task(description="abandoned", agent_type="ops")).id
+    assert (await store.claim_task(agent="a1", agent_type="ops")).id == t6
+    await store.cancel_task(t6, reason="superseded")  # a running task: its agent is named, and idle again
 
     # gates: a conditional approval opens M2, closing its condition approves M1; an escalation of M2
     # pauses the swarm until a reviewer resumes it
@@ -154,6 +159,10 @@ class TestTheContract:
             (Decision.CONDITIONAL, MilestoneStatus.CONDITIONAL),
             (Decision.ESCALATE, MilestoneStatus.ESCALATED),
         ]
+        cancelled = [payload_of(e) for e in by_kind[EventKind.TASK_CANCELLED]]
+        assert all(isinstance(p, TaskCancelled) for p in cancelled)
+        assert [(p.reason, p.cascade_from is not None, p.agent) for p in cancelled] == [
+            ("not needed", False, None), ("not needed", True, None), ("superseded", False, "a1")]
         heartbeat = payload_of(by_kind[EventKind.AGENT_HEARTBEAT][0])
         assert isinstance(heartbeat, AgentChange)
         assert heartbeat.changes() == {"status": AgentStatus.WORKING, "completion": 50.0}

@@ -94,6 +94,23 @@ async def test_a_heartbeat_from_another_process_updates_the_agents_row(seeded, m
     assert cleared == []
 
 
+async def test_a_running_task_cancelled_elsewhere_shows_its_agent_idle(seeded):
+    """The cancel releases the agent without an agent event: the task's `task.cancelled` names it."""
+    app = make_app(seeded.path, poll=True, interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, AgentsScreen), "the agents")
+        await loaded(pilot)
+        table = app.screen.table
+        service = str(seeded.tasks["service"])
+        assert (rows(table)["builder-1"][2], rows(table)["builder-1"][4]) == ("working", service)
+
+        await cli_async(seeded.path, "task", "cancel", service, "--reason", "descoped")
+        await until(pilot, lambda: rows(table)["builder-1"][2] == "idle", "builder-1 idle")
+        assert rows(table)["builder-1"][4] == "-"
+
+
 async def test_a_gate_decided_elsewhere_updates_the_status_bar(seeded):
     app = make_app(seeded.path, poll=True, interval=0.1)
     async with app.run_test(size=SIZE) as pilot:

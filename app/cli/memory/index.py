@@ -21,16 +21,16 @@ def render_index_run(r: dict) -> str:
             f"({rate}); {r['pending']} pending, {r['failed']} failed")
 
 
-@leaf(memory_group, "index", render_index_run)
+@leaf(memory_group, "index", render_index_run, settings=True)
 @click.option("--embedder", "embedder_spec", help="local, ollama[:MODEL][@URL] or hash[:DIM] "
                                                   "(default: $SWARMDECK_EMBEDDER, else local).")
 @click.option("--batch", type=click.IntRange(1, 4096), default=32, show_default=True, help="Texts per batch.")
 async def index(store: Store, cfg: Config, embedder_spec: str | None, batch: int) -> dict:
     """Embed everything not yet embedded (once, then exit); a failing embedder exits 1."""
-    from swarmdeck.store.embed import EmbedderError, embedder_from_config
+    from swarmdeck.store.embed import EmbedderError
     from swarmdeck.store.indexer import Indexer
 
-    embedder = embedder_from_config(embedder_spec)
+    embedder = cfg.settings.make_embedder(embedder_spec)
     # retry_after=0: someone running this by hand wants earlier failures retried now.
     indexer = Indexer(store, embedder, batch=batch, retry_after=0)
     started = time.perf_counter()
@@ -60,11 +60,9 @@ def render_index_status(s: IndexStatus) -> str:
     return "\n".join(lines)
 
 
-@leaf(memory_group, "status", render_index_status)
+@leaf(memory_group, "status", render_index_status, settings=True)
 @click.option("--embedder", "embedder_spec", help="local, ollama[:MODEL][@URL] or hash[:DIM] "
                                                   "(default: $SWARMDECK_EMBEDDER, else local).")
 async def index_status(store: Store, cfg: Config, embedder_spec: str | None) -> IndexStatus:
     """Index health for the configured embedder: entries, embedded, pending, failed, last error."""
-    from swarmdeck.store.embed import embedder_from_config
-
-    return await store.index_status(embedder_from_config(embedder_spec).model)
+    return await store.index_status(cfg.settings.make_embedder(embedder_spec).model)

@@ -23,7 +23,7 @@ def render_hits(hits: list[SearchHit]) -> str:
     )
 
 
-@leaf(memory_group, "search", render_hits)
+@leaf(memory_group, "search", render_hits, settings=True)
 @click.argument("query")
 @click.option("--mode", type=click.Choice([m.value for m in SearchMode]), default="hybrid", show_default=True,
               help="hybrid fuses keyword (BM25) and semantic (vector) rankings.")
@@ -44,14 +44,12 @@ async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec
 
     If the embedder cannot be used, keyword results are shown with a warning.
     """
-    from swarmdeck.store.embed import embedder_from_config  # httpx and friends: only when searching
-
     filters = dict(kinds=list(kinds), since=since and since.timestamp(), until=until and until.timestamp(),
                    **filters)
     embedder, unavailable = None, None
     if mode != SearchMode.KEYWORD:
         try:
-            embedder = embedder_from_config(embedder_spec)
+            embedder = cfg.settings.make_embedder(embedder_spec)
         except StoreError as exc:
             unavailable = str(exc)
     try:
