@@ -15,6 +15,7 @@ on every call (stdlib and site-packages keep their cached bytecode), about 60 ms
     python tests/bench/bench_cli.py              # 30 runs of each
     python tests/bench/bench_cli.py --runs 10 --swarmdeck /other/venv/bin/swarmdeck --python /other/venv/bin/python
     python tests/bench/bench_cli.py --bytecode env
+    python tests/bench/bench_cli.py --old /old/venv/bin/swarmdeck   # old and new code, interleaved in one run
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bytecode", choices=("cached", "env"), default="cached",
                         help="cached (default): bytecode cached in a folder of the run's own, as installed; "
                              "env: the environment as it is (e.g. PYTHONDONTWRITEBYTECODE=1)")
+    parser.add_argument("--old", metavar="SWARMDECK",
+                        help="also time this swarmdeck executable (older code, in a venv of its own), interleaved: "
+                             "its rows are marked (old)")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="swarmdeck-bench-cli-"))
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
     try:
-        seed(args.swarmdeck, db, 2 * args.runs + 5, env)
+        seed(args.swarmdeck, db, (2 if args.old else 1) * args.runs + 5, env)  # a task for every claim
         commands = {
             "python -c pass": [args.python, "-c", "pass"],
             'python -c "import swarmdeck.app.cli"': [args.python, "-c", "import swarmdeck.app.cli"],
@@ -89,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             "swarmdeck agent heartbeat A --completion 50": [args.swarmdeck, "agent", "heartbeat", "bench-agent",
                                                             "--completion", "50"],
         }
+        if args.old:
+            old_python = str(Path(args.old).parent / "python")
+            commands['python -c "import swarmdeck.app.cli" (old)'] = [old_python, "-c", "import swarmdeck.app.cli"]
+            for name, command in list(commands.items()):
+                if name.startswith("swarmdeck"):
+                    commands[f"{name} (old)"] = [args.old, *command[1:]]
         if args.bytecode == "cached":
             for command in commands.values():  # untimed: fills the bytecode cache
                 subprocess.run(command, env=env, capture_output=True)
