@@ -39,55 +39,71 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import unquote
 
-from .charts import (
-    Burndown,
-    ChartFilters,
-    Charts,
-    Durations,
-    EstimateAccuracy,
-    GateLatency,
-    QueueDepth,
-    Throughput,
-    Window,
-)
-from .audit import AuditHead, AuditProblem, AuditResult
 from .errors import InvalidArgument, StoreError
-from .models import (
-    UNSET,
-    Document,
-    IndexStatus,
-    LearningRecord,
-    MemoryEntry,
-    MemoryType,
-    SearchHit,
-    SearchMode,
-    Session,
-    SessionEvent,
-    SessionStatus,
-    Agent,
-    AgentStatus,
-    CancelResult,
-    Condition,
-    Decision,
-    Event,
-    ExecutionPlan,
-    GateDecision,
-    GateStatus,
-    Milestone,
-    MilestoneStatus,
-    PriorityBreakdown,
-    QueueStatus,
-    Resumption,
-    Reviewer,
-    SwarmState,
-    Task,
-    TaskSource,
-    TaskStatus,
-    ValidationReport,
-)
+
+if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks for a name (__getattr__)
+    from .audit import AuditHead, AuditProblem, AuditResult
+    from .charts import (
+        Burndown,
+        ChartFilters,
+        Charts,
+        Durations,
+        EstimateAccuracy,
+        GateLatency,
+        QueueDepth,
+        Throughput,
+        Window,
+    )
+    from .models import (
+        UNSET,
+        Agent,
+        AgentStatus,
+        CancelResult,
+        Condition,
+        Decision,
+        Document,
+        Event,
+        ExecutionPlan,
+        GateDecision,
+        GateStatus,
+        IndexStatus,
+        LearningRecord,
+        MemoryEntry,
+        MemoryType,
+        Milestone,
+        MilestoneStatus,
+        PriorityBreakdown,
+        QueueStatus,
+        Resumption,
+        Reviewer,
+        SearchHit,
+        SearchMode,
+        Session,
+        SessionEvent,
+        SessionStatus,
+        SwarmState,
+        Task,
+        TaskSource,
+        TaskStatus,
+        ValidationReport,
+    )
+
+#: The public names this package gives from its modules, each imported on first use: a call that
+#: claims a task builds the models it uses, not the charts' or the audit trail's.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("AuditHead", "AuditProblem", "AuditResult"), "audit"),
+    **dict.fromkeys(("Burndown", "ChartFilters", "Charts", "Durations", "EstimateAccuracy", "GateLatency",
+                     "QueueDepth", "Throughput", "Window"), "charts"),
+    **dict.fromkeys((
+        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Document", "Event",
+        "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord", "MemoryEntry",
+        "MemoryType", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
+        "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
+        "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),
+}
 
 
 @runtime_checkable
@@ -310,7 +326,13 @@ async def open_store(
 
 
 def __getattr__(name: str) -> Any:
-    """``SQLiteStore`` for callers that still import it from here: loaded only when asked for."""
+    """The public names of store/models.py, store/charts.py and store/audit.py, imported when first
+    asked for; ``SQLiteStore`` for callers that still import it from here, likewise."""
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value  # asked once
+        return value
     if name == "SQLiteStore":  # through the registry's own lookup, like open_store: never imported here
         return importlib.import_module(BACKENDS["sqlite"].partition(":")[0]).SQLiteStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

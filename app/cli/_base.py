@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from swarmdeck.store import Store, open_store, rules
+from swarmdeck.store import Store, open_store
 from swarmdeck.store.errors import (
     READ_ONLY_SEAT,
     Busy,
@@ -27,7 +27,6 @@ from swarmdeck.store.errors import (
 from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
 from ..output import jsonable, plain
-from . import seat
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -227,6 +226,8 @@ def run(
         message = f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}"
         return fail(cfg, EXIT_ERROR, "os_error", message)
     except OverflowError as exc:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
+        from swarmdeck.store import rules
+
         return refuse(cfg, rules.driver_refusal(exc))
     except KeyboardInterrupt:
         return 130
@@ -274,6 +275,8 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
             if human and cfg.read_only:  # the seat's own refusal is the one that says what to do
                 sys.exit(fail(cfg, EXIT_ERROR, PermissionDenied.code, READ_ONLY_SEAT))
             if human:
+                from . import seat  # the human seat's checks load only for a person's act
+
                 try:
                     seat.require_human_seat(f"{group.name} {name}")
                 except seat.NotAHumanSeat as exc:

@@ -6,9 +6,8 @@ import asyncio
 import random
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +21,7 @@ from ._base import Config, fail, os_user, refuse
 if TYPE_CHECKING:
     from ..settings import Settings
 
-#: Seconds between the dashboard's polls, unless --interval says otherwise.
-DEFAULT_INTERVAL = 1.0
-
+from ._options import DEFAULT_INTERVAL, dashboard_options
 
 def reviewer_name(option: str | None, cfg: Config | None = None) -> str:
     """The seat's reviewer, in the form decisions record it (store/identity.py): --reviewer, else
@@ -49,29 +46,6 @@ def load_embedder(settings: Settings, option: str | None = None):
     except StoreError as exc:
         click.echo(f"swarmdeck: semantic search is off: {plain(str(exc))}", err=True)
         return None
-
-
-def dashboard_options(*, hidden: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The dashboard's own options: on `swarmdeck dashboard`, and (hidden) on the group, where they were
-    first spelled (`swarmdeck --interval 2`, `swarmdeck --watch-status PATH`)."""
-    options = [
-        click.option("--reviewer", hidden=hidden,
-                     help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user)."),
-        click.option("--interval", type=click.FloatRange(0.1, 60), hidden=hidden,
-                     help=f"Seconds between polls.  [default: {DEFAULT_INTERVAL:g}]"),
-        click.option("--embedder", hidden=hidden,
-                     help="local (default, bundled model), ollama[:MODEL][@URL], or hash "
-                          "(default: $SWARMDECK_EMBEDDER)."),
-        click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path), hidden=hidden,
-                     help="Also mirror this seed-002 coordination_status.json (see watch-status)."),
-    ]
-
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
-
-    return deco
 
 
 @click.command("dashboard")

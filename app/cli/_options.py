@@ -1,0 +1,36 @@
+"""The dashboard's own options, apart from the dashboard: the group carries them too (hidden), and the
+group must not import the dashboard's module (app/cli/ui.py) to parse a `task claim`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: Seconds between the dashboard's polls, unless --interval says otherwise.
+DEFAULT_INTERVAL = 1.0
+
+
+def dashboard_options(*, hidden: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The dashboard's own options: on `swarmdeck dashboard`, and (hidden) on the group, where they were
+    first spelled (`swarmdeck --interval 2`, `swarmdeck --watch-status PATH`)."""
+    options = [
+        click.option("--reviewer", hidden=hidden,
+                     help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user)."),
+        click.option("--interval", type=click.FloatRange(0.1, 60), hidden=hidden,
+                     help=f"Seconds between polls.  [default: {DEFAULT_INTERVAL:g}]"),
+        click.option("--embedder", hidden=hidden,
+                     help="local (default, bundled model), ollama[:MODEL][@URL], or hash "
+                          "(default: $SWARMDECK_EMBEDDER)."),
+        click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path), hidden=hidden,
+                     help="Also mirror this seed-002 coordination_status.json (see watch-status)."),
+    ]
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return deco
