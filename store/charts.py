@@ -12,8 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-#: Seconds per queue sample slot (see the queue_samples table). Bucket widths are multiples of it.
-QUEUE_SLOT = 10
+from .models import QUEUE_SLOT as QUEUE_SLOT  # defined with the queue's model: a write samples the queue
 
 #: The time ranges a chart can show: key -> (label, seconds covered, bucket width in seconds).
 RANGES: dict[str, tuple[str, float | None, int]] = {

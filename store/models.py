@@ -408,6 +408,10 @@ class Event:
         return payload_of(self)
 
 
+#: Seconds per queue sample slot (the queue_samples table): chart bucket widths are multiples of it.
+QUEUE_SLOT = 10
+
+
 @dataclass(frozen=True, slots=True)
 class QueueStatus:
     counts: dict[str, int]

@@ -30,7 +30,6 @@ import sqlean
 from .. import audit, identity
 from . import schema
 from .connection import OwnedConnection
-from ..charts import QUEUE_SLOT
 from ..errors import (
     READ_ONLY_SEAT,
     Busy,
@@ -46,7 +45,7 @@ from ..errors import (
     StoreError,
 )
 from ..events import EventKind
-from ..models import Event
+from ..models import QUEUE_SLOT, Event
 from .rows import event_from_row
 
 Clock = Callable[[], float]
