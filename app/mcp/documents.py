@@ -9,15 +9,11 @@ from swarmdeck.app.output import jsonable
 from swarmdeck.store.errors import InvalidArgument
 
 from .params import Namespace, whole
-from .search import search as run_search
 from .server import READ, WRITE, Tools
 
 
 def register(t: Tools) -> None:
     store, actor, tool = t.store, t.actor, t.tool
-
-    async def search(query: str, **params: Any) -> tuple[list[Any], str, str | None]:
-        return await run_search(store, t.embedder, query, **params)
 
     @tool(WRITE)
     async def document_index(
@@ -44,7 +40,7 @@ def register(t: Tools) -> None:
         ranking took part (note says why not)."""
         if not query_text.strip():
             raise InvalidArgument("query_text must not be blank")
-        hits, mode, note = await search(query_text, kinds=["document"], namespace_prefix=namespace,
+        hits, mode, note = await t.search(query_text, kinds=["document"], namespace_prefix=namespace,
                                         memory_type=None, limit=limit)
         results = []
         for h in hits:

@@ -8,15 +8,11 @@ from pydantic import Field
 from swarmdeck.app.output import jsonable
 
 from .params import MemoryTypeName, Namespace, TaskId, whole
-from .search import search as run_search
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
 def register(t: Tools) -> None:
     store, actor, tool = t.store, t.actor, t.tool
-
-    async def search(query: str, **params: Any) -> tuple[list[Any], str, str | None]:
-        return await run_search(store, t.embedder, query, **params)
 
     @tool(WRITE)
     async def memory_add(
@@ -62,7 +58,7 @@ def register(t: Tools) -> None:
             entries = await store.list_memories(namespace_prefix=namespace_prefix or None, memory_type=memory_type,
                                                 limit=limit)
             return {"memories": [jsonable(e) for e in entries], "count": len(entries)}
-        hits, mode, note = await search(query, kinds=["memory"], namespace_prefix=namespace_prefix,
+        hits, mode, note = await t.search(query, kinds=["memory"], namespace_prefix=namespace_prefix,
                                         memory_type=memory_type, limit=limit)
         memories = []
         for h in hits:

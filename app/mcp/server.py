@@ -132,3 +132,9 @@ class Tools:
             return fn
 
         return deco
+
+    async def search(self, query: str, **params: Any) -> tuple[list[Any], str, str | None]:
+        """Search with the shared rule (app/mcp/search.py): the hits, the mode, the fallback note."""
+        from .search import search
+
+        return await search(self.store, self.embedder, query, **params)
