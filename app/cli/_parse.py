@@ -1,5 +1,6 @@
 """Click parameter types for ids, times and durations: thin wrappers over store/timeparse.py and the
-store's id rule (store/rules.py), so that every face reads a time and an id the same way."""
+store's id rule (store/rules.py), so that every face reads a time and an id the same way. Those two
+load when a value is converted, not with the command modules (a claim converts neither)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime
 
 import click
 
-from swarmdeck.store import rules, timeparse
 
 class Duration(click.ParamType):
     """Seconds, or a number with s/m/h/d/w: 90, 30m, 2h. Whole seconds unless ``whole=False``."""
@@ -20,6 +20,8 @@ class Duration(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, (int, float)):
             return value
+        from swarmdeck.store import timeparse
+
         try:
             seconds = timeparse.duration(value)
         except ValueError as exc:
@@ -43,6 +45,8 @@ class Id(click.ParamType):
                 number = int(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is not an id (a whole number)", param, ctx)
+        from swarmdeck.store import rules
+
         if not rules.id_in_range(number, low=self.low):
             self.fail(f"{value!r} is not an id (a whole number from {self.low} to {rules.MAX_ID})",
                       param, ctx)
@@ -57,6 +61,8 @@ class Moment(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
             return value
+        from swarmdeck.store import timeparse
+
         try:
             return timeparse.moment(value)
         except ValueError as exc:
@@ -74,6 +80,8 @@ class Past(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
             return value
+        from swarmdeck.store import timeparse
+
         try:
             return timeparse.past(value)
         except ValueError as exc:

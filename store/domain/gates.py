@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .. import gates, identity, signing
+from .. import identity
 from ..errors import Conflict, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
 from ..events import EventKind
 from ..models import (
@@ -106,6 +106,8 @@ def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, c
                   metrics: Sequence[Metric], issues: Sequence[ReportIssue], recommendations: Sequence[str],
                   proposed: Decision | None) -> ValidationReport:
     """A new version of the milestone's validation report, by a registered agent; the gate goes to review."""
+    from .. import gates
+
     ms = milestone(u, ref)
     if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
         raise InvalidTransition(
@@ -145,6 +147,8 @@ def decide(
 ) -> GateDecision | None:
     """Record a reviewer's decision on the milestone's current report and apply its effect; with
     ``dry_run``, every check but the signature's and nothing recorded (None)."""
+    from .. import gates, signing
+
     guard = u.gate_guard()  # before this transaction writes
     ms = milestone(u, ref)
     # A gate whose status says it passed without verified approvals to show for it (decided before
@@ -211,6 +215,8 @@ def close_condition(u: Unit, condition_id: int, *, who: str, note: str | None, s
                     dry_run: bool) -> Condition:
     """A reviewer closes one condition of a CONDITIONAL decision; the last one closed makes the gate
     APPROVED. Never an agent, nor the report's submitter."""
+    from .. import gates, signing
+
     row = u.condition(condition_id)
     if row is None:
         raise NotFound(f"condition {condition_id} does not exist",
@@ -238,6 +244,8 @@ def close_condition(u: Unit, condition_id: int, *, who: str, note: str | None, s
 def resume(u: Unit, *, who: str, reason: str | None, signature: bytes | None, dry_run: bool) -> None:
     """A reviewer lifts an escalation: claims are accepted again, escalated gates go back to review,
     and each of them records who resumed it, when and why."""
+    from .. import gates, signing
+
     guard = u.gate_guard()  # before this transaction writes
     if not u.swarm_pause().paused and guard.escalation is None:
         raise InvalidTransition("the swarm is not paused")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import signing
 from ..errors import InvalidArgument, NotFound, PermissionDenied, Remedy
 from ..events import EventKind
 from ..models import Reviewer
@@ -51,6 +50,8 @@ def require_key(reviewer: Reviewer, act: str) -> bytes:
 def require_signature(reviewer: Reviewer, message: bytes, signature: bytes | None, act: str) -> None:
     """PermissionDenied unless ``signature`` is ``reviewer``'s registered key's over exactly ``message``:
     every decision, resume and closure is signed by the person who makes it."""
+    from .. import signing
+
     who = reviewer.name
     require_key(reviewer, act)
     if not signature:
@@ -90,6 +91,8 @@ def check_registrar(u: Unit, who: str, verb: str) -> None:
 
 def add(u: Unit, who: str, *, by: str, key: bytes | None, dry_run: bool) -> Reviewer | None:
     """Register ``who`` (canonical), or again after removal, keeping the key they had; None if ``dry_run``."""
+    from .. import signing
+
     if u.agent_exists(who):
         raise PermissionDenied(f"{who} is a registered agent; a reviewer can never be an agent "
                                "(a person registers under their own name)")
@@ -117,6 +120,8 @@ def add(u: Unit, who: str, *, by: str, key: bytes | None, dry_run: bool) -> Revi
 def set_key(u: Unit, who: str | None, name: str, *, by: str | None, key: bytes, dry_run: bool) -> Reviewer:
     """Give the reviewer ``who`` (canonical; None if ``name`` is nobody's) their key, once; ``by``: who
     does it (the reviewer themself, or a registrar)."""
+    from .. import signing
+
     existing = None if who is None else u.reviewer(who)
     if existing is None:
         raise NotFound(f"{name!r} is not a registered reviewer", entity="reviewer", key=name,

@@ -28,9 +28,10 @@ write tasks and gates. Every write of a part is a rule of store/domain/ run over
 class attribute names the part (``claim_task = Delegate("tasks")``). Read on the class it is the part's
 function, so ``inspect`` sees the real signature; read on a store it is the part's bound method, which
 it then keeps in the store's ``__dict__``, so every later call costs what a method call always did.
-The parts a claim or a heartbeat does not need (the search index and its vector index, memory, charts,
-audit) are built, and their modules imported, on first use: ``swarmdeck task claim`` imports none of
-memory.py, search_index.py, vectors.py, matrix.py, vss.py or charts.py (nor numpy). Closing the store
+The parts a claim or a heartbeat does not need (gates, reviewers, the search index and its vector
+index, memory, charts, audit) are built, and their modules imported, on first use: ``swarmdeck task
+claim`` imports none of gates.py, reviewers.py, memory.py, search_index.py, vectors.py, matrix.py, vss.py
+or charts.py (nor numpy). Closing the store
 closes the vector index only if it was built, then the database. (The vector options are checked at
 open all the same, and an index asked for by name as sqlite-vss is built at open, so that a library it
 cannot load is an error there. ``isinstance(store, Store)`` reads every member of the protocol on
@@ -50,15 +51,15 @@ from ..models import UNSET
 from . import vector_options
 from .agents import Agents
 from .base import Clock, Database
-from .gates import Gates
-from .reviewers import Reviewers
 from .signatures import Signatures
 from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .audit import Audit
     from .charts import ChartQueries
+    from .gates import Gates
     from .memory import Memory
+    from .reviewers import Reviewers
     from .search_index import SearchIndex
     from .vectors import VectorIndex
 
@@ -137,13 +138,23 @@ class SQLiteStore:
         self._signatures = Signatures()
         self._chores = Housekeeping()
         self.tasks = Tasks(self.db, self._signatures, self._chores)
-        self.gates = Gates(self.db, self._signatures)
         self.agents = Agents(self.db)
-        self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         if self._vector_options[0] == "sqlite-vss":
             self._vectors  # noqa: B018  (asked for by name: its library must load now, or the open fails)
 
     # -- the parts built on first use -------------------------------------------------------------
+
+    @cached_property
+    def gates(self) -> Gates:
+        from .gates import Gates
+
+        return Gates(self.db, self._signatures)
+
+    @cached_property
+    def reviewers(self) -> Reviewers:
+        from .reviewers import Reviewers
+
+        return Reviewers(self.db, self.gates.get_milestone)
 
     @cached_property
     def _vectors(self) -> VectorIndex:

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlean
 
-from .. import identity, signing
+from .. import identity
 from ..domain.gates import GateGuard, escalation_reason, guard
 from .base import All, One, Reads
 
@@ -55,6 +55,8 @@ class Signatures:
 
     def verdict(self, kind: str, row_id: int, public_key: Any, message: bytes, signature: Any) -> bool:
         """``signing.verify``, remembered for the row as long as what it covered is unchanged."""
+        from .. import signing
+
         covered = (public_key, message, signature)
         seen = self._verdicts.get((kind, row_id))
         if seen is not None and seen[0] == covered:
@@ -87,6 +89,8 @@ class Signatures:
 
     def decision_verified(self, row: sqlean.Row, conditions: list[str], keys: dict[str, Any]) -> bool:
         """Signed by the reviewer's key over exactly this decision of exactly the report it names."""
+        from .. import signing
+
         if row["report_content_hash"] is None or row["report_content_hash"] != row["report_hash"] \
                 or row["report_milestone"] != row["milestone_id"]:
             return False
@@ -96,12 +100,16 @@ class Signatures:
         return self.verdict("decision", row["id"], self.key_of(keys, row["reviewer"]), message, row["signature"])
 
     def resumption_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+        from .. import signing
+
         message = signing.resume_payload(escalation_id=row["escalation_id"] or 0, note=row["reason"],
                                          reviewer=row["resumed_by"])
         return self.verdict("resumption", row["id"], self.key_of(keys, row["resumed_by"]), message,
                              row["signature"])
 
     def closure_verified(self, row: sqlean.Row, keys: dict[str, Any]) -> bool:
+        from .. import signing
+
         if row["status"] != "closed":
             return False
         message = signing.close_payload(condition_id=row["id"], note=row["note"], reviewer=row["closed_by"])

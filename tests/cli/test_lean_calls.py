@@ -54,6 +54,16 @@ def test_a_loop_call_imports_no_heavy_package_and_no_other_command(swarm, args, 
     commands = {m for m in modules if m.startswith("swarmdeck.app.cli.") and not m.split(".")[-1].startswith("_")}
     assert commands == {own}
     assert "swarmdeck.app.settings" not in modules  # the settings are built only by commands that read them
+    assert not modules & NOT_FOR_A_LOOP_CALL
+
+
+#: swarmdeck's modules a claim and a bare heartbeat have no use for: signing and its hashing, the gate
+#: and reviewer parts and rules, the time parser (loaded when an option is converted).
+NOT_FOR_A_LOOP_CALL = {
+    "swarmdeck.store.signing",
+    "swarmdeck.store.gates", "swarmdeck.store.sqlite.gates", "swarmdeck.store.sqlite.reviewers",
+    "swarmdeck.store.timeparse",
+}
 
 
 def test_every_lazy_command_is_the_command_of_its_name():

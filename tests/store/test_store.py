@@ -281,7 +281,7 @@ class TestLayering:
             "import json, sys, swarmdeck.store, swarmdeck.store.sqlite\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich') "
             "or m.startswith(('swarmdeck.app', 'swarmdeck.widgets')))))\n"
-            "print('swarmdeck.store.sqlite.gates' in sys.modules)"
+            "print('swarmdeck.store.sqlite.tasks' in sys.modules)"
         )
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
