@@ -37,6 +37,7 @@ class OwnedConnection:
         self.role = role
         self.raw: sqlean.Connection | None = None
         self._queue: SimpleQueue[Any] = SimpleQueue()
+        self._ended: concurrent.futures.Future[None] = concurrent.futures.Future()  # its loop is left
         self._worker = threading.Thread(target=self._serve, name=f"{THREAD_PREFIX}-{role}")
         self._worker.start()
         self._stopped = False
@@ -51,19 +52,22 @@ class OwnedConnection:
         return self.raw is not None and self.raw.in_transaction
 
     def _serve(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled before it started: it never runs
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                future, fn, args = item
+                if not future.set_running_or_notify_cancel():
+                    continue  # cancelled before it started: it never runs
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+        finally:
+            self._ended.set_result(None)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args)`` on the thread; a future of its result."""
@@ -116,7 +120,10 @@ class OwnedConnection:
             self._queue.put(_STOP)
 
     async def close(self) -> None:
-        """Close the connection on its thread and wait for the thread to end."""
+        """Close the connection on its thread and wait for the thread to end: the loop awaits the thread
+        leaving its loop, then joins it (at once), so no executor thread is started (nor joined by
+        ``asyncio.run`` as it ends) to wait on it."""
         self.stop()
         if self._worker.is_alive() and threading.get_ident() != self._worker.ident:
-            await asyncio.to_thread(self._worker.join)
+            await asyncio.shield(asyncio.wrap_future(self._ended))  # a cancelled caller cancels not it
+            self._worker.join()
