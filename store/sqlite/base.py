@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import functools
 import importlib.util
 import inspect
@@ -13,6 +14,7 @@ import random
 import sqlite3
 import threading
 import time
+import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
@@ -214,6 +216,28 @@ class Tx:
         digest = audit.event_hash(self._chain[1], *content)
         self.run(_EVENT_SQL, (*content, digest))
         self._chain = (content[0], digest)
+
+
+def _coroutine_function(body: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, answered from the code object's flags when the body has one (a
+    function, a lambda, a bound method): what every write asks, without inspect's unwrapping."""
+    code = getattr(body, "__code__", None)
+    if type(code) is types.CodeType and type(body) in (types.FunctionType, types.MethodType):
+        return bool(code.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(body)
+
+
+@functools.cache
+def _awaitable_type(cls: type) -> bool:
+    return issubclass(cls, collections.abc.Awaitable)
+
+
+def _awaitable(result: Any) -> bool:
+    """``inspect.isawaitable``, with the answer for a class remembered (a write's result is a model):
+    a coroutine, an old-style generator coroutine, or an instance of a class with ``__await__``."""
+    if type(result) in (types.CoroutineType, types.GeneratorType):
+        return inspect.isawaitable(result)
+    return _awaitable_type(type(result))
 
 
 def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
@@ -669,7 +693,7 @@ class Database:
         (Looking again after a pause or two before queueing cost more CPU than it saved: flat out, 100
         agents moved a fifth fewer messages, and paced ones gained nothing in p99.)
         """
-        if inspect.iscoroutinefunction(body):
+        if _coroutine_function(body):
             raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
         writer = self._writable()
         # Who acted, in the one form identities are compared in (left as given if it is no name).
@@ -784,7 +808,7 @@ class Database:
         try:
             tx = Tx(raw, self.clock(), actor)
             result = body(tx, *args)
-            if inspect.isawaitable(result):
+            if result is not None and _awaitable(result):
                 if inspect.iscoroutine(result):
                     result.close()
                 raise TypeError("a write body returned an awaitable: write bodies are plain functions over Tx "

@@ -69,17 +69,26 @@ FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
 
 
+#: The prerequisites (and their statuses) of the tasks whose ids are the JSON parameter.
+PREREQUISITES_OF = (
+    "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
+    "JOIN tasks p ON p.id = d.prerequisite_id "
+    "WHERE d.task_id IN (SELECT value FROM json_each(?)) ORDER BY d.task_id, d.prerequisite_id"
+)
+
+
 def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
     """Attach prerequisites, and say why each blocked task is blocked."""
     if not rows:
         return []
+    return tasks_of(rows, (yield All(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),))))
+
+
+def tasks_of(rows: list[sqlean.Row], prerequisite_rows: list[sqlean.Row]) -> list[Task]:
+    """``hydrate``'s tasks from the rows and their prerequisites' rows (``PREREQUISITES_OF``): what a
+    transaction, which reads synchronously, builds without driving a ``Reads`` generator."""
     prereqs: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for r in (yield All(
-        "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
-        "JOIN tasks p ON p.id = d.prerequisite_id "
-        "WHERE d.task_id IN (SELECT value FROM json_each(?)) ORDER BY d.task_id, d.prerequisite_id",
-        (ids_json(r["id"] for r in rows),),
-    )):
+    for r in prerequisite_rows:
         prereqs[r[0]].append((r[1], r[2]))
     tasks = []
     for row in rows:
@@ -138,6 +147,13 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
 
 #: The agent fields an update may set, which are also their columns' names.
 _AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat"})
+
+
+@functools.lru_cache(maxsize=64)
+def _agent_update_sql(columns: tuple[str, ...]) -> str:
+    """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    return f"UPDATE agents SET {assignments} WHERE name = ?"
 
 
 @functools.lru_cache(maxsize=64)
@@ -248,8 +264,7 @@ class SqliteUnit:
         # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
         if not _AGENT_COLUMNS.issuperset(fields):
             raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
-        assignments = ", ".join(f"{column} = ?" for column in fields)
-        return bool(self.tx.run(f"UPDATE agents SET {assignments} WHERE name = ?", (*fields.values(), name)))
+        return bool(self.tx.run(_agent_update_sql(tuple(fields)), (*fields.values(), name)))
 
     # -- tasks: reads -----------------------------------------------------------------------------
 
@@ -257,7 +272,7 @@ class SqliteUnit:
         rows = self.tx.all(f"{TASK_SELECT} WHERE t.id = ?", (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
-        return self.tx.read(hydrate(rows))[0]
+        return tasks_of(rows, self.tx.all(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),)))[0]
 
     def task_exists(self, task_id: int) -> bool:
         return self.tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)) is not None
