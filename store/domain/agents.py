@@ -58,10 +58,10 @@ def check_update(
     """The agent fields to change (those given), checked by ``AgentUpdate``: ``status`` as its value,
     ``blockers`` a list. A bare heartbeat gives none, and loads no model."""
     check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
+    if status is current_task_id is completion is blockers is next_milestone is UNSET:
+        return {}
     given = {"status": status, "current_task_id": current_task_id, "completion": completion,
              "blockers": blockers, "next_milestone": next_milestone}
-    if all(value is UNSET for value in given.values()):
-        return {}
     from ..inputs import AgentUpdate  # pydantic loads only when fields are given
 
     changes = AgentUpdate.given(**given).changes()

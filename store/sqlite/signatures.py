@@ -126,6 +126,11 @@ class Signatures:
 
     # -- what verified decisions allow -------------------------------------------------------------
 
+    def cached_guard(self, mark: tuple[Any, ...]) -> GateGuard | None:
+        """The guard kept for ``mark`` (the ``GUARD_MARK`` columns), or None if it must be computed."""
+        cached = self._guard_cache
+        return cached[1] if cached is not None and cached[0] == mark else None
+
     def gate_guard(self, mark: tuple[Any, ...] | None = None) -> Reads[GateGuard]:
         """The gates as verified decisions leave them; computed again only when a gate table grew.
         ``mark``: the ``GUARD_MARK`` columns, if the caller read them already.

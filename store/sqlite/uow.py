@@ -163,6 +163,10 @@ def _locked_sql(locked: frozenset[int]) -> str:
     return ", ".join(map(str, sorted(locked)))
 
 
+#: The pause flag, and the primary-key probes that say whether the cached guard still holds.
+_PAUSE_AND_MARK = f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1"
+
+
 class SqliteUnit:
     """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
     gate guard, which outlive the transaction (the writes of gates and claims need them)."""
@@ -180,14 +184,14 @@ class SqliteUnit:
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
     def swarm_pause(self) -> Pause:
-        # The pause flag, and the primary-key probes that say whether the cached guard still holds.
-        row = self.tx.one(f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1")
+        row = self.tx.one(_PAUSE_AND_MARK)
         self._mark = tuple(row[2:])
         return Pause(bool(row[0]), row[1])
 
     def gate_guard(self) -> GateGuard:
         mark, self._mark = self._mark, None
-        return self.tx.read(self._signatures.gate_guard(mark))
+        kept = None if mark is None else self._signatures.cached_guard(mark)
+        return kept if kept is not None else self.tx.read(self._signatures.gate_guard(mark))
 
     def pause_swarm(self, reason: str, by: str) -> None:
         self.tx.run(
