@@ -208,7 +208,7 @@ class Tx:
             self._chain[0] + 1,
             float(self.now),
             self.actor,
-            kind,
+            kind._value_,  # the kind's text: a plain str binds (and hashes) faster than the enum member
             entity,
             None if entity_id is None else str(entity_id),
             json.dumps(payload or {}, separators=(",", ":"), default=str),
@@ -219,11 +219,10 @@ class Tx:
 
 
 def _coroutine_function(body: Callable[..., Any]) -> bool:
-    """``inspect.iscoroutinefunction``, answered from the code object's flags when the body has one (a
-    function, a lambda, a bound method): what every write asks, without inspect's unwrapping."""
-    code = getattr(body, "__code__", None)
-    if type(code) is types.CodeType and type(body) in (types.FunctionType, types.MethodType):
-        return bool(code.co_flags & inspect.CO_COROUTINE)
+    """``inspect.iscoroutinefunction``, answered from the code object's flags for a plain function (a
+    lambda, as every write gives): what every write asks, without inspect's unwrapping."""
+    if type(body) is types.FunctionType:
+        return bool(body.__code__.co_flags & inspect.CO_COROUTINE)
     return inspect.iscoroutinefunction(body)
 
 
@@ -235,9 +234,10 @@ def _awaitable_type(cls: type) -> bool:
 def _awaitable(result: Any) -> bool:
     """``inspect.isawaitable``, with the answer for a class remembered (a write's result is a model):
     a coroutine, an old-style generator coroutine, or an instance of a class with ``__await__``."""
-    if type(result) in (types.CoroutineType, types.GeneratorType):
+    cls = type(result)
+    if cls is types.CoroutineType or cls is types.GeneratorType:
         return inspect.isawaitable(result)
-    return _awaitable_type(type(result))
+    return _awaitable_type(cls)
 
 
 def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:

@@ -65,6 +65,8 @@ SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
 
+_TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = ?"
+
 #: The milestone after ``position`` that is still locked: the one a passed gate opens.
 NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
 
@@ -273,7 +275,7 @@ class SqliteUnit:
     # -- tasks: reads -----------------------------------------------------------------------------
 
     def task(self, task_id: int) -> Task:
-        rows = self.tx.all(f"{TASK_SELECT} WHERE t.id = ?", (task_id,))
+        rows = self.tx.all(_TASK_BY_ID, (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return tasks_of(rows, self.tx.all(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),)))[0]
