@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from . import _base
 from ._base import DB_ENV, Config, Store, default_db_path, leaf, unexpected, usage_error
 from ._options import dashboard_options
 
@@ -80,6 +81,7 @@ def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, r
 
     Exit codes: 0 success, 1 refused, 2 usage, 3 not found, 4 swarm paused, 5 database busy.
     """
+    _resume_collector()
     ctx.obj = Config(db=db or default_db_path(), json=as_json, actor=actor, read_only=read_only,
                      dashboard_options={k: v for k, v in dashboard_given.items() if v is not None})
     if ctx.invoked_subcommand is None:
@@ -95,6 +97,7 @@ async def init(store: Store, cfg: Config) -> dict:
 def main() -> None:
     argv = sys.argv[1:]
     _freeze_at_exit()
+    _hold_collector()
     try:
         code = cli.main(args=argv, prog_name="swarmdeck", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -112,6 +115,29 @@ def main() -> None:
     except Exception as exc:  # whatever it was, one line and exit 1, never a traceback
         code = unexpected(Config(db=Path(), json="--json" in argv), exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_collector_held = False
+
+
+def _hold_collector() -> None:
+    """No cyclic collection while the command's module loads (every module's objects are new, so each
+    collection then walks them all for nothing): ``cli`` turns the collector back on before any command
+    runs, and ``_base.run`` holds it again only while the store opens. The console script (app/entry.py)
+    holds it from before this package loads."""
+    global _collector_held
+    _base.HOLD_COLLECTOR = True
+    if gc.isenabled():
+        gc.disable()
+        _collector_held = True
+
+
+def _resume_collector() -> None:
+    global _collector_held
+    if _collector_held:
+        _collector_held = False
+        gc.freeze()  # what loaded meanwhile lives as long as the process: no collection walks it
+        gc.enable()
 
 
 @functools.cache  # once per process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import json
 import sys
@@ -189,6 +190,11 @@ def exit_code_for(exc: StoreError) -> int:
     return EXIT_ERROR
 
 
+#: Set by the console script's ``main`` (one command per process); never in a process that invokes
+#: the CLI in-process (tests), whose objects a freeze would keep from collection.
+HOLD_COLLECTOR = False
+
+
 def run(
     cfg: Config,
     action: Callable[..., Awaitable[Any]],
@@ -204,7 +210,18 @@ def run(
     async def main() -> Any:
         if settings:
             cfg.settings  # noqa: B018 (built here, so that a malformed variable is one refusal)
-        store = await open_store(cfg.db, create=create, read_only=cfg.read_only, **cfg.store_options())
+        # In the console script's process: no cyclic collection while the backend's modules load and
+        # the store opens (their objects are all new: each collection would walk them for nothing),
+        # then they are frozen (they live as long as the process) and the collector is on again.
+        holding = HOLD_COLLECTOR and gc.isenabled()
+        if holding:
+            gc.disable()
+        try:
+            store = await open_store(cfg.db, create=create, read_only=cfg.read_only, **cfg.store_options())
+        finally:
+            if holding:
+                gc.freeze()
+                gc.enable()
         try:
             return await action(store, cfg, **params)
         finally:

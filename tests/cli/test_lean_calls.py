@@ -75,3 +75,38 @@ def test_every_lazy_command_is_the_command_of_its_name():
         assert isinstance(command, click.Command) and command.name == name, name
     assert set(LAZY_COMMANDS) <= set(cli.list_commands(ctx))
     assert cli.list_commands(ctx) == sorted(cli.list_commands(ctx))
+
+
+def test_the_console_script_holds_the_collector_only_until_a_command_runs(swarm):
+    """app/entry.py turns the cyclic collector off while the CLI loads; the CLI's group callback turns it
+    back on (after freezing what loaded), so every command runs with it on."""
+    code = (
+        "import gc, sys\n"
+        "import swarmdeck.app.entry\n"
+        "from swarmdeck.app import cli\n"
+        "held = not gc.isenabled()\n"
+        "cli._resume_collector()\n"
+        "print(held, gc.isenabled())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+    probe = """
+import gc, json, sys
+import swarmdeck.app.entry as entry
+from swarmdeck.app.cli import _base
+seen = []
+real = _base.emit
+def emit(*args, **kwargs):
+    seen.append(gc.isenabled())
+    return real(*args, **kwargs)
+_base.emit = emit
+sys.argv = ["swarmdeck", *json.loads(sys.argv[1])]
+try:
+    entry.main()
+finally:
+    print("ENABLED", seen, file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", probe, json.dumps(["--db", str(swarm), "agent", "heartbeat", "a1"])],
+                          capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert "ENABLED [True]" in done.stderr, done.stderr
