@@ -57,22 +57,30 @@ def clock_time(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def hint(exc: StoreError) -> str | None:
-    """What the dashboard says to do about a store refusal, if a person at it can do anything.
-
-    No command-line advice for what the dashboard does itself; a reviewer registers and makes a key only
-    at their own terminal, so for those the terminal's command is the honest answer."""
+def at_own_terminal(exc: StoreError) -> str | None:
+    """The advice for what only a person does, and only at their own terminal (register as a reviewer,
+    make a signing key): every face words these the same, since the terminal is the only way."""
     who = exc.fields.get("who") or exc.fields.get("key")
     if exc.remedy is Remedy.REGISTER_REVIEWER:
         return f"a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
     if exc.remedy is Remedy.MAKE_KEY:
         return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
-    if exc.remedy is Remedy.RESUME_SWARM:
-        return "a human resumes it from the milestones screen (R)"
     return None
 
 
-def refusal(exc: StoreError) -> str:
-    """A store error as a dashboard toast says it: the store's message, then the dashboard's hint."""
-    advice = hint(exc)
+def with_hint(exc: StoreError, advice: str | None) -> str:
+    """A store error as a face says it: the store's message, then that face's advice, if any."""
     return f"{exc}; {advice}" if advice else str(exc)
+
+
+def hint(exc: StoreError) -> str | None:
+    """What the dashboard says to do about a store refusal, if a person at it can do anything: no
+    command-line advice for what the dashboard does itself."""
+    if exc.remedy is Remedy.RESUME_SWARM:
+        return "a human resumes it from the milestones screen (R)"
+    return at_own_terminal(exc)
+
+
+def refusal(exc: StoreError) -> str:
+    """A store error as a dashboard toast says it."""
+    return with_hint(exc, hint(exc))

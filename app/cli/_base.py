@@ -27,6 +27,7 @@ from swarmdeck.store.errors import (
 )
 from swarmdeck.store.limits import MAX_JSON_BYTES, not_utf8, parse_json, too_big
 
+from ..format import at_own_terminal, with_hint
 from ..output import jsonable, plain
 
 if TYPE_CHECKING:
@@ -160,19 +161,14 @@ def hint(exc: StoreError) -> str | None:
         return "open it once without --read-only (or run `swarmdeck init`)"
     if exc.remedy is Remedy.REGISTER_AGENT:
         return f"run `swarmdeck agent register {who} --type TYPE`"
-    if exc.remedy is Remedy.REGISTER_REVIEWER:
-        return f"a person registers once, from their own terminal: `swarmdeck reviewer add {who}`"
-    if exc.remedy is Remedy.MAKE_KEY:
-        return f"{who} makes one at their own terminal with `swarmdeck reviewer key {who}`"
     if exc.remedy is Remedy.RESUME_SWARM:
         return "claims resume when a human runs `swarmdeck gate resume`"
-    return None
+    return at_own_terminal(exc)
 
 
 def message(exc: StoreError) -> str:
     """A store error as the CLI says it: the store's message, then the CLI's hint."""
-    advice = hint(exc)
-    return f"{exc}; {advice}" if advice else str(exc)
+    return with_hint(exc, hint(exc))
 
 
 def refuse(cfg: Config, exc: StoreError) -> int:
