@@ -4,9 +4,10 @@ Every query reads one index range per window (or one probe per bucket) and aggre
 loads the rows of a window into Python. Finished work comes from ``tasks_finished``, a partial
 covering index ordered by finish time, so a bucket is a range of index entries and the filters
 (milestone, agent type) are tested inside the index before anything is counted; per-agent figures
-come from ``tasks_agent_finished``, the same entries by agent, one range per agent. Per-bucket counts
-are correlated subqueries over a bucket's range rather than a GROUP BY over the window: SQLite would
-sort every row of the window to group it, where a range count walks the entries once, in order.
+come from ``tasks_agent``, an agent's tasks by status then finish time: one range per agent.
+Per-bucket counts are correlated subqueries over a bucket's range rather than a GROUP BY over the
+window: SQLite would sort every row of the window to group it, where a range count walks the entries
+once, in order.
 """
 
 from __future__ import annotations
@@ -178,16 +179,16 @@ class ChartQueries:
         if not 1 <= limit <= 100:
             raise InvalidArgument("limit must be between 1 and 100")
         where, params = _filters(milestone_id, agent_type, 3)
-        done = """FROM tasks INDEXED BY tasks_agent_finished
+        done = """FROM tasks INDEXED BY tasks_agent
                   WHERE finished_at >= ?1 AND finished_at < ?2 AND status = 'completed' AND started_at IS NOT NULL"""
-        # Every agent that ever finished a task, one probe each (a skip-scan of tasks_agent_finished),
+        # Every agent that ever finished a task, one probe each (a skip-scan of tasks_agent),
         # then that agent's window as one index range: no sort of the whole window to group it.
         rows = await self.db._all(
             f"""WITH RECURSIVE a(name) AS (
-                    SELECT (SELECT min(assigned_agent) FROM tasks INDEXED BY tasks_agent_finished
+                    SELECT (SELECT min(assigned_agent) FROM tasks INDEXED BY tasks_agent
                             WHERE assigned_agent IS NOT NULL AND finished_at IS NOT NULL)
                     UNION ALL
-                    SELECT (SELECT min(assigned_agent) FROM tasks INDEXED BY tasks_agent_finished
+                    SELECT (SELECT min(assigned_agent) FROM tasks INDEXED BY tasks_agent
                             WHERE assigned_agent > a.name AND finished_at IS NOT NULL)
                     FROM a WHERE a.name IS NOT NULL)
                 SELECT name, (SELECT json_array(count(*), avg(finished_at - started_at))

@@ -563,6 +563,32 @@ WHEN NEW.position IS NOT OLD.position OR NEW.required_approvals IS NOT OLD.requi
 BEGIN SELECT RAISE(ABORT, 'a milestone''s place and the approvals its gate needs are fixed when it is added'); END;
 """
 
+_LEANER_INDEXES = """
+-- Only the indexes some statement's query plan uses (tests/store/test_index_use.py): every index on a
+-- table is paid for by each write that changes one of its columns, and a claim and a completion change
+-- status, assigned_agent, started_at, finished_at, lease_expires_at and updated_at.
+
+-- Read by no statement: tasks by parent or by last update, sessions by agent.
+DROP INDEX tasks_parent;
+DROP INDEX tasks_updated;
+DROP INDEX sessions_agent;
+-- search_items_embedded (embedded_model, then id) already lists the items without a vector in id order.
+DROP INDEX search_items_pending;
+
+-- The oldest waiting task (queue_status) is all tasks_created served: it keeps the waiting tasks only, so
+-- a claim deletes one entry and a completion none (the ORs, not an IN, let `status = ?` match it).
+DROP INDEX tasks_created;
+CREATE INDEX tasks_waiting ON tasks (status, created_at)
+    WHERE status = 'pending' OR status = 'blocked' OR status = 'ready';
+
+-- An agent's tasks by status, then by finish time, in one index where there were two: its tasks
+-- (newest first, or of a status), the counts per agent and status, a stale agent's running tasks,
+-- and the charts' per-agent window (agent, 'completed', a finish-time range), covering what they read.
+DROP INDEX tasks_agent;
+DROP INDEX tasks_agent_finished;
+CREATE INDEX tasks_agent ON tasks (assigned_agent, status, finished_at, started_at, milestone_id, agent_type);
+"""
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -576,6 +602,8 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("audit: reports, decisions and events append-only; the event log hash-chained",
      (_AUDIT_COLUMN, _chain_events, _AUDIT_TRIGGERS)),
     ("signed: reviewers' signatures on decisions, resumes and condition closures", _SIGNED),
+    ("indexes: only those some query uses; one index for an agent's tasks, one for the oldest waiting task",
+     _LEANER_INDEXES),
 ]
 
 

@@ -432,7 +432,7 @@ _BULK_BY_DESIGN = [
      "gate_status counts the next milestone's blocked tasks that approving would release"),
     (r"^SELECT t\.id FROM tasks t LEFT JOIN milestones m .* WHERE t\.milestone_id = \? AND t\.status = \?",
      "opening a milestone examines each of its blocked tasks once"),
-    (r"FROM tasks INDEXED BY tasks_(?:finished|agent_finished|milestone_created) WHERE",
+    (r"FROM tasks INDEXED BY tasks_(?:finished|agent|milestone_created) WHERE",
      "a chart aggregates the tasks finished (or created) in its window: index ranges, no table rows"),
     (r"^SELECT milestone_id, count\(\*\) FROM tasks WHERE milestone_id IN \(SELECT value FROM json_each",
      "the burn-down counts each charted milestone's unfinished tasks (the count is its answer)"),
