@@ -99,6 +99,10 @@ class Tasks:
             # `+`: let tasks_agent find the agent's few tasks and sort them, rather than walk
             # every task of the status in priority order looking for them.
             order = "+" + order
+        elif held_by_failure and not statuses:
+            # `+`: read the few held tasks from tasks_held and sort them, rather than walk every task
+            # newest first looking for them (there may be none).
+            order = "+" + order
         rows = await self.db._all(f"{_SELECT} {where} ORDER BY {order} LIMIT ?", (*params, limit))
         return await self.db._read(hydrate(rows))
 

@@ -304,9 +304,9 @@ async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store,
 _BIG = ("tasks", "events", "queue_samples", "gate_decisions", "validation_reports")
 
 
-async def test_every_chart_query_uses_an_index(store, db_path, clock):
-    """EXPLAIN QUERY PLAN of each statement the charts ran, on a populated database (with and
-    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned."""
+async def traced_chart_statements(store, clock) -> list[str]:
+    """Populate ``store`` (60 runs, a report) and return the distinct statements every chart ran, on
+    every range and both filters, bound values expanded."""
     await store.register_agent("a1", agent_type="impl")
     await store.register_agent("a2", agent_type="test")
     await store.register_agent("validator", agent_type="validation")
@@ -325,7 +325,13 @@ async def test_every_chart_query_uses_an_index(store, db_path, clock):
         await store.charts(key, milestone_id=m1, agent_type="impl")
     await store.chart_filters()
     await store._reader.set_trace_callback(None)
-    chart_sql = list(dict.fromkeys(s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))))
+    return list(dict.fromkeys(s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))))
+
+
+async def test_every_chart_query_uses_an_index(store, db_path, clock):
+    """EXPLAIN QUERY PLAN of each statement the charts ran, on a populated database (with and
+    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned."""
+    chart_sql = await traced_chart_statements(store, clock)
     assert len(chart_sql) >= 12
     conn = sqlean.connect(str(db_path))
     try:

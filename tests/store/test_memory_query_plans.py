@@ -255,10 +255,9 @@ def _heavy(conn, sql: str) -> int | None:
     return steps[0] if steps[0] > WORK_BUDGET + 60 * rows else None
 
 
-async def test_memory_statements_use_indexes(tmp_path, clock):
-    """Every statement the memory methods issue, on ~4,500 search items: no full scan of a memory table
-    (FTS5 and vec0 plans are virtual tables), and no index walked end to end for a few rows."""
-    db = tmp_path / "plans.db"
+async def traced_memory_workload(db: Path, clock) -> tuple[list[str], set[str]]:
+    """Build the memory database at ``db`` and run the workload on it, tracing the store's connections.
+    Returns every statement SQLite ran (in order, bound values expanded) and the methods called."""
     store = await open_store(db, create=True, clock=clock)
     await store.close()
     _bulk(db, clock.now)
@@ -270,6 +269,14 @@ async def test_memory_statements_use_indexes(tmp_path, clock):
         called = await _memory_workload(store, clock)
     finally:
         await store.close()
+    return seen, called
+
+
+async def test_memory_statements_use_indexes(tmp_path, clock):
+    """Every statement the memory methods issue, on ~4,500 search items: no full scan of a memory table
+    (FTS5 and vec0 plans are virtual tables), and no index walked end to end for a few rows."""
+    db = tmp_path / "plans.db"
+    seen, called = await traced_memory_workload(db, clock)
 
     memory_methods = _memory_methods()
     assert memory_methods - called == set(), f"memory methods never called: {sorted(memory_methods - called)}"

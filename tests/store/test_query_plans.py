@@ -232,6 +232,7 @@ async def _workload(store, clock: Clock) -> set[str]:
     await store.list_tasks(status="blocked", milestone_id=3)
     await store.list_tasks(status="completed", assigned_agent="agent-010")
     await store.list_tasks(status="ready", source="human")
+    await store.list_tasks(held_by_failure=True)
     await store.get_task(a.id)
     mark("get_task")
     await store.tasks_by_ids([a.id, b.id, c.id, 999_999])
@@ -479,15 +480,17 @@ def _heavy_statements(db: Path, statements: list[str]) -> list[str]:
     return [f"{n} VM steps (budget {WORK_BUDGET}):\n{text}" for n, text in heavy.values()]
 
 
-def _trigger_statements(db: Path) -> list[str]:
-    """The statements inside triggers on the watched tables, with NEW./OLD. made literals.
+def _trigger_statements(db: Path, tables: tuple[str, ...] | None = WATCHED) -> list[str]:
+    """The statements inside triggers on ``tables`` (None: every table), with NEW./OLD. made literals.
 
     The trace callback does not report statements run by triggers, so they are read from the schema.
     """
     conn = sqlean.connect(str(db), isolation_level=None)
     try:
         rows = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('tasks', 'events', 'agents')"
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger'"
+            + ("" if tables is None else f" AND tbl_name IN ({', '.join('?' * len(tables))})"),
+            tables or (),
         ).fetchall()
     finally:
         conn.close()
