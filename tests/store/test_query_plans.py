@@ -12,7 +12,7 @@ stops early (no temp B-tree: newest-first listings), and listing every agent by 
 table is the answer).
 
 A plan can name an index and still read most of a table (SQLite without statistics happily walks
-every 'blocked' task of tasks_created to find the two it wanted). So each statement is also run
+every 'blocked' task of tasks_waiting to find the two it wanted). So each statement is also run
 on a copy of the data and its work counted in VM steps; over a budget well below one pass over
 the tasks it fails, except for the few statements whose work is their answer's size (listed).
 """
