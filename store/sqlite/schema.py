@@ -568,6 +568,12 @@ _LEANER_INDEXES = """
 -- table is paid for by each write that changes one of its columns, and a claim and a completion change
 -- status, assigned_agent, started_at, finished_at, lease_expires_at and updated_at.
 
+-- Kept, though they look alike, because each serves a query the others cannot: tasks_milestone (a
+-- milestone's tasks of a status: progress, the gate's counts), tasks_milestone_recent (its newest first:
+-- without it 15 times the work) and tasks_milestone_created (the burn-down's creation-time ranges; with
+-- status folded into it the gate's counts read every task of the milestone); events_entity (one entity's
+-- history) and events_entity_recent (a kind of entity newest first): either alone scans or sorts events.
+
 -- Read by no statement: tasks by parent or by last update, sessions by agent.
 DROP INDEX tasks_parent;
 DROP INDEX tasks_updated;
@@ -575,8 +581,9 @@ DROP INDEX sessions_agent;
 -- search_items_embedded (embedded_model, then id) already lists the items without a vector in id order.
 DROP INDEX search_items_pending;
 
--- The oldest waiting task (queue_status) is all tasks_created served: it keeps the waiting tasks only, so
--- a claim deletes one entry and a completion none (the ORs, not an IN, let `status = ?` match it).
+-- tasks_created was needed by one query, the oldest waiting task (queue_status): its successor holds the
+-- waiting tasks only, so a claim deletes one entry and a completion none (ORs, not an IN, so that a bound
+-- `status = ?` matches it).
 DROP INDEX tasks_created;
 CREATE INDEX tasks_waiting ON tasks (status, created_at)
     WHERE status = 'pending' OR status = 'blocked' OR status = 'ready';
@@ -587,6 +594,7 @@ CREATE INDEX tasks_waiting ON tasks (status, created_at)
 DROP INDEX tasks_agent;
 DROP INDEX tasks_agent_finished;
 CREATE INDEX tasks_agent ON tasks (assigned_agent, status, finished_at, started_at, milestone_id, agent_type);
+
 """
 
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.

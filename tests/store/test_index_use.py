@@ -204,3 +204,28 @@ async def test_a_database_of_the_previous_version_gets_the_new_index_set(db_path
     assert _index_sql(db_path) == _index_sql(tmp_path / "new.db")
     assert not {"tasks_created", "tasks_agent_finished", "tasks_updated", "tasks_parent", "sessions_agent",
                 "search_items_pending"} & _index_sql(db_path).keys()
+
+
+def test_the_oldest_waiting_task_is_read_from_tasks_waiting_with_the_status_bound(traced) -> None:
+    """queue_status binds the status: SQLite matches a bound value against the partial index's ORs (an
+    IN list in the index's WHERE would not match), so each probe reads a few entries, not every task."""
+    db = traced[0]
+    conn = sqlean.connect(str(db), isolation_level=None)
+    steps = [0]
+
+    def tick() -> int:
+        steps[0] += 1
+        return 0
+
+    try:
+        sql = "SELECT min(created_at) FROM tasks WHERE status = ?"
+        for status in ("pending", "blocked", "ready"):
+            plan = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (status,))]
+            assert plan == ["SEARCH tasks USING COVERING INDEX tasks_waiting (status=?)"], plan
+            conn.set_progress_handler(tick, 1)
+            steps[0] = 0
+            conn.execute(sql, (status,)).fetchone()
+            conn.set_progress_handler(None, 0)
+            assert steps[0] < 100, f"{status}: {steps[0]} VM steps"
+    finally:
+        conn.close()
