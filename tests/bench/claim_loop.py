@@ -53,7 +53,7 @@ CHECKPOINT_EVERY = 100
 
 def _pragmas(conn) -> None:
     """The store writer's pragmas: WAL, synchronous NORMAL, foreign keys, a 10 s busy timeout, and no
-    automatic checkpoint inside COMMIT (the loop checkpoints every CHECKPOINT_EVERY commits)."""
+    automatic checkpoint inside COMMIT (a Checkpointer does it, beside the loop, as the store does)."""
     for pragma in ("busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL",
                    "journal_mode = WAL", "wal_autocheckpoint = 0"):
         conn.execute(f"PRAGMA {pragma}").fetchall()
@@ -105,6 +105,7 @@ class RawClaimer:
     def __init__(self, db: str, name: str, register: bool = True) -> None:
         import sqlean
 
+        self.db = db
         self.conn = sqlean.connect(db, isolation_level=None)
         self.conn.row_factory = sqlean.Row  # as the store reads its rows
         _pragmas(self.conn)
@@ -199,6 +200,7 @@ class BareClaimer:
     def __init__(self, db: str, name: str, register: bool = True) -> None:
         import sqlean
 
+        self.db = db
         self.conn = sqlean.connect(db, isolation_level=None)
         _pragmas(self.conn)
         self.name = name
@@ -232,6 +234,48 @@ class BareClaimer:
         self.conn.close()
 
 
+class Checkpointer:
+    """What the store does with its WAL: a PASSIVE checkpoint after every CHECKPOINT_EVERY commits
+    (the first after a random share of them), on a connection and a thread of its own, so the loop
+    never waits for it; ``commit()`` counts one."""
+
+    def __init__(self, db: str) -> None:
+        self._db = db
+        self._commits, self._next = 0, random.randint(1, CHECKPOINT_EVERY)
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, name="checkpoint")
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import sqlean
+
+        conn = sqlean.connect(self._db, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlean.Error:
+                    pass  # another checkpoint is running: the next one copies it all
+        finally:
+            conn.close()
+
+    def commit(self) -> None:
+        self._commits += 1
+        if self._commits >= self._next:
+            self._commits, self._next = 0, CHECKPOINT_EVERY
+            self._due.set()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._due.set()
+        self._thread.join()
+
+
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -252,24 +296,25 @@ def _loop_sync(claimer, profile: str | None) -> dict:
     """claim -> complete until a claim finds nothing; the loop alone is timed. time.monotonic is
     system-wide, so starts and ends compare across processes."""
     claimed, latency = [], []
-    commits, next_checkpoint = 0, random.randint(1, CHECKPOINT_EVERY)
-    profiler = _profiler(profile)
-    cpu, start = time.process_time(), time.monotonic()
-    while True:
-        t0 = time.perf_counter()
-        task_id = claimer.claim()
-        t1 = time.perf_counter()
-        if task_id is None:
-            break
-        latency.append(t1 - t0)
-        claimed.append(task_id)
-        claimer.complete(task_id)
-        commits += 2
-        if commits >= next_checkpoint:  # what the store does on a connection of its own
-            claimer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            commits, next_checkpoint = 0, CHECKPOINT_EVERY
-    end, cpu = time.monotonic(), time.process_time() - cpu
-    _dump(profiler, profile)
+    checkpoints = Checkpointer(claimer.db)
+    try:
+        profiler = _profiler(profile)
+        cpu, start = time.process_time(), time.monotonic()
+        while True:
+            t0 = time.perf_counter()
+            task_id = claimer.claim()
+            t1 = time.perf_counter()
+            checkpoints.commit()
+            if task_id is None:
+                break
+            latency.append(t1 - t0)
+            claimed.append(task_id)
+            claimer.complete(task_id)
+            checkpoints.commit()
+        end, cpu = time.monotonic(), time.process_time() - cpu
+        _dump(profiler, profile)
+    finally:
+        checkpoints.close()
     return _figures(claimed, latency, cpu, start, end)
 
 
