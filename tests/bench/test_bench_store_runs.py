@@ -52,7 +52,8 @@ def test_claim_loop_runs_every_variant_and_loses_no_task(tmp_path: Path) -> None
     figures = tmp_path / "claim-loop.json"
     done = subprocess.run(
         [sys.executable, str(BENCH), "--claim-loop", "1,2", "--claim-tasks", "200", "--rounds", "1",
-         "--warmup-rounds", "0", "--dir", str(tmp_path / "dbs"), "--json", str(figures)],
+         "--warmup-rounds", "0", "--dir", str(tmp_path / "dbs"), "--json", str(figures),
+         "--profile", str(tmp_path / "loop.prof")],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
@@ -67,6 +68,9 @@ def test_claim_loop_runs_every_variant_and_loses_no_task(tmp_path: Path) -> None
     for run in runs:
         assert "error" not in run, run
         assert run["claims"] == 200 and run["double_claims"] == 0 and run["left"] == 0, run
+    # Then one store worker alone under cProfile, and its top ten by own time.
+    assert "## One store worker (K=1) under cprofile: 200 claims" in done.stdout
+    assert done.stdout.count("\n| `") == 10
 
 
 def test_a_worker_that_fails_is_reported_and_none_is_left_running(tmp_path: Path) -> None:
