@@ -717,8 +717,9 @@ def main(argv: list[str] | None = None) -> int:
         import claim_loop
 
         variants = [v.strip() for v in args.claim_variants.split(",")] if args.claim_variants else None
-        if variants and set(variants) - set(claim_loop.VARIANTS):
-            parser.error(f"unknown claim-loop variant(s): {', '.join(sorted(set(variants) - set(claim_loop.VARIANTS)))}")
+        unknown = set(variants or ()) - set(claim_loop.VARIANTS)
+        if unknown:
+            parser.error(f"unknown claim-loop variant(s): {', '.join(sorted(unknown))}")
         return claim_loop.run_section(
             ks=[int(k) for k in args.claim_loop.split(",") if k.strip()], n_tasks=args.claim_tasks,
             rounds=args.rounds, warmup_rounds=args.warmup_rounds, old_python=args.old_python,

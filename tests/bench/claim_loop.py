@@ -70,13 +70,15 @@ class RawClaimer:
     synchronous sqlean connection: what the store costs minus the store. Keep it in step with the
     store: ``test_raw_claim_loop_issues_the_store_statements`` fails when they part."""
 
-    GATES = ("SELECT paused, reason, (SELECT max(id) FROM gate_decisions), (SELECT max(id) FROM gate_resumptions), "
+    GATES = ("SELECT paused, reason, (SELECT max(id) FROM gate_decisions), "
+             "(SELECT max(id) FROM gate_resumptions), "
              "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
              "(SELECT max(id) FROM reviewers) FROM swarm_state WHERE id = 1")
     AGENT = "SELECT 1 FROM agents WHERE name = ?"
     CLAIM = ("UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
-             "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) RETURNING id")
+             "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) "
+             "RETURNING id")
     WORKING = "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?"
     LAST_EVENT = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"
     EVENT = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
@@ -84,10 +86,11 @@ class RawClaimer:
     TASK = ("SELECT t.*, m.status AS milestone_status, m.name AS milestone_name "
             "FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id WHERE t.id = ?")
     PREREQUISITES = ("SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
-                     "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id IN (SELECT value FROM json_each(?)) "
+                     "JOIN tasks p ON p.id = d.prerequisite_id "
+                     "WHERE d.task_id IN (SELECT value FROM json_each(?)) "
                      "ORDER BY d.task_id, d.prerequisite_id")
-    COMPLETE = ("UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, lease_expires_at = NULL, "
-                "updated_at = ? WHERE id = ?")
+    COMPLETE = ("UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
+                "lease_expires_at = NULL, updated_at = ? WHERE id = ?")
     IDLE = "UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ? AND current_task_id = ?"
     RELEASE = ("SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
                "WHERE t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?) "
@@ -97,8 +100,10 @@ class RawClaimer:
     QUEUE_SAMPLE = (
         "INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running) "
         "SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'), "
-        "sum(n) FILTER (WHERE status = 'ready'), sum(n) FILTER (WHERE status = 'running') FROM task_counts WHERE true "
-        "ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked, "
+        "sum(n) FILTER (WHERE status = 'ready'), sum(n) FILTER (WHERE status = 'running') "
+        "FROM task_counts WHERE true "
+        "ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, "
+        "blocked = excluded.blocked, "
         "ready = excluded.ready, running = excluded.running")
     QUEUE_SLOT = 10  # seconds per queue sample (store/models.py)
 
@@ -193,9 +198,10 @@ class BareClaimer:
 
     CLAIM = ("UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
-             "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) RETURNING id")
-    COMPLETE = ("UPDATE tasks SET status = 'completed', finished_at = ?, lease_expires_at = NULL, updated_at = ? "
-                "WHERE id = ?")
+             "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) "
+             "RETURNING id")
+    COMPLETE = ("UPDATE tasks SET status = 'completed', finished_at = ?, lease_expires_at = NULL, "
+                "updated_at = ? WHERE id = ?")
 
     def __init__(self, db: str, name: str, register: bool = True) -> None:
         import sqlean
@@ -444,8 +450,8 @@ class Worker:
         command = [python, str(WORKER), "worker", "--role", role, "--db", str(db), "--name", name]
         if profile is not None:
             command += ["--profile", str(profile)]
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     text=True, bufsize=1, cwd=logs)
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, text=True, bufsize=1, cwd=logs)
         self._reader = threading.Thread(target=self._read, args=(lines, index), daemon=True)
         self._reader.start()
 
@@ -666,8 +672,8 @@ def _num(x: float, digits: int = 2) -> str:
 
 
 def table(summary: dict[tuple[str, int], dict], variants: list[str], ks: list[int]) -> str:
-    lines = ["| K | variant | claims/s | CPU ms / claim+complete | claim p50 ms | claim p99 ms | double claims "
-             "| tasks left | claims/s vs old | CPU vs old |",
+    lines = ["| K | variant | claims/s | CPU ms / claim+complete | claim p50 ms | claim p99 ms "
+             "| double claims | tasks left | claims/s vs old | CPU vs old |",
              "|" + "|".join("---" for _ in range(10)) + "|"]
     for k in ks:
         for v in variants:
@@ -760,7 +766,8 @@ def run_section(*, ks: list[int], n_tasks: int, rounds: int, warmup_rounds: int,
     import sqlean
 
     variants = [v for v in (variants or VARIANTS) if v != "store (old)" or old_python]
-    pythons = {"store": sys.executable, "store (old)": old_python, "raw": sys.executable, "bare": sys.executable}
+    pythons = {"store": sys.executable, "store (old)": old_python,
+               "raw": sys.executable, "bare": sys.executable}
     directory.mkdir(parents=True, exist_ok=True)
     loads = [os.getloadavg()[0]]
     print(f"# swarmdeck claim + complete loop\n\nmachine: {platform.platform()}, {os.cpu_count()} cores, "
@@ -780,13 +787,15 @@ def run_section(*, ks: list[int], n_tasks: int, rounds: int, warmup_rounds: int,
             for v in variants[turn:] + variants[:turn]:
                 template = templates["old" if v == "store (old)" else "current"]
                 db = directory / f"run-{v.replace(' ', '').replace('(', '-').replace(')', '')}-{k}.db"
-                run = run_once(pythons[v], v, template, db, k, start_timeout=start_timeout, run_timeout=run_timeout)
+                run = run_once(pythons[v], v, template, db, k, start_timeout=start_timeout,
+                               run_timeout=run_timeout)
                 run["round"], run["warmup"] = round_no + 1, warm
                 this_round.append(run)
-                status = run.get("error") or (f"{run['claims_per_s']:,.0f} claims/s, {run['cpu_ms']:.3f} CPU ms, "
+                status = run.get("error") or (f"{run['claims_per_s']:,.0f} claims/s, "
+                                              f"{run['cpu_ms']:.3f} CPU ms, "
                                               f"{run['double_claims']} double, {run['left']} left")
-                print(f"{'warm-up' if warm else f'round {round_no - warmup_rounds + 1}'}: {v}, K={k}: {status}",
-                      file=sys.stderr, flush=True)
+                which = "warm-up" if warm else f"round {round_no - warmup_rounds + 1}"
+                print(f"{which}: {v}, K={k}: {status}", file=sys.stderr, flush=True)
         every.append(this_round)
         loads.append(os.getloadavg()[0])
     measured = [r for rnd in every for r in rnd if not r["warmup"]]
@@ -811,8 +820,9 @@ def run_section(*, ks: list[int], n_tasks: int, rounds: int, warmup_rounds: int,
             print(sample_top(profile.resolve()) if spy else profile_top(profile.resolve()))
             print(f"\n(the whole profile: {profile})")
     if json_path is not None:
-        json_path.write_text(json.dumps({"ks": ks, "tasks": n_tasks, "variants": variants, "old_python": old_python,
-                                         "rounds": every, "loads": loads}, indent=1, default=str))
+        json_path.write_text(json.dumps({"ks": ks, "tasks": n_tasks, "variants": variants,
+                                         "old_python": old_python, "rounds": every, "loads": loads},
+                                        indent=1, default=str))
     failed = sum(len(s["errors"]) for s in summary.values())
     return 1 if failed else 0
 
