@@ -29,6 +29,10 @@ database does well over 2,000 writes/s. ``--pace R`` adds a run at the largest N
 agent starts a loop every 3/R seconds (R messages/s each, random phase): latency at a load the
 database can carry, which is what the seeds' "under 100 concurrent agents" target is about (the
 variants but retry are run paced too).
+
+``--claim-loop 1,4,16,64`` runs only the claim + complete loop instead (claim_loop.py): K processes
+draining a fresh queue of ``--claim-tasks`` tasks, this checkout's store beside an older one
+(``--old-python``), its statements issued raw and a bare ``UPDATE ... RETURNING`` claim.
 """
 
 from __future__ import annotations
@@ -691,7 +695,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures as JSON here")
     parser.add_argument("--slow-log", type=Path, default=None,
                         help=f"append every store write over {SLOW_WRITE_S * 1000:g} ms here, by time into its run")
+    loop = parser.add_argument_group("the claim + complete loop (claim_loop.py)")
+    loop.add_argument("--claim-loop", metavar="KS", default=None,
+                      help="run only the claim + complete loop at these worker counts (e.g. 1,4,16,64)")
+    loop.add_argument("--claim-tasks", type=int, default=2000, help="ready tasks per run (default 2000)")
+    loop.add_argument("--rounds", type=int, default=3, help="measured rounds, after the warm-up (default 3)")
+    loop.add_argument("--warmup-rounds", type=int, default=1, help="warm-up rounds, not counted (default 1)")
+    loop.add_argument("--old-python", default=None,
+                      help="a python whose swarmdeck is older: adds the 'store (old)' variant")
+    loop.add_argument("--claim-variants", default=None,
+                      help="which of store, store (old), raw, bare (comma-separated; default all)")
+    loop.add_argument("--profile", type=Path, default=None,
+                      help="then profile one store worker (K=1) into this file and print its top ten")
+    loop.add_argument("--profiler", choices=("cprofile", "py-spy"), default="cprofile",
+                      help="cProfile in the worker (default), or py-spy sampling it from outside (on PATH)")
+    loop.add_argument("--start-timeout", type=float, default=600.0,
+                      help="seconds the workers of a run have to open and register (default 600)")
     args = parser.parse_args(argv)
+    if args.claim_loop:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import claim_loop
+
+        variants = [v.strip() for v in args.claim_variants.split(",")] if args.claim_variants else None
+        unknown = set(variants or ()) - set(claim_loop.VARIANTS)
+        if unknown:
+            parser.error(f"unknown claim-loop variant(s): {', '.join(sorted(unknown))}")
+        return claim_loop.run_section(
+            ks=[int(k) for k in args.claim_loop.split(",") if k.strip()], n_tasks=args.claim_tasks,
+            rounds=args.rounds, warmup_rounds=args.warmup_rounds, old_python=args.old_python,
+            directory=args.dir or Path(tempfile.mkdtemp(prefix="swarmdeck-claim-loop-")), json_path=args.json,
+            profile=args.profile, start_timeout=args.start_timeout, run_timeout=3600.0, variants=variants,
+            profiler=args.profiler)
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(variants) - {"raw", "busy", "thread", "retry"}

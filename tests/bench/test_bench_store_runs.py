@@ -1,12 +1,18 @@
-"""The store benchmark runs end to end at toy sizes, so its recorded figures stay reproducible."""
+"""The store benchmark runs end to end at toy sizes, so its recorded figures stay reproducible; its
+claim loop's raw variant issues the statements the store issues."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import claim_loop
 import pytest
 
 BENCH = Path(__file__).with_name("bench_store.py")
@@ -39,3 +45,109 @@ def test_store_benchmark_runs_every_kind_of_run_and_checks_its_claims(tmp_path: 
     assert "store.get_task" in done.stdout
     # One section per multi-process run, even when none of its writes was slow.
     assert slow_log.read_text().count("# round 1: ") == 4
+
+
+@pytest.mark.slow
+def test_claim_loop_runs_every_variant_and_loses_no_task(tmp_path: Path) -> None:
+    figures = tmp_path / "claim-loop.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--claim-loop", "1,2", "--claim-tasks", "200", "--rounds", "1",
+         "--warmup-rounds", "0", "--dir", str(tmp_path / "dbs"), "--json", str(figures),
+         "--profile", str(tmp_path / "loop.prof")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+
+    assert "| K | variant | claims/s | CPU ms / claim+complete |" in done.stdout
+    for k in (1, 2):
+        for variant in ("store", "raw", "bare"):
+            assert f"| {k} | {variant} |" in done.stdout
+    (runs,) = json.loads(figures.read_text())["rounds"]
+    assert sorted((r["variant"], r["k"]) for r in runs) == sorted(
+        (v, k) for v in ("store", "raw", "bare") for k in (1, 2))
+    for run in runs:
+        assert "error" not in run, run
+        assert run["claims"] == 200 and run["double_claims"] == 0 and run["left"] == 0, run
+    # Then one store worker alone under cProfile, and its top ten by own time.
+    assert "## One store worker (K=1) under cprofile: 200 claims" in done.stdout
+    assert done.stdout.count("\n| `") == 10
+
+
+def test_a_worker_that_fails_is_reported_and_none_is_left_running(tmp_path: Path) -> None:
+    """A worker that cannot register (no swarmdeck tables) ends the run with an error, promptly."""
+    import sqlean
+
+    template = tmp_path / "not-swarmdeck.db"
+    sqlean.connect(str(template)).close()
+    started = time.monotonic()
+    run = claim_loop.run_once(sys.executable, "raw", template, tmp_path / "run.db", 2, start_timeout=120,
+                              run_timeout=120)
+    assert "no such table: agents" in run["error"]
+    assert time.monotonic() - started < 60
+    assert not [p for p in _live_children()], "a worker outlived its run"
+
+
+def _live_children() -> list[int]:
+    """Live child processes of this one (from /proc: no extra dependency)."""
+    me, children = str(os.getpid()), []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == me and not fields.get("State", "").startswith("Z"):
+            children.append(int(status.parent.name))
+    return children
+
+
+# -- the raw variant issues the store's statements ----------------------------------------------------
+
+
+def _shape(sql: str) -> str:
+    """A statement with its literals replaced by ``?`` and its whitespace collapsed (as the query plan
+    tests normalise them)."""
+    sql = re.sub(r"'(?:[^']|'')*'", "?", sql)
+    sql = re.sub(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b", "?", sql)
+    return " ".join(sql.split())
+
+
+async def _store_shapes(db: Path) -> list[str]:
+    """The statements of one claim and one complete through this checkout's store, traced on its
+    writer connection (after a first pair, which also loads the gate guard and reaps leases)."""
+    from swarmdeck.store import open_store
+
+    store = await open_store(db)
+    seen: list[str] = []
+    try:
+        await store.register_agent("store-agent", agent_type=claim_loop.AGENT_TYPE)
+        task = await store.claim_task(agent="store-agent")
+        await store.complete_task(task.id, agent="store-agent")
+        writer = store._writer.raw
+        writer.set_trace_callback(seen.append)
+        try:
+            task = await store.claim_task(agent="store-agent")
+            await store.complete_task(task.id, agent="store-agent")
+        finally:
+            writer.set_trace_callback(None)
+    finally:
+        await store.close()
+    return seen
+
+
+def test_raw_claim_loop_issues_the_store_statements(tmp_path: Path) -> None:
+    """The raw variant measures the store's own statements without the store: when the store's
+    claim or completion changes what it issues, this fails until RawClaimer is changed to match."""
+    db = tmp_path / "shapes.db"
+    claim_loop._seed(str(db), 6)
+    store_shapes = asyncio.run(_store_shapes(db))
+
+    raw = claim_loop.RawClaimer(str(db), "raw-agent")
+    seen: list[str] = []
+    try:
+        raw.complete(raw.claim())
+        raw.conn.set_trace_callback(seen.append)
+        raw.complete(raw.claim())
+    finally:
+        raw.close()
+
+    assert [_shape(s) for s in seen] == [_shape(s) for s in store_shapes]
