@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import graph, identity, priority
-from ..errors import CycleError, InvalidArgument, NotFound, PermissionDenied, SwarmPaused
+from ..errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, SwarmPaused
 from ..events import EventKind
 from ..lifecycle import check_transition
 from ..limits import MAX_NAME, check_fields
@@ -287,22 +287,24 @@ def claim(u: Unit, agent: str, agent_type: str | None, chores: Housekeeping) -> 
     if u.now - chores.last_urgency_refresh >= URGENCY_REFRESH_SECONDS:
         refresh_urgency(u, chores)
     locked = guard.locked or None
-    task_id = u.claim_next(agent, agent_type, locked)
-    if task_id is None and not reaped and reap(u, chores):
-        task_id = u.claim_next(agent, agent_type, locked)
-    if task_id is None:
+    task = u.claim_next(agent, agent_type, locked)
+    if task is None and not reaped and reap(u, chores):
+        task = u.claim_next(agent, agent_type, locked)
+    if task is None:
         return None
-    u.set_agent_working(agent, task_id)
-    u.event(EventKind.TASK_CLAIMED, "task", task_id, {"agent": agent})
-    return u.task(task_id)
+    u.set_agent_working(agent, task.id)
+    u.event(EventKind.TASK_CLAIMED, "task", task.id, {"agent": agent})
+    return task
 
 
 def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, hours: float | None) -> Task:
     """Mark a running task completed and release whatever was waiting only for it."""
-    task = u.task(task_id)
-    check_transition(task_id, task.status, TaskStatus.COMPLETED)
-    check_owner(task, agent)
-    u.mark_completed(task_id, result_json)
+    task = u.mark_completed(task_id, result_json)
+    if task is None:  # not running (or no such task): say why, nothing was changed
+        current = u.task(task_id)
+        check_transition(task_id, current.status, TaskStatus.COMPLETED)
+        raise InvalidTransition(f"task {task_id} is {current.status}; only a running task can be completed")
+    check_owner(task, agent)  # refused: the whole transaction, the update with it, rolls back
     release_agent(u, task)
     add_hours(u, task, hours)
     u.event(EventKind.TASK_COMPLETED, "task", task_id, {
@@ -312,7 +314,7 @@ def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, 
         "milestone_id": task.milestone_id,
     })
     release_ready(u, u.ready_to_release(dependents_of=task_id))
-    return u.task(task_id)
+    return task
 
 
 def fail(u: Unit, task_id: int, agent: str | None, error: str, retry: bool) -> Task:

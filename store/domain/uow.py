@@ -185,12 +185,14 @@ class Unit(Protocol):
                     deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
                     max_retries: int, timeout_seconds: int) -> int: ...
     def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None: ...
-    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> int | None:
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
         """Mark the best ready task (of ``agent_type``, outside the ``locked`` milestones) running for
-        ``agent``, leased for its timeout; its id, or None. One step: under any contention each ready
-        task goes to exactly one agent."""
+        ``agent``, leased for its timeout; the task as it now is, or None. One step: under any
+        contention each ready task goes to exactly one agent."""
     def set_task_status(self, task_id: int, status: TaskStatus) -> None: ...
-    def mark_completed(self, task_id: int, result_json: str | None) -> None: ...
+    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
+        """Mark the task completed if it is running; the task as it now is, or None (nothing changed)
+        if it is not running or does not exist."""
     def retry_later(self, task_id: int, error: str) -> None:
         """Back to ready with one retry more, unassigned: a failure with retries left."""
     def mark_failed(self, task_id: int, error: str) -> None: ...

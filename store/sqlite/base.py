@@ -182,6 +182,12 @@ class Tx:
         """Run a ``Reads`` generator inside this transaction; its result."""
         return run_reads(self.one, self.all, reads)
 
+    def chain_to(self, last_id: int | None, last_hash: str | None) -> None:
+        """The newest event, read by the caller along with something else: the first event of this
+        transaction chains to it without reading it again. Only under the write lock."""
+        if self._chain is None:
+            self._chain = (last_id, last_hash or audit.GENESIS) if last_id is not None else (0, audit.GENESIS)
+
     def event(
         self, kind: EventKind, entity: str, entity_id: Any = None, payload: dict[str, Any] | None = None
     ) -> None:

@@ -165,15 +165,35 @@ def _locked_sql(locked: frozenset[int]) -> str:
     return ", ".join(map(str, sorted(locked)))
 
 
-#: The pause flag, and the primary-key probes that say whether the cached guard still holds.
-_PAUSE_AND_MARK = f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1"
+#: The pause flag, the newest event (what this transaction's first event chains to) and the
+#: primary-key probes that say whether the cached guard still holds: one statement.
+_PAUSE_AND_MARK = (
+    "SELECT paused, reason, (SELECT max(id) FROM events), "
+    "(SELECT hash FROM events WHERE id = (SELECT max(id) FROM events)), "
+    f"{GUARD_MARK} FROM swarm_state WHERE id = 1"
+)
+
+#: The claim: the choice and the update in one statement, returning the row it wrote.
+_CLAIM = (
+    "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
+    "lease_expires_at = ? + timeout_seconds, updated_at = ? "
+    "WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{filters} ORDER BY priority DESC, id LIMIT 1) "
+    "RETURNING *"
+)
+
+#: A running task completed, returning the row it wrote and whether anything waits on it.
+_COMPLETE = (
+    "UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, lease_expires_at = NULL, "
+    "updated_at = ? WHERE id = ? AND status = 'running' "
+    "RETURNING *, EXISTS (SELECT 1 FROM task_dependencies WHERE prerequisite_id = tasks.id) AS has_dependents"
+)
 
 
 class SqliteUnit:
     """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
     gate guard, which outlive the transaction (the writes of gates and claims need them)."""
 
-    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark")
+    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark", "_leaves")
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         self.tx = tx
@@ -182,12 +202,14 @@ class SqliteUnit:
         self.event = tx.event
         self._signatures = signatures
         self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
+        self._leaves: set[int] = set()  # tasks this unit completed that nothing waits on
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
     def swarm_pause(self) -> Pause:
         row = self.tx.one(_PAUSE_AND_MARK)
-        self._mark = tuple(row[2:])
+        self.tx.chain_to(row[2], row[3])
+        self._mark = tuple(row[4:])
         return Pause(bool(row[0]), row[1])
 
     def gate_guard(self) -> GateGuard:
@@ -362,6 +384,8 @@ class SqliteUnit:
 
     def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
                          milestone_id: int | None = None) -> list[int]:
+        if dependents_of in self._leaves:
+            return []  # its completion found nothing waiting on it
         if dependents_of is not None:
             where, params = "t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?)", (dependents_of,)
         elif task_id is not None:
@@ -403,8 +427,8 @@ class SqliteUnit:
             [(task_id, p) for p in prerequisite_ids],
         )
 
-    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> int | None:
-        """One statement: the choice and the update."""
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
+        """One statement: the choice and the update; the task built from the row it returned."""
         of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
         if locked:
             # `+milestone_id`: still walk the claim index in priority order, skipping the few ready
@@ -412,24 +436,30 @@ class SqliteUnit:
             # ids are the guard's own integers, written into the statement (one text per locked set).
             of_type += f" AND coalesce(+milestone_id, 0) NOT IN ({_locked_sql(locked)})"
         now = self.now
-        row = self.tx.one(
-            "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
-            "lease_expires_at = ? + timeout_seconds, updated_at = ? "
-            f"WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{of_type} "
-            "ORDER BY priority DESC, id LIMIT 1) RETURNING id",
-            (agent, now, now, now, *params),
+        row = self.tx.one(_CLAIM.format(filters=of_type), (agent, now, now, now, *params))
+        return None if row is None else self._returned(row)
+
+    def _returned(self, row: sqlean.Row) -> Task:
+        """A running or finished task from the row its UPDATE returned: its prerequisites are read
+        only if it has any (a depth of 0 says it has none); it has no blocked reason to give."""
+        if not row["dependency_depth"]:
+            return task_from_row(row)
+        prerequisites = self.tx.all(
+            "SELECT prerequisite_id FROM task_dependencies WHERE task_id = ? ORDER BY prerequisite_id",
+            (row["id"],),
         )
-        return None if row is None else row[0]
+        return task_from_row(row, tuple(r[0] for r in prerequisites))
 
     def set_task_status(self, task_id: int, status: TaskStatus) -> None:
         self.tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (status.value, self.now, task_id))
 
-    def mark_completed(self, task_id: int, result_json: str | None) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
-            "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
-            (result_json, self.now, self.now, task_id),
-        )
+    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
+        row = self.tx.one(_COMPLETE, (result_json, self.now, self.now, task_id))
+        if row is None:
+            return None
+        if not row["has_dependents"]:
+            self._leaves.add(task_id)
+        return self._returned(row)
 
     def retry_later(self, task_id: int, error: str) -> None:
         self.tx.run(

@@ -250,8 +250,8 @@ class Checkpointer:
         self._commits, self._next = 0, random.randint(1, CHECKPOINT_EVERY)
         self._due = threading.Event()
         self._stopping = False
-        self._thread = threading.Thread(target=self._serve, name="checkpoint")
-        self._thread.start()
+        self._worker = threading.Thread(target=self._serve, name="checkpoint")
+        self._worker.start()
 
     def _serve(self) -> None:
         import sqlean
@@ -279,7 +279,7 @@ class Checkpointer:
     def close(self) -> None:
         self._stopping = True
         self._due.set()
-        self._thread.join()
+        self._worker.join()
 
 
 def _say(line: str) -> None:

@@ -214,7 +214,7 @@ class MemoryUnit:
     def add_dependencies(self, task_id: int, prerequisite_ids) -> None:
         self.db.deps.update((task_id, p) for p in prerequisite_ids)
 
-    def claim_next(self, agent: str, agent_type: str | None, locked) -> int | None:
+    def claim_next(self, agent: str, agent_type: str | None, locked) -> Task | None:
         ready = [(-t["priority"], i) for i, t in self.db.tasks.items() if t["status"] == "ready"
                  and (agent_type is None or t["agent_type"] == agent_type)
                  and (not locked or (t["milestone_id"] or 0) not in locked)]
@@ -224,7 +224,7 @@ class MemoryUnit:
         t = self.db.tasks[task_id]
         t.update(status="running", assigned_agent=agent, started_at=self.now,
                  lease_expires_at=self.now + t["timeout_seconds"], updated_at=self.now)
-        return task_id
+        return self.task(task_id)
 
     def _set(self, task_id: int, **values) -> None:
         self.db.tasks[task_id].update(values)
@@ -232,9 +232,12 @@ class MemoryUnit:
     def set_task_status(self, task_id: int, status: TaskStatus) -> None:
         self._set(task_id, status=status.value, updated_at=self.now)
 
-    def mark_completed(self, task_id: int, result_json) -> None:
+    def mark_completed(self, task_id: int, result_json) -> Task | None:
+        if self.db.tasks.get(task_id, {}).get("status") != "running":
+            return None
         self._set(task_id, status="completed", result_json=result_json, finished_at=self.now,
                   lease_expires_at=None, updated_at=self.now)
+        return self.task(task_id)
 
     def retry_later(self, task_id: int, error: str) -> None:
         t = self.db.tasks[task_id]
