@@ -97,8 +97,8 @@ def _recording_start(self) -> None:
     _thread_start(self)
 
 
-def _recording_owned_init(self, role: str) -> None:
-    _owned_init(self, role)
+def _recording_owned_init(self, role: str, **options) -> None:
+    _owned_init(self, role, **options)
     ref = weakref.ref(self)
     for t in threading.enumerate():
         if t.ident == self.ident:
@@ -113,7 +113,8 @@ OwnedConnection.__init__ = _recording_owned_init
 
 def connection_threads() -> list[threading.Thread]:
     """Live threads of database connections: aiosqlite's (not daemons, so one left running keeps the
-    interpreter from exiting) and the store's own (not daemons either)."""
+    interpreter from exiting) and the store's own (the writer's is a daemon, but a store left open
+    is still a leak)."""
     return [t for t in threading.enumerate()
             if t.name.endswith("(_connection_worker_thread)") or t.name.startswith(THREAD_PREFIX)]
 

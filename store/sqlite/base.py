@@ -12,6 +12,7 @@ import math
 import os
 import random
 import sqlite3
+import threading
 import time
 import types
 import weakref
@@ -62,10 +63,14 @@ CHECKPOINT_EVERY = 100
 _WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 WRITE_LOG_SIZE = 500
 
-#: Event kinds that move a task between statuses: their transaction refreshes the queue sample.
+#: Event kinds that move a task between statuses: the queue's counts changed.
 _QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
                           EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
                           EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
+#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
+#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
+#: its own transaction: flat out, one sample a second per process instead of one per claim.
+QUEUE_SAMPLE_EVERY = 1.0
 _QUEUE_SAMPLE = """
 INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
 SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'),
@@ -74,6 +79,52 @@ FROM task_counts WHERE true
 ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
     ready = excluded.ready, running = excluded.running
 """
+
+
+#: JSON of an event's payload: one encoder made once (``json.dumps`` with options makes one per call).
+_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+class _Ticket:
+    """A write handed to the writer's thread, between its caller and that thread. The caller may give
+    up on it only while the thread waits in ``flock(2)`` for it (then it never runs); before that the
+    thread itself gives up once the deadline has passed, and once it has begun it ends whole."""
+
+    __slots__ = ("mutex", "state")
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.state = "queued"  # then "waiting" (in flock), "begun" or "abandoned"
+
+    def wait(self, deadline: float) -> bool:
+        """On the thread, the host lock held by another: True if it should now wait in flock(2) for it."""
+        with self.mutex:
+            if self.state == "queued" and time.monotonic() < deadline:
+                self.state = "waiting"
+                return True
+            self.state = "abandoned"
+            return False
+
+    def begin(self) -> bool:
+        """On the thread, holding the host lock: True if the caller still wants the write."""
+        with self.mutex:
+            if self.state == "abandoned":
+                return False
+            self.state = "begun"
+            return True
+
+    def give_up(self) -> bool:
+        """On the loop, past the deadline: True if the write will never run (its thread waits for the
+        lock, and will let it go); False if the thread is still to decide, or has begun."""
+        with self.mutex:
+            if self.state == "waiting":
+                self.state = "abandoned"
+            return self.state == "abandoned"
+
+
+def _sample_now(tx: Tx) -> None:
+    """A transaction that writes one queue sample and nothing else (no event: nothing happened)."""
+    tx.sample_queue = True
 
 
 def _connector(path: Path) -> Callable[[], sqlean.Connection]:
@@ -142,13 +193,14 @@ class Tx:
     COMMIT, by construction rather than by a check at run time.
     """
 
-    __slots__ = ("now", "actor", "raw", "queue_changed", "_chain")
+    __slots__ = ("now", "actor", "raw", "queue_changed", "sample_queue", "_chain")
 
     def __init__(self, raw: sqlean.Connection, now: float, actor: str) -> None:
         self.raw = raw
         self.now = now
         self.actor = actor
-        self.queue_changed = False
+        self.queue_changed = False  # a task changed status: the queue's counts moved
+        self.sample_queue = False  # sample the queue's counts in this transaction, whenever it was last
         self._chain: tuple[int, str] | None = None  # the newest event's id and hash, read once
 
     def one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
@@ -212,7 +264,7 @@ class Tx:
             kind._value_,  # the kind's text: a plain str binds (and hashes) faster than the enum member
             entity,
             None if entity_id is None else str(entity_id),
-            json.dumps(payload or {}, separators=(",", ":"), default=str),
+            _event_json(payload) if payload else "{}",
         )
         digest = audit.event_hash(self._chain[1], *content)
         self.run(_EVENT_SQL, (*content, digest))
@@ -340,9 +392,12 @@ class Database:
         self._opened_at = time.monotonic()
         self._may_initialise = False  # set by _open: only a caller that creates may make an empty file ours
         self._host_lock = HostWriteLock(None)
-        #: How long a write waits for a writer from outside swarmdeck before failing with Busy.
+        #: How long a write waits for other writers (swarmdeck's and any other) before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
-        self._busy_now = BUSY_TIMEOUT_MS  # the writer connection's busy_timeout as last set
+        self._lock_wait: _Ticket | None = None  # a write given up while its thread waits in flock(2)
+        self._sampled_at = -math.inf  # clock time of this store's last queue sample
+        self._sample_due = False  # the queue changed since, and no sample has it yet
+        self._sample_timer: asyncio.TimerHandle | None = None
         self._commits = 0  # since the last checkpoint
         # The first checkpoint comes after a random share of CHECKPOINT_EVERY commits, so that agents
         # started together do not all checkpoint together, then or ever after.
@@ -364,7 +419,7 @@ class Database:
         try:
             # The store's own connection first: a file SQLite cannot open fails here, before any
             # aiosqlite connection (and its thread) exists.
-            self._writer = OwnedConnection("writer")
+            self._writer = OwnedConnection("writer", daemon=True)
             await self._writer.open(self._open_writer)
             if self.read_only:
                 await self._writer.call(self._check_current_on, self._writer.raw)
@@ -397,6 +452,9 @@ class Database:
             raise _cannot_open(self.path, exc) from exc
         try:
             self._set_up(raw)
+            # Set once: the writer never sleeps in SQLite's busy handler. Swarmdeck's writers queue
+            # for the host lock; a writer from outside swarmdeck is waited for by ``_begin``.
+            raw.execute("PRAGMA busy_timeout = 0").close()
         except BaseException:
             raw.close()
             raise
@@ -462,13 +520,22 @@ class Database:
                 # A read still running belongs to a caller that went away (a cancelled worker):
                 # closing would wait for it to end.
                 await self._reader.interrupt()
+            if self._sample_timer is not None:
+                self._sample_timer.cancel()
+            if self._sample_due and self._lock_wait is None:
+                await self._flush_queue_sample()
             if self._checkpoint is not None:
                 await self._checkpoint
-            if self._writer is not None and self._writer.raw is not None and self._commits:
+            stuck = self._lock_wait is not None  # its thread waits for a frozen holder of the host lock
+            if self._writer is not None and self._writer.raw is not None and self._commits and not stuck:
                 await self._checkpoint_wal(self._writer)  # it writes no more
         finally:
             conns = [c for c in (self._checkpointer, self._reader, self._writer) if c is not None]
             self._checkpointer = self._reader = self._writer = None
+            if self._lock_wait is not None and conns and conns[-1].role == "writer":
+                # Its thread ends (closing its connection) once flock(2) returns, whenever that is;
+                # it is a daemon thread, so it never keeps the process alive meanwhile.
+                conns.pop().stop()
             try:
                 for i, conn in enumerate(conns):
                     try:
@@ -589,9 +656,8 @@ class Database:
 
         ``quick`` writes (a few indexed statements: heartbeats, claims, completions) run right here on
         the event loop if the host lock is free, which saves two thread hand-offs; otherwise, and for
-        every other write, the transaction queues for the lock on the writer's own thread.
-        (Looking again after a pause or two before queueing cost more CPU than it saved: flat out, 100
-        agents moved a fifth fewer messages, and paced ones gained nothing in p99.)
+        every other write, the transaction queues for the lock on the writer's own thread, which runs
+        it the moment the kernel hands it the lock.
         """
         if _coroutine_function(body):
             raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
@@ -618,20 +684,38 @@ class Database:
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
+            if self._sample_due and self._sample_timer is None:
+                self._sample_timer = asyncio.get_running_loop().call_later(
+                    QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
             return result
 
     async def _on_writer_thread(
         self, writer: OwnedConnection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
     ) -> T:
-        """The transaction, run whole on the writer's thread. A caller cancelled before it started
-        runs nothing; one cancelled after keeps the write lock until it has ended (committed or rolled
-        back), so the next write never finds the connection inside a transaction."""
-        future = writer.submit(self._write_on_thread, writer.raw, actor, body, args, deadline)
+        """The transaction, run whole on the writer's thread, which first waits for the host lock.
+
+        The caller waits until ``deadline``: past it, a write that has not begun gives up (Busy) and
+        never runs, and its thread lets the lock go as soon as it gets it. A caller cancelled before
+        the write began runs nothing; one cancelled after keeps the write lock until it has ended
+        (committed or rolled back), so the next write never finds the connection inside a transaction.
+        """
+        ticket = _Ticket()
+        future = writer.submit(self._write_on_thread, writer.raw, actor, body, args, deadline, ticket)
         waiting = asyncio.wrap_future(future)
         try:
-            return await asyncio.shield(waiting)
+            timeout = max(0.0, deadline - time.monotonic())
+            while True:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(waiting), timeout)
+                except TimeoutError:
+                    stuck = self._lock_wait is not None and future.cancel()  # queued behind a given-up wait
+                    if stuck or ticket.give_up():
+                        if not stuck:
+                            self._lock_wait = ticket  # its thread waits in flock(2) for nobody now
+                        raise self._busy("another swarmdeck writer") from None
+                    timeout = 0.05  # the thread is about to see the deadline itself, or has begun
         except asyncio.CancelledError:
-            if not future.cancel():
+            if not future.cancel() and not ticket.give_up():
                 await asyncio.wait([waiting])  # it is running: it ends whole on the thread
             raise
 
@@ -673,35 +757,51 @@ class Database:
         if not self._host_lock.try_acquire():
             return _NOT_NOW
         try:
-            self._set_busy_timeout(raw, 0)  # a writer from outside swarmdeck: no waiting here
             try:
-                raw.execute("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")  # busy_timeout is 0: a writer from outside swarmdeck fails it
             except sqlean.OperationalError:
                 return _NOT_NOW
             return self._run_body(raw, actor, body, args)
         finally:
             self._host_lock.release()
 
-    def _set_busy_timeout(self, raw: sqlean.Connection, ms: int) -> None:
-        """How long the writer's next BEGIN waits for SQLite's lock; set only when it changes."""
-        if ms != self._busy_now:
-            raw.execute(f"PRAGMA busy_timeout = {ms}").close()
-            self._busy_now = ms
-
     def _write_on_thread(
         self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
+        ticket: _Ticket,
     ) -> T:
         # On the writer's thread: nothing else uses this connection until this returns, and a
         # cancelled caller cannot leave the transaction open (it commits or rolls back here).
-        if not self._host_lock.acquire(deadline - time.monotonic()):
-            raise self._busy("another swarmdeck writer")
+        if not self._host_lock.try_acquire():
+            if not ticket.wait(deadline):
+                raise self._busy("another swarmdeck writer")
+            if not self._host_lock.acquire():
+                raise StoreError("the store is closed")
         try:
-            # What is left of the timeout, in whole milliseconds and at least one.
-            self._set_busy_timeout(raw, max(1, math.ceil((deadline - time.monotonic()) * 1000)))
-            raw.execute("BEGIN IMMEDIATE")
+            if not ticket.begin():
+                if self._lock_wait is ticket:
+                    self._lock_wait = None
+                raise self._busy("another swarmdeck writer")  # its caller gave up: nobody sees this
+            self._begin(raw, deadline)
             return self._run_body(raw, actor, body, args)
         finally:
             self._host_lock.release()
+
+    @staticmethod
+    def _begin(raw: sqlean.Connection, deadline: float) -> None:
+        """BEGIN IMMEDIATE, waiting until ``deadline`` for a writer from outside swarmdeck (the sqlite3
+        shell, a script) that holds SQLite's own lock; swarmdeck's writers never do here, under the
+        host lock. Rare, so a few looks a millisecond or more apart, then the Busy error."""
+        pause = 0.001
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlean.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if "locked" not in str(exc) and "busy" not in str(exc) or left <= 0:
+                    raise
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.02)
 
     def _run_body(self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...]) -> T:
         """The body and COMMIT of a transaction that has begun; ROLLBACK if any of it fails."""
@@ -713,14 +813,30 @@ class Database:
                     result.close()
                 raise TypeError("a write body returned an awaitable: write bodies are plain functions over Tx "
                                 "and run to their end without awaiting")
-            if tx.queue_changed:
+            sampled = tx.sample_queue or (tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY)
+            if sampled:
                 raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now)).close()
             raw.execute("COMMIT")
         except BaseException:
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise
+        if sampled:
+            self._sampled_at, self._sample_due = tx.now, False
+        elif tx.queue_changed:
+            self._sample_due = True
         return result
+
+    async def _flush_queue_sample(self) -> None:
+        """Sample the queue's counts now if a change since the last sample is in none: the timer's
+        job, and the close's and the queue chart's."""
+        self._sample_timer = None
+        if not self._sample_due or self._closed and self._writer is None:
+            return
+        try:
+            await self._write("swarmdeck", _sample_now)
+        except (StoreError, RuntimeError):
+            pass  # closed, read-only or busy: the next change samples again
 
     async def write_latencies(self) -> tuple[float, ...]:
         """Milliseconds of the recent write transactions on this file in this process since this

@@ -147,6 +147,8 @@ class ChartQueries:
         each 10 s slot); the bucket holding ``now`` shows the counts now.
         """
         _check_window(window)
+        if self.db._sample_due:
+            await self.db._flush_queue_sample()  # this store's own changes of the last second
         now = self.db.clock() if now is None else now
         rows = await self.db._all(
             f"""{_BUCKETS}

@@ -31,14 +31,16 @@ class OwnedConnection:
     runs a function there and awaits it; ``close`` closes the connection and ends the thread.
 
     The thread is not a daemon, like aiosqlite's: a store left open keeps the process from exiting,
-    which makes a missing ``close()`` visible instead of losing what the thread was doing."""
+    which makes a missing ``close()`` visible instead of losing what the thread was doing. Except
+    with ``daemon``: the writer's thread may wait in ``flock(2)`` for a frozen process (see
+    ``HostWriteLock``), which must not keep this one alive; the store's reader still does."""
 
-    def __init__(self, role: str) -> None:
+    def __init__(self, role: str, *, daemon: bool = False) -> None:
         self.role = role
         self.raw: sqlean.Connection | None = None
         self._queue: SimpleQueue[Any] = SimpleQueue()
         self._ended: concurrent.futures.Future[None] = concurrent.futures.Future()  # its loop is left
-        self._worker = threading.Thread(target=self._serve, name=f"{THREAD_PREFIX}-{role}")
+        self._worker = threading.Thread(target=self._serve, name=f"{THREAD_PREFIX}-{role}", daemon=daemon)
         self._worker.start()
         self._stopped = False
 

@@ -23,80 +23,64 @@ class HostWriteLock:
     never waits on anything but SQLite; the kernel drops it if its process dies. Without a lock file
     (a directory we cannot write to) writers fall back to SQLite's busy handler alone.
 
-    A holder that is alive but frozen (SIGSTOP, a debugger) never lets go, and ``flock(2)`` has no
-    timeout, so a writer waits for it on a thread of its own and gives up after its timeout; that
-    thread stays queued and, if nobody wants the lock by the time it gets it, lets go at once. One
-    store writes one transaction at a time, so there is at most one caller per lock.
+    ``acquire`` waits in ``flock(2)`` on the caller's thread, which then runs its transaction at
+    once: the kernel hands the lock straight to the thread that writes, with no other thread to wake
+    while it is held. ``flock(2)`` has no timeout, so the caller of a write gives up on that thread
+    after its own timeout (a holder that is alive but frozen, under SIGSTOP or a debugger, never lets
+    go); the thread, once it gets the lock, finds nobody wants it and lets go at once. One store
+    writes one transaction at a time, so there is at most one waiting thread per lock.
     """
 
     def __init__(self, db_path: Path | None) -> None:
         self._fd: int | None = None
         self._mutex = threading.Lock()
-        self._request = threading.Condition(self._mutex)  # the waiting thread: "queue for it now"
-        self._granted = threading.Event()  # the waiting thread got the lock for the caller
-        self._waiter: threading.Thread | None = None  # started at the first wait, kept for the next
-        self._queued = False  # the waiting thread is in (or about to enter) flock(2)
-        self._wanted = False  # and a caller still waits for it
+        self._queued = False  # a thread is in (or about to enter) flock(2)
         self._closed = False
         if db_path is not None and fcntl is not None:
             try:
                 self._fd = os.open(f"{db_path}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
             except OSError:
                 pass
-        self._file = self._fd  # the open file itself, for the waiting thread (``_fd`` is None once closed)
+        self._file = self._fd  # the open file itself, for a waiting thread (``_fd`` is None once closed)
+
+    @property
+    def waiting(self) -> bool:
+        """A thread waits in ``flock(2)`` for this lock now."""
+        return self._queued
 
     def try_acquire(self) -> bool:
         if self._fd is None:
             return True
         with self._mutex:
             if self._queued:
-                return False  # our own waiting thread is in line: this caller goes behind it
+                # Our own thread is in line: this caller goes behind it. (Both would hold the lock
+                # of one open file at once, and either one's release would release the other's.)
+                return False
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
             return True
 
-    def acquire(self, timeout: float) -> bool:
-        """Take the lock within ``timeout`` seconds; False (not holding it) if that ran out."""
-        if self.try_acquire():
-            return True
+    def acquire(self) -> bool:
+        """Wait on this thread until the lock is ours, however long that takes; False (not holding
+        it) if the lock was closed meanwhile."""
         with self._mutex:
-            self._wanted = True
-            if not self._queued:
-                self._queued = True
-                self._granted.clear()
-                if self._waiter is None:
-                    self._waiter = threading.Thread(target=self._serve, name="swarmdeck-host-lock", daemon=True)
-                    self._waiter.start()
-                self._request.notify()
-        self._granted.wait(max(timeout, 0.0))
-        with self._mutex:
-            self._wanted = False
-            if self._granted.is_set():
-                self._granted.clear()
-                return True
-            return False
-
-    def _serve(self) -> None:
-        """The waiting thread: queues in flock(2) whenever asked, for as long as the lock file is open."""
-        while True:
-            with self._mutex:
-                while not self._queued and not self._closed:
-                    self._request.wait()
-                if not self._queued:
-                    return  # closed, and nothing in flight: close() closed the file
-                fd = self._file
+            if self._fd is None:
+                return not self._closed  # no lock file: SQLite's lock alone
+            if self._queued:
+                raise RuntimeError("one thread at a time waits for the host lock")
+            self._queued = True
+            fd = self._file
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
             with self._mutex:
                 self._queued = False
-                if self._wanted:
-                    self._granted.set()
-                elif self._closed:
+                if self._closed:
                     os.close(fd)  # closing waited for this thread: the number is not reused under it
-                    return
-                else:
-                    fcntl.flock(fd, fcntl.LOCK_UN)  # the caller gave up meanwhile
+                    return False  # noqa: B012 - the lock is gone, whatever flock said
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
@@ -110,4 +94,3 @@ class HostWriteLock:
                     os.close(self._fd)
                 # else: the waiting thread closes it once flock(2) returns
                 self._fd = None
-                self._request.notify()

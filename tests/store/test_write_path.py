@@ -74,9 +74,9 @@ async def test_writers_queue_on_the_host_lock(agents, db_path, monkeypatch, writ
     waiting = threading.Event()
     real_acquire = base.HostWriteLock.acquire
 
-    def acquire(self, timeout):
+    def acquire(self):
         waiting.set()
-        return real_acquire(self, timeout)
+        return real_acquire(self)
 
     monkeypatch.setattr(base.HostWriteLock, "acquire", acquire)
     other = base.HostWriteLock(db_path)  # another process's writer, as far as flock(2) can tell
@@ -113,7 +113,7 @@ async def test_without_a_lock_file_writes_still_work(tmp_path):
     """A directory where the lock file cannot be made: SQLite's own locking alone."""
     lock = base.HostWriteLock(tmp_path / "missing-dir" / "swarm.db")
     assert lock.try_acquire() and lock.try_acquire()
-    assert lock.acquire(0)
+    assert lock.acquire()
     lock.release()
     lock.close()
 
