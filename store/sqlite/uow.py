@@ -181,11 +181,14 @@ _CLAIM = (
     "RETURNING *"
 )
 
-#: A running task completed, returning the row it wrote and whether anything waits on it.
+#: A running task completed, returning the row it wrote, whether anything waits on it and the newest
+#: event (what the completion's event chains to).
 _COMPLETE = (
     "UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, lease_expires_at = NULL, "
     "updated_at = ? WHERE id = ? AND status = 'running' "
-    "RETURNING *, EXISTS (SELECT 1 FROM task_dependencies WHERE prerequisite_id = tasks.id) AS has_dependents"
+    "RETURNING *, EXISTS (SELECT 1 FROM task_dependencies WHERE prerequisite_id = tasks.id) AS has_dependents, "
+    "(SELECT max(id) FROM events) AS last_event, "
+    "(SELECT hash FROM events WHERE id = (SELECT max(id) FROM events)) AS last_hash"
 )
 
 
@@ -457,6 +460,7 @@ class SqliteUnit:
         row = self.tx.one(_COMPLETE, (result_json, self.now, self.now, task_id))
         if row is None:
             return None
+        self.tx.chain_to(row["last_event"], row["last_hash"])
         if not row["has_dependents"]:
             self._leaves.add(task_id)
         return self._returned(row)

@@ -70,7 +70,9 @@ class RawClaimer:
     synchronous sqlean connection: what the store costs minus the store. Keep it in step with the
     store: ``test_raw_claim_loop_issues_the_store_statements`` fails when they part."""
 
-    GATES = ("SELECT paused, reason, (SELECT max(id) FROM gate_decisions), "
+    LAST_EVENT = ("(SELECT max(id) FROM events), "
+                  "(SELECT hash FROM events WHERE id = (SELECT max(id) FROM events))")
+    GATES = (f"SELECT paused, reason, {LAST_EVENT}, (SELECT max(id) FROM gate_decisions), "
              "(SELECT max(id) FROM gate_resumptions), "
              "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
              "(SELECT max(id) FROM reviewers) FROM swarm_state WHERE id = 1")
@@ -78,19 +80,14 @@ class RawClaimer:
     CLAIM = ("UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
              "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) "
-             "RETURNING id")
+             "RETURNING *")
     WORKING = "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?"
-    LAST_EVENT = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"
     EVENT = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-    TASK = ("SELECT t.*, m.status AS milestone_status, m.name AS milestone_name "
-            "FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id WHERE t.id = ?")
-    PREREQUISITES = ("SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
-                     "JOIN tasks p ON p.id = d.prerequisite_id "
-                     "WHERE d.task_id IN (SELECT value FROM json_each(?)) "
-                     "ORDER BY d.task_id, d.prerequisite_id")
     COMPLETE = ("UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
-                "lease_expires_at = NULL, updated_at = ? WHERE id = ?")
+                "lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' "
+                "RETURNING *, EXISTS (SELECT 1 FROM task_dependencies WHERE prerequisite_id = tasks.id) "
+                f"AS has_dependents, {LAST_EVENT.replace('), (', ') AS last_event, (')} AS last_hash")
     IDLE = "UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ? AND current_task_id = ?"
     RELEASE = ("SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
                "WHERE t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?) "
@@ -106,6 +103,7 @@ class RawClaimer:
         "blocked = excluded.blocked, "
         "ready = excluded.ready, running = excluded.running")
     QUEUE_SLOT = 10  # seconds per queue sample (store/models.py)
+    SAMPLE_EVERY = 1.0  # seconds between one process's queue samples (store/sqlite/base.py)
 
     def __init__(self, db: str, name: str, register: bool = True) -> None:
         import sqlean
@@ -114,9 +112,12 @@ class RawClaimer:
         self.conn = sqlean.connect(db, isolation_level=None)
         self.conn.row_factory = sqlean.Row  # as the store reads its rows
         _pragmas(self.conn)
+        self.lock = _host_lock(db)
         self.name = name
+        self.sampled_at = float("-inf")
         if register:
             _register_raw(self.conn, name)
+        self.conn.execute("PRAGMA busy_timeout = 0")  # as the store's writer: it waits on the host lock
 
     def _one(self, sql: str, params: tuple = ()):
         cur = self.conn.execute(sql, params)
@@ -125,32 +126,34 @@ class RawClaimer:
         finally:
             cur.close()
 
-    def _all(self, sql: str, params: tuple = ()) -> list:
-        return self.conn.execute(sql, params).fetchall()
-
-    def _event(self, now: float, kind: str, task_id: int, payload: dict) -> None:
-        last = self._one(self.LAST_EVENT)
-        event_id, previous = (last[0] + 1, last[1] or "") if last is not None else (1, "")
+    def _event(self, chain: tuple, now: float, kind: str, task_id: int, payload: dict) -> None:
+        event_id, previous = (chain[0] + 1, chain[1] or "") if chain[0] is not None else (1, "")
         content = (event_id, now, self.name, kind, "task", str(task_id),
                    json.dumps(payload, separators=(",", ":")))
         digest = hashlib.sha256((previous + json.dumps(content)).encode()).hexdigest()  # the chain's hash
         self.conn.execute(self.EVENT, (*content, digest)).close()
 
-    def _read_task(self, task_id: int):
-        task = self._one(self.TASK, (task_id,))
-        self._all(self.PREREQUISITES, (f"[{task_id}]",))
-        return task
+    def _begin(self) -> None:
+        _flock(self.lock)
+        self.conn.execute("BEGIN IMMEDIATE")
 
     def _commit(self, now: float) -> None:
-        self.conn.execute(self.QUEUE_SAMPLE, (int(now // self.QUEUE_SLOT), now)).close()
+        if not 0 <= now - self.sampled_at < self.SAMPLE_EVERY:
+            self.conn.execute(self.QUEUE_SAMPLE, (int(now // self.QUEUE_SLOT), now)).close()
+            self.sampled_at = now
         self.conn.execute("COMMIT")
 
+    def _end(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        _unlock(self.lock)
+
     def claim(self) -> int | None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             now = time.time()
             paused = self._one(self.GATES)
-            if paused is not None and paused[0]:
+            if paused[0]:
                 raise RuntimeError("the swarm is paused")
             if self._one(self.AGENT, (self.name,)) is None:
                 raise RuntimeError(f"no agent {self.name}")
@@ -158,38 +161,56 @@ class RawClaimer:
             if row is None:
                 self.conn.execute("COMMIT")
                 return None
-            task_id = row[0]
+            task_id = row["id"]
             self.conn.execute(self.WORKING, (task_id, self.name)).close()
-            self._event(now, "task.claimed", task_id, {"agent": self.name})
-            self._read_task(task_id)
+            self._event((paused[2], paused[3]), now, "task.claimed", task_id, {"agent": self.name})
             self._commit(now)
             return task_id
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+        finally:
+            self._end()
 
     def complete(self, task_id: int) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             now = time.time()
-            task = self._read_task(task_id)
-            started = task["started_at"]
-            self.conn.execute(self.COMPLETE, (None, now, now, task_id)).close()
+            task = self._one(self.COMPLETE, (None, now, now, task_id))
             self.conn.execute(self.IDLE, (self.name, task_id)).close()
-            self._event(now, "task.completed", task_id, {
-                "agent": self.name, "duration_s": round(now - (started or now), 3), "estimated_s": None,
-                "milestone_id": None})
-            self._all(self.RELEASE, (task_id,))
-            self._read_task(task_id)
+            self._event((task["last_event"], task["last_hash"]), now, "task.completed", task_id, {
+                "agent": self.name, "duration_s": round(now - (task["started_at"] or now), 3),
+                "estimated_s": None, "milestone_id": None})
+            if task["has_dependents"]:
+                self.conn.execute(self.RELEASE, (task_id,)).fetchall()
             self._commit(now)
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+        finally:
+            self._end()
 
     def close(self) -> None:
         self.conn.close()
+        if self.lock is not None:
+            os.close(self.lock)
+
+
+def _host_lock(db: str) -> int | None:
+    """The store's host write lock file (store/sqlite/hostlock.py), so that raw writers queue in the
+    kernel as the store's do."""
+    try:
+        return os.open(f"{db}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return None
+
+
+def _flock(fd: int | None) -> None:
+    if fd is not None:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class BareClaimer:
