@@ -86,15 +86,22 @@ _event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class _Ticket:
-    """A write handed to the writer's thread, between its caller and that thread. The caller may give
-    up on it only while the thread waits in ``flock(2)`` for it (then it never runs); before that the
-    thread itself gives up once the deadline has passed, and once it has begun it ends whole."""
+    """A write handed to the writer's thread, between its caller (on the loop) and that thread.
 
-    __slots__ = ("mutex", "state")
+    The caller gives up on it at its deadline only while the thread waits in ``flock(2)`` for it, or
+    while it still waits in the thread's queue behind a write that does (then it never runs); the
+    thread itself gives up if the deadline has passed before it queues for the lock; once begun it
+    ends whole. Its result reaches the loop by one ``call_soon_threadsafe``: no future of
+    ``concurrent.futures`` between them, two hand-offs in all (there and back)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("mutex", "state", "done", "ended", "_on_end")
+
+    def __init__(self, done: asyncio.Future[Any]) -> None:
         self.mutex = threading.Lock()
         self.state = "queued"  # then "waiting" (in flock), "begun" or "abandoned"
+        self.done = done  # the caller's: the write's result or error
+        self.ended = False  # the thread is done with it
+        self._on_end: asyncio.Future[None] | None = None
 
     def wait(self, deadline: float) -> bool:
         """On the thread, the host lock held by another: True if it should now wait in flock(2) for it."""
@@ -113,13 +120,42 @@ class _Ticket:
             self.state = "begun"
             return True
 
-    def give_up(self) -> bool:
-        """On the loop, past the deadline: True if the write will never run (its thread waits for the
-        lock, and will let it go); False if the thread is still to decide, or has begun."""
+    def give_up(self, *, queued: bool = False) -> bool:
+        """On the loop: True if the write will never run. Past the deadline it may be given up while
+        its thread waits for the lock (the thread lets it go once it has it); ``queued``: also while
+        it waits in the thread's queue (behind a given-up wait, or for a caller cancelled)."""
         with self.mutex:
-            if self.state == "waiting":
+            if self.state == "waiting" or queued and self.state == "queued":
                 self.state = "abandoned"
             return self.state == "abandoned"
+
+    def end(self, loop: asyncio.AbstractEventLoop, result: Any, error: BaseException | None) -> None:
+        """On the thread, once it is done with the write: hand the outcome to the loop."""
+        with self.mutex:
+            self.ended = True
+            on_end = self._on_end
+        try:
+            loop.call_soon_threadsafe(_settle, self.done, result, error)
+            if on_end is not None:
+                loop.call_soon_threadsafe(_settle, on_end, None, None)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits for it
+
+    def ending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """On the loop: a future set when the thread is done with the write; None if it is already."""
+        with self.mutex:
+            if self.ended:
+                return None
+            self._on_end = loop.create_future()
+            return self._on_end
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 def _sample_now(tx: Tx) -> None:
@@ -699,25 +735,35 @@ class Database:
         the write began runs nothing; one cancelled after keeps the write lock until it has ended
         (committed or rolled back), so the next write never finds the connection inside a transaction.
         """
-        ticket = _Ticket()
-        future = writer.submit(self._write_on_thread, writer.raw, actor, body, args, deadline, ticket)
-        waiting = asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        ticket = _Ticket(loop.create_future())
+        writer.post(self._write_on_thread, writer.raw, actor, body, args, deadline, ticket, loop)
+        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket, loop)
         try:
-            timeout = max(0.0, deadline - time.monotonic())
-            while True:
-                try:
-                    return await asyncio.wait_for(asyncio.shield(waiting), timeout)
-                except TimeoutError:
-                    stuck = self._lock_wait is not None and future.cancel()  # queued behind a given-up wait
-                    if stuck or ticket.give_up():
-                        if not stuck:
-                            self._lock_wait = ticket  # its thread waits in flock(2) for nobody now
-                        raise self._busy("another swarmdeck writer") from None
-                    timeout = 0.05  # the thread is about to see the deadline itself, or has begun
+            return await ticket.done
         except asyncio.CancelledError:
-            if not future.cancel() and not ticket.give_up():
-                await asyncio.wait([waiting])  # it is running: it ends whole on the thread
+            if not ticket.done.cancelled():
+                raise  # the write's own error
+            if not ticket.give_up(queued=True):
+                ending = ticket.ending(loop)
+                if ending is not None:
+                    await asyncio.wait([ending])  # it is running: it ends whole on the thread
             raise
+        finally:
+            timer.cancel()
+
+    def _past_deadline(self, ticket: _Ticket, loop: asyncio.AbstractEventLoop) -> None:
+        """The caller's deadline passed: Busy if the write never will run; else look again shortly
+        (its thread is about to see the deadline itself, or the write has begun and ends soon)."""
+        if ticket.done.done():
+            return
+        stuck = self._lock_wait is not None  # the thread waits in flock(2) for a write given up before
+        if ticket.give_up(queued=stuck):
+            if ticket.state == "abandoned" and not stuck and self._host_lock.waiting:
+                self._lock_wait = ticket  # its thread waits in flock(2) for nobody now
+            _settle(ticket.done, None, self._busy("another swarmdeck writer"))
+        elif ticket.state != "begun":
+            loop.call_later(0.05, self._past_deadline, ticket, loop)
 
     def _busy(self, holder: str) -> Busy:
         return Busy(f"the database stayed locked by {holder} for {self.busy_timeout_ms} ms "
@@ -767,10 +813,24 @@ class Database:
 
     def _write_on_thread(
         self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
+        ticket: _Ticket, loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """On the writer's thread: the write, its outcome handed to the loop. Nothing else uses this
+        connection until it returns, and a cancelled caller cannot leave the transaction open (it
+        commits or rolls back here)."""
+        try:
+            result = self._write_locked(raw, actor, body, args, deadline, ticket)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            ticket.end(loop, None, exc)
+        else:
+            ticket.end(loop, result, None)
+
+    def _write_locked(
+        self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
         ticket: _Ticket,
     ) -> T:
-        # On the writer's thread: nothing else uses this connection until this returns, and a
-        # cancelled caller cannot leave the transaction open (it commits or rolls back here).
+        if ticket.state == "abandoned":
+            raise self._busy("another swarmdeck writer")  # given up while queued: nobody sees this
         if not self._host_lock.try_acquire():
             if not ticket.wait(deadline):
                 raise self._busy("another swarmdeck writer")

@@ -60,6 +60,9 @@ class OwnedConnection:
                 if item is _STOP:
                     return
                 future, fn, args = item
+                if future is None:  # posted: it hands its outcome back itself
+                    fn(*args)
+                    continue
                 if not future.set_running_or_notify_cancel():
                     continue  # cancelled before it started: it never runs
                 try:
@@ -78,6 +81,13 @@ class OwnedConnection:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._queue.put((future, fn, args))
         return future
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` on the thread, with no future: ``fn`` hands its outcome back itself and
+        lets no exception escape (the store's writes: one ``call_soon_threadsafe`` back to the loop)."""
+        if self._stopped:
+            raise RuntimeError(f"the {self.role} connection is closed")
+        self._queue.put((None, fn, args))
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the thread and await its result. Cancelled before it started, it
