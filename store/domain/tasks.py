@@ -272,7 +272,7 @@ def claim(u: Unit, agent: str, agent_type: str | None, chores: Housekeeping) -> 
     milestone that an earlier gate did not open by verified approvals, and nothing while a verified
     escalation stands that no verified resume lifted.
     """
-    pause = u.swarm_pause()
+    pause = u.swarm_pause(agent)
     guard = u.gate_guard()
     if pause.paused or guard.escalation is not None:
         reason = pause.reason if pause.paused else guard.escalation[2]  # type: ignore[index]

@@ -121,8 +121,9 @@ class Unit(Protocol):
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
-    def swarm_pause(self) -> Pause:
-        """The pause flag (a backend may read what ``gate_guard`` needs along with it)."""
+    def swarm_pause(self, agent: str | None = None) -> Pause:
+        """The pause flag (a backend may read what ``gate_guard`` and ``agent_exists(agent)`` need
+        along with it)."""
     def gate_guard(self) -> Guard:
         """Computed from the gate tables as they are now: call it before the transaction writes them."""
     def pause_swarm(self, reason: str, by: str) -> None: ...

@@ -91,7 +91,9 @@ class ChartQueries:
         now = self.db.clock() if now is None else now
         first = None
         if range_key == "all":
-            first = (await self.db._one("SELECT min(ts) FROM events"))[0]
+            # Events are appended in time order: the first by id is the first in time (no index on ts).
+            first = await self.db._one("SELECT ts FROM events WHERE id = (SELECT min(id) FROM events)")
+            first = None if first is None else first[0]
         try:
             return window_for(range_key, now, first)
         except ValueError as exc:

@@ -580,6 +580,9 @@ DROP INDEX tasks_updated;
 DROP INDEX sessions_agent;
 -- search_items_embedded (embedded_model, then id) already lists the items without a vector in id order.
 DROP INDEX search_items_pending;
+-- Events by time served one question, when the first event was (the charts' "all" range): events are
+-- appended in time order, so the first by id answers it, and every event written was paying for it.
+DROP INDEX events_ts;
 
 -- tasks_created was needed by one query, the oldest waiting task (queue_status): its successor holds the
 -- waiting tasks only, so a claim deletes one entry and a completion none (ORs, not an IN, so that a bound

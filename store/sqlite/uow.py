@@ -173,6 +173,9 @@ _PAUSE_AND_MARK = (
     f"{GUARD_MARK} FROM swarm_state WHERE id = 1"
 )
 
+_PAUSE_MARK_AND_AGENT = _PAUSE_AND_MARK.replace(
+    " FROM swarm_state", ", EXISTS (SELECT 1 FROM agents WHERE name = ?) FROM swarm_state")
+
 #: The claim: the choice and the update in one statement, returning the row it wrote.
 _CLAIM = (
     "UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
@@ -196,7 +199,7 @@ class SqliteUnit:
     """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
     gate guard, which outlive the transaction (the writes of gates and claims need them)."""
 
-    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark", "_leaves")
+    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark", "_leaves", "_agents")
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         self.tx = tx
@@ -206,11 +209,17 @@ class SqliteUnit:
         self._signatures = signatures
         self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
         self._leaves: set[int] = set()  # tasks this unit completed that nothing waits on
+        self._agents: dict[str, bool] = {}  # whether an agent is registered, read with the pause flag
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
-    def swarm_pause(self) -> Pause:
-        row = self.tx.one(_PAUSE_AND_MARK)
+    def swarm_pause(self, agent: str | None = None) -> Pause:
+        if agent is None:
+            row = self.tx.one(_PAUSE_AND_MARK)
+        else:  # and whether the agent is registered, for the claim's next question
+            row = self.tx.one(_PAUSE_MARK_AND_AGENT, (agent,))
+            self._agents[agent] = bool(row[-1])
+            row = row[:-1]
         self.tx.chain_to(row[2], row[3])
         self._mark = tuple(row[4:])
         return Pause(bool(row[0]), row[1])
@@ -232,6 +241,9 @@ class SqliteUnit:
     # -- agents and reviewers ---------------------------------------------------------------------
 
     def agent_exists(self, name: str) -> bool:
+        known = self._agents.pop(name, None)  # read along with the pause flag, just before
+        if known is not None:
+            return known
         return self.tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
 
     def set_agent_working(self, name: str, task_id: int) -> None:

@@ -75,8 +75,8 @@ class RawClaimer:
     GATES = (f"SELECT paused, reason, {LAST_EVENT}, (SELECT max(id) FROM gate_decisions), "
              "(SELECT max(id) FROM gate_resumptions), "
              "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
-             "(SELECT max(id) FROM reviewers) FROM swarm_state WHERE id = 1")
-    AGENT = "SELECT 1 FROM agents WHERE name = ?"
+             "(SELECT max(id) FROM reviewers), EXISTS (SELECT 1 FROM agents WHERE name = ?) "
+             "FROM swarm_state WHERE id = 1")
     CLAIM = ("UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
              "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) "
@@ -152,10 +152,10 @@ class RawClaimer:
         self._begin()
         try:
             now = time.time()
-            paused = self._one(self.GATES)
+            paused = self._one(self.GATES, (self.name,))
             if paused[0]:
                 raise RuntimeError("the swarm is paused")
-            if self._one(self.AGENT, (self.name,)) is None:
+            if not paused[-1]:
                 raise RuntimeError(f"no agent {self.name}")
             row = self._one(self.CLAIM, (self.name, now, now, now))
             if row is None:

@@ -343,6 +343,8 @@ async def test_every_chart_query_uses_an_index(store, db_path, clock):
                 scans = [p for p in plan if re.match(rf"SCAN ({'|'.join(_BIG)})\b", p)]
                 assert not scans, f"{' '.join(sql.split())}\n{plan}"
                 touched = [p for p in plan if re.search(rf"\b({'|'.join(_BIG)})\b", p)]
+                if "(SELECT min(id) FROM events)" in sql:  # the rowid's own minimum: one descent
+                    touched.remove("SEARCH events")
                 assert all(re.search(r"USING (COVERING )?INDEX|INTEGER PRIMARY KEY", p) for p in touched), plan
     finally:
         conn.close()

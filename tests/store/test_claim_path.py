@@ -35,7 +35,7 @@ async def _traced(store, call) -> list[str]:
 
 
 async def test_a_claim_and_a_completion_issue_only_what_they_write(agents):
-    """A claim: the pause flag (with the newest event and the gates' mark), the agent, the claim
+    """A claim: the pause flag (with the newest event, the gates' mark and the agent), the claim
     itself (RETURNING the row), the agent's status and the event. A completion: the update (RETURNING
     the row, whether anything waits on it, the newest event), the agent and the event. No task is read
     again, no prerequisites of a task without any, no release query when nothing waits on it."""
@@ -52,9 +52,10 @@ async def test_a_claim_and_a_completion_issue_only_what_they_write(agents):
 
     claim_sql = await _traced(store, claim)
     complete_sql = await _traced(store, lambda: store.complete_task(claimed[0].id, agent="a1"))
-    assert [s.split(" ")[0] for s in claim_sql] == ["BEGIN", "SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT", "COMMIT"]
+    assert [s.split(" ")[0] for s in claim_sql] == ["BEGIN", "SELECT", "UPDATE", "UPDATE", "INSERT", "COMMIT"]
     assert [s.split(" ")[0] for s in complete_sql] == ["BEGIN", "UPDATE", "UPDATE", "INSERT", "COMMIT"]
-    assert "RETURNING *" in claim_sql[3] and "RETURNING *" in complete_sql[1]
+    assert "FROM agents" in claim_sql[1] and "FROM events" in claim_sql[1]
+    assert "RETURNING *" in claim_sql[2] and "RETURNING *" in complete_sql[1]
     assert not any("busy_timeout" in s or "queue_samples" in s for s in claim_sql + complete_sql)
     # and what they return is the task as a read finds it
     done = await store.get_task(claimed[0].id)

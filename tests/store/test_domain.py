@@ -82,7 +82,7 @@ class MemoryUnit:
 
     # -- the swarm and agents
 
-    def swarm_pause(self) -> Pause:
+    def swarm_pause(self, agent: str | None = None) -> Pause:
         return self.db.paused
 
     def gate_guard(self) -> Guard:
