@@ -206,3 +206,47 @@ async def test_the_writer_busy_timeout_is_set_once(agents, db_path):
         other.close()
     assert seen and not [s for s in seen if "busy_timeout" in s]
     assert store._writer.raw.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+
+
+async def test_a_new_database_has_small_pages_and_an_old_one_keeps_its_own(tmp_path):
+    """New databases are made with 2 KiB pages (a commit appends fewer bytes to the WAL); a database
+    made with SQLite's default 4 KiB keeps them (the pragma is a no-op on a written file) and works."""
+    new = tmp_path / "new.db"
+    store = await open_store(new, create=True)
+    await store.close()
+    assert sqlean.connect(str(new)).execute("PRAGMA page_size").fetchone()[0] == 2048
+
+    old = tmp_path / "old.db"
+    conn = sqlean.connect(str(old))
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    store = await open_store(old, create=True)
+    try:
+        await store.register_agent("a1", agent_type="coder")
+        await store.enqueue_task(description="t")
+        assert (await store.claim_task(agent="a1")).description == "t"
+    finally:
+        await store.close()
+    assert sqlean.connect(str(old)).execute("PRAGMA page_size").fetchone()[0] == 4096
+
+
+async def test_each_slot_keeps_the_counts_its_last_change_left(db_path, clock):
+    """A change left due in one 10 s slot is written into that slot by the first write of the next
+    (before that write's own changes): every slot's sample is the queue after its last change."""
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        await store.enqueue_task(description="first")  # sampled: 1 ready
+        for i in range(3):
+            await store.enqueue_task(description=f"t{i}")  # due: 4 ready
+        slot = int(clock.now // 10)
+        clock.advance(10)
+        await store.enqueue_task(description="next slot")
+        conn = sqlean.connect(str(db_path))
+        try:
+            rows = dict(conn.execute("SELECT slot, ready FROM queue_samples").fetchall())
+        finally:
+            conn.close()
+        assert rows == {slot: 4, slot + 1: 5}
+    finally:
+        await store.close()
