@@ -33,7 +33,7 @@ from swarmdeck.store.sqlite import schema
 import test_charts
 import test_memory_query_plans as memory_plans
 from support import EPOCH, FakeClock
-from test_query_plans import _checked, _plan, _trigger_statements, traced  # noqa: F401 (traced: a fixture)
+from test_query_plans import _checked, _plan, _trigger_statements, analyzed_copy, traced  # noqa: F401 (traced: a fixture)
 
 #: Indexes no traced statement's plan names, kept on purpose: {name: why}. Each must exist and be unused,
 #: so that the list cannot go stale. When a screen needs an index for a statement the workloads miss, add
@@ -45,15 +45,7 @@ _NAMED = re.compile(r"USING (?:COVERING )?INDEX (\w+)")  # not "AUTOMATIC" ones:
 
 def _explained(db: Path, statements: list[str]) -> dict[str, set[str]]:
     """{index: the statements whose plan names it}, without and with ANALYZE (on a copy)."""
-    copy = db.with_name(db.stem + "-analyzed.db")
-    src, dst = sqlean.connect(str(db)), sqlean.connect(str(copy))
-    try:
-        src.backup(dst)
-        dst.execute("ANALYZE")
-        dst.commit()
-    finally:
-        src.close()
-        dst.close()
+    copy = analyzed_copy(db, db.with_name(db.stem + "-analyzed.db"))
     used: dict[str, set[str]] = {}
     for path in (db, copy):
         conn = memory_plans._vec_connection(path)  # vec0 tables need the extension to be explained

@@ -550,8 +550,11 @@ def test_workload_calls_every_store_method(traced) -> None:
 @pytest.fixture(scope="module")
 def analyzed(traced, tmp_path_factory) -> Path:
     """A copy of the traced database with ANALYZE statistics (the store itself never runs ANALYZE)."""
-    db = traced[0]
-    copy = tmp_path_factory.mktemp("analyzed") / "swarm.db"
+    return analyzed_copy(traced[0], tmp_path_factory.mktemp("analyzed") / "swarm.db")
+
+
+def analyzed_copy(db: Path, copy: Path) -> Path:
+    """``db`` copied to ``copy``, with ANALYZE statistics in the copy."""
     src, dst = sqlean.connect(str(db)), sqlean.connect(str(copy))
     try:
         src.backup(dst)
