@@ -38,6 +38,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "demo": ".ui:demo",
     "mcp": ".mcp:mcp",
     "watch-status": ".bridge:watch_status",
+    "attention": ".attention:attention_command",
+    "watch": ".attention:watch",
 }
 
 
