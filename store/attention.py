@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
+from .domain.liveness import span
 from .models import MilestoneStatus, TaskStatus
 
 if TYPE_CHECKING:
@@ -86,12 +87,17 @@ async def attention(store: Store, *, now: float | None = None) -> list[Attention
         if not gate.decidable or gate.report is None:
             continue
         report = gate.report
-        items.append(AttentionItem(
-            f"gate:{milestone.id}:v{report.version}", AttentionKind.GATE_REVIEW, Urgency.HIGH,
-            report.submitted_at,
-            f"{milestone.name}: report v{report.version} by {report.submitted_by} awaits review "
-            f"({len(gate.approvals)}/{milestone.required_approvals} approvals)",
-            "milestone", milestone.id))
+        title = (f"{milestone.name}: report v{report.version} by {report.submitted_by} awaits review "
+                 f"({len(gate.approvals)}/{milestone.required_approvals} approvals)")
+        key, urgency = f"gate:{milestone.id}:v{report.version}", Urgency.HIGH
+        within = milestone.review_within_seconds
+        overdue = None if within is None else now - (report.submitted_at.timestamp() + within)
+        if overdue is not None and overdue > 0:
+            # A new key: the escalation is news of its own (a watcher sends it once more).
+            key, urgency = f"{key}:overdue", Urgency.CRITICAL
+            title += f"; OVERDUE by {span(overdue)} (review within {span(within)})"
+        items.append(AttentionItem(key, AttentionKind.GATE_REVIEW, urgency, report.submitted_at, title,
+                                   "milestone", milestone.id))
 
     for agent in await store.list_agents():
         if agent.current_task_id is not None and agent.is_stale(now):

@@ -219,6 +219,8 @@ class Milestone:
     status: MilestoneStatus
     required_approvals: int
     created_at: datetime
+    #: Seconds a submitted report may wait for a decision before the gate is overdue (None: no deadline).
+    review_within_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

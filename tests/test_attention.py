@@ -172,3 +172,32 @@ def test_attention_lists_what_waits_and_refuses_a_bad_webhook(tmp_path):
     assert json.loads(as_json.stdout.splitlines()[0])["key"] == "failed:1:0"
     bad = invoke("--db", db, "watch", "--once", "--webhook", "file:///etc/passwd")
     assert bad.returncode == 2 and "http:// or https://" in bad.stderr
+
+
+async def test_a_gate_past_its_review_deadline_escalates_and_is_never_decided(store, clock: FakeClock):
+    """A milestone may say how long its report may wait; past that the item is critical, under a key
+    of its own (a watcher tells once more), and the gate is still waiting: nothing decided it."""
+    await store.register_agent("validator", agent_type="validation")
+    m = await store.add_milestone("M1", review_within_seconds=3600)
+    assert m.review_within_seconds == 3600
+    await store.submit_report("M1", submitted_by="validator")
+    clock.advance(1800)
+    item = (await attention(store))[0]
+    assert (item.urgency, item.key) == (Urgency.HIGH, f"gate:{m.id}:v1")
+    clock.advance(3600)
+    item = (await attention(store))[0]
+    assert (item.urgency, item.key) == (Urgency.CRITICAL, f"gate:{m.id}:v1:overdue")
+    assert item.title.endswith("; OVERDUE by 30 min (review within 60 min)")
+    assert (await store.gate_status("M1")).decisions == ()
+    with pytest.raises(Exception, match="review_within_seconds must be a positive number"):
+        await store.add_milestone("M2", review_within_seconds=0)
+
+
+def test_milestone_add_takes_a_review_deadline(tmp_path):
+    db = tmp_path / "swarm.db"
+    assert invoke("--db", db, "init").returncode == 0
+    added = invoke("--db", db, "--json", "milestone", "add", "M1", "--review-within", "24h")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["review_within_seconds"] == 86400
+    bad = invoke("--db", db, "milestone", "add", "M2", "--review-within", "soon")
+    assert bad.returncode == 2

@@ -26,7 +26,7 @@ from swarmdeck.store.limits import MAX_REPORT_BYTES
 from ..output import plain, when
 from . import seat
 from ._base import Config, Exit, Store, leaf, parse_json_arg, table
-from ._parse import ID, SECONDS
+from ._parse import DURATION, ID, SECONDS
 
 EXIT_TIMEOUT = 124
 
@@ -79,6 +79,9 @@ def render_milestones(ms: list[Milestone]) -> str:
 @click.option("--deliverable", "deliverables", multiple=True)
 @click.option("--criterion", "acceptance_criteria", multiple=True, help="Acceptance criterion (repeatable).")
 @click.option("--approvals", "required_approvals", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--review-within", "review_within_seconds", type=DURATION,
+              help="How long a submitted report may wait for a decision before the gate is overdue "
+                   "(e.g. 24h; `swarmdeck attention` and `watch` escalate it then).")
 async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, **fields) -> Milestone:
     """Append a milestone (open if every earlier gate has passed, else locked)."""
     return await store.add_milestone(name, deliverables=list(deliverables),

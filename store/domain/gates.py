@@ -88,7 +88,8 @@ def milestone(u: Unit, ref: int | str) -> Milestone:
 
 
 def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | None, hour_budget: float | None,
-                  deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int) -> Milestone:
+                  deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int,
+                  review_within_seconds: float | None = None) -> Milestone:
     """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
     if u.milestone_named(name):
         raise InvalidArgument(f"a milestone named {name!r} already exists")
@@ -97,7 +98,7 @@ def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | No
     milestone_id = u.insert_milestone(
         name=name, position=last + 1, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
         deliverables=list(deliverables), acceptance_criteria=list(acceptance_criteria), status=status.value,
-        required_approvals=required_approvals)
+        required_approvals=required_approvals, review_within_seconds=review_within_seconds)
     u.event(EventKind.MILESTONE_ADDED, "milestone", milestone_id, {"name": name, "status": status.value})
     return milestone(u, milestone_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,9 +54,12 @@ class Gates:
         deliverables: Sequence[str] = (),
         acceptance_criteria: Sequence[str] = (),
         required_approvals: int = 1,
+        review_within_seconds: float | None = None,
         actor: str = "human",
     ) -> Milestone:
-        """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+        """Append a milestone. It opens at once if every earlier gate has passed, else it is locked.
+        ``review_within_seconds``: how long a submitted report may wait for a decision before the
+        gate is overdue (attention escalates it; nothing is decided because of it)."""
         check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT), planned_weeks=(planned_weeks, MAX_NAME),
                      actor=(actor, MAX_NAME))
         check_texts("deliverables", deliverables, MAX_TEXT)
@@ -66,13 +70,17 @@ class Gates:
             raise InvalidArgument("hour_budget must be a non-negative number of hours")
         if isinstance(required_approvals, bool) or not isinstance(required_approvals, int) or required_approvals < 1:
             raise InvalidArgument("required_approvals must be a whole number of at least 1")
+        if review_within_seconds is not None and (
+                isinstance(review_within_seconds, bool) or not isinstance(review_within_seconds, (int, float))
+                or not math.isfinite(review_within_seconds) or review_within_seconds <= 0):
+            raise InvalidArgument("review_within_seconds must be a positive number of seconds")
         for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
         return await self.db._write(actor, lambda tx: domain_gates.add_milestone(
             SqliteUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
-            required_approvals=required_approvals))
+            required_approvals=required_approvals, review_within_seconds=review_within_seconds))
 
     async def list_milestones(self) -> list[Milestone]:
         return [milestone_from_row(r) for r in await self.db._all("SELECT * FROM milestones ORDER BY position")]

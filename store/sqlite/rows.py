@@ -110,6 +110,7 @@ def milestone_from_row(row: sqlean.Row) -> Milestone:
         status=MilestoneStatus(row["status"]),
         required_approvals=row["required_approvals"],
         created_at=from_ts(row["created_at"]),
+        review_within_seconds=row["review_within_seconds"],
     )
 
 

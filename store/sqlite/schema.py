@@ -600,6 +600,13 @@ CREATE INDEX tasks_agent ON tasks (assigned_agent, status, finished_at, started_
 
 """
 
+_REVIEW_DEADLINE = """
+-- How long a submitted report may wait for a decision before the gate is overdue (the attention
+-- inbox and `swarmdeck watch` escalate it then; nothing is ever decided because of it).
+ALTER TABLE milestones ADD COLUMN review_within_seconds REAL
+    CHECK (review_within_seconds IS NULL OR review_within_seconds > 0);
+"""
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -615,6 +622,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("signed: reviewers' signatures on decisions, resumes and condition closures", _SIGNED),
     ("indexes: only those some query uses; one index for an agent's tasks, one for the oldest waiting task",
      _LEANER_INDEXES),
+    ("review deadline: how long a gate's report may wait for a decision", _REVIEW_DEADLINE),
 ]
 
 

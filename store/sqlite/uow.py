@@ -593,13 +593,13 @@ class SqliteUnit:
 
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
                          hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int) -> int:
+                         status: str, required_approvals: int, review_within_seconds: float | None = None) -> int:
         return self.tx.run(
             """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                   acceptance_criteria, status, required_approvals, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
-             dumps(acceptance_criteria), status, required_approvals, self.now),
+             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds),
         )
 
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:

@@ -171,7 +171,7 @@ async def test_a_database_of_the_previous_version_gets_the_new_index_set(db_path
     clock.advance(60)
     store = await open_store(db_path, clock=clock)
     try:
-        assert await store.schema_version() == schema.SCHEMA_VERSION == _LEANER + 1
+        assert await store.schema_version() == schema.SCHEMA_VERSION > _LEANER
         # The rows written before are in the new indexes: each of these reads through one of them.
         assert [t.id for t in await store.list_tasks(assigned_agent="a1")] == [waiting.id, done.id]
         assert [t.id for t in await store.list_tasks(status="running", assigned_agent="a1")] == [waiting.id]
