@@ -15,6 +15,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store, signing
+from swarmdeck.store.attention import AttentionItem, Urgency, attention
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import Entity
@@ -27,6 +28,7 @@ from .keymap import unknown_ids
 from .format import refusal
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
+from .modals.inbox import MODE_OF, InboxModal
 from .modals.passphrase import PassphraseModal
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
@@ -42,6 +44,11 @@ StoreFactory = Callable[[], Awaitable[Store]]
 
 #: How long the app waits at exit for its cancelled workers to end before it closes their stores.
 WORKERS_END_TIMEOUT = 10.0
+
+#: Seconds between looks at what waits on a person (an agent goes silent with no event to say so).
+ATTENTION_EVERY_S = 5.0
+#: Toasts for new attention items per look at most; the rest are counted in one more.
+ATTENTION_TOASTS = 3
 
 
 async def _close_all(stores: list[Store]) -> None:
@@ -77,6 +84,7 @@ class SwarmdeckApp(App[int]):
         Binding("p", "toggle_live", "Pause", id="app.pause", tooltip="Pause or resume the live view"),
         Binding("plus,equals_sign", "poll_faster", "Faster", show=False, id="app.poll-faster"),
         Binding("minus", "poll_slower", "Slower", show=False, id="app.poll-slower"),
+        Binding("i", "inbox", "Inbox", show=False, id="app.inbox", tooltip="What waits on a person"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
@@ -135,6 +143,9 @@ class SwarmdeckApp(App[int]):
         self.keymap: dict[str, str] = dict(keymap or {})
         if self.keymap:
             self.set_keymap(self.keymap)
+        #: The attention items seen at the last look, by key: a new key is a toast and a bell.
+        self.attention_keys: set[str] = set()
+        self._attention_looked = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -157,6 +168,8 @@ class SwarmdeckApp(App[int]):
                         title="Keymap", severity="warning", timeout=10)
         await self.refresh_globals()
         self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
+        self.look_for_attention()
+        self.set_interval(ATTENTION_EVERY_S, self.look_for_attention)
         if self._poll_enabled:
             await self.poller.start()
         else:
@@ -199,10 +212,55 @@ class SwarmdeckApp(App[int]):
     async def _forward_changes(self, message: StoreChanged) -> None:
         if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
+        self.look_for_attention()
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
         if isinstance(self.screen, LiveScreen):
             self.screen.post_message(StoreChanged(message.events))
+
+    # -- what waits on a person ---------------------------------------------------------------------
+
+    def look_for_attention(self) -> None:
+        """Look at what waits on a person, in a worker (the latest look replaces one still running)."""
+        self.run_worker(self.refresh_attention(), group="attention", exclusive=True, exit_on_error=False)
+
+    async def refresh_attention(self) -> list[AttentionItem]:
+        """The attention items now; each new one since the last look is a toast, and any new one is a
+        bell (one per look). What already waits when the app starts is not rung: the inbox has it."""
+        items = await attention(self.store, now=self.clock())
+        new = [i for i in items if i.key not in self.attention_keys] if self._attention_looked else []
+        self._attention_looked = True
+        self.attention_keys = {i.key for i in items}
+        if new:
+            self.bell()
+            for item in new[:ATTENTION_TOASTS]:
+                self.notify(item.title, title=f"Needs a person ({item.urgency}): i for the inbox",
+                            severity="error" if item.urgency is Urgency.CRITICAL else "warning", timeout=10)
+            if len(new) > ATTENTION_TOASTS:
+                self.notify(f"{len(new) - ATTENTION_TOASTS} more item(s) need a person: i for the inbox",
+                            severity="warning", timeout=10)
+        return items
+
+    async def action_inbox(self) -> None:
+        now = self.clock()
+        self.push_screen(InboxModal(await attention(self.store, now=now), now), self._go_to)
+
+    def _go_to(self, item: AttentionItem | None) -> None:
+        """The inbox's choice: the screen that shows it, the cursor on it once its rows are in."""
+        if item is None:
+            return
+        self.switch_mode(MODE_OF[item.entity])
+        if item.entity_id is not None:
+            self._reveal(str(item.entity_id), tries=30)
+
+    def _reveal(self, key: str, tries: int) -> None:
+        table = getattr(self.screen, "table", None)
+        if table is not None and table.has(key):
+            table.move_cursor(row=table.get_row_index(key))
+        elif tries > 0:  # the screen is still loading its rows
+            self.set_timer(0.1, lambda: self._reveal(key, tries - 1))
+        else:
+            self.notify(f"{key} is not shown here with the current filter", timeout=4)
 
     # -- the audit trail ---------------------------------------------------------------------------
 
