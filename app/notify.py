@@ -8,7 +8,6 @@ Agent-written text goes into every one of these, so it is made plain first: no c
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -33,7 +32,7 @@ def protocol_for(env: Mapping[str, str] | None = None) -> str:
     """Which desktop-notification sequence this terminal understands: "osc99" (kitty), "osc777"
     (VTE terminals such as GNOME Terminal, foot, urxvt's notify extension) or "osc9" (iTerm2,
     WezTerm, Windows Terminal, ghostty and the default)."""
-    env = os.environ if env is None else env
+    env = _terminal_env() if env is None else env
     term, program = env.get("TERM", ""), env.get("TERM_PROGRAM", "")
     if "kitty" in term or env.get("KITTY_WINDOW_ID"):
         return "osc99"
@@ -47,7 +46,7 @@ def desktop_sequence(title: str, body: str, env: Mapping[str, str] | None = None
     """The escape sequence that asks the terminal for a desktop notification, wrapped in tmux's
     passthrough when ``$TMUX`` is set (tmux swallows a bare OSC; it must also allow passthrough:
     ``set -g allow-passthrough on``)."""
-    env = os.environ if env is None else env
+    env = _terminal_env() if env is None else env
     title, body = plain_line(title, 80), plain_line(body)
     protocol = protocol_for(env)
     if protocol == "osc99":
@@ -58,6 +57,12 @@ def desktop_sequence(title: str, body: str, env: Mapping[str, str] | None = None
     else:
         sequence = f"{ESC}]9;{title}: {body}{BEL}"
     return tmux_passthrough(sequence) if env.get("TMUX") else sequence
+
+
+def _terminal_env() -> Mapping[str, str]:
+    from .settings import terminal_env  # the one place that reads the environment
+
+    return terminal_env()
 
 
 def tmux_passthrough(sequence: str) -> str:

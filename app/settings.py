@@ -106,3 +106,14 @@ def _problem(error: Any) -> str:
     value = error.get("input")
     shown = f", not {value!r}" if isinstance(value, str) else ""
     return f"${PREFIX}{field.upper()}: {error['msg'][:1].lower()}{error['msg'][1:]}{shown}"
+
+
+#: The variables that say which terminal this is, for desktop notifications (app/notify.py): not
+#: swarmdeck's settings, but read here too, the one place under app/ that reads the environment.
+TERMINAL_VARIABLES = ("TERM", "TERM_PROGRAM", "TMUX", "VTE_VERSION", "KITTY_WINDOW_ID")
+
+
+def terminal_env() -> dict[str, str]:
+    import os
+
+    return {name: os.environ[name] for name in TERMINAL_VARIABLES if name in os.environ}

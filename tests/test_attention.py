@@ -201,3 +201,10 @@ def test_milestone_add_takes_a_review_deadline(tmp_path):
     assert json.loads(added.stdout)["review_within_seconds"] == 86400
     bad = invoke("--db", db, "milestone", "add", "M2", "--review-within", "soon")
     assert bad.returncode == 2
+
+
+def test_the_terminal_is_read_from_the_environment_through_the_settings(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm-kitty")
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    assert notify.protocol_for() == "osc99"
+    assert notify.desktop_sequence("t", "b").startswith("\x1bPtmux;\x1b\x1b]99;;t: b")
