@@ -8,6 +8,7 @@ back or released, the failed task retried or cancelled). Nothing here decides an
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class AttentionKind(StrEnum):
     GATE_REVIEW = "gate_review"  # a report awaits a reviewer's decision
     SWARM_PAUSED = "swarm_paused"  # no claims until a person resumes
     STALE_AGENT = "stale_agent"  # silent while it holds a task
+    OLD_BLOCKER = "old_blocker"  # an agent has reported the same blocker for longer than a day
     TASK_FAILED = "task_failed"  # failed for good (and what waits behind it)
 
 
@@ -59,6 +61,9 @@ class AttentionItem:
 
 #: At most this many failed tasks are listed (newest first); a swarm with more has bigger news.
 MAX_FAILED = 50
+
+#: A blocker reported for longer than this needs a person (seed 002: "no critical blockers > 24 hours").
+BLOCKER_AGE_S = 24 * 3600.0
 
 
 def _first_line(text: str | None, limit: int = 120) -> str:
@@ -100,6 +105,13 @@ async def attention(store: Store, *, now: float | None = None) -> list[Attention
                                    "milestone", milestone.id))
 
     for agent in await store.list_agents():
+        for blocker, since in zip(agent.blockers, agent.blockers_since):
+            if since is not None and now - since.timestamp() > BLOCKER_AGE_S:
+                digest = hashlib.sha256(blocker.encode()).hexdigest()[:12]
+                items.append(AttentionItem(
+                    f"blocker:{agent.name}:{digest}", AttentionKind.OLD_BLOCKER, Urgency.HIGH, since,
+                    f"agent {agent.name} has been blocked for {span(now - since.timestamp())}: "
+                    f"{_first_line(blocker)}", "agent", agent.name))
         if agent.current_task_id is not None and agent.is_stale(now):
             items.append(AttentionItem(
                 f"stale:{agent.name}:{agent.current_task_id}", AttentionKind.STALE_AGENT, Urgency.HIGH,
@@ -121,4 +133,4 @@ async def attention(store: Store, *, now: float | None = None) -> list[Attention
     return items
 
 
-__all__ = ["AttentionItem", "AttentionKind", "MAX_FAILED", "Urgency", "attention"]
+__all__ = ["AttentionItem", "AttentionKind", "BLOCKER_AGE_S", "MAX_FAILED", "Urgency", "attention"]

@@ -185,6 +185,8 @@ class Agent:
     stale: bool
     #: Once stale for this long, the tasks it claimed go back to the queue (before their leases end).
     requeue_after_seconds: float = 300.0
+    #: When each of ``blockers`` was first reported, in the same order (None where unknown).
+    blockers_since: tuple[datetime | None, ...] = ()
 
     @staticmethod
     def stale_rule(status: AgentStatus, heartbeat_age: float | None, stale_after_seconds: float) -> bool:

@@ -208,3 +208,23 @@ def test_the_terminal_is_read_from_the_environment_through_the_settings(monkeypa
     monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
     assert notify.protocol_for() == "osc99"
     assert notify.desktop_sequence("t", "b").startswith("\x1bPtmux;\x1b\x1b]99;;t: b")
+
+
+async def test_a_blocker_reported_for_over_a_day_needs_a_person(store, clock: FakeClock):
+    """Each blocker keeps the time it was first reported while the agent keeps reporting it; past a
+    day it is an item, and it goes when the agent stops reporting it."""
+    await store.register_agent("a1", agent_type="coder", stale_after_seconds=10 * 86400)
+    agent = await store.heartbeat("a1", blockers=["waiting for the staging database"])
+    first = agent.blockers_since[0]
+    assert first is not None and first.timestamp() == clock.now
+    clock.advance(20 * 3600)
+    agent = await store.heartbeat("a1", blockers=["waiting for the staging database", "flaky CI"])
+    assert [s.timestamp() for s in agent.blockers_since] == [first.timestamp(), clock.now]
+    assert await attention(store) == []
+    clock.advance(5 * 3600)
+    await store.heartbeat("a1")  # a bare heartbeat changes no blocker
+    items = await attention(store)
+    assert [(i.kind, i.title) for i in items] == [
+        (AttentionKind.OLD_BLOCKER, "agent a1 has been blocked for 25.0 h: waiting for the staging database")]
+    await store.heartbeat("a1", blockers=["flaky CI"])
+    assert await attention(store) == []

@@ -80,6 +80,14 @@ def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> A
     task_id = changes.get("current_task_id")
     if task_id is not None and not u.task_exists(task_id):
         raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
+    if "blockers" in changes:
+        # Each blocker keeps the time it was first reported for as long as it is reported.
+        try:
+            before = u.agent(name)
+        except NotFound:
+            raise not_registered(name) from None
+        seen = {b: s.timestamp() for b, s in zip(before.blockers, before.blockers_since) if s is not None}
+        fields = {**fields, "blockers_since": {b: seen.get(b, u.now) for b in changes["blockers"] or ()}}
     if not u.update_agent(name, fields):
         raise not_registered(name)
     u.event(EventKind.AGENT_HEARTBEAT if heartbeat else "agent.updated", "agent", name, dict(changes))

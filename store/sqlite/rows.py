@@ -93,7 +93,15 @@ def agent_from_row(row: sqlean.Row, now: float) -> Agent:
         heartbeat_age_seconds=age,
         stale=stale,
         requeue_after_seconds=row["requeue_after_seconds"],
+        blockers_since=_blockers_since(row),
     )
+
+
+def _blockers_since(row: sqlean.Row) -> tuple[Any, ...]:
+    blockers = loads(row["blockers"]) or ()
+    since = loads(row["blockers_since"]) or {}
+    since = since if isinstance(since, dict) else {}
+    return tuple(from_ts(since.get(b)) if isinstance(since.get(b), (int, float)) else None for b in blockers)
 
 
 def milestone_from_row(row: sqlean.Row) -> Milestone:

@@ -605,6 +605,9 @@ _REVIEW_DEADLINE = """
 -- inbox and `swarmdeck watch` escalate it then; nothing is ever decided because of it).
 ALTER TABLE milestones ADD COLUMN review_within_seconds REAL
     CHECK (review_within_seconds IS NULL OR review_within_seconds > 0);
+-- When each of an agent's current blockers was first reported ({blocker: time}, JSON): a blocker
+-- older than a day needs a person (seed 002: "no critical blockers > 24 hours").
+ALTER TABLE agents ADD COLUMN blockers_since TEXT;
 """
 
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
@@ -622,7 +625,8 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("signed: reviewers' signatures on decisions, resumes and condition closures", _SIGNED),
     ("indexes: only those some query uses; one index for an agent's tasks, one for the oldest waiting task",
      _LEANER_INDEXES),
-    ("review deadline: how long a gate's report may wait for a decision", _REVIEW_DEADLINE),
+    ("attention: how long a gate's report may wait for a decision; when a blocker was first reported",
+     _REVIEW_DEADLINE),
 ]
 
 

@@ -148,7 +148,8 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
 
 
 #: The agent fields an update may set, which are also their columns' names.
-_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat"})
+_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat",
+                            "blockers_since"})
 
 
 @functools.lru_cache(maxsize=64)
@@ -304,6 +305,8 @@ class SqliteUnit:
     def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
         if "blockers" in fields:
             fields = {**fields, "blockers": dumps(fields["blockers"])}  # stored as JSON text
+        if "blockers_since" in fields:
+            fields = {**fields, "blockers_since": dumps(fields["blockers_since"])}
         # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
         if not _AGENT_COLUMNS.issuperset(fields):
             raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
