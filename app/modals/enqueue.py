@@ -26,9 +26,11 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         Binding("ctrl+s", "submit", "Enqueue", id="modal.confirm"),
     ]
 
-    def __init__(self, milestones: list[Milestone]) -> None:
+    def __init__(self, milestones: list[Milestone], agent_types: list[str] = ()) -> None:
         super().__init__()
         self.milestones = milestones
+        #: The types a task can go to (agents' and tasks'); "general" is always offered.
+        self.agent_types = sorted(set(agent_types) | {"general"})
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -37,7 +39,9 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
                 yield Label("Description")
                 yield Input(id="e-description", placeholder="what needs doing")
                 yield Label("Agent type")
-                yield Input("general", id="e-type")
+                # Agent types are agent text: Text prompts. A type no agent has would never be claimed.
+                yield Select([(safe(t, one_line=True), t) for t in self.agent_types], value="general",
+                             allow_blank=False, id="e-type")
                 yield Label("Base priority")
                 yield Input(str(BASE_PRIORITY_DEFAULT), id="e-priority", type="integer",
                             placeholder=f"{BASE_PRIORITY_MIN}-{BASE_PRIORITY_MAX}")
@@ -83,7 +87,7 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
             return self._fail("Prerequisites are task ids separated by commas.", "#e-after")
         fields: dict[str, Any] = {
             "description": description,
-            "agent_type": self._text("#e-type") or "general",
+            "agent_type": self.query_one("#e-type", Select).value,
             "base_priority": priority,
             "prerequisites": after,
             "source": self.query_one("#e-source", Select).value,
