@@ -182,7 +182,8 @@ class AgentsScreen(LiveScreen):
             detail.update("")
             return
         status, heartbeat_age = agent_state(agent, self.now())
-        text = safe(agent.name, "bold")
+        text = Text()
+        text.append_text(safe(agent.name, "bold"))
         text.append("  ")
         text.append("STALE" if status == "stale" else status, style=STATUS_STYLE.get(status, ""))
         text.append("  ")
