@@ -150,6 +150,8 @@ class QueueScreen(LiveScreen):
                 del self.tasks[task_id]
                 upserts.pop(str(task_id), None)
                 removals.append(str(task_id))
+        for key in removals:
+            self._times.pop(int(key), None)
         with self.app.batch_update():
             self.table.apply(upserts, removals)
         self._update_summary()
@@ -157,6 +159,7 @@ class QueueScreen(LiveScreen):
             self.show_detail(self.selected)
 
     def _render_rows(self, *, full: bool) -> None:
+        self._times.clear()
         rows = {str(t.id): self._cells(t) for t in self.tasks.values() if self._text_match(t)}
         with self.app.batch_update():
             self.table.sync(rows)
