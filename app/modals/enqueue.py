@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -25,6 +25,7 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
         Binding("ctrl+s", "submit", "Enqueue", id="modal.confirm"),
     ]
+    AUTO_FOCUS = "#e-description"
 
     def __init__(self, milestones: list[Milestone], agent_types: list[str] = ()) -> None:
         super().__init__()
@@ -33,9 +34,10 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         self.agent_types = sorted(set(agent_types) | {"general"})
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide", id="enqueue-dialog"):
             yield Label("Enqueue a task", classes="dialog-title")
-            with Grid(classes="form"):
+            # The fields scroll; the error and the buttons stay in view however short the terminal.
+            with VerticalScroll(id="e-form"), Grid(classes="form"):
                 yield Label("Description")
                 yield Input(id="e-description", placeholder="what needs doing")
                 yield Label("Agent type")

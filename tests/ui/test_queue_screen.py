@@ -197,3 +197,22 @@ def test_queue_snapshot_80x24(seeded, snap_compare):
 
 def test_queue_snapshot_200x60(seeded, snap_compare):
     assert _snap(seeded, snap_compare, (200, 60))
+
+
+async def test_the_enqueue_forms_buttons_stay_on_screen_at_80x24(seeded):
+    app = make_app(seeded.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_queue(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, EnqueueModal), what="the form")
+        await pilot.pause()
+        form = app.screen
+        assert app.focused is form.query_one("#e-description", Input)
+        for button in ("#submit", "#cancel"):
+            region = form.query_one(button).region
+            assert region.height and app.screen.region.contains_region(region), (button, region)
+        await type_text(pilot, "Small screens")
+        await pilot.click("#submit")
+        await wait_for(pilot, lambda: app.screen is screen, what="the form to close")
+        await wait_for(pilot, lambda: any(c[8] == "Small screens" for c in rows(screen.table).values()),
+                       what="the new row")
