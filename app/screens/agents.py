@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -166,7 +168,7 @@ class AgentsScreen(LiveScreen):
             label = dict((k, label) for k, label, _ in COLUMNS).get(sort[0], sort[0]).strip() or sort[0]
             text.append(f" · sorted by {label.lower()} {'↓' if sort[1] else '↑'} (s: next column, S: reverse)")
         if self.frozen_at is not None:
-            text.append(f" · paused: ages as of {clock_time(_moment(self.frozen_at))[11:]}, p resumes",
+            text.append(f" · paused: ages as of {clock_time(datetime.fromtimestamp(self.frozen_at, timezone.utc))[11:]}, p resumes",
                         style="bold yellow")
         if not self.agents:
             text.append(" · no agents yet: `swarmdeck agent register NAME --type TYPE`, or try `swarmdeck demo`")
@@ -288,12 +290,6 @@ def _kind_style(e: Event) -> str:
     if kind is EventKind.INDEX_FAILED:
         return STATUS_STYLE["failed"]
     return STATUS_STYLE.get(kind.status, "") if kind is not None and kind.status is not None else ""
-
-
-def _moment(epoch: float):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(epoch, timezone.utc)
 
 
 def _colour(colour: str | None) -> str:
