@@ -166,12 +166,14 @@ class AgentsScreen(LiveScreen):
         sort = self.table.sort_state
         if sort:
             label = dict((k, label) for k, label, _ in COLUMNS).get(sort[0], sort[0]).strip() or sort[0]
-            text.append(f" · sorted by {label.lower()} {'↓' if sort[1] else '↑'} (s: next column, S: reverse)")
+            arrow = "↓" if sort[1] else "↑"
+            text.append(f" · sorted by {label.lower()} {arrow} (s: next column, S: reverse)")
         if self.frozen_at is not None:
-            text.append(f" · paused: ages as of {clock_time(datetime.fromtimestamp(self.frozen_at, timezone.utc))[11:]}, p resumes",
-                        style="bold yellow")
+            frozen = clock_time(datetime.fromtimestamp(self.frozen_at, timezone.utc))[11:]
+            text.append(f" · paused: ages as of {frozen}, p resumes", style="bold yellow")
         if not self.agents:
-            text.append(" · no agents yet: `swarmdeck agent register NAME --type TYPE`, or try `swarmdeck demo`")
+            text.append(" · no agents yet: `swarmdeck agent register NAME --type TYPE`, "
+                        "or try `swarmdeck demo`")
         summary = self.query_one("#agents-summary", Static)
         if summary.content != text:
             summary.update(text)
@@ -189,7 +191,8 @@ class AgentsScreen(LiveScreen):
         text.append("  ")
         text.append("STALE" if status == "stale" else status, style=STATUS_STYLE.get(status, ""))
         text.append("  ")
-        text.append_text(safe(f"{agent.agent_type}{' · ' + agent.model if agent.model else ''}", one_line=True))
+        kind = f"{agent.agent_type} · {agent.model}" if agent.model else agent.agent_type
+        text.append_text(safe(kind, one_line=True))
         text.append(f"  heartbeat {age(heartbeat_age) + ' ago' if heartbeat_age is not None else 'never'}")
         if agent.current_task_id:
             text.append(f"  task {agent.current_task_id} ({agent.completion:.0f}%)")

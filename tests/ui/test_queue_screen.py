@@ -106,14 +106,15 @@ async def test_the_text_filter_searches_milestones_and_says_when_nothing_matches
         assert not empty.display
         await pilot.press("slash")
         await type_text(pilot, "learning loop")
-        await wait_for(pilot, lambda: set(rows(screen.table)) == {str(t[k]) for k in ("lessons", "estimates", "retro")},
-                       what="the tasks of the Learning loop milestone")
+        learning = {str(t[k]) for k in ("lessons", "estimates", "retro")}
+        await wait_for(pilot, lambda: set(rows(screen.table)) == learning, what="the Learning loop's tasks")
         assert not empty.display
         await type_text(pilot, " zzz")
         await wait_for(pilot, lambda: not rows(screen.table), what="no row")
         assert empty.display
         message = static_text(empty)
-        assert "No task matches “learning loop zzz”" in message and "Esc clears the text filter" in message
+        assert "No task matches “learning loop zzz”" in message
+        assert "Esc clears the text filter" in message
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(rows(screen.table)) == 11, what="every row back")
         assert not empty.display
@@ -173,9 +174,10 @@ async def test_enqueue_offers_the_known_agent_types(seeded):
         kind.value = "testing"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is screen, what="the form to close")
-        await wait_for(pilot, lambda: any(c[8] == "Profile the claim loop" for c in rows(screen.table).values()),
+        await wait_for(pilot, lambda: "Profile the claim loop" in [c[8] for c in rows(screen.table).values()],
                        what="the new row")
-        new = [x for x in await db_call(seeded.path, "list_tasks", limit=100) if x.description == "Profile the claim loop"]
+        tasks = await db_call(seeded.path, "list_tasks", limit=100)
+        new = [x for x in tasks if x.description == "Profile the claim loop"]
         assert [x.agent_type for x in new] == ["testing"]
 
 
