@@ -18,6 +18,8 @@ class CancelModal(ModalScreen[str | None]):
     """Returns the reason ('' for none) to confirm, or None to keep everything."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Keep", id="modal.cancel")]
+    #: The reason is what a person types next: enter then confirms, escape keeps everything.
+    AUTO_FOCUS = "#cancel-reason"
 
     def __init__(self, task: Task, cascaded: list[Task]) -> None:
         super().__init__()

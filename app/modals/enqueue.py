@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -25,19 +25,25 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
         Binding("ctrl+s", "submit", "Enqueue", id="modal.confirm"),
     ]
+    AUTO_FOCUS = "#e-description"
 
-    def __init__(self, milestones: list[Milestone]) -> None:
+    def __init__(self, milestones: list[Milestone], agent_types: list[str] = ()) -> None:
         super().__init__()
         self.milestones = milestones
+        #: The types a task can go to (agents' and tasks'); "general" is always offered.
+        self.agent_types = sorted(set(agent_types) | {"general"})
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide", id="enqueue-dialog"):
             yield Label("Enqueue a task", classes="dialog-title")
-            with Grid(classes="form"):
+            # The fields scroll; the error and the buttons stay in view however short the terminal.
+            with VerticalScroll(id="e-form"), Grid(classes="form"):
                 yield Label("Description")
                 yield Input(id="e-description", placeholder="what needs doing")
                 yield Label("Agent type")
-                yield Input("general", id="e-type")
+                # Agent types are agent text: Text prompts. A type no agent has would never be claimed.
+                yield Select([(safe(t, one_line=True), t) for t in self.agent_types], value="general",
+                             allow_blank=False, id="e-type")
                 yield Label("Base priority")
                 yield Input(str(BASE_PRIORITY_DEFAULT), id="e-priority", type="integer",
                             placeholder=f"{BASE_PRIORITY_MIN}-{BASE_PRIORITY_MAX}")
@@ -83,7 +89,7 @@ class EnqueueModal(ModalScreen[dict[str, Any] | None]):
             return self._fail("Prerequisites are task ids separated by commas.", "#e-after")
         fields: dict[str, Any] = {
             "description": description,
-            "agent_type": self._text("#e-type") or "general",
+            "agent_type": self.query_one("#e-type", Select).value,
             "base_priority": priority,
             "prerequisites": after,
             "source": self.query_one("#e-source", Select).value,

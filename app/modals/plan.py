@@ -1,6 +1,9 @@
-"""The execution plan of the tasks shown: topological batches and the maximum parallelism."""
+"""The execution plan of the tasks shown: topological batches and the maximum parallelism, and which
+tasks cannot start before a milestone gate opens."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,35 +12,113 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from swarmdeck.store import ExecutionPlan, Task
+from swarmdeck.store import ExecutionPlan, Milestone, MilestoneStatus, Task
+from swarmdeck.store.graph import execution_plan
 from swarmdeck.widgets.text import safe
+
+#: Tasks listed per batch; the rest are counted.
+BATCH_LINES = 50
+
+
+@dataclass(frozen=True)
+class GatedPlan:
+    """A plan split at the gates: what can run now, and what waits (for each locked milestone) until the
+    gate before it opens. A task waits when its milestone is locked or a prerequisite waits."""
+
+    now: list[list[int]]
+    waiting: list[tuple[Milestone | None, list[list[int]]]]  # (the locked milestone, its batches)
+
+    @property
+    def waiting_count(self) -> int:
+        return sum(len(batch) for _, batches in self.waiting for batch in batches)
+
+
+def gated_plan(plan: ExecutionPlan, tasks: dict[int, Task], milestones: dict[int, Milestone]) -> GatedPlan:
+    planned = [task_id for batch in plan.batches for task_id in batch]
+    edges = {i: [p for p in tasks[i].prerequisites] for i in planned if i in tasks}
+
+    def locked(task_id: int) -> Milestone | None:
+        task = tasks.get(task_id)
+        milestone = milestones.get(task.milestone_id) if task and task.milestone_id else None
+        return milestone if milestone and milestone.status is MilestoneStatus.LOCKED else None
+
+    # Batches are in dependency order, so a task's prerequisites are decided before it is.
+    waits_for: dict[int, Milestone] = {}
+    for task_id in planned:
+        gate = locked(task_id)
+        if gate is None:
+            held = [waits_for[p] for p in edges.get(task_id, ()) if p in waits_for]
+            gate = max(held, key=lambda m: m.position) if held else None
+        if gate is not None:
+            waits_for[task_id] = gate
+    now = execution_plan([i for i in planned if i not in waits_for], edges)
+    by_gate: dict[int, list[int]] = {}
+    for task_id, gate in waits_for.items():
+        by_gate.setdefault(gate.id, []).append(task_id)
+    order = sorted(by_gate, key=lambda mid: milestones[mid].position)
+    waiting = [(milestones[mid], execution_plan(by_gate[mid], edges)) for mid in order]
+    return GatedPlan(now, waiting)
+
+
+def opener(milestone: Milestone, milestones: dict[int, Milestone]) -> Milestone | None:
+    """The milestone whose gate opens a locked one: the one just before it."""
+    earlier = [m for m in milestones.values() if m.position < milestone.position]
+    return max(earlier, key=lambda m: m.position) if earlier else None
 
 
 class PlanModal(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,e", "dismiss(None)", "Close", id="modal.close")]
 
-    def __init__(self, plan: ExecutionPlan, tasks: dict[int, Task]) -> None:
+    def __init__(self, plan: ExecutionPlan, tasks: dict[int, Task],
+                 milestones: dict[int, Milestone] | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.tasks = tasks
+        self.milestones = milestones or {}
 
     def compose(self) -> ComposeResult:
+        gated = gated_plan(self.plan, self.tasks, self.milestones)
         with Vertical(classes="dialog wide"):
             yield Label(
                 f"Execution plan: {self.plan.total_batches} batch(es), max parallelism {self.plan.max_parallelism}",
                 classes="dialog-title",
             )
+            if gated.waiting_count:
+                note = Text(f"{gated.waiting_count} task(s) cannot start before a milestone gate opens: "
+                            f"now {len(gated.now)} batch(es), max parallelism "
+                            f"{max(map(len, gated.now), default=0)}; then what each gate opens.",
+                            style="yellow")
+                yield Static(note, id="plan-gates")
             with VerticalScroll():
                 body = Text()
-                for number, batch in enumerate(self.plan.batches, start=1):
-                    body.append(f"Batch {number}  ({len(batch)} in parallel)\n", style="bold")
-                    for task_id in batch[:50]:
-                        task = self.tasks.get(task_id)
-                        body.append(f"  {task_id:>6}  ")
-                        if task:
-                            body.append_text(safe(task.description, one_line=True))
-                        body.append("\n")
-                    if len(batch) > 50:
-                        body.append(f"  … and {len(batch) - 50} more\n", style="dim")
+                if gated.waiting_count:
+                    body.append("Can run now\n", style="bold underline")
+                self._batches(body, gated.now)
+                for milestone, batches in gated.waiting:
+                    body.append("\nAfter ", style="bold underline")
+                    gate = opener(milestone, self.milestones) if milestone else None
+                    if gate is not None:
+                        body.append_text(safe(f"the gate of {gate.name}", "bold underline", one_line=True))
+                        body.append(" opens ", style="bold underline")
+                    else:
+                        body.append("its gate opens ", style="bold underline")
+                    body.append("(locked: ", style="yellow")
+                    body.append_text(safe(milestone.name if milestone else "-", "yellow", one_line=True))
+                    body.append(")\n", style="yellow")
+                    self._batches(body, batches)
                 yield Static(body)
             yield Label("esc to close", classes="dim")
+
+    def _batches(self, body: Text, batches: list[list[int]]) -> None:
+        if not batches:
+            body.append("  nothing\n", style="dim")
+        for number, batch in enumerate(batches, start=1):
+            body.append(f"Batch {number}  ({len(batch)} in parallel)\n", style="bold")
+            for task_id in batch[:BATCH_LINES]:
+                task = self.tasks.get(task_id)
+                body.append(f"  {task_id:>6}  ")
+                if task:
+                    body.append_text(safe(task.description, one_line=True))
+                body.append("\n")
+            if len(batch) > BATCH_LINES:
+                body.append(f"  … and {len(batch) - BATCH_LINES} more\n", style="dim")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,6 +40,8 @@ class AgentsScreen(LiveScreen):
     AUTO_FOCUS = "#agents-table"
     BINDINGS = [
         Binding("s", "sort_next", "Sort", id="agents.sort", tooltip="Sort by the next column"),
+        Binding("S", "sort_reverse", "Reverse", show=False, id="agents.sort-reverse",
+                tooltip="Reverse the sort"),
         Binding("a", "toggle_heartbeats", "Heartbeats", id="agents.heartbeats",
                 tooltip="Show or hide heartbeats in the activity"),
     ]
@@ -49,13 +53,17 @@ class AgentsScreen(LiveScreen):
         self.selected: str | None = None
         self.show_heartbeats = False
         self._activity_last_id = 0
+        #: While the live view is paused the data stops moving, so do its ages: the moment it froze.
+        self.frozen_at: float | None = None
 
     def compose(self) -> ComposeResult:
         yield self.status_bar()
+        yield Static("", id="agents-summary")
         with Vertical(id="agents-body"):
             table = LiveTable(id="agents-table")
             table.set_columns(COLUMNS)
             yield table
+            yield Static("", id="agent-detail")
             yield Static("", id="activity-title")
             yield RichLog(id="activity", max_lines=ACTIVITY_LINES, wrap=False, markup=False)
         yield Footer(compact=True)
@@ -68,16 +76,32 @@ class AgentsScreen(LiveScreen):
         super().on_mount()
         # Heartbeat ages move with the clock, not with the feed: refresh the cells every second.
         self.set_interval(1.0, self._tick_ages, name="agent-ages")
+        self.watch(self.app, "live", self._live_changed)
+
+    def now(self) -> float:
+        """The moment ages are counted to: the clock, or when the live view was paused."""
+        return self.frozen_at if self.frozen_at is not None else self.sd.clock()
+
+    def _live_changed(self, live: bool) -> None:
+        if live:
+            self.frozen_at = None
+        elif self.frozen_at is None:
+            self.frozen_at = self.sd.clock()
+        self._tick_ages()
 
     # -- data ---------------------------------------------------------------------------------------------
 
     async def load(self) -> None:
         self.agents = {a.name: a for a in await self.store.list_agents()}
         self.counts = await self.store.agent_task_counts()
+        if self.table.sort_state is None:
+            self.table.sort_by("name")
         with self.app.batch_update():
             self.table.sync({name: self._cells(a) for name, a in self.agents.items()})
         if self.selected is None and self.agents:
             self.table.move_cursor(row=0)
+        self._update_summary()
+        self._update_detail()
 
     async def apply(self, events: list[Event]) -> None:
         names = {e.entity_id for e in events if e.entity == Entity.AGENT and e.entity_id}
@@ -98,11 +122,14 @@ class AgentsScreen(LiveScreen):
                 self.agents[agent.name] = agent
             with self.app.batch_update():
                 self.table.apply({n: self._cells(self.agents[n]) for n in names if n in self.agents})
+            self._update_summary()
+            if self.selected in names:
+                self._update_detail()
         if self.selected is not None:
             self._append_activity([e for e in events if self._belongs(e, self.selected)])
 
     def _cells(self, a: Agent) -> tuple:
-        now = self.sd.clock()
+        now = self.now()
         status, heartbeat_age = agent_state(a, now)
         counts = self.counts.get(a.name, {})
         return (
@@ -122,9 +149,65 @@ class AgentsScreen(LiveScreen):
 
     def _tick_ages(self) -> None:
         if not self.agents:
+            self._update_summary()
             return
         with self.app.batch_update():
             self.table.apply({name: self._cells(a) for name, a in self.agents.items()})
+        self._update_summary()
+        self._update_detail()
+
+    def _update_summary(self) -> None:
+        """How many agents, how many stale, the sort (with its direction) and whether ages are frozen."""
+        now = self.now()
+        stale = sum(a.is_stale(now) for a in self.agents.values())
+        text = Text(f"{len(self.agents)} agent(s)")
+        if stale:
+            text.append(f" · {stale} stale", style="bold red")
+        sort = self.table.sort_state
+        if sort:
+            label = dict((k, label) for k, label, _ in COLUMNS).get(sort[0], sort[0]).strip() or sort[0]
+            arrow = "↓" if sort[1] else "↑"
+            text.append(f" · sorted by {label.lower()} {arrow} (s: next column, S: reverse)")
+        if self.frozen_at is not None:
+            frozen = clock_time(datetime.fromtimestamp(self.frozen_at, timezone.utc))[11:]
+            text.append(f" · paused: ages as of {frozen}, p resumes", style="bold yellow")
+        if not self.agents:
+            text.append(" · no agents yet: `swarmdeck agent register NAME --type TYPE`, "
+                        "or try `swarmdeck demo`")
+        summary = self.query_one("#agents-summary", Static)
+        if summary.content != text:
+            summary.update(text)
+
+    def _update_detail(self) -> None:
+        """The selected agent whole: what the table crops (every blocker, the model, the next milestone)."""
+        detail = self.query_one("#agent-detail", Static)
+        agent = self.agents.get(self.selected) if self.selected is not None else None
+        if agent is None:
+            detail.update("")
+            return
+        status, heartbeat_age = agent_state(agent, self.now())
+        text = Text()
+        text.append_text(safe(agent.name, "bold"))
+        text.append("  ")
+        text.append("STALE" if status == "stale" else status, style=STATUS_STYLE.get(status, ""))
+        text.append("  ")
+        kind = f"{agent.agent_type} · {agent.model}" if agent.model else agent.agent_type
+        text.append_text(safe(kind, one_line=True))
+        text.append(f"  heartbeat {age(heartbeat_age) + ' ago' if heartbeat_age is not None else 'never'}")
+        if agent.current_task_id:
+            text.append(f"  task {agent.current_task_id} ({agent.completion:.0f}%)")
+        if agent.next_milestone:
+            text.append("  next: ")
+            text.append_text(safe(agent.next_milestone, one_line=True))
+        if agent.blockers:
+            text.append(f"\nBlockers ({len(agent.blockers)}):", style="bold yellow")
+            for blocker in agent.blockers:
+                text.append("\n  • ")
+                text.append_text(safe(blocker, "yellow"))
+        else:
+            text.append("\nNo blockers", style="dim")
+        if detail.content != text:
+            detail.update(text)
 
     # -- activity --------------------------------------------------------------------------------------------
 
@@ -136,6 +219,7 @@ class AgentsScreen(LiveScreen):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value != self.selected:
             self.selected = event.row_key.value
+            self._update_detail()
             self.load_activity()
 
     @work(exclusive=True, group="activity", exit_on_error=False)
@@ -172,6 +256,12 @@ class AgentsScreen(LiveScreen):
         state = self.table.sort_state
         column = keys[(keys.index(state[0]) + 1) % len(keys)] if state else "name"
         self.table.sort_by(column)
+        self._update_summary()
+
+    def action_sort_reverse(self) -> None:
+        state = self.table.sort_state or ("name", False)
+        self.table.sort_by(state[0], reverse=not state[1])
+        self._update_summary()
 
 
 def activity_line(e: Event) -> Text:

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
 from swarmdeck.store import Event, Milestone, Task
+from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import HOLDING, Entity, Payload, TaskCancelled, TaskFailed, TaskRetried
 from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
 from swarmdeck.widgets.live_table import LiveTable
@@ -26,6 +27,8 @@ from .base import LiveScreen
 
 #: The table holds at most this many tasks (by priority); filters narrow what is loaded.
 ROW_CAP = 2000
+#: Seconds between redraws of what moves with the clock alone (ages, deadlines, the detail's "ago").
+TICK_SECONDS = 1.0
 
 COLUMNS = [
     ("id", "ID", 5), ("status", "Status", 9), ("priority", "Prio", 5), ("type", "Agent type", 16),
@@ -70,15 +73,23 @@ class QueueScreen(LiveScreen):
         self.total_matching = 0
         self.held = 0  # tasks held by failures, in the whole queue
         self._summary = ""
+        #: What each shown task's clock-driven cells last said: a tick redraws only the rows that moved.
+        self._times: dict[int, tuple[str, str]] = {}
+        #: The detail's last inputs, so a tick redraws its ages without asking the store again.
+        self._detail: tuple | None = None
+        #: Base priorities asked for but not yet written, per task: fast `[` `[` counts twice.
+        self._base_target: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield self.status_bar()
-        yield Input(placeholder="filter: text in description, agent, type…  (esc clears)", id="queue-filter")
+        yield Input(placeholder="filter: text in description, agent, type, milestone…  (esc clears)",
+                    id="queue-filter")
         yield Static(id="queue-summary")
         with Vertical(id="queue-body"):
             table = LiveTable(id="queue-table")
             table.set_columns(COLUMNS)
             yield table
+            yield Static("", id="queue-empty")
             with Horizontal(id="task-detail"):
                 with VerticalScroll(id="task-detail-main"):
                     yield Static("Select a task to see its detail.", id="task-detail-body")
@@ -89,6 +100,11 @@ class QueueScreen(LiveScreen):
     @property
     def table(self) -> LiveTable:
         return self.query_one("#queue-table", LiveTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # Age, deadline and the detail's "ago" move with the clock, not with the feed.
+        self.set_interval(TICK_SECONDS, self.tick, name="queue-ages")
 
     # -- loading and live updates -----------------------------------------------------------------------
 
@@ -134,17 +150,54 @@ class QueueScreen(LiveScreen):
                 del self.tasks[task_id]
                 upserts.pop(str(task_id), None)
                 removals.append(str(task_id))
+        for key in removals:
+            self._times.pop(int(key), None)
         with self.app.batch_update():
             self.table.apply(upserts, removals)
         self._update_summary()
-        if self.selected in ids:
+        if not self._follow_cursor() and self.selected in ids:
             self.show_detail(self.selected)
 
     def _render_rows(self, *, full: bool) -> None:
+        self._times.clear()
         rows = {str(t.id): self._cells(t) for t in self.tasks.values() if self._text_match(t)}
         with self.app.batch_update():
             self.table.sync(rows)
         self._update_summary()
+        self._follow_cursor()
+
+    def _follow_cursor(self) -> bool:
+        """Keep the detail on the row under the cursor: when the selected task leaves the list the cursor
+        lands on another row without a highlight message. True if the detail changed task."""
+        key = self.table.selected_key
+        task_id = int(key) if key is not None else None
+        if task_id == self.selected:
+            return False
+        self.selected = task_id
+        if task_id is None:
+            self._detail = None
+            self.query_one("#task-detail-body", Static).update("Select a task to see its detail.")
+            self.query_one("#task-detail-facts", Static).update("")
+        else:
+            self.show_detail(task_id)
+        return True
+
+    def tick(self) -> None:
+        """Redraw what the clock alone changes: only the rows whose age or deadline text moved."""
+        now = self.sd.clock()
+        moved = {}
+        for key in self.table.keys():
+            task = self.tasks.get(int(key))
+            if task is None:
+                continue
+            times = (since(task.created_at, now), until(task.deadline, now))
+            if self._times.get(task.id) != times:
+                moved[key] = self._cells(task)
+        if moved:
+            with self.app.batch_update():
+                self.table.apply(moved)
+        if self._detail is not None:
+            self._show_detail_now(*self._detail)
 
     def _update_summary(self) -> None:
         shown = self.table.row_count
@@ -158,6 +211,7 @@ class QueueScreen(LiveScreen):
         if sort:
             parts.append(f"sorted by {sort[0]}{' ↓' if sort[1] else ' ↑'}")
         summary = " · ".join(parts)
+        self._update_empty(shown)
         if self.held:
             summary = (f"{self.held} held by failed tasks (r on one retries its failure; c on the failure "
                        f"cancels what it holds) · {summary}")
@@ -169,9 +223,31 @@ class QueueScreen(LiveScreen):
                 text.stylize("bold red", 0, text.plain.index(" · "))
             self.query_one("#queue-summary", Static).update(text)
 
+    def _update_empty(self, shown: int) -> None:
+        """An empty table says why and how to get rows back, instead of staying blank."""
+        empty = self.query_one("#queue-empty", Static)
+        empty.display = not shown
+        if shown:
+            self.query_one("#queue-body").remove_class("empty")
+            return
+        if self.text_filter:
+            text = Text("No task matches ")
+            text.append_text(safe(f"“{self.text_filter}”", "bold", one_line=True))
+            text.append(f" among the {len(self.tasks):,} task(s) loaded ({self.filters.describe()}).\n"
+                        "Esc clears the text filter; / edits it; f changes the filters.")
+        elif self.filters != QueueFilters():
+            text = Text(f"No task matches the filters ({self.filters.describe()}).\n"
+                        "f changes them; n enqueues a task.")
+        else:
+            text = Text("No active tasks. Press n to enqueue one (or `swarmdeck task enqueue`, or try\n"
+                        "`swarmdeck demo`); f shows finished tasks too.")
+        empty.update(text)
+        self.query_one("#queue-body").set_class(not shown, "empty")
+
     def _cells(self, t: Task) -> tuple:
         now = self.sd.clock()
         milestone = self.milestones.get(t.milestone_id) if t.milestone_id else None
+        self._times[t.id] = (since(t.created_at, now), until(t.deadline, now))
         return (
             cell(t.id, sort_value=t.id),
             cell("held", "bold red", sort_value=t.status.value) if t.held_by is not None
@@ -190,7 +266,9 @@ class QueueScreen(LiveScreen):
         if not self.text_filter:
             return True
         needle = self.text_filter.lower()
-        haystack = f"{t.id} {t.description} {t.agent_type} {t.assigned_agent or ''} {t.status}".lower()
+        milestone = self.milestones.get(t.milestone_id) if t.milestone_id else None
+        haystack = (f"{t.id} {t.description} {t.agent_type} {t.assigned_agent or ''} {t.status} "
+                    f"{milestone.name if milestone else ''}").lower()
         return needle in haystack
 
     # -- selection and detail ------------------------------------------------------------------------------
@@ -209,6 +287,12 @@ class QueueScreen(LiveScreen):
         breakdown = await self.store.priority_breakdown(task_id)
         dependents = await self.store.dependents(task_id)
         history = await self.store.events(entity=Entity.TASK, entity_id=task_id, limit=12)
+        if task_id != self.selected:
+            return  # the cursor moved on while this was read
+        self._detail = (task, breakdown, dependents, history)
+        self._show_detail_now(*self._detail)
+
+    def _show_detail_now(self, task: Task, breakdown, dependents: list[int], history: list[Event]) -> None:
         main, facts = render_detail(task, breakdown, dependents, history, self.milestones, self.sd.clock())
         self.query_one("#task-detail-body", Static).update(main)
         self.query_one("#task-detail-facts", Static).update(facts)
@@ -270,14 +354,18 @@ class QueueScreen(LiveScreen):
             return None
         return self.tasks[self.selected]
 
-    def action_enqueue(self) -> None:
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_enqueue(self) -> None:
         def submitted(fields: dict | None) -> None:
             if fields:
                 self.sd.run_store_action(
                     self.store.enqueue_task(actor=self.sd.reviewer, **fields), "Task enqueued"
                 )
 
-        self.app.push_screen(EnqueueModal(list(self.milestones.values())), submitted)
+        # The types agents registered with, and those tasks already ask for: the ones a task can go to.
+        agent_types = {a.agent_type for a in await self.store.list_agents()}
+        agent_types |= {t.agent_type for t in self.tasks.values()}
+        self.app.push_screen(EnqueueModal(list(self.milestones.values()), sorted(agent_types)), submitted)
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_cancel_task(self) -> None:
@@ -303,12 +391,34 @@ class QueueScreen(LiveScreen):
         task = self._selected_task()
         if task is None:
             return
-        value = clamp_base_priority(task.base_priority + delta)
-        if value == task.base_priority:
+        # Count from what was last asked for, not from the row (which lags until the write lands).
+        current = self._base_target.get(task.id, task.base_priority)
+        value = clamp_base_priority(current + delta)
+        if value == current:
             self.notify(f"Base priority is already {value}", timeout=2)
             return
-        self.sd.run_store_action(self.store.set_base_priority(task.id, value, actor=self.sd.reviewer),
-                                 f"Task {task.id} base priority {task.base_priority} → {value}")
+        writing = task.id in self._base_target
+        self._base_target[task.id] = value
+        if not writing:
+            self._write_base_priority(task.id, task.base_priority)
+
+    @work(group="priority", exit_on_error=False)
+    async def _write_base_priority(self, task_id: int, before: int) -> None:
+        """Write the task's asked-for base priority, again while presses move it: one writer per task,
+        so the last press wins whatever order the writes would finish in."""
+        try:
+            while True:
+                target = self._base_target[task_id]
+                await self.store.set_base_priority(task_id, target, actor=self.sd.reviewer)
+                if self._base_target[task_id] == target:
+                    break
+        except StoreError:
+            self.sd.changed()
+            raise
+        finally:
+            self._base_target.pop(task_id, None)
+        self.notify(f"Task {task_id} base priority {before} → {target}", timeout=3)
+        self.sd.changed()
 
     def action_priority_up(self) -> None:
         self._nudge_priority(+1)
@@ -323,7 +433,7 @@ class QueueScreen(LiveScreen):
             self.notify("No unfinished tasks shown to plan", timeout=2)
             return
         plan = await self.store.execution_plan(ids)
-        await self.app.push_screen_wait(PlanModal(plan, self.tasks))
+        await self.app.push_screen_wait(PlanModal(plan, self.tasks, self.milestones))
 
 
 def render_detail(task: Task, breakdown, dependents: list[int], history: list[Event],
