@@ -245,8 +245,14 @@ class Gates:
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
                 (nxt["id"],),
             ))[0]
+        next_tasks = 0 if nxt is None else (await self.db._one(
+            "SELECT count(*) FROM tasks WHERE milestone_id = ? AND status NOT IN ('completed', 'cancelled')",
+            (nxt["id"],)))[0]
+        following = await self.db._one(
+            "SELECT name FROM milestones WHERE position > ? ORDER BY position LIMIT 1", (ms.position,))
         return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions,
-                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked)
+                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
+                          next_tasks=next_tasks, following=following and following[0])
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""
