@@ -341,10 +341,10 @@ def render_changes(gate: GateStatus, previous: ValidationReport | None) -> Text:
         if change.name != change.part:
             out.append(" ")
             out.append_text(safe(change.name, "bold", one_line=True))
-        if change.kind is ChangeKind.CHANGED:
-            out.append(": ")
+        if change.kind is ChangeKind.CHANGED:  # before and after on lines of their own: they stay narrow
+            out.append("\n    was ", style="dim")
             out.append_text(safe(change.before, one_line=True))
-            out.append(" → ")
+            out.append("\n    now ", style="dim")
             out.append_text(safe(change.after, style, one_line=True))
         elif change.before or change.after:
             out.append(": ")

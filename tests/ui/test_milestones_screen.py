@@ -3,6 +3,8 @@ would open, the decision history, and what changed between report versions."""
 
 from __future__ import annotations
 
+import asyncio
+
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.live_table import LiveTable
 from ui_support import (
@@ -153,16 +155,36 @@ async def test_after_revise_the_detail_shows_what_changed_between_versions(seede
         changes = static_text(app.screen.query_one("#report-changes"))
         assert app.screen.query_one("#report-changes").display
         assert "Changes since v1  (REVISE by bob)" in changes
-        assert ("~ criterion Search p95 under 50 ms: not_met: p95 is 71 ms on 100k entries → "
-                "met: p95 is 44 ms on 100k entries") in changes
+        assert ("~ criterion Search p95 under 50 ms\n    was not_met: p95 is 71 ms on 100k entries\n"
+                "    now met: p95 is 44 ms on 100k entries\n") in changes
         assert "- criterion Namespaces isolate entries: met: property test, 10k cases" in changes
         assert "+ criterion Soft delete hides entries: met: regression test added" in changes
-        assert ("~ metric search p95: 71 ms (target < 50 ms, missed) → 44 ms (target < 50 ms, met)"
-                in changes)
+        assert ("~ metric search p95\n    was 71 ms (target < 50 ms, missed)\n"
+                "    now 44 ms (target < 50 ms, met)\n") in changes
         assert "test coverage" not in changes  # unchanged
         assert "- issue soft-deleted entries leak into search results: critical" in changes
-        assert "~ issue no index on namespace prefix: medium → high" in changes
+        assert "~ issue no index on namespace prefix\n    was medium\n    now high\n" in changes
         assert "+ issue backfill restarts from zero: medium" in changes
-        assert "~ proposed decision: CONDITIONAL → APPROVE" in changes
+        assert "~ proposed decision\n    was CONDITIONAL\n    now APPROVE\n" in changes
         assert "log lines" not in changes and "Fix the soft-delete" not in changes
         assert "v2" in panel(app)
+
+
+# -- pictures ------------------------------------------------------------------------------------------
+
+
+def test_snapshot_at_80x24(seeded, snap_compare):
+    """Narrow: the table above the report, every column whole."""
+    assert snap_compare(make_app(seeded.path), terminal_size=(80, 24), run_before=loaded)
+
+
+def test_snapshot_at_200x60_after_a_revision(seeded, snap_compare):
+    """Wide: the table as wide as its content beside the report, and what changed since v1."""
+
+    async def revise() -> None:
+        await db_act(seeded.path, decide, "Memory service", decision="REVISE", rationale="fix search first",
+                     reviewer="bob")
+        await db_call(seeded.path, "submit_report", "Memory service", submitted_by="validator", **REVISED)
+
+    asyncio.run(revise())
+    assert snap_compare(make_app(seeded.path), terminal_size=(200, 60), run_before=loaded)
