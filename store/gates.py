@@ -184,7 +184,9 @@ def standing(gate: GateStatus) -> str:
     if m.status is MilestoneStatus.OPEN:
         if last is not None and last.decision is Decision.REVISE:
             return f"Returned for revision{by}: agents revise and submit a new report version."
-        return "In work: no report awaits a decision yet."
+        if not gate.next_milestone:
+            return "In work: no report awaits a decision yet."
+        return f"In work: no report awaits a decision yet; approving one opens {gate.next_milestone}: {_opened_tasks(gate)}."
     # In review (or passed without verified approvals, which is decided again).
     if not gate.next_milestone:
         return "Approving completes the last milestone."

@@ -44,7 +44,8 @@ async def test_standing_says_what_was_decided_or_what_approving_opens(gated):
     await store.enqueue_task(description="b", agent_type="x", milestone="M2", prerequisites=[
         (await store.enqueue_task(description="c", agent_type="x", milestone="M2")).id])
     m1 = await store.gate_status("M1")
-    assert gates.standing(m1) == "In work: no report awaits a decision yet."
+    assert gates.standing(m1) == ("In work: no report awaits a decision yet; approving one opens M2: "
+                                  "3 tasks, 2 ready now.")
     assert gates.opening(m1) == "M2 opens: 3 tasks, 2 ready now"
     assert gates.standing(await store.gate_status("M2")) == "Locked: it opens when the gate before it passes."
     await submit(store, "M1")
