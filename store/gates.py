@@ -140,11 +140,57 @@ def _sentence(gate: GateStatus, decision: Decision, effect: Outcome, approvals: 
                 "the gate stays in review until the rest approve.")
     if not effect.opens_next:
         return f"{m.name} returns to work: agents revise and submit a new report version."
-    opens = (f"{gate.next_milestone} opens and {gate.unblocks} task(s) become ready"
-             if gate.next_milestone else "the last milestone is complete")
+    opens = f"and {opening(gate)}" if gate.next_milestone else "and the last milestone is complete"
     if effect.milestone_status is MilestoneStatus.CONDITIONAL or decision is Decision.CONDITIONAL:
-        return f"{m.name} proceeds: {opens}; {open_conditions} condition(s) stay tracked until closed."
-    return f"{m.name} is approved: {opens}."
+        return f"{m.name} proceeds, {opens}; {open_conditions} condition(s) stay tracked until closed."
+    return f"{m.name} is approved, {opens}."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def opening(gate: GateStatus) -> str:
+    """What passing ``gate`` opens, e.g. "M2 opens: 9 tasks, 1 ready now" (names are agent text)."""
+    if not gate.next_milestone:
+        return "nothing opens: it is the last milestone"
+    return f"{gate.next_milestone} opens: {_opened_tasks(gate)}"
+
+
+def _opened_tasks(gate: GateStatus) -> str:
+    return f"{_count(gate.next_tasks, 'task')}, {gate.unblocks} ready now"
+
+
+def standing(gate: GateStatus) -> str:
+    """Where the gate stands, in a sentence: what was decided on it, or what approving it would do.
+
+    A decided gate says what was decided (never what approving "would" open); one in review says what
+    approving opens. Every seat shows this sentence; milestone and reviewer names are agent text."""
+    m = gate.milestone
+    last = gate.decisions[-1] if gate.decisions else None
+    by = f" by {last.reviewer} on v{last.report_version}" if last else ""
+    after = gate.following or "the next milestone"
+    if m.status.passed and gate.verified_passed:
+        who = ", ".join(gate.approvals) or (last.reviewer if last else "?")
+        opened = f"{after} opened" if gate.following else "the last milestone is complete"
+        if m.status is MilestoneStatus.CONDITIONAL:
+            still = sum(1 for c in gate.conditions if c.status is ConditionStatus.OPEN)
+            return f"Approved with conditions by {who}: {opened}; {_count(still, 'condition')} still open."
+        return f"Approved by {who}: {opened}."
+    if m.status is MilestoneStatus.ESCALATED:
+        return f"Escalated{by}: the swarm is paused until a reviewer resumes it."
+    if m.status is MilestoneStatus.LOCKED:
+        return "Locked: it opens when the gate before it passes."
+    if m.status is MilestoneStatus.OPEN:
+        if last is not None and last.decision is Decision.REVISE:
+            return f"Returned for revision{by}: agents revise and submit a new report version."
+        if not gate.next_milestone:
+            return "In work: no report awaits a decision yet."
+        return f"In work: no report awaits a decision yet; approving one opens {gate.next_milestone}: {_opened_tasks(gate)}."
+    # In review (or passed without verified approvals, which is decided again).
+    if not gate.next_milestone:
+        return "Approving completes the last milestone."
+    return f"Approving opens {gate.next_milestone}: {_opened_tasks(gate)}."
 
 
 def report_hash(

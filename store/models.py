@@ -369,6 +369,10 @@ class GateStatus:
     #: Whether the store hands out this milestone's tasks: it is the first, or every earlier gate
     #: passed by verified approvals (whatever the milestone's status column says).
     claims_open: bool = True
+    #: Unfinished tasks of ``next_milestone``: all that approving opens (``unblocks`` of them ready now).
+    next_tasks: int = 0
+    #: The milestone right after this one, whatever its status: what a passed gate opened.
+    following: str | None = None
 
     @property
     def unverified_pass(self) -> bool:

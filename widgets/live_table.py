@@ -30,6 +30,8 @@ class LiveTable(DataTable):
         super().__init__(*args, **kwargs)
         self._shadow: dict[str, tuple[Any, ...]] = {}
         self._column_keys: list[str] = []
+        #: Columns sized by their content: an update re-measures them (a longer value widens the column).
+        self._auto_width: set[str] = set()
         self._sort: tuple[str, Callable[[Any], Any] | None, bool] | None = None
 
     # -- columns ------------------------------------------------------------------------------
@@ -39,6 +41,8 @@ class LiveTable(DataTable):
         for key, label, *width in columns:
             self.add_column(label, key=key, width=width[0] if width else None)
             self._column_keys.append(key)
+            if not width or width[0] is None:
+                self._auto_width.add(key)
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -70,8 +74,9 @@ class LiveTable(DataTable):
         resort = False
         for index, (before, after) in enumerate(zip(old, cells)):
             if before != after:
-                self.update_cell(key, self._column_keys[index], after)
-                if self._sort and self._sort[0] == self._column_keys[index]:
+                column = self._column_keys[index]
+                self.update_cell(key, column, after, update_width=column in self._auto_width)
+                if self._sort and self._sort[0] == column:
                     resort = True
         self._shadow[key] = cells
         return resort

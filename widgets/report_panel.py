@@ -50,8 +50,9 @@ def _signed(line: Text, warning: str | None) -> None:
         line.append_text(safe(f" {warning} ", LOUD))  # it names a reviewer a forged row may have spelt oddly
 
 
-def render_gate(gate: GateStatus) -> RenderableType:
-    """Everything a reviewer reads before deciding. Agent text is always plain."""
+def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
+    """Everything a reviewer reads before deciding. Agent text is always plain. ``standing``: what was
+    decided on the gate or what approving it would do (the screen gets it from ``store.gates.standing``)."""
     m = gate.milestone
     parts: list[RenderableType] = []
     title = Text()
@@ -68,13 +69,8 @@ def render_gate(gate: GateStatus) -> RenderableType:
                           "milestone stays shut ", style=LOUD))
     if m.objective:
         parts.append(safe(m.objective, "italic"))
-    if gate.next_milestone:
-        effect = Text("Approving opens ", style="bold")
-        effect.append_text(safe(gate.next_milestone, "bold"))
-        effect.append(f" and unblocks {gate.unblocks} task(s)", style="bold")
-        parts.append(effect)
-    else:
-        parts.append(Text("Approving completes the last milestone.", style="bold"))
+    if standing:
+        parts.append(safe(standing, "bold"))  # it names milestones and reviewers: agent text
 
     report = gate.report
     if report is None:
@@ -141,6 +137,7 @@ def render_gate(gate: GateStatus) -> RenderableType:
         line = Text(f"{at.astimezone():%m-%d %H:%M}  ")
         if isinstance(entry, GateDecision):
             line.append(f"{entry.decision.value:<11}", style=DECISION_STYLE[entry.decision])
+            line.append(" ")
             line.append_text(safe(entry.reviewer, "bold"))
             line.append_text(safe(f"  on v{entry.report_version} ({entry.report_hash[:8]})", "dim"))
             _signed(line, entry.warning)
@@ -148,6 +145,7 @@ def render_gate(gate: GateStatus) -> RenderableType:
             line.append_text(safe(entry.rationale))
         else:
             line.append(f"{'RESUMED':<11}", style="bold cyan")
+            line.append(" ")
             line.append_text(safe(entry.resumed_by, "bold"))
             line.append("  lifted the escalation", style="dim")
             _signed(line, entry.warning)
@@ -185,7 +183,7 @@ DECISION_STYLE = {
 
 
 class ReportPanel(Static):
-    """Shows one gate. Data in: `show(gate)`."""
+    """Shows one gate. Data in: `show(gate, standing)`."""
 
-    def show(self, gate: GateStatus | None) -> None:
-        self.update(render_gate(gate) if gate else Text("Select a milestone.", style="dim"))
+    def show(self, gate: GateStatus | None, standing: str = "") -> None:
+        self.update(render_gate(gate, standing) if gate else Text("Select a milestone.", style="dim"))

@@ -221,8 +221,7 @@ def render_gate(g: GateStatus) -> str:
     if m.status.passed and not g.verified_passed:
         lines.append("  " + loud(f"NOT PASSED: '{plain(m.status)}' without enough verified approvals; "
                                  "the next milestone stays shut"))
-    if g.next_milestone:
-        lines.append(f"  approving opens {plain(g.next_milestone)} and unblocks {g.unblocks} task(s)")
+    lines.append(f"  {plain(store_gates.standing(g))}")  # what was decided, or what approving opens
     if g.report:
         lines.append(render_report(g.report))
     else:

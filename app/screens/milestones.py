@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -9,26 +12,57 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
-from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, signing
+from swarmdeck.store import gates
+from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, ValidationReport, signing
+from swarmdeck.store.report_diff import ChangeKind, report_changes
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.events import Entity, TaskCompleted, TaskEnqueued, TaskFailed, TaskRetried
 from swarmdeck.store.models import ConditionStatus
 from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.widgets.report_panel import ReportPanel
-from swarmdeck.widgets.text import cell, safe
+from swarmdeck.widgets.text import Cell, cell, safe
 
 from ..format import STATUS_STYLE, refusal
 from ..modals.decision import DecisionModal
 from ..modals.gate_acts import CloseConditionModal, ResumeModal
 from .base import LiveScreen
 
-COLUMNS = [("pos", "#", 2), ("name", "Milestone", 18), ("status", "Gate", 11), ("weeks", "Weeks", 5),
-           ("hours", "Hours", 8), ("progress", "Tasks done", 10)]
+#: Columns size to their content (no fixed widths): only the name is shortened, and only when the
+#: terminal leaves it no room.
+COLUMNS = [("pos", "#"), ("name", "Milestone"), ("status", "Gate"), ("weeks", "Weeks"), ("hours", "Hours"),
+           ("progress", "Tasks done")]
+#: Below this many columns the table sits above the report instead of beside it (styles: .-narrow).
+NARROW = 120
+#: Beside the report, the table's side takes at most this share of the width (styles: max-width).
+SIDE_SHARE = 0.6
+BAR = 5
 
 
-def progress_bar(done: int, total: int, width: int = 5) -> str:
+def progress_bar(done: int, total: int, width: int = BAR) -> str:
     filled = round(width * done / total) if total else 0
-    return f"{'█' * filled}{'░' * (width - filled)} {done}/{total}"
+    bar = f"{'█' * filled}{'░' * (width - filled)} " if width else ""
+    return f"{bar}{done}/{total}"
+
+
+class FittedCell(Cell):
+    """A cell that keeps its whole text but asks its column for at most ``fit`` cells (None: all it
+    needs); shown in fewer, its end becomes an ellipsis. Rich's measurement protocol sizes the column."""
+
+    def __init__(self, source: Cell, fit: int | None) -> None:
+        super().__init__(source.plain, source.style, sort_value=source.sort_value)
+        self.fit = fit
+        self.no_wrap = True
+        self.overflow = "ellipsis"
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        measured = super().__rich_measure__(console, options)
+        return measured if self.fit is None else measured.clamp(max_width=self.fit)
+
+    def __eq__(self, other: object) -> bool:
+        # A new fit is a change the table must apply, even with the same text.
+        return super().__eq__(other) and getattr(other, "fit", None) == self.fit
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class MilestonesScreen(LiveScreen):
@@ -62,7 +96,9 @@ class MilestonesScreen(LiveScreen):
                 table = LiveTable(id="milestones-table")
                 table.set_columns(COLUMNS)
                 yield table
-                yield Static("", id="milestone-objective")
+                with VerticalScroll(id="milestone-detail"):
+                    yield Static("", id="milestone-objective")
+                    yield Static("", id="report-changes")
             with VerticalScroll(id="gate-scroll"):
                 yield ReportPanel(id="gate-panel")
         yield Footer(compact=True)
@@ -74,10 +110,10 @@ class MilestonesScreen(LiveScreen):
     # -- data ------------------------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self.milestones = {m.id: m for m in await self.store.list_milestones()}
+        milestones = {m.id: m for m in await self.store.list_milestones()}
         self.progress = await self.store.milestone_progress()
-        with self.app.batch_update():
-            self.table.sync({str(m.id): self._cells(m) for m in self.milestones.values()})
+        self.milestones = milestones
+        self._sync_table()
         if self.selected is None and self.milestones:
             first = next((m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW),
                          next(iter(self.milestones.values())))
@@ -93,11 +129,44 @@ class MilestonesScreen(LiveScreen):
         if touched_tasks:
             self.progress = await self.store.milestone_progress()
         if touched_milestones or touched_tasks:
-            with self.app.batch_update():
-                self.table.sync({str(m.id): self._cells(m) for m in self.milestones.values()})
+            self._sync_table()
             await self._load_gate()
 
-    def _cells(self, m: Milestone) -> tuple:
+    # -- the table's widths follow its content and the terminal ---------------------------------------------
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+        if self.table.row_count:  # the first rows are load()'s: it picks the row to start on
+            self._sync_table()
+
+    def _room(self) -> int:
+        """Cells the table may take: the whole width above the report, a share of it beside."""
+        width = self.size.width or self.app.size.width
+        return (width if width < NARROW else int(width * SIDE_SHARE)) - 2  # the pane's edge and scrollbar
+
+    def _rows(self) -> dict[str, tuple]:
+        """Every row, each column as wide as its content; when that does not fit, the progress bar goes
+        first (the counts stay), then the names are shortened with an ellipsis, never the numbers."""
+        ms = list(self.milestones.values())
+        name_at = [key for key, _ in COLUMNS].index("name")
+        for bar in (BAR, 0):
+            rows = {str(m.id): self._cells(m, bar) for m in ms}
+            widths = [max([cell_len(label)] + [r[i].cell_len for r in rows.values()])
+                      for i, (_, label) in enumerate(COLUMNS)]
+            others = sum(w + 2 for i, w in enumerate(widths) if i != name_at)  # 2: a cell's padding
+            room = self._room() - others - 2
+            if widths[name_at] <= room:
+                return {key: (*cells[:name_at], FittedCell(cells[name_at], None), *cells[name_at + 1:])
+                        for key, cells in rows.items()}
+        room = max(room, 8)
+        return {key: (*cells[:name_at], FittedCell(cells[name_at], room), *cells[name_at + 1:])
+                for key, cells in rows.items()}
+
+    def _sync_table(self) -> None:
+        with self.app.batch_update():
+            self.table.sync(self._rows())
+
+    def _cells(self, m: Milestone, bar: int = BAR) -> tuple:
         counts = self.progress.get(m.id, {})
         total = sum(counts.values())
         done = counts.get("completed", 0)
@@ -109,14 +178,14 @@ class MilestonesScreen(LiveScreen):
             cell(m.status.value, STATUS_STYLE.get(m.status.value, "")),
             cell(m.planned_weeks or "-"),
             cell(f"{m.hours_spent:.0f}/{budget}", "bold red" if over else "", sort_value=m.hours_spent),
-            cell(progress_bar(done, total), sort_value=done / total if total else 0),
+            cell(progress_bar(done, total, bar), sort_value=done / total if total else 0),
         )
 
     async def _load_gate(self) -> None:
         if self.selected is None:
             return
         self.gate = await self.store.gate_status(self.selected)
-        self.query_one("#gate-panel", ReportPanel).show(self.gate)
+        self.query_one("#gate-panel", ReportPanel).show(self.gate, gates.standing(self.gate))
         m = self.gate.milestone
         info = Text()
         if m.acceptance_criteria:
@@ -126,6 +195,13 @@ class MilestonesScreen(LiveScreen):
                 info.append_text(safe(c))
                 info.append("\n")
         self.query_one("#milestone-objective", Static).update(info)
+        report = self.gate.report
+        previous = None
+        if report is not None and report.version > 1:
+            previous = await self.store.get_report(m.id, report.version - 1)
+        changes = self.query_one("#report-changes", Static)
+        changes.update(render_changes(self.gate, previous))
+        changes.display = previous is not None
 
     @on(DataTable.RowHighlighted, "#milestones-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -237,6 +313,44 @@ class MilestonesScreen(LiveScreen):
         after = [m for m in waiting if self.selected is None or m.position > self.milestones[self.selected].position]
         target = (after or waiting)[0]
         self.table.move_cursor(row=self.table.get_row_index(str(target.id)))
+
+
+MARK = {ChangeKind.ADDED: ("+ ", "green"), ChangeKind.REMOVED: ("- ", "red"), ChangeKind.CHANGED: ("~ ", "yellow")}
+
+
+def render_changes(gate: GateStatus, previous: ValidationReport | None) -> Text:
+    """What changed since the report version before the current one (after a REVISE, say), or nothing."""
+    report = gate.report
+    out = Text(end="")
+    if report is None or previous is None:
+        return out
+    out.append(f"Changes since v{previous.version}", style="bold underline")
+    returned = [d for d in gate.decisions if d.report_version == previous.version]
+    if returned:
+        out.append(f"  ({returned[-1].decision.value} by ", style="dim")
+        out.append_text(safe(returned[-1].reviewer, "dim"))
+        out.append(")", style="dim")
+    out.append("\n")
+    changes = report_changes(previous, report)
+    if not changes:
+        out.append("none: the new version reads the same\n", style="dim")
+    for change in changes:
+        mark, style = MARK[change.kind]
+        out.append(mark, style=f"bold {style}")
+        out.append(change.part, style="dim")
+        if change.name != change.part:
+            out.append(" ")
+            out.append_text(safe(change.name, "bold", one_line=True))
+        if change.kind is ChangeKind.CHANGED:  # before and after on lines of their own: they stay narrow
+            out.append("\n    was ", style="dim")
+            out.append_text(safe(change.before, one_line=True))
+            out.append("\n    now ", style="dim")
+            out.append_text(safe(change.after, style, one_line=True))
+        elif change.before or change.after:
+            out.append(": ")
+            out.append_text(safe(change.after or change.before, one_line=True))
+        out.append("\n")
+    return out
 
 
 def _books_hours(e: Event) -> bool:

@@ -253,8 +253,16 @@ class Gates:
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
                 (nxt["id"],),
             ))[0]
+        next_tasks = 0
+        if nxt is not None:  # milestone_progress's count, of the tasks still to do
+            next_tasks = sum(n for status, n in await self.db._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = ? GROUP BY status", (nxt["id"],))
+                if status not in ("completed", "cancelled"))
+        following = await self.db._one(
+            "SELECT name FROM milestones WHERE position > ? ORDER BY position LIMIT 1", (ms.position,))
         return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions,
-                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked)
+                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
+                          next_tasks=next_tasks, following=following and following[0])
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

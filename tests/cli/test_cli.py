@@ -428,7 +428,7 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, h
     assert (gate["report"], gate["decisions"]) == (None, [])
     assert (gate["next_milestone"], gate["unblocks"]) == ("M2", 1)
     text = sd("gate", "status", "M1").stdout
-    assert "approving opens M2 and unblocks 1 task(s)" in text and "no report submitted yet" in text
+    assert "approving one opens M2: 1 task, 1 ready now." in text and "no report submitted yet" in text
 
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(REPORT))

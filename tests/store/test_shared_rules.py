@@ -167,7 +167,7 @@ async def test_preview_says_what_outcome_decides_and_what_check_decision_refuses
     gate = await store.gate_status("M1")
     approve = gates.preview(gate, Decision.APPROVE, reviewer="alice", rationale="ok")
     assert approve.refusal is None and approve.outcome.opens_next
-    assert approve.sentence == "M1 is approved: M2 opens and 0 task(s) become ready."
+    assert approve.sentence == "M1 is approved, and M2 opens: 0 tasks, 0 ready now."
     conditional = gates.preview(gate, Decision.CONDITIONAL, reviewer="alice", rationale="ok", conditions=["a", "b"])
     assert conditional.outcome.milestone_status is MilestoneStatus.CONDITIONAL
     assert conditional.sentence.endswith("; 2 condition(s) stay tracked until closed.")

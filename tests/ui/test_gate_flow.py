@@ -94,7 +94,7 @@ async def test_approve_records_the_decision_and_opens_the_next_milestone(seeded)
         modal = await open_decision(pilot)
         await choose(pilot, modal, "APPROVE")
         consequence = static_text(modal.query_one("#consequence"))
-        assert "Memory service is approved: Learning loop opens and 2 task(s) become ready" in consequence
+        assert "Memory service is approved, and Learning loop opens: 3 tasks, 2 ready now" in consequence
         assert not modal.query_one("#conditions").display
         await write(pilot, modal, "#rationale", "Met; latency later")
         await pilot.press("ctrl+s")
