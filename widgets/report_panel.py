@@ -185,7 +185,17 @@ DECISION_STYLE = {
 
 
 class ReportPanel(Static):
-    """Shows one gate. Data in: `show(gate)`."""
+    """Shows one gate. Data in: `show(gate)`; another gate is read from its top."""
+
+    _shown: int | None = None
 
     def show(self, gate: GateStatus | None) -> None:
         self.update(render_gate(gate) if gate else Text("Select a milestone.", style="dim"))
+        milestone = gate.milestone.id if gate else None
+        if milestone != self._shown:
+            self._shown = milestone
+            self.to_top()
+
+    def to_top(self) -> None:
+        """Scroll whatever holds the panel back to the report's first line."""
+        self.scroll_visible(top=True, animate=False, immediate=False)
