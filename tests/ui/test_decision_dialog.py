@@ -213,3 +213,25 @@ async def test_a_focused_report_pane_is_visibly_focused(seeded):
         await pilot.pause()
         assert pane.has_focus
         assert (pane.styles.border_left, pane.styles.background_tint) != blurred
+
+
+# -- how it looks ---------------------------------------------------------------------------------------------
+
+
+def _snapshot_of_the_dialog(seeded, snap_compare, size: tuple[int, int]) -> bool:
+    async def run_before(pilot):
+        await open_decision(pilot)
+        for area in pilot.app.screen.query(TextArea):
+            area.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+        await type_text(pilot, "Met; latency later")
+        await settle(pilot)
+
+    return snap_compare(make_app(seeded.path), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_of_the_dialog_at_80x24(seeded, snap_compare):
+    assert _snapshot_of_the_dialog(seeded, snap_compare, SMALL)
+
+
+def test_snapshot_of_the_dialog_at_200x60(seeded, snap_compare):
+    assert _snapshot_of_the_dialog(seeded, snap_compare, (200, 60))
