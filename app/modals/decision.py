@@ -195,10 +195,13 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         choice = DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash)
         if self.record is None:
             self.dismiss(choice)
-        else:
+        elif not self._recording:  # a second Enter while the first is recorded does nothing
+            self._recording = True
             self._record(choice)
 
-    @work(exclusive=True, group="decision-record", exit_on_error=False)
+    _recording = False
+
+    @work(group="decision-record", exit_on_error=False)
     async def _record(self, choice: DecisionInput) -> None:
         """Hand the decision over and close only once it is taken: a refusal (the report changed, the key
         does not match, a limit) is said here and as a toast, and what the reviewer typed stays."""
@@ -208,6 +211,8 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         except StoreError as exc:
             self._fail(self._refusal_text(exc, exc.fields.get("field")), self._field(exc))
             raise  # the app's one route for refusals: a toast
+        finally:
+            self._recording = False
         self.dismiss(choice)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -235,3 +235,17 @@ def test_snapshot_of_the_dialog_at_80x24(seeded, snap_compare):
 
 def test_snapshot_of_the_dialog_at_200x60(seeded, snap_compare):
     assert _snapshot_of_the_dialog(seeded, snap_compare, (200, 60))
+
+
+async def test_a_second_confirm_while_the_first_is_recorded_records_once(seeded):
+    app = make_app(seeded.path)
+    async with app.run_test(size=SMALL) as pilot:
+        modal = await open_decision(pilot)
+        await type_text(pilot, "Proceed")
+        modal.query_one("#conditions", TextArea).text = "Fix leak"
+        modal.action_confirm()
+        modal.action_confirm()
+        await wait_for(pilot, lambda: isinstance(app.screen, MilestonesScreen), what="the modal to close")
+        await settle(pilot)
+        assert not any(n.severity == "error" for n in app._notifications)
+    assert await decisions(seeded) == ["CONDITIONAL"]
