@@ -183,7 +183,17 @@ DECISION_STYLE = {
 
 
 class ReportPanel(Static):
-    """Shows one gate. Data in: `show(gate, standing)`."""
+    """Shows one gate. Data in: `show(gate, standing)`; another gate is read from its top."""
+
+    _shown: int | None = None
 
     def show(self, gate: GateStatus | None, standing: str = "") -> None:
         self.update(render_gate(gate, standing) if gate else Text("Select a milestone.", style="dim"))
+        milestone = gate.milestone.id if gate else None
+        if milestone != self._shown:
+            self._shown = milestone
+            self.to_top()
+
+    def to_top(self) -> None:
+        """Scroll whatever holds the panel back to the report's first line."""
+        self.scroll_visible(top=True, animate=False, immediate=False)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Button, Footer, Label, RadioButton, RadioSet, Static, TextArea
+from textual.worker import Worker
 
 from swarmdeck.store import Decision, GateStatus, gates
 from swarmdeck.store.errors import StoreError
@@ -26,18 +29,76 @@ class DecisionInput:
     report_hash: str
 
 
+#: Records a decision (signs it and hands it to the store); raises the store's refusal.
+Record = Callable[[DecisionInput], Awaitable[object]]
+
+
+class Submitted(Message):
+    """Enter in a field that confirms the dialog (the choice, the rationale)."""
+
+
+class ChoiceSet(RadioSet, inherit_bindings=False):
+    """The four decisions in a row. The keyboard highlight is the choice: arrows choose (so the highlight
+    never strays from what Confirm would record), and Enter asks to confirm it."""
+
+    BINDINGS = [
+        Binding("left,up", "choose(-1)", "Previous", show=False, id="decision.choice-previous"),
+        Binding("right,down", "choose(1)", "Next", show=False, id="decision.choice-next"),
+        Binding("enter", "submit", "Confirm", show=False, id="decision.choice-confirm"),
+    ]
+
+    def on_mount(self) -> None:
+        # RadioSet starts its highlight on the first button; once it has mounted, move it to the pressed one.
+        self.call_later(self._highlight_choice)
+
+    def _highlight_choice(self) -> None:
+        for _ in range(max(self.pressed_index, 0)):
+            self.action_next_button()
+
+    def action_choose(self, step: int) -> None:
+        if step < 0:
+            self.action_previous_button()
+        else:
+            self.action_next_button()
+        self.action_toggle_button()
+
+    def action_submit(self) -> None:
+        self.post_message(Submitted())
+
+
+class RationaleArea(TextArea):
+    """A soft-wrapped rationale: Enter confirms the dialog; ctrl+j (or shift+enter) starts a new line."""
+
+    BINDINGS = [Binding("ctrl+j", "newline", "New line", id="decision.rationale-newline")]
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.prevent_default()  # TextArea's own handler would insert a line break
+            event.stop()
+            self.post_message(Submitted())
+        elif event.key == "shift+enter":
+            event.prevent_default()
+            event.stop()
+            self.action_newline()
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+
 class DecisionModal(ModalScreen[DecisionInput | None]):
-    """Returns the reviewer's decision, or None if they step back."""
+    """Returns the reviewer's decision once ``record`` took it, or None if they step back. A refusal is
+    shown here, with everything the reviewer typed still in place."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
         Binding("ctrl+s", "confirm", "Confirm", id="modal.confirm"),
     ]
 
-    def __init__(self, gate: GateStatus, reviewer: str) -> None:
+    def __init__(self, gate: GateStatus, reviewer: str, record: Record | None = None) -> None:
         super().__init__()
         self.gate = gate
         self.reviewer = reviewer
+        self.record = record
 
     def compose(self) -> ComposeResult:
         report = self.gate.report
@@ -46,27 +107,32 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
             title = Text("Decide the gate of ")
             title.append_text(safe(self.gate.milestone.name, "bold"))
             yield Label(title, classes="dialog-title")
-            meta = Text(f"report v{report.version} · hash {report.content_hash[:12]} · submitted by ")
-            meta.append_text(safe(report.submitted_by))
-            meta.append(" · deciding as ")
-            meta.append_text(safe(self.reviewer, "bold"))
-            if report.proposed_decision:
-                meta.append(f" · proposed: {report.proposed_decision.value}")
-            yield Static(meta, classes="dim")
-            with RadioSet(id="decision"):
-                for d in Decision:
-                    yield RadioButton(d.value, value=d is (report.proposed_decision or Decision.APPROVE), name=d.value)
-            yield Label("Rationale (required)")
-            yield TextArea(id="rationale", soft_wrap=True, show_line_numbers=False)
-            yield Label("Conditions, one per line (CONDITIONAL only)", id="conditions-label")
-            yield TextArea(id="conditions", soft_wrap=True, show_line_numbers=False)
-            yield Static("", id="consequence")
+            with VerticalScroll(id="decision-body", can_focus=False):
+                meta = Text(f"report v{report.version} · hash {report.content_hash[:12]} · submitted by ")
+                meta.append_text(safe(report.submitted_by))
+                meta.append(" · deciding as ")
+                meta.append_text(safe(self.reviewer, "bold"))
+                if report.proposed_decision:
+                    meta.append(f" · proposed: {report.proposed_decision.value}")
+                yield Static(meta, classes="dim")
+                with ChoiceSet(id="decision"):
+                    for d in Decision:
+                        yield RadioButton(d.value, value=d is (report.proposed_decision or Decision.APPROVE),
+                                          name=d.value)
+                yield Label("Rationale (required) · enter confirms · ctrl+j new line")
+                yield RationaleArea(id="rationale", soft_wrap=True, show_line_numbers=False)
+                yield Label("Conditions, one per line (CONDITIONAL only)", id="conditions-label")
+                yield TextArea(id="conditions", soft_wrap=True, show_line_numbers=False)
+                yield Static("", id="consequence")
             yield Static("", id="decision-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Confirm", variant="primary", id="confirm")
-                yield Button("Cancel", id="cancel")
+                yield Button("Confirm", variant="primary", id="confirm", compact=True)
+                # Esc cancels; Tab never lands here, so Enter after Tab cannot throw the decision away.
+                yield Button("Cancel", id="cancel", compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#cancel", Button).can_focus = False
         self._refresh_consequence()
         self.query_one("#rationale", TextArea).focus()
 
@@ -93,11 +159,12 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
             sentence = f"{sentence.removesuffix('.')} (R)."
         # The sentence quotes milestone names, which agents may have written: keep it plain.
         self.query_one("#consequence", Static).update(safe(f"What happens: {sentence}", "bold"))
-        self.query_one("#confirm", Button).label = f"Confirm {decision.value}"
+        self.query_one("#confirm", Button).label = f"Confirm {decision.value} (^s)"
 
-    def _fail(self, message: str, selector: str) -> None:
-        self.query_one("#decision-error", Static).update(Text(message))
-        self.query_one(selector).focus()
+    def _fail(self, message: str, selector: str | None) -> None:
+        self.query_one("#decision-error", Static).update(safe(message))  # it may quote names agents wrote
+        if selector is not None:
+            self.query_one(selector).focus()
 
     def _preview(self) -> DecisionPreview:
         """What the decision as it stands would do and what refuses it: the store's rule (gates.preview),
@@ -113,16 +180,46 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         text = str(refusal)
         return f"{text[:1].upper()}{text[1:]}."
 
+    def _field(self, refusal: StoreError) -> str | None:
+        field = refusal.fields.get("field")
+        return f"#{field}" if field in ("rationale", "conditions") else None
+
     def action_confirm(self) -> None:
-        refusal = self._preview().refusal  # the store's own check, before the passphrase is asked for
+        refusal = self._preview().refusal  # the store's own check, before anything is signed
         if refusal is not None:
-            field = refusal.fields.get("field")
-            return self._fail(self._refusal_text(refusal, field), f"#{field}" if field else "#rationale")
+            return self._fail(self._refusal_text(refusal, refusal.fields.get("field")),
+                              self._field(refusal) or "#rationale")
         rationale = self.query_one("#rationale", TextArea).text.strip()
         conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
         assert self.gate.report is not None
-        self.dismiss(DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash))
+        choice = DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash)
+        if self.record is None:
+            self.dismiss(choice)
+        elif not self._recording:  # a second Enter while the first is recorded does nothing
+            self._recording = True
+            self._record(choice)
 
+    _recording = False
+
+    @work(group="decision-record", exit_on_error=False)
+    async def _record(self, choice: DecisionInput) -> None:
+        """Hand the decision over and close only once it is taken: a refusal (the report changed, the key
+        does not match, a limit) is said here and as a toast, and what the reviewer typed stays."""
+        assert self.record is not None
+        try:
+            await self.record(choice)
+        except StoreError as exc:
+            self._fail(self._refusal_text(exc, exc.fields.get("field")), self._field(exc))
+            raise  # the app's one route for refusals: a toast
+        finally:
+            self._recording = False
+        self.dismiss(choice)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker messages do not bubble: hand the refusal (or anything worse) to the app's one error router.
+        self.app.on_worker_state_changed(event)  # type: ignore[attr-defined]
+
+    @on(Submitted)
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
         self.action_confirm()

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from swarmdeck.store import Condition, SwarmState, identity
 from swarmdeck.widgets.text import safe
@@ -55,8 +55,10 @@ class CloseConditionModal(ModalScreen[Closing | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close condition", variant="primary", id="confirm")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # this dialog's keys, not those of the screen behind it
 
     def on_mount(self) -> None:
+        self.query_one("#cancel", Button).can_focus = False  # Esc cancels: Tab then Enter never does
         self.query_one("#close-note", Input).focus()
 
     @property
@@ -111,8 +113,10 @@ class ResumeModal(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Resume", variant="warning", id="confirm")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#cancel", Button).can_focus = False
         self.query_one("#resume-reason", Input).focus()
 
     @on(Button.Pressed, "#confirm")

@@ -23,7 +23,7 @@ from swarmdeck.widgets.report_panel import ReportPanel
 from swarmdeck.widgets.text import Cell, cell, safe
 
 from ..format import STATUS_STYLE, refusal
-from ..modals.decision import DecisionModal
+from ..modals.decision import DecisionInput, DecisionModal
 from ..modals.gate_acts import CloseConditionModal, ResumeModal
 from .base import LiveScreen
 
@@ -245,18 +245,22 @@ class MilestonesScreen(LiveScreen):
         signer = await self.sd.unlock_signer()
         if signer is None:
             return
-        choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer))
+
+        async def record(choice: DecisionInput) -> None:
+            """Sign and record; a refusal keeps the modal open with what the reviewer typed."""
+            signature = signer.sign(signing.decision_message(
+                milestone_id=gate.milestone.id, report_hash=choice.report_hash, decision=choice.decision,
+                rationale=choice.rationale, conditions=choice.conditions, reviewer=self.sd.reviewer))
+            await self.store.decide_gate(
+                gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
+                reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
+                signature=signature,
+            )
+
+        choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer, record))
         if choice is None:
             return
-        signature = signer.sign(signing.decision_message(
-            milestone_id=gate.milestone.id, report_hash=choice.report_hash, decision=choice.decision,
-            rationale=choice.rationale, conditions=choice.conditions, reviewer=self.sd.reviewer))
-        decision = await self.store.decide_gate(
-            gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
-            reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
-            signature=signature,
-        )
-        self.notify(f"{decision.decision.value} recorded for {gate.milestone.name}", timeout=4)
+        self.notify(f"{choice.decision.value} recorded for {gate.milestone.name}", timeout=4)
         self.sd.changed()
 
     @work(exclusive=True, group="action", exit_on_error=False)
@@ -313,6 +317,7 @@ class MilestonesScreen(LiveScreen):
         after = [m for m in waiting if self.selected is None or m.position > self.milestones[self.selected].position]
         target = (after or waiting)[0]
         self.table.move_cursor(row=self.table.get_row_index(str(target.id)))
+        self.query_one("#gate-panel", ReportPanel).to_top()  # read the next review from its first line
 
 
 MARK = {ChangeKind.ADDED: ("+ ", "green"), ChangeKind.REMOVED: ("- ", "red"), ChangeKind.CHANGED: ("~ ", "yellow")}

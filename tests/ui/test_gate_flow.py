@@ -9,7 +9,8 @@ from swarmdeck.app.modals.gate_acts import CloseConditionModal, ResumeModal
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.status_bar import StatusBar
 from signing_support import decide
-from ui_support import db_act, db_call, loaded, make_app, plain, rows, settle, static_text, type_text, wait_for
+from ui_support import (db_act, db_call, loaded, make_app, plain, rows, screen_text, settle, static_text, type_text,
+                        wait_for)
 
 SIZE = (120, 40)
 
@@ -227,3 +228,22 @@ async def test_a_seat_whose_reviewer_is_not_registered_reads_but_does_not_decide
             assert isinstance(app.screen, MilestonesScreen)
     gate = await db_call(seeded.path, "gate_status", m2)
     assert [c.status.value for c in gate.conditions] == ["open"]
+
+
+async def test_the_other_gate_dialogs_show_their_own_keys_and_tab_never_reaches_cancel(seeded):
+    m2 = seeded.milestones["Memory service"]
+    await db_act(seeded.path, decide, m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
+                 conditions=["Fix leak"])
+    app = make_app(seeded.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "Fix leak" in panel(app), what="the gate with its condition")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, CloseConditionModal), what="the close modal")
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Cancel" in footer and "Confirm" in footer and "Close condition" not in footer
+        for _ in range(4):
+            await pilot.press("tab")
+            assert app.focused is not app.screen.query_one("#cancel")

@@ -633,6 +633,8 @@ async def test_messages_about_agent_named_things_stay_plain(hostile_db, tmp_path
         assert_shows("\n".join(toasts(app)), "milestone")
         assert_inert(app, literal=False)
         assert (await db_call(db, "gate_status", 2)).decisions == ()
+        # The dialog stays on a refusal, with the rationale as typed: step back to read the new version.
+        await close(pilot, MilestonesScreen)
 
         # Read again (version 2 proposes nothing, so the modal starts on APPROVE), decide, and be told so.
         await modal(pilot, "d", DecisionModal)
