@@ -234,6 +234,8 @@ async def test_commits_leave_checkpoints_to_the_writer_outside_the_locks(agents,
     """COMMIT never checkpoints (no writer holds the host lock through fsyncs); every
     CHECKPOINT_EVERY commits the writer copies the WAL into the database in the background."""
     store = agents
+    if store._checkpoint is not None:  # the fixture's writes may have started one (the first comes after 1 to 100)
+        await store._checkpoint
     monkeypatch.setattr(base, "CHECKPOINT_EVERY", 4)
     await store._checkpoint_wal(store._writer)  # a known start: the file holds everything so far
     before = events_in_the_database_file(db_path, tmp_path)
