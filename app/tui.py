@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
@@ -163,7 +164,7 @@ class SwarmdeckApp(App[int]):
             self.poller.cursor = await self.store.latest_event_id()
         if self.embedder is not None and not self.read_only:
             indexer = Indexer(self.store, self.embedder)
-            self.run_worker(indexer.run(self._stop_indexer), group="indexer", exit_on_error=False)
+            self.run_worker(partial(indexer.run, self._stop_indexer), group="indexer", exit_on_error=False)
         if self._on_ready is not None:
             await self._on_ready(self)
 
@@ -217,7 +218,7 @@ class SwarmdeckApp(App[int]):
             self._audit_again = True
             return
         self._auditing = True
-        self.run_worker(self._verify_audit(), group="audit", exit_on_error=False)
+        self.run_worker(self._verify_audit, group="audit", exit_on_error=False)
 
     async def _verify_audit(self) -> None:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import random
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,7 +113,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 
         bridge = StatusBridge(store, path, actor=cfg.who("status-bridge"), report=report)
         # Until the app exits, which cancels it.
-        app.run_worker(bridge.run(asyncio.Event(), interval), group="status-bridge", exit_on_error=False)
+        app.run_worker(partial(bridge.run, asyncio.Event(), interval), group="status-bridge", exit_on_error=False)
 
     return start
 
@@ -171,7 +172,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         # them when it exits, after cancelling the swarm.
         store = app.own(await open_store(path, **store_options))
         swarm = Swarm(store, rng=random.Random(rng_seed), speed=speed)
-        app.run_worker(swarm.run(asyncio.Event()), group="demo-swarm", exit_on_error=False)
+        app.run_worker(partial(swarm.run, asyncio.Event()), group="demo-swarm", exit_on_error=False)
 
     app = SwarmdeckApp(
         lambda: open_store(path, **store_options),

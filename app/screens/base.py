@@ -59,7 +59,7 @@ class LiveScreen(Screen):
         bar.read_only = self.sd.read_only
         for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken"):
             self.watch(self.app, attribute, _mirror(bar, attribute))
-        self.run_worker(self._initial_load(), group="sync", exit_on_error=False)
+        self.run_worker(self._initial_load, group="sync", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.sd.read_only and action in self.MUTATING:
@@ -109,7 +109,7 @@ class LiveScreen(Screen):
             self._dirty = True
             return
         self._syncing = True
-        self.run_worker(self._catch_up(), group="sync", exit_on_error=False)
+        self.run_worker(self._catch_up, group="sync", exit_on_error=False)
 
     async def _catch_up(self) -> None:
         try:
