@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 import re
+import sys
+import tempfile
 import warnings
 
+from swarmdeck.app import preferences
 from swarmdeck.app.commands import SwarmCommands
 
-from ui_support import loaded, make_app
+from ui_support import loaded, make_app, wait_for
 
 SIZE = (120, 40)
 #: What an action's code name looks like: a call, or a snake_case word.
@@ -45,3 +50,80 @@ async def test_palette_entries_read_as_words_with_their_key(db):
         assert helps["View: Milestones and gates"] == "Key 1 on any screen"
         mode = next(text for text in helps if text.startswith("Memory: ") and "while typing" in text)
         assert helps[mode] == "Key ^o on the Memory screen"  # as the keymap rebound it
+
+
+async def test_a_theme_chosen_is_the_next_runs_theme(db, tmp_path):
+    path = tmp_path / "config" / "swarmdeck" / "dashboard.json"
+    app = make_app(db, preferences_path=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.theme != "nord" and not path.exists()  # nothing chosen, nothing written
+        app.theme = "nord"  # what the palette's Theme command does
+        await wait_for(pilot, path.exists, what="the preferences file")
+    assert json.loads(path.read_text())["theme"] == "nord"
+    again = make_app(db, preferences_path=path)
+    async with again.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert again.theme == "nord"
+
+
+async def test_a_broken_preferences_file_is_said_and_the_defaults_used(db, tmp_path):
+    path = tmp_path / "dashboard.json"
+    path.write_text("{not json")
+    app = make_app(db, preferences_path=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.theme == make_app(db).theme
+        assert [n for n in app._notifications if n.title == "Preferences" and str(path) in n.message]
+        app.theme = "nord"  # a new choice writes a good file over the broken one
+        await wait_for(pilot, lambda: path.read_text().startswith("{\n"), what="the file rewritten")
+    assert json.loads(path.read_text()) == {"theme": "nord"}
+
+
+def test_the_preferences_file_lives_in_the_config_folder(tmp_path, monkeypatch):
+    assert preferences.default_path(tmp_path) == tmp_path / "swarmdeck" / "dashboard.json"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert preferences.default_path() == tmp_path / "xdg" / "swarmdeck" / "dashboard.json"
+
+
+async def test_the_palettes_screenshot_saves_in_the_current_folder_and_says_where(db, tmp_path, monkeypatch):
+    home = tmp_path / "home"  # a home with no Downloads folder
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        command = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        assert len(command) == 1 and "current folder" in command[0].help
+        command[0].callback()
+        await pilot.pause()
+        saved = list(work.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()
+        said = [n.message for n in app._notifications if n.title == "Screenshot"]
+        assert said == [f"Saved a screenshot to {saved[0]}"]
+        assert not (home / "Downloads").exists()
+
+
+async def test_the_screenshot_goes_to_the_temporary_folder_when_the_current_one_is_read_only(db, tmp_path,
+                                                                                           monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: os.fspath(path) != str(work) and access(path, mode, **kw))
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await app.run_action("screenshot")
+        await pilot.pause()
+        saved = list(spare.glob("*.svg"))
+        assert len(saved) == 1 and not list(work.glob("*.svg"))
+        assert [n.message for n in app._notifications if n.title == "Screenshot"] == [
+            f"Saved a screenshot to {saved[0]}"]
