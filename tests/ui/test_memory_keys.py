@@ -158,3 +158,22 @@ def test_snapshot_80x24_newest_entries(memory_db, snap_compare):
 
 def test_snapshot_200x60_newest_entries(memory_db, snap_compare):
     assert _snapshot(memory_db, snap_compare, (200, 60), None)
+
+
+async def test_the_filter_dialog_shows_its_buttons_at_80x24_and_its_fields_scroll(memory_db):
+    app = make_app(memory_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_memory(pilot)
+        await pilot.press("escape", "f")
+        await wait_for(pilot, lambda: app.screen is not screen, what="the filter dialog")
+        modal = app.screen
+        await pilot.pause()
+        for button in ("#apply", "#clear", "#cancel"):
+            region = modal.query_one(button).region
+            assert region.height and region.bottom <= 24, (button, region)
+        rng = modal.query_one("#sf-range")
+        rng.focus()  # the last field, below the fold: focusing it scrolls it into view
+        await pilot.pause()
+        await wait_for(pilot, lambda: modal.query_one("#sf-fields").scroll_y > 0, what="the fields to scroll")
+        fields = modal.query_one("#sf-fields").region
+        assert fields.contains_region(rng.region)
