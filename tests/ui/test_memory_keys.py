@@ -174,6 +174,6 @@ async def test_the_filter_dialog_shows_its_buttons_at_80x24_and_its_fields_scrol
         rng = modal.query_one("#sf-range")
         rng.focus()  # the last field, below the fold: focusing it scrolls it into view
         await pilot.pause()
-        await wait_for(pilot, lambda: modal.query_one("#sf-fields").scroll_y > 0, what="the fields to scroll")
-        fields = modal.query_one("#sf-fields").region
-        assert fields.contains_region(rng.region)
+        fields = modal.query_one("#sf-fields")
+        await wait_for(pilot, lambda: fields.scroll_y > 0 and fields.region.contains_region(rng.region),
+                       what="the fields to scroll the last one into view")
