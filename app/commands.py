@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .keymap import keys_of, own_bindings
+
 if TYPE_CHECKING:
     from .tui import SwarmdeckApp
 
@@ -38,6 +40,18 @@ def palette_entries(app: SwarmdeckApp) -> Iterator[tuple[str, str, str | None, s
             yield area, title, mode, binding.action
 
 
+def palette_help(app: SwarmdeckApp, area: str, mode: str | None, action: str) -> str:
+    """The line under a palette entry, in words: the key that does the same (as rebound by the keymap)
+    and where it works; never the action's code name."""
+    owner = type(app) if mode is None else app.MODES[mode]
+    binding = next((b for b in own_bindings(owner) if b.action == action), None)
+    where = "on any screen" if mode is None else f"on the {area} screen"
+    if binding is None:
+        return f"Works {where}"
+    keys = [app.get_key_display(Binding(key.strip(), action)) for key in keys_of(binding, app.keymap).split(",")]
+    return f"Key {' or '.join(keys)} {where}"
+
+
 async def _run(app: SwarmdeckApp, mode: str | None, action: str) -> None:
     if mode is None:
         await app.run_action(action)
@@ -53,7 +67,8 @@ class SwarmCommands(Provider):
     async def discover(self) -> Hits:
         app: SwarmdeckApp = self.app  # type: ignore[assignment]
         for area, title, mode, action in palette_entries(app):
-            yield DiscoveryHit(f"{area}: {title}", partial(_run, app, mode, action), help=action)
+            yield DiscoveryHit(f"{area}: {title}", partial(_run, app, mode, action),
+                               help=palette_help(app, area, mode, action))
 
     async def search(self, query: str) -> Hits:
         app: SwarmdeckApp = self.app  # type: ignore[assignment]
@@ -62,7 +77,8 @@ class SwarmCommands(Provider):
             text = f"{area}: {title}"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(_run, app, mode, action), text=text, help=action)
+                yield Hit(score, matcher.highlight(text), partial(_run, app, mode, action), text=text,
+                          help=palette_help(app, area, mode, action))
 
 
 COMMAND_PROVIDERS = {SwarmCommands}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.timer import Timer
+from textual.worker import Worker
 
 from swarmdeck.store import Event
 
@@ -33,7 +34,8 @@ class Poller:
         self.interval = interval
         self.cursor = 0
         self.live = True
-        self._busy = False
+        #: The poll under way, if any: a tick while it runs is skipped.
+        self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
         #: Recent tick costs in milliseconds, for the store-health figures.
         self.costs: deque[float] = deque(maxlen=600)
@@ -62,16 +64,14 @@ class Poller:
 
     def poll_now(self) -> None:
         """Poll once, now, even while the live view is paused (after the user's own action)."""
-        if not self._busy:
-            self._busy = True
-            self.app.run_worker(self._poll(), group="poll", exit_on_error=False)
+        if self._worker is None or self._worker.is_finished:
+            # The method, not a coroutine made now: a worker cancelled before it starts (a tick as the app
+            # quits) would leave that coroutine never awaited, and its flag set for good.
+            self._worker = self.app.run_worker(self._poll, group="poll", exit_on_error=False)
 
     async def _poll(self) -> None:
         started = time.perf_counter()
-        try:
-            events = await self.app.store.changes_since(self.cursor, limit=5000)
-        finally:
-            self._busy = False
+        events = await self.app.store.changes_since(self.cursor, limit=5000)
         self.costs.append((time.perf_counter() - started) * 1000)
         if events:
             self.cursor = events[-1].id

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.screen import Screen
+from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store, signing
@@ -23,6 +28,7 @@ from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
 
+from . import preferences
 from .commands import COMMAND_PROVIDERS
 from .keymap import unknown_ids
 from .format import refusal
@@ -111,6 +117,7 @@ class SwarmdeckApp(App[int]):
         signer: Signer | None = None,
         keymap: Mapping[str, str] | None = None,
         key_folder: Path | None = None,
+        preferences_path: Path | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -141,6 +148,8 @@ class SwarmdeckApp(App[int]):
         self.key_folder = key_folder
         #: Keys rebound by binding id (app/keymap.py), e.g. from $SWARMDECK_KEYMAP.
         self.keymap: dict[str, str] = dict(keymap or {})
+        #: Where the theme chosen is remembered (app/preferences.py; the CLI passes it); None: nowhere.
+        self.preferences_path = preferences_path
         if self.keymap:
             self.set_keymap(self.keymap)
         #: The attention items seen at the last look, by key: a new key is a toast and a bell.
@@ -159,8 +168,31 @@ class SwarmdeckApp(App[int]):
         return store
 
     async def on_load(self) -> None:
+        self._restore_theme()  # before the first screen is styled
         # Opened before the first screen composes: every screen can rely on self.app.store.
         self.store = self.own(await self._store_factory())
+
+    def _restore_theme(self) -> None:
+        if self.preferences_path is None:
+            return
+        saved, problem = preferences.load(self.preferences_path)
+        if problem:
+            self.notify(problem, title="Preferences", severity="warning", timeout=8)
+        if saved.theme in self.available_themes:
+            self.theme = saved.theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        """A theme chosen (the palette's Theme command) is the next run's theme too."""
+        assert self.preferences_path is not None
+        saved, _ = preferences.load(self.preferences_path)
+        if saved.theme == theme.name:
+            return
+        try:
+            preferences.save(self.preferences_path, saved.model_copy(update={"theme": theme.name}))
+        except OSError as exc:
+            self.notify(f"The theme is not remembered: cannot write {self.preferences_path} "
+                        f"({exc.strerror or exc})", title="Preferences", severity="warning", timeout=8)
 
     async def on_mount(self) -> None:
         if unknown := unknown_ids(self.keymap):
@@ -176,7 +208,7 @@ class SwarmdeckApp(App[int]):
             self.poller.cursor = await self.store.latest_event_id()
         if self.embedder is not None and not self.read_only:
             indexer = Indexer(self.store, self.embedder)
-            self.run_worker(indexer.run(self._stop_indexer), group="indexer", exit_on_error=False)
+            self.run_worker(partial(indexer.run, self._stop_indexer), group="indexer", exit_on_error=False)
         if self._on_ready is not None:
             await self._on_ready(self)
 
@@ -275,7 +307,7 @@ class SwarmdeckApp(App[int]):
             self._audit_again = True
             return
         self._auditing = True
-        self.run_worker(self._verify_audit(), group="audit", exit_on_error=False)
+        self.run_worker(self._verify_audit, group="audit", exit_on_error=False)
 
     async def _verify_audit(self) -> None:
         try:
@@ -318,6 +350,26 @@ class SwarmdeckApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpModal())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands, with a screenshot that saves where it says instead of ~/Downloads."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+        yield SystemCommand("Screenshot", "Save an SVG picture of this screen in the current folder "
+                            "(else the temporary folder), and say where", self.action_screenshot)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen in ``path``, else the current folder if it can be written, else the system's
+        temporary folder (Textual's own goes to ~/Downloads, which many machines do not have)."""
+        folder = path or (os.getcwd() if os.access(os.getcwd(), os.W_OK) else tempfile.gettempdir())
+        try:
+            saved = self.save_screenshot(filename, folder)
+        except OSError as exc:
+            self.notify(f"No screenshot: cannot write in {folder} ({exc.strerror or exc})", title="Screenshot",
+                        severity="error")
+            return
+        self.notify(f"Saved a screenshot to {os.path.abspath(saved)}", title="Screenshot", timeout=8)
 
     # -- notifications ---------------------------------------------------------------------------------
 

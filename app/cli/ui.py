@@ -6,6 +6,7 @@ import asyncio
 import random
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,7 @@ def dashboard(ctx: click.Context, reviewer: str | None, interval: float | None, 
 def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
                   embedder: str | None = None, watch_status: Path | None = None) -> int:
     """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
+    from .. import preferences
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 
     if watch_status is not None and read_only:
@@ -93,6 +95,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         on_ready=None if watch_status is None else status_bridge_starter(cfg, watch_status, interval),
         keymap=settings.keymap,
         key_folder=settings.key_folder,
+        preferences_path=preferences.default_path(settings.config_home),
     )
     return app.run() or 0
 
@@ -112,7 +115,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 
         bridge = StatusBridge(store, path, actor=cfg.who("status-bridge"), report=report)
         # Until the app exits, which cancels it.
-        app.run_worker(bridge.run(asyncio.Event(), interval), group="status-bridge", exit_on_error=False)
+        app.run_worker(partial(bridge.run, asyncio.Event(), interval), group="status-bridge", exit_on_error=False)
 
     return start
 
@@ -128,6 +131,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
     from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
+    from .. import preferences
     from ..tui import SwarmdeckApp
 
     if cfg.read_only:
@@ -171,7 +175,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         # them when it exits, after cancelling the swarm.
         store = app.own(await open_store(path, **store_options))
         swarm = Swarm(store, rng=random.Random(rng_seed), speed=speed)
-        app.run_worker(swarm.run(asyncio.Event()), group="demo-swarm", exit_on_error=False)
+        app.run_worker(partial(swarm.run, asyncio.Event()), group="demo-swarm", exit_on_error=False)
 
     app = SwarmdeckApp(
         lambda: open_store(path, **store_options),
@@ -181,6 +185,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         embedder=load_embedder(settings),
         signer=signer,
         keymap=settings.keymap,
+        preferences_path=preferences.default_path(settings.config_home),
     )
     app.run()
     click.echo(f"demo database kept at {path}")

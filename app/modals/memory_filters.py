@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
@@ -61,24 +61,29 @@ class SearchFilterModal(ModalScreen[SearchFilters | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id="sf-dialog"):
             yield Label("Filter the search", classes="dialog-title")
-            yield Label("Namespace prefix")
-            yield Input(self.current.namespace_prefix, placeholder="project:abathur/agent:", id="sf-namespace")
-            yield Label("Kinds (none = all; space toggles)")
-            yield SelectionList[str](*[(k, k, k in self.current.kinds) for k in KINDS], id="sf-kinds")
-            yield Label("Memory type")
-            yield Select([(m.value, m.value) for m in MemoryType], prompt="any",
-                         value=self.current.memory_type or Select.NULL, id="sf-type")
-            yield Label("Agent")
-            yield Input(self.current.agent, placeholder="any agent", id="sf-agent")
-            yield Label("Written")
-            yield Select([(name, name) for name in RANGES], value=self.current.range_name, allow_blank=False,
-                         id="sf-range")
+            # The fields scroll and the buttons stay: at 80x24 the whole form does not fit.
+            with VerticalScroll(id="sf-fields"):
+                yield from self._fields()
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", variant="primary", id="apply")
                 yield Button("Clear", id="clear")
                 yield Button("Cancel", id="cancel")
+
+    def _fields(self) -> ComposeResult:
+        yield Label("Namespace prefix")
+        yield Input(self.current.namespace_prefix, placeholder="project:abathur/agent:", id="sf-namespace")
+        yield Label("Kinds (none = all; space toggles)")
+        yield SelectionList[str](*[(k, k, k in self.current.kinds) for k in KINDS], id="sf-kinds")
+        yield Label("Memory type")
+        yield Select([(m.value, m.value) for m in MemoryType], prompt="any",
+                     value=self.current.memory_type or Select.NULL, id="sf-type")
+        yield Label("Agent")
+        yield Input(self.current.agent, placeholder="any agent", id="sf-agent")
+        yield Label("Written")
+        yield Select([(name, name) for name in RANGES], value=self.current.range_name, allow_blank=False,
+                     id="sf-range")
 
     def action_apply(self) -> None:
         memory_type = self.query_one("#sf-type", Select).value

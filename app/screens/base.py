@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import events, on
 from textual.screen import Screen
 from textual.worker import Worker
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
 
 #: Past this many unseen events a screen reloads instead of replaying them.
 CATCH_UP_LIMIT = 5000
+
+
+def empty_state(what: str, steps: list[tuple[str, str]]) -> Text:
+    """What an empty screen says: what is missing, then each way to add it (a command, and what it does).
+    Every screen words its own, in the same shape, so a person new to swarmdeck always has a next step."""
+    text = Text(what, style="bold")
+    text.append("\n")
+    for command, why in steps:
+        text.append("\n  ")
+        text.append(command, style="bold cyan")
+        text.append(f"\n    {why}\n", style="dim")
+    return text
 
 
 class LiveScreen(Screen):
@@ -59,7 +72,7 @@ class LiveScreen(Screen):
         bar.read_only = self.sd.read_only
         for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken"):
             self.watch(self.app, attribute, _mirror(bar, attribute))
-        self.run_worker(self._initial_load(), group="sync", exit_on_error=False)
+        self.run_worker(self._initial_load, group="sync", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.sd.read_only and action in self.MUTATING:
@@ -109,7 +122,7 @@ class LiveScreen(Screen):
             self._dirty = True
             return
         self._syncing = True
-        self.run_worker(self._catch_up(), group="sync", exit_on_error=False)
+        self.run_worker(self._catch_up, group="sync", exit_on_error=False)
 
     async def _catch_up(self) -> None:
         try:

@@ -19,31 +19,46 @@ from swarmdeck.widgets.text import highlighted, safe
 
 from ..format import age, clock_time
 from ..modals.memory_filters import SearchFilterModal, SearchFilters
-from .base import LiveScreen
+from .base import LiveScreen, empty_state
 
 DEBOUNCE = 0.15
 RESULTS = 50
 MODES = [SearchMode.HYBRID, SearchMode.KEYWORD, SearchMode.SEMANTIC]
+#: What the memory screen says when the swarm has no memory yet: how entries get there.
+EMPTY = empty_state("No memories, decisions or lessons yet.", [
+    ("swarmdeck memory add NAMESPACE KEY VALUE", "remember something (agents do this, or over MCP)"),
+    ("swarmdeck failure log …  /  swarmdeck decision log …", "record what failed and why, or what was decided"),
+    ("swarmdeck demo", "open a simulated swarm that writes some, to try the search"),
+])
+#: What ``y`` does, said as it is: swarmdeck cannot know whether the terminal honoured the request.
+SENT = ("Sent the entry to the terminal's clipboard (OSC 52, {chars:,} characters). A terminal without "
+        "OSC 52 (or tmux without set-clipboard) ignores it.")
 KIND_STYLE = {"memory": "cyan", "failure": "bold red", "decision": "bold green", "retrospective": "magenta",
               "spike": "yellow", "pattern": "blue", "estimate": "bright_black", "document": "white"}
 
 
 class MemoryScreen(LiveScreen):
-    """Type to search; j/k to move; enter to read the whole entry; m switches mode; f filters."""
+    """Type to search (nothing typed: the newest entries); esc leaves the box so that keys act; j/k to move;
+    enter to read the whole entry; ctrl+t (or m outside the box) switches mode; f filters."""
 
     SCREEN_NAME = "4 Memory"
     AUTO_FOCUS = "#memory-query"
     BINDINGS = [
         Binding("slash", "focus_search", "Search", id="memory.search",
                 tooltip="Type a query (searches as you type)"),
-        Binding("ctrl+m", "toggle_mode", "Mode", show=False, id="memory.mode-from-search"),
-        Binding("m", "toggle_mode", "Mode", id="memory.mode", tooltip="Hybrid, keyword or semantic ranking"),
+        # ctrl+m is Enter to a terminal: ctrl+t reaches the app, and works while typing in the box.
+        Binding("ctrl+t", "toggle_mode", "Mode", id="memory.mode-from-search",
+                tooltip="Switch between hybrid, keyword and semantic ranking (works while typing)"),
+        Binding("m", "toggle_mode", "Mode", show=False, id="memory.mode",
+                tooltip="Switch between hybrid, keyword and semantic ranking"),
         Binding("f", "filters", "Filters", id="memory.filters",
                 tooltip="Namespace, kind, memory type, agent, time"),
-        Binding("y", "copy", "Copy", id="memory.copy", tooltip="Copy the selected entry to the clipboard"),
+        Binding("y", "copy", "Copy", id="memory.copy",
+                tooltip="Send the selected entry to the terminal's clipboard (OSC 52)"),
         Binding("j", "cursor_down", "Down", show=False, id="memory.down"),
         Binding("k", "cursor_up", "Up", show=False, id="memory.up"),
-        Binding("escape", "back", "Back", show=False, id="memory.back"),
+        Binding("escape", "back", "Leave search", id="memory.back",
+                tooltip="Leave the search box (the query stays), so that 1-5, f, y and the other keys act"),
     ]
 
     def __init__(self) -> None:
@@ -54,6 +69,8 @@ class MemoryScreen(LiveScreen):
         self.hits: list[SearchHit] = []
         #: The query the shown results answer (the box may already hold a newer one).
         self.results_for: str | None = None
+        #: Whether the list shows the newest entries (nothing typed) rather than a search's answer.
+        self.showing_recent = False
         #: The last search's answer: whether it fell back to keywords, and why.
         self.fallback: rules.SearchAnswer | None = None
         self.preview_text = ""
@@ -68,7 +85,7 @@ class MemoryScreen(LiveScreen):
         with Horizontal(id="memory-body"):
             yield OptionList(id="memory-results", markup=False)
             with VerticalScroll(id="memory-preview"):
-                yield Static("Type to search the swarm's memory.", id="memory-preview-body")
+                yield Static("Type to search the swarm's memory; esc leaves the box.", id="memory-preview-body")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -79,12 +96,13 @@ class MemoryScreen(LiveScreen):
 
     async def load(self) -> None:
         await self._health()
-        if self.query_text:
-            await self._search()
+        await self._search()  # nothing typed yet: the newest entries
 
     async def apply(self, events: list[Event]) -> None:
         if any(e.entity in ("memory", "record", "document", "index") for e in events):
             await self._health()
+            if self.showing_recent and any(e.entity in ("memory", "record", "document") for e in events):
+                await self._search()  # new entries lead the recent list
 
     async def _health(self) -> None:
         model = getattr(self.sd.embedder, "model", None)
@@ -125,33 +143,43 @@ class MemoryScreen(LiveScreen):
     async def _search(self) -> None:
         results = self.query_one("#memory-results", OptionList)
         query = self.query_text
-        if not query.strip():
-            self.hits = []
-            results.clear_options()
-            self.results_for = query
-            return
-        # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
-        answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
-                                    limit=RESULTS, **self.filters.query(self.sd.clock()))
-        self.hits = answer.hits
-        self.fallback = answer
+        filters = self.filters.query(self.sd.clock())
+        recent = not query.strip()
+        if recent:
+            self.hits = await self.store.recent(limit=RESULTS, **filters)
+            self.fallback = None
+        else:
+            # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
+            answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
+                                        limit=RESULTS, **filters)
+            self.hits = answer.hits
+            self.fallback = answer
+        self.showing_recent = recent
         self._show_mode()
         self.results_for = query
         now = self.sd.clock()
+        results.border_title = "newest entries (type to search)" if recent else None
         results.clear_options()
-        results.add_options([Option(self._prompt(h, now), id=str(h.item_id)) for h in self.hits])
+        results.add_options([Option(self._prompt(h, now, recent), id=str(h.item_id)) for h in self.hits])
         if self.hits:
             results.highlighted = 0
+        elif recent and self.filters == SearchFilters():
+            self.preview_text = ""
+            self.query_one("#memory-preview-body", Static).update(EMPTY)
         else:
+            self.preview_text = ""
             self.query_one("#memory-preview-body", Static).update(
                 safe(f"Nothing matches ({self.filters.describe()}).", "dim", one_line=True))
 
-    def _prompt(self, hit: SearchHit, now: float) -> Text:
-        line = Text(f"{hit.score:7.4f} ", style="dim")
+    def _prompt(self, hit: SearchHit, now: float, recent: bool = False) -> Text:
+        # A recent entry has no score: the column would only say 0.
+        line = Text("" if recent else f"{hit.score:7.4f} ", style="dim")
         line.append(f"{hit.kind:<14}", style=KIND_STYLE.get(hit.kind, ""))
-        line.append_text(safe(hit.namespace, "italic", one_line=True))
-        line.append(f"  {age(now - hit.created_at.timestamp())} ago  ", style="dim")
+        # The title first: on a narrow terminal the namespace and age are what the ellipsis takes.
         line.append_text(safe(hit.title, "bold", one_line=True))
+        line.append("  ")
+        line.append_text(safe(hit.namespace, "italic", one_line=True))
+        line.append(f"  {age(now - hit.created_at.timestamp())} ago", style="dim")
         line.append("\n        ")
         line.append_text(highlighted(hit.snippet, hit.highlights, "bold black on yellow"))
         line.no_wrap = True  # two lines per hit, each cropped: the preview has the rest
@@ -173,8 +201,11 @@ class MemoryScreen(LiveScreen):
         body.append(f"{hit.kind}", style=f"bold {KIND_STYLE.get(hit.kind, '')}")
         body.append("  ")
         body.append_text(safe(hit.namespace, "italic"))
-        body.append(f"\nscore {hit.score:.4f}  keyword rank {hit.keyword_rank or '-'}  "
-                    f"semantic rank {hit.semantic_rank or '-'}\n", style="dim")
+        if self.showing_recent:
+            body.append(f"\nwritten {age(self.sd.clock() - hit.created_at.timestamp())} ago\n", style="dim")
+        else:
+            body.append(f"\nscore {hit.score:.4f}  keyword rank {hit.keyword_rank or '-'}  "
+                        f"semantic rank {hit.semantic_rank or '-'}\n", style="dim")
         if hit.kind == "memory":
             entry = await self.store.get_memory_by_id(hit.ref_id)
             history = await self.store.memory_history(entry.namespace, entry.key)
@@ -226,15 +257,19 @@ class MemoryScreen(LiveScreen):
 
     # -- actions ---------------------------------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # esc has something to leave only while the box has focus
+            return self.is_mounted and self.query_one("#memory-query", Input).has_focus
+        return super().check_action(action, parameters)
+
     def action_focus_search(self) -> None:
         self.query_one("#memory-query", Input).focus()
 
     def action_back(self) -> None:
-        box = self.query_one("#memory-query", Input)
-        if box.has_focus and box.value:
-            box.value = ""
-        else:
-            box.focus()
+        """Esc leaves the search box for the results (the query stays; / comes back to it): from there
+        1-5 switch screens and the screen's keys act, instead of being typed into the query."""
+        if self.query_one("#memory-query", Input).has_focus:
+            self.query_one("#memory-results", OptionList).focus()
 
     def action_cursor_down(self) -> None:
         self.query_one("#memory-results", OptionList).action_cursor_down()
@@ -272,4 +307,4 @@ class MemoryScreen(LiveScreen):
             self.notify("Select an entry first", timeout=2)
             return
         self.app.copy_to_clipboard(self.preview_text)
-        self.notify("Copied the entry to the clipboard", timeout=2)
+        self.notify(SENT.format(chars=len(self.preview_text)), title="Clipboard", timeout=4)

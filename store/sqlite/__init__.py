@@ -325,6 +325,7 @@ class SQLiteStore:
 
     search = Delegate("search_index")
     search_item_body = Delegate("search_index")
+    recent = Delegate("search_index")
     pending_embeddings = Delegate("search_index")
     store_embeddings = Delegate("search_index")
     record_embedding_failure = Delegate("search_index")

@@ -210,6 +210,33 @@ class SearchIndex:
             ranked = [(item_id, 1.0 - distance) for item_id, distance in by_meaning[:limit]]
         return await self._hits(ranked, keyword, semantic, rules.terms(query))
 
+    async def recent(self, *, namespace_prefix: str | None = None, kinds: Sequence[str] = (),
+                     memory_type: str | None = None, agent: str | None = None, since: float | None = None,
+                     until: float | None = None, limit: int = 20) -> list[SearchHit]:
+        """The newest searchable entries (memories, records, documents), the last added first, under the same
+        filters as ``search``: what a search box with nothing typed in it shows. Scores are 0, ranks None."""
+        if not 1 <= limit <= 500:
+            raise InvalidArgument("limit must be between 1 and 500")
+        unknown = [k for k in kinds if k not in ITEM_KINDS]
+        if unknown:
+            raise InvalidArgument(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(ITEM_KINDS)}")
+        if memory_type is not None:
+            memory_type = parse_memory_type(memory_type).value
+        filters = vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)
+        where, params = filters.item_sql()
+        # Newest first by when the entry first became searchable (the item's id): a rowid walk that the
+        # limit stops, where an order by time would sort every item. (A new version keeps its entry's place.)
+        # With a namespace, kind or agent, that filter's index finds the items and they are sorted (`+` keeps
+        # the planner from walking the whole table in rowid order, testing each row against a filter few may
+        # pass). A memory type or time range alone has no index: the rowid walk reads items until ``limit``
+        # of them pass (the whole table only if fewer than that do).
+        indexed = filters.namespace_prefix or filters.kinds or filters.agent
+        order = "+si.id" if indexed else "si.id"
+        where = f" WHERE {where.removeprefix(' AND ')}" if where else ""
+        rows = await self.db._all(f"SELECT si.id FROM search_items si{where} ORDER BY {order} DESC LIMIT ?",
+                                  (*params, limit))
+        return await self._hits([(r[0], 0.0) for r in rows], [], [], [])
+
     async def _keyword(self, query: str, filters: vectors.VectorFilters, depth: int) -> list[tuple[int, float]]:
         match = rules.fts_query(query)
         if match is None:

@@ -209,6 +209,10 @@ async def _memory_workload(store, clock) -> set[str]:
     hit = (await store.search("bravo", mode="keyword", limit=1))[0]
     await store.search_item_body(hit.item_id)
     called |= {"search", "search_item_body"}
+    for kwargs in ({}, {"namespace_prefix": "project:p1"}, {"kinds": ["failure", "decision"]},
+                   {"agent": "agent-3"}, {"namespace_prefix": "project:p1", "since": clock.now - 3600}):
+        await store.recent(limit=50, **kwargs)
+    called.add("recent")
 
     # Everything embedded: the indexer's idle polls (checked below on this final state) find nothing.
     clock.advance(3600)
