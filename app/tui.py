@@ -254,7 +254,7 @@ class SwarmdeckApp(App[int]):
 
     def look_for_attention(self) -> None:
         """Look at what waits on a person, in a worker (the latest look replaces one still running)."""
-        self.run_worker(self.refresh_attention(), group="attention", exclusive=True, exit_on_error=False)
+        self.run_worker(self.refresh_attention, group="attention", exclusive=True, exit_on_error=False)
 
     async def refresh_attention(self) -> list[AttentionItem]:
         """The attention items now; each new one since the last look is a toast, and any new one is a

@@ -323,7 +323,7 @@ class QueueScreen(LiveScreen):
         def chosen(filters: QueueFilters | None) -> None:
             if filters is not None and filters != self.filters:
                 self.filters = filters
-                self.run_worker(self.load(), group="sync", exit_on_error=False)
+                self.run_worker(self.load, group="sync", exit_on_error=False)
 
         agent_types = sorted({t.agent_type for t in self.tasks.values()})
         self.app.push_screen(FilterModal(self.filters, list(self.milestones.values()), agent_types), chosen)
