@@ -242,8 +242,12 @@ class SwarmdeckApp(App[int]):
 
     @on(StoreChanged)
     async def _forward_changes(self, message: StoreChanged) -> None:
+        if not self.is_running:  # posted just before the app began to close: its screens are going
+            return
         if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
+            if not self.is_running:
+                return
         self.look_for_attention()
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
@@ -286,6 +290,8 @@ class SwarmdeckApp(App[int]):
             self._reveal(str(item.entity_id), tries=30)
 
     def _reveal(self, key: str, tries: int) -> None:
+        if not self.is_running:
+            return
         table = getattr(self.screen, "table", None)
         if table is not None and table.has(key):
             table.move_cursor(row=table.get_row_index(key))

@@ -137,3 +137,15 @@ async def test_hours_booked_by_a_completion_elsewhere_show_on_the_milestone(seed
                         "--hours", "12")
         await until(pilot, lambda: rows(app.screen.table)[key][4] == f"{float(spent) + 12:.0f}/{budget}",
                     "the milestone's hours")
+
+
+async def test_a_change_that_arrives_while_the_app_closes_is_dropped_not_a_crash(seeded):
+    """The poller can post a change just before the app stops; by the time it is handled the screens are
+    gone. Handling it then must do nothing, not raise (which would turn a clean quit into a traceback)."""
+    from swarmdeck.app.poller import StoreChanged
+
+    app = make_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+    assert not app.screen_stack  # closed: no screen left to forward to
+    await app._forward_changes(StoreChanged([]))
