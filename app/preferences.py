@@ -1,4 +1,4 @@
-"""What the dashboard remembers between runs (the theme): a small JSON file in the user's config folder.
+"""What the dashboard remembers between runs (the theme, desktop notifications on or off): a small JSON file in the user's config folder.
 
 The CLI hands the file's path to the app (``default_path``); an app given none (the Python API, the tests)
 remembers nothing. A file that cannot be read or written never stops the dashboard: it says so and goes on.
@@ -23,6 +23,8 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     theme: str | None = None
+    #: Ask the terminal for a desktop notification (OSC 9/777/99) when something new needs a person.
+    desktop_notifications: bool | None = None
 
 
 def default_path(config_home: Path | None = None) -> Path:

@@ -17,10 +17,11 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store, signing
-from swarmdeck.store.attention import AttentionItem, Urgency, attention
+from swarmdeck.store.attention import AttentionItem, Urgency, attention, counts
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import Entity
@@ -35,6 +36,7 @@ from .format import refusal
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
 from .modals.inbox import MODE_OF, InboxModal
+from .notify import desktop_sequence
 from .modals.passphrase import PassphraseModal
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
@@ -99,6 +101,9 @@ class SwarmdeckApp(App[int]):
     pending_reviews: reactive[int] = reactive(0)
     swarm_paused: reactive[str] = reactive("")
     audit_broken: reactive[str] = reactive("")  # "AUDIT TRAIL BROKEN at event N" once it is, for good
+    #: The status bar's counts of what waits on a person (widgets/status_bar.py), from the last look.
+    attention: reactive[tuple[tuple[str, int, int], ...]] = reactive(())
+    overdue: reactive[int] = reactive(0)
     live: reactive[bool] = reactive(True)
     interval: reactive[float] = reactive(1.0)
 
@@ -118,6 +123,7 @@ class SwarmdeckApp(App[int]):
         keymap: Mapping[str, str] | None = None,
         key_folder: Path | None = None,
         preferences_path: Path | None = None,
+        desktop_notify: bool | None = None,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -152,6 +158,9 @@ class SwarmdeckApp(App[int]):
         self.preferences_path = preferences_path
         if self.keymap:
             self.set_keymap(self.keymap)
+        #: Whether a new attention item is also a desktop notification through the terminal (opt-in:
+        #: ``--notify``, or the palette's command, remembered in the preferences; None: as remembered).
+        self.desktop_notify = desktop_notify
         #: The attention items seen at the last look, by key: a new key is a toast and a bell.
         self.attention_keys: set[str] = set()
         self._attention_looked = False
@@ -180,6 +189,8 @@ class SwarmdeckApp(App[int]):
             self.notify(problem, title="Preferences", severity="warning", timeout=8)
         if saved.theme in self.available_themes:
             self.theme = saved.theme
+        if self.desktop_notify is None:
+            self.desktop_notify = bool(saved.desktop_notifications)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def _remember_theme(self, theme: Theme) -> None:
@@ -267,15 +278,40 @@ class SwarmdeckApp(App[int]):
         new = [i for i in items if i.key not in self.attention_keys] if self._attention_looked else []
         self._attention_looked = True
         self.attention_keys = {i.key for i in items}
+        self.attention, self.overdue = counts(items)
         if new:
             self.bell()
             for item in new[:ATTENTION_TOASTS]:
                 self.notify(item.title, title=f"Needs a person ({item.urgency}): i for the inbox",
                             severity="error" if item.urgency is Urgency.CRITICAL else "warning", timeout=10)
+                if self.desktop_notify:
+                    self._desktop_notification(f"swarmdeck: {item.urgency}", item.title)
             if len(new) > ATTENTION_TOASTS:
                 self.notify(f"{len(new) - ATTENTION_TOASTS} more item(s) need a person: i for the inbox",
                             severity="warning", timeout=10)
         return items
+
+    def _desktop_notification(self, title: str, body: str) -> None:
+        """Ask the terminal for a desktop notification (app/notify.py: the sequence its terminal reads,
+        wrapped for tmux; agent text made one plain line first). Written through the driver, as Textual's
+        own bell and clipboard are, so it goes out between frames, never inside one."""
+        if self._driver is not None:
+            self._driver.write(desktop_sequence(title, body))
+
+    def action_toggle_desktop_notify(self) -> None:
+        self.desktop_notify = not self.desktop_notify
+        self.notify("Desktop notifications on: the terminal is asked to show one for each new item "
+                    "(in tmux: set -g allow-passthrough on)" if self.desktop_notify
+                    else "Desktop notifications off", title="Notifications", timeout=6)
+        if self.preferences_path is None:
+            return
+        saved, _ = preferences.load(self.preferences_path)
+        try:
+            preferences.save(self.preferences_path,
+                             saved.model_copy(update={"desktop_notifications": self.desktop_notify}))
+        except OSError as exc:
+            self.notify(f"Not remembered: cannot write {self.preferences_path} ({exc.strerror or exc})",
+                        title="Preferences", severity="warning", timeout=8)
 
     async def action_inbox(self) -> None:
         now = self.clock()
@@ -286,8 +322,14 @@ class SwarmdeckApp(App[int]):
         if item is None:
             return
         self.switch_mode(MODE_OF[item.entity])
-        if item.entity_id is not None:
+        if item.entity == "memory":  # the swarm's own report: its entry, found by its key
+            self.call_after_refresh(self._search_memory, str(item.entity_id).rpartition("/")[2])
+        elif item.entity_id is not None:
             self._reveal(str(item.entity_id), tries=30)
+
+    def _search_memory(self, query: str) -> None:
+        if isinstance(self.screen, MemoryScreen):
+            self.screen.query_one("#memory-query", Input).value = query
 
     def _reveal(self, key: str, tries: int) -> None:
         if not self.is_running:
@@ -362,6 +404,9 @@ class SwarmdeckApp(App[int]):
         for command in super().get_system_commands(screen):
             if command.title != "Screenshot":
                 yield command
+        state = "on: turn them off" if self.desktop_notify else "off: turn them on"
+        yield SystemCommand("Desktop notifications", f"Now {state} (a desktop notification for each new "
+                            "item that needs a person, through the terminal)", self.action_toggle_desktop_notify)
         yield SystemCommand("Screenshot", "Save an SVG picture of this screen in the current folder "
                             "(else the temporary folder), and say where", self.action_screenshot)
 

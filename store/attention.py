@@ -9,6 +9,7 @@ back or released, the failed task retried or cancelled). Nothing here decides an
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
 from .domain.liveness import span
-from .models import MilestoneStatus, TaskStatus
+from .errors import NotFound
+from .models import MemoryEntry, MilestoneStatus, TaskStatus
 
 if TYPE_CHECKING:
     from . import Store
@@ -40,6 +42,19 @@ class AttentionKind(StrEnum):
     STALE_AGENT = "stale_agent"  # silent while it holds a task
     OLD_BLOCKER = "old_blocker"  # an agent has reported the same blocker for longer than a day
     TASK_FAILED = "task_failed"  # failed for good (and what waits behind it)
+    SWARM_ISSUE = "swarm_issue"  # a coordination_status.json lists it under critical_issues
+    QUALITY_GATE = "quality_gate"  # a coordination_status.json reports one of its quality gates failing
+
+    @property
+    def label(self) -> str:
+        """A few words for a count of this kind ("2 gates to review")."""
+        return _LABELS[self]
+
+
+_LABELS = {AttentionKind.GATE_REVIEW: "to review", AttentionKind.SWARM_PAUSED: "paused",
+           AttentionKind.STALE_AGENT: "stale", AttentionKind.OLD_BLOCKER: "blocked >24h",
+           AttentionKind.TASK_FAILED: "failed", AttentionKind.SWARM_ISSUE: "critical",
+           AttentionKind.QUALITY_GATE: "checks failing"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +66,8 @@ class AttentionItem:
     since: datetime | None
     #: One line for a person; may hold agent-written text: always shown as plain text.
     title: str
-    #: What Enter opens: "milestone", "task", "agent" or "swarm", and its id or name.
+    #: What Enter opens: "milestone", "task", "agent", "swarm" or "memory" (its "namespace/key"), and
+    #: its id or name.
     entity: str
     entity_id: int | str | None
 
@@ -61,6 +77,15 @@ class AttentionItem:
 
 #: At most this many failed tasks are listed (newest first); a swarm with more has bigger news.
 MAX_FAILED = 50
+
+#: Where a bridged coordination_status.json keeps its swarm's state (app/status_bridge.py): under this
+#: namespace prefix, the keys below.
+BRIDGE_NAMESPACES = "bridge:"
+CRITICAL_ISSUES, QUALITY_GATES = "critical_issues", "quality_gates"
+
+#: Quality-gate states that mean failing (case-insensitive); ``false`` too. Anything else (pending,
+#: in_progress, passed...) needs nobody yet.
+FAILING = frozenset({"fail", "failed", "failing", "failure", "error", "errored", "broken", "red", "blocked"})
 
 #: A blocker reported for longer than this needs a person (seed 002: "no critical blockers > 24 hours").
 BLOCKER_AGE_S = 24 * 3600.0
@@ -129,8 +154,102 @@ async def attention(store: Store, *, now: float | None = None) -> list[Attention
             f"task {task.id} failed for good: {_first_line(task.error_message) or 'no error given'}{behind}",
             "task", task.id))
 
+    items += await _swarm_reports(store)
+
     items.sort(key=lambda i: (-i.urgency, -(i.since.timestamp() if i.since else time.time())))
     return items
 
 
-__all__ = ["AttentionItem", "AttentionKind", "BLOCKER_AGE_S", "MAX_FAILED", "Urgency", "attention"]
+#: Kinds that have a place of their own on every screen (the gates awaiting review, the paused swarm).
+_SHOWN_APART = (AttentionKind.GATE_REVIEW, AttentionKind.SWARM_PAUSED)
+
+
+def counts(items: list[AttentionItem]) -> tuple[tuple[tuple[str, int, int], ...], int]:
+    """For a one-line summary: (words, count, highest urgency) for each other kind present, the most
+    urgent kinds first, and how many gates are overdue for review."""
+    by_kind: dict[AttentionKind, list[AttentionItem]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    rows = [(kind.label, len(group), int(max(i.urgency for i in group)))
+            for kind, group in by_kind.items() if kind not in _SHOWN_APART]
+    rows.sort(key=lambda row: (-row[2], list(_LABELS.values()).index(row[0])))
+    overdue = sum(1 for i in by_kind.get(AttentionKind.GATE_REVIEW, ()) if i.urgency is Urgency.CRITICAL)
+    return tuple(rows), overdue
+
+
+async def _swarm_reports(store: Store) -> list[AttentionItem]:
+    """The critical issues and failing quality gates a bridged coordination_status.json reports. Each
+    stands from the first version of the entry that (in an unbroken run of versions) reported it: that
+    is its age, and part of its key, so one that goes away and comes back is news again."""
+    items: list[AttentionItem] = []
+    for entry in await store.list_memories(namespace_prefix=BRIDGE_NAMESPACES, limit=200):
+        if entry.key not in (CRITICAL_ISSUES, QUALITY_GATES):
+            continue
+        reported = _issues(entry.value) if entry.key == CRITICAL_ISSUES else _failing(entry.value)
+        if not reported:
+            continue
+        try:
+            history = await store.memory_history(entry.namespace, entry.key)
+        except NotFound:  # deleted meanwhile
+            continue
+        where = f"{entry.namespace}/{entry.key}"
+        for name, text in reported.items():
+            first = _first_reported(history, entry, name)
+            digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+            if entry.key == CRITICAL_ISSUES:
+                items.append(AttentionItem(
+                    f"issue:{entry.namespace}:{digest}:v{first.version}", AttentionKind.SWARM_ISSUE,
+                    Urgency.CRITICAL, first.created_at,
+                    f"critical issue reported by {entry.created_by}: {_first_line(text)}", "memory", where))
+            else:
+                items.append(AttentionItem(
+                    f"quality:{entry.namespace}:{digest}:v{first.version}", AttentionKind.QUALITY_GATE,
+                    Urgency.HIGH, first.created_at,
+                    f"quality gate {_first_line(name, 60)} is {_first_line(text, 40)} "
+                    f"(reported by {entry.created_by})", "memory", where))
+    return items
+
+
+def _issues(value: object) -> dict[str, str]:
+    """critical_issues as {identity: text}: a list of strings or of objects (their title, summary,
+    issue, description or message, else their JSON)."""
+    if not isinstance(value, list):
+        value = [value] if value else []
+    out: dict[str, str] = {}
+    for issue in value:
+        if isinstance(issue, dict):
+            text = next((str(issue[k]) for k in ("title", "summary", "issue", "description", "message")
+                         if issue.get(k)), None) or json.dumps(issue, sort_keys=True, ensure_ascii=False)
+        else:
+            text = issue if isinstance(issue, str) else json.dumps(issue, ensure_ascii=False)
+        if text.strip():
+            out[text] = text
+    return out
+
+
+def _failing(value: object) -> dict[str, str]:
+    """quality_gates ({name: state, or {"status": state, ...}}) as {name: state} for the failing ones."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for name, state in value.items():
+        if isinstance(state, dict):
+            state = state.get("status", state.get("state"))
+        if state is False or (isinstance(state, str) and state.strip().lower() in FAILING):
+            out[str(name)] = "failing" if state is False else state.strip()
+    return out
+
+
+def _first_reported(history: list[MemoryEntry], current: MemoryEntry, name: str) -> MemoryEntry:
+    """The oldest version, in the unbroken run of versions up to ``current``, that reported ``name``."""
+    pick = _issues if current.key == CRITICAL_ISSUES else _failing
+    first = current
+    for version in sorted((v for v in history if v.version < current.version), key=lambda v: -v.version):
+        if version.deleted or name not in pick(version.value):
+            break
+        first = version
+    return first
+
+
+__all__ = ["AttentionItem", "AttentionKind", "BLOCKER_AGE_S", "BRIDGE_NAMESPACES", "FAILING", "MAX_FAILED", "Urgency",
+           "attention", "counts"]

@@ -228,3 +228,56 @@ async def test_a_blocker_reported_for_over_a_day_needs_a_person(store, clock: Fa
         (AttentionKind.OLD_BLOCKER, "agent a1 has been blocked for 25.0 h: waiting for the staging database")]
     await store.heartbeat("a1", blockers=["flaky CI"])
     assert await attention(store) == []
+
+
+async def test_a_bridged_swarm_s_critical_issues_and_failing_quality_gates_need_a_person(store, clock, tmp_path):
+    """A coordination_status.json's critical_issues and failing quality_gates are items (through the real
+    bridge), aged from the version that first reported them; gone when the file stops reporting them,
+    and news again (a new key) if they come back. Agent text stays text."""
+    from swarmdeck.app.status_bridge import StatusBridge
+    from swarmdeck.store.attention import counts
+
+    path = tmp_path / "coordination_status.json"
+    bridge = StatusBridge(store, path)
+
+    def status(issues, gates):
+        path.write_text(json.dumps({"phase": "1", "agents": {"db": {"status": "in_progress"}},
+                                    "quality_gates": gates, "critical_issues": issues}))
+
+    status([], {"e2e": "pending"})
+    await bridge.poll()
+    assert await attention(store) == []
+
+    hostile = "Redis drops messages [bold red]x[/] \x1b]52;c;ZXZpbA==\x07"
+    status([hostile, {"title": "migration corrupts rows", "owner": "db"}], {"e2e": "failed", "unit": "passed"})
+    await bridge.poll()
+    clock.advance(3600)
+    status([hostile, {"title": "migration corrupts rows", "owner": "db"}, "disk full"],
+           {"e2e": {"status": "FAILING", "runs": 3}, "unit": "passed"})
+    await bridge.poll()
+
+    items = await attention(store)
+    issues = [i for i in items if i.kind is AttentionKind.SWARM_ISSUE]
+    gates = [i for i in items if i.kind is AttentionKind.QUALITY_GATE]
+    assert {i.title for i in issues} == {
+        f"critical issue reported by status-bridge: {hostile}",
+        "critical issue reported by status-bridge: migration corrupts rows",
+        "critical issue reported by status-bridge: disk full"}
+    assert all(i.urgency is Urgency.CRITICAL and i.entity == "memory" for i in issues)
+    ages = {i.title.rpartition(": ")[2]: i.age(clock.now) for i in issues}
+    assert ages["migration corrupts rows"] == pytest.approx(3600) and ages["disk full"] == pytest.approx(0)
+    assert [(g.title, g.urgency) for g in gates] == [
+        ("quality gate e2e is FAILING (reported by status-bridge)", Urgency.HIGH)]
+    assert gates[0].age(clock.now) == pytest.approx(3600)  # failing since the first version that said so
+    assert gates[0].entity_id == "bridge:coordination_status/quality_gates"
+    assert counts(items) == ((("critical", 3, 3), ("checks failing", 1, 2)), 0)
+
+    # Fixed: gone. Failing again later: a new item (a watcher tells a person again).
+    first_key = gates[0].key
+    status([], {"e2e": "passed"})
+    await bridge.poll()
+    assert await attention(store) == []
+    status([], {"e2e": "failed"})
+    await bridge.poll()
+    again = await attention(store)
+    assert [i.kind for i in again] == [AttentionKind.QUALITY_GATE] and again[0].key != first_key

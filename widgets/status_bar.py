@@ -25,6 +25,10 @@ class StatusBar(Widget):
     swarm_paused: reactive[str] = reactive("")  # the reason, or "" when the swarm runs
     read_only: reactive[bool] = reactive(False)
     audit_broken: reactive[str] = reactive("")  # shown first, so that no width cuts it off
+    #: What else waits on a person, by kind: (words, count, urgency) — urgency 3 is critical. Gates in
+    #: review and a paused swarm have their own places above; ``overdue`` gates are counted apart.
+    attention: reactive[tuple[tuple[str, int, int], ...]] = reactive(())
+    overdue: reactive[int] = reactive(0)
 
     def render(self) -> Text:
         parts: list[Text | str] = []
@@ -40,8 +44,17 @@ class StatusBar(Widget):
         if self.pending_reviews:
             noun = "gate awaits" if self.pending_reviews == 1 else "gates await"
             parts += ["   ", Text(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")]
+            if self.overdue:
+                parts += [" ", Text(f"({self.overdue} overdue)", style="bold white on red")]
         if self.swarm_paused:
             parts += ["   ", Text("SWARM PAUSED: ", style="bold white on red"), safe(self.swarm_paused, one_line=True)]
+        if self.attention:
+            parts.append("   ")
+            for index, (words, count, urgency) in enumerate(self.attention):
+                if index:
+                    parts.append(" · ")
+                parts.append(Text(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow"))
+            parts.append(Text(" (i)", style="dim"))
         if self.read_only:
             parts += ["   ", Text("read-only", style="bold cyan")]
         parts += ["   ", Text("1-5 screens · ? keys · ^p commands", style="dim")]

@@ -26,6 +26,9 @@ def dashboard_options(*, hidden: bool = False) -> Callable[[Callable[..., Any]],
                           "(default: $SWARMDECK_EMBEDDER)."),
         click.option("--watch-status", type=click.Path(dir_okay=False, path_type=Path), hidden=hidden,
                      help="Also mirror this seed-002 coordination_status.json (see watch-status)."),
+        click.option("--notify/--no-notify", "notify", default=None, hidden=hidden,
+                     help="Also ask the terminal for a desktop notification (OSC 9/777/99) for each new item "
+                          "that needs a person (default: as last chosen in the palette, else off)."),
     ]
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -53,21 +53,22 @@ def load_embedder(settings: Settings, option: str | None = None):
 @dashboard_options()
 @click.pass_context
 def dashboard(ctx: click.Context, reviewer: str | None, interval: float | None, embedder: str | None,
-              watch_status: Path | None) -> None:
+              watch_status: Path | None, notify: bool | None) -> None:
     """Open the dashboard on the database (what `swarmdeck` alone does).
 
     Keys can be rebound by id with $SWARMDECK_KEYMAP (JSON, e.g. '{"queue.enqueue": "a"}'); `?` in
     the dashboard lists every key."""
     cfg: Config = ctx.find_object(Config)
-    given = {"reviewer": reviewer, "interval": interval, "embedder": embedder, "watch_status": watch_status}
+    given = {"reviewer": reviewer, "interval": interval, "embedder": embedder, "watch_status": watch_status,
+             "notify": notify}
     options = {**cfg.dashboard_options, **{k: v for k, v in given.items() if v is not None}}
     ctx.exit(run_dashboard(cfg, read_only=cfg.read_only, reviewer=options.get("reviewer"),
                            interval=options.get("interval", DEFAULT_INTERVAL), embedder=options.get("embedder"),
-                           watch_status=options.get("watch_status")))
+                           watch_status=options.get("watch_status"), notify=options.get("notify")))
 
 
 def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
-                  embedder: str | None = None, watch_status: Path | None = None) -> int:
+                  embedder: str | None = None, watch_status: Path | None = None, notify: bool | None = None) -> int:
     """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
     from .. import preferences
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
@@ -96,6 +97,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         keymap=settings.keymap,
         key_folder=settings.key_folder,
         preferences_path=preferences.default_path(settings.config_home),
+        desktop_notify=notify,
     )
     return app.run() or 0
 
@@ -127,8 +129,11 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.option("--speed", type=click.FloatRange(0.1, 20), default=1.0, show_default=True,
               help="How fast the simulated swarm works.")
 @click.option("--seed", "rng_seed", type=int, help="Random seed, for a repeatable swarm.")
+@click.option("--notify/--no-notify", "notify", default=None,
+              help="Also ask the terminal for a desktop notification for each new item that needs a person.")
 @click.pass_obj
-def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None) -> None:
+def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None,
+         notify: bool | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
     from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
     from .. import preferences
@@ -186,6 +191,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         signer=signer,
         keymap=settings.keymap,
         preferences_path=preferences.default_path(settings.config_home),
+        desktop_notify=notify,
     )
     app.run()
     click.echo(f"demo database kept at {path}")

@@ -17,7 +17,7 @@ from ..format import age
 from swarmdeck.widgets.text import cell
 
 #: Where Enter on an item goes: the dashboard mode that shows its entity.
-MODE_OF = {"milestone": "milestones", "task": "queue", "agent": "agents", "swarm": "milestones"}
+MODE_OF = {"milestone": "milestones", "task": "queue", "agent": "agents", "swarm": "milestones", "memory": "memory"}
 
 _STYLE = {Urgency.CRITICAL: "bold white on red", Urgency.HIGH: "bold magenta", Urgency.NOTICE: ""}
 

@@ -70,7 +70,8 @@ class LiveScreen(Screen):
         bar = self.query_one(StatusBar)
         bar.title = self.sd.db_title
         bar.read_only = self.sd.read_only
-        for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken"):
+        for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken", "attention",
+                          "overdue"):
             self.watch(self.app, attribute, _mirror(bar, attribute))
         self.run_worker(self._initial_load, group="sync", exit_on_error=False)
 

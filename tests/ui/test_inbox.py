@@ -64,3 +64,87 @@ async def test_a_new_item_is_a_toast_and_one_bell(seeded, monkeypatch):
         assert bells == [1]
         assert len([message for message in toasts if f"task {task.id}" in message]) == 1
         assert app.is_running  # the markup in the agent's text did nothing
+
+
+async def test_every_screen_s_header_counts_what_waits_by_kind(seeded):
+    """The status bar on each of the five screens says how many items of each kind wait (beside the gates
+    awaiting review), the critical kinds first; a new kind shows once the app has looked again."""
+    from swarmdeck.widgets.status_bar import StatusBar
+    from ui_support import plain
+
+    t = seeded.tasks
+    app = make_app(seeded.path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: app.attention, what="the first look")
+        expected = "1 failed"  # the seeded swarm's bench task failed for good
+        for key in "12345":
+            await pilot.press(key)
+            await pilot.pause()
+            bar = plain(app.screen.query_one(StatusBar).render())
+            assert expected in bar and "(i)" in bar, (key, bar)
+        await db_call(seeded.path, "retry_task", t["bench"])
+        await app.refresh_attention()
+        await pilot.pause()
+        assert "failed" not in plain(app.screen.query_one(StatusBar).render())
+
+
+async def test_desktop_notifications_are_opt_in_and_carry_only_plain_text(seeded, tmp_path):
+    """With desktop notifications on, a new item is also an OSC 9 notification written to the terminal;
+    the agent's escape sequences in it are made plain (one ESC: the notification's own). The palette's
+    command turns them off and the choice is remembered."""
+    from swarmdeck.app import preferences
+
+    prefs = tmp_path / "dashboard.json"
+    app = make_app(seeded.path, desktop_notify=True, preferences_path=prefs)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: app.attention_keys, what="the first look")
+        written: list[str] = []
+        app._driver.write = written.append  # what goes to the terminal
+        task = await db_call(seeded.path, "enqueue_task", description="x", agent_type="flaky", max_retries=0)
+        await db_call(seeded.path, "claim_task", agent="builder-1", agent_type="flaky")
+        await db_call(seeded.path, "fail_task", task.id, agent="builder-1", retry=False,
+                      error="boom \x1b]52;c;ZXZpbA==\x07[bold]x")
+        await app.refresh_attention()
+        osc = [w for w in written if w.startswith("\x1b]")]
+        assert len(osc) == 1 and osc[0].count("\x1b") == 1 and osc[0].count("\x07") == 1
+        assert f"task {task.id} failed for good: boom ]52;c;ZXZpbA== [bold]x" in osc[0]
+
+        app.action_toggle_desktop_notify()
+        assert app.desktop_notify is False
+        assert preferences.load(prefs)[0].desktop_notifications is False
+    # The next run remembers the choice (no --notify given).
+    again = make_app(seeded.path, preferences_path=prefs)
+    async with again.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert again.desktop_notify is False
+
+
+async def test_a_swarm_s_critical_issue_goes_to_its_memory_entry(seeded, tmp_path):
+    from textual.widgets import Input
+
+    from swarmdeck.app.screens.memory import MemoryScreen
+    from swarmdeck.app.status_bridge import StatusBridge
+    from swarmdeck.store import open_store
+
+    path = tmp_path / "coordination_status.json"
+    path.write_text('{"agents": {}, "critical_issues": ["broker loses messages"]}')
+    store = await open_store(seeded.path)
+    try:
+        await StatusBridge(store, path).poll()
+    finally:
+        await store.close()
+    app = make_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InboxModal), what="the inbox")
+        modal = app.screen
+        titles = _titles(modal)
+        row = next(i for i, title in enumerate(titles) if "broker loses messages" in title)
+        modal.query_one(DataTable).move_cursor(row=row)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen), what="the memory screen")
+        await wait_for(pilot, lambda: app.screen.query_one("#memory-query", Input).value == "critical_issues",
+                       what="the search for the entry")

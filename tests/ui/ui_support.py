@@ -246,8 +246,10 @@ async def settle(pilot: Pilot) -> None:
 
 
 async def loaded(pilot: Pilot) -> None:
-    """The visible screen has finished its first load."""
+    """The visible screen has finished its first load (and the app its first look at what waits on a
+    person, which the status bar shows)."""
     await wait_for(pilot, lambda: getattr(pilot.app.screen, "_loaded", False), what="the screen to load")
+    await wait_for(pilot, lambda: getattr(pilot.app, "_attention_looked", True), what="the first attention look")
     await settle(pilot)
 
 
