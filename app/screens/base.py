@@ -93,6 +93,7 @@ class LiveScreen(Screen):
             self._loaded = True
         finally:
             self._syncing = False
+            await self.sd.first_screen_loaded()
         if self._dirty:
             self.kick()
 
