@@ -41,12 +41,18 @@ WAIT_EXIT_CODES = {
 
 @click.group("milestone")
 def milestone_group() -> None:
-    """Add and list milestones."""
+    """Add and list milestones.
+
+    A MILESTONE is its id, its name, its label (the name's first word, e.g. M3) or the start of its
+    name."""
 
 
 @click.group("gate")
 def gate_group() -> None:
-    """Submit validation reports, decide gates, wait for decisions."""
+    """Submit validation reports, decide gates, wait for decisions.
+
+    A MILESTONE is its id, its name, its label (the name's first word, e.g. M3) or the start of its
+    name."""
 
 
 def render_milestone(m: Milestone) -> str:
