@@ -336,7 +336,7 @@ class TaskSpec(StoreInput):
                           "or epoch seconds.")
     estimated_duration_seconds: whole(1, 10**9) | None = Field(None, description="Expected duration.")
     milestone: TaskId | Name | None = Field(
-        None, description="Milestone id or name; its tasks wait until its gate opens.")
+        None, description="Milestone id, name or label (e.g. M3); its tasks wait until its gate opens.")
     parent_task_id: TaskId | None = Field(None, description="The task this one was split from.")
     session_id: Name | None = Field(None, description="Session whose memory gives context.")
     input_data: JsonValue = Field(None, description="Any JSON the worker needs.")

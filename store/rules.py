@@ -6,6 +6,7 @@ UI-free and SQL-free: each rule works over the `Store` protocol or over models, 
 - ``search``: the requested ranking, falling back to keyword results when the embedder cannot be used
   (none configured, nothing embedded with it yet, or it failed on the query), and saying so.
 - ``current_decisions`` / ``latest_decision``: the verified decisions on a gate's current report.
+- ``gate_waits_for``: what a gate still waits for (locked, no report, a decision), or None once decided.
 - ``agent_fields``: a heartbeat's or status update's options as the store's fields.
 - ``MAX_ID`` / ``check_id`` / ``driver_refusal``: the id bounds and the database's integer overflow.
 """
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidArgument, StoreError
-from .models import GateDecision, GateStatus, SearchHit, SearchMode
+from .models import GateDecision, GateStatus, MilestoneStatus, SearchHit, SearchMode
 
 __all__ = [
-    "MAX_ID", "Fallback", "SearchAnswer", "agent_fields", "check_id", "current_decisions", "driver_refusal",
-    "id_in_range", "latest_decision", "search",
+    "MAX_ID", "Fallback", "GateWait", "SearchAnswer", "agent_fields", "check_id", "current_decisions",
+    "driver_refusal", "gate_waits_for", "id_in_range", "latest_decision", "search",
 ]
 
 # -- ids and numbers the database cannot hold ------------------------------------------------------------
@@ -163,6 +164,31 @@ def current_decisions(gate: GateStatus) -> list[GateDecision]:
 def latest_decision(gate: GateStatus) -> GateDecision | None:
     current = current_decisions(gate)
     return current[-1] if current else None
+
+
+class GateWait(enum.StrEnum):
+    """What a gate waits for before a decision on it stands (the values are the faces' codes)."""
+
+    #: An earlier gate has not passed yet.
+    LOCKED = "locked"
+    #: Open, and no report was submitted yet.
+    NO_REPORT = "no_report"
+    #: A report waits for a human's verified decision.
+    DECISION = "decision"
+
+
+def gate_waits_for(gate: GateStatus) -> GateWait | None:
+    """What ``gate wait`` (and an agent polling the gate) still waits for; None once a verified
+    decision on the current report stands (``latest_decision``)."""
+    if gate.milestone.status is MilestoneStatus.LOCKED:
+        return GateWait.LOCKED
+    if gate.report is None:
+        return GateWait.NO_REPORT
+    # In review, an earlier decision is history; elsewhere only a verified one is a decision (a row
+    # written around swarmdeck decides nothing).
+    if gate.milestone.status is not MilestoneStatus.REVIEW and latest_decision(gate) is not None:
+        return None
+    return GateWait.DECISION
 
 
 # -- agents: what a heartbeat or status update changes ----------------------------------------------------

@@ -302,6 +302,12 @@ def leaf(group: click.Group, name: str, render: Renderer | None = None, *, creat
     return deco
 
 
+async def milestone_ref_id(store: Store, ref: str | None) -> int | None:
+    """The id of the milestone a `--milestone` option names: its id, name, label (M3) or the start of
+    its name, as the store resolves every milestone reference."""
+    return None if ref is None else (await store.get_milestone(ref)).id
+
+
 def parse_json_arg(value: str | None, what: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """A JSON command-line argument; '@file' reads a file and '-' reads standard input. Within the
     store's limits (size, then depth: store/limits.py), checked before more than the limit is read."""

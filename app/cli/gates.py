@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import click
@@ -19,7 +20,6 @@ from swarmdeck.store import (
     signing,
 )
 from swarmdeck.store import gates as store_gates
-from swarmdeck.store.errors import InvalidTransition
 from swarmdeck.store.models import Condition
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
@@ -41,12 +41,18 @@ WAIT_EXIT_CODES = {
 
 @click.group("milestone")
 def milestone_group() -> None:
-    """Add and list milestones."""
+    """Add and list milestones.
+
+    A MILESTONE is its id, its name, its label (the name's first word, e.g. M3) or the start of its
+    name."""
 
 
 @click.group("gate")
 def gate_group() -> None:
-    """Submit validation reports, decide gates, wait for decisions."""
+    """Submit validation reports, decide gates, wait for decisions.
+
+    A MILESTONE is its id, its name, its label (the name's first word, e.g. M3) or the start of its
+    name."""
 
 
 def render_milestone(m: Milestone) -> str:
@@ -97,7 +103,7 @@ async def list_(store: Store, cfg: Config) -> list[Milestone]:
 @leaf(milestone_group, "show", render_milestone)
 @click.argument("milestone")
 async def show(store: Store, cfg: Config, milestone: str) -> Milestone:
-    """One milestone by id or name."""
+    """One milestone by id, name, label (M3) or the start of its name."""
     return await store.get_milestone(milestone)
 
 
@@ -245,29 +251,54 @@ async def status(store: Store, cfg: Config, milestone: str) -> GateStatus:
     return await store.gate_status(milestone)
 
 
+def waiting_words(gate: GateStatus, waits: rules.GateWait) -> str:
+    """What `gate wait` says it waits for."""
+    name = f"milestone '{gate.milestone.name}'"
+    if waits is rules.GateWait.LOCKED:
+        return f"{name} is locked until the gates before it pass"
+    if waits is rules.GateWait.NO_REPORT:
+        return f"{name} has no report yet"
+    return f"{name}: report v{gate.report.version} awaits a decision"
+
+
+def say_waiting(cfg: Config, gate: GateStatus, waits: rules.GateWait) -> None:
+    """One line on stderr saying what `gate wait` waits for (a JSON object with --json)."""
+    words = waiting_words(gate, waits)
+    if cfg.json:
+        click.echo(json.dumps({"waiting": {"code": waits.value, "milestone_id": gate.milestone.id,
+                                           "message": words}}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"swarmdeck: waiting: {plain(words)}", err=True)
+
+
 @leaf(gate_group, "wait", lambda d: render_decision(d) if d else "timed out waiting for a decision")
 @click.argument("milestone")
 @click.option("--timeout", type=SECONDS, help="Give up after this long (exit 124).")
 @click.option("--interval", type=click.FloatRange(0.05), default=1.0, show_default=True, help="Seconds between checks.")
 async def wait(store: Store, cfg: Config, milestone: str, timeout, interval) -> Exit:
-    """Block until the milestone's report is decided; exit 0 APPROVE, 10 CONDITIONAL, 11 REVISE, 12 ESCALATE."""
+    """Block until the milestone's current report is decided; exit 0 APPROVE, 10 CONDITIONAL, 11 REVISE,
+    12 ESCALATE, 124 on --timeout.
+
+    A milestone still locked, or with no report yet, is waited on too: the wait goes on through its
+    opening and the report's submission, and says on stderr what it waits for as that changes."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    seen = -1
+    ms_id = (await store.get_milestone(milestone)).id  # once: a milestone added later cannot change which
+    seen, said, spoke = -1, None, False
     while True:
         event_id = await store.latest_event_id()
         if event_id != seen:  # only look again when something changed
             seen = event_id
-            ms = await store.get_milestone(milestone)
-            if ms.status in (MilestoneStatus.LOCKED,):
-                raise InvalidTransition(f"milestone '{ms.name}' is locked; there is nothing to wait for yet")
-            if ms.status is not MilestoneStatus.REVIEW:
-                gate = await store.gate_status(ms.id)
-                if gate.report is None:
-                    raise InvalidTransition(f"milestone '{ms.name}' has no report; submit one first")
-                # Only a verified decision is one: a row written around swarmdeck decides nothing.
+            gate = await store.gate_status(ms_id)
+            waits = rules.gate_waits_for(gate)
+            if waits is None:
                 decided = rules.latest_decision(gate)
-                if decided is not None:
-                    return Exit(WAIT_EXIT_CODES[decided.decision], decided)
+                return Exit(WAIT_EXIT_CODES[decided.decision], decided)
+            # Waiting for a decision is what `gate wait` is for: said only after it waited for more.
+            saying = (waits, gate.report and gate.report.version)
+            if saying != said and (spoke or waits is not rules.GateWait.DECISION):
+                say_waiting(cfg, gate, waits)
+                spoke = True
+            said = saying
         if deadline is not None and time.monotonic() >= deadline:
             return Exit(EXIT_TIMEOUT, None)
         await asyncio.sleep(interval)

@@ -10,7 +10,7 @@ from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, Task
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
 from ..output import plain, when
-from ._base import Config, Store, leaf, parse_json_arg, table
+from ._base import Config, Store, leaf, milestone_ref_id, parse_json_arg, table
 from ._parse import DURATION, ID, MOMENT
 
 
@@ -70,7 +70,7 @@ def render_tasks(tasks: list[Task]) -> str:
 @click.option("--after", "prerequisites", type=ID, multiple=True, help="A prerequisite task id (repeatable).")
 @click.option("--deadline", type=MOMENT, help="ISO time or +30m/+2h/+1d.")
 @click.option("--estimate", "estimated_duration_seconds", type=DURATION, help="Expected duration: 90s, 30m, 2h.")
-@click.option("--milestone", help="Milestone id or name the task belongs to.")
+@click.option("--milestone", help="The milestone the task belongs to: its id, name or label (M3).")
 @click.option("--parent", "parent_task_id", type=ID)
 @click.option("--session", "session_id")
 @click.option("--input", "input_data", help="JSON input data ('@file' or '-' for stdin).")
@@ -165,13 +165,15 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 @click.option("--status", "status", multiple=True, type=click.Choice([s.value for s in TaskStatus]))
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]))
 @click.option("--type", "agent_type")
-@click.option("--milestone", "milestone_id", type=ID)
+@click.option("--milestone", help="Only tasks of this milestone: its id, name or label (M3).")
 @click.option("--agent", "assigned_agent")
 @click.option("--held", "held_by_failure", is_flag=True, help="Only tasks held by a task that failed for good.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
-async def list_(store: Store, cfg: Config, status: tuple[str, ...], **filters) -> list[Task]:
+async def list_(store: Store, cfg: Config, status: tuple[str, ...], milestone: str | None,
+                **filters) -> list[Task]:
     """List tasks (by priority when filtered by status, else newest first)."""
-    return await store.list_tasks(status=list(status) or None, **filters)
+    milestone_id = await milestone_ref_id(store, milestone)
+    return await store.list_tasks(status=list(status) or None, milestone_id=milestone_id, **filters)
 
 
 def render_plan(p: ExecutionPlan) -> str:

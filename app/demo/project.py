@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from swarmdeck.store import milestone_refs
+
 if TYPE_CHECKING:
     from swarmdeck.store import Task
 
@@ -298,8 +300,8 @@ PHASES = {
 
 
 def milestone_tag(name: str) -> str:
-    """'M1 Core Schema Foundation' -> 'M1'."""
-    return name.split(" ", 1)[0]
+    """'M1 Core Schema Foundation' -> 'M1': the label the CLI and the store take for the milestone."""
+    return milestone_refs.label(name)
 
 
 def planned(name: str) -> PlannedMilestone | None:

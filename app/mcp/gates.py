@@ -59,8 +59,12 @@ def register(t: Tools) -> None:
         conditions, approvals so far, and how many tasks approving it would unblock.
         awaiting_decision is true while a human has yet to decide. Each decision, resume and closure
         says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
-        counts for nothing and opens nothing. latest_decision is the latest verified one."""
+        counts for nothing and opens nothing. latest_decision is the latest verified one. waiting_for
+        says what a decision still waits for: "locked" (an earlier gate has not passed), "no_report"
+        (none submitted yet), "decision" (a human's), or null once one stands; poll until it is null."""
         s = await store.gate_status(milestone)
         latest = rules.latest_decision(s)
+        waits = rules.gate_waits_for(s)
         return {**jsonable(s), "awaiting_decision": s.milestone.status.value == "review",
-                "latest_decision": jsonable(latest) if latest else None}
+                "latest_decision": jsonable(latest) if latest else None,
+                "waiting_for": waits and waits.value}

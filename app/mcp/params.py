@@ -33,7 +33,9 @@ def number(*, ge: float | None = None, gt: float | None = None, le: float | None
 
 
 TaskId = whole(1, MAX_ID)
-MilestoneRef = Annotated[int | str, Field(description="Milestone id (a number) or its exact name.")]
+MilestoneRef = Annotated[int | str, Field(
+    description="Milestone: its id (a number), its name, its label (the name's first word, e.g. M3) or the "
+                "start of its name; a reference that could name several is refused.")]
 
 
 def one_of(kind: type[Enum]) -> Any:

@@ -76,7 +76,8 @@ def register(t: Tools) -> None:
         source: Source | None = None,
         agent_type: str | None = None,
         assigned_agent: Annotated[str | None, Field(description="Only tasks assigned to this agent.")] = None,
-        milestone: Annotated[int | str | None, Field(description="Milestone id or name.")] = None,
+        milestone: Annotated[int | str | None, Field(
+            description="Only tasks of this milestone: its id, name or label (e.g. M3).")] = None,
         held_by_failure: Annotated[bool, Field(
             description="Only tasks waiting on a task that failed for good.")] = False,
         limit: whole(1, 500) = 50,

@@ -81,10 +81,8 @@ def require_reviewer(u: Unit, who: str, act: str) -> Reviewer:
 
 
 def milestone(u: Unit, ref: int | str) -> Milestone:
-    ms = u.milestone(ref)
-    if ms is None:
-        raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
-    return ms
+    """The milestone ``ref`` names (id, name, label or start of the name), or NotFound / InvalidArgument."""
+    return u.milestone(ref)
 
 
 def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | None, hour_budget: float | None,

@@ -125,8 +125,6 @@ def enqueue(u: Unit, t: NewTask) -> Task:
     milestone_id, locked = None, False
     if t.milestone is not None:
         ms = u.milestone(t.milestone)
-        if ms is None:
-            raise NotFound(f"milestone {t.milestone!r} does not exist", entity="milestone", key=t.milestone)
         milestone_id, locked = ms.id, ms.status is MilestoneStatus.LOCKED
     waiting = any(statuses[p].status != TaskStatus.COMPLETED for p in prereq_ids)
     status = TaskStatus.BLOCKED if waiting or locked else TaskStatus.READY

@@ -219,8 +219,9 @@ class Unit(Protocol):
 
     # -- milestones and gates ---------------------------------------------------------------------
 
-    def milestone(self, ref: int | str) -> Milestone | None:
-        """By id (an int, or digits) or by name."""
+    def milestone(self, ref: int | str) -> Milestone:
+        """The milestone ``ref`` names by store/milestone_refs.py's rules (id, name, label, start of
+        the name); NotFound if none, InvalidArgument if it could be several."""
     def milestone_named(self, name: str) -> bool: ...
     def milestone_tail(self) -> tuple[int, int]:
         """The last milestone's position (0 with none), and how many milestones have not passed."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import identity, signing
 from ..domain import gates as domain_gates
-from ..errors import InvalidArgument, NotFound
+from ..errors import InvalidArgument
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
     Condition,
@@ -24,11 +24,10 @@ from .rows import (
     condition_from_row,
     decision_from_row,
     milestone_from_row,
-    milestone_query,
     resumption_from_row,
 )
 from .signatures import DECISION_SELECT, Signatures
-from .uow import NEXT_LOCKED, SqliteUnit, report_reads
+from .uow import NEXT_LOCKED, SqliteUnit, milestone_reads, report_reads
 
 
 class Gates:
@@ -86,10 +85,9 @@ class Gates:
         return [milestone_from_row(r) for r in await self.db._all("SELECT * FROM milestones ORDER BY position")]
 
     async def get_milestone(self, ref: int | str) -> Milestone:
-        row = await self.db._one(*milestone_query(ref))
-        if row is None:
-            raise NotFound(f"milestone {ref!r} does not exist", entity="milestone", key=ref)
-        return milestone_from_row(row)
+        """The milestone ``ref`` names: its id, name, label (``M3``) or the start of its name
+        (store/milestone_refs.py); NotFound if none, InvalidArgument if it could be several."""
+        return await self.db._read(milestone_reads(ref))
 
     # -- reports ------------------------------------------------------------------------------
 

@@ -194,12 +194,3 @@ def event_from_row(row: sqlean.Row) -> Event:
         entity_id=row["entity_id"],
         payload=loads(row["payload"], "payload"),
     )
-
-
-def milestone_query(ref: int | str) -> tuple[str, tuple[Any, ...]]:
-    """A milestone by id (an int, or digits) or by name."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        number = int(ref)
-        # Beyond SQLite's integer range no row can match; keep the query valid rather than overflow.
-        return "SELECT * FROM milestones WHERE id = ?", (number if number < 2**63 else -1,)
-    return "SELECT * FROM milestones WHERE name = ?", (ref,)

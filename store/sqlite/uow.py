@@ -24,6 +24,7 @@ from ..domain.uow import (
     PriorityInputs,
     Silent,
 )
+from .. import milestone_refs
 from ..errors import NotFound
 from ..models import (
     Agent,
@@ -51,7 +52,6 @@ from .rows import (
     dumps,
     decision_from_row,
     milestone_from_row,
-    milestone_query,
     reviewer_from_row,
     task_from_row,
 )
@@ -106,6 +106,20 @@ def priority_inputs_of(row: sqlean.Row, unfinished_dependents: int) -> PriorityI
     """A task row's priority factors."""
     return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
                           row["deadline"], row["estimated_duration_seconds"], row["source"], unfinished_dependents)
+
+
+def milestone_reads(ref: int | str) -> Reads[Milestone]:
+    """The milestone ``ref`` names (store/milestone_refs.py's rules), or its NotFound / InvalidArgument.
+    An id that exists costs one probe; any other reference reads the names (milestones are few)."""
+    number = milestone_refs.as_id(ref)
+    if number is not None and number < 2**63:  # beyond SQLite's integers no row can match
+        row = yield One("SELECT * FROM milestones WHERE id = ?", (number,))
+        if row is not None:
+            return milestone_from_row(row)
+    names = yield All("SELECT id, name FROM milestones ORDER BY position")
+    found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
+    row = yield One("SELECT * FROM milestones WHERE id = ?", (found,))
+    return milestone_from_row(row)
 
 
 def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
@@ -573,9 +587,8 @@ class SqliteUnit:
 
     # -- milestones and gates ---------------------------------------------------------------------
 
-    def milestone(self, ref: int | str) -> Milestone | None:
-        row = self.tx.one(*milestone_query(ref))
-        return None if row is None else milestone_from_row(row)
+    def milestone(self, ref: int | str) -> Milestone:
+        return self.tx.read(milestone_reads(ref))
 
     def next_locked_milestone(self, position: int) -> Milestone | None:
         row = self.tx.one(NEXT_LOCKED, (position,))

@@ -552,15 +552,6 @@ def test_escalate_pauses_claims_until_resume(sd, sdj, human, humanj):
     assert kinds == ["swarm.paused", "milestone.review", "swarm.resumed", "task.claimed"]
 
 
-def test_gate_wait_refuses_what_cannot_be_decided(sd, sdj):
-    sdj("milestone", "add", "M1")
-    sdj("milestone", "add", "M2")
-    expect_error(sd("gate", "wait", "M1", "--timeout", "5"), 1, "has no report; submit one first")
-    expect_error(sd("gate", "wait", "M2", "--timeout", "5"), 1, "is locked")
-    expect_error(sd("gate", "wait", "M9", "--timeout", "5"), 3, "does not exist")
-    expect_error(sd("gate", "wait", "M1", "--timeout", "soon"), 2, "not a duration")
-
-
 # -- errors ------------------------------------------------------------------------------------------------
 
 

@@ -107,6 +107,51 @@ def test_gate_wait_exits_with_a_code_per_decision(tmp_path, run_sd, sd_popen, pe
 
 
 
+def _stderr_line(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    """The next line the process writes on stderr (it must write one within ``timeout``)."""
+    ready, _, _ = select.select([proc.stderr], [], [], timeout)
+    assert ready, f"nothing on stderr in {timeout} s"
+    return proc.stderr.readline()
+
+
+def test_gate_wait_on_a_gate_not_submitted_yet_waits_for_its_decision(tmp_path, run_sd, sd_popen, person):
+    """Waiters started before anything was submitted, by the labels every screen shows: each says on
+    stderr what it waits for as that changes (locked, no report, a report to decide), and exits with
+    the code of the decision at the end of it."""
+    db = tmp_path / "swarm.db"
+    for args in (["init"], ["milestone", "add", "M1 Core Schema Foundation"], ["milestone", "add", "M2 Memory"],
+                 ["agent", "register", "alice", "--type", "validation"]):
+        assert run_sd("--db", db, *args).returncode == 0
+    assert person(db, "reviewer", "add", "bob", "--by", "bob").returncode == 0
+    first = sd_popen(db, "gate", "wait", "m1", "--interval", "0.05")
+    second = sd_popen(db, "--json", "gate", "wait", "M2", "--interval", "0.05")
+    assert _stderr_line(first) == "swarmdeck: waiting: milestone 'M1 Core Schema Foundation' has no report yet\n"
+    assert json.loads(_stderr_line(second))["waiting"]["code"] == "locked"
+
+    assert run_sd("--db", db, "gate", "submit", "M1", "--by", "alice", "--summary", "done").returncode == 0
+    assert _stderr_line(first) == ("swarmdeck: waiting: milestone 'M1 Core Schema Foundation': report v1 awaits "
+                                   "a decision\n")
+    assert (first.poll(), second.poll()) == (None, None)  # a report is not a decision
+    decided = person(db, "gate", "decide", "M1", "--decision", "CONDITIONAL", "--rationale", "because",
+                     "--reviewer", "bob", "--condition", "add docs")
+    assert decided.returncode == 0, decided.stderr
+    out, err = first.communicate(timeout=30)
+    assert (first.returncode, err) == (10, "")
+    assert out.startswith("CONDITIONAL by bob at ") and out.rstrip().endswith(": because")
+
+    # M1's gate passed, so M2 opened: its waiter waits for a report now, then for its decision.
+    assert json.loads(_stderr_line(second)) == {"waiting": {
+        "code": "no_report", "milestone_id": 2, "message": "milestone 'M2 Memory' has no report yet"}}
+    assert run_sd("--db", db, "gate", "submit", "M2", "--by", "alice", "--summary", "done").returncode == 0
+    assert json.loads(_stderr_line(second))["waiting"] == {
+        "code": "decision", "milestone_id": 2, "message": "milestone 'M2 Memory': report v1 awaits a decision"}
+    decided = person(db, "gate", "decide", "m2", "--decision", "REVISE", "--rationale", "redo", "--reviewer", "bob")
+    assert decided.returncode == 0, decided.stderr
+    out, err = second.communicate(timeout=30)
+    assert (second.returncode, err) == (11, "")
+    assert (json.loads(out)["decision"], json.loads(out)["rationale"]) == ("REVISE", "redo")
+
+
 # -- in a real terminal ----------------------------------------------------------------------------------
 
 

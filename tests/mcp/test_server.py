@@ -344,6 +344,9 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
         listed = await t.ok("milestone_list")
         assert [(m["name"], m["status"]) for m in listed["milestones"]] == [("Foundation", "open"), ("Memory", "locked")]
         assert listed["milestones"][1]["task_counts"] == {"blocked": 1} and listed["swarm_paused"] is False
+        # Nothing to decide yet: an agent polling a gate learns what it waits for (by the start of a name too).
+        assert (await t.ok("gate_status", milestone="found"))["waiting_for"] == "no_report"
+        assert (await t.ok("gate_status", milestone="memory"))["waiting_for"] == "locked"
 
         report = await t.ok(
             "gate_submit_report", milestone="Foundation", submitted_by="validator", summary="schema is in",
@@ -359,13 +362,14 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
         assert report["metrics"][0]["met"] is True and report["proposed_decision"] == "APPROVE"
         status = await t.ok("gate_status", milestone="Foundation")
         assert status["awaiting_decision"] is True and status["latest_decision"] is None
+        assert status["waiting_for"] == "decision"
         assert status["milestone"]["status"] == "review" and status["unblocks"] == 1
         assert status["next_milestone"] == "Memory"
 
         async with opened(db) as store:  # a human decides, through their own seat
             await decide(store, "Foundation", decision="APPROVE", rationale="criteria met", reviewer="alice")
         status = await t.ok("gate_status", milestone=1)
-        assert status["awaiting_decision"] is False
+        assert status["awaiting_decision"] is False and status["waiting_for"] is None
         assert status["latest_decision"]["decision"] == "APPROVE" and status["latest_decision"]["reviewer"] == "alice"
         assert (await t.ok("milestone_list"))["milestones"][1]["status"] == "open"
 

@@ -12,7 +12,7 @@ from swarmdeck.store import learning
 from swarmdeck.store.models import LearningRecord
 
 from ...output import plain, when
-from .._base import Config, Store, leaf, table
+from .._base import Config, Store, leaf, milestone_ref_id, table
 from .._parse import ID
 from ._common import DEFAULT_NAMESPACE, decision_group, failure_group, indented, one_line, record_group
 
@@ -52,7 +52,7 @@ def _record_options(fn):
         click.option("--namespace", default=DEFAULT_NAMESPACE, show_default=True),
         click.option("--agent", help="Who learned it (default: --actor / $SWARMDECK_ACTOR)."),
         click.option("--task", "task_id", type=ID),
-        click.option("--milestone", "milestone_id", type=ID),
+        click.option("--milestone", "milestone_id", help="Its milestone: id, name or label (M3)."),
         click.option("--session", "session_id"),
     ]):
         fn = option(fn)
@@ -64,6 +64,7 @@ async def _log(store: Store, cfg: Config, kind: str, fields: dict[str, Any], *, 
     from swarmdeck.store.inputs import parse_record
 
     record = parse_record(kind, {k: v for k, v in fields.items() if v is not None})
+    links["milestone_id"] = await milestone_ref_id(store, links.get("milestone_id"))
     return await store.log_record(kind, record.fields(), namespace=namespace, agent=agent or cfg.actor, **links)
 
 
