@@ -21,6 +21,8 @@ MODE_OF = {"milestone": "milestones", "task": "queue", "agent": "agents", "swarm
 
 _STYLE = {Urgency.CRITICAL: "bold white on red", Urgency.HIGH: "bold magenta", Urgency.NOTICE: ""}
 
+URGENCY_W, SINCE_W = 8, 6
+
 #: Seconds between refreshes while the inbox is open.
 REFRESH_S = 2.0
 
@@ -37,9 +39,9 @@ class InboxModal(ModalScreen[AttentionItem | None]):
 
     DEFAULT_CSS = """
     InboxModal { align: center middle; }
-    InboxModal > Vertical { width: 90%; max-width: 140; height: 80%; border: thick $accent;
+    InboxModal > Vertical { width: 90%; max-width: 140; height: auto; max-height: 80%; border: thick $accent;
                             background: $surface; padding: 0 1; }
-    InboxModal DataTable { height: 1fr; }
+    InboxModal DataTable { height: auto; max-height: 1fr; }
     """
 
     def __init__(self, items: list[AttentionItem], now: float) -> None:
@@ -55,7 +57,9 @@ class InboxModal(ModalScreen[AttentionItem | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Urgency", "Since", "What needs a person")
+        table.add_column("Urgency", width=URGENCY_W, key="urgency")
+        table.add_column("Since", width=SINCE_W, key="since")
+        table.add_column("What needs a person", key="what")
         self._fill()
         self.set_interval(REFRESH_S, self._refresh)
 
@@ -63,15 +67,22 @@ class InboxModal(ModalScreen[AttentionItem | None]):
         table = self.query_one(DataTable)
         selected = self._selected_key()
         table.clear()
+        # The last column takes the width left, and an item's words wrap in it: none is cut off.
+        what = table.columns["what"]
+        what.width = max(20, table.scrollable_content_region.width - URGENCY_W - SINCE_W - 3 * 2 * table.cell_padding)
+        what.auto_width = False
         for item in self.items:
             table.add_row(cell(str(item.urgency), _STYLE[item.urgency]), cell(age(item.age(self.now))),
-                          cell(item.title), key=item.key)
+                          cell(item.title), key=item.key, height=None)
         title = self.query_one("#inbox-title", Label)
         title.update(f"Needs a person: {len(self.items)} item(s)" if self.items
                      else "Nothing waits on a person")
         keys = [i.key for i in self.items]
         if selected in keys:
             table.move_cursor(row=keys.index(selected))
+
+    def on_resize(self) -> None:
+        self._fill()
 
     def _selected_key(self) -> str | None:
         table = self.query_one(DataTable)

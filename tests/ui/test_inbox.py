@@ -148,3 +148,21 @@ async def test_a_swarm_s_critical_issue_goes_to_its_memory_entry(seeded, tmp_pat
         await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen), what="the memory screen")
         await wait_for(pilot, lambda: app.screen.query_one("#memory-query", Input).value == "critical_issues",
                        what="the search for the entry")
+
+
+def _inbox_snapshot(seeded, snap_compare, size):
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InboxModal), what="the inbox")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one(DataTable).row_count > 0, what="its items")
+
+    return snap_compare(make_app(seeded.path), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_of_the_inbox_at_80x24(seeded, snap_compare):
+    assert _inbox_snapshot(seeded, snap_compare, (80, 24))
+
+
+def test_snapshot_of_the_inbox_at_200x60(seeded, snap_compare):
+    assert _inbox_snapshot(seeded, snap_compare, (200, 60))
