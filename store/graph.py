@@ -1,4 +1,5 @@
-"""Dependency-graph rules: cycle refusal, execution plans, cascades. Pure functions.
+"""Dependency-graph rules: cycle refusal, execution plans (also split at the milestone gates), cascades.
+Pure functions.
 
 Edges map a task to its prerequisites: ``{task: {prerequisite, ...}}``.
 """
@@ -7,7 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
+
+from .models import ExecutionPlan, Milestone, MilestoneStatus, Task
 
 Edges = Mapping[int, Iterable[int]]
 
@@ -79,3 +83,43 @@ def transitive_dependents(dependents: Edges, root: int) -> list[int]:
                 order.append(nxt)
                 queue.append(nxt)
     return order
+
+
+@dataclass(frozen=True)
+class GatedPlan:
+    """A plan split at the gates: what can run now, and what waits (for each locked milestone) until the
+    gate before it opens. A task waits when its milestone is locked or a prerequisite waits."""
+
+    now: list[list[int]]
+    waiting: list[tuple[Milestone | None, list[list[int]]]]  # (the locked milestone, its batches)
+
+    @property
+    def waiting_count(self) -> int:
+        return sum(len(batch) for _, batches in self.waiting for batch in batches)
+
+
+def gated_plan(plan: ExecutionPlan, tasks: dict[int, Task], milestones: dict[int, Milestone]) -> GatedPlan:
+    planned = [task_id for batch in plan.batches for task_id in batch]
+    edges = {i: [p for p in tasks[i].prerequisites] for i in planned if i in tasks}
+
+    def locked(task_id: int) -> Milestone | None:
+        task = tasks.get(task_id)
+        milestone = milestones.get(task.milestone_id) if task and task.milestone_id else None
+        return milestone if milestone and milestone.status is MilestoneStatus.LOCKED else None
+
+    # Batches are in dependency order, so a task's prerequisites are decided before it is.
+    waits_for: dict[int, Milestone] = {}
+    for task_id in planned:
+        gate = locked(task_id)
+        if gate is None:
+            held = [waits_for[p] for p in edges.get(task_id, ()) if p in waits_for]
+            gate = max(held, key=lambda m: m.position) if held else None
+        if gate is not None:
+            waits_for[task_id] = gate
+    now = execution_plan([i for i in planned if i not in waits_for], edges)
+    by_gate: dict[int, list[int]] = {}
+    for task_id, gate in waits_for.items():
+        by_gate.setdefault(gate.id, []).append(task_id)
+    order = sorted(by_gate, key=lambda mid: milestones[mid].position)
+    waiting = [(milestones[mid], execution_plan(by_gate[mid], edges)) for mid in order]
+    return GatedPlan(now, waiting)

@@ -9,7 +9,8 @@ from textual.widgets import Input, Select, Static
 from support import FakeClock
 from swarmdeck.app.modals.cancel import CancelModal
 from swarmdeck.app.modals.enqueue import EnqueueModal
-from swarmdeck.app.modals.plan import PlanModal, gated_plan
+from swarmdeck.app.modals.plan import PlanModal
+from swarmdeck.store.graph import gated_plan
 from swarmdeck.store import ExecutionPlan
 from test_screens import SIZE, detail_text, open_queue, select
 from ui_support import NOW, db_call, make_app, rows, settle, static_text, type_text, wait_for
