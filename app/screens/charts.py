@@ -41,12 +41,10 @@ REFRESH_EVERY = 1.0
 HEALTH_SAMPLES = 120
 #: What the screen says over the charts when no task has ever been enqueued: how the charts fill in.
 NO_TASKS = empty_state("No tasks yet: the charts fill in as agents finish work.", [
-    ('swarmdeck task enqueue "…" --type TYPE --estimate 30m --milestone M1',
-     "queue work (with an estimate, for the estimates chart; in a milestone, for its burn-down)"),
-    ("swarmdeck task claim --agent NAME  ·  swarmdeck task complete ID",
-     "what agents do: throughput, durations per agent and per task type follow"),
-    ("swarmdeck milestone add NAME --budget 40  ·  swarmdeck gate submit NAME",
-     "a milestone with an hour budget, and its report: burn-down and gate review latency"),
+    ('swarmdeck task enqueue "…" --estimate 30m --milestone M1',
+     "queue work: an estimate feeds the estimates, a milestone its burn-down"),
+    ("swarmdeck task claim --agent NAME  ·  task complete ID", "what agents do: throughput and durations follow"),
+    ("swarmdeck milestone add M1 --budget 40  ·  gate submit M1", "hours against budget, gate review latency"),
     ("swarmdeck demo", "open a simulated swarm to see every chart at work"),
 ])
 

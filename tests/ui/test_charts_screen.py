@@ -23,11 +23,10 @@ from swarmdeck.widgets.charts import (
     GOOD,
     ChartCell,
     DurationsChart,
-    GateChart,
     HealthChart,
     ThroughputChart,
 )
-from ui_support import NOW, clock, db_call, loaded, make_app, rows, screen_text, settle, static_text, wait_for
+from ui_support import clock, db_call, loaded, make_app, rows, screen_text, settle, static_text, wait_for
 
 SIZE = (120, 40)
 
@@ -143,8 +142,8 @@ async def test_an_empty_database_says_no_data_yet_in_every_chart(tmp_path):
         # the screen says what is missing and how to get it: the commands that fill the charts
         said = " ".join(empty_box(screen).split())
         assert said.startswith("No tasks yet: the charts fill in as agents finish work.")
-        for command in ("swarmdeck task enqueue", "swarmdeck task complete ID", "swarmdeck milestone add",
-                        "swarmdeck gate submit", "swarmdeck demo"):
+        for command in ("swarmdeck task enqueue", "task complete ID", "swarmdeck milestone add", "gate submit",
+                        "swarmdeck demo"):
             assert command in said
         assert "No tasks yet" in screen_text(app)  # at the top, in view
         await pilot.press("t", "t", "t")  # through 24 h and 7 d to "all": still nothing, and no error
