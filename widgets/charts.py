@@ -292,7 +292,8 @@ class ChartPanel(PlotextPlot):
         return [], ""
 
     def table_rows(self, data: Any) -> dict[str, tuple[Any, ...]]:
-        """The rows of this chart's table for ``data``, by key."""
+        """The rows of this chart's table for ``data``, by key: the row's name (untrusted text, which the
+        table makes literal and cuts to fit), then its figures (``number`` cells)."""
         return {}
 
     @property
