@@ -158,11 +158,32 @@ class AgentDuration:
 
 
 @dataclass(frozen=True, slots=True)
+class Spread:
+    """How long a group of things took: how many, and the median, p95 and longest, in seconds
+    (None when there are none)."""
+
+    name: str
+    count: int
+    median_s: float | None
+    p95_s: float | None
+    max_s: float | None
+
+
+def spread(name: str, seconds: Iterable[float]) -> Spread:
+    """The count, nearest-rank median and p95, and maximum of some durations."""
+    ordered = sorted(seconds)
+    return Spread(name, len(ordered), percentile(ordered, 50), percentile(ordered, 95),
+                  ordered[-1] if ordered else None)
+
+
+@dataclass(frozen=True, slots=True)
 class Durations:
-    """The slowest agents first (by p95), at most the limit asked for."""
+    """The slowest agents first (by mean), at most the limit asked for; and every task type's
+    completed tasks in the window (by type name), the same tasks grouped the other way."""
 
     agents: tuple[AgentDuration, ...]
     total_agents: int
+    by_type: tuple[Spread, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -217,6 +238,15 @@ class GateWait:
 
 
 @dataclass(frozen=True, slots=True)
+class MilestoneGates:
+    """One milestone's gate reviews: the decisions of the window, and the report awaiting one now."""
+
+    milestone: str
+    decided: Spread
+    waiting_s: float | None  # how long the report in review has waited; None when none is
+
+
+@dataclass(frozen=True, slots=True)
 class GateLatency:
     decided: tuple[GateWait, ...]  # decided within the window, oldest first
     awaiting: tuple[GateWait, ...]  # reports in review now, however old
@@ -231,6 +261,17 @@ class GateLatency:
         for d in self.decided:
             out.setdefault(d.reviewer or "?", []).append(d.seconds)
         return {r: percentile(sorted(v), 50) for r, v in sorted(out.items())}
+
+    def by_milestone(self) -> tuple[MilestoneGates, ...]:
+        """Per milestone (by name): how long its decisions took, and how long its report waits now."""
+        decided: dict[str, list[float]] = {}
+        waiting: dict[str, float] = {}
+        for d in self.decided:
+            decided.setdefault(d.milestone, []).append(d.seconds)
+        for w in self.awaiting:
+            waiting[w.milestone] = max(w.seconds, waiting.get(w.milestone, 0.0))
+        return tuple(MilestoneGates(name, spread(name, decided.get(name, ())), waiting.get(name))
+                     for name in sorted(decided.keys() | waiting.keys()))
 
 
 @dataclass(frozen=True, slots=True)

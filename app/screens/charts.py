@@ -1,5 +1,6 @@
 """Screen 5: performance charts — throughput, queue depth, agent durations, estimates, burn-down,
-gate latency and the store's own health, over a time range and filtered by milestone and agent type."""
+gate latency and the store's own health, over a time range and filtered by milestone and agent type.
+Each chart has a legend under it; durations and gate latency also come as a small table."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from swarmdeck.store.events import CHARTED
 from swarmdeck.store.charts import RANGE_KEYS, RANGES, ChartFilters, Charts, StoreHealth, window_for
 from swarmdeck.widgets.charts import (
     BurndownChart,
+    ChartCell,
     ChartPanel,
     DurationsChart,
     EstimatesChart,
@@ -31,12 +33,20 @@ from swarmdeck.widgets.charts import (
 from swarmdeck.widgets.text import safe
 
 from ..format import clock_time
-from .base import LiveScreen
+from .base import LiveScreen, empty_state
 
 #: Seconds between refreshes while the feed brings changes (bursts coalesce into one refresh).
 REFRESH_EVERY = 1.0
 #: Poll tick costs shown by the health chart (the poller keeps more).
 HEALTH_SAMPLES = 120
+#: What the screen says over the charts when no task has ever been enqueued: how the charts fill in.
+NO_TASKS = empty_state("No tasks yet: the charts fill in as agents finish work.", [
+    ('swarmdeck task enqueue "…" --estimate 30m --milestone M1',
+     "queue work: an estimate feeds the estimates, a milestone its burn-down"),
+    ("swarmdeck task claim --agent NAME  ·  task complete ID", "what agents do: throughput and durations follow"),
+    ("swarmdeck milestone add M1 --budget 40  ·  gate submit M1", "hours against budget, gate review latency"),
+    ("swarmdeck demo", "open a simulated swarm to see every chart at work"),
+])
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class ChartsScreen(LiveScreen):
 
     SCREEN_NAME = "5 Charts"
     AUTO_FOCUS = "#charts-scroll"
+    #: One column of charts on a narrow terminal, two from 110 columns (styles/charts.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("t", "next_range", "Range", id="charts.range",
                 tooltip="Time range: 15 min, 1 h, 24 h, 7 d, all (T goes back)"),
@@ -96,14 +108,15 @@ class ChartsScreen(LiveScreen):
         yield self.status_bar()
         yield Static("", id="charts-header")
         with VerticalScroll(id="charts-scroll"):
+            yield Static("", id="charts-empty")
             with Grid(id="charts-grid"):
-                yield ThroughputChart("Throughput", id="chart-throughput")
-                yield QueueChart("Queue depth", id="chart-queue")
-                yield DurationsChart("Durations by agent", id="chart-durations")
-                yield EstimatesChart("Estimates", id="chart-estimates")
-                yield BurndownChart("Burn-down", id="chart-burndown")
-                yield GateChart("Gate review", id="chart-gates")
-                yield HealthChart("Store health", id="chart-health")
+                yield ChartCell(ThroughputChart("Throughput", id="chart-throughput"), id="cell-throughput")
+                yield ChartCell(QueueChart("Queue depth", id="chart-queue"), id="cell-queue")
+                yield ChartCell(DurationsChart("Durations by agent", id="chart-durations"), id="cell-durations")
+                yield ChartCell(GateChart("Gate review", id="chart-gates"), id="cell-gates")
+                yield ChartCell(EstimatesChart("Estimates", id="chart-estimates"), id="cell-estimates")
+                yield ChartCell(HealthChart("Store health", id="chart-health"), id="cell-health")
+                yield ChartCell(BurndownChart("Burn-down", id="chart-burndown"), id="cell-burndown")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -158,13 +171,11 @@ class ChartsScreen(LiveScreen):
         self.charts = c = message.charts
         self._updated = self.sd.clock()
         with self.app.batch_update():
-            self.query_one(ThroughputChart).show(c.throughput)
-            self.query_one(QueueChart).show(c.queue)
-            self.query_one(DurationsChart).show(c.durations)
-            self.query_one(EstimatesChart).show(c.estimates)
-            self.query_one(BurndownChart).show(c.burndown)
-            self.query_one(GateChart).show(c.gates)
+            for name, data in (("throughput", c.throughput), ("queue", c.queue), ("durations", c.durations),
+                               ("estimates", c.estimates), ("burndown", c.burndown), ("gates", c.gates)):
+                self.query_one(f"#cell-{name}", ChartCell).show(data)
             self._show_header()
+            self._show_empty_state()
 
     # -- the store's health: measured in this process, redrawn every tick ------------------------------
 
@@ -179,7 +190,7 @@ class ChartsScreen(LiveScreen):
 
     @on(HealthMeasured)
     def _draw_health(self, message: HealthMeasured) -> None:
-        self.query_one(HealthChart).show(message.health)
+        self.query_one("#cell-health", ChartCell).show(message.health)
 
     # -- range and filters ------------------------------------------------------------------------------
 
@@ -249,6 +260,29 @@ class ChartsScreen(LiveScreen):
 
     def _show_header(self) -> None:
         self.query_one("#charts-header", Static).update(self.header_text())
+
+    def empty_text(self) -> Text | None:
+        """What the screen says over the charts when none of finished work has anything to show: no task
+        at all yet (how to get some), or none in this range and filters (which keys widen them)."""
+        c = self.charts
+        if c is None or not (c.throughput.empty and c.durations.empty and c.gates.empty):
+            return None
+        if not self.filters.agent_types:
+            return NO_TASKS
+        label, _, _ = RANGES[c.range_key]
+        narrowed = c.milestone_id is not None or c.agent_type is not None
+        steps = [("t  (T back)", "a longer range: \"all history\" shows everything finished so far")]
+        if narrowed:
+            steps.append(("m  ·  a", "another milestone or agent type (each cycles back to all)"))
+        return empty_state(f"Nothing finished or reviewed in the {label}{' for these filters' if narrowed else ''}.",
+                           steps)
+
+    def _show_empty_state(self) -> None:
+        box = self.query_one("#charts-empty", Static)
+        text = self.empty_text()
+        box.display = text is not None
+        if text is not None:
+            box.update(text)
 
     def panels(self) -> list[ChartPanel]:
         return list(self.query(ChartPanel))

@@ -28,6 +28,7 @@ from ..charts import (
     GateWait,
     MilestoneBurn,
     QueueDepth,
+    Spread,
     Throughput,
     Window,
     burn_down,
@@ -204,6 +205,7 @@ class ChartQueries:
         ranked = sorted(((name, n, mean) for name, n, mean in stats if n), key=lambda r: (-r[2], r[0]))
         if not ranked:
             return Durations((), 0)
+        by_type = await self._durations_by_type(window, milestone_id, agent_type)
         top = [r[0] for r in ranked[:limit]]
         # cume_dist is rank/n over the durations in order: the first value reaching p is the
         # nearest-rank percentile (see store.charts.percentile).
@@ -221,7 +223,25 @@ class ChartQueries:
             AgentDuration(r[0], r[1], *quantiles.get(r[0], (None, None)), failed.get(r[0], 0))
             for r in ranked[:limit]
         )
-        return Durations(agents, len(ranked))
+        return Durations(agents, len(ranked), by_type)
+
+    async def _durations_by_type(self, window: Window, milestone_id: int | None,
+                                 agent_type: str | None) -> tuple[Spread, ...]:
+        """The window's completed tasks per agent type: count, nearest-rank median and p95, and max,
+        in one range of tasks_finished (the same cume_dist reading as the per-agent percentiles)."""
+        where, params = _filters(milestone_id, agent_type, 3)
+        rows = await self.db._all(
+            f"""SELECT agent_type, count(*), min(d) FILTER (WHERE cd >= 0.5), min(d) FILTER (WHERE cd >= 0.95),
+                       max(d) FROM (
+                    SELECT agent_type, finished_at - started_at AS d,
+                           cume_dist() OVER (PARTITION BY agent_type ORDER BY finished_at - started_at) AS cd
+                    FROM tasks INDEXED BY tasks_finished
+                    WHERE finished_at >= ?1 AND finished_at < ?2 AND status = 'completed'
+                      AND started_at IS NOT NULL{where})
+                GROUP BY agent_type ORDER BY agent_type""",
+            (window.start, window.end, *params),
+        )
+        return tuple(Spread(r[0], r[1], r[2], r[3], r[4]) for r in rows)
 
     async def _failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
                                agent_type: str | None) -> dict[str, int]:

@@ -18,10 +18,13 @@ from swarmdeck.store.charts import (
     QUEUE_SLOT,
     GateLatency,
     GateWait,
+    MilestoneGates,
+    Spread,
     Window,
     burn_down,
     fill,
     percentile,
+    spread,
     window_for,
 )
 from swarmdeck.store.errors import InvalidArgument
@@ -135,6 +138,23 @@ def test_gate_latency_medians_per_reviewer():
     assert g.by_reviewer() == {"alice": 30, "bob": 200}
 
 
+def test_spread_counts_and_takes_nearest_rank_percentiles_and_the_longest():
+    assert spread("x", [30, 10, 20, 40]) == Spread("x", 4, 20, 40, 40)
+    assert spread("x", []) == Spread("x", 0, None, None, None)
+
+
+def test_gate_latency_per_milestone_decided_and_waiting_now():
+    g = GateLatency((GateWait("M1", 1, "bob", "REVISE", 100), GateWait("M1", 2, "alice", "APPROVE", 30),
+                     GateWait("M2", 1, "bob", "APPROVE", 500)),
+                    (GateWait("M3", 1, None, None, 90), GateWait("M1", 3, None, None, 20)))
+    assert g.by_milestone() == (
+        MilestoneGates("M1", Spread("M1", 2, 30, 100, 100), 20),  # decided twice, a third version waits
+        MilestoneGates("M2", Spread("M2", 1, 500, 500, 500), None),
+        MilestoneGates("M3", Spread("M3", 0, None, None, None), 90),  # nothing decided yet: only waiting
+    )
+    assert GateLatency((), ()).by_milestone() == ()
+
+
 # -- the store's aggregations ------------------------------------------------------------------------
 
 
@@ -163,6 +183,9 @@ async def test_durations_rank_agents_by_mean_with_percentiles_and_success(swarm)
     assert a1.failed_attempts == 1 and a1.success_rate == pytest.approx(2 / 3)  # C failed
     assert (a2.completed, a2.median_s, a2.p95_s) == (1, pytest.approx(199.9), pytest.approx(199.9))
     assert a2.failed_attempts == 1 and a2.success_rate == 0.5  # F's retried attempt counts against a2
+    # the same completed tasks per task type: impl A 60 and B 59.5, test D 199.9 (E ends outside)
+    assert d.by_type == (Spread("impl", 2, 59.5, 60.0, 60.0), Spread("test", 1, pytest.approx(199.9),
+                                                                      pytest.approx(199.9), pytest.approx(199.9)))
 
 
 async def test_duration_percentiles_match_the_hand_computed_ranks(store, clock):
@@ -177,16 +200,20 @@ async def test_duration_percentiles_match_the_hand_computed_ranks(store, clock):
     # a window holding only the first 10 tasks: 7 3 20 1 15 9 11 2 19 5 -> sorted 1 2 3 5 7 9 11 15 19 20
     d = await store.chart_durations(Window(EPOCH, 1000, 1))
     assert (d.agents[0].completed, d.agents[0].median_s, d.agents[0].p95_s) == (10, 7, 20)
+    assert d.by_type == (Spread("x", 10, 7, 20, 20),)
 
 
 async def test_durations_filters_and_limit(swarm):
     m1 = (await swarm.get_milestone("M1")).id
     d = await swarm.chart_durations(W, milestone_id=m1)
     assert [(a.agent, a.completed, a.failed_attempts) for a in d.agents] == [("a1", 2, 1)]
+    assert [t.name for t in d.by_type] == ["impl"]
     d = await swarm.chart_durations(W, agent_type="test")
     assert [(a.agent, a.completed, a.failed_attempts) for a in d.agents] == [("a2", 1, 1)]
+    assert [(t.name, t.count) for t in d.by_type] == [("test", 1)]
     d = await swarm.chart_durations(W, limit=1)
     assert [a.agent for a in d.agents] == ["a2"] and d.total_agents == 2
+    assert [t.name for t in d.by_type] == ["impl", "test"]  # every type, whatever the agents' limit
     assert (await swarm.chart_durations(Window(EPOCH + 1000, 60, 3))).empty
 
 

@@ -1,5 +1,7 @@
 """Screen 5, the performance charts: range and filter keys re-query the store and the header says so;
-empty data says "no data yet"; agent names stay literal; a snapshot of the seeded swarm.
+an empty chart says what is missing, an empty swarm how to fill it; each chart's legend names its colours
+(the very colours drawn); durations and gate latency also come as tables, updated in place; agent
+names, milestone names and task types stay literal; the layout at 80x24 and 200x60, and snapshots.
 
 The seed (ui_support.seed) finished, in the 24 hours before NOW: "schema" and "migrations" (Foundation,
 builder-1, 15 min each), "hotfix" (Memory service, builder-1, at NOW - 1 h: outside the last hour's
@@ -9,13 +11,22 @@ window, which starts at NOW - 58 min) and failed "bench" (Memory service, tester
 from __future__ import annotations
 
 import sqlean
+from rich.color import Color
+from rich.style import Style
 from textual.widgets import Static
 
 from swarmdeck.app.commands import palette_entries
 from swarmdeck.app.screens.charts import ChartsScreen
 from swarmdeck.store import open_store
-from swarmdeck.widgets.charts import DurationsChart, HealthChart, ThroughputChart
-from ui_support import clock, db_call, loaded, make_app, screen_text, settle, static_text, wait_for
+from swarmdeck.widgets.charts import (
+    BAD,
+    GOOD,
+    ChartCell,
+    DurationsChart,
+    HealthChart,
+    ThroughputChart,
+)
+from ui_support import clock, db_call, loaded, make_app, rows, screen_text, settle, static_text, wait_for
 
 SIZE = (120, 40)
 
@@ -37,6 +48,25 @@ def header(screen: ChartsScreen) -> str:
     return static_text(screen.query_one("#charts-header"))
 
 
+def cell(screen: ChartsScreen, name: str) -> ChartCell:
+    return screen.query_one(f"#cell-{name}", ChartCell)
+
+
+def legend(screen: ChartsScreen, name: str) -> str:
+    box = cell(screen, name).legend
+    return static_text(box) if box.display else ""
+
+
+def table(screen: ChartsScreen, name: str) -> dict[str, list[str]]:
+    t = cell(screen, name).table
+    return rows(t) if t.display else {}
+
+
+def empty_box(screen: ChartsScreen) -> str:
+    box = screen.query_one("#charts-empty", Static)
+    return static_text(box) if box.display else ""
+
+
 async def test_key_5_opens_the_charts_and_every_chart_draws(db):
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -46,8 +76,11 @@ async def test_key_5_opens_the_charts_and_every_chart_draws(db):
         assert "Range last hour (30 × 2 min)" in header(screen) and "Milestone all" in header(screen)
         # nothing finished within the last hour's window: said inside the chart, not an empty frame
         throughput = screen.query_one(ThroughputChart)
-        assert throughput.empty and "no data yet" in screen_text(app)
+        assert throughput.empty and "nothing finished in this range" in screen_text(app)
         assert not screen.charts.queue.empty and screen.charts.queue.ready[-1] == 4
+        # an empty chart has no legend (nothing to key) and no table; a gate in review is not nothing
+        assert legend(screen, "throughput") == "" and table(screen, "durations") == {}
+        assert "Memory service" in table(screen, "gates") and empty_box(screen) == ""
 
 
 async def test_the_range_key_requeries_and_the_header_follows(db):
@@ -106,11 +139,34 @@ async def test_an_empty_database_says_no_data_yet_in_every_chart(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_charts(pilot)
         assert all(p.empty and p.shown for p in screen.panels())
+        # the screen says what is missing and how to get it: the commands that fill the charts
+        said = " ".join(empty_box(screen).split())
+        assert said.startswith("No tasks yet: the charts fill in as agents finish work.")
+        for command in ("swarmdeck task enqueue", "task complete ID", "swarmdeck milestone add", "gate submit",
+                        "swarmdeck demo"):
+            assert command in said
+        assert "No tasks yet" in screen_text(app)  # at the top, in view
         await pilot.press("t", "t", "t")  # through 24 h and 7 d to "all": still nothing, and no error
         await settle(pilot)
         assert screen.charts.range_key == "all" and all(p.empty for p in screen.panels())
-        assert screen_text(app).count("no data yet") >= 3
+        text = screen_text(app)
+        assert "nothing finished in this range" in text and "no task queued in this range" in text
         assert screen.query_one(HealthChart).empty
+        assert all(not c.legend.display and (c.table is None or not c.table.display)
+                   for c in screen.query(ChartCell))
+
+
+async def test_a_range_with_nothing_in_it_says_which_keys_widen_it(db, seeded):
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_charts(pilot, "T", "m")  # the last 15 minutes of Foundation, done hours ago
+        await wait_for(pilot, lambda: screen.charts.milestone_id == seeded.milestones["Foundation"])
+        said = " ".join(empty_box(screen).split())
+        assert said.startswith("Nothing finished or reviewed in the last 15 min for these filters.")
+        assert "a longer range" in said and "another milestone or agent type" in said
+        await pilot.press("t", "t")  # 1 h, then 24 h: Foundation's two tasks and its decision
+        await settle(pilot)
+        assert screen.charts.range_key == "24h" and empty_box(screen) == ""
 
 
 async def test_a_change_in_the_feed_refreshes_the_charts_once(db):
@@ -159,6 +215,138 @@ async def test_agent_names_in_charts_are_shown_literally(db):
         assert all("\x1b" not in line.text for line in durations.render_lines(durations.region.reset_offset))
 
 
+async def test_every_drawn_chart_has_a_legend_naming_its_colours(db):
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_charts(pilot, "t")  # the last 24 h: every chart but the estimates has data
+        assert "completed" in legend(screen, "throughput") and "failed" in legend(screen, "throughput")
+        assert all(w in legend(screen, "queue") for w in ("blocked", "ready", "running"))
+        assert "median" in legend(screen, "durations") and "median to p95" in legend(screen, "durations")
+        assert "success rate" in legend(screen, "durations")
+        gates = legend(screen, "gates")
+        assert "submitted → decided" in gates and "awaiting a decision" in gates
+        burn = legend(screen, "burndown")
+        assert all(w in burn for w in ("hours spent", "budget left", "over budget", "Foundation", "Memory service"))
+        # the legend's swatches are the colours the chart draws (RGB in both: no palette can part them)
+        throughput = cell(screen, "throughput")
+        swatches = {span.style.color for span in throughput.legend.content.spans if isinstance(span.style, Style)}
+        assert {Color.from_rgb(*GOOD), Color.from_rgb(*BAD)} <= swatches
+        drawn = {seg.style.color for line in throughput.chart.render_lines(throughput.chart.region.reset_offset)
+                 for seg in line if seg.style and seg.text.strip()} | {
+                seg.style.bgcolor for line in throughput.chart.render_lines(throughput.chart.region.reset_offset)
+                for seg in line if seg.style}
+        assert {c.get_truecolor() for c in swatches if c} <= {c.get_truecolor() for c in drawn if c}
+
+
+async def test_durations_and_gate_latency_also_come_as_tables(db, seeded):
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_charts(pilot, "t")
+        # builder-1's three implementation tasks: schema and migrations 15 min each, the hotfix too
+        assert table(screen, "durations") == {"implementation": ["implementation", "3", "15m00s", "15m00s", "15m00s"]}
+        gates = table(screen, "gates")
+        # Foundation: decided by bob as soon as it was submitted; Memory service: in review for an hour
+        assert gates == {"Foundation": ["Foundation", "1", "0.0s", "0.0s", "–"],
+                         "Memory service": ["Memory service", "0", "–", "–", "1h00m"]}
+        durations = cell(screen, "durations").table
+        assert [c.label.plain for c in durations.columns.values()] == ["Task type", "Done", "Median", "p95", "Max"]
+        # the agent-type filter narrows the table with the charts
+        await pilot.press("a", "a", "a")  # docs, implementation, ops
+        await settle(pilot)
+        assert screen.charts.agent_type == "ops" and table(screen, "durations") == {}
+        await pilot.press("A")
+        await settle(pilot)
+        assert list(table(screen, "durations")) == ["implementation"]
+
+
+async def test_the_tables_follow_the_feed_in_place(db):
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_charts(pilot, "t")
+        durations = cell(screen, "durations").table
+        added, removed = [], []
+        durations.add_row = _spy(durations.add_row, added)
+        durations.remove_row = _spy(durations.remove_row, removed)
+        await db_call(db, "register_agent", "tester-9", agent_type="testing")
+        claimed = await db_call(db, "claim_task", agent="tester-9", agent_type="testing")
+        await db_call(db, "complete_task", claimed.id, agent="tester-9")  # at NOW: no time spent
+        app.poller.poll_now()
+        await wait_for(pilot, lambda: "testing" in table(screen, "durations"), what="the new task type")
+        await settle(pilot)
+        assert table(screen, "durations")["testing"] == ["testing", "1", "0.0s", "0.0s", "0.0s"]
+        assert list(table(screen, "durations")) == ["implementation", "testing"]  # by name
+        assert len(added) == 1 and removed == []  # the new row only: the implementation row stays as it was
+
+
+def _spy(method, calls: list):
+    def spied(*args, **kwargs):
+        calls.append(args)
+        return method(*args, **kwargs)
+
+    return spied
+
+
+async def test_milestone_names_and_task_types_in_legends_and_tables_are_literal(db):
+    name = "[bold red]x[/]\x1b[31m"
+    store = await open_store(db, clock=clock)
+    try:
+        await store.add_milestone(name, hour_budget=5)
+        await store.register_agent("odd-1", agent_type=name)
+        task = await store.enqueue_task(description="odd work", agent_type=name)
+        claimed = await store.claim_task(agent="odd-1", agent_type=name)
+        assert claimed is not None and claimed.id == task.id
+        await store.complete_task(claimed.id, agent="odd-1")
+    finally:
+        await store.close()
+    app = make_app(db)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_charts(pilot, "t")
+        shown = "[bold red]x[/]\\x1b[31m"  # markup unparsed, the escape made visible
+        assert [shown, "1", "0.0s", "0.0s", "0.0s"] in table(screen, "durations").values()
+        await pilot.press("m", "m", "m", "m")  # the fourth milestone: the odd one, with its hour budget
+        await wait_for(pilot, lambda: screen.charts.milestone_id is not None
+                       and screen.charts.burndown.milestones[0].name == name, what="the odd milestone")
+        assert shown in legend(screen, "burndown") and shown in header(screen)
+        text = screen_text(app)
+        assert shown in text and "\x1b" not in text
+        for c in screen.query(ChartCell):
+            assert "\x1b" not in c.legend.content.plain
+            if c.table is not None:
+                assert all("\x1b" not in v for row in table(screen, c.id[5:]).values() for v in row)
+
+
+async def test_at_80x24_one_column_scrolls_and_every_legend_and_table_is_whole(db):
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_charts(pilot, "t")
+        assert "-narrow" in screen.classes
+        scroll = screen.query_one("#charts-scroll")
+        assert scroll.max_scroll_y > 0  # a page of charts taller than the terminal
+        for c in screen.query(ChartCell):
+            assert c.region.width >= 76  # one chart per row, the whole width
+            for part in (c.legend, c.table):
+                if part is not None and part.display:
+                    assert c.region.contains_region(part.region), (c.id, c.region, part.region)
+        assert "Waiting now" not in screen_text(app)  # the gate table is further down
+        cell(screen, "gates").table.scroll_visible(animate=False)
+        await wait_for(pilot, lambda: "Waiting now" in screen_text(app) and "Memory service" in screen_text(app),
+                       what="the gate table, scrolled into view")
+
+
+async def test_at_200x60_two_columns_fit_the_terminal(db):
+    app = make_app(db)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_charts(pilot, "t")
+        assert "-wide" in screen.classes
+        assert screen.query_one("#charts-scroll").max_scroll_y == 0  # everything on one page
+        assert cell(screen, "durations").region.y == cell(screen, "gates").region.y  # side by side
+        for c in screen.query(ChartCell):
+            assert c.chart.region.height >= 10, c.id
+            for part in (c.legend, c.table):
+                if part is not None and part.display:
+                    assert c.region.contains_region(part.region), (c.id, c.region, part.region)
+
+
 async def test_charts_are_in_the_palette_and_the_help(db):
     app = make_app(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -174,10 +362,22 @@ async def test_charts_are_in_the_palette_and_the_help(db):
         assert "Performance charts" in help_text  # the global key 5
 
 
-def test_snapshot_of_the_charts_over_the_last_24_hours(seeded, snap_compare):
+def _snap(seeded, snap_compare, size) -> bool:
     async def run_before(pilot):
         screen = await open_charts(pilot, "t")
         await wait_for(pilot, lambda: screen.charts.range_key == "24h", what="the 24 h charts")
         await settle(pilot)
 
-    assert snap_compare(make_app(seeded.path), terminal_size=SIZE, run_before=run_before)
+    return snap_compare(make_app(seeded.path), terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_of_the_charts_over_the_last_24_hours(seeded, snap_compare):
+    assert _snap(seeded, snap_compare, SIZE)
+
+
+def test_charts_snapshot_80x24(seeded, snap_compare):
+    assert _snap(seeded, snap_compare, (80, 24))
+
+
+def test_charts_snapshot_200x60(seeded, snap_compare):
+    assert _snap(seeded, snap_compare, (200, 60))
