@@ -10,6 +10,10 @@ from textual.widget import Widget
 from .text import safe
 
 
+#: A database title cut shorter than this is left out.
+MIN_TITLE = 8
+
+
 class StatusBar(Widget):
     """Data in (reactives), nothing out. The app sets the values; every screen shows one."""
 
@@ -31,31 +35,52 @@ class StatusBar(Widget):
     overdue: reactive[int] = reactive(0)
 
     def render(self) -> Text:
-        parts: list[Text | str] = []
+        """What matters most survives a narrow terminal: the screen, live or paused, what waits on a
+        person. The database's title gives way first (cut from the left: its file name stays), then
+        the key hint."""
+        head = Text()
         if self.audit_broken:
-            parts += [Text(f" ⚠ {self.audit_broken} ", style="bold white on red"), " "]
-        parts += [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
-                  Text(self.screen_name, style="bold")]
-        parts.append("   ")
+            head.append(f" ⚠ {self.audit_broken} ", style="bold white on red")
+            head.append(" ")
+        head.append("swarmdeck", style="bold")
+        rest = Text(" · ")
+        rest.append(self.screen_name, style="bold")
+        rest.append("   ")
         if self.live:
-            parts.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))
+            rest.append(f"● LIVE {self.interval:g}s", style="bold green")
         else:
-            parts.append(Text("⏸ PAUSED", style="bold black on yellow"))
+            rest.append("⏸ PAUSED", style="bold black on yellow")
         if self.pending_reviews:
             noun = "gate awaits" if self.pending_reviews == 1 else "gates await"
-            parts += ["   ", Text(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")]
+            rest.append("   ")
+            rest.append(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")
             if self.overdue:
-                parts += [" ", Text(f"({self.overdue} overdue)", style="bold white on red")]
+                rest.append(" ")
+                rest.append(f"({self.overdue} overdue)", style="bold white on red")
         if self.swarm_paused:
-            parts += ["   ", Text("SWARM PAUSED: ", style="bold white on red"), safe(self.swarm_paused, one_line=True)]
+            rest.append("   ")
+            rest.append("SWARM PAUSED: ", style="bold white on red")
+            rest.append_text(safe(self.swarm_paused, one_line=True))
         if self.attention:
-            parts.append("   ")
+            rest.append("   ")
             for index, (words, count, urgency) in enumerate(self.attention):
                 if index:
-                    parts.append(" · ")
-                parts.append(Text(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow"))
-            parts.append(Text(" (i)", style="dim"))
+                    rest.append(" · ")
+                rest.append(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow")
+            rest.append(" (i)", style="dim")
         if self.read_only:
-            parts += ["   ", Text("read-only", style="bold cyan")]
-        parts += ["   ", Text("1-5 screens · ? keys · ^p commands", style="dim")]
-        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+            rest.append("   ")
+            rest.append("read-only", style="bold cyan")
+        hint = Text("   1-5 screens · ? keys · ^p commands", style="dim")
+
+        width = self.content_size.width or 10_000
+        room = width - head.cell_len - rest.cell_len
+        if room < hint.cell_len + len(" · ") + MIN_TITLE:
+            hint = Text()
+        title = safe(self.title, one_line=True)
+        room -= hint.cell_len + len(" · ")
+        if title.cell_len > room:
+            title = Text("…") + title[title.cell_len - room + 1:] if room >= MIN_TITLE else Text()
+        line = Text.assemble(head, *((" · ", title) if title else ()), rest, hint, no_wrap=True,
+                             overflow="ellipsis")
+        return line

@@ -166,3 +166,29 @@ def test_snapshot_of_the_inbox_at_80x24(seeded, snap_compare):
 
 def test_snapshot_of_the_inbox_at_200x60(seeded, snap_compare):
     assert _inbox_snapshot(seeded, snap_compare, (200, 60))
+
+
+async def test_at_80_columns_the_header_keeps_what_waits_and_cuts_the_title_from_the_left(seeded):
+    """A long database path gives way first (its file name stays), then the key hint: the gates awaiting
+    review and the counts by kind are still on the line at 80 columns."""
+    from ui_support import screen_text
+
+    title = "demo · /tmp/swarmdeck-demo-k2j3h4g5/a/very/long/folder/swarm.db"
+    for width in (80, 100):
+        app = make_app(seeded.path, title=title)
+        async with app.run_test(size=(width, 24)) as pilot:
+            await loaded(pilot)
+            await wait_for(pilot, lambda: app.attention, what="the first look")
+            await pilot.pause()
+            top = screen_text(app).splitlines()[0]
+            assert "⚑ 1 gate awaits review" in top and "1 failed (i)" in top, top
+            assert "1-5 screens" not in top and "/tmp/swarmdeck" not in top
+            if width == 100:  # room for the end of the title
+                assert "…" in top and "folder/swarm.db · 1 Milestones" in top, top
+    wide = make_app(seeded.path, title="short.db")
+    async with wide.run_test(size=(200, 24)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: wide.attention, what="the first look")
+        await pilot.pause()
+        top = screen_text(wide).splitlines()[0]
+        assert "short.db" in top and "1-5 screens · ? keys · ^p commands" in top and "…" not in top
