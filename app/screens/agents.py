@@ -75,7 +75,7 @@ class AgentsScreen(LiveScreen):
     def on_mount(self) -> None:
         super().on_mount()
         # Heartbeat ages move with the clock, not with the feed: refresh the cells every second.
-        self.set_interval(1.0, self._tick_ages, name="agent-ages")
+        self.every(1.0, self._tick_ages, name="agent-ages")
         self.watch(self.app, "live", self._live_changed)
 
     def now(self) -> float:

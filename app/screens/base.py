@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker
 
 from swarmdeck.store import Event, Store
@@ -52,6 +54,7 @@ class LiveScreen(Screen):
         self._dirty = False
         self._loaded = False
         self._delivered: list[Event] = []
+        self._view_timers: list[Timer] = []
 
     @property
     def sd(self) -> SwarmdeckApp:
@@ -107,13 +110,19 @@ class LiveScreen(Screen):
             self._delivered.extend(message.events)
             self.kick()
 
+    def every(self, seconds: float, callback: Callable[[], object], *, name: str) -> Timer:
+        """A timer for what this screen draws (ticking ages, chart refreshes): paused while the screen is
+        out of view, where it has nothing to draw on."""
+        timer = self.set_interval(seconds, callback, name=name)
+        self._view_timers.append(timer)
+        return timer
+
     def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
-        # Out of view, a screen's own timers (ages, chart refreshes) have nothing to draw on.
-        for timer in self._timers:
+        for timer in self._view_timers:
             timer.pause()
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        for timer in self._timers:
+        for timer in self._view_timers:
             timer.resume()
         if self._loaded:
             self.kick()

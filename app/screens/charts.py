@@ -122,7 +122,7 @@ class ChartsScreen(LiveScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._show_header()
-        self.set_interval(REFRESH_EVERY, self._tick, name="charts-refresh")
+        self.every(REFRESH_EVERY, self._tick, name="charts-refresh")
 
     # -- the feed: mark stale, refresh at most once a second ----------------------------------------------
 

@@ -104,7 +104,7 @@ class QueueScreen(LiveScreen):
     def on_mount(self) -> None:
         super().on_mount()
         # Age, deadline and the detail's "ago" move with the clock, not with the feed.
-        self.set_interval(TICK_SECONDS, self.tick, name="queue-ages")
+        self.every(TICK_SECONDS, self.tick, name="queue-ages")
 
     # -- loading and live updates -----------------------------------------------------------------------
 

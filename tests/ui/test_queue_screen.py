@@ -37,7 +37,7 @@ async def test_age_deadline_and_the_details_ago_move_with_the_clock(seeded):
         detail = detail_text(screen)
         assert "Deadline 2027-01-15 10:00:00 (1h late)" in detail and "(5h ago)" in detail
         # The timer runs while the queue is on screen.
-        assert any(timer.name == "queue-ages" for timer in screen._timers)
+        assert any(timer.name == "queue-ages" for timer in screen._view_timers)
 
 
 async def test_the_detail_follows_the_cursor_when_its_task_leaves_the_list(seeded):
