@@ -41,16 +41,15 @@ COLUMNS = [
     TableColumn("description", "Description", flex=True, min_width=30),
 ]
 SORTABLE = [column.key for column in COLUMNS]
-#: What the queue says when the swarm has no task at all (not merely none that the filters let through).
+#: What the queue says when the swarm has no task at all (not merely none that the filters let through);
+#: a seat that only watches is not told of n.
+ENQUEUE = "swarmdeck task enqueue \"DESCRIPTION\" --type TYPE"
 EMPTY = empty_state("No tasks yet.", [
-    ("swarmdeck task enqueue \"DESCRIPTION\" --type TYPE", "add a task (agents enqueue theirs the same way, "
-                                                            "or over MCP); n here does it too"),
+    (ENQUEUE, "add a task (agents do the same, or over MCP); n does it here"),
     ("swarmdeck demo", "open a simulated swarm, to see a live queue"),
 ])
-#: The same for a seat that only watches (no n).
 EMPTY_READ_ONLY = empty_state("No tasks yet.", [
-    ("swarmdeck task enqueue \"DESCRIPTION\" --type TYPE", "add a task (agents enqueue theirs the same way, "
-                                                            "or over MCP)"),
+    (ENQUEUE, "add a task (agents do the same, or over MCP)"),
     ("swarmdeck demo", "open a simulated swarm, to see a live queue"),
 ])
 
