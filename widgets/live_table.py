@@ -29,10 +29,12 @@ class TableColumn:
 
     A column is as wide as its content (and its label), at most ``width`` cells. The one ``flex``
     column (free text: a description, blockers) takes the width the others leave, at least
-    ``min_width`` (FLEX_MIN if unset). On a terminal too narrow for that, the columns with a ``drop``
-    rank give way, the highest rank first: each is narrowed to its ``min_width`` (if it has one), then
-    hidden; then the columns never dropped are narrowed to theirs. The column the table is sorted by is
-    never hidden. Cells too long for their column end with an ellipsis, never wrap.
+    ``min_width`` (FLEX_MIN if unset). On a terminal too narrow for that, the other columns give way
+    by rank, the highest first, until the rest fit: a column with a ``min_width`` is narrowed to it at
+    its ``narrow`` rank (its ``drop`` rank if unset), a column with a ``drop`` rank is hidden at that
+    rank (narrowed first, at the same rank); what a drop leaves over goes back to the narrowed columns.
+    The column the table is sorted by is never hidden. Cells too long for their column end with an
+    ellipsis, never wrap.
     """
 
     key: str
@@ -40,6 +42,7 @@ class TableColumn:
     width: int | None = None
     min_width: int | None = None
     drop: int = 0
+    narrow: int | None = None
     flex: bool = False
 
 
@@ -144,20 +147,30 @@ class LiveTable(DataTable):
                 flex_min + pad if flex is not None else 0)
 
         sorted_by = self._sort[0] if self._sort else None
-        droppable = sorted((s for s in self._specs if s.drop > 0 and not s.flex and s.key != sorted_by),
-                           key=lambda s: -s.drop)
-        kept = [s for s in self._specs if s not in droppable and not s.flex and s.min_width is not None]
-        # The least needed column first: narrowed (a cropped column still says something), then
-        # dropped; the columns never dropped are narrowed last.
-        steps = [(spec, act) for spec in droppable for act in ("narrow", "drop")]
-        steps += [(spec, "narrow") for spec in kept]
-        for spec, act in steps:
+        # What gives way, the highest rank first; at one rank a column is narrowed before it is dropped.
+        steps = []
+        for spec in self._specs:
+            if spec.flex:
+                continue
+            if spec.min_width is not None:
+                steps.append((spec.drop if spec.narrow is None else spec.narrow, 0, spec))
+            if spec.drop > 0 and spec.key != sorted_by:
+                steps.append((spec.drop, 1, spec))
+        narrowed = []
+        for _, dropping, spec in sorted(steps, key=lambda step: (-step[0], step[1])):
             if needed() <= room:
                 break
-            if act == "drop":
+            if dropping:
                 del shown[spec.key]
-            elif spec.min_width is not None:
-                shown[spec.key] = min(shown[spec.key], spec.min_width)
+            elif shown[spec.key] > spec.min_width:
+                shown[spec.key] = spec.min_width
+                narrowed.append(spec)
+        for spec in reversed(narrowed):  # what a later drop left over goes back to the narrowed
+            spare = room - needed()
+            if spare <= 0:
+                break
+            if spec.key in shown:
+                shown[spec.key] = min(widths[spec.key], shown[spec.key] + spare)
         if flex is not None:
             others = sum(w + pad for k, w in shown.items() if k != flex.key)
             left = max(flex_min, room - others - pad)

@@ -20,14 +20,15 @@ from swarmdeck.widgets.text import cell, safe
 from ..format import STATUS_STYLE, age, clock_time
 from .base import LiveScreen, empty_state
 
-#: Sized by content; the blockers take the rest. At 80 columns the next milestone, the type and the
-#: task totals give way to them (the detail below has them all).
+#: Sized by content; the blockers take the rest. On a narrow terminal the next milestone, the type,
+#: the task totals and the completion give way to them (the detail below has them all), then long
+#: names are shortened.
 COLUMNS = [
     TableColumn("colour", " "), TableColumn("name", "Agent", 27, min_width=10),
     TableColumn("status", "Status"), TableColumn("heartbeat", "Heartbeat"), TableColumn("task", "Task"),
     TableColumn("completion", "Done %", drop=1), TableColumn("completed", "✔", drop=2),
-    TableColumn("failed", "✘", drop=2), TableColumn("type", "Type", 16, min_width=8, drop=3),
-    TableColumn("next", "Next milestone", 24, min_width=10, drop=4),
+    TableColumn("failed", "✘", drop=2), TableColumn("type", "Type", 20, min_width=8, drop=3),
+    TableColumn("next", "Next milestone", 28, min_width=10, drop=4),
     TableColumn("blockers", "Blockers", flex=True, min_width=24),
 ]
 #: What the agents screen says while no agent has registered.

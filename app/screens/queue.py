@@ -31,12 +31,12 @@ ROW_CAP = 2000
 TICK_SECONDS = 1.0
 
 #: Sized by content; the description takes the rest. At 80 columns the deadline, the age and the agent
-#: type give way to it (the detail pane has them), then the milestone is shortened.
+#: type give way to it (the detail pane has them), then the agent and the milestone are shortened.
 COLUMNS = [
     TableColumn("id", "ID"), TableColumn("status", "Status"), TableColumn("priority", "Prio"),
-    TableColumn("type", "Agent type", 16, min_width=8, drop=3),
-    TableColumn("agent", "Agent", 16, min_width=8),
-    TableColumn("milestone", "Milestone", 20, min_width=9, drop=1),
+    TableColumn("type", "Agent type", 20, min_width=8, drop=3),
+    TableColumn("agent", "Agent", 20, min_width=8, narrow=2),
+    TableColumn("milestone", "Milestone", 24, min_width=9, drop=1),
     TableColumn("age", "Age", drop=4), TableColumn("deadline", "Deadline", drop=5),
     TableColumn("description", "Description", flex=True, min_width=30),
 ]

@@ -275,3 +275,37 @@ def test_empty_queue_snapshot_80x24(tmp_path, snap_compare):
 def test_empty_milestones_snapshot_80x24(tmp_path, snap_compare):
     db = asyncio.run(empty_db(tmp_path))
     assert snap_compare(make_app(db), terminal_size=NARROW, run_before=loaded)
+
+
+class RankedTable(App):
+    def compose(self) -> ComposeResult:
+        table = LiveTable(id="t")
+        table.set_columns([TableColumn("name", "Name", min_width=6), TableColumn("count", "Count", drop=1),
+                           TableColumn("kind", "Kind", 20, min_width=6, drop=2),
+                           TableColumn("note", "Note", flex=True, min_width=10)])
+        yield table
+
+
+async def test_what_gives_way_goes_by_rank_and_a_name_is_shortened_only_when_nothing_else_can_go():
+    app = RankedTable()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.sync({"a": (cell("a-rather-long-name"), cell(12), cell("implementation"), cell("n"))})
+        await pilot.pause()
+        assert table.shown_columns == ["name", "count", "kind", "note"]  # all fit
+        await pilot.resize_terminal(50, 10)  # name 20 + count 7 + kind 16 + note 12 = 55: the kind narrows,
+        # to 6, then gets back what is left over (3)
+        await wait_for(pilot, lambda: table.column_widths.get("kind") == 9, what="the kind narrowed")
+        assert table.shown_columns == ["name", "count", "kind", "note"] and fills_its_width(table)
+        await pilot.resize_terminal(40, 10)  # the kind goes (rank 2), then the count (rank 1): the name stays
+        await wait_for(pilot, lambda: table.shown_columns == ["name", "count", "note"], what="the kind dropped")
+        assert table.column_widths["name"] == 18
+        await pilot.resize_terminal(34, 10)
+        await wait_for(pilot, lambda: table.shown_columns == ["name", "note"], what="the count dropped")
+        assert table.column_widths["name"] == 18 and fills_its_width(table)
+        await pilot.resize_terminal(24, 10)  # nothing left to drop: the name is shortened, never below 6
+        await wait_for(pilot, lambda: table.column_widths["name"] < 18, what="the name shortened")
+        assert table.column_widths["name"] >= 6 and table.column_widths["note"] >= 10
+        table.sort_by("count")  # the column sorted by comes back, whatever the room
+        await pilot.pause()
+        assert "count" in table.shown_columns
