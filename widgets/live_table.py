@@ -197,8 +197,8 @@ class LiveTable(DataTable):
         self.notify_style_update()
 
     def _rebuild(self, shown: list[str], layout: dict[str, int]) -> None:
-        """Show another set of columns: the one change that re-adds the rows (a resize across a
-        threshold, or a sort by a column that was hidden), never a tick."""
+        """Show another set of columns: the one change that re-adds the rows. It is rare: a resize across
+        a threshold, a sort by a column that was hidden, content that no longer fits beside the rest."""
         with self.preserve_view():
             self.clear(columns=True)
             self._shown = shown

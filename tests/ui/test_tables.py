@@ -195,7 +195,7 @@ async def test_j_and_k_move_the_inbox_and_help_lists_them_for_every_table(seeded
             assert any(line.split()[:1] == ["k"] for line in section.splitlines()), title
 
 
-# -- empty screens ---------------------------------------------------------------------------------------------
+# -- empty screens -----------------------------------------------------------------------------------------
 
 
 async def empty_db(tmp_path: Path) -> Path:
@@ -298,7 +298,8 @@ async def test_what_gives_way_goes_by_rank_and_a_name_is_shortened_only_when_not
         await wait_for(pilot, lambda: table.column_widths.get("kind") == 9, what="the kind narrowed")
         assert table.shown_columns == ["name", "count", "kind", "note"] and fills_its_width(table)
         await pilot.resize_terminal(40, 10)  # the kind goes (rank 2), then the count (rank 1): the name stays
-        await wait_for(pilot, lambda: table.shown_columns == ["name", "count", "note"], what="the kind dropped")
+        await wait_for(pilot, lambda: table.shown_columns == ["name", "count", "note"],
+                       what="the kind dropped")
         assert table.column_widths["name"] == 18
         await pilot.resize_terminal(34, 10)
         await wait_for(pilot, lambda: table.shown_columns == ["name", "note"], what="the count dropped")
