@@ -26,10 +26,11 @@ def safe(value: object, style: str = "", *, one_line: bool = False) -> Text:
 
 
 class Cell(Text):
-    """A table cell that sorts by a value of its own (a number, a time) rather than its text."""
+    """A table cell that sorts by a value of its own (a number, a time) rather than its text.
+    One line, never wrapped: too long for its column, it ends with an ellipsis."""
 
     def __init__(self, text: str, style: str = "", *, sort_value: object = None) -> None:
-        super().__init__(text, style=style, end="")
+        super().__init__(text, style=style, end="", no_wrap=True, overflow="ellipsis")
         self.sort_value = text if sort_value is None else sort_value
 
 

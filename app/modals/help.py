@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..keymap import keys_of
+from .inbox import InboxModal
 
 
 def _key_name(key: str) -> str:
@@ -25,6 +26,7 @@ class HelpModal(ModalScreen[None]):
         sections = [("Everywhere", self.app.BINDINGS)]
         for name, screen in self.app.MODES.items():
             sections.append((getattr(screen, "SCREEN_NAME", name), getattr(screen, "BINDINGS", [])))
+        sections.append(("Inbox (i)", InboxModal.BINDINGS))
         with Vertical(classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():

@@ -14,17 +14,29 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from swarmdeck.store import Agent, Event
 from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
     TaskClaimed, TaskCompleted, TaskFailed, TaskRetried
-from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, age, clock_time
-from .base import LiveScreen
+from .base import LiveScreen, empty_state
 
+#: Sized by content; the blockers take the rest. On a narrow terminal the next milestone, the type,
+#: the task totals and the completion give way to them (the detail below has them all), then long
+#: names are shortened.
 COLUMNS = [
-    ("colour", " ", 2), ("name", "Agent", 27), ("status", "Status", 8), ("heartbeat", "Heartbeat", 9),
-    ("task", "Task", 5), ("completion", "Done %", 6), ("completed", "✔", 3), ("failed", "✘", 3),
-    ("type", "Type", 14), ("blockers", "Blockers", 24), ("next", "Next milestone", None),
+    TableColumn("colour", " "), TableColumn("name", "Agent", 27, min_width=10),
+    TableColumn("status", "Status"), TableColumn("heartbeat", "Heartbeat"), TableColumn("task", "Task"),
+    TableColumn("completion", "Done %", drop=1), TableColumn("completed", "✔", drop=2),
+    TableColumn("failed", "✘", drop=2), TableColumn("type", "Type", 20, min_width=8, drop=3),
+    TableColumn("next", "Next milestone", 28, min_width=10, drop=4),
+    TableColumn("blockers", "Blockers", flex=True, min_width=24),
 ]
+#: What the agents screen says while no agent has registered.
+EMPTY = empty_state("No agents yet.", [
+    ("swarmdeck agent register NAME --type TYPE", "register an agent (agents register themselves the same "
+                                                  "way when they start, or over MCP)"),
+    ("swarmdeck demo", "open a simulated swarm, to see eight agents at work"),
+])
 ACTIVITY_LINES = 200
 
 
@@ -44,6 +56,8 @@ class AgentsScreen(LiveScreen):
                 tooltip="Reverse the sort"),
         Binding("a", "toggle_heartbeats", "Heartbeats", id="agents.heartbeats",
                 tooltip="Show or hide heartbeats in the activity"),
+        Binding("j", "cursor_down", "Down", show=False, id="agents.down", tooltip="Next agent"),
+        Binding("k", "cursor_up", "Up", show=False, id="agents.up", tooltip="Previous agent"),
     ]
 
     def __init__(self) -> None:
@@ -63,6 +77,7 @@ class AgentsScreen(LiveScreen):
             table = LiveTable(id="agents-table")
             table.set_columns(COLUMNS)
             yield table
+            yield Static(EMPTY, id="agents-empty")
             yield Static("", id="agent-detail")
             yield Static("", id="activity-title")
             yield RichLog(id="activity", max_lines=ACTIVITY_LINES, wrap=False, markup=False)
@@ -143,8 +158,8 @@ class AgentsScreen(LiveScreen):
             cell(counts.get("completed", 0), sort_value=counts.get("completed", 0)),
             cell(counts.get("failed", 0), "red" if counts.get("failed") else "", sort_value=counts.get("failed", 0)),
             cell(a.agent_type),
-            cell("; ".join(a.blockers) or "-", "yellow" if a.blockers else ""),
             cell(a.next_milestone or "-"),
+            cell("; ".join(a.blockers) or "-", "yellow" if a.blockers else ""),
         )
 
     def _tick_ages(self) -> None:
@@ -165,15 +180,13 @@ class AgentsScreen(LiveScreen):
             text.append(f" · {stale} stale", style="bold red")
         sort = self.table.sort_state
         if sort:
-            label = dict((k, label) for k, label, _ in COLUMNS).get(sort[0], sort[0]).strip() or sort[0]
+            label = {c.key: c.label for c in COLUMNS}.get(sort[0], sort[0]).strip() or sort[0]
             arrow = "↓" if sort[1] else "↑"
             text.append(f" · sorted by {label.lower()} {arrow} (s: next column, S: reverse)")
         if self.frozen_at is not None:
             frozen = clock_time(datetime.fromtimestamp(self.frozen_at, timezone.utc))[11:]
             text.append(f" · paused: ages as of {frozen}, p resumes", style="bold yellow")
-        if not self.agents:
-            text.append(" · no agents yet: `swarmdeck agent register NAME --type TYPE`, "
-                        "or try `swarmdeck demo`")
+        self.query_one("#agents-body").set_class(not self.agents, "empty")
         summary = self.query_one("#agents-summary", Static)
         if summary.content != text:
             summary.update(text)
@@ -251,8 +264,14 @@ class AgentsScreen(LiveScreen):
         self.show_heartbeats = not self.show_heartbeats
         self.load_activity()
 
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
     def action_sort_next(self) -> None:
-        keys = [k for k, *_ in COLUMNS if k != "colour"]
+        keys = [c.key for c in COLUMNS if c.key != "colour"]
         state = self.table.sort_state
         column = keys[(keys.index(state[0]) + 1) % len(keys)] if state else "name"
         self.table.sort_by(column)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions
-from rich.measure import Measurement
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,51 +15,36 @@ from swarmdeck.store.report_diff import ChangeKind, report_changes
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.events import Entity, TaskCompleted, TaskEnqueued, TaskFailed, TaskRetried
 from swarmdeck.store.models import ConditionStatus
-from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.report_panel import ReportPanel
-from swarmdeck.widgets.text import Cell, cell, safe
+from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, refusal
 from ..modals.decision import DecisionInput, DecisionModal
 from ..modals.gate_acts import CloseConditionModal, ResumeModal
-from .base import LiveScreen
+from .base import LiveScreen, empty_state
 
-#: Columns size to their content (no fixed widths): only the name is shortened, and only when the
-#: terminal leaves it no room.
-COLUMNS = [("pos", "#"), ("name", "Milestone"), ("status", "Gate"), ("weeks", "Weeks"), ("hours", "Hours"),
-           ("progress", "Tasks done")]
+#: Columns size to their content. When the terminal leaves too little room, the progress bar goes first
+#: (the counts stay), then the name is shortened with an ellipsis, never the numbers.
+COLUMNS = [TableColumn("pos", "#"), TableColumn("name", "Milestone", flex=True, min_width=30),
+           TableColumn("status", "Gate"), TableColumn("weeks", "Weeks"), TableColumn("hours", "Hours"),
+           TableColumn("bar", "", drop=1), TableColumn("progress", "Tasks done")]
 #: Below this many columns the table sits above the report instead of beside it (styles: .-narrow).
 NARROW = 120
 #: Beside the report, the table's side takes at most this share of the width (styles: max-width).
 SIDE_SHARE = 0.6
 BAR = 5
+#: What the milestones screen says while the swarm has none.
+EMPTY = empty_state("No milestones yet.", [
+    ("swarmdeck milestone add NAME --objective TEXT --criterion TEXT",
+     "add a milestone and its gate (--criterion again for each acceptance criterion; --weeks, --budget)"),
+    ("swarmdeck demo", "open a simulated swarm, to see its four milestones and a gate to review"),
+])
 
 
 def progress_bar(done: int, total: int, width: int = BAR) -> str:
     filled = round(width * done / total) if total else 0
-    bar = f"{'█' * filled}{'░' * (width - filled)} " if width else ""
-    return f"{bar}{done}/{total}"
-
-
-class FittedCell(Cell):
-    """A cell that keeps its whole text but asks its column for at most ``fit`` cells (None: all it
-    needs); shown in fewer, its end becomes an ellipsis. Rich's measurement protocol sizes the column."""
-
-    def __init__(self, source: Cell, fit: int | None) -> None:
-        super().__init__(source.plain, source.style, sort_value=source.sort_value)
-        self.fit = fit
-        self.no_wrap = True
-        self.overflow = "ellipsis"
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        measured = super().__rich_measure__(console, options)
-        return measured if self.fit is None else measured.clamp(max_width=self.fit)
-
-    def __eq__(self, other: object) -> bool:
-        # A new fit is a change the table must apply, even with the same text.
-        return super().__eq__(other) and getattr(other, "fit", None) == self.fit
-
-    __hash__ = None  # type: ignore[assignment]
+    return f"{'█' * filled}{'░' * (width - filled)}"
 
 
 class MilestonesScreen(LiveScreen):
@@ -80,6 +62,8 @@ class MilestonesScreen(LiveScreen):
                 tooltip="Lift an escalation: claims are accepted again"),
         Binding("n", "next_review", "Next review", id="milestones.next-review",
                 tooltip="Jump to the next gate awaiting review"),
+        Binding("j", "cursor_down", "Down", show=False, id="milestones.down", tooltip="Next milestone"),
+        Binding("k", "cursor_up", "Up", show=False, id="milestones.up", tooltip="Previous milestone"),
     ]
 
     def __init__(self) -> None:
@@ -93,7 +77,8 @@ class MilestonesScreen(LiveScreen):
         yield self.status_bar()
         with Horizontal(id="milestones-body"):
             with Vertical(id="milestones-left"):
-                table = LiveTable(id="milestones-table")
+                # As wide as its content (fill=False), within the room the screen leaves it.
+                table = LiveTable(id="milestones-table", fill=False, room=self._room)
                 table.set_columns(COLUMNS)
                 yield table
                 with VerticalScroll(id="milestone-detail"):
@@ -101,6 +86,7 @@ class MilestonesScreen(LiveScreen):
                     yield Static("", id="report-changes")
             with VerticalScroll(id="gate-scroll"):
                 yield ReportPanel(id="gate-panel")
+        yield Static(EMPTY, id="milestones-empty")
         yield Footer(compact=True)
 
     @property
@@ -136,37 +122,21 @@ class MilestonesScreen(LiveScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
-        if self.table.row_count:  # the first rows are load()'s: it picks the row to start on
-            self._sync_table()
+        self.table.refit()
 
     def _room(self) -> int:
         """Cells the table may take: the whole width above the report, a share of it beside."""
         width = self.size.width or self.app.size.width
         return (width if width < NARROW else int(width * SIDE_SHARE)) - 2  # the pane's edge and scrollbar
 
-    def _rows(self) -> dict[str, tuple]:
-        """Every row, each column as wide as its content; when that does not fit, the progress bar goes
-        first (the counts stay), then the names are shortened with an ellipsis, never the numbers."""
-        ms = list(self.milestones.values())
-        name_at = [key for key, _ in COLUMNS].index("name")
-        for bar in (BAR, 0):
-            rows = {str(m.id): self._cells(m, bar) for m in ms}
-            widths = [max([cell_len(label)] + [r[i].cell_len for r in rows.values()])
-                      for i, (_, label) in enumerate(COLUMNS)]
-            others = sum(w + 2 for i, w in enumerate(widths) if i != name_at)  # 2: a cell's padding
-            room = self._room() - others - 2
-            if widths[name_at] <= room:
-                return {key: (*cells[:name_at], FittedCell(cells[name_at], None), *cells[name_at + 1:])
-                        for key, cells in rows.items()}
-        room = max(room, 8)
-        return {key: (*cells[:name_at], FittedCell(cells[name_at], room), *cells[name_at + 1:])
-                for key, cells in rows.items()}
-
     def _sync_table(self) -> None:
         with self.app.batch_update():
-            self.table.sync(self._rows())
+            self.table.sync({str(m.id): self._cells(m) for m in self.milestones.values()})
+        empty = not self.milestones
+        self.query_one("#milestones-empty", Static).display = empty
+        self.query_one("#milestones-body").display = not empty
 
-    def _cells(self, m: Milestone, bar: int = BAR) -> tuple:
+    def _cells(self, m: Milestone) -> tuple:
         counts = self.progress.get(m.id, {})
         total = sum(counts.values())
         done = counts.get("completed", 0)
@@ -178,7 +148,8 @@ class MilestonesScreen(LiveScreen):
             cell(m.status.value, STATUS_STYLE.get(m.status.value, "")),
             cell(m.planned_weeks or "-"),
             cell(f"{m.hours_spent:.0f}/{budget}", "bold red" if over else "", sort_value=m.hours_spent),
-            cell(progress_bar(done, total, bar), sort_value=done / total if total else 0),
+            cell(progress_bar(done, total), sort_value=done / total if total else 0),
+            cell(f"{done}/{total}", sort_value=done),
         )
 
     async def _load_gate(self) -> None:
@@ -308,6 +279,12 @@ class MilestonesScreen(LiveScreen):
         await self.store.resume_swarm(by=self.sd.reviewer, note=reason, signature=signature)
         self.notify("Swarm resumed: claims accepted", timeout=3)
         self.sd.changed()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
 
     def action_next_review(self) -> None:
         waiting = [m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW]

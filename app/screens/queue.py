@@ -15,7 +15,7 @@ from swarmdeck.store import Event, Milestone, Task
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import HOLDING, Entity, Payload, TaskCancelled, TaskFailed, TaskRetried
 from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
-from swarmdeck.widgets.live_table import LiveTable
+from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, clock_time, since, until
@@ -23,19 +23,35 @@ from ..modals.cancel import CancelModal
 from ..modals.enqueue import EnqueueModal
 from ..modals.filters import FilterModal, QueueFilters
 from ..modals.plan import PlanModal
-from .base import LiveScreen
+from .base import LiveScreen, empty_state
 
 #: The table holds at most this many tasks (by priority); filters narrow what is loaded.
 ROW_CAP = 2000
 #: Seconds between redraws of what moves with the clock alone (ages, deadlines, the detail's "ago").
 TICK_SECONDS = 1.0
 
+#: Sized by content; the description takes the rest. At 80 columns the deadline, the age and the agent
+#: type give way to it (the detail pane has them), then the agent and the milestone are shortened.
 COLUMNS = [
-    ("id", "ID", 5), ("status", "Status", 9), ("priority", "Prio", 5), ("type", "Agent type", 16),
-    ("agent", "Agent", 16), ("milestone", "Milestone", 9), ("age", "Age", 4), ("deadline", "Deadline", 8),
-    ("description", "Description", None),
+    TableColumn("id", "ID"), TableColumn("status", "Status"), TableColumn("priority", "Prio"),
+    TableColumn("type", "Agent type", 20, min_width=8, drop=3),
+    TableColumn("agent", "Agent", 20, min_width=8, narrow=2),
+    TableColumn("milestone", "Milestone", 24, min_width=9, drop=1),
+    TableColumn("age", "Age", drop=4), TableColumn("deadline", "Deadline", drop=5),
+    TableColumn("description", "Description", flex=True, min_width=30),
 ]
-SORTABLE = [key for key, *_ in COLUMNS]
+SORTABLE = [column.key for column in COLUMNS]
+#: What the queue says when the swarm has no task at all (not merely none that the filters let through);
+#: a seat that only watches is not told of n.
+ENQUEUE = "swarmdeck task enqueue \"DESCRIPTION\" --type TYPE"
+EMPTY = empty_state("No tasks yet.", [
+    (ENQUEUE, "add a task (agents do the same, or over MCP); n does it here"),
+    ("swarmdeck demo", "open a simulated swarm, to see a live queue"),
+])
+EMPTY_READ_ONLY = empty_state("No tasks yet.", [
+    (ENQUEUE, "add a task (agents do the same, or over MCP)"),
+    ("swarmdeck demo", "open a simulated swarm, to see a live queue"),
+])
 
 
 class QueueScreen(LiveScreen):
@@ -61,6 +77,8 @@ class QueueScreen(LiveScreen):
                 tooltip="Lower base priority"),
         Binding("e", "plan", "Plan", id="queue.plan", tooltip="Execution plan of the tasks shown"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="queue.clear-filter"),
+        Binding("j", "cursor_down", "Down", show=False, id="queue.down", tooltip="Next task"),
+        Binding("k", "cursor_up", "Up", show=False, id="queue.up", tooltip="Previous task"),
     ]
 
     def __init__(self) -> None:
@@ -72,6 +90,8 @@ class QueueScreen(LiveScreen):
         self.selected: int | None = None
         self.total_matching = 0
         self.held = 0  # tasks held by failures, in the whole queue
+        #: Whether the swarm has any task at all, whatever the filters: tasks are never deleted.
+        self.any_tasks = False
         self._summary = ""
         #: What each shown task's clock-driven cells last said: a tick redraws only the rows that moved.
         self._times: dict[int, tuple[str, str]] = {}
@@ -114,6 +134,7 @@ class QueueScreen(LiveScreen):
         self.tasks = {t.id: t for t in tasks}
         status = await self.store.queue_status()
         self.held = status.held_by_failure
+        self.any_tasks = status.total > 0
         statuses = self.filters.statuses()
         self.total_matching = sum(status.counts[s] for s in statuses) if statuses else status.total
         if self.table.sort_state is None:
@@ -128,6 +149,7 @@ class QueueScreen(LiveScreen):
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
         if not ids:
             return
+        self.any_tasks = True
         if any(e.kind in HOLDING for e in events):
             self.held = (await self.store.queue_status()).held_by_failure
         fresh = await self.store.tasks_by_ids(ids)
@@ -230,7 +252,9 @@ class QueueScreen(LiveScreen):
         if shown:
             self.query_one("#queue-body").remove_class("empty")
             return
-        if self.text_filter:
+        if not self.any_tasks:
+            text = EMPTY_READ_ONLY if self.sd.read_only else EMPTY  # nothing exists, whatever the filters
+        elif self.text_filter:
             text = Text("No task matches ")
             text.append_text(safe(f"“{self.text_filter}”", "bold", one_line=True))
             text.append(f" among the {len(self.tasks):,} task(s) loaded ({self.filters.describe()}).\n"
@@ -239,8 +263,8 @@ class QueueScreen(LiveScreen):
             text = Text(f"No task matches the filters ({self.filters.describe()}).\n"
                         "f changes them; n enqueues a task.")
         else:
-            text = Text("No active tasks. Press n to enqueue one (or `swarmdeck task enqueue`, or try\n"
-                        "`swarmdeck demo`); f shows finished tasks too.")
+            text = Text("No active tasks: every task completed or was cancelled. f shows them too"
+                        + ("." if self.sd.read_only else "; n enqueues a new one."))
         empty.update(text)
         self.query_one("#queue-body").set_class(not shown, "empty")
 
@@ -347,6 +371,12 @@ class QueueScreen(LiveScreen):
         self._update_summary()
 
     # -- actions ---------------------------------------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
 
     def _selected_task(self) -> Task | None:
         if self.selected is None or self.selected not in self.tasks:

@@ -88,7 +88,7 @@ async def test_a_heartbeat_from_another_process_updates_the_agents_row(seeded, m
         await cli_async(seeded.path, "agent", "heartbeat", "builder-1", "--completion", "75",
                         "--blocker", "waiting for review")
         await until(pilot, lambda: rows(table)["builder-1"][5] == " 75%", "builder-1 at 75%")
-        assert rows(table)["builder-1"][9] == "waiting for review"
+        assert rows(table)["builder-1"][10] == "waiting for review"
         assert table.selected_key == "tester-3"
         assert list(rows(table)) == ["builder-1", "researcher-2", "tester-3", "validator"]
     assert cleared == []

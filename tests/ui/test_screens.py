@@ -73,7 +73,7 @@ async def test_milestones_screen_shows_every_gate_and_the_report_in_review(seede
         shown = rows(table(app))
         assert list(shown) == [str(seeded.milestones[n]) for n in ("Foundation", "Memory service", "Learning loop")]
         assert [cells[2] for cells in shown.values()] == ["approved", "review", "locked"]
-        assert shown[str(seeded.milestones["Foundation"])][5].endswith("2/2")
+        assert shown[str(seeded.milestones["Foundation"])][5:] == ["█████", "2/2"]  # the bar, the counts
         # The milestone awaiting review is the one selected first.
         assert table(app).selected_key == str(seeded.milestones["Memory service"])
         panel = static_text(app.screen.query_one("#gate-panel"))
@@ -445,7 +445,7 @@ async def test_agents_show_stale_not_idle_heartbeat_ages_and_activity(seeded):
         assert shown["builder-1"][5] == " 40%"
         assert shown["tester-3"][status] == "idle"
         assert [shown[n][heartbeat] for n in shown] == ["5s ago", "10m ago", "30s ago", "30s ago"]
-        assert shown["tester-3"][9] == "waiting for test fixtures"
+        assert shown["tester-3"][10] == "waiting for test fixtures"
         assert shown["builder-1"][6] == "3" and shown["tester-3"][7] == "1"
 
         log = app.screen.query_one("#activity", RichLog)

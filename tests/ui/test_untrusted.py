@@ -244,9 +244,10 @@ async def click_the_action(pilot, region=None) -> None:
 
 
 def rows_cells(table) -> dict[str, list[object]]:
-    """Row key -> the cell objects themselves (to check their styles, not only their text)."""
-    return {table.coordinate_to_cell_key((i, 0)).row_key.value: list(table.get_row_at(i))
-            for i in range(table.row_count)}
+    """Row key -> the cell objects themselves (to check their styles, not only their text): every
+    column, also those a narrow terminal hides."""
+    keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    return {key: list(table.cells_of(key)) for key in keys}
 
 
 async def open_dropdown(pilot, select: Select, *, agent_text: bool = True) -> str:
@@ -477,7 +478,7 @@ async def test_agents_show_names_types_blockers_and_activity_plainly(hostile_db)
         [(key, cells)] = rows_cells(app.screen.table).items()
         assert key == AGENT
         assert cells[0].style == "dim"  # a hostile colour is no style
-        for index, label in ((1, "agent"), (8, "type"), (9, "blocker"), (10, "next")):
+        for index, label in ((1, "agent"), (8, "type"), (9, "next"), (10, "blocker")):
             assert_plain_cell(cells[index], label)
         title = app.screen.query_one("#activity-title")
         await wait_for(pilot, lambda: shown("agent") in content_of(title), what="the activity")
@@ -674,7 +675,7 @@ async def test_status_bridge_toasts_and_what_it_mirrors_stay_plain(hostile_db, t
         await switch(pilot, "3", AgentsScreen)
         await wait_for(pilot, lambda: BRIDGED in rows_cells(app.screen.table), what="the bridged agent")
         cells = rows_cells(app.screen.table)[BRIDGED]
-        for index, label in ((1, "bridged"), (8, "btype"), (9, "bblocker"), (10, "bnext")):
+        for index, label in ((1, "bridged"), (8, "btype"), (9, "bnext"), (10, "bblocker")):
             assert_plain_cell(cells[index], label)
         app.screen.table.move_cursor(row=app.screen.table.get_row_index(BRIDGED))
         log = app.screen.query_one("#activity", RichLog)

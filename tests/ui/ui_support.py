@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from swarmdeck.app.tui import SwarmdeckApp
+from swarmdeck.widgets.live_table import LiveTable
 from swarmdeck.store import open_store
 
 from signing_support import decide, signer
@@ -270,11 +271,13 @@ def screen_text(app) -> str:
 
 
 def rows(table: DataTable) -> dict[str, list[str]]:
-    """The table's rows, in display order, as plain cell text keyed by row key."""
+    """The table's rows, in display order, as plain cell text keyed by row key: every column of a
+    LiveTable, also those a narrow terminal hides (what is on screen: `region_text`)."""
     out = {}
     for index in range(table.row_count):
         key = table.coordinate_to_cell_key((index, 0)).row_key.value
-        out[key] = [getattr(c, "plain", str(c)) for c in table.get_row_at(index)]
+        cells = table.cells_of(key) if isinstance(table, LiveTable) else table.get_row_at(index)
+        out[key] = [getattr(c, "plain", str(c)) for c in cells]
     return out
 
 
