@@ -177,6 +177,14 @@ class MemoryScreen(LiveScreen):
         elif recent and self.filters == SearchFilters():
             self.preview_text = ""
             self.query_one("#memory-preview-body", Static).update(EMPTY)
+        elif not recent and self.fallback is not None and self.fallback.hidden:
+            # Entries matched, but none closely enough: say so, not "nothing matches".
+            self.preview_text = ""
+            message = Text("Nothing here is close to the question: ", style="dim")
+            message.append(f"{self.fallback.hidden_note}. ", style="dim")
+            message.append("a", style="bold")
+            message.append(" shows them.", style="dim")
+            self.query_one("#memory-preview-body", Static).update(message)
         else:
             self.preview_text = ""
             self.query_one("#memory-preview-body", Static).update(

@@ -200,6 +200,13 @@ async def test_results_show_a_relevance_and_hide_the_less_relevant_until_a(memor
         await wait_for(pilot, lambda: screen.results_for is not None and len(screen.hits) == shown,
                        what="the relevant entries again")
         assert static_text(screen.query_one("#memory-cutoff")).strip().endswith("a to show")
+        # a question about nothing in the memory: no list, and the preview says why and what shows them
+        await search(pilot, screen, "quarterly marketing budget")
+        assert not screen.hits and screen.fallback.hidden
+        hidden = len(screen.fallback.hidden)
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert f"Nothing here is close to the question: {hidden} less relevant" in preview
+        assert "a shows them" in preview
         # the newest entries (nothing typed) have no relevance and nothing is hidden
         await search(pilot, screen, "")
         assert screen.showing_recent and not screen.query_one("#memory-cutoff").display
