@@ -201,7 +201,7 @@ class MemoryScreen(LiveScreen):
             note.append(" to show", style="dim")
         elif answer is not None and self.show_all and any(answer.less_relevant(h) for h in answer.hits):
             n = sum(answer.less_relevant(h) for h in answer.hits)
-            note.append(f"showing {n} less relevant {'entry' if n == 1 else 'entries'} (dim) — ", style="dim")
+            note.append(f"showing {n} less relevant (dim) — ", style="dim")
             note.append("a", style="bold")
             note.append(" to hide", style="dim")
         cutoff = self.query_one("#memory-cutoff", Static)
