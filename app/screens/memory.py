@@ -59,7 +59,7 @@ class MemoryScreen(LiveScreen):
                 tooltip="Namespace, kind, memory type, agent, time"),
         Binding("y", "copy", "Copy", id="memory.copy",
                 tooltip="Send the selected entry to the terminal's clipboard (OSC 52)"),
-        Binding("a", "toggle_all", "All", show=False, id="memory.all",
+        Binding("a", "toggle_all", "Show all", show=False, id="memory.all",
                 tooltip="Show or hide the less relevant entries hybrid and semantic search leave out"),
         Binding("j", "cursor_down", "Down", show=False, id="memory.down"),
         Binding("k", "cursor_up", "Up", show=False, id="memory.up"),
