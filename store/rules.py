@@ -96,7 +96,6 @@ class SearchAnswer:
             return None
         return f"{n} less relevant {'entry' if n == 1 else 'entries'} hidden"
 
-
     @property
     def reason(self) -> str | None:
         """Why semantic ranking took no part, in a phrase without advice (each face adds its own)."""
