@@ -563,6 +563,10 @@ class SearchHit:
     task_id: int | None
     milestone_id: int | None
     created_at: datetime
+    #: Cosine similarity to the question (None: no embedder took part, or the entry has no vector yet).
+    similarity: float | None = None
+    #: 0-1, what a person reads (store/search.py ``relevance``); None for the newest entries.
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

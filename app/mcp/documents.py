@@ -9,6 +9,7 @@ from swarmdeck.app.output import jsonable
 from swarmdeck.store.errors import InvalidArgument
 
 from .params import Namespace, whole
+from .search import relevance
 from .server import READ, WRITE, Tools
 
 
@@ -34,23 +35,26 @@ def register(t: Tools) -> None:
         namespace: Annotated[str | None, Field(
             description="Only this namespace and what lies under it.")] = None,
         limit: whole(1, 100) = 10,
+        include_less_relevant: Annotated[bool, Field(
+            description="Also the chunks under the relevance cut-off, which are left out by default.")] = False,
     ) -> dict[str, Any]:
         """Search indexed documents by meaning and keywords, best first. Each result has file_path,
-        namespace, score, a snippet and the matching chunk's text. mode says whether semantic
-        ranking took part (note says why not)."""
+        namespace, score, relevance (0-100) and relevance_label (strong, good, weak), a snippet and the
+        matching chunk's text; less relevant chunks are left out (hidden says how many). mode says
+        whether semantic ranking took part (note says why not)."""
         if not query_text.strip():
             raise InvalidArgument("query_text must not be blank")
-        hits, mode, note = await t.search(query_text, kinds=["document"], namespace_prefix=namespace,
-                                        memory_type=None, limit=limit)
+        hits, mode, note, hidden = await t.search(query_text, kinds=["document"], namespace_prefix=namespace,
+                                                memory_type=None, limit=limit, everything=include_less_relevant)
         results = []
         for h in hits:
             path, _, chunk = h.title.rpartition(" #")
             results.append({
                 "file_path": path or h.title, "chunk": int(chunk) if chunk.isdigit() else None,
-                "namespace": h.namespace, "score": h.score, "snippet": h.snippet,
+                "namespace": h.namespace, **relevance(h), "snippet": h.snippet,
                 "text": await store.search_item_body(h.item_id),
             })
-        out: dict[str, Any] = {"results": results, "count": len(results), "mode": mode}
+        out: dict[str, Any] = {"results": results, "count": len(results), "mode": mode, "hidden": hidden}
         if note:
             out["note"] = note
         return out

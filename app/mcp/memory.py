@@ -8,6 +8,7 @@ from pydantic import Field
 from swarmdeck.app.output import jsonable
 
 from .params import MemoryTypeName, Namespace, TaskId, whole
+from .search import relevance
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
@@ -50,21 +51,25 @@ def register(t: Tools) -> None:
         limit: whole(1, 500) = 50,
         query: Annotated[str | None, Field(
             description="Words to rank by (keyword + semantic); omit to list newest first.")] = None,
+        include_less_relevant: Annotated[bool, Field(
+            description="Also the hits under the relevance cut-off, which are left out by default.")] = False,
     ) -> dict[str, Any]:
         """Find memories under a namespace prefix, optionally of one type. Without query: the newest
-        first. With query: ranked by relevance, each with score and snippet. Filters apply before
+        first. With query: ranked, each with score, relevance (0-100) and relevance_label (strong, good,
+        weak) and snippet; less relevant hits are left out (hidden says how many). Filters apply before
         the limit. Returns {memories, count}."""
         if query is None or not query.strip():
             entries = await store.list_memories(namespace_prefix=namespace_prefix or None, memory_type=memory_type,
                                                 limit=limit)
             return {"memories": [jsonable(e) for e in entries], "count": len(entries)}
-        hits, mode, note = await t.search(query, kinds=["memory"], namespace_prefix=namespace_prefix,
-                                        memory_type=memory_type, limit=limit)
+        hits, mode, note, hidden = await t.search(query, kinds=["memory"], namespace_prefix=namespace_prefix,
+                                                memory_type=memory_type, limit=limit,
+                                                everything=include_less_relevant)
         memories = []
         for h in hits:
             entry = await store.get_memory_by_id(h.ref_id)
-            memories.append({**jsonable(entry), "score": h.score, "snippet": h.snippet})
-        out: dict[str, Any] = {"memories": memories, "count": len(memories), "mode": mode}
+            memories.append({**jsonable(entry), **relevance(h), "snippet": h.snippet})
+        out: dict[str, Any] = {"memories": memories, "count": len(memories), "mode": mode, "hidden": hidden}
         if note:
             out["note"] = note
         return out

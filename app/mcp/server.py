@@ -133,8 +133,8 @@ class Tools:
 
         return deco
 
-    async def search(self, query: str, **params: Any) -> tuple[list[Any], str, str | None]:
-        """Search with the shared rule (app/mcp/search.py): the hits, the mode, the fallback note."""
+    async def search(self, query: str, **params: Any) -> tuple[list[Any], str, str | None, int]:
+        """Search with the shared rule (app/mcp/search.py): the hits, the mode, the note, how many hidden."""
         from .search import search
 
         return await search(self.store, self.embedder, query, **params)

@@ -8,12 +8,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from swarmdeck.store import Event, rules
+from swarmdeck.store import search as search_rules
 from swarmdeck.store.models import SearchHit, SearchMode
 from swarmdeck.widgets.text import highlighted, safe
 
@@ -33,6 +34,9 @@ EMPTY = empty_state("No memories, decisions or lessons yet.", [
 #: What ``y`` does, said as it is: swarmdeck cannot know whether the terminal honoured the request.
 SENT = ("Sent the entry to the terminal's clipboard (OSC 52, {chars:,} characters). A terminal without "
         "OSC 52 (or tmux without set-clipboard) ignores it.")
+#: How a relevance label looks (store/search.py ``relevance_label``); a hit under the cut-off is dim.
+RELEVANCE_STYLE = {"strong": "bold green", "good": "green", "weak": "yellow"}
+RELEVANCE_WIDTH = len(" 100% strong ")
 KIND_STYLE = {"memory": "cyan", "failure": "bold red", "decision": "bold green", "retrospective": "magenta",
               "spike": "yellow", "pattern": "blue", "estimate": "bright_black", "document": "white"}
 
@@ -55,6 +59,8 @@ class MemoryScreen(LiveScreen):
                 tooltip="Namespace, kind, memory type, agent, time"),
         Binding("y", "copy", "Copy", id="memory.copy",
                 tooltip="Send the selected entry to the terminal's clipboard (OSC 52)"),
+        Binding("a", "toggle_all", "Show all", show=False, id="memory.all",
+                tooltip="Show or hide the less relevant entries hybrid and semantic search leave out"),
         Binding("j", "cursor_down", "Down", show=False, id="memory.down"),
         Binding("k", "cursor_up", "Up", show=False, id="memory.up"),
         Binding("escape", "back", "Leave search", id="memory.back",
@@ -73,6 +79,8 @@ class MemoryScreen(LiveScreen):
         self.showing_recent = False
         #: The last search's answer: whether it fell back to keywords, and why.
         self.fallback: rules.SearchAnswer | None = None
+        #: Whether the less relevant entries (under the embedder's cut-off) are shown too (``a``).
+        self.show_all = False
         self.preview_text = ""
         self._debounce: Timer | None = None
 
@@ -83,7 +91,9 @@ class MemoryScreen(LiveScreen):
             yield Static("", id="memory-mode")
         yield Static("", id="memory-health")
         with Horizontal(id="memory-body"):
-            yield OptionList(id="memory-results", markup=False)
+            with Vertical(id="memory-list"):
+                yield OptionList(id="memory-results", markup=False)
+                yield Static("", id="memory-cutoff")
             with VerticalScroll(id="memory-preview"):
                 yield Static("Type to search the swarm's memory; esc leaves the box.", id="memory-preview-body")
         yield Footer(compact=True)
@@ -151,7 +161,7 @@ class MemoryScreen(LiveScreen):
         else:
             # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
             answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
-                                        limit=RESULTS, **filters)
+                                        limit=RESULTS, everything=self.show_all, **filters)
             self.hits = answer.hits
             self.fallback = answer
         self.showing_recent = recent
@@ -161,26 +171,63 @@ class MemoryScreen(LiveScreen):
         results.border_title = "newest entries (type to search)" if recent else None
         results.clear_options()
         results.add_options([Option(self._prompt(h, now, recent), id=str(h.item_id)) for h in self.hits])
+        self._show_cutoff()
         if self.hits:
             results.highlighted = 0
         elif recent and self.filters == SearchFilters():
             self.preview_text = ""
             self.query_one("#memory-preview-body", Static).update(EMPTY)
+        elif not recent and self.fallback is not None and self.fallback.hidden:
+            # Entries matched, but none closely enough: say so, not "nothing matches".
+            self.preview_text = ""
+            message = Text("Nothing here is close to the question: ", style="dim")
+            message.append(f"{self.fallback.hidden_note}. ", style="dim")
+            message.append("a", style="bold")
+            message.append(" shows them.", style="dim")
+            self.query_one("#memory-preview-body", Static).update(message)
         else:
             self.preview_text = ""
             self.query_one("#memory-preview-body", Static).update(
                 safe(f"Nothing matches ({self.filters.describe()}).", "dim", one_line=True))
 
+    def _show_cutoff(self) -> None:
+        """Under the list: how many less relevant entries are hidden and the key that shows them (or hides
+        them again)."""
+        answer = None if self.showing_recent else self.fallback
+        note = Text()
+        if answer is not None and answer.hidden:
+            note.append(f"{answer.hidden_note} — ", style="dim")
+            note.append("a", style="bold")
+            note.append(" to show", style="dim")
+        elif answer is not None and self.show_all and any(answer.less_relevant(h) for h in answer.hits):
+            n = sum(answer.less_relevant(h) for h in answer.hits)
+            note.append(f"showing {n} less relevant (dim) — ", style="dim")
+            note.append("a", style="bold")
+            note.append(" to hide", style="dim")
+        cutoff = self.query_one("#memory-cutoff", Static)
+        cutoff.update(note)
+        cutoff.display = bool(note.plain)
+
+    def _relevance(self, hit: SearchHit, *, column: bool = True) -> Text:
+        """``84% strong``, coloured by its label (a column of RELEVANCE_WIDTH in the list); dim when it is
+        under the embedder's cut-off."""
+        label = search_rules.relevance_label(hit.relevance)
+        text = f"{round((hit.relevance or 0) * 100):>4}% {label:<6} " if column else search_rules.relevance_text(hit.relevance)
+        below = self.fallback is not None and self.fallback.less_relevant(hit)
+        return Text(text, style="dim" if below else RELEVANCE_STYLE.get(label, ""))
+
     def _prompt(self, hit: SearchHit, now: float, recent: bool = False) -> Text:
-        # A recent entry has no score: the column would only say 0.
-        line = Text("" if recent else f"{hit.score:7.4f} ", style="dim")
+        # A recent entry has no relevance: nothing was asked.
+        line = Text()
+        if not recent:
+            line.append_text(self._relevance(hit))  # its colour spans the column only
         line.append(f"{hit.kind:<14}", style=KIND_STYLE.get(hit.kind, ""))
         # The title first: on a narrow terminal the namespace and age are what the ellipsis takes.
         line.append_text(safe(hit.title, "bold", one_line=True))
         line.append("  ")
         line.append_text(safe(hit.namespace, "italic", one_line=True))
         line.append(f"  {age(now - hit.created_at.timestamp())} ago", style="dim")
-        line.append("\n        ")
+        line.append("\n" + " " * (8 if recent else RELEVANCE_WIDTH))
         line.append_text(highlighted(hit.snippet, hit.highlights, "bold black on yellow"))
         line.no_wrap = True  # two lines per hit, each cropped: the preview has the rest
         line.overflow = "ellipsis"
@@ -204,8 +251,11 @@ class MemoryScreen(LiveScreen):
         if self.showing_recent:
             body.append(f"\nwritten {age(self.sd.clock() - hit.created_at.timestamp())} ago\n", style="dim")
         else:
-            body.append(f"\nscore {hit.score:.4f}  keyword rank {hit.keyword_rank or '-'}  "
-                        f"semantic rank {hit.semantic_rank or '-'}\n", style="dim")
+            body.append("\nrelevance ", style="dim")
+            body.append_text(self._relevance(hit, column=False))
+            similarity = "-" if hit.similarity is None else f"{hit.similarity:.3f}"
+            body.append(f" · similarity {similarity} · score {hit.score:.4g} · keyword rank {hit.keyword_rank or '-'}"
+                        f" · semantic rank {hit.semantic_rank or '-'}\n", style="dim")
         if hit.kind == "memory":
             entry = await self.store.get_memory_by_id(hit.ref_id)
             history = await self.store.memory_history(entry.namespace, entry.key)
@@ -276,6 +326,10 @@ class MemoryScreen(LiveScreen):
 
     def action_cursor_up(self) -> None:
         self.query_one("#memory-results", OptionList).action_cursor_up()
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.run_search()
 
     def action_toggle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]

@@ -195,7 +195,7 @@ class SearchIndex:
         # The semantic ranking is started first, so that what it reads is read before the keyword query
         # takes the read connection, whose queries run one at a time.
         meaning = mode in (SearchMode.HYBRID, SearchMode.SEMANTIC) and embedder is not None and query.strip()
-        by_meaning = await self._semantic(query, embedder, filters, depth) if meaning else _none()
+        by_meaning, vector = await self._semantic(query, embedder, filters, depth) if meaning else (_none(), None)
         by_words, by_meaning = await asyncio.gather(
             self._keyword(query, filters, depth) if mode in (SearchMode.HYBRID, SearchMode.KEYWORD) else _none(),
             by_meaning,
@@ -208,7 +208,27 @@ class SearchIndex:
             ranked = [(item_id, -rank) for item_id, rank in by_words[:limit]]
         else:
             ranked = [(item_id, 1.0 - distance) for item_id, distance in by_meaning[:limit]]
-        return await self._hits(ranked, keyword, semantic, rules.terms(query))
+        similarity = {item_id: 1.0 - distance for item_id, distance in by_meaning}
+        if vector is not None and vector.done() and not vector.cancelled() and vector.exception() is None:
+            # Hits the semantic ranking did not reach (keyword's own): their similarity from their vectors.
+            await self._similarities(embedder.model, vector.result(), [i for i, _ in ranked], similarity)
+        cal = rules.calibration(embedder.model) if meaning else None
+        return await self._hits(ranked, keyword, semantic, rules.terms(query), similarity, cal)
+
+    async def _similarities(self, model: str, vector: Any, item_ids: list[int], into: dict[int, float]) -> None:
+        import numpy as np
+
+        missing = [i for i in item_ids if i not in into]
+        if not missing:
+            return
+        query = np.asarray(vector, dtype=np.float32)
+        rows = await self.db._all(
+            "SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id IN (SELECT value FROM json_each(?))",
+            (model, json.dumps(missing)))
+        for item_id, blob in rows:
+            stored = np.frombuffer(blob, dtype="<f4")
+            if stored.shape == query.shape:
+                into[item_id] = float(stored @ query)
 
     async def recent(self, *, namespace_prefix: str | None = None, kinds: Sequence[str] = (),
                      memory_type: str | None = None, agent: str | None = None, since: float | None = None,
@@ -235,7 +255,7 @@ class SearchIndex:
         where = f" WHERE {where.removeprefix(' AND ')}" if where else ""
         rows = await self.db._all(f"SELECT si.id FROM search_items si{where} ORDER BY {order} DESC LIMIT ?",
                                   (*params, limit))
-        return await self._hits([(r[0], 0.0) for r in rows], [], [], [])
+        return await self._hits([(r[0], 0.0) for r in rows], [], [], [], recent=True)
 
     async def _keyword(self, query: str, filters: vectors.VectorFilters, depth: int) -> list[tuple[int, float]]:
         match = rules.fts_query(query)
@@ -281,22 +301,23 @@ class SearchIndex:
         return row[0] < FEW_ITEMS
 
     async def _semantic(self, query: str, embedder: Any, filters: vectors.VectorFilters,
-                        depth: int) -> Awaitable[list[tuple[int, float]]]:
+                        depth: int) -> tuple[Awaitable[list[tuple[int, float]]], asyncio.Future | None]:
         """The semantic ranking, started: the query's embedding is under way on its thread and the index
-        has read what it needs; what is returned finishes it."""
+        has read what it needs; what is returned finishes it (and the embedding, once it has)."""
         index = await self.db._one("SELECT table_name, dim FROM vector_indexes WHERE model = ?", (embedder.model,))
         if index is None:
-            return _none()  # nothing embedded with this model yet: keyword results still come
+            return _none(), None  # nothing embedded with this model yet: keyword results still come
         vector = asyncio.ensure_future(embedder.embed_query(query))
         try:
             knn = await self._vectors.prepare(self.db._read_conn, embedder.model, index[0], depth, filters)
         except BaseException:
             vector.cancel()
             raise
-        return _then(vector, knn)
+        return _then(vector, knn), vector
 
     async def _hits(self, ranked: list[tuple[int, float]], keyword: list[int], semantic: list[int],
-                    words: list[str]) -> list[SearchHit]:
+                    words: list[str], similarity: dict[int, float] | None = None,
+                    cal: rules.Calibration | None = None, *, recent: bool = False) -> list[SearchHit]:
         if not ranked:
             return []
         rows = {r["id"]: r for r in await self.db._all(
@@ -311,12 +332,16 @@ class SearchIndex:
             if row is None:
                 continue  # removed between the ranking and now
             text, spans = rules.snippet(row["body"], words)
+            sim = (similarity or {}).get(item_id)
+            covered = rules.coverage(words, f"{row['title']}\n{row['body']}")
             hits.append(SearchHit(
                 item_id=item_id, kind=row["kind"], ref_id=row["ref_id"], namespace=row["namespace"],
                 title=row["title"], snippet=text, highlights=spans, score=round(score, 6),
                 keyword_rank=kw_rank.get(item_id), semantic_rank=sem_rank.get(item_id),
                 memory_type=row["memory_type"], agent=row["agent"], task_id=row["task_id"],
                 milestone_id=row["milestone_id"], created_at=from_ts(row["created_at"]),
+                similarity=None if sim is None else round(sim, 6),
+                relevance=None if recent else round(rules.relevance(sim, covered, cal), 4),
             ))
         return hits
 

@@ -6,6 +6,7 @@ The real console script against a real database file, with the hash embedder (no
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,9 +20,11 @@ MEMORY_FIELDS = {
     "id", "namespace", "key", "version", "value", "is_json", "memory_type", "created_by", "session_id",
     "task_id", "metadata", "created_at", "is_current", "deleted_at", "deleted_by",
 }
+from relevance_cases import CHAT_MEMORIES  # noqa: E402
+
 HIT_FIELDS = {
     "item_id", "kind", "ref_id", "namespace", "title", "snippet", "highlights", "score", "keyword_rank",
-    "semantic_rank", "memory_type", "agent", "task_id", "milestone_id", "created_at",
+    "semantic_rank", "memory_type", "agent", "task_id", "milestone_id", "created_at", "similarity", "relevance",
 }
 #: Nothing listens on the discard port: every request to it is refused at once.
 DEAD_OLLAMA = "ollama@http://127.0.0.1:9"
@@ -198,9 +201,49 @@ def test_search_finds_records_and_memories_with_filters_and_the_index_fills(tmp_
     human = sd("memory", "search", "websocket", "--kind", "failure")
     assert human.returncode == 0 and human.stderr == ""
     line, = human.stdout.splitlines()
-    assert line.split()[1:4] == ["failure", "project:abathur", "failure:"]
+    # the relevance a person reads first (both words of "websocket" and nothing else asked: all of it)
+    relevance, label, *rest = line.split()
+    assert re.fullmatch(r"\d{1,3}%", relevance) and label == "strong"
+    assert rest[0:3] == ["failure", "project:abathur", "failure:"]
     assert "failure: websocket sync — feature: websocket sync approach: long polling" in line
     assert sd("memory", "search", "zeppelin", "--mode", "keyword").stdout == "no matches\n"
+
+
+def test_hybrid_search_hides_the_less_relevant_and_all_shows_them(sd, sdj):
+    """The seeds' questions on a few of their entries, with the hash embedder the tests configure: what is
+    about the question is shown with its relevance, the rest is hidden and counted; --all shows it."""
+    for key, value in CHAT_MEMORIES:
+        sdj("memory", "add", "project:chat", key, value)
+    sdj("memory", "index")
+
+    shown = sdj("memory", "search", "how long are backups kept", "--mode", "semantic", "--all", "--limit", "50")
+    assert len(shown) == len(CHAT_MEMORIES) == 16
+    assert shown[0]["title"] == "backups"
+    assert all(0 <= h["relevance"] <= 1 and h["similarity"] is not None for h in shown)
+    relevances = [h["relevance"] for h in shown]
+    # shown by relevance, best first; the score (here the similarity) is there as the store gave it
+    assert relevances[0] >= 0.75 and relevances == sorted(relevances, reverse=True)
+    assert all(h["score"] == pytest.approx(h["similarity"], abs=1e-5) for h in shown)
+
+    for mode in ("hybrid", "semantic"):
+        result = sd("--json", "memory", "search", "how long are backups kept", "--mode", mode, "--limit", "50")
+        hits = json.loads(result.stdout)
+        assert [h["title"] for h in hits][:1] == ["backups"]
+        hidden = 16 - len(hits) if mode == "semantic" else None
+        line = warning_line(result, "less_relevant_hidden")
+        assert "less relevant entries hidden; --all shows them" in line
+        if hidden is not None:
+            assert f"{hidden} less relevant" in line and hidden >= 10
+        assert {"deploy", "style", "frontend", "websocket-library"}.isdisjoint(h["title"] for h in hits)
+    # keyword search has no cut-off: what holds a word is shown, and nothing is said to be hidden
+    keyword = sd("memory", "search", "backups", "--mode", "keyword")
+    assert keyword.stderr == "" and keyword.stdout.split()[:3] == ["100%", "strong", "memory"]
+
+    human = sd("memory", "search", "how long are backups kept")
+    assert human.stdout.splitlines()[0].split()[1:4] == ["strong", "memory", "project:chat"]
+    assert human.stderr.startswith("swarmdeck: warning: ") and "--all shows them" in human.stderr
+    everything = sd("memory", "search", "how long are backups kept", "--all")
+    assert everything.stderr == "" and len(everything.stdout.splitlines()) > len(human.stdout.splitlines())
 
 
 def test_search_falls_back_to_keyword_results_when_the_embedder_fails(sd, sdj, ollama):

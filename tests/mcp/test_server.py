@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from mcp_support import SWARMDECK, mcp_tools, opened, server_env, until
+from relevance_cases import CHAT_MEMORIES
 from signing_support import decide, key
 
 TOOLS = {
@@ -317,12 +318,40 @@ async def test_memory_sessions_and_documents(db):
         await until(embedded, "the server's indexer to embed the documents")
         found = await t.ok("document_semantic_search", query_text="how are tasks claimed atomically",
                            namespace="docs:design", limit=5)
-        assert found["mode"] == "hybrid" and "note" not in found
+        assert found["mode"] == "hybrid" and "keyword results only" not in found.get("note", "")
         assert found["results"][0]["file_path"] == "design/queue.md" and found["results"][0]["chunk"] == 1
+        # the memory design says nothing about claims: left out, and counted
+        assert [r["file_path"] for r in found["results"]] == ["design/queue.md"] and found["hidden"] == 1
+        assert found["results"][0]["relevance_label"] in ("strong", "good")
         assert "BEGIN IMMEDIATE" in found["results"][0]["text"]
         assert {r["namespace"] for r in found["results"]} == {"docs:design"}
         everywhere = await t.ok("document_semantic_search", query_text="roll back the deploy")
         assert everywhere["results"][0]["file_path"] == "ops/deploy.md"
+
+
+async def test_memory_search_gives_a_relevance_and_leaves_out_the_less_relevant(db):
+    async with opened(db) as store:
+        for key, value in CHAT_MEMORIES:
+            await store.add_memory("project:chat", key, value, memory_type="semantic", created_by="builder")
+    async with mcp_tools(db) as t:
+        async def embedded() -> bool:  # the server's background indexer embeds what was written
+            async with opened(db) as store:
+                s = await store.index_status("hash:64")
+                return s.entries == len(CHAT_MEMORIES) == s.embedded
+
+        await until(embedded, "the server's indexer to embed the memories")
+        found = await t.ok("memory_search", query="how long are backups kept")
+        assert found["mode"] == "hybrid" and found["memories"][0]["key"] == "backups"
+        top = found["memories"][0]
+        assert top["relevance_label"] == "strong" and 75 <= top["relevance"] <= 100 and top["score"] > 0
+        assert 0 < top["similarity"] <= 1
+        assert found["hidden"] >= 10 and found["count"] + found["hidden"] == len(CHAT_MEMORIES)
+        assert f"{found['hidden']} less relevant entries hidden" in found["note"]
+        assert {"deploy", "style", "frontend", "websocket-library"}.isdisjoint(m["key"] for m in found["memories"])
+        everything = await t.ok("memory_search", query="how long are backups kept", include_less_relevant=True)
+        assert everything["count"] == len(CHAT_MEMORIES) and everything["hidden"] == 0 and "note" not in everything
+        labels = [m["relevance_label"] for m in everything["memories"]]
+        assert labels[0] == "strong" and "weak" in labels
 
 
 async def test_without_an_embedder_search_says_it_fell_back_to_keywords(db):

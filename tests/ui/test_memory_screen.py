@@ -9,6 +9,7 @@ from swarmdeck.app.screens.memory import MemoryScreen
 from swarmdeck.store import open_store, rules
 from swarmdeck.store.embed import EmbedderError, HashEmbedder
 from swarmdeck.store.indexer import Indexer
+from swarmdeck.store.search import relevance_label as rules_label
 
 from ui_support import clock, loaded, make_app, screen_segments, settle, static_text, type_text, wait_for
 
@@ -157,6 +158,58 @@ async def test_agent_text_stays_plain_in_results_and_preview(memory_db):
             for segment in line:
                 style = segment.style
                 assert style is None or (not style.link and "@click" not in str(style.meta))
+
+
+async def test_results_show_a_relevance_and_hide_the_less_relevant_until_a(memory_db):
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        titles = await search(pilot, screen, "why did websocket fail")
+        answer = screen.fallback
+        assert "failure: Real-time chat" in titles and answer.hidden and answer.cutoff is not None
+        hidden = len(answer.hidden)
+        assert all(h.relevance >= answer.cutoff for h in screen.hits)
+        assert all(h.relevance < answer.cutoff for h in answer.hidden)
+        # each row reads "NN% label", never the fused score
+        results = screen.query_one("#memory-results", OptionList)
+        first = results.get_option_at_index(0).prompt.plain
+        hit = screen.hits[0]
+        assert first.startswith(f"{round(hit.relevance * 100):>4}% {rules_label(hit.relevance)}")
+        assert f"{hit.score:.4f}" not in first
+        note = static_text(screen.query_one("#memory-cutoff")).strip()
+        assert note == f"{hidden} less relevant {'entry' if hidden == 1 else 'entries'} hidden — a to show"
+        await wait_for(pilot, lambda: "relevance" in static_text(screen.query_one("#memory-preview-body")),
+                       what="the preview")
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert f"relevance {round(hit.relevance * 100)}% " in preview and "similarity" in preview
+
+        results.focus()
+        shown = len(screen.hits)
+        screen.results_for = None
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.results_for is not None and len(screen.hits) == shown + hidden,
+                       what="every entry")
+        assert not screen.fallback.hidden
+        assert static_text(screen.query_one("#memory-cutoff")).startswith(f"showing {hidden} less relevant")
+        dimmed = [results.get_option_at_index(i).prompt for i, h in enumerate(screen.hits)
+                  if screen.fallback.less_relevant(h)]
+        assert len(dimmed) == hidden and all("dim" in str(p.style) or "dim" in str(p.spans[0].style)
+                                             for p in dimmed)
+        screen.results_for = None
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.results_for is not None and len(screen.hits) == shown,
+                       what="the relevant entries again")
+        assert static_text(screen.query_one("#memory-cutoff")).strip().endswith("a to show")
+        # a question about nothing in the memory: no list, and the preview says why and what shows them
+        await search(pilot, screen, "quarterly marketing budget")
+        assert not screen.hits and screen.fallback.hidden
+        hidden = len(screen.fallback.hidden)
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert f"Nothing here is close to the question: {hidden} less relevant" in preview
+        assert "a shows them" in preview
+        # the newest entries (nothing typed) have no relevance and nothing is hidden
+        await search(pilot, screen, "")
+        assert screen.showing_recent and not screen.query_one("#memory-cutoff").display
 
 
 async def test_without_an_embedder_search_is_keyword_only(memory_db):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from swarmdeck.store import rules
+from swarmdeck.store import search as search_rules
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.models import SearchHit, SearchMode
 
@@ -16,9 +17,10 @@ from ._common import memory_group, one_line, warn
 def render_hits(hits: list[SearchHit]) -> str:
     if not hits:
         return "no matches"
+    # The relevance a person reads (store/search.py): "84% strong"; --json also has the raw score.
     return "\n".join(
-        f"{h.score:8.4g}  {h.kind:<13} {one_line(h.namespace)}  {one_line(h.title, 80)} — "
-        f"{one_line(h.snippet)}"
+        f"{search_rules.relevance_text(h.relevance):>11}  {h.kind:<13} {one_line(h.namespace)}  "
+        f"{one_line(h.title, 80)} — {one_line(h.snippet)}"
         for h in hits
     )
 
@@ -36,11 +38,16 @@ def render_hits(hits: list[SearchHit]) -> str:
 @click.option("--since", type=PAST, help="Only newer than this: ISO time, or how long ago (2h, 1d).")
 @click.option("--until", type=PAST, help="Only older than this: ISO time, or how long ago.")
 @click.option("--limit", type=click.IntRange(1, 500), default=10, show_default=True)
+@click.option("--all", "everything", is_flag=True,
+              help="Also the less relevant hits, which hybrid and semantic search hide (each embedder's "
+                   "measured cut-off).")
 @click.option("--embedder", "embedder_spec", help="local, ollama[:MODEL][@URL] or hash[:DIM] "
                                                   "(default: $SWARMDECK_EMBEDDER, else local).")
 async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec: str | None, since, until,
-                 kinds: tuple[str, ...], **filters) -> list[SearchHit]:
-    """Ranked memories, learning records and documents; filters apply before the limit.
+                 kinds: tuple[str, ...], everything: bool, **filters) -> list[SearchHit]:
+    """Ranked memories, learning records and documents, each with its relevance (strong, good, weak);
+    filters apply before the limit. Hybrid and semantic search hide the less relevant hits (--all
+    shows them) and say how many.
 
     If the embedder cannot be used, keyword results are shown with a warning.
     """
@@ -54,7 +61,7 @@ async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec
             unavailable = str(exc)
     try:
         answer = await rules.search(store, query, mode=mode, embedder=embedder, unavailable=unavailable,
-                                    **filters)
+                                    everything=everything, **filters)
     finally:
         if embedder is not None:
             await embedder.aclose()
@@ -62,4 +69,6 @@ async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec
         hint = (" (run `swarmdeck memory index`)"
                 if answer.fallback is rules.Fallback.INDEX_EMPTY and not answer.detail else "")
         warn(cfg, answer.fallback.value, f"{answer.reason}{hint}; keyword results only")
+    if answer.hidden_note:
+        warn(cfg, "less_relevant_hidden", f"{answer.hidden_note}; --all shows them")
     return answer.hits
