@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Label
 from swarmdeck.store.attention import AttentionItem, Urgency
 
 from ..format import age
-from swarmdeck.widgets.text import cell
+from swarmdeck.widgets.text import cell, safe
 
 #: Where Enter on an item goes: the dashboard mode that shows its entity.
 MODE_OF = {"milestone": "milestones", "task": "queue", "agent": "agents", "swarm": "milestones", "memory": "memory"}
@@ -73,7 +73,7 @@ class InboxModal(ModalScreen[AttentionItem | None]):
         what.auto_width = False
         for item in self.items:
             table.add_row(cell(str(item.urgency), _STYLE[item.urgency]), cell(age(item.age(self.now))),
-                          cell(item.title), key=item.key, height=None)
+                          safe(item.title), key=item.key, height=None)  # a Text that wraps (a cell would not)
         title = self.query_one("#inbox-title", Label)
         title.update(f"Needs a person: {len(self.items)} item(s)" if self.items
                      else "Nothing waits on a person")

@@ -192,3 +192,19 @@ async def test_at_80_columns_the_header_keeps_what_waits_and_cuts_the_title_from
         await pilot.pause()
         top = screen_text(wide).splitlines()[0]
         assert "short.db" in top and "1-5 screens · ? keys · ^p commands" in top and "…" not in top
+
+
+async def test_at_80_columns_an_inbox_item_wraps_whole(seeded):
+    """No item's words are cut off in the inbox: a long one wraps onto more lines of its row."""
+    from ui_support import screen_text
+
+    app = make_app(seeded.path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InboxModal), what="the inbox")
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count > 0, what="its items")
+        await pilot.pause()
+        text = " ".join(" ".join(screen_text(app).split()).split("█"))
+        assert "…" not in text.split("What needs a person")[1].split("enter: go to it")[0]
+        assert "(0/1 approvals)" in text and "took 40 minutes" in text
