@@ -31,31 +31,69 @@ class StatusBar(Widget):
     overdue: reactive[int] = reactive(0)
 
     def render(self) -> Text:
-        parts: list[Text | str] = []
+        """What waits on a person comes first: the screen, live/paused, gates, a paused swarm and the
+        inbox's counts always show; the title gets the room left (cut in the middle, or left out), and
+        the key hints go when they do not fit."""
+        lead: list[Text | str] = []
         if self.audit_broken:
-            parts += [Text(f" ⚠ {self.audit_broken} ", style="bold white on red"), " "]
-        parts += [Text("swarmdeck", style="bold"), " · ", safe(self.title), " · ",
-                  Text(self.screen_name, style="bold")]
-        parts.append("   ")
+            lead += [Text(f" ⚠ {self.audit_broken} ", style="bold white on red"), " "]
+        state: list[Text | str] = [Text(self.screen_name, style="bold"), "   "]
         if self.live:
-            parts.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))
+            state.append(Text(f"● LIVE {self.interval:g}s", style="bold green"))
         else:
-            parts.append(Text("⏸ PAUSED", style="bold black on yellow"))
+            state.append(Text("⏸ PAUSED", style="bold black on yellow"))
         if self.pending_reviews:
             noun = "gate awaits" if self.pending_reviews == 1 else "gates await"
-            parts += ["   ", Text(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")]
+            state += ["   ", Text(f"⚑ {self.pending_reviews} {noun} review", style="bold magenta")]
             if self.overdue:
-                parts += [" ", Text(f"({self.overdue} overdue)", style="bold white on red")]
+                state += [" ", Text(f"({self.overdue} overdue)", style="bold white on red")]
         if self.swarm_paused:
-            parts += ["   ", Text("SWARM PAUSED: ", style="bold white on red"), safe(self.swarm_paused, one_line=True)]
+            state += ["   ", Text("SWARM PAUSED: ", style="bold white on red"),
+                      safe(self.swarm_paused, one_line=True)]
         if self.attention:
-            parts.append("   ")
+            state.append("   ")
             for index, (words, count, urgency) in enumerate(self.attention):
                 if index:
-                    parts.append(" · ")
-                parts.append(Text(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow"))
-            parts.append(Text(" (i)", style="dim"))
+                    state.append(" · ")
+                state.append(Text(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow"))
+            state.append(Text(" (i)", style="dim"))
         if self.read_only:
-            parts += ["   ", Text("read-only", style="bold cyan")]
-        parts += ["   ", Text("1-5 screens · ? keys · ^p commands", style="dim")]
-        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+            state += ["   ", Text("read-only", style="bold cyan")]
+        hints: list[Text | str] = ["   ", Text("1-5 screens · ? keys · ^p commands", style="dim")]
+
+        width = self.content_region.width
+        fixed = _cells(lead) + _cells(state)
+        brand = Text("swarmdeck", style="bold")
+        title = safe(self.title, one_line=True)
+        if not width or fixed + len("swarmdeck ·  · ") + title.cell_len + _cells(hints) <= width:
+            head = [brand, " · ", title, " · "]
+        else:
+            hints = []
+            room = width - fixed - len("swarmdeck ·  · ")
+            if room >= title.cell_len:
+                head = [brand, " · ", title, " · "]
+            elif room >= _MIN_TITLE:
+                head = [brand, " · ", _middle_cut(title, room), " · "]
+            elif width - fixed >= len("swarmdeck · "):
+                head = [brand, " · "]
+            else:
+                head = []
+        return Text.assemble(*lead, *head, *state, *hints, no_wrap=True, overflow="ellipsis")
+
+
+#: A title cut shorter than this says nothing: leave it out instead.
+_MIN_TITLE = 12
+
+
+def _cells(parts: list[Text | str]) -> int:
+    return sum(Text(p).cell_len if isinstance(p, str) else p.cell_len for p in parts)
+
+
+def _middle_cut(text: Text, width: int) -> Text:
+    """``text`` in ``width`` cells, its middle replaced by an ellipsis: both ends of a path say the most."""
+    if text.cell_len <= width:
+        return text
+    keep = width - 1
+    head = keep - keep // 2
+    tail = keep // 2
+    return Text.assemble(text[:head], "…", text[len(text.plain) - tail:] if tail else "")
