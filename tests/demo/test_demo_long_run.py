@@ -37,13 +37,8 @@ def kind(task) -> str | None:
 async def awaiting_person(store) -> list[str]:
     """The milestones whose gate waits on the reviewer: a report in review, or an open condition whose
     work is done (closing it is the reviewer's act)."""
-    waiting = []
-    for ms in await store.list_milestones():
-        if ms.status is MilestoneStatus.REVIEW:
-            waiting.append(ms.name)
-        elif ms.status is MilestoneStatus.CONDITIONAL:
-            waiting.append(ms.name)
-    return waiting
+    return [ms.name for ms in await store.list_milestones()
+            if ms.status in (MilestoneStatus.REVIEW, MilestoneStatus.CONDITIONAL)]
 
 
 class Reviewer:
