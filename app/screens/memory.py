@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -39,6 +39,24 @@ RELEVANCE_STYLE = {"strong": "bold green", "good": "green", "weak": "yellow"}
 RELEVANCE_WIDTH = len(" 100% strong ")
 KIND_STYLE = {"memory": "cyan", "failure": "bold red", "decision": "bold green", "retrospective": "magenta",
               "spike": "yellow", "pattern": "blue", "estimate": "bright_black", "document": "white"}
+
+
+#: The keys that switch screens everywhere (app/tui.py).
+SCREEN_KEYS = frozenset("12345")
+
+
+class QueryInput(Input):
+    """The search box. While it is empty, 1-5 are not typed into it but switch screens, as on every other
+    screen: arriving here with `4` and leaving with `5` needs no Esc between."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not self.value and event.character in SCREEN_KEYS:
+            event.prevent_default()  # Input's own handler would type it
+            event.stop()
+            # Leave the box (as Esc does), then press the key again where the screens' keys act (as the
+            # keymap binds them).
+            self.screen.set_focus(self.screen.query_one("#memory-results"))
+            self.app.simulate_key(event.key)
 
 
 class MemoryScreen(LiveScreen):
@@ -87,7 +105,8 @@ class MemoryScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield self.status_bar()
         with Horizontal(id="memory-search-row"):
-            yield Input(placeholder="search memories, decisions, failures, lessons…  (/ to focus)", id="memory-query")
+            yield QueryInput(placeholder="search memories, decisions, failures, lessons…  (/ to focus)",
+                             id="memory-query")
             yield Static("", id="memory-mode")
         yield Static("", id="memory-health")
         with Horizontal(id="memory-body"):

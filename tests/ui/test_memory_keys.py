@@ -39,6 +39,24 @@ async def test_esc_leaves_the_search_box_and_then_the_number_keys_switch_screens
         assert box.has_focus
 
 
+async def test_while_the_search_box_is_empty_the_number_keys_switch_screens(memory_db):
+    """Arriving with 4 and leaving with 2 needs no Esc: an empty box does not take 1-5 (a digit after
+    anything typed is part of the query, as above)."""
+    app = make_app(memory_db, embedder=HashEmbedder(64))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_memory(pilot)
+        box = screen.query_one("#memory-query", Input)
+        assert box.has_focus and box.value == ""
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="the queue screen")
+        assert box.value == ""  # nothing was typed on the way out
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.screen is screen, what="back on the memory screen")
+        await pilot.press("slash")
+        await type_text(pilot, "x3")
+        assert box.value == "x3" and app.screen is screen
+
+
 async def test_the_mode_switches_while_typing_with_a_key_the_footer_shows(memory_db):
     app = make_app(memory_db, embedder=HashEmbedder(64))
     async with app.run_test(size=SIZE) as pilot:
