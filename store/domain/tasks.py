@@ -405,7 +405,7 @@ def blocked_reason(prereqs: list[tuple[int, str]], milestone: str | None, milest
     if waiting:
         parts.append("waiting for task " + ", ".join(waiting))
     if milestone_status == MilestoneStatus.LOCKED:
-        parts.append(f"milestone '{milestone}' is not open yet (its gate is closed)")
+        parts.append(f"milestone '{milestone}' is not open yet: it opens when the gate before it passes")
     return "; ".join(parts) or "blocked"
 
 

@@ -57,9 +57,9 @@ class TestMilestones:
         y = await store.enqueue_task(description="y", milestone="M2")
         z = await store.enqueue_task(description="z", milestone="M2", prerequisites=[prep.id])
         assert x.status is TaskStatus.BLOCKED
-        assert x.blocked_reason == "milestone 'M2' is not open yet (its gate is closed)"
+        assert x.blocked_reason == "milestone 'M2' is not open yet: it opens when the gate before it passes"
         assert z.blocked_reason == (
-            f"waiting for task {prep.id} (ready); milestone 'M2' is not open yet (its gate is closed)"
+            f"waiting for task {prep.id} (ready); milestone 'M2' is not open yet: it opens when the gate before it passes"
         )
         # Only M1's task can be claimed.
         await claim(store, "a1", prep.id)
