@@ -526,8 +526,12 @@ class Database:
               "PRAGMA synchronous = NORMAL")
 
     async def _connect(self) -> aiosqlite.Connection:
-        """The reader: aiosqlite, through its public API only."""
+        """The reader: aiosqlite, through its public API but for one attribute (below)."""
         conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
+        # Its thread must not keep the process alive: a script that raises with its store open (an
+        # agent that crashed) would otherwise hang at exit, Python waiting for a thread only close()
+        # ends. A reader holds no lock worth a goodbye; the writer's thread is a daemon too.
+        conn._thread.daemon = True
         try:
             await conn
         except sqlean.OperationalError as exc:  # aiosqlite stops its thread itself
