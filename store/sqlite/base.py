@@ -85,6 +85,29 @@ ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, b
 _event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
+def _made_on_a_daemon_thread(make: Callable[[], T]) -> T:
+    """``make()`` called on a short-lived daemon thread, so that a thread it creates is a daemon too (a
+    thread's daemon flag is inherited from the thread that creates it). aiosqlite's connection thread
+    made this way never keeps the process alive: a script that raises with its store open (an agent
+    that crashed) exits with its error instead of hanging at shutdown, Python waiting for a thread
+    only close() ends. A reader holds no lock worth a goodbye; the writer's thread is a daemon too."""
+    made: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            made.append(make())
+        except BaseException as exc:  # handed to the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="swarmdeck-daemon-maker", daemon=True)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return made[0]
+
+
 class _Ticket:
     """A write handed to the writer's thread, between its caller (on the loop) and that thread.
 
@@ -526,12 +549,8 @@ class Database:
               "PRAGMA synchronous = NORMAL")
 
     async def _connect(self) -> aiosqlite.Connection:
-        """The reader: aiosqlite, through its public API but for one attribute (below)."""
-        conn = aiosqlite.Connection(_connector(self.path), iter_chunk_size=256)
-        # Its thread must not keep the process alive: a script that raises with its store open (an
-        # agent that crashed) would otherwise hang at exit, Python waiting for a thread only close()
-        # ends. A reader holds no lock worth a goodbye; the writer's thread is a daemon too.
-        conn._thread.daemon = True
+        """The reader: aiosqlite, through its public API only."""
+        conn = _made_on_a_daemon_thread(lambda: aiosqlite.Connection(_connector(self.path), iter_chunk_size=256))
         try:
             await conn
         except sqlean.OperationalError as exc:  # aiosqlite stops its thread itself
