@@ -41,7 +41,8 @@ FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 
 #: The database every per-test database is copied from (made once per session; empty for now: the
 #: store's schema will be migrated into it once, so each test starts from a copy, not a migration).
-TEMPLATE_DB = "swarmdeck_test_template"
+#: Named per process, so two test sessions can share one server given by $SWARMDECK_TEST_PG_URL.
+TEMPLATE_DB = f"swarmdeck_test_template_{os.getpid()}"
 
 
 class PgServer:
