@@ -63,7 +63,9 @@ CREATE TABLE events (
 CREATE INDEX events_entity ON events (entity, entity_id, id);
 CREATE INDEX events_kind ON events (kind, id);
 -- The head of the hash chain (one row), for the variant that chains events as the SQLite store does.
-CREATE TABLE event_chain (id integer PRIMARY KEY CHECK (id = 1), last_id bigint NOT NULL, last_hash text NOT NULL);
+CREATE TABLE event_chain (
+    id integer PRIMARY KEY CHECK (id = 1), last_id bigint NOT NULL, last_hash text NOT NULL
+);
 INSERT INTO event_chain VALUES (1, 0, 'genesis');
 """
 

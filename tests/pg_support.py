@@ -91,7 +91,7 @@ def with_database(url: str, name: str) -> str:
     """``url`` with its database replaced by ``name`` (keeps ``?host=...`` and the rest)."""
     head, sep, tail = url.partition("?")
     scheme, _, rest = head.partition("://")
-    authority, slash, _db = rest.partition("/")
+    authority = rest.partition("/")[0]
     return f"{scheme}://{authority}/{name}{sep}{tail}"
 
 

@@ -35,9 +35,10 @@ it is not a test.
     python tests/bench/bench_pg_claim.py                                   # K = 1,16,64, 2,000 tasks
     python tests/bench/bench_pg_claim.py --ks 1,16 --tasks 2000 --rounds 3 --warmup 1
     python tests/bench/bench_pg_claim.py --url postgresql://me@host/db    # an existing server
+    python tests/bench/bench_pg_claim.py --setting synchronous_commit=off  # commits not waiting on fsync
 
 Without ``--url`` it starts a throwaway server (tests/pg_support.py) with PostgreSQL's default
-settings (durable commits: fsync on, synchronous_commit on).
+settings (durable commits: fsync on, synchronous_commit on) but for ``--setting``.
 """
 
 from __future__ import annotations
@@ -59,14 +60,14 @@ from queue import SimpleQueue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pg_support, pg_claim
 
-import pg_claim as q  # noqa: E402
-import pg_support  # noqa: E402
+import pg_claim as q
+import pg_support
 
 #: Forked, not spawned: 64 workers start in milliseconds with the drivers already imported. The
 #: parent holds no connection while it forks (each run's setup closes its own).
 CTX = mp.get_context("fork")
-DEFAULT_VARIANTS = ("asyncpg", "psycopg-async", "psycopg-thread", "psycopg-thread+pipeline", "psycopg-thread+chain",
-                    "bare")
+DEFAULT_VARIANTS = ("asyncpg", "psycopg-async", "psycopg-thread", "psycopg-thread+pipeline",
+                    "psycopg-thread+chain", "bare")
 ALL_VARIANTS = DEFAULT_VARIANTS + ("psycopg-thread+notify-in", "psycopg-thread+notify-after")
 RESULT = json.dumps({"ok": True})
 BOUND_S = 300.0  # no run waits longer than this for its workers
@@ -147,7 +148,8 @@ async def _psycopg_async_worker(url: str, name: str, gates) -> dict:
                 row = await (await conn.execute(q.CLAIM.psycopg, q.CLAIM.args(name, now))).fetchone()
                 if row is not None:
                     await conn.execute(q.AGENT_WORKING.psycopg, q.AGENT_WORKING.args(row[0], name))
-                    await conn.execute(q.EVENT.psycopg, q.EVENT.args(now, name, "task.claimed", str(row[0]), payload))
+                    await conn.execute(q.EVENT.psycopg,
+                                       q.EVENT.args(now, name, "task.claimed", str(row[0]), payload))
             if row is None:
                 break
             loop_.lat.append(time.monotonic() - t)
@@ -155,11 +157,12 @@ async def _psycopg_async_worker(url: str, name: str, gates) -> dict:
             loop_.ids.append(task)
             async with conn.transaction():
                 now = time.time()
-                done = await (await conn.execute(q.COMPLETE.psycopg, q.COMPLETE.args(RESULT, now, task))).fetchone()
+                cur = await conn.execute(q.COMPLETE.psycopg, q.COMPLETE.args(RESULT, now, task))
+                done = await cur.fetchone()
                 await conn.execute(q.AGENT_IDLE.psycopg, q.AGENT_IDLE.args(name))
                 started_at = done[_STARTED_AT]
-                await conn.execute(q.EVENT.psycopg, q.EVENT.args(
-                    now, name, "task.completed", str(task), json.dumps({"agent": name, "duration_s": now - started_at})))
+                payload_done = json.dumps({"agent": name, "duration_s": now - started_at})
+                await conn.execute(q.EVENT.psycopg, q.EVENT.args(now, name, "task.completed", str(task), payload_done))
         result = loop_.finish()
         gates.done(result)
     finally:
@@ -188,7 +191,7 @@ class SyncWriter:
             fn, args, done, loop = item
             try:
                 result, error = fn(self.conn, *args), None
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            except BaseException as exc:
                 result, error = None, exc
             loop.call_soon_threadsafe(_settle, done, result, error)
 
@@ -225,7 +228,8 @@ class ChainedEvents:
         last_id, last_hash = conn.execute(q.CHAIN_HEAD.psycopg).fetchone()
         new_id = last_id + 1
         h = self.event_hash(last_hash, new_id, now, actor, kind, "task", str(task), payload)
-        conn.execute(q.EVENT_CHAINED.psycopg, q.EVENT_CHAINED.args(new_id, now, actor, kind, str(task), payload, h))
+        conn.execute(q.EVENT_CHAINED.psycopg,
+                     q.EVENT_CHAINED.args(new_id, now, actor, kind, str(task), payload, h))
         conn.execute(q.CHAIN_MOVE.psycopg, q.CHAIN_MOVE.args(new_id, h))
 
 
@@ -456,7 +460,8 @@ def run_once(url: str, variant: str, k: int, n_tasks: int) -> dict:
         "cpu_ms": 1000 * sum(r["cpu"] for r in got) / max(1, len(ids)),
         "server_cpu_ms": 1000 * cpu_server / max(1, len(ids)) if pid is not None else None,
         "p50_ms": 1000 * lat_sorted[len(lat_sorted) // 2] if lat_sorted else 0.0,
-        "p99_ms": 1000 * lat_sorted[min(len(lat_sorted) - 1, int(len(lat_sorted) * 0.99))] if lat_sorted else 0.0,
+        "p99_ms": 1000 * lat_sorted[min(len(lat_sorted) - 1, int(len(lat_sorted) * 0.99))]
+        if lat_sorted else 0.0,
         "doubles": (len(ids) - len(set(ids))) + doubles_db,
         "left": left,
     }
@@ -468,8 +473,8 @@ def median(runs: list[dict], key: str):
 
 
 def table(summary: dict, variants: list[str], ks: list[int]) -> str:
-    lines = ["| K | variant | claims/s | vs asyncpg | client CPU ms / claim+complete | server CPU ms / claim+complete "
-             "| claim p50 ms | claim p99 ms | double claims | tasks left |",
+    lines = [("| K | variant | claims/s | vs asyncpg | client CPU ms / claim+complete "
+              "| server CPU ms / claim+complete | claim p50 ms | claim p99 ms | double claims | tasks left |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for k in ks:
         base = summary.get((k, "asyncpg"))
@@ -492,8 +497,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", type=int, default=2000, help="ready tasks per run (each run drains them)")
     ap.add_argument("--rounds", type=int, default=3, help="measured rounds")
     ap.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted")
-    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"any of {', '.join(ALL_VARIANTS)}")
-    ap.add_argument("--url", default=None, help="an existing server's database (default: start a throwaway one)")
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                    help=f"any of {', '.join(ALL_VARIANTS)}")
+    ap.add_argument("--url", default=None,
+                    help="an existing server's database (default: start a throwaway one)")
+    ap.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a postgresql.conf setting for the throwaway server, e.g. synchronous_commit=off "
+                         "(as durable as SQLite's WAL with synchronous=NORMAL, which the store uses); "
+                         "repeatable")
     args = ap.parse_args(argv)
     ks = [int(x) for x in args.ks.split(",") if x]
     variants = [v for v in args.variants.split(",") if v]
@@ -507,8 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         url = args.url
     else:
-        server = pg_support.start_server({"max_connections": str(max(100, max(ks) + 20))})
-        print(f"throwaway PostgreSQL 18 server ready in {server.started_in:.2f} s (default settings: durable commits)")
+        settings = {"max_connections": str(max(100, max(ks) + 20))}
+        settings.update(item.split("=", 1) for item in args.setting)
+        server = pg_support.start_server(settings)
+        print(f"throwaway PostgreSQL 18 server ready in {server.started_in:.2f} s; settings: "
+              f"{', '.join(f'{k}={v}' for k, v in settings.items())} (the rest PostgreSQL's defaults)")
         url = pg_support.create_database(server.url, "bench_claims")
     try:
         import asyncpg

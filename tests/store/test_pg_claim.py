@@ -66,7 +66,8 @@ def test_claims_open_at_once_get_different_tasks_without_waiting(claims_db):
         got = list(pool.map(one, range(k)))
     assert len(set(got)) == k, got
     with psycopg.connect(claims_db) as conn:
-        running = conn.execute("SELECT id, assigned_agent FROM tasks WHERE status = 'running' ORDER BY id").fetchall()
+        running = conn.execute(
+            "SELECT id, assigned_agent FROM tasks WHERE status = 'running' ORDER BY id").fetchall()
     assert sorted(got) == [r[0] for r in running]
     # Highest priority first: the k claimed are the k best of the queue (priority DESC, id).
     with psycopg.connect(claims_db) as conn:
@@ -134,5 +135,6 @@ def test_a_claim_sees_only_ready_tasks_and_passes_over_held_ones(claims_db):
         after = conn.execute("SELECT id, status, assigned_agent FROM tasks WHERE id <> ALL(%s) "
                              "ORDER BY id", (ready,)).fetchall()
         assert after == before, "a task that was not ready was changed"
-        rows = conn.execute("SELECT status, assigned_agent FROM tasks WHERE id = ANY(%s)", (ready,)).fetchall()
+        rows = conn.execute("SELECT status, assigned_agent FROM tasks WHERE id = ANY(%s)",
+                            (ready,)).fetchall()
         assert rows == [("running", "w1")] * 3
