@@ -19,6 +19,9 @@ from swarmdeck.store.sqlite.connection import THREAD_PREFIX, OwnedConnection
 
 from support import EPOCH, FakeClock, init_db  # noqa: F401 (EPOCH: for tests that import it from here)
 
+#: `pg_url` and `pg_database`: a throwaway PostgreSQL server per session, a fresh database per test.
+pytest_plugins = ["pg_support"]
+
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "smoke: the real `swarmdeck` console script in real processes")
