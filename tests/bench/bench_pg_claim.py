@@ -183,8 +183,8 @@ class SyncWriter:
 
         self.conn = psycopg.connect(url, autocommit=True)
         self._queue: SimpleQueue = SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="bench-pg-writer", daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._serve, name="bench-pg-writer", daemon=True)
+        self._worker.start()
 
     def _serve(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -203,7 +203,7 @@ class SyncWriter:
 
     def close(self) -> None:
         self._queue.put(None)
-        self._thread.join()
+        self._worker.join()
         self.conn.close()
 
 
