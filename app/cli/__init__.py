@@ -15,7 +15,7 @@ import click
 
 from . import _base
 from ._base import DB_ENV, Config, Store, default_db_path, leaf, unexpected, usage_error
-from ._options import dashboard_options
+from ._options import DATABASE, dashboard_options
 
 #: Every command under `swarmdeck`, as "module:attribute" (relative to this package): a command's module
 #: is imported when that command runs, or when help lists it, never for another (click's documented
@@ -65,7 +65,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar=DB_ENV,
+@click.option("--db", type=DATABASE, envvar=DB_ENV,
               help=f"The swarm database (default: ${DB_ENV}, else the nearest .swarmdeck/swarm.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print results and errors as JSON.")
 @click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")

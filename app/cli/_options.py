@@ -1,5 +1,6 @@
-"""The dashboard's own options, apart from the dashboard: the group carries them too (hidden), and the
-group must not import the dashboard's module (app/cli/ui.py) to parse a `task claim`."""
+"""Options more than one command shares: the database (``DATABASE``), and the dashboard's own options,
+apart from the dashboard: the group carries them too (hidden), and the group must not import the
+dashboard's module (app/cli/ui.py) to parse a `task claim`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,30 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+class DatabaseParam(click.ParamType):
+    """A swarm database: a path, or a URL whose scheme names a backend the store has (``sqlite:///x.db``).
+    A URL of any other scheme is refused here, by name, rather than taken for a file called
+    ``postgresql:`` that `init` would create."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            return value
+        from swarmdeck.store import path_from_url
+        from swarmdeck.store.errors import InvalidArgument
+
+        try:
+            path = path_from_url(str(value))
+        except InvalidArgument as exc:
+            self.fail(str(exc), param, ctx)
+        if path.is_dir():
+            self.fail(f"{path} is a directory, not a database file", param, ctx)
+        return path
+
+
+DATABASE = DatabaseParam()
 
 #: Seconds between the dashboard's polls, unless --interval says otherwise.
 DEFAULT_INTERVAL = 1.0

@@ -16,6 +16,7 @@ from swarmdeck.store.errors import PermissionDenied, StoreError
 from ..output import plain
 from ..status_bridge import DEFAULT_NAMESPACE, DEFAULT_STALE_AFTER, StatusBridge
 from ._base import EXIT_ERROR, EXIT_NOT_FOUND, Config, fail, refuse
+from ._options import DATABASE
 from ._parse import DURATION
 
 
@@ -35,7 +36,7 @@ def reporter(cfg: Config, kinds: list[str]):
 
 @click.command("watch-status")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--db", "bridge_db", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "bridge_db", type=DATABASE,
               help="The swarm database (default: the global --db, $SWARMDECK_DB, else the nearest .swarmdeck/).")
 @click.option("--interval", type=click.FloatRange(0.001, 3600), default=1.0, show_default=True,
               help="Seconds between looks at the file.")

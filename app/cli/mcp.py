@@ -12,10 +12,11 @@ from swarmdeck.store.errors import StoreError
 
 from ..output import plain
 from ._base import Config, refuse
+from ._options import DATABASE
 
 
 @click.command("mcp")
-@click.option("--db", "mcp_db", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "mcp_db", type=DATABASE,
               help="The swarm database (default: the global --db, $SWARMDECK_DB, else the nearest .swarmdeck/).")
 @click.option("--embedder", "embedder_spec",
               help="For semantic search: local (default), ollama[:MODEL][@URL] or hash[:DIM] "

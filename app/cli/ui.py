@@ -22,7 +22,7 @@ from ._base import Config, fail, os_user, refuse
 if TYPE_CHECKING:
     from ..settings import Settings
 
-from ._options import DEFAULT_INTERVAL, dashboard_options
+from ._options import DATABASE, DEFAULT_INTERVAL, dashboard_options
 
 def reviewer_name(option: str | None, cfg: Config | None = None) -> str:
     """The seat's reviewer, in the form decisions record it (store/identity.py): --reviewer, else
@@ -123,7 +123,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 
 
 @click.command("demo")
-@click.option("--db", "demo_db", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "demo_db", type=DATABASE,
               help="Where to create the demo database (default: a new temporary file).")
 @click.option("--reviewer", help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user).")
 @click.option("--speed", type=click.FloatRange(0.1, 20), default=1.0, show_default=True,
