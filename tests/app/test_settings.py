@@ -238,6 +238,6 @@ def test_nothing_under_app_reads_the_environment_but_the_settings() -> None:
                    for path in root.rglob("*.py") if path.name != "settings.py"
                    for number, line in enumerate(path.read_text().splitlines(), 1) if reads.search(line))
     assert [line.split(": ", 1)[1] for line in found] == [
-        '@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar=DB_ENV,',
+        '@click.option("--db", type=DATABASE, envvar=DB_ENV,',
         '@click.option("--actor", envvar="SWARMDECK_ACTOR", help="Who is acting (default: the agent, else the OS user).")',
     ], found
