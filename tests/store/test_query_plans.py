@@ -117,7 +117,7 @@ def _bulk_insert(db: Path, now: float, milestone_ids: dict[str, int]) -> None:
     conn.close()
 
 
-async def _build(db: Path, clock: Clock) -> None:
+async def _build(db: Path, clock: FakeClock) -> None:
     store = await open_store(db, create=True, clock=clock)
     try:
         milestones = {}
@@ -134,7 +134,7 @@ async def _build(db: Path, clock: Clock) -> None:
 # -- the workload ----------------------------------------------------------------------------
 
 
-async def _workload(store, clock: Clock) -> set[str]:
+async def _workload(store, clock: FakeClock) -> set[str]:
     """Call every Store method at least once, the filters each way. Returns the methods called."""
     called: set[str] = set()
 
@@ -510,7 +510,7 @@ def _trigger_statements(db: Path, tables: tuple[str, ...] | None = WATCHED) -> l
 # -- the test --------------------------------------------------------------------------------
 
 
-async def _traced_workload(db: Path, clock: Clock) -> tuple[list[str], set[str]]:
+async def _traced_workload(db: Path, clock: FakeClock) -> tuple[list[str], set[str]]:
     store = await open_store(db, clock=clock)
     seen: list[str] = []
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList
 
-from swarmdeck.app.screens.memory import MemoryScreen
 from swarmdeck.app.screens.queue import QueueScreen
 from swarmdeck.store import open_store
 from swarmdeck.store.embed import HashEmbedder

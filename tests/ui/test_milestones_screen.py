@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.live_table import LiveTable
 from ui_support import (
     M2_REPORT,
