@@ -17,7 +17,8 @@ write, and their text reads back as JSON the row code parses the same way. ``jso
 or whitespace (``{"b":1,"a":2}`` reads back as ``{"a": 2, "b": 1}``): equal as values, not as text.
 So two JSON columns stay ``text``: ``events.payload``, because the audit hash covers its exact text,
 and ``memory_entries.value``, which is JSON only when ``is_json`` says so. The failures index reads
-``payload::jsonb ->> 'agent'`` where SQLite reads ``json_extract(payload, '$.agent')``.
+``payload::jsonb ->> 'agent'`` where SQLite reads ``json_extract(payload, '$.agent')`` (so a failure
+event's payload must be JSON that ``jsonb`` takes: no ``\\u0000`` in it).
 
 The event log (migration 5). SQLite chains each event to the one before it inside the write
 transaction; on PostgreSQL that makes every writer wait for the chain head (measured: 0.36x the
@@ -34,15 +35,22 @@ database catches a rewrite of the tail; and the database refuses any change to a
 one seal (``seq`` and ``hash`` from NULL to set, nothing else changed), an event inserted already
 sealed, and deletes and TRUNCATE. What differs: an event is unsealed (no hash) from its commit until
 the next seal, which the backend runs after its writes commit and before any verification, so a
-verification reports the sealed chain; and the feed id is not inside the hash (``seq`` is), since it
-is only the feed's cursor, kept unchangeable by the trigger.
+verification reports the sealed chain; the feed id is not inside the hash (``seq`` is), since it is
+only the feed's cursor, kept unchangeable by the trigger; and an event inserted around swarmdeck is
+sealed like any other, where SQLite flags one written without a hash (the hash function is public,
+so that flag never proved who wrote an event: only a head kept elsewhere does). The seal is an UPDATE
+of each event, so each event's row and index entries are written twice, the second time in a batch
+off the write path: measured at 40,000-48,000 events sealed per second (BENCHMARKS.md, "PostgreSQL:
+task counts"), well above what the writers produce.
 
 Counts (``task_counts``). SQLite keeps a count row per status by triggers; on PostgreSQL every claim
 would update two of those rows, which would make concurrent claims queue on them as on the chain head,
 and a claim and a completion that updates the same two rows in the other order deadlock. Here
 ``task_counts`` is a view with the same columns, computed by query: an index-only scan of
 ``tasks_claim`` (status, priority, id), which every claim maintains anyway, so writes pay nothing.
-Its cost grows with the tasks kept (finished ones included): measured in BENCHMARKS.md.
+Its cost grows with the tasks kept (finished ones included): BENCHMARKS.md, "PostgreSQL: task counts
+by query, not by trigger-kept rows" (kept by triggers they deadlocked: a claim locks ``ready`` then
+``running``, a completion that releases a dependent ``running`` then ``ready``).
 
 Full text. SQLite's FTS5 table (``porter unicode61 remove_diacritics 2``) becomes a generated
 ``tsvector`` column on ``search_items`` with a GIN index. The text search configuration
