@@ -5,6 +5,7 @@ not mirrored fails here), and its event log is sealed after commit into a chain 
 
 from __future__ import annotations
 
+import os
 import threading
 
 import psycopg
@@ -96,6 +97,36 @@ def test_a_failed_migration_leaves_nothing_behind(pg_database, monkeypatch):
         with pytest.raises(psycopg.errors.UndefinedFunction):
             migrate(conn)
         assert conn.execute("SELECT to_regclass('schema_migrations'), to_regclass('tasks')").fetchone() == (None, None)
+
+
+def test_a_role_that_is_not_a_superuser_migrates_its_own_database(pg_database):
+    """What a site gives swarmdeck: a database it owns, no superuser. Everything applies; pgvector (not
+    a trusted extension) is left out unless an administrator created it, and vector search falls back."""
+    role = f"swarmdeck_owner_{os.getpid()}"
+    with _connect(pg_database) as admin:
+        if not admin.execute("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+            pytest.skip("the test server's role may not create roles")
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        name = admin.execute("SELECT current_database()").fetchone()[0]
+        admin.execute(f"ALTER DATABASE {name} OWNER TO {role}")
+        try:
+            try:
+                owner = psycopg.connect(pg_database, user=role, password="", autocommit=True)
+            except psycopg.OperationalError as exc:  # a server given by URL may want passwords
+                pytest.skip(f"cannot log in as a new role on this server: {exc}")
+            with owner:
+                assert owner.execute("SELECT current_user").fetchone()[0] == role
+                assert migrate(owner) == list(range(1, pg_schema.SCHEMA_VERSION + 1))
+                trusted = owner.execute("SELECT coalesce(bool_or(trusted), false) FROM "
+                                        "pg_available_extension_versions WHERE name = 'vector'").fetchone()[0]
+                assert pg_schema.has_pgvector(owner) == trusted  # the wheel's pgvector is not trusted
+                assert check_current(owner) == pg_schema.SCHEMA_VERSION
+        finally:
+            admin.execute(f"ALTER DATABASE {name} OWNER TO current_user")
+            admin.execute(f"REASSIGN OWNED BY {role} TO current_user")
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_a_newer_schema_is_refused(pg):
