@@ -23,6 +23,7 @@ SEAL_BATCH = 10_000
 CHAIN_ROWS = ("SELECT seq, ts, actor, kind, entity, entity_id, payload, hash FROM events "
               "WHERE seq > %s ORDER BY seq LIMIT %s")
 
+_HEAD = "SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 _SEAL = ("UPDATE events AS e SET seq = s.seq, hash = s.hash "
          "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS s (id, seq, hash) WHERE e.id = s.id")
 
@@ -39,8 +40,7 @@ def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH) -> in
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEAL_LOCK,))
             elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEAL_LOCK,)).fetchone()[0]:
                 return sealed
-            head = conn.execute(
-                "SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
+            head = conn.execute(_HEAD).fetchone()
             last_seq, last_hash = head if head is not None else (0, audit.GENESIS)
             rows = conn.execute(
                 "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
@@ -62,7 +62,7 @@ def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH) -> in
 
 def audit_head(conn: Any) -> audit.AuditHead:
     """The newest sealed event's place in the chain and its hash (0 and the genesis hash for none)."""
-    row = conn.execute("SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
+    row = conn.execute(_HEAD).fetchone()
     return audit.AuditHead(0, audit.GENESIS) if row is None else audit.AuditHead(row[0], row[1])
 
 
