@@ -11,7 +11,7 @@ from ..errors import InvalidArgument, NotFound
 from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields
 from ..models import UNSET, Agent, AgentStatus
 from .base import Database
-from .rows import agent_from_row, dumps
+from ..rows import agent_from_row, dumps
 from .uow import SqliteUnit
 
 

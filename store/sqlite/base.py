@@ -44,7 +44,7 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
-from .rows import event_from_row
+from ..rows import event_from_row
 
 Clock = Callable[[], float]
 T = TypeVar("T")

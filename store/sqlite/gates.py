@@ -20,7 +20,7 @@ from ..models import (
     ValidationReport,
 )
 from .base import Database
-from .rows import (
+from ..rows import (
     condition_from_row,
     decision_from_row,
     milestone_from_row,

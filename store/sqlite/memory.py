@@ -31,7 +31,7 @@ from ..models import (
     from_ts,
 )
 from .base import Database, Tx
-from .rows import dumps, loads
+from ..rows import dumps, loads
 from .search_index import SearchIndex, parse_memory_type
 
 _SESSION_FLOW = {

@@ -12,7 +12,7 @@ from ..gates import check_not_submitter
 from ..errors import NotFound, PermissionDenied
 from ..models import Milestone, Reviewer
 from .base import Database, One, Reads
-from .rows import reviewer_from_row
+from ..rows import reviewer_from_row
 from .uow import SqliteUnit
 
 

@@ -46,7 +46,7 @@ from ..models import (
 )
 from .base import All, One, Reads, Tx
 from .liveness import UNFINISHED_SQL, ids_json
-from .rows import (
+from ..rows import (
     agent_from_row,
     condition_from_row,
     dumps,

@@ -150,7 +150,7 @@ async def test_a_database_of_the_previous_version_gets_the_new_index_set(db_path
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_LEANER])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", _LEANER)
     # The code of that version read no column added since (an agent's blockers' first-seen times).
-    from swarmdeck.store.sqlite import rows
+    from swarmdeck.store import rows
     monkeypatch.setattr(rows, "_blockers_since", lambda row: ())
     old = await open_store(db_path, create=True, clock=clock)
     try:

@@ -1,13 +1,16 @@
-"""Rows to models. The only place that knows column names and storage encodings."""
+"""Rows to models, for every backend: the only place that knows column names and storage encodings.
+
+A row is anything indexed by column name (``sqlean.Row``, the PostgreSQL store's rows): the backends
+keep the same columns and encodings (epoch seconds, JSON text, 0/1 flags), so one mapping serves both."""
 
 from __future__ import annotations
 
 import json
-import sqlean
+from collections.abc import Mapping
 from typing import Any
 
-from ..limits import decode_stored
-from ..models import (
+from .limits import decode_stored
+from .models import (
     Agent,
     AgentStatus,
     Condition,
@@ -26,6 +29,10 @@ from ..models import (
 )
 
 
+#: A row: indexed by column name (``row["id"]``).
+Row = Mapping[str, Any]
+
+
 def loads(text: str | None, what: str = "value") -> Any:
     """A JSON column, decoded so that no stored row can break its readers (see limits.decode_stored)."""
     return decode_stored(text, what)
@@ -37,7 +44,7 @@ def dumps(value: Any) -> str | None:
 
 
 def task_from_row(
-    row: sqlean.Row, prerequisites: tuple[int, ...] = (), blocked_reason: str | None = None
+    row: Row, prerequisites: tuple[int, ...] = (), blocked_reason: str | None = None
 ) -> Task:
     return Task(
         id=row["id"],
@@ -71,7 +78,7 @@ def task_from_row(
     )
 
 
-def agent_from_row(row: sqlean.Row, now: float) -> Agent:
+def agent_from_row(row: Row, now: float) -> Agent:
     last = row["last_heartbeat"]
     age = None if last is None else max(0.0, now - last)
     status = AgentStatus(row["status"])
@@ -97,14 +104,14 @@ def agent_from_row(row: sqlean.Row, now: float) -> Agent:
     )
 
 
-def _blockers_since(row: sqlean.Row) -> tuple[Any, ...]:
+def _blockers_since(row: Row) -> tuple[Any, ...]:
     blockers = loads(row["blockers"]) or ()
     since = loads(row["blockers_since"]) or {}
     since = since if isinstance(since, dict) else {}
     return tuple(from_ts(since.get(b)) if isinstance(since.get(b), (int, float)) else None for b in blockers)
 
 
-def milestone_from_row(row: sqlean.Row) -> Milestone:
+def milestone_from_row(row: Row) -> Milestone:
     return Milestone(
         id=row["id"],
         name=row["name"],
@@ -127,7 +134,7 @@ def blob(value: Any) -> bytes | None:
     return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else None
 
 
-def decision_from_row(row: sqlean.Row, verified: bool = False) -> GateDecision:
+def decision_from_row(row: Row, verified: bool = False) -> GateDecision:
     return GateDecision(
         id=row["id"],
         milestone_id=row["milestone_id"],
@@ -143,7 +150,7 @@ def decision_from_row(row: sqlean.Row, verified: bool = False) -> GateDecision:
     )
 
 
-def condition_from_row(row: sqlean.Row, verified: bool = False) -> Condition:
+def condition_from_row(row: Row, verified: bool = False) -> Condition:
     return Condition(
         id=row["id"],
         milestone_id=row["milestone_id"],
@@ -158,7 +165,7 @@ def condition_from_row(row: sqlean.Row, verified: bool = False) -> Condition:
     )
 
 
-def reviewer_from_row(row: sqlean.Row) -> Reviewer:
+def reviewer_from_row(row: Row) -> Reviewer:
     return Reviewer(
         id=row["id"],
         name=row["name"],
@@ -170,7 +177,7 @@ def reviewer_from_row(row: sqlean.Row) -> Reviewer:
     )
 
 
-def resumption_from_row(row: sqlean.Row, verified: bool = False) -> Resumption:
+def resumption_from_row(row: Row, verified: bool = False) -> Resumption:
     return Resumption(
         id=row["id"],
         milestone_id=row["milestone_id"],
@@ -184,7 +191,7 @@ def resumption_from_row(row: sqlean.Row, verified: bool = False) -> Resumption:
     )
 
 
-def event_from_row(row: sqlean.Row) -> Event:
+def event_from_row(row: Row) -> Event:
     return Event(
         id=row["id"],
         ts=from_ts(row["ts"]),
@@ -194,3 +201,9 @@ def event_from_row(row: sqlean.Row) -> Event:
         entity_id=row["entity_id"],
         payload=loads(row["payload"], "payload"),
     )
+
+
+__all__ = [
+    "Row", "agent_from_row", "blob", "condition_from_row", "decision_from_row", "dumps", "event_from_row",
+    "loads", "milestone_from_row", "resumption_from_row", "reviewer_from_row", "task_from_row",
+]
