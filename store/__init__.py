@@ -277,6 +277,8 @@ class Store(Protocol):
 #: (a plain path included) and open_store's keyword arguments, and returns an open ``Store``.
 BACKENDS: dict[str, str] = {
     "sqlite": "swarmdeck.store.sqlite:open_url",
+    "postgresql": "swarmdeck.store.postgres:open_url",
+    "postgres": "swarmdeck.store.postgres:open_url",
 }
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")

@@ -54,9 +54,33 @@ def db(db_path) -> Path:
     return init_db(db_path)
 
 
+#: The store backends a test module runs its tests on: a module opts in to more than SQLite by naming
+#: them, ``STORE_BACKENDS = ("sqlite", "postgres")``; every test that uses ``store`` (directly or through
+#: a fixture built on it) then runs once per backend, ids ``[sqlite]`` and ``[postgres]``.
+DEFAULT_BACKENDS = ("sqlite",)
+
+
+def pytest_generate_tests(metafunc) -> None:
+    backends = getattr(metafunc.module, "STORE_BACKENDS", DEFAULT_BACKENDS)
+    if "store" in metafunc.fixturenames and tuple(backends) != DEFAULT_BACKENDS:
+        metafunc.parametrize("store_backend", backends, indirect=True)
+
+
 @pytest.fixture
-async def store(db_path, clock):
-    s = await open_store(db_path, create=True, clock=clock)
+def store_backend(request) -> str:
+    """The backend of this test's ``store``: "sqlite" unless its module opted in to others."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+async def store(request, store_backend, db_path, clock):
+    """An open store on a new database: a SQLite file in tmp_path, or a fresh PostgreSQL database
+    holding the schema (tests/pg_support.py's ``pg_store_url``)."""
+    if store_backend == "postgres":
+        url = request.getfixturevalue("pg_store_url")
+    else:
+        url = db_path
+    s = await open_store(url, create=True, clock=clock)
     try:
         yield s
     finally:

@@ -158,6 +158,36 @@ def pg_url(request) -> Iterator[str]:
             drop_database(url, TEMPLATE_DB)
 
 
+@pytest.fixture(scope="session")
+def pg_store_template(pg_url) -> Iterator[str]:
+    """A database migrated to the store's schema once per session (made on first use): the template of
+    ``pg_store_url``'s databases, so that a store test starts from a copy, not a migration."""
+    import psycopg
+
+    from swarmdeck.store.postgres import migrate
+
+    name = f"swarmdeck_test_store_{os.getpid()}"
+    url = create_database(pg_url, name)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate.migrate(conn)
+        yield name
+    finally:
+        drop_database(pg_url, name)
+
+
+@pytest.fixture
+def pg_store_url(pg_url, pg_store_template) -> Iterator[str]:
+    """A fresh database holding the store's schema (a copy of ``pg_store_template``), dropped after
+    the test; its URL."""
+    name = f"swarmdeck_test_{os.getpid()}_{next(_numbers)}"
+    url = create_database(pg_url, name, pg_store_template)
+    try:
+        yield url
+    finally:
+        drop_database(pg_url, name)
+
+
 _STARTED_IN = pytest.StashKey[float]()
 _numbers = count(1)
 

@@ -1,2 +1,128 @@
-"""The PostgreSQL store (in progress): its schema and migrations (``schema``, ``migrate``) and the
-sealing of the event log's hash chain after commit (``sealing``). Not wired into ``open_store`` yet."""
+"""The PostgreSQL implementation of the Store protocol (in progress), put together from parts as the
+SQLite store is (store/sqlite/__init__.py).
+
+``base.Database`` is the database object: the writer connection and its thread, migrations on open,
+the write path (``_write``), the reads (``_one``, ``_all``), the change feed and the lifecycle (its
+docstring says how each works on PostgreSQL). Each area is a plain class holding it; its writes are
+the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
+
+    agents         Agents(db)                               agents.py
+
+The areas still to come (tasks and claims, gates, reviewers, memory and search, charts, audit) plug in
+the same way: a class here, its Unit operations in uow.py, its ``Delegate`` lines below. Until then
+their methods are missing on this store (AttributeError), so ``isinstance(store, Store)`` is False.
+
+Also here: the schema and migrations (``schema``, ``migrate``) and the sealing of the event log's hash
+chain after commit (``sealing``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+from .agents import Agents
+from .base import Clock, Database
+
+#: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
+PART_CLASSES = {
+    "db": ("base", "Database"),
+    "agents": ("agents", "Agents"),
+}
+
+
+class Delegate:
+    """A store method that is a part's method of the same name (as store/sqlite/__init__.py's)."""
+
+    __slots__ = ("part", "name")
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store: Any, owner: type | None = None) -> Any:
+        if store is None:
+            module, name = PART_CLASSES[self.part]
+            return getattr(getattr(importlib.import_module(f"{__name__}.{module}"), name), self.name)
+        method = getattr(getattr(store, self.part), self.name)
+        store.__dict__[self.name] = method
+        return method
+
+
+class PostgresStore:
+    """One swarmdeck database on a PostgreSQL server."""
+
+    def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
+        self.db = Database(url, clock=clock, read_only=read_only)
+        self.agents = Agents(self.db)
+
+    @classmethod
+    async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
+                   read_only: bool = False) -> PostgresStore:
+        store = cls(url, clock=clock, read_only=read_only)
+        await store.db._open(create=create)
+        return store
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> PostgresStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> str:
+        """The database's URL without its password (what the faces show where SQLite shows a path)."""
+        return self.db.path
+
+    @property
+    def clock(self) -> Clock:
+        return self.db.clock
+
+    @property
+    def read_only(self) -> bool:
+        return self.db.read_only
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return self.db.busy_timeout_ms
+
+    @busy_timeout_ms.setter
+    def busy_timeout_ms(self, value: int) -> None:
+        self.db.busy_timeout_ms = value
+
+    schema_version = Delegate("db")
+    latest_event_id = Delegate("db")
+    changes_since = Delegate("db")
+    events = Delegate("db")
+    write_latencies = Delegate("db")
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    register_agent = Delegate("agents")
+    heartbeat = Delegate("agents")
+    update_agent = Delegate("agents")
+    get_agent = Delegate("agents")
+    list_agents = Delegate("agents")
+    agents_by_names = Delegate("agents")
+    agent_task_counts = Delegate("agents")
+    log_action = Delegate("agents")
+
+
+async def open_url(
+    url: str, *, create: bool = False, read_only: bool = False, clock: Clock = time.time,
+    vector_backend: str | None = None, vector_cache_mb: int | None = None,
+) -> PostgresStore:
+    """The ``postgresql``/``postgres`` entry of the store's backend registry (``swarmdeck.store.BACKENDS``).
+    The vector options are SQLite's (sqlite-vec or sqlite-vss) and mean nothing here: pgvector is used
+    when the server has it."""
+    return await PostgresStore.open(str(url), create=create, read_only=read_only, clock=clock)
+
+
+__all__ = ["PostgresStore", "open_url"]

@@ -28,10 +28,25 @@ _SEAL = ("UPDATE events AS e SET seq = s.seq, hash = s.hash "
          "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS s (id, seq, hash) WHERE e.id = s.id")
 
 
-def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH) -> int:
+def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH, notify: str | None = None) -> int:
     """Seal every event committed and not sealed yet; how many this call sealed. Another sealer at
     work means this one returns at once (0, or what it sealed before), unless ``wait``: then it waits
-    for the lock. ``conn``: a psycopg connection outside any transaction."""
+    for the lock. ``conn``: a psycopg connection outside any transaction. ``notify``: a channel told
+    (NOTIFY, payload the newest ``seq``) when events were sealed: sent with the seal's commit, so a
+    listener woken by it finds them in the feed."""
+    return _seal(conn, wait, batch, notify)[0]
+
+
+def try_seal(conn: Any, *, batch: int = SEAL_BATCH, notify: str | None = None) -> bool:
+    """Seal what is committed and unsealed unless another sealer holds the lock: True if this call
+    had the lock (everything committed before it is sealed now), False if it found it held. A sealer
+    that takes the lock after a False began after this call, so it seals what this caller committed:
+    one ``seal_events(wait=True)`` after a False is all that guarantees it."""
+    return _seal(conn, False, batch, notify)[1]
+
+
+def _seal(conn: Any, wait: bool, batch: int, notify: str | None) -> tuple[int, bool]:
+    """(events sealed, whether the lock was had)."""
     sealed = 0
     while True:
         with conn.transaction():
@@ -39,14 +54,14 @@ def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH) -> in
             if wait:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEAL_LOCK,))
             elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEAL_LOCK,)).fetchone()[0]:
-                return sealed
+                return sealed, False
             head = conn.execute(_HEAD).fetchone()
             last_seq, last_hash = head if head is not None else (0, audit.GENESIS)
             rows = conn.execute(
                 "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
                 "WHERE seq IS NULL ORDER BY id LIMIT %s", (batch,)).fetchall()
             if not rows:
-                return sealed
+                return sealed, True
             ids, seqs, hashes = [], [], []
             for ident, *content in rows:
                 last_seq += 1
@@ -55,9 +70,11 @@ def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH) -> in
                 seqs.append(last_seq)
                 hashes.append(last_hash)
             conn.execute(_SEAL, (ids, seqs, hashes))
+            if notify is not None:
+                conn.execute("SELECT pg_notify(%s, %s)", (notify, str(last_seq)))
             sealed += len(rows)
         if len(rows) < batch:
-            return sealed
+            return sealed, True
 
 
 def audit_head(conn: Any) -> audit.AuditHead:

@@ -1,4 +1,4 @@
-"""Agents in the SQLite store: registering, heartbeats, staleness, logged actions."""
+"""Agents in the store, on both backends: registering, heartbeats, staleness, logged actions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from swarmdeck.store import AgentStatus
 from swarmdeck.store.errors import InvalidArgument, NotFound, StoreError
 
 from store_support import state
+
+STORE_BACKENDS = ("sqlite", "postgres")
 
 
 # -- agents ----------------------------------------------------------------------------------------

@@ -1,0 +1,500 @@
+"""The PostgreSQL store's database: connections, migrations on open, write transactions, reads, the
+change feed and the lifecycle. Every part of the store (store/postgres/__init__.py) holds this object.
+
+Writes. One psycopg connection (autocommit; each write is a ``conn.transaction()`` block) on a thread
+of the store's own (connection.py's ``OwnedThread``). A write is a plain synchronous function over
+``Tx``, the same shape as SQLite's, running the same rules of store/domain/ through ``PgUnit``
+(uow.py); it runs whole on that thread, so nothing returns to the event loop between BEGIN and COMMIT
+and the loop never waits on the database. Writes of one store run one at a time in the order called
+(a store is one agent, or one dashboard; concurrency is between processes, which PostgreSQL's row
+locks serialise only where they touch the same rows). Deadline: a write that has not begun within
+``busy_timeout_ms`` of its call gives up with ``Busy`` and never runs; once begun, every lock it waits
+for is bounded by ``lock_timeout`` (the same milliseconds), and a lock timeout, a deadlock or a
+serialisation failure rolls it back and is ``Busy`` too, worded as SQLite's.
+
+Errors. PostgreSQL's refusals become the store's errors as SQLite's do (``store_error``): a constraint
+(unique, check, foreign key, not null) and the append-only triggers (SQLSTATE 23000, their message
+SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``; a read-only transaction
+or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a lost connection a
+``StorageError`` saying the write may not have been made.
+
+Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
+(no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with
+no thread hand-off; psycopg serialises the statements of concurrent coroutines on it. (A pool of
+synchronous connections on threads would cost two hand-offs a read and buy parallel reads a dashboard
+does not need; a site that needs them can open more stores.)
+
+The change feed. Event ids are given by an identity column at insert, so they are not committed in
+order: a reader that followed ids would skip an event whose smaller id committed after a larger one
+was read. The feed follows the sealing order instead: after commit, events are sealed (sealing.py) by
+one sealer at a time, under an advisory lock held to the seal's commit, with dense ``seq`` numbers
+1, 2, 3 ...; so a sealed ``seq`` is never followed by a smaller one committed later, and a cursor on
+``seq`` skips nothing. An ``Event``'s ``id`` on this backend is its ``seq`` (its place in the hash
+chain, what store/audit.py calls an event's id), in the feed, in ``events()`` and in
+``latest_event_id``: every event the store shows is sealed. Each write that appended events seals
+right after its commit, on the writer's thread, without waiting: if another sealer holds the lock
+(``try_seal`` is False), it may have read the unsealed events before this commit, so a
+``seal_events(wait=True)`` is queued on the writer's thread (after the write has returned); any
+sealer that takes the lock after that call began seals this write's events. The store's own feed
+reads wait for a seal it owes (read-your-writes); other processes see the event when its writer's
+seal commits, a few milliseconds after its commit. The seal sends ``NOTIFY swarmdeck_events`` (payload:
+the newest ``seq``) in its own transaction: only a wake-up, and never inside a write transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import functools
+import inspect
+import json
+import threading
+import time
+import types
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from .. import identity
+from ..errors import (
+    READ_ONLY_SEAT,
+    Busy,
+    DatabaseMissing,
+    DiskFull,
+    InvalidArgument,
+    PermissionDenied,
+    StorageError,
+    StoreError,
+)
+from ..events import EventKind
+from ..models import Event
+from ..rows import event_from_row
+from . import migrate, sealing
+from .connection import OwnedThread, Row, connect, connect_async
+
+Clock = Callable[[], float]
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 10_000
+WRITE_LOG_SIZE = 500
+
+#: The channel a seal notifies (a wake-up for listeners; the feed itself is the events table).
+NOTIFY_CHANNEL = "swarmdeck_events"
+
+#: An event as the store shows it: its place in the sealed chain is its id.
+EVENT_COLUMNS = "seq AS id, ts, actor, kind, entity, entity_id, payload"
+
+_EVENT_SQL = ("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
+              "VALUES (%s, %s, %s, %s, %s, %s)")
+
+#: Event kinds that move a task between statuses: the queue's counts changed.
+_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
+                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
+                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
+
+_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def where(url: str) -> str:
+    """The database a URL names, as a person reads it in a message: no password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}{host}{port}{parts.path or '/'}"
+
+
+class Tx:
+    """One write transaction on PostgreSQL: its connection, its clock reading and its actor.
+    The methods of SQLite's ``Tx`` with psycopg's ``%s`` placeholders; synchronous, like them."""
+
+    __slots__ = ("now", "actor", "raw", "queue_changed", "wrote_events")
+
+    def __init__(self, raw: psycopg.Connection, now: float, actor: str) -> None:
+        self.raw = raw
+        self.now = now
+        self.actor = actor
+        self.queue_changed = False
+        self.wrote_events = False
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        return self.raw.execute(sql, tuple(params)).fetchone()
+
+    def all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return self.raw.execute(sql, tuple(params)).fetchall()
+
+    def run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Execute a statement; its rowcount (an insert that wants its id says ``RETURNING id``)."""
+        return self.raw.execute(sql, tuple(params)).rowcount
+
+    def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        with self.raw.cursor() as cur:
+            cur.executemany(sql, [tuple(r) for r in rows])
+
+    def event(self, kind: EventKind, entity: str, entity_id: Any = None,
+              payload: dict[str, Any] | None = None) -> None:
+        """Append to the change feed, inside this transaction, unsealed (sealed after commit). Only the
+        kinds the feed's contract names (store/events.py) are written: any other is a ValueError."""
+        if type(kind) is not EventKind:
+            kind = EventKind(kind)
+        if kind in _QUEUE_KINDS:
+            self.queue_changed = True
+        self.wrote_events = True
+        self.run(_EVENT_SQL, (float(self.now), self.actor, kind._value_, entity,
+                              None if entity_id is None else str(entity_id),
+                              _event_json(payload) if payload else "{}"))
+
+
+class _Ticket:
+    """A write handed to the writer's thread: the caller gives up on it at its deadline only while it
+    still waits in the thread's queue (then it never runs); once begun it ends whole."""
+
+    __slots__ = ("mutex", "state", "done", "ended", "_on_end")
+
+    def __init__(self, done: asyncio.Future[Any]) -> None:
+        self.mutex = threading.Lock()
+        self.state = "queued"  # then "begun" or "abandoned"
+        self.done = done
+        self.ended = False
+        self._on_end: asyncio.Future[None] | None = None
+
+    def begin(self, deadline: float) -> bool:
+        with self.mutex:
+            if self.state == "queued" and time.monotonic() < deadline:
+                self.state = "begun"
+                return True
+            self.state = "abandoned"
+            return False
+
+    def give_up(self) -> bool:
+        with self.mutex:
+            if self.state == "queued":
+                self.state = "abandoned"
+            return self.state == "abandoned"
+
+    def end(self, loop: asyncio.AbstractEventLoop, result: Any, error: BaseException | None) -> None:
+        with self.mutex:
+            self.ended = True
+            on_end = self._on_end
+        try:
+            loop.call_soon_threadsafe(_settle, self.done, result, error)
+            if on_end is not None:
+                loop.call_soon_threadsafe(_settle, on_end, None, None)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits for it
+
+    def ending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        with self.mutex:
+            if self.ended:
+                return None
+            self._on_end = loop.create_future()
+            return self._on_end
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+
+def _coroutine_function(body: Callable[..., Any]) -> bool:
+    if type(body) is types.FunctionType:
+        return bool(body.__code__.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(body)
+
+
+@functools.cache
+def _awaitable_type(cls: type) -> bool:
+    return issubclass(cls, collections.abc.Awaitable)
+
+
+def busy(busy_timeout_ms: int) -> Busy:
+    return Busy(f"the database stayed locked by other writers for {busy_timeout_ms} ms; try again")
+
+
+def store_error(exc: BaseException, busy_timeout_ms: int, url: str = "") -> StoreError | None:
+    """The typed error a failed write raises instead of psycopg's, if any (the SQLite store's, for the
+    same cause)."""
+    if not isinstance(exc, psycopg.Error):
+        return None
+    message = exc.diag.message_primary or str(exc)
+    if isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)):
+        return busy(busy_timeout_ms)
+    if isinstance(exc, psycopg.IntegrityError):
+        # The checks in Python come first; this is the schema's last line of defence.
+        return InvalidArgument(f"refused by the database: {message}")
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return PermissionDenied(READ_ONLY_SEAT)
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return PermissionDenied(f"the database refused this role: {message}")
+    if isinstance(exc, pg_errors.DiskFull):
+        return DiskFull(f"the disk of {where(url)} is full ({message}); nothing was written: free some space "
+                        "and try again")
+    if isinstance(exc, psycopg.OperationalError):
+        return StorageError(f"the connection to {where(url)} failed ({message}); the write may not have "
+                            "been made: look, then try again")
+    return None
+
+
+class Database:
+    """The PostgreSQL store's database (see the module docstring)."""
+
+    def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
+        self.url = url
+        self.path = where(url)  # what messages and the faces show: the URL without its password
+        self.clock = clock
+        self.read_only = read_only
+        self.busy_timeout_ms = BUSY_TIMEOUT_MS
+        self._writer: OwnedThread | None = None
+        self._reader: psycopg.AsyncConnection | None = None
+        self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
+        self._write_log: deque[tuple[float, float]] = deque(maxlen=WRITE_LOG_SIZE)
+        self._opened_at = time.monotonic()
+        self._owed_seal: asyncio.Future[None] | None = None  # a seal queued because try_seal was refused
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def _open(self, *, create: bool) -> None:
+        create = create and not self.read_only  # a read-only seat never makes (or migrates) a database
+        try:
+            self._writer = OwnedThread("writer")
+            await self._writer.open(self._connect_writer)
+            await self._writer.call(self._check_or_migrate, create)
+            try:
+                self._reader = await connect_async(self.url, read_only=self.read_only)
+            except psycopg.OperationalError as exc:
+                raise self._cannot_open(exc) from exc
+        except BaseException as exc:
+            await self.close()
+            mapped = store_error(exc, self.busy_timeout_ms, self.url)
+            if mapped is not None:
+                raise mapped from exc
+            raise
+
+    def _cannot_open(self, exc: BaseException) -> StoreError:
+        message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc).strip()
+        return DatabaseMissing(f"cannot open {self.path}: {message}", path=self.path)
+
+    def _connect_writer(self) -> psycopg.Connection:
+        try:
+            return connect(self.url, read_only=self.read_only, application_name="swarmdeck-writer")
+        except psycopg.OperationalError as exc:
+            raise self._cannot_open(exc) from exc
+
+    def _check_or_migrate(self, create: bool) -> None:
+        """On the writer's thread: a read-only seat needs a current database; another migrates one that
+        is behind, and makes an empty one swarmdeck's only when it creates (as SQLite's store does)."""
+        raw = self._writer.raw
+        if self.read_only:
+            migrate.check_current(raw)
+            return
+        with raw.transaction():
+            version = migrate.recorded_version(raw)  # refuses a database that is not swarmdeck's
+        if version == 0 and not create:
+            raise DatabaseMissing(path=self.path, empty=True)
+        migrate.migrate(raw, self.clock)
+
+    async def close(self) -> None:
+        """Close both connections; a seal this store owes is made first (it is quick)."""
+        self._closed = True
+        try:
+            owed = self._owed_seal
+            if owed is not None and not owed.done():
+                await asyncio.wait([owed], timeout=self.busy_timeout_ms / 1000)
+        finally:
+            reader, writer = self._reader, self._writer
+            self._reader = self._writer = None
+            try:
+                if reader is not None:
+                    await reader.close()
+            finally:
+                if writer is not None:
+                    await writer.close()
+
+    async def schema_version(self) -> int:
+        row = await self._one("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(row[0])
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _writable(self) -> OwnedThread:
+        if self.read_only:
+            raise PermissionDenied(READ_ONLY_SEAT)
+        if self._writer is None or self._writer.raw is None:
+            raise StoreError("the store is closed")
+        return self._writer
+
+    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False) -> T:
+        """Run ``body(tx, *args)`` as one write transaction: all of it, or none (see the module
+        docstring). ``quick`` is SQLite's hint for its event-loop fast path; every write here runs on
+        the writer's thread."""
+        if _coroutine_function(body):
+            raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
+        writer = self._writable()
+        actor = identity.key(actor) or actor or "unknown"
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        ticket = _Ticket(loop.create_future())
+        started = time.perf_counter()
+        writer.post(self._write_on_thread, writer, actor, body, args, deadline, ticket, loop)
+        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket)
+        try:
+            result, sealed = await ticket.done
+        except asyncio.CancelledError:
+            if not ticket.done.cancelled():
+                raise
+            if not ticket.give_up():
+                ending = ticket.ending(loop)
+                if ending is not None:
+                    await asyncio.wait([ending])  # it is running: it ends whole on the thread
+            raise
+        except BaseException as exc:
+            mapped = store_error(exc, self.busy_timeout_ms, self.url)
+            if mapped is not None:
+                raise mapped from exc
+            raise
+        finally:
+            timer.cancel()
+        self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
+        if not sealed:
+            self._owe_seal(writer)
+        return result
+
+    def _past_deadline(self, ticket: _Ticket) -> None:
+        if not ticket.done.done() and ticket.give_up():
+            _settle(ticket.done, None, busy(self.busy_timeout_ms))
+
+    def _write_on_thread(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
+                         deadline: float, ticket: _Ticket, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer's thread: the transaction, then its seal; the outcome handed to the loop as
+        (result, sealed)."""
+        try:
+            if not ticket.begin(deadline):
+                raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
+            raw = writer.raw
+            if raw is None:
+                raise StoreError("the store is closed")
+            if self._lock_timeout_ms != self.busy_timeout_ms:
+                raw.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
+                self._lock_timeout_ms = self.busy_timeout_ms
+            with raw.transaction():
+                tx = Tx(raw, self.clock(), actor)
+                result = body(tx, *args)
+                if result is not None and _awaitable_type(type(result)):
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    raise TypeError("a write body returned an awaitable: write bodies are plain functions "
+                                    "over Tx and run to their end without awaiting")
+            sealed = True
+            if tx.wrote_events:
+                try:
+                    sealed = sealing.try_seal(raw, notify=NOTIFY_CHANNEL)
+                except psycopg.Error:
+                    sealed = False  # committed all the same: the owed seal tries again
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            ticket.end(loop, None, exc)
+        else:
+            ticket.end(loop, (result, sealed), None)
+
+    def _owe_seal(self, writer: OwnedThread) -> None:
+        """Another sealer held the lock when this store's write committed: queue a seal that waits for
+        the lock (on the writer's thread, behind the writes queued there). Feed reads wait for the
+        newest one queued, which runs after every one queued before it."""
+        future = asyncio.ensure_future(writer.call(self._seal_waiting, writer))
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a failure is retried later
+        self._owed_seal = future
+
+    @staticmethod
+    def _seal_waiting(writer: OwnedThread) -> None:
+        if writer.raw is not None:
+            sealing.seal_events(writer.raw, wait=True, notify=NOTIFY_CHANNEL)
+
+    async def _sealed(self) -> None:
+        """Read-your-writes for the feed: wait for a seal this store owes."""
+        owed = self._owed_seal
+        if owed is not None:
+            if not owed.done():
+                await asyncio.wait([owed])
+            if owed.cancelled() or owed.exception() is not None:
+                self._owed_seal = None
+                if self._writer is not None and not self._closed:
+                    self._owe_seal(self._writer)
+                    await asyncio.wait([self._owed_seal])
+
+    async def write_latencies(self) -> tuple[float, ...]:
+        """Milliseconds of this store's recent write transactions (from the call to the commit and its
+        seal, waits included), oldest first."""
+        return tuple(ms for at, ms in self._write_log if at >= self._opened_at)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @property
+    def _read_conn(self) -> psycopg.AsyncConnection:
+        if self._reader is None:
+            raise StoreError("the store is closed")
+        return self._reader
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        cur = await self._read_conn.execute(sql, tuple(params))
+        return await cur.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        cur = await self._read_conn.execute(sql, tuple(params))
+        return await cur.fetchall()
+
+    # -- the change feed -------------------------------------------------------------------
+
+    async def latest_event_id(self) -> int:
+        await self._sealed()
+        row = await self._one("SELECT coalesce(max(seq), 0) FROM events")
+        return int(row[0])
+
+    async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
+        """Sealed events after ``event_id`` (a ``seq``), oldest first: never one that commits later
+        with a smaller id (the module docstring)."""
+        await self._sealed()
+        rows = await self._all(f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                               (event_id, limit))
+        return [event_from_row(r) for r in rows]
+
+    async def events(
+        self,
+        *,
+        entity: str | None = None,
+        entity_id: Any = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Recent sealed events, newest first, by entity, actor or kind."""
+        await self._sealed()
+        clauses, params = ["seq IS NOT NULL"], []
+        if entity is not None:
+            clauses.append("entity = %s")
+            params.append(entity)
+            if entity_id is not None:
+                if entity in ("agent", "reviewer"):  # named by identity: its canonical form
+                    entity_id = identity.key(entity_id) or entity_id
+                clauses.append("entity_id = %s")
+                params.append(str(entity_id))
+        elif actor is not None:
+            clauses.append("actor = %s")
+            params.append(identity.key(actor) or actor)
+        elif kind is not None:
+            clauses.append("kind = %s")
+            params.append(kind)
+        if before_id is not None:
+            clauses.append("seq < %s")
+            params.append(before_id)
+        rows = await self._all(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT %s",
+            (*params, limit))
+        return [event_from_row(r) for r in rows]
