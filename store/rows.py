@@ -6,9 +6,11 @@ keep the same columns and encodings (epoch seconds, JSON text, 0/1 flags), so on
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from .domain.tasks import blocked_reason
 from .limits import decode_stored
 from .models import (
     Agent,
@@ -203,7 +205,24 @@ def event_from_row(row: Row) -> Event:
     )
 
 
+def tasks_of(rows: list[Row], prerequisite_rows: list[Row]) -> list[Task]:
+    """``hydrate``'s tasks from the rows and their prerequisites' rows (``PREREQUISITES_OF``): what a
+    transaction, which reads synchronously, builds without driving a ``Reads`` generator."""
+    prereqs: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for r in prerequisite_rows:
+        prereqs[r[0]].append((r[1], r[2]))
+    tasks = []
+    for row in rows:
+        mine = prereqs.get(row["id"], [])
+        reason = None
+        if row["status"] == TaskStatus.BLOCKED:
+            reason = blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
+        tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
+    return tasks
+
+
 __all__ = [
     "Row", "agent_from_row", "blob", "condition_from_row", "decision_from_row", "dumps", "event_from_row",
     "loads", "milestone_from_row", "resumption_from_row", "reviewer_from_row", "task_from_row",
+    "tasks_of",
 ]

@@ -447,3 +447,15 @@ def _as_id(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(value)
     return int(value)
+
+
+def check_statuses(status: Any) -> list[str]:
+    """A status filter (one status, several, or None) as status values; InvalidArgument if any is none."""
+    if status is None:
+        return []
+    values = [status] if isinstance(status, str) else list(status)
+    try:
+        return [TaskStatus(s).value for s in values]
+    except ValueError:
+        allowed = ", ".join(s.value for s in TaskStatus)
+        raise InvalidArgument(f"status must be one of {allowed}, not {status!r}") from None

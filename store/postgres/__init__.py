@@ -7,6 +7,7 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
+    reads          Reads(db)                                reads.py  (list_tasks, list_milestones: for now)
 
 The areas still to come (tasks and claims, gates, reviewers, memory and search, charts, audit) plug in
 the same way: a class here, its Unit operations in uow.py, its ``Delegate`` lines below. Until then
@@ -24,11 +25,13 @@ from typing import Any
 
 from .agents import Agents
 from .base import Clock, Database
+from .reads import Reads
 
 #: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
+    "reads": ("reads", "Reads"),
 }
 
 
@@ -59,6 +62,7 @@ class PostgresStore:
     def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.db = Database(url, clock=clock, read_only=read_only)
         self.agents = Agents(self.db)
+        self.reads = Reads(self.db)  # list_tasks and list_milestones, until their areas are built
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -113,6 +117,11 @@ class PostgresStore:
     agents_by_names = Delegate("agents")
     agent_task_counts = Delegate("agents")
     log_action = Delegate("agents")
+
+    # -- reads of the areas to come ---------------------------------------------------------------
+
+    list_tasks = Delegate("reads")
+    list_milestones = Delegate("reads")
 
 
 async def open_url(

@@ -73,7 +73,7 @@ class Tasks:
         """
         if not 1 <= limit <= 100_000:
             raise InvalidArgument("limit must be between 1 and 100000")
-        statuses = _statuses(status)
+        statuses = tasks.check_statuses(status)
         clauses: list[str] = []
         params: list[Any] = []
         if statuses:
@@ -312,15 +312,3 @@ class Tasks:
             return [u.task(i) for i in liveness.reap(u, self._chores)]
 
         return await self.db._write(actor, in_tx)
-
-
-
-def _statuses(status: Any) -> list[str]:
-    if status is None:
-        return []
-    values = [status] if isinstance(status, str) else list(status)
-    try:
-        return [TaskStatus(s).value for s in values]
-    except ValueError:
-        allowed = ", ".join(s.value for s in TaskStatus)
-        raise InvalidArgument(f"status must be one of {allowed}, not {status!r}") from None

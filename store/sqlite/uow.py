@@ -8,13 +8,11 @@ transaction and is made by the write body: ``lambda tx: domain.tasks.claim(Sqlit
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlean
 
-from ..domain.tasks import blocked_reason
 from ..domain.uow import (
     ConditionRow,
     EscalatedGate,
@@ -47,6 +45,7 @@ from ..models import (
 from .base import All, One, Reads, Tx
 from .liveness import UNFINISHED_SQL, ids_json
 from ..rows import (
+    tasks_of,
     agent_from_row,
     condition_from_row,
     dumps,
@@ -84,22 +83,6 @@ def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
     if not rows:
         return []
     return tasks_of(rows, (yield All(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),))))
-
-
-def tasks_of(rows: list[sqlean.Row], prerequisite_rows: list[sqlean.Row]) -> list[Task]:
-    """``hydrate``'s tasks from the rows and their prerequisites' rows (``PREREQUISITES_OF``): what a
-    transaction, which reads synchronously, builds without driving a ``Reads`` generator."""
-    prereqs: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for r in prerequisite_rows:
-        prereqs[r[0]].append((r[1], r[2]))
-    tasks = []
-    for row in rows:
-        mine = prereqs.get(row["id"], [])
-        reason = None
-        if row["status"] == TaskStatus.BLOCKED:
-            reason = blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
-        tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
-    return tasks
 
 
 def priority_inputs_of(row: sqlean.Row, unfinished_dependents: int) -> PriorityInputs:
