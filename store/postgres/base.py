@@ -279,8 +279,13 @@ class Database:
             raise
 
     def _cannot_open(self, exc: BaseException) -> StoreError:
+        """No connection: the server has no such database (DatabaseMissing: a database is made on the
+        server, by its owner, before swarmdeck can use it), or it could not be reached or refused us."""
         message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc).strip()
-        return DatabaseMissing(f"cannot open {self.path}: {message}", path=self.path)
+        if isinstance(exc, pg_errors.InvalidCatalogName) or "does not exist" in message and "database" in message:
+            return DatabaseMissing(f"no database {self.path} on that server ({message}): create it first "
+                                   "(createdb, or CREATE DATABASE as its owner)")
+        return StorageError(f"cannot connect to {self.path}: {message}")
 
     def _connect_writer(self) -> psycopg.Connection:
         try:

@@ -1,5 +1,5 @@
 """`--db` (and $SWARMDECK_DB) take a path or a URL of a backend the store has; any other URL is refused by
-name, and nothing is created for it (it is never taken for a file called `postgresql:`)."""
+name, and nothing is created for it (it is never taken for a file called `mysql:`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from support import invoke
 
 
-@pytest.mark.parametrize("url", ["postgresql://agent@db.example/swarm", "mysql://x/y"])
+@pytest.mark.parametrize("url", ["mongodb://agent@db.example/swarm", "mysql://x/y"])
 def test_a_url_of_a_backend_the_store_lacks_is_refused_and_creates_nothing(tmp_path, url):
     for args, env in ((("--db", url, "init"), None), (("task", "list"), {"SWARMDECK_DB": url})):
         ran = invoke(*args, env=env, cwd=tmp_path)

@@ -69,10 +69,10 @@ def test_parameters_that_take_an_enum_say_so():
         assert named and "str" in hint, (name, parameter, hint)
 
 
-@pytest.mark.parametrize("url", ["postgresql://localhost/swarm", "mysql://db/x", "HTTP://example.com/swarm.db"])
+@pytest.mark.parametrize("url", ["mongodb://localhost/swarm", "mysql://db/x", "HTTP://example.com/swarm.db"])
 async def test_an_unknown_scheme_is_refused_and_never_taken_for_a_path(url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(InvalidArgument, match="known schemes are sqlite://") as refused:
+    with pytest.raises(InvalidArgument, match="known schemes are postgres://, postgresql://, sqlite://") as refused:
         await open_store(url, create=True)
     assert "unsupported database URL scheme" in str(refused.value)
     assert list(tmp_path.iterdir()) == []  # nothing was created under a name made of the URL
@@ -89,6 +89,8 @@ async def test_sqlite_urls_and_plain_paths_open_the_sqlite_store(tmp_path, clock
 
 def test_the_registry_names_each_backend_lazily():
     assert swarmdeck.store.BACKENDS["sqlite"] == "swarmdeck.store.sqlite:open_url"
+    assert swarmdeck.store.BACKENDS["postgresql"] == swarmdeck.store.BACKENDS["postgres"] == (
+        "swarmdeck.store.postgres:open_url")
     assert swarmdeck.store.SQLiteStore is SQLiteStore  # still importable from here, when asked for
 
 
@@ -100,7 +102,8 @@ def _fresh(code: str) -> None:
 def test_importing_the_protocol_imports_no_backend():
     _fresh("import sys, swarmdeck.store\n"
            "assert not [m for m in sys.modules if m.startswith('swarmdeck.store.sqlite')], 'a backend'\n"
-           "assert 'aiosqlite' not in sys.modules and 'sqlean' not in sys.modules")
+           "assert not [m for m in sys.modules if m.startswith('swarmdeck.store.postgres')], 'a backend'\n"
+           "assert 'aiosqlite' not in sys.modules and 'sqlean' not in sys.modules and 'psycopg' not in sys.modules")
 
 
 def test_importing_the_cli_does_not_import_numpy():
@@ -136,7 +139,7 @@ async def test_a_backend_registered_by_scheme_is_imported_on_first_use_and_given
     monkeypatch.setitem(swarmdeck.store.BACKENDS, "fake", "swarmdeck_fake_backend:open_fake")
     assert await open_store("fake://host/db", create=True) == "a fake store"
     assert opened == [("fake://host/db", True, False)]
-    with pytest.raises(InvalidArgument, match="known schemes are fake://, sqlite://"):
+    with pytest.raises(InvalidArgument, match="known schemes are fake://, postgres://, postgresql://, sqlite://"):
         await open_store("nope://x")
 
 

@@ -60,8 +60,8 @@ class TestOpen:
         assert db_path.exists()
 
     async def test_other_url_schemes_are_refused(self):
-        with pytest.raises(InvalidArgument, match=r"unsupported database URL scheme 'postgres'.*sqlite:///"):
-            await open_store("postgres://db.example/swarm")
+        with pytest.raises(InvalidArgument, match=r"unsupported database URL scheme 'mysql'.*sqlite:///"):
+            await open_store("mysql://db.example/swarm")
 
     async def test_missing_file_without_create(self, tmp_path):
         path = tmp_path / "nowhere" / "swarm.db"
