@@ -101,6 +101,11 @@ class PostgresStore:
     def busy_timeout_ms(self, value: int) -> None:
         self.db.busy_timeout_ms = value
 
+    # What tests and benchmarks reach into, as on the SQLite store.
+    _write = Delegate("db")
+    _one = Delegate("db")
+    _all = Delegate("db")
+
     schema_version = Delegate("db")
     latest_event_id = Delegate("db")
     changes_since = Delegate("db")

@@ -1,0 +1,177 @@
+"""The PostgreSQL store's foundation: opening (migrating, or refusing), the write path's deadline and
+errors, and a change feed that never skips an event committed out of id order. What both backends
+must do alike runs on both (``STORE_BACKENDS``); what only PostgreSQL has runs there."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+
+from swarmdeck.store import open_store
+from swarmdeck.store.errors import (
+    Busy,
+    DatabaseMissing,
+    InvalidArgument,
+    PermissionDenied,
+    SchemaOutdated,
+    StorageError,
+)
+from swarmdeck.store.postgres import PostgresStore, schema
+from swarmdeck.store.postgres.base import where
+
+from store_support import state
+
+STORE_BACKENDS = ("sqlite", "postgres")
+
+
+# -- both backends: the same refusals for the same causes -------------------------------------------
+
+async def test_the_append_only_event_log_refuses_a_delete_in_the_same_words(store):
+    await store.register_agent("a1", agent_type="coder")
+    before = await state(store)
+    with pytest.raises(InvalidArgument) as refused:
+        await store._write("a1", lambda tx: tx.run("DELETE FROM events"))
+    assert str(refused.value) == "refused by the database: events are append-only: they cannot be deleted"
+    assert await state(store) == before
+
+
+async def test_a_unique_violation_is_refused_by_the_database_and_nothing_is_written(store):
+    await store.register_agent("a1", agent_type="coder")
+    before = await state(store)
+    sql = "INSERT INTO agents (name, agent_type, registered_at) VALUES ('a1', 'x', 0)"
+
+    def body(tx):
+        tx.event("agent.registered", "agent", "a1")  # written first, rolled back with the rest
+        tx.run(sql)
+
+    with pytest.raises(InvalidArgument, match="^refused by the database: "):
+        await store._write("a1", body)
+    assert await state(store) == before
+
+
+# -- PostgreSQL only: opening ---------------------------------------------------------------------
+
+async def test_open_migrates_an_empty_database_only_when_it_creates(pg_database, clock):
+    with pytest.raises(DatabaseMissing, match="is empty, not a swarmdeck database"):
+        await open_store(pg_database, clock=clock)
+    with pytest.raises(SchemaOutdated):  # a read-only seat never migrates, even asked to create
+        await open_store(pg_database, create=True, read_only=True, clock=clock)
+    with psycopg.connect(pg_database) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+    store = await open_store(pg_database.replace("postgresql://", "postgres://", 1), create=True, clock=clock)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert await store.schema_version() == schema.SCHEMA_VERSION
+        await store.register_agent("a1", agent_type="coder")
+    finally:
+        await store.close()
+    seat = await open_store(pg_database, read_only=True, clock=clock)  # current now: it opens
+    try:
+        assert [a.name for a in await seat.list_agents()] == ["a1"]
+        with pytest.raises(PermissionDenied, match="read-only"):
+            await seat.heartbeat("a1")
+    finally:
+        await seat.close()
+
+
+async def test_a_database_the_server_lacks_or_a_server_not_there(pg_url, clock):
+    from pg_support import with_database
+
+    with pytest.raises(DatabaseMissing, match="no database .*swarmdeck_nowhere on that server"):
+        await open_store(with_database(pg_url, "swarmdeck_nowhere"), create=True, clock=clock)
+    with pytest.raises(StorageError, match="cannot connect to postgresql://"):
+        await open_store("postgresql://nobody@/x?host=/nonexistent-socket-folder", create=True, clock=clock)
+
+
+def test_messages_name_the_database_without_its_password():
+    assert where("postgresql://me:secret@db.example:6543/swarm?sslmode=require") == (
+        "postgresql://me@db.example:6543/swarm")
+
+
+# -- PostgreSQL only: the write path ----------------------------------------------------------------
+
+@pytest.fixture
+async def pg(pg_store_url, clock):
+    store = await open_store(pg_store_url, create=True, clock=clock)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_a_write_that_waits_for_a_lock_past_its_deadline_is_busy_and_writes_nothing(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    before = await state(pg)
+    pg.busy_timeout_ms = 200
+    with psycopg.connect(pg_store_url) as other:
+        other.execute("SELECT 1 FROM agents WHERE name = 'a1' FOR UPDATE")  # held until rollback
+        # The first waits for the row lock and times out; the second waits behind it on the writer's
+        # thread, and its deadline passes before it begins: it never runs.
+        results = await asyncio.gather(pg.heartbeat("a1", completion=10), pg.heartbeat("a1", completion=20),
+                                       return_exceptions=True)
+        assert [type(r) for r in results] == [Busy, Busy], results
+        assert "locked by other writers for 200 ms" in str(results[0])
+        other.rollback()
+    assert await state(pg) == before
+    assert (await pg.heartbeat("a1", completion=30)).completion == 30.0
+
+
+async def test_a_write_body_must_be_a_plain_function(pg):
+    async def body(tx):
+        return None
+
+    with pytest.raises(TypeError, match="plain function over Tx"):
+        await pg._write("a1", body)
+
+
+# -- PostgreSQL only: the change feed ---------------------------------------------------------------
+
+async def test_the_feed_never_skips_an_event_committed_after_a_later_id(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    cursor = await pg.latest_event_id()
+    with psycopg.connect(pg_store_url) as slow:
+        # A writer that took its event id first, and commits last.
+        (slow_id,) = slow.execute(
+            "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
+            "VALUES (0, 'a1', 'agent.action', 'agent', 'a1', '{\"slow\":true}') RETURNING id").fetchone()
+        await pg.log_action("a1", phase="build", action="fast")
+        fast = await pg.changes_since(cursor)
+        assert [e.payload.get("action") for e in fast] == ["fast"]
+        cursor = fast[-1].id
+        slow.commit()
+    with psycopg.connect(pg_store_url) as conn:  # the fast event's id is the larger one
+        assert conn.execute("SELECT max(id) FROM events WHERE seq IS NOT NULL").fetchone()[0] > slow_id
+    await pg.heartbeat("a1")  # seals after its commit: the slow event too, after the fast one
+    later = await pg.changes_since(cursor)
+    assert [e.payload.get("slow", e.kind) for e in later] == [True, "agent.heartbeat"]
+    assert [e.id for e in later] == [cursor + 1, cursor + 2]  # the feed's ids: the chain's places
+    assert await pg.latest_event_id() == cursor + 2
+    assert [e.id for e in await pg.events(entity="agent", entity_id="a1", limit=3)] == [
+        cursor + 2, cursor + 1, cursor]
+
+
+async def test_a_seal_skipped_for_another_sealer_is_made_before_the_feed_is_read(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    cursor = await pg.latest_event_id()
+    with psycopg.connect(pg_store_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (schema.SEAL_LOCK,))  # another sealer at work
+        await pg.log_action("a1", phase="build", action="while sealing was busy")  # returns unsealed
+        assert other.execute("SELECT count(*) FROM events WHERE seq IS NULL").fetchone()[0] == 1
+        reading = asyncio.ensure_future(pg.changes_since(cursor))
+        done, _ = await asyncio.wait([reading], timeout=0.2)
+        assert not done  # it waits for the seal this store owes, which waits for the lock
+        other.execute("SELECT pg_advisory_unlock(%s)", (schema.SEAL_LOCK,))
+        [event] = await asyncio.wait_for(reading, timeout=10)
+    assert event.id == cursor + 1 and event.payload["action"] == "while sealing was busy"
+
+
+async def test_a_seal_notifies_listeners_after_it_commits(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    with psycopg.connect(pg_store_url, autocommit=True) as listener:
+        listener.execute("LISTEN swarmdeck_events")
+        await pg.heartbeat("a1")
+        seq = await pg.latest_event_id()
+        woken = next(listener.notifies(timeout=10, stop_after=1))
+    assert woken.channel == "swarmdeck_events" and int(woken.payload) == seq
