@@ -15,6 +15,8 @@ import aiosqlite
 import pytest
 
 from swarmdeck.store import open_store, signing
+from swarmdeck.store.postgres.connection import THREAD_PREFIX as PG_THREAD_PREFIX
+from swarmdeck.store.postgres.connection import OwnedThread
 from swarmdeck.store.sqlite.connection import THREAD_PREFIX, OwnedConnection
 
 from support import EPOCH, FakeClock, init_db  # noqa: F401 (EPOCH: for tests that import it from here)
@@ -138,12 +140,23 @@ _owned_init = OwnedConnection.__init__
 OwnedConnection.__init__ = _recording_owned_init
 
 
+def _recording_pg_init(self, role: str) -> None:
+    """The PostgreSQL store's writer thread, recorded as the SQLite store's own are."""
+    _pg_owned_init(self, role)
+    ref = weakref.ref(self)
+    _OPENED_BY[self._worker] = (lambda: (c := ref()) is not None and c.stop(), _where())
+
+
+_pg_owned_init = OwnedThread.__init__
+OwnedThread.__init__ = _recording_pg_init
+
+
 def connection_threads() -> list[threading.Thread]:
     """Live threads of database connections: aiosqlite's (not daemons, so one left running keeps the
     interpreter from exiting) and the store's own (the writer's is a daemon, but a store left open
     is still a leak)."""
     return [t for t in threading.enumerate()
-            if t.name.endswith("(_connection_worker_thread)") or t.name.startswith(THREAD_PREFIX)]
+            if t.name.endswith("(_connection_worker_thread)") or t.name.startswith((THREAD_PREFIX, PG_THREAD_PREFIX))]
 
 
 @pytest.fixture(autouse=True)
