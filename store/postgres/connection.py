@@ -73,6 +73,9 @@ def connect(url: str, *, read_only: bool = False, application_name: str = "swarm
     """A synchronous connection in autocommit mode (transactions are ``conn.transaction()`` blocks)."""
     options = "-c default_transaction_read_only=on" if read_only else ""
     conn = psycopg.connect(url, autocommit=True, application_name=application_name, options=options)
+    # Said by BEGIN itself (PostgreSQL's default level, whatever the server's default is set to):
+    # FOR UPDATE SKIP LOCKED claims and the seal's read after its lock are written for it.
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
     configure(conn)
     return conn
 

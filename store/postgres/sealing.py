@@ -26,6 +26,7 @@ CHAIN_ROWS = ("SELECT seq, ts, actor, kind, entity, entity_id, payload, hash FRO
 _HEAD = "SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 _SEAL = ("UPDATE events AS e SET seq = s.seq, hash = s.hash "
          "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS s (id, seq, hash) WHERE e.id = s.id")
+_SEAL_NOTIFY = f"WITH sealed AS ({_SEAL}) SELECT pg_notify(%s, %s)"
 
 
 def seal_events(conn: Any, *, wait: bool = False, batch: int = SEAL_BATCH, notify: str | None = None) -> int:
@@ -50,18 +51,19 @@ def _seal(conn: Any, wait: bool, batch: int, notify: str | None) -> tuple[int, b
     sealed = 0
     while True:
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            if getattr(conn.isolation_level, "name", None) != "READ_COMMITTED":  # else BEGIN said so
+                conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             if wait:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEAL_LOCK,))
             elif not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEAL_LOCK,)).fetchone()[0]:
                 return sealed, False
-            head = conn.execute(_HEAD).fetchone()
-            last_seq, last_hash = head if head is not None else (0, audit.GENESIS)
             rows = conn.execute(
                 "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
                 "WHERE seq IS NULL ORDER BY id LIMIT %s", (batch,)).fetchall()
             if not rows:
                 return sealed, True
+            head = conn.execute(_HEAD).fetchone()
+            last_seq, last_hash = head if head is not None else (0, audit.GENESIS)
             ids, seqs, hashes = [], [], []
             for ident, *content in rows:
                 last_seq += 1
@@ -69,9 +71,10 @@ def _seal(conn: Any, wait: bool, batch: int, notify: str | None) -> tuple[int, b
                 ids.append(ident)
                 seqs.append(last_seq)
                 hashes.append(last_hash)
-            conn.execute(_SEAL, (ids, seqs, hashes))
-            if notify is not None:
-                conn.execute("SELECT pg_notify(%s, %s)", (notify, str(last_seq)))
+            if notify is None:
+                conn.execute(_SEAL, (ids, seqs, hashes))
+            else:  # one statement, one round trip
+                conn.execute(_SEAL_NOTIFY, (ids, seqs, hashes, notify, str(last_seq)))
             sealed += len(rows)
         if len(rows) < batch:
             return sealed, True
