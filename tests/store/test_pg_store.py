@@ -118,6 +118,23 @@ async def test_a_write_that_waits_for_a_lock_past_its_deadline_is_busy_and_write
     assert (await pg.heartbeat("a1", completion=30)).completion == 30.0
 
 
+async def test_a_write_cancelled_before_it_began_never_runs(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    cursor = await pg.latest_event_id()
+    with psycopg.connect(pg_store_url) as other:
+        other.execute("SELECT 1 FROM agents WHERE name = 'a1' FOR UPDATE")
+        first = asyncio.ensure_future(pg.heartbeat("a1", completion=10))  # waits for the row lock
+        second = asyncio.ensure_future(pg.heartbeat("a1", completion=20))  # queued behind it
+        await asyncio.sleep(0)  # both handed to the writer's thread
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        other.rollback()
+    assert (await asyncio.wait_for(first, timeout=10)).completion == 10.0
+    assert (await pg.get_agent("a1")).completion == 10.0
+    assert [e.payload["completion"] for e in await pg.changes_since(cursor)] == [10.0]
+
+
 async def test_a_write_body_must_be_a_plain_function(pg):
     async def body(tx):
         return None
