@@ -318,14 +318,14 @@ class Database:
         """On the writer's thread: a read-only seat needs a current database; another migrates one that
         is behind, and makes an empty one swarmdeck's only when it creates (as SQLite's store does)."""
         raw = self._writer.raw
-        if self.read_only:
-            migrate.check_current(raw)
-            return
         with raw.transaction():
             version = migrate.recorded_version(raw)  # refuses a database that is not swarmdeck's
         if version == 0 and not create:
             raise DatabaseMissing(path=self.path, empty=True)
-        migrate.migrate(raw, self.clock)
+        if self.read_only:
+            migrate.check_current(raw)  # refuses one that is behind, or newer than this code
+        else:
+            migrate.migrate(raw, self.clock)
 
     async def close(self) -> None:
         """Close both connections; the seal this store asked for is made first (it is quick)."""

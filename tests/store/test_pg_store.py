@@ -18,7 +18,7 @@ from swarmdeck.store.errors import (
     SchemaOutdated,
     StorageError,
 )
-from swarmdeck.store.postgres import PostgresStore, schema
+from swarmdeck.store.postgres import PostgresStore, migrate, schema
 from swarmdeck.store.postgres.base import where
 
 from store_support import state
@@ -56,8 +56,19 @@ async def test_a_unique_violation_is_refused_by_the_database_and_nothing_is_writ
 async def test_open_migrates_an_empty_database_only_when_it_creates(pg_database, clock):
     with pytest.raises(DatabaseMissing, match="is empty, not a swarmdeck database"):
         await open_store(pg_database, clock=clock)
-    with pytest.raises(SchemaOutdated):  # a read-only seat never migrates, even asked to create
+    with pytest.raises(DatabaseMissing, match="is empty"):  # a read-only seat never makes one, even asked to
         await open_store(pg_database, create=True, read_only=True, clock=clock)
+    with psycopg.connect(pg_database) as conn:  # a database behind this code's schema
+        migrate.migrate(conn)
+        conn.execute("DELETE FROM schema_migrations WHERE version = %s", (schema.SCHEMA_VERSION,))
+        conn.commit()
+    with pytest.raises(SchemaOutdated):  # a read-only seat never migrates it either
+        await open_store(pg_database, read_only=True, clock=clock)
+    with psycopg.connect(pg_database) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == schema.SCHEMA_VERSION - 1
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.commit()
     with psycopg.connect(pg_database) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
     store = await open_store(pg_database.replace("postgresql://", "postgres://", 1), create=True, clock=clock)
