@@ -15,8 +15,10 @@ serialisation failure rolls it back and is ``Busy`` too, worded as SQLite's.
 Errors. PostgreSQL's refusals become the store's errors as SQLite's do (``store_error``): a constraint
 (unique, check, foreign key, not null) and the append-only triggers (SQLSTATE 23000, their message
 SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``; a read-only transaction
-or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a lost connection a
-``StorageError`` saying the write may not have been made.
+or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a connection lost during a
+write a ``StorageError`` saying the write may not have been made. Lost connections (a server restart)
+are made again: the writer's when the next write finds it gone at BEGIN (before it sent anything, so
+that write runs on the new one), the reader's by reading again once on a new one.
 
 Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
 (no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with
@@ -404,13 +406,8 @@ class Database:
         try:
             if not ticket.begin(deadline):
                 raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
-            raw = writer.raw
-            if raw is None:
-                raise StoreError("the store is closed")
-            if self._lock_timeout_ms != self.busy_timeout_ms:
-                raw.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
-                self._lock_timeout_ms = self.busy_timeout_ms
-            with raw.transaction():
+            raw, transaction = self._begin(writer)
+            try:
                 tx = Tx(raw, self.clock(), actor)
                 result = body(tx, *args)
                 if result is not None and _awaitable_type(type(result)):
@@ -418,10 +415,37 @@ class Database:
                         result.close()
                     raise TypeError("a write body returned an awaitable: write bodies are plain functions "
                                     "over Tx and run to their end without awaiting")
+            except BaseException as exc:
+                transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
+                raise
+            transaction.__exit__(None, None, None)  # COMMIT
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             ticket.end(loop, None, exc)
         else:
             ticket.end(loop, (result, tx.wrote_events), None)
+
+    def _begin(self, writer: OwnedThread) -> tuple[psycopg.Connection, Any]:
+        """BEGIN on the writer's connection: its connection and the open ``Transaction``. A connection
+        lost since the last write (a server restart, an idle timeout) is found here, before anything
+        of this write was sent, and made again once."""
+        raw = writer.raw
+        if raw is None:
+            raise StoreError("the store is closed")
+        for attempt in range(2):
+            if raw.closed or raw.broken:
+                raw = writer.raw = self._connect_writer()
+                self._lock_timeout_ms = None
+            try:
+                if self._lock_timeout_ms != self.busy_timeout_ms:
+                    raw.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
+                    self._lock_timeout_ms = self.busy_timeout_ms
+                transaction = raw.transaction()
+                transaction.__enter__()
+                return raw, transaction
+            except psycopg.OperationalError:
+                if attempt or not (raw.closed or raw.broken):
+                    raise
+        raise AssertionError("unreachable")
 
     def _want_seal(self, writer: OwnedThread) -> None:
         """Events were committed: make sure a seal job begins after that commit. One queued and not
@@ -470,12 +494,28 @@ class Database:
         return self._reader
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        cur = await self._read_conn.execute(sql, tuple(params))
+        cur = await self._execute(sql, tuple(params))
         return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        cur = await self._read_conn.execute(sql, tuple(params))
+        cur = await self._execute(sql, tuple(params))
         return await cur.fetchall()
+
+    async def _execute(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+        """One read; on a connection found lost (a server restart) it is read once more on a new one
+        (a read changes nothing, so reading it again is safe)."""
+        conn = self._read_conn
+        try:
+            return await conn.execute(sql, params)
+        except psycopg.OperationalError as exc:
+            if not (conn.broken or conn.closed) or self._closed:
+                raise
+            try:
+                self._reader = await connect_async(self.url, read_only=self.read_only)
+            except psycopg.OperationalError:
+                raise StorageError(f"lost the connection to {self.path} and cannot connect again "
+                                   f"({exc.diag.message_primary or exc})") from exc
+            return await self._reader.execute(sql, params)
 
     # -- the change feed -------------------------------------------------------------------
 

@@ -37,6 +37,14 @@ async def test_the_append_only_event_log_refuses_a_delete_in_the_same_words(stor
     assert await state(store) == before
 
 
+async def test_a_check_constraint_is_refused_by_the_database(store):
+    await store.register_agent("a1", agent_type="coder")
+    before = await state(store)
+    with pytest.raises(InvalidArgument, match="^refused by the database: .*(check constraint|CHECK constraint)"):
+        await store._write("a1", lambda tx: tx.run("UPDATE agents SET completion = 101"))
+    assert await state(store) == before
+
+
 async def test_a_unique_violation_is_refused_by_the_database_and_nothing_is_written(store):
     await store.register_agent("a1", agent_type="coder")
     before = await state(store)
@@ -144,6 +152,20 @@ async def test_a_write_cancelled_before_it_began_never_runs(pg, pg_store_url):
     assert (await asyncio.wait_for(first, timeout=10)).completion == 10.0
     assert (await pg.get_agent("a1")).completion == 10.0
     assert [e.payload["completion"] for e in await pg.changes_since(cursor)] == [10.0]
+
+
+async def test_connections_lost_to_a_server_restart_are_made_again(pg, pg_store_url):
+    await pg.register_agent("a1", agent_type="coder")
+    with psycopg.connect(pg_store_url, autocommit=True) as admin:
+        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert killed == 2  # the store's writer and reader
+    assert (await pg.get_agent("a1")).name == "a1"  # a read is read again on a new connection
+    # The write finds its connection gone at BEGIN, before it sent anything: it runs on a new one.
+    assert (await pg.heartbeat("a1", completion=6)).completion == 6.0
+    assert (await pg.get_agent("a1")).completion == 6.0
+    assert [e.kind for e in await pg.events(entity="agent", entity_id="a1")] == [
+        "agent.heartbeat", "agent.registered"]
 
 
 async def test_a_write_body_must_be_a_plain_function(pg):
