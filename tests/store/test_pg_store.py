@@ -225,3 +225,39 @@ async def test_a_seal_notifies_listeners_after_it_commits(pg, pg_store_url):
         seq = await pg.latest_event_id()
         woken = next(listener.notifies(timeout=10, stop_after=1))
     assert woken.channel == "swarmdeck_events" and int(woken.payload) == seq
+
+
+async def test_a_dashboard_following_two_writers_misses_no_event_and_sees_none_twice(pg_store_url, clock):
+    """Two stores (two agents' processes) write at once; a third (another machine's dashboard) follows
+    the feed meanwhile. Every event arrives once, in the feed's order, ids 1, 2, 3 ... with no gap."""
+    a, b, dashboard = [await open_store(pg_store_url, clock=clock) for _ in range(3)]
+    try:
+        await a.register_agent("a1", agent_type="coder")
+        await b.register_agent("b1", agent_type="coder")
+        await a.latest_event_id(), await b.latest_event_id()  # both registrations sealed
+        start = cursor = await dashboard.latest_event_id()
+        seen = []
+        writing = True
+
+        async def follow() -> None:
+            nonlocal cursor
+            while True:
+                last_round = not writing
+                batch = await dashboard.changes_since(cursor)
+                seen.extend(batch)
+                cursor = batch[-1].id if batch else cursor
+                if last_round and not batch:
+                    return
+                await asyncio.sleep(0)
+
+        follower = asyncio.ensure_future(follow())
+        await asyncio.gather(*(s.heartbeat(name, completion=i % 100)
+                               for i in range(100) for s, name in ((a, "a1"), (b, "b1"))))
+        await a.latest_event_id(), await b.latest_event_id()  # each writer's seals made
+        writing = False
+        await asyncio.wait_for(follower, timeout=30)
+        assert [e.id for e in seen] == list(range(start + 1, start + 201))
+        assert sorted(e.entity_id for e in seen) == ["a1"] * 100 + ["b1"] * 100
+    finally:
+        for s in (a, b, dashboard):
+            await s.close()
