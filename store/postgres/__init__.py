@@ -10,8 +10,21 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     reads          Reads(db)                                reads.py  (list_tasks, list_milestones: for now)
 
 The areas still to come (tasks and claims, gates, reviewers, memory and search, charts, audit) plug in
-the same way: a class here, its Unit operations in uow.py, its ``Delegate`` lines below. Until then
-their methods are missing on this store (AttributeError), so ``isinstance(store, Store)`` is False.
+the same way, each beside its SQLite counterpart:
+
+1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
+   ``%s`` placeholders, ``= ANY(%s)`` with a list where SQLite reads ``json_each(?)``, ``RETURNING id``
+   where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
+   ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
+2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
+   ``db._write``, each read ``db._one``/``db._all``; its reads of reads.py move into it;
+3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
+   lazily, as SQLite's are);
+4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
+   passing on both.
+
+Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
+is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
 
 Also here: the schema and migrations (``schema``, ``migrate``) and the sealing of the event log's hash
 chain after commit (``sealing``).
