@@ -156,7 +156,8 @@ def connection_threads() -> list[threading.Thread]:
     interpreter from exiting) and the store's own (the writer's is a daemon, but a store left open
     is still a leak)."""
     return [t for t in threading.enumerate()
-            if t.name.endswith("(_connection_worker_thread)") or t.name.startswith((THREAD_PREFIX, PG_THREAD_PREFIX))]
+            if t.name.endswith("(_connection_worker_thread)")
+            or t.name.startswith((THREAD_PREFIX, PG_THREAD_PREFIX))]
 
 
 @pytest.fixture(autouse=True)

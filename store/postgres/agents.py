@@ -66,10 +66,12 @@ class Agents:
     ) -> Agent:
         """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
         changes = agents.check_update(status=status, current_task_id=current_task_id, completion=completion,
-                                      blockers=blockers, next_milestone=next_milestone, name=name, actor=actor)
+                                      blockers=blockers, next_milestone=next_milestone, name=name,
+                                      actor=actor)
         name = _lookup(name)
         return await self.db._write(
-            actor or name, lambda tx: agents.update(PgUnit(tx), name, changes, heartbeat=heartbeat), quick=True)
+            actor or name, lambda tx: agents.update(PgUnit(tx), name, changes, heartbeat=heartbeat),
+            quick=True)
 
     async def get_agent(self, name: str) -> Agent:
         row = await self.db._one("SELECT * FROM agents WHERE name = %s", (_lookup(name),))
@@ -80,7 +82,8 @@ class Agents:
     async def list_agents(self) -> list[Agent]:
         now = self.db.clock()
         # COLLATE "C": names in code-point order, as SQLite's BINARY collation orders them.
-        return [agent_from_row(r, now) for r in await self.db._all('SELECT * FROM agents ORDER BY name COLLATE "C"')]
+        rows = await self.db._all('SELECT * FROM agents ORDER BY name COLLATE "C"')
+        return [agent_from_row(r, now) for r in rows]
 
     async def agents_by_names(self, names: Sequence[str]) -> list[Agent]:
         now = self.db.clock()

@@ -247,7 +247,8 @@ def store_error(exc: BaseException, busy_timeout_ms: int, url: str = "") -> Stor
     if not isinstance(exc, psycopg.Error):
         return None
     message = exc.diag.message_primary or str(exc)
-    if isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)):
+    if isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected,
+                        pg_errors.SerializationFailure)):
         return busy(busy_timeout_ms)
     if isinstance(exc, psycopg.IntegrityError):
         # The checks in Python come first; this is the schema's last line of defence.
@@ -305,7 +306,8 @@ class Database:
         """No connection: the server has no such database (DatabaseMissing: a database is made on the
         server, by its owner, before swarmdeck can use it), or it could not be reached or refused us."""
         message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc).strip()
-        if isinstance(exc, pg_errors.InvalidCatalogName) or "does not exist" in message and "database" in message:
+        missing = "does not exist" in message and "database" in message
+        if isinstance(exc, pg_errors.InvalidCatalogName) or missing:
             return DatabaseMissing(f"no database {self.path} on that server ({message}): create it first "
                                    "(createdb, or CREATE DATABASE as its owner)")
         return StorageError(f"cannot connect to {self.path}: {message}")

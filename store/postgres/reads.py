@@ -81,4 +81,5 @@ class Reads:
         return await hydrate(self.db, rows)
 
     async def list_milestones(self) -> list[Milestone]:
-        return [milestone_from_row(r) for r in await self.db._all("SELECT * FROM milestones ORDER BY position")]
+        rows = await self.db._all("SELECT * FROM milestones ORDER BY position")
+        return [milestone_from_row(r) for r in rows]

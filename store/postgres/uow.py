@@ -20,8 +20,8 @@ from .base import Tx
 
 #: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
 #: the JSON ones (``jsonb``) are given as JSON text and cast.
-_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat",
-                            "blockers_since"})
+_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone",
+                            "last_heartbeat", "blockers_since"})
 _JSON_COLUMNS = frozenset({"blockers", "blockers_since"})
 
 
@@ -51,8 +51,8 @@ class PgUnit:
         return self.tx.one("SELECT 1 FROM agents WHERE name = %s", (name,)) is not None
 
     def set_agent_working(self, name: str, task_id: int) -> None:
-        self.tx.run("UPDATE agents SET status = 'working', current_task_id = %s, completion = 0 WHERE name = %s",
-                    (task_id, name))
+        self.tx.run("UPDATE agents SET status = 'working', current_task_id = %s, completion = 0 "
+                    "WHERE name = %s", (task_id, name))
 
     def release_agent(self, name: str, task_id: int) -> None:
         self.tx.run("UPDATE agents SET status = 'idle', current_task_id = NULL "
