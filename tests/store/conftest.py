@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from store_support import people
+from store_support import has_tasks, people
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def where(request, store_backend, db_path):
 @pytest.fixture
 def tasks_area(store):
     """Skips a test that needs the tasks area (tasks, claims) on a backend that does not have it yet."""
-    if not hasattr(store, "claim_task"):
+    if not has_tasks(store):
         pytest.skip("the tasks area (tasks, claims) is not on this backend yet")
 
 

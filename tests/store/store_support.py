@@ -20,6 +20,23 @@ TABLES = ("tasks", "task_dependencies", "events", "agents", "milestones", "valid
 
 #: What a plain connection raises when the database refuses a statement, on either backend.
 DATABASE_ERRORS = (sqlean.DatabaseError, psycopg.Error)
+#: ... and when a constraint or a refusing trigger does.
+INTEGRITY_ERRORS = (sqlean.IntegrityError, psycopg.IntegrityError)
+
+
+def on_postgres(where: Path | str) -> bool:
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
+
+
+def drop_trigger(where: Path | str, name: str, table: str) -> str:
+    """The statement that drops a trigger (PostgreSQL names its table)."""
+    return f"DROP TRIGGER {name} ON {table}" if on_postgres(where) else f"DROP TRIGGER {name}"
+
+
+def has_tasks(store) -> bool:
+    """Whether the store's backend has the tasks area (tasks, claims) yet: a test of another area
+    asserts what claims see only where they exist, and everything else on every backend."""
+    return hasattr(store, "claim_task")
 
 
 class PgPlain:
@@ -39,7 +56,7 @@ class PgPlain:
 def raw(where: Path | str) -> closing:
     """A plain connection, independent of the store, for looking at (or tampering with) the database:
     the SQLite file at ``where``, or the PostgreSQL database whose URL it is (the ``where`` fixture)."""
-    if isinstance(where, str) and where.startswith(("postgresql://", "postgres://")):
+    if on_postgres(where):
         return closing(PgPlain(where))
     return closing(sqlean.connect(str(where), isolation_level=None))
 
