@@ -1,0 +1,129 @@
+"""What only the PostgreSQL store's gates and reviewers need: a name is never both an agent's and a
+reviewer's even when the two registrations run at once (on SQLite every write is serialised, so they
+cannot), and a passed gate releases the next milestone's waiting tasks through the unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from swarmdeck.store import MilestoneStatus, open_store
+from swarmdeck.store.errors import PermissionDenied
+from swarmdeck.store.postgres import base
+from swarmdeck.store.postgres.uow import PgUnit
+
+from signing_support import decide, key
+from store_support import raw, submit
+
+#: How long each registration waits at the barrier for the other (it meets it within milliseconds).
+MEET_S = 10.0
+
+
+def meet_before_writing(monkeypatch) -> threading.Barrier:
+    """The two registrations' first attempts each make every check of their rule, then wait for the
+    other before writing: both checked before either wrote, the interleaving a race needs. A retry
+    (after a serialisation failure) goes straight on."""
+    barrier = threading.Barrier(2)
+    waited: set[str] = set()
+
+    def meeting(original, label):
+        def method(self, name, *args, **kwargs):
+            if label not in waited:
+                waited.add(label)
+                barrier.wait(MEET_S)
+            return original(self, name, *args, **kwargs)
+        return method
+
+    monkeypatch.setattr(PgUnit, "upsert_agent", meeting(PgUnit.upsert_agent, "agent"))
+    monkeypatch.setattr(PgUnit, "insert_reviewer", meeting(PgUnit.insert_reviewer, "reviewer"))
+    return barrier
+
+
+async def register_both_at_once(url: str, clock) -> list[object]:
+    """An agent and a reviewer registered under one name by two stores (two connections) at once:
+    what each call returned or raised."""
+    agent_seat = await open_store(url, clock=clock)
+    reviewer_seat = await open_store(url, clock=clock)
+    try:
+        return await asyncio.gather(
+            agent_seat.register_agent("x", agent_type="coder"),
+            reviewer_seat.add_reviewer("x", by="alice", public_key=key("x")),
+            return_exceptions=True)
+    finally:
+        await agent_seat.close()
+        await reviewer_seat.close()
+
+
+@pytest.fixture
+async def pg(pg_store_url, clock):
+    store = await open_store(pg_store_url, create=True, clock=clock)
+    try:
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
+        yield store
+    finally:
+        await store.close()
+
+
+def holders(url: str) -> tuple[int, int]:
+    with raw(url) as conn:
+        agents = conn.execute("SELECT count(*) FROM agents WHERE name = 'x'").fetchone()[0]
+        reviewers = conn.execute("SELECT count(*) FROM reviewers WHERE name = 'x'").fetchone()[0]
+    return agents, reviewers
+
+
+async def test_an_agent_and_a_reviewer_registered_at_once_never_share_a_name(pg, pg_store_url, clock,
+                                                                             monkeypatch):
+    meet_before_writing(monkeypatch)
+    outcomes = await register_both_at_once(pg_store_url, clock)
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    # One registration holds the name; the other ran again on what it committed and met the rule.
+    assert len(refused) == 1 and isinstance(refused[0], PermissionDenied), outcomes
+    assert "an agent can never be a reviewer" in str(refused[0]) \
+        or "a reviewer can never be an agent" in str(refused[0])
+    assert sorted(holders(pg_store_url)) == [0, 1]
+    # The events say the same: only the registration that holds the name is in the feed.
+    kinds = {e.kind for e in await pg.events(entity_id="x", entity="agent")} \
+        | {e.kind for e in await pg.events(entity_id="x", entity="reviewer")}
+    assert len(kinds) == 1
+
+
+async def test_at_read_committed_the_same_two_registrations_would_share_a_name(pg, pg_store_url, clock,
+                                                                               monkeypatch):
+    """What the test above would catch: with the registrations at READ COMMITTED (SERIALIZABLE
+    turned off here), both checks pass and both write."""
+    transaction = base.Database._transaction
+    monkeypatch.setattr(base.Database, "_transaction",
+                        lambda self, writer, actor, body, args, serializable:
+                        transaction(self, writer, actor, body, args, False))
+    meet_before_writing(monkeypatch)
+    outcomes = await register_both_at_once(pg_store_url, clock)
+    assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
+    assert holders(pg_store_url) == (1, 1)
+
+
+async def test_a_passed_gate_releases_the_next_milestones_waiting_tasks(pg, pg_store_url):
+    """open_next on PostgreSQL: M2's blocked task with nothing left to wait for becomes ready, one
+    still waiting on an unfinished task stays blocked (tasks written directly: the tasks area is not
+    on this backend yet)."""
+    store = pg
+    await store.register_agent("bot", agent_type="validator")
+    await store.add_milestone("M1")
+    await store.add_milestone("M2")
+    with raw(pg_store_url) as conn:
+        def task(description, status, milestone):
+            return conn.execute(
+                "INSERT INTO tasks (description, source, status, milestone_id, created_at, updated_at) "
+                "VALUES (?, 'human', ?, ?, 0, 0) RETURNING id", (description, status, milestone)).fetchone()[0]
+        free = task("free", "blocked", 2)
+        first = task("first", "pending", 1)
+        waiting = task("waiting", "blocked", 2)
+        conn.execute("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)", (waiting, first))
+    await submit(store, "M1")
+    await decide(store, "M1", decision="APPROVE", rationale="all met", reviewer="alice")
+    assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
+    with raw(pg_store_url) as conn:
+        statuses = dict(conn.execute("SELECT id, status FROM tasks").fetchall())
+    assert statuses == {free: "ready", first: "pending", waiting: "blocked"}
+    assert [e.entity_id for e in await store.events(kind="task.ready")] == [str(free)]
