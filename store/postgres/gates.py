@@ -62,15 +62,16 @@ class Gates:
         """Append a milestone. It opens at once if every earlier gate has passed, else it is locked.
         ``review_within_seconds``: how long a submitted report may wait for a decision before the
         gate is overdue (attention escalates it; nothing is decided because of it)."""
-        check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT), planned_weeks=(planned_weeks, MAX_NAME),
-                     actor=(actor, MAX_NAME))
+        check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT),
+                     planned_weeks=(planned_weeks, MAX_NAME), actor=(actor, MAX_NAME))
         check_texts("deliverables", deliverables, MAX_TEXT)
         check_texts("acceptance_criteria", acceptance_criteria, MAX_TEXT)
         if not name or not name.strip():
             raise InvalidArgument("a milestone needs a name")
         if hour_budget is not None and not (isinstance(hour_budget, (int, float)) and hour_budget >= 0):
             raise InvalidArgument("hour_budget must be a non-negative number of hours")
-        if isinstance(required_approvals, bool) or not isinstance(required_approvals, int) or required_approvals < 1:
+        if isinstance(required_approvals, bool) or not isinstance(required_approvals, int) \
+                or required_approvals < 1:
             raise InvalidArgument("required_approvals must be a whole number of at least 1")
         if review_within_seconds is not None and (
                 isinstance(review_within_seconds, bool) or not isinstance(review_within_seconds, (int, float))
@@ -80,12 +81,14 @@ class Gates:
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
         return await self.db._write(actor, lambda tx: domain_gates.add_milestone(
-            PgUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
+            PgUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
+            hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
             required_approvals=required_approvals, review_within_seconds=review_within_seconds))
 
     async def list_milestones(self) -> list[Milestone]:
-        return [milestone_from_row(r) for r in await self.db._all("SELECT * FROM milestones ORDER BY position")]
+        rows = await self.db._all("SELECT * FROM milestones ORDER BY position")
+        return [milestone_from_row(r) for r in rows]
 
     async def get_milestone(self, ref: int | str) -> Milestone:
         """The milestone ``ref`` names: its id, name, label (``M3``) or the start of its name
@@ -123,7 +126,8 @@ class Gates:
             recommendations=recommendations, proposed_decision=proposed_decision,
         ).parts()
         return await self.db._write(submitted_by, lambda tx: domain_gates.submit_report(
-            PgUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
+            PgUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary,
+            criteria=crit,
             metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
@@ -168,8 +172,9 @@ class Gates:
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
         return await self.db._write(who, lambda tx: domain_gates.decide(
-            PgUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
-            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run))
+            PgUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale,
+            reviewer=reviewer, who=who, conditions=conditions, report_hash=report_hash, signature=signature,
+            dry_run=dry_run))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition:
@@ -197,8 +202,8 @@ class Gates:
         clearing the flag around swarmdeck lifts nothing."""
         row = await self.db._one("SELECT * FROM swarm_state WHERE id = 1")
         guard = await self.db._read(self._signatures.gate_guard())
-        return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"], row["paused_at"],
-                                        guard.escalation)
+        return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"],
+                                        row["paused_at"], guard.escalation)
 
     async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
                            dry_run: bool = False) -> SwarmState:
@@ -228,16 +233,17 @@ class Gates:
         report = await self.db._read(report_reads(ms.id, None))
         keys = await self.db._read(self._signatures.reviewer_keys())
         rows = await self.db._all(f"{DECISION_SELECT} WHERE g.milestone_id = %s ORDER BY g.id", (ms.id,))
-        decisions = tuple(
-            decision_from_row(r, ok) for r, ok in zip(rows, await self.db._read(self._signatures.verified_decisions(rows, keys)))
-        )
+        verdicts = await self.db._read(self._signatures.verified_decisions(rows, keys))
+        decisions = tuple(decision_from_row(r, ok) for r, ok in zip(rows, verdicts))
         conditions = tuple(
             condition_from_row(r, self._signatures.closure_verified(r, keys))
-            for r in await self.db._all("SELECT * FROM gate_conditions WHERE milestone_id = %s ORDER BY id", (ms.id,))
+            for r in await self.db._all("SELECT * FROM gate_conditions WHERE milestone_id = %s ORDER BY id",
+                                        (ms.id,))
         )
         resumptions = tuple(
             resumption_from_row(r, self._signatures.resumption_verified(r, keys))
-            for r in await self.db._all("SELECT * FROM gate_resumptions WHERE milestone_id = %s ORDER BY id", (ms.id,))
+            for r in await self.db._all("SELECT * FROM gate_resumptions WHERE milestone_id = %s ORDER BY id",
+                                        (ms.id,))
         )
         approvals = tuple(sorted({
             identity.key(d.reviewer) or d.reviewer for d in decisions
@@ -261,7 +267,8 @@ class Gates:
                 if status not in ("completed", "cancelled"))
         following = await self.db._one(
             "SELECT name FROM milestones WHERE position > %s ORDER BY position LIMIT 1", (ms.position,))
-        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions,
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"],
+                          resumptions,
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
                           next_tasks=next_tasks, following=following and following[0])
 
@@ -283,7 +290,8 @@ class Gates:
         its ``verified``)."""
         ms = await self.get_milestone(milestone)
         row = await self.db._one(
-            f"{DECISION_SELECT} WHERE g.milestone_id = %s AND g.id > %s ORDER BY g.id DESC LIMIT 1", (ms.id, after_id)
+            f"{DECISION_SELECT} WHERE g.milestone_id = %s AND g.id > %s ORDER BY g.id DESC LIMIT 1",
+            (ms.id, after_id)
         )
         if row is None:
             return None

@@ -82,7 +82,9 @@ class Reviewers:
 
     async def list_reviewers(self, *, include_removed: bool = False) -> list[Reviewer]:
         where = "" if include_removed else " WHERE removed_at IS NULL"
-        return [reviewer_from_row(r) for r in await self.db._all(f'SELECT * FROM reviewers{where} ORDER BY name COLLATE "C"')]
+        # COLLATE "C": names in code-point order, as SQLite's BINARY collation orders them.
+        rows = await self.db._all(f'SELECT * FROM reviewers{where} ORDER BY name COLLATE "C"')
+        return [reviewer_from_row(r) for r in rows]
 
     async def get_reviewer(self, name: str) -> Reviewer:
         who = identity.key(name)
@@ -101,7 +103,8 @@ class Reviewers:
         if milestone is not None:
             ms = await self._milestone(milestone)
             row = await self.db._one(
-                "SELECT submitted_by FROM validation_reports WHERE milestone_id = %s ORDER BY version DESC LIMIT 1",
+                "SELECT submitted_by FROM validation_reports WHERE milestone_id = %s "
+                "ORDER BY version DESC LIMIT 1",
                 (ms.id,),
             )
             if row is not None:

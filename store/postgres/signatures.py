@@ -37,7 +37,8 @@ from .connection import Row
 #: name none, and is still shown).
 DECISION_SELECT = (
     "SELECT g.*, r.version AS report_version, r.content_hash AS report_content_hash, "
-    "r.milestone_id AS report_milestone FROM gate_decisions g LEFT JOIN validation_reports r ON r.id = g.report_id"
+    "r.milestone_id AS report_milestone "
+    "FROM gate_decisions g LEFT JOIN validation_reports r ON r.id = g.report_id"
 )
 
 #: One primary-key probe per table: what changes when a gate's verified state can. Columns to add to a
@@ -75,7 +76,8 @@ class Signatures:
 
     @staticmethod
     def reviewer_keys() -> Reads[dict[str, Any]]:
-        return {r[0]: r[1] for r in (yield All("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL"))}
+        rows = yield All("SELECT name, public_key FROM reviewers WHERE public_key IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
 
     @staticmethod
     def key_of(keys: dict[str, Any], who: Any) -> Any:
@@ -102,7 +104,8 @@ class Signatures:
         message = signing.decision_payload(
             milestone_id=row["milestone_id"], report_hash=row["report_hash"], decision=row["decision"],
             rationale=row["rationale"], conditions=conditions, reviewer=row["reviewer"])
-        return self.verdict("decision", row["id"], self.key_of(keys, row["reviewer"]), message, row["signature"])
+        return self.verdict("decision", row["id"], self.key_of(keys, row["reviewer"]), message,
+                            row["signature"])
 
     def resumption_verified(self, row: Row, keys: dict[str, Any]) -> bool:
         from .. import signing
@@ -174,7 +177,7 @@ class Signatures:
             lifts = yield All("SELECT * FROM gate_resumptions WHERE escalation_id = %s", (escalation["id"],))
             if not any(self.resumption_verified(r, keys) for r in lifts):
                 names = {m["id"]: m["name"] for m in milestones}
-                reason = escalation_reason(names.get(escalation["milestone_id"], str(escalation["milestone_id"])),
-                                           escalation["reviewer"], escalation["rationale"])
+                named = names.get(escalation["milestone_id"], str(escalation["milestone_id"]))
+                reason = escalation_reason(named, escalation["reviewer"], escalation["rationale"])
                 outstanding = (escalation["id"], escalation["milestone_id"], reason)
         return guard([(m["id"], m["required_approvals"]) for m in milestones], approvers, outstanding)

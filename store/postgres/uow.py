@@ -38,7 +38,14 @@ from ..models import (
     from_ts,
 )
 from .. import milestone_refs
-from ..rows import agent_from_row, condition_from_row, decision_from_row, dumps, milestone_from_row, reviewer_from_row
+from ..rows import (
+    agent_from_row,
+    condition_from_row,
+    decision_from_row,
+    dumps,
+    milestone_from_row,
+    reviewer_from_row,
+)
 from .base import All, One, Reads, Tx
 from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
 
@@ -80,7 +87,8 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
         )
     else:
         row = yield One(
-            "SELECT * FROM validation_reports WHERE milestone_id = %s AND version = %s", (milestone_id, version)
+            "SELECT * FROM validation_reports WHERE milestone_id = %s AND version = %s",
+            (milestone_id, version)
         )
     if row is None:
         if version is not None:
@@ -238,8 +246,9 @@ class PgUnit:
                     (name, public_key, self.now, by))
 
     def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self.tx.run("UPDATE reviewers SET added_at = %s, added_by = %s, removed_at = NULL, removed_by = NULL, "
-                    "public_key = coalesce(public_key, %s) WHERE name = %s", (self.now, by, public_key, name))
+        self.tx.run("UPDATE reviewers SET added_at = %s, added_by = %s, removed_at = NULL, "
+                    "removed_by = NULL, public_key = coalesce(public_key, %s) WHERE name = %s",
+                    (self.now, by, public_key, name))
 
     def set_reviewer_key(self, name: str, public_key: bytes) -> None:
         self.tx.run("UPDATE reviewers SET public_key = %s WHERE name = %s", (public_key, name))
@@ -272,7 +281,8 @@ class PgUnit:
 
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
                          hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int, review_within_seconds: float | None = None) -> int:
+                         status: str, required_approvals: int,
+                         review_within_seconds: float | None = None) -> int:
         return self.tx.one(
             """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
                    acceptance_criteria, status, required_approvals, created_at, review_within_seconds)
@@ -286,7 +296,8 @@ class PgUnit:
 
     def latest_report_version(self, milestone_id: int) -> int:
         return self.tx.one(
-            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = %s", (milestone_id,)
+            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = %s",
+            (milestone_id,)
         )[0]
 
     def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
@@ -296,7 +307,8 @@ class PgUnit:
         report_id = tx.one(
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
                    proposed_decision, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash),
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value,
+             content_hash),
         )[0]
         tx.many(
             "INSERT INTO report_criteria VALUES (%s, %s, %s, %s, %s)",
@@ -304,7 +316,8 @@ class PgUnit:
         )
         tx.many(
             "INSERT INTO report_metrics VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(metrics)],
+            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit)
+             for i, m in enumerate(metrics)],
         )
         tx.many(
             "INSERT INTO report_issues VALUES (%s, %s, %s, %s)",
@@ -331,7 +344,8 @@ class PgUnit:
         decision_id = self.tx.one(
             """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
                    reviewer, decided_at, signature) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now, signature),
+            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now,
+             signature),
         )[0]
         self.tx.many(
             "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (%s, %s, %s)",
@@ -345,7 +359,8 @@ class PgUnit:
 
     def open_conditions(self, milestone_id: int) -> int:
         return self.tx.one(
-            "SELECT count(*) FROM gate_conditions WHERE milestone_id = %s AND status = 'open'", (milestone_id,)
+            "SELECT count(*) FROM gate_conditions WHERE milestone_id = %s AND status = 'open'",
+            (milestone_id,)
         )[0]
 
     def condition(self, condition_id: int) -> ConditionRow | None:

@@ -11,7 +11,16 @@ from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store import MilestoneStatus
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied
 
-from store_support import DATABASE_ERRORS, INTEGRITY_ERRORS, has_tasks, on_postgres, raw, row_counts, state, submit
+from store_support import (
+    DATABASE_ERRORS,
+    INTEGRITY_ERRORS,
+    has_tasks,
+    on_postgres,
+    raw,
+    row_counts,
+    state,
+    submit,
+)
 
 STORE_BACKENDS = ("sqlite", "postgres")
 from signing_support import close, decide, key, resume
@@ -284,7 +293,8 @@ class TestHumanActs:
                 conn.execute("DELETE FROM gate_resumptions")
             # SQLite's REPLACE; PostgreSQL's upsert (an UPDATE, refused by the update trigger).
             replace = ("INSERT INTO gate_resumptions (id, milestone_id, resumed_by, reason, resumed_at) "
-                       "VALUES (?, 1, 'mallory', 'forged', 0) ON CONFLICT (id) DO UPDATE SET reason = 'forged'"
+                       "VALUES (?, 1, 'mallory', 'forged', 0) "
+                       "ON CONFLICT (id) DO UPDATE SET reason = 'forged'"
                        if on_postgres(where) else
                        "REPLACE INTO gate_resumptions (id, milestone_id, resumed_by, reason, resumed_at) "
                        "VALUES (?, 1, 'mallory', 'forged', 0)")

@@ -115,11 +115,13 @@ async def test_a_passed_gate_releases_the_next_milestones_waiting_tasks(pg, pg_s
         def task(description, status, milestone):
             return conn.execute(
                 "INSERT INTO tasks (description, source, status, milestone_id, created_at, updated_at) "
-                "VALUES (?, 'human', ?, ?, 0, 0) RETURNING id", (description, status, milestone)).fetchone()[0]
+                "VALUES (?, 'human', ?, ?, 0, 0) RETURNING id",
+                (description, status, milestone)).fetchone()[0]
         free = task("free", "blocked", 2)
         first = task("first", "pending", 1)
         waiting = task("waiting", "blocked", 2)
-        conn.execute("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)", (waiting, first))
+        conn.execute("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
+                     (waiting, first))
     await submit(store, "M1")
     await decide(store, "M1", decision="APPROVE", rationale="all met", reviewer="alice")
     assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN

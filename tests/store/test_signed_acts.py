@@ -13,7 +13,16 @@ from swarmdeck.store import MilestoneStatus, open_store, signing
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied, SwarmPaused
 
 from signing_support import close, decide, key, resume, signer
-from store_support import INTEGRITY_ERRORS, claim, drop_trigger, has_tasks, raw, row_counts, state, submit
+from store_support import (
+    INTEGRITY_ERRORS,
+    claim,
+    drop_trigger,
+    has_tasks,
+    raw,
+    row_counts,
+    state,
+    submit,
+)
 
 STORE_BACKENDS = ("sqlite", "postgres")
 
