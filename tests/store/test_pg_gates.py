@@ -1,6 +1,8 @@
 """What only the PostgreSQL store's gates and reviewers need: a name is never both an agent's and a
 reviewer's even when the two registrations run at once (on SQLite every write is serialised, so they
-cannot), and a passed gate releases the next milestone's waiting tasks through the unit of work."""
+cannot); the gates' guard, cached, is computed again when a decision commits after one with a larger
+id (ids are not committed in order here); and a passed gate releases the next milestone's waiting
+tasks through the unit of work."""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ import threading
 
 import pytest
 
-from swarmdeck.store import MilestoneStatus, open_store
+from swarmdeck.store import MilestoneStatus, open_store, signing
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.postgres import base
 from swarmdeck.store.postgres.uow import PgUnit
 
-from signing_support import decide, key
+from signing_support import decide, key, signer
 from store_support import raw, submit
 
 #: How long each registration waits at the barrier for the other (it meets it within milliseconds).
@@ -129,3 +131,31 @@ async def test_a_passed_gate_releases_the_next_milestones_waiting_tasks(pg, pg_s
         statuses = dict(conn.execute("SELECT id, status FROM tasks").fetchall())
     assert statuses == {free: "ready", first: "pending", waiting: "blocked"}
     assert [e.entity_id for e in await store.events(kind="task.ready")] == [str(free)]
+
+
+async def test_a_decision_committed_after_a_larger_id_renews_the_cached_guard(pg, pg_store_url):
+    """A signed approval inserted (id n) and committed only after a row with id n + 1 was committed and
+    the guard cached: the cache is not kept, and the approval opens M2 to claims."""
+    store = pg
+    await store.register_agent("bot", agent_type="validator")
+    await store.add_milestone("M1")
+    await store.add_milestone("M2")
+    report = await submit(store, "M1")
+    approval = signer("alice").sign(signing.decision_message(
+        milestone_id=1, report_hash=report.content_hash, decision="APPROVE", rationale="all met",
+        conditions=(), reviewer="alice"))
+    insert = ("INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale, reviewer, "
+              "decided_at, signature) VALUES (1, ?, ?, ?, ?, 'alice', 0, ?) RETURNING id")
+    with raw(pg_store_url) as late, raw(pg_store_url) as early:
+        late.execute("BEGIN")
+        first = late.execute(insert, (report.id, report.content_hash, "APPROVE", "all met", approval))
+        first = first.fetchone()[0]
+        second = early.execute(insert, (report.id, report.content_hash, "REVISE", "forged", b"\x00" * 64))
+        second = second.fetchone()[0]
+        assert second > first
+        gate = await store.gate_status("M2")  # the guard, cached with the newest id committed: second
+        assert not gate.claims_open
+        late.execute("COMMIT")
+    gate = await store.gate_status("M1")
+    assert [d.verified for d in gate.decisions] == [True, False] and gate.verified_passed
+    assert (await store.gate_status("M2")).claims_open
