@@ -144,8 +144,8 @@ async def test_a_decision_committed_after_a_larger_id_renews_the_cached_guard(pg
     approval = signer("alice").sign(signing.decision_message(
         milestone_id=1, report_hash=report.content_hash, decision="APPROVE", rationale="all met",
         conditions=(), reviewer="alice"))
-    insert = ("INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale, reviewer, "
-              "decided_at, signature) VALUES (1, ?, ?, ?, ?, 'alice', 0, ?) RETURNING id")
+    insert = ("INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale, "
+              "reviewer, decided_at, signature) VALUES (1, ?, ?, ?, ?, 'alice', 0, ?) RETURNING id")
     with raw(pg_store_url) as late, raw(pg_store_url) as early:
         late.execute("BEGIN")
         first = late.execute(insert, (report.id, report.content_hash, "APPROVE", "all met", approval))
