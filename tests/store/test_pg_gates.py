@@ -26,36 +26,38 @@ MEET_S = 10.0
 def meet_before_writing(monkeypatch) -> threading.Barrier:
     """The two registrations' first attempts each make every check of their rule, then wait for the
     other before writing: both checked before either wrote, the interleaving a race needs. A retry
-    (after a serialisation failure) goes straight on."""
+    (after a serialisation failure, on the same store's writer thread) goes straight on."""
     barrier = threading.Barrier(2)
-    waited: set[str] = set()
+    waited: set[int] = set()
 
-    def meeting(original, label):
+    def meeting(original):
         def method(self, name, *args, **kwargs):
-            if label not in waited:
-                waited.add(label)
+            if threading.get_ident() not in waited:
+                waited.add(threading.get_ident())
                 barrier.wait(MEET_S)
             return original(self, name, *args, **kwargs)
         return method
 
-    monkeypatch.setattr(PgUnit, "upsert_agent", meeting(PgUnit.upsert_agent, "agent"))
-    monkeypatch.setattr(PgUnit, "insert_reviewer", meeting(PgUnit.insert_reviewer, "reviewer"))
+    monkeypatch.setattr(PgUnit, "upsert_agent", meeting(PgUnit.upsert_agent))
+    monkeypatch.setattr(PgUnit, "insert_reviewer", meeting(PgUnit.insert_reviewer))
     return barrier
 
 
-async def register_both_at_once(url: str, clock) -> list[object]:
-    """An agent and a reviewer registered under one name by two stores (two connections) at once:
-    what each call returned or raised."""
-    agent_seat = await open_store(url, clock=clock)
-    reviewer_seat = await open_store(url, clock=clock)
+async def at_once(url: str, clock, *acts) -> list[object]:
+    """Each act (a function of a store) run by a store of its own (a connection each), all at once:
+    what each returned or raised."""
+    seats = [await open_store(url, clock=clock) for _ in acts]
     try:
-        return await asyncio.gather(
-            agent_seat.register_agent("x", agent_type="coder"),
-            reviewer_seat.add_reviewer("x", by="alice", public_key=key("x")),
-            return_exceptions=True)
+        return await asyncio.gather(*(act(seat) for act, seat in zip(acts, seats)), return_exceptions=True)
     finally:
-        await agent_seat.close()
-        await reviewer_seat.close()
+        for seat in seats:
+            await seat.close()
+
+
+async def register_both_at_once(url: str, clock) -> list[object]:
+    """An agent and a reviewer registered under one name at once."""
+    return await at_once(url, clock, lambda s: s.register_agent("x", agent_type="coder"),
+                         lambda s: s.add_reviewer("x", by="alice", public_key=key("x")))
 
 
 @pytest.fixture
@@ -103,6 +105,18 @@ async def test_at_read_committed_the_same_two_registrations_would_share_a_name(p
     outcomes = await register_both_at_once(pg_store_url, clock)
     assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
     assert holders(pg_store_url) == (1, 1)
+
+
+async def test_one_reviewer_added_twice_at_once_is_told_they_are_registered(pg, pg_store_url, clock,
+                                                                            monkeypatch):
+    """The second add runs again on what the first committed and meets the rule, in SQLite's words
+    (not the unique index's)."""
+    meet_before_writing(monkeypatch)
+    add = lambda s: s.add_reviewer("x", by="alice", public_key=key("x"))  # noqa: E731
+    outcomes = await at_once(pg_store_url, clock, add, add)
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and str(refused[0]) == "x is already a registered reviewer", outcomes
+    assert holders(pg_store_url) == (0, 1)
 
 
 async def test_a_passed_gate_releases_the_next_milestones_waiting_tasks(pg, pg_store_url):
