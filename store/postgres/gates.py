@@ -1,7 +1,8 @@
 """Milestones, validation reports, gate decisions, conditions, and pausing the swarm, on PostgreSQL: the
 public methods of store/sqlite/gates.py, each write the same rule of store/domain/gates.py run over a
 ``PgUnit`` of one transaction, each read the same query in PostgreSQL's terms. The checks of the
-arguments are SQLite's, the same code."""
+arguments are SQLite's, the same code. Every write here runs one at a time with the others of the
+gates and reviewers, as on SQLite (uow.py's ``gate_unit``)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ..rows import (
     resumption_from_row,
 )
 from .signatures import DECISION_SELECT, Signatures
-from .uow import NEXT_LOCKED, PgUnit, milestone_reads, report_reads
+from .uow import NEXT_LOCKED, gate_unit, milestone_reads, report_reads
 
 
 class Gates:
@@ -81,7 +82,7 @@ class Gates:
             if isinstance(items, str) or not all(isinstance(i, str) for i in items):
                 raise InvalidArgument(f"{what} must be a list of strings")
         return await self.db._write(actor, lambda tx: domain_gates.add_milestone(
-            PgUnit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
+            gate_unit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
             hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
             required_approvals=required_approvals, review_within_seconds=review_within_seconds))
@@ -126,7 +127,7 @@ class Gates:
             recommendations=recommendations, proposed_decision=proposed_decision,
         ).parts()
         return await self.db._write(submitted_by, lambda tx: domain_gates.submit_report(
-            PgUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary,
+            gate_unit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary,
             criteria=crit,
             metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
 
@@ -172,7 +173,7 @@ class Gates:
         conditions = signing.clean_conditions(conditions)
         who = identity.key(reviewer) or reviewer
         return await self.db._write(who, lambda tx: domain_gates.decide(
-            PgUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale,
+            gate_unit(tx, self._signatures), milestone, decision=decision, rationale=rationale,
             reviewer=reviewer, who=who, conditions=conditions, report_hash=report_hash, signature=signature,
             dry_run=dry_run))
 
@@ -192,7 +193,7 @@ class Gates:
         if not (dry_run and note is None):
             note = identity.require_content(note, "a note on closing the condition")
         return await self.db._write(who, lambda tx: domain_gates.close_condition(
-            PgUnit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
+            gate_unit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
             dry_run=dry_run))
 
     # -- the swarm ------------------------------------------------------------------------------
@@ -221,7 +222,8 @@ class Gates:
         if not (dry_run and note is None):
             reason = identity.require_content(note, "the reason for resuming")
         await self.db._write(who, lambda tx: domain_gates.resume(
-            PgUnit(tx, self._signatures), who=who, reason=reason, signature=signature, dry_run=dry_run))
+            gate_unit(tx, self._signatures), who=who, reason=reason, signature=signature,
+            dry_run=dry_run))
         return await self.swarm_state()
 
     # -- what the gate screen shows --------------------------------------------------------------

@@ -7,7 +7,8 @@ each registration makes (is the name the other kind's?) cannot race. Here two tr
 COMMITTED could each check, see nothing, and insert: an agent and a reviewer of one name. So adding a
 reviewer runs SERIALIZABLE, as an agent's registration does (agents.py): of two such transactions that
 could not have run one after the other, PostgreSQL rolls one back, and it runs again and is refused by
-the rule."""
+the rule. (Every write here also runs one at a time with the gates', as on SQLite: uow.py's
+``gate_unit``.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..errors import NotFound, PermissionDenied
 from ..models import Milestone, Reviewer
 from .base import Database, One, Reads
 from ..rows import reviewer_from_row
-from .uow import PgUnit
+from .uow import gate_unit
 
 
 def is_agent(who: str) -> Reads[bool]:
@@ -58,8 +59,8 @@ class Reviewers:
         who = identity.canonical(name, "the reviewer name")
         adder = identity.canonical(by, "the name of who adds the reviewer")
         key = None if public_key is None else check_public_key(public_key)
-        return await self.db._write(adder, lambda tx: reviewers.add(PgUnit(tx), who, by=adder, key=key,
-                                                                    dry_run=dry_run), serializable=True)
+        return await self.db._write(adder, lambda tx: reviewers.add(
+            gate_unit(tx), who, by=adder, key=key, dry_run=dry_run), serializable=True)
 
     async def set_reviewer_key(self, name: str, *, public_key: bytes, by: str | None = None,
                                dry_run: bool = False) -> Reviewer:
@@ -70,15 +71,15 @@ class Reviewers:
         actor = identity.canonical(by, "the name of who sets the key") if by is not None else who
         key = check_public_key(public_key)
         return await self.db._write(actor or "unknown", lambda tx: reviewers.set_key(
-            PgUnit(tx), who, name, by=actor, key=key, dry_run=dry_run))
+            gate_unit(tx), who, name, by=actor, key=key, dry_run=dry_run))
 
     async def remove_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer:
         """Take a reviewer's seat away; the row stays, so their past decisions still name them.
         ``dry_run`` makes the checks and returns the reviewer as they are."""
         who = identity.key(name)
         remover = identity.canonical(by, "the name of who removes the reviewer")
-        return await self.db._write(remover, lambda tx: reviewers.remove(PgUnit(tx), who, name, by=remover,
-                                                                         dry_run=dry_run))
+        return await self.db._write(remover, lambda tx: reviewers.remove(
+            gate_unit(tx), who, name, by=remover, dry_run=dry_run))
 
     async def list_reviewers(self, *, include_removed: bool = False) -> list[Reviewer]:
         where = "" if include_removed else " WHERE removed_at IS NULL"

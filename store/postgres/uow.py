@@ -47,6 +47,7 @@ from ..rows import (
     reviewer_from_row,
 )
 from .base import All, One, Reads, Tx
+from .schema import GATES_LOCK
 from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
 
 #: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
@@ -121,6 +122,19 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
 def _agent_update_sql(columns: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{c} = %s::jsonb" if c in _JSON_COLUMNS else f"{c} = %s" for c in columns)
     return f"UPDATE agents SET {assignments} WHERE name = %s"
+
+
+def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
+    """The unit of a write of the gates or reviewers (a milestone or report added, a decision, a
+    closure, a resume, a reviewer added, keyed or removed). It first waits for any other such write to
+    end (the advisory lock ``GATES_LOCK``, held to commit), so these run one at a time, as every write
+    does on SQLite: each one's reads (statements at READ COMMITTED) see every one committed before it.
+    Without it, two approvals of a 2-approval gate made at once would each count one, and neither
+    would pass the gate; a decision would race its report's next version or its reviewer's removal.
+    They are people's acts, a few a day: waiting costs nothing that matters."""
+    u = PgUnit(tx, signatures)
+    u.lock_gates()
+    return u
 
 
 class PgUnit:
@@ -216,6 +230,10 @@ class PgUnit:
                     (status.value, self.now, task_id))
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
+
+    def lock_gates(self) -> None:
+        """Wait for any other write of the gates or reviewers to end (``gate_unit``)."""
+        self.tx.one("SELECT pg_advisory_xact_lock(%s)", (GATES_LOCK,))
 
     def swarm_pause(self, agent: str | None = None) -> Pause:
         row = self.tx.one(_PAUSE_AND_MARK)

@@ -2,7 +2,8 @@
 reviewer's even when the two registrations run at once (on SQLite every write is serialised, so they
 cannot); the gates' guard, cached, is computed again when a decision commits after one with a larger
 id (ids are not committed in order here); and a passed gate releases the next milestone's waiting
-tasks through the unit of work."""
+tasks through the unit of work; the gates' writes run one at a time, so two approvals at once both
+count."""
 
 from __future__ import annotations
 
@@ -19,28 +20,48 @@ from swarmdeck.store.postgres.uow import PgUnit
 from signing_support import decide, key, signer
 from store_support import raw, submit
 
-#: How long each registration waits at the barrier for the other (it meets it within milliseconds).
+#: How long the first of two writes waits for the second (it comes within milliseconds).
 MEET_S = 10.0
 
 
-def meet_before_writing(monkeypatch) -> threading.Barrier:
-    """The two registrations' first attempts each make every check of their rule, then wait for the
-    other before writing: both checked before either wrote, the interleaving a race needs. A retry
-    (after a serialisation failure, on the same store's writer thread) goes straight on."""
-    barrier = threading.Barrier(2)
-    waited: set[int] = set()
+def second_write_waiting(url: str) -> bool:
+    """Whether a transaction on this database waits for an advisory lock (the gates' lock)."""
+    with raw(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0] > 0
+
+
+def meet_before_writing(monkeypatch, url: str, methods=("upsert_agent", "insert_reviewer")) -> None:
+    """Two writes at once, in the worst order: the first to reach its write (one of ``methods`` of
+    the unit, after every check of its rule) waits for the second to reach its own write too, or to
+    wait for the gates' lock; only then does it write. Without a lock, both checked before either
+    wrote: the interleaving a race needs. A retry (after a serialisation failure, on the same store's
+    writer thread) goes straight on."""
+    arrived = threading.Event()
+    first: list[int] = []
+    mutex = threading.Lock()
 
     def meeting(original):
-        def method(self, name, *args, **kwargs):
-            if threading.get_ident() not in waited:
-                waited.add(threading.get_ident())
-                barrier.wait(MEET_S)
-            return original(self, name, *args, **kwargs)
+        def method(self, *args, **kwargs):
+            me = threading.get_ident()
+            with mutex:
+                is_first = not first
+                if is_first:
+                    first.append(me)
+                elif me != first[0]:
+                    arrived.set()
+            if is_first:
+                deadline = MEET_S
+                while not arrived.wait(0.002) and not second_write_waiting(url):
+                    deadline -= 0.002
+                    assert deadline > 0, "the second write never came"
+            return original(self, *args, **kwargs)
         return method
 
-    monkeypatch.setattr(PgUnit, "upsert_agent", meeting(PgUnit.upsert_agent))
-    monkeypatch.setattr(PgUnit, "insert_reviewer", meeting(PgUnit.insert_reviewer))
-    return barrier
+    for name in methods:
+        monkeypatch.setattr(PgUnit, name, meeting(getattr(PgUnit, name)))
 
 
 async def at_once(url: str, clock, *acts) -> list[object]:
@@ -58,6 +79,46 @@ async def register_both_at_once(url: str, clock) -> list[object]:
     """An agent and a reviewer registered under one name at once."""
     return await at_once(url, clock, lambda s: s.register_agent("x", agent_type="coder"),
                          lambda s: s.add_reviewer("x", by="alice", public_key=key("x")))
+
+
+#: Alice's and Bob's approvals of M1, each by a store of its own.
+APPROVALS = (lambda s: decide(s, "M1", decision="APPROVE", rationale="fine", reviewer="alice"),
+             lambda s: decide(s, "M1", decision="APPROVE", rationale="agreed", reviewer="bob"))
+
+
+async def test_two_approvals_of_a_two_approval_gate_at_once_pass_it(pg, pg_store_url, clock, monkeypatch):
+    """Each approval counts the other (the gates' writes run one at a time), so the gate passes and
+    opens the next milestone, as on SQLite."""
+    store = pg
+    await store.add_reviewer("bob", by="alice", public_key=key("bob"))
+    await store.register_agent("bot", agent_type="validator")
+    await store.add_milestone("M1", required_approvals=2)
+    await store.add_milestone("M2")
+    await submit(store, "M1")
+    meet_before_writing(monkeypatch, pg_store_url, ("insert_decision",))
+    outcomes = await at_once(pg_store_url, clock, *APPROVALS)
+    assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
+    gate = await store.gate_status("M1")
+    assert gate.approvals == ("alice", "bob") and gate.verified_passed
+    assert gate.milestone.status is MilestoneStatus.APPROVED
+    assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
+
+
+async def test_without_the_gates_lock_two_approvals_at_once_would_leave_the_gate_in_review(
+        pg, pg_store_url, clock, monkeypatch):
+    """What the test above would catch: with the lock taken away, each approval counts one."""
+    monkeypatch.setattr(PgUnit, "lock_gates", lambda self: None)
+    store = pg
+    await store.add_reviewer("bob", by="alice", public_key=key("bob"))
+    await store.register_agent("bot", agent_type="validator")
+    await store.add_milestone("M1", required_approvals=2)
+    await store.add_milestone("M2")
+    await submit(store, "M1")
+    meet_before_writing(monkeypatch, pg_store_url, ("insert_decision",))
+    await at_once(pg_store_url, clock, *APPROVALS)
+    gate = await store.gate_status("M1")
+    assert gate.approvals == ("alice", "bob") and gate.milestone.status is MilestoneStatus.REVIEW
+    assert (await store.get_milestone("M2")).status is MilestoneStatus.LOCKED
 
 
 @pytest.fixture
@@ -79,7 +140,7 @@ def holders(url: str) -> tuple[int, int]:
 
 async def test_an_agent_and_a_reviewer_registered_at_once_never_share_a_name(pg, pg_store_url, clock,
                                                                              monkeypatch):
-    meet_before_writing(monkeypatch)
+    meet_before_writing(monkeypatch, pg_store_url)
     outcomes = await register_both_at_once(pg_store_url, clock)
     refused = [o for o in outcomes if isinstance(o, BaseException)]
     # One registration holds the name; the other ran again on what it committed and met the rule.
@@ -101,7 +162,7 @@ async def test_at_read_committed_the_same_two_registrations_would_share_a_name(p
     monkeypatch.setattr(base.Database, "_transaction",
                         lambda self, writer, actor, body, args, serializable:
                         transaction(self, writer, actor, body, args, False))
-    meet_before_writing(monkeypatch)
+    meet_before_writing(monkeypatch, pg_store_url)
     outcomes = await register_both_at_once(pg_store_url, clock)
     assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
     assert holders(pg_store_url) == (1, 1)
@@ -111,7 +172,7 @@ async def test_one_reviewer_added_twice_at_once_is_told_they_are_registered(pg, 
                                                                             monkeypatch):
     """The second add runs again on what the first committed and meets the rule, in SQLite's words
     (not the unique index's)."""
-    meet_before_writing(monkeypatch)
+    meet_before_writing(monkeypatch, pg_store_url)
     add = lambda s: s.add_reviewer("x", by="alice", public_key=key("x"))  # noqa: E731
     outcomes = await at_once(pg_store_url, clock, add, add)
     refused = [o for o in outcomes if isinstance(o, BaseException)]
