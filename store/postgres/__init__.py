@@ -11,7 +11,13 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     reads          Reads(db)                                reads.py  (list_tasks: for now)
 
-``signatures`` (signatures.py) holds the cached signature verdicts and the gates' guard, as SQLite's.
+``signatures`` (signatures.py) holds the cached signature verdicts and the gates' guard, as SQLite's;
+a write whose rule asks for the guard (a claim, as a decision) makes its unit ``PgUnit(tx, signatures)``
+and reads the pause flag first (``swarm_pause``: the guard's mark comes with it). The gates' and
+reviewers' writes make theirs with ``gate_unit`` (uow.py), which runs them one at a time. A rule whose
+check reads rows another transaction may write at once, where SQLite's serialised writes made that
+safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
+never both) or takes a lock as ``gate_unit`` does.
 
 The areas still to come (tasks and claims, memory and search, charts, audit) plug in
 the same way, each beside its SQLite counterpart:
@@ -21,11 +27,14 @@ the same way, each beside its SQLite counterpart:
    where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
 2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
-   ``db._write``, each read ``db._one``/``db._all``; its reads of reads.py move into it;
+   ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads`` generator, shared with the writes,
+   through ``db._read``/``tx.read``); its reads of reads.py move into it;
 3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
    lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
-   passing on both.
+   passing on both. Tests of other areas that also use this one assert its part only where the
+   backend has it (``store_support.has_tasks``), and look at either database with the same SQL
+   (``store_support.raw`` and the ``where`` fixture).
 
 Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
 is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
