@@ -90,6 +90,15 @@ class TestMilestones:
 
 
 class TestGates:
+    async def test_progress_counts_each_milestones_tasks_by_status(self, gated, where):
+        store = gated
+        assert await store.milestone_progress() == {1: {}, 2: {}}
+        with raw(where) as conn:  # tasks written directly: the count is the gates' read, on every backend
+            for status, milestone in (("ready", 1), ("ready", 1), ("completed", 1), ("blocked", 2)):
+                conn.execute("INSERT INTO tasks (description, source, status, milestone_id, created_at, "
+                             "updated_at) VALUES ('t', 'human', ?, ?, 0, 0)", (status, milestone))
+        assert await store.milestone_progress() == {1: {"ready": 2, "completed": 1}, 2: {"blocked": 1}}
+
     async def test_report_round_trip(self, gated):
         store = gated
         assert await store.get_report("M1") is None
