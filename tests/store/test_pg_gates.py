@@ -234,3 +234,22 @@ async def test_a_decision_committed_after_a_larger_id_renews_the_cached_guard(pg
     gate = await store.gate_status("M1")
     assert [d.verified for d in gate.decisions] == [True, False] and gate.verified_passed
     assert (await store.gate_status("M2")).claims_open
+
+
+async def test_a_read_only_seat_shows_the_gates_and_decides_nothing(pg, pg_store_url, clock):
+    store = pg
+    await store.register_agent("bot", agent_type="validator")
+    await store.add_milestone("M1")
+    await submit(store, "M1")
+    await decide(store, "M1", decision="ESCALATE", rationale="stop", reviewer="alice")
+    seat = await open_store(pg_store_url, read_only=True, clock=clock)
+    try:
+        gate = await seat.gate_status("M1")
+        assert [d.verified for d in gate.decisions] == [True] and gate.milestone.status.value == "escalated"
+        assert (await seat.swarm_state()).paused
+        assert [r.name for r in await seat.list_reviewers()] == ["alice"]
+        with pytest.raises(PermissionDenied):
+            await decide(seat, "M1", decision="APPROVE", rationale="ok", reviewer="alice")
+    finally:
+        await seat.close()
+    assert len((await store.gate_status("M1")).decisions) == 1
