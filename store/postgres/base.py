@@ -553,11 +553,11 @@ class Database:
         return self._reader
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        cur = await self._execute(sql, tuple(params))
+        cur = await self._read_once(sql, tuple(params))
         return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        cur = await self._execute(sql, tuple(params))
+        cur = await self._read_once(sql, tuple(params))
         return await cur.fetchall()
 
     async def _read(self, reads: Reads[T]) -> T:
@@ -570,7 +570,7 @@ class Database:
         except StopIteration as done:
             return done.value
 
-    async def _execute(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+    async def _read_once(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
         """One read; on a connection found lost (a server restart) it is read once more on a new one
         (a read changes nothing, so reading it again is safe)."""
         conn = self._read_conn
