@@ -7,9 +7,19 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
-    reads          Reads(db)                                reads.py  (list_tasks, list_milestones: for now)
+    gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
+    reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
+    reads          Reads(db)                                reads.py  (list_tasks: for now)
 
-The areas still to come (tasks and claims, gates, reviewers, memory and search, charts, audit) plug in
+``signatures`` (signatures.py) holds the cached signature verdicts and the gates' guard, as SQLite's;
+a write whose rule asks for the guard (a claim, as a decision) makes its unit ``PgUnit(tx, signatures)``
+and reads the pause flag first (``swarm_pause``: the guard's mark comes with it). The gates' and
+reviewers' writes make theirs with ``gate_unit`` (uow.py), which runs them one at a time. A rule whose
+check reads rows another transaction may write at once, where SQLite's serialised writes made that
+safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
+never both) or takes a lock as ``gate_unit`` does.
+
+The areas still to come (tasks and claims, memory and search, charts, audit) plug in
 the same way, each beside its SQLite counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
@@ -17,11 +27,14 @@ the same way, each beside its SQLite counterpart:
    where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
 2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
-   ``db._write``, each read ``db._one``/``db._all``; its reads of reads.py move into it;
+   ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads`` generator, shared with the writes,
+   through ``db._read``/``tx.read``); its reads of reads.py move into it;
 3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
    lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
-   passing on both.
+   passing on both. Tests of other areas that also use this one assert its part only where the
+   backend has it (``store_support.has_tasks``), and look at either database with the same SQL
+   (``store_support.raw`` and the ``where`` fixture).
 
 Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
 is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
@@ -38,12 +51,17 @@ from typing import Any
 
 from .agents import Agents
 from .base import Clock, Database
+from .gates import Gates
 from .reads import Reads
+from .reviewers import Reviewers
+from .signatures import Signatures
 
 #: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
+    "gates": ("gates", "Gates"),
+    "reviewers": ("reviewers", "Reviewers"),
     "reads": ("reads", "Reads"),
 }
 
@@ -75,7 +93,10 @@ class PostgresStore:
     def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.db = Database(url, clock=clock, read_only=read_only)
         self.agents = Agents(self.db)
-        self.reads = Reads(self.db)  # list_tasks and list_milestones, until their areas are built
+        self._signatures = Signatures()
+        self.gates = Gates(self.db, self._signatures)
+        self.reviewers = Reviewers(self.db, self.gates.get_milestone)
+        self.reads = Reads(self.db)  # list_tasks, until its area is built
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -136,10 +157,34 @@ class PostgresStore:
     agent_task_counts = Delegate("agents")
     log_action = Delegate("agents")
 
+    # -- milestones and gates ----------------------------------------------------------------------
+
+    add_milestone = Delegate("gates")
+    list_milestones = Delegate("gates")
+    get_milestone = Delegate("gates")
+    submit_report = Delegate("gates")
+    get_report = Delegate("gates")
+    decide_gate = Delegate("gates")
+    close_condition = Delegate("gates")
+    gate_status = Delegate("gates")
+    gates_awaiting_review = Delegate("gates")
+    milestone_progress = Delegate("gates")
+    latest_decision = Delegate("gates")
+    swarm_state = Delegate("gates")
+    resume_swarm = Delegate("gates")
+
+    # -- reviewers ----------------------------------------------------------------------------------
+
+    add_reviewer = Delegate("reviewers")
+    set_reviewer_key = Delegate("reviewers")
+    remove_reviewer = Delegate("reviewers")
+    list_reviewers = Delegate("reviewers")
+    get_reviewer = Delegate("reviewers")
+    check_reviewer = Delegate("reviewers")
+
     # -- reads of the areas to come ---------------------------------------------------------------
 
     list_tasks = Delegate("reads")
-    list_milestones = Delegate("reads")
 
 
 async def open_url(

@@ -46,7 +46,8 @@ class Agents:
                                          requeue_after_seconds, actor)
         return await self.db._write(actor or name, lambda tx: agents.register(
             PgUnit(tx), name, agent_type=agent_type, colour=colour, model=model,
-            stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds))
+            stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds),
+            serializable=True)  # the name's check against reviewers (reviewers.py's docstring)
 
     async def heartbeat(self, name: str, **fields: Any) -> Agent:
         """Record that the agent is alive, with any status fields it reports (see update_agent)."""

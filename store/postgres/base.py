@@ -60,8 +60,8 @@ import threading
 import time
 import types
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -116,6 +116,37 @@ def where(url: str) -> str:
     return f"postgresql://{user}{host}{port}{parts.path or '/'}"
 
 
+class One(NamedTuple):
+    """A read that wants the first row (or None): what a ``Reads`` generator yields (as SQLite's)."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+class All(NamedTuple):
+    """A read that wants every row: what a ``Reads`` generator yields."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+#: A check or lookup that runs both inside a write transaction (``Tx.read``) and on the reader
+#: (``Database._read``): a generator that yields the reads it needs and is sent their rows, as
+#: store/sqlite/base.py's ``Reads``, with PostgreSQL's SQL.
+Reads = Generator[One | All, Any, T]
+
+
+def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
+    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
+    try:
+        want = next(reads)
+        while True:
+            run = one if isinstance(want, One) else all_
+            want = reads.send(run(want.sql, want.params))
+    except StopIteration as done:
+        return done.value
+
+
 class Tx:
     """One write transaction on PostgreSQL: its connection, its clock reading and its actor.
     The methods of SQLite's ``Tx`` with psycopg's ``%s`` placeholders; synchronous, like them."""
@@ -140,8 +171,14 @@ class Tx:
         return self.raw.execute(sql, tuple(params)).rowcount
 
     def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        with self.raw.cursor() as cur:
-            cur.executemany(sql, [tuple(r) for r in rows])
+        rows = [tuple(r) for r in rows]
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(sql, rows)
+
+    def read(self, reads: Reads[T]) -> T:
+        """Run a ``Reads`` generator inside this transaction; its result."""
+        return run_reads(self.one, self.all, reads)
 
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
               payload: dict[str, Any] | None = None) -> None:
@@ -361,10 +398,15 @@ class Database:
             raise StoreError("the store is closed")
         return self._writer
 
-    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False) -> T:
+    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False,
+                     serializable: bool = False) -> T:
         """Run ``body(tx, *args)`` as one write transaction: all of it, or none (see the module
         docstring). ``quick`` is SQLite's hint for its event-loop fast path; every write here runs on
-        the writer's thread."""
+        the writer's thread. ``serializable``: the transaction runs at SERIALIZABLE, for a rule whose
+        check reads rows another transaction may be writing at the same time (who holds a name: an
+        agent's registration and a reviewer's); if PostgreSQL finds the two could not have run one
+        after the other, the one it rolls back runs again, whole, and meets the rule's refusal (again
+        while its deadline allows, then ``Busy``). On SQLite every write is serialised anyway."""
         if _coroutine_function(body):
             raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
         writer = self._writable()
@@ -373,7 +415,7 @@ class Database:
         loop = asyncio.get_running_loop()
         ticket = _Ticket(loop.create_future())
         started = time.perf_counter()
-        writer.post(self._write_on_thread, writer, actor, body, args, deadline, ticket, loop)
+        writer.post(self._write_on_thread, writer, actor, body, args, deadline, ticket, loop, serializable)
         timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket)
         try:
             result, wrote_events = await ticket.done
@@ -402,29 +444,44 @@ class Database:
             _settle(ticket.done, None, busy(self.busy_timeout_ms))
 
     def _write_on_thread(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
-                         deadline: float, ticket: _Ticket, loop: asyncio.AbstractEventLoop) -> None:
+                         deadline: float, ticket: _Ticket, loop: asyncio.AbstractEventLoop,
+                         serializable: bool = False) -> None:
         """On the writer's thread: the transaction; the outcome handed to the loop as (result, whether
         it appended events)."""
         try:
             if not ticket.begin(deadline):
                 raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
-            raw, transaction = self._begin(writer)
-            try:
-                tx = Tx(raw, self.clock(), actor)
-                result = body(tx, *args)
-                if result is not None and _awaitable_type(type(result)):
-                    if inspect.iscoroutine(result):
-                        result.close()
-                    raise TypeError("a write body returned an awaitable: write bodies are plain functions "
-                                    "over Tx and run to their end without awaiting")
-            except BaseException as exc:
-                transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
-                raise
-            transaction.__exit__(None, None, None)  # COMMIT
+            while True:
+                try:
+                    result, tx = self._transaction(writer, actor, body, args, serializable)
+                    break
+                except pg_errors.SerializationFailure:
+                    # Rolled back whole: run it again on what the other transaction committed.
+                    if not serializable or time.monotonic() >= deadline:
+                        raise
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             ticket.end(loop, None, exc)
         else:
             ticket.end(loop, (result, tx.wrote_events), None)
+
+    def _transaction(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
+                     serializable: bool) -> tuple[T, Tx]:
+        raw, transaction = self._begin(writer)
+        try:
+            if serializable:
+                raw.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            tx = Tx(raw, self.clock(), actor)
+            result = body(tx, *args)
+            if result is not None and _awaitable_type(type(result)):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError("a write body returned an awaitable: write bodies are plain functions "
+                                "over Tx and run to their end without awaiting")
+        except BaseException as exc:
+            transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
+            raise
+        transaction.__exit__(None, None, None)  # COMMIT (a serialisation failure can be raised here)
+        return result, tx
 
     def _begin(self, writer: OwnedThread) -> tuple[psycopg.Connection, Any]:
         """BEGIN on the writer's connection: its connection and the open ``Transaction``. A connection
@@ -496,14 +553,24 @@ class Database:
         return self._reader
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        cur = await self._execute(sql, tuple(params))
+        cur = await self._read_once(sql, tuple(params))
         return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        cur = await self._execute(sql, tuple(params))
+        cur = await self._read_once(sql, tuple(params))
         return await cur.fetchall()
 
-    async def _execute(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+    async def _read(self, reads: Reads[T]) -> T:
+        """Run a ``Reads`` generator on the reader, one statement at a time; its result."""
+        try:
+            want = next(reads)
+            while True:
+                got = await (self._one if isinstance(want, One) else self._all)(want.sql, want.params)
+                want = reads.send(got)
+        except StopIteration as done:
+            return done.value
+
+    async def _read_once(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
         """One read; on a connection found lost (a server restart) it is read once more on a new one
         (a read changes nothing, so reading it again is safe)."""
         conn = self._read_conn

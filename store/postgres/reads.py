@@ -1,6 +1,6 @@
 """Reads of the areas still to come that the agents area's tests need to see a refused write leave
-everything as it was (``list_tasks``, ``list_milestones``): the same queries as SQLite's, in
-PostgreSQL's terms. They move into their areas' classes (tasks.py, gates.py) when those are built."""
+everything as it was (``list_tasks``; ``list_milestones`` is the gates area's now): the same queries
+as SQLite's, in PostgreSQL's terms. It moves into the tasks area's class (tasks.py) when that is built."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from .. import identity
 from ..domain import tasks
 from ..errors import InvalidArgument
-from ..models import Milestone, Task, TaskSource, TaskStatus
-from ..rows import milestone_from_row, tasks_of
+from ..models import Task, TaskSource, TaskStatus
+from ..rows import tasks_of
 from .base import Database
 
 #: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
@@ -80,6 +80,3 @@ class Reads:
         rows = await self.db._all(f"{TASK_SELECT} {where} ORDER BY {order} LIMIT %s", (*params, limit))
         return await hydrate(self.db, rows)
 
-    async def list_milestones(self) -> list[Milestone]:
-        rows = await self.db._all("SELECT * FROM milestones ORDER BY position")
-        return [milestone_from_row(r) for r in rows]

@@ -84,9 +84,11 @@ from typing import Any
 
 #: The comment on ``schema_migrations`` that marks a database as swarmdeck's (SQLite's application_id).
 MARK = "swarmdeck schema migrations"
-#: Advisory lock keys (64-bit): migrating, and sealing the event log. "SWKD" then a purpose.
+#: Advisory lock keys (64-bit): migrating, sealing the event log, and the gates' and reviewers' writes
+#: (one at a time, as SQLite's writes are: store/postgres/uow.py's ``gate_unit``). "SWKD" then a purpose.
 MIGRATE_LOCK = 0x53574B44_00000001
 SEAL_LOCK = 0x53574B44_00000002
+GATES_LOCK = 0x53574B44_00000003
 
 #: The text search configuration of the search index.
 TS_CONFIG = "swarmdeck_english"

@@ -1,11 +1,13 @@
-"""What the store tests share: a plain connection to the file, its row counts, the state a refused
-write must leave alone, a claim that checks what it got, and a validation report to submit."""
+"""What the store tests share: a plain connection to the database (the SQLite file, or the PostgreSQL
+database by URL), its row counts, the state a refused write must leave alone, a claim that checks what
+it got, and a validation report to submit."""
 
 from __future__ import annotations
 
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import sqlean
 
 from swarmdeck.store import TaskStatus
@@ -16,13 +18,51 @@ TABLES = ("tasks", "task_dependencies", "events", "agents", "milestones", "valid
           "gate_decisions", "gate_conditions", "swarm_state")
 
 
-def raw(path: Path) -> sqlean.Connection:
-    """A plain connection, independent of the store, for looking at (or tampering with) the file."""
-    return closing(sqlean.connect(str(path), isolation_level=None))
+#: What a plain connection raises when the database refuses a statement, on either backend.
+DATABASE_ERRORS = (sqlean.DatabaseError, psycopg.Error)
+#: ... and when a constraint or a refusing trigger does.
+INTEGRITY_ERRORS = (sqlean.IntegrityError, psycopg.IntegrityError)
 
 
-def row_counts(path: Path) -> dict[str, int]:
-    with raw(path) as conn:
+def on_postgres(where: Path | str) -> bool:
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
+
+
+def drop_trigger(where: Path | str, name: str, table: str) -> str:
+    """The statement that drops a trigger (PostgreSQL names its table)."""
+    return f"DROP TRIGGER {name} ON {table}" if on_postgres(where) else f"DROP TRIGGER {name}"
+
+
+def has_tasks(store) -> bool:
+    """Whether the store's backend has the tasks area (tasks, claims) yet: a test of another area
+    asserts what claims see only where they exist, and everything else on every backend."""
+    return hasattr(store, "claim_task")
+
+
+class PgPlain:
+    """A plain psycopg connection in autocommit mode that takes SQLite's ``?`` placeholders, so one test
+    looks at (or tampers with) either backend's database with the same statements."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def execute(self, sql: str, params: tuple = ()) -> psycopg.Cursor:
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def raw(where: Path | str) -> closing:
+    """A plain connection, independent of the store, for looking at (or tampering with) the database:
+    the SQLite file at ``where``, or the PostgreSQL database whose URL it is (the ``where`` fixture)."""
+    if on_postgres(where):
+        return closing(PgPlain(where))
+    return closing(sqlean.connect(str(where), isolation_level=None))
+
+
+def row_counts(where: Path | str) -> dict[str, int]:
+    with raw(where) as conn:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 

@@ -1,6 +1,6 @@
 """Reviewer registration (add, give a key, remove) is a rule of store/domain/reviewers.py over the unit
-of work: the same script of acts, run over the SQLite store and over a unit of dicts, gives the same
-reviewers, the same refusals and the same change-feed events."""
+of work: the same script of acts, run over the store (SQLite and PostgreSQL) and over a unit of dicts,
+gives the same reviewers, the same refusals and the same change-feed events."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import copy
 import json
 from typing import Any
 
-from swarmdeck.store import open_store
 from swarmdeck.store.domain import reviewers
 from swarmdeck.store.models import Reviewer, from_ts
+
+STORE_BACKENDS = ("sqlite", "postgres")
 
 KEYS = [bytes([n]) * 32 for n in range(3)]
 
@@ -91,7 +92,7 @@ def _outcome(act: Any) -> Any:
         return type(exc).__name__, str(exc)
 
 
-async def test_registration_gives_the_same_results_over_sqlite_and_over_dicts(db_path, clock):
+async def test_registration_gives_the_same_results_over_the_store_and_over_dicts(store, clock):
     db: dict[str, Any] = {"agents": {"a1"}, "reviewers": {}, "events": []}
 
     def over_dicts(act: str, name: str, by: str, key: bytes | None, dry_run: bool) -> Any:
@@ -107,25 +108,21 @@ async def test_registration_gives_the_same_results_over_sqlite_and_over_dicts(db
             db["reviewers"], db["events"] = snapshot
             raise
 
-    store = await open_store(db_path, create=True, clock=clock)
-    try:
-        await store.register_agent("a1", agent_type="coder")
-        for act, name, by, index, dry_run in SCRIPT:
-            key = None if index is None else KEYS[index]
-            if act == "add":
-                call = store.add_reviewer(name, by=by, public_key=key, dry_run=dry_run)
-            elif act == "key":
-                call = store.set_reviewer_key(name, public_key=key, by=by, dry_run=dry_run)
-            else:
-                call = store.remove_reviewer(name, by=by, dry_run=dry_run)
-            try:
-                got = _seen(await call)
-            except Exception as exc:
-                got = type(exc).__name__, str(exc)
-            want = _outcome(lambda: over_dicts(act, name, by, key, dry_run))
-            assert got == want, (act, name, by, index, dry_run)
-        events = [(e.kind, e.entity, e.entity_id, e.payload) for e in reversed(await store.events(entity="reviewer"))]
-    finally:
-        await store.close()
+    await store.register_agent("a1", agent_type="coder")
+    for act, name, by, index, dry_run in SCRIPT:
+        key = None if index is None else KEYS[index]
+        if act == "add":
+            call = store.add_reviewer(name, by=by, public_key=key, dry_run=dry_run)
+        elif act == "key":
+            call = store.set_reviewer_key(name, public_key=key, by=by, dry_run=dry_run)
+        else:
+            call = store.remove_reviewer(name, by=by, dry_run=dry_run)
+        try:
+            got = _seen(await call)
+        except Exception as exc:
+            got = type(exc).__name__, str(exc)
+        want = _outcome(lambda: over_dicts(act, name, by, key, dry_run))
+        assert got == want, (act, name, by, index, dry_run)
+    events = [(e.kind, e.entity, e.entity_id, e.payload) for e in reversed(await store.events(entity="reviewer"))]
     assert events == db["events"]
     assert len(events) == 6  # alice, bob, bob's key, bob removed, bob again, alice removed

@@ -1,0 +1,302 @@
+"""Milestones, validation reports, gate decisions, conditions, and pausing the swarm, on PostgreSQL: the
+public methods of store/sqlite/gates.py, each write the same rule of store/domain/gates.py run over a
+``PgUnit`` of one transaction, each read the same query in PostgreSQL's terms. The checks of the
+arguments are SQLite's, the same code. Every write here runs one at a time with the others of the
+gates and reviewers, as on SQLite (uow.py's ``gate_unit``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import identity, signing
+from ..domain import gates as domain_gates
+from ..errors import InvalidArgument
+from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
+from ..models import (
+    Condition,
+    Decision,
+    GateDecision,
+    GateStatus,
+    Milestone,
+    SwarmState,
+    ValidationReport,
+)
+from .base import Database
+from ..rows import (
+    condition_from_row,
+    decision_from_row,
+    milestone_from_row,
+    resumption_from_row,
+)
+from .signatures import DECISION_SELECT, Signatures
+from .uow import NEXT_LOCKED, gate_unit, milestone_reads, report_reads
+
+
+class Gates:
+    """Milestones, reports and gates: the reads, and each decision, closure and resume as a rule of
+    store/domain/gates.py run over a ``PgUnit`` of one transaction. A decision releases tasks
+    through the unit of work, so this part needs the database and the signatures, not the tasks part."""
+
+    __slots__ = ("db", "_signatures")
+
+    def __init__(self, db: Database, signatures: Signatures) -> None:
+        self.db = db
+        self._signatures = signatures
+
+    # -- milestones --------------------------------------------------------------------------
+
+    async def add_milestone(
+        self,
+        name: str,
+        *,
+        objective: str = "",
+        planned_weeks: str | None = None,
+        hour_budget: float | None = None,
+        deliverables: Sequence[str] = (),
+        acceptance_criteria: Sequence[str] = (),
+        required_approvals: int = 1,
+        review_within_seconds: float | None = None,
+        actor: str = "human",
+    ) -> Milestone:
+        """Append a milestone. It opens at once if every earlier gate has passed, else it is locked.
+        ``review_within_seconds``: how long a submitted report may wait for a decision before the
+        gate is overdue (attention escalates it; nothing is decided because of it)."""
+        check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT),
+                     planned_weeks=(planned_weeks, MAX_NAME), actor=(actor, MAX_NAME))
+        check_texts("deliverables", deliverables, MAX_TEXT)
+        check_texts("acceptance_criteria", acceptance_criteria, MAX_TEXT)
+        if not name or not name.strip():
+            raise InvalidArgument("a milestone needs a name")
+        if hour_budget is not None and not (isinstance(hour_budget, (int, float)) and hour_budget >= 0):
+            raise InvalidArgument("hour_budget must be a non-negative number of hours")
+        if isinstance(required_approvals, bool) or not isinstance(required_approvals, int) \
+                or required_approvals < 1:
+            raise InvalidArgument("required_approvals must be a whole number of at least 1")
+        if review_within_seconds is not None and (
+                isinstance(review_within_seconds, bool) or not isinstance(review_within_seconds, (int, float))
+                or not math.isfinite(review_within_seconds) or review_within_seconds <= 0):
+            raise InvalidArgument("review_within_seconds must be a positive number of seconds")
+        for what, items in (("deliverables", deliverables), ("acceptance_criteria", acceptance_criteria)):
+            if isinstance(items, str) or not all(isinstance(i, str) for i in items):
+                raise InvalidArgument(f"{what} must be a list of strings")
+        return await self.db._write(actor, lambda tx: domain_gates.add_milestone(
+            gate_unit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
+            hour_budget=hour_budget,
+            deliverables=deliverables, acceptance_criteria=acceptance_criteria,
+            required_approvals=required_approvals, review_within_seconds=review_within_seconds))
+
+    async def list_milestones(self) -> list[Milestone]:
+        rows = await self.db._all("SELECT * FROM milestones ORDER BY position")
+        return [milestone_from_row(r) for r in rows]
+
+    async def get_milestone(self, ref: int | str) -> Milestone:
+        """The milestone ``ref`` names: its id, name, label (``M3``) or the start of its name
+        (store/milestone_refs.py); NotFound if none, InvalidArgument if it could be several."""
+        return await self.db._read(milestone_reads(ref))
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def submit_report(
+        self,
+        milestone: int | str,
+        *,
+        submitted_by: str,
+        summary: str = "",
+        criteria: Iterable[Any] = (),
+        metrics: Iterable[Any] = (),
+        issues: Iterable[Any] = (),
+        recommendations: Iterable[str] = (),
+        proposed_decision: Decision | str | None = None,
+    ) -> ValidationReport:
+        """Submit a new version of the milestone's validation report; the gate goes to review.
+
+        Reports are an agent's work: ``submitted_by`` must be a registered agent (never a reviewer,
+        which would also lock that reviewer out of deciding it)."""
+        check_fields(submitted_by=(submitted_by, MAX_NAME), summary=(summary, MAX_TEXT))
+        if not identity.has_content(submitted_by):
+            raise InvalidArgument("a report needs a submitter (submitted_by)")
+        submitted_by = identity.canonical(submitted_by, "the submitter name")
+        if not isinstance(summary, str):
+            raise InvalidArgument("the report summary must be text")
+        from ..inputs import ReportInput  # pydantic loads only when a report is submitted
+
+        crit, mets, iss, recs, proposed = ReportInput.parse(
+            summary=summary, criteria=criteria, metrics=metrics, issues=issues,
+            recommendations=recommendations, proposed_decision=proposed_decision,
+        ).parts()
+        return await self.db._write(submitted_by, lambda tx: domain_gates.submit_report(
+            gate_unit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary,
+            criteria=crit,
+            metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
+
+    async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
+        """A report version of the milestone (the latest by default); None if none was submitted."""
+        ms = await self.get_milestone(milestone)
+        return await self.db._read(report_reads(ms.id, version))
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    async def decide_gate(
+        self,
+        milestone: int | str,
+        *,
+        decision: Decision | str,
+        rationale: str,
+        reviewer: str,
+        conditions: Sequence[str] = (),
+        report_hash: str | None = None,
+        signature: bytes | None = None,
+        dry_run: bool = False,
+    ) -> GateDecision | None:
+        """Record a human's decision on the milestone's current report and apply its effect.
+
+        ``report_hash`` (optional) is the hash of the version the reviewer read; if a newer
+        version arrived since, the decision is refused rather than applied to unread text.
+        ``signature``: the reviewer's, over ``signing.decision_message`` of this decision of the
+        current report; checked here against their registered key, and recorded with it.
+        ``dry_run`` makes every check but the signature's and records nothing (None): a seat asks
+        (and unlocks the reviewer's key) before it confirms.
+        """
+        try:
+            decision = Decision(str(decision).upper())
+        except ValueError:
+            raise InvalidArgument(
+                f"decision must be one of {', '.join(d.value for d in Decision)}, not {decision!r}"
+            ) from None
+        if isinstance(conditions, str):
+            raise InvalidArgument("conditions must be a list of strings")
+        check_fields(rationale=(rationale, MAX_TEXT), reviewer=(reviewer, MAX_NAME))
+        conditions = list(conditions)
+        check_texts("conditions", conditions, MAX_TEXT)
+        conditions = signing.clean_conditions(conditions)
+        who = identity.key(reviewer) or reviewer
+        return await self.db._write(who, lambda tx: domain_gates.decide(
+            gate_unit(tx, self._signatures), milestone, decision=decision, rationale=rationale,
+            reviewer=reviewer, who=who, conditions=conditions, report_hash=report_hash, signature=signature,
+            dry_run=dry_run))
+
+    async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
+                              signature: bytes | None = None, dry_run: bool = False) -> Condition:
+        """A reviewer closes one condition of a CONDITIONAL decision, saying how it was met; the last
+        one closed makes the gate APPROVED. Never an agent, nor the report's submitter.
+
+        ``signature``: the reviewer's, over ``signing.close_message`` of this closure.
+        ``dry_run`` makes the checks (the note's only if one is given; never the signature's) and
+        returns the condition as it is: a seat shows what is being closed before it asks for the
+        note, a confirmation and the key."""
+        check_fields(closed_by=(closed_by, MAX_NAME), note=(note, MAX_TEXT))
+        if not identity.has_content(closed_by):
+            raise InvalidArgument("say who closes the condition (closed_by)")
+        who = identity.canonical(closed_by, "the name of who closes the condition")
+        if not (dry_run and note is None):
+            note = identity.require_content(note, "a note on closing the condition")
+        return await self.db._write(who, lambda tx: domain_gates.close_condition(
+            gate_unit(tx, self._signatures), condition_id, who=who, note=note, signature=signature,
+            dry_run=dry_run))
+
+    # -- the swarm ------------------------------------------------------------------------------
+
+    async def swarm_state(self) -> SwarmState:
+        """Paused by its flag, or by a verified escalation no verified resume lifted, whichever says so:
+        clearing the flag around swarmdeck lifts nothing."""
+        row = await self.db._one("SELECT * FROM swarm_state WHERE id = 1")
+        guard = await self.db._read(self._signatures.gate_guard())
+        return domain_gates.swarm_state(bool(row["paused"]), row["reason"], row["paused_by"],
+                                        row["paused_at"], guard.escalation)
+
+    async def resume_swarm(self, *, by: str, note: str | None = None, signature: bytes | None = None,
+                           dry_run: bool = False) -> SwarmState:
+        """A reviewer lifts an escalation, saying why (``note``): claims are accepted again, escalated
+        gates go back to review, and each of them records who resumed it, when and why.
+
+        ``signature``: the reviewer's, over ``signing.resume_message`` with the escalation this lifts
+        (``SwarmState.escalation_id``), so it can never lift a later one. ``dry_run`` makes the
+        checks (the reason's only if one is given; never the signature's) and changes nothing."""
+        check_fields(by=(by, MAX_NAME), note=(note, MAX_TEXT))
+        if not identity.has_content(by):
+            raise InvalidArgument("say who resumes the swarm (by)")
+        who = identity.canonical(by, "the name of who resumes the swarm")
+        reason = note
+        if not (dry_run and note is None):
+            reason = identity.require_content(note, "the reason for resuming")
+        await self.db._write(who, lambda tx: domain_gates.resume(
+            gate_unit(tx, self._signatures), who=who, reason=reason, signature=signature,
+            dry_run=dry_run))
+        return await self.swarm_state()
+
+    # -- what the gate screen shows --------------------------------------------------------------
+
+    async def gate_status(self, milestone: int | str) -> GateStatus:
+        """The gate as every seat shows it: each decision, closure and resume verified or flagged, and
+        approvals counting verified ones only."""
+        ms = await self.get_milestone(milestone)
+        report = await self.db._read(report_reads(ms.id, None))
+        keys = await self.db._read(self._signatures.reviewer_keys())
+        rows = await self.db._all(f"{DECISION_SELECT} WHERE g.milestone_id = %s ORDER BY g.id", (ms.id,))
+        verdicts = await self.db._read(self._signatures.verified_decisions(rows, keys))
+        decisions = tuple(decision_from_row(r, ok) for r, ok in zip(rows, verdicts))
+        conditions = tuple(
+            condition_from_row(r, self._signatures.closure_verified(r, keys))
+            for r in await self.db._all("SELECT * FROM gate_conditions WHERE milestone_id = %s ORDER BY id",
+                                        (ms.id,))
+        )
+        resumptions = tuple(
+            resumption_from_row(r, self._signatures.resumption_verified(r, keys))
+            for r in await self.db._all("SELECT * FROM gate_resumptions WHERE milestone_id = %s ORDER BY id",
+                                        (ms.id,))
+        )
+        approvals = tuple(sorted({
+            identity.key(d.reviewer) or d.reviewer for d in decisions
+            if d.verified and report and d.report_id == report.id
+            and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
+        }))
+        guard = await self.db._read(self._signatures.gate_guard())
+        nxt = await self.db._one(NEXT_LOCKED, (ms.position,))
+        unblocks = 0
+        if nxt is not None:
+            unblocks = (await self.db._one(
+                """SELECT count(*) FROM tasks t WHERE t.milestone_id = %s AND t.status = 'blocked'
+                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                                   WHERE d.task_id = t.id AND p.status != 'completed')""",
+                (nxt["id"],),
+            ))[0]
+        next_tasks = 0
+        if nxt is not None:  # milestone_progress's count, of the tasks still to do
+            next_tasks = sum(n for status, n in await self.db._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = %s GROUP BY status", (nxt["id"],))
+                if status not in ("completed", "cancelled"))
+        following = await self.db._one(
+            "SELECT name FROM milestones WHERE position > %s ORDER BY position LIMIT 1", (ms.position,))
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"],
+                          resumptions,
+                          verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
+                          next_tasks=next_tasks, following=following and following[0])
+
+    async def milestone_progress(self) -> dict[int, dict[str, int]]:
+        """Task counts per status for every milestone (one index range per milestone)."""
+        progress: dict[int, dict[str, int]] = {}
+        for ms in await self.db._all("SELECT id FROM milestones ORDER BY position"):
+            rows = await self.db._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = %s GROUP BY status", (ms[0],)
+            )
+            progress[ms[0]] = {r[0]: r[1] for r in rows}
+        return progress
+
+    async def gates_awaiting_review(self) -> int:
+        return (await self.db._one("SELECT count(*) FROM milestones WHERE status = 'review'"))[0]
+
+    async def latest_decision(self, milestone: int | str, *, after_id: int = 0) -> GateDecision | None:
+        """The newest decision on the milestone with id greater than ``after_id`` (verified or not: see
+        its ``verified``)."""
+        ms = await self.get_milestone(milestone)
+        row = await self.db._one(
+            f"{DECISION_SELECT} WHERE g.milestone_id = %s AND g.id > %s ORDER BY g.id DESC LIMIT 1",
+            (ms.id, after_id)
+        )
+        if row is None:
+            return None
+        [ok] = await self.db._read(self._signatures.verified_decisions([row]))
+        return decision_from_row(row, ok)
+
