@@ -7,9 +7,10 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
-    reads          Reads(db)                                reads.py  (list_tasks, list_milestones: for now)
+    tasks          Tasks(db)                                tasks.py  (the queue, claims, liveness)
+    reads          Reads(db)                                reads.py  (list_milestones: for now)
 
-The areas still to come (tasks and claims, gates, reviewers, memory and search, charts, audit) plug in
+The areas still to come (gates, reviewers, memory and search, charts, audit) plug in
 the same way, each beside its SQLite counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
@@ -39,12 +40,14 @@ from typing import Any
 from .agents import Agents
 from .base import Clock, Database
 from .reads import Reads
+from .tasks import Tasks
 
 #: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
     "reads": ("reads", "Reads"),
+    "tasks": ("tasks", "Tasks"),
 }
 
 
@@ -75,7 +78,8 @@ class PostgresStore:
     def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.db = Database(url, clock=clock, read_only=read_only)
         self.agents = Agents(self.db)
-        self.reads = Reads(self.db)  # list_tasks and list_milestones, until their areas are built
+        self.reads = Reads(self.db)  # list_milestones, until its area is built
+        self.tasks = Tasks(self.db)
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -138,8 +142,27 @@ class PostgresStore:
 
     # -- reads of the areas to come ---------------------------------------------------------------
 
-    list_tasks = Delegate("reads")
     list_milestones = Delegate("reads")
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    get_task = Delegate("tasks")
+    list_tasks = Delegate("tasks")
+    tasks_by_ids = Delegate("tasks")
+    dependents = Delegate("tasks")
+    priority_breakdown = Delegate("tasks")
+    queue_status = Delegate("tasks")
+    execution_plan = Delegate("tasks")
+    enqueue_task = Delegate("tasks")
+    add_dependency = Delegate("tasks")
+    refresh_priorities = Delegate("tasks")
+    set_base_priority = Delegate("tasks")
+    claim_task = Delegate("tasks")
+    complete_task = Delegate("tasks")
+    fail_task = Delegate("tasks")
+    retry_task = Delegate("tasks")
+    cancel_task = Delegate("tasks")
+    reap_timeouts = Delegate("tasks")
 
 
 async def open_url(

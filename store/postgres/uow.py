@@ -10,13 +10,19 @@ task exists, events); each further area adds the operations its rules call, next
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .. import milestone_refs
+from ..domain import gates
+from ..domain.gates import GateGuard
+from ..domain.uow import Lease, Pause, PrerequisiteState, PriorityInputs, Silent
 from ..errors import NotFound
 from ..events import EventKind
-from ..models import Agent, Reviewer
-from ..rows import agent_from_row, dumps, reviewer_from_row
+from ..models import Agent, Milestone, Reviewer, Task, TaskStatus
+from ..rows import agent_from_row, dumps, milestone_from_row, reviewer_from_row, task_from_row, tasks_of
 from .base import Tx
+
 
 #: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
 #: the JSON ones (``jsonb``) are given as JSON text and cast.
@@ -29,6 +35,49 @@ _JSON_COLUMNS = frozenset({"blockers", "blockers_since"})
 def _agent_update_sql(columns: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{c} = %s::jsonb" if c in _JSON_COLUMNS else f"{c} = %s" for c in columns)
     return f"UPDATE agents SET {assignments} WHERE name = %s"
+
+
+# -- the task queue's statements ---------------------------------------------------------------------
+
+#: The statuses of a task that is not finished, as SQL.
+UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
+
+#: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
+TASK_SELECT = """
+SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
+FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
+"""
+
+TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = %s"
+
+#: The prerequisites (and their statuses) of the tasks whose ids are the array parameter.
+PREREQUISITES_OF = (
+    "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
+    "JOIN tasks p ON p.id = d.prerequisite_id "
+    "WHERE d.task_id = ANY(%s) ORDER BY d.task_id, d.prerequisite_id"
+)
+
+#: Tasks with the count of their unfinished dependents (``n``): their priority's inputs.
+PRIORITY_INPUTS = f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
+    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n FROM tasks t"""
+
+#: The claim: the choice and the update in one statement, returning the row it wrote. The subquery
+#: locks the row it picks and skips rows other claims hold; a row whose claim committed meanwhile is
+#: re-checked (no longer 'ready') and passed over. ``{filters}``: the agent type and locked milestones.
+_CLAIM = (
+    "UPDATE tasks SET status = 'running', assigned_agent = %s, started_at = %s, "
+    "lease_expires_at = %s + timeout_seconds, updated_at = %s "
+    "WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{filters} ORDER BY priority DESC, id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING *"
+)
+
+
+def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
+    """A task row's priority factors."""
+    return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
+                          row["deadline"], row["estimated_duration_seconds"], row["source"],
+                          unfinished_dependents)
 
 
 class PgUnit:
@@ -94,3 +143,282 @@ class PgUnit:
 
     def task_exists(self, task_id: int) -> bool:
         return self.tx.one("SELECT 1 FROM tasks WHERE id = %s", (task_id,)) is not None
+
+    # -- the task queue (store/domain/tasks.py, liveness.py): SqliteUnit's task methods, statement for
+    # -- statement; SQLite's `+column` index hints have no counterpart and are dropped ----------------
+
+    def swarm_pause(self, agent: str | None = None) -> Pause:
+        """The pause flag (SQLite's also reads the chain head and the guard's mark: here events are
+        chained when sealed, after commit, and the guard is read by ``gate_guard``)."""
+        row = self.tx.one("SELECT paused, reason FROM swarm_state WHERE id = 1")
+        return Pause(bool(row[0]), row[1])
+
+    def gate_guard(self) -> GateGuard:
+        """What the claim may hand out. Until the gates' verified guard is built on this backend
+        (store/sqlite/signatures.py's ``gate_guard``), no decision counts as verified: a milestone is
+        open only if its gates before it need no approval, and no escalation pauses the swarm. That
+        never hands out more than the verified guard would."""
+        rows = self.tx.all("SELECT id, required_approvals FROM milestones ORDER BY position")
+        return gates.guard([(r[0], r[1]) for r in rows], {}, None)
+
+    def task(self, task_id: int) -> Task:
+        rows = self.tx.all(TASK_BY_ID, (task_id,))
+        if not rows:
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
+        return tasks_of(rows, self.tx.all(PREREQUISITES_OF, ([r["id"] for r in rows],)))[0]
+
+    def prerequisite_states(self, task_ids: Sequence[int]) -> dict[int, PrerequisiteState]:
+        return {
+            r[0]: PrerequisiteState(r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
+            for r in self.tx.all(
+                "SELECT id, status, dependency_depth, held_by FROM tasks WHERE id = ANY(%s)", (list(task_ids),))
+        }
+
+    def dependents_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = %s", (task_id,))
+        return [r[0] for r in rows]
+
+    def cascade_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT t.id FROM tasks t
+               WHERE t.id IN (SELECT id FROM down) AND t.id != %s
+                 AND t.status NOT IN ('completed', 'cancelled')
+               ORDER BY t.id""",
+            (task_id, task_id),
+        )
+        return [r[0] for r in rows]
+
+    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
+        rows = self.tx.all(
+            "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id "
+            f"WHERE d.task_id = ANY(%s) AND p.status IN {UNFINISHED_SQL}",
+            (list(task_ids),),
+        )
+        return [r[0] for r in rows]
+
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        rows = self.tx.all(
+            """WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
+                   SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
+               SELECT d.task_id, d.prerequisite_id FROM task_dependencies d
+               WHERE d.task_id IN (SELECT id FROM up)""",
+            (task_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def downstream_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT id FROM down""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]
+
+    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        rows = self.tx.all(
+            "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id = ANY(%s)",
+            (list(task_ids),),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
+        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
+            f"{PRIORITY_INPUTS} WHERE t.id = ANY(%s)", (list(task_ids),))]
+
+    def waiting_with_deadline(self) -> list[int]:
+        rows = self.tx.all(
+            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
+        )
+        return [r[0] for r in rows]
+
+    def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
+                         milestone_id: int | None = None) -> list[int]:
+        if dependents_of is not None:
+            where, params = ("t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = %s)",
+                             (dependents_of,))
+        elif task_id is not None:
+            where, params = "t.id = %s", (task_id,)
+        else:
+            where, params = "t.milestone_id = %s AND t.status = 'blocked'", (milestone_id,)
+        rows = self.tx.all(
+            f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
+                WHERE {where} AND t.status = 'blocked'
+                  AND (m.status IS NULL OR m.status != 'locked')
+                  AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
+                                  WHERE d.task_id = t.id AND p.status != 'completed')
+                ORDER BY t.id""",
+            params,
+        )
+        return [r[0] for r in rows]
+
+    def milestone(self, ref: int | str) -> Milestone:
+        """The milestone ``ref`` names (store/milestone_refs.py's rules), as SQLite's ``milestone_reads``."""
+        number = milestone_refs.as_id(ref)
+        if number is not None and number < 2**63:
+            row = self.tx.one("SELECT * FROM milestones WHERE id = %s", (number,))
+            if row is not None:
+                return milestone_from_row(row)
+        names = self.tx.all("SELECT id, name FROM milestones ORDER BY position")
+        found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
+        return milestone_from_row(self.tx.one("SELECT * FROM milestones WHERE id = %s", (found,)))
+
+    # -- the task queue: writes ---------------------------------------------------------------------
+
+    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
+                    base_priority: int, status: str, priority: float, dependency_depth: int,
+                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
+                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
+                    max_retries: int, timeout_seconds: int) -> int:
+        return self.tx.one(
+            """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
+                   priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+                   estimated_duration_seconds, input_data, max_retries, timeout_seconds,
+                   created_at, updated_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)
+               RETURNING id""",
+            (description, summary, source, agent_type, base_priority, status, priority,
+             dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+             estimated_duration_seconds, input_json, max_retries, timeout_seconds, self.now, self.now),
+        )[0]
+
+    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None:
+        rows = [(task_id, p) for p in prerequisite_ids]
+        if rows:
+            self.tx.many("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (%s, %s)", rows)
+
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
+        """One statement: the choice (``FOR UPDATE SKIP LOCKED``: a ready task another claim holds is
+        passed over, and one whose claim committed meanwhile is re-checked and no longer ready) and
+        the update; the task built from the row it returned."""
+        now = self.now
+        params: list[Any] = [agent, now, now, now]
+        filters = ""
+        if agent_type is not None:
+            filters += " AND agent_type = %s"
+            params.append(agent_type)
+        if locked:
+            # Tasks of a milestone no verified gate opened are passed over, whatever their status says.
+            filters += " AND coalesce(milestone_id, 0) <> ALL(%s)"
+            params.append(sorted(locked))
+        row = self.tx.one(_CLAIM.format(filters=filters), params)
+        return None if row is None else self._returned(row)
+
+    def _returned(self, row: Any) -> Task:
+        """A running or finished task from the row its UPDATE returned (prerequisites read only if it
+        has any; no blocked reason to give)."""
+        if not row["dependency_depth"]:
+            return task_from_row(row)
+        prerequisites = self.tx.all(
+            "SELECT prerequisite_id FROM task_dependencies WHERE task_id = %s ORDER BY prerequisite_id",
+            (row["id"],),
+        )
+        return task_from_row(row, tuple(r[0] for r in prerequisites))
+
+    def set_task_status(self, task_id: int, status: TaskStatus) -> None:
+        self.tx.run("UPDATE tasks SET status = %s, updated_at = %s WHERE id = %s",
+                    (status.value, self.now, task_id))
+
+    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
+        row = self.tx.one(
+            "UPDATE tasks SET status = 'completed', result_data = %s::jsonb, finished_at = %s, "
+            "lease_expires_at = NULL, updated_at = %s WHERE id = %s AND status = 'running' RETURNING *",
+            (result_json, self.now, self.now, task_id))
+        return None if row is None else self._returned(row)
+
+    def retry_later(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = %s, "
+            "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = %s "
+            "WHERE id = %s",
+            (error, self.now, task_id),
+        )
+
+    def mark_failed(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'failed', error_message = %s, finished_at = %s, "
+            "lease_expires_at = NULL, updated_at = %s WHERE id = %s",
+            (error, self.now, self.now, task_id),
+        )
+
+    def requeue_failed(self, task_id: int) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
+            "assigned_agent = NULL, started_at = NULL, updated_at = %s WHERE id = %s",
+            (self.now, task_id),
+        )
+
+    def mark_cancelled(self, task_id: int, reason: str | None) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'cancelled', finished_at = %s, lease_expires_at = NULL, "
+            "held_by = NULL, updated_at = %s, error_message = coalesce(%s, error_message) WHERE id = %s",
+            (self.now, self.now, reason, task_id),
+        )
+
+    def set_priority(self, task_id: int, priority: float) -> None:
+        self.tx.run("UPDATE tasks SET priority = %s WHERE id = %s", (priority, task_id))
+
+    def set_base_priority(self, task_id: int, base_priority: int) -> None:
+        self.tx.run("UPDATE tasks SET base_priority = %s, updated_at = %s WHERE id = %s",
+                    (base_priority, self.now, task_id))
+
+    def set_depth(self, task_id: int, depth: int) -> None:
+        self.tx.run("UPDATE tasks SET dependency_depth = %s WHERE id = %s", (depth, task_id))
+
+    def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
+        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + %s WHERE id = %s", (hours, milestone_id))
+
+    # -- the task queue: liveness -------------------------------------------------------------------
+
+    def expired_leases(self) -> list[Lease]:
+        rows = self.tx.all(
+            "SELECT id, assigned_agent, timeout_seconds FROM tasks "
+            "WHERE status = 'running' AND lease_expires_at < %s ORDER BY id",
+            (self.now,),
+        )
+        return [Lease(r[0], r[1], r[2]) for r in rows]
+
+    def silent_agents_tasks(self) -> list[Silent]:
+        rows = self.tx.all(
+            """SELECT t.id, a.name, greatest(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
+                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
+               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
+               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < %s
+                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < %s
+               ORDER BY t.id""",
+            (self.now, self.now),
+        )
+        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
+        rows = self.tx.all(
+            f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
+                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                UPDATE tasks SET held_by = %s
+                WHERE id IN (SELECT id FROM down) AND held_by IS NULL AND status IN {UNFINISHED_SQL}
+                RETURNING id""",
+            (list(task_ids), failed_id),
+        )
+        return [r[0] for r in rows]
+
+    def held_by(self, failed_id: int) -> list[int]:
+        return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))]
+
+    def set_held_by(self, task_id: int, failed_id: int | None) -> None:
+        self.tx.run("UPDATE tasks SET held_by = %s WHERE id = %s", (failed_id, task_id))
+
+    def failed_upstream(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            f"""WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
+                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
+                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
+                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d
+                JOIN tasks p ON p.id = d.prerequisite_id
+                WHERE d.task_id IN (SELECT id FROM up) AND p.status = 'failed' ORDER BY 1""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]
