@@ -1,0 +1,116 @@
+"""Several PostgreSQL stores claiming from one queue at once: each store has its own writer connection
+and thread, so their claim statements really overlap on the server (``FOR UPDATE SKIP LOCKED``). What
+is checked is the store's promise, not timing: every ready task goes to exactly one agent, never one
+whose prerequisites have not completed, and each agent's claims come in priority order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from swarmdeck.store import TaskStatus, open_store
+
+STORES = 6
+TASKS = 120
+
+
+async def _open_stores(url: str, n: int) -> list:
+    stores = []
+    try:
+        for i in range(n):
+            store = await open_store(url)
+            await store.register_agent(f"w{i}", agent_type="coder")
+            stores.append(store)
+    except BaseException:
+        for s in stores:
+            await s.close()
+        raise
+    return stores
+
+
+async def test_stores_claiming_from_one_queue_never_claim_a_task_twice(pg_store_url):
+    async with await open_store(pg_store_url, create=True) as setup:
+        ids = [(await setup.enqueue_task(description=f"t{i}", base_priority=(i * 7) % 11)).id
+               for i in range(TASKS)]
+    stores = await _open_stores(pg_store_url, STORES)
+    start = asyncio.Event()
+
+    async def worker(i: int, store) -> list:
+        got = []
+        await start.wait()
+        while True:
+            task = await store.claim_task(agent=f"w{i}")
+            if task is None:
+                return got
+            assert task.status is TaskStatus.RUNNING and task.assigned_agent == f"w{i}"
+            got.append(task)
+
+    try:
+        runs = [asyncio.ensure_future(worker(i, s)) for i, s in enumerate(stores)]
+        start.set()
+        claimed = await asyncio.wait_for(asyncio.gather(*runs), timeout=120)
+        ids_claimed = Counter(t.id for got in claimed for t in got)
+        assert [i for i, n in ids_claimed.items() if n > 1] == []  # no task handed out twice
+        assert sorted(ids_claimed) == sorted(ids)  # and none left behind
+        assert sum(1 for got in claimed if got) > 1  # the stores really shared the queue
+        for got in claimed:  # each agent took the best task left each time
+            priorities = [t.priority for t in got]
+            assert priorities == sorted(priorities, reverse=True)
+        # What the database says agrees: each task running, held by the agent that was told it got it.
+        check = stores[0]
+        owner = {t.id: f"w{i}" for i, got in enumerate(claimed) for t in got}
+        tasks = await check.list_tasks(limit=100_000)
+        assert {t.id: (t.status, t.assigned_agent) for t in tasks} == {
+            i: (TaskStatus.RUNNING, owner[i]) for i in ids}
+        claims = Counter(e.entity_id for e in await check.events(kind="task.claimed", limit=10_000))
+        assert claims == Counter({str(i): 1 for i in ids})
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_stores_working_through_chains_never_claim_before_the_prerequisites_complete(pg_store_url):
+    """Chains of tasks, each waiting on the one before: workers claim and complete concurrently, and a
+    task is only ever handed out once everything it waits on has completed."""
+    chains, length = 8, 6
+    async with await open_store(pg_store_url, create=True) as setup:
+        prerequisites: dict[int, tuple[int, ...]] = {}
+        for c in range(chains):
+            before: list[int] = []
+            for k in range(length):
+                t = await setup.enqueue_task(description=f"c{c}.{k}", prerequisites=before[-1:])
+                prerequisites[t.id] = t.prerequisites
+                before.append(t.id)
+    stores = await _open_stores(pg_store_url, STORES)
+    completed: set[int] = set()
+    violations: list[tuple[int, int, str]] = []
+
+    async def worker(i: int, store) -> int:
+        done = 0
+        idle = 0
+        while len(completed) < chains * length:
+            task = await store.claim_task(agent=f"w{i}")
+            if task is None:  # the heads of the chains are all running: wait for one to complete
+                idle += 1
+                assert idle < 5_000, "no task became ready for 10 s"
+                await asyncio.sleep(0.002)
+                continue
+            # Its prerequisites' completions committed before it became ready: any read sees them.
+            for p in prerequisites[task.id]:
+                status = (await store.get_task(p)).status
+                if status is not TaskStatus.COMPLETED:
+                    violations.append((task.id, p, status.value))
+            await store.complete_task(task.id, agent=f"w{i}")
+            completed.add(task.id)
+            done += 1
+        return done
+
+    try:
+        done = await asyncio.wait_for(asyncio.gather(*(worker(i, s) for i, s in enumerate(stores))), timeout=120)
+        assert violations == []
+        assert sum(done) == chains * length and len(completed) == chains * length
+        status = await stores[0].queue_status()
+        assert status.counts["completed"] == chains * length and status.total == chains * length
+    finally:
+        for s in stores:
+            await s.close()
