@@ -546,3 +546,38 @@ async def test_completing_books_reported_hours_or_the_time_it_ran(store, clock):
     assert (await store.get_milestone("M1")).hours_spent == pytest.approx(3.5)
     with pytest.raises(InvalidArgument, match="hours must be a non-negative number"):
         await store.complete_task(second.id, agent="a1", hours=-1)
+
+
+async def _milestone_rows(store, *rows) -> None:
+    """Milestones as rows (name, status, required approvals), in order: what the claim and enqueue
+    read, whichever area wrote them."""
+    for position, (name, status, required) in enumerate(rows, 1):
+        await tamper(store, "INSERT INTO milestones (name, position, objective, status, required_approvals, "
+                            "created_at) VALUES (?, ?, '', ?, ?, 0)", (name, position, status, required))
+
+
+class TestMilestonesAsTheClaimSeesThem:
+    async def test_a_task_of_a_milestone_no_gate_opened_is_never_handed_out(self, agents):
+        store = agents
+        await _milestone_rows(store, ("M1", "open", 1), ("M2", "open", 1))  # M2's status says open
+        later = await store.enqueue_task(description="M2 work", milestone="M2", base_priority=10)
+        now = await store.enqueue_task(description="M1 work", milestone="M1", base_priority=0)
+        assert later.status is TaskStatus.READY  # as its milestone's status column says
+        # ... but M1's gate has no approval: M2's task is passed over, M1's handed out.
+        await claim(store, "a1", now.id)
+        assert await store.claim_task(agent="a2") is None
+        assert (await store.get_task(later.id)).status is TaskStatus.READY
+
+    async def test_a_task_of_a_locked_milestone_is_blocked_and_its_hours_are_booked(self, agents, clock):
+        store = agents
+        await _milestone_rows(store, ("M1", "open", 1), ("M2", "locked", 1))
+        blocked = await store.enqueue_task(description="M2 work", milestone="M2")
+        assert blocked.status is TaskStatus.BLOCKED
+        assert blocked.blocked_reason == "milestone 'M2' is not open yet: it opens when the gate before it passes"
+        work = await store.enqueue_task(description="M1 work", milestone=1)
+        await claim(store, "a1", work.id)
+        clock.advance(1800)
+        await store.complete_task(work.id, agent="a1", hours=2)
+        [hours] = await store._all("SELECT hours_spent FROM milestones WHERE name = 'M1'")
+        assert hours[0] == pytest.approx(2.0)
+        assert await store.claim_task(agent="a1") is None
