@@ -3,8 +3,9 @@
 models through store/rows.py, as SQLite's do.
 
 So far the operations the agents area needs (agents, the reviewer check of a registration, whether a
-task exists, events); each further area adds the operations its rules call, next to SQLite's
-(store/sqlite/uow.py), statement for statement.
+task exists, events) and the task queue's (store/domain/tasks.py and liveness.py: its own block);
+each further area adds the operations its rules call, next to SQLite's (store/sqlite/uow.py),
+statement for statement.
 """
 
 from __future__ import annotations

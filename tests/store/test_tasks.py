@@ -13,6 +13,7 @@ from swarmdeck.app.cli._base import message as cli_message
 from swarmdeck.store.errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
 
 from store_support import claim, counts_of, state, tamper
+from support import wait_for
 
 STORE_BACKENDS = ("sqlite", "postgres")
 
@@ -581,3 +582,46 @@ class TestMilestonesAsTheClaimSeesThem:
         [hours] = await store._all("SELECT hours_spent FROM milestones WHERE name = 'M1'")
         assert hours[0] == pytest.approx(2.0)
         assert await store.claim_task(agent="a1") is None
+
+
+# -- queue samples (what the queue chart draws) -----------------------------------------------------
+
+
+async def _samples(store) -> dict[int, tuple[int, int]]:
+    return {r[0]: (r[1], r[2]) for r in await store._all("SELECT slot, ready, running FROM queue_samples")}
+
+
+async def _latest_sample(store) -> tuple[int, int] | None:
+    samples = await _samples(store)
+    return samples[max(samples)] if samples else None
+
+
+async def test_the_queue_is_sampled_once_a_second_and_the_rest_follows(agents, clock):
+    """The first change samples in its own transaction; changes within the next second do not, and
+    a timer or the close samples them."""
+    store = agents
+    await store.enqueue_task(description="first")
+    assert await _latest_sample(store) == (1, 0)
+    for i in range(4):
+        await store.enqueue_task(description=f"t{i}")
+    assert await _latest_sample(store) == (1, 0)  # not in every write
+    async def timer_sampled() -> bool:
+        return await _latest_sample(store) == (5, 0)
+
+    await wait_for(timer_sampled, "the timer's sample", tries=300)
+    await store.claim_task(agent="a1")
+    clock.advance(5)
+    await store.claim_task(agent="a1")  # seconds later: sampled in its own transaction
+    assert await _latest_sample(store) == (3, 2)
+
+
+async def test_each_slot_keeps_the_counts_its_last_change_left(store, clock):
+    """A change left due in one 10 s slot is written into that slot by the first write of the next
+    (before that write's own changes): every slot's sample is the queue after its last change."""
+    await store.enqueue_task(description="first")  # sampled: 1 ready
+    for i in range(3):
+        await store.enqueue_task(description=f"t{i}")  # due: 4 ready
+    slot = int(clock.now // 10)
+    clock.advance(10)
+    await store.enqueue_task(description="next slot")
+    assert {s: ready for s, (ready, _) in (await _samples(store)).items()} == {slot: 4, slot + 1: 5}
