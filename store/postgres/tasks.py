@@ -120,10 +120,12 @@ class Tasks:
         return tasks.priority_of(priority_inputs_of(row, row["n"]), self.db.clock())
 
     async def queue_status(self) -> QueueStatus:
-        counts = {r["status"]: (r["n"], r["priority_sum"]) for r in await self.db._all("SELECT * FROM task_counts")}
+        rows = await self.db._all("SELECT * FROM task_counts")
+        counts = {r["status"]: (r["n"], r["priority_sum"]) for r in rows}
         unfinished = [counts[s.value] for s in UNFINISHED]
         n_unfinished = sum(n for n, _ in unfinished)
-        row = await self.db._one("SELECT min(created_at) FROM tasks WHERE status IN ('pending', 'blocked', 'ready')")
+        row = await self.db._one(
+            "SELECT min(created_at) FROM tasks WHERE status IN ('pending', 'blocked', 'ready')")
         oldest = row[0]
         paused = await self.db._one("SELECT paused FROM swarm_state WHERE id = 1")
         # Paused by its flag, or by a verified escalation (none counts as verified on this backend
@@ -188,7 +190,8 @@ class Tasks:
         """Add a task: ready if nothing holds it back, else blocked until its prerequisites complete."""
         new = tasks.new_task(
             description=description, source=source, agent_type=agent_type, base_priority=base_priority,
-            prerequisites=prerequisites, deadline=deadline, estimated_duration_seconds=estimated_duration_seconds,
+            prerequisites=prerequisites, deadline=deadline,
+            estimated_duration_seconds=estimated_duration_seconds,
             milestone=milestone, parent_task_id=parent_task_id, session_id=session_id, input_data=input_data,
             summary=summary, max_retries=max_retries, timeout_seconds=timeout_seconds, actor=actor,
         )
@@ -197,7 +200,8 @@ class Tasks:
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
         check_text("actor", actor, MAX_NAME)
-        return await self.db._write(actor, lambda tx: tasks.add_dependency(PgUnit(tx), task_id, prerequisite_id))
+        return await self.db._write(
+            actor, lambda tx: tasks.add_dependency(PgUnit(tx), task_id, prerequisite_id))
 
     # -- priority --------------------------------------------------------------------------
 
@@ -209,7 +213,8 @@ class Tasks:
     async def set_base_priority(self, task_id: int, base_priority: int, *, actor: str = "human") -> Task:
         check_text("actor", actor, MAX_NAME)
         tasks.check_int("base_priority", base_priority, BASE_PRIORITY_MIN, BASE_PRIORITY_MAX)
-        return await self.db._write(actor, lambda tx: tasks.set_base_priority(PgUnit(tx), task_id, base_priority))
+        return await self.db._write(
+            actor, lambda tx: tasks.set_base_priority(PgUnit(tx), task_id, base_priority))
 
     # -- the claim loop --------------------------------------------------------------------
 
@@ -218,8 +223,8 @@ class Tasks:
         Under any contention each ready task goes to exactly one agent (the module docstring)."""
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
-        return await self.db._write(agent, lambda tx: tasks.claim(PgUnit(tx), agent, agent_type, self._chores),
-                                    quick=True)
+        return await self.db._write(
+            agent, lambda tx: tasks.claim(PgUnit(tx), agent, agent_type, self._chores), quick=True)
 
     async def complete_task(
         self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,
@@ -243,7 +248,8 @@ class Tasks:
         if not error or not error.strip():
             raise InvalidArgument("say why the task failed (error must not be empty)")
         return await self.db._write(
-            actor or agent or "unknown", lambda tx: tasks.fail(PgUnit(tx), task_id, agent, error, retry), quick=True)
+            actor or agent or "unknown",
+            lambda tx: tasks.fail(PgUnit(tx), task_id, agent, error, retry), quick=True)
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it); given a task

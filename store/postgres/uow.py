@@ -6,6 +6,15 @@ So far the operations the agents area needs (agents, the reviewer check of a reg
 task exists, events) and the task queue's (store/domain/tasks.py and liveness.py: its own block);
 each further area adds the operations its rules call, next to SQLite's (store/sqlite/uow.py),
 statement for statement.
+
+Locks. On SQLite one write runs at a time, so what a rule read stays true until its commit. Here
+other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
+from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
+task being enqueued (in id order), and the blocked tasks a completion may release, locked before
+their prerequisites are looked at in a statement of its own. Without them two stores completing a
+task's last two prerequisites at once each saw the other still running and left it blocked for good,
+as did an enqueue racing its prerequisite's completion (tests/store/test_pg_task_concurrency.py).
+A lock wait is bounded by ``lock_timeout``, and a deadlock is ``Busy``, as store/postgres/base.py says.
 """
 
 from __future__ import annotations
@@ -49,7 +58,9 @@ SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
 
-TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = %s"
+#: A task a rule reads to decide on, locked until the transaction ends (``FOR UPDATE OF t``): what a
+#: rule decides from it stays true until its commit, as under SQLite's one writer (module docstring).
+TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = %s FOR UPDATE OF t"
 
 #: The prerequisites (and their statuses) of the tasks whose ids are the array parameter.
 PREREQUISITES_OF = (
@@ -172,7 +183,11 @@ class PgUnit:
         return {
             r[0]: PrerequisiteState(r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
             for r in self.tx.all(
-                "SELECT id, status, dependency_depth, held_by FROM tasks WHERE id = ANY(%s)", (list(task_ids),))
+                # Locked (in id order): a completion of one of them waits for this enqueue, or this
+                # enqueue for it, so one of the two sees the other.
+                "SELECT id, status, dependency_depth, held_by FROM tasks WHERE id = ANY(%s) "
+                "ORDER BY id FOR UPDATE",
+                (list(task_ids),))
         }
 
     def dependents_of(self, task_id: int) -> list[int]:
@@ -246,6 +261,12 @@ class PgUnit:
             where, params = "t.id = %s", (task_id,)
         else:
             where, params = "t.milestone_id = %s AND t.status = 'blocked'", (milestone_id,)
+        # First lock the blocked candidates (in id order), then look at their prerequisites in a
+        # statement of its own, which sees every commit made before those locks were granted: two
+        # completions of a task's last two prerequisites take turns, and the second sees the first.
+        if not self.tx.all(f"SELECT t.id FROM tasks t WHERE {where} AND t.status = 'blocked' "
+                           "ORDER BY t.id FOR UPDATE", params):
+            return []
         rows = self.tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
                 WHERE {where} AND t.status = 'blocked'
@@ -371,7 +392,8 @@ class PgUnit:
         self.tx.run("UPDATE tasks SET dependency_depth = %s WHERE id = %s", (depth, task_id))
 
     def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
-        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + %s WHERE id = %s", (hours, milestone_id))
+        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + %s WHERE id = %s",
+                    (hours, milestone_id))
 
     # -- the task queue: liveness -------------------------------------------------------------------
 
@@ -407,7 +429,8 @@ class PgUnit:
         return [r[0] for r in rows]
 
     def held_by(self, failed_id: int) -> list[int]:
-        return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))]
+        rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
+        return [r[0] for r in rows]
 
     def set_held_by(self, task_id: int, failed_id: int | None) -> None:
         self.tx.run("UPDATE tasks SET held_by = %s WHERE id = %s", (failed_id, task_id))

@@ -106,11 +106,59 @@ async def test_stores_working_through_chains_never_claim_before_the_prerequisite
         return done
 
     try:
-        done = await asyncio.wait_for(asyncio.gather(*(worker(i, s) for i, s in enumerate(stores))), timeout=120)
+        runs = asyncio.gather(*(worker(i, s) for i, s in enumerate(stores)))
+        done = await asyncio.wait_for(runs, timeout=120)
         assert violations == []
         assert sum(done) == chains * length and len(completed) == chains * length
         status = await stores[0].queue_status()
         assert status.counts["completed"] == chains * length and status.total == chains * length
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_task_waiting_on_two_prerequisites_completed_at_once_becomes_ready(pg_store_url):
+    """Two stores complete a task's two prerequisites at the same moment: each completion sees the other
+    still running when it looks, unless one waits for the other; the task must not stay blocked."""
+    pairs = 40
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        a_store, b_store = stores
+        waiting = []
+        for i in range(pairs):
+            a = await a_store.enqueue_task(description=f"a{i}", agent_type="a")
+            b = await a_store.enqueue_task(description=f"b{i}", agent_type="b")
+            waiting.append((a.id, b.id, (await a_store.enqueue_task(description=f"d{i}",
+                                                                      prerequisites=[a.id, b.id])).id))
+        for a, b, _ in waiting:
+            assert (await a_store.claim_task(agent="w0", agent_type="a")).id == a
+            assert (await b_store.claim_task(agent="w1", agent_type="b")).id == b
+        for a, b, d in waiting:
+            await asyncio.gather(a_store.complete_task(a, agent="w0"), b_store.complete_task(b, agent="w1"))
+        statuses = {t.id: t.status for t in await a_store.tasks_by_ids([d for _, _, d in waiting])}
+        assert [d for d, s in statuses.items() if s is not TaskStatus.READY] == []
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_task_enqueued_while_its_prerequisite_completes_is_not_left_blocked(pg_store_url):
+    """One store enqueues a task on a prerequisite another store is completing at that moment: either
+    the new task sees the completion, or the completion sees the new task; never neither."""
+    rounds = 40
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        maker, worker = stores
+        made = []
+        for i in range(rounds):
+            p = await maker.enqueue_task(description=f"p{i}")
+            assert (await worker.claim_task(agent="w1")).id == p.id
+            _, t = await asyncio.gather(worker.complete_task(p.id, agent="w1"),
+                                        maker.enqueue_task(description=f"t{i}", prerequisites=[p.id]))
+            made.append(t.id)
+            assert (await maker.claim_task(agent="w0")).id == t.id  # ready: claimed at once
+            await maker.complete_task(t.id, agent="w0")
+        assert len(made) == rounds
     finally:
         for s in stores:
             await s.close()

@@ -1,4 +1,5 @@
-"""Tasks in the store, on both backends: enqueue, dependencies, claim, cancel, priority, queue status, hours."""
+"""Tasks in the store, on both backends: enqueue, dependencies, claim, cancel, priority, queue status,
+hours, queue samples."""
 
 from __future__ import annotations
 
@@ -574,7 +575,8 @@ class TestMilestonesAsTheClaimSeesThem:
         await _milestone_rows(store, ("M1", "open", 1), ("M2", "locked", 1))
         blocked = await store.enqueue_task(description="M2 work", milestone="M2")
         assert blocked.status is TaskStatus.BLOCKED
-        assert blocked.blocked_reason == "milestone 'M2' is not open yet: it opens when the gate before it passes"
+        assert blocked.blocked_reason == (
+            "milestone 'M2' is not open yet: it opens when the gate before it passes")
         work = await store.enqueue_task(description="M1 work", milestone=1)
         await claim(store, "a1", work.id)
         clock.advance(1800)
