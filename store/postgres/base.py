@@ -14,9 +14,10 @@ serialisation failure rolls it back and is ``Busy`` too, worded as SQLite's.
 
 Errors. PostgreSQL's refusals become the store's errors as SQLite's do (``store_error``): a constraint
 (unique, check, foreign key, not null) and the append-only triggers (SQLSTATE 23000, their message
-SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``; a read-only transaction
-or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a connection lost during a
-write a ``StorageError`` saying the write may not have been made. Lost connections (a server restart)
+SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``, and so is a value
+PostgreSQL cannot hold where SQLite can (a NUL character in text or JSON: a data exception); a
+read-only transaction or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a
+connection lost during a write a ``StorageError`` saying the write may not have been made. Lost connections (a server restart)
 are made again: the writer's when the next write finds it gone at BEGIN (before it sent anything, so
 that write runs on the new one), the reader's by reading again once on a new one.
 
@@ -277,6 +278,10 @@ def store_error(exc: BaseException, busy_timeout_ms: int, url: str = "") -> Stor
         return busy(busy_timeout_ms)
     if isinstance(exc, psycopg.IntegrityError):
         # The checks in Python come first; this is the schema's last line of defence.
+        return InvalidArgument(f"refused by the database: {message}")
+    if isinstance(exc, psycopg.DataError):
+        # A value PostgreSQL cannot hold, where SQLite can: a NUL character in text or JSON (refused
+        # by psycopg before sending, or by the server's jsonb), a number out of a column's range.
         return InvalidArgument(f"refused by the database: {message}")
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         return PermissionDenied(READ_ONLY_SEAT)

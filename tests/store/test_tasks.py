@@ -627,3 +627,18 @@ async def test_each_slot_keeps_the_counts_its_last_change_left(store, clock):
     clock.advance(10)
     await store.enqueue_task(description="next slot")
     assert {s: ready for s, (ready, _) in (await _samples(store)).items()} == {slot: 4, slot + 1: 5}
+
+
+async def test_a_nul_character_is_kept_by_sqlite_and_refused_whole_by_postgresql(store, store_backend):
+    """PostgreSQL's text and jsonb cannot hold U+0000; there the write is refused (InvalidArgument) and
+    nothing of it is kept, where SQLite keeps the text as given."""
+    before, counts = await state(store), await counts_of(store)
+    for kwargs in ({"description": "a\x00b"}, {"description": "d", "input_data": {"k": "x\x00y"}}):
+        if store_backend == "postgres":
+            with pytest.raises(InvalidArgument, match="refused by the database"):
+                await store.enqueue_task(**kwargs)
+        else:
+            task = await store.enqueue_task(**kwargs)
+            assert (task.description, task.input_data) == (kwargs["description"], kwargs.get("input_data"))
+    if store_backend == "postgres":
+        assert await state(store) == before and await counts_of(store) == counts
