@@ -17,9 +17,10 @@ Errors. PostgreSQL's refusals become the store's errors as SQLite's do (``store_
 SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``, and so is a value
 PostgreSQL cannot hold where SQLite can (a NUL character in text or JSON: a data exception); a
 read-only transaction or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a
-connection lost during a write a ``StorageError`` saying the write may not have been made. Lost connections (a server restart)
-are made again: the writer's when the next write finds it gone at BEGIN (before it sent anything, so
-that write runs on the new one), the reader's by reading again once on a new one.
+connection lost during a write a ``StorageError`` saying the write may not have been made. Lost
+connections (a server restart) are made again: the writer's when the next write finds it gone at BEGIN
+(before it sent anything, so that write runs on the new one), the reader's by reading again once on a
+new one.
 
 Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
 (no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with

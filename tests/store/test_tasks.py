@@ -11,7 +11,9 @@ import pytest
 
 from swarmdeck.store import AgentStatus, TaskSource, TaskStatus
 from swarmdeck.app.cli._base import message as cli_message
-from swarmdeck.store.errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
+from swarmdeck.store.errors import (
+    CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy,
+)
 
 from store_support import claim, counts_of, state, tamper
 from support import wait_for
