@@ -10,10 +10,11 @@ statement for statement.
 Locks. On SQLite one write runs at a time, so what a rule read stays true until its commit. Here
 other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
 from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
-task being enqueued (in id order), and the blocked tasks a completion may release, locked before
-their prerequisites are looked at in a statement of its own. Without them two stores completing a
-task's last two prerequisites at once each saw the other still running and left it blocked for good,
-as did an enqueue racing its prerequisite's completion (tests/store/test_pg_task_concurrency.py).
+task being enqueued (in id order), the blocked tasks a completion may release (locked before their
+prerequisites are looked at, in a statement of its own) and a cancel's cascade. Without them two
+stores completing a task's last two prerequisites at once each saw the other still running and left
+it blocked for good, as did an enqueue racing its prerequisite's completion, and a task enqueued
+during a cancel waited on a cancelled one (tests/store/test_pg_task_concurrency.py).
 A lock wait is bounded by ``lock_timeout``, and a deadlock is ``Busy``, as store/postgres/base.py says.
 """
 
@@ -83,6 +84,15 @@ _CLAIM = (
     "LIMIT 1 FOR UPDATE SKIP LOCKED) "
     "RETURNING *"
 )
+
+
+#: Every unfinished task that waits on the task, transitively (the task itself left out).
+_CASCADE = """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT t.id FROM tasks t
+               WHERE t.id IN (SELECT id FROM down) AND t.id != %s
+                 AND t.status NOT IN ('completed', 'cancelled')
+               ORDER BY t.id"""
 
 
 def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
@@ -195,16 +205,17 @@ class PgUnit:
         return [r[0] for r in rows]
 
     def cascade_of(self, task_id: int) -> list[int]:
-        rows = self.tx.all(
-            """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
-                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-               SELECT t.id FROM tasks t
-               WHERE t.id IN (SELECT id FROM down) AND t.id != %s
-                 AND t.status NOT IN ('completed', 'cancelled')
-               ORDER BY t.id""",
-            (task_id, task_id),
-        )
-        return [r[0] for r in rows]
+        """What waits on the task, transitively, unfinished; locked (as found, in id order) and read
+        again until no more is found: a task enqueued meanwhile on one of them is then either seen
+        here, or waits for this transaction and finds its prerequisite cancelled."""
+        locked: set[int] = set()
+        while True:
+            ids = [r[0] for r in self.tx.all(_CASCADE, (task_id, task_id))]
+            new = [i for i in ids if i not in locked]
+            if not new:
+                return ids
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
 
     def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
         rows = self.tx.all(

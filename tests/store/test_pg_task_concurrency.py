@@ -9,6 +9,7 @@ import asyncio
 from collections import Counter
 
 from swarmdeck.store import TaskStatus, open_store
+from swarmdeck.store.errors import InvalidArgument
 
 STORES = 6
 TASKS = 120
@@ -159,6 +160,31 @@ async def test_a_task_enqueued_while_its_prerequisite_completes_is_not_left_bloc
             assert (await maker.claim_task(agent="w0")).id == t.id  # ready: claimed at once
             await maker.complete_task(t.id, agent="w0")
         assert len(made) == rounds
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_task_enqueued_while_its_prerequisite_is_cancelled_is_cancelled_or_refused(pg_store_url):
+    """One store cancels a task while another enqueues a task on something that waits on it: the new
+    task is refused (its prerequisite is cancelled) or cancelled in the cascade; never left waiting on
+    a cancelled task."""
+    rounds = 40
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        canceller, maker = stores
+        for i in range(rounds):
+            root = await canceller.enqueue_task(description=f"root{i}")
+            child = await canceller.enqueue_task(description=f"child{i}", prerequisites=[root.id])
+            outcome = await asyncio.gather(canceller.cancel_task(root.id),
+                                           maker.enqueue_task(description=f"new{i}", prerequisites=[child.id]),
+                                           return_exceptions=True)
+            made = outcome[1]
+            if isinstance(made, BaseException):
+                assert isinstance(made, InvalidArgument) and "cancelled" in str(made), made
+            else:
+                assert (await maker.get_task(made.id)).status is TaskStatus.CANCELLED
+                assert made.id in outcome[0].cascaded_task_ids
     finally:
         for s in stores:
             await s.close()
