@@ -176,9 +176,8 @@ async def test_a_task_enqueued_while_its_prerequisite_is_cancelled_is_cancelled_
         for i in range(rounds):
             root = await canceller.enqueue_task(description=f"root{i}")
             child = await canceller.enqueue_task(description=f"child{i}", prerequisites=[root.id])
-            outcome = await asyncio.gather(canceller.cancel_task(root.id),
-                                           maker.enqueue_task(description=f"new{i}", prerequisites=[child.id]),
-                                           return_exceptions=True)
+            enqueue = maker.enqueue_task(description=f"new{i}", prerequisites=[child.id])
+            outcome = await asyncio.gather(canceller.cancel_task(root.id), enqueue, return_exceptions=True)
             made = outcome[1]
             if isinstance(made, BaseException):
                 assert isinstance(made, InvalidArgument) and "cancelled" in str(made), made
