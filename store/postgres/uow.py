@@ -11,7 +11,8 @@ Locks. On SQLite one write runs at a time, so what a rule read stays true until 
 other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
 from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
 task being enqueued (in id order), the blocked tasks a completion may release (locked before their
-prerequisites are looked at, in a statement of its own) and a cancel's cascade. Without them two
+prerequisites are looked at, in a statement of its own), a cancel's cascade, and the tasks a reaper
+takes (``SKIP LOCKED``: two stores reaping at once retried each task twice). Without them two
 stores completing a task's last two prerequisites at once each saw the other still running and left
 it blocked for good, as did an enqueue racing its prerequisite's completion, and a task enqueued
 during a cancel waited on a cancelled one (tests/store/test_pg_task_concurrency.py).
@@ -408,10 +409,14 @@ class PgUnit:
 
     # -- the task queue: liveness -------------------------------------------------------------------
 
+    # Reaped tasks are locked as found, passing over those another store is reaping (or its agent
+    # finishing) right now: whoever holds one decides its fate, and a reaper that finds it no longer
+    # running once that commits leaves it alone. Every claim reaps now and then, so stores reap at once.
+
     def expired_leases(self) -> list[Lease]:
         rows = self.tx.all(
             "SELECT id, assigned_agent, timeout_seconds FROM tasks "
-            "WHERE status = 'running' AND lease_expires_at < %s ORDER BY id",
+            "WHERE status = 'running' AND lease_expires_at < %s ORDER BY id FOR UPDATE SKIP LOCKED",
             (self.now,),
         )
         return [Lease(r[0], r[1], r[2]) for r in rows]
@@ -423,7 +428,7 @@ class PgUnit:
                FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
                WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < %s
                  AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < %s
-               ORDER BY t.id""",
+               ORDER BY t.id FOR UPDATE OF t SKIP LOCKED""",
             (self.now, self.now),
         )
         return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]

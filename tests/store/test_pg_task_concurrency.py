@@ -11,6 +11,8 @@ from collections import Counter
 from swarmdeck.store import TaskStatus, open_store
 from swarmdeck.store.errors import InvalidArgument
 
+from support import wait_for
+
 STORES = 6
 TASKS = 120
 
@@ -27,6 +29,20 @@ async def _open_stores(url: str, n: int) -> list:
             await s.close()
         raise
     return stores
+
+
+async def _feed(store, kind: str, at_least: int) -> Counter:
+    """The tasks named by events of ``kind`` in the feed, once at least ``at_least`` are there: other
+    stores' events reach it when their writers have sealed them, just after their commits."""
+    seen: Counter = Counter()
+
+    async def enough() -> bool:
+        nonlocal seen
+        seen = Counter(e.entity_id for e in await store.events(kind=kind, limit=10_000))
+        return sum(seen.values()) >= at_least
+
+    await wait_for(enough, f"{at_least} {kind} events in the feed", tries=500)
+    return seen
 
 
 async def test_stores_claiming_from_one_queue_never_claim_a_task_twice(pg_store_url):
@@ -63,7 +79,7 @@ async def test_stores_claiming_from_one_queue_never_claim_a_task_twice(pg_store_
         tasks = await check.list_tasks(limit=100_000)
         assert {t.id: (t.status, t.assigned_agent) for t in tasks} == {
             i: (TaskStatus.RUNNING, owner[i]) for i in ids}
-        claims = Counter(e.entity_id for e in await check.events(kind="task.claimed", limit=10_000))
+        claims = await _feed(check, "task.claimed", len(ids))
         assert claims == Counter({str(i): 1 for i in ids})
     finally:
         for s in stores:
@@ -184,6 +200,31 @@ async def test_a_task_enqueued_while_its_prerequisite_is_cancelled_is_cancelled_
             else:
                 assert (await maker.get_task(made.id)).status is TaskStatus.CANCELLED
                 assert made.id in outcome[0].cascaded_task_ids
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_stores_reaping_at_once_retry_each_expired_task_once(pg_store_url, clock):
+    """Every claim reaps now and then, so many stores reap at the same moment: each task whose lease ran
+    out is retried once, by one of them."""
+    n = 30
+    stores = []
+    try:
+        for i in range(3):
+            stores.append(await open_store(pg_store_url, clock=clock))
+        await stores[0].register_agent("w0", agent_type="coder")
+        ids = [(await stores[0].enqueue_task(description=f"t{i}", timeout_seconds=1)).id for i in range(n)]
+        for _ in ids:
+            assert await stores[0].claim_task(agent="w0") is not None
+        clock.advance(10)
+        reaped = await asyncio.gather(*(s.reap_timeouts() for s in stores))
+        by = Counter(t.id for got in reaped for t in got)
+        assert by == Counter({i: 1 for i in ids})  # each reaped by exactly one store
+        tasks = await stores[0].tasks_by_ids(ids)
+        assert {(t.status, t.retry_count) for t in tasks} == {(TaskStatus.READY, 1)}
+        retried = await _feed(stores[0], "task.retried", n)
+        assert retried == Counter({str(i): 1 for i in ids})
     finally:
         for s in stores:
             await s.close()
