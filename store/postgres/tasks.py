@@ -5,7 +5,9 @@ domain's and the limits', as SQLite's.
 
 The claim is one statement (uow.py's ``_CLAIM``): ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
 LOCKED LIMIT 1) RETURNING *``, so concurrent claims from many stores never wait on each other's row
-and never hand one task out twice.
+and never hand one task out twice. What else keeps concurrent stores to SQLite's outcomes (where one
+write runs at a time) is said where it is done: the row locks of uow.py's docstring, and
+``DEPENDENCY_LOCK`` below.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from ..rows import tasks_of
 from .base import Database, Tx
 from .uow import PREREQUISITES_OF, PRIORITY_INPUTS, TASK_SELECT, UNFINISHED_SQL, PgUnit, priority_inputs_of
+
+
+#: Advisory lock key (64-bit, "SWKD" then a purpose, as schema.py's): adding a dependency. Two
+#: dependencies added at once, each fine alone, can close a cycle together, which neither one's check
+#: would see (on SQLite one write runs at a time); so they are added one at a time, the lock taken
+#: before anything is read.
+DEPENDENCY_LOCK = 0x53574B44_00000101
+
+
+def _one_dependency_at_a_time(tx: Tx) -> None:
+    tx.run("SELECT pg_advisory_xact_lock(%s)", (DEPENDENCY_LOCK,))
 
 
 class Tasks:
@@ -200,8 +213,11 @@ class Tasks:
     async def add_dependency(self, task_id: int, prerequisite_id: int, *, actor: str = "human") -> Task:
         """Make ``task_id`` wait for ``prerequisite_id``; refuse anything that would form a cycle."""
         check_text("actor", actor, MAX_NAME)
-        return await self.db._write(
-            actor, lambda tx: tasks.add_dependency(PgUnit(tx), task_id, prerequisite_id))
+        def in_tx(tx: Tx) -> Task:
+            _one_dependency_at_a_time(tx)
+            return tasks.add_dependency(PgUnit(tx), task_id, prerequisite_id)
+
+        return await self.db._write(actor, in_tx)
 
     # -- priority --------------------------------------------------------------------------
 

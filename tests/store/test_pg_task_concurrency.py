@@ -9,7 +9,7 @@ import asyncio
 from collections import Counter
 
 from swarmdeck.store import TaskStatus, open_store
-from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store.errors import CycleError, InvalidArgument
 
 from support import wait_for
 
@@ -225,6 +225,28 @@ async def test_stores_reaping_at_once_retry_each_expired_task_once(pg_store_url,
         assert {(t.status, t.retry_count) for t in tasks} == {(TaskStatus.READY, 1)}
         retried = await _feed(stores[0], "task.retried", n)
         assert retried == Counter({str(i): 1 for i in ids})
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_two_dependencies_added_at_once_never_close_a_cycle(pg_store_url):
+    """Each of two new dependencies is fine alone and together they close a cycle (b -> a -> d -> c -> b):
+    added at the same moment by two stores, at most one of them is made."""
+    rounds = 30
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        one, other = stores
+        for i in range(rounds):
+            a, b, c, d = [(await one.enqueue_task(description=f"{x}{i}")).id for x in "abcd"]
+            await one.add_dependency(c, b)  # c waits on b
+            await one.add_dependency(a, d)  # a waits on d
+            outcome = await asyncio.gather(one.add_dependency(b, a), other.add_dependency(d, c),
+                                           return_exceptions=True)
+            made = [o for o in outcome if not isinstance(o, BaseException)]
+            refused = [o for o in outcome if isinstance(o, BaseException)]
+            assert len(made) == 1, outcome
+            assert isinstance(refused[0], CycleError), refused  # the second to come sees the first
     finally:
         for s in stores:
             await s.close()
