@@ -11,12 +11,14 @@ Locks. On SQLite one write runs at a time, so what a rule read stays true until 
 other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
 from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
 task being enqueued (in id order), the blocked tasks a completion may release (locked before their
-prerequisites are looked at, in a statement of its own), a cancel's cascade, and the tasks a reaper
-takes (``SKIP LOCKED``: two stores reaping at once retried each task twice). Without them two
-stores completing a task's last two prerequisites at once each saw the other still running and left
-it blocked for good, as did an enqueue racing its prerequisite's completion, and a task enqueued
-during a cancel waited on a cancelled one (tests/store/test_pg_task_concurrency.py).
-A lock wait is bounded by ``lock_timeout``, and a deadlock is ``Busy``, as store/postgres/base.py says.
+prerequisites are looked at, in a statement of its own), a cancel's cascade and a failure's holds
+(locked, then read again until nothing new is found), and the tasks a reaper takes (``SKIP LOCKED``).
+Without them, on this backend: two stores completing a task's last two prerequisites at once each
+saw the other still running and left it blocked for good; so did an enqueue racing its
+prerequisite's completion; a task enqueued during a cancel waited on a cancelled task, one enqueued
+during a failure was not held by it, and two stores reaping at once retried each task twice
+(tests/store/test_pg_task_concurrency.py). A lock wait is bounded by ``lock_timeout``, and a deadlock
+is ``Busy``, as store/postgres/base.py says.
 """
 
 from __future__ import annotations
@@ -94,6 +96,15 @@ _CASCADE = """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
                WHERE t.id IN (SELECT id FROM down) AND t.id != %s
                  AND t.status NOT IN ('completed', 'cancelled')
                ORDER BY t.id"""
+
+
+#: The unfinished tasks among the given ones and everything waiting on them, transitively, that no
+#: failure holds yet: what a failure for good holds.
+_HOLDABLE = f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
+                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                SELECT t.id FROM tasks t
+                WHERE t.id IN (SELECT id FROM down) AND t.held_by IS NULL AND t.status IN {UNFINISHED_SQL}
+                ORDER BY t.id"""
 
 
 def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
@@ -434,13 +445,22 @@ class PgUnit:
         return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
+        """Hold these tasks and every unfinished task waiting on them; locked (as found, in id order)
+        and read again until no more is found, as ``cascade_of``: a task enqueued meanwhile on one of
+        them is seen here, or waits for this transaction and finds its prerequisite held."""
+        ids = list(task_ids)
+        locked: set[int] = set()
+        while True:
+            found = [r[0] for r in self.tx.all(_HOLDABLE, (ids,))]
+            new = [i for i in found if i not in locked]
+            if not new:
+                break
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
         rows = self.tx.all(
-            f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
-                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-                UPDATE tasks SET held_by = %s
-                WHERE id IN (SELECT id FROM down) AND held_by IS NULL AND status IN {UNFINISHED_SQL}
-                RETURNING id""",
-            (list(task_ids), failed_id),
+            "UPDATE tasks SET held_by = %s "
+            f"WHERE id = ANY(%s) AND held_by IS NULL AND status IN {UNFINISHED_SQL} RETURNING id",
+            (failed_id, sorted(locked)),
         )
         return [r[0] for r in rows]
 

@@ -250,3 +250,23 @@ async def test_two_dependencies_added_at_once_never_close_a_cycle(pg_store_url):
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_task_enqueued_while_a_failure_upstream_holds_is_held_too(pg_store_url):
+    """One store fails a task for good while another enqueues a task on something waiting on it: the new
+    task says it is held by that failure, whichever came first."""
+    rounds = 30
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        failer, maker = stores
+        for i in range(rounds):
+            f = await failer.enqueue_task(description=f"f{i}", max_retries=0)
+            d = await failer.enqueue_task(description=f"d{i}", prerequisites=[f.id])
+            assert (await failer.claim_task(agent="w0")).id == f.id
+            _, t = await asyncio.gather(failer.fail_task(f.id, agent="w0", error="broke"),
+                                        maker.enqueue_task(description=f"t{i}", prerequisites=[d.id]))
+            assert [(x.id, x.held_by) for x in await maker.tasks_by_ids([d.id, t.id])] == [
+                (d.id, f.id), (t.id, f.id)]
+    finally:
+        for s in stores:
+            await s.close()
