@@ -11,12 +11,13 @@ Locks. On SQLite one write runs at a time, so what a rule read stays true until 
 other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
 from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
 task being enqueued (in id order), the blocked tasks a completion may release (locked before their
-prerequisites are looked at, in a statement of its own), a cancel's cascade and a failure's holds
-(locked, then read again until nothing new is found), and the tasks a reaper takes (``SKIP LOCKED``).
-Without them, on this backend: two stores completing a task's last two prerequisites at once each
-saw the other still running and left it blocked for good; so did an enqueue racing its
-prerequisite's completion; a task enqueued during a cancel waited on a cancelled task, one enqueued
-during a failure was not held by it, and two stores reaping at once retried each task twice
+prerequisites are looked at, in a statement of its own), a cancel's cascade and what a failure holds
+or a retry lets go (locked, then read again until nothing new is found), and the tasks a reaper
+takes (``SKIP LOCKED``). Without them, on this backend: two stores completing a task's last two
+prerequisites at once each saw the other still running and left it blocked for good; so did an
+enqueue racing its prerequisite's completion; a task enqueued during a cancel waited on a cancelled
+task, one enqueued during a failure was not held by it, one enqueued during a retry stayed held by a
+task no longer failed, and two stores reaping at once retried each task twice
 (tests/store/test_pg_task_concurrency.py). A lock wait is bounded by ``lock_timeout``, and a deadlock
 is ``Busy``, as store/postgres/base.py says.
 """
@@ -465,8 +466,16 @@ class PgUnit:
         return [r[0] for r in rows]
 
     def held_by(self, failed_id: int) -> list[int]:
-        rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
-        return [r[0] for r in rows]
+        """What the failure holds; locked and read again until nothing new is found, as ``hold``."""
+        locked: set[int] = set()
+        while True:
+            rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
+            ids = [r[0] for r in rows]
+            new = [i for i in ids if i not in locked]
+            if not new:
+                return ids
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
 
     def set_held_by(self, task_id: int, failed_id: int | None) -> None:
         self.tx.run("UPDATE tasks SET held_by = %s WHERE id = %s", (failed_id, task_id))

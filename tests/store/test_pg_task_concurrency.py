@@ -270,3 +270,25 @@ async def test_a_task_enqueued_while_a_failure_upstream_holds_is_held_too(pg_sto
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_task_enqueued_while_the_failure_holding_it_is_retried_is_not_left_held(pg_store_url):
+    """One store retries a failed task while another enqueues a task on something it holds: afterwards
+    nothing is held by a task that is no longer failed."""
+    rounds = 30
+    stores = await _open_stores(pg_store_url, 2)
+    try:
+        retrier, maker = stores
+        for i in range(rounds):
+            f = await retrier.enqueue_task(description=f"f{i}", max_retries=0)
+            d = await retrier.enqueue_task(description=f"d{i}", prerequisites=[f.id])
+            assert (await retrier.claim_task(agent="w0")).id == f.id
+            await retrier.fail_task(f.id, agent="w0", error="broke")
+            _, t = await asyncio.gather(retrier.retry_task(f.id),
+                                        maker.enqueue_task(description=f"t{i}", prerequisites=[d.id]))
+            assert [(x.id, x.held_by) for x in await maker.tasks_by_ids([d.id, t.id])] == [
+                (d.id, None), (t.id, None)]
+            await retrier.cancel_task(f.id)  # out of the next round's way
+    finally:
+        for s in stores:
+            await s.close()
