@@ -9,7 +9,7 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     agents         Agents(db)                               agents.py
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
-    reads          Reads(db)                                reads.py  (list_tasks: for now)
+    tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
 
 ``signatures`` (signatures.py) holds the cached signature verdicts and the gates' guard, as SQLite's;
 a write whose rule asks for the guard (a claim, as a decision) makes its unit ``PgUnit(tx, signatures)``
@@ -19,7 +19,7 @@ check reads rows another transaction may write at once, where SQLite's serialise
 safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
 never both) or takes a lock as ``gate_unit`` does.
 
-The areas still to come (tasks and claims, memory and search, charts, audit) plug in
+The areas still to come (memory and search, charts, audit) plug in
 the same way, each beside its SQLite counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
@@ -28,7 +28,7 @@ the same way, each beside its SQLite counterpart:
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
 2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
    ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads`` generator, shared with the writes,
-   through ``db._read``/``tx.read``); its reads of reads.py move into it;
+   through ``db._read``/``tx.read``);
 3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
    lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
@@ -52,9 +52,9 @@ from typing import Any
 from .agents import Agents
 from .base import Clock, Database
 from .gates import Gates
-from .reads import Reads
 from .reviewers import Reviewers
 from .signatures import Signatures
+from .tasks import Tasks
 
 #: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
 PART_CLASSES = {
@@ -62,7 +62,7 @@ PART_CLASSES = {
     "agents": ("agents", "Agents"),
     "gates": ("gates", "Gates"),
     "reviewers": ("reviewers", "Reviewers"),
-    "reads": ("reads", "Reads"),
+    "tasks": ("tasks", "Tasks"),
 }
 
 
@@ -96,7 +96,7 @@ class PostgresStore:
         self._signatures = Signatures()
         self.gates = Gates(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
-        self.reads = Reads(self.db)  # list_tasks, until its area is built
+        self.tasks = Tasks(self.db, self._signatures)
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -182,9 +182,25 @@ class PostgresStore:
     get_reviewer = Delegate("reviewers")
     check_reviewer = Delegate("reviewers")
 
-    # -- reads of the areas to come ---------------------------------------------------------------
+    # -- tasks ------------------------------------------------------------------------------------
 
-    list_tasks = Delegate("reads")
+    get_task = Delegate("tasks")
+    list_tasks = Delegate("tasks")
+    tasks_by_ids = Delegate("tasks")
+    dependents = Delegate("tasks")
+    priority_breakdown = Delegate("tasks")
+    queue_status = Delegate("tasks")
+    execution_plan = Delegate("tasks")
+    enqueue_task = Delegate("tasks")
+    add_dependency = Delegate("tasks")
+    refresh_priorities = Delegate("tasks")
+    set_base_priority = Delegate("tasks")
+    claim_task = Delegate("tasks")
+    complete_task = Delegate("tasks")
+    fail_task = Delegate("tasks")
+    retry_task = Delegate("tasks")
+    cancel_task = Delegate("tasks")
+    reap_timeouts = Delegate("tasks")
 
 
 async def open_url(

@@ -14,11 +14,13 @@ serialisation failure rolls it back and is ``Busy`` too, worded as SQLite's.
 
 Errors. PostgreSQL's refusals become the store's errors as SQLite's do (``store_error``): a constraint
 (unique, check, foreign key, not null) and the append-only triggers (SQLSTATE 23000, their message
-SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``; a read-only transaction
-or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a connection lost during a
-write a ``StorageError`` saying the write may not have been made. Lost connections (a server restart)
-are made again: the writer's when the next write finds it gone at BEGIN (before it sent anything, so
-that write runs on the new one), the reader's by reading again once on a new one.
+SQLite's RAISE text) are ``InvalidArgument("refused by the database: ...")``, and so is a value
+PostgreSQL cannot hold where SQLite can (a NUL character in text or JSON: a data exception); a
+read-only transaction or a missing privilege is ``PermissionDenied``; a full disk ``DiskFull``; a
+connection lost during a write a ``StorageError`` saying the write may not have been made. Lost
+connections (a server restart) are made again: the writer's when the next write finds it gone at BEGIN
+(before it sent anything, so that write runs on the new one), the reader's by reading again once on a
+new one.
 
 Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
 (no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with
@@ -34,6 +36,11 @@ one sealer at a time, under an advisory lock held to the seal's commit, with den
 ``seq`` skips nothing. An ``Event``'s ``id`` on this backend is its ``seq`` (its place in the hash
 chain, what store/audit.py calls an event's id), in the feed, in ``events()`` and in
 ``latest_event_id``: every event the store shows is sealed.
+
+Queue samples. As on SQLite: a write that moved a task between statuses samples the queue's counts
+(``queue_samples``, one row per 10 s slot) in its own transaction if this store has not sampled in the
+last second; a later change is left due, and sampled by the next write of another slot (before its own
+changes), by a timer a second later, or by the close.
 
 Sealing. A write that appended events returns at its commit, and asks for a seal job on the writer's
 thread, queued behind it (``_want_seal``); a job queued and not begun yet already covers it, so a
@@ -79,7 +86,7 @@ from ..errors import (
     StoreError,
 )
 from ..events import EventKind
-from ..models import Event
+from ..models import QUEUE_SLOT, Event
 from ..rows import event_from_row
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
@@ -105,6 +112,26 @@ _QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, Event
                           EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
 
 _event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+#: Seconds between a store's queue samples, as on SQLite (store/sqlite/base.py): the first change of a
+#: second is sampled in its own transaction, a later one by the timer, the close or the next write of
+#: another slot (before its own changes).
+QUEUE_SAMPLE_EVERY = 1.0
+#: The queue's counts into the slot of the time given: the unfinished statuses, each counted by its
+#: range of tasks_claim.
+_QUEUE_SAMPLE = """
+INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
+SELECT %s, %s, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'blocked'),
+       count(*) FILTER (WHERE status = 'ready'), count(*) FILTER (WHERE status = 'running')
+FROM tasks WHERE status IN ('pending', 'blocked', 'ready', 'running')
+ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
+    ready = excluded.ready, running = excluded.running
+"""
+
+
+def _sample_now(tx: Tx) -> None:
+    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
+    ``Database._write_on_thread`` knows it by name."""
 
 
 def where(url: str) -> str:
@@ -290,6 +317,10 @@ def store_error(exc: BaseException, busy_timeout_ms: int, url: str = "") -> Stor
     if isinstance(exc, psycopg.IntegrityError):
         # The checks in Python come first; this is the schema's last line of defence.
         return InvalidArgument(f"refused by the database: {message}")
+    if isinstance(exc, psycopg.DataError):
+        # A value PostgreSQL cannot hold, where SQLite can: a NUL character in text or JSON (refused
+        # by psycopg before sending, or by the server's jsonb), a number out of a column's range.
+        return InvalidArgument(f"refused by the database: {message}")
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         return PermissionDenied(READ_ONLY_SEAT)
     if isinstance(exc, pg_errors.InsufficientPrivilege):
@@ -319,6 +350,12 @@ class Database:
         self._opened_at = time.monotonic()
         self._seal_job: _SealJob | None = None  # the newest seal asked of the writer's thread
         self._closed = False
+        # The queue's samples (QUEUE_SAMPLE_EVERY); read and written on the writer's thread, but for
+        # the timer, set on the loop.
+        self._sampled_at = -float("inf")  # clock time of this store's last queue sample
+        self._sample_due = False  # the queue changed since, and no sample has it yet
+        self._due_at = 0.0  # when (clock time) it last changed, if due
+        self._sample_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -370,6 +407,10 @@ class Database:
 
     async def close(self) -> None:
         """Close both connections; the seal this store asked for is made first (it is quick)."""
+        if self._sample_timer is not None:
+            self._sample_timer.cancel()
+        if self._sample_due and not self._closed:
+            await self._flush_queue_sample()
         self._closed = True
         try:
             job = self._seal_job
@@ -437,7 +478,21 @@ class Database:
         self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
         if wrote_events:
             self._want_seal(writer)
+        if self._sample_due and self._sample_timer is None and not self._closed:
+            self._sample_timer = loop.call_later(
+                QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
         return result
+
+    async def _flush_queue_sample(self) -> None:
+        """Sample the queue's counts now if a change since the last sample is in none: the timer's
+        job, and the close's."""
+        self._sample_timer = None
+        if not self._sample_due or self._writer is None:
+            return
+        try:
+            await self._write("swarmdeck", _sample_now)
+        except (StoreError, RuntimeError):
+            pass  # closed, read-only or busy: the next change samples again
 
     def _past_deadline(self, ticket: _Ticket) -> None:
         if not ticket.done.done() and ticket.give_up():
@@ -453,35 +508,51 @@ class Database:
                 raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
             while True:
                 try:
-                    result, tx = self._transaction(writer, actor, body, args, serializable)
+                    result, tx, due, sampled = self._transaction(writer, actor, body, args, serializable)
                     break
                 except pg_errors.SerializationFailure:
                     # Rolled back whole: run it again on what the other transaction committed.
                     if not serializable or time.monotonic() >= deadline:
                         raise
+            if due:
+                self._sample_due = False
+            if sampled:
+                self._sampled_at, self._sample_due = tx.now, False
+            elif tx.queue_changed:
+                self._sample_due, self._due_at = True, tx.now
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             ticket.end(loop, None, exc)
         else:
             ticket.end(loop, (result, tx.wrote_events), None)
 
     def _transaction(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
-                     serializable: bool) -> tuple[T, Tx]:
+                     serializable: bool) -> tuple[T, Tx, bool, bool]:
+        """One run of the write's transaction: its result, its ``Tx``, whether it wrote the queue sample
+        that was due and whether it sampled the queue it changed (the store's bookkeeping of the two is
+        the caller's, once the commit held)."""
         raw, transaction = self._begin(writer)
         try:
             if serializable:
                 raw.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             tx = Tx(raw, self.clock(), actor)
+            due = self._sample_due and (
+                body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
+            if due:  # the counts as the due change left them, in its slot
+                raw.execute(_QUEUE_SAMPLE, (int(self._due_at // QUEUE_SLOT), self._due_at))
             result = body(tx, *args)
             if result is not None and _awaitable_type(type(result)):
                 if inspect.iscoroutine(result):
                     result.close()
                 raise TypeError("a write body returned an awaitable: write bodies are plain functions "
                                 "over Tx and run to their end without awaiting")
+            sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
+            if sampled:
+                raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now))
         except BaseException as exc:
             transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             raise
         transaction.__exit__(None, None, None)  # COMMIT (a serialisation failure can be raised here)
-        return result, tx
+        return result, tx, due, sampled
 
     def _begin(self, writer: OwnedThread) -> tuple[psycopg.Connection, Any]:
         """BEGIN on the writer's connection: its connection and the open ``Transaction``. A connection

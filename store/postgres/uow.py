@@ -3,21 +3,35 @@
 models through store/rows.py, as SQLite's do.
 
 So far the operations the agents area needs (agents, the reviewer check of a registration, whether a
-task exists, events), and the gates' and reviewers' (the swarm's pause and the gates' guard, reviewers,
-milestones, reports, decisions, conditions, resumptions, and the two task operations a passed gate
-uses to release the next milestone's tasks); each further area adds the operations its rules call,
-next to SQLite's (store/sqlite/uow.py), statement for statement.
+task exists, events), the gates' and reviewers' (the swarm's pause and the gates' guard, reviewers,
+milestones, reports, decisions, conditions, resumptions) and the task queue's (store/domain/tasks.py
+and liveness.py: its own block); each further area adds the operations its rules call, next to
+SQLite's (store/sqlite/uow.py), statement for statement.
+
+Locks. On SQLite one write runs at a time, so what a rule read stays true until its commit. Here
+other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
+from are locked as it reads them: a task it reads (``task``: ``FOR UPDATE``), the prerequisites of a
+task being enqueued (in id order), the blocked tasks a completion may release (locked before their
+prerequisites are looked at, in a statement of its own), a cancel's cascade and what a failure holds
+or a retry lets go (locked, then read again until nothing new is found), and the tasks a reaper
+takes (``SKIP LOCKED``). Without them, on this backend: two stores completing a task's last two
+prerequisites at once each saw the other still running and left it blocked for good; so did an
+enqueue racing its prerequisite's completion; a task enqueued during a cancel waited on a cancelled
+task, one enqueued during a failure was not held by it, one enqueued during a retry stayed held by a
+task no longer failed, and two stores reaping at once retried each task twice
+(tests/store/test_pg_task_concurrency.py). A lock wait is bounded by ``lock_timeout``, and a deadlock
+is ``Busy``, as store/postgres/base.py says.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from collections.abc import Sequence
-
+from .. import milestone_refs
 from ..domain.gates import GateGuard
-from ..domain.uow import ConditionRow, EscalatedGate, Pause
+from ..domain.uow import ConditionRow, EscalatedGate, Lease, Pause, PrerequisiteState, PriorityInputs, Silent
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
@@ -33,11 +47,11 @@ from ..models import (
     ReportIssue,
     Reviewer,
     Severity,
+    Task,
     TaskStatus,
     ValidationReport,
     from_ts,
 )
-from .. import milestone_refs
 from ..rows import (
     agent_from_row,
     condition_from_row,
@@ -45,10 +59,13 @@ from ..rows import (
     dumps,
     milestone_from_row,
     reviewer_from_row,
+    task_from_row,
+    tasks_of,
 )
 from .base import All, One, Reads, Tx
 from .schema import GATES_LOCK
 from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+
 
 #: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
 #: the JSON ones (``jsonb``) are given as JSON text and cast.
@@ -135,6 +152,67 @@ def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
     u = PgUnit(tx, signatures)
     u.lock_gates()
     return u
+# -- the task queue's statements ---------------------------------------------------------------------
+
+#: The statuses of a task that is not finished, as SQL.
+UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
+
+#: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
+TASK_SELECT = """
+SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
+FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
+"""
+
+#: A task a rule reads to decide on, locked until the transaction ends (``FOR UPDATE OF t``): what a
+#: rule decides from it stays true until its commit, as under SQLite's one writer (module docstring).
+TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = %s FOR UPDATE OF t"
+
+#: The prerequisites (and their statuses) of the tasks whose ids are the array parameter.
+PREREQUISITES_OF = (
+    "SELECT d.task_id, d.prerequisite_id, p.status FROM task_dependencies d "
+    "JOIN tasks p ON p.id = d.prerequisite_id "
+    "WHERE d.task_id = ANY(%s) ORDER BY d.task_id, d.prerequisite_id"
+)
+
+#: Tasks with the count of their unfinished dependents (``n``): their priority's inputs.
+PRIORITY_INPUTS = f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
+    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n FROM tasks t"""
+
+#: The claim: the choice and the update in one statement, returning the row it wrote. The subquery
+#: locks the row it picks and skips rows other claims hold; a row whose claim committed meanwhile is
+#: re-checked (no longer 'ready') and passed over. ``{filters}``: the agent type and locked milestones.
+_CLAIM = (
+    "UPDATE tasks SET status = 'running', assigned_agent = %s, started_at = %s, "
+    "lease_expires_at = %s + timeout_seconds, updated_at = %s "
+    "WHERE id = (SELECT id FROM tasks WHERE status = 'ready'{filters} ORDER BY priority DESC, id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "RETURNING *"
+)
+
+
+#: Every unfinished task that waits on the task, transitively (the task itself left out).
+_CASCADE = """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT t.id FROM tasks t
+               WHERE t.id IN (SELECT id FROM down) AND t.id != %s
+                 AND t.status NOT IN ('completed', 'cancelled')
+               ORDER BY t.id"""
+
+
+#: The unfinished tasks among the given ones and everything waiting on them, transitively, that no
+#: failure holds yet: what a failure for good holds.
+_HOLDABLE = f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
+                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                SELECT t.id FROM tasks t
+                WHERE t.id IN (SELECT id FROM down) AND t.held_by IS NULL AND t.status IN {UNFINISHED_SQL}
+                ORDER BY t.id"""
+
+
+def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
+    """A task row's priority factors."""
+    return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
+                          row["deadline"], row["estimated_duration_seconds"], row["source"],
+                          unfinished_dependents)
 
 
 class PgUnit:
@@ -203,8 +281,88 @@ class PgUnit:
     def task_exists(self, task_id: int) -> bool:
         return self.tx.one("SELECT 1 FROM tasks WHERE id = %s", (task_id,)) is not None
 
-    # -- tasks: what a passed gate needs to release the next milestone's tasks ---------------------
-    # (the tasks area's operations, statement for statement with SQLite's; only these two so far)
+    # -- the task queue (store/domain/tasks.py, liveness.py): SqliteUnit's task methods, statement for
+    # -- statement; SQLite's `+column` index hints have no counterpart and are dropped ----------------
+
+    def task(self, task_id: int) -> Task:
+        rows = self.tx.all(TASK_BY_ID, (task_id,))
+        if not rows:
+            raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
+        return tasks_of(rows, self.tx.all(PREREQUISITES_OF, ([r["id"] for r in rows],)))[0]
+
+    def prerequisite_states(self, task_ids: Sequence[int]) -> dict[int, PrerequisiteState]:
+        return {
+            r[0]: PrerequisiteState(r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
+            for r in self.tx.all(
+                # Locked (in id order): a completion of one of them waits for this enqueue, or this
+                # enqueue for it, so one of the two sees the other.
+                "SELECT id, status, dependency_depth, held_by FROM tasks WHERE id = ANY(%s) "
+                "ORDER BY id FOR UPDATE",
+                (list(task_ids),))
+        }
+
+    def dependents_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = %s", (task_id,))
+        return [r[0] for r in rows]
+
+    def cascade_of(self, task_id: int) -> list[int]:
+        """What waits on the task, transitively, unfinished; locked (as found, in id order) and read
+        again until no more is found: a task enqueued meanwhile on one of them is then either seen
+        here, or waits for this transaction and finds its prerequisite cancelled."""
+        locked: set[int] = set()
+        while True:
+            ids = [r[0] for r in self.tx.all(_CASCADE, (task_id, task_id))]
+            new = [i for i in ids if i not in locked]
+            if not new:
+                return ids
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
+
+    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
+        rows = self.tx.all(
+            "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id "
+            f"WHERE d.task_id = ANY(%s) AND p.status IN {UNFINISHED_SQL}",
+            (list(task_ids),),
+        )
+        return [r[0] for r in rows]
+
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        rows = self.tx.all(
+            """WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
+                   SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
+               SELECT d.task_id, d.prerequisite_id FROM task_dependencies d
+               WHERE d.task_id IN (SELECT id FROM up)""",
+            (task_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def downstream_of(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
+                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+               SELECT id FROM down""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]
+
+    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        rows = self.tx.all(
+            "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
+            "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id = ANY(%s)",
+            (list(task_ids),),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
+        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
+            f"{PRIORITY_INPUTS} WHERE t.id = ANY(%s)", (list(task_ids),))]
+
+    def waiting_with_deadline(self) -> list[int]:
+        rows = self.tx.all(
+            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
+        )
+        return [r[0] for r in rows]
 
     def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
                          milestone_id: int | None = None) -> list[int]:
@@ -215,15 +373,74 @@ class PgUnit:
             where, params = "t.id = %s", (task_id,)
         else:
             where, params = "t.milestone_id = %s AND t.status = 'blocked'", (milestone_id,)
+        # First lock the blocked candidates (in id order), then look at their prerequisites in a
+        # statement of its own, which sees every commit made before those locks were granted: two
+        # completions of a task's last two prerequisites take turns, and the second sees the first.
+        if not self.tx.all(f"SELECT t.id FROM tasks t WHERE {where} AND t.status = 'blocked' "
+                           "ORDER BY t.id FOR UPDATE", params):
+            return []
         rows = self.tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
                 WHERE {where} AND t.status = 'blocked'
                   AND (m.status IS NULL OR m.status != 'locked')
                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
-                                  WHERE d.task_id = t.id AND p.status != 'completed')""",
+                                  WHERE d.task_id = t.id AND p.status != 'completed')
+                ORDER BY t.id""",
             params,
         )
         return [r[0] for r in rows]
+
+    # -- the task queue: writes ---------------------------------------------------------------------
+
+    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
+                    base_priority: int, status: str, priority: float, dependency_depth: int,
+                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
+                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
+                    max_retries: int, timeout_seconds: int) -> int:
+        return self.tx.one(
+            """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
+                   priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+                   estimated_duration_seconds, input_data, max_retries, timeout_seconds,
+                   created_at, updated_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)
+               RETURNING id""",
+            (description, summary, source, agent_type, base_priority, status, priority,
+             dependency_depth, milestone_id, parent_task_id, session_id, deadline,
+             estimated_duration_seconds, input_json, max_retries, timeout_seconds, self.now, self.now),
+        )[0]
+
+    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None:
+        rows = [(task_id, p) for p in prerequisite_ids]
+        if rows:
+            self.tx.many("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (%s, %s)", rows)
+
+    def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
+        """One statement: the choice (``FOR UPDATE SKIP LOCKED``: a ready task another claim holds is
+        passed over, and one whose claim committed meanwhile is re-checked and no longer ready) and
+        the update; the task built from the row it returned."""
+        now = self.now
+        params: list[Any] = [agent, now, now, now]
+        filters = ""
+        if agent_type is not None:
+            filters += " AND agent_type = %s"
+            params.append(agent_type)
+        if locked:
+            # Tasks of a milestone no verified gate opened are passed over, whatever their status says.
+            filters += " AND coalesce(milestone_id, 0) <> ALL(%s)"
+            params.append(sorted(locked))
+        row = self.tx.one(_CLAIM.format(filters=filters), params)
+        return None if row is None else self._returned(row)
+
+    def _returned(self, row: Any) -> Task:
+        """A running or finished task from the row its UPDATE returned (prerequisites read only if it
+        has any; no blocked reason to give)."""
+        if not row["dependency_depth"]:
+            return task_from_row(row)
+        prerequisites = self.tx.all(
+            "SELECT prerequisite_id FROM task_dependencies WHERE task_id = %s ORDER BY prerequisite_id",
+            (row["id"],),
+        )
+        return task_from_row(row, tuple(r[0] for r in prerequisites))
 
     def set_task_status(self, task_id: int, status: TaskStatus) -> None:
         self.tx.run("UPDATE tasks SET status = %s, updated_at = %s WHERE id = %s",
@@ -422,3 +639,125 @@ class PgUnit:
                    escalation_id, signature) VALUES (%s, %s, %s, %s, %s, %s, %s)""",
             (gate.id, gate.escalation, by, reason, self.now, escalation_id, signature),
         )
+    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
+        row = self.tx.one(
+            "UPDATE tasks SET status = 'completed', result_data = %s::jsonb, finished_at = %s, "
+            "lease_expires_at = NULL, updated_at = %s WHERE id = %s AND status = 'running' RETURNING *",
+            (result_json, self.now, self.now, task_id))
+        return None if row is None else self._returned(row)
+
+    def retry_later(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = %s, "
+            "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = %s "
+            "WHERE id = %s",
+            (error, self.now, task_id),
+        )
+
+    def mark_failed(self, task_id: int, error: str) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'failed', error_message = %s, finished_at = %s, "
+            "lease_expires_at = NULL, updated_at = %s WHERE id = %s",
+            (error, self.now, self.now, task_id),
+        )
+
+    def requeue_failed(self, task_id: int) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
+            "assigned_agent = NULL, started_at = NULL, updated_at = %s WHERE id = %s",
+            (self.now, task_id),
+        )
+
+    def mark_cancelled(self, task_id: int, reason: str | None) -> None:
+        self.tx.run(
+            "UPDATE tasks SET status = 'cancelled', finished_at = %s, lease_expires_at = NULL, "
+            "held_by = NULL, updated_at = %s, error_message = coalesce(%s, error_message) WHERE id = %s",
+            (self.now, self.now, reason, task_id),
+        )
+
+    def set_priority(self, task_id: int, priority: float) -> None:
+        self.tx.run("UPDATE tasks SET priority = %s WHERE id = %s", (priority, task_id))
+
+    def set_base_priority(self, task_id: int, base_priority: int) -> None:
+        self.tx.run("UPDATE tasks SET base_priority = %s, updated_at = %s WHERE id = %s",
+                    (base_priority, self.now, task_id))
+
+    def set_depth(self, task_id: int, depth: int) -> None:
+        self.tx.run("UPDATE tasks SET dependency_depth = %s WHERE id = %s", (depth, task_id))
+
+    def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
+        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + %s WHERE id = %s",
+                    (hours, milestone_id))
+
+    # -- the task queue: liveness -------------------------------------------------------------------
+
+    # Reaped tasks are locked as found, passing over those another store is reaping (or its agent
+    # finishing) right now: whoever holds one decides its fate, and a reaper that finds it no longer
+    # running once that commits leaves it alone. Every claim reaps now and then, so stores reap at once.
+
+    def expired_leases(self) -> list[Lease]:
+        rows = self.tx.all(
+            "SELECT id, assigned_agent, timeout_seconds FROM tasks "
+            "WHERE status = 'running' AND lease_expires_at < %s ORDER BY id FOR UPDATE SKIP LOCKED",
+            (self.now,),
+        )
+        return [Lease(r[0], r[1], r[2]) for r in rows]
+
+    def silent_agents_tasks(self) -> list[Silent]:
+        rows = self.tx.all(
+            """SELECT t.id, a.name, greatest(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
+                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
+               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
+               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < %s
+                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < %s
+               ORDER BY t.id FOR UPDATE OF t SKIP LOCKED""",
+            (self.now, self.now),
+        )
+        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
+        """Hold these tasks and every unfinished task waiting on them; locked (as found, in id order)
+        and read again until no more is found, as ``cascade_of``: a task enqueued meanwhile on one of
+        them is seen here, or waits for this transaction and finds its prerequisite held."""
+        ids = list(task_ids)
+        locked: set[int] = set()
+        while True:
+            found = [r[0] for r in self.tx.all(_HOLDABLE, (ids,))]
+            new = [i for i in found if i not in locked]
+            if not new:
+                break
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
+        rows = self.tx.all(
+            "UPDATE tasks SET held_by = %s "
+            f"WHERE id = ANY(%s) AND held_by IS NULL AND status IN {UNFINISHED_SQL} RETURNING id",
+            (failed_id, sorted(locked)),
+        )
+        return [r[0] for r in rows]
+
+    def held_by(self, failed_id: int) -> list[int]:
+        """What the failure holds; locked and read again until nothing new is found, as ``hold``."""
+        locked: set[int] = set()
+        while True:
+            rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
+            ids = [r[0] for r in rows]
+            new = [i for i in ids if i not in locked]
+            if not new:
+                return ids
+            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
+            locked.update(new)
+
+    def set_held_by(self, task_id: int, failed_id: int | None) -> None:
+        self.tx.run("UPDATE tasks SET held_by = %s WHERE id = %s", (failed_id, task_id))
+
+    def failed_upstream(self, task_id: int) -> list[int]:
+        rows = self.tx.all(
+            f"""WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
+                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
+                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
+                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d
+                JOIN tasks p ON p.id = d.prerequisite_id
+                WHERE d.task_id IN (SELECT id FROM up) AND p.status = 'failed' ORDER BY 1""",
+            (task_id,),
+        )
+        return [r[0] for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from store_support import has_tasks, people
+from store_support import people
 
 
 @pytest.fixture
@@ -13,13 +13,6 @@ def where(request, store_backend, db_path):
     """Where the ``store`` fixture's database is: the SQLite file, or the PostgreSQL database's URL
     (what ``store_support.raw`` opens a plain connection to)."""
     return request.getfixturevalue("pg_store_url") if store_backend == "postgres" else db_path
-
-
-@pytest.fixture
-def tasks_area(store):
-    """Skips a test that needs the tasks area (tasks, claims) on a backend that does not have it yet."""
-    if not has_tasks(store):
-        pytest.skip("the tasks area (tasks, claims) is not on this backend yet")
 
 
 @pytest.fixture

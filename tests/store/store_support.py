@@ -66,6 +66,19 @@ def row_counts(where: Path | str) -> dict[str, int]:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
+async def counts_of(store) -> dict[str, int]:
+    """``row_counts`` read through the store itself: the same on either backend."""
+    return {t: (await store._one(f"SELECT count(*) FROM {t}"))[0] for t in TABLES}
+
+
+async def tamper(store, sql: str, params: tuple = ()) -> None:
+    """Change the database around the store's rules (one statement, ``?`` placeholders), on either
+    backend: what a person with the file, or a role on the server, could do."""
+    if type(store).__module__.startswith("swarmdeck.store.postgres"):
+        sql = sql.replace("?", "%s")
+    await store._write("tamper", lambda tx: tx.run(sql, params))
+
+
 async def state(store) -> tuple:
     """Everything a refused or dry-run write must leave exactly as it was."""
     return (

@@ -50,7 +50,6 @@ class TestMilestones:
         await decide(store, "M2", decision="APPROVE", rationale="ok", reviewer="alice")
         assert (await store.add_milestone("M3")).status is MilestoneStatus.OPEN
 
-    @pytest.mark.usefixtures("tasks_area")
     async def test_locked_milestone_tasks_wait_for_the_gate(self, gated):
         store = gated
         prep = await store.enqueue_task(description="prep", milestone="M1")
@@ -79,7 +78,6 @@ class TestMilestones:
         await store.complete_task(prep.id, agent="a1")
         assert (await store.get_task(z.id)).status is TaskStatus.READY
 
-    @pytest.mark.usefixtures("tasks_area")
     async def test_hours_spent(self, gated, clock):
         store = gated
         t = await store.enqueue_task(description="t", milestone="M1")

@@ -8,6 +8,8 @@ import pytest
 from swarmdeck.store import TaskStatus
 from swarmdeck.store.errors import InvalidArgument, PermissionDenied
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 STALE, GRACE = 60, 300  # the defaults: stale after a minute, tasks released five minutes later
 
 

@@ -1,4 +1,5 @@
-"""Tasks in the SQLite store: enqueue, dependencies, claim, cancel, priority, queue status, hours."""
+"""Tasks in the store, on both backends: enqueue, dependencies, claim, cancel, priority, queue status,
+hours, queue samples."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import pytest
 
 from swarmdeck.store import AgentStatus, TaskSource, TaskStatus
 from swarmdeck.app.cli._base import message as cli_message
-from swarmdeck.store.errors import CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy
+from swarmdeck.store.errors import (
+    CycleError, InvalidArgument, InvalidTransition, NotFound, PermissionDenied, Remedy,
+)
 
-from store_support import claim, raw, row_counts, state
+from store_support import claim, counts_of, state, tamper
+from support import wait_for
+
+STORE_BACKENDS = ("sqlite", "postgres")
 
 
 async def run(store, task_id: int, agent: str = "a1"):
@@ -101,16 +107,16 @@ class TestInvalidEnqueue:
             ({"milestone": "M9"}, NotFound, "milestone 'M9' does not exist"),
         ],
     )
-    async def test_refused_and_nothing_written(self, seeded, db_path, kwargs, error, message):
+    async def test_refused_and_nothing_written(self, seeded, kwargs, error, message):
         store, ids = seeded
         if "prerequisites" in kwargs:
             kwargs = {**kwargs, "prerequisites": [ids.get(p, p) for p in kwargs["prerequisites"]]}
         kwargs = {"description": "a valid description", **kwargs}
-        before, counts = await state(store), row_counts(db_path)
+        before, counts = await state(store), await counts_of(store)
         with pytest.raises(error, match=message):
             await store.enqueue_task(**kwargs)
         assert await state(store) == before
-        assert row_counts(db_path) == counts
+        assert await counts_of(store) == counts
 
 
 class TestDependencies:
@@ -159,11 +165,11 @@ class TestDependencies:
         assert (await store.add_dependency(b.id, a.id)).prerequisites == (a.id,)
         assert await store.latest_event_id() == mark
 
-    async def test_cycles_are_refused(self, store, db_path):
+    async def test_cycles_are_refused(self, store):
         a = await store.enqueue_task(description="a")
         b = await store.enqueue_task(description="b", prerequisites=[a.id])
         c = await store.enqueue_task(description="c", prerequisites=[b.id])
-        before, counts = await state(store), row_counts(db_path)
+        before, counts = await state(store), await counts_of(store)
         with pytest.raises(CycleError) as info:
             await store.add_dependency(a.id, c.id)
         assert str(info.value) == (
@@ -173,7 +179,7 @@ class TestDependencies:
         with pytest.raises(CycleError, match=f"{b.id} -> {b.id}"):
             await store.add_dependency(b.id, b.id)
         assert await state(store) == before
-        assert row_counts(db_path) == counts
+        assert await counts_of(store) == counts
 
     async def test_unknown_or_running_tasks(self, agents):
         store = agents
@@ -341,7 +347,7 @@ class TestClaim:
 
 
 class TestCancel:
-    async def test_cascades_to_transitive_dependents_only(self, agents, db_path):
+    async def test_cascades_to_transitive_dependents_only(self, agents):
         store = agents
         done = await store.enqueue_task(description="done", base_priority=10)
         await run(store, done.id)
@@ -374,14 +380,13 @@ class TestCancel:
                      for e in events if e.kind == "task.cancelled"]
         assert cancelled == [(str(root.id), None)] + [(str(t), root.id) for t in (b.id, c.id, d.id)]
 
-    async def test_a_completed_task_downstream_is_never_touched(self, agents, db_path):
+    async def test_a_completed_task_downstream_is_never_touched(self, agents):
         store = agents
         root = await store.enqueue_task(description="root")
         done = await store.enqueue_task(description="done", base_priority=10)
         await run(store, done.id)
         # A completed task that waits on root: no API call makes this state, but the rule must hold.
-        with raw(db_path) as conn:
-            conn.execute("INSERT INTO task_dependencies VALUES (?, ?)", (done.id, root.id))
+        await tamper(store, "INSERT INTO task_dependencies VALUES (?, ?)", (done.id, root.id))
         done_before = await store.get_task(done.id)
         assert done.id not in (await store.cancel_task(root.id, dry_run=True)).cascaded_task_ids
         assert (await store.cancel_task(root.id)).cascaded_task_ids == ()
@@ -543,3 +548,97 @@ async def test_completing_books_reported_hours_or_the_time_it_ran(store, clock):
     assert (await store.get_milestone("M1")).hours_spent == pytest.approx(3.5)
     with pytest.raises(InvalidArgument, match="hours must be a non-negative number"):
         await store.complete_task(second.id, agent="a1", hours=-1)
+
+
+async def _milestone_rows(store, *rows) -> None:
+    """Milestones as rows (name, status, required approvals), in order: what the claim and enqueue
+    read, whichever area wrote them."""
+    for position, (name, status, required) in enumerate(rows, 1):
+        await tamper(store, "INSERT INTO milestones (name, position, objective, status, required_approvals, "
+                            "created_at) VALUES (?, ?, '', ?, ?, 0)", (name, position, status, required))
+
+
+class TestMilestonesAsTheClaimSeesThem:
+    async def test_a_task_of_a_milestone_no_gate_opened_is_never_handed_out(self, agents):
+        store = agents
+        await _milestone_rows(store, ("M1", "open", 1), ("M2", "open", 1))  # M2's status says open
+        later = await store.enqueue_task(description="M2 work", milestone="M2", base_priority=10)
+        now = await store.enqueue_task(description="M1 work", milestone="M1", base_priority=0)
+        assert later.status is TaskStatus.READY  # as its milestone's status column says
+        # ... but M1's gate has no approval: M2's task is passed over, M1's handed out.
+        await claim(store, "a1", now.id)
+        assert await store.claim_task(agent="a2") is None
+        assert (await store.get_task(later.id)).status is TaskStatus.READY
+
+    async def test_a_task_of_a_locked_milestone_is_blocked_and_its_hours_are_booked(self, agents, clock):
+        store = agents
+        await _milestone_rows(store, ("M1", "open", 1), ("M2", "locked", 1))
+        blocked = await store.enqueue_task(description="M2 work", milestone="M2")
+        assert blocked.status is TaskStatus.BLOCKED
+        assert blocked.blocked_reason == (
+            "milestone 'M2' is not open yet: it opens when the gate before it passes")
+        work = await store.enqueue_task(description="M1 work", milestone=1)
+        await claim(store, "a1", work.id)
+        clock.advance(1800)
+        await store.complete_task(work.id, agent="a1", hours=2)
+        [hours] = await store._all("SELECT hours_spent FROM milestones WHERE name = 'M1'")
+        assert hours[0] == pytest.approx(2.0)
+        assert await store.claim_task(agent="a1") is None
+
+
+# -- queue samples (what the queue chart draws) -----------------------------------------------------
+
+
+async def _samples(store) -> dict[int, tuple[int, int]]:
+    return {r[0]: (r[1], r[2]) for r in await store._all("SELECT slot, ready, running FROM queue_samples")}
+
+
+async def _latest_sample(store) -> tuple[int, int] | None:
+    samples = await _samples(store)
+    return samples[max(samples)] if samples else None
+
+
+async def test_the_queue_is_sampled_once_a_second_and_the_rest_follows(agents, clock):
+    """The first change samples in its own transaction; changes within the next second do not, and
+    a timer or the close samples them."""
+    store = agents
+    await store.enqueue_task(description="first")
+    assert await _latest_sample(store) == (1, 0)
+    for i in range(4):
+        await store.enqueue_task(description=f"t{i}")
+    assert await _latest_sample(store) == (1, 0)  # not in every write
+    async def timer_sampled() -> bool:
+        return await _latest_sample(store) == (5, 0)
+
+    await wait_for(timer_sampled, "the timer's sample", tries=300)
+    await store.claim_task(agent="a1")
+    clock.advance(5)
+    await store.claim_task(agent="a1")  # seconds later: sampled in its own transaction
+    assert await _latest_sample(store) == (3, 2)
+
+
+async def test_each_slot_keeps_the_counts_its_last_change_left(store, clock):
+    """A change left due in one 10 s slot is written into that slot by the first write of the next
+    (before that write's own changes): every slot's sample is the queue after its last change."""
+    await store.enqueue_task(description="first")  # sampled: 1 ready
+    for i in range(3):
+        await store.enqueue_task(description=f"t{i}")  # due: 4 ready
+    slot = int(clock.now // 10)
+    clock.advance(10)
+    await store.enqueue_task(description="next slot")
+    assert {s: ready for s, (ready, _) in (await _samples(store)).items()} == {slot: 4, slot + 1: 5}
+
+
+async def test_a_nul_character_is_kept_by_sqlite_and_refused_whole_by_postgresql(store, store_backend):
+    """PostgreSQL's text and jsonb cannot hold U+0000; there the write is refused (InvalidArgument) and
+    nothing of it is kept, where SQLite keeps the text as given."""
+    before, counts = await state(store), await counts_of(store)
+    for kwargs in ({"description": "a\x00b"}, {"description": "d", "input_data": {"k": "x\x00y"}}):
+        if store_backend == "postgres":
+            with pytest.raises(InvalidArgument, match="refused by the database"):
+                await store.enqueue_task(**kwargs)
+        else:
+            task = await store.enqueue_task(**kwargs)
+            assert (task.description, task.input_data) == (kwargs["description"], kwargs.get("input_data"))
+    if store_backend == "postgres":
+        assert await state(store) == before and await counts_of(store) == counts
