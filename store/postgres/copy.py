@@ -131,7 +131,8 @@ class CopyReport:
         width = max((len(t.table) for t in self.tables), default=5)
         out = [f"{'table':<{width}}  {'sqlite':>9}  {'postgres':>9}  checksum"]
         for t in self.tables:
-            mark = t.source_checksum[:12] if t.ok else f"DIFFERS at {t.first_difference!r} {t.detail}".rstrip()
+            mark = (t.source_checksum[:12] if t.ok
+                    else f"DIFFERS at {t.first_difference!r} {t.detail}".rstrip())
             out.append(f"{t.table:<{width}}  {t.source_rows:>9}  {t.target_rows:>9}  {mark}")
         if self.chain is not None:
             out.append(f"source: {self.chain.message}")
@@ -186,7 +187,7 @@ def plan(src: Any, dst: Any) -> list[Table]:
         parents[name] = {r[2] for r in src.execute(f"PRAGMA foreign_key_list({_quote(name)})")} - {name}
     ordered: list[str] = []
     while len(ordered) < len(names):
-        ready = [n for n in names if n not in ordered and parents[n] <= set(ordered) | (parents[n] - set(names))]
+        ready = [n for n in names if n not in ordered and parents[n] & set(names) <= set(ordered)]
         if not ready:  # a cycle between tables: keep the rest in name order (not in this schema)
             ready = [n for n in names if n not in ordered]
         ordered.extend(ready)
@@ -422,7 +423,8 @@ def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progr
                         (table.name, done + len(rows), json.dumps(last)))
             except Exception as exc:
                 first = _key_of(rows[0], table)
-                raise RuntimeError(f"copying {table.name} (the batch from key {first!r}) failed: {exc}") from exc
+                raise RuntimeError(
+                    f"copying {table.name} (the batch from key {first!r}) failed: {exc}") from exc
             done += len(rows)
             written += inserted
             if progress is not None:
@@ -431,7 +433,8 @@ def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progr
             break
     with dst.transaction():
         dst.execute(f"UPDATE {PROGRESS} SET done = true WHERE table_name = %s", (table.name,))
-        dst.execute(f"INSERT INTO {PROGRESS} (table_name, rows_done, last_key, done) VALUES (%s, %s, NULL, true) "
+        dst.execute(f"INSERT INTO {PROGRESS} (table_name, rows_done, last_key, done) "
+                    "VALUES (%s, %s, NULL, true) "
                     "ON CONFLICT (table_name) DO NOTHING", (table.name, done))
     return written
 
@@ -439,11 +442,9 @@ def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progr
 def _reset_identity(dst: Any, table: Table) -> None:
     if table.identity is None:
         return
-    col = _quote(table.identity)
-    dst.execute(
-        f"SELECT setval(pg_get_serial_sequence(%s, %s), coalesce((SELECT max({col}) FROM {_quote(table.name)}), 1), "
-        f"(SELECT max({col}) FROM {_quote(table.name)}) IS NOT NULL)",
-        (table.name, table.identity))
+    top = dst.execute(f"SELECT max({_quote(table.identity)}) FROM {_quote(table.name)}").fetchone()[0]
+    dst.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s, %s)",
+                (table.name, table.identity, 1 if top is None else top, top is not None))
 
 
 def _fill_vectors(dst: Any) -> None:
@@ -510,7 +511,8 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
         _fill_vectors(dst)
         report.sealed = seal_events(dst, wait=True)
         head = src.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-        report.source_head = audit.AuditHead(0, audit.GENESIS).text if head is None else f"{head[0]}:{head[1]}"
+        report.source_head = (audit.AuditHead(0, audit.GENESIS) if head is None
+                              else audit.AuditHead(head[0], head[1] or "")).text
         report.target_head = pg_audit_head(dst).text
         report.tables = validate(src, dst, tables)
         with dst.transaction():

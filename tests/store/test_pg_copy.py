@@ -16,6 +16,9 @@ from signing_support import decide
 from store_support import people, raw, submit
 
 
+MODEL = "tiny-test"
+
+
 async def build_swarm(path, clock) -> None:
     """Tasks with dependencies, agents, a milestone with a report and a signed decision, a session,
     memories with two versions, a learning record, a document, and the events all of that wrote."""
@@ -31,7 +34,8 @@ async def build_swarm(path, clock) -> None:
         await store.enqueue_task(description="validate it", agent_type="coder",
                                  prerequisites=[first.id, second.id])
         task = await store.claim_task(agent="a1")
-        await store.complete_task(task.id, agent="a1", result={"notes": "done", "files": ["a.py"], "ratio": 0.5})
+        await store.complete_task(task.id, agent="a1",
+                                  result={"notes": "done", "files": ["a.py"], "ratio": 0.5})
         await submit(store, "M1")
         await decide(store, "M1", decision="APPROVE", rationale="solid", reviewer="alice")
         session = await store.create_session(agent="a2")
@@ -43,6 +47,10 @@ async def build_swarm(path, clock) -> None:
         await store.log_record("decision", {"decision": "keep SSE", "rationale": "proxies",
                                             "alternatives": ["long polling"]}, agent="a1")
         await store.index_document("project:x", "docs/readme.md", "# Title\n\nSome text about copies.\n")
+        pending = await store.pending_embeddings(MODEL, limit=10)
+        await store.store_embeddings(MODEL, 4, [(i, [0.25, -1.0, 3.5, n], t)
+                                                for n, (i, t) in enumerate(pending[:-1])])
+        await store.record_embedding_failure(MODEL, [pending[-1][0]], "the model was down")
     finally:
         await store.close()
 
@@ -66,7 +74,8 @@ def test_a_swarm_copies_whole_and_every_table_matches(swarm, pg_database):
     assert {"tasks", "task_dependencies", "agents", "milestones", "validation_reports", "report_criteria",
             "report_metrics", "report_issues", "report_recommendations", "gate_decisions", "reviewers",
             "sessions", "session_events", "events", "memory_entries", "learning_records", "documents",
-            "document_chunks", "search_items", "swarm_state"} <= _tables_with_rows(report)
+            "document_chunks", "search_items", "swarm_state", "embeddings", "vector_indexes",
+            "embedding_failures"} <= _tables_with_rows(report)
     by_table = {t.table: t for t in report.tables}
     for t in report.tables:
         assert t.source_rows == t.target_rows and t.source_checksum == t.target_checksum
@@ -92,6 +101,13 @@ def test_a_swarm_copies_whole_and_every_table_matches(swarm, pg_database):
         result = verify_events(conn)
         assert result.ok and result.checked == events
         assert report.target_head == report.source_head
+        # Each model's vectors: as bytes in embeddings, and in its pgvector table when the server has it.
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+            table = conn.execute("SELECT table_name FROM vector_indexes WHERE model = %s",
+                                 (MODEL,)).fetchone()[0]
+            vectors = conn.execute(f"SELECT embedding::text FROM {table} ORDER BY item_id").fetchall()
+            assert len(vectors) == by_table["embeddings"].source_rows
+            assert vectors[0] == ("[0.25,-1,3.5,0]",)
         # JSON columns arrive as jsonb, equal as values.
         assert conn.execute("SELECT result_data->>'notes' FROM tasks WHERE id = 1").fetchone()[0] == "done"
 
