@@ -135,9 +135,11 @@ class CopyReport:
                     else f"DIFFERS at {t.first_difference!r} {t.detail}".rstrip())
             out.append(f"{t.table:<{width}}  {t.source_rows:>9}  {t.target_rows:>9}  {mark}")
         if self.chain is not None:
-            out.append(f"source: {self.chain.message}")
-        same = "the same chain" if self.source_head == self.target_head else "re-sealed, a new head"
-        out.append(f"postgresql event head {self.target_head} ({same})")
+            out.append(f"sqlite event log intact: {self.chain.checked} events verified" if self.chain.ok
+                       else f"sqlite event log: {self.chain.message}")
+        same = "the same chain as sqlite's" if self.source_head == self.target_head else "a new chain"
+        out.append(f"postgresql event log sealed ({same}), head:")
+        out.append(f"  {self.target_head}")
         bad = self.differences
         out.append("every table matches" if not bad else
                    f"{len(bad)} table(s) differ: {', '.join(t.table for t in bad)}")
@@ -469,14 +471,15 @@ def _fill_vectors(dst: Any) -> None:
 
 
 def copy_database(source: str | Path, target: str | Any, *, force: bool = False, batch: int = BATCH,
-                  progress: Progress | None = None) -> CopyReport:
+                  progress: Progress | None = None, stage: Callable[[str], None] | None = None) -> CopyReport:
     """Copy the SQLite database ``source`` (a path or ``sqlite:///`` URL) into the PostgreSQL database
     ``target`` (a ``postgresql://`` URL, or a psycopg connection in autocommit mode) and validate it.
 
     Refused (``CopyRefused``, nothing written): a target holding swarmdeck data that is not a copy in
     progress, or a SQLite chain that does not verify, unless ``force`` (then the rows already there are
     kept, those with the same keys are not copied, and the validation names what differs).
-    ``progress(table, rows_done, rows_total)`` is called after every batch."""
+    ``progress(table, rows_done, rows_total)`` is called when a table begins and after every batch;
+    ``stage(what)`` when the copy moves on to a step that has no rows to count (sealing, validating)."""
     import psycopg
 
     if batch < 1:
@@ -508,12 +511,15 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
         with dst.transaction():
             for table in tables:
                 _reset_identity(dst, table)
+        say = stage or (lambda what: None)
+        say("filling the vector tables and sealing the event log")
         _fill_vectors(dst)
         report.sealed = seal_events(dst, wait=True)
         head = src.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         report.source_head = (audit.AuditHead(0, audit.GENESIS) if head is None
                               else audit.AuditHead(head[0], head[1] or "")).text
         report.target_head = pg_audit_head(dst).text
+        say("validating: counting and hashing every table on both sides")
         report.tables = validate(src, dst, tables)
         with dst.transaction():
             dst.execute(f"DROP TABLE IF EXISTS {PROGRESS}")
