@@ -47,6 +47,12 @@ from .sealing import seal_events
 PROGRESS = "swarmdeck_copy_progress"
 #: Rows per batch (one transaction on the target each).
 BATCH = 1_000
+#: The advisory lock a copy holds on the target for as long as it runs (schema.py's key scheme: "SWKD"
+#: then a purpose), so that two copies into one database do not interleave.
+COPY_LOCK = 0x53574B44_00000003
+#: The row of ``PROGRESS`` that names the source (its first event's hash): a copy in progress is only
+#: continued from the swarm it began with. Not a table name (table names have no spaces).
+SOURCE_ROW = " source"
 
 #: Relations never copied: the target's own migration record, and SQLite's derived tables.
 _SKIP = {"schema_migrations", "task_counts", "search_fts", PROGRESS}
@@ -354,6 +360,29 @@ def _holding_data(dst: Any, tables: Sequence[Table]) -> list[str]:
             and dst.execute(f"SELECT EXISTS (SELECT 1 FROM {_quote(t.name)})").fetchone()[0]]
 
 
+def check_source(src: Any) -> None:
+    """The source must be a swarmdeck database at this code's schema version: the two schemas mirror
+    each other version for version, and only then does every SQLite column have its place."""
+    from ..sqlite import schema as sqlite_schema
+
+    if src.execute("PRAGMA application_id").fetchone()[0] != sqlite_schema.APPLICATION_ID:
+        raise CopyRefused("the source is not a swarmdeck database (its application_id is not swarmdeck's)")
+    version = src.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    if version != sqlite_schema.SCHEMA_VERSION:
+        newer = version > sqlite_schema.SCHEMA_VERSION
+        raise CopyRefused(
+            f"the source is at schema {version}, this swarmdeck copies schema "
+            f"{sqlite_schema.SCHEMA_VERSION}: "
+            + ("upgrade swarmdeck first" if newer else
+               "open it once with this swarmdeck (swarmdeck --db PATH init) to migrate it, then copy"))
+
+
+def _source_identity(src: Any) -> str:
+    """What tells one swarm from another: the first event's hash (every swarm's log starts differently)."""
+    row = src.execute("SELECT hash FROM events ORDER BY id LIMIT 1").fetchone()
+    return "" if row is None else str(row[0])
+
+
 def verify_source_chain(src: Any, chunk: int = 10_000) -> audit.AuditResult:
     """The SQLite event log's hash chain walked from the first event (store/audit.py)."""
     check = audit.ChainCheck()
@@ -441,33 +470,83 @@ def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progr
     return written
 
 
-def _reset_identity(dst: Any, table: Table) -> None:
+def _sqlite_sequences(src: Any) -> dict[str, int]:
+    """AUTOINCREMENT's high-water marks: an id once given (then deleted) is not given again."""
+    if src.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is None:
+        return {}
+    return {name: int(seq) for name, seq in src.execute("SELECT name, seq FROM sqlite_sequence")}
+
+
+def _reset_identity(dst: Any, table: Table, floor: int | None) -> None:
     if table.identity is None:
         return
     top = dst.execute(f"SELECT max({_quote(table.identity)}) FROM {_quote(table.name)}").fetchone()[0]
+    if floor is not None and (top is None or floor > top):
+        top = floor
     dst.execute("SELECT setval(pg_get_serial_sequence(%s, %s), %s, %s)",
                 (table.name, table.identity, 1 if top is None else top, top is not None))
 
 
-def _fill_vectors(dst: Any) -> None:
+def _vector_text(blob: bytes, dim: int) -> str | None:
+    if len(blob) != 4 * dim:
+        return None
+    return "[" + ",".join(repr(f) for f in struct.unpack(f"<{dim}f", blob)) + "]"
+
+
+def _models(dst: Any) -> list[tuple[str, int, str]]:
+    return dst.execute("SELECT model, dim, table_name FROM vector_indexes ORDER BY model").fetchall()
+
+
+def _fill_vectors(dst: Any, *, batch: int) -> None:
     """Each model's pgvector table, made and filled from ``embeddings`` (float32 vectors, as SQLite
-    keeps them), when the server has pgvector."""
+    keeps them), when the server has pgvector. Rows already there are kept (a resumed copy)."""
     if not schema.has_pgvector(dst):
         return
-    for model, dim, table in dst.execute("SELECT model, dim, table_name FROM vector_indexes").fetchall():
+    for model, dim, table in _models(dst):
         with dst.transaction():
             if dst.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
                 dst.execute(schema.vector_table_sql(table, dim).encode())
-            rows = dst.execute("SELECT item_id, vector FROM embeddings WHERE model = %s", (model,)).fetchall()
-            values = []
-            for item_id, blob in rows:
-                if len(blob) != 4 * dim:
-                    continue
-                floats = struct.unpack(f"<{dim}f", blob)
-                values.append((item_id, "[" + ",".join(repr(f) for f in floats) + "]"))
-            with dst.cursor() as cur:
+        last = -1
+        while True:
+            rows = dst.execute("SELECT item_id, vector FROM embeddings WHERE model = %s AND item_id > %s "
+                               "ORDER BY item_id LIMIT %s", (model, last, batch)).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
+            values = [(item_id, text) for item_id, blob in rows
+                      if (text := _vector_text(bytes(blob), dim)) is not None]
+            with dst.transaction(), dst.cursor() as cur:
                 cur.executemany(f"INSERT INTO {_quote(table)} (item_id, embedding) VALUES (%s, %s::vector) "
                                 "ON CONFLICT (item_id) DO NOTHING", values)
+
+
+def check_vectors(src: Any, dst: Any) -> list[TableCheck]:
+    """Each model's pgvector table against SQLite's vectors of that model (as float32 bytes on both
+    sides), when the target has pgvector: one check per model, named by its table."""
+    if not schema.has_pgvector(dst):
+        return []
+    checks = []
+    for model, dim, table in _models(dst):
+        left = [(i, bytes(v).hex()) for i, v in src.execute(
+            "SELECT item_id, vector FROM embeddings WHERE model = ? AND length(vector) = ? ORDER BY item_id",
+            (model, 4 * dim))]
+        right = []
+        if dst.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None:
+            for item_id, text in dst.execute(f"SELECT item_id, embedding::text FROM {_quote(table)} "
+                                             "ORDER BY item_id"):
+                floats = [float(x) for x in text.strip("[]").split(",")] if text != "[]" else []
+                right.append((item_id, struct.pack(f"<{len(floats)}f", *floats).hex()))
+        first, detail = None, ""
+        if left != right:
+            extra = {i for i, _ in left} ^ {i for i, _ in right}
+            differing = sorted(extra | {a[0] for a, b in zip(left, right) if a != b})
+            first = differing[0]
+            detail = ("missing on postgresql" if first in dict(left) and first not in dict(right)
+                      else "only on postgresql" if first not in dict(left) else "differs in embedding")
+        digest = [hashlib.sha256("".join(f"{i}:{v}\n" for i, v in side).encode()).hexdigest()
+                  for side in (left, right)]
+        checks.append(TableCheck(table, len(left), len(right), digest[0], digest[1], first, detail))
+    return checks
 
 
 def copy_database(source: str | Path, target: str | Any, *, force: bool = False, batch: int = BATCH,
@@ -490,10 +569,20 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
     try:
         if not dst.autocommit:
             raise ValueError("the target connection must be in autocommit mode")
+        check_source(src)
+        if not dst.execute("SELECT pg_try_advisory_lock(%s)", (COPY_LOCK,)).fetchone()[0]:
+            raise CopyRefused("another copy into this database is running")
         migrate(dst)
         tables = plan(src, dst)
         report = CopyReport(resumed=_has_progress(dst))
-        if not report.resumed:
+        identity = _source_identity(src)
+        if report.resumed:
+            began = dst.execute(f"SELECT last_key FROM {PROGRESS} WHERE table_name = %s",
+                                (SOURCE_ROW,)).fetchone()
+            if began is not None and began[0] != identity and not force:
+                raise CopyRefused("the copy in progress in the target began from another swarm: "
+                                  "resume it from that one, or force it")
+        else:
             holding = _holding_data(dst, tables)
             if holding and not force:
                 raise CopyRefused(
@@ -506,21 +595,24 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
         with dst.transaction():
             dst.execute(f"CREATE TABLE IF NOT EXISTS {PROGRESS} (table_name text PRIMARY KEY, "
                         "rows_done bigint NOT NULL, last_key jsonb, done boolean NOT NULL)")
+            dst.execute(f"INSERT INTO {PROGRESS} VALUES (%s, 0, %s::jsonb, true) ON CONFLICT DO NOTHING",
+                        (SOURCE_ROW, json.dumps(identity)))
         for table in tables:
             report.copied[table.name] = _copy_table(src, dst, table, batch=batch, progress=progress)
+        sequences = _sqlite_sequences(src)
         with dst.transaction():
             for table in tables:
-                _reset_identity(dst, table)
+                _reset_identity(dst, table, sequences.get(table.name))
         say = stage or (lambda what: None)
         say("filling the vector tables and sealing the event log")
-        _fill_vectors(dst)
+        _fill_vectors(dst, batch=batch)
         report.sealed = seal_events(dst, wait=True)
         head = src.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         report.source_head = (audit.AuditHead(0, audit.GENESIS) if head is None
                               else audit.AuditHead(head[0], head[1] or "")).text
         report.target_head = pg_audit_head(dst).text
         say("validating: counting and hashing every table on both sides")
-        report.tables = validate(src, dst, tables)
+        report.tables = validate(src, dst, tables) + check_vectors(src, dst)
         with dst.transaction():
             dst.execute(f"DROP TABLE IF EXISTS {PROGRESS}")
         return report
@@ -528,3 +620,5 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
         src.close()
         if own:
             dst.close()
+        elif not dst.closed:
+            dst.execute("SELECT pg_advisory_unlock(%s)", (COPY_LOCK,))

@@ -4,6 +4,8 @@ resumes without duplicates; a row changed on the target is named by the validati
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
@@ -108,6 +110,7 @@ def test_a_swarm_copies_whole_and_every_table_matches(swarm, pg_database):
             vectors = conn.execute(f"SELECT embedding::text FROM {table} ORDER BY item_id").fetchall()
             assert len(vectors) == by_table["embeddings"].source_rows
             assert vectors[0] == ("[0.25,-1,3.5,0]",)
+            assert by_table[table].ok and by_table[table].source_rows == len(vectors)  # validated too
         # JSON columns arrive as jsonb, equal as values.
         assert conn.execute("SELECT result_data->>'notes' FROM tasks WHERE id = 1").fetchone()[0] == "done"
 
@@ -156,7 +159,8 @@ def test_an_interrupted_copy_resumes_and_ends_identical(swarm, pg_database):
             order = [t.name for t in pg_copy.plan(src, conn)]
         finally:
             src.close()
-        done = dict(conn.execute(f"SELECT table_name, done FROM {pg_copy.PROGRESS}").fetchall())
+        done = dict(conn.execute(f"SELECT table_name, done FROM {pg_copy.PROGRESS} WHERE table_name <> %s",
+                                 (pg_copy.SOURCE_ROW,)).fetchall())
         # Tables are copied one after the other: those before the events are done, none after begun.
         assert done == {**{t: True for t in order[:order.index("events")]}, "events": False}
 
@@ -187,3 +191,45 @@ def test_a_changed_row_on_the_target_is_named(swarm, pg_database):
     assert bad[0].first_difference == 2 and "description" in bad[0].detail
     assert bad[0].source_rows == bad[0].target_rows and bad[0].source_checksum != bad[0].target_checksum
     assert checks["memory_entries"].ok  # the same JSON in another key order is the same value
+
+
+def test_a_copy_in_progress_continues_only_from_the_swarm_it_began_with(swarm, tmp_path, clock,
+                                                                        pg_database):
+    def stop(table: str, done: int, total: int) -> None:
+        if table == "events" and done:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        pg_copy.copy_database(swarm, pg_database, batch=2, progress=stop)
+    other = tmp_path / "other.db"
+    clock.advance(3600)  # another swarm, begun at another time: its first event differs
+    asyncio.run(build_swarm(other, clock))
+    with pytest.raises(pg_copy.CopyRefused, match="began from another swarm"):
+        pg_copy.copy_database(other, pg_database)
+    assert pg_copy.copy_database(swarm, pg_database).ok
+
+
+def test_a_source_at_another_schema_version_is_refused(swarm, pg_database):
+    with raw(swarm) as conn:
+        conn.execute("DELETE FROM schema_migrations "
+                     "WHERE version = (SELECT max(version) FROM schema_migrations)")
+    with pytest.raises(pg_copy.CopyRefused, match="open it once with this swarmdeck"):
+        pg_copy.copy_database(swarm, pg_database)
+
+
+def test_a_changed_vector_on_the_target_is_named(swarm, pg_database):
+    report = pg_copy.copy_database(swarm, pg_database)
+    with psycopg.connect(pg_database, autocommit=True) as dst:
+        if not dst.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+            pytest.skip("the server has no pgvector")
+        table, = dst.execute("SELECT table_name FROM vector_indexes").fetchone()
+        item = dst.execute(f"SELECT max(item_id) FROM {table}").fetchone()[0]
+        dst.execute(f"UPDATE {table} SET embedding = '[9,9,9,9]' WHERE item_id = %s", (item,))
+        src = pg_copy.open_source(swarm)
+        try:
+            checks = pg_copy.check_vectors(src, dst)
+        finally:
+            src.close()
+    assert report.ok
+    assert [(c.table, c.first_difference, c.detail) for c in checks if not c.ok] == [
+        (table, item, "differs in embedding")]
