@@ -300,41 +300,46 @@ def _target_rows(dst: Any, table: Table, chunk: int) -> Iterator[tuple]:
         yield from cur
 
 
-def check_table(src: Any, dst: Any, table: Table, *, chunk: int = 5_000) -> TableCheck:
-    """Count, hash and compare one table's rows on both sides, in primary-key order."""
+def _compare(name: str, left: Iterator[tuple[Any, str, Any]], right: Iterator[tuple[Any, str, Any]],
+             explain: Callable[[Any, Any], str]) -> TableCheck:
+    """Two streams of ``(key, canonical text, row)`` in key order, counted, hashed and merged: the
+    first key where they differ, and ``explain(row, row)`` for a key both have with other content."""
     hashes = (hashlib.sha256(), hashlib.sha256())
     counts = [0, 0]
     first: Any = None
     detail = ""
-    left, right = _source_rows(src, table, chunk), _target_rows(dst, table, chunk)
     a, b = next(left, None), next(right, None)
     while a is not None or b is not None:
-        ka = None if a is None else _key_of(a, table)
-        kb = None if b is None else _key_of(b, table)
-        ta = None if a is None else _row_text(a, table.types)
-        tb = None if b is None else _row_text(b, table.types)
-        if a is not None and b is not None and ka == kb:
-            if ta != tb and first is None:
-                first, detail = ka, _which_columns(a, b, table)
+        if a is not None and b is not None and a[0] == b[0]:
+            if a[1] != b[1] and first is None:
+                first, detail = a[0], explain(a[2], b[2])
             step = (True, True)
-        elif b is None or (a is not None and _sort_key(ka) < _sort_key(kb)):
+        elif b is None or (a is not None and _sort_key(a[0]) < _sort_key(b[0])):
             if first is None:
-                first, detail = ka, "missing on postgresql"
+                first, detail = a[0], "missing on postgresql"
             step = (True, False)
         else:
             if first is None:
-                first, detail = kb, "only on postgresql"
+                first, detail = b[0], "only on postgresql"
             step = (False, True)
         if step[0]:
-            hashes[0].update(ta.encode() + b"\n")
+            hashes[0].update(a[1].encode() + b"\n")
             counts[0] += 1
             a = next(left, None)
         if step[1]:
-            hashes[1].update(tb.encode() + b"\n")
+            hashes[1].update(b[1].encode() + b"\n")
             counts[1] += 1
             b = next(right, None)
-    return TableCheck(table.name, counts[0], counts[1], hashes[0].hexdigest(), hashes[1].hexdigest(),
-                      first, detail)
+    return TableCheck(name, counts[0], counts[1], hashes[0].hexdigest(), hashes[1].hexdigest(), first, detail)
+
+
+def check_table(src: Any, dst: Any, table: Table, *, chunk: int = 5_000) -> TableCheck:
+    """Count, hash and compare one table's rows on both sides, in primary-key order."""
+    def canonical(rows: Iterator[tuple]) -> Iterator[tuple[Any, str, Any]]:
+        return ((_key_of(r, table), _row_text(r, table.types), r) for r in rows)
+
+    return _compare(table.name, canonical(_source_rows(src, table, chunk)),
+                    canonical(_target_rows(dst, table, chunk)), lambda a, b: _which_columns(a, b, table))
 
 
 def _which_columns(a: Sequence[Any], b: Sequence[Any], table: Table) -> str:
@@ -520,32 +525,37 @@ def _fill_vectors(dst: Any, *, batch: int) -> None:
                                 "ON CONFLICT (item_id) DO NOTHING", values)
 
 
-def check_vectors(src: Any, dst: Any) -> list[TableCheck]:
+def check_vectors(src: Any, dst: Any, *, chunk: int = 1_000) -> list[TableCheck]:
     """Each model's pgvector table against SQLite's vectors of that model (as float32 bytes on both
-    sides), when the target has pgvector: one check per model, named by its table."""
+    sides), when the target has pgvector: one check per model, named by its table. ``dst`` outside a
+    transaction (the reads are in one of their own)."""
     if not schema.has_pgvector(dst):
         return []
     checks = []
     for model, dim, table in _models(dst):
-        left = [(i, bytes(v).hex()) for i, v in src.execute(
-            "SELECT item_id, vector FROM embeddings WHERE model = ? AND length(vector) = ? ORDER BY item_id",
-            (model, 4 * dim))]
-        right = []
-        if dst.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None:
-            for item_id, text in dst.execute(f"SELECT item_id, embedding::text FROM {_quote(table)} "
-                                             "ORDER BY item_id"):
-                floats = [float(x) for x in text.strip("[]").split(",")] if text != "[]" else []
-                right.append((item_id, struct.pack(f"<{len(floats)}f", *floats).hex()))
-        first, detail = None, ""
-        if left != right:
-            extra = {i for i, _ in left} ^ {i for i, _ in right}
-            differing = sorted(extra | {a[0] for a, b in zip(left, right) if a != b})
-            first = differing[0]
-            detail = ("missing on postgresql" if first in dict(left) and first not in dict(right)
-                      else "only on postgresql" if first not in dict(left) else "differs in embedding")
-        digest = [hashlib.sha256("".join(f"{i}:{v}\n" for i, v in side).encode()).hexdigest()
-                  for side in (left, right)]
-        checks.append(TableCheck(table, len(left), len(right), digest[0], digest[1], first, detail))
+        def left() -> Iterator[tuple[Any, str, Any]]:
+            last = -1
+            while True:
+                rows = src.execute("SELECT item_id, vector FROM embeddings WHERE model = ? AND item_id > ? "
+                                   "AND length(vector) = ? ORDER BY item_id LIMIT ?",
+                                   (model, last, 4 * dim, chunk)).fetchall()
+                yield from ((i, bytes(v).hex(), None) for i, v in rows)
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+
+        def right() -> Iterator[tuple[Any, str, Any]]:
+            if dst.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                return
+            with dst.cursor(name=f"swarmdeck_check_{table}") as cur:
+                cur.itersize = chunk
+                cur.execute(f"SELECT item_id, embedding::text FROM {_quote(table)} ORDER BY item_id")
+                for item_id, text in cur:
+                    floats = [float(x) for x in text.strip("[]").split(",")] if text != "[]" else []
+                    yield item_id, struct.pack(f"<{len(floats)}f", *floats).hex(), None
+
+        with dst.transaction():
+            checks.append(_compare(table, left(), right(), lambda a, b: "differs in embedding"))
     return checks
 
 
@@ -554,9 +564,11 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
     """Copy the SQLite database ``source`` (a path or ``sqlite:///`` URL) into the PostgreSQL database
     ``target`` (a ``postgresql://`` URL, or a psycopg connection in autocommit mode) and validate it.
 
-    Refused (``CopyRefused``, nothing written): a target holding swarmdeck data that is not a copy in
-    progress, or a SQLite chain that does not verify, unless ``force`` (then the rows already there are
-    kept, those with the same keys are not copied, and the validation names what differs).
+    Refused (``CopyRefused``, no row copied): a source that is not a swarmdeck database at this
+    version's schema; a target holding swarmdeck data that is not a copy in progress, or a copy in
+    progress from another swarm, or a SQLite chain that does not verify (checked before the target is
+    touched), unless ``force`` (then the rows already there are kept, those with the same keys are not
+    copied, and the validation names what differs).
     ``progress(table, rows_done, rows_total)`` is called when a table begins and after every batch;
     ``stage(what)`` when the copy moves on to a step that has no rows to count (sealing, validating)."""
     import psycopg
@@ -570,11 +582,15 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
         if not dst.autocommit:
             raise ValueError("the target connection must be in autocommit mode")
         check_source(src)
+        chain = verify_source_chain(src)
+        if not chain.ok and not force:
+            raise CopyRefused(f"the source's event log does not verify: {chain.message}; "
+                              "repair it or force the copy (PostgreSQL will seal a new chain)")
         if not dst.execute("SELECT pg_try_advisory_lock(%s)", (COPY_LOCK,)).fetchone()[0]:
             raise CopyRefused("another copy into this database is running")
         migrate(dst)
         tables = plan(src, dst)
-        report = CopyReport(resumed=_has_progress(dst))
+        report = CopyReport(resumed=_has_progress(dst), chain=chain)
         identity = _source_identity(src)
         if report.resumed:
             began = dst.execute(f"SELECT last_key FROM {PROGRESS} WHERE table_name = %s",
@@ -588,10 +604,6 @@ def copy_database(source: str | Path, target: str | Any, *, force: bool = False,
                 raise CopyRefused(
                     f"the target already holds swarmdeck data ({', '.join(holding[:6])}"
                     f"{', ...' if len(holding) > 6 else ''}): copy into an empty database, or force it")
-        report.chain = verify_source_chain(src)
-        if not report.chain.ok and not force:
-            raise CopyRefused(f"the source's event log does not verify: {report.chain.message}; "
-                              "repair it or force the copy (PostgreSQL will seal a new chain)")
         with dst.transaction():
             dst.execute(f"CREATE TABLE IF NOT EXISTS {PROGRESS} (table_name text PRIMARY KEY, "
                         "rows_done bigint NOT NULL, last_key jsonb, done boolean NOT NULL)")

@@ -131,8 +131,11 @@ def test_a_broken_chain_is_refused_naming_the_event(swarm, pg_database):
         conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 3")
     with pytest.raises(pg_copy.CopyRefused, match="AUDIT TRAIL BROKEN at event 3"):
         pg_copy.copy_database(swarm, pg_database)
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    with psycopg.connect(pg_database, autocommit=True) as conn:  # refused before the target was touched
+        assert conn.execute("SELECT to_regclass('events')").fetchone()[0] is None
+    forced = pg_copy.copy_database(swarm, pg_database, force=True)
+    assert forced.ok and not forced.chain.ok and forced.chain.broken_at == 3
+    assert forced.target_head != forced.source_head  # PostgreSQL sealed a chain of its own
 
 
 class Interrupt(Exception):
