@@ -85,7 +85,7 @@ def _migrate(cfg: Config, source: str, target: str, *, force: bool, batch: int) 
     except ImportError:
         return fail(cfg, EXIT_ERROR, "unavailable",
                     "copying to PostgreSQL needs psycopg: pip install 'swarmdeck[postgres]'")
-    from swarmdeck.store.postgres.copy import CopyRefused, copy_database
+    from swarmdeck.store.postgres.copy import CopyFailed, CopyRefused, copy_database
 
     bars = _Bars() if sys.stderr.isatty() else None
     try:
@@ -93,12 +93,20 @@ def _migrate(cfg: Config, source: str, target: str, *, force: bool, batch: int) 
                                stage=None if bars is None else bars.stage)
     except CopyRefused as exc:
         return fail(cfg, EXIT_ERROR, "refused", str(exc))
+    except CopyFailed as exc:
+        return fail(cfg, EXIT_ERROR, "copy_failed", f"{exc} (what was copied is kept: run the same "
+                    "command again to continue from there)")
+    except KeyboardInterrupt:
+        return fail(cfg, 130, "interrupted", "interrupted: run the same command again to continue "
+                    "where the copy stopped")
     except FileNotFoundError as exc:
         return fail(cfg, EXIT_NOT_FOUND, "not_found", f"no SQLite swarm to copy: {exc}")
     except StoreError as exc:
         return refuse(cfg, exc)
     except psycopg.OperationalError as exc:
         return fail(cfg, EXIT_ERROR, "unavailable", f"cannot reach the PostgreSQL database: {exc}")
+    except psycopg.Error as exc:
+        return fail(cfg, EXIT_ERROR, "refused", f"PostgreSQL refused: {exc}")
     finally:
         if bars is not None:
             bars.close()

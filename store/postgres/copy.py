@@ -65,7 +65,12 @@ Progress = Callable[[str, int, int], None]
 
 
 class CopyRefused(Exception):
-    """The copy was refused before anything was written (a target with data, a broken chain)."""
+    """The copy was refused before any row was copied (a target with data, a broken chain)."""
+
+
+class CopyFailed(Exception):
+    """A batch could not be written (a value PostgreSQL refuses): the batches before it are kept, and
+    the copy continues from there once the source is fixed."""
 
 
 @dataclass(frozen=True)
@@ -424,6 +429,8 @@ def _convert(row: Sequence[Any], types: Sequence[str]) -> list[Any]:
 
 
 def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progress | None) -> int:
+    import psycopg
+
     done_row = dst.execute(f"SELECT rows_done, last_key, done FROM {PROGRESS} WHERE table_name = %s",
                            (table.name,)).fetchone()
     total = src.execute(f"SELECT count(*) FROM {_quote(table.name)}").fetchone()[0]
@@ -457,10 +464,8 @@ def _copy_table(src: Any, dst: Any, table: Table, *, batch: int, progress: Progr
                         "VALUES (%s, %s, %s::jsonb, false) ON CONFLICT (table_name) DO UPDATE "
                         "SET rows_done = excluded.rows_done, last_key = excluded.last_key",
                         (table.name, done + len(rows), json.dumps(last)))
-            except Exception as exc:
-                first = _key_of(rows[0], table)
-                raise RuntimeError(
-                    f"copying {table.name} (the batch from key {first!r}) failed: {exc}") from exc
+            except psycopg.Error as exc:
+                raise CopyFailed(f"copying {table.name} failed at {_culprit(rows, table)}: {exc}") from exc
             done += len(rows)
             written += inserted
             if progress is not None:
@@ -480,6 +485,16 @@ def _sqlite_sequences(src: Any) -> dict[str, int]:
     if src.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is None:
         return {}
     return {name: int(seq) for name, seq in src.execute("SELECT name, seq FROM sqlite_sequence")}
+
+
+def _culprit(rows: Sequence[Sequence[Any]], table: Table) -> str:
+    """The row of a refused batch to name: the first with a NUL character in its text (PostgreSQL's
+    text cannot hold one), else the batch's key range."""
+    for row in rows:
+        for column, value, pg_type in zip(table.columns, row, table.types):
+            if pg_type != "bytea" and isinstance(value, str) and "\x00" in value:
+                return f"key {_key_of(row, table)!r} (its {column} holds a NUL character)"
+    return f"the batch of keys {_key_of(rows[0], table)!r} to {_key_of(rows[-1], table)!r}"
 
 
 def _reset_identity(dst: Any, table: Table, floor: int | None) -> None:

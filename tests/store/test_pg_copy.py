@@ -236,3 +236,15 @@ def test_a_changed_vector_on_the_target_is_named(swarm, pg_database):
     assert report.ok
     assert [(c.table, c.first_difference, c.detail) for c in checks if not c.ok] == [
         (table, item, "differs in embedding")]
+
+
+def test_a_value_postgresql_cannot_hold_names_its_row_and_the_copy_continues_once_fixed(swarm,
+                                                                                       pg_database):
+    with raw(swarm) as conn:
+        conn.execute("UPDATE tasks SET description = 'nul' || char(0) || 'here' WHERE id = 2")
+    with pytest.raises(pg_copy.CopyFailed, match=r"copying tasks failed at key 2 \(its description holds a NUL"):
+        pg_copy.copy_database(swarm, pg_database, batch=1)
+    with raw(swarm) as conn:
+        conn.execute("UPDATE tasks SET description = 'fixed' WHERE id = 2")
+    report = pg_copy.copy_database(swarm, pg_database, batch=1)
+    assert report.resumed and report.ok and report.copied["tasks"] == 2  # task 1 was in before
