@@ -242,7 +242,8 @@ def test_a_value_postgresql_cannot_hold_names_its_row_and_the_copy_continues_onc
                                                                                        pg_database):
     with raw(swarm) as conn:
         conn.execute("UPDATE tasks SET description = 'nul' || char(0) || 'here' WHERE id = 2")
-    with pytest.raises(pg_copy.CopyFailed, match=r"copying tasks failed at key 2 \(its description holds a NUL"):
+    culprit = r"copying tasks failed at key 2 \(its description holds a NUL"
+    with pytest.raises(pg_copy.CopyFailed, match=culprit):
         pg_copy.copy_database(swarm, pg_database, batch=1)
     with raw(swarm) as conn:
         conn.execute("UPDATE tasks SET description = 'fixed' WHERE id = 2")
