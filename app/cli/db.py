@@ -53,8 +53,8 @@ class _Bars:
 
 
 @db_group.command("migrate")
-@click.option("--from", "source", required=True, metavar="PATH_OR_SQLITE_URL",
-              help="The SQLite swarm to copy: a path or sqlite:///path (opened read-only).")
+@click.option("--from", "source", metavar="PATH_OR_SQLITE_URL",
+              help="The SQLite swarm to copy: a path or sqlite:///path, opened read-only (default: --db).")
 @click.option("--to", "target", required=True, metavar="postgresql://...",
               help="The PostgreSQL database to copy into: empty, or a copy that was interrupted.")
 @click.option("--force", is_flag=True,
@@ -64,14 +64,14 @@ class _Bars:
               help="Rows per transaction on the target.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON.")
 @click.pass_context
-def migrate_command(ctx: click.Context, source: str, target: str, force: bool, batch: int,
+def migrate_command(ctx: click.Context, source: str | None, target: str, force: bool, batch: int,
                     as_json: bool) -> None:
     """Copy a SQLite swarm into PostgreSQL, table by table, then validate: row counts and a checksum
     of every table on both sides, naming any difference. An interrupted copy continues where it
     stopped when run again. Exit 0 when every table matches, 1 when one differs or the copy is refused."""
     cfg: Config = ctx.find_object(Config)
     cfg.json = cfg.json or as_json
-    sys.exit(_migrate(cfg, source, target, force=force, batch=batch))
+    sys.exit(_migrate(cfg, source or str(cfg.db), target, force=force, batch=batch))
 
 
 def _migrate(cfg: Config, source: str, target: str, *, force: bool, batch: int) -> int:

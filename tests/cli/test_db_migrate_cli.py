@@ -30,7 +30,7 @@ def test_a_swarm_migrates_and_the_report_says_every_table_matches(db, sdj, run_s
 
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("UPDATE tasks SET description = 'tampered' WHERE id = 2")
-    forced = run_sd("--json", "db", "migrate", "--from", str(db), "--to", pg_database, "--force")
+    forced = run_sd("--db", db, "--json", "db", "migrate", "--to", pg_database, "--force")  # from --db
     assert forced.returncode == 1, forced.stderr
     report = json.loads(forced.stdout)
     assert report["ok"] is False
