@@ -187,14 +187,17 @@ def _vector_tables(src: Any) -> set[str]:
 
 def plan(src: Any, dst: Any) -> list[Table]:
     """The tables to copy, parents before children, with the columns both sides have."""
-    vectors = _vector_tables(src)
+    derived = _vector_tables(src) | {r[0] for r in src.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL%'")}
     names = [r[0] for r in src.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")]
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = [n for n in names if n not in _SKIP and not any(n == v or n.startswith(v + "_") for v in derived)]
     pg_tables = {r[0] for r in dst.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
-    names = [n for n in names if n in pg_tables and n not in _SKIP
-             and not any(n == v or n.startswith(v + "_") for v in vectors)]
+    unplaced = [n for n in names if n not in pg_tables]
+    if unplaced:  # the schemas mirror each other: a table with no place is a schema this code lacks
+        raise CopyRefused("the source has tables the PostgreSQL schema has no place for: "
+                          + ", ".join(unplaced))
     parents: dict[str, set[str]] = {}
     for name in names:
         parents[name] = {r[2] for r in src.execute(f"PRAGMA foreign_key_list({_quote(name)})")} - {name}
@@ -212,6 +215,9 @@ def plan(src: Any, dst: Any) -> list[Table]:
             "WHERE table_schema = current_schema() AND table_name = %s AND is_generated = 'NEVER'", (name,))}
         skip = _SKIP_COLUMNS.get(name, set())
         columns = tuple(r[1] for r in info if r[1] in pg_cols and r[1] not in skip)
+        lost = [r[1] for r in info if r[1] not in pg_cols and r[1] not in skip]
+        if lost:
+            raise CopyRefused(f"the PostgreSQL schema has no place for these columns of {name}: {', '.join(lost)}")
         key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
         if not key or not set(key) <= set(columns):
             raise RuntimeError(f"table {name} has no primary key both schemas share: cannot copy it in order")

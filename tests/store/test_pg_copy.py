@@ -220,6 +220,17 @@ def test_a_source_at_another_schema_version_is_refused(swarm, pg_database):
         pg_copy.copy_database(swarm, pg_database)
 
 
+def test_a_table_or_column_with_no_place_on_postgresql_is_refused_not_dropped(swarm, pg_database):
+    with raw(swarm) as conn:
+        conn.execute("ALTER TABLE agents ADD COLUMN nickname TEXT")
+    with pytest.raises(pg_copy.CopyRefused, match="no place for these columns of agents: nickname"):
+        pg_copy.copy_database(swarm, pg_database)
+    with raw(swarm) as conn:
+        conn.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
+    with pytest.raises(pg_copy.CopyRefused, match="has no place for: extra"):
+        pg_copy.copy_database(swarm, pg_database)
+
+
 def test_a_changed_vector_on_the_target_is_named(swarm, pg_database):
     report = pg_copy.copy_database(swarm, pg_database)
     with psycopg.connect(pg_database, autocommit=True) as dst:
