@@ -217,7 +217,8 @@ def plan(src: Any, dst: Any) -> list[Table]:
         columns = tuple(r[1] for r in info if r[1] in pg_cols and r[1] not in skip)
         lost = [r[1] for r in info if r[1] not in pg_cols and r[1] not in skip]
         if lost:
-            raise CopyRefused(f"the PostgreSQL schema has no place for these columns of {name}: {', '.join(lost)}")
+            raise CopyRefused(f"the PostgreSQL schema has no place for these columns of {name}: "
+                              + ", ".join(lost))
         key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
         if not key or not set(key) <= set(columns):
             raise RuntimeError(f"table {name} has no primary key both schemas share: cannot copy it in order")
