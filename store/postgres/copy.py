@@ -1,11 +1,13 @@
 """Copying a whole SQLite swarm database into a PostgreSQL one, table by table, and checking the copy.
 
 ``copy_database(source, target)`` works at the level of tables (no store objects): it opens the SQLite
-file read-only in one read transaction (a snapshot, even of a live swarm), migrates the target
-(migrate.py), refuses a target that already holds swarmdeck data unless ``force``, verifies the SQLite
-event chain (a broken one is refused unless ``force``, naming the event), then copies every table the
-two schemas share in foreign-key order, in batches of ``batch`` rows, keeping ids, and finally resets
-the identity sequences, seals the event log on PostgreSQL (sealing.py) and validates.
+file read-only in one read transaction (a snapshot, even of a live swarm), refuses a source that is not
+a swarmdeck database at this code's schema version, verifies its event chain (a broken one is refused
+unless ``force``, naming the event, before the target is touched), migrates the target (migrate.py),
+refuses a target that already holds swarmdeck data unless ``force``, then copies every table the two
+schemas share in foreign-key order, in batches of ``batch`` rows, keeping ids, and finally resets the
+identity sequences, seals the event log on PostgreSQL (sealing.py) and validates. One copy at a time
+per target (the advisory lock ``COPY_LOCK``).
 
 What is copied. A table's columns are those both schemas have (``schema.DIFFERENCES``): the full-text
 table and the sqlite-vec tables are SQLite's own (PostgreSQL's tsvector is a generated column, and a
@@ -430,7 +432,7 @@ def _convert(row: Sequence[Any], types: Sequence[str]) -> list[Any]:
         if pg_type == "bytea" and isinstance(value, str):
             value = value.encode()
         elif pg_type != "bytea" and isinstance(value, (bytes, memoryview)):
-            value = bytes(value).decode("utf-8", "surrogateescape")
+            value = bytes(value).decode("utf-8", "replace")  # the validation names the row
         out.append(value)
     return out
 
@@ -496,11 +498,18 @@ def _sqlite_sequences(src: Any) -> dict[str, int]:
 
 def _culprit(rows: Sequence[Sequence[Any]], table: Table) -> str:
     """The row of a refused batch to name: the first with a NUL character in its text (PostgreSQL's
-    text cannot hold one), else the batch's key range."""
+    text cannot hold one) or JSON that jsonb refuses, else the batch's key range."""
     for row in rows:
         for column, value, pg_type in zip(table.columns, row, table.types):
             if pg_type != "bytea" and isinstance(value, str) and "\x00" in value:
                 return f"key {_key_of(row, table)!r} (its {column} holds a NUL character)"
+            if pg_type == "jsonb" and isinstance(value, str):
+                try:
+                    json.loads(value)
+                except ValueError:
+                    return f"key {_key_of(row, table)!r} (its {column} is not JSON)"
+                if "\\u0000" in value:
+                    return f"key {_key_of(row, table)!r} (its {column} holds a \\u0000, which jsonb refuses)"
     return f"the batch of keys {_key_of(rows[0], table)!r} to {_key_of(rows[-1], table)!r}"
 
 

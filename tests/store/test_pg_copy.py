@@ -260,3 +260,12 @@ def test_a_value_postgresql_cannot_hold_names_its_row_and_the_copy_continues_onc
         conn.execute("UPDATE tasks SET description = 'fixed' WHERE id = 2")
     report = pg_copy.copy_database(swarm, pg_database, batch=1)
     assert report.resumed and report.ok and report.copied["tasks"] == 2  # task 1 was in before
+
+
+def test_json_that_jsonb_refuses_names_its_row(swarm, pg_database):
+    with raw(swarm) as conn:
+        conn.execute("UPDATE sessions SET state = '{\"said\": \"a\\u0000b\"}'")
+        session = conn.execute("SELECT id FROM sessions").fetchone()[0]
+    culprit = f"copying sessions failed at key '{session}' .its state holds a .u0000, which jsonb refuses"
+    with pytest.raises(pg_copy.CopyFailed, match=culprit):
+        pg_copy.copy_database(swarm, pg_database)
