@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "watch-status": ".bridge:watch_status",
     "attention": ".attention:attention_command",
     "watch": ".attention:watch",
+    "db": ".db:db_group",
 }
 
 

@@ -39,8 +39,9 @@ the same way, each beside its SQLite counterpart:
 Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
 is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
 
-Also here: the schema and migrations (``schema``, ``migrate``) and the sealing of the event log's hash
-chain after commit (``sealing``).
+Also here: the schema and migrations (``schema``, ``migrate``), the sealing of the event log's hash
+chain after commit (``sealing``), the database roles (``roles``) and the copy of a SQLite swarm into a
+PostgreSQL database with its validation (``copy``).
 """
 
 from __future__ import annotations
