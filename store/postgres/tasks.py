@@ -6,8 +6,9 @@ domain's and the limits', as SQLite's.
 The claim is one statement (uow.py's ``_CLAIM``): ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
 LOCKED LIMIT 1) RETURNING *``, so concurrent claims from many stores never wait on each other's row
 and never hand one task out twice. What else keeps concurrent stores to SQLite's outcomes (where one
-write runs at a time) is said where it is done: the row locks of uow.py's docstring, and
-``DEPENDENCY_LOCK`` below.
+write runs at a time) is said where it is done: the row locks of uow.py's docstring,
+``DEPENDENCY_LOCK`` below, and the gates' lock a claim holds shared (uow.py's ``share_gates``), so no
+escalation commits between the claim's look at the guard and its commit.
 """
 
 from __future__ import annotations
@@ -239,9 +240,13 @@ class Tasks:
         Under any contention each ready task goes to exactly one agent (the module docstring)."""
         check_fields(agent=(agent, MAX_NAME), agent_type=(agent_type, MAX_NAME))
         agent = identity.key(agent) or agent
-        return await self.db._write(
-            agent, lambda tx: tasks.claim(PgUnit(tx, self._signatures), agent, agent_type, self._chores),
-            quick=True)
+
+        def in_tx(tx: Tx) -> Task | None:
+            u = PgUnit(tx, self._signatures)
+            u.share_gates()  # no gate write under way while it reads the guard and hands out a task
+            return tasks.claim(u, agent, agent_type, self._chores)
+
+        return await self.db._write(agent, in_tx, quick=True)
 
     async def complete_task(
         self, task_id: int, *, agent: str | None = None, result: Any = None, actor: str | None = None,

@@ -452,6 +452,16 @@ class PgUnit:
         """Wait for any other write of the gates or reviewers to end (``gate_unit``)."""
         self.tx.one("SELECT pg_advisory_xact_lock(%s)", (GATES_LOCK,))
 
+    def share_gates(self) -> None:
+        """Wait for a write of the gates or reviewers under way to end, and keep the next from
+        beginning until this transaction ends (``GATES_LOCK`` shared: claims do not wait for each
+        other). A claim takes it before it reads the pause flag and the guard, in a statement of its
+        own (a statement reads what was committed when it began): an escalation either commits
+        before the claim looks, and the claim is refused, or waits for the claim to commit. Without
+        it, a claim that read the guard just before an escalation committed handed out a task after
+        it (tests/store/test_pg_gates.py)."""
+        self.tx.one("SELECT pg_advisory_xact_lock_shared(%s)", (GATES_LOCK,))
+
     def swarm_pause(self, agent: str | None = None) -> Pause:
         row = self.tx.one(_PAUSE_AND_MARK)
         self._mark = tuple(row[2:])

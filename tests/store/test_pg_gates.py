@@ -3,7 +3,7 @@ reviewer's even when the two registrations run at once (on SQLite every write is
 cannot); the gates' guard, cached, is computed again when a decision commits after one with a larger
 id (ids are not committed in order here); and a passed gate releases the next milestone's waiting
 tasks through the unit of work; the gates' writes run one at a time, so two approvals at once both
-count."""
+count; and a claim under way holds them off, so no task is handed out after an escalation committed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from swarmdeck.store import MilestoneStatus, open_store, signing
-from swarmdeck.store.errors import PermissionDenied
+from swarmdeck.store.errors import PermissionDenied, SwarmPaused
 from swarmdeck.store.postgres import base
 from swarmdeck.store.postgres.uow import PgUnit
 
@@ -253,3 +253,68 @@ async def test_a_read_only_seat_shows_the_gates_and_decides_nothing(pg, pg_store
     finally:
         await seat.close()
     assert len((await store.gate_status("M1")).decisions) == 1
+
+
+async def claim_across_an_escalation(store, url: str, clock, monkeypatch) -> tuple[object, bool]:
+    """A claim that has read the pause flag and the guard (it is about to hand out a task) meets an
+    escalation of M1 made by another store: the claim goes on only once the escalation has committed
+    or waits for the gates' lock. What the claim returned, and whether the escalation had committed
+    by then."""
+    await store.register_agent("bot", agent_type="validator")
+    await store.register_agent("a1", agent_type="coder")
+    await store.add_milestone("M1")
+    await store.enqueue_task(description="work", milestone="M1")
+    await submit(store, "M1")
+    escalated = threading.Event()
+    about_to_claim = threading.Event()
+    went_on_after_escalation: list[bool] = []
+    original = PgUnit.claim_next
+
+    def claim_next(self, *args, **kwargs):
+        about_to_claim.set()
+        deadline = MEET_S
+        while not escalated.wait(0.002) and not second_write_waiting(url):
+            deadline -= 0.002
+            assert deadline > 0, "the escalation neither committed nor waited"
+        went_on_after_escalation.append(escalated.is_set())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PgUnit, "claim_next", claim_next)
+    claimer = await open_store(url, clock=clock)
+    reviewer = await open_store(url, clock=clock)
+    try:
+        claim = asyncio.ensure_future(claimer.claim_task(agent="a1"))
+        assert await asyncio.get_running_loop().run_in_executor(None, about_to_claim.wait, MEET_S)
+
+        async def escalate():
+            await decide(reviewer, "M1", decision="ESCALATE", rationale="security review", reviewer="alice")
+            escalated.set()
+
+        outcomes = await asyncio.gather(claim, escalate(), return_exceptions=True)
+    finally:
+        await claimer.close()
+        await reviewer.close()
+    assert not isinstance(outcomes[1], BaseException), outcomes
+    assert (await store.swarm_state()).paused
+    return outcomes[0], went_on_after_escalation[0]
+
+
+async def test_an_escalation_waits_for_a_claim_under_way_and_a_claim_never_hands_out_after_it(
+        pg, pg_store_url, clock, monkeypatch):
+    """A claim holds the gates' lock shared from before it reads the guard to its commit: the
+    escalation waits for it, so the task it hands out was handed out before the swarm was paused,
+    and the next claim is refused."""
+    claimed, after = await claim_across_an_escalation(pg, pg_store_url, clock, monkeypatch)
+    assert not after and claimed is not None and claimed.assigned_agent == "a1"
+    await pg.enqueue_task(description="more", milestone="M1")
+    with pytest.raises(SwarmPaused):
+        await pg.claim_task(agent="a1")
+
+
+async def test_without_the_shared_gates_lock_a_claim_would_hand_out_a_task_after_an_escalation(
+        pg, pg_store_url, clock, monkeypatch):
+    """What the test above would catch: without the shared lock the escalation commits while the
+    claim is under way, and the claim, on the guard it read before, still hands out the task."""
+    monkeypatch.setattr(PgUnit, "share_gates", lambda self: None)
+    claimed, after = await claim_across_an_escalation(pg, pg_store_url, clock, monkeypatch)
+    assert after and claimed is not None and claimed.assigned_agent == "a1"
