@@ -51,7 +51,7 @@ PROGRESS = "swarmdeck_copy_progress"
 BATCH = 1_000
 #: The advisory lock a copy holds on the target for as long as it runs (schema.py's key scheme: "SWKD"
 #: then a purpose), so that two copies into one database do not interleave.
-COPY_LOCK = 0x53574B44_00000003
+COPY_LOCK = 0x53574B44_00000004
 #: The row of ``PROGRESS`` that names the source (its first event's hash): a copy in progress is only
 #: continued from the swarm it began with. Not a table name (table names have no spaces).
 SOURCE_ROW = " source"

@@ -89,6 +89,7 @@ MARK = "swarmdeck schema migrations"
 MIGRATE_LOCK = 0x53574B44_00000001
 SEAL_LOCK = 0x53574B44_00000002
 GATES_LOCK = 0x53574B44_00000003
+# Also taken on a database: copy.py's COPY_LOCK (4) and tasks.py's DEPENDENCY_LOCK (0x101).
 
 #: The text search configuration of the search index.
 TS_CONFIG = "swarmdeck_english"

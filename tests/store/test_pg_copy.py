@@ -269,3 +269,12 @@ def test_json_that_jsonb_refuses_names_its_row(swarm, pg_database):
     culprit = f"copying sessions failed at key '{session}' .its state holds a .u0000, which jsonb refuses"
     with pytest.raises(pg_copy.CopyFailed, match=culprit):
         pg_copy.copy_database(swarm, pg_database)
+
+
+def test_the_copy_lock_is_no_other_lock_of_the_database():
+    """Advisory locks share one key space per database: a copy holding the gates' key would hold off
+    every gate write and claim on its target, and any of those would make the copy refuse to start."""
+    from store.postgres import schema, tasks
+
+    keys = [schema.MIGRATE_LOCK, schema.SEAL_LOCK, schema.GATES_LOCK, tasks.DEPENDENCY_LOCK, pg_copy.COPY_LOCK]
+    assert len(set(keys)) == len(keys)
