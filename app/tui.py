@@ -55,6 +55,9 @@ WORKERS_END_TIMEOUT = 10.0
 
 #: Seconds between looks at what waits on a person (an agent goes silent with no event to say so).
 ATTENTION_EVERY_S = 5.0
+#: After the change feed brings something, the next look comes within this many seconds (one look for
+#: however many polls brought changes meanwhile: a busy swarm changes something every poll).
+ATTENTION_AFTER_CHANGE_S = 1.0
 #: Toasts for new attention items per look at most; the rest are counted in one more.
 ATTENTION_TOASTS = 3
 
@@ -163,8 +166,9 @@ class SwarmdeckApp(App[int]):
         #: ``--notify``, or the palette's command, remembered in the preferences; None: as remembered).
         self.desktop_notify = desktop_notify
         #: The attention items seen at the last look, by key: a new key is a toast and a bell.
-        self.attention_keys: set[str] = set()
+        self.attention_items: list[AttentionItem] = []
         self._attention_looked = False
+        self._attention_stale = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -213,7 +217,8 @@ class SwarmdeckApp(App[int]):
         await self.refresh_globals()
         self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
         self.look_for_attention()
-        self.set_interval(ATTENTION_EVERY_S, self.look_for_attention)
+        self.set_interval(ATTENTION_EVERY_S, self.look_for_attention)  # what time alone changes (staleness)
+        self.set_interval(ATTENTION_AFTER_CHANGE_S, self._look_if_changed)
         if self._poll_enabled:
             await self.poller.start()
         else:
@@ -268,13 +273,23 @@ class SwarmdeckApp(App[int]):
             await self.refresh_globals()
             if not self.is_running:
                 return
-        self.look_for_attention()
+        self._attention_stale = True
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
         if isinstance(self.screen, LiveScreen):
             self.screen.post_message(StoreChanged(message.events))
 
     # -- what waits on a person ---------------------------------------------------------------------
+
+    @property
+    def attention_keys(self) -> set[str]:
+        """The keys of the items seen at the last look: a key not among them is news."""
+        return {i.key for i in self.attention_items}
+
+    def _look_if_changed(self) -> None:
+        if self._attention_stale:
+            self._attention_stale = False
+            self.look_for_attention()
 
     def look_for_attention(self) -> None:
         """Look at what waits on a person, in a worker (the latest look replaces one still running)."""
@@ -286,7 +301,7 @@ class SwarmdeckApp(App[int]):
         items = await attention(self.store, now=self.clock())
         new = [i for i in items if i.key not in self.attention_keys] if self._attention_looked else []
         self._attention_looked = True
-        self.attention_keys = {i.key for i in items}
+        self.attention_items = items
         self.attention, self.overdue = counts(items)
         if new:
             self.bell()

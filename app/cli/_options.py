@@ -27,7 +27,12 @@ class DatabaseParam(click.ParamType):
             path = path_from_url(str(value))
         except InvalidArgument as exc:
             self.fail(str(exc), param, ctx)
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name too long for the file system, say
+            self.fail(f"cannot use {str(path)[:80]!r}{'…' if len(str(path)) > 80 else ''} as a database: "
+                      f"{exc.strerror or exc}", param, ctx)
+        if is_dir:
             self.fail(f"{path} is a directory, not a database file", param, ctx)
         return path
 

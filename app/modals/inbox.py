@@ -23,7 +23,7 @@ _STYLE = {Urgency.CRITICAL: "bold white on red", Urgency.HIGH: "bold magenta", U
 
 URGENCY_W, SINCE_W = 8, 6
 
-#: Seconds between refreshes while the inbox is open.
+#: Seconds between refreshes from the app's latest look while the inbox is open.
 REFRESH_S = 2.0
 
 
@@ -91,12 +91,11 @@ class InboxModal(ModalScreen[AttentionItem | None]):
         row = table.cursor_row
         return self.items[row].key if 0 <= row < len(self.items) else None
 
-    async def _refresh(self) -> None:
-        from swarmdeck.store.attention import attention
-
-        store = self.app.store  # type: ignore[attr-defined]
-        self.now = store.clock()
-        self.items = await attention(store, now=self.now)
+    def _refresh(self) -> None:
+        """What the app saw at its latest look (it looks again within a second of a change, and every
+        few seconds): the inbox asks the store nothing of its own while open."""
+        self.now = self.app.clock()  # type: ignore[attr-defined]
+        self.items = list(self.app.attention_items)  # type: ignore[attr-defined]
         self._fill()
 
     def action_go(self) -> None:

@@ -89,8 +89,13 @@ def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | No
                   deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int,
                   review_within_seconds: float | None = None) -> Milestone:
     """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
-    if u.milestone_named(name):
-        raise InvalidArgument(f"a milestone named {name!r} already exists")
+    # A name that reads the same as one taken (another case, spacing, an invisible character) would
+    # make the labels every screen shows ambiguous: refused like the very same name.
+    taken = next((n for n in u.milestone_names() if n == name or identity.same(n, name)), None)
+    if taken is not None:
+        raise InvalidArgument(f"a milestone named {taken!r} already exists"
+                              + ("" if taken == name else f" ({name!r} differs from it only in case, spacing "
+                                 "or invisible characters)"))
     last, unpassed = u.milestone_tail()
     status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
     milestone_id = u.insert_milestone(

@@ -222,7 +222,7 @@ class Unit(Protocol):
     def milestone(self, ref: int | str) -> Milestone:
         """The milestone ``ref`` names by store/milestone_refs.py's rules (id, name, label, start of
         the name); NotFound if none, InvalidArgument if it could be several."""
-    def milestone_named(self, name: str) -> bool: ...
+    def milestone_names(self) -> list[str]: ...
     def milestone_tail(self) -> tuple[int, int]:
         """The last milestone's position (0 with none), and how many milestones have not passed."""
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,

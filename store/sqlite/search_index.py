@@ -182,14 +182,7 @@ class SearchIndex:
             mode = SearchMode(mode)
         except ValueError:
             raise InvalidArgument(f"mode must be hybrid, keyword or semantic, not {mode!r}") from None
-        if not 1 <= limit <= 500:
-            raise InvalidArgument("limit must be between 1 and 500")
-        unknown = [k for k in kinds if k not in ITEM_KINDS]
-        if unknown:
-            raise InvalidArgument(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(ITEM_KINDS)}")
-        if memory_type is not None:
-            memory_type = parse_memory_type(memory_type).value
-        filters = vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)
+        filters = _filters(limit, namespace_prefix, kinds, memory_type, agent, since, until)
         depth = limit * 3 if mode is SearchMode.HYBRID else limit
         # Both rankings at once: the query's embedding (on a thread) overlaps the keyword query (on SQLite's).
         # The semantic ranking is started first, so that what it reads is read before the keyword query
@@ -235,14 +228,7 @@ class SearchIndex:
                      until: float | None = None, limit: int = 20) -> list[SearchHit]:
         """The newest searchable entries (memories, records, documents), the last added first, under the same
         filters as ``search``: what a search box with nothing typed in it shows. Scores are 0, ranks None."""
-        if not 1 <= limit <= 500:
-            raise InvalidArgument("limit must be between 1 and 500")
-        unknown = [k for k in kinds if k not in ITEM_KINDS]
-        if unknown:
-            raise InvalidArgument(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(ITEM_KINDS)}")
-        if memory_type is not None:
-            memory_type = parse_memory_type(memory_type).value
-        filters = vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)
+        filters = _filters(limit, namespace_prefix, kinds, memory_type, agent, since, until)
         where, params = filters.item_sql()
         # Newest first by when the entry first became searchable (the item's id): a rowid walk that the
         # limit stops, where an order by time would sort every item. (A new version keeps its entry's place.)
@@ -359,3 +345,16 @@ async def _none() -> list[tuple[int, float]]:
 async def _then(vector: Awaitable[np.ndarray], knn: Callable[[np.ndarray], Awaitable[list[tuple[int, float]]]]
                 ) -> list[tuple[int, float]]:
     return await knn(await vector)
+
+
+def _filters(limit: int, namespace_prefix: str | None, kinds: Sequence[str], memory_type: str | None,
+             agent: str | None, since: float | None, until: float | None) -> vectors.VectorFilters:
+    """The filters ``search`` and ``recent`` share, checked: a limit in range, known kinds and memory type."""
+    if not 1 <= limit <= 500:
+        raise InvalidArgument("limit must be between 1 and 500")
+    unknown = [k for k in kinds if k not in ITEM_KINDS]
+    if unknown:
+        raise InvalidArgument(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(ITEM_KINDS)}")
+    if memory_type is not None:
+        memory_type = parse_memory_type(memory_type).value
+    return vectors.VectorFilters(namespace_prefix or None, tuple(kinds), memory_type, agent, since, until)

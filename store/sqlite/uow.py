@@ -580,8 +580,8 @@ class SqliteUnit:
     def set_milestone_status(self, milestone_id: int, status: str) -> None:
         self.tx.run("UPDATE milestones SET status = ? WHERE id = ?", (status, milestone_id))
 
-    def milestone_named(self, name: str) -> bool:
-        return self.tx.one("SELECT 1 FROM milestones WHERE name = ?", (name,)) is not None
+    def milestone_names(self) -> list[str]:
+        return [r[0] for r in self.tx.all("SELECT name FROM milestones")]
 
     def milestone_tail(self) -> tuple[int, int]:
         row = self.tx.one(

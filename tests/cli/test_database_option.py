@@ -25,3 +25,9 @@ def test_a_sqlite_url_is_the_file_it_names_and_a_folder_is_refused(tmp_path):
     (tmp_path / "folder").mkdir()
     refused = invoke("--db", str(tmp_path / "folder"), "task", "list")
     assert refused.returncode == 2 and "is a directory, not a database file" in refused.stderr
+
+
+def test_a_path_the_file_system_cannot_hold_is_one_clear_line(tmp_path):
+    ran = invoke("--db", "a" * 5000 + ".db", "task", "list", cwd=tmp_path)
+    assert ran.returncode == 2 and "as a database: File name too long" in ran.stderr
+    assert len(ran.stderr) < 400 and list(tmp_path.iterdir()) == []

@@ -156,3 +156,13 @@ async def test_a_hostile_milestone_name_is_found_only_by_the_rules(demo):
     with pytest.raises(NotFound) as unknown:
         await store.get_milestone("[link=x]M9")
     assert "[link=x]M9" in str(unknown.value) and "[bold]M2[/bold]" in str(unknown.value)
+
+
+@pytest.mark.parametrize("lookalike", ["m1 core", "M1  Core", "M1\u200b Core", " M1 Core "])
+async def test_a_milestone_name_that_only_looks_different_is_refused(store, lookalike):
+    """Another case, spacing or an invisible character would make the label every screen shows
+    ambiguous: refused as the same name, and nothing is added."""
+    await store.add_milestone("M1 Core")
+    with pytest.raises(InvalidArgument, match="a milestone named 'M1 Core' already exists"):
+        await store.add_milestone(lookalike)
+    assert [m.name for m in await store.list_milestones()] == ["M1 Core"]

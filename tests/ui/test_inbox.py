@@ -208,3 +208,20 @@ async def test_at_80_columns_an_inbox_item_wraps_whole(seeded):
         text = " ".join(" ".join(screen_text(app).split()).split("█"))
         assert "…" not in text.split("What needs a person")[1].split("enter: go to it")[0]
         assert "(0/1 approvals)" in text and "took 40 minutes" in text
+
+
+async def test_changes_from_many_polls_are_one_look_not_one_each(seeded, monkeypatch):
+    """The feed brings changes every poll in a busy swarm: they mark the attention stale, and the next
+    look (within a second) is one look for all of them, not a round of queries per poll."""
+    from swarmdeck.app.poller import StoreChanged
+
+    app = make_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        looks: list[int] = []
+        monkeypatch.setattr(app, "look_for_attention", lambda: looks.append(1))
+        for _ in range(3):
+            await app._forward_changes(StoreChanged([]))
+        app._look_if_changed()
+        app._look_if_changed()
+        assert looks == [1]

@@ -332,6 +332,24 @@ async def test_milestones_gates_and_the_decision_modal_show_agent_text_plainly(h
         await click_the_action(pilot)
 
 
+async def test_the_inbox_shows_what_agents_named_plainly(hostile_db):
+    """The attention inbox quotes the milestone and agent an item is about, as agents wrote them."""
+    from textual.widgets import DataTable
+
+    from swarmdeck.app.modals.inbox import InboxModal
+
+    app = make_app(hostile_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await modal(pilot, "i", InboxModal)
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the inbox's items")
+        await settle(pilot)
+        titles = " ".join(str(table.get_row_at(i)[2]) for i in range(table.row_count))
+        assert_shows(titles, "milestone", "agent")
+        assert_inert(app)
+
+
 async def test_an_escalation_naming_an_agents_milestone_stays_plain_in_the_status_bar(hostile_db, tmp_path):
     db = copy_db(hostile_db, tmp_path)
     await db_act(db, decide, 2, decision="ESCALATE", rationale=evil("escalated"), reviewer="carol")
