@@ -14,8 +14,8 @@ part or the database:
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     agents         Agents(db)                               agents.py
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
-    search_index   SearchIndex(db, vector index)            search_index.py
-    memory         Memory(db, search_index)                 memory.py
+    search_index   SearchIndex(db, Rankings(db, vector index))  search_index.py (shared: store/search_index.py)
+    memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
     chart_queries  ChartQueries(db)                         charts.py
     audit          Audit(db)                                audit.py
 
@@ -166,9 +166,9 @@ class SQLiteStore:
 
     @cached_property
     def search_index(self) -> SearchIndex:
-        from .search_index import SearchIndex
+        from .search_index import Rankings, SearchIndex
 
-        return SearchIndex(self.db, self._vectors)
+        return SearchIndex(self.db, Rankings(self.db, self._vectors))
 
     @cached_property
     def memory(self) -> Memory:

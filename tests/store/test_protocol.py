@@ -195,7 +195,7 @@ async def test_the_parts_a_claim_does_not_need_are_built_on_first_use(store):
     assert not [part for part in (*LAZY_PARTS, "_vectors") if part in vars(store)]
     await store.add_memory("ns", "k", "v", memory_type="semantic", created_by="a1")
     assert "memory" in vars(store) and "search_index" in vars(store) and "_vectors" in vars(store)
-    assert store.memory.index is store.search_index and store.search_index._vectors is store._vectors
+    assert store.memory.index is store.search_index and store.search_index.ranking._vectors is store._vectors
     assert "chart_queries" not in vars(store) and "audit" not in vars(store)
 
 
