@@ -1,4 +1,5 @@
-"""Search rules: turning what a person types into an FTS5 query, and fusing rankings. Pure."""
+"""Search rules: turning what a person types into a keyword query (FTS5's, or the words PostgreSQL's
+is made of), and fusing rankings. Pure."""
 
 from __future__ import annotations
 
@@ -18,22 +19,26 @@ _TOKEN = re.compile(r"[\w][\w\-\.:/]*", re.UNICODE)
 RRF_K = 60
 
 
+def query_words(text: str, *, prefix_last: bool = True) -> list[tuple[str, bool]]:
+    """What a keyword search looks for, on either backend: the meaningful words (every word if all are
+    stop words), lowercase, each with whether it is a prefix (the last one, unless the text ends in a
+    space: the person is still typing it), each once. Empty when nothing is left to search for."""
+    words = [w.lower() for w in _TOKEN.findall(text)]
+    meaningful = [w for w in words if w not in STOPWORDS] or words
+    last = len(meaningful) - 1
+    prefix = prefix_last and not text.endswith(" ")
+    return list(dict.fromkeys((word, prefix and i == last) for i, word in enumerate(meaningful)))
+
+
 def fts_query(text: str, *, prefix_last: bool = True) -> str | None:
     """A safe FTS5 query: every meaningful word quoted, OR-ed; the last one also as a prefix.
 
     Quoting makes user input inert (no FTS5 syntax injection). Returns None when nothing is
     left to search for.
     """
-    words = [w.lower() for w in _TOKEN.findall(text)]
-    if not words:
-        return None
-    meaningful = [w for w in words if w not in STOPWORDS] or words
-    terms = []
-    for i, word in enumerate(meaningful):
-        quoted = '"' + word.replace('"', '""') + '"'
-        last = i == len(meaningful) - 1
-        terms.append(f"{quoted}*" if last and prefix_last and not text.endswith(" ") else quoted)
-    return " OR ".join(dict.fromkeys(terms))
+    terms = ['"' + word.replace('"', '""') + '"' + ("*" if prefix else "")
+             for word, prefix in query_words(text, prefix_last=prefix_last)]
+    return " OR ".join(terms) if terms else None
 
 
 def rrf(rankings: Sequence[Sequence[int]], *, k: int = RRF_K,

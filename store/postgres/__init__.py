@@ -10,6 +10,13 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
+    search_index   SearchIndex(db, Rankings(db))            search_index.py (shared: store/search_index.py)
+    memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
+
+The search index and memory are written once for both backends (store/search_index.py, store/memory.py,
+SQLite's SQL turned into PostgreSQL's by ``PgSql``); PostgreSQL's own part is the rankings (tsvector and
+GIN, pgvector's HNSW or an exact scan: search_index.py's docstring). Both are built on first use, as on
+SQLite, so a claim imports neither.
 
 ``signatures`` (signatures.py) holds the cached signature verdicts and the gates' guard, as SQLite's;
 a write whose rule asks for the guard (a claim, as a decision) makes its unit ``PgUnit(tx, signatures)``
@@ -19,7 +26,7 @@ check reads rows another transaction may write at once, where SQLite's serialise
 safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
 never both) or takes a lock as ``gate_unit`` does.
 
-The areas still to come (memory and search, charts, audit) plug in
+The areas still to come (charts, audit) plug in
 the same way, each beside its SQLite counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
@@ -48,7 +55,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .agents import Agents
 from .base import Clock, Database
@@ -57,6 +65,10 @@ from .reviewers import Reviewers
 from .signatures import Signatures
 from .tasks import Tasks
 
+if TYPE_CHECKING:
+    from .memory import Memory
+    from .search_index import SearchIndex
+
 #: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
@@ -64,6 +76,8 @@ PART_CLASSES = {
     "gates": ("gates", "Gates"),
     "reviewers": ("reviewers", "Reviewers"),
     "tasks": ("tasks", "Tasks"),
+    "search_index": ("search_index", "SearchIndex"),
+    "memory": ("memory", "Memory"),
 }
 
 
@@ -98,6 +112,18 @@ class PostgresStore:
         self.gates = Gates(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
+
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        from .search_index import Rankings, SearchIndex
+
+        return SearchIndex(self.db, Rankings(self.db))
+
+    @cached_property
+    def memory(self) -> Memory:
+        from .memory import Memory
+
+        return Memory(self.db, self.search_index)
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -202,6 +228,37 @@ class PostgresStore:
     retry_task = Delegate("tasks")
     cancel_task = Delegate("tasks")
     reap_timeouts = Delegate("tasks")
+
+    # -- memory: sessions, entries, records, documents ---------------------------------------------
+
+    create_session = Delegate("memory")
+    get_session = Delegate("memory")
+    set_session_status = Delegate("memory")
+    append_session_event = Delegate("memory")
+    session_events = Delegate("memory")
+    set_session_state = Delegate("memory")
+    add_memory = Delegate("memory")
+    update_memory = Delegate("memory")
+    delete_memory = Delegate("memory")
+    restore_memory = Delegate("memory")
+    get_memory = Delegate("memory")
+    get_memory_by_id = Delegate("memory")
+    memory_history = Delegate("memory")
+    list_memories = Delegate("memory")
+    log_record = Delegate("memory")
+    get_record = Delegate("memory")
+    list_records = Delegate("memory")
+    index_document = Delegate("memory")
+
+    # -- the search index -------------------------------------------------------------------------
+
+    search = Delegate("search_index")
+    search_item_body = Delegate("search_index")
+    recent = Delegate("search_index")
+    pending_embeddings = Delegate("search_index")
+    store_embeddings = Delegate("search_index")
+    record_embedding_failure = Delegate("search_index")
+    index_status = Delegate("search_index")
 
 
 async def open_url(

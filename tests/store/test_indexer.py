@@ -13,6 +13,9 @@ from swarmdeck.store.embed import EmbedderError, HashEmbedder
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.sqlite import vectors
 
+#: Memory and search run on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 # -- helpers ------------------------------------------------------------------------------------
 

