@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from swarmdeck.store import identity, open_store
+from swarmdeck.store import describe, identity, open_store
 from swarmdeck.store.errors import PermissionDenied, StoreError
 from swarmdeck.store.signing import Signer
 
@@ -88,7 +88,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         return refuse(cfg, exc)
     app = SwarmdeckApp(
         lambda: open_store(cfg.db, read_only=read_only, **settings.store_options()),
-        title=str(cfg.db),
+        title=describe(cfg.db),
         reviewer=reviewer_name(reviewer, cfg),
         read_only=read_only,
         interval=interval,
