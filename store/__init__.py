@@ -11,9 +11,9 @@ object (``tx.one/all/run/many/event``), run to its end on one thread: nothing re
 loop between BEGIN and COMMIT, so no other coroutine can interleave with a transaction while its lock
 is held, and the event loop is never blocked by one (it runs on the store's own thread whenever it
 might wait). SQLite runs it on a connection and a thread the store owns (store/sqlite/connection.py).
-A PostgreSQL backend runs the same synchronous, backend-neutral orchestration over a synchronous
-driver on the store's own thread (psycopg, in pipeline mode); should its claim rate need asyncpg, it
-wraps each call of the transaction object instead, still with no await point inside the body. Why:
+PostgreSQL (store/postgres/) runs the same synchronous, backend-neutral orchestration over psycopg's
+synchronous connection on the store's own thread (measured against asyncpg in BENCHMARKS.md,
+"PostgreSQL: the driver"). Why:
 one shape of rules for every backend (the domain code is written once, as ordinary functions), no
 await points inside a transaction (so no lock is held across a suspension, and no body can be
 interleaved by accident), and the event loop never blocked.
