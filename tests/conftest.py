@@ -51,20 +51,23 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def db(db_path) -> Path:
-    """An empty swarm database, made through the store as `swarmdeck init` makes it."""
+def db(request, store_backend, db_path) -> Path | str:
+    """An empty swarm database, made through the store as `swarmdeck init` makes it: a SQLite file, or
+    (in a module that opts in, below) a PostgreSQL database's URL."""
+    if store_backend == "postgres":
+        return request.getfixturevalue("pg_store_url")
     return init_db(db_path)
 
 
 #: The store backends a test module runs its tests on: a module opts in to more than SQLite by naming
 #: them, ``STORE_BACKENDS = ("sqlite", "postgres")``; every test that uses ``store`` (directly or through
-#: a fixture built on it) then runs once per backend, ids ``[sqlite]`` and ``[postgres]``.
+#: a fixture built on it) or ``db`` then runs once per backend, ids ``[sqlite]`` and ``[postgres]``.
 DEFAULT_BACKENDS = ("sqlite",)
 
 
 def pytest_generate_tests(metafunc) -> None:
     backends = getattr(metafunc.module, "STORE_BACKENDS", DEFAULT_BACKENDS)
-    if "store" in metafunc.fixturenames and tuple(backends) != DEFAULT_BACKENDS:
+    if {"store", "db"} & set(metafunc.fixturenames) and tuple(backends) != DEFAULT_BACKENDS:
         metafunc.parametrize("store_backend", backends, indirect=True)
 
 

@@ -13,6 +13,8 @@ from textual.widgets import DataTable
 from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 def _cells(table: DataTable, key: str) -> list[str]:
     return [getattr(c, "plain", str(c)) for c in table.get_row(key)]
