@@ -195,18 +195,20 @@ class Rankings:
 
     async def knn(self, model: str, table: str, vector: np.ndarray, k: int,
                   filters: vectors.VectorFilters) -> Ranked:
-        """The k nearest by pgvector's HNSW index, the filters in the same query; the exact search when
-        they leave fewer than k."""
+        """The k nearest by pgvector's HNSW index, the filters in the same query, ties broken by item id as
+        the exact search breaks them (2k are read, so that the k-th place's ties are among them); the exact
+        search when the filters leave fewer than k, or when the ties run past the 2k."""
         where, params = filters.item_sql()
         if where:
             sql = (f"SELECT v.item_id, v.embedding <=> ?::vector AS distance FROM {table} v "
                    f"JOIN search_items si ON si.id = v.item_id WHERE TRUE{where} ORDER BY distance LIMIT ?")
         else:
             sql = f"SELECT item_id, embedding <=> ?::vector AS distance FROM {table} ORDER BY distance LIMIT ?"
-        rows = await self.db._all(_pg(sql), (vector_text(vector), *params, k))
-        if len(rows) < k and filters:
+        rows = await self.db._all(_pg(sql), (vector_text(vector), *params, 2 * k))
+        hits = sorted(((r[0], float(r[1])) for r in rows), key=lambda hit: (hit[1], hit[0]))
+        if (len(hits) < k and filters) or (len(hits) == 2 * k and hits[k - 1][1] == hits[-1][1]):
             return await self.exact(model, vector, k, filters)
-        return sorted(((r[0], float(r[1])) for r in rows), key=lambda hit: (hit[1], hit[0]))
+        return hits[:k]
 
     async def exact(self, model: str, vector: np.ndarray, k: int, filters: vectors.VectorFilters) -> Ranked:
         """The exact k nearest: every vector of the model that passes the filters, scored with numpy."""

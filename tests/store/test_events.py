@@ -33,6 +33,9 @@ from swarmdeck.store.models import AgentStatus, Decision, Event, MilestoneStatus
 
 from signing_support import close, decide, key, resume
 
+#: Runs on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 async def every_operation(store) -> None:
     """Agents, reviewers, tasks through their whole life, gates, the swarm, sessions, memory, records,

@@ -12,9 +12,12 @@ import dataclasses
 import json
 
 import pytest
-from store_support import claim, raw, submit
+from store_support import claim, drop_trigger, raw, submit
 
 from swarmdeck.store.errors import InvalidArgument
+
+#: Runs on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
 
 #: The documented limits (README, "Limits").
 DEPTH = 32
@@ -222,12 +225,12 @@ class TestText:
 class TestStoredBeforeTheLimits:
     """Rows written before the limits existed (or around swarmdeck) never break the readers."""
 
-    async def test_a_task_too_deep_to_decode_is_read_with_a_note(self, agents, db_path):
+    async def test_a_task_too_deep_to_decode_is_read_with_a_note(self, agents, where):
         store = agents
         deep = await store.enqueue_task(description="deep")
         fine = await store.enqueue_task(description="fine", input_data={"n": 1})
         text = deep_text(970)
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             conn.execute("UPDATE tasks SET input_data = ?, result_data = ? WHERE id = ?", (text, text, deep.id))
         got = await store.get_task(deep.id)
         assert isinstance(got.input_data, dict) and "input_data" in got.input_data["unreadable"]
@@ -241,30 +244,30 @@ class TestStoredBeforeTheLimits:
         claimed = await store.claim_task(agent="a1")
         assert claimed.id == deep.id and "unreadable" in claimed.input_data
         # The row itself is untouched: the note is how it reads, not what is stored.
-        with raw(db_path) as conn:
-            assert conn.execute("SELECT input_data FROM tasks WHERE id = ?", (deep.id,)).fetchone()[0] == text
+        with raw(where) as conn:
+            assert conn.execute("SELECT CAST(input_data AS TEXT) FROM tasks WHERE id = ?", (deep.id,)).fetchone()[0] == text
 
-    async def test_moderately_deep_old_values_still_read_whole(self, store, db_path):
+    async def test_moderately_deep_old_values_still_read_whole(self, store, where):
         task = await store.enqueue_task(description="x")
         value = nested(READ_DEPTH)
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             conn.execute("UPDATE tasks SET input_data = ? WHERE id = ?", (json.dumps(value), task.id))
         assert (await store.get_task(task.id)).input_data == value
 
-    async def test_memories_sessions_records_and_events(self, store, db_path):
+    async def test_memories_sessions_records_and_events(self, store, where):
         entry = await store.add_memory("ns", "k", {"v": 1}, memory_type="semantic", created_by="a",
                                        metadata={"m": 1})
         session = await store.create_session(agent="a")
         await store.append_session_event(session.id, kind="note", payload={"p": 1})
         record = await store.log_record("decision", {"decision": "d", "rationale": "r"})
         text = '{"x": ' + deep_text(970) + "}"
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             conn.execute("UPDATE memory_entries SET value = ?, metadata = ? WHERE id = ?", (text, text, entry.id))
             conn.execute("UPDATE sessions SET state = ? WHERE id = ?", (text, session.id))
             conn.execute("UPDATE session_events SET payload = ?", (text,))
             conn.execute("UPDATE learning_records SET fields = ? WHERE id = ?", (text, record.id))
             # Events are append-only now; this one was written before that, as before the limits.
-            conn.execute("DROP TRIGGER events_no_update")
+            conn.execute(drop_trigger(where, "events_no_update", "events"))
             conn.execute("UPDATE events SET payload = ? WHERE kind = 'session.created'", (text,))
         for value in [
             (await store.get_memory("ns", "k")).value,

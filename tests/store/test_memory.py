@@ -3,6 +3,7 @@ with soft delete, the FTS index kept in step with every write, learning records 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -373,6 +374,50 @@ class TestMemoryEntries:
 
 
 # -- the FTS index follows every write, in the same transaction ------------------------------------
+
+
+#: What an agent may write: markup of every kind the faces render (Rich, HTML, Markdown), terminal escapes,
+#: backslashes, quotes, SQL and placeholder look-alikes of both backends, and text outside ASCII.
+AGENT_TEXT = ("[bold red]gate passed[/] <script>alert('x')</script> **done** `rm -rf /` \\x1b[2J \x1b[31mred\x1b[0m "
+              "\\n stays two characters; a real\nnewline and\ttab; 'single' \"double\" %s %(name)s %% ? ?1 $1 :name "
+              "'); DROP TABLE memory_entries; -- {\"json\": [1]} \\u0041 émigré 🚀 zebrafinch")
+
+
+async def test_agent_written_text_is_stored_and_returned_verbatim(store):
+    entry = await store.add_memory("ns", AGENT_TEXT[:40], AGENT_TEXT, memory_type="episodic", created_by="a",
+                                   metadata={"note": AGENT_TEXT})
+    assert entry.value == AGENT_TEXT and entry.key == AGENT_TEXT[:40] and entry.metadata == {"note": AGENT_TEXT}
+    got = await store.get_memory("ns", AGENT_TEXT[:40])
+    assert (got.value, got.key, got.metadata) == (AGENT_TEXT, AGENT_TEXT[:40], {"note": AGENT_TEXT})
+    structured = await store.update_memory("ns", AGENT_TEXT[:40], {"text": AGENT_TEXT, "list": [AGENT_TEXT]},
+                                           updated_by="a")
+    assert (await store.get_memory_by_id(structured.id)).value == {"text": AGENT_TEXT, "list": [AGENT_TEXT]}
+    assert [e.value for e in await store.memory_history("ns", AGENT_TEXT[:40])] == [
+        AGENT_TEXT, {"text": AGENT_TEXT, "list": [AGENT_TEXT]}]
+
+    session = await store.create_session(agent="a", state={"s": AGENT_TEXT})
+    await store.append_session_event(session.id, kind=AGENT_TEXT[:30], payload={"p": AGENT_TEXT},
+                                     state_delta={"d": AGENT_TEXT})
+    assert (await store.get_session(session.id)).state == {"s": AGENT_TEXT, "d": AGENT_TEXT}
+    [event] = await store.session_events(session.id)
+    assert (event.kind, event.payload) == (AGENT_TEXT[:30], {"p": AGENT_TEXT})
+
+    record = await store.log_record("decision", {"decision": AGENT_TEXT, "rationale": AGENT_TEXT}, agent="a")
+    assert (await store.get_record(record.id)).fields == {"decision": AGENT_TEXT, "rationale": AGENT_TEXT}
+    doc = await store.index_document("ns", "notes.md", AGENT_TEXT)
+    assert [r[0] for r in await read(store, "SELECT text FROM document_chunks WHERE document_id = ?",
+                                     (doc.id,))] == [AGENT_TEXT]
+
+    hits = await store.search("zebrafinch", mode="keyword", kinds=["document", "decision"])
+    assert {h.kind for h in hits} == {"document", "decision"}
+    for hit in hits:
+        body = await store.search_item_body(hit.item_id)
+        assert AGENT_TEXT in body
+        # highlights are spans into the snippet, never markup added to it
+        assert all(hit.snippet[a:b].lower() == "zebrafinch" for a, b in hit.highlights)
+    [memory_hit] = await store.search("zebrafinch", mode="keyword", kinds=["memory"])
+    # a JSON value is searched as its JSON text
+    assert json.loads(await store.search_item_body(memory_hit.item_id)) == {"text": AGENT_TEXT, "list": [AGENT_TEXT]}
 
 
 class TestFtsSync:

@@ -24,6 +24,9 @@ from swarmdeck.store.models import SearchMode
 from signing_support import decide
 from store_support import submit
 
+#: Runs on both backends (tests/conftest.py).
+STORE_BACKENDS = ("sqlite", "postgres")
+
 # -- search with a fallback ------------------------------------------------------------------------------
 
 
