@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from . import learning, search as rules
 from .errors import Conflict, InvalidArgument, InvalidTransition, NotFound
@@ -35,8 +35,6 @@ from .models import (
 from .rows import dumps, loads
 from .search_index import SearchIndex, Tx, parse_memory_type
 from .sql_dialect import Sql
-
-T = TypeVar("T")
 
 _SESSION_FLOW = {
     SessionStatus.CREATED: {SessionStatus.ACTIVE, SessionStatus.TERMINATED},
@@ -108,26 +106,15 @@ class Memory:
     """Sessions, memory entries, learning records and documents; what is searchable goes into the
     search index it is given (``SearchIndex``), in the same transaction."""
 
-    __slots__ = ("db", "index")
+    __slots__ = ("db", "index", "sql", "_one", "_all", "_write")
 
     def __init__(self, db: Any, index: SearchIndex) -> None:
         self.db = db
         self.index = index
-
-    @property
-    def sql(self) -> Sql:
-        """The backend's SQL: the search index's."""
-        return self.index.sql
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return await self.db._one(self.sql.q(sql), params)
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return await self.db._all(self.sql.q(sql), params)
-
-    async def _write(self, actor: str, body: Callable[[Any], T]) -> T:
-        sql = self.sql
-        return await self.db._write(actor, lambda tx: body(sql.tx(tx)))
+        # The backend's SQL, reads and writes: the search index's (its statements are turned into the
+        # backend's, and its write transactions take them: store/sql_dialect.py).
+        self.sql: Sql = index.sql
+        self._one, self._all, self._write = index._one, index._all, index._write
 
     # -- sessions -------------------------------------------------------------------------------------
 

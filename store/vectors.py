@@ -121,21 +121,6 @@ def unit_rows(mat: np.ndarray) -> np.ndarray:
     return (mat / norms).astype(np.float32, copy=False)
 
 
-def touched(rows: Sequence[Sequence[Any]], model: str) -> set[int] | None:
-    """Item ids whose vector for ``model`` may have changed, from index events ``(kind, entity_id,
-    payload)``; None when an event does not say which (a database written before they did)."""
-    ids: set[int] = set()
-    for kind, entity_id, payload in rows:
-        if kind == "index.embedded" and entity_id != model:
-            continue
-        if kind in ("index.embedded", "index.forgotten"):
-            items = json.loads(payload).get("items")
-            if items is None:
-                return None
-            ids.update(int(i) for i in items)
-    return ids
-
-
 def top_k(ids: np.ndarray, sims: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` most similar as ``(item_id, cosine distance)``, nearest first, ties by item id."""
     import numpy as np

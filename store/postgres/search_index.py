@@ -7,8 +7,8 @@ quoted FTS5 string is) into one ``tsquery`` per word. The GIN index on ``search_
 items holding any of them; each is scored as FTS5's bm25 scores it, the sum over the query's words of
 the word's inverse document frequency (FTS5's formula, over every item, not only those the filters keep)
 times how much of it the item holds, which here is ``ts_rank`` with the title weighted 3 to the body's 1
-(bm25(search_fts, 3.0, 1.0) on SQLite) and divided by 1 + log of the item's number of distinct words
-(what stands for bm25's length normalisation). The terms' document frequencies and the ranks are one
+(bm25(search_fts, 3.0, 1.0) on SQLite) and divided by 1 + log of the item's length in words (what
+stands for bm25's length normalisation; ``ts_rank`` also saturates as a word repeats, as bm25 does). The terms' document frequencies and the ranks are one
 pass over the matching items; the filters are applied inside that query, before its limit.
 tests/bench/bench_pg_search.py measures the agreement with FTS5 on the seeds' questions (BENCHMARKS.md).
 
@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import search as rules, vectors
-from ..search_index import ITEM_KINDS, RECORD_KINDS, Ranked, SearchIndex, _none, _then  # noqa: F401
+from ..search_index import Ranked, SearchIndex, _none, _then  # noqa: F401  (this store's part)
 from ..sql_dialect import Sql
 from . import schema
 from .base import Database, Tx

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import search as rules
-from ..search_index import ITEM_KINDS, RECORD_KINDS, SearchIndex, _none, _then, parse_memory_type  # noqa: F401
+from ..search_index import SearchIndex, _none, _then  # noqa: F401  (SearchIndex: this store's part)
 from ..sql_dialect import SQLITE, Sql
 from . import vectors
 from .base import Database, Tx
