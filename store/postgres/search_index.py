@@ -6,9 +6,10 @@ characters other than letters and digits separates tokens; a word of several tok
 quoted FTS5 string is) into one ``tsquery`` per word. The GIN index on ``search_items.tsv`` finds the
 items holding any of them; each is scored as FTS5's bm25 scores it, the sum over the query's words of
 the word's inverse document frequency (FTS5's formula, over every item, not only those the filters keep)
-times how much of it the item holds, which here is ``ts_rank`` with the title weighted 3 to the body's 1
-(bm25(search_fts, 3.0, 1.0) on SQLite) and divided by 1 + log of the item's length in words (what
-stands for bm25's length normalisation; ``ts_rank`` also saturates as a word repeats, as bm25 does). The terms' document frequencies and the ranks are one
+times how much of it the item holds, which here is ``ts_rank`` with the title weighted above the body
+(``_WEIGHTS``; SQLite's is bm25(search_fts, 3.0, 1.0)) and divided by 1 + log of the item's length in
+words (what stands for bm25's length normalisation; ``ts_rank`` also saturates as a word repeats, as
+bm25 does). The terms' document frequencies and the ranks are one
 pass over the matching items; the filters are applied inside that query, before its limit.
 tests/bench/bench_pg_search.py measures the agreement with FTS5 on the seeds' questions (BENCHMARKS.md).
 
@@ -44,9 +45,14 @@ if TYPE_CHECKING:
 EF_SEARCH = 100
 
 #: Title and body weights of the keyword ranking (``ts_rank``'s {D, C, B, A}: the body is B, the title
-#: A), 1 to 3 as SQLite's bm25(search_fts, 3.0, 1.0).
-_WEIGHTS = "'{0, 0, 0.33333334, 1.0}'::float4[]"
+#: A). Not SQLite's 1 to 3: bm25 weighs the summed frequency and then saturates, while ``ts_rank`` takes a
+#: word's best-weighted place and adds little for the rest, so a title hit weighs more there. Measured on
+#: the seeds' questions (tests/bench/bench_pg_search.py, BENCHMARKS.md): with the body at 0.55-0.75 of
+#: the title every question's first hit is FTS5's; at 1/3, 16 of 18.
+_WEIGHTS = "'{0, 0, 0.65, 1.0}'::float4[]"
 _CONFIG = f"'{schema.TS_CONFIG}'::regconfig"
+#: ``ts_rank``'s normalisation: 1 divides by 1 + the log of the item's length.
+_NORMALIZATION = 1
 
 #: What PostgreSQL's ``[[:alnum:]]+`` finds (schema.py's split): runs of letters and digits.
 _TOKENS = re.compile(r"[^\W_]+")
@@ -156,7 +162,7 @@ class Rankings:
                 WHERE si.tsv @@ (SELECT tsquery_or FROM (SELECT string_agg(q::text, ' | ')::tsquery AS tsquery_or
                                                           FROM w WHERE q::text <> '') x)),
             hits AS (
-                SELECT m.id, m.kept, w.n, ts_rank({_WEIGHTS}, m.tsv, w.q, 1) AS tf,
+                SELECT m.id, m.kept, w.n, ts_rank({_WEIGHTS}, m.tsv, w.q, {_NORMALIZATION}) AS tf,
                        count(*) OVER (PARTITION BY w.n) AS df
                 FROM m JOIN w ON m.tsv @@ w.q)
             SELECT h.id, -sum(greatest(ln(((SELECT count(*) FROM search_items) - h.df + 0.5) / (h.df + 0.5)),
