@@ -5,15 +5,15 @@ are written to a SQLite store and a PostgreSQL store, and every question is aske
 search (limit 10): FTS5's bm25 on one side, the tsvector ranking (store/postgres/search_index.py) on the
 other. Printed: how many questions have the same first hit, the mean overlap of the first 5 and of the
 first 10, how many have the same first 5 in the same order, and for each backend how many of the
-relevant entries the first 5 hold. Then the questions whose first hits differ, side by side.
+relevant entries the first 5 hold. Then the questions whose first three hits differ, side by side.
 
 (b) Vector search. ``--items`` search items (20,000 by default) with 384-dimensional vectors around 200
-random centres (as embeddings cluster by topic), loaded with COPY, the model's pgvector table indexed
-with HNSW as the store makes it (``schema.vector_table_sql``). ``--queries`` query vectors near random
-centres; for each, the store's own HNSW search and its exact search (numpy over ``embeddings``, the
-fallback without pgvector) with k=10, no filter and with a namespace filter holding a tenth of the
-items. Printed per ``hnsw.ef_search``: recall@10 of HNSW against exact, and the median and p90 time
-of each.
+random centres (as embeddings cluster by topic; ``--spread`` how loosely), loaded with COPY, the model's
+pgvector table indexed with HNSW as the store makes it (``schema.vector_table_sql``). ``--queries``
+query vectors near random centres; for each, the store's own HNSW search and its exact search (numpy
+over ``embeddings``, the fallback without pgvector) with k=10, no filter and with a namespace filter
+holding a tenth of the items. Printed per ``hnsw.ef_search``: recall@10 of HNSW against exact, and the
+median and p90 time of each.
 
     python tests/bench/bench_pg_search.py                    # a throwaway server (tests/pg_support.py)
     python tests/bench/bench_pg_search.py --items 100000     # the issue's size (index build: minutes)
@@ -82,10 +82,12 @@ async def keyword_agreement(url: str) -> None:
             if a[:3] != b[:3]:
                 differing.append((case.query, a[:3], b[:3]))
         n = len(CASES)
-        print(f"(a) keyword ranking, {n} questions, limit 10: FTS5 bm25 (SQLite) against tsvector (PostgreSQL)")
+        print(f"(a) keyword ranking, {n} questions, limit 10: "
+              "FTS5 bm25 (SQLite) against tsvector (PostgreSQL)")
         print(f"    same first hit            {same_top1}/{n}")
         print(f"    same first 5, same order  {same_top5}/{n}")
-        print(f"    overlap@5  mean {statistics.mean(overlap5):.2f} · overlap@10 mean {statistics.mean(overlap10):.2f}")
+        print(f"    overlap@5  mean {statistics.mean(overlap5):.2f} · "
+              f"overlap@10 mean {statistics.mean(overlap10):.2f}")
         print(f"    relevant entries in the first 5: SQLite {relevant5['sqlite']}/{relevant_total}, "
               f"PostgreSQL {relevant5['postgres']}/{relevant_total}")
         for query, a, b in differing:
@@ -98,9 +100,10 @@ async def keyword_agreement(url: str) -> None:
 # -- (b) vector search --------------------------------------------------------------------------------------
 
 
-def clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def clustered(n: int, rng: np.random.Generator, centres: np.ndarray,
+              spread: float) -> tuple[np.ndarray, np.ndarray]:
     which = rng.integers(len(centres), size=n)
-    vectors = centres[which] + rng.normal(scale=0.35, size=(n, DIM)).astype(np.float32)
+    vectors = centres[which] + rng.normal(scale=spread, size=(n, DIM)).astype(np.float32)
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype("<f4"), which
 
 
@@ -111,17 +114,18 @@ def load(url: str, vectors: np.ndarray) -> float:
     conn = connect(url)
     try:
         with conn.transaction():
-            with conn.cursor().copy("COPY search_items (id, kind, ref_id, namespace, title, body, memory_type, "
-                                    "agent, created_at, embedded_model) FROM STDIN") as copy:
+            with conn.cursor().copy("COPY search_items (id, kind, ref_id, namespace, title, body, "
+                                    "memory_type, agent, created_at, embedded_model) FROM STDIN") as copy:
                 for i in range(len(vectors)):
-                    copy.write_row((i + 1, "memory", i + 1, f"bench:{i % 10}", f"item {i}", f"body of item {i}",
-                                    "semantic", "bench", float(i), MODEL))
+                    copy.write_row((i + 1, "memory", i + 1, f"bench:{i % 10}", f"item {i}",
+                                    f"body of item {i}", "semantic", "bench", float(i), MODEL))
             conn.execute("SELECT setval(pg_get_serial_sequence('search_items', 'id'), %s)", (len(vectors),))
-            with conn.cursor().copy("COPY embeddings (item_id, model, dim, vector, embedded_at) FROM STDIN") as copy:
+            with conn.cursor().copy("COPY embeddings (item_id, model, dim, vector, embedded_at) "
+                                    "FROM STDIN") as copy:
                 for i, vec in enumerate(vectors):
                     copy.write_row((i + 1, MODEL, DIM, vec.tobytes(), 0.0))
-            conn.execute("INSERT INTO vector_indexes (model, dim, table_name, created_at) VALUES (%s, %s, %s, 0)",
-                         (MODEL, DIM, table))
+            conn.execute("INSERT INTO vector_indexes (model, dim, table_name, created_at) "
+                         "VALUES (%s, %s, %s, 0)", (MODEL, DIM, table))
             create_table, create_index = schema.vector_table_sql(table, DIM).strip().split("\n")
             conn.execute(create_table)
             with conn.cursor().copy(f"COPY {table} (item_id, embedding) FROM STDIN") as copy:
@@ -139,19 +143,20 @@ def load(url: str, vectors: np.ndarray) -> float:
         conn.close()
 
 
-async def vector_search(url: str, items: int, queries: int, ef_values: list[int]) -> None:
+async def vector_search(url: str, items: int, queries: int, ef_values: list[int], spread: float) -> None:
     rng = np.random.default_rng(2026)
     centres = rng.normal(size=(CENTRES, DIM)).astype(np.float32)
-    vectors, _ = clustered(items, rng, centres)
+    vectors, _ = clustered(items, rng, centres, spread)
     store = await open_store(url, create=True)
     try:
         began = time.perf_counter()
         built = await asyncio.to_thread(load, url, vectors)
-        print(f"\n(b) vector search, {items:,} x {DIM} in {CENTRES} clusters, k=10, {queries} queries "
-              f"(loaded in {time.perf_counter() - began:.1f} s, HNSW built in {built:.1f} s)")
+        print(f"\n(b) vector search, {items:,} x {DIM} in {CENTRES} clusters (spread {spread}), k=10, "
+              f"{queries} queries (loaded in {time.perf_counter() - began:.1f} s, "
+              f"HNSW built in {built:.1f} s)")
         ranking = store.search_index.ranking
         table = table_for(MODEL)
-        asked, _ = clustered(queries, rng, centres)
+        asked, _ = clustered(queries, rng, centres, spread)
         for filters, label in ((VectorFilters(), "no filter"),
                                (VectorFilters(namespace_prefix="bench:3"), "namespace (1/10 of the items)")):
             exact_ms, truth = [], []
@@ -180,16 +185,23 @@ async def vector_search(url: str, items: int, queries: int, ef_values: list[int]
 
 
 async def run(make_db, args: argparse.Namespace) -> None:
-    await keyword_agreement(make_db("bench_pg_search_kw"))
-    await vector_search(make_db("bench_pg_search_vec"), args.items, args.queries, args.ef)
+    if not args.vectors_only:
+        await keyword_agreement(make_db("bench_pg_search_kw"))
+    await vector_search(make_db("bench_pg_search_vec"), args.items, args.queries, args.ef, args.spread)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="a server to use (a role that may CREATE DATABASE), instead of a throwaway one")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a server to use (a role that may CREATE DATABASE), "
+                                      "instead of a throwaway one")
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--ef", type=int, nargs="+", default=[40, 100, 200])
+    parser.add_argument("--spread", type=float, default=0.35,
+                        help="how far items lie from their cluster's centre (per dimension; "
+                             "the centres are N(0, 1))")
+    parser.add_argument("--vectors-only", action="store_true", help="skip the keyword part")
     args = parser.parse_args()
     server = None if args.url else start_server(FAST_SETTINGS)
     base = args.url or server.url
