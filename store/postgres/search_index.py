@@ -31,6 +31,8 @@ import re
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from .. import search as rules, vectors
 from ..search_index import Ranked, SearchIndex, _none, _then  # noqa: F401  (this store's part)
 from ..sql_dialect import Sql
@@ -217,9 +219,15 @@ class Rankings:
         return hits[:k]
 
     async def exact(self, model: str, vector: np.ndarray, k: int, filters: vectors.VectorFilters) -> Ranked:
-        """The exact k nearest: every vector of the model that passes the filters, scored with numpy."""
+        """The exact k nearest: every vector of the model that passes the filters, scored with numpy. The
+        vectors are read in binary (as text, bytea is hex: twice the bytes, and decoding them cost more
+        than the scoring); a connection found lost is left to the store's read, which connects again."""
         sql, params = vectors.exact_sql(filters, None)
-        rows = await self.db._all(_pg(sql), (model, *params))
+        try:
+            cur = await self.db._read_conn.execute(_pg(sql), (model, *params), binary=True)
+            rows = await cur.fetchall()
+        except psycopg.OperationalError:
+            rows = await self.db._all(_pg(sql), (model, *params))
         return await asyncio.to_thread(vectors.exact_from_rows, [(r[0], bytes(r[1])) for r in rows], vector, k)
 
     # -- the vector index ---------------------------------------------------------------------------------
