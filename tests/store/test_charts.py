@@ -34,6 +34,8 @@ from signing_support import decide
 from support import EPOCH  # where the FakeClock starts
 
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 MIN = 60.0
 
 
@@ -311,13 +313,13 @@ async def test_charts_bundle_applies_range_and_filters(swarm, clock):
     assert filters.milestones == ((m1, "M1"),) and filters.agent_types == ("impl", "test")
 
 
-async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store, db_path, clock):
+async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store, where, clock):
     assert await store.write_latencies() == ()
     await store.register_agent("w", agent_type="x")
     await store.heartbeat("w")
     first = await store.write_latencies()
     assert len(first) == 2 and all(ms > 0 for ms in first)
-    other = await open_store(db_path, clock=clock)  # a second store on the file sees only later writes
+    other = await open_store(where, clock=clock)  # a second store on the database sees only later writes
     try:
         assert await other.write_latencies() == ()
         await store.heartbeat("w")
