@@ -39,7 +39,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
 
-    db: Path | None = Field(None, description="The swarm database (else the nearest .swarmdeck/swarm.db).")
+    db: str | None = Field(None, description="The swarm database: a SQLite file's path or a postgresql:// URL "
+                                             "(else the nearest .swarmdeck/swarm.db).")
     actor: str | None = Field(None, description="Who is acting, for writes that name no agent.")
     reviewer: str | None = Field(None, description="The dashboard's reviewer (else the OS user).")
     keys: Path | None = Field(None, description="Where reviewers' signing keys live (else the config folder).")

@@ -11,9 +11,9 @@ object (``tx.one/all/run/many/event``), run to its end on one thread: nothing re
 loop between BEGIN and COMMIT, so no other coroutine can interleave with a transaction while its lock
 is held, and the event loop is never blocked by one (it runs on the store's own thread whenever it
 might wait). SQLite runs it on a connection and a thread the store owns (store/sqlite/connection.py).
-A PostgreSQL backend runs the same synchronous, backend-neutral orchestration over a synchronous
-driver on the store's own thread (psycopg, in pipeline mode); should its claim rate need asyncpg, it
-wraps each call of the transaction object instead, still with no await point inside the body. Why:
+PostgreSQL (store/postgres/) runs the same synchronous, backend-neutral orchestration over psycopg's
+synchronous connection on the store's own thread (measured against asyncpg in BENCHMARKS.md,
+"PostgreSQL: the driver"). Why:
 one shape of rules for every backend (the domain code is written once, as ordinary functions), no
 await points inside a transaction (so no lock is held across a suspension, and no body can be
 interleaved by accident), and the event loop never blocked.
@@ -300,9 +300,35 @@ def scheme_of(url: str | Path) -> str:
     return scheme
 
 
+#: What a backend's driver is installed with, by scheme, for the message when it is missing.
+EXTRAS = {"postgresql": "postgres", "postgres": "postgres"}
+
+
 def _backend(scheme: str) -> Callable[..., Any]:
     module, _, name = BACKENDS[scheme].partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        if scheme not in EXTRAS or exc.name is None or exc.name.startswith(__name__):
+            raise
+        from .errors import StorageError
+
+        raise StorageError(f"{scheme}:// databases need the {exc.name} package, which is not installed: "
+                           f"pip install 'swarmdeck[{EXTRAS[scheme]}]'") from None
+
+
+def describe(url: str | Path) -> str:
+    """The database as a person reads it in a title or a message: a SQLite file's path, or a server's
+    URL without its password (nor its query string, which may carry one)."""
+    if scheme_of(url) == "sqlite":
+        return str(path_from_url(url))
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path or '/'}"
 
 
 def path_from_url(url: str | Path) -> Path:
@@ -348,5 +374,5 @@ __all__ = [
     "Decision", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "MemoryType", "Milestone",
     "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "SearchMode",
     "SessionStatus", "Store", "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET",
-    "ValidationReport", "open_store", "path_from_url", "scheme_of",
+    "ValidationReport", "describe", "open_store", "path_from_url", "scheme_of",
 ]

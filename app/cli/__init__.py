@@ -94,7 +94,8 @@ def cli(ctx: click.Context, db: Path | None, as_json: bool, actor: str | None, r
 @leaf(cli, "init", lambda r: f"swarm database ready at {r['db']} (schema {r['schema_version']})", create=True)
 async def init(store: Store, cfg: Config) -> dict:
     """Create the swarm database (or check an existing one) and apply migrations."""
-    return {"db": str(cfg.db), "schema_version": await store.schema_version()}
+    return {"db": store.path if isinstance(cfg.db, str) else str(cfg.db),
+            "schema_version": await store.schema_version()}
 
 
 def main() -> None:

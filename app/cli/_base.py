@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from swarmdeck.store import Store, open_store
+from swarmdeck.store import Store, describe, open_store
 from swarmdeck.store.errors import (
     READ_ONLY_SEAT,
     Busy,
@@ -65,7 +65,8 @@ def os_user() -> str:
 
 @dataclass
 class Config:
-    db: Path
+    #: A SQLite file, or a server's database URL (``postgresql://...``): what ``--db`` gives.
+    db: Path | str
     json: bool = False
     actor: str | None = None
     #: --read-only: the store is opened read-only, so every write is refused (permission_denied).
@@ -82,7 +83,7 @@ class Config:
         if self._settings is None:
             from ..settings import load_settings
 
-            self._settings = load_settings(db=self.db, actor=self.actor)
+            self._settings = load_settings(db=str(self.db), actor=self.actor)
         return self._settings
 
     def store_options(self) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def run(
         if isinstance(exc, BrokenPipeError):
             raise  # the reader of our output went away: `main` stops quietly
         where = f" ({exc.filename})" if exc.filename else ""
-        message = f"cannot use the database at {cfg.db}: {exc.strerror or exc}{where}"
+        message = f"cannot use the database at {describe(cfg.db)}: {exc.strerror or exc}{where}"
         return fail(cfg, EXIT_ERROR, "os_error", message)
     except OverflowError as exc:  # a number SQLite cannot hold (e.g. a milestone id given as 30 digits)
         from swarmdeck.store import rules

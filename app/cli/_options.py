@@ -11,19 +11,21 @@ from typing import Any
 import click
 
 class DatabaseParam(click.ParamType):
-    """A swarm database: a path, or a URL whose scheme names a backend the store has (``sqlite:///x.db``).
-    A URL of any other scheme is refused here, by name, rather than taken for a file called
-    ``postgresql:`` that `init` would create."""
+    """A swarm database: a SQLite file (a path, or ``sqlite:///x.db``), or a PostgreSQL database
+    (``postgresql://user@host/db``), kept as its URL. A URL of any other scheme is refused here, by
+    name, rather than taken for a file called ``mysql:`` that `init` would create."""
 
     name = "PATH|URL"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
         if isinstance(value, Path):
             return value
-        from swarmdeck.store import path_from_url
+        from swarmdeck.store import path_from_url, scheme_of
         from swarmdeck.store.errors import InvalidArgument
 
         try:
+            if scheme_of(str(value)) != "sqlite":
+                return str(value)  # a server's database: the store checks it when it opens
             path = path_from_url(str(value))
         except InvalidArgument as exc:
             self.fail(str(exc), param, ctx)

@@ -144,6 +144,21 @@ def _terminal() -> TextIO | None:
         return None
 
 
+def default_state(db: Path | str) -> Path:
+    """Where `watch` keeps what it has sent: beside a SQLite file; for a server's database, in this
+    user's state folder, one file per database (its URL without the password, hashed)."""
+    if isinstance(db, Path):
+        return db.with_name(db.name + ".watch.json")
+    import hashlib
+
+    import platformdirs
+
+    from swarmdeck.store import describe
+
+    digest = hashlib.sha256(describe(db).encode()).hexdigest()[:16]
+    return platformdirs.user_state_path("swarmdeck") / f"watch-{digest}.json"
+
+
 @click.command("watch")
 @click.option("--notify", is_flag=True, help="Ring the terminal's bell and ask it for a desktop notification "
               "(OSC 9 / 777 / 99 by terminal; through tmux when $TMUX is set) for each new item.")
@@ -154,7 +169,8 @@ def _terminal() -> TextIO | None:
               help="Seconds between polls.")
 @click.option("--once", is_flag=True, help="Poll once and exit.")
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where the keys of the items already sent are kept (default: beside the database).")
+              help="Where the keys of the items already sent are kept (default: beside a SQLite database; "
+                   "for PostgreSQL, one file per database in your state folder).")
 @click.pass_obj
 def watch(cfg: Config, notify: bool, webhook: str | None, webhook_style: str, interval: float, once: bool,
           state: Path | None) -> None:
@@ -163,7 +179,7 @@ def watch(cfg: Config, notify: bool, webhook: str | None, webhook_style: str, in
     decided here."""
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         raise click.BadParameter("give an http:// or https:// URL", param_hint="--webhook")
-    state = state or cfg.db.with_name(cfg.db.name + ".watch.json")
+    state = state or default_state(cfg.db)
     terminal = _terminal() if notify else None
     if notify and terminal is None:
         click.echo("watch: no terminal to notify (not run from one); printing only", err=True)

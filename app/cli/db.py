@@ -1,4 +1,5 @@
-"""`swarmdeck db migrate`: copy a SQLite swarm into a PostgreSQL database, then validate the copy."""
+"""`swarmdeck db`: a swarm's database on PostgreSQL. `db migrate` copies a SQLite swarm into it and
+validates the copy; `db roles` makes the database itself enforce who may decide."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._base import EXIT_ERROR, EXIT_NOT_FOUND, Config, fail, refuse
+from ._base import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, Config, fail, refuse
 
 #: Rows per batch unless --batch says otherwise (store/postgres/copy.py's BATCH, without importing it).
 DEFAULT_BATCH = 1_000
@@ -15,7 +16,7 @@ DEFAULT_BATCH = 1_000
 
 @click.group("db")
 def db_group() -> None:
-    """Move a swarm's database: from SQLite to PostgreSQL."""
+    """A swarm's database on PostgreSQL: copy a SQLite swarm into it, set its roles."""
 
 
 class _Bars:
@@ -117,3 +118,100 @@ def _migrate(cfg: Config, source: str, target: str, *, force: bool, batch: int) 
     else:
         click.echo("\n".join(report.lines()))
     return 0 if report.ok else EXIT_ERROR
+
+
+def _postgres_url(cfg: Config) -> str | int:
+    """--db as a PostgreSQL URL, or the exit code of a refusal."""
+    if not isinstance(cfg.db, str):
+        return fail(cfg, EXIT_USAGE, "usage", "db roles works on a PostgreSQL database: give it with "
+                    "--db postgresql://owner@host/database (or $SWARMDECK_DB); a SQLite file has no roles")
+    return cfg.db
+
+
+@db_group.command("roles")
+@click.option("--agent", "agents", multiple=True, metavar="LOGIN",
+              help="Make this login role an agent (repeatable). It must exist: CREATE ROLE name LOGIN PASSWORD ...")
+@click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN",
+              help="Make this login role a reviewer (repeatable): it may also decide gates.")
+@click.option("--agent-role", default=None, metavar="NAME", show_default="swarmdeck_agent",
+              help="The agents' group role (roles are per server: name them per swarm to keep swarms apart).")
+@click.option("--reviewer-role", default=None, metavar="NAME", show_default="swarmdeck_reviewer",
+              help="The reviewers' group role.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.pass_context
+def roles_command(ctx: click.Context, agents: tuple[str, ...], reviewers: tuple[str, ...],
+                  agent_role: str | None, reviewer_role: str | None, as_json: bool) -> None:
+    """Let the database enforce the trust model: an agents' role that does an agent's work and cannot
+    write a gate decision, close a condition, resume the swarm or change a reviewer, even with SQL of
+    its own, and a reviewers' role that also may. Run it as the database's owner (it migrates the
+    schema first); again after an upgrade, for new tables. Agents then connect as a login in the
+    agents' role, reviewers' seats as a login in the reviewers' role."""
+    cfg: Config = ctx.find_object(Config)
+    cfg.json = cfg.json or as_json
+    url = _postgres_url(cfg)
+    if isinstance(url, int):
+        sys.exit(url)
+    if cfg.read_only:
+        from swarmdeck.store.errors import PermissionDenied
+
+        sys.exit(refuse(cfg, PermissionDenied("this swarmdeck seat is read-only; it cannot set roles")))
+    sys.exit(_roles(cfg, url, agents=agents, reviewers=reviewers, agent_role=agent_role,
+                    reviewer_role=reviewer_role))
+
+
+def _roles(cfg: Config, url: str, *, agents: tuple[str, ...], reviewers: tuple[str, ...],
+           agent_role: str | None, reviewer_role: str | None) -> int:
+    try:
+        import psycopg
+    except ImportError:
+        return fail(cfg, EXIT_ERROR, "unavailable", "PostgreSQL needs psycopg: pip install 'swarmdeck[postgres]'")
+    from swarmdeck.store import describe
+    from swarmdeck.store.errors import StoreError
+    from swarmdeck.store.postgres import roles
+    from swarmdeck.store.postgres.connection import connect
+    from swarmdeck.store.postgres.migrate import migrate
+
+    agent_role = agent_role or roles.AGENT
+    reviewer_role = reviewer_role or roles.REVIEWER
+    if agent_role == reviewer_role:
+        return fail(cfg, EXIT_USAGE, "usage", "--agent-role and --reviewer-role must differ")
+    for login in set(agents) & set(reviewers):
+        return fail(cfg, EXIT_USAGE, "usage", f"{login} is given as both an agent and a reviewer: a login "
+                    "is one or the other (a reviewer's role already does an agent's work)")
+    granted: list[dict[str, str]] = []
+    try:
+        with connect(url, application_name="swarmdeck-roles") as conn:
+            migrated = migrate(conn)
+            with conn.transaction():
+                roles.apply_roles(conn, agent=agent_role, reviewer=reviewer_role)
+                for group, logins in ((agent_role, agents), (reviewer_role, reviewers)):
+                    for login in logins:
+                        roles.grant_role(conn, login, group)
+                        granted.append({"login": login, "role": group})
+    except StoreError as exc:
+        return refuse(cfg, exc)
+    except ValueError as exc:  # a login that does not exist: nothing was changed
+        return fail(cfg, EXIT_NOT_FOUND, "not_found", f"{exc}; nothing was changed")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return fail(cfg, EXIT_ERROR, "permission_denied", "PostgreSQL refused: "
+                    f"{str(exc).strip().splitlines()[0]} (run it as the database's owner, with CREATEROLE)")
+    except psycopg.OperationalError as exc:
+        return fail(cfg, EXIT_ERROR, "unavailable", f"cannot reach {describe(url)}: {str(exc).strip()}")
+    except psycopg.Error as exc:
+        return fail(cfg, EXIT_ERROR, "refused", f"PostgreSQL refused: {str(exc).strip().splitlines()[0]}")
+    result = {"db": describe(url), "migrated_to": migrated, "agent_role": agent_role,
+              "reviewer_role": reviewer_role, "reviewer_writes": list(roles.REVIEWER_WRITES), "granted": granted}
+    if cfg.json:
+        import json
+
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return 0
+    lines = [f"roles set on {result['db']}" + (f" (schema migrated to {migrated[-1]})" if migrated else ""),
+             f"  {agent_role:<22} an agent's work: tasks, agents, reports, memory, events; no decision",
+             f"  {reviewer_role:<22} also: {', '.join(roles.REVIEWER_WRITES)}"]
+    lines += [f"  {g['login']} is now in {g['role']}" for g in granted]
+    if not granted:
+        lines.append(f"next: CREATE ROLE bot LOGIN PASSWORD '...'; then swarmdeck --db {result['db']} db roles "
+                     "--agent bot (and --reviewer for a person's login)")
+    click.echo("\n".join(lines))
+    return 0

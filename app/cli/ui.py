@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from swarmdeck.store import identity, open_store
-from swarmdeck.store.errors import PermissionDenied, StoreError
+from swarmdeck.store import describe, identity, open_store
+from swarmdeck.store.errors import InvalidArgument, PermissionDenied, StoreError
 from swarmdeck.store.signing import Signer
 
 from ..output import plain
@@ -88,7 +88,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         return refuse(cfg, exc)
     app = SwarmdeckApp(
         lambda: open_store(cfg.db, read_only=read_only, **settings.store_options()),
-        title=str(cfg.db),
+        title=describe(cfg.db),
         reviewer=reviewer_name(reviewer, cfg),
         read_only=read_only,
         interval=interval,
@@ -124,7 +124,8 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 
 @click.command("demo")
 @click.option("--db", "demo_db", type=DATABASE,
-              help="Where to create the demo database (default: a new temporary file).")
+              help="Where to create the demo database: a new file, or an empty postgresql:// database "
+                   "(default: a new temporary file).")
 @click.option("--reviewer", help="Your name on gate decisions (default: $SWARMDECK_REVIEWER, else the OS user).")
 @click.option("--speed", type=click.FloatRange(0.1, 20), default=1.0, show_default=True,
               help="How fast the simulated swarm works.")
@@ -132,7 +133,7 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.option("--notify/--no-notify", "notify", default=None,
               help="Also ask the terminal for a desktop notification for each new item that needs a person.")
 @click.pass_obj
-def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, rng_seed: int | None,
+def demo(cfg: Config, demo_db: Path | str | None, reviewer: str | None, speed: float, rng_seed: int | None,
          notify: bool | None) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
     from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
@@ -144,7 +145,9 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
                                    "simulated swarm that writes to it")
         sys.exit(refuse(cfg, refused))
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
-    if path.exists():
+    # The demo reviewer's key lives beside a SQLite demo; for a server's database, in a folder of its own.
+    keys_beside = path if isinstance(path, Path) else Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm"
+    if isinstance(path, Path) and path.exists():
         sys.exit(fail(cfg, 1, "invalid_argument", f"{path} already exists; the demo needs a fresh database"))
     try:
         settings = cfg.settings
@@ -157,9 +160,11 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
     async def prepare() -> Signer:
         # The person at the demo's dashboard is its registered reviewer, without ceremony: their
         # signing key lives beside the demo database, under a passphrase the demo knows.
-        signer = demo_signer(name, path)
+        signer = demo_signer(name, keys_beside)
         store = await open_store(path, create=True, **store_options)
         try:
+            if await store.latest_event_id():  # a server's database that already holds a swarm
+                raise InvalidArgument(f"{describe(path)} already holds a swarm; the demo needs a fresh database")
             await seed(store, reviewer=name, reviewer_key=signer.public_key, store_options=store_options)
         finally:
             await store.close()
@@ -171,7 +176,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         sys.exit(refuse(cfg, exc))
     click.echo(f"demo: {name} is the registered reviewer of this swarm (--reviewer NAME to choose another)",
                err=True)
-    shortcut = demo_shortcut(name, path)
+    shortcut = demo_shortcut(name, keys_beside)
     click.echo(f"{shortcut} (passphrase {DEMO_PASSPHRASE!r}); a real swarm asks for yours", err=True)
 
     async def start_swarm(app: SwarmdeckApp) -> None:
@@ -184,7 +189,7 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
 
     app = SwarmdeckApp(
         lambda: open_store(path, **store_options),
-        title=f"demo · {path}",
+        title=f"demo · {describe(path)}",
         reviewer=name,
         on_ready=start_swarm,
         embedder=load_embedder(settings),
@@ -194,4 +199,4 @@ def demo(cfg: Config, demo_db: Path | None, reviewer: str | None, speed: float, 
         desktop_notify=notify,
     )
     app.run()
-    click.echo(f"demo database kept at {path}")
+    click.echo(f"demo database kept at {describe(path)}")

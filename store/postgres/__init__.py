@@ -34,9 +34,8 @@ the same way, each beside its SQLite counterpart:
 3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
    lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
-   passing on both. Tests of other areas that also use this one assert its part only where the
-   backend has it (``store_support.has_tasks``), and look at either database with the same SQL
-   (``store_support.raw`` and the ``where`` fixture).
+   passing on both; a test looks at either database with the same SQL (``store_support.raw`` and the
+   ``where`` fixture).
 
 Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
 is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.

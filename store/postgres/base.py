@@ -69,12 +69,11 @@ import types
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from .. import identity
+from .. import describe, identity
 from ..errors import (
     READ_ONLY_SEAT,
     Busy,
@@ -136,11 +135,7 @@ def _sample_now(tx: Tx) -> None:
 
 def where(url: str) -> str:
     """The database a URL names, as a person reads it in a message: no password."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}@" if parts.username else ""
-    return f"postgresql://{user}{host}{port}{parts.path or '/'}"
+    return describe(url).replace("postgres://", "postgresql://", 1)
 
 
 class One(NamedTuple):
@@ -379,7 +374,8 @@ class Database:
     def _cannot_open(self, exc: BaseException) -> StoreError:
         """No connection: the server has no such database (DatabaseMissing: a database is made on the
         server, by its owner, before swarmdeck can use it), or it could not be reached or refused us."""
-        message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc).strip()
+        message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        message = " ".join(message.split())  # libpq's lines and tabs: one line
         missing = "does not exist" in message and "database" in message
         if isinstance(exc, pg_errors.InvalidCatalogName) or missing:
             return DatabaseMissing(f"no database {self.path} on that server ({message}): create it first "

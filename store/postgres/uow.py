@@ -514,8 +514,8 @@ class PgUnit:
     def set_milestone_status(self, milestone_id: int, status: str) -> None:
         self.tx.run("UPDATE milestones SET status = %s WHERE id = %s", (status, milestone_id))
 
-    def milestone_named(self, name: str) -> bool:
-        return self.tx.one("SELECT 1 FROM milestones WHERE name = %s", (name,)) is not None
+    def milestone_names(self) -> list[str]:
+        return [r[0] for r in self.tx.all("SELECT name FROM milestones")]
 
     def milestone_tail(self) -> tuple[int, int]:
         row = self.tx.one(

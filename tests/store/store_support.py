@@ -33,12 +33,6 @@ def drop_trigger(where: Path | str, name: str, table: str) -> str:
     return f"DROP TRIGGER {name} ON {table}" if on_postgres(where) else f"DROP TRIGGER {name}"
 
 
-def has_tasks(store) -> bool:
-    """Whether the store's backend has the tasks area (tasks, claims) yet: a test of another area
-    asserts what claims see only where they exist, and everything else on every backend."""
-    return hasattr(store, "claim_task")
-
-
 class PgPlain:
     """A plain psycopg connection in autocommit mode that takes SQLite's ``?`` placeholders, so one test
     looks at (or tampers with) either backend's database with the same statements."""

@@ -413,9 +413,14 @@ class TestRulesWithoutADatabase:
         assert db.tasks[t.id]["status"] == "ready" and db.tasks[t.id]["error_message"].startswith("a1 went silent")
 
 
-def test_the_sqlite_unit_has_every_operation_of_the_unit_of_work():
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_each_backends_unit_has_every_operation_of_the_unit_of_work(backend):
+    if backend == "sqlite":
+        unit = SqliteUnit
+    else:
+        from swarmdeck.store.postgres.uow import PgUnit as unit
     wanted = {name for name in dir(Unit) if not name.startswith("_")} | {"now", "actor", "event"}
-    assert wanted - set(dir(SqliteUnit)) == set()
+    assert wanted - set(dir(unit)) == set()
 
 
 # -- the same operations over SQLite and over dicts ------------------------------------------------

@@ -14,7 +14,6 @@ from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound,
 from store_support import (
     DATABASE_ERRORS,
     INTEGRITY_ERRORS,
-    has_tasks,
     on_postgres,
     raw,
     row_counts,
@@ -121,15 +120,14 @@ class TestCanonicalIdentities:
         assert [a.name for a in await store.list_agents()] == ["a2", "builder-1"]
         assert (await store.heartbeat("BUILDER\u200b-1", completion=10)).completion == 10
         assert (await store.get_agent("Builder-1 ")).name == "builder-1"
-        if has_tasks(store):  # the tasks area's part, where the backend has one
-            task = await store.enqueue_task(description="t")
-            claimed = await store.claim_task(agent="Builder-1")
-            assert claimed.id == task.id and claimed.assigned_agent == "builder-1"
-            with pytest.raises(PermissionDenied, match="assigned to builder-1, not a2"):
-                await store.complete_task(task.id, agent="A2")
-            done = await store.complete_task(task.id, agent="builder\u200b-1 ")
-            assert done.status.value == "completed"
-            assert [t.id for t in await store.list_tasks(assigned_agent="Builder-1")] == [task.id]
+        task = await store.enqueue_task(description="t")
+        claimed = await store.claim_task(agent="Builder-1")
+        assert claimed.id == task.id and claimed.assigned_agent == "builder-1"
+        with pytest.raises(PermissionDenied, match="assigned to builder-1, not a2"):
+            await store.complete_task(task.id, agent="A2")
+        done = await store.complete_task(task.id, agent="builder\u200b-1 ")
+        assert done.status.value == "completed"
+        assert [t.id for t in await store.list_tasks(assigned_agent="Builder-1")] == [task.id]
         assert {e.actor for e in await store.events(actor="BUILDER-1")} == {"builder-1"}
         with pytest.raises(NotFound, match="is not registered"):
             await store.get_agent("bad\x1bname")

@@ -16,7 +16,7 @@ from swarmdeck.store.errors import (
 )
 from swarmdeck.store.models import ConditionStatus
 
-from store_support import DATABASE_ERRORS, claim, has_tasks, people, raw, row_counts, state, submit
+from store_support import DATABASE_ERRORS, claim, people, raw, row_counts, state, submit
 from signing_support import close, decide, resume
 
 STORE_BACKENDS = ("sqlite", "postgres")
@@ -194,8 +194,7 @@ class TestGates:
 
     async def test_escalate_pauses_the_swarm_until_resumed(self, gated):
         store = gated
-        tasks = has_tasks(store)  # what claims see is asserted where the backend has them
-        t = await store.enqueue_task(description="t", milestone="M1") if tasks else None
+        t = await store.enqueue_task(description="t", milestone="M1")
         await submit(store, "M1")
         await decide(store, "M1", decision="ESCALATE", rationale="security review needed",
                                 reviewer="alice")
@@ -204,19 +203,18 @@ class TestGates:
         assert swarm.paused and swarm.paused_by == "alice"
         assert swarm.reason == "milestone 'M1' was escalated by alice: security review needed"
 
-        if tasks:
-            assert (await store.queue_status()).paused
-            before = await state(store)
-            with pytest.raises(SwarmPaused) as info:
-                await store.claim_task(agent="a1")
-            assert str(info.value) == ("the swarm is paused (milestone 'M1' was escalated by alice: "
-                                       "security review needed)")
-            assert info.value.reason == "milestone 'M1' was escalated by alice: security review needed"
-            assert cli_message(info.value) == (
-                "the swarm is paused (milestone 'M1' was escalated by alice: security review needed); "
-                "claims resume when a human runs `swarmdeck gate resume`"
-            )
-            assert await state(store) == before
+        assert (await store.queue_status()).paused
+        before = await state(store)
+        with pytest.raises(SwarmPaused) as info:
+            await store.claim_task(agent="a1")
+        assert str(info.value) == ("the swarm is paused (milestone 'M1' was escalated by alice: "
+                                   "security review needed)")
+        assert info.value.reason == "milestone 'M1' was escalated by alice: security review needed"
+        assert cli_message(info.value) == (
+            "the swarm is paused (milestone 'M1' was escalated by alice: security review needed); "
+            "claims resume when a human runs `swarmdeck gate resume`"
+        )
+        assert await state(store) == before
 
         with pytest.raises(InvalidArgument, match="say who resumes"):
             await resume(store, by=" ")
@@ -225,8 +223,7 @@ class TestGates:
         assert (await store.get_milestone("M1")).status is MilestoneStatus.REVIEW
         [resumption] = (await store.gate_status("M1")).resumptions
         assert resumption.verified and resumption.resumed_by == "lead"
-        if tasks:
-            await claim(store, "a1", t.id)
+        await claim(store, "a1", t.id)
         with pytest.raises(InvalidTransition, match="the swarm is not paused"):
             await resume(store, by="lead", note="again")
         await decide(store, "M1", decision="APPROVE", rationale="cleared", reviewer="alice")

@@ -12,7 +12,7 @@ from swarmdeck.store import Decision, MilestoneStatus, TaskStatus, milestone_ref
 from swarmdeck.store.errors import InvalidArgument, NotFound
 from swarmdeck.store.milestone_refs import label, resolve
 
-from store_support import has_tasks, people, submit
+from store_support import people, submit
 from signing_support import decide
 
 STORE_BACKENDS = ("sqlite", "postgres")
@@ -111,9 +111,8 @@ async def test_every_store_call_takes_a_label_or_a_prefix(demo):
     store = demo
     assert (await store.get_milestone("m3")).name == "M3 Vector Search"
     assert (await store.get_milestone("M3 Vec")).id == (await store.get_milestone(3)).id == 3
-    if has_tasks(store):  # what the tasks area does with it, where the backend has one
-        task = await store.enqueue_task(description="tables", milestone="M2")
-        assert (task.milestone_id, task.status) == (2, TaskStatus.BLOCKED)
+    task = await store.enqueue_task(description="tables", milestone="M2")
+    assert (task.milestone_id, task.status) == (2, TaskStatus.BLOCKED)
     report = await submit(store, "m1")
     assert report.milestone_id == 1
     assert (await store.get_report("M1 core")).id == report.id
@@ -122,9 +121,8 @@ async def test_every_store_call_takes_a_label_or_a_prefix(demo):
     await decide(store, "m1", decision="APPROVE", rationale="ok", reviewer="alice")
     assert (await store.latest_decision("M1")).decision is Decision.APPROVE
     assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
-    if has_tasks(store):
-        m2 = (await store.get_milestone("M2")).id
-        assert (await store.list_tasks(milestone_id=m2))[0].status is TaskStatus.READY
+    m2 = (await store.get_milestone("M2")).id
+    assert (await store.list_tasks(milestone_id=m2))[0].status is TaskStatus.READY
 
 
 async def test_store_calls_refuse_an_ambiguous_or_unknown_reference_and_change_nothing(demo):
@@ -132,9 +130,8 @@ async def test_store_calls_refuse_an_ambiguous_or_unknown_reference_and_change_n
     await store.add_milestone("M1 Hotfix")
     with pytest.raises(InvalidArgument, match="'M1 Core Schema Foundation', 'M1 Hotfix'"):
         await submit(store, "M1")
-    if has_tasks(store):
-        with pytest.raises(InvalidArgument, match="ambiguous"):
-            await store.enqueue_task(description="x", milestone="m1")
+    with pytest.raises(InvalidArgument, match="ambiguous"):
+        await store.enqueue_task(description="x", milestone="m1")
     with pytest.raises(InvalidArgument, match="ambiguous"):
         await store.gate_status("M1")
     assert await store.list_tasks() == [] and (await store.get_report("M1 Core")) is None

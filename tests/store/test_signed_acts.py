@@ -17,7 +17,6 @@ from store_support import (
     INTEGRITY_ERRORS,
     claim,
     drop_trigger,
-    has_tasks,
     raw,
     row_counts,
     state,
@@ -32,8 +31,7 @@ async def two_gates(gated):
     """M1 in review (its report by the agent bot), M2 locked with one task (a1 may claim it), M3 locked."""
     store = gated
     await store.add_milestone("M3")
-    if has_tasks(store):
-        await store.enqueue_task(description="M2 work", milestone="M2")
+    await store.enqueue_task(description="M2 work", milestone="M2")
     await submit(store, "M1")
     return store
 
@@ -75,8 +73,6 @@ class TestForgedApproval:
         assert not (await store.gate_status("M2")).claims_open
         # The status columns say M2 is open and its task ready; no agent gets it, in this process or another.
         assert (await store.get_milestone("M2")).status is MilestoneStatus.OPEN
-        if not has_tasks(store):
-            return
         assert await store.claim_task(agent="a1") is None
         other = await open_store(where)
         try:
@@ -108,8 +104,7 @@ class TestForgedApproval:
         assert [d.verified for d in gate.decisions] == [True, False, False, False]
         force_open(where)
         assert not (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            assert await store.claim_task(agent="a1") is None
+        assert await store.claim_task(agent="a1") is None
 
     async def test_a_forged_approval_neither_counts_nor_stands_in_a_reviewers_way(self, store, where):
         """On a 2-of-2 gate, alice's forged approval is no approval, and alice can still approve."""
@@ -132,15 +127,13 @@ class TestForgedApproval:
     async def test_real_approvals_open_the_next_milestone_to_claims(self, two_gates, where):
         store = two_gates
         assert not (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            assert await store.claim_task(agent="a1") is None  # M2 is locked
+        assert await store.claim_task(agent="a1") is None  # M2 is locked
         decided = await decide(store, "M1", decision="APPROVE", rationale="all met", reviewer="alice")
         assert decided.verified and decided.signature is not None
         gate = await store.gate_status("M1")
         assert gate.approvals == ("alice",) and gate.verified_passed and gate.decisions[0].warning is None
         assert (await store.gate_status("M2")).claims_open and not (await store.gate_status("M3")).claims_open
-        if has_tasks(store):
-            await claim(store, "a1", 1)
+        await claim(store, "a1", 1)
 
     async def test_a_decision_rewritten_in_place_is_checked_again(self, two_gates, where):
         """Verdicts are remembered with what they covered: a row changed under the cache is not trusted."""
@@ -159,14 +152,12 @@ class TestForgedApproval:
         forge_decision(where, signature=None)  # as an older swarmdeck recorded it: no signature at all
         force_open(where)
         assert not (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            assert await store.claim_task(agent="a1") is None
+        assert await store.claim_task(agent="a1") is None
         again = await decide(store, "M1", decision="APPROVE", rationale="re-signed", reviewer="alice")
         assert again.verified and (await store.gate_status("M1")).verified_passed
         assert (await store.get_milestone("M1")).status is MilestoneStatus.APPROVED
         assert (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            await claim(store, "a1", 1)
+        await claim(store, "a1", 1)
         with pytest.raises(InvalidTransition, match="only a milestone in review can be decided"):
             await decide(store, "M1", decision="APPROVE", rationale="once more", reviewer="bob")
 
@@ -174,16 +165,14 @@ class TestForgedApproval:
         """The claim path caches what verified decisions allow; a decision elsewhere renews it."""
         store = two_gates
         assert not (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            assert await store.claim_task(agent="a1") is None
+        assert await store.claim_task(agent="a1") is None
         other = await open_store(where)
         try:
             await decide(other, "M1", decision="APPROVE", rationale="all met", reviewer="alice")
         finally:
             await other.close()
         assert (await store.gate_status("M2")).claims_open
-        if has_tasks(store):
-            await claim(store, "a1", 1)
+        await claim(store, "a1", 1)
 
 
 # -- a forged resume -----------------------------------------------------------------------------------
@@ -191,8 +180,7 @@ class TestForgedApproval:
 
 class TestForgedResume:
     async def escalated(self, store):
-        if has_tasks(store):
-            await store.enqueue_task(description="M1 work", milestone="M1")
+        await store.enqueue_task(description="M1 work", milestone="M1")
         return await decide(store, "M1", decision="ESCALATE", rationale="security review", reviewer="alice")
 
     async def test_clearing_the_pause_flag_lifts_nothing(self, two_gates, where):
@@ -204,10 +192,9 @@ class TestForgedResume:
         swarm = await store.swarm_state()
         assert swarm.paused and swarm.escalation_id == escalation.id
         assert "no signed resume has lifted it" in swarm.reason
-        if has_tasks(store):
-            with pytest.raises(SwarmPaused, match="escalated by alice: security review"):
-                await store.claim_task(agent="a1")
-            assert (await store.queue_status()).paused
+        with pytest.raises(SwarmPaused, match="escalated by alice: security review"):
+            await store.claim_task(agent="a1")
+        assert (await store.queue_status()).paused
 
     async def test_a_forged_resumption_lifts_nothing(self, two_gates, where):
         store = two_gates
@@ -219,9 +206,8 @@ class TestForgedResume:
             conn.execute("UPDATE swarm_state SET paused = 0")
         swarm = await store.swarm_state()
         assert swarm.paused and swarm.escalation_id == escalation.id
-        if has_tasks(store):
-            with pytest.raises(SwarmPaused):
-                await store.claim_task(agent="a1")
+        with pytest.raises(SwarmPaused):
+            await store.claim_task(agent="a1")
         [resumption] = (await store.gate_status("M1")).resumptions
         assert not resumption.verified and "not signed by bob's key" in resumption.warning
 
@@ -232,8 +218,7 @@ class TestForgedResume:
         assert not lifted.paused
         [first] = (await store.gate_status("M1")).resumptions
         assert first.verified
-        if has_tasks(store):
-            await claim(store, "a1", 2)
+        await claim(store, "a1", 2)
         second = await decide(store, "M1", decision="ESCALATE", rationale="again", reviewer="carol")
         with raw(where) as conn:  # bob's signature, on a row for the new escalation
             conn.execute("INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at, "
@@ -242,9 +227,8 @@ class TestForgedResume:
             conn.execute("UPDATE swarm_state SET paused = 0")
         swarm = await store.swarm_state()
         assert swarm.paused and swarm.escalation_id == second.id and "again" in swarm.reason
-        if has_tasks(store):
-            with pytest.raises(SwarmPaused, match="again"):
-                await store.claim_task(agent="a2")
+        with pytest.raises(SwarmPaused, match="again"):
+            await store.claim_task(agent="a2")
         # Signed over the escalation it lifts, the real resume refuses a signature for the earlier one.
         stale = signer("bob").sign(signing.resume_message(escalation_id=first.escalation_id, note="x", reviewer="bob"))
         with pytest.raises(PermissionDenied, match="the signature is not bob's"):
@@ -256,9 +240,8 @@ class TestForgedResume:
         store = two_gates
         forge_decision(where, decision="ESCALATE", reviewer="alice")
         assert not (await store.swarm_state()).paused
-        if has_tasks(store):
-            await store.enqueue_task(description="free work")
-            await claim(store, "a1", 2)
+        await store.enqueue_task(description="free work")
+        await claim(store, "a1", 2)
 
 
 # -- what the store refuses -------------------------------------------------------------------------
