@@ -333,9 +333,8 @@ async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store,
 _BIG = ("tasks", "events", "queue_samples", "gate_decisions", "validation_reports")
 
 
-async def traced_chart_statements(store, clock) -> list[str]:
-    """Populate ``store`` (60 runs, a report) and return the distinct statements every chart ran, on
-    every range and both filters, bound values expanded."""
+async def populate(store, clock) -> None:
+    """60 runs of two agents on one milestone, a quarter of them failed and a quarter retried, and a report."""
     await store.register_agent("a1", agent_type="impl")
     await store.register_agent("a2", agent_type="test")
     await store.register_agent("validator", agent_type="validation")
@@ -346,21 +345,43 @@ async def traced_chart_statements(store, clock) -> list[str]:
         await run(store, clock, agent=agent, agent_type=kind, start=i * 50, end=i * 50 + 40 + i,
                   outcome=outcome, milestone="M1" if i % 3 else None, estimate=60)
     await store.submit_report("M1", submitted_by="validator")
-    statements: list[str] = []
-    await store._reader.set_trace_callback(statements.append)
+
+
+async def every_chart(store) -> None:
+    """Every chart on every range and both filters, and the filters."""
     m1 = (await store.get_milestone("M1")).id
     for key in ("15m", "1h", "all"):
         await store.charts(key)
         await store.charts(key, milestone_id=m1, agent_type="impl")
     await store.chart_filters()
+
+
+async def traced_chart_statements(store, clock) -> list[str]:
+    """Populate a SQLite ``store`` and return the distinct statements every chart ran, on every range
+    and both filters, bound values expanded."""
+    await populate(store, clock)
+    statements: list[str] = []
+    await store._reader.set_trace_callback(statements.append)
+    await every_chart(store)
     await store._reader.set_trace_callback(None)
     return list(dict.fromkeys(s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))))
 
 
-async def test_every_chart_query_uses_an_index(store, db_path, clock):
+@pytest.fixture
+async def sqlite_store(db_path, clock):
+    """A SQLite store whatever the module's backends: for what reads SQLite's own query plans."""
+    s = await open_store(db_path, create=True, clock=clock)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def test_every_chart_query_uses_an_index(sqlite_store, db_path, clock):
     """EXPLAIN QUERY PLAN of each statement the charts ran, on a populated database (with and
-    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned."""
-    chart_sql = await traced_chart_statements(store, clock)
+    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned. SQLite's
+    plans (its trace of the statements, its planner); PostgreSQL's are in test_pg_read_plans.py."""
+    chart_sql = await traced_chart_statements(sqlite_store, clock)
     assert len(chart_sql) >= 12
     conn = sqlean.connect(str(db_path))
     try:
