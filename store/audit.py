@@ -8,8 +8,8 @@ it. Pure (no database): the store hashes each event as it writes it and streams 
 What a chain cannot show by itself: someone who can write the file can rewrite every event from the
 one they change to the end, consistently. A head (id and hash) recorded somewhere else catches that.
 
-``verify`` is the store's ``verify_events`` over two reads a backend gives it (an event's stored hash,
-and the rows after an id): store/sqlite/audit.py and store/postgres/audit.py.
+``AuditReads`` is the store's ``audit_head`` and ``verify_events`` over the few reads a backend answers
+in its own SQL: store/sqlite/audit.py and store/postgres/audit.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -207,55 +207,81 @@ class ChainCheck:
         return AuditResult(False, self.checked, self.last_id, self.last_hash, at, problem, detail)
 
 
-#: An event's stored hash: a row whose first column is it, or None when there is no such event.
-HashRead = Callable[[int], Awaitable[Sequence[Any] | None]]
-#: Up to ``limit`` event rows (``COLUMNS``) after an id, in chain order.
-RowsRead = Callable[[int, int], Awaitable[Sequence[Sequence[Any]]]]
+class AuditReads:
+    """The store's ``audit_head`` and ``verify_events`` over a backend's three reads (the methods whose
+    names start with ``_read``) and what it does first (``_prepare``). ``db``: its database object."""
 
+    __slots__ = ("db",)
 
-async def verify(read_hash: HashRead, read_rows: RowsRead, *, after_id: int = 0, after_hash: str | None = None,
-                 head: tuple[int, str] | None = None, chunk: int = VERIFY_CHUNK) -> AuditResult:
-    """Walk the chain from ``after_id`` to the newest event, stopping at the first that does not fit.
+    def __init__(self, db: Any) -> None:
+        self.db = db
 
-    ``after_hash`` is the hash event ``after_id`` had when it was last verified (a dashboard keeps
-    it and verifies only what came since); without it the stored one is trusted. ``head`` is an
-    (id, hash) recorded earlier, outside the database: that event must still exist with that hash,
-    which is what catches a cut at the end or a rewrite of everything after some event.
-    """
-    if chunk < 1:
-        raise InvalidArgument("chunk must be at least 1")
-    if after_id == 0:
-        after_hash = after_hash or GENESIS
-    else:
-        row = await read_hash(after_id)
-        if after_hash is None:
-            if row is None:
-                raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
-            if row[0] is None:
-                raise InvalidArgument(f"event {after_id} has no hash to verify from")
-            after_hash = row[0]
-        elif row is None or row[0] != after_hash:
-            # Changed since it was verified: whatever follows would be checked against a rewrite.
-            problem = AuditProblem.ROWS_MISSING if row is None else AuditProblem.REWRITTEN
-            detail = (f"event {after_id} is missing (it was there when verified)" if row is None
-                      else "its hash changed since it was verified (rewritten up to here)")
-            return AuditResult(False, 0, after_id, after_hash, after_id, problem, detail)
-    check = ChainCheck(after_id, after_hash, head)
-    # The next chunk is read while this one is hashed.
-    reading: asyncio.Future[Sequence[Sequence[Any]]] | None = asyncio.ensure_future(read_rows(after_id, chunk))
-    while reading is not None:
-        rows = await reading
-        reading = None
-        if len(rows) == chunk:
-            reading = asyncio.ensure_future(read_rows(rows[-1][0], chunk))
-        try:
-            big = len(rows) >= _THREAD_AT
-            going = await asyncio.to_thread(check.feed, rows) if big else check.feed(rows)
-        except BaseException:
-            if reading is not None:
-                await asyncio.wait([reading])  # never leave a read running on the connection
-            raise
-        if not going and reading is not None:
-            await reading
+    async def _prepare(self) -> None:
+        """Before an audit reads anything (PostgreSQL seals what is committed)."""
+
+    async def _read_head(self) -> Sequence[Any] | None:
+        """The newest event's (id, hash), or None while the log is empty."""
+        raise NotImplementedError
+
+    async def _read_hash(self, event_id: int) -> Sequence[Any] | None:
+        """An event's stored hash: a row whose first column is it, or None when there is no such event."""
+        raise NotImplementedError
+
+    async def _read_rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
+        """Up to ``limit`` event rows (``COLUMNS``) after an id, in chain order."""
+        raise NotImplementedError
+
+    async def audit_head(self) -> AuditHead:
+        """The newest event's id and hash (id 0 and the genesis hash while the log is empty)."""
+        await self._prepare()
+        row = await self._read_head()
+        return AuditHead(0, GENESIS) if row is None else AuditHead(row[0], row[1] or "")
+
+    async def verify_events(self, *, after_id: int = 0, after_hash: str | None = None,
+                            head: tuple[int, str] | None = None, chunk: int = VERIFY_CHUNK) -> AuditResult:
+        """Walk the chain from ``after_id`` to the newest event, stopping at the first that does not fit.
+
+        ``after_hash`` is the hash event ``after_id`` had when it was last verified (a dashboard keeps
+        it and verifies only what came since); without it the stored one is trusted. ``head`` is an
+        (id, hash) recorded earlier, outside the database: that event must still exist with that hash,
+        which is what catches a cut at the end or a rewrite of everything after some event.
+        """
+        if chunk < 1:
+            raise InvalidArgument("chunk must be at least 1")
+        await self._prepare()
+        if after_id == 0:
+            after_hash = after_hash or GENESIS
+        else:
+            row = await self._read_hash(after_id)
+            if after_hash is None:
+                if row is None:
+                    raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
+                if row[0] is None:
+                    raise InvalidArgument(f"event {after_id} has no hash to verify from")
+                after_hash = row[0]
+            elif row is None or row[0] != after_hash:
+                # Changed since it was verified: whatever follows would be checked against a rewrite.
+                problem = AuditProblem.ROWS_MISSING if row is None else AuditProblem.REWRITTEN
+                detail = (f"event {after_id} is missing (it was there when verified)" if row is None
+                          else "its hash changed since it was verified (rewritten up to here)")
+                return AuditResult(False, 0, after_id, after_hash, after_id, problem, detail)
+        check = ChainCheck(after_id, after_hash, head)
+        # The next chunk is read while this one is hashed.
+        reading: asyncio.Future[Sequence[Sequence[Any]]] | None = asyncio.ensure_future(
+            self._read_rows(after_id, chunk))
+        while reading is not None:
+            rows = await reading
             reading = None
-    return check.result()
+            if len(rows) == chunk:
+                reading = asyncio.ensure_future(self._read_rows(rows[-1][0], chunk))
+            try:
+                big = len(rows) >= _THREAD_AT
+                going = await asyncio.to_thread(check.feed, rows) if big else check.feed(rows)
+            except BaseException:
+                if reading is not None:
+                    await asyncio.wait([reading])  # never leave a read running on the connection
+                raise
+            if not going and reading is not None:
+                await reading
+                reading = None
+        return check.result()

@@ -316,6 +316,12 @@ class Charts:
 # -- the charts over a backend's reads ----------------------------------------------------------
 
 
+def task_filters(milestone_id: int | None, agent_type: str | None) -> list[tuple[str, Any]]:
+    """The filters a chart narrows tasks by, as (column of tasks, value): those given."""
+    return [(column, value) for column, value in (("milestone_id", milestone_id), ("agent_type", agent_type))
+            if value is not None]
+
+
 def check_window(window: Window) -> None:
     if not (isinstance(window, Window) and window.count >= 1 and window.width > 0):
         raise InvalidArgument("a chart window needs at least one bucket of positive width")
@@ -327,6 +333,9 @@ class ChartReads:
     of their rows is here. ``db`` is the backend's database object (its clock, its queue sample)."""
 
     __slots__ = ("db",)
+
+    #: The backend's placeholder for a parameter, in the statements that read the same on both.
+    PARAM = "?"
 
     def __init__(self, db: Any) -> None:
         self.db = db
@@ -374,21 +383,24 @@ class ChartReads:
         raise NotImplementedError
 
     async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int) -> Sequence[Sequence[float]]:
-        """(estimate, actual seconds) of the window's most recent completed tasks, newest first."""
+                              points: int, since: float, until: float,
+                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
+        """(estimate, actual seconds) of the window's most recent completed tasks, newest first; and
+        the mean actual/estimate of the tasks completed in [since, until), and how many."""
         raise NotImplementedError
 
-    async def _read_factor(self, since: float, until: float, milestone_id: int | None,
-                           agent_type: str | None) -> tuple[float | None, int]:
-        """The mean actual/estimate of the tasks completed in [since, until), and how many."""
-        raise NotImplementedError
-
-    async def _read_milestones(self) -> Sequence[Any]:
-        """Every milestone (id, name, hour_budget, hours_spent, status) in plan order."""
-        raise NotImplementedError
-
-    async def _read_unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
-        raise NotImplementedError
+    async def _read_milestones(self, agent_type: str | None) -> Sequence[Any]:
+        """Every milestone (id, name, hour_budget, hours_spent, unfinished) in plan order: ``unfinished``
+        its tasks not finished now (of ``agent_type`` if given), a range of tasks_milestone per status.
+        The same statement on both backends."""
+        type_sql = "" if agent_type is None else f" AND t.agent_type = {self.PARAM}"
+        return await self.db._all(
+            f"""SELECT id, name, hour_budget, hours_spent,
+                       (SELECT count(*) FROM tasks t WHERE t.milestone_id = m.id
+                          AND t.status IN ('pending', 'blocked', 'ready', 'running'){type_sql}) AS unfinished
+                FROM milestones m ORDER BY position""",
+            () if agent_type is None else (agent_type,),
+        )
 
     async def _read_finished_by_milestone(self, window: Window, ids: list[int],
                                           agent_type: str | None) -> Mapping[int, list[int]]:
@@ -400,12 +412,31 @@ class ChartReads:
         raise NotImplementedError
 
     async def _read_decided(self, window: Window, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        """(milestone, version, reviewer, decision, seconds) of the window's decisions, in order."""
-        raise NotImplementedError
+        """(milestone, version, reviewer, decision, seconds) of the window's decisions, in order (by
+        gate_decisions_decided). The same statement on both backends."""
+        p = self.PARAM
+        ms_sql, ms_params = ("", []) if milestone_id is None else (f" AND g.milestone_id = {p}",
+                                                                    [milestone_id])
+        return await self.db._all(
+            f"""SELECT m.name, r.version, g.reviewer, g.decision, g.decided_at - r.submitted_at
+                FROM gate_decisions g JOIN validation_reports r ON r.id = g.report_id
+                JOIN milestones m ON m.id = g.milestone_id
+                WHERE g.decided_at >= {p} AND g.decided_at < {p}{ms_sql} ORDER BY g.decided_at, g.id""",
+            (window.start, window.end, *ms_params),
+        )
 
     async def _read_awaiting(self, now: float, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        """(milestone, version, seconds waited) of the reports in review now, in plan order."""
-        raise NotImplementedError
+        """(milestone, version, seconds waited) of the reports in review now, in plan order. The same
+        statement on both backends."""
+        p = self.PARAM
+        ms_sql, ms_params = ("", []) if milestone_id is None else (f" AND m.id = {p}", [milestone_id])
+        return await self.db._all(
+            f"""SELECT m.name, r.version, {p} - r.submitted_at FROM milestones m
+                JOIN validation_reports r ON r.milestone_id = m.id
+                  AND r.version = (SELECT max(version) FROM validation_reports WHERE milestone_id = m.id)
+                WHERE m.status = 'review'{ms_sql} ORDER BY m.position""",
+            (float(now), *ms_params),
+        )
 
     # -- what the charts can show --------------------------------------------------------------
 
@@ -510,8 +541,8 @@ class ChartReads:
         if not 1 <= points <= 10_000:
             raise InvalidArgument("points must be between 1 and 10000")
         now = self.db.clock() if now is None else now
-        rows = await self._read_estimates(window, milestone_id, agent_type, points)
-        factor, tasks = await self._read_factor(now - FACTOR_DAYS * 86400, now + 1, milestone_id, agent_type)
+        rows, factor, tasks = await self._read_estimates(window, milestone_id, agent_type, points,
+                                                         now - FACTOR_DAYS * 86400, now + 1)
         return EstimateAccuracy(
             tuple((float(r[0]), float(r[1])) for r in reversed(rows)),
             None if tasks == 0 else float(factor),
@@ -533,19 +564,18 @@ class ChartReads:
         if not (isinstance(resolution, int) and 1 <= resolution <= 10):
             raise InvalidArgument("resolution must be a whole number from 1 to 10")
         window = Window(window.start, window.width / resolution, window.count * resolution)
-        rows = await self._read_milestones()
+        rows = await self._read_milestones(agent_type)
         if milestone_id is not None:
             rows = [r for r in rows if r["id"] == milestone_id]
         if not rows:
             return Burndown(window, ())
         ids = [r["id"] for r in rows]
-        unfinished = await self._read_unfinished(ids, agent_type)
         finished = await self._read_finished_by_milestone(window, ids, agent_type)
         out = []
         for r in rows:
             mid = r["id"]
             created = await self._read_created(window, mid, agent_type)
-            remaining = burn_down(unfinished.get(mid, 0), created, finished[mid])
+            remaining = burn_down(r["unfinished"], created, finished[mid])
             active = any(remaining) or any(finished[mid]) or any(created)
             if milestone_id is not None or active:
                 out.append(MilestoneBurn(mid, r["name"], r["hour_budget"], r["hours_spent"], remaining))

@@ -1,5 +1,5 @@
-"""Verifying the event log's hash chain on PostgreSQL (store/audit.py says what the chain is, and walks it;
-store/postgres/schema.py says how it is sealed after commit).
+"""Verifying the event log's hash chain on PostgreSQL: the reads of store/audit.py's ``AuditReads``
+(which says what the chain is, and walks it; store/postgres/schema.py says how it is sealed after commit).
 
 An event's id here is its ``seq``, its place in the sealed chain: heads are ``seq:hash`` and the walk
 reads ``ORDER BY seq``. An event not sealed yet is in no chain, so it is not shown: before it reads,
@@ -15,43 +15,19 @@ from typing import Any
 
 import psycopg
 
-from ..audit import GENESIS, VERIFY_CHUNK, AuditHead, AuditResult, verify
+from ..audit import AuditReads
 from . import sealing
-from .base import NOTIFY_CHANNEL, Database
-
-_HASH_OF = "SELECT hash FROM events WHERE seq = %s"
+from .base import NOTIFY_CHANNEL
 
 
-class Audit:
+class Audit(AuditReads):
     """Verifying the change feed's hash chain, on the database's reader."""
 
-    __slots__ = ("db",)
+    __slots__ = ()
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def audit_head(self) -> AuditHead:
-        """The newest event's id (``seq``) and hash (0 and the genesis hash while the log is empty)."""
-        await self._seal()
-        row = await self.db._one("SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
-        return AuditHead(0, GENESIS) if row is None else AuditHead(row[0], row[1])
-
-    async def verify_events(
-        self,
-        *,
-        after_id: int = 0,
-        after_hash: str | None = None,
-        head: tuple[int, str] | None = None,
-        chunk: int = VERIFY_CHUNK,
-    ) -> AuditResult:
-        """Walk the sealed chain from ``after_id`` (a ``seq``) to the newest event (``store.audit.verify``)."""
-        await self._seal()
-        return await verify(self._hash_of, self._event_rows, after_id=after_id, after_hash=after_hash,
-                            head=head, chunk=chunk)
-
-    async def _seal(self) -> None:
+    async def _prepare(self) -> None:
         """Seal what is committed and unsealed (the module docstring). A seal that fails (a lost
-        connection, a lock wait past the deadline) leaves the verification to what is sealed."""
+        connection, a lock wait past the deadline) leaves the audit to what is sealed."""
         db = self.db
         await db._sealed()
         writer = db._writer
@@ -62,10 +38,14 @@ class Audit:
         except (psycopg.Error, RuntimeError):
             pass
 
-    async def _hash_of(self, event_id: int) -> Sequence[Any] | None:
-        return await self.db._one(_HASH_OF, (event_id,))
+    async def _read_head(self) -> Sequence[Any] | None:
+        return await self.db._one(
+            "SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
 
-    async def _event_rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
+    async def _read_hash(self, event_id: int) -> Sequence[Any] | None:
+        return await self.db._one("SELECT hash FROM events WHERE seq = %s", (event_id,))
+
+    async def _read_rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
         return await self.db._all(sealing.CHAIN_ROWS, (after_id, limit))
 
 

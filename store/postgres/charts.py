@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..charts import QUEUE_SLOT, ChartReads, Window
+from ..charts import QUEUE_SLOT, ChartReads, Window, task_filters
 
-_UNFINISHED = "('pending', 'blocked', 'ready', 'running')"
 #: The window's buckets: i, and its range [lo, hi) (parameters: ``_bucket_params``).
 _BUCKETS = ("(SELECT i, %s + i * %s AS lo, %s + (i + 1) * %s AS hi "
             "FROM generate_series(0, %s) AS i) AS b")
@@ -38,14 +37,8 @@ def _bucket_params(window: Window) -> tuple[Any, ...]:
 
 def _filters(milestone_id: int | None, agent_type: str | None) -> tuple[str, list[Any]]:
     """SQL for the milestone and agent-type filters, and their parameters."""
-    sql, params = "", []
-    if milestone_id is not None:
-        sql += " AND milestone_id = %s"
-        params.append(milestone_id)
-    if agent_type is not None:
-        sql += " AND agent_type = %s"
-        params.append(agent_type)
-    return sql, params
+    given = task_filters(milestone_id, agent_type)
+    return "".join(f" AND {column} = %s" for column, _ in given), [v for _, v in given]
 
 
 class ChartQueries(ChartReads):
@@ -53,15 +46,19 @@ class ChartQueries(ChartReads):
 
     __slots__ = ()
 
+    PARAM = "%s"
+
     async def _read_filters(self) -> tuple[Sequence[Sequence[Any]], Sequence[str]]:
         milestones = await self.db._all("SELECT id, name FROM milestones ORDER BY position")
-        # Distinct agent types by hopping through tasks_type: one probe per type, not a pass over tasks.
+        # Distinct agent types by hopping through tasks_type (a loose index scan): one probe per type,
+        # not a pass over tasks; sorted as SQLite sorts them.
         types = await self.db._all(
             """WITH RECURSIVE t(v) AS (
-                   SELECT (SELECT min(agent_type) FROM tasks)
-                   UNION ALL SELECT (SELECT min(agent_type) FROM tasks WHERE agent_type > t.v) FROM t
-                   WHERE t.v IS NOT NULL)
-               SELECT v FROM t WHERE v IS NOT NULL LIMIT 200"""
+                   (SELECT agent_type FROM tasks ORDER BY agent_type LIMIT 1)
+                   UNION ALL
+                   SELECT n.agent_type FROM t CROSS JOIN LATERAL (
+                       SELECT agent_type FROM tasks WHERE agent_type > t.v ORDER BY agent_type LIMIT 1) AS n)
+               SELECT v FROM t LIMIT 200"""
         )
         return milestones, sorted(r[0] for r in types)
 
@@ -75,8 +72,8 @@ class ChartQueries(ChartReads):
         rows = await self.db._all(
             f"""SELECT b.i, c.completed, c.failed FROM {_BUCKETS}
                 CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'completed') AS completed,
-                                           count(*) FILTER (WHERE status = 'failed') AS failed
-                                    FROM tasks WHERE finished_at >= b.lo AND finished_at < b.hi{where}) AS c""",
+                                           count(*) FILTER (WHERE status = 'failed') AS failed FROM tasks
+                                    WHERE finished_at >= b.lo AND finished_at < b.hi{where}) AS c""",
             (*_bucket_params(window), *params),
         )
         return {r[0]: (r[1], r[2]) for r in rows}
@@ -125,7 +122,8 @@ class ChartQueries(ChartReads):
         return {r[0]: (r[1], r[2]) for r in await self.db._all(
             f"""SELECT agent, min(d) FILTER (WHERE cd >= 0.5), min(d) FILTER (WHERE cd >= 0.95) FROM (
                     SELECT assigned_agent AS agent, finished_at - started_at AS d,
-                           cume_dist() OVER (PARTITION BY assigned_agent ORDER BY finished_at - started_at) AS cd
+                           cume_dist() OVER (PARTITION BY assigned_agent
+                                             ORDER BY finished_at - started_at) AS cd
                     {_DONE_BY_AGENT} AND assigned_agent = ANY(%s){where}) AS q
                 GROUP BY agent""",
             (window.start, window.end, agents, *params),
@@ -136,8 +134,8 @@ class ChartQueries(ChartReads):
         # One range of tasks_finished, the same cume_dist reading as the per-agent percentiles.
         where, params = _filters(milestone_id, agent_type)
         return await self.db._all(
-            f"""SELECT agent_type, count(*), min(d) FILTER (WHERE cd >= 0.5), min(d) FILTER (WHERE cd >= 0.95),
-                       max(d) FROM (
+            f"""SELECT agent_type, count(*), min(d) FILTER (WHERE cd >= 0.5),
+                       min(d) FILTER (WHERE cd >= 0.95), max(d) FROM (
                     SELECT agent_type, finished_at - started_at AS d,
                            cume_dist() OVER (PARTITION BY agent_type ORDER BY finished_at - started_at) AS cd
                     FROM tasks WHERE finished_at >= %s AND finished_at < %s AND status = 'completed'
@@ -163,36 +161,21 @@ class ChartQueries(ChartReads):
         return {r[0]: r[1] for r in rows}
 
     async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int) -> Sequence[Sequence[float]]:
-        where, params = _filters(milestone_id, agent_type)
-        return await self.db._all(
-            f"""SELECT estimated_duration_seconds, finished_at - started_at {_ESTIMATED}{where}
-                ORDER BY finished_at DESC LIMIT %s""",
-            (window.start, window.end, *params, points),
-        )
-
-    async def _read_factor(self, since: float, until: float, milestone_id: int | None,
-                           agent_type: str | None) -> tuple[float | None, int]:
+                              points: int, since: float, until: float,
+                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
+        # One round trip: the window's most recent points (as an array of pairs) beside the factor.
         where, params = _filters(milestone_id, agent_type)
         row = await self.db._one(
-            f"SELECT avg((finished_at - started_at) / estimated_duration_seconds), count(*) {_ESTIMATED}{where}",
-            (since, until, *params),
+            f"""WITH recent AS (SELECT estimated_duration_seconds AS estimate,
+                                       finished_at - started_at AS took, finished_at
+                                {_ESTIMATED}{where} ORDER BY finished_at DESC LIMIT %s)
+                SELECT (SELECT array_agg(ARRAY[estimate::float8, took] ORDER BY finished_at DESC)
+                        FROM recent),
+                       avg((finished_at - started_at) / estimated_duration_seconds), count(*)
+                {_ESTIMATED}{where}""",
+            (window.start, window.end, *params, points, since, until, *params),
         )
-        return row[0], row[1]
-
-    async def _read_milestones(self) -> Sequence[Any]:
-        return await self.db._all(
-            "SELECT id, name, hour_budget, hours_spent, status FROM milestones ORDER BY position"
-        )
-
-    async def _read_unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
-        type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = %s", [agent_type])
-        return {r[0]: r[1] for r in await self.db._all(
-            f"""SELECT milestone_id, count(*) FROM tasks
-                WHERE milestone_id = ANY(%s) AND status IN {_UNFINISHED}{type_sql}
-                GROUP BY milestone_id""",
-            (ids, *type_params),
-        )}
+        return row[0] or [], row[1], row[2]
 
     async def _read_finished_by_milestone(self, window: Window, ids: list[int],
                                           agent_type: str | None) -> Mapping[int, list[int]]:
@@ -223,23 +206,3 @@ class ChartQueries(ChartReads):
         for r in rows:
             created[r[0]] = r[1]
         return created
-
-    async def _read_decided(self, window: Window, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        ms_sql, ms_params = ("", []) if milestone_id is None else (" AND g.milestone_id = %s", [milestone_id])
-        return await self.db._all(
-            f"""SELECT m.name, r.version, g.reviewer, g.decision, g.decided_at - r.submitted_at
-                FROM gate_decisions g JOIN validation_reports r ON r.id = g.report_id
-                JOIN milestones m ON m.id = g.milestone_id
-                WHERE g.decided_at >= %s AND g.decided_at < %s{ms_sql} ORDER BY g.decided_at, g.id""",
-            (window.start, window.end, *ms_params),
-        )
-
-    async def _read_awaiting(self, now: float, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        ms_sql, ms_params = ("", []) if milestone_id is None else (" AND m.id = %s", [milestone_id])
-        return await self.db._all(
-            f"""SELECT m.name, r.version, %s - r.submitted_at FROM milestones m
-                JOIN validation_reports r ON r.milestone_id = m.id
-                  AND r.version = (SELECT max(version) FROM validation_reports WHERE milestone_id = m.id)
-                WHERE m.status = 'review'{ms_sql} ORDER BY m.position""",
-            (float(now), *ms_params),
-        )

@@ -17,9 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..charts import QUEUE_SLOT, ChartReads, Window
+from ..charts import QUEUE_SLOT, ChartReads, Window, task_filters
 
-_UNFINISHED = "('pending', 'blocked', 'ready', 'running')"
 #: The buckets of a window, numbered 0..count-1 (?3 is the count in every query that uses it).
 _BUCKETS = "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?3)"
 #: A bucket's range in tasks_finished (?1 start, ?2 width).
@@ -35,14 +34,9 @@ _ESTIMATED = """FROM tasks INDEXED BY tasks_finished
 
 def _filters(milestone_id: int | None, agent_type: str | None, first: int) -> tuple[str, list[Any]]:
     """SQL for the milestone and agent-type filters (numbered parameters from ``first``)."""
-    sql, params = "", []
-    if milestone_id is not None:
-        sql += f" AND milestone_id = ?{first + len(params)}"
-        params.append(milestone_id)
-    if agent_type is not None:
-        sql += f" AND agent_type = ?{first + len(params)}"
-        params.append(agent_type)
-    return sql, params
+    given = task_filters(milestone_id, agent_type)
+    sql = "".join(f" AND {column} = ?{first + k}" for k, (column, _) in enumerate(given))
+    return sql, [v for _, v in given]
 
 
 class ChartQueries(ChartReads):
@@ -164,36 +158,20 @@ class ChartQueries(ChartReads):
         return {r[0]: r[1] for r in rows}
 
     async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int) -> Sequence[Sequence[float]]:
+                              points: int, since: float, until: float,
+                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
         where, params = _filters(milestone_id, agent_type, 4)
-        return await self.db._all(
+        rows = await self.db._all(
             f"""SELECT estimated_duration_seconds, finished_at - started_at {_ESTIMATED}{where}
                 ORDER BY finished_at DESC LIMIT ?3""",
             (window.start, window.end, points, *params),
         )
-
-    async def _read_factor(self, since: float, until: float, milestone_id: int | None,
-                           agent_type: str | None) -> tuple[float | None, int]:
         where, params = _filters(milestone_id, agent_type, 3)
-        row = await self.db._one(
+        factor = await self.db._one(
             f"SELECT avg((finished_at - started_at) / estimated_duration_seconds), count(*) {_ESTIMATED}{where}",
             (since, until, *params),
         )
-        return row[0], row[1]
-
-    async def _read_milestones(self) -> Sequence[Any]:
-        return await self.db._all(
-            "SELECT id, name, hour_budget, hours_spent, status FROM milestones ORDER BY position"
-        )
-
-    async def _read_unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
-        type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = ?2", [agent_type])
-        return {r[0]: r[1] for r in await self.db._all(
-            f"""SELECT milestone_id, count(*) FROM tasks
-                WHERE milestone_id IN (SELECT value FROM json_each(?1)) AND status IN {_UNFINISHED}{type_sql}
-                GROUP BY milestone_id""",
-            (json.dumps(ids), *type_params),
-        )}
+        return rows, factor[0], factor[1]
 
     async def _read_finished_by_milestone(self, window: Window, ids: list[int],
                                           agent_type: str | None) -> Mapping[int, list[int]]:
@@ -224,23 +202,3 @@ class ChartQueries(ChartReads):
         ):
             created[c[0]] = c[1]
         return created
-
-    async def _read_decided(self, window: Window, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        ms_sql, ms_params = ("", []) if milestone_id is None else (" AND g.milestone_id = ?3", [milestone_id])
-        return await self.db._all(
-            f"""SELECT m.name, r.version, g.reviewer, g.decision, g.decided_at - r.submitted_at
-                FROM gate_decisions g JOIN validation_reports r ON r.id = g.report_id
-                JOIN milestones m ON m.id = g.milestone_id
-                WHERE g.decided_at >= ?1 AND g.decided_at < ?2{ms_sql} ORDER BY g.decided_at, g.id""",
-            (window.start, window.end, *ms_params),
-        )
-
-    async def _read_awaiting(self, now: float, milestone_id: int | None) -> Sequence[Sequence[Any]]:
-        ms_sql = "" if milestone_id is None else " AND m.id = ?2"
-        return await self.db._all(
-            f"""SELECT m.name, r.version, ?1 - r.submitted_at FROM milestones m
-                JOIN validation_reports r ON r.milestone_id = m.id
-                  AND r.version = (SELECT max(version) FROM validation_reports WHERE milestone_id = m.id)
-                WHERE m.status = 'review'{ms_sql} ORDER BY m.position""",
-            (now, *([milestone_id] if milestone_id is not None else [])),
-        )

@@ -117,8 +117,8 @@ class TestAppendOnly:
                 (f"DELETE FROM {table}", ()),
             ]
             if on_postgres(where):  # no REPLACE: an upsert's update, and TRUNCATE, which no row trigger sees
-                upsert = (f"INSERT INTO {table} SELECT * FROM {table} WHERE {key} ON CONFLICT ({', '.join(pk)}) "
-                          f"DO UPDATE SET {column} = excluded.{column}")
+                upsert = (f"INSERT INTO {table} SELECT * FROM {table} WHERE {key} "
+                          f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {column} = excluded.{column}")
                 attempts += [(upsert, tuple(first)), (f"TRUNCATE {table} CASCADE", ())]
                 if table == "events":  # its copy is refused first: it would be inserted sealed
                     match = "append-only|cannot be inserted sealed"
@@ -137,8 +137,8 @@ class TestAppendOnly:
         upsert on that key updates it."""
         before = dump(where)
         columns = ("(id, milestone_id, version, submitted_by, submitted_at, summary, proposed_decision, "
-                   "content_hash) SELECT 999, milestone_id, version, 'mallory', submitted_at, 'forged', 'APPROVE', "
-                   "content_hash FROM validation_reports ORDER BY id LIMIT 1")
+                   "content_hash) SELECT 999, milestone_id, version, 'mallory', submitted_at, 'forged', "
+                   "'APPROVE', content_hash FROM validation_reports ORDER BY id LIMIT 1")
         sql = (f"INSERT INTO validation_reports {columns} ON CONFLICT (milestone_id, version) "
                "DO UPDATE SET summary = excluded.summary" if on_postgres(where)
                else f"REPLACE INTO validation_reports {columns}")
@@ -172,8 +172,8 @@ class TestChain:
         target = latest // 2
         with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute(f'UPDATE events SET payload = \'{{"reviewer":"mallory"}}\' WHERE {event_id(where)} = ?',
-                         (target,))
+            forged = '{"reviewer":"mallory"}'
+            conn.execute(f"UPDATE events SET payload = ? WHERE {event_id(where)} = ?", (forged, target))
         result = await store.verify_events()
         assert not result.ok
         assert result.broken_at == target and result.problem == "content_changed"

@@ -334,7 +334,7 @@ _BIG = ("tasks", "events", "queue_samples", "gate_decisions", "validation_report
 
 
 async def populate(store, clock) -> None:
-    """60 runs of two agents on one milestone, a quarter of them failed and a quarter retried, and a report."""
+    """60 runs of two agents on one milestone (a quarter failed, a quarter retried), and a report."""
     await store.register_agent("a1", agent_type="impl")
     await store.register_agent("a2", agent_type="test")
     await store.register_agent("validator", agent_type="validation")
@@ -367,21 +367,12 @@ async def traced_chart_statements(store, clock) -> list[str]:
     return list(dict.fromkeys(s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))))
 
 
-@pytest.fixture
-async def sqlite_store(db_path, clock):
-    """A SQLite store whatever the module's backends: for what reads SQLite's own query plans."""
-    s = await open_store(db_path, create=True, clock=clock)
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-async def test_every_chart_query_uses_an_index(sqlite_store, db_path, clock):
+async def test_every_chart_query_uses_an_index(db_path, clock):
     """EXPLAIN QUERY PLAN of each statement the charts ran, on a populated database (with and
     without ANALYZE): no table but milestones (a handful of rows by nature) is scanned. SQLite's
     plans (its trace of the statements, its planner); PostgreSQL's are in test_pg_read_plans.py."""
-    chart_sql = await traced_chart_statements(sqlite_store, clock)
+    async with await open_store(db_path, create=True, clock=clock) as store:  # a SQLite file, always
+        chart_sql = await traced_chart_statements(store, clock)
     assert len(chart_sql) >= 12
     conn = sqlean.connect(str(db_path))
     try:

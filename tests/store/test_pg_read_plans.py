@@ -22,7 +22,8 @@ EVENTS = 200_000
 TASKS = 50_000
 #: Kinds in a realistic mix: heartbeats and claims common, gate decisions rare.
 KINDS = ("agent.heartbeat", "agent.heartbeat", "agent.heartbeat", "task.claimed", "task.completed",
-         "task.enqueued", "task.ready", "task.failed", "task.retried", "agent.updated") * 10 + ("gate.decided",)
+         "task.enqueued", "task.ready", "task.failed", "task.retried", "agent.updated") * 10
+KINDS += ("gate.decided",)
 
 
 @contextmanager
@@ -61,8 +62,9 @@ async def _sealed_events(store) -> None:
             "INSERT INTO events (ts, actor, kind, entity, entity_id, payload, seq, hash) "
             f"SELECT %s + i * 0.5, 'a' || mod(i, 100), ({kinds})[1 + mod(i, {len(KINDS)})], "
             "CASE WHEN mod(i, 20) < 14 THEN 'task' WHEN mod(i, 20) < 19 THEN 'agent' ELSE 'milestone' END, "
-            "CASE WHEN mod(i, 20) < 14 THEN (mod(i, 20000))::text WHEN mod(i, 20) < 19 THEN 'a' || mod(i, 100) "
-            "ELSE (mod(i, 10))::text END, '{\"agent\":\"a' || mod(i, 100) || '\"}', s.last + i, md5(i::text) "
+            "CASE WHEN mod(i, 20) < 14 THEN (mod(i, 20000))::text "
+            "WHEN mod(i, 20) < 19 THEN 'a' || mod(i, 100) ELSE (mod(i, 10))::text END, "
+            "'{\"agent\":\"a' || mod(i, 100) || '\"}', s.last + i, md5(i::text) "
             "FROM generate_series(1, %s) AS i, (SELECT coalesce(max(seq), 0) AS last FROM events) AS s",
             (EPOCH - EVENTS, EVENTS))
         tx.run("ALTER TABLE events ENABLE TRIGGER events_born_unsealed")
@@ -120,7 +122,8 @@ async def test_no_chart_query_scans_a_big_table(store, clock, pg_store_url):
             "INSERT INTO tasks (description, source, agent_type, status, milestone_id, assigned_agent, "
             "estimated_duration_seconds, created_at, updated_at, started_at, finished_at) "
             "SELECT 't', 'human', CASE WHEN mod(i, 2) = 0 THEN 'impl' ELSE 'test' END, "
-            "CASE WHEN mod(i, 8) = 0 THEN 'failed' ELSE 'completed' END, CASE WHEN mod(i, 3) = 0 THEN %s END, "
+            "CASE WHEN mod(i, 8) = 0 THEN 'failed' ELSE 'completed' END, "
+            "CASE WHEN mod(i, 3) = 0 THEN %s END, "
             "'a' || mod(i, 100), 60, %s - i * 1800, %s - i * 1800, %s - i * 1800, %s - i * 1800 + mod(i, 90) "
             "FROM generate_series(1, %s) AS i", (m1, *(clock.now,) * 4, TASKS))
         tx.run("INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running) "

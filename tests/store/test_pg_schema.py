@@ -204,7 +204,8 @@ def test_indexes_are_sqlites(pg):
         "LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum "
         "WHERE n.nspname = 'public' GROUP BY c.relname")}
     other = {name for name in lite_indexes if lite_columns[name] != pg_columns[name]}
-    assert other == _differences("indexes on other columns"), {n: (lite_columns[n], pg_columns[n]) for n in other}
+    assert other == _differences("indexes on other columns"), {
+        n: (lite_columns[n], pg_columns[n]) for n in other}
 
 
 def test_triggers_are_sqlites(pg):
