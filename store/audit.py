@@ -8,8 +8,8 @@ it. Pure (no database): the store hashes each event as it writes it and streams 
 What a chain cannot show by itself: someone who can write the file can rewrite every event from the
 one they change to the end, consistently. A head (id and hash) recorded somewhere else catches that.
 
-``AuditReads`` is the store's ``audit_head`` and ``verify_events`` over the few reads a backend answers
-in its own SQL: store/sqlite/audit.py and store/postgres/audit.py.
+``Audit`` is the store's ``audit_head`` and ``verify_events`` over the few reads a backend answers in
+its own SQL (``AuditReads``: store/sqlite/audit.py and store/postgres/audit.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidArgument, NotFound
 
@@ -207,34 +207,36 @@ class ChainCheck:
         return AuditResult(False, self.checked, self.last_id, self.last_hash, at, problem, detail)
 
 
-class AuditReads:
-    """The store's ``audit_head`` and ``verify_events`` over a backend's three reads (the methods whose
-    names start with ``_read``) and what it does first (``_prepare``). ``db``: its database object."""
+class AuditReads(Protocol):
+    """What a backend reads for the audit (store/sqlite/audit.py, store/postgres/audit.py)."""
 
-    __slots__ = ("db",)
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-
-    async def _prepare(self) -> None:
+    async def prepare(self) -> None:
         """Before an audit reads anything (PostgreSQL seals what is committed)."""
 
-    async def _read_head(self) -> Sequence[Any] | None:
+    async def head(self) -> Sequence[Any] | None:
         """The newest event's (id, hash), or None while the log is empty."""
-        raise NotImplementedError
 
-    async def _read_hash(self, event_id: int) -> Sequence[Any] | None:
+    async def hash_of(self, event_id: int) -> Sequence[Any] | None:
         """An event's stored hash: a row whose first column is it, or None when there is no such event."""
-        raise NotImplementedError
 
-    async def _read_rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
+    async def rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
         """Up to ``limit`` event rows (``COLUMNS``) after an id, in chain order."""
-        raise NotImplementedError
+
+
+class Audit:
+    """The store's part ``audit``: ``audit_head`` and ``verify_events`` over a backend's reads
+    (``AuditReads``). ``db``: the backend's database object."""
+
+    __slots__ = ("db", "reads")
+
+    def __init__(self, db: Any, reads: AuditReads) -> None:
+        self.db = db
+        self.reads = reads
 
     async def audit_head(self) -> AuditHead:
         """The newest event's id and hash (id 0 and the genesis hash while the log is empty)."""
-        await self._prepare()
-        row = await self._read_head()
+        await self.reads.prepare()
+        row = await self.reads.head()
         return AuditHead(0, GENESIS) if row is None else AuditHead(row[0], row[1] or "")
 
     async def verify_events(self, *, after_id: int = 0, after_hash: str | None = None,
@@ -248,11 +250,11 @@ class AuditReads:
         """
         if chunk < 1:
             raise InvalidArgument("chunk must be at least 1")
-        await self._prepare()
+        await self.reads.prepare()
         if after_id == 0:
             after_hash = after_hash or GENESIS
         else:
-            row = await self._read_hash(after_id)
+            row = await self.reads.hash_of(after_id)
             if after_hash is None:
                 if row is None:
                     raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
@@ -268,12 +270,12 @@ class AuditReads:
         check = ChainCheck(after_id, after_hash, head)
         # The next chunk is read while this one is hashed.
         reading: asyncio.Future[Sequence[Sequence[Any]]] | None = asyncio.ensure_future(
-            self._read_rows(after_id, chunk))
+            self.reads.rows(after_id, chunk))
         while reading is not None:
             rows = await reading
             reading = None
             if len(rows) == chunk:
-                reading = asyncio.ensure_future(self._read_rows(rows[-1][0], chunk))
+                reading = asyncio.ensure_future(self.reads.rows(rows[-1][0], chunk))
             try:
                 big = len(rows) >= _THREAD_AT
                 going = await asyncio.to_thread(check.feed, rows) if big else check.feed(rows)

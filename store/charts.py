@@ -5,9 +5,9 @@ comes back is sparse, so ``fill`` lays it out over every bucket of the window. W
 to multiples of their bucket width, so the same bucket keeps the same edges from one refresh to
 the next (a chart does not shimmer as the clock moves), and the last bucket holds "now".
 
-``ChartReads`` is every chart as the store shows it (the checks of its arguments, the bundle, and
-what is made of the rows), over the few reads a backend answers in its own SQL
-(store/sqlite/charts.py, store/postgres/charts.py): the same charts from the same rows on both.
+``ChartQueries`` is every chart as the store shows it (the checks of its arguments, the bundle, and
+what is made of the rows), over the few reads a backend answers in its own SQL (``ChartReads``:
+store/sqlite/charts.py, store/postgres/charts.py): the same charts from the same rows on both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidArgument
 
@@ -327,94 +327,98 @@ def check_window(window: Window) -> None:
         raise InvalidArgument("a chart window needs at least one bucket of positive width")
 
 
-class ChartReads:
-    """The charts screen's aggregates. A backend subclasses it with the reads below (the methods
-    whose names start with ``_read``), each one query or a few, aggregated in SQL; everything made
-    of their rows is here. ``db`` is the backend's database object (its clock, its queue sample)."""
-
-    __slots__ = ("db",)
+class ChartReads(Protocol):
+    """What a backend reads for the charts (store/sqlite/charts.py, store/postgres/charts.py): each one
+    query or a few, aggregated in SQL; everything made of their rows is ``ChartQueries``'."""
 
     #: The backend's placeholder for a parameter, in the statements that read the same on both.
-    PARAM = "?"
+    PARAM: str
 
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    async def agent_types(self) -> Sequence[str]:
+        """The distinct agent types of tasks, in code-point order (at most 200)."""
+        ...
 
-    # -- what a backend reads ----------------------------------------------------------------------
+    async def first_event_ts(self) -> float | None:
+        """When the first event shown was written (None while there is none)."""
+        ...
 
-    async def _read_filters(self) -> tuple[Sequence[Sequence[Any]], Sequence[str]]:
-        """The milestones as (id, name) rows in plan order, and the distinct agent types of tasks."""
-        raise NotImplementedError
-
-    async def _read_first_event_ts(self) -> float | None:
-        raise NotImplementedError
-
-    async def _read_finished(self, window: Window, milestone_id: int | None,
-                             agent_type: str | None) -> Mapping[int, Sequence[int]]:
+    async def finished(self, window: Window, milestone_id: int | None,
+                       agent_type: str | None) -> Mapping[int, Sequence[int]]:
         """Bucket -> (completed, failed) tasks finished in it."""
-        raise NotImplementedError
+        ...
 
-    async def _read_queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
+    async def queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
         """(blocked, ready, running) of the last sample before each bucket's end, in bucket order."""
-        raise NotImplementedError
+        ...
 
-    async def _read_queue_now(self) -> Mapping[str, int]:
+    async def queue_now(self) -> Mapping[str, int]:
         """Blocked, ready and running tasks now, by status."""
-        raise NotImplementedError
+        ...
 
-    async def _read_agent_means(self, window: Window, milestone_id: int | None,
-                                agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
+    async def agent_means(self, window: Window, milestone_id: int | None,
+                          agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
         """(agent, completed tasks, mean seconds) of every agent that ever finished a task."""
-        raise NotImplementedError
+        ...
 
-    async def _read_type_spreads(self, window: Window, milestone_id: int | None,
-                                 agent_type: str | None) -> Sequence[Sequence[Any]]:
+    async def type_spreads(self, window: Window, milestone_id: int | None,
+                           agent_type: str | None) -> Sequence[Sequence[Any]]:
         """(agent type, count, median, p95, max) of the window's completed tasks, by type name."""
-        raise NotImplementedError
+        ...
 
-    async def _read_agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, tuple[float, float]]:
+    async def agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, tuple[float, float]]:
         """Agent -> (median, p95) seconds of its completed tasks in the window."""
-        raise NotImplementedError
+        ...
 
-    async def _read_failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, int]:
+    async def failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, int]:
         """Failed attempts (retried or final) per agent in the window, from the event log."""
-        raise NotImplementedError
+        ...
 
-    async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int, since: float, until: float,
-                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
+    async def estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
+                        points: int, since: float, until: float,
+                        ) -> tuple[Sequence[Sequence[float]], float | None, int]:
         """(estimate, actual seconds) of the window's most recent completed tasks, newest first; and
         the mean actual/estimate of the tasks completed in [since, until), and how many."""
-        raise NotImplementedError
+        ...
 
-    async def _read_milestones(self, agent_type: str | None) -> Sequence[Any]:
-        """Every milestone (id, name, hour_budget, hours_spent, unfinished) in plan order: ``unfinished``
-        its tasks not finished now (of ``agent_type`` if given), a range of tasks_milestone per status.
-        The same statement on both backends."""
-        type_sql = "" if agent_type is None else f" AND t.agent_type = {self.PARAM}"
+    async def unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
+        """Milestone -> its tasks not finished now (of ``agent_type`` if given)."""
+        ...
+
+    async def finished_by_milestone(self, window: Window, ids: list[int],
+                                    agent_type: str | None) -> Mapping[int, list[int]]:
+        """Milestone -> tasks finished per bucket."""
+        ...
+
+    async def created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
+        """Tasks of a milestone created per bucket."""
+        ...
+
+
+class ChartQueries:
+    """The charts screen's aggregates: the store's part ``chart_queries``, over a backend's reads
+    (``ChartReads``). ``db`` is the backend's database object (its clock, its queue sample)."""
+
+    __slots__ = ("db", "reads")
+
+    def __init__(self, db: Any, reads: ChartReads) -> None:
+        self.db = db
+        self.reads = reads
+
+    # -- the statements that read the same on both backends --------------------------------------
+
+    async def _milestones(self) -> Sequence[Any]:
+        """Every milestone (id, name, hour_budget, hours_spent, status) in plan order (the same statement
+        on both backends)."""
         return await self.db._all(
-            f"""SELECT id, name, hour_budget, hours_spent,
-                       (SELECT count(*) FROM tasks t WHERE t.milestone_id = m.id
-                          AND t.status IN ('pending', 'blocked', 'ready', 'running'){type_sql}) AS unfinished
-                FROM milestones m ORDER BY position""",
-            () if agent_type is None else (agent_type,),
+            "SELECT id, name, hour_budget, hours_spent, status FROM milestones ORDER BY position"
         )
 
-    async def _read_finished_by_milestone(self, window: Window, ids: list[int],
-                                          agent_type: str | None) -> Mapping[int, list[int]]:
-        """Milestone -> tasks finished per bucket."""
-        raise NotImplementedError
-
-    async def _read_created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
-        """Tasks of a milestone created per bucket."""
-        raise NotImplementedError
-
-    async def _read_decided(self, window: Window, milestone_id: int | None) -> Sequence[Sequence[Any]]:
+    async def _decided(self, window: Window, milestone_id: int | None) -> Sequence[Sequence[Any]]:
         """(milestone, version, reviewer, decision, seconds) of the window's decisions, in order (by
         gate_decisions_decided). The same statement on both backends."""
-        p = self.PARAM
+        p = self.reads.PARAM
         ms_sql, ms_params = ("", []) if milestone_id is None else (f" AND g.milestone_id = {p}",
                                                                     [milestone_id])
         return await self.db._all(
@@ -425,10 +429,10 @@ class ChartReads:
             (window.start, window.end, *ms_params),
         )
 
-    async def _read_awaiting(self, now: float, milestone_id: int | None) -> Sequence[Sequence[Any]]:
+    async def _awaiting(self, now: float, milestone_id: int | None) -> Sequence[Sequence[Any]]:
         """(milestone, version, seconds waited) of the reports in review now, in plan order. The same
         statement on both backends."""
-        p = self.PARAM
+        p = self.reads.PARAM
         ms_sql, ms_params = ("", []) if milestone_id is None else (f" AND m.id = {p}", [milestone_id])
         return await self.db._all(
             f"""SELECT m.name, r.version, {p} - r.submitted_at FROM milestones m
@@ -442,13 +446,13 @@ class ChartReads:
 
     async def chart_filters(self) -> ChartFilters:
         """The milestones (in order) and the agent types tasks were enqueued for, to filter by."""
-        milestones, types = await self._read_filters()
-        return ChartFilters(tuple((r[0], r[1]) for r in milestones), tuple(types))
+        milestones = tuple((r["id"], r["name"]) for r in await self._milestones())
+        return ChartFilters(milestones, tuple(await self.reads.agent_types()))
 
     async def chart_window(self, range_key: str, *, now: float | None = None) -> Window:
         """The bucketed window of a range ("15m", "1h", "24h", "7d", "all") ending now."""
         now = self.db.clock() if now is None else now
-        first = await self._read_first_event_ts() if range_key == "all" else None
+        first = await self.reads.first_event_ts() if range_key == "all" else None
         try:
             return window_for(range_key, now, first)
         except ValueError as exc:
@@ -479,7 +483,7 @@ class ChartReads:
                                agent_type: str | None = None) -> Throughput:
         """Tasks that finished completed or failed in each bucket (by finish time)."""
         check_window(window)
-        counts = await self._read_finished(window, milestone_id, agent_type)
+        counts = await self.reads.finished(window, milestone_id, agent_type)
         return Throughput(
             window,
             tuple(counts.get(i, (0, 0))[0] for i in range(window.count)),
@@ -497,11 +501,11 @@ class ChartReads:
             await self.db._flush_queue_sample()  # this store's own changes of the last second
         now = self.db.clock() if now is None else now
         series: dict[str, list[int | None]] = {"blocked": [], "ready": [], "running": []}
-        for sample in await self._read_queue_samples(window):
+        for sample in await self.reads.queue_samples(window):
             for key, n in zip(series, sample):
                 series[key].append(n)
         if window.start <= now < window.end:
-            current = await self._read_queue_now()
+            current = await self.reads.queue_now()
             last = int((now - window.start) // window.width)
             for key in series:
                 series[key][last] = current.get(key, 0)
@@ -516,14 +520,14 @@ class ChartReads:
         check_window(window)
         if not 1 <= limit <= 100:
             raise InvalidArgument("limit must be between 1 and 100")
-        stats = await self._read_agent_means(window, milestone_id, agent_type)
+        stats = await self.reads.agent_means(window, milestone_id, agent_type)
         ranked = sorted(((name, n, mean) for name, n, mean in stats if n), key=lambda r: (-r[2], r[0]))
         if not ranked:
             return Durations((), 0)
-        by_type = tuple(Spread(*r) for r in await self._read_type_spreads(window, milestone_id, agent_type))
+        by_type = tuple(Spread(*r) for r in await self.reads.type_spreads(window, milestone_id, agent_type))
         top = [r[0] for r in ranked[:limit]]
-        quantiles = await self._read_agent_quantiles(window, top, milestone_id, agent_type)
-        failed = await self._read_failed_attempts(window, top, milestone_id, agent_type)
+        quantiles = await self.reads.agent_quantiles(window, top, milestone_id, agent_type)
+        failed = await self.reads.failed_attempts(window, top, milestone_id, agent_type)
         agents = tuple(
             AgentDuration(r[0], r[1], *quantiles.get(r[0], (None, None)), failed.get(r[0], 0))
             for r in ranked[:limit]
@@ -541,7 +545,7 @@ class ChartReads:
         if not 1 <= points <= 10_000:
             raise InvalidArgument("points must be between 1 and 10000")
         now = self.db.clock() if now is None else now
-        rows, factor, tasks = await self._read_estimates(window, milestone_id, agent_type, points,
+        rows, factor, tasks = await self.reads.estimates(window, milestone_id, agent_type, points,
                                                          now - FACTOR_DAYS * 86400, now + 1)
         return EstimateAccuracy(
             tuple((float(r[0]), float(r[1])) for r in reversed(rows)),
@@ -564,18 +568,19 @@ class ChartReads:
         if not (isinstance(resolution, int) and 1 <= resolution <= 10):
             raise InvalidArgument("resolution must be a whole number from 1 to 10")
         window = Window(window.start, window.width / resolution, window.count * resolution)
-        rows = await self._read_milestones(agent_type)
+        rows = await self._milestones()
         if milestone_id is not None:
             rows = [r for r in rows if r["id"] == milestone_id]
         if not rows:
             return Burndown(window, ())
         ids = [r["id"] for r in rows]
-        finished = await self._read_finished_by_milestone(window, ids, agent_type)
+        unfinished = await self.reads.unfinished(ids, agent_type)
+        finished = await self.reads.finished_by_milestone(window, ids, agent_type)
         out = []
         for r in rows:
             mid = r["id"]
-            created = await self._read_created(window, mid, agent_type)
-            remaining = burn_down(r["unfinished"], created, finished[mid])
+            created = await self.reads.created(window, mid, agent_type)
+            remaining = burn_down(unfinished.get(mid, 0), created, finished[mid])
             active = any(remaining) or any(finished[mid]) or any(created)
             if milestone_id is not None or active:
                 out.append(MilestoneBurn(mid, r["name"], r["hour_budget"], r["hours_spent"], remaining))
@@ -593,8 +598,8 @@ class ChartReads:
         and the reports awaiting a decision now with how long they have waited."""
         check_window(window)
         now = self.db.clock() if now is None else now
-        decided = await self._read_decided(window, milestone_id)
-        awaiting = await self._read_awaiting(now, milestone_id)
+        decided = await self._decided(window, milestone_id)
+        awaiting = await self._awaiting(now, milestone_id)
         return GateLatency(
             tuple(GateWait(r[0], r[1], r[2], r[3], max(0.0, r[4])) for r in decided),
             tuple(GateWait(r[0], r[1], None, None, max(0.0, r[2])) for r in awaiting),

@@ -7,8 +7,8 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
-    audit          Audit(db)                                audit.py  (seals, then verifies the chain)
-    chart_queries  ChartQueries(db)                         charts.py
+    audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
+    chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
@@ -52,9 +52,9 @@ import time
 from typing import Any
 
 from .agents import Agents
-from .audit import Audit
+from .audit import Audit, PgAuditReads
 from .base import Clock, Database
-from .charts import ChartQueries
+from .charts import ChartQueries, PgChartReads
 from .gates import Gates
 from .reviewers import Reviewers
 from .signatures import Signatures
@@ -103,8 +103,8 @@ class PostgresStore:
         self.gates = Gates(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
-        self.chart_queries = ChartQueries(self.db)
-        self.audit = Audit(self.db)
+        self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
+        self.audit = Audit(self.db, PgAuditReads(self.db))
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,

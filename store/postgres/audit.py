@@ -1,5 +1,6 @@
-"""Verifying the event log's hash chain on PostgreSQL: the reads of store/audit.py's ``AuditReads``
-(which says what the chain is, and walks it; store/postgres/schema.py says how it is sealed after commit).
+"""Verifying the event log's hash chain on PostgreSQL: the store's part is store/audit.py's ``Audit``
+(which says what the chain is, and walks it), given these reads (store/postgres/schema.py says how the
+chain is sealed after commit).
 
 An event's id here is its ``seq``, its place in the sealed chain: heads are ``seq:hash`` and the walk
 reads ``ORDER BY seq``. An event not sealed yet is in no chain, so it is not shown: before it reads,
@@ -15,17 +16,22 @@ from typing import Any
 
 import psycopg
 
-from ..audit import AuditReads
+from ..audit import Audit
 from . import sealing
-from .base import NOTIFY_CHANNEL
+from .base import NOTIFY_CHANNEL, Database
+
+__all__ = ["Audit", "PgAuditReads"]  # the part's class, and what it is given here
 
 
-class Audit(AuditReads):
-    """Verifying the change feed's hash chain, on the database's reader."""
+class PgAuditReads:
+    """The audit's reads (``store.audit.AuditReads``), on the database's reader."""
 
-    __slots__ = ()
+    __slots__ = ("db",)
 
-    async def _prepare(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def prepare(self) -> None:
         """Seal what is committed and unsealed (the module docstring). A seal that fails (a lost
         connection, a lock wait past the deadline) leaves the audit to what is sealed."""
         db = self.db
@@ -38,14 +44,14 @@ class Audit(AuditReads):
         except (psycopg.Error, RuntimeError):
             pass
 
-    async def _read_head(self) -> Sequence[Any] | None:
+    async def head(self) -> Sequence[Any] | None:
         return await self.db._one(
             "SELECT seq, hash FROM events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
 
-    async def _read_hash(self, event_id: int) -> Sequence[Any] | None:
+    async def hash_of(self, event_id: int) -> Sequence[Any] | None:
         return await self.db._one("SELECT hash FROM events WHERE seq = %s", (event_id,))
 
-    async def _read_rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
+    async def rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
         return await self.db._all(sealing.CHAIN_ROWS, (after_id, limit))
 
 

@@ -1,5 +1,5 @@
-"""The performance charts' reads on PostgreSQL (what is made of them is store/charts.py's ``ChartReads``,
-as on SQLite: the same charts from the same rows).
+"""The performance charts' reads on PostgreSQL: the store's part is store/charts.py's ``ChartQueries``,
+given these reads (``PgChartReads``), as SQLite's is given its own: the same charts from the same rows.
 
 Each bucket is a row of ``generate_series`` with its edges computed as SQLite computes them (start +
 i * width, in doubles), and what falls in it is counted by a LATERAL subquery over that range of an
@@ -16,8 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..charts import QUEUE_SLOT, ChartReads, Window, task_filters
+from ..charts import QUEUE_SLOT, ChartQueries, Window, task_filters
+from .base import Database
 
+__all__ = ["ChartQueries", "PgChartReads"]  # the part's class, and what it is given here
+
+_UNFINISHED = "('pending', 'blocked', 'ready', 'running')"
 #: The window's buckets: i, and its range [lo, hi) (parameters: ``_bucket_params``).
 _BUCKETS = ("(SELECT i, %s + i * %s AS lo, %s + (i + 1) * %s AS hi "
             "FROM generate_series(0, %s) AS i) AS b")
@@ -41,15 +45,17 @@ def _filters(milestone_id: int | None, agent_type: str | None) -> tuple[str, lis
     return "".join(f" AND {column} = %s" for column, _ in given), [v for _, v in given]
 
 
-class ChartQueries(ChartReads):
-    """The charts' reads, on the database's reader."""
+class PgChartReads:
+    """The charts' reads (``store.charts.ChartReads``), on the database's reader."""
 
-    __slots__ = ()
+    __slots__ = ("db",)
 
     PARAM = "%s"
 
-    async def _read_filters(self) -> tuple[Sequence[Sequence[Any]], Sequence[str]]:
-        milestones = await self.db._all("SELECT id, name FROM milestones ORDER BY position")
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def agent_types(self) -> Sequence[str]:
         # Distinct agent types by hopping through tasks_type (a loose index scan): one probe per type,
         # not a pass over tasks; sorted as SQLite sorts them.
         types = await self.db._all(
@@ -60,14 +66,14 @@ class ChartQueries(ChartReads):
                        SELECT agent_type FROM tasks WHERE agent_type > t.v ORDER BY agent_type LIMIT 1) AS n)
                SELECT v FROM t LIMIT 200"""
         )
-        return milestones, sorted(r[0] for r in types)
+        return sorted(r[0] for r in types)
 
-    async def _read_first_event_ts(self) -> float | None:
+    async def first_event_ts(self) -> float | None:
         first = await self.db._one("SELECT ts FROM events WHERE seq IS NOT NULL ORDER BY seq LIMIT 1")
         return None if first is None else first[0]
 
-    async def _read_finished(self, window: Window, milestone_id: int | None,
-                             agent_type: str | None) -> Mapping[int, Sequence[int]]:
+    async def finished(self, window: Window, milestone_id: int | None,
+                       agent_type: str | None) -> Mapping[int, Sequence[int]]:
         where, params = _filters(milestone_id, agent_type)
         rows = await self.db._all(
             f"""SELECT b.i, c.completed, c.failed FROM {_BUCKETS}
@@ -78,7 +84,7 @@ class ChartQueries(ChartReads):
         )
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    async def _read_queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
+    async def queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
         # One primary-key probe per bucket: the last sample before its end.
         return await self.db._all(
             f"""SELECT s.blocked, s.ready, s.running FROM {_BUCKETS}
@@ -88,13 +94,13 @@ class ChartQueries(ChartReads):
             _bucket_params(window),
         )
 
-    async def _read_queue_now(self) -> Mapping[str, int]:
+    async def queue_now(self) -> Mapping[str, int]:
         return {r[0]: r[1] for r in await self.db._all(
             "SELECT status, n FROM task_counts WHERE status IN ('blocked', 'ready', 'running')"
         )}
 
-    async def _read_agent_means(self, window: Window, milestone_id: int | None,
-                                agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
+    async def agent_means(self, window: Window, milestone_id: int | None,
+                          agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
         where, params = _filters(milestone_id, agent_type)
         # Every agent that ever finished a task, one probe each into tasks_agent, then that agent's
         # window as one index range: no sort of the whole window to group it.
@@ -114,8 +120,8 @@ class ChartQueries(ChartReads):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    async def _read_agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, tuple[float, float]]:
+    async def agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, tuple[float, float]]:
         # cume_dist is rank/n over the durations in order: the first value reaching p is the
         # nearest-rank percentile (see store.charts.percentile).
         where, params = _filters(milestone_id, agent_type)
@@ -129,8 +135,8 @@ class ChartQueries(ChartReads):
             (window.start, window.end, agents, *params),
         )}
 
-    async def _read_type_spreads(self, window: Window, milestone_id: int | None,
-                                 agent_type: str | None) -> Sequence[Sequence[Any]]:
+    async def type_spreads(self, window: Window, milestone_id: int | None,
+                           agent_type: str | None) -> Sequence[Sequence[Any]]:
         # One range of tasks_finished, the same cume_dist reading as the per-agent percentiles.
         where, params = _filters(milestone_id, agent_type)
         return await self.db._all(
@@ -145,8 +151,8 @@ class ChartQueries(ChartReads):
             (window.start, window.end, *params),
         )
 
-    async def _read_failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, int]:
+    async def failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, int]:
         task_filter, params = "", []
         if milestone_id is not None or agent_type is not None:
             where, params = _filters(milestone_id, agent_type)
@@ -160,9 +166,9 @@ class ChartQueries(ChartReads):
         )
         return {r[0]: r[1] for r in rows}
 
-    async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int, since: float, until: float,
-                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
+    async def estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
+                        points: int, since: float, until: float,
+                        ) -> tuple[Sequence[Sequence[float]], float | None, int]:
         # One round trip: the window's most recent points (as an array of pairs) beside the factor.
         where, params = _filters(milestone_id, agent_type)
         row = await self.db._one(
@@ -177,8 +183,17 @@ class ChartQueries(ChartReads):
         )
         return row[0] or [], row[1], row[2]
 
-    async def _read_finished_by_milestone(self, window: Window, ids: list[int],
-                                          agent_type: str | None) -> Mapping[int, list[int]]:
+    async def unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
+        type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = %s", [agent_type])
+        return {r[0]: r[1] for r in await self.db._all(
+            f"""SELECT milestone_id, count(*) FROM tasks
+                WHERE milestone_id = ANY(%s) AND status IN {_UNFINISHED}{type_sql}
+                GROUP BY milestone_id""",
+            (ids, *type_params),
+        )}
+
+    async def finished_by_milestone(self, window: Window, ids: list[int],
+                                    agent_type: str | None) -> Mapping[int, list[int]]:
         # One count per milestone in each bucket: one pass over the window's finished tasks.
         slots = ", ".join(f"count(*) FILTER (WHERE milestone_id = %s) AS m{k}" for k in range(len(ids)))
         type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = %s", [agent_type])
@@ -194,7 +209,7 @@ class ChartQueries(ChartReads):
                 finished[mid][r[0]] = n
         return finished
 
-    async def _read_created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
+    async def created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
         type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = %s", [agent_type])
         rows = await self.db._all(
             f"""SELECT b.i, c.n FROM {_BUCKETS}

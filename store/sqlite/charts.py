@@ -1,5 +1,6 @@
 """The performance charts' reads on SQLite: bucketed aggregates over finished tasks, queue samples
-and gate reviews (what is made of them is store/charts.py's ``ChartReads``).
+and gate reviews. The store's part is store/charts.py's ``ChartQueries``, given these reads
+(``SqliteChartReads``).
 
 Every query reads one index range per window (or one probe per bucket) and aggregates in SQL; none
 loads the rows of a window into Python. Finished work comes from ``tasks_finished``, a partial
@@ -17,8 +18,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..charts import QUEUE_SLOT, ChartReads, Window, task_filters
+from ..charts import QUEUE_SLOT, ChartQueries, Window, task_filters
+from .base import Database
 
+__all__ = ["ChartQueries", "SqliteChartReads"]  # the part's class, and what it is given here
+
+_UNFINISHED = "('pending', 'blocked', 'ready', 'running')"
 #: The buckets of a window, numbered 0..count-1 (?3 is the count in every query that uses it).
 _BUCKETS = "WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i + 1 < ?3)"
 #: A bucket's range in tasks_finished (?1 start, ?2 width).
@@ -39,13 +44,17 @@ def _filters(milestone_id: int | None, agent_type: str | None, first: int) -> tu
     return sql, [v for _, v in given]
 
 
-class ChartQueries(ChartReads):
-    """The charts' reads, on the database's reader."""
+class SqliteChartReads:
+    """The charts' reads (``store.charts.ChartReads``), on the database's reader."""
 
-    __slots__ = ()
+    __slots__ = ("db",)
 
-    async def _read_filters(self) -> tuple[Sequence[Sequence[Any]], Sequence[str]]:
-        milestones = await self.db._all("SELECT id, name FROM milestones ORDER BY position")
+    PARAM = "?"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def agent_types(self) -> Sequence[str]:
         # Distinct agent types by hopping through tasks_type: one probe per type, not a pass over tasks.
         types = await self.db._all(
             """WITH RECURSIVE t(v) AS (
@@ -54,15 +63,15 @@ class ChartQueries(ChartReads):
                    WHERE t.v IS NOT NULL)
                SELECT v FROM t WHERE v IS NOT NULL LIMIT 200"""
         )
-        return milestones, [r[0] for r in types]
+        return [r[0] for r in types]
 
-    async def _read_first_event_ts(self) -> float | None:
+    async def first_event_ts(self) -> float | None:
         # Events are appended in time order: the first by id is the first in time (no index on ts).
         first = await self.db._one("SELECT ts FROM events WHERE id = (SELECT min(id) FROM events)")
         return None if first is None else first[0]
 
-    async def _read_finished(self, window: Window, milestone_id: int | None,
-                             agent_type: str | None) -> Mapping[int, Sequence[int]]:
+    async def finished(self, window: Window, milestone_id: int | None,
+                       agent_type: str | None) -> Mapping[int, Sequence[int]]:
         where, params = _filters(milestone_id, agent_type, 4)
         rows = await self.db._all(
             f"""{_BUCKETS}
@@ -74,7 +83,7 @@ class ChartQueries(ChartReads):
         )
         return {r[0]: json.loads(r[1]) for r in rows}
 
-    async def _read_queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
+    async def queue_samples(self, window: Window) -> Sequence[Sequence[int | None]]:
         # One primary-key probe per bucket into queue_samples.
         return await self.db._all(
             f"""{_BUCKETS}
@@ -85,13 +94,13 @@ class ChartQueries(ChartReads):
             (window.start, window.width, window.count),
         )
 
-    async def _read_queue_now(self) -> Mapping[str, int]:
+    async def queue_now(self) -> Mapping[str, int]:
         return {r[0]: r[1] for r in await self.db._all(
             "SELECT status, n FROM task_counts WHERE status IN ('blocked', 'ready', 'running')"
         )}
 
-    async def _read_agent_means(self, window: Window, milestone_id: int | None,
-                                agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
+    async def agent_means(self, window: Window, milestone_id: int | None,
+                          agent_type: str | None) -> Sequence[tuple[str, int, float | None]]:
         where, params = _filters(milestone_id, agent_type, 3)
         # Every agent that ever finished a task, one probe each (a skip-scan of tasks_agent),
         # then that agent's window as one index range: no sort of the whole window to group it.
@@ -110,8 +119,8 @@ class ChartQueries(ChartReads):
         )
         return [(r[0], *json.loads(r[1])) for r in rows]
 
-    async def _read_agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, tuple[float, float]]:
+    async def agent_quantiles(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, tuple[float, float]]:
         # cume_dist is rank/n over the durations in order: the first value reaching p is the
         # nearest-rank percentile (see store.charts.percentile).
         where, params = _filters(milestone_id, agent_type, 4)
@@ -124,8 +133,8 @@ class ChartQueries(ChartReads):
             (window.start, window.end, json.dumps(agents), *params),
         )}
 
-    async def _read_type_spreads(self, window: Window, milestone_id: int | None,
-                                 agent_type: str | None) -> Sequence[Sequence[Any]]:
+    async def type_spreads(self, window: Window, milestone_id: int | None,
+                           agent_type: str | None) -> Sequence[Sequence[Any]]:
         # One range of tasks_finished, the same cume_dist reading as the per-agent percentiles.
         where, params = _filters(milestone_id, agent_type, 3)
         return await self.db._all(
@@ -140,8 +149,8 @@ class ChartQueries(ChartReads):
             (window.start, window.end, *params),
         )
 
-    async def _read_failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
-                                    agent_type: str | None) -> Mapping[str, int]:
+    async def failed_attempts(self, window: Window, agents: list[str], milestone_id: int | None,
+                              agent_type: str | None) -> Mapping[str, int]:
         # From events_failures.
         task_filter, params = "", []
         if milestone_id is not None or agent_type is not None:
@@ -157,9 +166,9 @@ class ChartQueries(ChartReads):
         )
         return {r[0]: r[1] for r in rows}
 
-    async def _read_estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
-                              points: int, since: float, until: float,
-                              ) -> tuple[Sequence[Sequence[float]], float | None, int]:
+    async def estimates(self, window: Window, milestone_id: int | None, agent_type: str | None,
+                        points: int, since: float, until: float,
+                        ) -> tuple[Sequence[Sequence[float]], float | None, int]:
         where, params = _filters(milestone_id, agent_type, 4)
         rows = await self.db._all(
             f"""SELECT estimated_duration_seconds, finished_at - started_at {_ESTIMATED}{where}
@@ -173,8 +182,17 @@ class ChartQueries(ChartReads):
         )
         return rows, factor[0], factor[1]
 
-    async def _read_finished_by_milestone(self, window: Window, ids: list[int],
-                                          agent_type: str | None) -> Mapping[int, list[int]]:
+    async def unfinished(self, ids: list[int], agent_type: str | None) -> Mapping[int, int]:
+        type_sql, type_params = ("", []) if agent_type is None else (" AND agent_type = ?2", [agent_type])
+        return {r[0]: r[1] for r in await self.db._all(
+            f"""SELECT milestone_id, count(*) FROM tasks
+                WHERE milestone_id IN (SELECT value FROM json_each(?1)) AND status IN {_UNFINISHED}{type_sql}
+                GROUP BY milestone_id""",
+            (json.dumps(ids), *type_params),
+        )}
+
+    async def finished_by_milestone(self, window: Window, ids: list[int],
+                                    agent_type: str | None) -> Mapping[int, list[int]]:
         # One count per milestone in each bucket: one pass over the window's finished tasks.
         slots = ", ".join(f"count(*) FILTER (WHERE milestone_id = ?{5 + k})" for k in range(len(ids)))
         type_sql = "" if agent_type is None else " AND agent_type = ?4"
@@ -190,7 +208,7 @@ class ChartQueries(ChartReads):
                 finished[mid][r[0]] = n
         return finished
 
-    async def _read_created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
+    async def created(self, window: Window, milestone_id: int, agent_type: str | None) -> list[int]:
         created = [0] * window.count
         for c in await self.db._all(
             f"""{_BUCKETS}
