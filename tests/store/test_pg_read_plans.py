@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-import pytest
-
 from store_support import raw
 from support import EPOCH
 from test_charts import populate
@@ -76,7 +74,7 @@ async def _sealed_events(store) -> None:
 #: An entity's events, an actor's and a rare kind's are found by their own index; where a fifth or a
 #: tenth of the log matches, walking the chain itself back (events_seq) finds a page as soon: either is
 #: a range in chain order, never a sort.
-@pytest.mark.parametrize(("read", "indexes"), [
+READS = [
     ({"entity": "task", "entity_id": 1233}, {"events_entity"}),
     ({"entity": "agent", "entity_id": "a16", "before_id": 150_000}, {"events_entity"}),
     ({"entity": "milestone"}, {"events_entity_recent", "events_seq"}),
@@ -84,21 +82,24 @@ async def _sealed_events(store) -> None:
     ({"actor": "a7", "before_id": 100_000}, {"events_actor"}),
     ({"kind": "gate.decided"}, {"events_kind"}),
     ({"kind": "task.failed", "before_id": 100_000}, {"events_kind", "events_seq"}),
-])
-async def test_the_event_log_reads_a_range_of_its_index_in_chain_order(store, read, indexes):
-    await _sealed_events(store)
-    with recorded(store) as seen:
-        events = await store.events(**read, limit=100)
-    assert events and all(a.id > b.id for a, b in zip(events, events[1:]))  # newest first
-    (sql, params), = [(s, p) for s, p in seen if "FROM events" in s]
-    shown = await plan(store, sql, params)
-    used = re.findall(r"Index Scan Backward using (\w+) on events", shown)
-    assert len(used) == 1 and used[0] in indexes, shown
-    assert "Sort" not in shown and "Seq Scan" not in shown, shown
+]
 
 
-async def test_the_feed_reads_the_chain_positions_index(store):
+async def test_the_event_log_and_the_feed_read_a_range_of_an_index_in_chain_order(store):
     await _sealed_events(store)
+    for read, indexes in READS:
+        with recorded(store) as seen:
+            events = await store.events(**read, limit=100)
+        assert events and all(a.id > b.id for a, b in zip(events, events[1:])), read  # newest first
+        for event in events:  # and only what was asked for
+            assert all(str(getattr(event, k)) == str(v) for k, v in read.items() if k != "before_id"), read
+            assert event.id < read.get("before_id", EVENTS + 1), read
+        (sql, params), = [(s, p) for s, p in seen if "FROM events" in s]
+        shown = await plan(store, sql, params)
+        used = re.findall(r"Index Scan Backward using (\w+) on events", shown)
+        assert len(used) == 1 and used[0] in indexes, (read, shown)
+        assert "Sort" not in shown and "Seq Scan" not in shown, (read, shown)
+
     with recorded(store) as seen:
         assert len(await store.changes_since(EVENTS - 500, limit=1000)) == 500
         assert await store.latest_event_id() == EVENTS
