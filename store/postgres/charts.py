@@ -156,7 +156,9 @@ class PgChartReads:
         task_filter, params = "", []
         if milestone_id is not None or agent_type is not None:
             where, params = _filters(milestone_id, agent_type)
-            task_filter = f" AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.entity_id::bigint{where})"
+            # An entity_id that is not a number matches no task (SQLite's CAST reads it as 0), not an error.
+            task_id = "CASE WHEN e.entity_id ~ '^[0-9]{1,18}$' THEN e.entity_id::bigint END"
+            task_filter = f" AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = {task_id}{where})"
         rows = await self.db._all(
             f"""SELECT {_FAILED_AGENT}, count(*) FROM events e
                 WHERE kind IN ('task.failed', 'task.retried') AND {_FAILED_AGENT} = ANY(%s)
