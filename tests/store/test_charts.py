@@ -313,6 +313,16 @@ async def test_charts_bundle_applies_range_and_filters(swarm, clock):
     assert filters.milestones == ((m1, "M1"),) and filters.agent_types == ("impl", "test")
 
 
+async def test_the_whole_history_starts_at_the_first_event_written(swarm):
+    """"all" begins at the first event in the log (the agents' registration, at EPOCH), not at the
+    earliest time an event carries: G, run with the clock 100 days back, is before the window."""
+    first = (await swarm.changes_since(0, limit=1))[0]
+    assert first.kind == "agent.registered" and first.ts.timestamp() == EPOCH
+    charts = await swarm.charts("all", now=EPOCH + 400)
+    assert charts.window == window_for("all", EPOCH + 400, EPOCH)
+    assert (sum(charts.throughput.completed), sum(charts.throughput.failed)) == (4, 1)  # A B D E, and C
+
+
 async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store, where, clock):
     assert await store.write_latencies() == ()
     await store.register_agent("w", agent_type="x")
