@@ -29,7 +29,8 @@ positions ``seq`` (1, 2, 3 ... dense, unique) and ``hash = audit.event_hash(prev
 actor, kind, entity, entity_id, payload)``. The chain is in seal order, not id order, because ids are
 not committed in order (an event with a smaller id may commit after a larger one was sealed); ``seq``
 is where each event sits in the chain and is what ``store/audit.py`` calls the event's id (heads are
-``seq:hash``), so ``ChainCheck`` verifies it unchanged, rows read ``ORDER BY seq``. The guarantees
+``seq:hash``), so ``ChainCheck`` verifies it unchanged, rows read ``ORDER BY seq``; the log's other
+indexes (by entity, kind, actor) end in ``seq`` for the same reason, where SQLite's end in ``id``. The guarantees
 are SQLite's: an edited, removed or inserted sealed event breaks the chain; a head kept outside the
 database catches a rewrite of the tail; and the database refuses any change to an event except that
 one seal (``seq`` and ``hash`` from NULL to set, nothing else changed), an event inserted already
