@@ -7,6 +7,8 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
+    audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
+    chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
@@ -19,7 +21,7 @@ check reads rows another transaction may write at once, where SQLite's serialise
 safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
 never both) or takes a lock as ``gate_unit`` does.
 
-The areas still to come (memory and search, charts, audit) plug in
+The areas still to come (memory and search) plug in
 the same way, each beside its SQLite counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
@@ -50,7 +52,9 @@ import time
 from typing import Any
 
 from .agents import Agents
+from .audit import Audit, PgAuditReads
 from .base import Clock, Database
+from .charts import ChartQueries, PgChartReads
 from .gates import Gates
 from .reviewers import Reviewers
 from .signatures import Signatures
@@ -60,6 +64,8 @@ from .tasks import Tasks
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
+    "audit": ("audit", "Audit"),
+    "chart_queries": ("charts", "ChartQueries"),
     "gates": ("gates", "Gates"),
     "reviewers": ("reviewers", "Reviewers"),
     "tasks": ("tasks", "Tasks"),
@@ -97,6 +103,8 @@ class PostgresStore:
         self.gates = Gates(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
+        self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
+        self.audit = Audit(self.db, PgAuditReads(self.db))
 
     @classmethod
     async def open(cls, url: str, *, create: bool = False, clock: Clock = time.time,
@@ -201,6 +209,21 @@ class PostgresStore:
     retry_task = Delegate("tasks")
     cancel_task = Delegate("tasks")
     reap_timeouts = Delegate("tasks")
+
+    # -- charts and audit -------------------------------------------------------------------------
+
+    chart_filters = Delegate("chart_queries")
+    chart_window = Delegate("chart_queries")
+    charts = Delegate("chart_queries")
+    chart_throughput = Delegate("chart_queries")
+    chart_queue_depth = Delegate("chart_queries")
+    chart_durations = Delegate("chart_queries")
+    chart_estimates = Delegate("chart_queries")
+    chart_burndown = Delegate("chart_queries")
+    chart_gate_latency = Delegate("chart_queries")
+
+    audit_head = Delegate("audit")
+    verify_events = Delegate("audit")
 
 
 async def open_url(
