@@ -7,22 +7,34 @@ it. Pure (no database): the store hashes each event as it writes it and streams 
 
 What a chain cannot show by itself: someone who can write the file can rewrite every event from the
 one they change to the end, consistently. A head (id and hash) recorded somewhere else catches that.
+
+``Audit`` is the store's ``audit_head`` and ``verify_events`` over the few reads a backend answers in
+its own SQL (``AuditReads``: store/sqlite/audit.py and store/postgres/audit.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Protocol
+
+from .errors import InvalidArgument, NotFound
 
 #: The hash the first event is chained to.
 GENESIS = hashlib.sha256(b"swarmdeck audit trail v1").hexdigest()
 
 #: The columns of an event row that ``ChainCheck`` reads, in this order (content first, then its hash).
 COLUMNS = "id, ts, actor, kind, entity, entity_id, payload, hash"
+
+#: Events read per query while verifying: big enough that a million take a hundred queries, small
+#: enough that a dashboard's other reads on the same connection wait a few milliseconds at most.
+VERIFY_CHUNK = 10_000
+#: Chunks at least this big are hashed on a thread of their own, so the event loop keeps answering.
+_THREAD_AT = 500
 
 _sha256 = hashlib.sha256
 _float = float.__repr__  # the shortest text that reads back as the same double; TypeError for anything else
@@ -193,3 +205,85 @@ class ChainCheck:
             return AuditResult(True, self.checked, self.last_id, self.last_hash)
         at, problem, detail = self._broken
         return AuditResult(False, self.checked, self.last_id, self.last_hash, at, problem, detail)
+
+
+class AuditReads(Protocol):
+    """What a backend reads for the audit (store/sqlite/audit.py, store/postgres/audit.py)."""
+
+    async def prepare(self) -> None:
+        """Before an audit reads anything (PostgreSQL seals what is committed)."""
+
+    async def head(self) -> Sequence[Any] | None:
+        """The newest event's (id, hash), or None while the log is empty."""
+
+    async def hash_of(self, event_id: int) -> Sequence[Any] | None:
+        """An event's stored hash: a row whose first column is it, or None when there is no such event."""
+
+    async def rows(self, after_id: int, limit: int) -> Sequence[Sequence[Any]]:
+        """Up to ``limit`` event rows (``COLUMNS``) after an id, in chain order."""
+
+
+class Audit:
+    """The store's part ``audit``: ``audit_head`` and ``verify_events`` over a backend's reads
+    (``AuditReads``). ``db``: the backend's database object."""
+
+    __slots__ = ("db", "reads")
+
+    def __init__(self, db: Any, reads: AuditReads) -> None:
+        self.db = db
+        self.reads = reads
+
+    async def audit_head(self) -> AuditHead:
+        """The newest event's id and hash (id 0 and the genesis hash while the log is empty)."""
+        await self.reads.prepare()
+        row = await self.reads.head()
+        return AuditHead(0, GENESIS) if row is None else AuditHead(row[0], row[1] or "")
+
+    async def verify_events(self, *, after_id: int = 0, after_hash: str | None = None,
+                            head: tuple[int, str] | None = None, chunk: int = VERIFY_CHUNK) -> AuditResult:
+        """Walk the chain from ``after_id`` to the newest event, stopping at the first that does not fit.
+
+        ``after_hash`` is the hash event ``after_id`` had when it was last verified (a dashboard keeps
+        it and verifies only what came since); without it the stored one is trusted. ``head`` is an
+        (id, hash) recorded earlier, outside the database: that event must still exist with that hash,
+        which is what catches a cut at the end or a rewrite of everything after some event.
+        """
+        if chunk < 1:
+            raise InvalidArgument("chunk must be at least 1")
+        await self.reads.prepare()
+        if after_id == 0:
+            after_hash = after_hash or GENESIS
+        else:
+            row = await self.reads.hash_of(after_id)
+            if after_hash is None:
+                if row is None:
+                    raise NotFound(f"event {after_id} does not exist", entity="event", key=after_id)
+                if row[0] is None:
+                    raise InvalidArgument(f"event {after_id} has no hash to verify from")
+                after_hash = row[0]
+            elif row is None or row[0] != after_hash:
+                # Changed since it was verified: whatever follows would be checked against a rewrite.
+                problem = AuditProblem.ROWS_MISSING if row is None else AuditProblem.REWRITTEN
+                detail = (f"event {after_id} is missing (it was there when verified)" if row is None
+                          else "its hash changed since it was verified (rewritten up to here)")
+                return AuditResult(False, 0, after_id, after_hash, after_id, problem, detail)
+        check = ChainCheck(after_id, after_hash, head)
+        # The next chunk is read while this one is hashed.
+        reading: asyncio.Future[Sequence[Sequence[Any]]] | None = asyncio.ensure_future(
+            self.reads.rows(after_id, chunk))
+        while reading is not None:
+            rows = await reading
+            reading = None
+            if len(rows) == chunk:
+                reading = asyncio.ensure_future(self.reads.rows(rows[-1][0], chunk))
+            try:
+                big = len(rows) >= _THREAD_AT
+                going = await asyncio.to_thread(check.feed, rows) if big else check.feed(rows)
+            except BaseException:
+                if reading is not None:
+                    await asyncio.wait([reading])  # never leave a read running on the connection
+                raise
+            if not going and reading is not None:
+                await reading
+                reading = None
+        return check.result()

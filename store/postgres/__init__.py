@@ -1,4 +1,4 @@
-"""The PostgreSQL implementation of the Store protocol (in progress), put together from parts as the
+"""The PostgreSQL implementation of the Store protocol, put together from parts as the
 SQLite store is (store/sqlite/__init__.py).
 
 ``base.Database`` is the database object: the writer connection and its thread, migrations on open,
@@ -7,6 +7,8 @@ docstring says how each works on PostgreSQL). Each area is a plain class holding
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
     agents         Agents(db)                               agents.py
+    audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
+    chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
@@ -26,8 +28,8 @@ check reads rows another transaction may write at once, where SQLite's serialise
 safe, runs ``db._write(..., serializable=True)`` (an agent's registration and a reviewer's: a name is
 never both) or takes a lock as ``gate_unit`` does.
 
-The areas still to come (charts, audit) plug in
-the same way, each beside its SQLite counterpart:
+Every area of the protocol is here now. An area added later plugs in the same way, beside its SQLite
+counterpart:
 
 1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
    ``%s`` placeholders, ``= ANY(%s)`` with a list where SQLite reads ``json_each(?)``, ``RETURNING id``
@@ -42,8 +44,8 @@ the same way, each beside its SQLite counterpart:
    passing on both; a test looks at either database with the same SQL (``store_support.raw`` and the
    ``where`` fixture).
 
-Until then their methods are missing on this store (AttributeError), so ``isinstance(store, Store)``
-is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
+Until then its methods are missing on this store (AttributeError), and ``isinstance(store, Store)``
+is False.
 
 Also here: the schema and migrations (``schema``, ``migrate``), the sealing of the event log's hash
 chain after commit (``sealing``), the database roles (``roles``) and the copy of a SQLite swarm into a
@@ -58,7 +60,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .agents import Agents
+from .audit import Audit, PgAuditReads
 from .base import Clock, Database
+from .charts import ChartQueries, PgChartReads
 from .gates import Gates
 from .reviewers import Reviewers
 from .signatures import Signatures
@@ -72,6 +76,8 @@ if TYPE_CHECKING:
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
+    "audit": ("audit", "Audit"),
+    "chart_queries": ("charts", "ChartQueries"),
     "gates": ("gates", "Gates"),
     "reviewers": ("reviewers", "Reviewers"),
     "tasks": ("tasks", "Tasks"),
@@ -111,6 +117,8 @@ class PostgresStore:
         self.gates = Gates(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
+        self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
+        self.audit = Audit(self.db, PgAuditReads(self.db))
 
     @cached_property
     def search_index(self) -> SearchIndex:
@@ -258,6 +266,21 @@ class PostgresStore:
     store_embeddings = Delegate("search_index")
     record_embedding_failure = Delegate("search_index")
     index_status = Delegate("search_index")
+
+    # -- charts and audit -------------------------------------------------------------------------
+
+    chart_filters = Delegate("chart_queries")
+    chart_window = Delegate("chart_queries")
+    charts = Delegate("chart_queries")
+    chart_throughput = Delegate("chart_queries")
+    chart_queue_depth = Delegate("chart_queries")
+    chart_durations = Delegate("chart_queries")
+    chart_estimates = Delegate("chart_queries")
+    chart_burndown = Delegate("chart_queries")
+    chart_gate_latency = Delegate("chart_queries")
+
+    audit_head = Delegate("audit")
+    verify_events = Delegate("audit")
 
 
 async def open_url(

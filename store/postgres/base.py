@@ -66,6 +66,7 @@ import json
 import threading
 import time
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, NamedTuple, TypeVar
@@ -95,6 +96,9 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 WRITE_LOG_SIZE = 500
+#: The recent writes to each database in this process, as SQLite's store keeps them per file: a store
+#: opened later reads those made since it opened, by any store of the process.
+_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 
 #: The channel a seal notifies (a wake-up for listeners; the feed itself is the events table).
 NOTIFY_CHANNEL = "swarmdeck_events"
@@ -341,7 +345,9 @@ class Database:
         self._writer: OwnedThread | None = None
         self._reader: psycopg.AsyncConnection | None = None
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
-        self._write_log: deque[tuple[float, float]] = deque(maxlen=WRITE_LOG_SIZE)
+        self._write_log = _WRITE_LOGS.get(self.path)
+        if self._write_log is None:
+            self._write_log = _WRITE_LOGS[self.path] = deque(maxlen=WRITE_LOG_SIZE)
         self._opened_at = time.monotonic()
         self._seal_job: _SealJob | None = None  # the newest seal asked of the writer's thread
         self._closed = False
@@ -607,8 +613,8 @@ class Database:
                 await asyncio.wait([self._seal_job.future])
 
     async def write_latencies(self) -> tuple[float, ...]:
-        """Milliseconds of this store's recent write transactions (from the call to the commit and its
-        seal, waits included), oldest first."""
+        """Milliseconds of the recent write transactions on this database in this process since this
+        store opened (from the call to the commit, waits included), oldest first."""
         return tuple(ms for at, ms in self._write_log if at >= self._opened_at)
 
     # -- reads -----------------------------------------------------------------------------

@@ -29,7 +29,8 @@ positions ``seq`` (1, 2, 3 ... dense, unique) and ``hash = audit.event_hash(prev
 actor, kind, entity, entity_id, payload)``. The chain is in seal order, not id order, because ids are
 not committed in order (an event with a smaller id may commit after a larger one was sealed); ``seq``
 is where each event sits in the chain and is what ``store/audit.py`` calls the event's id (heads are
-``seq:hash``), so ``ChainCheck`` verifies it unchanged, rows read ``ORDER BY seq``. The guarantees
+``seq:hash``), so ``ChainCheck`` verifies it unchanged, rows read ``ORDER BY seq``; the log's other
+indexes (by entity, kind, actor) end in ``seq`` for the same reason, where SQLite's end in ``id``. The guarantees
 are SQLite's: an edited, removed or inserted sealed event breaks the chain; a head kept outside the
 database catches a rewrite of the tail; and the database refuses any change to an event except that
 one seal (``seq`` and ``hash`` from NULL to set, nothing else changed), an event inserted already
@@ -581,6 +582,16 @@ ALTER TABLE events ADD CONSTRAINT events_sealed_whole CHECK ((seq IS NULL) = (ha
 CREATE UNIQUE INDEX events_seq ON events (seq);
 -- What the sealer reads: the unsealed events in id order (few: the ones since the last seal).
 CREATE INDEX events_unsealed ON events (id) WHERE seq IS NULL;
+-- The log's reads (by entity, actor or kind, newest first; a page before an event) follow the chain,
+-- so their indexes end in seq where SQLite's end in id (there the id is the chain position).
+DROP INDEX events_entity;
+DROP INDEX events_entity_recent;
+DROP INDEX events_kind;
+DROP INDEX events_actor;
+CREATE INDEX events_entity ON events (entity, entity_id, seq);
+CREATE INDEX events_entity_recent ON events (entity, seq);
+CREATE INDEX events_kind ON events (kind, seq);
+CREATE INDEX events_actor ON events (actor, seq);
 
 -- The one change an event takes: its seal, once, with nothing else changed.
 CREATE FUNCTION swarmdeck_event_seal_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -684,6 +695,12 @@ DIFFERENCES: dict[str, dict[str, str]] = {
     },
     "views that are SQLite tables": {
         "task_counts": "counted by query, not kept by triggers on every claim",
+    },
+    "indexes on other columns": {  # the log is read in chain order: seq here, id in SQLite
+        "events_entity": "(entity, entity_id, seq): an entity's events, newest first",
+        "events_entity_recent": "(entity, seq): a kind of entity's events, newest first",
+        "events_kind": "(kind, seq): the events of a kind, newest first",
+        "events_actor": "(actor, seq): an actor's events, newest first",
     },
     "indexes only in PostgreSQL": {
         "events_seq": "the chain positions are unique",

@@ -16,8 +16,8 @@ part or the database:
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     search_index   SearchIndex(db, Rankings(db, vector index))  search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
-    chart_queries  ChartQueries(db)                         charts.py
-    audit          Audit(db)                                audit.py
+    chart_queries  ChartQueries(db, SqliteChartReads(db))   charts.py (the part: store/charts.py's)
+    audit          Audit(db, SqliteAuditReads(db))          audit.py  (the part: store/audit.py's)
 
 ``signatures`` (signatures.py: cached signature verdicts and the gates' guard) and ``housekeeping``
 (domain/liveness.py: when the store last reaped and refreshed urgency) are shared by the parts that
@@ -178,15 +178,15 @@ class SQLiteStore:
 
     @cached_property
     def chart_queries(self) -> ChartQueries:
-        from .charts import ChartQueries
+        from .charts import ChartQueries, SqliteChartReads
 
-        return ChartQueries(self.db)
+        return ChartQueries(self.db, SqliteChartReads(self.db))
 
     @cached_property
     def audit(self) -> Audit:
-        from .audit import Audit
+        from .audit import Audit, SqliteAuditReads
 
-        return Audit(self.db)
+        return Audit(self.db, SqliteAuditReads(self.db))
 
     # -- lifecycle --------------------------------------------------------------------------------
 

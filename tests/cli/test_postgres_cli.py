@@ -51,3 +51,26 @@ def test_an_unreachable_server_is_one_line_without_the_password(run_sd):
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "s3cret" not in out.stderr and "127.0.0.1" in out.stderr
+
+
+def test_the_audit_trail_is_verified_through_the_cli_on_postgresql(pg_database, run_sd):
+    """`audit head` and `audit verify` on PostgreSQL: an event's id is its place in the sealed chain, and
+    an edit by the database's owner (triggers disabled) is named as on a SQLite file."""
+    import psycopg
+
+    def sd(*args):
+        return run_sd("--db", pg_database, *args)
+
+    assert sd("init").returncode == 0
+    assert sd("agent", "register", "bot-1", "--type", "coder").returncode == 0
+    for i in range(3):
+        assert sd("task", "enqueue", f"task {i}").returncode == 0
+    head = sd("audit", "head")
+    assert head.returncode == 0 and head.stdout.startswith("4:"), head.stderr
+    intact = sd("audit", "verify", "--head", head.stdout.strip())
+    assert intact.returncode == 0 and intact.stdout.startswith("audit trail intact: 4 events"), intact.stderr
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        conn.execute("""UPDATE events SET payload = '{"description":"rm -rf"}' WHERE seq = 2""")
+    broken = sd("audit", "verify")
+    assert broken.returncode == 1 and broken.stdout.startswith("AUDIT TRAIL BROKEN at event 2: content changed")

@@ -1,15 +1,18 @@
 """Tamper evidence: reports, decisions and the event log are append-only in the database itself (against a
-plain connection with default pragmas, as an agent's own script would open one), and the event log is a
-hash chain that shows where it was edited or cut after the fact."""
+plain connection, as an agent's own script would open one), and the event log is a hash chain that shows
+where it was edited or cut after the fact. On both backends; on PostgreSQL an event's id is its place in
+the sealed chain (``seq``), so the tampering below names that column there."""
 
 from __future__ import annotations
 
 import pytest
 import sqlean
 from signing_support import close, decide
-from store_support import raw, submit
+from store_support import DATABASE_ERRORS, on_postgres, raw, submit
 from swarmdeck.store import Decision, open_store
 from swarmdeck.store.sqlite import schema
+
+STORE_BACKENDS = ("sqlite", "postgres")
 
 #: Every table that only ever grows, and its primary key.
 APPEND_ONLY = {
@@ -23,16 +26,24 @@ APPEND_ONLY = {
 }
 
 
-def dump(path) -> dict[str, list[tuple]]:
-    with raw(path) as conn:
+def dump(where) -> dict[str, list[tuple]]:
+    with raw(where) as conn:
         return {
             t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY {', '.join(pk)}")]
             for t, pk in APPEND_ONLY.items()
         }
 
 
+def event_id(where) -> str:
+    """The column that holds an event's id as the store shows it (PostgreSQL: its chain position)."""
+    return "seq" if on_postgres(where) else "id"
+
+
 def drop_triggers(conn, table: str) -> None:
-    """What anyone with write access to the file can do first."""
+    """What anyone with write access to the file, or the owner of the database, can do first."""
+    if not isinstance(conn, sqlean.Connection):
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        return
     names = [
         r[0]
         for r in conn.execute(
@@ -50,26 +61,28 @@ async def decided(gated):
     await submit(store, "M1")
     decision = await decide(store, "M1", decision="APPROVE", rationale="checked", reviewer="alice")
     await submit(store, "M2", summary="second")
+    await store.latest_event_id()  # PostgreSQL: its events sealed, before anything looks at them
     return store, decision
 
 
 class TestAppendOnly:
-    async def test_replace_into_gate_decisions_cannot_rewrite_a_decision(self, decided, db_path):
+    async def test_replace_into_gate_decisions_cannot_rewrite_a_decision(self, decided, where):
         store, decision = decided
         before = await store.gate_status("M1")
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             row = conn.execute(
                 "SELECT milestone_id, report_id, report_hash, decided_at FROM gate_decisions WHERE id = ?",
                 (decision.id,),
             ).fetchone()
-            for verb in ("REPLACE", "INSERT OR REPLACE"):
-                with pytest.raises(sqlean.DatabaseError, match="append-only"):
+            verbs = () if on_postgres(where) else ("REPLACE", "INSERT OR REPLACE")  # SQLite's REPLACE
+            for verb in verbs:
+                with pytest.raises(DATABASE_ERRORS, match="append-only"):
                     conn.execute(
                         f"{verb} INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, "
                         "rationale, reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?)",
                         (decision.id, *row),
                     )
-            with pytest.raises(sqlean.DatabaseError, match="append-only"):
+            with pytest.raises(DATABASE_ERRORS, match="append-only"):
                 conn.execute(
                     "INSERT INTO gate_decisions (id, milestone_id, report_id, report_hash, decision, "
                     "rationale, reviewer, decided_at) VALUES (?, ?, ?, ?, 'REVISE', 'forged', 'mallory', ?) "
@@ -85,44 +98,55 @@ class TestAppendOnly:
         assert await store.latest_decision("M1") == decision
 
     @pytest.mark.parametrize("table", list(APPEND_ONLY))
-    async def test_rows_cannot_be_updated_deleted_or_replaced(self, decided, db_path, table):
-        before = dump(db_path)
+    async def test_rows_cannot_be_updated_deleted_or_replaced(self, decided, where, table):
+        before = dump(where)
         assert before[table], f"the fixture wrote no {table} rows"
         pk = APPEND_ONLY[table]
-        where = " AND ".join(f"{c} = ?" for c in pk)
-        with raw(db_path) as conn:
+        match = "append-only"
+        with raw(where) as conn:
             first = conn.execute(
                 f"SELECT {', '.join(pk)} FROM {table} ORDER BY {', '.join(pk)} LIMIT 1"
             ).fetchone()
-            column = conn.execute(
-                f"SELECT name FROM pragma_table_info('{table}') WHERE pk = 0 LIMIT 1"
-            ).fetchone()[0]
+            columns = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 1").description]
+            column = next(c for c in columns if c not in pk)
+            key = " AND ".join(f"{c} = ?" for c in pk)
             attempts = [
-                (f"UPDATE {table} SET {column} = {column} WHERE {where}", tuple(first)),
+                (f"UPDATE {table} SET {column} = {column} WHERE {key}", tuple(first)),
                 (f"UPDATE {table} SET {column} = {column}", ()),
-                (f"DELETE FROM {table} WHERE {where}", tuple(first)),
+                (f"DELETE FROM {table} WHERE {key}", tuple(first)),
                 (f"DELETE FROM {table}", ()),
-                (f"REPLACE INTO {table} SELECT * FROM {table} WHERE {where}", tuple(first)),
-                (f"INSERT OR REPLACE INTO {table} SELECT * FROM {table}", ()),
             ]
+            if on_postgres(where):  # no REPLACE: an upsert's update, and TRUNCATE, which no row trigger sees
+                upsert = (f"INSERT INTO {table} SELECT * FROM {table} WHERE {key} "
+                          f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {column} = excluded.{column}")
+                attempts += [(upsert, tuple(first)), (f"TRUNCATE {table} CASCADE", ())]
+                if table == "events":  # its copy is refused first: it would be inserted sealed
+                    match = "append-only|cannot be inserted sealed"
+            else:
+                attempts += [
+                    (f"REPLACE INTO {table} SELECT * FROM {table} WHERE {key}", tuple(first)),
+                    (f"INSERT OR REPLACE INTO {table} SELECT * FROM {table}", ()),
+                ]
             for sql, params in attempts:
-                with pytest.raises(sqlean.DatabaseError, match="append-only"):
+                with pytest.raises(DATABASE_ERRORS, match=match):
                     conn.execute(sql, params)
-        assert dump(db_path) == before
+        assert dump(where) == before
 
-    async def test_a_report_cannot_be_replaced_through_its_unique_version(self, decided, db_path):
-        """REPLACE with a fresh id still deletes the row it collides with on (milestone_id, version)."""
-        before = dump(db_path)
-        with raw(db_path) as conn, pytest.raises(sqlean.DatabaseError, match="append-only"):
-            conn.execute(
-                "REPLACE INTO validation_reports (id, milestone_id, version, submitted_by, submitted_at, "
-                "summary, proposed_decision, content_hash) SELECT 999, milestone_id, version, 'mallory', "
-                "submitted_at, "
-                "'forged', 'APPROVE', content_hash FROM validation_reports ORDER BY id LIMIT 1"
-            )
-        assert dump(db_path) == before
+    async def test_a_report_cannot_be_replaced_through_its_unique_version(self, decided, where):
+        """REPLACE with a fresh id still deletes the row it collides with on (milestone_id, version); an
+        upsert on that key updates it."""
+        before = dump(where)
+        columns = ("(id, milestone_id, version, submitted_by, submitted_at, summary, proposed_decision, "
+                   "content_hash) SELECT 999, milestone_id, version, 'mallory', submitted_at, 'forged', "
+                   "'APPROVE', content_hash FROM validation_reports ORDER BY id LIMIT 1")
+        sql = (f"INSERT INTO validation_reports {columns} ON CONFLICT (milestone_id, version) "
+               "DO UPDATE SET summary = excluded.summary" if on_postgres(where)
+               else f"REPLACE INTO validation_reports {columns}")
+        with raw(where) as conn, pytest.raises(DATABASE_ERRORS, match="append-only"):
+            conn.execute(sql)
+        assert dump(where) == before
 
-    async def test_the_store_still_appends_everywhere(self, decided, db_path):
+    async def test_the_store_still_appends_everywhere(self, decided):
         store, _ = decided
         await submit(store, "M2", summary="third")
         await decide(store, "M2", decision="CONDITIONAL", rationale="fine", reviewer="alice", conditions=["docs"])
@@ -142,13 +166,14 @@ class TestChain:
         assert (head.id, head.hash) == (latest, result.last_hash)
         assert len(head.hash) == 64
 
-    async def test_an_edited_payload_is_named(self, decided, db_path):
+    async def test_an_edited_payload_is_named(self, decided, where):
         store, _ = decided
         latest = await store.latest_event_id()
         target = latest // 2
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute('UPDATE events SET payload = \'{"reviewer":"mallory"}\' WHERE id = ?', (target,))
+            forged = '{"reviewer":"mallory"}'
+            conn.execute(f"UPDATE events SET payload = ? WHERE {event_id(where)} = ?", (forged, target))
         result = await store.verify_events()
         assert not result.ok
         assert result.broken_at == target and result.problem == "content_changed"
@@ -158,50 +183,58 @@ class TestChain:
     @pytest.mark.parametrize(
         "column, value", [("actor", "alice"), ("kind", "gate.decided"), ("ts", 0.0), ("entity_id", "999")]
     )
-    async def test_any_edited_field_is_named(self, decided, db_path, column, value):
+    async def test_any_edited_field_is_named(self, decided, where, column, value):
         store, _ = decided
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute(f"UPDATE events SET {column} = ? WHERE id = 3", (value,))
+            conn.execute(f"UPDATE events SET {column} = ? WHERE {event_id(where)} = 3", (value,))
         result = await store.verify_events()
         assert (result.ok, result.broken_at, result.problem) == (False, 3, "content_changed")
 
-    async def test_a_cut_in_the_middle_is_named(self, decided, db_path):
+    async def test_a_cut_in_the_middle_is_named(self, decided, where):
         store, _ = decided
         latest = await store.latest_event_id()
         assert latest >= 8
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("DELETE FROM events WHERE id BETWEEN 4 AND 6")
+            conn.execute(f"DELETE FROM events WHERE {event_id(where)} BETWEEN 4 AND 6")
         result = await store.verify_events()
         assert (result.ok, result.broken_at, result.problem) == (False, 4, "rows_missing")
         assert "4" in result.message and "6" in result.message
         assert result.last_id == 3
 
-    async def test_an_event_written_around_the_store_is_named(self, decided, db_path):
+    async def test_an_event_written_around_the_store_is_named(self, decided, where):
+        """SQLite names an event inserted without a hash. PostgreSQL inserts every event without one and
+        seals it after commit, so one written around the store is sealed into the chain like any other
+        (store/postgres/schema.py: only a head kept elsewhere proves who wrote an event, on either)."""
         store, _ = decided
         latest = await store.latest_event_id()
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             conn.execute(
                 "INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
                 "VALUES (1, 'mallory', 'gate.decided', 'milestone', '1', '{}')"
             )
         result = await store.verify_events()
-        assert (result.ok, result.broken_at, result.problem) == (False, latest + 1, "unhashed")
+        if on_postgres(where):
+            assert (result.ok, result.checked, result.last_id) == (True, latest + 1, latest + 1)
+            assert (await store.events(limit=1))[0].actor == "mallory"
+        else:
+            assert (result.ok, result.broken_at, result.problem) == (False, latest + 1, "unhashed")
 
-    async def test_a_rechained_event_breaks_the_link_to_the_next(self, decided, db_path):
+    async def test_a_rechained_event_breaks_the_link_to_the_next(self, decided, where):
         """Editing an event and recomputing its hash leaves the next event chained to the old one."""
         from swarmdeck.store.audit import event_hash
 
         store, _ = decided
-        with raw(db_path) as conn:
+        ident = event_id(where)
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            prev = conn.execute("SELECT hash FROM events WHERE id = 4").fetchone()[0]
-            conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 5")
+            prev = conn.execute(f"SELECT hash FROM events WHERE {ident} = 4").fetchone()[0]
+            conn.execute(f"UPDATE events SET actor = 'mallory' WHERE {ident} = 5")
             row = conn.execute(
-                "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id = 5"
+                f"SELECT {ident}, ts, actor, kind, entity, entity_id, payload FROM events WHERE {ident} = 5"
             ).fetchone()
-            conn.execute("UPDATE events SET hash = ? WHERE id = 5", (event_hash(prev, *row),))
+            conn.execute(f"UPDATE events SET hash = ? WHERE {ident} = 5", (event_hash(prev, *row),))
         result = await store.verify_events()
         assert (result.ok, result.broken_at) == (False, 6)
         assert result.problem in ("content_changed", "link_broken")
@@ -215,71 +248,73 @@ class TestChain:
         assert more.ok and more.checked == 2 and more.last_id == first.last_id + 2
         nothing = await store.verify_events(after_id=more.last_id, after_hash=more.last_hash)
         assert nothing.ok and nothing.checked == 0 and nothing.last_hash == more.last_hash
-        # A remembered hash the file no longer has: everything up to that event was rewritten since.
+        # A remembered hash the database no longer has: everything up to that event was rewritten since.
         wrong = await store.verify_events(after_id=first.last_id, after_hash="0" * 64)
         assert (wrong.ok, wrong.broken_at, wrong.problem) == (False, first.last_id, "rewritten")
 
-    async def test_verification_resumed_after_a_cut_names_the_event_that_went(self, decided, db_path):
+    async def test_verification_resumed_after_a_cut_names_the_event_that_went(self, decided, where):
         store, _ = decided
         first = await store.verify_events()
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("DELETE FROM events WHERE id = ?", (first.last_id,))
-        await store.heartbeat("a1", status="idle")  # chained onto what the file holds now
+            conn.execute(f"DELETE FROM events WHERE {event_id(where)} = ?", (first.last_id,))
+        await store.heartbeat("a1", status="idle")  # chained onto what the database holds now
         assert (await store.verify_events()).ok  # the shorter chain is consistent by itself
         again = await store.verify_events(after_id=first.last_id, after_hash=first.last_hash)
         assert (again.ok, again.broken_at, again.problem) == (False, first.last_id, "rewritten")
 
-    async def test_a_recorded_head_catches_a_cut_tail_and_a_full_rewrite(self, decided, db_path):
+    async def test_a_recorded_head_catches_a_cut_tail_and_a_full_rewrite(self, decided, where):
         store, _ = decided
         head = await store.audit_head()
         assert (await store.verify_events(head=(head.id, head.hash))).ok
         # A cut at the end leaves a chain that verifies by itself; the recorded head does not.
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("DELETE FROM events WHERE id > ?", (head.id - 2,))
+            conn.execute(f"DELETE FROM events WHERE {event_id(where)} > ?", (head.id - 2,))
         assert (await store.verify_events()).ok
         cut = await store.verify_events(head=(head.id, head.hash))
         assert (cut.ok, cut.problem, cut.broken_at) == (False, "rows_missing", head.id - 1)
 
-    async def test_a_recorded_head_catches_a_rewrite_from_any_point(self, decided, db_path):
+    async def test_a_recorded_head_catches_a_rewrite_from_any_point(self, decided, where):
         from swarmdeck.store.audit import event_hash
 
         store, _ = decided
         head = await store.audit_head()
-        with raw(db_path) as conn:
+        ident = event_id(where)
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 3")
+            conn.execute(f"UPDATE events SET actor = 'mallory' WHERE {ident} = 3")
             rows = conn.execute(
-                "SELECT id, ts, actor, kind, entity, entity_id, payload FROM events WHERE id >= 3 ORDER BY id"
+                f"SELECT {ident}, ts, actor, kind, entity, entity_id, payload FROM events WHERE {ident} >= 3 "
+                f"ORDER BY {ident}"
             ).fetchall()
-            prev = conn.execute("SELECT hash FROM events WHERE id = 2").fetchone()[0]
+            prev = conn.execute(f"SELECT hash FROM events WHERE {ident} = 2").fetchone()[0]
             for row in rows:
                 prev = event_hash(prev, *row)
-                conn.execute("UPDATE events SET hash = ? WHERE id = ?", (prev, row[0]))
+                conn.execute(f"UPDATE events SET hash = ? WHERE {ident} = ?", (prev, row[0]))
         assert (await store.verify_events()).ok  # a full rewrite is consistent with itself
         result = await store.verify_events(head=(head.id, head.hash))
         assert (result.ok, result.problem, result.broken_at) == (False, "rewritten", head.id)
 
-    async def test_verification_streams_over_chunks(self, decided, db_path):
+    async def test_verification_streams_over_chunks(self, decided, where):
         store, _ = decided
         for i in range(30):
             await store.heartbeat("a1", status="idle")
         latest = await store.latest_event_id()
         assert (await store.verify_events(chunk=7)).checked == latest
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("UPDATE events SET payload = '{}' WHERE id = ?", (latest - 5,))
+            conn.execute(f"UPDATE events SET payload = '{{}}' WHERE {event_id(where)} = ?", (latest - 5,))
         for chunk in (1, 2, 7, 1000):
             result = await store.verify_events(chunk=chunk)
             assert (result.broken_at, result.problem) == (latest - 5, "content_changed"), chunk
 
-    async def test_the_last_event_edited_is_named(self, decided, db_path):
+    async def test_the_last_event_edited_is_named(self, decided, where):
         store, _ = decided
         latest = await store.latest_event_id()
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             drop_triggers(conn, "events")
-            conn.execute("UPDATE events SET payload = '{}' WHERE id = ?", (latest,))
+            conn.execute(f"UPDATE events SET payload = '{{}}' WHERE {event_id(where)} = ?", (latest,))
         result = await store.verify_events()
         assert (result.ok, result.broken_at, result.problem) == (False, latest, "content_changed")
 

@@ -34,6 +34,8 @@ from signing_support import decide
 from support import EPOCH  # where the FakeClock starts
 
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 MIN = 60.0
 
 
@@ -311,13 +313,23 @@ async def test_charts_bundle_applies_range_and_filters(swarm, clock):
     assert filters.milestones == ((m1, "M1"),) and filters.agent_types == ("impl", "test")
 
 
-async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store, db_path, clock):
+async def test_the_whole_history_starts_at_the_first_event_written(swarm):
+    """"all" begins at the first event in the log (the agents' registration, at EPOCH), not at the
+    earliest time an event carries: G, run with the clock 100 days back, is before the window."""
+    first = (await swarm.changes_since(0, limit=1))[0]
+    assert first.kind == "agent.registered" and first.ts.timestamp() == EPOCH
+    charts = await swarm.charts("all", now=EPOCH + 400)
+    assert charts.window == window_for("all", EPOCH + 400, EPOCH)
+    assert (sum(charts.throughput.completed), sum(charts.throughput.failed)) == (4, 1)  # A B D E, and C
+
+
+async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store, where, clock):
     assert await store.write_latencies() == ()
     await store.register_agent("w", agent_type="x")
     await store.heartbeat("w")
     first = await store.write_latencies()
     assert len(first) == 2 and all(ms > 0 for ms in first)
-    other = await open_store(db_path, clock=clock)  # a second store on the file sees only later writes
+    other = await open_store(where, clock=clock)  # a second store on the database sees only later writes
     try:
         assert await other.write_latencies() == ()
         await store.heartbeat("w")
@@ -331,9 +343,8 @@ async def test_write_latencies_are_recorded_per_commit_from_this_store_on(store,
 _BIG = ("tasks", "events", "queue_samples", "gate_decisions", "validation_reports")
 
 
-async def traced_chart_statements(store, clock) -> list[str]:
-    """Populate ``store`` (60 runs, a report) and return the distinct statements every chart ran, on
-    every range and both filters, bound values expanded."""
+async def populate(store, clock) -> None:
+    """60 runs of two agents on one milestone (a quarter failed, a quarter retried), and a report."""
     await store.register_agent("a1", agent_type="impl")
     await store.register_agent("a2", agent_type="test")
     await store.register_agent("validator", agent_type="validation")
@@ -344,21 +355,34 @@ async def traced_chart_statements(store, clock) -> list[str]:
         await run(store, clock, agent=agent, agent_type=kind, start=i * 50, end=i * 50 + 40 + i,
                   outcome=outcome, milestone="M1" if i % 3 else None, estimate=60)
     await store.submit_report("M1", submitted_by="validator")
-    statements: list[str] = []
-    await store._reader.set_trace_callback(statements.append)
+
+
+async def every_chart(store) -> None:
+    """Every chart on every range and both filters, and the filters."""
     m1 = (await store.get_milestone("M1")).id
     for key in ("15m", "1h", "all"):
         await store.charts(key)
         await store.charts(key, milestone_id=m1, agent_type="impl")
     await store.chart_filters()
+
+
+async def traced_chart_statements(store, clock) -> list[str]:
+    """Populate a SQLite ``store`` and return the distinct statements every chart ran, on every range
+    and both filters, bound values expanded."""
+    await populate(store, clock)
+    statements: list[str] = []
+    await store._reader.set_trace_callback(statements.append)
+    await every_chart(store)
     await store._reader.set_trace_callback(None)
     return list(dict.fromkeys(s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))))
 
 
-async def test_every_chart_query_uses_an_index(store, db_path, clock):
+async def test_every_chart_query_uses_an_index(db_path, clock):
     """EXPLAIN QUERY PLAN of each statement the charts ran, on a populated database (with and
-    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned."""
-    chart_sql = await traced_chart_statements(store, clock)
+    without ANALYZE): no table but milestones (a handful of rows by nature) is scanned. SQLite's
+    plans (its trace of the statements, its planner); PostgreSQL's are in test_pg_read_plans.py."""
+    async with await open_store(db_path, create=True, clock=clock) as store:  # a SQLite file, always
+        chart_sql = await traced_chart_statements(store, clock)
     assert len(chart_sql) >= 12
     conn = sqlean.connect(str(db_path))
     try:

@@ -1,7 +1,9 @@
 """The change feed's contract (store/events.py) against what the store writes: a realistic run through every
 operation that writes an event, after which each event's kind is an ``EventKind``, its payload parses into
 its kind's class with every key that class declares always present and no key it does not declare, and
-every ``EventKind`` was written (so the enum and the emitters cannot drift apart)."""
+every ``EventKind`` was written (so the enum and the emitters cannot drift apart). On both backends; a
+backend without the memory area yet (sessions, memory, records, documents, the search index) is held to
+every kind but that area's."""
 
 from __future__ import annotations
 
@@ -33,8 +35,15 @@ from swarmdeck.store.models import AgentStatus, Decision, Event, MilestoneStatus
 
 from signing_support import close, decide, key, resume
 
-#: Runs on both backends (tests/conftest.py).
 STORE_BACKENDS = ("sqlite", "postgres")
+
+#: What the memory area's writes are about.
+MEMORY_ENTITIES = {Entity.SESSION, Entity.MEMORY, Entity.RECORD, Entity.DOCUMENT, Entity.INDEX}
+
+
+def has_memory(store) -> bool:
+    """Whether the store's backend has the memory area (sessions, memory, records, search) yet."""
+    return hasattr(store, "add_memory")
 
 
 async def every_operation(store) -> None:
@@ -89,6 +98,9 @@ async def every_operation(store) -> None:
     await decide(store, "M2", reviewer="alice", decision="ESCALATE", rationale="needs a person")
     await resume(store, by="bob", note="looked at it")
 
+    if not has_memory(store):
+        return
+
     # sessions through every status
     session = await store.create_session(agent="a1")
     await store.set_session_status(session.id, "active", actor="a1")
@@ -141,9 +153,11 @@ class TestTheContract:
             for stored_key, value in raw.items():
                 assert _as_stored(getattr(payload, by_key[stored_key])) == value, (event.kind, stored_key)
 
-    async def test_every_kind_declared_is_written(self, feed):
+    async def test_every_kind_declared_is_written(self, store, feed):
         written = {e.kind for e in feed}
-        assert set(EventKind) - written == set(), "declared kinds the store never wrote"
+        declared = {k for k in EventKind if has_memory(store) or k.entity not in MEMORY_ENTITIES}
+        assert declared - written == set(), "declared kinds the store never wrote"
+        assert written <= set(declared)
 
     async def test_what_the_typed_payloads_say(self, feed):
         by_kind: dict[str, list[Event]] = {}

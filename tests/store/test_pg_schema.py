@@ -194,6 +194,18 @@ def test_indexes_are_sqlites(pg):
         "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)")}
     assert lite_indexes - pg_indexes == set()
     assert pg_indexes - lite_indexes == _differences("indexes only in PostgreSQL")
+    # ... and over the same columns, in the same order (an expression is None on both sides).
+    lite_columns = {name: tuple(r[2] for r in lite.execute(f"PRAGMA index_info('{name}')"))
+                    for name in lite_indexes}
+    pg_columns = {name: tuple(columns) for name, columns in pg.execute(
+        "SELECT c.relname, array_agg(a.attname ORDER BY k.ord) FROM pg_index x "
+        "JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k (attnum, ord) "
+        "LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum "
+        "WHERE n.nspname = 'public' GROUP BY c.relname")}
+    other = {name for name in lite_indexes if lite_columns[name] != pg_columns[name]}
+    assert other == _differences("indexes on other columns"), {
+        n: (lite_columns[n], pg_columns[n]) for n in other}
 
 
 def test_triggers_are_sqlites(pg):

@@ -231,3 +231,31 @@ def test_claiming_imports_none_of_the_memory_search_vector_or_chart_modules(tmp_
            "asyncio.run(main())\n"
            f"loaded = [m for m in {LAZY_MODULES!r} if m in sys.modules]\n"
            "assert not loaded, loaded")
+
+
+def test_the_postgresql_store_delegates_what_it_has_with_sqlites_parameters():
+    """The PostgreSQL store (built area by area) exposes each protocol method it has as a part's method,
+    as SQLite's does, taking the same parameters with the same defaults; its parts inherit nothing."""
+    import importlib
+
+    from swarmdeck.store import postgres
+
+    def pg_part_class(part: str) -> type:
+        module, name = postgres.PART_CLASSES[part]
+        return getattr(importlib.import_module(f"swarmdeck.store.postgres.{module}"), name)
+
+    def parameters(function) -> list[tuple]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    have = [name for name in protocol_methods() if name != "close" and name in vars(postgres.PostgresStore)]
+    assert {"claim_task", "decide_gate", "charts", "verify_events"} <= set(have)
+    for name in have:
+        delegate = vars(postgres.PostgresStore)[name]
+        assert isinstance(delegate, postgres.Delegate), f"PostgresStore.{name} is not delegated to a part"
+        function = vars(pg_part_class(delegate.part)).get(name)
+        assert function is not None, f"the {delegate.part} part has no {name}"
+        assert getattr(postgres.PostgresStore, name) is function
+        assert parameters(function) == parameters(getattr(SQLiteStore, name)), name
+    for part in postgres.PART_CLASSES:
+        cls = pg_part_class(part)
+        assert cls.__mro__ == (cls, object), f"the {part} part inherits {cls.__mro__[1:-1]}"
