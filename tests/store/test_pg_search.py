@@ -110,3 +110,9 @@ async def test_tsquery_syntax_in_a_query_finds_the_words_and_nothing_breaks(stor
     rows = await read(store, "SELECT count(*) FROM search_items WHERE tsv @@ to_tsquery('swarmdeck_english', ?)",
                       ("restart",))
     assert rows[0][0] == 1
+
+
+async def test_with_memory_and_search_the_postgresql_store_is_a_whole_store(store):
+    from swarmdeck.store import Store
+
+    assert isinstance(store, Store)
