@@ -6,6 +6,9 @@ search (limit 10): FTS5's bm25 on one side, the tsvector ranking (store/postgres
 other. Printed: how many questions have the same first hit, the mean overlap of the first 5 and of the
 first 10, how many have the same first 5 in the same order, and for each backend how many of the
 relevant entries the first 5 hold. Then the questions whose first three hits differ, side by side.
+(a2) The same at scale: ``--items`` items of bench_memory.py's corpus on both backends (bulk-loaded), its
+40 questions as keyword searches, unfiltered and under a namespace holding a fifth of the items: the
+median time of each backend and how often they agree.
 
 (b) Vector search. ``--items`` search items (20,000 by default) with 384-dimensional vectors around 200
 random centres (as embeddings cluster by topic; ``--spread`` how loosely), loaded with COPY, the model's
@@ -16,7 +19,8 @@ holding a tenth of the items. Printed per ``hnsw.ef_search``: recall@10 of HNSW 
 median and p90 time of each.
 
     python tests/bench/bench_pg_search.py                    # a throwaway server (tests/pg_support.py)
-    python tests/bench/bench_pg_search.py --items 100000     # the issue's size (index build: minutes)
+    python tests/bench/bench_pg_search.py --vectors-only --items 100000 --queries 20   # the issue's size
+    python tests/bench/bench_pg_search.py --keyword-only --items 100000
     python tests/bench/bench_pg_search.py --url postgresql://me@host/db   # a database that may be emptied
 """
 
@@ -36,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pg_support import FAST_SETTINGS, create_database, drop_database, start_server  # noqa: E402
 from relevance_cases import CASES, seed  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_memory  # noqa: E402
 
 from swarmdeck.store import open_store  # noqa: E402
 from swarmdeck.store.postgres import schema, search_index as pg_search  # noqa: E402
@@ -92,6 +99,54 @@ async def keyword_agreement(url: str) -> None:
               f"PostgreSQL {relevant5['postgres']}/{relevant_total}")
         for query, a, b in differing:
             print(f"    differs: {query!r}\n      sqlite   {a}\n      postgres {b}")
+    finally:
+        await lite.close()
+        await pg.close()
+
+
+async def keyword_at_scale(url: str, items: int) -> None:
+    """bench_memory.py's corpus (what swarms write: features, approaches, why they failed...) of ``items``
+    search items on both backends, its 40 questions as keyword searches (limit 10), unfiltered and under a
+    namespace (a fifth of the items): the median time on each, and the agreement at that size."""
+    corpus = bench_memory.corpus(items)
+    folder = tempfile.mkdtemp(prefix="bench-pg-search-kw-")
+    lite = await open_store(f"{folder}/scale.db", create=True)
+    pg = await open_store(url, create=True)
+    try:
+        bench_memory.bulk_items(Path(f"{folder}/scale.db"), corpus)
+        conn = connect(url)
+        try:
+            with conn.transaction(), conn.cursor().copy(
+                    "COPY search_items (id, kind, ref_id, namespace, title, body, memory_type, agent, "
+                    "created_at) FROM STDIN") as copy:
+                for n, it in enumerate(corpus):
+                    copy.write_row((n + 1, it["kind"], 10_000_000 + n, it["namespace"], it["title"],
+                                    it["body"], it["memory_type"], it["agent"], it["created_at"]))
+            conn.execute("VACUUM ANALYZE search_items")
+        finally:
+            conn.close()
+        print(f"\n(a2) keyword search over {items:,} items of bench_memory.py's corpus, its "
+              f"{len(bench_memory.QUESTIONS)} questions, limit 10, medians (p90) in ms")
+        for label, filters in (("unfiltered", {}), ("namespace", {"namespace_prefix": "project:kestrel"})):
+            times: dict[str, list[float]] = {"sqlite": [], "postgres": []}
+            answers: dict[str, list[list[int]]] = {"sqlite": [], "postgres": []}
+            for _ in range(2):  # the first round warms both caches; the second is timed
+                for name in times:
+                    times[name].clear()
+                    answers[name].clear()
+                for question in bench_memory.QUESTIONS:
+                    for name, store in (("sqlite", lite), ("postgres", pg)):
+                        t = time.perf_counter()
+                        hits = await store.search(question, mode="keyword", limit=10, **filters)
+                        times[name].append((time.perf_counter() - t) * 1000)
+                        answers[name].append([h.item_id for h in hits])
+            top1 = sum(a[:1] == b[:1] for a, b in zip(answers["sqlite"], answers["postgres"]))
+            overlap = statistics.mean(len(set(a) & set(b)) / max(1, min(10, len(a)))
+                                      for a, b in zip(answers["sqlite"], answers["postgres"]))
+            lite_ms, pg_ms = times["sqlite"], times["postgres"]
+            print(f"    {label:10s}  SQLite {statistics.median(lite_ms):6.1f} ({np.percentile(lite_ms, 90):6.1f}) · "
+                  f"PostgreSQL {statistics.median(pg_ms):6.1f} ({np.percentile(pg_ms, 90):6.1f}) · "
+                  f"same first hit {top1}/{len(answers['sqlite'])}, overlap@10 {overlap:.2f}")
     finally:
         await lite.close()
         await pg.close()
@@ -187,7 +242,9 @@ async def vector_search(url: str, items: int, queries: int, ef_values: list[int]
 async def run(make_db, args: argparse.Namespace) -> None:
     if not args.vectors_only:
         await keyword_agreement(make_db("bench_pg_search_kw"))
-    await vector_search(make_db("bench_pg_search_vec"), args.items, args.queries, args.ef, args.spread)
+        await keyword_at_scale(make_db("bench_pg_search_kw_scale"), args.items)
+    if not args.keyword_only:
+        await vector_search(make_db("bench_pg_search_vec"), args.items, args.queries, args.ef, args.spread)
 
 
 def main() -> None:
@@ -201,7 +258,8 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=0.35,
                         help="how far items lie from their cluster's centre (per dimension; "
                              "the centres are N(0, 1))")
-    parser.add_argument("--vectors-only", action="store_true", help="skip the keyword part")
+    parser.add_argument("--vectors-only", action="store_true", help="skip the keyword parts")
+    parser.add_argument("--keyword-only", action="store_true", help="skip the vector part")
     args = parser.parse_args()
     server = None if args.url else start_server(FAST_SETTINGS)
     base = args.url or server.url
