@@ -158,9 +158,10 @@ class Rankings:
         where, params = filters.item_sql()
         # One pass over the items holding any word: each word's document frequency over all of them
         # (a window), then only those the filters keep are ranked. idf as FTS5's,
-        # ln((N - n + 0.5) / (n + 0.5)) and at least 1e-6, in float8 (numeric's ln cost half the query). N is counted below ``COUNT_ITEMS``
-        # items; past that, the planner's estimate of the table's rows (a count cost 15 ms at 100,000, and
-        # a few percent of N moves an idf by less than that).
+        # ln((N - n + 0.5) / (n + 0.5)) and at least 1e-6, in float8 (numeric's ln cost half the
+        # query). N is counted below ``COUNT_ITEMS`` items; past that, it is the planner's estimate of
+        # the table's rows (a count cost 15 ms at 100,000, and a few percent of N moves an idf by less
+        # than that).
         sql = f"""
             WITH w AS MATERIALIZED (
                 SELECT n, to_tsquery({_CONFIG}, t) AS q FROM unnest(?::text[]) WITH ORDINALITY AS u(t, n)),
