@@ -33,7 +33,7 @@ def decision_group() -> None:
 
 @click.group("record")
 def record_group() -> None:
-    """Learning records of any kind: failure, decision, retrospective, spike, pattern, estimate."""
+    """Seed 003's learning records of every kind (`record log --help` lists them and their fields)."""
 
 
 @click.group("document")
