@@ -28,8 +28,10 @@ _INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
 #: What would start a block at the beginning of a line: a heading, a list item, a setext underline.
 _LINE_START = re.compile(r"^([#+\-=])")
 _ORDERED = re.compile(r"^(\d{1,9})([.)])")
-#: What GitHub's Markdown turns into a link without any brackets.
-_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.)[^\s]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+#: What GitHub's Markdown (GFM's autolink extension) turns into a link without any brackets: URLs,
+#: www. addresses, e-mail addresses, mailto: and xmpp: links.
+_AUTOLINK = re.compile(r"(?:https?://|ftp://|www\.|mailto:|xmpp:)[^\s]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+                       re.IGNORECASE)
 
 
 def _code(text: str) -> str:
