@@ -102,7 +102,7 @@ _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 def field_value(name: str, text: str) -> Any:
     """Numbers and true/false for the fields that hold them; anything unparseable is left as text for the
     store to refuse with a message naming the field."""
-    if name in _NUMERIC_FIELDS:
+    if name in _NUMERIC_FIELDS or name in learning.TIME_FIELDS:  # a time: epoch seconds, else ISO-8601 text
         for kind in (int, float):
             try:
                 number = kind(text)
