@@ -27,10 +27,11 @@ from .export import write_if_changed
 @click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON.")
 @click.pass_obj
 def digest(cfg: Config, since: Any, write_to: Path | None, peek: bool, as_json: bool) -> None:
-    """The swarm's status report (seed 002's daily syncs): progress per milestone, blockers with their
-    ages, and the failures and decisions since the last digest. Where it ended is remembered in the
-    database (unless --peek, --since or a read-only seat), so the next digest, from any machine,
-    starts there."""
+    """The swarm's status report, since the last one.
+
+    Seed 002's report for its daily syncs: progress per milestone, blockers with their ages, and the
+    failures and decisions since the last digest. Where it ended is remembered in the database
+    (unless --peek, --since or a read-only seat), so the next digest, from any machine, starts there."""
     cfg.json = cfg.json or as_json
 
     async def report(store: Store, cfg: Config) -> Any:

@@ -16,7 +16,7 @@ from ._base import Config, Store, leaf, table
 
 @click.group("export")
 def export_group() -> None:
-    """Write what the swarm learned to files you can keep in git."""
+    """Write what the swarm learned to files for git."""
 
 
 def _render(result: dict[str, Any]) -> str:
@@ -51,8 +51,10 @@ def write_if_changed(path: Path, text: str) -> bool:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--namespace", help="Only records under this namespace prefix (project:a matches project:a/...).")
 async def markdown(store: Store, cfg: Config, directory: Path, namespace: str | None) -> dict[str, Any]:
-    """Write DECISIONS.md, FAILURES.md, PATTERNS.md, RETROSPECTIVES.md, ESTIMATES.md and learning.json
-    (every record) to DIRECTORY, created if missing. The same records always give the same bytes, in the
+    """The living documents and a JSON snapshot, written to DIRECTORY.
+
+    DECISIONS.md, FAILURES.md, PATTERNS.md, RETROSPECTIVES.md, ESTIMATES.md and learning.json (every
+    record), in DIRECTORY (created if missing). The same records always give the same bytes, in the
     order they were logged, so the files diff well in git; a file whose text is unchanged is not touched.
     Agent text is escaped so that it cannot become links, images or HTML."""
     records = []

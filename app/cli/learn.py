@@ -15,8 +15,10 @@ from ._base import Config, Store, leaf, table
 
 @click.group("learn")
 def learn_group() -> None:
-    """What the swarm's records say: estimate correction, scope creep, stale docs, slow agents,
-    complexity trend."""
+    """Seed 003's questions, answered from the records.
+
+    How far estimates are off, which pipelines crept past their plan, which cached docs are stale,
+    which agents are slow, which files grow too complex."""
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -35,11 +37,13 @@ def _render_correction(c: insights.Correction) -> str:
 
 
 @leaf(learn_group, "correction", _render_correction)
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=insights.CORRECTION_DAYS,
+@click.option("--days", metavar="DAYS", type=click.FloatRange(min=0, min_open=True), default=insights.CORRECTION_DAYS,
               show_default=True, help="How far back completed estimates count.")
 async def correction(store: Store, cfg: Config, days: float) -> insights.Correction:
-    """The estimation correction factor: how much longer work takes than estimated (from estimate
-    records with actual_sessions, by completed_at)."""
+    """How far estimates are off: multiply new ones by this factor.
+
+    The mean of actual / estimated sessions over the estimate records completed (completed_at, else
+    when logged) within the window."""
     return await insights.read_correction(store, days=days)
 
 
@@ -56,10 +60,13 @@ def _render_scope(rows: list[insights.PipelineScope]) -> str:
 
 
 @leaf(learn_group, "scope-creep", _render_scope)
-@click.option("--ratio", type=click.FloatRange(min=1), default=insights.SCOPE_CREEP_RATIO, show_default=True,
+@click.option("--ratio", metavar="RATIO", type=click.FloatRange(min=1), default=insights.SCOPE_CREEP_RATIO, show_default=True,
               help="Steps done over steps planned beyond which a pipeline has crept.")
 async def scope_creep(store: Store, cfg: Config, ratio: float) -> list[insights.PipelineScope]:
-    """Pipelines whose completed steps outgrew their planned steps (each pipeline's latest state)."""
+    """Pipelines whose completed steps outgrew their plan.
+
+    From each pipeline's latest pipeline_state record: planned_steps and completed_steps, else the
+    seed's state JSON (decomposition.total_steps, completed_steps)."""
     return await insights.read_scope_creep(store, ratio=ratio)
 
 
@@ -76,8 +83,10 @@ def _render_docs(result: dict[str, Any]) -> str:
 @leaf(learn_group, "stale-docs", _render_docs)
 @click.option("--all", "show_all", is_flag=True, help="Every library version cached, not only the stale.")
 async def stale_docs(store: Store, cfg: Config, show_all: bool) -> dict[str, Any]:
-    """Cached library documentation past its expiry (expires_at, else 7 days after it was fetched),
-    oldest fetch first: re-fetch it before building on it."""
+    """Cached library docs past their expiry: re-fetch them.
+
+    From the latest docs_cache record of each library version: expired at expires_at, else 7 days
+    after fetched_at; oldest fetch first."""
     now = store.clock()
     docs = await insights.read_docs(store, now=now, stale_only=not show_all)
     return {"docs": docs, "now": now, "stale_only": not show_all}
@@ -97,11 +106,13 @@ def _render_agents(rows: list[insights.AgentSpeed]) -> str:
 
 
 @leaf(learn_group, "slow-agents", _render_agents)
-@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=insights.CORRECTION_DAYS,
+@click.option("--days", metavar="DAYS", type=click.FloatRange(min=0, min_open=True), default=insights.CORRECTION_DAYS,
               show_default=True, help="How far back logged actions count.")
 @click.option("--all", "all_time", is_flag=True, help="Every logged action, however old.")
 async def slow_agents(store: Store, cfg: Config, days: float, all_time: bool) -> list[insights.AgentSpeed]:
-    """Agents by mean action duration, slowest first (from `agent log` and agent_log records)."""
+    """Agents by mean action duration, slowest first.
+
+    From the actions logged with `agent log` (or the MCP server) and from agent_log records."""
     return await insights.read_slow_agents(store, days=None if all_time else days)
 
 
@@ -117,10 +128,12 @@ def _render_complexity(rows: list[insights.FileTrend]) -> str:
 
 
 @leaf(learn_group, "complexity", _render_complexity)
-@click.option("--last", type=click.IntRange(2, 1000), default=insights.COMPLEXITY_SNAPSHOTS, show_default=True,
+@click.option("--last", metavar="N", type=click.IntRange(2, 1000), default=insights.COMPLEXITY_SNAPSHOTS, show_default=True,
               help="How many of each file's latest snapshots the trend spans.")
-@click.option("--growth", type=click.FloatRange(min=1), default=insights.COMPLEXITY_GROWTH, show_default=True,
+@click.option("--growth", metavar="RATIO", type=click.FloatRange(min=1), default=insights.COMPLEXITY_GROWTH, show_default=True,
               help="Newest over oldest score beyond which a file grows too fast.")
 async def complexity(store: Store, cfg: Config, last: int, growth: float) -> list[insights.FileTrend]:
-    """Each file's complexity trend over its latest snapshots, the fastest growing first."""
+    """Files whose complexity grows too fast, fastest first.
+
+    The trend is a file's newest complexity_score over the oldest of its latest snapshots."""
     return await insights.read_complexity(store, last=last, growth=growth)

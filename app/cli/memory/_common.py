@@ -33,7 +33,9 @@ def decision_group() -> None:
 
 @click.group("record")
 def record_group() -> None:
-    """Seed 003's learning records of every kind (`record log --help` lists them and their fields)."""
+    """Learning records of every kind seed 003 defines.
+
+    `record log --help` lists the kinds and their fields."""
 
 
 @click.group("document")
