@@ -556,14 +556,7 @@ def _record_texts(value: Any) -> Any:
                 value = parsed
         if isinstance(value, str):
             return [value]
-    if isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, list):
-        raise problem(f"must be a list of text, not {kind_of(value)}")
-    odd = next((i for i, v in enumerate(value) if not isinstance(v, str)), None)
-    if odd is not None:
-        raise problem(f"must be a list of text ([{odd}] is {kind_of(value[odd])})")
-    return value
+    return _text_list(list(value) if isinstance(value, tuple) else value)
 
 
 def _record_url(value: Any) -> Any:

@@ -9,12 +9,14 @@ from typing import Any
 import click
 
 from swarmdeck.store import digest as digests
+from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.living_docs import md_line
 
 from ..output import jsonable
 from ._base import Config, Store, run
 from ._parse import PAST
 from .export import write_if_changed
+from .memory._common import warn
 
 
 @click.command("digest")
@@ -40,7 +42,10 @@ def digest(cfg: Config, since: Any, write_to: Path | None, peek: bool, as_json: 
             write_to.parent.mkdir(parents=True, exist_ok=True)
             write_if_changed(write_to, digests.render(found, md_line))
         if not (peek or since is not None or cfg.read_only):
-            await digests.remember(store, found, by=cfg.who())
+            try:
+                await digests.remember(store, found, by=cfg.who())
+            except PermissionDenied as exc:  # a database role that may only read: the report still counts
+                warn(cfg, "not_remembered", f"this digest was not remembered ({exc})")
         if cfg.json:
             return {**jsonable(found), **({"written_to": str(write_to)} if write_to else {})}
         if write_to is not None:
