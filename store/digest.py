@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFound
+from .errors import Conflict, InvalidTransition, NotFound
 from .events import EventKind
 from .insights import events_since
 from .models import TaskStatus
@@ -97,11 +97,20 @@ async def last_digest(store: Store) -> tuple[int, datetime | None]:
 async def remember(store: Store, digest: Digest, *, by: str) -> None:
     """Make ``digest`` the last one: the next starts after its newest event."""
     value = {"event_id": digest.through_event, "at": digest.at.isoformat()}
-    try:
-        await store.update_memory(DIGEST_NAMESPACE, DIGEST_KEY, value, updated_by=by)
-    except NotFound:
-        await store.add_memory(DIGEST_NAMESPACE, DIGEST_KEY, value, memory_type="episodic", created_by=by,
-                               metadata={"what": "where the last `swarmdeck digest` ended"})
+    for _ in range(3):  # another digest may add (or a person delete) the entry meanwhile
+        try:
+            await store.update_memory(DIGEST_NAMESPACE, DIGEST_KEY, value, updated_by=by)
+            return
+        except NotFound:
+            try:
+                await store.add_memory(DIGEST_NAMESPACE, DIGEST_KEY, value, memory_type="episodic", created_by=by,
+                                       metadata={"what": "where the last `swarmdeck digest` ended"})
+                return
+            except Conflict:
+                continue
+        except InvalidTransition:  # deleted: the digest's own entry comes back
+            await store.restore_memory(DIGEST_NAMESPACE, DIGEST_KEY, restored_by=by)
+    raise Conflict("the last digest's entry kept changing while this one was remembered; run it again")
 
 
 async def build(store: Store, *, since: float | None = None, now: float | None = None) -> Digest:

@@ -76,3 +76,14 @@ async def test_agent_text_is_escaped_in_the_markdown_rendering(gated):
     assert "[x](http://evil) <b>" in digest.render(d)
     written = digest.render(d, md_line)
     assert "\\[x\\](`http://evil`) \\<b\\>" in written and "<b>" not in written
+
+
+async def test_a_deleted_mark_starts_over_and_comes_back(gated):
+    store = gated
+    first = await digest.build(store)
+    await digest.remember(store, first, by="lead")
+    await store.delete_memory(digest.DIGEST_NAMESPACE, digest.DIGEST_KEY, deleted_by="lead")
+    assert await digest.last_digest(store) == (0, None)
+    again = await digest.build(store)
+    await digest.remember(store, again, by="lead")
+    assert (await digest.last_digest(store))[0] == again.through_event
