@@ -56,14 +56,20 @@ def _trimmed(link: str) -> str:
 def md_line(line: str) -> str:
     """One line of untrusted text as Markdown inline text that renders as the text itself."""
     line = scrub(line).strip()
-    out, last = [], 0
+    parts: list[tuple[bool, str]] = []  # (is a link, text); links side by side are one code span
+    last = 0
     for found in _AUTOLINK.finditer(line):
         link = _trimmed(found.group())
-        out.append(_INLINE.sub(r"\\\1", line[last:found.start()]))
-        out.append(_code(link))
+        if found.start() > last:
+            parts.append((False, line[last:found.start()]))
+        if parts and parts[-1][0]:
+            parts[-1] = (True, parts[-1][1] + link)
+        else:
+            parts.append((True, link))
         last = found.start() + len(link)
-    out.append(_INLINE.sub(r"\\\1", line[last:]))
-    text = "".join(out)
+    if last < len(line):
+        parts.append((False, line[last:]))
+    text = "".join(_code(part) if is_link else _INLINE.sub(r"\\\1", part) for is_link, part in parts)
     if text.startswith("`"):  # a code span first: nothing to guard
         return text
     text = _LINE_START.sub(r"\\\1", text)
