@@ -41,6 +41,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "attention": ".attention:attention_command",
     "watch": ".attention:watch",
     "db": ".db:db_group",
+    "learn": ".learn:learn_group",
+    "export": ".export:export_group",
+    "digest": ".digest:digest",
 }
 
 

@@ -11,9 +11,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
+from swarmdeck.store.learning import KINDS as RECORD_KINDS
 from swarmdeck.store.models import MemoryType
 
-KINDS = ("memory", "failure", "decision", "retrospective", "spike", "pattern", "estimate", "document")
+KINDS = ("memory", *RECORD_KINDS, "document")
 RANGES = {"any time": None, "last hour": 3600.0, "last day": 86400.0, "last week": 604800.0, "last 30 days": 2592000.0}
 
 

@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from swarmdeck.store import Event, rules
+from swarmdeck.store import Event, learning, rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.models import SearchHit, SearchMode
 from swarmdeck.widgets.text import highlighted, safe
@@ -311,7 +311,7 @@ class MemoryScreen(LiveScreen):
             body.append(f"\n{clock_time(record.created_at)}\n\n", style="dim")
             for name, value in record.fields.items():
                 body.append(f"{name.replace('_', ' ')}\n", style="bold")
-                body.append_text(safe("; ".join(value) if isinstance(value, list) else value))
+                body.append_text(safe(learning.shown(record.kind, name, value)))
                 body.append("\n\n")
             self.preview_text = json.dumps(record.fields, indent=2, ensure_ascii=False)
         links = [("task", hit.task_id), ("milestone", hit.milestone_id), ("agent", hit.agent)]

@@ -656,6 +656,15 @@ ALTER TABLE milestones ADD COLUMN review_within_seconds double precision
 ALTER TABLE agents ADD COLUMN blockers_since jsonb;
 """
 
+_LEARNING_KINDS = """
+-- Every kind of seed 003's learning records (as SQLite's migration of the same name).
+ALTER TABLE learning_records DROP CONSTRAINT learning_records_kind_check;
+ALTER TABLE learning_records ADD CONSTRAINT learning_records_kind_check CHECK (kind IN
+    ('failure', 'decision', 'retrospective', 'spike', 'pattern', 'estimate',
+     'pattern_usage', 'agent_log', 'pipeline_state', 'docs_cache', 'complexity_snapshot'));
+"""
+
+
 #: A step: SQL (any number of statements, sent as one script), or a function of the psycopg connection.
 Step = str | Callable[[Any], None]
 
@@ -673,6 +682,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
      _LEANER_INDEXES),
     ("attention: how long a gate's report may wait for a decision; when a blocker was first reported",
      _REVIEW_DEADLINE),
+    ("learning: every kind of seed 003's learning records", _LEARNING_KINDS),
 ]
 
 

@@ -610,6 +610,33 @@ ALTER TABLE milestones ADD COLUMN review_within_seconds REAL
 ALTER TABLE agents ADD COLUMN blockers_since TEXT;
 """
 
+_LEARNING_KINDS = """
+-- Every kind of seed 003's learning records: pattern usage, agent logs, pipeline states, the docs
+-- cache and complexity snapshots beside the six before. SQLite cannot widen a CHECK in place: the
+-- table is rebuilt, rows and ids as they were.
+CREATE TABLE learning_records_new (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN
+                  ('failure', 'decision', 'retrospective', 'spike', 'pattern', 'estimate',
+                   'pattern_usage', 'agent_log', 'pipeline_state', 'docs_cache', 'complexity_snapshot')),
+    namespace     TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    fields        TEXT NOT NULL,
+    agent         TEXT,
+    task_id       INTEGER,
+    milestone_id  INTEGER,
+    session_id    TEXT,
+    created_at    REAL NOT NULL
+);
+INSERT INTO learning_records_new (id, kind, namespace, title, fields, agent, task_id, milestone_id, session_id,
+                                  created_at)
+    SELECT id, kind, namespace, title, fields, agent, task_id, milestone_id, session_id, created_at
+    FROM learning_records;
+DROP TABLE learning_records;
+ALTER TABLE learning_records_new RENAME TO learning_records;
+CREATE INDEX learning_records_kind ON learning_records (kind, id);
+"""
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -627,6 +654,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
      _LEANER_INDEXES),
     ("attention: how long a gate's report may wait for a decision; when a blocker was first reported",
      _REVIEW_DEADLINE),
+    ("learning: every kind of seed 003's learning records", _LEARNING_KINDS),
 ]
 
 

@@ -516,8 +516,10 @@ class TestLearningRecords:
         last = await store.latest_event_id()
         with pytest.raises(InvalidArgument, match="a failure needs lesson"):
             await store.log_record("failure", {k: v for k, v in RECORDS["failure"].items() if k != "lesson"})
-        with pytest.raises(InvalidArgument, match="unknown field\\(s\\) for a estimate: files_created"):
-            await store.log_record("estimate", RECORDS["estimate"] | {"files_created": 4})
+        with pytest.raises(InvalidArgument, match="unknown field\\(s\\) for an estimate: files_deleted"):
+            await store.log_record("estimate", RECORDS["estimate"] | {"files_deleted": 4})
+        with pytest.raises(InvalidArgument, match="files_created must be a whole number of at least 0, not -1"):
+            await store.log_record("estimate", RECORDS["estimate"] | {"files_created": -1})
         with pytest.raises(InvalidArgument, match="actual_sessions must be a number"):
             await store.log_record("estimate", RECORDS["estimate"] | {"actual_sessions": "five"})
         with pytest.raises(InvalidArgument, match="record kind must be one of"):

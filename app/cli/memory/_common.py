@@ -33,7 +33,9 @@ def decision_group() -> None:
 
 @click.group("record")
 def record_group() -> None:
-    """Learning records of any kind: failure, decision, retrospective, spike, pattern, estimate."""
+    """Learning records of every kind seed 003 defines.
+
+    `record log --help` lists the kinds and their fields."""
 
 
 @click.group("document")

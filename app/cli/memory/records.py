@@ -24,17 +24,13 @@ def render_record(r: LearningRecord) -> str:
         f"  session {plain(r.session_id)}" if r.session_id else "",
     ])
     lines = [f"{r.kind} {r.id}  [{plain(r.namespace)}]  {when(r.created_at)}{links}"]
-    required, optional = learning.KINDS.get(r.kind, ((), ()))
+    known = learning.KINDS.get(r.kind)
+    required, optional = (known.required, known.optional) if known else ((), ())
     order = [*required, *optional, *sorted(set(r.fields) - set(required) - set(optional))]
     for name in order:
         if name not in r.fields:
             continue
-        value = r.fields[name]
-        if isinstance(value, list):
-            value = "; ".join(map(str, value))
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        first, *rest = indented(str(value), "    ")
+        first, *rest = indented(learning.shown(r.kind, name, r.fields[name]), "    ")
         lines.append(f"  {name.replace('_', ' ')}: {first.strip()}")
         lines += rest
     return "\n".join(lines)
@@ -106,7 +102,7 @@ _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 def field_value(name: str, text: str) -> Any:
     """Numbers and true/false for the fields that hold them; anything unparseable is left as text for the
     store to refuse with a message naming the field."""
-    if name in _NUMERIC_FIELDS:
+    if name in _NUMERIC_FIELDS or name in learning.TIME_FIELDS:  # a time: epoch seconds, else ISO-8601 text
         for kind in (int, float):
             try:
                 number = kind(text)
@@ -137,24 +133,25 @@ def parse_fields(pairs: Sequence[str]) -> dict[str, Any]:
     return fields
 
 
+def _kinds_help(fn):
+    fn.__doc__ = "\n".join([
+        "Log a learning record of any KIND. The fields each kind takes (* = required; after a colon its",
+        "type, else text; a time is ISO-8601 or epoch seconds; repeat a name to give a list):",
+        "", "\b", *learning.field_help(),
+    ])
+    return fn
+
+
 @leaf(record_group, "log", render_record)
 @click.argument("kind")
 @click.option("--field", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A field (repeatable; repeating a name makes a list).")
 @_record_options
+@_kinds_help
 async def log_record(store: Store, cfg: Config, kind: str, pairs: tuple[str, ...], namespace: str,
                      agent: str | None, **links) -> LearningRecord:
-    """Log a learning record of any KIND. The fields each kind takes (* = required):
-
-    \b
-    failure        feature* approach* why_failed* lesson* error cost_minutes
-    decision       decision* rationale* alternatives consequences status
-    retrospective  feature* surprises would_change new_patterns spike_accuracy
-    spike          feature* question* approach* result* viable lessons time_spent
-    pattern        name* description* example when_to_use anti_patterns
-    estimate       feature* estimated_sessions* actual_sessions complexity_score notes
-    """
     return await _log(store, cfg, kind, parse_fields(pairs), namespace=namespace, agent=agent, **links)
+
 
 
 @leaf(record_group, "get", render_record)

@@ -31,8 +31,8 @@ def render_hits(hits: list[SearchHit]) -> str:
               help="hybrid fuses keyword (BM25) and semantic (vector) rankings.")
 @click.option("--prefix", "namespace_prefix", help="Only namespaces starting with this.")
 @click.option("--kind", "kinds", multiple=True,
-              help="memory, document, failure, decision, retrospective, spike, pattern, estimate "
-                   "(repeatable).")
+              help="memory, document, or a learning record kind (`record log --help` lists them); "
+                   "repeatable.")
 @click.option("--type", "memory_type", help="Only memories of this type.")
 @click.option("--agent", help="Only what this agent wrote.")
 @click.option("--since", type=PAST, help="Only newer than this: ISO time, or how long ago (2h, 1d).")

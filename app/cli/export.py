@@ -1,0 +1,69 @@
+"""`swarmdeck export markdown DIR`: the living documents (store/living_docs.py), written to a folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swarmdeck.store import insights, living_docs
+
+from ._base import Config, Store, leaf, table
+
+
+@click.group("export")
+def export_group() -> None:
+    """Write what the swarm learned to files for git."""
+
+
+def _render(result: dict[str, Any]) -> str:
+    changed = sum(1 for f in result["files"] if f["changed"])
+    head = (f"{result['records']} record(s) exported to {result['dir']}: "
+            + (f"{changed} file(s) changed" if changed else "nothing changed"))
+    return head + "\n" + table([[f["file"], f["bytes"], "changed" if f["changed"] else "same"]
+                                for f in result["files"]], ["file", "bytes", ""])
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds exactly that; atomically (a temporary file in
+    the same folder, renamed over it), so a reader never sees half a document. True if written."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@leaf(export_group, "markdown", _render)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--namespace", help="Only records under this namespace prefix (project:a matches project:a/...).")
+async def markdown(store: Store, cfg: Config, directory: Path, namespace: str | None) -> dict[str, Any]:
+    """The living documents and a JSON snapshot, written to DIRECTORY.
+
+    DECISIONS.md, FAILURES.md, PATTERNS.md, RETROSPECTIVES.md, ESTIMATES.md and learning.json (every
+    record), in DIRECTORY (created if missing). The same records always give the same bytes, in the
+    order they were logged, so the files diff well in git; a file whose text is unchanged is not touched.
+    Agent text is escaped so that it cannot become links, images or HTML."""
+    records = []
+    for kind in living_docs.kinds_exported():
+        records += await insights.records_of(store, kind)
+    records = living_docs.in_namespace(records, namespace)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, text in living_docs.export(records).items():
+        changed = write_if_changed(directory / name, text)
+        files.append({"file": name, "bytes": len(text.encode("utf-8")), "changed": changed})
+    return {"dir": str(directory), "records": len(records), "files": files}
