@@ -9,6 +9,8 @@ from store_support import submit
 from swarmdeck.store import digest
 from swarmdeck.store.living_docs import md_line
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 HOUR = 3600.0
 
 

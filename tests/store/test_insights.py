@@ -15,6 +15,8 @@ from swarmdeck.store.learning import DOCS_TTL_S
 from swarmdeck.store.models import LearningRecord
 from support import EPOCH
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 DAY = 86400.0
 NOW = EPOCH + 200 * DAY
 

@@ -17,6 +17,8 @@ from swarmdeck.store import learning, open_store
 from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.sqlite import schema
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 #: Every bounded number or count: (kind, field, spec).
 BOUNDED = [(kind, name, spec) for kind, k in learning.KINDS.items() for name, spec in k.types.items()
            if spec.type in ("number", "count")]

@@ -24,6 +24,8 @@ from swarmdeck.store.models import LearningRecord
 from swarmdeck.store.text import scrub
 from support import EPOCH
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 EVIL = ("<script>alert(1)</script> **bold** _it_ [link](javascript:alert(1)) ![img](http://x/y.png) "
         "<https://auto.link> https://example.com/a_b www.example.org me@example.com &amp; | cell | `code` ~~s~~")
 

@@ -233,9 +233,9 @@ def test_claiming_imports_none_of_the_memory_search_vector_or_chart_modules(tmp_
            "assert not loaded, loaded")
 
 
-def test_the_postgresql_store_delegates_what_it_has_with_sqlites_parameters():
-    """The PostgreSQL store (built area by area) exposes each protocol method it has as a part's method,
-    as SQLite's does, taking the same parameters with the same defaults; its parts inherit nothing."""
+def test_the_postgresql_store_delegates_every_method_with_sqlites_parameters():
+    """The PostgreSQL store exposes every protocol method as a part's method, as SQLite's does, taking
+    the same parameters with the same defaults; its parts inherit nothing."""
     import importlib
 
     from swarmdeck.store import postgres
@@ -248,7 +248,8 @@ def test_the_postgresql_store_delegates_what_it_has_with_sqlites_parameters():
         return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
     have = [name for name in protocol_methods() if name != "close" and name in vars(postgres.PostgresStore)]
-    assert {"claim_task", "decide_gate", "charts", "verify_events"} <= set(have)
+    assert set(have) == set(protocol_methods()) - {"close"}
+    assert inspect.iscoroutinefunction(vars(postgres.PostgresStore)["close"])
     for name in have:
         delegate = vars(postgres.PostgresStore)[name]
         assert isinstance(delegate, postgres.Delegate), f"PostgresStore.{name} is not delegated to a part"

@@ -1,5 +1,6 @@
-"""The SQLite store against a real database file: opening and migrations, the change feed, read-only
-seats, layering."""
+"""The store against a real database (a SQLite file, and a PostgreSQL database where a test takes the
+``store`` fixture): opening and migrations, the change feed, read-only seats, layering. What is a
+SQLite file's own (its pragmas, its version mark) is tested on a SQLite store the test opens."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from swarmdeck.store.errors import (
 
 from store_support import claim, raw, row_counts, state, submit
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,23 +39,28 @@ class TestOpen:
     async def test_implements_the_protocol(self, store):
         assert isinstance(store, Store)
 
-    async def test_opening_twice_is_a_no_op(self, store, db_path, clock):
+    async def test_opening_twice_is_a_no_op(self, store, where, clock):
         task = await store.enqueue_task(description="survives a reopen")
         await store.close()
         for _ in range(2):
-            again = await open_store(db_path, clock=clock)
+            again = await open_store(where, clock=clock)
             try:
                 assert await again.schema_version() == schema.SCHEMA_VERSION
                 assert (await again.get_task(task.id)).description == "survives a reopen"
             finally:
                 await again.close()
-        with raw(db_path) as conn:
+        with raw(where) as conn:
             rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
             assert [tuple(r) for r in rows] == [(i, name) for i, (name, _) in enumerate(schema.MIGRATIONS, 1)]
+            assert conn.execute("SELECT count(*) FROM swarm_state").fetchone()[0] == 1
+
+    async def test_a_sqlite_file_is_marked_and_in_wal_mode(self, db_path, clock):
+        store = await open_store(db_path, create=True, clock=clock)
+        await store.close()
+        with raw(db_path) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
             assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert conn.execute("SELECT count(*) FROM swarm_state").fetchone()[0] == 1
 
     async def test_sqlite_url(self, db_path, clock):
         s = await open_store(f"sqlite:///{db_path}", create=True, clock=clock)
@@ -101,8 +109,8 @@ class TestOpen:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
             assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
 
-    async def test_a_database_from_a_newer_swarmdeck(self, store, db_path, clock):
-        await store.close()
+    async def test_a_database_from_a_newer_swarmdeck(self, db_path, clock):
+        await (await open_store(db_path, create=True, clock=clock)).close()
         newer = schema.SCHEMA_VERSION + 1
         with raw(db_path) as conn:
             conn.execute(f"PRAGMA user_version = {newer}")
@@ -185,9 +193,10 @@ class TestEvents:
 
     async def test_events_are_written_in_the_same_transaction(self, agents, monkeypatch):
         """If appending the event fails, the change it describes is rolled back with it."""
-        from swarmdeck.store.sqlite import base
+        import importlib
 
         store = agents
+        base = importlib.import_module(type(store).__module__ + ".base")  # the backend's Tx
         t = await store.enqueue_task(description="t")
         await claim(store, "a1", t.id)
         before = await state(store)
@@ -212,16 +221,16 @@ class TestEvents:
 
 
 class TestReadOnly:
-    async def test_reads_work_and_writes_are_refused(self, gated, db_path, clock):
+    async def test_reads_work_and_writes_are_refused(self, gated, where, clock):
         store = gated
         t = await store.enqueue_task(description="t")
         await submit(store, "M1")
-        ro = await open_store(db_path, read_only=True, clock=clock)
+        ro = await open_store(where, read_only=True, clock=clock)
         try:
             assert [x.id for x in await ro.list_tasks()] == [t.id]
             assert (await ro.queue_status()).total == 1
             assert (await ro.gate_status("M1")).report is not None
-            counts = row_counts(db_path)
+            counts = row_counts(where)
             writes = [
                 ro.enqueue_task(description="x"),
                 ro.claim_task(agent="a1"),
@@ -245,7 +254,7 @@ class TestReadOnly:
             for call in writes:
                 with pytest.raises(PermissionDenied, match="read-only"):
                     await call
-            assert row_counts(db_path) == counts
+            assert row_counts(where) == counts
         finally:
             await ro.close()
 
