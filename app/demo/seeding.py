@@ -143,7 +143,8 @@ async def backfill(store: Store, *, hours: float = 6, now: float | None = None,
     if (await store.queue_status()).total:
         # Agents in the past would claim the project's tasks too: the past must come first.
         raise InvalidArgument("backfill writes the swarm's past; run it on an empty store, before seeding")
-    path = getattr(store, "path", None)
+    # A server's database is reopened by its URL (``path`` shows it without the credentials).
+    path = getattr(store, "url", None) or getattr(store, "path", None)
     if path is None:
         log.info("backfill skipped: %r has no database path to reopen with a past clock", store)
         return 0

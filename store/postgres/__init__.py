@@ -149,6 +149,12 @@ class PostgresStore:
         await self.close()
 
     @property
+    def url(self) -> str:
+        """The URL this store was opened with, credentials and all: for opening another store on the
+        same database, never for showing (``path`` is that)."""
+        return self.db.url
+
+    @property
     def path(self) -> str:
         """The database's URL without its password (what the faces show where SQLite shows a path)."""
         return self.db.path

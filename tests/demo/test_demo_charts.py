@@ -6,6 +6,8 @@ import random
 
 from swarmdeck.app.demo import Swarm, seed
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 TICK = 0.5
 
 
