@@ -90,6 +90,7 @@ from ..models import QUEUE_SLOT, Event
 from ..rows import event_from_row
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
+from .listen import Listener
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -344,7 +345,9 @@ class Database:
         self.read_only = read_only
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
         self._writer: OwnedThread | None = None
-        self._reader: psycopg.AsyncConnection | None = None
+        self._reader: psycopg.AsyncConnection | None = None  # made by the first read
+        self._reader_turn: asyncio.Lock | None = None
+        self._listener: Listener | None = None  # made by the first wait_for_changes
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
         self._write_log: deque[tuple[float, float]] = deque(maxlen=WRITE_LOG_SIZE)
         self._opened_at = time.monotonic()
@@ -365,10 +368,6 @@ class Database:
             self._writer = OwnedThread("writer")
             await self._writer.open(self._connect_writer)
             await self._writer.call(self._check_or_migrate, create)
-            try:
-                self._reader = await connect_async(self.url, read_only=self.read_only)
-            except psycopg.OperationalError as exc:
-                raise self._cannot_open(exc) from exc
         except BaseException as exc:
             await self.close()
             mapped = store_error(exc, self.busy_timeout_ms, self.url)
@@ -406,7 +405,8 @@ class Database:
             migrate.migrate(raw, self.clock)
 
     async def close(self) -> None:
-        """Close both connections; the seal this store asked for is made first (it is quick)."""
+        """Close every connection (the writer's, and the reader's and the listener's if they were
+        made); the seal this store asked for is made first (it is quick)."""
         if self._sample_timer is not None:
             self._sample_timer.cancel()
         if self._sample_due and not self._closed:
@@ -417,9 +417,11 @@ class Database:
             if job is not None and not job.future.done():
                 await asyncio.wait([job.future], timeout=self.busy_timeout_ms / 1000)
         finally:
-            reader, writer = self._reader, self._writer
-            self._reader = self._writer = None
+            reader, writer, listener = self._reader, self._writer, self._listener
+            self._reader = self._writer = self._listener = None
             try:
+                if listener is not None:
+                    await listener.close()
                 if reader is not None:
                     await reader.close()
             finally:
@@ -617,11 +619,27 @@ class Database:
 
     # -- reads -----------------------------------------------------------------------------
 
-    @property
-    def _read_conn(self) -> psycopg.AsyncConnection:
-        if self._reader is None:
+    async def _read_conn(self) -> psycopg.AsyncConnection:
+        """The reader's connection, made by the first read: a store that only writes (a CLI's
+        ``task complete``) never opens it."""
+        conn = self._reader
+        if conn is not None:
+            return conn
+        if self._closed or self._writer is None:
             raise StoreError("the store is closed")
-        return self._reader
+        if self._reader_turn is None:
+            self._reader_turn = asyncio.Lock()
+        async with self._reader_turn:  # concurrent first reads make one connection
+            if self._reader is None:
+                try:
+                    conn = await connect_async(self.url, read_only=self.read_only)
+                except psycopg.OperationalError as exc:
+                    raise self._cannot_open(exc) from exc
+                if self._closed:  # closed meanwhile
+                    await conn.close()
+                    raise StoreError("the store is closed")
+                self._reader = conn
+            return self._reader
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         cur = await self._read_once(sql, tuple(params))
@@ -644,7 +662,7 @@ class Database:
     async def _read_once(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
         """One read; on a connection found lost (a server restart) it is read once more on a new one
         (a read changes nothing, so reading it again is safe)."""
-        conn = self._read_conn
+        conn = await self._read_conn()
         try:
             return await conn.execute(sql, params)
         except psycopg.OperationalError as exc:
@@ -663,6 +681,16 @@ class Database:
         await self._sealed()
         row = await self._one("SELECT coalesce(max(seq), 0) FROM events")
         return int(row[0])
+
+    async def wait_for_changes(self, after_id: int, timeout: float) -> None:
+        """Return as soon as events after ``after_id`` (a ``seq``) may be in the feed, or when
+        ``timeout`` seconds have passed: a seal's NOTIFY heard on the listener's connection (listen.py),
+        made by the first call. Only a wake-up: read the feed with ``changes_since`` after it."""
+        if self._closed or self._writer is None:
+            raise StoreError("the store is closed")
+        if self._listener is None:
+            self._listener = Listener(self.url, NOTIFY_CHANNEL)
+        await self._listener.wait(after_id, timeout)
 
     async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
         """Sealed events after ``event_id`` (a ``seq``), oldest first: never one that commits later
