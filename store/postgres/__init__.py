@@ -40,7 +40,7 @@ Until then their methods are missing on this store (AttributeError), so ``isinst
 is False, and the faces (``--db`` in app/cli/_options.py) still accept only SQLite.
 
 Also here: the schema and migrations (``schema``, ``migrate``), the sealing of the event log's hash
-chain after commit (``sealing``), the database roles (``roles``) and the copy of a SQLite swarm into a
+chain after commit (``sealing``), the change feed's wake-up (``listen``: LISTEN for the seals' NOTIFY), the database roles (``roles``) and the copy of a SQLite swarm into a
 PostgreSQL database with its validation (``copy``).
 """
 

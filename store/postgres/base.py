@@ -22,7 +22,8 @@ connections (a server restart) are made again: the writer's when the next write 
 (before it sent anything, so that write runs on the new one), the reader's by reading again once on a
 new one.
 
-Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
+Reads. A psycopg ``AsyncConnection`` in autocommit mode, made by the first read, on the event loop:
+each read is one statement
 (no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with
 no thread hand-off; psycopg serialises the statements of concurrent coroutines on it. (A pool of
 synchronous connections on threads would cost two hand-offs a read and buy parallel reads a dashboard
@@ -53,7 +54,20 @@ read the unsealed events before this store's commit, so the job then waits for t
 store's own feed reads wait for the job it asked for (read-your-writes); another process sees an
 event when its writer's seal commits, a few milliseconds after the write's commit. The seal sends
 ``NOTIFY swarmdeck_events`` (payload: the newest ``seq``) inside its own transaction, so a listener it
-wakes finds the events sealed: only a wake-up, and never inside a write transaction.
+wakes finds the events sealed: only a wake-up, and never inside a write transaction. ``wait_for_changes``
+listens for it (listen.py), on a connection of its own made by the first wait.
+
+Connections. Each store holds up to three, each made only when needed: the writer's (from the open:
+it also checks or migrates the schema, so a read-only seat has one too), the reader's (from the first
+read) and the listener's (from the first ``wait_for_changes``; closed after ``listen.IDLE_CLOSE_S``
+without a wait). So an agent process that heartbeats, claims and completes (its writes return their
+rows) holds 1, and 2 once it reads (``task list``, ``get_task``); a CLI command 1 or 2 for its moment;
+a dashboard 3 (writer, reader, listener), as does an MCP server that follows the feed. 100 agents and
+a few dashboards stay within 200 to 250 connections: PostgreSQL's default ``max_connections`` is
+100, so a site with 100 agents raises it (each connection is a server process: 300 to 500 is usual on
+a machine with the memory), and a larger one puts PgBouncer in front, in session mode for the
+listeners (transaction pooling carries neither ``LISTEN`` nor the session's ``lock_timeout``)
+(tests/store/test_live_wakeup.py counts them).
 """
 
 from __future__ import annotations

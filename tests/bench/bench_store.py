@@ -288,7 +288,7 @@ def _unpack(raw: bytes) -> array:
 def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int, warmup: float = 0.0) -> dict:
     barriers = (CTX.Barrier(n + 1), CTX.Barrier(n + 1))  # start together; stay open until all stop
     results = CTX.Queue()
-    if mode in ("pg", "asyncpg"):
+    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
         import store_pg
 
         target = store_pg.pg_agent_process if mode == "pg" else store_pg.asyncpg_agent_process
@@ -323,7 +323,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
     in_begin = [w - q for w, q in zip(all_waits, to_sqlite)]
     window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     counts = {op: len(latency[op]) for op in OPS}
-    if mode in ("pg", "asyncpg"):
+    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
         import store_pg
 
         check = store_pg.check_exactly_once(str(db))
@@ -337,6 +337,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "label": (f"raw SQL, {n} processes" if mode == "raw"
                   else f"PostgreSQL store, {n} agents" if mode == "pg"
                   else f"raw asyncpg, {n} processes" if mode == "asyncpg"
+                  else f"raw asyncpg without the seal, {n} processes" if mode == "asyncpg-noseal"
                   else f"store, {n} agents" + ("" if mode == "store" else f" + {mode}"))
                  + (f", paced {pace:g} msg/s each" if pace else ""),
         "agents": n,
@@ -731,6 +732,11 @@ def main(argv: list[str] | None = None) -> int:
                          "and the SQLite store, and the paced run of each at the largest N")
     pg.add_argument("--pg-url", default=None,
                     help="a server whose role may CREATE DATABASE (default: a throwaway server)")
+    pg.add_argument("--pg-noseal", action="store_true",
+                    help="also raw asyncpg without the seal after each commit (what sealing costs)")
+    pg.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the throwaway server beside PostgreSQL's defaults and store_pg.PG_SETTINGS "
+                         "(e.g. synchronous_commit=off; repeatable)")
     args = parser.parse_args(argv)
     if args.backend == "postgres":
         return main_postgres(args)
@@ -857,7 +863,7 @@ def main_postgres(args) -> int:
     import store_pg
 
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
-    modes = ("pg", "asyncpg", "store")
+    modes = ("pg", "asyncpg", "store") + (("asyncpg-noseal",) if args.pg_noseal else ())
     plan = [(n, mode, 0.0) for n in ns for mode in modes]
     if args.paced_only:
         plan = []
@@ -869,7 +875,9 @@ def main_postgres(args) -> int:
     if args.pg_url:
         server_url = args.pg_url
     else:
-        server = pg_support.start_server(store_pg.PG_SETTINGS)
+        settings = dict(store_pg.PG_SETTINGS)
+        settings.update(item.split("=", 1) for item in args.pg_setting)
+        server = pg_support.start_server(settings)
         server_url = server.url
     try:
         store_pg.make_template(server_url, args.tasks)
@@ -879,7 +887,7 @@ def main_postgres(args) -> int:
             version = conn.execute("SHOW server_version").fetchone()[0]
         print(f"# swarmdeck store benchmark: PostgreSQL\n\nmachine: {platform.platform()}, {os.cpu_count()} "
               f"cores, Python {platform.python_version()}, PostgreSQL {version} "
-              f"({'given by --pg-url' if args.pg_url else 'throwaway server, defaults but ' + str(store_pg.PG_SETTINGS)}), "
+              f"({'given by --pg-url' if args.pg_url else 'throwaway server, defaults but ' + str(settings)}), "
               f"max_connections {store_pg.max_connections(server_url)}\n"
               f"{args.seconds:g} s per run; {args.repeat} round(s), medians shown; {args.tasks} ready tasks per run\n",
               flush=True)
@@ -910,6 +918,8 @@ def main_postgres(args) -> int:
     finally:
         if server is not None:
             server.stop()
+        else:
+            pg_support.drop_database(server_url, store_pg.TEMPLATE)
     return 0
 
 

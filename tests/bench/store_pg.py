@@ -187,12 +187,13 @@ class RawPg:
     """One agent's heartbeat, claim and completion as the store's statements, on one asyncpg
     connection, each followed by the store's seal."""
 
-    def __init__(self, conn, name: str) -> None:
+    def __init__(self, conn, name: str, *, seal: bool = True) -> None:
         from swarmdeck.store.postgres import base, sealing, uow
         from swarmdeck.store.postgres.schema import GATES_LOCK, SEAL_LOCK
 
         self.conn = conn
         self.name = name
+        self.sealing = seal  # False: the events are left unsealed (what the seal costs, by difference)
         self.gates_lock, self.seal_lock = GATES_LOCK, SEAL_LOCK
         self.event_sql = _dollar(base._EVENT_SQL)
         self.pause = uow._PAUSE_AND_MARK
@@ -243,7 +244,7 @@ class RawPg:
 
     async def seal(self) -> None:
         """sealing.py's ``try_seal``, then ``seal_events(wait=True)`` if another sealer held the lock."""
-        if not await self._seal(wait=False):
+        if self.sealing and not await self._seal(wait=False):
             await self._seal(wait=True)
 
     async def _seal(self, wait: bool) -> bool:
@@ -273,10 +274,11 @@ class RawPg:
 
 def asyncpg_agent_process(url: str, name: str, seconds: float, mode: str, pace: float, warmup: float,
                           barriers, results) -> None:
-    _process(_asyncpg_agent, name, barriers, results, url, seconds, pace, warmup)
+    _process(_asyncpg_agent, name, barriers, results, url, seconds, pace, warmup, mode)
 
 
-async def _asyncpg_agent(name: str, barriers, url: str, seconds: float, pace: float, warmup: float) -> dict:
+async def _asyncpg_agent(name: str, barriers, url: str, seconds: float, pace: float, warmup: float,
+                         mode: str = "asyncpg") -> dict:
     import asyncpg
 
     conn = await asyncpg.connect(url)
@@ -286,7 +288,7 @@ async def _asyncpg_agent(name: str, barriers, url: str, seconds: float, pace: fl
             await conn.set_type_codec(kind, encoder=str, decoder=str, schema="pg_catalog")
         await conn.execute("INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) "
                            "VALUES ($1, 'general', $2, $2)", name, time.time())
-        raw = RawPg(conn, name)
+        raw = RawPg(conn, name, seal=mode != "asyncpg-noseal")
         report = await _loop(name, seconds, pace, warmup, barriers, raw.heartbeat, raw.claim, raw.complete,
                              (asyncpg.exceptions.LockNotAvailableError, asyncpg.exceptions.DeadlockDetectedError))
         report["connections"] = 1
