@@ -895,7 +895,7 @@ def main_postgres(args) -> int:
         for round_no in range(1, args.repeat + 1):
             runs = []
             for n, mode, pace in plan:
-                name = f"bench_{mode}_{n}{'_paced' if pace else ''}"
+                name = f"bench_{mode.replace('-', '_')}_{n}{'_paced' if pace else ''}"
                 if mode == "store":
                     db = fresh_db(directory, name, args.tasks)
                 else:
