@@ -40,7 +40,7 @@ class Poller:
         self.interval = interval
         self.cursor = 0
         self.live = True
-        #: A one-off poll (``poll_now`` before the loop runs), if any: a second while it runs is skipped.
+        #: The poll under way, if any (the loop's, or a one-off ``poll_now`` before the loop runs).
         self._worker: Worker[None] | None = None
         #: The loop's worker once started, and what wakes it early (the user's own action).
         self._loop: Worker[None] | None = None
@@ -93,10 +93,13 @@ class Poller:
                 if gap > 0 and not asked:
                     await asyncio.sleep(gap)
                 last = time.monotonic()
+                # Each poll a worker of its own, as each tick's was: one that fails is shown by the
+                # app (on_worker_state_changed) and the next tries again.
+                self._worker = self.app.run_worker(self._poll, group="poll", exit_on_error=False)
                 try:
-                    await self._poll()
+                    await self._worker.wait()
                     failed = False
-                except Exception:  # noqa: BLE001 - the next poll tries again, as a failed tick did
+                except Exception:  # noqa: BLE001 - WorkerFailed: already shown
                     failed = True
             waits = [asyncio.ensure_future(kick.wait())]
             if self.live and not failed:

@@ -17,6 +17,7 @@ machine, so the figures include the scheduling of a loaded 2-core box.
 
     python tests/bench/bench_pg_live.py                       # 300 writes, 1 s interval
     python tests/bench/bench_pg_live.py --writes 50 --gap 0.02,0.1
+    python tests/bench/bench_pg_live.py --load 50 --load-pace 3   # 50 other agents writing meanwhile
     python tests/bench/bench_pg_live.py --pg-url postgresql://me@host/db   # an existing, empty database
 
 Without ``--pg-url`` it starts a throwaway server (tests/pg_support.py) with PostgreSQL's default
@@ -75,6 +76,31 @@ async def _writer(url: str, writes: int, gap: tuple[float, float], go) -> dict:
     return {"committed": committed}
 
 
+# -- the load: other agents writing meanwhile ----------------------------------------------------------
+
+def load_process(url: str, name: str, pace: float, stop) -> None:
+    asyncio.run(_load(url, name, pace, stop))
+
+
+async def _load(url: str, name: str, pace: float, stop) -> None:
+    """Heartbeat, claim (the queue is empty: a claim that finds nothing) at ``pace`` messages/s, random
+    phase, until ``stop`` is set."""
+    from swarmdeck.store import open_store
+
+    store = await open_store(url)
+    try:
+        await store.register_agent(name, agent_type="general")
+        period = 2 / pace
+        next_at = time.monotonic() + random.uniform(0, period)
+        while not stop.is_set():
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += period
+            await store.heartbeat(name)
+            await store.claim_task(agent=name)
+    finally:
+        await store.close()
+
+
 # -- the dashboards' pollers -------------------------------------------------------------------------
 
 class _Sleeping:
@@ -90,9 +116,26 @@ class _Sleeping:
         await asyncio.sleep(timeout)
 
 
+class _Worker:
+    """What ``Poller`` needs of a Textual worker: ``wait`` and ``is_finished``."""
+
+    def __init__(self, task: asyncio.Future) -> None:
+        self.task = task
+
+    async def wait(self):
+        return await self.task
+
+    @property
+    def is_finished(self) -> bool:
+        return self.task.done()
+
+
 class _Dashboard:
-    """What ``Poller`` needs of the app: the store, and ``post_message`` (here: when each heartbeat
-    event was seen)."""
+    """What ``Poller`` needs of the app: the store, ``run_worker`` (a task) and ``post_message`` (here:
+    when each heartbeat of the measured writer was seen)."""
+
+    def run_worker(self, work, **options) -> _Worker:
+        return _Worker(asyncio.ensure_future(work()))
 
     def __init__(self, store) -> None:
         self.store = store
@@ -100,7 +143,8 @@ class _Dashboard:
 
     def post_message(self, message) -> None:
         now = time.monotonic()
-        self.seen.extend(now for e in message.events if e.kind == "agent.heartbeat")
+        self.seen.extend(now for e in message.events
+                         if e.kind == "agent.heartbeat" and e.entity_id == "bench-writer")
 
 
 async def _poller(store, interval: float):
@@ -113,19 +157,24 @@ async def _poller(store, interval: float):
     return app, asyncio.ensure_future(poller._run())
 
 
-async def measure(url: str, writes: int, gap: tuple[float, float], interval: float) -> dict:
+async def measure(url: str, writes: int, gap: tuple[float, float], interval: float, load: int = 0,
+                  load_pace: float = 3.0) -> dict:
     from swarmdeck.store import open_store
 
     setup = await open_store(url, create=True)
     await setup.register_agent("bench-writer", agent_type="general")
     await setup.close()
 
-    go, results = CTX.Event(), CTX.Queue()
+    go, results, stop = CTX.Event(), CTX.Queue(), CTX.Event()
+    loaders = [CTX.Process(target=load_process, args=(url, f"load-{i:03d}", load_pace, stop)) for i in range(load)]
+    for p in loaders:
+        p.start()
     writer = CTX.Process(target=writer_process, args=(url, writes, gap, go, results))
     writer.start()
     listening, sleeping = await open_store(url, read_only=True), await open_store(url, read_only=True)
     try:
-        await asyncio.sleep(2)  # the writer's process has started and warmed up (its first heartbeat)
+        # The writer's process has started and warmed up (its first heartbeat), and the load's too.
+        await asyncio.sleep(2 + load * 0.3)
         woken, woken_task = await _poller(listening, interval)
         ticked, ticked_task = await _poller(_Sleeping(sleeping), interval)
         await asyncio.sleep(interval)  # both loops running, the listener listening
@@ -141,9 +190,12 @@ async def measure(url: str, writes: int, gap: tuple[float, float], interval: flo
             task.cancel()
         await asyncio.gather(woken_task, ticked_task, return_exceptions=True)
     finally:
+        stop.set()
         await listening.close()
         await sleeping.close()
         writer.join(timeout=60)
+        for p in loaders:
+            p.join(timeout=60)
     out = {}
     for name, app in (("wake-up (wait_for_changes)", woken), ("sleep (fixed 1 tick)", ticked)):
         seen = app.seen[-len(committed):]  # the writer's warm-up heartbeat came before the cursor
@@ -158,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--gap", default="0.05,0.35", help="seconds between writes: uniform in lo,hi")
     parser.add_argument("--interval", type=float, default=1.0, help="the pollers' interval (default 1 s)")
+    parser.add_argument("--load", type=int, default=0,
+                        help="other agent processes writing meanwhile (heartbeat, claim), each at --load-pace")
+    parser.add_argument("--load-pace", type=float, default=3.0, help="messages/s of each load process")
     parser.add_argument("--pg-url", default=None, help="an existing empty database (default: a throwaway server)")
     args = parser.parse_args(argv)
     gap = tuple(float(x) for x in args.gap.split(","))
@@ -165,15 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.pg_url:
         url = args.pg_url
     else:
-        server = pg_support.start_server()
+        server = pg_support.start_server({"max_connections": "400"} if args.load > 80 else None)
         url = pg_support.create_database(server.url, "bench_live")
     try:
-        figures = asyncio.run(measure(url, args.writes, gap, args.interval))
+        figures = asyncio.run(measure(url, args.writes, gap, args.interval, args.load, args.load_pace))
     finally:
         if server is not None:
             server.stop()
     print(f"# live latency, PostgreSQL: write commit -> seen by a poller ({args.writes} heartbeats, "
-          f"gaps uniform {gap[0]:g}-{gap[1]:g} s, interval {args.interval:g} s)\n")
+          f"gaps uniform {gap[0]:g}-{gap[1]:g} s, interval {args.interval:g} s"
+          + (f"; {args.load} other agents writing {args.load_pace:g} messages/s each" if args.load else "") + ")\n")
     print("| poller loop | seen | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|")
     for name, f in figures.items():
         label = name.replace("1 tick", f"{args.interval:g} s tick")
