@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from typing import TYPE_CHECKING
 
 from textual.message import Message
-from textual.timer import Timer
 from textual.worker import Worker
 
 from swarmdeck.store import Event
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .tui import SwarmdeckApp
 
 INTERVALS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+#: Seconds between two polls at least, however often the store wakes the poller (a swarm writing
+#: hundreds of events a second is read about 20 times a second, not once per event).
+WAKE_GAP_S = 0.05
 
 
 class StoreChanged(Message):
@@ -27,29 +30,33 @@ class StoreChanged(Message):
 
 
 class Poller:
-    """One cheap query per tick (an index probe when nothing changed); skips a tick while busy."""
+    """One cheap query per poll (an index probe when nothing changed), run as soon as the store says
+    events may have come (``Store.wait_for_changes``: PostgreSQL's LISTEN/NOTIFY, or a commit by this
+    process on SQLite) and at the latest every ``interval`` seconds; never more often than every
+    ``WAKE_GAP_S`` unless asked (``poll_now``), so a busy swarm's stream of events is read in batches."""
 
     def __init__(self, app: SwarmdeckApp, interval: float = 1.0) -> None:
         self.app = app
         self.interval = interval
         self.cursor = 0
         self.live = True
-        #: The poll under way, if any: a tick while it runs is skipped.
+        #: The poll under way, if any (the loop's, or a one-off ``poll_now`` before the loop runs).
         self._worker: Worker[None] | None = None
-        self._timer: Timer | None = None
-        #: Recent tick costs in milliseconds, for the store-health figures.
+        #: The loop's worker once started, and what wakes it early (the user's own action).
+        self._loop: Worker[None] | None = None
+        self._kick: asyncio.Event | None = None
+        #: Recent poll costs in milliseconds, for the store-health figures.
         self.costs: deque[float] = deque(maxlen=600)
 
     async def start(self) -> None:
         self.cursor = await self.app.store.latest_event_id()
-        self._timer = self.app.set_interval(self.interval, self.tick, name="poller")
+        self._kick = asyncio.Event()
+        self._loop = self.app.run_worker(self._run, group="poll", name="poller", exit_on_error=False)
 
     def set_interval(self, interval: float) -> None:
         self.interval = interval
-        if self._timer is None:
-            return  # not started (an app opened with poll=False): the new interval applies on start()
-        self._timer.stop()
-        self._timer = self.app.set_interval(interval, self.tick, name="poller")
+        if self._kick is not None:
+            self._kick.set()  # the wait under way may be for the old interval: poll, then wait anew
 
     def step_interval(self, direction: int) -> float:
         """Faster (-1) or slower (+1) through the fixed steps."""
@@ -64,10 +71,53 @@ class Poller:
 
     def poll_now(self) -> None:
         """Poll once, now, even while the live view is paused (after the user's own action)."""
+        if self._kick is not None and self._loop is not None and not self._loop.is_finished:
+            self._kick.set()
+            return
         if self._worker is None or self._worker.is_finished:
             # The method, not a coroutine made now: a worker cancelled before it starts (a tick as the app
             # quits) would leave that coroutine never awaited, and its flag set for good.
             self._worker = self.app.run_worker(self._poll, group="poll", exit_on_error=False)
+
+    async def _run(self) -> None:
+        """Poll, wait for a wake-up (or the interval, or the user), poll again ... until the app stops."""
+        kick = self._kick
+        assert kick is not None
+        last = -float("inf")
+        failed = False
+        while True:
+            asked = kick.is_set()
+            kick.clear()
+            if asked or self.live:
+                gap = last + WAKE_GAP_S - time.monotonic()
+                if gap > 0 and not asked:
+                    await asyncio.sleep(gap)
+                last = time.monotonic()
+                # Each poll a worker of its own, as each tick's was: one that fails is shown by the
+                # app (on_worker_state_changed) and the next tries again.
+                self._worker = self.app.run_worker(self._poll, group="poll", exit_on_error=False)
+                try:
+                    await self._worker.wait()
+                    failed = False
+                except Exception:  # noqa: BLE001 - WorkerFailed: already shown
+                    failed = True
+            waits = [asyncio.ensure_future(kick.wait())]
+            if self.live and not failed:
+                waits.append(asyncio.ensure_future(self._wait_for_changes()))
+            try:
+                await asyncio.wait(waits, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+
+    async def _wait_for_changes(self) -> None:
+        """The store's wake-up; one that fails (a lost connection) waits out the interval instead."""
+        started = time.monotonic()
+        try:
+            await self.app.store.wait_for_changes(self.cursor, self.interval)
+        except Exception:  # noqa: BLE001 - only a wake-up: the poll says what is wrong
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     async def _poll(self) -> None:
         started = time.perf_counter()

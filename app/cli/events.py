@@ -42,7 +42,7 @@ async def tail(store: Store, cfg: Config, since, limit, follow, interval) -> Non
     for e in events:
         click.echo(_line(cfg, e))
     while follow:
-        await asyncio.sleep(interval)
+        await store.wait_for_changes(last, interval)  # woken by a write (PostgreSQL: any machine's)
         for e in await store.changes_since(last):
             click.echo(_line(cfg, e))
             last = e.id

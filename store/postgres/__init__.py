@@ -48,7 +48,7 @@ Until then its methods are missing on this store (AttributeError), and ``isinsta
 is False.
 
 Also here: the schema and migrations (``schema``, ``migrate``), the sealing of the event log's hash
-chain after commit (``sealing``), the database roles (``roles``) and the copy of a SQLite swarm into a
+chain after commit (``sealing``), the change feed's wake-up (``listen``: LISTEN for the seals' NOTIFY), the database roles (``roles``) and the copy of a SQLite swarm into a
 PostgreSQL database with its validation (``copy``).
 """
 
@@ -183,6 +183,7 @@ class PostgresStore:
     schema_version = Delegate("db")
     latest_event_id = Delegate("db")
     changes_since = Delegate("db")
+    wait_for_changes = Delegate("db")
     events = Delegate("db")
     write_latencies = Delegate("db")
 

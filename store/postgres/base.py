@@ -22,7 +22,8 @@ connections (a server restart) are made again: the writer's when the next write 
 (before it sent anything, so that write runs on the new one), the reader's by reading again once on a
 new one.
 
-Reads. A psycopg ``AsyncConnection`` in autocommit mode, on the event loop: each read is one statement
+Reads. A psycopg ``AsyncConnection`` in autocommit mode, made by the first read, on the event loop:
+each read is one statement
 (no transaction is held across an await), so the event loop's own socket I/O is all a read needs, with
 no thread hand-off; psycopg serialises the statements of concurrent coroutines on it. (A pool of
 synchronous connections on threads would cost two hand-offs a read and buy parallel reads a dashboard
@@ -53,7 +54,20 @@ read the unsealed events before this store's commit, so the job then waits for t
 store's own feed reads wait for the job it asked for (read-your-writes); another process sees an
 event when its writer's seal commits, a few milliseconds after the write's commit. The seal sends
 ``NOTIFY swarmdeck_events`` (payload: the newest ``seq``) inside its own transaction, so a listener it
-wakes finds the events sealed: only a wake-up, and never inside a write transaction.
+wakes finds the events sealed: only a wake-up, and never inside a write transaction. ``wait_for_changes``
+listens for it (listen.py), on a connection of its own made by the first wait.
+
+Connections. Each store holds up to three, each made only when needed: the writer's (from the open:
+it also checks or migrates the schema, so a read-only seat has one too), the reader's (from the first
+read) and the listener's (from the first ``wait_for_changes``; closed after ``listen.IDLE_CLOSE_S``
+without a wait). So an agent process that heartbeats, claims and completes (its writes return their
+rows) holds 1, and 2 once it reads (``task list``, ``get_task``); a CLI command 1 or 2 for its moment;
+a dashboard 3 (writer, reader, listener), as does an MCP server that follows the feed. 100 agents and
+a few dashboards stay within 200 to 250 connections: PostgreSQL's default ``max_connections`` is
+100, so a site with 100 agents raises it (each connection is a server process: 300 to 500 is usual on
+a machine with the memory), and a larger one puts PgBouncer in front, in session mode for the
+listeners (transaction pooling carries neither ``LISTEN`` nor the session's ``lock_timeout``)
+(tests/store/test_live_wakeup.py counts them).
 """
 
 from __future__ import annotations
@@ -90,6 +104,7 @@ from ..models import QUEUE_SLOT, Event
 from ..rows import event_from_row
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
+from .listen import Listener
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -343,7 +358,9 @@ class Database:
         self.read_only = read_only
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
         self._writer: OwnedThread | None = None
-        self._reader: psycopg.AsyncConnection | None = None
+        self._reader: psycopg.AsyncConnection | None = None  # made by the first read
+        self._reader_turn: asyncio.Lock | None = None
+        self._listener: Listener | None = None  # made by the first wait_for_changes
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
         self._write_log = _WRITE_LOGS.get(self.path)
         if self._write_log is None:
@@ -366,10 +383,6 @@ class Database:
             self._writer = OwnedThread("writer")
             await self._writer.open(self._connect_writer)
             await self._writer.call(self._check_or_migrate, create)
-            try:
-                self._reader = await connect_async(self.url, read_only=self.read_only)
-            except psycopg.OperationalError as exc:
-                raise self._cannot_open(exc) from exc
         except BaseException as exc:
             await self.close()
             mapped = store_error(exc, self.busy_timeout_ms, self.url)
@@ -408,7 +421,8 @@ class Database:
             migrate.migrate(raw, self.clock)
 
     async def close(self) -> None:
-        """Close both connections; the seal this store asked for is made first (it is quick)."""
+        """Close every connection (the writer's, and the reader's and the listener's if they were
+        made); the seal this store asked for is made first (it is quick)."""
         if self._sample_timer is not None:
             self._sample_timer.cancel()
         if self._sample_due and not self._closed:
@@ -419,9 +433,11 @@ class Database:
             if job is not None and not job.future.done():
                 await asyncio.wait([job.future], timeout=self.busy_timeout_ms / 1000)
         finally:
-            reader, writer = self._reader, self._writer
-            self._reader = self._writer = None
+            reader, writer, listener = self._reader, self._writer, self._listener
+            self._reader = self._writer = self._listener = None
             try:
+                if listener is not None:
+                    await listener.close()
                 if reader is not None:
                     await reader.close()
             finally:
@@ -619,11 +635,27 @@ class Database:
 
     # -- reads -----------------------------------------------------------------------------
 
-    @property
-    def _read_conn(self) -> psycopg.AsyncConnection:
-        if self._reader is None:
+    async def _read_conn(self) -> psycopg.AsyncConnection:
+        """The reader's connection, made by the first read: a store that only writes (a CLI's
+        ``task complete``) never opens it."""
+        conn = self._reader
+        if conn is not None:
+            return conn
+        if self._closed or self._writer is None:
             raise StoreError("the store is closed")
-        return self._reader
+        if self._reader_turn is None:
+            self._reader_turn = asyncio.Lock()
+        async with self._reader_turn:  # concurrent first reads make one connection
+            if self._reader is None:
+                try:
+                    conn = await connect_async(self.url, read_only=self.read_only)
+                except psycopg.OperationalError as exc:
+                    raise self._cannot_open(exc) from exc
+                if self._closed:  # closed meanwhile
+                    await conn.close()
+                    raise StoreError("the store is closed")
+                self._reader = conn
+            return self._reader
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         cur = await self._read_once(sql, tuple(params))
@@ -646,7 +678,7 @@ class Database:
     async def _read_once(self, sql: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
         """One read; on a connection found lost (a server restart) it is read once more on a new one
         (a read changes nothing, so reading it again is safe)."""
-        conn = self._read_conn
+        conn = await self._read_conn()
         try:
             return await conn.execute(sql, params)
         except psycopg.OperationalError as exc:
@@ -665,6 +697,16 @@ class Database:
         await self._sealed()
         row = await self._one("SELECT coalesce(max(seq), 0) FROM events")
         return int(row[0])
+
+    async def wait_for_changes(self, after_id: int, timeout: float) -> None:
+        """Return as soon as events after ``after_id`` (a ``seq``) may be in the feed, or when
+        ``timeout`` seconds have passed: a seal's NOTIFY heard on the listener's connection (listen.py),
+        made by the first call. Only a wake-up: read the feed with ``changes_since`` after it."""
+        if self._closed or self._writer is None:
+            raise StoreError("the store is closed")
+        if self._listener is None:
+            self._listener = Listener(self.url, NOTIFY_CHANNEL)
+        await self._listener.wait(after_id, timeout)
 
     async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
         """Sealed events after ``event_id`` (a ``seq``), oldest first: never one that commits later

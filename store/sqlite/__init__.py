@@ -241,6 +241,7 @@ class SQLiteStore:
     schema_version = Delegate("db")
     latest_event_id = Delegate("db")
     changes_since = Delegate("db")
+    wait_for_changes = Delegate("db")
     events = Delegate("db")
     write_latencies = Delegate("db")
 

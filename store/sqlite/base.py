@@ -63,6 +63,34 @@ CHECKPOINT_EVERY = 100
 _WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 WRITE_LOG_SIZE = 500
 
+
+class Wakeups:
+    """Who waits in ``wait_for_changes`` on one database file in this process: every store object on
+    the file shares one (as the write log), and each commit wakes them. Writes by other processes
+    wake nobody: their waits run out their timeout (SQLite has no notification across processes)."""
+
+    __slots__ = ("waiting", "__weakref__")
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[None]] = []
+
+    def wake(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for future in waiting:
+            loop = future.get_loop()
+            try:
+                loop.call_soon_threadsafe(_wake, future)
+            except RuntimeError:
+                pass  # its loop has closed: nobody waits there any more
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+_WAKEUPS: weakref.WeakValueDictionary[str, Wakeups] = weakref.WeakValueDictionary()
+
 #: Event kinds that move a task between statuses: the queue's counts changed.
 _QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
                           EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
@@ -447,6 +475,9 @@ class Database:
         self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
         if self._write_log is None:
             self._write_log = _WRITE_LOGS[os.path.abspath(path)] = deque(maxlen=WRITE_LOG_SIZE)
+        self._wakeups = _WAKEUPS.get(os.path.abspath(path))
+        if self._wakeups is None:
+            self._wakeups = _WAKEUPS[os.path.abspath(path)] = Wakeups()
         self._opened_at = time.monotonic()
         self._may_initialise = False  # set by _open: only a caller that creates may make an empty file ours
         self._host_lock = HostWriteLock(None)
@@ -747,6 +778,8 @@ class Database:
                 raise
             # Appended here, not on the writer's thread: readers iterate the log on the loop.
             self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
+            if self._wakeups.waiting:
+                self._wakeups.wake()
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
@@ -973,6 +1006,25 @@ class Database:
     async def latest_event_id(self) -> int:
         row = await self._one("SELECT max(id) FROM events")
         return int(row[0] or 0)
+
+    async def wait_for_changes(self, after_id: int, timeout: float) -> None:
+        """Return when events after ``after_id`` may be in the feed, or when ``timeout`` seconds have
+        passed: at once after a commit by any store on this file in this process (``Wakeups``), else
+        at the timeout (another process's commit wakes nobody here). Only a wake-up: read the feed
+        with ``changes_since`` after it."""
+        if self._reader is None:
+            raise StoreError("the store is closed")
+        future = asyncio.get_running_loop().create_future()
+        self._wakeups.waiting.append(future)
+        try:
+            await asyncio.wait([future], timeout=max(0.0, timeout))
+        finally:
+            if not future.done():
+                future.cancel()
+                try:
+                    self._wakeups.waiting.remove(future)
+                except ValueError:
+                    pass
 
     async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
         """Events after ``event_id``, oldest first. One index probe when nothing changed."""

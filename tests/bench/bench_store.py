@@ -288,7 +288,12 @@ def _unpack(raw: bytes) -> array:
 def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int, warmup: float = 0.0) -> dict:
     barriers = (CTX.Barrier(n + 1), CTX.Barrier(n + 1))  # start together; stay open until all stop
     results = CTX.Queue()
-    target = raw_agent_process if mode == "raw" else agent_process
+    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
+        import store_pg
+
+        target = store_pg.pg_agent_process if mode == "pg" else store_pg.asyncpg_agent_process
+    else:
+        target = raw_agent_process if mode == "raw" else agent_process
     procs = [
         CTX.Process(target=target, args=(str(db), f"agent-{i:03d}", seconds, mode, pace, warmup, barriers, results))
         for i in range(n)
@@ -318,13 +323,21 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
     in_begin = [w - q for w, q in zip(all_waits, to_sqlite)]
     window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     counts = {op: len(latency[op]) for op in OPS}
-    check = _check_exactly_once(db)
+    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
+        import store_pg
+
+        check = store_pg.check_exactly_once(str(db))
+    else:
+        check = _check_exactly_once(db)
     t0 = min(r["started"] for r in reports)
     slow = sorted((at - t0, r["name"], op, total, to_sqlite, in_begin)
                   for r in reports for op, at, total, to_sqlite, in_begin in r.get("slow", ()))
     return {
         "pace": pace,
         "label": (f"raw SQL, {n} processes" if mode == "raw"
+                  else f"PostgreSQL store, {n} agents" if mode == "pg"
+                  else f"raw asyncpg, {n} processes" if mode == "asyncpg"
+                  else f"raw asyncpg without the seal, {n} processes" if mode == "asyncpg-noseal"
                   else f"store, {n} agents" + ("" if mode == "store" else f" + {mode}"))
                  + (f", paced {pace:g} msg/s each" if pace else ""),
         "agents": n,
@@ -334,6 +347,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "messages_per_s": sum(counts.values()) / window,
         "p50": {op: pct(latency[op], 50) for op in OPS},
         "p99": {op: pct(latency[op], 99) for op in OPS},
+        "write_p99": pct([x for op in OPS for x in latency[op]], 99),
         "max": {op: max(latency[op], default=float("nan")) for op in OPS},
         "wait_p50": pct(all_waits, 50),
         "wait_p99": pct(all_waits, 99),
@@ -351,6 +365,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
         "cpu_ms_per_message": 1000 * sum(r["cpu_s"] for r in reports) / max(1, sum(counts.values())),
         "cores_busy": sum(r["cpu_s"] for r in reports) / window,
         "double_claims": check,
+        "connections_per_agent": max((r.get("connections", 0) for r in reports), default=0),
         "read_p50": pct(reads, 50), "read_p99": pct(reads, 99), "reads": len(reads),
         "slow_writes": slow,
     }
@@ -711,7 +726,20 @@ def main(argv: list[str] | None = None) -> int:
                       help="cProfile in the worker (default), or py-spy sampling it from outside (on PATH)")
     loop.add_argument("--start-timeout", type=float, default=600.0,
                       help="seconds the workers of a run have to open and register (default 600)")
+    pg = parser.add_argument_group("PostgreSQL (store_pg.py)")
+    pg.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="postgres: at each N, the PostgreSQL store, raw asyncpg running its statements "
+                         "and the SQLite store, and the paced run of each at the largest N")
+    pg.add_argument("--pg-url", default=None,
+                    help="a server whose role may CREATE DATABASE (default: a throwaway server)")
+    pg.add_argument("--pg-noseal", action="store_true",
+                    help="also raw asyncpg without the seal after each commit (what sealing costs)")
+    pg.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the throwaway server beside PostgreSQL's defaults and store_pg.PG_SETTINGS "
+                         "(e.g. synchronous_commit=off; repeatable)")
     args = parser.parse_args(argv)
+    if args.backend == "postgres":
+        return main_postgres(args)
     if args.claim_loop:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import claim_loop
@@ -795,6 +823,103 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"rounds": rounds, "reads": read_rounds, "loads": loads},
                                         indent=2, default=str))
+    return 0
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------------
+
+
+def pg_table(runs: list[dict]) -> str:
+    """Each run's figures, and the PostgreSQL store's against raw asyncpg and SQLite at the same N."""
+    by = {(r["mode"], r["agents"], bool(r.get("pace"))): r for r in runs}
+    lines = ["| run | transitions/s | messages/s | claim p50 / p99 ms | complete p50 / p99 ms "
+             "| heartbeat p50 / p99 ms | write p99 ms (all) | Busy | double claims | connections / agent |",
+             "|" + "|".join("---" for _ in range(10)) + "|"]
+    for r in runs:
+        lines.append(
+            f"| {r['label']} | {r['transitions_per_s']:,.0f} | {r['messages_per_s']:,.0f} | "
+            + " | ".join(f"{ms(r['p50'][op])} / {ms(r['p99'][op])}" for op in ("claim", "complete", "heartbeat"))
+            + f" | {ms(r['write_p99'])} | {r['busy']:g} | {r['double_claims']:g} | {r['connections_per_agent']:g} |")
+    lines += ["", "| N | PostgreSQL store ÷ raw asyncpg (messages/s) | ÷ SQLite store (messages/s) "
+              "| write p99: store / asyncpg / SQLite ms |", "|---|---|---|---|"]
+    for (mode, n, paced), r in by.items():
+        if mode != "pg":
+            continue
+        raw, lite = by.get(("asyncpg", n, paced)), by.get(("store", n, paced))
+        label = f"{n}" + (" paced" if paced else "")
+        lines.append(
+            f"| {label} | {r['messages_per_s'] / raw['messages_per_s']:.2f} | "
+            f"{r['messages_per_s'] / lite['messages_per_s']:.2f} | "
+            f"{ms(r['write_p99'])} / {ms(raw['write_p99'])} / {ms(lite['write_p99'])} |")
+    return "\n".join(lines)
+
+
+def main_postgres(args) -> int:
+    """``--backend postgres``: at each N the PostgreSQL store, raw asyncpg with its statements, and the
+    SQLite store, one after the other, each on a fresh database; the paced runs at the largest N."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import pg_support
+    import store_pg
+
+    ns = [int(n) for n in args.agents.split(",") if n.strip()]
+    modes = ("pg", "asyncpg", "store") + (("asyncpg-noseal",) if args.pg_noseal else ())
+    plan = [(n, mode, 0.0) for n in ns for mode in modes]
+    if args.paced_only:
+        plan = []
+    if args.pace:
+        plan += [(max(ns), mode, args.pace) for mode in modes]
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="swarmdeck-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    server = None
+    if args.pg_url:
+        server_url = args.pg_url
+    else:
+        settings = dict(store_pg.PG_SETTINGS)
+        settings.update(item.split("=", 1) for item in args.pg_setting)
+        server = pg_support.start_server(settings)
+        server_url = server.url
+    try:
+        store_pg.make_template(server_url, args.tasks)
+        import psycopg
+
+        with psycopg.connect(server_url) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        print(f"# swarmdeck store benchmark: PostgreSQL\n\nmachine: {platform.platform()}, {os.cpu_count()} "
+              f"cores, Python {platform.python_version()}, PostgreSQL {version} "
+              f"({'given by --pg-url' if args.pg_url else 'throwaway server, defaults but ' + str(settings)}), "
+              f"max_connections {store_pg.max_connections(server_url)}\n"
+              f"{args.seconds:g} s per run; {args.repeat} round(s), medians shown; {args.tasks} ready tasks per run\n",
+              flush=True)
+        rounds: list[list[dict]] = []
+        for round_no in range(1, args.repeat + 1):
+            runs = []
+            for n, mode, pace in plan:
+                name = f"bench_{mode.replace('-', '_')}_{n}{'_paced' if pace else ''}"
+                if mode == "store":
+                    db = fresh_db(directory, name, args.tasks)
+                else:
+                    db = store_pg.fresh_db(server_url, name)
+                try:
+                    run = run_agents(db, n, args.seconds, mode, pace, args.tasks, args.warmup)
+                finally:
+                    if mode != "store":
+                        store_pg.drop(server_url, name)
+                run["mode"] = mode
+                runs.append(run)
+                print(f"round {round_no}: {run['label']}: {run['messages_per_s']:,.0f} messages/s, "
+                      f"write p99 {ms(run['write_p99'])} ms", file=sys.stderr, flush=True)
+            rounds.append(runs)
+        runs = [median_of([r[i] for r in rounds]) for i in range(len(rounds[0]))]
+        print("## Writes: heartbeat -> claim -> complete, PostgreSQL beside raw asyncpg and SQLite\n")
+        print(pg_table(runs))
+        if args.json:
+            args.json.write_text(json.dumps({"rounds": rounds}, indent=2, default=str))
+    finally:
+        if server is not None:
+            server.stop()
+        else:
+            pg_support.drop_database(server_url, store_pg.TEMPLATE)
     return 0
 
 

@@ -152,3 +152,28 @@ def test_raw_claim_loop_issues_the_store_statements(tmp_path: Path) -> None:
         raw.close()
 
     assert [_shape(s) for s in seen] == [_shape(s) for s in store_shapes]
+
+
+@pytest.mark.slow
+def test_store_benchmark_postgres_variant_runs_each_run_and_checks_its_claims(tmp_path: Path, pg_url: str) -> None:
+    figures = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--backend", "postgres", "--pg-url", pg_url, "--agents", "2",
+         "--seconds", "0.5", "--tasks", "300", "--pace", "30", "--warmup", "0.1", "--dir", str(tmp_path / "dbs"),
+         "--json", str(figures)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+
+    (runs,) = json.loads(figures.read_text())["rounds"]
+    assert [r["label"] for r in runs] == [
+        "PostgreSQL store, 2 agents", "raw asyncpg, 2 processes", "store, 2 agents",
+        "PostgreSQL store, 2 agents, paced 30 msg/s each", "raw asyncpg, 2 processes, paced 30 msg/s each",
+        "store, 2 agents, paced 30 msg/s each",
+    ]
+    for run in runs:
+        assert run["counts"]["claim"] > 0 and run["counts"]["heartbeat"] > 0, run["label"]
+        assert run["double_claims"] == 0 and run["busy"] == 0, run["label"]
+    # An agent that only heartbeats, claims and completes holds the writer's connection alone.
+    assert [r["connections_per_agent"] for r in runs if r["mode"] == "pg"] == [1, 1]
+    assert "| 2 paced | " in done.stdout

@@ -157,6 +157,7 @@ async def test_a_write_cancelled_before_it_began_never_runs(pg, pg_store_url):
 
 async def test_connections_lost_to_a_server_restart_are_made_again(pg, pg_store_url):
     await pg.register_agent("a1", agent_type="coder")
+    await pg.list_agents()  # the reader's connection is made by the first read
     with psycopg.connect(pg_store_url, autocommit=True) as admin:
         killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]

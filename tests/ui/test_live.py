@@ -149,3 +149,49 @@ async def test_a_change_that_arrives_while_the_app_closes_is_dropped_not_a_crash
         await loaded(pilot)
     assert not app.screen_stack  # closed: no screen left to forward to
     await app._forward_changes(StoreChanged([]))
+
+
+async def test_at_a_long_interval_a_write_in_this_process_is_read_at_once(seeded):
+    """The poller waits on the store's wake-up, not a fixed tick: at a 10 s interval, a commit by
+    another store on the file in this process (as the demo's swarm makes) is read long before it.
+    (Another process's write waits for the interval on SQLite; on PostgreSQL its NOTIFY wakes it.)"""
+    import time
+
+    from ui_support import db_call
+
+    app = make_app(seeded.path, poll=True, interval=10.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        # The loop has polled once and is waiting on the store.
+        await until(pilot, lambda: app.store.db._wakeups.waiting, "the poller to wait on the store")
+        cursor = app.poller.cursor
+        began = time.monotonic()
+        await db_call(seeded.path, "heartbeat", "builder-1")
+        await until(pilot, lambda: app.poller.cursor > cursor, "the poller to read the heartbeat")
+        assert time.monotonic() - began < 5
+
+
+async def test_a_poll_that_fails_is_shown_and_the_next_one_reads_on(seeded):
+    """A poll the store refuses is a notification, as a failed tick's was, and polling goes on."""
+    from swarmdeck.store.errors import StorageError
+
+    from ui_support import db_call
+
+    app = make_app(seeded.path, poll=True, interval=0.25)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        reads = app.store.changes_since
+        failures = []
+
+        async def failing_once(*args, **kwargs):
+            if not failures:
+                failures.append(True)
+                raise StorageError("the disk went away for a moment")
+            return await reads(*args, **kwargs)
+
+        app.store.changes_since = failing_once
+        await until(pilot, lambda: any("the disk went away for a moment" in n.message for n in app._notifications),
+                    "the refusal")
+        cursor = app.poller.cursor
+        await db_call(seeded.path, "heartbeat", "builder-1")
+        await until(pilot, lambda: app.poller.cursor > cursor, "the poller to read on")

@@ -155,7 +155,7 @@ async def test_plus_and_minus_step_the_poll_interval(db):
         await wait_for(pilot, lambda: app.interval == 2.0)
         assert "LIVE 2s" in status_bar(app)
         # A seat opened without polling stays without polling: stepping the interval does not start it.
-        assert app.poller._timer is None
+        assert app.poller._loop is None
 
 
 async def palette_hits(pilot, query: str, expect: str) -> list[str]:
