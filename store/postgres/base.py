@@ -41,21 +41,24 @@ chain, what store/audit.py calls an event's id), in the feed, in ``events()`` an
 Queue samples. As on SQLite: a write that moved a task between statuses samples the queue's counts
 (``queue_samples``, one row per 10 s slot) in its own transaction if this store has not sampled in the
 last second; a later change is left due, and sampled by the next write of another slot (before its own
-changes), by a timer a second later, or by the close.
+changes), by a timer a second later, or by the close. Unlike SQLite, which keeps the counts in rows,
+counting reads the tasks: so a store counts only if no store sampled the slot in the last second (a
+due change: since it was made), and 100 agents count about once a second between them, not 100 times.
 
 Sealing. A write that appended events returns at its commit, and asks for a seal job on the writer's
-thread, queued behind it (``_want_seal``); a job queued and not begun yet already covers it, so a
-burst of writes is sealed once, after the last one queued. (The seal is a transaction of its own, of
-five round trips: back to back on the test server, a heartbeat took 0.44 ms p50 without it and 0.9 ms
-with it; the call returns at its commit, while a write queued right behind waits for the seal.)
-The job tries the lock without waiting (``try_seal``); if another sealer holds it, that sealer may have
-read the unsealed events before this store's commit, so the job then waits for the lock
-(``seal_events(wait=True)``): any sealer that takes it after this job began seals what it must. The
-store's own feed reads wait for the job it asked for (read-your-writes); another process sees an
-event when its writer's seal commits, a few milliseconds after the write's commit. The seal sends
-``NOTIFY swarmdeck_events`` (payload: the newest ``seq``) inside its own transaction, so a listener it
-wakes finds the events sealed: only a wake-up, and never inside a write transaction. ``wait_for_changes``
-listens for it (listen.py), on a connection of its own made by the first wait.
+thread, queued behind it (``_want_seal``); a job whose next attempt has not begun yet already covers
+it, so a burst of writes is sealed once, after the last one queued. An attempt takes the lock without
+waiting (``try_seal``) and seals everything committed and unsealed; if another sealer holds the lock,
+the attempt instead looks whether this store's events (up to the last id it appended) are sealed
+already (``sealed_up_to``: the other sealer may have read them before they were committed), and if
+not, the job tries again 2 ms later, then 4, 8 ... up to 50 ms, with this store's writes running on
+the thread in between: writes never wait for a seal, and sealers never queue on the lock. (Waiting
+for it made every writer wait for every other writer's seal: at 100 agents, most of a write's
+latency.) The store's own feed reads wait for the job it asked for (read-your-writes); another
+process sees an event when a seal commits, a few milliseconds after the write's commit. The seal
+sends ``NOTIFY swarmdeck_events`` (payload: the newest ``seq``) inside its own transaction, so a
+listener it wakes finds the events sealed: only a wake-up, and never inside a write transaction.
+``wait_for_changes`` listens for it (listen.py), on a connection of its own made by the first wait.
 
 Connections. Each store holds up to three, each made only when needed: the writer's (from the open:
 it also checks or migrates the schema, so a read-only seat has one too), the reader's (from the first
@@ -115,6 +118,11 @@ WRITE_LOG_SIZE = 500
 #: opened later reads those made since it opened, by any store of the process.
 _WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 
+#: Seconds before a seal attempt that found another sealer at work tries again, doubling up to the
+#: most: the other sealer has likely sealed this store's events by then (an attempt checks).
+SEAL_RETRY_FIRST = 0.002
+SEAL_RETRY_MAX = 0.05
+
 #: The channel a seal notifies (a wake-up for listeners; the feed itself is the events table).
 NOTIFY_CHANNEL = "swarmdeck_events"
 
@@ -122,7 +130,7 @@ NOTIFY_CHANNEL = "swarmdeck_events"
 EVENT_COLUMNS = "seq AS id, ts, actor, kind, entity, entity_id, payload"
 
 _EVENT_SQL = ("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
-              "VALUES (%s, %s, %s, %s, %s, %s)")
+              "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id")
 
 #: Event kinds that move a task between statuses: the queue's counts changed.
 _QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
@@ -135,16 +143,29 @@ _event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 #: second is sampled in its own transaction, a later one by the timer, the close or the next write of
 #: another slot (before its own changes).
 QUEUE_SAMPLE_EVERY = 1.0
-#: The queue's counts into the slot of the time given: the unfinished statuses, each counted by its
-#: range of tasks_claim.
+#: The queue's counts into the slot of the time given (%(slot)s, %(ts)s): the unfinished statuses,
+#: each counted by its range of tasks_claim; unless any store sampled that slot after %(since)s.
+#: Counting costs milliseconds at tens of thousands of tasks, and every agent process would count once
+#: a second: so the first store to look after a second has passed counts, for all of them (the
+#: uncorrelated NOT EXISTS is a one-time filter: when it fails, no task is read; HAVING then drops the
+#: one row an aggregate always makes).
 _QUEUE_SAMPLE = """
 INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
-SELECT %s, %s, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'blocked'),
+SELECT %(slot)s, %(ts)s, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'blocked'),
        count(*) FILTER (WHERE status = 'ready'), count(*) FILTER (WHERE status = 'running')
-FROM tasks WHERE status IN ('pending', 'blocked', 'ready', 'running')
+FROM tasks WHERE status IN ('pending', 'blocked', 'ready', 'running') AND NOT EXISTS (
+    SELECT 1 FROM queue_samples WHERE slot = %(slot)s AND ts > %(since)s)
+HAVING NOT EXISTS (SELECT 1 FROM queue_samples WHERE slot = %(slot)s AND ts > %(since)s)
 ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
     ready = excluded.ready, running = excluded.running
 """
+
+
+def _sample(raw: psycopg.Connection, at: float, since: float) -> bool:
+    """The queue's counts as the sample of ``at``'s slot, unless a store sampled it after ``since``;
+    whether it was written."""
+    slot = int(at // QUEUE_SLOT)
+    return raw.execute(_QUEUE_SAMPLE, {"slot": slot, "ts": at, "since": since}).rowcount > 0
 
 
 def _sample_now(tx: Tx) -> None:
@@ -199,7 +220,7 @@ class Tx:
         self.now = now
         self.actor = actor
         self.queue_changed = False
-        self.wrote_events = False
+        self.wrote_events = 0  # the id of the last event this transaction appended (0: none)
 
     def one(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         return self.raw.execute(sql, tuple(params)).fetchone()
@@ -229,10 +250,9 @@ class Tx:
             kind = EventKind(kind)
         if kind in _QUEUE_KINDS:
             self.queue_changed = True
-        self.wrote_events = True
-        self.run(_EVENT_SQL, (float(self.now), self.actor, kind._value_, entity,
-                              None if entity_id is None else str(entity_id),
-                              _event_json(payload) if payload else "{}"))
+        self.wrote_events = self.raw.execute(_EVENT_SQL, (
+            float(self.now), self.actor, kind._value_, entity, None if entity_id is None else str(entity_id),
+            _event_json(payload) if payload else "{}")).fetchone()[0]
 
 
 class _Ticket:
@@ -282,12 +302,14 @@ class _Ticket:
 
 
 class _SealJob:
-    """A seal asked of the writer's thread: ``started`` once the thread has begun it."""
+    """A seal asked of the writer's thread, until this store's events up to ``upto`` are sealed:
+    ``started`` while an attempt of it has begun on the thread and not failed."""
 
-    __slots__ = ("started", "future")
+    __slots__ = ("started", "future", "upto")
 
-    def __init__(self) -> None:
+    def __init__(self, upto: int) -> None:
         self.started = False
+        self.upto = upto
         self.future: asyncio.Future[None]
 
 
@@ -495,7 +517,7 @@ class Database:
             timer.cancel()
         self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
         if wrote_events:
-            self._want_seal(writer)
+            self._want_seal(writer, wrote_events)
         if self._sample_due and self._sample_timer is None and not self._closed:
             self._sample_timer = loop.call_later(
                 QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
@@ -555,8 +577,8 @@ class Database:
             tx = Tx(raw, self.clock(), actor)
             due = self._sample_due and (
                 body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
-            if due:  # the counts as the due change left them, in its slot
-                raw.execute(_QUEUE_SAMPLE, (int(self._due_at // QUEUE_SLOT), self._due_at))
+            if due:  # the counts as the due change left them, in its slot (unless sampled since)
+                _sample(raw, self._due_at, since=self._due_at)
             result = body(tx, *args)
             if result is not None and _awaitable_type(type(result)):
                 if inspect.iscoroutine(result):
@@ -564,8 +586,11 @@ class Database:
                 raise TypeError("a write body returned an awaitable: write bodies are plain functions "
                                 "over Tx and run to their end without awaiting")
             sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
-            if sampled:
-                raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now))
+            if sampled and not _sample(raw, tx.now, since=tx.now - QUEUE_SAMPLE_EVERY):
+                # Another store sampled the queue in the last second, before this change maybe:
+                # this one is left due (sampled a second later unless a store samples after it).
+                tx.queue_changed, sampled = True, False
+                self._sampled_at = tx.now
         except BaseException as exc:
             transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             raise
@@ -595,23 +620,38 @@ class Database:
                     raise
         raise AssertionError("unreachable")
 
-    def _want_seal(self, writer: OwnedThread) -> None:
-        """Events were committed: make sure a seal job begins after that commit. One queued and not
-        begun yet does (the thread runs its queue in order, and the commit is behind us)."""
+    def _want_seal(self, writer: OwnedThread, upto: int) -> None:
+        """Events up to id ``upto`` were committed: make sure a seal attempt begins after that commit.
+        One queued and not begun yet does (the thread runs its queue in order, and the commit is
+        behind us), as does a job waiting to try again (its next attempt is queued after now)."""
         job = self._seal_job
-        if job is not None and not job.started:
+        if job is not None and not job.started and not job.future.done():
+            job.upto = max(job.upto, upto)
             return
-        job = _SealJob()
-        job.future = asyncio.ensure_future(writer.call(self._seal_on_thread, writer, job))
+        job = _SealJob(upto)
+        job.future = asyncio.ensure_future(self._seal_until_done(writer, job))
         job.future.add_done_callback(_ignore_outcome)  # a failed seal is asked again by the next read
         self._seal_job = job
 
+    async def _seal_until_done(self, writer: OwnedThread, job: _SealJob) -> None:
+        """Attempts on the writer's thread, each without waiting for another sealer's lock: done when
+        an attempt had the lock (so it sealed everything committed before it began) or found this
+        store's events sealed by another sealer. Between attempts the thread runs this store's writes:
+        a write never waits for a seal, and sealers never queue on the lock (at 100 agents that queue
+        was most of a write's latency: BENCHMARKS.md, "PostgreSQL: the store benchmark")."""
+        delay = SEAL_RETRY_FIRST
+        while not await writer.call(self._seal_attempt, writer, job):
+            job.started = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SEAL_RETRY_MAX)
+
     @staticmethod
-    def _seal_on_thread(writer: OwnedThread, job: _SealJob) -> None:
+    def _seal_attempt(writer: OwnedThread, job: _SealJob) -> bool:
         job.started = True
         raw = writer.raw
-        if raw is not None and not sealing.try_seal(raw, notify=NOTIFY_CHANNEL):
-            sealing.seal_events(raw, wait=True, notify=NOTIFY_CHANNEL)  # another sealer: wait for it
+        if raw is None:
+            return True
+        return sealing.try_seal(raw, notify=NOTIFY_CHANNEL) or sealing.sealed_up_to(raw, job.upto)
 
     async def _sealed(self) -> None:
         """Read-your-writes for the feed: wait for the seal this store asked for (once more if it
@@ -625,7 +665,7 @@ class Database:
             if self._seal_job is job:
                 self._seal_job = None
             if self._writer is not None and not self._closed:
-                self._want_seal(self._writer)
+                self._want_seal(self._writer, job.upto)
                 await asyncio.wait([self._seal_job.future])
 
     async def write_latencies(self) -> tuple[float, ...]:

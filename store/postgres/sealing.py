@@ -46,6 +46,13 @@ def try_seal(conn: Any, *, batch: int = SEAL_BATCH, notify: str | None = None) -
     return _seal(conn, False, batch, notify)[1]
 
 
+def sealed_up_to(conn: Any, event_id: int) -> bool:
+    """Whether every event up to id ``event_id`` is sealed (by whichever sealer): one index probe of
+    the unsealed events."""
+    return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id <= %s)",
+                        (event_id,)).fetchone()[0]
+
+
 def _seal(conn: Any, wait: bool, batch: int, notify: str | None) -> tuple[int, bool]:
     """(events sealed, whether the lock was had)."""
     sealed = 0

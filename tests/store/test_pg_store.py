@@ -219,6 +219,27 @@ async def test_a_seal_skipped_for_another_sealer_is_made_before_the_feed_is_read
     assert event.id == cursor + 1 and event.payload["action"] == "while sealing was busy"
 
 
+async def test_writes_never_wait_for_another_sealer_and_its_seal_is_enough(pg, pg_store_url):
+    """A store's writes go on while another sealer holds the seal's lock; when that sealer seals this
+    store's events, the store's feed reads them with the lock still held (nobody queues on it)."""
+    from swarmdeck.store.postgres import sealing
+
+    await pg.register_agent("a1", agent_type="coder")
+    cursor = await pg.latest_event_id()
+    with psycopg.connect(pg_store_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (schema.SEAL_LOCK,))  # another sealer at work
+        for n in range(3):  # each returns at its commit: none waits behind the lock
+            await asyncio.wait_for(pg.log_action("a1", phase="build", action=f"write {n}"), timeout=5)
+        assert other.execute("SELECT count(*) FROM events WHERE seq IS NULL").fetchone()[0] == 3
+        reading = asyncio.ensure_future(pg.changes_since(cursor))
+        done, _ = await asyncio.wait([reading], timeout=0.1)
+        assert not done  # nobody sealed them yet
+        assert sealing.seal_events(other) == 3  # the other sealer (its lock is its own) seals them
+        events = await asyncio.wait_for(reading, timeout=5)  # the lock is still held
+        other.execute("SELECT pg_advisory_unlock(%s)", (schema.SEAL_LOCK,))
+    assert [e.payload["action"] for e in events] == ["write 0", "write 1", "write 2"]
+
+
 async def test_a_seal_notifies_listeners_after_it_commits(pg, pg_store_url):
     await pg.register_agent("a1", agent_type="coder")
     with psycopg.connect(pg_store_url, autocommit=True) as listener:
@@ -263,3 +284,30 @@ async def test_a_dashboard_following_two_writers_misses_no_event_and_sees_none_t
     finally:
         for s in (a, b, dashboard):
             await s.close()
+
+
+# -- PostgreSQL only: queue samples, counted once a second between all stores ---------------------
+
+async def test_a_second_store_does_not_count_the_queue_again_within_the_second(pg, pg_store_url, clock):
+    """Counting reads the tasks, so the first store to sample a slot in a second does it for every
+    store; another store's change in that second is left due and sampled later, unless a store
+    samples after it."""
+    other = await open_store(pg_store_url, clock=clock)
+    try:
+        async def latest() -> int:
+            rows = await pg._all("SELECT ready FROM queue_samples ORDER BY slot DESC LIMIT 1")
+            return rows[0][0]
+
+        await pg.enqueue_task(description="first")  # sampled: 1 ready
+        assert await latest() == 1
+        clock.advance(0.5)
+        await other.enqueue_task(description="second")  # another store, within the second: not counted
+        assert await latest() == 1
+        clock.advance(0.1)
+        await other.close()  # what it left due is sampled as it closes (or by its timer)
+        assert await latest() == 2
+        clock.advance(1.0)
+        await pg.enqueue_task(description="third")  # a second later: counted again
+        assert await latest() == 3
+    finally:
+        await other.close()
