@@ -46,13 +46,15 @@ counting reads the tasks: so a store counts only if no store sampled the slot in
 due change: since it was made), and 100 agents count about once a second between them, not 100 times.
 
 Sealing. A write that appended events returns at its commit, and asks for a seal job on the writer's
-thread, queued behind it (``_want_seal``); a job whose next attempt has not begun yet already covers
-it, so a burst of writes is sealed once, after the last one queued. An attempt takes the lock without
-waiting (``try_seal``) and seals everything committed and unsealed; if another sealer holds the lock,
-the attempt instead looks whether this store's events (up to the last id it appended) are sealed
-already (``sealed_up_to``: the other sealer may have read them before they were committed), and if
-not, the job tries again 2 ms later, then 4, 8 ... up to 50 ms, with this store's writes running on
-the thread in between: writes never wait for a seal, and sealers never queue on the lock. (Waiting
+thread (``_want_seal``); a job whose next attempt has not begun yet already covers it, so a burst of
+writes is sealed once. An attempt waits ``SEAL_DELAY`` (20 ms; none when this store reads its feed or
+closes), then looks whether this store's events (up to the last id it appended) are sealed already,
+by any store (``sealed_up_to``: one query); if not, it takes the lock without waiting (``try_seal``)
+and seals everything committed and unsealed; if another sealer holds the lock (which may have read
+the unsealed events before this store's commit), the job tries again 10 ms later, then 20, 40 and
+50 ms, with this store's writes running on the thread in between: writes never wait for a seal,
+sealers never queue on the lock, and with many agents most of them find their events sealed by
+another. (Waiting
 for it made every writer wait for every other writer's seal: at 100 agents, most of a write's
 latency.) The store's own feed reads wait for the job it asked for (read-your-writes); another
 process sees an event when a seal commits, a few milliseconds after the write's commit. The seal
@@ -120,8 +122,12 @@ _WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weak
 
 #: Seconds before a seal attempt that found another sealer at work tries again, doubling up to the
 #: most: the other sealer has likely sealed this store's events by then (an attempt checks).
-SEAL_RETRY_FIRST = 0.002
+SEAL_RETRY_FIRST = 0.01
 SEAL_RETRY_MAX = 0.05
+#: Seconds a seal waits after the write that asked for it, unless this store reads its feed first:
+#: the writes of every store in that time are sealed by whichever store seals first, and the others
+#: find their events sealed (one query) instead of sealing too.
+SEAL_DELAY = 0.02
 
 #: The channel a seal notifies (a wake-up for listeners; the feed itself is the events table).
 NOTIFY_CHANNEL = "swarmdeck_events"
@@ -305,11 +311,12 @@ class _SealJob:
     """A seal asked of the writer's thread, until this store's events up to ``upto`` are sealed:
     ``started`` while an attempt of it has begun on the thread and not failed."""
 
-    __slots__ = ("started", "future", "upto")
+    __slots__ = ("started", "future", "upto", "hurry")
 
     def __init__(self, upto: int) -> None:
         self.started = False
         self.upto = upto
+        self.hurry = asyncio.Event()  # set by a read of the feed: no more waiting between attempts
         self.future: asyncio.Future[None]
 
 
@@ -453,6 +460,7 @@ class Database:
         try:
             job = self._seal_job
             if job is not None and not job.future.done():
+                job.hurry.set()
                 await asyncio.wait([job.future], timeout=self.busy_timeout_ms / 1000)
         finally:
             reader, writer, listener = self._reader, self._writer, self._listener
@@ -634,16 +642,24 @@ class Database:
         self._seal_job = job
 
     async def _seal_until_done(self, writer: OwnedThread, job: _SealJob) -> None:
-        """Attempts on the writer's thread, each without waiting for another sealer's lock: done when
-        an attempt had the lock (so it sealed everything committed before it began) or found this
-        store's events sealed by another sealer. Between attempts the thread runs this store's writes:
-        a write never waits for a seal, and sealers never queue on the lock (at 100 agents that queue
-        was most of a write's latency: BENCHMARKS.md, "PostgreSQL: the store benchmark")."""
-        delay = SEAL_RETRY_FIRST
-        while not await writer.call(self._seal_attempt, writer, job):
+        """Attempts on the writer's thread, ``SEAL_DELAY`` after the write and then further apart, each
+        without waiting for another sealer's lock: done when an attempt finds this store's events
+        sealed (by any sealer) or had the lock (so it sealed everything committed before it began).
+        Between attempts the thread runs this store's writes: a write never waits for a seal, and
+        sealers never queue on the lock (at 100 agents that queue was most of a write's latency:
+        BENCHMARKS.md, "PostgreSQL: the store benchmark")."""
+        delay = SEAL_DELAY
+        while True:
+            if not job.hurry.is_set():
+                try:
+                    await asyncio.wait_for(job.hurry.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+            if await writer.call(self._seal_attempt, writer, job):
+                return
             job.started = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SEAL_RETRY_MAX)
+            delay = min(max(delay * 2, SEAL_RETRY_FIRST), SEAL_RETRY_MAX)
+            job.hurry.clear()
 
     @staticmethod
     def _seal_attempt(writer: OwnedThread, job: _SealJob) -> bool:
@@ -651,7 +667,7 @@ class Database:
         raw = writer.raw
         if raw is None:
             return True
-        return sealing.try_seal(raw, notify=NOTIFY_CHANNEL) or sealing.sealed_up_to(raw, job.upto)
+        return sealing.sealed_up_to(raw, job.upto) or sealing.try_seal(raw, notify=NOTIFY_CHANNEL)
 
     async def _sealed(self) -> None:
         """Read-your-writes for the feed: wait for the seal this store asked for (once more if it
@@ -660,6 +676,7 @@ class Database:
         if job is None:
             return
         if not job.future.done():
+            job.hurry.set()
             await asyncio.wait([job.future])
         if job.future.cancelled() or job.future.exception() is not None:
             if self._seal_job is job:

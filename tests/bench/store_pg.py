@@ -8,10 +8,11 @@ SQLite agents do. ``asyncpg``: each process holds one asyncpg connection and run
 statements the store's transaction runs (traced from the store: heartbeat, the claim's shared gates
 lock, pause flag and guard mark, agent check, ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
 LOCKED LIMIT 1) RETURNING *``, agent and event; the completion's update, agent, event and dependents),
-then the seal the store makes after each commit (the advisory lock, the unsealed events, the chain
-head, the hashes, one ``UPDATE ... pg_notify``): the store's SQL without psycopg, the thread hand-offs,
-the domain rules and the models. Latency there is the transaction plus its seal (in the store, a
-write waits for the seal queued before it, so the two come to the same per loop).
+then the seal as the store makes it (store/postgres/base.py: 20 ms after a write, unless the events
+are sealed by then, the advisory lock tried without waiting, the unsealed events, the chain head, the
+hashes, one ``UPDATE ... pg_notify``; tried again later if another sealer held the lock), run before
+the process's next message once due, as the store's writer thread runs it between writes: the store's
+SQL without psycopg, the thread hand-offs, the domain rules and the models.
 
 Databases: one migrated database with ``--tasks`` ready tasks is made per run from a template
 (CREATE DATABASE ... TEMPLATE), on a throwaway server (tests/pg_support.py, PostgreSQL's defaults:
@@ -200,17 +201,24 @@ class RawPg:
         self.claim_sql = _dollar(uow._CLAIM.format(filters=""))
         self.head = sealing._HEAD
         self.seal_notify = _dollar(sealing._SEAL_NOTIFY)
+        self.sealed_up_to = "SELECT NOT EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id <= $1)"
         self.channel = base.NOTIFY_CHANNEL
+        self.first_delay, self.retry_first, self.retry_max = base.SEAL_DELAY, base.SEAL_RETRY_FIRST, base.SEAL_RETRY_MAX
+        self.owed: int | None = None  # the last event id of this process's writes not known sealed
+        self.due = self.delay = 0.0
 
     async def heartbeat(self) -> None:
+        await self.seal_if_due()
         now = time.time()
         async with self.conn.transaction():
             await self.conn.execute("UPDATE agents SET last_heartbeat = $1 WHERE name = $2", now, self.name)
-            await self.conn.execute(self.event_sql, now, self.name, "agent.heartbeat", "agent", self.name, "{}")
+            event = await self.conn.fetchval(self.event_sql, now, self.name, "agent.heartbeat", "agent", self.name,
+                                             "{}")
             await self.conn.fetchrow("SELECT * FROM agents WHERE name = $1", self.name)
-        await self.seal()
+        self.seal(event)
 
     async def claim(self):
+        await self.seal_if_due()
         now = time.time()
         async with self.conn.transaction():
             await self.conn.fetchval("SELECT pg_advisory_xact_lock_shared($1)", self.gates_lock)
@@ -220,13 +228,14 @@ class RawPg:
             if row is not None:
                 await self.conn.execute("UPDATE agents SET status = 'working', current_task_id = $1, "
                                         "completion = 0 WHERE name = $2", row["id"], self.name)
-                await self.conn.execute(self.event_sql, now, self.name, "task.claimed", "task", str(row["id"]),
-                                        json.dumps({"agent": self.name}))
+                event = await self.conn.fetchval(self.event_sql, now, self.name, "task.claimed", "task",
+                                                 str(row["id"]), json.dumps({"agent": self.name}))
         if row is not None:
-            await self.seal()
+            self.seal(event)
         return row
 
     async def complete(self, row) -> None:
+        await self.seal_if_due()
         now = time.time()
         task_id = row["id"]
         async with self.conn.transaction():
@@ -236,24 +245,37 @@ class RawPg:
                 None, now, now, task_id)
             await self.conn.execute("UPDATE agents SET status = 'idle', current_task_id = NULL "
                                     "WHERE name = $1 AND current_task_id = $2", self.name, task_id)
-            await self.conn.execute(self.event_sql, now, self.name, "task.completed", "task", str(task_id), "{}")
+            event = await self.conn.fetchval(self.event_sql, now, self.name, "task.completed", "task",
+                                             str(task_id), "{}")
             await self.conn.fetch(
                 "SELECT t.id FROM tasks t WHERE t.id IN (SELECT task_id FROM task_dependencies "
                 "WHERE prerequisite_id = $1) AND t.status = 'blocked' ORDER BY t.id FOR UPDATE", task_id)
-        await self.seal()
+        self.seal(event)
 
-    async def seal(self) -> None:
-        """sealing.py's ``try_seal``, then ``seal_events(wait=True)`` if another sealer held the lock."""
-        if self.sealing and not await self._seal(wait=False):
-            await self._seal(wait=True)
+    def seal(self, event_id: int) -> None:
+        """A seal owed for events up to ``event_id``: made ``SEAL_DELAY`` later (``seal_if_due``)."""
+        if not self.sealing:
+            return
+        if self.owed is None:
+            self.due, self.delay = time.monotonic() + self.first_delay, self.first_delay
+        self.owed = max(self.owed or 0, event_id)
 
-    async def _seal(self, wait: bool) -> bool:
+    async def seal_if_due(self) -> None:
+        """The store's seal attempt, once due: done if the events are sealed by now (by anyone) or the
+        lock was had; else tried again later."""
+        if self.owed is None or time.monotonic() < self.due:
+            return
+        if (await self.conn.fetchval(self.sealed_up_to, self.owed)) or await self._seal():
+            self.owed = None
+        else:
+            self.delay = min(max(self.delay * 2, self.retry_first), self.retry_max)
+            self.due = time.monotonic() + self.delay
+
+    async def _seal(self) -> bool:
         from swarmdeck.store import audit
 
         async with self.conn.transaction():
-            if wait:
-                await self.conn.execute("SELECT pg_advisory_xact_lock($1)", self.seal_lock)
-            elif not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.seal_lock):
+            if not await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.seal_lock):
                 return False
             rows = await self.conn.fetch("SELECT id, ts, actor, kind, entity, entity_id, payload FROM events "
                                          "WHERE seq IS NULL ORDER BY id LIMIT 10000")
