@@ -137,6 +137,8 @@ async def test_the_queue_is_sampled_once_a_second_and_the_rest_follows(db_path, 
 
 FROZEN = """
 import fcntl, os, signal, sys
+
+STORE_BACKENDS = ("sqlite", "postgres")
 fd = os.open(sys.argv[1] + "-writers", os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("holding", flush=True)

@@ -18,6 +18,8 @@ import pytest
 
 from swarmdeck.store import open_store
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 #: More suspension points than opening or closing a store has (the drive stops at the last one).
 MAX_STEPS = 60
 

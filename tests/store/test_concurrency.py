@@ -20,6 +20,8 @@ import sqlean
 from swarmdeck.store import TaskStatus, open_store
 from swarmdeck.store.errors import CycleError
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 CTX = mp.get_context("spawn")
 #: Generous upper bounds so a hung worker fails the test instead of hanging it.
 BARRIER_TIMEOUT_S = 60

@@ -12,6 +12,8 @@ from swarmdeck.store.models import AgentStatus, MilestoneStatus
 
 from signing_support import decide
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 class TestAgentIsStale:
     async def test_the_model_and_the_store_agree_as_time_passes(self, store, clock):

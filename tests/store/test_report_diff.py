@@ -9,6 +9,8 @@ from swarmdeck.store.report_diff import ChangeKind, ReportChange, report_changes
 from signing_support import decide
 from store_support import submit
 
+STORE_BACKENDS = ("sqlite", "postgres")
+
 
 async def test_report_changes_lists_what_was_added_removed_and_changed(gated):
     store = gated

@@ -312,6 +312,8 @@ async def test_closing_the_store_checkpoints_what_it_wrote(db_path, tmp_path, cl
 
 FROZEN_WRITER = """
 import fcntl, os, signal, sys
+
+STORE_BACKENDS = ("sqlite", "postgres")
 fd = os.open(sys.argv[1] + "-writers", os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("holding", flush=True)
