@@ -42,7 +42,7 @@ class Listener:
         self.url = url
         self.channel = channel
         self.latest = 0  # the newest seq heard of: read at LISTEN, then from the notifications
-        self._connection: psycopg.AsyncConnection | None = None
+        self._live: psycopg.AsyncConnection | None = None
         self._turn: asyncio.Lock | None = None
         self._closed = False
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -61,10 +61,10 @@ class Listener:
             self.latest = seq
 
     async def _connection(self) -> psycopg.AsyncConnection:
-        conn = self._connection
+        conn = self._live
         if conn is not None and not (conn.closed or conn.broken):
             return conn
-        self._connection = None
+        self._live = None
         if conn is not None:
             await conn.close()
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True,
@@ -81,7 +81,7 @@ class Listener:
         if self._closed:  # the store closed while this connected
             await conn.close()
             raise psycopg.InterfaceError("the store is closed")
-        self._connection = conn
+        self._live = conn
         return conn
 
     async def wait(self, after: int, timeout: float) -> None:
@@ -100,19 +100,19 @@ class Listener:
         finally:
             self._turn.release()
             self._last_wait = time.monotonic()
-            if self._idle_timer is None and self._connection is not None:
+            if self._idle_timer is None and self._live is not None:
                 self._idle_timer = asyncio.get_running_loop().call_later(IDLE_CLOSE_S, self._close_if_idle)
 
     def _close_if_idle(self) -> None:
         self._idle_timer = None
-        if self._connection is None or self._closed:
+        if self._live is None or self._closed:
             return
         idle = time.monotonic() - self._last_wait
         if (self._turn is not None and self._turn.locked()) or idle < IDLE_CLOSE_S:
             self._idle_timer = asyncio.get_running_loop().call_later(
                 max(0.1, IDLE_CLOSE_S - idle), self._close_if_idle)
             return
-        conn, self._connection = self._connection, None
+        conn, self._live = self._live, None
         asyncio.ensure_future(conn.close())
 
     async def _wait(self, after: int, deadline: float) -> None:
@@ -133,13 +133,13 @@ class Listener:
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.closed
+        return self._live is not None and not self._live.closed
 
     async def close(self) -> None:
         self._closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        conn, self._connection = self._connection, None
+        conn, self._live = self._live, None
         if conn is not None:
             await conn.close()
