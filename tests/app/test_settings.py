@@ -36,7 +36,7 @@ def test_settings_read_every_variable_typed(monkeypatch, tmp_path) -> None:
     for name, value in values.items():
         monkeypatch.setenv(f"SWARMDECK_{name}", value)
     s = load_settings()
-    assert s.db == tmp_path / "s.db" and s.keys == tmp_path / "k"
+    assert s.db == str(tmp_path / "s.db") and s.keys == tmp_path / "k"
     assert (s.actor, s.reviewer, s.embedder) == ("planner", "Alice", "hash:64")
     assert s.store_options() == {"vector_backend": "sqlite-vss", "vector_cache_mb": 0}
     assert s.debug is True and s.keymap == {"queue.enqueue": "a"}
