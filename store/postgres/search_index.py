@@ -205,7 +205,7 @@ class Rankings:
 
     async def _tune(self) -> None:
         """The HNSW search's settings, on the reader's connection (made once per connection)."""
-        conn = self.db._read_conn
+        conn = await self.db._read_conn()
         if self._tuned is not conn:
             await self.db._one("SELECT set_config('hnsw.ef_search', %s, false), "
                                "set_config('hnsw.iterative_scan', 'strict_order', false)", (str(EF_SEARCH),))
@@ -235,7 +235,8 @@ class Rankings:
         than the scoring); a connection found lost is left to the store's read, which connects again."""
         sql, params = vectors.exact_sql(filters, None)
         try:
-            cur = await self.db._read_conn.execute(_pg(sql), (model, *params), binary=True)
+            conn = await self.db._read_conn()
+            cur = await conn.execute(_pg(sql), (model, *params), binary=True)
             rows = await cur.fetchall()
         except psycopg.OperationalError:
             rows = await self.db._all(_pg(sql), (model, *params))

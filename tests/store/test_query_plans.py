@@ -311,6 +311,8 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     await store.changes_since(last)
     await store.changes_since(last - 50, limit=20)
     mark("changes_since")
+    await store.wait_for_changes(last, 0.05)  # a wake-up only: it reads no table
+    mark("wait_for_changes")
     head = await store.audit_head()
     mark("audit_head")
     full = await store.verify_events()
