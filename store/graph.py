@@ -123,3 +123,97 @@ def gated_plan(plan: ExecutionPlan, tasks: dict[int, Task], milestones: dict[int
     order = sorted(by_gate, key=lambda mid: milestones[mid].position)
     waiting = [(milestones[mid], execution_plan(by_gate[mid], edges)) for mid in order]
     return GatedPlan(now, waiting)
+
+
+# -- plans of milestones: prerequisites, gates and the critical path -------------------------------
+
+
+def milestone_prerequisites(milestones: Iterable[tuple[int, Iterable[int] | None]]) -> dict[int, tuple[int, ...]]:
+    """Each milestone's prerequisites, from the milestones in order as (id, explicit prerequisites or
+    None): a milestone without explicit ones follows the one before it (the first follows none)."""
+    result: dict[int, tuple[int, ...]] = {}
+    previous: int | None = None
+    for mid, explicit in milestones:
+        if explicit is not None:
+            result[mid] = tuple(explicit)
+        else:
+            result[mid] = () if previous is None else (previous,)
+        previous = mid
+    return result
+
+
+def milestone_cycle(prerequisites: Mapping[int, Iterable[int]]) -> list[int] | None:
+    """A cycle among milestone prerequisites (its ids, first repeated at the end), or None."""
+    sorter = TopologicalSorter({m: [p for p in ps if p in prerequisites] for m, ps in prerequisites.items()})
+    try:
+        sorter.prepare()
+    except CycleError as e:
+        return list(e.args[1])
+    return None
+
+
+def closed_milestones(prerequisites: Mapping[int, Iterable[int]], passed: Iterable[int],
+                      out_of_plan: Iterable[int]) -> frozenset[int]:
+    """The milestones whose tasks are not handed out: cut or deferred, or with a prerequisite that
+    has not passed, is itself closed, is unknown, or lies on a cycle."""
+    passed, out = set(passed), set(out_of_plan)
+    closed: dict[int, bool] = {}
+    visiting: set[int] = set()
+
+    def is_closed(m: int) -> bool:
+        if m in closed:
+            return closed[m]
+        if m in visiting or m not in prerequisites:  # a cycle, or an unknown milestone: never open
+            return True
+        visiting.add(m)
+        shut = m in out or any(p not in passed or is_closed(p) for p in prerequisites[m])
+        visiting.discard(m)
+        closed[m] = shut
+        return shut
+
+    return frozenset(m for m in prerequisites if is_closed(m))
+
+
+def critical_path(tasks: Iterable[int], edges: Edges, estimates: Mapping[int, float | None]) -> tuple[list[int], float]:
+    """The longest chain of ``tasks`` through ``edges`` by estimate (seconds; a task without one counts
+    0), first to last, and its total: what cannot slip without the whole plan slipping."""
+    batches = execution_plan(tasks, edges)
+    members = {t for b in batches for t in b}
+    best: dict[int, tuple[float, int | None]] = {}
+    for batch in batches:
+        for t in batch:
+            before = [(best[p][0], p) for p in edges.get(t, ()) if p in members and p != t]
+            length, prev = max(before, default=(0.0, None), key=lambda x: (x[0], -x[1]))
+            best[t] = (length + float(estimates.get(t) or 0), prev)
+    if not best:
+        return [], 0.0
+    end = max(best, key=lambda t: (best[t][0], -t))
+    path = [end]
+    while (prev := best[path[-1]][1]) is not None:
+        path.append(prev)
+    return path[::-1], best[end][0]
+
+
+def gate_edges(task_milestones: Mapping[int, int | None],
+               prerequisites: Mapping[int, Iterable[int]]) -> dict[int, set[int]]:
+    """Edges the milestone gates add: a task of a milestone waits for every given task of the
+    milestones it depends on (transitively), since they open it."""
+    by_milestone: dict[int, list[int]] = {}
+    for t, m in task_milestones.items():
+        if m is not None:
+            by_milestone.setdefault(m, []).append(t)
+    edges: dict[int, set[int]] = {}
+    for t, m in task_milestones.items():
+        if m is None:
+            continue
+        seen: set[int] = set()
+        stack = list(prerequisites.get(m, ()))
+        while stack:
+            p = stack.pop()
+            if p in seen or p == m:
+                continue
+            seen.add(p)
+            stack.extend(prerequisites.get(p, ()))
+        for p in seen:
+            edges.setdefault(t, set()).update(by_milestone.get(p, ()))
+    return edges

@@ -78,6 +78,16 @@ class MilestoneStatus(enum.StrEnum):
         return self in (MilestoneStatus.APPROVED, MilestoneStatus.CONDITIONAL)
 
 
+class PlanState(enum.StrEnum):
+    """Whether a milestone is in the plan: a person may cut or defer it (seed 004's risk cut order),
+    and reinstate it. A cut or deferred milestone's tasks are not handed out and nothing that depends
+    on it opens."""
+
+    ACTIVE = "active"
+    DEFERRED = "deferred"
+    CUT = "cut"
+
+
 class Decision(enum.StrEnum):
     APPROVE = "APPROVE"
     CONDITIONAL = "CONDITIONAL"
@@ -223,6 +233,23 @@ class Milestone:
     created_at: datetime
     #: Seconds a submitted report may wait for a decision before the gate is overdue (None: no deadline).
     review_within_seconds: float | None = None
+    #: Ids of the milestones whose gates must pass before this one opens; None: the one before it.
+    prerequisites: tuple[int, ...] | None = None
+    #: The planned start (ISO date, e.g. 2026-12-01): with ``planned_weeks``, the schedule.
+    starts_on: str | None = None
+    #: Money budget and the rate an hour costs (seed 000's $76,336): cost spent = hours x rate.
+    money_budget: float | None = None
+    hour_rate: float | None = None
+    plan_state: PlanState = PlanState.ACTIVE
+
+    @property
+    def cost_spent(self) -> float | None:
+        """Money spent: the hours burnt at the hour rate (None without a rate)."""
+        return None if self.hour_rate is None else self.hours_spent * self.hour_rate
+
+    @property
+    def in_plan(self) -> bool:
+        return self.plan_state is PlanState.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ gates and reviewers, as on SQLite (uow.py's ``gate_unit``)."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,7 +15,9 @@ from .. import identity, signing
 from ..domain import gates as domain_gates
 from ..errors import InvalidArgument
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
+from .. import plans
 from ..models import (
+    PlanState,
     Condition,
     Decision,
     GateDecision,
@@ -58,11 +61,19 @@ class Gates:
         acceptance_criteria: Sequence[str] = (),
         required_approvals: int = 1,
         review_within_seconds: float | None = None,
+        after: Sequence[int | str] | None = None,
+        starts_on: str | date | None = None,
+        money_budget: float | None = None,
+        hour_rate: float | None = None,
         actor: str = "human",
     ) -> Milestone:
         """Append a milestone. It opens at once if every earlier gate has passed, else it is locked.
         ``review_within_seconds``: how long a submitted report may wait for a decision before the
-        gate is overdue (attention escalates it; nothing is decided because of it)."""
+        gate is overdue (attention escalates it; nothing is decided because of it).
+        ``after``: the milestones it depends on (it opens when all their gates passed; default: the
+        one before it); ``starts_on``, ``money_budget`` and ``hour_rate``: its schedule and money."""
+        after, starts_on = plans.check_plan(after=after, starts_on=starts_on, money_budget=money_budget,
+                                            hour_rate=hour_rate)
         check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT),
                      planned_weeks=(planned_weeks, MAX_NAME), actor=(actor, MAX_NAME))
         check_texts("deliverables", deliverables, MAX_TEXT)
@@ -85,7 +96,26 @@ class Gates:
             gate_unit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
             hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
-            required_approvals=required_approvals, review_within_seconds=review_within_seconds))
+            required_approvals=required_approvals, review_within_seconds=review_within_seconds,
+            after=after, starts_on=starts_on, money_budget=money_budget, hour_rate=hour_rate))
+
+    async def replan_milestone(self, milestone: int | str, *, state: PlanState | str, by: str, reason: str,
+                               dry_run: bool = False) -> Milestone:
+        """A registered reviewer cuts (``cut``), defers (``deferred``) or reinstates (``active``) a
+        milestone, saying why: cut or deferred, its waiting tasks are held and nothing that depends on
+        it opens; reinstated, it is back under its gates. Recorded as an event with who and why.
+        ``dry_run``: every check, nothing changed."""
+        check_fields(by=(by, MAX_NAME), reason=(reason, MAX_TEXT))
+        try:
+            state = PlanState(state)
+        except ValueError:
+            raise InvalidArgument(f"state must be one of {', '.join(s.value for s in PlanState)}") from None
+        if not identity.has_content(by):
+            raise InvalidArgument("say who changes the plan (by)")
+        who = identity.canonical(by, "the name of who changes the plan")
+        why = identity.require_content(reason, "the reason")
+        return await self.db._write(who, lambda tx: domain_gates.replan(
+            gate_unit(tx, self._signatures), milestone, state=state, who=who, reason=why, dry_run=dry_run))
 
     async def list_milestones(self) -> list[Milestone]:
         rows = await self.db._all("SELECT * FROM milestones ORDER BY position")

@@ -1,0 +1,119 @@
+"""A milestone's plan beside its gate: prerequisites, schedule (start date and planned weeks against
+progress), and money (hours at an hour rate against a money budget). Pure: every seat (CLI, MCP,
+dashboard) shows what these functions say."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from .errors import InvalidArgument
+from .models import Milestone, PlanState
+
+_WEEKS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[-–]\s*(\d+(?:\.\d+)?))?\s*$")
+
+
+def check_plan(*, after: Sequence[int | str] | None, starts_on: str | date | None,
+               money_budget: float | None, hour_rate: float | None) -> tuple[list[int | str] | None, str | None]:
+    """The plan fields of a new milestone, checked: the prerequisites as given (a list of references),
+    and the start date as ISO text. InvalidArgument saying what is wrong."""
+    if after is not None:
+        if isinstance(after, (str, bytes)) or not all(
+                isinstance(a, (int, str)) and not isinstance(a, bool) for a in after):
+            raise InvalidArgument("after must be a list of milestones (ids or names)")
+        after = list(after)
+    if isinstance(starts_on, datetime):
+        starts_on = starts_on.date()
+    if isinstance(starts_on, date):
+        starts_on = starts_on.isoformat()
+    elif starts_on is not None:
+        try:
+            starts_on = date.fromisoformat(str(starts_on).strip()).isoformat()
+        except ValueError:
+            raise InvalidArgument(f"starts_on must be a date like 2026-12-01, not {starts_on!r}") from None
+    for what, value in (("money_budget", money_budget), ("hour_rate", hour_rate)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value < 0):
+            raise InvalidArgument(f"{what} must be a non-negative amount")
+    return after, starts_on
+
+
+def week_span(planned_weeks: str | None) -> float | None:
+    """How many weeks ``planned_weeks`` spans: "1-2" is two weeks, "3" one, "2.5" two and a half
+    (a single number is a length unless it is a whole week number); None if it says no length."""
+    m = _WEEKS.match(planned_weeks or "")
+    if m is None:
+        return None
+    lo, hi = float(m[1]), m[2]
+    if hi is None:
+        return 1.0 if lo.is_integer() else lo
+    return max(float(hi) - lo + 1, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Where a milestone stands against its calendar."""
+
+    starts: date
+    ends: date
+    #: Share of the planned time gone (0-1) and of its tasks done (0-1, None with no tasks).
+    time_used: float
+    work_done: float | None
+    #: Days ahead (positive) or behind (negative) of schedule: work done against time used.
+    variance_days: float | None
+
+    def words(self) -> str:
+        if self.variance_days is None:
+            return f"{self.starts:%Y-%m-%d} → {self.ends:%Y-%m-%d}"
+        v = round(self.variance_days)
+        state = "on schedule" if v == 0 else f"{abs(v)} d {'ahead' if v > 0 else 'behind'}"
+        return f"{self.starts:%Y-%m-%d} → {self.ends:%Y-%m-%d}  {state}"
+
+
+def schedule(ms: Milestone, progress: Mapping[str, int] | None, today: date) -> Schedule | None:
+    """The milestone's schedule on ``today`` (None without a start date or a length in weeks). A gate
+    that passed is done; otherwise work done is its completed tasks out of those not cancelled."""
+    span = week_span(ms.planned_weeks)
+    if ms.starts_on is None or span is None:
+        return None
+    starts = date.fromisoformat(ms.starts_on)
+    days = span * 7
+    ends = starts + timedelta(days=math.ceil(days) - 1)
+    used = min(max(((today - starts).days + 1) / days, 0.0), 1.0)
+    counts = dict(progress or {})
+    total = sum(n for s, n in counts.items() if s != "cancelled")
+    done = 1.0 if ms.status.passed else (counts.get("completed", 0) / total if total else None)
+    if ms.plan_state is not PlanState.ACTIVE or today < starts or done is None:
+        variance = None if done is None or today < starts else None
+    else:
+        variance = (done - used) * days
+    return Schedule(starts, ends, used, done, variance)
+
+
+def money(ms: Milestone) -> str | None:
+    """Cost spent beside the money budget ("$4,800 of $76,336 (6%)"), None when neither is set."""
+    cost = ms.cost_spent
+    if cost is None and ms.money_budget is None:
+        return None
+    spent = "-" if cost is None else f"${cost:,.0f}"
+    if ms.money_budget is None:
+        return f"{spent} spent"
+    share = f" ({cost / ms.money_budget:.0%})" if cost is not None and ms.money_budget else ""
+    return f"{spent} of ${ms.money_budget:,.0f}{share}"
+
+
+def prerequisite_names(ms: Milestone, milestones: Sequence[Milestone]) -> list[str]:
+    """The names of the milestones ``ms`` waits for (without explicit ones: the one before it)."""
+    from .graph import milestone_prerequisites
+
+    by_id = {m.id: m.name for m in milestones}
+    prerequisites = milestone_prerequisites((m.id, m.prerequisites) for m in milestones)
+    return [by_id.get(p, f"#{p}") for p in prerequisites.get(ms.id, ())]
+
+
+def plan_words(ms: Milestone) -> str | None:
+    """"CUT" / "DEFERRED" for a milestone out of the plan, None for one in it."""
+    return None if ms.in_plan else ms.plan_state.value.upper()
