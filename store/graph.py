@@ -176,20 +176,22 @@ def closed_milestones(prerequisites: Mapping[int, Iterable[int]], passed: Iterab
 
 def critical_path(tasks: Iterable[int], edges: Edges, estimates: Mapping[int, float | None]) -> tuple[list[int], float]:
     """The longest chain of ``tasks`` through ``edges`` by estimate (seconds; a task without one counts
-    0), first to last, and its total: what cannot slip without the whole plan slipping."""
+    0, and between equal totals the chain of more tasks is longer), first to last, and its total: what
+    cannot slip without the whole plan slipping."""
     batches = execution_plan(tasks, edges)
     members = {t for b in batches for t in b}
-    best: dict[int, tuple[float, int | None]] = {}
+    best: dict[int, tuple[float, int, int | None]] = {}  # (seconds, tasks, the task before)
     for batch in batches:
         for t in batch:
-            before = [(best[p][0], p) for p in edges.get(t, ()) if p in members and p != t]
-            length, prev = max(before, default=(0.0, None), key=lambda x: (x[0], -x[1]))
-            best[t] = (length + float(estimates.get(t) or 0), prev)
+            before = max(((best[p][0], best[p][1], -p) for p in edges.get(t, ()) if p in members and p != t),
+                         default=None)
+            seconds, count = (before[0], before[1]) if before else (0.0, 0)
+            best[t] = (seconds + float(estimates.get(t) or 0), count + 1, -before[2] if before else None)
     if not best:
         return [], 0.0
-    end = max(best, key=lambda t: (best[t][0], -t))
+    end = max(best, key=lambda t: (best[t][0], best[t][1], -t))
     path = [end]
-    while (prev := best[path[-1]][1]) is not None:
+    while (prev := best[path[-1]][2]) is not None:
         path.append(prev)
     return path[::-1], best[end][0]
 
@@ -217,3 +219,19 @@ def gate_edges(task_milestones: Mapping[int, int | None],
         for p in seen:
             edges.setdefault(t, set()).update(by_milestone.get(p, ()))
     return edges
+
+
+def gated_execution_plan(ids: Iterable[int], edges: Mapping[int, Iterable[int]],
+                         task_milestones: Mapping[int, int | None], estimates: Mapping[int, float | None],
+                         milestones: Iterable[tuple[int, Iterable[int] | None]]) -> ExecutionPlan:
+    """The execution plan of ``ids``: a task of a milestone runs after the given tasks of every
+    milestone whose gate opens it; with the critical path by estimate. ValueError on a cycle."""
+    prerequisites = milestone_prerequisites(milestones)
+    combined: dict[int, set[int]] = {t: set(edges.get(t, ())) for t in ids}
+    for t, extra in gate_edges(task_milestones, prerequisites).items():
+        combined.setdefault(t, set()).update(extra)
+    batches = execution_plan(ids, combined)
+    path, seconds = critical_path(ids, combined, estimates)
+    return ExecutionPlan(batches=tuple(tuple(b) for b in batches), total_batches=len(batches),
+                         max_parallelism=max(len(b) for b in batches), critical_path=tuple(path),
+                         critical_seconds=seconds)

@@ -468,6 +468,9 @@ class ExecutionPlan:
     batches: tuple[tuple[int, ...], ...]
     total_batches: int
     max_parallelism: int
+    #: The longest chain by estimate, first to last (seed 002's critical path), and its total seconds.
+    critical_path: tuple[int, ...] = ()
+    critical_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

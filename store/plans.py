@@ -86,10 +86,8 @@ def schedule(ms: Milestone, progress: Mapping[str, int] | None, today: date) -> 
     counts = dict(progress or {})
     total = sum(n for s, n in counts.items() if s != "cancelled")
     done = 1.0 if ms.status.passed else (counts.get("completed", 0) / total if total else None)
-    if ms.plan_state is not PlanState.ACTIVE or today < starts or done is None:
-        variance = None if done is None or today < starts else None
-    else:
-        variance = (done - used) * days
+    out_of_plan = ms.plan_state is not PlanState.ACTIVE
+    variance = None if out_of_plan or today < starts or done is None else (done - used) * days
     return Schedule(starts, ends, used, done, variance)
 
 
@@ -117,3 +115,41 @@ def prerequisite_names(ms: Milestone, milestones: Sequence[Milestone]) -> list[s
 def plan_words(ms: Milestone) -> str | None:
     """"CUT" / "DEFERRED" for a milestone out of the plan, None for one in it."""
     return None if ms.in_plan else ms.plan_state.value.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanView:
+    """A milestone's plan as every seat shows it."""
+
+    #: The names of the milestones whose gates open it (explicit: given when it was added).
+    after: tuple[str, ...]
+    explicit: bool
+    schedule: Schedule | None
+    money: str | None
+    plan_state: PlanState
+
+    @property
+    def worth_showing(self) -> bool:
+        """Whether it says more than a plain line of milestones does."""
+        return self.explicit or self.schedule is not None or self.money is not None \
+            or self.plan_state is not PlanState.ACTIVE
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(label, value) pairs: after, schedule, money, and whether it is out of the plan."""
+        out = []
+        if self.plan_state is not PlanState.ACTIVE:
+            out.append(("plan", f"{self.plan_state.value.upper()}: its tasks are held, and nothing that "
+                                "depends on it opens"))
+        if self.explicit or self.after:
+            out.append(("after", ", ".join(self.after) if self.after else "nothing: it opened at once"))
+        if self.schedule is not None:
+            out.append(("schedule", self.schedule.words()))
+        if self.money is not None:
+            out.append(("money", self.money))
+        return out
+
+
+def view(ms: Milestone, milestones: Sequence[Milestone], progress: Mapping[str, int] | None,
+         today: date) -> PlanView:
+    return PlanView(tuple(prerequisite_names(ms, milestones)), ms.prerequisites is not None,
+                    schedule(ms, progress, today), money(ms), ms.plan_state)

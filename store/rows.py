@@ -230,7 +230,9 @@ def tasks_of(rows: list[Row], prerequisite_rows: list[Row]) -> list[Task]:
         mine = prereqs.get(row["id"], [])
         reason = None
         if row["status"] == TaskStatus.BLOCKED:
-            reason = blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
+            plan = row["milestone_plan"]
+            status = plan if plan not in (None, PlanState.ACTIVE) else row["milestone_status"]
+            reason = blocked_reason(mine, row["milestone_name"], status, row["held_by"])
         tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
     return tasks
 

@@ -35,7 +35,7 @@ from ..models import (
     from_ts,
 )
 from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
-from ..rows import tasks_of
+from ..rows import prerequisite_ids, tasks_of
 from .base import Database, Tx
 from .signatures import Signatures
 from .uow import PREREQUISITES_OF, PRIORITY_INPUTS, TASK_SELECT, UNFINISHED_SQL, PgUnit, priority_inputs_of
@@ -160,7 +160,8 @@ class Tasks:
         )
 
     async def execution_plan(self, task_ids: Iterable[int]) -> ExecutionPlan:
-        """Topological batches of the given tasks; prerequisites outside the set count as met."""
+        """Topological batches of the given tasks (a milestone's after those of the milestones its gate
+        waits for) and the critical path by estimate; prerequisites outside the set count as met."""
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
@@ -173,12 +174,15 @@ class Tasks:
             "SELECT task_id, prerequisite_id FROM task_dependencies WHERE task_id = ANY(%s)", (_ids(ids),)
         ):
             edges[row[0]].add(row[1])
-        batches = graph.execution_plan(ids, edges)
-        return ExecutionPlan(
-            batches=tuple(tuple(b) for b in batches),
-            total_batches=len(batches),
-            max_parallelism=max(len(b) for b in batches),
-        )
+        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks WHERE id = ANY(%s)", (_ids(ids),))}
+        milestones = [(r[0], prerequisite_ids(r[1])) for r in await self.db._all(
+            "SELECT id, prerequisites FROM milestones ORDER BY position")]
+        try:
+            return graph.gated_execution_plan(ids, edges, {t: f[0] for t, f in facts.items()},
+                                              {t: f[1] for t, f in facts.items()}, milestones)
+        except ValueError as e:  # only a cycle written around swarmdeck can get here
+            raise InvalidArgument(str(e)) from None
 
     # -- enqueue and dependencies ---------------------------------------------------------
 

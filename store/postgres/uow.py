@@ -159,7 +159,7 @@ UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
 
 #: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
 TASK_SELECT = """
-SELECT t.*, CASE WHEN m.plan_state <> 'active' THEN m.plan_state ELSE m.status END AS milestone_status,
+SELECT t.*, m.status AS milestone_status, m.plan_state AS milestone_plan,
        m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """

@@ -12,6 +12,7 @@ from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from ..domain import liveness, tasks
 from ..domain.liveness import Housekeeping
 from ..errors import InvalidArgument, NotFound
+from ..rows import prerequisite_ids
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
@@ -161,7 +162,8 @@ class Tasks:
         )
 
     async def execution_plan(self, task_ids: Iterable[int]) -> ExecutionPlan:
-        """Topological batches of the given tasks; prerequisites outside the set count as met."""
+        """Topological batches of the given tasks (a milestone's after those of the milestones its gate
+        waits for) and the critical path by estimate; prerequisites outside the set count as met."""
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
@@ -178,12 +180,16 @@ class Tasks:
             (ids_json(ids),),
         ):
             edges[row[0]].add(row[1])
-        batches = graph.execution_plan(ids, edges)
-        return ExecutionPlan(
-            batches=tuple(tuple(b) for b in batches),
-            total_batches=len(batches),
-            max_parallelism=max(len(b) for b in batches),
-        )
+        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks "
+            "WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),))}
+        milestones = [(r[0], prerequisite_ids(r[1])) for r in await self.db._all(
+            "SELECT id, prerequisites FROM milestones ORDER BY position")]
+        try:
+            return graph.gated_execution_plan(ids, edges, {t: f[0] for t, f in facts.items()},
+                                              {t: f[1] for t, f in facts.items()}, milestones)
+        except ValueError as e:  # only a cycle written around swarmdeck can get here
+            raise InvalidArgument(str(e)) from None
 
     # -- enqueue and dependencies ---------------------------------------------------------
 

@@ -92,7 +92,9 @@ async def test_the_task_loop_over_mcp(db):
         assert got["id"] == b and got["prerequisites"] == [a] and got["parent_task_id"] == a
 
         plan = await t.ok("task_execution_plan", task_ids=[b, a])
-        assert plan == {"batches": [[a], [b]], "total_batches": 2, "max_parallelism": 1}
+        assert plan["critical_path"] == [a, b]  # the longest chain (by estimate, then by tasks)
+        assert {k: plan[k] for k in ("batches", "total_batches", "max_parallelism")} == {
+            "batches": [[a], [b]], "total_batches": 2, "max_parallelism": 1}
         blocked = await t.ok("task_list", status="blocked")
         assert [x["id"] for x in blocked["tasks"]] == [b] and blocked["count"] == 1
         assert (await t.ok("task_list", agent_type="nobody"))["tasks"] == []
