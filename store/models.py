@@ -386,8 +386,9 @@ class GateStatus:
     conditions: tuple[Condition, ...]
     #: Distinct reviewers who approved the current report version.
     approvals: tuple[str, ...]
-    #: Tasks that approving this gate would unblock (tasks of the next locked milestone).
+    #: Tasks that approving this gate would unblock (tasks of the locked milestones it opens).
     unblocks: int
+    #: The locked milestones passing this gate opens ("P3, P4"), None if none.
     next_milestone: str | None
     #: Escalations of this gate that a reviewer lifted, oldest first.
     resumptions: tuple[Resumption, ...] = ()
@@ -398,8 +399,10 @@ class GateStatus:
     claims_open: bool = True
     #: Unfinished tasks of ``next_milestone``: all that approving opens (``unblocks`` of them ready now).
     next_tasks: int = 0
-    #: The milestone right after this one, whatever its status: what a passed gate opened.
+    #: The milestones that depend on this one, whatever their status: what a passed gate opened.
     following: str | None = None
+    #: The gates this milestone still waits for (names): what must pass before it opens.
+    waits_for: tuple[str, ...] = ()
 
     @property
     def unverified_pass(self) -> bool:

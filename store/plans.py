@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from .errors import InvalidArgument
 from .models import Milestone, PlanState
@@ -127,6 +128,8 @@ class PlanView:
     schedule: Schedule | None
     money: str | None
     plan_state: PlanState
+    #: Who cut or deferred it and why ("carol: timeline slipped"), when known.
+    why: str | None = None
 
     @property
     def worth_showing(self) -> bool:
@@ -138,8 +141,9 @@ class PlanView:
         """(label, value) pairs: after, schedule, money, and whether it is out of the plan."""
         out = []
         if self.plan_state is not PlanState.ACTIVE:
-            out.append(("plan", f"{self.plan_state.value.upper()}: its tasks are held, and nothing that "
-                                "depends on it opens"))
+            by = f" by {self.why}" if self.why else ""
+            out.append(("plan", f"{self.plan_state.value.upper()}{by} (its tasks are held, and nothing that "
+                                "depends on it opens)"))
         if self.explicit or self.after:
             out.append(("after", ", ".join(self.after) if self.after else "nothing: it opened at once"))
         if self.schedule is not None:
@@ -150,6 +154,54 @@ class PlanView:
 
 
 def view(ms: Milestone, milestones: Sequence[Milestone], progress: Mapping[str, int] | None,
-         today: date) -> PlanView:
+         today: date, why: str | None = None) -> PlanView:
     return PlanView(tuple(prerequisite_names(ms, milestones)), ms.prerequisites is not None,
-                    schedule(ms, progress, today), money(ms), ms.plan_state)
+                    schedule(ms, progress, today), money(ms), ms.plan_state, why)
+
+
+async def why_out_of_plan(store: Any, ms: Milestone) -> str | None:
+    """Who took ``ms`` out of the plan and why ("carol: timeline slipped"), from its newest cut or
+    defer event; None while it is in the plan."""
+    from .events import EventKind
+
+    if ms.in_plan:
+        return None
+    kind = EventKind.MILESTONE_CUT if ms.plan_state is PlanState.CUT else EventKind.MILESTONE_DEFERRED
+    found = await store.events(entity="milestone", entity_id=ms.id, kind=kind, limit=1)
+    if not found:
+        return None
+    payload = found[0].payload
+    return f"{payload.get('by') or found[0].actor}: {payload.get('reason') or '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """A gate's place in the graph: what passing it opens now, what follows it whatever its status,
+    and the gates it still waits for (all as milestones, in order)."""
+
+    opens: tuple[Milestone, ...]
+    following: tuple[Milestone, ...]
+    waits_for: tuple[Milestone, ...]
+
+
+def neighbours(ms: Milestone, milestones: Sequence[Milestone]) -> Neighbours:
+    """``ms``'s neighbours among ``milestones`` (every milestone, in order). Passing ``ms`` opens the
+    locked milestones in the plan that depend on it and on nothing else that has not passed."""
+    from .graph import milestone_prerequisites
+
+    prerequisites = milestone_prerequisites((m.id, m.prerequisites) for m in milestones)
+    by_id = {m.id: m for m in milestones}
+
+    def passed(p: int) -> bool:
+        return p in by_id and by_id[p].status.passed and by_id[p].in_plan
+
+    following = [m for m in milestones if ms.id in prerequisites[m.id]]
+    opens = [m for m in following if m.status.value == "locked" and m.in_plan
+             and all(p == ms.id or passed(p) for p in prerequisites[m.id])]
+    waits = [by_id[p] for p in prerequisites.get(ms.id, ()) if p in by_id and not passed(p)]
+    return Neighbours(tuple(opens), tuple(following), tuple(waits))
+
+
+def names(milestones: Sequence[Milestone]) -> str | None:
+    """"A, B" (None for none): how a gate names the milestones it opens or follows."""
+    return ", ".join(m.name for m in milestones) or None

@@ -129,7 +129,8 @@ async def show(store: Store, cfg: Config, milestone: str) -> Shown:
     m = await store.get_milestone(milestone)
     everything = await store.list_milestones()
     progress = await store.milestone_progress()
-    return Shown(m, plans.view(m, everything, progress.get(m.id), datetime.now(timezone.utc).date()))
+    return Shown(m, plans.view(m, everything, progress.get(m.id), datetime.now(timezone.utc).date(),
+                               await plans.why_out_of_plan(store, m)))
 
 
 _REPLAN = {

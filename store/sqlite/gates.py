@@ -7,11 +7,10 @@ from datetime import date
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import identity, signing
+from .. import identity, plans, signing
 from ..domain import gates as domain_gates
 from ..errors import InvalidArgument
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
-from .. import plans
 from ..models import (
     PlanState,
     Condition,
@@ -30,7 +29,7 @@ from ..rows import (
     resumption_from_row,
 )
 from .signatures import DECISION_SELECT, Signatures
-from .uow import NEXT_LOCKED, SqliteUnit, milestone_reads, report_reads
+from .uow import SqliteUnit, milestone_reads, report_reads
 
 
 class Gates:
@@ -272,25 +271,25 @@ class Gates:
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
         guard = await self.db._read(self._signatures.gate_guard())
-        nxt = await self.db._one(NEXT_LOCKED, (ms.position,))
-        unblocks = 0
-        if nxt is not None:
-            unblocks = (await self.db._one(
+        near = plans.neighbours(ms, [milestone_from_row(r) for r in await self.db._all(
+            "SELECT * FROM milestones ORDER BY position")])
+        unblocks = next_tasks = 0
+        for nxt in near.opens:
+            unblocks += (await self.db._one(
                 """SELECT count(*) FROM tasks t WHERE t.milestone_id = ? AND t.status = 'blocked'
                    AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
-                (nxt["id"],),
+                (nxt.id,),
             ))[0]
-        next_tasks = 0
-        if nxt is not None:  # milestone_progress's count, of the tasks still to do
-            next_tasks = sum(n for status, n in await self.db._all(
-                "SELECT status, count(*) FROM tasks WHERE milestone_id = ? GROUP BY status", (nxt["id"],))
+            # milestone_progress's count, of the tasks still to do
+            next_tasks += sum(n for status, n in await self.db._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = ? GROUP BY status", (nxt.id,))
                 if status not in ("completed", "cancelled"))
-        following = await self.db._one(
-            "SELECT name FROM milestones WHERE position > ? ORDER BY position LIMIT 1", (ms.position,))
-        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"], resumptions,
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, plans.names(near.opens),
+                          resumptions,
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
-                          next_tasks=next_tasks, following=following and following[0])
+                          next_tasks=next_tasks, following=plans.names(near.following),
+                          waits_for=tuple(m.name for m in near.waits_for))
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

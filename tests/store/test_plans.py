@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from swarmdeck.store import MilestoneStatus, PlanState, TaskStatus, plans
+from swarmdeck.store import MilestoneStatus, PlanState, TaskStatus, gates, plans
 from swarmdeck.store.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied
 from swarmdeck.store.events import EventKind
 
@@ -54,7 +54,11 @@ class TestPrerequisites:
         t3 = await store.enqueue_task(description="redis", milestone="P3")
         t4 = await store.enqueue_task(description="api", milestone="P4")
         assert t3.status is TaskStatus.BLOCKED and t4.status is TaskStatus.BLOCKED
+        assert gates.standing(await store.gate_status("P4")) == "Locked: it opens when the gates of P1, P2 pass."
         await approve(store, "P1")
+        # what the reviewer of P2 is told: approving opens both, and every task they hold
+        p2 = await store.gate_status("P2")
+        assert (p2.next_milestone, p2.next_tasks, p2.unblocks, p2.following) == ("P3, P4", 2, 2, "P3, P4")
         assert statuses(await store.list_milestones())["P4"] == "locked"  # P2 has not passed yet
         await approve(store, "P2")
         # P3 and P4 open together: two phases in parallel
@@ -154,6 +158,9 @@ class TestCutDeferReinstate:
         events = await store.events(kind=EventKind.MILESTONE_CUT)
         assert [(e.actor, e.payload["by"], e.payload["reason"], e.payload["tasks"]) for e in events] == [
             ("carol", "carol", "timeline slipped", 1)]
+
+        assert gates.standing(await store.gate_status("P4")).startswith("Cut by a person: its tasks are held")
+        assert (await store.gate_status("P2")).next_milestone is None  # approving P2 would open nothing more
 
         back = await store.replan_milestone("P4", state="active", by="carol", reason="room again")
         assert back.in_plan and (await store.get_task(work.id)).status is TaskStatus.READY

@@ -187,3 +187,38 @@ def test_snapshot_at_200x60_after_a_revision(seeded, snap_compare):
 
     asyncio.run(revise())
     assert snap_compare(make_app(seeded.path), terminal_size=(200, 60), run_before=loaded)
+
+
+async def plan_a_graph(db) -> None:
+    """Seed 004's shape on the seeded swarm: Docker waits for two milestones (one in review) and has a
+    schedule and money; Learning loop is cut by a reviewer, with a reason that looks like markup."""
+    await db_call(db, "add_milestone", "Docker + Deployment", after=["Foundation", "Memory service"],
+                  planned_weeks="1-2", starts_on="2027-01-04", hour_budget=80, money_budget=76336, hour_rate=120)
+    await db_call(db, "enqueue_task", description="Write the Dockerfiles", milestone="Docker + Deployment",
+                  estimated_duration_seconds=3600)
+    await db_call(db, "replan_milestone", "Learning loop", state="cut", by="carol",
+                  reason="[bold red]timeline[/] slipped")
+
+
+async def test_the_plan_shows_prerequisites_schedule_money_and_a_cut(seeded):
+    db = seeded.path
+    await plan_a_graph(db)
+    app = make_app(db)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await loaded(pilot)
+        shown = {cells[1]: cells for cells in rows(table(app)).values()}
+        assert shown["Learning loop"][2] == "cut" and shown["Docker + Deployment"][2] == "locked"
+        await select(pilot, "Docker + Deployment")
+        detail = static_text(app.screen.query_one("#milestone-objective"))
+        assert "after    Foundation, Memory service" in detail
+        assert "hours    0/80" in detail
+        # 2027-01-15 is day 12 of 14 and nothing is done: 12 days behind
+        assert "schedule 2027-01-04 → 2027-01-17  12 d behind" in detail
+        assert "money    $0 of $76,336 (0%)" in detail
+        await select(pilot, "Learning loop")
+        detail = static_text(app.screen.query_one("#milestone-objective"))
+        # who cut it and why, the reason as written: markup in it is text, never style
+        assert "plan     CUT by carol: [bold red]timeline[/] slipped" in detail
+        # a milestone in line with no plan of its own shows none
+        await select(pilot, "Foundation")
+        assert "Plan" not in static_text(app.screen.query_one("#milestone-objective"))
