@@ -141,9 +141,8 @@ class PlanView:
         """(label, value) pairs: after, schedule, money, and whether it is out of the plan."""
         out = []
         if self.plan_state is not PlanState.ACTIVE:
-            by = f" by {self.why}" if self.why else ""
-            out.append(("plan", f"{self.plan_state.value.upper()}{by} (its tasks are held, and nothing that "
-                                "depends on it opens)"))
+            # What it means is the gate's standing sentence (store/gates.py), said once beside it.
+            out.append(("plan", self.plan_state.value.upper() + (f" by {self.why}" if self.why else "")))
         if self.explicit or self.after:
             out.append(("after", ", ".join(self.after) if self.after else "nothing: it opened at once"))
         if self.schedule is not None:

@@ -68,6 +68,9 @@ def render_milestone(m: Milestone, view: plans.PlanView | None = None) -> str:
     ]
     if view is not None:
         lines += [f"  {label}: {plain(value)}" for label, value in view.lines()]
+    if not m.in_plan:
+        lines.append("  held: its waiting tasks are not handed out and nothing that depends on it opens, "
+                     "until it is reinstated")
     lines += [f"  deliverable: {plain(d)}" for d in m.deliverables]
     lines += [f"  criterion: {plain(c)}" for c in m.acceptance_criteria]
     return "\n".join(lines)
