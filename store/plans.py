@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -204,3 +204,35 @@ def neighbours(ms: Milestone, milestones: Sequence[Milestone]) -> Neighbours:
 def names(milestones: Sequence[Milestone]) -> str | None:
     """"A, B" (None for none): how a gate names the milestones it opens or follows."""
     return ", ".join(m.name for m in milestones) or None
+
+
+def check_replan(state: PlanState | str, by: str, reason: str) -> tuple[PlanState, str, str]:
+    """A cut, defer or reinstate's arguments, checked: the state, who (canonical) and why."""
+    from . import identity
+    from .limits import MAX_NAME, MAX_TEXT, check_fields
+
+    check_fields(by=(by, MAX_NAME), reason=(reason, MAX_TEXT))
+    try:
+        state = PlanState(state)
+    except ValueError:
+        raise InvalidArgument(f"state must be one of {', '.join(s.value for s in PlanState)}") from None
+    if not identity.has_content(by):
+        raise InvalidArgument("say who changes the plan (by)")
+    who = identity.canonical(by, "the name of who changes the plan")
+    return state, who, identity.require_content(reason, "the reason")
+
+
+async def execution_plan(db: Any, ids: list[int], edges: Mapping[int, Iterable[int]],
+                         facts: Mapping[int, tuple[int | None, float | None]]) -> Any:
+    """The gated execution plan of ``ids`` (store/graph.py), given their prerequisite ``edges`` and
+    each task's (milestone id, estimate): the milestones' prerequisites read through ``db``."""
+    from . import graph
+    from .rows import prerequisite_ids
+
+    milestones = [(r[0], prerequisite_ids(r[1])) for r in await db._all(
+        "SELECT id, prerequisites FROM milestones ORDER BY position")]
+    try:
+        return graph.gated_execution_plan(ids, edges, {t: f[0] for t, f in facts.items()},
+                                          {t: f[1] for t, f in facts.items()}, milestones)
+    except ValueError as e:  # only a cycle written around swarmdeck can get here
+        raise InvalidArgument(str(e)) from None

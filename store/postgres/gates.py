@@ -100,19 +100,8 @@ class Gates:
 
     async def replan_milestone(self, milestone: int | str, *, state: PlanState | str, by: str, reason: str,
                                dry_run: bool = False) -> Milestone:
-        """A registered reviewer cuts (``cut``), defers (``deferred``) or reinstates (``active``) a
-        milestone, saying why: cut or deferred, its waiting tasks are held and nothing that depends on
-        it opens; reinstated, it is back under its gates. Recorded as an event with who and why.
-        ``dry_run``: every check, nothing changed."""
-        check_fields(by=(by, MAX_NAME), reason=(reason, MAX_TEXT))
-        try:
-            state = PlanState(state)
-        except ValueError:
-            raise InvalidArgument(f"state must be one of {', '.join(s.value for s in PlanState)}") from None
-        if not identity.has_content(by):
-            raise InvalidArgument("say who changes the plan (by)")
-        who = identity.canonical(by, "the name of who changes the plan")
-        why = identity.require_content(reason, "the reason")
+        """Cut, defer or reinstate (``Store.replan_milestone``; the rule: store/domain/gates.py's ``replan``)."""
+        state, who, why = plans.check_replan(state, by, reason)
         return await self.db._write(who, lambda tx: domain_gates.replan(
             gate_unit(tx, self._signatures), milestone, state=state, who=who, reason=why, dry_run=dry_run))
 

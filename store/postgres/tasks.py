@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import graph, identity
+from .. import graph, identity, plans
 from ..domain import liveness, tasks
 from ..domain.liveness import Housekeeping
 from ..errors import InvalidArgument, NotFound
@@ -35,7 +35,7 @@ from ..models import (
     from_ts,
 )
 from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
-from ..rows import prerequisite_ids, tasks_of
+from ..rows import tasks_of
 from .base import Database, Tx
 from .signatures import Signatures
 from .uow import PREREQUISITES_OF, PRIORITY_INPUTS, TASK_SELECT, UNFINISHED_SQL, PgUnit, priority_inputs_of
@@ -165,8 +165,9 @@ class Tasks:
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
-        found = {r[0] for r in await self.db._all("SELECT id FROM tasks WHERE id = ANY(%s)", (_ids(ids),))}
-        missing = [i for i in ids if i not in found]
+        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks WHERE id = ANY(%s)", (_ids(ids),))}
+        missing = [i for i in ids if i not in facts]
         if missing:
             raise NotFound(f"no such task: {', '.join(map(str, missing))}")
         edges: dict[int, set[int]] = defaultdict(set)
@@ -174,15 +175,7 @@ class Tasks:
             "SELECT task_id, prerequisite_id FROM task_dependencies WHERE task_id = ANY(%s)", (_ids(ids),)
         ):
             edges[row[0]].add(row[1])
-        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
-            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks WHERE id = ANY(%s)", (_ids(ids),))}
-        milestones = [(r[0], prerequisite_ids(r[1])) for r in await self.db._all(
-            "SELECT id, prerequisites FROM milestones ORDER BY position")]
-        try:
-            return graph.gated_execution_plan(ids, edges, {t: f[0] for t, f in facts.items()},
-                                              {t: f[1] for t, f in facts.items()}, milestones)
-        except ValueError as e:  # only a cycle written around swarmdeck can get here
-            raise InvalidArgument(str(e)) from None
+        return await plans.execution_plan(self.db, ids, edges, facts)
 
     # -- enqueue and dependencies ---------------------------------------------------------
 

@@ -7,12 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import graph, identity
+from .. import graph, identity, plans
 from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from ..domain import liveness, tasks
 from ..domain.liveness import Housekeeping
 from ..errors import InvalidArgument, NotFound
-from ..rows import prerequisite_ids
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
@@ -167,10 +166,10 @@ class Tasks:
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
-        found = {r[0] for r in await self.db._all(
-            "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
-        )}
-        missing = [i for i in ids if i not in found]
+        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks "
+            "WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),))}
+        missing = [i for i in ids if i not in facts]
         if missing:
             raise NotFound(f"no such task: {', '.join(map(str, missing))}")
         edges: dict[int, set[int]] = defaultdict(set)
@@ -180,16 +179,7 @@ class Tasks:
             (ids_json(ids),),
         ):
             edges[row[0]].add(row[1])
-        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
-            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks "
-            "WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),))}
-        milestones = [(r[0], prerequisite_ids(r[1])) for r in await self.db._all(
-            "SELECT id, prerequisites FROM milestones ORDER BY position")]
-        try:
-            return graph.gated_execution_plan(ids, edges, {t: f[0] for t, f in facts.items()},
-                                              {t: f[1] for t, f in facts.items()}, milestones)
-        except ValueError as e:  # only a cycle written around swarmdeck can get here
-            raise InvalidArgument(str(e)) from None
+        return await plans.execution_plan(self.db, ids, edges, facts)
 
     # -- enqueue and dependencies ---------------------------------------------------------
 
