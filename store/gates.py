@@ -185,7 +185,8 @@ def standing(gate: GateStatus) -> str:
     if m.status is MilestoneStatus.LOCKED:
         if m.prerequisites is not None and gate.waits_for:
             waits = gate.waits_for
-            gate_words = f"the gate of {waits[0]} passes" if len(waits) == 1 else f"the gates of {', '.join(waits)} pass"
+            gate_words = (f"the gate of {waits[0]} passes" if len(waits) == 1
+                          else f"the gates of {', '.join(waits)} pass")
             return f"Locked: it opens when {gate_words}."
         return "Locked: it opens when the gate before it passes."
     if m.status is MilestoneStatus.OPEN:

@@ -128,7 +128,8 @@ def gated_plan(plan: ExecutionPlan, tasks: dict[int, Task], milestones: dict[int
 # -- plans of milestones: prerequisites, gates and the critical path -------------------------------
 
 
-def milestone_prerequisites(milestones: Iterable[tuple[int, Iterable[int] | None]]) -> dict[int, tuple[int, ...]]:
+def milestone_prerequisites(
+        milestones: Iterable[tuple[int, Iterable[int] | None]]) -> dict[int, tuple[int, ...]]:
     """Each milestone's prerequisites, from the milestones in order as (id, explicit prerequisites or
     None): a milestone without explicit ones follows the one before it (the first follows none)."""
     result: dict[int, tuple[int, ...]] = {}
@@ -174,7 +175,8 @@ def closed_milestones(prerequisites: Mapping[int, Iterable[int]], passed: Iterab
     return frozenset(m for m in prerequisites if is_closed(m))
 
 
-def critical_path(tasks: Iterable[int], edges: Edges, estimates: Mapping[int, float | None]) -> tuple[list[int], float]:
+def critical_path(tasks: Iterable[int], edges: Edges,
+                  estimates: Mapping[int, float | None]) -> tuple[list[int], float]:
     """The longest chain of ``tasks`` through ``edges`` by estimate (seconds; a task without one counts
     0, and between equal totals the chain of more tasks is longer), first to last, and its total: what
     cannot slip without the whole plan slipping."""

@@ -18,7 +18,8 @@ _WEEKS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[-–]\s*(\d+(?:\.\d+)?))?\s*$")
 
 
 def check_plan(*, after: Sequence[int | str] | None, starts_on: str | date | None,
-               money_budget: float | None, hour_rate: float | None) -> tuple[list[int | str] | None, str | None]:
+               money_budget: float | None,
+               hour_rate: float | None) -> tuple[list[int | str] | None, str | None]:
     """The plan fields of a new milestone, checked: the prerequisites as given (a list of references),
     and the start date as ISO text. InvalidArgument saying what is wrong."""
     if after is not None:

@@ -108,10 +108,13 @@ class Shown(dict):
 @click.option("--after", "after", multiple=True,
               help="A milestone this one depends on (repeatable: it opens once all their gates passed). "
                    "Default: the one before it.")
-@click.option("--starts", "starts_on", help="Planned start date, e.g. 2026-12-01 (with --weeks: the schedule).")
+@click.option("--starts", "starts_on",
+              help="Planned start date, e.g. 2026-12-01 (with --weeks: the schedule).")
 @click.option("--money", "money_budget", type=click.FloatRange(0), help="Money budget, e.g. 76336.")
-@click.option("--rate", "hour_rate", type=click.FloatRange(0), help="What an hour costs: cost spent = hours x rate.")
-async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, after, **fields) -> Milestone:
+@click.option("--rate", "hour_rate", type=click.FloatRange(0),
+              help="What an hour costs: cost spent = hours x rate.")
+async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, after,
+              **fields) -> Milestone:
     """Append a milestone (open if every gate it depends on has passed, else locked)."""
     return await store.add_milestone(name, deliverables=list(deliverables),
                                      acceptance_criteria=list(acceptance_criteria), actor=cfg.who(),
@@ -160,10 +163,11 @@ def _replan_command(verb: str) -> None:
         seat.confirm(f"{title} {plain(m.name)}?")
         return await store.replan_milestone(milestone, state=state, by=by, reason=reason)
 
-    replan.__doc__ = (f"{title} a milestone with its tasks: {effect}. A person's act (a registered reviewer), "
-                      "at a terminal only; recorded with who and why.")
+    replan.__doc__ = (f"{title} a milestone with its tasks: {effect}. A person's act (a registered "
+                      "reviewer), at a terminal only; recorded with who and why.")
     options = [click.argument("milestone"),
-               click.option("--by", help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user."),
+               click.option("--by",
+                            help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user."),
                click.option("--reason", help="Why (asked for if not given).")]
     for option in reversed(options):
         replan = option(replan)

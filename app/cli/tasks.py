@@ -180,7 +180,8 @@ def render_plan(p: ExecutionPlan) -> str:
     lines = [f"batch {i}: {', '.join(map(str, b))}" for i, b in enumerate(p.batches, start=1)]
     lines.append(f"{p.total_batches} batch(es), max parallelism {p.max_parallelism}")
     if len(p.critical_path) > 1 or p.critical_seconds:
-        length = f"{ago(p.critical_seconds)} by estimate" if p.critical_seconds else "no estimates: the longest chain"
+        length = (f"{ago(p.critical_seconds)} by estimate" if p.critical_seconds
+                  else "no estimates: the longest chain")
         lines.append(f"critical path: {' -> '.join(map(str, p.critical_path))} ({length})")
     return "\n".join(lines)
 

@@ -46,10 +46,11 @@ class GateGuard:
 def guard(milestones: Sequence[tuple[int, int] | tuple[int, int, Sequence[int] | None, str]],
           approvers: Mapping[int, set[str]], escalation: tuple[int, int, str] | None) -> GateGuard:
     """The guard, from the milestones in order as (id, approvals required, explicit prerequisites or
-    None, plan state), the verified approvers of each one's current report (canonical names; the last two may be left out), and the
-    escalation that stands, if any: a gate passed with enough approvals; a milestone is open once
-    every gate it depends on passed and they are open too (without explicit prerequisites, it depends
-    on the one before it); a cut or deferred one never is, nor anything that depends on it."""
+    None, plan state; the last two may be left out), the verified approvers of each one's current
+    report (canonical names), and the escalation that stands, if any: a gate passed with enough
+    approvals; a milestone is open once every gate it depends on passed and they are open too
+    (without explicit prerequisites, it depends on the one before it); a cut or deferred one never
+    is, nor anything that depends on it."""
     from .. import graph
 
     milestones = [(*m, None, PlanState.ACTIVE.value)[:4] for m in milestones]

@@ -668,7 +668,8 @@ _PLANS = """
 -- Plans are graphs (as SQLite's migration of the same name).
 ALTER TABLE milestones ADD COLUMN prerequisites jsonb;
 ALTER TABLE milestones ADD COLUMN starts_on text;
-ALTER TABLE milestones ADD COLUMN money_budget double precision CHECK (money_budget IS NULL OR money_budget >= 0);
+ALTER TABLE milestones ADD COLUMN money_budget double precision
+    CHECK (money_budget IS NULL OR money_budget >= 0);
 ALTER TABLE milestones ADD COLUMN hour_rate double precision CHECK (hour_rate IS NULL OR hour_rate >= 0);
 ALTER TABLE milestones ADD COLUMN plan_state text NOT NULL DEFAULT 'active'
     CHECK (plan_state IN ('active', 'deferred', 'cut'));

@@ -158,7 +158,8 @@ class Signatures:
 
     def compute_guard(self) -> Reads[GateGuard]:
         keys = yield from self.reviewer_keys()
-        milestones = yield All("SELECT id, name, required_approvals, prerequisites, plan_state FROM milestones ORDER BY position")
+        milestones = yield All("SELECT id, name, required_approvals, prerequisites, plan_state "
+                               "FROM milestones ORDER BY position")
         # Each milestone's current report: its newest version.
         current = {r[0]: r[1] for r in (yield All(
             "SELECT DISTINCT ON (milestone_id) milestone_id, id FROM validation_reports "
@@ -182,5 +183,6 @@ class Signatures:
                 named = names.get(escalation["milestone_id"], str(escalation["milestone_id"]))
                 reason = escalation_reason(named, escalation["reviewer"], escalation["rationale"])
                 outstanding = (escalation["id"], escalation["milestone_id"], reason)
-        return guard([(m["id"], m["required_approvals"], prerequisite_ids(m["prerequisites"]), m["plan_state"])
-                      for m in milestones], approvers, outstanding)
+        plan = [(m["id"], m["required_approvals"], prerequisite_ids(m["prerequisites"]), m["plan_state"])
+                for m in milestones]
+        return guard(plan, approvers, outstanding)

@@ -166,7 +166,8 @@ class Tasks:
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
         facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
-            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks WHERE id = ANY(%s)", (_ids(ids),))}
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks WHERE id = ANY(%s)",
+            (_ids(ids),))}
         missing = [i for i in ids if i not in facts]
         if missing:
             raise NotFound(f"no such task: {', '.join(map(str, missing))}")

@@ -94,7 +94,7 @@ class Gates:
 
     async def replan_milestone(self, milestone: int | str, *, state: PlanState | str, by: str, reason: str,
                                dry_run: bool = False) -> Milestone:
-        """Cut, defer or reinstate (``Store.replan_milestone``; the rule: store/domain/gates.py's ``replan``)."""
+        """Cut, defer or reinstate (``Store.replan_milestone``; the rule: domain/gates.py's ``replan``)."""
         state, who, why = plans.check_replan(state, by, reason)
         return await self.db._write(who, lambda tx: domain_gates.replan(
             SqliteUnit(tx, self._signatures), milestone, state=state, who=who, reason=why, dry_run=dry_run))
