@@ -214,3 +214,33 @@ class TestExecutionPlan:
         assert plan.batches == ((a.id, free.id), (b.id,), (c.id, d.id))
         assert plan.max_parallelism == 2
         assert plan.critical_path == (a.id, b.id, c.id) and plan.critical_seconds == 3600 + 600 + 7200
+
+
+class TestAnotherSeat:
+    async def test_a_cut_made_elsewhere_closes_claims_here_at_once(self, phases, where, clock):
+        """The gate guard is cached per store object: each act changes what its mark reads."""
+        from swarmdeck.store import open_store
+
+        store = phases
+        task = await store.enqueue_task(description="schema", milestone="P1")
+        other = await open_store(where, clock=clock)
+        try:
+            assert (await store.gate_status("P1")).claims_open  # the guard is now cached here
+            await other.replan_milestone("P1", state="deferred", by="carol", reason="waiting on a vendor")
+            assert await store.claim_task(agent="a1") is None
+            await other.replan_milestone("P1", state="active", by="carol", reason="the vendor answered")
+            assert (await store.claim_task(agent="a1")).id == task.id
+        finally:
+            await other.close()
+
+    async def test_the_guard_hands_out_nothing_of_a_milestone_out_of_the_plan(self, phases, where):
+        """Tasks left ready (a row written around swarmdeck) are still not handed out: claims ask the
+        gate guard, not the task's status."""
+        store = phases
+        task = await store.enqueue_task(description="schema", milestone="P1")
+        assert (await store.gate_status("P1")).claims_open
+        with raw(where) as conn:
+            conn.execute("UPDATE milestones SET plan_state = 'cut', plan_version = plan_version + 1 "
+                         "WHERE name = 'P1'")
+        assert (await store.get_task(task.id)).status is TaskStatus.READY
+        assert await store.claim_task(agent="a1") is None
