@@ -105,7 +105,8 @@ def gated_plan(plan: ExecutionPlan, tasks: dict[int, Task], milestones: dict[int
     def locked(task_id: int) -> Milestone | None:
         task = tasks.get(task_id)
         milestone = milestones.get(task.milestone_id) if task and task.milestone_id else None
-        return milestone if milestone and milestone.status is MilestoneStatus.LOCKED else None
+        shut = milestone is not None and (milestone.status is MilestoneStatus.LOCKED or not milestone.in_plan)
+        return milestone if shut else None
 
     # Batches are in dependency order, so a task's prerequisites are decided before it is.
     waits_for: dict[int, Milestone] = {}
