@@ -128,6 +128,9 @@ def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, c
     from .. import gates
 
     ms = milestone(u, ref)
+    if not ms.in_plan:
+        raise InvalidTransition(f"milestone '{ms.name}' is {ms.plan_state}: a person took it out of the plan; "
+                                "reports can be submitted once it is reinstated")
     if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
         raise InvalidTransition(
             f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "

@@ -151,6 +151,8 @@ class TestCutDeferReinstate:
         held = await store.get_task(work.id)
         assert held.status is TaskStatus.BLOCKED and "milestone 'P4' is cut" in held.blocked_reason
         assert await claim(store, "a1") is None  # nothing of P4 is handed out
+        with pytest.raises(InvalidTransition, match="reports can be submitted once it is reinstated"):
+            await submit(store, "P4")
         assert not (await store.gate_status("P4")).claims_open
         # P5 depends on the cut P4: it never opens, and nothing of it is handed out
         assert not (await store.gate_status("P5")).claims_open
