@@ -81,7 +81,10 @@ def schedule(ms: Milestone, progress: Mapping[str, int] | None, today: date) -> 
     span = week_span(ms.planned_weeks)
     if ms.starts_on is None or span is None:
         return None
-    starts = date.fromisoformat(ms.starts_on)
+    try:
+        starts = date.fromisoformat(ms.starts_on)
+    except ValueError:  # only a row written around swarmdeck: no schedule, rather than no screen
+        return None
     days = span * 7
     ends = starts + timedelta(days=math.ceil(days) - 1)
     used = min(max(((today - starts).days + 1) / days, 0.0), 1.0)
