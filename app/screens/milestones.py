@@ -23,7 +23,7 @@ from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, refusal
 from ..modals.decision import DecisionInput, DecisionModal
-from ..modals.gate_acts import CloseConditionModal, ResumeModal
+from ..modals.gate_acts import CloseConditionModal, ReplanModal, ResumeModal
 from .base import LiveScreen, empty_state
 
 #: Columns size to their content. When the terminal leaves too little room, the progress bar goes first
@@ -54,7 +54,7 @@ class MilestonesScreen(LiveScreen):
 
     SCREEN_NAME = "1 Milestones"
     AUTO_FOCUS = "#milestones-table"
-    MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
+    MUTATING = frozenset({"decide", "close_condition", "resume_swarm", "replan"})
     BINDINGS = [
         Binding("d", "decide", "Decide", id="milestones.decide",
                 tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
@@ -62,6 +62,8 @@ class MilestonesScreen(LiveScreen):
                 tooltip="Close an open condition of the selected gate"),
         Binding("R", "resume_swarm", "Resume swarm", id="milestones.resume",
                 tooltip="Lift an escalation: claims are accepted again"),
+        Binding("c", "replan", "Cut/defer", show=False, id="milestones.replan",
+                tooltip="Cut, defer or reinstate the selected milestone with its tasks"),
         Binding("n", "next_review", "Next review", id="milestones.next-review",
                 tooltip="Jump to the next gate awaiting review"),
         Binding("j", "cursor_down", "Down", show=False, id="milestones.down", tooltip="Next milestone"),
@@ -285,6 +287,25 @@ class MilestonesScreen(LiveScreen):
                                                        reviewer=self.sd.reviewer))
         await self.store.resume_swarm(by=self.sd.reviewer, note=reason, signature=signature)
         self.notify("Swarm resumed: claims accepted", timeout=3)
+        self.sd.changed()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_replan(self) -> None:
+        if self.selected is None:
+            return
+        m = await self.store.get_milestone(self.selected)
+        if m.in_plan and m.status.passed:
+            self.notify(f"{m.name} has passed its gate: there is nothing left to cut or defer",
+                        severity="warning", timeout=3)
+            return
+        if not await self._reviewer_seat("cut, defer or reinstate a milestone"):
+            return
+        choice = await self.app.push_screen_wait(ReplanModal(m, self.sd.reviewer))
+        if choice is None:
+            return
+        done = await self.store.replan_milestone(m.id, state=choice.state, by=self.sd.reviewer,
+                                                 reason=choice.reason)
+        self.notify(f"{done.name} is {'back in the plan' if done.in_plan else done.plan_state.value}", timeout=4)
         self.sd.changed()
 
     def action_cursor_down(self) -> None:

@@ -222,3 +222,43 @@ async def test_the_plan_shows_prerequisites_schedule_money_and_a_cut(seeded):
         # a milestone in line with no plan of its own shows none
         await select(pilot, "Foundation")
         assert "Plan" not in static_text(app.screen.query_one("#milestone-objective"))
+
+
+async def test_a_reviewer_cuts_and_reinstates_a_milestone_from_the_dashboard(seeded):
+    from swarmdeck.app.modals.gate_acts import ReplanModal
+    from ui_support import type_text
+
+    db = seeded.path
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await select(pilot, "Learning loop")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplanModal), what="the plan dialog")
+        await pilot.press("enter")  # no reason: refused, the dialog stays
+        assert isinstance(app.screen, ReplanModal)
+        await type_text(pilot, "timeline slipped")
+        await pilot.press("enter")  # the first act offered: cut
+        await wait_for(pilot, lambda: not isinstance(app.screen, ReplanModal), what="the dialog to close")
+        m = await db_call(db, "get_milestone", "Learning loop")
+        assert m.plan_state.value == "cut"
+        task = await db_call(db, "get_task", seeded.tasks["lessons"])
+        assert "milestone 'Learning loop' is cut" in task.blocked_reason
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplanModal), what="the plan dialog")
+        await pilot.click("#replan-active")  # reinstate, not defer (offered first)
+        app.screen.query_one("#replan-reason").focus()
+        await type_text(pilot, "room again")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ReplanModal), what="the dialog to close")
+        assert (await db_call(db, "get_milestone", "Learning loop")).in_plan
+
+
+async def test_a_read_only_seat_cannot_cut(seeded):
+    app = make_app(seeded.path, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await select(pilot, "Learning loop")
+        await pilot.press("c")
+        await loaded(pilot)
+        assert (await db_call(seeded.path, "get_milestone", "Learning loop")).in_plan
