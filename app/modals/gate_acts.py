@@ -23,8 +23,47 @@ class Closing:
     note: str
 
 
-class CloseConditionModal(ModalScreen[Closing | None]):
-    """Pick one of the gate's open conditions and say how it was met."""
+class WrittenAct(ModalScreen):
+    """A person's act that needs a line in their own words (how a condition was met, why): refused
+    while empty, confirmed with Enter or the Confirm button; Esc steps back (None)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
+
+    #: The ids of the line typed and of the error under it, and what the error says.
+    TEXT_ID = ""
+    ERROR_ID = ""
+    MISSING = ""
+
+    def result(self, text: str) -> object:
+        """What the dialog returns, given the line typed (stripped)."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).can_focus = False  # Esc cancels: Tab then Enter never does
+        self.query_one(f"#{self.TEXT_ID}", Input).focus()
+
+    def action_confirm(self) -> None:
+        text = self.query_one(f"#{self.TEXT_ID}", Input).value
+        if not identity.has_content(text):
+            self.query_one(f"#{self.ERROR_ID}", Static).update(self.MISSING)
+            self.query_one(f"#{self.TEXT_ID}", Input).focus()
+            return
+        self.dismiss(self.result(text.strip()))
+
+    @on(Button.Pressed, "#confirm")
+    @on(Input.Submitted)
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CloseConditionModal(WrittenAct):
+    """Pick one of the gate's open conditions and say how it was met (returns a ``Closing``)."""
+
+    TEXT_ID, ERROR_ID, MISSING = "close-note", "close-error", "Say how the condition was met."
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
@@ -57,35 +96,19 @@ class CloseConditionModal(ModalScreen[Closing | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)  # this dialog's keys, not those of the screen behind it
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).can_focus = False  # Esc cancels: Tab then Enter never does
-        self.query_one("#close-note", Input).focus()
-
     @property
     def chosen(self) -> int:
         pressed = self.query_one("#condition", RadioSet).pressed_button
         return int(pressed.name) if pressed is not None and pressed.name else self.conditions[0].id
 
-    def action_confirm(self) -> None:
-        note = self.query_one("#close-note", Input).value
-        if not identity.has_content(note):
-            self.query_one("#close-error", Static).update("Say how the condition was met.")
-            self.query_one("#close-note", Input).focus()
-            return
-        self.dismiss(Closing(self.chosen, note.strip()))
-
-    @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#close-note")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+    def result(self, text: str) -> Closing:
+        return Closing(self.chosen, text)
 
 
-class ResumeModal(ModalScreen[str | None]):
+class ResumeModal(WrittenAct):
     """Why the swarm may go on; returns the reason."""
+
+    TEXT_ID, ERROR_ID, MISSING = "resume-reason", "resume-error", "Say why the swarm may go on."
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
 
@@ -115,23 +138,8 @@ class ResumeModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).can_focus = False
-        self.query_one("#resume-reason", Input).focus()
-
-    @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#resume-reason")
-    def _confirm(self) -> None:
-        reason = self.query_one("#resume-reason", Input).value
-        if not identity.has_content(reason):
-            self.query_one("#resume-error", Static).update("Say why the swarm may go on.")
-            self.query_one("#resume-reason", Input).focus()
-            return
-        self.dismiss(reason.strip())
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+    def result(self, text: str) -> str:
+        return text
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,10 @@ REPLAN_ACTS = {
 REPLAN_EFFECT = "Cut or deferred: its tasks are held and nothing after it opens."
 
 
-class ReplanModal(ModalScreen[Replanning | None]):
+class ReplanModal(WrittenAct):
     """Cut, defer or reinstate a milestone with its tasks, saying why (seed 004's risk cut order)."""
+
+    TEXT_ID, ERROR_ID, MISSING = "replan-reason", "replan-error", "Say why."
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
@@ -185,28 +195,10 @@ class ReplanModal(ModalScreen[Replanning | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).can_focus = False
-        self.query_one("#replan-reason", Input).focus()
-
     @property
     def chosen(self) -> PlanState:
         pressed = self.query_one("#replan-state", RadioSet).pressed_button
         return PlanState(pressed.name) if pressed is not None and pressed.name else self.states[0]
 
-    def action_confirm(self) -> None:
-        reason = self.query_one("#replan-reason", Input).value
-        if not identity.has_content(reason):
-            self.query_one("#replan-error", Static).update("Say why.")
-            self.query_one("#replan-reason", Input).focus()
-            return
-        self.dismiss(Replanning(self.chosen, reason.strip()))
-
-    @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#replan-reason")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+    def result(self, text: str) -> Replanning:
+        return Replanning(self.chosen, text)
