@@ -28,6 +28,9 @@ STATUS_STYLE = {
     "approved": "bold green",
     "conditional": "yellow",
     "escalated": "bold white on red",
+    # milestones a person took out of the plan
+    "cut": "dim strike",
+    "deferred": "dim italic",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 # Untrusted text made safe for a terminal (controls, bidi and invisible characters shown as escapes):
@@ -28,7 +28,7 @@ def jsonable(value: Any) -> Any:
         return out
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime):
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()  # e.g. a reviewer's public key

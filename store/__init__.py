@@ -37,7 +37,7 @@ import importlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import unquote
@@ -75,6 +75,7 @@ if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks f
         MemoryType,
         Milestone,
         MilestoneStatus,
+        PlanState,
         PriorityBreakdown,
         QueueStatus,
         Resumption,
@@ -100,8 +101,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys((
         "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Document", "Event",
         "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord", "MemoryEntry",
-        "MemoryType", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
-        "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
+        "MemoryType", "Milestone", "MilestoneStatus", "PlanState", "PriorityBreakdown", "QueueStatus",
+        "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
         "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),
 }
 
@@ -180,7 +181,16 @@ class Store(Protocol):
     async def add_milestone(self, name: str, *, objective: str = "", planned_weeks: str | None = None,
                             hour_budget: float | None = None, deliverables: Sequence[str] = (),
                             acceptance_criteria: Sequence[str] = (), required_approvals: int = 1,
-                            review_within_seconds: float | None = None, actor: str = ...) -> Milestone: ...
+                            review_within_seconds: float | None = None,
+                            after: Sequence[int | str] | None = None, starts_on: str | date | None = None,
+                            money_budget: float | None = None, hour_rate: float | None = None,
+                            actor: str = ...) -> Milestone: ...
+    async def replan_milestone(self, milestone: int | str, *, state: PlanState | str, by: str, reason: str,
+                               dry_run: bool = False) -> Milestone:
+        """A registered reviewer cuts (``cut``), defers (``deferred``) or reinstates (``active``) a
+        milestone, saying why: cut or deferred, its waiting tasks are held and nothing that depends on
+        it opens; reinstated, it is back under its gates. Recorded as an event with who and why.
+        ``dry_run``: every check, nothing changed."""
     async def list_milestones(self) -> list[Milestone]: ...
     async def get_milestone(self, ref: int | str) -> Milestone: ...
     async def submit_report(self, milestone: int | str, *, submitted_by: str, summary: str = "",
@@ -375,7 +385,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Agent", "AgentStatus", "AuditHead", "AuditProblem", "AuditResult", "BACKENDS", "CancelResult", "Condition",
     "Decision", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "MemoryType", "Milestone",
-    "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "SearchMode",
+    "MilestoneStatus", "PlanState", "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "SearchMode",
     "SessionStatus", "Store", "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET",
     "ValidationReport", "describe", "open_store", "path_from_url", "scheme_of",
 ]

@@ -82,6 +82,9 @@ class EventKind(enum.StrEnum):
     MILESTONE_OPENED = "milestone.opened"
     MILESTONE_APPROVED = "milestone.approved"  # its last open condition closed
     MILESTONE_REVIEW = "milestone.review"  # back to review after a resume lifted its escalation
+    MILESTONE_CUT = "milestone.cut"  # a person cut it from the plan, with its tasks
+    MILESTONE_DEFERRED = "milestone.deferred"  # a person deferred it, with its tasks
+    MILESTONE_REINSTATED = "milestone.reinstated"  # a person put a cut or deferred one back in the plan
     GATE_REPORT_SUBMITTED = "gate.report_submitted"
     GATE_DECIDED = "gate.decided"
     GATE_CONDITION_CLOSED = "gate.condition_closed"

@@ -179,7 +179,15 @@ def standing(gate: GateStatus) -> str:
         return f"Approved by {who}: {opened}."
     if m.status is MilestoneStatus.ESCALATED:
         return f"Escalated{by}: the swarm is paused until a reviewer resumes it."
+    if not m.in_plan:
+        return (f"{m.plan_state.value.capitalize()} by a person: its tasks are held and nothing that depends "
+                "on it opens, until it is reinstated.")
     if m.status is MilestoneStatus.LOCKED:
+        if m.prerequisites is not None and gate.waits_for:
+            waits = gate.waits_for
+            gate_words = (f"the gate of {waits[0]} passes" if len(waits) == 1
+                          else f"the gates of {', '.join(waits)} pass")
+            return f"Locked: it opens when {gate_words}."
         return "Locked: it opens when the gate before it passes."
     if m.status is MilestoneStatus.OPEN:
         if last is not None and last.decision is Decision.REVISE:

@@ -78,6 +78,16 @@ class MilestoneStatus(enum.StrEnum):
         return self in (MilestoneStatus.APPROVED, MilestoneStatus.CONDITIONAL)
 
 
+class PlanState(enum.StrEnum):
+    """Whether a milestone is in the plan: a person may cut or defer it (seed 004's risk cut order),
+    and reinstate it. A cut or deferred milestone's tasks are not handed out and nothing that depends
+    on it opens."""
+
+    ACTIVE = "active"
+    DEFERRED = "deferred"
+    CUT = "cut"
+
+
 class Decision(enum.StrEnum):
     APPROVE = "APPROVE"
     CONDITIONAL = "CONDITIONAL"
@@ -223,6 +233,23 @@ class Milestone:
     created_at: datetime
     #: Seconds a submitted report may wait for a decision before the gate is overdue (None: no deadline).
     review_within_seconds: float | None = None
+    #: Ids of the milestones whose gates must pass before this one opens; None: the one before it.
+    prerequisites: tuple[int, ...] | None = None
+    #: The planned start (ISO date, e.g. 2026-12-01): with ``planned_weeks``, the schedule.
+    starts_on: str | None = None
+    #: Money budget and the rate an hour costs (seed 000's $76,336): cost spent = hours x rate.
+    money_budget: float | None = None
+    hour_rate: float | None = None
+    plan_state: PlanState = PlanState.ACTIVE
+
+    @property
+    def cost_spent(self) -> float | None:
+        """Money spent: the hours burnt at the hour rate (None without a rate)."""
+        return None if self.hour_rate is None else self.hours_spent * self.hour_rate
+
+    @property
+    def in_plan(self) -> bool:
+        return self.plan_state is PlanState.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,8 +386,9 @@ class GateStatus:
     conditions: tuple[Condition, ...]
     #: Distinct reviewers who approved the current report version.
     approvals: tuple[str, ...]
-    #: Tasks that approving this gate would unblock (tasks of the next locked milestone).
+    #: Tasks that approving this gate would unblock (tasks of the locked milestones it opens).
     unblocks: int
+    #: The locked milestones passing this gate opens ("P3, P4"), None if none.
     next_milestone: str | None
     #: Escalations of this gate that a reviewer lifted, oldest first.
     resumptions: tuple[Resumption, ...] = ()
@@ -371,8 +399,10 @@ class GateStatus:
     claims_open: bool = True
     #: Unfinished tasks of ``next_milestone``: all that approving opens (``unblocks`` of them ready now).
     next_tasks: int = 0
-    #: The milestone right after this one, whatever its status: what a passed gate opened.
+    #: The milestones that depend on this one, whatever their status: what a passed gate opened.
     following: str | None = None
+    #: The gates this milestone still waits for (names): what must pass before it opens.
+    waits_for: tuple[str, ...] = ()
 
     @property
     def unverified_pass(self) -> bool:
@@ -441,6 +471,9 @@ class ExecutionPlan:
     batches: tuple[tuple[int, ...], ...]
     total_batches: int
     max_parallelism: int
+    #: The longest chain by estimate, first to last (seed 002's critical path), and its total seconds.
+    critical_path: tuple[int, ...] = ()
+    critical_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,6 +286,17 @@ class MilestoneReview(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class MilestoneReplanned(Payload):
+    """A person cut, deferred or reinstated a milestone: who, why, and how many tasks it held back
+    (cut, deferred) or released (reinstated)."""
+
+    name: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    tasks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ReportSubmitted(Payload):
     CONVERT: ClassVar = {"proposed_decision": _enum(Decision)}
     name: str | None = None
@@ -427,6 +438,9 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.MILESTONE_OPENED: MilestoneOpened,
     EventKind.MILESTONE_APPROVED: MilestoneApproved,
     EventKind.MILESTONE_REVIEW: MilestoneReview,
+    EventKind.MILESTONE_CUT: MilestoneReplanned,
+    EventKind.MILESTONE_DEFERRED: MilestoneReplanned,
+    EventKind.MILESTONE_REINSTATED: MilestoneReplanned,
     EventKind.GATE_REPORT_SUBMITTED: ReportSubmitted,
     EventKind.GATE_DECIDED: GateDecided,
     EventKind.GATE_CONDITION_CLOSED: ConditionClosed,

@@ -22,6 +22,7 @@ from .models import (
     Decision,
     Milestone,
     MilestoneStatus,
+    PlanState,
     Resumption,
     Reviewer,
     Task,
@@ -128,7 +129,20 @@ def milestone_from_row(row: Row) -> Milestone:
         required_approvals=row["required_approvals"],
         created_at=from_ts(row["created_at"]),
         review_within_seconds=row["review_within_seconds"],
+        prerequisites=prerequisite_ids(row["prerequisites"]),
+        starts_on=row["starts_on"],
+        money_budget=row["money_budget"],
+        hour_rate=row["hour_rate"],
+        plan_state=PlanState(row["plan_state"]),
     )
+
+
+def prerequisite_ids(value: Any) -> tuple[int, ...] | None:
+    """The prerequisites column: a JSON list of milestone ids, or None (the one before)."""
+    if value is None:
+        return None
+    ids = value if isinstance(value, list) else loads(value, "prerequisites")
+    return tuple(i for i in ids or () if isinstance(i, int) and not isinstance(i, bool))
 
 
 def blob(value: Any) -> bytes | None:
@@ -216,7 +230,9 @@ def tasks_of(rows: list[Row], prerequisite_rows: list[Row]) -> list[Task]:
         mine = prereqs.get(row["id"], [])
         reason = None
         if row["status"] == TaskStatus.BLOCKED:
-            reason = blocked_reason(mine, row["milestone_name"], row["milestone_status"], row["held_by"])
+            plan = row["milestone_plan"]
+            status = plan if plan not in (None, PlanState.ACTIVE) else row["milestone_status"]
+            reason = blocked_reason(mine, row["milestone_name"], status, row["held_by"])
         tasks.append(task_from_row(row, tuple(p for p, _ in mine), reason))
     return tasks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timezone
 
 import click
 
@@ -14,8 +15,10 @@ from swarmdeck.store import (
     GateStatus,
     Milestone,
     MilestoneStatus,
+    PlanState,
     ValidationReport,
     identity,
+    plans,
     rules,
     signing,
 )
@@ -23,7 +26,7 @@ from swarmdeck.store import gates as store_gates
 from swarmdeck.store.models import Condition
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
-from ..output import plain, when
+from ..output import jsonable, plain, when
 from . import seat
 from ._base import Config, Exit, Store, leaf, parse_json_arg, table
 from ._parse import DURATION, ID, SECONDS
@@ -55,13 +58,19 @@ def gate_group() -> None:
     name."""
 
 
-def render_milestone(m: Milestone) -> str:
+def render_milestone(m: Milestone, view: plans.PlanView | None = None) -> str:
     budget = "-" if m.hour_budget is None else f"{m.hour_budget:g}"
+    state = f"  {plans.plan_words(m)}" if not m.in_plan else ""
     lines = [
-        f"milestone {m.id} {plain(m.name)}  [{m.status}]  weeks {plain(m.planned_weeks or '-')}  "
+        f"milestone {m.id} {plain(m.name)}  [{m.status}]{state}  weeks {plain(m.planned_weeks or '-')}  "
         f"hours {m.hours_spent:.1f}/{budget}",
         f"  objective: {plain(m.objective or '-')}",
     ]
+    if view is not None:
+        lines += [f"  {label}: {plain(value)}" for label, value in view.lines()]
+    if not m.in_plan:
+        lines.append("  held: its waiting tasks are not handed out and nothing that depends on it opens, "
+                     "until it is reinstated")
     lines += [f"  deliverable: {plain(d)}" for d in m.deliverables]
     lines += [f"  criterion: {plain(c)}" for c in m.acceptance_criteria]
     return "\n".join(lines)
@@ -71,10 +80,18 @@ def render_milestones(ms: list[Milestone]) -> str:
     if not ms:
         return "no milestones"
     return table(
-        [[m.id, m.name, m.status, m.planned_weeks or "-", f"{m.hours_spent:.1f}/{m.hour_budget or '-'}"]
-         for m in ms],
+        [[m.id, m.name, plans.plan_words(m) or m.status, m.planned_weeks or "-",
+          f"{m.hours_spent:.1f}/{m.hour_budget or '-'}"] for m in ms],
         ["id", "name", "status", "weeks", "hours"],
     )
+
+
+class Shown(dict):
+    """`milestone show`'s answer: the milestone's fields and its plan (the JSON), and its text."""
+
+    def __init__(self, m: Milestone, view: plans.PlanView) -> None:
+        super().__init__({**jsonable(m), "plan": jsonable(view)})
+        self.text = render_milestone(m, view)
 
 
 @leaf(milestone_group, "add", render_milestone)
@@ -88,10 +105,20 @@ def render_milestones(ms: list[Milestone]) -> str:
 @click.option("--review-within", "review_within_seconds", type=DURATION,
               help="How long a submitted report may wait for a decision before the gate is overdue "
                    "(e.g. 24h; `swarmdeck attention` and `watch` escalate it then).")
-async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, **fields) -> Milestone:
-    """Append a milestone (open if every earlier gate has passed, else locked)."""
+@click.option("--after", "after", multiple=True,
+              help="A milestone this one depends on (repeatable: it opens once all their gates passed). "
+                   "Default: the one before it.")
+@click.option("--starts", "starts_on",
+              help="Planned start date, e.g. 2026-12-01 (with --weeks: the schedule).")
+@click.option("--money", "money_budget", type=click.FloatRange(0), help="Money budget, e.g. 76336.")
+@click.option("--rate", "hour_rate", type=click.FloatRange(0),
+              help="What an hour costs: cost spent = hours x rate.")
+async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_criteria, after,
+              **fields) -> Milestone:
+    """Append a milestone (open if every gate it depends on has passed, else locked)."""
     return await store.add_milestone(name, deliverables=list(deliverables),
-                                     acceptance_criteria=list(acceptance_criteria), actor=cfg.who(), **fields)
+                                     acceptance_criteria=list(acceptance_criteria), actor=cfg.who(),
+                                     after=list(after) if after else None, **fields)
 
 
 @leaf(milestone_group, "list", render_milestones)
@@ -100,11 +127,55 @@ async def list_(store: Store, cfg: Config) -> list[Milestone]:
     return await store.list_milestones()
 
 
-@leaf(milestone_group, "show", render_milestone)
+@leaf(milestone_group, "show", lambda shown: shown.text)
 @click.argument("milestone")
-async def show(store: Store, cfg: Config, milestone: str) -> Milestone:
-    """One milestone by id, name, label (M3) or the start of its name."""
-    return await store.get_milestone(milestone)
+async def show(store: Store, cfg: Config, milestone: str) -> Shown:
+    """One milestone by id, name, label (M3) or the start of its name, with its plan: what it waits
+    for, its schedule against its progress, and its money."""
+    m = await store.get_milestone(milestone)
+    everything = await store.list_milestones()
+    progress = await store.milestone_progress()
+    return Shown(m, plans.view(m, everything, progress.get(m.id), datetime.now(timezone.utc).date(),
+                               await plans.why_out_of_plan(store, m)))
+
+
+_REPLAN = {
+    "cut": (PlanState.CUT, "Cut", "its waiting tasks are held and nothing that depends on it opens"),
+    "defer": (PlanState.DEFERRED, "Defer", "its waiting tasks are held and nothing that depends on it opens"),
+    "reinstate": (PlanState.ACTIVE, "Reinstate", "it is back under its gates; its tasks are released "
+                                                "when nothing else holds them"),
+}
+
+
+def _replan_command(verb: str) -> None:
+    state, title, effect = _REPLAN[verb]
+
+    async def replan(store: Store, cfg: Config, milestone: str, by, reason) -> Milestone:
+        by = seat.acting_reviewer(cfg, by)
+        m = await store.replan_milestone(milestone, state=state, by=by, reason=reason or "-", dry_run=True)
+        progress = (await store.milestone_progress()).get(m.id, {})
+        waiting = sum(n for s, n in progress.items() if s in ("pending", "ready", "blocked"))
+        seat.show([f"{title} milestone {m.id} {plain(m.name)} as {plain(identity.key(by) or by)}:",
+                   f"  {effect}", f"  tasks      {waiting} waiting, {progress.get('running', 0)} running "
+                   "(running ones run on)"])
+        if reason is None:
+            reason = seat.ask("Why")
+        seat.confirm(f"{title} {plain(m.name)}?")
+        return await store.replan_milestone(milestone, state=state, by=by, reason=reason)
+
+    replan.__doc__ = (f"{title} a milestone with its tasks: {effect}. A person's act (a registered "
+                      "reviewer), at a terminal only; recorded with who and why.")
+    options = [click.argument("milestone"),
+               click.option("--by",
+                            help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user."),
+               click.option("--reason", help="Why (asked for if not given).")]
+    for option in reversed(options):
+        replan = option(replan)
+    leaf(milestone_group, verb, render_milestone, human=True, settings=True)(replan)
+
+
+for _verb in _REPLAN:
+    _replan_command(_verb)
 
 
 def render_report(r: ValidationReport) -> str:

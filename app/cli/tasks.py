@@ -9,7 +9,7 @@ import click
 from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, TaskSource, TaskStatus
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
-from ..output import plain, when
+from ..output import ago, plain, when
 from ._base import Config, Store, leaf, milestone_ref_id, parse_json_arg, table
 from ._parse import DURATION, ID, MOMENT
 
@@ -178,13 +178,19 @@ async def list_(store: Store, cfg: Config, status: tuple[str, ...], milestone: s
 
 def render_plan(p: ExecutionPlan) -> str:
     lines = [f"batch {i}: {', '.join(map(str, b))}" for i, b in enumerate(p.batches, start=1)]
-    return "\n".join([*lines, f"{p.total_batches} batch(es), max parallelism {p.max_parallelism}"])
+    lines.append(f"{p.total_batches} batch(es), max parallelism {p.max_parallelism}")
+    if len(p.critical_path) > 1 or p.critical_seconds:
+        length = (f"{ago(p.critical_seconds)} by estimate" if p.critical_seconds
+                  else "no estimates: the longest chain")
+        lines.append(f"critical path: {' -> '.join(map(str, p.critical_path))} ({length})")
+    return "\n".join(lines)
 
 
 @leaf(task_group, "plan", render_plan)
 @click.argument("task_ids", type=ID, nargs=-1, required=True)
 async def plan(store: Store, cfg: Config, task_ids: tuple[int, ...]) -> ExecutionPlan:
-    """Topological batches for the given tasks, and the maximum parallelism."""
+    """Topological batches for the given tasks (a milestone's after those of the milestones whose
+    gates open it), the maximum parallelism, and the critical path: the longest chain by estimate."""
     return await store.execution_plan(task_ids)
 
 

@@ -3,10 +3,11 @@ not a tool: only a human decides a gate."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from swarmdeck.app.output import jsonable
-from swarmdeck.store import rules
+from swarmdeck.store import plans, rules
 from swarmdeck.store.inputs import ReportInput
 
 from .params import AgentName, MilestoneRef, field_of
@@ -24,10 +25,16 @@ def register(t: Tools) -> None:
     @tool(READ)
     async def milestone_list() -> dict[str, Any]:
         """Every milestone in order with its gate state (locked, open, review, approved, conditional,
-        escalated), budget, hours spent and task counts per status."""
+        escalated), budget, hours spent and task counts per status, and its plan: plan_state (active,
+        deferred, cut: a cut or deferred milestone's tasks are not handed out), the milestones whose gates
+        open it (plan.after), its schedule (start, end, days ahead or behind) and money spent against
+        its money budget."""
         progress = await store.milestone_progress()
-        milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {})}
-                      for m in await store.list_milestones()]
+        everything = await store.list_milestones()
+        today = datetime.now(timezone.utc).date()
+        milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {}),
+                       "plan": jsonable(plans.view(m, everything, progress.get(m.id), today))}
+                      for m in everything]
         swarm = await store.swarm_state()
         return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason}
 

@@ -124,10 +124,13 @@ def register(t: Tools) -> None:
         task_ids: Annotated[list[TaskId], Field(min_length=1, description="The tasks to plan.")],
     ) -> dict[str, Any]:
         """Order tasks into batches: each batch's tasks can run in parallel once the earlier batches are
-        done (prerequisites outside the set count as met). Returns batches, total_batches, max_parallelism."""
+        done (prerequisites outside the set count as met; a milestone's tasks come after those of the
+        milestones whose gates open it). Returns batches, total_batches, max_parallelism, and
+        critical_path (task ids, first to last: the longest chain by estimate) with critical_seconds."""
         p = await store.execution_plan(task_ids)
         return {"batches": [list(b) for b in p.batches], "total_batches": p.total_batches,
-                "max_parallelism": p.max_parallelism}
+                "max_parallelism": p.max_parallelism, "critical_path": list(p.critical_path),
+                "critical_seconds": p.critical_seconds}
 
     @tool(WRITE)
     async def task_claim(

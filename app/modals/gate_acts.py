@@ -1,5 +1,5 @@
-"""A reviewer's other acts on a gate: closing a condition (which one, and how it was met) and lifting an
-escalation (why). Each returns what the reviewer chose, or None if they step back."""
+"""A reviewer's other acts on a gate: closing a condition (which one, and how it was met), lifting an
+escalation (why), and cutting, deferring or reinstating a milestone (why). Each returns what the reviewer chose, or None if they step back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from swarmdeck.store import Condition, SwarmState, identity
+from swarmdeck.store import Condition, Milestone, PlanState, SwarmState, identity
 from swarmdeck.widgets.text import safe
 
 
@@ -23,8 +23,47 @@ class Closing:
     note: str
 
 
-class CloseConditionModal(ModalScreen[Closing | None]):
-    """Pick one of the gate's open conditions and say how it was met."""
+class WrittenAct(ModalScreen):
+    """A person's act that needs a line in their own words (how a condition was met, why): refused
+    while empty, confirmed with Enter or the Confirm button; Esc steps back (None)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
+
+    #: The ids of the line typed and of the error under it, and what the error says.
+    TEXT_ID = ""
+    ERROR_ID = ""
+    MISSING = ""
+
+    def result(self, text: str) -> object:
+        """What the dialog returns, given the line typed (stripped)."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).can_focus = False  # Esc cancels: Tab then Enter never does
+        self.query_one(f"#{self.TEXT_ID}", Input).focus()
+
+    def action_confirm(self) -> None:
+        text = self.query_one(f"#{self.TEXT_ID}", Input).value
+        if not identity.has_content(text):
+            self.query_one(f"#{self.ERROR_ID}", Static).update(self.MISSING)
+            self.query_one(f"#{self.TEXT_ID}", Input).focus()
+            return
+        self.dismiss(self.result(text.strip()))
+
+    @on(Button.Pressed, "#confirm")
+    @on(Input.Submitted)
+    def _confirm(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CloseConditionModal(WrittenAct):
+    """Pick one of the gate's open conditions and say how it was met (returns a ``Closing``)."""
+
+    TEXT_ID, ERROR_ID, MISSING = "close-note", "close-error", "Say how the condition was met."
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
@@ -57,35 +96,19 @@ class CloseConditionModal(ModalScreen[Closing | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)  # this dialog's keys, not those of the screen behind it
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).can_focus = False  # Esc cancels: Tab then Enter never does
-        self.query_one("#close-note", Input).focus()
-
     @property
     def chosen(self) -> int:
         pressed = self.query_one("#condition", RadioSet).pressed_button
         return int(pressed.name) if pressed is not None and pressed.name else self.conditions[0].id
 
-    def action_confirm(self) -> None:
-        note = self.query_one("#close-note", Input).value
-        if not identity.has_content(note):
-            self.query_one("#close-error", Static).update("Say how the condition was met.")
-            self.query_one("#close-note", Input).focus()
-            return
-        self.dismiss(Closing(self.chosen, note.strip()))
-
-    @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#close-note")
-    def _confirm(self) -> None:
-        self.action_confirm()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+    def result(self, text: str) -> Closing:
+        return Closing(self.chosen, text)
 
 
-class ResumeModal(ModalScreen[str | None]):
+class ResumeModal(WrittenAct):
     """Why the swarm may go on; returns the reason."""
+
+    TEXT_ID, ERROR_ID, MISSING = "resume-reason", "resume-error", "Say why the swarm may go on."
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel")]
 
@@ -115,20 +138,67 @@ class ResumeModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).can_focus = False
-        self.query_one("#resume-reason", Input).focus()
+    def result(self, text: str) -> str:
+        return text
 
-    @on(Button.Pressed, "#confirm")
-    @on(Input.Submitted, "#resume-reason")
-    def _confirm(self) -> None:
-        reason = self.query_one("#resume-reason", Input).value
-        if not identity.has_content(reason):
-            self.query_one("#resume-error", Static).update("Say why the swarm may go on.")
-            self.query_one("#resume-reason", Input).focus()
-            return
-        self.dismiss(reason.strip())
 
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+@dataclass(frozen=True)
+class Replanning:
+    state: PlanState
+    reason: str
+
+
+#: What each act is called (what it does is said once, under the choices: the store's rule,
+#: store/domain/gates.py ``replan``).
+REPLAN_ACTS = {
+    PlanState.CUT: "Cut: out of scope (seed 004's risk cut order)",
+    PlanState.DEFERRED: "Defer: later",
+    PlanState.ACTIVE: "Reinstate: back in the plan",
+}
+REPLAN_EFFECT = "Cut or deferred: its tasks are held and nothing after it opens."
+
+
+class ReplanModal(WrittenAct):
+    """Cut, defer or reinstate a milestone with its tasks, saying why (seed 004's risk cut order)."""
+
+    TEXT_ID, ERROR_ID, MISSING = "replan-reason", "replan-error", "Say why."
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="modal.cancel"),
+        Binding("ctrl+s", "confirm", "Confirm", id="modal.confirm"),
+    ]
+
+    def __init__(self, milestone: Milestone, reviewer: str) -> None:
+        super().__init__()
+        self.milestone = milestone
+        self.reviewer = reviewer
+        self.states = [s for s in (PlanState.CUT, PlanState.DEFERRED, PlanState.ACTIVE)
+                       if s is not milestone.plan_state]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="replan-dialog"):
+            title = Text("Change the plan for ")
+            title.append_text(safe(self.milestone.name, "bold"))
+            yield Label(title, classes="dialog-title")
+            meta = Text(f"now {self.milestone.plan_state.value} · acting as ")
+            meta.append_text(safe(self.reviewer, "bold"))
+            yield Static(meta, classes="dim")
+            with RadioSet(id="replan-state"):
+                for i, state in enumerate(self.states):
+                    yield RadioButton(Text(REPLAN_ACTS[state]), value=i == 0, name=state.value,
+                                      id=f"replan-{state.value}")
+            yield Static(REPLAN_EFFECT, classes="dim")
+            yield Input(id="replan-reason", placeholder="why (required; recorded with your name)")
+            yield Static("", id="replan-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Confirm", variant="warning", id="confirm")
+                yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)
+
+    @property
+    def chosen(self) -> PlanState:
+        pressed = self.query_one("#replan-state", RadioSet).pressed_button
+        return PlanState(pressed.name) if pressed is not None and pressed.name else self.states[0]
+
+    def result(self, text: str) -> Replanning:
+        return Replanning(self.chosen, text)

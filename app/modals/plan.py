@@ -1,5 +1,5 @@
-"""The execution plan of the tasks shown: topological batches and the maximum parallelism, and which
-tasks cannot start before a milestone gate opens."""
+"""The execution plan of the tasks shown: topological batches and the maximum parallelism, the
+critical path, and which tasks cannot start before a milestone gate opens."""
 
 from __future__ import annotations
 
@@ -10,18 +10,27 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from swarmdeck.store import ExecutionPlan, Milestone, Task
+from swarmdeck.store import ExecutionPlan, Milestone, Task, plans
 from swarmdeck.store.graph import gated_plan
 from swarmdeck.widgets.text import safe
+
+from ..format import age
 
 #: Tasks listed per batch; the rest are counted.
 BATCH_LINES = 50
 
 
-def opener(milestone: Milestone, milestones: dict[int, Milestone]) -> Milestone | None:
-    """The milestone whose gate opens a locked one: the one just before it."""
-    earlier = [m for m in milestones.values() if m.position < milestone.position]
-    return max(earlier, key=lambda m: m.position) if earlier else None
+def openers(milestone: Milestone, milestones: dict[int, Milestone]) -> list[str]:
+    """The milestones whose gates open a locked one (without prerequisites of its own: the one just
+    before it)."""
+    return plans.prerequisite_names(milestone, sorted(milestones.values(), key=lambda m: m.position))
+
+
+def critical_words(plan: ExecutionPlan) -> Text:
+    """The critical path: the longest chain by estimate (by tasks, without estimates)."""
+    chain = " → ".join(map(str, plan.critical_path))
+    length = f"{age(plan.critical_seconds)} by estimate" if plan.critical_seconds else "no estimates"
+    return Text(f"Critical path: {chain} ({length})", style="bold")
 
 
 class PlanModal(ModalScreen[None]):
@@ -41,6 +50,8 @@ class PlanModal(ModalScreen[None]):
                 f"Execution plan: {self.plan.total_batches} batch(es), max parallelism {self.plan.max_parallelism}",
                 classes="dialog-title",
             )
+            if len(self.plan.critical_path) > 1:
+                yield Static(critical_words(self.plan), id="plan-critical")
             if gated.waiting_count:
                 note = Text(f"{gated.waiting_count} task(s) cannot start before a milestone gate opens: "
                             f"now {len(gated.now)} batch(es), max parallelism "
@@ -54,13 +65,18 @@ class PlanModal(ModalScreen[None]):
                 self._batches(body, gated.now)
                 for milestone, batches in gated.waiting:
                     body.append("\nAfter ", style="bold underline")
-                    gate = opener(milestone, self.milestones) if milestone else None
-                    if gate is not None:
-                        body.append_text(safe(f"the gate of {gate.name}", "bold underline", one_line=True))
-                        body.append(" opens ", style="bold underline")
+                    gates = openers(milestone, self.milestones) if milestone else []
+                    if milestone is not None and not milestone.in_plan:
+                        body.append("it is reinstated ", style="bold underline")
+                    elif gates:
+                        words = f"the gate of {gates[0]} opens" if len(gates) == 1 \
+                            else f"the gates of {', '.join(gates)} open"
+                        body.append_text(safe(words, "bold underline", one_line=True))
+                        body.append(" ", style="bold underline")
                     else:
                         body.append("its gate opens ", style="bold underline")
-                    body.append("(locked: ", style="yellow")
+                    state = "locked" if milestone is None or milestone.in_plan else milestone.plan_state.value
+                    body.append(f"({state}: ", style="yellow")
                     body.append_text(safe(milestone.name if milestone else "-", "yellow", one_line=True))
                     body.append(")\n", style="yellow")
                     self._batches(body, batches)

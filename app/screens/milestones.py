@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -9,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
-from swarmdeck.store import gates
+from swarmdeck.store import gates, plans
 from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, ValidationReport, signing
 from swarmdeck.store.report_diff import ChangeKind, report_changes
 from swarmdeck.store.errors import PermissionDenied
@@ -21,7 +23,7 @@ from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, refusal
 from ..modals.decision import DecisionInput, DecisionModal
-from ..modals.gate_acts import CloseConditionModal, ResumeModal
+from ..modals.gate_acts import CloseConditionModal, ReplanModal, ResumeModal
 from .base import LiveScreen, empty_state
 
 #: Columns size to their content. When the terminal leaves too little room, the progress bar goes first
@@ -52,7 +54,7 @@ class MilestonesScreen(LiveScreen):
 
     SCREEN_NAME = "1 Milestones"
     AUTO_FOCUS = "#milestones-table"
-    MUTATING = frozenset({"decide", "close_condition", "resume_swarm"})
+    MUTATING = frozenset({"decide", "close_condition", "resume_swarm", "replan"})
     BINDINGS = [
         Binding("d", "decide", "Decide", id="milestones.decide",
                 tooltip="Decide the selected gate (APPROVE / CONDITIONAL / REVISE / ESCALATE)"),
@@ -60,6 +62,8 @@ class MilestonesScreen(LiveScreen):
                 tooltip="Close an open condition of the selected gate"),
         Binding("R", "resume_swarm", "Resume swarm", id="milestones.resume",
                 tooltip="Lift an escalation: claims are accepted again"),
+        Binding("c", "replan", "Cut/defer", show=False, id="milestones.replan",
+                tooltip="Cut, defer or reinstate the selected milestone with its tasks"),
         Binding("n", "next_review", "Next review", id="milestones.next-review",
                 tooltip="Jump to the next gate awaiting review"),
         Binding("j", "cursor_down", "Down", show=False, id="milestones.down", tooltip="Next milestone"),
@@ -142,10 +146,11 @@ class MilestonesScreen(LiveScreen):
         done = counts.get("completed", 0)
         budget = "-" if m.hour_budget is None else f"{m.hour_budget:g}"
         over = m.hour_budget is not None and m.hours_spent > m.hour_budget
+        gate = m.status.value if m.in_plan else m.plan_state.value  # cut or deferred says more than its gate
         return (
             cell(m.position, sort_value=m.position),
             cell(m.name),
-            cell(m.status.value, STATUS_STYLE.get(m.status.value, "")),
+            cell(gate, STATUS_STYLE.get(gate, "")),
             cell(m.planned_weeks or "-"),
             cell(f"{m.hours_spent:.0f}/{budget}", "bold red" if over else "", sort_value=m.hours_spent),
             cell(progress_bar(done, total), sort_value=done / total if total else 0),
@@ -158,7 +163,11 @@ class MilestonesScreen(LiveScreen):
         self.gate = await self.store.gate_status(self.selected)
         self.query_one("#gate-panel", ReportPanel).show(self.gate, gates.standing(self.gate))
         m = self.gate.milestone
-        info = Text()
+        info = render_plan(plans.view(m, list(self.milestones.values()) or [m], self.progress.get(m.id),
+                                      datetime.fromtimestamp(self.sd.clock(), timezone.utc).date(),
+                                      await plans.why_out_of_plan(self.store, m)), m)
+        if info.plain and m.acceptance_criteria:
+            info.append("\n")
         if m.acceptance_criteria:
             info.append("Acceptance criteria\n", style="bold underline")
             for c in m.acceptance_criteria:
@@ -280,6 +289,25 @@ class MilestonesScreen(LiveScreen):
         self.notify("Swarm resumed: claims accepted", timeout=3)
         self.sd.changed()
 
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_replan(self) -> None:
+        if self.selected is None:
+            return
+        m = await self.store.get_milestone(self.selected)
+        if m.in_plan and m.status.passed:
+            self.notify(f"{m.name} has passed its gate: there is nothing left to cut or defer",
+                        severity="warning", timeout=3)
+            return
+        if not await self._reviewer_seat("cut, defer or reinstate a milestone"):
+            return
+        choice = await self.app.push_screen_wait(ReplanModal(m, self.sd.reviewer))
+        if choice is None:
+            return
+        done = await self.store.replan_milestone(m.id, state=choice.state, by=self.sd.reviewer,
+                                                 reason=choice.reason)
+        self.notify(f"{done.name} is {'back in the plan' if done.in_plan else done.plan_state.value}", timeout=4)
+        self.sd.changed()
+
     def action_cursor_down(self) -> None:
         self.table.action_cursor_down()
 
@@ -295,6 +323,27 @@ class MilestonesScreen(LiveScreen):
         target = (after or waiting)[0]
         self.table.move_cursor(row=self.table.get_row_index(str(target.id)))
         self.query_one("#gate-panel", ReportPanel).to_top()  # read the next review from its first line
+
+
+def render_plan(view: plans.PlanView, m: Milestone) -> Text:
+    """The milestone's plan, when it has more of one than its place in line: the gates that open it,
+    its hours beside its schedule and its money, and whether a person cut or deferred it."""
+    out = Text()
+    if not view.worth_showing:
+        return out
+    out.append("Plan\n", style="bold underline")
+    budget = "-" if m.hour_budget is None else f"{m.hour_budget:g}"
+    rows = [*view.lines()]
+    rows.insert(next((i for i, (label, _) in enumerate(rows) if label in ("schedule", "money")), len(rows)),
+                ("hours", f"{m.hours_spent:.0f}/{budget}"))
+    behind = view.schedule is not None and (view.schedule.variance_days or 0) <= -0.5
+    over = m.money_budget is not None and (m.cost_spent or 0) > m.money_budget
+    for label, value in rows:
+        out.append(f"{label:<9}", style="dim")
+        warn = (label == "schedule" and behind) or (label == "money" and over) or label == "plan"
+        out.append_text(safe(value, "bold red" if warn else ""))
+        out.append("\n")
+    return out
 
 
 MARK = {ChangeKind.ADDED: ("+ ", "green"), ChangeKind.REMOVED: ("- ", "red"), ChangeKind.CHANGED: ("~ ", "yellow")}

@@ -18,6 +18,7 @@ from ..models import (
     Metric,
     Milestone,
     MilestoneStatus,
+    PlanState,
     ReportIssue,
     Reviewer,
     SwarmState,
@@ -42,21 +43,21 @@ class GateGuard:
     escalation: tuple[int, int, str] | None
 
 
-def guard(milestones: Sequence[tuple[int, int]], approvers: Mapping[int, set[str]],
-          escalation: tuple[int, int, str] | None) -> GateGuard:
-    """The guard, from the milestones in order as (id, approvals required), the verified approvers of
-    each one's current report (canonical names), and the escalation that stands, if any: a gate passed
-    with enough approvals; the first milestone is open, and each next one once every gate before it
-    passed."""
-    passed = frozenset(m for m, required in milestones if len(approvers.get(m, ())) >= required)
-    locked: set[int] = set()
-    shut = False
-    for m, _ in milestones:
-        if shut:
-            locked.add(m)
-        elif m not in passed:
-            shut = True
-    return GateGuard(frozenset(locked), passed, escalation)
+def guard(milestones: Sequence[tuple[int, int] | tuple[int, int, Sequence[int] | None, str]],
+          approvers: Mapping[int, set[str]], escalation: tuple[int, int, str] | None) -> GateGuard:
+    """The guard, from the milestones in order as (id, approvals required, explicit prerequisites or
+    None, plan state; the last two may be left out), the verified approvers of each one's current
+    report (canonical names), and the escalation that stands, if any: a gate passed with enough
+    approvals; a milestone is open once every gate it depends on passed and they are open too
+    (without explicit prerequisites, it depends on the one before it); a cut or deferred one never
+    is, nor anything that depends on it."""
+    from .. import graph
+
+    milestones = [(*m, None, PlanState.ACTIVE.value)[:4] for m in milestones]
+    passed = frozenset(m for m, required, _, _ in milestones if len(approvers.get(m, ())) >= required)
+    prerequisites = graph.milestone_prerequisites((m, explicit) for m, _, explicit, _ in milestones)
+    out = [m for m, _, _, state in milestones if state != PlanState.ACTIVE.value]
+    return GateGuard(graph.closed_milestones(prerequisites, passed, out), passed, escalation)
 
 
 def swarm_state(paused: bool, reason: str | None, paused_by: str | None, paused_at: float | None,
@@ -87,8 +88,12 @@ def milestone(u: Unit, ref: int | str) -> Milestone:
 
 def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | None, hour_budget: float | None,
                   deliverables: Sequence[str], acceptance_criteria: Sequence[str], required_approvals: int,
-                  review_within_seconds: float | None = None) -> Milestone:
-    """Append a milestone. It opens at once if every earlier gate has passed, else it is locked."""
+                  review_within_seconds: float | None = None, after: Sequence[int | str] | None = None,
+                  starts_on: str | None = None, money_budget: float | None = None,
+                  hour_rate: float | None = None) -> Milestone:
+    """Append a milestone. Without ``after`` it follows the one before it and opens at once if every
+    earlier gate has passed; with ``after`` (the milestones it depends on) it opens once all of those
+    gates have passed. Else it is locked."""
     # A name that reads the same as one taken (another case, spacing, an invisible character) would
     # make the labels every screen shows ambiguous: refused like the very same name.
     taken = next((n for n in u.milestone_names() if n == name or identity.same(n, name)), None)
@@ -96,12 +101,22 @@ def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | No
         raise InvalidArgument(f"a milestone named {taken!r} already exists"
                               + ("" if taken == name else f" ({name!r} differs from it only in case, spacing "
                                  "or invisible characters)"))
+    prerequisites: list[int] | None = None
+    if after is not None:
+        # Each must exist already, so a milestone can never close a cycle; the guard refuses one all the same.
+        found = [milestone(u, ref) for ref in after]
+        prerequisites = sorted({m.id for m in found})
     last, unpassed = u.milestone_tail()
-    status = MilestoneStatus.LOCKED if unpassed else MilestoneStatus.OPEN
+    if prerequisites is None:
+        shut = bool(unpassed)
+    else:
+        shut = any(not m.status.passed for m in found)
+    status = MilestoneStatus.LOCKED if shut else MilestoneStatus.OPEN
     milestone_id = u.insert_milestone(
         name=name, position=last + 1, objective=objective, planned_weeks=planned_weeks, hour_budget=hour_budget,
         deliverables=list(deliverables), acceptance_criteria=list(acceptance_criteria), status=status.value,
-        required_approvals=required_approvals, review_within_seconds=review_within_seconds)
+        required_approvals=required_approvals, review_within_seconds=review_within_seconds,
+        prerequisites=prerequisites, starts_on=starts_on, money_budget=money_budget, hour_rate=hour_rate)
     u.event(EventKind.MILESTONE_ADDED, "milestone", milestone_id, {"name": name, "status": status.value})
     return milestone(u, milestone_id)
 
@@ -113,6 +128,9 @@ def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, c
     from .. import gates
 
     ms = milestone(u, ref)
+    if not ms.in_plan:
+        raise InvalidTransition(f"milestone '{ms.name}' is {ms.plan_state}: a person took it out of the plan; "
+                                "reports can be submitted once it is reinstated")
     if ms.status not in (MilestoneStatus.OPEN, MilestoneStatus.REVIEW):
         raise InvalidTransition(
             f"milestone '{ms.name}' is {ms.status}; reports can be submitted only while it is "
@@ -205,14 +223,72 @@ def decide(
 
 
 def open_next(u: Unit, ms: Milestone) -> None:
-    """The first locked milestone after ``ms`` opens, and its tasks with nothing left to wait for are
+    """Every locked milestone in the plan whose prerequisite gates have all passed opens (without
+    explicit prerequisites: the one after ``ms``), and its tasks with nothing left to wait for are
     released."""
-    nxt = u.next_locked_milestone(ms.position)
-    if nxt is None:
-        return
-    u.set_milestone_status(nxt.id, MilestoneStatus.OPEN.value)
-    u.event(EventKind.MILESTONE_OPENED, "milestone", nxt.id, {"name": nxt.name, "after": ms.name})
-    release_ready(u, u.ready_to_release(milestone_id=nxt.id))
+    open_ready(u, ms.name)
+
+
+def ready_to_open(milestones: Sequence[Milestone]) -> list[Milestone]:
+    """The locked milestones in the plan whose prerequisite gates (by status) have all passed."""
+    from .. import graph
+
+    prerequisites = graph.milestone_prerequisites((m.id, m.prerequisites) for m in milestones)
+    by_id = {m.id: m for m in milestones}
+    return [m for m in milestones
+            if m.status is MilestoneStatus.LOCKED and m.in_plan
+            and all(p in by_id and by_id[p].status.passed and by_id[p].in_plan for p in prerequisites[m.id])]
+
+
+def open_ready(u: Unit, after: str | None) -> None:
+    for nxt in ready_to_open(u.milestones()):
+        u.set_milestone_status(nxt.id, MilestoneStatus.OPEN.value)
+        u.event(EventKind.MILESTONE_OPENED, "milestone", nxt.id, {"name": nxt.name, "after": after})
+        release_ready(u, u.ready_to_release(milestone_id=nxt.id))
+
+
+_REPLAN_EVENTS = {
+    PlanState.CUT: EventKind.MILESTONE_CUT,
+    PlanState.DEFERRED: EventKind.MILESTONE_DEFERRED,
+    PlanState.ACTIVE: EventKind.MILESTONE_REINSTATED,
+}
+
+
+def replan(u: Unit, ref: int | str, *, state: PlanState, who: str, reason: str, dry_run: bool) -> Milestone:
+    """A person cuts, defers or reinstates a milestone, saying why. Cut or deferred, its waiting tasks
+    are held (not handed out) and nothing that depends on it opens; reinstated, it is back under its
+    gates' rules. Only a registered reviewer, never an agent: an act that only ever holds work back
+    or hands it back to the gates cannot open a gate's way, but it is the plan's owner's to make."""
+    ms = milestone(u, ref)
+    if state is ms.plan_state:
+        raise InvalidTransition(f"milestone '{ms.name}' is already {_plan_words(state)}")
+    if state is not PlanState.ACTIVE and ms.status.passed:
+        raise InvalidTransition(f"milestone '{ms.name}' has passed its gate ({ms.status}); there is nothing "
+                                "left to cut or defer")
+    if u.agent_exists(who):
+        raise agent_refused(who, "cut, defer or reinstate a milestone")
+    check_reviewer(who, "cut, defer or reinstate a milestone", u.reviewer(who), keyed=False)
+    if dry_run:
+        return ms
+    u.set_plan_state(ms.id, state.value)
+    if state is PlanState.ACTIVE:
+        released = u.ready_to_release(milestone_id=ms.id)
+        release_ready(u, released)
+        tasks = len(released)
+    else:
+        held = u.hold_milestone_tasks(ms.id)
+        for task_id in held:
+            u.event(EventKind.TASK_BLOCKED, "task", task_id, {})
+        tasks = len(held)
+    u.event(_REPLAN_EVENTS[state], "milestone", ms.id, {"name": ms.name, "by": who, "reason": reason,
+                                                        "tasks": tasks})
+    if state is PlanState.ACTIVE:
+        open_ready(u, None)
+    return milestone(u, ms.id)
+
+
+def _plan_words(state: PlanState) -> str:
+    return "in the plan" if state is PlanState.ACTIVE else str(state)
 
 
 def close_condition(u: Unit, condition_id: int, *, who: str, note: str | None, signature: bytes | None,

@@ -125,7 +125,7 @@ def enqueue(u: Unit, t: NewTask) -> Task:
     milestone_id, locked = None, False
     if t.milestone is not None:
         ms = u.milestone(t.milestone)
-        milestone_id, locked = ms.id, ms.status is MilestoneStatus.LOCKED
+        milestone_id, locked = ms.id, ms.status is MilestoneStatus.LOCKED or not ms.in_plan
     waiting = any(statuses[p].status != TaskStatus.COMPLETED for p in prereq_ids)
     status = TaskStatus.BLOCKED if waiting or locked else TaskStatus.READY
     depth = graph.dependency_depth(statuses[p].depth for p in prereq_ids)
@@ -406,6 +406,9 @@ def blocked_reason(prereqs: list[tuple[int, str]], milestone: str | None, milest
         parts.append("waiting for task " + ", ".join(waiting))
     if milestone_status == MilestoneStatus.LOCKED:
         parts.append(f"milestone '{milestone}' is not open yet: it opens when the gate before it passes")
+    elif milestone_status in ("cut", "deferred"):
+        parts.append(f"milestone '{milestone}' is {milestone_status}: a person took it out of the plan "
+                     "(`swarmdeck milestone reinstate` puts it back)")
     return "; ".join(parts) or "blocked"
 
 

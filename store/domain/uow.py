@@ -227,7 +227,15 @@ class Unit(Protocol):
         """The last milestone's position (0 with none), and how many milestones have not passed."""
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
                          hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int, review_within_seconds: float | None = None) -> int: ...
+                         status: str, required_approvals: int, review_within_seconds: float | None = None,
+                         prerequisites: list[int] | None = None, starts_on: str | None = None,
+                         money_budget: float | None = None, hour_rate: float | None = None) -> int: ...
+    def milestones(self) -> list[Milestone]:
+        """Every milestone, in order."""
+    def set_plan_state(self, milestone_id: int, state: str) -> None:
+        """Cut, defer or reinstate (``PlanState``); each act changes what the gate guard's mark reads."""
+    def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
+        """The milestone's pending and ready tasks become blocked (running ones run on); their ids."""
     def next_locked_milestone(self, position: int) -> Milestone | None: ...
     def set_milestone_status(self, milestone_id: int, status: str) -> None: ...
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:

@@ -201,6 +201,7 @@ class PostgresStore:
     # -- milestones and gates ----------------------------------------------------------------------
 
     add_milestone = Delegate("gates")
+    replan_milestone = Delegate("gates")
     list_milestones = Delegate("gates")
     get_milestone = Delegate("gates")
     submit_report = Delegate("gates")

@@ -7,14 +7,16 @@ gates and reviewers, as on SQLite (uow.py's ``gate_unit``)."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import identity, signing
+from .. import identity, plans, signing
 from ..domain import gates as domain_gates
 from ..errors import InvalidArgument
 from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
+    PlanState,
     Condition,
     Decision,
     GateDecision,
@@ -31,7 +33,7 @@ from ..rows import (
     resumption_from_row,
 )
 from .signatures import DECISION_SELECT, Signatures
-from .uow import NEXT_LOCKED, gate_unit, milestone_reads, report_reads
+from .uow import gate_unit, milestone_reads, report_reads
 
 
 class Gates:
@@ -58,11 +60,19 @@ class Gates:
         acceptance_criteria: Sequence[str] = (),
         required_approvals: int = 1,
         review_within_seconds: float | None = None,
+        after: Sequence[int | str] | None = None,
+        starts_on: str | date | None = None,
+        money_budget: float | None = None,
+        hour_rate: float | None = None,
         actor: str = "human",
     ) -> Milestone:
         """Append a milestone. It opens at once if every earlier gate has passed, else it is locked.
         ``review_within_seconds``: how long a submitted report may wait for a decision before the
-        gate is overdue (attention escalates it; nothing is decided because of it)."""
+        gate is overdue (attention escalates it; nothing is decided because of it).
+        ``after``: the milestones it depends on (it opens when all their gates passed; default: the
+        one before it); ``starts_on``, ``money_budget`` and ``hour_rate``: its schedule and money."""
+        after, starts_on = plans.check_plan(after=after, starts_on=starts_on, money_budget=money_budget,
+                                            hour_rate=hour_rate)
         check_fields(name=(name, MAX_NAME), objective=(objective, MAX_TEXT),
                      planned_weeks=(planned_weeks, MAX_NAME), actor=(actor, MAX_NAME))
         check_texts("deliverables", deliverables, MAX_TEXT)
@@ -85,7 +95,15 @@ class Gates:
             gate_unit(tx, self._signatures), name, objective=objective, planned_weeks=planned_weeks,
             hour_budget=hour_budget,
             deliverables=deliverables, acceptance_criteria=acceptance_criteria,
-            required_approvals=required_approvals, review_within_seconds=review_within_seconds))
+            required_approvals=required_approvals, review_within_seconds=review_within_seconds,
+            after=after, starts_on=starts_on, money_budget=money_budget, hour_rate=hour_rate))
+
+    async def replan_milestone(self, milestone: int | str, *, state: PlanState | str, by: str, reason: str,
+                               dry_run: bool = False) -> Milestone:
+        """Cut, defer or reinstate (``Store.replan_milestone``; the rule: domain/gates.py's ``replan``)."""
+        state, who, why = plans.check_replan(state, by, reason)
+        return await self.db._write(who, lambda tx: domain_gates.replan(
+            gate_unit(tx, self._signatures), milestone, state=state, who=who, reason=why, dry_run=dry_run))
 
     async def list_milestones(self) -> list[Milestone]:
         rows = await self.db._all("SELECT * FROM milestones ORDER BY position")
@@ -253,26 +271,25 @@ class Gates:
             and d.decision in (Decision.APPROVE, Decision.CONDITIONAL)
         }))
         guard = await self.db._read(self._signatures.gate_guard())
-        nxt = await self.db._one(NEXT_LOCKED, (ms.position,))
-        unblocks = 0
-        if nxt is not None:
-            unblocks = (await self.db._one(
+        near = plans.neighbours(ms, [milestone_from_row(r) for r in await self.db._all(
+            "SELECT * FROM milestones ORDER BY position")])
+        unblocks = next_tasks = 0
+        for nxt in near.opens:
+            unblocks += (await self.db._one(
                 """SELECT count(*) FROM tasks t WHERE t.milestone_id = %s AND t.status = 'blocked'
                    AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                    WHERE d.task_id = t.id AND p.status != 'completed')""",
-                (nxt["id"],),
+                (nxt.id,),
             ))[0]
-        next_tasks = 0
-        if nxt is not None:  # milestone_progress's count, of the tasks still to do
-            next_tasks = sum(n for status, n in await self.db._all(
-                "SELECT status, count(*) FROM tasks WHERE milestone_id = %s GROUP BY status", (nxt["id"],))
+            # milestone_progress's count, of the tasks still to do
+            next_tasks += sum(n for status, n in await self.db._all(
+                "SELECT status, count(*) FROM tasks WHERE milestone_id = %s GROUP BY status", (nxt.id,))
                 if status not in ("completed", "cancelled"))
-        following = await self.db._one(
-            "SELECT name FROM milestones WHERE position > %s ORDER BY position LIMIT 1", (ms.position,))
-        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, nxt and nxt["name"],
+        return GateStatus(ms, report, decisions, conditions, approvals, unblocks, plans.names(near.opens),
                           resumptions,
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
-                          next_tasks=next_tasks, following=following and following[0])
+                          next_tasks=next_tasks, following=plans.names(near.following),
+                          waits_for=tuple(m.name for m in near.waits_for))
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

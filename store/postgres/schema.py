@@ -664,6 +664,20 @@ ALTER TABLE learning_records ADD CONSTRAINT learning_records_kind_check CHECK (k
      'pattern_usage', 'agent_log', 'pipeline_state', 'docs_cache', 'complexity_snapshot'));
 """
 
+_PLANS = """
+-- Plans are graphs (as SQLite's migration of the same name).
+ALTER TABLE milestones ADD COLUMN prerequisites jsonb;
+ALTER TABLE milestones ADD COLUMN starts_on text;
+ALTER TABLE milestones ADD COLUMN money_budget double precision
+    CHECK (money_budget IS NULL OR money_budget >= 0);
+ALTER TABLE milestones ADD COLUMN hour_rate double precision CHECK (hour_rate IS NULL OR hour_rate >= 0);
+ALTER TABLE milestones ADD COLUMN plan_state text NOT NULL DEFAULT 'active'
+    CHECK (plan_state IN ('active', 'deferred', 'cut'));
+ALTER TABLE milestones ADD COLUMN plan_version integer NOT NULL DEFAULT 0;
+""" + _refuse("milestones_prerequisites_fixed", "BEFORE UPDATE OF prerequisites", "milestones",
+              "a milestone's prerequisites are fixed when it is added",
+              condition="NEW.prerequisites IS DISTINCT FROM OLD.prerequisites")
+
 
 #: A step: SQL (any number of statements, sent as one script), or a function of the psycopg connection.
 Step = str | Callable[[Any], None]
@@ -683,6 +697,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("attention: how long a gate's report may wait for a decision; when a blocker was first reported",
      _REVIEW_DEADLINE),
     ("learning: every kind of seed 003's learning records", _LEARNING_KINDS),
+    ("plans: milestone prerequisites, schedule, money, cut and deferred milestones", _PLANS),
 ]
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import identity
 from ..domain.gates import GateGuard, escalation_reason, guard
+from ..rows import prerequisite_ids
 from .base import All, One, Reads
 from .connection import Row
 
@@ -44,7 +45,8 @@ DECISION_SELECT = (
 #: One primary-key probe per table: what changes when a gate's verified state can. Columns to add to a
 #: statement a transaction runs anyway (the claim reads the pause flag with them).
 GUARD_MARK = ", ".join(f"(SELECT count(*) FROM {t}), (SELECT max(id) FROM {t})" for t in (
-    "gate_decisions", "gate_resumptions", "validation_reports", "milestones", "reviewers"))
+    "gate_decisions", "gate_resumptions", "validation_reports", "milestones", "reviewers")) \
+    + ", (SELECT sum(plan_version) FROM milestones)"
 
 _VERDICTS_MAX = 100_000
 
@@ -156,7 +158,8 @@ class Signatures:
 
     def compute_guard(self) -> Reads[GateGuard]:
         keys = yield from self.reviewer_keys()
-        milestones = yield All("SELECT id, name, required_approvals FROM milestones ORDER BY position")
+        milestones = yield All("SELECT id, name, required_approvals, prerequisites, plan_state "
+                               "FROM milestones ORDER BY position")
         # Each milestone's current report: its newest version.
         current = {r[0]: r[1] for r in (yield All(
             "SELECT DISTINCT ON (milestone_id) milestone_id, id FROM validation_reports "
@@ -180,4 +183,6 @@ class Signatures:
                 named = names.get(escalation["milestone_id"], str(escalation["milestone_id"]))
                 reason = escalation_reason(named, escalation["reviewer"], escalation["rationale"])
                 outstanding = (escalation["id"], escalation["milestone_id"], reason)
-        return guard([(m["id"], m["required_approvals"]) for m in milestones], approvers, outstanding)
+        plan = [(m["id"], m["required_approvals"], prerequisite_ids(m["prerequisites"]), m["plan_state"])
+                for m in milestones]
+        return guard(plan, approvers, outstanding)

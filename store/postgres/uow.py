@@ -159,7 +159,8 @@ UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
 
 #: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
 TASK_SELECT = """
-SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
+SELECT t.*, m.status AS milestone_status, m.plan_state AS milestone_plan,
+       m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
 
@@ -382,7 +383,7 @@ class PgUnit:
         rows = self.tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
                 WHERE {where} AND t.status = 'blocked'
-                  AND (m.status IS NULL OR m.status != 'locked')
+                  AND (m.status IS NULL OR (m.status != 'locked' AND m.plan_state = 'active'))
                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                   WHERE d.task_id = t.id AND p.status != 'completed')
                 ORDER BY t.id""",
@@ -527,14 +528,31 @@ class PgUnit:
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
                          hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
                          status: str, required_approvals: int,
-                         review_within_seconds: float | None = None) -> int:
+                         review_within_seconds: float | None = None,
+                         prerequisites: list[int] | None = None, starts_on: str | None = None,
+                         money_budget: float | None = None, hour_rate: float | None = None) -> int:
         return self.tx.one(
             """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds)
-               VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s) RETURNING id""",
+                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds,
+                   prerequisites, starts_on, money_budget, hour_rate)
+               VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
+               RETURNING id""",
             (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
-             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds),
+             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds,
+             dumps(prerequisites), starts_on, money_budget, hour_rate),
         )[0]
+
+    def milestones(self) -> list[Milestone]:
+        return [milestone_from_row(r) for r in self.tx.all("SELECT * FROM milestones ORDER BY position")]
+
+    def set_plan_state(self, milestone_id: int, state: str) -> None:
+        self.tx.run("UPDATE milestones SET plan_state = %s, plan_version = plan_version + 1 WHERE id = %s",
+                    (state, milestone_id))
+
+    def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
+        rows = self.tx.all("UPDATE tasks SET status = 'blocked', updated_at = %s WHERE milestone_id = %s "
+                           "AND status IN ('pending', 'ready') RETURNING id", (self.now, milestone_id))
+        return sorted(r[0] for r in rows)
 
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
         return self.tx.read(report_reads(milestone_id, version))

@@ -279,6 +279,7 @@ class SQLiteStore:
     # -- milestones, gates and the swarm ----------------------------------------------------------
 
     add_milestone = Delegate("gates")
+    replan_milestone = Delegate("gates")
     list_milestones = Delegate("gates")
     get_milestone = Delegate("gates")
     submit_report = Delegate("gates")

@@ -637,6 +637,25 @@ ALTER TABLE learning_records_new RENAME TO learning_records;
 CREATE INDEX learning_records_kind ON learning_records (kind, id);
 """
 
+_PLANS = """
+-- Plans are graphs (seed 004's parallel phases): a milestone opens when every gate it depends on has
+-- passed. ``prerequisites`` is the JSON list of the milestone ids it waits for; NULL: the one before it,
+-- as before. Fixed once added, like its place: removing one would open a gate's way.
+ALTER TABLE milestones ADD COLUMN prerequisites TEXT;
+-- A schedule (start date, ISO) beside planned_weeks, and money beside hours (seed 000's budget).
+ALTER TABLE milestones ADD COLUMN starts_on TEXT;
+ALTER TABLE milestones ADD COLUMN money_budget REAL CHECK (money_budget IS NULL OR money_budget >= 0);
+ALTER TABLE milestones ADD COLUMN hour_rate REAL CHECK (hour_rate IS NULL OR hour_rate >= 0);
+-- Cut or deferred by a person (seed 004's risk cut order): its tasks are not handed out and nothing
+-- that depends on it opens. plan_version counts the acts, so the cached gate guard sees each one.
+ALTER TABLE milestones ADD COLUMN plan_state TEXT NOT NULL DEFAULT 'active'
+    CHECK (plan_state IN ('active', 'deferred', 'cut'));
+ALTER TABLE milestones ADD COLUMN plan_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER milestones_prerequisites_fixed BEFORE UPDATE OF prerequisites ON milestones
+WHEN NEW.prerequisites IS NOT OLD.prerequisites
+BEGIN SELECT RAISE(ABORT, 'a milestone''s prerequisites are fixed when it is added'); END;
+"""
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -655,6 +674,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("attention: how long a gate's report may wait for a decision; when a blocker was first reported",
      _REVIEW_DEADLINE),
     ("learning: every kind of seed 003's learning records", _LEARNING_KINDS),
+    ("plans: milestone prerequisites, schedule, money, cut and deferred milestones", _PLANS),
 ]
 
 

@@ -24,6 +24,7 @@ import sqlean
 
 from .. import identity
 from ..domain.gates import GateGuard, escalation_reason, guard
+from ..rows import prerequisite_ids
 from .base import All, One, Reads
 
 #: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
@@ -37,7 +38,7 @@ DECISION_SELECT = (
 #: statement a transaction runs anyway (the claim reads the pause flag with them).
 GUARD_MARK = ("(SELECT max(id) FROM gate_decisions), (SELECT max(id) FROM gate_resumptions), "
               "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
-              "(SELECT max(id) FROM reviewers)")
+              "(SELECT max(id) FROM reviewers), (SELECT sum(plan_version) FROM milestones)")
 
 _VERDICTS_MAX = 100_000
 
@@ -148,7 +149,8 @@ class Signatures:
 
     def compute_guard(self) -> Reads[GateGuard]:
         keys = yield from self.reviewer_keys()
-        milestones = yield All("SELECT id, name, required_approvals FROM milestones ORDER BY position")
+        milestones = yield All("SELECT id, name, required_approvals, prerequisites, plan_state "
+                               "FROM milestones ORDER BY position")
         # Each milestone's current report: its newest version (a bare column beside max() is that row's).
         current = {r[0]: r[1] for r in (yield All(
             "SELECT milestone_id, id, max(version) FROM validation_reports GROUP BY milestone_id"))}
@@ -171,4 +173,6 @@ class Signatures:
                 reason = escalation_reason(names.get(escalation["milestone_id"], str(escalation["milestone_id"])),
                                            escalation["reviewer"], escalation["rationale"])
                 outstanding = (escalation["id"], escalation["milestone_id"], reason)
-        return guard([(m["id"], m["required_approvals"]) for m in milestones], approvers, outstanding)
+        plan = [(m["id"], m["required_approvals"], prerequisite_ids(m["prerequisites"]), m["plan_state"])
+                for m in milestones]
+        return guard(plan, approvers, outstanding)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import graph, identity
+from .. import graph, identity, plans
 from ..priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 from ..domain import liveness, tasks
 from ..domain.liveness import Housekeeping
@@ -161,14 +161,15 @@ class Tasks:
         )
 
     async def execution_plan(self, task_ids: Iterable[int]) -> ExecutionPlan:
-        """Topological batches of the given tasks; prerequisites outside the set count as met."""
+        """Topological batches of the given tasks (a milestone's after those of the milestones its gate
+        waits for) and the critical path by estimate; prerequisites outside the set count as met."""
         ids = sorted(set(task_ids))
         if not ids:
             raise InvalidArgument("give at least one task id to plan")
-        found = {r[0] for r in await self.db._all(
-            "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
-        )}
-        missing = [i for i in ids if i not in found]
+        facts = {r[0]: (r[1], r[2]) for r in await self.db._all(
+            "SELECT id, milestone_id, estimated_duration_seconds FROM tasks "
+            "WHERE id IN (SELECT value FROM json_each(?))", (ids_json(ids),))}
+        missing = [i for i in ids if i not in facts]
         if missing:
             raise NotFound(f"no such task: {', '.join(map(str, missing))}")
         edges: dict[int, set[int]] = defaultdict(set)
@@ -178,12 +179,7 @@ class Tasks:
             (ids_json(ids),),
         ):
             edges[row[0]].add(row[1])
-        batches = graph.execution_plan(ids, edges)
-        return ExecutionPlan(
-            batches=tuple(tuple(b) for b in batches),
-            total_batches=len(batches),
-            max_parallelism=max(len(b) for b in batches),
-        )
+        return await plans.execution_plan(self.db, ids, edges, facts)
 
     # -- enqueue and dependencies ---------------------------------------------------------
 

@@ -60,7 +60,8 @@ from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
 
 #: A task with its milestone's name and status (for the blocked reason).
 TASK_SELECT = """
-SELECT t.*, m.status AS milestone_status, m.name AS milestone_name
+SELECT t.*, m.status AS milestone_status, m.plan_state AS milestone_plan,
+       m.name AS milestone_name
 FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 """
 
@@ -411,7 +412,7 @@ class SqliteUnit:
         rows = self.tx.all(
             f"""SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
                 WHERE {where} AND +t.status = 'blocked'
-                  AND (m.status IS NULL OR m.status != 'locked')
+                  AND (m.status IS NULL OR (m.status != 'locked' AND m.plan_state = 'active'))
                   AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
                                   WHERE d.task_id = t.id AND p.status != 'completed')""",
             params,
@@ -592,14 +593,34 @@ class SqliteUnit:
 
     def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
                          hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int, review_within_seconds: float | None = None) -> int:
+                         status: str, required_approvals: int, review_within_seconds: float | None = None,
+                         prerequisites: list[int] | None = None, starts_on: str | None = None,
+                         money_budget: float | None = None, hour_rate: float | None = None) -> int:
         return self.tx.run(
             """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds,
+                   prerequisites, starts_on, money_budget, hour_rate)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
-             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds),
+             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds,
+             dumps(prerequisites), starts_on, money_budget, hour_rate),
         )
+
+    def milestones(self) -> list[Milestone]:
+        return [milestone_from_row(r) for r in self.tx.all("SELECT * FROM milestones ORDER BY position")]
+
+    def set_plan_state(self, milestone_id: int, state: str) -> None:
+        self.tx.run("UPDATE milestones SET plan_state = ?, plan_version = plan_version + 1 WHERE id = ?",
+                    (state, milestone_id))
+
+    def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
+        rows = self.tx.all("SELECT id FROM tasks WHERE milestone_id = ? AND status IN ('pending', 'ready') "
+                           "ORDER BY id", (milestone_id,))
+        ids = [r[0] for r in rows]
+        if ids:
+            self.tx.run("UPDATE tasks SET status = 'blocked', updated_at = ? WHERE milestone_id = ? "
+                        "AND status IN ('pending', 'ready')", (self.now, milestone_id))
+        return ids
 
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
         return self.tx.read(report_reads(milestone_id, version))

@@ -278,9 +278,11 @@ def test_fail_retry_priority_depend_plan_cancel(sd, sdj):
     expect_error(sd("task", "depend", "1", "--on", "99"), 3, "task 99 does not exist")
 
     plan = sdj("task", "plan", "1", "2", "3", "4")
-    assert plan == {"batches": [[1, 4], [2], [3]], "total_batches": 3, "max_parallelism": 2}
+    assert plan == {"batches": [[1, 4], [2], [3]], "total_batches": 3, "max_parallelism": 2,
+                    "critical_path": [1, 2, 3], "critical_seconds": 0.0}
     assert sd("task", "plan", "1", "2", "3", "4").stdout.splitlines() == [
         "batch 1: 1, 4", "batch 2: 2", "batch 3: 3", "3 batch(es), max parallelism 2",
+        "critical path: 1 -> 2 -> 3 (no estimates: the longest chain)",
     ]
     expect_error(sd("task", "plan", "1", "99"), 3, "99")
 

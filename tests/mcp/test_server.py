@@ -92,7 +92,9 @@ async def test_the_task_loop_over_mcp(db):
         assert got["id"] == b and got["prerequisites"] == [a] and got["parent_task_id"] == a
 
         plan = await t.ok("task_execution_plan", task_ids=[b, a])
-        assert plan == {"batches": [[a], [b]], "total_batches": 2, "max_parallelism": 1}
+        assert plan["critical_path"] == [a, b]  # the longest chain (by estimate, then by tasks)
+        assert {k: plan[k] for k in ("batches", "total_batches", "max_parallelism")} == {
+            "batches": [[a], [b]], "total_batches": 2, "max_parallelism": 1}
         blocked = await t.ok("task_list", status="blocked")
         assert [x["id"] for x in blocked["tasks"]] == [b] and blocked["count"] == 1
         assert (await t.ok("task_list", agent_type="nobody"))["tasks"] == []
@@ -446,3 +448,25 @@ async def test_the_server_refuses_a_missing_database_with_one_clear_line(tmp_pat
     assert err.decode().strip().splitlines() == [
         f"swarmdeck: no swarmdeck database at {tmp_path / 'nope.db'}; create one with `swarmdeck init`"]
     assert not (tmp_path / "nope.db").exists()
+
+
+async def test_agents_read_the_plan_of_each_milestone(db):
+    async with opened(db) as store:
+        await store.add_reviewer("carol", by="carol", public_key=key("carol"))
+        await store.add_milestone("P1")
+        await store.add_milestone("P2", after=["P1"], planned_weeks="1-2", starts_on="2026-12-01",
+                                  money_budget=76336, hour_rate=120)
+        await store.add_milestone("P3", after=["P1"])
+        await store.replan_milestone("P3", state="deferred", by="carol", reason="after the release")
+    async with mcp_tools(db) as t:
+        listed = {m["name"]: m for m in (await t.ok("milestone_list"))["milestones"]}
+        p2 = listed["P2"]
+        assert p2["plan"]["after"] == ["P1"] and p2["plan"]["money"] == "$0 of $76,336 (0%)"
+        assert p2["plan"]["schedule"]["ends"] == "2026-12-14" and p2["starts_on"] == "2026-12-01"
+        assert (listed["P3"]["plan_state"], listed["P3"]["in_plan"]) == ("deferred", False)
+        gate = await t.ok("gate_status", milestone="P1")
+        assert gate["next_milestone"] == "P2"  # P3 is deferred: passing P1 does not open it
+        # cutting, deferring and reinstating are a person's acts: no tool does them
+        names = [tool.name for tool in (await t.session.list_tools()).tools]
+        assert "milestone_list" in names
+        assert not [n for n in names if n.startswith("milestone_") and n != "milestone_list"]

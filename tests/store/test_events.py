@@ -98,6 +98,14 @@ async def every_operation(store) -> None:
     await decide(store, "M2", reviewer="alice", decision="ESCALATE", rationale="needs a person")
     await resume(store, by="bob", note="looked at it")
 
+    # the plan: a milestone cut, another deferred with its task, then reinstated
+    await store.add_milestone("M3", objective="extras", after=["M1"])
+    await store.replan_milestone("M3", state="cut", by="carol", reason="timeline slipped")
+    await store.add_milestone("M4", objective="later")
+    await store.enqueue_task(description="later work", agent_type="coder", milestone="M4")
+    await store.replan_milestone("M4", state="deferred", by="carol", reason="after the release")
+    await store.replan_milestone("M4", state="active", by="carol", reason="room again")
+
     if not has_memory(store):
         return
 

@@ -149,41 +149,45 @@ def _index_sql(db: Path) -> dict[str, str]:
 async def test_a_database_of_the_previous_version_gets_the_new_index_set(db_path, tmp_path, clock, monkeypatch):
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:_LEANER])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", _LEANER)
-    # The code of that version read no column added since (an agent's blockers' first-seen times).
-    from swarmdeck.store import rows
-    monkeypatch.setattr(rows, "_blockers_since", lambda row: ())
+    # Made by that version's schema, written as that version's store wrote it (the code of today
+    # reads columns added since, so the rows go in by hand: a finished task, a running one, a waiting one).
     old = await open_store(db_path, create=True, clock=clock)
     try:
-        await old.register_agent("a1", agent_type="impl")
-        done = await old.enqueue_task(description="finished before the upgrade", agent_type="impl")
-        waiting = await old.enqueue_task(description="waiting since before the upgrade", agent_type="impl")
-        assert (await old.claim_task(agent="a1")).id == done.id
-        clock.advance(30)
-        await old.complete_task(done.id, agent="a1")
-        running = await old.claim_task(agent="a1")
-        assert running.id == waiting.id
-        clock.advance(5)
-        later = await old.enqueue_task(description="still waiting", agent_type="impl")
         assert await old.schema_version() == _LEANER
     finally:
         await old.close()
+    monkeypatch.undo()
+    conn = sqlean.connect(str(db_path), isolation_level=None)
+    try:
+        t0 = EPOCH
+        conn.execute("INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) VALUES ('a1', 'impl', ?, ?)",
+                     (t0, t0))
+        insert = ("INSERT INTO tasks (description, source, agent_type, status, assigned_agent, created_at, updated_at, "
+                  "started_at, finished_at, lease_expires_at) VALUES (?, 'human', 'impl', ?, ?, ?, ?, ?, ?, ?)")
+        done = conn.execute(insert, ("finished before the upgrade", "completed", "a1", t0, t0 + 30, t0, t0 + 30,
+                                     None)).lastrowid
+        waiting = conn.execute(insert, ("waiting since before the upgrade", "running", "a1", t0, t0 + 30, t0 + 30,
+                                        None, t0 + 30 + 3600)).lastrowid
+        later = conn.execute(insert, ("still waiting", "ready", None, t0 + 35, t0 + 35, None, None, None)).lastrowid
+    finally:
+        conn.close()
+    clock.advance(35)
     before = _index_sql(db_path)
     assert {"tasks_created", "tasks_agent_finished", "tasks_updated", "tasks_parent"} <= before.keys()
-    monkeypatch.undo()
 
     clock.advance(60)
     store = await open_store(db_path, clock=clock)
     try:
         assert await store.schema_version() == schema.SCHEMA_VERSION > _LEANER
         # The rows written before are in the new indexes: each of these reads through one of them.
-        assert [t.id for t in await store.list_tasks(assigned_agent="a1")] == [waiting.id, done.id]
-        assert [t.id for t in await store.list_tasks(status="running", assigned_agent="a1")] == [waiting.id]
+        assert [t.id for t in await store.list_tasks(assigned_agent="a1")] == [waiting, done]
+        assert [t.id for t in await store.list_tasks(status="running", assigned_agent="a1")] == [waiting]
         assert (await store.queue_status()).oldest_pending.timestamp() == pytest.approx(EPOCH + 35)
         durations = await store.chart_durations(Window(EPOCH, 3600, 1))
         assert [(a.agent, a.completed, a.median_s) for a in durations.agents] == [("a1", 1, 30.0)]
         assert await store.agent_task_counts() == {"a1": {"completed": 1}}
-        await store.complete_task(waiting.id, agent="a1")
-        assert (await store.claim_task(agent="a1")).id == later.id
+        await store.complete_task(waiting, agent="a1")
+        assert (await store.claim_task(agent="a1")).id == later
         names = [r[0] for r in await store._all("SELECT name FROM schema_migrations ORDER BY version")]
         assert names == [name for name, _ in schema.MIGRATIONS]
     finally:

@@ -171,6 +171,9 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     mark("get_milestone")
     await store.add_milestone("M5", objective="later", deliverables=["d"], acceptance_criteria=["a"])
     mark("add_milestone")
+    await store.replan_milestone("M5", state="deferred", by="lead", reason="after the release")
+    await store.replan_milestone("M5", state="active", by="lead", reason="back in")
+    mark("replan_milestone")
 
     # tasks: enqueue, dependencies, priorities
     ready = await store.list_tasks(status=TaskStatus.READY, limit=5)

@@ -187,3 +187,78 @@ def test_snapshot_at_200x60_after_a_revision(seeded, snap_compare):
 
     asyncio.run(revise())
     assert snap_compare(make_app(seeded.path), terminal_size=(200, 60), run_before=loaded)
+
+
+async def plan_a_graph(db) -> None:
+    """Seed 004's shape on the seeded swarm: Docker waits for two milestones (one in review) and has a
+    schedule and money; Learning loop is cut by a reviewer, with a reason that looks like markup."""
+    await db_call(db, "add_milestone", "Docker + Deployment", after=["Foundation", "Memory service"],
+                  planned_weeks="1-2", starts_on="2027-01-04", hour_budget=80, money_budget=76336, hour_rate=120)
+    await db_call(db, "enqueue_task", description="Write the Dockerfiles", milestone="Docker + Deployment",
+                  estimated_duration_seconds=3600)
+    await db_call(db, "replan_milestone", "Learning loop", state="cut", by="carol",
+                  reason="[bold red]timeline[/] slipped")
+
+
+async def test_the_plan_shows_prerequisites_schedule_money_and_a_cut(seeded):
+    db = seeded.path
+    await plan_a_graph(db)
+    app = make_app(db)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await loaded(pilot)
+        shown = {cells[1]: cells for cells in rows(table(app)).values()}
+        assert shown["Learning loop"][2] == "cut" and shown["Docker + Deployment"][2] == "locked"
+        await select(pilot, "Docker + Deployment")
+        detail = static_text(app.screen.query_one("#milestone-objective"))
+        assert "after    Foundation, Memory service" in detail
+        assert "hours    0/80" in detail
+        # 2027-01-15 is day 12 of 14 and nothing is done: 12 days behind
+        assert "schedule 2027-01-04 → 2027-01-17  12 d behind" in detail
+        assert "money    $0 of $76,336 (0%)" in detail
+        await select(pilot, "Learning loop")
+        detail = static_text(app.screen.query_one("#milestone-objective"))
+        # who cut it and why, the reason as written: markup in it is text, never style
+        assert "plan     CUT by carol: [bold red]timeline[/] slipped" in detail
+        # a milestone in line with no plan of its own shows none
+        await select(pilot, "Foundation")
+        assert "Plan" not in static_text(app.screen.query_one("#milestone-objective"))
+
+
+async def test_a_reviewer_cuts_and_reinstates_a_milestone_from_the_dashboard(seeded):
+    from swarmdeck.app.modals.gate_acts import ReplanModal
+    from ui_support import type_text
+
+    db = seeded.path
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await select(pilot, "Learning loop")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplanModal), what="the plan dialog")
+        await pilot.press("enter")  # no reason: refused, the dialog stays
+        assert isinstance(app.screen, ReplanModal)
+        await type_text(pilot, "timeline slipped")
+        await pilot.press("enter")  # the first act offered: cut
+        await wait_for(pilot, lambda: not isinstance(app.screen, ReplanModal), what="the dialog to close")
+        m = await db_call(db, "get_milestone", "Learning loop")
+        assert m.plan_state.value == "cut"
+        task = await db_call(db, "get_task", seeded.tasks["lessons"])
+        assert "milestone 'Learning loop' is cut" in task.blocked_reason
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplanModal), what="the plan dialog")
+        await pilot.click("#replan-active")  # reinstate, not defer (offered first)
+        app.screen.query_one("#replan-reason").focus()
+        await type_text(pilot, "room again")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ReplanModal), what="the dialog to close")
+        assert (await db_call(db, "get_milestone", "Learning loop")).in_plan
+
+
+async def test_a_read_only_seat_cannot_cut(seeded):
+    app = make_app(seeded.path, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await select(pilot, "Learning loop")
+        await pilot.press("c")
+        await loaded(pilot)
+        assert (await db_call(seeded.path, "get_milestone", "Learning loop")).in_plan

@@ -219,3 +219,19 @@ async def test_the_enqueue_forms_buttons_stay_on_screen_at_80x24(seeded):
         await wait_for(pilot, lambda: app.screen is screen, what="the form to close")
         await wait_for(pilot, lambda: any(c[8] == "Small screens" for c in rows(screen.table).values()),
                        what="the new row")
+
+
+async def test_the_plan_names_the_gates_a_milestone_waits_for_a_cut_one_and_the_critical_path(seeded):
+    from test_milestones_screen import plan_a_graph
+
+    await plan_a_graph(seeded.path)  # Docker waits for Foundation and Memory service; Learning loop is cut
+    app = make_app(seeded.path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_queue(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanModal), what="the plan")
+        text = "\n".join(static_text(s) for s in app.screen.query(Static))
+        assert "Critical path: " in text
+        assert "After the gates of Foundation, Memory service open (locked: Docker + Deployment)" in text
+        assert "After it is reinstated (cut: Learning loop)" in text
+        assert text.index("After the gates of Foundation") < text.index("Write the Dockerfiles")

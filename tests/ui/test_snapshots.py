@@ -66,3 +66,18 @@ def test_help_modal(seeded, snap_compare):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpModal), what="help")
 
     assert snap_compare(make_app(seeded.path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_milestones_with_a_plan(seeded, snap_compare):
+    """Prerequisites, schedule variance beside the hour burn, money, and a cut milestone."""
+    import asyncio
+
+    from test_milestones_screen import plan_a_graph, select
+
+    asyncio.run(plan_a_graph(seeded.path))
+
+    async def run_before(pilot):
+        await loaded(pilot)
+        await select(pilot, "Docker + Deployment")
+
+    assert snap_compare(make_app(seeded.path), terminal_size=SIZE, run_before=run_before)
