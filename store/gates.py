@@ -60,8 +60,13 @@ def check_decision(
 
 
 def unsettled_words(unsettled: Sequence[CriterionCheck]) -> str:
-    """The criteria an approval leaves not met, for a refusal or a confirmation: "2 'X' (not reported)"."""
+    """The criteria an approval leaves not met, for a refusal or a confirmation: "2 'X' (not reported)".
+    Agent text: a seat shows it plainly."""
     return "; ".join(f"{c.index} {c.text!r} ({c.words})" for c in unsettled)
+
+
+def criteria_count(n: int) -> str:
+    return "1 acceptance criterion" if n == 1 else f"{n} acceptance criteria"
 
 
 def check_accepted(decision: Decision, unsettled: Sequence[CriterionCheck], accept_unmet: Sequence[str]) -> None:
@@ -81,7 +86,7 @@ def check_accepted(decision: Decision, unsettled: Sequence[CriterionCheck], acce
     missing = [c for c in unsettled if c.text not in given]
     if missing:
         raise InvalidArgument(
-            f"approving leaves {len(missing)} acceptance criteria not met: {unsettled_words(missing)}; "
+            f"approving leaves {criteria_count(len(missing))} not met: {unsettled_words(missing)}; "
             "confirm you accept them (accept_unmet), or decide REVISE", field="accept_unmet")
 
 

@@ -224,7 +224,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     approving = Decision(decision.upper()) in (Decision.APPROVE, Decision.CONDITIONAL)
     unsettled = gate.criteria.unsettled if approving else ()
     if unsettled and not accept_unmet:
-        raise InvalidArgument(f"approving leaves {len(unsettled)} acceptance criteria not met: "
+        raise InvalidArgument(f"approving leaves {store_gates.criteria_count(len(unsettled))} not met: "
                               f"{store_gates.unsettled_words(unsettled)}; add --accept-unmet to accept them, "
                               "or decide REVISE", field="accept_unmet")
     accepted = [c.text for c in unsettled]

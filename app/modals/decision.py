@@ -149,7 +149,7 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
     def _unsettled_text(self) -> Text:
         """The acceptance criteria an approval leaves not met, each by name (agent text: plain)."""
         unsettled = self.gate.criteria.unsettled
-        text = Text(f"{len(unsettled)} acceptance criteria not met:", style="bold yellow")
+        text = Text(f"{gates.criteria_count(len(unsettled))} not met:", style="bold yellow")
         for c in unsettled:
             text.append(f"\n  {c.index}. ").append_text(safe(c.text)).append(f"  ({c.words})", style="bold")
         return text

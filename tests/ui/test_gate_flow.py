@@ -99,7 +99,7 @@ async def test_approve_records_the_decision_and_opens_the_next_milestone(seeded)
         assert not modal.query_one("#conditions").display
         # The report says one acceptance criterion is not met: the dialog names it beside a box to tick.
         unsettled = static_text(modal.query_one("#unsettled"))
-        assert "1 acceptance criteria not met" in unsettled and "2. Search p95 under 50 ms  (not met)" in unsettled
+        assert "1 acceptance criterion not met" in unsettled and "2. Search p95 under 50 ms  (not met)" in unsettled
         await write(pilot, modal, "#rationale", "Met; latency later")
         await pilot.press("ctrl+s")
         # Approving without ticking it is refused, in the dialog, with what was typed still there.
