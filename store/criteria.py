@@ -8,7 +8,8 @@ The rule, for every seat (CLI, MCP, dashboard) and for the store's check of a de
    characters) made one space. "PRAGMA integrity_check returns "ok"" matches "pragma integrity check
    returns ok."; "90%+ coverage" does not match "95% coverage".
 2. Else, when the entry's name starts with the criterion's number (1-based, in the milestone's order):
-   ``Criterion 2: ...``, ``AC2``, ``#2``, ``2.``, ``2)`` or ``2:`` (seed 001's "Criterion N:" lines).
+   ``Criterion 2 ...``, ``AC2``, ``#2 ...``, or a bare ``2.``, ``2)``, ``2:`` (seed 001's "Criterion N:"
+   lines); a bare number then a space does not ("15 core indexes created" names no criterion 15).
 3. One entry names at most one criterion and one criterion is named by at most one entry: texts are
    matched first (each entry to the first criterion of that text not yet named), numbers after; an entry
    whose criterion is already named, or that names none, is listed as unmatched, never dropped.
@@ -29,8 +30,11 @@ from .models import Criterion, CriterionEvidence, CriterionStatus
 NOT_REPORTED = "not_reported"
 
 _MARK = re.compile(r"^\s*(?:[-*•+]\s+)?(?:\[[^\]]{0,1}\]\s*)?")
+#: "Criterion 2", "AC 2", "#2" (any text after), or a bare "2." / "2)" / "2:" / "2 -" (a bare number then a
+#: space is the start of a sentence: "15 core indexes created").
 _NUMBERED = re.compile(
-    r"^(?:(?:acceptance\s+)?criterion|ac)?\s*#?\s*(\d{1,4})\s*(?:[:.)\-–—]|$)")
+    r"^(?:(?:(?:acceptance\s+)?criterion|ac)\s*#?\s*(\d{1,4})(?!\w)|#\s*(\d{1,4})(?!\w)"
+    r"|(\d{1,4})\s*(?:[:.)\-–—]|$))")
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
@@ -45,7 +49,7 @@ def named_number(name: str) -> int | None:
     """The criterion number an entry's name starts with (rule 2 above), or None."""
     folded = _MARK.sub("", unicodedata.normalize("NFKC", name).casefold())
     found = _NUMBERED.match(folded.strip())
-    return int(found.group(1)) if found else None
+    return int(next(g for g in found.groups() if g)) if found else None
 
 
 @dataclass(frozen=True, slots=True)
