@@ -307,7 +307,7 @@ class GateDecided(Payload):
     #: The milestone's status after the decision.
     status: MilestoneStatus | None = None
     #: The acceptance criteria the reviewer accepted unreported or unmet (absent: none).
-    accepted_unmet: list[str] | None = None
+    accepted_unmet: list[str] | None = _sometimes()
 
 
 @dataclass(frozen=True, slots=True)
