@@ -223,14 +223,14 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     expected = report_hash or (gate.report.content_hash if gate.report else None)
     approving = Decision(decision.upper()) in (Decision.APPROVE, Decision.CONDITIONAL)
     unsettled = gate.criteria.unsettled if approving else ()
-    if unsettled and not accept_unmet:
-        raise InvalidArgument(f"approving leaves {store_gates.criteria_count(len(unsettled))} not met: "
-                              f"{store_gates.unsettled_words(unsettled)}; add --accept-unmet to accept them, "
-                              "or decide REVISE", field="accept_unmet")
     accepted = [c.text for c in unsettled]
     args = dict(decision=decision, rationale=rationale, reviewer=reviewer, conditions=list(conditions),
                 report_hash=expected, accept_unmet=accepted)
     await store.decide_gate(gate.milestone.id, dry_run=True, **args)  # every refusal before the question
+    if unsettled and not accept_unmet:  # the store's own refusal, in the words of this command's option
+        raise InvalidArgument(f"approving leaves {store_gates.criteria_count(len(unsettled))} not met: "
+                              f"{store_gates.unsettled_words(unsettled)}; add --accept-unmet to accept them, "
+                              "or decide REVISE", field="accept_unmet")
     report = gate.report
     assert report is not None  # the dry run refused a gate without one
     person = await store.get_reviewer(reviewer)
