@@ -531,6 +531,20 @@ class EvidenceInput(StoreInput):
         return self.ran_at.timestamp() if isinstance(self.ran_at, datetime) else float(self.ran_at)
 
 
+def evidence_input(recorded_by: Any, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """Who attaches evidence (canonical) and its fields as the store records them, or InvalidArgument."""
+    from . import identity
+    from .limits import MAX_NAME, check_fields
+
+    check_fields(recorded_by=(recorded_by, MAX_NAME))
+    if not identity.has_content(recorded_by):
+        raise InvalidArgument("say who attaches the evidence (recorded_by)")
+    who = identity.canonical(recorded_by, "the name of who attaches the evidence")
+    given = EvidenceInput.parse(**fields)
+    return who, {"criterion": given.criterion, "command": given.command, "exit_code": given.exit_code,
+                 "output_sha256": given.output_sha256, "ran_at": given.ran_at_seconds()}
+
+
 # -- learning records ------------------------------------------------------------------------------------------
 
 

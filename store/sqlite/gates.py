@@ -187,17 +187,12 @@ class Gates:
         """A registered agent attaches a command it ran as evidence for one of the milestone's acceptance
         criteria (by number, from 1): its exit code, its output's SHA-256 and when it ran (default now).
         The output itself is not kept: it is an agent's claim, shown as its digest."""
-        from ..inputs import EvidenceInput
+        from ..inputs import evidence_input
 
-        check_fields(recorded_by=(recorded_by, MAX_NAME))
-        if not identity.has_content(recorded_by):
-            raise InvalidArgument("say who attaches the evidence (recorded_by)")
-        who = identity.canonical(recorded_by, "the name of who attaches the evidence")
-        given = EvidenceInput.parse(criterion=criterion, command=command, exit_code=exit_code,
+        who, given = evidence_input(recorded_by, criterion=criterion, command=command, exit_code=exit_code,
                                     output_sha256=output_sha256, ran_at=ran_at)
         return await self.db._write(who, lambda tx: domain_gates.add_evidence(
-            SqliteUnit(tx, self._signatures), milestone, criterion=given.criterion, command=given.command,
-            exit_code=given.exit_code, output_sha256=given.output_sha256, ran_at=given.ran_at_seconds(), recorded_by=who))
+            SqliteUnit(tx, self._signatures), milestone, recorded_by=who, **given))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition:

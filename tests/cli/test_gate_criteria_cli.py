@@ -20,29 +20,30 @@ from test_cli import expect_error
 PROMISED = ["All DDL scripts executed without errors", "PRAGMA integrity_check returns ok", "All unit tests pass"]
 
 
-def setup(db: Path, criteria: list[dict], **report) -> None:
-    async def main() -> None:
-        store = await open_store(db)
-        try:
-            await store.register_agent("builder-1", agent_type="implementation")
-            await store.add_reviewer("alice", by="alice", public_key=key("alice"))
-            await store.add_milestone("M1", acceptance_criteria=PROMISED)
-            await store.submit_report("M1", submitted_by="builder-1", criteria=criteria, **report)
-        finally:
-            await store.close()
-
-    asyncio.run(main())
-
-
-def gate(db: Path):
+def on_store(db: Path, act):
+    """``act(store)`` on the test's database, as another process (an agent, a reviewer) would."""
     async def main():
         store = await open_store(db)
         try:
-            return await store.gate_status("M1")
+            return await act(store)
         finally:
             await store.close()
 
     return asyncio.run(main())
+
+
+def setup(db: Path, criteria: list[dict], **report) -> None:
+    async def act(store) -> None:
+        await store.register_agent("builder-1", agent_type="implementation")
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
+        await store.add_milestone("M1", acceptance_criteria=PROMISED)
+        await store.submit_report("M1", submitted_by="builder-1", criteria=criteria, **report)
+
+    on_store(db, act)
+
+
+def gate(db: Path):
+    return on_store(db, lambda store: store.gate_status("M1"))
 
 
 UNMET = [{"name": "all ddl scripts executed without errors.", "status": "met", "evidence": "ran 12 files"},
