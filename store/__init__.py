@@ -99,8 +99,9 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Burndown", "ChartFilters", "Charts", "Durations", "EstimateAccuracy", "GateLatency",
                      "QueueDepth", "Throughput", "Window"), "charts"),
     **dict.fromkeys((
-        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "CriterionEvidence", "Decision", "Document",
-        "Event", "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord", "MemoryEntry",
+        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "CriterionEvidence", "Decision",
+        "Document", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord",
+        "MemoryEntry",
         "MemoryType", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
         "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
         "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),

@@ -69,15 +69,17 @@ def criteria_count(n: int) -> str:
     return "1 acceptance criterion" if n == 1 else f"{n} acceptance criteria"
 
 
-def check_accepted(decision: Decision, unsettled: Sequence[CriterionCheck], accept_unmet: Sequence[str]) -> None:
+def check_accepted(decision: Decision, unsettled: Sequence[CriterionCheck],
+                   accept_unmet: Sequence[str]) -> None:
     """An approval (APPROVE or CONDITIONAL) that leaves acceptance criteria not reported, not met or
     unknown must accept exactly those, by their text (store/criteria.py): never silently."""
     given = list(accept_unmet)
     if not given and not (unsettled and decision in (Decision.APPROVE, Decision.CONDITIONAL)):
         return
     if decision not in (Decision.APPROVE, Decision.CONDITIONAL):
-        raise InvalidArgument(f"only an approval (APPROVE or CONDITIONAL) accepts unmet criteria, not {decision}",
-                              field="accept_unmet")
+        raise InvalidArgument(
+            f"only an approval (APPROVE or CONDITIONAL) accepts unmet criteria, not {decision}",
+            field="accept_unmet")
     texts = [c.text for c in unsettled]
     stray = [g for g in given if g not in texts]
     if stray:

@@ -470,7 +470,7 @@ class ReportInput(StoreInput):
     proposed_decision: choice(Decision, "proposed decision") | None = Field(
         None, description="What you recommend; a human decides.")
     next_milestone_context: Prose = Field(
-        "", description="Next Milestone Context: refined context and instructions for the next phase's agents.")
+        "", description="Next Milestone Context: refined context and instructions for the next phase.")
 
     @model_validator(mode="before")
     @classmethod
@@ -486,8 +486,8 @@ class ReportInput(StoreInput):
 
     @model_validator(mode="after")
     def _whole_size(self) -> ReportInput:
-        whole = self.model_dump(mode="json", include={"summary", "criteria", "metrics", "issues", "recommendations",
-                                                            "next_milestone_context"})
+        whole = self.model_dump(mode="json", include={
+            "summary", "criteria", "metrics", "issues", "recommendations", "next_milestone_context"})
         try:
             check_json("report", whole, max_bytes=MAX_REPORT_BYTES)
         except InvalidArgument as exc:
@@ -516,7 +516,7 @@ def _whole(value: Any) -> Any:
 class EvidenceInput(StoreInput):
     """A command run as evidence for one acceptance criterion, and what it gave (an agent's claim)."""
 
-    criterion: Annotated[int, Field(ge=1, le=10_000, description="The acceptance criterion's number, from 1.")]
+    criterion: Annotated[int, Field(ge=1, le=10_000, description="The acceptance criterion's number.")]
     command: filled(MAX_TEXT, "command") = Field(description="The command as it was run, e.g. pytest -q.")
     exit_code: Annotated[int, BeforeValidator(_whole)] = Field(description="Its exit code (0: it passed).")
     output_sha256: Annotated[str, BeforeValidator(_digest)] = Field(

@@ -69,8 +69,8 @@ def _criteria(gate: GateStatus) -> list[RenderableType]:
     assert report is not None
     review = gate.criteria
     if not review.checks:
-        parts: list[RenderableType] = [_heading(f"Criteria ({sum(c.status is CriterionStatus.MET for c in report.criteria)}"
-                                                f"/{len(report.criteria)} met)")]
+        met = sum(c.status is CriterionStatus.MET for c in report.criteria)
+        parts: list[RenderableType] = [_heading(f"Criteria ({met}/{len(report.criteria)} met)")]
         table = _criteria_table()
         for c in report.criteria:
             label, style = CRITERION[c.status]
@@ -90,7 +90,8 @@ def _criteria(gate: GateStatus) -> list[RenderableType]:
         for e in check.evidence:
             line = Text("      $ ", style="dim").append_text(safe(e.command, "bold"))
             line.append(f"  exit {e.exit_code}", style="green" if e.passed else "bold red")
-            line.append(f"  sha256 {e.output_sha256[:16]}…  {e.ran_at.astimezone():%m-%d %H:%M}  by ", style="dim")
+            line.append(f"  sha256 {e.output_sha256[:16]}…  {e.ran_at.astimezone():%m-%d %H:%M}  by ",
+                        style="dim")
             line.append_text(safe(e.recorded_by, "dim"))
             parts.append(line)
     if review.unmatched:

@@ -279,21 +279,24 @@ async def evidence(store: Store, cfg: Config, milestone: str, command: tuple[str
     its output (stdout then stderr) and when it ran; or record one already run with --command,
     --exit-code and --digest. The output is not kept, only its digest; the command's exit code is not
     this command's (it exits 0 once the evidence is recorded)."""
-    given = [o for o, v in (("--command", given_command), ("--exit-code", exit_code), ("--digest", output_sha256))
-             if v is not None]
+    options = (("--command", given_command), ("--exit-code", exit_code), ("--digest", output_sha256))
+    given = [o for o, v in options if v is not None]
     if command and given:
-        raise click.UsageError(f"give a command to run after --, or {', '.join(given)} of one already run, not both")
+        raise click.UsageError(
+            f"give a command to run after --, or {', '.join(given)} of one already run, not both")
     if not command:
-        missing = [o for o in ("--command", "--exit-code", "--digest") if o not in given]
+        missing = [o for o, _ in options if o not in given]
         if missing:
-            raise click.UsageError("give the command to run after -- (e.g. -- pytest -q), or record one already "
-                                   f"run with --command, --exit-code and --digest (missing: {', '.join(missing)})")
+            raise click.UsageError(
+                "give the command to run after -- (e.g. -- pytest -q), or record one already run with "
+                f"--command, --exit-code and --digest (missing: {', '.join(missing)})")
     who = recorded_by or cfg.who()
     await store.get_milestone(milestone)  # a wrong reference is refused before anything runs
     if command:
         ran_at, given_command, exit_code, output_sha256 = await run_evidence(command)
-    return await store.add_evidence(milestone, criterion=criterion, command=given_command, exit_code=exit_code,
-                                    output_sha256=output_sha256, ran_at=ran_at, recorded_by=who)
+    return await store.add_evidence(milestone, criterion=criterion, command=given_command,
+                                    exit_code=exit_code, output_sha256=output_sha256, ran_at=ran_at,
+                                    recorded_by=who)
 
 
 async def run_evidence(command: tuple[str, ...]) -> tuple[float, str, int, str]:
@@ -304,8 +307,9 @@ async def run_evidence(command: tuple[str, ...]) -> tuple[float, str, int, str]:
 
     started = time.time()
     try:
-        proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        pipe = asyncio.subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL, stdout=pipe,
+                                                    stderr=pipe)
     except OSError as exc:
         raise click.UsageError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
     out, err = await proc.communicate()

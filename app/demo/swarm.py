@@ -596,9 +596,10 @@ class Swarm:
             f"{len(metrics) - len(missed)}/{len(metrics)} metrics on target. Proposed: {proposed.value}."
         )
         # Seed 001's "Next Milestone Context": what the next phase's agents start from.
-        context = (f"{nxt} starts from {ms.name}'s deliverables ({', '.join(ms.deliverables) or 'none listed'}); "
-                   f"{len(missed)} metric(s) still off target, {sum(i['severity'] == 'high' for i in issues)} "
-                   "high issue(s) open." if nxt else "")
+        high = sum(i["severity"] == "high" for i in issues)
+        delivered = ", ".join(ms.deliverables) or "none listed"
+        context = (f"{nxt} starts from {ms.name}'s deliverables ({delivered}); {len(missed)} metric(s) "
+                   f"still off target, {high} high issue(s) open." if nxt else "")
         return {"summary": summary, "criteria": criteria, "metrics": metrics, "issues": issues,
                 "recommendations": recommendations, "proposed_decision": proposed,
                 "next_milestone_context": context}

@@ -159,7 +159,7 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         return self.decision in (Decision.APPROVE, Decision.CONDITIONAL)
 
     def _accepted(self) -> tuple[str, ...]:
-        """What the reviewer accepts unmet: every unsettled criterion once the box is ticked, for an approval."""
+        """What the reviewer accepts unmet: every unsettled criterion once the box is ticked (approving)."""
         if not (self.approving and self.query_one("#accept-unmet", Checkbox).value):
             return ()
         return tuple(c.text for c in self.gate.criteria.unsettled)
@@ -198,7 +198,8 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         never re-described here."""
         conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
         return gates.preview(self.gate, self.decision, reviewer=self.reviewer, conditions=conditions,
-                             rationale=self.query_one("#rationale", TextArea).text, accept_unmet=self._accepted())
+                             rationale=self.query_one("#rationale", TextArea).text,
+                             accept_unmet=self._accepted())
 
     def _refusal_text(self, refusal: StoreError, field: str | None) -> str:
         """The store's refusal as this form says it: its message; for the conditions box, how to fill it."""

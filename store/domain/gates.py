@@ -216,13 +216,13 @@ def add_evidence(u: Unit, ref: int | str, *, criterion: int, command: str, exit_
     ms = milestone(u, ref)
     count = len(ms.acceptance_criteria)
     if not 1 <= criterion <= count:
-        raise InvalidArgument(f"milestone '{ms.name}' has {count} acceptance criteria; there is no criterion "
-                              f"{criterion}" if count else f"milestone '{ms.name}' has no acceptance criteria",
-                              field="criterion")
+        raise InvalidArgument(
+            f"milestone '{ms.name}' has {count} acceptance criteria; there is no criterion {criterion}"
+            if count else f"milestone '{ms.name}' has no acceptance criteria", field="criterion")
     require_agent(u, recorded_by, "attach evidence")
-    evidence = u.insert_evidence(milestone_id=ms.id, criterion=criterion, command=command, exit_code=exit_code,
-                                 output_sha256=output_sha256, ran_at=u.now if ran_at is None else ran_at,
-                                 recorded_by=recorded_by)
+    evidence = u.insert_evidence(milestone_id=ms.id, criterion=criterion, command=command,
+                                 exit_code=exit_code, output_sha256=output_sha256,
+                                 ran_at=u.now if ran_at is None else ran_at, recorded_by=recorded_by)
     u.event(EventKind.GATE_EVIDENCE_ADDED, "milestone", ms.id, {
         "name": ms.name, "criterion": criterion, "exit_code": exit_code, "output_sha256": output_sha256})
     return evidence

@@ -298,7 +298,8 @@ class Gates:
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
                           next_tasks=next_tasks, following=following and following[0],
                           evidence=tuple(evidence_from_row(r) for r in await self.db._all(
-                              "SELECT * FROM criterion_evidence WHERE milestone_id = %s ORDER BY id", (ms.id,))))
+                              "SELECT * FROM criterion_evidence WHERE milestone_id = %s ORDER BY id",
+                              (ms.id,))))
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

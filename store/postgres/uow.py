@@ -555,7 +555,8 @@ class PgUnit:
         tx = self.tx
         report_id = tx.one(
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                   proposed_decision, content_hash, next_context) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                   proposed_decision, content_hash, next_context)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value,
              content_hash, next_context),
         )[0]
@@ -611,8 +612,8 @@ class PgUnit:
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
         row = self.tx.one(
-            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256, ran_at,
-                   recorded_by, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256,
+                   ran_at, recorded_by, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
             (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
         return evidence_from_row(row)
 

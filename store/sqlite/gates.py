@@ -180,7 +180,8 @@ class Gates:
         who = identity.key(reviewer) or reviewer
         return await self.db._write(who, lambda tx: domain_gates.decide(
             SqliteUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
-            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run, accept_unmet=accept_unmet))
+            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run,
+            accept_unmet=accept_unmet))
 
     async def add_evidence(self, milestone: int | str, *, criterion: int, command: str, exit_code: int,
                            output_sha256: str, recorded_by: str, ran_at: Any = None) -> CriterionEvidence:
@@ -288,7 +289,8 @@ class Gates:
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
                           next_tasks=next_tasks, following=following and following[0],
                           evidence=tuple(evidence_from_row(r) for r in await self.db._all(
-                              "SELECT * FROM criterion_evidence WHERE milestone_id = ? ORDER BY id", (ms.id,))))
+                              "SELECT * FROM criterion_evidence WHERE milestone_id = ? ORDER BY id",
+                              (ms.id,))))
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

@@ -620,7 +620,8 @@ class SqliteUnit:
         report_id = tx.run(
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
                    proposed_decision, content_hash, next_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash, next_context),
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash,
+             next_context),
         )
         tx.many(
             "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
@@ -673,8 +674,8 @@ class SqliteUnit:
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
         evidence_id = self.tx.run(
-            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256, ran_at,
-                   recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256,
+                   ran_at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
         return evidence_from_row(self.tx.one("SELECT * FROM criterion_evidence WHERE id = ?", (evidence_id,)))
 
