@@ -171,6 +171,9 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     mark("get_milestone")
     await store.add_milestone("M5", objective="later", deliverables=["d"], acceptance_criteria=["a"])
     mark("add_milestone")
+    await store.add_evidence("M5", criterion=1, command="pytest -q", exit_code=0, output_sha256="0" * 64,
+                             recorded_by="agent-001")
+    mark("add_evidence")
 
     # tasks: enqueue, dependencies, priorities
     ready = await store.list_tasks(status=TaskStatus.READY, limit=5)
