@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks f
         AgentStatus,
         CancelResult,
         Condition,
+        CriterionEvidence,
         Decision,
         Document,
         Event,
@@ -99,10 +100,11 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Burndown", "ChartFilters", "Charts", "Durations", "EstimateAccuracy", "GateLatency",
                      "QueueDepth", "Throughput", "Window"), "charts"),
     **dict.fromkeys((
-        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Document", "Event",
-        "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord", "MemoryEntry",
-        "MemoryType", "Milestone", "MilestoneStatus", "PlanState", "PriorityBreakdown", "QueueStatus",
-        "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
+        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "CriterionEvidence", "Decision",
+        "Document", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord",
+        "MemoryEntry", "MemoryType", "Milestone", "MilestoneStatus", "PlanState", "PriorityBreakdown",
+        "QueueStatus", "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent",
+        "SessionStatus", "SwarmState",
         "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),
 }
 
@@ -196,12 +198,15 @@ class Store(Protocol):
     async def submit_report(self, milestone: int | str, *, submitted_by: str, summary: str = "",
                             criteria: Iterable[Any] = (), metrics: Iterable[Any] = (),
                             issues: Iterable[Any] = (), recommendations: Iterable[str] = (),
-                            proposed_decision: Decision | str | None = None) -> ValidationReport: ...
+                            proposed_decision: Decision | str | None = None,
+                            next_milestone_context: str = "") -> ValidationReport: ...
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None: ...
     async def decide_gate(self, milestone: int | str, *, decision: Decision | str, rationale: str,
                           reviewer: str, conditions: Sequence[str] = (),
                           report_hash: str | None = None, signature: bytes | None = None,
-                          dry_run: bool = False) -> GateDecision | None: ...
+                          dry_run: bool = False, accept_unmet: Sequence[str] = ()) -> GateDecision | None: ...
+    async def add_evidence(self, milestone: int | str, *, criterion: int, command: str, exit_code: int,
+                           output_sha256: str, recorded_by: str, ran_at: Any = None) -> CriterionEvidence: ...
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition: ...
     async def gate_status(self, milestone: int | str) -> GateStatus: ...
@@ -384,6 +389,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Agent", "AgentStatus", "AuditHead", "AuditProblem", "AuditResult", "BACKENDS", "CancelResult", "Condition",
+    "CriterionEvidence",
     "Decision", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "MemoryType", "Milestone",
     "MilestoneStatus", "PlanState", "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SQLiteStore", "SearchMode",
     "SessionStatus", "Store", "StoreError", "SwarmState", "Task", "TaskSource", "TaskStatus", "UNSET",

@@ -88,6 +88,7 @@ class EventKind(enum.StrEnum):
     GATE_REPORT_SUBMITTED = "gate.report_submitted"
     GATE_DECIDED = "gate.decided"
     GATE_CONDITION_CLOSED = "gate.condition_closed"
+    GATE_EVIDENCE_ADDED = "gate.evidence_added"  # a command run as evidence for an acceptance criterion
     # the swarm (entity: swarm; no entity_id)
     SWARM_PAUSED = "swarm.paused"
     SWARM_RESUMED = "swarm.resumed"

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from . import identity
 from .errors import InvalidArgument, InvalidTransition, PermissionDenied, StoreError
+from .criteria import CriterionCheck
 from .models import ConditionStatus, Criterion, Decision, GateStatus, Metric, MilestoneStatus, ReportIssue
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ def check_decision(
     submitted_by: str,
     conditions: list[str],
     already_approved_by: set[str],
+    unsettled: Sequence[CriterionCheck] = (),
+    accept_unmet: Sequence[str] = (),
 ) -> None:
     """Refuse a decision the rules do not allow, saying why.
 
@@ -53,6 +56,40 @@ def check_decision(
         raise InvalidArgument("conditions can only be attached to a CONDITIONAL decision", field="conditions")
     if decision in (Decision.APPROVE, Decision.CONDITIONAL) and who in {identity.key(r) for r in already_approved_by}:
         raise PermissionDenied(f"{who} has already approved this report version")
+    check_accepted(decision, unsettled, accept_unmet)
+
+
+def unsettled_words(unsettled: Sequence[CriterionCheck]) -> str:
+    """The criteria an approval leaves not met, for a refusal or a confirmation: "2 'X' (not reported)".
+    Agent text: a seat shows it plainly."""
+    return "; ".join(f"{c.index} {c.text!r} ({c.words})" for c in unsettled)
+
+
+def criteria_count(n: int) -> str:
+    return "1 acceptance criterion" if n == 1 else f"{n} acceptance criteria"
+
+
+def check_accepted(decision: Decision, unsettled: Sequence[CriterionCheck],
+                   accept_unmet: Sequence[str]) -> None:
+    """An approval (APPROVE or CONDITIONAL) that leaves acceptance criteria not reported, not met or
+    unknown must accept exactly those, by their text (store/criteria.py): never silently."""
+    given = list(accept_unmet)
+    if not given and not (unsettled and decision in (Decision.APPROVE, Decision.CONDITIONAL)):
+        return
+    if decision not in (Decision.APPROVE, Decision.CONDITIONAL):
+        raise InvalidArgument(
+            f"only an approval (APPROVE or CONDITIONAL) accepts unmet criteria, not {decision}",
+            field="accept_unmet")
+    texts = [c.text for c in unsettled]
+    stray = [g for g in given if g not in texts]
+    if stray:
+        raise InvalidArgument("accept_unmet names criteria that are not unreported or unmet: "
+                              + "; ".join(repr(g) for g in stray), field="accept_unmet")
+    missing = [c for c in unsettled if c.text not in given]
+    if missing:
+        raise InvalidArgument(
+            f"approving leaves {criteria_count(len(missing))} not met: {unsettled_words(missing)}; "
+            "confirm you accept them (accept_unmet), or decide REVISE", field="accept_unmet")
 
 
 #: What a submitter may not do on its own report's gate, by the reviewer's act.
@@ -105,7 +142,7 @@ def deciding_status(status: MilestoneStatus, verified_passed: bool) -> Milestone
 
 
 def preview(gate: GateStatus, decision: Decision, *, reviewer: str, rationale: str = "",
-            conditions: Sequence[str] = ()) -> DecisionPreview:
+            conditions: Sequence[str] = (), accept_unmet: Sequence[str] = ()) -> DecisionPreview:
     """What recording ``decision`` on ``gate`` would do (from `outcome`) and what refuses it (from
     `check_decision`), for a seat to show before a person confirms: one rule, never re-described."""
     m = gate.milestone
@@ -118,7 +155,8 @@ def preview(gate: GateStatus, decision: Decision, *, reviewer: str, rationale: s
             check_decision(milestone=m.name, status=deciding_status(m.status, gate.verified_passed),
                            decision=decision, rationale=rationale, reviewer=reviewer,
                            submitted_by=gate.report.submitted_by, conditions=list(conditions),
-                           already_approved_by=set(gate.approvals))
+                           already_approved_by=set(gate.approvals), unsettled=gate.criteria.unsettled,
+                           accept_unmet=accept_unmet)
         except StoreError as exc:
             refusal = exc
     approving = decision in (Decision.APPROVE, Decision.CONDITIONAL)
@@ -212,8 +250,10 @@ def report_hash(
     issues: tuple[ReportIssue, ...],
     recommendations: tuple[str, ...],
     proposed_decision: Decision | None,
+    next_milestone_context: str = "",
 ) -> str:
-    """SHA-256 of the report's canonical JSON: a decision records exactly what was reviewed."""
+    """SHA-256 of the report's canonical JSON: a decision records exactly what was reviewed. (The next
+    milestone's context is hashed only when given: a report without one hashes as it always did.)"""
     body = {
         "milestone": milestone,
         "version": version,
@@ -225,5 +265,7 @@ def report_hash(
         "recommendations": list(recommendations),
         "proposed_decision": proposed_decision,
     }
+    if next_milestone_context:
+        body["next_milestone_context"] = next_milestone_context
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .criteria import CriteriaReview
     from .events import EventKind, Payload
 
 
@@ -292,6 +293,29 @@ class ValidationReport:
     issues: tuple[ReportIssue, ...]
     recommendations: tuple[str, ...]
     content_hash: str
+    #: Seed 001's "Next Milestone Context": refined context and instructions for the next phase's agents.
+    next_milestone_context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionEvidence:
+    """A command run as evidence for one acceptance criterion, and what it gave (an agent's claim:
+    the output itself is not kept, only its SHA-256, so a seat shows the digest and the exit code)."""
+
+    id: int
+    milestone_id: int
+    #: The acceptance criterion's number (1-based, in the milestone's order).
+    criterion: int
+    command: str
+    exit_code: int
+    output_sha256: str
+    ran_at: datetime
+    recorded_by: str
+    recorded_at: datetime
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +334,9 @@ class GateDecision:
     #: Whether that signature is the reviewer's registered key's over exactly this decision of exactly
     #: this report version. Only verified approvals open a milestone.
     verified: bool = False
+    #: The acceptance criteria the reviewer approved while they were not reported, not met or unknown,
+    #: confirmed by name (part of what the signature covers).
+    accepted_unmet: tuple[str, ...] = ()
 
     @property
     def warning(self) -> str | None:
@@ -403,6 +430,16 @@ class GateStatus:
     following: str | None = None
     #: The gates this milestone still waits for (names): what must pass before it opens.
     waits_for: tuple[str, ...] = ()
+    #: Commands run as evidence for the milestone's acceptance criteria, oldest first.
+    evidence: tuple[CriterionEvidence, ...] = ()
+
+    @property
+    def criteria(self) -> CriteriaReview:
+        """The milestone's acceptance criteria against the current report (store/criteria.py)."""
+        from .criteria import review
+
+        return review(self.milestone.acceptance_criteria, self.report.criteria if self.report else (),
+                      self.evidence)
 
     @property
     def unverified_pass(self) -> bool:

@@ -317,6 +317,8 @@ class GateDecided(Payload):
     required: int | None = None
     #: The milestone's status after the decision.
     status: MilestoneStatus | None = None
+    #: The acceptance criteria the reviewer accepted unreported or unmet (absent: none).
+    accepted_unmet: list[str] | None = _sometimes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +327,14 @@ class ConditionClosed(Payload):
     text: str | None = None
     closed_by: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceAdded(Payload):
+    name: str | None = None
+    criterion: int | None = None
+    exit_code: int | None = None
+    output_sha256: str | None = None
 
 
 # the swarm
@@ -444,6 +454,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.GATE_REPORT_SUBMITTED: ReportSubmitted,
     EventKind.GATE_DECIDED: GateDecided,
     EventKind.GATE_CONDITION_CLOSED: ConditionClosed,
+    EventKind.GATE_EVIDENCE_ADDED: EvidenceAdded,
     EventKind.SWARM_PAUSED: SwarmPaused,
     EventKind.SWARM_RESUMED: SwarmResumed,
     EventKind.SESSION_CREATED: SessionCreated,

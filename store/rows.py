@@ -17,6 +17,7 @@ from .models import (
     AgentStatus,
     Condition,
     ConditionStatus,
+    CriterionEvidence,
     Event,
     GateDecision,
     Decision,
@@ -163,7 +164,27 @@ def decision_from_row(row: Row, verified: bool = False) -> GateDecision:
         decided_at=from_ts(row["decided_at"]),
         signature=blob(row["signature"]),
         verified=verified,
+        accepted_unmet=accepted_unmet(row["accepted_unmet"]),
     )
+
+
+def accepted_unmet(text: Any) -> tuple[str, ...]:
+    """A decision's accepted_unmet column (JSON list of texts) as recorded; anything else (a row written
+    around swarmdeck) reads as none, and its signature then does not verify."""
+    if not isinstance(text, str) or not text:
+        return ()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def evidence_from_row(row: Row) -> CriterionEvidence:
+    return CriterionEvidence(
+        id=row["id"], milestone_id=row["milestone_id"], criterion=row["criterion"], command=row["command"],
+        exit_code=row["exit_code"], output_sha256=row["output_sha256"], ran_at=from_ts(row["ran_at"]),
+        recorded_by=row["recorded_by"], recorded_at=from_ts(row["recorded_at"]))
 
 
 def condition_from_row(row: Row, verified: bool = False) -> Condition:

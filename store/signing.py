@@ -65,9 +65,15 @@ def payload(kind: str, **fields: Any) -> bytes:
 
 
 def decision_payload(*, milestone_id: int, report_hash: str, decision: str, rationale: str,
-                     conditions: list[str] | tuple[str, ...], reviewer: str) -> bytes:
+                     conditions: list[str] | tuple[str, ...], reviewer: str,
+                     accepted_unmet: Iterable[str] = ()) -> bytes:
+    """A decision's bytes. The acceptance criteria the reviewer accepted unmet are covered when there
+    are any (sorted: the same set signs the same); a decision without them signs as it always did, so
+    decisions recorded before they existed still verify."""
+    accepted = sorted(set(accepted_unmet))
+    extra = {"accepted_unmet": accepted} if accepted else {}
     return payload(DECISION, milestone_id=milestone_id, report_hash=report_hash, decision=decision,
-                   rationale=rationale, conditions=list(conditions), reviewer=reviewer)
+                   rationale=rationale, conditions=list(conditions), reviewer=reviewer, **extra)
 
 
 def resume_payload(*, escalation_id: int, note: str, reviewer: str) -> bytes:
@@ -89,12 +95,12 @@ def clean_conditions(conditions: Iterable[str]) -> list[str]:
 
 
 def decision_message(*, milestone_id: int, report_hash: str, decision: Any, rationale: str,
-                     conditions: Iterable[str], reviewer: str) -> bytes:
+                     conditions: Iterable[str], reviewer: str, accept_unmet: Iterable[str] = ()) -> bytes:
     """A decision as a seat sends it (any spelling of the decision and the reviewer's name)."""
     return decision_payload(milestone_id=milestone_id, report_hash=report_hash,
                             decision=str(getattr(decision, "value", decision)).upper(),
                             rationale=rationale.strip(), conditions=clean_conditions(conditions),
-                            reviewer=identity.key(reviewer) or reviewer)
+                            reviewer=identity.key(reviewer) or reviewer, accepted_unmet=accept_unmet)
 
 
 def resume_message(*, escalation_id: int | None, note: str, reviewer: str) -> bytes:

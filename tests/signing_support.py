@@ -52,7 +52,8 @@ async def decide(store, milestone, *, reviewer: str, decision: Any, rationale: s
         assert gate is not None and gate.report is not None
         return signing.decision_message(
             milestone_id=gate.milestone.id, report_hash=report_hash or gate.report.content_hash,
-            decision=decision, rationale=rationale, conditions=conditions, reviewer=reviewer)
+            decision=decision, rationale=rationale, conditions=conditions, reviewer=reviewer,
+            accept_unmet=kwargs.get("accept_unmet", ()))
 
     kwargs.setdefault("signature", _sign(reviewer, message))
     return await store.decide_gate(milestone, decision=decision, rationale=rationale, reviewer=reviewer,

@@ -50,6 +50,60 @@ def _signed(line: Text, warning: str | None) -> None:
         line.append_text(safe(f" {warning} ", LOUD))  # it names a reviewer a forged row may have spelt oddly
 
 
+NOT_REPORTED = ("— not reported", "bold magenta")
+
+
+def _criteria_table() -> Table:
+    table = Table(box=None, show_header=False, expand=True, padding=(0, 1))
+    table.add_column(width=15, no_wrap=True)
+    table.add_column(ratio=2)
+    table.add_column(ratio=3, style="dim")
+    return table
+
+
+def _criteria(gate: GateStatus) -> list[RenderableType]:
+    """The milestone's acceptance criteria, each with what the report says of it ("not reported" when
+    nothing does: store/criteria.py's rule) and the commands attached as evidence; then the report's
+    entries that name none. A milestone without acceptance criteria shows the report's entries."""
+    report = gate.report
+    assert report is not None
+    review = gate.criteria
+    if not review.checks:
+        met = sum(c.status is CriterionStatus.MET for c in report.criteria)
+        parts: list[RenderableType] = [_heading(f"Criteria ({met}/{len(report.criteria)} met)")]
+        table = _criteria_table()
+        for c in report.criteria:
+            label, style = CRITERION[c.status]
+            table.add_row(Text(label, style=style), safe(c.name), safe(c.evidence))
+        parts.append(table if report.criteria else Text("none", style="dim"))
+        return parts
+    parts = [_heading(f"Acceptance criteria ({review.met}/{len(review.checks)} met)")]
+    for check in review.checks:
+        table = _criteria_table()
+        label, style = NOT_REPORTED if check.entry is None else CRITERION[check.entry.status]
+        name = Text(f"{check.index}. ").append_text(safe(check.text))
+        said = safe(check.entry.evidence) if check.entry is not None else Text("")
+        if check.matched_by == "number":
+            said = Text("as ").append_text(safe(repr(check.entry.name))).append(": ").append_text(said)
+        table.add_row(Text(label, style=style), name, said)
+        parts.append(table)
+        for e in check.evidence:
+            line = Text("      $ ", style="dim").append_text(safe(e.command, "bold"))
+            line.append(f"  exit {e.exit_code}", style="green" if e.passed else "bold red")
+            line.append(f"  sha256 {e.output_sha256[:16]}…  {e.ran_at.astimezone():%m-%d %H:%M}  by ",
+                        style="dim")
+            line.append_text(safe(e.recorded_by, "dim"))
+            parts.append(line)
+    if review.unmatched:
+        parts.append(Text("Report entries naming no acceptance criterion:", style="dim"))
+        table = _criteria_table()
+        for c in review.unmatched:
+            label, style = CRITERION[c.status]
+            table.add_row(Text(label, style=style), safe(c.name), safe(c.evidence))
+        parts.append(table)
+    return parts
+
+
 def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
     """Everything a reviewer reads before deciding. Agent text is always plain. ``standing``: what was
     decided on the gate or what approving it would do (the screen gets it from ``store.gates.standing``)."""
@@ -84,16 +138,7 @@ def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
         if report.summary:
             parts.append(safe(report.summary))
 
-        parts.append(_heading(f"Criteria ({sum(c.status is CriterionStatus.MET for c in report.criteria)}"
-                              f"/{len(report.criteria)} met)"))
-        criteria = Table(box=None, show_header=False, expand=True, padding=(0, 1))
-        criteria.add_column(width=11, no_wrap=True)
-        criteria.add_column(ratio=2)
-        criteria.add_column(ratio=3, style="dim")
-        for c in report.criteria:
-            label, style = CRITERION[c.status]
-            criteria.add_row(Text(label, style=style), safe(c.name), safe(c.evidence))
-        parts.append(criteria if report.criteria else Text("none", style="dim"))
+        parts += _criteria(gate)
 
         parts.append(_heading("Metrics vs targets"))
         metrics = Table(box=None, expand=True, padding=(0, 1), header_style="dim")
@@ -127,6 +172,9 @@ def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
             parts.append(Text("none", style="dim"))
         if report.proposed_decision:
             parts.append(Text(f"\nProposed decision: {report.proposed_decision.value}", style="bold"))
+        if report.next_milestone_context:
+            parts.append(_heading("Next milestone context"))
+            parts.append(safe(report.next_milestone_context))
 
     parts.append(_heading("Decisions"))
     if not gate.decisions:
@@ -143,6 +191,9 @@ def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
             _signed(line, entry.warning)
             line.append("\n    ")
             line.append_text(safe(entry.rationale))
+            for accepted in entry.accepted_unmet:
+                line.append("\n    accepted unmet: ", style="bold yellow")
+                line.append_text(safe(accepted))
         else:
             line.append(f"{'RESUMED':<11}", style="bold cyan")
             line.append(" ")

@@ -23,7 +23,9 @@ from swarmdeck.store import (
     signing,
 )
 from swarmdeck.store import gates as store_gates
-from swarmdeck.store.models import Condition
+from swarmdeck.store.criteria import CriteriaReview, CriterionCheck
+from swarmdeck.store.errors import InvalidArgument
+from swarmdeck.store.models import Condition, CriterionEvidence
 from swarmdeck.store.limits import MAX_REPORT_BYTES
 
 from ..output import jsonable, plain, when
@@ -72,7 +74,7 @@ def render_milestone(m: Milestone, view: plans.PlanView | None = None) -> str:
         lines.append("  held: its waiting tasks are not handed out and nothing that depends on it opens, "
                      "until it is reinstated")
     lines += [f"  deliverable: {plain(d)}" for d in m.deliverables]
-    lines += [f"  criterion: {plain(c)}" for c in m.acceptance_criteria]
+    lines += [f"  criterion {i}: {plain(c)}" for i, c in enumerate(m.acceptance_criteria, 1)]
     return "\n".join(lines)
 
 
@@ -178,11 +180,19 @@ for _verb in _REPLAN:
     _replan_command(_verb)
 
 
-def render_report(r: ValidationReport) -> str:
+def render_report(r: ValidationReport, review: CriteriaReview | None = None) -> str:
+    """A report; with ``review`` (its milestone's acceptance criteria against it), each criterion with
+    what the report says of it, "not reported" included, then the entries that name none."""
     lines = [f"report v{r.version} by {plain(r.submitted_by)} at {when(r.submitted_at)}  hash {r.content_hash[:12]}"]
     if r.summary:
         lines.append(f"  {plain(r.summary)}")
-    lines += [f"  [{c.status}] {plain(c.name)}: {plain(c.evidence)}" for c in r.criteria]
+    if review is not None and review.checks:
+        lines.append(f"  acceptance criteria: {review.met}/{len(review.checks)} met")
+        lines += [render_check(c) for c in review.checks]
+        lines += [f"  not an acceptance criterion: [{c.status}] {plain(c.name)}: {plain(c.evidence)}"
+                  for c in review.unmatched]
+    else:
+        lines += [f"  [{c.status}] {plain(c.name)}: {plain(c.evidence)}" for c in r.criteria]
     lines += [
         f"  metric {plain(m.name)}: {m.value:g}{plain(m.unit)} (target {m.comparator} {m.target:g}) "
         f"{'met' if m.met else 'MISSED'}"
@@ -192,7 +202,25 @@ def render_report(r: ValidationReport) -> str:
     lines += [f"  recommend: {plain(x)}" for x in r.recommendations]
     if r.proposed_decision:
         lines.append(f"  proposed decision: {r.proposed_decision}")
+    if r.next_milestone_context:
+        lines.append(f"  next milestone context: {plain(r.next_milestone_context)}")
     return "\n".join(lines)
+
+
+def render_check(c: CriterionCheck) -> str:
+    """One acceptance criterion: its status as the report gives it (NOT REPORTED when it does not), the
+    entry's evidence, and each command attached as evidence (exit code and digest: agents' claims)."""
+    status = "NOT REPORTED" if c.entry is None else c.status
+    line = f"  criterion {c.index} [{status}] {plain(c.text)}"
+    if c.entry is not None:
+        named = f" (reported as {plain(c.entry.name)!r})" if c.matched_by == "number" else ""
+        line += f"{named}: {plain(c.entry.evidence) or '-'}"
+    return "\n".join([line, *(render_evidence(e) for e in c.evidence)])
+
+
+def render_evidence(e: CriterionEvidence) -> str:
+    return (f"    ran `{plain(e.command)}`: exit {e.exit_code}, output sha256 {e.output_sha256}, "
+            f"at {when(e.ran_at)} by {plain(e.recorded_by)}")
 
 
 @leaf(gate_group, "submit", render_report)
@@ -207,7 +235,12 @@ async def submit(store: Store, cfg: Config, milestone: str, submitted_by, report
 
     The JSON has: summary, criteria [{name, status: met|not_met|unknown, evidence}], metrics
     [{name, value, target, comparator: < <= > >= ==, unit}], issues [{severity:
-    critical|high|medium|low, description}], recommendations [text], proposed_decision.
+    critical|high|medium|low, description}], recommendations [text], proposed_decision,
+    next_milestone_context (seed 001's "Next Milestone Context": context for the next phase's agents).
+
+    Each criterion is matched to the milestone's acceptance criteria by its text (case, spacing and
+    punctuation aside), else by a leading number ("Criterion 2: ...", "#2", "2."); any acceptance
+    criterion no entry names shows as NOT REPORTED, and approving it then needs --accept-unmet.
     """
     if report_file and not report_file.startswith("@") and report_file != "-":
         report_file = "@" + report_file
@@ -232,8 +265,9 @@ def trust(warning: str | None, signer: str | None) -> str:
 
 
 def render_decision(d: GateDecision) -> str:
-    return (f"{d.decision} by {plain(d.reviewer)} at {when(d.decided_at)} on report v{d.report_version} "
+    line = (f"{d.decision} by {plain(d.reviewer)} at {when(d.decided_at)} on report v{d.report_version} "
             f"({plain(d.report_hash)[:12]}) {trust(d.warning, d.reviewer)}: {plain(d.rationale)}")
+    return line + "".join(f"\n    accepted unmet: {plain(a)}" for a in d.accepted_unmet)
 
 
 @leaf(gate_group, "decide", render_decision, human=True, settings=True)
@@ -244,8 +278,11 @@ def render_decision(d: GateDecision) -> str:
               help="A registered reviewer. Default: $SWARMDECK_REVIEWER, --actor, OS user.")
 @click.option("--condition", "conditions", multiple=True, help="A condition, for CONDITIONAL (repeatable).")
 @click.option("--report-hash", help="The report version you read: refused if the report changed since.")
+@click.option("--accept-unmet", is_flag=True,
+              help="Approve although acceptance criteria are not reported, not met or unknown: they are "
+                   "listed for your confirmation and recorded, signed, with the decision.")
 async def decide(store: Store, cfg: Config, milestone: str, decision: str, rationale: str, reviewer,
-                 conditions, report_hash) -> GateDecision:
+                 conditions, report_hash, accept_unmet: bool) -> GateDecision:
     """Decide a gate: APPROVE, CONDITIONAL, REVISE or ESCALATE, with a rationale.
 
     A person's act: at an interactive terminal only. It shows the report version being decided
@@ -255,16 +292,23 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     gate = await store.gate_status(milestone)
     # The version shown is the version decided: a report that changes before the confirmation is refused.
     expected = report_hash or (gate.report.content_hash if gate.report else None)
+    approving = Decision(decision.upper()) in (Decision.APPROVE, Decision.CONDITIONAL)
+    unsettled = gate.criteria.unsettled if approving else ()
+    accepted = [c.text for c in unsettled]
     args = dict(decision=decision, rationale=rationale, reviewer=reviewer, conditions=list(conditions),
-                report_hash=expected)
+                report_hash=expected, accept_unmet=accepted)
     await store.decide_gate(gate.milestone.id, dry_run=True, **args)  # every refusal before the question
+    if unsettled and not accept_unmet:  # the store's own refusal, in the words of this command's option
+        raise InvalidArgument(f"approving leaves {store_gates.criteria_count(len(unsettled))} not met: "
+                              f"{store_gates.unsettled_words(unsettled)}; add --accept-unmet to accept them, "
+                              "or decide REVISE", field="accept_unmet")
     report = gate.report
     assert report is not None  # the dry run refused a gate without one
     person = await store.get_reviewer(reviewer)
     m = gate.milestone
     # What it will do: the store's rule (gates.preview), as the dashboard's decision modal shows it.
     effect = store_gates.preview(gate, Decision(decision.upper()), reviewer=reviewer, rationale=rationale,
-                                 conditions=list(conditions))
+                                 conditions=list(conditions), accept_unmet=accepted)
     seat.show([
         f"Deciding the gate of milestone {m.id} {plain(m.name)} as {plain(identity.key(reviewer) or reviewer)}:",
         f"  report     v{report.version} by {plain(report.submitted_by)} at {when(report.submitted_at)}",
@@ -273,6 +317,7 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
         f"  decision   {decision.upper()}",
         f"  rationale  {plain(rationale.strip())}",
         *[f"  condition  {plain(c)}" for c in conditions if c.strip()],
+        *[f"  ACCEPTS    criterion {c.index} {plain(c.text)!r} ({c.words})" for c in unsettled],
         f"  approvals  {len(gate.approvals)}/{m.required_approvals} so far",
         f"  effect     {plain(effect.sentence)}",
         signs(person),
@@ -280,8 +325,66 @@ async def decide(store: Store, cfg: Config, milestone: str, decision: str, ratio
     seat.confirm(f"Record {decision.upper()} on report v{report.version} ({report.content_hash[:12]})?")
     signer = seat.unlock(person, cfg.settings.key_folder)
     signature = signer.sign(signing.decision_message(milestone_id=m.id, report_hash=expected, **{
-        k: args[k] for k in ("decision", "rationale", "conditions", "reviewer")}))
+        k: args[k] for k in ("decision", "rationale", "conditions", "reviewer", "accept_unmet")}))
     return await store.decide_gate(gate.milestone.id, signature=signature, **args)
+
+
+def render_added_evidence(e: CriterionEvidence) -> str:
+    return f"evidence {e.id} for criterion {e.criterion}:\n{render_evidence(e)}"
+
+
+@leaf(gate_group, "evidence", render_added_evidence)
+@click.argument("milestone")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--criterion", type=click.IntRange(1), required=True,
+              help="The acceptance criterion's number (from 1; `milestone show` lists them).")
+@click.option("--by", "recorded_by", help="The agent attaching it (default: --actor, else the OS user).")
+@click.option("--exit-code", type=int, help="Record a command already run: its exit code.")
+@click.option("--digest", "output_sha256", help="... the SHA-256 (hex) of its output.")
+@click.option("--ran-at", help="... when it ran (ISO 8601 with a timezone; default now).")
+@click.option("--command", "given_command", help="... the command as it was run.")
+async def evidence(store: Store, cfg: Config, milestone: str, command: tuple[str, ...], criterion: int,
+                   recorded_by, exit_code, output_sha256, ran_at, given_command) -> CriterionEvidence:
+    """Attach a command's result as evidence for one acceptance criterion: run it
+    (`swarmdeck gate evidence M1 --criterion 3 -- pytest -q`), recording its exit code, the SHA-256 of
+    its output (stdout then stderr) and when it ran; or record one already run with --command,
+    --exit-code and --digest. The output is not kept, only its digest; the command's exit code is not
+    this command's (it exits 0 once the evidence is recorded)."""
+    options = (("--command", given_command), ("--exit-code", exit_code), ("--digest", output_sha256))
+    given = [o for o, v in options if v is not None]
+    if command and given:
+        raise click.UsageError(
+            f"give a command to run after --, or {', '.join(given)} of one already run, not both")
+    if not command:
+        missing = [o for o, _ in options if o not in given]
+        if missing:
+            raise click.UsageError(
+                "give the command to run after -- (e.g. -- pytest -q), or record one already run with "
+                f"--command, --exit-code and --digest (missing: {', '.join(missing)})")
+    who = recorded_by or cfg.who()
+    await store.get_milestone(milestone)  # a wrong reference is refused before anything runs
+    if command:
+        ran_at, given_command, exit_code, output_sha256 = await run_evidence(command)
+    return await store.add_evidence(milestone, criterion=criterion, command=given_command,
+                                    exit_code=exit_code, output_sha256=output_sha256, ran_at=ran_at,
+                                    recorded_by=who)
+
+
+async def run_evidence(command: tuple[str, ...]) -> tuple[float, str, int, str]:
+    """Run ``command`` (no shell), capturing its output: when it started, the command as one line,
+    its exit code and the SHA-256 of stdout then stderr."""
+    import hashlib
+    import shlex
+
+    started = time.time()
+    try:
+        pipe = asyncio.subprocess.PIPE
+        proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL, stdout=pipe,
+                                                    stderr=pipe)
+    except OSError as exc:
+        raise click.UsageError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
+    out, err = await proc.communicate()
+    return started, shlex.join(command), proc.returncode, hashlib.sha256(out + err).hexdigest()
 
 
 def signs(person) -> str:
@@ -300,7 +403,7 @@ def render_gate(g: GateStatus) -> str:
                                  "the next milestone stays shut"))
     lines.append(f"  {plain(store_gates.standing(g))}")  # what was decided, or what approving opens
     if g.report:
-        lines.append(render_report(g.report))
+        lines.append(render_report(g.report, g.criteria))
     else:
         lines.append("  no report submitted yet")
     lines += ["  decided: " + render_decision(d) for d in g.decisions]

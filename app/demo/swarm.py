@@ -595,8 +595,14 @@ class Swarm:
             f"{len(retried) + len(timed_out)} retried; {met}/{len(criteria)} criteria met; "
             f"{len(metrics) - len(missed)}/{len(metrics)} metrics on target. Proposed: {proposed.value}."
         )
+        # Seed 001's "Next Milestone Context": what the next phase's agents start from.
+        high = sum(i["severity"] == "high" for i in issues)
+        delivered = ", ".join(ms.deliverables) or "none listed"
+        context = (f"{nxt} starts from {ms.name}'s deliverables ({delivered}); {len(missed)} metric(s) "
+                   f"still off target, {high} high issue(s) open." if nxt else "")
         return {"summary": summary, "criteria": criteria, "metrics": metrics, "issues": issues,
-                "recommendations": recommendations, "proposed_decision": proposed}
+                "recommendations": recommendations, "proposed_decision": proposed,
+                "next_milestone_context": context}
 
     async def _react_to_decisions(self, now: float) -> None:
         """Notice new gate decisions (the change feed) and do what each asks of the swarm."""

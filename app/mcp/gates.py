@@ -8,7 +8,7 @@ from typing import Any
 
 from swarmdeck.app.output import jsonable
 from swarmdeck.store import plans, rules
-from swarmdeck.store.inputs import ReportInput
+from swarmdeck.store.inputs import EvidenceInput, ReportInput
 
 from .params import AgentName, MilestoneRef, field_of
 from .server import READ, WRITE, Tools
@@ -17,6 +17,11 @@ from .server import READ, WRITE, Tools
 def report(name: str) -> Any:
     """A ReportInput field as gate_submit_report's parameter: its entries are the store's models."""
     return field_of(ReportInput, name)
+
+
+def evidence(name: str) -> Any:
+    """An EvidenceInput field as gate_evidence's parameter."""
+    return field_of(EvidenceInput, name)
 
 
 def register(t: Tools) -> None:
@@ -48,22 +53,46 @@ def register(t: Tools) -> None:
         issues: report("issues") = [],
         recommendations: report("recommendations") = [],
         proposed_decision: report("proposed_decision") = None,
+        next_milestone_context: report("next_milestone_context") = "",
     ) -> dict[str, Any]:
         """Submit a new version of a milestone's validation report; its gate goes to review.
 
         A human (never the submitter) then decides APPROVE, CONDITIONAL, REVISE or ESCALATE; poll
         gate_status for the decision. Returns the report with its version and content_hash.
+        Each criterion is matched to the milestone's acceptance criteria by its text (case, spacing and
+        punctuation aside), else by a leading number ("Criterion 2: ..."); gate_status lists any
+        acceptance criterion no entry names as not_reported.
         """
         report = await store.submit_report(
             milestone, submitted_by=submitted_by, summary=summary, criteria=criteria, metrics=metrics,
             issues=issues, recommendations=recommendations, proposed_decision=proposed_decision,
+            next_milestone_context=next_milestone_context,
         )
         return jsonable(report)
+
+    @tool(WRITE)
+    async def gate_evidence(
+        milestone: MilestoneRef,
+        recorded_by: AgentName,
+        criterion: evidence("criterion"),
+        command: evidence("command"),
+        exit_code: evidence("exit_code"),
+        output_sha256: evidence("output_sha256"),
+        ran_at: evidence("ran_at") = None,
+    ) -> dict[str, Any]:
+        """Attach a command you ran as evidence for one of the milestone's acceptance criteria (by number,
+        from 1, as milestone_list gives them): its exit code, the SHA-256 of its output and when it ran.
+        The output itself is not kept. gate_status shows it under the criterion."""
+        added = await store.add_evidence(milestone, criterion=criterion, command=command, exit_code=exit_code,
+                                         output_sha256=output_sha256, ran_at=ran_at, recorded_by=recorded_by)
+        return jsonable(added)
 
     @tool(READ)
     async def gate_status(milestone: MilestoneRef) -> dict[str, Any]:
         """A milestone's gate: its status, the latest report, every decision (append-only), open
-        conditions, approvals so far, and how many tasks approving it would unblock.
+        conditions, approvals so far, and how many tasks approving it would unblock. criteria lists the
+        milestone's acceptance criteria each with what the report says (status: met, not_met, unknown or
+        not_reported), its evidence, and the report entries that name none (unmatched).
         awaiting_decision is true while a human has yet to decide. Each decision, resume and closure
         says whether it is verified (signed by its reviewer's key); one that is not carries a warning,
         counts for nothing and opens nothing. latest_decision is the latest verified one. waiting_for

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Button, Checkbox, Footer, Label, RadioButton, RadioSet, Static, TextArea
 from textual.worker import Worker
 
 from swarmdeck.store import Decision, GateStatus, gates
@@ -27,6 +27,8 @@ class DecisionInput:
     rationale: str
     conditions: tuple[str, ...]
     report_hash: str
+    #: The acceptance criteria the reviewer accepts unreported or unmet (an approval only).
+    accept_unmet: tuple[str, ...] = ()
 
 
 #: Records a decision (signs it and hands it to the store); raises the store's refusal.
@@ -123,6 +125,9 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
                 yield RationaleArea(id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Conditions, one per line (CONDITIONAL only)", id="conditions-label")
                 yield TextArea(id="conditions", soft_wrap=True, show_line_numbers=False)
+                yield Static(self._unsettled_text(), id="unsettled")
+                yield Checkbox("Approve with these criteria as they stand (recorded and signed)",
+                               id="accept-unmet", compact=True)
                 yield Static("", id="consequence")
             yield Static("", id="decision-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
@@ -141,17 +146,39 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         pressed = self.query_one("#decision", RadioSet).pressed_button
         return Decision(pressed.name) if pressed is not None else Decision.APPROVE
 
+    def _unsettled_text(self) -> Text:
+        """The acceptance criteria an approval leaves not met, each by name (agent text: plain)."""
+        unsettled = self.gate.criteria.unsettled
+        text = Text(f"{gates.criteria_count(len(unsettled))} not met:", style="bold yellow")
+        for c in unsettled:
+            text.append(f"\n  {c.index}. ").append_text(safe(c.text)).append(f"  ({c.words})", style="bold")
+        return text
+
+    @property
+    def approving(self) -> bool:
+        return self.decision in (Decision.APPROVE, Decision.CONDITIONAL)
+
+    def _accepted(self) -> tuple[str, ...]:
+        """What the reviewer accepts unmet: every unsettled criterion once the box is ticked (approving)."""
+        if not (self.approving and self.query_one("#accept-unmet", Checkbox).value):
+            return ()
+        return tuple(c.text for c in self.gate.criteria.unsettled)
+
     def _conditions(self) -> tuple[str, ...]:
         text = self.query_one("#conditions", TextArea).text
         return tuple(line.strip() for line in text.splitlines() if line.strip())
 
     @on(RadioSet.Changed)
     @on(TextArea.Changed, "#conditions")
+    @on(Checkbox.Changed, "#accept-unmet")
     def _refresh_consequence(self) -> None:
         decision = self.decision
         conditional = decision is Decision.CONDITIONAL
         self.query_one("#conditions").display = conditional
         self.query_one("#conditions-label").display = conditional
+        asks = self.approving and bool(self.gate.criteria.unsettled)
+        self.query_one("#unsettled").display = asks
+        self.query_one("#accept-unmet").display = asks
         preview = self._preview()
         # The dashboard's own word on a pause: the key that lifts it here.
         sentence = preview.sentence
@@ -171,17 +198,22 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         never re-described here."""
         conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
         return gates.preview(self.gate, self.decision, reviewer=self.reviewer, conditions=conditions,
-                             rationale=self.query_one("#rationale", TextArea).text)
+                             rationale=self.query_one("#rationale", TextArea).text,
+                             accept_unmet=self._accepted())
 
     def _refusal_text(self, refusal: StoreError, field: str | None) -> str:
         """The store's refusal as this form says it: its message; for the conditions box, how to fill it."""
         if field == "conditions" and self.decision is Decision.CONDITIONAL:
             return "CONDITIONAL needs at least one condition (one per line)."
+        if field == "accept_unmet" and self.approving:
+            return ("Tick the box to approve with the criteria listed above not met, or choose REVISE.")
         text = str(refusal)
         return f"{text[:1].upper()}{text[1:]}."
 
     def _field(self, refusal: StoreError) -> str | None:
         field = refusal.fields.get("field")
+        if field == "accept_unmet":
+            return "#accept-unmet"
         return f"#{field}" if field in ("rationale", "conditions") else None
 
     def action_confirm(self) -> None:
@@ -192,7 +224,8 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
         rationale = self.query_one("#rationale", TextArea).text.strip()
         conditions = self._conditions() if self.decision is Decision.CONDITIONAL else ()
         assert self.gate.report is not None
-        choice = DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash)
+        choice = DecisionInput(self.decision, rationale, conditions, self.gate.report.content_hash,
+                               self._accepted())
         if self.record is None:
             self.dismiss(choice)
         elif not self._recording:  # a second Enter while the first is recorded does nothing

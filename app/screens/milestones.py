@@ -230,11 +230,12 @@ class MilestonesScreen(LiveScreen):
             """Sign and record; a refusal keeps the modal open with what the reviewer typed."""
             signature = signer.sign(signing.decision_message(
                 milestone_id=gate.milestone.id, report_hash=choice.report_hash, decision=choice.decision,
-                rationale=choice.rationale, conditions=choice.conditions, reviewer=self.sd.reviewer))
+                rationale=choice.rationale, conditions=choice.conditions, reviewer=self.sd.reviewer,
+                accept_unmet=choice.accept_unmet))
             await self.store.decide_gate(
                 gate.milestone.id, decision=choice.decision, rationale=choice.rationale,
                 reviewer=self.sd.reviewer, conditions=list(choice.conditions), report_hash=choice.report_hash,
-                signature=signature,
+                signature=signature, accept_unmet=list(choice.accept_unmet),
             )
 
         choice = await self.app.push_screen_wait(DecisionModal(gate, self.sd.reviewer, record))

@@ -13,6 +13,7 @@ from ..events import EventKind
 from ..models import (
     Condition,
     Criterion,
+    CriterionEvidence,
     Decision,
     GateDecision,
     Metric,
@@ -123,7 +124,7 @@ def add_milestone(u: Unit, name: str, *, objective: str, planned_weeks: str | No
 
 def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, criteria: Sequence[Criterion],
                   metrics: Sequence[Metric], issues: Sequence[ReportIssue], recommendations: Sequence[str],
-                  proposed: Decision | None) -> ValidationReport:
+                  proposed: Decision | None, next_context: str = "") -> ValidationReport:
     """A new version of the milestone's validation report, by a registered agent; the gate goes to review."""
     from .. import gates
 
@@ -141,11 +142,11 @@ def submit_report(u: Unit, ref: int | str, *, submitted_by: str, summary: str, c
     digest = gates.report_hash(
         milestone=ms.name, version=version, submitted_by=submitted_by, summary=summary,
         criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
-        proposed_decision=proposed,
+        proposed_decision=proposed, next_milestone_context=next_context,
     )
     u.insert_report(milestone_id=ms.id, version=version, submitted_by=submitted_by, summary=summary,
                     criteria=criteria, metrics=metrics, issues=issues, recommendations=recommendations,
-                    proposed=proposed, content_hash=digest)
+                    proposed=proposed, content_hash=digest, next_context=next_context)
     if ms.status is MilestoneStatus.OPEN:
         u.set_milestone_status(ms.id, MilestoneStatus.REVIEW.value)
     u.event(EventKind.GATE_REPORT_SUBMITTED, "milestone", ms.id, {
@@ -166,10 +167,11 @@ def require_agent(u: Unit, who: str, act: str) -> None:
 def decide(
     u: Unit, ref: int | str, *, decision: Decision, rationale: str, reviewer: str, who: str,
     conditions: Sequence[str], report_hash: str | None, signature: bytes | None, dry_run: bool,
+    accept_unmet: Sequence[str] = (),
 ) -> GateDecision | None:
     """Record a reviewer's decision on the milestone's current report and apply its effect; with
     ``dry_run``, every check but the signature's and nothing recorded (None)."""
-    from .. import gates, signing
+    from .. import criteria, gates, signing
 
     guard = u.gate_guard()  # before this transaction writes
     ms = milestone(u, ref)
@@ -185,21 +187,24 @@ def decide(
             f"{report.version}); read it again before deciding"
         )
     approved_by = u.verified_approvers(report.id)
+    unsettled = criteria.review(ms.acceptance_criteria, report.criteria).unsettled
     gates.check_decision(
         milestone=ms.name, status=status, decision=decision, rationale=rationale,
         reviewer=reviewer, submitted_by=report.submitted_by, conditions=list(conditions),
-        already_approved_by=approved_by,
+        already_approved_by=approved_by, unsettled=unsettled, accept_unmet=accept_unmet,
     )
+    # As the milestone states them, in its order: who accepted what unmet, recorded and signed.
+    accepted = [c.text for c in unsettled if c.text in accept_unmet]
     person = require_reviewer(u, who, "decide a gate")
     if dry_run:
         return None
     message = signing.decision_payload(
         milestone_id=ms.id, report_hash=report.content_hash, decision=decision.value,
-        rationale=rationale.strip(), conditions=conditions, reviewer=who)
+        rationale=rationale.strip(), conditions=conditions, reviewer=who, accepted_unmet=accepted)
     require_signature(person, message, signature, "decide a gate")
     decision_id = u.insert_decision(milestone_id=ms.id, report=report, decision=decision.value,
                                     rationale=rationale.strip(), reviewer=who, signature=bytes(signature),
-                                    conditions=conditions)
+                                    conditions=conditions, accepted_unmet=accepted)
     open_conditions = u.open_conditions(ms.id)
     approved = {identity.key(r) or r for r in approved_by}
     approvals = len(approved | {who}) if decision in (Decision.APPROVE, Decision.CONDITIONAL) \
@@ -209,7 +214,7 @@ def decide(
         "name": ms.name, "decision": decision.value, "reviewer": who,
         "report_version": report.version, "report_hash": report.content_hash,
         "approvals": approvals, "required": ms.required_approvals,
-        "status": effect.milestone_status.value,
+        "status": effect.milestone_status.value, **({"accepted_unmet": accepted} if accepted else {}),
     })
     if effect.milestone_status is not ms.status:
         u.set_milestone_status(ms.id, effect.milestone_status.value)
@@ -220,6 +225,25 @@ def decide(
         u.pause_swarm(reason, who)
         u.event(EventKind.SWARM_PAUSED, "swarm", None, {"reason": reason})
     return u.decision(decision_id)
+
+
+def add_evidence(u: Unit, ref: int | str, *, criterion: int, command: str, exit_code: int,
+                 output_sha256: str, ran_at: float | None, recorded_by: str) -> CriterionEvidence:
+    """A registered agent attaches a command it ran (its exit code, its output's digest, when) as
+    evidence for one of the milestone's acceptance criteria, by number."""
+    ms = milestone(u, ref)
+    count = len(ms.acceptance_criteria)
+    if not 1 <= criterion <= count:
+        raise InvalidArgument(
+            f"milestone '{ms.name}' has {count} acceptance criteria; there is no criterion {criterion}"
+            if count else f"milestone '{ms.name}' has no acceptance criteria", field="criterion")
+    require_agent(u, recorded_by, "attach evidence")
+    evidence = u.insert_evidence(milestone_id=ms.id, criterion=criterion, command=command,
+                                 exit_code=exit_code, output_sha256=output_sha256,
+                                 ran_at=u.now if ran_at is None else ran_at, recorded_by=recorded_by)
+    u.event(EventKind.GATE_EVIDENCE_ADDED, "milestone", ms.id, {
+        "name": ms.name, "criterion": criterion, "exit_code": exit_code, "output_sha256": output_sha256})
+    return evidence
 
 
 def open_next(u: Unit, ms: Milestone) -> None:

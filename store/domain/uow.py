@@ -17,6 +17,7 @@ from ..models import (
     Agent,
     Condition,
     Criterion,
+    CriterionEvidence,
     Decision,
     GateDecision,
     Metric,
@@ -244,11 +245,16 @@ class Unit(Protocol):
         """0 if none was submitted."""
     def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
                       criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
-                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int: ...
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str,
+                      next_context: str = "") -> int: ...
     def verified_approvers(self, report_id: int) -> set[str]:
         """Reviewers whose APPROVE or CONDITIONAL decision on the report is verified (signed)."""
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
-                        reviewer: str, signature: bytes, conditions: Sequence[str]) -> int: ...
+                        reviewer: str, signature: bytes, conditions: Sequence[str],
+                        accepted_unmet: Sequence[str] = ()) -> int: ...
+    def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
+                        output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
+        """Record a command run as evidence for one acceptance criterion (number 1-based)."""
     def decision(self, decision_id: int) -> GateDecision:
         """The recorded decision, verified: it was signed just now."""
     def open_conditions(self, milestone_id: int) -> int: ...

@@ -99,13 +99,15 @@ class Signatures:
     def decision_verified(self, row: Row, conditions: list[str], keys: dict[str, Any]) -> bool:
         """Signed by the reviewer's key over exactly this decision of exactly the report it names."""
         from .. import signing
+        from ..rows import accepted_unmet
 
         if row["report_content_hash"] is None or row["report_content_hash"] != row["report_hash"] \
                 or row["report_milestone"] != row["milestone_id"]:
             return False
         message = signing.decision_payload(
             milestone_id=row["milestone_id"], report_hash=row["report_hash"], decision=row["decision"],
-            rationale=row["rationale"], conditions=conditions, reviewer=row["reviewer"])
+            rationale=row["rationale"], conditions=conditions, reviewer=row["reviewer"],
+            accepted_unmet=accepted_unmet(row["accepted_unmet"]))
         return self.verdict("decision", row["id"], self.key_of(keys, row["reviewer"]), message,
                             row["signature"])
 

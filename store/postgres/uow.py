@@ -39,6 +39,7 @@ from ..models import (
     Comparator,
     Condition,
     Criterion,
+    CriterionEvidence,
     CriterionStatus,
     Decision,
     GateDecision,
@@ -56,6 +57,7 @@ from ..rows import (
     agent_from_row,
     condition_from_row,
     decision_from_row,
+    evidence_from_row,
     dumps,
     milestone_from_row,
     reviewer_from_row,
@@ -132,6 +134,7 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
         issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
         recommendations=tuple(r["text"] for r in recs),
         content_hash=row["content_hash"],
+        next_milestone_context=row["next_context"] or "",
     )
 
 
@@ -565,13 +568,15 @@ class PgUnit:
 
     def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
                       criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
-                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int:
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str,
+                      next_context: str = "") -> int:
         tx = self.tx
         report_id = tx.one(
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                   proposed_decision, content_hash) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                   proposed_decision, content_hash, next_context)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value,
-             content_hash),
+             content_hash, next_context),
         )[0]
         tx.many(
             "INSERT INTO report_criteria VALUES (%s, %s, %s, %s, %s)",
@@ -603,12 +608,14 @@ class PgUnit:
         return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
 
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
-                        reviewer: str, signature: bytes, conditions: Sequence[str]) -> int:
+                        reviewer: str, signature: bytes, conditions: Sequence[str],
+                        accepted_unmet: Sequence[str] = ()) -> int:
         decision_id = self.tx.one(
             """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                   reviewer, decided_at, signature) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                   reviewer, decided_at, signature, accepted_unmet)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now,
-             signature),
+             signature, dumps(list(accepted_unmet)) if accepted_unmet else None),
         )[0]
         self.tx.many(
             "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (%s, %s, %s)",
@@ -619,6 +626,14 @@ class PgUnit:
     def decision(self, decision_id: int) -> GateDecision:
         row = self.tx.one(f"{DECISION_SELECT} WHERE g.id = %s", (decision_id,))
         return decision_from_row(row, verified=True)  # its signature was checked just now
+
+    def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
+                        output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
+        row = self.tx.one(
+            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256,
+                   ran_at, recorded_by, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
+        return evidence_from_row(row)
 
     def open_conditions(self, milestone_id: int) -> int:
         return self.tx.one(

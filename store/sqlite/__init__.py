@@ -285,6 +285,7 @@ class SQLiteStore:
     submit_report = Delegate("gates")
     get_report = Delegate("gates")
     decide_gate = Delegate("gates")
+    add_evidence = Delegate("gates")
     close_condition = Delegate("gates")
     gate_status = Delegate("gates")
     gates_awaiting_review = Delegate("gates")

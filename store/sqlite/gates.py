@@ -14,6 +14,7 @@ from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_texts
 from ..models import (
     PlanState,
     Condition,
+    CriterionEvidence,
     Decision,
     GateDecision,
     GateStatus,
@@ -25,6 +26,7 @@ from .base import Database
 from ..rows import (
     condition_from_row,
     decision_from_row,
+    evidence_from_row,
     milestone_from_row,
     resumption_from_row,
 )
@@ -120,6 +122,7 @@ class Gates:
         issues: Iterable[Any] = (),
         recommendations: Iterable[str] = (),
         proposed_decision: Decision | str | None = None,
+        next_milestone_context: str = "",
     ) -> ValidationReport:
         """Submit a new version of the milestone's validation report; the gate goes to review.
 
@@ -133,13 +136,16 @@ class Gates:
             raise InvalidArgument("the report summary must be text")
         from ..inputs import ReportInput  # pydantic loads only when a report is submitted
 
-        crit, mets, iss, recs, proposed = ReportInput.parse(
+        parsed = ReportInput.parse(
             summary=summary, criteria=criteria, metrics=metrics, issues=issues,
             recommendations=recommendations, proposed_decision=proposed_decision,
-        ).parts()
+            next_milestone_context=next_milestone_context,
+        )
+        crit, mets, iss, recs, proposed = parsed.parts()
         return await self.db._write(submitted_by, lambda tx: domain_gates.submit_report(
             SqliteUnit(tx, self._signatures), milestone, submitted_by=submitted_by, summary=summary, criteria=crit,
-            metrics=mets, issues=iss, recommendations=recs, proposed=proposed))
+            metrics=mets, issues=iss, recommendations=recs, proposed=proposed,
+            next_context=parsed.next_milestone_context))
 
     async def get_report(self, milestone: int | str, version: int | None = None) -> ValidationReport | None:
         """A report version of the milestone (the latest by default); None if none was submitted."""
@@ -159,6 +165,7 @@ class Gates:
         report_hash: str | None = None,
         signature: bytes | None = None,
         dry_run: bool = False,
+        accept_unmet: Sequence[str] = (),
     ) -> GateDecision | None:
         """Record a human's decision on the milestone's current report and apply its effect.
 
@@ -168,6 +175,9 @@ class Gates:
         current report; checked here against their registered key, and recorded with it.
         ``dry_run`` makes every check but the signature's and records nothing (None): a seat asks
         (and unlocks the reviewer's key) before it confirms.
+        ``accept_unmet``: an approval that leaves acceptance criteria not reported, not met or unknown
+        (``GateStatus.criteria.unsettled``) must name exactly those, by their text; recorded with the
+        decision and covered by its signature (``signing.decision_message(accept_unmet=...)``).
         """
         try:
             decision = Decision(str(decision).upper())
@@ -181,10 +191,27 @@ class Gates:
         conditions = list(conditions)
         check_texts("conditions", conditions, MAX_TEXT)
         conditions = signing.clean_conditions(conditions)
+        if isinstance(accept_unmet, str) or not all(isinstance(a, str) for a in accept_unmet):
+            raise InvalidArgument("accept_unmet must be a list of acceptance criteria (their text)",
+                                  field="accept_unmet")
+        accept_unmet = list(accept_unmet)
         who = identity.key(reviewer) or reviewer
         return await self.db._write(who, lambda tx: domain_gates.decide(
             SqliteUnit(tx, self._signatures), milestone, decision=decision, rationale=rationale, reviewer=reviewer, who=who,
-            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run))
+            conditions=conditions, report_hash=report_hash, signature=signature, dry_run=dry_run,
+            accept_unmet=accept_unmet))
+
+    async def add_evidence(self, milestone: int | str, *, criterion: int, command: str, exit_code: int,
+                           output_sha256: str, recorded_by: str, ran_at: Any = None) -> CriterionEvidence:
+        """A registered agent attaches a command it ran as evidence for one of the milestone's acceptance
+        criteria (by number, from 1): its exit code, its output's SHA-256 and when it ran (default now).
+        The output itself is not kept: it is an agent's claim, shown as its digest."""
+        from ..inputs import evidence_input
+
+        who, given = evidence_input(recorded_by, criterion=criterion, command=command, exit_code=exit_code,
+                                    output_sha256=output_sha256, ran_at=ran_at)
+        return await self.db._write(who, lambda tx: domain_gates.add_evidence(
+            SqliteUnit(tx, self._signatures), milestone, recorded_by=who, **given))
 
     async def close_condition(self, condition_id: int, *, closed_by: str, note: str | None = None,
                               signature: bytes | None = None, dry_run: bool = False) -> Condition:
@@ -278,7 +305,10 @@ class Gates:
                           resumptions,
                           verified_passed=ms.id in guard.passed, claims_open=ms.id not in guard.locked,
                           next_tasks=next_tasks, following=plans.names(near.following),
-                          waits_for=tuple(m.name for m in near.waits_for))
+                          waits_for=tuple(m.name for m in near.waits_for),
+                          evidence=tuple(evidence_from_row(r) for r in await self.db._all(
+                              "SELECT * FROM criterion_evidence WHERE milestone_id = ? ORDER BY id",
+                              (ms.id,))))
 
     async def milestone_progress(self) -> dict[int, dict[str, int]]:
         """Task counts per status for every milestone (one index range per milestone)."""

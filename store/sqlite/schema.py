@@ -656,6 +656,28 @@ WHEN NEW.prerequisites IS NOT OLD.prerequisites
 BEGIN SELECT RAISE(ABORT, 'a milestone''s prerequisites are fixed when it is added'); END;
 """
 
+_CRITERIA_CHECKED = """
+-- The gate checks what the milestone promised (store/criteria.py): seed 001's "Next Milestone Context"
+-- of a report; the acceptance criteria a reviewer accepted unreported or unmet when approving (JSON list
+-- of their texts, covered by the decision's signature); and commands run as evidence for a criterion
+-- (an agent's claim: exit code and the output's SHA-256, never the output).
+ALTER TABLE validation_reports ADD COLUMN next_context TEXT NOT NULL DEFAULT '';
+ALTER TABLE gate_decisions ADD COLUMN accepted_unmet TEXT;
+CREATE TABLE criterion_evidence (
+    id             INTEGER PRIMARY KEY,
+    milestone_id   INTEGER NOT NULL REFERENCES milestones (id),
+    criterion      integer NOT NULL CHECK (criterion >= 1),
+    command        TEXT NOT NULL,
+    exit_code      integer NOT NULL,
+    output_sha256  TEXT NOT NULL CHECK (length(output_sha256) = 64),
+    ran_at         REAL NOT NULL,
+    recorded_by    TEXT NOT NULL,
+    recorded_at    REAL NOT NULL
+);
+CREATE INDEX criterion_evidence_milestone ON criterion_evidence (milestone_id, id);
+"""
+
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -675,6 +697,8 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
      _REVIEW_DEADLINE),
     ("learning: every kind of seed 003's learning records", _LEARNING_KINDS),
     ("plans: milestone prerequisites, schedule, money, cut and deferred milestones", _PLANS),
+    ("criteria: evidence for acceptance criteria, unmet ones accepted by name, the next milestone's context",
+     _CRITERIA_CHECKED),
 ]
 
 

@@ -29,6 +29,7 @@ from ..models import (
     Comparator,
     Condition,
     Criterion,
+    CriterionEvidence,
     CriterionStatus,
     Decision,
     GateDecision,
@@ -50,6 +51,7 @@ from ..rows import (
     condition_from_row,
     dumps,
     decision_from_row,
+    evidence_from_row,
     milestone_from_row,
     reviewer_from_row,
     task_from_row,
@@ -142,6 +144,7 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
         issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
         recommendations=tuple(r["text"] for r in recs),
         content_hash=row["content_hash"],
+        next_milestone_context=row["next_context"] or "",
     )
 
 
@@ -632,12 +635,14 @@ class SqliteUnit:
 
     def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
                       criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
-                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str) -> int:
+                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str,
+                      next_context: str = "") -> int:
         tx = self.tx
         report_id = tx.run(
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                   proposed_decision, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash),
+                   proposed_decision, content_hash, next_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash,
+             next_context),
         )
         tx.many(
             "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
@@ -668,11 +673,14 @@ class SqliteUnit:
         return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
 
     def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
-                        reviewer: str, signature: bytes, conditions: Sequence[str]) -> int:
+                        reviewer: str, signature: bytes, conditions: Sequence[str],
+                        accepted_unmet: Sequence[str] = ()) -> int:
         decision_id = self.tx.run(
             """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                   reviewer, decided_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now, signature),
+                   reviewer, decided_at, signature, accepted_unmet)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now, signature,
+             dumps(list(accepted_unmet)) if accepted_unmet else None),
         )
         self.tx.many(
             "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
@@ -683,6 +691,14 @@ class SqliteUnit:
     def decision(self, decision_id: int) -> GateDecision:
         row = self.tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
         return decision_from_row(row, verified=True)  # its signature was checked just now
+
+    def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
+                        output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
+        evidence_id = self.tx.run(
+            """INSERT INTO criterion_evidence (milestone_id, criterion, command, exit_code, output_sha256,
+                   ran_at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
+        return evidence_from_row(self.tx.one("SELECT * FROM criterion_evidence WHERE id = ?", (evidence_id,)))
 
     def open_conditions(self, milestone_id: int) -> int:
         return self.tx.one(

@@ -420,8 +420,8 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, h
         "milestone 1 M1  [open]  weeks 1-2  hours 0.0/40",
         "  objective: parse everything",
         "  deliverable: parser",
-        "  criterion: tests pass",
-        "  criterion: docs",
+        "  criterion 1: tests pass",
+        "  criterion 2: docs",
     ]
     expect_error(sd("milestone", "show", "M9"), 3, "milestone 'M9' does not exist")
     expect_error(sd("milestone", "add", "M1"), 1, "already exists")
@@ -443,7 +443,7 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, h
     shown = sd("gate", "status", "M1").stdout
     assert shown.startswith("gate of M1  [review]  approvals 0/1\n")
     assert "report v1 by alice" in shown
-    assert "  [met] tests pass: CI run 42" in shown
+    assert "  criterion 1 [met] tests pass: CI run 42" in shown and "  criterion 2 [not_met] docs" in shown
     assert "  metric coverage: 70% (target >= 85) MISSED" in shown
     assert "  issue [medium] flaky test in CI" in shown
 
@@ -466,10 +466,10 @@ def test_milestones_reports_decisions_and_conditions(tmp_path, sd, sdj, human, h
 
     decision = humanj("gate", "decide", "M1", "--decision", "conditional", "--rationale", "good enough",
                    "--reviewer", "bob", "--condition", "write the docs", "--condition", "raise coverage",
-                   "--report-hash", report["content_hash"])
+                   "--report-hash", report["content_hash"], "--accept-unmet")
     assert DECISION_FIELDS <= set(decision)
     assert (decision["decision"], decision["reviewer"]) == ("CONDITIONAL", "bob")
-    assert decision["rationale"] == "good enough"
+    assert decision["rationale"] == "good enough" and decision["accepted_unmet"] == ["docs"]
     assert (decision["report_version"], decision["report_hash"]) == (1, report["content_hash"])
 
     gate = sdj("gate", "status", "M1")

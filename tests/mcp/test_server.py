@@ -12,7 +12,7 @@ TOOLS = {
     "task_enqueue", "task_get", "task_list", "task_queue_status", "task_cancel", "task_execution_plan",
     "task_claim", "task_complete", "task_fail",
     "agent_register", "agent_heartbeat", "log_action",
-    "milestone_list", "gate_submit_report", "gate_status",
+    "milestone_list", "gate_submit_report", "gate_evidence", "gate_status",
     "memory_add", "memory_get", "memory_search", "memory_update", "memory_delete",
     "session_create", "session_get", "session_append_event", "session_get_state", "session_set_state",
     "document_index", "document_semantic_search",
@@ -403,6 +403,28 @@ async def test_gate_reports_are_submitted_by_agents_and_decided_only_by_humans(d
         assert status["awaiting_decision"] is False and status["waiting_for"] is None
         assert status["latest_decision"]["decision"] == "APPROVE" and status["latest_decision"]["reviewer"] == "alice"
         assert (await t.ok("milestone_list"))["milestones"][1]["status"] == "open"
+
+
+async def test_gate_status_lists_acceptance_criteria_not_reported_and_their_evidence(db):
+    async with opened(db) as store:
+        await store.register_agent("validator", agent_type="validation")
+        await store.add_milestone("Foundation", acceptance_criteria=["DDL applied", "Integrity check ok"])
+    async with mcp_tools(db) as t:
+        report = await t.ok("gate_submit_report", milestone="Foundation", submitted_by="validator",
+                            criteria=[{"name": "ddl applied.", "status": "met"}],
+                            next_milestone_context="Memory agents: reuse the pool")
+        assert report["next_milestone_context"] == "Memory agents: reuse the pool"
+        digest = "a" * 64
+        added = await t.ok("gate_evidence", milestone="Foundation", recorded_by="validator", criterion=2,
+                           command="sqlite3 db 'PRAGMA integrity_check'", exit_code=0, output_sha256=digest)
+        assert (added["criterion"], added["exit_code"], added["output_sha256"]) == (2, 0, digest)
+        refused = await t.error("gate_evidence", milestone="Foundation", recorded_by="validator", criterion=3,
+                                command="x", exit_code=0, output_sha256=digest)
+        assert "there is no criterion 3" in refused
+        criteria = (await t.ok("gate_status", milestone="Foundation"))["criteria"]
+        assert [(c["index"], c["status"]) for c in criteria["checks"]] == [(1, "met"), (2, "not_reported")]
+        assert [e["command"] for e in criteria["checks"][1]["evidence"]] == ["sqlite3 db 'PRAGMA integrity_check'"]
+        assert [c["index"] for c in criteria["unsettled"]] == [2]
 
 
 async def test_a_decision_written_around_swarmdeck_is_flagged_and_opens_nothing(db):

@@ -64,6 +64,10 @@ async def every_operation(store) -> None:
     # milestones: M1 open, M2 locked until M1's gate passes
     await store.add_milestone("M1", objective="foundations", hour_budget=40)
     await store.add_milestone("M2", objective="features")
+    # M3: a command run as evidence for its one acceptance criterion
+    await store.add_milestone("M3", acceptance_criteria=["tests pass"])
+    await store.add_evidence("M3", criterion=1, command="pytest -q", exit_code=0, output_sha256="0" * 64,
+                             recorded_by="a1")
 
     # tasks: dependencies, priorities, claims, a failure retried by itself, one for good that holds what
     # waits on it, the operator's retry that releases them, completion, a cancel that cascades, a cancel of

@@ -174,6 +174,9 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     await store.replan_milestone("M5", state="deferred", by="lead", reason="after the release")
     await store.replan_milestone("M5", state="active", by="lead", reason="back in")
     mark("replan_milestone")
+    await store.add_evidence("M5", criterion=1, command="pytest -q", exit_code=0, output_sha256="0" * 64,
+                             recorded_by="agent-001")
+    mark("add_evidence")
 
     # tasks: enqueue, dependencies, priorities
     ready = await store.list_tasks(status=TaskStatus.READY, limit=5)

@@ -4,7 +4,7 @@ refusal keeps what was typed; and the report beside it is read from its top."""
 
 from __future__ import annotations
 
-from textual.widgets import Button, TextArea
+from textual.widgets import Button, Checkbox, TextArea
 
 from swarmdeck.app.modals.decision import DecisionModal
 from swarmdeck.app.screens.milestones import MilestonesScreen
@@ -20,6 +20,11 @@ async def open_decision(pilot) -> DecisionModal:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DecisionModal), what="the decision modal")
     await pilot.pause()
     return pilot.app.screen
+
+
+def accept_unmet(modal: DecisionModal) -> None:
+    """Tick the box that approves with the report's unmet acceptance criterion (the seeded report has one)."""
+    modal.query_one("#accept-unmet", Checkbox).value = True
 
 
 async def decisions(seeded) -> list[str]:
@@ -89,6 +94,7 @@ async def test_enter_confirms_from_the_choice(seeded):
         await type_text(pilot, "Met; latency later")
         await pilot.press("shift+tab", "left")
         await wait_for(pilot, lambda: modal.decision.value == "APPROVE", what="APPROVE chosen")
+        accept_unmet(modal)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MilestonesScreen), what="the modal to close")
         await settle(pilot)
@@ -104,6 +110,7 @@ async def test_enter_confirms_from_the_rationale_and_ctrl_j_starts_a_new_line(se
         await pilot.press("ctrl+j")
         await type_text(pilot, "latency later")
         assert modal.query_one("#rationale", TextArea).text == "Met\nlatency later"
+        accept_unmet(modal)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MilestonesScreen), what="the modal to close")
         await settle(pilot)
@@ -117,7 +124,9 @@ async def test_enter_after_tab_never_lands_on_cancel(seeded):
         modal = await open_decision(pilot)
         await pilot.press("shift+tab", "left", "tab")  # APPROVE: no conditions box
         await type_text(pilot, "Met")
-        await pilot.press("tab")
+        await pilot.press("tab")  # the box that accepts the unmet criterion, then Confirm
+        assert app.focused is modal.query_one("#accept-unmet")
+        await pilot.press("space", "tab")
         assert app.focused is modal.query_one("#confirm")
         await pilot.press("tab")
         assert app.focused is not modal.query_one("#cancel")
@@ -138,6 +147,7 @@ async def test_a_refused_decision_keeps_what_was_typed(seeded):
         rationale = "Proceed. " + "x" * MAX_TEXT
         modal.query_one("#rationale", TextArea).text = rationale
         modal.query_one("#conditions", TextArea).text = "Fix leak"
+        accept_unmet(modal)
         await pilot.press("ctrl+s")
         error = modal.query_one("#decision-error")
         await wait_for(pilot, lambda: "rationale" in str(error.content).lower(), what="the refusal, said here")
@@ -164,6 +174,7 @@ async def test_a_refusal_for_a_report_that_changed_keeps_the_rationale(seeded):
         modal = await open_decision(pilot)
         await type_text(pilot, "Proceed")
         modal.query_one("#conditions", TextArea).text = "Fix leak"
+        accept_unmet(modal)
         await db_call(seeded.path, "submit_report", "Memory service", submitted_by="validator", summary="v2")
         await pilot.press("ctrl+s")
         error = modal.query_one("#decision-error")
@@ -243,6 +254,7 @@ async def test_a_second_confirm_while_the_first_is_recorded_records_once(seeded)
         modal = await open_decision(pilot)
         await type_text(pilot, "Proceed")
         modal.query_one("#conditions", TextArea).text = "Fix leak"
+        accept_unmet(modal)
         modal.action_confirm()
         modal.action_confirm()
         await wait_for(pilot, lambda: isinstance(app.screen, MilestonesScreen), what="the modal to close")

@@ -9,7 +9,7 @@ from swarmdeck.app.modals.gate_acts import CloseConditionModal, ResumeModal
 from swarmdeck.app.screens.milestones import MilestonesScreen
 from swarmdeck.widgets.status_bar import StatusBar
 from signing_support import decide
-from ui_support import (db_act, db_call, loaded, make_app, plain, rows, screen_text, settle, static_text, type_text,
+from ui_support import (M2_UNMET, db_act, db_call, loaded, make_app, plain, rows, screen_text, settle, static_text, type_text,
                         wait_for)
 
 SIZE = (120, 40)
@@ -97,12 +97,24 @@ async def test_approve_records_the_decision_and_opens_the_next_milestone(seeded)
         consequence = static_text(modal.query_one("#consequence"))
         assert "Memory service is approved, and Learning loop opens: 3 tasks, 2 ready now" in consequence
         assert not modal.query_one("#conditions").display
+        # The report says one acceptance criterion is not met: the dialog names it beside a box to tick.
+        unsettled = static_text(modal.query_one("#unsettled"))
+        assert "1 acceptance criterion not met" in unsettled and "2. Search p95 under 50 ms  (not met)" in unsettled
         await write(pilot, modal, "#rationale", "Met; latency later")
+        await pilot.press("ctrl+s")
+        # Approving without ticking it is refused, in the dialog, with what was typed still there.
+        error = modal.query_one("#decision-error", Static)
+        await wait_for(pilot, lambda: "Tick the box" in static_text(error), what="the unmet criteria refusal")
+        assert app.screen is modal and modal.query_one("#accept-unmet").has_focus
+        await pilot.press("space")
         await pilot.press("ctrl+s")
 
         gate = await recorded(pilot, seeded.path, m["Memory service"])
         [decision] = gate.decisions
         assert decision.decision.value == "APPROVE" and decision.reviewer == "alice"
+        # Who accepted what unmet is recorded with the decision, signed, and shown in its history.
+        assert decision.accepted_unmet == ("Search p95 under 50 ms",) and decision.verified
+        assert "accepted unmet: Search p95 under 50 ms" in panel(app)
         assert decision.report_hash == seeded.report_hash and decision.report_version == 1
         assert decision.rationale == "Met; latency later"
         assert gate.milestone.status.value == "approved"
@@ -164,6 +176,7 @@ async def test_conditional_tracks_conditions_and_x_closes_them(seeded):
         await write(pilot, modal, "#rationale", "Proceed")
         await write(pilot, modal, "#conditions", "Fix leak\np95 < 50")
         await wait_for(pilot, lambda: "2 condition(s) stay tracked" in static_text(modal.query_one("#consequence")))
+        await pilot.click("#accept-unmet")
         await pilot.press("ctrl+s")
         gate = await recorded(pilot, seeded.path, m2)
         assert gate.milestone.status.value == "conditional"
@@ -212,7 +225,7 @@ async def test_a_seat_whose_reviewer_is_not_registered_reads_but_does_not_decide
     """The dashboard is a human seat, for a registered reviewer: anyone else is told how to register."""
     m2 = seeded.milestones["Memory service"]
     await db_act(seeded.path, decide, m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
-                 conditions=["Fix leak"])
+                 conditions=["Fix leak"], accept_unmet=M2_UNMET)
     for reviewer, why in (("zoe", "zoe is not a registered reviewer"), ("builder-1", "builder-1 is a registered agent")):
         app = make_app(seeded.path, reviewer=reviewer)
         async with app.run_test(size=SIZE) as pilot:
@@ -233,7 +246,7 @@ async def test_a_seat_whose_reviewer_is_not_registered_reads_but_does_not_decide
 async def test_the_other_gate_dialogs_show_their_own_keys_and_tab_never_reaches_cancel(seeded):
     m2 = seeded.milestones["Memory service"]
     await db_act(seeded.path, decide, m2, decision="CONDITIONAL", rationale="go", reviewer="bob",
-                 conditions=["Fix leak"])
+                 conditions=["Fix leak"], accept_unmet=M2_UNMET)
     app = make_app(seeded.path)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)

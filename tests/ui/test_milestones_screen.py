@@ -7,6 +7,7 @@ import asyncio
 
 from swarmdeck.widgets.live_table import LiveTable
 from ui_support import (
+    M2_UNMET,
     M2_REPORT,
     db_act,
     db_call,
@@ -82,7 +83,7 @@ async def test_a_name_too_long_for_a_narrow_terminal_is_shortened_never_the_numb
 async def test_the_decision_history_separates_the_decision_from_the_reviewer(seeded):
     db = seeded.path
     await db_act(db, decide, "Memory service", decision="CONDITIONAL", rationale="ship it",
-                 reviewer="bob", conditions=["fix the leak"])
+                 reviewer="bob", conditions=["fix the leak"], accept_unmet=M2_UNMET)
     app = make_app(db)
     async with app.run_test(size=(160, 48)) as pilot:
         await loaded(pilot)
@@ -93,7 +94,7 @@ async def test_the_decision_history_separates_the_decision_from_the_reviewer(see
 async def test_a_decided_gate_says_what_was_decided_not_what_approving_would_do(seeded):
     db = seeded.path
     await db_act(db, decide, "Memory service", decision="CONDITIONAL", rationale="ship it",
-                 reviewer="bob", conditions=["fix the leak", "add the index"])
+                 reviewer="bob", conditions=["fix the leak", "add the index"], accept_unmet=M2_UNMET)
     app = make_app(db)
     async with app.run_test(size=(160, 48)) as pilot:
         await loaded(pilot)

@@ -79,7 +79,7 @@ async def test_milestones_screen_shows_every_gate_and_the_report_in_review(seede
         panel = static_text(app.screen.query_one("#gate-panel"))
         assert "Memory service  gate: review" in panel
         assert "Approving opens Learning loop: 3 tasks, 2 ready now." in panel
-        assert "Criteria (2/3 met)" in panel
+        assert "Acceptance criteria (1/2 met)" in panel and "Report entries naming no acceptance criterion" in panel
         assert "✘ not met" in panel and "p95 is 71 ms on 100k entries" in panel
         assert "✘ MISS" in panel and "✔ met" in panel
         # Issues are listed most severe first.

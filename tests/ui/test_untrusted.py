@@ -146,14 +146,19 @@ def hostile_db(tmp_path_factory) -> Path:
         "issues": [{"severity": "high", "description": evil("issue")}],
         "recommendations": [evil("rec")],
         "proposed_decision": "APPROVE",
+        "next_milestone_context": evil("nextcontext"),
     }
     (folder / "r1.json").write_text(json.dumps(report))
     cli(db, "gate", "submit", "1", "--by", AGENT, "--file", folder / "r1.json")
+    # A command attached as evidence for the (not reported) acceptance criterion.
+    cli(db, "gate", "evidence", "1", "--criterion", "1", "--by", AGENT, "--command", evil("command"),
+        "--exit-code", "1", "--digest", "ab" * 32)
     # People decide (alice is the test apps' reviewer), at their own seats.
     for name in ("alice", "carol"):
         asyncio.run(db_call(db, "add_reviewer", name, by="alice", public_key=key(name)))
     asyncio.run(db_act(db, decide, 1, decision="CONDITIONAL", rationale=evil("rationale"),
-                       reviewer="carol", conditions=[evil("condition"), evil("closed")]))
+                       reviewer="carol", conditions=[evil("condition"), evil("closed")],
+                       accept_unmet=[evil("acceptance")]))
     asyncio.run(db_act(db, close_condition, 2, closed_by="carol", note=evil("note")))
     (folder / "r2.json").write_text(json.dumps({"summary": "second", "proposed_decision": "REVISE"}))
     cli(db, "gate", "submit", "2", "--by", AGENT, "--file", folder / "r2.json")
@@ -326,7 +331,8 @@ async def test_milestones_gates_and_the_decision_modal_show_agent_text_plainly(h
         await settle(pilot)
         panel = content_of(app.screen.query_one("#gate-panel"))
         assert_shows(panel, "objective", "summary", "crit", "evidence", "metric", "issue", "rec", "rationale",
-                     "condition", "closed", "note", "agent")
+                     "condition", "closed", "note", "agent", "acceptance", "nextcontext", "command")
+        assert "not reported" in panel and "accepted unmet:" in panel
         assert_shows(content_of(app.screen.query_one("#milestone-objective")), "acceptance")
         assert_inert(app)
         await click_the_action(pilot)
