@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 
 import click
-
-from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, TaskSource, TaskStatus
+from swarmdeck.store import (
+    CancelResult,
+    ExecutionPlan,
+    QueueStatus,
+    Task,
+    TaskSource,
+    TaskStatus,
+    learning,
+    lessons,
+)
+from swarmdeck.store import search as search_rules
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
-from ..output import plain, when
+from ..output import jsonable, plain, when
 from ._base import Config, Store, leaf, milestone_ref_id, parse_json_arg, table
 from ._parse import DURATION, ID, MOMENT
-
 
 #: A base priority, within the store's range (store/priority.py).
 BASE_PRIORITY = click.IntRange(BASE_PRIORITY_MIN, BASE_PRIORITY_MAX)
@@ -85,12 +93,80 @@ async def enqueue(store: Store, cfg: Config, input_data: str | None, **fields) -
     return await store.enqueue_task(actor=cfg.who(), **dict(spec))
 
 
-@leaf(task_group, "claim", lambda t: render_task(t) if t else "no ready task")
+class Claimed(dict):
+    """`task claim`'s answer with its context: as JSON, the task's fields and ``context`` (the lessons)."""
+
+    def __init__(self, task: Task, context: lessons.Context) -> None:
+        super().__init__(jsonable(task), context=jsonable(context))
+        self.task, self.context = task, context
+
+
+def render_lesson(lesson: lessons.Lesson) -> list[str]:
+    relevance = search_rules.relevance_text(lesson.relevance)
+    lines = [f"  {lesson.kind} {lesson.record_id}  [{plain(lesson.namespace)}]  {when(lesson.created_at)}"
+             + (f"  {relevance}" if relevance else "")]
+    for name in ("why_failed", "lesson", "decision", "rationale") if lesson.kind in lessons.KINDS else ():
+        if name in lesson.fields:
+            lines.append(f"    {name.replace('_', ' ')}: {plain(learning.shown(lesson.kind, name, lesson.fields[name]))}")
+    if len(lines) == 1:
+        lines.append(f"    {plain(lesson.title)}")
+    return lines
+
+
+def render_claim(result: Task | Claimed | None) -> str:
+    if result is None:
+        return "no ready task"
+    if not isinstance(result, Claimed):
+        return render_task(result)
+    context = result.context
+    lines = [render_task(result.task)]
+    if not context.lessons:
+        lines.append("no past failures or decisions match it")
+    else:
+        lines.append(f"past failures and decisions that may concern it ({context.mode}; `record get ID` for all):")
+        for lesson in context.lessons:
+            lines += render_lesson(lesson)
+    if context.note:
+        lines.append(f"note: {plain(context.note)}")
+    return "\n".join(lines)
+
+
+@leaf(task_group, "claim", render_claim)
 @click.option("--agent", required=True, help="The claiming agent's registered name.")
 @click.option("--type", "agent_type", help="Only claim tasks for this agent type.")
-async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None) -> Task | None:
-    """Atomically take the highest-priority ready task (prints 'no ready task' / null if none)."""
-    return await store.claim_task(agent=agent, agent_type=agent_type)
+@click.option("--context/--no-context", default=True, show_default=True,
+              help="Also show the past failures and decisions most relevant to the task (looked up after "
+                   "the claim committed).")
+@click.option("--context-namespace", "namespace_prefix", metavar="PREFIX",
+              help="Only lessons under this namespace (whole segments: project:a is project:a and project:a/...).")
+@click.option("--context-milestone", "milestone", metavar="MILESTONE",
+              help="Only lessons logged for this milestone: id, name or label (M3).")
+@click.option("--context-limit", "limit", type=click.IntRange(0, lessons.MAX_LIMIT), default=lessons.DEFAULT_LIMIT,
+              show_default=True, help="How many lessons at most.")
+@click.option("--embedder", "embedder_spec", metavar="SPEC",
+              help="Rank lessons by meaning too: local, ollama[:MODEL][@URL] or hash[:DIM] (default: keywords "
+                   "alone, which needs no model).")
+async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None, context: bool,
+                namespace_prefix: str | None, milestone: str | None, limit: int,
+                embedder_spec: str | None) -> Task | Claimed | None:
+    """Atomically take the highest-priority ready task (prints 'no ready task' / null if none), with the
+    past failures and decisions most relevant to it (--no-context: the task alone)."""
+    milestone_id = await milestone_ref_id(store, milestone) if context else None
+    embedder = None
+    if context and embedder_spec is not None:
+        from swarmdeck.store.embed import embedder_from_config
+
+        embedder = embedder_from_config(embedder_spec)
+    try:
+        answer = await lessons.claim_with_lessons(store, agent=agent, agent_type=agent_type, context=context,
+                                                  embedder=embedder, namespace_prefix=namespace_prefix,
+                                                  milestone_id=milestone_id, limit=limit)
+    finally:
+        if embedder is not None:
+            await embedder.aclose()
+    if answer.task is None or answer.context is None:
+        return answer.task
+    return Claimed(answer.task, answer.context)
 
 
 @leaf(task_group, "complete", render_task)

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
+from swarmdeck.store import lessons
+from swarmdeck.store import search as search_rules
 from swarmdeck.store.inputs import TaskSpec
 
-from .params import AgentName, Source, TaskId, TaskStatusName, default_of, field_of, whole
+from .params import AgentName, MilestoneRef, Source, TaskId, TaskStatusName, default_of, field_of, whole
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
@@ -19,6 +21,19 @@ def spec(name: str) -> Any:
 
 def default(name: str) -> Any:
     return default_of(TaskSpec, name)
+
+
+def context_out(context: lessons.Context) -> dict[str, Any]:
+    """A claim's lessons for the model: each record's fields, and its relevance as 0-100 with a label."""
+    out: dict[str, Any] = {"lessons": [], "mode": context.mode}
+    for lesson in context.lessons:
+        item = jsonable(lesson)
+        item["relevance"] = None if lesson.relevance is None else round(lesson.relevance * 100)
+        item["relevance_label"] = search_rules.relevance_label(lesson.relevance) or None
+        out["lessons"].append(item)
+    if context.note:
+        out["note"] = context.note
+    return out
 
 
 def register(t: Tools) -> None:
@@ -133,15 +148,32 @@ def register(t: Tools) -> None:
     async def task_claim(
         agent: AgentName,
         agent_type: Annotated[str | None, Field(description="Only claim tasks for this agent type.")] = None,
+        context: Annotated[bool, Field(
+            description="Also return the past failures and decisions most relevant to the task.")] = True,
+        context_namespace_prefix: Annotated[str, Field(
+            description="Only lessons under this namespace (project:a is project:a and project:a/...).")] = "",
+        context_milestone: Annotated[MilestoneRef | None, Field(
+            description="Only lessons logged for this milestone: its id, name or label (e.g. M3).")] = None,
+        context_limit: whole(0, lessons.MAX_LIMIT) = lessons.DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         """Atomically take the highest-priority ready task; no other agent can get the same one.
 
-        Returns {claimed: true, task} or {claimed: false, task: null} when nothing is ready (wait and
-        try again). Register first with agent_register. While a human has paused the swarm, claims
-        fail with swarm_paused: back off and retry later.
+        Returns {claimed: true, task, context} or {claimed: false, task: null} when nothing is ready
+        (wait and try again). context.lessons are the past failures and decisions most relevant to the
+        task (read them before you start: each has its record's fields, e.g. why_failed and lesson),
+        ranked by meaning and keywords, or keywords alone (context.mode). Register first with
+        agent_register. While a human has paused the swarm, claims fail with swarm_paused: back off
+        and retry later.
         """
-        task = await store.claim_task(agent=agent, agent_type=agent_type)
-        return {"claimed": task is not None, "task": None if task is None else task_out(task)}
+        milestone_id = None if context_milestone is None else (await store.get_milestone(context_milestone)).id
+        claim = await lessons.claim_with_lessons(
+            store, agent=agent, agent_type=agent_type, context=context, embedder=t.embedder,
+            namespace_prefix=context_namespace_prefix, milestone_id=milestone_id, limit=context_limit)
+        out: dict[str, Any] = {"claimed": claim.task is not None,
+                               "task": None if claim.task is None else task_out(claim.task)}
+        if claim.context is not None:
+            out["context"] = context_out(claim.context)
+        return out
 
     @tool(WRITE)
     async def task_complete(
