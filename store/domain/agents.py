@@ -95,7 +95,8 @@ def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> A
 
 
 def log_action(u: Unit, agent: str, payload: dict[str, Any]) -> None:
-    """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
-    if not u.agent_exists(agent):
+    """Record one step an agent took (seed 003's agent_logs), for the activity log and charts. A logged
+    step is a sign of life: it counts as a heartbeat."""
+    if not u.touch_agent(agent, seen_at=u.now):
         raise not_registered(agent)
     u.event(EventKind.AGENT_ACTION, "agent", agent, payload)

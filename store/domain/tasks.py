@@ -290,7 +290,7 @@ def claim(u: Unit, agent: str, agent_type: str | None, chores: Housekeeping) -> 
         task = u.claim_next(agent, agent_type, locked)
     if task is None:
         return None
-    u.set_agent_working(agent, task.id)
+    u.set_agent_working(agent, task.id, seen_at=u.now)  # a claim is a sign of life: it counts as a heartbeat
     u.event(EventKind.TASK_CLAIMED, "task", task.id, {"agent": agent})
     return task
 
@@ -303,7 +303,7 @@ def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, 
         check_transition(task_id, current.status, TaskStatus.COMPLETED)
         raise InvalidTransition(f"task {task_id} is {current.status}; only a running task can be completed")
     check_owner(task, agent)  # refused: the whole transaction, the update with it, rolls back
-    release_agent(u, task)
+    release_agent(u, task, heard=agent is not None)  # its agent reports it done: that is a heartbeat
     add_hours(u, task, hours)
     u.event(EventKind.TASK_COMPLETED, "task", task_id, {
         "agent": task.assigned_agent,
@@ -320,7 +320,8 @@ def fail(u: Unit, task_id: int, agent: str | None, error: str, retry: bool) -> T
     task = u.task(task_id)
     check_transition(task_id, task.status, TaskStatus.FAILED)
     check_owner(task, agent)
-    finish_failure(u, task_id, task.assigned_agent, error, retry=retry, task=task)
+    # Its agent reporting the failure is a heartbeat too.
+    finish_failure(u, task_id, task.assigned_agent, error, retry=retry, task=task, heard=agent is not None)
     return u.task(task_id)
 
 

@@ -149,6 +149,13 @@ _AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers
                             "blockers_since"})
 
 
+#: The agent is idle if it was on the task, and heard from now either way (every SET reads the old row).
+_RELEASE_HEARD = ("UPDATE agents SET last_heartbeat = ?, "
+                  "status = CASE WHEN current_task_id = ? THEN 'idle' ELSE status END, "
+                  "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END "
+                  "WHERE name = ?")
+
+
 @functools.lru_cache(maxsize=64)
 def _agent_update_sql(columns: tuple[str, ...]) -> str:
     """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
@@ -244,13 +251,20 @@ class SqliteUnit:
             return known
         return self.tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
 
-    def set_agent_working(self, name: str, task_id: int) -> None:
+    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
         self.tx.run(
-            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?",
-            (task_id, name),
+            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0, last_heartbeat = ? "
+            "WHERE name = ?",
+            (task_id, seen_at, name),
         )
 
-    def release_agent(self, name: str, task_id: int) -> None:
+    def touch_agent(self, name: str, *, seen_at: float) -> bool:
+        return bool(self.tx.run("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (seen_at, name)))
+
+    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
+        if seen_at is not None:
+            self.tx.run(_RELEASE_HEARD, (seen_at, task_id, task_id, name))
+            return
         self.tx.run(
             "UPDATE agents SET status = 'idle', current_task_id = NULL "
             "WHERE name = ? AND current_task_id = ?",
