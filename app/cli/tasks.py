@@ -15,6 +15,8 @@ from swarmdeck.store import (
     learning,
     lessons,
 )
+from swarmdeck.store import gates as store_gates
+from swarmdeck.store import rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
@@ -264,7 +266,16 @@ async def plan(store: Store, cfg: Config, task_ids: tuple[int, ...]) -> Executio
     return await store.execution_plan(task_ids)
 
 
-def render_status(q: QueueStatus) -> str:
+class Status(dict):
+    """`task status`'s answer: as JSON, the queue's figures and ``project_complete``."""
+
+    def __init__(self, queue: QueueStatus, project_complete: bool) -> None:
+        super().__init__(jsonable(queue), project_complete=project_complete)
+        self.queue, self.project_complete = queue, project_complete
+
+
+def render_status(status: Status) -> str:
+    q = status.queue
     counts = "  ".join(f"{k} {v}" for k, v in q.counts.items())
     avg = "-" if q.average_priority is None else f"{q.average_priority:.1f}"
     paused = "  [swarm PAUSED]" if q.paused else ""
@@ -272,13 +283,16 @@ def render_status(q: QueueStatus) -> str:
     if q.held_by_failure:
         lines.append(f"{q.held_by_failure} blocked by tasks that failed for good: see `swarmdeck task list --held`, "
                      "then retry or cancel the failures")
+    if status.project_complete:
+        lines.append(f"{store_gates.PROJECT_COMPLETE}: every milestone's gate has passed")
     return "\n".join(lines)
 
 
 @leaf(task_group, "status", render_status)
-async def status(store: Store, cfg: Config) -> QueueStatus:
-    """Counts per status, average priority and the oldest waiting task."""
-    return await store.queue_status()
+async def status(store: Store, cfg: Config) -> Status:
+    """Counts per status, average priority, the oldest waiting task, and PROJECT COMPLETE once every
+    milestone's gate has passed."""
+    return Status(await store.queue_status(), await rules.project_complete(store))
 
 
 @leaf(task_group, "reap", lambda ts: f"{len(ts)} task(s) timed out or left by silent agents: retried or failed")

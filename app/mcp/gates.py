@@ -24,12 +24,14 @@ def register(t: Tools) -> None:
     @tool(READ)
     async def milestone_list() -> dict[str, Any]:
         """Every milestone in order with its gate state (locked, open, review, approved, conditional,
-        escalated), budget, hours spent and task counts per status."""
+        escalated), budget, hours spent and task counts per status; project_complete is true once every
+        milestone's gate has passed (the project is done: no more work will open)."""
         progress = await store.milestone_progress()
         milestones = [{**jsonable(m), "task_counts": progress.get(m.id, {})}
                       for m in await store.list_milestones()]
         swarm = await store.swarm_state()
-        return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason}
+        return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason,
+                "project_complete": await rules.project_complete(store)}
 
     @tool(WRITE)
     async def gate_submit_report(

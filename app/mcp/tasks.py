@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
-from swarmdeck.store import lessons
+from swarmdeck.store import lessons, rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.inputs import TaskSpec
 
@@ -111,12 +111,14 @@ def register(t: Tools) -> None:
     async def task_queue_status() -> dict[str, Any]:
         """Queue health: total_tasks, status_counts, avg_priority (unfinished tasks), oldest_pending,
         held_by_failure (blocked tasks waiting on a task that failed for good: a human retries or
-        cancels it), and whether the swarm is paused (claims are refused while it is)."""
+        cancels it), whether the swarm is paused (claims are refused while it is), and project_complete
+        (every milestone's gate has passed: the project is done)."""
         q = await store.queue_status()
         out: dict[str, Any] = {
             "total_tasks": q.total, "status_counts": dict(q.counts), "avg_priority": q.average_priority,
             "oldest_pending": jsonable(q.oldest_pending), "swarm_paused": q.paused,
             "held_by_failure": q.held_by_failure,
+            "project_complete": await rules.project_complete(store),
         }
         if q.paused:
             out["pause_reason"] = (await store.swarm_state()).reason

@@ -1,0 +1,45 @@
+"""`swarmdeck milestone list` and `swarmdeck task status` say PROJECT COMPLETE once the last gate passed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from signing_support import decide, key
+
+from swarmdeck.store import open_store
+
+
+async def _first_gate(db) -> None:
+    store = await open_store(db)
+    try:
+        await store.register_agent("bot", agent_type="validator")
+        await store.add_reviewer("alice", by="alice", public_key=key("alice"))
+        await store.submit_report("M1", submitted_by="bot", summary="done", proposed_decision="APPROVE")
+        await decide(store, "M1", decision="APPROVE", rationale="ok", reviewer="alice")
+    finally:
+        await store.close()
+
+
+def test_the_status_and_the_milestones_say_project_complete_after_the_last_gate(db, sd, sdj):
+    sdj("milestone", "add", "M1")
+    sdj("milestone", "add", "M2")
+    asyncio.run(_first_gate(db))
+    assert "PROJECT COMPLETE" not in sd("milestone", "list").stdout
+    assert "PROJECT COMPLETE" not in sd("task", "status").stdout
+    assert sdj("task", "status")["project_complete"] is False
+    asyncio.run(_last_gate(db))
+    listed = sd("milestone", "list").stdout
+    assert listed.rstrip().endswith("PROJECT COMPLETE: every milestone's gate has passed")
+    assert "PROJECT COMPLETE" in sd("task", "status").stdout
+    status = sdj("task", "status")
+    assert status["project_complete"] is True and status["total"] == 0  # the queue's figures, as before
+    assert [m["name"] for m in sdj("milestone", "list")] == ["M1", "M2"]  # --json: the list, as before
+
+
+async def _last_gate(db) -> None:
+    store = await open_store(db)
+    try:
+        await store.submit_report("M2", submitted_by="bot", summary="done", proposed_decision="APPROVE")
+        await decide(store, "M2", decision="APPROVE", rationale="ok", reviewer="alice")
+    finally:
+        await store.close()
