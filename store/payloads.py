@@ -227,6 +227,8 @@ class AgentChange(Payload):
     completion: float | Any = _sometimes(NOT_GIVEN)
     blockers: list[str] | Any = _sometimes(NOT_GIVEN)
     next_milestone: str | None | Any = _sometimes(NOT_GIVEN)
+    #: What the agent said it is doing: the in_progress item of its todo list (seed 001's activeForm).
+    activity: str | Any = _sometimes(NOT_GIVEN)
 
     def changes(self) -> dict[str, Any]:
         """The fields given, in declaration order, as stored."""

@@ -18,6 +18,7 @@ from swarmdeck.store import (
 from swarmdeck.store import gates as store_gates
 from swarmdeck.store import rules
 from swarmdeck.store import search as search_rules
+from swarmdeck.store.models import STATUS_ALIASES
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
 from ..output import jsonable, plain, when
@@ -240,7 +241,9 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 
 
 @leaf(task_group, "list", render_tasks)
-@click.option("--status", "status", multiple=True, type=click.Choice([s.value for s in TaskStatus]))
+@click.option("--status", "status", multiple=True,
+              type=click.Choice([*(s.value for s in TaskStatus), *STATUS_ALIASES[TaskStatus]]),
+              help="Repeatable; in_progress (seed 001's todo word) is running.")
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]))
 @click.option("--type", "agent_type")
 @click.option("--milestone", help="Only tasks of this milestone: its id, name or label (M3).")

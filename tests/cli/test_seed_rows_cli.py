@@ -1,4 +1,4 @@
-"""`swarmdeck milestone list` and `swarmdeck task status` say PROJECT COMPLETE once the last gate passed."""
+"""Seed rows over the CLI: PROJECT COMPLETE after the last gate (`milestone list`, `task status`), and seed 001's todo words."""
 
 from __future__ import annotations
 
@@ -43,3 +43,20 @@ async def _last_gate(db) -> None:
         await decide(store, "M2", decision="APPROVE", rationale="ok", reviewer="alice")
     finally:
         await store.close()
+
+
+def test_seed_001s_todo_words_are_accepted_where_agents_send_them(sd, sdj):
+    """Kept here with the other seed-001 rows: in_progress as a status, a todo list with a heartbeat."""
+    import json
+
+    sdj("agent", "register", "w1", "--type", "impl")
+    assert sdj("agent", "heartbeat", "w1", "--status", "in_progress")["status"] == "working"
+    todos = [{"content": "Milestone 1", "status": "completed", "activeForm": "Executing Milestone 1"},
+             {"content": "Validate Milestone 1", "status": "in_progress", "activeForm": "Validating [b]M1[/b]"}]
+    agent = sdj("agent", "heartbeat", "w1", "--todos", json.dumps(todos))
+    assert agent["completion"] == 50 and agent["status"] == "working"
+    sdj("task", "enqueue", "t", "--type", "impl")
+    sdj("task", "claim", "--agent", "w1", "--no-context")
+    assert len(sdj("task", "list", "--status", "in_progress")) == 1
+    bad = sd("agent", "heartbeat", "w1", "--todos", '[{"content": "x", "status": "doing"}]')
+    assert bad.returncode != 0 and "status" in bad.stderr and bad.stdout == ""
