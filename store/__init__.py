@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks f
         Agent,
         AgentStatus,
         CancelResult,
+        Escalation,
         Condition,
         Decision,
         Document,
@@ -98,7 +99,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Burndown", "ChartFilters", "Charts", "Durations", "EstimateAccuracy", "GateLatency",
                      "QueueDepth", "Throughput", "Window"), "charts"),
     **dict.fromkeys((
-        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Document", "Event",
+        "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "Decision", "Document", "Escalation", "Event",
         "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord", "MemoryEntry",
         "MemoryType", "Milestone", "MilestoneStatus", "PriorityBreakdown", "QueueStatus", "Resumption",
         "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent", "SessionStatus", "SwarmState",
@@ -147,6 +148,8 @@ class Store(Protocol):
                             actor: str | None = None, hours: float | None = None) -> Task: ...
     async def fail_task(self, task_id: int, *, error: str, agent: str | None = None, retry: bool = True,
                         actor: str | None = None) -> Task: ...
+    async def escalate_task(self, task_id: int, *, note: str, to_type: str = ..., agent: str | None = None,
+                            actor: str | None = None) -> Escalation: ...
     async def retry_task(self, task_id: int, *, actor: str = ...) -> Task: ...
     async def cancel_task(self, task_id: int, *, dry_run: bool = False, reason: str | None = None,
                           actor: str = ...) -> CancelResult: ...

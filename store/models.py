@@ -460,6 +460,15 @@ class ExecutionPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """A task handed off to a debugging task: ``task`` waits (blocked) until ``debug_task`` completes,
+    then is ready again for its agent type."""
+
+    task: Task
+    debug_task: Task
+
+
+@dataclass(frozen=True, slots=True)
 class CancelResult:
     cancelled_task_id: int
     cascaded_task_ids: tuple[int, ...]

@@ -18,7 +18,8 @@ from swarmdeck.store import (
 from swarmdeck.store import gates as store_gates
 from swarmdeck.store import rules
 from swarmdeck.store import search as search_rules
-from swarmdeck.store.models import STATUS_ALIASES
+from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
+from swarmdeck.store.models import STATUS_ALIASES, Escalation
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
 from ..output import jsonable, plain, when
@@ -193,6 +194,28 @@ async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, r
 async def fail_(store: Store, cfg: Config, task_id: int, error: str, agent: str | None, no_retry: bool) -> Task:
     """Report a running task failed: it is retried while retries remain, else it fails."""
     return await store.fail_task(task_id, error=error, agent=agent, retry=not no_retry, actor=cfg.who(agent))
+
+
+def render_escalation(e: Escalation) -> str:
+    return "\n".join([
+        f"task {e.task.id} waits on debugging task {e.debug_task.id} ({plain(e.debug_task.agent_type)}): it is "
+        "ready again for its agent type once that completes",
+        render_task(e.debug_task),
+    ])
+
+
+@leaf(task_group, "escalate", render_escalation)
+@click.argument("task_id", type=ID)
+@click.option("--note", required=True, help="What the debugging agent needs to know: the error, what was tried.")
+@click.option("--to-type", "to_type", default=DEBUGGING_TYPE, show_default=True,
+              help="The agent type of the debugging task.")
+@click.option("--agent", help="Refuse unless the task is assigned to this agent (you).")
+async def escalate(store: Store, cfg: Config, task_id: int, note: str, to_type: str, agent: str | None) -> Escalation:
+    """Hand a running task off to a new debugging task (seed 000's error escalation).
+
+    The task waits on it (blocked, unassigned) and is ready again for its agent type once the
+    debugging task completes; the note is the debugging task's description."""
+    return await store.escalate_task(task_id, note=note, to_type=to_type, agent=agent, actor=cfg.who(agent))
 
 
 def render_cancel(r: CancelResult) -> str:

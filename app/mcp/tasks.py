@@ -8,6 +8,7 @@ from pydantic import Field
 from swarmdeck.app.output import jsonable
 from swarmdeck.store import lessons, rules
 from swarmdeck.store import search as search_rules
+from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
 from swarmdeck.store.inputs import TaskSpec
 
 from .params import AgentName, MilestoneRef, Source, TaskId, TaskStatusName, default_of, field_of, whole
@@ -176,6 +177,24 @@ def register(t: Tools) -> None:
         if claim.context is not None:
             out["context"] = context_out(claim.context)
         return out
+
+    @tool(WRITE)
+    async def task_handoff(
+        task_id: TaskId,
+        agent: Annotated[str, Field(
+            min_length=1, description="You: refused unless the task is assigned to you.")],
+        note: Annotated[str, Field(
+            min_length=1, description="What the debugging agent needs to know: the error, what you tried, "
+                                      "where you stopped.")],
+        to_agent_type: Annotated[str, Field(
+            min_length=1, description="The agent type of the debugging task.")] = DEBUGGING_TYPE,
+    ) -> dict[str, Any]:
+        """Hand your running task off when you hit an error you cannot fix (seed 000's error escalation):
+        a new debugging task (your note as its description, your task as its parent) is enqueued, and
+        your task waits on it; when it completes, your task is ready again for your agent type (claim it
+        again). Returns {task, debug_task}."""
+        e = await store.escalate_task(task_id, note=note, to_type=to_agent_type, agent=agent, actor=agent)
+        return {"task": task_out(e.task), "debug_task": task_out(e.debug_task)}
 
     @tool(WRITE)
     async def task_complete(

@@ -198,6 +198,8 @@ class Unit(Protocol):
     def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
         """Mark the task completed if it is running; the task as it now is, or None (nothing changed)
         if it is not running or does not exist."""
+    def park_task(self, task_id: int) -> None:
+        """Blocked and unassigned, its lease ended: a running task that waits on a new prerequisite."""
     def retry_later(self, task_id: int, error: str) -> None:
         """Back to ready with one retry more, unassigned: a failure with retries left."""
     def mark_failed(self, task_id: int, error: str) -> None: ...

@@ -665,6 +665,10 @@ class PgUnit:
             (result_json, self.now, self.now, task_id))
         return None if row is None else self._returned(row)
 
+    def park_task(self, task_id: int) -> None:
+        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
+                    "lease_expires_at = NULL, updated_at = %s WHERE id = %s", (self.now, task_id))
+
     def retry_later(self, task_id: int, error: str) -> None:
         self.tx.run(
             "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = %s, "

@@ -491,6 +491,10 @@ class SqliteUnit:
             self._leaves.add(task_id)
         return self._returned(row)
 
+    def park_task(self, task_id: int) -> None:
+        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
+                    "lease_expires_at = NULL, updated_at = ? WHERE id = ?", (self.now, task_id))
+
     def retry_later(self, task_id: int, error: str) -> None:
         self.tx.run(
             "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = ?, "

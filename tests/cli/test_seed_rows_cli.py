@@ -60,3 +60,20 @@ def test_seed_001s_todo_words_are_accepted_where_agents_send_them(sd, sdj):
     assert len(sdj("task", "list", "--status", "in_progress")) == 1
     bad = sd("agent", "heartbeat", "w1", "--todos", '[{"content": "x", "status": "doing"}]')
     assert bad.returncode != 0 and "status" in bad.stderr and bad.stdout == ""
+
+
+def test_a_running_task_is_escalated_to_a_debugging_task_and_resumes_after_it(sd, sdj):
+    sdj("agent", "register", "w1", "--type", "impl")
+    sdj("agent", "register", "doc", "--type", "python-debugging-specialist")
+    task = sdj("task", "enqueue", "Implement the parser", "--type", "impl")
+    sdj("task", "claim", "--agent", "w1", "--no-context")
+    out = sd("task", "escalate", str(task["id"]), "--agent", "w1", "--note", "KeyError [red]x[/red] in parse()")
+    assert out.returncode == 0, out.stderr
+    assert f"task {task['id']} waits on debugging task" in out.stdout and "[red]x[/red]" in out.stdout
+    assert sdj("task", "get", str(task["id"]))["status"] == "blocked"
+    helper = sdj("task", "claim", "--agent", "doc", "--no-context")
+    assert helper["parent_task_id"] == task["id"] and helper["agent_type"] == "python-debugging-specialist"
+    sdj("task", "complete", str(helper["id"]), "--agent", "doc")
+    assert sdj("task", "get", str(task["id"]))["status"] == "ready"
+    again = sd("task", "escalate", str(task["id"]), "--note", "again")
+    assert again.returncode != 0 and "only a running task can be escalated" in again.stderr

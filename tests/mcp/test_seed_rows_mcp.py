@@ -37,3 +37,18 @@ async def test_seed_001s_todo_words_over_mcp(db):
     async with opened(db) as store:
         [event] = await store.events(entity="agent", entity_id="w1", kind="agent.heartbeat", limit=1)
         assert event.payload["activity"] == "Executing Milestone 1"
+
+
+async def test_a_handoff_over_mcp_waits_on_a_debugging_task(db):
+    async with mcp_tools(db) as t:
+        await t.ok("agent_register", name="w1", agent_type="impl")
+        await t.ok("agent_register", name="doc", agent_type="python-debugging-specialist")
+        task = (await t.ok("task_enqueue", description="parser", source="human", agent_type="impl"))["task_id"]
+        await t.ok("task_claim", agent="w1", context=False)
+        assert "assigned to w1" in await t.error("task_handoff", task_id=task, agent="doc", note="help")
+        handed = await t.ok("task_handoff", task_id=task, agent="w1", note="KeyError in parse()")
+        assert handed["task"]["status"] == "blocked" and handed["debug_task"]["description"] == "KeyError in parse()"
+        helper = await t.ok("task_claim", agent="doc", agent_type="python-debugging-specialist", context=False)
+        await t.ok("task_complete", task_id=helper["task"]["id"], agent="doc")
+        resumed = await t.ok("task_claim", agent="w1", agent_type="impl", context=False)
+        assert resumed["task"]["id"] == task

@@ -10,7 +10,7 @@ from signing_support import decide, key
 
 TOOLS = {
     "task_enqueue", "task_get", "task_list", "task_queue_status", "task_cancel", "task_execution_plan",
-    "task_claim", "task_complete", "task_fail",
+    "task_claim", "task_complete", "task_fail", "task_handoff",
     "agent_register", "agent_heartbeat", "log_action",
     "milestone_list", "gate_submit_report", "gate_status",
     "memory_add", "memory_get", "memory_search", "memory_update", "memory_delete",

@@ -91,6 +91,10 @@ class MemoryUnit:
     def agent_exists(self, name: str) -> bool:
         return name in self.db.agents
 
+    def park_task(self, task_id: int) -> None:
+        self.db.tasks[task_id].update(status="blocked", assigned_agent=None, started_at=None,
+                                      lease_expires_at=None)
+
     def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
         self.db.agents[name].update(status="working", current_task_id=task_id, completion=0.0,
                                     last_heartbeat=seen_at)
