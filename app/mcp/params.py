@@ -64,3 +64,5 @@ def default_of(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
+#: The agent a task is assigned to, naming itself: a call for another agent's task is refused.
+Assignee = Annotated[str, Field(min_length=1, description="You: refused unless the task is assigned to you.")]

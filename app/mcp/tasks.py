@@ -11,7 +11,7 @@ from swarmdeck.store import search as search_rules
 from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
 from swarmdeck.store.inputs import TaskSpec
 
-from .params import AgentName, MilestoneRef, Source, TaskId, TaskStatusName, default_of, field_of, whole
+from .params import AgentName, Assignee, MilestoneRef, Source, TaskId, TaskStatusName, default_of, field_of, whole
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
@@ -181,8 +181,7 @@ def register(t: Tools) -> None:
     @tool(WRITE)
     async def task_handoff(
         task_id: TaskId,
-        agent: Annotated[str, Field(
-            min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Assignee,
         note: Annotated[str, Field(
             min_length=1, description="What the debugging agent needs to know: the error, what you tried, "
                                       "where you stopped.")],
@@ -199,8 +198,7 @@ def register(t: Tools) -> None:
     @tool(WRITE)
     async def task_complete(
         task_id: TaskId,
-        agent: Annotated[str, Field(
-            min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Assignee,
         result: Annotated[Any, Field(
             description="Any JSON: what was produced (files, figures, links).")] = None,
     ) -> dict[str, Any]:
@@ -211,8 +209,7 @@ def register(t: Tools) -> None:
     @tool(WRITE)
     async def task_fail(
         task_id: TaskId,
-        agent: Annotated[str, Field(
-            min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Assignee,
         error: Annotated[str, Field(min_length=1, description="Why it failed, for whoever retries it.")],
         retry: Annotated[bool, Field(description="false fails it for good even if retries remain.")] = True,
     ) -> dict[str, Any]:
