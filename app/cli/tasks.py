@@ -107,13 +107,11 @@ class Claimed(dict):
 
 def render_lesson(lesson: lessons.Lesson) -> list[str]:
     relevance = search_rules.relevance_text(lesson.relevance)
-    lines = [f"  {lesson.kind} {lesson.record_id}  [{plain(lesson.namespace)}]  {when(lesson.created_at)}"
-             + (f"  {relevance}" if relevance else "")]
-    for name in ("why_failed", "lesson", "decision", "rationale") if lesson.kind in lessons.KINDS else ():
+    lines = [f"  {plain(lesson.title)}  (record {lesson.record_id}, {plain(lesson.namespace)}, "
+             f"{when(lesson.created_at)}" + (f", {relevance})" if relevance else ")")]
+    for name in ("why_failed", "lesson", "rationale"):  # the title names the feature or the decision
         if name in lesson.fields:
             lines.append(f"    {name.replace('_', ' ')}: {plain(learning.shown(lesson.kind, name, lesson.fields[name]))}")
-    if len(lines) == 1:
-        lines.append(f"    {plain(lesson.title)}")
     return lines
 
 
