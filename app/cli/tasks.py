@@ -15,7 +15,6 @@ from swarmdeck.store import (
     learning,
     lessons,
 )
-from swarmdeck.store import gates as store_gates
 from swarmdeck.store import rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
@@ -308,7 +307,9 @@ def render_status(status: Status) -> str:
         lines.append(f"{q.held_by_failure} blocked by tasks that failed for good: see `swarmdeck task list --held`, "
                      "then retry or cancel the failures")
     if status.project_complete:
-        lines.append(f"{store_gates.PROJECT_COMPLETE}: every milestone's gate has passed")
+        from swarmdeck.store.gates import PROJECT_COMPLETE
+
+        lines.append(f"{PROJECT_COMPLETE}: every milestone's gate has passed")
     return "\n".join(lines)
 
 
