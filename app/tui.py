@@ -20,7 +20,7 @@ from textual.theme import Theme
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from swarmdeck.store import Store, signing
+from swarmdeck.store import Store, rules, signing
 from swarmdeck.store.attention import AttentionItem, Urgency, attention, counts
 from swarmdeck.store.embed import Embedder
 from swarmdeck.store.errors import StoreError
@@ -103,6 +103,7 @@ class SwarmdeckApp(App[int]):
 
     pending_reviews: reactive[int] = reactive(0)
     swarm_paused: reactive[str] = reactive("")
+    project_complete: reactive[bool] = reactive(False)
     audit_broken: reactive[str] = reactive("")  # "AUDIT TRAIL BROKEN at event N" once it is, for good
     #: The status bar's counts of what waits on a person (widgets/status_bar.py), from the last look.
     attention: reactive[tuple[tuple[str, int, int], ...]] = reactive(())
@@ -258,10 +259,12 @@ class SwarmdeckApp(App[int]):
             pass  # a worker deaf to cancellation: its store closes under it, as it would have anyway
 
     async def refresh_globals(self) -> None:
-        """What every screen's status bar shows: gates awaiting review, and whether the swarm is paused."""
+        """What every screen's status bar shows: gates awaiting review, whether the swarm is paused, and
+        whether the last gate has passed (the project is complete)."""
         self.pending_reviews = await self.store.gates_awaiting_review()
         state = await self.store.swarm_state()
         self.swarm_paused = (state.reason or "paused") if state.paused else ""
+        self.project_complete = await rules.project_complete(self.store)
 
     # -- live updates ----------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks f
         Agent,
         AgentStatus,
         CancelResult,
+        Escalation,
         Condition,
         CriterionEvidence,
         Decision,
@@ -101,10 +102,10 @@ _LAZY: dict[str, str] = {
                      "QueueDepth", "Throughput", "Window"), "charts"),
     **dict.fromkeys((
         "UNSET", "Agent", "AgentStatus", "CancelResult", "Condition", "CriterionEvidence", "Decision",
-        "Document", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus", "LearningRecord",
-        "MemoryEntry", "MemoryType", "Milestone", "MilestoneStatus", "PlanState", "PriorityBreakdown",
-        "QueueStatus", "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session", "SessionEvent",
-        "SessionStatus", "SwarmState",
+        "Document", "Escalation", "Event", "ExecutionPlan", "GateDecision", "GateStatus", "IndexStatus",
+        "LearningRecord", "MemoryEntry", "MemoryType", "Milestone", "MilestoneStatus", "PlanState",
+        "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session",
+        "SessionEvent", "SessionStatus", "SwarmState",
         "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),
 }
 
@@ -153,6 +154,8 @@ class Store(Protocol):
                             actor: str | None = None, hours: float | None = None) -> Task: ...
     async def fail_task(self, task_id: int, *, error: str, agent: str | None = None, retry: bool = True,
                         actor: str | None = None) -> Task: ...
+    async def escalate_task(self, task_id: int, *, note: str, to_type: str = ..., agent: str | None = None,
+                            actor: str | None = None) -> Escalation: ...
     async def retry_task(self, task_id: int, *, actor: str = ...) -> Task: ...
     async def cancel_task(self, task_id: int, *, dry_run: bool = False, reason: str | None = None,
                           actor: str = ...) -> CancelResult: ...
@@ -171,7 +174,8 @@ class Store(Protocol):
     async def heartbeat(self, name: str, **fields: Any) -> Agent: ...
     async def update_agent(self, name: str, *, status: AgentStatus | str = ..., current_task_id: int | None = ...,
                            completion: float = ..., blockers: Sequence[str] = ..., next_milestone: str | None = ...,
-                           heartbeat: bool = False, actor: str | None = None) -> Agent: ...
+                           heartbeat: bool = False, actor: str | None = None, todos: Sequence[Any] | None = ...,
+                           ) -> Agent: ...
     async def get_agent(self, name: str) -> Agent: ...
     async def list_agents(self) -> list[Agent]: ...
     async def agents_by_names(self, names: Sequence[str]) -> list[Agent]: ...

@@ -68,6 +68,7 @@ class EventKind(enum.StrEnum):
     TASK_CANCELLED = "task.cancelled"
     TASK_HELD = "task.held"  # a task upstream failed for good: this one waits on it
     TASK_UNHELD = "task.unheld"
+    TASK_ESCALATED = "task.escalated"  # its agent handed it off: it waits on a new debugging task
     # agents (entity: agent; entity_id: its name)
     AGENT_REGISTERED = "agent.registered"
     AGENT_HEARTBEAT = "agent.heartbeat"
@@ -140,6 +141,7 @@ _ENTITY = {
 
 _STATUS: dict[EventKind, TaskStatus | MilestoneStatus | SessionStatus] = {
     EventKind.TASK_BLOCKED: TaskStatus.BLOCKED,
+    EventKind.TASK_ESCALATED: TaskStatus.BLOCKED,
     EventKind.TASK_READY: TaskStatus.READY,
     EventKind.TASK_COMPLETED: TaskStatus.COMPLETED,
     EventKind.TASK_FAILED: TaskStatus.FAILED,

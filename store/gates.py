@@ -134,6 +134,16 @@ class DecisionPreview:
     sentence: str
 
 
+#: What every face calls the state in which the last gate has passed.
+PROJECT_COMPLETE = "PROJECT COMPLETE"
+
+
+def project_complete(gates: Sequence[GateStatus]) -> bool:
+    """Whether the project is done: it has milestones and every one's gate passed by verified
+    approvals (a status written around swarmdeck completes nothing)."""
+    return bool(gates) and all(g.verified_passed for g in gates)
+
+
 def deciding_status(status: MilestoneStatus, verified_passed: bool) -> MilestoneStatus:
     """The status a decision is checked against: a gate whose status says it passed without verified
     approvals to show for it (decided before decisions were signed, or written around swarmdeck) is

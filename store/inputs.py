@@ -406,6 +406,23 @@ class AgentUpdate(StoreInput):
         return {name: getattr(self, name) for name in type(self).model_fields if name in self.model_fields_set}
 
 
+class TodoItem(StoreInput):
+    """One item of seed 001's todo list, as agents keep it: what, its status, and what the agent is
+    doing while it is in progress (``activeForm``, e.g. "Executing Milestone 1")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
+
+    content: filled(MAX_TEXT, "a todo's content")
+    status: Literal["pending", "in_progress", "completed"] = Field(
+        description="pending, in_progress or completed.")
+    active_form: Line | None = Field(None, alias="activeForm",
+                                     description="What you are doing while it is in progress.")
+
+
+class TodoList(StoreInput):
+    todos: Annotated[list[TodoItem], AfterValidator(_items())]
+
+
 # -- validation reports ----------------------------------------------------------------------------------------
 
 
@@ -866,6 +883,8 @@ __all__ = [
     "RECORD_MODELS",
     "AgentStatusEntry",
     "AgentUpdate",
+    "TodoItem",
+    "TodoList",
     "CoordinationStatus",
     "CriterionInput",
     "IssueInput",

@@ -10,7 +10,8 @@ ALLOWED: dict[S, frozenset[S]] = {
     S.BLOCKED: frozenset({S.READY, S.CANCELLED}),
     S.READY: frozenset({S.RUNNING, S.BLOCKED, S.CANCELLED}),
     # running -> ready is a retry (timeout, or a failure with retries left)
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.READY, S.CANCELLED}),
+    # running -> blocked is an escalation: it waits on a debugging task, then is ready again
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.READY, S.BLOCKED, S.CANCELLED}),
     # failed -> ready/blocked is a manual retry
     S.FAILED: frozenset({S.READY, S.BLOCKED, S.CANCELLED}),
     S.COMPLETED: frozenset(),

@@ -47,6 +47,11 @@ class TaskStatus(enum.StrEnum):
     def finished(self) -> bool:
         return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
+    @classmethod
+    def _missing_(cls, value: object) -> TaskStatus | None:
+        # Seed 001's todo vocabulary, where agents send a task's status: in_progress is running.
+        return cls.RUNNING if value == "in_progress" else None
+
 
 UNFINISHED = (TaskStatus.PENDING, TaskStatus.BLOCKED, TaskStatus.READY, TaskStatus.RUNNING)
 
@@ -64,6 +69,17 @@ class AgentStatus(enum.StrEnum):
     BLOCKED = "blocked"
     FAILED = "failed"
     OFFLINE = "offline"
+
+    @classmethod
+    def _missing_(cls, value: object) -> AgentStatus | None:
+        # Seed 001's todo vocabulary, where agents send their status (STATUS_ALIASES).
+        return {"in_progress": cls.WORKING, "pending": cls.IDLE, "completed": cls.IDLE}.get(value)  # type: ignore[call-overload]
+
+
+#: The other words a status is accepted as (seed 001's todo vocabulary: pending, in_progress, completed),
+#: for the faces that list a status's accepted values (the enums' ``_missing_`` maps them).
+STATUS_ALIASES: dict[type, tuple[str, ...]] = {TaskStatus: ("in_progress",),
+                                                AgentStatus: ("in_progress", "pending", "completed")}
 
 
 class MilestoneStatus(enum.StrEnum):
@@ -511,6 +527,15 @@ class ExecutionPlan:
     #: The longest chain by estimate, first to last (seed 002's critical path), and its total seconds.
     critical_path: tuple[int, ...] = ()
     critical_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A task handed off to a debugging task: ``task`` waits (blocked) until ``debug_task`` completes,
+    then is ready again for its agent type."""
+
+    task: Task
+    debug_task: Task
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,16 @@ class TaskEnqueued(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class TaskEscalated(Payload):
+    """``task.escalated``: who handed the task off, the debugging task it now waits on, and the note."""
+
+    agent: str | None = None
+    debug_task: int | None = None
+    agent_type: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskDependencyAdded(Payload):
     prerequisite_id: int | None = None
 
@@ -227,6 +237,8 @@ class AgentChange(Payload):
     completion: float | Any = _sometimes(NOT_GIVEN)
     blockers: list[str] | Any = _sometimes(NOT_GIVEN)
     next_milestone: str | None | Any = _sometimes(NOT_GIVEN)
+    #: What the agent said it is doing: the in_progress item of its todo list (seed 001's activeForm).
+    activity: str | Any = _sometimes(NOT_GIVEN)
 
     def changes(self) -> dict[str, Any]:
         """The fields given, in declaration order, as stored."""
@@ -437,6 +449,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.TASK_CANCELLED: TaskCancelled,
     EventKind.TASK_HELD: TaskHold,
     EventKind.TASK_UNHELD: TaskHold,
+    EventKind.TASK_ESCALATED: TaskEscalated,
     EventKind.AGENT_REGISTERED: AgentRegistered,
     EventKind.AGENT_HEARTBEAT: AgentChange,
     EventKind.AGENT_UPDATED: AgentChange,

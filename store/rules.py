@@ -7,6 +7,7 @@ UI-free and SQL-free: each rule works over the `Store` protocol or over models, 
   (none configured, nothing embedded with it yet, or it failed on the query), and saying so.
 - ``current_decisions`` / ``latest_decision``: the verified decisions on a gate's current report.
 - ``gate_waits_for``: what a gate still waits for (locked, no report, a decision), or None once decided.
+- ``project_complete``: whether every milestone's gate has passed (the project is done).
 - ``agent_fields``: a heartbeat's or status update's options as the store's fields.
 - ``MAX_ID`` / ``check_id`` / ``driver_refusal``: the id bounds and the database's integer overflow.
 """
@@ -24,7 +25,7 @@ from .models import GateDecision, GateStatus, MilestoneStatus, SearchHit, Search
 
 __all__ = [
     "MAX_ID", "Fallback", "GateWait", "SearchAnswer", "agent_fields", "check_id", "current_decisions",
-    "driver_refusal", "gate_waits_for", "id_in_range", "latest_decision", "search",
+    "driver_refusal", "gate_waits_for", "id_in_range", "latest_decision", "project_complete", "search",
 ]
 
 # -- ids and numbers the database cannot hold ------------------------------------------------------------
@@ -219,6 +220,17 @@ def gate_waits_for(gate: GateStatus) -> GateWait | None:
     if gate.milestone.status is not MilestoneStatus.REVIEW and latest_decision(gate) is not None:
         return None
     return GateWait.DECISION
+
+
+async def project_complete(store: Any) -> bool:
+    """Whether the last gate has passed and so ended the project (``gates.project_complete``). Cheap
+    while any milestone's status says it has not passed: its gates are read only once all say so."""
+    from . import gates
+
+    milestones = await store.list_milestones()
+    if not milestones or not all(m.status.passed for m in milestones):
+        return False
+    return gates.project_complete([await store.gate_status(m.id) for m in milestones])
 
 
 # -- agents: what a heartbeat or status update changes ----------------------------------------------------

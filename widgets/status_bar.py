@@ -33,6 +33,8 @@ class StatusBar(Widget):
     #: review and a paused swarm have their own places above; ``overdue`` gates are counted apart.
     attention: reactive[tuple[tuple[str, int, int], ...]] = reactive(())
     overdue: reactive[int] = reactive(0)
+    #: Every milestone's gate has passed: the project is done (store.gates.project_complete).
+    project_complete: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
         """What matters most survives a narrow terminal: the screen, live or paused, what waits on a
@@ -50,6 +52,9 @@ class StatusBar(Widget):
             rest.append(f"● LIVE {self.interval:g}s", style="bold green")
         else:
             rest.append("⏸ PAUSED", style="bold black on yellow")
+        if self.project_complete:
+            rest.append("   ")
+            rest.append("✔ PROJECT COMPLETE", style="bold black on green")
         if self.pending_reviews:
             noun = "gate awaits" if self.pending_reviews == 1 else "gates await"
             rest.append("   ")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from swarmdeck.store import Agent, AgentStatus, rules
+from swarmdeck.store.models import STATUS_ALIASES
 
 from ..output import ago, plain
-from ._base import Config, Store, leaf, table
+from ._base import Config, Store, leaf, parse_json_arg, table
 from ._parse import DURATION, ID
 
 
@@ -54,28 +55,35 @@ async def register(store: Store, cfg: Config, name: str, **fields) -> Agent:
 
 def _status_options(fn):
     for option in reversed([
-        click.option("--status", type=click.Choice([s.value for s in AgentStatus])),
+        click.option("--status", type=click.Choice([*(s.value for s in AgentStatus), *STATUS_ALIASES[AgentStatus]]),
+                     help="in_progress (seed 001's todo word) is working."),
         click.option("--task", "current_task_id", type=ID, help="Current task id."),
         click.option("--no-task", is_flag=True, help="Clear the current task."),
         click.option("--completion", type=click.FloatRange(0, 100), help="Percent complete."),
         click.option("--blocker", "blockers", multiple=True, help="A blocker (repeatable)."),
         click.option("--clear-blockers", is_flag=True),
         click.option("--next-milestone"),
+        click.option("--todos", help="Your todo list, seed 001's JSON: [{content, status (pending, in_progress, "
+                                     "completed), activeForm}] ('@file' or '-' for stdin): gives completion, "
+                                     "status and what you are doing."),
     ]):
         fn = option(fn)
     return fn
 
 
-def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone) -> dict:
-    """The options given, as the store's fields (rules.agent_fields), parsed into an AgentUpdate."""
+def _fields(status, current_task_id, no_task, completion, blockers, clear_blockers, next_milestone,
+            todos=None) -> dict:
+    """The options given, as the store's fields (rules.agent_fields), parsed into an AgentUpdate; a todo
+    list as it was given (the store maps it)."""
     fields = rules.agent_fields(status=status, current_task=current_task_id, clear_task=no_task,
                                 completion=completion, blockers=list(blockers) or None,
                                 clear_blockers=clear_blockers, next_milestone=next_milestone)
+    listed = {} if todos is None else {"todos": parse_json_arg(todos, "--todos")}
     if not fields:
-        return {}  # a bare heartbeat: nothing to parse, and no model to load
+        return listed  # a bare heartbeat: nothing to parse, and no model to load
     from swarmdeck.store.inputs import AgentUpdate
 
-    return AgentUpdate.parse(fields).changes()
+    return {**AgentUpdate.parse(fields).changes(), **listed}
 
 
 @leaf(agent_group, "heartbeat", render_agent)

@@ -78,14 +78,25 @@ def render_milestone(m: Milestone, view: plans.PlanView | None = None) -> str:
     return "\n".join(lines)
 
 
+class Milestones(list):
+    """The milestones (as JSON, the list as it always was), and whether the last gate ended the project."""
+
+    def __init__(self, milestones: list[Milestone], project_complete: bool) -> None:
+        super().__init__(milestones)
+        self.project_complete = project_complete
+
+
 def render_milestones(ms: list[Milestone]) -> str:
     if not ms:
         return "no milestones"
-    return table(
+    rows = table(
         [[m.id, m.name, plans.plan_words(m) or m.status, m.planned_weeks or "-",
           f"{m.hours_spent:.1f}/{m.hour_budget or '-'}"] for m in ms],
         ["id", "name", "status", "weeks", "hours"],
     )
+    if getattr(ms, "project_complete", False):
+        rows += f"\n{store_gates.PROJECT_COMPLETE}: every milestone's gate has passed"
+    return rows
 
 
 class Shown(dict):
@@ -125,8 +136,10 @@ async def add(store: Store, cfg: Config, name: str, deliverables, acceptance_cri
 
 @leaf(milestone_group, "list", render_milestones)
 async def list_(store: Store, cfg: Config) -> list[Milestone]:
-    """Every milestone in order with its gate state."""
-    return await store.list_milestones()
+    """Every milestone in order with its gate state (and PROJECT COMPLETE once every gate passed)."""
+    from swarmdeck.store import rules
+
+    return Milestones(await store.list_milestones(), await rules.project_complete(store))
 
 
 @leaf(milestone_group, "show", lambda shown: shown.text)

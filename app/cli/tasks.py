@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 
 import click
-
-from swarmdeck.store import CancelResult, ExecutionPlan, QueueStatus, Task, TaskSource, TaskStatus
+from swarmdeck.store import (
+    CancelResult,
+    ExecutionPlan,
+    QueueStatus,
+    Task,
+    TaskSource,
+    TaskStatus,
+    learning,
+    lessons,
+)
+from swarmdeck.store import rules
+from swarmdeck.store import search as search_rules
+from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
+from swarmdeck.store.models import STATUS_ALIASES, Escalation
 from swarmdeck.store.priority import BASE_PRIORITY_DEFAULT, BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
 
-from ..output import ago, plain, when
+from ..output import ago, jsonable, plain, when
 from ._base import Config, Store, leaf, milestone_ref_id, parse_json_arg, table
 from ._parse import DURATION, ID, MOMENT
-
 
 #: A base priority, within the store's range (store/priority.py).
 BASE_PRIORITY = click.IntRange(BASE_PRIORITY_MIN, BASE_PRIORITY_MAX)
@@ -85,12 +96,78 @@ async def enqueue(store: Store, cfg: Config, input_data: str | None, **fields) -
     return await store.enqueue_task(actor=cfg.who(), **dict(spec))
 
 
-@leaf(task_group, "claim", lambda t: render_task(t) if t else "no ready task")
+class Claimed(dict):
+    """`task claim`'s answer with its context: as JSON, the task's fields and ``context`` (the lessons)."""
+
+    def __init__(self, task: Task, context: lessons.Context) -> None:
+        super().__init__(jsonable(task), context=jsonable(context))
+        self.task, self.context = task, context
+
+
+def render_lesson(lesson: lessons.Lesson) -> list[str]:
+    relevance = search_rules.relevance_text(lesson.relevance)
+    lines = [f"  {plain(lesson.title)}  (record {lesson.record_id}, {plain(lesson.namespace)}, "
+             f"{when(lesson.created_at)}" + (f", {relevance})" if relevance else ")")]
+    for name in ("why_failed", "lesson", "rationale"):  # the title names the feature or the decision
+        if name in lesson.fields:
+            lines.append(f"    {name.replace('_', ' ')}: {plain(learning.shown(lesson.kind, name, lesson.fields[name]))}")
+    return lines
+
+
+def render_claim(result: Task | Claimed | None) -> str:
+    if result is None:
+        return "no ready task"
+    if not isinstance(result, Claimed):
+        return render_task(result)
+    context = result.context
+    lines = [render_task(result.task)]
+    if not context.lessons:
+        lines.append("no past failures or decisions match it")
+    else:
+        lines.append(f"past failures and decisions that may concern it ({context.mode}; `record get ID` for all):")
+        for lesson in context.lessons:
+            lines += render_lesson(lesson)
+    if context.note:
+        lines.append(f"note: {plain(context.note)}")
+    return "\n".join(lines)
+
+
+@leaf(task_group, "claim", render_claim)
 @click.option("--agent", required=True, help="The claiming agent's registered name.")
 @click.option("--type", "agent_type", help="Only claim tasks for this agent type.")
-async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None) -> Task | None:
-    """Atomically take the highest-priority ready task (prints 'no ready task' / null if none)."""
-    return await store.claim_task(agent=agent, agent_type=agent_type)
+@click.option("--context/--no-context", default=True, show_default=True,
+              help="Also show the past failures and decisions most relevant to the task (looked up after "
+                   "the claim committed).")
+@click.option("--context-namespace", "namespace_prefix", metavar="PREFIX",
+              help="Only lessons under this namespace (whole segments: project:a is project:a and project:a/...).")
+@click.option("--context-milestone", "milestone", metavar="MILESTONE",
+              help="Only lessons logged for this milestone: id, name or label (M3).")
+@click.option("--context-limit", "limit", type=click.IntRange(0, lessons.MAX_LIMIT), default=lessons.DEFAULT_LIMIT,
+              show_default=True, help="How many lessons at most.")
+@click.option("--embedder", "embedder_spec", metavar="SPEC",
+              help="Rank lessons by meaning too: local, ollama[:MODEL][@URL] or hash[:DIM] (default: keywords "
+                   "alone, which needs no model).")
+async def claim(store: Store, cfg: Config, agent: str, agent_type: str | None, context: bool,
+                namespace_prefix: str | None, milestone: str | None, limit: int,
+                embedder_spec: str | None) -> Task | Claimed | None:
+    """Atomically take the highest-priority ready task (prints 'no ready task' / null if none), with the
+    past failures and decisions most relevant to it (--no-context: the task alone)."""
+    milestone_id = await milestone_ref_id(store, milestone) if context else None
+    embedder = None
+    if context and embedder_spec is not None:
+        from swarmdeck.store.embed import embedder_from_config
+
+        embedder = embedder_from_config(embedder_spec)
+    try:
+        answer = await lessons.claim_with_lessons(store, agent=agent, agent_type=agent_type, context=context,
+                                                  embedder=embedder, namespace_prefix=namespace_prefix,
+                                                  milestone_id=milestone_id, limit=limit)
+    finally:
+        if embedder is not None:
+            await embedder.aclose()
+    if answer.task is None or answer.context is None:
+        return answer.task
+    return Claimed(answer.task, answer.context)
 
 
 @leaf(task_group, "complete", render_task)
@@ -114,6 +191,28 @@ async def complete(store: Store, cfg: Config, task_id: int, agent: str | None, r
 async def fail_(store: Store, cfg: Config, task_id: int, error: str, agent: str | None, no_retry: bool) -> Task:
     """Report a running task failed: it is retried while retries remain, else it fails."""
     return await store.fail_task(task_id, error=error, agent=agent, retry=not no_retry, actor=cfg.who(agent))
+
+
+def render_escalation(e: Escalation) -> str:
+    return "\n".join([
+        f"task {e.task.id} waits on debugging task {e.debug_task.id} ({plain(e.debug_task.agent_type)}): it is "
+        "ready again for its agent type once that completes",
+        render_task(e.debug_task),
+    ])
+
+
+@leaf(task_group, "escalate", render_escalation)
+@click.argument("task_id", type=ID)
+@click.option("--note", required=True, help="What the debugging agent needs to know: the error, what was tried.")
+@click.option("--to-type", "to_type", default=DEBUGGING_TYPE, show_default=True,
+              help="The agent type of the debugging task.")
+@click.option("--agent", help="Refuse unless the task is assigned to this agent (you).")
+async def escalate(store: Store, cfg: Config, task_id: int, note: str, to_type: str, agent: str | None) -> Escalation:
+    """Hand a running task off to a new debugging task (seed 000's error escalation).
+
+    The task waits on it (blocked, unassigned) and is ready again for its agent type once the
+    debugging task completes; the note is the debugging task's description."""
+    return await store.escalate_task(task_id, note=note, to_type=to_type, agent=agent, actor=cfg.who(agent))
 
 
 def render_cancel(r: CancelResult) -> str:
@@ -162,7 +261,9 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 
 
 @leaf(task_group, "list", render_tasks)
-@click.option("--status", "status", multiple=True, type=click.Choice([s.value for s in TaskStatus]))
+@click.option("--status", "status", multiple=True,
+              type=click.Choice([*(s.value for s in TaskStatus), *STATUS_ALIASES[TaskStatus]]),
+              help="Repeatable; in_progress (seed 001's todo word) is running.")
 @click.option("--source", type=click.Choice([s.value for s in TaskSource]))
 @click.option("--type", "agent_type")
 @click.option("--milestone", help="Only tasks of this milestone: its id, name or label (M3).")
@@ -194,7 +295,16 @@ async def plan(store: Store, cfg: Config, task_ids: tuple[int, ...]) -> Executio
     return await store.execution_plan(task_ids)
 
 
-def render_status(q: QueueStatus) -> str:
+class Status(dict):
+    """`task status`'s answer: as JSON, the queue's figures and ``project_complete``."""
+
+    def __init__(self, queue: QueueStatus, project_complete: bool) -> None:
+        super().__init__(jsonable(queue), project_complete=project_complete)
+        self.queue, self.project_complete = queue, project_complete
+
+
+def render_status(status: Status) -> str:
+    q = status.queue
     counts = "  ".join(f"{k} {v}" for k, v in q.counts.items())
     avg = "-" if q.average_priority is None else f"{q.average_priority:.1f}"
     paused = "  [swarm PAUSED]" if q.paused else ""
@@ -202,13 +312,18 @@ def render_status(q: QueueStatus) -> str:
     if q.held_by_failure:
         lines.append(f"{q.held_by_failure} blocked by tasks that failed for good: see `swarmdeck task list --held`, "
                      "then retry or cancel the failures")
+    if status.project_complete:
+        from swarmdeck.store.gates import PROJECT_COMPLETE
+
+        lines.append(f"{PROJECT_COMPLETE}: every milestone's gate has passed")
     return "\n".join(lines)
 
 
 @leaf(task_group, "status", render_status)
-async def status(store: Store, cfg: Config) -> QueueStatus:
-    """Counts per status, average priority and the oldest waiting task."""
-    return await store.queue_status()
+async def status(store: Store, cfg: Config) -> Status:
+    """Counts per status, average priority, the oldest waiting task, and PROJECT COMPLETE once every
+    milestone's gate has passed."""
+    return Status(await store.queue_status(), await rules.project_complete(store))
 
 
 @leaf(task_group, "reap", lambda ts: f"{len(ts)} task(s) timed out or left by silent agents: retried or failed")

@@ -7,7 +7,7 @@ tool error (``isError``) whose text says what was wrong: ``<code>: <message>``, 
 store's (``not_found``, ``invalid_argument``, ``swarm_paused``...). Gate decisions are not a tool:
 only a human decides a gate.
 
-One module per domain (tasks, agents, gates, memory, sessions, documents), each registering its
+One module per domain (tasks, agents, gates, memory, records, sessions, documents), each registering its
 tools on the server through ``register(Tools)``. This package may import the store and
 ``app.output``; never Textual.
 """
@@ -23,10 +23,10 @@ from swarmdeck.store import Store, open_store
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.indexer import Indexer
 
-from . import agents, documents, gates, memory, sessions, tasks
+from . import agents, documents, gates, memory, records, sessions, tasks
 from .server import INSTRUCTIONS, SwarmdeckMCP, Tools, package_version
 
-DOMAINS = (tasks, agents, gates, memory, sessions, documents)
+DOMAINS = (tasks, agents, gates, memory, records, sessions, documents)
 
 
 def build_server(store: Store, *, actor: str, embedder: Any = None) -> SwarmdeckMCP:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 from swarmdeck.app.output import jsonable
 from swarmdeck.store import rules
+from swarmdeck.store.inputs import TodoItem
 
 from .params import AgentName, AgentStatusName, TaskId, number
 from .server import WRITE, Tools
@@ -48,12 +49,19 @@ def register(t: Tools) -> None:
             description="What blocks you; [] clears them. Omit to leave them.")] = None,
         next_milestone: Annotated[str | None, Field(
             description="What you reach next; \"\" clears it.")] = None,
+        todos: Annotated[list[TodoItem] | None, Field(
+            description="Your todo list as seed 001 keeps it: [{content, status: pending | in_progress | "
+                        "completed, activeForm}]. It gives completion (the share completed) and status (working "
+                        "while one is in_progress) unless you give them, and the in_progress item's activeForm "
+                        "shows as what you are doing.")] = None,
     ) -> dict[str, Any]:
         """Tell the dashboard you are alive, with any status you report (fields you omit stay as they
         are). Send one every minute or so while working: an agent whose heartbeat is older than its
         stale_after_seconds shows as stale. Returns the agent."""
         fields = rules.agent_fields(status=status, current_task=current_task, clear_task=clear_current_task,
                                     completion=completion, blockers=blockers, next_milestone=next_milestone)
+        if todos is not None:
+            fields["todos"] = [t.model_dump(by_alias=True) for t in todos]
         return jsonable(await store.heartbeat(agent, actor=agent, **fields))
 
     @tool(WRITE)

@@ -33,7 +33,8 @@ def register(t: Tools) -> None:
         escalated), budget, hours spent and task counts per status, and its plan: plan_state (active,
         deferred, cut: a cut or deferred milestone's tasks are not handed out), the milestones whose gates
         open it (plan.after), its schedule (start, end, days ahead or behind) and money spent against
-        its money budget."""
+        its money budget; project_complete is true once every milestone's gate has passed (the project
+        is done: no more work will open)."""
         progress = await store.milestone_progress()
         everything = await store.list_milestones()
         today = datetime.now(timezone.utc).date()
@@ -41,7 +42,8 @@ def register(t: Tools) -> None:
                        "plan": jsonable(plans.view(m, everything, progress.get(m.id), today))}
                       for m in everything]
         swarm = await store.swarm_state()
-        return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason}
+        return {"milestones": milestones, "swarm_paused": swarm.paused, "pause_reason": swarm.reason,
+                "project_complete": await rules.project_complete(store)}
 
     @tool(WRITE)
     async def gate_submit_report(

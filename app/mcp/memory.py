@@ -57,7 +57,8 @@ def register(t: Tools) -> None:
         """Find memories under a namespace prefix, optionally of one type. Without query: the newest
         first. With query: ranked, each with score, relevance (0-100) and relevance_label (strong, good,
         weak) and snippet; less relevant hits are left out (hidden says how many). Filters apply before
-        the limit. Returns {memories, count}."""
+        the limit. Returns {memories, count}. To search learning records and documents as well, use
+        search."""
         if query is None or not query.strip():
             entries = await store.list_memories(namespace_prefix=namespace_prefix or None, memory_type=memory_type,
                                                 limit=limit)

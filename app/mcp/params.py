@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from swarmdeck.store import rules
 from swarmdeck.store.limits import MAX_NAME
-from swarmdeck.store.models import AgentStatus, MemoryType, TaskSource, TaskStatus
+from swarmdeck.store.models import STATUS_ALIASES, AgentStatus, MemoryType, TaskSource, TaskStatus
 
 #: The largest integer SQLite stores: a bigger id is refused as an argument, never an overflow.
 MAX_ID = rules.MAX_ID
@@ -40,8 +40,10 @@ MilestoneRef = Annotated[int | str, Field(
 
 def one_of(kind: type[Enum]) -> Any:
     """A parameter taking one of an enum's values (store/models.py), its values listed in the schema
-    itself (not behind a $ref) so that a client sees them beside the parameter."""
-    return Annotated[kind, WithJsonSchema({"type": "string", "enum": [v.value for v in kind]})]
+    itself (not behind a $ref) so that a client sees them beside the parameter; the other words it is
+    accepted as (``STATUS_ALIASES``: seed 001's in_progress...) are listed after them."""
+    values = [v.value for v in kind] + list(STATUS_ALIASES.get(kind, ()))
+    return Annotated[kind, WithJsonSchema({"type": "string", "enum": values})]
 
 
 Source = one_of(TaskSource)
@@ -62,3 +64,5 @@ def default_of(model: type[BaseModel], name: str) -> Any:
     return model.model_fields[name].get_default(call_default_factory=True)
 AgentName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, description="The agent's registered name.")]
 Namespace = Annotated[str, Field(min_length=1, description="Hierarchical, e.g. project:abathur/agent:builder.")]
+#: The agent a task is assigned to, naming itself: a call for another agent's task is refused.
+Assignee = Annotated[str, Field(min_length=1, description="You: refused unless the task is assigned to you.")]

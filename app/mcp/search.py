@@ -12,12 +12,14 @@ from swarmdeck.store.models import SearchMode
 
 async def search(store: Store, embedder: Any, query: str, *, kinds: list[str], namespace_prefix: str | None,
                  memory_type: str | None, limit: int, everything: bool = False,
+                 mode: SearchMode | str = SearchMode.HYBRID, **filters: Any,
                  ) -> tuple[list[Any], str, str | None, int]:
     """The hits, the mode that ranked them, a note saying why semantic ranking took no part or how many
-    less relevant hits were left out, and how many were."""
-    answer = await rules.search(store, query, mode=SearchMode.HYBRID, embedder=embedder, kinds=kinds,
+    less relevant hits were left out, and how many were. ``filters``: `Store.search`'s others (agent,
+    since, until)."""
+    answer = await rules.search(store, query, mode=mode, embedder=embedder, kinds=kinds,
                                 namespace_prefix=namespace_prefix or None, memory_type=memory_type,
-                                limit=limit, everything=everything)
+                                limit=limit, everything=everything, **filters)
     notes = []
     if answer.fell_back:
         notes.append(f"{answer.reason}; keyword results only")

@@ -20,11 +20,14 @@ from swarmdeck.store.inputs import error_lines
 INSTRUCTIONS = """\
 swarmdeck coordinates a swarm of coding agents through one shared database; humans watch it on a
 dashboard and decide milestone gates. A worker agent's loop: agent_register once; then repeatedly
-task_claim (the highest-priority ready task for your agent_type, or claimed=false when there is
-none: wait and try again), agent_heartbeat while you work (status, completion, blockers), then
-task_complete with a result, or task_fail with the reason (it is retried while retries remain).
+task_claim (the highest-priority ready task for your agent_type, with context.lessons: the past
+failures and decisions that concern it, read them first; or claimed=false when there is none: wait
+and try again), agent_heartbeat while you work (status, completion, blockers), then
+task_complete with a result, or task_fail with the reason (it is retried while retries remain), or
+task_handoff to a debugging agent when an error stops you (your task resumes once it is fixed).
 A planner uses task_enqueue with prerequisites, task_execution_plan and task_queue_status. Memory
-tools keep what the swarm learns (memory_*, session_*, document_*). Errors read "<code>: <what is
+tools keep what the swarm learns (memory_*, session_*, document_*); record_failure, record_decision
+and the other record_* tools log seed 003's learning records, and search finds everything. Errors read "<code>: <what is
 wrong>"; swarm_paused means a human escalated a gate: claims resume when a human resumes the swarm.
 You cannot decide gates: submit a report with gate_submit_report and poll gate_status."""
 

@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from swarmdeck.app.output import jsonable
+from swarmdeck.store import lessons, rules
+from swarmdeck.store import search as search_rules
+from swarmdeck.store.domain.tasks import DEBUGGING_TYPE
 from swarmdeck.store.inputs import TaskSpec
 
-from .params import AgentName, Source, TaskId, TaskStatusName, default_of, field_of, whole
+from .params import AgentName, Assignee, MilestoneRef, Source, TaskId, TaskStatusName, default_of, field_of, whole
 from .server import DESTRUCTIVE, READ, WRITE, Tools
 
 
@@ -19,6 +22,19 @@ def spec(name: str) -> Any:
 
 def default(name: str) -> Any:
     return default_of(TaskSpec, name)
+
+
+def context_out(context: lessons.Context) -> dict[str, Any]:
+    """A claim's lessons for the model: each record's fields, and its relevance as 0-100 with a label."""
+    out: dict[str, Any] = {"lessons": [], "mode": context.mode}
+    for lesson in context.lessons:
+        item = jsonable(lesson)
+        item["relevance"] = None if lesson.relevance is None else round(lesson.relevance * 100)
+        item["relevance_label"] = search_rules.relevance_label(lesson.relevance) or None
+        out["lessons"].append(item)
+    if context.note:
+        out["note"] = context.note
+    return out
 
 
 def register(t: Tools) -> None:
@@ -96,12 +112,14 @@ def register(t: Tools) -> None:
     async def task_queue_status() -> dict[str, Any]:
         """Queue health: total_tasks, status_counts, avg_priority (unfinished tasks), oldest_pending,
         held_by_failure (blocked tasks waiting on a task that failed for good: a human retries or
-        cancels it), and whether the swarm is paused (claims are refused while it is)."""
+        cancels it), whether the swarm is paused (claims are refused while it is), and project_complete
+        (every milestone's gate has passed: the project is done)."""
         q = await store.queue_status()
         out: dict[str, Any] = {
             "total_tasks": q.total, "status_counts": dict(q.counts), "avg_priority": q.average_priority,
             "oldest_pending": jsonable(q.oldest_pending), "swarm_paused": q.paused,
             "held_by_failure": q.held_by_failure,
+            "project_complete": await rules.project_complete(store),
         }
         if q.paused:
             out["pause_reason"] = (await store.swarm_state()).reason
@@ -136,21 +154,54 @@ def register(t: Tools) -> None:
     async def task_claim(
         agent: AgentName,
         agent_type: Annotated[str | None, Field(description="Only claim tasks for this agent type.")] = None,
+        context: Annotated[bool, Field(
+            description="Also return the past failures and decisions most relevant to the task.")] = True,
+        context_namespace_prefix: Annotated[str, Field(
+            description="Only lessons under this namespace (project:a is project:a and project:a/...).")] = "",
+        context_milestone: Annotated[MilestoneRef | None, Field(
+            description="Only lessons logged for this milestone: its id, name or label (e.g. M3).")] = None,
+        context_limit: whole(0, lessons.MAX_LIMIT) = lessons.DEFAULT_LIMIT,
     ) -> dict[str, Any]:
         """Atomically take the highest-priority ready task; no other agent can get the same one.
 
-        Returns {claimed: true, task} or {claimed: false, task: null} when nothing is ready (wait and
-        try again). Register first with agent_register. While a human has paused the swarm, claims
-        fail with swarm_paused: back off and retry later.
+        Returns {claimed: true, task, context} or {claimed: false, task: null} when nothing is ready
+        (wait and try again). context.lessons are the past failures and decisions most relevant to the
+        task (read them before you start: each has its record's fields, e.g. why_failed and lesson),
+        ranked by meaning and keywords, or keywords alone (context.mode). Register first with
+        agent_register. While a human has paused the swarm, claims fail with swarm_paused: back off
+        and retry later.
         """
-        task = await store.claim_task(agent=agent, agent_type=agent_type)
-        return {"claimed": task is not None, "task": None if task is None else task_out(task)}
+        milestone_id = None if context_milestone is None else (await store.get_milestone(context_milestone)).id
+        claim = await lessons.claim_with_lessons(
+            store, agent=agent, agent_type=agent_type, context=context, embedder=t.embedder,
+            namespace_prefix=context_namespace_prefix, milestone_id=milestone_id, limit=context_limit)
+        out: dict[str, Any] = {"claimed": claim.task is not None,
+                               "task": None if claim.task is None else task_out(claim.task)}
+        if claim.context is not None:
+            out["context"] = context_out(claim.context)
+        return out
+
+    @tool(WRITE)
+    async def task_handoff(
+        task_id: TaskId,
+        agent: Assignee,
+        note: Annotated[str, Field(
+            min_length=1, description="What the debugging agent needs to know: the error, what you tried, "
+                                      "where you stopped.")],
+        to_agent_type: Annotated[str, Field(
+            min_length=1, description="The agent type of the debugging task.")] = DEBUGGING_TYPE,
+    ) -> dict[str, Any]:
+        """Hand your running task off when you hit an error you cannot fix (seed 000's error escalation):
+        a new debugging task (your note as its description, your task as its parent) is enqueued, and
+        your task waits on it; when it completes, your task is ready again for your agent type (claim it
+        again). Returns {task, debug_task}."""
+        e = await store.escalate_task(task_id, note=note, to_type=to_agent_type, agent=agent, actor=agent)
+        return {"task": task_out(e.task), "debug_task": task_out(e.debug_task)}
 
     @tool(WRITE)
     async def task_complete(
         task_id: TaskId,
-        agent: Annotated[str, Field(
-            min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Assignee,
         result: Annotated[Any, Field(
             description="Any JSON: what was produced (files, figures, links).")] = None,
     ) -> dict[str, Any]:
@@ -161,8 +212,7 @@ def register(t: Tools) -> None:
     @tool(WRITE)
     async def task_fail(
         task_id: TaskId,
-        agent: Annotated[str, Field(
-            min_length=1, description="You: refused unless the task is assigned to you.")],
+        agent: Assignee,
         error: Annotated[str, Field(min_length=1, description="Why it failed, for whoever retries it.")],
         retry: Annotated[bool, Field(description="false fails it for good even if retries remain.")] = True,
     ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 
 from swarmdeck.store import Agent, Event
 from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
-    TaskClaimed, TaskCompleted, TaskFailed, TaskRetried
+    TaskClaimed, TaskCompleted, TaskEscalated, TaskFailed, TaskRetried
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
@@ -299,6 +299,9 @@ def activity_line(e: Event) -> Text:
         case (TaskFailed(error=str() as error) | TaskRetried(error=str() as error)
               | IndexFailed(error=str() as error)) if error:
             line.append_text(safe(f"  {error}", "red", one_line=True))
+        case TaskEscalated() as p:
+            line.append(f" → task {p.debug_task}")
+            line.append_text(safe(f" ({p.agent_type}): {p.note or ''}", "dim", one_line=True))
         case AgentChange() as p if e.kind == EventKind.AGENT_HEARTBEAT and (changes := p.changes()):
             summary = ", ".join(f"{k}={v}" for k, v in changes.items())
             line.append_text(safe(f"  {summary}", "dim", one_line=True))

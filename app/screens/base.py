@@ -74,7 +74,7 @@ class LiveScreen(Screen):
         bar.title = self.sd.db_title
         bar.read_only = self.sd.read_only
         for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken", "attention",
-                          "overdue"):
+                          "overdue", "project_complete"):
             self.watch(self.app, attribute, _mirror(bar, attribute))
         self.run_worker(self._initial_load, group="sync", exit_on_error=False)
 

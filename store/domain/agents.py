@@ -53,11 +53,18 @@ def register(u: Unit, name: str, *, agent_type: str, colour: str | None, model: 
 
 def check_update(
     *, status: Any = UNSET, current_task_id: Any = UNSET, completion: Any = UNSET,
-    blockers: Any = UNSET, next_milestone: Any = UNSET, name: str, actor: str | None,
+    blockers: Any = UNSET, next_milestone: Any = UNSET, name: str, actor: str | None, todos: Any = UNSET,
 ) -> dict[str, Any]:
-    """The agent fields to change (those given), checked by ``AgentUpdate``: ``status`` as its value,
-    ``blockers`` a list. A bare heartbeat gives none, and loads no model."""
+    """The agent fields to change (those given), checked by ``AgentUpdate``: ``status`` as its value
+    (seed 001's in_progress read as working), ``blockers`` a list. A bare heartbeat gives none, and
+    loads no model. ``todos``: seed 001's todo list (``todo_changes``), giving the fields not given
+    otherwise and, under ``activity``, what the agent is doing (for the event, not a column)."""
     check_fields(name=(name, MAX_NAME), actor=(actor, MAX_NAME))
+    if todos is not UNSET and todos is not None:
+        changes = check_update(status=status, current_task_id=current_task_id, completion=completion,
+                               blockers=blockers, next_milestone=next_milestone, name=name, actor=actor)
+        derived, activity = todo_changes(todos, changes)
+        return {**derived, **changes, **({"activity": activity} if activity is not None else {})}
     if status is current_task_id is completion is blockers is next_milestone is UNSET:
         return {}
     given = {"status": status, "current_task_id": current_task_id, "completion": completion,
@@ -72,10 +79,34 @@ def check_update(
     return changes
 
 
+def todo_changes(todos: Any, given: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Seed 001's todo list (``[{content, status, activeForm}]``) as the agent's fields, for those not
+    ``given`` otherwise: completion is the share of items completed, the status working while one is
+    in_progress (idle once all are completed); and what the agent is doing: the in_progress item's
+    activeForm (else its content), recorded with the heartbeat. Checked by ``TodoList``."""
+    from ..inputs import TodoList
+
+    items = TodoList.parse(todos=todos).todos
+    changes: dict[str, Any] = {}
+    current = next((i for i in items if i.status == "in_progress"), None)
+    if items and "completion" not in given:
+        changes["completion"] = round(100.0 * sum(i.status == "completed" for i in items) / len(items), 1)
+    if "status" not in given:
+        if current is not None:
+            changes["status"] = "working"
+        elif items and all(i.status == "completed" for i in items):
+            changes["status"] = "idle"
+    activity = None if current is None else (current.active_form or current.content)
+    return changes, activity
+
+
 def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> Agent:
-    """Change the fields given; ``heartbeat`` also stamps the heartbeat time."""
+    """Change the fields given; ``heartbeat`` also stamps the heartbeat time. ``activity`` among them
+    (what the agent says it is doing: its todo list's activeForm) is recorded in the event alone."""
+    changes = dict(changes)
+    activity = changes.pop("activity", None)
     fields = {**changes, "last_heartbeat": u.now} if heartbeat else changes
-    if not fields:
+    if not fields and activity is None:
         raise InvalidArgument("nothing to update: give at least one field")
     task_id = changes.get("current_task_id")
     if task_id is not None and not u.task_exists(task_id):
@@ -88,14 +119,16 @@ def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> A
             raise not_registered(name) from None
         seen = {b: s.timestamp() for b, s in zip(before.blockers, before.blockers_since) if s is not None}
         fields = {**fields, "blockers_since": {b: seen.get(b, u.now) for b in changes["blockers"] or ()}}
-    if not u.update_agent(name, fields):
+    if not (u.update_agent(name, fields) if fields else u.agent_exists(name)):
         raise not_registered(name)
-    u.event(EventKind.AGENT_HEARTBEAT if heartbeat else "agent.updated", "agent", name, dict(changes))
+    payload = dict(changes) if activity is None else {**changes, "activity": activity}
+    u.event(EventKind.AGENT_HEARTBEAT if heartbeat else "agent.updated", "agent", name, payload)
     return u.agent(name)
 
 
 def log_action(u: Unit, agent: str, payload: dict[str, Any]) -> None:
-    """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
-    if not u.agent_exists(agent):
+    """Record one step an agent took (seed 003's agent_logs), for the activity log and charts. A logged
+    step is a sign of life: it counts as a heartbeat."""
+    if not u.touch_agent(agent, seen_at=u.now):
         raise not_registered(agent)
     u.event(EventKind.AGENT_ACTION, "agent", agent, payload)

@@ -47,11 +47,11 @@ def reap(u: Unit, chores: Housekeeping) -> list[int]:
 
 
 def finish_failure(u: Unit, task_id: int, agent: str | None, error: str, *, retry: bool,
-                   task: Task | None = None) -> None:
+                   task: Task | None = None, heard: bool = False) -> None:
     """A running task failed: back to ready while retries remain (and ``retry``), else failed for good,
-    holding everything that waits on it."""
+    holding everything that waits on it. ``heard``: its agent said so (a heartbeat; release_agent)."""
     task = task or u.task(task_id)
-    release_agent(u, task)
+    release_agent(u, task, heard=heard)
     add_hours(u, task)
     payload = {"agent": agent, "error": error, "duration_s": duration(task, u.now),
                "milestone_id": task.milestone_id}
@@ -85,9 +85,11 @@ def unhold(u: Unit, failed_id: int) -> None:
             u.event(EventKind.TASK_HELD, "task", task_id, {"failed_task": other})
 
 
-def release_agent(u: Unit, task: Task) -> None:
+def release_agent(u: Unit, task: Task, *, heard: bool = False) -> None:
+    """The task's agent is done with it. ``heard``: the agent itself reported it (a completion or a
+    failure it sent), which counts as its heartbeat; a reaped lease or a person's act does not."""
     if task.assigned_agent:
-        u.release_agent(task.assigned_agent, task.id)
+        u.release_agent(task.assigned_agent, task.id, seen_at=u.now if heard else None)
 
 
 def add_hours(u: Unit, task: Task, hours: float | None = None) -> None:

@@ -7,7 +7,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from ..limits import MAX_NAME, check_fields
 from ..models import (
     UNFINISHED,
     CancelResult,
+    Escalation,
     MilestoneStatus,
     PriorityBreakdown,
     Task,
@@ -290,7 +291,7 @@ def claim(u: Unit, agent: str, agent_type: str | None, chores: Housekeeping) -> 
         task = u.claim_next(agent, agent_type, locked)
     if task is None:
         return None
-    u.set_agent_working(agent, task.id)
+    u.set_agent_working(agent, task.id, seen_at=u.now)  # a claim is a sign of life: it counts as a heartbeat
     u.event(EventKind.TASK_CLAIMED, "task", task.id, {"agent": agent})
     return task
 
@@ -303,7 +304,7 @@ def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, 
         check_transition(task_id, current.status, TaskStatus.COMPLETED)
         raise InvalidTransition(f"task {task_id} is {current.status}; only a running task can be completed")
     check_owner(task, agent)  # refused: the whole transaction, the update with it, rolls back
-    release_agent(u, task)
+    release_agent(u, task, heard=agent is not None)  # its agent reports it done: that is a heartbeat
     add_hours(u, task, hours)
     u.event(EventKind.TASK_COMPLETED, "task", task_id, {
         "agent": task.assigned_agent,
@@ -320,8 +321,51 @@ def fail(u: Unit, task_id: int, agent: str | None, error: str, retry: bool) -> T
     task = u.task(task_id)
     check_transition(task_id, task.status, TaskStatus.FAILED)
     check_owner(task, agent)
-    finish_failure(u, task_id, task.assigned_agent, error, retry=retry, task=task)
+    # Its agent reporting the failure is a heartbeat too.
+    finish_failure(u, task_id, task.assigned_agent, error, retry=retry, task=task, heard=agent is not None)
     return u.task(task_id)
+
+
+#: Who a task is handed to when its agent escalates an error (seeds 000 and 001: "Invoke
+#: @python-debugging-specialist when agents encounter errors").
+DEBUGGING_TYPE = "python-debugging-specialist"
+
+
+def escalation_task(task_id: int, *, note: str, to_type: str, agent: str | None, actor: str | None) -> NewTask:
+    """The debugging task an escalation enqueues, checked before the transaction: the note is its
+    description (the context the debugging agent needs; it reads the task it helps as its parent)."""
+    check_fields(agent=(agent, MAX_NAME), actor=(actor, MAX_NAME))
+    if not isinstance(note, str) or not note.strip():
+        raise InvalidArgument("say what the debugging agent needs to know (the note must not be empty)")
+    return new_task(description=note, source=TaskSource.AGENT_IMPLEMENTATION, agent_type=to_type,
+                    base_priority=0, prerequisites=(), deadline=None, estimated_duration_seconds=None,
+                    milestone=None, parent_task_id=None, session_id=None,
+                    input_data={"escalated_from": task_id, "by": agent}, summary=f"escalated from task {task_id}",
+                    max_retries=3, timeout_seconds=3600, actor=actor or agent or "unknown")
+
+
+def escalate(u: Unit, task_id: int, agent: str | None, debug: NewTask, note: str) -> Escalation:
+    """Hand a running task off (seed 000's error escalation): a new debugging task (``debug``, of the
+    task's milestone, its child, at least its base priority) is enqueued, and the task waits on it,
+    blocked and unassigned; when the debugging task completes it is ready again for its agent type."""
+    task = u.task(task_id)
+    if task.status is not TaskStatus.RUNNING:
+        raise InvalidTransition(f"task {task_id} is {task.status}; only a running task can be escalated")
+    check_owner(task, agent)
+    debug = replace(debug, base_priority=max(debug.base_priority, task.base_priority),
+                    milestone=task.milestone_id, parent_task_id=task_id)
+    helper = enqueue(u, debug)
+    check_transition(task_id, TaskStatus.RUNNING, TaskStatus.BLOCKED)
+    release_agent(u, task, heard=agent is not None)  # its agent handing it off is a heartbeat too
+    add_hours(u, task)
+    u.park_task(task_id)
+    u.add_dependencies(task_id, [helper.id])
+    u.event(EventKind.TASK_ESCALATED, "task", task_id, {
+        "agent": task.assigned_agent, "debug_task": helper.id, "agent_type": helper.agent_type, "note": note,
+    })
+    refresh_depths(u, task_id)
+    reprioritise(u, [helper.id])  # a task now waits on it: it blocks one more
+    return Escalation(u.task(task_id), u.task(helper.id))
 
 
 def retry(u: Unit, task_id: int) -> Task:

@@ -133,9 +133,13 @@ class Unit(Protocol):
     # -- agents -----------------------------------------------------------------------------------
 
     def agent_exists(self, name: str) -> bool: ...
-    def set_agent_working(self, name: str, task_id: int) -> None: ...
-    def release_agent(self, name: str, task_id: int) -> None:
-        """The agent is idle again, if ``task_id`` is still its current task."""
+    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
+        """The agent works on ``task_id`` now; it was heard from at ``seen_at`` (its last heartbeat)."""
+    def touch_agent(self, name: str, *, seen_at: float) -> bool:
+        """The agent was heard from at ``seen_at`` (its last heartbeat); False if there is no such agent."""
+    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
+        """The agent is idle again, if ``task_id`` is still its current task; with ``seen_at``, it was
+        heard from then (its last heartbeat), whatever it works on. One statement."""
     def reviewer(self, name: str) -> Reviewer | None:
         """The reviewer registered under ``name`` (canonical), removed or not; None if nobody is."""
     def any_active_reviewer(self) -> bool:
@@ -195,6 +199,8 @@ class Unit(Protocol):
     def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
         """Mark the task completed if it is running; the task as it now is, or None (nothing changed)
         if it is not running or does not exist."""
+    def park_task(self, task_id: int) -> None:
+        """Blocked and unassigned, its lease ended: a running task that waits on a new prerequisite."""
     def retry_later(self, task_id: int, error: str) -> None:
         """Back to ready with one retry more, unassigned: a failure with retries left."""
     def mark_failed(self, task_id: int, error: str) -> None: ...

@@ -241,6 +241,7 @@ class PostgresStore:
     claim_task = Delegate("tasks")
     complete_task = Delegate("tasks")
     fail_task = Delegate("tasks")
+    escalate_task = Delegate("tasks")
     retry_task = Delegate("tasks")
     cancel_task = Delegate("tasks")
     reap_timeouts = Delegate("tasks")

@@ -64,10 +64,12 @@ class Agents:
         next_milestone: str | None = UNSET,
         heartbeat: bool = False,
         actor: str | None = None,
+        todos: Sequence[Any] | None = UNSET,
     ) -> Agent:
-        """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time."""
+        """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time.
+        ``todos``: seed 001's todo list, giving completion, status and what the agent is doing."""
         changes = agents.check_update(status=status, current_task_id=current_task_id, completion=completion,
-                                      blockers=blockers, next_milestone=next_milestone, name=name,
+                                      blockers=blockers, next_milestone=next_milestone, todos=todos, name=name,
                                       actor=actor)
         name = _lookup(name)
         return await self.db._write(

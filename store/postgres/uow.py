@@ -240,11 +240,20 @@ class PgUnit:
     def agent_exists(self, name: str) -> bool:
         return self.tx.one("SELECT 1 FROM agents WHERE name = %s", (name,)) is not None
 
-    def set_agent_working(self, name: str, task_id: int) -> None:
-        self.tx.run("UPDATE agents SET status = 'working', current_task_id = %s, completion = 0 "
-                    "WHERE name = %s", (task_id, name))
+    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
+        self.tx.run("UPDATE agents SET status = 'working', current_task_id = %s, completion = 0, "
+                    "last_heartbeat = %s WHERE name = %s", (task_id, seen_at, name))
 
-    def release_agent(self, name: str, task_id: int) -> None:
+    def touch_agent(self, name: str, *, seen_at: float) -> bool:
+        return bool(self.tx.run("UPDATE agents SET last_heartbeat = %s WHERE name = %s", (seen_at, name)))
+
+    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
+        if seen_at is not None:  # idle if it was on the task, heard from now either way
+            self.tx.run("UPDATE agents SET last_heartbeat = %s, "
+                        "status = CASE WHEN current_task_id = %s THEN 'idle' ELSE status END, "
+                        "current_task_id = CASE WHEN current_task_id = %s THEN NULL ELSE current_task_id END "
+                        "WHERE name = %s", (seen_at, task_id, task_id, name))
+            return
         self.tx.run("UPDATE agents SET status = 'idle', current_task_id = NULL "
                     "WHERE name = %s AND current_task_id = %s", (name, task_id))
 
@@ -688,6 +697,10 @@ class PgUnit:
             "lease_expires_at = NULL, updated_at = %s WHERE id = %s AND status = 'running' RETURNING *",
             (result_json, self.now, self.now, task_id))
         return None if row is None else self._returned(row)
+
+    def park_task(self, task_id: int) -> None:
+        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
+                    "lease_expires_at = NULL, updated_at = %s WHERE id = %s", (self.now, task_id))
 
     def retry_later(self, task_id: int, error: str) -> None:
         self.tx.run(

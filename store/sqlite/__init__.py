@@ -256,6 +256,7 @@ class SQLiteStore:
     claim_task = Delegate("tasks")
     complete_task = Delegate("tasks")
     fail_task = Delegate("tasks")
+    escalate_task = Delegate("tasks")
     retry_task = Delegate("tasks")
     cancel_task = Delegate("tasks")
     set_base_priority = Delegate("tasks")

@@ -16,6 +16,7 @@ from ..limits import MAX_NAME, MAX_TEXT, check_fields, check_json, check_text
 from ..models import (
     UNFINISHED,
     CancelResult,
+    Escalation,
     ExecutionPlan,
     PriorityBreakdown,
     QueueStatus,
@@ -275,6 +276,14 @@ class Tasks:
         return await self.db._write(
             actor or agent or "unknown",
             lambda tx: tasks.fail(SqliteUnit(tx, self._signatures), task_id, agent, error, retry), quick=True)
+
+    async def escalate_task(self, task_id: int, *, note: str, to_type: str = tasks.DEBUGGING_TYPE,
+                            agent: str | None = None, actor: str | None = None) -> Escalation:
+        """Hand a running task off to a new debugging task of ``to_type`` (``note``: the context it needs);
+        the task waits on it and is ready again once it completes (domain ``tasks.escalate``)."""
+        new = tasks.escalation_task(task_id, note=note, to_type=to_type, agent=agent, actor=actor)
+        return await self.db._write(
+            actor or agent or "unknown", lambda tx: tasks.escalate(SqliteUnit(tx, self._signatures), task_id, agent, new, note))
 
     async def retry_task(self, task_id: int, *, actor: str = "human") -> Task:
         """Put a failed task back in the queue (ready, or blocked if something holds it).

@@ -153,6 +153,13 @@ _AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers
                             "blockers_since"})
 
 
+#: The agent is idle if it was on the task, and heard from now either way (every SET reads the old row).
+_RELEASE_HEARD = ("UPDATE agents SET last_heartbeat = ?, "
+                  "status = CASE WHEN current_task_id = ? THEN 'idle' ELSE status END, "
+                  "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END "
+                  "WHERE name = ?")
+
+
 @functools.lru_cache(maxsize=64)
 def _agent_update_sql(columns: tuple[str, ...]) -> str:
     """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
@@ -248,13 +255,20 @@ class SqliteUnit:
             return known
         return self.tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
 
-    def set_agent_working(self, name: str, task_id: int) -> None:
+    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
         self.tx.run(
-            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?",
-            (task_id, name),
+            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0, last_heartbeat = ? "
+            "WHERE name = ?",
+            (task_id, seen_at, name),
         )
 
-    def release_agent(self, name: str, task_id: int) -> None:
+    def touch_agent(self, name: str, *, seen_at: float) -> bool:
+        return bool(self.tx.run("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (seen_at, name)))
+
+    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
+        if seen_at is not None:
+            self.tx.run(_RELEASE_HEARD, (seen_at, task_id, task_id, name))
+            return
         self.tx.run(
             "UPDATE agents SET status = 'idle', current_task_id = NULL "
             "WHERE name = ? AND current_task_id = ?",
@@ -480,6 +494,10 @@ class SqliteUnit:
         if not row["has_dependents"]:
             self._leaves.add(task_id)
         return self._returned(row)
+
+    def park_task(self, task_id: int) -> None:
+        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
+                    "lease_expires_at = NULL, updated_at = ? WHERE id = ?", (self.now, task_id))
 
     def retry_later(self, task_id: int, error: str) -> None:
         self.tx.run(

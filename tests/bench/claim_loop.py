@@ -81,14 +81,16 @@ class RawClaimer:
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
              "WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1) "
              "RETURNING *")
-    WORKING = "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0 WHERE name = ?"
+    WORKING = ("UPDATE agents SET status = 'working', current_task_id = ?, completion = 0, last_heartbeat = ? "
+               "WHERE name = ?")
     EVENT = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
     COMPLETE = ("UPDATE tasks SET status = 'completed', result_data = ?, finished_at = ?, "
                 "lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' "
                 "RETURNING *, EXISTS (SELECT 1 FROM task_dependencies WHERE prerequisite_id = tasks.id) "
                 f"AS has_dependents, {LAST_EVENT.replace('), (', ') AS last_event, (')} AS last_hash")
-    IDLE = "UPDATE agents SET status = 'idle', current_task_id = NULL WHERE name = ? AND current_task_id = ?"
+    IDLE = ("UPDATE agents SET last_heartbeat = ?, status = CASE WHEN current_task_id = ? THEN 'idle' ELSE status END, "
+            "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END WHERE name = ?")
     RELEASE = ("SELECT t.id FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id "
                "WHERE t.id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?) "
                "AND +t.status = 'blocked' AND (m.status IS NULL OR m.status != 'locked') "
@@ -162,7 +164,7 @@ class RawClaimer:
                 self.conn.execute("COMMIT")
                 return None
             task_id = row["id"]
-            self.conn.execute(self.WORKING, (task_id, self.name)).close()
+            self.conn.execute(self.WORKING, (task_id, now, self.name)).close()
             self._event((paused[2], paused[3]), now, "task.claimed", task_id, {"agent": self.name})
             self._commit(now)
             return task_id
@@ -174,7 +176,7 @@ class RawClaimer:
         try:
             now = time.time()
             task = self._one(self.COMPLETE, (None, now, now, task_id))
-            self.conn.execute(self.IDLE, (self.name, task_id)).close()
+            self.conn.execute(self.IDLE, (now, task_id, task_id, self.name)).close()
             self._event((task["last_event"], task["last_hash"]), now, "task.completed", task_id, {
                 "agent": self.name, "duration_s": round(now - (task["started_at"] or now), 3),
                 "estimated_s": None, "milestone_id": None})

@@ -37,9 +37,12 @@ def imported_by(*args: str) -> set[str]:
 
 @pytest.fixture
 def swarm(db):
-    """A database with agent a1 registered and one task it can claim."""
+    """A database with agent a1 registered, one task it can claim and a failure that concerns it (which the
+    claim brings along)."""
     assert invoke("--db", db, "agent", "register", "a1", "--type", "coder").returncode == 0
     assert invoke("--db", db, "task", "enqueue", "one", "--type", "coder").returncode == 0
+    assert invoke("--db", db, "failure", "log", "--feature", "one", "--approach", "a", "--why", "b",
+                  "--lesson", "c").returncode == 0
     return db
 
 

@@ -91,11 +91,24 @@ class MemoryUnit:
     def agent_exists(self, name: str) -> bool:
         return name in self.db.agents
 
-    def set_agent_working(self, name: str, task_id: int) -> None:
-        self.db.agents[name].update(status="working", current_task_id=task_id, completion=0.0)
+    def park_task(self, task_id: int) -> None:
+        self.db.tasks[task_id].update(status="blocked", assigned_agent=None, started_at=None,
+                                      lease_expires_at=None)
 
-    def release_agent(self, name: str, task_id: int) -> None:
+    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
+        self.db.agents[name].update(status="working", current_task_id=task_id, completion=0.0,
+                                    last_heartbeat=seen_at)
+
+    def touch_agent(self, name: str, *, seen_at: float) -> bool:
+        if name not in self.db.agents:
+            return False
+        self.db.agents[name]["last_heartbeat"] = seen_at
+        return True
+
+    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
         agent = self.db.agents.get(name)
+        if agent is not None and seen_at is not None:
+            agent["last_heartbeat"] = seen_at
         if agent is not None and agent["current_task_id"] == task_id:
             agent.update(status="idle", current_task_id=None)
 

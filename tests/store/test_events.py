@@ -90,6 +90,9 @@ async def every_operation(store) -> None:
     t6 = (await store.enqueue_task(description="abandoned", agent_type="ops")).id
     assert (await store.claim_task(agent="a1", agent_type="ops")).id == t6
     await store.cancel_task(t6, reason="superseded")  # a running task: its agent is named, and idle again
+    t7 = (await store.enqueue_task(description="stuck", agent_type="ops")).id
+    assert (await store.claim_task(agent="a1", agent_type="ops")).id == t7
+    await store.escalate_task(t7, agent="a1", note="ImportError", to_type="debugger")  # waits on a new task
 
     # gates: a conditional approval opens M2, closing its condition approves M1; an escalation of M2
     # pauses the swarm until a reviewer resumes it

@@ -190,3 +190,45 @@ class TestHeldByFailure:
         clock.advance(11)
         await store.reap_timeouts()
         assert (await store.get_task(child.id)).held_by == root.id
+
+
+class TestSignsOfLife:
+    """A claim, a completion or failure reported by its agent, and a logged step count as heartbeats:
+    an agent busy with work never shows stale for want of a separate heartbeat."""
+
+    async def test_a_claim_a_completion_and_a_logged_step_are_heartbeats(self, agents, clock):
+        store = agents
+        task = await store.enqueue_task(description="t")
+        clock.advance(STALE * 10)
+        assert (await store.get_agent("a1")).is_stale(clock())
+        await store.claim_task(agent="a1")
+        a1 = await store.get_agent("a1")
+        assert a1.last_heartbeat.timestamp() == clock() and not a1.is_stale(clock())
+        clock.advance(STALE * 10)
+        await store.log_action("a1", phase="implement", action="wrote it")
+        assert (await store.get_agent("a1")).last_heartbeat.timestamp() == clock()
+        clock.advance(STALE * 10)
+        await store.complete_task(task.id, agent="a1")
+        assert (await store.get_agent("a1")).last_heartbeat.timestamp() == clock()
+        assert (await store.get_agent("a2")).is_stale(clock())  # nobody else's heartbeat moved
+
+    async def test_a_failure_its_agent_reports_is_one_and_a_humans_act_is_not(self, agents, clock):
+        store = agents
+        task = await store.enqueue_task(description="t", max_retries=5)
+        await store.claim_task(agent="a1")
+        clock.advance(STALE * 10)
+        await store.fail_task(task.id, error="boom", agent="a1")
+        assert (await store.get_agent("a1")).last_heartbeat.timestamp() == clock()
+        seen = clock()
+        await store.claim_task(agent="a1")
+        seen = clock()
+        clock.advance(STALE * 10)
+        await store.complete_task(task.id, actor="operator")  # a person marks it done: a1 said nothing
+        assert (await store.get_agent("a1")).last_heartbeat.timestamp() == seen
+
+    async def test_a_step_logged_for_an_unknown_agent_is_refused_and_writes_nothing(self, store):
+        from swarmdeck.store.errors import NotFound
+
+        with pytest.raises(NotFound):
+            await store.log_action("ghost", phase="p", action="a")
+        assert await store.events(entity="agent", entity_id="ghost") == []

@@ -211,6 +211,10 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     mark("fail_task")
     await store.retry_task(again.id)
     mark("retry_task")
+    stuck = await store.enqueue_task(description="stuck", agent_type="escalates")
+    assert (await store.claim_task(agent="agent-014", agent_type="escalates")).id == stuck.id
+    await store.escalate_task(stuck.id, agent="agent-014", note="KeyError in parse()")
+    mark("escalate_task")
     await store.cancel_task(blocked[0].id, dry_run=True)
     await store.cancel_task(b.id, reason="not needed")  # cascades to c
     mark("cancel_task")

@@ -44,6 +44,14 @@ class TestActivityLine:
         retried = activity_line(event("task.retried", {"retry": 1, "manual": True}))
         assert retried.plain.endswith("task.retried           task 7")
 
+    def test_an_escalation_names_the_debugging_task_and_shows_the_note_literally(self):
+        line = activity_line(event("task.escalated", {"agent": "a1", "debug_task": 9, "agent_type": "debugger",
+                                                       "note": "[bold]KeyError[/bold]\x1b[31m"}))
+        assert "task 7 → task 9 (debugger): [bold]KeyError[/bold]\\x1b[31m" in line.plain
+        heartbeat = activity_line(event("agent.heartbeat", {"activity": "[@click=app.quit]Validating[/]"},
+                                        "agent", "a1"))
+        assert heartbeat.plain.endswith("activity=[@click=app.quit]Validating[/]")
+
     def test_an_old_row_without_its_keys_still_reads(self):
         line = activity_line(event("agent.action", {}, "agent", "a1"))
         assert line.plain.endswith("None/None")
