@@ -93,6 +93,7 @@ if TYPE_CHECKING:  # the protocol's annotations: built only when a caller asks f
         TaskStatus,
         ValidationReport,
     )
+    from .retention import Prune
 
 #: The public names this package gives from its modules, each imported on first use: a call that
 #: claims a task builds the models it uses, not the charts' or the audit trail's.
@@ -107,6 +108,7 @@ _LAZY: dict[str, str] = {
         "PriorityBreakdown", "QueueStatus", "Resumption", "Reviewer", "SearchHit", "SearchMode", "Session",
         "SessionEvent", "SessionStatus", "SwarmState",
         "Task", "TaskSource", "TaskStatus", "ValidationReport"), "models"),
+    "Prune": "retention",
 }
 
 
@@ -281,6 +283,9 @@ class Store(Protocol):
                          session_id: str | None = None) -> LearningRecord: ...
     async def get_record(self, record_id: int) -> LearningRecord: ...
     async def list_records(self, *, kind: str | None = None, limit: int = 100) -> list[LearningRecord]: ...
+    async def prune(self, *, dry_run: bool = True, older_than: float | None = None, actor: str = ...) -> Prune: ...
+    async def search_archive(self, query: str, *, kinds: Sequence[str] = (), namespace_prefix: str | None = None,
+                             limit: int = 20) -> list[LearningRecord]: ...
     async def index_document(self, namespace: str, path: str, content: str, *, actor: str = ...) -> Document: ...
     async def search(self, query: str, *, mode: SearchMode | str = ..., embedder: Any = None, namespace_prefix: str | None = None,
                      kinds: Sequence[str] = (), memory_type: MemoryType | str | None = None, agent: str | None = None,

@@ -107,6 +107,7 @@ class EventKind(enum.StrEnum):
     MEMORY_DELETED = "memory.deleted"
     MEMORY_RESTORED = "memory.restored"
     RECORD_LOGGED = "record.logged"
+    RECORDS_ARCHIVED = "record.archived"
     DOCUMENT_INDEXED = "document.indexed"
     # the search index (entity: index; entity_id: the model, if any)
     INDEX_EMBEDDED = "index.embedded"

@@ -156,12 +156,18 @@ def docs_cache(records: Iterable[LearningRecord], *, now: float) -> list[CachedD
     out = []
     for (library, version), r in latest.items():
         fetched = _when(r, "fetched_at")
-        expires = _number(r.fields.get("expires_at"))
-        expires = fetched + DOCS_TTL_S if expires is None else expires
+        expires = docs_expiry(r)
         out.append(CachedDoc(library, version, r.fields.get("source_url"), _utc(fetched), _utc(expires),
                              expires < now, r.id))
     out.sort(key=lambda d: (d.fetched_at, d.library, d.version))
     return out
+
+
+def docs_expiry(record: LearningRecord) -> float:
+    """When a docs cache entry expires (epoch seconds): its expires_at, else its fetch (or logging) time
+    plus seed 003's 7 days. The stale-docs view and the retention policy (store/retention.py) read it."""
+    expires = _number(record.fields.get("expires_at"))
+    return _when(record, "fetched_at") + DOCS_TTL_S if expires is None else expires
 
 
 def stale_docs(records: Iterable[LearningRecord], *, now: float) -> list[CachedDoc]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import learning, search as rules
+from . import learning, retention, search as rules
 from .errors import Conflict, InvalidArgument, InvalidTransition, NotFound
 from .events import EventKind
 from .limits import (
@@ -94,6 +94,7 @@ def _record(row: Any) -> LearningRecord:
         id=row["id"], kind=row["kind"], namespace=row["namespace"], title=row["title"],
         fields=decode_stored(row["fields"], "fields"), agent=row["agent"], task_id=row["task_id"],
         milestone_id=row["milestone_id"], session_id=row["session_id"], created_at=from_ts(row["created_at"]),
+        archived_at=from_ts(row["archived_at"]),
     )
 
 
@@ -433,10 +434,76 @@ class Memory:
         if kind is not None and kind not in learning.KINDS:
             raise InvalidArgument(f"record kind must be one of {', '.join(learning.KINDS)}, not {kind!r}")
         if kind is None:
-            rows = await self._all("SELECT * FROM learning_records ORDER BY id DESC LIMIT ?", (limit,))
+            rows = await self._all("SELECT * FROM learning_records WHERE archived_at IS NULL "
+                                   "ORDER BY id DESC LIMIT ?", (limit,))
         else:
-            rows = await self._all("SELECT * FROM learning_records WHERE kind = ? ORDER BY id DESC LIMIT ?",
-                                   (kind, limit))
+            rows = await self._all("SELECT * FROM learning_records WHERE kind = ? AND archived_at IS NULL "
+                                   "ORDER BY id DESC LIMIT ?", (kind, limit))
+        return [_record(r) for r in rows]
+
+    # -- retention (store/retention.py) ------------------------------------------------------------------
+
+    async def prune(self, *, dry_run: bool = True, older_than: float | None = None,
+                    actor: str = "unknown") -> retention.Prune:
+        """Apply the retention policy: archive agent logs and pipeline states older than ``older_than``
+        seconds (90 days by default) and expired docs cache entries, in one transaction; ``dry_run``: only
+        say what would go. Events, finished tasks, the gate's records and every other record stay."""
+        age = retention.check_age(older_than)
+        check_text("actor", actor, MAX_NAME)
+
+        def survey(rows: Sequence[Any], counted: Sequence[Any], now: float) -> tuple[list[LearningRecord], dict[str, int]]:
+            due = retention.due([_record(r) for r in rows], now=now, age=age)
+            return due, {"events": counted[0][0], "finished tasks": counted[1][0]}
+
+        kinds = ", ".join(f"'{k}'" for k in retention.ARCHIVED_KINDS)
+        candidates = f"SELECT * FROM learning_records WHERE archived_at IS NULL AND kind IN ({kinds})"
+        old_events = "SELECT count(*) FROM events WHERE ts < ?"
+        old_tasks = ("SELECT count(*) FROM tasks WHERE status IN ('completed', 'cancelled', 'failed') "
+                     "AND updated_at < ?")
+        if dry_run:
+            now = self.db.clock()
+            due, kept = survey(await self._all(candidates),
+                               [await self._one(old_events, (now - age,)), await self._one(old_tasks, (now - age,))],
+                               now)
+            return retention.plan(due, age=age, kept=kept, applied=False)
+
+        def in_tx(tx: Tx) -> retention.Prune:
+            due, kept = survey(tx.all(candidates), [tx.one(old_events, (tx.now - age,)),
+                                                     tx.one(old_tasks, (tx.now - age,))], tx.now)
+            for record in due:
+                tx.run("UPDATE learning_records SET archived_at = ? WHERE id = ?", (tx.now, record.id))
+                self.index.drop_item(tx, record.kind, record.id)
+            report = retention.plan(due, age=age, kept=kept, applied=True)
+            if due:
+                tx.event(EventKind.RECORDS_ARCHIVED, "record", None,
+                         {"counts": {g.kind: g.count for g in report.archived if g.count}})
+            return report
+
+        return await self._write(actor, in_tx)
+
+    async def search_archive(self, query: str, *, kinds: Sequence[str] = (), namespace_prefix: str | None = None,
+                             limit: int = 20) -> list[LearningRecord]:
+        """Archived learning records whose title or fields hold every word of ``query`` (any case), newest
+        first: the archive stays searchable by its words (it is out of the ranked search index)."""
+        if not 1 <= limit <= 500:
+            raise InvalidArgument("limit must be between 1 and 500")
+        unknown = [k for k in kinds if k not in learning.KINDS]
+        if unknown:
+            raise InvalidArgument(f"unknown record kind(s) {', '.join(unknown)}; use {', '.join(learning.KINDS)}")
+        check_text("query", query, MAX_LINE)
+        clauses, params = ["archived_at IS NOT NULL"], []
+        for word in rules.terms(query) or query.split():
+            clauses.append("lower(title || ' ' || CAST(fields AS TEXT)) LIKE ?")
+            params.append(f"%{word.lower()}%")
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params += list(kinds)
+        if namespace_prefix:
+            clause, scope = rules.namespace_sql("namespace", namespace_prefix)
+            clauses.append(clause)
+            params += scope
+        rows = await self._all(f"SELECT * FROM learning_records WHERE {' AND '.join(clauses)} "
+                               "ORDER BY id DESC LIMIT ?", (*params, limit))
         return [_record(r) for r in rows]
 
     # -- documents -------------------------------------------------------------------------------------------

@@ -626,6 +626,8 @@ class LearningRecord:
     milestone_id: int | None
     session_id: str | None
     created_at: datetime
+    #: When the retention policy archived it (store/retention.py); None while it is searchable.
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -408,6 +408,13 @@ class RecordLogged(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsArchived(Payload):
+    """A prune (store/retention.py): how many records of each kind it archived."""
+
+    counts: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentIndexed(Payload):
     path: str | None = None
     chunks: int | None = None
@@ -482,6 +489,7 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
     EventKind.MEMORY_DELETED: MemoryKey,
     EventKind.MEMORY_RESTORED: MemoryKey,
     EventKind.RECORD_LOGGED: RecordLogged,
+    EventKind.RECORDS_ARCHIVED: RecordsArchived,
     EventKind.DOCUMENT_INDEXED: DocumentIndexed,
     EventKind.INDEX_EMBEDDED: IndexEmbedded,
     EventKind.INDEX_FAILED: IndexFailed,

@@ -265,6 +265,8 @@ class PostgresStore:
     log_record = Delegate("memory")
     get_record = Delegate("memory")
     list_records = Delegate("memory")
+    prune = Delegate("memory")
+    search_archive = Delegate("memory")
     index_document = Delegate("memory")
 
     # -- the search index -------------------------------------------------------------------------

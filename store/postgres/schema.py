@@ -701,6 +701,13 @@ CREATE INDEX criterion_evidence_milestone ON criterion_evidence (milestone_id, i
 """
 
 
+_RETENTION = """
+-- Retention (seed 003): agent logs and pipeline states past their age and expired docs cache entries are
+-- archived, not deleted: flagged here, taken out of the search index, still found by an archive search.
+ALTER TABLE learning_records ADD COLUMN archived_at double precision;
+"""
+
+
 #: A step: SQL (any number of statements, sent as one script), or a function of the psycopg connection.
 Step = str | Callable[[Any], None]
 
@@ -722,6 +729,7 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("plans: milestone prerequisites, schedule, money, cut and deferred milestones", _PLANS),
     ("criteria: evidence for acceptance criteria, unmet ones accepted by name, the next milestone's context",
      _CRITERIA_CHECKED),
+    ("retention: learning records archived by the retention policy, still searchable", _RETENTION),
 ]
 
 

@@ -1,0 +1,113 @@
+"""Retention (seed 003's "Data Retention" table): what the policy archives, and what it never touches. Pure.
+
+Archived means flagged (``learning_records.archived_at``) and taken out of the search index, never deleted:
+``memory search --archived`` (``Store.search_archive``) still finds an archived record by its words, and
+``record show`` still reads it. The policy archives:
+
+- agent logs older than 90 days (the seed: "auto-delete after 90 days"; kept here, archived);
+- pipeline states older than 90 days (the seed: "archive after 90 days");
+- docs cache entries past their expiry (their ``expires_at``, else fetched + 7 days: ``insights.docs_expiry``).
+
+``older_than`` (seconds) replaces the 90 days for agent logs and pipeline states; a docs cache entry goes
+when it expires, whatever the age given.
+
+What it never touches, and why: failures, estimates, retrospectives, decisions, patterns, spikes and the
+other learning kinds ("forever: learning data"); the gate's reports and decisions (append-only, signed);
+the event log (append-only and hash-chained: removing or changing one event breaks the chain the audit
+checks, so events stay, whatever their age); and finished tasks, whose rows the events, memories and
+records point to. The report counts the events and finished tasks older than the age, as kept, so the
+operator sees what the policy leaves and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import InvalidArgument
+from .models import LearningRecord
+
+DAY_S = 86400.0
+#: Seed 003: agent logs 90 days, pipeline states archived after 90 days.
+DEFAULT_AGE_S = 90 * DAY_S
+#: The kinds archived by age; docs_cache goes by its expiry.
+BY_AGE = ("agent_log", "pipeline_state")
+ARCHIVED_KINDS = (*BY_AGE, "docs_cache")
+#: Why what the policy keeps is kept (the report's ``kept`` rows).
+KEPT_WHY = {
+    "events": "append-only and hash-chained: never archived, whatever their age",
+    "finished tasks": "kept: events, memories and records point to them",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PruneGroup:
+    """One kind the policy archives: how many records, and the oldest and newest of them."""
+
+    kind: str
+    count: int
+    oldest: datetime | None
+    newest: datetime | None
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Something older than the age that the policy keeps, counted, with why."""
+
+    what: str
+    count: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """What a prune archives (``applied``: it did; else a dry run that changed nothing) and what it keeps."""
+
+    applied: bool
+    older_than_days: float
+    archived: tuple[PruneGroup, ...]
+    kept: tuple[Kept, ...]
+    record_ids: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(g.count for g in self.archived)
+
+
+def check_age(older_than: float | None) -> float:
+    """The age (seconds) past which agent logs and pipeline states go: the seed's 90 days by default."""
+    if older_than is None:
+        return DEFAULT_AGE_S
+    if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or not older_than > 0:
+        raise InvalidArgument(f"older_than must be a positive number of seconds, not {older_than!r}")
+    return float(older_than)
+
+
+def due(records: Iterable[LearningRecord], *, now: float, age: float) -> list[LearningRecord]:
+    """The records the policy archives now: agent logs and pipeline states logged before ``now - age``, docs
+    cache entries past their expiry. ``records``: the not yet archived ones of ``ARCHIVED_KINDS``."""
+    from .insights import docs_expiry
+
+    cutoff = now - age
+    out = []
+    for r in records:
+        if r.kind in BY_AGE and r.created_at.timestamp() < cutoff:
+            out.append(r)
+        elif r.kind == "docs_cache" and docs_expiry(r) < now:
+            out.append(r)
+    return out
+
+
+def plan(records: list[LearningRecord], *, age: float, kept: dict[str, int], applied: bool) -> Prune:
+    """The report of a prune over the records ``due`` chose."""
+    rules = {"agent_log": f"logged over {age / DAY_S:g} days ago", "pipeline_state": f"logged over {age / DAY_S:g} days ago",
+             "docs_cache": "past its expiry (expires_at, else fetched + 7 days)"}
+    groups = []
+    for kind in ARCHIVED_KINDS:
+        mine = [r.created_at for r in records if r.kind == kind]
+        groups.append(PruneGroup(kind, len(mine), min(mine, default=None), max(mine, default=None), rules[kind]))
+    return Prune(applied, round(age / DAY_S, 4), tuple(groups),
+                 tuple(Kept(what, n, KEPT_WHY[what]) for what, n in kept.items()),
+                 tuple(sorted(r.id for r in records)))
