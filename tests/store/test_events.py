@@ -64,9 +64,9 @@ async def every_operation(store) -> None:
     # milestones: M1 open, M2 locked until M1's gate passes
     await store.add_milestone("M1", objective="foundations", hour_budget=40)
     await store.add_milestone("M2", objective="features")
-    # M3: a command run as evidence for its one acceptance criterion
-    await store.add_milestone("M3", acceptance_criteria=["tests pass"])
-    await store.add_evidence("M3", criterion=1, command="pytest -q", exit_code=0, output_sha256="0" * 64,
+    # E1: a command run as evidence for its one acceptance criterion (M3 is added with the plan, below)
+    await store.add_milestone("E1", acceptance_criteria=["tests pass"])
+    await store.add_evidence("E1", criterion=1, command="pytest -q", exit_code=0, output_sha256="0" * 64,
                              recorded_by="a1")
 
     # tasks: dependencies, priorities, claims, a failure retried by itself, one for good that holds what
@@ -136,6 +136,9 @@ async def every_operation(store) -> None:
     await store.restore_memory("ns", "k", restored_by="a1")
     await store.log_record("failure", SEED_FAILURE, agent="a1")
     await store.index_document("docs", "guide.md", "# Guide\n\nHow to build.", actor="a1")
+    # retention: an expired docs cache entry archived
+    await store.log_record("docs_cache", {"library": "fastapi", "version": "0.1", "expires_at": 1}, agent="a1")
+    await store.prune(dry_run=False, actor="ops")
 
 
 @pytest.fixture

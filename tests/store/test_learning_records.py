@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_search_rules import EXAMPLES
 
-from swarmdeck.store import learning, open_store
+from swarmdeck.store import learning, memory, open_store
 from swarmdeck.store.errors import InvalidArgument
 from swarmdeck.store.sqlite import schema
 
@@ -141,7 +141,11 @@ async def test_a_bad_record_writes_nothing(store):
 
 
 async def test_the_kinds_migration_keeps_every_record_and_opens_the_new_kinds(db_path, clock, monkeypatch):
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:-1])
+    learning_kinds = next(i for i, (name, _) in enumerate(schema.MIGRATIONS) if name.startswith("learning:"))
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:learning_kinds])
+    # today's code reading a table without the later migrations' columns (retention's archived_at)
+    read = memory._record
+    monkeypatch.setattr(memory, "_record", lambda row: read({"archived_at": None, **{k: row[k] for k in row.keys()}}))
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
     before = await open_store(db_path, create=True, clock=clock)
     try:
