@@ -66,14 +66,26 @@ class Prune:
     """What a prune archives (``applied``: it did; else a dry run that changed nothing) and what it keeps."""
 
     applied: bool
-    older_than_days: float
+    #: The age past which agent logs and pipeline states go, in seconds.
+    older_than_s: float
     archived: tuple[PruneGroup, ...]
     kept: tuple[Kept, ...]
-    record_ids: tuple[int, ...]
 
     @property
     def total(self) -> int:
         return sum(g.count for g in self.archived)
+
+    @property
+    def age(self) -> str:
+        return age_words(self.older_than_s)
+
+
+def age_words(seconds: float) -> str:
+    """An age as a person says it: ``90 days``, ``12 hours``, ``30 seconds``."""
+    for unit, size in (("days", DAY_S), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= size:
+            return f"{round(seconds / size, 2):g} {unit}"
+    return f"{seconds:g} seconds"
 
 
 def check_age(older_than: float | None) -> float:
@@ -102,12 +114,11 @@ def due(records: Iterable[LearningRecord], *, now: float, age: float) -> list[Le
 
 def plan(records: list[LearningRecord], *, age: float, kept: dict[str, int], applied: bool) -> Prune:
     """The report of a prune over the records ``due`` chose."""
-    rules = {"agent_log": f"logged over {age / DAY_S:g} days ago", "pipeline_state": f"logged over {age / DAY_S:g} days ago",
+    by_age = f"logged over {age_words(age)} ago"
+    rules = {"agent_log": by_age, "pipeline_state": by_age,
              "docs_cache": "past its expiry (expires_at, else fetched + 7 days)"}
     groups = []
     for kind in ARCHIVED_KINDS:
         mine = [r.created_at for r in records if r.kind == kind]
         groups.append(PruneGroup(kind, len(mine), min(mine, default=None), max(mine, default=None), rules[kind]))
-    return Prune(applied, round(age / DAY_S, 4), tuple(groups),
-                 tuple(Kept(what, n, KEPT_WHY[what]) for what, n in kept.items()),
-                 tuple(sorted(r.id for r in records)))
+    return Prune(applied, age, tuple(groups), tuple(Kept(what, n, KEPT_WHY[what]) for what, n in kept.items()))

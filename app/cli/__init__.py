@@ -44,6 +44,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "learn": ".learn:learn_group",
     "export": ".export:export_group",
     "digest": ".digest:digest",
+    "prune": ".prune:prune",
 }
 
 

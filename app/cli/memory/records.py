@@ -22,6 +22,7 @@ def render_record(r: LearningRecord) -> str:
         f"  task {r.task_id}" if r.task_id is not None else "",
         f"  milestone {r.milestone_id}" if r.milestone_id is not None else "",
         f"  session {plain(r.session_id)}" if r.session_id else "",
+        f"  archived {when(r.archived_at)}" if r.archived_at is not None else "",
     ])
     lines = [f"{r.kind} {r.id}  [{plain(r.namespace)}]  {when(r.created_at)}{links}"]
     known = learning.KINDS.get(r.kind)

@@ -8,15 +8,19 @@ import click
 from swarmdeck.store import rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.errors import StoreError
-from swarmdeck.store.models import SearchHit, SearchMode
+from swarmdeck.store.models import LearningRecord, SearchHit, SearchMode
 
 from .._base import Config, Store, leaf
 from .._parse import PAST
 from ._common import memory_group, one_line, warn
 
-def render_hits(hits: list[SearchHit]) -> str:
+def render_hits(hits: list[SearchHit] | list[LearningRecord]) -> str:
     if not hits:
         return "no matches"
+    if isinstance(hits[0], LearningRecord):  # --archived: the records themselves
+        from .records import render_records
+
+        return render_records(hits)  # type: ignore[arg-type]
     # The relevance a person reads (store/search.py): "84% strong"; --json also has the raw score.
     return "\n".join(
         f"{search_rules.relevance_text(h.relevance):>11}  {h.kind:<13} {one_line(h.namespace)}  "
@@ -43,14 +47,26 @@ def render_hits(hits: list[SearchHit]) -> str:
                    "measured cut-off).")
 @click.option("--embedder", "embedder_spec", help="local, ollama[:MODEL][@URL] or hash[:DIM] "
                                                   "(default: $SWARMDECK_EMBEDDER, else local).")
+@click.option("--archived", is_flag=True,
+              help="Search the learning records `swarmdeck prune` archived instead: every word must occur; "
+                   "newest first; --kind, --prefix and --limit apply.")
 async def search(store: Store, cfg: Config, query: str, mode: str, embedder_spec: str | None, since, until,
-                 kinds: tuple[str, ...], everything: bool, **filters) -> list[SearchHit]:
+                 kinds: tuple[str, ...], everything: bool, archived: bool,
+                 **filters) -> list[SearchHit] | list[LearningRecord]:
     """Ranked memories, learning records and documents, each with its relevance (strong, good, weak);
     filters apply before the limit. Hybrid and semantic search hide the less relevant hits (--all
     shows them) and say how many.
 
-    If the embedder cannot be used, keyword results are shown with a warning.
+    If the embedder cannot be used, keyword results are shown with a warning. --archived searches the
+    archive of pruned records (out of the ranked index) by their words.
     """
+    if archived:
+        given = [name for name, value in (("--type", filters["memory_type"]), ("--agent", filters["agent"]),
+                                          ("--since", since), ("--until", until)) if value is not None]
+        if given:
+            raise click.UsageError(f"--archived searches by words, --kind and --prefix only, not {', '.join(given)}")
+        return await store.search_archive(query, kinds=list(kinds), namespace_prefix=filters["namespace_prefix"],
+                                          limit=filters["limit"])
     filters = dict(kinds=list(kinds), since=since and since.timestamp(), until=until and until.timestamp(),
                    **filters)
     embedder, unavailable = None, None
