@@ -96,3 +96,28 @@ async def test_a_bad_archive_search_is_refused(store):
         await store.search_archive("x", kinds=["memory"])
     with pytest.raises(InvalidArgument, match="limit"):
         await store.search_archive("x", limit=0)
+
+
+async def test_a_failed_prune_leaves_nothing_half_done(store, clock, monkeypatch):
+    from swarmdeck.store.search_index import SearchIndex
+
+    await seed(store, clock)
+    head = (await store.events(limit=1))[0].id
+    real, calls = SearchIndex.drop_item, []
+
+    def fail_on_the_second(self, tx, kind, ref_id):
+        calls.append(ref_id)
+        if len(calls) == 2:
+            raise RuntimeError("disk gone")
+        real(self, tx, kind, ref_id)
+
+    monkeypatch.setattr(SearchIndex, "drop_item", fail_on_the_second)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        await store.prune(dry_run=False)
+    monkeypatch.undo()
+    assert all(r.archived_at is None for r in await store.list_records(limit=500))
+    assert len(await store.list_records()) == 6
+    assert {h.kind for h in await store.search("zanzibar", mode="keyword")} == {"agent_log", "pipeline_state",
+                                                                                "failure"}
+    assert (await store.events(limit=1))[0].id == head
+    assert (await store.prune(dry_run=False)).total == 3
