@@ -36,8 +36,8 @@ BY_AGE = ("agent_log", "pipeline_state")
 ARCHIVED_KINDS = (*BY_AGE, "docs_cache")
 #: Why what the policy keeps is kept (the report's ``kept`` rows).
 KEPT_WHY = {
-    "events": "append-only and hash-chained: never archived, whatever their age",
-    "finished tasks": "kept: events, memories and records point to them",
+    "events": "append-only and hash-chained, never archived",
+    "finished tasks": "events, memories and records point to them",
 }
 
 

@@ -19,11 +19,12 @@ from ._parse import SECONDS
 def render_prune(report: Prune) -> str:
     head = ("archived" if report.applied else "would archive (dry run: nothing changed)") + \
         f": {report.total} record(s)"
-    rows = [[g.kind, g.count, when(g.oldest), when(g.newest), g.rule] for g in report.archived]
-    lines = [head, table(rows, ["kind", "count", "oldest", "newest", "rule"]), "kept:"]
-    lines += [f"  {k.what}: {k.count} older than {report.age}, {k.why}" for k in report.kept]
-    lines.append("  failures, decisions, estimates, retrospectives, patterns, spikes and the gate's reports and "
-                 "decisions: never pruned")
+    rows = [[g.kind, g.count, when(g.oldest), when(g.newest)] for g in report.archived]
+    lines = [head, table(rows, ["kind", "count", "oldest", "newest"]), "rules:"]
+    lines += [f"  {g.kind}: {g.rule}" for g in report.archived]
+    lines.append("kept:")
+    lines += [f"  {k.what}: {k.count} older than {report.age} ({k.why})" for k in report.kept]
+    lines.append("  the other learning records and the gate's reports and decisions: never pruned")
     if report.applied and report.total:
         lines.append("archived records: `swarmdeck memory search --archived WORDS`")
     return "\n".join(lines)
