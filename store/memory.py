@@ -451,25 +451,29 @@ class Memory:
         age = retention.check_age(older_than)
         check_text("actor", actor, MAX_NAME)
 
-        def survey(rows: Sequence[Any], counted: Sequence[Any], now: float) -> tuple[list[LearningRecord], dict[str, int]]:
+        def survey(rows: Sequence[Any], events: Any, tasks: Any, now: float) -> tuple[list[LearningRecord], dict]:
             due = retention.due([_record(r) for r in rows], now=now, age=age)
-            return due, {"events": counted[0][0], "finished tasks": counted[1][0]}
+            return due, {"events": events[0], "finished tasks": tasks[0]}
 
-        kinds = ", ".join(f"'{k}'" for k in retention.ARCHIVED_KINDS)
-        candidates = f"SELECT * FROM learning_records WHERE archived_at IS NULL AND kind IN ({kinds})"
+        # Only the old rows of the kinds archived by age (the fresh agent logs are most of them); every
+        # docs cache entry, whose expiry is in its fields.
+        by_age = ", ".join(f"'{k}'" for k in retention.BY_AGE)
+        candidates = ("SELECT * FROM learning_records WHERE archived_at IS NULL "
+                      f"AND ((kind IN ({by_age}) AND created_at < ?) OR kind = 'docs_cache')")
         old_events = "SELECT count(*) FROM events WHERE ts < ?"
         old_tasks = ("SELECT count(*) FROM tasks WHERE status IN ('completed', 'cancelled', 'failed') "
                      "AND updated_at < ?")
         if dry_run:
             now = self.db.clock()
-            due, kept = survey(await self._all(candidates),
-                               [await self._one(old_events, (now - age,)), await self._one(old_tasks, (now - age,))],
-                               now)
+            cutoff = (now - age,)
+            due, kept = survey(await self._all(candidates, cutoff), await self._one(old_events, cutoff),
+                               await self._one(old_tasks, cutoff), now)
             return retention.plan(due, age=age, kept=kept, applied=False)
 
         def in_tx(tx: Tx) -> retention.Prune:
-            due, kept = survey(tx.all(candidates), [tx.one(old_events, (tx.now - age,)),
-                                                     tx.one(old_tasks, (tx.now - age,))], tx.now)
+            cutoff = (tx.now - age,)
+            due, kept = survey(tx.all(candidates, cutoff), tx.one(old_events, cutoff), tx.one(old_tasks, cutoff),
+                               tx.now)
             for record in due:
                 tx.run("UPDATE learning_records SET archived_at = ? WHERE id = ?", (tx.now, record.id))
                 self.index.drop_item(tx, record.kind, record.id)
