@@ -75,7 +75,8 @@ class RawClaimer:
     GATES = (f"SELECT paused, reason, {LAST_EVENT}, (SELECT max(id) FROM gate_decisions), "
              "(SELECT max(id) FROM gate_resumptions), "
              "(SELECT max(id) FROM validation_reports), (SELECT max(id) FROM milestones), "
-             "(SELECT max(id) FROM reviewers), EXISTS (SELECT 1 FROM agents WHERE name = ?) "
+             "(SELECT max(id) FROM reviewers), (SELECT sum(plan_version) FROM milestones), "
+             "EXISTS (SELECT 1 FROM agents WHERE name = ?) "
              "FROM swarm_state WHERE id = 1")
     CLAIM = ("UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, "
              "lease_expires_at = ? + timeout_seconds, updated_at = ? "
