@@ -240,6 +240,28 @@ def _failing(value: object) -> dict[str, str]:
     return out
 
 
+def gate_states(value: object) -> dict[str, str]:
+    """Every quality gate ({name: state, or {"status": state, ...}}) as {name: state}, in the file's order."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for name, state in value.items():
+        if isinstance(state, dict):
+            state = state.get("status", state.get("state"))
+        out[str(name)] = "failing" if state is False else "passed" if state is True else (
+            state.strip() if isinstance(state, str) else json.dumps(state, ensure_ascii=False))
+    return out
+
+
+def is_failing(state: str) -> bool:
+    return state.strip().lower() in FAILING or state == "failing"
+
+
+def issue_texts(value: object) -> list[str]:
+    """critical_issues as one text each (see ``_issues``)."""
+    return list(_issues(value).values())
+
+
 def _first_reported(history: list[MemoryEntry], current: MemoryEntry, name: str) -> MemoryEntry:
     """The oldest version, in the unbroken run of versions up to ``current``, that reported ``name``."""
     pick = _issues if current.key == CRITICAL_ISSUES else _failing
@@ -252,4 +274,4 @@ def _first_reported(history: list[MemoryEntry], current: MemoryEntry, name: str)
 
 
 __all__ = ["AttentionItem", "AttentionKind", "BLOCKER_AGE_S", "BRIDGE_NAMESPACES", "FAILING", "MAX_FAILED", "Urgency",
-           "attention", "counts"]
+           "attention", "counts", "gate_states", "is_failing", "issue_texts"]

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mcp_support import opened as opened_store
 from signing_support import decide, register
 from support import invoke
 
@@ -169,3 +170,37 @@ async def test_an_agent_that_never_stops_writing_wins(store, tmp_path):
     assert SECTION not in json.loads(path.read_text())  # the agent's last version stands, whole
     assert reports[-1][0] == "warning" and "kept changing" in reports[-1][1]
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+async def test_the_milestones_screen_shows_the_files_gates_and_issues_as_plain_text(db, tmp_path):
+    from textual.widgets import Static
+
+    from swarmdeck.app.cli._base import Config
+    from swarmdeck.app.cli.ui import status_bridge_starter
+    from swarmdeck.app.tui import SwarmdeckApp
+    from swarmdeck.store import open_store
+
+    path = tmp_path / "coordination_status.json"
+    async with opened_store(db) as store:
+        await store.add_milestone("M1")
+    hostile = "[bold]boom[/bold] [@click=app.quit]x[/] \x1b[31mred"
+    write(path, doc("2025-07-18T10:00:00Z", "a1", quality_gates={"unit_tests": "failed", "lint": "passed"},
+                    critical_issues=[hostile, {"title": "disk full"}]))
+    app = SwarmdeckApp(lambda: open_store(db), title="test", reviewer="alice", poll=True, interval=0.1,
+                       on_ready=status_bridge_starter(Config(db=db), path, 0.05))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("1")
+
+        def panel() -> str:
+            widget = app.screen.query_one("#swarm-reports", Static)
+            return widget.content.plain if widget.display else ""
+
+        for _ in range(400):
+            if "disk full" in panel():
+                break
+            await pilot.pause(0.025)
+        shown = panel()
+        assert "Swarm quality gates" in shown and "unit_tests: failed" in shown and "lint: passed" in shown
+        assert "Critical issues" in shown and "disk full" in shown
+        assert "[bold]boom[/bold] [@click=app.quit]x[/]" in shown and "\x1b" not in shown  # as written, inert
+        assert app.is_running
