@@ -228,16 +228,8 @@ def _issues(value: object) -> dict[str, str]:
 
 
 def _failing(value: object) -> dict[str, str]:
-    """quality_gates ({name: state, or {"status": state, ...}}) as {name: state} for the failing ones."""
-    if not isinstance(value, dict):
-        return {}
-    out: dict[str, str] = {}
-    for name, state in value.items():
-        if isinstance(state, dict):
-            state = state.get("status", state.get("state"))
-        if state is False or (isinstance(state, str) and state.strip().lower() in FAILING):
-            out[str(name)] = "failing" if state is False else state.strip()
-    return out
+    """quality_gates as {name: state} for the failing ones."""
+    return {name: state for name, state in gate_states(value).items() if is_failing(state)}
 
 
 def gate_states(value: object) -> dict[str, str]:
@@ -254,7 +246,8 @@ def gate_states(value: object) -> dict[str, str]:
 
 
 def is_failing(state: str) -> bool:
-    return state.strip().lower() in FAILING or state == "failing"
+    """Whether a quality gate's state (as ``gate_states`` gives it) means failing."""
+    return state.strip().lower() in FAILING
 
 
 def issue_texts(value: object) -> list[str]:
