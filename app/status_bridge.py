@@ -243,6 +243,7 @@ class StatusBridge:
         self._last_names: set[str] | None = None
         self._state_loaded = False
         self._section_written: dict[str, Any] | None = None
+        self._write_error: str | None = None
         #: Called between the check that the file did not change and the rename (tests race it here).
         self._before_replace: Callable[[], None] | None = None
 
@@ -396,9 +397,13 @@ class StatusBridge:
             return
         try:
             written = await asyncio.to_thread(self._write_section, section)
-        except OSError as exc:
-            self.report("error", f"could not write back to {self.path}: {exc.strerror or exc}; retrying")
+        except OSError as exc:  # e.g. a folder we may not write to: said once, tried again each look
+            message = f"could not write back to {self.path}: {exc.strerror or exc}; retrying"
+            if message != self._write_error:
+                self._write_error = message
+                self.report("error", message)
             return
+        self._write_error = None
         if written is not None:
             base, out = written
             self._section_written = section

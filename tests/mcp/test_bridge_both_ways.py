@@ -204,3 +204,20 @@ async def test_the_milestones_screen_shows_the_files_gates_and_issues_as_plain_t
         assert "Critical issues" in shown and "disk full" in shown
         assert "[bold]boom[/bold] [@click=app.quit]x[/]" in shown and "\x1b" not in shown  # as written, inert
         assert app.is_running
+
+
+async def test_a_folder_it_may_not_write_to_is_said_once_and_the_file_still_applies(store, tmp_path, monkeypatch):
+    import tempfile
+
+    def refused(*args: Any, **kwargs: Any):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)  # as a read-only folder does (this runs as root)
+    path, reports = tmp_path / "coordination_status.json", []
+    write(path, doc("2025-07-18T10:00:00Z", "a1"))
+    bridge = bridge_for(store, path, reports)
+    assert (await bridge.poll()).registered == ["a1"]
+    await bridge.poll()
+    errors = [message for kind, message in reports if kind == "error"]
+    assert len(errors) == 1 and "could not write back" in errors[0] and "Permission denied" in errors[0]
+    assert SECTION not in json.loads(path.read_text())
