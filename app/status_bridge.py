@@ -17,7 +17,12 @@ The bridge polls the file and applies each new version through the store API:
 - ``current_task`` is a task id when it names an existing task; free text (seed 002's usual form)
   clears the agent's task id and is logged as an action (``phase N`` / ``current task: ...``) each
   time it changes, so it shows in the agent's activity.
-- an agent that disappears from a later version is marked offline.
+- an agent that disappears from a later version is marked offline, also across runs (``--once``):
+  the names the last applied version listed are kept in the memory key ``file_state``, with its
+  ``timestamp``.
+- ``timestamp`` (ISO 8601) orders versions: a version older than the last one applied (in this run
+  or an earlier one) is skipped, saying so. A version without one, or with one that does not parse,
+  is applied (with a warning for the latter).
 - ``phase``, ``quality_gates`` and ``critical_issues`` are kept as versioned memory entries in the
   namespace ``bridge:coordination_status`` (keys ``phase``, ``quality_gates``, ``critical_issues``):
   their history is the history of the swarm's gates and issues, searchable like any memory. They are
@@ -28,6 +33,14 @@ the store's own limits too (a value
 nested too deep or a text too long for the store makes the version malformed): a malformed or
 half-written file is reported and skipped, and the last good state stays. A path that is not a regular
 file (a FIFO, a device, a directory) is reported and skipped without being read.
+
+The bridge also writes back what the file's agents need from swarmdeck, under the top-level key
+``swarmdeck`` that no agent owns (see ``swarmdeck_section``): the swarm paused or running, each gate's
+human decisions, and the queue's counts. Only that key is replaced; the rest of the file is kept as
+read. The new file is written beside the old one and renamed over it (atomic), and only if the file
+did not change since it was read (same content hash): an agent that wrote meanwhile wins, and the
+bridge reads again and retries. The window between that check and the rename is a few system calls:
+an agent writing exactly then would lose that one version (rewritten on its next save).
 
 Writes are one transaction per changed agent (plus a registration for a new one) and one per changed
 memory key; a version whose writes fail (the database stayed locked) is retried on the next poll, and
@@ -41,8 +54,10 @@ import hashlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +75,12 @@ BRIDGE_ACTOR = "status-bridge"
 #: File-driven agents report when something changes, not every minute: stale only after 10 minutes.
 DEFAULT_STALE_AFTER = 600.0
 MAX_FILE_BYTES = 1_000_000
+#: The file's top-level key the bridge writes back to; the agents own every other key.
+SECTION = "swarmdeck"
+#: Memory key holding the last applied version's timestamp and agent names (for the next run).
+FILE_STATE = "file_state"
+#: Tries at writing back when agents keep rewriting the file; the next poll tries again.
+WRITE_RETRIES = 5
 
 #: Seed 002's free-form statuses, normalised (lowercase, `-`/space -> `_`), to the dashboard's.
 STATUS_MAP: dict[str, AgentStatus] = {
@@ -127,6 +148,17 @@ class Applied:
 # -- parsing ---------------------------------------------------------------------------------------------
 
 
+def parse_timestamp(raw: str | None) -> datetime | None:
+    """The file's ``timestamp`` as an aware datetime (naive: UTC); None if absent or not ISO 8601."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
 def normalise_status(raw: str) -> str:
     return "_".join(raw.strip().lower().replace("-", " ").split())
 
@@ -192,8 +224,9 @@ class StatusBridge:
 
     def __init__(self, store: Store, path: Path, *, namespace: str = DEFAULT_NAMESPACE,
                  actor: str = BRIDGE_ACTOR, stale_after: float = DEFAULT_STALE_AFTER,
-                 report: Report | None = None) -> None:
+                 report: Report | None = None, write_back: bool = True) -> None:
         self.store = store
+        self.write_back = write_back
         self.path = Path(path)
         self.namespace = namespace
         self.actor = actor
@@ -202,8 +235,17 @@ class StatusBridge:
         #: The last good version applied (None until one is).
         self.current: StatusFile | None = None
         self._seen: str | None = None  # digest of the last content looked at, applied or skipped
+        self._seen_applied = False  # whether that content was applied (or written back by us)
         self._missing_reported = False
         self._warned: set[tuple[str, str]] = set()
+        #: What an earlier version (this run or one before) left: its timestamp and agent names.
+        self._last_timestamp: datetime | None = None
+        self._last_names: set[str] | None = None
+        self._state_loaded = False
+        self._section_written: dict[str, Any] | None = None
+        self._write_error: str | None = None
+        #: Called between the check that the file did not change and the rename (tests race it here).
+        self._before_replace: Callable[[], None] | None = None
 
     async def poll(self) -> Applied | None:
         """Look at the file once: apply it if it is new and valid. Returns what was applied, if anything."""
@@ -221,21 +263,54 @@ class StatusBridge:
         self._missing_reported = False
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._seen:
+            if self._seen_applied:
+                await self._write_back_safely()
             return None
+        self._seen_applied = False
         try:
             status = parse_status(data)
         except InvalidStatusFile as exc:
             return self._skip(str(exc), digest)
         try:
+            await self._load_state()
+            when = parse_timestamp(status.timestamp)
+            if status.timestamp and when is None:
+                self._warn_once("timestamp", status.timestamp,
+                                f"timestamp {status.timestamp!r} is not ISO 8601; versions are not ordered by it")
+            if when is not None and self._last_timestamp is not None and when < self._last_timestamp:
+                return self._skip(f"its timestamp {status.timestamp} is older than the last version applied "
+                                  f"({self._last_timestamp.isoformat()})", digest)
             applied = await self.apply(status)
         except StoreError as exc:
             self._seen = None  # try this version again on the next poll
             self.report("error", f"could not apply {self.path}: {exc}; retrying")
             return None
-        self._seen = digest
+        self._seen, self._seen_applied = digest, True
         if applied.changed:
             self.report("applied", describe(self.path, applied))
+        await self._write_back_safely()
         return applied
+
+    def _warn_once(self, name: str, raw: str, message: str) -> None:
+        if (name, raw) not in self._warned:
+            self._warned.add((name, raw))
+            self.report("warning", message)
+
+    async def _load_state(self) -> None:
+        """What the last run applied (timestamp, agent names), once per bridge."""
+        if self._state_loaded:
+            return
+        try:
+            value = (await self.store.get_memory(self.namespace, FILE_STATE)).value
+        except NotFound:
+            value = None
+        if isinstance(value, dict):
+            when = value.get("timestamp")
+            self._last_timestamp = parse_timestamp(when) if isinstance(when, str) else None
+            names = value.get("agents")
+            if isinstance(names, list):
+                self._last_names = {n for n in names if isinstance(n, str)}
+        self._state_loaded = True
 
     def _read(self) -> bytes:
         # Without O_NONBLOCK, opening a FIFO waits for a writer, for ever; nothing but a regular file is read.
@@ -265,10 +340,7 @@ class StatusBridge:
         out = Applied(phase=status.phase)
         previous = self.current
         for name, raw in status.unknown_statuses:
-            if (name, raw) not in self._warned:
-                self._warned.add((name, raw))
-                self.report("warning",
-                            f"agent {name}: status {raw!r} is not one swarmdeck knows; shown as working")
+            self._warn_once(name, raw, f"agent {name}: status {raw!r} is not one swarmdeck knows; shown as working")
         known = {a.name: a for a in await self.store.agents_by_names(list(status.agents))}
         task_ids = [e.current_task for e in status.agents.values() if isinstance(e.current_task, int)]
         existing_tasks = {t.id for t in await self.store.tasks_by_ids(task_ids)} if task_ids else set()
@@ -287,19 +359,99 @@ class StatusBridge:
 
                 await self.store.log_action(entry.name, phase=f"{PHASE}{status.phase or '?'}",
                                             action=f"{TASK_ACTION}{task_text}")
-        if previous is not None:
-            for name in previous.agents.keys() - status.agents.keys():
-                try:
-                    await self.store.update_agent(name, status=AgentStatus.OFFLINE, actor=self.actor)
-                    out.offline.append(name)
-                except NotFound:
-                    pass  # removed from the store meanwhile: nothing to mark
+        before = set(previous.agents) if previous is not None else (self._last_names or set())
+        for name in sorted(before - status.agents.keys()):
+            try:
+                if (await self.store.get_agent(name)).status is AgentStatus.OFFLINE:
+                    continue
+                await self.store.update_agent(name, status=AgentStatus.OFFLINE, actor=self.actor)
+                out.offline.append(name)
+            except NotFound:
+                pass  # removed from the store meanwhile: nothing to mark
         for key, value in (("phase", status.phase), ("quality_gates", status.quality_gates),
                            ("critical_issues", status.critical_issues)):
             if value is not None and await self._remember(key, value):
                 out.memory.append(key)
+        when = parse_timestamp(status.timestamp)
+        state = {"timestamp": status.timestamp if when is not None else None, "agents": sorted(status.agents)}
+        if when is None and self._last_timestamp is not None:  # an unordered version keeps the last order
+            state["timestamp"] = self._last_timestamp.isoformat()
+        await self._remember(FILE_STATE, state)
+        if when is not None:
+            self._last_timestamp = when
+        self._last_names = set(status.agents)
         self.current = status
         return out
+
+    # -- writing back ------------------------------------------------------------------------------------
+
+    async def _write_back_safely(self) -> None:
+        if not self.write_back:
+            return
+        try:
+            section = await swarmdeck_section(self.store)
+        except StoreError as exc:
+            self.report("error", f"could not read what to write back to {self.path}: {exc}; retrying")
+            return
+        if section == self._section_written:
+            return
+        try:
+            written = await asyncio.to_thread(self._write_section, section)
+        except OSError as exc:  # e.g. a folder we may not write to: said once, tried again each look
+            message = f"could not write back to {self.path}: {exc.strerror or exc}; retrying"
+            if message != self._write_error:
+                self._write_error = message
+                self.report("error", message)
+            return
+        self._write_error = None
+        if written is not None:
+            base, out = written
+            self._section_written = section
+            if hashlib.sha256(base).hexdigest() == self._seen:  # our own write of the version applied
+                self._seen = hashlib.sha256(out).hexdigest()
+            # else an agent's newer version, merged with ours: the next poll applies it
+
+
+    def _write_section(self, section: dict[str, Any]) -> tuple[bytes, bytes] | None:
+        """Replace the file's ``swarmdeck`` key, atomically and only over the version read. Returns the
+        version read and the bytes now in the file (None: not written: not valid JSON, or the agents
+        kept writing, reported)."""
+        for _ in range(WRITE_RETRIES):
+            try:
+                data = self._read()
+                doc = json.loads(data)
+            except (ValueError, InvalidStatusFile):
+                return None  # half-written or malformed meanwhile: the next poll reports it
+            if not isinstance(doc, dict):
+                return None
+            if doc.get(SECTION) == section:
+                return data, data
+            doc[SECTION] = section
+            out = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".swarmdeck.tmp", dir=self.path.parent)
+            try:
+                with open(fd, "wb") as f:
+                    f.write(out)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, mode)
+                if self._before_replace is not None:
+                    self._before_replace()
+                if hashlib.sha256(self._read()).digest() != hashlib.sha256(data).digest():
+                    continue  # an agent wrote since we read: theirs stands; read again and merge
+                os.replace(tmp, self.path)
+                tmp = None
+                return data, out
+            finally:
+                if tmp is not None:
+                    try:
+                        os.unlink(tmp)
+                    except FileNotFoundError:
+                        pass
+        self.report("warning", f"{self.path} kept changing while swarmdeck wrote back its section; "
+                               "trying again on the next look")
+        return None
 
     async def _task_changed(self, entry: AgentEntry, previous: StatusFile | None, text: str) -> bool:
         """Whether the free-text current task differs from the one last logged for this agent."""
@@ -364,6 +516,43 @@ class StatusBridge:
                 pass
 
 
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+async def swarmdeck_section(store: Store) -> dict[str, Any]:
+    """What the file's agents need from swarmdeck, as written back under its ``swarmdeck`` key:
+
+    - ``swarm``: ``paused`` (no task is handed out until a reviewer resumes), ``reason``, ``paused_by``,
+      ``paused_at``;
+    - ``gates``: per milestone, its gate ``status`` and the human ``decisions`` on it (newest last:
+      decision, reviewer, rationale, report version, when, verified);
+    - ``queue``: task counts by status, ``total``, ``oldest_pending``.
+
+    Nothing in it changes unless the store does (no clock), so an unchanged store writes nothing.
+    """
+    state = await store.swarm_state()
+    gates = []
+    for milestone in await store.list_milestones():
+        gate = await store.gate_status(milestone.id)
+        gates.append({
+            "milestone": milestone.name, "id": milestone.id, "status": str(milestone.status),
+            "report_version": gate.report.version if gate.report is not None else None,
+            "approvals": f"{len(gate.approvals)}/{milestone.required_approvals}",
+            "decisions": [{"decision": str(d.decision), "reviewer": d.reviewer, "rationale": d.rationale,
+                           "report_version": d.report_version, "decided_at": _iso(d.decided_at),
+                           "verified": d.verified} for d in gate.decisions],
+        })
+    queue = await store.queue_status()
+    return {
+        "swarm": {"paused": state.paused, "reason": state.reason, "paused_by": state.paused_by,
+                  "paused_at": _iso(state.paused_at)},
+        "gates": gates,
+        "queue": {"counts": dict(sorted(queue.counts.items())), "total": queue.total,
+                  "oldest_pending": _iso(queue.oldest_pending)},
+    }
+
+
 def _differs(agent: Any, fields: dict[str, Any]) -> bool:
     current = {
         "status": agent.status, "completion": agent.completion, "blockers": list(agent.blockers),
@@ -386,4 +575,5 @@ def describe(path: Path, applied: Applied) -> str:
     return f"applied {path}{phase}: {'; '.join(parts)}"
 
 
-__all__ = ["Applied", "InvalidStatusFile", "STATUS_MAP", "StatusBridge", "StatusFile", "parse_status"]
+__all__ = ["Applied", "InvalidStatusFile", "SECTION", "STATUS_MAP", "StatusBridge", "StatusFile", "parse_status",
+           "parse_timestamp", "swarmdeck_section"]

@@ -228,16 +228,31 @@ def _issues(value: object) -> dict[str, str]:
 
 
 def _failing(value: object) -> dict[str, str]:
-    """quality_gates ({name: state, or {"status": state, ...}}) as {name: state} for the failing ones."""
+    """quality_gates as {name: state} for the failing ones."""
+    return {name: state for name, state in gate_states(value).items() if is_failing(state)}
+
+
+def gate_states(value: object) -> dict[str, str]:
+    """Every quality gate ({name: state, or {"status": state, ...}}) as {name: state}, in the file's order."""
     if not isinstance(value, dict):
         return {}
     out: dict[str, str] = {}
     for name, state in value.items():
         if isinstance(state, dict):
             state = state.get("status", state.get("state"))
-        if state is False or (isinstance(state, str) and state.strip().lower() in FAILING):
-            out[str(name)] = "failing" if state is False else state.strip()
+        out[str(name)] = "failing" if state is False else "passed" if state is True else (
+            state.strip() if isinstance(state, str) else json.dumps(state, ensure_ascii=False))
     return out
+
+
+def is_failing(state: str) -> bool:
+    """Whether a quality gate's state (as ``gate_states`` gives it) means failing."""
+    return state.strip().lower() in FAILING
+
+
+def issue_texts(value: object) -> list[str]:
+    """critical_issues as one text each (see ``_issues``)."""
+    return list(_issues(value).values())
 
 
 def _first_reported(history: list[MemoryEntry], current: MemoryEntry, name: str) -> MemoryEntry:
@@ -252,4 +267,4 @@ def _first_reported(history: list[MemoryEntry], current: MemoryEntry, name: str)
 
 
 __all__ = ["AttentionItem", "AttentionKind", "BLOCKER_AGE_S", "BRIDGE_NAMESPACES", "FAILING", "MAX_FAILED", "Urgency",
-           "attention", "counts"]
+           "attention", "counts", "gate_states", "is_failing", "issue_texts"]

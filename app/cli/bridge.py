@@ -45,15 +45,20 @@ def reporter(cfg: Config, kinds: list[str]):
               help="Memory namespace for phase, quality_gates and critical_issues.")
 @click.option("--stale-after", type=DURATION, default=int(DEFAULT_STALE_AFTER), show_default=True,
               help="Heartbeat age after which a bridged agent shows stale (90s, 10m, 1h).")
+@click.option("--write-back/--no-write-back", default=True, show_default=True,
+              help="Write swarmdeck's state (paused, gate decisions, queue) back to the file's \"swarmdeck\" key.")
 @click.option("--json", "as_json", is_flag=True, help="Report as JSON lines.")
 @click.pass_obj
 def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: float, once: bool, namespace: str,
-                 stale_after: int, as_json: bool) -> None:
+                 stale_after: int, write_back: bool, as_json: bool) -> None:
     """Follow a seed-002 coordination_status.json and mirror it into the database.
 
     Its agents appear on the dashboard with no change to them: status, completion, blockers and
-    next milestone per agent; phase, quality gates and critical issues as versioned memories. A
-    malformed or half-written version is reported and skipped; the last good state stays.
+    next milestone per agent; phase, quality gates and critical issues as versioned memories (shown
+    on the milestones screen). An agent that left the file is marked offline; a version whose
+    timestamp is older than the last applied is skipped. A malformed or half-written version is
+    reported and skipped; the last good state stays. Swarmdeck's own state goes back into the
+    file under the top-level "swarmdeck" key only, by an atomic rename that yields to agent writes.
     """
     cfg.json = cfg.json or as_json
     db = bridge_db or cfg.db
@@ -71,7 +76,7 @@ def watch_status(cfg: Config, path: Path, bridge_db: Path | None, interval: floa
         store = await open_store(db, **store_options)
         try:
             bridge = StatusBridge(store, path, namespace=namespace, actor=cfg.who("status-bridge"),
-                                  stale_after=stale_after, report=reporter(cfg, kinds))
+                                  stale_after=stale_after, report=reporter(cfg, kinds), write_back=write_back)
             if once:
                 if not path.exists():
                     return fail(cfg, EXIT_NOT_FOUND, "not_found", f"{path} does not exist")

@@ -13,10 +13,12 @@ from textual.widgets import DataTable, Footer, Static
 
 from swarmdeck.store import gates, plans
 from swarmdeck.store import Event, GateStatus, Milestone, MilestoneStatus, ValidationReport, signing
+from swarmdeck.store.attention import (BRIDGE_NAMESPACES, CRITICAL_ISSUES, QUALITY_GATES, gate_states, is_failing,
+                                       issue_texts)
 from swarmdeck.store.report_diff import ChangeKind, report_changes
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.events import Entity, TaskCompleted, TaskEnqueued, TaskFailed, TaskRetried
-from swarmdeck.store.models import ConditionStatus
+from swarmdeck.store.models import ConditionStatus, MemoryEntry
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.report_panel import ReportPanel
 from swarmdeck.widgets.text import cell, safe
@@ -42,6 +44,30 @@ EMPTY = empty_state("No milestones yet.", [
      "add a milestone and its gate (--criterion again for each acceptance criterion; --weeks, --budget)"),
     ("swarmdeck demo", "open a simulated swarm, to see its four milestones and a gate to review"),
 ])
+
+
+def render_swarm_reports(entries: list[MemoryEntry]) -> Text:
+    """The quality gates and critical issues bridged files report (agent-written: plain text only);
+    empty when there are none."""
+    out = Text(end="")
+    many = len({e.namespace for e in entries}) > 1
+    for entry in sorted(entries, key=lambda e: (e.namespace, e.key != QUALITY_GATES)):
+        where = f" ({entry.namespace.removeprefix(BRIDGE_NAMESPACES)})" if many else ""
+        if entry.key == QUALITY_GATES and (states := gate_states(entry.value)):
+            out.append(f"Swarm quality gates{where}\n", style="bold underline")
+            for name, state in states.items():
+                out.append("• ")
+                out.append_text(safe(name, one_line=True))
+                out.append(": ")
+                out.append_text(safe(state, "bold red" if is_failing(state) else "", one_line=True))
+                out.append("\n")
+        elif entry.key == CRITICAL_ISSUES and (issues := issue_texts(entry.value)):
+            out.append(f"Critical issues{where}\n", style="bold red underline")
+            for issue in issues:
+                out.append("• ")
+                out.append_text(safe(issue, one_line=True))
+                out.append("\n")
+    return out
 
 
 def progress_bar(done: int, total: int, width: int = BAR) -> str:
@@ -76,6 +102,7 @@ class MilestonesScreen(LiveScreen):
         self.progress: dict[int, dict[str, int]] = {}
         self.selected: int | None = None
         self.gate: GateStatus | None = None
+        self.reports: list[MemoryEntry] = []
 
     def compose(self) -> ComposeResult:
         yield self.status_bar()
@@ -86,6 +113,7 @@ class MilestonesScreen(LiveScreen):
                 table.set_columns(COLUMNS)
                 yield table
                 with VerticalScroll(id="milestone-detail"):
+                    yield Static("", id="swarm-reports")
                     yield Static("", id="milestone-objective")
                     yield Static("", id="report-changes")
             with VerticalScroll(id="gate-scroll"):
@@ -110,6 +138,16 @@ class MilestonesScreen(LiveScreen):
             self.table.move_cursor(row=self.table.get_row_index(str(first.id)))
             self.selected = first.id
         await self._load_gate()
+        await self._load_reports()
+
+    async def _load_reports(self) -> None:
+        """What a bridged coordination_status.json reports of the swarm: its quality gates and critical issues."""
+        self.reports = [e for e in await self.store.list_memories(namespace_prefix=BRIDGE_NAMESPACES, limit=200)
+                        if e.key in (QUALITY_GATES, CRITICAL_ISSUES)]
+        panel = self.query_one("#swarm-reports", Static)
+        text = render_swarm_reports(self.reports)
+        panel.update(text)
+        panel.display = bool(text.plain)
 
     async def apply(self, events: list[Event]) -> None:
         touched_tasks = any(e.entity == Entity.TASK for e in events)
@@ -121,6 +159,8 @@ class MilestonesScreen(LiveScreen):
         if touched_milestones or touched_tasks:
             self._sync_table()
             await self._load_gate()
+        if any(e.entity == Entity.MEMORY for e in events):
+            await self._load_reports()
 
     # -- the table's widths follow its content and the terminal ---------------------------------------------
 
