@@ -705,6 +705,9 @@ _RETENTION = """
 -- Retention (seed 003): agent logs and pipeline states past their age and expired docs cache entries are
 -- archived, not deleted: flagged here, taken out of the search index, still found by an archive search.
 ALTER TABLE learning_records ADD COLUMN archived_at double precision;
+-- The live records newest first (list_records), and the archive's (its word search), each by its own index.
+CREATE INDEX learning_records_live ON learning_records (id) WHERE archived_at IS NULL;
+CREATE INDEX learning_records_archived ON learning_records (id) WHERE archived_at IS NOT NULL;
 """
 
 
