@@ -175,9 +175,10 @@ def _roles(cfg: Config, url: str, *, agents: tuple[str, ...], reviewers: tuple[s
     reviewer_role = reviewer_role or roles.REVIEWER
     if agent_role == reviewer_role:
         return fail(cfg, EXIT_USAGE, "usage", "--agent-role and --reviewer-role must differ")
-    for login in set(agents) & set(reviewers):
-        return fail(cfg, EXIT_USAGE, "usage", f"{login} is given as both an agent and a reviewer: a login "
-                    "is one or the other (a reviewer's role already does an agent's work)")
+    both = sorted(set(agents) & set(reviewers))
+    if both:
+        return fail(cfg, EXIT_USAGE, "usage", f"{', '.join(both)} given as both an agent and a reviewer: a "
+                    "login is one or the other (a reviewer's role already does an agent's work)")
     granted: list[dict[str, str]] = []
     try:
         with connect(url, application_name="swarmdeck-roles") as conn:
