@@ -94,4 +94,10 @@ async def test_a_claim_over_mcp_is_exclusive_against_cli_claims_racing_it(db):
         for task in await store.tasks_by_ids(task_ids):
             owner = "mcp-agent" if task.id in mcp_claimed else next(a for a, i in cli_claimed.items() if i == task.id)
             assert task.status == "running" and task.assigned_agent == owner
+        # Another process's events reach the feed when its seal commits (on PostgreSQL a few ms after its
+        # write: store/postgres/base.py), so the feed is waited for, bounded: every claim must arrive.
+        async def every_claim_in_the_feed() -> bool:
+            return len(await store.events(kind="task.claimed", limit=100)) == n_tasks
+
+        await until(every_claim_in_the_feed, "every claim in the event feed")
         assert len(await store.events(kind="task.claimed", limit=100)) == n_tasks
