@@ -1,0 +1,61 @@
+"""Replay: the swarm as it was at one event of its history, for a person to look at and step through.
+
+The event log records every change; a replay rebuilds the state at any event from the nearest periodic
+snapshot and the events after it (``store/replay/engine.py``), and shows it through a read-only ``Store``
+(every write refused) whose clock stands at that event, so ages and staleness read as they did then.
+
+This module is the contract between the engine and the faces (the dashboard's replay mode, the CLI).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .. import Store
+
+
+class Step(enum.StrEnum):
+    """How far a step moves: one event, or to the next (or previous) event of a class a person looks for."""
+
+    EVENT = "event"
+    DECISION = "decision"  # a human decision on a gate
+    FAILURE = "failure"  # a task failed
+    STALE = "stale"  # an agent's heartbeat went stale (the first event after its heartbeat aged past the limit)
+    REPORT = "report"  # a gate report submitted
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPoint:
+    """Where a replay stands: the last event applied, when it happened, and the range one can move in."""
+
+    event_id: int
+    ts: datetime
+    kind: str
+    first_id: int
+    last_id: int
+
+
+class Replay(Protocol):
+    """A swarm's history opened at one point. ``store`` shows the state at ``point`` and refuses writes
+    (``PermissionDenied``); its ``latest_event_id()`` is ``point.event_id``; its clock reads ``point.ts``."""
+
+    @property
+    def point(self) -> ReplayPoint: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    async def seek(self, to: int | datetime) -> ReplayPoint:
+        """Move to an event id, or to the last event at or before a time; clamped to the range."""
+        ...
+
+    async def step(self, by: Step = Step.EVENT, *, forward: bool = True) -> ReplayPoint:
+        """Move to the next (or previous) event of ``by``; stays where it is if there is none."""
+        ...
+
+    async def close(self) -> None: ...
