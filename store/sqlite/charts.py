@@ -216,7 +216,7 @@ class SqliteChartReads:
                              WHERE milestone_id = ?4 AND created_at >= ?1 + b.i * ?2
                                AND created_at < ?1 + (b.i + 1) * ?2{'' if agent_type is None else ' AND agent_type = ?5'})
                 FROM b""",
-            (window.start, window.width, window.count, milestone_id, *([agent_type] if agent_type else [])),
+            (window.start, window.width, window.count, milestone_id, *([agent_type] if agent_type is not None else [])),
         ):
             created[c[0]] = c[1]
         return created

@@ -249,6 +249,12 @@ async def test_burndown_remaining_tasks_and_hours_against_budget(swarm):
         await swarm.chart_burndown(W, resolution=0)
 
 
+async def test_an_empty_agent_type_filters_to_nothing_on_every_chart(swarm):
+    """An empty type is a filter like any other (no task has it), not "no filter" and not a binding error."""
+    assert (await swarm.chart_burndown(W, agent_type="")).milestones == ()
+    assert sum((await swarm.chart_throughput(W, agent_type="")).completed) == 0
+
+
 async def test_queue_depth_reads_the_sample_at_each_bucket_end(store, clock):
     await store.register_agent("q", agent_type="x")
     clock.now = EPOCH
