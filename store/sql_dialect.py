@@ -1,5 +1,5 @@
-"""How the SQL that memory and search share (store/memory.py, store/search_index.py) differs between the
-backends: the little that is not the same statement on both.
+"""How the SQL that the backends share (store/memory.py, store/search_index.py, store/gate_area.py) differs
+between them: the little that is not the same statement on both.
 
 The shared code writes SQLite's SQL: ``?`` placeholders, and statements both databases take as they are
 (``INSERT ... ON CONFLICT ... DO UPDATE`` with table-qualified columns, ``DELETE ... RETURNING``,
@@ -39,3 +39,10 @@ class Sql:
 
 
 SQLITE = Sql()
+
+#: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
+#: name none, and is still shown). The same statement on both backends.
+DECISION_SELECT = (
+    "SELECT g.*, r.version AS report_version, r.content_hash AS report_content_hash, "
+    "r.milestone_id AS report_milestone FROM gate_decisions g LEFT JOIN validation_reports r ON r.id = g.report_id"
+)

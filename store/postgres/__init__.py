@@ -9,7 +9,7 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     agents         Agents(db)                               agents.py
     audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
     chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
-    gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
+    gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
     search_index   SearchIndex(db, Rankings(db))            search_index.py (shared: store/search_index.py)
@@ -63,7 +63,7 @@ from .agents import Agents
 from .audit import Audit, PgAuditReads
 from .base import Clock, Database
 from .charts import ChartQueries, PgChartReads
-from .gates import Gates
+from .gates import gates_part
 from .reviewers import Reviewers
 from .signatures import Signatures
 from .tasks import Tasks
@@ -114,7 +114,7 @@ class PostgresStore:
         self.db = Database(url, clock=clock, read_only=read_only)
         self.agents = Agents(self.db)
         self._signatures = Signatures()
-        self.gates = Gates(self.db, self._signatures)
+        self.gates = gates_part(self.db, self._signatures)
         self.reviewers = Reviewers(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
         self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))

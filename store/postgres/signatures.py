@@ -31,16 +31,9 @@ from typing import Any
 from .. import identity
 from ..domain.gates import GateGuard, escalation_reason, guard
 from ..rows import prerequisite_ids
+from ..sql_dialect import DECISION_SELECT
 from .base import All, One, Reads
 from .connection import Row
-
-#: Decisions with what verifying them needs: the report they name (a row written around swarmdeck may
-#: name none, and is still shown).
-DECISION_SELECT = (
-    "SELECT g.*, r.version AS report_version, r.content_hash AS report_content_hash, "
-    "r.milestone_id AS report_milestone "
-    "FROM gate_decisions g LEFT JOIN validation_reports r ON r.id = g.report_id"
-)
 
 #: One primary-key probe per table: what changes when a gate's verified state can. Columns to add to a
 #: statement a transaction runs anyway (the claim reads the pause flag with them).
@@ -133,7 +126,7 @@ class Signatures:
         """Whether each decision row is verified (in order)."""
         if keys is None:
             keys = yield from self.reviewer_keys()
-        conditions = yield from self.conditions_of((r["id"] for r in rows if r["decision"] == "CONDITIONAL"))
+        conditions = yield from self.conditions_of(r["id"] for r in rows if r["decision"] == "CONDITIONAL")
         return [self.decision_verified(r, conditions.get(r["id"], []), keys) for r in rows]
 
     # -- what verified decisions allow -------------------------------------------------------------

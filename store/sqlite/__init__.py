@@ -11,7 +11,7 @@ domain is a plain class that holds it, and is given whatever else it needs; no p
 part or the database:
 
     tasks          Tasks(db, signatures, housekeeping)      tasks.py
-    gates          Gates(db, signatures)                    gates.py  (releases tasks through the unit)
+    gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     agents         Agents(db)                               agents.py
     reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
     search_index   SearchIndex(db, Rankings(db, vector index))  search_index.py (shared: store/search_index.py)
@@ -146,9 +146,9 @@ class SQLiteStore:
 
     @cached_property
     def gates(self) -> Gates:
-        from .gates import Gates
+        from .gates import gates_part
 
-        return Gates(self.db, self._signatures)
+        return gates_part(self.db, self._signatures)
 
     @cached_property
     def reviewers(self) -> Reviewers:
