@@ -37,6 +37,11 @@ class Sql:
         """``column`` is one of ``ids``: the condition and its one parameter."""
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(ids))
 
+    @staticmethod
+    def binary(column: str) -> str:
+        """``column`` ordered by code point (SQLite's BINARY collation, its default for text)."""
+        return column
+
 
 SQLITE = Sql()
 

@@ -10,7 +10,7 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
     chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
-    reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
+    reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
     tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
     search_index   SearchIndex(db, Rankings(db))            search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
@@ -64,7 +64,7 @@ from .audit import Audit, PgAuditReads
 from .base import Clock, Database
 from .charts import ChartQueries, PgChartReads
 from .gates import gates_part
-from .reviewers import Reviewers
+from .reviewers import reviewers_part
 from .signatures import Signatures
 from .tasks import Tasks
 
@@ -115,7 +115,7 @@ class PostgresStore:
         self.agents = Agents(self.db)
         self._signatures = Signatures()
         self.gates = gates_part(self.db, self._signatures)
-        self.reviewers = Reviewers(self.db, self.gates.get_milestone)
+        self.reviewers = reviewers_part(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)
         self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
         self.audit = Audit(self.db, PgAuditReads(self.db))

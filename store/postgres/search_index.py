@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from .. import search as rules, vectors
-from ..search_index import Ranked, SearchIndex, _none, _then  # noqa: F401  (this store's part)
+from .. import search as rules
+from .. import vectors
+from ..search_index import Ranked, SearchIndex, _none, _then
 from ..sql_dialect import Sql
 from . import schema
 from .base import Database, Tx
@@ -116,6 +117,10 @@ class PgSql(Sql):
     def ids(column: str, ids: Sequence[int]) -> tuple[str, Any]:
         return f"{column} = ANY(?)", list(ids)
 
+    @staticmethod
+    def binary(column: str) -> str:
+        return f'{column} COLLATE "C"'
+
 
 PG_SQL = PgSql()
 
@@ -141,7 +146,7 @@ class Rankings:
     """PostgreSQL's rankings for the shared search index: tsvector and GIN for words, pgvector's HNSW (or
     the exact search) for meaning (the module docstring)."""
 
-    __slots__ = ("db", "_tuned")
+    __slots__ = ("_tuned", "db")
 
     sql: Sql = PG_SQL
 

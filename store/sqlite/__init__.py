@@ -13,7 +13,7 @@ part or the database:
     tasks          Tasks(db, signatures, housekeeping)      tasks.py
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     agents         Agents(db)                               agents.py
-    reviewers      Reviewers(db, gates.get_milestone)       reviewers.py
+    reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
     search_index   SearchIndex(db, Rankings(db, vector index))  search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
     chart_queries  ChartQueries(db, SqliteChartReads(db))   charts.py (the part: store/charts.py's)
@@ -152,9 +152,9 @@ class SQLiteStore:
 
     @cached_property
     def reviewers(self) -> Reviewers:
-        from .reviewers import Reviewers
+        from .reviewers import reviewers_part
 
-        return Reviewers(self.db, self.gates.get_milestone)
+        return reviewers_part(self.db, self.gates.get_milestone)
 
     @cached_property
     def _vectors(self) -> VectorIndex:

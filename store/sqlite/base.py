@@ -743,8 +743,10 @@ class Database:
             raise StoreError("the store is closed")
         return self._writer
 
-    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False) -> T:
+    async def _write(self, actor: str, body: Callable[..., T], *args: Any, quick: bool = False,
+                     serializable: bool = False) -> T:
         """Run ``body(tx, *args)`` as one write transaction (BEGIN IMMEDIATE): all of it, or none.
+        ``serializable`` is PostgreSQL's: every write here is serialised already.
 
         ``body`` is a plain function over ``Tx`` (a coroutine function is refused), so the whole
         transaction runs as one call on one thread and nothing returns to the event loop while the

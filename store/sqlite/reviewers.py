@@ -1,101 +1,23 @@
-"""Reviewers: the registered people who decide gates, resume the swarm and close conditions. Who may
-register whom is decided in store/domain/reviewers.py; this module reads and runs those rules."""
+"""Reviewers on SQLite. The rules and the statements are both backends' (store/reviewer_area.py's
+``Reviewers``); this store builds the part over a ``SqliteUnit`` of one transaction per write, and SQLite's
+SQL as written."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from .. import identity
-from ..domain import reviewers
-from ..domain.reviewers import agent_refused, check_public_key, check_reviewer
-from ..gates import check_not_submitter
-from ..errors import NotFound, PermissionDenied
-from ..models import Milestone, Reviewer
-from .base import Database, One, Reads
-from ..rows import reviewer_from_row
+from ..reviewer_area import Reviewers
+from ..sql_dialect import SQLITE
+from .base import One
 from .uow import SqliteUnit
 
+if TYPE_CHECKING:
+    from ..models import Milestone
+    from .base import Database
 
-def is_agent(who: str) -> Reads[bool]:
-    return (yield One("SELECT 1 FROM agents WHERE name = ?", (who,))) is not None
-
-
-def require_reviewer(who: str, act: str, *, keyed: bool = True) -> Reads[Reviewer]:
-    """The active reviewer ``who`` (canonical), or PermissionDenied saying why they cannot ``act``.
-    ``keyed``: they must have a signing key too (every act of theirs is signed)."""
-    if (yield from is_agent(who)):
-        raise agent_refused(who, act)
-    row = yield One("SELECT * FROM reviewers WHERE name = ?", (who,))
-    return check_reviewer(who, act, None if row is None else reviewer_from_row(row), keyed=keyed)
+__all__ = ["Reviewers", "reviewers_part"]  # the part's class, and how this store builds it
 
 
-class Reviewers:
-    """Reviewers' public methods: the reads, and each registration write as a rule of
-    store/domain/reviewers.py run over a ``SqliteUnit`` of one transaction. ``milestone``: how to look a
-    milestone up (the gates part's ``get_milestone``), for asking on a milestone's current report."""
-
-    __slots__ = ("db", "_milestone")
-
-    def __init__(self, db: Database, milestone: Callable[[int | str], Awaitable[Milestone]]) -> None:
-        self.db = db
-        self._milestone = milestone
-
-    async def add_reviewer(self, name: str, *, by: str, public_key: bytes | None = None,
-                           dry_run: bool = False) -> Reviewer | None:
-        """Register a person as a reviewer (or again, after removal). Only a reviewer adds another,
-        except the very first; never an agent, and never under an agent's name. ``public_key``: their
-        ed25519 public key (32 raw bytes), which every act of theirs is signed with; without one they
-        can act only once they have one (``set_reviewer_key``). A reviewer registered again keeps the
-        key they had. ``dry_run`` makes the checks and registers nobody (None)."""
-        who = identity.canonical(name, "the reviewer name")
-        adder = identity.canonical(by, "the name of who adds the reviewer")
-        key = None if public_key is None else check_public_key(public_key)
-        return await self.db._write(adder, lambda tx: reviewers.add(SqliteUnit(tx), who, by=adder, key=key,
-                                                                    dry_run=dry_run))
-
-    async def set_reviewer_key(self, name: str, *, public_key: bytes, by: str | None = None,
-                               dry_run: bool = False) -> Reviewer:
-        """Give a registered reviewer who has none their signing key (its public half). Once set it
-        never changes. ``by``: who does it, the reviewer themself by default (a reviewer either way).
-        ``dry_run`` makes the checks and returns the reviewer as they are."""
-        who = identity.key(name)
-        actor = identity.canonical(by, "the name of who sets the key") if by is not None else who
-        key = check_public_key(public_key)
-        return await self.db._write(actor or "unknown", lambda tx: reviewers.set_key(
-            SqliteUnit(tx), who, name, by=actor, key=key, dry_run=dry_run))
-
-    async def remove_reviewer(self, name: str, *, by: str, dry_run: bool = False) -> Reviewer:
-        """Take a reviewer's seat away; the row stays, so their past decisions still name them.
-        ``dry_run`` makes the checks and returns the reviewer as they are."""
-        who = identity.key(name)
-        remover = identity.canonical(by, "the name of who removes the reviewer")
-        return await self.db._write(remover, lambda tx: reviewers.remove(SqliteUnit(tx), who, name, by=remover,
-                                                                         dry_run=dry_run))
-
-    async def list_reviewers(self, *, include_removed: bool = False) -> list[Reviewer]:
-        where = "" if include_removed else " WHERE removed_at IS NULL"
-        return [reviewer_from_row(r) for r in await self.db._all(f"SELECT * FROM reviewers{where} ORDER BY name")]
-
-    async def get_reviewer(self, name: str) -> Reviewer:
-        who = identity.key(name)
-        row = None if who is None else await self.db._one("SELECT * FROM reviewers WHERE name = ?", (who,))
-        if row is None:
-            raise NotFound(f"{name!r} is not a registered reviewer")
-        return reviewer_from_row(row)
-
-    async def check_reviewer(self, name: str, *, milestone: int | str | None = None,
-                             act: str = "decide a gate") -> Reviewer:
-        """The reviewer ``name`` if they may ``act`` (on ``milestone``'s current report), else the
-        PermissionDenied the act itself would meet: a seat asks before a person writes a rationale."""
-        who = identity.key(name)
-        if who is None:
-            raise PermissionDenied(f"{name!r} is not a registered reviewer, so cannot {act}")
-        if milestone is not None:
-            ms = await self._milestone(milestone)
-            row = await self.db._one(
-                "SELECT submitted_by FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
-                (ms.id,),
-            )
-            if row is not None:
-                check_not_submitter(who, row[0], act)
-        return await self.db._read(require_reviewer(who, act))
+def reviewers_part(db: Database, milestone: Callable[[int | str], Awaitable[Milestone]]) -> Reviewers:
+    return Reviewers(db, milestone, unit=SqliteUnit, sql=SQLITE, one=One)
