@@ -33,14 +33,19 @@ class Sql:
         return tx.run(sql, params)
 
     @staticmethod
-    def ids(column: str, ids: Sequence[int]) -> tuple[str, Any]:
-        """``column`` is one of ``ids``: the condition and its one parameter."""
+    def ids(column: str, ids: Sequence[int | str]) -> tuple[str, Any]:
+        """``column`` is one of ``ids`` (ids or names): the condition and its one parameter."""
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(ids))
 
     @staticmethod
     def binary(column: str) -> str:
         """``column`` ordered by code point (SQLite's BINARY collation, its default for text)."""
         return column
+
+    @staticmethod
+    def unindexed(column: str) -> str:
+        """``column`` in a condition the planner must not use an index for (SQLite's unary ``+``)."""
+        return f"+{column}"
 
 
 SQLITE = Sql()

@@ -6,7 +6,7 @@ the write path (``_write``), the reads (``_one``, ``_all``), the change feed and
 docstring says how each works on PostgreSQL). Each area is a plain class holding it; its writes are
 the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by store/rows.py:
 
-    agents         Agents(db)                               agents.py
+    agents         agents_part(db)                          agents.py  (shared: store/agent_area.py)
     audit          Audit(db, PgAuditReads(db))              audit.py  (store/audit.py's part; seals first)
     chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
@@ -59,7 +59,7 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .agents import Agents
+from .agents import agents_part
 from .audit import Audit, PgAuditReads
 from .base import Clock, Database
 from .charts import ChartQueries, PgChartReads
@@ -112,7 +112,7 @@ class PostgresStore:
 
     def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.db = Database(url, clock=clock, read_only=read_only)
-        self.agents = Agents(self.db)
+        self.agents = agents_part(self.db)
         self._signatures = Signatures()
         self.gates = gates_part(self.db, self._signatures)
         self.reviewers = reviewers_part(self.db, self.gates.get_milestone)

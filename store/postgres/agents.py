@@ -1,128 +1,20 @@
-"""Agents on PostgreSQL: the public methods of store/sqlite/agents.py, each write the same rule of
-store/domain/agents.py run over a ``PgUnit`` of one transaction, each read the same query in
-PostgreSQL's terms, rows mapped by store/rows.py. The checks of the arguments are the domain's."""
+"""Agents on PostgreSQL. The rules and the statements are both backends' (store/agent_area.py's ``Agents``);
+this store builds the part over a ``PgUnit`` of one transaction per write, and SQLite's statements in
+PostgreSQL's terms (``PgSql``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .. import identity
-from ..domain import agents
-from ..errors import InvalidArgument, NotFound
-from ..limits import MAX_LINE, MAX_NAME, MAX_TEXT, check_fields
-from ..models import UNSET, Agent, AgentStatus
-from ..rows import agent_from_row
-from .base import Database
+from ..agent_area import Agents
+from .sql import PG_SQL
 from .uow import PgUnit
 
+if TYPE_CHECKING:
+    from .base import Database
 
-def _lookup(name: Any) -> Any:
-    """A name to look an agent up by: its canonical form (a name that is nobody's matches nobody)."""
-    return identity.key(name) or name
+__all__ = ["Agents", "agents_part"]  # the part's class, and how this store builds it
 
 
-class Agents:
-    """Agents' public methods on PostgreSQL."""
-
-    __slots__ = ("db",)
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def register_agent(
-        self,
-        name: str,
-        *,
-        agent_type: str,
-        colour: str | None = None,
-        model: str | None = None,
-        stale_after_seconds: float = 60.0,
-        requeue_after_seconds: float = 300.0,
-        actor: str | None = None,
-    ) -> Agent:
-        """Register an agent, or update the registration of one that exists (store/sqlite/agents.py)."""
-        name = agents.check_registration(name, agent_type, colour, model, stale_after_seconds,
-                                         requeue_after_seconds, actor)
-        return await self.db._write(actor or name, lambda tx: agents.register(
-            PgUnit(tx), name, agent_type=agent_type, colour=colour, model=model,
-            stale_after_seconds=stale_after_seconds, requeue_after_seconds=requeue_after_seconds),
-            serializable=True)  # the name's check against reviewers (reviewers.py's docstring)
-
-    async def heartbeat(self, name: str, **fields: Any) -> Agent:
-        """Record that the agent is alive, with any status fields it reports (see update_agent)."""
-        return await self.update_agent(name, heartbeat=True, **fields)
-
-    async def update_agent(
-        self,
-        name: str,
-        *,
-        status: AgentStatus | str = UNSET,
-        current_task_id: int | None = UNSET,
-        completion: float = UNSET,
-        blockers: Sequence[str] = UNSET,
-        next_milestone: str | None = UNSET,
-        heartbeat: bool = False,
-        actor: str | None = None,
-        todos: Sequence[Any] | None = UNSET,
-    ) -> Agent:
-        """Change the fields given; leave the rest. ``heartbeat`` also stamps the heartbeat time.
-        ``todos``: seed 001's todo list, giving completion, status and what the agent is doing."""
-        changes = agents.check_update(status=status, current_task_id=current_task_id, completion=completion,
-                                      blockers=blockers, next_milestone=next_milestone, todos=todos, name=name,
-                                      actor=actor)
-        name = _lookup(name)
-        return await self.db._write(
-            actor or name, lambda tx: agents.update(PgUnit(tx), name, changes, heartbeat=heartbeat),
-            quick=True)
-
-    async def get_agent(self, name: str) -> Agent:
-        row = await self.db._one("SELECT * FROM agents WHERE name = %s", (_lookup(name),))
-        if row is None:
-            raise NotFound(entity="agent", key=name)
-        return agent_from_row(row, self.db.clock())
-
-    async def list_agents(self) -> list[Agent]:
-        now = self.db.clock()
-        # COLLATE "C": names in code-point order, as SQLite's BINARY collation orders them.
-        rows = await self.db._all('SELECT * FROM agents ORDER BY name COLLATE "C"')
-        return [agent_from_row(r, now) for r in rows]
-
-    async def agents_by_names(self, names: Sequence[str]) -> list[Agent]:
-        now = self.db.clock()
-        rows = await self.db._all('SELECT * FROM agents WHERE name = ANY(%s) ORDER BY name COLLATE "C"',
-                                  ([_lookup(n) for n in names],))
-        return [agent_from_row(r, now) for r in rows]
-
-    async def agent_task_counts(self) -> dict[str, dict[str, int]]:
-        """Completed and failed task counts per agent."""
-        counts: dict[str, dict[str, int]] = {}
-        for row in await self.db._all(
-            "SELECT assigned_agent, status, count(*) FROM tasks "
-            "WHERE assigned_agent IS NOT NULL AND status IN ('completed', 'failed') "
-            "GROUP BY assigned_agent, status"
-        ):
-            counts.setdefault(row[0], {})[row[1]] = row[2]
-        return counts
-
-    async def log_action(
-        self,
-        agent: str,
-        *,
-        phase: str,
-        action: str,
-        duration_ms: float | None = None,
-        success: bool = True,
-        error_message: str | None = None,
-    ) -> None:
-        """Record one step an agent took (seed 003's agent_logs), for the activity log and charts."""
-        check_fields(agent=(agent, MAX_NAME), phase=(phase, MAX_LINE), action=(action, MAX_TEXT),
-                     error_message=(error_message, MAX_TEXT))
-        if not phase or not action:
-            raise InvalidArgument("phase and action must not be empty")
-        if duration_ms is not None and not (isinstance(duration_ms, (int, float)) and duration_ms >= 0):
-            raise InvalidArgument("duration_ms must be a non-negative number")
-        agent = _lookup(agent)
-        payload = {"phase": phase, "action": action, "duration_ms": duration_ms, "success": bool(success),
-                   "error_message": error_message}
-        return await self.db._write(agent, lambda tx: agents.log_action(PgUnit(tx), agent, payload))
+def agents_part(db: Database) -> Agents:
+    return Agents(db, unit=PgUnit, sql=PG_SQL)

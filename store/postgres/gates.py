@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..gate_area import Gates
-from .search_index import PG_SQL
+from .sql import PG_SQL
 from .uow import gate_unit, milestone_reads, report_reads
 
 if TYPE_CHECKING:

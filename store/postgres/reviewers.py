@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..reviewer_area import Reviewers
 from .base import One
-from .search_index import PG_SQL
+from .sql import PG_SQL
 from .uow import gate_unit
 
 if TYPE_CHECKING:

@@ -26,9 +26,8 @@ before a model's table exists) the exact search answers: numpy over the float32 
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -38,7 +37,8 @@ from .. import vectors
 from ..search_index import Ranked, SearchIndex, _none, _then
 from ..sql_dialect import Sql
 from . import schema
-from .base import Database, Tx
+from .base import Database
+from .sql import PG_SQL, PgSql, PgTx, _pg
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,65 +64,6 @@ COUNT_ITEMS = 50_000
 _TOKENS = re.compile(r"[^\W_]+")
 
 
-@functools.lru_cache(maxsize=1024)
-def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
-
-
-class PgTx:
-    """A write transaction (base.py's ``Tx``) that takes the shared code's ``?`` placeholders."""
-
-    __slots__ = ("tx",)
-
-    def __init__(self, tx: Tx) -> None:
-        self.tx = tx
-
-    @property
-    def now(self) -> float:
-        return self.tx.now
-
-    @property
-    def raw(self) -> Any:
-        return self.tx.raw
-
-    def one(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        return self.tx.one(_pg(sql), params)
-
-    def all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        return self.tx.all(_pg(sql), params)
-
-    def run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return self.tx.run(_pg(sql), params)
-
-    def event(self, *args: Any, **kwargs: Any) -> None:
-        self.tx.event(*args, **kwargs)
-
-
-class PgSql(Sql):
-    """PostgreSQL's SQL for the shared code (store/sql_dialect.py)."""
-
-    @staticmethod
-    def q(sql: str) -> str:
-        return _pg(sql)
-
-    @staticmethod
-    def tx(tx: Any) -> PgTx:
-        return tx if isinstance(tx, PgTx) else PgTx(tx)
-
-    @staticmethod
-    def insert(tx: Any, sql: str, params: Iterable[Any]) -> int:
-        return tx.one(f"{sql} RETURNING id", params)[0]
-
-    @staticmethod
-    def ids(column: str, ids: Sequence[int]) -> tuple[str, Any]:
-        return f"{column} = ANY(?)", list(ids)
-
-    @staticmethod
-    def binary(column: str) -> str:
-        return f'{column} COLLATE "C"'
-
-
-PG_SQL = PgSql()
 
 
 def word_queries(text: str) -> list[str]:

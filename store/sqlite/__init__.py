@@ -12,7 +12,7 @@ part or the database:
 
     tasks          Tasks(db, signatures, housekeeping)      tasks.py
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
-    agents         Agents(db)                               agents.py
+    agents         agents_part(db)                          agents.py  (shared: store/agent_area.py)
     reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
     search_index   SearchIndex(db, Rankings(db, vector index))  search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain.liveness import Housekeeping
 from ..models import UNSET
 from . import vector_options
-from .agents import Agents
+from .agents import agents_part
 from .base import Clock, Database
 from .signatures import Signatures
 from .tasks import Tasks
@@ -138,7 +138,7 @@ class SQLiteStore:
         self._signatures = Signatures()
         self._chores = Housekeeping()
         self.tasks = Tasks(self.db, self._signatures, self._chores)
-        self.agents = Agents(self.db)
+        self.agents = agents_part(self.db)
         if self._vector_options[0] == "sqlite-vss":
             self._vectors  # noqa: B018  (asked for by name: its library must load now, or the open fails)
 
