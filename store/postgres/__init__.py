@@ -65,7 +65,7 @@ from .base import Clock, Database
 from .charts import ChartQueries, PgChartReads
 from .gates import gates_part
 from .reviewers import reviewers_part
-from .signatures import Signatures
+from .signatures import new_signatures
 from .tasks import Tasks
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class PostgresStore:
     def __init__(self, url: str, *, clock: Clock = time.time, read_only: bool = False) -> None:
         self.db = Database(url, clock=clock, read_only=read_only)
         self.agents = agents_part(self.db)
-        self._signatures = Signatures()
+        self._signatures = new_signatures()
         self.gates = gates_part(self.db, self._signatures)
         self.reviewers = reviewers_part(self.db, self.gates.get_milestone)
         self.tasks = Tasks(self.db, self._signatures)

@@ -51,7 +51,7 @@ from ..models import UNSET
 from . import vector_options
 from .agents import agents_part
 from .base import Clock, Database
-from .signatures import Signatures
+from .signatures import new_signatures
 from .tasks import Tasks
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class SQLiteStore:
         # The vector options are checked now, though the index is built at its first use.
         self._vector_options = vector_options.choose(vector_backend, vector_cache_mb)
         self.db = Database(path, clock=clock, read_only=read_only)
-        self._signatures = Signatures()
+        self._signatures = new_signatures()
         self._chores = Housekeeping()
         self.tasks = Tasks(self.db, self._signatures, self._chores)
         self.agents = agents_part(self.db)
