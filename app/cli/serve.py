@@ -1,0 +1,159 @@
+"""`swarmdeck serve`: the dashboard in a browser (textual-serve). Each tab is its own app process running
+the real dashboard on the same database (app/serve_child.py binds it to the server's life)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from swarmdeck.store import describe, open_store
+from swarmdeck.store.errors import StoreError
+
+from ..output import plain
+from ._base import DB_ENV, Config, fail, refuse
+from ._options import DEFAULT_INTERVAL
+from .ui import reviewer_name
+
+DEFAULT_PORT = 8000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` listens on this machine only: ``localhost`` or a loopback address. Any other
+    name, or a wildcard address (``0.0.0.0``, ``::``), listens beyond it."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url(host: str, port: int) -> str:
+    """The address a browser opens: a wildcard host is shown (and given to the page) as this machine's
+    name, an IPv6 address in brackets."""
+    bare = host.strip("[]")
+    if bare in ("0.0.0.0", "::", ""):
+        bare = socket.getfqdn()
+    if ":" in bare:
+        bare = f"[{bare}]"
+    return f"http://{bare}:{port}"
+
+
+def seat_arguments(*, read_only: bool, reviewer: str | None, interval: float) -> list[str]:
+    """The `swarmdeck` arguments of each tab's app process (the database goes by $SWARMDECK_DB, so a
+    server's password never shows in a process list)."""
+    if read_only:
+        return ["--read-only", "dashboard", "--interval", f"{interval:g}"]
+    assert reviewer is not None
+    return ["dashboard", "--reviewer", reviewer, "--interval", f"{interval:g}"]
+
+
+def child_command(arguments: list[str]) -> str:
+    """The shell command textual-serve runs per tab: ``exec`` so the app process is the server's own
+    child (its parent-death bond is with the server, not with a shell)."""
+    return "exec " + shlex.join([sys.executable, "-m", "swarmdeck.app.serve_child", *arguments])
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Beyond localhost the seat is read-only unless --deciding.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--read-only", "read_only", is_flag=True, help="A watching seat: every write is refused.")
+@click.option("--deciding", is_flag=True,
+              help="Allow decisions beyond localhost (needs --reviewer): anyone who reaches the port "
+                   "decides as that reviewer.")
+@click.option("--reviewer", help="Whose name the browser's decisions carry (required for a deciding seat; "
+                                  "default: $SWARMDECK_REVIEWER).")
+@click.option("--interval", type=click.FloatRange(0.1, 60), default=DEFAULT_INTERVAL, show_default=True,
+              help="Seconds between the dashboard's polls.")
+@click.option("--public-url", help="The address browsers use, when it is not http://HOST:PORT (a proxy).")
+@click.pass_obj
+def serve(cfg: Config, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
+          interval: float, public_url: str | None) -> None:
+    """Serve the dashboard to browsers: each tab is its own dashboard on the database.
+
+    On localhost the seat decides as --reviewer (required) unless --read-only; beyond localhost it
+    is read-only unless --deciding and --reviewer are both given."""
+    sys.exit(run_serve(cfg, host=host, port=port, read_only=read_only, deciding=deciding,
+                       reviewer=reviewer, interval=interval, url=public_url))
+
+
+def run_serve(cfg: Config, *, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
+              interval: float, url: str | None) -> int:
+    asked = read_only or cfg.read_only
+    read_only = asked
+    if read_only and deciding:
+        return fail(cfg, 2, "usage", "--deciding and --read-only contradict each other: choose one")
+    local = is_loopback(host)
+    try:
+        settings = cfg.settings
+    except StoreError as exc:
+        return refuse(cfg, exc)
+    named = reviewer or settings.reviewer
+    if not read_only and not local and not deciding:
+        read_only = True  # said at start, below
+    if not read_only and not named:
+        return fail(cfg, 2, "usage", "a deciding seat needs a reviewer: --reviewer NAME (or $SWARMDECK_REVIEWER), "
+                                     "or --read-only to watch")
+    name = None if read_only else reviewer_name(named, cfg)
+
+    async def check() -> None:  # the database opens, as each tab's will; a read-only seat never migrates
+        store = await open_store(cfg.db, read_only=read_only, **settings.store_options())
+        await store.close()
+
+    try:
+        asyncio.run(check())
+    except StoreError as exc:
+        return refuse(cfg, exc)
+
+    from textual_serve.server import Server
+
+    url = url or public_url(host, port)
+    if name is not None:
+        seat = f"deciding seat as {plain(name)}" + ("" if local else f" — beyond localhost: anyone who "
+                                                                   f"reaches {url} decides as {plain(name)}")
+    elif not asked and not local:
+        seat = f"read-only: {host} is beyond localhost (--deciding --reviewer NAME to decide)"
+    else:
+        seat = "read-only"
+
+    class SeatServer(Server):
+        async def on_startup(self, app) -> None:  # textual-serve's hook: say what this seat is
+            click.echo("\n".join([f"swarmdeck serve: {url}", f"  database: {describe(cfg.db)}",
+                                   f"  {seat}", "  each browser tab is its own dashboard; Ctrl+C stops "
+                                                "the server and every tab"]))
+
+        async def _process_messages(self, websocket, app_service) -> None:
+            # Each open tab, so that shutting down closes them (textual-serve leaves them open, and
+            # the server waits on each until its browser goes away).
+            tabs.add(websocket)
+            try:
+                await super()._process_messages(websocket, app_service)
+            finally:
+                tabs.discard(websocket)
+
+        async def on_shutdown(self, app) -> None:
+            # A closed tab's app is told to quit, and awaited, as when its browser closes it.
+            await asyncio.gather(*(ws.close() for ws in list(tabs)), return_exceptions=True)
+
+    tabs: set = set()
+
+    # Each tab's process finds the database and its server here, not on its command line.
+    os.environ[DB_ENV] = str(cfg.db.resolve() if isinstance(cfg.db, Path) else cfg.db)
+    from ..serve_child import PARENT_ENV
+
+    os.environ[PARENT_ENV] = str(os.getpid())
+    server = SeatServer(child_command(seat_arguments(read_only=read_only, reviewer=name, interval=interval)),
+                        host=host.strip("[]"), port=port, title="swarmdeck", public_url=url)
+    try:
+        server.serve()
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        return fail(cfg, 1, "unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return 0

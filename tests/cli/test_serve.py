@@ -1,0 +1,101 @@
+"""`swarmdeck serve`: who the seat decides as (or that it only watches), what it says at start, and that
+no tab's app process outlives the server, however the server ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from swarmdeck.app.cli.serve import is_loopback, public_url
+from serve_support import cmdline, serving, open_tab, wait_gone
+from support import invoke
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the tabs' processes")
+
+def test_loopback_hosts_and_the_rest():
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "LOCALHOST"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.org", "localhost.example"))
+    assert public_url("::1", 8000) == "http://[::1]:8000"
+    assert public_url("127.0.0.1", 9) == "http://127.0.0.1:9"
+    assert "0.0.0.0" not in public_url("0.0.0.0", 80)  # a browser cannot reach 0.0.0.0: this machine's name
+
+
+def test_a_deciding_seat_needs_a_reviewer_and_nothing_starts_without_one(db):
+    ran = invoke("--db", db, "serve", "--port", "1", env={"SWARMDECK_REVIEWER": ""})
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == ("swarmdeck: a deciding seat needs a reviewer: --reviewer NAME (or "
+                                  "$SWARMDECK_REVIEWER), or --read-only to watch")
+    # Beyond localhost, --deciding asks for one too.
+    ran = invoke("--db", db, "serve", "--host", "0.0.0.0", "--deciding", "--port", "1")
+    assert ran.returncode == 2 and "needs a reviewer" in ran.stderr
+    ran = invoke("--db", db, "serve", "--read-only", "--deciding", "--reviewer", "alice")
+    assert ran.returncode == 2 and "contradict" in ran.stderr
+
+
+def test_a_missing_database_is_one_line_before_anything_listens(tmp_path):
+    ran = invoke("--db", tmp_path / "nowhere.db", "serve", "--reviewer", "alice", "--port", "1")
+    assert ran.returncode != 0 and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    assert not (tmp_path / "nowhere.db").exists()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def either_db(request):
+    """A swarm database on each backend (a server's URL must not reach a process list)."""
+    return request.getfixturevalue("pg_store_url" if request.param == "postgres" else "db")
+
+
+async def test_on_localhost_the_tab_decides_as_the_reviewer_and_the_database_is_not_on_its_command_line(
+        either_db):
+    db = either_db
+    with serving(db, "--reviewer", "alice") as served:
+        said = served.output
+        assert f"swarmdeck serve: {served.url}" in said
+        assert "deciding seat as alice" in said and "database: " in said
+        session, ws = await open_tab(served)
+        try:
+            [app] = served.app_processes()
+            argv = cmdline(app)
+            assert argv[argv.index("--reviewer") + 1] == "alice" and "--read-only" not in argv
+            assert not any(str(db) in a for a in argv)  # a server's password would be there: it goes by env
+        finally:
+            await ws.close()
+            await session.close()
+        assert wait_gone([app], 15) == [], "closing the tab ends its app"
+
+
+async def test_beyond_localhost_the_seat_is_read_only_unless_deciding_and_named(db):
+    with serving(db, "--host", "0.0.0.0", "--reviewer", "alice") as served:
+        assert "read-only: 0.0.0.0 is beyond localhost (--deciding --reviewer NAME to decide)" in served.output
+        session, ws = await open_tab(served)
+        try:
+            [app] = served.app_processes()
+            assert "--read-only" in cmdline(app) and "alice" not in cmdline(app)
+        finally:
+            await ws.close()
+            await session.close()
+    with serving(db, "--host", "0.0.0.0", "--deciding", "--reviewer", "alice") as served:
+        assert "deciding seat as alice — beyond localhost: anyone who reaches" in served.output
+    with serving(db, "--read-only") as served:  # a watching seat needs no name
+        assert "  read-only\n" in served.output
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "Ctrl-C"])
+async def test_no_app_process_outlives_the_server_however_it_ends(db, how):
+    with serving(db, "--reviewer", "alice") as served:
+        tabs = [await open_tab(served), await open_tab(served)]
+        try:
+            apps = served.app_processes()
+            assert len(apps) == 2
+            if how == "Ctrl-C":  # the terminal sends SIGINT to the whole foreground job
+                os.killpg(served.proc.pid, signal.SIGINT)
+            else:
+                served.proc.send_signal(getattr(signal, how))
+            served.proc.wait(15)  # promptly: it closes its tabs rather than wait for their browsers
+            assert wait_gone(apps, 15) == [], f"app processes outlived the server ({how})"
+        finally:
+            for session, ws in tabs:
+                await ws.close()
+                await session.close()
