@@ -10,8 +10,9 @@ app would go on running with nobody to see it. So, before the app starts:
 - everywhere, a watchdog thread notices the parent is gone (``getppid`` changes), sends the same
   SIGTERM, and if the app has not ended ``GRACE`` seconds later, ends the process outright.
 
-The server passes its pid in ``PARENT_ENV`` (taken before ``prctl``, a parent that already died would
-go unnoticed: the process checks it still has that parent once the bond is made).
+The server passes its pid as the first argument (``getppid`` taken before ``prctl`` could already be
+another process's, if the server died meanwhile: the process checks it still has that parent once the
+bond is made).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import sys
 import threading
 import time
 
-#: The server's pid, set by `swarmdeck serve` in its children's environment.
-PARENT_ENV = "SWARMDECK_SERVE_PARENT"
 #: linux/prctl.h
 PR_SET_PDEATHSIG = 1
 #: Seconds the app has to quit on its own once its server is gone, before the process is ended.
@@ -54,13 +53,11 @@ def _watch(parent: int, grace: float, poll: float) -> None:
 
 
 def main() -> None:
-    """`python -m swarmdeck.app.serve_child ARGS`: `swarmdeck ARGS`, bound to the server."""
-    parent = os.environ.pop(PARENT_ENV, "")
-    if parent.isdigit():
-        bind_to_parent(int(parent))
+    """`python -m swarmdeck.app.serve_child SERVER_PID ARGS`: `swarmdeck ARGS`, bound to the server."""
+    bind_to_parent(int(sys.argv[1]))
     from .entry import main as swarmdeck
 
-    sys.argv = ["swarmdeck", *sys.argv[1:]]
+    sys.argv = ["swarmdeck", *sys.argv[2:]]
     swarmdeck()
 
 

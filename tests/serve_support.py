@@ -98,12 +98,14 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
 
 
 @contextlib.contextmanager
-def serving(db: Path | str, *args: Any, env: dict[str, str] | None = None, port: int | None = None,
+def serving(db: Path | str | None, *args: Any, env: dict[str, str] | None = None, port: int | None = None,
             wait: bool = True) -> Iterator[Served]:
-    """`swarmdeck --db DB serve --port PORT ARGS` in its own session (as a terminal's foreground job would
-    be), once it says its URL; at the end, it and anything it started are killed."""
+    """`swarmdeck --db DB serve --port PORT ARGS` (no --db if ``db`` is None) in its own session (as a
+    terminal's foreground job would be), once it has said what it serves; at the end, it and anything it
+    started are killed."""
     port = port or free_port()
-    proc = subprocess.Popen(command("--db", db, "serve", "--port", port, *args), stdin=subprocess.DEVNULL,
+    where = () if db is None else ("--db", db)
+    proc = subprocess.Popen(command(*where, "serve", "--port", port, *args), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             env=clean_env({"SWARMDECK_EMBEDDER": "hash", **(env or {})}), start_new_session=True)
     served = Served(proc, port)

@@ -17,7 +17,7 @@ from swarmdeck.store import describe, open_store
 from swarmdeck.store.errors import StoreError
 
 from ..output import plain
-from ._base import DB_ENV, Config, fail, refuse
+from ._base import Config, fail, refuse
 from ._options import DEFAULT_INTERVAL
 from .ui import reviewer_name
 
@@ -46,19 +46,23 @@ def public_url(host: str, port: int) -> str:
     return f"http://{bare}:{port}"
 
 
-def seat_arguments(*, read_only: bool, reviewer: str | None, interval: float) -> list[str]:
-    """The `swarmdeck` arguments of each tab's app process (the database goes by $SWARMDECK_DB, so a
-    server's password never shows in a process list)."""
+def seat_arguments(db: Path | str | None, *, read_only: bool, reviewer: str | None,
+                   interval: float) -> list[str]:
+    """The `swarmdeck` arguments of each tab's app process. ``db``: None when the server found it in
+    $SWARMDECK_DB, which the tabs inherit (so a server's password given there stays out of every
+    process list); else what --db said (already on the server's own command line), or found."""
+    where = [] if db is None else ["--db", str(db.resolve() if isinstance(db, Path) else db)]
     if read_only:
-        return ["--read-only", "dashboard", "--interval", f"{interval:g}"]
+        return [*where, "--read-only", "dashboard", "--interval", f"{interval:g}"]
     assert reviewer is not None
-    return ["dashboard", "--reviewer", reviewer, "--interval", f"{interval:g}"]
+    return [*where, "dashboard", "--reviewer", reviewer, "--interval", f"{interval:g}"]
 
 
 def child_command(arguments: list[str]) -> str:
-    """The shell command textual-serve runs per tab: ``exec`` so the app process is the server's own
-    child (its parent-death bond is with the server, not with a shell)."""
-    return "exec " + shlex.join([sys.executable, "-m", "swarmdeck.app.serve_child", *arguments])
+    """The shell command textual-serve runs per tab: ``exec``, so that the app process is the server's
+    own child, bound to it (app/serve_child.py) by the server's pid."""
+    return "exec " + shlex.join([sys.executable, "-m", "swarmdeck.app.serve_child", str(os.getpid()),
+                                 *arguments])
 
 
 @click.command("serve")
@@ -67,26 +71,28 @@ def child_command(arguments: list[str]) -> str:
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option("--read-only", "read_only", is_flag=True, help="A watching seat: every write is refused.")
 @click.option("--deciding", is_flag=True,
-              help="Allow decisions beyond localhost (needs --reviewer): anyone who reaches the port "
-                   "decides as that reviewer.")
+              help="Allow decisions beyond localhost (needs --reviewer): anyone who reaches the port and "
+                   "knows the key's passphrase decides as that reviewer.")
 @click.option("--reviewer", help="Whose name the browser's decisions carry (required for a deciding seat; "
                                   "default: $SWARMDECK_REVIEWER).")
 @click.option("--interval", type=click.FloatRange(0.1, 60), default=DEFAULT_INTERVAL, show_default=True,
               help="Seconds between the dashboard's polls.")
 @click.option("--public-url", help="The address browsers use, when it is not http://HOST:PORT (a proxy).")
-@click.pass_obj
-def serve(cfg: Config, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
           interval: float, public_url: str | None) -> None:
     """Serve the dashboard to browsers: each tab is its own dashboard on the database.
 
     On localhost the seat decides as --reviewer (required) unless --read-only; beyond localhost it
     is read-only unless --deciding and --reviewer are both given."""
-    sys.exit(run_serve(cfg, host=host, port=port, read_only=read_only, deciding=deciding,
+    cfg: Config = ctx.find_object(Config)
+    from_env = ctx.find_root().get_parameter_source("db") == click.core.ParameterSource.ENVIRONMENT
+    sys.exit(run_serve(cfg, from_env=from_env, host=host, port=port, read_only=read_only, deciding=deciding,
                        reviewer=reviewer, interval=interval, url=public_url))
 
 
-def run_serve(cfg: Config, *, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
-              interval: float, url: str | None) -> int:
+def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: bool, deciding: bool,
+              reviewer: str | None, interval: float, url: str | None) -> int:
     asked = read_only or cfg.read_only
     read_only = asked
     if read_only and deciding:
@@ -117,8 +123,9 @@ def run_serve(cfg: Config, *, host: str, port: int, read_only: bool, deciding: b
 
     url = url or public_url(host, port)
     if name is not None:
-        seat = f"deciding seat as {plain(name)}" + ("" if local else f" — beyond localhost: anyone who "
-                                                                   f"reaches {url} decides as {plain(name)}")
+        seat = f"deciding seat as {plain(name)}" + ("" if local else (
+            f" — beyond localhost: anyone who reaches {url} and knows the key's passphrase decides as "
+            f"{plain(name)}, over plain HTTP"))
     elif not asked and not local:
         seat = f"read-only: {host} is beyond localhost (--deciding --reviewer NAME to decide)"
     else:
@@ -145,12 +152,8 @@ def run_serve(cfg: Config, *, host: str, port: int, read_only: bool, deciding: b
 
     tabs: set = set()
 
-    # Each tab's process finds the database and its server here, not on its command line.
-    os.environ[DB_ENV] = str(cfg.db.resolve() if isinstance(cfg.db, Path) else cfg.db)
-    from ..serve_child import PARENT_ENV
-
-    os.environ[PARENT_ENV] = str(os.getpid())
-    server = SeatServer(child_command(seat_arguments(read_only=read_only, reviewer=name, interval=interval)),
+    arguments = seat_arguments(None if from_env else cfg.db, read_only=read_only, reviewer=name, interval=interval)
+    server = SeatServer(child_command(arguments),
                         host=host.strip("[]"), port=port, title="swarmdeck", public_url=url)
     try:
         server.serve()

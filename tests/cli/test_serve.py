@@ -10,10 +10,12 @@ import sys
 import pytest
 
 from swarmdeck.app.cli.serve import is_loopback, public_url
-from serve_support import cmdline, serving, open_tab, wait_gone
-from support import invoke
+from swarmdeck.store import describe
+from serve_support import cmdline, open_tab, serving, wait_gone
+from support import init_db, invoke
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the tabs' processes")
+
 
 def test_loopback_hosts_and_the_rest():
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "LOCALHOST"))
@@ -41,25 +43,31 @@ def test_a_missing_database_is_one_line_before_anything_listens(tmp_path):
     assert not (tmp_path / "nowhere.db").exists()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def either_db(request):
-    """A swarm database on each backend (a server's URL must not reach a process list)."""
-    return request.getfixturevalue("pg_store_url" if request.param == "postgres" else "db")
+@pytest.fixture(params=["--db", "$SWARMDECK_DB"])
+def given(request, db_path):
+    """A swarm database given either way: a SQLite file by --db, a PostgreSQL URL by the environment
+    (where a password stays out of process lists)."""
+    if request.param == "--db":
+        return "--db", init_db(db_path)
+    return "env", request.getfixturevalue("pg_store_url")
 
 
-async def test_on_localhost_the_tab_decides_as_the_reviewer_and_the_database_is_not_on_its_command_line(
-        either_db):
-    db = either_db
-    with serving(db, "--reviewer", "alice") as served:
+async def test_on_localhost_the_tab_decides_as_the_reviewer_on_the_same_database(given):
+    how, db = given
+    with serving(*((db,) if how == "--db" else (None,)), "--reviewer", "alice",
+                 env={"SWARMDECK_DB": str(db)} if how == "env" else None) as served:
         said = served.output
         assert f"swarmdeck serve: {served.url}" in said
-        assert "deciding seat as alice" in said and "database: " in said
+        assert "deciding seat as alice" in said and f"database: {describe(db)}" in said
         session, ws = await open_tab(served)
         try:
             [app] = served.app_processes()
             argv = cmdline(app)
             assert argv[argv.index("--reviewer") + 1] == "alice" and "--read-only" not in argv
-            assert not any(str(db) in a for a in argv)  # a server's password would be there: it goes by env
+            if how == "--db":  # already on the server's own command line
+                assert argv[argv.index("--db") + 1] == str(db.resolve())
+            else:  # inherited with the environment, never on a command line
+                assert "--db" not in argv and not any(str(db) in a for a in argv)
         finally:
             await ws.close()
             await session.close()
