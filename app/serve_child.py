@@ -41,7 +41,8 @@ def bind_to_parent(parent: int, *, grace: float = GRACE, poll: float = POLL) -> 
             pass  # the watchdog below still ends it
     if os.getppid() != parent:  # the server ended before the bond was made
         os._exit(1)
-    threading.Thread(target=_watch, args=(parent, grace, poll), name="serve-parent-watch", daemon=True).start()
+    watch = threading.Thread(target=_watch, args=(parent, grace, poll), name="serve-parent-watch", daemon=True)
+    watch.start()
 
 
 def _watch(parent: int, grace: float, poll: float) -> None:

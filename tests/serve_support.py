@@ -107,7 +107,8 @@ def serving(db: Path | str | None, *args: Any, env: dict[str, str] | None = None
     where = () if db is None else ("--db", db)
     proc = subprocess.Popen(command(*where, "serve", "--port", port, *args), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                            env=clean_env({"SWARMDECK_EMBEDDER": "hash", **(env or {})}), start_new_session=True)
+                            env=clean_env({"SWARMDECK_EMBEDDER": "hash", **(env or {})}),
+                            start_new_session=True)
     served = Served(proc, port)
 
     def read() -> None:
@@ -145,7 +146,8 @@ async def open_tab(served: Served, *, width: int = 80, height: int = 24):
         deadline = time.monotonic() + 60
         while True:  # the server says its URL as it starts listening: a moment before it accepts
             try:
-                ws = await session.ws_connect(f"ws://127.0.0.1:{served.port}/ws?width={width}&height={height}")
+                ws = await session.ws_connect(
+                    f"ws://127.0.0.1:{served.port}/ws?width={width}&height={height}")
                 break
             except aiohttp.ClientConnectorError:
                 if time.monotonic() > deadline - 50:

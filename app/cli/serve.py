@@ -106,8 +106,8 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
     if not read_only and not local and not deciding:
         read_only = True  # said at start, below
     if not read_only and not named:
-        return fail(cfg, 2, "usage", "a deciding seat needs a reviewer: --reviewer NAME (or $SWARMDECK_REVIEWER), "
-                                     "or --read-only to watch")
+        return fail(cfg, 2, "usage", "a deciding seat needs a reviewer: --reviewer NAME (or "
+                                     "$SWARMDECK_REVIEWER), or --read-only to watch")
     name = None if read_only else reviewer_name(named, cfg)
 
     async def check() -> None:  # the database opens, as each tab's will; a read-only seat never migrates
@@ -121,6 +121,7 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
 
     from textual_serve.server import Server
 
+    fixed = url is not None
     url = url or public_url(host, port)
     if name is not None:
         seat = f"deciding seat as {plain(name)}" + ("" if local else (
@@ -137,6 +138,14 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
                                    f"  {seat}", "  each browser tab is its own dashboard; Ctrl+C stops "
                                                 "the server and every tab"]))
 
+        async def handle_index(self, request):
+            # The page's websocket goes back to the address this browser used (a wildcard host's
+            # name, an SSH tunnel's port), unless --public-url says where browsers come from. The
+            # page is made with no wait in between, so no other request sees this one's address.
+            if not fixed:
+                self.public_url = f"{request.scheme}://{request.host}"
+            return await super().handle_index(request)
+
         async def _process_messages(self, websocket, app_service) -> None:
             # Each open tab, so that shutting down closes them (textual-serve leaves them open, and
             # the server waits on each until its browser goes away).
@@ -152,7 +161,8 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
 
     tabs: set = set()
 
-    arguments = seat_arguments(None if from_env else cfg.db, read_only=read_only, reviewer=name, interval=interval)
+    arguments = seat_arguments(None if from_env else cfg.db, read_only=read_only, reviewer=name,
+                               interval=interval)
     server = SeatServer(child_command(arguments),
                         host=host.strip("[]"), port=port, title="swarmdeck", public_url=url)
     try:

@@ -14,12 +14,14 @@ from swarmdeck.store import describe
 from serve_support import cmdline, open_tab, serving, wait_gone
 from support import init_db, invoke
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the tabs' processes")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="reads /proc to find the tabs' processes")
 
 
 def test_loopback_hosts_and_the_rest():
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "LOCALHOST"))
-    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.org", "localhost.example"))
+    beyond = ("0.0.0.0", "::", "192.168.1.5", "example.org", "localhost.example")
+    assert not any(is_loopback(h) for h in beyond)
     assert public_url("::1", 8000) == "http://[::1]:8000"
     assert public_url("127.0.0.1", 9) == "http://127.0.0.1:9"
     assert "0.0.0.0" not in public_url("0.0.0.0", 80)  # a browser cannot reach 0.0.0.0: this machine's name
@@ -76,7 +78,8 @@ async def test_on_localhost_the_tab_decides_as_the_reviewer_on_the_same_database
 
 async def test_beyond_localhost_the_seat_is_read_only_unless_deciding_and_named(db):
     with serving(db, "--host", "0.0.0.0", "--reviewer", "alice") as served:
-        assert "read-only: 0.0.0.0 is beyond localhost (--deciding --reviewer NAME to decide)" in served.output
+        said = served.output
+        assert "read-only: 0.0.0.0 is beyond localhost (--deciding --reviewer NAME to decide)" in said
         session, ws = await open_tab(served)
         try:
             [app] = served.app_processes()
@@ -107,3 +110,30 @@ async def test_no_app_process_outlives_the_server_however_it_ends(db, how):
             for session, ws in tabs:
                 await ws.close()
                 await session.close()
+
+
+def page(served, host: str) -> str:
+    """The page a browser gets when it reached the server as ``host``."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:  # the server says what it serves as it starts listening: a moment before it accepts
+        try:
+            return httpx.get(served.url, headers={"Host": host}, timeout=10).text
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_the_page_connects_back_to_the_address_the_browser_used_unless_a_public_url_is_given(db):
+    with serving(db, "--host", "0.0.0.0", "--read-only") as served:
+        # A wildcard host's name, a tunnel's port: whatever the browser used reaches the server.
+        assert 'data-session-websocket-url="ws://seat.example:9000/ws"' in page(served, "seat.example:9000")
+        here = f"127.0.0.1:{served.port}"
+        assert f'data-session-websocket-url="ws://{here}/ws"' in page(served, here)
+    with serving(db, "--read-only", "--public-url", "https://deck.example") as served:
+        assert "swarmdeck serve: https://deck.example" in served.output
+        assert 'data-session-websocket-url="wss://deck.example/ws"' in page(served, "anything:1")

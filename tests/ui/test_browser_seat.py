@@ -25,7 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 async_api = pytest.importorskip("playwright.async_api", reason="Playwright's Python package is not installed "
                                                                "(pip install -e '.[test]')")
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (Debian: apt-get install chromium)"),
+    pytest.mark.skipif(CHROMIUM is None,
+                       reason="no chromium on this machine (Debian: apt-get install chromium)"),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="serve's tests read /proc"),
 ]
 
@@ -131,7 +132,8 @@ async def test_a_reviewer_decides_a_gate_from_the_browser(seeded, browser):
         await seat.modal(at_least=30_000, what="the decision modal (bigger than the passphrase's)")
         # CONDITIONAL (the report's proposal) is chosen; the rationale has the focus.
         await seat.keys("Tab", text="Good enough, from the browser")
-        await seat.keys("Tab", "Space", "Control+s", text="Search p95 under 50 ms by M3")  # accept the unmet one
+        # A condition; then tick "approve with the criterion not met", and confirm.
+        await seat.keys("Tab", "Space", "Control+s", text="Search p95 under 50 ms by M3")
         await seat.no_modal("the gate again, once decided")
         [decision] = (await db_call(seeded.path, "gate_status", m2)).decisions
         assert decision.reviewer == "alice" and decision.verified  # signed with alice's key, in the tab
