@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from swarmdeck.store import describe, open_store
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import NotFound, StoreError
 
 from ..output import plain
 from ._base import Config, fail, refuse
@@ -110,14 +110,28 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
                                      "$SWARMDECK_REVIEWER), or --read-only to watch")
     name = None if read_only else reviewer_name(named, cfg)
 
-    async def check() -> None:  # the database opens, as each tab's will; a read-only seat never migrates
+    async def check() -> str | None:
+        """The database opens, as each tab's will (a read-only seat never migrates); what is wrong with
+        the reviewer, if anything."""
         store = await open_store(cfg.db, read_only=read_only, **settings.store_options())
-        await store.close()
+        try:
+            if name is not None:
+                reviewer = await store.get_reviewer(name)
+                if reviewer.removed_at is not None:
+                    return f"{name} is no longer a reviewer of this swarm: every decision will be refused"
+        except NotFound:
+            return (f"{name} is not a registered reviewer of this swarm: every decision will be refused "
+                    f"(swarmdeck reviewer add {name})")
+        finally:
+            await store.close()
+        return None
 
     try:
-        asyncio.run(check())
+        warning = asyncio.run(check())
     except StoreError as exc:
         return refuse(cfg, exc)
+    if warning:
+        click.echo(f"swarmdeck: warning: {plain(warning)}", err=True)
 
     from textual_serve.server import Server
 

@@ -91,6 +91,9 @@ async def test_beyond_localhost_the_seat_is_read_only_unless_deciding_and_named(
         assert "deciding seat as alice — beyond localhost: anyone who reaches" in served.output
     with serving(db, "--read-only") as served:  # a watching seat needs no name
         assert "  read-only\n" in served.output
+    with serving(db, "--reviewer", "mallory") as served:  # a name nobody registered: said at once
+        assert ("swarmdeck: warning: mallory is not a registered reviewer of this swarm: every decision will "
+                "be refused (swarmdeck reviewer add mallory)") in served.output
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "Ctrl-C"])
