@@ -113,8 +113,9 @@ class Seat:
 @pytest.fixture
 async def browser():
     async with async_api.async_playwright() as playwright:
-        # As root (CI, containers) chromium's sandbox cannot start.
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        # As root (CI, containers) chromium's sandbox cannot start; a container's /dev/shm is small.
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                   args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             yield browser
         finally:
@@ -152,4 +153,6 @@ async def test_a_read_only_seat_decides_nothing(seeded, browser):
         await seat.keys("d")
         await asyncio.sleep(1.5)  # what a writable seat needs to open its modal
         await seat.no_modal("no modal: a read-only seat refuses to decide")
+        await seat.keys("?")  # while the keys do reach it: `?` opens the list of keys
+        await seat.modal(at_least=15_000, what="the keys' help")
     assert (await db_call(seeded.path, "gate_status", m2)).decisions == ()
