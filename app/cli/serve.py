@@ -46,6 +46,16 @@ def public_url(host: str, port: int) -> str:
     return f"http://{bare}:{port}"
 
 
+def can_listen(host: str, port: int) -> None:
+    """Raises OSError unless ``host``:``port`` can be listened on now (the server says what it serves
+    before it binds: a port already taken is said instead)."""
+    for family, kind, proto, _name, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                  flags=socket.AI_PASSIVE):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            probe.bind(address)
+
+
 def seat_arguments(db: Path | str | None, *, read_only: bool, reviewer: str | None,
                    interval: float) -> list[str]:
     """The `swarmdeck` arguments of each tab's app process. ``db``: None when the server found it in
@@ -130,6 +140,10 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
         warning = asyncio.run(check())
     except StoreError as exc:
         return refuse(cfg, exc)
+    try:
+        can_listen(host.strip("[]"), port)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        return fail(cfg, 1, "unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     if warning:
         click.echo(f"swarmdeck: warning: {plain(warning)}", err=True)
 
@@ -181,6 +195,6 @@ def run_serve(cfg: Config, *, from_env: bool, host: str, port: int, read_only: b
                         host=host.strip("[]"), port=port, title="swarmdeck", public_url=url)
     try:
         server.serve()
-    except OSError as exc:  # the port is taken, the address is not this machine's
+    except OSError as exc:  # taken meanwhile
         return fail(cfg, 1, "unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 
 import pytest
@@ -37,6 +38,16 @@ def test_a_deciding_seat_needs_a_reviewer_and_nothing_starts_without_one(db):
     assert ran.returncode == 2 and "needs a reviewer" in ran.stderr
     ran = invoke("--db", db, "serve", "--read-only", "--deciding", "--reviewer", "alice")
     assert ran.returncode == 2 and "contradict" in ran.stderr
+
+
+def test_a_port_already_taken_is_one_line_and_nothing_else(db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = invoke("--db", db, "serve", "--read-only", "--port", port)
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr == f"swarmdeck: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
 def test_a_missing_database_is_one_line_before_anything_listens(tmp_path):
