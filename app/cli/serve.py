@@ -91,7 +91,7 @@ def child_command(arguments: list[str]) -> str:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
           interval: float, public_url: str | None) -> None:
-    """Serve the dashboard to browsers: each tab is its own dashboard on the database.
+    """The dashboard in a browser, one per tab.
 
     On localhost the seat decides as --reviewer (required) unless --read-only; beyond localhost it
     is read-only unless --deciding and --reviewer are both given."""
