@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "export": ".export:export_group",
     "digest": ".digest:digest",
     "prune": ".prune:prune",
+    "serve": ".serve:serve",
 }
 
 
