@@ -390,6 +390,7 @@ class Database:
         self._reader: psycopg.AsyncConnection | None = None  # made by the first read
         self._reader_turn: asyncio.Lock | None = None
         self._listener: Listener | None = None  # made by the first wait_for_changes
+        self._unsealed_seen: int | None = None  # the newest unsealed event at the previous wait
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
         self._write_log = _WRITE_LOGS.get(self.path)
         if self._write_log is None:
@@ -764,6 +765,21 @@ class Database:
         if self._listener is None:
             self._listener = Listener(self.url, NOTIFY_CHANNEL)
         await self._listener.wait(after_id, timeout)
+        if not self.read_only:
+            await self._seal_orphans()
+
+    async def _seal_orphans(self) -> None:
+        """Seal events left unsealed since this store's previous wait. A writer whose process died
+        between its commit and its seal leaves events no store owes a seal: they would stay out of the
+        feed (and wake no dashboard) until the next write anywhere. Those seen unsealed at the previous
+        wait (one probe of ``events_unsealed``) are sealed here, without waiting for another sealer; a
+        live writer's seal comes within tens of milliseconds, so this rarely finds any."""
+        low, high = await self._one("SELECT min(id), max(id) FROM events WHERE seq IS NULL")
+        seen, self._unsealed_seen = self._unsealed_seen, high
+        if low is None or seen is None or low > seen or self._writer is None:
+            return
+        writer = self._writer
+        await writer.call(lambda: writer.raw is None or sealing.try_seal(writer.raw, notify=NOTIFY_CHANNEL))
 
     async def changes_since(self, event_id: int, *, limit: int = 1000) -> list[Event]:
         """Sealed events after ``event_id`` (a ``seq``), oldest first: never one that commits later

@@ -240,6 +240,25 @@ async def test_writes_never_wait_for_another_sealer_and_its_seal_is_enough(pg, p
     assert [e.payload["action"] for e in events] == ["write 0", "write 1", "write 2"]
 
 
+async def test_a_dashboard_seals_what_a_writer_that_died_after_its_commit_left_unsealed(pg, pg_store_url):
+    """A writer killed between its commit and its seal leaves events no store owes a seal: a store waiting
+    for changes (a dashboard) seals those it found unsealed at its previous wait, so they reach the feed
+    without waiting for another write anywhere."""
+    await pg.register_agent("a1", agent_type="coder")
+    cursor = await pg.latest_event_id()
+    with psycopg.connect(pg_store_url) as died:  # committed, and never sealed: its process is gone
+        died.execute("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
+                     "VALUES (0, 'a1', 'agent.action', 'agent', 'a1', '{\"orphan\":true}')")
+    dashboard = await open_store(pg_store_url)
+    try:
+        for _ in range(3):  # its poller's waits (a short timeout here: nothing else writes)
+            await dashboard.wait_for_changes(cursor, 0.05)
+        [event] = await dashboard.changes_since(cursor)
+    finally:
+        await dashboard.close()
+    assert event.payload == {"orphan": True} and event.id == cursor + 1
+
+
 async def test_a_seal_notifies_listeners_after_it_commits(pg, pg_store_url):
     await pg.register_agent("a1", agent_type="coder")
     with psycopg.connect(pg_store_url, autocommit=True) as listener:
