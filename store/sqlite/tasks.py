@@ -65,10 +65,13 @@ class Tasks:
         milestone_id: int | None = None,
         assigned_agent: str | None = None,
         held_by_failure: bool = False,
+        archived: bool | None = False,
         limit: int = 100,
     ) -> list[Task]:
         """Tasks matching every filter given: by priority when filtered by status, else newest first.
-        ``held_by_failure``: only the tasks waiting on a task that failed for good.
+        ``held_by_failure``: only the tasks waiting on a task that failed for good. ``archived``: False (the
+        default) leaves out the finished tasks the retention policy archived, True lists only those, None
+        both.
 
         Filters are applied in SQL before the limit; each is served by an index.
         """
@@ -94,6 +97,8 @@ class Tasks:
             params.append(identity.key(assigned_agent) or assigned_agent)
         if held_by_failure:
             clauses.append("t.held_by IS NOT NULL")
+        if archived is not None:
+            clauses.append(f"t.archived_at IS {'NOT ' if archived else ''}NULL")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "t.priority DESC, t.id" if statuses else "t.id DESC"
         if statuses and assigned_agent is not None:
