@@ -444,16 +444,25 @@ class Memory:
     # -- retention (store/retention.py) ------------------------------------------------------------------
 
     async def prune(self, *, dry_run: bool = True, older_than: float | None = None,
-                    actor: str = "unknown") -> retention.Prune:
+                    tasks_older_than: float | None = None, actor: str = "unknown") -> retention.Prune:
         """Apply the retention policy: archive agent logs and pipeline states older than ``older_than``
-        seconds (90 days by default) and expired docs cache entries, in one transaction; ``dry_run``: only
-        say what would go. Events, finished tasks, the gate's records and every other record stay."""
+        seconds (90 days by default), expired docs cache entries, and finished tasks that finished more than
+        ``tasks_older_than`` seconds ago (90 days by default) with no unfinished task depending on them, in
+        one transaction with one event saying how many; ``dry_run``: only say what would go. Events, the
+        gate's records and every other record stay."""
         age = retention.check_age(older_than)
+        task_age = retention.check_age(tasks_older_than, "tasks_older_than", retention.DEFAULT_TASK_AGE_S)
         check_text("actor", actor, MAX_NAME)
 
-        def survey(rows: Sequence[Any], events: Any, tasks: Any, now: float) -> tuple[list[LearningRecord], dict]:
+        def survey(rows: Sequence[Any], events: Any, tasks: Sequence[Any],
+                   now: float) -> tuple[list[LearningRecord], list[Any], dict]:
             due = retention.due([_record(r) for r in rows], now=now, age=age)
-            return due, {"events": events[0], "finished tasks": tasks[0]}
+            archivable = [t for t in tasks if not t[2]]
+            return due, archivable, {"events": events[0], "finished tasks": len(tasks) - len(archivable)}
+
+        def report(due: list[LearningRecord], archivable: list[Any], kept: dict, applied: bool) -> retention.Prune:
+            return retention.plan(due, age=age, kept=kept, applied=applied, task_age=task_age,
+                                  tasks=retention.tasks_group([t[1] for t in archivable], task_age))
 
         # Only the old rows of the kinds archived by age (the fresh agent logs are most of them); every
         # docs cache entry, whose expiry is in its fields.
@@ -461,27 +470,34 @@ class Memory:
         candidates = ("SELECT * FROM learning_records WHERE archived_at IS NULL "
                       f"AND ((kind IN ({by_age}) AND created_at < ?) OR kind = 'docs_cache')")
         old_events = "SELECT count(*) FROM events WHERE ts < ?"
-        old_tasks = ("SELECT count(*) FROM tasks WHERE status IN ('completed', 'cancelled', 'failed') "
-                     "AND updated_at < ?")
+        # The live finished tasks past the age, each with whether an unfinished task depends on it.
+        finished = ", ".join(f"'{s}'" for s in retention.FINISHED)
+        old_tasks = ("SELECT t.id, t.finished_at, EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x "
+                     f"ON x.id = d.task_id WHERE d.prerequisite_id = t.id AND x.status NOT IN ({finished})) "
+                     f"FROM tasks t WHERE t.finished_at < ? AND t.status IN ({finished}) "
+                     "AND t.archived_at IS NULL ORDER BY t.id")
         if dry_run:
             now = self.db.clock()
-            cutoff = (now - age,)
-            due, kept = survey(await self._all(candidates, cutoff), await self._one(old_events, cutoff),
-                               await self._one(old_tasks, cutoff), now)
-            return retention.plan(due, age=age, kept=kept, applied=False)
+            due, archivable, kept = survey(await self._all(candidates, (now - age,)),
+                                           await self._one(old_events, (now - age,)),
+                                           await self._all(old_tasks, (now - task_age,)), now)
+            return report(due, archivable, kept, False)
 
         def in_tx(tx: Tx) -> retention.Prune:
             cutoff = (tx.now - age,)
-            due, kept = survey(tx.all(candidates, cutoff), tx.one(old_events, cutoff), tx.one(old_tasks, cutoff),
-                               tx.now)
+            due, archivable, kept = survey(tx.all(candidates, cutoff), tx.one(old_events, cutoff),
+                                           tx.all(old_tasks, (tx.now - task_age,)), tx.now)
             for record in due:
                 tx.run("UPDATE learning_records SET archived_at = ? WHERE id = ?", (tx.now, record.id))
                 self.index.drop_item(tx, record.kind, record.id)
-            report = retention.plan(due, age=age, kept=kept, applied=True)
-            if due:
+            for task in archivable:
+                tx.run("UPDATE tasks SET archived_at = ? WHERE id = ?", (tx.now, task[0]))
+            done = report(due, archivable, kept, True)
+            if due or archivable:
                 tx.event(EventKind.RECORDS_ARCHIVED, "record", None,
-                         {"counts": {g.kind: g.count for g in report.archived if g.count}})
-            return report
+                         {"counts": {g.kind: g.count for g in done.archived if g.count},
+                          "tasks": len(archivable)})
+            return done
 
         return await self._write(actor, in_tx)
 

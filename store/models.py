@@ -191,6 +191,9 @@ class Task:
     blocked_reason: str | None = None
     #: A task upstream that failed for good and so holds this one until it is retried or cancelled.
     held_by: int | None = None
+    #: When the retention policy archived it (store/retention.py): finished long ago, nothing live
+    #: depending on it; left out of the listings by default. None while it is live.
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

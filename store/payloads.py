@@ -409,9 +409,10 @@ class RecordLogged(Payload):
 
 @dataclass(frozen=True, slots=True)
 class RecordsArchived(Payload):
-    """A prune (store/retention.py): how many records of each kind it archived."""
+    """A prune (store/retention.py): how many records of each kind it archived, and how many finished tasks."""
 
     counts: dict[str, int] | None = None
+    tasks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def task_from_row(
         finished_at=from_ts(row["finished_at"]),
         blocked_reason=blocked_reason,
         held_by=row["held_by"],
+        archived_at=from_ts(row["archived_at"]),
     )
 
 

@@ -104,16 +104,26 @@ def _criteria(gate: GateStatus) -> list[RenderableType]:
     return parts
 
 
+def _title(gate: GateStatus) -> Table:
+    """The milestone's name, its gate and its approvals, each in a column of its own two cells apart: a
+    long name wraps in its column, and the gate's part is never split from its word or run into the name.
+    The gaps are padding, not spaces leading a styled run (an SVG export drops those: "Memory servicegate:")."""
+    m = gate.milestone
+    title = Table.grid(padding=(0, 2, 0, 0), pad_edge=False)
+    title.add_column(overflow="fold")
+    title.add_column(no_wrap=True)
+    title.add_column(no_wrap=True)
+    title.add_row(safe(m.name, "bold"), Text(f"gate: {m.status.value}", style="bold"),
+                  Text(f"approvals {len(gate.approvals)}/{m.required_approvals}", style="dim"))
+    return title
+
+
 def render_gate(gate: GateStatus, standing: str = "") -> RenderableType:
     """Everything a reviewer reads before deciding. Agent text is always plain. ``standing``: what was
     decided on the gate or what approving it would do (the screen gets it from ``store.gates.standing``)."""
     m = gate.milestone
     parts: list[RenderableType] = []
-    title = Text()
-    title.append_text(safe(m.name, "bold"))
-    title.append(f"  gate: {m.status.value}", style="bold")
-    title.append(f"   approvals {len(gate.approvals)}/{m.required_approvals}")
-    parts.append(title)
+    parts.append(_title(gate))
     # What the status column says is only what verified decisions back: say so when they disagree.
     if m.status is not MilestoneStatus.LOCKED and not gate.claims_open:
         parts.append(Text(" CLAIMS REFUSED: no verified approvals opened this milestone; its status was set "

@@ -59,6 +59,8 @@ def render_task(t: Task) -> str:
     if t.result_data is not None:
         lines.append(f"  result: {plain(json.dumps(t.result_data, ensure_ascii=False))}")
     lines.append(f"  created: {when(t.created_at)}  updated: {when(t.updated_at)}")
+    if t.archived_at is not None:
+        lines.append(f"  archived: {when(t.archived_at)} (by the retention policy: `swarmdeck prune`)")
     return "\n".join(lines)
 
 
@@ -269,10 +271,13 @@ async def get(store: Store, cfg: Config, task_id: int) -> Task:
 @click.option("--milestone", help="Only tasks of this milestone: its id, name or label (M3).")
 @click.option("--agent", "assigned_agent")
 @click.option("--held", "held_by_failure", is_flag=True, help="Only tasks held by a task that failed for good.")
+@click.option("--archived", is_flag=True,
+              help="Only the finished tasks `swarmdeck prune` archived (left out otherwise).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 async def list_(store: Store, cfg: Config, status: tuple[str, ...], milestone: str | None,
                 **filters) -> list[Task]:
-    """List tasks (by priority when filtered by status, else newest first)."""
+    """List tasks (by priority when filtered by status, else newest first). The finished tasks the
+    retention policy archived are left out unless --archived is given; `task get ID` shows any task."""
     milestone_id = await milestone_ref_id(store, milestone)
     return await store.list_tasks(status=list(status) or None, milestone_id=milestone_id, **filters)
 

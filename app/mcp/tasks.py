@@ -96,16 +96,19 @@ def register(t: Tools) -> None:
             description="Only tasks of this milestone: its id, name or label (e.g. M3).")] = None,
         held_by_failure: Annotated[bool, Field(
             description="Only tasks waiting on a task that failed for good.")] = False,
+        archived: Annotated[bool, Field(
+            description="Only the finished tasks the retention policy archived (left out otherwise).")] = False,
         limit: whole(1, 500) = 50,
     ) -> dict[str, Any]:
         """List tasks matching every filter given: by priority when filtered by status, else newest first.
+        Finished tasks archived by the retention policy are left out unless ``archived`` is true.
 
         Returns {tasks: [...], count}.
         """
         milestone_id = None if milestone is None else (await store.get_milestone(milestone)).id
         tasks = await store.list_tasks(status=status, source=source, agent_type=agent_type,
                                        assigned_agent=assigned_agent, milestone_id=milestone_id,
-                                       held_by_failure=held_by_failure, limit=limit)
+                                       held_by_failure=held_by_failure, archived=archived, limit=limit)
         return {"tasks": [task_out(t) for t in tasks], "count": len(tasks)}
 
     @tool(READ)

@@ -87,6 +87,15 @@ class RationaleArea(TextArea):
         self.insert("\n")
 
 
+#: Below this many lines the decision's text boxes shrink to SHORT_BOX lines (an 80x24 terminal).
+SHORT_SCREEN = 32
+SHORT_BOX = 4
+#: On a short terminal: the lines the dialog needs outside its scrolling part (title, unmet criteria and
+#: their box, what happens, buttons, borders, footer), and the fewest the scrolling part keeps.
+BELOW_BODY = 14
+BODY_MIN = 6
+
+
 class DecisionModal(ModalScreen[DecisionInput | None]):
     """Returns the reviewer's decision once ``record`` took it, or None if they step back. A refusal is
     shown here, with everything the reviewer typed still in place."""
@@ -125,10 +134,12 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
                 yield RationaleArea(id="rationale", soft_wrap=True, show_line_numbers=False)
                 yield Label("Conditions, one per line (CONDITIONAL only)", id="conditions-label")
                 yield TextArea(id="conditions", soft_wrap=True, show_line_numbers=False)
-                yield Static(self._unsettled_text(), id="unsettled")
-                yield Checkbox("Approve with these criteria as they stand (recorded and signed)",
-                               id="accept-unmet", compact=True)
-                yield Static("", id="consequence")
+            # Outside the scrolling part: what an approval leaves unmet, the box that accepts it and what
+            # the decision does stay in sight however short the terminal.
+            yield Static(self._unsettled_text(), id="unsettled")
+            yield Checkbox("Approve with these criteria as they stand (recorded and signed)",
+                           id="accept-unmet", compact=True)
+            yield Static("", id="consequence")
             yield Static("", id="decision-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Confirm", variant="primary", id="confirm", compact=True)
@@ -138,8 +149,23 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).can_focus = False
+        self._fit()
         self._refresh_consequence()
         self.query_one("#rationale", TextArea).focus()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """On a short terminal (80x24) the text boxes take four lines, not five, and the scrolling part
+        leaves room for what stays in sight below it (the unmet criteria, their box, what happens, the
+        buttons): it scrolls, they never leave the screen."""
+        lines = self.size.height or self.app.size.height
+        short = lines < SHORT_SCREEN
+        for area in self.query(TextArea):
+            area.styles.height = SHORT_BOX if short else None  # None: the stylesheet's
+        body = self.query_one("#decision-body")
+        body.styles.max_height = max(BODY_MIN, lines - BELOW_BODY) if short else None
 
     @property
     def decision(self) -> Decision:

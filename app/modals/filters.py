@@ -1,4 +1,5 @@
-"""The queue's filters: which tasks are loaded (status, agent type, milestone, source)."""
+"""The queue's filters: which tasks are loaded (status, agent type, milestone, source, and whether the finished
+tasks the retention policy archived are among them)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, SelectionList
+from textual.widgets import Button, Checkbox, Label, Select, SelectionList
 
 from swarmdeck.store import Milestone, Task, TaskSource, TaskStatus
 from swarmdeck.store.models import UNFINISHED
@@ -28,6 +29,8 @@ class QueueFilters:
     agent_type: str | None = None
     milestone_id: int | None = None
     source: str | None = None
+    #: Include the finished tasks `swarmdeck prune` archived (left out by default).
+    archived: bool = False
 
     def statuses(self) -> tuple[str, ...]:
         return self.statuses_
@@ -38,6 +41,7 @@ class QueueFilters:
             "agent_type": self.agent_type,
             "milestone_id": self.milestone_id,
             "source": self.source,
+            "archived": None if self.archived else False,
         }
 
     def matches(self, task: Task) -> bool:
@@ -46,6 +50,7 @@ class QueueFilters:
             and (self.agent_type is None or task.agent_type == self.agent_type)
             and (self.milestone_id is None or task.milestone_id == self.milestone_id)
             and (self.source is None or task.source.value == self.source)
+            and (self.archived or task.archived_at is None)
         )
 
     def describe(self) -> str:
@@ -57,6 +62,8 @@ class QueueFilters:
             parts.append(f"milestone {self.milestone_id}")
         if self.source:
             parts.append(f"source {self.source}")
+        if self.archived:
+            parts.append("archived included")
         return ", ".join(parts) + "  (f to change)"
 
 
@@ -93,6 +100,8 @@ class FilterModal(ModalScreen[QueueFilters | None]):
             yield Label("Source")
             yield Select([(s.value, s.value) for s in TaskSource], value=self.current.source or Select.NULL,
                          prompt="any", id="f-source")
+            yield Checkbox("Include archived tasks (finished, archived by `swarmdeck prune`)",
+                           self.current.archived, id="f-archived")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", variant="primary", id="apply")
                 yield Button("Reset", id="reset")
@@ -105,7 +114,8 @@ class FilterModal(ModalScreen[QueueFilters | None]):
     def action_apply(self) -> None:
         statuses = tuple(s.value for s in TaskStatus if s.value in self.query_one("#f-status", SelectionList).selected)
         self.dismiss(replace(self.current, statuses_=statuses, agent_type=self._value("#f-type"),
-                             milestone_id=self._value("#f-milestone"), source=self._value("#f-source")))
+                             milestone_id=self._value("#f-milestone"), source=self._value("#f-source"),
+                             archived=self.query_one("#f-archived", Checkbox).value))
 
     @on(Button.Pressed, "#apply")
     def _apply(self) -> None:

@@ -10,8 +10,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from swarmdeck.store import ExecutionPlan, Milestone, Task, plans
-from swarmdeck.store.graph import gated_plan
+from swarmdeck.store import ExecutionPlan, Milestone, Task
+from swarmdeck.store.graph import gated_plan, milestone_prerequisites
 from swarmdeck.widgets.text import safe
 
 from ..format import age
@@ -21,9 +21,12 @@ BATCH_LINES = 50
 
 
 def openers(milestone: Milestone, milestones: dict[int, Milestone]) -> list[str]:
-    """The milestones whose gates open a locked one (without prerequisites of its own: the one just
-    before it)."""
-    return plans.prerequisite_names(milestone, sorted(milestones.values(), key=lambda m: m.position))
+    """The milestones whose gates, not yet passed, open a locked one (without prerequisites of its own:
+    the one just before it). A gate that has passed opens nothing more: it is not named."""
+    ordered = sorted(milestones.values(), key=lambda m: m.position)
+    waits = milestone_prerequisites((m.id, m.prerequisites) for m in ordered).get(milestone.id, ())
+    return [milestones[p].name if p in milestones else f"#{p}" for p in waits
+            if p not in milestones or not milestones[p].status.passed]
 
 
 def critical_words(plan: ExecutionPlan) -> Text:

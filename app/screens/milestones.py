@@ -67,6 +67,7 @@ def render_swarm_reports(entries: list[MemoryEntry]) -> Text:
                 out.append("• ")
                 out.append_text(safe(issue, one_line=True))
                 out.append("\n")
+    out.rstrip()  # the last line's end: the panel's margin is the gap below it
     return out
 
 
@@ -113,9 +114,11 @@ class MilestonesScreen(LiveScreen):
                 table.set_columns(COLUMNS)
                 yield table
                 with VerticalScroll(id="milestone-detail"):
-                    yield Static("", id="swarm-reports")
+                    # The selected milestone's own plan and criteria first (at 80x24 this box shows six
+                    # lines), then what the swarm's bridged files report of the whole project.
                     yield Static("", id="milestone-objective")
                     yield Static("", id="report-changes")
+                    yield Static("", id="swarm-reports")
             with VerticalScroll(id="gate-scroll"):
                 yield ReportPanel(id="gate-panel")
         yield Static(EMPTY, id="milestones-empty")
@@ -214,7 +217,10 @@ class MilestonesScreen(LiveScreen):
                 info.append("• ")
                 info.append_text(safe(c))
                 info.append("\n")
-        self.query_one("#milestone-objective", Static).update(info)
+        info.rstrip()  # the last line's end: the next part's margin is the gap below it
+        objective = self.query_one("#milestone-objective", Static)
+        objective.update(info)
+        objective.display = bool(info.plain)
         report = self.gate.report
         previous = None
         if report is not None and report.version > 1:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from swarmdeck.store import Event, Milestone, Task
 from swarmdeck.store.errors import StoreError
-from swarmdeck.store.events import HOLDING, Entity, Payload, TaskCancelled, TaskFailed, TaskRetried
+from swarmdeck.store.events import HOLDING, Entity, EventKind, Payload, TaskCancelled, TaskFailed, TaskRetried
 from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
@@ -144,6 +144,10 @@ class QueueScreen(LiveScreen):
             self.table.move_cursor(row=0)
 
     async def apply(self, events: list[Event]) -> None:
+        if not self.filters.archived and any(e.kind == EventKind.RECORDS_ARCHIVED and e.payload.get("tasks")
+                                             for e in events):
+            await self.load()  # a prune archived finished tasks: they leave the queue
+            return
         ids = {int(e.entity_id) for e in events if e.entity == Entity.TASK and e.entity_id}
         if any(e.entity == Entity.MILESTONE for e in events):
             self.milestones = {m.id: m for m in await self.store.list_milestones()}
@@ -275,6 +279,7 @@ class QueueScreen(LiveScreen):
         return (
             cell(t.id, sort_value=t.id),
             cell("held", "bold red", sort_value=t.status.value) if t.held_by is not None
+            else cell("archived", "dim", sort_value=t.status.value) if t.archived_at
             else cell(t.status.value, STATUS_STYLE.get(t.status.value, ""), sort_value=t.status.value),
             cell(f"{t.priority:5.1f}", sort_value=t.priority),
             cell(t.agent_type),

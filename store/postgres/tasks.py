@@ -88,10 +88,13 @@ class Tasks:
         milestone_id: int | None = None,
         assigned_agent: str | None = None,
         held_by_failure: bool = False,
+        archived: bool | None = False,
         limit: int = 100,
     ) -> list[Task]:
         """Tasks matching every filter given: by priority when filtered by status, else newest first.
-        ``held_by_failure``: only the tasks waiting on a task that failed for good."""
+        ``held_by_failure``: only the tasks waiting on a task that failed for good. ``archived``: False (the
+        default) leaves out the finished tasks the retention policy archived, True lists only those, None
+        both."""
         if not 1 <= limit <= 100_000:
             raise InvalidArgument("limit must be between 1 and 100000")
         statuses = tasks.check_statuses(status)
@@ -114,6 +117,8 @@ class Tasks:
             params.append(identity.key(assigned_agent) or assigned_agent)
         if held_by_failure:
             clauses.append("t.held_by IS NOT NULL")
+        if archived is not None:
+            clauses.append(f"t.archived_at IS {'NOT ' if archived else ''}NULL")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "t.priority DESC, t.id" if statuses else "t.id DESC"
         rows = await self.db._all(f"{TASK_SELECT} {where} ORDER BY {order} LIMIT %s", (*params, limit))

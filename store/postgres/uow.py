@@ -720,7 +720,7 @@ class PgUnit:
     def requeue_failed(self, task_id: int) -> None:
         self.tx.run(
             "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
-            "assigned_agent = NULL, started_at = NULL, updated_at = %s WHERE id = %s",
+            "archived_at = NULL, assigned_agent = NULL, started_at = NULL, updated_at = %s WHERE id = %s",
             (self.now, task_id),
         )
 

@@ -688,6 +688,17 @@ CREATE INDEX learning_records_archived ON learning_records (id) WHERE archived_a
 """
 
 
+_TASKS_ARCHIVED = """
+-- Retention (seed 003: "finished tasks archived by a policy"): a finished task past the policy's age that
+-- nothing live depends on is archived, not deleted: flagged here, left out of the listings by default,
+-- still read by id, by the charts and by whatever points to it. A retried task is live again (NULL).
+ALTER TABLE tasks ADD COLUMN archived_at REAL;
+-- The live tasks newest first (the default listing), and the archive's (`task list --archived`).
+CREATE INDEX tasks_live ON tasks (id) WHERE archived_at IS NULL;
+CREATE INDEX tasks_archived ON tasks (id) WHERE archived_at IS NOT NULL;
+"""
+
+
 #: A step of a migration: SQL (statements, triggers included), or a function of the (sqlean) connection.
 Step = str | Callable[[Any], None]
 
@@ -710,6 +721,8 @@ MIGRATIONS: list[tuple[str, Step | Sequence[Step]]] = [
     ("criteria: evidence for acceptance criteria, unmet ones accepted by name, the next milestone's context",
      _CRITERIA_CHECKED),
     ("retention: learning records archived by the retention policy, still searchable", _RETENTION),
+    ("archived tasks: finished tasks past the retention policy's age, nothing live depending on them",
+     _TASKS_ARCHIVED),
 ]
 
 

@@ -517,7 +517,7 @@ class SqliteUnit:
     def requeue_failed(self, task_id: int) -> None:
         self.tx.run(
             "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
-            "assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
+            "archived_at = NULL, assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
             (self.now, task_id),
         )
 

@@ -75,3 +75,46 @@ def test_bad_input_is_one_clear_line(sd, sdj, args, fragment):
     expect_json_error(sd("--json", *args), 2 if "--since" in args or "soon" in args else 1,
                       "usage" if "--since" in args or "soon" in args else "invalid_argument", fragment)
     assert len(sdj("record", "list")) == 3
+
+
+def finished_tasks(sdj) -> dict:
+    """A task done, and one done that a ready task waits on."""
+    import time
+
+    sdj("agent", "register", "w1", "--type", "impl")
+    done = sdj("task", "enqueue", "parse [bold]zanzibar[/bold] \x1b[31m", "--type", "impl")
+    needed = sdj("task", "enqueue", "schema", "--type", "impl")
+    for task in (done, needed):
+        claimed = sdj("task", "claim", "--agent", "w1", "--no-context")
+        sdj("task", "complete", str(claimed["id"] if "id" in claimed else claimed["task"]["id"]), "--agent", "w1")
+    waiting = sdj("task", "enqueue", "uses the schema", "--type", "other", "--after", str(needed["id"]))
+    time.sleep(0.05)
+    return {"done": done["id"], "needed": needed["id"], "waiting": waiting["id"]}
+
+
+def test_finished_tasks_are_archived_listed_on_request_and_shown_by_id(sd, sdj):
+    ids = finished_tasks(sdj)
+    dry = sdj("prune", "--dry-run", "--tasks-older-than", "0.01")
+    assert dry["tasks"]["count"] == 1 and {t["id"] for t in sdj("task", "list")} == set(ids.values())
+    out = sd("prune", "--tasks-older-than", "0.01").stdout
+    assert "finished tasks: 1 (finished" in out and "finished tasks: 1 older than" in out
+    assert "task list --archived" in out
+    assert {t["id"] for t in sdj("task", "list")} == {ids["needed"], ids["waiting"]}
+    assert [t["id"] for t in sdj("task", "list", "--archived")] == [ids["done"]]
+    assert sdj("task", "get", str(ids["done"]))["archived_at"]
+    shown = sd("task", "get", str(ids["done"])).stdout
+    assert "archived:" in shown and "[bold]zanzibar[/bold]" in shown and "\x1b" not in shown
+    listed = sd("task", "list", "--archived").stdout
+    assert "[bold]zanzibar[/bold]" in listed and "\x1b" not in listed
+
+
+@pytest.mark.parametrize("value, code, fragment", [
+    ("soon", 2, "--tasks-older-than"),
+    ("0", 1, "tasks_older_than must be a positive"),
+    ("-3d", 2, "--tasks-older-than"),
+])
+def test_a_bad_task_age_is_one_clear_line_and_nothing_changes(sd, sdj, value, code, fragment):
+    ids = finished_tasks(sdj)
+    expect_error(sd("prune", "--tasks-older-than", value), code, fragment)
+    assert {t["id"] for t in sdj("task", "list")} == set(ids.values())
+    assert sdj("task", "list", "--archived") == []

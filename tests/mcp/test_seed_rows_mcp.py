@@ -52,3 +52,22 @@ async def test_a_handoff_over_mcp_waits_on_a_debugging_task(db):
         await t.ok("task_complete", task_id=helper["task"]["id"], agent="doc")
         resumed = await t.ok("task_claim", agent="w1", agent_type="impl", context=False)
         assert resumed["task"]["id"] == task
+
+
+async def test_task_list_leaves_archived_tasks_out_unless_asked(db):
+    import asyncio
+
+    async with opened(db) as store:
+        await store.register_agent("w1", agent_type="impl")
+        old = await store.enqueue_task(description="old work", agent_type="impl")
+        await store.claim_task(agent="w1")
+        await store.complete_task(old.id, agent="w1")
+        live = await store.enqueue_task(description="live work", agent_type="impl")
+        await asyncio.sleep(0.02)
+        assert (await store.prune(dry_run=False, tasks_older_than=0.01)).tasks.count == 1
+    async with mcp_tools(db) as t:
+        assert [x["id"] for x in (await t.ok("task_list"))["tasks"]] == [live.id]
+        archived = (await t.ok("task_list", archived=True))["tasks"]
+        assert [x["id"] for x in archived] == [old.id] and archived[0]["archived_at"]
+        got = await t.ok("task_get", task_id=old.id)
+        assert got["id"] == old.id and got["archived_at"]

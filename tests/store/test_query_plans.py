@@ -243,6 +243,8 @@ async def _workload(store, clock: FakeClock) -> set[str]:
     await store.list_tasks(status="completed", assigned_agent="agent-010")
     await store.list_tasks(status="ready", source="human")
     await store.list_tasks(held_by_failure=True)
+    await store.list_tasks(archived=True)
+    await store.list_tasks(archived=None)
     await store.get_task(a.id)
     mark("get_task")
     await store.tasks_by_ids([a.id, b.id, c.id, 999_999])
@@ -433,7 +435,8 @@ _STEP_GRAIN = 100
 
 #: Statements whose work grows with what they are asked for, not with the table: (pattern, why).
 _BULK_BY_DESIGN = [
-    (r"^SELECT t\.\*, m\.status AS milestone_status, .* WHERE t\.status IN \(\?(?:, ?\?)+\) ORDER BY",
+    (r"^SELECT t\.\*, m\.status AS milestone_status, .* WHERE t\.status IN \(\?(?:, ?\?)+\)"
+     r"(?: AND t\.archived_at IS NULL)? ORDER BY",
      "list_tasks with several statuses sorts every task of those statuses by priority before the limit"),
     (r"^SELECT assigned_agent, status, count\(\*\) FROM tasks WHERE",
      "agent_task_counts aggregates every finished task (from tasks_agent alone, no table rows)"),

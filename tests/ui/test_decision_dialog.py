@@ -40,6 +40,26 @@ def in_view(app, widget) -> bool:
             and widget.screen.find_widget(widget).region == region)
 
 
+async def test_at_80x24_the_unmet_criteria_their_box_and_what_happens_stay_in_view(seeded):
+    """An approval that leaves a criterion unmet asks for the box: at 80x24 the criterion, the box and what
+    the decision does are on screen as the dialog opens, beside the rationale, not scrolled away."""
+    app = make_app(seeded.path)
+    async with app.run_test(size=SMALL) as pilot:
+        modal = await open_decision(pilot)
+        for selector in ("#unsettled", "#accept-unmet", "#consequence", "#rationale", "#confirm"):
+            assert in_view(app, modal.query_one(selector)), selector
+        text = screen_text(app)
+        assert "1 acceptance criterion not met:" in text and "Search p95 under 50 ms  (not met)" in text
+        assert "Approve with these criteria as they stand" in text and "What happens:" in text
+        assert modal.query_one("#rationale", TextArea).size.height == 2  # two lines to type in, not three
+    app = make_app(seeded.path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        modal = await open_decision(pilot)
+        assert modal.query_one("#rationale", TextArea).size.height == 3  # the stylesheet's, unshrunk
+        for selector in ("#unsettled", "#accept-unmet", "#consequence", "#confirm"):
+            assert in_view(app, modal.query_one(selector)), selector
+
+
 async def test_at_80x24_both_buttons_are_in_view_and_the_form_scrolls(seeded):
     app = make_app(seeded.path)
     async with app.run_test(size=SMALL) as pilot:

@@ -263,3 +263,58 @@ async def test_a_read_only_seat_cannot_cut(seeded):
         await pilot.press("c")
         await loaded(pilot)
         assert (await db_call(seeded.path, "get_milestone", "Learning loop")).in_plan
+
+
+# -- at 80x24 and 160x48, as a person reads it ------------------------------------------------------------
+
+ISSUE = "Data loss in the sync path when two agents write the same key at once (seen twice)"
+
+
+async def bridged_reports(db) -> None:
+    """What a bridged coordination_status.json reports: a failing quality gate and a long critical issue."""
+    await db_call(db, "add_memory", "bridge:proj", "quality_gates", {"pytest": "passing", "ruff": "FAILED"},
+                  memory_type="semantic", created_by="bridge")
+    await db_call(db, "add_memory", "bridge:proj", "critical_issues", [ISSUE], memory_type="semantic",
+                  created_by="bridge")
+
+
+async def test_the_name_and_its_gate_stay_apart_at_80_columns_in_the_terminal_and_the_svg(seeded):
+    db = seeded.path
+    await db_call(db, "add_milestone", "M5 Hardening, observability and the long tail of production readiness")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await select(pilot, "Memory service")
+        lines = region_text(app, app.screen.query_one("#gate-scroll").region)
+        assert any("Memory service  gate: review  approvals 0/1" in line for line in lines), lines
+        # An SVG export drops the spaces that lead a styled run: the gap is padding, and "gate:" starts its
+        # own run, so no picture runs the two together.
+        svg = app.export_screenshot()
+        assert ">Memory&#160;service</text>" in svg and ">gate:&#160;review</text>" in svg
+        # A name too long for the line wraps in its own column; the gate's words are never split.
+        await select(pilot, "M5 Hardening, observability and the long tail of production readiness")
+        lines = region_text(app, app.screen.query_one("#gate-scroll").region)
+        assert any(line.rstrip().endswith("gate: locked  approvals 0/1") for line in lines), lines
+        assert not any(line.rstrip().endswith("gate:") for line in lines)
+
+
+async def test_the_selected_plan_shows_first_and_agent_reports_wrap_never_cut(seeded):
+    db = seeded.path
+    await plan_a_graph(db)
+    await bridged_reports(db)
+    for size in ((80, 24), (160, 48)):
+        app = make_app(db)
+        async with app.run_test(size=size) as pilot:
+            await loaded(pilot)
+            await select(pilot, "Docker + Deployment")
+            detail = app.screen.query_one("#milestone-detail")
+            shown = "\n".join(region_text(app, detail.region))
+            # The milestone's own schedule and money are in sight without scrolling, even at 80x24.
+            assert "schedule 2027-01-04 → 2027-01-17  12 d behind" in shown, (size, shown)
+            assert "money    $0 of $76,336 (0%)" in shown, (size, shown)
+            detail.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            shown = " ".join(line.strip() for line in region_text(app, detail.region))
+            assert ISSUE in shown, (size, shown)  # wrapped within the pane, not cut at its edge
+            reports = app.screen.query_one("#swarm-reports")
+            assert reports.region.right <= detail.region.right, size

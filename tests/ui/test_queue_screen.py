@@ -13,7 +13,7 @@ from swarmdeck.app.modals.plan import PlanModal
 from swarmdeck.store.graph import gated_plan
 from swarmdeck.store import ExecutionPlan
 from test_screens import SIZE, detail_text, open_queue, select
-from ui_support import NOW, db_call, make_app, rows, settle, static_text, type_text, wait_for
+from ui_support import NOW, db_call, make_app, rows, screen_text, settle, static_text, type_text, wait_for
 
 AGE, DEADLINE = 6, 7
 
@@ -221,7 +221,7 @@ async def test_the_enqueue_forms_buttons_stay_on_screen_at_80x24(seeded):
                        what="the new row")
 
 
-async def test_the_plan_names_the_gates_a_milestone_waits_for_a_cut_one_and_the_critical_path(seeded):
+async def test_the_plan_names_the_shut_gates_a_milestone_waits_for_a_cut_one_and_the_critical_path(seeded):
     from test_milestones_screen import plan_a_graph
 
     await plan_a_graph(seeded.path)  # Docker waits for Foundation and Memory service; Learning loop is cut
@@ -232,6 +232,31 @@ async def test_the_plan_names_the_gates_a_milestone_waits_for_a_cut_one_and_the_
         await wait_for(pilot, lambda: isinstance(app.screen, PlanModal), what="the plan")
         text = "\n".join(static_text(s) for s in app.screen.query(Static))
         assert "Critical path: " in text
-        assert "After the gates of Foundation, Memory service open (locked: Docker + Deployment)" in text
+        # Docker waits for Foundation too, but that gate has passed: only the one still shut is named.
+        assert "After the gate of Memory service opens (locked: Docker + Deployment)" in text
+        assert "Foundation" not in text
         assert "After it is reinstated (cut: Learning loop)" in text
-        assert text.index("After the gates of Foundation") < text.index("Write the Dockerfiles")
+        assert text.index("(locked: Docker + Deployment)") < text.index("Write the Dockerfiles")
+
+
+async def test_archived_tasks_leave_the_queue_and_the_filter_brings_them_back(seeded):
+    from textual.widgets import Checkbox
+
+    from swarmdeck.app.modals.filters import FilterModal
+
+    t = seeded.tasks
+    app = make_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_queue(pilot)
+        assert str(t["bench"]) in rows(screen.table)  # failed for good 1.5 h ago, nothing waiting on it
+        report = await db_call(seeded.path, "prune", dry_run=False, tasks_older_than=3600)
+        assert report.tasks.count >= 2  # bench, and the cancelled flaky test among them
+        screen.kick()
+        await wait_for(pilot, lambda: str(t["bench"]) not in rows(screen.table), what="the archived row to go")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterModal), what="the filters")
+        app.screen.query_one("#f-archived", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: str(t["bench"]) in rows(screen.table), what="the archived row back")
+        assert rows(screen.table)[str(t["bench"])][1] == "archived"
+        assert "archived included" in screen_text(app)
