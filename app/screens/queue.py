@@ -144,7 +144,7 @@ class QueueScreen(LiveScreen):
             self.table.move_cursor(row=0)
 
     async def apply(self, events: list[Event]) -> None:
-        if not self.filters.archived and any(e.kind == EventKind.RECORDS_ARCHIVED and e.payload.get("tasks")
+        if not self.filters.archived and any(e.kind == EventKind.RECORDS_ARCHIVED and e.typed().tasks
                                              for e in events):
             await self.load()  # a prune archived finished tasks: they leave the queue
             return
