@@ -23,6 +23,7 @@ GLOBAL = [
     ("View", "Pause or resume the live view", None, "toggle_live"),
     ("View", "Poll faster", None, "poll_faster"),
     ("View", "Poll slower", None, "poll_slower"),
+    ("View", "Replay the swarm's history", None, "open_replay"),
     ("Help", "Show every key", None, "help"),
 ]
 

@@ -1,0 +1,84 @@
+"""`swarmdeck replay [SOURCE] [--at TIME|EVENT_ID]`: the dashboard on the swarm as it was, every write
+refused (app/tui.py replay mode over store/replay)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from swarmdeck.store import describe, open_store
+from swarmdeck.store.errors import StoreError
+
+from ._base import Config, fail, refuse
+from .ui import reviewer_name
+
+
+def _opener(source: Path | str):
+    """``open_replay`` on ``source``, imported when a replay opens (the history engine is store/replay)."""
+    from swarmdeck.store.replay import open_replay  # type: ignore[attr-defined]
+
+    return lambda at: open_replay(source, at=at)
+
+
+@click.command("replay")
+@click.argument("source", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--at", "at", metavar="TIME|EVENT_ID",
+              help="Where to start: an event id (1234), a time of day (14:32:05, local time, on the day of "
+                   "the last event) or a date and time (2026-12-03 14:32:05). Default: the last event.")
+@click.pass_obj
+def replay(cfg: Config, source: Path | None, at: str | None) -> None:
+    """Open the dashboard on the swarm as it was at a moment of its history, read-only.
+
+    SOURCE is a replay file (`swarmdeck export replay`); without it, the --db database, and leaving
+    replay (esc) goes on to its live dashboard. In replay: . and , step one event, g/b/h/o the next
+    decision, failure, stale agent or report (shifted: the previous), space plays, @ jumps; ? lists them."""
+    from .. import preferences
+    from ..replay_mode import parse_target
+    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
+
+    if source is not None and not source.is_file():
+        raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
+    try:
+        opener = _opener(source if source is not None else cfg.db)
+    except ImportError:
+        raise SystemExit(fail(cfg, 1, "unavailable", "replay is not available in this build "
+                                                     "(the history engine, store/replay, is missing)")) from None
+
+    async def check() -> int | datetime | None:
+        """Open the history once, so that a bad file or a bad --at is one line here, not an app."""
+        first = await opener(None)
+        try:
+            target = None if at is None else parse_target(at, day=first.point.ts)
+        finally:
+            await first.close()
+        if target is not None:
+            probe = await opener(target)
+            await probe.close()
+        return target
+
+    try:
+        settings = cfg.settings
+        target = asyncio.run(check())
+    except ValueError as exc:
+        raise SystemExit(fail(cfg, 2, "usage", f"--at: {exc}")) from None
+    except StoreError as exc:
+        raise SystemExit(refuse(cfg, exc)) from None
+
+    # On the database itself, leaving replay goes on to its live dashboard; a replay file has no live.
+    live = None if source is not None else \
+        (lambda: open_store(cfg.db, read_only=cfg.read_only, **settings.store_options()))
+    app = SwarmdeckApp(
+        live,
+        title=f"replay · {describe(source if source is not None else cfg.db)}",
+        reviewer=reviewer_name(None, cfg),
+        read_only=cfg.read_only,
+        keymap=settings.keymap,
+        key_folder=settings.key_folder,
+        preferences_path=preferences.default_path(settings.config_home),
+        replay_opener=opener,
+        replay_at=True if target is None else target,
+    )
+    raise SystemExit(app.run() or 0)
