@@ -37,7 +37,7 @@ def step_speed(speed: int, direction: int) -> int:
 def marker(point: ReplayPoint, *, playing: bool = False, speed: int = DEFAULT_SPEED) -> str:
     """The status bar's ``REPLAY 14:32:05 · event 1234 task.failed``: the point's time in local time, as
     every time in the dashboard is shown, then what happened there, then ``▶ 10×`` while playing."""
-    text = f"⏪ REPLAY {point.ts.astimezone().strftime('%H:%M:%S')} · event {point.event_id} {point.kind}"
+    text = f"REPLAY {point.ts.astimezone().strftime('%H:%M:%S')} · event {point.event_id} {point.kind}"
     if playing:
         text += f" · ▶ {speed}×"
     return text

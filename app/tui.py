@@ -99,7 +99,7 @@ REPLAY_BINDINGS = [
     Binding("less_than_sign", "replay_speed(-1)", "Slower", show=False, id="replay.slower",
             tooltip="Replay: play slower"),
     Binding("at", "replay_seek", "Jump", id="replay.seek", tooltip="Replay: jump to an event id or a time"),
-    Binding("escape,ctrl+r", "leave_replay", "Leave replay", id="replay.leave",
+    Binding("ctrl+r,escape", "leave_replay", "Leave replay", id="replay.leave",
             tooltip="Leave replay: back to the live swarm (a replay file closes)"),
 ]
 REPLAY_ACTIONS = frozenset(b.action.partition("(")[0] for b in REPLAY_BINDINGS)

@@ -35,7 +35,7 @@ class StatusBar(Widget):
     overdue: reactive[int] = reactive(0)
     #: Every milestone's gate has passed: the project is done (store.gates.project_complete).
     project_complete: reactive[bool] = reactive(False)
-    #: "⏪ REPLAY 14:32:05 · event 1234 task.failed" while the dashboard shows the past; "" live. It takes
+    #: "REPLAY 14:32:05 · event 1234 task.failed" while the dashboard shows the past; "" live. It takes
     #: the place of LIVE/PAUSED, in a style nothing live uses, and survives any width.
     replay: reactive[str] = reactive("")
 
@@ -55,7 +55,7 @@ class StatusBar(Widget):
         rest.append(self.screen_name, style="bold")
         rest.append("   ")
         if self.replay:
-            rest.append("nothing can be changed · esc leaves", style="bold cyan")
+            rest.append("nothing can be changed · ^r leaves", style="bold cyan")
         elif self.live:
             rest.append(f"● LIVE {self.interval:g}s", style="bold green")
         else:

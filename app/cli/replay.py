@@ -13,7 +13,7 @@ from swarmdeck.store import describe, open_store
 from swarmdeck.store.errors import StoreError
 
 from ._base import Config, fail, refuse
-from .ui import reviewer_name
+from .ui import run_replay
 
 
 def _opener(source: Path | str):
@@ -35,9 +35,7 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
     SOURCE is a replay file (`swarmdeck export replay`); without it, the --db database, and leaving
     replay (esc) goes on to its live dashboard. In replay: . and , step one event, g/b/h/o the next
     decision, failure, stale agent or report (shifted: the previous), space plays, @ jumps; ? lists them."""
-    from .. import preferences
     from ..replay_mode import parse_target
-    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 
     if source is not None and not source.is_file():
         raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
@@ -70,15 +68,5 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
     # On the database itself, leaving replay goes on to its live dashboard; a replay file has no live.
     live = None if source is not None else \
         (lambda: open_store(cfg.db, read_only=cfg.read_only, **settings.store_options()))
-    app = SwarmdeckApp(
-        live,
-        title=f"replay · {describe(source if source is not None else cfg.db)}",
-        reviewer=reviewer_name(None, cfg),
-        read_only=cfg.read_only,
-        keymap=settings.keymap,
-        key_folder=settings.key_folder,
-        preferences_path=preferences.default_path(settings.config_home),
-        replay_opener=opener,
-        replay_at=True if target is None else target,
-    )
-    raise SystemExit(app.run() or 0)
+    title = f"replay · {describe(source if source is not None else cfg.db)}"
+    raise SystemExit(run_replay(cfg, opener, True if target is None else target, live=live, title=title))

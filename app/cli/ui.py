@@ -102,6 +102,20 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
     return app.run() or 0
 
 
+def run_replay(cfg: Config, opener, at, *, live, title: str) -> int:
+    """The dashboard in replay mode (app/tui.py) from ``opener`` at ``at`` (True: the last event); ``live``
+    opens the live database that leaving replay goes on to (None: leaving closes the app)."""
+    from .. import preferences
+    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
+
+    settings = cfg.settings
+    app = SwarmdeckApp(live, title=title, reviewer=reviewer_name(None, cfg), read_only=cfg.read_only,
+                       keymap=settings.keymap, key_folder=settings.key_folder,
+                       preferences_path=preferences.default_path(settings.config_home),
+                       replay_opener=opener, replay_at=at)
+    return app.run() or 0
+
+
 def status_bridge_starter(cfg: Config, path: Path, interval: float):
     """An `on_ready` that mirrors a coordination_status.json beside the app, on its own connection."""
     from ..status_bridge import StatusBridge

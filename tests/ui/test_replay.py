@@ -147,7 +147,7 @@ def test_a_target_is_an_event_id_or_a_time_and_anything_else_says_what_is_accept
 def test_the_marker_says_replay_the_time_and_the_event() -> None:
     point = ReplayPoint(event_id=1234, ts=datetime(2026, 12, 3, 14, 32, 5, tzinfo=timezone.utc),
                         kind="task.failed", first_id=1, last_id=2000)
-    assert marker(point) == "⏪ REPLAY 14:32:05 · event 1234 task.failed"
+    assert marker(point) == "REPLAY 14:32:05 · event 1234 task.failed"
     assert marker(point, playing=True, speed=30).endswith("· ▶ 30×")
 
 
@@ -393,3 +393,21 @@ async def test_help_lists_the_replay_keys(seeded) -> None:
         for words in ("Replay: one event forward", "Replay: the next decision on a gate", "Replay: jump to",
                       "Leave replay", "Replay the swarm's history"):
             assert words in text, words
+
+
+# -- what it looks like ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_snapshot_of_the_agents_screen_in_replay(seeded, snap_compare, size) -> None:
+    """The agents at the report's submission: the marker, the ages as of then, replay's own footer."""
+    events = __import__("asyncio").run(events_of(seeded.path))
+    report = next(e for e in reversed(events) if e.kind == "gate.report_submitted")
+
+    async def run_before(pilot):
+        await in_replay(pilot, report.id)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, AgentsScreen))
+        await loaded(pilot)
+
+    assert snap_compare(replay_app(seeded.path, report.id)[0], terminal_size=size, run_before=run_before)
