@@ -33,7 +33,7 @@ versions, into ``rp_stale``.
 from __future__ import annotations
 
 import json
-import sqlite3
+from decimal import Decimal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,8 @@ def _plain(value: Any) -> Any:
         return dumps(value)
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
     return value
 
 
@@ -404,7 +406,7 @@ class Builder:
             return
         self._finish(task, bool(p.get("heard")), p.get("hours"))
         result = self.src.one("SELECT result_data FROM tasks WHERE id = ?", (tid,))
-        self.change("tasks", tid, status="completed", result_data=None if result is None else result["result_data"],
+        self.change("tasks", tid, status="completed", result_data=None if result is None else _plain(result["result_data"]),
                     finished_at=self.ts, lease_expires_at=None, updated_at=self.ts)
 
     def task_failed(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
@@ -703,4 +705,4 @@ def stale_points(conn: Any, after: int, forward: bool, lo: int, hi: int) -> Iter
         yield row[0]
 
 
-__all__ = ["BATCH", "Builder", "OPEN", "POINT", "REPLAYED", "Source", "convert", "sqlite3"]
+__all__ = ["BATCH", "Builder", "OPEN", "POINT", "REPLAYED", "Source", "convert"]

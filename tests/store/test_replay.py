@@ -16,11 +16,16 @@ from swarmdeck.store.errors import PermissionDenied, StoreError
 from swarmdeck.store.replay import Step, open_replay
 from swarmdeck.store.replay.engine import cache_path, export_replay
 
-from signing_support import decide, register, resume
+from signing_support import close, decide, register, resume
 
 STORE_BACKENDS = ("sqlite", "postgres")
 
 AGENTS = ("ada", "bo", "cy")
+#: The operations of a live run, and how often each is tried.
+WEIGHTS = (("enqueue", 8), ("claim", 8), ("complete", 6), ("fail", 3), ("escalate", 1), ("retry", 2),
+           ("heartbeat", 3), ("update", 2), ("cancel", 1), ("priority", 2), ("report", 2), ("decide", 2),
+           ("resume", 1), ("close", 1), ("replan", 1), ("memory", 4), ("action", 2), ("register", 1))
+OPS = tuple(op for op, _ in WEIGHTS)
 TYPES = ("general", "testing")
 
 
@@ -86,6 +91,7 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
     for name in AGENTS:
         await store.register_agent(name, agent_type=rng.choice(TYPES), stale_after_seconds=40)
     memory_keys: list[str] = []
+    refused: list[str] = []
     seen[await store.latest_event_id()] = await project(store)
     for _ in range(steps):
         clock.advance(rng.choice((1, 3, 7, 20, 45)))
@@ -94,12 +100,11 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
         for t in tasks:
             by_status.setdefault(t.status.value, []).append(t)
         agent = rng.choice(AGENTS)
-        op = rng.choice(("enqueue", "enqueue", "claim", "claim", "complete", "complete", "fail", "retry",
-                         "heartbeat", "update", "cancel", "priority", "report", "decide", "memory", "memory",
-                         "action", "escalate", "register", "resume", "replan"))
+        op = rng.choices(OPS, weights=[w for _, w in WEIGHTS])[0]
         try:
             if op == "enqueue":
-                prereqs = rng.sample([t.id for t in tasks], k=min(len(tasks), rng.choice((0, 0, 1, 2))))
+                open_ids = [t.id for t in tasks if t.status.value not in ("cancelled", "failed")]
+                prereqs = rng.sample(open_ids, k=min(len(open_ids), rng.choice((0, 0, 1, 2))))
                 await store.enqueue_task(description=f"task {len(tasks) + 1}", agent_type=rng.choice(TYPES),
                                          base_priority=rng.randint(0, 10), prerequisites=prereqs,
                                          milestone=rng.choice((None, "M1", "M2")), max_retries=rng.choice((0, 1)))
@@ -115,29 +120,34 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
                     await store.fail_task(task.id, error=f"broke {task.id}", agent=who, retry=rng.random() < 0.5)
                 else:
                     await store.escalate_task(task.id, note="help", agent=who)
-            elif op == "retry" and (by_status.get("failed") or by_status.get("blocked")):
-                await store.retry_task(rng.choice(by_status.get("failed") or by_status["blocked"]).id)
+            elif op == "retry" and by_status.get("failed"):
+                await store.retry_task(rng.choice(by_status["failed"]).id)
             elif op == "heartbeat":
                 await store.heartbeat(agent, **rng.choice(({}, {"completion": 40.0}, {"blockers": ["disk"]},
                                                            {"status": "blocked"}, {"next_milestone": "M2"})))
             elif op == "update":
                 await store.update_agent(agent, completion=float(rng.randint(0, 100)),
                                          blockers=rng.choice(([], ["net"], ["net", "disk"])))
-            elif op == "cancel" and tasks:
-                await store.cancel_task(rng.choice(tasks).id, reason=rng.choice((None, "not needed")))
-            elif op == "priority" and tasks:
-                await store.set_base_priority(rng.choice(tasks).id, rng.randint(0, 10))
+            elif op == "cancel" and by_status.get("ready"):
+                await store.cancel_task(rng.choice(by_status["ready"]).id, reason=rng.choice((None, "not needed")))
+            elif op == "priority" and by_status.get("ready"):
+                await store.set_base_priority(rng.choice(by_status["ready"]).id, rng.randint(0, 10))
             elif op == "report":
-                await store.submit_report(rng.choice(("M1", "M2")), submitted_by=agent, summary="done",
+                await store.submit_report(rng.choice(("M1", "M1", "M2")), submitted_by=agent, summary="done",
                                           criteria=[{"name": "works", "status": "met", "evidence": "ran"}])
             elif op == "decide":
-                await decide(store, rng.choice(("M1", "M2")), reviewer="rita",
-                             decision=rng.choice(("APPROVE", "REVISE", "CONDITIONAL", "ESCALATE")),
-                             rationale="looked", conditions=rng.choice(((), ("fix docs",))))
+                decision = rng.choice(("APPROVE", "REVISE", "CONDITIONAL", "ESCALATE"))
+                await decide(store, rng.choice(("M1", "M1", "M2")), reviewer="rita", decision=decision,
+                             rationale="looked", conditions=("fix docs",) if decision == "CONDITIONAL" else ())
+            elif op == "close":
+                gate = await store.gate_status("M1")
+                for condition in gate.conditions:
+                    if condition.status == "open":
+                        await close(store, condition.id, closed_by="rita", note="fixed")
             elif op == "resume":
                 await resume(store, by="rita", note="go on")
             elif op == "replan":
-                await store.replan_milestone("M2", state=rng.choice(("cut", "deferred", "active")), by="rita",
+                await store.replan_milestone("M2", state=rng.choice(("deferred", "active")), by="rita",
                                              reason="scope")
             elif op == "memory":
                 choice = rng.random()
@@ -156,13 +166,14 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
                 await store.log_action(agent, phase="implement", action="edit")
             elif op == "register":
                 await store.register_agent(agent, agent_type=rng.choice(TYPES), stale_after_seconds=40)
-        except StoreError:
-            pass  # refused: nothing written, the state recorded below is the one before
+        except StoreError as exc:
+            refused.append(f"{op}: {type(exc).__name__} {str(exc)[:80]}")  # refused: nothing written, the state recorded below is the one before
         if rng.random() < 0.1:
             await store.reap_timeouts()
         latest = await store.latest_event_id()
         if latest not in seen:  # (an operation refused wrote nothing: the clock moved on since that event)
             seen[latest] = await project(store)
+    live_run.refused = refused  # type: ignore[attr-defined]
     return seen
 
 
