@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from .. import Store
 
@@ -59,3 +62,13 @@ class Replay(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def open_replay(source: str | Path, *, at: int | datetime | None = None,
+                      clock: Callable[[], float] = time.time) -> Replay:
+    """The history of ``source`` (a swarm database: SQLite path or postgresql:// URL, or a replay file
+    written by ``swarmdeck export replay``) opened at ``at`` (an event id, or the last event at or
+    before a time; None: the newest event). The engine: store/replay/engine.py."""
+    from .engine import open_replay as engine_open
+
+    return await engine_open(source, at=at, clock=clock)
