@@ -17,8 +17,8 @@ from .ui import run_replay
 
 
 def _opener(source: Path | str):
-    """``open_replay`` on ``source``, imported when a replay opens (the history engine is store/replay)."""
-    from swarmdeck.store.replay import open_replay  # type: ignore[attr-defined]
+    """The App's replay opener: the history of ``source`` at an event id or a time (store/replay)."""
+    from swarmdeck.store.replay import open_replay  # the engine loads only when a replay opens
 
     return lambda at: open_replay(source, at=at)
 
@@ -39,11 +39,7 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
 
     if source is not None and not source.is_file():
         raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
-    try:
-        opener = _opener(source if source is not None else cfg.db)
-    except ImportError:
-        raise SystemExit(fail(cfg, 1, "unavailable", "replay is not available in this build "
-                                                     "(the history engine, store/replay, is missing)")) from None
+    opener = _opener(source if source is not None else cfg.db)
 
     async def check() -> int | datetime | None:
         """Open the history once, so that a bad file or a bad --at is one line here, not an app."""

@@ -400,7 +400,8 @@ async def test_help_lists_the_replay_keys(seeded) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_snapshot_of_the_agents_screen_in_replay(seeded, snap_compare, size) -> None:
-    """The agents at the report's submission: the marker, the ages as of then, replay's own footer."""
+    """The agents at the report's submission (the real history engine): the marker, the ages as of
+    then, replay's own footer."""
     events = __import__("asyncio").run(events_of(seeded.path))
     report = next(e for e in reversed(events) if e.kind == "gate.report_submitted")
 
@@ -410,4 +411,96 @@ def test_snapshot_of_the_agents_screen_in_replay(seeded, snap_compare, size) -> 
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, AgentsScreen))
         await loaded(pilot)
 
-    assert snap_compare(replay_app(seeded.path, report.id)[0], terminal_size=size, run_before=run_before)
+    from swarmdeck.store.replay import open_replay
+
+    app = make_app(seeded.path, replay_opener=lambda at: open_replay(seeded.path, at=at), replay_at=report.id)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# -- with the real history engine ---------------------------------------------------------------------------
+
+
+def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving_shows_it_now(
+        seeded, monkeypatch) -> None:
+    """`swarmdeck replay --at ID` on a real swarm database: the task that failed later is still running
+    there, one step on it has failed, and leaving replay shows the live dashboard."""
+    import asyncio
+
+    from swarmdeck.app.tui import SwarmdeckApp
+    from support import invoke
+
+    events = asyncio.run(events_of(seeded.path))
+    failed = next(e for e in events if e.kind == "task.failed")
+    bench = str(failed.entity_id)
+    seen: dict[str, object] = {}
+
+    async def drive(app: SwarmdeckApp) -> int:
+        async with app.run_test(size=SIZE) as pilot:
+            await in_replay(pilot, failed.id - 1)
+            seen["bar"] = bar_text(app)
+            await pilot.press("2")
+            await loaded(pilot)
+            seen["before"] = rows(app.screen.table)[bench][1]
+            await pilot.press("full_stop")
+            await in_replay(pilot, failed.id)
+            await wait_for(pilot, lambda: rows(app.screen.table)[bench][1] == "failed", what="the failure")
+            await pilot.press("comma")
+            await wait_for(pilot, lambda: rows(app.screen.table)[bench][1] == seen["before"], what="back again")
+            with pytest.raises(PermissionDenied):
+                await app.store.cancel_task(int(bench), reason="from the past")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.replay is None, what="live again")
+            await wait_for(pilot, lambda: rows(app.screen.table)[bench][1] == "failed", what="the live state")
+            seen["live_bar"] = bar_text(app)
+        return 0
+
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    result = invoke("--db", seeded.path, "replay", "--at", str(failed.id - 1))
+    assert result.returncode == 0, result.stderr
+    when = events[failed.id - 2].ts.astimezone().strftime("%H:%M:%S")
+    assert f"REPLAY {when} · event {failed.id - 1}" in seen["bar"]
+    assert seen["before"] != "failed"
+    assert "REPLAY" not in seen["live_bar"] and "LIVE" in seen["live_bar"]
+
+
+def test_swarmdeck_replay_refuses_a_missing_file_and_a_bad_time_before_any_dashboard(seeded, tmp_path,
+                                                                                    monkeypatch) -> None:
+    from swarmdeck.app.tui import SwarmdeckApp
+    from support import invoke
+
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: pytest.fail("no dashboard for a mistake"))
+    missing = invoke("--db", seeded.path, "replay", str(tmp_path / "nowhere.replay"))
+    assert missing.returncode == 2 and "no replay file at" in missing.stderr
+    bad = invoke("--db", seeded.path, "replay", "--at", "teatime")
+    assert bad.returncode == 2 and "--at: 'teatime' is neither an event id nor a time" in bad.stderr
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("hello")
+    wrong = invoke("--db", seeded.path, "replay", str(not_a_db))
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr, wrong.stderr
+
+
+async def test_agent_text_in_the_event_picker_stays_plain(seeded) -> None:
+    """Agent-written words in an activity reach the picker as text: no markup, no escapes, no actions."""
+    await db_call(seeded.path, "log_action", "builder-1", phase="[bold red]loud[/]",
+                  action="[@click=app.quit]quit[/] \x1b[31mred", success=False,
+                  error_message="[link=https://evil.example]click[/link]")
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        await loaded(pilot)
+        screen = app.screen
+        while screen.table.selected_key != "builder-1":
+            await pilot.press("down")
+        await wait_for(pilot, lambda: any("loud" in line.text for line in screen.query_one("#activity", RichLog).lines),
+                       what="the hostile action in the activity")
+        screen.query_one("#activity", RichLog).focus()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, SeekModal), what="the picker")
+        options = app.screen.query_one(OptionList)
+        last = options.get_option_at_index(options.option_count - 1).prompt
+        assert "[bold red]loud[/]" in last.plain and "[@click=app.quit]quit[/]" in last.plain
+        assert "\x1b" not in last.plain and "[link=https://evil.example]click[/link]" in last.plain
+        assert not any(span.style and "link" in str(span.style) for span in last.spans)
+        await pilot.press("escape")
+        assert app.is_running and app.replay is None
