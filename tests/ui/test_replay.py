@@ -504,3 +504,37 @@ async def test_agent_text_in_the_event_picker_stays_plain(seeded) -> None:
         assert not any(span.style and "link" in str(span.style) for span in last.spans)
         await pilot.press("escape")
         assert app.is_running and app.replay is None
+
+
+def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(seeded, tmp_path,
+                                                                                 monkeypatch) -> None:
+    """A post-mortem file another person sent: it opens with no database, in its own range."""
+    import asyncio
+
+    from swarmdeck.app.tui import SwarmdeckApp
+    from swarmdeck.store.replay.engine import export_replay
+    from support import invoke
+
+    events = asyncio.run(events_of(seeded.path))
+    file = tmp_path / "incident.replay"
+    first, last = asyncio.run(export_replay(seeded.path, file, start=events[10].id, end=events[30].id))
+    seen: dict[str, object] = {}
+
+    async def drive(app: SwarmdeckApp) -> int:
+        async with app.run_test(size=SIZE) as pilot:
+            await in_replay(pilot, last)
+            seen["point"] = app.replay_point
+            seen["bar"] = bar_text(app)
+            seen["title"] = app.db_title
+            await pilot.press("full_stop")  # the end of this file: it stays
+            await wait_for(pilot, lambda: any("No later event" in str(n.message) for n in app._notifications),
+                           what="the end of the file")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: not app.is_running, what="the app to close")
+        return 0
+
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    result = invoke("--db", tmp_path / "elsewhere.db", "replay", file)
+    assert result.returncode == 0, result.stderr
+    assert seen["point"].first_id == first and seen["point"].event_id == last
+    assert f"event {last}" in seen["bar"] and str(seen["title"]).endswith("incident.replay")
