@@ -13,14 +13,7 @@ from swarmdeck.store import describe, open_store
 from swarmdeck.store.errors import StoreError
 
 from ._base import Config, fail, refuse
-from .ui import run_replay
-
-
-def _opener(source: Path | str):
-    """The App's replay opener: the history of ``source`` at an event id or a time (store/replay)."""
-    from swarmdeck.store.replay import open_replay  # the engine loads only when a replay opens
-
-    return lambda at: open_replay(source, at=at)
+from .ui import history_of, run_replay
 
 
 @click.command("replay")
@@ -39,7 +32,7 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
 
     if source is not None and not source.is_file():
         raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
-    opener = _opener(source if source is not None else cfg.db)
+    opener = history_of(source if source is not None else cfg.db)
 
     async def check() -> int | datetime | None:
         """Open the history once, so that a bad file or a bad --at is one line here, not an app."""

@@ -39,6 +39,18 @@ def demo_shortcut(name: str, path: Path) -> str:
             f"{demo_key_folder(path)}")
 
 
+def history_of(source: Path | str):
+    """The App's replay opener (ctrl+r, `swarmdeck replay`): the history of ``source``, a database or a
+    replay file, at an event id or a time (store/replay, imported when a replay opens)."""
+
+    async def open_at(at):
+        from swarmdeck.store.replay import open_replay
+
+        return await open_replay(source, at=at)
+
+    return open_at
+
+
 def load_embedder(settings: Settings, option: str | None = None):
     """The embedder --embedder names, else the settings' (default: the bundled local model), or None
     with a warning."""
@@ -98,6 +110,7 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         key_folder=settings.key_folder,
         preferences_path=preferences.default_path(settings.config_home),
         desktop_notify=notify,
+        replay_opener=history_of(cfg.db),
     )
     return app.run() or 0
 
@@ -211,6 +224,7 @@ def demo(cfg: Config, demo_db: Path | str | None, reviewer: str | None, speed: f
         keymap=settings.keymap,
         preferences_path=preferences.default_path(settings.config_home),
         desktop_notify=notify,
+        replay_opener=history_of(path),
     )
     app.run()
     click.echo(f"demo database kept at {describe(path)}")

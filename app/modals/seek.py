@@ -45,9 +45,10 @@ class SeekModal(ModalScreen[int | datetime | None]):
             yield Label("enter to go there · esc to cancel", classes="dim")
 
     def on_mount(self) -> None:
-        if self.events:
+        if self.events:  # opened from a list of events: picking one is what a person came for
             events = self.query_one("#seek-events", OptionList)
             events.highlighted = len(self.events) - 1  # the latest: the one a person most often means
+            events.focus()
 
     @on(Input.Submitted, "#seek-input")
     def _typed(self, event: Input.Submitted) -> None:
