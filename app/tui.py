@@ -365,6 +365,8 @@ class SwarmdeckApp(App[int]):
     async def _forward_changes(self, message: StoreChanged) -> None:
         if not self.is_running:  # posted just before the app began to close: its screens are going
             return
+        if self.replay is not None:  # a live poll that ended as replay began: the screens reload on leaving
+            return
         if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
             if not self.is_running:

@@ -538,3 +538,41 @@ def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(
     assert result.returncode == 0, result.stderr
     assert seen["point"].first_id == first and seen["point"].event_id == last
     assert f"event {last}" in seen["bar"] and str(seen["title"]).endswith("incident.replay")
+
+
+async def test_the_palette_offers_replay_moves_in_replay_and_the_replay_itself_live(seeded) -> None:
+    from swarmdeck.app.commands import SwarmCommands
+
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        live = {hit.text: hit.help async for hit in SwarmCommands(app.screen).discover()}
+        assert live["View: Replay the swarm's history"] == "Key ^r on any screen"
+        assert not any(text.startswith("Replay:") for text in live) and "View: Pause or resume the live view" in live
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is not None, what="replay")
+        past = {hit.text: hit.help async for hit in SwarmCommands(app.screen).discover()}
+        assert past["Replay: one event back"] == "Key , on any screen"
+        assert "Replay: the next decision on a gate" in past and "Queue: Add a task" not in past
+        assert "View: Pause or resume the live view" not in past and "View: Replay the swarm's history" not in past
+
+
+async def test_live_changes_that_arrive_during_replay_do_not_reach_the_past(seeded) -> None:
+    from swarmdeck.app.poller import StoreChanged
+
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("2")
+        await loaded(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is not None, what="replay")
+        await settle(pilot)
+        await db_call(seeded.path, "enqueue_task", description="written while replaying", agent_type="ops")
+        fresh = await db_call(seeded.path, "changes_since", app.replay_point.event_id)
+        app.post_message(StoreChanged(fresh))
+        await settle(pilot)
+        assert not any("written while replaying" in " ".join(r) for r in rows(app.screen.table).values())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("written while replaying" in " ".join(r)
+                                          for r in rows(app.screen.table).values()), what="the live task")
