@@ -70,28 +70,23 @@ ATTENTION_AFTER_CHANGE_S = 1.0
 ATTENTION_TOASTS = 3
 
 
+def _step_keys(step: Step, forward: str, back: str, next_words: str, previous_words: str) -> list[Binding]:
+    """The two keys of one kind of step: to the next (``forward``) and the previous (``back``)."""
+    word = STEP_WORDS[step]
+    return [Binding(forward, f"replay_step('{step}', True)", f"Next {word}", show=False, id=f"replay.next-{step}",
+                    tooltip=f"Replay: {next_words}"),
+            Binding(back, f"replay_step('{step}', False)", f"Previous {word}", show=False,
+                    id=f"replay.previous-{step}", tooltip=f"Replay: {previous_words}")]
+
+
 #: Replay mode's keys: active only in replay (``SwarmdeckApp.check_action``), listed apart in the help.
 REPLAY_BINDINGS = [
-    Binding("full_stop", "replay_step('event', True)", "Next event", show=False, id="replay.next-event",
-            tooltip="Replay: one event forward"),
-    Binding("comma", "replay_step('event', False)", "Previous event", show=False, id="replay.previous-event",
-            tooltip="Replay: one event back"),
-    Binding("g", "replay_step('decision', True)", "Next decision", show=False, id="replay.next-decision",
-            tooltip="Replay: the next decision on a gate"),
-    Binding("G", "replay_step('decision', False)", "Previous decision", show=False,
-            id="replay.previous-decision", tooltip="Replay: the previous decision on a gate"),
-    Binding("b", "replay_step('failure', True)", "Next failure", show=False, id="replay.next-failure",
-            tooltip="Replay: the next task that failed"),
-    Binding("B", "replay_step('failure', False)", "Previous failure", show=False, id="replay.previous-failure",
-            tooltip="Replay: the previous task that failed"),
-    Binding("h", "replay_step('stale', True)", "Next stale", show=False, id="replay.next-stale",
-            tooltip="Replay: the next agent whose heartbeat went stale"),
-    Binding("H", "replay_step('stale', False)", "Previous stale", show=False, id="replay.previous-stale",
-            tooltip="Replay: the previous agent whose heartbeat went stale"),
-    Binding("o", "replay_step('report', True)", "Next report", show=False, id="replay.next-report",
-            tooltip="Replay: the next gate report submitted"),
-    Binding("O", "replay_step('report', False)", "Previous report", show=False, id="replay.previous-report",
-            tooltip="Replay: the previous gate report submitted"),
+    *_step_keys(Step.EVENT, "full_stop", "comma", "one event forward", "one event back"),
+    *_step_keys(Step.DECISION, "g", "G", "the next decision on a gate", "the previous decision on a gate"),
+    *_step_keys(Step.FAILURE, "b", "B", "the next task that failed", "the previous task that failed"),
+    *_step_keys(Step.STALE, "h", "H", "the next agent whose heartbeat went stale",
+                "the previous agent whose heartbeat went stale"),
+    *_step_keys(Step.REPORT, "o", "O", "the next gate report submitted", "the previous gate report submitted"),
     Binding("space", "replay_play", "Play/pause", id="replay.play",
             tooltip="Replay: play the history at its real pace times the speed, or pause"),
     Binding("greater_than_sign", "replay_speed(1)", "Faster", show=False, id="replay.faster",

@@ -121,6 +121,13 @@ async def in_replay(pilot, event_id: int | None = None) -> None:
     await settle(pilot)
 
 
+async def on_screen(pilot, key: str) -> None:
+    """The app loaded, then the screen behind ``key`` loaded."""
+    await loaded(pilot)
+    await pilot.press(key)
+    await loaded(pilot)
+
+
 # -- what the mode decides without Textual -------------------------------------------------------------
 
 
@@ -359,9 +366,7 @@ async def test_a_replay_file_alone_closes_when_replay_is_left(seeded) -> None:
 async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked(seeded) -> None:
     app, opener = replay_app(seeded.path, False)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        await pilot.press("3")
-        await loaded(pilot)
+        await on_screen(pilot, "3")
         screen = app.screen
         assert isinstance(screen, AgentsScreen)
         while screen.table.selected_key != "builder-1":
@@ -486,9 +491,7 @@ async def test_agent_text_in_the_event_picker_stays_plain(seeded) -> None:
                   error_message="[link=https://evil.example]click[/link]")
     app, _ = replay_app(seeded.path, False)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        await pilot.press("3")
-        await loaded(pilot)
+        await on_screen(pilot, "3")
         screen = app.screen
         while screen.table.selected_key != "builder-1":
             await pilot.press("down")
@@ -562,9 +565,7 @@ async def test_live_changes_that_arrive_during_replay_do_not_reach_the_past(seed
 
     app, _ = replay_app(seeded.path, False)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        await pilot.press("2")
-        await loaded(pilot)
+        await on_screen(pilot, "2")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.replay is not None, what="replay")
         await settle(pilot)
