@@ -64,6 +64,10 @@ _INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)), "mem
             "gate_conditions": (("milestone_id",),), "validation_reports": (("milestone_id", "version"),),
             "gate_decisions": (("milestone_id",),)}
 
+#: The tables whose rows change after they are written: rebuilt by the reducer (the others are appended).
+MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
+           "memory_entries", "learning_records")
+
 #: The point every view reads.
 POINT = "(SELECT event_id FROM rp_point)"
 
@@ -100,6 +104,7 @@ def convert(conn: Any) -> None:
         key = ", ".join(_KEYS[table])
         conn.execute(f"CREATE INDEX rp_{table}_key ON rp_{table} ({key}, _from)")
         conn.execute(f"CREATE INDEX rp_{table}_from ON rp_{table} (_from, _to)")
+        conn.execute(f"CREATE INDEX rp_{table}_open ON rp_{table} (_to) WHERE _to = {OPEN}")
         for n, indexed in enumerate(_INDEXES.get(table, ())):
             conn.execute(f"CREATE INDEX rp_{table}_{n} ON rp_{table} ({', '.join(indexed)}, _from)")
         conn.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM rp_{table} "
@@ -177,7 +182,7 @@ class Builder:
         self.conn = conn
         self.src = source
         self.cols = {t: columns(conn, f"rp_{t}")[2:] for t in REPLAYED}
-        self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in _KEYS}
+        self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in MUTABLE}
         self.closed: dict[str, list[tuple[int, int, dict[str, Any]]]] = {t: [] for t in REPLAYED}
         self.memory_current: dict[tuple[str, str], int] = {}
         self.counts: dict[str, int] = {}
@@ -251,10 +256,13 @@ class Builder:
 
     # the pass
 
-    def run(self, *, progress: Callable[[int], None] | None = None) -> int:
-        """Read and reduce every source event after the last one held; the newest event id."""
-        self._load()
+    def run(self, *, upto: int | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Read and reduce every source event after the last one held (up to ``upto``); the newest id."""
         last = int(self.meta("last_id", 0))
+        newest = self.src.one("SELECT max(id) AS id FROM events")
+        if last and (newest is None or newest["id"] is None or newest["id"] <= last):
+            return last  # nothing new
+        self._load()
         if last == 0 and self.get("swarm_state", 1) is None:
             self.event_id = 0
             self.put("swarm_state", 1, {"id": 1, "paused": 0, "reason": None, "paused_by": None, "paused_at": None})
@@ -264,7 +272,8 @@ class Builder:
         listed = ", ".join(ev_cols)
         marks = ", ".join("?" * len(ev_cols))
         while True:
-            rows = self.src.all(f"SELECT {listed} FROM events WHERE id > ? ORDER BY id LIMIT {BATCH}", (last,))
+            rows = self.src.all(f"SELECT {listed} FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT {BATCH}",
+                                (last, upto if upto is not None else OPEN))
             if not rows:
                 break
             self.conn.executemany(f"INSERT INTO rp_events ({listed}) VALUES ({marks})",
@@ -319,16 +328,25 @@ class Builder:
             self.conn.execute("INSERT OR IGNORE INTO rp_stale VALUES (?, ?, ?)", (found[0], agent["name"], beat))
 
     def _samples(self) -> None:
-        """Queue samples by time: each slot's row from the source, from the first event at or after it."""
-        since = self.conn.execute("SELECT coalesce(max(slot), -1) FROM rp_queue_samples").fetchone()[0]
-        self.conn.execute("DELETE FROM rp_queue_samples WHERE slot >= ?", (since,))
+        """Queue samples by time: each slot's row from the source, from the first event at or after it
+        (a slot's last value stands for it: the store rewrites a slot's row as its queue changes)."""
+        last_ts = self.conn.execute("SELECT max(ts) FROM rp_events").fetchone()[0]
+        if last_ts is None:
+            return
+        since = int(self.meta("sample_slot", -1))
         cols = self.cols["queue_samples"]
-        for row in self.source_rows("queue_samples", "slot >= ? ORDER BY slot", (since,)):
-            at = self.conn.execute("SELECT id FROM rp_events WHERE ts >= ? ORDER BY ts, id LIMIT 1",
-                                   (row["ts"],)).fetchone()
-            if at is not None:
-                self.conn.execute(f"INSERT INTO rp_queue_samples VALUES (?, ?, {', '.join('?' * len(cols))})",
-                                  (at[0], OPEN, *(row[c] for c in cols)))
+        rows = self.source_rows("queue_samples", "slot >= ? AND ts <= ? ORDER BY slot", (since, last_ts))
+        if not rows:
+            return
+        self.conn.execute("DELETE FROM rp_queue_samples WHERE slot >= ?", (since,))
+        self.conn.execute(f"CREATE TEMP TABLE rp_new_samples ({', '.join(cols)})")
+        self.conn.executemany(f"INSERT INTO rp_new_samples VALUES ({', '.join('?' * len(cols))})",
+                              [tuple(row[c] for c in cols) for row in rows])
+        self.conn.execute(f"""INSERT INTO rp_queue_samples
+            SELECT (SELECT id FROM rp_events e WHERE e.ts >= s.ts ORDER BY e.ts, e.id LIMIT 1), {OPEN}, s.*
+            FROM rp_new_samples s""")
+        self.conn.execute("DROP TABLE temp.rp_new_samples")
+        self.set_meta("sample_slot", rows[-1]["slot"])
 
     # -- what each event does -------------------------------------------------------------------
 
