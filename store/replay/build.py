@@ -3,7 +3,8 @@
 Every table a replay shows is kept here as ``rp_<table>``: the table's own columns plus ``_from`` and
 ``_to``, the event ids between which that version of the row held (``_from <= point < _to``; ``_to`` is
 ``OPEN`` while it still holds). The table's own name is a view that picks the versions holding at the
-point (``rp_point``), so the store's own reads (store/sqlite/) run unchanged on this file; the events are
+point, which it reads from the SQL function ``rp_point()`` that each replay gives its own connection
+(so that replays of one database never share a point, and a seek writes nothing), so the store's own reads (store/sqlite/) run unchanged on this file; the events are
 ``rp_events``, a copy of the log, seen through the view ``events`` up to the point.
 
 Where each table's history comes from (classified against store/sqlite/schema.py):
@@ -68,8 +69,8 @@ _INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)), "mem
 MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
            "memory_entries", "learning_records")
 
-#: The point every view reads.
-POINT = "(SELECT event_id FROM rp_point)"
+#: The point every view reads: a function each replay defines on its own connection.
+POINT = "rp_point()"
 
 _STATUSES = ("pending", "blocked", "ready", "running", "completed", "failed", "cancelled")
 
@@ -88,9 +89,6 @@ def convert(conn: Any) -> None:
     """Turn a database with the store's schema (empty) into a replay cache: versions and views."""
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("CREATE TABLE rp_point (id INTEGER PRIMARY KEY CHECK (id = 1), event_id INTEGER NOT NULL, "
-                 "ts REAL NOT NULL)")
-    conn.execute("INSERT INTO rp_point VALUES (1, 0, 0)")
     conn.execute("CREATE TABLE rp_meta (key TEXT PRIMARY KEY, value)")
     conn.execute("CREATE TABLE rp_stale (event_id INTEGER NOT NULL, agent TEXT NOT NULL, heartbeat REAL, "
                  "PRIMARY KEY (agent, heartbeat))")

@@ -259,3 +259,35 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
             await replay.close()
     finally:
         await store.close()
+
+
+async def test_two_replays_of_one_database_keep_their_own_points(db_path, clock, tmp_path):
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        for n in range(4):
+            clock.advance(5)
+            await store.enqueue_task(description=f"task {n}")
+    finally:
+        await store.close()
+    first, second = await open_replay(db_path, at=1), await open_replay(db_path)
+    try:
+        assert len(await first.store.list_tasks()) == 1
+        assert len(await second.store.list_tasks()) == 4
+        assert first.store.clock() < second.store.clock()
+    finally:
+        await first.close()
+        await second.close()
+    # A replay file in a folder no one may write to opens all the same.
+    target = tmp_path / "ro" / "history.replay"
+    target.parent.mkdir()
+    await export_replay(db_path, target)
+    target.parent.chmod(0o555)
+    target.chmod(0o444)
+    try:
+        replay = await open_replay(target, at=2)
+        try:
+            assert [t.description for t in await replay.store.list_tasks()] == ["task 1", "task 0"]
+        finally:
+            await replay.close()
+    finally:
+        target.parent.chmod(0o755)
