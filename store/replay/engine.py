@@ -129,7 +129,7 @@ class SqliteReplay:
     def __init__(self, path: Path, conn: Any, store: Any, first: int, last: int,
                  cleanup: Callable[[], None] | None) -> None:
         self._path = path
-        self._conn = conn
+        self._files = conn
         self._store = store
         self._first, self._last = first, last
         self._cleanup = cleanup
@@ -148,7 +148,7 @@ class SqliteReplay:
         return self._point.ts.timestamp()
 
     def _event(self, sql: str, params: tuple[Any, ...]) -> tuple[int, float, str] | None:
-        row = self._conn.execute(sql, params).fetchone()
+        row = self._files.execute(sql, params).fetchone()
         return None if row is None or row[0] is None else (row[0], row[1], row[2])
 
     def _move(self, event_id: int) -> ReplayPoint:
@@ -184,14 +184,14 @@ class SqliteReplay:
             else:
                 sql, params = f"SELECT id FROM rp_events WHERE kind = ? AND id {op} ?", (_KIND_OF_STEP[by], here)
             column = "event_id" if by is Step.STALE else "id"
-            row = self._conn.execute(f"{sql} AND {column} BETWEEN ? AND ? ORDER BY {column} {order} LIMIT 1",
+            row = self._files.execute(f"{sql} AND {column} BETWEEN ? AND ? ORDER BY {column} {order} LIMIT 1",
                                      (*params, self._first, self._last)).fetchone()
             return self._point if row is None else self._move(row[0])
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._store.close()
-        self._conn.close()
+        self._files.close()
         if self._cleanup is not None:
             self._cleanup()
 
