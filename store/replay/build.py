@@ -27,6 +27,13 @@ Where each table's history comes from (classified against store/sqlite/schema.py
   replay), ``schema_migrations`` aside.
 - ``task_counts`` (kept by triggers in a live store) is a view counting the tasks at the point.
 
+Finding the versions that hold at a point is an interval stabbing query, which an index on ``_from``
+(or ``_to``) answers only by scanning every version that began before (or ended after) the point. So
+each version also carries its dyadic block: ``_lvl``, the number of low bits in which ``_from`` and
+``_to - 1`` differ, and ``_blk = _from >> _lvl``; a version holds at P only if ``_blk = P >> _lvl``, so
+the views look in one block per level (63 index probes) and read little more than the versions that
+hold. The indexes lead with the columns the store filters on (a task's status, its agent...).
+
 Stale points (an agent's heartbeat aging past its limit) are found while building, from the agents'
 versions, into ``rp_stale``.
 """
@@ -61,9 +68,8 @@ _KEYS = {
     "report_issues": ("report_id",), "report_recommendations": ("report_id",), "gate_resumptions": ("id",),
     "criterion_evidence": ("id",), "session_events": ("session_id",), "queue_samples": ("slot",),
 }
-_INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)), "memory_entries": (("namespace", "key"),),
-            "gate_conditions": (("milestone_id",),), "validation_reports": (("milestone_id", "version"),),
-            "gate_decisions": (("milestone_id",),)}
+_INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)),
+            "memory_entries": (("is_current",),), "learning_records": (("kind",),)}
 
 #: The tables whose rows change after they are written: rebuilt by the reducer (the others are appended).
 MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
@@ -71,6 +77,15 @@ MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "r
 
 #: The point every view reads: a function each replay defines on its own connection.
 POINT = "rp_point()"
+#: A version holds at the point: looked for in the one block of each level that can hold it.
+HOLDS = (f"(_lvl, _blk) IN (SELECT lvl, {POINT} >> lvl FROM rp_levels) "
+         f"AND _from <= {POINT} AND _to > {POINT}")
+
+
+def block(start: int, end: int) -> tuple[int, int]:
+    """A version's dyadic block: its level and its block number at that level."""
+    level = (start ^ (end - 1)).bit_length()
+    return level, start >> level
 
 _STATUSES = ("pending", "blocked", "ready", "running", "completed", "failed", "cancelled")
 
@@ -93,20 +108,22 @@ def convert(conn: Any) -> None:
     conn.execute("CREATE TABLE rp_stale (event_id INTEGER NOT NULL, agent TEXT NOT NULL, heartbeat REAL, "
                  "PRIMARY KEY (agent, heartbeat))")
     conn.execute("CREATE INDEX rp_stale_event ON rp_stale (event_id)")
+    conn.execute("CREATE TABLE rp_levels (lvl INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT INTO rp_levels VALUES (?)", [(n,) for n in range(63)])
     cols: dict[str, list[str]] = {}
     for table in REPLAYED:
         cols[table] = columns(conn, table)
         listed = ", ".join(cols[table])
-        conn.execute(f"CREATE TABLE rp_{table} AS SELECT 0 AS _from, 0 AS _to, {listed} FROM {table} WHERE 0")
+        conn.execute(f"CREATE TABLE rp_{table} AS SELECT 0 AS _from, 0 AS _to, 0 AS _lvl, 0 AS _blk, {listed} "
+                     f"FROM {table} WHERE 0")
         conn.execute(f"DROP TABLE {table}")
         key = ", ".join(_KEYS[table])
         conn.execute(f"CREATE INDEX rp_{table}_key ON rp_{table} ({key}, _from)")
-        conn.execute(f"CREATE INDEX rp_{table}_from ON rp_{table} (_from, _to)")
+        conn.execute(f"CREATE INDEX rp_{table}_at ON rp_{table} (_lvl, _blk, _from)")
         conn.execute(f"CREATE INDEX rp_{table}_open ON rp_{table} (_to) WHERE _to = {OPEN}")
         for n, indexed in enumerate(_INDEXES.get(table, ())):
-            conn.execute(f"CREATE INDEX rp_{table}_{n} ON rp_{table} ({', '.join(indexed)}, _from)")
-        conn.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM rp_{table} "
-                     f"WHERE _from <= {POINT} AND _to > {POINT}")
+            conn.execute(f"CREATE INDEX rp_{table}_{n} ON rp_{table} ({', '.join(indexed)}, _lvl, _blk, _from)")
+        conn.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM rp_{table} WHERE {HOLDS}")
     # The log: the table itself, renamed (its indexes go with it), seen up to the point.
     for trigger in ("no_update", "no_delete", "no_replace"):
         conn.execute(f"DROP TRIGGER IF EXISTS events_{trigger}")
@@ -179,7 +196,7 @@ class Builder:
     def __init__(self, conn: Any, source: Source) -> None:
         self.conn = conn
         self.src = source
-        self.cols = {t: columns(conn, f"rp_{t}")[2:] for t in REPLAYED}
+        self.cols = {t: columns(conn, f"rp_{t}")[4:] for t in REPLAYED}
         self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in MUTABLE}
         self.closed: dict[str, list[tuple[int, int, dict[str, Any]]]] = {t: [] for t in REPLAYED}
         self.memory_current: dict[tuple[str, str], int] = {}
@@ -203,7 +220,7 @@ class Builder:
             cols = self.cols[table]
             key = _KEYS[table]
             for r in self.conn.execute(f"SELECT * FROM rp_{table} WHERE _to = ?", (OPEN,)).fetchall():
-                row = dict(zip(cols, r[2:]))
+                row = dict(zip(cols, r[4:]))
                 rows[tuple(row[k] for k in key) if len(key) > 1 else row[key[0]]] = (r[0], row)
             self.conn.execute(f"DELETE FROM rp_{table} WHERE _to = ?", (OPEN,))
         for _from, row in self.open["memory_entries"].values():
@@ -296,17 +313,18 @@ class Builder:
         for table, rows in self.closed.items():
             if rows:
                 cols = self.cols[table]
-                marks = ", ".join("?" * (len(cols) + 2))
+                marks = ", ".join("?" * (len(cols) + 4))
                 self.conn.executemany(f"INSERT INTO rp_{table} VALUES ({marks})",
-                                      [(f, t, *(row[c] for c in cols)) for f, t, row in rows])
+                                      [(f, t, *block(f, t), *(row[c] for c in cols)) for f, t, row in rows])
                 rows.clear()
         if final:
             last_ts = self.conn.execute("SELECT max(ts) FROM rp_events").fetchone()[0] or 0.0
             for table, held in self.open.items():
                 cols = self.cols[table]
-                marks = ", ".join("?" * (len(cols) + 2))
+                marks = ", ".join("?" * (len(cols) + 4))
                 self.conn.executemany(f"INSERT INTO rp_{table} VALUES ({marks})",
-                                      [(f, OPEN, *(row[c] for c in cols)) for f, row in held.values()])
+                                      [(f, OPEN, *block(f, OPEN), *(row[c] for c in cols))
+                                       for f, row in held.values()])
                 if table == "agents":
                     for f, row in held.values():
                         self._stale_check(f, row, OPEN, last_ts + 1e9)
@@ -341,7 +359,7 @@ class Builder:
         self.conn.executemany(f"INSERT INTO rp_new_samples VALUES ({', '.join('?' * len(cols))})",
                               [tuple(row[c] for c in cols) for row in rows])
         self.conn.execute(f"""INSERT INTO rp_queue_samples
-            SELECT (SELECT id FROM rp_events e WHERE e.ts >= s.ts ORDER BY e.ts, e.id LIMIT 1), {OPEN}, s.*
+            SELECT (SELECT id FROM rp_events e WHERE e.ts >= s.ts ORDER BY e.ts, e.id LIMIT 1), {OPEN}, 62, 0, s.*
             FROM rp_new_samples s""")
         self.conn.execute("DROP TABLE temp.rp_new_samples")
         self.set_meta("sample_slot", rows[-1]["slot"])

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..errors import InvalidArgument, NotFound
 from . import ReplayPoint, Step
-from .build import OPEN, REPLAYED, Builder, Source, convert
+from .build import OPEN, REPLAYED, Builder, Source, block, convert
 
 #: Marks a file as a replay cache or a replay file (``rp_meta``).
 FORMAT = "swarmdeck-replay-1"
@@ -267,7 +267,8 @@ def _clip(path: Path, first: int, last: int) -> None:
         conn.execute("DELETE FROM rp_events WHERE id > ? OR id < ?", (last, first))
         for table in REPLAYED:
             conn.execute(f"DELETE FROM rp_{table} WHERE _from > ? OR _to <= ?", (last, first))
-            conn.execute(f"UPDATE rp_{table} SET _to = ? WHERE _to > ? AND _to <> ?", (OPEN, last, OPEN))
+            conn.execute(f"UPDATE rp_{table} SET _to = ?, _lvl = ?, _blk = ? WHERE _to > ? AND _to <> ?",
+                         (OPEN, *block(0, OPEN), last, OPEN))
         conn.execute("DELETE FROM rp_stale WHERE event_id > ? OR event_id < ?", (last, first))
         conn.execute("INSERT OR REPLACE INTO rp_meta VALUES ('first_id', ?)", (first,))
         conn.execute("INSERT OR REPLACE INTO rp_meta VALUES ('last_id', ?)", (last,))
