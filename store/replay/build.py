@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -400,11 +400,6 @@ class Builder:
     def task_base_priority(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("tasks", int(tid), base_priority=p.get("base_priority"), updated_at=self.ts)
 
-    def task_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, tid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("tasks", int(tid), status=status, updated_at=b.ts)
-        return handler
-
     def task_claimed(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
         tid = int(tid)
         task = self.get("tasks", tid)
@@ -520,24 +515,6 @@ class Builder:
                     stale_after_seconds=stale, requeue_after_seconds=grace, last_heartbeat=self.ts,
                     status="idle" if held["status"] == "offline" else held["status"])
 
-    def agent_changed(self, heartbeat: bool) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, name: Any, actor: str, p: dict[str, Any]) -> None:
-            held = b.get("agents", name)
-            if held is None:
-                return
-            fields = {k: p[k] for k in ("status", "current_task_id", "completion", "next_milestone") if k in p}
-            if "blockers" in p:
-                before = json.loads(held["blockers"] or "[]")
-                since = json.loads(held["blockers_since"] or "{}")
-                seen = {blocker: since.get(blocker) for blocker in before if since.get(blocker) is not None}
-                fields["blockers"] = dumps(p["blockers"])
-                fields["blockers_since"] = dumps({x: seen.get(x, b.ts) for x in p["blockers"] or ()})
-            if heartbeat:
-                fields["last_heartbeat"] = b.ts
-            if fields:
-                b.change("agents", name, **fields)
-        return handler
-
     def agent_action(self, name: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("agents", name, last_heartbeat=self.ts)
 
@@ -565,17 +542,6 @@ class Builder:
             row.update(status=p.get("status", row["status"]), hours_spent=0.0, plan_state="active", plan_version=0)
             self.put("milestones", int(mid), row)
 
-    def milestone_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("milestones", int(mid), status=status)
-        return handler
-
-    def milestone_plan(self, state: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
-            held = b.get("milestones", int(mid))
-            if held is not None:
-                b.change("milestones", int(mid), plan_state=state, plan_version=held["plan_version"] + 1)
-        return handler
 
     def report_submitted(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
         mid = int(mid)
@@ -608,18 +574,18 @@ class Builder:
         self.change("gate_conditions", cid, status="closed", closed_by=p.get("closed_by"), closed_at=self.ts,
                     note=p.get("note"), close_signature=fixed["close_signature"] if fixed else None)
 
-    def evidence_added(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
-        n = self.nth("gate.evidence_added")
-        row = self.source_row("criterion_evidence", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
+    def append_nth(self, kind: str, table: str) -> None:
+        """The row of ``table`` that the n-th event of ``kind`` wrote (each such event writes one)."""
+        row = self.source_row(table, f"1 = 1 ORDER BY id LIMIT 1 OFFSET {self.nth(kind)}", ())
         if row is not None:
-            self.append("criterion_evidence", row)
+            self.append(table, row)
+
+    def evidence_added(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        self.append_nth("gate.evidence_added", "criterion_evidence")
 
     def milestone_review(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("milestones", int(mid), status="review")
-        n = self.nth("milestone.review")
-        row = self.source_row("gate_resumptions", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
-        if row is not None:
-            self.append("gate_resumptions", row)
+        self.append_nth("milestone.review", "gate_resumptions")
 
     def swarm_paused(self, _id: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("swarm_state", 1, paused=1, reason=p.get("reason"), paused_by=self.last_reviewer,
@@ -636,19 +602,11 @@ class Builder:
             row.update(status="created", updated_at=self.ts)
             self.put("sessions", sid, row)
 
-    def session_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, sid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("sessions", sid, status=status, updated_at=b.ts)
-        return handler
-
     def session_touched(self, sid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("sessions", sid, updated_at=self.ts)
 
     def session_event(self, sid: Any, actor: str, p: dict[str, Any]) -> None:
-        n = self.nth("session.event")
-        row = self.source_row("session_events", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
-        if row is not None:
-            self.append("session_events", row)
+        self.append_nth("session.event", "session_events")
 
     def memory_version(self, eid: Any, actor: str, p: dict[str, Any]) -> None:
         row = self.source_row("memory_entries", "id = ?", (int(eid),))
@@ -679,13 +637,62 @@ class Builder:
             self.change("learning_records", r["id"], archived_at=self.ts)
 
 
-_HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
+Handler = Callable[[Builder, Any, str, dict[str, Any]], None]
+
+
+def _task_status(status: str) -> Handler:
+    def handler(b: Builder, tid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("tasks", int(tid), status=status, updated_at=b.ts)
+    return handler
+
+
+def _milestone_status(status: str) -> Handler:
+    def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("milestones", int(mid), status=status)
+    return handler
+
+
+def _milestone_plan(state: str) -> Handler:
+    def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        held = b.get("milestones", int(mid))
+        if held is not None:
+            b.change("milestones", int(mid), plan_state=state, plan_version=held["plan_version"] + 1)
+    return handler
+
+
+def _session_status(status: str) -> Handler:
+    def handler(b: Builder, sid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("sessions", sid, status=status, updated_at=b.ts)
+    return handler
+
+
+def _agent_changed(heartbeat: bool) -> Handler:
+    """``agent.heartbeat`` / ``agent.updated``: the fields given (blockers keep when each was first
+    reported); a heartbeat stamps the time too."""
+    def handler(b: Builder, name: Any, actor: str, p: dict[str, Any]) -> None:
+        held = b.get("agents", name)
+        if held is None:
+            return
+        fields = {k: p[k] for k in ("status", "current_task_id", "completion", "next_milestone") if k in p}
+        if "blockers" in p:
+            before = json.loads(held["blockers"] or "[]")
+            since = json.loads(held["blockers_since"] or "{}")
+            seen = {blocker: since.get(blocker) for blocker in before if since.get(blocker) is not None}
+            fields["blockers"] = dumps(p["blockers"])
+            fields["blockers_since"] = dumps({x: seen.get(x, b.ts) for x in p["blockers"] or ()})
+        if heartbeat:
+            fields["last_heartbeat"] = b.ts
+        if fields:
+            b.change("agents", name, **fields)
+    return handler
+
+
+#: What each kind of event does to the state (a kind not here changes nothing a replay shows).
+_HANDLERS: dict[str, Handler] = {
     "task.enqueued": Builder.task_enqueued,
     "task.dependency_added": Builder.task_dependency,
     "task.reprioritised": Builder.task_reprioritised,
     "task.base_priority_set": Builder.task_base_priority,
-    "task.blocked": Builder.task_status(None, "blocked"),  # type: ignore[arg-type]
-    "task.ready": Builder.task_status(None, "ready"),  # type: ignore[arg-type]
     "task.claimed": Builder.task_claimed,
     "task.completed": Builder.task_completed,
     "task.failed": Builder.task_failed,
@@ -695,19 +702,14 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "task.unheld": Builder.task_unheld,
     "task.escalated": Builder.task_escalated,
     "agent.registered": Builder.agent_registered,
-    "agent.heartbeat": Builder.agent_changed(None, True),  # type: ignore[arg-type]
-    "agent.updated": Builder.agent_changed(None, False),  # type: ignore[arg-type]
+    "agent.heartbeat": _agent_changed(True),
+    "agent.updated": _agent_changed(False),
     "agent.action": Builder.agent_action,
     "reviewer.added": Builder.reviewer_added,
     "reviewer.key": Builder.reviewer_key,
     "reviewer.removed": Builder.reviewer_removed,
     "milestone.added": Builder.milestone_added,
-    "milestone.opened": Builder.milestone_status(None, "open"),  # type: ignore[arg-type]
-    "milestone.approved": Builder.milestone_status(None, "approved"),  # type: ignore[arg-type]
     "milestone.review": Builder.milestone_review,
-    "milestone.cut": Builder.milestone_plan(None, "cut"),  # type: ignore[arg-type]
-    "milestone.deferred": Builder.milestone_plan(None, "deferred"),  # type: ignore[arg-type]
-    "milestone.reinstated": Builder.milestone_plan(None, "active"),  # type: ignore[arg-type]
     "gate.report_submitted": Builder.report_submitted,
     "gate.decided": Builder.gate_decided,
     "gate.condition_closed": Builder.condition_closed,
@@ -715,10 +717,6 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "swarm.paused": Builder.swarm_paused,
     "swarm.resumed": Builder.swarm_resumed,
     "session.created": Builder.session_created,
-    "session.active": Builder.session_status(None, "active"),  # type: ignore[arg-type]
-    "session.paused": Builder.session_status(None, "paused"),  # type: ignore[arg-type]
-    "session.terminated": Builder.session_status(None, "terminated"),  # type: ignore[arg-type]
-    "session.archived": Builder.session_status(None, "archived"),  # type: ignore[arg-type]
     "session.event": Builder.session_event,
     "session.state_set": Builder.session_touched,
     "memory.added": Builder.memory_version,
@@ -727,16 +725,13 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "memory.restored": Builder.memory_restored,
     "record.logged": Builder.record_logged,
     "record.archived": Builder.records_archived,
+    **{f"task.{status}": _task_status(status) for status in ("blocked", "ready")},
+    **{f"milestone.{kind}": _milestone_status(status) for kind, status in (("opened", "open"),
+                                                                           ("approved", "approved"))},
+    **{f"milestone.{kind}": _milestone_plan(state) for kind, state in (("cut", "cut"), ("deferred", "deferred"),
+                                                                       ("reinstated", "active"))},
+    **{f"session.{status}": _session_status(status) for status in ("active", "paused", "terminated", "archived")},
 }
-
-
-def stale_points(conn: Any, after: int, forward: bool, lo: int, hi: int) -> Iterator[int]:
-    order = "ASC" if forward else "DESC"
-    op = ">" if forward else "<"
-    row = conn.execute(f"SELECT event_id FROM rp_stale WHERE event_id {op} ? AND event_id BETWEEN ? AND ? "
-                       f"ORDER BY event_id {order} LIMIT 1", (after, lo, hi)).fetchone()
-    if row is not None:
-        yield row[0]
 
 
 __all__ = ["BATCH", "Builder", "OPEN", "POINT", "REPLAYED", "Source", "convert"]
