@@ -111,12 +111,14 @@ async def build_cache(source: str | Path, path: Path) -> Path:
     """Make (or extend) the replay cache of ``source`` at ``path``."""
     if not path.exists():
         tmp = path.with_name(path.name + ".building")
-        tmp.unlink(missing_ok=True)
-        await _new_cache(tmp)
-        await asyncio.to_thread(_extend, tmp, source)
-        for suffix in ("-wal", "-shm"):
-            Path(str(tmp) + suffix).unlink(missing_ok=True)
-        tmp.replace(path)
+        try:
+            tmp.unlink(missing_ok=True)
+            await _new_cache(tmp)
+            await asyncio.to_thread(_extend, tmp, source)
+            tmp.replace(path)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-writers"):
+                Path(str(tmp) + suffix).unlink(missing_ok=True)
     else:
         await asyncio.to_thread(_extend, path, source)
     return path
