@@ -1,7 +1,8 @@
 """Replay: the swarm as it was at one event of its history, for a person to look at and step through.
 
-The event log records every change; a replay rebuilds the state at any event from the nearest periodic
-snapshot and the events after it (``store/replay/engine.py``), and shows it through a read-only ``Store``
+The event log records every change; a replay finds the state at any event among every version of every
+row, kept with the events between which it held (``store/replay/engine.py``, which says why), and shows it
+through a read-only ``Store``
 (every write refused) whose clock stands at that event, so ages and staleness read as they did then.
 
 This module is the contract between the engine and the faces (the dashboard's replay mode, the CLI).

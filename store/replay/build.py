@@ -3,7 +3,8 @@
 Every table a replay shows is kept here as ``rp_<table>``: the table's own columns plus ``_from`` and
 ``_to``, the event ids between which that version of the row held (``_from <= point < _to``; ``_to`` is
 ``OPEN`` while it still holds). The table's own name is a view that picks the versions holding at the
-point (``rp_point``), so the store's own reads (store/sqlite/) run unchanged on this file; the events are
+point, which it reads from the SQL function ``rp_point()`` that each replay gives its own connection
+(so that replays of one database never share a point, and a seek writes nothing), so the store's own reads (store/sqlite/) run unchanged on this file; the events are
 ``rp_events``, a copy of the log, seen through the view ``events`` up to the point.
 
 Where each table's history comes from (classified against store/sqlite/schema.py):
@@ -26,6 +27,13 @@ Where each table's history comes from (classified against store/sqlite/schema.py
   replay), ``schema_migrations`` aside.
 - ``task_counts`` (kept by triggers in a live store) is a view counting the tasks at the point.
 
+Finding the versions that hold at a point is an interval stabbing query, which an index on ``_from``
+(or ``_to``) answers only by scanning every version that began before (or ended after) the point. So
+each version also carries its dyadic block: ``_lvl``, the number of low bits in which ``_from`` and
+``_to - 1`` differ, and ``_blk = _from >> _lvl``; a version holds at P only if ``_blk = P >> _lvl``, so
+the views look in one block per level (63 index probes) and read little more than the versions that
+hold. The indexes lead with the columns the store filters on (a task's status, its agent...).
+
 Stale points (an agent's heartbeat aging past its limit) are found while building, from the agents'
 versions, into ``rp_stale``.
 """
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +68,24 @@ _KEYS = {
     "report_issues": ("report_id",), "report_recommendations": ("report_id",), "gate_resumptions": ("id",),
     "criterion_evidence": ("id",), "session_events": ("session_id",), "queue_samples": ("slot",),
 }
-_INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)), "memory_entries": (("namespace", "key"),),
-            "gate_conditions": (("milestone_id",),), "validation_reports": (("milestone_id", "version"),),
-            "gate_decisions": (("milestone_id",),)}
+_INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)),
+            "memory_entries": (("is_current",),), "learning_records": (("kind",),)}
 
-#: The point every view reads.
-POINT = "(SELECT event_id FROM rp_point)"
+#: The tables whose rows change after they are written: rebuilt by the reducer (the others are appended).
+MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
+           "memory_entries", "learning_records")
+
+#: The point every view reads: a function each replay defines on its own connection.
+POINT = "rp_point()"
+#: A version holds at the point: looked for in the one block of each level that can hold it.
+HOLDS = (f"(_lvl, _blk) IN (SELECT lvl, {POINT} >> lvl FROM rp_levels) "
+         f"AND _from <= {POINT} AND _to > {POINT}")
+
+
+def block(start: int, end: int) -> tuple[int, int]:
+    """A version's dyadic block: its level and its block number at that level."""
+    level = (start ^ (end - 1)).bit_length()
+    return level, start >> level
 
 _STATUSES = ("pending", "blocked", "ready", "running", "completed", "failed", "cancelled")
 
@@ -84,26 +104,26 @@ def convert(conn: Any) -> None:
     """Turn a database with the store's schema (empty) into a replay cache: versions and views."""
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("CREATE TABLE rp_point (id INTEGER PRIMARY KEY CHECK (id = 1), event_id INTEGER NOT NULL, "
-                 "ts REAL NOT NULL)")
-    conn.execute("INSERT INTO rp_point VALUES (1, 0, 0)")
     conn.execute("CREATE TABLE rp_meta (key TEXT PRIMARY KEY, value)")
     conn.execute("CREATE TABLE rp_stale (event_id INTEGER NOT NULL, agent TEXT NOT NULL, heartbeat REAL, "
                  "PRIMARY KEY (agent, heartbeat))")
     conn.execute("CREATE INDEX rp_stale_event ON rp_stale (event_id)")
+    conn.execute("CREATE TABLE rp_levels (lvl INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT INTO rp_levels VALUES (?)", [(n,) for n in range(63)])
     cols: dict[str, list[str]] = {}
     for table in REPLAYED:
         cols[table] = columns(conn, table)
         listed = ", ".join(cols[table])
-        conn.execute(f"CREATE TABLE rp_{table} AS SELECT 0 AS _from, 0 AS _to, {listed} FROM {table} WHERE 0")
+        conn.execute(f"CREATE TABLE rp_{table} AS SELECT 0 AS _from, 0 AS _to, 0 AS _lvl, 0 AS _blk, {listed} "
+                     f"FROM {table} WHERE 0")
         conn.execute(f"DROP TABLE {table}")
         key = ", ".join(_KEYS[table])
         conn.execute(f"CREATE INDEX rp_{table}_key ON rp_{table} ({key}, _from)")
-        conn.execute(f"CREATE INDEX rp_{table}_from ON rp_{table} (_from, _to)")
+        conn.execute(f"CREATE INDEX rp_{table}_at ON rp_{table} (_lvl, _blk, _from)")
+        conn.execute(f"CREATE INDEX rp_{table}_open ON rp_{table} (_to) WHERE _to = {OPEN}")
         for n, indexed in enumerate(_INDEXES.get(table, ())):
-            conn.execute(f"CREATE INDEX rp_{table}_{n} ON rp_{table} ({', '.join(indexed)}, _from)")
-        conn.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM rp_{table} "
-                     f"WHERE _from <= {POINT} AND _to > {POINT}")
+            conn.execute(f"CREATE INDEX rp_{table}_{n} ON rp_{table} ({', '.join(indexed)}, _lvl, _blk, _from)")
+        conn.execute(f"CREATE VIEW {table} AS SELECT {listed} FROM rp_{table} WHERE {HOLDS}")
     # The log: the table itself, renamed (its indexes go with it), seen up to the point.
     for trigger in ("no_update", "no_delete", "no_replace"):
         conn.execute(f"DROP TRIGGER IF EXISTS events_{trigger}")
@@ -176,8 +196,8 @@ class Builder:
     def __init__(self, conn: Any, source: Source) -> None:
         self.conn = conn
         self.src = source
-        self.cols = {t: columns(conn, f"rp_{t}")[2:] for t in REPLAYED}
-        self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in _KEYS}
+        self.cols = {t: columns(conn, f"rp_{t}")[4:] for t in REPLAYED}
+        self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in MUTABLE}
         self.closed: dict[str, list[tuple[int, int, dict[str, Any]]]] = {t: [] for t in REPLAYED}
         self.memory_current: dict[tuple[str, str], int] = {}
         self.counts: dict[str, int] = {}
@@ -200,7 +220,7 @@ class Builder:
             cols = self.cols[table]
             key = _KEYS[table]
             for r in self.conn.execute(f"SELECT * FROM rp_{table} WHERE _to = ?", (OPEN,)).fetchall():
-                row = dict(zip(cols, r[2:]))
+                row = dict(zip(cols, r[4:]))
                 rows[tuple(row[k] for k in key) if len(key) > 1 else row[key[0]]] = (r[0], row)
             self.conn.execute(f"DELETE FROM rp_{table} WHERE _to = ?", (OPEN,))
         for _from, row in self.open["memory_entries"].values():
@@ -251,10 +271,13 @@ class Builder:
 
     # the pass
 
-    def run(self, *, progress: Callable[[int], None] | None = None) -> int:
-        """Read and reduce every source event after the last one held; the newest event id."""
-        self._load()
+    def run(self, *, upto: int | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Read and reduce every source event after the last one held (up to ``upto``); the newest id."""
         last = int(self.meta("last_id", 0))
+        newest = self.src.one("SELECT max(id) AS id FROM events")
+        if last and (newest is None or newest["id"] is None or newest["id"] <= last):
+            return last  # nothing new
+        self._load()
         if last == 0 and self.get("swarm_state", 1) is None:
             self.event_id = 0
             self.put("swarm_state", 1, {"id": 1, "paused": 0, "reason": None, "paused_by": None, "paused_at": None})
@@ -264,7 +287,8 @@ class Builder:
         listed = ", ".join(ev_cols)
         marks = ", ".join("?" * len(ev_cols))
         while True:
-            rows = self.src.all(f"SELECT {listed} FROM events WHERE id > ? ORDER BY id LIMIT {BATCH}", (last,))
+            rows = self.src.all(f"SELECT {listed} FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT {BATCH}",
+                                (last, upto if upto is not None else OPEN))
             if not rows:
                 break
             self.conn.executemany(f"INSERT INTO rp_events ({listed}) VALUES ({marks})",
@@ -289,17 +313,18 @@ class Builder:
         for table, rows in self.closed.items():
             if rows:
                 cols = self.cols[table]
-                marks = ", ".join("?" * (len(cols) + 2))
+                marks = ", ".join("?" * (len(cols) + 4))
                 self.conn.executemany(f"INSERT INTO rp_{table} VALUES ({marks})",
-                                      [(f, t, *(row[c] for c in cols)) for f, t, row in rows])
+                                      [(f, t, *block(f, t), *(row[c] for c in cols)) for f, t, row in rows])
                 rows.clear()
         if final:
             last_ts = self.conn.execute("SELECT max(ts) FROM rp_events").fetchone()[0] or 0.0
             for table, held in self.open.items():
                 cols = self.cols[table]
-                marks = ", ".join("?" * (len(cols) + 2))
+                marks = ", ".join("?" * (len(cols) + 4))
                 self.conn.executemany(f"INSERT INTO rp_{table} VALUES ({marks})",
-                                      [(f, OPEN, *(row[c] for c in cols)) for f, row in held.values()])
+                                      [(f, OPEN, *block(f, OPEN), *(row[c] for c in cols))
+                                       for f, row in held.values()])
                 if table == "agents":
                     for f, row in held.values():
                         self._stale_check(f, row, OPEN, last_ts + 1e9)
@@ -319,16 +344,25 @@ class Builder:
             self.conn.execute("INSERT OR IGNORE INTO rp_stale VALUES (?, ?, ?)", (found[0], agent["name"], beat))
 
     def _samples(self) -> None:
-        """Queue samples by time: each slot's row from the source, from the first event at or after it."""
-        since = self.conn.execute("SELECT coalesce(max(slot), -1) FROM rp_queue_samples").fetchone()[0]
-        self.conn.execute("DELETE FROM rp_queue_samples WHERE slot >= ?", (since,))
+        """Queue samples by time: each slot's row from the source, from the first event at or after it
+        (a slot's last value stands for it: the store rewrites a slot's row as its queue changes)."""
+        last_ts = self.conn.execute("SELECT max(ts) FROM rp_events").fetchone()[0]
+        if last_ts is None:
+            return
+        since = int(self.meta("sample_slot", -1))
         cols = self.cols["queue_samples"]
-        for row in self.source_rows("queue_samples", "slot >= ? ORDER BY slot", (since,)):
-            at = self.conn.execute("SELECT id FROM rp_events WHERE ts >= ? ORDER BY ts, id LIMIT 1",
-                                   (row["ts"],)).fetchone()
-            if at is not None:
-                self.conn.execute(f"INSERT INTO rp_queue_samples VALUES (?, ?, {', '.join('?' * len(cols))})",
-                                  (at[0], OPEN, *(row[c] for c in cols)))
+        rows = self.source_rows("queue_samples", "slot >= ? AND ts <= ? ORDER BY slot", (since, last_ts))
+        if not rows:
+            return
+        self.conn.execute("DELETE FROM rp_queue_samples WHERE slot >= ?", (since,))
+        self.conn.execute(f"CREATE TEMP TABLE rp_new_samples ({', '.join(cols)})")
+        self.conn.executemany(f"INSERT INTO rp_new_samples VALUES ({', '.join('?' * len(cols))})",
+                              [tuple(row[c] for c in cols) for row in rows])
+        self.conn.execute(f"""INSERT INTO rp_queue_samples
+            SELECT (SELECT id FROM rp_events e WHERE e.ts >= s.ts ORDER BY e.ts, e.id LIMIT 1), {OPEN}, 62, 0, s.*
+            FROM rp_new_samples s""")
+        self.conn.execute("DROP TABLE temp.rp_new_samples")
+        self.set_meta("sample_slot", rows[-1]["slot"])
 
     # -- what each event does -------------------------------------------------------------------
 
@@ -365,11 +399,6 @@ class Builder:
 
     def task_base_priority(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("tasks", int(tid), base_priority=p.get("base_priority"), updated_at=self.ts)
-
-    def task_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, tid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("tasks", int(tid), status=status, updated_at=b.ts)
-        return handler
 
     def task_claimed(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
         tid = int(tid)
@@ -486,24 +515,6 @@ class Builder:
                     stale_after_seconds=stale, requeue_after_seconds=grace, last_heartbeat=self.ts,
                     status="idle" if held["status"] == "offline" else held["status"])
 
-    def agent_changed(self, heartbeat: bool) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, name: Any, actor: str, p: dict[str, Any]) -> None:
-            held = b.get("agents", name)
-            if held is None:
-                return
-            fields = {k: p[k] for k in ("status", "current_task_id", "completion", "next_milestone") if k in p}
-            if "blockers" in p:
-                before = json.loads(held["blockers"] or "[]")
-                since = json.loads(held["blockers_since"] or "{}")
-                seen = {blocker: since.get(blocker) for blocker in before if since.get(blocker) is not None}
-                fields["blockers"] = dumps(p["blockers"])
-                fields["blockers_since"] = dumps({x: seen.get(x, b.ts) for x in p["blockers"] or ()})
-            if heartbeat:
-                fields["last_heartbeat"] = b.ts
-            if fields:
-                b.change("agents", name, **fields)
-        return handler
-
     def agent_action(self, name: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("agents", name, last_heartbeat=self.ts)
 
@@ -531,17 +542,6 @@ class Builder:
             row.update(status=p.get("status", row["status"]), hours_spent=0.0, plan_state="active", plan_version=0)
             self.put("milestones", int(mid), row)
 
-    def milestone_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("milestones", int(mid), status=status)
-        return handler
-
-    def milestone_plan(self, state: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
-            held = b.get("milestones", int(mid))
-            if held is not None:
-                b.change("milestones", int(mid), plan_state=state, plan_version=held["plan_version"] + 1)
-        return handler
 
     def report_submitted(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
         mid = int(mid)
@@ -574,18 +574,18 @@ class Builder:
         self.change("gate_conditions", cid, status="closed", closed_by=p.get("closed_by"), closed_at=self.ts,
                     note=p.get("note"), close_signature=fixed["close_signature"] if fixed else None)
 
-    def evidence_added(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
-        n = self.nth("gate.evidence_added")
-        row = self.source_row("criterion_evidence", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
+    def append_nth(self, kind: str, table: str) -> None:
+        """The row of ``table`` that the n-th event of ``kind`` wrote (each such event writes one)."""
+        row = self.source_row(table, f"1 = 1 ORDER BY id LIMIT 1 OFFSET {self.nth(kind)}", ())
         if row is not None:
-            self.append("criterion_evidence", row)
+            self.append(table, row)
+
+    def evidence_added(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        self.append_nth("gate.evidence_added", "criterion_evidence")
 
     def milestone_review(self, mid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("milestones", int(mid), status="review")
-        n = self.nth("milestone.review")
-        row = self.source_row("gate_resumptions", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
-        if row is not None:
-            self.append("gate_resumptions", row)
+        self.append_nth("milestone.review", "gate_resumptions")
 
     def swarm_paused(self, _id: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("swarm_state", 1, paused=1, reason=p.get("reason"), paused_by=self.last_reviewer,
@@ -602,19 +602,11 @@ class Builder:
             row.update(status="created", updated_at=self.ts)
             self.put("sessions", sid, row)
 
-    def session_status(self, status: str) -> Callable[[Builder, Any, str, dict[str, Any]], None]:
-        def handler(b: Builder, sid: Any, actor: str, p: dict[str, Any]) -> None:
-            b.change("sessions", sid, status=status, updated_at=b.ts)
-        return handler
-
     def session_touched(self, sid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("sessions", sid, updated_at=self.ts)
 
     def session_event(self, sid: Any, actor: str, p: dict[str, Any]) -> None:
-        n = self.nth("session.event")
-        row = self.source_row("session_events", f"1 = 1 ORDER BY id LIMIT 1 OFFSET {n}", ())
-        if row is not None:
-            self.append("session_events", row)
+        self.append_nth("session.event", "session_events")
 
     def memory_version(self, eid: Any, actor: str, p: dict[str, Any]) -> None:
         row = self.source_row("memory_entries", "id = ?", (int(eid),))
@@ -645,13 +637,62 @@ class Builder:
             self.change("learning_records", r["id"], archived_at=self.ts)
 
 
-_HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
+Handler = Callable[[Builder, Any, str, dict[str, Any]], None]
+
+
+def _task_status(status: str) -> Handler:
+    def handler(b: Builder, tid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("tasks", int(tid), status=status, updated_at=b.ts)
+    return handler
+
+
+def _milestone_status(status: str) -> Handler:
+    def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("milestones", int(mid), status=status)
+    return handler
+
+
+def _milestone_plan(state: str) -> Handler:
+    def handler(b: Builder, mid: Any, actor: str, p: dict[str, Any]) -> None:
+        held = b.get("milestones", int(mid))
+        if held is not None:
+            b.change("milestones", int(mid), plan_state=state, plan_version=held["plan_version"] + 1)
+    return handler
+
+
+def _session_status(status: str) -> Handler:
+    def handler(b: Builder, sid: Any, actor: str, p: dict[str, Any]) -> None:
+        b.change("sessions", sid, status=status, updated_at=b.ts)
+    return handler
+
+
+def _agent_changed(heartbeat: bool) -> Handler:
+    """``agent.heartbeat`` / ``agent.updated``: the fields given (blockers keep when each was first
+    reported); a heartbeat stamps the time too."""
+    def handler(b: Builder, name: Any, actor: str, p: dict[str, Any]) -> None:
+        held = b.get("agents", name)
+        if held is None:
+            return
+        fields = {k: p[k] for k in ("status", "current_task_id", "completion", "next_milestone") if k in p}
+        if "blockers" in p:
+            before = json.loads(held["blockers"] or "[]")
+            since = json.loads(held["blockers_since"] or "{}")
+            seen = {blocker: since.get(blocker) for blocker in before if since.get(blocker) is not None}
+            fields["blockers"] = dumps(p["blockers"])
+            fields["blockers_since"] = dumps({x: seen.get(x, b.ts) for x in p["blockers"] or ()})
+        if heartbeat:
+            fields["last_heartbeat"] = b.ts
+        if fields:
+            b.change("agents", name, **fields)
+    return handler
+
+
+#: What each kind of event does to the state (a kind not here changes nothing a replay shows).
+_HANDLERS: dict[str, Handler] = {
     "task.enqueued": Builder.task_enqueued,
     "task.dependency_added": Builder.task_dependency,
     "task.reprioritised": Builder.task_reprioritised,
     "task.base_priority_set": Builder.task_base_priority,
-    "task.blocked": Builder.task_status(None, "blocked"),  # type: ignore[arg-type]
-    "task.ready": Builder.task_status(None, "ready"),  # type: ignore[arg-type]
     "task.claimed": Builder.task_claimed,
     "task.completed": Builder.task_completed,
     "task.failed": Builder.task_failed,
@@ -661,19 +702,14 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "task.unheld": Builder.task_unheld,
     "task.escalated": Builder.task_escalated,
     "agent.registered": Builder.agent_registered,
-    "agent.heartbeat": Builder.agent_changed(None, True),  # type: ignore[arg-type]
-    "agent.updated": Builder.agent_changed(None, False),  # type: ignore[arg-type]
+    "agent.heartbeat": _agent_changed(True),
+    "agent.updated": _agent_changed(False),
     "agent.action": Builder.agent_action,
     "reviewer.added": Builder.reviewer_added,
     "reviewer.key": Builder.reviewer_key,
     "reviewer.removed": Builder.reviewer_removed,
     "milestone.added": Builder.milestone_added,
-    "milestone.opened": Builder.milestone_status(None, "open"),  # type: ignore[arg-type]
-    "milestone.approved": Builder.milestone_status(None, "approved"),  # type: ignore[arg-type]
     "milestone.review": Builder.milestone_review,
-    "milestone.cut": Builder.milestone_plan(None, "cut"),  # type: ignore[arg-type]
-    "milestone.deferred": Builder.milestone_plan(None, "deferred"),  # type: ignore[arg-type]
-    "milestone.reinstated": Builder.milestone_plan(None, "active"),  # type: ignore[arg-type]
     "gate.report_submitted": Builder.report_submitted,
     "gate.decided": Builder.gate_decided,
     "gate.condition_closed": Builder.condition_closed,
@@ -681,10 +717,6 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "swarm.paused": Builder.swarm_paused,
     "swarm.resumed": Builder.swarm_resumed,
     "session.created": Builder.session_created,
-    "session.active": Builder.session_status(None, "active"),  # type: ignore[arg-type]
-    "session.paused": Builder.session_status(None, "paused"),  # type: ignore[arg-type]
-    "session.terminated": Builder.session_status(None, "terminated"),  # type: ignore[arg-type]
-    "session.archived": Builder.session_status(None, "archived"),  # type: ignore[arg-type]
     "session.event": Builder.session_event,
     "session.state_set": Builder.session_touched,
     "memory.added": Builder.memory_version,
@@ -693,16 +725,13 @@ _HANDLERS: dict[str, Callable[[Builder, Any, str, dict[str, Any]], None]] = {
     "memory.restored": Builder.memory_restored,
     "record.logged": Builder.record_logged,
     "record.archived": Builder.records_archived,
+    **{f"task.{status}": _task_status(status) for status in ("blocked", "ready")},
+    **{f"milestone.{kind}": _milestone_status(status) for kind, status in (("opened", "open"),
+                                                                           ("approved", "approved"))},
+    **{f"milestone.{kind}": _milestone_plan(state) for kind, state in (("cut", "cut"), ("deferred", "deferred"),
+                                                                       ("reinstated", "active"))},
+    **{f"session.{status}": _session_status(status) for status in ("active", "paused", "terminated", "archived")},
 }
-
-
-def stale_points(conn: Any, after: int, forward: bool, lo: int, hi: int) -> Iterator[int]:
-    order = "ASC" if forward else "DESC"
-    op = ">" if forward else "<"
-    row = conn.execute(f"SELECT event_id FROM rp_stale WHERE event_id {op} ? AND event_id BETWEEN ? AND ? "
-                       f"ORDER BY event_id {order} LIMIT 1", (after, lo, hi)).fetchone()
-    if row is not None:
-        yield row[0]
 
 
 __all__ = ["BATCH", "Builder", "OPEN", "POINT", "REPLAYED", "Source", "convert"]

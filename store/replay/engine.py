@@ -5,13 +5,15 @@ file beside the database (``<db>.replay-cache``; store/replay/build.py): every v
 replay shows, each with the event ids between which it held, built by one pass of a reducer over the
 event log the first time a replay opens and extended by the events after it each later time (never on
 the live write path: a live write pays nothing). Each table's own name in that file is a view of the
-versions holding at the point the file's one-row ``rp_point`` names, so the normal ``SQLiteStore``,
-opened read-only on the cache with its clock at the point's time, answers every read of the ``Store``
+versions holding at the point: the SQL function ``rp_point()``, which each replay defines on its own
+store's connection (two replays of one database never share a point, a seek writes nothing, and a
+replay file opens read-only). So the normal ``SQLiteStore``, opened read-only on the cache with its clock
+at the point's time, answers every read of the ``Store``
 protocol as the swarm stood then: its queue, agents (heartbeat ages and staleness as then), gates,
 memory, charts and event lists up to the point.
 
-Why temporal tables rather than periodic snapshots plus the events after them: a seek is then one row
-written (the point), whatever the distance moved, and a step the same; a snapshot design pays for
+Why temporal tables rather than periodic snapshots plus the events after them: a seek then changes one
+number (the point), whatever the distance moved, and a step the same; a snapshot design pays for
 re-applying events and for rewriting the tables a store reads at each seek (a random seek over a
 fortnight's 100k tasks rewrites most of them). The price is paid by the reads, which filter versions
 (indexed by key and by event id), and by the cache's size (every version of every row).
@@ -36,7 +38,7 @@ from typing import Any
 
 from ..errors import InvalidArgument, NotFound
 from . import ReplayPoint, Step
-from .build import OPEN, REPLAYED, Builder, Source, convert
+from .build import OPEN, REPLAYED, Builder, Source, block, convert
 
 #: Marks a file as a replay cache or a replay file (``rp_meta``).
 FORMAT = "swarmdeck-replay-1"
@@ -50,10 +52,11 @@ def cache_path(db: Path) -> Path:
     return db.with_name(db.name + ".replay-cache")
 
 
-def _connect(path: Path) -> Any:
+def _connect(path: Path, *, read_only: bool = False) -> Any:
     import sqlean
 
-    conn = sqlean.connect(str(path), isolation_level=None, check_same_thread=False)
+    where = f"file:{path.resolve()}?mode=ro" if read_only else str(path)
+    conn = sqlean.connect(where, uri=read_only, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 
@@ -62,7 +65,7 @@ def is_replay_file(path: Path) -> bool:
     """Whether ``path`` is a replay file or cache (not a swarm database)."""
     if not path.is_file():
         return False
-    conn = _connect(path)
+    conn = _connect(path, read_only=True)
     try:
         row = conn.execute("SELECT value FROM rp_meta WHERE key = 'format'").fetchone()
         return row is not None and row[0] == FORMAT
@@ -108,24 +111,27 @@ async def build_cache(source: str | Path, path: Path) -> Path:
     """Make (or extend) the replay cache of ``source`` at ``path``."""
     if not path.exists():
         tmp = path.with_name(path.name + ".building")
-        tmp.unlink(missing_ok=True)
-        await _new_cache(tmp)
-        await asyncio.to_thread(_extend, tmp, source)
-        for suffix in ("-wal", "-shm"):
-            Path(str(tmp) + suffix).unlink(missing_ok=True)
-        tmp.replace(path)
+        try:
+            tmp.unlink(missing_ok=True)
+            await _new_cache(tmp)
+            await asyncio.to_thread(_extend, tmp, source)
+            tmp.replace(path)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-writers"):
+                Path(str(tmp) + suffix).unlink(missing_ok=True)
     else:
         await asyncio.to_thread(_extend, path, source)
     return path
 
 
 class SqliteReplay:
-    """``Replay`` over a replay cache or file: the point in ``rp_point``, the store read-only on it."""
+    """``Replay`` over a replay cache or file: the point in Python (``rp_point()`` reads it), the store
+    read-only on the file."""
 
     def __init__(self, path: Path, conn: Any, store: Any, first: int, last: int,
                  cleanup: Callable[[], None] | None) -> None:
         self._path = path
-        self._conn = conn
+        self._files = conn
         self._store = store
         self._first, self._last = first, last
         self._cleanup = cleanup
@@ -144,7 +150,7 @@ class SqliteReplay:
         return self._point.ts.timestamp()
 
     def _event(self, sql: str, params: tuple[Any, ...]) -> tuple[int, float, str] | None:
-        row = self._conn.execute(sql, params).fetchone()
+        row = self._files.execute(sql, params).fetchone()
         return None if row is None or row[0] is None else (row[0], row[1], row[2])
 
     def _move(self, event_id: int) -> ReplayPoint:
@@ -154,7 +160,6 @@ class SqliteReplay:
                                                         "ORDER BY id LIMIT 1", (event_id,))
         if found is None:
             return self._point
-        self._conn.execute("UPDATE rp_point SET event_id = ?, ts = ? WHERE id = 1", (found[0], found[1]))
         self._point = ReplayPoint(found[0], datetime.fromtimestamp(found[1], UTC), found[2], self._first, self._last)
         return self._point
 
@@ -181,22 +186,24 @@ class SqliteReplay:
             else:
                 sql, params = f"SELECT id FROM rp_events WHERE kind = ? AND id {op} ?", (_KIND_OF_STEP[by], here)
             column = "event_id" if by is Step.STALE else "id"
-            row = self._conn.execute(f"{sql} AND {column} BETWEEN ? AND ? ORDER BY {column} {order} LIMIT 1",
+            row = self._files.execute(f"{sql} AND {column} BETWEEN ? AND ? ORDER BY {column} {order} LIMIT 1",
                                      (*params, self._first, self._last)).fetchone()
             return self._point if row is None else self._move(row[0])
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._store.close()
-        self._conn.close()
+        self._files.close()
         if self._cleanup is not None:
             self._cleanup()
 
 
-def _strip_index_hints(store: Any) -> None:
-    """The store's reads name indexes of its tables (``INDEXED BY``) that the views here do not have:
-    its reader connection runs them without the hint (the versions have indexes of their own)."""
+async def _attach(store: Any, replay: SqliteReplay) -> None:
+    """The store's reader reads the replay's point (``rp_point()``, constant within a statement); and the
+    reads that name an index of a table (``INDEXED BY``), which the views here do not have, run without
+    the hint (the versions have indexes of their own)."""
     conn = store.db._read_conn
+    await conn.create_function("rp_point", 0, lambda: replay._point.event_id, deterministic=True)
     execute, fetchall = conn.execute, conn.execute_fetchall
 
     def plain(sql: str) -> str:
@@ -209,7 +216,7 @@ def _strip_index_hints(store: Any) -> None:
 async def _open_file(path: Path, at: int | datetime | None, cleanup: Callable[[], None] | None) -> SqliteReplay:
     from ..sqlite import SQLiteStore
 
-    conn = _connect(path)
+    conn = _connect(path, read_only=True)
     try:
         first = conn.execute("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM rp_meta WHERE key = 'first_id'), "
                              "(SELECT min(id) FROM rp_events), 0)").fetchone()[0]
@@ -217,7 +224,7 @@ async def _open_file(path: Path, at: int | datetime | None, cleanup: Callable[[]
         replay = SqliteReplay(path, conn, None, first, last, cleanup)
         await replay.seek(last if at is None else at)
         replay._store = await SQLiteStore.open(path, read_only=True, clock=replay._clock)
-        _strip_index_hints(replay._store)
+        await _attach(replay._store, replay)
     except BaseException:
         conn.close()
         if cleanup is not None:
@@ -262,7 +269,8 @@ def _clip(path: Path, first: int, last: int) -> None:
         conn.execute("DELETE FROM rp_events WHERE id > ? OR id < ?", (last, first))
         for table in REPLAYED:
             conn.execute(f"DELETE FROM rp_{table} WHERE _from > ? OR _to <= ?", (last, first))
-            conn.execute(f"UPDATE rp_{table} SET _to = ? WHERE _to > ? AND _to <> ?", (OPEN, last, OPEN))
+            conn.execute(f"UPDATE rp_{table} SET _to = ?, _lvl = ?, _blk = ? WHERE _to > ? AND _to <> ?",
+                         (OPEN, *block(0, OPEN), last, OPEN))
         conn.execute("DELETE FROM rp_stale WHERE event_id > ? OR event_id < ?", (last, first))
         conn.execute("INSERT OR REPLACE INTO rp_meta VALUES ('first_id', ?)", (first,))
         conn.execute("INSERT OR REPLACE INTO rp_meta VALUES ('last_id', ?)", (last,))

@@ -203,13 +203,10 @@ async def test_replay_matches_the_live_run_at_every_point(store, clock, db_path,
         await replay.close()
 
 
-async def test_replay_refuses_writes_and_steps_by_kind(store, clock, db_path, store_backend, tmp_path):
+async def test_replay_refuses_writes_and_steps_by_kind(store, clock, db_path):
     seen = await live_run(store, clock, steps=80, seed=3)
-    source = getattr(store, "url", None) or db_path
-    if store_backend == "postgres":
-        source = tmp_path / "pg.replay"
-        await export_replay(getattr(store, "url"), source)
-    replay = await open_replay(source, at=min(seen))
+    # A PostgreSQL database is replayed directly here (through a cache of its own, dropped at close).
+    replay = await open_replay(getattr(store, "url", None) or db_path, at=min(seen))
     try:
         with pytest.raises(PermissionDenied):
             await replay.store.enqueue_task(description="no")
@@ -259,3 +256,35 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
             await replay.close()
     finally:
         await store.close()
+
+
+async def test_two_replays_of_one_database_keep_their_own_points(db_path, clock, tmp_path):
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        for n in range(4):
+            clock.advance(5)
+            await store.enqueue_task(description=f"task {n}")
+    finally:
+        await store.close()
+    first, second = await open_replay(db_path, at=1), await open_replay(db_path)
+    try:
+        assert len(await first.store.list_tasks()) == 1
+        assert len(await second.store.list_tasks()) == 4
+        assert first.store.clock() < second.store.clock()
+    finally:
+        await first.close()
+        await second.close()
+    # A replay file in a folder no one may write to opens all the same.
+    target = tmp_path / "ro" / "history.replay"
+    target.parent.mkdir()
+    await export_replay(db_path, target)
+    target.parent.chmod(0o555)
+    target.chmod(0o444)
+    try:
+        replay = await open_replay(target, at=2)
+        try:
+            assert [t.description for t in await replay.store.list_tasks()] == ["task 1", "task 0"]
+        finally:
+            await replay.close()
+    finally:
+        target.parent.chmod(0o755)
