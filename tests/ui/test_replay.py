@@ -577,3 +577,19 @@ async def test_live_changes_that_arrive_during_replay_do_not_reach_the_past(seed
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: any("written while replaying" in " ".join(r)
                                           for r in rows(app.screen.table).values()), what="the live task")
+
+
+async def test_next_stale_agent_with_the_real_engine_lands_where_the_agents_screen_shows_one_stale(seeded) -> None:
+    from swarmdeck.store.replay import open_replay
+
+    events = await events_of(seeded.path)
+    app = make_app(seeded.path, replay_opener=lambda at: open_replay(seeded.path, at=at), replay_at=events[0].id)
+    async with app.run_test(size=SIZE) as pilot:
+        await in_replay(pilot, events[0].id)
+        await pilot.press("3")
+        await loaded(pilot)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: app.replay_point.event_id != events[0].id, what="the next stale agent")
+        await wait_for(pilot, lambda: any(r[2] == "STALE" for r in rows(app.screen.table).values()),
+                       what="a stale agent on the agents screen")
+        assert f"event {app.replay_point.event_id}" in bar_text(app)
