@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 
+from swarmdeck.store import timeparse
 from swarmdeck.store.replay import ReplayPoint, Step
 
 #: Play speeds, as multiples of real time (``<`` and ``>`` move through them).
@@ -47,8 +48,9 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 def parse_target(text: str, *, day: datetime | None = None) -> int | datetime:
-    """An event id (``1234``, ``#1234``) or a time: ISO 8601 (``2026-12-03 14:32:05``, a zone is
-    optional: none is local time) or ``HH:MM[:SS]`` on the day of ``day`` (else today), local time.
+    """An event id (``1234``, ``#1234``); a time of day as the dashboard shows it (``14:32`` or
+    ``14:32:05``, local time, on the day of ``day``, else today); or a moment as every swarmdeck command
+    reads one (store/timeparse.py ``past``: ISO-8601, UTC if no zone is given, or how long ago: 2h, 1d).
     A ``ValueError`` says what is accepted."""
     value = text.strip().removeprefix("#")
     if value.isdigit():
@@ -63,11 +65,11 @@ def parse_target(text: str, *, day: datetime | None = None) -> int | datetime:
         base = (day or datetime.now().astimezone()).astimezone()
         return datetime.combine(base.date(), time(hours, minutes, seconds), tzinfo=base.tzinfo)
     try:
-        moment = datetime.fromisoformat(value)
+        return timeparse.past(value)
     except ValueError:
         raise ValueError(f"{text.strip()!r} is neither an event id nor a time: give an event id (1234), "
-                         "a time of day (14:32 or 14:32:05) or a date and time (2026-12-03 14:32:05)") from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
+                         "a time of day (14:32 or 14:32:05), a date and time (2026-12-03T14:32:05, UTC "
+                         "unless a zone is given) or how long ago (2h)") from None
 
 
 def describe_target(target: int | datetime) -> str:

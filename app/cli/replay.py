@@ -19,14 +19,15 @@ from .ui import history_of, run_replay
 @click.command("replay")
 @click.argument("source", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--at", "at", metavar="TIME|EVENT_ID",
-              help="Where to start: an event id (1234), a time of day (14:32:05, local time, on the day of "
-                   "the last event) or a date and time (2026-12-03 14:32:05). Default: the last event.")
+              help="Where to start: an event id (1234), a time of day as the dashboard shows it (14:32:05, "
+                   "local time, on the day of the last event), a date and time (ISO-8601, UTC unless a zone "
+                   "is given) or how long ago (2h). Default: the last event.")
 @click.pass_obj
 def replay(cfg: Config, source: Path | None, at: str | None) -> None:
     """Open the dashboard on the swarm as it was at a moment of its history, read-only.
 
     SOURCE is a replay file (`swarmdeck export replay`); without it, the --db database, and leaving
-    replay (esc) goes on to its live dashboard. In replay: . and , step one event, g/b/h/o the next
+    replay (ctrl+r or esc) goes on to its live dashboard. In replay: . and , step one event, g/b/h/o the next
     decision, failure, stale agent or report (shifted: the previous), space plays, @ jumps; ? lists them."""
     from ..replay_mode import parse_target
 

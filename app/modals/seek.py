@@ -34,7 +34,7 @@ class SeekModal(ModalScreen[int | datetime | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide" if self.events else "dialog", id="seek-dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder="event id or time: 1234, 14:32:05, 2026-12-03 14:32", id="seek-input")
+            yield Input(placeholder="event id or time: 1234, 14:32:05, 2026-12-03T14:32Z, 2h", id="seek-input")
             yield Static("", id="seek-error", classes="error")
             if self.events:
                 yield Label("or pick an event (enter):", classes="dim")
