@@ -70,11 +70,3 @@ def parse_target(text: str, *, day: datetime | None = None) -> int | datetime:
         raise ValueError(f"{text.strip()!r} is neither an event id nor a time: give an event id (1234), "
                          "a time of day (14:32 or 14:32:05), a date and time (2026-12-03T14:32:05, UTC "
                          "unless a zone is given) or how long ago (2h)") from None
-
-
-def describe_target(target: int | datetime) -> str:
-    return f"event {target}" if isinstance(target, int) else target.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-__all__ = ["DEFAULT_SPEED", "MAX_IDLE_S", "MIN_FRAME_S", "SPEEDS", "STEP_WORDS", "describe_target", "marker",
-           "pace", "parse_target", "step_speed"]

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -43,7 +44,7 @@ from .modals.inbox import MODE_OF, InboxModal
 from .notify import desktop_sequence
 from .modals.passphrase import PassphraseModal
 from .modals.seek import SeekModal
-from .replay_mode import DEFAULT_SPEED, STEP_WORDS, describe_target, marker, pace, step_speed
+from .replay_mode import DEFAULT_SPEED, STEP_WORDS, marker, pace, step_speed
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
@@ -596,21 +597,21 @@ class SwarmdeckApp(App[int]):
         self._update_marker()
         self.notify(f"Play at {self.replay_speed}× real time", title="Replay", timeout=1.5)
 
-    def _focused_events(self) -> list[tuple[int, object]]:
+    def _focused_events(self) -> list[tuple[int, Text]]:
+        """The events listed where the focus is (an agent's activity), to pick one from."""
         screen = self.screen
         return screen.focused_events() if isinstance(screen, LiveScreen) else []
 
     def action_replay_seek(self) -> None:
         self._stop_play()
         day = self.replay_point.ts if self.replay_point is not None else None
-        self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"),  # type: ignore[arg-type]
-                         self._go_to_target)
+        self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"), self._go_to_target)
 
     def action_open_replay(self) -> None:
         """Replay from now, or, from a focused activity log, from the event picked in it."""
         events = self._focused_events()
         if events:
-            self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)  # type: ignore[arg-type]
+            self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)
         else:
             self._replay_work(partial(self.enter_replay, None))
 
