@@ -37,14 +37,13 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
 
     async def check() -> int | datetime | None:
         """Open the history once, so that a bad file or a bad --at is one line here, not an app."""
-        first = await opener(None)
+        history = await opener(None)
         try:
-            target = None if at is None else parse_target(at, day=first.point.ts)
+            target = None if at is None else parse_target(at, day=history.point.ts)
+            if target is not None:
+                await history.seek(target)
         finally:
-            await first.close()
-        if target is not None:
-            probe = await opener(target)
-            await probe.close()
+            await history.close()
         return target
 
     try:
