@@ -23,7 +23,7 @@ from swarmdeck.store import Event, open_store
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.replay import ReplayPoint, Step
 from swarmdeck.widgets.status_bar import StatusBar
-from ui_support import NOW, db_call, loaded, make_app, plain, rows, screen_text, settle, wait_for
+from ui_support import NOW, db_call, loaded, make_app, plain, rows, screen_text, settle, static_text, wait_for
 
 SIZE = (120, 40)
 
@@ -448,9 +448,16 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
             await pilot.press("2")
             await loaded(pilot)
             seen["before"] = rows(app.screen.table)[bench][1]
+            while app.screen.table.selected_key != bench:
+                await pilot.press("down")
+            detail = app.screen.query_one("#task-detail-body")
+            await wait_for(pilot, lambda: static_text(detail).startswith(f"Task {bench}  {seen['before']}"),
+                           what="the task's detail as it was")
             await pilot.press("full_stop")
             await in_replay(pilot, failed.id)
             await wait_for(pilot, lambda: rows(app.screen.table)[bench][1] == "failed", what="the failure")
+            await wait_for(pilot, lambda: static_text(detail).startswith(f"Task {bench}  failed"),
+                           what="the detail to follow the step")
             await pilot.press("comma")
             await wait_for(pilot, lambda: rows(app.screen.table)[bench][1] == seen["before"], what="back again")
             with pytest.raises(PermissionDenied):
@@ -595,3 +602,24 @@ async def test_next_stale_agent_with_the_real_engine_lands_where_the_agents_scre
         await wait_for(pilot, lambda: any(r[2] == "STALE" for r in rows(app.screen.table).values()),
                        what="a stale agent on the agents screen")
         assert f"event {app.replay_point.event_id}" in bar_text(app)
+
+
+async def test_a_jump_to_before_the_selected_milestone_existed_selects_one_that_did(seeded) -> None:
+    from swarmdeck.store.replay import open_replay
+
+    events = await events_of(seeded.path)
+    memory_service = str(seeded.milestones["Memory service"])
+    second = next(e for e in events if e.kind == "milestone.added" and e.entity_id == memory_service)
+    app = make_app(seeded.path, replay_opener=lambda at: open_replay(seeded.path, at=at), replay_at=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await in_replay(pilot)
+        assert app.screen.selected == seeded.milestones["Memory service"]  # the gate in review
+        await pilot.press("at")
+        await wait_for(pilot, lambda: isinstance(app.screen, SeekModal), what="the jump modal")
+        app.screen.query_one(Input).value = str(second.id - 1)
+        await pilot.press("enter")
+        await in_replay(pilot, second.id - 1)
+        await wait_for(pilot, lambda: app.screen.selected == seeded.milestones["Foundation"],
+                       what="the first milestone")
+        await settle(pilot)
+        assert not [n.message for n in app._notifications if n.severity == "error"]
