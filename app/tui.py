@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from swarmdeck.store import Store, rules, signing
 from swarmdeck.store.attention import AttentionItem, Urgency, attention, counts
 from swarmdeck.store.embed import Embedder
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import NotFound, StoreError
 from swarmdeck.store.events import Entity
 from swarmdeck.store.indexer import Indexer
 from swarmdeck.store.replay import Replay, ReplayPoint, Step
@@ -775,10 +775,14 @@ class SwarmdeckApp(App[int]):
     # -- errors --------------------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every failed worker lands here: a store refusal is a notification, anything else a modal."""
+        """Every failed worker lands here: a store refusal is a notification, anything else a modal. In
+        replay, a read of something that does not exist at the point shown (a selection made at another
+        point, read as the replay moved) is no error: the reload after the move shows what does exist."""
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
+        if self.replay is not None and isinstance(error, NotFound):
+            return
         if isinstance(error, StoreError):
             self.notify(refusal(error), title="Refused", severity="error")  # plain: see notify
         else:
