@@ -623,3 +623,26 @@ async def test_a_jump_to_before_the_selected_milestone_existed_selects_one_that_
                        what="the first milestone")
         await settle(pilot)
         assert not [n.message for n in app._notifications if n.severity == "error"]
+
+
+async def test_in_replay_a_read_of_what_does_not_exist_at_the_point_is_no_error_but_live_it_is(seeded) -> None:
+    from swarmdeck.store.errors import NotFound
+
+    async def gone() -> None:
+        raise NotFound("task 10 does not exist", entity="task", key="10")
+
+    def refusals() -> list[str]:
+        return [str(n.message) for n in app._notifications if n.severity == "error"]
+
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is not None, what="replay")
+        app.run_worker(gone, exit_on_error=False)
+        await settle(pilot)
+        assert refusals() == []
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is None, what="live")
+        app.run_worker(gone, exit_on_error=False)
+        await wait_for(pilot, lambda: refusals(), what="the live refusal")
