@@ -96,8 +96,13 @@ def _extend(path: Path, source: str | Path) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            Builder(conn, src).run()
-            conn.execute("UPDATE rp_meta SET value = value WHERE key = 'format'")
+            builder = Builder(conn, src)
+            before = int(builder.meta("last_id", 0))
+            if builder.run() != before:
+                # The planner's statistics (sampled: a few ms): without them it reads an agent's every
+                # version in name order rather than the few that hold at the point.
+                conn.execute("PRAGMA analysis_limit = 2000")
+                conn.execute("ANALYZE")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
