@@ -183,17 +183,17 @@ class SqliteReplay:
     async def step(self, by: Step = Step.EVENT, *, forward: bool = True) -> ReplayPoint:
         async with self._lock:
             here = self._point.event_id
-            op, order = (">", "ASC") if forward else ("<", "DESC")
             by = Step(by)
-            if by is Step.EVENT:
-                sql, params = f"SELECT id FROM rp_events WHERE id {op} ?", (here,)
-            elif by is Step.STALE:
-                sql, params = f"SELECT event_id FROM rp_stale WHERE event_id {op} ?", (here,)
+            table, column = ("rp_stale", "event_id") if by is Step.STALE else ("rp_events", "id")
+            kind, params = ("", ()) if by in (Step.EVENT, Step.STALE) else ("kind = ? AND ", (_KIND_OF_STEP[by],))
+            # One bound each way, folded here: given both of two lower bounds, SQLite ranges over one and
+            # filters by the other (a step from the middle read half the log).
+            if forward:
+                where, bounds, order = f"{column} > ? AND {column} <= ?", (here, self._last), "ASC"
             else:
-                sql, params = f"SELECT id FROM rp_events WHERE kind = ? AND id {op} ?", (_KIND_OF_STEP[by], here)
-            column = "event_id" if by is Step.STALE else "id"
-            row = self._files.execute(f"{sql} AND {column} BETWEEN ? AND ? ORDER BY {column} {order} LIMIT 1",
-                                     (*params, self._first, self._last)).fetchone()
+                where, bounds, order = f"{column} < ? AND {column} >= ?", (here, self._first), "DESC"
+            row = self._files.execute(f"SELECT {column} FROM {table} WHERE {kind}{where} ORDER BY {column} {order} "
+                                      "LIMIT 1", (*params, *bounds)).fetchone()
             return self._point if row is None else self._move(row[0])
 
     async def close(self) -> None:
