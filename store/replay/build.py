@@ -25,7 +25,8 @@ Where each table's history comes from (classified against store/sqlite/schema.py
   whole slot).
 - Not replayed (empty here): documents, the search index and its vectors (search shows nothing in a
   replay), ``schema_migrations`` aside.
-- ``task_counts`` (kept by triggers in a live store) is a view counting the tasks at the point.
+- ``task_counts`` (kept by triggers in a live store) is kept by the reducer likewise, a version per
+  change, so that the queue's counts never count the tasks.
 
 Finding the versions that hold at a point is an interval stabbing query, which an index on ``_from``
 (or ``_to``) answers only by scanning every version that began before (or ended after) the point. So
@@ -56,7 +57,7 @@ REPLAYED = (
     "tasks", "task_dependencies", "agents", "milestones", "swarm_state", "validation_reports",
     "report_criteria", "report_metrics", "report_issues", "report_recommendations", "gate_decisions",
     "gate_conditions", "gate_resumptions", "criterion_evidence", "reviewers", "sessions", "session_events",
-    "memory_entries", "learning_records", "queue_samples",
+    "memory_entries", "learning_records", "queue_samples", "task_counts",
 )
 
 #: Each replayed table's key (what identifies one row through its versions) and extra index columns.
@@ -67,13 +68,14 @@ _KEYS = {
     "task_dependencies": ("task_id",), "report_criteria": ("report_id",), "report_metrics": ("report_id",),
     "report_issues": ("report_id",), "report_recommendations": ("report_id",), "gate_resumptions": ("id",),
     "criterion_evidence": ("id",), "session_events": ("session_id",), "queue_samples": ("slot",),
+    "task_counts": ("status",),
 }
 _INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)),
             "memory_entries": (("is_current",),), "learning_records": (("kind",),)}
 
 #: The tables whose rows change after they are written: rebuilt by the reducer (the others are appended).
 MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
-           "memory_entries", "learning_records")
+           "memory_entries", "learning_records", "task_counts")
 
 #: The point every view reads: a function each replay defines on its own connection.
 POINT = "rp_point()"
@@ -130,11 +132,6 @@ def convert(conn: Any) -> None:
     conn.execute("ALTER TABLE events RENAME TO rp_events")
     conn.execute("CREATE INDEX rp_events_ts ON rp_events (ts, id)")
     conn.execute(f"CREATE VIEW events AS SELECT * FROM rp_events WHERE id <= {POINT}")
-    conn.execute("DROP TABLE task_counts")
-    values = ", ".join(f"('{s}')" for s in _STATUSES)
-    conn.execute(f"""CREATE VIEW task_counts AS
-        SELECT s.column1 AS status, count(t.id) AS n, coalesce(sum(t.priority), 0.0) AS priority_sum
-        FROM (VALUES {values}) s LEFT JOIN tasks t ON t.status = s.column1 GROUP BY s.column1""")
     conn.execute("COMMIT")
 
 
@@ -242,6 +239,18 @@ class Builder:
             if table == "agents":
                 self._stale_check(held[0], held[1], self.event_id, self.ts)
         self.open[table][key] = (self.event_id, row)
+        if table == "tasks":  # the counts per status, as the live store's triggers keep them
+            before = None if held is None else held[1]
+            if before is None or (before["status"], before["priority"]) != (row["status"], row["priority"]):
+                if before is not None:
+                    self._count(before["status"], -1, -before["priority"])
+                self._count(row["status"], 1, row["priority"])
+
+    def _count(self, status: str, n: int, priority: float) -> None:
+        held = self.get("task_counts", status)
+        if held is not None:
+            self.put("task_counts", status, {**held, "n": held["n"] + n,
+                                             "priority_sum": held["priority_sum"] + priority})
 
     def change(self, table: str, key: Any, **fields: Any) -> dict[str, Any] | None:
         row = self.get(table, key)
@@ -281,6 +290,8 @@ class Builder:
         if last == 0 and self.get("swarm_state", 1) is None:
             self.event_id = 0
             self.put("swarm_state", 1, {"id": 1, "paused": 0, "reason": None, "paused_by": None, "paused_at": None})
+            for status in _STATUSES:
+                self.put("task_counts", status, {"status": status, "n": 0, "priority_sum": 0.0})
         self.base_set = self.src.one(
             "SELECT 1 AS one FROM events WHERE kind = 'task.base_priority_set' LIMIT 1") is not None
         ev_cols = columns(self.conn, "rp_events")

@@ -128,8 +128,8 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
             elif op == "update":
                 await store.update_agent(agent, completion=float(rng.randint(0, 100)),
                                          blockers=rng.choice(([], ["net"], ["net", "disk"])))
-            elif op == "cancel" and by_status.get("ready"):
-                await store.cancel_task(rng.choice(by_status["ready"]).id, reason=rng.choice((None, "not needed")))
+            elif op == "cancel" and (by_status.get("ready") or by_status.get("running")):
+                await store.cancel_task(rng.choice(by_status.get("running", []) + by_status.get("ready", [])).id, reason=rng.choice((None, "not needed")))
             elif op == "priority" and by_status.get("ready"):
                 await store.set_base_priority(rng.choice(by_status["ready"]).id, rng.randint(0, 10))
             elif op == "report":
