@@ -23,13 +23,20 @@ GLOBAL = [
     ("View", "Pause or resume the live view", None, "toggle_live"),
     ("View", "Poll faster", None, "poll_faster"),
     ("View", "Poll slower", None, "poll_slower"),
+    ("View", "Replay the swarm's history", None, "open_replay"),
     ("Help", "Show every key", None, "help"),
 ]
 
 
 def palette_entries(app: SwarmdeckApp) -> Iterator[tuple[str, str, str | None, str]]:
-    """(area, title, mode, action) for every action a key can reach, read-only actions only in a read-only seat."""
-    yield from GLOBAL
+    """(area, title, mode, action) for every action a key can reach, read-only actions only in a read-only seat;
+    in replay, replay's own (the app's ``check_action`` says which of its actions work now)."""
+    for entry in GLOBAL:
+        if app.check_action(entry[3].partition("(")[0], ()):
+            yield entry
+    for binding in own_bindings(type(app)):
+        if (binding.id or "").startswith("replay.") and app.check_action(binding.action.partition("(")[0], ()):
+            yield "Replay", binding.tooltip.removeprefix("Replay: "), None, binding.action
     for mode, screen in app.MODES.items():
         area = getattr(screen, "SCREEN_NAME", mode).split(" ", 1)[-1]
         mutating = getattr(screen, "MUTATING", frozenset())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,9 +27,10 @@ from textual.worker import Worker, WorkerState
 from swarmdeck.store import Store, rules, signing
 from swarmdeck.store.attention import AttentionItem, Urgency, attention, counts
 from swarmdeck.store.embed import Embedder
-from swarmdeck.store.errors import StoreError
+from swarmdeck.store.errors import NotFound, StoreError
 from swarmdeck.store.events import Entity
 from swarmdeck.store.indexer import Indexer
+from swarmdeck.store.replay import Replay, ReplayPoint, Step
 from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
 
@@ -38,6 +43,8 @@ from .modals.help import HelpModal
 from .modals.inbox import MODE_OF, InboxModal
 from .notify import desktop_sequence
 from .modals.passphrase import PassphraseModal
+from .modals.seek import SeekModal
+from .replay_mode import DEFAULT_SPEED, STEP_WORDS, marker, pace, step_speed
 from .poller import Poller, StoreChanged
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
@@ -49,6 +56,8 @@ from .screens.queue import QueueScreen
 STYLES = Path(__file__).parent.parent / "styles"
 
 StoreFactory = Callable[[], Awaitable[Store]]
+#: Opens the swarm's history at an event id or a time (None: its latest event), for replay mode.
+ReplayOpener = Callable[[int | datetime | None], Awaitable[Replay]]
 
 #: How long the app waits at exit for its cancelled workers to end before it closes their stores.
 WORKERS_END_TIMEOUT = 10.0
@@ -60,6 +69,50 @@ ATTENTION_EVERY_S = 5.0
 ATTENTION_AFTER_CHANGE_S = 1.0
 #: Toasts for new attention items per look at most; the rest are counted in one more.
 ATTENTION_TOASTS = 3
+
+
+def _step_keys(step: Step, forward: str, back: str, next_words: str, previous_words: str) -> list[Binding]:
+    """The two keys of one kind of step: to the next (``forward``) and the previous (``back``)."""
+    word = STEP_WORDS[step]
+    return [Binding(forward, f"replay_step('{step}', True)", f"Next {word}", show=False, id=f"replay.next-{step}",
+                    tooltip=f"Replay: {next_words}"),
+            Binding(back, f"replay_step('{step}', False)", f"Previous {word}", show=False,
+                    id=f"replay.previous-{step}", tooltip=f"Replay: {previous_words}")]
+
+
+#: Replay mode's keys: active only in replay (``SwarmdeckApp.check_action``), listed apart in the help.
+REPLAY_BINDINGS = [
+    *_step_keys(Step.EVENT, "full_stop", "comma", "one event forward", "one event back"),
+    *_step_keys(Step.DECISION, "g", "G", "the next decision on a gate", "the previous decision on a gate"),
+    *_step_keys(Step.FAILURE, "b", "B", "the next task that failed", "the previous task that failed"),
+    *_step_keys(Step.STALE, "h", "H", "the next agent whose heartbeat went stale",
+                "the previous agent whose heartbeat went stale"),
+    *_step_keys(Step.REPORT, "o", "O", "the next gate report submitted", "the previous gate report submitted"),
+    Binding("space", "replay_play", "Play/pause", id="replay.play",
+            tooltip="Replay: play the history at its real pace times the speed, or pause"),
+    Binding("greater_than_sign", "replay_speed(1)", "Faster", show=False, id="replay.faster",
+            tooltip="Replay: play faster"),
+    Binding("less_than_sign", "replay_speed(-1)", "Slower", show=False, id="replay.slower",
+            tooltip="Replay: play slower"),
+    Binding("at", "replay_seek", "Jump", id="replay.seek", tooltip="Replay: jump to an event id or a time"),
+    Binding("ctrl+r,escape", "leave_replay", "Leave replay", id="replay.leave",
+            tooltip="Leave replay: back to the live swarm (a replay file closes)"),
+]
+REPLAY_ACTIONS = frozenset(b.action.partition("(")[0] for b in REPLAY_BINDINGS)
+#: What only makes sense on the live swarm: hidden and refused in replay.
+LIVE_ONLY = frozenset({"toggle_live", "poll_faster", "poll_slower"})
+
+
+@dataclass
+class _LiveSeat:
+    """What replay mode sets aside while it shows the past, and puts back when it is left."""
+
+    store: Store
+    read_only: bool
+    clock: Callable[[], float]
+    live: bool
+    attention_items: list[AttentionItem]
+    attention_looked: bool
 
 
 async def _close_all(stores: list[Store]) -> None:
@@ -96,9 +149,12 @@ class SwarmdeckApp(App[int]):
         Binding("plus,equals_sign", "poll_faster", "Faster", show=False, id="app.poll-faster"),
         Binding("minus", "poll_slower", "Slower", show=False, id="app.poll-slower"),
         Binding("i", "inbox", "Inbox", show=False, id="app.inbox", tooltip="What waits on a person"),
+        Binding("ctrl+r", "open_replay", "Replay", show=False, id="app.replay",
+                tooltip="Replay the swarm's history: from now, or from the event picked in a focused activity"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
+        *REPLAY_BINDINGS,
     ]
 
     pending_reviews: reactive[int] = reactive(0)
@@ -110,10 +166,15 @@ class SwarmdeckApp(App[int]):
     overdue: reactive[int] = reactive(0)
     live: reactive[bool] = reactive(True)
     interval: reactive[float] = reactive(1.0)
+    #: The status bar's "REPLAY 14:32:05 · event 1234 task.failed" while in replay; "" on the live swarm.
+    replay_marker: reactive[str] = reactive("")
+    #: Moves on whenever the state shown is replaced (a replay moved, or was entered or left): every
+    #: screen loads afresh, the visible one now, the others when they come back into view.
+    state_epoch: reactive[int] = reactive(0)
 
     def __init__(
         self,
-        store_factory: StoreFactory,
+        store_factory: StoreFactory | None,
         *,
         title: str = "",
         reviewer: str = "reviewer",
@@ -128,6 +189,9 @@ class SwarmdeckApp(App[int]):
         key_folder: Path | None = None,
         preferences_path: Path | None = None,
         desktop_notify: bool | None = None,
+        replay_opener: ReplayOpener | None = None,
+        replay_at: int | datetime | None | bool = False,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__()
         self._store_factory = store_factory
@@ -170,6 +234,20 @@ class SwarmdeckApp(App[int]):
         self.attention_items: list[AttentionItem] = []
         self._attention_looked = False
         self._attention_stale = False
+        #: Replay mode: how to open the history (None: this seat has none), where to start in it (False:
+        #: on the live swarm), the replay once open, and what it set aside. ``store_factory`` None with a
+        #: start point: a replay file alone, which leaving closes.
+        self._replay_opener = replay_opener
+        self._replay_at = replay_at
+        self.replay: Replay | None = None
+        self.replay_point: ReplayPoint | None = None
+        self.replay_playing = False
+        self.replay_speed = DEFAULT_SPEED
+        self._live_seat: _LiveSeat | None = None
+        self._replay_lock = asyncio.Lock()
+        #: What play waits with (a test passes one that does not sleep).
+        self._sleep = sleep
+        self._poller_started = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -185,7 +263,10 @@ class SwarmdeckApp(App[int]):
     async def on_load(self) -> None:
         self._restore_theme()  # before the first screen is styled
         # Opened before the first screen composes: every screen can rely on self.app.store.
-        self.store = self.own(await self._store_factory())
+        if self._store_factory is not None:
+            self.store = self.own(await self._store_factory())
+        if self._replay_at is not False:
+            await self.enter_replay(None if self._replay_at is True else self._replay_at)  # type: ignore[arg-type]
 
     def _restore_theme(self) -> None:
         if self.preferences_path is None:
@@ -218,10 +299,13 @@ class SwarmdeckApp(App[int]):
         await self.refresh_globals()
         self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
         self.look_for_attention()
-        self.set_interval(ATTENTION_EVERY_S, self.look_for_attention)  # what time alone changes (staleness)
+        self.set_interval(ATTENTION_EVERY_S, self._look_on_a_timer)  # what time alone changes (staleness)
         self.set_interval(ATTENTION_AFTER_CHANGE_S, self._look_if_changed)
-        if self._poll_enabled:
+        if self.replay is not None:
+            self.poller.live = False  # the live swarm, if any, is read once replay is left
+        elif self._poll_enabled:
             await self.poller.start()
+            self._poller_started = True
         else:
             self.poller.cursor = await self.store.latest_event_id()
 
@@ -243,7 +327,12 @@ class SwarmdeckApp(App[int]):
         try:
             await self._end_workers()
         finally:
-            await _close_all(self._stores)
+            replay, self.replay = self.replay, None
+            try:
+                if replay is not None:
+                    await replay.close()
+            finally:
+                await _close_all(self._stores)
             self._stores.clear()
 
     async def _end_workers(self) -> None:
@@ -272,6 +361,8 @@ class SwarmdeckApp(App[int]):
     async def _forward_changes(self, message: StoreChanged) -> None:
         if not self.is_running:  # posted just before the app began to close: its screens are going
             return
+        if self.replay is not None:  # a live poll that ended as replay began: the screens reload on leaving
+            return
         if any(e.entity in (Entity.MILESTONE, Entity.SWARM) for e in message.events):
             await self.refresh_globals()
             if not self.is_running:
@@ -289,6 +380,10 @@ class SwarmdeckApp(App[int]):
         """The keys of the items seen at the last look: a key not among them is news."""
         return {i.key for i in self.attention_items}
 
+    def _look_on_a_timer(self) -> None:
+        if self.replay is None:  # in replay nothing ages: the clock stands at the point
+            self.look_for_attention()
+
     def _look_if_changed(self) -> None:
         if self._attention_stale:
             self._attention_stale = False
@@ -302,6 +397,10 @@ class SwarmdeckApp(App[int]):
         """The attention items now; each new one since the last look is a toast, and any new one is a
         bell (one per look). What already waits when the app starts is not rung: the inbox has it."""
         items = await attention(self.store, now=self.clock())
+        if self.replay is not None:  # what waited then is history, not news: no toast, no bell
+            self._attention_looked = True
+            self.attention, self.overdue = counts(items)
+            return items
         new = [i for i in items if i.key not in self.attention_keys] if self._attention_looked else []
         self._attention_looked = True
         self.attention_items = items
@@ -369,14 +468,199 @@ class SwarmdeckApp(App[int]):
         else:
             self.notify(f"{key} is not shown here with the current filter", timeout=4)
 
+    # -- replay: the swarm as it was ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Replay's keys only in replay; the live view's pause and poll speed only live."""
+        if action in REPLAY_ACTIONS:
+            return self.replay is not None
+        if action in LIVE_ONLY:
+            return self.replay is None
+        if action == "open_replay":
+            return self.replay is None and self._replay_opener is not None
+        return True
+
+    def _replay_clock(self) -> float:
+        """In replay the clock stands at the point shown: ages and staleness read as they did then."""
+        assert self.replay_point is not None
+        return self.replay_point.ts.timestamp()
+
+    async def enter_replay(self, at: int | datetime | None = None) -> None:
+        """Show the swarm as it was at ``at`` (an event id or a time; None: its latest event), every
+        write refused; the live seat is set aside until replay is left. In replay already: go there."""
+        if self.replay is not None:
+            await self._move(lambda replay: replay.seek(at if at is not None else replay.point.last_id), at)
+            return
+        if self._replay_opener is None:
+            self.notify("This seat has no history to replay", title="Replay", severity="warning")
+            return
+        replay = await self._replay_opener(at)
+        if self._store_factory is not None:
+            self._live_seat = _LiveSeat(self.store, self.read_only, self.clock, self.live, self.attention_items,
+                                        self._attention_looked)
+        self.replay = replay
+        self.read_only = True
+        self.clock = self._replay_clock
+        self.poller.live = False
+        self.live = True  # ages follow the replay's clock, not the moment a live view was paused
+        self._show(replay.point, refresh=self.is_running and bool(self.screen_stack))
+        if at is not None and replay.point.event_id != at and isinstance(at, int):
+            self.notify(f"No event {at} in this history: showing event {replay.point.event_id}", title="Replay",
+                        severity="warning", timeout=5)
+
+    def _show(self, point: ReplayPoint, *, refresh: bool = True) -> None:
+        """Every screen shows ``point``: the marker moves, the screens load afresh."""
+        assert self.replay is not None
+        self.replay_point = point
+        self.store = self.replay.store
+        self._update_marker()
+        self.state_epoch += 1
+        if refresh:
+            self.run_worker(self._refresh_replay_globals, group="replay-globals", exclusive=True,
+                            exit_on_error=False)
+
+    async def _refresh_replay_globals(self) -> None:
+        await self.refresh_globals()
+        await self.refresh_attention()
+
+    def _update_marker(self) -> None:
+        self.replay_marker = "" if self.replay_point is None else \
+            marker(self.replay_point, playing=self.replay_playing, speed=self.replay_speed)
+
+    async def _move(self, how: Callable[[Replay], Awaitable[ReplayPoint]], target: object = None,
+                    nothing: str | None = None) -> None:
+        """One move of the replay, one at a time; then every screen shows where it stands."""
+        async with self._replay_lock:
+            replay = self.replay
+            if replay is None:
+                return
+            before = replay.point
+            point = await how(replay)
+            if self.replay is not replay:  # left while it moved
+                return
+            self._show(point)
+        if point.event_id == before.event_id and nothing:
+            self.notify(nothing, title="Replay", timeout=3)
+        elif isinstance(target, int) and point.event_id != target:
+            self.notify(f"No event {target} in this history: showing event {point.event_id}", title="Replay",
+                        severity="warning", timeout=5)
+
+    def _replay_work(self, work: Callable[[], Awaitable[None]]) -> None:
+        self.run_worker(work, group="replay-move", exit_on_error=False)
+
+    def action_replay_step(self, by: str, forward: bool) -> None:
+        self._stop_play()
+        step = Step(by)
+        word = STEP_WORDS[step]
+        nothing = f"No {'later' if forward else 'earlier'} {word} in this history"
+        self._replay_work(partial(self._move, lambda replay: replay.step(step, forward=forward), None, nothing))
+
+    def action_replay_play(self) -> None:
+        if self.replay_playing:
+            self._stop_play()
+            return
+        self.replay_playing = True
+        self._update_marker()
+        self.run_worker(self._play, group="replay-play", exclusive=True, exit_on_error=False)
+
+    def _stop_play(self) -> None:
+        if self.replay_playing:
+            self.replay_playing = False
+            self.workers.cancel_group(self, "replay-play")
+            self._update_marker()
+
+    async def _play(self) -> None:
+        """Event after event at their real spacing divided by the speed, an idle gap shown short
+        (app/replay_mode.py ``pace``), until the last event or a key stops it."""
+        try:
+            while self.replay_playing and self.replay is not None:
+                async with self._replay_lock:
+                    replay = self.replay
+                    before = replay.point
+                    after = await replay.step(Step.EVENT)
+                if after.event_id == before.event_id:
+                    self.replay_playing = False
+                    self._update_marker()
+                    self.notify("The end of this history: play stopped", title="Replay", timeout=3)
+                    return
+                await self._sleep(pace(before.ts, after.ts, self.replay_speed))
+                if self.replay is replay:
+                    self._show(after)
+        finally:
+            # Stopped between a step and its showing: show where the replay now stands.
+            replay = self.replay
+            if replay is not None and self.replay_point != replay.point:
+                self._show(replay.point)
+
+    def action_replay_speed(self, direction: int) -> None:
+        self.replay_speed = step_speed(self.replay_speed, direction)
+        self._update_marker()
+        self.notify(f"Play at {self.replay_speed}× real time", title="Replay", timeout=1.5)
+
+    def _focused_events(self) -> list[tuple[int, Text]]:
+        """The events listed where the focus is (an agent's activity), to pick one from."""
+        screen = self.screen
+        return screen.focused_events() if isinstance(screen, LiveScreen) else []
+
+    def action_replay_seek(self) -> None:
+        self._stop_play()
+        day = self.replay_point.ts if self.replay_point is not None else None
+        self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"), self._go_to_target)
+
+    def action_open_replay(self) -> None:
+        """Replay from now, or, from a focused activity log, from the event picked in it."""
+        events = self._focused_events()
+        if events:
+            self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)
+        else:
+            self._replay_work(partial(self.enter_replay, None))
+
+    def _go_to_target(self, target: int | datetime | None) -> None:
+        if target is not None:
+            self._replay_work(partial(self.enter_replay, target))
+
+    async def action_leave_replay(self) -> None:
+        await self.leave_replay()
+
+    async def leave_replay(self) -> None:
+        """Back to the live swarm as it was left (paused or live); a replay file alone closes."""
+        replay = self.replay
+        if replay is None:
+            return
+        self._stop_play()
+        seat = self._live_seat
+        if seat is None:
+            self.exit(0)
+            return
+        async with self._replay_lock:
+            self.replay, self.replay_point, self._live_seat = None, None, None
+            self.store, self.read_only, self.clock = seat.store, seat.read_only, seat.clock
+            self.attention_items, self._attention_looked = seat.attention_items, seat.attention_looked
+            self.live = self.poller.live = seat.live
+            self.replay_marker = ""
+            self.state_epoch += 1
+        try:
+            await replay.close()
+        finally:
+            await self.refresh_globals()
+            self.verify_audit()
+            self.look_for_attention()
+            if self._poll_enabled and not self._poller_started:
+                await self.poller.start()
+                self._poller_started = True
+            elif self._poll_enabled:
+                self.poller.poll_now()
+        self.notify("Back to the live swarm", title="Replay", timeout=2)
+
     # -- the audit trail ---------------------------------------------------------------------------
 
     def verify_audit(self) -> None:
         """Verify the events written since the last verified one (all of them the first time), in a worker.
 
         Each run starts from the hash this app verified last, not from what the file says now, so an
-        event rewritten after it was verified breaks the link. Once broken, the flag stays."""
-        if self.audit_broken:
+        event rewritten after it was verified breaks the link. Once broken, the flag stays. Replay shows
+        history through another store: the live trail is verified again once replay is left."""
+        if self.audit_broken or self.replay is not None:
             return
         if self._auditing:
             self._audit_again = True
@@ -404,7 +688,8 @@ class SwarmdeckApp(App[int]):
 
     def changed(self) -> None:
         """The user just changed something: show it now, even while the live view is paused."""
-        self.poller.poll_now()
+        if self.replay is None:
+            self.poller.poll_now()
 
     # -- actions ------------------------------------------------------------------------------------
 
@@ -490,10 +775,14 @@ class SwarmdeckApp(App[int]):
     # -- errors --------------------------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Every failed worker lands here: a store refusal is a notification, anything else a modal."""
+        """Every failed worker lands here: a store refusal is a notification, anything else a modal. In
+        replay, a read of something that does not exist at the point shown (a selection made at another
+        point, read as the replay moved) is no error: the reload after the move shows what does exist."""
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
+        if self.replay is not None and isinstance(error, NotFound):
+            return
         if isinstance(error, StoreError):
             self.notify(refusal(error), title="Refused", severity="error")  # plain: see notify
         else:
@@ -501,7 +790,14 @@ class SwarmdeckApp(App[int]):
 
     @work(exit_on_error=False)
     async def run_store_action(self, action: Awaitable[object], success: str | None = None) -> None:
-        """Run a store write from a screen or modal; refusals become notifications."""
+        """Run a store write from a screen or modal; refusals become notifications. In replay every
+        write is refused here, before it reaches a store (the replay's own refuses them too)."""
+        if self.replay is not None:
+            if inspect.iscoroutine(action):
+                action.close()
+            self.notify("Replay shows the past: nothing can be changed here (ctrl+r or esc leaves replay)",
+                        title="Refused", severity="error")
+            return
         await action
         if success:
             self.notify(success, timeout=3)

@@ -131,6 +131,8 @@ class TaskEscalated(Payload):
     debug_task: int | None = None
     agent_type: str | None = None
     note: str | None = None
+    #: The agent itself handed it off (a heartbeat too; absent: someone else did).
+    heard: bool = _sometimes(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,10 @@ class TaskCompleted(Payload):
     duration_s: float | None = None
     estimated_s: float | None = None
     milestone_id: int | None = None
+    #: The hours booked to the milestone when the agent gave them (absent: the time the task ran).
+    hours: float | None = _sometimes()
+    #: The agent itself reported it (a heartbeat too; absent: a person or the reaper did).
+    heard: bool = _sometimes(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,8 @@ class TaskFailed(Payload):
     error: str | None = None
     duration_s: float | None = None
     milestone_id: int | None = None
+    #: The agent itself reported it (a heartbeat too; absent: the reaper did).
+    heard: bool = _sometimes(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +192,8 @@ class TaskRetried(Payload):
     max_retries: int | None = _sometimes()
     manual: bool = _sometimes(False)
     for_task: int | None = _key("for")
+    #: The agent itself reported the failure (a heartbeat too).
+    heard: bool = _sometimes(False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ class StatusBar(Widget):
     overdue: reactive[int] = reactive(0)
     #: Every milestone's gate has passed: the project is done (store.gates.project_complete).
     project_complete: reactive[bool] = reactive(False)
+    #: "REPLAY 14:32:05 · event 1234 task.failed" while the dashboard shows the past; "" live. It takes
+    #: the place of LIVE/PAUSED, in a style nothing live uses, and survives any width.
+    replay: reactive[str] = reactive("")
 
     def render(self) -> Text:
         """What matters most survives a narrow terminal: the screen, live or paused, what waits on a
@@ -44,11 +47,16 @@ class StatusBar(Widget):
         if self.audit_broken:
             head.append(f" ⚠ {self.audit_broken} ", style="bold white on red")
             head.append(" ")
+        if self.replay:
+            head.append_text(safe(f" {self.replay} ", "bold black on bright_cyan", one_line=True))
+            head.append(" ")
         head.append("swarmdeck", style="bold")
         rest = Text(" · ")
         rest.append(self.screen_name, style="bold")
         rest.append("   ")
-        if self.live:
+        if self.replay:
+            rest.append("nothing can be changed · ^r leaves", style="bold cyan")
+        elif self.live:
             rest.append(f"● LIVE {self.interval:g}s", style="bold green")
         else:
             rest.append("⏸ PAUSED", style="bold black on yellow")
@@ -73,7 +81,7 @@ class StatusBar(Widget):
                     rest.append(" · ")
                 rest.append(f"{count} {words}", style="bold red" if urgency >= 3 else "bold yellow")
             rest.append(" (i)", style="dim")
-        if self.read_only:
+        if self.read_only and not self.replay:
             rest.append("   ")
             rest.append("read-only", style="bold cyan")
         hint = Text("   1-5 screens · ? keys · ^p commands", style="dim")

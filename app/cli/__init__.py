@@ -36,6 +36,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "session": ".memory:session_group",
     "dashboard": ".ui:dashboard",
     "demo": ".ui:demo",
+    "replay": ".replay:replay",
     "mcp": ".mcp:mcp",
     "watch-status": ".bridge:watch_status",
     "attention": ".attention:attention_command",

@@ -1,15 +1,18 @@
-"""`swarmdeck export markdown DIR`: the living documents (store/living_docs.py), written to a folder."""
+"""`swarmdeck export markdown DIR`: the living documents (store/living_docs.py), written to a folder.
+`swarmdeck export replay FILE`: a self-contained replay file of the swarm's history (store/replay/)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from swarmdeck.store import insights, living_docs
+from swarmdeck.store.errors import InvalidArgument
 
 from ._base import Config, Store, leaf, table
 
@@ -67,3 +70,43 @@ async def markdown(store: Store, cfg: Config, directory: Path, namespace: str | 
         changed = write_if_changed(directory / name, text)
         files.append({"file": name, "bytes": len(text.encode("utf-8")), "changed": changed})
     return {"dir": str(directory), "records": len(records), "files": files}
+
+
+def history_ref(text: str | None, option: str) -> int | datetime | None:
+    """An event id (digits) or a time: ISO-8601 (UTC if no zone is given) or how long ago (30m, 2h, 1d)."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    from swarmdeck.store import timeparse
+
+    try:
+        return timeparse.past(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{option}: {exc}; or give an event id") from None
+
+
+def _render_replay(result: dict[str, Any]) -> str:
+    return (f"replay of events {result['first_id']}..{result['last_id']} written to {result['file']} "
+            f"({result['bytes']} bytes): open it with `swarmdeck replay {result['file']}`")
+
+
+@leaf(export_group, "replay", _render_replay)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "start", metavar="TIME|ID", help="The first event: an id, or a time (ISO-8601, or 2h ago).")
+@click.option("--to", "end", metavar="TIME|ID", help="The last event: an id, or a time (the last event at or "
+              "before it). Default: the newest.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+async def replay(store: Store, cfg: Config, file: Path, start: str | None, end: str | None,
+                 force: bool) -> dict[str, Any]:
+    """The swarm's history from --from to --to, written to FILE: a self-contained SQLite file that
+    `swarmdeck replay FILE` opens anywhere, with no access to this database (a post-mortem to hand on).
+
+    It holds the state at --from, everything as it stood at --to, and the events between. Written
+    under a temporary name and renamed; an existing FILE is refused unless --force."""
+    from swarmdeck.store.replay.engine import export_replay
+
+    first, last = await export_replay(cfg.db, file, start=history_ref(start, "--from"),
+                                      end=history_ref(end, "--to"), force=force)
+    return {"file": str(file), "first_id": first, "last_id": last, "bytes": file.stat().st_size}

@@ -39,6 +39,18 @@ def demo_shortcut(name: str, path: Path) -> str:
             f"{demo_key_folder(path)}")
 
 
+def history_of(source: Path | str):
+    """The App's replay opener (ctrl+r, `swarmdeck replay`): the history of ``source``, a database or a
+    replay file, at an event id or a time (store/replay, imported when a replay opens)."""
+
+    async def open_at(at):
+        from swarmdeck.store.replay import open_replay
+
+        return await open_replay(source, at=at)
+
+    return open_at
+
+
 def load_embedder(settings: Settings, option: str | None = None):
     """The embedder --embedder names, else the settings' (default: the bundled local model), or None
     with a warning."""
@@ -98,7 +110,22 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         key_folder=settings.key_folder,
         preferences_path=preferences.default_path(settings.config_home),
         desktop_notify=notify,
+        replay_opener=history_of(cfg.db),
     )
+    return app.run() or 0
+
+
+def run_replay(cfg: Config, opener, at, *, live, title: str) -> int:
+    """The dashboard in replay mode (app/tui.py) from ``opener`` at ``at`` (True: the last event); ``live``
+    opens the live database that leaving replay goes on to (None: leaving closes the app)."""
+    from .. import preferences
+    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
+
+    settings = cfg.settings
+    app = SwarmdeckApp(live, title=title, reviewer=reviewer_name(None, cfg), read_only=cfg.read_only,
+                       keymap=settings.keymap, key_folder=settings.key_folder,
+                       preferences_path=preferences.default_path(settings.config_home),
+                       replay_opener=opener, replay_at=at)
     return app.run() or 0
 
 
@@ -197,6 +224,7 @@ def demo(cfg: Config, demo_db: Path | str | None, reviewer: str | None, speed: f
         keymap=settings.keymap,
         preferences_path=preferences.default_path(settings.config_home),
         desktop_notify=notify,
+        replay_opener=history_of(path),
     )
     app.run()
     click.echo(f"demo database kept at {describe(path)}")

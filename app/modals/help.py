@@ -15,7 +15,8 @@ from .inbox import InboxModal
 
 def _key_name(key: str) -> str:
     names = {"question_mark": "?", "slash": "/", "plus": "+", "equals_sign": "=", "minus": "-",
-             "right_square_bracket": "]", "left_square_bracket": "[", "escape": "esc"}
+             "right_square_bracket": "]", "left_square_bracket": "[", "escape": "esc", "full_stop": ".",
+             "comma": ",", "greater_than_sign": ">", "less_than_sign": "<", "at": "@"}
     return ", ".join(names.get(k, k) for k in key.split(","))
 
 
@@ -23,10 +24,13 @@ class HelpModal(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close", id="modal.close")]
 
     def compose(self) -> ComposeResult:
-        sections = [("Everywhere", self.app.BINDINGS)]
+        every = [b for b in self.app.BINDINGS if not (isinstance(b, Binding) and (b.id or "").startswith("replay."))]
+        sections = [("Everywhere", every)]
         for name, screen in self.app.MODES.items():
             sections.append((getattr(screen, "SCREEN_NAME", name), getattr(screen, "BINDINGS", [])))
         sections.append(("Inbox (i)", InboxModal.BINDINGS))
+        replay = [b for b in self.app.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("replay.")]
+        sections.append(("Replay (ctrl+r: the swarm as it was; nothing can be changed there)", replay))
         with Vertical(classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():

@@ -67,6 +67,8 @@ class AgentsScreen(LiveScreen):
         self.selected: str | None = None
         self.show_heartbeats = False
         self._activity_last_id = 0
+        #: The events the activity shows, oldest first (what the replay key offers to start from).
+        self._activity_events: list[Event] = []
         #: While the live view is paused the data stops moving, so do its ages: the moment it froze.
         self.frozen_at: float | None = None
 
@@ -117,6 +119,14 @@ class AgentsScreen(LiveScreen):
             self.table.move_cursor(row=0)
         self._update_summary()
         self._update_detail()
+        if self.selected is not None and self._loaded:  # a reload (a replay moved): the activity as of now
+            self.load_activity()
+
+    def focused_events(self) -> list[tuple[int, Text]]:
+        """The selected agent's activity, once it has the focus: the replay key starts from one of them."""
+        if self.focused is not self.query_one("#activity", RichLog):
+            return []
+        return [(e.id, activity_line(e)) for e in self._activity_events]
 
     async def apply(self, events: list[Event]) -> None:
         names = {e.entity_id for e in events if e.entity == Entity.AGENT and e.entity_id}
@@ -248,6 +258,7 @@ class AgentsScreen(LiveScreen):
         title.append("  (a: heartbeats shown)" if self.show_heartbeats else "  (a: show heartbeats)", style="dim")
         self.query_one("#activity-title", Static).update(title)
         self._activity_last_id = 0
+        self._activity_events = []
         self._append_activity(list(reversed(recent)))
 
     def _append_activity(self, events: list[Event]) -> None:
@@ -259,6 +270,7 @@ class AgentsScreen(LiveScreen):
             if e.kind == EventKind.AGENT_HEARTBEAT and not self.show_heartbeats:
                 continue
             log.write(activity_line(e))
+            self._activity_events = [*self._activity_events[-(ACTIVITY_LINES - 1):], e]
 
     def action_toggle_heartbeats(self) -> None:
         self.show_heartbeats = not self.show_heartbeats

@@ -55,6 +55,8 @@ class LiveScreen(Screen):
         self._loaded = False
         self._delivered: list[Event] = []
         self._view_timers: list[Timer] = []
+        #: The app replaced the state shown (replay moved, or was entered or left): load afresh.
+        self._replaced = False
 
     @property
     def sd(self) -> SwarmdeckApp:
@@ -76,6 +78,8 @@ class LiveScreen(Screen):
         for attribute in ("pending_reviews", "swarm_paused", "live", "interval", "audit_broken", "attention",
                           "overdue", "project_complete"):
             self.watch(self.app, attribute, _mirror(bar, attribute))
+        self.watch(self.app, "replay_marker", _mirror(bar, "replay"))
+        self.watch(self.app, "state_epoch", self._state_replaced, init=False)
         self.run_worker(self._initial_load, group="sync", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -99,6 +103,22 @@ class LiveScreen(Screen):
             await self.sd.first_screen_loaded()
         if self._dirty:
             self.kick()
+
+    # -- replay ------------------------------------------------------------------------------------
+
+    def _state_replaced(self, _epoch: int) -> None:
+        """The app shows another state (app/tui.py replay mode): reload now if in view, else on resume."""
+        self._replaced = True
+        self._delivered = []
+        self.query_one(StatusBar).read_only = self.sd.read_only
+        if self.is_current:
+            self.refresh_bindings()  # what read-only hides comes and goes with replay
+            self.kick()  # during the first load: once it ends
+
+    def focused_events(self) -> list[tuple[int, Text]]:
+        """The events of a focused event list, as (id, plain line), for the replay key to pick from;
+        none here. A screen that lists events overrides it."""
+        return []
 
     # -- the change feed ---------------------------------------------------------------------------
 
@@ -124,6 +144,8 @@ class LiveScreen(Screen):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         for timer in self._view_timers:
             timer.resume()
+        if self._replaced:
+            self.refresh_bindings()
         if self._loaded:
             self.kick()
 
@@ -139,6 +161,14 @@ class LiveScreen(Screen):
         try:
             while True:
                 self._dirty = False
+                if self._replaced:
+                    self._replaced = False
+                    self._delivered = []
+                    self.seen = await self.store.latest_event_id()
+                    await self.load()
+                    if not self._dirty:
+                        break
+                    continue
                 delivered, self._delivered = self._delivered, []
                 fresh = [e for e in delivered if e.id > self.seen]
                 if fresh and fresh[0].id == self.seen + 1:

@@ -135,6 +135,8 @@ class MilestonesScreen(LiveScreen):
         self.progress = await self.store.milestone_progress()
         self.milestones = milestones
         self._sync_table()
+        if self.selected not in self.milestones:  # a replay moved to before it existed
+            self.selected = None
         if self.selected is None and self.milestones:
             first = next((m for m in self.milestones.values() if m.status is MilestoneStatus.REVIEW),
                          next(iter(self.milestones.values())))

@@ -139,9 +139,12 @@ class QueueScreen(LiveScreen):
         self.total_matching = sum(status.counts[s] for s in statuses) if statuses else status.total
         if self.table.sort_state is None:
             self.table.sort_by("priority", reverse=True)  # new rows land in priority order too
+        shown = self.selected
         self._render_rows(full=True)
         if self.selected is None and self.table.row_count:
             self.table.move_cursor(row=0)
+        elif self.selected is not None and self.selected == shown:
+            self.show_detail(self.selected)  # a reload (a replay moved): the same task's detail as it is now
 
     async def apply(self, events: list[Event]) -> None:
         if not self.filters.archived and any(e.kind == EventKind.RECORDS_ARCHIVED and e.typed().tasks

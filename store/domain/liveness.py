@@ -54,7 +54,7 @@ def finish_failure(u: Unit, task_id: int, agent: str | None, error: str, *, retr
     release_agent(u, task, heard=heard)
     add_hours(u, task)
     payload = {"agent": agent, "error": error, "duration_s": duration(task, u.now),
-               "milestone_id": task.milestone_id}
+               "milestone_id": task.milestone_id, **({"heard": True} if heard else {})}
     if retry and task.retry_count < task.max_retries:
         u.retry_later(task_id, error)
         u.event(EventKind.TASK_RETRIED, "task", task_id, {**payload, "retry": task.retry_count + 1,

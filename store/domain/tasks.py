@@ -311,6 +311,7 @@ def complete(u: Unit, task_id: int, agent: str | None, result_json: str | None, 
         "duration_s": duration(task, u.now),
         "estimated_s": task.estimated_duration_seconds,
         "milestone_id": task.milestone_id,
+        **({"hours": hours} if hours is not None else {}), **({"heard": True} if agent is not None else {}),
     })
     release_ready(u, u.ready_to_release(dependents_of=task_id))
     return task
@@ -362,6 +363,7 @@ def escalate(u: Unit, task_id: int, agent: str | None, debug: NewTask, note: str
     u.add_dependencies(task_id, [helper.id])
     u.event(EventKind.TASK_ESCALATED, "task", task_id, {
         "agent": task.assigned_agent, "debug_task": helper.id, "agent_type": helper.agent_type, "note": note,
+        **({"heard": True} if agent is not None else {}),
     })
     refresh_depths(u, task_id)
     reprioritise(u, [helper.id])  # a task now waits on it: it blocks one more

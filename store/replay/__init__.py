@@ -1,7 +1,8 @@
 """Replay: the swarm as it was at one event of its history, for a person to look at and step through.
 
-The event log records every change; a replay rebuilds the state at any event from the nearest periodic
-snapshot and the events after it (``store/replay/engine.py``), and shows it through a read-only ``Store``
+The event log records every change; a replay finds the state at any event among every version of every
+row, kept with the events between which it held (``store/replay/engine.py``, which says why), and shows it
+through a read-only ``Store``
 (every write refused) whose clock stands at that event, so ages and staleness read as they did then.
 
 This module is the contract between the engine and the faces (the dashboard's replay mode, the CLI).
@@ -11,10 +12,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from .. import Store
 
@@ -59,3 +63,13 @@ class Replay(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def open_replay(source: str | Path, *, at: int | datetime | None = None,
+                      clock: Callable[[], float] = time.time) -> Replay:
+    """The history of ``source`` (a swarm database: SQLite path or postgresql:// URL, or a replay file
+    written by ``swarmdeck export replay``) opened at ``at`` (an event id, or the last event at or
+    before a time; None: the newest event). The engine: store/replay/engine.py."""
+    from .engine import open_replay as engine_open
+
+    return await engine_open(source, at=at, clock=clock)

@@ -32,7 +32,7 @@ async def test_an_escalated_task_waits_on_its_debugging_task_then_is_ready_again
     assert a1.last_heartbeat.timestamp() == clock()  # handing off is a sign of life
     [event] = [e for e in await store.events(entity="task", entity_id=task.id) if e.kind == "task.escalated"]
     assert event.payload == {"agent": "a1", "debug_task": helper.id, "agent_type": "python-debugging-specialist",
-                             "note": "ImportError: sqlite_vec on Python 3.12"}
+                             "note": "ImportError: sqlite_vec on Python 3.12", "heard": True}
 
     assert await store.claim_task(agent="a2", agent_type="coder") is None  # it waits
     assert (await store.claim_task(agent="doc", agent_type="python-debugging-specialist")).id == helper.id

@@ -1,0 +1,61 @@
+"""`swarmdeck replay [SOURCE] [--at TIME|EVENT_ID]`: the dashboard on the swarm as it was, every write
+refused (app/tui.py replay mode over store/replay)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from swarmdeck.store import describe, open_store
+from swarmdeck.store.errors import StoreError
+
+from ._base import Config, fail, refuse
+from .ui import history_of, run_replay
+
+
+@click.command("replay")
+@click.argument("source", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--at", "at", metavar="TIME|EVENT_ID",
+              help="Where to start: an event id (1234), a time of day as the dashboard shows it (14:32:05, "
+                   "local time, on the day of the last event), a date and time (ISO-8601, UTC unless a zone "
+                   "is given) or how long ago (2h). Default: the last event.")
+@click.pass_obj
+def replay(cfg: Config, source: Path | None, at: str | None) -> None:
+    """Open the dashboard on the swarm as it was at a moment of its history, read-only.
+
+    SOURCE is a replay file (`swarmdeck export replay`); without it, the --db database, and leaving
+    replay (ctrl+r or esc) goes on to its live dashboard. In replay: . and , step one event, g/b/h/o the next
+    decision, failure, stale agent or report (shifted: the previous), space plays, @ jumps; ? lists them."""
+    from ..replay_mode import parse_target
+
+    if source is not None and not source.is_file():
+        raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
+    opener = history_of(source if source is not None else cfg.db)
+
+    async def check() -> int | datetime | None:
+        """Open the history once, so that a bad file or a bad --at is one line here, not an app."""
+        history = await opener(None)
+        try:
+            target = None if at is None else parse_target(at, day=history.point.ts)
+            if target is not None:
+                await history.seek(target)
+        finally:
+            await history.close()
+        return target
+
+    try:
+        settings = cfg.settings
+        target = asyncio.run(check())
+    except ValueError as exc:
+        raise SystemExit(fail(cfg, 2, "usage", f"--at: {exc}")) from None
+    except StoreError as exc:
+        raise SystemExit(refuse(cfg, exc)) from None
+
+    # On the database itself, leaving replay goes on to its live dashboard; a replay file has no live.
+    live = None if source is not None else \
+        (lambda: open_store(cfg.db, read_only=cfg.read_only, **settings.store_options()))
+    title = f"replay · {describe(source if source is not None else cfg.db)}"
+    raise SystemExit(run_replay(cfg, opener, True if target is None else target, live=live, title=title))
