@@ -421,82 +421,70 @@ class Builder:
                     lease_expires_at=self.ts + task["timeout_seconds"], updated_at=self.ts)
         self.change("agents", agent, status="working", current_task_id=tid, completion=0.0, last_heartbeat=self.ts)
 
-    def _finish(self, task: dict[str, Any], heard: bool, hours: float | None = None) -> None:
-        """What every end of a run does: its agent released, its time booked to its milestone."""
-        agent = task["assigned_agent"]
-        if agent:
-            held = self.get("agents", agent)
-            if held is not None:
-                fields: dict[str, Any] = {"last_heartbeat": self.ts} if heard else {}
-                if held["current_task_id"] == task["id"]:
-                    fields.update(status="idle", current_task_id=None)
-                if fields:
-                    self.change("agents", agent, **fields)
-        started = task["started_at"]
+    def _release(self, task: dict[str, Any], heard: bool) -> None:
+        """The task's agent is done with it (idle if it was on it); ``heard``: it said so, a heartbeat."""
+        held = self.get("agents", task["assigned_agent"]) if task["assigned_agent"] else None
+        if held is None:
+            return
+        fields: dict[str, Any] = {"last_heartbeat": self.ts} if heard else {}
+        if held["current_task_id"] == task["id"]:
+            fields.update(status="idle", current_task_id=None)
+        if fields:
+            self.change("agents", held["name"], **fields)
+
+    def _end_run(self, tid: Any, p: dict[str, Any], *, book: bool = True, release: bool = True,
+                 **fields: Any) -> dict[str, Any] | None:
+        """A run ended (completed, failed, retried, escalated, cancelled): its agent released, its time
+        booked to its milestone (``book``: the hours the agent gave, else the time it ran), the task
+        changed by ``fields``. The task as it was before, or None if there is none."""
+        task = self.get("tasks", int(tid))
+        if task is None:
+            return None
+        if release:
+            self._release(task, bool(p.get("heard")))
+        started, hours = task["started_at"], p.get("hours")
         seconds = (None if started is None else round(self.ts - started, 3)) if hours is None else hours * 3600.0
-        if task["milestone_id"] is not None and seconds:
+        if book and task["milestone_id"] is not None and seconds:
             ms = self.get("milestones", task["milestone_id"])
             if ms is not None:
                 self.change("milestones", ms["id"], hours_spent=ms["hours_spent"] + seconds / 3600.0)
+        self.change("tasks", task["id"], updated_at=self.ts, **fields)
+        return task
 
     def task_completed(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
-        tid = int(tid)
-        task = self.get("tasks", tid)
-        if task is None:
-            return
-        self._finish(task, bool(p.get("heard")), p.get("hours"))
-        result = self.src.one("SELECT result_data FROM tasks WHERE id = ?", (tid,))
-        self.change("tasks", tid, status="completed", result_data=None if result is None else _plain(result["result_data"]),
-                    finished_at=self.ts, lease_expires_at=None, updated_at=self.ts)
+        result = self.src.one("SELECT result_data FROM tasks WHERE id = ?", (int(tid),))
+        self._end_run(tid, p, status="completed", finished_at=self.ts, lease_expires_at=None,
+                      result_data=None if result is None else _plain(result["result_data"]))
 
     def task_failed(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
-        tid = int(tid)
-        task = self.get("tasks", tid)
-        if task is None:
-            return
-        self._finish(task, bool(p.get("heard")))
-        self.change("tasks", tid, status="failed", error_message=p.get("error"), finished_at=self.ts,
-                    lease_expires_at=None, updated_at=self.ts)
+        self._end_run(tid, p, status="failed", error_message=p.get("error"), finished_at=self.ts,
+                      lease_expires_at=None)
 
     def task_retried(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
-        tid = int(tid)
-        task = self.get("tasks", tid)
+        task = self.get("tasks", int(tid))
         if task is None:
             return
         if p.get("manual"):  # a person put a failed task back: blocked until released
-            self.change("tasks", tid, status="blocked", retry_count=task["retry_count"] + 1, finished_at=None,
-                        assigned_agent=None, started_at=None, updated_at=self.ts)
+            self.change("tasks", task["id"], status="blocked", retry_count=task["retry_count"] + 1,
+                        finished_at=None, assigned_agent=None, started_at=None, updated_at=self.ts)
             return
-        self._finish(task, bool(p.get("heard")))
-        self.change("tasks", tid, status="ready", retry_count=task["retry_count"] + 1, error_message=p.get("error"),
-                    assigned_agent=None, started_at=None, lease_expires_at=None, updated_at=self.ts)
+        self._end_run(tid, p, status="ready", retry_count=task["retry_count"] + 1, error_message=p.get("error"),
+                      assigned_agent=None, started_at=None, lease_expires_at=None)
 
     def task_cancelled(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
-        tid = int(tid)
-        task = self.get("tasks", tid)
+        task = self.get("tasks", int(tid))
         if task is None:
             return
-        if task["status"] == "running":
-            self._release_only(task)
         reason = p.get("reason")
-        self.change("tasks", tid, status="cancelled", finished_at=self.ts, lease_expires_at=None, held_by=None,
-                    updated_at=self.ts, error_message=reason if reason is not None else task["error_message"])
-
-    def _release_only(self, task: dict[str, Any]) -> None:
-        agent = self.get("agents", task["assigned_agent"]) if task["assigned_agent"] else None
-        if agent is not None and agent["current_task_id"] == task["id"]:
-            self.change("agents", agent["name"], status="idle", current_task_id=None)
+        # A person's act: no heartbeat, no hours booked; only a running task's agent is released.
+        self._end_run(tid, {}, book=False, release=task["status"] == "running", status="cancelled",
+                      finished_at=self.ts, lease_expires_at=None, held_by=None,
+                      error_message=reason if reason is not None else task["error_message"])
 
     def task_escalated(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
-        tid = int(tid)
-        task = self.get("tasks", tid)
-        if task is None:
-            return
-        self._finish(task, bool(p.get("heard")))
-        self.change("tasks", tid, status="blocked", assigned_agent=None, started_at=None, lease_expires_at=None,
-                    updated_at=self.ts)
-        if p.get("debug_task") is not None:
-            self.append("task_dependencies", {"task_id": tid, "prerequisite_id": p["debug_task"]})
+        if self._end_run(tid, p, status="blocked", assigned_agent=None, started_at=None,
+                         lease_expires_at=None) is not None and p.get("debug_task") is not None:
+            self.append("task_dependencies", {"task_id": int(tid), "prerequisite_id": p["debug_task"]})
 
     def task_held(self, tid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("tasks", int(tid), held_by=p.get("failed_task"))

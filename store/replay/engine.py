@@ -114,20 +114,36 @@ def _extend(path: Path, source: str | Path) -> None:
 
 
 async def build_cache(source: str | Path, path: Path) -> Path:
-    """Make (or extend) the replay cache of ``source`` at ``path``."""
-    if not path.exists():
-        tmp = path.with_name(path.name + ".building")
-        try:
-            tmp.unlink(missing_ok=True)
-            await _new_cache(tmp)
-            await asyncio.to_thread(_extend, tmp, source)
-            tmp.replace(path)
-        finally:
-            for suffix in ("", "-wal", "-shm", "-writers"):
-                Path(str(tmp) + suffix).unlink(missing_ok=True)
-    else:
-        await asyncio.to_thread(_extend, path, source)
+    """Make (or extend) the replay cache of ``source`` at ``path``. Builds of one SQLite database's cache
+    take turns (an advisory ``flock`` on the database file, which SQLite's own locks never see)."""
+    lock = None
+    if isinstance(source, Path):
+        lock = await asyncio.to_thread(_take_turn, source)
+    try:
+        if not path.exists():
+            tmp = path.with_name(path.name + ".building")
+            try:
+                tmp.unlink(missing_ok=True)
+                await _new_cache(tmp)
+                await asyncio.to_thread(_extend, tmp, source)
+                tmp.replace(path)
+            finally:
+                for suffix in ("", "-wal", "-shm", "-writers"):
+                    Path(str(tmp) + suffix).unlink(missing_ok=True)
+        else:
+            await asyncio.to_thread(_extend, path, source)
+    finally:
+        if lock is not None:
+            lock.close()  # (closing the file lifts its lock)
     return path
+
+
+def _take_turn(db: Path) -> Any:
+    import fcntl
+
+    handle = open(db, "rb")  # noqa: SIM115 - held until the build ends
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    return handle
 
 
 class SqliteReplay:
