@@ -27,7 +27,10 @@ class HelpModal(ModalScreen[None]):
         every = [b for b in self.app.BINDINGS if not (isinstance(b, Binding) and (b.id or "").startswith("replay."))]
         sections = [("Everywhere", every)]
         for name, screen in self.app.MODES.items():
-            sections.append((getattr(screen, "SCREEN_NAME", name), getattr(screen, "BINDINGS", [])))
+            # A read-only seat (and a replay) lists only what it can do: the palette's rule (app/commands.py).
+            refused = getattr(screen, "MUTATING", frozenset()) if self.app.read_only else frozenset()
+            bindings = [b for b in getattr(screen, "BINDINGS", []) if getattr(b, "action", None) not in refused]
+            sections.append((getattr(screen, "SCREEN_NAME", name), bindings))
         sections.append(("Inbox (i)", InboxModal.BINDINGS))
         replay = [b for b in self.app.BINDINGS if isinstance(b, Binding) and (b.id or "").startswith("replay.")]
         sections.append(("Replay (ctrl+r: the swarm as it was; nothing can be changed there)", replay))

@@ -88,3 +88,25 @@ async def test_a_keymap_id_that_names_no_binding_is_said_not_ignored(db) -> None
         await loaded(pilot)
         await wait_for(pilot, lambda: any("queue.enqueu" in str(n.message) for n in app._notifications),
                        what="the unknown id to be said")
+
+
+def _help_lines(app) -> list[str]:
+    """What the help lists: each section's descriptions, from its tables (the modal scrolls)."""
+    from rich.table import Table
+    from textual.widgets import Static
+
+    tables = [s.content for s in app.screen.query(Static) if isinstance(s.content, Table)]
+    return [str(cell) for t in tables for cell in t.columns[1]._cells]
+
+
+async def test_a_read_only_seat_lists_no_key_it_would_refuse(db) -> None:
+    for read_only in (False, True):
+        app = make_app(db, read_only=read_only)
+        async with app.run_test(size=SIZE) as pilot:
+            await loaded(pilot)
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpModal), what="the help")
+            lines = _help_lines(app)
+            assert any(line.startswith("Jump to the next gate awaiting review") for line in lines), lines  # reads stay
+            writes = [line for line in lines if line.startswith(("Decide the selected gate", "Close an open condition", "Lift an escalation"))]
+            assert bool(writes) is not read_only, writes
