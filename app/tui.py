@@ -494,7 +494,15 @@ class SwarmdeckApp(App[int]):
         if self._replay_opener is None:
             self.notify("This seat has no history to replay", title="Replay", severity="warning")
             return
-        replay = await self._replay_opener(at)
+        # A first replay of a database builds its history's cache (about a minute per million events):
+        # say so if the opening takes long enough to be noticed.
+        notice = self.set_timer(0.5, partial(self.notify, "Reading the swarm's history: a first replay builds "
+                                             "its cache (about a minute per million events)", title="Replay",
+                                             timeout=10))
+        try:
+            replay = await self._replay_opener(at)
+        finally:
+            notice.stop()
         if self._store_factory is not None:
             self._live_seat = _LiveSeat(self.store, self.read_only, self.clock, self.live, self.attention_items,
                                         self._attention_looked)
