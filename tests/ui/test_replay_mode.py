@@ -5,6 +5,7 @@ read-only, whose point moves over the real event ids and whose clock stands at t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -646,3 +647,34 @@ async def test_in_replay_a_read_of_what_does_not_exist_at_the_point_is_no_error_
         await wait_for(pilot, lambda: app.replay is None, what="live")
         app.run_worker(gone, exit_on_error=False)
         await wait_for(pilot, lambda: refusals(), what="the live refusal")
+
+
+async def test_a_replay_slow_to_open_says_it_is_building_the_history_and_a_quick_one_says_nothing(seeded) -> None:
+    class SlowOpener(Opener):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path)
+            self.go_on = asyncio.Event()
+
+        async def __call__(self, at: int | datetime | None) -> FakeReplay:
+            await self.go_on.wait()  # a first replay of a big history: the cache is being built
+            return await super().__call__(at)
+
+    def building(app) -> bool:
+        return any("builds its cache" in str(n.message) for n in app._notifications)
+
+    opener = SlowOpener(seeded.path)
+    app = make_app(seeded.path, replay_opener=opener, replay_at=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: building(app), what="the notice that the history is being read")
+        opener.go_on.set()
+        await wait_for(pilot, lambda: app.replay is not None, what="replay to open")
+
+    quick = replay_app(seeded.path, False)[0]
+    async with quick.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: quick.replay is not None, what="replay to open")
+        await pilot.pause(0.6)  # past the notice's delay: the timer was stopped, not just not yet run
+        assert not building(quick)
