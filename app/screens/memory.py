@@ -142,8 +142,7 @@ class MemoryScreen(LiveScreen):
         if self.replaying:  # the items as they were; no vectors are replayed (store/replay/engine.py)
             status = await self.store.index_status(None)
             self.query_one("#memory-health", Static).update(Text(
-                f"index: {status.entries:,} entries then · replay searches the words of the memory as it was "
-                "(no search by meaning)", style="dim"))
+                f"index: {status.entries:,} entries then · replay searches by words, not meaning", style="dim"))
             return
         model = getattr(self.sd.embedder, "model", None)
         status = await self.store.index_status(model)
@@ -208,7 +207,9 @@ class MemoryScreen(LiveScreen):
             results.highlighted = 0
         elif recent and self.filters == SearchFilters():
             self.preview_text = ""
-            self.query_one("#memory-preview-body", Static).update(EMPTY)
+            self.query_one("#memory-preview-body", Static).update(
+                Text("No memories, decisions or lessons at this point of the history.", style="dim")
+                if self.replaying else EMPTY)
         elif not recent and self.fallback is not None and self.fallback.hidden:
             # Entries matched, but none closely enough: say so, not "nothing matches".
             self.preview_text = ""

@@ -714,7 +714,7 @@ async def test_the_memory_screen_in_replay_shows_the_memory_as_it_was_and_search
         # Exactly what held at the point, newest first: no later entry, the memory deleted later still there.
         assert [h.title for h in screen.hits] == ["decision: SQLite with WAL", "deploy-notes", *before]
         health = static_text(screen.query_one("#memory-health"))
-        assert f"index: {len(before) + 2} entries then" in health and "no search by meaning" in health
+        assert f"index: {len(before) + 2} entries then" in health and "replay searches by words, not meaning" in health
         results = screen.query_one("#memory-results", OptionList)
         results.focus()
         results.highlighted = 1
