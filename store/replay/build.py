@@ -23,8 +23,14 @@ Where each table's history comes from (classified against store/sqlite/schema.py
   ``gate_decisions``, ``gate_resumptions``, ``criterion_evidence``, ``session_events`` (the n-th row with
   the n-th event of its kind), ``queue_samples`` (by time: a sample slot's last value stands for the
   whole slot).
-- Not replayed (empty here): documents, the search index and its vectors (search shows nothing in a
-  replay), ``schema_migrations`` aside.
+- ``search_items``, the search index's items (what store/memory.py writes with each memory and
+  learning record), rebuilt by the reducer likewise: a memory's item from its first version, moved to
+  each new version (keeping its id), dropped at its deletion, written anew at its restoration; a
+  record's from its logging to its archival. Their ids are the cache's own, given in the order the
+  items were written (the order ``recent`` lists them in); their vectors are not replayed.
+- Not replayed (empty here): documents and their chunks' search items, the FTS index and the vectors
+  (virtual tables, which cannot be views of the point: a replay's keyword search looks for the words
+  in the items that held, store/replay/engine.py), ``schema_migrations`` aside.
 - ``task_counts`` (kept by triggers in a live store) is kept by the reducer likewise, a version per
   change, so that the queue's counts never count the tasks.
 
