@@ -283,6 +283,27 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         await store.close()
 
 
+async def test_a_cache_of_the_earlier_format_is_built_again_with_the_memory_index(db_path, clock):
+    import sqlean
+
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        await store.add_memory("notes", "k", "kept", memory_type="semantic", created_by="ada")
+        await (await open_replay(db_path)).close()
+        conn = sqlean.connect(str(cache_path(db_path)))  # as format 1 left it: no search items
+        conn.execute("UPDATE rp_meta SET value = 'swarmdeck-replay-1' WHERE key = 'format'")
+        conn.execute("DROP VIEW search_items")
+        conn.commit()
+        conn.close()
+        replay = await open_replay(db_path)
+        try:
+            assert [h.title for h in await replay.store.recent()] == ["k"]
+        finally:
+            await replay.close()
+    finally:
+        await store.close()
+
+
 async def test_two_replays_of_one_database_keep_their_own_points(db_path, clock, tmp_path):
     store = await open_store(db_path, create=True, clock=clock)
     try:
