@@ -133,7 +133,17 @@ class MemoryScreen(LiveScreen):
             if self.showing_recent and any(e.entity in ("memory", "record", "document") for e in events):
                 await self._search()  # new entries lead the recent list
 
+    @property
+    def replaying(self) -> bool:
+        """Whether the app shows the swarm's past (replay mode): its search is by words only."""
+        return bool(getattr(self.app, "replay_marker", ""))
+
     async def _health(self) -> None:
+        if self.replaying:  # the items as they were; no vectors are replayed (store/replay/engine.py)
+            status = await self.store.index_status(None)
+            self.query_one("#memory-health", Static).update(Text(
+                f"index: {status.entries:,} entries then · replay searches by words, not meaning", style="dim"))
+            return
         model = getattr(self.sd.embedder, "model", None)
         status = await self.store.index_status(model)
         line = Text(f"index: {status.entries:,} entries · {status.embedded:,} embedded · ", style="dim")
@@ -179,8 +189,10 @@ class MemoryScreen(LiveScreen):
             self.fallback = None
         else:
             # The shared rule (store/rules.py): the mode asked for, else keyword results and why.
-            answer = await rules.search(self.store, query, mode=self.mode, embedder=self.sd.embedder,
-                                        limit=RESULTS, everything=self.show_all, **filters)
+            # In replay, words only: the vectors are not replayed (the health line says so).
+            answer = await rules.search(self.store, query, mode=SearchMode.KEYWORD if self.replaying else self.mode,
+                                        embedder=self.sd.embedder, limit=RESULTS, everything=self.show_all,
+                                        **filters)
             self.hits = answer.hits
             self.fallback = answer
         self.showing_recent = recent
@@ -195,7 +207,9 @@ class MemoryScreen(LiveScreen):
             results.highlighted = 0
         elif recent and self.filters == SearchFilters():
             self.preview_text = ""
-            self.query_one("#memory-preview-body", Static).update(EMPTY)
+            self.query_one("#memory-preview-body", Static).update(
+                Text("No memories, decisions or lessons at this point of the history.", style="dim")
+                if self.replaying else EMPTY)
         elif not recent and self.fallback is not None and self.fallback.hidden:
             # Entries matched, but none closely enough: say so, not "nothing matches".
             self.preview_text = ""
@@ -358,7 +372,9 @@ class MemoryScreen(LiveScreen):
     def _show_mode(self) -> None:
         label = Text(f" {self.mode.value} ", style="bold reverse")
         label.append_text(safe(f"  {self.filters.describe()}", "dim", one_line=True))  # quotes what was typed
-        if self.mode is not SearchMode.KEYWORD and self.sd.embedder is None:
+        if self.mode is not SearchMode.KEYWORD and self.replaying:
+            label.append("  (replay: keyword only)", style="yellow")
+        elif self.mode is not SearchMode.KEYWORD and self.sd.embedder is None:
             label.append("  (no embedder: keyword only)", style="yellow")
         elif self.mode is not SearchMode.KEYWORD and self.fallback is not None and self.fallback.fell_back:
             # The embedder's error may quote anything a server answered: plain text.

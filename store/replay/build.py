@@ -23,8 +23,14 @@ Where each table's history comes from (classified against store/sqlite/schema.py
   ``gate_decisions``, ``gate_resumptions``, ``criterion_evidence``, ``session_events`` (the n-th row with
   the n-th event of its kind), ``queue_samples`` (by time: a sample slot's last value stands for the
   whole slot).
-- Not replayed (empty here): documents, the search index and its vectors (search shows nothing in a
-  replay), ``schema_migrations`` aside.
+- ``search_items``, the search index's items (what store/memory.py writes with each memory and
+  learning record), rebuilt by the reducer likewise: a memory's item from its first version, moved to
+  each new version (keeping its id), dropped at its deletion, written anew at its restoration; a
+  record's from its logging to its archival. Their ids are the cache's own, given in the order the
+  items were written (the order ``recent`` lists them in); their vectors are not replayed.
+- Not replayed (empty here): documents and their chunks' search items, the FTS index and the vectors
+  (virtual tables, which cannot be views of the point: a replay's keyword search looks for the words
+  in the items that held, store/replay/engine.py), ``schema_migrations`` aside.
 - ``task_counts`` (kept by triggers in a live store) is kept by the reducer likewise, a version per
   change, so that the queue's counts never count the tasks.
 
@@ -57,7 +63,7 @@ REPLAYED = (
     "tasks", "task_dependencies", "agents", "milestones", "swarm_state", "validation_reports",
     "report_criteria", "report_metrics", "report_issues", "report_recommendations", "gate_decisions",
     "gate_conditions", "gate_resumptions", "criterion_evidence", "reviewers", "sessions", "session_events",
-    "memory_entries", "learning_records", "queue_samples", "task_counts",
+    "memory_entries", "learning_records", "queue_samples", "task_counts", "search_items",
 )
 
 #: Each replayed table's key (what identifies one row through its versions) and extra index columns.
@@ -68,14 +74,14 @@ _KEYS = {
     "task_dependencies": ("task_id",), "report_criteria": ("report_id",), "report_metrics": ("report_id",),
     "report_issues": ("report_id",), "report_recommendations": ("report_id",), "gate_resumptions": ("id",),
     "criterion_evidence": ("id",), "session_events": ("session_id",), "queue_samples": ("slot",),
-    "task_counts": ("status",),
+    "task_counts": ("status",), "search_items": ("id",),
 }
 _INDEXES = {"tasks": (("status",), ("assigned_agent",), ("milestone_id",)),
             "memory_entries": (("is_current",),), "learning_records": (("kind",),)}
 
 #: The tables whose rows change after they are written: rebuilt by the reducer (the others are appended).
 MUTABLE = ("tasks", "agents", "milestones", "swarm_state", "gate_conditions", "reviewers", "sessions",
-           "memory_entries", "learning_records", "task_counts")
+           "memory_entries", "learning_records", "task_counts", "search_items")
 
 #: The point every view reads: a function each replay defines on its own connection.
 POINT = "rp_point()"
@@ -197,6 +203,9 @@ class Builder:
         self.open: dict[str, dict[Any, tuple[int, dict[str, Any]]]] = {t: {} for t in MUTABLE}
         self.closed: dict[str, list[tuple[int, int, dict[str, Any]]]] = {t: [] for t in REPLAYED}
         self.memory_current: dict[tuple[str, str], int] = {}
+        #: The search item that stands for each (kind, ref_id) now, and the id the next one takes.
+        self.search_refs: dict[tuple[str, int], int] = {}
+        self.search_next = 1
         self.counts: dict[str, int] = {}
         self.ts = 0.0
         self.event_id = 0
@@ -223,6 +232,9 @@ class Builder:
         for _from, row in self.open["memory_entries"].values():
             if row["is_current"]:
                 self.memory_current[(row["namespace"], row["key"])] = row["id"]
+        for _from, row in self.open["search_items"].values():
+            self.search_refs[(row["kind"], row["ref_id"])] = row["id"]
+        self.search_next = int(self.meta("search_next", 1))
         counts = self.meta("counts")
         self.counts = json.loads(counts) if counts else {}
         self.last_reviewer = self.meta("last_reviewer")
@@ -251,6 +263,12 @@ class Builder:
         if held is not None:
             self.put("task_counts", status, {**held, "n": held["n"] + n,
                                              "priority_sum": held["priority_sum"] + priority})
+
+    def remove(self, table: str, key: Any) -> None:
+        """The row stops holding at this event."""
+        held = self.open[table].pop(key, None)
+        if held is not None and held[0] < self.event_id:
+            self.closed[table].append((held[0], self.event_id, held[1]))
 
     def change(self, table: str, key: Any, **fields: Any) -> dict[str, Any] | None:
         row = self.get(table, key)
@@ -318,6 +336,7 @@ class Builder:
         self.set_meta("last_id", last)
         self.set_meta("counts", json.dumps(self.counts))
         self.set_meta("last_reviewer", self.last_reviewer)
+        self.set_meta("search_next", self.search_next)
         return last
 
     def _flush(self, *, final: bool = False) -> None:
@@ -618,22 +637,61 @@ class Builder:
         row.update(is_current=1, deleted_at=None, deleted_by=None)
         self.put("memory_entries", row["id"], row)
         self.memory_current[key] = row["id"]
+        item = self.search_refs.pop(("memory", before), None) if before is not None else None
+        self._search_item("memory", row, item=item)
 
     def memory_deleted(self, eid: Any, actor: str, p: dict[str, Any]) -> None:
         self.change("memory_entries", int(eid), deleted_at=self.ts, deleted_by=actor)
+        self._drop_item("memory", int(eid))
 
     def memory_restored(self, eid: Any, actor: str, p: dict[str, Any]) -> None:
-        self.change("memory_entries", int(eid), deleted_at=None, deleted_by=None)
+        row = self.change("memory_entries", int(eid), deleted_at=None, deleted_by=None)
+        if row is not None:  # a new item, written when the entry was (store/memory.py restore_memory)
+            self._search_item("memory", row, created_at=row["created_at"])
 
     def record_logged(self, rid: Any, actor: str, p: dict[str, Any]) -> None:
         row = self.source_row("learning_records", "id = ?", (int(rid),))
         if row is not None:
             row["archived_at"] = None
             self.put("learning_records", row["id"], row)
+            self._search_item(row["kind"], row)
 
     def records_archived(self, _id: Any, actor: str, p: dict[str, Any]) -> None:
-        for r in self.src.all("SELECT id FROM learning_records WHERE archived_at = ?", (self.ts,)):
+        for r in self.src.all("SELECT id, kind FROM learning_records WHERE archived_at = ?", (self.ts,)):
             self.change("learning_records", r["id"], archived_at=self.ts)
+            self._drop_item(r["kind"], r["id"])
+
+    # the search index: what store/memory.py writes into search_items with each memory and record
+
+    def _search_item(self, kind: str, row: dict[str, Any], *, item: int | None = None,
+                     created_at: float | None = None) -> None:
+        """The searchable item of a memory version or a learning record, as the live store writes it
+        (``put_item``; ``item``: the item a new version of a memory moves, keeping its id). The ids are
+        the cache's own, given in the order the items were written (the live store's order: ``recent``)."""
+        from .. import learning
+        from ..memory import _searchable
+
+        if kind == "memory":
+            value = json.loads(row["value"]) if row["is_json"] else row["value"]
+            fields = {"namespace": row["namespace"], "title": row["key"], "body": _searchable(value, row["is_json"]),
+                      "memory_type": row["memory_type"], "agent": row["created_by"]}
+        else:
+            fields = {"namespace": row["namespace"], "title": row["title"],
+                      "body": learning.body(kind, json.loads(row["fields"])), "memory_type": None,
+                      "agent": row["agent"], "milestone_id": row["milestone_id"]}
+        held = self.get("search_items", item) if item is not None else None
+        if held is None:
+            item, self.search_next = self.search_next, self.search_next + 1
+            held = {"id": item, "kind": kind, "task_id": row["task_id"], "milestone_id": None,
+                    "embedded_model": None}
+        self.put("search_items", item, {**held, **fields, "ref_id": row["id"],
+                                        "created_at": self.ts if created_at is None else created_at})
+        self.search_refs[(kind, row["id"])] = item
+
+    def _drop_item(self, kind: str, ref_id: int) -> None:
+        item = self.search_refs.pop((kind, ref_id), None)
+        if item is not None:
+            self.remove("search_items", item)
 
 
 Handler = Callable[[Builder, Any, str, dict[str, Any]], None]

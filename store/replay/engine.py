@@ -41,7 +41,10 @@ from . import ReplayPoint, Step
 from .build import OPEN, REPLAYED, Builder, Source, block, convert
 
 #: Marks a file as a replay cache or a replay file (``rp_meta``).
-FORMAT = "swarmdeck-replay-1"
+FORMAT = "swarmdeck-replay-2"
+#: Earlier formats a replay file may still be in: opened as they are (version 1 did not replay the
+#: search index: its memory screen is empty); a cache in one is built again.
+OLDER = ("swarmdeck-replay-1",)
 
 _KIND_OF_STEP = {Step.DECISION: "gate.decided", Step.FAILURE: "task.failed", Step.REPORT: "gate.report_submitted"}
 
@@ -61,18 +64,23 @@ def _connect(path: Path, *, read_only: bool = False) -> Any:
     return conn
 
 
-def is_replay_file(path: Path) -> bool:
-    """Whether ``path`` is a replay file or cache (not a swarm database)."""
+def _format(path: Path) -> str | None:
+    """The replay format ``path`` is in (None: not a replay file or cache)."""
     if not path.is_file():
-        return False
+        return None
     conn = _connect(path, read_only=True)
     try:
         row = conn.execute("SELECT value FROM rp_meta WHERE key = 'format'").fetchone()
-        return row is not None and row[0] == FORMAT
+        return row[0] if row is not None and row[0] in (FORMAT, *OLDER) else None
     except Exception:  # noqa: BLE001 - any other file: not one of ours
-        return False
+        return None
     finally:
         conn.close()
+
+
+def is_replay_file(path: Path) -> bool:
+    """Whether ``path`` is a replay file or cache (not a swarm database)."""
+    return _format(path) is not None
 
 
 async def _new_cache(path: Path) -> None:
@@ -120,6 +128,9 @@ async def build_cache(source: str | Path, path: Path) -> Path:
     if isinstance(source, Path):
         lock = await asyncio.to_thread(_take_turn, source)
     try:
+        if path.exists() and _format(path) != FORMAT:  # a cache of an earlier format: built again
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
         if not path.exists():
             tmp = path.with_name(path.name + ".building")
             try:
@@ -220,6 +231,37 @@ class SqliteReplay:
             self._cleanup()
 
 
+def _replay_rankings(store: Any) -> Any:
+    """The store's search rankings with a keyword ranking that reads the search items as they were.
+
+    FTS5 and the vector indexes are virtual tables, which cannot be views of the point: in a cache they
+    are empty. A keyword search here looks for each word of the query (the same words as live:
+    ``query_words``) in the items that held at the point, case-insensitively as text (no stemming), and
+    ranks them by how many of the words each holds, a word in the title counting three (the live
+    ranking's weight). Semantic ranking finds nothing (no vectors are replayed)."""
+    from .. import search as rules
+    from ..sqlite.search_index import Rankings
+
+    class ReplayRankings(Rankings):
+        async def keyword(self, query: str, filters: Any, depth: int) -> list[tuple[int, float]]:
+            words = [w for w, _ in rules.query_words(query)]
+            if not words:
+                return []
+            scores, params = [], []
+            for word in words:
+                like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                scores.append("3 * (si.title LIKE ? ESCAPE '\\') + (si.body LIKE ? ESCAPE '\\')")
+                params += [like, like]
+            where, more = filters.item_sql()
+            rows = await self.db._all(
+                f"SELECT id, score FROM (SELECT si.id, {' + '.join(scores)} AS score FROM search_items si "
+                f"WHERE 1{where}) WHERE score > 0 ORDER BY score DESC, id DESC LIMIT ?", (*params, *more, depth))
+            return [(r[0], -float(r[1])) for r in rows]  # lower is better, as bm25
+
+    ranking = store.search_index.ranking
+    return ReplayRankings(ranking.db, ranking._vectors)
+
+
 async def _attach(store: Any, replay: SqliteReplay) -> None:
     """The store's reader reads the replay's point (``rp_point()``, constant within a statement); and the
     reads that name an index of a table (``INDEXED BY``), which the views here do not have, run without
@@ -233,6 +275,7 @@ async def _attach(store: Any, replay: SqliteReplay) -> None:
 
     conn.execute = lambda sql, parameters=None: execute(plain(sql), parameters)
     conn.execute_fetchall = lambda sql, parameters=None: fetchall(plain(sql), parameters)
+    store.search_index.ranking = _replay_rankings(store)
 
 
 async def _open_file(path: Path, at: int | datetime | None, cleanup: Callable[[], None] | None) -> SqliteReplay:

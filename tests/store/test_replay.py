@@ -6,6 +6,7 @@ to, field by field. Also: writes refused, steps by kind, seeks by time, and the 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,11 @@ async def project(store: Any) -> dict[str, Any]:
         "gates": gates,
         "paused": (state.paused, state.reason),
         "memory": sorted((e.namespace, e.key, e.version, e.value, e.deleted_at is not None) for e in memories),
+        # The memory screen's list (nothing typed): the search items as they stood, newest first (the
+        # item ids are the cache's own, so not compared), and how many there were.
+        "recent": [(h.kind, h.ref_id, h.namespace, h.title, h.snippet, h.memory_type, h.agent, h.task_id,
+                    _ts(h.created_at)) for h in await store.recent(limit=100)],
+        "index": (await store.index_status(None)).entries,
         "reviewers": sorted((r.name, r.removed_at is not None) for r in await store.list_reviewers()),
     }
 
@@ -156,6 +162,9 @@ async def live_run(store: Any, clock: Any, steps: int, seed: int) -> dict[int, d
                     key = f"k{len(memory_keys)}"
                     await store.add_memory("notes", key, {"v": 1}, memory_type="semantic", created_by=agent)
                     memory_keys.append(key)
+                    if len(memory_keys) % 3 == 0:  # a record too, searchable with the memories
+                        await store.log_record("decision", {"decision": f"use {key}", "rationale": "simpler"},
+                                               agent=agent)
                 elif choice < 0.7:
                     await store.update_memory("notes", rng.choice(memory_keys), {"v": rng.randint(2, 9)},
                                               updated_by=agent)
@@ -198,7 +207,16 @@ async def test_replay_matches_the_live_run_at_every_point(store, clock, db_path,
         # inside a slot the queue-depth chart may run ahead of the live one by up to 10 s).
         await replay.seek(points[-1])
         assert {key: await replay.store.charts(key) for key in ("1h", "all")} == live_charts
-        assert await replay.store.search("task", mode="keyword") == []  # the search index is not replayed
+        # Keyword search in a replay: the words in the items as they stood (no FTS index is replayed).
+        for event_id in (points[len(points) // 3], points[-1]):
+            await replay.seek(event_id)
+            held = sorted((m[1], m[3]["v"]) for m in seen[event_id]["memory"] if not m[4])
+            hits = await replay.store.search("k", mode="keyword", kinds=["memory"], limit=100)
+            assert sorted((h.title, json.loads(h.snippet)["v"]) for h in hits) == held
+            records = [r for r in seen[event_id]["recent"] if r[0] == "decision"]
+            hits = await replay.store.search("simpler", mode="keyword", limit=100)
+            assert [(h.kind, h.ref_id) for h in hits] == [(r[0], r[1]) for r in records]
+        assert held and records  # (at the newest point, some of each)
         # Stepping back and forth one event at a time lands on the recorded points too.
         await replay.seek(points[len(points) // 2])
         for forward in (True, False):
@@ -259,6 +277,27 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         try:
             assert replay.point.event_id == await store.latest_event_id()
             assert (await replay.store.get_task(task.id)).status == live.status
+        finally:
+            await replay.close()
+    finally:
+        await store.close()
+
+
+async def test_a_cache_of_the_earlier_format_is_built_again_with_the_memory_index(db_path, clock):
+    import sqlean
+
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        await store.add_memory("notes", "k", "kept", memory_type="semantic", created_by="ada")
+        await (await open_replay(db_path)).close()
+        conn = sqlean.connect(str(cache_path(db_path)))  # as format 1 left it: no search items
+        conn.execute("UPDATE rp_meta SET value = 'swarmdeck-replay-1' WHERE key = 'format'")
+        conn.execute("DROP VIEW search_items")
+        conn.commit()
+        conn.close()
+        replay = await open_replay(db_path)
+        try:
+            assert [h.title for h in await replay.store.recent()] == ["k"]
         finally:
             await replay.close()
     finally:

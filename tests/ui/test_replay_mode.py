@@ -678,3 +678,69 @@ async def test_a_replay_slow_to_open_says_it_is_building_the_history_and_a_quick
         await wait_for(pilot, lambda: quick.replay is not None, what="replay to open")
         await pilot.pause(0.6)  # past the notice's delay: the timer was stopped, not just not yet run
         assert not building(quick)
+
+
+async def test_the_memory_screen_in_replay_shows_the_memory_as_it_was_and_searches_its_words(seeded) -> None:
+    from swarmdeck.app.screens.memory import MemoryScreen
+    from swarmdeck.store.replay import open_replay
+
+    now = [NOW + 60]
+
+    def later() -> float:
+        now[0] += 30
+        return now[0]
+
+    store = await open_store(seeded.path, clock=later)
+    try:
+        before = [h.title for h in await store.recent(limit=100)]
+        await store.add_memory("project:a", "deploy-notes", "use blue-green deploys", memory_type="semantic",
+                               created_by="builder-1")
+        await store.log_record("decision", {"decision": "SQLite with WAL", "rationale": "readers never block"},
+                               agent="lead")
+        point = await store.latest_event_id()
+        await store.update_memory("project:a", "deploy-notes", "use canary deploys now", updated_by="builder-2")
+        await store.add_memory("project:a", "late-key", "written after the point", memory_type="semantic",
+                               created_by="builder-1")
+        await store.delete_memory("project:a", "deploy-notes", deleted_by="lead")
+    finally:
+        await store.close()
+    app = make_app(seeded.path, replay_opener=lambda at: open_replay(seeded.path, at=at), replay_at=point)
+    async with app.run_test(size=SIZE) as pilot:
+        await in_replay(pilot, point)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen), what="the memory screen")
+        await loaded(pilot)
+        screen = app.screen
+        # Exactly what held at the point, newest first: no later entry, the memory deleted later still there.
+        assert [h.title for h in screen.hits] == ["decision: SQLite with WAL", "deploy-notes", *before]
+        health = static_text(screen.query_one("#memory-health"))
+        assert f"index: {len(before) + 2} entries then" in health and "replay searches by words, not meaning" in health
+        results = screen.query_one("#memory-results", OptionList)
+        results.focus()
+        results.highlighted = 1
+        await wait_for(pilot, lambda: "deploy-notes" in static_text(screen.query_one("#memory-preview-body")),
+                       what="the memory's preview")
+        preview = static_text(screen.query_one("#memory-preview-body"))
+        assert "use blue-green deploys" in preview and "canary" not in preview
+        assert "v1" in preview and "v2" not in preview and "deleted" not in preview
+        # Search by words over the memory as it was: the old text is found, the later one is not.
+        box = screen.query_one("#memory-query", Input)
+        found = {"blue-green": ["deploy-notes"], "canary": [], "readers": ["decision: SQLite with WAL"], "": None}
+        for query, titles in found.items():
+            box.focus()
+            screen.results_for = None
+            box.value = query
+            await wait_for(pilot, lambda: screen.results_for == query, what=f"results for {query!r}")
+            await settle(pilot)
+            if titles is not None:
+                assert [h.title for h in screen.hits] == titles
+            if query == "canary":  # said as a search's answer, not as if the memory were empty
+                assert "Nothing matches" in static_text(screen.query_one("#memory-preview-body"))
+            if query:
+                assert "replay: keyword only" in static_text(screen.query_one("#memory-mode"))
+        await pilot.press("escape")  # leave the box
+        await pilot.press("ctrl+r")  # live: the memory as it is now
+        await wait_for(pilot, lambda: app.replay is None, what="live")
+        await loaded(pilot)
+        await wait_for(pilot, lambda: "late-key" in [h.title for h in app.screen.hits], what="the live memory")
+        assert "deploy-notes" not in [h.title for h in app.screen.hits]
