@@ -4,6 +4,7 @@ claim loop's raw variant issues the statements the store issues."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -78,7 +79,10 @@ def test_a_worker_that_fails_is_reported_and_none_is_left_running(tmp_path: Path
     import sqlean
 
     template = tmp_path / "not-swarmdeck.db"
-    sqlean.connect(str(template)).close()
+    # Already in WAL mode, as a swarmdeck database is: two workers switching a new file's journal mode at
+    # once may refuse each other ("database is locked") before either reads a table.
+    with contextlib.closing(sqlean.connect(str(template))) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
     before = set(_live_children())  # whatever other tests left running is not this run's
     started = time.monotonic()
     run = claim_loop.run_once(sys.executable, "raw", template, tmp_path / "run.db", 2, start_timeout=120,
