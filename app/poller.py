@@ -45,6 +45,8 @@ class Poller:
         #: The loop's worker once started, and what wakes it early (the user's own action).
         self._loop: Worker[None] | None = None
         self._kick: asyncio.Event | None = None
+        #: A one-off poll was asked for while one ran (``poll_now`` before the loop runs).
+        self._asked_again = False
         #: Recent poll costs in milliseconds, for the store-health figures.
         self.costs: deque[float] = deque(maxlen=600)
 
@@ -77,7 +79,17 @@ class Poller:
         if self._worker is None or self._worker.is_finished:
             # The method, not a coroutine made now: a worker cancelled before it starts (a tick as the app
             # quits) would leave that coroutine never awaited, and its flag set for good.
-            self._worker = self.app.run_worker(self._poll, group="poll", exit_on_error=False)
+            self._worker = self.app.run_worker(self._polls_asked, group="poll", exit_on_error=False)
+        else:  # the poll under way may have read before what is asked to show now: one more after it
+            self._asked_again = True
+
+    async def _polls_asked(self) -> None:
+        """One-off polls: this one, and one more each time another was asked for while it ran."""
+        while True:
+            self._asked_again = False
+            await self._poll()
+            if not self._asked_again:
+                return
 
     async def _run(self) -> None:
         """Poll, wait for a wake-up (or the interval, or the user), poll again ... until the app stops."""
