@@ -17,7 +17,7 @@ import time
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -249,6 +249,20 @@ _NOT_NOW: Any = object()
 
 _EVENT_SQL = ("INSERT INTO events (id, ts, actor, kind, entity, entity_id, payload, hash) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+async def _to_the_end(read: Awaitable[T]) -> T:
+    """Await a read of the reader's connection; if the caller is cancelled (a screen's worker replaced by a
+    newer one), the read still runs to its end on a task of its own, so its statement is closed. A
+    statement left open holds the connection on its snapshot: the next reads would miss what other
+    processes committed since (under coverage a cancelled read held it there for seconds, and
+    tests/ui/test_memory_keys.py missed a new memory)."""
+    task = asyncio.ensure_future(read)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody waits for it now
+        raise
 
 
 class One(NamedTuple):
@@ -979,7 +993,11 @@ class Database:
         return tuple(ms for at, ms in self._write_log if at >= self._opened_at)
 
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlean.Row | None:
-        async with self._read_conn.execute(sql, tuple(params)) as cur:
+        return await _to_the_end(self._fetch_one(self._read_conn, sql, tuple(params)))
+
+    @staticmethod
+    async def _fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> sqlean.Row | None:
+        async with conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlean.Row]:
@@ -987,7 +1005,7 @@ class Database:
 
     async def _read(self, reads: Reads[T]) -> T:
         """Run a ``Reads`` generator on the reader; its result."""
-        return await self._read_with(self._read_conn, reads)
+        return await _to_the_end(self._read_with(self._read_conn, reads))
 
     @staticmethod
     async def _read_with(conn: aiosqlite.Connection, reads: Reads[T]) -> T:
