@@ -53,7 +53,10 @@ def parse_target(text: str, *, day: datetime | None = None) -> int | datetime:
     reads one (store/timeparse.py ``past``: ISO-8601, UTC if no zone is given, or how long ago: 2h, 1d).
     A ``ValueError`` says what is accepted."""
     value = text.strip().removeprefix("#")
+    shown = repr(value if len(value) <= 40 else value[:40] + "…")  # said back, never a page of it
     if value.isdigit():
+        if len(value) > 18:  # beyond any event id (a 64-bit integer), and int() refuses past 4,300 digits
+            raise ValueError(f"{shown} is no event id: too large")
         event_id = int(value)
         if event_id < 1:
             raise ValueError("an event id is 1 or more")
@@ -61,12 +64,12 @@ def parse_target(text: str, *, day: datetime | None = None) -> int | datetime:
     if match := _CLOCK.match(value):
         hours, minutes, seconds = (int(g or 0) for g in match.groups())
         if hours > 23 or minutes > 59 or seconds > 59:
-            raise ValueError(f"{text.strip()!r} is not a time of day")
+            raise ValueError(f"{shown} is not a time of day")
         base = (day or datetime.now().astimezone()).astimezone()
         return datetime.combine(base.date(), time(hours, minutes, seconds), tzinfo=base.tzinfo)
     try:
         return timeparse.past(value)
     except ValueError:
-        raise ValueError(f"{text.strip()!r} is neither an event id nor a time: give an event id (1234), "
+        raise ValueError(f"{shown} is neither an event id nor a time: give an event id (1234), "
                          "a time of day (14:32 or 14:32:05), a date and time (2026-12-03T14:32:05, UTC "
                          "unless a zone is given) or how long ago (2h)") from None

@@ -152,6 +152,12 @@ def test_a_target_is_an_event_id_or_a_time_and_anything_else_says_what_is_accept
     for bad in ("yesterday", "25:00", "0", "[bold]1[/bold]"):
         with pytest.raises(ValueError, match="event id|time"):
             parse_target(bad)
+    with pytest.raises(ValueError, match="no event id: too large") as huge:  # not Python's int limit
+        parse_target("9" * 100_000)
+    assert len(str(huge.value)) < 100  # said back in one short line
+    with pytest.raises(ValueError, match="neither an event id nor a time") as long:
+        parse_target("[" * 10_000)
+    assert len(str(long.value)) < 400
 
 
 def test_the_marker_says_replay_the_time_and_the_event() -> None:
