@@ -78,6 +78,8 @@ def history_ref(text: str | None, option: str) -> int | datetime | None:
         return None
     text = text.strip()
     if text.isdigit():
+        if len(text) > 18:  # beyond any event id (a 64-bit integer)
+            raise InvalidArgument(f"{option}: {text[:20]}… is no event id: too large")
         return int(text)
     from swarmdeck.store import timeparse
 

@@ -73,4 +73,5 @@ def test_export_refuses_bad_ranges(db, tmp_path):
     expect_json_error(invoke("--db", db, "--json", "export", "replay", "--from", "yesterday-ish", target), 1,
                       "invalid_argument", "--from")
     expect_error(invoke("--db", db, "export", "replay", "--from", "5", "--to", "1", target), 1, "nothing to export")
+    expect_error(invoke("--db", db, "export", "replay", "--to", "9" * 100_000, target), 1, "too large")
     assert not target.exists()
