@@ -43,7 +43,9 @@ Queue samples. As on SQLite: a write that moved a task between statuses samples 
 last second; a later change is left due, and sampled by the next write of another slot (before its own
 changes), by a timer a second later, or by the close. Unlike SQLite, which keeps the counts in rows,
 counting reads the tasks: so a store counts only if no store sampled the slot in the last second (a
-due change: since it was made), and 100 agents count about once a second between them, not 100 times.
+due change: since it was made), and 100 agents count about once a second between them, not 100 times;
+and only one transaction at a time samples (a lock taken without waiting: a store that finds another
+sampling leaves its change due), so no write queues for the slot's row behind another's transaction.
 
 Sealing. A write that appended events returns at its commit, and asks for a seal job on the writer's
 thread (``_want_seal``); a job whose next attempt has not begun yet already covers it, so a burst of
@@ -110,6 +112,7 @@ from ..rows import event_from_row
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
+from .schema import QUEUE_SAMPLE_LOCK
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -168,8 +171,17 @@ ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, b
 
 
 def _sample(raw: psycopg.Connection, at: float, since: float) -> bool:
-    """The queue's counts as the sample of ``at``'s slot, unless a store sampled it after ``since``;
-    whether it was written."""
+    """The queue's counts as the sample of ``at``'s slot, unless a store sampled it after ``since`` or
+    another store's transaction is sampling now; whether it was written.
+
+    One sampler at a time, and nobody waits for it: the sample takes ``QUEUE_SAMPLE_LOCK`` without
+    waiting, and a store that finds it held leaves its change due (the holder's count, made now, has
+    every change committed before it). Without it, the stores that looked in the same moment all
+    counted and then queued for the slot's row, each holding its own write's locks until the one
+    before it committed: at 100 agents, once a second, writes stalled for up to 2 s
+    (BENCHMARKS.md, "PostgreSQL: the store benchmark")."""
+    if not raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (QUEUE_SAMPLE_LOCK,)).fetchone()[0]:
+        return False
     slot = int(at // QUEUE_SLOT)
     return raw.execute(_QUEUE_SAMPLE, {"slot": slot, "ts": at, "since": since}).rowcount > 0
 

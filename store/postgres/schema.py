@@ -85,11 +85,13 @@ from typing import Any
 
 #: The comment on ``schema_migrations`` that marks a database as swarmdeck's (SQLite's application_id).
 MARK = "swarmdeck schema migrations"
-#: Advisory lock keys (64-bit): migrating, sealing the event log, and the gates' and reviewers' writes
-#: (one at a time, as SQLite's writes are: store/postgres/uow.py's ``gate_unit``). "SWKD" then a purpose.
+#: Advisory lock keys (64-bit): migrating, sealing the event log, the gates' and reviewers' writes
+#: (one at a time, as SQLite's writes are: store/postgres/uow.py's ``gate_unit``), and sampling the
+#: queue (one store at a time: store/postgres/base.py's ``_sample``). "SWKD" then a purpose.
 MIGRATE_LOCK = 0x53574B44_00000001
 SEAL_LOCK = 0x53574B44_00000002
 GATES_LOCK = 0x53574B44_00000003
+QUEUE_SAMPLE_LOCK = 0x53574B44_00000005
 # Also taken on a database: copy.py's COPY_LOCK (4) and tasks.py's DEPENDENCY_LOCK (0x101).
 
 #: The text search configuration of the search index.
