@@ -43,6 +43,9 @@ class PgTx:
     def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         return self.tx.run(_pg(sql), params)
 
+    def many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        self.tx.many(_pg(sql), rows)
+
     def event(self, *args: Any, **kwargs: Any) -> None:
         self.tx.event(*args, **kwargs)
 

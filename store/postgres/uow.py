@@ -26,12 +26,12 @@ is ``Busy``, as store/postgres/base.py says.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .. import milestone_refs
 from ..domain.gates import GateGuard
-from ..domain.uow import ConditionRow, EscalatedGate, Lease, Pause, PrerequisiteState, PriorityInputs, Silent
+from ..domain.uow import ConditionRow, EscalatedGate, Lease, Pause, PrerequisiteState, Silent
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
@@ -61,12 +61,15 @@ from ..rows import (
     dumps,
     milestone_from_row,
     reviewer_from_row,
-    task_from_row,
     tasks_of,
 )
 from .base import All, One, Reads, Tx
 from .schema import GATES_LOCK
+from ..unit_base import TASK_SELECT, UNFINISHED_SQL, UnitBase
+# store/postgres/tasks.py takes these from here.
+from ..unit_base import PRIORITY_INPUTS, priority_inputs_of  # noqa: F401
 from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+from .sql import PG_SQL
 
 
 #: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
@@ -157,16 +160,6 @@ def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
     return u
 # -- the task queue's statements ---------------------------------------------------------------------
 
-#: The statuses of a task that is not finished, as SQL.
-UNFINISHED_SQL = "('pending', 'blocked', 'ready', 'running')"
-
-#: A task with its milestone's name and status (for the blocked reason), as SQLite's TASK_SELECT.
-TASK_SELECT = """
-SELECT t.*, m.status AS milestone_status, m.plan_state AS milestone_plan,
-       m.name AS milestone_name
-FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
-"""
-
 #: A task a rule reads to decide on, locked until the transaction ends (``FOR UPDATE OF t``): what a
 #: rule decides from it stays true until its commit, as under SQLite's one writer (module docstring).
 TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = %s FOR UPDATE OF t"
@@ -177,10 +170,6 @@ PREREQUISITES_OF = (
     "JOIN tasks p ON p.id = d.prerequisite_id "
     "WHERE d.task_id = ANY(%s) ORDER BY d.task_id, d.prerequisite_id"
 )
-
-#: Tasks with the count of their unfinished dependents (``n``): their priority's inputs.
-PRIORITY_INPUTS = f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
-    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n FROM tasks t"""
 
 #: The claim: the choice and the update in one statement, returning the row it wrote. The subquery
 #: locks the row it picks and skips rows other claims hold; a row whose claim committed meanwhile is
@@ -212,24 +201,14 @@ _HOLDABLE = f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
                 ORDER BY t.id"""
 
 
-def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
-    """A task row's priority factors."""
-    return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
-                          row["deadline"], row["estimated_duration_seconds"], row["source"],
-                          unfinished_dependents)
+class PgUnit(UnitBase):
+    """One write transaction of the PostgreSQL store, seen by the rules (``domain.uow.Unit``):
+    store/unit_base.py's shared operations and PostgreSQL's own (its row locks, above)."""
 
+    __slots__ = ()
 
-class PgUnit:
-    """One write transaction of the PostgreSQL store, seen by the rules (``domain.uow.Unit``)."""
-
-    __slots__ = ("tx", "now", "actor", "_signatures", "_mark")
-
-    def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
-        self.tx = tx
-        self.now = tx.now
-        self.actor = tx.actor
-        self._signatures = signatures  # the store's verdicts and gate guard (the gates' writes need them)
-        self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
+    sql = PG_SQL
+    json_param = "?::jsonb"  # JSON columns are jsonb, given as JSON text
 
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
               payload: dict[str, Any] | None = None) -> None:
@@ -289,13 +268,8 @@ class PgUnit:
         values = [dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
         return bool(self.tx.run(_agent_update_sql(tuple(fields)), (*values, name)))
 
-    # -- tasks: reads -----------------------------------------------------------------------------
-
-    def task_exists(self, task_id: int) -> bool:
-        return self.tx.one("SELECT 1 FROM tasks WHERE id = %s", (task_id,)) is not None
-
-    # -- the task queue (store/domain/tasks.py, liveness.py): SqliteUnit's task methods, statement for
-    # -- statement; SQLite's `+column` index hints have no counterpart and are dropped ----------------
+    # -- the task queue (store/domain/tasks.py, liveness.py): what differs from SQLite's, mostly its row
+    # -- locks; the operations that are one statement on both are store/unit_base.py's ----------------
 
     def task(self, task_id: int) -> Task:
         rows = self.tx.all(TASK_BY_ID, (task_id,))
@@ -314,10 +288,6 @@ class PgUnit:
                 (list(task_ids),))
         }
 
-    def dependents_of(self, task_id: int) -> list[int]:
-        rows = self.tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = %s", (task_id,))
-        return [r[0] for r in rows]
-
     def cascade_of(self, task_id: int) -> list[int]:
         """What waits on the task, transitively, unfinished; locked (as found, in id order) and read
         again until no more is found: a task enqueued meanwhile on one of them is then either seen
@@ -330,15 +300,6 @@ class PgUnit:
                 return ids
             self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
             locked.update(new)
-
-    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
-        rows = self.tx.all(
-            "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
-            "JOIN tasks p ON p.id = d.prerequisite_id "
-            f"WHERE d.task_id = ANY(%s) AND p.status IN {UNFINISHED_SQL}",
-            (list(task_ids),),
-        )
-        return [r[0] for r in rows]
 
     def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
         rows = self.tx.all(
@@ -356,24 +317,6 @@ class PgUnit:
                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
                SELECT id FROM down""",
             (task_id,),
-        )
-        return [r[0] for r in rows]
-
-    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
-        rows = self.tx.all(
-            "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
-            "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id = ANY(%s)",
-            (list(task_ids),),
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
-        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
-            f"{PRIORITY_INPUTS} WHERE t.id = ANY(%s)", (list(task_ids),))]
-
-    def waiting_with_deadline(self) -> list[int]:
-        rows = self.tx.all(
-            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
         )
         return [r[0] for r in rows]
 
@@ -405,28 +348,6 @@ class PgUnit:
 
     # -- the task queue: writes ---------------------------------------------------------------------
 
-    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
-                    base_priority: int, status: str, priority: float, dependency_depth: int,
-                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
-                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
-                    max_retries: int, timeout_seconds: int) -> int:
-        return self.tx.one(
-            """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
-                   priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
-                   estimated_duration_seconds, input_data, max_retries, timeout_seconds,
-                   created_at, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)
-               RETURNING id""",
-            (description, summary, source, agent_type, base_priority, status, priority,
-             dependency_depth, milestone_id, parent_task_id, session_id, deadline,
-             estimated_duration_seconds, input_json, max_retries, timeout_seconds, self.now, self.now),
-        )[0]
-
-    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None:
-        rows = [(task_id, p) for p in prerequisite_ids]
-        if rows:
-            self.tx.many("INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (%s, %s)", rows)
-
     def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
         """One statement: the choice (``FOR UPDATE SKIP LOCKED``: a ready task another claim holds is
         passed over, and one whose claim committed meanwhile is re-checked and no longer ready) and
@@ -444,20 +365,12 @@ class PgUnit:
         row = self.tx.one(_CLAIM.format(filters=filters), params)
         return None if row is None else self._returned(row)
 
-    def _returned(self, row: Any) -> Task:
-        """A running or finished task from the row its UPDATE returned (prerequisites read only if it
-        has any; no blocked reason to give)."""
-        if not row["dependency_depth"]:
-            return task_from_row(row)
-        prerequisites = self.tx.all(
-            "SELECT prerequisite_id FROM task_dependencies WHERE task_id = %s ORDER BY prerequisite_id",
-            (row["id"],),
-        )
-        return task_from_row(row, tuple(r[0] for r in prerequisites))
-
-    def set_task_status(self, task_id: int, status: TaskStatus) -> None:
-        self.tx.run("UPDATE tasks SET status = %s, updated_at = %s WHERE id = %s",
-                    (status.value, self.now, task_id))
+    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
+        row = self.tx.one(
+            "UPDATE tasks SET status = 'completed', result_data = %s::jsonb, finished_at = %s, "
+            "lease_expires_at = NULL, updated_at = %s WHERE id = %s AND status = 'running' RETURNING *",
+            (result_json, self.now, self.now, task_id))
+        return None if row is None else self._returned(row)
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
@@ -691,59 +604,7 @@ class PgUnit:
                    escalation_id, signature) VALUES (%s, %s, %s, %s, %s, %s, %s)""",
             (gate.id, gate.escalation, by, reason, self.now, escalation_id, signature),
         )
-    def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
-        row = self.tx.one(
-            "UPDATE tasks SET status = 'completed', result_data = %s::jsonb, finished_at = %s, "
-            "lease_expires_at = NULL, updated_at = %s WHERE id = %s AND status = 'running' RETURNING *",
-            (result_json, self.now, self.now, task_id))
-        return None if row is None else self._returned(row)
 
-    def park_task(self, task_id: int) -> None:
-        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
-                    "lease_expires_at = NULL, updated_at = %s WHERE id = %s", (self.now, task_id))
-
-    def retry_later(self, task_id: int, error: str) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = %s, "
-            "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = %s "
-            "WHERE id = %s",
-            (error, self.now, task_id),
-        )
-
-    def mark_failed(self, task_id: int, error: str) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'failed', error_message = %s, finished_at = %s, "
-            "lease_expires_at = NULL, updated_at = %s WHERE id = %s",
-            (error, self.now, self.now, task_id),
-        )
-
-    def requeue_failed(self, task_id: int) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
-            "archived_at = NULL, assigned_agent = NULL, started_at = NULL, updated_at = %s WHERE id = %s",
-            (self.now, task_id),
-        )
-
-    def mark_cancelled(self, task_id: int, reason: str | None) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'cancelled', finished_at = %s, lease_expires_at = NULL, "
-            "held_by = NULL, updated_at = %s, error_message = coalesce(%s, error_message) WHERE id = %s",
-            (self.now, self.now, reason, task_id),
-        )
-
-    def set_priority(self, task_id: int, priority: float) -> None:
-        self.tx.run("UPDATE tasks SET priority = %s WHERE id = %s", (priority, task_id))
-
-    def set_base_priority(self, task_id: int, base_priority: int) -> None:
-        self.tx.run("UPDATE tasks SET base_priority = %s, updated_at = %s WHERE id = %s",
-                    (base_priority, self.now, task_id))
-
-    def set_depth(self, task_id: int, depth: int) -> None:
-        self.tx.run("UPDATE tasks SET dependency_depth = %s WHERE id = %s", (depth, task_id))
-
-    def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
-        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + %s WHERE id = %s",
-                    (hours, milestone_id))
 
     # -- the task queue: liveness -------------------------------------------------------------------
 
@@ -802,9 +663,6 @@ class PgUnit:
                 return ids
             self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
             locked.update(new)
-
-    def set_held_by(self, task_id: int, failed_id: int | None) -> None:
-        self.tx.run("UPDATE tasks SET held_by = %s WHERE id = %s", (failed_id, task_id))
 
     def failed_upstream(self, task_id: int) -> list[int]:
         rows = self.tx.all(

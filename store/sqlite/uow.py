@@ -8,7 +8,7 @@ transaction and is made by the write body: ``lambda tx: domain.tasks.claim(Sqlit
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlean
@@ -19,7 +19,6 @@ from ..domain.uow import (
     Lease,
     Pause,
     PrerequisiteState,
-    PriorityInputs,
     Silent,
 )
 from .. import milestone_refs
@@ -44,7 +43,7 @@ from ..models import (
     from_ts,
 )
 from .base import All, One, Reads, Tx
-from .liveness import UNFINISHED_SQL, ids_json
+from .liveness import ids_json
 from ..rows import (
     tasks_of,
     agent_from_row,
@@ -54,18 +53,14 @@ from ..rows import (
     evidence_from_row,
     milestone_from_row,
     reviewer_from_row,
-    task_from_row,
 )
 from ..domain.gates import GateGuard
 from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+from ..sql_dialect import SQLITE
+from ..unit_base import UNFINISHED_SQL, TASK_SELECT, UnitBase
+# store/sqlite/tasks.py takes it from here.
+from ..unit_base import priority_inputs_of  # noqa: F401
 
-
-#: A task with its milestone's name and status (for the blocked reason).
-TASK_SELECT = """
-SELECT t.*, m.status AS milestone_status, m.plan_state AS milestone_plan,
-       m.name AS milestone_name
-FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
-"""
 
 _TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = ?"
 
@@ -86,12 +81,6 @@ def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
     if not rows:
         return []
     return tasks_of(rows, (yield All(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),))))
-
-
-def priority_inputs_of(row: sqlean.Row, unfinished_dependents: int) -> PriorityInputs:
-    """A task row's priority factors."""
-    return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
-                          row["deadline"], row["estimated_duration_seconds"], row["source"], unfinished_dependents)
 
 
 def milestone_reads(ref: int | str) -> Reads[Milestone]:
@@ -204,19 +193,18 @@ _COMPLETE = (
 )
 
 
-class SqliteUnit:
-    """``domain.uow.Unit`` over one SQLite write transaction. ``signatures``: the store's verdicts and
-    gate guard, which outlive the transaction (the writes of gates and claims need them)."""
+class SqliteUnit(UnitBase):
+    """``domain.uow.Unit`` over one SQLite write transaction: store/unit_base.py's shared operations and
+    SQLite's own. ``signatures``: the store's verdicts and gate guard, which outlive the transaction (the
+    writes of gates and claims need them)."""
 
-    __slots__ = ("tx", "now", "actor", "event", "_signatures", "_mark", "_leaves", "_agents")
+    __slots__ = ("event", "_leaves", "_agents")
+
+    sql = SQLITE
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
-        self.tx = tx
-        self.now = tx.now
-        self.actor = tx.actor
+        super().__init__(tx, signatures)
         self.event = tx.event
-        self._signatures = signatures
-        self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
         self._leaves: set[int] = set()  # tasks this unit completed that nothing waits on
         self._agents: dict[str, bool] = {}  # whether an agent is registered, read with the pause flag
 
@@ -335,9 +323,6 @@ class SqliteUnit:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return tasks_of(rows, self.tx.all(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),)))[0]
 
-    def task_exists(self, task_id: int) -> bool:
-        return self.tx.one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)) is not None
-
     def prerequisite_states(self, task_ids: Sequence[int]) -> dict[int, PrerequisiteState]:
         return {
             r[0]: PrerequisiteState(r[1], r[2], r[0] if r[1] == TaskStatus.FAILED else r[3])
@@ -348,10 +333,6 @@ class SqliteUnit:
             )
         }
 
-    def dependents_of(self, task_id: int) -> list[int]:
-        rows = self.tx.all("SELECT task_id FROM task_dependencies WHERE prerequisite_id = ?", (task_id,))
-        return [r[0] for r in rows]
-
     def cascade_of(self, task_id: int) -> list[int]:
         # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
         rows = self.tx.all(
@@ -361,16 +342,6 @@ class SqliteUnit:
                WHERE t.id IN down AND t.id != ? AND t.status NOT IN ('completed', 'cancelled')
                ORDER BY t.id""",
             (task_id, task_id),
-        )
-        return [r[0] for r in rows]
-
-    def unfinished_prerequisites_of(self, task_ids: Sequence[int]) -> list[int]:
-        # `+p.status`: start from the given tasks' edges, not from every unfinished task.
-        rows = self.tx.all(
-            "SELECT DISTINCT d.prerequisite_id FROM task_dependencies d "
-            "JOIN tasks p ON p.id = d.prerequisite_id "
-            f"WHERE d.task_id IN (SELECT value FROM json_each(?)) AND +p.status IN {UNFINISHED_SQL}",
-            (ids_json(task_ids),),
         )
         return [r[0] for r in rows]
 
@@ -390,28 +361,6 @@ class SqliteUnit:
                    SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
                SELECT id FROM down""",
             (task_id,),
-        )
-        return [r[0] for r in rows]
-
-    def depth_edges(self, task_ids: Sequence[int]) -> list[tuple[int, int, int]]:
-        rows = self.tx.all(
-            "SELECT d.task_id, d.prerequisite_id, p.dependency_depth FROM task_dependencies d "
-            "JOIN tasks p ON p.id = d.prerequisite_id WHERE d.task_id IN (SELECT value FROM json_each(?))",
-            (ids_json(task_ids),),
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def priority_inputs(self, task_ids: Sequence[int]) -> list[PriorityInputs]:
-        return [priority_inputs_of(row, row["n"]) for row in self.tx.all(
-            f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
-                    WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n
-                FROM tasks t WHERE t.id IN (SELECT value FROM json_each(?))""",
-            (ids_json(task_ids),),
-        )]
-
-    def waiting_with_deadline(self) -> list[int]:
-        rows = self.tx.all(
-            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
         )
         return [r[0] for r in rows]
 
@@ -438,28 +387,6 @@ class SqliteUnit:
 
     # -- tasks: writes ----------------------------------------------------------------------------
 
-    def insert_task(self, *, description: str, summary: str | None, source: str, agent_type: str,
-                    base_priority: int, status: str, priority: float, dependency_depth: int,
-                    milestone_id: int | None, parent_task_id: int | None, session_id: str | None,
-                    deadline: float | None, estimated_duration_seconds: int | None, input_json: str | None,
-                    max_retries: int, timeout_seconds: int) -> int:
-        return self.tx.run(
-            """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
-                   priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
-                   estimated_duration_seconds, input_data, max_retries, timeout_seconds,
-                   created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (description, summary, source, agent_type, base_priority, status, priority,
-             dependency_depth, milestone_id, parent_task_id, session_id, deadline,
-             estimated_duration_seconds, input_json, max_retries, timeout_seconds, self.now, self.now),
-        )
-
-    def add_dependencies(self, task_id: int, prerequisite_ids: Iterable[int]) -> None:
-        self.tx.many(
-            "INSERT INTO task_dependencies (task_id, prerequisite_id) VALUES (?, ?)",
-            [(task_id, p) for p in prerequisite_ids],
-        )
-
     def claim_next(self, agent: str, agent_type: str | None, locked: frozenset[int] | None) -> Task | None:
         """One statement: the choice and the update; the task built from the row it returned."""
         of_type, params = ("", ()) if agent_type is None else (" AND agent_type = ?", (agent_type,))
@@ -472,20 +399,6 @@ class SqliteUnit:
         row = self.tx.one(_CLAIM.format(filters=of_type), (agent, now, now, now, *params))
         return None if row is None else self._returned(row)
 
-    def _returned(self, row: sqlean.Row) -> Task:
-        """A running or finished task from the row its UPDATE returned: its prerequisites are read
-        only if it has any (a depth of 0 says it has none); it has no blocked reason to give."""
-        if not row["dependency_depth"]:
-            return task_from_row(row)
-        prerequisites = self.tx.all(
-            "SELECT prerequisite_id FROM task_dependencies WHERE task_id = ? ORDER BY prerequisite_id",
-            (row["id"],),
-        )
-        return task_from_row(row, tuple(r[0] for r in prerequisites))
-
-    def set_task_status(self, task_id: int, status: TaskStatus) -> None:
-        self.tx.run("UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (status.value, self.now, task_id))
-
     def mark_completed(self, task_id: int, result_json: str | None) -> Task | None:
         row = self.tx.one(_COMPLETE, (result_json, self.now, self.now, task_id))
         if row is None:
@@ -494,54 +407,6 @@ class SqliteUnit:
         if not row["has_dependents"]:
             self._leaves.add(task_id)
         return self._returned(row)
-
-    def park_task(self, task_id: int) -> None:
-        self.tx.run("UPDATE tasks SET status = 'blocked', assigned_agent = NULL, started_at = NULL, "
-                    "lease_expires_at = NULL, updated_at = ? WHERE id = ?", (self.now, task_id))
-
-    def retry_later(self, task_id: int, error: str) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'ready', retry_count = retry_count + 1, error_message = ?, "
-            "assigned_agent = NULL, started_at = NULL, lease_expires_at = NULL, updated_at = ? "
-            "WHERE id = ?",
-            (error, self.now, task_id),
-        )
-
-    def mark_failed(self, task_id: int, error: str) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'failed', error_message = ?, finished_at = ?, "
-            "lease_expires_at = NULL, updated_at = ? WHERE id = ?",
-            (error, self.now, self.now, task_id),
-        )
-
-    def requeue_failed(self, task_id: int) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'blocked', retry_count = retry_count + 1, finished_at = NULL, "
-            "archived_at = NULL, assigned_agent = NULL, started_at = NULL, updated_at = ? WHERE id = ?",
-            (self.now, task_id),
-        )
-
-    def mark_cancelled(self, task_id: int, reason: str | None) -> None:
-        self.tx.run(
-            "UPDATE tasks SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL, "
-            "held_by = NULL, updated_at = ?, error_message = coalesce(?, error_message) WHERE id = ?",
-            (self.now, self.now, reason, task_id),
-        )
-
-    def set_priority(self, task_id: int, priority: float) -> None:
-        self.tx.run("UPDATE tasks SET priority = ? WHERE id = ?", (priority, task_id))
-
-    def set_base_priority(self, task_id: int, base_priority: int) -> None:
-        self.tx.run(
-            "UPDATE tasks SET base_priority = ?, updated_at = ? WHERE id = ?",
-            (base_priority, self.now, task_id),
-        )
-
-    def set_depth(self, task_id: int, depth: int) -> None:
-        self.tx.run("UPDATE tasks SET dependency_depth = ? WHERE id = ?", (depth, task_id))
-
-    def add_milestone_hours(self, milestone_id: int, hours: float) -> None:
-        self.tx.run("UPDATE milestones SET hours_spent = hours_spent + ? WHERE id = ?", (hours, milestone_id))
 
     # -- liveness ---------------------------------------------------------------------------------
 
@@ -575,9 +440,6 @@ class SqliteUnit:
 
     def held_by(self, failed_id: int) -> list[int]:
         return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,))]
-
-    def set_held_by(self, task_id: int, failed_id: int | None) -> None:
-        self.tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (failed_id, task_id))
 
     def failed_upstream(self, task_id: int) -> list[int]:
         rows = self.tx.all(
