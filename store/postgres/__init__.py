@@ -31,7 +31,8 @@ never both) or takes a lock as ``gate_unit`` does.
 Every area of the protocol is here now. An area added later plugs in the same way, beside its SQLite
 counterpart:
 
-1. its ``Unit`` operations in uow.py (``PgUnit``), statement for statement with store/sqlite/uow.py:
+1. its ``Unit`` operations: once in store/unit_base.py where the statement is the same on both backends
+   (SQLite's SQL through the dialect), else in uow.py (``PgUnit``) beside store/sqlite/uow.py's:
    ``%s`` placeholders, ``= ANY(%s)`` with a list where SQLite reads ``json_each(?)``, ``RETURNING id``
    where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);

@@ -2,11 +2,9 @@
 ``Tx`` of store/postgres/base.py. The rules themselves are store/domain/'s, unchanged; rows become
 models through store/rows.py, as SQLite's do.
 
-So far the operations the agents area needs (agents, the reviewer check of a registration, whether a
-task exists, events), the gates' and reviewers' (the swarm's pause and the gates' guard, reviewers,
-milestones, reports, decisions, conditions, resumptions) and the task queue's (store/domain/tasks.py
-and liveness.py: its own block); each further area adds the operations its rules call, next to
-SQLite's (store/sqlite/uow.py), statement for statement.
+The operations that are the same statement on both backends are store/unit_base.py's (SQLite's SQL
+through ``PG_SQL``); here are PostgreSQL's own: the row locks below, the gates' lock (``gate_unit``),
+and the statements whose SQL differs from SQLite's (store/sqlite/uow.py).
 
 Locks. On SQLite one write runs at a time, so what a rule read stays true until its commit. Here
 other stores' transactions run at the same time (READ COMMITTED), so the rows a task rule decides
@@ -25,28 +23,22 @@ is ``Busy``, as store/postgres/base.py says.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from .. import milestone_refs
-from ..domain.gates import GateGuard
-from ..domain.uow import ConditionRow, EscalatedGate, Lease, Pause, PrerequisiteState, Silent
+from ..domain.uow import Lease, Pause, PrerequisiteState, Silent
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
-    Agent,
     Comparator,
-    Condition,
     Criterion,
     CriterionEvidence,
     CriterionStatus,
     Decision,
-    GateDecision,
     Metric,
     Milestone,
     ReportIssue,
-    Reviewer,
     Severity,
     Task,
     TaskStatus,
@@ -54,13 +46,8 @@ from ..models import (
     from_ts,
 )
 from ..rows import (
-    agent_from_row,
-    condition_from_row,
-    decision_from_row,
     evidence_from_row,
-    dumps,
     milestone_from_row,
-    reviewer_from_row,
     tasks_of,
 )
 from .base import All, One, Reads, Tx
@@ -68,19 +55,9 @@ from .schema import GATES_LOCK
 from ..unit_base import TASK_SELECT, UNFINISHED_SQL, UnitBase
 # store/postgres/tasks.py takes these from here.
 from ..unit_base import PRIORITY_INPUTS, priority_inputs_of  # noqa: F401
-from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+from .signatures import GUARD_MARK, Signatures
 from .sql import PG_SQL
 
-
-#: The agent columns ``update_agent`` may set: the Agent fields' own names (never text from a caller);
-#: the JSON ones (``jsonb``) are given as JSON text and cast.
-_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone",
-                            "last_heartbeat", "blockers_since"})
-_JSON_COLUMNS = frozenset({"blockers", "blockers_since"})
-
-
-#: The milestone after ``position`` that is still locked: the one a passed gate opens.
-NEXT_LOCKED = "SELECT * FROM milestones WHERE position > %s AND status = 'locked' ORDER BY position LIMIT 1"
 
 #: The pause flag and the marks that say whether the cached guard still holds: one statement.
 _PAUSE_AND_MARK = f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1"
@@ -141,12 +118,6 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _agent_update_sql(columns: tuple[str, ...]) -> str:
-    assignments = ", ".join(f"{c} = %s::jsonb" if c in _JSON_COLUMNS else f"{c} = %s" for c in columns)
-    return f"UPDATE agents SET {assignments} WHERE name = %s"
-
-
 def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
     """The unit of a write of the gates or reviewers (a milestone or report added, a decision, a
     closure, a resume, a reviewer added, keyed or removed). It first waits for any other such write to
@@ -203,7 +174,7 @@ _HOLDABLE = f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
 
 class PgUnit(UnitBase):
     """One write transaction of the PostgreSQL store, seen by the rules (``domain.uow.Unit``):
-    store/unit_base.py's shared operations and PostgreSQL's own (its row locks, above)."""
+    store/unit_base.py's shared operations and PostgreSQL's own (the row locks of the module docstring)."""
 
     __slots__ = ()
 
@@ -213,60 +184,6 @@ class PgUnit(UnitBase):
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
               payload: dict[str, Any] | None = None) -> None:
         self.tx.event(kind, entity, entity_id, payload)
-
-    # -- agents -----------------------------------------------------------------------------------
-
-    def agent_exists(self, name: str) -> bool:
-        return self.tx.one("SELECT 1 FROM agents WHERE name = %s", (name,)) is not None
-
-    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
-        self.tx.run("UPDATE agents SET status = 'working', current_task_id = %s, completion = 0, "
-                    "last_heartbeat = %s WHERE name = %s", (task_id, seen_at, name))
-
-    def touch_agent(self, name: str, *, seen_at: float) -> bool:
-        return bool(self.tx.run("UPDATE agents SET last_heartbeat = %s WHERE name = %s", (seen_at, name)))
-
-    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
-        if seen_at is not None:  # idle if it was on the task, heard from now either way
-            self.tx.run("UPDATE agents SET last_heartbeat = %s, "
-                        "status = CASE WHEN current_task_id = %s THEN 'idle' ELSE status END, "
-                        "current_task_id = CASE WHEN current_task_id = %s THEN NULL ELSE current_task_id END "
-                        "WHERE name = %s", (seen_at, task_id, task_id, name))
-            return
-        self.tx.run("UPDATE agents SET status = 'idle', current_task_id = NULL "
-                    "WHERE name = %s AND current_task_id = %s", (name, task_id))
-
-    def reviewer(self, name: str) -> Reviewer | None:
-        row = self.tx.one("SELECT * FROM reviewers WHERE name = %s", (name,))
-        return None if row is None else reviewer_from_row(row)
-
-    def agent(self, name: str) -> Agent:
-        row = self.tx.one("SELECT * FROM agents WHERE name = %s", (name,))
-        if row is None:
-            raise NotFound(f"agent {name!r} is not registered")
-        return agent_from_row(row, self.now)
-
-    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
-                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
-        self.tx.run(
-            """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
-                                   requeue_after_seconds, registered_at, last_heartbeat)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
-                   colour = coalesce(excluded.colour, agents.colour),
-                   model = coalesce(excluded.model, agents.model),
-                   stale_after_seconds = excluded.stale_after_seconds,
-                   requeue_after_seconds = excluded.requeue_after_seconds,
-                   last_heartbeat = excluded.last_heartbeat,
-                   status = CASE agents.status WHEN 'offline' THEN 'idle' ELSE agents.status END""",
-            (name, agent_type, colour, model, stale_after_seconds, requeue_after_seconds, self.now, self.now),
-        )
-
-    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
-        if not _AGENT_COLUMNS.issuperset(fields):
-            raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
-        values = [dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
-        return bool(self.tx.run(_agent_update_sql(tuple(fields)), (*values, name)))
 
     # -- the task queue (store/domain/tasks.py, liveness.py): what differs from SQLite's, mostly its row
     # -- locks; the operations that are one statement on both are store/unit_base.py's ----------------
@@ -393,86 +310,10 @@ class PgUnit(UnitBase):
         self._mark = tuple(row[2:])
         return Pause(bool(row[0]), row[1])
 
-    def gate_guard(self) -> GateGuard:
-        mark, self._mark = self._mark, None
-        kept = None if mark is None else self._signatures.cached_guard(mark)
-        return kept if kept is not None else self.tx.read(self._signatures.gate_guard(mark))
-
-    def pause_swarm(self, reason: str, by: str) -> None:
-        self.tx.run(
-            "UPDATE swarm_state SET paused = 1, reason = %s, paused_by = %s, paused_at = %s WHERE id = 1",
-            (reason, by, self.now),
-        )
-
-    def unpause_swarm(self) -> None:
-        self.tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
-
-    # -- reviewers ----------------------------------------------------------------------------------
-
-    def any_active_reviewer(self) -> bool:
-        return self.tx.one("SELECT 1 FROM reviewers WHERE removed_at IS NULL LIMIT 1") is not None
-
-    def insert_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self.tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (%s, %s, %s, %s)",
-                    (name, public_key, self.now, by))
-
-    def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self.tx.run("UPDATE reviewers SET added_at = %s, added_by = %s, removed_at = NULL, "
-                    "removed_by = NULL, public_key = coalesce(public_key, %s) WHERE name = %s",
-                    (self.now, by, public_key, name))
-
-    def set_reviewer_key(self, name: str, public_key: bytes) -> None:
-        self.tx.run("UPDATE reviewers SET public_key = %s WHERE name = %s", (public_key, name))
-
-    def remove_reviewer(self, name: str, *, by: str) -> None:
-        self.tx.run("UPDATE reviewers SET removed_at = %s, removed_by = %s WHERE name = %s",
-                    (self.now, by, name))
-
     # -- milestones and gates ---------------------------------------------------------------------
 
     def milestone(self, ref: int | str) -> Milestone:
         return self.tx.read(milestone_reads(ref))
-
-    def next_locked_milestone(self, position: int) -> Milestone | None:
-        row = self.tx.one(NEXT_LOCKED, (position,))
-        return None if row is None else milestone_from_row(row)
-
-    def set_milestone_status(self, milestone_id: int, status: str) -> None:
-        self.tx.run("UPDATE milestones SET status = %s WHERE id = %s", (status, milestone_id))
-
-    def milestone_names(self) -> list[str]:
-        return [r[0] for r in self.tx.all("SELECT name FROM milestones")]
-
-    def milestone_tail(self) -> tuple[int, int]:
-        row = self.tx.one(
-            "SELECT coalesce(max(position), 0), "
-            "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
-        )
-        return row[0], row[1]
-
-    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
-                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int,
-                         review_within_seconds: float | None = None,
-                         prerequisites: list[int] | None = None, starts_on: str | None = None,
-                         money_budget: float | None = None, hour_rate: float | None = None) -> int:
-        return self.tx.one(
-            """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds,
-                   prerequisites, starts_on, money_budget, hour_rate)
-               VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
-               RETURNING id""",
-            (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
-             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds,
-             dumps(prerequisites), starts_on, money_budget, hour_rate),
-        )[0]
-
-    def milestones(self) -> list[Milestone]:
-        return [milestone_from_row(r) for r in self.tx.all("SELECT * FROM milestones ORDER BY position")]
-
-    def set_plan_state(self, milestone_id: int, state: str) -> None:
-        self.tx.run("UPDATE milestones SET plan_state = %s, plan_version = plan_version + 1 WHERE id = %s",
-                    (state, milestone_id))
 
     def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
         rows = self.tx.all("UPDATE tasks SET status = 'blocked', updated_at = %s WHERE milestone_id = %s "
@@ -482,73 +323,6 @@ class PgUnit(UnitBase):
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
         return self.tx.read(report_reads(milestone_id, version))
 
-    def latest_report_version(self, milestone_id: int) -> int:
-        return self.tx.one(
-            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = %s",
-            (milestone_id,)
-        )[0]
-
-    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
-                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
-                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str,
-                      next_context: str = "") -> int:
-        tx = self.tx
-        report_id = tx.one(
-            """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                   proposed_decision, content_hash, next_context)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value,
-             content_hash, next_context),
-        )[0]
-        tx.many(
-            "INSERT INTO report_criteria VALUES (%s, %s, %s, %s, %s)",
-            [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(criteria)],
-        )
-        tx.many(
-            "INSERT INTO report_metrics VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit)
-             for i, m in enumerate(metrics)],
-        )
-        tx.many(
-            "INSERT INTO report_issues VALUES (%s, %s, %s, %s)",
-            [(report_id, i, x.severity.value, x.description) for i, x in enumerate(issues)],
-        )
-        tx.many(
-            "INSERT INTO report_recommendations VALUES (%s, %s, %s)",
-            [(report_id, i, r) for i, r in enumerate(recommendations)],
-        )
-        return report_id
-
-    def verified_approvers(self, report_id: int) -> set[str]:
-        # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
-        # stands in the way of the reviewer it names.
-        approvals = self.tx.all(
-            f"{DECISION_SELECT} WHERE g.report_id = %s AND g.decision IN ('APPROVE', 'CONDITIONAL')",
-            (report_id,),
-        )
-        verdicts = self.tx.read(self._signatures.verified_decisions(approvals))
-        return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
-
-    def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
-                        reviewer: str, signature: bytes, conditions: Sequence[str],
-                        accepted_unmet: Sequence[str] = ()) -> int:
-        decision_id = self.tx.one(
-            """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                   reviewer, decided_at, signature, accepted_unmet)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now,
-             signature, dumps(list(accepted_unmet)) if accepted_unmet else None),
-        )[0]
-        self.tx.many(
-            "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (%s, %s, %s)",
-            [(milestone_id, decision_id, c) for c in conditions],
-        )
-        return decision_id
-
-    def decision(self, decision_id: int) -> GateDecision:
-        row = self.tx.one(f"{DECISION_SELECT} WHERE g.id = %s", (decision_id,))
-        return decision_from_row(row, verified=True)  # its signature was checked just now
-
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
         row = self.tx.one(
@@ -556,55 +330,6 @@ class PgUnit(UnitBase):
                    ran_at, recorded_by, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
             (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
         return evidence_from_row(row)
-
-    def open_conditions(self, milestone_id: int) -> int:
-        return self.tx.one(
-            "SELECT count(*) FROM gate_conditions WHERE milestone_id = %s AND status = 'open'",
-            (milestone_id,)
-        )[0]
-
-    def condition(self, condition_id: int) -> ConditionRow | None:
-        row = self.tx.one(
-            "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
-            "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = %s",
-            (condition_id,),
-        )
-        if row is None:
-            return None
-        return ConditionRow(row["id"], row["milestone_id"], row["text"], row["status"], row["submitted_by"],
-                            condition_from_row(row))
-
-    def close_condition(self, condition_id: int, *, by: str, note: str, signature: bytes) -> None:
-        self.tx.run(
-            "UPDATE gate_conditions SET status = 'closed', closed_by = %s, closed_at = %s, note = %s, "
-            "close_signature = %s WHERE id = %s",
-            (by, self.now, note, signature, condition_id),
-        )
-
-    def closed_condition(self, condition_id: int) -> Condition:
-        return condition_from_row(self.tx.one("SELECT * FROM gate_conditions WHERE id = %s", (condition_id,)),
-                                  verified=True)
-
-    def escalated_gates(self, escalation_milestone: int | None) -> list[EscalatedGate]:
-        rows = self.tx.all(
-            """SELECT m.id, m.name, m.status,
-                      (SELECT max(d.id) FROM gate_decisions d
-                       WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
-                      (SELECT r.submitted_by FROM validation_reports r
-                       WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
-               FROM milestones m WHERE m.status = 'escalated' OR m.id = %s ORDER BY m.position""",
-            (escalation_milestone,),
-        )
-        return [EscalatedGate(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-    def record_resumption(self, gate: EscalatedGate, *, by: str, reason: str, escalation_id: int,
-                          signature: bytes) -> None:
-        self.tx.run(
-            """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
-                   escalation_id, signature) VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-            (gate.id, gate.escalation, by, reason, self.now, escalation_id, signature),
-        )
-
 
     # -- the task queue: liveness -------------------------------------------------------------------
 

@@ -1,21 +1,20 @@
 """The SQLite unit of work: the domain's data operations (store/domain/uow.py) as SQL over one ``Tx``.
 
-Every statement the rules need is here, with its index hints and what they are for; the rules
-themselves (what a claim hands out, what a failure holds) are in store/domain/. A unit lives for one
-transaction and is made by the write body: ``lambda tx: domain.tasks.claim(SqliteUnit(tx, self), ...)``.
+The operations that are the same statement on both backends are store/unit_base.py's; here are SQLite's
+own, with their index hints and what they are for (the claim, the release, the completion that chains
+the events, the recursive walks). The rules themselves (what a claim hands out, what a failure holds)
+are in store/domain/. A unit lives for one transaction and is made by the write body:
+``lambda tx: domain.tasks.claim(SqliteUnit(tx, self), ...)``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 import sqlean
 
 from ..domain.uow import (
-    ConditionRow,
-    EscalatedGate,
     Lease,
     Pause,
     PrerequisiteState,
@@ -24,16 +23,12 @@ from ..domain.uow import (
 from .. import milestone_refs
 from ..errors import NotFound
 from ..models import (
-    Agent,
     Comparator,
-    Condition,
     Criterion,
     CriterionEvidence,
     CriterionStatus,
     Decision,
-    GateDecision,
     Milestone,
-    Reviewer,
     ReportIssue,
     Severity,
     Metric,
@@ -46,16 +41,10 @@ from .base import All, One, Reads, Tx
 from .liveness import ids_json
 from ..rows import (
     tasks_of,
-    agent_from_row,
-    condition_from_row,
-    dumps,
-    decision_from_row,
     evidence_from_row,
     milestone_from_row,
-    reviewer_from_row,
 )
-from ..domain.gates import GateGuard
-from .signatures import DECISION_SELECT, GUARD_MARK, Signatures
+from .signatures import GUARD_MARK, Signatures
 from ..sql_dialect import SQLITE
 from ..unit_base import UNFINISHED_SQL, TASK_SELECT, UnitBase
 # store/sqlite/tasks.py takes it from here.
@@ -63,10 +52,6 @@ from ..unit_base import priority_inputs_of  # noqa: F401
 
 
 _TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = ?"
-
-#: The milestone after ``position`` that is still locked: the one a passed gate opens.
-NEXT_LOCKED = "SELECT * FROM milestones WHERE position > ? AND status = 'locked' ORDER BY position LIMIT 1"
-
 
 #: The prerequisites (and their statuses) of the tasks whose ids are the JSON parameter.
 PREREQUISITES_OF = (
@@ -137,25 +122,6 @@ def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationRepo
     )
 
 
-#: The agent fields an update may set, which are also their columns' names.
-_AGENT_COLUMNS = frozenset({"status", "current_task_id", "completion", "blockers", "next_milestone", "last_heartbeat",
-                            "blockers_since"})
-
-
-#: The agent is idle if it was on the task, and heard from now either way (every SET reads the old row).
-_RELEASE_HEARD = ("UPDATE agents SET last_heartbeat = ?, "
-                  "status = CASE WHEN current_task_id = ? THEN 'idle' ELSE status END, "
-                  "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END "
-                  "WHERE name = ?")
-
-
-@functools.lru_cache(maxsize=64)
-def _agent_update_sql(columns: tuple[str, ...]) -> str:
-    """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
-    assignments = ", ".join(f"{column} = ?" for column in columns)
-    return f"UPDATE agents SET {assignments} WHERE name = ?"
-
-
 @functools.lru_cache(maxsize=64)
 def _locked_sql(locked: frozenset[int]) -> str:
     """The locked milestones as the list of numbers the claim statement names (our own integer ids,
@@ -221,99 +187,13 @@ class SqliteUnit(UnitBase):
         self._mark = tuple(row[4:])
         return Pause(bool(row[0]), row[1])
 
-    def gate_guard(self) -> GateGuard:
-        mark, self._mark = self._mark, None
-        kept = None if mark is None else self._signatures.cached_guard(mark)
-        return kept if kept is not None else self.tx.read(self._signatures.gate_guard(mark))
-
-    def pause_swarm(self, reason: str, by: str) -> None:
-        self.tx.run(
-            "UPDATE swarm_state SET paused = 1, reason = ?, paused_by = ?, paused_at = ? WHERE id = 1",
-            (reason, by, self.now),
-        )
-
-    def unpause_swarm(self) -> None:
-        self.tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
-
-    # -- agents and reviewers ---------------------------------------------------------------------
+    # -- agents -----------------------------------------------------------------------------------
 
     def agent_exists(self, name: str) -> bool:
         known = self._agents.pop(name, None)  # read along with the pause flag, just before
         if known is not None:
             return known
-        return self.tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
-
-    def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
-        self.tx.run(
-            "UPDATE agents SET status = 'working', current_task_id = ?, completion = 0, last_heartbeat = ? "
-            "WHERE name = ?",
-            (task_id, seen_at, name),
-        )
-
-    def touch_agent(self, name: str, *, seen_at: float) -> bool:
-        return bool(self.tx.run("UPDATE agents SET last_heartbeat = ? WHERE name = ?", (seen_at, name)))
-
-    def release_agent(self, name: str, task_id: int, *, seen_at: float | None = None) -> None:
-        if seen_at is not None:
-            self.tx.run(_RELEASE_HEARD, (seen_at, task_id, task_id, name))
-            return
-        self.tx.run(
-            "UPDATE agents SET status = 'idle', current_task_id = NULL "
-            "WHERE name = ? AND current_task_id = ?",
-            (name, task_id),
-        )
-
-    def reviewer(self, name: str) -> Reviewer | None:
-        row = self.tx.one("SELECT * FROM reviewers WHERE name = ?", (name,))
-        return None if row is None else reviewer_from_row(row)
-
-    def any_active_reviewer(self) -> bool:
-        return self.tx.one("SELECT 1 FROM reviewers WHERE removed_at IS NULL LIMIT 1") is not None
-
-    def insert_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self.tx.run("INSERT INTO reviewers (name, public_key, added_at, added_by) VALUES (?, ?, ?, ?)",
-                    (name, public_key, self.now, by))
-
-    def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self.tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, removed_by = NULL, "
-                    "public_key = coalesce(public_key, ?) WHERE name = ?", (self.now, by, public_key, name))
-
-    def set_reviewer_key(self, name: str, public_key: bytes) -> None:
-        self.tx.run("UPDATE reviewers SET public_key = ? WHERE name = ?", (public_key, name))
-
-    def remove_reviewer(self, name: str, *, by: str) -> None:
-        self.tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE name = ?", (self.now, by, name))
-
-    def agent(self, name: str) -> Agent:
-        row = self.tx.one("SELECT * FROM agents WHERE name = ?", (name,))
-        if row is None:
-            raise NotFound(f"agent {name!r} is not registered")
-        return agent_from_row(row, self.now)
-
-    def upsert_agent(self, name: str, *, agent_type: str, colour: str | None, model: str | None,
-                     stale_after_seconds: float, requeue_after_seconds: float) -> None:
-        self.tx.run(
-            """INSERT INTO agents (name, agent_type, colour, model, stale_after_seconds,
-                                   requeue_after_seconds, registered_at, last_heartbeat)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (name) DO UPDATE SET agent_type = excluded.agent_type,
-                   colour = coalesce(excluded.colour, colour), model = coalesce(excluded.model, model),
-                   stale_after_seconds = excluded.stale_after_seconds,
-                   requeue_after_seconds = excluded.requeue_after_seconds,
-                   last_heartbeat = excluded.last_heartbeat,
-                   status = CASE status WHEN 'offline' THEN 'idle' ELSE status END""",
-            (name, agent_type, colour, model, stale_after_seconds, requeue_after_seconds, self.now, self.now),
-        )
-
-    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
-        if "blockers" in fields:
-            fields = {**fields, "blockers": dumps(fields["blockers"])}  # stored as JSON text
-        if "blockers_since" in fields:
-            fields = {**fields, "blockers_since": dumps(fields["blockers_since"])}
-        # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
-        if not _AGENT_COLUMNS.issuperset(fields):
-            raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
-        return bool(self.tx.run(_agent_update_sql(tuple(fields)), (*fields.values(), name)))
+        return super().agent_exists(name)
 
     # -- tasks: reads -----------------------------------------------------------------------------
 
@@ -457,45 +337,6 @@ class SqliteUnit(UnitBase):
     def milestone(self, ref: int | str) -> Milestone:
         return self.tx.read(milestone_reads(ref))
 
-    def next_locked_milestone(self, position: int) -> Milestone | None:
-        row = self.tx.one(NEXT_LOCKED, (position,))
-        return None if row is None else milestone_from_row(row)
-
-    def set_milestone_status(self, milestone_id: int, status: str) -> None:
-        self.tx.run("UPDATE milestones SET status = ? WHERE id = ?", (status, milestone_id))
-
-    def milestone_names(self) -> list[str]:
-        return [r[0] for r in self.tx.all("SELECT name FROM milestones")]
-
-    def milestone_tail(self) -> tuple[int, int]:
-        row = self.tx.one(
-            "SELECT coalesce(max(position), 0), "
-            "count(*) FILTER (WHERE status NOT IN ('approved', 'conditional')) FROM milestones"
-        )
-        return row[0], row[1]
-
-    def insert_milestone(self, *, name: str, position: int, objective: str, planned_weeks: str | None,
-                         hour_budget: float | None, deliverables: list[str], acceptance_criteria: list[str],
-                         status: str, required_approvals: int, review_within_seconds: float | None = None,
-                         prerequisites: list[int] | None = None, starts_on: str | None = None,
-                         money_budget: float | None = None, hour_rate: float | None = None) -> int:
-        return self.tx.run(
-            """INSERT INTO milestones (name, position, objective, planned_weeks, hour_budget, deliverables,
-                   acceptance_criteria, status, required_approvals, created_at, review_within_seconds,
-                   prerequisites, starts_on, money_budget, hour_rate)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (name, position, objective, planned_weeks, hour_budget, dumps(deliverables),
-             dumps(acceptance_criteria), status, required_approvals, self.now, review_within_seconds,
-             dumps(prerequisites), starts_on, money_budget, hour_rate),
-        )
-
-    def milestones(self) -> list[Milestone]:
-        return [milestone_from_row(r) for r in self.tx.all("SELECT * FROM milestones ORDER BY position")]
-
-    def set_plan_state(self, milestone_id: int, state: str) -> None:
-        self.tx.run("UPDATE milestones SET plan_state = ?, plan_version = plan_version + 1 WHERE id = ?",
-                    (state, milestone_id))
-
     def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
         rows = self.tx.all("SELECT id FROM tasks WHERE milestone_id = ? AND status IN ('pending', 'ready') "
                            "ORDER BY id", (milestone_id,))
@@ -508,70 +349,6 @@ class SqliteUnit(UnitBase):
     def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
         return self.tx.read(report_reads(milestone_id, version))
 
-    def latest_report_version(self, milestone_id: int) -> int:
-        return self.tx.one(
-            "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (milestone_id,)
-        )[0]
-
-    def insert_report(self, *, milestone_id: int, version: int, submitted_by: str, summary: str,
-                      criteria: Sequence[Criterion], metrics: Sequence[Metric], issues: Sequence[ReportIssue],
-                      recommendations: Sequence[str], proposed: Decision | None, content_hash: str,
-                      next_context: str = "") -> int:
-        tx = self.tx
-        report_id = tx.run(
-            """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
-                   proposed_decision, content_hash, next_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash,
-             next_context),
-        )
-        tx.many(
-            "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
-            [(report_id, i, c.name, c.status.value, c.evidence) for i, c in enumerate(criteria)],
-        )
-        tx.many(
-            "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(metrics)],
-        )
-        tx.many(
-            "INSERT INTO report_issues VALUES (?, ?, ?, ?)",
-            [(report_id, i, x.severity.value, x.description) for i, x in enumerate(issues)],
-        )
-        tx.many(
-            "INSERT INTO report_recommendations VALUES (?, ?, ?)",
-            [(report_id, i, r) for i, r in enumerate(recommendations)],
-        )
-        return report_id
-
-    def verified_approvers(self, report_id: int) -> set[str]:
-        # Only verified approvals count: a row written around swarmdeck neither adds an approval nor
-        # stands in the way of the reviewer it names.
-        approvals = self.tx.all(
-            f"{DECISION_SELECT} WHERE g.report_id = ? AND g.decision IN ('APPROVE', 'CONDITIONAL')",
-            (report_id,),
-        )
-        verdicts = self.tx.read(self._signatures.verified_decisions(approvals))
-        return {r["reviewer"] for r, ok in zip(approvals, verdicts) if ok}
-
-    def insert_decision(self, *, milestone_id: int, report: ValidationReport, decision: str, rationale: str,
-                        reviewer: str, signature: bytes, conditions: Sequence[str],
-                        accepted_unmet: Sequence[str] = ()) -> int:
-        decision_id = self.tx.run(
-            """INSERT INTO gate_decisions (milestone_id, report_id, report_hash, decision, rationale,
-                   reviewer, decided_at, signature, accepted_unmet)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, report.id, report.content_hash, decision, rationale, reviewer, self.now, signature,
-             dumps(list(accepted_unmet)) if accepted_unmet else None),
-        )
-        self.tx.many(
-            "INSERT INTO gate_conditions (milestone_id, decision_id, text) VALUES (?, ?, ?)",
-            [(milestone_id, decision_id, c) for c in conditions],
-        )
-        return decision_id
-
-    def decision(self, decision_id: int) -> GateDecision:
-        row = self.tx.one(f"{DECISION_SELECT} WHERE g.id = ?", (decision_id,))
-        return decision_from_row(row, verified=True)  # its signature was checked just now
-
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
         evidence_id = self.tx.run(
@@ -579,50 +356,3 @@ class SqliteUnit(UnitBase):
                    ran_at, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             (milestone_id, criterion, command, exit_code, output_sha256, ran_at, recorded_by, self.now))
         return evidence_from_row(self.tx.one("SELECT * FROM criterion_evidence WHERE id = ?", (evidence_id,)))
-
-    def open_conditions(self, milestone_id: int) -> int:
-        return self.tx.one(
-            "SELECT count(*) FROM gate_conditions WHERE milestone_id = ? AND status = 'open'", (milestone_id,)
-        )[0]
-
-    def condition(self, condition_id: int) -> ConditionRow | None:
-        row = self.tx.one(
-            "SELECT c.*, r.submitted_by FROM gate_conditions c JOIN gate_decisions d ON d.id = c.decision_id "
-            "JOIN validation_reports r ON r.id = d.report_id WHERE c.id = ?",
-            (condition_id,),
-        )
-        if row is None:
-            return None
-        return ConditionRow(row["id"], row["milestone_id"], row["text"], row["status"], row["submitted_by"],
-                            condition_from_row(row))
-
-    def close_condition(self, condition_id: int, *, by: str, note: str, signature: bytes) -> None:
-        self.tx.run(
-            "UPDATE gate_conditions SET status = 'closed', closed_by = ?, closed_at = ?, note = ?, "
-            "close_signature = ? WHERE id = ?",
-            (by, self.now, note, signature, condition_id),
-        )
-
-    def closed_condition(self, condition_id: int) -> Condition:
-        return condition_from_row(self.tx.one("SELECT * FROM gate_conditions WHERE id = ?", (condition_id,)),
-                                  verified=True)
-
-    def escalated_gates(self, escalation_milestone: int | None) -> list[EscalatedGate]:
-        rows = self.tx.all(
-            """SELECT m.id, m.name, m.status,
-                      (SELECT max(d.id) FROM gate_decisions d
-                       WHERE d.milestone_id = m.id AND d.decision = 'ESCALATE') AS escalation,
-                      (SELECT r.submitted_by FROM validation_reports r
-                       WHERE r.milestone_id = m.id ORDER BY r.version DESC LIMIT 1) AS submitted_by
-               FROM milestones m WHERE m.status = 'escalated' OR m.id = ? ORDER BY m.position""",
-            (escalation_milestone,),
-        )
-        return [EscalatedGate(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-    def record_resumption(self, gate: EscalatedGate, *, by: str, reason: str, escalation_id: int,
-                          signature: bytes) -> None:
-        self.tx.run(
-            """INSERT INTO gate_resumptions (milestone_id, decision_id, resumed_by, reason, resumed_at,
-                   escalation_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (gate.id, gate.escalation, by, reason, self.now, escalation_id, signature),
-        )
