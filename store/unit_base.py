@@ -12,25 +12,30 @@ wants written its own way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, ClassVar
 
+from . import milestone_refs
 from .domain.gates import GateGuard
 from .domain.uow import ConditionRow, EscalatedGate, PriorityInputs
 from .errors import NotFound
 from .models import (
     Agent,
+    Comparator,
     Condition,
     Criterion,
+    CriterionStatus,
     Decision,
     GateDecision,
     Metric,
     Milestone,
     ReportIssue,
     Reviewer,
+    Severity,
     Task,
     TaskStatus,
     ValidationReport,
+    from_ts,
 )
 from .rows import (
     agent_from_row,
@@ -83,7 +88,7 @@ _RELEASE_HEARD = ("UPDATE agents SET last_heartbeat = ?, "
 @functools.lru_cache(maxsize=64)
 def _agent_update_sql(columns: tuple[str, ...], json_param: str) -> str:
     """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
-    assignments = ", ".join(f"{c} = {json_param}" if c in _JSON_AGENT_COLUMNS else f"{c} = ?" for c in columns)
+    assignments = ", ".join(f"{c} = {json_param if c in _JSON_AGENT_COLUMNS else '?'}" for c in columns)
     return f"UPDATE agents SET {assignments} WHERE name = ?"
 
 
@@ -92,6 +97,74 @@ def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
     return PriorityInputs(row["id"], row["priority"], row["base_priority"], row["dependency_depth"],
                           row["deadline"], row["estimated_duration_seconds"], row["source"],
                           unfinished_dependents)
+
+
+class MilestoneReads:
+    """The milestone and report lookups the units and the gates' reads share: ``Reads`` generators over a
+    backend's SQL and its read steps (its ``One`` and ``All``, as store/signatures.py takes them)."""
+
+    __slots__ = ("_all", "_one", "_q")
+
+    def __init__(self, sql: Sql, one_row: Callable[[str, tuple[Any, ...]], Any],
+                 all_rows: Callable[[str, tuple[Any, ...]], Any]) -> None:
+        self._q = sql.q
+        self._one = one_row
+        self._all = all_rows
+
+    def milestone(self, ref: int | str) -> Generator[Any, Any, Milestone]:
+        """The milestone ``ref`` names (store/milestone_refs.py's rules), or its NotFound / InvalidArgument.
+        An id that exists costs one probe; any other reference reads the names (milestones are few)."""
+        by_id = self._q("SELECT * FROM milestones WHERE id = ?")
+        number = milestone_refs.as_id(ref)
+        if number is not None and number < 2**63:  # beyond 64-bit integers no row can match
+            row = yield self._one(by_id, (number,))
+            if row is not None:
+                return milestone_from_row(row)
+        names = yield self._all("SELECT id, name FROM milestones ORDER BY position", ())
+        found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
+        row = yield self._one(by_id, (found,))
+        return milestone_from_row(row)
+
+    def report(self, milestone_id: int, version: int | None) -> Generator[Any, Any, ValidationReport | None]:
+        """A version of the milestone's validation report (the latest by default); None if none was
+        submitted, NotFound if the version asked for was not."""
+        q = self._q
+        if version is None:
+            row = yield self._one(
+                q("SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1"),
+                (milestone_id,),
+            )
+        else:
+            row = yield self._one(
+                q("SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?"),
+                (milestone_id, version),
+            )
+        if row is None:
+            if version is not None:
+                raise NotFound(f"milestone {milestone_id} has no report version {version}")
+            return None
+        rid = (row["id"],)
+        lines = "SELECT * FROM {} WHERE report_id = ? ORDER BY position"  # a report's lines, in order
+        crit = yield self._all(q(lines.format("report_criteria")), rid)
+        mets = yield self._all(q(lines.format("report_metrics")), rid)
+        iss = yield self._all(q(lines.format("report_issues")), rid)
+        recs = yield self._all(q(lines.format("report_recommendations")), rid)
+        return ValidationReport(
+            id=row["id"],
+            milestone_id=row["milestone_id"],
+            version=row["version"],
+            submitted_by=row["submitted_by"],
+            submitted_at=from_ts(row["submitted_at"]),
+            summary=row["summary"],
+            proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
+            criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
+            metrics=tuple(Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"])
+                          for m in mets),
+            issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
+            recommendations=tuple(r["text"] for r in recs),
+            content_hash=row["content_hash"],
+            next_milestone_context=row["next_context"] or "",
+        )
 
 
 class UnitBase:
@@ -104,6 +177,8 @@ class UnitBase:
     sql: ClassVar[Sql]
     #: A JSON text parameter as the backend's JSON columns take it.
     json_param: ClassVar[str] = "?"
+    #: The milestone and report lookups, with the backend's read steps.
+    reads: ClassVar[MilestoneReads]
 
     def __init__(self, tx: Any, signatures: Any = None) -> None:
         self.tx = tx
@@ -127,7 +202,8 @@ class UnitBase:
         )
 
     def unpause_swarm(self) -> None:
-        self._sql_tx.run("UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
+        self._sql_tx.run(
+            "UPDATE swarm_state SET paused = 0, reason = NULL, paused_by = NULL, paused_at = NULL")
 
 
     # -- agents ----------------------------------------------------------------------------------
@@ -199,14 +275,16 @@ class UnitBase:
                          (name, public_key, self.now, by))
 
     def readmit_reviewer(self, name: str, *, public_key: bytes | None, by: str) -> None:
-        self._sql_tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, removed_by = NULL, "
-                         "public_key = coalesce(public_key, ?) WHERE name = ?", (self.now, by, public_key, name))
+        self._sql_tx.run("UPDATE reviewers SET added_at = ?, added_by = ?, removed_at = NULL, "
+                         "removed_by = NULL, public_key = coalesce(public_key, ?) WHERE name = ?",
+                         (self.now, by, public_key, name))
 
     def set_reviewer_key(self, name: str, public_key: bytes) -> None:
         self._sql_tx.run("UPDATE reviewers SET public_key = ? WHERE name = ?", (public_key, name))
 
     def remove_reviewer(self, name: str, *, by: str) -> None:
-        self._sql_tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE name = ?", (self.now, by, name))
+        self._sql_tx.run("UPDATE reviewers SET removed_at = ?, removed_by = ? WHERE name = ?",
+                         (self.now, by, name))
 
 
     # -- the task queue: reads ----------------------------------------------------------------------
@@ -336,6 +414,9 @@ class UnitBase:
 
     # -- milestones and gates --------------------------------------------------------------------
 
+    def milestone(self, ref: int | str) -> Milestone:
+        return self.tx.read(self.reads.milestone(ref))
+
     def next_locked_milestone(self, position: int) -> Milestone | None:
         row = self._sql_tx.one(NEXT_LOCKED, (position,))
         return None if row is None else milestone_from_row(row)
@@ -377,6 +458,9 @@ class UnitBase:
         self._sql_tx.run("UPDATE milestones SET plan_state = ?, plan_version = plan_version + 1 WHERE id = ?",
                          (state, milestone_id))
 
+    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
+        return self.tx.read(self.reads.report(milestone_id, version))
+
     def latest_report_version(self, milestone_id: int) -> int:
         return self._sql_tx.one(
             "SELECT coalesce(max(version), 0) FROM validation_reports WHERE milestone_id = ?", (milestone_id,)
@@ -391,8 +475,8 @@ class UnitBase:
             tx,
             """INSERT INTO validation_reports (milestone_id, version, submitted_by, submitted_at, summary,
                    proposed_decision, content_hash, next_context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value, content_hash,
-             next_context),
+            (milestone_id, version, submitted_by, self.now, summary, proposed and proposed.value,
+             content_hash, next_context),
         )
         tx.many(
             "INSERT INTO report_criteria VALUES (?, ?, ?, ?, ?)",
@@ -400,7 +484,8 @@ class UnitBase:
         )
         tx.many(
             "INSERT INTO report_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit) for i, m in enumerate(metrics)],
+            [(report_id, i, m.name, m.value, m.target, m.comparator.value, m.unit)
+             for i, m in enumerate(metrics)],
         )
         tx.many(
             "INSERT INTO report_issues VALUES (?, ?, ?, ?)",

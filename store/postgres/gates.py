@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..gate_area import Gates
 from .sql import PG_SQL
-from .uow import gate_unit, milestone_reads, report_reads
+from .uow import PgUnit, gate_unit
 
 if TYPE_CHECKING:
     from .base import Database
@@ -19,5 +19,5 @@ __all__ = ["Gates", "gates_part"]  # the part's class, and how this store builds
 
 
 def gates_part(db: Database, signatures: Signatures) -> Gates:
-    return Gates(db, signatures, unit=gate_unit, sql=PG_SQL, milestone_reads=milestone_reads,
-                 report_reads=report_reads)
+    return Gates(db, signatures, unit=gate_unit, sql=PG_SQL, milestone_reads=PgUnit.reads.milestone,
+                 report_reads=PgUnit.reads.report)

@@ -26,33 +26,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import milestone_refs
 from ..domain.uow import Lease, Pause, PrerequisiteState, Silent
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
-    Comparator,
-    Criterion,
     CriterionEvidence,
-    CriterionStatus,
-    Decision,
-    Metric,
-    Milestone,
-    ReportIssue,
-    Severity,
     Task,
     TaskStatus,
-    ValidationReport,
-    from_ts,
 )
 from ..rows import (
     evidence_from_row,
-    milestone_from_row,
     tasks_of,
 )
-from .base import All, One, Reads, Tx
+from .base import All, One, Tx
 from .schema import GATES_LOCK
-from ..unit_base import TASK_SELECT, UNFINISHED_SQL, UnitBase
+from ..unit_base import MilestoneReads, TASK_SELECT, UNFINISHED_SQL, UnitBase
 # store/postgres/tasks.py takes these from here.
 from ..unit_base import PRIORITY_INPUTS, priority_inputs_of  # noqa: F401
 from .signatures import GUARD_MARK, Signatures
@@ -61,61 +49,6 @@ from .sql import PG_SQL
 
 #: The pause flag and the marks that say whether the cached guard still holds: one statement.
 _PAUSE_AND_MARK = f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1"
-
-
-def milestone_reads(ref: int | str) -> Reads[Milestone]:
-    """The milestone ``ref`` names (store/milestone_refs.py's rules), or its NotFound / InvalidArgument.
-    An id that exists costs one probe; any other reference reads the names (milestones are few)."""
-    number = milestone_refs.as_id(ref)
-    if number is not None and number < 2**63:  # beyond bigint no row can match
-        row = yield One("SELECT * FROM milestones WHERE id = %s", (number,))
-        if row is not None:
-            return milestone_from_row(row)
-    names = yield All("SELECT id, name FROM milestones ORDER BY position")
-    found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
-    row = yield One("SELECT * FROM milestones WHERE id = %s", (found,))
-    return milestone_from_row(row)
-
-
-def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
-    """A version of the milestone's validation report (the latest by default); None if none was
-    submitted, NotFound if the version asked for was not."""
-    if version is None:
-        row = yield One(
-            "SELECT * FROM validation_reports WHERE milestone_id = %s ORDER BY version DESC LIMIT 1",
-            (milestone_id,),
-        )
-    else:
-        row = yield One(
-            "SELECT * FROM validation_reports WHERE milestone_id = %s AND version = %s",
-            (milestone_id, version)
-        )
-    if row is None:
-        if version is not None:
-            raise NotFound(f"milestone {milestone_id} has no report version {version}")
-        return None
-    rid = row["id"]
-    crit = yield All("SELECT * FROM report_criteria WHERE report_id = %s ORDER BY position", (rid,))
-    mets = yield All("SELECT * FROM report_metrics WHERE report_id = %s ORDER BY position", (rid,))
-    iss = yield All("SELECT * FROM report_issues WHERE report_id = %s ORDER BY position", (rid,))
-    recs = yield All("SELECT * FROM report_recommendations WHERE report_id = %s ORDER BY position", (rid,))
-    return ValidationReport(
-        id=rid,
-        milestone_id=row["milestone_id"],
-        version=row["version"],
-        submitted_by=row["submitted_by"],
-        submitted_at=from_ts(row["submitted_at"]),
-        summary=row["summary"],
-        proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
-        criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
-        metrics=tuple(
-            Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"]) for m in mets
-        ),
-        issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
-        recommendations=tuple(r["text"] for r in recs),
-        content_hash=row["content_hash"],
-        next_milestone_context=row["next_context"] or "",
-    )
 
 
 def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
@@ -179,6 +112,7 @@ class PgUnit(UnitBase):
     __slots__ = ()
 
     sql = PG_SQL
+    reads = MilestoneReads(PG_SQL, One, All)
     json_param = "?::jsonb"  # JSON columns are jsonb, given as JSON text
 
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
@@ -312,16 +246,10 @@ class PgUnit(UnitBase):
 
     # -- milestones and gates ---------------------------------------------------------------------
 
-    def milestone(self, ref: int | str) -> Milestone:
-        return self.tx.read(milestone_reads(ref))
-
     def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
         rows = self.tx.all("UPDATE tasks SET status = 'blocked', updated_at = %s WHERE milestone_id = %s "
                            "AND status IN ('pending', 'ready') RETURNING id", (self.now, milestone_id))
         return sorted(r[0] for r in rows)
-
-    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
-        return self.tx.read(report_reads(milestone_id, version))
 
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:

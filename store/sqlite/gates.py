@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..gate_area import Gates
 from ..sql_dialect import SQLITE
-from .uow import SqliteUnit, milestone_reads, report_reads
+from .uow import SqliteUnit
 
 if TYPE_CHECKING:
     from .base import Database
@@ -18,5 +18,5 @@ __all__ = ["Gates", "gates_part"]  # the part's class, and how this store builds
 
 
 def gates_part(db: Database, signatures: Signatures) -> Gates:
-    return Gates(db, signatures, unit=SqliteUnit, sql=SQLITE, milestone_reads=milestone_reads,
-                 report_reads=report_reads)
+    return Gates(db, signatures, unit=SqliteUnit, sql=SQLITE, milestone_reads=SqliteUnit.reads.milestone,
+                 report_reads=SqliteUnit.reads.report)

@@ -20,33 +20,21 @@ from ..domain.uow import (
     PrerequisiteState,
     Silent,
 )
-from .. import milestone_refs
 from ..errors import NotFound
 from ..models import (
-    Comparator,
-    Criterion,
     CriterionEvidence,
-    CriterionStatus,
-    Decision,
-    Milestone,
-    ReportIssue,
-    Severity,
-    Metric,
     Task,
     TaskStatus,
-    ValidationReport,
-    from_ts,
 )
 from .base import All, One, Reads, Tx
 from .liveness import ids_json
 from ..rows import (
     tasks_of,
     evidence_from_row,
-    milestone_from_row,
 )
 from .signatures import GUARD_MARK, Signatures
 from ..sql_dialect import SQLITE
-from ..unit_base import UNFINISHED_SQL, TASK_SELECT, UnitBase
+from ..unit_base import MilestoneReads, UNFINISHED_SQL, TASK_SELECT, UnitBase
 # store/sqlite/tasks.py takes it from here.
 from ..unit_base import priority_inputs_of  # noqa: F401
 
@@ -66,60 +54,6 @@ def hydrate(rows: list[sqlean.Row]) -> Reads[list[Task]]:
     if not rows:
         return []
     return tasks_of(rows, (yield All(PREREQUISITES_OF, (ids_json(r["id"] for r in rows),))))
-
-
-def milestone_reads(ref: int | str) -> Reads[Milestone]:
-    """The milestone ``ref`` names (store/milestone_refs.py's rules), or its NotFound / InvalidArgument.
-    An id that exists costs one probe; any other reference reads the names (milestones are few)."""
-    number = milestone_refs.as_id(ref)
-    if number is not None and number < 2**63:  # beyond SQLite's integers no row can match
-        row = yield One("SELECT * FROM milestones WHERE id = ?", (number,))
-        if row is not None:
-            return milestone_from_row(row)
-    names = yield All("SELECT id, name FROM milestones ORDER BY position")
-    found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
-    row = yield One("SELECT * FROM milestones WHERE id = ?", (found,))
-    return milestone_from_row(row)
-
-
-def report_reads(milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
-    """A version of the milestone's validation report (the latest by default); None if none was
-    submitted, NotFound if the version asked for was not."""
-    if version is None:
-        row = yield One(
-            "SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1",
-            (milestone_id,),
-        )
-    else:
-        row = yield One(
-            "SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?", (milestone_id, version)
-        )
-    if row is None:
-        if version is not None:
-            raise NotFound(f"milestone {milestone_id} has no report version {version}")
-        return None
-    rid = row["id"]
-    crit = yield All("SELECT * FROM report_criteria WHERE report_id = ? ORDER BY position", (rid,))
-    mets = yield All("SELECT * FROM report_metrics WHERE report_id = ? ORDER BY position", (rid,))
-    iss = yield All("SELECT * FROM report_issues WHERE report_id = ? ORDER BY position", (rid,))
-    recs = yield All("SELECT * FROM report_recommendations WHERE report_id = ? ORDER BY position", (rid,))
-    return ValidationReport(
-        id=rid,
-        milestone_id=row["milestone_id"],
-        version=row["version"],
-        submitted_by=row["submitted_by"],
-        submitted_at=from_ts(row["submitted_at"]),
-        summary=row["summary"],
-        proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
-        criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
-        metrics=tuple(
-            Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"]) for m in mets
-        ),
-        issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
-        recommendations=tuple(r["text"] for r in recs),
-        content_hash=row["content_hash"],
-        next_milestone_context=row["next_context"] or "",
-    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -167,6 +101,7 @@ class SqliteUnit(UnitBase):
     __slots__ = ("event", "_leaves", "_agents")
 
     sql = SQLITE
+    reads = MilestoneReads(SQLITE, One, All)
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         super().__init__(tx, signatures)
@@ -334,9 +269,6 @@ class SqliteUnit(UnitBase):
 
     # -- milestones and gates ---------------------------------------------------------------------
 
-    def milestone(self, ref: int | str) -> Milestone:
-        return self.tx.read(milestone_reads(ref))
-
     def hold_milestone_tasks(self, milestone_id: int) -> list[int]:
         rows = self.tx.all("SELECT id FROM tasks WHERE milestone_id = ? AND status IN ('pending', 'ready') "
                            "ORDER BY id", (milestone_id,))
@@ -345,9 +277,6 @@ class SqliteUnit(UnitBase):
             self.tx.run("UPDATE tasks SET status = 'blocked', updated_at = ? WHERE milestone_id = ? "
                         "AND status IN ('pending', 'ready')", (self.now, milestone_id))
         return ids
-
-    def report(self, milestone_id: int, version: int | None) -> ValidationReport | None:
-        return self.tx.read(report_reads(milestone_id, version))
 
     def insert_evidence(self, *, milestone_id: int, criterion: int, command: str, exit_code: int,
                         output_sha256: str, ran_at: float, recorded_by: str) -> CriterionEvidence:
