@@ -47,6 +47,11 @@ class Sql:
         """``column`` in a condition the planner must not use an index for (SQLite's unary ``+``)."""
         return f"+{column}"
 
+    @staticmethod
+    def greatest(*terms: str) -> str:
+        """The largest of ``terms`` (SQLite's many-argument ``max``)."""
+        return f"max({', '.join(terms)})"
+
 
 SQLITE = Sql()
 

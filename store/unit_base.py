@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from . import milestone_refs
 from .domain.gates import GateGuard
-from .domain.uow import ConditionRow, EscalatedGate, PriorityInputs
+from .domain.uow import ConditionRow, EscalatedGate, Lease, PriorityInputs, Silent
 from .errors import NotFound
 from .models import (
     Agent,
@@ -61,6 +61,35 @@ FROM tasks t LEFT JOIN milestones m ON m.id = t.milestone_id
 #: Tasks with the count of their unfinished dependents (``n``): their priority's inputs.
 PRIORITY_INPUTS = f"""SELECT t.*, (SELECT count(*) FROM task_dependencies d JOIN tasks c ON c.id = d.task_id
     WHERE d.prerequisite_id = t.id AND c.status IN {UNFINISHED_SQL}) AS n FROM tasks t"""
+
+#: Every unfinished task that waits on the task, transitively (the task itself left out). ``{id}``: the
+#: unit's ``id_param``. `IN (SELECT id FROM down)`, not a join: a join let SQLite scan every task in id
+#: order to meet `down`.
+CASCADE = """WITH RECURSIVE down(id) AS (SELECT {id} UNION
+                 SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+             SELECT t.id FROM tasks t
+             WHERE t.id IN (SELECT id FROM down) AND t.id != ? AND t.status NOT IN ('completed', 'cancelled')
+             ORDER BY t.id"""
+
+#: The edges among the task and everything it waits on, transitively. `IN (SELECT id FROM up)` (not a
+#: join) keeps SQLite from scanning all of task_dependencies to meet `up`.
+_UPSTREAM_EDGES = """WITH RECURSIVE up(id) AS (SELECT {id} UNION
+                         SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
+                     SELECT d.task_id, d.prerequisite_id FROM task_dependencies d
+                     WHERE d.task_id IN (SELECT id FROM up)"""
+
+#: The task and everything that waits on it, transitively.
+_DOWNSTREAM = """WITH RECURSIVE down(id) AS (SELECT {id} UNION
+                     SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
+                 SELECT id FROM down"""
+
+#: The failed tasks the task waits on, through unfinished ones.
+_FAILED_UPSTREAM = f"""WITH RECURSIVE up(id) AS (SELECT {{id}} UNION
+                           SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
+                           JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
+                       SELECT DISTINCT d.prerequisite_id FROM task_dependencies d
+                       JOIN tasks p ON p.id = d.prerequisite_id
+                       WHERE d.task_id IN (SELECT id FROM up) AND p.status = 'failed' ORDER BY 1"""
 
 _INSERT_TASK = """INSERT INTO tasks (description, summary, source, agent_type, base_priority, status,
                    priority, dependency_depth, milestone_id, parent_task_id, session_id, deadline,
@@ -177,6 +206,8 @@ class UnitBase:
     sql: ClassVar[Sql]
     #: A JSON text parameter as the backend's JSON columns take it.
     json_param: ClassVar[str] = "?"
+    #: A task id parameter as a recursive walk's first row takes it.
+    id_param: ClassVar[str] = "?"
     #: The milestone and report lookups, with the backend's read steps.
     reads: ClassVar[MilestoneReads]
 
@@ -321,6 +352,19 @@ class UnitBase:
         return [priority_inputs_of(row, row["n"])
                 for row in self._sql_tx.all(f"{PRIORITY_INPUTS} WHERE {among}", (ids,))]
 
+    def cascade_of(self, task_id: int) -> list[int]:
+        return [r[0] for r in self._sql_tx.all(CASCADE.format(id=self.id_param), (task_id, task_id))]
+
+    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
+        rows = self._sql_tx.all(_UPSTREAM_EDGES.format(id=self.id_param), (task_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    def downstream_of(self, task_id: int) -> list[int]:
+        return [r[0] for r in self._sql_tx.all(_DOWNSTREAM.format(id=self.id_param), (task_id,))]
+
+    def failed_upstream(self, task_id: int) -> list[int]:
+        return [r[0] for r in self._sql_tx.all(_FAILED_UPSTREAM.format(id=self.id_param), (task_id,))]
+
     def waiting_with_deadline(self) -> list[int]:
         rows = self._sql_tx.all(
             "SELECT id FROM tasks WHERE deadline IS NOT NULL AND status IN ('pending', 'blocked', 'ready')"
@@ -411,6 +455,33 @@ class UnitBase:
 
     def set_held_by(self, task_id: int, failed_id: int | None) -> None:
         self._sql_tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (failed_id, task_id))
+
+    # -- the task queue: liveness -------------------------------------------------------------------
+
+    def _reaped(self, table: str) -> str:
+        """What a reaper's read of ``table``'s running tasks ends with: nothing here (PostgreSQL's unit
+        locks them)."""
+        return ""
+
+    def expired_leases(self) -> list[Lease]:
+        rows = self._sql_tx.all(
+            "SELECT id, assigned_agent, timeout_seconds FROM tasks "
+            f"WHERE status = 'running' AND lease_expires_at < ?{self._reaped('tasks')}",
+            (self.now,),
+        )
+        return [Lease(r[0], r[1], r[2]) for r in rows]
+
+    def silent_agents_tasks(self) -> list[Silent]:
+        seen = self.sql.greatest("coalesce(a.last_heartbeat, 0)", "t.started_at")
+        rows = self._sql_tx.all(
+            f"""SELECT t.id, a.name, {seen} AS seen, a.stale_after_seconds AS stale,
+                       a.requeue_after_seconds AS grace
+                FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
+                WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < ?
+                  AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < ?{self._reaped("t")}""",
+            (self.now, self.now),
+        )
+        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # -- milestones and gates --------------------------------------------------------------------
 

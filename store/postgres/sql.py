@@ -77,5 +77,9 @@ class PgSql(Sql):
     def unindexed(column: str) -> str:
         return column
 
+    @staticmethod
+    def greatest(*terms: str) -> str:
+        return f"greatest({', '.join(terms)})"
+
 
 PG_SQL = PgSql()

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..domain.uow import Lease, Pause, PrerequisiteState, Silent
+from ..domain.uow import Pause, PrerequisiteState
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
@@ -87,15 +87,6 @@ _CLAIM = (
 )
 
 
-#: Every unfinished task that waits on the task, transitively (the task itself left out).
-_CASCADE = """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
-                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-               SELECT t.id FROM tasks t
-               WHERE t.id IN (SELECT id FROM down) AND t.id != %s
-                 AND t.status NOT IN ('completed', 'cancelled')
-               ORDER BY t.id"""
-
-
 #: The unfinished tasks among the given ones and everything waiting on them, transitively, that no
 #: failure holds yet: what a failure for good holds.
 _HOLDABLE = f"""WITH RECURSIVE down(id) AS (SELECT unnest(%s::bigint[]) UNION
@@ -114,6 +105,7 @@ class PgUnit(UnitBase):
     sql = PG_SQL
     reads = MilestoneReads(PG_SQL, One, All)
     json_param = "?::jsonb"  # JSON columns are jsonb, given as JSON text
+    id_param = "?::bigint"  # a parameter alone in a SELECT has no type PostgreSQL can tell
 
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
               payload: dict[str, Any] | None = None) -> None:
@@ -145,31 +137,12 @@ class PgUnit(UnitBase):
         here, or waits for this transaction and finds its prerequisite cancelled."""
         locked: set[int] = set()
         while True:
-            ids = [r[0] for r in self.tx.all(_CASCADE, (task_id, task_id))]
+            ids = super().cascade_of(task_id)
             new = [i for i in ids if i not in locked]
             if not new:
                 return ids
             self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
             locked.update(new)
-
-    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
-        rows = self.tx.all(
-            """WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
-                   SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
-               SELECT d.task_id, d.prerequisite_id FROM task_dependencies d
-               WHERE d.task_id IN (SELECT id FROM up)""",
-            (task_id,),
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    def downstream_of(self, task_id: int) -> list[int]:
-        rows = self.tx.all(
-            """WITH RECURSIVE down(id) AS (SELECT %s::bigint UNION
-                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-               SELECT id FROM down""",
-            (task_id,),
-        )
-        return [r[0] for r in rows]
 
     def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
                          milestone_id: int | None = None) -> list[int]:
@@ -261,29 +234,12 @@ class PgUnit(UnitBase):
 
     # -- the task queue: liveness -------------------------------------------------------------------
 
-    # Reaped tasks are locked as found, passing over those another store is reaping (or its agent
-    # finishing) right now: whoever holds one decides its fate, and a reaper that finds it no longer
-    # running once that commits leaves it alone. Every claim reaps now and then, so stores reap at once.
-
-    def expired_leases(self) -> list[Lease]:
-        rows = self.tx.all(
-            "SELECT id, assigned_agent, timeout_seconds FROM tasks "
-            "WHERE status = 'running' AND lease_expires_at < %s ORDER BY id FOR UPDATE SKIP LOCKED",
-            (self.now,),
-        )
-        return [Lease(r[0], r[1], r[2]) for r in rows]
-
-    def silent_agents_tasks(self) -> list[Silent]:
-        rows = self.tx.all(
-            """SELECT t.id, a.name, greatest(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
-                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
-               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
-               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < %s
-                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < %s
-               ORDER BY t.id FOR UPDATE OF t SKIP LOCKED""",
-            (self.now, self.now),
-        )
-        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    def _reaped(self, table: str) -> str:
+        """A reaper's read of running tasks locks them as found (in id order), passing over those another
+        store is reaping (or its agent finishing) right now: whoever holds one decides its fate, and a
+        reaper that finds it no longer running once that commits leaves it alone. Every claim reaps now
+        and then, so stores reap at once."""
+        return f" ORDER BY {table}.id FOR UPDATE OF {table} SKIP LOCKED"
 
     def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
         """Hold these tasks and every unfinished task waiting on them; locked (as found, in id order)
@@ -316,15 +272,3 @@ class PgUnit(UnitBase):
                 return ids
             self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
             locked.update(new)
-
-    def failed_upstream(self, task_id: int) -> list[int]:
-        rows = self.tx.all(
-            f"""WITH RECURSIVE up(id) AS (SELECT %s::bigint UNION
-                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
-                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
-                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d
-                JOIN tasks p ON p.id = d.prerequisite_id
-                WHERE d.task_id IN (SELECT id FROM up) AND p.status = 'failed' ORDER BY 1""",
-            (task_id,),
-        )
-        return [r[0] for r in rows]

@@ -15,10 +15,8 @@ from collections.abc import Sequence
 import sqlean
 
 from ..domain.uow import (
-    Lease,
     Pause,
     PrerequisiteState,
-    Silent,
 )
 from ..errors import NotFound
 from ..models import (
@@ -148,37 +146,6 @@ class SqliteUnit(UnitBase):
             )
         }
 
-    def cascade_of(self, task_id: int) -> list[int]:
-        # `t.id IN down` (not a join): a join let SQLite scan every task in id order to meet `down`.
-        rows = self.tx.all(
-            """WITH RECURSIVE down(id) AS (SELECT ? UNION
-                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-               SELECT t.id FROM tasks t
-               WHERE t.id IN down AND t.id != ? AND t.status NOT IN ('completed', 'cancelled')
-               ORDER BY t.id""",
-            (task_id, task_id),
-        )
-        return [r[0] for r in rows]
-
-    def upstream_edges(self, task_id: int) -> list[tuple[int, int]]:
-        rows = self.tx.all(
-            # `IN up` (not a join) keeps SQLite from scanning all of task_dependencies to meet `up`.
-            """WITH RECURSIVE up(id) AS (SELECT ? UNION
-                   SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id)
-               SELECT d.task_id, d.prerequisite_id FROM task_dependencies d WHERE d.task_id IN up""",
-            (task_id,),
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    def downstream_of(self, task_id: int) -> list[int]:
-        rows = self.tx.all(
-            """WITH RECURSIVE down(id) AS (SELECT ? UNION
-                   SELECT d.task_id FROM task_dependencies d JOIN down ON d.prerequisite_id = down.id)
-               SELECT id FROM down""",
-            (task_id,),
-        )
-        return [r[0] for r in rows]
-
     def ready_to_release(self, *, dependents_of: int | None = None, task_id: int | None = None,
                          milestone_id: int | None = None) -> list[int]:
         if dependents_of in self._leaves:
@@ -225,24 +192,6 @@ class SqliteUnit(UnitBase):
 
     # -- liveness ---------------------------------------------------------------------------------
 
-    def expired_leases(self) -> list[Lease]:
-        rows = self.tx.all(
-            "SELECT id, assigned_agent, timeout_seconds FROM tasks WHERE status = 'running' AND lease_expires_at < ?",
-            (self.now,),
-        )
-        return [Lease(r[0], r[1], r[2]) for r in rows]
-
-    def silent_agents_tasks(self) -> list[Silent]:
-        rows = self.tx.all(
-            """SELECT t.id, a.name, max(coalesce(a.last_heartbeat, 0), t.started_at) AS seen,
-                      a.stale_after_seconds AS stale, a.requeue_after_seconds AS grace
-               FROM agents a JOIN tasks t ON t.assigned_agent = a.name AND t.status = 'running'
-               WHERE coalesce(a.last_heartbeat, 0) + a.stale_after_seconds + a.requeue_after_seconds < ?
-                 AND t.started_at + a.stale_after_seconds + a.requeue_after_seconds < ?""",
-            (self.now, self.now),
-        )
-        return [Silent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
     def hold(self, task_ids: Sequence[int], failed_id: int) -> list[int]:
         rows = self.tx.all(
             f"""WITH RECURSIVE down(id) AS (SELECT value FROM json_each(?) UNION
@@ -255,17 +204,6 @@ class SqliteUnit(UnitBase):
 
     def held_by(self, failed_id: int) -> list[int]:
         return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,))]
-
-    def failed_upstream(self, task_id: int) -> list[int]:
-        rows = self.tx.all(
-            f"""WITH RECURSIVE up(id) AS (SELECT ? UNION
-                    SELECT d.prerequisite_id FROM task_dependencies d JOIN up ON d.task_id = up.id
-                    JOIN tasks p ON p.id = d.prerequisite_id WHERE p.status IN {UNFINISHED_SQL})
-                SELECT DISTINCT d.prerequisite_id FROM task_dependencies d JOIN tasks p ON p.id = d.prerequisite_id
-                WHERE d.task_id IN up AND p.status = 'failed' ORDER BY 1""",
-            (task_id,),
-        )
-        return [r[0] for r in rows]
 
     # -- milestones and gates ---------------------------------------------------------------------
 
