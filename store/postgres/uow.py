@@ -23,7 +23,7 @@ is ``Busy``, as store/postgres/base.py says.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..domain.uow import Pause, PrerequisiteState
@@ -135,9 +135,15 @@ class PgUnit(UnitBase):
         """What waits on the task, transitively, unfinished; locked (as found, in id order) and read
         again until no more is found: a task enqueued meanwhile on one of them is then either seen
         here, or waits for this transaction and finds its prerequisite cancelled."""
+        cascade = super().cascade_of
+        return self._locked_as_found(lambda: cascade(task_id))
+
+    def _locked_as_found(self, find: Callable[[], list[int]]) -> list[int]:
+        """The task ids ``find`` reads, each locked as found (in id order), read again until no new one
+        is found."""
         locked: set[int] = set()
         while True:
-            ids = super().cascade_of(task_id)
+            ids = find()
             new = [i for i in ids if i not in locked]
             if not new:
                 return ids
@@ -263,12 +269,8 @@ class PgUnit(UnitBase):
 
     def held_by(self, failed_id: int) -> list[int]:
         """What the failure holds; locked and read again until nothing new is found, as ``hold``."""
-        locked: set[int] = set()
-        while True:
+        def held() -> list[int]:
             rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
-            ids = [r[0] for r in rows]
-            new = [i for i in ids if i not in locked]
-            if not new:
-                return ids
-            self.tx.all("SELECT id FROM tasks WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (new,))
-            locked.update(new)
+            return [r[0] for r in rows]
+
+        return self._locked_as_found(held)
