@@ -80,13 +80,8 @@ listeners (transaction pooling carries neither ``LISTEN`` nor the session's ``lo
 from __future__ import annotations
 
 import asyncio
-import collections.abc
-import functools
-import inspect
 import json
-import threading
 import time
-import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
@@ -109,6 +104,7 @@ from ..errors import (
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..rows import event_from_row
+from ..write_thread import Ticket, hand_off, refuse_awaitable, refuse_coroutine_function, settle
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
@@ -273,52 +269,6 @@ class Tx:
             _event_json(payload) if payload else "{}")).fetchone()[0]
 
 
-class _Ticket:
-    """A write handed to the writer's thread: the caller gives up on it at its deadline only while it
-    still waits in the thread's queue (then it never runs); once begun it ends whole."""
-
-    __slots__ = ("mutex", "state", "done", "ended", "_on_end")
-
-    def __init__(self, done: asyncio.Future[Any]) -> None:
-        self.mutex = threading.Lock()
-        self.state = "queued"  # then "begun" or "abandoned"
-        self.done = done
-        self.ended = False
-        self._on_end: asyncio.Future[None] | None = None
-
-    def begin(self, deadline: float) -> bool:
-        with self.mutex:
-            if self.state == "queued" and time.monotonic() < deadline:
-                self.state = "begun"
-                return True
-            self.state = "abandoned"
-            return False
-
-    def give_up(self) -> bool:
-        with self.mutex:
-            if self.state == "queued":
-                self.state = "abandoned"
-            return self.state == "abandoned"
-
-    def end(self, loop: asyncio.AbstractEventLoop, result: Any, error: BaseException | None) -> None:
-        with self.mutex:
-            self.ended = True
-            on_end = self._on_end
-        try:
-            loop.call_soon_threadsafe(_settle, self.done, result, error)
-            if on_end is not None:
-                loop.call_soon_threadsafe(_settle, on_end, None, None)
-        except RuntimeError:
-            pass  # the loop has closed: nobody waits for it
-
-    def ending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
-        with self.mutex:
-            if self.ended:
-                return None
-            self._on_end = loop.create_future()
-            return self._on_end
-
-
 class _SealJob:
     """A seal asked of the writer's thread, until this store's events up to ``upto`` are sealed:
     ``started`` while an attempt of it has begun on the thread and not failed."""
@@ -335,25 +285,6 @@ class _SealJob:
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # looked at: asyncio does not log it as never retrieved
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-
-def _coroutine_function(body: Callable[..., Any]) -> bool:
-    if type(body) is types.FunctionType:
-        return bool(body.__code__.co_flags & inspect.CO_COROUTINE)
-    return inspect.iscoroutinefunction(body)
-
-
-@functools.cache
-def _awaitable_type(cls: type) -> bool:
-    return issubclass(cls, collections.abc.Awaitable)
 
 
 def busy(busy_timeout_ms: int) -> Busy:
@@ -509,38 +440,25 @@ class Database:
         agent's registration and a reviewer's); if PostgreSQL finds the two could not have run one
         after the other, the one it rolls back runs again, whole, and meets the rule's refusal (again
         while its deadline allows, then ``Busy``). On SQLite every write is serialised anyway."""
-        if _coroutine_function(body):
-            raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
+        refuse_coroutine_function(body)
         writer = self._writable()
         actor = identity.key(actor) or actor or "unknown"
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        loop = asyncio.get_running_loop()
-        ticket = _Ticket(loop.create_future())
         started = time.perf_counter()
-        writer.post(self._write_on_thread, writer, actor, body, args, deadline, ticket, loop, serializable)
-        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket)
         try:
-            result, wrote_events = await ticket.done
-        except asyncio.CancelledError:
-            if not ticket.done.cancelled():
-                raise
-            if not ticket.give_up():
-                ending = ticket.ending(loop)
-                if ending is not None:
-                    await asyncio.wait([ending])  # it is running: it ends whole on the thread
-            raise
+            result, wrote_events = await hand_off(
+                writer, self._write_on_thread, (writer, actor, body, args, deadline, serializable), deadline,
+                self._past_deadline)
         except BaseException as exc:
             mapped = store_error(exc, self.busy_timeout_ms, self.url)
             if mapped is not None:
                 raise mapped from exc
             raise
-        finally:
-            timer.cancel()
         self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
         if wrote_events:
             self._want_seal(writer, wrote_events)
         if self._sample_due and self._sample_timer is None and not self._closed:
-            self._sample_timer = loop.call_later(
+            self._sample_timer = asyncio.get_running_loop().call_later(
                 QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
         return result
 
@@ -555,36 +473,33 @@ class Database:
         except (StoreError, RuntimeError):
             pass  # closed, read-only or busy: the next change samples again
 
-    def _past_deadline(self, ticket: _Ticket) -> None:
-        if not ticket.done.done() and ticket.give_up():
-            _settle(ticket.done, None, busy(self.busy_timeout_ms))
+    def _past_deadline(self, ticket: Ticket, loop: asyncio.AbstractEventLoop) -> None:
+        """The caller's deadline passed: Busy if the write still waits in the thread's queue (then it
+        never runs); once begun it ends whole."""
+        if not ticket.done.done() and ticket.give_up(queued=True):
+            settle(ticket.done, None, busy(self.busy_timeout_ms))
 
-    def _write_on_thread(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
-                         deadline: float, ticket: _Ticket, loop: asyncio.AbstractEventLoop,
-                         serializable: bool = False) -> None:
-        """On the writer's thread: the transaction; the outcome handed to the loop as (result, whether
-        it appended events)."""
-        try:
-            if not ticket.begin(deadline):
-                raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
-            while True:
-                try:
-                    result, tx, due, sampled = self._transaction(writer, actor, body, args, serializable)
-                    break
-                except pg_errors.SerializationFailure:
-                    # Rolled back whole: run it again on what the other transaction committed.
-                    if not serializable or time.monotonic() >= deadline:
-                        raise
-            if due:
-                self._sample_due = False
-            if sampled:
-                self._sampled_at, self._sample_due = tx.now, False
-            elif tx.queue_changed:
-                self._sample_due, self._due_at = True, tx.now
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            ticket.end(loop, None, exc)
-        else:
-            ticket.end(loop, (result, tx.wrote_events), None)
+    def _write_on_thread(self, ticket: Ticket, writer: OwnedThread, actor: str, body: Callable[..., T],
+                         args: tuple[Any, ...], deadline: float, serializable: bool) -> tuple[T, int]:
+        """On the writer's thread: the transaction; its outcome, handed to the loop, is (result, the id
+        of the last event it appended, 0 if none)."""
+        if not ticket.in_time(deadline):
+            raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
+        while True:
+            try:
+                result, tx, due, sampled = self._transaction(writer, actor, body, args, serializable)
+                break
+            except pg_errors.SerializationFailure:
+                # Rolled back whole: run it again on what the other transaction committed.
+                if not serializable or time.monotonic() >= deadline:
+                    raise
+        if due:
+            self._sample_due = False
+        if sampled:
+            self._sampled_at, self._sample_due = tx.now, False
+        elif tx.queue_changed:
+            self._sample_due, self._due_at = True, tx.now
+        return result, tx.wrote_events
 
     def _transaction(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
                      serializable: bool) -> tuple[T, Tx, bool, bool]:
@@ -601,11 +516,7 @@ class Database:
             if due:  # the counts as the due change left them, in its slot (unless sampled since)
                 _sample(raw, self._due_at, since=self._due_at)
             result = body(tx, *args)
-            if result is not None and _awaitable_type(type(result)):
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise TypeError("a write body returned an awaitable: write bodies are plain functions "
-                                "over Tx and run to their end without awaiting")
+            refuse_awaitable(result)
             sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
             if sampled and not _sample(raw, tx.now, since=tx.now - QUEUE_SAMPLE_EVERY):
                 # Another store sampled the queue in the last second, before this change maybe:
