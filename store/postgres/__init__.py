@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..parts import Delegate, delegating
 from .agents import agents_part

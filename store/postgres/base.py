@@ -80,12 +80,9 @@ listeners (transaction pooling carries neither ``LISTEN`` nor the session's ``lo
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import weakref
-from collections import deque
-from collections.abc import Callable, Generator, Iterable
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -103,8 +100,10 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
+from ..reads import All, One, Reads, run_reads  # noqa: F401 - All: what uow.py reads beside Tx
 from ..rows import event_from_row
-from ..write_thread import Ticket, hand_off, refuse_awaitable, refuse_coroutine_function, settle
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, Ticket, event_json, hand_off,
+                          refuse_awaitable, refuse_coroutine_function, settle, write_log)
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
@@ -112,12 +111,6 @@ from .schema import QUEUE_SAMPLE_LOCK
 
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-BUSY_TIMEOUT_MS = 10_000
-WRITE_LOG_SIZE = 500
-#: The recent writes to each database in this process, as SQLite's store keeps them per file: a store
-#: opened later reads those made since it opened, by any store of the process.
-_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 
 #: Seconds before a seal attempt that found another sealer at work tries again, doubling up to the
 #: most: the other sealer has likely sealed this store's events by then (an attempt checks).
@@ -137,17 +130,6 @@ EVENT_COLUMNS = "seq AS id, ts, actor, kind, entity, entity_id, payload"
 _EVENT_SQL = ("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
               "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id")
 
-#: Event kinds that move a task between statuses: the queue's counts changed.
-_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
-                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
-                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
-
-_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
-
-#: Seconds between a store's queue samples, as on SQLite (store/sqlite/base.py): the first change of a
-#: second is sampled in its own transaction, a later one by the timer, the close or the next write of
-#: another slot (before its own changes).
-QUEUE_SAMPLE_EVERY = 1.0
 #: The queue's counts into the slot of the time given (%(slot)s, %(ts)s): the unfinished statuses,
 #: each counted by its range of tasks_claim; unless any store sampled that slot after %(since)s.
 #: Counting costs milliseconds at tens of thousands of tasks, and every agent process would count once
@@ -184,43 +166,12 @@ def _sample(raw: psycopg.Connection, at: float, since: float) -> bool:
 
 def _sample_now(tx: Tx) -> None:
     """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
-    ``Database._write_on_thread`` knows it by name."""
+    ``Database._transaction`` knows it by name."""
 
 
 def where(url: str) -> str:
     """The database a URL names, as a person reads it in a message: no password."""
     return describe(url).replace("postgres://", "postgresql://", 1)
-
-
-class One(NamedTuple):
-    """A read that wants the first row (or None): what a ``Reads`` generator yields (as SQLite's)."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-class All(NamedTuple):
-    """A read that wants every row: what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-#: A check or lookup that runs both inside a write transaction (``Tx.read``) and on the reader
-#: (``Database._read``): a generator that yields the reads it needs and is sent their rows, as
-#: store/sqlite/base.py's ``Reads``, with PostgreSQL's SQL.
-Reads = Generator[One | All, Any, T]
-
-
-def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
-    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
-    try:
-        want = next(reads)
-        while True:
-            run = one if isinstance(want, One) else all_
-            want = reads.send(run(want.sql, want.params))
-    except StopIteration as done:
-        return done.value
 
 
 class Tx:
@@ -262,11 +213,11 @@ class Tx:
         kinds the feed's contract names (store/events.py) are written: any other is a ValueError."""
         if type(kind) is not EventKind:
             kind = EventKind(kind)
-        if kind in _QUEUE_KINDS:
+        if kind in QUEUE_KINDS:
             self.queue_changed = True
         self.wrote_events = self.raw.execute(_EVENT_SQL, (
             float(self.now), self.actor, kind._value_, entity, None if entity_id is None else str(entity_id),
-            _event_json(payload) if payload else "{}")).fetchone()[0]
+            event_json(payload) if payload else "{}")).fetchone()[0]
 
 
 class _SealJob:
@@ -335,9 +286,9 @@ class Database:
         self._listener: Listener | None = None  # made by the first wait_for_changes
         self._unsealed_seen: int | None = None  # the newest unsealed event at the previous wait
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
-        self._write_log = _WRITE_LOGS.get(self.path)
-        if self._write_log is None:
-            self._write_log = _WRITE_LOGS[self.path] = deque(maxlen=WRITE_LOG_SIZE)
+        # The recent writes to each database in this process, as SQLite's store keeps them per file: a
+        # store opened later reads those made since it opened, by any store of the process.
+        self._write_log = write_log(self.path)
         self._opened_at = time.monotonic()
         self._seal_job: _SealJob | None = None  # the newest seal asked of the writer's thread
         self._closed = False

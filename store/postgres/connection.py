@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.types.string import TextLoader
 
-from ..write_thread import ConnectionThread
+from ..write_path import ConnectionThread
 
 #: The writer thread's name prefix (a leaked one is found by it).
 THREAD_PREFIX = "swarmdeck-pg"
@@ -84,7 +84,7 @@ async def connect_async(url: str, *, read_only: bool = False,
 
 
 class OwnedThread(ConnectionThread):
-    """A connection plus one dedicated daemon thread (store/write_thread.py's ``ConnectionThread``):
+    """A connection plus one dedicated daemon thread (store/write_path.py's ``ConnectionThread``):
     ``open`` connects there, ``call`` runs a function there and awaits it, ``post`` queues one that
     hands its outcome back itself, ``close`` closes the connection and ends the thread. A daemon: a
     process that raises with its store open exits."""

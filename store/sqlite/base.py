@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
-import json
 import math
 import os
 import random
 import sqlite3
 import time
 import weakref
-from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 import sqlean
@@ -40,25 +38,19 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
+from ..reads import All, One, Reads, run_reads
 from ..rows import event_from_row
-from ..write_thread import Ticket, hand_off, refuse_awaitable, refuse_coroutine_function, settle
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, Ticket, event_json, hand_off,
+                          refuse_awaitable, refuse_coroutine_function, settle, write_log)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-BUSY_TIMEOUT_MS = 10_000
 
 #: A store copies the WAL back into the database (a PASSIVE checkpoint, outside the write locks)
 #: after this many of its own commits, on a connection of its own so that neither its writes nor its
 #: reads wait for the fsync, and once more when it closes; SQLite's automatic checkpoint, which runs
 #: inside COMMIT, is off on the writer so that no writer holds the host lock through its fsyncs.
 CHECKPOINT_EVERY = 100
-
-#: Recent write transactions per database file in this process, as (monotonic time, ms). Every store
-#: object on the file records into the same log, so a dashboard also sees the writes of agents running
-#: beside it in the process (the demo swarm); one append per commit.
-_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
-WRITE_LOG_SIZE = 500
 
 
 class Wakeups:
@@ -88,14 +80,6 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 _WAKEUPS: weakref.WeakValueDictionary[str, Wakeups] = weakref.WeakValueDictionary()
 
-#: Event kinds that move a task between statuses: the queue's counts changed.
-_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
-                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
-                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
-#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
-#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
-#: its own transaction: flat out, one sample a second per process instead of one per claim.
-QUEUE_SAMPLE_EVERY = 1.0
 _QUEUE_SAMPLE = """
 INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
 SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'),
@@ -104,10 +88,6 @@ FROM task_counts WHERE true
 ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
     ready = excluded.ready, running = excluded.running
 """
-
-
-#: JSON of an event's payload: one encoder made once (``json.dumps`` with options makes one per call).
-_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _sample_now(tx: Tx) -> None:
@@ -164,27 +144,6 @@ async def _to_the_end(read: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         task.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody waits for it now
         raise
-
-
-class One(NamedTuple):
-    """A read that wants the first row (or None): what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-class All(NamedTuple):
-    """A read that wants every row: what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-#: A check or lookup that runs both inside a write transaction and on the reader: a generator that
-#: yields the reads it needs (``One``/``All``) and is sent their rows, so one body serves the
-#: synchronous transaction (``Tx.read``) and the asynchronous reader (``Database._read``).
-#: Nested ones are called with ``yield from``.
-Reads = Generator[One | All, Any, T]
 
 
 class Tx:
@@ -252,7 +211,7 @@ class Tx:
         """
         if type(kind) is not EventKind:
             kind = EventKind(kind)
-        if kind in _QUEUE_KINDS:
+        if kind in QUEUE_KINDS:
             self.queue_changed = True
         if self._chain is None:
             last = self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
@@ -265,21 +224,11 @@ class Tx:
             kind._value_,  # the kind's text: a plain str binds (and hashes) faster than the enum member
             entity,
             None if entity_id is None else str(entity_id),
-            _event_json(payload) if payload else "{}",
+            event_json(payload) if payload else "{}",
         )
         digest = audit.event_hash(self._chain[1], *content)
         self.run(_EVENT_SQL, (*content, digest))
         self._chain = (content[0], digest)
-
-
-def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
-    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
-    try:
-        want = next(reads)
-        while True:
-            want = reads.send(one(want.sql, want.params) if isinstance(want, One) else all_(want.sql, want.params))
-    except StopIteration as done:
-        return done.value
 
 
 def raw_reads(raw: sqlean.Connection, reads: Reads[T]) -> T:
@@ -365,9 +314,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._checkpointer: OwnedConnection | None = None  # opened at the first checkpoint
         self._write_lock = asyncio.Lock()
-        self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
-        if self._write_log is None:
-            self._write_log = _WRITE_LOGS[os.path.abspath(path)] = deque(maxlen=WRITE_LOG_SIZE)
+        self._write_log = write_log(os.path.abspath(path))
         self._wakeups = _WAKEUPS.get(os.path.abspath(path))
         if self._wakeups is None:
             self._wakeups = _WAKEUPS[os.path.abspath(path)] = Wakeups()
@@ -694,7 +641,7 @@ class Database:
         So the caller gives up on it at its deadline only while the thread waits in flock(2) for it, or
         while it still waits in the thread's queue behind a write that does (then it never runs); the
         thread itself gives up if the deadline has passed before it queues for the lock (its ``Ticket``,
-        store/write_thread.py, says where it is).
+        store/write_path.py, says where it is).
         """
         return await hand_off(writer, self._write_locked, (writer.raw, actor, body, args, deadline), deadline,
                               self._past_deadline)
@@ -768,7 +715,7 @@ class Database:
         if ticket.state == "abandoned":
             raise self._busy("another swarmdeck writer")  # given up while queued: nobody sees this
         if not self._host_lock.try_acquire():
-            if not ticket.in_time(deadline, then="waiting"):
+            if not ticket.in_time(deadline, then="waiting"):  # the lock is another's: wait in flock(2)?
                 raise self._busy("another swarmdeck writer")
             if not self._host_lock.acquire():
                 raise StoreError("the store is closed")

@@ -3,7 +3,7 @@
 The store's writes (and its checkpoints) do not go through aiosqlite: a sqlean connection and a
 thread are all they need, and owning both means no private API of any library is touched. Calls run
 on the thread one at a time, in the order they were submitted; the event loop awaits them through
-``asyncio.wrap_future`` (store/write_thread.py's ``ConnectionThread``, which PostgreSQL's writer
+``asyncio.wrap_future`` (store/write_path.py's ``ConnectionThread``, which PostgreSQL's writer
 shares). The store may also use ``raw`` on the event loop's own thread (the quick write path) while it
 knows the thread is idle: it serialises every use of the writer itself.
 
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import sqlean
 
-from ..write_thread import ConnectionThread
+from ..write_path import ConnectionThread
 
 T = TypeVar("T")
 

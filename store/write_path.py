@@ -1,11 +1,13 @@
-"""The write path both backends share: a connection with a thread of its own, and the hand-off of a
-write between the event loop and that thread.
+"""The write path both backends share: a connection with a thread of its own, the hand-off of a write
+between the event loop and that thread, the checks on a write's body, and what every store of the
+process keeps alike (its deadline, its log of recent writes, the queue's sampling, an event's JSON).
 
 ``ConnectionThread`` is a connection plus one dedicated thread: calls run there one at a time, in the
 order they were submitted, and the loop awaits them through ``asyncio.wrap_future`` (SQLite's
 ``OwnedConnection``, store/sqlite/connection.py, adds what its store asks of a sqlean connection;
-PostgreSQL's ``OwnedThread``, store/postgres/connection.py, names its thread and makes it a daemon). A write transaction runs whole on it, synchronously: nothing
-returns to the event loop between BEGIN and COMMIT.
+PostgreSQL's ``OwnedThread``, store/postgres/connection.py, names its thread and makes it a daemon).
+A write transaction runs whole on it, synchronously: nothing returns to the event loop between BEGIN
+and COMMIT.
 
 ``hand_off`` posts a write to the thread with a ``Ticket``, its state between the caller (on the loop)
 and the thread, and waits for it until its deadline. The caller gives up on a write only while it has
@@ -22,14 +24,51 @@ import collections.abc
 import concurrent.futures
 import functools
 import inspect
+import json
 import threading
 import time
 import types
+import weakref
+from collections import deque
 from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
+from .events import EventKind
+
 T = TypeVar("T")
+
+#: How long a write waits for other writers (in milliseconds) before failing with Busy, unless the
+#: store's ``busy_timeout_ms`` is set otherwise.
+BUSY_TIMEOUT_MS = 10_000
+
+#: Event kinds that move a task between statuses: the queue's counts changed.
+QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
+                         EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
+                         EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
+#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
+#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
+#: its own transaction: flat out, one sample a second per process instead of one per claim.
+QUEUE_SAMPLE_EVERY = 1.0
+
+#: JSON of an event's payload: one encoder made once (``json.dumps`` with options makes one per call).
+event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+#: Recent write transactions per database in this process, as (monotonic time, ms). Every store
+#: object on the database records into the same log, so a dashboard also sees the writes of agents
+#: running beside it in the process (the demo swarm); one append per commit.
+_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
+WRITE_LOG_SIZE = 500
+
+
+def write_log(database: str) -> deque[tuple[float, float]]:
+    """The log of recent writes to ``database`` (a file's absolute path, a URL without its password)
+    in this process, shared by every store on it; kept while a store holds it."""
+    log = _WRITE_LOGS.get(database)
+    if log is None:
+        log = _WRITE_LOGS[database] = deque(maxlen=WRITE_LOG_SIZE)
+    return log
+
 
 _STOP = object()
 
