@@ -37,6 +37,7 @@ def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]
     try:
         want = next(reads)
         while True:
-            want = reads.send(one(want.sql, want.params) if isinstance(want, One) else all_(want.sql, want.params))
+            run = one if isinstance(want, One) else all_
+            want = reads.send(run(want.sql, want.params))
     except StopIteration as done:
         return done.value

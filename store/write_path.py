@@ -25,16 +25,18 @@ import concurrent.futures
 import functools
 import inspect
 import json
+import math
 import threading
 import time
 import types
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from .events import EventKind
+from .models import QUEUE_SLOT
 
 T = TypeVar("T")
 
@@ -46,10 +48,6 @@ BUSY_TIMEOUT_MS = 10_000
 QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
-#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
-#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
-#: its own transaction: flat out, one sample a second per process instead of one per claim.
-QUEUE_SAMPLE_EVERY = 1.0
 
 #: JSON of an event's payload: one encoder made once (``json.dumps`` with options makes one per call).
 event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -68,6 +66,63 @@ def write_log(database: str) -> deque[tuple[float, float]]:
     if log is None:
         log = _WRITE_LOGS[database] = deque(maxlen=WRITE_LOG_SIZE)
     return log
+
+
+#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
+#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
+#: its own transaction: flat out, one sample a second per process instead of one per claim.
+QUEUE_SAMPLE_EVERY = 1.0
+
+
+def sample_now(tx: Any) -> None:
+    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
+    ``QueueSampling.due_before`` knows it by name."""
+
+
+class QueueSampling:
+    """When a store samples the queue's counts (``queue_samples``, one row per 10 s slot: the counts
+    after the slot's last change). The first change of a second is sampled in its own transaction; a
+    later change within that second is due, and is sampled into its own slot by the next write of
+    another slot (before its own changes), by the timer, the close or the queue chart. Read and
+    written by the store's transactions, the timer set on the loop."""
+
+    __slots__ = ("sampled_at", "due", "due_at", "timer")
+
+    def __init__(self) -> None:
+        self.sampled_at = -math.inf  # clock time of this store's last queue sample
+        self.due = False  # the queue changed since, and no sample has it yet
+        self.due_at = 0.0  # when (clock time) it last changed, if due
+        self.timer: asyncio.TimerHandle | None = None
+
+    def due_before(self, now: float, body: Callable[..., Any]) -> bool:
+        """Whether a transaction at ``now`` running ``body`` first samples the due change, into the
+        slot of ``due_at``: one of another slot does, and ``sample_now``."""
+        return self.due and (body is sample_now or int(now // QUEUE_SLOT) != int(self.due_at // QUEUE_SLOT))
+
+    def wanted(self, now: float) -> bool:
+        """Whether a transaction that changed the queue at ``now`` samples it: this store has not in
+        the last ``QUEUE_SAMPLE_EVERY`` seconds."""
+        return not 0 <= now - self.sampled_at < QUEUE_SAMPLE_EVERY
+
+    def committed(self, now: float, *, due: bool, sampled: bool, changed: bool) -> None:
+        """A transaction at ``now`` committed: it wrote the due sample, its own, or left its change due."""
+        if due:
+            self.due = False
+        if sampled:
+            self.sampled_at, self.due = now, False
+        elif changed:
+            self.due, self.due_at = True, now
+
+    def schedule(self, flush: Callable[[], Awaitable[None]]) -> None:
+        """On the loop, after a write: a change left due is sampled by ``flush`` a second from now."""
+        if self.due and self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(
+                QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(flush()))
+
+    def cancel(self) -> None:
+        """The timer, if set, will not fire."""
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 _STOP = object()

@@ -102,8 +102,8 @@ from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..reads import All, One, Reads, run_reads  # noqa: F401 - All: what uow.py reads beside Tx
 from ..rows import event_from_row
-from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, Ticket, event_json, hand_off,
-                          refuse_awaitable, refuse_coroutine_function, settle, write_log)
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, QueueSampling, Ticket, event_json,
+                          hand_off, refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
@@ -162,11 +162,6 @@ def _sample(raw: psycopg.Connection, at: float, since: float) -> bool:
         return False
     slot = int(at // QUEUE_SLOT)
     return raw.execute(_QUEUE_SAMPLE, {"slot": slot, "ts": at, "since": since}).rowcount > 0
-
-
-def _sample_now(tx: Tx) -> None:
-    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
-    ``Database._transaction`` knows it by name."""
 
 
 def where(url: str) -> str:
@@ -294,10 +289,7 @@ class Database:
         self._closed = False
         # The queue's samples (QUEUE_SAMPLE_EVERY); read and written on the writer's thread, but for
         # the timer, set on the loop.
-        self._sampled_at = -float("inf")  # clock time of this store's last queue sample
-        self._sample_due = False  # the queue changed since, and no sample has it yet
-        self._due_at = 0.0  # when (clock time) it last changed, if due
-        self._sample_timer: asyncio.TimerHandle | None = None
+        self._samples = QueueSampling()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -347,9 +339,8 @@ class Database:
     async def close(self) -> None:
         """Close every connection (the writer's, and the reader's and the listener's if they were
         made); the seal this store asked for is made first (it is quick)."""
-        if self._sample_timer is not None:
-            self._sample_timer.cancel()
-        if self._sample_due and not self._closed:
+        self._samples.cancel()
+        if self._samples.due and not self._closed:
             await self._flush_queue_sample()
         self._closed = True
         try:
@@ -408,19 +399,18 @@ class Database:
         self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
         if wrote_events:
             self._want_seal(writer, wrote_events)
-        if self._sample_due and self._sample_timer is None and not self._closed:
-            self._sample_timer = asyncio.get_running_loop().call_later(
-                QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
+        if not self._closed:
+            self._samples.schedule(self._flush_queue_sample)
         return result
 
     async def _flush_queue_sample(self) -> None:
         """Sample the queue's counts now if a change since the last sample is in none: the timer's
         job, and the close's."""
-        self._sample_timer = None
-        if not self._sample_due or self._writer is None:
+        self._samples.timer = None
+        if not self._samples.due or self._writer is None:
             return
         try:
-            await self._write("swarmdeck", _sample_now)
+            await self._write("swarmdeck", sample_now)
         except (StoreError, RuntimeError):
             pass  # closed, read-only or busy: the next change samples again
 
@@ -444,12 +434,7 @@ class Database:
                 # Rolled back whole: run it again on what the other transaction committed.
                 if not serializable or time.monotonic() >= deadline:
                     raise
-        if due:
-            self._sample_due = False
-        if sampled:
-            self._sampled_at, self._sample_due = tx.now, False
-        elif tx.queue_changed:
-            self._sample_due, self._due_at = True, tx.now
+        self._samples.committed(tx.now, due=due, sampled=sampled, changed=tx.queue_changed)
         return result, tx.wrote_events
 
     def _transaction(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
@@ -462,18 +447,17 @@ class Database:
             if serializable:
                 raw.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             tx = Tx(raw, self.clock(), actor)
-            due = self._sample_due and (
-                body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
+            due = self._samples.due_before(tx.now, body)
             if due:  # the counts as the due change left them, in its slot (unless sampled since)
-                _sample(raw, self._due_at, since=self._due_at)
+                _sample(raw, self._samples.due_at, since=self._samples.due_at)
             result = body(tx, *args)
             refuse_awaitable(result)
-            sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
+            sampled = tx.queue_changed and self._samples.wanted(tx.now)
             if sampled and not _sample(raw, tx.now, since=tx.now - QUEUE_SAMPLE_EVERY):
                 # Another store sampled the queue in the last second, before this change maybe:
                 # this one is left due (sampled a second later unless a store samples after it).
                 tx.queue_changed, sampled = True, False
-                self._sampled_at = tx.now
+                self._samples.sampled_at = tx.now
         except BaseException as exc:
             transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
-import math
 import os
 import random
 import sqlite3
@@ -40,8 +39,8 @@ from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..reads import All, One, Reads, run_reads
 from ..rows import event_from_row
-from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, Ticket, event_json, hand_off,
-                          refuse_awaitable, refuse_coroutine_function, settle, write_log)
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QueueSampling, Ticket, event_json, hand_off,
+                          refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -88,11 +87,6 @@ FROM task_counts WHERE true
 ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
     ready = excluded.ready, running = excluded.running
 """
-
-
-def _sample_now(tx: Tx) -> None:
-    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
-    ``Database._run_body`` knows it by name."""
 
 
 def _connector(path: Path) -> Callable[[], sqlean.Connection]:
@@ -324,10 +318,7 @@ class Database:
         #: How long a write waits for other writers (swarmdeck's and any other) before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
         self._lock_wait: Ticket | None = None  # a write given up while its thread waits in flock(2)
-        self._sampled_at = -math.inf  # clock time of this store's last queue sample
-        self._sample_due = False  # the queue changed since, and no sample has it yet
-        self._due_at = 0.0  # when (clock time) it last changed, if due
-        self._sample_timer: asyncio.TimerHandle | None = None
+        self._samples = QueueSampling()
         self._commits = 0  # since the last checkpoint
         # The first checkpoint comes after a random share of CHECKPOINT_EVERY commits, so that agents
         # started together do not all checkpoint together, then or ever after.
@@ -457,9 +448,8 @@ class Database:
                 # A read still running belongs to a caller that went away (a cancelled worker):
                 # closing would wait for it to end.
                 await self._reader.interrupt()
-            if self._sample_timer is not None:
-                self._sample_timer.cancel()
-            if self._sample_due and self._lock_wait is None:
+            self._samples.cancel()
+            if self._samples.due and self._lock_wait is None:
                 await self._flush_queue_sample()
             if self._checkpoint is not None:
                 await self._checkpoint
@@ -624,9 +614,7 @@ class Database:
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
-            if self._sample_due and self._sample_timer is None:
-                self._sample_timer = asyncio.get_running_loop().call_later(
-                    QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
+            self._samples.schedule(self._flush_queue_sample)
             return result
 
     async def _on_writer_thread(
@@ -755,12 +743,13 @@ class Database:
         changes), by the timer, the close or the queue chart."""
         try:
             tx = Tx(raw, self.clock(), actor)
-            due = self._sample_due and (body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
+            due = self._samples.due_before(tx.now, body)
             if due:  # the counts as the due change left them, in its slot
-                raw.execute(_QUEUE_SAMPLE, (int(self._due_at // QUEUE_SLOT), self._due_at)).close()
+                due_at = self._samples.due_at
+                raw.execute(_QUEUE_SAMPLE, (int(due_at // QUEUE_SLOT), due_at)).close()
             result = body(tx, *args)
             refuse_awaitable(result)
-            sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
+            sampled = tx.queue_changed and self._samples.wanted(tx.now)
             if sampled:
                 raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now)).close()
             raw.execute("COMMIT")
@@ -768,22 +757,17 @@ class Database:
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise
-        if due:
-            self._sample_due = False
-        if sampled:
-            self._sampled_at, self._sample_due = tx.now, False
-        elif tx.queue_changed:
-            self._sample_due, self._due_at = True, tx.now
+        self._samples.committed(tx.now, due=due, sampled=sampled, changed=tx.queue_changed)
         return result
 
     async def _flush_queue_sample(self) -> None:
         """Sample the queue's counts now if a change since the last sample is in none: the timer's
         job, and the close's and the queue chart's."""
-        self._sample_timer = None
-        if not self._sample_due or self._closed and self._writer is None:
+        self._samples.timer = None
+        if not self._samples.due or self._closed and self._writer is None:
             return
         try:
-            await self._write("swarmdeck", _sample_now)
+            await self._write("swarmdeck", sample_now)
         except (StoreError, RuntimeError):
             pass  # closed, read-only or busy: the next change samples again
 
