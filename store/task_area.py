@@ -123,18 +123,17 @@ class Tasks:
         if statuses:
             clauses.append(f"t.status IN ({','.join('?' * len(statuses))})")
             params += statuses
-        if source is not None:
-            clauses.append("t.source = ?")
-            params.append(TaskSource(source).value)
-        if agent_type is not None:
-            clauses.append("t.agent_type = ?")
-            params.append(agent_type)
-        if milestone_id is not None:
-            clauses.append("t.milestone_id = ?")
-            params.append(milestone_id)
-        if assigned_agent is not None:
-            clauses.append("t.assigned_agent = ?")
-            params.append(identity.key(assigned_agent) or assigned_agent)
+        equal = {
+            "t.source": None if source is None else TaskSource(source).value,
+            "t.agent_type": agent_type,
+            "t.milestone_id": milestone_id,
+            "t.assigned_agent": (None if assigned_agent is None
+                                 else identity.key(assigned_agent) or assigned_agent),
+        }
+        for column, value in equal.items():
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         if held_by_failure:
             clauses.append("t.held_by IS NOT NULL")
         if archived is not None:
