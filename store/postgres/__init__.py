@@ -11,7 +11,7 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
-    tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
+    tasks          tasks_part(db, signatures, housekeeping)  tasks.py  (shared: store/task_area.py)
     search_index   SearchIndex(db, Rankings(db))            search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
 
@@ -35,9 +35,9 @@ counterpart:
    ``%s`` placeholders, ``= ANY(%s)`` with a list where SQLite reads ``json_each(?)``, ``RETURNING id``
    where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
-2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
-   ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads`` generator, shared with the writes,
-   through ``db._read``/``tx.read``);
+2. its class (or one both backends share, as store/task_area.py): the public methods, each write the
+   domain rule over ``PgUnit(tx)`` inside ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads``
+   generator, shared with the writes, through ``db._read``/``tx.read``);
 3. its entry in ``PART_CLASSES``, its methods in store/parts.py's ``PROTOCOL_PARTS`` (which gives
    both stores a ``Delegate`` for each), the part built in ``__init__`` (or lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
@@ -58,6 +58,7 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..domain.liveness import Housekeeping
 from ..parts import Delegate, delegating
 from .agents import agents_part
 from .audit import Audit, PgAuditReads
@@ -66,7 +67,7 @@ from .charts import ChartQueries, PgChartReads
 from .gates import gates_part
 from .reviewers import reviewers_part
 from .signatures import new_signatures
-from .tasks import Tasks
+from .tasks import tasks_part
 
 if TYPE_CHECKING:
     from .memory import Memory
@@ -96,7 +97,8 @@ class PostgresStore:
         self._signatures = new_signatures()
         self.gates = gates_part(self.db, self._signatures)
         self.reviewers = reviewers_part(self.db, self.gates.get_milestone)
-        self.tasks = Tasks(self.db, self._signatures)
+        self._chores = Housekeeping()  # when this store last reaped and refreshed urgency, as SQLite's
+        self.tasks = tasks_part(self.db, self._signatures, self._chores)
         self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
         self.audit = Audit(self.db, PgAuditReads(self.db))
 

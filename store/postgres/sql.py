@@ -74,5 +74,9 @@ class PgSql(Sql):
     def unindexed(column: str) -> str:
         return column
 
+    @staticmethod
+    def indexed_by(table: str, index: str) -> str:
+        return table
+
 
 PG_SQL = PgSql()

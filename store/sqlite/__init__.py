@@ -10,7 +10,7 @@ path (``_write``), the reads (``_one``, ``_all``, ``_read``), the change feed an
 domain is a plain class that holds it, and is given whatever else it needs; no part inherits another
 part or the database:
 
-    tasks          Tasks(db, signatures, housekeeping)      tasks.py
+    tasks          tasks_part(db, signatures, housekeeping)  tasks.py  (shared: store/task_area.py)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     agents         agents_part(db)                          agents.py  (shared: store/agent_area.py)
     reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
@@ -53,7 +53,7 @@ from . import vector_options
 from .agents import agents_part
 from .base import Clock, Database
 from .signatures import new_signatures
-from .tasks import Tasks
+from .tasks import tasks_part
 
 if TYPE_CHECKING:
     from .audit import Audit
@@ -107,7 +107,7 @@ class SQLiteStore:
         self.db = Database(path, clock=clock, read_only=read_only)
         self._signatures = new_signatures()
         self._chores = Housekeeping()
-        self.tasks = Tasks(self.db, self._signatures, self._chores)
+        self.tasks = tasks_part(self.db, self._signatures, self._chores)
         self.agents = agents_part(self.db)
         if self._vector_options[0] == "sqlite-vss":
             self._vectors  # noqa: B018  (asked for by name: its library must load now, or the open fails)
