@@ -497,7 +497,7 @@ class ChartQueries:
         last change in each 10 s slot (``queue_samples``); the bucket holding ``now`` shows the counts now.
         """
         check_window(window)
-        if self.db._sample_due:
+        if self.db._samples.due:
             await self.db._flush_queue_sample()  # this store's own changes of the last second
         now = self.db.clock() if now is None else now
         series: dict[str, list[int | None]] = {"blocked": [], "ready": [], "running": []}

@@ -1,12 +1,15 @@
-"""How the SQL that the backends share (store/memory.py, store/search_index.py, store/gate_area.py) differs
-between them: the little that is not the same statement on both.
+"""How the SQL that the backends share (store/memory.py, store/search_index.py, store/gate_area.py,
+store/agent_area.py, store/task_area.py, store/unit_base.py) differs between them: the little that is not
+the same statement on both.
 
 The shared code writes SQLite's SQL: ``?`` placeholders, and statements both databases take as they are
 (``INSERT ... ON CONFLICT ... DO UPDATE`` with table-qualified columns, ``DELETE ... RETURNING``,
 ``WHERE TRUE AND ...``). A backend's ``Sql`` turns that into its own: ``q`` the statement (PostgreSQL's
 ``%s``), ``tx`` a write transaction that does the same to what it runs, ``insert`` an insert's new id
 (SQLite's ``lastrowid``, PostgreSQL's ``RETURNING id``) and ``ids`` a column among a list of ids
-(SQLite's ``json_each``, PostgreSQL's ``= ANY``). ``Sql`` itself is SQLite's: everything as written.
+(SQLite's ``json_each``, PostgreSQL's ``= ANY``); ``unindexed`` and ``indexed_by`` are SQLite's planner hints,
+which PostgreSQL goes without; ``greatest`` is SQLite's many-argument ``max``. ``Sql`` itself is SQLite's:
+everything as written.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ class Sql:
     def unindexed(column: str) -> str:
         """``column`` in a condition the planner must not use an index for (SQLite's unary ``+``)."""
         return f"+{column}"
+
+    @staticmethod
+    def indexed_by(table: str, index: str) -> str:
+        """``table`` read through ``index`` (SQLite's ``INDEXED BY``; PostgreSQL's planner takes no hint)."""
+        return f"{table} INDEXED BY {index}"
 
     @staticmethod
     def greatest(*terms: str) -> str:

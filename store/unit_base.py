@@ -12,7 +12,7 @@ wants written its own way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from . import milestone_refs
@@ -37,6 +37,7 @@ from .models import (
     ValidationReport,
     from_ts,
 )
+from .reads import All, One, Reads
 from .rows import (
     agent_from_row,
     condition_from_row,
@@ -129,42 +130,39 @@ def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
 
 
 class MilestoneReads:
-    """The milestone and report lookups the units and the gates' reads share: ``Reads`` generators over a
-    backend's SQL and its read steps (its ``One`` and ``All``, as store/signatures.py takes them)."""
+    """The milestone and report lookups the units and the gates' reads share: ``Reads`` generators
+    (store/reads.py) in a backend's SQL."""
 
-    __slots__ = ("_all", "_one", "_q")
+    __slots__ = ("_q",)
 
-    def __init__(self, sql: Sql, one_row: Callable[[str, tuple[Any, ...]], Any],
-                 all_rows: Callable[[str, tuple[Any, ...]], Any]) -> None:
+    def __init__(self, sql: Sql) -> None:
         self._q = sql.q
-        self._one = one_row
-        self._all = all_rows
 
-    def milestone(self, ref: int | str) -> Generator[Any, Any, Milestone]:
+    def milestone(self, ref: int | str) -> Reads[Milestone]:
         """The milestone ``ref`` names (store/milestone_refs.py's rules), or its NotFound / InvalidArgument.
         An id that exists costs one probe; any other reference reads the names (milestones are few)."""
         by_id = self._q("SELECT * FROM milestones WHERE id = ?")
         number = milestone_refs.as_id(ref)
         if number is not None and number < 2**63:  # beyond 64-bit integers no row can match
-            row = yield self._one(by_id, (number,))
+            row = yield One(by_id, (number,))
             if row is not None:
                 return milestone_from_row(row)
-        names = yield self._all("SELECT id, name FROM milestones ORDER BY position", ())
+        names = yield All("SELECT id, name FROM milestones ORDER BY position", ())
         found = milestone_refs.resolve(ref, [(r[0], r[1]) for r in names])
-        row = yield self._one(by_id, (found,))
+        row = yield One(by_id, (found,))
         return milestone_from_row(row)
 
-    def report(self, milestone_id: int, version: int | None) -> Generator[Any, Any, ValidationReport | None]:
+    def report(self, milestone_id: int, version: int | None) -> Reads[ValidationReport | None]:
         """A version of the milestone's validation report (the latest by default); None if none was
         submitted, NotFound if the version asked for was not."""
         q = self._q
         if version is None:
-            row = yield self._one(
+            row = yield One(
                 q("SELECT * FROM validation_reports WHERE milestone_id = ? ORDER BY version DESC LIMIT 1"),
                 (milestone_id,),
             )
         else:
-            row = yield self._one(
+            row = yield One(
                 q("SELECT * FROM validation_reports WHERE milestone_id = ? AND version = ?"),
                 (milestone_id, version),
             )
@@ -174,10 +172,10 @@ class MilestoneReads:
             return None
         rid = (row["id"],)
         lines = "SELECT * FROM {} WHERE report_id = ? ORDER BY position"  # a report's lines, in order
-        crit = yield self._all(q(lines.format("report_criteria")), rid)
-        mets = yield self._all(q(lines.format("report_metrics")), rid)
-        iss = yield self._all(q(lines.format("report_issues")), rid)
-        recs = yield self._all(q(lines.format("report_recommendations")), rid)
+        crit = yield All(q(lines.format("report_criteria")), rid)
+        mets = yield All(q(lines.format("report_metrics")), rid)
+        iss = yield All(q(lines.format("report_issues")), rid)
+        recs = yield All(q(lines.format("report_recommendations")), rid)
         return ValidationReport(
             id=row["id"],
             milestone_id=row["milestone_id"],

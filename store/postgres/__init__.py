@@ -11,7 +11,7 @@ the rules of store/domain/ run over a ``PgUnit`` (uow.py), its rows mapped by st
     chart_queries  ChartQueries(db, PgChartReads(db))       charts.py (store/charts.py's part)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
-    tasks          Tasks(db, signatures)                    tasks.py  (the queue, claims, liveness)
+    tasks          tasks_part(db, signatures, housekeeping)  tasks.py  (shared: store/task_area.py)
     search_index   SearchIndex(db, Rankings(db))            search_index.py (shared: store/search_index.py)
     memory         Memory(db, search_index)                 memory.py (shared: store/memory.py)
 
@@ -36,11 +36,11 @@ counterpart:
    ``%s`` placeholders, ``= ANY(%s)`` with a list where SQLite reads ``json_each(?)``, ``RETURNING id``
    where SQLite reads ``lastrowid``, ``%s::jsonb`` for JSON columns, table-qualified columns in
    ``ON CONFLICT DO UPDATE``; rows through store/rows.py (``Row`` reads by name and by position);
-2. its class (tasks.py ...): the public methods, each write the domain rule over ``PgUnit(tx)`` inside
-   ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads`` generator, shared with the writes,
-   through ``db._read``/``tx.read``);
-3. its entry in ``PART_CLASSES``, its ``Delegate`` lines below, the part built in ``__init__`` (or
-   lazily, as SQLite's are);
+2. its class (or one both backends share, as store/task_area.py): the public methods, each write the
+   domain rule over ``PgUnit(tx)`` inside ``db._write``, each read ``db._one``/``db._all`` (or a ``Reads``
+   generator, shared with the writes, through ``db._read``/``tx.read``);
+3. its entry in ``PART_CLASSES``, its methods in store/parts.py's ``PROTOCOL_PARTS`` (which gives
+   both stores a ``Delegate`` for each), the part built in ``__init__`` (or lazily, as SQLite's are);
 4. ``STORE_BACKENDS = ("sqlite", "postgres")`` in its test module (tests/conftest.py), and every test
    passing on both; a test looks at either database with the same SQL (``store_support.raw`` and the
    ``where`` fixture).
@@ -55,11 +55,12 @@ PostgreSQL database with its validation (``copy``).
 
 from __future__ import annotations
 
-import importlib
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..domain.liveness import Housekeeping
+from ..parts import Delegate, delegating
 from .agents import agents_part
 from .audit import Audit, PgAuditReads
 from .base import Clock, Database
@@ -67,13 +68,13 @@ from .charts import ChartQueries, PgChartReads
 from .gates import gates_part
 from .reviewers import reviewers_part
 from .signatures import new_signatures
-from .tasks import Tasks
+from .tasks import tasks_part
 
 if TYPE_CHECKING:
     from .memory import Memory
     from .search_index import SearchIndex
 
-#: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
+#: Each part's class, as (module of this package, class name): what a ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
     "agents": ("agents", "Agents"),
@@ -87,27 +88,7 @@ PART_CLASSES = {
 }
 
 
-class Delegate:
-    """A store method that is a part's method of the same name (as store/sqlite/__init__.py's)."""
-
-    __slots__ = ("part", "name")
-
-    def __init__(self, part: str) -> None:
-        self.part = part
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, store: Any, owner: type | None = None) -> Any:
-        if store is None:
-            module, name = PART_CLASSES[self.part]
-            return getattr(getattr(importlib.import_module(f"{__name__}.{module}"), name), self.name)
-        method = getattr(getattr(store, self.part), self.name)
-        store.__dict__[self.name] = method
-        return method
-
-
+@delegating
 class PostgresStore:
     """One swarmdeck database on a PostgreSQL server."""
 
@@ -117,7 +98,8 @@ class PostgresStore:
         self._signatures = new_signatures()
         self.gates = gates_part(self.db, self._signatures)
         self.reviewers = reviewers_part(self.db, self.gates.get_milestone)
-        self.tasks = Tasks(self.db, self._signatures)
+        self._chores = Housekeeping()  # when this store last reaped and refreshed urgency, as SQLite's
+        self.tasks = tasks_part(self.db, self._signatures, self._chores)
         self.chart_queries = ChartQueries(self.db, PgChartReads(self.db))
         self.audit = Audit(self.db, PgAuditReads(self.db))
 
@@ -180,120 +162,6 @@ class PostgresStore:
     _write = Delegate("db")
     _one = Delegate("db")
     _all = Delegate("db")
-
-    schema_version = Delegate("db")
-    latest_event_id = Delegate("db")
-    changes_since = Delegate("db")
-    wait_for_changes = Delegate("db")
-    events = Delegate("db")
-    write_latencies = Delegate("db")
-
-    # -- agents -----------------------------------------------------------------------------------
-
-    register_agent = Delegate("agents")
-    heartbeat = Delegate("agents")
-    update_agent = Delegate("agents")
-    get_agent = Delegate("agents")
-    list_agents = Delegate("agents")
-    agents_by_names = Delegate("agents")
-    agent_task_counts = Delegate("agents")
-    log_action = Delegate("agents")
-
-    # -- milestones and gates ----------------------------------------------------------------------
-
-    add_milestone = Delegate("gates")
-    replan_milestone = Delegate("gates")
-    list_milestones = Delegate("gates")
-    get_milestone = Delegate("gates")
-    submit_report = Delegate("gates")
-    get_report = Delegate("gates")
-    decide_gate = Delegate("gates")
-    add_evidence = Delegate("gates")
-    close_condition = Delegate("gates")
-    gate_status = Delegate("gates")
-    gates_awaiting_review = Delegate("gates")
-    milestone_progress = Delegate("gates")
-    latest_decision = Delegate("gates")
-    swarm_state = Delegate("gates")
-    resume_swarm = Delegate("gates")
-
-    # -- reviewers ----------------------------------------------------------------------------------
-
-    add_reviewer = Delegate("reviewers")
-    set_reviewer_key = Delegate("reviewers")
-    remove_reviewer = Delegate("reviewers")
-    list_reviewers = Delegate("reviewers")
-    get_reviewer = Delegate("reviewers")
-    check_reviewer = Delegate("reviewers")
-
-    # -- tasks ------------------------------------------------------------------------------------
-
-    get_task = Delegate("tasks")
-    list_tasks = Delegate("tasks")
-    tasks_by_ids = Delegate("tasks")
-    dependents = Delegate("tasks")
-    priority_breakdown = Delegate("tasks")
-    queue_status = Delegate("tasks")
-    execution_plan = Delegate("tasks")
-    enqueue_task = Delegate("tasks")
-    add_dependency = Delegate("tasks")
-    refresh_priorities = Delegate("tasks")
-    set_base_priority = Delegate("tasks")
-    claim_task = Delegate("tasks")
-    complete_task = Delegate("tasks")
-    fail_task = Delegate("tasks")
-    escalate_task = Delegate("tasks")
-    retry_task = Delegate("tasks")
-    cancel_task = Delegate("tasks")
-    reap_timeouts = Delegate("tasks")
-
-    # -- memory: sessions, entries, records, documents ---------------------------------------------
-
-    create_session = Delegate("memory")
-    get_session = Delegate("memory")
-    set_session_status = Delegate("memory")
-    append_session_event = Delegate("memory")
-    session_events = Delegate("memory")
-    set_session_state = Delegate("memory")
-    add_memory = Delegate("memory")
-    update_memory = Delegate("memory")
-    delete_memory = Delegate("memory")
-    restore_memory = Delegate("memory")
-    get_memory = Delegate("memory")
-    get_memory_by_id = Delegate("memory")
-    memory_history = Delegate("memory")
-    list_memories = Delegate("memory")
-    log_record = Delegate("memory")
-    get_record = Delegate("memory")
-    list_records = Delegate("memory")
-    prune = Delegate("memory")
-    search_archive = Delegate("memory")
-    index_document = Delegate("memory")
-
-    # -- the search index -------------------------------------------------------------------------
-
-    search = Delegate("search_index")
-    search_item_body = Delegate("search_index")
-    recent = Delegate("search_index")
-    pending_embeddings = Delegate("search_index")
-    store_embeddings = Delegate("search_index")
-    record_embedding_failure = Delegate("search_index")
-    index_status = Delegate("search_index")
-
-    # -- charts and audit -------------------------------------------------------------------------
-
-    chart_filters = Delegate("chart_queries")
-    chart_window = Delegate("chart_queries")
-    charts = Delegate("chart_queries")
-    chart_throughput = Delegate("chart_queries")
-    chart_queue_depth = Delegate("chart_queries")
-    chart_durations = Delegate("chart_queries")
-    chart_estimates = Delegate("chart_queries")
-    chart_burndown = Delegate("chart_queries")
-    chart_gate_latency = Delegate("chart_queries")
-
-    audit_head = Delegate("audit")
-    verify_events = Delegate("audit")
 
 
 async def open_url(

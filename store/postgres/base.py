@@ -80,17 +80,9 @@ listeners (transaction pooling carries neither ``LISTEN`` nor the session's ``lo
 from __future__ import annotations
 
 import asyncio
-import collections.abc
-import functools
-import inspect
-import json
-import threading
 import time
-import types
-import weakref
-from collections import deque
-from collections.abc import Callable, Generator, Iterable
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -108,7 +100,10 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
+from ..reads import All, One, Reads, run_reads  # noqa: F401 - All: uow.py and tasks.py import it from here
 from ..rows import event_from_row
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, QueueSampling, Ticket, event_json,
+                          hand_off, refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
@@ -116,12 +111,6 @@ from .schema import QUEUE_SAMPLE_LOCK
 
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-BUSY_TIMEOUT_MS = 10_000
-WRITE_LOG_SIZE = 500
-#: The recent writes to each database in this process, as SQLite's store keeps them per file: a store
-#: opened later reads those made since it opened, by any store of the process.
-_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
 
 #: Seconds before a seal attempt that found another sealer at work tries again, doubling up to the
 #: most: the other sealer has likely sealed this store's events by then (an attempt checks).
@@ -141,17 +130,6 @@ EVENT_COLUMNS = "seq AS id, ts, actor, kind, entity, entity_id, payload"
 _EVENT_SQL = ("INSERT INTO events (ts, actor, kind, entity, entity_id, payload) "
               "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id")
 
-#: Event kinds that move a task between statuses: the queue's counts changed.
-_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
-                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
-                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
-
-_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
-
-#: Seconds between a store's queue samples, as on SQLite (store/sqlite/base.py): the first change of a
-#: second is sampled in its own transaction, a later one by the timer, the close or the next write of
-#: another slot (before its own changes).
-QUEUE_SAMPLE_EVERY = 1.0
 #: The queue's counts into the slot of the time given (%(slot)s, %(ts)s): the unfinished statuses,
 #: each counted by its range of tasks_claim; unless any store sampled that slot after %(since)s.
 #: Counting costs milliseconds at tens of thousands of tasks, and every agent process would count once
@@ -186,45 +164,9 @@ def _sample(raw: psycopg.Connection, at: float, since: float) -> bool:
     return raw.execute(_QUEUE_SAMPLE, {"slot": slot, "ts": at, "since": since}).rowcount > 0
 
 
-def _sample_now(tx: Tx) -> None:
-    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
-    ``Database._write_on_thread`` knows it by name."""
-
-
 def where(url: str) -> str:
     """The database a URL names, as a person reads it in a message: no password."""
     return describe(url).replace("postgres://", "postgresql://", 1)
-
-
-class One(NamedTuple):
-    """A read that wants the first row (or None): what a ``Reads`` generator yields (as SQLite's)."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-class All(NamedTuple):
-    """A read that wants every row: what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-#: A check or lookup that runs both inside a write transaction (``Tx.read``) and on the reader
-#: (``Database._read``): a generator that yields the reads it needs and is sent their rows, as
-#: store/sqlite/base.py's ``Reads``, with PostgreSQL's SQL.
-Reads = Generator[One | All, Any, T]
-
-
-def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
-    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
-    try:
-        want = next(reads)
-        while True:
-            run = one if isinstance(want, One) else all_
-            want = reads.send(run(want.sql, want.params))
-    except StopIteration as done:
-        return done.value
 
 
 class Tx:
@@ -266,57 +208,11 @@ class Tx:
         kinds the feed's contract names (store/events.py) are written: any other is a ValueError."""
         if type(kind) is not EventKind:
             kind = EventKind(kind)
-        if kind in _QUEUE_KINDS:
+        if kind in QUEUE_KINDS:
             self.queue_changed = True
         self.wrote_events = self.raw.execute(_EVENT_SQL, (
             float(self.now), self.actor, kind._value_, entity, None if entity_id is None else str(entity_id),
-            _event_json(payload) if payload else "{}")).fetchone()[0]
-
-
-class _Ticket:
-    """A write handed to the writer's thread: the caller gives up on it at its deadline only while it
-    still waits in the thread's queue (then it never runs); once begun it ends whole."""
-
-    __slots__ = ("mutex", "state", "done", "ended", "_on_end")
-
-    def __init__(self, done: asyncio.Future[Any]) -> None:
-        self.mutex = threading.Lock()
-        self.state = "queued"  # then "begun" or "abandoned"
-        self.done = done
-        self.ended = False
-        self._on_end: asyncio.Future[None] | None = None
-
-    def begin(self, deadline: float) -> bool:
-        with self.mutex:
-            if self.state == "queued" and time.monotonic() < deadline:
-                self.state = "begun"
-                return True
-            self.state = "abandoned"
-            return False
-
-    def give_up(self) -> bool:
-        with self.mutex:
-            if self.state == "queued":
-                self.state = "abandoned"
-            return self.state == "abandoned"
-
-    def end(self, loop: asyncio.AbstractEventLoop, result: Any, error: BaseException | None) -> None:
-        with self.mutex:
-            self.ended = True
-            on_end = self._on_end
-        try:
-            loop.call_soon_threadsafe(_settle, self.done, result, error)
-            if on_end is not None:
-                loop.call_soon_threadsafe(_settle, on_end, None, None)
-        except RuntimeError:
-            pass  # the loop has closed: nobody waits for it
-
-    def ending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
-        with self.mutex:
-            if self.ended:
-                return None
-            self._on_end = loop.create_future()
-            return self._on_end
+            event_json(payload) if payload else "{}")).fetchone()[0]
 
 
 class _SealJob:
@@ -335,25 +231,6 @@ class _SealJob:
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # looked at: asyncio does not log it as never retrieved
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-
-def _coroutine_function(body: Callable[..., Any]) -> bool:
-    if type(body) is types.FunctionType:
-        return bool(body.__code__.co_flags & inspect.CO_COROUTINE)
-    return inspect.iscoroutinefunction(body)
-
-
-@functools.cache
-def _awaitable_type(cls: type) -> bool:
-    return issubclass(cls, collections.abc.Awaitable)
 
 
 def busy(busy_timeout_ms: int) -> Busy:
@@ -404,18 +281,15 @@ class Database:
         self._listener: Listener | None = None  # made by the first wait_for_changes
         self._unsealed_seen: int | None = None  # the newest unsealed event at the previous wait
         self._lock_timeout_ms: int | None = None  # as last set on the writer's connection
-        self._write_log = _WRITE_LOGS.get(self.path)
-        if self._write_log is None:
-            self._write_log = _WRITE_LOGS[self.path] = deque(maxlen=WRITE_LOG_SIZE)
+        # The recent writes to each database in this process, as SQLite's store keeps them per file: a
+        # store opened later reads those made since it opened, by any store of the process.
+        self._write_log = write_log(self.path)
         self._opened_at = time.monotonic()
         self._seal_job: _SealJob | None = None  # the newest seal asked of the writer's thread
         self._closed = False
         # The queue's samples (QUEUE_SAMPLE_EVERY); read and written on the writer's thread, but for
         # the timer, set on the loop.
-        self._sampled_at = -float("inf")  # clock time of this store's last queue sample
-        self._sample_due = False  # the queue changed since, and no sample has it yet
-        self._due_at = 0.0  # when (clock time) it last changed, if due
-        self._sample_timer: asyncio.TimerHandle | None = None
+        self._samples = QueueSampling()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -465,9 +339,8 @@ class Database:
     async def close(self) -> None:
         """Close every connection (the writer's, and the reader's and the listener's if they were
         made); the seal this store asked for is made first (it is quick)."""
-        if self._sample_timer is not None:
-            self._sample_timer.cancel()
-        if self._sample_due and not self._closed:
+        self._samples.cancel()
+        if self._samples.due and not self._closed:
             await self._flush_queue_sample()
         self._closed = True
         try:
@@ -509,82 +382,60 @@ class Database:
         agent's registration and a reviewer's); if PostgreSQL finds the two could not have run one
         after the other, the one it rolls back runs again, whole, and meets the rule's refusal (again
         while its deadline allows, then ``Busy``). On SQLite every write is serialised anyway."""
-        if _coroutine_function(body):
-            raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
+        refuse_coroutine_function(body)
         writer = self._writable()
         actor = identity.key(actor) or actor or "unknown"
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        loop = asyncio.get_running_loop()
-        ticket = _Ticket(loop.create_future())
         started = time.perf_counter()
-        writer.post(self._write_on_thread, writer, actor, body, args, deadline, ticket, loop, serializable)
-        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket)
         try:
-            result, wrote_events = await ticket.done
-        except asyncio.CancelledError:
-            if not ticket.done.cancelled():
-                raise
-            if not ticket.give_up():
-                ending = ticket.ending(loop)
-                if ending is not None:
-                    await asyncio.wait([ending])  # it is running: it ends whole on the thread
-            raise
+            result, wrote_events = await hand_off(
+                writer, self._write_on_thread, (writer, actor, body, args, deadline, serializable), deadline,
+                self._past_deadline)
         except BaseException as exc:
             mapped = store_error(exc, self.busy_timeout_ms, self.url)
             if mapped is not None:
                 raise mapped from exc
             raise
-        finally:
-            timer.cancel()
         self._write_log.append((time.monotonic(), (time.perf_counter() - started) * 1000))
         if wrote_events:
             self._want_seal(writer, wrote_events)
-        if self._sample_due and self._sample_timer is None and not self._closed:
-            self._sample_timer = loop.call_later(
-                QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
+        if not self._closed:
+            self._samples.schedule(self._flush_queue_sample)
         return result
 
     async def _flush_queue_sample(self) -> None:
         """Sample the queue's counts now if a change since the last sample is in none: the timer's
         job, and the close's."""
-        self._sample_timer = None
-        if not self._sample_due or self._writer is None:
+        self._samples.timer = None
+        if not self._samples.due or self._writer is None:
             return
         try:
-            await self._write("swarmdeck", _sample_now)
+            await self._write("swarmdeck", sample_now)
         except (StoreError, RuntimeError):
             pass  # closed, read-only or busy: the next change samples again
 
-    def _past_deadline(self, ticket: _Ticket) -> None:
-        if not ticket.done.done() and ticket.give_up():
-            _settle(ticket.done, None, busy(self.busy_timeout_ms))
+    def _past_deadline(self, ticket: Ticket, loop: asyncio.AbstractEventLoop) -> None:
+        """The caller's deadline passed: Busy if the write still waits in the thread's queue (then it
+        never runs); once begun it ends whole."""
+        if not ticket.done.done() and ticket.give_up(queued=True):
+            settle(ticket.done, None, busy(self.busy_timeout_ms))
 
-    def _write_on_thread(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
-                         deadline: float, ticket: _Ticket, loop: asyncio.AbstractEventLoop,
-                         serializable: bool = False) -> None:
-        """On the writer's thread: the transaction; the outcome handed to the loop as (result, whether
-        it appended events)."""
-        try:
-            if not ticket.begin(deadline):
-                raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
-            while True:
-                try:
-                    result, tx, due, sampled = self._transaction(writer, actor, body, args, serializable)
-                    break
-                except pg_errors.SerializationFailure:
-                    # Rolled back whole: run it again on what the other transaction committed.
-                    if not serializable or time.monotonic() >= deadline:
-                        raise
-            if due:
-                self._sample_due = False
-            if sampled:
-                self._sampled_at, self._sample_due = tx.now, False
-            elif tx.queue_changed:
-                self._sample_due, self._due_at = True, tx.now
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            ticket.end(loop, None, exc)
-        else:
-            ticket.end(loop, (result, tx.wrote_events), None)
+    def _write_on_thread(self, ticket: Ticket, writer: OwnedThread, actor: str, body: Callable[..., T],
+                         args: tuple[Any, ...], deadline: float, serializable: bool) -> tuple[T, int]:
+        """On the writer's thread: the transaction; its outcome, handed to the loop, is (result, the id
+        of the last event it appended, 0 if none)."""
+        if not ticket.in_time(deadline):
+            raise busy(self.busy_timeout_ms)  # given up, or past its deadline: it never ran
+        while True:
+            try:
+                result, tx, due, sampled = self._transaction(writer, actor, body, args, serializable)
+                break
+            except pg_errors.SerializationFailure:
+                # Rolled back whole: run it again on what the other transaction committed.
+                if not serializable or time.monotonic() >= deadline:
+                    raise
+        self._samples.committed(tx.now, due=due, sampled=sampled, changed=tx.queue_changed)
+        return result, tx.wrote_events
 
     def _transaction(self, writer: OwnedThread, actor: str, body: Callable[..., T], args: tuple[Any, ...],
                      serializable: bool) -> tuple[T, Tx, bool, bool]:
@@ -596,22 +447,17 @@ class Database:
             if serializable:
                 raw.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             tx = Tx(raw, self.clock(), actor)
-            due = self._sample_due and (
-                body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
+            due = self._samples.due_before(tx.now, body)
             if due:  # the counts as the due change left them, in its slot (unless sampled since)
-                _sample(raw, self._due_at, since=self._due_at)
+                _sample(raw, self._samples.due_at, since=self._samples.due_at)
             result = body(tx, *args)
-            if result is not None and _awaitable_type(type(result)):
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise TypeError("a write body returned an awaitable: write bodies are plain functions "
-                                "over Tx and run to their end without awaiting")
-            sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
+            refuse_awaitable(result)
+            sampled = tx.queue_changed and self._samples.wanted(tx.now)
             if sampled and not _sample(raw, tx.now, since=tx.now - QUEUE_SAMPLE_EVERY):
                 # Another store sampled the queue in the last second, before this change maybe:
                 # this one is left due (sampled a second later unless a store samples after it).
                 tx.queue_changed, sampled = True, False
-                self._sampled_at = tx.now
+                self._samples.sampled_at = tx.now
         except BaseException as exc:
             transaction.__exit__(type(exc), exc, exc.__traceback__)  # ROLLBACK
             raise

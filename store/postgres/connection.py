@@ -13,22 +13,16 @@ a time, in the order submitted: nothing returns to the event loop between BEGIN 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import threading
 from collections.abc import Callable, Sequence
-from queue import SimpleQueue
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg.types.string import TextLoader
 
-T = TypeVar("T")
+from ..write_path import ConnectionThread
 
 #: The writer thread's name prefix (a leaked one is found by it).
 THREAD_PREFIX = "swarmdeck-pg"
-
-_STOP = object()
 
 
 class Row(tuple):
@@ -89,76 +83,11 @@ async def connect_async(url: str, *, read_only: bool = False,
     return conn
 
 
-class OwnedThread:
-    """A connection plus one dedicated daemon thread: ``open`` connects there, ``call`` runs a function
-    there and awaits it, ``post`` queues one that hands its outcome back itself, ``close`` closes the
-    connection and ends the thread. A daemon: a process that raises with its store open exits."""
+class OwnedThread(ConnectionThread):
+    """A connection plus one dedicated daemon thread (store/write_path.py's ``ConnectionThread``):
+    ``open`` connects there, ``call`` runs a function there and awaits it, ``post`` queues one that
+    hands its outcome back itself, ``close`` closes the connection and ends the thread. A daemon: a
+    process that raises with its store open exits."""
 
     def __init__(self, role: str) -> None:
-        self.role = role
-        self.raw: Any = None
-        self._queue: SimpleQueue[Any] = SimpleQueue()
-        self._ended: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._worker = threading.Thread(target=self._serve, name=f"{THREAD_PREFIX}-{role}", daemon=True)
-        self._worker.start()
-        self._stopped = False
-
-    def _serve(self) -> None:
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    return
-                future, fn, args = item
-                if future is None:
-                    fn(*args)
-                    continue
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    result = fn(*args)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-        finally:
-            self._ended.set_result(None)
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
-        if self._stopped:
-            raise RuntimeError(f"the {self.role} connection is closed")
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((future, fn, args))
-        return future
-
-    def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        if self._stopped:
-            raise RuntimeError(f"the {self.role} connection is closed")
-        self._queue.put((None, fn, args))
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.wrap_future(self.submit(fn, *args))
-
-    async def open(self, connector: Callable[[], Any]) -> None:
-        try:
-            self.raw = await self.call(connector)
-        except BaseException:
-            await self.close()
-            raise
-
-    def _close_raw(self) -> None:
-        raw, self.raw = self.raw, None
-        if raw is not None:
-            raw.close()
-
-    def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            self._queue.put((concurrent.futures.Future(), self._close_raw, ()))
-            self._queue.put(_STOP)
-
-    async def close(self) -> None:
-        self.stop()
-        if self._worker.is_alive() and threading.get_ident() != self._worker.ident:
-            await asyncio.shield(asyncio.wrap_future(self._ended))
-            self._worker.join()
+        super().__init__(role, prefix=THREAD_PREFIX, daemon=True)

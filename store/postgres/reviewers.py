@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..reads import One
 from ..reviewer_area import Reviewers
-from .base import One
 from .sql import PG_SQL
 from .uow import gate_unit
 

@@ -8,9 +8,9 @@ current report, its newest version, is a ``DISTINCT ON``."""
 
 from __future__ import annotations
 
+from ..reads import All, One
 from ..signatures import Signatures
 from ..sql_dialect import DECISION_SELECT
-from .base import All, One
 from .sql import PG_SQL
 
 __all__ = ["DECISION_SELECT", "GUARD_MARK", "Signatures", "new_signatures"]

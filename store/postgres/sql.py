@@ -78,6 +78,10 @@ class PgSql(Sql):
         return column
 
     @staticmethod
+    def indexed_by(table: str, index: str) -> str:
+        return table
+
+    @staticmethod
     def greatest(*terms: str) -> str:
         return f"greatest({', '.join(terms)})"
 

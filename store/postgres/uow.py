@@ -38,11 +38,11 @@ from ..rows import (
     evidence_from_row,
     tasks_of,
 )
-from .base import All, One, Tx
+from .base import Tx
 from .schema import GATES_LOCK
 from ..unit_base import MilestoneReads, TASK_SELECT, UNFINISHED_SQL, UnitBase
 # store/postgres/tasks.py takes these from here.
-from ..unit_base import PRIORITY_INPUTS, priority_inputs_of  # noqa: F401
+from ..unit_base import priority_inputs_of  # noqa: F401
 from .signatures import GUARD_MARK, Signatures
 from .sql import PG_SQL
 
@@ -103,7 +103,7 @@ class PgUnit(UnitBase):
     __slots__ = ()
 
     sql = PG_SQL
-    reads = MilestoneReads(PG_SQL, One, All)
+    reads = MilestoneReads(PG_SQL)
     json_param = "?::jsonb"  # JSON columns are jsonb, given as JSON text
     id_param = "?::bigint"  # a parameter alone in a SELECT has no type PostgreSQL can tell
 

@@ -10,7 +10,7 @@ path (``_write``), the reads (``_one``, ``_all``, ``_read``), the change feed an
 domain is a plain class that holds it, and is given whatever else it needs; no part inherits another
 part or the database:
 
-    tasks          Tasks(db, signatures, housekeeping)      tasks.py
+    tasks          tasks_part(db, signatures, housekeeping)  tasks.py  (shared: store/task_area.py)
     gates          gates_part(db, signatures)               gates.py  (shared: store/gate_area.py; releases tasks)
     agents         agents_part(db)                          agents.py  (shared: store/agent_area.py)
     reviewers      reviewers_part(db, gates.get_milestone)  reviewers.py  (shared: store/reviewer_area.py)
@@ -25,7 +25,8 @@ write tasks and gates. Every write of a part is a rule of store/domain/ run over
 (uow.py) of one transaction, except memory's and the search index's, which are SQL of their own.
 
 ``SQLiteStore`` holds the parts and exposes every method of the protocol by delegation: a ``Delegate``
-class attribute names the part (``claim_task = Delegate("tasks")``). Read on the class it is the part's
+class attribute names the part (``claim_task = Delegate("tasks")``, one for each method in
+store/parts.py's ``PROTOCOL_PARTS``, shared with PostgreSQL's store). Read on the class it is the part's
 function, so ``inspect`` sees the real signature; read on a store it is the part's bound method, which
 it then keeps in the store's ``__dict__``, so every later call costs what a method call always did.
 The parts a claim or a heartbeat does not need (gates, reviewers, the search index and its vector
@@ -40,7 +41,6 @@ Python 3.11, and so builds every part: the faces never ask it.)
 
 from __future__ import annotations
 
-import importlib
 import time
 from functools import cached_property
 from pathlib import Path
@@ -48,11 +48,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..domain.liveness import Housekeeping
 from ..models import UNSET
+from ..parts import delegating
 from . import vector_options
 from .agents import agents_part
 from .base import Clock, Database
 from .signatures import new_signatures
-from .tasks import Tasks
+from .tasks import tasks_part
 
 if TYPE_CHECKING:
     from .audit import Audit
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from .search_index import SearchIndex
     from .vectors import VectorIndex
 
-#: Each part's class, as (module of this package, class name): what ``Delegate`` shows on the class.
+#: Each part's class, as (module of this package, class name): what a ``Delegate`` shows on the class.
 PART_CLASSES = {
     "db": ("base", "Database"),
     "tasks": ("tasks", "Tasks"),
@@ -75,38 +76,6 @@ PART_CLASSES = {
     "chart_queries": ("charts", "ChartQueries"),
     "audit": ("audit", "Audit"),
 }
-
-
-def part_class(part: str) -> type:
-    module, name = PART_CLASSES[part]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-class Delegate:
-    """A store method that is a part's method of the same name: ``claim_task = Delegate("tasks")``.
-
-    On the class it is the part's function (its signature, its docstring, a coroutine function if
-    that is); on a store it is the part's bound method, which it also keeps in the store's
-    ``__dict__``: a non-data descriptor, it is never consulted again for that store."""
-
-    __slots__ = ("part", "name")
-
-    def __init__(self, part: str) -> None:
-        self.part = part
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, store: Any, owner: type | None = None) -> Any:
-        if store is None:
-            return getattr(part_class(self.part), self.name)
-        method = getattr(getattr(store, self.part), self.name)
-        store.__dict__[self.name] = method
-        return method
-
-    def __repr__(self) -> str:
-        return f"Delegate({self.part!r}) for {self.name}"
 
 
 class Forward:
@@ -127,6 +96,7 @@ class Forward:
         setattr(store.db, self.name, value)
 
 
+@delegating
 class SQLiteStore:
     """One swarmdeck database file: WAL, BEGIN IMMEDIATE writes, a reader beside the writer."""
 
@@ -137,7 +107,7 @@ class SQLiteStore:
         self.db = Database(path, clock=clock, read_only=read_only)
         self._signatures = new_signatures()
         self._chores = Housekeeping()
-        self.tasks = Tasks(self.db, self._signatures, self._chores)
+        self.tasks = tasks_part(self.db, self._signatures, self._chores)
         self.agents = agents_part(self.db)
         if self._vector_options[0] == "sqlite-vss":
             self._vectors  # noqa: B018  (asked for by name: its library must load now, or the open fails)
@@ -238,120 +208,6 @@ class SQLiteStore:
     _all = Forward()
     _read = Forward()
 
-    schema_version = Delegate("db")
-    latest_event_id = Delegate("db")
-    changes_since = Delegate("db")
-    wait_for_changes = Delegate("db")
-    events = Delegate("db")
-    write_latencies = Delegate("db")
-
-    # -- tasks ------------------------------------------------------------------------------------
-
-    enqueue_task = Delegate("tasks")
-    get_task = Delegate("tasks")
-    list_tasks = Delegate("tasks")
-    tasks_by_ids = Delegate("tasks")
-    dependents = Delegate("tasks")
-    add_dependency = Delegate("tasks")
-    claim_task = Delegate("tasks")
-    complete_task = Delegate("tasks")
-    fail_task = Delegate("tasks")
-    escalate_task = Delegate("tasks")
-    retry_task = Delegate("tasks")
-    cancel_task = Delegate("tasks")
-    set_base_priority = Delegate("tasks")
-    priority_breakdown = Delegate("tasks")
-    refresh_priorities = Delegate("tasks")
-    reap_timeouts = Delegate("tasks")
-    queue_status = Delegate("tasks")
-    execution_plan = Delegate("tasks")
-
-    # -- agents -----------------------------------------------------------------------------------
-
-    register_agent = Delegate("agents")
-    heartbeat = Delegate("agents")
-    update_agent = Delegate("agents")
-    get_agent = Delegate("agents")
-    list_agents = Delegate("agents")
-    agents_by_names = Delegate("agents")
-    agent_task_counts = Delegate("agents")
-    log_action = Delegate("agents")
-
-    # -- milestones, gates and the swarm ----------------------------------------------------------
-
-    add_milestone = Delegate("gates")
-    replan_milestone = Delegate("gates")
-    list_milestones = Delegate("gates")
-    get_milestone = Delegate("gates")
-    submit_report = Delegate("gates")
-    get_report = Delegate("gates")
-    decide_gate = Delegate("gates")
-    add_evidence = Delegate("gates")
-    close_condition = Delegate("gates")
-    gate_status = Delegate("gates")
-    gates_awaiting_review = Delegate("gates")
-    milestone_progress = Delegate("gates")
-    latest_decision = Delegate("gates")
-    swarm_state = Delegate("gates")
-    resume_swarm = Delegate("gates")
-
-    # -- reviewers --------------------------------------------------------------------------------
-
-    add_reviewer = Delegate("reviewers")
-    set_reviewer_key = Delegate("reviewers")
-    remove_reviewer = Delegate("reviewers")
-    list_reviewers = Delegate("reviewers")
-    get_reviewer = Delegate("reviewers")
-    check_reviewer = Delegate("reviewers")
-
-    # -- memory: sessions, entries, records, documents ---------------------------------------------
-
-    create_session = Delegate("memory")
-    get_session = Delegate("memory")
-    set_session_status = Delegate("memory")
-    append_session_event = Delegate("memory")
-    session_events = Delegate("memory")
-    set_session_state = Delegate("memory")
-    add_memory = Delegate("memory")
-    update_memory = Delegate("memory")
-    delete_memory = Delegate("memory")
-    restore_memory = Delegate("memory")
-    get_memory = Delegate("memory")
-    get_memory_by_id = Delegate("memory")
-    memory_history = Delegate("memory")
-    list_memories = Delegate("memory")
-    log_record = Delegate("memory")
-    get_record = Delegate("memory")
-    list_records = Delegate("memory")
-    prune = Delegate("memory")
-    search_archive = Delegate("memory")
-    index_document = Delegate("memory")
-
-    # -- the search index -------------------------------------------------------------------------
-
-    search = Delegate("search_index")
-    search_item_body = Delegate("search_index")
-    recent = Delegate("search_index")
-    pending_embeddings = Delegate("search_index")
-    store_embeddings = Delegate("search_index")
-    record_embedding_failure = Delegate("search_index")
-    index_status = Delegate("search_index")
-
-    # -- charts and audit -------------------------------------------------------------------------
-
-    chart_filters = Delegate("chart_queries")
-    chart_window = Delegate("chart_queries")
-    charts = Delegate("chart_queries")
-    chart_throughput = Delegate("chart_queries")
-    chart_queue_depth = Delegate("chart_queries")
-    chart_durations = Delegate("chart_queries")
-    chart_estimates = Delegate("chart_queries")
-    chart_burndown = Delegate("chart_queries")
-    chart_gate_latency = Delegate("chart_queries")
-
-    audit_head = Delegate("audit")
-    verify_events = Delegate("audit")
-
 
 async def open_url(
     url: str | Path, *, create: bool = False, read_only: bool = False, clock: Clock = time.time,
@@ -364,4 +220,4 @@ async def open_url(
                                   vector_backend=vector_backend, vector_cache_mb=vector_cache_mb)
 
 
-__all__ = ["Delegate", "SQLiteStore", "UNSET", "open_url"]
+__all__ = ["SQLiteStore", "UNSET", "open_url"]

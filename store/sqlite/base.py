@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import functools
 import importlib.util
-import inspect
-import json
-import math
 import os
 import random
 import sqlite3
-import threading
 import time
-import types
 import weakref
-from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 import sqlean
 
 from .. import audit, identity
 from . import schema
-from .connection import OwnedConnection
+from .connection import OwnedConnection, made_on_a_daemon_thread
 from .hostlock import HostWriteLock
 from ..errors import (
     READ_ONLY_SEAT,
@@ -44,24 +37,19 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
+from ..reads import All, One, Reads, run_reads
 from ..rows import event_from_row
+from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QueueSampling, Ticket, event_json, hand_off,
+                          refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-BUSY_TIMEOUT_MS = 10_000
 
 #: A store copies the WAL back into the database (a PASSIVE checkpoint, outside the write locks)
 #: after this many of its own commits, on a connection of its own so that neither its writes nor its
 #: reads wait for the fsync, and once more when it closes; SQLite's automatic checkpoint, which runs
 #: inside COMMIT, is off on the writer so that no writer holds the host lock through its fsyncs.
 CHECKPOINT_EVERY = 100
-
-#: Recent write transactions per database file in this process, as (monotonic time, ms). Every store
-#: object on the file records into the same log, so a dashboard also sees the writes of agents running
-#: beside it in the process (the demo swarm); one append per commit.
-_WRITE_LOGS: weakref.WeakValueDictionary[str, deque[tuple[float, float]]] = weakref.WeakValueDictionary()
-WRITE_LOG_SIZE = 500
 
 
 class Wakeups:
@@ -91,14 +79,6 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 _WAKEUPS: weakref.WeakValueDictionary[str, Wakeups] = weakref.WeakValueDictionary()
 
-#: Event kinds that move a task between statuses: the queue's counts changed.
-_QUEUE_KINDS = frozenset({EventKind.TASK_ENQUEUED, EventKind.TASK_BLOCKED, EventKind.TASK_READY,
-                          EventKind.TASK_CLAIMED, EventKind.TASK_COMPLETED, EventKind.TASK_FAILED,
-                          EventKind.TASK_RETRIED, EventKind.TASK_CANCELLED})
-#: Seconds between a store's queue samples. A change within a second of the last sample is sampled
-#: by a timer when that second is over (or when the store closes or draws the queue chart), not in
-#: its own transaction: flat out, one sample a second per process instead of one per claim.
-QUEUE_SAMPLE_EVERY = 1.0
 _QUEUE_SAMPLE = """
 INSERT INTO queue_samples (slot, ts, pending, blocked, ready, running)
 SELECT ?, ?, sum(n) FILTER (WHERE status = 'pending'), sum(n) FILTER (WHERE status = 'blocked'),
@@ -107,111 +87,6 @@ FROM task_counts WHERE true
 ON CONFLICT (slot) DO UPDATE SET ts = excluded.ts, pending = excluded.pending, blocked = excluded.blocked,
     ready = excluded.ready, running = excluded.running
 """
-
-
-#: JSON of an event's payload: one encoder made once (``json.dumps`` with options makes one per call).
-_event_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
-
-
-def _made_on_a_daemon_thread(make: Callable[[], T]) -> T:
-    """``make()`` called on a short-lived daemon thread, so that a thread it creates is a daemon too (a
-    thread's daemon flag is inherited from the thread that creates it). aiosqlite's connection thread
-    made this way never keeps the process alive: a script that raises with its store open (an agent
-    that crashed) exits with its error instead of hanging at shutdown, Python waiting for a thread
-    only close() ends. A reader holds no lock worth a goodbye; the writer's thread is a daemon too."""
-    made: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            made.append(make())
-        except BaseException as exc:  # handed to the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="swarmdeck-daemon-maker", daemon=True)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return made[0]
-
-
-class _Ticket:
-    """A write handed to the writer's thread, between its caller (on the loop) and that thread.
-
-    The caller gives up on it at its deadline only while the thread waits in ``flock(2)`` for it, or
-    while it still waits in the thread's queue behind a write that does (then it never runs); the
-    thread itself gives up if the deadline has passed before it queues for the lock; once begun it
-    ends whole. Its result reaches the loop by one ``call_soon_threadsafe``: no future of
-    ``concurrent.futures`` between them, two hand-offs in all (there and back)."""
-
-    __slots__ = ("mutex", "state", "done", "ended", "_on_end")
-
-    def __init__(self, done: asyncio.Future[Any]) -> None:
-        self.mutex = threading.Lock()
-        self.state = "queued"  # then "waiting" (in flock), "begun" or "abandoned"
-        self.done = done  # the caller's: the write's result or error
-        self.ended = False  # the thread is done with it
-        self._on_end: asyncio.Future[None] | None = None
-
-    def wait(self, deadline: float) -> bool:
-        """On the thread, the host lock held by another: True if it should now wait in flock(2) for it."""
-        with self.mutex:
-            if self.state == "queued" and time.monotonic() < deadline:
-                self.state = "waiting"
-                return True
-            self.state = "abandoned"
-            return False
-
-    def begin(self) -> bool:
-        """On the thread, holding the host lock: True if the caller still wants the write."""
-        with self.mutex:
-            if self.state == "abandoned":
-                return False
-            self.state = "begun"
-            return True
-
-    def give_up(self, *, queued: bool = False) -> bool:
-        """On the loop: True if the write will never run. Past the deadline it may be given up while
-        its thread waits for the lock (the thread lets it go once it has it); ``queued``: also while
-        it waits in the thread's queue (behind a given-up wait, or for a caller cancelled)."""
-        with self.mutex:
-            if self.state == "waiting" or queued and self.state == "queued":
-                self.state = "abandoned"
-            return self.state == "abandoned"
-
-    def end(self, loop: asyncio.AbstractEventLoop, result: Any, error: BaseException | None) -> None:
-        """On the thread, once it is done with the write: hand the outcome to the loop."""
-        with self.mutex:
-            self.ended = True
-            on_end = self._on_end
-        try:
-            loop.call_soon_threadsafe(_settle, self.done, result, error)
-            if on_end is not None:
-                loop.call_soon_threadsafe(_settle, on_end, None, None)
-        except RuntimeError:
-            pass  # the loop has closed: nobody waits for it
-
-    def ending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
-        """On the loop: a future set when the thread is done with the write; None if it is already."""
-        with self.mutex:
-            if self.ended:
-                return None
-            self._on_end = loop.create_future()
-            return self._on_end
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-
-def _sample_now(tx: Tx) -> None:
-    """A transaction that writes the due queue sample and nothing else (no event: nothing happened):
-    ``Database._run_body`` knows it by name."""
 
 
 def _connector(path: Path) -> Callable[[], sqlean.Connection]:
@@ -263,27 +138,6 @@ async def _to_the_end(read: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         task.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody waits for it now
         raise
-
-
-class One(NamedTuple):
-    """A read that wants the first row (or None): what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-class All(NamedTuple):
-    """A read that wants every row: what a ``Reads`` generator yields."""
-
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-#: A check or lookup that runs both inside a write transaction and on the reader: a generator that
-#: yields the reads it needs (``One``/``All``) and is sent their rows, so one body serves the
-#: synchronous transaction (``Tx.read``) and the asynchronous reader (``Database._read``).
-#: Nested ones are called with ``yield from``.
-Reads = Generator[One | All, Any, T]
 
 
 class Tx:
@@ -351,7 +205,7 @@ class Tx:
         """
         if type(kind) is not EventKind:
             kind = EventKind(kind)
-        if kind in _QUEUE_KINDS:
+        if kind in QUEUE_KINDS:
             self.queue_changed = True
         if self._chain is None:
             last = self.one("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")
@@ -364,43 +218,11 @@ class Tx:
             kind._value_,  # the kind's text: a plain str binds (and hashes) faster than the enum member
             entity,
             None if entity_id is None else str(entity_id),
-            _event_json(payload) if payload else "{}",
+            event_json(payload) if payload else "{}",
         )
         digest = audit.event_hash(self._chain[1], *content)
         self.run(_EVENT_SQL, (*content, digest))
         self._chain = (content[0], digest)
-
-
-def _coroutine_function(body: Callable[..., Any]) -> bool:
-    """``inspect.iscoroutinefunction``, answered from the code object's flags for a plain function (a
-    lambda, as every write gives): what every write asks, without inspect's unwrapping."""
-    if type(body) is types.FunctionType:
-        return bool(body.__code__.co_flags & inspect.CO_COROUTINE)
-    return inspect.iscoroutinefunction(body)
-
-
-@functools.cache
-def _awaitable_type(cls: type) -> bool:
-    return issubclass(cls, collections.abc.Awaitable)
-
-
-def _awaitable(result: Any) -> bool:
-    """``inspect.isawaitable``, with the answer for a class remembered (a write's result is a model):
-    a coroutine, an old-style generator coroutine, or an instance of a class with ``__await__``."""
-    cls = type(result)
-    if cls is types.CoroutineType or cls is types.GeneratorType:
-        return inspect.isawaitable(result)
-    return _awaitable_type(cls)
-
-
-def run_reads(one: Callable[..., Any], all_: Callable[..., Any], reads: Reads[T]) -> T:
-    """Drive a ``Reads`` generator with synchronous ``one``/``all``."""
-    try:
-        want = next(reads)
-        while True:
-            want = reads.send(one(want.sql, want.params) if isinstance(want, One) else all_(want.sql, want.params))
-    except StopIteration as done:
-        return done.value
 
 
 def raw_reads(raw: sqlean.Connection, reads: Reads[T]) -> T:
@@ -486,9 +308,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._checkpointer: OwnedConnection | None = None  # opened at the first checkpoint
         self._write_lock = asyncio.Lock()
-        self._write_log = _WRITE_LOGS.get(os.path.abspath(path))
-        if self._write_log is None:
-            self._write_log = _WRITE_LOGS[os.path.abspath(path)] = deque(maxlen=WRITE_LOG_SIZE)
+        self._write_log = write_log(os.path.abspath(path))
         self._wakeups = _WAKEUPS.get(os.path.abspath(path))
         if self._wakeups is None:
             self._wakeups = _WAKEUPS[os.path.abspath(path)] = Wakeups()
@@ -497,11 +317,8 @@ class Database:
         self._host_lock = HostWriteLock(None)
         #: How long a write waits for other writers (swarmdeck's and any other) before failing with Busy.
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
-        self._lock_wait: _Ticket | None = None  # a write given up while its thread waits in flock(2)
-        self._sampled_at = -math.inf  # clock time of this store's last queue sample
-        self._sample_due = False  # the queue changed since, and no sample has it yet
-        self._due_at = 0.0  # when (clock time) it last changed, if due
-        self._sample_timer: asyncio.TimerHandle | None = None
+        self._lock_wait: Ticket | None = None  # a write given up while its thread waits in flock(2)
+        self._samples = QueueSampling()
         self._commits = 0  # since the last checkpoint
         # The first checkpoint comes after a random share of CHECKPOINT_EVERY commits, so that agents
         # started together do not all checkpoint together, then or ever after.
@@ -595,7 +412,7 @@ class Database:
 
     async def _connect(self) -> aiosqlite.Connection:
         """The reader: aiosqlite, through its public API only."""
-        conn = _made_on_a_daemon_thread(lambda: aiosqlite.Connection(_connector(self.path), iter_chunk_size=256))
+        conn = made_on_a_daemon_thread(lambda: aiosqlite.Connection(_connector(self.path), iter_chunk_size=256))
         try:
             await conn
         except sqlean.OperationalError as exc:  # aiosqlite stops its thread itself
@@ -631,9 +448,8 @@ class Database:
                 # A read still running belongs to a caller that went away (a cancelled worker):
                 # closing would wait for it to end.
                 await self._reader.interrupt()
-            if self._sample_timer is not None:
-                self._sample_timer.cancel()
-            if self._sample_due and self._lock_wait is None:
+            self._samples.cancel()
+            if self._samples.due and self._lock_wait is None:
                 await self._flush_queue_sample()
             if self._checkpoint is not None:
                 await self._checkpoint
@@ -772,8 +588,7 @@ class Database:
         every other write, the transaction queues for the lock on the writer's own thread, which runs
         it the moment the kernel hands it the lock.
         """
-        if _coroutine_function(body):
-            raise TypeError(f"a write body is a plain function over Tx, not a coroutine function: {body!r}")
+        refuse_coroutine_function(body)
         writer = self._writable()
         # Who acted, in the one form identities are compared in (left as given if it is no name).
         actor = identity.key(actor) or actor or "unknown"
@@ -799,9 +614,7 @@ class Database:
             self._commits += 1
             if self._commits >= self._next_checkpoint and (self._checkpoint is None or self._checkpoint.done()):
                 self._checkpoint = asyncio.ensure_future(self._checkpoint_wal())
-            if self._sample_due and self._sample_timer is None:
-                self._sample_timer = asyncio.get_running_loop().call_later(
-                    QUEUE_SAMPLE_EVERY, lambda: asyncio.ensure_future(self._flush_queue_sample()))
+            self._samples.schedule(self._flush_queue_sample)
             return result
 
     async def _on_writer_thread(
@@ -813,25 +626,15 @@ class Database:
         never runs, and its thread lets the lock go as soon as it gets it. A caller cancelled before
         the write began runs nothing; one cancelled after keeps the write lock until it has ended
         (committed or rolled back), so the next write never finds the connection inside a transaction.
+        So the caller gives up on it at its deadline only while the thread waits in flock(2) for it, or
+        while it still waits in the thread's queue behind a write that does (then it never runs); the
+        thread itself gives up if the deadline has passed before it queues for the lock (its ``Ticket``,
+        store/write_path.py, says where it is).
         """
-        loop = asyncio.get_running_loop()
-        ticket = _Ticket(loop.create_future())
-        writer.post(self._write_on_thread, writer.raw, actor, body, args, deadline, ticket, loop)
-        timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._past_deadline, ticket, loop)
-        try:
-            return await ticket.done
-        except asyncio.CancelledError:
-            if not ticket.done.cancelled():
-                raise  # the write's own error
-            if not ticket.give_up(queued=True):
-                ending = ticket.ending(loop)
-                if ending is not None:
-                    await asyncio.wait([ending])  # it is running: it ends whole on the thread
-            raise
-        finally:
-            timer.cancel()
+        return await hand_off(writer, self._write_locked, (writer.raw, actor, body, args, deadline), deadline,
+                              self._past_deadline)
 
-    def _past_deadline(self, ticket: _Ticket, loop: asyncio.AbstractEventLoop) -> None:
+    def _past_deadline(self, ticket: Ticket, loop: asyncio.AbstractEventLoop) -> None:
         """The caller's deadline passed: Busy if the write never will run; else look again shortly
         (its thread is about to see the deadline itself, or the write has begun and ends soon)."""
         if ticket.done.done():
@@ -840,7 +643,7 @@ class Database:
         if ticket.give_up(queued=stuck):
             if ticket.state == "abandoned" and not stuck and self._host_lock.waiting:
                 self._lock_wait = ticket  # its thread waits in flock(2) for nobody now
-            _settle(ticket.done, None, self._busy("another swarmdeck writer"))
+            settle(ticket.done, None, self._busy("another swarmdeck writer"))
         elif ticket.state != "begun":
             loop.call_later(0.05, self._past_deadline, ticket, loop)
 
@@ -890,28 +693,17 @@ class Database:
         finally:
             self._host_lock.release()
 
-    def _write_on_thread(
-        self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
-        ticket: _Ticket, loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        """On the writer's thread: the write, its outcome handed to the loop. Nothing else uses this
-        connection until it returns, and a cancelled caller cannot leave the transaction open (it
-        commits or rolls back here)."""
-        try:
-            result = self._write_locked(raw, actor, body, args, deadline, ticket)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            ticket.end(loop, None, exc)
-        else:
-            ticket.end(loop, result, None)
-
     def _write_locked(
-        self, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...], deadline: float,
-        ticket: _Ticket,
+        self, ticket: Ticket, raw: sqlean.Connection, actor: str, body: Callable[..., T], args: tuple[Any, ...],
+        deadline: float,
     ) -> T:
+        """On the writer's thread: the write, once this thread holds the host lock. Nothing else uses
+        this connection until it returns, and a cancelled caller cannot leave the transaction open (it
+        commits or rolls back here)."""
         if ticket.state == "abandoned":
             raise self._busy("another swarmdeck writer")  # given up while queued: nobody sees this
         if not self._host_lock.try_acquire():
-            if not ticket.wait(deadline):
+            if not ticket.in_time(deadline, then="waiting"):  # the lock is another's: wait in flock(2)?
                 raise self._busy("another swarmdeck writer")
             if not self._host_lock.acquire():
                 raise StoreError("the store is closed")
@@ -951,16 +743,13 @@ class Database:
         changes), by the timer, the close or the queue chart."""
         try:
             tx = Tx(raw, self.clock(), actor)
-            due = self._sample_due and (body is _sample_now or int(tx.now // QUEUE_SLOT) != int(self._due_at // QUEUE_SLOT))
+            due = self._samples.due_before(tx.now, body)
             if due:  # the counts as the due change left them, in its slot
-                raw.execute(_QUEUE_SAMPLE, (int(self._due_at // QUEUE_SLOT), self._due_at)).close()
+                due_at = self._samples.due_at
+                raw.execute(_QUEUE_SAMPLE, (int(due_at // QUEUE_SLOT), due_at)).close()
             result = body(tx, *args)
-            if result is not None and _awaitable(result):
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise TypeError("a write body returned an awaitable: write bodies are plain functions over Tx "
-                                "and run to their end without awaiting")
-            sampled = tx.queue_changed and not 0 <= tx.now - self._sampled_at < QUEUE_SAMPLE_EVERY
+            refuse_awaitable(result)
+            sampled = tx.queue_changed and self._samples.wanted(tx.now)
             if sampled:
                 raw.execute(_QUEUE_SAMPLE, (int(tx.now // QUEUE_SLOT), tx.now)).close()
             raw.execute("COMMIT")
@@ -968,22 +757,17 @@ class Database:
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
             raise
-        if due:
-            self._sample_due = False
-        if sampled:
-            self._sampled_at, self._sample_due = tx.now, False
-        elif tx.queue_changed:
-            self._sample_due, self._due_at = True, tx.now
+        self._samples.committed(tx.now, due=due, sampled=sampled, changed=tx.queue_changed)
         return result
 
     async def _flush_queue_sample(self) -> None:
         """Sample the queue's counts now if a change since the last sample is in none: the timer's
         job, and the close's and the queue chart's."""
-        self._sample_timer = None
-        if not self._sample_due or self._closed and self._writer is None:
+        self._samples.timer = None
+        if not self._samples.due or self._closed and self._writer is None:
             return
         try:
-            await self._write("swarmdeck", _sample_now)
+            await self._write("swarmdeck", sample_now)
         except (StoreError, RuntimeError):
             pass  # closed, read-only or busy: the next change samples again
 

@@ -1,13 +1,11 @@
-"""SQL shared by the task queue's statements. What reaping and holding do is decided in
-store/domain/liveness.py; their statements are the liveness section of store/sqlite/uow.py."""
+"""SQL shared by SQLite's task queue statements. What reaping and holding do is decided in
+store/domain/liveness.py; their statements are the liveness sections of store/unit_base.py and
+store/sqlite/uow.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-
-# store/sqlite/tasks.py takes it from here.
-from ..unit_base import UNFINISHED_SQL  # noqa: F401
 
 
 def ids_json(ids: Iterable[int]) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..reads import One
 from ..reviewer_area import Reviewers
 from ..sql_dialect import SQLITE
-from .base import One
 from .uow import SqliteUnit
 
 if TYPE_CHECKING:

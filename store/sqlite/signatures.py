@@ -6,9 +6,9 @@ beside ``max()`` is that row's, in SQLite)."""
 
 from __future__ import annotations
 
+from ..reads import All, One
 from ..signatures import Signatures
 from ..sql_dialect import DECISION_SELECT, SQLITE
-from .base import All, One
 
 __all__ = ["DECISION_SELECT", "GUARD_MARK", "Signatures", "new_signatures"]
 

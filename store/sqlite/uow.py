@@ -24,7 +24,7 @@ from ..models import (
     Task,
     TaskStatus,
 )
-from .base import All, One, Reads, Tx
+from .base import All, Reads, Tx
 from .liveness import ids_json
 from ..rows import (
     tasks_of,
@@ -99,7 +99,7 @@ class SqliteUnit(UnitBase):
     __slots__ = ("event", "_leaves", "_agents")
 
     sql = SQLITE
-    reads = MilestoneReads(SQLITE, One, All)
+    reads = MilestoneReads(SQLITE)
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         super().__init__(tx, signatures)

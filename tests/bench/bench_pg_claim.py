@@ -11,8 +11,8 @@ a ``task.completed`` event. Variants, interleaved round by round:
 * ``psycopg-async``: psycopg 3's ``AsyncConnection``, the same;
 * ``psycopg-thread``: the store's shape. A synchronous psycopg connection on a dedicated thread; the
   asyncio loop hands each whole transaction to it (a queue, no future of ``concurrent.futures``) and
-  the thread hands the result back with one ``call_soon_threadsafe``, as store/sqlite/base.py does
-  for SQLite (``_Ticket``, ``OwnedConnection.post``). The domain rules (a synchronous ``Unit``) can
+  the thread hands the result back with one ``call_soon_threadsafe``, as the store's write path does
+  (store/write_path.py: ``Ticket``, ``ConnectionThread.post``). The domain rules (a synchronous ``Unit``) can
   run there unchanged;
 * ``psycopg-thread+pipeline``: as ``psycopg-thread``, each transaction in psycopg's pipeline mode:
   a statement whose result is not read yet is sent with the next, so the claim transaction is two

@@ -53,6 +53,8 @@ from pathlib import Path
 
 CTX = mp.get_context("spawn")
 OPS = ("heartbeat", "claim", "complete")
+#: The PostgreSQL runs' modes: the store, and raw asyncpg (its statements, without the seal, one statement a message).
+PG_MODES = ("pg", "asyncpg", "asyncpg-noseal", "asyncpg-one")
 #: Writes slower than this are kept one by one (when, which agent, where the time went) for --slow-log.
 SLOW_WRITE_S = 0.02
 
@@ -288,7 +290,7 @@ def _unpack(raw: bytes) -> array:
 def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks: int, warmup: float = 0.0) -> dict:
     barriers = (CTX.Barrier(n + 1), CTX.Barrier(n + 1))  # start together; stay open until all stop
     results = CTX.Queue()
-    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
+    if mode in PG_MODES:
         import store_pg
 
         target = store_pg.pg_agent_process if mode == "pg" else store_pg.asyncpg_agent_process
@@ -323,7 +325,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
     in_begin = [w - q for w, q in zip(all_waits, to_sqlite)]
     window = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     counts = {op: len(latency[op]) for op in OPS}
-    if mode in ("pg", "asyncpg", "asyncpg-noseal"):
+    if mode in PG_MODES:
         import store_pg
 
         check = store_pg.check_exactly_once(str(db))
@@ -338,6 +340,7 @@ def run_agents(db: Path, n: int, seconds: float, mode: str, pace: float, n_tasks
                   else f"PostgreSQL store, {n} agents" if mode == "pg"
                   else f"raw asyncpg, {n} processes" if mode == "asyncpg"
                   else f"raw asyncpg without the seal, {n} processes" if mode == "asyncpg-noseal"
+                  else f"raw asyncpg, one statement a message, {n} processes" if mode == "asyncpg-one"
                   else f"store, {n} agents" + ("" if mode == "store" else f" + {mode}"))
                  + (f", paced {pace:g} msg/s each" if pace else ""),
         "agents": n,
@@ -734,6 +737,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a server whose role may CREATE DATABASE (default: a throwaway server)")
     pg.add_argument("--pg-noseal", action="store_true",
                     help="also raw asyncpg without the seal after each commit (what sealing costs)")
+    pg.add_argument("--pg-one-statement", action="store_true",
+                    help="also raw asyncpg running each message as one statement, with the seal (the ceiling "
+                         "of a design that put a message's rules into one statement)")
     pg.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                     help="a setting of the throwaway server beside PostgreSQL's defaults and store_pg.PG_SETTINGS "
                          "(e.g. synchronous_commit=off; repeatable)")
@@ -863,7 +869,8 @@ def main_postgres(args) -> int:
     import store_pg
 
     ns = [int(n) for n in args.agents.split(",") if n.strip()]
-    modes = ("pg", "asyncpg", "store") + (("asyncpg-noseal",) if args.pg_noseal else ())
+    modes = (("pg", "asyncpg", "store") + (("asyncpg-noseal",) if args.pg_noseal else ())
+             + (("asyncpg-one",) if args.pg_one_statement else ()))
     plan = [(n, mode, 0.0) for n in ns for mode in modes]
     if args.paced_only:
         plan = []

@@ -294,6 +294,55 @@ class RawPg:
         return True
 
 
+class OneStatementPg(RawPg):
+    """What the store's statements would cost as one statement per message (``--pg-one-statement``):
+    each message's rows changed and event appended by a single data-modifying ``WITH`` statement, run
+    as its own transaction (autocommit), then the same seal. Not what the store runs (its rules take
+    several statements, some of them reads a rule looks at before it writes): the ceiling of a design
+    that put a message's rules into one statement."""
+
+    _HEARTBEAT = """WITH a AS (UPDATE agents SET last_heartbeat = $1 WHERE name = $2 RETURNING *),
+        e AS (INSERT INTO events (ts, actor, kind, entity, entity_id, payload)
+              SELECT $1, $2, 'agent.heartbeat', 'agent', $2, '{}' FROM a RETURNING id)
+        SELECT (SELECT id FROM e) AS event_id, a.* FROM a"""
+    _CLAIM = """WITH t AS (UPDATE tasks SET status = 'running', assigned_agent = $1::text, started_at = $2::float8,
+            lease_expires_at = $2::float8 + timeout_seconds, updated_at = $2::float8
+            WHERE id = (SELECT id FROM tasks WHERE status = 'ready' ORDER BY priority DESC, id
+                        LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *),
+        a AS (UPDATE agents SET status = 'working', current_task_id = t.id, completion = 0, last_heartbeat = $2
+              FROM t WHERE name = $1),
+        e AS (INSERT INTO events (ts, actor, kind, entity, entity_id, payload)
+              SELECT $2, $1, 'task.claimed', 'task', t.id::text, json_build_object('agent', $1::text)::text FROM t
+              RETURNING id)
+        SELECT (SELECT id FROM e) AS event_id, t.* FROM t"""
+    _COMPLETE = """WITH t AS (UPDATE tasks SET status = 'completed', result_data = NULL, finished_at = $2::float8,
+            lease_expires_at = NULL, updated_at = $2::float8 WHERE id = $3 AND status = 'running' RETURNING *),
+        a AS (UPDATE agents SET status = 'idle', current_task_id = NULL, last_heartbeat = $2
+              WHERE name = $1 AND current_task_id = $3),
+        e AS (INSERT INTO events (ts, actor, kind, entity, entity_id, payload)
+              SELECT $2, $1, 'task.completed', 'task', t.id::text, '{}' FROM t RETURNING id),
+        d AS (SELECT id FROM tasks WHERE id IN (SELECT task_id FROM task_dependencies WHERE prerequisite_id = $3)
+              AND status = 'blocked' ORDER BY id FOR UPDATE)
+        SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM d) AS dependents, t.* FROM t"""
+
+    async def heartbeat(self) -> None:
+        await self.seal_if_due()
+        row = await self.conn.fetchrow(self._HEARTBEAT, time.time(), self.name)
+        self.seal(row["event_id"])
+
+    async def claim(self):
+        await self.seal_if_due()
+        row = await self.conn.fetchrow(self._CLAIM, self.name, time.time())
+        if row is not None:
+            self.seal(row["event_id"])
+        return row
+
+    async def complete(self, row) -> None:
+        await self.seal_if_due()
+        done = await self.conn.fetchrow(self._COMPLETE, self.name, time.time(), row["id"])
+        self.seal(done["event_id"])
+
+
 def asyncpg_agent_process(url: str, name: str, seconds: float, mode: str, pace: float, warmup: float,
                           barriers, results) -> None:
     _process(_asyncpg_agent, name, barriers, results, url, seconds, pace, warmup, mode)
@@ -310,7 +359,8 @@ async def _asyncpg_agent(name: str, barriers, url: str, seconds: float, pace: fl
             await conn.set_type_codec(kind, encoder=str, decoder=str, schema="pg_catalog")
         await conn.execute("INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) "
                            "VALUES ($1, 'general', $2, $2)", name, time.time())
-        raw = RawPg(conn, name, seal=mode != "asyncpg-noseal")
+        raw = (OneStatementPg(conn, name) if mode == "asyncpg-one"
+               else RawPg(conn, name, seal=mode != "asyncpg-noseal"))
         report = await _loop(name, seconds, pace, warmup, barriers, raw.heartbeat, raw.claim, raw.complete,
                              (asyncpg.exceptions.LockNotAvailableError, asyncpg.exceptions.DeadlockDetectedError))
         report["connections"] = 1

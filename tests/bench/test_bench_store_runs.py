@@ -164,7 +164,7 @@ def test_store_benchmark_postgres_variant_runs_each_run_and_checks_its_claims(tm
     done = subprocess.run(
         [sys.executable, str(BENCH), "--backend", "postgres", "--pg-url", pg_url, "--agents", "2",
          "--seconds", "0.5", "--tasks", "300", "--pace", "30", "--warmup", "0.1", "--dir", str(tmp_path / "dbs"),
-         "--json", str(figures)],
+         "--json", str(figures), "--pg-one-statement"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
@@ -172,12 +172,14 @@ def test_store_benchmark_postgres_variant_runs_each_run_and_checks_its_claims(tm
     (runs,) = json.loads(figures.read_text())["rounds"]
     assert [r["label"] for r in runs] == [
         "PostgreSQL store, 2 agents", "raw asyncpg, 2 processes", "store, 2 agents",
+        "raw asyncpg, one statement a message, 2 processes",
         "PostgreSQL store, 2 agents, paced 30 msg/s each", "raw asyncpg, 2 processes, paced 30 msg/s each",
-        "store, 2 agents, paced 30 msg/s each",
+        "store, 2 agents, paced 30 msg/s each", "raw asyncpg, one statement a message, 2 processes, paced 30 msg/s each",
     ]
     for run in runs:
         assert run["counts"]["claim"] > 0 and run["counts"]["heartbeat"] > 0, run["label"]
         assert run["double_claims"] == 0 and run["busy"] == 0, run["label"]
     # An agent that only heartbeats, claims and completes holds the writer's connection alone.
     assert [r["connections_per_agent"] for r in runs if r["mode"] == "pg"] == [1, 1]
+    assert [r["counts"]["complete"] > 0 for r in runs if r["mode"] == "asyncpg-one"] == [True, True]
     assert "| 2 paced | " in done.stdout

@@ -145,7 +145,13 @@ async def test_a_backend_registered_by_scheme_is_imported_on_first_use_and_given
 
 # -- the store is put together from parts -----------------------------------------------------------
 
-from swarmdeck.store.sqlite import Delegate, part_class  # noqa: E402
+from swarmdeck.store.parts import Delegate  # noqa: E402
+from swarmdeck.store.parts import part_class as store_part_class  # noqa: E402
+
+
+def part_class(part: str) -> type:
+    return store_part_class(SQLiteStore, part)
+
 
 PARTS = ("db", "tasks", "gates", "agents", "reviewers", "search_index", "memory", "chart_queries", "audit")
 #: The parts built on first use, and the modules only they import.
@@ -252,7 +258,7 @@ def test_the_postgresql_store_delegates_every_method_with_sqlites_parameters():
     assert inspect.iscoroutinefunction(vars(postgres.PostgresStore)["close"])
     for name in have:
         delegate = vars(postgres.PostgresStore)[name]
-        assert isinstance(delegate, postgres.Delegate), f"PostgresStore.{name} is not delegated to a part"
+        assert isinstance(delegate, Delegate), f"PostgresStore.{name} is not delegated to a part"
         function = vars(pg_part_class(delegate.part)).get(name)
         assert function is not None, f"the {delegate.part} part has no {name}"
         assert getattr(postgres.PostgresStore, name) is function
