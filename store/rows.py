@@ -15,20 +15,27 @@ from .limits import decode_stored
 from .models import (
     Agent,
     AgentStatus,
+    Comparator,
     Condition,
     ConditionStatus,
+    Criterion,
     CriterionEvidence,
+    CriterionStatus,
     Event,
     GateDecision,
     Decision,
+    Metric,
     Milestone,
     MilestoneStatus,
     PlanState,
+    ReportIssue,
     Resumption,
     Reviewer,
+    Severity,
     Task,
     TaskSource,
     TaskStatus,
+    ValidationReport,
     from_ts,
 )
 
@@ -200,6 +207,27 @@ def condition_from_row(row: Row, verified: bool = False) -> Condition:
         note=row["note"],
         close_signature=blob(row["close_signature"]),
         verified=verified,
+    )
+
+
+def report_from_rows(row: Row, criteria: list[Row], metrics: list[Row], issues: list[Row],
+                     recommendations: list[Row]) -> ValidationReport:
+    """A validation report from its row and its lines' rows (each in position order)."""
+    return ValidationReport(
+        id=row["id"],
+        milestone_id=row["milestone_id"],
+        version=row["version"],
+        submitted_by=row["submitted_by"],
+        submitted_at=from_ts(row["submitted_at"]),
+        summary=row["summary"],
+        proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
+        criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in criteria),
+        metrics=tuple(Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"])
+                      for m in metrics),
+        issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in issues),
+        recommendations=tuple(r["text"] for r in recommendations),
+        content_hash=row["content_hash"],
+        next_milestone_context=row["next_context"] or "",
     )
 
 

@@ -21,21 +21,17 @@ from .domain.uow import ConditionRow, EscalatedGate, Lease, PriorityInputs, Sile
 from .errors import NotFound
 from .models import (
     Agent,
-    Comparator,
     Condition,
     Criterion,
-    CriterionStatus,
     Decision,
     GateDecision,
     Metric,
     Milestone,
     ReportIssue,
     Reviewer,
-    Severity,
     Task,
     TaskStatus,
     ValidationReport,
-    from_ts,
 )
 from .reads import All, One, Reads
 from .rows import (
@@ -44,6 +40,7 @@ from .rows import (
     decision_from_row,
     dumps,
     milestone_from_row,
+    report_from_rows,
     reviewer_from_row,
     task_from_row,
 )
@@ -176,22 +173,7 @@ class MilestoneReads:
         mets = yield All(q(lines.format("report_metrics")), rid)
         iss = yield All(q(lines.format("report_issues")), rid)
         recs = yield All(q(lines.format("report_recommendations")), rid)
-        return ValidationReport(
-            id=row["id"],
-            milestone_id=row["milestone_id"],
-            version=row["version"],
-            submitted_by=row["submitted_by"],
-            submitted_at=from_ts(row["submitted_at"]),
-            summary=row["summary"],
-            proposed_decision=row["proposed_decision"] and Decision(row["proposed_decision"]),
-            criteria=tuple(Criterion(c["name"], CriterionStatus(c["status"]), c["evidence"]) for c in crit),
-            metrics=tuple(Metric(m["name"], m["value"], m["target"], Comparator(m["comparator"]), m["unit"])
-                          for m in mets),
-            issues=tuple(ReportIssue(Severity(i["severity"]), i["description"]) for i in iss),
-            recommendations=tuple(r["text"] for r in recs),
-            content_hash=row["content_hash"],
-            next_milestone_context=row["next_context"] or "",
-        )
+        return report_from_rows(row, crit, mets, iss, recs)
 
 
 class UnitBase:
