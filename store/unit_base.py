@@ -3,10 +3,11 @@ task queue's SQL they share: the base of SqliteUnit (store/sqlite/uow.py) and Pg
 
 The statements are written in SQLite's SQL and run through the backend's dialect (store/sql_dialect.py):
 ``?`` placeholders, ``Sql.ids`` for a column among a list of ids, ``Sql.unindexed`` for SQLite's ``+column``
-index hints, ``Sql.insert`` for a new row's id. A backend's unit gives its dialect and overrides only what
-truly differs: PostgreSQL's row locks (its module docstring says which and why), SQLite's claim and release
-with their index hints and the completion that chains the events, and the recursive walks each planner
-wants written its own way.
+index hints, ``Sql.insert`` for a new row's id, ``Sql.greatest``; a unit's ``json_param`` and ``id_param``
+say how a JSON and a walk's first id are given, and ``_reaped`` what a reaper's read ends with. A backend's
+unit overrides only what truly differs: PostgreSQL's row locks and the gates' lock (its module docstring
+says which and why), SQLite's claim, release and completion with their index hints and the event chain,
+each one's read of the pause flag, of a task and of the tasks a failure holds.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ class UnitBase:
     json_param: ClassVar[str] = "?"
     #: A task id parameter as a recursive walk's first row takes it.
     id_param: ClassVar[str] = "?"
-    #: The milestone and report lookups, with the backend's read steps.
+    #: The milestone and report lookups, in the backend's SQL.
     reads: ClassVar[MilestoneReads]
 
     def __init__(self, tx: Any, signatures: Any = None) -> None:
@@ -437,6 +438,10 @@ class UnitBase:
         self._sql_tx.run("UPDATE tasks SET held_by = ? WHERE id = ?", (failed_id, task_id))
 
     # -- the task queue: liveness -------------------------------------------------------------------
+
+    def held_by(self, failed_id: int) -> list[int]:
+        rows = self._sql_tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,))
+        return [r[0] for r in rows]
 
     def _reaped(self, table: str) -> str:
         """What a reaper's read of ``table``'s running tasks ends with: nothing here (PostgreSQL's unit

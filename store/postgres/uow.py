@@ -269,8 +269,5 @@ class PgUnit(UnitBase):
 
     def held_by(self, failed_id: int) -> list[int]:
         """What the failure holds; locked and read again until nothing new is found, as ``hold``."""
-        def held() -> list[int]:
-            rows = self.tx.all("SELECT id FROM tasks WHERE held_by = %s ORDER BY id", (failed_id,))
-            return [r[0] for r in rows]
-
-        return self._locked_as_found(held)
+        held = super().held_by
+        return self._locked_as_found(lambda: held(failed_id))

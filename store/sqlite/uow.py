@@ -2,7 +2,7 @@
 
 The operations that are the same statement on both backends are store/unit_base.py's; here are SQLite's
 own, with their index hints and what they are for (the claim, the release, the completion that chains
-the events, the recursive walks). The rules themselves (what a claim hands out, what a failure holds)
+the events, the hold). The rules themselves (what a claim hands out, what a failure holds)
 are in store/domain/. A unit lives for one transaction and is made by the write body:
 ``lambda tx: domain.tasks.claim(SqliteUnit(tx, self), ...)``.
 """
@@ -201,9 +201,6 @@ class SqliteUnit(UnitBase):
             (ids_json(task_ids), failed_id),
         )
         return [r[0] for r in rows]
-
-    def held_by(self, failed_id: int) -> list[int]:
-        return [r[0] for r in self.tx.all("SELECT id FROM tasks WHERE held_by = ? ORDER BY id", (failed_id,))]
 
     # -- milestones and gates ---------------------------------------------------------------------
 
