@@ -33,11 +33,11 @@ from .models import (
     from_ts,
 )
 from .priority import BASE_PRIORITY_MAX, BASE_PRIORITY_MIN
-from .unit_base import PRIORITY_INPUTS, UNFINISHED_SQL
+from .unit_base import PRIORITY_INPUTS, TASK_SELECT, UNFINISHED_SQL, priority_inputs_of
 
 if TYPE_CHECKING:
     from .domain.liveness import Housekeeping
-    from .domain.uow import PriorityInputs, Unit
+    from .domain.uow import Unit
     from .sql_dialect import Sql
 
 #: A task's row with the count of its unfinished dependents (``n``): its priority's inputs.
@@ -55,18 +55,16 @@ class Tasks:
     guard the store caches (``signatures``, shared with the gates: a claim hands tasks out by the guard) and
     when it last reaped and refreshed urgency (``chores``, one per store object). The backend gives
     ``unit``, ``claim_unit`` and ``dependency_unit`` (the unit of most writes, of a claim and of a new
-    dependency), ``sql``, ``select`` (a task with its milestone's name and status, for the blocked reason),
-    ``hydrate`` (a ``Reads`` attaching the rows' prerequisites), ``priority_inputs`` (a row's priority
-    factors) and ``id_values`` (the ids given, as its statements take them).
+    dependency), ``sql``, ``hydrate`` (a ``Reads`` attaching the rows' prerequisites) and ``id_values``
+    (the ids given, as its statements take them).
     """
 
-    __slots__ = ("_chores", "_claim_unit", "_dependency_unit", "_hydrate", "_id_values", "_priority_inputs",
-                 "_select", "_signatures", "_sql", "_unit", "db")
+    __slots__ = ("_chores", "_claim_unit", "_dependency_unit", "_hydrate", "_id_values", "_signatures", "_sql",
+                 "_unit", "db")
 
     def __init__(
         self, db: Any, signatures: Any, chores: Housekeeping, *, unit: UnitOf, claim_unit: UnitOf,
-        dependency_unit: UnitOf, sql: Sql, select: str, hydrate: Callable[[list[Any]], Any],
-        priority_inputs: Callable[[Any, int], PriorityInputs],
+        dependency_unit: UnitOf, sql: Sql, hydrate: Callable[[list[Any]], Any],
         id_values: Callable[[Iterable[Any]], list[Any]],
     ) -> None:
         self.db = db
@@ -76,9 +74,7 @@ class Tasks:
         self._claim_unit = claim_unit
         self._dependency_unit = dependency_unit
         self._sql = sql
-        self._select = select
         self._hydrate = hydrate
-        self._priority_inputs = priority_inputs
         self._id_values = id_values
 
     def _in(self, column: str, ids: Iterable[Any]) -> tuple[str, Any]:
@@ -88,7 +84,7 @@ class Tasks:
     # -- reads -----------------------------------------------------------------------------
 
     async def get_task(self, task_id: int) -> Task:
-        rows = await self.db._all(self._sql.q(f"{self._select} WHERE t.id = ?"), (task_id,))
+        rows = await self.db._all(self._sql.q(f"{TASK_SELECT} WHERE t.id = ?"), (task_id,))
         if not rows:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
         return (await self.db._read(self._hydrate(rows)))[0]
@@ -145,7 +141,7 @@ class Tasks:
             # SQLite's `+`: read the few held tasks from tasks_held and sort them, rather than walk every
             # task newest first looking for them (there may be none).
             order = self._sql.unindexed(order)
-        select = self._select
+        select = TASK_SELECT
         if clauses == ["t.archived_at IS NULL"]:
             # The default listing, newest first: walk the live tasks' index, never past the archived ones
             # (SQLite, seeing few archived, would walk the table and skip them one by one).
@@ -157,7 +153,7 @@ class Tasks:
     async def tasks_by_ids(self, task_ids: Iterable[int]) -> list[Task]:
         """The tasks with these ids that exist, in id order (for screens applying changes)."""
         among, ids = self._in("t.id", task_ids)
-        rows = await self.db._all(self._sql.q(f"{self._select} WHERE {among} ORDER BY t.id"), (ids,))
+        rows = await self.db._all(self._sql.q(f"{TASK_SELECT} WHERE {among} ORDER BY t.id"), (ids,))
         return await self.db._read(self._hydrate(rows))
 
     async def dependents(self, task_id: int) -> list[int]:
@@ -172,7 +168,7 @@ class Tasks:
         row = await self.db._one(self._sql.q(_PRIORITY_INPUTS), (task_id,))
         if row is None:
             raise NotFound(f"task {task_id} does not exist", entity="task", key=task_id)
-        return tasks.priority_of(self._priority_inputs(row, row["n"]), self.db.clock())
+        return tasks.priority_of(priority_inputs_of(row, row["n"]), self.db.clock())
 
     async def queue_status(self) -> QueueStatus:
         rows = await self.db._all("SELECT * FROM task_counts")

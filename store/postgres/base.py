@@ -100,7 +100,7 @@ from ..errors import (
 )
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
-from ..reads import All, One, Reads, run_reads  # noqa: F401 - All: uow.py and tasks.py import it from here
+from ..reads import One, Reads, run_reads
 from ..rows import event_from_row
 from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QUEUE_SAMPLE_EVERY, QueueSampling, Ticket, event_json,
                           hand_off, refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)

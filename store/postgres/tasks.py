@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..rows import tasks_of
 from ..task_area import Tasks
-from .base import All
+from ..reads import All
 from .sql import PG_SQL
-from .uow import PREREQUISITES_OF, TASK_SELECT, PgUnit, priority_inputs_of
+from .uow import PREREQUISITES_OF, PgUnit
 
 if TYPE_CHECKING:
     from ..domain.liveness import Housekeeping
@@ -38,8 +38,7 @@ DEPENDENCY_LOCK = 0x53574B44_00000101
 
 def tasks_part(db: Database, signatures: Signatures, chores: Housekeeping) -> Tasks:
     return Tasks(db, signatures, chores, unit=PgUnit, claim_unit=claim_unit, dependency_unit=dependency_unit,
-                 sql=PG_SQL, select=TASK_SELECT, hydrate=hydrate, priority_inputs=priority_inputs_of,
-                 id_values=_ids)
+                 sql=PG_SQL, hydrate=hydrate, id_values=_ids)
 
 
 def claim_unit(tx: Tx, signatures: Signatures) -> PgUnit:

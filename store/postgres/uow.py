@@ -40,9 +40,8 @@ from ..rows import (
 )
 from .base import Tx
 from .schema import GATES_LOCK
-from ..unit_base import MilestoneReads, TASK_SELECT, UNFINISHED_SQL, UnitBase
+from ..unit_base import TASK_SELECT, UNFINISHED_SQL, MilestoneReads, UnitBase
 # store/postgres/tasks.py takes these from here.
-from ..unit_base import priority_inputs_of  # noqa: F401
 from .signatures import GUARD_MARK, Signatures
 from .sql import PG_SQL
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..sql_dialect import SQLITE
 from ..task_area import Tasks
-from .uow import TASK_SELECT, SqliteUnit, hydrate, priority_inputs_of
+from .uow import SqliteUnit, hydrate
 
 if TYPE_CHECKING:
     from ..domain.liveness import Housekeeping
@@ -21,5 +21,4 @@ __all__ = ["Tasks", "tasks_part"]  # the part's class, and how this store builds
 
 def tasks_part(db: Database, signatures: Signatures, chores: Housekeeping) -> Tasks:
     return Tasks(db, signatures, chores, unit=SqliteUnit, claim_unit=SqliteUnit, dependency_unit=SqliteUnit,
-                 sql=SQLITE, select=TASK_SELECT, hydrate=hydrate, priority_inputs=priority_inputs_of,
-                 id_values=list)
+                 sql=SQLITE, hydrate=hydrate, id_values=list)

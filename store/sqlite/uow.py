@@ -14,27 +14,16 @@ from collections.abc import Sequence
 
 import sqlean
 
-from ..domain.uow import (
-    Pause,
-    PrerequisiteState,
-)
+from ..domain.uow import Pause, PrerequisiteState
 from ..errors import NotFound
-from ..models import (
-    CriterionEvidence,
-    Task,
-    TaskStatus,
-)
-from .base import All, Reads, Tx
-from .liveness import ids_json
-from ..rows import (
-    tasks_of,
-    evidence_from_row,
-)
-from .signatures import GUARD_MARK, Signatures
+from ..models import CriterionEvidence, Task, TaskStatus
+from ..reads import All, Reads
+from ..rows import evidence_from_row, tasks_of
 from ..sql_dialect import SQLITE
-from ..unit_base import MilestoneReads, UNFINISHED_SQL, TASK_SELECT, UnitBase
-# store/sqlite/tasks.py takes it from here.
-from ..unit_base import priority_inputs_of  # noqa: F401
+from ..unit_base import TASK_SELECT, UNFINISHED_SQL, MilestoneReads, UnitBase
+from .base import Tx
+from .liveness import ids_json
+from .signatures import GUARD_MARK, Signatures
 
 
 _TASK_BY_ID = f"{TASK_SELECT} WHERE t.id = ?"
