@@ -150,7 +150,8 @@ class SwarmdeckApp(App[int]):
         Binding("minus", "poll_slower", "Slower", show=False, id="app.poll-slower"),
         Binding("i", "inbox", "Inbox", show=False, id="app.inbox", tooltip="What waits on a person"),
         Binding("ctrl+r", "open_replay", "Replay", show=False, id="app.replay",
-                tooltip="Replay the swarm's history: from now, or from the event picked in a focused activity"),
+                tooltip="Replay the swarm's history: from now, or from the event picked in a focused activity or task "
+                        "history"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
@@ -606,7 +607,7 @@ class SwarmdeckApp(App[int]):
         self.notify(f"Play at {self.replay_speed}× real time", title="Replay", timeout=1.5)
 
     def _focused_events(self) -> list[tuple[int, Text]]:
-        """The events listed where the focus is (an agent's activity), to pick one from."""
+        """The events listed where the focus is (an agent's activity, a task's history), to pick one from."""
         screen = self.screen
         return screen.focused_events() if isinstance(screen, LiveScreen) else []
 
@@ -616,7 +617,7 @@ class SwarmdeckApp(App[int]):
         self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"), self._go_to_target)
 
     def action_open_replay(self) -> None:
-        """Replay from now, or, from a focused activity log, from the event picked in it."""
+        """Replay from now, or, from a focused activity log or task history, from the event picked in it."""
         events = self._focused_events()
         if events:
             self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)

@@ -396,6 +396,46 @@ async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked
         assert f"event {picked}" in bar_text(app)
 
 
+async def test_from_a_focused_task_history_the_replay_key_starts_at_the_event_picked(seeded) -> None:
+    """The queue's detail pane lists the task's history: with it focused, ctrl+r offers those events,
+    the latest highlighted; agent-written words in them stay plain text."""
+    await db_call(seeded.path, "register_agent", "prober", agent_type="probe")
+    task = await db_call(seeded.path, "enqueue_task", description="[bold]x[/] described", agent_type="probe")
+    await db_call(seeded.path, "claim_task", agent="prober", agent_type="probe")
+    await db_call(seeded.path, "fail_task", task.id, agent="prober",
+                  error="[bold]x[/] [@click=app.quit]quit[/] \x1b[31mred")  # retried: ready again
+    history = await db_call(seeded.path, "events", entity="task", entity_id=task.id)
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, "2")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        while screen.table.selected_key != str(task.id):
+            await pilot.press("down")
+        await wait_for(pilot, lambda: screen._detail is not None and screen._detail[0].id == task.id,
+                       what="the task's detail")
+        assert screen.focused_events() == []  # the table has the focus: ctrl+r replays from now
+        screen.query_one("#task-detail-side").focus()
+        await settle(pilot)
+        events = screen.focused_events()
+        assert [event_id for event_id, _ in events] == sorted(e.id for e in history)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, SeekModal), what="the pick of an event")
+        options = app.screen.query_one(OptionList)
+        assert options.option_count == len(history)
+        assert int(options.get_option_at_index(options.highlighted).id) == max(e.id for e in history)
+        last = options.get_option_at_index(options.option_count - 1).prompt
+        assert "[bold]x[/] [@click=app.quit]quit[/]" in last.plain and "\x1b" not in last.plain
+        assert not any(span.style and ("bold" in str(span.style) or "click" in str(span.style))
+                       for span in last.spans)
+        options.highlighted = 0
+        picked = int(options.get_option_at_index(0).id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
+                       what="replay at the event picked")
+        assert f"event {picked}" in bar_text(app)
+
+
 async def test_help_lists_the_replay_keys(seeded) -> None:
     app, _ = replay_app(seeded.path)
     async with app.run_test(size=(120, 80)) as pilot:
@@ -475,7 +515,7 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
             seen["live_bar"] = bar_text(app)
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", seeded.path, "replay", "--at", str(failed.id - 1))
     assert result.returncode == 0, result.stderr
     when = events[failed.id - 2].ts.astimezone().strftime("%H:%M:%S")
@@ -489,7 +529,7 @@ def test_swarmdeck_replay_refuses_a_missing_file_and_a_bad_time_before_any_dashb
     from swarmdeck.app.tui import SwarmdeckApp
     from support import invoke
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: pytest.fail("no dashboard for a mistake"))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: pytest.fail("no dashboard for a mistake"))
     missing = invoke("--db", seeded.path, "replay", str(tmp_path / "nowhere.replay"))
     assert missing.returncode == 2 and "no replay file at" in missing.stderr
     bad = invoke("--db", seeded.path, "replay", "--at", "teatime")
@@ -552,7 +592,7 @@ def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(
             await wait_for(pilot, lambda: not app.is_running, what="the app to close")
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", tmp_path / "elsewhere.db", "replay", file)
     assert result.returncode == 0, result.stderr
     assert seen["point"].first_id == first and seen["point"].event_id == last
