@@ -372,6 +372,17 @@ async def test_a_replay_file_alone_closes_when_replay_is_left(seeded) -> None:
     assert opener.opened[0].closed
 
 
+async def replay_from_the_first(pilot, options: OptionList) -> None:
+    """Pick the first event the picker offers: replay opens there, and the marker says so."""
+    app = pilot.app
+    options.highlighted = 0
+    picked = int(options.get_option_at_index(0).id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
+                   what="replay at the event picked")
+    assert f"event {picked}" in bar_text(app)
+
+
 async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked(seeded) -> None:
     app, opener = replay_app(seeded.path, False)
     async with app.run_test(size=SIZE) as pilot:
@@ -388,12 +399,7 @@ async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked
         options = app.screen.query_one(OptionList)
         assert options.option_count == len(screen.focused_events())
         options.focus()
-        options.highlighted = 0
-        picked = int(options.get_option_at_index(0).id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
-                       what="replay at the event picked")
-        assert f"event {picked}" in bar_text(app)
+        await replay_from_the_first(pilot, options)
 
 
 async def test_from_a_focused_task_history_the_replay_key_starts_at_the_event_picked(seeded) -> None:
@@ -428,12 +434,7 @@ async def test_from_a_focused_task_history_the_replay_key_starts_at_the_event_pi
         assert "[bold]x[/] [@click=app.quit]quit[/]" in last.plain and "\x1b" not in last.plain
         assert not any(span.style and ("bold" in str(span.style) or "click" in str(span.style))
                        for span in last.spans)
-        options.highlighted = 0
-        picked = int(options.get_option_at_index(0).id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
-                       what="replay at the event picked")
-        assert f"event {picked}" in bar_text(app)
+        await replay_from_the_first(pilot, options)
 
 
 async def test_help_lists_the_replay_keys(seeded) -> None:
