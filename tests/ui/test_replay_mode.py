@@ -358,6 +358,32 @@ async def test_the_replay_key_opens_replay_at_now_and_leaving_returns_to_live(se
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionModal), what="the decision dialog")
 
 
+async def test_a_read_that_leaving_replay_cut_short_is_no_error(seeded) -> None:
+    """A screen's read of the replay still under way when a person leaves it fails on the closed replay:
+    it read a state no longer shown, and the live screens load afresh; no error modal."""
+    from swarmdeck.app.modals.error import ErrorModal
+
+    app, opener = replay_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await in_replay(pilot)
+        replay = opener.opened[0]
+        gate = asyncio.Event()
+
+        async def slow_read() -> None:
+            await gate.wait()
+            await replay.store.list_tasks()
+
+        worker = app.screen.run_worker(slow_read, group="detail", exit_on_error=False)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is None and replay.closed, what="live again")
+        gate.set()
+        await settle(pilot)
+        assert worker.state.name == "ERROR"  # the replay's store was closed under it
+        assert not isinstance(app.screen, ErrorModal)
+        assert not [n.message for n in app._notifications if n.severity == "error"]
+        assert "LIVE" in bar_text(app)
+
+
 async def test_a_replay_file_alone_closes_when_replay_is_left(seeded) -> None:
     opener = Opener(seeded.path)
     from swarmdeck.app.tui import SwarmdeckApp
