@@ -7,6 +7,7 @@ import inspect
 import os
 import tempfile
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,8 @@ REPLAY_BINDINGS = [
     Binding("ctrl+r,escape", "leave_replay", "Leave replay", id="replay.leave",
             tooltip="Leave replay: back to the live swarm (a replay file closes)"),
 ]
+#: The app's own workers that read the replay shown (a screen's workers all read what it shows).
+_READS_OF_THE_REPLAY = frozenset({"replay-globals", "attention", "replay-move"})
 REPLAY_ACTIONS = frozenset(b.action.partition("(")[0] for b in REPLAY_BINDINGS)
 #: What only makes sense on the live swarm: hidden and refused in replay.
 LIVE_ONLY = frozenset({"toggle_live", "poll_faster", "poll_slower"})
@@ -150,7 +153,8 @@ class SwarmdeckApp(App[int]):
         Binding("minus", "poll_slower", "Slower", show=False, id="app.poll-slower"),
         Binding("i", "inbox", "Inbox", show=False, id="app.inbox", tooltip="What waits on a person"),
         Binding("ctrl+r", "open_replay", "Replay", show=False, id="app.replay",
-                tooltip="Replay the swarm's history: from now, or from the event picked in a focused activity"),
+                tooltip="Replay the swarm's history: from now, or from the event picked in a focused activity or task "
+                        "history"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
@@ -245,6 +249,9 @@ class SwarmdeckApp(App[int]):
         self.replay_speed = DEFAULT_SPEED
         self._live_seat: _LiveSeat | None = None
         self._replay_lock = asyncio.Lock()
+        #: The reads that were under way when a replay was left and closed: their failure (a closed
+        #: connection) is of a state no longer shown, not an error; the reload after leaving shows now.
+        self._reading_the_past: weakref.WeakSet[Worker] = weakref.WeakSet()
         #: What play waits with (a test passes one that does not sleep).
         self._sleep = sleep
         self._poller_started = False
@@ -606,7 +613,7 @@ class SwarmdeckApp(App[int]):
         self.notify(f"Play at {self.replay_speed}× real time", title="Replay", timeout=1.5)
 
     def _focused_events(self) -> list[tuple[int, Text]]:
-        """The events listed where the focus is (an agent's activity), to pick one from."""
+        """The events listed where the focus is (an agent's activity, a task's history), to pick one from."""
         screen = self.screen
         return screen.focused_events() if isinstance(screen, LiveScreen) else []
 
@@ -616,7 +623,7 @@ class SwarmdeckApp(App[int]):
         self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"), self._go_to_target)
 
     def action_open_replay(self) -> None:
-        """Replay from now, or, from a focused activity log, from the event picked in it."""
+        """Replay from now, or, from a focused activity log or task history, from the event picked in it."""
         events = self._focused_events()
         if events:
             self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)
@@ -641,6 +648,8 @@ class SwarmdeckApp(App[int]):
             self.exit(0)
             return
         async with self._replay_lock:
+            self._reading_the_past.update(w for w in self.workers if not w.is_finished and
+                                          (isinstance(w.node, Screen) or w.group in _READS_OF_THE_REPLAY))
             self.replay, self.replay_point, self._live_seat = None, None, None
             self.store, self.read_only, self.clock = seat.store, seat.read_only, seat.clock
             self.attention_items, self._attention_looked = seat.attention_items, seat.attention_looked
@@ -785,11 +794,12 @@ class SwarmdeckApp(App[int]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every failed worker lands here: a store refusal is a notification, anything else a modal. In
         replay, a read of something that does not exist at the point shown (a selection made at another
-        point, read as the replay moved) is no error: the reload after the move shows what does exist."""
+        point, read as the replay moved) is no error: the reload after the move shows what does exist; nor
+        is a read that the replay's closing cut short when it was left."""
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
-        if self.replay is not None and isinstance(error, NotFound):
+        if (self.replay is not None and isinstance(error, NotFound)) or event.worker in self._reading_the_past:
             return
         if isinstance(error, StoreError):
             self.notify(refusal(error), title="Refused", severity="error")  # plain: see notify

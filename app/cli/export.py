@@ -110,5 +110,5 @@ async def replay(store: Store, cfg: Config, file: Path, start: str | None, end: 
     from swarmdeck.store.replay.engine import export_replay
 
     first, last = await export_replay(cfg.db, file, start=history_ref(start, "--from"),
-                                      end=history_ref(end, "--to"), force=force)
+                                      end=history_ref(end, "--to"), force=force, read_only=cfg.read_only)
     return {"file": str(file), "first_id": first, "last_id": last, "bytes": file.stat().st_size}

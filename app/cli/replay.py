@@ -4,7 +4,6 @@ refused (app/tui.py replay mode over store/replay)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ from swarmdeck.store import describe, open_store
 from swarmdeck.store.errors import StoreError
 
 from ._base import Config, fail, refuse
-from .ui import history_of, run_replay
+from .ui import HandedOver, history_of, run_replay
 
 
 @click.command("replay")
@@ -33,29 +32,39 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
 
     if source is not None and not source.is_file():
         raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
-    opener = history_of(source if source is not None else cfg.db)
+    opener = history_of(source if source is not None else cfg.db, read_only=cfg.read_only)
 
-    async def check() -> int | datetime | None:
-        """Open the history once, so that a bad file or a bad --at is one line here, not an app."""
+    async def check():
+        """Open the history once, so that a bad file or a bad --at is one line here, not an app; the app
+        is then handed this history, where --at put it, rather than open it again."""
         history = await opener(None)
         try:
             target = None if at is None else parse_target(at, day=history.point.ts)
             if target is not None:
                 await history.seek(target)
-        finally:
+        except BaseException:
             await history.close()
-        return target
+            raise
+        return history, target
 
-    try:
-        settings = cfg.settings
-        target = asyncio.run(check())
-    except ValueError as exc:
-        raise SystemExit(fail(cfg, 2, "usage", f"--at: {exc}")) from None
-    except StoreError as exc:
-        raise SystemExit(refuse(cfg, exc)) from None
+    # One event loop for the check and the app: the history opened here is the app's.
+    with asyncio.Runner() as runner:
+        try:
+            settings = cfg.settings
+            history, target = runner.run(check())
+        except ValueError as exc:
+            raise SystemExit(fail(cfg, 2, "usage", f"--at: {exc}")) from None
+        except StoreError as exc:
+            raise SystemExit(refuse(cfg, exc)) from None
 
-    # On the database itself, leaving replay goes on to its live dashboard; a replay file has no live.
-    live = None if source is not None else \
-        (lambda: open_store(cfg.db, read_only=cfg.read_only, **settings.store_options()))
-    title = f"replay · {describe(source if source is not None else cfg.db)}"
-    raise SystemExit(run_replay(cfg, opener, True if target is None else target, live=live, title=title))
+        # On the database itself, leaving replay goes on to its live dashboard; a replay file has no live.
+        live = None if source is not None else \
+            (lambda: open_store(cfg.db, read_only=cfg.read_only, **settings.store_options()))
+        title = f"replay · {describe(source if source is not None else cfg.db)}"
+        handed = HandedOver(history, opener)
+        try:
+            code = run_replay(cfg, handed, True if target is None else target, live=live, title=title,
+                              loop=runner.get_loop())
+        finally:
+            runner.run(handed.close())
+    raise SystemExit(code)

@@ -39,16 +39,39 @@ def demo_shortcut(name: str, path: Path) -> str:
             f"{demo_key_folder(path)}")
 
 
-def history_of(source: Path | str):
+def history_of(source: Path | str, *, read_only: bool = False):
     """The App's replay opener (ctrl+r, `swarmdeck replay`): the history of ``source``, a database or a
-    replay file, at an event id or a time (store/replay, imported when a replay opens)."""
+    replay file, at an event id or a time (store/replay, imported when a replay opens); ``read_only``:
+    a read-only seat's, which keeps its replay cache away from the database."""
 
     async def open_at(at):
         from swarmdeck.store.replay import open_replay
 
-        return await open_replay(source, at=at)
+        return await open_replay(source, at=at, read_only=read_only)
 
     return open_at
+
+
+class HandedOver:
+    """A replay opener whose first call returns ``history``, already open where the app starts (`swarmdeck
+    replay` opened it to check --at, and a history is opened once: a PostgreSQL one builds its whole
+    cache each time); later calls (a replay entered again) open anew with ``opener``."""
+
+    def __init__(self, history, opener) -> None:
+        self._history = history
+        self._opener = opener
+
+    async def __call__(self, at):
+        if self._history is not None:
+            history, self._history = self._history, None
+            return history
+        return await self._opener(at)
+
+    async def close(self) -> None:
+        """Close the history if the app never took it (it stopped before entering replay)."""
+        if self._history is not None:
+            history, self._history = self._history, None
+            await history.close()
 
 
 def load_embedder(settings: Settings, option: str | None = None):
@@ -110,14 +133,15 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         key_folder=settings.key_folder,
         preferences_path=preferences.default_path(settings.config_home),
         desktop_notify=notify,
-        replay_opener=history_of(cfg.db),
+        replay_opener=history_of(cfg.db, read_only=read_only),
     )
     return app.run() or 0
 
 
-def run_replay(cfg: Config, opener, at, *, live, title: str) -> int:
+def run_replay(cfg: Config, opener, at, *, live, title: str, loop: asyncio.AbstractEventLoop | None = None) -> int:
     """The dashboard in replay mode (app/tui.py) from ``opener`` at ``at`` (True: the last event); ``live``
-    opens the live database that leaving replay goes on to (None: leaving closes the app)."""
+    opens the live database that leaving replay goes on to (None: leaving closes the app). ``loop``: the
+    event loop to run on (the one a history handed over was opened on)."""
     from .. import preferences
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 
@@ -126,7 +150,7 @@ def run_replay(cfg: Config, opener, at, *, live, title: str) -> int:
                        keymap=settings.keymap, key_folder=settings.key_folder,
                        preferences_path=preferences.default_path(settings.config_home),
                        replay_opener=opener, replay_at=at)
-    return app.run() or 0
+    return app.run(loop=loop) or 0
 
 
 def status_bridge_starter(cfg: Config, path: Path, interval: float):

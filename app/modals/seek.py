@@ -1,5 +1,5 @@
-"""`@` in replay (and the replay key on an activity log): go to an event id or a time, or pick one of the
-events the screen listed."""
+"""`@` in replay (and the replay key on an activity log or a task's history): go to an event id or a time,
+or pick one of the events the screen listed."""
 
 from __future__ import annotations
 

@@ -329,6 +329,17 @@ class QueueScreen(LiveScreen):
         self.query_one("#task-detail-body", Static).update(main)
         self.query_one("#task-detail-facts", Static).update(facts)
 
+    def focused_events(self) -> list[tuple[int, Text]]:
+        """The shown task's history, oldest first, once its detail pane has the focus: the replay key
+        starts from one of them."""
+        focused = self.focused
+        if self._detail is None or focused is None or self.query_one("#task-detail") not in focused.ancestors:
+            return []
+        task, history = self._detail[0], self._detail[3]
+        if task.id != self.selected:
+            return []
+        return [(e.id, history_line(e)) for e in reversed(history)]
+
     # -- filters and sorting ---------------------------------------------------------------------------------
 
     def action_focus_filter(self) -> None:
@@ -531,19 +542,26 @@ def render_detail(task: Task, breakdown, dependents: list[int], history: list[Ev
         out.append_text(safe(json.dumps(task.input_data, indent=2, ensure_ascii=False)))
     out.append("\n\nHistory\n", style="bold underline")
     for e in history:
-        out.append(f"  {clock_time(e.ts)[11:]}  ")
-        kind = e.kind_enum
-        status = None if kind is None else kind.status
-        style = STATUS_STYLE.get(status, "") if status else ""
-        out.append(e.kind if kind is None else kind.action, style=style)
         out.append("  ")
-        out.append_text(safe(e.actor))
-        detail = _history_detail(e.typed())
-        if detail:
-            out.append("  ")
-            out.append_text(safe(detail, "dim", one_line=True))
+        out.append_text(history_line(e))
         out.append("\n")
     return main, out
+
+
+def history_line(e: Event) -> Text:
+    """One event of a task's history: when, what happened, who did it and why (agent text kept plain)."""
+    line = Text(f"{clock_time(e.ts)[11:]}  ")
+    kind = e.kind_enum
+    status = None if kind is None else kind.status
+    style = STATUS_STYLE.get(status, "") if status else ""
+    line.append(e.kind if kind is None else kind.action, style=style)
+    line.append("  ")
+    line.append_text(safe(e.actor, one_line=True))
+    detail = _history_detail(e.typed())
+    if detail:
+        line.append("  ")
+        line.append_text(safe(detail, "dim", one_line=True))
+    return line
 
 
 def _history_detail(payload: Payload) -> str | None:

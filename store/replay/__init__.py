@@ -66,10 +66,11 @@ class Replay(Protocol):
 
 
 async def open_replay(source: str | Path, *, at: int | datetime | None = None,
-                      clock: Callable[[], float] = time.time) -> Replay:
+                      clock: Callable[[], float] = time.time, read_only: bool = False) -> Replay:
     """The history of ``source`` (a swarm database: SQLite path or postgresql:// URL, or a replay file
     written by ``swarmdeck export replay``) opened at ``at`` (an event id, or the last event at or
-    before a time; None: the newest event). The engine: store/replay/engine.py."""
+    before a time; None: the newest event); ``read_only``: for a read-only seat, which leaves nothing
+    beside the database. The engine: store/replay/engine.py."""
     from .engine import open_replay as engine_open
 
-    return await engine_open(source, at=at, clock=clock)
+    return await engine_open(source, at=at, clock=clock, read_only=read_only)

@@ -158,8 +158,11 @@ class Source:
         else:
             import sqlean
 
+            # Writes refused, but not SQLite's read-only mode, which leaves a WAL database's -wal and -shm
+            # files behind (engine.py ``_connect``).
             path = Path(path_from_url(url)).resolve()
-            self.conn = sqlean.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self.conn = sqlean.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False)
+            self.conn.execute("PRAGMA query_only = ON")
             self.conn.row_factory = sqlean.Row
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

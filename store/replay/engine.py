@@ -1,7 +1,8 @@
 """The replay engine: ``open_replay`` opens a swarm's history at one event, and moves through it.
 
 Design (measured: BENCHMARKS.md, "Replay"). The history is kept as temporal tables in a cache SQLite
-file beside the database (``<db>.replay-cache``; store/replay/build.py): every version of every row a
+file beside the database (``<db>.replay-cache``, or for a read-only seat in the user's cache folder:
+``cache_path``; store/replay/build.py): every version of every row a
 replay shows, each with the event ids between which it held, built by one pass of a reducer over the
 event log the first time a replay opens and extended by the events after it each later time (never on
 the live write path: a live write pays nothing). Each table's own name in that file is a view of the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import tempfile
@@ -51,16 +53,34 @@ _KIND_OF_STEP = {Step.DECISION: "gate.decided", Step.FAILURE: "task.failed", Ste
 _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
 
 
-def cache_path(db: Path) -> Path:
-    return db.with_name(db.name + ".replay-cache")
+def cache_path(db: Path, *, read_only: bool = False) -> Path:
+    """Where the replay cache of the SQLite database ``db`` lives: beside it (``<db>.replay-cache``) for a
+    seat that may write there. A read-only seat (or one that cannot write in the database's folder)
+    leaves nothing beside the database: its cache is in the user's cache folder (platformdirs:
+    $XDG_CACHE_HOME/swarmdeck/replay, else ~/.cache/swarmdeck/replay on Linux), named by a hash of the
+    database's absolute path, so two databases never share one and the next replay of it finds it."""
+    if not read_only and os.access(db.resolve().parent, os.W_OK | os.X_OK):
+        return db.with_name(db.name + ".replay-cache")
+    import hashlib
+
+    import platformdirs
+
+    digest = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:32]
+    return platformdirs.user_cache_path("swarmdeck") / "replay" / f"{digest}.replay-cache"
 
 
 def _connect(path: Path, *, read_only: bool = False) -> Any:
+    """A connection to ``path``; ``read_only``: one that refuses every write. Not SQLite's read-only
+    mode: a read-only connection to a database in WAL mode leaves its ``-wal`` and ``-shm`` files behind,
+    where the last ordinary connection to close removes them (a read-only seat leaves nothing beside a
+    database); SQLite opens a file this user cannot write read-only by itself."""
     import sqlean
 
-    where = f"file:{path.resolve()}?mode=ro" if read_only else str(path)
+    where = f"file:{path.resolve()}?mode=rw" if read_only else str(path)  # (mode=rw: never made anew)
     conn = sqlean.connect(where, uri=read_only, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
     return conn
 
 
@@ -128,6 +148,7 @@ async def build_cache(source: str | Path, path: Path) -> Path:
     if isinstance(source, Path):
         lock = await asyncio.to_thread(_take_turn, source)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the user's cache folder, the first time
         if path.exists() and _format(path) != FORMAT:  # a cache of an earlier format: built again
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
@@ -299,10 +320,11 @@ async def _open_file(path: Path, at: int | datetime | None, cleanup: Callable[[]
 
 
 async def open_replay(source: str | Path, *, at: int | datetime | None = None,
-                      clock: Callable[[], float] = time.time) -> SqliteReplay:
+                      clock: Callable[[], float] = time.time, read_only: bool = False) -> SqliteReplay:
     """Open ``source`` (a swarm database: a SQLite path or a postgresql:// URL; or a replay file) at
     ``at`` (an event id, or the last event at or before a time; None: the newest event). ``clock`` is
-    not read: the replay's store reads the point's time; it is accepted for the faces' symmetry."""
+    not read: the replay's store reads the point's time; it is accepted for the faces' symmetry.
+    ``read_only``: a read-only seat's, whose cache is kept away from the database (``cache_path``)."""
     from .. import path_from_url, scheme_of
 
     del clock
@@ -312,7 +334,7 @@ async def open_replay(source: str | Path, *, at: int | datetime | None = None,
             raise NotFound(f"{path} does not exist", entity="database", key=str(path))
         if is_replay_file(path):
             return await _open_file(path, at, None)
-        cache = await build_cache(path, cache_path(path))
+        cache = await build_cache(path, cache_path(path, read_only=read_only))
         return await _open_file(cache, at, None)
     folder = Path(tempfile.mkdtemp(prefix="swarmdeck-replay-"))
     try:
@@ -361,10 +383,12 @@ def _resolve(conn: Any, ref: int | datetime | None, default: int, *, upper: bool
 
 
 async def export_replay(source: str | Path, target: Path, *, start: int | datetime | None = None,
-                        end: int | datetime | None = None, force: bool = False) -> tuple[int, int]:
+                        end: int | datetime | None = None, force: bool = False,
+                        read_only: bool = False) -> tuple[int, int]:
     """Write a self-contained replay file of ``source`` from ``start`` to ``end`` (event ids or times;
     None: the first, the newest): the state at ``start``, the content as of ``end``, the events between.
     Written under a temporary name and renamed; an existing ``target`` is refused unless ``force``.
+    ``read_only``: a read-only seat's, whose cache is kept away from the database (``cache_path``).
     Returns the first and last event ids it holds."""
     from .. import path_from_url, scheme_of
 
@@ -380,7 +404,7 @@ async def export_replay(source: str | Path, target: Path, *, start: int | dateti
             path = Path(path_from_url(source))
             if not path.exists():
                 raise NotFound(f"{path} does not exist", entity="database", key=str(path))
-            cache = await build_cache(path, cache_path(path))
+            cache = await build_cache(path, cache_path(path, read_only=read_only))
         else:
             folder = Path(tempfile.mkdtemp(prefix="swarmdeck-export-"))
             cache = await build_cache(source, folder / "replay.db")

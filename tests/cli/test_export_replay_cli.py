@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from pathlib import Path
 
+import pytest
 from test_cli import expect_error, expect_json_error
 
 from swarmdeck.store import open_store
@@ -75,3 +77,78 @@ def test_export_refuses_bad_ranges(db, tmp_path):
     expect_error(invoke("--db", db, "export", "replay", "--from", "5", "--to", "1", target), 1, "nothing to export")
     expect_error(invoke("--db", db, "export", "replay", "--to", "9" * 100_000, target), 1, "too large")
     assert not target.exists()
+
+
+def _dashboard(seen: dict, monkeypatch) -> None:
+    """`swarmdeck replay`'s dashboard, driven: it records where replay opened and what it showed, leaves
+    replay (the live swarm) and enters it again from now."""
+    from swarmdeck.app.tui import SwarmdeckApp
+
+    async def until(pilot, condition) -> None:
+        for _ in range(1000):
+            if condition():
+                return
+            await pilot.pause(0.01)
+        raise AssertionError(f"the dashboard never got there: {seen}")
+
+    async def drive(app: SwarmdeckApp) -> int:
+        async with app.run_test(size=(100, 30)) as pilot:
+            # Shown, and its reads done: leaving closes the replay's store.
+            await until(pilot, lambda: app.replay_point is not None and getattr(app.screen, "_loaded", False)
+                        and all(w.is_finished or w.group == "poll" for w in app.workers))
+            seen["point"] = app.replay_point
+            seen["tasks"] = len(await app.store.list_tasks())
+            if app._store_factory is not None:  # on the database itself: live, then replay once more
+                await pilot.press("ctrl+r")
+                await until(pilot, lambda: app.replay is None)
+                seen["left"] = True
+                await pilot.press("ctrl+r")
+                await until(pilot, lambda: app.replay is not None)
+                seen["again"] = app.replay_point
+        return 0
+
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
+
+
+def test_swarmdeck_replay_opens_the_history_once_to_check_at_and_show_it(db, monkeypatch):
+    """A PostgreSQL history is read into a new cache at each opening: `swarmdeck replay --at` opens it once,
+    and the dashboard shows that one; entering replay again later opens it again."""
+    from swarmdeck.store.replay import engine
+
+    invoke("--db", db, "agent", "register", "ada", "--type", "general")
+    for n in range(3):
+        invoke("--db", db, "task", "enqueue", f"task {n}")
+    last = asyncio.run(_latest(db))
+    builds = []
+    build_cache = engine.build_cache
+
+    async def counted(source, path):
+        builds.append(path)
+        return await build_cache(source, path)
+
+    monkeypatch.setattr(engine, "build_cache", counted)
+    seen: dict = {}
+    _dashboard(seen, monkeypatch)
+    ran = invoke("--db", db, "replay", "--at", str(last - 1))
+    assert ran.returncode == 0, ran.stderr
+    assert seen["point"].event_id == last - 1 and seen["tasks"] == 2
+    assert seen["again"].event_id == last
+    assert len(builds) == 2  # once for --at and the dashboard, once for the later replay
+
+
+def test_a_read_only_seat_replays_without_writing_beside_the_database(db, tmp_path_factory, monkeypatch):
+    if not isinstance(db, Path):
+        pytest.skip("a server's database has no folder beside it (its replay cache is a temporary one)")
+    cache_home = tmp_path_factory.mktemp("user-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    for n in range(2):
+        invoke("--db", db, "task", "enqueue", f"task {n}")
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.iterdir())
+    seen: dict = {}
+    _dashboard(seen, monkeypatch)
+    ran = invoke("--read-only", "--db", db, "replay")
+    assert ran.returncode == 0, ran.stderr
+    assert seen["tasks"] == 2 and seen["point"].event_id == asyncio.run(_latest(db))
+    assert sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.iterdir()) == before
+    assert [p.suffix for p in (cache_home / "swarmdeck" / "replay").iterdir()] == [".replay-cache"]
+    assert seen["again"].event_id == seen["point"].event_id  # the second replay found the same cache

@@ -283,6 +283,57 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         await store.close()
 
 
+async def test_a_read_only_seat_writes_nothing_beside_the_database_and_keeps_its_cache_for_next_time(
+        tmp_path, clock, monkeypatch):
+    from swarmdeck.store.replay import engine
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    built = []
+    new_cache = engine._new_cache
+
+    async def counted(path):
+        built.append(path)
+        await new_cache(path)
+
+    monkeypatch.setattr(engine, "_new_cache", counted)
+    folder, elsewhere = tmp_path / "swarm", tmp_path / "elsewhere"
+    db, namesake = folder / "swarm.db", elsewhere / "swarm.db"
+    for path in (db, namesake):
+        store = await open_store(path, create=True, clock=clock)
+        try:
+            await store.enqueue_task(description=f"first of {path.parent.name}")
+        finally:
+            await store.close()
+
+    def listing() -> list[tuple[str, int, int]]:
+        return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+
+    before = listing()
+    replay = await open_replay(db, read_only=True)
+    try:
+        assert [t.description for t in await replay.store.list_tasks()] == ["first of swarm"]
+    finally:
+        await replay.close()
+    assert listing() == before
+    cache = cache_path(db, read_only=True)
+    assert cache.is_file() and cache.is_relative_to(tmp_path / "user-cache" / "swarmdeck" / "replay")
+    assert cache_path(namesake, read_only=True) != cache  # two databases never share one
+    assert cache_path(db) == folder / "swarm.db.replay-cache"  # a writable seat's stays beside it
+
+    store = await open_store(db, clock=clock)
+    try:
+        await store.enqueue_task(description="second")
+    finally:
+        await store.close()
+    before = listing()
+    replay = await open_replay(db, read_only=True)  # the same cache, extended by the new event
+    try:
+        assert len(await replay.store.list_tasks()) == 2
+    finally:
+        await replay.close()
+    assert listing() == before and built == [cache.with_name(cache.name + ".building")]
+
+
 async def test_a_cache_of_the_earlier_format_is_built_again_with_the_memory_index(db_path, clock):
     import sqlean
 

@@ -358,6 +358,32 @@ async def test_the_replay_key_opens_replay_at_now_and_leaving_returns_to_live(se
         await wait_for(pilot, lambda: isinstance(app.screen, DecisionModal), what="the decision dialog")
 
 
+async def test_a_read_that_leaving_replay_cut_short_is_no_error(seeded) -> None:
+    """A screen's read of the replay still under way when a person leaves it fails on the closed replay:
+    it read a state no longer shown, and the live screens load afresh; no error modal."""
+    from swarmdeck.app.modals.error import ErrorModal
+
+    app, opener = replay_app(seeded.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await in_replay(pilot)
+        replay = opener.opened[0]
+        gate = asyncio.Event()
+
+        async def slow_read() -> None:
+            await gate.wait()
+            await replay.store.list_tasks()
+
+        worker = app.screen.run_worker(slow_read, group="detail", exit_on_error=False)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.replay is None and replay.closed, what="live again")
+        gate.set()
+        await settle(pilot)
+        assert worker.state.name == "ERROR"  # the replay's store was closed under it
+        assert not isinstance(app.screen, ErrorModal)
+        assert not [n.message for n in app._notifications if n.severity == "error"]
+        assert "LIVE" in bar_text(app)
+
+
 async def test_a_replay_file_alone_closes_when_replay_is_left(seeded) -> None:
     opener = Opener(seeded.path)
     from swarmdeck.app.tui import SwarmdeckApp
@@ -370,6 +396,17 @@ async def test_a_replay_file_alone_closes_when_replay_is_left(seeded) -> None:
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: not app.is_running, what="the app to close")
     assert opener.opened[0].closed
+
+
+async def replay_from_the_first(pilot, options: OptionList) -> None:
+    """Pick the first event the picker offers: replay opens there, and the marker says so."""
+    app = pilot.app
+    options.highlighted = 0
+    picked = int(options.get_option_at_index(0).id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
+                   what="replay at the event picked")
+    assert f"event {picked}" in bar_text(app)
 
 
 async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked(seeded) -> None:
@@ -388,12 +425,42 @@ async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked
         options = app.screen.query_one(OptionList)
         assert options.option_count == len(screen.focused_events())
         options.focus()
-        options.highlighted = 0
-        picked = int(options.get_option_at_index(0).id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == picked,
-                       what="replay at the event picked")
-        assert f"event {picked}" in bar_text(app)
+        await replay_from_the_first(pilot, options)
+
+
+async def test_from_a_focused_task_history_the_replay_key_starts_at_the_event_picked(seeded) -> None:
+    """The queue's detail pane lists the task's history: with it focused, ctrl+r offers those events,
+    the latest highlighted; agent-written words in them stay plain text."""
+    await db_call(seeded.path, "register_agent", "prober", agent_type="probe")
+    task = await db_call(seeded.path, "enqueue_task", description="[bold]x[/] described", agent_type="probe")
+    await db_call(seeded.path, "claim_task", agent="prober", agent_type="probe")
+    await db_call(seeded.path, "fail_task", task.id, agent="prober",
+                  error="[bold]x[/] [@click=app.quit]quit[/] \x1b[31mred")  # retried: ready again
+    history = await db_call(seeded.path, "events", entity="task", entity_id=task.id)
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, "2")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        while screen.table.selected_key != str(task.id):
+            await pilot.press("down")
+        await wait_for(pilot, lambda: screen._detail is not None and screen._detail[0].id == task.id,
+                       what="the task's detail")
+        assert screen.focused_events() == []  # the table has the focus: ctrl+r replays from now
+        screen.query_one("#task-detail-side").focus()
+        await settle(pilot)
+        events = screen.focused_events()
+        assert [event_id for event_id, _ in events] == sorted(e.id for e in history)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, SeekModal), what="the pick of an event")
+        options = app.screen.query_one(OptionList)
+        assert options.option_count == len(history)
+        assert int(options.get_option_at_index(options.highlighted).id) == max(e.id for e in history)
+        last = options.get_option_at_index(options.option_count - 1).prompt
+        assert "[bold]x[/] [@click=app.quit]quit[/]" in last.plain and "\x1b" not in last.plain
+        assert not any(span.style and ("bold" in str(span.style) or "click" in str(span.style))
+                       for span in last.spans)
+        await replay_from_the_first(pilot, options)
 
 
 async def test_help_lists_the_replay_keys(seeded) -> None:
@@ -475,7 +542,7 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
             seen["live_bar"] = bar_text(app)
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", seeded.path, "replay", "--at", str(failed.id - 1))
     assert result.returncode == 0, result.stderr
     when = events[failed.id - 2].ts.astimezone().strftime("%H:%M:%S")
@@ -489,7 +556,7 @@ def test_swarmdeck_replay_refuses_a_missing_file_and_a_bad_time_before_any_dashb
     from swarmdeck.app.tui import SwarmdeckApp
     from support import invoke
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: pytest.fail("no dashboard for a mistake"))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: pytest.fail("no dashboard for a mistake"))
     missing = invoke("--db", seeded.path, "replay", str(tmp_path / "nowhere.replay"))
     assert missing.returncode == 2 and "no replay file at" in missing.stderr
     bad = invoke("--db", seeded.path, "replay", "--at", "teatime")
@@ -552,7 +619,7 @@ def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(
             await wait_for(pilot, lambda: not app.is_running, what="the app to close")
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self: asyncio.run(drive(self)))
+    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", tmp_path / "elsewhere.db", "replay", file)
     assert result.returncode == 0, result.stderr
     assert seen["point"].first_id == first and seen["point"].event_id == last
