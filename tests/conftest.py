@@ -40,6 +40,16 @@ def signing_keys(tmp_path_factory):
         yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory):
+    """The user's cache folder (replay caches of read-only seats and of servers' databases) is one of the
+    test session's own, never the real one."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -19,7 +19,10 @@ re-applying events and for rewriting the tables a store reads at each seek (a ra
 fortnight's 100k tasks rewrites most of them). The price is paid by the reads, which filter versions
 (indexed by key and by event id), and by the cache's size (every version of every row).
 
-A PostgreSQL source is read the same way, into a cache in a temporary directory (dropped at close).
+A PostgreSQL source is read the same way, into a cache in the user's cache folder (``server_cache_path``),
+extended by each later replay from this machine. Before a cache is extended, the source must still hold
+the last event the cache read, the same (``_same_history``): a database made anew at the same path or
+URL gets a cache built anew, not another history's.
 A replay file written by ``swarmdeck export replay`` is such a cache, clipped to its range
 (``export_replay``): it opens anywhere, with no access to the database it came from.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -61,11 +65,24 @@ def cache_path(db: Path, *, read_only: bool = False) -> Path:
     database's absolute path, so two databases never share one and the next replay of it finds it."""
     if not read_only and os.access(db.resolve().parent, os.W_OK | os.X_OK):
         return db.with_name(db.name + ".replay-cache")
+    return _user_cache(str(db.resolve()))
+
+
+def server_cache_path(url: str) -> Path:
+    """Where the replay cache of the PostgreSQL database ``url`` names lives: in the user's cache folder,
+    named by a hash of the URL without its password (the server, port, database and user), so the next
+    replay of it, from this machine, extends it rather than reading the whole event log again."""
+    from ..postgres.base import where
+
+    return _user_cache(where(url))
+
+
+def _user_cache(key: str) -> Path:
     import hashlib
 
     import platformdirs
 
-    digest = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return platformdirs.user_cache_path("swarmdeck") / "replay" / f"{digest}.replay-cache"
 
 
@@ -141,15 +158,42 @@ def _extend(path: Path, source: str | Path) -> None:
         conn.close()
 
 
-async def build_cache(source: str | Path, path: Path) -> Path:
-    """Make (or extend) the replay cache of ``source`` at ``path``. Builds of one SQLite database's cache
-    take turns (an advisory ``flock`` on the database file, which SQLite's own locks never see)."""
-    lock = None
-    if isinstance(source, Path):
-        lock = await asyncio.to_thread(_take_turn, source)
+def _same_history(path: Path, source: str | Path) -> bool:
+    """Whether the cache at ``path`` holds the beginning of ``source``'s history: the source still has the
+    last event the cache read, the same (its time, to the clock's precision, tells two histories apart).
+    A database made anew at the same path or URL (deleted and created again, another backup restored)
+    does not, and its cache is not to be extended but built again."""
+    conn = _connect(path, read_only=True)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)  # the user's cache folder, the first time
-        if path.exists() and _format(path) != FORMAT:  # a cache of an earlier format: built again
+        row = conn.execute("SELECT value FROM rp_meta WHERE key = 'last_id'").fetchone()
+        last = int(row[0]) if row is not None and row[0] is not None else 0
+        if not last:
+            return True  # nothing read yet
+        cached = conn.execute("SELECT ts, kind, entity_id, payload FROM rp_events WHERE id = ?", (last,)).fetchone()
+    finally:
+        conn.close()
+    src = Source(source)
+    try:
+        now = src.one("SELECT ts, kind, entity_id, payload FROM events WHERE id = ?", (last,))
+    finally:
+        src.close()
+    if cached is None or now is None:
+        return False
+    payload = now["payload"] if isinstance(now["payload"], str) else json.dumps(now["payload"])
+    return (float(cached[0]), cached[1], cached[2]) == (float(now["ts"]), now["kind"], now["entity_id"]) and (
+        json.loads(cached[3] or "{}") == json.loads(payload or "{}"))
+
+
+async def build_cache(source: str | Path, path: Path) -> Path:
+    """Make (or extend) the replay cache of ``source`` at ``path``. Builds of one cache take turns (an
+    advisory ``flock``: on a SQLite database's file, which SQLite's own locks never see; on a lock file
+    beside a server's cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)  # the user's cache folder, the first time
+    turn = source if isinstance(source, Path) else path.with_name(path.name + ".lock")
+    lock = await asyncio.to_thread(_take_turn, turn)
+    try:
+        if path.exists() and (_format(path) != FORMAT or not await asyncio.to_thread(_same_history, path, source)):
+            # A cache of an earlier format, or of another history at the same place: built again.
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
         if not path.exists():
@@ -170,10 +214,10 @@ async def build_cache(source: str | Path, path: Path) -> Path:
     return path
 
 
-def _take_turn(db: Path) -> Any:
+def _take_turn(file: Path) -> Any:
     import fcntl
 
-    handle = open(db, "rb")  # noqa: SIM115 - held until the build ends
+    handle = open(file, "rb" if file.exists() else "ab")  # noqa: SIM115 - held until the build ends
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
     return handle
 
@@ -336,13 +380,8 @@ async def open_replay(source: str | Path, *, at: int | datetime | None = None,
             return await _open_file(path, at, None)
         cache = await build_cache(path, cache_path(path, read_only=read_only))
         return await _open_file(cache, at, None)
-    folder = Path(tempfile.mkdtemp(prefix="swarmdeck-replay-"))
-    try:
-        cache = await build_cache(source, folder / "replay.db")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return await _open_file(cache, at, lambda: shutil.rmtree(folder, ignore_errors=True))
+    cache = await build_cache(source, server_cache_path(str(source)))
+    return await _open_file(cache, at, None)
 
 
 # -- replay files ---------------------------------------------------------------------------------

@@ -111,8 +111,8 @@ def _dashboard(seen: dict, monkeypatch) -> None:
 
 
 def test_swarmdeck_replay_opens_the_history_once_to_check_at_and_show_it(db, monkeypatch):
-    """A PostgreSQL history is read into a new cache at each opening: `swarmdeck replay --at` opens it once,
-    and the dashboard shows that one; entering replay again later opens it again."""
+    """A history is read into its cache (made, or extended) at each opening: `swarmdeck replay --at` opens
+    it once, and the dashboard shows that one; entering replay again later opens it again."""
     from swarmdeck.store.replay import engine
 
     invoke("--db", db, "agent", "register", "ada", "--type", "general")
@@ -138,7 +138,7 @@ def test_swarmdeck_replay_opens_the_history_once_to_check_at_and_show_it(db, mon
 
 def test_a_read_only_seat_replays_without_writing_beside_the_database(db, tmp_path_factory, monkeypatch):
     if not isinstance(db, Path):
-        pytest.skip("a server's database has no folder beside it (its replay cache is a temporary one)")
+        pytest.skip("a server's database has no folder beside it (its replay cache is in the user's cache folder)")
     cache_home = tmp_path_factory.mktemp("user-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
     for n in range(2):

@@ -283,6 +283,90 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         await store.close()
 
 
+async def test_a_cache_of_another_history_is_built_again(db_path, clock):
+    """A database made anew where another was (deleted, or restored from a backup) keeps the path, and so
+    the cache's name: its replay shows its own history, not the cache's (which a new database, with fewer
+    events, looked like it had only to extend)."""
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        for n in range(5):
+            await store.enqueue_task(description=f"old {n}")
+    finally:
+        await store.close()
+    await (await open_replay(db_path)).close()
+    for suffix in ("", "-wal", "-shm"):
+        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+    store = await open_store(db_path, create=True, clock=clock)
+    try:
+        await store.enqueue_task(description="new")
+        await store.enqueue_task(description="newer")  # as many events as an old one, or more: same ids
+    finally:
+        await store.close()
+    replay = await open_replay(db_path)
+    try:
+        assert sorted(t.description for t in await replay.store.list_tasks()) == ["new", "newer"]
+    finally:
+        await replay.close()
+
+
+async def test_a_servers_history_is_kept_and_extended_and_a_database_made_anew_gets_its_own(
+        pg_url, clock, monkeypatch):
+    """A PostgreSQL database's replay cache is kept in the user's cache folder: the next replay from this
+    machine reads only the events since (entering replay from a dashboard again costs no rebuild), and a
+    database dropped and made again under the same name gets a cache of its own history."""
+    import pg_support
+    from swarmdeck.store.replay import engine
+
+    built = []
+    new_cache = engine._new_cache
+
+    async def counted(path):
+        built.append(path)
+        await new_cache(path)
+
+    monkeypatch.setattr(engine, "_new_cache", counted)
+    name = "swarmdeck_replay_kept"
+
+    async def swarm(*descriptions: str) -> str:
+        url = pg_support.create_database(pg_url, name)
+        store = await open_store(url, create=True, clock=clock)
+        try:
+            for description in descriptions:
+                await store.enqueue_task(description=description)
+        finally:
+            await store.close()
+        return url
+
+    async def replayed(url: str) -> list[str]:
+        replay = await open_replay(url)
+        try:
+            return sorted(t.description for t in await replay.store.list_tasks())
+        finally:
+            await replay.close()
+
+    url = await swarm("old 1", "old 2", "old 3")
+    try:
+        assert await replayed(url) == ["old 1", "old 2", "old 3"]
+        store = await open_store(url, clock=clock)
+        try:
+            await store.enqueue_task(description="old 4")
+        finally:
+            await store.close()
+        assert await replayed(url) == ["old 1", "old 2", "old 3", "old 4"]
+        assert len(built) == 1  # extended, not built again
+        cache = engine.server_cache_path(url)
+        assert cache.is_file() and cache.is_relative_to(engine.server_cache_path(url).parent)
+    finally:
+        pg_support.drop_database(pg_url, name)
+    clock.advance(60)  # made a minute later: its events are not the old ones
+    url = await swarm("new", "newer", "newest", "last", "after")  # as many events as the old one had, and more
+    try:
+        assert await replayed(url) == ["after", "last", "new", "newer", "newest"]
+        assert len(built) == 2
+    finally:
+        pg_support.drop_database(pg_url, name)
+
+
 async def test_a_read_only_seat_writes_nothing_beside_the_database_and_keeps_its_cache_for_next_time(
         tmp_path, clock, monkeypatch):
     from swarmdeck.store.replay import engine
