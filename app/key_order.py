@@ -8,10 +8,10 @@ burst of them reaches the app in one read; a fast typist in a terminal can do it
 before the first has moved the focus: after Tab, the next letters still land in the widget Tab left,
 and Space after Tab goes to the text area instead of the checkbox Tab reached.
 
-:class:`KeysInOrder` routes one key at a time: a key read while another is still on its way is held,
-and routed once that one has been handled (stopped by a widget, or through the app's bindings), to
-the focus as it then is. A key that never reports back (its widget removed meanwhile) holds the
-next ones for ``PATIENCE`` seconds at most.
+:class:`KeysInOrder` routes one key (or paste) at a time: one read while another is still on its way
+is held, and routed once that one has been handled (stopped by a widget, or through the app's
+bindings), to the focus as it then is. A key that never reports back (its widget removed meanwhile)
+holds the next ones for ``PATIENCE`` seconds at most.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.timer import Timer
 
+#: What a person types: a paste is held behind the keys typed before it, as they are.
+TYPED = (events.Key, events.Paste)
 #: Seconds a held key waits for the key before it to be handled, before it is routed anyway.
 PATIENCE = 0.5
 
@@ -35,15 +37,15 @@ class KeysInOrder(App[ReturnType]):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._keys_held: deque[events.Key] = deque()
+        self._keys_held: deque[events.Key | events.Paste] = deque()
         #: The key routed and not yet handled, the nodes it may still go through, and when it left.
-        self._key_out: events.Key | None = None
+        self._key_out: events.Key | events.Paste | None = None
         self._key_path: list[MessagePump] = []
         self._key_sent = 0.0
         self._key_timer: Timer | None = None
 
     async def on_event(self, event: events.Event) -> None:
-        if not isinstance(event, events.Key):
+        if not isinstance(event, TYPED):
             await super().on_event(event)
         elif not event.is_forwarded:  # read from the terminal: routed in turn
             self._keys_held.append(event)
@@ -82,7 +84,7 @@ class KeysInOrder(App[ReturnType]):
         elif message._stop_propagation or not (node.is_parent_active and node.is_attached):
             self._key_handled()
 
-    def _key_reached_app(self, key: events.Key) -> None:
+    def _key_reached_app(self, key: events.Key | events.Paste) -> None:
         if key is self._key_out:
             self._key_handled()
 

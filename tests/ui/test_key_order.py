@@ -44,6 +44,18 @@ async def test_keys_after_tab_land_in_the_widget_tab_reached():
         assert app.query_one("#second", Input).value == "typed at once, all of it"
 
 
+async def test_a_paste_after_tab_lands_in_the_widget_tab_reached():
+    app = Form()
+    async with app.run_test() as pilot:
+        app.query_one("#first", Input).focus()
+        await pilot.pause()
+        burst(app, ("tab", "\t"))
+        app.post_message(events.Paste("pasted"))
+        second = app.query_one("#second", Input)
+        await wait_for(pilot, lambda: second.value == "pasted", what="the paste in the second input")
+        assert app.query_one("#first", Input).value == ""
+
+
 async def test_without_it_textual_routes_them_to_the_old_focus():
     """What KeysInOrder is for: Textual alone sends keys read with Tab to the widget Tab leaves (when
     this fails, Textual routes keys in order itself, and app/key_order.py can go)."""
