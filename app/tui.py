@@ -37,6 +37,7 @@ from swarmdeck.widgets.text import scrub
 
 from . import preferences
 from .commands import COMMAND_PROVIDERS
+from .key_order import KeysInOrder
 from .keymap import unknown_ids
 from .format import refusal
 from .modals.error import ErrorModal
@@ -128,7 +129,7 @@ async def _close_all(stores: list[Store]) -> None:
         await _close_all(stores[:-1])
 
 
-class SwarmdeckApp(App[int]):
+class SwarmdeckApp(KeysInOrder[int]):
     """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4), charts (5)."""
 
     TITLE = "swarmdeck"

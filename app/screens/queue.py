@@ -458,9 +458,11 @@ class QueueScreen(LiveScreen):
         try:
             while True:
                 target = self._base_target[task_id]
-                await self.store.set_base_priority(task_id, target, actor=self.sd.reviewer)
+                written = await self.store.set_base_priority(task_id, target, actor=self.sd.reviewer)
                 if self._base_target[task_id] == target:
                     break
+            if task_id in self.tasks:  # the next press counts from here, before the rows reload
+                self.tasks[task_id] = written
         except StoreError:
             self.sd.changed()
             raise
