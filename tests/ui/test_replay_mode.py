@@ -418,8 +418,11 @@ async def test_from_a_focused_activity_the_replay_key_starts_at_the_event_picked
         while screen.table.selected_key != "builder-1":
             await pilot.press("down")
         await wait_for(pilot, lambda: screen.query_one("#activity", RichLog).lines, what="the activity")
-        screen.query_one("#activity", RichLog).focus()
+        activity = screen.query_one("#activity", RichLog)
+        unfocused = activity.styles.border_left
+        activity.focus()
         await settle(pilot)
+        assert activity.styles.border_left != unfocused  # the log shows it has the focus
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, SeekModal), what="the pick of an event")
         options = app.screen.query_one(OptionList)
@@ -447,8 +450,11 @@ async def test_from_a_focused_task_history_the_replay_key_starts_at_the_event_pi
         await wait_for(pilot, lambda: screen._detail is not None and screen._detail[0].id == task.id,
                        what="the task's detail")
         assert screen.focused_events() == []  # the table has the focus: ctrl+r replays from now
+        detail = screen.query_one("#task-detail")
+        unfocused = detail.styles.border_top
         screen.query_one("#task-detail-side").focus()
         await settle(pilot)
+        assert detail.styles.border_top != unfocused  # the pane shows it has the focus
         events = screen.focused_events()
         assert [event_id for event_id, _ in events] == sorted(e.id for e in history)
         await pilot.press("ctrl+r")
