@@ -283,6 +283,22 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         await store.close()
 
 
+@pytest.fixture
+def cache_builds(monkeypatch) -> list:
+    """The caches built anew (not extended) during the test, by the path each was built at."""
+    from swarmdeck.store.replay import engine
+
+    built: list = []
+    new_cache = engine._new_cache
+
+    async def counted(path):
+        built.append(path)
+        await new_cache(path)
+
+    monkeypatch.setattr(engine, "_new_cache", counted)
+    return built
+
+
 async def test_a_cache_of_another_history_is_built_again(db_path, clock):
     """A database made anew where another was (deleted, or restored from a backup) keeps the path, and so
     the cache's name: its replay shows its own history, not the cache's (which a new database, with fewer
@@ -310,21 +326,13 @@ async def test_a_cache_of_another_history_is_built_again(db_path, clock):
 
 
 async def test_a_servers_history_is_kept_and_extended_and_a_database_made_anew_gets_its_own(
-        pg_url, clock, monkeypatch):
+        pg_url, clock, cache_builds, user_cache):
     """A PostgreSQL database's replay cache is kept in the user's cache folder: the next replay from this
     machine reads only the events since (entering replay from a dashboard again costs no rebuild), and a
     database dropped and made again under the same name gets a cache of its own history."""
     import pg_support
     from swarmdeck.store.replay import engine
 
-    built = []
-    new_cache = engine._new_cache
-
-    async def counted(path):
-        built.append(path)
-        await new_cache(path)
-
-    monkeypatch.setattr(engine, "_new_cache", counted)
     name = "swarmdeck_replay_kept"
 
     async def swarm(*descriptions: str) -> str:
@@ -353,33 +361,23 @@ async def test_a_servers_history_is_kept_and_extended_and_a_database_made_anew_g
         finally:
             await store.close()
         assert await replayed(url) == ["old 1", "old 2", "old 3", "old 4"]
-        assert len(built) == 1  # extended, not built again
+        assert len(cache_builds) == 1  # extended, not built again
         cache = engine.server_cache_path(url)
-        assert cache.is_file() and cache.is_relative_to(engine.server_cache_path(url).parent)
+        assert cache.is_file() and cache.is_relative_to(user_cache / "swarmdeck" / "replay")
     finally:
         pg_support.drop_database(pg_url, name)
     clock.advance(60)  # made a minute later: its events are not the old ones
     url = await swarm("new", "newer", "newest", "last", "after")  # as many events as the old one had, and more
     try:
         assert await replayed(url) == ["after", "last", "new", "newer", "newest"]
-        assert len(built) == 2
+        assert len(cache_builds) == 2
     finally:
         pg_support.drop_database(pg_url, name)
 
 
 async def test_a_read_only_seat_writes_nothing_beside_the_database_and_keeps_its_cache_for_next_time(
-        tmp_path, clock, monkeypatch):
-    from swarmdeck.store.replay import engine
-
+        tmp_path, clock, monkeypatch, cache_builds):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
-    built = []
-    new_cache = engine._new_cache
-
-    async def counted(path):
-        built.append(path)
-        await new_cache(path)
-
-    monkeypatch.setattr(engine, "_new_cache", counted)
     folder, elsewhere = tmp_path / "swarm", tmp_path / "elsewhere"
     db, namesake = folder / "swarm.db", elsewhere / "swarm.db"
     for path in (db, namesake):
@@ -415,7 +413,7 @@ async def test_a_read_only_seat_writes_nothing_beside_the_database_and_keeps_its
         assert len(await replay.store.list_tasks()) == 2
     finally:
         await replay.close()
-    assert listing() == before and built == [cache.with_name(cache.name + ".building")]
+    assert listing() == before and cache_builds == [cache.with_name(cache.name + ".building")]
 
 
 async def test_a_cache_of_the_earlier_format_is_built_again_with_the_memory_index(db_path, clock):
