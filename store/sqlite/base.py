@@ -660,8 +660,10 @@ class Database:
                 if self._checkpointer is None:
                     if self._closed:
                         return
-                    # A checkpoint needs no schema checks, pragmas or extensions.
-                    opened = OwnedConnection("checkpoint")
+                    # A checkpoint needs no schema checks, pragmas or extensions. Its thread is a
+                    # daemon: a process that ends with its store open (a script that raised) must not
+                    # wait for it, and a checkpoint cut short loses nothing (the WAL still has it all).
+                    opened = OwnedConnection("checkpoint", daemon=True)
                     try:
                         await opened.open(_connector(self.path))
                     except sqlean.OperationalError as exc:

@@ -33,7 +33,8 @@ class OwnedConnection(ConnectionThread):
     The thread is not a daemon, like aiosqlite's: a store left open keeps the process from exiting,
     which makes a missing ``close()`` visible instead of losing what the thread was doing. Except
     with ``daemon``: the writer's thread may wait in ``flock(2)`` for a frozen process (see
-    ``HostWriteLock``), which must not keep this one alive; the store's reader still does."""
+    ``HostWriteLock``), which must not keep this one alive, and the WAL's checkpoint loses nothing
+    when cut short."""
 
     raw: sqlean.Connection | None
 
