@@ -40,19 +40,22 @@ class Row(tuple):
         return list(self._index)
 
 
-_ROW_CLASSES: dict[tuple[str, ...], type[Row]] = {}
+#: One ``Row`` class per column list, keyed by the names as the server sent them.
+_ROW_CLASSES: dict[tuple[bytes, ...], type[Row]] = {}
 
 
 def row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
-    """psycopg's row factory: each row a ``Row`` of the cursor's columns."""
-    description = cursor.description
-    if description is None:
+    """psycopg's row factory: each row a ``Row`` of the cursor's columns. It runs once per statement, so
+    it reads the column names off the result itself (``cursor.description`` would build a ``Column``
+    object per column each time: a fifth of a write's client time, measured)."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return tuple
-    names = tuple(column.name for column in description)
-    cls = _ROW_CLASSES.get(names)
+    key = tuple(result.fname(i) for i in range(result.nfields))
+    cls = _ROW_CLASSES.get(key)
     if cls is None:
-        cls = _ROW_CLASSES[names] = type("Row", (Row,), {"__slots__": (), "_index": {
-            name: i for i, name in enumerate(names)}})
+        cls = _ROW_CLASSES[key] = type("Row", (Row,), {"__slots__": (), "_index": {
+            name.decode(): i for i, name in enumerate(key)}})
     return cls
 
 
