@@ -2,7 +2,7 @@
 
 Design (measured: BENCHMARKS.md, "Replay"). The history is kept as temporal tables in a cache SQLite
 file beside the database (``<db>.replay-cache``, or for a read-only seat in the user's cache folder:
-``cache_path``; store/replay/build.py): every version of every row a
+``cache_path``; store/replay/layout.py, build.py): every version of every row a
 replay shows, each with the event ids between which it held, built by one pass of a reducer over the
 event log the first time a replay opens and extended by the events after it each later time (never on
 the live write path: a live write pays nothing). Each table's own name in that file is a view of the
@@ -44,7 +44,9 @@ from typing import Any
 
 from ..errors import InvalidArgument, NotFound
 from . import ReplayPoint, Step
-from .build import OPEN, REPLAYED, Builder, Source, block, convert
+from .build import Builder
+from .layout import OPEN, REPLAYED, block, convert
+from .source import Source
 
 #: Marks a file as a replay cache or a replay file (``rp_meta``).
 FORMAT = "swarmdeck-replay-2"

@@ -289,7 +289,7 @@ async def test_opening_a_replay_reads_its_source_over_one_connection(db, clock, 
     login each, paid each time a dashboard enters replay."""
     import psycopg
 
-    from swarmdeck.store.replay.engine import Source
+    from swarmdeck.store.replay.source import Source
 
     async def enqueue(description: str) -> int:
         store = await open_store(db, clock=clock)
