@@ -2,7 +2,7 @@
 
 Design (measured: BENCHMARKS.md, "Replay"). The history is kept as temporal tables in a cache SQLite
 file beside the database (``<db>.replay-cache``, or for a read-only seat in the user's cache folder:
-``cache_path``; store/replay/build.py): every version of every row a
+``cache_path``; store/replay/layout.py, build.py): every version of every row a
 replay shows, each with the event ids between which it held, built by one pass of a reducer over the
 event log the first time a replay opens and extended by the events after it each later time (never on
 the live write path: a live write pays nothing). Each table's own name in that file is a view of the
@@ -44,7 +44,9 @@ from typing import Any
 
 from ..errors import InvalidArgument, NotFound
 from . import ReplayPoint, Step
-from .build import OPEN, REPLAYED, Builder, Source, block, convert
+from .build import Builder
+from .layout import OPEN, REPLAYED, block, convert
+from .source import Source
 
 #: Marks a file as a replay cache or a replay file (``rp_meta``).
 FORMAT = "swarmdeck-replay-2"
@@ -134,10 +136,9 @@ async def _new_cache(path: Path) -> None:
         conn.close()
 
 
-def _extend(path: Path, source: str | Path) -> None:
+def _extend(path: Path, src: Source) -> None:
     """Bring the cache up to the source's newest event, in one transaction."""
     conn = _connect(path)
-    src = Source(source)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -154,12 +155,11 @@ def _extend(path: Path, source: str | Path) -> None:
             conn.execute("ROLLBACK")
             raise
     finally:
-        src.close()
         conn.close()
 
 
-def _same_history(path: Path, source: str | Path) -> bool:
-    """Whether the cache at ``path`` holds the beginning of ``source``'s history: the source still has the
+def _same_history(path: Path, src: Source) -> bool:
+    """Whether the cache at ``path`` holds the beginning of ``src``'s history: the source still has the
     last event the cache read, the same (its time, to the clock's precision, tells two histories apart).
     A database made anew at the same path or URL (deleted and created again, another backup restored)
     does not, and its cache is not to be extended but built again."""
@@ -172,11 +172,7 @@ def _same_history(path: Path, source: str | Path) -> bool:
         cached = conn.execute("SELECT ts, kind, entity_id, payload FROM rp_events WHERE id = ?", (last,)).fetchone()
     finally:
         conn.close()
-    src = Source(source)
-    try:
-        now = src.one("SELECT ts, kind, entity_id, payload FROM events WHERE id = ?", (last,))
-    finally:
-        src.close()
+    now = src.one("SELECT ts, kind, entity_id, payload FROM events WHERE id = ?", (last,))
     if cached is None or now is None:
         return False
     payload = now["payload"] if isinstance(now["payload"], str) else json.dumps(now["payload"])
@@ -187,12 +183,15 @@ def _same_history(path: Path, source: str | Path) -> bool:
 async def build_cache(source: str | Path, path: Path) -> Path:
     """Make (or extend) the replay cache of ``source`` at ``path``. Builds of one cache take turns (an
     advisory ``flock``: on a SQLite database's file, which SQLite's own locks never see; on a lock file
-    beside a server's cache)."""
+    beside a server's cache). The source is read over one connection, for the history check and the
+    build alike (a server's costs a login)."""
     path.parent.mkdir(parents=True, exist_ok=True)  # the user's cache folder, the first time
     turn = source if isinstance(source, Path) else path.with_name(path.name + ".lock")
     lock = await asyncio.to_thread(_take_turn, turn)
+    src: Source | None = None
     try:
-        if path.exists() and (_format(path) != FORMAT or not await asyncio.to_thread(_same_history, path, source)):
+        src = await asyncio.to_thread(Source, source)
+        if path.exists() and (_format(path) != FORMAT or not await asyncio.to_thread(_same_history, path, src)):
             # A cache of an earlier format, or of another history at the same place: built again.
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
@@ -201,14 +200,16 @@ async def build_cache(source: str | Path, path: Path) -> Path:
             try:
                 tmp.unlink(missing_ok=True)
                 await _new_cache(tmp)
-                await asyncio.to_thread(_extend, tmp, source)
+                await asyncio.to_thread(_extend, tmp, src)
                 tmp.replace(path)
             finally:
                 for suffix in ("", "-wal", "-shm", "-writers"):
                     Path(str(tmp) + suffix).unlink(missing_ok=True)
         else:
-            await asyncio.to_thread(_extend, path, source)
+            await asyncio.to_thread(_extend, path, src)
     finally:
+        if src is not None:
+            src.close()
         if lock is not None:
             lock.close()  # (closing the file lifts its lock)
     return path

@@ -7,17 +7,7 @@ import asyncio
 
 from swarmdeck.app.poller import Poller
 
-
-class _Worker:
-    def __init__(self, task: asyncio.Future) -> None:
-        self.task = task
-
-    async def wait(self):
-        return await self.task
-
-    @property
-    def is_finished(self) -> bool:
-        return self.task.done()
+from poller_support import PollerHost
 
 
 class _Store:
@@ -41,13 +31,10 @@ class _Event:
         self.id = id
 
 
-class _App:
+class _App(PollerHost):
     def __init__(self, store: _Store) -> None:
         self.store = store
         self.posted: list[list[int]] = []
-
-    def run_worker(self, work, **options) -> _Worker:
-        return _Worker(asyncio.ensure_future(work()))
 
     def post_message(self, message) -> None:
         self.posted.append([e.id for e in message.events])

@@ -34,9 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pg_support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pg_support, poller_support
 
 import pg_support
+from poller_support import PollerHost
 
 CTX = mp.get_context("spawn")
 
@@ -116,26 +117,9 @@ class _Sleeping:
         await asyncio.sleep(timeout)
 
 
-class _Worker:
-    """What ``Poller`` needs of a Textual worker: ``wait`` and ``is_finished``."""
-
-    def __init__(self, task: asyncio.Future) -> None:
-        self.task = task
-
-    async def wait(self):
-        return await self.task
-
-    @property
-    def is_finished(self) -> bool:
-        return self.task.done()
-
-
-class _Dashboard:
-    """What ``Poller`` needs of the app: the store, ``run_worker`` (a task) and ``post_message`` (here:
-    when each heartbeat of the measured writer was seen)."""
-
-    def run_worker(self, work, **options) -> _Worker:
-        return _Worker(asyncio.ensure_future(work()))
+class _Dashboard(PollerHost):
+    """What ``Poller`` needs of the app: the store, ``run_worker`` (a task: tests/poller_support.py) and
+    ``post_message`` (here: when each heartbeat of the measured writer was seen)."""
 
     def __init__(self, store) -> None:
         self.store = store

@@ -283,6 +283,50 @@ async def test_the_cache_is_extended_by_later_events(db_path, clock):
         await store.close()
 
 
+async def test_opening_a_replay_reads_its_source_over_one_connection(db, clock, monkeypatch):
+    """A later replay (its cache there: checked to be of the same history, then extended) reads the
+    source over one connection, not one for the check and another for the extension: a server's is a
+    login each, paid each time a dashboard enters replay."""
+    import psycopg
+
+    from swarmdeck.store.replay.source import Source
+
+    async def enqueue(description: str) -> int:
+        store = await open_store(db, clock=clock)
+        try:
+            await store.enqueue_task(description=description)
+            return await store.latest_event_id()
+        finally:
+            await store.close()
+
+    await enqueue("first")
+    await (await open_replay(db)).close()  # the cache made
+    newest = await enqueue("second")
+
+    sources: list[Any] = []
+    logins: list[str] = []
+    source_init, connect = Source.__init__, psycopg.connect
+
+    def counted_source(self, *args, **kwargs):
+        sources.append(args)
+        source_init(self, *args, **kwargs)
+
+    def counted_login(conninfo="", *args, **kwargs):
+        if conninfo == db:  # the source's server (the stores here are closed)
+            logins.append(conninfo)
+        return connect(conninfo, *args, **kwargs)
+
+    monkeypatch.setattr(Source, "__init__", counted_source)
+    monkeypatch.setattr(psycopg, "connect", counted_login)
+    replay = await open_replay(db)
+    try:
+        assert replay.point.event_id == newest  # extended by the new event
+    finally:
+        await replay.close()
+    assert len(sources) == 1, sources
+    assert len(logins) == (1 if isinstance(db, str) else 0), logins
+
+
 @pytest.fixture
 def cache_builds(monkeypatch) -> list:
     """The caches built anew (not extended) during the test, by the path each was built at."""
