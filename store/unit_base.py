@@ -117,7 +117,7 @@ _RELEASE_HEARD = ("UPDATE agents SET last_heartbeat = ?, "
 def _agent_update_sql(columns: tuple[str, ...], json_param: str) -> str:
     """The UPDATE of these agent columns (checked against ``_AGENT_COLUMNS`` first), built once per set."""
     assignments = ", ".join(f"{c} = {json_param if c in _JSON_AGENT_COLUMNS else '?'}" for c in columns)
-    return f"UPDATE agents SET {assignments} WHERE name = ?"
+    return f"UPDATE agents SET {assignments} WHERE name = ? RETURNING *"
 
 
 def priority_inputs_of(row: Any, unfinished_dependents: int) -> PriorityInputs:
@@ -181,7 +181,7 @@ class UnitBase:
     """What ``domain.uow.Unit`` is the same on both backends, over one write transaction ``tx``.
     ``signatures``: the store's verdicts and gate guard, which outlive the transaction."""
 
-    __slots__ = ("tx", "now", "actor", "_signatures", "_mark", "_sql_tx")
+    __slots__ = ("tx", "now", "actor", "_signatures", "_mark", "_sql_tx", "_agents")
 
     #: The backend's SQL (store/sql_dialect.py).
     sql: ClassVar[Sql]
@@ -199,6 +199,9 @@ class UnitBase:
         self._signatures = signatures
         self._mark: tuple[Any, ...] | None = None  # the guard's mark, read with the pause flag
         self._sql_tx = self.sql.tx(tx)  # ``tx`` taking the statements below as written
+        #: Whether an agent is registered, read with the pause flag (``swarm_pause(agent)``): a claim's
+        #: next question, answered without a statement of its own.
+        self._agents: dict[str, bool] = {}
 
     # -- the swarm and the gates' guard ----------------------------------------------------------
 
@@ -221,6 +224,9 @@ class UnitBase:
     # -- agents ----------------------------------------------------------------------------------
 
     def agent_exists(self, name: str) -> bool:
+        known = self._agents.pop(name, None)  # read along with the pause flag, just before
+        if known is not None:
+            return known
         return self._sql_tx.one("SELECT 1 FROM agents WHERE name = ?", (name,)) is not None
 
     def set_agent_working(self, name: str, task_id: int, *, seen_at: float) -> None:
@@ -265,12 +271,13 @@ class UnitBase:
             (name, agent_type, colour, model, stale_after_seconds, requeue_after_seconds, self.now, self.now),
         )
 
-    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
+    def update_agent(self, name: str, fields: dict[str, Any]) -> Agent | None:
         # The columns are the Agent fields' own names, from a fixed set: never text from a caller.
         if not _AGENT_COLUMNS.issuperset(fields):
             raise ValueError(f"not an agent field to update: {sorted(set(fields) - _AGENT_COLUMNS)}")
         values = [dumps(v) if k in _JSON_AGENT_COLUMNS else v for k, v in fields.items()]  # stored as JSON
-        return bool(self._sql_tx.run(_agent_update_sql(tuple(fields), self.json_param), (*values, name)))
+        row = self._sql_tx.one(_agent_update_sql(tuple(fields), self.json_param), (*values, name))
+        return None if row is None else agent_from_row(row, self.now)
 
 
     # -- reviewers -------------------------------------------------------------------------------

@@ -119,11 +119,18 @@ def update(u: Unit, name: str, changes: dict[str, Any], *, heartbeat: bool) -> A
             raise not_registered(name) from None
         seen = {b: s.timestamp() for b, s in zip(before.blockers, before.blockers_since) if s is not None}
         fields = {**fields, "blockers_since": {b: seen.get(b, u.now) for b in changes["blockers"] or ()}}
-    if not (u.update_agent(name, fields) if fields else u.agent_exists(name)):
+    if fields:
+        agent = u.update_agent(name, fields)
+    else:
+        try:
+            agent = u.agent(name)
+        except NotFound:
+            agent = None
+    if agent is None:
         raise not_registered(name)
     payload = dict(changes) if activity is None else {**changes, "activity": activity}
     u.event(EventKind.AGENT_HEARTBEAT if heartbeat else "agent.updated", "agent", name, payload)
-    return u.agent(name)
+    return agent
 
 
 def log_action(u: Unit, agent: str, payload: dict[str, Any]) -> None:

@@ -155,8 +155,9 @@ class Unit(Protocol):
                      stale_after_seconds: float, requeue_after_seconds: float) -> None:
         """Register, or update the registration (keeping a colour and model not given); it has just
         heartbeated, and an offline agent is idle again."""
-    def update_agent(self, name: str, fields: dict[str, Any]) -> bool:
-        """Set these ``Agent`` fields (``blockers`` a list); False if there is no such agent."""
+    def update_agent(self, name: str, fields: dict[str, Any]) -> Agent | None:
+        """Set these ``Agent`` fields (``blockers`` a list): the agent as updated, None if there is no
+        such agent."""
 
     # -- tasks: reads -----------------------------------------------------------------------------
 

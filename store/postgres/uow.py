@@ -48,6 +48,9 @@ from .sql import PG_SQL
 
 #: The pause flag and the marks that say whether the cached guard still holds: one statement.
 _PAUSE_AND_MARK = f"SELECT paused, reason, {GUARD_MARK} FROM swarm_state WHERE id = 1"
+#: The same, and whether an agent is registered (a claim's next question).
+_PAUSE_MARK_AND_AGENT = _PAUSE_AND_MARK.replace(
+    " FROM swarm_state", ", EXISTS (SELECT 1 FROM agents WHERE name = %s) FROM swarm_state")
 
 
 def gate_unit(tx: Tx, signatures: Signatures | None = None) -> PgUnit:
@@ -218,7 +221,12 @@ class PgUnit(UnitBase):
         self.tx.one("SELECT pg_advisory_xact_lock_shared(%s)", (GATES_LOCK,))
 
     def swarm_pause(self, agent: str | None = None) -> Pause:
-        row = self.tx.one(_PAUSE_AND_MARK)
+        if agent is None:
+            row = self.tx.one(_PAUSE_AND_MARK)
+        else:  # and whether the agent is registered, for the claim's next question
+            row = self.tx.one(_PAUSE_MARK_AND_AGENT, (agent,))
+            self._agents[agent] = bool(row[-1])
+            row = row[:-1]
         self._mark = tuple(row[2:])
         return Pause(bool(row[0]), row[1])
 

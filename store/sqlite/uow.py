@@ -85,7 +85,7 @@ class SqliteUnit(UnitBase):
     SQLite's own. ``signatures``: the store's verdicts and gate guard, which outlive the transaction (the
     writes of gates and claims need them)."""
 
-    __slots__ = ("event", "_leaves", "_agents")
+    __slots__ = ("event", "_leaves")
 
     sql = SQLITE
     reads = MilestoneReads(SQLITE)
@@ -94,7 +94,6 @@ class SqliteUnit(UnitBase):
         super().__init__(tx, signatures)
         self.event = tx.event
         self._leaves: set[int] = set()  # tasks this unit completed that nothing waits on
-        self._agents: dict[str, bool] = {}  # whether an agent is registered, read with the pause flag
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
@@ -108,14 +107,6 @@ class SqliteUnit(UnitBase):
         self.tx.chain_to(row[2], row[3])
         self._mark = tuple(row[4:])
         return Pause(bool(row[0]), row[1])
-
-    # -- agents -----------------------------------------------------------------------------------
-
-    def agent_exists(self, name: str) -> bool:
-        known = self._agents.pop(name, None)  # read along with the pause flag, just before
-        if known is not None:
-            return known
-        return super().agent_exists(name)
 
     # -- tasks: reads -----------------------------------------------------------------------------
 

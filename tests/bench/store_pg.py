@@ -5,9 +5,10 @@ store's own statements.
 ``pg``: each agent process opens the PostgreSQL store (its writer connection on the store's thread;
 its reader and listener only if it reads or waits) and loops heartbeat -> claim -> complete, as the
 SQLite agents do. ``asyncpg``: each process holds one asyncpg connection and runs, per message, the
-statements the store's transaction runs (traced from the store: heartbeat, the claim's shared gates
-lock, pause flag and guard mark, agent check, ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
-LOCKED LIMIT 1) RETURNING *``, agent and event; the completion's update, agent, event and dependents),
+statements the store's transaction runs (traced from the store: the heartbeat's ``UPDATE ... RETURNING
+*`` and event; the claim's shared gates lock, the pause flag, guard mark and agent check in one
+statement, ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING *``, agent
+and event; the completion's update, agent, event and dependents),
 then the seal as the store makes it (store/postgres/base.py: 20 ms after a write, unless the events
 are sealed by then, the advisory lock tried without waiting, the unsealed events, the chain head, the
 hashes, one ``UPDATE ... pg_notify``; tried again later if another sealer held the lock), run before
@@ -197,7 +198,7 @@ class RawPg:
         self.sealing = seal  # False: the events are left unsealed (what the seal costs, by difference)
         self.gates_lock, self.seal_lock = GATES_LOCK, SEAL_LOCK
         self.event_sql = _dollar(base._EVENT_SQL)
-        self.pause = uow._PAUSE_AND_MARK
+        self.pause = _dollar(uow._PAUSE_MARK_AND_AGENT)
         self.claim_sql = _dollar(uow._CLAIM.format(filters=""))
         self.head = sealing._HEAD
         self.seal_notify = _dollar(sealing._SEAL_NOTIFY)
@@ -211,10 +212,10 @@ class RawPg:
         await self.seal_if_due()
         now = time.time()
         async with self.conn.transaction():
-            await self.conn.execute("UPDATE agents SET last_heartbeat = $1 WHERE name = $2", now, self.name)
+            await self.conn.fetchrow("UPDATE agents SET last_heartbeat = $1 WHERE name = $2 RETURNING *", now,
+                                     self.name)
             event = await self.conn.fetchval(self.event_sql, now, self.name, "agent.heartbeat", "agent", self.name,
                                              "{}")
-            await self.conn.fetchrow("SELECT * FROM agents WHERE name = $1", self.name)
         self.seal(event)
 
     async def claim(self):
@@ -222,8 +223,7 @@ class RawPg:
         now = time.time()
         async with self.conn.transaction():
             await self.conn.fetchval("SELECT pg_advisory_xact_lock_shared($1)", self.gates_lock)
-            await self.conn.fetchrow(self.pause)
-            await self.conn.fetchval("SELECT 1 FROM agents WHERE name = $1", self.name)
+            await self.conn.fetchrow(self.pause, self.name)
             row = await self.conn.fetchrow(self.claim_sql, self.name, now, now, now)
             if row is not None:
                 await self.conn.execute("UPDATE agents SET status = 'working', current_task_id = $1, "
