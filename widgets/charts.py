@@ -230,7 +230,8 @@ def number(text: str, sort_value: float | None) -> Cell:
 
 
 class ChartPanel(PlotextPlot):
-    """A titled chart. ``show(data)`` replots it; ``None`` or empty data says "no data yet"."""
+    """A titled chart. ``show(data)`` replots it; empty data says what is missing (``EMPTY``), and no
+    data yet (``None``: not computed) that it is loading."""
 
     DEFAULT_CSS = """
     ChartPanel { width: 1fr; height: 1fr; min-height: 8; }
@@ -238,6 +239,8 @@ class ChartPanel(PlotextPlot):
 
     #: What the chart shows when there is nothing to draw, under its title.
     EMPTY = "no data yet"
+    #: What it shows before its first data arrives: not that nothing happened.
+    LOADING = "loading…"
 
     def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -279,7 +282,7 @@ class ChartPanel(PlotextPlot):
         plt.text(self.empty_message(), 0.5, 0.5, alignment="center", color="default", background="default")
 
     def empty_message(self) -> str:
-        return self.EMPTY
+        return self.LOADING if self.data is None else self.EMPTY
 
     def draw(self, plt, data: Any) -> None:  # pragma: no cover - every chart overrides it
         raise NotImplementedError

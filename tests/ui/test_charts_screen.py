@@ -10,6 +10,7 @@ window, which starts at NOW - 58 min) and failed "bench" (Memory service, tester
 
 from __future__ import annotations
 
+import asyncio
 import sqlean
 from rich.color import Color
 from rich.style import Style
@@ -24,6 +25,7 @@ from swarmdeck.widgets.charts import (
     ChartCell,
     DurationsChart,
     HealthChart,
+    QueueChart,
     ThroughputChart,
 )
 from ui_support import clock, db_call, loaded, make_app, rows, screen_text, settle, static_text, wait_for
@@ -81,6 +83,37 @@ async def test_key_5_opens_the_charts_and_every_chart_draws(db):
         # an empty chart has no legend (nothing to key) and no table; a gate in review is not nothing
         assert legend(screen, "throughput") == "" and table(screen, "durations") == {}
         assert "Memory service" in table(screen, "gates") and empty_box(screen) == ""
+
+
+async def test_charts_not_computed_yet_say_loading_not_that_nothing_happened(db):
+    """Until the store's first answer arrives, a chart says it is loading, not what an answer would
+    say ("nothing finished in this range" is said once the store says so)."""
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        answer = app.store.charts
+        release = asyncio.Event()
+
+        async def held(*args, **kwargs):
+            await release.wait()
+            return await answer(*args, **kwargs)
+
+        app.store.charts = held
+        await pilot.press("5")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChartsScreen), what="the charts screen")
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: all(p.shown for p in screen.panels() if not isinstance(p, HealthChart)),
+                       what="the charts drawn before their data")
+        text = screen_text(app)
+        assert text.count("loading…") >= 6, text
+        assert "nothing finished in this range" not in text and "no task queued in this range" not in text
+        assert screen.charts is None and not empty_box(screen)
+        release.set()
+        await wait_for(pilot, lambda: screen.charts is not None, what="the first charts")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "loading…" not in text and "nothing finished in this range" in text
+        assert not screen.query_one(QueueChart).empty
 
 
 async def test_the_range_key_requeries_and_the_header_follows(db):
