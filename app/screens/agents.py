@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from swarmdeck.store import Agent, Event
 from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
     TaskClaimed, TaskCompleted, TaskEscalated, TaskFailed, TaskRetried
+from swarmdeck.widgets.charts import table_duration
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
@@ -303,8 +304,9 @@ def activity_line(e: Event) -> Text:
     match e.typed():
         case AgentAction() as p:
             text = f" {p.phase}/{p.action}"
-            if p.duration_ms is not None:
-                text += f" {p.duration_ms:.0f} ms"
+            if p.duration_ms is not None:  # 12 ms, 1.2s, 9m24s: a long step in minutes, not 563793 ms
+                ms = p.duration_ms
+                text += f" {ms:.0f} ms" if ms < 1000 else f" {table_duration(ms / 1000)}"
             line.append_text(safe(text, "" if p.success else "red", one_line=True))
             if p.error_message:
                 line.append_text(safe(f"  {p.error_message}", "red", one_line=True))

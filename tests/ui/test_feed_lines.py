@@ -30,6 +30,12 @@ class TestActivityLine:
         assert line.plain.endswith("agent.action           build/compile 12 ms  linker")
         assert "red" in styles(line)
 
+    def test_a_long_action_says_its_duration_in_seconds_and_minutes(self):
+        for ms, said in ((999.0, "999 ms"), (1200, "1.2s"), (563793, "9m24s"), (7_380_000, "2h03m")):
+            line = activity_line(event("agent.action", {"phase": "review", "action": "complete #173",
+                                                        "duration_ms": ms, "success": True}, "agent", "a1"))
+            assert line.plain.endswith(f"review/complete #173 {said}"), line.plain
+
     def test_a_heartbeat_says_what_changed_in_order(self):
         line = activity_line(event("agent.heartbeat", {"status": "working", "completion": 50.0,
                                                         "blockers": ["x"]}, "agent", "a1"))

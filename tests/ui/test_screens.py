@@ -450,7 +450,7 @@ async def test_agents_show_stale_not_idle_heartbeat_ages_and_activity(seeded):
 
         log = app.screen.query_one("#activity", RichLog)
         assert "Activity of builder-1" in static_text(app.screen.query_one("#activity-title"))
-        assert any("implement/write MemoryService.get 1200 ms" in line.text for line in log.lines)
+        assert any("implement/write MemoryService.get 1.2s" in line.text for line in log.lines)
 
         app.screen.table.move_cursor(row=2)
         title = app.screen.query_one("#activity-title")
