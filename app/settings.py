@@ -118,3 +118,11 @@ def terminal_env() -> dict[str, str]:
     import os
 
     return {name: os.environ[name] for name in TERMINAL_VARIABLES if name in os.environ}
+
+
+def textual_driver() -> str | None:
+    """$TEXTUAL_DRIVER: the driver Textual runs an app with instead of the terminal's (textual-serve sets
+    it for each browser tab's process); set at all, Textual takes it, so it is given as set."""
+    import os
+
+    return os.environ.get("TEXTUAL_DRIVER")

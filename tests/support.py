@@ -166,6 +166,17 @@ def _invoke(args: tuple[Any, ...], input: str | bytes | None, env: dict[str, str
         seat.is_human_seat = patched_seat
 
 
+def run_dashboards_with(monkeypatch: Any, run: Callable[..., Any]) -> None:
+    """The dashboards the CLI opens in this test are run by ``run`` (in place of ``SwarmdeckApp.run``:
+    headless, or only recorded), which needs no terminal: the CLI's terminal check
+    (``seat.missing_terminal``) finds none missing."""
+    from swarmdeck.app.cli import seat
+    from swarmdeck.app.tui import SwarmdeckApp
+
+    monkeypatch.setattr(SwarmdeckApp, "run", run)
+    monkeypatch.setattr(seat, "missing_terminal", lambda: None)
+
+
 def _real_seat_check() -> Callable[[], bool]:
     from swarmdeck.app.cli import seat
 

@@ -69,3 +69,8 @@ def dashboard_options(*, hidden: bool = False) -> Callable[[Callable[..., Any]],
         return fn
 
     return deco
+
+
+#: --json on the commands that open the dashboard, as on every command: their errors (the one output a
+#: script gets from them) as JSON.
+ERRORS_AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print errors as JSON.")

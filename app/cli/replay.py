@@ -12,7 +12,8 @@ from swarmdeck.store import describe, open_store
 from swarmdeck.store.errors import StoreError
 
 from ._base import Config, fail, refuse
-from .ui import HandedOver, history_of, run_replay
+from ._options import ERRORS_AS_JSON
+from .ui import HandedOver, history_of, no_terminal, run_replay
 
 
 @click.command("replay")
@@ -21,8 +22,9 @@ from .ui import HandedOver, history_of, run_replay
               help="Where to start: an event id (1234), a time of day as the dashboard shows it (14:32:05, "
                    "local time, on the day of the last event), a date and time (ISO-8601, UTC unless a zone "
                    "is given) or how long ago (2h). Default: the last event.")
+@ERRORS_AS_JSON
 @click.pass_obj
-def replay(cfg: Config, source: Path | None, at: str | None) -> None:
+def replay(cfg: Config, source: Path | None, at: str | None, as_json: bool) -> None:
     """Open the dashboard on the swarm as it was at a moment of its history, read-only.
 
     SOURCE is a replay file (`swarmdeck export replay`); without it, the --db database, and leaving
@@ -30,8 +32,13 @@ def replay(cfg: Config, source: Path | None, at: str | None) -> None:
     decision, failure, stale agent or report (shifted: the previous), space plays, @ jumps; ? lists them."""
     from ..replay_mode import parse_target
 
+    cfg.json = cfg.json or as_json
     if source is not None and not source.is_file():
         raise SystemExit(fail(cfg, 2, "usage", f"no replay file at {source}"))
+    # Before the history opens: a database's first replay builds its cache.
+    if (code := no_terminal(cfg, "replay", "run it from a terminal; scripts read the history with "
+                                           "`swarmdeck events tail --json --since ID`")) is not None:
+        raise SystemExit(code)
     opener = history_of(source if source is not None else cfg.db, read_only=cfg.read_only)
 
     async def check():

@@ -54,6 +54,23 @@ def is_human_seat() -> bool:
     return _tty(sys.stdin) and _tty(sys.stdout)
 
 
+def missing_terminal() -> str | None:
+    """Why the dashboard cannot run in this process (which of its streams is not a terminal), or None.
+    Textual's terminal driver reads keys on standard input and draws on standard error (standard output,
+    redirected, is not its business); under another driver ($TEXTUAL_DRIVER: textual-serve's, for the
+    browser seat's tabs) it needs no terminal. Looked up on the module at each call, so that a test which
+    runs the dashboards itself (headless) can say it needs none."""
+    from ..settings import textual_driver  # the one place that reads the environment
+
+    if textual_driver() is not None:
+        return None
+    missing = [name for name, stream in (("standard input", sys.stdin), ("standard error", sys.stderr))
+               if not _tty(stream)]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} {'is not a terminal' if len(missing) == 1 else 'are not terminals'}"
+
+
 def refusal(command: str) -> str:
     return (f"`swarmdeck {command}` is a person's act and needs an interactive terminal (standard input "
             f"and output), which agents' scripts and tool calls do not have: {HOW}")

@@ -17,12 +17,13 @@ from swarmdeck.store.errors import InvalidArgument, PermissionDenied, StoreError
 from swarmdeck.store.signing import Signer
 
 from ..output import plain
-from ._base import Config, fail, os_user, refuse
+from . import seat
+from ._base import EXIT_USAGE, Config, fail, os_user, refuse
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-from ._options import DATABASE, DEFAULT_INTERVAL, dashboard_options
+from ._options import DATABASE, DEFAULT_INTERVAL, ERRORS_AS_JSON, dashboard_options
 
 def reviewer_name(option: str | None, cfg: Config | None = None) -> str:
     """The seat's reviewer, in the form decisions record it (store/identity.py): --reviewer, else
@@ -86,14 +87,16 @@ def load_embedder(settings: Settings, option: str | None = None):
 
 @click.command("dashboard")
 @dashboard_options()
+@ERRORS_AS_JSON
 @click.pass_context
 def dashboard(ctx: click.Context, reviewer: str | None, interval: float | None, embedder: str | None,
-              watch_status: Path | None, notify: bool | None) -> None:
+              watch_status: Path | None, notify: bool | None, as_json: bool) -> None:
     """Open the dashboard on the database (what `swarmdeck` alone does).
 
     Keys can be rebound by id with $SWARMDECK_KEYMAP (JSON, e.g. '{"queue.enqueue": "a"}'); `?` in
     the dashboard lists every key."""
     cfg: Config = ctx.find_object(Config)
+    cfg.json = cfg.json or as_json
     given = {"reviewer": reviewer, "interval": interval, "embedder": embedder, "watch_status": watch_status,
              "notify": notify}
     options = {**cfg.dashboard_options, **{k: v for k, v in given.items() if v is not None}}
@@ -105,11 +108,13 @@ def dashboard(ctx: click.Context, reviewer: str | None, interval: float | None, 
 def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interval: float,
                   embedder: str | None = None, watch_status: Path | None = None, notify: bool | None = None) -> int:
     """Open the TUI on an existing database; a database problem is one clear line, not a traceback."""
-    from .. import preferences
-    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
-
     if watch_status is not None and read_only:
         return fail(cfg, 2, "usage", "--watch-status writes to the database; it cannot run on a --read-only seat")
+    if (code := no_terminal(cfg, "the dashboard", DASHBOARD_ELSEWHERE)) is not None:
+        return code
+
+    from .. import preferences
+    from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 
     async def check() -> None:
         # a read-only seat never migrates
@@ -136,6 +141,21 @@ def run_dashboard(cfg: Config, *, read_only: bool, reviewer: str | None, interva
         replay_opener=history_of(cfg.db, read_only=read_only),
     )
     return app.run() or 0
+
+
+#: Where the dashboard's view is to be had without a terminal.
+DASHBOARD_ELSEWHERE = ("run it from a terminal, or `swarmdeck serve` for it in a browser; scripts read the swarm "
+                       "with the commands' --json (`swarmdeck attention --json`, `swarmdeck task list --json`)")
+
+
+def no_terminal(cfg: Config, what: str, instead: str) -> int | None:
+    """The refusal (one line, the usage exit code) of a command that opens the dashboard where it cannot
+    run: no terminal (seat.missing_terminal), as under cron, CI or an agent's tool call. Asked before
+    anything is made or opened; None where the dashboard can run."""
+    missing = seat.missing_terminal()
+    if missing is None:
+        return None
+    return fail(cfg, EXIT_USAGE, "no_terminal", f"{what} needs an interactive terminal ({missing}): {instead}")
 
 
 def run_replay(cfg: Config, opener, at, *, live, title: str, loop: asyncio.AbstractEventLoop | None = None) -> int:
@@ -183,18 +203,22 @@ def status_bridge_starter(cfg: Config, path: Path, interval: float):
 @click.option("--seed", "rng_seed", type=int, help="Random seed, for a repeatable swarm.")
 @click.option("--notify/--no-notify", "notify", default=None,
               help="Also ask the terminal for a desktop notification for each new item that needs a person.")
+@ERRORS_AS_JSON
 @click.pass_obj
 def demo(cfg: Config, demo_db: Path | str | None, reviewer: str | None, speed: float, rng_seed: int | None,
-         notify: bool | None) -> None:
+         notify: bool | None, as_json: bool) -> None:
     """Open the dashboard on a fresh database with a simulated swarm working through the seeds' project."""
-    from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
-    from .. import preferences
-    from ..tui import SwarmdeckApp
-
+    cfg.json = cfg.json or as_json
     if cfg.read_only:
         refused = PermissionDenied("this swarmdeck seat is read-only; the demo creates a database and a "
                                    "simulated swarm that writes to it")
         sys.exit(refuse(cfg, refused))
+    if (code := no_terminal(cfg, "the demo", "run `swarmdeck demo` from a terminal")) is not None:
+        sys.exit(code)
+
+    from ..demo import DEMO_PASSPHRASE, Swarm, demo_signer, seed
+    from .. import preferences
+    from ..tui import SwarmdeckApp
     path = demo_db or Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm.db"
     # The demo reviewer's key lives beside a SQLite demo; for a server's database, in a folder of its own.
     keys_beside = path if isinstance(path, Path) else Path(tempfile.mkdtemp(prefix="swarmdeck-demo-")) / "swarm"

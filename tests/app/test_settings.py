@@ -19,6 +19,8 @@ from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store.embed import HashEmbedder
 from swarmdeck.store.errors import InvalidArgument
 
+from support import run_dashboards_with
+
 VARIABLES = ("DB", "ACTOR", "REVIEWER", "KEYS", "EMBEDDER", "VECTOR_BACKEND", "VECTOR_CACHE_MB", "DEBUG", "KEYMAP")
 
 
@@ -82,7 +84,7 @@ def opened(monkeypatch, tmp_path) -> tuple[Path, list[SwarmdeckApp]]:
         apps.append(self)
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", run)
+    run_dashboards_with(monkeypatch, run)
     return db, apps
 
 

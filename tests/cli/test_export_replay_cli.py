@@ -13,7 +13,7 @@ from test_cli import expect_error, expect_json_error
 from swarmdeck.store import open_store
 from swarmdeck.store.replay import open_replay
 
-from support import invoke
+from support import invoke, run_dashboards_with
 
 STORE_BACKENDS = ("sqlite", "postgres")
 
@@ -107,7 +107,7 @@ def _dashboard(seen: dict, monkeypatch) -> None:
                 seen["again"] = app.replay_point
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
+    run_dashboards_with(monkeypatch, lambda self, loop: loop.run_until_complete(drive(self)))
 
 
 def test_swarmdeck_replay_opens_the_history_once_to_check_at_and_show_it(db, monkeypatch):

@@ -11,6 +11,7 @@ import select
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -156,11 +157,12 @@ def test_gate_wait_on_a_gate_not_submitted_yet_waits_for_its_decision(tmp_path, 
 
 
 class Terminal:
-    """`swarmdeck` with stdin, stdout and stderr on a pseudo-terminal, as a person's shell runs it."""
+    """`swarmdeck` with stdin, stdout and stderr on a pseudo-terminal, as a person's shell runs it
+    (``stdout``: a file instead, as a shell's redirect gives it)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stdout: IO[str] | None = None) -> None:
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(command(*args), stdin=slave, stdout=slave, stderr=slave,
+        self.proc = subprocess.Popen(command(*args), stdin=slave, stdout=stdout or slave, stderr=slave,
                                      env=clean_env(every_setting=True), close_fds=True)
         os.close(slave)
         self.seen = ""

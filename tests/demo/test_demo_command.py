@@ -15,7 +15,7 @@ from swarmdeck.app.demo import Swarm
 from swarmdeck.app.tui import SwarmdeckApp
 from swarmdeck.store import open_store
 
-from support import wait_for
+from support import run_dashboards_with, wait_for
 
 #: What the simulated agents must have done through their own store while the dashboard was open.
 AT_WORK = {"agent.heartbeat", "task.claimed", "task.completed"}
@@ -51,7 +51,7 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
     def run_headless(self: SwarmdeckApp, **_: object) -> None:
         return App.run(self, headless=True, size=(140, 44), auto_pilot=watch)
 
-    monkeypatch.setattr(SwarmdeckApp, "run", run_headless)
+    run_dashboards_with(monkeypatch, run_headless)
     result = CliRunner(env={"SWARMDECK_REVIEWER": None}).invoke(
         cli, ["demo", "--db", str(db), "--seed", "7", "--speed", "20", "--reviewer", "Dana"])
 
@@ -70,13 +70,15 @@ def test_demo_seeds_a_fresh_database_opens_the_dashboard_and_the_swarm_works(tmp
     assert f"demo database kept at {db}" in result.output
 
 
-def test_demo_refuses_a_reviewer_named_like_one_of_its_agents(tmp_path: Path) -> None:
+def test_demo_refuses_a_reviewer_named_like_one_of_its_agents(tmp_path: Path, monkeypatch) -> None:
+    run_dashboards_with(monkeypatch, lambda self, **_: pytest.fail("no dashboard for a mistake"))
     result = CliRunner().invoke(cli, ["demo", "--db", str(tmp_path / "demo.db"), "--reviewer", "Code-Reviewer"])
     assert result.exit_code == 1
     assert "code-reviewer is a registered agent; a reviewer can never be an agent" in result.output
 
 
-def test_demo_refuses_a_database_that_exists(tmp_path: Path) -> None:
+def test_demo_refuses_a_database_that_exists(tmp_path: Path, monkeypatch) -> None:
+    run_dashboards_with(monkeypatch, lambda self, **_: pytest.fail("no dashboard for a mistake"))
     db = tmp_path / "demo.db"
     db.write_bytes(b"")
     result = CliRunner().invoke(cli, ["demo", "--db", str(db)])
@@ -100,7 +102,7 @@ def run_demo(monkeypatch, db: Path, pilot_script) -> None:
     def run_headless(self: SwarmdeckApp, **_: object) -> None:
         return App.run(self, headless=True, size=(120, 40), auto_pilot=pilot_script)
 
-    monkeypatch.setattr(SwarmdeckApp, "run", run_headless)
+    run_dashboards_with(monkeypatch, run_headless)
     result = CliRunner().invoke(cli, ["demo", "--db", str(db), "--seed", "3", "--speed", "20"])
     assert result.exit_code == 0, result.output
     left = connection_threads() - before

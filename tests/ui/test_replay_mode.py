@@ -514,7 +514,7 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
     import asyncio
 
     from swarmdeck.app.tui import SwarmdeckApp
-    from support import invoke
+    from support import invoke, run_dashboards_with
 
     events = asyncio.run(events_of(seeded.path))
     failed = next(e for e in events if e.kind == "task.failed")
@@ -548,7 +548,7 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
             seen["live_bar"] = bar_text(app)
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
+    run_dashboards_with(monkeypatch, lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", seeded.path, "replay", "--at", str(failed.id - 1))
     assert result.returncode == 0, result.stderr
     when = events[failed.id - 2].ts.astimezone().strftime("%H:%M:%S")
@@ -560,9 +560,9 @@ def test_swarmdeck_replay_at_an_event_shows_the_swarm_as_it_was_then_and_leaving
 def test_swarmdeck_replay_refuses_a_missing_file_and_a_bad_time_before_any_dashboard(seeded, tmp_path,
                                                                                     monkeypatch) -> None:
     from swarmdeck.app.tui import SwarmdeckApp
-    from support import invoke
+    from support import invoke, run_dashboards_with
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: pytest.fail("no dashboard for a mistake"))
+    run_dashboards_with(monkeypatch, lambda self, loop: pytest.fail("no dashboard for a mistake"))
     missing = invoke("--db", seeded.path, "replay", str(tmp_path / "nowhere.replay"))
     assert missing.returncode == 2 and "no replay file at" in missing.stderr
     bad = invoke("--db", seeded.path, "replay", "--at", "teatime")
@@ -605,7 +605,7 @@ def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(
 
     from swarmdeck.app.tui import SwarmdeckApp
     from swarmdeck.store.replay.engine import export_replay
-    from support import invoke
+    from support import invoke, run_dashboards_with
 
     events = asyncio.run(events_of(seeded.path))
     file = tmp_path / "incident.replay"
@@ -625,7 +625,7 @@ def test_swarmdeck_replay_of_a_replay_file_opens_it_alone_and_leaving_closes_it(
             await wait_for(pilot, lambda: not app.is_running, what="the app to close")
         return 0
 
-    monkeypatch.setattr(SwarmdeckApp, "run", lambda self, loop: loop.run_until_complete(drive(self)))
+    run_dashboards_with(monkeypatch, lambda self, loop: loop.run_until_complete(drive(self)))
     result = invoke("--db", tmp_path / "elsewhere.db", "replay", file)
     assert result.returncode == 0, result.stderr
     assert seen["point"].first_id == first and seen["point"].event_id == last
