@@ -24,6 +24,7 @@ from swarmdeck.widgets.report_panel import ReportPanel
 from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, refusal
+from ..key_order import opens_screen
 from ..modals.decision import DecisionInput, DecisionModal
 from ..modals.gate_acts import CloseConditionModal, ReplanModal, ResumeModal
 from .base import LiveScreen, empty_state
@@ -258,6 +259,7 @@ class MilestonesScreen(LiveScreen):
             return False
         return True
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_decide(self) -> None:
         if self.selected is None:
@@ -292,6 +294,7 @@ class MilestonesScreen(LiveScreen):
         self.notify(f"{choice.decision.value} recorded for {gate.milestone.name}", timeout=4)
         self.sd.changed()
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_close_condition(self) -> None:
         if self.selected is None:
@@ -316,6 +319,7 @@ class MilestonesScreen(LiveScreen):
         self.notify(f"Condition #{closing.condition_id} closed", timeout=3)
         self.sd.changed()
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_resume_swarm(self) -> None:
         state = await self.store.swarm_state()
@@ -338,6 +342,7 @@ class MilestonesScreen(LiveScreen):
         self.notify("Swarm resumed: claims accepted", timeout=3)
         self.sd.changed()
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_replan(self) -> None:
         if self.selected is None:

@@ -19,6 +19,7 @@ from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
 from ..format import STATUS_STYLE, clock_time, since, until
+from ..key_order import opens_screen
 from ..modals.cancel import CancelModal
 from ..modals.enqueue import EnqueueModal
 from ..modals.filters import FilterModal, QueueFilters
@@ -403,6 +404,7 @@ class QueueScreen(LiveScreen):
             return None
         return self.tasks[self.selected]
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_enqueue(self) -> None:
         def submitted(fields: dict | None) -> None:
@@ -416,6 +418,7 @@ class QueueScreen(LiveScreen):
         agent_types |= {t.agent_type for t in self.tasks.values()}
         self.app.push_screen(EnqueueModal(list(self.milestones.values()), sorted(agent_types)), submitted)
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_cancel_task(self) -> None:
         task = self._selected_task()
@@ -477,6 +480,7 @@ class QueueScreen(LiveScreen):
     def action_priority_down(self) -> None:
         self._nudge_priority(-1)
 
+    @opens_screen
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_plan(self) -> None:
         ids = [t.id for t in self.tasks.values() if not t.status.finished]
