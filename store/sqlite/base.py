@@ -35,10 +35,12 @@ from ..errors import (
     StorageError,
     StoreError,
 )
+from ..event_listing import events_query
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..reads import All, One, Reads, run_reads
 from ..rows import event_from_row
+from ..sql_dialect import SQLITE
 from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QueueSampling, Ticket, event_json, hand_off,
                           refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 
@@ -850,24 +852,6 @@ class Database:
         limit: int = 100,
     ) -> list[Event]:
         """Recent events, newest first, by entity, actor or kind (each served by an index)."""
-        clauses, params = [], []
-        if entity is not None:
-            clauses.append("entity = ?")
-            params.append(entity)
-            if entity_id is not None:
-                if entity in ("agent", "reviewer"):  # named by identity: its canonical form
-                    entity_id = identity.key(entity_id) or entity_id
-                clauses.append("entity_id = ?")
-                params.append(str(entity_id))
-        elif actor is not None:
-            clauses.append("actor = ?")
-            params.append(identity.key(actor) or actor)
-        elif kind is not None:
-            clauses.append("kind = ?")
-            params.append(kind)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self._all(f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [event_from_row(r) for r in rows]
+        query, params = events_query(SQLITE, entity=entity, entity_id=entity_id, actor=actor, kind=kind,
+                                     before_id=before_id, limit=limit)
+        return [event_from_row(r) for r in await self._all(query, params)]
