@@ -3,7 +3,7 @@
 Backend-neutral and UI-free: plain functions that return numbers and datetimes or raise ``ValueError``
 with a sentence a person can act on. The CLI wraps them in click parameter types (app/cli/_parse.py),
 the enqueue modal calls them directly. (A task's deadline given as data, by the MCP server or a JSON
-file, is parsed by its input model, store/inputs.py.)
+file, is parsed by its input model, store/inputs/.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Parameter types the tools share: whole numbers and numbers that refuse true/false, ids within
 SQLite's range, names within the store's limits, enums from store/models.py, and the fields of the
-input models (store/inputs.py) that tools take as their parameters."""
+input models (store/inputs/) that tools take as their parameters."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ MemoryTypeName = one_of(MemoryType)
 
 
 def field_of(model: type[BaseModel], name: str, **schema: Any) -> Any:
-    """A model field (store/inputs.py) as a tool parameter: its type, limits, validators and description;
+    """A model field (store/inputs/) as a tool parameter: its type, limits, validators and description;
     ``schema`` adds to or replaces the description. The default stays the tool's (defaults: ``default_of``)."""
     info = model.model_fields[name]
     described = {"description": info.description} if info.description else {}

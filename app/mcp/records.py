@@ -1,5 +1,5 @@
 """Learning-record tools: log every kind of seed 003's records (one tool per kind, its fields as its
-parameters, from store/learning.py's KINDS and store/inputs.py's models), read them, and search
+parameters, from store/learning.py's KINDS and store/inputs/records.py's models), read them, and search
 everything the swarm knows (memories, records, documents) with the CLI's filters."""
 
 from __future__ import annotations

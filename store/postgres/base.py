@@ -98,6 +98,7 @@ from ..errors import (
     StorageError,
     StoreError,
 )
+from ..event_listing import events_query
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..reads import One, Reads, run_reads
@@ -108,6 +109,7 @@ from . import migrate, sealing
 from .connection import OwnedThread, Row, connect, connect_async
 from .listen import Listener
 from .schema import QUEUE_SAMPLE_LOCK
+from .sql import PG_SQL
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -659,25 +661,7 @@ class Database:
     ) -> list[Event]:
         """Recent sealed events, newest first, by entity, actor or kind."""
         await self._sealed()
-        clauses, params = ["seq IS NOT NULL"], []
-        if entity is not None:
-            clauses.append("entity = %s")
-            params.append(entity)
-            if entity_id is not None:
-                if entity in ("agent", "reviewer"):  # named by identity: its canonical form
-                    entity_id = identity.key(entity_id) or entity_id
-                clauses.append("entity_id = %s")
-                params.append(str(entity_id))
-        elif actor is not None:
-            clauses.append("actor = %s")
-            params.append(identity.key(actor) or actor)
-        elif kind is not None:
-            clauses.append("kind = %s")
-            params.append(kind)
-        if before_id is not None:
-            clauses.append("seq < %s")
-            params.append(before_id)
-        rows = await self._all(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT %s",
-            (*params, limit))
-        return [event_from_row(r) for r in rows]
+        query, params = events_query(PG_SQL, columns=EVENT_COLUMNS, position="seq", listed="seq IS NOT NULL",
+                                     entity=entity, entity_id=entity_id, actor=actor, kind=kind,
+                                     before_id=before_id, limit=limit)
+        return [event_from_row(r) for r in await self._all(query, params)]

@@ -20,25 +20,24 @@ import sqlean
 from .. import audit, identity
 from . import schema
 from .connection import OwnedConnection, made_on_a_daemon_thread
+from .errors import cannot_open, storage_error, store_error
 from .hostlock import HostWriteLock
 from ..errors import (
     READ_ONLY_SEAT,
     Busy,
     DatabaseMissing,
-    DiskFull,
-    InvalidArgument,
     NotASwarmdeckDatabase,
     PermissionDenied,
-    ReadOnlyStorage,
     SchemaOutdated,
     SchemaTooNew,
-    StorageError,
     StoreError,
 )
+from ..event_listing import events_query
 from ..events import EventKind
 from ..models import QUEUE_SLOT, Event
 from ..reads import All, One, Reads, run_reads
 from ..rows import event_from_row
+from ..sql_dialect import SQLITE
 from ..write_path import (BUSY_TIMEOUT_MS, QUEUE_KINDS, QueueSampling, Ticket, event_json, hand_off,
                           refuse_awaitable, refuse_coroutine_function, sample_now, settle, write_log)
 
@@ -242,56 +241,6 @@ def _identity_or_same(name: Any) -> Any:
     return identity.key(name) or name
 
 
-def _store_error(exc: BaseException, busy_timeout_ms: int, path: Path | None = None) -> BaseException | None:
-    """The typed error a failed write transaction raises instead of SQLite's, if any."""
-    if isinstance(exc, sqlean.OperationalError) and "locked" in str(exc):
-        return Busy(
-            f"the database stayed locked by other writers for {busy_timeout_ms} ms; try again"
-        )
-    if isinstance(exc, sqlean.IntegrityError):
-        # The checks in Python come first; this is the schema's last line of defence.
-        return InvalidArgument(f"refused by the database: {exc}")
-    return _storage_error(exc, path)
-
-
-def _storage_error(exc: BaseException, path: Path | None) -> StorageError | None:
-    """What the disk refused (SQLite's FULL, READONLY, IOERR), as an error that says so; else None."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(exc, sqlean.Error) or code is None:
-        return None
-    where = path if path is not None else "the database"
-    primary = code & 0xFF  # extended codes keep the primary one in their low byte
-    if primary == sqlean.SQLITE_FULL or (primary == sqlean.SQLITE_IOERR and _nearly_full(path)):
-        return DiskFull(f"the disk holding {where} is full ({exc}); nothing was written: free some space "
-                        "and try again")
-    if primary == sqlean.SQLITE_READONLY:
-        return ReadOnlyStorage(f"{where} cannot be written: the file, its folder or its disk is read-only "
-                               f"({exc}); nothing was written")
-    if primary == sqlean.SQLITE_IOERR:
-        return StorageError(f"the disk failed reading or writing {where} ({exc}); nothing was written")
-    return None
-
-
-def _cannot_open(path: Path, exc: BaseException) -> StoreError:
-    """SQLite could not open the file: say so, and say why when its folder is read-only (SQLite writes
-    the -shm and -wal files beside a WAL database even to read it)."""
-    folder = path.parent
-    if folder.is_dir() and path.exists() and not os.access(folder, os.W_OK):
-        return ReadOnlyStorage(f"cannot open {path}: {exc}; its folder is read-only, and SQLite must write "
-                               "beside a WAL database even to read it")
-    return DatabaseMissing(f"cannot open {path}: {exc}")
-
-
-def _nearly_full(path: Path | None) -> bool:
-    """Whether the disk holding ``path`` has under a mebibyte left (SQLite reports a write that ran out
-    of space part-way, in the WAL or its index, as an I/O error rather than as SQLITE_FULL)."""
-    try:
-        disk = os.statvfs(path.parent if path is not None else ".")
-    except OSError:
-        return False
-    return disk.f_bavail * disk.f_frsize < 1 << 20
-
-
 class Database:
     """The SQLite store's database: connections, clock, transactions, reads, the change feed and the
     lifecycle. Every part of the store (store/sqlite/__init__.py) holds this one object.
@@ -357,7 +306,7 @@ class Database:
                 await self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException as exc:
             await self.close()
-            mapped = _store_error(exc, self.busy_timeout_ms, self.path)  # e.g. a migration the disk refused
+            mapped = store_error(exc, self.busy_timeout_ms, self.path)  # e.g. a migration the disk refused
             if mapped is not None:
                 raise mapped from exc
             raise
@@ -370,7 +319,7 @@ class Database:
         try:
             raw = _connector(self.path)()
         except sqlean.OperationalError as exc:
-            raise _cannot_open(self.path, exc) from exc
+            raise cannot_open(self.path, exc) from exc
         try:
             self._set_up(raw)
             # Set once: the writer never sleeps in SQLite's busy handler. Swarmdeck's writers queue
@@ -397,7 +346,7 @@ class Database:
             # to WAL rewrites its header), and SQLite itself refuses any statement that would write.
             raw.execute("PRAGMA query_only = ON" if self.read_only else "PRAGMA journal_mode = WAL").fetchall()
         except sqlean.OperationalError as exc:
-            raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
+            raise (storage_error(exc, self.path) or cannot_open(self.path, exc)) from exc
         except sqlean.DatabaseError as exc:
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
 
@@ -416,7 +365,7 @@ class Database:
         try:
             await conn
         except sqlean.OperationalError as exc:  # aiosqlite stops its thread itself
-            raise _cannot_open(self.path, exc) from exc
+            raise cannot_open(self.path, exc) from exc
         conn.row_factory = sqlean.Row
         try:
             for sql in self._SETUP:
@@ -429,7 +378,7 @@ class Database:
                 await cur.fetchall()
         except sqlean.OperationalError as exc:
             await conn.close()
-            raise (_storage_error(exc, self.path) or _cannot_open(self.path, exc)) from exc
+            raise (storage_error(exc, self.path) or cannot_open(self.path, exc)) from exc
         except sqlean.DatabaseError as exc:
             await conn.close()
             raise NotASwarmdeckDatabase(f"{self.path} is not a SQLite database ({exc})") from exc
@@ -603,7 +552,7 @@ class Database:
                 if result is _NOT_NOW:
                     result = await self._on_writer_thread(writer, actor, body, args, deadline)
             except BaseException as exc:
-                mapped = _store_error(exc, self.busy_timeout_ms, self.path)
+                mapped = store_error(exc, self.busy_timeout_ms, self.path)
                 if mapped is not None:
                     raise mapped from exc
                 raise
@@ -667,7 +616,7 @@ class Database:
                     try:
                         await opened.open(_connector(self.path))
                     except sqlean.OperationalError as exc:
-                        raise _cannot_open(self.path, exc) from exc
+                        raise cannot_open(self.path, exc) from exc
                     if self._closed:  # the store closed while this opened: nobody else would close it
                         await opened.close()
                         return
@@ -850,24 +799,6 @@ class Database:
         limit: int = 100,
     ) -> list[Event]:
         """Recent events, newest first, by entity, actor or kind (each served by an index)."""
-        clauses, params = [], []
-        if entity is not None:
-            clauses.append("entity = ?")
-            params.append(entity)
-            if entity_id is not None:
-                if entity in ("agent", "reviewer"):  # named by identity: its canonical form
-                    entity_id = identity.key(entity_id) or entity_id
-                clauses.append("entity_id = ?")
-                params.append(str(entity_id))
-        elif actor is not None:
-            clauses.append("actor = ?")
-            params.append(identity.key(actor) or actor)
-        elif kind is not None:
-            clauses.append("kind = ?")
-            params.append(kind)
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self._all(f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [event_from_row(r) for r in rows]
+        query, params = events_query(SQLITE, entity=entity, entity_id=entity_id, actor=actor, kind=kind,
+                                     before_id=before_id, limit=limit)
+        return [event_from_row(r) for r in await self._all(query, params)]

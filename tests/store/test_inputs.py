@@ -1,4 +1,4 @@
-"""The input models (store/inputs.py): what they accept round-trips, what they refuse is refused in one
+"""The input models (store/inputs/): what they accept round-trips, what they refuse is refused in one
 format naming the field, the limits are store/limits.py's, and pydantic stays off the claim path."""
 
 from __future__ import annotations
