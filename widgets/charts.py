@@ -57,6 +57,9 @@ LINES: tuple[RGB, ...] = (BUSY, GOOD, WAIT, AWAIT, BAD)
 
 #: Legend swatches: what a bar, a line and a point look like.
 BAR, LINE, DOT = "██", "━━", "•"
+#: The rows of a plotext plot that are not its canvas, with a title and an x label: the frame's top and
+#: bottom, the x tick labels, the title and the x label.
+PLOT_CHROME_ROWS = 5
 
 
 # -- small pure helpers (tested without a screen) -------------------------------------------------
@@ -226,6 +229,25 @@ def number(text: str, sort_value: float | None) -> Cell:
     return out
 
 
+def stacked_bars(plt, positions: Sequence[float], series: Sequence[Sequence[float]], colours: Sequence[RGB],
+                 *, width: float, orientation: str = "vertical") -> None:
+    """Bars of ``series`` stacked (the first at the base) at ``positions``, ``width`` wide, each part
+    drawn on its own. plotext's ``stacked_bar`` scales the width by the mean gap between positions (a
+    bar many buckets wide when few buckets have one), and paints a part of zero as a blank cell over
+    the base of the part under it (a bar that floats off its axis)."""
+    totals = [0.0] * len(positions)
+    layers = []
+    for values in series:
+        totals = [t + v for t, v in zip(totals, values)]
+        layers.append(totals)
+    # the whole bar first, then each inner part over it; a bar of zero still sets the value axis
+    for depth in range(len(layers) - 1, -1, -1):
+        for position, value in zip(positions, layers[depth]):
+            if value or depth == len(layers) - 1:
+                plt.bar([position], [value], color=colours[depth], width=width, orientation=orientation,
+                        reset_ticks=False)
+
+
 # -- the chart widget -----------------------------------------------------------------------------------
 
 
@@ -313,6 +335,27 @@ class ChartPanel(PlotextPlot):
         plt.ylim(0, ticks[-1])
         plt.yticks(ticks, [str(t) for t in ticks])
 
+    def bar_rows(self, height: int | None = None) -> int:
+        """The rows a plot of ``height`` (the chart's own by default) has for its bars: all but the
+        frame's two lines, the x tick labels, the title and the x label, which every bar chart has."""
+        return max(1, (self.size.height if height is None else height) - PLOT_CHROME_ROWS)
+
+    @staticmethod
+    def horizontal_bars(plt, names: Sequence[str], series: Sequence[Sequence[float]], colours: Sequence[RGB],
+                        rows: int) -> None:
+        """Stacked horizontal bars, ``names`` (and each of ``series``) from the top, at most ``rows`` of
+        them: each bar on exactly one row, the row of its name, and blank rows under the last bar.
+
+        Bar i is drawn at y = count - i; left to itself plotext fits the y range to the bars, so n bars
+        spread over more rows than n (a bar two rows high, one of them beside no name). A y range of
+        one unit per canvas row, the first name on the top row, leaves no such row."""
+        count = len(names)
+        positions = [float(count - i) for i in range(count)]
+        stacked_bars(plt, positions, series, colours, width=0.7, orientation="horizontal")
+        plt.yticks(positions, list(names))
+        # a bar's ends (±0.35) round to its own row; a range of zero would divide by zero in plotext
+        plt.ylim(count - max(1, rows - 1), count)
+
 
 class ThroughputChart(ChartPanel):
     """Completed and failed tasks per bucket, stacked."""
@@ -323,8 +366,8 @@ class ThroughputChart(ChartPanel):
         w = data.window
         # Only the buckets with something in them: plotext paints a sliver for a bar of zero.
         busy = [i for i in range(w.count) if data.completed[i] or data.failed[i]]
-        plt.stacked_bar(busy, [[data.completed[i] for i in busy], [data.failed[i] for i in busy]],
-                        color=[GOOD, BAD], width=0.8)
+        parts = [[data.completed[i] for i in busy], [data.failed[i] for i in busy]]
+        stacked_bars(plt, busy, parts, [GOOD, BAD], width=0.8)
         plt.xticks(*time_ticks(w))
         plt.xlim(-0.6, w.count - 0.4)
         self.titled(plt, f"{self.title} · {sum(data.completed)} completed, {sum(data.failed)} failed")
@@ -367,8 +410,7 @@ class DurationsChart(ChartPanel):
     TABLE = (("type", "Task type"), ("done", "Done"), ("median", "Median"), ("p95", "p95"), ("max", "Max"))
 
     def draw(self, plt, data: Durations) -> None:
-        rows = max(1, self.size.height - 4)
-        agents = list(data.agents[:rows])[::-1]  # plotext draws the first bar at the bottom
+        agents = list(data.agents[:self.bar_rows()])  # the slowest, from the top
         unit, scale = duration_unit(max((a.p95_s or 0) for a in agents))
         room = self.name_room
         names = []
@@ -378,7 +420,7 @@ class DurationsChart(ChartPanel):
         median = [(a.median_s or 0) / scale for a in agents]
         tail = [max(0.0, (a.p95_s or 0) - (a.median_s or 0)) / scale for a in agents]
         # The legend is under the chart: on it, it would sit on the bars.
-        plt.stacked_bar(names, [median, tail], color=[BUSY, PLAN], orientation="horizontal", width=0.7)
+        self.horizontal_bars(plt, names, [median, tail], [BUSY, PLAN], self.bar_rows())
         shown = f"slowest {len(agents)} of {data.total_agents}" if data.total_agents > len(agents) else \
             f"{data.total_agents} agent{'s' if data.total_agents != 1 else ''}"
         # plotext drops a title wider than the plot area, which starts after the names
@@ -442,17 +484,20 @@ class BurndownChart(ChartPanel):
         plt.subplots(1, 2)
         bars = plt.subplot(1, 1)
         bars.plotsize(left, height)
-        milestones = list(data.milestones)[::-1]
+        rows = self.bar_rows(height)
+        milestones = list(data.milestones)[:rows]
         names = [milestone_tag(m.name) for m in milestones]
         spent = [m.hours_spent for m in milestones]
         budget = [m.hour_budget or 0.0 for m in milestones]
         within = [min(s, b) if b else s for s, b in zip(spent, budget)]
         left_over = [max(0.0, b - s) for s, b in zip(spent, budget)]
         over = [max(0.0, s - b) if b else 0.0 for s, b in zip(spent, budget)]
-        bars.stacked_bar(names, [within, left_over, over], color=[BUSY, MUTED, BAD], orientation="horizontal",
-                         width=0.6)
-        total_spent, total_budget = sum(spent), sum(budget)
-        self.titled(bars, f"spent {total_spent:.1f} of {total_budget:g} h budget", left)
+        self.horizontal_bars(bars, names, [within, left_over, over], [BUSY, MUTED, BAD], rows)
+        total_spent = sum(m.hours_spent for m in data.milestones)
+        total_budget = sum(m.hour_budget or 0.0 for m in data.milestones)
+        cut = f"first {rows} of {len(data.milestones)} · " if len(data.milestones) > rows else ""
+        # plotext drops a title wider than the plot area, which starts after the names
+        self.titled(bars, f"{cut}spent {total_spent:.1f} of {total_budget:g} h budget", left - max(map(len, names)))
         bars.xlabel("hours")
         lines = plt.subplot(1, 2)
         lines.plotsize(width - left, height)
@@ -482,15 +527,15 @@ class GateChart(ChartPanel):
              ("waiting", "Waiting now"))
 
     def draw(self, plt, data: GateLatency) -> None:
-        rows = max(1, self.size.height - 4)
-        reviews = (list(data.decided) + list(data.awaiting))[-rows:][::-1]
+        rows = self.bar_rows()
+        reviews = (list(data.decided) + list(data.awaiting))[-rows:][::-1]  # the newest, from the top
         unit, scale = duration_unit(max(r.seconds for r in reviews))
         room = max(10, min(26, self.plot_width // 3))
         names = [label(f"{milestone_tag(r.milestone)} v{r.version} "
                        f"{r.reviewer if r.reviewer else 'waiting'}", room) for r in reviews]
         decided = [0.0 if r.reviewer is None else r.seconds / scale for r in reviews]
         waiting = [r.seconds / scale if r.reviewer is None else 0.0 for r in reviews]
-        plt.stacked_bar(names, [decided, waiting], color=[GOOD, AWAIT], orientation="horizontal", width=0.7)
+        self.horizontal_bars(plt, names, [decided, waiting], [GOOD, AWAIT], rows)
         medians = ", ".join(f"{label(r, 10)} {short_duration(s)}" for r, s in data.by_reviewer().items())
         self.titled(plt, f"{self.title} · median {medians}" if medians else f"{self.title} · none decided yet",
                     self.plot_width - room)

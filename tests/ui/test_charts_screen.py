@@ -1,7 +1,8 @@
 """Screen 5, the performance charts: range and filter keys re-query the store and the header says so;
 an empty chart says what is missing, an empty swarm how to fill it; each chart's legend names its colours
 (the very colours drawn); durations and gate latency also come as tables, updated in place; agent
-names, milestone names and task types stay literal; the layout at 80x24 and 200x60, and snapshots.
+names, milestone names and task types stay literal; every bar on the row of its name, whatever the
+number of bars; the layout at 80x24 and 200x60, and snapshots.
 
 The seed (ui_support.seed) finished, in the 24 hours before NOW: "schema" and "migrations" (Foundation,
 builder-1, 15 min each), "hotfix" (Memory service, builder-1, at NOW - 1 h: outside the last hour's
@@ -11,6 +12,8 @@ window, which starts at NOW - 58 min) and failed "bench" (Memory service, tester
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 import sqlean
 from rich.color import Color
 from rich.style import Style
@@ -19,10 +22,20 @@ from textual.widgets import Static
 from swarmdeck.app.commands import palette_entries
 from swarmdeck.app.screens.charts import ChartsScreen
 from swarmdeck.store import open_store
+from swarmdeck.store.charts import (
+    AgentDuration,
+    Burndown,
+    Durations,
+    GateLatency,
+    GateWait,
+    MilestoneBurn,
+    Throughput,
+)
 from swarmdeck.widgets.charts import (
     BAD,
     GOOD,
     ChartCell,
+    ChartPanel,
     DurationsChart,
     HealthChart,
     QueueChart,
@@ -378,6 +391,84 @@ async def test_at_200x60_two_columns_fit_the_terminal(db):
             for part in (c.legend, c.table):
                 if part is not None and part.display:
                     assert c.region.contains_region(part.region), (c.id, c.region, part.region)
+
+
+def plot_rows(chart: ChartPanel) -> list[tuple[str, str]]:
+    """The rows inside a chart's plot frame, top to bottom: (its y label, what is right of the y axis)."""
+    lines = [strip.text for strip in chart.render_lines(chart.size.region)]
+    top = next(i for i, line in enumerate(lines) if "┌" in line)
+    axis = lines[top].index("┌")
+    bottom = next(i for i in range(top + 1, len(lines)) if "└" in lines[i])
+    return [(line[:axis].strip(), line[axis + 1:]) for line in lines[top + 1:bottom]]
+
+
+def labelled_bars(chart: ChartPanel) -> list[str]:
+    """The y labels of a horizontal bar chart, top to bottom, checking that every row with bar cells
+    has one (a bar on no row or two rows cannot be told whose it is) and that no label is repeated."""
+    rows = plot_rows(chart)
+    assert all(name for name, plot in rows if "█" in plot), "\n".join(f"{n:>24}|{p}" for n, p in rows)
+    names = [name for name, _ in rows if name]
+    assert len(names) == len(set(names)), names
+    return names
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 45), (200, 60)])
+async def test_every_bar_of_the_horizontal_bar_charts_is_on_one_named_row(db, size):
+    """Whatever the number of agents (reviews, milestones) and the chart's size, each bar is one row,
+    on the row of its name; the slowest at the top, and those that do not fit left out (the title says
+    so). A part of zero (a review not decided yet) leaves no blank cell at the bar's base."""
+    app = make_app(db)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_charts(pilot)
+        durations, gates, burndown = (cell(screen, name) for name in ("durations", "gates", "burndown"))
+        window = screen.charts.burndown.window
+        for n in range(1, 14):  # from one to more than fit (a plot 14 rows high has 9 for bars)
+            agents = tuple(AgentDuration(f"agent-{i:02d}", 3, 60.0 * (n - i + 1), 90.0 * (n - i + 1), i % 2)
+                           for i in range(n))  # slowest first, as the store gives them
+            durations.show(Durations(agents, n))
+            reviews = tuple(GateWait(f"G{i:02d} gate", 1, "bob", "approved", 60.0 * (i + 1))
+                            for i in range(n))
+            gates.show(GateLatency(reviews[:-1], (GateWait("G99 gate", 2, None, None, 30.0),)))
+            await pilot.pause()
+            rows = len(plot_rows(durations.chart))
+            shown = min(n, rows)
+            names = [name.rsplit(" ", 1)[0] for name in labelled_bars(durations.chart)]
+            assert names == [a.agent for a in agents[:shown]], (size, n, names)
+            title = durations.chart.render_lines(durations.chart.size.region)[0].text
+            assert (f"slowest {shown} of {n}" if n > rows else f"{n} agent") in title, (size, n, title)
+            # the newest reviews, the one awaiting a decision at the top
+            names = labelled_bars(gates.chart)
+            expected = ["G99 v2 waiting"] + [f"G{i:02d} v1 bob" for i in range(n - 2, -1, -1)]
+            assert names == expected[:min(n, len(plot_rows(gates.chart)))], (size, n, names)
+            assert plot_rows(gates.chart)[0][1].startswith("█")  # the waiting bar, from the axis on
+            left = (1,) * window.count
+            burndown.show(Burndown(window, tuple(MilestoneBurn(i, f"M{i:02d} work", 10.0, 2.0 * i, left)
+                                                 for i in range(1, n + 1))))
+            await pilot.pause()
+            rows = len(plot_rows(burndown.chart))
+            expected = [f"M{i:02d}" for i in range(1, min(n, rows) + 1)]  # the first milestones, from the top
+            assert labelled_bars(burndown.chart) == expected, (size, n)
+            title = burndown.chart.render_lines(burndown.chart.size.region)[0].text
+            assert (f"first {rows} of {n} · spent" in title) == (n > rows), (size, n, title)
+
+
+async def test_throughput_bars_are_one_bucket_wide_and_stand_on_the_axis(db):
+    """A bar per bucket with something in it, however far apart those buckets are; a bucket with only
+    failures has its bar from the axis up."""
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_charts(pilot, "t")
+        window = screen.charts.throughput.window
+        completed, failed = [0] * window.count, [0] * window.count
+        completed[2], completed[20], failed[20], failed[10] = 2, 1, 1, 1
+        throughput = cell(screen, "throughput")
+        throughput.show(Throughput(window, tuple(completed), tuple(failed)))
+        await pilot.pause()
+        rows = plot_rows(throughput.chart)
+        bottom = rows[-1][1]
+        runs = [run for run in bottom.replace("│", " ").split(" ") if run]
+        assert len(runs) == 3, bottom  # buckets 2, 10 (failed only) and 20, apart
+        assert all(len(run) <= len(bottom) // window.count + 1 for run in runs), bottom
 
 
 async def test_charts_are_in_the_palette_and_the_help(db):
