@@ -47,6 +47,7 @@ TYPED = (events.Key, events.Paste)
 #: routed anyway.
 PATIENCE = 0.5
 
+
 class KeysInOrder(App[ReturnType]):
     """An App whose keys are routed one after the other (module docstring)."""
 
