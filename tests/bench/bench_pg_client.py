@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loops", type=int, default=1000, help="measured loops (3 messages each) per run")
     parser.add_argument("--rounds", type=int, default=4, help="runs of each, alternating (default 4)")
+    parser.add_argument("--pg-url", default=None,
+                        help="an existing server (a role that may CREATE DATABASE) instead of a throwaway one")
     args = parser.parse_args(argv)
-    server = pg_support.start_server(store_pg.PG_SETTINGS)
+    server = pg_support.PgServer(args.pg_url, 0.0) if args.pg_url else pg_support.start_server(store_pg.PG_SETTINGS)
     try:
         store_pg.make_template(server.url, args.loops + WARMUP_LOOPS + 100)  # each run on a copy
         figures: dict[str, list[tuple[float, float]]] = {"store": [], "asyncpg": []}
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {r + 1}: {name}: CPU {cpu * per:,.0f} µs, wall {wall * per:,.0f} µs a message",
                       flush=True)
     finally:
+        if args.pg_url:
+            store_pg.drop(server.url, store_pg.TEMPLATE)
         server.stop()
     print(f"\n| one agent, medians of {args.rounds} | client CPU µs / message | wall µs / message |")
     print("|---|---:|---:|")

@@ -183,3 +183,17 @@ def test_store_benchmark_postgres_variant_runs_each_run_and_checks_its_claims(tm
     assert [r["connections_per_agent"] for r in runs if r["mode"] == "pg"] == [1, 1]
     assert [r["counts"]["complete"] > 0 for r in runs if r["mode"] == "asyncpg-one"] == [True, True]
     assert "| 2 paced | " in done.stdout
+
+
+@pytest.mark.slow
+def test_pg_client_benchmark_runs_both_sides_and_prints_the_ratio(pg_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH.with_name("bench_pg_client.py")), "--pg-url", pg_url, "--loops", "20",
+         "--rounds", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {m[1]: int(m[2].replace(",", "")) for m in re.finditer(r"^\| (store|asyncpg) \| ([\d,]+) \|", done.stdout,
+                                                                  re.M)}
+    assert set(rows) == {"store", "asyncpg"} and all(v > 0 for v in rows.values()), done.stdout
+    assert re.search(r"store ÷ raw asyncpg, client CPU: \d+\.\d\d", done.stdout)
