@@ -190,7 +190,9 @@ class RawPg:
     connection, each followed by the store's seal."""
 
     def __init__(self, conn, name: str, *, seal: bool = True) -> None:
+        from swarmdeck.store import unit_base
         from swarmdeck.store.postgres import base, sealing, uow
+        from swarmdeck.store.postgres.sql import PG_SQL
         from swarmdeck.store.postgres.schema import GATES_LOCK, SEAL_LOCK
 
         self.conn = conn
@@ -200,6 +202,7 @@ class RawPg:
         self.event_sql = _dollar(base._EVENT_SQL)
         self.pause = _dollar(uow._PAUSE_MARK_AND_AGENT)
         self.claim_sql = _dollar(uow._CLAIM.format(filters=""))
+        self.release_heard = _dollar(PG_SQL.q(unit_base._RELEASE_HEARD))
         self.head = sealing._HEAD
         self.seal_notify = _dollar(sealing._SEAL_NOTIFY)
         self.sealed_up_to = "SELECT NOT EXISTS (SELECT 1 FROM events WHERE seq IS NULL AND id <= $1)"
@@ -227,7 +230,8 @@ class RawPg:
             row = await self.conn.fetchrow(self.claim_sql, self.name, now, now, now)
             if row is not None:
                 await self.conn.execute("UPDATE agents SET status = 'working', current_task_id = $1, "
-                                        "completion = 0 WHERE name = $2", row["id"], self.name)
+                                        "completion = 0, last_heartbeat = $2 WHERE name = $3", row["id"], now,
+                                        self.name)
                 event = await self.conn.fetchval(self.event_sql, now, self.name, "task.claimed", "task",
                                                  str(row["id"]), json.dumps({"agent": self.name}))
         if row is not None:
@@ -243,8 +247,7 @@ class RawPg:
                 "UPDATE tasks SET status = 'completed', result_data = $1::jsonb, finished_at = $2, "
                 "lease_expires_at = NULL, updated_at = $3 WHERE id = $4 AND status = 'running' RETURNING *",
                 None, now, now, task_id)
-            await self.conn.execute("UPDATE agents SET status = 'idle', current_task_id = NULL "
-                                    "WHERE name = $1 AND current_task_id = $2", self.name, task_id)
+            await self.conn.execute(self.release_heard, now, task_id, task_id, self.name)
             event = await self.conn.fetchval(self.event_sql, now, self.name, "task.completed", "task",
                                              str(task_id), "{}")
             await self.conn.fetch(

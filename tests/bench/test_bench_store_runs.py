@@ -197,3 +197,113 @@ def test_pg_client_benchmark_runs_both_sides_and_prints_the_ratio(pg_url: str) -
                                                                   re.M)}
     assert set(rows) == {"store", "asyncpg"} and all(v > 0 for v in rows.values()), done.stdout
     assert re.search(r"store ÷ raw asyncpg, client CPU: \d+\.\d\d", done.stdout)
+
+
+#: The seal's and the queue sample's statements: made when due, not in step with the messages, by the
+#: store (on its thread, after a delay) and raw asyncpg (before its next message) alike.
+_PG_BOOKKEEPING = re.compile(r"seq IS NULL|seq IS NOT NULL|pg_try_advisory_xact_lock|WITH sealed AS|queue_samples")
+
+
+def _pg_shape(sql: str) -> str:
+    """A statement with psycopg's ``%s`` and asyncpg's ``$n`` both as ``?``, whitespace collapsed."""
+    return _shape(re.sub(r"%s|\$\d+", "?", sql))
+
+
+async def _pg_store_shapes(url: str) -> dict[str, list[str]]:
+    """The statements of a heartbeat, a claim and a completion through this checkout's store, after a
+    first loop (which also loads the gate guard and reaps leases)."""
+    import psycopg
+
+    from swarmdeck.store import open_store
+
+    seen: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def traced(self, query, *args, **kwargs):
+        seen.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    shapes: dict[str, list[str]] = {}
+    store = await open_store(url)
+    try:
+        await store.register_agent("store-agent", agent_type="general")
+        task = await store.claim_task(agent="store-agent")
+        await store.complete_task(task.id, agent="store-agent")
+        psycopg.Connection.execute = traced
+        try:
+            for op, call in (("heartbeat", lambda: store.heartbeat("store-agent")),
+                             ("claim", lambda: store.claim_task(agent="store-agent")),
+                             ("complete", lambda: store.complete_task(task.id, agent="store-agent"))):
+                seen.clear()
+                result = await call()
+                task = result if op == "claim" else task
+                shapes[op] = [s for s in seen if not _PG_BOOKKEEPING.search(s)]
+        finally:
+            psycopg.Connection.execute = execute
+    finally:
+        await store.close()
+    return shapes
+
+
+class _Traced:
+    """An asyncpg connection whose statements are written down as they are sent."""
+
+    def __init__(self, conn, seen: list[str]) -> None:
+        self._conn, self._seen = conn, seen
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._conn, name)
+        if name not in ("execute", "fetch", "fetchrow", "fetchval"):
+            return attribute
+
+        async def traced(query, *args, **kwargs):
+            self._seen.append(query)
+            return await attribute(query, *args, **kwargs)
+
+        return traced
+
+
+async def _raw_pg_shapes(url: str) -> dict[str, list[str]]:
+    import asyncpg
+    import store_pg
+
+    conn = await asyncpg.connect(url)
+    seen: list[str] = []
+    try:
+        for kind in ("json", "jsonb"):
+            await conn.set_type_codec(kind, encoder=str, decoder=str, schema="pg_catalog")
+        await conn.execute("INSERT INTO agents (name, agent_type, registered_at, last_heartbeat) "
+                           "VALUES ('raw-agent', 'general', 0, 0)")
+        raw = store_pg.RawPg(_Traced(conn, seen), "raw-agent", seal=False)
+        shapes: dict[str, list[str]] = {}
+        row = None
+        for op in ("heartbeat", "claim", "complete"):
+            seen.clear()
+            result = await (raw.heartbeat() if op == "heartbeat" else raw.claim() if op == "claim"
+                            else raw.complete(row))
+            row = result if op == "claim" else row
+            shapes[op] = list(seen)
+    finally:
+        await conn.close()
+    return shapes
+
+
+@pytest.mark.slow
+def test_raw_asyncpg_issues_the_pg_store_statements(pg_database: str) -> None:
+    """The PostgreSQL benchmark's ceiling runs the store's own statements (store_pg.RawPg): when the
+    store's heartbeat, claim or completion changes what it issues, this fails until RawPg matches."""
+    import psycopg
+    import store_pg
+
+    from swarmdeck.store.postgres import migrate
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        migrate.migrate(conn)
+        conn.execute("INSERT INTO tasks (description, source, agent_type, base_priority, status, priority, "
+                      "created_at, updated_at) SELECT 'task ' || i, 'human', 'general', 1, 'ready', i, 0, 0 "
+                      "FROM generate_series(1, 6) AS i")
+    store = asyncio.run(_pg_store_shapes(pg_database))
+    raw = asyncio.run(_raw_pg_shapes(pg_database))
+    assert store_pg.OPS == tuple(store)
+    for op in store_pg.OPS:
+        assert [_pg_shape(s) for s in raw[op]] == [_pg_shape(s) for s in store[op]], op
