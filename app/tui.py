@@ -561,8 +561,8 @@ class SwarmdeckApp(KeysInOrder[int]):
             self.notify(f"No event {target} in this history: showing event {point.event_id}", title="Replay",
                         severity="warning", timeout=5)
 
-    def _replay_work(self, work: Callable[[], Awaitable[None]]) -> None:
-        self.run_worker(work, group="replay-move", exit_on_error=False)
+    def _replay_work(self, work: Callable[[], Awaitable[None]]) -> Worker:
+        return self.run_worker(work, group="replay-move", exit_on_error=False)
 
     def action_replay_step(self, by: str, forward: bool) -> None:
         self._stop_play()
@@ -628,12 +628,12 @@ class SwarmdeckApp(KeysInOrder[int]):
         events = self._focused_events()
         if events:
             self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)
-        else:
-            self._replay_work(partial(self.enter_replay, None))
+        else:  # keys typed with it wait for the replay (a step, play): on the live seat they mean nothing
+            self.hold_keys_for(self._replay_work(partial(self.enter_replay, None)))
 
     def _go_to_target(self, target: int | datetime | None) -> None:
         if target is not None:
-            self._replay_work(partial(self.enter_replay, target))
+            self.hold_keys_for(self._replay_work(partial(self.enter_replay, target)))
 
     async def action_leave_replay(self) -> None:
         await self.leave_replay()

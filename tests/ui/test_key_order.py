@@ -18,7 +18,7 @@ from swarmdeck.app.key_order import KeysInOrder, opens_screen
 from swarmdeck.app.modals.decision import DecisionModal
 from swarmdeck.app.modals.enqueue import EnqueueModal
 from test_screens import SIZE, open_queue
-from ui_support import loaded, make_app, wait_for
+from ui_support import db_call, loaded, make_app, wait_for
 
 S = TypeVar("S", bound=ModalScreen)
 
@@ -201,3 +201,17 @@ async def test_a_rationale_typed_straight_after_d_lands_in_the_decision_dialog(s
         await wait_for(pilot, lambda: rationale.text == "checked the index next week",
                        what="the rationale typed with d")
         assert app.screen_stack[-2:] == [screen, app.screen] and screen.selected == selected and app.live
+
+
+async def test_keys_typed_with_the_replay_key_act_in_the_replay(seeded, patient):
+    """ctrl+r opens replay in a worker (it opens the history first): a step back typed with it steps
+    the replay back, rather than reaching the live dashboard, where it means nothing."""
+    from test_replay_mode import replay_app
+
+    app, _ = replay_app(seeded.path, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        last = await db_call(seeded.path, "latest_event_id")
+        burst(app, ("ctrl+r", None), ("comma", ","))
+        await wait_for(pilot, lambda: app.replay_point is not None and app.replay_point.event_id == last - 1,
+                       what="the step back typed with ctrl+r")
