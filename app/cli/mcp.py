@@ -12,7 +12,7 @@ from swarmdeck.store.errors import StoreError
 
 from ..output import plain
 from ._base import Config, refuse
-from ._options import DATABASE
+from ._options import DATABASE, ERRORS_AS_JSON
 
 
 @click.command("mcp")
@@ -23,14 +23,16 @@ from ._options import DATABASE
                    "(default: $SWARMDECK_EMBEDDER).")
 @click.option("--index/--no-index", default=True, show_default=True,
               help="Embed new memories and documents in the background while serving.")
+@ERRORS_AS_JSON
 @click.pass_obj
-def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool) -> None:
+def mcp(cfg: Config, mcp_db: Path | None, embedder_spec: str | None, index: bool, as_json: bool) -> None:
     """Serve the Model Context Protocol over stdio (register it in your MCP client's .mcp.json).
 
     Writes that name no agent (task_enqueue, task_cancel, ...) are recorded as --actor.
     """
     from ..mcp import serve  # the SDK loads only when serving
 
+    cfg.json = cfg.json or as_json
     db = mcp_db or cfg.db
 
     def warn(message: str) -> None:

@@ -18,7 +18,7 @@ from swarmdeck.store.errors import NotFound, StoreError
 
 from ..output import plain
 from ._base import Config, fail, refuse
-from ._options import DEFAULT_INTERVAL
+from ._options import DEFAULT_INTERVAL, ERRORS_AS_JSON
 from .ui import reviewer_name
 
 DEFAULT_PORT = 8000
@@ -88,14 +88,16 @@ def child_command(arguments: list[str]) -> str:
 @click.option("--interval", type=click.FloatRange(0.1, 60), default=DEFAULT_INTERVAL, show_default=True,
               help="Seconds between the dashboard's polls.")
 @click.option("--public-url", help="The address browsers use, when it is not http://HOST:PORT (a proxy).")
+@ERRORS_AS_JSON
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, read_only: bool, deciding: bool, reviewer: str | None,
-          interval: float, public_url: str | None) -> None:
+          interval: float, public_url: str | None, as_json: bool) -> None:
     """The dashboard in a browser, one per tab.
 
     On localhost the seat decides as --reviewer (required) unless --read-only; beyond localhost it
     is read-only unless --deciding and --reviewer are both given."""
     cfg: Config = ctx.find_object(Config)
+    cfg.json = cfg.json or as_json
     from_env = ctx.find_root().get_parameter_source("db") == click.core.ParameterSource.ENVIRONMENT
     sys.exit(run_serve(cfg, from_env=from_env, host=host, port=port, read_only=read_only, deciding=deciding,
                        reviewer=reviewer, interval=interval, url=public_url))

@@ -116,3 +116,13 @@ def test_the_check_names_the_streams_the_dashboard_uses(monkeypatch):
     terminals.clear()
     monkeypatch.setenv("TEXTUAL_DRIVER", WEB_DRIVER)
     assert seat.missing_terminal() is None
+
+
+# -- the other long-running commands: --json after the verb too ----------------------------------------
+
+
+def test_serve_and_mcp_take_json_after_the_verb_as_every_command_does(tmp_path):
+    missing = str(tmp_path / "none.db")
+    expect_json_error(invoke("--db", missing, "serve", "--json"), 2, "usage", "a deciding seat needs a reviewer")
+    expect_json_error(invoke("--db", missing, "mcp", "--json"), 1, "database_missing", "no swarmdeck database")
+    assert not (tmp_path / "none.db").exists()
