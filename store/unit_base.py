@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from . import milestone_refs
 from .domain.gates import GateGuard
-from .domain.uow import ConditionRow, EscalatedGate, Lease, PriorityInputs, Silent
+from .domain.uow import ConditionRow, EscalatedGate, Lease, Pause, PriorityInputs, Silent
 from .errors import NotFound
 from .models import (
     Agent,
@@ -191,6 +191,11 @@ class UnitBase:
     id_param: ClassVar[str] = "?"
     #: The milestone and report lookups, in the backend's SQL.
     reads: ClassVar[MilestoneReads]
+    #: The pause flag and reason, what the backend reads along with them (``_read_with_pause``) and
+    #: the guard's mark, in one statement (backend SQL); and the same ending in whether the agent
+    #: named by its one parameter is registered.
+    pause_sql: ClassVar[str]
+    pause_and_agent_sql: ClassVar[str]
 
     def __init__(self, tx: Any, signatures: Any = None) -> None:
         self.tx = tx
@@ -204,6 +209,20 @@ class UnitBase:
         self._agents: dict[str, bool] = {}
 
     # -- the swarm and the gates' guard ----------------------------------------------------------
+
+    def swarm_pause(self, agent: str | None = None) -> Pause:
+        if agent is None:
+            row = self.tx.one(self.pause_sql)
+        else:  # and whether the agent is registered, for the claim's next question
+            row = self.tx.one(self.pause_and_agent_sql, (agent,))
+            self._agents[agent] = bool(row[-1])
+            row = row[:-1]
+        self._mark = self._read_with_pause(row[2:])
+        return Pause(bool(row[0]), row[1])
+
+    def _read_with_pause(self, rest: Sequence[Any]) -> tuple[Any, ...]:
+        """The columns after the pause flag and reason: the guard's mark (a backend may read more first)."""
+        return tuple(rest)
 
     def gate_guard(self) -> GateGuard:
         mark, self._mark = self._mark, None

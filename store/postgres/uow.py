@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..domain.uow import Pause, PrerequisiteState
+from ..domain.uow import PrerequisiteState
 from ..errors import NotFound
 from ..events import EventKind
 from ..models import (
@@ -107,6 +107,7 @@ class PgUnit(UnitBase):
     sql = PG_SQL
     reads = MilestoneReads(PG_SQL)
     json_param = "?::jsonb"  # JSON columns are jsonb, given as JSON text
+    pause_sql, pause_and_agent_sql = _PAUSE_AND_MARK, _PAUSE_MARK_AND_AGENT
     id_param = "?::bigint"  # a parameter alone in a SELECT has no type PostgreSQL can tell
 
     def event(self, kind: EventKind, entity: str, entity_id: Any = None,
@@ -219,16 +220,6 @@ class PgUnit(UnitBase):
         it, a claim that read the guard just before an escalation committed handed out a task after
         it (tests/store/test_pg_gates.py)."""
         self.tx.one("SELECT pg_advisory_xact_lock_shared(%s)", (GATES_LOCK,))
-
-    def swarm_pause(self, agent: str | None = None) -> Pause:
-        if agent is None:
-            row = self.tx.one(_PAUSE_AND_MARK)
-        else:  # and whether the agent is registered, for the claim's next question
-            row = self.tx.one(_PAUSE_MARK_AND_AGENT, (agent,))
-            self._agents[agent] = bool(row[-1])
-            row = row[:-1]
-        self._mark = tuple(row[2:])
-        return Pause(bool(row[0]), row[1])
 
     # -- milestones and gates ---------------------------------------------------------------------
 

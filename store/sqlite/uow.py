@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import sqlean
 
-from ..domain.uow import Pause, PrerequisiteState
+from ..domain.uow import PrerequisiteState
 from ..errors import NotFound
 from ..models import CriterionEvidence, Task, TaskStatus
 from ..reads import All, Reads
@@ -89,6 +90,7 @@ class SqliteUnit(UnitBase):
 
     sql = SQLITE
     reads = MilestoneReads(SQLITE)
+    pause_sql, pause_and_agent_sql = _PAUSE_AND_MARK, _PAUSE_MARK_AND_AGENT
 
     def __init__(self, tx: Tx, signatures: Signatures | None = None) -> None:
         super().__init__(tx, signatures)
@@ -97,16 +99,9 @@ class SqliteUnit(UnitBase):
 
     # -- the swarm and the gates' guard ------------------------------------------------------------
 
-    def swarm_pause(self, agent: str | None = None) -> Pause:
-        if agent is None:
-            row = self.tx.one(_PAUSE_AND_MARK)
-        else:  # and whether the agent is registered, for the claim's next question
-            row = self.tx.one(_PAUSE_MARK_AND_AGENT, (agent,))
-            self._agents[agent] = bool(row[-1])
-            row = row[:-1]
-        self.tx.chain_to(row[2], row[3])
-        self._mark = tuple(row[4:])
-        return Pause(bool(row[0]), row[1])
+    def _read_with_pause(self, rest: Sequence[Any]) -> tuple[Any, ...]:
+        self.tx.chain_to(rest[0], rest[1])  # the newest event: what this transaction's first chains to
+        return tuple(rest[2:])
 
     # -- tasks: reads -----------------------------------------------------------------------------
 
