@@ -249,10 +249,10 @@ class _Traced:
     """An asyncpg connection whose statements are written down as they are sent."""
 
     def __init__(self, conn, seen: list[str]) -> None:
-        self._conn, self._seen = conn, seen
+        self._wrapped, self._seen = conn, seen
 
     def __getattr__(self, name: str):
-        attribute = getattr(self._conn, name)
+        attribute = getattr(self._wrapped, name)
         if name not in ("execute", "fetch", "fetchrow", "fetchval"):
             return attribute
 
