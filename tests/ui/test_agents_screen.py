@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from support import FakeClock
 from swarmdeck.app.screens.agents import AgentsScreen
-from ui_support import NOW, db_call, loaded, make_app, rows, settle, static_text, wait_for
+from ui_support import NOW, db_call, laid_out, loaded, make_app, rows, settle, static_text, wait_for
 
 SIZE = (120, 40)
 STATUS, HEARTBEAT = 2, 3
@@ -94,10 +94,7 @@ def _snap(seeded, snap_compare, size):
     async def run_before(pilot):
         screen = await open_agents(pilot)
         await settle(pilot)
-        # The detail's height follows its text (height: auto) in a layout pass of its own: under load
-        # a snapshot once caught it still one line high. Ask for that pass and let it run.
-        screen.refresh(layout=True)
-        await pilot.pause()
+        await laid_out(pilot, screen.query_one("#agent-detail", Static))
 
     return snap_compare(make_app(seeded.path), terminal_size=size, run_before=run_before)
 

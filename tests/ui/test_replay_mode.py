@@ -24,7 +24,8 @@ from swarmdeck.store import Event, open_store
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.replay import ReplayPoint, Step
 from swarmdeck.widgets.status_bar import StatusBar
-from ui_support import NOW, db_call, loaded, make_app, plain, rows, screen_text, settle, static_text, wait_for
+from ui_support import NOW, db_call, laid_out, loaded, make_app, plain, rows, screen_text, settle, static_text, \
+    wait_for
 
 SIZE = (120, 40)
 
@@ -497,6 +498,7 @@ def test_snapshot_of_the_agents_screen_in_replay(seeded, snap_compare, size) -> 
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, AgentsScreen))
         await loaded(pilot)
+        await laid_out(pilot, pilot.app.screen.query_one("#agent-detail"))
 
     from swarmdeck.store.replay import open_replay
 

@@ -11,7 +11,7 @@ from swarmdeck.app.modals.decision import DecisionModal
 from swarmdeck.app.modals.help import HelpModal
 from swarmdeck.app.screens.agents import AgentsScreen
 from swarmdeck.app.screens.queue import QueueScreen
-from ui_support import loaded, make_app, static_text, wait_for
+from ui_support import laid_out, loaded, make_app, static_text, wait_for
 
 SIZE = (120, 40)
 
@@ -44,6 +44,7 @@ def test_agents_with_a_stale_agent(seeded, snap_compare):
         await pilot.press("3")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, AgentsScreen))
         await loaded(pilot)
+        await laid_out(pilot, pilot.app.screen.query_one("#agent-detail"))
 
     assert snap_compare(make_app(seeded.path), terminal_size=SIZE, run_before=run_before)
 

@@ -257,6 +257,13 @@ async def loaded(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def laid_out(pilot: Pilot, widget) -> None:
+    """``widget`` (height: auto) holds every line of its text. Its height follows an update in a layout
+    pass of its own, which a snapshot under load once caught still pending."""
+    await wait_for(pilot, lambda: widget.content_size.height >= str(widget.content).count("\n") + 1,
+                   what=f"{widget} laid out whole")
+
+
 # -- reading what is on screen ---------------------------------------------------------------------
 
 
