@@ -230,8 +230,9 @@ class AgentsScreen(LiveScreen):
                 text.append_text(safe(blocker, "yellow"))
         else:
             text.append("\nNo blockers", style="dim")
-        if detail.content != text:
-            detail.update(text)
+        # Updated on every tick, even when the text is the same: the update also lays the pane out
+        # again, so a height left short (seen under load: the blockers' line cut off) lasts a second.
+        detail.update(text)
 
     # -- activity --------------------------------------------------------------------------------------------
 
