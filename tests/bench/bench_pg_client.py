@@ -28,6 +28,14 @@ import store_pg  # noqa: E402
 WARMUP_LOOPS = 100
 
 
+async def _timed(loop, loops: int) -> tuple[float, float]:
+    """CPU and wall seconds of ``loop(loops)``, after ``WARMUP_LOOPS`` not counted."""
+    await loop(WARMUP_LOOPS)
+    cpu, wall = time.process_time(), time.monotonic()
+    await loop(loops)
+    return time.process_time() - cpu, time.monotonic() - wall
+
+
 async def through_store(url: str, loops: int) -> tuple[float, float]:
     """CPU and wall seconds of ``loops`` heartbeat -> claim -> complete through the store."""
     from swarmdeck.store import open_store
@@ -42,10 +50,7 @@ async def through_store(url: str, loops: int) -> tuple[float, float]:
                 task = await store.claim_task(agent="a1")
                 await store.complete_task(task.id, agent="a1")
 
-        await loop(WARMUP_LOOPS)
-        cpu, wall = time.process_time(), time.monotonic()
-        await loop(loops)
-        return time.process_time() - cpu, time.monotonic() - wall
+        return await _timed(loop, loops)
     finally:
         await store.close()
 
@@ -67,10 +72,7 @@ async def through_asyncpg(url: str, loops: int) -> tuple[float, float]:
                 await raw.heartbeat()
                 await raw.complete(await raw.claim())
 
-        await loop(WARMUP_LOOPS)
-        cpu, wall = time.process_time(), time.monotonic()
-        await loop(loops)
-        return time.process_time() - cpu, time.monotonic() - wall
+        return await _timed(loop, loops)
     finally:
         await conn.close()
 
