@@ -3,6 +3,9 @@ leaves a database connection open. The helpers behind them are in tests/support.
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import io
 import sys
 import threading
 import time
@@ -196,3 +199,23 @@ def no_connection_left_open(request):
                 pass
         pytest.fail(f"{request.node.nodeid} left {len(leaked)} database connection(s) open "
                     f"(a store never closed):\n{where}", pytrace=False)
+
+
+# -- a test that hangs ---------------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When pytest-timeout stops a test (``timeout`` in pyproject.toml), add what each asyncio task was
+    waiting on: the thread stacks it prints show only the event loop's ``select``."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None or not str(call.excinfo.value).startswith("Timeout"):
+        return
+    lines = []
+    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed()]:
+        for task in asyncio.all_tasks(loop):
+            stack = io.StringIO()
+            task.print_stack(file=stack)
+            lines.append(stack.getvalue())
+    report.sections.append(("asyncio tasks at the timeout", "\n".join(lines) or "(none)"))
