@@ -15,6 +15,7 @@ from swarmdeck.store import Agent, Event
 from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
     TaskClaimed, TaskCompleted, TaskEscalated, TaskFailed, TaskRetried
 from swarmdeck.widgets.charts import table_duration
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
@@ -81,7 +82,7 @@ class AgentsScreen(LiveScreen):
             table.set_columns(COLUMNS)
             yield table
             yield Static(EMPTY, id="agents-empty")
-            yield Static("", id="agent-detail")
+            yield Fitted("", id="agent-detail")
             yield Static("", id="activity-title")
             yield RichLog(id="activity", max_lines=ACTIVITY_LINES, wrap=False, markup=False)
         yield Footer(compact=True)
@@ -207,7 +208,8 @@ class AgentsScreen(LiveScreen):
         detail = self.query_one("#agent-detail", Static)
         agent = self.agents.get(self.selected) if self.selected is not None else None
         if agent is None:
-            detail.update("")
+            if detail.content:
+                detail.update("")
             return
         status, heartbeat_age = agent_state(agent, self.now())
         text = Text()
@@ -230,9 +232,8 @@ class AgentsScreen(LiveScreen):
                 text.append_text(safe(blocker, "yellow"))
         else:
             text.append("\nNo blockers", style="dim")
-        # Updated on every tick, even when the text is the same: the update also lays the pane out
-        # again, so a height left short (seen under load: the blockers' line cut off) lasts a second.
-        detail.update(text)
+        if detail.content != text:
+            detail.update(text)
 
     # -- activity --------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from swarmdeck.store import Event, learning, rules
 from swarmdeck.store import search as search_rules
 from swarmdeck.store.models import SearchHit, SearchMode
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.text import highlighted, safe
 
 from ..format import age, clock_time
@@ -112,7 +113,7 @@ class MemoryScreen(LiveScreen):
         with Horizontal(id="memory-body"):
             with Vertical(id="memory-list"):
                 yield OptionList(id="memory-results", markup=False)
-                yield Static("", id="memory-cutoff")
+                yield Fitted("", id="memory-cutoff")
             with VerticalScroll(id="memory-preview"):
                 yield Static("Type to search the swarm's memory; esc leaves the box.", id="memory-preview-body")
         yield Footer(compact=True)

@@ -19,6 +19,7 @@ from swarmdeck.store.report_diff import ChangeKind, report_changes
 from swarmdeck.store.errors import PermissionDenied
 from swarmdeck.store.events import Entity, TaskCompleted, TaskEnqueued, TaskFailed, TaskRetried
 from swarmdeck.store.models import ConditionStatus, MemoryEntry
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.report_panel import ReportPanel
 from swarmdeck.widgets.text import cell, safe
@@ -117,9 +118,9 @@ class MilestonesScreen(LiveScreen):
                 with VerticalScroll(id="milestone-detail"):
                     # The selected milestone's own plan and criteria first (at 80x24 this box shows six
                     # lines), then what the swarm's bridged files report of the whole project.
-                    yield Static("", id="milestone-objective")
-                    yield Static("", id="report-changes")
-                    yield Static("", id="swarm-reports")
+                    yield Fitted("", id="milestone-objective")
+                    yield Fitted("", id="report-changes")
+                    yield Fitted("", id="swarm-reports")
             with VerticalScroll(id="gate-scroll"):
                 yield ReportPanel(id="gate-panel")
         yield Static(EMPTY, id="milestones-empty")
