@@ -6,6 +6,7 @@ poller off unless a test turns it on; times are shown in local time, so the zone
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 from collections.abc import Callable
@@ -228,6 +229,8 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, tries: int 
 #: Worker groups `settle` does not wait for: an action parked on a modal, the poller's ticks, the indexer,
 #: and the long-lived workers started beside the app (the status bridge, the demo's swarm).
 _UNSETTLED = ("action", "poll", "indexer", "status-bridge", "demo-swarm")
+#: Seconds `settle` waits for the screens' store workers to end (each is a read or two).
+SETTLE_TIMEOUT = 30
 
 
 async def settle(pilot: Pilot) -> None:
@@ -245,7 +248,10 @@ async def settle(pilot: Pilot) -> None:
             if not busy():
                 return
             continue
-        await app.workers.wait_for_complete(running)
+        try:
+            await asyncio.wait_for(app.workers.wait_for_complete(running), SETTLE_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"workers still running after {SETTLE_TIMEOUT} s: {busy()}") from None
     raise AssertionError(f"workers never settled: {busy()}")
 
 
