@@ -14,6 +14,7 @@ always matches the plot whatever the terminal's palette.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,10 +66,28 @@ PLOT_CHROME_ROWS = 5
 # -- small pure helpers (tested without a screen) -------------------------------------------------
 
 
+def _one_line(value: object) -> str:
+    return " ".join(scrub("" if value is None else value).split())
+
+
 def label(value: object, width: int) -> str:
     """Untrusted text for a chart label: control characters shown as escapes, one line, at most ``width``."""
-    text = " ".join(scrub("" if value is None else value).split())
+    text = _one_line(value)
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def labels(values: Sequence[object], widths: Sequence[int]) -> list[str]:
+    """:func:`label` of each value at its width; values that would be cut to the same label (names that
+    differ only past the room, ``integration-tester-01`` and ``-02``) are cut in the middle instead,
+    keeping their ends: ``integrat…ster-01``."""
+    cut = [label(value, width) for value, width in zip(values, widths)]
+    seen = Counter(cut)
+    for i, (value, width) in enumerate(zip(values, widths)):
+        text = _one_line(value)
+        if seen[cut[i]] > 1 and len(text) > width > 2:
+            head = (width - 1) // 2
+            cut[i] = text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return cut
 
 
 def duration_unit(seconds: float) -> tuple[str, float]:
@@ -217,8 +236,9 @@ class StatsTable(LiveTable):
 
     def _fit(self) -> None:
         room = self.name_room() or 1000
-        self.sync({key: (cell(label(name, room), sort_value=scrub(name)), *figures)
-                   for key, (name, *figures) in self._rows.items()})
+        cut = labels([name for name, *_ in self._rows.values()], [room] * len(self._rows))
+        self.sync({key: (cell(shown, sort_value=scrub(name)), *figures)
+                   for (key, (name, *figures)), shown in zip(self._rows.items(), cut)})
         self.display = bool(self._rows)
 
 
@@ -413,10 +433,9 @@ class DurationsChart(ChartPanel):
         agents = list(data.agents[:self.bar_rows()])  # the slowest, from the top
         unit, scale = duration_unit(max((a.p95_s or 0) for a in agents))
         room = self.name_room
-        names = []
-        for a in agents:
-            rate = "" if a.success_rate is None else f" {a.success_rate * 100:.0f}%"
-            names.append(label(a.agent, room - len(rate)) + rate)
+        rates = ["" if a.success_rate is None else f" {a.success_rate * 100:.0f}%" for a in agents]
+        cut = labels([a.agent for a in agents], [room - len(rate) for rate in rates])
+        names = [name + rate for name, rate in zip(cut, rates)]
         median = [(a.median_s or 0) / scale for a in agents]
         tail = [max(0.0, (a.p95_s or 0) - (a.median_s or 0)) / scale for a in agents]
         # The legend is under the chart: on it, it would sit on the bars.

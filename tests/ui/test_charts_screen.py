@@ -29,6 +29,7 @@ from swarmdeck.store.charts import (
     GateLatency,
     GateWait,
     MilestoneBurn,
+    Spread,
     Throughput,
 )
 from swarmdeck.widgets.charts import (
@@ -450,6 +451,27 @@ async def test_every_bar_of_the_horizontal_bar_charts_is_on_one_named_row(db, si
             assert labelled_bars(burndown.chart) == expected, (size, n)
             title = burndown.chart.render_lines(burndown.chart.size.region)[0].text
             assert (f"first {rows} of {n} · spent" in title) == (n > rows), (size, n, title)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_long_names_that_differ_at_the_end_stay_apart_in_bars_and_tables(db, size):
+    """Names cut to the room a chart has would read the same ("integration-tester-bl…" twice): those keep
+    their ends instead, so each bar and table row can still be told apart."""
+    app = make_app(db)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_charts(pilot)
+        durations = cell(screen, "durations")
+        names = [f"integration-tester-blue-squad-{i:02d}" for i in range(3)]
+        agents = tuple(AgentDuration(name, 3, 60.0 * (3 - i), 90.0 * (3 - i), 0) for i, name in enumerate(names))
+        by_type = tuple(Spread(f"{name}-type", 3, 60.0, 90.0, 120.0) for name in names)
+        durations.show(Durations(agents, 3, by_type))
+        await pilot.pause()
+        shown = [name.rsplit(" ", 1)[0] for name in labelled_bars(durations.chart)]  # distinct, or it fails
+        assert [name[-2:] for name in shown] == ["00", "01", "02"], shown
+        assert all(len(name) < len(names[0]) for name in shown), shown  # they were cut, in the middle
+        typed = [row[0] for row in table(screen, "durations").values()]
+        assert len(set(typed)) == 3, typed
+        assert sorted(name[-7:] for name in typed) == ["00-type", "01-type", "02-type"], typed
 
 
 async def test_throughput_bars_are_one_bucket_wide_and_stand_on_the_axis(db):
