@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from swarmdeck.store import Agent, Event
-from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, TaskCancelled, \
-    TaskClaimed, TaskCompleted, TaskEscalated, TaskFailed, TaskRetried
+from swarmdeck.store.events import AgentAction, AgentChange, Entity, EventKind, IndexFailed, MemoryKey, \
+    MemoryVersion, TaskCancelled, TaskClaimed, TaskCompleted, TaskEscalated, TaskFailed, TaskRetried
 from swarmdeck.widgets.charts import table_duration
 from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
@@ -318,6 +318,10 @@ def activity_line(e: Event) -> Text:
         case TaskEscalated() as p:
             line.append(f" → task {p.debug_task}")
             line.append_text(safe(f" ({p.agent_type}): {p.note or ''}", "dim", one_line=True))
+        case MemoryVersion() | MemoryKey() as p:  # which entry the agent wrote: its namespace/key (and version)
+            version = f" v{p.version}" if isinstance(p, MemoryVersion) and p.version is not None else ""
+            line.append_text(safe(f" {p.namespace}/{p.key}", one_line=True))
+            line.append(version)
         case AgentChange() as p if e.kind == EventKind.AGENT_HEARTBEAT and (changes := p.changes()):
             summary = ", ".join(f"{k}={v}" for k, v in changes.items())
             line.append_text(safe(f"  {summary}", "dim", one_line=True))

@@ -58,6 +58,16 @@ class TestActivityLine:
                                         "agent", "a1"))
         assert heartbeat.plain.endswith("activity=[@click=app.quit]Validating[/]")
 
+    def test_a_memory_written_says_which_entry_and_version_literally(self):
+        added = activity_line(event("memory.added", {"namespace": "project:x", "key": "gate-protocol",
+                                                     "version": 1}, "memory", "12"))
+        assert added.plain.endswith("memory.added           project:x/gate-protocol v1")
+        updated = activity_line(event("memory.updated", {"namespace": "p", "key": "[@click=app.quit]k[/]\x1b[2J",
+                                                         "version": 3}, "memory", "12"))
+        assert updated.plain.endswith("p/[@click=app.quit]k[/]\\x1b[2J v3")
+        deleted = activity_line(event("memory.deleted", {"namespace": "p", "key": "k"}, "memory", "12"))
+        assert deleted.plain.endswith("memory.deleted         p/k")
+
     def test_an_old_row_without_its_keys_still_reads(self):
         line = activity_line(event("agent.action", {}, "agent", "a1"))
         assert line.plain.endswith("None/None")
