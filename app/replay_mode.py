@@ -1,5 +1,6 @@
 """What the dashboard's replay mode decides without Textual: the marker it shows, how long play waits
-between two events, and what a person types to jump (an event id or a time)."""
+between two events, and what a person types to jump (an event id or a time). The mode itself, in the
+App, is app/replay_seat.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The swarmdeck App: modes, global keys, palette, store lifecycle and error routing."""
+"""The swarmdeck App: modes, global keys, palette, store lifecycle and error routing.
+
+What waits on a person (the inbox, toasts, desktop notifications) is app/attention_seat.py, and replay
+mode (the swarm as it was) app/replay_seat.py: mixins of the App, each with its own state."""
 
 from __future__ import annotations
 
@@ -7,14 +10,11 @@ import inspect
 import os
 import tempfile
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -22,32 +22,27 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from swarmdeck.store import Store, rules, signing
-from swarmdeck.store.attention import AttentionItem, Urgency, attention, counts
 from swarmdeck.store.embed import Embedder
-from swarmdeck.store.errors import NotFound, StoreError
+from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import Entity
 from swarmdeck.store.indexer import Indexer
-from swarmdeck.store.replay import Replay, ReplayPoint, Step
 from swarmdeck.store.signing import Signer
 from swarmdeck.widgets.text import scrub
 
 from . import preferences
+from .attention_seat import AttentionSeat
 from .commands import COMMAND_PROVIDERS
 from .key_order import KeysInOrder
 from .keymap import unknown_ids
 from .format import refusal
 from .modals.error import ErrorModal
 from .modals.help import HelpModal
-from .modals.inbox import MODE_OF, InboxModal
-from .notify import desktop_sequence
 from .modals.passphrase import PassphraseModal
-from .modals.seek import SeekModal
-from .replay_mode import DEFAULT_SPEED, STEP_WORDS, marker, pace, step_speed
 from .poller import Poller, StoreChanged
+from .replay_seat import REPLAY_BINDINGS, ReplayOpener, ReplaySeat
 from .screens.agents import AgentsScreen
 from .screens.base import LiveScreen
 from .screens.charts import ChartsScreen
@@ -58,65 +53,9 @@ from .screens.queue import QueueScreen
 STYLES = Path(__file__).parent.parent / "styles"
 
 StoreFactory = Callable[[], Awaitable[Store]]
-#: Opens the swarm's history at an event id or a time (None: its latest event), for replay mode.
-ReplayOpener = Callable[[int | datetime | None], Awaitable[Replay]]
 
 #: How long the app waits at exit for its cancelled workers to end before it closes their stores.
 WORKERS_END_TIMEOUT = 10.0
-
-#: Seconds between looks at what waits on a person (an agent goes silent with no event to say so).
-ATTENTION_EVERY_S = 5.0
-#: After the change feed brings something, the next look comes within this many seconds (one look for
-#: however many polls brought changes meanwhile: a busy swarm changes something every poll).
-ATTENTION_AFTER_CHANGE_S = 1.0
-#: Toasts for new attention items per look at most; the rest are counted in one more.
-ATTENTION_TOASTS = 3
-
-
-def _step_keys(step: Step, forward: str, back: str, next_words: str, previous_words: str) -> list[Binding]:
-    """The two keys of one kind of step: to the next (``forward``) and the previous (``back``)."""
-    word = STEP_WORDS[step]
-    return [Binding(forward, f"replay_step('{step}', True)", f"Next {word}", show=False, id=f"replay.next-{step}",
-                    tooltip=f"Replay: {next_words}"),
-            Binding(back, f"replay_step('{step}', False)", f"Previous {word}", show=False,
-                    id=f"replay.previous-{step}", tooltip=f"Replay: {previous_words}")]
-
-
-#: Replay mode's keys: active only in replay (``SwarmdeckApp.check_action``), listed apart in the help.
-REPLAY_BINDINGS = [
-    *_step_keys(Step.EVENT, "full_stop", "comma", "one event forward", "one event back"),
-    *_step_keys(Step.DECISION, "g", "G", "the next decision on a gate", "the previous decision on a gate"),
-    *_step_keys(Step.FAILURE, "b", "B", "the next task that failed", "the previous task that failed"),
-    *_step_keys(Step.STALE, "h", "H", "the next agent whose heartbeat went stale",
-                "the previous agent whose heartbeat went stale"),
-    *_step_keys(Step.REPORT, "o", "O", "the next gate report submitted", "the previous gate report submitted"),
-    Binding("space", "replay_play", "Play/pause", id="replay.play",
-            tooltip="Replay: play the history at its real pace times the speed, or pause"),
-    Binding("greater_than_sign", "replay_speed(1)", "Faster", show=False, id="replay.faster",
-            tooltip="Replay: play faster"),
-    Binding("less_than_sign", "replay_speed(-1)", "Slower", show=False, id="replay.slower",
-            tooltip="Replay: play slower"),
-    Binding("at", "replay_seek", "Jump", id="replay.seek", tooltip="Replay: jump to an event id or a time"),
-    Binding("ctrl+r,escape", "leave_replay", "Leave replay", id="replay.leave",
-            tooltip="Leave replay: back to the live swarm (a replay file closes)"),
-]
-#: The app's own workers that read the replay shown (a screen's workers all read what it shows).
-_READS_OF_THE_REPLAY = frozenset({"replay-globals", "attention", "replay-move"})
-REPLAY_ACTIONS = frozenset(b.action.partition("(")[0] for b in REPLAY_BINDINGS)
-#: What only makes sense on the live swarm: hidden and refused in replay.
-LIVE_ONLY = frozenset({"toggle_live", "poll_faster", "poll_slower"})
-
-
-@dataclass
-class _LiveSeat:
-    """What replay mode sets aside while it shows the past, and puts back when it is left."""
-
-    store: Store
-    read_only: bool
-    clock: Callable[[], float]
-    live: bool
-    attention_items: list[AttentionItem]
-    attention_looked: bool
 
 
 async def _close_all(stores: list[Store]) -> None:
@@ -129,7 +68,7 @@ async def _close_all(stores: list[Store]) -> None:
         await _close_all(stores[:-1])
 
 
-class SwarmdeckApp(KeysInOrder[int]):
+class SwarmdeckApp(AttentionSeat, ReplaySeat, KeysInOrder[int]):
     """Mission control: milestones and gates (1), the task queue (2), the agents (3), memory (4), charts (5)."""
 
     TITLE = "swarmdeck"
@@ -159,7 +98,7 @@ class SwarmdeckApp(KeysInOrder[int]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit-anywhere"),
-        *REPLAY_BINDINGS,
+        *REPLAY_BINDINGS,  # here, not on ReplaySeat: Textual merges bindings key by key (ctrl+r)
     ]
 
     pending_reviews: reactive[int] = reactive(0)
@@ -232,29 +171,8 @@ class SwarmdeckApp(KeysInOrder[int]):
         self.preferences_path = preferences_path
         if self.keymap:
             self.set_keymap(self.keymap)
-        #: Whether a new attention item is also a desktop notification through the terminal (opt-in:
-        #: ``--notify``, or the palette's command, remembered in the preferences; None: as remembered).
-        self.desktop_notify = desktop_notify
-        #: The attention items seen at the last look, by key: a new key is a toast and a bell.
-        self.attention_items: list[AttentionItem] = []
-        self._attention_looked = False
-        self._attention_stale = False
-        #: Replay mode: how to open the history (None: this seat has none), where to start in it (False:
-        #: on the live swarm), the replay once open, and what it set aside. ``store_factory`` None with a
-        #: start point: a replay file alone, which leaving closes.
-        self._replay_opener = replay_opener
-        self._replay_at = replay_at
-        self.replay: Replay | None = None
-        self.replay_point: ReplayPoint | None = None
-        self.replay_playing = False
-        self.replay_speed = DEFAULT_SPEED
-        self._live_seat: _LiveSeat | None = None
-        self._replay_lock = asyncio.Lock()
-        #: The reads that were under way when a replay was left and closed: their failure (a closed
-        #: connection) is of a state no longer shown, not an error; the reload after leaving shows now.
-        self._reading_the_past: weakref.WeakSet[Worker] = weakref.WeakSet()
-        #: What play waits with (a test passes one that does not sleep).
-        self._sleep = sleep
+        self._set_up_attention(desktop_notify)
+        self._set_up_replay(replay_opener, replay_at, sleep)
         self._poller_started = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -306,9 +224,7 @@ class SwarmdeckApp(KeysInOrder[int]):
                         title="Keymap", severity="warning", timeout=10)
         await self.refresh_globals()
         self.verify_audit()  # the whole trail, in a worker: a long log never holds up the first screen
-        self.look_for_attention()
-        self.set_interval(ATTENTION_EVERY_S, self._look_on_a_timer)  # what time alone changes (staleness)
-        self.set_interval(ATTENTION_AFTER_CHANGE_S, self._look_if_changed)
+        self.start_looking()
         if self.replay is not None:
             self.poller.live = False  # the live swarm, if any, is read once replay is left
         elif self._poll_enabled:
@@ -375,300 +291,11 @@ class SwarmdeckApp(KeysInOrder[int]):
             await self.refresh_globals()
             if not self.is_running:
                 return
-        self._attention_stale = True
+        self.look_soon()
         self.verify_audit()
         # Only the visible screen works now; the others catch up from their own cursor on resume.
         if isinstance(self.screen, LiveScreen):
             self.screen.post_message(StoreChanged(message.events))
-
-    # -- what waits on a person ---------------------------------------------------------------------
-
-    @property
-    def attention_keys(self) -> set[str]:
-        """The keys of the items seen at the last look: a key not among them is news."""
-        return {i.key for i in self.attention_items}
-
-    def _look_on_a_timer(self) -> None:
-        if self.replay is None:  # in replay nothing ages: the clock stands at the point
-            self.look_for_attention()
-
-    def _look_if_changed(self) -> None:
-        if self._attention_stale:
-            self._attention_stale = False
-            self.look_for_attention()
-
-    def look_for_attention(self) -> None:
-        """Look at what waits on a person, in a worker (the latest look replaces one still running)."""
-        self.run_worker(self.refresh_attention, group="attention", exclusive=True, exit_on_error=False)
-
-    async def refresh_attention(self) -> list[AttentionItem]:
-        """The attention items now; each new one since the last look is a toast, and any new one is a
-        bell (one per look). What already waits when the app starts is not rung: the inbox has it."""
-        items = await attention(self.store, now=self.clock())
-        if self.replay is not None:  # what waited then is history, not news: no toast, no bell
-            self._attention_looked = True
-            self.attention, self.overdue = counts(items)
-            return items
-        new = [i for i in items if i.key not in self.attention_keys] if self._attention_looked else []
-        self._attention_looked = True
-        self.attention_items = items
-        self.attention, self.overdue = counts(items)
-        if new:
-            self.bell()
-            for item in new[:ATTENTION_TOASTS]:
-                self.notify(item.title, title=f"Needs a person ({item.urgency}): i for the inbox",
-                            severity="error" if item.urgency is Urgency.CRITICAL else "warning", timeout=10)
-                if self.desktop_notify:
-                    self._desktop_notification(f"swarmdeck: {item.urgency}", item.title)
-            if len(new) > ATTENTION_TOASTS:
-                self.notify(f"{len(new) - ATTENTION_TOASTS} more item(s) need a person: i for the inbox",
-                            severity="warning", timeout=10)
-        return items
-
-    def _desktop_notification(self, title: str, body: str) -> None:
-        """Ask the terminal for a desktop notification (app/notify.py: the sequence its terminal reads,
-        wrapped for tmux; agent text made one plain line first). Written through the driver, as Textual's
-        own bell and clipboard are, so it goes out between frames, never inside one."""
-        if self._driver is not None:
-            self._driver.write(desktop_sequence(title, body))
-
-    def action_toggle_desktop_notify(self) -> None:
-        self.desktop_notify = not self.desktop_notify
-        self.notify("Desktop notifications on: the terminal is asked to show one for each new item "
-                    "(in tmux: set -g allow-passthrough on)" if self.desktop_notify
-                    else "Desktop notifications off", title="Notifications", timeout=6)
-        if self.preferences_path is None:
-            return
-        saved, _ = preferences.load(self.preferences_path)
-        try:
-            preferences.save(self.preferences_path,
-                             saved.model_copy(update={"desktop_notifications": self.desktop_notify}))
-        except OSError as exc:
-            self.notify(f"Not remembered: cannot write {self.preferences_path} ({exc.strerror or exc})",
-                        title="Preferences", severity="warning", timeout=8)
-
-    async def action_inbox(self) -> None:
-        now = self.clock()
-        self.push_screen(InboxModal(await attention(self.store, now=now), now), self._go_to)
-
-    def _go_to(self, item: AttentionItem | None) -> None:
-        """The inbox's choice: the screen that shows it, the cursor on it once its rows are in."""
-        if item is None:
-            return
-        self.switch_mode(MODE_OF[item.entity])
-        if item.entity == "memory":  # the swarm's own report: its entry, found by its key
-            self.call_after_refresh(self._search_memory, str(item.entity_id).rpartition("/")[2])
-        elif item.entity_id is not None:
-            self._reveal(str(item.entity_id), tries=30)
-
-    def _search_memory(self, query: str) -> None:
-        if isinstance(self.screen, MemoryScreen):
-            self.screen.query_one("#memory-query", Input).value = query
-
-    def _reveal(self, key: str, tries: int) -> None:
-        if not self.is_running:
-            return
-        table = getattr(self.screen, "table", None)
-        if table is not None and table.has(key):
-            table.move_cursor(row=table.get_row_index(key))
-        elif tries > 0:  # the screen is still loading its rows
-            self.set_timer(0.1, lambda: self._reveal(key, tries - 1))
-        else:
-            self.notify(f"{key} is not shown here with the current filter", timeout=4)
-
-    # -- replay: the swarm as it was ----------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Replay's keys only in replay; the live view's pause and poll speed only live."""
-        if action in REPLAY_ACTIONS:
-            return self.replay is not None
-        if action in LIVE_ONLY:
-            return self.replay is None
-        if action == "open_replay":
-            return self.replay is None and self._replay_opener is not None
-        return True
-
-    def _replay_clock(self) -> float:
-        """In replay the clock stands at the point shown: ages and staleness read as they did then."""
-        assert self.replay_point is not None
-        return self.replay_point.ts.timestamp()
-
-    async def enter_replay(self, at: int | datetime | None = None) -> None:
-        """Show the swarm as it was at ``at`` (an event id or a time; None: its latest event), every
-        write refused; the live seat is set aside until replay is left. In replay already: go there."""
-        if self.replay is not None:
-            await self._move(lambda replay: replay.seek(at if at is not None else replay.point.last_id), at)
-            return
-        if self._replay_opener is None:
-            self.notify("This seat has no history to replay", title="Replay", severity="warning")
-            return
-        # A first replay of a database builds its history's cache (about a minute per million events):
-        # say so if the opening takes long enough to be noticed.
-        notice = self.set_timer(0.5, partial(self.notify, "Reading the swarm's history: a first replay builds "
-                                             "its cache (about a minute per million events)", title="Replay",
-                                             timeout=10))
-        try:
-            replay = await self._replay_opener(at)
-        finally:
-            notice.stop()
-        if self._store_factory is not None:
-            self._live_seat = _LiveSeat(self.store, self.read_only, self.clock, self.live, self.attention_items,
-                                        self._attention_looked)
-        self.replay = replay
-        self.read_only = True
-        self.clock = self._replay_clock
-        self.poller.live = False
-        self.live = True  # ages follow the replay's clock, not the moment a live view was paused
-        self._show(replay.point, refresh=self.is_running and bool(self.screen_stack))
-        if at is not None and replay.point.event_id != at and isinstance(at, int):
-            self.notify(f"No event {at} in this history: showing event {replay.point.event_id}", title="Replay",
-                        severity="warning", timeout=5)
-
-    def _show(self, point: ReplayPoint, *, refresh: bool = True) -> None:
-        """Every screen shows ``point``: the marker moves, the screens load afresh."""
-        assert self.replay is not None
-        self.replay_point = point
-        self.store = self.replay.store
-        self._update_marker()
-        self.state_epoch += 1
-        if refresh:
-            self.run_worker(self._refresh_replay_globals, group="replay-globals", exclusive=True,
-                            exit_on_error=False)
-
-    async def _refresh_replay_globals(self) -> None:
-        await self.refresh_globals()
-        await self.refresh_attention()
-
-    def _update_marker(self) -> None:
-        self.replay_marker = "" if self.replay_point is None else \
-            marker(self.replay_point, playing=self.replay_playing, speed=self.replay_speed)
-
-    async def _move(self, how: Callable[[Replay], Awaitable[ReplayPoint]], target: object = None,
-                    nothing: str | None = None) -> None:
-        """One move of the replay, one at a time; then every screen shows where it stands."""
-        async with self._replay_lock:
-            replay = self.replay
-            if replay is None:
-                return
-            before = replay.point
-            point = await how(replay)
-            if self.replay is not replay:  # left while it moved
-                return
-            self._show(point)
-        if point.event_id == before.event_id and nothing:
-            self.notify(nothing, title="Replay", timeout=3)
-        elif isinstance(target, int) and point.event_id != target:
-            self.notify(f"No event {target} in this history: showing event {point.event_id}", title="Replay",
-                        severity="warning", timeout=5)
-
-    def _replay_work(self, work: Callable[[], Awaitable[None]]) -> Worker:
-        return self.run_worker(work, group="replay-move", exit_on_error=False)
-
-    def action_replay_step(self, by: str, forward: bool) -> None:
-        self._stop_play()
-        step = Step(by)
-        word = STEP_WORDS[step]
-        nothing = f"No {'later' if forward else 'earlier'} {word} in this history"
-        self._replay_work(partial(self._move, lambda replay: replay.step(step, forward=forward), None, nothing))
-
-    def action_replay_play(self) -> None:
-        if self.replay_playing:
-            self._stop_play()
-            return
-        self.replay_playing = True
-        self._update_marker()
-        self.run_worker(self._play, group="replay-play", exclusive=True, exit_on_error=False)
-
-    def _stop_play(self) -> None:
-        if self.replay_playing:
-            self.replay_playing = False
-            self.workers.cancel_group(self, "replay-play")
-            self._update_marker()
-
-    async def _play(self) -> None:
-        """Event after event at their real spacing divided by the speed, an idle gap shown short
-        (app/replay_mode.py ``pace``), until the last event or a key stops it."""
-        try:
-            while self.replay_playing and self.replay is not None:
-                async with self._replay_lock:
-                    replay = self.replay
-                    before = replay.point
-                    after = await replay.step(Step.EVENT)
-                if after.event_id == before.event_id:
-                    self.replay_playing = False
-                    self._update_marker()
-                    self.notify("The end of this history: play stopped", title="Replay", timeout=3)
-                    return
-                await self._sleep(pace(before.ts, after.ts, self.replay_speed))
-                if self.replay is replay:
-                    self._show(after)
-        finally:
-            # Stopped between a step and its showing: show where the replay now stands.
-            replay = self.replay
-            if replay is not None and self.replay_point != replay.point:
-                self._show(replay.point)
-
-    def action_replay_speed(self, direction: int) -> None:
-        self.replay_speed = step_speed(self.replay_speed, direction)
-        self._update_marker()
-        self.notify(f"Play at {self.replay_speed}× real time", title="Replay", timeout=1.5)
-
-    def _focused_events(self) -> list[tuple[int, Text]]:
-        """The events listed where the focus is (an agent's activity, a task's history), to pick one from."""
-        screen = self.screen
-        return screen.focused_events() if isinstance(screen, LiveScreen) else []
-
-    def action_replay_seek(self) -> None:
-        self._stop_play()
-        day = self.replay_point.ts if self.replay_point is not None else None
-        self.push_screen(SeekModal(self._focused_events(), day=day, title="Jump to"), self._go_to_target)
-
-    def action_open_replay(self) -> None:
-        """Replay from now, or, from a focused activity log or task history, from the event picked in it."""
-        events = self._focused_events()
-        if events:
-            self.push_screen(SeekModal(events, title="Replay from"), self._go_to_target)
-        else:  # keys typed with it wait for the replay (a step, play): on the live seat they mean nothing
-            self.hold_keys_for(self._replay_work(partial(self.enter_replay, None)))
-
-    def _go_to_target(self, target: int | datetime | None) -> None:
-        if target is not None:
-            self.hold_keys_for(self._replay_work(partial(self.enter_replay, target)))
-
-    async def action_leave_replay(self) -> None:
-        await self.leave_replay()
-
-    async def leave_replay(self) -> None:
-        """Back to the live swarm as it was left (paused or live); a replay file alone closes."""
-        replay = self.replay
-        if replay is None:
-            return
-        self._stop_play()
-        seat = self._live_seat
-        if seat is None:
-            self.exit(0)
-            return
-        async with self._replay_lock:
-            self._reading_the_past.update(w for w in self.workers if not w.is_finished and
-                                          (isinstance(w.node, Screen) or w.group in _READS_OF_THE_REPLAY))
-            self.replay, self.replay_point, self._live_seat = None, None, None
-            self.store, self.read_only, self.clock = seat.store, seat.read_only, seat.clock
-            self.attention_items, self._attention_looked = seat.attention_items, seat.attention_looked
-            self.live = self.poller.live = seat.live
-            self.replay_marker = ""
-            self.state_epoch += 1
-        try:
-            await replay.close()
-        finally:
-            await self.refresh_globals()
-            self.verify_audit()
-            self.look_for_attention()
-            if self._poll_enabled and not self._poller_started:
-                await self.poller.start()
-                self._poller_started = True
-            elif self._poll_enabled:
-                self.poller.poll_now()
-        self.notify("Back to the live swarm", title="Replay", timeout=2)
 
     # -- the audit trail ---------------------------------------------------------------------------
 
@@ -799,9 +426,9 @@ class SwarmdeckApp(KeysInOrder[int]):
         is a read that the replay's closing cut short when it was left."""
         if event.state is not WorkerState.ERROR:
             return
-        error = event.worker.error
-        if (self.replay is not None and isinstance(error, NotFound)) or event.worker in self._reading_the_past:
+        if self._read_of_the_past_failed(event.worker):
             return
+        error = event.worker.error
         if isinstance(error, StoreError):
             self.notify(refusal(error), title="Refused", severity="error")  # plain: see notify
         else:

@@ -1,5 +1,5 @@
 """`swarmdeck replay [SOURCE] [--at TIME|EVENT_ID]`: the dashboard on the swarm as it was, every write
-refused (app/tui.py replay mode over store/replay)."""
+refused (app/replay_seat.py replay mode over store/replay)."""
 
 from __future__ import annotations
 

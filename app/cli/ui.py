@@ -159,9 +159,9 @@ def no_terminal(cfg: Config, what: str, instead: str) -> int | None:
 
 
 def run_replay(cfg: Config, opener, at, *, live, title: str, loop: asyncio.AbstractEventLoop | None = None) -> int:
-    """The dashboard in replay mode (app/tui.py) from ``opener`` at ``at`` (True: the last event); ``live``
-    opens the live database that leaving replay goes on to (None: leaving closes the app). ``loop``: the
-    event loop to run on (the one a history handed over was opened on)."""
+    """The dashboard in replay mode (app/replay_seat.py) from ``opener`` at ``at`` (True: the last event);
+    ``live`` opens the live database that leaving replay goes on to (None: leaving closes the app).
+    ``loop``: the event loop to run on (the one a history handed over was opened on)."""
     from .. import preferences
     from ..tui import SwarmdeckApp  # Textual loads only when the dashboard opens
 

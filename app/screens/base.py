@@ -107,7 +107,8 @@ class LiveScreen(Screen):
     # -- replay ------------------------------------------------------------------------------------
 
     def _state_replaced(self, _epoch: int) -> None:
-        """The app shows another state (app/tui.py replay mode): reload now if in view, else on resume."""
+        """The app shows another state (replay mode, app/replay_seat.py): reload now if in view, else on
+        resume."""
         self._replaced = True
         self._delivered = []
         self.query_one(StatusBar).read_only = self.sd.read_only

@@ -87,7 +87,8 @@ def test_no_face_of_the_dashboard_reads_the_feed_by_strings():
     no kind spelt as a string, no prefix test on a kind, no payload read by a guessed key."""
     root = Path(__file__).resolve().parents[2]
     files = [*root.glob("app/screens/*.py"), *root.glob("app/modals/*.py"), *root.glob("widgets/*.py"),
-             root / "app" / "poller.py", root / "app" / "tui.py", root / "store" / "charts.py"]
+             root / "app" / "poller.py", root / "app" / "tui.py", root / "app" / "replay_seat.py",
+             root / "app" / "attention_seat.py", root / "store" / "charts.py"]
     entities = "task|agent|reviewer|gate|milestone|swarm|session|memory|record|document|index"
     # A kind spelt out (a binding's id, `id="memory.search"`, only looks like one).
     by_string = re.compile(rf"""(?<!id=)["']({entities})\.[a-z_]+["']"""
