@@ -5,8 +5,10 @@ layout requests the widget made, and a request made while another is pending is 
 updated twice before its own turn to ask for a layout, with another widget's layout pass in between
 (the usual order on a loaded machine), keeps the height of the first text: the second text's last
 lines are cut off, until something else changes its size. The agent's detail lost its blockers' line
-that way. A height set in its styles is part of that cache's key, so :class:`Fitted` sets its own,
-from its text at its width, on every update and every resize. ``max-height`` in the CSS still caps it.
+that way; so can any pane whose text changes while its screen is up (a task's detail, a memory's
+preview, the charts' header, what a decision will do). A height set in its styles is part of that
+cache's key, so :class:`Fitted` sets its own, from its text at its width, on every update and every
+resize. ``max-height`` in the CSS still caps it.
 
 tests/ui/test_fitted.py holds a control test that fails once plain Textual no longer does this; then
 this module can go.

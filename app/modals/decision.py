@@ -18,6 +18,7 @@ from textual.worker import Worker
 from swarmdeck.store import Decision, GateStatus, gates
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.gates import DecisionPreview
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.text import safe
 
 
@@ -139,7 +140,7 @@ class DecisionModal(ModalScreen[DecisionInput | None]):
             yield Static(self._unsettled_text(), id="unsettled")
             yield Checkbox("Approve with these criteria as they stand (recorded and signed)",
                            id="accept-unmet", compact=True)
-            yield Static("", id="consequence")
+            yield Fitted("", id="consequence")
             yield Static("", id="decision-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Confirm", variant="primary", id="confirm", compact=True)

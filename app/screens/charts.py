@@ -30,6 +30,7 @@ from swarmdeck.widgets.charts import (
     ThroughputChart,
     width_name,
 )
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.text import safe
 
 from ..format import clock_time
@@ -106,7 +107,7 @@ class ChartsScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield self.status_bar()
-        yield Static("", id="charts-header")
+        yield Fitted("", id="charts-header")
         with VerticalScroll(id="charts-scroll"):
             yield Static("", id="charts-empty")
             with Grid(id="charts-grid"):

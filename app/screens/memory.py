@@ -115,7 +115,7 @@ class MemoryScreen(LiveScreen):
                 yield OptionList(id="memory-results", markup=False)
                 yield Fitted("", id="memory-cutoff")
             with VerticalScroll(id="memory-preview"):
-                yield Static("Type to search the swarm's memory; esc leaves the box.", id="memory-preview-body")
+                yield Fitted("Type to search the swarm's memory; esc leaves the box.", id="memory-preview-body")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from swarmdeck.store import Event, Milestone, Task
 from swarmdeck.store.errors import StoreError
 from swarmdeck.store.events import HOLDING, Entity, EventKind, Payload, TaskCancelled, TaskFailed, TaskRetried
 from swarmdeck.store.priority import WEIGHTS, clamp_base_priority
+from swarmdeck.widgets.fitted import Fitted
 from swarmdeck.widgets.live_table import LiveTable, TableColumn
 from swarmdeck.widgets.text import cell, safe
 
@@ -113,9 +114,9 @@ class QueueScreen(LiveScreen):
             yield Static("", id="queue-empty")
             with Horizontal(id="task-detail"):
                 with VerticalScroll(id="task-detail-main"):
-                    yield Static("Select a task to see its detail.", id="task-detail-body")
+                    yield Fitted("Select a task to see its detail.", id="task-detail-body")
                 with VerticalScroll(id="task-detail-side"):
-                    yield Static("", id="task-detail-facts")
+                    yield Fitted("", id="task-detail-facts")
         yield Footer(compact=True)
 
     @property
